@@ -1,0 +1,114 @@
+/*
+ * backend.h - the private contract between jfa's front end (src/core: argument
+ * validation and dispatch), its compute backends (src/cpu in plain C, src/kernels
+ * in CUDA) and the ring (src/ring).
+ *
+ * The front end validates every tensor before a backend sees it, so backends may
+ * assume: shapes agree, Hq % Hkv == 0, dtypes and devices are supported, outputs
+ * do not alias inputs. Backends still return a status for failures of their own
+ * (allocation, CUDA errors) and never exit.
+ *
+ * Two modes for the forward and the backward, so that the ring reuses the same
+ * kernels over K/V blocks:
+ *   accumulate == 0  outputs are overwritten with this call's result, in the
+ *                    outputs' own dtype (the single-device public API).
+ *   accumulate != 0  outputs are accumulators of jfa_acc_dtype(device) (float64 on
+ *                    the CPU, float32 on CUDA) and this call's result over the
+ *                    given K/V block is merged (forward: log-sum-exp merge, see
+ *                    jfa_attention_merge in jfa.h) or added (backward) into them.
+ *                    Before the first block the ring fills them with the identity
+ *                    (o = od = mu = 0, lse = -inf; dq = dk = dv = 0).
+ */
+#ifndef JFA_CORE_BACKEND_H_
+#define JFA_CORE_BACKEND_H_
+
+#include "jfa.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Execution context (jfa_context_t of the public API). */
+struct jfa_context {
+  jfa_device_t device;
+  int device_index;
+  void *stream;       /* cudaStream_t, NULL = default stream */
+  unsigned flags;     /* JFA_FLAG_* */
+  int num_threads;    /* CPU backend, 0 = OpenMP default */
+  void *cuda_state;   /* private to src/kernels (workspace cache, events); NULL until used */
+};
+
+/** Geometry and masking of one attention call over one K/V block. */
+typedef struct {
+  int64_t B, Hq, Hkv, Nq, Nk, D;
+  double scale;    /* resolved: never 0 */
+  int causal;      /* 0 or 1 */
+  int64_t q_pos0;  /* global position of query row 0 */
+  int64_t k_pos0;  /* global position of key row 0; key j visible to query i iff k_pos0 + j <= q_pos0 + i */
+} jfa_problem_t;
+
+/** The accumulator dtype of a device: float64 on the CPU, float32 on CUDA. */
+static inline jfa_dtype_t jfa_acc_dtype(jfa_device_t device) {
+  return device == JFA_DEVICE_CPU ? JFA_DTYPE_FLOAT64 : JFA_DTYPE_FLOAT32;
+}
+
+/** Whether no key of the block is visible to any query (the ring skips such steps). */
+static inline int jfa_problem_fully_masked(const jfa_problem_t *p) {
+  /* the most permissive pair is the last query against the first key */
+  return p->causal && p->k_pos0 > p->q_pos0 + p->Nq - 1;
+}
+
+/* Each backend provides the functions below under its prefix: jfa_cpu_* and jfa_cuda_*. */
+#define JFA_DECLARE_BACKEND(prefix)                                                          \
+  /* Forward over one K/V block; JVP too when qd != NULL (then kd, vd, od non-NULL).         \
+     lse, od (forward only) and mu may be NULL when accumulate == 0. */                      \
+  jfa_status_t prefix##_attention_block(                                                     \
+      jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,                     \
+      const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,                  \
+      const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,                 \
+      const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu,               \
+      int accumulate);                                                                       \
+  /* delta (B, Hq, Nq, 1, acc dtype) = rowsum(dout * o). */                                  \
+  jfa_status_t prefix##_attention_delta(jfa_context_t *ctx, const jfa_problem_t *p,          \
+                                        const jfa_tensor_t *o, const jfa_tensor_t *dout,     \
+                                        const jfa_tensor_t *delta);                          \
+  /* Backward over one K/V block with the global lse and delta. */                           \
+  jfa_status_t prefix##_attention_backward_block(                                            \
+      jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,                     \
+      const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout,                \
+      const jfa_tensor_t *lse, const jfa_tensor_t *delta, const jfa_tensor_t *dq,            \
+      const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate);                       \
+  /* jfa_attention_merge of jfa.h (od_*, mu_* may all be NULL). */                           \
+  jfa_status_t prefix##_attention_merge(                                                     \
+      jfa_context_t *ctx, const jfa_tensor_t *o_acc, const jfa_tensor_t *lse_acc,            \
+      const jfa_tensor_t *od_acc, const jfa_tensor_t *mu_acc, const jfa_tensor_t *o_part,    \
+      const jfa_tensor_t *lse_part, const jfa_tensor_t *od_part,                             \
+      const jfa_tensor_t *mu_part);                                                          \
+  /* dst = src element-wise (same shape, any dtypes, any strides, same device). */           \
+  jfa_status_t prefix##_convert(jfa_context_t *ctx, const jfa_tensor_t *src,                 \
+                                const jfa_tensor_t *dst);                                    \
+  /* every element of dst = value (-INFINITY allowed). */                                    \
+  jfa_status_t prefix##_fill(jfa_context_t *ctx, const jfa_tensor_t *dst, double value);
+
+JFA_DECLARE_BACKEND(jfa_cpu)
+JFA_DECLARE_BACKEND(jfa_cuda)
+
+/* CUDA context hooks (src/kernels; stubs returning JFA_ERROR_UNSUPPORTED when built without CUDA). */
+jfa_status_t jfa_cuda_context_init(jfa_context_t *ctx);    /* checks the device exists */
+void jfa_cuda_context_release(jfa_context_t *ctx);         /* frees cuda_state */
+jfa_status_t jfa_cuda_synchronize(jfa_context_t *ctx);     /* cudaStreamSynchronize(ctx->stream) */
+int jfa_cuda_device_count(void);                           /* 0 without CUDA or GPU */
+
+/* Dispatch by ctx->device to the backend functions above (src/core/dispatch.c). */
+JFA_DECLARE_BACKEND(jfa_backend)
+
+/* Validation helpers (src/core/validate.c), each sets the last error naming `name`. */
+jfa_status_t jfa_check_tensor(const jfa_tensor_t *t, const char *name, jfa_device_t device);
+/** Whether the byte ranges spanned by two tensors overlap (NULL never overlaps). */
+int jfa_tensors_overlap(const jfa_tensor_t *a, const jfa_tensor_t *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JFA_CORE_BACKEND_H_ */

@@ -1,0 +1,194 @@
+/*
+ * testutil.c - implementation of testutil.h (see there). Plain C11.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t tu_state = 0x9E3779B97F4A7C15ull;
+static int tu_passed = 0, tu_failed = 0;
+
+static uint64_t splitmix64(void) {
+  uint64_t z = (tu_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t tu_init_seed(const char *test_name) {
+  const char *env = getenv("JFA_TEST_SEED");
+  uint64_t seed;
+  if (env && *env) {
+    seed = strtoull(env, NULL, 0);
+  } else {
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    seed = (uint64_t)ts.tv_sec * 1000003ull ^ (uint64_t)ts.tv_nsec;
+  }
+  tu_state = seed;
+  printf("%s: seed %llu (set JFA_TEST_SEED to repeat)\n", test_name, (unsigned long long)seed);
+  fflush(stdout);
+  return seed;
+}
+
+double tu_uniform(void) { return (double)(splitmix64() >> 11) * (1.0 / 9007199254740992.0); }
+
+double tu_normal(void) {
+  double u1 = tu_uniform(), u2 = tu_uniform();
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void tu_fill_normal(double *x, size_t n, double scale) {
+  for (size_t i = 0; i < n; ++i) x[i] = scale * tu_normal();
+}
+
+/* float -> bf16 / fp16 bits, round to nearest even; and back. */
+static uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+static float bf16_to_f32(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t ax = x & 0x7fffffffu;
+  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
+  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* overflow (>= 65520) -> inf */
+  if (ax < 0x38800000u) {                                     /* subnormal or zero in fp16 */
+    float a;
+    memcpy(&a, &ax, 4);
+    float scaled = a * 16777216.0f; /* 2^24: fp16 subnormal unit is 2^-24 */
+    uint32_t m = (uint32_t)lrintf(scaled);
+    return (uint16_t)(sign | m);
+  }
+  uint32_t e = ((ax >> 23) - 127 + 15);
+  uint32_t m = ax & 0x7fffffu;
+  uint32_t h = (e << 10) | (m >> 13);
+  uint32_t rest = m & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h += 1;
+  return (uint16_t)(sign | h);
+}
+static float f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  float f;
+  if (e == 0) {
+    f = ldexpf((float)m, -24);
+    if (sign) f = -f;
+    return f;
+  }
+  uint32_t u;
+  if (e == 31) u = sign | 0x7f800000u | (m << 13);
+  else u = sign | ((e - 15 + 127) << 23) | (m << 13);
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+double tu_round(double x, jfa_dtype_t dtype) {
+  switch (dtype) {
+    case JFA_DTYPE_FLOAT64: return x;
+    case JFA_DTYPE_FLOAT32: return (double)(float)x;
+    case JFA_DTYPE_FLOAT16: return (double)f16_to_f32(f32_to_f16((float)x));
+    case JFA_DTYPE_BFLOAT16: return (double)bf16_to_f32(f32_to_bf16((float)x));
+  }
+  return x;
+}
+
+void tu_to_dtype(const double *src, void *dst, size_t n, jfa_dtype_t dtype) {
+  for (size_t i = 0; i < n; ++i) {
+    switch (dtype) {
+      case JFA_DTYPE_FLOAT64: ((double *)dst)[i] = src[i]; break;
+      case JFA_DTYPE_FLOAT32: ((float *)dst)[i] = (float)src[i]; break;
+      case JFA_DTYPE_FLOAT16: ((uint16_t *)dst)[i] = f32_to_f16((float)src[i]); break;
+      case JFA_DTYPE_BFLOAT16: ((uint16_t *)dst)[i] = f32_to_bf16((float)src[i]); break;
+    }
+  }
+}
+
+void tu_from_dtype(const void *src, double *dst, size_t n, jfa_dtype_t dtype) {
+  for (size_t i = 0; i < n; ++i) {
+    switch (dtype) {
+      case JFA_DTYPE_FLOAT64: dst[i] = ((const double *)src)[i]; break;
+      case JFA_DTYPE_FLOAT32: dst[i] = ((const float *)src)[i]; break;
+      case JFA_DTYPE_FLOAT16: dst[i] = f16_to_f32(((const uint16_t *)src)[i]); break;
+      case JFA_DTYPE_BFLOAT16: dst[i] = bf16_to_f32(((const uint16_t *)src)[i]); break;
+    }
+  }
+}
+
+static void tu_strided(const jfa_tensor_t *t, double *vals, int to_tensor) {
+  size_t es = jfa_dtype_size(t->dtype);
+  size_t idx = 0;
+  for (int64_t b = 0; b < t->shape[0]; ++b)
+    for (int64_t h = 0; h < t->shape[1]; ++h)
+      for (int64_t s = 0; s < t->shape[2]; ++s)
+        for (int64_t d = 0; d < t->shape[3]; ++d, ++idx) {
+          int64_t off = b * t->stride[0] + h * t->stride[1] + s * t->stride[2] + d * t->stride[3];
+          char *p = (char *)t->data + (size_t)off * es;
+          if (to_tensor) tu_to_dtype(&vals[idx], p, 1, t->dtype);
+          else tu_from_dtype(p, &vals[idx], 1, t->dtype);
+        }
+}
+
+void tu_gather(const jfa_tensor_t *t, double *dst) { tu_strided(t, dst, 0); }
+void tu_scatter(const double *src, const jfa_tensor_t *t) { tu_strided(t, (double *)src, 1); }
+
+void tu_poison(void *dst, size_t n, jfa_dtype_t dtype) {
+  double nan = NAN;
+  for (size_t i = 0; i < n; ++i) tu_to_dtype(&nan, (char *)dst + i * jfa_dtype_size(dtype), 1, dtype);
+}
+
+size_t tu_count_nan(const double *x, size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; ++i) c += isnan(x[i]) ? 1 : 0;
+  return c;
+}
+
+double tu_rel_err(const double *a, const double *b, size_t n) {
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    if (isnan(a[i]) || isnan(b[i])) return NAN;
+    if (isinf(a[i]) || isinf(b[i])) {
+      if (a[i] != b[i]) return INFINITY;
+      continue;
+    }
+    double d = a[i] - b[i];
+    num += d * d;
+    den += b[i] * b[i];
+  }
+  return den > 0.0 ? sqrt(num / den) : sqrt(num);
+}
+
+int tu_check(const char *name, double err, double tol) {
+  int ok = !isnan(err) && err <= tol;
+  printf("[%s] %s: err=%.3e tol=%.1e\n", ok ? "PASS" : "FAIL", name, err, tol);
+  fflush(stdout);
+  if (ok) ++tu_passed; else ++tu_failed;
+  return ok;
+}
+
+int tu_expect(const char *name, int ok) {
+  printf("[%s] %s\n", ok ? "PASS" : "FAIL", name);
+  fflush(stdout);
+  if (ok) ++tu_passed; else ++tu_failed;
+  return ok;
+}
+
+int tu_finish(void) {
+  printf("%d passed, %d failed\n", tu_passed, tu_failed);
+  return tu_failed == 0 && tu_passed > 0 ? 0 : 1;
+}
