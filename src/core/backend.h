@@ -78,6 +78,12 @@ static inline int jfa_problem_fully_masked(const jfa_problem_t *p) {
       const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout,                \
       const jfa_tensor_t *lse, const jfa_tensor_t *delta, const jfa_tensor_t *dq,            \
       const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate);                       \
+  /* The whole single-device backward of jfa.h (delta computed inside, lse given). */       \
+  jfa_status_t prefix##_attention_backward(                                                  \
+      jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,                     \
+      const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *o,                   \
+      const jfa_tensor_t *lse, const jfa_tensor_t *dout, const jfa_tensor_t *dq,             \
+      const jfa_tensor_t *dk, const jfa_tensor_t *dv);                                       \
   /* jfa_attention_merge of jfa.h (od_*, mu_* may all be NULL). */                           \
   jfa_status_t prefix##_attention_merge(                                                     \
       jfa_context_t *ctx, const jfa_tensor_t *o_acc, const jfa_tensor_t *lse_acc,            \

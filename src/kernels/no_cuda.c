@@ -29,6 +29,13 @@ jfa_status_t jfa_cuda_attention_backward_block(jfa_context_t *ctx, const jfa_pro
   JFA_NO_CUDA();
 }
 
+jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                         const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *o,
+                                         const jfa_tensor_t *lse, const jfa_tensor_t *dout, const jfa_tensor_t *dq,
+                                         const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
+  JFA_NO_CUDA();
+}
+
 jfa_status_t jfa_cuda_attention_merge(jfa_context_t *ctx, const jfa_tensor_t *o_acc, const jfa_tensor_t *lse_acc,
                                       const jfa_tensor_t *od_acc, const jfa_tensor_t *mu_acc,
                                       const jfa_tensor_t *o_part, const jfa_tensor_t *lse_part,
