@@ -1,0 +1,323 @@
+/*
+ * validate.c - argument validation of the public attention calls: presence,
+ * shapes, dtypes, devices, strides, aliasing of outputs, and params. Every check
+ * sets the last error naming the argument; nothing is ever written here.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "core/validate.h"
+
+#define JFA_MAX_EXTENT ((int64_t)1 << 40) /* bound on shapes and strides: keeps offsets in int64 */
+#define JFA_MAX_POSITION ((int64_t)1 << 52)
+
+typedef struct {
+  const jfa_tensor_t *t;
+  const char *name;
+} named_t;
+
+static const char *dtype_name(jfa_dtype_t d) {
+  switch (d) {
+    case JFA_DTYPE_FLOAT64: return "float64";
+    case JFA_DTYPE_FLOAT32: return "float32";
+    case JFA_DTYPE_FLOAT16: return "float16";
+    case JFA_DTYPE_BFLOAT16: return "bfloat16";
+  }
+  return "unknown";
+}
+
+jfa_status_t jfa_check_tensor(const jfa_tensor_t *t, const char *name, jfa_device_t device) {
+  if (!t) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: tensor is NULL", name);
+  if (!t->data) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: data is NULL", name);
+  if (jfa_dtype_size(t->dtype) == 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: unknown dtype %d", name, (int)t->dtype);
+  if (t->device != JFA_DEVICE_CPU && t->device != JFA_DEVICE_CUDA)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: unknown device %d", name, (int)t->device);
+  if (t->device != device)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: tensor is on %s but the context is %s", name,
+             t->device == JFA_DEVICE_CPU ? "the CPU" : "CUDA", device == JFA_DEVICE_CPU ? "CPU" : "CUDA");
+  for (int i = 0; i < 4; ++i) {
+    if (t->shape[i] <= 0)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: shape[%d] = %lld, must be positive", name, i, (long long)t->shape[i]);
+    if (t->shape[i] > JFA_MAX_EXTENT)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: shape[%d] = %lld is too large", name, i, (long long)t->shape[i]);
+    if (t->stride[i] < 0)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: stride[%d] = %lld is negative", name, i, (long long)t->stride[i]);
+    if (t->stride[i] > JFA_MAX_EXTENT)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: stride[%d] = %lld is too large", name, i, (long long)t->stride[i]);
+  }
+  return JFA_SUCCESS;
+}
+
+/* Byte range [lo, hi) spanned by a tensor (strides are non-negative after jfa_check_tensor). */
+static void byte_range(const jfa_tensor_t *t, uintptr_t *lo, uintptr_t *hi) {
+  int64_t last = 0;
+  for (int i = 0; i < 4; ++i) last += (t->shape[i] - 1) * t->stride[i];
+  *lo = (uintptr_t)t->data;
+  *hi = *lo + (uintptr_t)((last + 1) * (int64_t)jfa_dtype_size(t->dtype));
+}
+
+int jfa_tensors_overlap(const jfa_tensor_t *a, const jfa_tensor_t *b) {
+  if (!a || !b || !a->data || !b->data) return 0;
+  uintptr_t alo, ahi, blo, bhi;
+  byte_range(a, &alo, &ahi);
+  byte_range(b, &blo, &bhi);
+  return alo < bhi && blo < ahi;
+}
+
+/* An output must have distinct addresses for distinct elements: no zero stride on an
+ * axis of extent > 1, and (sorted by stride) each stride exceeds the span of the smaller ones. */
+static jfa_status_t check_output_strides(const jfa_tensor_t *t, const char *name) {
+  int64_t st[4], sh[4];
+  int n = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (t->shape[i] == 1) continue;
+    if (t->stride[i] == 0)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: output has stride[%d] = 0 on an axis of extent %lld", name, i,
+               (long long)t->shape[i]);
+    st[n] = t->stride[i];
+    sh[n] = t->shape[i];
+    ++n;
+  }
+  for (int i = 1; i < n; ++i) /* insertion sort by stride */
+    for (int j = i; j > 0 && st[j] < st[j - 1]; --j) {
+      int64_t a = st[j], b = sh[j];
+      st[j] = st[j - 1], sh[j] = sh[j - 1];
+      st[j - 1] = a, sh[j - 1] = b;
+    }
+  int64_t span = 0;
+  for (int i = 0; i < n; ++i) {
+    if (st[i] <= span) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: output strides make elements overlap", name);
+    span += st[i] * (sh[i] - 1);
+  }
+  return JFA_SUCCESS;
+}
+
+/* Outputs must not overlap any input or each other; output strides must be distinct. */
+static jfa_status_t check_aliasing(const named_t *in, int nin, const named_t *out, int nout) {
+  for (int i = 0; i < nout; ++i) {
+    if (!out[i].t) continue;
+    JFA_CHECK(check_output_strides(out[i].t, out[i].name));
+    for (int j = 0; j < nin; ++j)
+      if (jfa_tensors_overlap(out[i].t, in[j].t))
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: output overlaps input %s", out[i].name, in[j].name);
+    for (int j = 0; j < i; ++j)
+      if (jfa_tensors_overlap(out[i].t, out[j].t))
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: output overlaps output %s", out[i].name, out[j].name);
+  }
+  return JFA_SUCCESS;
+}
+
+static int same_shape(const jfa_tensor_t *a, const jfa_tensor_t *b) {
+  return memcmp(a->shape, b->shape, sizeof a->shape) == 0;
+}
+
+static jfa_status_t expect_shape(const jfa_tensor_t *t, const char *name, const jfa_tensor_t *like,
+                                 const char *like_name) {
+  if (!same_shape(t, like))
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: shape (%lld,%lld,%lld,%lld) differs from %s (%lld,%lld,%lld,%lld)", name,
+             (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2], (long long)t->shape[3], like_name,
+             (long long)like->shape[0], (long long)like->shape[1], (long long)like->shape[2],
+             (long long)like->shape[3]);
+  return JFA_SUCCESS;
+}
+
+/* A statistic (lse, mu, delta) of a tensor shaped like `like`: (B, H, N, 1). */
+static jfa_status_t expect_stat_shape(const jfa_tensor_t *t, const char *name, const jfa_tensor_t *like,
+                                      const char *like_name) {
+  if (t->shape[0] != like->shape[0] || t->shape[1] != like->shape[1] || t->shape[2] != like->shape[2] ||
+      t->shape[3] != 1)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: shape (%lld,%lld,%lld,%lld) must be (%lld,%lld,%lld,1) to match %s",
+             name, (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2], (long long)t->shape[3],
+             (long long)like->shape[0], (long long)like->shape[1], (long long)like->shape[2], like_name);
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t expect_dtype(const jfa_tensor_t *t, const char *name, const jfa_tensor_t *like,
+                                 const char *like_name) {
+  if (t->dtype != like->dtype)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: dtype %s differs from %s (%s)", name, dtype_name(t->dtype), like_name,
+             dtype_name(like->dtype));
+  return JFA_SUCCESS;
+}
+
+/* Data tensors: float64/float32 on the CPU, float32/float16/bfloat16 on CUDA. */
+static jfa_status_t expect_data_dtype_supported(const jfa_tensor_t *t, const char *name, jfa_device_t device) {
+  int ok = device == JFA_DEVICE_CPU ? (t->dtype == JFA_DTYPE_FLOAT64 || t->dtype == JFA_DTYPE_FLOAT32)
+                                    : (t->dtype != JFA_DTYPE_FLOAT64);
+  if (!ok)
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "%s: dtype %s is not supported on %s", name, dtype_name(t->dtype),
+             device == JFA_DEVICE_CPU ? "the CPU (float64, float32)" : "CUDA (float32, float16, bfloat16)");
+  return JFA_SUCCESS;
+}
+
+/* Statistics and accumulators: float32, or float64 on the CPU. */
+static jfa_status_t expect_stat_dtype(const jfa_tensor_t *t, const char *name, jfa_device_t device) {
+  if (t->dtype == JFA_DTYPE_FLOAT32) return JFA_SUCCESS;
+  if (t->dtype == JFA_DTYPE_FLOAT64 && device == JFA_DEVICE_CPU) return JFA_SUCCESS;
+  JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: dtype %s must be float32%s", name, dtype_name(t->dtype),
+           device == JFA_DEVICE_CPU ? " or float64" : "");
+}
+
+jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_problem_t *p) {
+  jfa_attention_params_t d;
+  if (!params) {
+    jfa_attention_params_init(&d);
+    params = &d;
+  }
+  if (!isfinite(params->scale)) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->scale: %g is not finite", params->scale);
+  p->scale = params->scale != 0.0 ? params->scale : 1.0 / sqrt((double)p->D);
+  p->causal = 0;
+  p->q_pos0 = 0;
+  p->k_pos0 = 0;
+  switch (params->mask) {
+    case JFA_MASK_NONE: break;
+    case JFA_MASK_CAUSAL_TOP_LEFT: p->causal = 1; break;
+    case JFA_MASK_CAUSAL_BOTTOM_RIGHT:
+      p->causal = 1;
+      p->q_pos0 = p->Nk - p->Nq;
+      break;
+    case JFA_MASK_CAUSAL_POSITIONS:
+      if (params->q_position < -JFA_MAX_POSITION || params->q_position > JFA_MAX_POSITION)
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->q_position: %lld is out of range", (long long)params->q_position);
+      if (params->k_position < -JFA_MAX_POSITION || params->k_position > JFA_MAX_POSITION)
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->k_position: %lld is out of range", (long long)params->k_position);
+      p->causal = 1;
+      p->q_pos0 = params->q_position;
+      p->k_pos0 = params->k_position;
+      break;
+    default: JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->mask: unknown mask mode %d", (int)params->mask);
+  }
+  return JFA_SUCCESS;
+}
+
+/* q, k, v geometry: k and v equal shapes, batch and head dims agree, Hq % Hkv == 0. */
+static jfa_status_t check_qkv(const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v, jfa_problem_t *p) {
+  JFA_CHECK(expect_shape(v, "v", k, "k"));
+  if (q->shape[0] != k->shape[0])
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "k: batch %lld differs from q's %lld", (long long)k->shape[0],
+             (long long)q->shape[0]);
+  if (q->shape[3] != k->shape[3])
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "k: head dim %lld differs from q's %lld", (long long)k->shape[3],
+             (long long)q->shape[3]);
+  if (q->shape[1] % k->shape[1] != 0)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "k: %lld kv heads do not divide q's %lld heads", (long long)k->shape[1],
+             (long long)q->shape[1]);
+  p->B = q->shape[0];
+  p->Hq = q->shape[1];
+  p->Hkv = k->shape[1];
+  p->Nq = q->shape[2];
+  p->Nk = k->shape[2];
+  p->D = q->shape[3];
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_validate_forward(const jfa_context_t *ctx, const jfa_attention_params_t *params,
+                                  const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+                                  const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd,
+                                  const jfa_tensor_t *o, const jfa_tensor_t *lse, const jfa_tensor_t *od,
+                                  const jfa_tensor_t *mu, int jvp, jfa_problem_t *p) {
+  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  jfa_device_t dev = ctx->device;
+  named_t data_in[] = {{q, "q"}, {k, "k"}, {v, "v"}, {qd, "qd"}, {kd, "kd"}, {vd, "vd"}};
+  int nin = jvp ? 6 : 3;
+  for (int i = 0; i < nin; ++i) JFA_CHECK(jfa_check_tensor(data_in[i].t, data_in[i].name, dev));
+  JFA_CHECK(jfa_check_tensor(o, "o", dev));
+  if (jvp) JFA_CHECK(jfa_check_tensor(od, "od", dev));
+  if (lse) JFA_CHECK(jfa_check_tensor(lse, "lse", dev));
+  if (jvp && mu) JFA_CHECK(jfa_check_tensor(mu, "mu", dev));
+
+  JFA_CHECK(check_qkv(q, k, v, p));
+  JFA_CHECK(expect_shape(o, "o", q, "q"));
+  if (jvp) {
+    JFA_CHECK(expect_shape(qd, "qd", q, "q"));
+    JFA_CHECK(expect_shape(kd, "kd", k, "k"));
+    JFA_CHECK(expect_shape(vd, "vd", v, "v"));
+    JFA_CHECK(expect_shape(od, "od", o, "o"));
+  }
+  if (lse) JFA_CHECK(expect_stat_shape(lse, "lse", q, "q"));
+  if (jvp && mu) JFA_CHECK(expect_stat_shape(mu, "mu", q, "q"));
+
+  for (int i = 1; i < nin; ++i) JFA_CHECK(expect_dtype(data_in[i].t, data_in[i].name, q, "q"));
+  JFA_CHECK(expect_dtype(o, "o", q, "q"));
+  if (jvp) JFA_CHECK(expect_dtype(od, "od", q, "q"));
+  if (lse) JFA_CHECK(expect_stat_dtype(lse, "lse", dev));
+  if (jvp && mu) JFA_CHECK(expect_stat_dtype(mu, "mu", dev));
+  JFA_CHECK(expect_data_dtype_supported(q, "q", dev));
+
+  JFA_CHECK(jfa_resolve_params(params, p));
+
+  named_t outs[] = {{o, "o"}, {lse, "lse"}, {jvp ? od : NULL, "od"}, {jvp ? mu : NULL, "mu"}};
+  JFA_CHECK(check_aliasing(data_in, nin, outs, 4));
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_validate_backward(const jfa_context_t *ctx, const jfa_attention_params_t *params,
+                                   const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+                                   const jfa_tensor_t *o, const jfa_tensor_t *lse, const jfa_tensor_t *dout,
+                                   const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv,
+                                   jfa_problem_t *p) {
+  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  jfa_device_t dev = ctx->device;
+  named_t ins[] = {{q, "q"}, {k, "k"}, {v, "v"}, {o, "o"}, {dout, "dout"}, {lse, "lse"}};
+  named_t outs[] = {{dq, "dq"}, {dk, "dk"}, {dv, "dv"}};
+  for (int i = 0; i < 6; ++i) JFA_CHECK(jfa_check_tensor(ins[i].t, ins[i].name, dev));
+  for (int i = 0; i < 3; ++i) JFA_CHECK(jfa_check_tensor(outs[i].t, outs[i].name, dev));
+
+  JFA_CHECK(check_qkv(q, k, v, p));
+  JFA_CHECK(expect_shape(o, "o", q, "q"));
+  JFA_CHECK(expect_shape(dout, "dout", q, "q"));
+  JFA_CHECK(expect_stat_shape(lse, "lse", q, "q"));
+  JFA_CHECK(expect_shape(dq, "dq", q, "q"));
+  JFA_CHECK(expect_shape(dk, "dk", k, "k"));
+  JFA_CHECK(expect_shape(dv, "dv", v, "v"));
+
+  for (int i = 1; i < 5; ++i) JFA_CHECK(expect_dtype(ins[i].t, ins[i].name, q, "q"));
+  for (int i = 0; i < 3; ++i) JFA_CHECK(expect_dtype(outs[i].t, outs[i].name, q, "q"));
+  JFA_CHECK(expect_stat_dtype(lse, "lse", dev));
+  JFA_CHECK(expect_data_dtype_supported(q, "q", dev));
+
+  JFA_CHECK(jfa_resolve_params(params, p));
+  JFA_CHECK(check_aliasing(ins, 6, outs, 3));
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_validate_merge(const jfa_context_t *ctx, const jfa_tensor_t *o_acc,
+                                const jfa_tensor_t *lse_acc, const jfa_tensor_t *od_acc,
+                                const jfa_tensor_t *mu_acc, const jfa_tensor_t *o_part,
+                                const jfa_tensor_t *lse_part, const jfa_tensor_t *od_part,
+                                const jfa_tensor_t *mu_part) {
+  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  jfa_device_t dev = ctx->device;
+  int njvp = (od_acc != NULL) + (mu_acc != NULL) + (od_part != NULL) + (mu_part != NULL);
+  if (njvp != 0 && njvp != 4)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: od_acc, mu_acc, od_part and mu_part must all be given or all be NULL",
+             !od_acc ? "od_acc" : !mu_acc ? "mu_acc" : !od_part ? "od_part" : "mu_part");
+  int jvp = njvp == 4;
+  named_t accs[] = {{o_acc, "o_acc"}, {lse_acc, "lse_acc"}, {od_acc, "od_acc"}, {mu_acc, "mu_acc"}};
+  named_t parts[] = {{o_part, "o_part"}, {lse_part, "lse_part"}, {od_part, "od_part"}, {mu_part, "mu_part"}};
+  int n = jvp ? 4 : 2;
+  for (int i = 0; i < n; ++i) JFA_CHECK(jfa_check_tensor(accs[i].t, accs[i].name, dev));
+  for (int i = 0; i < n; ++i) JFA_CHECK(jfa_check_tensor(parts[i].t, parts[i].name, dev));
+
+  JFA_CHECK(expect_shape(o_part, "o_part", o_acc, "o_acc"));
+  JFA_CHECK(expect_stat_shape(lse_acc, "lse_acc", o_acc, "o_acc"));
+  JFA_CHECK(expect_stat_shape(lse_part, "lse_part", o_acc, "o_acc"));
+  if (jvp) {
+    JFA_CHECK(expect_shape(od_acc, "od_acc", o_acc, "o_acc"));
+    JFA_CHECK(expect_shape(od_part, "od_part", o_acc, "o_acc"));
+    JFA_CHECK(expect_stat_shape(mu_acc, "mu_acc", o_acc, "o_acc"));
+    JFA_CHECK(expect_stat_shape(mu_part, "mu_part", o_acc, "o_acc"));
+  }
+
+  for (int i = 0; i < n; ++i) JFA_CHECK(expect_stat_dtype(accs[i].t, accs[i].name, dev));
+  JFA_CHECK(expect_stat_dtype(lse_part, "lse_part", dev));
+  if (jvp) {
+    JFA_CHECK(expect_stat_dtype(mu_part, "mu_part", dev));
+    JFA_CHECK(expect_dtype(od_part, "od_part", o_part, "o_part"));
+  }
+  JFA_CHECK(expect_data_dtype_supported(o_part, "o_part", dev));
+
+  JFA_CHECK(check_aliasing(parts, n, accs, n));
+  return JFA_SUCCESS;
+}

@@ -1,0 +1,43 @@
+/*
+ * validate.h - private: full argument validation of each public attention call
+ * (src/core/validate.c). Each function checks everything, sets the last error
+ * naming the offending argument, and on success fills the resolved problem.
+ */
+#ifndef JFA_CORE_VALIDATE_H_
+#define JFA_CORE_VALIDATE_H_
+
+#include "core/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Forward (jvp == 0: qd, kd, vd, od, mu ignored) or forward+JVP (jvp != 0). */
+jfa_status_t jfa_validate_forward(const jfa_context_t *ctx, const jfa_attention_params_t *params,
+                                  const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+                                  const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd,
+                                  const jfa_tensor_t *o, const jfa_tensor_t *lse, const jfa_tensor_t *od,
+                                  const jfa_tensor_t *mu, int jvp, jfa_problem_t *p);
+
+/** Backward. */
+jfa_status_t jfa_validate_backward(const jfa_context_t *ctx, const jfa_attention_params_t *params,
+                                   const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+                                   const jfa_tensor_t *o, const jfa_tensor_t *lse, const jfa_tensor_t *dout,
+                                   const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv,
+                                   jfa_problem_t *p);
+
+/** Merge. */
+jfa_status_t jfa_validate_merge(const jfa_context_t *ctx, const jfa_tensor_t *o_acc,
+                                const jfa_tensor_t *lse_acc, const jfa_tensor_t *od_acc,
+                                const jfa_tensor_t *mu_acc, const jfa_tensor_t *o_part,
+                                const jfa_tensor_t *lse_part, const jfa_tensor_t *od_part,
+                                const jfa_tensor_t *mu_part);
+
+/** Checks params (NULL means defaults) and resolves scale and mask into p (shapes must be set). */
+jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_problem_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JFA_CORE_VALIDATE_H_ */

@@ -1,0 +1,57 @@
+/*
+ * cpu.h - private helpers of the CPU backend: element access of float64/float32
+ * strided tensors, whole-tensor copies into contiguous float64 arrays, the exact
+ * log-sum-exp merge of one row, and OpenMP thread selection.
+ */
+#ifndef JFA_CPU_CPU_H_
+#define JFA_CPU_CPU_H_
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/backend.h"
+#include "core/check.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#define JFA_OMP_PARALLEL_FOR(nt) _Pragma("omp parallel for schedule(dynamic, 4) num_threads(nt)")
+static inline int jfa_cpu_thread_id(void) { return omp_get_thread_num(); }
+#else
+#define JFA_OMP_PARALLEL_FOR(nt)
+static inline int jfa_cpu_thread_id(void) { return 0; }
+#endif
+
+/** Number of threads a CPU call uses (ctx->num_threads, else the OpenMP default). */
+int jfa_cpu_num_threads(const jfa_context_t *ctx);
+
+/** Element offset of (b, h, s, d). */
+static inline int64_t jfa_cpu_off(const jfa_tensor_t *t, int64_t b, int64_t h, int64_t s, int64_t d) {
+  return b * t->stride[0] + h * t->stride[1] + s * t->stride[2] + d * t->stride[3];
+}
+
+/** Reads element `off` of a float64 or float32 tensor. */
+static inline double jfa_cpu_ld(const jfa_tensor_t *t, int64_t off) {
+  return t->dtype == JFA_DTYPE_FLOAT64 ? ((const double *)t->data)[off] : (double)((const float *)t->data)[off];
+}
+
+/** Writes element `off` of a float64 or float32 tensor. */
+static inline void jfa_cpu_st(const jfa_tensor_t *t, int64_t off, double x) {
+  if (t->dtype == JFA_DTYPE_FLOAT64) ((double *)t->data)[off] = x;
+  else ((float *)t->data)[off] = (float)x;
+}
+
+/** Returns JFA_ERROR_UNSUPPORTED unless t is NULL, float64 or float32. */
+jfa_status_t jfa_cpu_check_dtype(const jfa_tensor_t *t, const char *name);
+
+/** Copies a whole tensor into a new contiguous BHSD float64 array (*out; free() it). */
+jfa_status_t jfa_cpu_load(const jfa_context_t *ctx, const jfa_tensor_t *t, const char *name, double **out);
+
+/**
+ * Merges one partial row (o_p, lse_p, od_p, mu_p) into accumulators held as doubles,
+ * exactly as jfa_attention_merge; od/mu ignored when jvp == 0. -inf on both sides
+ * leaves (0, -inf, 0, 0).
+ */
+void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, double *mu, const double *o_p,
+                       double lse_p, const double *od_p, double mu_p);
+
+#endif /* JFA_CPU_CPU_H_ */

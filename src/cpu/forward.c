@@ -1,0 +1,146 @@
+/*
+ * forward.c - CPU forward attention and JVP over one K/V block
+ * (jfa_cpu_attention_block). Exact: float64 throughout, two-pass softmax per
+ * query row (scores, then max-shifted exponentials). Parallel over
+ * (batch, head, query row) with OpenMP; each thread has its own scratch rows.
+ */
+#include <string.h>
+
+#include "cpu/cpu.h"
+
+/* Last visible key + 1 for query row i (0: the row sees no key of this block). */
+static int64_t visible_end(const jfa_problem_t *p, int64_t i) {
+  if (!p->causal) return p->Nk;
+  int64_t lim = p->q_pos0 + i - p->k_pos0 + 1;
+  return lim < 0 ? 0 : (lim > p->Nk ? p->Nk : lim);
+}
+
+static double dot(const double *a, const double *b, int64_t n) {
+  double s = 0.0;
+  for (int64_t d = 0; d < n; ++d) s += a[d] * b[d];
+  return s;
+}
+
+/*
+ * One query row against keys [0, jend) of one kv head: O row, lse, and with the
+ * JVP (qd != NULL) the Od row and mu. S and Sd are scratch of jend doubles.
+ */
+static void attend_row(const jfa_problem_t *p, int64_t jend, const double *q, const double *qd, const double *K,
+                       const double *V, const double *Kd, const double *Vd, double *S, double *Sd, double *o,
+                       double *od, double *lse, double *mu) {
+  int64_t D = p->D;
+  int jvp = qd != NULL;
+  memset(o, 0, (size_t)D * sizeof(double));
+  if (jvp) memset(od, 0, (size_t)D * sizeof(double));
+  *mu = 0.0;
+  if (jend == 0) {
+    *lse = -INFINITY;
+    return;
+  }
+  double m = -INFINITY;
+  for (int64_t j = 0; j < jend; ++j) {
+    const double *kj = K + j * D;
+    S[j] = p->scale * dot(q, kj, D);
+    if (jvp) Sd[j] = p->scale * (dot(qd, kj, D) + dot(q, Kd + j * D, D));
+    if (S[j] > m) m = S[j];
+  }
+  double l = 0.0;
+  for (int64_t j = 0; j < jend; ++j) {
+    S[j] = exp(S[j] - m); /* S now holds unnormalised probabilities */
+    l += S[j];
+  }
+  double inv = 1.0 / l;
+  double muv = 0.0;
+  if (jvp) {
+    for (int64_t j = 0; j < jend; ++j) muv += S[j] * Sd[j];
+    muv *= inv;
+  }
+  for (int64_t j = 0; j < jend; ++j) {
+    double pj = S[j] * inv;
+    const double *vj = V + j * D;
+    for (int64_t d = 0; d < D; ++d) o[d] += pj * vj[d];
+    if (jvp) {
+      double c = pj * (Sd[j] - muv);
+      const double *vdj = Vd + j * D;
+      for (int64_t d = 0; d < D; ++d) od[d] += c * vj[d] + pj * vdj[d];
+    }
+  }
+  *lse = m + log(l);
+  *mu = muv;
+}
+
+jfa_status_t jfa_cpu_attention_block(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                     const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
+                                     const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
+                                     const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu,
+                                     int accumulate) {
+  const jfa_tensor_t *all[10] = {q, k, v, qd, kd, vd, o, lse, od, mu};
+  static const char *names[10] = {"q", "k", "v", "qd", "kd", "vd", "o", "lse", "od", "mu"};
+  for (int i = 0; i < 10; ++i) JFA_CHECK(jfa_cpu_check_dtype(all[i], names[i]));
+  int jvp = qd != NULL;
+  if (jvp && (!kd || !vd || !od))
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "attention_block: the JVP needs kd, vd and od with qd");
+  if (accumulate && (!lse || (jvp && !mu)))
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "attention_block: accumulate mode needs lse%s", jvp ? " and mu" : "");
+
+  const int64_t B = p->B, Hq = p->Hq, Hkv = p->Hkv, Nq = p->Nq, Nk = p->Nk, D = p->D;
+  const int64_t group = Hq / Hkv;
+  double *K = NULL, *V = NULL, *Kd = NULL, *Vd = NULL, *scratch = NULL;
+  jfa_status_t st = JFA_SUCCESS;
+  int nt = jfa_cpu_num_threads(ctx);
+  const size_t per_thread = (size_t)(2 * Nk + 6 * D);
+  if ((st = jfa_cpu_load(ctx, k, "k", &K)) != JFA_SUCCESS) goto done;
+  if ((st = jfa_cpu_load(ctx, v, "v", &V)) != JFA_SUCCESS) goto done;
+  if (jvp && (st = jfa_cpu_load(ctx, kd, "kd", &Kd)) != JFA_SUCCESS) goto done;
+  if (jvp && (st = jfa_cpu_load(ctx, vd, "vd", &Vd)) != JFA_SUCCESS) goto done;
+  scratch = (double *)malloc((size_t)nt * per_thread * sizeof(double));
+  if (!scratch) {
+    st = jfa_set_error(JFA_ERROR_OUT_OF_MEMORY, __FILE__, __LINE__, "attention_block: scratch allocation failed");
+    goto done;
+  }
+
+  const int64_t rows = B * Hq * Nq;
+  JFA_OMP_PARALLEL_FOR(nt)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t b = r / (Hq * Nq), h = (r / Nq) % Hq, i = r % Nq, hk = h / group;
+    double *S = scratch + (size_t)jfa_cpu_thread_id() * per_thread;
+    double *Sd = S + Nk, *qr = Sd + Nk, *qdr = qr + D, *orow = qdr + D, *odrow = orow + D;
+    double *oacc = odrow + D, *odacc = oacc + D;
+    for (int64_t d = 0; d < D; ++d) {
+      qr[d] = jfa_cpu_ld(q, jfa_cpu_off(q, b, h, i, d));
+      if (jvp) qdr[d] = jfa_cpu_ld(qd, jfa_cpu_off(qd, b, h, i, d));
+    }
+    const size_t kv = (size_t)((b * Hkv + hk) * Nk * D);
+    double l, m;
+    attend_row(p, visible_end(p, i), qr, jvp ? qdr : NULL, K + kv, V + kv, jvp ? Kd + kv : NULL,
+               jvp ? Vd + kv : NULL, S, Sd, orow, odrow, &l, &m);
+    if (accumulate) {
+      double la = jfa_cpu_ld(lse, jfa_cpu_off(lse, b, h, i, 0));
+      double ma = jvp ? jfa_cpu_ld(mu, jfa_cpu_off(mu, b, h, i, 0)) : 0.0;
+      for (int64_t d = 0; d < D; ++d) {
+        oacc[d] = jfa_cpu_ld(o, jfa_cpu_off(o, b, h, i, d));
+        if (jvp) odacc[d] = jfa_cpu_ld(od, jfa_cpu_off(od, b, h, i, d));
+      }
+      jfa_cpu_merge_row(D, jvp, oacc, &la, odacc, &ma, orow, l, odrow, m);
+      memcpy(orow, oacc, (size_t)D * sizeof(double));
+      if (jvp) memcpy(odrow, odacc, (size_t)D * sizeof(double));
+      l = la;
+      m = ma;
+    }
+    for (int64_t d = 0; d < D; ++d) {
+      jfa_cpu_st(o, jfa_cpu_off(o, b, h, i, d), orow[d]);
+      if (jvp) jfa_cpu_st(od, jfa_cpu_off(od, b, h, i, d), odrow[d]);
+    }
+    if (lse) jfa_cpu_st(lse, jfa_cpu_off(lse, b, h, i, 0), l);
+    if (jvp && mu) jfa_cpu_st(mu, jfa_cpu_off(mu, b, h, i, 0), m);
+  }
+
+done:
+  free(K);
+  free(V);
+  free(Kd);
+  free(Vd);
+  free(scratch);
+  if (st != JFA_SUCCESS) jfa_error_trace(__FILE__, __LINE__);
+  return st;
+}

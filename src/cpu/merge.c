@@ -1,0 +1,82 @@
+/*
+ * merge.c - the exact log-sum-exp merge of partial attention results on the CPU,
+ * one row at a time in float64 (jfa_attention_merge and the accumulate mode).
+ */
+#include "cpu/cpu.h"
+
+void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, double *mu, const double *o_p,
+                       double lse_p, const double *od_p, double mu_p) {
+  double la = *lse, lp = lse_p;
+  double m = la > lp ? la : lp;
+  if (m == -INFINITY) { /* both empty */
+    for (int64_t d = 0; d < D; ++d) {
+      o[d] = 0.0;
+      if (jvp) od[d] = 0.0;
+    }
+    *lse = -INFINITY;
+    if (jvp) *mu = 0.0;
+    return;
+  }
+  double l = m + log(exp(la - m) + exp(lp - m));
+  double wa = exp(la - l), wp = exp(lp - l);
+  double mu_new = 0.0;
+  if (jvp) mu_new = (wa > 0.0 ? wa * *mu : 0.0) + (wp > 0.0 ? wp * mu_p : 0.0);
+  for (int64_t d = 0; d < D; ++d) {
+    double ov = 0.0, odv = 0.0;
+    if (wa > 0.0) {
+      ov += wa * o[d];
+      if (jvp) odv += wa * (od[d] + (*mu - mu_new) * o[d]);
+    }
+    if (wp > 0.0) {
+      ov += wp * o_p[d];
+      if (jvp) odv += wp * (od_p[d] + (mu_p - mu_new) * o_p[d]);
+    }
+    o[d] = ov;
+    if (jvp) od[d] = odv;
+  }
+  *lse = l;
+  if (jvp) *mu = mu_new;
+}
+
+jfa_status_t jfa_cpu_attention_merge(jfa_context_t *ctx, const jfa_tensor_t *o_acc, const jfa_tensor_t *lse_acc,
+                                     const jfa_tensor_t *od_acc, const jfa_tensor_t *mu_acc,
+                                     const jfa_tensor_t *o_part, const jfa_tensor_t *lse_part,
+                                     const jfa_tensor_t *od_part, const jfa_tensor_t *mu_part) {
+  const jfa_tensor_t *all[8] = {o_acc, lse_acc, od_acc, mu_acc, o_part, lse_part, od_part, mu_part};
+  static const char *names[8] = {"o_acc", "lse_acc", "od_acc", "mu_acc", "o_part", "lse_part", "od_part", "mu_part"};
+  for (int i = 0; i < 8; ++i) JFA_CHECK(jfa_cpu_check_dtype(all[i], names[i]));
+  int jvp = od_acc && mu_acc && od_part && mu_part;
+  int64_t B = o_acc->shape[0], H = o_acc->shape[1], N = o_acc->shape[2], D = o_acc->shape[3];
+  int nt = jfa_cpu_num_threads(ctx);
+  double *scratch = (double *)malloc((size_t)nt * (size_t)(4 * D) * sizeof(double));
+  if (!scratch) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "merge: allocating %d x %lld doubles failed", nt, (long long)(4 * D));
+  int64_t rows = B * H * N;
+  JFA_OMP_PARALLEL_FOR(nt)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t b = r / (H * N), h = (r / N) % H, i = r % N;
+    double *o = scratch + (size_t)jfa_cpu_thread_id() * (size_t)(4 * D);
+    double *od = o + D, *op = o + 2 * D, *odp = o + 3 * D;
+    for (int64_t d = 0; d < D; ++d) {
+      o[d] = jfa_cpu_ld(o_acc, jfa_cpu_off(o_acc, b, h, i, d));
+      op[d] = jfa_cpu_ld(o_part, jfa_cpu_off(o_part, b, h, i, d));
+      if (jvp) {
+        od[d] = jfa_cpu_ld(od_acc, jfa_cpu_off(od_acc, b, h, i, d));
+        odp[d] = jfa_cpu_ld(od_part, jfa_cpu_off(od_part, b, h, i, d));
+      }
+    }
+    double lse = jfa_cpu_ld(lse_acc, jfa_cpu_off(lse_acc, b, h, i, 0));
+    double lp = jfa_cpu_ld(lse_part, jfa_cpu_off(lse_part, b, h, i, 0));
+    double mu = jvp ? jfa_cpu_ld(mu_acc, jfa_cpu_off(mu_acc, b, h, i, 0)) : 0.0;
+    double mp = jvp ? jfa_cpu_ld(mu_part, jfa_cpu_off(mu_part, b, h, i, 0)) : 0.0;
+    jfa_cpu_merge_row(D, jvp, o, &lse, od, &mu, op, lp, odp, mp);
+    for (int64_t d = 0; d < D; ++d) {
+      jfa_cpu_st(o_acc, jfa_cpu_off(o_acc, b, h, i, d), o[d]);
+      if (jvp) jfa_cpu_st(od_acc, jfa_cpu_off(od_acc, b, h, i, d), od[d]);
+    }
+    jfa_cpu_st(lse_acc, jfa_cpu_off(lse_acc, b, h, i, 0), lse);
+    if (jvp) jfa_cpu_st(mu_acc, jfa_cpu_off(mu_acc, b, h, i, 0), mu);
+  }
+  free(scratch);
+  return JFA_SUCCESS;
+}
+
