@@ -1,0 +1,124 @@
+/*
+ * backend.cu - the jfa_cuda_* attention entry points of backend.h: picks the
+ * tensor-core kernels (16-bit dtypes, aligned rows, D <= 256) or the SIMT kernels
+ * (float32, or any layout the fast path does not take), manages the workspace
+ * (delta and the fp32 dQ accumulator of the backward) and the device/stream.
+ */
+#include "kernels/internal.h"
+
+static jfa_status_t common_checks(const jfa_problem_t *p, const jfa_tensor_t *q) {
+  if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
+  if (p->D > 256)
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: head dim D = %lld is not supported on CUDA (D <= 256)", (long long)p->D);
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t need_f32(const jfa_tensor_t *t, const char *name) {
+  if (t && t->dtype != JFA_DTYPE_FLOAT32)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s must be float32 on CUDA (dtype %d)", name, (int)t->dtype);
+  return JFA_SUCCESS;
+}
+
+extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                                 const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
+                                                 const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
+                                                 const jfa_tensor_t *lse, const jfa_tensor_t *od,
+                                                 const jfa_tensor_t *mu, int accumulate) {
+  JFA_CHECK(common_checks(p, q));
+  JFA_CHECK(need_f32(lse, "lse"));
+  JFA_CHECK(need_f32(mu, "mu"));
+  if (accumulate) {
+    JFA_CHECK(need_f32(o, "o (accumulator)"));
+    JFA_CHECK(need_f32(od, "od (accumulator)"));
+    if (!lse) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "lse: the accumulate mode needs the lse accumulator");
+    if (qd && !mu) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mu: the accumulate mode of the JVP needs mu");
+  }
+  if (qd && (!kd || !vd || !od)) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "kd, vd, od: needed with qd");
+  DeviceGuard g(ctx->device_index);
+  if (p->B * p->Hq * p->Nq == 0) return JFA_SUCCESS;
+  if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* merging nothing */
+  bool done = false;
+  JFA_CHECK(tc_forward(&done, ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate));
+  if (!done) JFA_CHECK(simt_forward(ctx_stream(ctx), p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate));
+  return JFA_SUCCESS;
+}
+
+/* dq/dk/dv given delta (fp32 view) and lse. */
+static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                  const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
+                                  View delta, float *dq_ws, const jfa_tensor_t *dq, const jfa_tensor_t *dk,
+                                  const jfa_tensor_t *dv, int accumulate) {
+  cudaStream_t st = ctx_stream(ctx);
+  const bool det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
+  const int64_t Dws = (p->D + 7) / 8 * 8;
+  bool done = false;
+  if (!det) {
+    JFA_CUDA_CHECK(cudaMemsetAsync(dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), st));
+  }
+  JFA_CHECK(tc_backward(&done, ctx, p, q, k, v, dout, lse, delta, dq_ws, Dws, det ? 1 : 0, dk, dv, accumulate));
+  if (done) {
+    if (det)
+      JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate));
+    else
+      JFA_CHECK(launch_scale_add(st, dq_ws, Dws, dq, (float)p->scale, accumulate));
+    return JFA_SUCCESS;
+  }
+  JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate));
+  JFA_CHECK(simt_backward_dkdv(st, p, q, k, v, dout, lse, delta, dk, dv, accumulate));
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t check_grad_dtypes(const jfa_tensor_t *q, const jfa_tensor_t *dq, const jfa_tensor_t *dk,
+                                      const jfa_tensor_t *dv, int accumulate) {
+  jfa_dtype_t want = accumulate ? JFA_DTYPE_FLOAT32 : q->dtype;
+  if (dq->dtype != want || dk->dtype != want || dv->dtype != want)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "dq, dk, dv must be %s", accumulate ? "float32 accumulators" : "of q's dtype");
+  return JFA_SUCCESS;
+}
+
+extern "C" jfa_status_t jfa_cuda_attention_backward_block(jfa_context_t *ctx, const jfa_problem_t *p,
+                                                          const jfa_tensor_t *q, const jfa_tensor_t *k,
+                                                          const jfa_tensor_t *v, const jfa_tensor_t *dout,
+                                                          const jfa_tensor_t *lse, const jfa_tensor_t *delta,
+                                                          const jfa_tensor_t *dq, const jfa_tensor_t *dk,
+                                                          const jfa_tensor_t *dv, int accumulate) {
+  JFA_CHECK(common_checks(p, q));
+  JFA_CHECK(need_f32(lse, "lse"));
+  JFA_CHECK(need_f32(delta, "delta"));
+  JFA_CHECK(check_grad_dtypes(q, dq, dk, dv, accumulate));
+  DeviceGuard g(ctx->device_index);
+  if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
+  const int64_t Dws = (p->D + 7) / 8 * 8;
+  void *ws = nullptr;
+  JFA_CHECK(jfa_cuda_workspace(ctx, (size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), &ws));
+  JFA_CHECK(backward_core(ctx, p, q, k, v, dout, make_view(lse), make_view(delta), (float *)ws, dq, dk, dv,
+                          accumulate));
+  return JFA_SUCCESS;
+}
+
+extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jfa_problem_t *p,
+                                                    const jfa_tensor_t *q, const jfa_tensor_t *k,
+                                                    const jfa_tensor_t *v, const jfa_tensor_t *o,
+                                                    const jfa_tensor_t *lse, const jfa_tensor_t *dout,
+                                                    const jfa_tensor_t *dq, const jfa_tensor_t *dk,
+                                                    const jfa_tensor_t *dv) {
+  JFA_CHECK(common_checks(p, q));
+  JFA_CHECK(need_f32(lse, "lse"));
+  JFA_CHECK(check_grad_dtypes(q, dq, dk, dv, 0));
+  DeviceGuard g(ctx->device_index);
+  const int64_t rows = p->B * p->Hq * p->Nq;
+  const int64_t Dws = (p->D + 7) / 8 * 8;
+  size_t delta_bytes = align_up((size_t)rows * sizeof(float), 256);
+  void *ws = nullptr;
+  JFA_CHECK(jfa_cuda_workspace(ctx, delta_bytes + (size_t)(rows * Dws) * sizeof(float), &ws));
+  View delta;
+  delta.p = ws;
+  delta.sb = p->Hq * p->Nq;
+  delta.sh = p->Nq;
+  delta.ss = 1;
+  delta.sd = 0;
+  JFA_CHECK(launch_delta(ctx_stream(ctx), p, o, dout, delta));
+  JFA_CHECK(backward_core(ctx, p, q, k, v, dout, make_view(lse), delta, (float *)((char *)ws + delta_bytes), dq, dk,
+                          dv, 0));
+  return JFA_SUCCESS;
+}

@@ -1,0 +1,152 @@
+/*
+ * common.cuh - shared pieces of jfa's CUDA backend: strided tensor views passed to
+ * kernels, dtype traits (float, half, bfloat16), tensor-core primitives (mma.sync
+ * m16n8k16, ldmatrix, cp.async) and the host-side helpers every .cu file uses
+ * (device guard, workspace, launch checks).
+ */
+#ifndef JFA_KERNELS_COMMON_CUH_
+#define JFA_KERNELS_COMMON_CUH_
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "core/backend.h"
+#include "core/check.h"
+
+/* ---------------------------------------------------------------------------- */
+/* Views passed to kernels                                                         */
+
+/** A strided (B, H, N, D) view: base pointer and element strides. */
+struct View {
+  void *p;
+  int64_t sb, sh, ss, sd;
+};
+
+static inline View make_view(const jfa_tensor_t *t) {
+  View v;
+  v.p = t ? t->data : nullptr;
+  v.sb = t ? t->stride[0] : 0;
+  v.sh = t ? t->stride[1] : 0;
+  v.ss = t ? t->stride[2] : 0;
+  v.sd = t ? t->stride[3] : 0;
+  return v;
+}
+
+__device__ __forceinline__ int64_t voff(const View &v, int64_t b, int64_t h, int64_t s, int64_t d) {
+  return b * v.sb + h * v.sh + s * v.ss + d * v.sd;
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Dtype traits                                                                    */
+
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(double x) { return (float)x; }
+__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ double from_f<double>(float x) { return (double)x; }
+template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+
+/** Packs two floats into a 32-bit register of two 16-bit values (low = a). */
+template <typename T> __device__ __forceinline__ uint32_t pack2(float a, float b);
+template <> __device__ __forceinline__ uint32_t pack2<__half>(float a, float b) {
+  __half2 h = __floats2half2_rn(a, b);
+  return *reinterpret_cast<uint32_t *>(&h);
+}
+template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float a, float b) {
+  __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<uint32_t *>(&h);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Tensor-core primitives (sm_80+)                                                 */
+
+/** c += a * b, m16n8k16, fp32 accumulate; a: 4 regs, b: 2 regs, 16-bit inputs of type T. */
+template <typename T> __device__ __forceinline__ void mma16816(float *c, const uint32_t *a, const uint32_t *b);
+template <> __device__ __forceinline__ void mma16816<__half>(float *c, const uint32_t *a, const uint32_t *b) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float *c, const uint32_t *a, const uint32_t *b) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void ldsm_x4(uint32_t *r, const void *p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t *r, const void *p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_u32(p)));
+}
+
+/** 16-byte async copy global -> shared; bytes < 16 zero-fills the rest (0: all zeros). */
+__device__ __forceinline__ void cp_async16(void *smem, const void *gmem, int bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(smem)), "l"(gmem),
+               "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Host helpers                                                                    */
+
+/** Private CUDA state of a context (ctx->cuda_state): a growing workspace. */
+struct CudaState {
+  void *ws;
+  size_t ws_size;
+  int max_smem_optin; /* bytes of dynamic shared memory a block may opt into */
+  int num_sms;
+};
+
+/** Makes ctx->device_index current for the lifetime of the guard, then restores. */
+struct DeviceGuard {
+  int prev;
+  bool changed;
+  explicit DeviceGuard(int dev) : prev(-1), changed(false) {
+    if (cudaGetDevice(&prev) == cudaSuccess && prev != dev) {
+      changed = cudaSetDevice(dev) == cudaSuccess;
+    }
+  }
+  ~DeviceGuard() {
+    if (changed) cudaSetDevice(prev);
+  }
+};
+
+static inline cudaStream_t ctx_stream(const jfa_context_t *ctx) { return (cudaStream_t)ctx->stream; }
+
+/* Defined in context.cu. */
+jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **st);
+/** Returns a device workspace of at least bytes (cached in the context; grows only). */
+jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws);
+
+/** Checks the last launch. */
+#define JFA_LAUNCH_CHECK() JFA_CUDA_CHECK(cudaGetLastError())
+
+static inline size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+#endif /* JFA_KERNELS_COMMON_CUH_ */
