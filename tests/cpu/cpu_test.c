@@ -1,0 +1,179 @@
+/*
+ * cpu_test.c - implementation of cpu_test.h: host tensor buffers and the naive
+ * float64 attention reference (S and P as full matrices, per batch and head).
+ */
+#include "cpu_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) {
+    fprintf(stderr, "out of memory (%zu bytes)\n", n);
+    exit(1);
+  }
+  return p;
+}
+
+tbuf_t tb_new(jfa_dtype_t dtype, int bshd, int64_t B, int64_t H, int64_t S, int64_t D) {
+  tbuf_t b;
+  b.n = (size_t)(B * H * S * D);
+  void *data = xmalloc(b.n * jfa_dtype_size(dtype));
+  b.t = bshd ? jfa_tensor_bshd(data, dtype, JFA_DEVICE_CPU, B, S, H, D)
+             : jfa_tensor_bhsd(data, dtype, JFA_DEVICE_CPU, B, H, S, D);
+  b.val = (double *)xmalloc(b.n * sizeof(double));
+  tu_poison(data, b.n, dtype);
+  tu_gather(&b.t, b.val);
+  return b;
+}
+
+void tb_set(tbuf_t *b, const double *values) {
+  tu_scatter(values, &b->t);
+  tu_gather(&b->t, b->val);
+}
+
+void tb_random(tbuf_t *b, double scale) {
+  double *tmp = (double *)xmalloc(b->n * sizeof(double));
+  tu_fill_normal(tmp, b->n, scale);
+  tb_set(b, tmp);
+  free(tmp);
+}
+
+void tb_poison(tbuf_t *b) { tu_poison(b->t.data, b->n, b->t.dtype); }
+
+void tb_get(tbuf_t *b) { tu_gather(&b->t, b->val); }
+
+void tb_free(tbuf_t *b) {
+  free(b->t.data);
+  free(b->val);
+  b->t.data = NULL;
+  b->val = NULL;
+}
+
+ref_problem_t ref_problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D,
+                          const jfa_attention_params_t *params) {
+  ref_problem_t p = {B, Hq, Hkv, Nq, Nk, D, 1.0 / sqrt((double)D), 0, 0, 0};
+  if (!params) return p;
+  if (params->scale != 0.0) p.scale = params->scale;
+  switch (params->mask) {
+    case JFA_MASK_NONE: break;
+    case JFA_MASK_CAUSAL_TOP_LEFT: p.causal = 1; break;
+    case JFA_MASK_CAUSAL_BOTTOM_RIGHT: p.causal = 1, p.q_pos0 = Nk - Nq; break;
+    case JFA_MASK_CAUSAL_POSITIONS: p.causal = 1, p.q_pos0 = params->q_position, p.k_pos0 = params->k_position; break;
+  }
+  return p;
+}
+
+double dot_n(const double *a, const double *b, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+static int visible(const ref_problem_t *p, int64_t i, int64_t j) {
+  return !p->causal || p->k_pos0 + j <= p->q_pos0 + i;
+}
+
+/* P (Nq x Nk) of one (b, h) and lse; S scratch of the same size. Masked rows: P = 0, lse = -inf. */
+static void probabilities(const ref_problem_t *p, const double *q, const double *k, double *P, double *lse) {
+  int64_t Nq = p->Nq, Nk = p->Nk, D = p->D;
+  for (int64_t i = 0; i < Nq; ++i) {
+    double m = -INFINITY;
+    for (int64_t j = 0; j < Nk; ++j) {
+      P[i * Nk + j] = visible(p, i, j) ? p->scale * dot_n(q + i * D, k + j * D, (size_t)D) : -INFINITY;
+      if (P[i * Nk + j] > m) m = P[i * Nk + j];
+    }
+    if (m == -INFINITY) {
+      for (int64_t j = 0; j < Nk; ++j) P[i * Nk + j] = 0.0;
+      lse[i] = -INFINITY;
+      continue;
+    }
+    double l = 0.0;
+    for (int64_t j = 0; j < Nk; ++j) l += exp(P[i * Nk + j] - m);
+    lse[i] = m + log(l);
+    for (int64_t j = 0; j < Nk; ++j) P[i * Nk + j] = exp(P[i * Nk + j] - lse[i]);
+  }
+}
+
+void ref_forward(const ref_problem_t *p, const double *q, const double *k, const double *v, const double *qd,
+                 const double *kd, const double *vd, double *o, double *lse, double *od, double *mu) {
+  int64_t Nq = p->Nq, Nk = p->Nk, D = p->D, g = p->Hq / p->Hkv;
+  double *P = (double *)xmalloc((size_t)(Nq * Nk) * sizeof(double));
+  double *Sd = (double *)xmalloc((size_t)(Nq * Nk) * sizeof(double));
+  for (int64_t b = 0; b < p->B; ++b)
+    for (int64_t h = 0; h < p->Hq; ++h) {
+      size_t qo = (size_t)((b * p->Hq + h) * Nq), ko = (size_t)((b * p->Hkv + h / g) * Nk);
+      const double *Q = q + qo * D, *K = k + ko * D, *V = v + ko * D;
+      probabilities(p, Q, K, P, lse + qo);
+      for (int64_t i = 0; i < Nq; ++i)
+        for (int64_t d = 0; d < D; ++d) {
+          double s = 0.0;
+          for (int64_t j = 0; j < Nk; ++j) s += P[i * Nk + j] * V[j * D + d];
+          o[(qo + i) * D + d] = s;
+        }
+      if (!qd) continue;
+      const double *Qd = qd + qo * D, *Kd = kd + ko * D, *Vd = vd + ko * D;
+      for (int64_t i = 0; i < Nq; ++i) {
+        double m = 0.0;
+        for (int64_t j = 0; j < Nk; ++j) {
+          Sd[i * Nk + j] = p->scale * (dot_n(Qd + i * D, K + j * D, (size_t)D) + dot_n(Q + i * D, Kd + j * D, (size_t)D));
+          m += P[i * Nk + j] * Sd[i * Nk + j];
+        }
+        mu[qo + i] = m;
+        for (int64_t d = 0; d < D; ++d) {
+          double s = 0.0;
+          for (int64_t j = 0; j < Nk; ++j)
+            s += P[i * Nk + j] * (Sd[i * Nk + j] - m) * V[j * D + d] + P[i * Nk + j] * Vd[j * D + d];
+          od[(qo + i) * D + d] = s;
+        }
+      }
+    }
+  free(P);
+  free(Sd);
+}
+
+void ref_backward(const ref_problem_t *p, const double *q, const double *k, const double *v, const double *dout,
+                  double *dq, double *dk, double *dv) {
+  int64_t Nq = p->Nq, Nk = p->Nk, D = p->D, g = p->Hq / p->Hkv;
+  double *P = (double *)xmalloc((size_t)(Nq * Nk) * sizeof(double));
+  double *dS = (double *)xmalloc((size_t)(Nq * Nk) * sizeof(double));
+  double *lse = (double *)xmalloc((size_t)Nq * sizeof(double));
+  memset(dk, 0, (size_t)(p->B * p->Hkv * Nk * D) * sizeof(double));
+  memset(dv, 0, (size_t)(p->B * p->Hkv * Nk * D) * sizeof(double));
+  for (int64_t b = 0; b < p->B; ++b)
+    for (int64_t h = 0; h < p->Hq; ++h) {
+      size_t qo = (size_t)((b * p->Hq + h) * Nq), ko = (size_t)((b * p->Hkv + h / g) * Nk);
+      const double *Q = q + qo * D, *K = k + ko * D, *V = v + ko * D, *dO = dout + qo * D;
+      probabilities(p, Q, K, P, lse);
+      for (int64_t i = 0; i < Nq; ++i) {
+        double delta = 0.0; /* sum_j P_ij dP_ij, with dP = dO V^T */
+        for (int64_t j = 0; j < Nk; ++j) {
+          dS[i * Nk + j] = dot_n(dO + i * D, V + j * D, (size_t)D);
+          delta += P[i * Nk + j] * dS[i * Nk + j];
+        }
+        for (int64_t j = 0; j < Nk; ++j) dS[i * Nk + j] = P[i * Nk + j] * (dS[i * Nk + j] - delta);
+      }
+      for (int64_t i = 0; i < Nq; ++i)
+        for (int64_t d = 0; d < D; ++d) {
+          double s = 0.0;
+          for (int64_t j = 0; j < Nk; ++j) s += dS[i * Nk + j] * K[j * D + d];
+          dq[(qo + i) * D + d] = p->scale * s;
+        }
+      for (int64_t j = 0; j < Nk; ++j)
+        for (int64_t d = 0; d < D; ++d) {
+          double sk = 0.0, sv = 0.0;
+          for (int64_t i = 0; i < Nq; ++i) {
+            sk += dS[i * Nk + j] * Q[i * D + d];
+            sv += P[i * Nk + j] * dO[i * D + d];
+          }
+          dk[(ko + j) * D + d] += p->scale * sk;
+          dv[(ko + j) * D + d] += sv;
+        }
+    }
+  free(P);
+  free(dS);
+  free(lse);
+}

@@ -1,0 +1,60 @@
+/*
+ * cpu_test.h - helpers of the CPU tests: host tensors that keep their values as
+ * doubles next to their storage, and an independent, naive float64 reference of
+ * attention (explicit S and P matrices) for the forward, JVP and backward.
+ */
+#ifndef JFA_CPU_TEST_H_
+#define JFA_CPU_TEST_H_
+
+#include <stdint.h>
+
+#include "jfa.h"
+#include "testutil.h"
+
+/** A host tensor: storage (t.data) plus a contiguous BHSD copy of its values (val). */
+typedef struct {
+  jfa_tensor_t t;
+  double *val;
+  size_t n;
+} tbuf_t;
+
+/** Allocates storage of a dtype in BHSD (bshd = 0) or BSHD (bshd = 1) order. */
+tbuf_t tb_new(jfa_dtype_t dtype, int bshd, int64_t B, int64_t H, int64_t S, int64_t D);
+/** Writes values (rounded to the dtype) into storage; val receives the stored values. */
+void tb_set(tbuf_t *b, const double *values);
+/** Fills storage with random normal values times scale; val receives them. */
+void tb_random(tbuf_t *b, double scale);
+/** Poisons the storage with NaN. */
+void tb_poison(tbuf_t *b);
+/** Reads the storage into val. */
+void tb_get(tbuf_t *b);
+/** Frees storage and values. */
+void tb_free(tbuf_t *b);
+
+/** Geometry of the reference (positions already resolved). */
+typedef struct {
+  int64_t B, Hq, Hkv, Nq, Nk, D;
+  double scale;
+  int causal;
+  int64_t q_pos0, k_pos0;
+} ref_problem_t;
+
+/** Resolves public params (scale 0, mask modes) into a reference problem. */
+ref_problem_t ref_problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D,
+                          const jfa_attention_params_t *params);
+
+/**
+ * Naive forward (+ JVP when qd != NULL) on contiguous BHSD doubles:
+ * O, lse (B*Hq*Nq), Od, mu. Fully masked rows give O = Od = 0, lse = -inf, mu = 0.
+ */
+void ref_forward(const ref_problem_t *p, const double *q, const double *k, const double *v, const double *qd,
+                 const double *kd, const double *vd, double *o, double *lse, double *od, double *mu);
+
+/** Naive backward: dQ, dK, dV (dK, dV summed over GQA groups) from dO. */
+void ref_backward(const ref_problem_t *p, const double *q, const double *k, const double *v, const double *dout,
+                  double *dq, double *dk, double *dv);
+
+/** Sum of a[i] * b[i]. */
+double dot_n(const double *a, const double *b, size_t n);
+
+#endif /* JFA_CPU_TEST_H_ */
