@@ -1,0 +1,241 @@
+/*
+ * comm_mpi.c - the MPI communicator: ring neighbour exchange with MPI_Isend /
+ * MPI_Irecv (messages over 1 GiB are split), min/max allreduce and barrier on a
+ * duplicate of the caller's communicator (errors return, never abort).
+ *
+ * CUDA buffers: with JFA_MPI_CUDA_AWARE=1 (a CUDA-aware MPI) device pointers go
+ * to MPI directly; otherwise they are staged through pinned host buffers: the
+ * start copies the send buffers device->host on a communication stream (after
+ * the work already queued on the context's stream) and posts the messages; the
+ * wait completes them and copies host->device on the communication stream, and
+ * the context's stream waits on that with an event.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+#ifdef JFA_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
+#include "comm/comm.h"
+#include "core/check.h"
+
+#define MPI_CHUNK ((size_t)1 << 30) /* bytes per message (fits an int count) */
+#define MPI_TAG_BASE 0x6a6600
+
+typedef struct {
+  MPI_Comm comm;
+  MPI_Request *reqs;
+  int nreq, cap_req;
+  int cuda_aware;
+  /* staging of CUDA buffers through pinned host memory */
+  int staged;                      /* the exchange in flight is staged */
+  jfa_comm_buf_t bufs[JFA_COMM_MAX_BUFS];
+  int nbufs;
+  unsigned char *h_send, *h_recv;  /* pinned, stage_cap bytes each */
+  size_t stage_cap;
+#ifdef JFA_HAVE_CUDA
+  cudaStream_t stream;
+  cudaEvent_t ev_ready, ev_done;
+  int cuda_init;
+#endif
+} mpi_impl_t;
+
+static jfa_status_t add_requests(mpi_impl_t *m, int more) {
+  if (m->nreq + more <= m->cap_req) return JFA_SUCCESS;
+  int cap = m->cap_req ? m->cap_req : 16;
+  while (cap < m->nreq + more) cap *= 2;
+  MPI_Request *r = (MPI_Request *)realloc(m->reqs, (size_t)cap * sizeof(*r));
+  if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "MPI comm: out of host memory for requests");
+  m->reqs = r;
+  m->cap_req = cap;
+  return JFA_SUCCESS;
+}
+
+/* Posts the receive from prev and the send to next of one buffer (in chunks). */
+static jfa_status_t post(jfa_comm_t *comm, mpi_impl_t *m, const void *send, void *recv,
+                         size_t bytes, int index) {
+  int next = (comm->rank + 1) % comm->size, prev = (comm->rank - 1 + comm->size) % comm->size;
+  size_t nchunks = (bytes + MPI_CHUNK - 1) / MPI_CHUNK;
+  if (nchunks > (size_t)INT_MAX / 4) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "MPI comm: message too large");
+  JFA_CHECK(add_requests(m, 2 * (int)nchunks));
+  for (size_t c = 0; c < nchunks; ++c) {
+    size_t off = c * MPI_CHUNK;
+    int count = (int)(bytes - off < MPI_CHUNK ? bytes - off : MPI_CHUNK);
+    int tag = MPI_TAG_BASE + index;
+    JFA_MPI_CHECK(MPI_Irecv((unsigned char *)recv + off, count, MPI_BYTE, prev, tag, m->comm,
+                            &m->reqs[m->nreq++]));
+    JFA_MPI_CHECK(MPI_Isend((const unsigned char *)send + off, count, MPI_BYTE, next, tag, m->comm,
+                            &m->reqs[m->nreq++]));
+  }
+  return JFA_SUCCESS;
+}
+
+#ifdef JFA_HAVE_CUDA
+static jfa_status_t cuda_init(mpi_impl_t *m) {
+  if (m->cuda_init) return JFA_SUCCESS;
+  JFA_CUDA_CHECK(cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking));
+  JFA_CUDA_CHECK(cudaEventCreateWithFlags(&m->ev_ready, cudaEventDisableTiming));
+  JFA_CUDA_CHECK(cudaEventCreateWithFlags(&m->ev_done, cudaEventDisableTiming));
+  m->cuda_init = 1;
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t ensure_stage(mpi_impl_t *m, size_t bytes) {
+  if (bytes <= m->stage_cap) return JFA_SUCCESS;
+  if (m->h_send) cudaFreeHost(m->h_send);
+  if (m->h_recv) cudaFreeHost(m->h_recv);
+  m->h_send = m->h_recv = NULL;
+  m->stage_cap = 0;
+  JFA_CUDA_CHECK(cudaMallocHost((void **)&m->h_send, bytes));
+  JFA_CUDA_CHECK(cudaMallocHost((void **)&m->h_recv, bytes));
+  m->stage_cap = bytes;
+  return JFA_SUCCESS;
+}
+#endif
+
+static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
+                                       const jfa_comm_buf_t *bufs, int nbufs) {
+  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  if (nbufs > JFA_COMM_MAX_BUFS) JFA_FAIL(JFA_ERROR_INTERNAL, "MPI comm: too many buffers (%d)", nbufs);
+  m->nreq = 0;
+  m->staged = 0;
+  if (ctx->device == JFA_DEVICE_CPU) {
+    for (int i = 0; i < nbufs; ++i) JFA_CHECK(post(comm, m, bufs[i].send, bufs[i].recv, bufs[i].bytes, i));
+    return JFA_SUCCESS;
+  }
+#ifdef JFA_HAVE_CUDA
+  cudaStream_t cs = (cudaStream_t)ctx->stream;
+  if (m->cuda_aware) {
+    JFA_CUDA_CHECK(cudaStreamSynchronize(cs));
+    for (int i = 0; i < nbufs; ++i) JFA_CHECK(post(comm, m, bufs[i].send, bufs[i].recv, bufs[i].bytes, i));
+    return JFA_SUCCESS;
+  }
+  JFA_CHECK(cuda_init(m));
+  size_t total = 0;
+  for (int i = 0; i < nbufs; ++i) total += bufs[i].bytes;
+  JFA_CHECK(ensure_stage(m, total));
+  JFA_CUDA_CHECK(cudaEventRecord(m->ev_ready, cs));
+  JFA_CUDA_CHECK(cudaStreamWaitEvent(m->stream, m->ev_ready, 0));
+  size_t off = 0;
+  for (int i = 0; i < nbufs; ++i) {
+    JFA_CUDA_CHECK(cudaMemcpyAsync(m->h_send + off, bufs[i].send, bufs[i].bytes,
+                                   cudaMemcpyDeviceToHost, m->stream));
+    off += bufs[i].bytes;
+  }
+  JFA_CUDA_CHECK(cudaStreamSynchronize(m->stream));
+  off = 0;
+  for (int i = 0; i < nbufs; ++i) {
+    JFA_CHECK(post(comm, m, m->h_send + off, m->h_recv + off, bufs[i].bytes, i));
+    m->bufs[i] = bufs[i];
+    off += bufs[i].bytes;
+  }
+  m->nbufs = nbufs;
+  m->staged = 1;
+  return JFA_SUCCESS;
+#else
+  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "MPI comm: CUDA buffers in a build without CUDA");
+#endif
+}
+
+static jfa_status_t mpi_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
+  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  if (m->nreq > 0) JFA_MPI_CHECK(MPI_Waitall(m->nreq, m->reqs, MPI_STATUSES_IGNORE));
+  m->nreq = 0;
+#ifdef JFA_HAVE_CUDA
+  if (m->staged) {
+    m->staged = 0;
+    size_t off = 0;
+    for (int i = 0; i < m->nbufs; ++i) {
+      JFA_CUDA_CHECK(cudaMemcpyAsync(m->bufs[i].recv, m->h_recv + off, m->bufs[i].bytes,
+                                     cudaMemcpyHostToDevice, m->stream));
+      off += m->bufs[i].bytes;
+    }
+    JFA_CUDA_CHECK(cudaEventRecord(m->ev_done, m->stream));
+    JFA_CUDA_CHECK(cudaStreamWaitEvent((cudaStream_t)ctx->stream, m->ev_done, 0));
+  }
+#else
+  (void)ctx;
+#endif
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t mpi_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, int64_t *min_out,
+                                         int64_t *max_out, int n) {
+  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  JFA_MPI_CHECK(MPI_Allreduce(in, min_out, n, MPI_INT64_T, MPI_MIN, m->comm));
+  JFA_MPI_CHECK(MPI_Allreduce(in, max_out, n, MPI_INT64_T, MPI_MAX, m->comm));
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t mpi_barrier(jfa_comm_t *comm) {
+  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  JFA_MPI_CHECK(MPI_Barrier(m->comm));
+  return JFA_SUCCESS;
+}
+
+static size_t mpi_staging_bytes(const jfa_comm_t *comm) {
+  const mpi_impl_t *m = (const mpi_impl_t *)comm->impl;
+  return 2 * m->stage_cap;
+}
+
+static void mpi_destroy(jfa_comm_t *comm) {
+  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  if (m) {
+    if (m->nreq > 0) MPI_Waitall(m->nreq, m->reqs, MPI_STATUSES_IGNORE);
+#ifdef JFA_HAVE_CUDA
+    if (m->h_send) cudaFreeHost(m->h_send);
+    if (m->h_recv) cudaFreeHost(m->h_recv);
+    if (m->cuda_init) {
+      cudaStreamDestroy(m->stream);
+      cudaEventDestroy(m->ev_ready);
+      cudaEventDestroy(m->ev_done);
+    }
+#endif
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized && m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
+    free(m->reqs);
+    free(m);
+  }
+  free(comm);
+}
+
+static const jfa_comm_ops_t mpi_ops = {"mpi",         mpi_exchange_start, mpi_exchange_wait,
+                                       mpi_allreduce_minmax, mpi_barrier, mpi_staging_bytes,
+                                       mpi_destroy};
+
+jfa_status_t jfa_comm_create_mpi(jfa_comm_t **comm, const void *mpi_comm) {
+  if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
+  *comm = NULL;
+  if (!mpi_comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mpi_comm is NULL (pass a pointer to an MPI_Comm)");
+  int inited = 0;
+  JFA_MPI_CHECK(MPI_Initialized(&inited));
+  if (!inited) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mpi_comm: MPI is not initialised (call MPI_Init first)");
+  MPI_Comm user = *(const MPI_Comm *)mpi_comm;
+  if (user == MPI_COMM_NULL) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mpi_comm is MPI_COMM_NULL");
+  jfa_comm_t *c = (jfa_comm_t *)calloc(1, sizeof(*c));
+  mpi_impl_t *m = (mpi_impl_t *)calloc(1, sizeof(*m));
+  if (!c || !m) {
+    free(c);
+    free(m);
+    JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "jfa_comm_create_mpi: out of host memory");
+  }
+  m->comm = MPI_COMM_NULL;
+  c->impl = m;
+  c->ops = &mpi_ops;
+  int err = MPI_Comm_dup(user, &m->comm);
+  if (err == MPI_SUCCESS) err = MPI_Comm_set_errhandler(m->comm, MPI_ERRORS_RETURN);
+  if (err == MPI_SUCCESS) err = MPI_Comm_rank(m->comm, &c->rank);
+  if (err == MPI_SUCCESS) err = MPI_Comm_size(m->comm, &c->size);
+  if (err != MPI_SUCCESS) {
+    mpi_destroy(c);
+    JFA_FAIL(JFA_ERROR_MPI, "jfa_comm_create_mpi: MPI_Comm_dup/rank/size failed (code %d)", err);
+  }
+  const char *aware = getenv("JFA_MPI_CUDA_AWARE");
+  m->cuda_aware = aware && aware[0] == '1';
+  *comm = c;
+  return JFA_SUCCESS;
+}

@@ -1,0 +1,240 @@
+/*
+ * comm_nccl.c - the NCCL communicator (CUDA buffers only): the ring exchange is
+ * one ncclGroupStart / ncclSend+ncclRecv per buffer / ncclGroupEnd on a
+ * communication stream. The start makes that stream wait (CUDA event) for the
+ * work already queued on the context's stream; the wait makes the context's
+ * stream wait for the transfers. So a block's transfer runs while the compute
+ * queued after the start runs (double buffering), with no host synchronisation.
+ * The min/max allreduce runs ncclAllReduce on a small device buffer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+#ifdef JFA_HAVE_MPI
+#include <mpi.h>
+#endif
+
+#include "comm/comm.h"
+#include "core/check.h"
+
+typedef struct {
+  ncclComm_t nccl;
+  int owned;
+  int device;
+  cudaStream_t stream;
+  cudaEvent_t ev_ready, ev_done;
+  int64_t *d_scratch; /* 2 * JFA_COMM_MAX_REDUCE int64 */
+} nccl_impl_t;
+
+/* Runs the body with the comm's device current, restoring the caller's. */
+static jfa_status_t set_device(int device, int *prev) {
+  JFA_CUDA_CHECK(cudaGetDevice(prev));
+  if (*prev != device) JFA_CUDA_CHECK(cudaSetDevice(device));
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t nccl_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
+                                        const jfa_comm_buf_t *bufs, int nbufs) {
+  nccl_impl_t *m = (nccl_impl_t *)comm->impl;
+  if (ctx->device != JFA_DEVICE_CUDA)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "NCCL comm: the context must be a CUDA context");
+  int next = (comm->rank + 1) % comm->size, prev = (comm->rank - 1 + comm->size) % comm->size;
+  JFA_CUDA_CHECK(cudaEventRecord(m->ev_ready, (cudaStream_t)ctx->stream));
+  JFA_CUDA_CHECK(cudaStreamWaitEvent(m->stream, m->ev_ready, 0));
+  JFA_NCCL_CHECK(ncclGroupStart());
+  for (int i = 0; i < nbufs; ++i) {
+    if (bufs[i].bytes == 0) continue;
+    ncclResult_t r = ncclSend(bufs[i].send, bufs[i].bytes, ncclChar, next, m->nccl, m->stream);
+    if (r == ncclSuccess) r = ncclRecv(bufs[i].recv, bufs[i].bytes, ncclChar, prev, m->nccl, m->stream);
+    if (r != ncclSuccess) {
+      ncclGroupEnd();
+      JFA_FAIL(JFA_ERROR_NCCL, "ncclSend/ncclRecv failed: %s", ncclGetErrorString(r));
+    }
+  }
+  JFA_NCCL_CHECK(ncclGroupEnd());
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t nccl_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
+  nccl_impl_t *m = (nccl_impl_t *)comm->impl;
+  JFA_CUDA_CHECK(cudaEventRecord(m->ev_done, m->stream));
+  JFA_CUDA_CHECK(cudaStreamWaitEvent((cudaStream_t)ctx->stream, m->ev_done, 0));
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t nccl_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, int64_t *min_out,
+                                          int64_t *max_out, int n) {
+  nccl_impl_t *m = (nccl_impl_t *)comm->impl;
+  if (n > JFA_COMM_MAX_REDUCE) JFA_FAIL(JFA_ERROR_INTERNAL, "NCCL comm: allreduce of %d values", n);
+  int prev;
+  JFA_CHECK(set_device(m->device, &prev));
+  size_t bytes = (size_t)n * sizeof(int64_t);
+  jfa_status_t st = JFA_SUCCESS;
+  cudaError_t ce = cudaMemcpyAsync(m->d_scratch, in, bytes, cudaMemcpyHostToDevice, m->stream);
+  if (ce == cudaSuccess)
+    ce = cudaMemcpyAsync(m->d_scratch + n, in, bytes, cudaMemcpyHostToDevice, m->stream);
+  if (ce != cudaSuccess) {
+    st = jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "cudaMemcpyAsync failed: %s",
+                       cudaGetErrorString(ce));
+  } else {
+    ncclResult_t r = ncclGroupStart();
+    if (r == ncclSuccess)
+      r = ncclAllReduce(m->d_scratch, m->d_scratch, (size_t)n, ncclInt64, ncclMin, m->nccl, m->stream);
+    if (r == ncclSuccess)
+      r = ncclAllReduce(m->d_scratch + n, m->d_scratch + n, (size_t)n, ncclInt64, ncclMax, m->nccl,
+                        m->stream);
+    ncclResult_t r2 = ncclGroupEnd();
+    if (r == ncclSuccess) r = r2;
+    if (r != ncclSuccess) {
+      st = jfa_set_error(JFA_ERROR_NCCL, __FILE__, __LINE__, "ncclAllReduce failed: %s",
+                         ncclGetErrorString(r));
+    } else {
+      ce = cudaMemcpyAsync(min_out, m->d_scratch, bytes, cudaMemcpyDeviceToHost, m->stream);
+      if (ce == cudaSuccess)
+        ce = cudaMemcpyAsync(max_out, m->d_scratch + n, bytes, cudaMemcpyDeviceToHost, m->stream);
+      if (ce == cudaSuccess) ce = cudaStreamSynchronize(m->stream);
+      if (ce != cudaSuccess)
+        st = jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "NCCL allreduce copy failed: %s",
+                           cudaGetErrorString(ce));
+    }
+  }
+  if (prev != m->device) cudaSetDevice(prev);
+  return st;
+}
+
+static jfa_status_t nccl_barrier(jfa_comm_t *comm) {
+  int64_t x = 0, lo, hi;
+  JFA_CHECK(nccl_allreduce_minmax(comm, &x, &lo, &hi, 1));
+  return JFA_SUCCESS;
+}
+
+static size_t nccl_staging_bytes(const jfa_comm_t *comm) {
+  (void)comm;
+  return 0;
+}
+
+static void nccl_destroy(jfa_comm_t *comm) {
+  nccl_impl_t *m = (nccl_impl_t *)comm->impl;
+  if (m) {
+    int prev = 0;
+    cudaGetDevice(&prev);
+    cudaSetDevice(m->device);
+    if (m->stream) cudaStreamSynchronize(m->stream);
+    if (m->owned && m->nccl) ncclCommDestroy(m->nccl);
+    if (m->d_scratch) cudaFree(m->d_scratch);
+    if (m->ev_ready) cudaEventDestroy(m->ev_ready);
+    if (m->ev_done) cudaEventDestroy(m->ev_done);
+    if (m->stream) cudaStreamDestroy(m->stream);
+    cudaSetDevice(prev);
+    free(m);
+  }
+  free(comm);
+}
+
+static const jfa_comm_ops_t nccl_ops = {"nccl",          nccl_exchange_start, nccl_exchange_wait,
+                                        nccl_allreduce_minmax, nccl_barrier, nccl_staging_bytes,
+                                        nccl_destroy};
+
+/* Wraps an ncclComm_t (owned or not) into a jfa_comm_t. */
+static jfa_status_t wrap(jfa_comm_t **comm, ncclComm_t nccl, int owned, int device_index) {
+  jfa_comm_t *c = (jfa_comm_t *)calloc(1, sizeof(*c));
+  nccl_impl_t *m = (nccl_impl_t *)calloc(1, sizeof(*m));
+  if (!c || !m) {
+    free(c);
+    free(m);
+    JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "NCCL comm: out of host memory");
+  }
+  c->ops = &nccl_ops;
+  c->impl = m;
+  m->device = device_index;
+  int prev = 0;
+  jfa_status_t st = set_device(device_index, &prev);
+  if (st != JFA_SUCCESS) {
+    free(c);
+    free(m);
+    return st;
+  }
+  cudaError_t ce = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking);
+  if (ce == cudaSuccess) ce = cudaEventCreateWithFlags(&m->ev_ready, cudaEventDisableTiming);
+  if (ce == cudaSuccess) ce = cudaEventCreateWithFlags(&m->ev_done, cudaEventDisableTiming);
+  if (ce == cudaSuccess) ce = cudaMalloc((void **)&m->d_scratch, 2 * JFA_COMM_MAX_REDUCE * sizeof(int64_t));
+  cudaSetDevice(prev);
+  if (ce != cudaSuccess) {
+    m->owned = 0;
+    nccl_destroy(c);
+    JFA_FAIL(JFA_ERROR_CUDA, "NCCL comm setup failed: %s", cudaGetErrorString(ce));
+  }
+  int rank = 0, size = 0;
+  ncclResult_t r = ncclCommUserRank(nccl, &rank);
+  if (r == ncclSuccess) r = ncclCommCount(nccl, &size);
+  if (r != ncclSuccess) {
+    m->owned = 0;
+    nccl_destroy(c);
+    JFA_FAIL(JFA_ERROR_NCCL, "ncclCommUserRank/ncclCommCount failed: %s", ncclGetErrorString(r));
+  }
+  m->nccl = nccl;
+  m->owned = owned;
+  c->rank = rank;
+  c->size = size;
+  *comm = c;
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_comm_create_nccl(jfa_comm_t **comm, void *nccl_comm, int device_index) {
+  if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
+  *comm = NULL;
+  if (!nccl_comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "nccl_comm is NULL");
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || device_index < 0 || device_index >= count)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "device_index %d: not a visible GPU (%d visible)",
+             device_index, count);
+  return wrap(comm, (ncclComm_t)nccl_comm, 0, device_index);
+}
+
+#ifdef JFA_HAVE_MPI
+jfa_status_t jfa_comm_create_nccl_from_mpi(jfa_comm_t **comm, const void *mpi_comm,
+                                           int *device_index) {
+  if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
+  *comm = NULL;
+  if (!mpi_comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mpi_comm is NULL (pass a pointer to an MPI_Comm)");
+  MPI_Comm mc = *(const MPI_Comm *)mpi_comm;
+  int rank, size, local_rank;
+  MPI_Comm local;
+  JFA_MPI_CHECK(MPI_Comm_rank(mc, &rank));
+  JFA_MPI_CHECK(MPI_Comm_size(mc, &size));
+  JFA_MPI_CHECK(MPI_Comm_split_type(mc, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local));
+  int err = MPI_Comm_rank(local, &local_rank);
+  MPI_Comm_free(&local);
+  if (err != MPI_SUCCESS) JFA_FAIL(JFA_ERROR_MPI, "MPI_Comm_rank of the node communicator failed");
+  int count = 0;
+  cudaError_t ce = cudaGetDeviceCount(&count);
+  /* every rank learns whether all have a GPU, so none waits in the broadcast alone */
+  int ok = (ce == cudaSuccess && count > 0), all_ok = 0;
+  JFA_MPI_CHECK(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, mc));
+  if (!all_ok) JFA_FAIL(JFA_ERROR_CUDA, "jfa_comm_create_nccl_from_mpi: a rank sees no GPU");
+  int dev = local_rank % count;
+  int prev = 0;
+  JFA_CHECK(set_device(dev, &prev));
+  ncclUniqueId id;
+  memset(&id, 0, sizeof(id));
+  ncclResult_t r = ncclSuccess;
+  if (rank == 0) r = ncclGetUniqueId(&id);
+  int got = (r == ncclSuccess), all_got = 0;
+  JFA_MPI_CHECK(MPI_Allreduce(&got, &all_got, 1, MPI_INT, MPI_MIN, mc));
+  if (!all_got) JFA_FAIL(JFA_ERROR_NCCL, "ncclGetUniqueId failed on rank 0");
+  JFA_MPI_CHECK(MPI_Bcast(&id, (int)sizeof(id), MPI_BYTE, 0, mc));
+  ncclComm_t nc = NULL;
+  r = ncclCommInitRank(&nc, size, id, rank);
+  if (r != ncclSuccess) {
+    cudaSetDevice(prev);
+    JFA_FAIL(JFA_ERROR_NCCL, "ncclCommInitRank failed: %s", ncclGetErrorString(r));
+  }
+  jfa_status_t st = wrap(comm, nc, 1, dev);
+  if (st != JFA_SUCCESS) ncclCommDestroy(nc);
+  cudaSetDevice(prev);
+  if (st == JFA_SUCCESS && device_index) *device_index = dev;
+  return st;
+}
+#endif

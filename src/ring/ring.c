@@ -1,0 +1,294 @@
+/*
+ * ring.c - lifecycle of a jfa_ring_t (create with the cross-rank setup check,
+ * destroy, memory), the collective agreement on argument checks, and the small
+ * helpers the forward and backward share (views, step pairs, problems).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "ring/ring_internal.h"
+
+void jfa_ring_config_init(jfa_ring_config_t *config) {
+  if (!config) return;
+  memset(config, 0, sizeof(*config));
+  config->dtype = JFA_DTYPE_FLOAT32;
+  config->layout = JFA_LAYOUT_CONTIGUOUS;
+  config->mask = JFA_MASK_NONE;
+  config->scale = 0.0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* helpers                                                                    */
+
+jfa_tensor_t jfa_ring_view(const jfa_ring_t *r, void *data, jfa_dtype_t dtype, int64_t heads,
+                           int64_t rows, int64_t dim) {
+  return jfa_tensor_bhsd(data, dtype, r->ctx->device, r->cfg.batch, heads, rows, dim);
+}
+
+jfa_tensor_t jfa_ring_rows(const jfa_tensor_t *t, int64_t row0, int64_t rows) {
+  jfa_tensor_t v = *t;
+  v.data = (unsigned char *)t->data + (ptrdiff_t)(row0 * t->stride[2]) * (ptrdiff_t)jfa_dtype_size(t->dtype);
+  v.shape[2] = rows;
+  return v;
+}
+
+jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair) {
+  jfa_problem_t p;
+  p.B = r->cfg.batch;
+  p.Hq = r->cfg.heads_q;
+  p.Hkv = r->cfg.heads_kv;
+  p.D = r->cfg.head_dim;
+  p.scale = r->scale;
+  p.causal = r->causal;
+  if (pair) {
+    p.Nq = p.Nk = pair->rows;
+    p.q_pos0 = pair->q_pos0;
+    p.k_pos0 = pair->k_pos0;
+  } else {
+    p.Nq = p.Nk = r->n_local;
+    p.q_pos0 = p.k_pos0 = 0;
+  }
+  return p;
+}
+
+int jfa_ring_pairs(const jfa_ring_t *r, int owner, jfa_ring_pair_t pairs[4]) {
+  int n = 0;
+  for (int a = 0; a < r->nchunks; ++a) {
+    for (int b = 0; b < r->nchunks; ++b) {
+      jfa_ring_pair_t pr;
+      int64_t rows = 0;
+      jfa_layout_chunk(r->cfg.layout, r->cfg.seq_global, r->rank, r->size, a, &pr.q_pos0, &rows);
+      jfa_layout_chunk(r->cfg.layout, r->cfg.seq_global, owner, r->size, b, &pr.k_pos0, &rows);
+      pr.rows = rows;
+      pr.q_row0 = a * rows;
+      pr.k_row0 = b * rows;
+      jfa_problem_t p = jfa_ring_problem(r, &pr);
+      if (!jfa_problem_fully_masked(&p)) pairs[n++] = pr;
+    }
+  }
+  return n;
+}
+
+jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what) {
+  int64_t in = local == JFA_SUCCESS ? 0 : 1, lo = 0, hi = 0;
+  jfa_status_t st = r->comm->ops->allreduce_minmax(r->comm, &in, &lo, &hi, 1);
+  if (local != JFA_SUCCESS) return local; /* keeps this rank's message */
+  JFA_CHECK(st);
+  if (hi != 0)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: another rank rejected its arguments (see its error)", what);
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_ring_check_qkv(const jfa_ring_t *r, const jfa_tensor_t *t, const char *name,
+                                int is_kv) {
+  if (!t) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s is NULL", name);
+  JFA_CHECK(jfa_check_tensor(t, name, r->ctx->device));
+  int64_t h = is_kv ? r->cfg.heads_kv : r->cfg.heads_q;
+  if (t->shape[0] != r->cfg.batch || t->shape[1] != h || t->shape[2] != r->n_local ||
+      t->shape[3] != r->cfg.head_dim)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "%s has shape (%lld, %lld, %lld, %lld), the ring expects (%lld, %lld, %lld, %lld) "
+             "(local shard: seq_global %lld / %d ranks)",
+             name, (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2],
+             (long long)t->shape[3], (long long)r->cfg.batch, (long long)h, (long long)r->n_local,
+             (long long)r->cfg.head_dim, (long long)r->cfg.seq_global, r->size);
+  if (t->dtype != r->cfg.dtype)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s has dtype %d, the ring's config says %d", name,
+             (int)t->dtype, (int)r->cfg.dtype);
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_ring_check_stat(const jfa_ring_t *r, const jfa_tensor_t *t, const char *name) {
+  JFA_CHECK(jfa_check_tensor(t, name, r->ctx->device));
+  if (t->shape[0] != r->cfg.batch || t->shape[1] != r->cfg.heads_q || t->shape[2] != r->n_local ||
+      t->shape[3] != 1)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "%s has shape (%lld, %lld, %lld, %lld), the ring expects (%lld, %lld, %lld, 1)", name,
+             (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2],
+             (long long)t->shape[3], (long long)r->cfg.batch, (long long)r->cfg.heads_q,
+             (long long)r->n_local);
+  int ok = t->dtype == JFA_DTYPE_FLOAT32 ||
+           (t->dtype == JFA_DTYPE_FLOAT64 && r->ctx->device == JFA_DEVICE_CPU);
+  if (!ok)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s must be float32 (or float64 on the CPU), got dtype %d",
+             name, (int)t->dtype);
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_ring_check_aliases(const jfa_tensor_t *const *outs, const char *const *out_names,
+                                    int nout, const jfa_tensor_t *const *ins, int nin) {
+  for (int i = 0; i < nout; ++i) {
+    if (!outs[i]) continue;
+    for (int j = 0; j < nin; ++j)
+      if (ins[j] && jfa_tensors_overlap(outs[i], ins[j]))
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s overlaps an input tensor", out_names[i]);
+    for (int j = i + 1; j < nout; ++j)
+      if (outs[j] && jfa_tensors_overlap(outs[i], outs[j]))
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s overlaps %s", out_names[i], out_names[j]);
+  }
+  return JFA_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------- */
+/* lifecycle                                                                  */
+
+/* Local checks of the config (identical on every rank when the configs agree). */
+static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *comm,
+                                 const jfa_ring_config_t *c) {
+  if (c->batch < 1) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.batch must be >= 1 (got %lld)", (long long)c->batch);
+  if (c->heads_q < 1) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.heads_q must be >= 1 (got %lld)", (long long)c->heads_q);
+  if (c->heads_kv < 1 || c->heads_q % c->heads_kv != 0)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.heads_kv (%lld) must be >= 1 and divide heads_q (%lld)",
+             (long long)c->heads_kv, (long long)c->heads_q);
+  if (c->head_dim < 1) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.head_dim must be >= 1 (got %lld)", (long long)c->head_dim);
+  if (c->seq_global < 1) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.seq_global must be >= 1 (got %lld)", (long long)c->seq_global);
+  if (c->layout != JFA_LAYOUT_CONTIGUOUS && c->layout != JFA_LAYOUT_ZIGZAG)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.layout %d is not a jfa_layout_t", (int)c->layout);
+  int64_t pos, rows;
+  JFA_CHECK(jfa_layout_chunk(c->layout, c->seq_global, comm->rank, comm->size, 0, &pos, &rows));
+  if (c->mask != JFA_MASK_NONE && c->mask != JFA_MASK_CAUSAL_TOP_LEFT &&
+      c->mask != JFA_MASK_CAUSAL_BOTTOM_RIGHT)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "config.mask %d: the ring supports JFA_MASK_NONE and causal over the global sequence "
+             "(TOP_LEFT; BOTTOM_RIGHT is the same since Nq == Nk)", (int)c->mask);
+  if (!isfinite(c->scale) || c->scale < 0)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.scale must be finite and >= 0 (got %g)", c->scale);
+  switch (c->dtype) {
+    case JFA_DTYPE_FLOAT64:
+      if (ctx->device != JFA_DEVICE_CPU)
+        JFA_FAIL(JFA_ERROR_UNSUPPORTED, "config.dtype float64 is supported on the CPU only");
+      break;
+    case JFA_DTYPE_FLOAT32: break;
+    case JFA_DTYPE_FLOAT16:
+    case JFA_DTYPE_BFLOAT16:
+      if (ctx->device != JFA_DEVICE_CUDA)
+        JFA_FAIL(JFA_ERROR_UNSUPPORTED, "config.dtype float16/bfloat16 is supported on CUDA only");
+      break;
+    default: JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.dtype %d is not a jfa_dtype_t", (int)c->dtype);
+  }
+  if (strcmp(comm->ops->name, "nccl") == 0 && ctx->device != JFA_DEVICE_CUDA)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm: an NCCL communicator needs a CUDA context");
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t allocate(jfa_ring_t *r) {
+  size_t kvb = (size_t)r->kv_elems * r->esz;
+  size_t slot = 4 * kvb;
+  size_t big = 2 * (size_t)r->q_elems * r->asz;
+  size_t small = 2 * (size_t)r->q_rows * r->asz;
+  size_t dslot = 2 * (size_t)r->kv_elems * r->asz;
+  for (int i = 0; i < 2; ++i) JFA_CHECK(jfa_ring_alloc(r->ctx, slot, &r->kv[i]));
+  JFA_CHECK(jfa_ring_alloc(r->ctx, big, &r->acc_big));
+  JFA_CHECK(jfa_ring_alloc(r->ctx, small, &r->acc_small));
+  for (int i = 0; i < 2; ++i) JFA_CHECK(jfa_ring_alloc(r->ctx, dslot, &r->dkv[i]));
+  r->bytes = 2 * slot + big + small + 2 * dslot;
+  return JFA_SUCCESS;
+}
+
+static void release(jfa_ring_t *r) {
+  for (int i = 0; i < 2; ++i) {
+    jfa_ring_free(r->ctx, r->kv[i]);
+    jfa_ring_free(r->ctx, r->dkv[i]);
+  }
+  jfa_ring_free(r->ctx, r->acc_big);
+  jfa_ring_free(r->ctx, r->acc_small);
+}
+
+/* Fields compared across ranks by the setup check. */
+enum { F_BAD, F_B, F_HQ, F_HKV, F_N, F_D, F_DTYPE, F_LAYOUT, F_MASK, F_SCALE, F_DEVICE, F_SIZE, F_COUNT };
+static const char *const field_names[F_COUNT] = {
+    "local check", "batch", "heads_q", "heads_kv", "seq_global", "head_dim", "dtype",
+    "layout",      "mask",  "scale",   "device",   "comm size"};
+
+jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *comm,
+                             const jfa_ring_config_t *config) {
+  if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
+  *ring = NULL;
+  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
+  jfa_ring_config_t zero;
+  jfa_ring_config_init(&zero);
+  const jfa_ring_config_t *c = config ? config : &zero;
+
+  jfa_status_t local = config ? check_config(ctx, comm, c)
+                              : jfa_set_error(JFA_ERROR_INVALID_ARGUMENT, __FILE__, __LINE__, "config is NULL");
+  int64_t v[F_COUNT], lo[F_COUNT], hi[F_COUNT];
+  double scale = c->scale;
+  int64_t scale_bits;
+  memcpy(&scale_bits, &scale, sizeof(scale_bits));
+  v[F_BAD] = local != JFA_SUCCESS;
+  v[F_B] = c->batch;
+  v[F_HQ] = c->heads_q;
+  v[F_HKV] = c->heads_kv;
+  v[F_N] = c->seq_global;
+  v[F_D] = c->head_dim;
+  v[F_DTYPE] = c->dtype;
+  v[F_LAYOUT] = c->layout;
+  v[F_MASK] = c->mask == JFA_MASK_NONE ? 0 : 1;
+  v[F_SCALE] = scale_bits;
+  v[F_DEVICE] = ctx->device;
+  v[F_SIZE] = comm->size;
+  jfa_status_t st = comm->ops->allreduce_minmax(comm, v, lo, hi, F_COUNT);
+  if (local != JFA_SUCCESS) return local;
+  JFA_CHECK(st);
+  if (hi[F_BAD]) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "jfa_ring_create: the config is invalid on another rank");
+  for (int i = 1; i < F_COUNT; ++i)
+    if (lo[i] != hi[i])
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+               "jfa_ring_create: config.%s differs across ranks (min %lld, max %lld, this rank %lld)",
+               field_names[i], (long long)lo[i], (long long)hi[i], (long long)v[i]);
+
+  jfa_ring_t *r = (jfa_ring_t *)calloc(1, sizeof(*r));
+  if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "jfa_ring_create: out of host memory");
+  r->ctx = ctx;
+  r->comm = comm;
+  r->cfg = *c;
+  r->rank = comm->rank;
+  r->size = comm->size;
+  r->nchunks = c->layout == JFA_LAYOUT_ZIGZAG ? 2 : 1;
+  r->n_local = c->seq_global / comm->size;
+  r->chunk = r->n_local / r->nchunks;
+  r->scale = c->scale > 0 ? c->scale : 1.0 / sqrt((double)c->head_dim);
+  r->causal = c->mask != JFA_MASK_NONE;
+  r->acc = jfa_acc_dtype(ctx->device);
+  r->esz = jfa_dtype_size(c->dtype);
+  r->asz = jfa_dtype_size(r->acc);
+  r->kv_elems = c->batch * c->heads_kv * r->n_local * c->head_dim;
+  r->q_elems = c->batch * c->heads_q * r->n_local * c->head_dim;
+  r->q_rows = c->batch * c->heads_q * r->n_local;
+
+  int prev;
+  local = jfa_ring_device_enter(ctx, &prev);
+  if (local == JFA_SUCCESS) {
+    local = allocate(r);
+    jfa_ring_device_exit(ctx, prev);
+  }
+  /* an allocation failure on one rank fails every rank */
+  st = jfa_ring_agree(r, local, "jfa_ring_create");
+  if (st != JFA_SUCCESS) {
+    release(r);
+    free(r);
+    return st;
+  }
+  *ring = r;
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_ring_destroy(jfa_ring_t *ring) {
+  if (!ring) return JFA_SUCCESS;
+  int prev;
+  jfa_status_t st = jfa_ring_device_enter(ring->ctx, &prev);
+  release(ring);
+  if (st == JFA_SUCCESS) jfa_ring_device_exit(ring->ctx, prev);
+  free(ring);
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_ring_memory_bytes(const jfa_ring_t *ring, size_t *bytes) {
+  if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
+  if (!bytes) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "bytes is NULL");
+  *bytes = ring->bytes + ring->comm->ops->staging_bytes(ring->comm);
+  return JFA_SUCCESS;
+}
