@@ -1,0 +1,197 @@
+/*
+ * test_cpu_merge.c - merging partial results over a split of the keys equals
+ * attention over all keys, including rows that are -inf in one part or in all:
+ *   - the public jfa_attention_merge (float64 and float32 accumulators, float32
+ *     and float64 partials, with and without the JVP);
+ *   - the backend's accumulate mode as the ring uses it (jfa_backend_attention_block
+ *     and jfa_backend_attention_backward_block over K/V blocks, accumulators filled
+ *     with the identity by jfa_backend_fill, global lse and delta).
+ * Key blocks are strided views (slices along the sequence) of the full K and V.
+ *
+ * Run: ctest --test-dir build -R test_cpu_merge   (JFA_TEST_SEED=<n> to repeat)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "cpu_test.h"
+
+static jfa_context_t *ctx;
+
+/* A view of rows [j0, j0 + n) along the sequence axis. */
+static jfa_tensor_t slice_seq(const jfa_tensor_t *t, int64_t j0, int64_t n) {
+  jfa_tensor_t s = *t;
+  s.data = (char *)t->data + (size_t)(j0 * t->stride[2]) * jfa_dtype_size(t->dtype);
+  s.shape[2] = n;
+  return s;
+}
+
+typedef struct {
+  int64_t B, Hq, Hkv, Nq, Nk, D;
+  jfa_mask_t mask;
+} geo_t;
+
+/* Resolves the mask of the full problem into global positions (for the blocks). */
+static void positions(const geo_t *g, int64_t *qp) {
+  *qp = g->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT ? g->Nk - g->Nq : 0;
+}
+
+static void check_public_merge(const char *name, geo_t g, const int64_t *cuts, int nparts, jfa_dtype_t part_dt,
+                               jfa_dtype_t acc_dt, int jvp, double tol) {
+  char label[300];
+  int64_t B = g.B, Hq = g.Hq, Hkv = g.Hkv, Nq = g.Nq, Nk = g.Nk, D = g.D;
+  tbuf_t q = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, D), k = tb_new(JFA_DTYPE_FLOAT64, 1, B, Hkv, Nk, D),
+         v = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hkv, Nk, D), qd = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, D),
+         kd = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hkv, Nk, D), vd = tb_new(JFA_DTYPE_FLOAT64, 1, B, Hkv, Nk, D);
+  tbuf_t *ins[6] = {&q, &k, &v, &qd, &kd, &vd};
+  for (int i = 0; i < 6; ++i) tb_random(ins[i], 1.0);
+  /* partial inputs in part_dt (the same values rounded), full reference in float64 from them */
+  tbuf_t pin[6];
+  for (int i = 0; i < 6; ++i) {
+    pin[i] = tb_new(part_dt, i == 1, ins[i]->t.shape[0], ins[i]->t.shape[1], ins[i]->t.shape[2], D);
+    tb_set(&pin[i], ins[i]->val);
+    tb_set(ins[i], pin[i].val);
+  }
+  tbuf_t o = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, D), lse = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, 1),
+         od = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, D), mu = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, 1);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = g.mask;
+  int ok = jfa_attention_forward_jvp(ctx, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t) ==
+           JFA_SUCCESS;
+  tbuf_t oa = tb_new(acc_dt, 0, B, Hq, Nq, D), la = tb_new(acc_dt, 0, B, Hq, Nq, 1),
+         oda = tb_new(acc_dt, 1, B, Hq, Nq, D), mua = tb_new(acc_dt, 0, B, Hq, Nq, 1);
+  /* the identity: o = od = mu = 0, lse = -inf */
+  double *zero = (double *)calloc(oa.n, sizeof(double)), *ninf = (double *)malloc(la.n * sizeof(double));
+  for (size_t i = 0; i < la.n; ++i) ninf[i] = -INFINITY;
+  tb_set(&oa, zero), tb_set(&oda, zero), tb_set(&mua, zero), tb_set(&la, ninf);
+  int64_t qp;
+  positions(&g, &qp);
+  for (int c = 0; c < nparts; ++c) {
+    int64_t j0 = cuts[c], n = cuts[c + 1] - cuts[c];
+    jfa_attention_params_t bp = prm;
+    if (g.mask != JFA_MASK_NONE) {
+      bp.mask = JFA_MASK_CAUSAL_POSITIONS;
+      bp.q_position = qp;
+      bp.k_position = j0;
+    }
+    jfa_tensor_t kb = slice_seq(&pin[1].t, j0, n), vb = slice_seq(&pin[2].t, j0, n), kdb = slice_seq(&pin[4].t, j0, n),
+                 vdb = slice_seq(&pin[5].t, j0, n);
+    tbuf_t op = tb_new(part_dt, 0, B, Hq, Nq, D), lp = tb_new(part_dt, 0, B, Hq, Nq, 1),
+           odp = tb_new(part_dt, 0, B, Hq, Nq, D), mp = tb_new(part_dt, 0, B, Hq, Nq, 1);
+    jfa_status_t st = jfa_attention_forward_jvp(ctx, &bp, &pin[0].t, &kb, &vb, &pin[3].t, &kdb, &vdb, &op.t, &lp.t,
+                                                &odp.t, &mp.t);
+    if (st == JFA_SUCCESS)
+      st = jvp ? jfa_attention_merge(ctx, &oa.t, &la.t, &oda.t, &mua.t, &op.t, &lp.t, &odp.t, &mp.t)
+               : jfa_attention_merge(ctx, &oa.t, &la.t, NULL, NULL, &op.t, &lp.t, NULL, NULL);
+    if (st != JFA_SUCCESS) printf("%s: %s\n", name, jfa_get_last_error());
+    ok &= st == JFA_SUCCESS;
+    tb_free(&op), tb_free(&lp), tb_free(&odp), tb_free(&mp);
+  }
+  snprintf(label, sizeof label, "%s: calls succeed", name);
+  tu_expect(label, ok);
+  tbuf_t *res[4] = {&oa, &la, &oda, &mua}, *ref[4] = {&o, &lse, &od, &mu};
+  const char *names[4] = {"O", "lse", "Od", "mu"};
+  for (int i = 0; i < (jvp ? 4 : 2); ++i) {
+    tb_get(res[i]);
+    tb_get(ref[i]);
+    snprintf(label, sizeof label, "%s: merged %s == full", name, names[i]);
+    tu_check(label, tu_rel_err(res[i]->val, ref[i]->val, ref[i]->n), tol);
+  }
+  free(zero), free(ninf);
+  for (int i = 0; i < 6; ++i) tb_free(ins[i]), tb_free(&pin[i]);
+  for (int i = 0; i < 4; ++i) tb_free(res[i]), tb_free(ref[i]);
+}
+
+/* The ring's path: backend accumulate mode over K/V blocks, float64 accumulators. */
+static void check_accumulate(const char *name, geo_t g, const int64_t *cuts, int nparts, jfa_dtype_t dt, double tol) {
+  char label[300];
+  int64_t B = g.B, Hq = g.Hq, Hkv = g.Hkv, Nq = g.Nq, Nk = g.Nk, D = g.D;
+  const jfa_dtype_t acc = jfa_acc_dtype(JFA_DEVICE_CPU);
+  tbuf_t q = tb_new(dt, 0, B, Hq, Nq, D), k = tb_new(dt, 0, B, Hkv, Nk, D), v = tb_new(dt, 1, B, Hkv, Nk, D),
+         qd = tb_new(dt, 0, B, Hq, Nq, D), kd = tb_new(dt, 0, B, Hkv, Nk, D), vd = tb_new(dt, 0, B, Hkv, Nk, D),
+         dout = tb_new(dt, 1, B, Hq, Nq, D);
+  tbuf_t *ins[7] = {&q, &k, &v, &qd, &kd, &vd, &dout};
+  for (int i = 0; i < 7; ++i) tb_random(ins[i], 1.0);
+  /* full single-call results */
+  tbuf_t o = tb_new(dt, 0, B, Hq, Nq, D), lse = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, 1),
+         od = tb_new(dt, 0, B, Hq, Nq, D), mu = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, 1),
+         dq = tb_new(dt, 0, B, Hq, Nq, D), dk = tb_new(dt, 0, B, Hkv, Nk, D), dv = tb_new(dt, 0, B, Hkv, Nk, D);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = g.mask;
+  int ok = jfa_attention_forward_jvp(ctx, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t) ==
+           JFA_SUCCESS;
+  ok &= jfa_attention_backward(ctx, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t) == JFA_SUCCESS;
+
+  /* block-wise */
+  tbuf_t oa = tb_new(acc, 0, B, Hq, Nq, D), la = tb_new(acc, 0, B, Hq, Nq, 1), oda = tb_new(acc, 0, B, Hq, Nq, D),
+         mua = tb_new(acc, 0, B, Hq, Nq, 1), delta = tb_new(acc, 0, B, Hq, Nq, 1), dqa = tb_new(acc, 0, B, Hq, Nq, D),
+         dka = tb_new(acc, 0, B, Hkv, Nk, D), dva = tb_new(acc, 0, B, Hkv, Nk, D);
+  ok &= jfa_backend_fill(ctx, &oa.t, 0.0) == JFA_SUCCESS && jfa_backend_fill(ctx, &oda.t, 0.0) == JFA_SUCCESS &&
+        jfa_backend_fill(ctx, &mua.t, 0.0) == JFA_SUCCESS && jfa_backend_fill(ctx, &la.t, -INFINITY) == JFA_SUCCESS &&
+        jfa_backend_fill(ctx, &dqa.t, 0.0) == JFA_SUCCESS && jfa_backend_fill(ctx, &dka.t, 0.0) == JFA_SUCCESS &&
+        jfa_backend_fill(ctx, &dva.t, 0.0) == JFA_SUCCESS;
+  jfa_problem_t p = {B, Hq, Hkv, Nq, Nk, D, 1.0 / sqrt((double)D), g.mask != JFA_MASK_NONE, 0, 0};
+  positions(&g, &p.q_pos0);
+  for (int c = 0; c < nparts; ++c) {
+    jfa_problem_t pb = p;
+    pb.k_pos0 = cuts[c];
+    pb.Nk = cuts[c + 1] - cuts[c];
+    jfa_tensor_t kb = slice_seq(&k.t, cuts[c], pb.Nk), vb = slice_seq(&v.t, cuts[c], pb.Nk),
+                 kdb = slice_seq(&kd.t, cuts[c], pb.Nk), vdb = slice_seq(&vd.t, cuts[c], pb.Nk);
+    ok &= jfa_backend_attention_block(ctx, &pb, &q.t, &kb, &vb, &qd.t, &kdb, &vdb, &oa.t, &la.t, &oda.t, &mua.t, 1) ==
+          JFA_SUCCESS;
+  }
+  /* the backward with the global lse (float64 accumulator) and delta from the merged O */
+  ok &= jfa_backend_attention_delta(ctx, &p, &oa.t, &dout.t, &delta.t) == JFA_SUCCESS;
+  for (int c = 0; c < nparts; ++c) {
+    jfa_problem_t pb = p;
+    pb.k_pos0 = cuts[c];
+    pb.Nk = cuts[c + 1] - cuts[c];
+    jfa_tensor_t kb = slice_seq(&k.t, cuts[c], pb.Nk), vb = slice_seq(&v.t, cuts[c], pb.Nk),
+                 dkb = slice_seq(&dka.t, cuts[c], pb.Nk), dvb = slice_seq(&dva.t, cuts[c], pb.Nk);
+    ok &= jfa_backend_attention_backward_block(ctx, &pb, &q.t, &kb, &vb, &dout.t, &la.t, &delta.t, &dqa.t, &dkb, &dvb,
+                                               1) == JFA_SUCCESS;
+  }
+  snprintf(label, sizeof label, "%s: backend calls succeed", name);
+  tu_expect(label, ok);
+  tbuf_t *res[7] = {&oa, &la, &oda, &mua, &dqa, &dka, &dva}, *ref[7] = {&o, &lse, &od, &mu, &dq, &dk, &dv};
+  const char *names[7] = {"O", "lse", "Od", "mu", "dQ", "dK", "dV"};
+  for (int i = 0; i < 7; ++i) {
+    tb_get(res[i]);
+    tb_get(ref[i]);
+    snprintf(label, sizeof label, "%s: block-accumulated %s == single call", name, names[i]);
+    tu_check(label, tu_rel_err(res[i]->val, ref[i]->val, ref[i]->n), tol);
+  }
+  for (int i = 0; i < 7; ++i) tb_free(ins[i]), tb_free(res[i]), tb_free(ref[i]);
+  tb_free(&delta);
+}
+
+int main(void) {
+  tu_init_seed("test_cpu_merge");
+  if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) return 1;
+  const int64_t two[] = {0, 20, 57}, three[] = {0, 1, 30, 57}, masked[] = {0, 6, 13, 21};
+
+  geo_t none = {2, 4, 2, 33, 57, 16, JFA_MASK_NONE};
+  geo_t causal = {1, 4, 1, 57, 57, 24, JFA_MASK_CAUSAL_TOP_LEFT};
+  geo_t br = {1, 2, 1, 40, 21, 7, JFA_MASK_CAUSAL_BOTTOM_RIGHT}; /* rows 0..18 fully masked */
+
+  check_public_merge("merge f64 2 parts", none, two, 2, JFA_DTYPE_FLOAT64, JFA_DTYPE_FLOAT64, 1, 1e-12);
+  check_public_merge("merge f64 3 parts causal", causal, three, 3, JFA_DTYPE_FLOAT64, JFA_DTYPE_FLOAT64, 1, 1e-12);
+  check_public_merge("merge f64 -inf rows", br, masked, 3, JFA_DTYPE_FLOAT64, JFA_DTYPE_FLOAT64, 1, 1e-12);
+  check_public_merge("merge forward only", br, masked, 3, JFA_DTYPE_FLOAT64, JFA_DTYPE_FLOAT64, 0, 1e-12);
+  check_public_merge("merge f32 parts, f32 acc", causal, three, 3, JFA_DTYPE_FLOAT32, JFA_DTYPE_FLOAT32, 1, 1e-5);
+  check_public_merge("merge f32 parts, f64 acc -inf rows", br, masked, 3, JFA_DTYPE_FLOAT32, JFA_DTYPE_FLOAT64, 1,
+                     1e-5);
+
+  check_accumulate("accumulate f64 none", none, two, 2, JFA_DTYPE_FLOAT64, 1e-12);
+  check_accumulate("accumulate f64 causal", causal, three, 3, JFA_DTYPE_FLOAT64, 1e-12);
+  check_accumulate("accumulate f64 -inf rows", br, masked, 3, JFA_DTYPE_FLOAT64, 1e-12);
+  check_accumulate("accumulate f32 inputs", causal, three, 3, JFA_DTYPE_FLOAT32, 1e-5);
+
+  jfa_context_destroy(ctx);
+  return tu_finish();
+}
