@@ -21,7 +21,7 @@ jfa_status_t jfa_cpu_attention_delta(jfa_context_t *ctx, const jfa_problem_t *p,
   JFA_CHECK(jfa_cpu_check_dtype(dout, "dout"));
   JFA_CHECK(jfa_cpu_check_dtype(delta, "delta"));
   const int64_t Hq = p->Hq, Nq = p->Nq, D = p->D, rows = p->B * Hq * Nq;
-  int nt = jfa_cpu_num_threads(ctx);
+  int nt = jfa_cpu_num_threads(ctx, (double)rows * (double)D);
   JFA_OMP_PARALLEL_FOR(nt)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t b = r / (Hq * Nq), h = (r / Nq) % Hq, i = r % Nq;
@@ -53,7 +53,7 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
   const int64_t B = p->B, Hq = p->Hq, Hkv = p->Hkv, Nq = p->Nq, Nk = p->Nk, D = p->D;
   const int64_t group = Hq / Hkv;
   const double scale = p->scale;
-  int nt = jfa_cpu_num_threads(ctx);
+  int nt = jfa_cpu_num_threads(ctx, (double)(B * Hq * Nq) * (double)Nk * (double)(2 * D));
   double *scratch = (double *)malloc((size_t)nt * (size_t)(2 * D) * sizeof(double));
   if (!scratch) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "backward: scratch allocation failed");
 

@@ -21,8 +21,11 @@ static inline int jfa_cpu_thread_id(void) { return omp_get_thread_num(); }
 static inline int jfa_cpu_thread_id(void) { return 0; }
 #endif
 
-/** Number of threads a CPU call uses (ctx->num_threads, else the OpenMP default). */
-int jfa_cpu_num_threads(const jfa_context_t *ctx);
+/**
+ * Number of threads a CPU call uses: ctx->num_threads, else the OpenMP default;
+ * 1 when the call's work (about the number of multiply-adds) is too small to share.
+ */
+int jfa_cpu_num_threads(const jfa_context_t *ctx, double work);
 
 /** Element offset of (b, h, s, d). */
 static inline int64_t jfa_cpu_off(const jfa_tensor_t *t, int64_t b, int64_t h, int64_t s, int64_t d) {

@@ -87,7 +87,7 @@ jfa_status_t jfa_cpu_attention_block(jfa_context_t *ctx, const jfa_problem_t *p,
   const int64_t group = Hq / Hkv;
   double *K = NULL, *V = NULL, *Kd = NULL, *Vd = NULL, *scratch = NULL;
   jfa_status_t st = JFA_SUCCESS;
-  int nt = jfa_cpu_num_threads(ctx);
+  int nt = jfa_cpu_num_threads(ctx, (double)(B * Hq * Nq) * (double)Nk * (double)((qd ? 5 : 2) * D));
   const size_t per_thread = (size_t)(2 * Nk + 6 * D);
   if ((st = jfa_cpu_load(ctx, k, "k", &K)) != JFA_SUCCESS) goto done;
   if ((st = jfa_cpu_load(ctx, v, "v", &V)) != JFA_SUCCESS) goto done;

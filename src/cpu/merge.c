@@ -47,7 +47,7 @@ jfa_status_t jfa_cpu_attention_merge(jfa_context_t *ctx, const jfa_tensor_t *o_a
   for (int i = 0; i < 8; ++i) JFA_CHECK(jfa_cpu_check_dtype(all[i], names[i]));
   int jvp = od_acc && mu_acc && od_part && mu_part;
   int64_t B = o_acc->shape[0], H = o_acc->shape[1], N = o_acc->shape[2], D = o_acc->shape[3];
-  int nt = jfa_cpu_num_threads(ctx);
+  int nt = jfa_cpu_num_threads(ctx, (double)(B * H * N) * (double)(4 * D));
   double *scratch = (double *)malloc((size_t)nt * (size_t)(4 * D) * sizeof(double));
   if (!scratch) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "merge: allocating %d x %lld doubles failed", nt, (long long)(4 * D));
   int64_t rows = B * H * N;

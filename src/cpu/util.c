@@ -6,12 +6,14 @@
 
 #include "cpu/cpu.h"
 
-int jfa_cpu_num_threads(const jfa_context_t *ctx) {
+int jfa_cpu_num_threads(const jfa_context_t *ctx, double work) {
 #ifdef _OPENMP
+  if (work < 65536.0) return 1;
   if (ctx && ctx->num_threads > 0) return ctx->num_threads;
   return omp_get_max_threads();
 #else
   (void)ctx;
+  (void)work;
   return 1;
 #endif
 }
@@ -30,7 +32,7 @@ jfa_status_t jfa_cpu_load(const jfa_context_t *ctx, const jfa_tensor_t *t, const
   double *a = (double *)malloc((size_t)(B * H * S * D) * sizeof(double));
   if (!a) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "%s: allocating a %lld-element float64 copy failed", name,
                    (long long)(B * H * S * D));
-  int nt = jfa_cpu_num_threads(ctx);
+  int nt = jfa_cpu_num_threads(ctx, (double)(B * H * S * D));
   int64_t rows = B * H * S;
   JFA_OMP_PARALLEL_FOR(nt)
   for (int64_t r = 0; r < rows; ++r) {
@@ -49,7 +51,7 @@ jfa_status_t jfa_cpu_convert(jfa_context_t *ctx, const jfa_tensor_t *src, const 
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "dst: shape differs from src");
   int64_t H = src->shape[1], S = src->shape[2], D = src->shape[3];
   int64_t rows = src->shape[0] * H * S;
-  int nt = jfa_cpu_num_threads(ctx);
+  int nt = jfa_cpu_num_threads(ctx, (double)(rows * D));
   JFA_OMP_PARALLEL_FOR(nt)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t b = r / (H * S), h = (r / S) % H, s = r % S;
@@ -63,7 +65,7 @@ jfa_status_t jfa_cpu_fill(jfa_context_t *ctx, const jfa_tensor_t *dst, double va
   JFA_CHECK(jfa_cpu_check_dtype(dst, "dst"));
   int64_t H = dst->shape[1], S = dst->shape[2], D = dst->shape[3];
   int64_t rows = dst->shape[0] * H * S;
-  int nt = jfa_cpu_num_threads(ctx);
+  int nt = jfa_cpu_num_threads(ctx, (double)(rows * D));
   JFA_OMP_PARALLEL_FOR(nt)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t b = r / (H * S), h = (r / S) % H, s = r % S;
