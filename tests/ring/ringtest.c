@@ -1,0 +1,307 @@
+/*
+ * ringtest.c - implementation of ringtest.h (see there).
+ */
+#include "ringtest.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef JFA_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
+#include "testutil.h"
+
+const char *const rt_out_names[RT_NOUT] = {"O (jvp)", "lse (jvp)", "Od", "mu", "O (fwd)", "lse (fwd)",
+                                           "dQ", "dK", "dV"};
+
+static uint64_t rt_state;
+void rt_seed(uint64_t seed) { rt_state = seed * 0x2545F4914F6CDD1Dull + 1; }
+static double rt_uniform(void) {
+  uint64_t z = (rt_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+static double rt_normal(void) {
+  double u1 = rt_uniform(), u2 = rt_uniform();
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+uint64_t rt_init(int *argc, char ***argv, const char *name, int *world_rank, int *world_size) {
+  MPI_Init(argc, argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, world_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, world_size);
+  unsigned long long seed = 0;
+  if (*world_rank == 0) seed = tu_init_seed(name);
+  MPI_Bcast(&seed, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+  if (*world_rank != 0 && !getenv("JFA_RING_TEST_VERBOSE")) {
+    if (!freopen("/dev/null", "w", stdout)) fprintf(stderr, "cannot silence stdout\n");
+  }
+  return seed;
+}
+
+void rt_describe(const rt_case_t *c, char *buf, size_t n) {
+  static const char *dn[4] = {"fp64", "fp32", "fp16", "bf16"};
+  snprintf(buf, n, "%s %s %s B%lld Hq%lld Hkv%lld N%lld D%lld", dn[c->dtype],
+           c->layout == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contig", c->causal ? "causal" : "full",
+           (long long)c->B, (long long)c->Hq, (long long)c->Hkv, (long long)c->N, (long long)c->D);
+}
+
+/* ---- device buffers ---- */
+static void *dev_alloc(jfa_device_t dev, size_t bytes) {
+  if (dev == JFA_DEVICE_CPU) return malloc(bytes);
+#ifdef JFA_HAVE_CUDA
+  void *p = NULL;
+  if (cudaMalloc(&p, bytes) != cudaSuccess) return NULL;
+  return p;
+#else
+  return NULL;
+#endif
+}
+static void dev_free(jfa_device_t dev, void *p) {
+  if (!p) return;
+  if (dev == JFA_DEVICE_CPU) {
+    free(p);
+    return;
+  }
+#ifdef JFA_HAVE_CUDA
+  cudaFree(p);
+#endif
+}
+static void dev_copy(jfa_device_t dev, void *dst, const void *src, size_t bytes, int to_dev) {
+  if (dev == JFA_DEVICE_CPU) {
+    memcpy(dst, src, bytes);
+    return;
+  }
+#ifdef JFA_HAVE_CUDA
+  cudaMemcpy(dst, src, bytes, to_dev ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost);
+#else
+  (void)to_dev;
+#endif
+}
+
+/* A local tensor: host doubles, host storage of its dtype, device storage. */
+typedef struct {
+  jfa_tensor_t t; /* on the device */
+  double *vals;   /* local values (BHSD) */
+  void *host;     /* dtype storage */
+  size_t n, bytes;
+} lt_t;
+
+static int lt_make(lt_t *x, jfa_device_t dev, jfa_dtype_t dt, int64_t B, int64_t H, int64_t N, int64_t D) {
+  memset(x, 0, sizeof(*x));
+  x->n = (size_t)(B * H * N * D);
+  x->bytes = x->n * jfa_dtype_size(dt);
+  x->vals = (double *)calloc(x->n, sizeof(double));
+  x->host = malloc(x->bytes);
+  void *d = dev_alloc(dev, x->bytes);
+  x->t = jfa_tensor_bhsd(d, dt, dev, B, H, N, D);
+  return x->vals && x->host && d;
+}
+static void lt_free(lt_t *x, jfa_device_t dev) {
+  free(x->vals);
+  free(x->host);
+  dev_free(dev, x->t.data);
+}
+static void lt_upload(lt_t *x) {
+  tu_to_dtype(x->vals, x->host, x->n, x->t.dtype);
+  dev_copy(x->t.device, x->t.data, x->host, x->bytes, 1);
+}
+static void lt_poison(lt_t *x) {
+  tu_poison(x->host, x->n, x->t.dtype);
+  dev_copy(x->t.device, x->t.data, x->host, x->bytes, 1);
+}
+static void lt_download(lt_t *x) {
+  dev_copy(x->t.device, x->host, x->t.data, x->bytes, 0);
+  tu_from_dtype(x->host, x->vals, x->n, x->t.dtype);
+}
+
+/* Copies this rank's rows of a full BHSD double array (seq N) into local (seq n). */
+static void shard_host(const rt_case_t *c, int rank, int P, const double *full, double *local,
+                       int64_t H, int64_t D) {
+  int nch = c->layout == JFA_LAYOUT_ZIGZAG ? 2 : 1;
+  int64_t n = c->N / P;
+  for (int ch = 0; ch < nch; ++ch) {
+    int64_t pos, rows;
+    jfa_layout_chunk(c->layout, c->N, rank, P, ch, &pos, &rows);
+    for (int64_t bh = 0; bh < c->B * H; ++bh)
+      for (int64_t i = 0; i < rows; ++i)
+        memcpy(local + (bh * n + ch * rows + i) * D, full + (bh * c->N + pos + i) * D,
+               (size_t)D * sizeof(double));
+  }
+}
+
+#define RT_TRY(call)                                                                          \
+  do {                                                                                        \
+    jfa_status_t s_ = (call);                                                                 \
+    if (s_ != JFA_SUCCESS) {                                                                  \
+      fprintf(stderr, "%s failed: %s: %s\n", #call, jfa_status_string(s_), jfa_get_last_error()); \
+      st = s_;                                                                                \
+      goto done;                                                                              \
+    }                                                                                         \
+  } while (0)
+
+jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_comm_t *comm,
+                         jfa_context_t *ctx, jfa_context_t *cpu, double err[RT_NOUT]) {
+  jfa_status_t st = JFA_SUCCESS;
+  int rank, P;
+  MPI_Comm_rank(group, &rank);
+  MPI_Comm_size(group, &P);
+  jfa_device_t dev;
+  int devidx;
+  jfa_context_get_device(ctx, &dev, &devidx);
+  const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, N = c->N, D = c->D, n = N / P;
+  const size_t nq = (size_t)(B * Hq * N * D), nk = (size_t)(B * Hkv * N * D), nr = (size_t)(B * Hq * N);
+  jfa_dtype_t st_dt = (dev == JFA_DEVICE_CPU && c->dtype == JFA_DTYPE_FLOAT64) ? JFA_DTYPE_FLOAT64
+                                                                               : JFA_DTYPE_FLOAT32;
+  for (int i = 0; i < RT_NOUT; ++i) err[i] = NAN;
+
+  /* full inputs (rounded to the dtype) and float64 references */
+  enum { Q, K, V, QD, KD, VD, DO, O, LSE, OD, MU, DQ, DK, DV, NF };
+  size_t fn[NF] = {nq, nk, nk, nq, nk, nk, nq, nq, nr, nq, nr, nq, nk, nk};
+  int64_t fh[NF] = {Hq, Hkv, Hkv, Hq, Hkv, Hkv, Hq, Hq, Hq, Hq, Hq, Hq, Hkv, Hkv};
+  int64_t fd[NF] = {D, D, D, D, D, D, D, D, 1, D, 1, D, D, D};
+  double *f[NF] = {0};
+  jfa_tensor_t ft[NF];
+  for (int i = 0; i < NF; ++i) {
+    f[i] = (double *)malloc(fn[i] * sizeof(double));
+    if (!f[i]) {
+      st = JFA_ERROR_OUT_OF_MEMORY;
+      goto done;
+    }
+    ft[i] = jfa_tensor_bhsd(f[i], JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, fh[i], N, fd[i]);
+  }
+  rt_seed(seed);
+  for (int i = Q; i <= DO; ++i)
+    for (size_t j = 0; j < fn[i]; ++j) f[i][j] = tu_round(rt_normal(), c->dtype);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = c->causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  RT_TRY(jfa_attention_forward_jvp(cpu, &prm, &ft[Q], &ft[K], &ft[V], &ft[QD], &ft[KD], &ft[VD], &ft[O],
+                                   &ft[LSE], &ft[OD], &ft[MU]));
+  RT_TRY(jfa_attention_backward(cpu, &prm, &ft[Q], &ft[K], &ft[V], &ft[O], &ft[LSE], &ft[DO], &ft[DQ],
+                                &ft[DK], &ft[DV]));
+
+  /* local shards: inputs through jfa_layout_shard (checked against a host copy) */
+  {
+    lt_t L[NF + 2];
+    memset(L, 0, sizeof(L));
+    int ok = 1;
+    for (int i = 0; i < NF; ++i) {
+      jfa_dtype_t dt = (i == LSE || i == MU) ? st_dt : c->dtype;
+      ok &= lt_make(&L[i], dev, dt, B, fh[i], n, fd[i]);
+    }
+    ok &= lt_make(&L[NF], dev, c->dtype, B, Hq, n, D);   /* o of the plain forward */
+    ok &= lt_make(&L[NF + 1], dev, st_dt, B, Hq, n, 1);  /* lse of the plain forward */
+    jfa_ring_t *ring = NULL;
+    if (!ok) {
+      st = JFA_ERROR_OUT_OF_MEMORY;
+      goto local_done;
+    }
+    double *tmp = (double *)malloc(nq * sizeof(double));
+    for (int i = Q; i <= DO; ++i) {
+      jfa_tensor_t lt = jfa_tensor_bhsd(L[i].vals, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, fh[i], n, D);
+      jfa_status_t s2 = jfa_layout_shard(cpu, c->layout, rank, P, &ft[i], &lt);
+      if (s2 != JFA_SUCCESS) {
+        fprintf(stderr, "jfa_layout_shard: %s\n", jfa_get_last_error());
+        st = s2;
+        free(tmp);
+        goto local_done;
+      }
+      shard_host(c, rank, P, f[i], tmp, fh[i], D);
+      if (memcmp(tmp, L[i].vals, L[i].n * sizeof(double)) != 0) {
+        fprintf(stderr, "jfa_layout_shard disagrees with the host copy of input %d\n", i);
+        st = JFA_ERROR_INTERNAL;
+        free(tmp);
+        goto local_done;
+      }
+      lt_upload(&L[i]);
+    }
+    free(tmp);
+    for (int i = O; i < NF; ++i) lt_poison(&L[i]);
+    lt_poison(&L[NF]);
+    lt_poison(&L[NF + 1]);
+
+    jfa_ring_config_t cfg;
+    jfa_ring_config_init(&cfg);
+    cfg.batch = B;
+    cfg.heads_q = Hq;
+    cfg.heads_kv = Hkv;
+    cfg.seq_global = N;
+    cfg.head_dim = D;
+    cfg.dtype = c->dtype;
+    cfg.layout = c->layout;
+    cfg.mask = prm.mask;
+    {
+      jfa_status_t s2 = jfa_ring_create(&ring, ctx, comm, &cfg);
+      if (s2 != JFA_SUCCESS) {
+        fprintf(stderr, "jfa_ring_create: %s\n", jfa_get_last_error());
+        st = s2;
+        goto local_done;
+      }
+    }
+#define RT_TRY2(call)                                                                          \
+  do {                                                                                         \
+    jfa_status_t s_ = (call);                                                                  \
+    if (s_ != JFA_SUCCESS) {                                                                   \
+      fprintf(stderr, "%s failed: %s: %s\n", #call, jfa_status_string(s_), jfa_get_last_error()); \
+      st = s_;                                                                                 \
+      goto local_done;                                                                         \
+    }                                                                                          \
+  } while (0)
+    RT_TRY2(jfa_ring_forward(ring, &L[Q].t, &L[K].t, &L[V].t, &L[NF].t, &L[NF + 1].t));
+    RT_TRY2(jfa_ring_forward_jvp(ring, &L[Q].t, &L[K].t, &L[V].t, &L[QD].t, &L[KD].t, &L[VD].t, &L[O].t,
+                                 &L[LSE].t, &L[OD].t, &L[MU].t));
+    RT_TRY2(jfa_ring_backward(ring, &L[Q].t, &L[K].t, &L[V].t, &L[O].t, &L[LSE].t, &L[DO].t, &L[DQ].t,
+                              &L[DK].t, &L[DV].t));
+    {
+      /* compare: sums of squared differences and of squared references, reduced over the group */
+      int outs[RT_NOUT] = {O, LSE, OD, MU, NF, NF + 1, DQ, DK, DV};
+      int refs[RT_NOUT] = {O, LSE, OD, MU, O, LSE, DQ, DK, DV};
+      double sums[3 * RT_NOUT], tot[3 * RT_NOUT];
+      double *rl = (double *)malloc(nq * sizeof(double));
+      for (int i = 0; i < RT_NOUT; ++i) {
+        lt_t *x = &L[outs[i]];
+        int r = refs[i];
+        lt_download(x);
+        shard_host(c, rank, P, f[r], rl, fh[r], fd[r]);
+        double dd = 0, rr = 0, bad = 0;
+        for (size_t j = 0; j < x->n; ++j) {
+          double a = x->vals[j], b = rl[j];
+          if (isnan(a)) {
+            bad += 1;
+            continue;
+          }
+          if (isinf(b) || isinf(a)) {
+            if (a != b) bad += 1;
+            continue;
+          }
+          dd += (a - b) * (a - b);
+          rr += b * b;
+        }
+        sums[3 * i] = dd;
+        sums[3 * i + 1] = rr;
+        sums[3 * i + 2] = bad;
+      }
+      free(rl);
+      MPI_Allreduce(sums, tot, 3 * RT_NOUT, MPI_DOUBLE, MPI_SUM, group);
+      for (int i = 0; i < RT_NOUT; ++i) {
+        if (tot[3 * i + 2] > 0)
+          err[i] = NAN;
+        else
+          err[i] = tot[3 * i + 1] > 0 ? sqrt(tot[3 * i] / tot[3 * i + 1]) : sqrt(tot[3 * i]);
+      }
+    }
+  local_done:
+    jfa_ring_destroy(ring);
+    for (int i = 0; i < NF + 2; ++i) lt_free(&L[i], dev);
+  }
+done:
+  for (int i = 0; i < NF; ++i) free(f[i]);
+  return st;
+}

@@ -1,0 +1,47 @@
+/*
+ * ringtest.h - shared code of the ring tests (tests/ring): one "case" runs the
+ * ring over an MPI group on a context (CPU or CUDA) with fresh seeded inputs and
+ * compares every output (O, lse, Od, mu, dQ, dK, dV) with single-rank attention
+ * over the full sequence (the public jfa_attention_* API on a CPU context in
+ * float64, from the same dtype-rounded inputs). Errors are ||ring - ref|| / ||ref||
+ * over the whole sequence (sums reduced over the group); poison left or a NaN
+ * gives NaN. Outputs are poisoned before every ring call.
+ */
+#ifndef JFA_RINGTEST_H_
+#define JFA_RINGTEST_H_
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "jfa.h"
+#include "jfa_ring.h"
+
+enum { RT_O, RT_LSE, RT_OD, RT_MU, RT_O_FWD, RT_LSE_FWD, RT_DQ, RT_DK, RT_DV, RT_NOUT };
+extern const char *const rt_out_names[RT_NOUT];
+
+typedef struct {
+  int64_t B, Hq, Hkv, N, D;
+  jfa_dtype_t dtype;
+  jfa_layout_t layout;
+  int causal;
+} rt_case_t;
+
+/** Deterministic inputs: the same seed gives the same case on every rank and every P. */
+void rt_seed(uint64_t seed);
+
+/**
+ * Runs one case on the ranks of `group` with communicator `comm` (already created
+ * over group) and context `ctx`; cpu is a CPU context for the reference. err[i]
+ * receives the relative error of output i (the same value on every rank of group).
+ * Returns JFA_SUCCESS or the first failing status of a jfa call (printed).
+ */
+jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_comm_t *comm,
+                         jfa_context_t *ctx, jfa_context_t *cpu, double err[RT_NOUT]);
+
+/** A one-line description of a case ("fp64 zigzag causal B2 Hq4 Hkv2 N48 D12"). */
+void rt_describe(const rt_case_t *c, char *buf, size_t n);
+
+/** MPI_Init, seed agreed across MPI_COMM_WORLD (printed by rank 0), stdout of ranks != 0 silenced. */
+uint64_t rt_init(int *argc, char ***argv, const char *name, int *world_rank, int *world_size);
+
+#endif /* JFA_RINGTEST_H_ */
