@@ -1,0 +1,209 @@
+/*
+ * test_cpu_errors.c - every bad input returns its status with a message naming the
+ * argument, and leaves every output bitwise untouched (poisoned before, compared
+ * after). Covers NULLs, shapes, head dims, GQA divisibility, dtypes, devices,
+ * strides, aliasing, params, merge arguments and contexts; a final valid call
+ * shows the unmodified set-up was itself valid.
+ *
+ * Run: ctest --test-dir build -R test_cpu_errors
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_test.h"
+
+enum { Q, K, V, QD, KD, VD, O, LSE, OD, MU, DOUT, DQ, DK, DV, OA, LA, ODA, MUA, OP, LP, ODP, MP, NT };
+static const int is_output[NT] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
+static tbuf_t buf[NT];
+static unsigned char *snap[NT];
+static jfa_context_t *ctx;
+
+static size_t bytes(int i) { return buf[i].n * jfa_dtype_size(buf[i].t.dtype); }
+
+static void setup(void) {
+  const int64_t B = 1, Hq = 4, Hkv = 2, Nq = 5, Nk = 6, D = 3;
+  for (int i = 0; i < NT; ++i) {
+    int kv = i == K || i == V || i == KD || i == VD || i == DK || i == DV;
+    int stat = i == LSE || i == MU || i == LA || i == MUA || i == LP || i == MP;
+    buf[i] = tb_new(JFA_DTYPE_FLOAT64, 0, B, kv ? Hkv : Hq, kv ? Nk : Nq, stat ? 1 : D);
+    if (is_output[i]) tb_poison(&buf[i]);
+    else tb_random(&buf[i], 1.0);
+    snap[i] = (unsigned char *)malloc(bytes(i));
+    memcpy(snap[i], buf[i].t.data, bytes(i));
+  }
+}
+
+/* All outputs (and, for merge, accumulators) still hold their poison, bit for bit. */
+static int untouched(void) {
+  for (int i = 0; i < NT; ++i)
+    if (memcmp(snap[i], buf[i].t.data, bytes(i)) != 0) return 0;
+  return 1;
+}
+
+/* Whether msg names arg as a word: preceded by ' ' or '>' (params->x), followed by ':' or ' '. */
+static int names_arg(const char *msg, const char *arg) {
+  size_t n = strlen(arg);
+  for (const char *m = strstr(msg, arg); m; m = strstr(m + 1, arg))
+    if (m > msg && (m[-1] == ' ' || m[-1] == '>') && (m[n] == ':' || m[n] == ' ')) return 1;
+  return 0;
+}
+
+static void expect(const char *what, jfa_status_t got, jfa_status_t want, const char *arg) {
+  char label[512];
+  const char *msg = jfa_get_last_error();
+  int named = names_arg(msg, arg);
+  snprintf(label, sizeof label, "%s -> %s, message names '%s', outputs untouched (got %d: \"%s\")", what,
+           jfa_status_string(want), arg, (int)got, msg);
+  tu_expect(label, got == want && named && untouched());
+}
+
+/* Working copies: each case edits copies t[...] of the valid tensors. */
+static jfa_tensor_t t[NT];
+static jfa_attention_params_t prm;
+static void reset(void) {
+  for (int i = 0; i < NT; ++i) t[i] = buf[i].t;
+  jfa_attention_params_init(&prm);
+  prm.mask = JFA_MASK_CAUSAL_BOTTOM_RIGHT;
+}
+static jfa_status_t call_jvp(void) {
+  return jfa_attention_forward_jvp(ctx, &prm, &t[Q], &t[K], &t[V], &t[QD], &t[KD], &t[VD], &t[O], &t[LSE], &t[OD],
+                                   &t[MU]);
+}
+static jfa_status_t call_fwd(void) { return jfa_attention_forward(ctx, &prm, &t[Q], &t[K], &t[V], &t[O], &t[LSE]); }
+static jfa_status_t call_bwd(void) {
+  return jfa_attention_backward(ctx, &prm, &t[Q], &t[K], &t[V], &t[O], &t[LSE], &t[DOUT], &t[DQ], &t[DK], &t[DV]);
+}
+static jfa_status_t call_merge(void) {
+  return jfa_attention_merge(ctx, &t[OA], &t[LA], &t[ODA], &t[MUA], &t[OP], &t[LP], &t[ODP], &t[MP]);
+}
+
+#define INV JFA_ERROR_INVALID_ARGUMENT
+#define CASE(what, edit, call, want, arg) \
+  do {                                    \
+    reset();                              \
+    edit;                                 \
+    expect(what, call, want, arg);        \
+  } while (0)
+
+int main(void) {
+  tu_init_seed("test_cpu_errors");
+  if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) return 1;
+  setup();
+  jfa_attention_params_t *pp = &prm;
+
+  /* NULLs */
+  CASE("NULL ctx", (void)0,
+       jfa_attention_forward(NULL, pp, &t[Q], &t[K], &t[V], &t[O], &t[LSE]), INV, "ctx");
+  CASE("NULL q", (void)0, jfa_attention_forward(ctx, pp, NULL, &t[K], &t[V], &t[O], &t[LSE]), INV, "q");
+  CASE("NULL o", (void)0, jfa_attention_forward(ctx, pp, &t[Q], &t[K], &t[V], NULL, &t[LSE]), INV, "o");
+  CASE("NULL k data", t[K].data = NULL, call_fwd(), INV, "k");
+  CASE("NULL od in the JVP", (void)0,
+       jfa_attention_forward_jvp(ctx, pp, &t[Q], &t[K], &t[V], &t[QD], &t[KD], &t[VD], &t[O], &t[LSE], NULL, &t[MU]),
+       INV, "od");
+  CASE("NULL vd in the JVP", (void)0,
+       jfa_attention_forward_jvp(ctx, pp, &t[Q], &t[K], &t[V], &t[QD], &t[KD], NULL, &t[O], &t[LSE], &t[OD], &t[MU]),
+       INV, "vd");
+  CASE("NULL dout", (void)0,
+       jfa_attention_backward(ctx, pp, &t[Q], &t[K], &t[V], &t[O], &t[LSE], NULL, &t[DQ], &t[DK], &t[DV]), INV,
+       "dout");
+  CASE("NULL lse in the backward", (void)0,
+       jfa_attention_backward(ctx, pp, &t[Q], &t[K], &t[V], &t[O], NULL, &t[DOUT], &t[DQ], &t[DK], &t[DV]), INV,
+       "lse");
+
+  /* shapes */
+  CASE("q seq 0", t[Q].shape[2] = 0, call_jvp(), INV, "q");
+  CASE("v negative dim", t[V].shape[3] = -3, call_jvp(), INV, "v");
+  CASE("k head dim differs from q", (t[K].shape[3] = 2, t[V].shape[3] = 2), call_fwd(), INV, "k");
+  CASE("v shape differs from k", t[V].shape[2] = 5, call_fwd(), INV, "v");
+  CASE("k batch differs from q", (t[K].shape[0] = 2, t[V].shape[0] = 2), call_fwd(), INV, "k");
+  CASE("Hq % Hkv != 0", (t[K].shape[1] = 3, t[V].shape[1] = 3), call_fwd(), INV, "k");
+  CASE("o shape differs from q", t[O].shape[2] = 4, call_fwd(), INV, "o");
+  CASE("lse last axis 2", t[LSE].shape[3] = 2, call_fwd(), INV, "lse");
+  CASE("qd shape differs", t[QD].shape[2] = 4, call_jvp(), INV, "qd");
+  CASE("mu shape differs", t[MU].shape[1] = 2, call_jvp(), INV, "mu");
+  CASE("dk shape differs", t[DK].shape[2] = 5, call_bwd(), INV, "dk");
+  CASE("dout shape differs", t[DOUT].shape[3] = 2, call_bwd(), INV, "dout");
+
+  /* dtypes and devices */
+  CASE("v float32 among float64", t[V].dtype = JFA_DTYPE_FLOAT32, call_fwd(), INV, "v");
+  CASE("od float32 among float64", t[OD].dtype = JFA_DTYPE_FLOAT32, call_jvp(), INV, "od");
+  CASE("dq float32 among float64", t[DQ].dtype = JFA_DTYPE_FLOAT32, call_bwd(), INV, "dq");
+  CASE("lse float16", t[LSE].dtype = JFA_DTYPE_FLOAT16, call_fwd(), INV, "lse");
+  CASE("unknown dtype", t[K].dtype = (jfa_dtype_t)99, call_fwd(), INV, "k");
+  CASE("float16 on the CPU",
+       for (int i = 0; i < NT; ++i) if (i != LSE && i != MU) t[i].dtype = JFA_DTYPE_FLOAT16,
+       call_jvp(), JFA_ERROR_UNSUPPORTED, "q");
+  CASE("bfloat16 on the CPU",
+       for (int i = 0; i < NT; ++i) if (i != LSE) t[i].dtype = JFA_DTYPE_BFLOAT16,
+       call_bwd(), JFA_ERROR_UNSUPPORTED, "q");
+  CASE("q on CUDA with a CPU context", t[Q].device = JFA_DEVICE_CUDA, call_fwd(), INV, "q");
+  CASE("dv on CUDA with a CPU context", t[DV].device = JFA_DEVICE_CUDA, call_bwd(), INV, "dv");
+
+  /* strides and aliasing */
+  CASE("negative stride", t[K].stride[2] = -3, call_fwd(), INV, "k");
+  CASE("zero stride on an output", t[O].stride[2] = 0, call_fwd(), INV, "o");
+  CASE("self-overlapping output strides", t[OD].stride[2] = 1, call_jvp(), INV, "od");
+  CASE("output o is input q", t[O].data = t[Q].data, call_fwd(), INV, "o");
+  CASE("output lse inside input v", t[LSE].data = (double *)t[V].data + 2, call_fwd(), INV, "lse");
+  CASE("outputs od and o overlap", t[OD].data = t[O].data, call_jvp(), INV, "od");
+  CASE("outputs mu and lse overlap", t[MU].data = t[LSE].data, call_jvp(), INV, "mu");
+  CASE("output dk overlaps input k", t[DK].data = t[K].data, call_bwd(), INV, "dk");
+  CASE("output dq overlaps input lse", t[DQ].data = t[LSE].data, call_bwd(), INV, "dq");
+  CASE("outputs dv and dk overlap", t[DV].data = t[DK].data, call_bwd(), INV, "dv");
+
+  /* params */
+  CASE("scale NaN", prm.scale = NAN, call_fwd(), INV, "scale");
+  CASE("scale inf", prm.scale = INFINITY, call_bwd(), INV, "scale");
+  CASE("mask out of range", prm.mask = (jfa_mask_t)7, call_jvp(), INV, "mask");
+  CASE("q_position out of range", (prm.mask = JFA_MASK_CAUSAL_POSITIONS, prm.q_position = INT64_MAX), call_fwd(),
+       INV, "q_position");
+
+  /* merge */
+  CASE("merge: mu_part NULL with od given", (void)0,
+       jfa_attention_merge(ctx, &t[OA], &t[LA], &t[ODA], &t[MUA], &t[OP], &t[LP], &t[ODP], NULL), INV, "mu_part");
+  CASE("merge: NULL lse_acc", (void)0,
+       jfa_attention_merge(ctx, &t[OA], NULL, NULL, NULL, &t[OP], &t[LP], NULL, NULL), INV, "lse_acc");
+  CASE("merge: lse_acc float16", t[LA].dtype = JFA_DTYPE_FLOAT16, call_merge(), INV, "lse_acc");
+  CASE("merge: o_acc float16", t[OA].dtype = JFA_DTYPE_FLOAT16, call_merge(), INV, "o_acc");
+  CASE("merge: o_part shape differs", t[OP].shape[2] = 4, call_merge(), INV, "o_part");
+  CASE("merge: od_part dtype differs from o_part", t[ODP].dtype = JFA_DTYPE_FLOAT32, call_merge(), INV, "od_part");
+  CASE("merge: o_acc overlaps o_part", t[OA].data = t[OP].data, call_merge(), INV, "o_acc");
+  CASE("merge: mu_acc overlaps lse_acc", t[MUA].data = t[LA].data, call_merge(), INV, "mu_acc");
+
+  /* contexts */
+  jfa_context_t *c2 = NULL;
+  reset();
+  expect("context_create NULL ctx pointer", jfa_context_create(NULL, JFA_DEVICE_CPU, 0), INV, "ctx");
+  expect("context_create unknown device", jfa_context_create(&c2, (jfa_device_t)5, 0), INV, "device");
+  if (!jfa_cuda_available(NULL))
+    expect("context_create CUDA without a GPU", jfa_context_create(&c2, JFA_DEVICE_CUDA, 0), JFA_ERROR_UNSUPPORTED,
+           "device");
+  expect("set_flags unknown bits", jfa_context_set_flags(ctx, 1u << 9), INV, "flags");
+  expect("set_num_threads negative", jfa_context_set_num_threads(ctx, -1), INV, "num_threads");
+  expect("set_stream on a CPU context", jfa_context_set_stream(ctx, (void *)ctx), INV, "cuda_stream");
+  tu_expect("context_destroy(NULL) succeeds", jfa_context_destroy(NULL) == JFA_SUCCESS);
+
+  /* the unmodified set-up is valid: the calls succeed and write their outputs */
+  reset();
+  jfa_status_t s1 = call_jvp(), s2 = call_bwd();
+  for (int i = 0; i < NT; ++i) tb_get(&buf[i]);
+  size_t nan = tu_count_nan(buf[O].val, buf[O].n) + tu_count_nan(buf[OD].val, buf[OD].n) +
+               tu_count_nan(buf[DQ].val, buf[DQ].n) + tu_count_nan(buf[DK].val, buf[DK].n) +
+               tu_count_nan(buf[DV].val, buf[DV].n) + tu_count_nan(buf[LSE].val, buf[LSE].n) +
+               tu_count_nan(buf[MU].val, buf[MU].n);
+  tu_expect("valid set-up: forward_jvp and backward succeed and write every output",
+            s1 == JFA_SUCCESS && s2 == JFA_SUCCESS && nan == 0);
+  /* merge accumulators hold poison: fill with the identity, then a valid merge works */
+  double *zero = (double *)calloc(buf[OA].n, sizeof(double)), *ninf = (double *)malloc(buf[LA].n * sizeof(double));
+  for (size_t i = 0; i < buf[LA].n; ++i) ninf[i] = -INFINITY;
+  tb_set(&buf[OA], zero), tb_set(&buf[ODA], zero), tb_set(&buf[MUA], zero), tb_set(&buf[LA], ninf);
+  reset();
+  tu_expect("valid set-up: merge succeeds", call_merge() == JFA_SUCCESS);
+  free(zero), free(ninf);
+
+  for (int i = 0; i < NT; ++i) tb_free(&buf[i]), free(snap[i]);
+  jfa_context_destroy(ctx);
+  return tu_finish();
+}
