@@ -1,0 +1,319 @@
+/*
+ * bwd_tc.cu - tensor-core (mma.sync m16n8k16) backward of jfa, FlashAttention-2
+ * style, bf16 and fp16 with fp32 accumulation.
+ *
+ * A CTA owns BN = 16 * NW keys of one (batch, kv head); each warp owns 16 of them
+ * and keeps their dK, dV accumulators in registers. The CTA loops over the query
+ * heads of its GQA group and over query blocks of BM rows (Q, dO, lse, delta
+ * double-buffered through cp.async), so dK and dV need no atomics:
+ *   S^T = K Q^T, P^T = exp(scale S^T - lse), dP^T = V dO^T, dS^T = P^T (dP^T - delta),
+ *   dV += P^T dO, dK += dS^T Q (A operands straight from the accumulator registers),
+ *   dS goes through shared memory and dQ += dS K is added with fp32 atomics into a
+ *   contiguous workspace (skipped in deterministic mode, where the caller computes dQ
+ *   separately). Causal query blocks that see none of the keys are skipped; rows
+ *   with lse = -inf (fully masked) contribute nothing. D = 256 takes the SIMT path.
+ */
+#include "kernels/fwd_tc.cuh"
+
+struct BwdArgs {
+  jfa_problem_t p;
+  View q, k, v, dout, lse, delta, dk, dv;
+  float *dq_ws;
+  int64_t Dws;
+  int skip_dq, accumulate, Dreal;
+  float scale, scale_log2;
+};
+
+template <typename T, int D, int NW, int BM>
+struct BwdTC {
+  static constexpr int BN = 16 * NW, DS = D + 8, BNS = BN + 8, NQ = BM / 8, DT = D / 8, KS = D / 16;
+  static constexpr int NTHREADS = NW * 32;
+  static constexpr size_t smem_bytes() {
+    return sizeof(T) * ((size_t)2 * BN * DS + (size_t)4 * BM * DS + (size_t)BM * BNS) + sizeof(float) * 4 * BM;
+  }
+};
+
+template <typename T, int D, int NW, int BM, bool KREG>
+__global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
+  typedef BwdTC<T, D, NW, BM> C;
+  constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, DT = C::DT, KS = C::KS, NTHREADS = C::NTHREADS;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  T *Ks = (T *)smraw;
+  T *Vs = Ks + BN * DS;
+  T *Qs = Vs + BN * DS;  /* [2][BM][DS] */
+  T *dOs = Qs + 2 * BM * DS; /* [2][BM][DS] */
+  T *dSs = dOs + 2 * BM * DS; /* [BM][BNS] */
+  float *lse_s = (float *)(dSs + BM * BNS); /* [2][BM], in log2 units, +inf = no contribution */
+  float *del_s = lse_s + 2 * BM;            /* [2][BM] */
+
+  const jfa_problem_t &p = a.p;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
+  const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
+  const int64_t n0 = (int64_t)blockIdx.x * BN;
+  const int wk = warp * 16;
+
+  int64_t i_min = 0;
+  if (p.causal) i_min = max((int64_t)0, p.k_pos0 + n0 - p.q_pos0);
+  const int64_t qb_start = i_min / BM;
+  const int64_t nqb = (p.Nq + BM - 1) / BM;
+  const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
+  const int64_t total = per_head * grp;
+
+  tc_load_tile<T, D, BN, NTHREADS>(Ks, a.k, b, hk, n0, p.Nk, a.Dreal);
+  tc_load_tile<T, D, BN, NTHREADS>(Vs, a.v, b, hk, n0, p.Nk, a.Dreal);
+
+  auto prefetch = [&](int64_t it, int buf) {
+    const int64_t h = hk * grp + it / per_head;
+    const int64_t q0 = (qb_start + it % per_head) * BM;
+    tc_load_tile<T, D, BM, NTHREADS>(Qs + buf * BM * DS, a.q, b, h, q0, p.Nq, a.Dreal);
+    tc_load_tile<T, D, BM, NTHREADS>(dOs + buf * BM * DS, a.dout, b, h, q0, p.Nq, a.Dreal);
+    for (int r = threadIdx.x; r < BM; r += NTHREADS) {
+      const int64_t i = q0 + r;
+      float l = INFINITY, dl = 0.f;
+      if (i < p.Nq) {
+        l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+        l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
+        dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+      }
+      lse_s[buf * BM + r] = l;
+      del_s[buf * BM + r] = dl;
+    }
+  };
+  if (total > 0) prefetch(0, 0);
+  cp_async_commit();
+
+  float dk[DT][4], dv[DT][4];
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
+  uint32_t kf[KREG ? KS : 1][4], vf[KREG ? KS : 1][4];
+
+  for (int64_t it = 0; it < total; ++it) {
+    const int buf = (int)(it & 1);
+    if (it + 1 < total) prefetch(it + 1, buf ^ 1);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+    if (KREG && it == 0) {
+#pragma unroll
+      for (int kk = 0; kk < KS; ++kk) {
+        const int r = wk + (lane & 15), c = kk * 16 + (lane >> 4) * 8;
+        ldsm_x4(kf[KREG ? kk : 0], Ks + r * DS + c);
+        ldsm_x4(vf[KREG ? kk : 0], Vs + r * DS + c);
+      }
+    }
+    const int64_t h = hk * grp + it / per_head;
+    const int64_t q0 = (qb_start + it % per_head) * BM;
+    const T *Qb = Qs + buf * BM * DS, *dOb = dOs + buf * BM * DS;
+    const float *lb = lse_s + buf * BM, *db = del_s + buf * BM;
+
+    /* S^T = K Q^T and dP^T = V dO^T, 16 keys x BM queries per warp */
+    float st[NQ][4], dpt[NQ][4];
+#pragma unroll
+    for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) st[nt][e] = dpt[nt][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk) {
+      uint32_t ak[4], av[4];
+      if (KREG) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          ak[e] = kf[KREG ? kk : 0][e];
+          av[e] = vf[KREG ? kk : 0][e];
+        }
+      } else {
+        const int r = wk + (lane & 15), c = kk * 16 + (lane >> 4) * 8;
+        ldsm_x4(ak, Ks + r * DS + c);
+        ldsm_x4(av, Vs + r * DS + c);
+      }
+#pragma unroll
+      for (int np = 0; np < NQ / 2; ++np) {
+        const int qr = np * 16 + (lane & 7) + ((lane >> 4) << 3), qc = kk * 16 + ((lane >> 3) & 1) * 8;
+        uint32_t bq[4], bo[4];
+        ldsm_x4(bq, Qb + qr * DS + qc);
+        ldsm_x4(bo, dOb + qr * DS + qc);
+        mma16816<T>(st[2 * np], ak, bq);
+        mma16816<T>(st[2 * np + 1], ak, bq + 2);
+        mma16816<T>(dpt[2 * np], av, bo);
+        mma16816<T>(dpt[2 * np + 1], av, bo + 2);
+      }
+    }
+
+    /* P^T and dS^T (in place: st <- P, dpt <- dS) */
+    const bool need_mask = n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
+#pragma unroll
+    for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int qi = nt * 8 + 2 * t4 + (e & 1);
+        float pv = exp2f(st[nt][e] * a.scale_log2 - lb[qi]);
+        if (need_mask) {
+          const int64_t j = n0 + wk + g + (e >> 1) * 8, i = q0 + qi;
+          if (j >= p.Nk || (p.causal && p.k_pos0 + j > p.q_pos0 + i)) pv = 0.f;
+        }
+        st[nt][e] = pv;
+        dpt[nt][e] = pv * (dpt[nt][e] - db[qi]);
+      }
+
+    /* dV += P^T dO, dK += dS^T Q */
+#pragma unroll
+    for (int kk = 0; kk < BM / 16; ++kk) {
+      uint32_t ap[4], as[4];
+      ap[0] = pack2<T>(st[2 * kk][0], st[2 * kk][1]);
+      ap[1] = pack2<T>(st[2 * kk][2], st[2 * kk][3]);
+      ap[2] = pack2<T>(st[2 * kk + 1][0], st[2 * kk + 1][1]);
+      ap[3] = pack2<T>(st[2 * kk + 1][2], st[2 * kk + 1][3]);
+      as[0] = pack2<T>(dpt[2 * kk][0], dpt[2 * kk][1]);
+      as[1] = pack2<T>(dpt[2 * kk][2], dpt[2 * kk][3]);
+      as[2] = pack2<T>(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]);
+      as[3] = pack2<T>(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3]);
+      const int vr = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+#pragma unroll
+      for (int np = 0; np < D / 16; ++np) {
+        const int vc = np * 16 + (lane >> 4) * 8;
+        uint32_t bo[4], bq[4];
+        ldsm_x4_t(bo, dOb + vr * DS + vc);
+        ldsm_x4_t(bq, Qb + vr * DS + vc);
+        mma16816<T>(dv[2 * np], ap, bo);
+        mma16816<T>(dv[2 * np + 1], ap, bo + 2);
+        mma16816<T>(dk[2 * np], as, bq);
+        mma16816<T>(dk[2 * np + 1], as, bq + 2);
+      }
+    }
+
+    if (!a.skip_dq) {
+      /* dS -> smem as [query][key] */
+#pragma unroll
+      for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int qi = nt * 8 + 2 * t4 + (e & 1), kr = wk + g + (e >> 1) * 8;
+          dSs[qi * BNS + kr] = from_f<T>(dpt[nt][e]);
+        }
+      __syncthreads();
+      /* dQ[BM x D] += dS K: warp -> (m-tile, slice of head-dim tiles) */
+      constexpr int MTILES = BM / 16, SPLIT = NW / MTILES, NP = D / 16 / SPLIT;
+      static_assert(NW % MTILES == 0 && (D / 16) % SPLIT == 0, "bad dQ split");
+      const int mt = warp % MTILES, sl = warp / MTILES;
+      uint32_t as[BN / 16][4];
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk)
+        ldsm_x4(as[kk], dSs + (mt * 16 + (lane & 15)) * BNS + kk * 16 + (lane >> 4) * 8);
+      const int64_t i_a = q0 + mt * 16 + g, i_b = i_a + 8;
+      float *rowa = a.dq_ws + ((b * p.Hq + h) * p.Nq + i_a) * a.Dws;
+      float *rowb = rowa + 8 * a.Dws;
+#pragma unroll
+      for (int np = sl * NP; np < (sl + 1) * NP; ++np) {
+        float acc[2][4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[0][e] = acc[1][e] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; ++kk) {
+          uint32_t bk[4];
+          ldsm_x4_t(bk, Ks + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * DS + np * 16 + (lane >> 4) * 8);
+          mma16816<T>(acc[0], as[kk], bk);
+          mma16816<T>(acc[1], as[kk], bk + 2);
+        }
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int d = np * 16 + half * 8 + 2 * t4;
+          if (d < a.Dreal) {
+            if (i_a < p.Nq) {
+              atomicAdd(rowa + d, acc[half][0]);
+              if (d + 1 < a.Dreal) atomicAdd(rowa + d + 1, acc[half][1]);
+            }
+            if (i_b < p.Nq) {
+              atomicAdd(rowb + d, acc[half][2]);
+              if (d + 1 < a.Dreal) atomicAdd(rowb + d + 1, acc[half][3]);
+            }
+          }
+        }
+      }
+    }
+    __syncthreads();
+  }
+  cp_async_wait<0>();
+
+  /* store dK (scaled), dV */
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    const int64_t j = n0 + wk + g + rr * 8;
+    if (j >= p.Nk) continue;
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int d = dt * 8 + 2 * t4 + e;
+        if (d >= a.Dreal) continue;
+        const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
+        if (a.accumulate) {
+          ((float *)a.dk.p)[voff(a.dk, b, hk, j, d)] += xk;
+          ((float *)a.dv.p)[voff(a.dv, b, hk, j, d)] += xv;
+        } else {
+          ((T *)a.dk.p)[voff(a.dk, b, hk, j, d)] = from_f<T>(xk);
+          ((T *)a.dv.p)[voff(a.dv, b, hk, j, d)] = from_f<T>(xv);
+        }
+      }
+  }
+}
+
+template <typename T, int D, int NW, int BM, bool KREG>
+static jfa_status_t launch_bwd_tc(const BwdArgs &a, cudaStream_t st) {
+  typedef BwdTC<T, D, NW, BM> C;
+  auto kern = bwd_tc_kernel<T, D, NW, BM, KREG>;
+  const size_t smem = C::smem_bytes();
+  if (smem > 48 * 1024)
+    JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
+  kern<<<grid, C::NTHREADS, smem, st>>>(a);
+  JFA_LAUNCH_CHECK();
+  return JFA_SUCCESS;
+}
+
+template <typename T>
+static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
+  switch (Dk) {
+    case 32: return launch_bwd_tc<T, 32, 4, 64, true>(a, st);
+    case 64: return launch_bwd_tc<T, 64, 4, 64, true>(a, st);
+    case 96: return launch_bwd_tc<T, 96, 4, 32, false>(a, st);
+    case 128: return launch_bwd_tc<T, 128, 8, 32, false>(a, st);
+    default: JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
+  }
+}
+
+jfa_status_t tc_backward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
+                         const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
+                         View delta, float *dq_ws, int64_t Dws, int skip_dq, const jfa_tensor_t *dk,
+                         const jfa_tensor_t *dv, int accumulate) {
+  *done = false;
+  const int Dk = tc_head_dim(p->D);
+  if (Dk == 0 || Dk > 128) return JFA_SUCCESS;
+  if (!tc_tensor_ok(q) || !tc_tensor_ok(k) || !tc_tensor_ok(v) || !tc_tensor_ok(dout)) return JFA_SUCCESS;
+  if (p->B > 65535 || p->Hkv > 65535) return JFA_SUCCESS;
+  BwdArgs a;
+  a.p = *p;
+  a.q = make_view(q);
+  a.k = make_view(k);
+  a.v = make_view(v);
+  a.dout = make_view(dout);
+  a.lse = lse;
+  a.delta = delta;
+  a.dk = make_view(dk);
+  a.dv = make_view(dv);
+  a.dq_ws = dq_ws;
+  a.Dws = Dws;
+  a.skip_dq = skip_dq;
+  a.accumulate = accumulate;
+  a.Dreal = (int)p->D;
+  a.scale = (float)p->scale;
+  a.scale_log2 = (float)(p->scale * 1.4426950408889634);
+  cudaStream_t st = ctx_stream(ctx);
+  if (q->dtype == JFA_DTYPE_BFLOAT16)
+    JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, Dk, st));
+  else
+    JFA_CHECK(bwd_dispatch<__half>(a, Dk, st));
+  *done = true;
+  return JFA_SUCCESS;
+}

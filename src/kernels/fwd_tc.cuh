@@ -1,0 +1,405 @@
+/*
+ * fwd_tc.cuh - the tensor-core (mma.sync m16n8k16, ldmatrix, cp.async) forward and
+ * fused forward+JVP kernel of jfa, for bf16 and fp16 with fp32 accumulation.
+ *
+ * A CTA owns BM = 16 * MT * NW query rows of one (batch, head); each warp owns
+ * 16 * MT of them and keeps its O (and, for the JVP, U) accumulators, running max
+ * m, sum l (and nu) in registers. K/V (and Kd/Vd) blocks of BN keys stream through
+ * a two-stage cp.async pipeline in padded shared memory (row stride D + 8, which
+ * makes ldmatrix conflict-free). Per block:
+ *   S = Q K^T, Sd = Qd K^T + Q Kd^T (two mmas into one fragment), online softmax
+ *   in fp32 registers (exp2 domain), O += P V, U += (P*Sd) V + P Vd.
+ * End: O = O~/l, mu = nu/l, Od = U/l - mu O, lse = m + log l.
+ * Head dims that are not a multiple of the instantiated D are zero-filled by the
+ * loads (cp.async src-size) and masked at the store. Causal blocks above the
+ * diagonal are skipped; blocks that cross it or the key tail are masked per element.
+ * Accumulate mode merges the result into fp32 accumulators in the epilogue.
+ * Included by fwd_tc.cu (forward) and jvp_tc.cu (JVP) so that they compile in parallel.
+ */
+#ifndef JFA_KERNELS_FWD_TC_CUH_
+#define JFA_KERNELS_FWD_TC_CUH_
+
+#include "kernels/internal.h"
+
+struct FwdArgs {
+  jfa_problem_t p;
+  View q, k, v, qd, kd, vd, o, lse, od, mu;
+  int accumulate;
+  int Dreal;
+  float scale, scale_log2;
+};
+
+/* cp.async a ROWS x D tile (rows r0.. of slice (b, h)) into smem of row stride D + 8; zero-fills
+   rows >= n and columns >= Dreal. */
+template <typename T, int D, int ROWS, int NTHREADS>
+__device__ __forceinline__ void tc_load_tile(T *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
+                                             int Dreal) {
+  constexpr int CH = D / 8, DS = D + 8;
+  const T *base = (const T *)v.p;
+#pragma unroll 4
+  for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+    const int r = idx / CH, c = idx % CH;
+    const int64_t row = r0 + r;
+    int bytes = 0;
+    const T *src = base;
+    if (row < n) {
+      const int rem = Dreal - c * 8;
+      bytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
+      if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 8;
+    }
+    cp_async16(dst + r * DS + c * 8, src, bytes);
+  }
+}
+
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
+struct FwdTC {
+  static constexpr int BM = 16 * MT * NW, DS = D + 8, NT = BN / 8, DT = D / 8, KS = D / 16;
+  static constexpr int NTILE = JVP ? 4 : 2, NTHREADS = NW * 32;
+  static constexpr size_t smem_bytes() {
+    return sizeof(T) * ((size_t)(JVP ? 2 : 1) * BM * DS + (size_t)2 * NTILE * BN * DS);
+  }
+};
+
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
+__global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
+  typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
+  constexpr int BM = C::BM, DS = C::DS, NT = C::NT, DT = C::DT, KS = C::KS, NTILE = C::NTILE;
+  constexpr int NTHREADS = C::NTHREADS;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  T *Qs = (T *)smraw;
+  T *Qds = Qs + BM * DS;
+  T *KV = Qs + (JVP ? 2 : 1) * BM * DS;
+
+  const jfa_problem_t &p = a.p;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
+  const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
+  const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * BM; /* longest (causal) blocks first */
+  const int wrow = warp * 16 * MT;
+
+  int64_t kend = p.Nk;
+  if (p.causal) {
+    int64_t last_q = min(m0 + BM, p.Nq) - 1;
+    kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
+  }
+  const int nblk = (int)((kend + BN - 1) / BN);
+
+  tc_load_tile<T, D, BM, NTHREADS>(Qs, a.q, b, h, m0, p.Nq, a.Dreal);
+  if (JVP) tc_load_tile<T, D, BM, NTHREADS>(Qds, a.qd, b, h, m0, p.Nq, a.Dreal);
+  if (nblk > 0) {
+    tc_load_tile<T, D, BN, NTHREADS>(KV + 0 * BN * DS, a.k, b, hk, 0, p.Nk, a.Dreal);
+    tc_load_tile<T, D, BN, NTHREADS>(KV + 1 * BN * DS, a.v, b, hk, 0, p.Nk, a.Dreal);
+    if (JVP) {
+      tc_load_tile<T, D, BN, NTHREADS>(KV + 2 * BN * DS, a.kd, b, hk, 0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(KV + 3 * BN * DS, a.vd, b, hk, 0, p.Nk, a.Dreal);
+    }
+  }
+  cp_async_commit();
+
+  float o[MT][DT][4];
+  float u[JVP ? MT : 1][JVP ? DT : 1][4];
+  float mrow[MT][2], lrow[MT][2], nrow[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        o[mt][dt][e] = 0.f;
+        if (JVP) u[JVP ? mt : 0][JVP ? dt : 0][e] = 0.f;
+      }
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      mrow[mt][rr] = -INFINITY;
+      lrow[mt][rr] = 0.f;
+      nrow[mt][rr] = 0.f;
+    }
+  }
+  uint32_t qf[QREG ? MT : 1][QREG ? KS : 1][4];
+  uint32_t qdf[(QREG && JVP) ? MT : 1][(QREG && JVP) ? KS : 1][4];
+
+  for (int jb = 0; jb < nblk; ++jb) {
+    if (jb + 1 < nblk) {
+      T *nxt = KV + ((jb + 1) & 1) * NTILE * BN * DS;
+      const int64_t k0 = (int64_t)(jb + 1) * BN;
+      tc_load_tile<T, D, BN, NTHREADS>(nxt + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(nxt + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
+      if (JVP) {
+        tc_load_tile<T, D, BN, NTHREADS>(nxt + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
+        tc_load_tile<T, D, BN, NTHREADS>(nxt + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
+      }
+    }
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+
+    const T *Ks = KV + (jb & 1) * NTILE * BN * DS;
+    const T *Vs = Ks + BN * DS;
+    const T *Kds = Ks + 2 * BN * DS;
+    const T *Vds = Ks + 3 * BN * DS;
+
+    if (QREG && jb == 0) {
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int kk = 0; kk < KS; ++kk) {
+          const int r = wrow + mt * 16 + (lane & 15), c = kk * 16 + (lane >> 4) * 8;
+          ldsm_x4(qf[QREG ? mt : 0][QREG ? kk : 0], Qs + r * DS + c);
+          if (JVP) ldsm_x4(qdf[(QREG && JVP) ? mt : 0][(QREG && JVP) ? kk : 0], Qds + r * DS + c);
+        }
+    }
+
+    /* S = Q K^T (and Sd) */
+    float s[MT][NT][4];
+    float sd[JVP ? MT : 1][JVP ? NT : 1][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          s[mt][nt][e] = 0.f;
+          if (JVP) sd[JVP ? mt : 0][JVP ? nt : 0][e] = 0.f;
+        }
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk) {
+      uint32_t af[MT][4], adf[JVP ? MT : 1][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        if (QREG) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            af[mt][e] = qf[QREG ? mt : 0][QREG ? kk : 0][e];
+            if (JVP) adf[JVP ? mt : 0][e] = qdf[(QREG && JVP) ? mt : 0][(QREG && JVP) ? kk : 0][e];
+          }
+        } else {
+          const int r = wrow + mt * 16 + (lane & 15), c = kk * 16 + (lane >> 4) * 8;
+          ldsm_x4(af[mt], Qs + r * DS + c);
+          if (JVP) ldsm_x4(adf[JVP ? mt : 0], Qds + r * DS + c);
+        }
+      }
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        const int kr = np * 16 + (lane & 7) + ((lane >> 4) << 3), kc = kk * 16 + ((lane >> 3) & 1) * 8;
+        uint32_t bk[4];
+        ldsm_x4(bk, Ks + kr * DS + kc);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma16816<T>(s[mt][2 * np], af[mt], bk);
+          mma16816<T>(s[mt][2 * np + 1], af[mt], bk + 2);
+        }
+        if (JVP) {
+          uint32_t bkd[4];
+          ldsm_x4(bkd, Kds + kr * DS + kc);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            const int jm = JVP ? mt : 0;
+            mma16816<T>(sd[jm][JVP ? 2 * np : 0], adf[jm], bk);
+            mma16816<T>(sd[jm][JVP ? 2 * np + 1 : 0], adf[jm], bk + 2);
+            mma16816<T>(sd[jm][JVP ? 2 * np : 0], af[mt], bkd);
+            mma16816<T>(sd[jm][JVP ? 2 * np + 1 : 0], af[mt], bkd + 2);
+          }
+        }
+      }
+    }
+
+    /* mask, online softmax */
+    const int64_t kb0 = (int64_t)jb * BN;
+    const bool need_mask = kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0);
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        const int64_t i = m0 + wrow + mt * 16 + g + rr * 8;
+        float mx = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float val = s[mt][nt][rr * 2 + e] * a.scale_log2;
+            if (need_mask) {
+              const int64_t j = kb0 + nt * 8 + 2 * t4 + e;
+              if (j >= p.Nk || (p.causal && p.k_pos0 + j > p.q_pos0 + i)) val = -INFINITY;
+            }
+            s[mt][nt][rr * 2 + e] = val;
+            mx = fmaxf(mx, val);
+          }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float mnew = fmaxf(mrow[mt][rr], mx);
+        const float muse = mnew == -INFINITY ? 0.f : mnew;
+        const float alpha = exp2f(mrow[mt][rr] - muse);
+        mrow[mt][rr] = mnew;
+        float ps = 0.f, psd = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float pv = exp2f(s[mt][nt][rr * 2 + e] - muse);
+            s[mt][nt][rr * 2 + e] = pv;
+            ps += pv;
+            if (JVP) {
+              float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
+              const float psdv = pv * (sdr * a.scale);
+              psd += psdv;
+              sdr = psdv;
+            }
+          }
+        lrow[mt][rr] = lrow[mt][rr] * alpha + ps;
+        if (JVP) nrow[mt][rr] = nrow[mt][rr] * alpha + psd;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) {
+          o[mt][dt][rr * 2] *= alpha;
+          o[mt][dt][rr * 2 + 1] *= alpha;
+          if (JVP) {
+            u[JVP ? mt : 0][JVP ? dt : 0][rr * 2] *= alpha;
+            u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + 1] *= alpha;
+          }
+        }
+      }
+    }
+
+    /* O += P V;  U += (P*Sd) V + P Vd */
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+      uint32_t ap[MT][4], apd[JVP ? MT : 1][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        ap[mt][0] = pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        ap[mt][1] = pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        ap[mt][2] = pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        ap[mt][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+        if (JVP) {
+          const int jm = JVP ? mt : 0, n0 = JVP ? 2 * kk : 0, n1 = JVP ? 2 * kk + 1 : 0;
+          apd[jm][0] = pack2<T>(sd[jm][n0][0], sd[jm][n0][1]);
+          apd[jm][1] = pack2<T>(sd[jm][n0][2], sd[jm][n0][3]);
+          apd[jm][2] = pack2<T>(sd[jm][n1][0], sd[jm][n1][1]);
+          apd[jm][3] = pack2<T>(sd[jm][n1][2], sd[jm][n1][3]);
+        }
+      }
+      const int vr = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+#pragma unroll
+      for (int np = 0; np < D / 16; ++np) {
+        const int vc = np * 16 + (lane >> 4) * 8;
+        uint32_t bv[4];
+        ldsm_x4_t(bv, Vs + vr * DS + vc);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma16816<T>(o[mt][2 * np], ap[mt], bv);
+          mma16816<T>(o[mt][2 * np + 1], ap[mt], bv + 2);
+          if (JVP) {
+            const int jm = JVP ? mt : 0;
+            mma16816<T>(u[jm][JVP ? 2 * np : 0], apd[jm], bv);
+            mma16816<T>(u[jm][JVP ? 2 * np + 1 : 0], apd[jm], bv + 2);
+          }
+        }
+        if (JVP) {
+          uint32_t bvd[4];
+          ldsm_x4_t(bvd, Vds + vr * DS + vc);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            const int jm = JVP ? mt : 0;
+            mma16816<T>(u[jm][JVP ? 2 * np : 0], ap[mt], bvd);
+            mma16816<T>(u[jm][JVP ? 2 * np + 1 : 0], ap[mt], bvd + 2);
+          }
+        }
+      }
+    }
+    __syncthreads();
+  }
+  cp_async_wait<0>();
+
+  /* epilogue */
+  float la[MT][2], ma[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      float l = lrow[mt][rr], nu = nrow[mt][rr];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      if (JVP) {
+        nu += __shfl_xor_sync(0xffffffffu, nu, 1);
+        nu += __shfl_xor_sync(0xffffffffu, nu, 2);
+      }
+      lrow[mt][rr] = l;
+      nrow[mt][rr] = nu;
+      la[mt][rr] = -INFINITY;
+      ma[mt][rr] = 0.f;
+      const int64_t i = m0 + wrow + mt * 16 + g + rr * 8;
+      if (a.accumulate && i < p.Nq) {
+        la[mt][rr] = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+        if (JVP) ma[mt][rr] = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
+      }
+    }
+  __syncwarp();
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      const int64_t i = m0 + wrow + mt * 16 + g + rr * 8;
+      if (i >= p.Nq) continue;
+      const float l = lrow[mt][rr];
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      const float lse = l > 0.f ? (mrow[mt][rr] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+      const float mu = nrow[mt][rr] * inv;
+      float wa = 0.f, wp = 1.f, lse_n = lse, mu_n = mu;
+      if (a.accumulate) {
+        const float mx = fmaxf(la[mt][rr], lse);
+        wp = 0.f;
+        lse_n = -INFINITY;
+        mu_n = 0.f;
+        if (mx != -INFINITY) {
+          const float ea = expf(la[mt][rr] - mx), ep = expf(lse - mx), sum = ea + ep;
+          lse_n = mx + logf(sum);
+          wa = ea / sum;
+          wp = ep / sum;
+          mu_n = wa * ma[mt][rr] + wp * mu;
+        }
+      }
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int d = dt * 8 + 2 * t4 + e;
+          if (d >= a.Dreal) continue;
+          const float ov = o[mt][dt][rr * 2 + e] * inv;
+          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - mu * ov : 0.f;
+          if (!a.accumulate) {
+            ((T *)a.o.p)[voff(a.o, b, h, i, d)] = from_f<T>(ov);
+            if (JVP) ((T *)a.od.p)[voff(a.od, b, h, i, d)] = from_f<T>(odv);
+          } else {
+            float *po = (float *)a.o.p + voff(a.o, b, h, i, d);
+            const float oa = *po;
+            if (JVP) {
+              float *pod = (float *)a.od.p + voff(a.od, b, h, i, d);
+              const float oda = *pod;
+              *pod = (wa != 0.f ? wa * (oda + (ma[mt][rr] - mu_n) * oa) : 0.f) +
+                     (wp != 0.f ? wp * (odv + (mu - mu_n) * ov) : 0.f);
+            }
+            *po = (wa != 0.f ? wa * oa : 0.f) + (wp != 0.f ? wp * ov : 0.f);
+          }
+        }
+      if (t4 == 0) {
+        if (a.lse.p) ((float *)a.lse.p)[voff(a.lse, b, h, i, 0)] = lse_n;
+        if (JVP && a.mu.p) ((float *)a.mu.p)[voff(a.mu, b, h, i, 0)] = mu_n;
+      }
+    }
+}
+
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
+static jfa_status_t launch_fwd_tc(const FwdArgs &a, cudaStream_t st) {
+  typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
+  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG>;
+  const size_t smem = C::smem_bytes();
+  if (smem > 48 * 1024)
+    JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
+  kern<<<grid, C::NTHREADS, smem, st>>>(a);
+  JFA_LAUNCH_CHECK();
+  return JFA_SUCCESS;
+}
+
+/* jvp_tc.cu: launches the JVP instantiation for the 16-bit dtype and head dim Dk (32..128). */
+jfa_status_t tc_launch_jvp(const FwdArgs &a, jfa_dtype_t dtype, int Dk, cudaStream_t st);
+
+#endif /* JFA_KERNELS_FWD_TC_CUH_ */
