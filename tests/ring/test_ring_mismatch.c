@@ -1,0 +1,173 @@
+/*
+ * test_ring_mismatch.c - bad or disagreeing arguments make EVERY rank return an
+ * error (never a hang; the CTest TIMEOUT bounds it), and nothing is written.
+ *
+ *   mpirun -np 3 --oversubscribe ./test_ring_mismatch
+ *
+ * Checks: a config that differs on one rank (seq_global, heads, dtype, layout,
+ * mask), a sequence that does not divide by P (2P for zigzag), an unsupported
+ * dtype, a wrong local tensor shape on one rank in forward / JVP / backward
+ * (outputs keep their poison on every rank), and that the ring still works after.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringtest.h"
+#include "testutil.h"
+
+static int rank_, size_;
+
+/* Every rank's status agrees with `expect_error` (1: all failed, 0: all succeeded). */
+static void expect_all(const char *name, jfa_status_t s, int expect_error) {
+  int failed = s != JFA_SUCCESS, lo = 0, hi = 0;
+  MPI_Allreduce(&failed, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  MPI_Allreduce(&failed, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (rank_ == 0 && s != JFA_SUCCESS) printf("  rank 0: %s: %s\n", jfa_status_string(s), jfa_get_last_error());
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%s: every rank %s", name, expect_error ? "fails" : "succeeds");
+  tu_expect(buf, expect_error ? lo == 1 : hi == 0);
+}
+
+static jfa_ring_config_t base_config(void) {
+  jfa_ring_config_t c;
+  jfa_ring_config_init(&c);
+  c.batch = 1;
+  c.heads_q = 4;
+  c.heads_kv = 2;
+  c.seq_global = 12 * size_;
+  c.head_dim = 8;
+  c.dtype = JFA_DTYPE_FLOAT64;
+  c.layout = JFA_LAYOUT_ZIGZAG;
+  c.mask = JFA_MASK_CAUSAL_TOP_LEFT;
+  return c;
+}
+
+static jfa_status_t try_create(jfa_context_t *ctx, jfa_comm_t *comm, const jfa_ring_config_t *c) {
+  jfa_ring_t *ring = (jfa_ring_t *)(uintptr_t)1;
+  jfa_status_t s = jfa_ring_create(&ring, ctx, comm, c);
+  if (s != JFA_SUCCESS && ring != NULL) s = JFA_ERROR_INTERNAL; /* must be NULL on failure */
+  jfa_ring_destroy(s == JFA_SUCCESS ? ring : NULL);
+  return s;
+}
+
+static double *alloc_poisoned(size_t n) {
+  double *x = (double *)malloc(n * sizeof(double));
+  tu_poison(x, n, JFA_DTYPE_FLOAT64);
+  return x;
+}
+
+int main(int argc, char **argv) {
+  rt_init(&argc, &argv, "test_ring_mismatch", &rank_, &size_);
+  jfa_context_t *cpu = NULL;
+  jfa_comm_t *comm = NULL;
+  MPI_Comm w = MPI_COMM_WORLD;
+  if (jfa_context_create(&cpu, JFA_DEVICE_CPU, 0) != JFA_SUCCESS || jfa_comm_create_mpi(&comm, &w) != JFA_SUCCESS) {
+    fprintf(stderr, "setup: %s\n", jfa_get_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+
+  jfa_ring_config_t c = base_config();
+  expect_all("agreeing config", try_create(cpu, comm, &c), 0);
+  c.seq_global += rank_ == 1 ? 2 * size_ : 0;
+  expect_all("seq_global differs on rank 1", try_create(cpu, comm, &c), 1);
+  c = base_config();
+  if (rank_ == size_ - 1) c.heads_q = 2;
+  expect_all("heads_q differs on the last rank", try_create(cpu, comm, &c), 1);
+  c = base_config();
+  if (rank_ == 0) c.dtype = JFA_DTYPE_FLOAT32;
+  expect_all("dtype differs on rank 0", try_create(cpu, comm, &c), 1);
+  c = base_config();
+  if (rank_ == 1) c.layout = JFA_LAYOUT_CONTIGUOUS;
+  expect_all("layout differs on rank 1", try_create(cpu, comm, &c), 1);
+  c = base_config();
+  if (rank_ == 1) c.mask = JFA_MASK_NONE;
+  expect_all("mask differs on rank 1", try_create(cpu, comm, &c), 1);
+  c = base_config();
+  if (rank_ == 1) c.heads_kv = 3; /* invalid on one rank only */
+  expect_all("invalid heads_kv on rank 1", try_create(cpu, comm, &c), 1);
+  c = base_config();
+  c.seq_global = 2 * size_ + 1;
+  c.layout = JFA_LAYOUT_CONTIGUOUS;
+  expect_all("seq_global not divisible by P", try_create(cpu, comm, &c), 1);
+  c = base_config();
+  c.seq_global = 3 * size_; /* divisible by P, not by 2P when P is odd... use P * odd */
+  if ((c.seq_global / size_) % 2 == 1) {
+    expect_all("zigzag with seq_global not divisible by 2P", try_create(cpu, comm, &c), 1);
+  }
+  c = base_config();
+  c.dtype = JFA_DTYPE_BFLOAT16;
+  {
+    jfa_status_t s = try_create(cpu, comm, &c);
+    expect_all("bfloat16 on CPU ranks", s, 1);
+    tu_expect("bfloat16 on CPU gives UNSUPPORTED", s == JFA_ERROR_UNSUPPORTED);
+  }
+  c = base_config();
+  c.mask = JFA_MASK_CAUSAL_POSITIONS;
+  expect_all("mask CAUSAL_POSITIONS rejected", try_create(cpu, comm, &c), 1);
+  {
+    jfa_status_t s = jfa_ring_create(NULL, cpu, comm, &c);
+    tu_expect("ring NULL gives INVALID_ARGUMENT", s == JFA_ERROR_INVALID_ARGUMENT);
+  }
+
+  /* per-call checks: one rank passes a wrong shape */
+  c = base_config();
+  jfa_ring_t *ring = NULL;
+  if (jfa_ring_create(&ring, cpu, comm, &c) != JFA_SUCCESS) {
+    fprintf(stderr, "create: %s\n", jfa_get_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  int64_t n = c.seq_global / size_, D = c.head_dim;
+  size_t nq = (size_t)(c.heads_q * n * D), nk = (size_t)(c.heads_kv * n * D), nr = (size_t)(c.heads_q * n);
+  double *q = alloc_poisoned(nq), *k = alloc_poisoned(nk), *v = alloc_poisoned(nk), *o = alloc_poisoned(nq);
+  double *lse = alloc_poisoned(nr), *od = alloc_poisoned(nq), *mu = alloc_poisoned(nr), *dq = alloc_poisoned(nq);
+  double *dk = alloc_poisoned(nk), *dv = alloc_poisoned(nk), *dout = alloc_poisoned(nq);
+  tu_fill_normal(q, nq, 1.0);
+  tu_fill_normal(k, nk, 1.0);
+  tu_fill_normal(v, nk, 1.0);
+  tu_fill_normal(dout, nq, 1.0);
+  jfa_dtype_t F = JFA_DTYPE_FLOAT64;
+  jfa_device_t C = JFA_DEVICE_CPU;
+  jfa_tensor_t tq = jfa_tensor_bhsd(q, F, C, 1, c.heads_q, n, D), tk = jfa_tensor_bhsd(k, F, C, 1, c.heads_kv, n, D);
+  jfa_tensor_t tv = jfa_tensor_bhsd(v, F, C, 1, c.heads_kv, n, D), to = jfa_tensor_bhsd(o, F, C, 1, c.heads_q, n, D);
+  jfa_tensor_t tl = jfa_tensor_bhsd(lse, F, C, 1, c.heads_q, n, 1), tod = jfa_tensor_bhsd(od, F, C, 1, c.heads_q, n, D);
+  jfa_tensor_t tmu = jfa_tensor_bhsd(mu, F, C, 1, c.heads_q, n, 1), tdq = jfa_tensor_bhsd(dq, F, C, 1, c.heads_q, n, D);
+  jfa_tensor_t tdk = jfa_tensor_bhsd(dk, F, C, 1, c.heads_kv, n, D), tdv = jfa_tensor_bhsd(dv, F, C, 1, c.heads_kv, n, D);
+  jfa_tensor_t tdo = jfa_tensor_bhsd(dout, F, C, 1, c.heads_q, n, D);
+  jfa_tensor_t bad_q = tq;
+  if (rank_ == 1) bad_q.shape[2] = n / 2; /* a shorter shard on rank 1 */
+  expect_all("forward with a wrong q on rank 1", jfa_ring_forward(ring, &bad_q, &tk, &tv, &to, &tl), 1);
+  expect_all("JVP with a wrong q on rank 1",
+             jfa_ring_forward_jvp(ring, &bad_q, &tk, &tv, &tq, &tk, &tv, &to, &tl, &tod, &tmu), 1);
+  {
+    jfa_tensor_t bad_lse = tl;
+    if (rank_ == 0) bad_lse.dtype = JFA_DTYPE_FLOAT16;
+    expect_all("forward with an fp16 lse on rank 0", jfa_ring_forward(ring, &tq, &tk, &tv, &to, &bad_lse), 1);
+    jfa_tensor_t alias = to;
+    if (rank_ == size_ - 1) alias = tq; /* o aliases q */
+    expect_all("forward with o aliasing q on the last rank", jfa_ring_forward(ring, &tq, &tk, &tv, &alias, &tl), 1);
+  }
+  int untouched = tu_count_nan(o, nq) == nq && tu_count_nan(lse, nr) == nr && tu_count_nan(od, nq) == nq &&
+                  tu_count_nan(mu, nr) == nr;
+  expect_all("outputs untouched after failed forward/JVP", untouched ? JFA_SUCCESS : JFA_ERROR_INTERNAL, 0);
+  expect_all("backward with lse NULL on rank 0",
+             jfa_ring_backward(ring, &tq, &tk, &tv, &to, rank_ == 0 ? NULL : &tl, &tdo, &tdq, &tdk, &tdv), 1);
+  untouched = tu_count_nan(dq, nq) == nq && tu_count_nan(dk, nk) == nk && tu_count_nan(dv, nk) == nk;
+  expect_all("gradients untouched after failed backward", untouched ? JFA_SUCCESS : JFA_ERROR_INTERNAL, 0);
+
+  /* the ring still works after the errors */
+  expect_all("forward after errors", jfa_ring_forward(ring, &tq, &tk, &tv, &to, &tl), 0);
+  expect_all("backward after errors", jfa_ring_backward(ring, &tq, &tk, &tv, &to, &tl, &tdo, &tdq, &tdk, &tdv), 0);
+  int clean = tu_count_nan(o, nq) == 0 && tu_count_nan(dq, nq) == 0 && tu_count_nan(dk, nk) == 0 &&
+              tu_count_nan(dv, nk) == 0 && tu_count_nan(lse, nr) == 0;
+  expect_all("outputs written and finite after a good call", clean ? JFA_SUCCESS : JFA_ERROR_INTERNAL, 0);
+
+  jfa_ring_destroy(ring);
+  free(q); free(k); free(v); free(o); free(lse); free(od); free(mu); free(dq); free(dk); free(dv); free(dout);
+  jfa_comm_destroy(comm);
+  jfa_context_destroy(cpu);
+  int rc = tu_finish();
+  MPI_Finalize();
+  return rc;
+}
