@@ -1,0 +1,122 @@
+/*
+ * test_ring_gpu.c - ring attention on CUDA ranks equals single-rank attention
+ * (float64 on the CPU, same dtype-rounded inputs) within the kernel tolerances
+ * (bf16/fp16 1e-2, fp32 1e-5).
+ *
+ *   mpirun -np 4 --oversubscribe ./test_ring_gpu
+ *
+ * Several processes may share one GPU (rank -> GPU by local rank modulo the GPU
+ * count). The MPI communicator (CUDA buffers staged through pinned host memory)
+ * runs with P in {1, 2, 4} (groups of MPI_COMM_WORLD); the NCCL communicator runs
+ * with P = min(ranks, GPUs) (NCCL needs one GPU per rank), so P = 1 on one GPU.
+ * Exits 77 (CTest "Not Run") on every rank when there is no GPU.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ringtest.h"
+#include "testutil.h"
+
+static int wr, ws;
+
+/* Runs a case on groups of P ranks (ranks >= limit sit out) with the MPI or NCCL comm;
+   records every output's worst error over the groups. */
+static void run(const rt_case_t *c, uint64_t seed, int P, int limit, int use_nccl, int local_dev,
+                jfa_context_t *ctx, jfa_context_t *cpu) {
+  int groups = limit / P;
+  int color = wr < groups * P ? wr / P : MPI_UNDEFINED;
+  MPI_Comm g;
+  MPI_Comm_split(MPI_COMM_WORLD, color, wr, &g);
+  double e[RT_NOUT];
+  for (int i = 0; i < RT_NOUT; ++i) e[i] = 0.0;
+  int failed = 0;
+  if (g != MPI_COMM_NULL) {
+    jfa_comm_t *comm = NULL;
+    jfa_context_t *nctx = NULL;
+    jfa_status_t s;
+    if (use_nccl) {
+      int dev = -1;
+      s = jfa_comm_create_nccl_from_mpi(&comm, &g, &dev);
+      if (s == JFA_SUCCESS) s = jfa_context_create(&nctx, JFA_DEVICE_CUDA, dev);
+    } else {
+      s = jfa_comm_create_mpi(&comm, &g);
+    }
+    if (s != JFA_SUCCESS) fprintf(stderr, "rank %d: comm: %s\n", wr, jfa_get_last_error());
+    if (s == JFA_SUCCESS) s = rt_run_case(c, seed, g, comm, use_nccl ? nctx : ctx, cpu, e);
+    if (s != JFA_SUCCESS) failed = 1;
+    jfa_comm_destroy(comm);
+    jfa_context_destroy(nctx);
+    MPI_Comm_free(&g);
+  }
+  (void)local_dev;
+  int anynan = failed, allnan = 0;
+  for (int i = 0; i < RT_NOUT; ++i) anynan |= isnan(e[i]);
+  MPI_Allreduce(&anynan, &allnan, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Allreduce(MPI_IN_PLACE, e, RT_NOUT, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  char desc[128];
+  rt_describe(c, desc, sizeof(desc));
+  double tol = c->dtype == JFA_DTYPE_FLOAT32 ? 1e-5 : 1e-2;
+  for (int i = 0; i < RT_NOUT; ++i) {
+    char name[256];
+    snprintf(name, sizeof(name), "%s %s P=%d %s", use_nccl ? "nccl" : "mpi", desc, P, rt_out_names[i]);
+    tu_check(name, allnan ? NAN : e[i], tol);
+  }
+}
+
+int main(int argc, char **argv) {
+  uint64_t seed = rt_init(&argc, &argv, "test_ring_gpu", &wr, &ws);
+  int count = 0;
+  int have = jfa_cuda_available(&count), all_have = 0;
+  MPI_Allreduce(&have, &all_have, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (!all_have) {
+    printf("test_ring_gpu: no GPU on some rank, not run\n");
+    MPI_Finalize();
+    return TU_SKIP;
+  }
+  MPI_Comm node;
+  int local = 0;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, wr, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &local);
+  MPI_Comm_free(&node);
+  int dev = local % count;
+  jfa_context_t *ctx = NULL, *cpu = NULL;
+  if (jfa_context_create(&ctx, JFA_DEVICE_CUDA, dev) != JFA_SUCCESS ||
+      jfa_context_create(&cpu, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) {
+    fprintf(stderr, "context: %s\n", jfa_get_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+
+  rt_case_t cases[16];
+  int nc = 0;
+  for (int dt = 0; dt < 2; ++dt)
+    for (int lay = 0; lay < 2; ++lay)
+      for (int causal = 0; causal < 2; ++causal) {
+        rt_case_t c = {1, 4, 2, 256, 64, dt ? JFA_DTYPE_FLOAT32 : JFA_DTYPE_BFLOAT16,
+                       lay ? JFA_LAYOUT_ZIGZAG : JFA_LAYOUT_CONTIGUOUS, causal};
+        cases[nc++] = c;
+      }
+  { rt_case_t c = {2, 2, 1, 96, 40, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1}; cases[nc++] = c; }
+  { rt_case_t c = {1, 2, 2, 128, 128, JFA_DTYPE_FLOAT16, JFA_LAYOUT_CONTIGUOUS, 1}; cases[nc++] = c; }
+
+  static const int Ps[] = {1, 2, 4};
+  for (int ci = 0; ci < nc; ++ci)
+    for (int pi = 0; pi < 3; ++pi)
+      if (Ps[pi] <= ws) run(&cases[ci], seed + (uint64_t)ci, Ps[pi], ws, 0, dev, ctx, cpu);
+
+#ifdef JFA_HAVE_NCCL
+  {
+    int Pn = ws < count ? ws : count;
+    run(&cases[1], seed + 1, Pn, Pn, 1, dev, ctx, cpu);  /* bf16 contiguous causal */
+    run(&cases[6], seed + 6, Pn, Pn, 1, dev, ctx, cpu);  /* fp32 zigzag full */
+  }
+#else
+  printf("NCCL communicator not built: its checks are not run\n");
+#endif
+
+  jfa_context_destroy(ctx);
+  jfa_context_destroy(cpu);
+  int rc = tu_finish();
+  MPI_Finalize();
+  return rc;
+}
