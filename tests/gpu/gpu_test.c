@@ -1,0 +1,116 @@
+/*
+ * gpu_test.c - implementation of gpu_test.h (see there).
+ */
+#include "gpu_test.h"
+
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void cuda_ok(cudaError_t e, const char *what) {
+  if (e != cudaSuccess) {
+    fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
+    exit(1);
+  }
+}
+
+gbuf_t gb_new(jfa_dtype_t dtype, int bshd, int64_t B, int64_t H, int64_t S, int64_t D) {
+  gbuf_t b;
+  memset(&b, 0, sizeof(b));
+  b.n = (size_t)(B * H * S * D);
+  b.bytes = b.n * jfa_dtype_size(dtype);
+  void *p = NULL;
+  cuda_ok(cudaMalloc(&p, b.bytes ? b.bytes : 1), "cudaMalloc");
+  b.t = bshd ? jfa_tensor_bshd(p, dtype, JFA_DEVICE_CUDA, B, S, H, D)
+             : jfa_tensor_bhsd(p, dtype, JFA_DEVICE_CUDA, B, H, S, D);
+  b.val = (double *)calloc(b.n ? b.n : 1, sizeof(double));
+  return b;
+}
+
+/* host staging with the device tensor's strides */
+static void *staging(const gbuf_t *b, jfa_tensor_t *ht) {
+  void *h = malloc(b->bytes ? b->bytes : 1);
+  *ht = b->t;
+  ht->data = h;
+  ht->device = JFA_DEVICE_CPU;
+  return h;
+}
+
+void gb_set(gbuf_t *b, const double *values) {
+  for (size_t i = 0; i < b->n; ++i) b->val[i] = tu_round(values[i], b->t.dtype);
+  jfa_tensor_t ht;
+  void *h = staging(b, &ht);
+  tu_scatter(b->val, &ht);
+  cuda_ok(cudaMemcpy(b->t.data, h, b->bytes, cudaMemcpyHostToDevice), "upload");
+  free(h);
+}
+
+void gb_random(gbuf_t *b, double scale) {
+  double *x = (double *)malloc((b->n ? b->n : 1) * sizeof(double));
+  tu_fill_normal(x, b->n, scale);
+  gb_set(b, x);
+  free(x);
+}
+
+void gb_poison(gbuf_t *b) {
+  void *h = malloc(b->bytes ? b->bytes : 1);
+  tu_poison(h, b->n, b->t.dtype);
+  cuda_ok(cudaMemcpy(b->t.data, h, b->bytes, cudaMemcpyHostToDevice), "poison");
+  free(h);
+}
+
+void gb_get(gbuf_t *b) {
+  cuda_ok(cudaDeviceSynchronize(), "synchronize");
+  jfa_tensor_t ht;
+  void *h = staging(b, &ht);
+  cuda_ok(cudaMemcpy(h, b->t.data, b->bytes, cudaMemcpyDeviceToHost), "download");
+  tu_gather(&ht, b->val);
+  free(h);
+}
+
+void gb_free(gbuf_t *b) {
+  cudaFree(b->t.data);
+  free(b->val);
+  memset(b, 0, sizeof(*b));
+}
+
+jfa_tensor_t host_f64(double *val, int64_t B, int64_t H, int64_t S, int64_t D) {
+  return jfa_tensor_bhsd(val, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, H, S, D);
+}
+
+void gt_require_gpu(void) {
+  int n = 0;
+  if (!jfa_cuda_available(&n)) {
+    printf("no CUDA GPU: skipped\n");
+    exit(TU_SKIP);
+  }
+}
+
+void gt_ok(jfa_status_t s, const char *what) {
+  if (s != JFA_SUCCESS) {
+    fprintf(stderr, "%s failed: %s: %s\n", what, jfa_status_string(s), jfa_get_last_error());
+    tu_expect(what, 0);
+    exit(tu_finish() ? tu_finish() : 1);
+  }
+}
+
+double gt_tol(jfa_dtype_t dtype) {
+  switch (dtype) {
+    case JFA_DTYPE_BFLOAT16: return 1e-2;
+    case JFA_DTYPE_FLOAT16: return 2e-3;
+    case JFA_DTYPE_FLOAT32: return 1e-5;
+    default: return 1e-12;
+  }
+}
+
+int gt_compare(const char *name, const double *got, const double *ref, size_t n, double tol) {
+  size_t nan = tu_count_nan(got, n);
+  if (nan) {
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s: %zu NaN / unwritten elements of %zu", name, nan, n);
+    return tu_expect(buf, 0);
+  }
+  return tu_check(name, tu_rel_err(got, ref, n), tol);
+}

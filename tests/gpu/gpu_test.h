@@ -1,0 +1,51 @@
+/*
+ * gpu_test.h - helpers of the GPU tests: device tensors that keep a host copy of
+ * their values as doubles, upload with rounding to the dtype, NaN poisoning, and
+ * the float64 reference computed by jfa's CPU backend through the public API.
+ */
+#ifndef JFA_GPU_TEST_H_
+#define JFA_GPU_TEST_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jfa.h"
+#include "testutil.h"
+
+/** A device tensor (t) with its values as contiguous BHSD doubles (val). */
+typedef struct {
+  jfa_tensor_t t;
+  double *val;
+  size_t n;
+  size_t bytes;
+} gbuf_t;
+
+/** Allocates a device tensor of a dtype, BHSD (bshd = 0) or BSHD (bshd = 1). */
+gbuf_t gb_new(jfa_dtype_t dtype, int bshd, int64_t B, int64_t H, int64_t S, int64_t D);
+/** Draws normal values times scale, rounds them to the dtype and uploads them. */
+void gb_random(gbuf_t *b, double scale);
+/** Uploads values (rounded to the dtype; val receives the stored values). */
+void gb_set(gbuf_t *b, const double *values);
+/** Fills the device storage with NaN. */
+void gb_poison(gbuf_t *b);
+/** Downloads the device storage into val (synchronises the device). */
+void gb_get(gbuf_t *b);
+/** Frees both copies. */
+void gb_free(gbuf_t *b);
+
+/** A float64 host tensor in BHSD holding `val` (no copy), for the CPU reference. */
+jfa_tensor_t host_f64(double *val, int64_t B, int64_t H, int64_t S, int64_t D);
+
+/** Exits with TU_SKIP (77) when no GPU is usable. */
+void gt_require_gpu(void);
+
+/** Aborts the test (exit 1) with the jfa error message when s != JFA_SUCCESS. */
+void gt_ok(jfa_status_t s, const char *what);
+
+/** The tolerance of a dtype: bf16 1e-2, fp16 2e-3, fp32 1e-5. */
+double gt_tol(jfa_dtype_t dtype);
+
+/** Checks that val has no NaN (every element written) and rel err <= tol; returns 1 if passed. */
+int gt_compare(const char *name, const double *got, const double *ref, size_t n, double tol);
+
+#endif /* JFA_GPU_TEST_H_ */

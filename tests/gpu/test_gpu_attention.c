@@ -1,0 +1,175 @@
+/*
+ * test_gpu_attention.c - the CUDA forward, fused forward+JVP and backward against
+ * the float64 CPU backend, over dtypes (bf16, fp16, fp32), odd sizes (N = 1, 7, 129,
+ * 1000, 4096; D = 32, 40, 60, 64, 80, 96, 128, 256), causal masks (top-left,
+ * bottom-right with Nq != Nk, positions with fully masked rows), GQA 8:1, MQA and
+ * both layouts (BHSD, BSHD). Outputs are poisoned (NaN) before each call.
+ *
+ *   ctest -L gpu    or    ./test_gpu_attention [case-index]   (JFA_TEST_SEED=... to repeat)
+ * Exits 77 (CTest "Not Run") without a GPU.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu_test.h"
+
+typedef struct {
+  jfa_dtype_t dt;
+  int bshd;
+  int64_t B, Hq, Hkv, Nq, Nk, D;
+  jfa_mask_t mask;
+  int64_t qpos, kpos;
+} tcase_t;
+
+#define BF JFA_DTYPE_BFLOAT16
+#define FH JFA_DTYPE_FLOAT16
+#define F32 JFA_DTYPE_FLOAT32
+#define NONE JFA_MASK_NONE
+#define TL JFA_MASK_CAUSAL_TOP_LEFT
+#define BR JFA_MASK_CAUSAL_BOTTOM_RIGHT
+#define POS JFA_MASK_CAUSAL_POSITIONS
+
+static const tcase_t cases[] = {
+    /* dt  bshd  B  Hq Hkv   Nq    Nk    D  mask  qpos kpos */
+    {BF, 0, 2, 4, 4, 64, 64, 64, NONE, 0, 0},
+    {BF, 0, 1, 2, 2, 1, 1, 64, NONE, 0, 0},
+    {BF, 1, 1, 2, 2, 7, 7, 32, TL, 0, 0},
+    {BF, 0, 1, 2, 2, 129, 200, 128, BR, 0, 0},
+    {BF, 1, 1, 16, 2, 129, 129, 64, TL, 0, 0}, /* GQA 8:1 */
+    {BF, 0, 1, 4, 1, 200, 300, 128, NONE, 0, 0}, /* MQA */
+    {BF, 0, 1, 1, 1, 1000, 1000, 96, NONE, 0, 0},
+    {BF, 1, 1, 2, 1, 1000, 700, 80, TL, 0, 0},  /* odd D -> 96 */
+    {BF, 1, 1, 2, 2, 129, 257, 40, NONE, 0, 0}, /* odd D -> 64 */
+    {BF, 0, 1, 2, 2, 100, 100, 60, TL, 0, 0},   /* rows not 16-byte aligned: SIMT path */
+    {BF, 0, 1, 2, 1, 129, 129, 256, TL, 0, 0},
+    {BF, 0, 1, 2, 2, 4096, 4096, 128, BR, 0, 0},
+    {BF, 1, 1, 2, 2, 4096, 4096, 64, NONE, 0, 0},
+    {BF, 0, 1, 2, 2, 64, 64, 64, POS, 0, 10},    /* rows 0..9 fully masked */
+    {BF, 0, 1, 2, 2, 1000, 64, 64, BR, 0, 0},    /* rows < 936 fully masked */
+    {BF, 0, 1, 2, 2, 77, 300, 32, POS, 500, 300}, /* global positions */
+    {FH, 0, 1, 2, 2, 129, 129, 64, TL, 0, 0},
+    {FH, 1, 1, 8, 1, 1000, 1000, 128, BR, 0, 0},
+    {FH, 0, 2, 2, 2, 7, 33, 32, NONE, 0, 0},
+    {FH, 0, 1, 2, 2, 257, 129, 256, NONE, 0, 0},
+    {F32, 0, 1, 2, 2, 129, 129, 64, TL, 0, 0},
+    {F32, 1, 1, 4, 2, 1000, 1000, 128, BR, 0, 0},
+    {F32, 0, 1, 2, 1, 64, 100, 256, NONE, 0, 0},
+    {F32, 0, 1, 2, 2, 100, 100, 33, POS, 0, 10},
+};
+
+static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+  const tcase_t *c = &cases[ci];
+  char name[256];
+  snprintf(name, sizeof(name), "case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld)",
+           ci, c->dt == BF ? "bf16" : c->dt == FH ? "fp16" : "fp32", c->bshd ? "BSHD" : "BHSD", (long long)c->B,
+           (long long)c->Hq, (long long)c->Hkv, (long long)c->Nq, (long long)c->Nk, (long long)c->D, (int)c->mask,
+           (long long)c->qpos, (long long)c->kpos);
+  printf("%s\n", name);
+  fflush(stdout);
+  const double tol = gt_tol(c->dt);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = c->mask;
+  prm.q_position = c->qpos;
+  prm.k_position = c->kpos;
+
+  gbuf_t q = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D), k = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D),
+         v = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D), qd = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D),
+         kd = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D), vd = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D),
+         dout = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D);
+  gbuf_t o = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D), od = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D),
+         lse = gb_new(F32, 0, c->B, c->Hq, c->Nq, 1), mu = gb_new(F32, 0, c->B, c->Hq, c->Nq, 1),
+         dq = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D), dk = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D),
+         dv = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D);
+  gb_random(&q, 1.0);
+  gb_random(&k, 1.0);
+  gb_random(&v, 1.0);
+  gb_random(&qd, 1.0);
+  gb_random(&kd, 1.0);
+  gb_random(&vd, 1.0);
+  gb_random(&dout, 1.0);
+
+  /* float64 reference on the CPU backend */
+  size_t nq = q.n, nk = k.n, nr = lse.n;
+  double *ro = calloc(nq, 8), *rod = calloc(nq, 8), *rlse = calloc(nr, 8), *rmu = calloc(nr, 8), *rdq = calloc(nq, 8),
+         *rdk = calloc(nk, 8), *rdv = calloc(nk, 8);
+  jfa_tensor_t hq = host_f64(q.val, c->B, c->Hq, c->Nq, c->D), hk = host_f64(k.val, c->B, c->Hkv, c->Nk, c->D),
+               hv = host_f64(v.val, c->B, c->Hkv, c->Nk, c->D), hqd = host_f64(qd.val, c->B, c->Hq, c->Nq, c->D),
+               hkd = host_f64(kd.val, c->B, c->Hkv, c->Nk, c->D), hvd = host_f64(vd.val, c->B, c->Hkv, c->Nk, c->D),
+               hdo = host_f64(dout.val, c->B, c->Hq, c->Nq, c->D), ho = host_f64(ro, c->B, c->Hq, c->Nq, c->D),
+               hod = host_f64(rod, c->B, c->Hq, c->Nq, c->D), hl = host_f64(rlse, c->B, c->Hq, c->Nq, 1),
+               hm = host_f64(rmu, c->B, c->Hq, c->Nq, 1), hdq = host_f64(rdq, c->B, c->Hq, c->Nq, c->D),
+               hdk = host_f64(rdk, c->B, c->Hkv, c->Nk, c->D), hdv = host_f64(rdv, c->B, c->Hkv, c->Nk, c->D);
+  gt_ok(jfa_attention_forward_jvp(cpu, &prm, &hq, &hk, &hv, &hqd, &hkd, &hvd, &ho, &hl, &hod, &hm), "cpu jvp");
+  gt_ok(jfa_attention_backward(cpu, &prm, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
+
+  char nm[64];
+  /* forward */
+  gb_poison(&o);
+  gb_poison(&lse);
+  gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
+  gb_get(&o);
+  gb_get(&lse);
+  snprintf(nm, sizeof(nm), "case %d fwd O", ci);
+  gt_compare(nm, o.val, ro, nq, tol);
+  snprintf(nm, sizeof(nm), "case %d fwd lse", ci);
+  gt_compare(nm, lse.val, rlse, nr, tol);
+
+  /* JVP */
+  gb_poison(&o);
+  gb_poison(&lse);
+  gb_poison(&od);
+  gb_poison(&mu);
+  gt_ok(jfa_attention_forward_jvp(gpu, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t),
+        "forward_jvp");
+  gb_get(&o);
+  gb_get(&lse);
+  gb_get(&od);
+  gb_get(&mu);
+  snprintf(nm, sizeof(nm), "case %d jvp O", ci);
+  gt_compare(nm, o.val, ro, nq, tol);
+  snprintf(nm, sizeof(nm), "case %d jvp lse", ci);
+  gt_compare(nm, lse.val, rlse, nr, tol);
+  snprintf(nm, sizeof(nm), "case %d jvp Od", ci);
+  gt_compare(nm, od.val, rod, nq, tol);
+  snprintf(nm, sizeof(nm), "case %d jvp mu", ci);
+  gt_compare(nm, mu.val, rmu, nr, tol);
+
+  /* backward from the GPU's own o and lse */
+  gb_poison(&dq);
+  gb_poison(&dk);
+  gb_poison(&dv);
+  gt_ok(jfa_attention_backward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t), "backward");
+  gb_get(&dq);
+  gb_get(&dk);
+  gb_get(&dv);
+  snprintf(nm, sizeof(nm), "case %d bwd dQ", ci);
+  gt_compare(nm, dq.val, rdq, nq, tol);
+  snprintf(nm, sizeof(nm), "case %d bwd dK", ci);
+  gt_compare(nm, dk.val, rdk, nk, tol);
+  snprintf(nm, sizeof(nm), "case %d bwd dV", ci);
+  gt_compare(nm, dv.val, rdv, nk, tol);
+
+  free(ro), free(rod), free(rlse), free(rmu), free(rdq), free(rdk), free(rdv);
+  gbuf_t *all[] = {&q, &k, &v, &qd, &kd, &vd, &dout, &o, &od, &lse, &mu, &dq, &dk, &dv};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) gb_free(all[i]);
+}
+
+int main(int argc, char **argv) {
+  gt_require_gpu();
+  tu_init_seed("test_gpu_attention");
+  jfa_context_t *gpu = NULL, *cpu = NULL;
+  gt_ok(jfa_context_create(&gpu, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
+  gt_ok(jfa_context_create(&cpu, JFA_DEVICE_CPU, 0), "context_create(CPU)");
+  const int ncases = (int)(sizeof(cases) / sizeof(cases[0]));
+  if (argc > 1) {
+    run_case(atoi(argv[1]) % ncases, gpu, cpu);
+  } else {
+    for (int i = 0; i < ncases; ++i) run_case(i, gpu, cpu);
+  }
+  jfa_context_destroy(gpu);
+  jfa_context_destroy(cpu);
+  return tu_finish();
+}
