@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# build.sh - installs missing build dependencies and builds jfa. Idempotent.
+#
+#   launch/build.sh [extra cmake args...]
+#
+# Env: JFA_BUILD_DIR (default: build), CI (set: warnings are errors),
+#      JFA_BUILD_JOBS (default: all cores).
+# Installs cmake, ninja-build and Open MPI with apt-get when they are missing
+# (needs root or sudo), configures into $JFA_BUILD_DIR (Ninja when available),
+# passing "$@" to cmake, and builds. CUDA/NCCL are used when nvcc is found.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${JFA_BUILD_DIR:-build}"
+case "$build_dir" in /*) ;; *) build_dir="$here/$build_dir" ;; esac
+
+# --- dependencies ---------------------------------------------------------------
+missing=()
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v ninja >/dev/null 2>&1 || missing+=(ninja-build)
+{ command -v mpicc >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1; } || missing+=(openmpi-bin libopenmpi-dev)
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "build.sh: installing ${missing[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
+      echo "build.sh: need root or sudo to install ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update
+  "${sudo_cmd[@]}" apt-get install -y "${missing[@]}"
+fi
+
+# nvcc is often installed but not on PATH
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH="/usr/local/cuda/bin:$PATH"
+fi
+
+# --- configure and build ------------------------------------------------------
+gen=() # an existing build dir keeps its generator; a new one uses Ninja when available
+if [ ! -f "$build_dir/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then gen=(-G Ninja); fi
+werror=()
+if [ -n "${CI:-}" ]; then werror=(-DJFA_WARNINGS_AS_ERRORS=ON); fi
+
+jobs="${JFA_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+echo "build.sh: configuring $build_dir"
+cmake -S "$here" -B "$build_dir" "${gen[@]}" "${werror[@]}" "$@"
+echo "build.sh: building with $jobs jobs"
+cmake --build "$build_dir" -j "$jobs"
