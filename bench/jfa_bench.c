@@ -1,0 +1,369 @@
+/*
+ * jfa_bench.c - speed of jfa's CUDA forward, fused forward+JVP and backward.
+ * One row per case: op, dtype, B, H, N, D, causal, median time over many runs
+ * (CUDA events, after warm-up), TFLOP/s (fwd = 4 B H N^2 D, halved when causal;
+ * JVP = 3x fwd; bwd = 2.5x fwd) and the relative error of sampled rows against a
+ * float64 host reference (fwd: O rows, jvp: Od rows, bwd: dQ rows and dK/dV rows;
+ * the dK/dV reference takes the device's lse and O, themselves checked by fwd).
+ *
+ *   jfa_bench                      default sweep: bf16, B*N = 16384, H*D = 2048,
+ *                                  N in {1024, 4096, 16384}, D in {64, 128}, causal off/on
+ *   jfa_bench --csv                the same as CSV (for bench/compare_torch.py)
+ *   jfa_bench --case N D causal [dtype]   one shape (dtype: bf16, fp16, fp32)
+ *   JFA_BENCH_ITERS=n              timed runs per case (default 20)
+ */
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jfa.h"
+
+#define CK(x)                                                                              \
+  do {                                                                                     \
+    cudaError_t e_ = (x);                                                                  \
+    if (e_ != cudaSuccess) {                                                               \
+      fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));  \
+      exit(1);                                                                             \
+    }                                                                                      \
+  } while (0)
+#define JK(x)                                                                                        \
+  do {                                                                                               \
+    jfa_status_t s_ = (x);                                                                           \
+    if (s_ != JFA_SUCCESS) {                                                                         \
+      fprintf(stderr, "%s:%d %s: %s %s\n", __FILE__, __LINE__, #x, jfa_status_string(s_), jfa_get_last_error()); \
+      exit(1);                                                                                       \
+    }                                                                                                \
+  } while (0)
+
+static uint64_t rng = 88172645463325252ull;
+static double urand(void) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (double)(rng >> 11) * (1.0 / 9007199254740992.0);
+}
+static double nrand(void) {
+  double u1 = urand(), u2 = urand();
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* host conversions */
+static float h2f(uint16_t h, jfa_dtype_t dt) {
+  uint32_t u;
+  if (dt == JFA_DTYPE_BFLOAT16) {
+    u = (uint32_t)h << 16;
+  } else {
+    uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    if (e == 0) {
+      float f = ldexpf((float)m, -24);
+      return (h & 0x8000) ? -f : f;
+    }
+    if (e == 31) u = s | 0x7f800000u | (m << 13);
+    else u = s | ((e - 15 + 127) << 23) | (m << 13);
+  }
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static uint16_t f2h(float f, jfa_dtype_t dt) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if (dt == JFA_DTYPE_BFLOAT16) {
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+  }
+  /* fp16: inputs are normal draws, well inside the normal range */
+  uint32_t s = (u >> 16) & 0x8000u, e = (u >> 23) & 0xff, m = u & 0x7fffffu;
+  int ee = (int)e - 127 + 15;
+  if (ee <= 0) return (uint16_t)s;
+  uint32_t r = ((uint32_t)ee << 10) | (m >> 13);
+  uint32_t rem = m & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (r & 1))) r++;
+  return (uint16_t)(s | r);
+}
+
+typedef struct {
+  jfa_dtype_t dt;
+  int64_t B, H, N, D;
+  size_t n, esz;
+  void *dev[7]; /* q k v qd kd vd dout */
+  float *host[7];
+  void *o, *od, *dq, *dk, *dv;
+  float *lse, *mu;
+} bench_t;
+
+static jfa_tensor_t T(const bench_t *b, void *p) {
+  return jfa_tensor_bshd(p, b->dt, JFA_DEVICE_CUDA, b->B, b->N, b->H, b->D);
+}
+static jfa_tensor_t S(const bench_t *b, float *p) {
+  return jfa_tensor_bhsd(p, JFA_DTYPE_FLOAT32, JFA_DEVICE_CUDA, b->B, b->H, b->N, 1);
+}
+/* element (b, h, n, d) of BSHD storage */
+static size_t idx(const bench_t *b, int64_t bb, int64_t h, int64_t n, int64_t d) {
+  return (size_t)(((bb * b->N + n) * b->H + h) * b->D + d);
+}
+
+static void setup(bench_t *b) {
+  b->n = (size_t)(b->B * b->H * b->N * b->D);
+  b->esz = jfa_dtype_size(b->dt);
+  void *stage = malloc(b->n * b->esz);
+  for (int t = 0; t < 7; ++t) {
+    b->host[t] = (float *)malloc(b->n * sizeof(float));
+    for (size_t i = 0; i < b->n; ++i) {
+      float x = (float)nrand();
+      if (b->dt == JFA_DTYPE_FLOAT32) {
+        ((float *)stage)[i] = x;
+      } else {
+        uint16_t h = f2h(x, b->dt);
+        ((uint16_t *)stage)[i] = h;
+        x = h2f(h, b->dt);
+      }
+      b->host[t][i] = x;
+    }
+    CK(cudaMalloc(&b->dev[t], b->n * b->esz));
+    CK(cudaMemcpy(b->dev[t], stage, b->n * b->esz, cudaMemcpyHostToDevice));
+  }
+  free(stage);
+  void **outs[5] = {&b->o, &b->od, &b->dq, &b->dk, &b->dv};
+  for (int t = 0; t < 5; ++t) CK(cudaMalloc(outs[t], b->n * b->esz));
+  CK(cudaMalloc((void **)&b->lse, (size_t)(b->B * b->H * b->N) * 4));
+  CK(cudaMalloc((void **)&b->mu, (size_t)(b->B * b->H * b->N) * 4));
+}
+
+static void teardown(bench_t *b) {
+  for (int t = 0; t < 7; ++t) {
+    cudaFree(b->dev[t]);
+    free(b->host[t]);
+  }
+  cudaFree(b->o), cudaFree(b->od), cudaFree(b->dq), cudaFree(b->dk), cudaFree(b->dv), cudaFree(b->lse), cudaFree(b->mu);
+}
+
+static void download(const bench_t *b, const void *dev, float *out, size_t n, int is_f32) {
+  size_t esz = is_f32 ? 4 : b->esz;
+  void *h = malloc(n * esz);
+  CK(cudaMemcpy(h, dev, n * esz, cudaMemcpyDeviceToHost));
+  for (size_t i = 0; i < n; ++i)
+    out[i] = (is_f32 || b->dt == JFA_DTYPE_FLOAT32) ? ((float *)h)[i] : h2f(((uint16_t *)h)[i], b->dt);
+  free(h);
+}
+
+/* float64 reference of one query row (b = 0, head h): o, od, mu, lse, dq */
+static void ref_row(const bench_t *b, int64_t h, int64_t i, int causal, double *o, double *od, double *dq, double *lse_out) {
+  const int64_t N = b->N, D = b->D;
+  const double sc = 1.0 / sqrt((double)D);
+  const float *q = b->host[0], *k = b->host[1], *v = b->host[2], *qd = b->host[3], *kd = b->host[4], *vd = b->host[5],
+              *dout = b->host[6];
+  double *s = malloc(N * 8), *sd = malloc(N * 8), *dp = malloc(N * 8);
+  int64_t nk = causal ? i + 1 : N;
+  double mx = -INFINITY;
+  for (int64_t j = 0; j < nk; ++j) {
+    double a = 0, c = 0;
+    for (int64_t d = 0; d < D; ++d) {
+      a += (double)q[idx(b, 0, h, i, d)] * k[idx(b, 0, h, j, d)];
+      c += (double)qd[idx(b, 0, h, i, d)] * k[idx(b, 0, h, j, d)] + (double)q[idx(b, 0, h, i, d)] * kd[idx(b, 0, h, j, d)];
+    }
+    s[j] = a * sc;
+    sd[j] = c * sc;
+    if (s[j] > mx) mx = s[j];
+  }
+  double l = 0, mu = 0;
+  for (int64_t j = 0; j < nk; ++j) l += exp(s[j] - mx);
+  for (int64_t j = 0; j < nk; ++j) {
+    s[j] = exp(s[j] - mx) / l;
+    mu += s[j] * sd[j];
+  }
+  *lse_out = mx + log(l);
+  for (int64_t d = 0; d < D; ++d) {
+    double a = 0, c = 0;
+    for (int64_t j = 0; j < nk; ++j) {
+      a += s[j] * v[idx(b, 0, h, j, d)];
+      c += s[j] * (sd[j] - mu) * v[idx(b, 0, h, j, d)] + s[j] * vd[idx(b, 0, h, j, d)];
+    }
+    o[d] = a;
+    od[d] = c;
+  }
+  double delta = 0;
+  for (int64_t d = 0; d < D; ++d) delta += (double)dout[idx(b, 0, h, i, d)] * o[d];
+  for (int64_t j = 0; j < nk; ++j) {
+    double a = 0;
+    for (int64_t d = 0; d < D; ++d) a += (double)dout[idx(b, 0, h, i, d)] * v[idx(b, 0, h, j, d)];
+    dp[j] = s[j] * (a - delta);
+  }
+  for (int64_t d = 0; d < D; ++d) {
+    double a = 0;
+    for (int64_t j = 0; j < nk; ++j) a += dp[j] * k[idx(b, 0, h, j, d)];
+    dq[d] = a * sc;
+  }
+  free(s), free(sd), free(dp);
+}
+
+/* dK, dV of key row j (b = 0, head h) from the device's lse and O */
+static void ref_key_row(const bench_t *b, int64_t h, int64_t j, int causal, const float *lse, const float *o, double *dk,
+                        double *dv) {
+  const int64_t N = b->N, D = b->D;
+  const double sc = 1.0 / sqrt((double)D);
+  const float *q = b->host[0], *k = b->host[1], *v = b->host[2], *dout = b->host[6];
+  for (int64_t d = 0; d < D; ++d) dk[d] = dv[d] = 0;
+  for (int64_t i = causal ? j : 0; i < N; ++i) {
+    double s = 0, dp = 0, delta = 0;
+    for (int64_t d = 0; d < D; ++d) {
+      s += (double)q[idx(b, 0, h, i, d)] * k[idx(b, 0, h, j, d)];
+      dp += (double)dout[idx(b, 0, h, i, d)] * v[idx(b, 0, h, j, d)];
+      delta += (double)dout[idx(b, 0, h, i, d)] * o[idx(b, 0, h, i, d)];
+    }
+    double p = exp(s * sc - lse[h * N + i]);
+    double ds = p * (dp - delta);
+    for (int64_t d = 0; d < D; ++d) {
+      dv[d] += p * dout[idx(b, 0, h, i, d)];
+      dk[d] += sc * ds * q[idx(b, 0, h, i, d)];
+    }
+  }
+}
+
+static int cmp_f(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* op: 0 fwd, 1 jvp, 2 bwd */
+static void run_op(jfa_context_t *ctx, bench_t *b, int op, const jfa_attention_params_t *prm) {
+  jfa_tensor_t q = T(b, b->dev[0]), k = T(b, b->dev[1]), v = T(b, b->dev[2]), qd = T(b, b->dev[3]), kd = T(b, b->dev[4]),
+               vd = T(b, b->dev[5]), dout = T(b, b->dev[6]), o = T(b, b->o), od = T(b, b->od), dq = T(b, b->dq),
+               dk = T(b, b->dk), dv = T(b, b->dv), lse = S(b, b->lse), mu = S(b, b->mu);
+  if (op == 0) JK(jfa_attention_forward(ctx, prm, &q, &k, &v, &o, &lse));
+  if (op == 1) JK(jfa_attention_forward_jvp(ctx, prm, &q, &k, &v, &qd, &kd, &vd, &o, &lse, &od, &mu));
+  if (op == 2) JK(jfa_attention_backward(ctx, prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv));
+}
+
+static double rel(const double *a, const double *r, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; ++i) {
+    num += (a[i] - r[i]) * (a[i] - r[i]);
+    den += r[i] * r[i];
+  }
+  return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D, int causal, int csv, int iters) {
+  bench_t b;
+  memset(&b, 0, sizeof(b));
+  b.dt = dt;
+  b.N = N;
+  b.D = D;
+  b.B = 16384 / N > 0 ? 16384 / N : 1;
+  b.H = 2048 / D > 0 ? 2048 / D : 1;
+  setup(&b);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  const char *dname = dt == JFA_DTYPE_BFLOAT16 ? "bf16" : dt == JFA_DTYPE_FLOAT16 ? "fp16" : "fp32";
+  const char *opn[3] = {"fwd", "jvp", "bwd"};
+  const double mult[3] = {1.0, 3.0, 2.5};
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  float *times = malloc(iters * sizeof(float));
+  run_op(ctx, &b, 0, &prm); /* o, lse for the backward */
+  for (int op = 0; op < 3; ++op) {
+    for (int w = 0; w < 3; ++w) run_op(ctx, &b, op, &prm);
+    CK(cudaDeviceSynchronize());
+    for (int it = 0; it < iters; ++it) {
+      CK(cudaEventRecord(e0, 0));
+      run_op(ctx, &b, op, &prm);
+      CK(cudaEventRecord(e1, 0));
+      CK(cudaEventSynchronize(e1));
+      CK(cudaEventElapsedTime(&times[it], e0, e1));
+    }
+    qsort(times, iters, sizeof(float), cmp_f);
+    double ms = times[iters / 2];
+    double flops = 4.0 * b.B * b.H * (double)N * N * D * (causal ? 0.5 : 1.0) * mult[op];
+    double tflops = flops / (ms * 1e-3) / 1e12;
+    /* error on sampled rows of batch 0 */
+    const int64_t rows[3] = {0, N / 2 + 1, N - 1};
+    const int64_t heads[3] = {0, b.H / 2, b.H - 1};
+    size_t nrow = (size_t)(b.B * b.H * N);
+    float *got = malloc(b.n * 4), *lse = malloc(nrow * 4), *o = malloc(b.n * 4);
+    double *r0 = malloc(D * 8), *r1 = malloc(D * 8), *r2 = malloc(D * 8), *g = malloc(D * 8);
+    double num = 0, den = 0;
+    download(&b, op == 0 ? b.o : op == 1 ? b.od : b.dq, got, b.n, 0);
+    if (op == 2) {
+      download(&b, b.lse, lse, nrow, 1);
+      download(&b, b.o, o, b.n, 0);
+    }
+    for (int s = 0; s < 3; ++s) {
+      double l;
+      ref_row(&b, heads[s], rows[s], causal, r0, r1, r2, &l);
+      const double *r = op == 0 ? r0 : op == 1 ? r1 : r2;
+      for (int64_t d = 0; d < D; ++d) {
+        g[d] = got[idx(&b, 0, heads[s], rows[s], d)];
+        num += (g[d] - r[d]) * (g[d] - r[d]);
+        den += r[d] * r[d];
+      }
+    }
+    if (op == 2) {
+      float *gk = malloc(b.n * 4), *gv = malloc(b.n * 4);
+      download(&b, b.dk, gk, b.n, 0);
+      download(&b, b.dv, gv, b.n, 0);
+      /* lse is (B, H, N) contiguous; batch 0 first */
+      for (int s = 0; s < 2; ++s) {
+        ref_key_row(&b, heads[s], rows[s], causal, lse, o, r0, r1);
+        for (int64_t d = 0; d < D; ++d) {
+          double x = gk[idx(&b, 0, heads[s], rows[s], d)], y = gv[idx(&b, 0, heads[s], rows[s], d)];
+          num += (x - r0[d]) * (x - r0[d]) + (y - r1[d]) * (y - r1[d]);
+          den += r0[d] * r0[d] + r1[d] * r1[d];
+        }
+      }
+      free(gk), free(gv);
+    }
+    double err = den > 0 ? sqrt(num / den) : sqrt(num);
+    (void)rel;
+    if (csv)
+      printf("jfa,%s,%s,%lld,%lld,%lld,%lld,%d,%.4f,%.1f,%.2e\n", opn[op], dname, (long long)b.B, (long long)b.H,
+             (long long)N, (long long)D, causal, ms, tflops, err);
+    else
+      printf("%-4s %-5s %4lld %4lld %6lld %4lld %6d %10.3f %9.1f %10.2e\n", opn[op], dname, (long long)b.B,
+             (long long)b.H, (long long)N, (long long)D, causal, ms, tflops, err);
+    fflush(stdout);
+    free(got), free(lse), free(o), free(r0), free(r1), free(r2), free(g);
+  }
+  free(times);
+  cudaEventDestroy(e0), cudaEventDestroy(e1);
+  teardown(&b);
+}
+
+int main(int argc, char **argv) {
+  int n = 0;
+  if (!jfa_cuda_available(&n)) {
+    printf("no CUDA GPU\n");
+    return 77;
+  }
+  int csv = 0;
+  int iters = getenv("JFA_BENCH_ITERS") ? atoi(getenv("JFA_BENCH_ITERS")) : 20;
+  if (iters < 1) iters = 1;
+  jfa_context_t *ctx;
+  JK(jfa_context_create(&ctx, JFA_DEVICE_CUDA, 0));
+  for (int i = 1; i < argc; ++i)
+    if (!strcmp(argv[i], "--csv")) csv = 1;
+  if (csv)
+    printf("impl,op,dtype,B,H,N,D,causal,ms,tflops,err\n");
+  else
+    printf("%-4s %-5s %4s %4s %6s %4s %6s %10s %9s %10s\n", "op", "dtype", "B", "H", "N", "D", "causal", "ms",
+           "TFLOP/s", "err");
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--case") && i + 3 < argc) {
+      jfa_dtype_t dt = JFA_DTYPE_BFLOAT16;
+      if (i + 4 < argc && !strcmp(argv[i + 4], "fp16")) dt = JFA_DTYPE_FLOAT16;
+      if (i + 4 < argc && !strcmp(argv[i + 4], "fp32")) dt = JFA_DTYPE_FLOAT32;
+      bench_case(ctx, dt, atoll(argv[i + 1]), atoll(argv[i + 2]), atoi(argv[i + 3]), csv, iters);
+      jfa_context_destroy(ctx);
+      return 0;
+    }
+  }
+  const int64_t Ns[3] = {1024, 4096, 16384}, Ds[2] = {64, 128};
+  for (int di = 0; di < 2; ++di)
+    for (int ni = 0; ni < 3; ++ni)
+      for (int c = 0; c < 2; ++c) bench_case(ctx, JFA_DTYPE_BFLOAT16, Ns[ni], Ds[di], c, csv, iters);
+  jfa_context_destroy(ctx);
+  return 0;
+}

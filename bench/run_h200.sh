@@ -1,0 +1,59 @@
+#!/bin/bash
+# run_h200.sh - the one script a device call runs on the H200 (from the repository
+# root): configure and build for sm_90, the compiler's register/spill report of the
+# kernels, compute-sanitizer on small cases, `ctest -L gpu`, the benchmark and the
+# PyTorch comparison. Logs go to $OUT (at most 8 files come back); the summary is
+# printed last.
+#
+#   bash bench/run_h200.sh            (device call: OUT is set by the tool)
+#   SKIP_TORCH=1 SKIP_TESTS=1 ...     to shorten a run
+set -u
+OUT=${OUT:-/tmp/jfa_h200}
+mkdir -p "$OUT"
+export NCCL_NVLS_ENABLE=0
+START=$(date +%s)
+NCCL_ROOT=$(python3 -c "import nvidia.nccl;print(nvidia.nccl.__path__[0])" 2>/dev/null || true)
+{
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv
+  git log --oneline -1 2>/dev/null || true
+  cmake -S . -B build-h200 -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} \
+    -DCMAKE_CUDA_FLAGS="-Xptxas -v"
+  /usr/bin/time -f "BUILD_WALL %e s" cmake --build build-h200 -j16
+} > "$OUT/build.log" 2>&1
+BUILD_RC=$?
+grep -E "BUILD_WALL|error" "$OUT/build.log" | head -20
+if ! [ -x build-h200/tests/gpu/test_gpu_attention ]; then
+  echo "BUILD FAILED"; tail -60 "$OUT/build.log"; exit 1
+fi
+# registers / spills of the kernels
+grep -E "Compiling entry|registers|spill" "$OUT/build.log" | grep -B2 -E "spill stores" | \
+  grep -E "entry|stack|Used" > "$OUT/ptxas.log" || true
+
+if [ -z "${SKIP_TESTS:-}" ]; then
+  {
+    for c in 2 8 13 15; do
+      echo "== compute-sanitizer memcheck case $c"
+      timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_attention $c | tail -4
+      echo "rc=$?"
+    done
+    echo "== compute-sanitizer racecheck case 4"
+    timeout 120 compute-sanitizer --tool racecheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_attention 4 | tail -4
+    echo "rc=$?"
+  } > "$OUT/sanitizer.log" 2>&1
+  (cd build-h200 && timeout 400 ctest -L gpu --output-on-failure --timeout 380) > "$OUT/ctest.log" 2>&1
+  echo "ctest rc=$?" >> "$OUT/ctest.log"
+fi
+timeout 240 build-h200/bench/jfa_bench > "$OUT/bench.log" 2>&1
+echo "bench rc=$?" >> "$OUT/bench.log"
+if [ -z "${SKIP_TORCH:-}" ]; then
+  PYTHONUNBUFFERED=1 timeout 300 python3 bench/compare_torch.py build-h200/bench/jfa_bench > "$OUT/torch.log" 2>&1
+  echo "torch rc=$?" >> "$OUT/torch.log"
+fi
+echo "===== SUMMARY ($(( $(date +%s) - START )) s)"
+grep BUILD_WALL "$OUT/build.log"
+cat "$OUT/ptxas.log" | grep -E "spill" | sort | uniq -c | head
+[ -f "$OUT/sanitizer.log" ] && grep -E "==|ERROR SUMMARY|rc=" "$OUT/sanitizer.log"
+[ -f "$OUT/ctest.log" ] && { grep -E "FAIL|NaN" "$OUT/ctest.log" | grep -v "0 failed" | head -40; tail -12 "$OUT/ctest.log"; }
+cat "$OUT/bench.log"
+[ -f "$OUT/torch.log" ] && cat "$OUT/torch.log"
+exit 0
