@@ -50,7 +50,6 @@ typedef struct jfa_comm_ops {
 struct jfa_comm {
   const jfa_comm_ops_t *ops;
   int rank, size;
-  int in_flight;     /* an exchange was started and not yet waited on */
   void *impl;        /* private to the implementation */
 };
 
