@@ -85,7 +85,7 @@ extern "C" jfa_status_t jfa_cuda_fill(jfa_context_t *ctx, const jfa_tensor_t *ds
 }
 
 /* ---- merge: one warp per row ------------------------------------------------- */
-template <typename Tp>
+template <typename Tp, typename Ts>
 __global__ void merge_kernel(View o_acc, View lse_acc, View od_acc, View mu_acc, View o_p, View lse_p, View od_p,
                              View mu_p, int64_t H, int64_t N, int64_t D, int64_t rows, bool jvp) {
   int64_t row = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
@@ -95,10 +95,10 @@ __global__ void merge_kernel(View o_acc, View lse_acc, View od_acc, View mu_acc,
   float la = 0.f, lp = 0.f, ma = 0.f, mp = 0.f;
   if (lane == 0) {
     la = ((float *)lse_acc.p)[voff(lse_acc, b, h, n, 0)];
-    lp = to_f(((const Tp *)lse_p.p)[voff(lse_p, b, h, n, 0)]);
+    lp = to_f(((const Ts *)lse_p.p)[voff(lse_p, b, h, n, 0)]);
     if (jvp) {
       ma = ((float *)mu_acc.p)[voff(mu_acc, b, h, n, 0)];
-      mp = to_f(((const Tp *)mu_p.p)[voff(mu_p, b, h, n, 0)]);
+      mp = to_f(((const Ts *)mu_p.p)[voff(mu_p, b, h, n, 0)]);
     }
   }
   la = __shfl_sync(0xffffffffu, la, 0);
@@ -140,19 +140,28 @@ extern "C" jfa_status_t jfa_cuda_attention_merge(jfa_context_t *ctx, const jfa_t
   if (o_acc->dtype != JFA_DTYPE_FLOAT32 || lse_acc->dtype != JFA_DTYPE_FLOAT32 ||
       (od_acc && od_acc->dtype != JFA_DTYPE_FLOAT32) || (mu_acc && mu_acc->dtype != JFA_DTYPE_FLOAT32))
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "o_acc, lse_acc, od_acc and mu_acc must be float32 on CUDA");
-  if (lse_part->dtype != o_part->dtype || (mu_part && mu_part->dtype != o_part->dtype) ||
-      (od_part && od_part->dtype != o_part->dtype))
-    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "on CUDA the partial o_part, lse_part, od_part, mu_part must share one dtype");
+  if ((od_part && od_part->dtype != o_part->dtype) ||
+      (lse_part->dtype != o_part->dtype && lse_part->dtype != JFA_DTYPE_FLOAT32) ||
+      (mu_part && mu_part->dtype != lse_part->dtype))
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED,
+             "on CUDA od_part must have o_part's dtype, and lse_part, mu_part o_part's dtype or float32");
   bool jvp = od_acc && mu_acc && od_part && mu_part;
   int64_t B = o_acc->shape[0], H = o_acc->shape[1], N = o_acc->shape[2], D = o_acc->shape[3];
   int64_t rows = B * H * N;
   if (rows == 0) return JFA_SUCCESS;
   int threads = 256;
   int64_t blocks = (rows + 7) / 8;
-  JFA_DISPATCH(o_part->dtype, Tp,
-               (merge_kernel<Tp><<<(unsigned)blocks, threads, 0, ctx_stream(ctx)>>>(
-                   make_view(o_acc), make_view(lse_acc), make_view(od_acc), make_view(mu_acc), make_view(o_part),
-                   make_view(lse_part), make_view(od_part), make_view(mu_part), H, N, D, rows, jvp)));
+  const bool stats_f32 = lse_part->dtype == JFA_DTYPE_FLOAT32;
+  JFA_DISPATCH(o_part->dtype, Tp, {
+    if (stats_f32)
+      merge_kernel<Tp, float><<<(unsigned)blocks, threads, 0, ctx_stream(ctx)>>>(
+          make_view(o_acc), make_view(lse_acc), make_view(od_acc), make_view(mu_acc), make_view(o_part),
+          make_view(lse_part), make_view(od_part), make_view(mu_part), H, N, D, rows, jvp);
+    else
+      merge_kernel<Tp, Tp><<<(unsigned)blocks, threads, 0, ctx_stream(ctx)>>>(
+          make_view(o_acc), make_view(lse_acc), make_view(od_acc), make_view(mu_acc), make_view(o_part),
+          make_view(lse_part), make_view(od_part), make_view(mu_part), H, N, D, rows, jvp);
+  });
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
