@@ -55,6 +55,11 @@ jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair)
 
 int jfa_ring_pairs(const jfa_ring_t *r, int owner, jfa_ring_pair_t pairs[4]) {
   int n = 0;
+  if (r->size == 1) { /* one rank: zigzag's two chunks are rows [0, N/2) and [N/2, N), i.e. contiguous */
+    jfa_ring_pair_t pr = {0, 0, 0, 0, r->n_local};
+    pairs[0] = pr;
+    return 1;
+  }
   for (int a = 0; a < r->nchunks; ++a) {
     for (int b = 0; b < r->nchunks; ++b) {
       jfa_ring_pair_t pr;

@@ -56,8 +56,10 @@ static jfa_status_t run_backward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa
 
   jfa_tensor_t k0 = jfa_ring_view(r, r->kv[0], c->dtype, c->heads_kv, n, D);
   jfa_tensor_t v0 = jfa_ring_view(r, (unsigned char *)r->kv[0] + kvb, c->dtype, c->heads_kv, n, D);
-  JFA_CHECK(jfa_backend_convert(ctx, k, &k0));
-  JFA_CHECK(jfa_backend_convert(ctx, v, &v0));
+  if (r->size > 1) { /* one rank sends nothing: it computes on the caller's k, v */
+    JFA_CHECK(jfa_backend_convert(ctx, k, &k0));
+    JFA_CHECK(jfa_backend_convert(ctx, v, &v0));
+  }
   int d = 0; /* dK/dV slot holding the accumulators of the block being computed */
   jfa_tensor_t dkv0 = jfa_ring_view(r, r->dkv[0], r->acc, 2 * c->heads_kv, n, D);
   JFA_CHECK(jfa_backend_fill(ctx, &dkv0, 0.0));
@@ -75,6 +77,10 @@ static jfa_status_t run_backward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa
     unsigned char *slot = (unsigned char *)r->kv[cur], *dslot = (unsigned char *)r->dkv[d];
     jfa_tensor_t kb = jfa_ring_view(r, slot, c->dtype, c->heads_kv, n, D);
     jfa_tensor_t vb = jfa_ring_view(r, slot + kvb, c->dtype, c->heads_kv, n, D);
+    if (r->size == 1) {
+      kb = *k;
+      vb = *v;
+    }
     jfa_tensor_t dkb = jfa_ring_view(r, dslot, r->acc, c->heads_kv, n, D);
     jfa_tensor_t dvb = jfa_ring_view(r, dslot + dkvb, r->acc, c->heads_kv, n, D);
     for (int i = 0; i < np; ++i) {

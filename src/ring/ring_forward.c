@@ -63,11 +63,14 @@ static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
     JFA_CHECK(jfa_backend_fill(ctx, &mu_acc, 0.0));
   }
 
-  /* slot 0 <- this rank's K, V (, Kd, Vd), contiguous so that one message carries them */
+  /* slot 0 <- this rank's K, V (, Kd, Vd), contiguous so that one message carries them
+     (one rank sends nothing: it computes on the caller's tensors) */
   const jfa_tensor_t *src[4] = {k, v, kd, vd};
-  for (int i = 0; i < nparts; ++i) {
-    jfa_tensor_t dst = jfa_ring_view(r, (unsigned char *)r->kv[0] + i * kvb, c->dtype, c->heads_kv, n, D);
-    JFA_CHECK(jfa_backend_convert(ctx, src[i], &dst));
+  if (r->size > 1) {
+    for (int i = 0; i < nparts; ++i) {
+      jfa_tensor_t dst = jfa_ring_view(r, (unsigned char *)r->kv[0] + i * kvb, c->dtype, c->heads_kv, n, D);
+      JFA_CHECK(jfa_backend_convert(ctx, src[i], &dst));
+    }
   }
 
   for (int s = 0; s < r->size; ++s) {
@@ -85,6 +88,14 @@ static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
     jfa_tensor_t vb = jfa_ring_view(r, slot + kvb, c->dtype, c->heads_kv, n, D);
     jfa_tensor_t kdb = jfa_ring_view(r, slot + 2 * kvb, c->dtype, c->heads_kv, n, D);
     jfa_tensor_t vdb = jfa_ring_view(r, slot + 3 * kvb, c->dtype, c->heads_kv, n, D);
+    if (r->size == 1) {
+      kb = *k;
+      vb = *v;
+      if (jvp) {
+        kdb = *kd;
+        vdb = *vd;
+      }
+    }
     for (int i = 0; i < np; ++i) {
       const jfa_ring_pair_t *pr = &pairs[i];
       jfa_problem_t p = jfa_ring_problem(r, pr);

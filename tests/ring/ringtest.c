@@ -155,6 +155,9 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
   jfa_device_t dev;
   int devidx;
   jfa_context_get_device(ctx, &dev, &devidx);
+#ifdef JFA_HAVE_CUDA
+  if (dev == JFA_DEVICE_CUDA) cudaSetDevice(devidx); /* the test's own buffers go to the ring's GPU */
+#endif
   const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, N = c->N, D = c->D, n = N / P;
   const size_t nq = (size_t)(B * Hq * N * D), nk = (size_t)(B * Hkv * N * D), nr = (size_t)(B * Hq * N);
   jfa_dtype_t st_dt = (dev == JFA_DEVICE_CPU && c->dtype == JFA_DTYPE_FLOAT64) ? JFA_DTYPE_FLOAT64
