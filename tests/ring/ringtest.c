@@ -47,8 +47,9 @@ uint64_t rt_init(int *argc, char ***argv, const char *name, int *world_rank, int
 
 void rt_describe(const rt_case_t *c, char *buf, size_t n) {
   static const char *dn[4] = {"fp64", "fp32", "fp16", "bf16"};
-  snprintf(buf, n, "%s %s %s B%lld Hq%lld Hkv%lld N%lld D%lld", dn[c->dtype],
+  snprintf(buf, n, "%s %s %s%s B%lld Hq%lld Hkv%lld N%lld D%lld", dn[c->dtype],
            c->layout == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contig", c->causal ? "causal" : "full",
+           c->bshd ? " bshd" : "",
            (long long)c->B, (long long)c->Hq, (long long)c->Hkv, (long long)c->N, (long long)c->D);
 }
 
@@ -93,15 +94,23 @@ typedef struct {
   size_t n, bytes;
 } lt_t;
 
-static int lt_make(lt_t *x, jfa_device_t dev, jfa_dtype_t dt, int64_t B, int64_t H, int64_t N, int64_t D) {
+static int lt_make(lt_t *x, jfa_device_t dev, jfa_dtype_t dt, int64_t B, int64_t H, int64_t N, int64_t D,
+                   int bshd) {
   memset(x, 0, sizeof(*x));
   x->n = (size_t)(B * H * N * D);
   x->bytes = x->n * jfa_dtype_size(dt);
   x->vals = (double *)calloc(x->n, sizeof(double));
   x->host = malloc(x->bytes);
   void *d = dev_alloc(dev, x->bytes);
-  x->t = jfa_tensor_bhsd(d, dt, dev, B, H, N, D);
+  x->t = bshd && D > 1 ? jfa_tensor_bshd(d, dt, dev, B, N, H, D) : jfa_tensor_bhsd(d, dt, dev, B, H, N, D);
   return x->vals && x->host && d;
+}
+/* the tensor's layout over the host copy */
+static jfa_tensor_t lt_host(const lt_t *x) {
+  jfa_tensor_t h = x->t;
+  h.data = x->host;
+  h.device = JFA_DEVICE_CPU;
+  return h;
 }
 static void lt_free(lt_t *x, jfa_device_t dev) {
   free(x->vals);
@@ -109,7 +118,8 @@ static void lt_free(lt_t *x, jfa_device_t dev) {
   dev_free(dev, x->t.data);
 }
 static void lt_upload(lt_t *x) {
-  tu_to_dtype(x->vals, x->host, x->n, x->t.dtype);
+  jfa_tensor_t h = lt_host(x);
+  tu_scatter(x->vals, &h);
   dev_copy(x->t.device, x->t.data, x->host, x->bytes, 1);
 }
 static void lt_poison(lt_t *x) {
@@ -118,7 +128,8 @@ static void lt_poison(lt_t *x) {
 }
 static void lt_download(lt_t *x) {
   dev_copy(x->t.device, x->host, x->t.data, x->bytes, 0);
-  tu_from_dtype(x->host, x->vals, x->n, x->t.dtype);
+  jfa_tensor_t h = lt_host(x);
+  tu_gather(&h, x->vals);
 }
 
 /* Copies this rank's rows of a full BHSD double array (seq N) into local (seq n). */
@@ -197,10 +208,10 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
     int ok = 1;
     for (int i = 0; i < NF; ++i) {
       jfa_dtype_t dt = (i == LSE || i == MU) ? st_dt : c->dtype;
-      ok &= lt_make(&L[i], dev, dt, B, fh[i], n, fd[i]);
+      ok &= lt_make(&L[i], dev, dt, B, fh[i], n, fd[i], c->bshd);
     }
-    ok &= lt_make(&L[NF], dev, c->dtype, B, Hq, n, D);   /* o of the plain forward */
-    ok &= lt_make(&L[NF + 1], dev, st_dt, B, Hq, n, 1);  /* lse of the plain forward */
+    ok &= lt_make(&L[NF], dev, c->dtype, B, Hq, n, D, c->bshd);   /* o of the plain forward */
+    ok &= lt_make(&L[NF + 1], dev, st_dt, B, Hq, n, 1, c->bshd);  /* lse of the plain forward */
     jfa_ring_t *ring = NULL;
     if (!ok) {
       st = JFA_ERROR_OUT_OF_MEMORY;
@@ -222,6 +233,26 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
         st = JFA_ERROR_INTERNAL;
         free(tmp);
         goto local_done;
+      }
+      if (i == Q) { /* unshard puts exactly this rank's rows back, touching no other row */
+        double *full = (double *)malloc(nq * sizeof(double));
+        tu_poison(full, nq, JFA_DTYPE_FLOAT64);
+        jfa_tensor_t fq = jfa_tensor_bhsd(full, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, Hq, N, D);
+        jfa_status_t s3 = jfa_layout_unshard(cpu, c->layout, rank, P, &lt, &fq);
+        size_t written = 0, wrong = 0;
+        for (size_t j = 0; j < nq; ++j)
+          if (!isnan(full[j])) {
+            ++written;
+            wrong += full[j] != f[Q][j];
+          }
+        free(full);
+        if (s3 != JFA_SUCCESS || written != L[Q].n || wrong) {
+          fprintf(stderr, "jfa_layout_unshard: status %d, %zu written (expected %zu), %zu wrong\n", (int)s3,
+                  written, L[Q].n, wrong);
+          st = JFA_ERROR_INTERNAL;
+          free(tmp);
+          goto local_done;
+        }
       }
       lt_upload(&L[i]);
     }

@@ -24,6 +24,7 @@ typedef struct {
   jfa_dtype_t dtype;
   jfa_layout_t layout;
   int causal;
+  int bshd; /* local q, k, v, o, ... stored (B, S, H, D): strided views (stats stay (B, H, S, 1)) */
 } rt_case_t;
 
 /** Deterministic inputs: the same seed gives the same case on every rank and every P. */

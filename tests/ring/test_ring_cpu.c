@@ -39,11 +39,12 @@ int main(int argc, char **argv) {
     for (int lay = 0; lay < 2; ++lay)
       for (int causal = 0; causal < 2; ++causal) {
         rt_case_t c = {2, 4, 2, 48, 12, dt ? JFA_DTYPE_FLOAT32 : JFA_DTYPE_FLOAT64,
-                       lay ? JFA_LAYOUT_ZIGZAG : JFA_LAYOUT_CONTIGUOUS, causal};
+                       lay ? JFA_LAYOUT_ZIGZAG : JFA_LAYOUT_CONTIGUOUS, causal, 0};
         cases[nc++] = c;
       }
-  { rt_case_t c = {1, 3, 3, 96, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_ZIGZAG, 1}; cases[nc++] = c; } /* MHA, odd D */
-  { rt_case_t c = {1, 6, 1, 48, 7, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1}; cases[nc++] = c; } /* MQA */
+  { rt_case_t c = {1, 3, 3, 96, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_ZIGZAG, 1, 0}; cases[nc++] = c; } /* MHA, odd D */
+  { rt_case_t c = {1, 6, 1, 48, 7, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0}; cases[nc++] = c; } /* MQA */
+  { rt_case_t c = {2, 4, 2, 48, 6, JFA_DTYPE_FLOAT32, JFA_LAYOUT_ZIGZAG, 1, 1}; cases[nc++] = c; } /* BSHD views */
 
   for (int ci = 0; ci < nc; ++ci) {
     const rt_case_t *c = &cases[ci];
@@ -103,7 +104,7 @@ int main(int argc, char **argv) {
     jfa_comm_t *single = NULL;
     double e[RT_NOUT];
     jfa_status_t s = jfa_comm_create_single(&single);
-    rt_case_t c = {2, 4, 2, 7, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1}; /* N = 7 at P = 1 */
+    rt_case_t c = {2, 4, 2, 7, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0}; /* N = 7 at P = 1 */
     if (s == JFA_SUCCESS) s = rt_run_case(&c, seed + 100, self, single, cpu, cpu, e);
     jfa_comm_destroy(single);
     tu_expect("single comm N=7 runs", s == JFA_SUCCESS);
@@ -112,7 +113,7 @@ int main(int argc, char **argv) {
       snprintf(name, sizeof(name), "single comm N=7 %s", rt_out_names[i]);
       tu_check(name, s == JFA_SUCCESS ? e[i] : NAN, 1e-12);
     }
-    rt_case_t c1 = {1, 2, 1, 1, 3, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1}; /* N = 1 */
+    rt_case_t c1 = {1, 2, 1, 1, 3, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0}; /* N = 1 */
     s = jfa_comm_create_single(&single);
     if (s == JFA_SUCCESS) s = rt_run_case(&c1, seed + 101, self, single, cpu, cpu, e);
     jfa_comm_destroy(single);
@@ -129,7 +130,7 @@ int main(int argc, char **argv) {
     jfa_comm_t *comm = NULL;
     MPI_Comm w = MPI_COMM_WORLD;
     double e[RT_NOUT];
-    rt_case_t c = {1, 2, 2, ws, 4, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1};
+    rt_case_t c = {1, 2, 2, ws, 4, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0};
     jfa_status_t s = jfa_comm_create_mpi(&comm, &w);
     if (s == JFA_SUCCESS) s = rt_run_case(&c, seed + 200, w, comm, cpu, cpu, e);
     jfa_comm_destroy(comm);
