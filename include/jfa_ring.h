@@ -139,8 +139,9 @@ void jfa_ring_config_init(jfa_ring_config_t *config);
 /**
  * Creates a ring. Collective: every rank of comm must call it with the same
  * config; a config that differs across ranks (or is invalid on any rank) makes
- * every rank return an error (never a hang). Allocates the ring's buffers on the
- * context's device (see jfa_ring_memory_bytes). ctx and comm must outlive the ring.
+ * every rank return an error (never a hang). Buffers are allocated later, on the
+ * context's device, by the calls (see jfa_ring_memory_bytes). ctx and comm must
+ * outlive the ring.
  */
 jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *comm,
                              const jfa_ring_config_t *config);
@@ -182,9 +183,12 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
                                const jfa_tensor_t *dv);
 
 /**
- * Bytes the ring allocates beyond the caller's inputs and outputs, on the
- * context's device plus pinned host staging of the communicator: O(N/P) per rank
- * (two K/V/Kd/Vd blocks for double buffering, float accumulators, two dK/dV blocks).
+ * Bytes the ring holds now beyond the caller's inputs and outputs, on the
+ * context's device plus pinned host staging of the communicator: O(N/P) per rank.
+ * Buffers are allocated by the first call that needs them and kept: two K/V
+ * blocks for double buffering (K/V/Kd/Vd once a JVP ran; none at P = 1), float
+ * accumulators (o, lse; od, mu for the JVP; reused by the backward) and two
+ * float dK/dV blocks once a backward ran. 0 right after jfa_ring_create.
  */
 jfa_status_t jfa_ring_memory_bytes(const jfa_ring_t *ring, size_t *bytes);
 

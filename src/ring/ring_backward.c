@@ -54,9 +54,9 @@ static jfa_status_t run_backward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa
   jfa_problem_t whole = jfa_ring_problem(r, NULL);
   JFA_CHECK(jfa_backend_attention_delta(ctx, &whole, o, dout, &delta));
 
-  jfa_tensor_t k0 = jfa_ring_view(r, r->kv[0], c->dtype, c->heads_kv, n, D);
-  jfa_tensor_t v0 = jfa_ring_view(r, (unsigned char *)r->kv[0] + kvb, c->dtype, c->heads_kv, n, D);
   if (r->size > 1) { /* one rank sends nothing: it computes on the caller's k, v */
+    jfa_tensor_t k0 = jfa_ring_view(r, r->kv[0], c->dtype, c->heads_kv, n, D);
+    jfa_tensor_t v0 = jfa_ring_view(r, (unsigned char *)r->kv[0] + kvb, c->dtype, c->heads_kv, n, D);
     JFA_CHECK(jfa_backend_convert(ctx, k, &k0));
     JFA_CHECK(jfa_backend_convert(ctx, v, &v0));
   }
@@ -74,12 +74,12 @@ static jfa_status_t run_backward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa
     int owner = (r->rank - s + r->size) % r->size;
     jfa_ring_pair_t pairs[4];
     int np = jfa_ring_pairs(r, owner, pairs);
-    unsigned char *slot = (unsigned char *)r->kv[cur], *dslot = (unsigned char *)r->dkv[d];
-    jfa_tensor_t kb = jfa_ring_view(r, slot, c->dtype, c->heads_kv, n, D);
-    jfa_tensor_t vb = jfa_ring_view(r, slot + kvb, c->dtype, c->heads_kv, n, D);
-    if (r->size == 1) {
-      kb = *k;
-      vb = *v;
+    unsigned char *dslot = (unsigned char *)r->dkv[d];
+    jfa_tensor_t kb = *k, vb = *v; /* one rank: the caller's tensors */
+    if (r->size > 1) {
+      unsigned char *slot = (unsigned char *)r->kv[cur];
+      kb = jfa_ring_view(r, slot, c->dtype, c->heads_kv, n, D);
+      vb = jfa_ring_view(r, slot + kvb, c->dtype, c->heads_kv, n, D);
     }
     jfa_tensor_t dkb = jfa_ring_view(r, dslot, r->acc, c->heads_kv, n, D);
     jfa_tensor_t dvb = jfa_ring_view(r, dslot + dkvb, r->acc, c->heads_kv, n, D);
@@ -125,6 +125,7 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
   if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
   jfa_status_t local = check_backward(ring, q, k, v, o, lse, dout, dq, dk, dv);
   JFA_CHECK(jfa_ring_agree(ring, local, "jfa_ring_backward"));
+  JFA_CHECK(jfa_ring_reserve(ring, ring->size > 1 ? 2 : 0, 1, 1));
   int prev;
   JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));
   jfa_status_t st = run_backward(ring, q, k, v, o, lse, dout, dq, dk, dv);

@@ -53,9 +53,10 @@ static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
   /* accumulators: o, od (B, Hq, n, D) and lse, mu (B, Hq, n, 1) of the acc dtype */
   unsigned char *big = (unsigned char *)r->acc_big, *small = (unsigned char *)r->acc_small;
   jfa_tensor_t o_acc = jfa_ring_view(r, big, r->acc, c->heads_q, n, D);
-  jfa_tensor_t od_acc = jfa_ring_view(r, big + (size_t)r->q_elems * r->asz, r->acc, c->heads_q, n, D);
+  /* od, mu exist only when the buffers hold two sets (JVP) */
+  jfa_tensor_t od_acc = jfa_ring_view(r, jvp ? big + (size_t)r->q_elems * r->asz : big, r->acc, c->heads_q, n, D);
   jfa_tensor_t lse_acc = jfa_ring_view(r, small, r->acc, c->heads_q, n, 1);
-  jfa_tensor_t mu_acc = jfa_ring_view(r, small + (size_t)r->q_rows * r->asz, r->acc, c->heads_q, n, 1);
+  jfa_tensor_t mu_acc = jfa_ring_view(r, jvp ? small + (size_t)r->q_rows * r->asz : small, r->acc, c->heads_q, n, 1);
   JFA_CHECK(jfa_backend_fill(ctx, &o_acc, 0.0));
   JFA_CHECK(jfa_backend_fill(ctx, &lse_acc, -INFINITY));
   if (jvp) {
@@ -83,17 +84,18 @@ static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
     int owner = (r->rank - s + r->size) % r->size;
     jfa_ring_pair_t pairs[4];
     int np = jfa_ring_pairs(r, owner, pairs);
-    unsigned char *slot = (unsigned char *)r->kv[cur];
-    jfa_tensor_t kb = jfa_ring_view(r, slot, c->dtype, c->heads_kv, n, D);
-    jfa_tensor_t vb = jfa_ring_view(r, slot + kvb, c->dtype, c->heads_kv, n, D);
-    jfa_tensor_t kdb = jfa_ring_view(r, slot + 2 * kvb, c->dtype, c->heads_kv, n, D);
-    jfa_tensor_t vdb = jfa_ring_view(r, slot + 3 * kvb, c->dtype, c->heads_kv, n, D);
-    if (r->size == 1) {
-      kb = *k;
-      vb = *v;
+    jfa_tensor_t kb = *k, vb = *v, kdb = *k, vdb = *v; /* one rank: the caller's tensors */
+    if (jvp) {
+      kdb = *kd;
+      vdb = *vd;
+    }
+    if (r->size > 1) {
+      unsigned char *slot = (unsigned char *)r->kv[cur];
+      kb = jfa_ring_view(r, slot, c->dtype, c->heads_kv, n, D);
+      vb = jfa_ring_view(r, slot + kvb, c->dtype, c->heads_kv, n, D);
       if (jvp) {
-        kdb = *kd;
-        vdb = *vd;
+        kdb = jfa_ring_view(r, slot + 2 * kvb, c->dtype, c->heads_kv, n, D);
+        vdb = jfa_ring_view(r, slot + 3 * kvb, c->dtype, c->heads_kv, n, D);
       }
     }
     for (int i = 0; i < np; ++i) {
@@ -139,6 +141,8 @@ static jfa_status_t forward_common(jfa_ring_t *r, const jfa_tensor_t *q, const j
   if (!r) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
   jfa_status_t local = check_forward(r, q, k, v, qd, kd, vd, o, lse, od, mu, jvp);
   JFA_CHECK(jfa_ring_agree(r, local, what));
+  /* one rank computes on the caller's K/V and needs no travelling slots */
+  JFA_CHECK(jfa_ring_reserve(r, r->size > 1 ? (jvp ? 4 : 2) : 0, jvp ? 2 : 1, 0));
   int prev;
   JFA_CHECK(jfa_ring_device_enter(r->ctx, &prev));
   jfa_status_t st = run_forward(r, q, k, v, qd, kd, vd, o, lse, od, mu, jvp);

@@ -35,12 +35,19 @@ struct jfa_ring {
   int64_t kv_elems;  /* B * Hkv * n_local * D */
   int64_t q_elems;   /* B * Hq * n_local * D */
   int64_t q_rows;    /* B * Hq * n_local */
-  void *kv[2];       /* double buffer: K, V, Kd, Vd (kv_elems each, cfg.dtype) */
+  void *kv[2];       /* double buffer: K, V (, Kd, Vd) (kv_elems each, cfg.dtype); unused at P = 1 */
   void *acc_big;     /* forward: o, od accumulators; backward: dq accumulator */
   void *acc_small;   /* forward: lse, mu accumulators; backward: delta */
   void *dkv[2];      /* backward double buffer: dK, dV accumulators (kv_elems each, acc dtype) */
+  int kv_parts;      /* blocks per kv slot allocated so far (0, 2 or 4) */
+  int acc_parts;     /* accumulator sets allocated so far (0, 1 or 2) */
   size_t bytes;      /* total of the above */
 };
+
+/* Makes sure the buffers hold kv_parts blocks per K/V slot, acc_parts accumulator
+   sets and (dkv) the dK/dV slots, growing them when needed; then agrees across
+   ranks on success (collective). */
+jfa_status_t jfa_ring_reserve(jfa_ring_t *r, int kv_parts, int acc_parts, int dkv);
 
 /* Allocates/frees ring memory on the context's device (ring_mem.c). */
 jfa_status_t jfa_ring_alloc(const jfa_context_t *ctx, size_t bytes, void **ptr);
