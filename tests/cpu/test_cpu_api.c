@@ -2,7 +2,8 @@
  * test_cpu_api.c - the small parts of the public API: version, status strings,
  * dtype sizes, tensor constructors (BHSD/BSHD strides, numel), context getters and
  * setters, the last-error message (file:line prefix, bounded trace), and that CPU
- * results are bitwise identical for 1 and several threads.
+ * results are bitwise identical for 1 and several threads; the backend's convert
+ * and fill (strided, float64/float32) and its refusal of float16 on the CPU.
  *
  * Run: ctest --test-dir build -R test_cpu_api
  */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/check.h"
 #include "cpu_test.h"
 
@@ -112,8 +114,38 @@ static void test_threads(void) {
   for (int i = 0; i < 7; ++i) tb_free(&in[i]), tb_free(&out[0][i]), tb_free(&out[1][i]);
 }
 
+/* jfa_backend_convert / jfa_backend_fill on the CPU: strided, float64 <-> float32. */
+static void test_convert_fill(void) {
+  jfa_context_t *ctx;
+  if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) return;
+  tbuf_t a = tb_new(JFA_DTYPE_FLOAT64, 0, 2, 3, 5, 7), b = tb_new(JFA_DTYPE_FLOAT32, 1, 2, 3, 5, 7),
+         c = tb_new(JFA_DTYPE_FLOAT64, 1, 2, 3, 5, 7);
+  tb_random(&a, 1.0);
+  int ok = jfa_backend_convert(ctx, &a.t, &b.t) == JFA_SUCCESS && jfa_backend_convert(ctx, &b.t, &c.t) == JFA_SUCCESS;
+  tb_get(&b), tb_get(&c);
+  double err = 0.0;
+  for (size_t i = 0; i < a.n; ++i) err = fmax(err, fabs(c.val[i] - (double)(float)a.val[i]) + fabs(b.val[i] - c.val[i]));
+  tu_expect("convert f64 BHSD -> f32 BSHD -> f64 BSHD rounds exactly to float32", ok && err == 0.0);
+  ok = jfa_backend_fill(ctx, &b.t, -INFINITY) == JFA_SUCCESS;
+  tb_get(&b);
+  for (size_t i = 0; i < b.n; ++i) ok &= b.val[i] == -INFINITY;
+  tu_expect("fill -inf writes every element", ok);
+  jfa_tensor_t h = a.t;
+  h.dtype = JFA_DTYPE_FLOAT16;
+  tu_expect("CPU backend refuses float16 (convert) with UNSUPPORTED",
+            jfa_backend_convert(ctx, &h, &c.t) == JFA_ERROR_UNSUPPORTED);
+  jfa_problem_t p = {2, 3, 3, 5, 5, 7, 0.5, 0, 0, 0};
+  tu_expect("CPU backend refuses bfloat16 (attention_block) with UNSUPPORTED",
+            (h.dtype = JFA_DTYPE_BFLOAT16,
+             jfa_backend_attention_block(ctx, &p, &h, &h, &h, NULL, NULL, NULL, &c.t, NULL, NULL, NULL, 0)) ==
+                JFA_ERROR_UNSUPPORTED);
+  tb_free(&a), tb_free(&b), tb_free(&c);
+  jfa_context_destroy(ctx);
+}
+
 int main(void) {
   tu_init_seed("test_cpu_api");
+  test_convert_fill();
   test_basics();
   test_errors();
   test_context();
