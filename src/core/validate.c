@@ -46,6 +46,15 @@ jfa_status_t jfa_check_tensor(const jfa_tensor_t *t, const char *name, jfa_devic
     if (t->stride[i] > JFA_MAX_EXTENT)
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: stride[%d] = %lld is too large", name, i, (long long)t->stride[i]);
   }
+  /* element count and byte extent must fit comfortably in int64 (estimated in double) */
+  double numel = 1.0, extent = 1.0;
+  for (int i = 0; i < 4; ++i) {
+    numel *= (double)t->shape[i];
+    extent += (double)(t->shape[i] - 1) * (double)t->stride[i];
+  }
+  if (numel > 0x1p52 || extent * (double)jfa_dtype_size(t->dtype) > 0x1p60)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: tensor of %.3g elements spanning %.3g elements is too large", name,
+             numel, extent);
   return JFA_SUCCESS;
 }
 

@@ -143,6 +143,8 @@ int main(void) {
 
   /* strides and aliasing */
   CASE("negative stride", t[K].stride[2] = -3, call_fwd(), INV, "k");
+  CASE("huge shape and stride (offsets overflow)", (t[V].shape[2] = (int64_t)1 << 39, t[V].stride[2] = (int64_t)1 << 39),
+       call_fwd(), INV, "v");
   CASE("zero stride on an output", t[O].stride[2] = 0, call_fwd(), INV, "o");
   CASE("self-overlapping output strides", t[OD].stride[2] = 1, call_jvp(), INV, "od");
   CASE("output o is input q", t[O].data = t[Q].data, call_fwd(), INV, "o");
