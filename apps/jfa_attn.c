@@ -409,8 +409,9 @@ int main(int argc, char **argv) {
       if (it >= 0) times[it] = now_s() - t0;
     }
     double med = median(times, o.iters);
-    printf("  %-12s %10.3f ms  %9.2f TFLOP/s (median of %d)\n", op_name[op], 1e3 * med, op_flops[op] / med * 1e-12,
-           o.iters);
+    double rate = op_flops[op] / med;
+    printf("  %-12s %10.3f ms  %9.2f %s (median of %d)\n", op_name[op], 1e3 * med, rate >= 1e12 ? rate * 1e-12 : rate * 1e-9,
+           rate >= 1e12 ? "TFLOP/s" : "GFLOP/s", o.iters);
   }
   free(times);
   for (int i = 0; i < NOUT; ++i) buf_download(&o, &out[i]);
