@@ -9,12 +9,6 @@
 
 #include "cpu/cpu.h"
 
-static double dot(const double *a, const double *b, int64_t n) {
-  double s = 0.0;
-  for (int64_t d = 0; d < n; ++d) s += a[d] * b[d];
-  return s;
-}
-
 jfa_status_t jfa_cpu_attention_delta(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *o,
                                      const jfa_tensor_t *dout, const jfa_tensor_t *delta) {
   JFA_CHECK(jfa_cpu_check_dtype(o, "o"));
@@ -73,8 +67,8 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
     }
     if (L[r] == -INFINITY) jend = 0; /* a fully masked row contributes nothing */
     for (int64_t j = 0; j < jend; ++j) {
-      double pij = exp(scale * dot(qi, Kb + j * D, D) - L[r]);
-      double ds = pij * (dot(doi, Vb + j * D, D) - Dl[r]);
+      double pij = exp(scale * jfa_cpu_dot(qi, Kb + j * D, D) - L[r]);
+      double ds = pij * (jfa_cpu_dot(doi, Vb + j * D, D) - Dl[r]);
       for (int64_t d = 0; d < D; ++d) acc[d] += ds * Kb[j * D + d];
     }
     for (int64_t d = 0; d < D; ++d) acc[d] *= scale;
@@ -100,8 +94,8 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
         const int64_t row = base + i;
         if (L[row] == -INFINITY) continue;
         const double *qi = Q + row * D, *doi = dO + row * D;
-        double pij = exp(scale * dot(qi, kj, D) - L[row]);
-        double ds = pij * (dot(doi, vj, D) - Dl[row]);
+        double pij = exp(scale * jfa_cpu_dot(qi, kj, D) - L[row]);
+        double ds = pij * (jfa_cpu_dot(doi, vj, D) - Dl[row]);
         for (int64_t d = 0; d < D; ++d) {
           ak[d] += ds * qi[d];
           av[d] += pij * doi[d];

@@ -43,6 +43,21 @@ static inline void jfa_cpu_st(const jfa_tensor_t *t, int64_t off, double x) {
   else ((float *)t->data)[off] = (float)x;
 }
 
+/** Dot product of n doubles with four partial sums (independent chains run faster;
+ *  the order is fixed, so results do not depend on threads or layouts). */
+static inline double jfa_cpu_dot(const double *a, const double *b, int64_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int64_t d = 0;
+  for (; d + 4 <= n; d += 4) {
+    s0 += a[d] * b[d];
+    s1 += a[d + 1] * b[d + 1];
+    s2 += a[d + 2] * b[d + 2];
+    s3 += a[d + 3] * b[d + 3];
+  }
+  for (; d < n; ++d) s0 += a[d] * b[d];
+  return (s0 + s1) + (s2 + s3);
+}
+
 /** Returns JFA_ERROR_UNSUPPORTED unless t is NULL, float64 or float32. */
 jfa_status_t jfa_cpu_check_dtype(const jfa_tensor_t *t, const char *name);
 

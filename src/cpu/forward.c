@@ -15,12 +15,6 @@ static int64_t visible_end(const jfa_problem_t *p, int64_t i) {
   return lim < 0 ? 0 : (lim > p->Nk ? p->Nk : lim);
 }
 
-static double dot(const double *a, const double *b, int64_t n) {
-  double s = 0.0;
-  for (int64_t d = 0; d < n; ++d) s += a[d] * b[d];
-  return s;
-}
-
 /*
  * One query row against keys [0, jend) of one kv head: O row, lse, and with the
  * JVP (qd != NULL) the Od row and mu. S and Sd are scratch of jend doubles.
@@ -40,8 +34,8 @@ static void attend_row(const jfa_problem_t *p, int64_t jend, const double *q, co
   double m = -INFINITY;
   for (int64_t j = 0; j < jend; ++j) {
     const double *kj = K + j * D;
-    S[j] = p->scale * dot(q, kj, D);
-    if (jvp) Sd[j] = p->scale * (dot(qd, kj, D) + dot(q, Kd + j * D, D));
+    S[j] = p->scale * jfa_cpu_dot(q, kj, D);
+    if (jvp) Sd[j] = p->scale * (jfa_cpu_dot(qd, kj, D) + jfa_cpu_dot(q, Kd + j * D, D));
     if (S[j] > m) m = S[j];
   }
   double l = 0.0;
