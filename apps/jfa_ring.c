@@ -13,7 +13,8 @@
  *
  * Inputs are a deterministic function of (tensor, batch, head, global position,
  * dim), so every rank makes its own shard and rank 0 can recompute any value.
- * Printed: median time per call (the slowest rank per iteration), TFLOP/s per
+ * Printed: median time per call (the slowest rank per iteration) and per ring
+ * step (call / P), TFLOP/s per
  * rank (fwd = 4 B Hq N^2 D, halved when causal; JVP = 3x, bwd = 2.5x; divided by
  * P), memory per rank (the ring's buffers, the caller's tensors, and device
  * memory in use or host max RSS), and the check: rank 0 recomputes in float64
@@ -455,8 +456,8 @@ int main(int argc, char **argv) {
   for (int op = 0; op < 3; ++op) {
     tm[op] = time_op(&o, &job, ctx, NULL, (op_t)op, 0);
     if (g_rank == 0) {
-      printf("  %-12s %10.3f ms  %8.3f TFLOP/s per rank  (median of %d, slowest rank)\n", names[op], tm[op] * 1e3,
-             mult[op] * fwd_flop / g_size / tm[op] * 1e-12, o.iters);
+      printf("  %-12s %10.3f ms  (%.3f ms per ring step)  %8.3f TFLOP/s per rank  (median of %d, slowest rank)\n",
+             names[op], tm[op] * 1e3, tm[op] * 1e3 / g_size, mult[op] * fwd_flop / g_size / tm[op] * 1e-12, o.iters);
       fflush(stdout);
     }
   }
