@@ -43,7 +43,8 @@ jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair)
   p.scale = r->scale;
   p.causal = r->causal;
   if (pair) {
-    p.Nq = p.Nk = pair->rows;
+    p.Nq = pair->q_rows;
+    p.Nk = pair->k_rows;
     p.q_pos0 = pair->q_pos0;
     p.k_pos0 = pair->k_pos0;
   } else {
@@ -53,26 +54,59 @@ jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair)
   return p;
 }
 
-int jfa_ring_pairs(const jfa_ring_t *r, int owner, jfa_ring_pair_t pairs[4]) {
-  int n = 0;
-  if (r->size == 1) { /* one rank: zigzag's two chunks are rows [0, N/2) and [N/2, N), i.e. contiguous */
-    jfa_ring_pair_t pr = {0, 0, 0, 0, r->n_local};
-    pairs[0] = pr;
-    return 1;
+/* Local rows of a rank as chunks: zigzag's two (more than one rank), else one of
+   n rows (one rank: zigzag's chunks are rows [0, N/2), [N/2, N), i.e. contiguous). */
+static int chunks_of(const jfa_ring_t *r, int rank, int64_t row0[2], int64_t rows[2], int64_t pos0[2]) {
+  if (r->nchunks == 2 && r->size > 1) {
+    for (int c = 0; c < 2; ++c) {
+      jfa_layout_chunk(r->cfg.layout, r->cfg.seq_global, rank, r->size, c, &pos0[c], &rows[c]);
+      row0[c] = c * rows[c];
+    }
+    return 2;
   }
-  for (int a = 0; a < r->nchunks; ++a) {
-    for (int b = 0; b < r->nchunks; ++b) {
-      jfa_ring_pair_t pr;
-      int64_t rows = 0;
-      jfa_layout_chunk(r->cfg.layout, r->cfg.seq_global, r->rank, r->size, a, &pr.q_pos0, &rows);
-      jfa_layout_chunk(r->cfg.layout, r->cfg.seq_global, owner, r->size, b, &pr.k_pos0, &rows);
-      pr.rows = rows;
-      pr.q_row0 = a * rows;
-      pr.k_row0 = b * rows;
+  row0[0] = 0;
+  rows[0] = r->n_local;
+  pos0[0] = (int64_t)rank * r->n_local;
+  return 1;
+}
+
+void jfa_ring_key_half(const jfa_ring_t *r, int half, int64_t *row0, int64_t *rows) {
+  if (r->nchunks == 2 && r->size > 1) { /* zigzag: the halves are the two chunks */
+    *row0 = half * r->chunk;
+    *rows = r->chunk;
+    return;
+  }
+  int64_t h0 = (r->n_local + 1) / 2;
+  *row0 = half == 0 ? 0 : h0;
+  *rows = half == 0 ? h0 : r->n_local - h0;
+}
+
+int jfa_ring_pairs(const jfa_ring_t *r, int owner, int khalf, jfa_ring_pair_t pairs[4]) {
+  int64_t qr0[2], qrows[2], qpos[2], kr0[2], krows[2], kpos[2];
+  int nq = chunks_of(r, r->rank, qr0, qrows, qpos);
+  int nk = chunks_of(r, owner, kr0, krows, kpos);
+  if (khalf >= 0) { /* keep only the keys of that half */
+    int64_t h0, hn;
+    jfa_ring_key_half(r, khalf, &h0, &hn);
+    if (nk == 2) {
+      kr0[0] = kr0[khalf];
+      krows[0] = krows[khalf];
+      kpos[0] = kpos[khalf];
+    } else {
+      kpos[0] += h0;
+      kr0[0] = h0;
+      krows[0] = hn;
+    }
+    nk = 1;
+  }
+  int n = 0;
+  for (int a = 0; a < nq; ++a)
+    for (int b = 0; b < nk; ++b) {
+      if (qrows[a] == 0 || krows[b] == 0) continue;
+      jfa_ring_pair_t pr = {qr0[a], kr0[b], qpos[a], kpos[b], qrows[a], krows[b]};
       jfa_problem_t p = jfa_ring_problem(r, &pr);
       if (!jfa_problem_fully_masked(&p)) pairs[n++] = pr;
     }
-  }
   return n;
 }
 

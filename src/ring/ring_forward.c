@@ -83,7 +83,7 @@ static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
     }
     int owner = (r->rank - s + r->size) % r->size;
     jfa_ring_pair_t pairs[4];
-    int np = jfa_ring_pairs(r, owner, pairs);
+    int np = jfa_ring_pairs(r, owner, -1, pairs);
     jfa_tensor_t kb = *k, vb = *v, kdb = *k, vdb = *v; /* one rank: the caller's tensors */
     if (jvp) {
       kdb = *kd;
@@ -101,17 +101,17 @@ static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
     for (int i = 0; i < np; ++i) {
       const jfa_ring_pair_t *pr = &pairs[i];
       jfa_problem_t p = jfa_ring_problem(r, pr);
-      jfa_tensor_t qa = jfa_ring_rows(q, pr->q_row0, pr->rows);
-      jfa_tensor_t ka = jfa_ring_rows(&kb, pr->k_row0, pr->rows);
-      jfa_tensor_t va = jfa_ring_rows(&vb, pr->k_row0, pr->rows);
-      jfa_tensor_t oa = jfa_ring_rows(&o_acc, pr->q_row0, pr->rows);
-      jfa_tensor_t la = jfa_ring_rows(&lse_acc, pr->q_row0, pr->rows);
+      jfa_tensor_t qa = jfa_ring_rows(q, pr->q_row0, pr->q_rows);
+      jfa_tensor_t ka = jfa_ring_rows(&kb, pr->k_row0, pr->k_rows);
+      jfa_tensor_t va = jfa_ring_rows(&vb, pr->k_row0, pr->k_rows);
+      jfa_tensor_t oa = jfa_ring_rows(&o_acc, pr->q_row0, pr->q_rows);
+      jfa_tensor_t la = jfa_ring_rows(&lse_acc, pr->q_row0, pr->q_rows);
       if (jvp) {
-        jfa_tensor_t qda = jfa_ring_rows(qd, pr->q_row0, pr->rows);
-        jfa_tensor_t kda = jfa_ring_rows(&kdb, pr->k_row0, pr->rows);
-        jfa_tensor_t vda = jfa_ring_rows(&vdb, pr->k_row0, pr->rows);
-        jfa_tensor_t oda = jfa_ring_rows(&od_acc, pr->q_row0, pr->rows);
-        jfa_tensor_t mua = jfa_ring_rows(&mu_acc, pr->q_row0, pr->rows);
+        jfa_tensor_t qda = jfa_ring_rows(qd, pr->q_row0, pr->q_rows);
+        jfa_tensor_t kda = jfa_ring_rows(&kdb, pr->k_row0, pr->k_rows);
+        jfa_tensor_t vda = jfa_ring_rows(&vdb, pr->k_row0, pr->k_rows);
+        jfa_tensor_t oda = jfa_ring_rows(&od_acc, pr->q_row0, pr->q_rows);
+        jfa_tensor_t mua = jfa_ring_rows(&mu_acc, pr->q_row0, pr->q_rows);
         JFA_CHECK(jfa_backend_attention_block(ctx, &p, &qa, &ka, &va, &qda, &kda, &vda, &oa, &la,
                                               &oda, &mua, 1));
       } else {

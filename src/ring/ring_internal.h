@@ -17,7 +17,7 @@
 typedef struct {
   int64_t q_row0, k_row0; /* first local row of the chunks */
   int64_t q_pos0, k_pos0; /* their global positions */
-  int64_t rows;           /* rows of each chunk */
+  int64_t q_rows, k_rows; /* rows of each chunk */
 } jfa_ring_pair_t;
 
 struct jfa_ring {
@@ -63,9 +63,13 @@ jfa_tensor_t jfa_ring_view(const jfa_ring_t *r, void *data, jfa_dtype_t dtype, i
 jfa_tensor_t jfa_ring_rows(const jfa_tensor_t *t, int64_t row0, int64_t rows);
 /* The problem of one pair (Nq = Nk = pair rows) or of the whole shard (pair NULL). */
 jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair);
-/* The pairs of a step where this rank's queries meet the K/V block of `owner`, fully
-   masked ones left out; returns their count (0..4). */
-int jfa_ring_pairs(const jfa_ring_t *r, int owner, jfa_ring_pair_t pairs[4]);
+/* The pairs of a step where this rank's queries meet the K/V block of `owner` (all of
+   it for khalf < 0, else only key half 0 or 1), fully masked ones left out; returns
+   their count (0..4). */
+int jfa_ring_pairs(const jfa_ring_t *r, int owner, int khalf, jfa_ring_pair_t pairs[4]);
+/* Local rows [row0, row0 + rows) of key half 0 or 1 of a block (zigzag: its chunks;
+   otherwise the first ceil(n/2) rows and the rest). */
+void jfa_ring_key_half(const jfa_ring_t *r, int half, int64_t *row0, int64_t *rows);
 
 /* Collective agreement on a local status: every rank returns an error when any rank's
    local check failed (the failing rank keeps its own message). */
