@@ -41,11 +41,23 @@ if [ -z "${SKIP_TESTS:-}" ]; then
     timeout 120 compute-sanitizer --tool racecheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_attention 4 | tail -4
     echo "rc=$?"
   } > "$OUT/sanitizer.log" 2>&1
-  (cd build-h200 && timeout 400 ctest -L gpu --output-on-failure --timeout 380) > "$OUT/ctest.log" 2>&1
+  (cd build-h200 && timeout 400 ctest -L gpu -V --timeout 380) > "$OUT/ctest.log" 2>&1
   echo "ctest rc=$?" >> "$OUT/ctest.log"
 fi
 timeout 240 build-h200/bench/jfa_bench > "$OUT/bench.log" 2>&1
 echo "bench rc=$?" >> "$OUT/bench.log"
+if [ -n "${TUNE:-}" ]; then
+  # alternative tile shapes (JFA_TUNE_* variants, see src/kernels/*_tc.cu), N = 4096
+  {
+    cmake -S . -B build-tune -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DJFA_TUNING=ON -DJFA_BUILD_TESTS=OFF \
+      ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} > /dev/null && cmake --build build-tune -j16 --target jfa_bench > /dev/null
+    for D in 128 64; do for c in 0 1; do for v in 0 1 2 3; do
+      [ $D = 64 ] && [ $v = 3 ] && continue
+      echo "# variant $v (JFA_TUNE_FWD/JVP/BWD=$v)"
+      JFA_TUNE_FWD=$v JFA_TUNE_JVP=$v JFA_TUNE_BWD=$v timeout 60 build-tune/bench/jfa_bench --case 4096 $D $c | tail -3
+    done; done; done
+  } > "$OUT/tune.log" 2>&1
+fi
 if [ -z "${SKIP_TORCH:-}" ]; then
   PYTHONUNBUFFERED=1 timeout 300 python3 bench/compare_torch.py build-h200/bench/jfa_bench > "$OUT/torch.log" 2>&1
   echo "torch rc=$?" >> "$OUT/torch.log"
@@ -54,7 +66,8 @@ echo "===== SUMMARY ($(( $(date +%s) - START )) s)"
 grep BUILD_WALL "$OUT/build.log"
 cat "$OUT/ptxas.log" | grep -E "spill" | sort | uniq -c | head
 [ -f "$OUT/sanitizer.log" ] && grep -E "==|ERROR SUMMARY|rc=" "$OUT/sanitizer.log"
-[ -f "$OUT/ctest.log" ] && { grep -E "FAIL|NaN" "$OUT/ctest.log" | grep -v "0 failed" | head -40; tail -12 "$OUT/ctest.log"; }
+[ -f "$OUT/ctest.log" ] && { grep -E "\[FAIL\]|NaN|passed, " "$OUT/ctest.log" | head -40; tail -8 "$OUT/ctest.log"; }
+[ -f "$OUT/tune.log" ] && cat "$OUT/tune.log"
 cat "$OUT/bench.log"
 [ -f "$OUT/torch.log" ] && cat "$OUT/torch.log"
 exit 0

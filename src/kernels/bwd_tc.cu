@@ -13,6 +13,8 @@
  *   separately). Causal query blocks that see none of the keys are skipped; rows
  *   with lse = -inf (fully masked) contribute nothing. D = 256 takes the SIMT path.
  */
+#include <stdlib.h>
+
 #include "kernels/fwd_tc.cuh"
 
 struct BwdArgs {
@@ -143,6 +145,14 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
 
     /* P^T and dS^T (in place: st <- P, dpt <- dS) */
     const bool need_mask = n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
+    /* 32-bit mask in local indices: key kl (n0 + kl) is visible to query qi (q0 + qi) iff
+       kl < klim and kl - qi <= cdiff */
+    const int klim = (int)min((int64_t)BN, p.Nk - n0);
+    int cdiff = 1 << 30;
+    if (p.causal) {
+      const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + n0);
+      cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+    }
 #pragma unroll
     for (int nt = 0; nt < NQ; ++nt)
 #pragma unroll
@@ -150,8 +160,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
         const int qi = nt * 8 + 2 * t4 + (e & 1);
         float pv = exp2f(st[nt][e] * a.scale_log2 - lb[qi]);
         if (need_mask) {
-          const int64_t j = n0 + wk + g + (e >> 1) * 8, i = q0 + qi;
-          if (j >= p.Nk || (p.causal && p.k_pos0 + j > p.q_pos0 + i)) pv = 0.f;
+          const int kl = wk + g + (e >> 1) * 8;
+          if (kl >= klim || kl - qi > cdiff) pv = 0.f;
         }
         st[nt][e] = pv;
         dpt[nt][e] = pv * (dpt[nt][e] - db[qi]);
@@ -274,6 +284,16 @@ static jfa_status_t launch_bwd_tc(const BwdArgs &a, cudaStream_t st) {
 
 template <typename T>
 static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
+#ifdef JFA_TUNING
+  /* Tuning builds only: JFA_TUNE_BWD=<n> picks another tile shape for D = 128 / 64. */
+  const char *e = getenv("JFA_TUNE_BWD");
+  const int v = e ? atoi(e) : 0;
+  if (Dk == 128 && v == 1) return launch_bwd_tc<T, 128, 4, 32, false>(a, st);
+  if (Dk == 128 && v == 2) return launch_bwd_tc<T, 128, 8, 64, false>(a, st);
+  if (Dk == 128 && v == 3) return launch_bwd_tc<T, 128, 4, 64, false>(a, st);
+  if (Dk == 64 && v == 1) return launch_bwd_tc<T, 64, 8, 64, true>(a, st);
+  if (Dk == 64 && v == 2) return launch_bwd_tc<T, 64, 8, 32, true>(a, st);
+#endif
   switch (Dk) {
     case 32: return launch_bwd_tc<T, 32, 4, 64, true>(a, st);
     case 64: return launch_bwd_tc<T, 64, 4, 64, true>(a, st);

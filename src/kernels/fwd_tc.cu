@@ -3,6 +3,8 @@
  * problem for the fast path and the per-head-dim instantiations (bf16, fp16).
  * Tile shapes: BM query rows = 16 * MT * NW per CTA, BN keys per block.
  */
+#include <stdlib.h>
+
 #include "kernels/fwd_tc.cuh"
 
 int tc_head_dim(int64_t D) {
@@ -23,8 +25,26 @@ bool tc_tensor_ok(const jfa_tensor_t *t) {
   return true;
 }
 
+#ifdef JFA_TUNING
+/* Tuning builds only (-DJFA_TUNING=ON): JFA_TUNE_FWD=<n> picks another tile shape for D = 128. */
+template <typename T>
+static bool fwd_tune(const FwdArgs &a, int Dk, cudaStream_t st, jfa_status_t *s) {
+  const char *e = getenv("JFA_TUNE_FWD");
+  const int v = e ? atoi(e) : 0;
+  if (Dk != 128 || v == 0) return false;
+  if (v == 1) *s = launch_fwd_tc<T, 128, 64, 4, 2, false, false>(a, st);
+  else if (v == 2) *s = launch_fwd_tc<T, 128, 64, 8, 1, false, true>(a, st);
+  else *s = launch_fwd_tc<T, 128, 32, 8, 1, false, true>(a, st);
+  return true;
+}
+#endif
+
 template <typename T>
 static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, cudaStream_t st) {
+#ifdef JFA_TUNING
+  jfa_status_t ts;
+  if (fwd_tune<T>(a, Dk, st, &ts)) return ts;
+#endif
   switch (Dk) {
     case 32: return launch_fwd_tc<T, 32, 64, 4, 1, false, true>(a, st);
     case 64: return launch_fwd_tc<T, 64, 64, 4, 2, false, true>(a, st);

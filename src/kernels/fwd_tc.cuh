@@ -205,11 +205,19 @@ __global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
     /* mask, online softmax */
     const int64_t kb0 = (int64_t)jb * BN;
     const bool need_mask = kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0);
+    /* 32-bit mask in CTA-local indices: column c (key kb0 + c) is visible to local row r iff
+       c < klim and c - r <= cdiff */
+    const int klim = (int)min((int64_t)BN, p.Nk - kb0);
+    int cdiff = 1 << 30;
+    if (p.causal) {
+      const int64_t cd = (p.q_pos0 + m0) - (p.k_pos0 + kb0);
+      cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+    }
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
       for (int rr = 0; rr < 2; ++rr) {
-        const int64_t i = m0 + wrow + mt * 16 + g + rr * 8;
+        const int rl = wrow + mt * 16 + g + rr * 8;
         float mx = -INFINITY;
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
@@ -217,8 +225,8 @@ __global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
           for (int e = 0; e < 2; ++e) {
             float val = s[mt][nt][rr * 2 + e] * a.scale_log2;
             if (need_mask) {
-              const int64_t j = kb0 + nt * 8 + 2 * t4 + e;
-              if (j >= p.Nk || (p.causal && p.k_pos0 + j > p.q_pos0 + i)) val = -INFINITY;
+              const int c = nt * 8 + 2 * t4 + e;
+              if (c >= klim || c - rl > cdiff) val = -INFINITY;
             }
             s[mt][nt][rr * 2 + e] = val;
             mx = fmaxf(mx, val);

@@ -2,6 +2,12 @@
 if(JFA_ENABLE_CUDA)
   file(GLOB _jfa_kernel_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.cu)
   list(APPEND JFA_SOURCES ${_jfa_kernel_sources})
+  # -DJFA_TUNING=ON compiles extra tile shapes chosen by JFA_TUNE_* environment variables
+  # (bench/run_h200.sh uses it to compare them); off in normal builds.
+  option(JFA_TUNING "Compile alternative kernel tile shapes for tuning" OFF)
+  if(JFA_TUNING)
+    set_source_files_properties(${_jfa_kernel_sources} PROPERTIES COMPILE_DEFINITIONS JFA_TUNING=1)
+  endif()
 else()
   list(APPEND JFA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/no_cuda.c)
 endif()
