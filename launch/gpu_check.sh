@@ -36,6 +36,8 @@ echo "== ctest -L mpi"
 mpi=(mpirun --allow-run-as-root -x NCCL_NVLS_ENABLE=0 -x LD_LIBRARY_PATH)
 echo "== jfa_ring P=1 nccl (defaults: bf16 causal zigzag N=16384 Hq=Hkv=16 D=128)"
 timeout 120 "${mpi[@]}" -np 1 "$bd/apps/jfa_ring" --device cuda --comm nccl 2>&1 | tee "$out/ring_p1_nccl.log"
+echo "== jfa_ring P=1 nccl with JFA_RING_GENERIC=1 (the ring's accumulators and key halves at P=1)"
+JFA_RING_GENERIC=1 timeout 120 "${mpi[@]}" -x JFA_RING_GENERIC -np 1 "$bd/apps/jfa_ring" --device cuda --comm nccl 2>&1 | tee "$out/ring_p1_generic.log"
 echo "== jfa_ring P=1 mpi, non-causal contiguous"
 timeout 120 "${mpi[@]}" -np 1 "$bd/apps/jfa_ring" --device cuda --comm mpi --no-causal --layout contiguous 2>&1 | tee "$out/ring_p1_mpi.log"
 echo "== jfa_ring P=4 processes on GPU 0 (mpi comm, staged)"

@@ -340,6 +340,11 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   r->kv_elems = c->batch * c->heads_kv * r->n_local * c->head_dim;
   r->q_elems = c->batch * c->heads_q * r->n_local * c->head_dim;
   r->q_rows = c->batch * c->heads_q * r->n_local;
+  /* One rank needs no ring: its calls are the single-device backend calls (accumulate = 0,
+     the caller's outputs, no buffers). JFA_RING_GENERIC=1 keeps the ring's machinery
+     (accumulators, key halves) at P = 1 too, to test or measure it. */
+  const char *generic = getenv("JFA_RING_GENERIC");
+  r->direct = comm->size == 1 && !(generic && generic[0] == '1');
 
   *ring = r;
   return JFA_SUCCESS;

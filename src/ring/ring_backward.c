@@ -171,6 +171,15 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
   if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
   jfa_status_t local = check_backward(ring, q, k, v, o, lse, dout, dq, dk, dv);
   JFA_CHECK(jfa_ring_agree(ring, local, "jfa_ring_backward"));
+  if (ring->direct) { /* one rank: the single-device backward into the caller's gradients */
+    int prev;
+    JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));
+    jfa_problem_t p = jfa_ring_problem(ring, NULL);
+    jfa_status_t st = jfa_backend_attention_backward(ring->ctx, &p, q, k, v, o, lse, dout, dq, dk, dv);
+    if (st == JFA_SUCCESS && ring->ctx->device == JFA_DEVICE_CUDA) st = jfa_cuda_synchronize(ring->ctx);
+    jfa_ring_device_exit(ring->ctx, prev);
+    return st;
+  }
   JFA_CHECK(jfa_ring_reserve(ring, ring->size > 1 ? 2 : 0, 1, 1));
   int prev;
   JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));

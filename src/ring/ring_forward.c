@@ -141,6 +141,16 @@ static jfa_status_t forward_common(jfa_ring_t *r, const jfa_tensor_t *q, const j
   if (!r) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
   jfa_status_t local = check_forward(r, q, k, v, qd, kd, vd, o, lse, od, mu, jvp);
   JFA_CHECK(jfa_ring_agree(r, local, what));
+  if (r->direct) { /* one rank: single-device attention into the caller's outputs */
+    int prev;
+    JFA_CHECK(jfa_ring_device_enter(r->ctx, &prev));
+    jfa_problem_t p = jfa_ring_problem(r, NULL);
+    jfa_status_t st = jfa_backend_attention_block(r->ctx, &p, q, k, v, jvp ? qd : NULL, jvp ? kd : NULL,
+                                                  jvp ? vd : NULL, o, lse, jvp ? od : NULL, jvp ? mu : NULL, 0);
+    if (st == JFA_SUCCESS && r->ctx->device == JFA_DEVICE_CUDA) st = jfa_cuda_synchronize(r->ctx);
+    jfa_ring_device_exit(r->ctx, prev);
+    return st;
+  }
   /* one rank computes on the caller's K/V and needs no travelling slots */
   JFA_CHECK(jfa_ring_reserve(r, r->size > 1 ? (jvp ? 4 : 2) : 0, jvp ? 2 : 1, 0));
   int prev;

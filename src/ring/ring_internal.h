@@ -39,6 +39,7 @@ struct jfa_ring {
   void *acc_big;     /* forward: o, od accumulators; backward: dq accumulator */
   void *acc_small;   /* forward: lse, mu accumulators; backward: delta */
   void *dkv[2];      /* backward double buffer: dK, dV accumulators (kv_elems each, acc dtype) */
+  int direct;        /* one rank and no JFA_RING_GENERIC=1: calls go straight to the backend */
   int kv_parts;      /* blocks per kv slot allocated so far (0, 2 or 4) */
   int acc_parts;     /* accumulator sets allocated so far (0, 1 or 2) */
   size_t bytes;      /* total of the above */
