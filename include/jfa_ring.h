@@ -188,7 +188,9 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
  * Buffers are allocated by the first call that needs them and kept: two K/V
  * blocks for double buffering (K/V/Kd/Vd once a JVP ran; none at P = 1), float
  * accumulators (o, lse; od, mu for the JVP; reused by the backward) and two
- * float dK/dV blocks once a backward ran. 0 right after jfa_ring_create.
+ * float dK/dV blocks once a backward ran. 0 right after jfa_ring_create, and
+ * 0 for one rank, whose calls go straight to the single-device backend (unless
+ * JFA_RING_GENERIC=1 is set in the environment when the ring is created).
  */
 jfa_status_t jfa_ring_memory_bytes(const jfa_ring_t *ring, size_t *bytes);
 
