@@ -15,10 +15,12 @@ mkdir -p "$out"
 bd="${JFA_BUILD_DIR:-$here/build-gpu}"
 export NCCL_NVLS_ENABLE=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=4
 export PATH="/usr/local/cuda/bin:$PATH"
+# containers often forbid the cross-process memory copy (CMA) of Open MPI's shared-memory transport
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 nccl_root="${NCCL_ROOT:-$(python3 -c 'import nvidia.nccl; print(nvidia.nccl.__path__[0])' 2>/dev/null)}"
 [ -n "$nccl_root" ] && export LD_LIBRARY_PATH="$nccl_root/lib:${LD_LIBRARY_PATH:-}"
 nvidia-smi -L | tee "$out/gpus.txt"
-mpirun --version | head -1
+command -v mpirun mpicc; mpirun --version | head -1
 
 echo "== configure + build"
 t0=$(date +%s)
