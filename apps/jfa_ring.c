@@ -7,7 +7,8 @@
  *          [--layout contiguous|zigzag] [--dtype fp64|fp32|fp16|bf16] [--iters I]
  *          [--warmup W] [--samples S] [--seed X]
  *
- * Defaults: CUDA (bf16, NCCL when built, N = 16384 per rank, Hq = Hkv = 16,
+ * Defaults: CUDA (bf16, NCCL when built and every rank has its own GPU, else the
+ * MPI comm; N = 16384 per rank, Hq = Hkv = 16,
  * D = 128, causal zigzag) when a GPU is present, else CPU ranks (fp32, N = 256
  * per rank, Hq = 4, Hkv = 2, D = 64, causal zigzag).
  *
@@ -112,7 +113,17 @@ static int parse(int argc, char **argv, opts_t *o) {
   if (!dev_set) o->device = have_gpu ? JFA_DEVICE_CUDA : JFA_DEVICE_CPU;
   int gpu = o->device == JFA_DEVICE_CUDA;
 #ifdef JFA_HAVE_NCCL
-  if (!comm_set) o->nccl = gpu;
+  if (!comm_set) { /* NCCL needs one GPU per rank: more ranks on a node than GPUs use MPI */
+    int count = 0, local_size = 1;
+    jfa_cuda_available(&count);
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &local_size);
+    MPI_Comm_free(&node);
+    int ok = gpu && local_size <= count, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    o->nccl = all;
+  }
 #else
   if (!comm_set) o->nccl = 0;
 #endif
