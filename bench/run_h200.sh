@@ -51,12 +51,20 @@ if [ -n "${TUNE:-}" ]; then
   {
     cmake -S . -B build-tune -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DJFA_TUNING=ON -DJFA_BUILD_TESTS=OFF \
       ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} > /dev/null && cmake --build build-tune -j16 --target jfa_bench > /dev/null
-    for D in 128 64; do for c in 0 1; do for v in 0 1 2 3; do
-      [ $D = 64 ] && [ $v = 3 ] && continue
+    for D in ${TUNE_DS:-128 64}; do for c in 0 1; do for v in ${TUNE_VS:-0 1 2}; do
       echo "# variant $v (JFA_TUNE_FWD/JVP/BWD=$v)"
       JFA_TUNE_FWD=$v JFA_TUNE_JVP=$v JFA_TUNE_BWD=$v timeout 60 build-tune/bench/jfa_bench --case 4096 $D $c | tail -3
     done; done; done
   } > "$OUT/tune.log" 2>&1
+fi
+if [ -n "${NCU:-}" ]; then
+  # one launch of each main kernel under Nsight Compute (clocks left alone)
+  for k in fwd_tc bwd_tc; do
+    echo "== ncu $k (bf16, N = 4096, D = 128, non-causal)"
+    JFA_BENCH_ITERS=1 timeout 120 ncu --clock-control none --kernel-name regex:$k --launch-skip 2 --launch-count 1 \
+      --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section Occupancy \
+      build-h200/bench/jfa_bench --case 4096 128 0 2>&1 | grep -v "^fwd\|^jvp\|^bwd\|^op"
+  done > "$OUT/ncu.log" 2>&1
 fi
 if [ -z "${SKIP_TORCH:-}" ]; then
   PYTHONUNBUFFERED=1 timeout 300 python3 bench/compare_torch.py build-h200/bench/jfa_bench > "$OUT/torch.log" 2>&1
@@ -68,6 +76,7 @@ cat "$OUT/ptxas.log" | grep -E "spill" | sort | uniq -c | head
 [ -f "$OUT/sanitizer.log" ] && grep -E "==|ERROR SUMMARY|rc=" "$OUT/sanitizer.log"
 [ -f "$OUT/ctest.log" ] && { grep -E "\[FAIL\]|NaN|passed, " "$OUT/ctest.log" | head -40; tail -8 "$OUT/ctest.log"; }
 [ -f "$OUT/tune.log" ] && cat "$OUT/tune.log"
+[ -f "$OUT/ncu.log" ] && grep -E "== ncu|Throughput|Pipe|Occupancy|Registers|Shared Memory|Duration|Issue" "$OUT/ncu.log" | head -60
 cat "$OUT/bench.log"
 [ -f "$OUT/torch.log" ] && cat "$OUT/torch.log"
 exit 0

@@ -288,17 +288,14 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
   /* Tuning builds only: JFA_TUNE_BWD=<n> picks another tile shape for D = 128 / 64. */
   const char *e = getenv("JFA_TUNE_BWD");
   const int v = e ? atoi(e) : 0;
-  if (Dk == 128 && v == 1) return launch_bwd_tc<T, 128, 4, 32, false>(a, st);
-  if (Dk == 128 && v == 2) return launch_bwd_tc<T, 128, 8, 64, false>(a, st);
-  if (Dk == 128 && v == 3) return launch_bwd_tc<T, 128, 4, 64, false>(a, st);
-  if (Dk == 64 && v == 1) return launch_bwd_tc<T, 64, 8, 64, true>(a, st);
-  if (Dk == 64 && v == 2) return launch_bwd_tc<T, 64, 8, 32, true>(a, st);
+  if (Dk == 128 && v == 1) return launch_bwd_tc<T, 128, 8, 32, false>(a, st);
+  if (Dk == 64 && v == 1) return launch_bwd_tc<T, 64, 4, 64, true>(a, st);
 #endif
   switch (Dk) {
-    case 32: return launch_bwd_tc<T, 32, 4, 64, true>(a, st);
-    case 64: return launch_bwd_tc<T, 64, 4, 64, true>(a, st);
-    case 96: return launch_bwd_tc<T, 96, 4, 32, false>(a, st);
-    case 128: return launch_bwd_tc<T, 128, 8, 32, false>(a, st);
+    case 32: return launch_bwd_tc<T, 32, 8, 64, true>(a, st);
+    case 64: return launch_bwd_tc<T, 64, 8, 64, true>(a, st);
+    case 96: return launch_bwd_tc<T, 96, 8, 64, false>(a, st);
+    case 128: return launch_bwd_tc<T, 128, 8, 64, false>(a, st);
     default: JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
   }
 }

@@ -26,15 +26,16 @@ bool tc_tensor_ok(const jfa_tensor_t *t) {
 }
 
 #ifdef JFA_TUNING
-/* Tuning builds only (-DJFA_TUNING=ON): JFA_TUNE_FWD=<n> picks another tile shape for D = 128. */
+/* Tuning builds only (-DJFA_TUNING=ON): JFA_TUNE_FWD=<n> picks another tile shape. */
 template <typename T>
 static bool fwd_tune(const FwdArgs &a, int Dk, cudaStream_t st, jfa_status_t *s) {
   const char *e = getenv("JFA_TUNE_FWD");
   const int v = e ? atoi(e) : 0;
-  if (Dk != 128 || v == 0) return false;
-  if (v == 1) *s = launch_fwd_tc<T, 128, 64, 4, 2, false, false>(a, st);
-  else if (v == 2) *s = launch_fwd_tc<T, 128, 64, 8, 1, false, true>(a, st);
-  else *s = launch_fwd_tc<T, 128, 32, 8, 1, false, true>(a, st);
+  if (v == 0) return false;
+  if (Dk == 128 && v == 1) *s = launch_fwd_tc<T, 128, 32, 4, 2, false, false>(a, st);
+  else if (Dk == 64 && v == 1) *s = launch_fwd_tc<T, 64, 128, 4, 1, false, true>(a, st);
+  else if (Dk == 64 && v == 2) *s = launch_fwd_tc<T, 64, 64, 8, 1, false, true>(a, st);
+  else return false;
   return true;
 }
 #endif
@@ -48,8 +49,8 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, cudaStream_t st) {
   switch (Dk) {
     case 32: return launch_fwd_tc<T, 32, 64, 4, 1, false, true>(a, st);
     case 64: return launch_fwd_tc<T, 64, 64, 4, 2, false, true>(a, st);
-    case 96: return launch_fwd_tc<T, 96, 32, 4, 2, false, false>(a, st);
-    case 128: return launch_fwd_tc<T, 128, 32, 4, 2, false, false>(a, st);
+    case 96: return launch_fwd_tc<T, 96, 64, 4, 2, false, false>(a, st);
+    case 128: return launch_fwd_tc<T, 128, 64, 4, 2, false, false>(a, st);
     case 256: return launch_fwd_tc<T, 256, 32, 4, 1, false, false>(a, st);
     default: JFA_FAIL(JFA_ERROR_INTERNAL, "no forward kernel for head dim %d", Dk);
   }

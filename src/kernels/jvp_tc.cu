@@ -14,15 +14,14 @@ static jfa_status_t jvp_dispatch(const FwdArgs &a, int Dk, cudaStream_t st) {
   /* Tuning builds only: JFA_TUNE_JVP=<n> picks another tile shape for D = 128. */
   const char *e = getenv("JFA_TUNE_JVP");
   const int v = e ? atoi(e) : 0;
-  if (Dk == 128 && v == 1) return launch_fwd_tc<T, 128, 32, 8, 1, true, false>(a, st);
-  if (Dk == 128 && v == 2) return launch_fwd_tc<T, 128, 64, 4, 1, true, false>(a, st);
-  if (Dk == 64 && v == 1) return launch_fwd_tc<T, 64, 64, 8, 1, true, true>(a, st);
+  if (Dk == 128 && v == 1) return launch_fwd_tc<T, 128, 32, 4, 1, true, false>(a, st);
+  if (Dk == 64 && v == 1) return launch_fwd_tc<T, 64, 64, 4, 1, true, true>(a, st);
 #endif
   switch (Dk) {
-    case 32: return launch_fwd_tc<T, 32, 64, 4, 1, true, true>(a, st);
-    case 64: return launch_fwd_tc<T, 64, 64, 4, 1, true, true>(a, st);
-    case 96: return launch_fwd_tc<T, 96, 32, 4, 1, true, false>(a, st);
-    case 128: return launch_fwd_tc<T, 128, 32, 4, 1, true, false>(a, st);
+    case 32: return launch_fwd_tc<T, 32, 64, 8, 1, true, true>(a, st);
+    case 64: return launch_fwd_tc<T, 64, 64, 8, 1, true, true>(a, st);
+    case 96: return launch_fwd_tc<T, 96, 32, 8, 1, true, false>(a, st);
+    case 128: return launch_fwd_tc<T, 128, 32, 8, 1, true, false>(a, st);
     default: JFA_FAIL(JFA_ERROR_INTERNAL, "no JVP kernel for head dim %d", Dk);
   }
 }
