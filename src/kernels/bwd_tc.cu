@@ -90,6 +90,13 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
   uint32_t kf[KREG ? KS : 1][4], vf[KREG ? KS : 1][4];
+  /* 32-bit shared addresses of this lane's ldmatrix rows (byte offsets; tile offsets are constants) */
+  constexpr int ES = (int)sizeof(T);
+  const uint32_t a_lane = ((wk + (lane & 15)) * DS + (lane >> 4) * 8) * ES;   /* A frags of K, V rows */
+  const uint32_t b_lane = (((lane & 7) + ((lane >> 4) << 3)) * DS + ((lane >> 3) & 1) * 8) * ES; /* B, non-trans */
+  const uint32_t t_lane = (((lane & 7) + ((lane >> 3) & 1) * 8) * DS + (lane >> 4) * 8) * ES;   /* B, trans */
+  const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sQ = smem_u32(Qs), sO = smem_u32(dOs);
+  const uint32_t sdS = smem_u32(dSs) + ((lane & 15) * BNS + (lane >> 4) * 8) * ES;
 
   for (int64_t it = 0; it < total; ++it) {
     const int buf = (int)(it & 1);
@@ -100,14 +107,13 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
     if (KREG && it == 0) {
 #pragma unroll
       for (int kk = 0; kk < KS; ++kk) {
-        const int r = wk + (lane & 15), c = kk * 16 + (lane >> 4) * 8;
-        ldsm_x4(kf[KREG ? kk : 0], Ks + r * DS + c);
-        ldsm_x4(vf[KREG ? kk : 0], Vs + r * DS + c);
+        ldsm_x4_a(kf[KREG ? kk : 0], sK + a_lane + kk * 16 * ES);
+        ldsm_x4_a(vf[KREG ? kk : 0], sV + a_lane + kk * 16 * ES);
       }
     }
     const int64_t h = hk * grp + it / per_head;
     const int64_t q0 = (qb_start + it % per_head) * BM;
-    const T *Qb = Qs + buf * BM * DS, *dOb = dOs + buf * BM * DS;
+    const uint32_t sQb = sQ + buf * BM * DS * ES, sOb = sO + buf * BM * DS * ES;
     const float *lb = lse_s + buf * BM, *db = del_s + buf * BM;
 
     /* S^T = K Q^T and dP^T = V dO^T, 16 keys x BM queries per warp */
@@ -126,16 +132,15 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
           av[e] = vf[KREG ? kk : 0][e];
         }
       } else {
-        const int r = wk + (lane & 15), c = kk * 16 + (lane >> 4) * 8;
-        ldsm_x4(ak, Ks + r * DS + c);
-        ldsm_x4(av, Vs + r * DS + c);
+        ldsm_x4_a(ak, sK + a_lane + kk * 16 * ES);
+        ldsm_x4_a(av, sV + a_lane + kk * 16 * ES);
       }
 #pragma unroll
       for (int np = 0; np < NQ / 2; ++np) {
-        const int qr = np * 16 + (lane & 7) + ((lane >> 4) << 3), qc = kk * 16 + ((lane >> 3) & 1) * 8;
+        const uint32_t off = b_lane + (np * 16 * DS + kk * 16) * ES;
         uint32_t bq[4], bo[4];
-        ldsm_x4(bq, Qb + qr * DS + qc);
-        ldsm_x4(bo, dOb + qr * DS + qc);
+        ldsm_x4_a(bq, sQb + off);
+        ldsm_x4_a(bo, sOb + off);
         mma16816<T>(st[2 * np], ak, bq);
         mma16816<T>(st[2 * np + 1], ak, bq + 2);
         mma16816<T>(dpt[2 * np], av, bo);
@@ -179,13 +184,12 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
       as[1] = pack2<T>(dpt[2 * kk][2], dpt[2 * kk][3]);
       as[2] = pack2<T>(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]);
       as[3] = pack2<T>(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3]);
-      const int vr = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
 #pragma unroll
       for (int np = 0; np < D / 16; ++np) {
-        const int vc = np * 16 + (lane >> 4) * 8;
+        const uint32_t off = t_lane + (kk * 16 * DS + np * 16) * ES;
         uint32_t bo[4], bq[4];
-        ldsm_x4_t(bo, dOb + vr * DS + vc);
-        ldsm_x4_t(bq, Qb + vr * DS + vc);
+        ldsm_x4_t_a(bo, sOb + off);
+        ldsm_x4_t_a(bq, sQb + off);
         mma16816<T>(dv[2 * np], ap, bo);
         mma16816<T>(dv[2 * np + 1], ap, bo + 2);
         mma16816<T>(dk[2 * np], as, bq);
@@ -210,7 +214,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
       uint32_t as[BN / 16][4];
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk)
-        ldsm_x4(as[kk], dSs + (mt * 16 + (lane & 15)) * BNS + kk * 16 + (lane >> 4) * 8);
+        ldsm_x4_a(as[kk], sdS + (mt * 16 * BNS + kk * 16) * ES);
       const int64_t i_a = q0 + mt * 16 + g, i_b = i_a + 8;
       float *rowa = a.dq_ws + ((b * p.Hq + h) * p.Nq + i_a) * a.Dws;
       float *rowb = rowa + 8 * a.Dws;
@@ -222,7 +226,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
 #pragma unroll
         for (int kk = 0; kk < BN / 16; ++kk) {
           uint32_t bk[4];
-          ldsm_x4_t(bk, Ks + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * DS + np * 16 + (lane >> 4) * 8);
+          ldsm_x4_t_a(bk, sK + t_lane + (kk * 16 * DS + np * 16) * ES);
           mma16816<T>(acc[0], as[kk], bk);
           mma16816<T>(acc[1], as[kk], bk + 2);
         }

@@ -102,6 +102,21 @@ __device__ __forceinline__ void ldsm_x4_t(uint32_t *r, const void *p) {
                : "r"(smem_u32(p)));
 }
 
+/* The same with a 32-bit shared-memory address (lets constant offsets fold into the instruction). */
+__device__ __forceinline__ void ldsm_x4_a(uint32_t *r, uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t_a(uint32_t *r, uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void cp_async16_a(uint32_t saddr, const void *gmem, int bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(saddr), "l"(gmem), "r"(bytes));
+}
+
 /** 16-byte async copy global -> shared; bytes < 16 zero-fills the rest (0: all zeros). */
 __device__ __forceinline__ void cp_async16(void *smem, const void *gmem, int bytes) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(smem)), "l"(gmem),

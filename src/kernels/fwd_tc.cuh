@@ -36,18 +36,36 @@ __device__ __forceinline__ void tc_load_tile(T *dst, const View &v, int64_t b, i
                                              int Dreal) {
   constexpr int CH = D / 8, DS = D + 8;
   const T *base = (const T *)v.p;
-#pragma unroll 4
-  for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
-    const int r = idx / CH, c = idx % CH;
-    const int64_t row = r0 + r;
-    int bytes = 0;
-    const T *src = base;
-    if (row < n) {
-      const int rem = Dreal - c * 8;
-      bytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
-      if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 8;
+  if constexpr (NTHREADS % CH == 0 && ROWS % (NTHREADS / CH) == 0) {
+    /* each thread copies one fixed column chunk of every RSTEP-th row: addresses advance by a constant */
+    constexpr int RSTEP = NTHREADS / CH;
+    const int c = threadIdx.x % CH, rr = threadIdx.x / CH;
+    const int rem = Dreal - c * 8;
+    const int cbytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
+    const T *src = base + b * v.sb + h * v.sh + (r0 + rr) * v.ss + c * 8;
+    const int64_t step = (int64_t)RSTEP * v.ss;
+    const uint32_t sdst = smem_u32(dst + rr * DS + c * 8);
+    const int64_t nrows = n - r0 - rr; /* rows k * RSTEP < nrows are in range */
+#pragma unroll
+    for (int k = 0; k < ROWS / RSTEP; ++k) {
+      const int bytes = (k * RSTEP < nrows) ? cbytes : 0;
+      cp_async16_a(sdst + k * RSTEP * DS * (int)sizeof(T), bytes ? (const void *)(src + k * step) : (const void *)base,
+                   bytes);
     }
-    cp_async16(dst + r * DS + c * 8, src, bytes);
+  } else {
+#pragma unroll 4
+    for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+      const int r = idx / CH, c = idx % CH;
+      const int64_t row = r0 + r;
+      int bytes = 0;
+      const T *src = base;
+      if (row < n) {
+        const int rem = Dreal - c * 8;
+        bytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
+        if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 8;
+      }
+      cp_async16(dst + r * DS + c * 8, src, bytes);
+    }
   }
 }
 
@@ -115,6 +133,13 @@ __global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
     }
   }
   uint32_t qf[QREG ? MT : 1][QREG ? KS : 1][4];
+  /* 32-bit shared addresses of this lane's ldmatrix rows (byte offsets; tile offsets are constants) */
+  constexpr int ES = (int)sizeof(T);
+  const uint32_t sQ = smem_u32(Qs) + ((wrow + (lane & 15)) * DS + (lane >> 4) * 8) * ES;
+  const uint32_t sQd = sQ + BM * DS * ES;
+  const uint32_t k_lane = (((lane & 7) + ((lane >> 4) << 3)) * DS + ((lane >> 3) & 1) * 8) * ES;
+  const uint32_t v_lane = (((lane & 7) + ((lane >> 3) & 1) * 8) * DS + (lane >> 4) * 8) * ES;
+  const uint32_t sKV = smem_u32(KV);
   uint32_t qdf[(QREG && JVP) ? MT : 1][(QREG && JVP) ? KS : 1][4];
 
   for (int jb = 0; jb < nblk; ++jb) {
@@ -132,19 +157,19 @@ __global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
     cp_async_wait<1>();
     __syncthreads();
 
-    const T *Ks = KV + (jb & 1) * NTILE * BN * DS;
-    const T *Vs = Ks + BN * DS;
-    const T *Kds = Ks + 2 * BN * DS;
-    const T *Vds = Ks + 3 * BN * DS;
+    const uint32_t sK = sKV + (jb & 1) * NTILE * BN * DS * ES + k_lane;
+    const uint32_t sKd = sK + 2 * BN * DS * ES;
+    const uint32_t sV = sKV + (jb & 1) * NTILE * BN * DS * ES + BN * DS * ES + v_lane;
+    const uint32_t sVd = sV + 2 * BN * DS * ES;
 
     if (QREG && jb == 0) {
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
         for (int kk = 0; kk < KS; ++kk) {
-          const int r = wrow + mt * 16 + (lane & 15), c = kk * 16 + (lane >> 4) * 8;
-          ldsm_x4(qf[QREG ? mt : 0][QREG ? kk : 0], Qs + r * DS + c);
-          if (JVP) ldsm_x4(qdf[(QREG && JVP) ? mt : 0][(QREG && JVP) ? kk : 0], Qds + r * DS + c);
+          const uint32_t off = (mt * 16 * DS + kk * 16) * ES;
+          ldsm_x4_a(qf[QREG ? mt : 0][QREG ? kk : 0], sQ + off);
+          if (JVP) ldsm_x4_a(qdf[(QREG && JVP) ? mt : 0][(QREG && JVP) ? kk : 0], sQd + off);
         }
     }
 
@@ -172,16 +197,16 @@ __global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
             if (JVP) adf[JVP ? mt : 0][e] = qdf[(QREG && JVP) ? mt : 0][(QREG && JVP) ? kk : 0][e];
           }
         } else {
-          const int r = wrow + mt * 16 + (lane & 15), c = kk * 16 + (lane >> 4) * 8;
-          ldsm_x4(af[mt], Qs + r * DS + c);
-          if (JVP) ldsm_x4(adf[JVP ? mt : 0], Qds + r * DS + c);
+          const uint32_t off = (mt * 16 * DS + kk * 16) * ES;
+          ldsm_x4_a(af[mt], sQ + off);
+          if (JVP) ldsm_x4_a(adf[JVP ? mt : 0], sQd + off);
         }
       }
 #pragma unroll
       for (int np = 0; np < NT / 2; ++np) {
-        const int kr = np * 16 + (lane & 7) + ((lane >> 4) << 3), kc = kk * 16 + ((lane >> 3) & 1) * 8;
+        const uint32_t koff = (np * 16 * DS + kk * 16) * ES;
         uint32_t bk[4];
-        ldsm_x4(bk, Ks + kr * DS + kc);
+        ldsm_x4_a(bk, sK + koff);
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
           mma16816<T>(s[mt][2 * np], af[mt], bk);
@@ -189,7 +214,7 @@ __global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
         }
         if (JVP) {
           uint32_t bkd[4];
-          ldsm_x4(bkd, Kds + kr * DS + kc);
+          ldsm_x4_a(bkd, sKd + koff);
 #pragma unroll
           for (int mt = 0; mt < MT; ++mt) {
             const int jm = JVP ? mt : 0;
@@ -284,12 +309,11 @@ __global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
           apd[jm][3] = pack2<T>(sd[jm][n1][2], sd[jm][n1][3]);
         }
       }
-      const int vr = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
 #pragma unroll
       for (int np = 0; np < D / 16; ++np) {
-        const int vc = np * 16 + (lane >> 4) * 8;
+        const uint32_t voff = (kk * 16 * DS + np * 16) * ES;
         uint32_t bv[4];
-        ldsm_x4_t(bv, Vs + vr * DS + vc);
+        ldsm_x4_t_a(bv, sV + voff);
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
           mma16816<T>(o[mt][2 * np], ap[mt], bv);
@@ -302,7 +326,7 @@ __global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
         }
         if (JVP) {
           uint32_t bvd[4];
-          ldsm_x4_t(bvd, Vds + vr * DS + vc);
+          ldsm_x4_t_a(bvd, sVd + voff);
 #pragma unroll
           for (int mt = 0; mt < MT; ++mt) {
             const int jm = JVP ? mt : 0;
