@@ -192,7 +192,7 @@ static void test_merge(jfa_context_t *gpu, const mcase_t *c, int ci) {
   snprintf(nm, sizeof(nm), "merge case %d: lse", ci);
   gt_compare(nm, lse.val, P.lse, lse.n, tol);
   snprintf(nm, sizeof(nm), "merge case %d: Od", ci);
-  gt_compare(nm, od.val, P.od, od.n, 2 * tol);
+  gt_compare(nm, od.val, P.od, od.n, tol);
   snprintf(nm, sizeof(nm), "merge case %d: mu", ci);
   gt_compare(nm, mu.val, P.mu, mu.n, tol);
   gbuf_t *bufs[] = {&o, &od, &lse, &mu, &po, &pod, &plse32, &pmu32};
