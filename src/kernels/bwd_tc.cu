@@ -12,6 +12,9 @@
  *   contiguous workspace (skipped in deterministic mode, where the caller computes dQ
  *   separately). Causal query blocks that see none of the keys are skipped; rows
  *   with lse = -inf (fully masked) contribute nothing. D = 256 takes the SIMT path.
+ * One barrier per query block: dS is double-buffered in shared memory and the dQ of
+ * block it-1 is computed at the start of block it (after that block's barrier), so
+ * the dQ mmas and atomics of one warp overlap the S/dP mmas of the others.
  */
 #include <stdlib.h>
 
@@ -31,9 +34,19 @@ struct BwdTC {
   static constexpr int BN = 16 * NW, DS = D + 8, BNS = BN + 8, NQ = BM / 8, DT = D / 8, KS = D / 16;
   static constexpr int NTHREADS = NW * 32;
   static constexpr size_t smem_bytes() {
-    return sizeof(T) * ((size_t)2 * BN * DS + (size_t)4 * BM * DS + (size_t)BM * BNS) + sizeof(float) * 4 * BM;
+    return sizeof(T) * ((size_t)2 * BN * DS + (size_t)4 * BM * DS + (size_t)2 * BM * BNS) + sizeof(float) * 4 * BM;
   }
 };
+
+/* dst[0..1] += (x, y) with fp32 atomics (one vector reduction on sm_90; dst 8-byte aligned). */
+__device__ __forceinline__ void atomic_add2(float *dst, float x, float y) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2 *>(dst), make_float2(x, y));
+#else
+  atomicAdd(dst, x);
+  atomicAdd(dst + 1, y);
+#endif
+}
 
 template <typename T, int D, int NW, int BM, bool KREG>
 __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
@@ -44,8 +57,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   T *Vs = Ks + BN * DS;
   T *Qs = Vs + BN * DS;  /* [2][BM][DS] */
   T *dOs = Qs + 2 * BM * DS; /* [2][BM][DS] */
-  T *dSs = dOs + 2 * BM * DS; /* [BM][BNS] */
-  float *lse_s = (float *)(dSs + BM * BNS); /* [2][BM], in log2 units, +inf = no contribution */
+  T *dSs = dOs + 2 * BM * DS; /* [2][BM][BNS] */
+  float *lse_s = (float *)(dSs + 2 * BM * BNS); /* [2][BM], in log2 units, +inf = no contribution */
   float *del_s = lse_s + 2 * BM;            /* [2][BM] */
 
   const jfa_problem_t &p = a.p;
@@ -64,9 +77,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   tc_load_tile<T, D, BN, NTHREADS>(Ks, a.k, b, hk, n0, p.Nk, a.Dreal);
   tc_load_tile<T, D, BN, NTHREADS>(Vs, a.v, b, hk, n0, p.Nk, a.Dreal);
 
-  auto prefetch = [&](int64_t it, int buf) {
-    const int64_t h = hk * grp + it / per_head;
-    const int64_t q0 = (qb_start + it % per_head) * BM;
+  auto prefetch = [&](int64_t h, int64_t q0, int buf) {
     tc_load_tile<T, D, BM, NTHREADS>(Qs + buf * BM * DS, a.q, b, h, q0, p.Nq, a.Dreal);
     tc_load_tile<T, D, BM, NTHREADS>(dOs + buf * BM * DS, a.dout, b, h, q0, p.Nq, a.Dreal);
     for (int r = threadIdx.x; r < BM; r += NTHREADS) {
@@ -81,7 +92,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
       del_s[buf * BM + r] = dl;
     }
   };
-  if (total > 0) prefetch(0, 0);
+  /* (head, query block) of the current iteration, advanced without divisions */
+  int64_t h_cur = hk * grp, qb_cur = qb_start;
+  if (total > 0) prefetch(h_cur, qb_cur * BM, 0);
   cp_async_commit();
 
   float dk[DT][4], dv[DT][4];
@@ -98,12 +111,60 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sQ = smem_u32(Qs), sO = smem_u32(dOs);
   const uint32_t sdS = smem_u32(dSs) + ((lane & 15) * BNS + (lane >> 4) * 8) * ES;
 
+  /* dQ[BM x D] += dS K for the dS tile in buffer dbuf (query block q0 of head h):
+     warp -> (m-tile, slice of head-dim tiles) */
+  auto dq_step = [&](int dbuf, int64_t h, int64_t q0) {
+    constexpr int MTILES = BM / 16, SPLIT = NW / MTILES, NP = D / 16 / SPLIT;
+    static_assert(NW % MTILES == 0 && (D / 16) % SPLIT == 0, "bad dQ split");
+    const int mt = warp % MTILES, sl = warp / MTILES;
+    uint32_t as[BN / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk)
+      ldsm_x4_a(as[kk], sdS + (dbuf * BM * BNS + mt * 16 * BNS + kk * 16) * ES);
+    const int64_t i_a = q0 + mt * 16 + g, i_b = i_a + 8;
+    float *rowa = a.dq_ws + ((b * p.Hq + h) * p.Nq + i_a) * a.Dws;
+    float *rowb = rowa + 8 * a.Dws;
+#pragma unroll
+    for (int np = sl * NP; np < (sl + 1) * NP; ++np) {
+      float acc[2][4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[0][e] = acc[1][e] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        uint32_t bk[4];
+        ldsm_x4_t_a(bk, sK + t_lane + (kk * 16 * DS + np * 16) * ES);
+        mma16816<T>(acc[0], as[kk], bk);
+        mma16816<T>(acc[1], as[kk], bk + 2);
+      }
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int d = np * 16 + half * 8 + 2 * t4; /* even; the workspace row stride Dws is a multiple of 8 */
+        if (d + 1 < a.Dreal) {
+          if (i_a < p.Nq) atomic_add2(rowa + d, acc[half][0], acc[half][1]);
+          if (i_b < p.Nq) atomic_add2(rowb + d, acc[half][2], acc[half][3]);
+        } else if (d < a.Dreal) {
+          if (i_a < p.Nq) atomicAdd(rowa + d, acc[half][0]);
+          if (i_b < p.Nq) atomicAdd(rowb + d, acc[half][2]);
+        }
+      }
+    }
+  };
+
+  int64_t h_prev = 0, q0_prev = 0; /* the block whose dS waits for its dQ */
   for (int64_t it = 0; it < total; ++it) {
     const int buf = (int)(it & 1);
-    if (it + 1 < total) prefetch(it + 1, buf ^ 1);
-    cp_async_commit();
-    cp_async_wait<1>();
+    /* Q/dO/lse/delta of this block and dS of the last one are visible; every warp is done with
+       the other Q/dO buffer (last block) and with dS buffer buf (dQ of the block before) */
+    cp_async_wait<0>();
     __syncthreads();
+    const int64_t h = h_cur, q0 = qb_cur * BM;
+    if (++qb_cur == nqb) {
+      qb_cur = qb_start;
+      ++h_cur;
+    }
+    if (it + 1 < total) prefetch(h_cur, qb_cur * BM, buf ^ 1);
+    cp_async_commit();
+    if (!a.skip_dq && it > 0) dq_step(buf ^ 1, h_prev, q0_prev);
     if (KREG && it == 0) {
 #pragma unroll
       for (int kk = 0; kk < KS; ++kk) {
@@ -111,8 +172,6 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
         ldsm_x4_a(vf[KREG ? kk : 0], sV + a_lane + kk * 16 * ES);
       }
     }
-    const int64_t h = hk * grp + it / per_head;
-    const int64_t q0 = (qb_start + it % per_head) * BM;
     const uint32_t sQb = sQ + buf * BM * DS * ES, sOb = sO + buf * BM * DS * ES;
     const float *lb = lse_s + buf * BM, *db = del_s + buf * BM;
 
@@ -198,57 +257,24 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
     }
 
     if (!a.skip_dq) {
-      /* dS -> smem as [query][key] */
+      /* dS -> smem buffer buf as [query][key]; its dQ is added in the next iteration */
+      T *dSb = dSs + buf * BM * BNS;
 #pragma unroll
       for (int nt = 0; nt < NQ; ++nt)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int qi = nt * 8 + 2 * t4 + (e & 1), kr = wk + g + (e >> 1) * 8;
-          dSs[qi * BNS + kr] = from_f<T>(dpt[nt][e]);
+          dSb[qi * BNS + kr] = from_f<T>(dpt[nt][e]);
         }
-      __syncthreads();
-      /* dQ[BM x D] += dS K: warp -> (m-tile, slice of head-dim tiles) */
-      constexpr int MTILES = BM / 16, SPLIT = NW / MTILES, NP = D / 16 / SPLIT;
-      static_assert(NW % MTILES == 0 && (D / 16) % SPLIT == 0, "bad dQ split");
-      const int mt = warp % MTILES, sl = warp / MTILES;
-      uint32_t as[BN / 16][4];
-#pragma unroll
-      for (int kk = 0; kk < BN / 16; ++kk)
-        ldsm_x4_a(as[kk], sdS + (mt * 16 * BNS + kk * 16) * ES);
-      const int64_t i_a = q0 + mt * 16 + g, i_b = i_a + 8;
-      float *rowa = a.dq_ws + ((b * p.Hq + h) * p.Nq + i_a) * a.Dws;
-      float *rowb = rowa + 8 * a.Dws;
-#pragma unroll
-      for (int np = sl * NP; np < (sl + 1) * NP; ++np) {
-        float acc[2][4];
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[0][e] = acc[1][e] = 0.f;
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; ++kk) {
-          uint32_t bk[4];
-          ldsm_x4_t_a(bk, sK + t_lane + (kk * 16 * DS + np * 16) * ES);
-          mma16816<T>(acc[0], as[kk], bk);
-          mma16816<T>(acc[1], as[kk], bk + 2);
-        }
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int d = np * 16 + half * 8 + 2 * t4;
-          if (d < a.Dreal) {
-            if (i_a < p.Nq) {
-              atomicAdd(rowa + d, acc[half][0]);
-              if (d + 1 < a.Dreal) atomicAdd(rowa + d + 1, acc[half][1]);
-            }
-            if (i_b < p.Nq) {
-              atomicAdd(rowb + d, acc[half][2]);
-              if (d + 1 < a.Dreal) atomicAdd(rowb + d + 1, acc[half][3]);
-            }
-          }
-        }
-      }
+      h_prev = h;
+      q0_prev = q0;
     }
-    __syncthreads();
   }
   cp_async_wait<0>();
+  if (!a.skip_dq && total > 0) {
+    __syncthreads();
+    dq_step((int)((total - 1) & 1), h_prev, q0_prev);
+  }
 
   /* store dK (scaled), dV */
 #pragma unroll

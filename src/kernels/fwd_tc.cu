@@ -35,6 +35,7 @@ static bool fwd_tune(const FwdArgs &a, int Dk, cudaStream_t st, jfa_status_t *s)
   if (Dk == 128 && v == 1) *s = launch_fwd_tc<T, 128, 32, 4, 2, false, false>(a, st);
   else if (Dk == 64 && v == 1) *s = launch_fwd_tc<T, 64, 128, 4, 1, false, true>(a, st);
   else if (Dk == 64 && v == 2) *s = launch_fwd_tc<T, 64, 64, 8, 1, false, true>(a, st);
+  else if (Dk == 64 && v == 3) *s = launch_fwd_tc<T, 64, 64, 4, 2, false, false>(a, st);
   else return false;
   return true;
 }

@@ -79,7 +79,8 @@ struct FwdTC {
 };
 
 template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
-__global__ void __launch_bounds__(NW * 32) fwd_tc_kernel(const FwdArgs a) {
+/* the D = 64 forward with Q read from shared memory fits 3 CTAs of 4 warps per SM in registers */
+__global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4) ? 3 : 1) fwd_tc_kernel(const FwdArgs a) {
   typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
   constexpr int BM = C::BM, DS = C::DS, NT = C::NT, DT = C::DT, KS = C::KS, NTILE = C::NTILE;
   constexpr int NTHREADS = C::NTHREADS;
