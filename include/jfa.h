@@ -27,6 +27,15 @@
 extern "C" {
 #endif
 
+/** Marks the functions a shared libjfa exports (everything else stays hidden). */
+#if defined(_WIN32)
+#define JFA_API
+#elif defined(__GNUC__) || defined(__clang__)
+#define JFA_API __attribute__((visibility("default")))
+#else
+#define JFA_API
+#endif
+
 #define JFA_VERSION_MAJOR 0
 #define JFA_VERSION_MINOR 1
 #define JFA_VERSION_PATCH 0
@@ -104,19 +113,19 @@ enum {
 /* Version and errors                                                         */
 
 /** Returns JFA_VERSION of the library that is linked (may differ from the header's). */
-int jfa_version(void);
+JFA_API int jfa_version(void);
 
 /** Returns a static, human-readable name for a status ("JFA_ERROR_INVALID_ARGUMENT: ..."). */
-const char *jfa_status_string(jfa_status_t status);
+JFA_API const char *jfa_status_string(jfa_status_t status);
 
 /**
  * Returns the detail message of the last failed jfa call on the calling thread
  * ("" if none). The text stays valid until the next failed jfa call on this thread.
  */
-const char *jfa_get_last_error(void);
+JFA_API const char *jfa_get_last_error(void);
 
 /** Returns the size in bytes of one element of a dtype (0 for an unknown dtype). */
-size_t jfa_dtype_size(jfa_dtype_t dtype);
+JFA_API size_t jfa_dtype_size(jfa_dtype_t dtype);
 
 /* ------------------------------------------------------------------------- */
 /* Tensors                                                                    */
@@ -125,18 +134,18 @@ size_t jfa_dtype_size(jfa_dtype_t dtype);
  * Describes a contiguous tensor in (batch, heads, seq, dim) order, the layout
  * of torch.Tensor of shape [B, H, S, D].
  */
-jfa_tensor_t jfa_tensor_bhsd(void *data, jfa_dtype_t dtype, jfa_device_t device,
+JFA_API jfa_tensor_t jfa_tensor_bhsd(void *data, jfa_dtype_t dtype, jfa_device_t device,
                              int64_t batch, int64_t heads, int64_t seq, int64_t dim);
 
 /**
  * Describes a contiguous tensor stored in (batch, seq, heads, dim) order, the
  * layout of FlashAttention's [B, S, H, D], viewed with jfa's axis order.
  */
-jfa_tensor_t jfa_tensor_bshd(void *data, jfa_dtype_t dtype, jfa_device_t device,
+JFA_API jfa_tensor_t jfa_tensor_bshd(void *data, jfa_dtype_t dtype, jfa_device_t device,
                              int64_t batch, int64_t seq, int64_t heads, int64_t dim);
 
 /** Number of elements of a tensor's shape. */
-int64_t jfa_tensor_numel(const jfa_tensor_t *t);
+JFA_API int64_t jfa_tensor_numel(const jfa_tensor_t *t);
 
 /* ------------------------------------------------------------------------- */
 /* Contexts                                                                   */
@@ -146,43 +155,43 @@ int64_t jfa_tensor_numel(const jfa_tensor_t *t);
  * GPU (the context sets it current around each call); for the CPU it is ignored.
  * Returns JFA_ERROR_UNSUPPORTED for CUDA when the build or machine has no GPU.
  */
-jfa_status_t jfa_context_create(jfa_context_t **ctx, jfa_device_t device, int device_index);
+JFA_API jfa_status_t jfa_context_create(jfa_context_t **ctx, jfa_device_t device, int device_index);
 
 /** Destroys a context and frees its workspace. NULL is accepted. */
-jfa_status_t jfa_context_destroy(jfa_context_t *ctx);
+JFA_API jfa_status_t jfa_context_destroy(jfa_context_t *ctx);
 
 /** Sets the CUDA stream (a cudaStream_t) for later calls; NULL is the default stream. */
-jfa_status_t jfa_context_set_stream(jfa_context_t *ctx, void *cuda_stream);
+JFA_API jfa_status_t jfa_context_set_stream(jfa_context_t *ctx, void *cuda_stream);
 
 /** Returns the context's CUDA stream (NULL for the default stream or a CPU context). */
-jfa_status_t jfa_context_get_stream(const jfa_context_t *ctx, void **cuda_stream);
+JFA_API jfa_status_t jfa_context_get_stream(const jfa_context_t *ctx, void **cuda_stream);
 
 /** Sets the flags (JFA_FLAG_*). */
-jfa_status_t jfa_context_set_flags(jfa_context_t *ctx, unsigned flags);
+JFA_API jfa_status_t jfa_context_set_flags(jfa_context_t *ctx, unsigned flags);
 
 /** Returns the context's device. */
-jfa_status_t jfa_context_get_device(const jfa_context_t *ctx, jfa_device_t *device, int *device_index);
+JFA_API jfa_status_t jfa_context_get_device(const jfa_context_t *ctx, jfa_device_t *device, int *device_index);
 
 /**
  * Sets how many CPU threads the CPU backend uses (0: the OpenMP default).
  * Ignored by CUDA contexts.
  */
-jfa_status_t jfa_context_set_num_threads(jfa_context_t *ctx, int num_threads);
+JFA_API jfa_status_t jfa_context_set_num_threads(jfa_context_t *ctx, int num_threads);
 
 /** Waits until all work queued by this context's calls has finished. */
-jfa_status_t jfa_context_synchronize(jfa_context_t *ctx);
+JFA_API jfa_status_t jfa_context_synchronize(jfa_context_t *ctx);
 
 /**
  * Returns whether CUDA is compiled in and a GPU is present (1) or not (0).
  * Never fails; *count receives the number of visible GPUs when count != NULL.
  */
-int jfa_cuda_available(int *count);
+JFA_API int jfa_cuda_available(int *count);
 
 /* ------------------------------------------------------------------------- */
 /* Attention                                                                  */
 
 /** Fills params with the defaults: scale 0 (1/sqrt(D)), no mask, positions 0. */
-void jfa_attention_params_init(jfa_attention_params_t *params);
+JFA_API void jfa_attention_params_init(jfa_attention_params_t *params);
 
 /**
  * Forward attention.
@@ -191,7 +200,7 @@ void jfa_attention_params_init(jfa_attention_params_t *params);
  *   lse (B, Hq, Nq, 1), float32 (float64 also allowed on the CPU), or NULL.
  * params may be NULL (defaults). Calls on CUDA are asynchronous on the context's stream.
  */
-jfa_status_t jfa_attention_forward(jfa_context_t *ctx, const jfa_attention_params_t *params,
+JFA_API jfa_status_t jfa_attention_forward(jfa_context_t *ctx, const jfa_attention_params_t *params,
                                    const jfa_tensor_t *q, const jfa_tensor_t *k,
                                    const jfa_tensor_t *v, const jfa_tensor_t *o,
                                    const jfa_tensor_t *lse);
@@ -202,7 +211,7 @@ jfa_status_t jfa_attention_forward(jfa_context_t *ctx, const jfa_attention_param
  * for the input tangents qd, kd, vd (shapes and dtype of q, k, v).
  * lse and mu may be NULL (both or either).
  */
-jfa_status_t jfa_attention_forward_jvp(jfa_context_t *ctx, const jfa_attention_params_t *params,
+JFA_API jfa_status_t jfa_attention_forward_jvp(jfa_context_t *ctx, const jfa_attention_params_t *params,
                                        const jfa_tensor_t *q, const jfa_tensor_t *k,
                                        const jfa_tensor_t *v, const jfa_tensor_t *qd,
                                        const jfa_tensor_t *kd, const jfa_tensor_t *vd,
@@ -214,7 +223,7 @@ jfa_status_t jfa_attention_forward_jvp(jfa_context_t *ctx, const jfa_attention_p
  * gradient with respect to O is dout, using the o and lse saved by the forward
  * with the same params. With GQA, dk and dv sum over the query heads of a group.
  */
-jfa_status_t jfa_attention_backward(jfa_context_t *ctx, const jfa_attention_params_t *params,
+JFA_API jfa_status_t jfa_attention_backward(jfa_context_t *ctx, const jfa_attention_params_t *params,
                                     const jfa_tensor_t *q, const jfa_tensor_t *k,
                                     const jfa_tensor_t *v, const jfa_tensor_t *o,
                                     const jfa_tensor_t *lse, const jfa_tensor_t *dout,
@@ -231,7 +240,7 @@ jfa_status_t jfa_attention_backward(jfa_context_t *ctx, const jfa_attention_para
  * float32 (float64 allowed on the CPU); the partial may be of any dtype the device
  * supports. od_* and mu_* may all be NULL (forward only). Shapes as in the forward.
  */
-jfa_status_t jfa_attention_merge(jfa_context_t *ctx,
+JFA_API jfa_status_t jfa_attention_merge(jfa_context_t *ctx,
                                  const jfa_tensor_t *o_acc, const jfa_tensor_t *lse_acc,
                                  const jfa_tensor_t *od_acc, const jfa_tensor_t *mu_acc,
                                  const jfa_tensor_t *o_part, const jfa_tensor_t *lse_part,

@@ -34,7 +34,7 @@ extern "C" {
 typedef struct jfa_comm jfa_comm_t;
 
 /** A communicator of one rank (no communication; the ring equals single-device attention). */
-jfa_status_t jfa_comm_create_single(jfa_comm_t **comm);
+JFA_API jfa_status_t jfa_comm_create_single(jfa_comm_t **comm);
 
 /**
  * A communicator over an MPI communicator (mpi_comm points to an MPI_Comm; the
@@ -45,7 +45,7 @@ jfa_status_t jfa_comm_create_single(jfa_comm_t **comm);
  * share one GPU). Returns JFA_ERROR_UNSUPPORTED when jfa was built without MPI.
  * MPI must be initialised (MPI_THREAD_SINGLE is enough when one thread calls jfa).
  */
-jfa_status_t jfa_comm_create_mpi(jfa_comm_t **comm, const void *mpi_comm);
+JFA_API jfa_status_t jfa_comm_create_mpi(jfa_comm_t **comm, const void *mpi_comm);
 
 /**
  * A communicator over a caller's NCCL communicator (nccl_comm is an ncclComm_t,
@@ -54,7 +54,7 @@ jfa_status_t jfa_comm_create_mpi(jfa_comm_t **comm, const void *mpi_comm);
  * against the context's stream by CUDA events.
  * Returns JFA_ERROR_UNSUPPORTED when jfa was built without NCCL.
  */
-jfa_status_t jfa_comm_create_nccl(jfa_comm_t **comm, void *nccl_comm, int device_index);
+JFA_API jfa_status_t jfa_comm_create_nccl(jfa_comm_t **comm, void *nccl_comm, int device_index);
 
 /**
  * Creates an NCCL communicator over the ranks of an MPI communicator (mpi_comm
@@ -64,20 +64,20 @@ jfa_status_t jfa_comm_create_nccl(jfa_comm_t **comm, void *nccl_comm, int device
  * jfa context on it). The NCCL communicator is owned and destroyed by jfa_comm_destroy.
  * Needs both MPI and NCCL in the build, else JFA_ERROR_UNSUPPORTED.
  */
-jfa_status_t jfa_comm_create_nccl_from_mpi(jfa_comm_t **comm, const void *mpi_comm,
+JFA_API jfa_status_t jfa_comm_create_nccl_from_mpi(jfa_comm_t **comm, const void *mpi_comm,
                                            int *device_index);
 
 /** This rank's index in the communicator (0 .. size-1). */
-jfa_status_t jfa_comm_rank(const jfa_comm_t *comm, int *rank);
+JFA_API jfa_status_t jfa_comm_rank(const jfa_comm_t *comm, int *rank);
 
 /** Number of ranks in the communicator. */
-jfa_status_t jfa_comm_size(const jfa_comm_t *comm, int *size);
+JFA_API jfa_status_t jfa_comm_size(const jfa_comm_t *comm, int *size);
 
 /** Blocks until every rank of the communicator has called it. */
-jfa_status_t jfa_comm_barrier(jfa_comm_t *comm);
+JFA_API jfa_status_t jfa_comm_barrier(jfa_comm_t *comm);
 
 /** Destroys a communicator and what it owns. NULL is accepted. */
-jfa_status_t jfa_comm_destroy(jfa_comm_t *comm);
+JFA_API jfa_status_t jfa_comm_destroy(jfa_comm_t *comm);
 
 /* ------------------------------------------------------------------------- */
 /* Sequence layouts                                                           */
@@ -95,7 +95,7 @@ typedef enum {
  * CONTIGUOUS one chunk of N/P rows, for ZIGZAG two chunks of N/(2P) rows.
  * Returns JFA_ERROR_INVALID_ARGUMENT when N does not divide by P (2P for zigzag).
  */
-jfa_status_t jfa_layout_chunk(jfa_layout_t layout, int64_t seq_global, int rank, int size,
+JFA_API jfa_status_t jfa_layout_chunk(jfa_layout_t layout, int64_t seq_global, int rank, int size,
                               int chunk, int64_t *position, int64_t *rows);
 
 /**
@@ -103,7 +103,7 @@ jfa_status_t jfa_layout_chunk(jfa_layout_t layout, int64_t seq_global, int rank,
  * its local tensor (shape (B, H, N/P, D)), converting dtypes if they differ.
  * Both tensors must be on the context's device.
  */
-jfa_status_t jfa_layout_shard(jfa_context_t *ctx, jfa_layout_t layout, int rank, int size,
+JFA_API jfa_status_t jfa_layout_shard(jfa_context_t *ctx, jfa_layout_t layout, int rank, int size,
                               const jfa_tensor_t *full, const jfa_tensor_t *local);
 
 /**
@@ -111,7 +111,7 @@ jfa_status_t jfa_layout_shard(jfa_context_t *ctx, jfa_layout_t layout, int rank,
  * of a full-sequence tensor, leaving the other rows untouched. Calling it for
  * every rank's local tensor (e.g. after an MPI gather) rebuilds the full tensor.
  */
-jfa_status_t jfa_layout_unshard(jfa_context_t *ctx, jfa_layout_t layout, int rank, int size,
+JFA_API jfa_status_t jfa_layout_unshard(jfa_context_t *ctx, jfa_layout_t layout, int rank, int size,
                                 const jfa_tensor_t *local, const jfa_tensor_t *full);
 
 /* ------------------------------------------------------------------------- */
@@ -134,7 +134,7 @@ typedef struct {
 } jfa_ring_config_t;
 
 /** Fills a config with defaults: zeros, float32, contiguous, no mask, scale 0. */
-void jfa_ring_config_init(jfa_ring_config_t *config);
+JFA_API void jfa_ring_config_init(jfa_ring_config_t *config);
 
 /**
  * Creates a ring. Collective: every rank of comm must call it with the same
@@ -143,11 +143,11 @@ void jfa_ring_config_init(jfa_ring_config_t *config);
  * context's device, by the calls (see jfa_ring_memory_bytes). ctx and comm must
  * outlive the ring.
  */
-jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *comm,
+JFA_API jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *comm,
                              const jfa_ring_config_t *config);
 
 /** Destroys a ring and frees its buffers. NULL is accepted. */
-jfa_status_t jfa_ring_destroy(jfa_ring_t *ring);
+JFA_API jfa_status_t jfa_ring_destroy(jfa_ring_t *ring);
 
 /**
  * Ring forward. Collective. Tensors are this rank's shards (N/P rows, see
@@ -157,7 +157,7 @@ jfa_status_t jfa_ring_destroy(jfa_ring_t *ring);
  * Invalid arguments on any rank make every rank return an error.
  * On return the results are complete (the context's stream is synchronised).
  */
-jfa_status_t jfa_ring_forward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
+JFA_API jfa_status_t jfa_ring_forward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
                               const jfa_tensor_t *v, const jfa_tensor_t *o,
                               const jfa_tensor_t *lse);
 
@@ -165,7 +165,7 @@ jfa_status_t jfa_ring_forward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa
  * Ring forward with JVP: as jfa_attention_forward_jvp on local shards (qd, kd,
  * vd like q, k, v; od like o; mu like lse; lse and mu may be NULL). Collective.
  */
-jfa_status_t jfa_ring_forward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
+JFA_API jfa_status_t jfa_ring_forward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
                                   const jfa_tensor_t *v, const jfa_tensor_t *qd,
                                   const jfa_tensor_t *kd, const jfa_tensor_t *vd,
                                   const jfa_tensor_t *o, const jfa_tensor_t *lse,
@@ -176,7 +176,7 @@ jfa_status_t jfa_ring_forward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, const
  * of the ring forward (lse is required). dq, dk and dv receive this rank's rows
  * of the full-sequence gradients. Collective.
  */
-jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
+JFA_API jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
                                const jfa_tensor_t *v, const jfa_tensor_t *o,
                                const jfa_tensor_t *lse, const jfa_tensor_t *dout,
                                const jfa_tensor_t *dq, const jfa_tensor_t *dk,
@@ -192,7 +192,7 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
  * 0 for one rank, whose calls go straight to the single-device backend (unless
  * JFA_RING_GENERIC=1 is set in the environment when the ring is created).
  */
-jfa_status_t jfa_ring_memory_bytes(const jfa_ring_t *ring, size_t *bytes);
+JFA_API jfa_status_t jfa_ring_memory_bytes(const jfa_ring_t *ring, size_t *bytes);
 
 #if defined(MPI_VERSION) && !defined(JFA_RING_NO_MPI_WRAPPERS)
 /** jfa_comm_create_mpi taking the MPI_Comm by value (needs mpi.h included first). */
