@@ -35,7 +35,7 @@ static bool fwd_tune(const FwdArgs &a, int Dk, cudaStream_t st, jfa_status_t *s)
   if (Dk == 128 && v == 1) *s = launch_fwd_tc<T, 128, 32, 4, 2, false, false>(a, st);
   else if (Dk == 64 && v == 1) *s = launch_fwd_tc<T, 64, 128, 4, 1, false, true>(a, st);
   else if (Dk == 64 && v == 2) *s = launch_fwd_tc<T, 64, 64, 8, 1, false, true>(a, st);
-  else if (Dk == 64 && v == 3) *s = launch_fwd_tc<T, 64, 64, 4, 2, false, false>(a, st);
+  else if (Dk == 64 && v == 3) *s = launch_fwd_tc<T, 64, 64, 4, 2, false, true>(a, st); /* Q in registers */
   else return false;
   return true;
 }
@@ -49,7 +49,7 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, cudaStream_t st) {
 #endif
   switch (Dk) {
     case 32: return launch_fwd_tc<T, 32, 64, 4, 1, false, true>(a, st);
-    case 64: return launch_fwd_tc<T, 64, 64, 4, 2, false, true>(a, st);
+    case 64: return launch_fwd_tc<T, 64, 64, 4, 2, false, false>(a, st); /* 168 registers: 3 CTAs/SM */
     case 96: return launch_fwd_tc<T, 96, 64, 4, 2, false, false>(a, st);
     case 128: return launch_fwd_tc<T, 128, 64, 4, 2, false, false>(a, st);
     case 256: return launch_fwd_tc<T, 256, 32, 4, 1, false, false>(a, st);

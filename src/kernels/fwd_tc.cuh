@@ -13,6 +13,8 @@
  * Head dims that are not a multiple of the instantiated D are zero-filled by the
  * loads (cp.async src-size) and masked at the store. Causal blocks above the
  * diagonal are skipped; blocks that cross it or the key tail are masked per element.
+ * One barrier per key block: the prefetch of block jb + 1 is issued after block jb's
+ * barrier, so warps may drift by a phase (softmax of one overlaps mmas of another).
  * Accumulate mode merges the result into fp32 accumulators in the epilogue.
  * Included by fwd_tc.cu (forward) and jvp_tc.cu (JVP) so that they compile in parallel.
  */
@@ -144,6 +146,10 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
   uint32_t qdf[(QREG && JVP) ? MT : 1][(QREG && JVP) ? KS : 1][4];
 
   for (int jb = 0; jb < nblk; ++jb) {
+    /* one barrier per key block: block jb has landed, and every warp is done with block jb - 1,
+       whose buffer the prefetch of block jb + 1 then overwrites */
+    cp_async_wait<0>();
+    __syncthreads();
     if (jb + 1 < nblk) {
       T *nxt = KV + ((jb + 1) & 1) * NTILE * BN * DS;
       const int64_t k0 = (int64_t)(jb + 1) * BN;
@@ -155,8 +161,6 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
       }
     }
     cp_async_commit();
-    cp_async_wait<1>();
-    __syncthreads();
 
     const uint32_t sK = sKV + (jb & 1) * NTILE * BN * DS * ES + k_lane;
     const uint32_t sKd = sK + 2 * BN * DS * ES;
@@ -337,7 +341,6 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
         }
       }
     }
-    __syncthreads();
   }
   cp_async_wait<0>();
 
