@@ -73,63 +73,13 @@ static double normal(void) {
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-/* ---- host dtype conversion (round to nearest even) ------------------------ */
-
-static uint16_t f32_to_bf16(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-static float bf16_to_f32(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-static uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
-  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);
-  if (ax < 0x38800000u) {
-    float a;
-    memcpy(&a, &ax, 4);
-    return (uint16_t)(sign | (uint32_t)lrintf(a * 16777216.0f));
-  }
-  uint32_t h = (((ax >> 23) - 127 + 15) << 10) | ((ax & 0x7fffffu) >> 13), rest = ax & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h += 1;
-  return (uint16_t)(sign | h);
-}
-static float f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, u;
-  float f;
-  if (e == 0) {
-    f = ldexpf((float)m, -24);
-    return sign ? -f : f;
-  }
-  u = e == 31 ? (sign | 0x7f800000u | (m << 13)) : (sign | ((e - 15 + 127) << 23) | (m << 13));
-  memcpy(&f, &u, 4);
-  return f;
-}
+/* ---- host dtype conversion (the library's, round to nearest even) -------- */
 
 static void to_dtype(const double *src, void *dst, size_t n, jfa_dtype_t dt) {
-  for (size_t i = 0; i < n; ++i) switch (dt) {
-      case JFA_DTYPE_FLOAT64: ((double *)dst)[i] = src[i]; break;
-      case JFA_DTYPE_FLOAT32: ((float *)dst)[i] = (float)src[i]; break;
-      case JFA_DTYPE_FLOAT16: ((uint16_t *)dst)[i] = f32_to_f16((float)src[i]); break;
-      case JFA_DTYPE_BFLOAT16: ((uint16_t *)dst)[i] = f32_to_bf16((float)src[i]); break;
-    }
+  jfa_convert_host(src, JFA_DTYPE_FLOAT64, dst, dt, n);
 }
 static void from_dtype(const void *src, double *dst, size_t n, jfa_dtype_t dt) {
-  for (size_t i = 0; i < n; ++i) switch (dt) {
-      case JFA_DTYPE_FLOAT64: dst[i] = ((const double *)src)[i]; break;
-      case JFA_DTYPE_FLOAT32: dst[i] = ((const float *)src)[i]; break;
-      case JFA_DTYPE_FLOAT16: dst[i] = f16_to_f32(((const uint16_t *)src)[i]); break;
-      case JFA_DTYPE_BFLOAT16: dst[i] = bf16_to_f32(((const uint16_t *)src)[i]); break;
-    }
+  jfa_convert_host(src, dt, dst, JFA_DTYPE_FLOAT64, n);
 }
 
 /* ---- device memory -------------------------------------------------------- */

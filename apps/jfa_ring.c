@@ -157,63 +157,14 @@ static double rawval(int t, int64_t b, int64_t h, int64_t pos, int64_t d) {
   return ((double)(k >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0) * 1.7320508075688772;
 }
 
-/* float <-> storage of a dtype (round to nearest even) */
-static uint16_t f2bf(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-static float bf2f(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-static uint16_t f2h(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
-  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);
-  if (ax < 0x38800000u) {
-    float a;
-    memcpy(&a, &ax, 4);
-    return (uint16_t)(sign | (uint32_t)lrintf(a * 16777216.0f));
-  }
-  uint32_t e = (ax >> 23) - 127 + 15, m = ax & 0x7fffffu;
-  uint32_t h = (e << 10) | (m >> 13), rest = m & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h += 1;
-  return (uint16_t)(sign | h);
-}
-static float h2f(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  float f;
-  if (e == 0) {
-    f = (float)m / 16777216.0f;
-    return sign ? -f : f;
-  }
-  uint32_t u = e == 31 ? (sign | 0x7f800000u | (m << 13)) : (sign | ((e - 15 + 127) << 23) | (m << 13));
-  memcpy(&f, &u, 4);
-  return f;
-}
+/* one element of a dtype's storage <-> double (the library's conversion) */
 static void store(void *p, size_t i, jfa_dtype_t dt, double x) {
-  switch (dt) {
-    case JFA_DTYPE_FLOAT64: ((double *)p)[i] = x; break;
-    case JFA_DTYPE_FLOAT32: ((float *)p)[i] = (float)x; break;
-    case JFA_DTYPE_FLOAT16: ((uint16_t *)p)[i] = f2h((float)x); break;
-    case JFA_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = f2bf((float)x); break;
-  }
+  jfa_convert_host(&x, JFA_DTYPE_FLOAT64, (char *)p + i * jfa_dtype_size(dt), dt, 1);
 }
 static double load(const void *p, size_t i, jfa_dtype_t dt) {
-  switch (dt) {
-    case JFA_DTYPE_FLOAT64: return ((const double *)p)[i];
-    case JFA_DTYPE_FLOAT32: return ((const float *)p)[i];
-    case JFA_DTYPE_FLOAT16: return h2f(((const uint16_t *)p)[i]);
-    case JFA_DTYPE_BFLOAT16: return bf2f(((const uint16_t *)p)[i]);
-  }
-  return NAN;
+  double x = NAN;
+  jfa_convert_host((const char *)p + i * jfa_dtype_size(dt), dt, &x, JFA_DTYPE_FLOAT64, 1);
+  return x;
 }
 static jfa_dtype_t g_dt;
 static double val(int t, int64_t b, int64_t h, int64_t pos, int64_t d) {

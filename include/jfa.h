@@ -147,6 +147,17 @@ JFA_API jfa_tensor_t jfa_tensor_bshd(void *data, jfa_dtype_t dtype, jfa_device_t
 /** Number of elements of a tensor's shape. */
 JFA_API int64_t jfa_tensor_numel(const jfa_tensor_t *t);
 
+/**
+ * Converts n contiguous values in host memory from one dtype to another (any
+ * pair; float16 and bfloat16 round to nearest even, overflow goes to +-inf, NaN
+ * stays NaN). For preparing GPU inputs from host data and reading results back.
+ * src and dst must not overlap (in place only when src == dst and the dtypes are
+ * equal). Returns JFA_ERROR_INVALID_ARGUMENT for NULL pointers (n > 0), an
+ * unknown dtype or overlapping buffers, and writes nothing then.
+ */
+JFA_API jfa_status_t jfa_convert_host(const void *src, jfa_dtype_t src_dtype, void *dst,
+                                      jfa_dtype_t dst_dtype, size_t n);
+
 /* ------------------------------------------------------------------------- */
 /* Contexts                                                                   */
 

@@ -1,5 +1,6 @@
 /*
- * testutil.c - implementation of testutil.h (see there). Plain C11.
+ * testutil.c - implementation of testutil.h (see there). Plain C11; dtype
+ * conversion is the library's jfa_convert_host.
  */
 #include "testutil.h"
 
@@ -47,87 +48,20 @@ void tu_fill_normal(double *x, size_t n, double scale) {
   for (size_t i = 0; i < n; ++i) x[i] = scale * tu_normal();
 }
 
-/* float -> bf16 / fp16 bits, round to nearest even; and back. */
-static uint16_t f32_to_bf16(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-static float bf16_to_f32(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-static uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000u;
-  uint32_t ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
-  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* overflow (>= 65520) -> inf */
-  if (ax < 0x38800000u) {                                     /* subnormal or zero in fp16 */
-    float a;
-    memcpy(&a, &ax, 4);
-    float scaled = a * 16777216.0f; /* 2^24: fp16 subnormal unit is 2^-24 */
-    uint32_t m = (uint32_t)lrintf(scaled);
-    return (uint16_t)(sign | m);
-  }
-  uint32_t e = ((ax >> 23) - 127 + 15);
-  uint32_t m = ax & 0x7fffffu;
-  uint32_t h = (e << 10) | (m >> 13);
-  uint32_t rest = m & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h += 1;
-  return (uint16_t)(sign | h);
-}
-static float f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  float f;
-  if (e == 0) {
-    f = ldexpf((float)m, -24);
-    if (sign) f = -f;
-    return f;
-  }
-  uint32_t u;
-  if (e == 31) u = sign | 0x7f800000u | (m << 13);
-  else u = sign | ((e - 15 + 127) << 23) | (m << 13);
-  memcpy(&f, &u, 4);
-  return f;
-}
-
 double tu_round(double x, jfa_dtype_t dtype) {
-  switch (dtype) {
-    case JFA_DTYPE_FLOAT64: return x;
-    case JFA_DTYPE_FLOAT32: return (double)(float)x;
-    case JFA_DTYPE_FLOAT16: return (double)f16_to_f32(f32_to_f16((float)x));
-    case JFA_DTYPE_BFLOAT16: return (double)bf16_to_f32(f32_to_bf16((float)x));
-  }
-  return x;
+  unsigned char tmp[8];
+  double y = x;
+  jfa_convert_host(&x, JFA_DTYPE_FLOAT64, tmp, dtype, 1);
+  jfa_convert_host(tmp, dtype, &y, JFA_DTYPE_FLOAT64, 1);
+  return y;
 }
 
 void tu_to_dtype(const double *src, void *dst, size_t n, jfa_dtype_t dtype) {
-  for (size_t i = 0; i < n; ++i) {
-    switch (dtype) {
-      case JFA_DTYPE_FLOAT64: ((double *)dst)[i] = src[i]; break;
-      case JFA_DTYPE_FLOAT32: ((float *)dst)[i] = (float)src[i]; break;
-      case JFA_DTYPE_FLOAT16: ((uint16_t *)dst)[i] = f32_to_f16((float)src[i]); break;
-      case JFA_DTYPE_BFLOAT16: ((uint16_t *)dst)[i] = f32_to_bf16((float)src[i]); break;
-    }
-  }
+  jfa_convert_host(src, JFA_DTYPE_FLOAT64, dst, dtype, n);
 }
 
 void tu_from_dtype(const void *src, double *dst, size_t n, jfa_dtype_t dtype) {
-  for (size_t i = 0; i < n; ++i) {
-    switch (dtype) {
-      case JFA_DTYPE_FLOAT64: dst[i] = ((const double *)src)[i]; break;
-      case JFA_DTYPE_FLOAT32: dst[i] = ((const float *)src)[i]; break;
-      case JFA_DTYPE_FLOAT16: dst[i] = f16_to_f32(((const uint16_t *)src)[i]); break;
-      case JFA_DTYPE_BFLOAT16: dst[i] = bf16_to_f32(((const uint16_t *)src)[i]); break;
-    }
-  }
+  jfa_convert_host(src, dtype, dst, JFA_DTYPE_FLOAT64, n);
 }
 
 static void tu_strided(const jfa_tensor_t *t, double *vals, int to_tensor) {

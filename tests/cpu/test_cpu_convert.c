@@ -1,0 +1,98 @@
+/*
+ * test_cpu_convert.c - jfa_convert_host: float16/bfloat16 rounding against known
+ * bit patterns and an independent round-to-nearest-even in double arithmetic,
+ * exact round trips of every 16-bit pattern, NaN/inf/overflow/subnormals, and
+ * bad arguments (status, nothing written).
+ *
+ *   ./test_cpu_convert      (label cpu)
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static uint16_t to16(double x, jfa_dtype_t dt) {
+  uint16_t h = 0;
+  jfa_convert_host(&x, JFA_DTYPE_FLOAT64, &h, dt, 1);
+  return h;
+}
+
+static double from16(uint16_t h, jfa_dtype_t dt) {
+  double x = 0;
+  jfa_convert_host(&h, dt, &x, JFA_DTYPE_FLOAT64, 1);
+  return x;
+}
+
+/* Independent reference: the representable values of a format with `mbits`
+   mantissa bits and minimum normal exponent emin, nearest with ties to even. */
+static double ref_round(double x, int mbits, int emin) {
+  if (x == 0 || !isfinite(x)) return x;
+  int e;
+  frexp(fabs(x), &e); /* |x| in [2^(e-1), 2^e) */
+  int exp = e - 1 < emin ? emin : e - 1;
+  double ulp = ldexp(1.0, exp - mbits);
+  double q = fabs(x) / ulp, fl = floor(q), r = q - fl;
+  double m = r > 0.5 ? fl + 1 : r < 0.5 ? fl : (fmod(fl, 2.0) == 0 ? fl : fl + 1);
+  return copysign(m * ulp, x);
+}
+
+int main(void) {
+  tu_init_seed("test_cpu_convert");
+
+  /* known bit patterns */
+  tu_expect("fp16(1.0) = 0x3c00", to16(1.0, JFA_DTYPE_FLOAT16) == 0x3c00);
+  tu_expect("bf16(1.0) = 0x3f80", to16(1.0, JFA_DTYPE_BFLOAT16) == 0x3f80);
+  tu_expect("fp16(-2.5) = 0xc100", to16(-2.5, JFA_DTYPE_FLOAT16) == 0xc100);
+  tu_expect("fp16(65504) = 0x7bff (max)", to16(65504.0, JFA_DTYPE_FLOAT16) == 0x7bff);
+  tu_expect("fp16(70000) = inf", to16(70000.0, JFA_DTYPE_FLOAT16) == 0x7c00);
+  tu_expect("fp16(2^-24) = 0x0001 (smallest subnormal)", to16(ldexp(1.0, -24), JFA_DTYPE_FLOAT16) == 0x0001);
+  tu_expect("fp16(2^-26) = 0 (below half the smallest subnormal)", to16(ldexp(1.0, -26), JFA_DTYPE_FLOAT16) == 0);
+  tu_expect("fp16(1 + 2^-11) = 1.0 (tie to even)", to16(1.0 + ldexp(1.0, -11), JFA_DTYPE_FLOAT16) == 0x3c00);
+  tu_expect("fp16(1 + 3*2^-11) = 0x3c02 (tie to even, up)", to16(1.0 + 3 * ldexp(1.0, -11), JFA_DTYPE_FLOAT16) == 0x3c02);
+  tu_expect("bf16(1 + 2^-8) = 1.0 (tie to even)", to16(1.0 + ldexp(1.0, -8), JFA_DTYPE_BFLOAT16) == 0x3f80);
+  tu_expect("fp16 NaN stays NaN", isnan(from16(to16(NAN, JFA_DTYPE_FLOAT16), JFA_DTYPE_FLOAT16)));
+  tu_expect("bf16 NaN stays NaN", isnan(from16(to16(NAN, JFA_DTYPE_BFLOAT16), JFA_DTYPE_BFLOAT16)));
+  tu_expect("bf16 -inf stays -inf", from16(to16(-INFINITY, JFA_DTYPE_BFLOAT16), JFA_DTYPE_BFLOAT16) == -INFINITY);
+
+  /* every finite 16-bit pattern survives 16 -> double -> 16 exactly */
+  int bad16 = 0, badbf = 0;
+  for (uint32_t b = 0; b < 65536; ++b) {
+    uint16_t h = (uint16_t)b;
+    double x16 = from16(h, JFA_DTYPE_FLOAT16), xbf = from16(h, JFA_DTYPE_BFLOAT16);
+    if (!isnan(x16) && to16(x16, JFA_DTYPE_FLOAT16) != h) ++bad16;
+    if (!isnan(xbf) && to16(xbf, JFA_DTYPE_BFLOAT16) != h) ++badbf;
+  }
+  tu_expect("fp16: all 65536 patterns round-trip", bad16 == 0);
+  tu_expect("bf16: all 65536 patterns round-trip", badbf == 0);
+
+  /* random values (exactly representable in float, so no double rounding) vs the reference */
+  int mism16 = 0, mismbf = 0, mism32 = 0;
+  for (int i = 0; i < 200000; ++i) {
+    double x = (double)(float)(tu_normal() * ldexp(1.0, (int)(tu_uniform() * 40) - 26));
+    if (fabs(x) < 65504.0 && from16(to16(x, JFA_DTYPE_FLOAT16), JFA_DTYPE_FLOAT16) != ref_round(x, 10, -14)) ++mism16;
+    if (from16(to16(x, JFA_DTYPE_BFLOAT16), JFA_DTYPE_BFLOAT16) != ref_round(x, 7, -126)) ++mismbf;
+    float f;
+    jfa_convert_host(&x, JFA_DTYPE_FLOAT64, &f, JFA_DTYPE_FLOAT32, 1);
+    if ((double)f != x) ++mism32;
+  }
+  printf("random: fp16 mismatches %d, bf16 %d, fp32 %d of 200000\n", mism16, mismbf, mism32);
+  tu_expect("fp16 rounding equals the reference on 200000 random values", mism16 == 0);
+  tu_expect("bf16 rounding equals the reference on 200000 random values", mismbf == 0);
+  tu_expect("fp32 conversion is exact on float values", mism32 == 0);
+
+  /* bad arguments: status, nothing written */
+  double src[4] = {1, 2, 3, 4}, dst[4] = {-7, -7, -7, -7};
+  tu_expect("NULL src -> INVALID_ARGUMENT",
+            jfa_convert_host(NULL, JFA_DTYPE_FLOAT64, dst, JFA_DTYPE_FLOAT64, 4) == JFA_ERROR_INVALID_ARGUMENT);
+  tu_expect("unknown dtype -> INVALID_ARGUMENT",
+            jfa_convert_host(src, (jfa_dtype_t)9, dst, JFA_DTYPE_FLOAT64, 4) == JFA_ERROR_INVALID_ARGUMENT &&
+                strstr(jfa_get_last_error(), "src_dtype") != NULL);
+  tu_expect("overlap -> INVALID_ARGUMENT",
+            jfa_convert_host(src, JFA_DTYPE_FLOAT64, (char *)src + 8, JFA_DTYPE_FLOAT32, 2) == JFA_ERROR_INVALID_ARGUMENT);
+  tu_expect("bad calls wrote nothing", dst[0] == -7 && dst[3] == -7 && src[1] == 2 && src[2] == 3);
+  tu_expect("n = 0 with NULL pointers is fine",
+            jfa_convert_host(NULL, JFA_DTYPE_FLOAT32, NULL, JFA_DTYPE_FLOAT16, 0) == JFA_SUCCESS);
+  return tu_finish();
+}
