@@ -240,16 +240,6 @@ static opts_t parse(int argc, char **argv) {
   return o;
 }
 
-static const char *dtype_name(jfa_dtype_t d) {
-  switch (d) {
-    case JFA_DTYPE_FLOAT64: return "float64";
-    case JFA_DTYPE_FLOAT32: return "float32";
-    case JFA_DTYPE_FLOAT16: return "float16";
-    case JFA_DTYPE_BFLOAT16: return "bfloat16";
-  }
-  return "?";
-}
-
 /* Tolerance of the relative error against the float64 reference, by storage dtype. */
 static double tolerance(jfa_dtype_t d) {
   switch (d) {
@@ -315,7 +305,7 @@ int main(int argc, char **argv) {
   const int64_t B = o.B, H = o.H, Hkv = o.Hkv, N = o.N, D = o.D;
   const jfa_dtype_t sdt = o.dtype == JFA_DTYPE_FLOAT64 ? JFA_DTYPE_FLOAT64 : JFA_DTYPE_FLOAT32;
   printf("jfa_attn: device=%s dtype=%s B=%lld H=%lld Hkv=%lld N=%lld D=%lld causal=%d iters=%d seed=%llu\n",
-         o.device == JFA_DEVICE_CUDA ? "cuda" : "cpu", dtype_name(o.dtype), (long long)B, (long long)H,
+         o.device == JFA_DEVICE_CUDA ? "cuda" : "cpu", jfa_dtype_name(o.dtype), (long long)B, (long long)H,
          (long long)Hkv, (long long)N, (long long)D, o.causal, o.iters, (unsigned long long)o.seed);
 
   jfa_context_t *ctx = NULL, *cpu = NULL;

@@ -63,3 +63,13 @@ void jfa_error_trace(const char *file, int line) {
   /* bounded: a frame that does not fit whole is dropped */
   if (n > 0 && len + (size_t)n < sizeof jfa_last_error) memcpy(jfa_last_error + len, frame, (size_t)n + 1);
 }
+
+const char *jfa_dtype_name(jfa_dtype_t dtype) {
+  switch (dtype) {
+    case JFA_DTYPE_FLOAT64: return "float64";
+    case JFA_DTYPE_FLOAT32: return "float32";
+    case JFA_DTYPE_FLOAT16: return "float16";
+    case JFA_DTYPE_BFLOAT16: return "bfloat16";
+  }
+  return "unknown";
+}

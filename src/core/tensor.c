@@ -22,18 +22,11 @@ jfa_tensor_t jfa_tensor_bhsd(void *data, jfa_dtype_t dtype, jfa_device_t device,
 
 jfa_tensor_t jfa_tensor_bshd(void *data, jfa_dtype_t dtype, jfa_device_t device,
                              int64_t batch, int64_t seq, int64_t heads, int64_t dim) {
-  jfa_tensor_t t;
-  t.data = data;
-  t.dtype = dtype;
-  t.device = device;
-  t.shape[0] = batch;
-  t.shape[1] = heads;
-  t.shape[2] = seq;
-  t.shape[3] = dim;
+  /* the same view as BHSD, with the storage order of heads and seq swapped */
+  jfa_tensor_t t = jfa_tensor_bhsd(data, dtype, device, batch, heads, seq, dim);
   t.stride[0] = seq * heads * dim;
   t.stride[1] = dim;
   t.stride[2] = heads * dim;
-  t.stride[3] = 1;
   return t;
 }
 

@@ -17,16 +17,6 @@ typedef struct {
   const char *name;
 } named_t;
 
-static const char *dtype_name(jfa_dtype_t d) {
-  switch (d) {
-    case JFA_DTYPE_FLOAT64: return "float64";
-    case JFA_DTYPE_FLOAT32: return "float32";
-    case JFA_DTYPE_FLOAT16: return "float16";
-    case JFA_DTYPE_BFLOAT16: return "bfloat16";
-  }
-  return "unknown";
-}
-
 jfa_status_t jfa_check_tensor(const jfa_tensor_t *t, const char *name, jfa_device_t device) {
   if (!t) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: tensor is NULL", name);
   if (!t->data) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: data is NULL", name);
@@ -145,8 +135,8 @@ static jfa_status_t expect_stat_shape(const jfa_tensor_t *t, const char *name, c
 static jfa_status_t expect_dtype(const jfa_tensor_t *t, const char *name, const jfa_tensor_t *like,
                                  const char *like_name) {
   if (t->dtype != like->dtype)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: dtype %s differs from %s (%s)", name, dtype_name(t->dtype), like_name,
-             dtype_name(like->dtype));
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: dtype %s differs from %s (%s)", name, jfa_dtype_name(t->dtype), like_name,
+             jfa_dtype_name(like->dtype));
   return JFA_SUCCESS;
 }
 
@@ -155,7 +145,7 @@ static jfa_status_t expect_data_dtype_supported(const jfa_tensor_t *t, const cha
   int ok = device == JFA_DEVICE_CPU ? (t->dtype == JFA_DTYPE_FLOAT64 || t->dtype == JFA_DTYPE_FLOAT32)
                                     : (t->dtype != JFA_DTYPE_FLOAT64);
   if (!ok)
-    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "%s: dtype %s is not supported on %s", name, dtype_name(t->dtype),
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "%s: dtype %s is not supported on %s", name, jfa_dtype_name(t->dtype),
              device == JFA_DEVICE_CPU ? "the CPU (float64, float32)" : "CUDA (float32, float16, bfloat16)");
   return JFA_SUCCESS;
 }
@@ -164,7 +154,7 @@ static jfa_status_t expect_data_dtype_supported(const jfa_tensor_t *t, const cha
 static jfa_status_t expect_stat_dtype(const jfa_tensor_t *t, const char *name, jfa_device_t device) {
   if (t->dtype == JFA_DTYPE_FLOAT32) return JFA_SUCCESS;
   if (t->dtype == JFA_DTYPE_FLOAT64 && device == JFA_DEVICE_CPU) return JFA_SUCCESS;
-  JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: dtype %s must be float32%s", name, dtype_name(t->dtype),
+  JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: dtype %s must be float32%s", name, jfa_dtype_name(t->dtype),
            device == JFA_DEVICE_CPU ? " or float64" : "");
 }
 

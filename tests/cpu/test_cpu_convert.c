@@ -82,6 +82,13 @@ int main(void) {
   tu_expect("bf16 rounding equals the reference on 200000 random values", mismbf == 0);
   tu_expect("fp32 conversion is exact on float values", mism32 == 0);
 
+  /* dtype names (used in error messages and by the programs) */
+  tu_expect("jfa_dtype_name names the four dtypes and refuses others",
+            !strcmp(jfa_dtype_name(JFA_DTYPE_FLOAT64), "float64") && !strcmp(jfa_dtype_name(JFA_DTYPE_FLOAT32), "float32") &&
+                !strcmp(jfa_dtype_name(JFA_DTYPE_FLOAT16), "float16") &&
+                !strcmp(jfa_dtype_name(JFA_DTYPE_BFLOAT16), "bfloat16") &&
+                !strcmp(jfa_dtype_name((jfa_dtype_t)9), "unknown"));
+
   /* bad arguments: status, nothing written */
   double src[4] = {1, 2, 3, 4}, dst[4] = {-7, -7, -7, -7};
   tu_expect("NULL src -> INVALID_ARGUMENT",
