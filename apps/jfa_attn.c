@@ -247,6 +247,7 @@ static double tolerance(jfa_dtype_t d) {
     case JFA_DTYPE_FLOAT32: return 1e-4;
     case JFA_DTYPE_FLOAT16: return 5e-3;
     case JFA_DTYPE_BFLOAT16: return 2e-2;
+    case JFA_DTYPE_BOOL: break; /* not a data dtype */
   }
   return 0.0;
 }

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define JFA_VERSION_MAJOR 0
-#define JFA_VERSION_MINOR 1
+#define JFA_VERSION_MINOR 2
 #define JFA_VERSION_PATCH 0
 /** Version as one integer: major * 10000 + minor * 100 + patch. */
 #define JFA_VERSION_CODE(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
@@ -56,12 +56,13 @@ typedef enum {
   JFA_NUM_STATUS = 8
 } jfa_status_t;
 
-/** Element types. float64 is CPU only; float16/bfloat16 are CUDA only. */
+/** Element types. float64 is CPU only; float16/bfloat16 are CUDA only; bool only for masks. */
 typedef enum {
   JFA_DTYPE_FLOAT64 = 0,
   JFA_DTYPE_FLOAT32 = 1,
   JFA_DTYPE_FLOAT16 = 2,
-  JFA_DTYPE_BFLOAT16 = 3
+  JFA_DTYPE_BFLOAT16 = 3,
+  JFA_DTYPE_BOOL = 4 /**< one byte per element, nonzero = true (dense boolean masks only) */
 } jfa_dtype_t;
 
 /** Where a tensor's memory lives. */
@@ -84,20 +85,58 @@ typedef struct {
   int64_t stride[4];
 } jfa_tensor_t;
 
-/** Causal masking. Key j is visible to query i iff k_position + j <= q_position + i. */
+/**
+ * Causal masking and row positions. Query row i has position q_pos + i, key row j
+ * has position k_pos + j; with a causal mode key j is visible to query i iff
+ * k_pos + j <= q_pos + i. The positions also place sliding windows.
+ */
 typedef enum {
-  JFA_MASK_NONE = 0,
-  JFA_MASK_CAUSAL_TOP_LEFT = 1,     /**< q_position = k_position = 0 (PyTorch is_causal) */
-  JFA_MASK_CAUSAL_BOTTOM_RIGHT = 2, /**< q_position = Nk - Nq, k_position = 0 (FlashAttention) */
-  JFA_MASK_CAUSAL_POSITIONS = 3     /**< the caller's q_position and k_position (global offsets) */
+  JFA_MASK_NONE = 0,                /**< not causal; q_pos = k_pos = 0 */
+  JFA_MASK_CAUSAL_TOP_LEFT = 1,     /**< q_pos = k_pos = 0 (PyTorch is_causal) */
+  JFA_MASK_CAUSAL_BOTTOM_RIGHT = 2, /**< q_pos = Nk - Nq, k_pos = 0 (FlashAttention) */
+  JFA_MASK_CAUSAL_POSITIONS = 3,    /**< causal, q_pos = q_position, k_pos = k_position (global offsets) */
+  JFA_MASK_POSITIONS = 4            /**< not causal, q_pos = q_position, k_pos = k_position (for windows) */
 } jfa_mask_t;
 
-/** Options of one attention call. Initialise with jfa_attention_params_init(). */
+/** A window side without limit (jfa_attention_params_t.window_left / window_right). */
+#define JFA_WINDOW_UNBOUNDED ((int64_t)-1)
+
+/**
+ * Options of one attention call. Initialise with jfa_attention_params_init(), then
+ * set what you need; every kind of mask combines with the others (a key is
+ * visible when every mask that is set lets it through).
+ *
+ * Dense mask (attn_mask): a tensor of shape (B or 1, Hq or 1, Nq, Nk), any
+ * strides, on the context's device. JFA_DTYPE_BOOL: nonzero = attend. float32
+ * or q's dtype: an additive bias, S = scale Q K^T + bias (as PyTorch's SDPA);
+ * -inf entries mask; the bias is a constant of the call (no tangent, no gradient).
+ *
+ * Sliding window: key j is visible to query i only if
+ * -window_left <= pos_k(j) - pos_q(i) <= window_right (positions as in jfa_mask_t;
+ * with packed sequences, positions inside each sequence). JFA_WINDOW_UNBOUNDED
+ * (-1) leaves a side open; other negative values are invalid.
+ *
+ * Packed variable-length sequences (cu_seqlens_q, cu_seqlens_k, num_seqs): the
+ * FlashAttention varlen convention. q, k, v hold the tokens of num_seqs sequences
+ * back to back (batch 1; a (total, H, D) array is the BSHD view (1, H, total, D));
+ * sequence s has query rows [cu_seqlens_q[s], cu_seqlens_q[s+1]) and key rows
+ * [cu_seqlens_k[s], cu_seqlens_k[s+1]) and attends only within itself. Offsets
+ * are host arrays of num_seqs + 1 int64 values, non-decreasing, from 0 to Nq (Nk).
+ * Causal masks and windows apply inside each sequence, aligned top-left or
+ * bottom-right per sequence (JFA_MASK_POSITIONS / CAUSAL_POSITIONS are not
+ * allowed with packed sequences).
+ */
 typedef struct {
   double scale;       /**< softmax scale; 0 means 1/sqrt(D). Must be finite. */
-  jfa_mask_t mask;    /**< masking mode */
-  int64_t q_position; /**< global position of query row 0 (JFA_MASK_CAUSAL_POSITIONS only) */
-  int64_t k_position; /**< global position of key row 0 (JFA_MASK_CAUSAL_POSITIONS only) */
+  jfa_mask_t mask;    /**< causal mode and positions */
+  int64_t q_position; /**< position of query row 0 (JFA_MASK_CAUSAL_POSITIONS, JFA_MASK_POSITIONS) */
+  int64_t k_position; /**< position of key row 0 (JFA_MASK_CAUSAL_POSITIONS, JFA_MASK_POSITIONS) */
+  const jfa_tensor_t *attn_mask; /**< dense boolean or additive mask, or NULL */
+  int64_t window_left;           /**< keys at most this far before the query, or JFA_WINDOW_UNBOUNDED */
+  int64_t window_right;          /**< keys at most this far after the query, or JFA_WINDOW_UNBOUNDED */
+  const int64_t *cu_seqlens_q;   /**< packed sequences: num_seqs + 1 query offsets (host), or NULL */
+  const int64_t *cu_seqlens_k;   /**< packed sequences: num_seqs + 1 key offsets (host), or NULL */
+  int64_t num_seqs;              /**< number of packed sequences (0 when cu_seqlens_* are NULL) */
 } jfa_attention_params_t;
 
 /** Opaque execution context: device, CUDA stream, flags and cached workspace. */
@@ -204,7 +243,8 @@ JFA_API int jfa_cuda_available(int *count);
 /* ------------------------------------------------------------------------- */
 /* Attention                                                                  */
 
-/** Fills params with the defaults: scale 0 (1/sqrt(D)), no mask, positions 0. */
+/** Fills params with the defaults: scale 0 (1/sqrt(D)), no mask, positions 0,
+ *  no dense mask, unbounded windows, no packed sequences. */
 JFA_API void jfa_attention_params_init(jfa_attention_params_t *params);
 
 /**

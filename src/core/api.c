@@ -16,6 +16,12 @@ void jfa_attention_params_init(jfa_attention_params_t *params) {
   params->mask = JFA_MASK_NONE;
   params->q_position = 0;
   params->k_position = 0;
+  params->attn_mask = NULL;
+  params->window_left = JFA_WINDOW_UNBOUNDED;
+  params->window_right = JFA_WINDOW_UNBOUNDED;
+  params->cu_seqlens_q = NULL;
+  params->cu_seqlens_k = NULL;
+  params->num_seqs = 0;
 }
 
 jfa_status_t jfa_attention_forward(jfa_context_t *ctx, const jfa_attention_params_t *params,

@@ -38,13 +38,33 @@ struct jfa_context {
   void *cuda_state;   /* private to src/kernels (workspace cache, events); NULL until used */
 };
 
-/** Geometry and masking of one attention call over one K/V block. */
+/**
+ * Geometry and masking of one attention call over one K/V block.
+ *
+ * Visibility of key j to query i is the conjunction of:
+ *  - causal:  rel <= 0, with rel = pos_k(j) - pos_q(i);
+ *  - window (windowed != 0): -win_left <= rel <= win_right (a side < 0 is unbounded);
+ *  - packed sequences (nseq > 0): query index q_pos0 + i lies in sequence s
+ *    (cu_q[s] <= q_pos0 + i < cu_q[s+1]) and key index k_pos0 + j in the same
+ *    sequence's keys (cu_k[s] <= k_pos0 + j < cu_k[s+1]); positions are then
+ *    relative to the sequence: pos_q = q_pos0 + i - cu_q[s] + (seq_bottom_right ?
+ *    len_k(s) - len_q(s) : 0), pos_k = k_pos0 + j - cu_k[s];
+ *    without packed sequences pos_q = q_pos0 + i, pos_k = k_pos0 + j;
+ *  - dense mask (dmask != NULL): dmask[b|0, h|0, i, j] nonzero (bool) or the
+ *    additive bias is added to scale * q.k (float; -inf masks).
+ */
 typedef struct {
   int64_t B, Hq, Hkv, Nq, Nk, D;
   double scale;    /* resolved: never 0 */
   int causal;      /* 0 or 1 */
-  int64_t q_pos0;  /* global position of query row 0 */
-  int64_t k_pos0;  /* global position of key row 0; key j visible to query i iff k_pos0 + j <= q_pos0 + i */
+  int64_t q_pos0;  /* global position (or packed-sequence index) of query row 0 */
+  int64_t k_pos0;  /* global position (or packed-sequence index) of key row 0 */
+  int windowed;                  /* 0: no sliding window (zero-initialised problems have none) */
+  int64_t win_left, win_right;   /* sliding window when windowed, < 0 = unbounded side */
+  const jfa_tensor_t *dmask;     /* dense mask view of this block (rows, keys), or NULL */
+  int64_t nseq;                  /* packed sequences (0: none) */
+  const int64_t *cu_q, *cu_k;    /* nseq + 1 offsets each, host memory (NULL when nseq == 0) */
+  int seq_bottom_right;          /* causal/window alignment inside each packed sequence */
 } jfa_problem_t;
 
 /** The accumulator dtype of a device: float64 on the CPU, float32 on CUDA. */
@@ -52,10 +72,16 @@ static inline jfa_dtype_t jfa_acc_dtype(jfa_device_t device) {
   return device == JFA_DEVICE_CPU ? JFA_DTYPE_FLOAT64 : JFA_DTYPE_FLOAT32;
 }
 
-/** Whether no key of the block is visible to any query (the ring skips such steps). */
+/** Whether no key of the block is visible to any query (the ring skips such steps).
+ *  Conservative: 0 when it cannot tell cheaply (packed sequences are the caller's to check). */
 static inline int jfa_problem_fully_masked(const jfa_problem_t *p) {
-  /* the most permissive pair is the last query against the first key */
-  return p->causal && p->k_pos0 > p->q_pos0 + p->Nq - 1;
+  if (p->nseq > 0) return 0;
+  /* rel = pos_k - pos_q ranges over [k_pos0 - (q_pos0 + Nq - 1), k_pos0 + Nk - 1 - q_pos0] */
+  int64_t rel_min = p->k_pos0 - (p->q_pos0 + p->Nq - 1), rel_max = p->k_pos0 + p->Nk - 1 - p->q_pos0;
+  if (p->causal && rel_min > 0) return 1;
+  if (p->windowed && p->win_right >= 0 && rel_min > p->win_right) return 1;
+  if (p->windowed && p->win_left >= 0 && rel_max < -p->win_left) return 1;
+  return 0;
 }
 
 /* Each backend provides the functions below under its prefix: jfa_cpu_* and jfa_cuda_*. */

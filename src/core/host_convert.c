@@ -59,6 +59,7 @@ static double load(const void *p, size_t i, jfa_dtype_t dt) {
     case JFA_DTYPE_FLOAT32: return ((const float *)p)[i];
     case JFA_DTYPE_FLOAT16: return f16_to_f32(((const uint16_t *)p)[i]);
     case JFA_DTYPE_BFLOAT16: return bf16_to_f32(((const uint16_t *)p)[i]);
+    case JFA_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0 ? 1.0 : 0.0;
   }
   return NAN;
 }
@@ -71,6 +72,7 @@ static void store(void *p, size_t i, jfa_dtype_t dt, double x) {
        2^-29 relative of a tie, far below anything attention inputs resolve */
     case JFA_DTYPE_FLOAT16: ((uint16_t *)p)[i] = f32_to_f16((float)x); break;
     case JFA_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = f32_to_bf16((float)x); break;
+    case JFA_DTYPE_BOOL: ((uint8_t *)p)[i] = x != 0.0; break; /* NaN is nonzero: true */
   }
 }
 

@@ -42,6 +42,7 @@ size_t jfa_dtype_size(jfa_dtype_t dtype) {
     case JFA_DTYPE_FLOAT32: return 4;
     case JFA_DTYPE_FLOAT16: return 2;
     case JFA_DTYPE_BFLOAT16: return 2;
+    case JFA_DTYPE_BOOL: return 1;
   }
   return 0;
 }
@@ -70,6 +71,7 @@ const char *jfa_dtype_name(jfa_dtype_t dtype) {
     case JFA_DTYPE_FLOAT32: return "float32";
     case JFA_DTYPE_FLOAT16: return "float16";
     case JFA_DTYPE_BFLOAT16: return "bfloat16";
+    case JFA_DTYPE_BOOL: return "bool";
   }
   return "unknown";
 }

@@ -143,7 +143,8 @@ static jfa_status_t expect_dtype(const jfa_tensor_t *t, const char *name, const 
 /* Data tensors: float64/float32 on the CPU, float32/float16/bfloat16 on CUDA. */
 static jfa_status_t expect_data_dtype_supported(const jfa_tensor_t *t, const char *name, jfa_device_t device) {
   int ok = device == JFA_DEVICE_CPU ? (t->dtype == JFA_DTYPE_FLOAT64 || t->dtype == JFA_DTYPE_FLOAT32)
-                                    : (t->dtype != JFA_DTYPE_FLOAT64);
+                                    : (t->dtype == JFA_DTYPE_FLOAT32 || t->dtype == JFA_DTYPE_FLOAT16 ||
+                                       t->dtype == JFA_DTYPE_BFLOAT16);
   if (!ok)
     JFA_FAIL(JFA_ERROR_UNSUPPORTED, "%s: dtype %s is not supported on %s", name, jfa_dtype_name(t->dtype),
              device == JFA_DEVICE_CPU ? "the CPU (float64, float32)" : "CUDA (float32, float16, bfloat16)");
@@ -169,6 +170,12 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_proble
   p->causal = 0;
   p->q_pos0 = 0;
   p->k_pos0 = 0;
+  p->windowed = 0;
+  p->win_left = p->win_right = JFA_WINDOW_UNBOUNDED;
+  p->dmask = NULL;
+  p->nseq = 0;
+  p->cu_q = p->cu_k = NULL;
+  p->seq_bottom_right = 0;
   switch (params->mask) {
     case JFA_MASK_NONE: break;
     case JFA_MASK_CAUSAL_TOP_LEFT: p->causal = 1; break;

@@ -36,6 +36,7 @@ jfa_tensor_t jfa_ring_rows(const jfa_tensor_t *t, int64_t row0, int64_t rows) {
 
 jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair) {
   jfa_problem_t p;
+  memset(&p, 0, sizeof p); /* no window, dense mask or packed sequences */
   p.B = r->cfg.batch;
   p.Hq = r->cfg.heads_q;
   p.Hkv = r->cfg.heads_kv;

@@ -63,6 +63,7 @@ ref_problem_t ref_problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_
     case JFA_MASK_CAUSAL_TOP_LEFT: p.causal = 1; break;
     case JFA_MASK_CAUSAL_BOTTOM_RIGHT: p.causal = 1, p.q_pos0 = Nk - Nq; break;
     case JFA_MASK_CAUSAL_POSITIONS: p.causal = 1, p.q_pos0 = params->q_position, p.k_pos0 = params->k_position; break;
+    case JFA_MASK_POSITIONS: p.q_pos0 = params->q_position, p.k_pos0 = params->k_position; break;
   }
   return p;
 }

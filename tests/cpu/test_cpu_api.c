@@ -134,7 +134,9 @@ static void test_convert_fill(void) {
   h.dtype = JFA_DTYPE_FLOAT16;
   tu_expect("CPU backend refuses float16 (convert) with UNSUPPORTED",
             jfa_backend_convert(ctx, &h, &c.t) == JFA_ERROR_UNSUPPORTED);
-  jfa_problem_t p = {2, 3, 3, 5, 5, 7, 0.5, 0, 0, 0};
+  jfa_problem_t p;
+  memset(&p, 0, sizeof p);
+  p.B = 2, p.Hq = 3, p.Hkv = 3, p.Nq = 5, p.Nk = 5, p.D = 7, p.scale = 0.5;
   tu_expect("CPU backend refuses bfloat16 (attention_block) with UNSUPPORTED",
             (h.dtype = JFA_DTYPE_BFLOAT16,
              jfa_backend_attention_block(ctx, &p, &h, &h, &h, NULL, NULL, NULL, &c.t, NULL, NULL, NULL, 0)) ==

@@ -134,7 +134,10 @@ static void check_accumulate(const char *name, geo_t g, const int64_t *cuts, int
         jfa_backend_fill(ctx, &mua.t, 0.0) == JFA_SUCCESS && jfa_backend_fill(ctx, &la.t, -INFINITY) == JFA_SUCCESS &&
         jfa_backend_fill(ctx, &dqa.t, 0.0) == JFA_SUCCESS && jfa_backend_fill(ctx, &dka.t, 0.0) == JFA_SUCCESS &&
         jfa_backend_fill(ctx, &dva.t, 0.0) == JFA_SUCCESS;
-  jfa_problem_t p = {B, Hq, Hkv, Nq, Nk, D, 1.0 / sqrt((double)D), g.mask != JFA_MASK_NONE, 0, 0};
+  jfa_problem_t p;
+  memset(&p, 0, sizeof p);
+  p.B = B, p.Hq = Hq, p.Hkv = Hkv, p.Nq = Nq, p.Nk = Nk, p.D = D;
+  p.scale = 1.0 / sqrt((double)D), p.causal = g.mask != JFA_MASK_NONE;
   positions(&g, &p.q_pos0);
   for (int c = 0; c < nparts; ++c) {
     jfa_problem_t pb = p;
