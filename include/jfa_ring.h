@@ -67,6 +67,60 @@ JFA_API jfa_status_t jfa_comm_create_nccl(jfa_comm_t **comm, void *nccl_comm, in
 JFA_API jfa_status_t jfa_comm_create_nccl_from_mpi(jfa_comm_t **comm, const void *mpi_comm,
                                            int *device_index);
 
+/** Bytes of an NCCL unique id (NCCL_UNIQUE_ID_BYTES). */
+#define JFA_NCCL_UNIQUE_ID_BYTES 128
+
+/**
+ * Writes a new NCCL unique id (ncclGetUniqueId) into id (bytes must be
+ * JFA_NCCL_UNIQUE_ID_BYTES). One rank makes it and sends it to the others by any
+ * means (MPI, torch.distributed, a file), then every rank calls
+ * jfa_comm_create_nccl_from_id. Returns JFA_ERROR_UNSUPPORTED without NCCL.
+ */
+JFA_API jfa_status_t jfa_comm_nccl_unique_id(void *id, size_t bytes);
+
+/**
+ * Creates an NCCL communicator of `size` ranks from a unique id made by
+ * jfa_comm_nccl_unique_id: collective (ncclCommInitRank) over the ranks that
+ * pass the same id, this one being `rank`, on GPU device_index. The NCCL
+ * communicator is owned and destroyed by jfa_comm_destroy. Returns
+ * JFA_ERROR_UNSUPPORTED without NCCL.
+ */
+JFA_API jfa_status_t jfa_comm_create_nccl_from_id(jfa_comm_t **comm, const void *id, size_t bytes,
+                                                  int rank, int size, int device_index);
+
+/**
+ * Transport of a communicator implemented by the caller (for example over
+ * torch.distributed): the ring calls these from the thread that called jfa.
+ * Each returns 0 on success; any other value fails the jfa call with
+ * JFA_ERROR_INTERNAL ("communicator callback failed"). Buffers are on the
+ * context's device. On CUDA, jfa has synchronised the context's stream before
+ * exchange_start (the send buffers are complete); the received bytes must be in
+ * place, for work queued afterwards on the context's stream, when exchange_wait
+ * returns (copies queued on that stream satisfy this).
+ */
+typedef struct {
+  void *user; /**< passed back to every callback */
+  /** Starts sending send[i] (bytes[i] bytes, i < nbufs) to rank (rank + 1) % size and
+   *  receiving recv[i] from rank (rank - 1 + size) % size. */
+  int (*exchange_start)(void *user, int nbufs, const void *const *send, void *const *recv,
+                        const size_t *bytes);
+  /** Waits for the exchange started last. */
+  int (*exchange_wait)(void *user);
+  /** Elementwise min and max over all ranks of n int64 values (host memory). */
+  int (*allreduce_minmax)(void *user, const int64_t *in, int64_t *min_out, int64_t *max_out, int n);
+  /** Returns when every rank has called it. */
+  int (*barrier)(void *user);
+  /** Called once by jfa_comm_destroy (may be NULL). */
+  void (*destroy)(void *user);
+} jfa_comm_callbacks_t;
+
+/**
+ * A communicator whose transport is the caller's callbacks (copied; `user` must
+ * outlive the communicator). rank and size are this rank's place in the ring.
+ */
+JFA_API jfa_status_t jfa_comm_create_callbacks(jfa_comm_t **comm, const jfa_comm_callbacks_t *callbacks,
+                                               int rank, int size);
+
 /** This rank's index in the communicator (0 .. size-1). */
 JFA_API jfa_status_t jfa_comm_rank(const jfa_comm_t *comm, int *rank);
 

@@ -52,6 +52,21 @@ jfa_status_t jfa_comm_create_nccl(jfa_comm_t **comm, void *nccl_comm, int device
 }
 #endif
 
+#ifndef JFA_HAVE_NCCL
+jfa_status_t jfa_comm_nccl_unique_id(void *id, size_t bytes) {
+  (void)id;
+  (void)bytes;
+  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "jfa_comm_nccl_unique_id: jfa was built without NCCL (JFA_ENABLE_NCCL=OFF)");
+}
+
+jfa_status_t jfa_comm_create_nccl_from_id(jfa_comm_t **comm, const void *id, size_t bytes, int rank, int size,
+                                          int device_index) {
+  (void)id, (void)bytes, (void)rank, (void)size, (void)device_index;
+  if (comm) *comm = NULL;
+  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "jfa_comm_create_nccl_from_id: jfa was built without NCCL (JFA_ENABLE_NCCL=OFF)");
+}
+#endif
+
 #if !defined(JFA_HAVE_NCCL) || !defined(JFA_HAVE_MPI)
 jfa_status_t jfa_comm_create_nccl_from_mpi(jfa_comm_t **comm, const void *mpi_comm,
                                            int *device_index) {

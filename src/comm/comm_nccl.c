@@ -193,6 +193,52 @@ jfa_status_t jfa_comm_create_nccl(jfa_comm_t **comm, void *nccl_comm, int device
   return wrap(comm, (ncclComm_t)nccl_comm, 0, device_index);
 }
 
+jfa_status_t jfa_comm_nccl_unique_id(void *id, size_t bytes) {
+  if (!id) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "id is NULL");
+  if (bytes != sizeof(ncclUniqueId))
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "bytes: %zu, an NCCL unique id has %zu", bytes, sizeof(ncclUniqueId));
+  ncclUniqueId u;
+  JFA_NCCL_CHECK(ncclGetUniqueId(&u));
+  memcpy(id, &u, sizeof u);
+  return JFA_SUCCESS;
+}
+
+/* ncclCommInitRank on device_index (made current for the call), wrapped and owned. */
+static jfa_status_t init_from_id(jfa_comm_t **comm, const ncclUniqueId *id, int rank, int size, int device_index) {
+  int prev = 0;
+  JFA_CHECK(set_device(device_index, &prev));
+  ncclComm_t nc = NULL;
+  ncclResult_t r = ncclCommInitRank(&nc, size, *id, rank);
+  if (r != ncclSuccess) {
+    cudaSetDevice(prev);
+    JFA_FAIL(JFA_ERROR_NCCL, "ncclCommInitRank (rank %d of %d, GPU %d) failed: %s", rank, size, device_index,
+             ncclGetErrorString(r));
+  }
+  jfa_status_t st = wrap(comm, nc, 1, device_index);
+  if (st != JFA_SUCCESS) ncclCommDestroy(nc);
+  cudaSetDevice(prev);
+  return st;
+}
+
+jfa_status_t jfa_comm_create_nccl_from_id(jfa_comm_t **comm, const void *id, size_t bytes, int rank, int size,
+                                          int device_index) {
+  if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
+  *comm = NULL;
+  if (!id) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "id is NULL");
+  if (bytes != sizeof(ncclUniqueId))
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "bytes: %zu, an NCCL unique id has %zu", bytes, sizeof(ncclUniqueId));
+  if (size < 1) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "size: %d ranks, must be >= 1", size);
+  if (rank < 0 || rank >= size) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "rank: %d is not in [0, %d)", rank, size);
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || device_index < 0 || device_index >= count) {
+    (void)cudaGetLastError();
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "device_index %d: not a visible GPU (%d visible)", device_index, count);
+  }
+  ncclUniqueId u;
+  memcpy(&u, id, sizeof u);
+  return init_from_id(comm, &u, rank, size, device_index);
+}
+
 #ifdef JFA_HAVE_MPI
 jfa_status_t jfa_comm_create_nccl_from_mpi(jfa_comm_t **comm, const void *mpi_comm,
                                            int *device_index) {
@@ -225,14 +271,7 @@ jfa_status_t jfa_comm_create_nccl_from_mpi(jfa_comm_t **comm, const void *mpi_co
   JFA_MPI_CHECK(MPI_Allreduce(&got, &all_got, 1, MPI_INT, MPI_MIN, mc));
   if (!all_got) JFA_FAIL(JFA_ERROR_NCCL, "ncclGetUniqueId failed on rank 0");
   JFA_MPI_CHECK(MPI_Bcast(&id, (int)sizeof(id), MPI_BYTE, 0, mc));
-  ncclComm_t nc = NULL;
-  r = ncclCommInitRank(&nc, size, id, rank);
-  if (r != ncclSuccess) {
-    cudaSetDevice(prev);
-    JFA_FAIL(JFA_ERROR_NCCL, "ncclCommInitRank failed: %s", ncclGetErrorString(r));
-  }
-  jfa_status_t st = wrap(comm, nc, 1, dev);
-  if (st != JFA_SUCCESS) ncclCommDestroy(nc);
+  jfa_status_t st = init_from_id(comm, &id, rank, size, dev);
   cudaSetDevice(prev);
   if (st == JFA_SUCCESS && device_index) *device_index = dev;
   return st;

@@ -50,6 +50,14 @@ jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws) {
   JFA_CHECK(jfa_cuda_state(ctx, &st));
   if (bytes == 0) bytes = 256;
   if (st->ws_size < bytes) {
+    /* Growing synchronises and allocates, which a CUDA graph capture forbids: say so. */
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    JFA_CUDA_CHECK(cudaStreamIsCapturing(ctx_stream(ctx), &cap));
+    if (cap != cudaStreamCaptureStatusNone)
+      JFA_FAIL(JFA_ERROR_CUDA,
+               "the workspace must grow to %zu bytes during a CUDA graph capture: run the same call once "
+               "before capturing",
+               bytes);
     /* The old buffer may still be in use by queued work on the stream. */
     if (st->ws) {
       JFA_CUDA_CHECK(cudaStreamSynchronize(ctx_stream(ctx)));

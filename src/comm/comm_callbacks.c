@@ -1,0 +1,103 @@
+/*
+ * comm_callbacks.c - a communicator whose transport is implemented by the caller
+ * (jfa_comm_create_callbacks in jfa_ring.h): the Python binding uses it to run
+ * the ring over any torch.distributed process group (gloo on the CPU, or CUDA
+ * buffers staged by the callbacks). On CUDA the context's stream is
+ * synchronised before each exchange starts, so the callbacks see complete data.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/comm.h"
+#include "core/check.h"
+
+typedef struct {
+  jfa_comm_callbacks_t cb;
+} cb_impl_t;
+
+#define CB_CALL(comm, what, call)                                                                     \
+  do {                                                                                                \
+    int rc_ = (call);                                                                                 \
+    if (rc_ != 0)                                                                                     \
+      JFA_FAIL(JFA_ERROR_INTERNAL, "communicator callback %s failed (returned %d) on rank %d", what, \
+               rc_, (comm)->rank);                                                                    \
+  } while (0)
+
+static jfa_status_t cb_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx, const jfa_comm_buf_t *bufs,
+                                      int nbufs) {
+  cb_impl_t *m = (cb_impl_t *)comm->impl;
+  if (nbufs > JFA_COMM_MAX_BUFS) JFA_FAIL(JFA_ERROR_INTERNAL, "callback comm: %d buffers", nbufs);
+  if (ctx->device == JFA_DEVICE_CUDA) JFA_CHECK(jfa_cuda_synchronize(ctx)); /* sends read finished data */
+  const void *send[JFA_COMM_MAX_BUFS];
+  void *recv[JFA_COMM_MAX_BUFS];
+  size_t bytes[JFA_COMM_MAX_BUFS];
+  for (int i = 0; i < nbufs; ++i) {
+    send[i] = bufs[i].send;
+    recv[i] = bufs[i].recv;
+    bytes[i] = bufs[i].bytes;
+  }
+  CB_CALL(comm, "exchange_start", m->cb.exchange_start(m->cb.user, nbufs, send, recv, bytes));
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t cb_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
+  (void)ctx;
+  cb_impl_t *m = (cb_impl_t *)comm->impl;
+  CB_CALL(comm, "exchange_wait", m->cb.exchange_wait(m->cb.user));
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t cb_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, int64_t *min_out, int64_t *max_out,
+                                        int n) {
+  cb_impl_t *m = (cb_impl_t *)comm->impl;
+  CB_CALL(comm, "allreduce_minmax", m->cb.allreduce_minmax(m->cb.user, in, min_out, max_out, n));
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t cb_barrier(jfa_comm_t *comm) {
+  cb_impl_t *m = (cb_impl_t *)comm->impl;
+  CB_CALL(comm, "barrier", m->cb.barrier(m->cb.user));
+  return JFA_SUCCESS;
+}
+
+static size_t cb_staging_bytes(const jfa_comm_t *comm) {
+  (void)comm;
+  return 0;
+}
+
+static void cb_destroy(jfa_comm_t *comm) {
+  cb_impl_t *m = (cb_impl_t *)comm->impl;
+  if (m && m->cb.destroy) m->cb.destroy(m->cb.user);
+  free(m);
+  free(comm);
+}
+
+static const jfa_comm_ops_t cb_ops = {"callbacks", cb_exchange_start, cb_exchange_wait, cb_allreduce_minmax,
+                                      cb_barrier,  cb_staging_bytes,  cb_destroy};
+
+jfa_status_t jfa_comm_create_callbacks(jfa_comm_t **comm, const jfa_comm_callbacks_t *callbacks, int rank,
+                                       int size) {
+  if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
+  *comm = NULL;
+  if (!callbacks) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "callbacks is NULL");
+  if (!callbacks->exchange_start || !callbacks->exchange_wait || !callbacks->allreduce_minmax ||
+      !callbacks->barrier)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "callbacks: exchange_start, exchange_wait, allreduce_minmax and barrier are required");
+  if (size < 1) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "size: %d ranks, must be >= 1", size);
+  if (rank < 0 || rank >= size) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "rank: %d is not in [0, %d)", rank, size);
+  jfa_comm_t *c = (jfa_comm_t *)calloc(1, sizeof(*c));
+  cb_impl_t *m = (cb_impl_t *)calloc(1, sizeof(*m));
+  if (!c || !m) {
+    free(c);
+    free(m);
+    JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "jfa_comm_create_callbacks: out of host memory");
+  }
+  m->cb = *callbacks;
+  c->ops = &cb_ops;
+  c->impl = m;
+  c->rank = rank;
+  c->size = size;
+  *comm = c;
+  return JFA_SUCCESS;
+}
