@@ -5,7 +5,9 @@
 #
 # Env: JFA_BUILD_DIR (default: build), CI (set: warnings are errors),
 #      JFA_BUILD_JOBS (default: all cores).
-# Installs cmake, ninja-build and Open MPI with apt-get when they are missing
+# Installs cmake, ninja-build, Open MPI, and PyTorch + pytest for the Python
+# binding's tests (Debian's python3-torch, python3-pytest; JFA_NO_PYTHON_DEPS=1 skips
+# them) with apt-get when they are missing
 # (needs root or sudo), configures into $JFA_BUILD_DIR (Ninja when available),
 # passing "$@" to cmake, and builds. CUDA/NCCL are used when nvcc is found.
 set -euo pipefail
@@ -20,6 +22,12 @@ command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v ninja >/dev/null 2>&1 || missing+=(ninja-build)
 { command -v mpicc >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1; } || missing+=(openmpi-bin libopenmpi-dev)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+# the Python binding's tests need an interpreter with PyTorch and pytest (Debian: python3-torch)
+have_torch=0
+for py in python3 /usr/bin/python3; do
+  if command -v "$py" >/dev/null 2>&1 && "$py" -c "import torch, pytest" >/dev/null 2>&1; then have_torch=1; break; fi
+done
+if [ "$have_torch" -eq 0 ] && [ -z "${JFA_NO_PYTHON_DEPS:-}" ]; then missing+=(python3-torch python3-pytest); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "build.sh: installing ${missing[*]}"
   sudo_cmd=()

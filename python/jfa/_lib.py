@@ -1,0 +1,180 @@
+"""
+_lib.py - ctypes binding of libjfa's C API (include/jfa.h, include/jfa_ring.h).
+
+Finds the shared library, declares the structs and prototypes, and turns a
+failing jfa_status_t into a Python exception carrying jfa's message. Nothing
+here knows about PyTorch; jfa.torch builds on it.
+
+The library is looked up, in order:
+  1. next to this package (a libjfa.so copied in by `pip install ./python` or by
+     the CMake option JFA_INSTALL_PYTHON),
+  2. the path in the environment variable JFA_LIBRARY,
+  3. the CMake build directory of the source tree (<repo>/build, or $JFA_BUILD_DIR).
+"""
+import ctypes
+import os
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+# jfa_status_t
+SUCCESS = 0
+STATUS_NAMES = {
+    0: "JFA_SUCCESS", 1: "JFA_ERROR_INVALID_ARGUMENT", 2: "JFA_ERROR_UNSUPPORTED", 3: "JFA_ERROR_CUDA",
+    4: "JFA_ERROR_NCCL", 5: "JFA_ERROR_MPI", 6: "JFA_ERROR_OUT_OF_MEMORY", 7: "JFA_ERROR_INTERNAL",
+}
+# jfa_dtype_t, jfa_device_t, jfa_mask_t, jfa_layout_t
+DTYPE_FLOAT64, DTYPE_FLOAT32, DTYPE_FLOAT16, DTYPE_BFLOAT16, DTYPE_BOOL = 0, 1, 2, 3, 4
+DEVICE_CPU, DEVICE_CUDA = 0, 1
+MASK_NONE, MASK_CAUSAL_TOP_LEFT, MASK_CAUSAL_BOTTOM_RIGHT, MASK_CAUSAL_POSITIONS, MASK_POSITIONS = 0, 1, 2, 3, 4
+LAYOUT_CONTIGUOUS, LAYOUT_ZIGZAG = 0, 1
+WINDOW_UNBOUNDED = -1
+NCCL_UNIQUE_ID_BYTES = 128
+
+
+class JfaError(RuntimeError):
+    """A jfa call failed. `status` is the jfa_status_t name, the message is jfa's."""
+
+    def __init__(self, status, message):
+        self.status = STATUS_NAMES.get(status, "JFA_ERROR_UNKNOWN(%d)" % status)
+        self.code = status
+        super().__init__("%s: %s" % (self.status, message))
+
+
+class Tensor(ctypes.Structure):
+    """jfa_tensor_t: a strided (batch, heads, seq, dim) view."""
+    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int), ("device", ctypes.c_int),
+                ("shape", ctypes.c_int64 * 4), ("stride", ctypes.c_int64 * 4)]
+
+
+class AttentionParams(ctypes.Structure):
+    """jfa_attention_params_t."""
+    _fields_ = [("scale", ctypes.c_double), ("mask", ctypes.c_int), ("q_position", ctypes.c_int64),
+                ("k_position", ctypes.c_int64), ("attn_mask", ctypes.POINTER(Tensor)),
+                ("window_left", ctypes.c_int64), ("window_right", ctypes.c_int64),
+                ("cu_seqlens_q", ctypes.POINTER(ctypes.c_int64)), ("cu_seqlens_k", ctypes.POINTER(ctypes.c_int64)),
+                ("num_seqs", ctypes.c_int64)]
+
+
+class RingConfig(ctypes.Structure):
+    """jfa_ring_config_t (the fields this binding sets; the tail is zero-filled by init)."""
+    _fields_ = [("batch", ctypes.c_int64), ("heads_q", ctypes.c_int64), ("heads_kv", ctypes.c_int64),
+                ("seq_global", ctypes.c_int64), ("head_dim", ctypes.c_int64), ("dtype", ctypes.c_int),
+                ("layout", ctypes.c_int), ("mask", ctypes.c_int), ("scale", ctypes.c_double),
+                ("_reserved", ctypes.c_byte * 256)]  # room for fields added after these
+
+
+EXCHANGE_START = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
+                                  ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t))
+EXCHANGE_WAIT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+ALLREDUCE_MINMAX = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64),
+                                    ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64), ctypes.c_int)
+BARRIER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+DESTROY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class CommCallbacks(ctypes.Structure):
+    """jfa_comm_callbacks_t."""
+    _fields_ = [("user", ctypes.c_void_p), ("exchange_start", EXCHANGE_START), ("exchange_wait", EXCHANGE_WAIT),
+                ("allreduce_minmax", ALLREDUCE_MINMAX), ("barrier", BARRIER), ("destroy", DESTROY)]
+
+
+def candidate_paths():
+    """Where the library is looked for, in order (see the module doc)."""
+    paths = []
+    for name in sorted(os.listdir(_HERE)):
+        if name.startswith("libjfa.so") or name == "libjfa.dylib":
+            paths.append(os.path.join(_HERE, name))
+    env = os.environ.get("JFA_LIBRARY")
+    if env:
+        paths.append(env)
+    repo = os.path.dirname(os.path.dirname(_HERE))  # python/jfa -> repo
+    build = os.environ.get("JFA_BUILD_DIR", "build")
+    if not os.path.isabs(build):
+        build = os.path.join(repo, build)
+    paths.append(os.path.join(build, "libjfa.so"))
+    return paths
+
+
+_lib = None
+
+
+def lib():
+    """The loaded libjfa (ctypes.CDLL), loaded on first use."""
+    global _lib
+    if _lib is None:
+        tried = []
+        for path in candidate_paths():
+            if not os.path.exists(path):
+                tried.append(path + " (missing)")
+                continue
+            try:
+                handle = ctypes.CDLL(path)
+            except OSError as e:
+                tried.append("%s (%s)" % (path, e))
+                continue
+            _declare(handle)
+            _lib = handle
+            break
+        if _lib is None:
+            raise ImportError("jfa: cannot load libjfa; looked in:\n  " + "\n  ".join(tried) +
+                              "\nBuild it (./launch/build.sh) and set JFA_LIBRARY=<path to libjfa.so>, or "
+                              "pip install ./python after building.")
+    return _lib
+
+
+def _declare(h):
+    c_int, c_i64, c_vp, c_size = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p, ctypes.c_size_t
+    P = ctypes.POINTER
+    vpp = P(c_vp)
+    T = P(Tensor)
+    protos = {
+        "jfa_version": (c_int, []),
+        "jfa_status_string": (ctypes.c_char_p, [c_int]),
+        "jfa_get_last_error": (ctypes.c_char_p, []),
+        "jfa_cuda_available": (c_int, [P(c_int)]),
+        "jfa_context_create": (c_int, [vpp, c_int, c_int]),
+        "jfa_context_destroy": (c_int, [c_vp]),
+        "jfa_context_set_stream": (c_int, [c_vp, c_vp]),
+        "jfa_context_set_flags": (c_int, [c_vp, ctypes.c_uint]),
+        "jfa_context_synchronize": (c_int, [c_vp]),
+        "jfa_attention_params_init": (None, [P(AttentionParams)]),
+        "jfa_attention_forward": (c_int, [c_vp, P(AttentionParams), T, T, T, T, T]),
+        "jfa_attention_forward_jvp": (c_int, [c_vp, P(AttentionParams), T, T, T, T, T, T, T, T, T, T]),
+        "jfa_attention_backward": (c_int, [c_vp, P(AttentionParams), T, T, T, T, T, T, T, T, T]),
+        "jfa_comm_create_single": (c_int, [vpp]),
+        "jfa_comm_nccl_unique_id": (c_int, [c_vp, c_size]),
+        "jfa_comm_create_nccl_from_id": (c_int, [vpp, c_vp, c_size, c_int, c_int, c_int]),
+        "jfa_comm_create_callbacks": (c_int, [vpp, P(CommCallbacks), c_int, c_int]),
+        "jfa_comm_destroy": (c_int, [c_vp]),
+        "jfa_ring_config_init": (None, [P(RingConfig)]),
+        "jfa_ring_create": (c_int, [vpp, c_vp, c_vp, P(RingConfig)]),
+        "jfa_ring_destroy": (c_int, [c_vp]),
+        "jfa_ring_forward": (c_int, [c_vp, T, T, T, T, T]),
+        "jfa_ring_forward_jvp": (c_int, [c_vp, T, T, T, T, T, T, T, T, T, T]),
+        "jfa_ring_backward": (c_int, [c_vp, T, T, T, T, T, T, T, T, T]),
+        "jfa_ring_memory_bytes": (c_int, [c_vp, P(c_size)]),
+        "jfa_layout_chunk": (c_int, [c_int, c_i64, c_int, c_int, c_int, P(c_i64), P(c_i64)]),
+    }
+    for name, (res, args) in protos.items():
+        fn = getattr(h, name)
+        fn.restype = res
+        fn.argtypes = args
+
+
+def check(status):
+    """Raises JfaError with jfa's last error message unless status is JFA_SUCCESS."""
+    if status != SUCCESS:
+        msg = lib().jfa_get_last_error()
+        raise JfaError(status, msg.decode("utf-8", "replace") if msg else "")
+
+
+def version():
+    """The linked library's version as (major, minor, patch)."""
+    v = lib().jfa_version()
+    return v // 10000, (v // 100) % 100, v % 100
+
+
+def cuda_available():
+    """Whether libjfa was built with CUDA and sees a GPU."""
+    n = ctypes.c_int(0)
+    return bool(lib().jfa_cuda_available(ctypes.byref(n)))

@@ -1,0 +1,21 @@
+"""
+jfa.torch - PyTorch front end of jfa.
+
+    from jfa.torch import attention      # F.scaled_dot_product_attention's signature
+    o = attention(q, k, v, is_causal=True)
+
+Reverse mode (loss.backward()), forward mode (torch.autograd.forward_ad dual
+tensors, torch.func.jvp on torch >= 2.0) and the sCM pattern (jvp, then a loss on
+the primal, then backward) all work; primal and tangent come from one fused
+call. A gradient flowing into the tangent output raises (not supported).
+
+Drop-in names of the Triton JVP package: `JVPAttn.fwd`, `JVPAttn.fwd_dual`,
+`fwd_dual` (and `jfa.torch.jvp_attention.attention`).
+
+Ring (context-parallel) attention over torch.distributed: `ring_attention`,
+with `shard` / `unshard` to move between full and per-rank tensors.
+"""
+from ._api import JVPAttn, attention, fwd_dual  # noqa: F401
+from ._ring import gather, ring_attention, shard, unshard  # noqa: F401
+
+__all__ = ["attention", "fwd_dual", "JVPAttn", "ring_attention", "shard", "unshard", "gather"]

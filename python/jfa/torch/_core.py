@@ -1,0 +1,201 @@
+"""
+_core.py - the PyTorch side of every jfa call: per-device (and per-thread) jfa
+contexts bound to the caller's current CUDA stream, torch.Tensor -> jfa_tensor_t
+views (strides kept, no copies), checks that raise before anything is written,
+and the three calls (forward, fused forward+JVP, backward) on allocated outputs.
+"""
+import ctypes
+import math
+import threading
+
+import torch
+
+from .. import _lib
+
+_DTYPES = {torch.float64: _lib.DTYPE_FLOAT64, torch.float32: _lib.DTYPE_FLOAT32,
+           torch.float16: _lib.DTYPE_FLOAT16, torch.bfloat16: _lib.DTYPE_BFLOAT16, torch.bool: _lib.DTYPE_BOOL}
+_CPU_DTYPES = (torch.float64, torch.float32)
+_CUDA_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+_local = threading.local()
+
+
+class _Context:
+    """A jfa_context_t for one device, owned by one thread."""
+
+    def __init__(self, device):
+        L = _lib.lib()
+        self.device = device
+        self.handle = ctypes.c_void_p()
+        if device.type == "cuda":
+            _lib.check(L.jfa_context_create(ctypes.byref(self.handle), _lib.DEVICE_CUDA, device.index))
+        else:
+            _lib.check(L.jfa_context_create(ctypes.byref(self.handle), _lib.DEVICE_CPU, 0))
+        self._stream = None
+        self._destroy = L.jfa_context_destroy
+
+    def bind_stream(self):
+        """Makes the context run on the caller's current CUDA stream of its device."""
+        if self.device.type == "cuda":
+            s = torch.cuda.current_stream(self.device).cuda_stream
+            if s != self._stream:
+                _lib.check(_lib.lib().jfa_context_set_stream(self.handle, ctypes.c_void_p(s)))
+                self._stream = s
+        return self.handle
+
+    def __del__(self):
+        try:
+            if self.handle:
+                self._destroy(self.handle)
+        except Exception:
+            pass
+
+
+def context(device):
+    """The calling thread's jfa context for `device`, bound to its current stream."""
+    cache = getattr(_local, "contexts", None)
+    if cache is None:
+        cache = _local.contexts = {}
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    key = (device.type, device.index)
+    ctx = cache.get(key)
+    if ctx is None:
+        ctx = cache[key] = _Context(device)
+    ctx.bind_stream()
+    return ctx
+
+
+def jfa_tensor(t, name="tensor"):
+    """A jfa_tensor_t view of a 4-d torch tensor (same storage, same strides)."""
+    if t.dim() != 4:
+        raise ValueError("jfa: %s must be 4-d (batch, heads, seq, dim), got shape %s" % (name, tuple(t.shape)))
+    jt = _lib.Tensor()
+    jt.data = t.data_ptr()
+    jt.dtype = _DTYPES[t.dtype]
+    jt.device = _lib.DEVICE_CUDA if t.is_cuda else _lib.DEVICE_CPU
+    for i in range(4):
+        jt.shape[i] = t.shape[i]
+        jt.stride[i] = t.stride(i) if t.shape[i] > 1 else 0
+    return jt
+
+
+def ref(jt):
+    """A pointer argument for a jfa_tensor_t (None stays NULL)."""
+    return None if jt is None else ctypes.byref(jt)
+
+
+def check_inputs(tensors, names, allow_gqa):
+    """Device, dtype and shape checks shared by the calls: raise before anything is written."""
+    q = tensors[0]
+    dev = q.device
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError("jfa: q is on %s; jfa runs on CPU and CUDA tensors" % dev)
+    ok = _CPU_DTYPES if dev.type == "cpu" else _CUDA_DTYPES
+    if q.dtype not in ok:
+        raise TypeError("jfa: q has dtype %s; on %s jfa takes %s" % (q.dtype, dev.type, ", ".join(map(str, ok))))
+    for t, n in zip(tensors, names):
+        if t is None:
+            continue
+        if not isinstance(t, torch.Tensor):
+            raise TypeError("jfa: %s must be a torch.Tensor, got %s" % (n, type(t).__name__))
+        if t.device != dev:
+            raise ValueError("jfa: %s is on %s but q is on %s" % (n, t.device, dev))
+        if t.dtype != q.dtype:
+            raise TypeError("jfa: %s has dtype %s but q has %s" % (n, t.dtype, q.dtype))
+        if t.dim() != 4:
+            raise ValueError("jfa: %s must be 4-d after flattening the batch dims, got %s" % (n, tuple(t.shape)))
+    k, v = tensors[1], tensors[2]
+    if k.shape != v.shape:
+        if k.shape[-1] != v.shape[-1]:
+            raise ValueError("jfa: v's head dim %d differs from k's %d (jfa needs Ev == E)" % (v.shape[-1], k.shape[-1]))
+        raise ValueError("jfa: k %s and v %s must have the same shape" % (tuple(k.shape), tuple(v.shape)))
+    if q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
+        raise ValueError("jfa: q %s and k %s differ in batch or head dim" % (tuple(q.shape), tuple(k.shape)))
+    if q.shape[1] != k.shape[1]:
+        if not allow_gqa:
+            raise ValueError("jfa: q has %d heads and k %d; pass enable_gqa=True for grouped-query attention"
+                             % (q.shape[1], k.shape[1]))
+        if q.shape[1] % k.shape[1] != 0:
+            raise ValueError("jfa: k's %d heads do not divide q's %d heads" % (k.shape[1], q.shape[1]))
+
+
+def stat_dtype(q):
+    """lse / mu dtype: float64 for float64 inputs on the CPU (exact gradients), else float32."""
+    return torch.float64 if q.dtype == torch.float64 else torch.float32
+
+
+def new_stat(q):
+    return torch.empty(q.shape[0], q.shape[1], q.shape[2], 1, dtype=stat_dtype(q), device=q.device)
+
+
+def make_params(cfg):
+    """A jfa_attention_params_t from a Config, and the objects it points to (kept alive by the caller)."""
+    p = _lib.AttentionParams()
+    _lib.lib().jfa_attention_params_init(ctypes.byref(p))
+    p.scale = cfg.scale
+    p.mask = cfg.mask
+    keep = []
+    if cfg.attn_mask is not None:
+        jm = jfa_tensor(cfg.attn_mask, "attn_mask")
+        keep.append(jm)
+        p.attn_mask = ctypes.pointer(jm)
+    p.window_left, p.window_right = cfg.window
+    if cfg.cu_seqlens is not None:
+        cq, ck = cfg.cu_seqlens
+        aq = (ctypes.c_int64 * len(cq))(*cq)
+        ak = (ctypes.c_int64 * len(ck))(*ck)
+        keep += [aq, ak]
+        p.cu_seqlens_q = ctypes.cast(aq, ctypes.POINTER(ctypes.c_int64))
+        p.cu_seqlens_k = ctypes.cast(ak, ctypes.POINTER(ctypes.c_int64))
+        p.num_seqs = len(cq) - 1
+    return p, keep
+
+
+class Config:
+    """What a call computes besides its tensors: scale, causal mode, masks (hashable parts only)."""
+    __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens")
+
+    def __init__(self, scale=0.0, mask=_lib.MASK_NONE, attn_mask=None, window=(-1, -1), cu_seqlens=None):
+        if scale is None:
+            scale = 0.0
+        scale = float(scale)
+        if not math.isfinite(scale) or scale < 0:
+            raise ValueError("jfa: scale must be finite and > 0 (or None), got %r" % scale)
+        self.scale, self.mask, self.attn_mask, self.window, self.cu_seqlens = scale, mask, attn_mask, window, cu_seqlens
+
+
+def forward(q, k, v, cfg, qd=None, kd=None, vd=None):
+    """o, lse (and od, mu when tangents are given) in one call."""
+    ctx = context(q.device)
+    L = _lib.lib()
+    params, keep = make_params(cfg)
+    o = torch.empty_like(q)
+    lse = new_stat(q)
+    jq, jk, jv, jo, jl = jfa_tensor(q, "q"), jfa_tensor(k, "k"), jfa_tensor(v, "v"), jfa_tensor(o), jfa_tensor(lse)
+    if qd is None:
+        _lib.check(L.jfa_attention_forward(ctx.handle, ctypes.byref(params), ref(jq), ref(jk), ref(jv), ref(jo),
+                                           ref(jl)))
+        return o, lse, None, None
+    od = torch.empty_like(q)
+    mu = new_stat(q)
+    jqd, jkd, jvd = jfa_tensor(qd, "qd"), jfa_tensor(kd, "kd"), jfa_tensor(vd, "vd")
+    jod, jmu = jfa_tensor(od), jfa_tensor(mu)
+    _lib.check(L.jfa_attention_forward_jvp(ctx.handle, ctypes.byref(params), ref(jq), ref(jk), ref(jv), ref(jqd),
+                                           ref(jkd), ref(jvd), ref(jo), ref(jl), ref(jod), ref(jmu)))
+    del keep
+    return o, lse, od, mu
+
+
+def backward(q, k, v, o, lse, do, cfg):
+    """dq, dk, dv from the saved o and lse."""
+    ctx = context(q.device)
+    L = _lib.lib()
+    params, keep = make_params(cfg)
+    if do.dtype != q.dtype:
+        do = do.to(q.dtype)
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    args = [jfa_tensor(t) for t in (q, k, v, o, lse, do, dq, dk, dv)]
+    _lib.check(L.jfa_attention_backward(ctx.handle, ctypes.byref(params), *[ref(a) for a in args]))
+    del keep
+    return dq, dk, dv

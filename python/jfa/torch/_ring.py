@@ -1,0 +1,406 @@
+"""
+_ring.py - ring (context-parallel) attention over a torch.distributed process
+group: jfa.torch.ring_attention, and shard / unshard / gather to move between
+full-sequence tensors and each rank's local rows.
+
+The jfa communicator of a (group, device) pair is made once and cached:
+  - CUDA tensors on an NCCL group: jfa's own NCCL communicator, created from a
+    unique id that group rank 0 makes and broadcasts over the group;
+  - anything else (gloo on CPU tensors; CUDA tensors on a gloo group, staged
+    through host memory; NCCL when libjfa was built without it): a callback
+    communicator whose transport is torch.distributed isend / irecv.
+Rings (jfa_ring_t, O(N/P) buffers) are cached per configuration.
+"""
+import collections
+import ctypes
+
+import torch
+import torch.autograd.forward_ad as fwAD
+import torch.distributed as dist
+
+from .. import _lib
+from . import _core
+from ._autograd import TANGENT_GRAD_ERROR, _make_function
+
+_LAYOUTS = {"contiguous": _lib.LAYOUT_CONTIGUOUS, "zigzag": _lib.LAYOUT_ZIGZAG}
+
+
+# ---- shard / unshard / gather ----------------------------------------------------------
+
+def _check_layout(layout):
+    if layout not in _LAYOUTS:
+        raise ValueError("jfa: layout must be 'zigzag' or 'contiguous', got %r" % (layout,))
+
+
+def shard(x, rank, world_size, layout="zigzag", dim=2):
+    """This rank's rows of a full-sequence tensor (sequence axis `dim`).
+
+    contiguous: rank r holds rows [r N/P, (r+1) N/P); zigzag: 2P chunks, rank r holds
+    chunks r and 2P-1-r (balances causal work). N must divide by P (2P for zigzag)."""
+    _check_layout(layout)
+    n = x.shape[dim]
+    parts = world_size * (2 if layout == "zigzag" else 1)
+    if n % parts != 0:
+        raise ValueError("jfa: sequence length %d does not divide into %d %s chunks (P = %d)"
+                         % (n, parts, layout, world_size))
+    if not 0 <= rank < world_size:
+        raise ValueError("jfa: rank %d is not in [0, %d)" % (rank, world_size))
+    chunks = x.chunk(parts, dim)
+    if layout == "contiguous":
+        return chunks[rank]
+    return torch.cat([chunks[rank], chunks[parts - 1 - rank]], dim)
+
+
+def unshard(locals_, layout="zigzag", dim=2):
+    """The full-sequence tensor from every rank's local tensor (in rank order)."""
+    _check_layout(layout)
+    P = len(locals_)
+    if layout == "contiguous":
+        return torch.cat(list(locals_), dim)
+    halves = [t.chunk(2, dim) for t in locals_]
+    order = [halves[c][0] for c in range(P)] + [halves[2 * P - 1 - c][1] for c in range(P, 2 * P)]
+    return torch.cat(order, dim)
+
+
+def gather(local, group=None, layout="zigzag", dim=2):
+    """all_gather of every rank's local rows, reassembled into the full sequence."""
+    world = dist.get_world_size(group)
+    parts = [torch.empty_like(local) for _ in range(world)]
+    dist.all_gather(parts, local.contiguous(), group=group)
+    return unshard(parts, layout, dim)
+
+
+# ---- communicators -------------------------------------------------------------------
+
+def _global_rank(group, group_rank):
+    if group is None or group is dist.group.WORLD:
+        return group_rank
+    if hasattr(dist, "get_global_rank"):
+        return dist.get_global_rank(group, group_rank)
+    return dist.distributed_c10d._get_global_rank(group, group_rank)
+
+
+class _CudaBytes:
+    """A raw device buffer as a torch uint8 tensor (zero copy, __cuda_array_interface__)."""
+
+    def __init__(self, ptr, n):
+        self.__cuda_array_interface__ = {"shape": (n,), "typestr": "|u1", "data": (ptr, False), "version": 2}
+
+
+def _bytes_tensor(ptr, n, device):
+    if device.type == "cuda":
+        return torch.as_tensor(_CudaBytes(ptr, n), device=device)
+    return torch.frombuffer((ctypes.c_char * n).from_address(ptr), dtype=torch.uint8)
+
+
+class _Comm:
+    """A jfa_comm_t for (group, device)."""
+
+    def __init__(self, group, device):
+        L = _lib.lib()
+        self.group, self.device = group, device
+        self.rank, self.size = dist.get_rank(group), dist.get_world_size(group)
+        self.backend = dist.get_backend(group)
+        self.handle = ctypes.c_void_p()
+        self.error = None
+        self.kind = "callbacks"
+        if device.type == "cuda" and self.backend == "nccl" and self._try_nccl(L):
+            self.kind = "nccl"
+            return
+        self._make_callbacks(L)
+
+    def _try_nccl(self, L):
+        """jfa's NCCL communicator from a unique id broadcast over the group; False if libjfa has no NCCL."""
+        uid = (ctypes.c_char * _lib.NCCL_UNIQUE_ID_BYTES)()
+        ok = torch.zeros(1, dtype=torch.int32, device=self.device)
+        if self.rank == 0:
+            st = L.jfa_comm_nccl_unique_id(uid, _lib.NCCL_UNIQUE_ID_BYTES)
+            ok[0] = 1 if st == _lib.SUCCESS else 0
+        dist.broadcast(ok, _global_rank(self.group, 0), group=self.group)
+        if int(ok.item()) == 0:
+            return False
+        t = torch.frombuffer(uid, dtype=torch.uint8).to(self.device)
+        dist.broadcast(t, _global_rank(self.group, 0), group=self.group)
+        raw = bytes(t.cpu().tolist())
+        _lib.check(L.jfa_comm_create_nccl_from_id(ctypes.byref(self.handle), raw, len(raw), self.rank, self.size,
+                                                  self.device.index))
+        return True
+
+    def _make_callbacks(self, L):
+        self._pending = []
+        self._recv_copies = []
+        nxt, prv = (self.rank + 1) % self.size, (self.rank - 1 + self.size) % self.size
+        self._next, self._prev = _global_rank(self.group, nxt), _global_rank(self.group, prv)
+        # CUDA tensors travel as CUDA tensors on NCCL groups, through host memory otherwise
+        self._stage = self.device.type == "cuda" and self.backend != "nccl"
+        self._coll_device = self.device if self.backend == "nccl" else torch.device("cpu")
+
+        def guarded(fn):
+            def call(*args):
+                try:
+                    fn(*args)
+                    return 0
+                except BaseException as e:  # reported by the jfa call that invoked us
+                    self.error = e
+                    return 1
+            return call
+
+        def exchange_start(user, nbufs, send, recv, nbytes):
+            self._pending, self._recv_copies = [], []
+            for i in range(nbufs):
+                n = int(nbytes[i])
+                if n == 0:
+                    continue
+                s = _bytes_tensor(send[i], n, self.device)
+                r = _bytes_tensor(recv[i], n, self.device)
+                if self._stage:
+                    s = s.cpu()
+                    r_host = torch.empty(n, dtype=torch.uint8)
+                    self._recv_copies.append((r, r_host))
+                    r = r_host
+                # even ranks send first: with blocking transports neither side waits on the other
+                ops = [(dist.isend, s, self._next), (dist.irecv, r, self._prev)]
+                if self.rank % 2 == 1:
+                    ops.reverse()
+                for op, t, peer in ops:
+                    self._pending.append((op(t, peer, group=self.group), t))
+
+        def exchange_wait(user):
+            for work, _ in self._pending:
+                work.wait()
+            for dev, host in self._recv_copies:
+                dev.copy_(host)
+            self._pending, self._recv_copies = [], []
+
+        def allreduce_minmax(user, vin, vmin, vmax, n):
+            vals = [int(vin[i]) for i in range(n)]
+            lo = torch.tensor(vals, dtype=torch.int64, device=self._coll_device)
+            hi = lo.clone()
+            dist.all_reduce(lo, op=dist.ReduceOp.MIN, group=self.group)
+            dist.all_reduce(hi, op=dist.ReduceOp.MAX, group=self.group)
+            lo, hi = lo.cpu().tolist(), hi.cpu().tolist()
+            for i in range(n):
+                vmin[i], vmax[i] = lo[i], hi[i]
+
+        def barrier(user):
+            dist.barrier(group=self.group)
+
+        self._cb_funcs = (_lib.EXCHANGE_START(guarded(exchange_start)), _lib.EXCHANGE_WAIT(guarded(exchange_wait)),
+                          _lib.ALLREDUCE_MINMAX(guarded(allreduce_minmax)), _lib.BARRIER(guarded(barrier)))
+        cb = _lib.CommCallbacks()
+        cb.user = None
+        cb.exchange_start, cb.exchange_wait, cb.allreduce_minmax, cb.barrier = self._cb_funcs
+        cb.destroy = _lib.DESTROY(0)
+        self._cb = cb
+        _lib.check(L.jfa_comm_create_callbacks(ctypes.byref(self.handle), ctypes.byref(cb), self.rank, self.size))
+
+    def check(self, status):
+        """Raises for a failed jfa call, chaining a callback's own exception."""
+        if status != _lib.SUCCESS:
+            err, self.error = self.error, None
+            try:
+                _lib.check(status)
+            except _lib.JfaError as e:
+                if err is not None:
+                    raise e from err
+                raise
+
+    def __del__(self):
+        try:
+            if self.handle:
+                _lib.lib().jfa_comm_destroy(self.handle)
+        except Exception:
+            pass
+
+
+class _Ring:
+    """A jfa_ring_t of one configuration on one communicator."""
+
+    def __init__(self, comm, ctx, key):
+        L = _lib.lib()
+        B, Hq, Hkv, N, D, dtype, layout, mask, scale = key[2:]
+        cfg = _lib.RingConfig()
+        L.jfa_ring_config_init(ctypes.byref(cfg))
+        cfg.batch, cfg.heads_q, cfg.heads_kv, cfg.seq_global, cfg.head_dim = B, Hq, Hkv, N, D
+        cfg.dtype, cfg.layout, cfg.mask, cfg.scale = dtype, layout, mask, scale
+        self.comm, self.ctx = comm, ctx
+        self.handle = ctypes.c_void_p()
+        self._cfg = cfg
+        comm.check(L.jfa_ring_create(ctypes.byref(self.handle), ctx.handle, comm.handle, ctypes.byref(cfg)))
+
+    def __del__(self):
+        try:
+            if self.handle:
+                _lib.lib().jfa_ring_destroy(self.handle)
+        except Exception:
+            pass
+
+
+_comms = {}
+_rings = collections.OrderedDict()
+_MAX_RINGS = 8
+
+
+def _comm_for(group, device):
+    key = (id(group) if group is not None else None, device.type, device.index)
+    c = _comms.get(key)
+    if c is None:
+        c = _comms[key] = _Comm(group, device)
+    return c
+
+
+def _ring_for(group, q, k, layout, causal, scale):
+    comm = _comm_for(group, q.device)
+    ctx = _core.context(q.device)
+    P = comm.size
+    key = (id(comm), q.device, q.shape[0], q.shape[1], k.shape[1], q.shape[2] * P, q.shape[3],
+           _core._DTYPES[q.dtype], _LAYOUTS[layout], _lib.MASK_CAUSAL_TOP_LEFT if causal else _lib.MASK_NONE,
+           float(scale or 0.0))
+    r = _rings.get(key)
+    if r is None:
+        r = _Ring(comm, ctx, key)
+        _rings[key] = r
+        while len(_rings) > _MAX_RINGS:
+            _rings.popitem(last=False)
+    else:
+        _rings.move_to_end(key)
+    return r
+
+
+def release():
+    """Frees the cached rings and communicators (each rank, e.g. before destroy_process_group)."""
+    _rings.clear()
+    _comms.clear()
+
+
+# ---- autograd ------------------------------------------------------------------------
+
+def _tensors(*ts):
+    return [None if t is None else _core.jfa_tensor(t) for t in ts]
+
+
+def _ring_forward(ring, q, k, v, qd=None, kd=None, vd=None):
+    L = _lib.lib()
+    ring.ctx.bind_stream()
+    o, lse = torch.empty_like(q), _core.new_stat(q)
+    if qd is None:
+        a = _tensors(q, k, v, o, lse)
+        ring.comm.check(L.jfa_ring_forward(ring.handle, *[_core.ref(x) for x in a]))
+        return o, lse, None
+    od = torch.empty_like(q)
+    a = _tensors(q, k, v, qd, kd, vd, o, lse, od)
+    ring.comm.check(L.jfa_ring_forward_jvp(ring.handle, *[_core.ref(x) for x in a], None))
+    return o, lse, od
+
+
+def _ring_backward(ring, q, k, v, o, lse, do):
+    L = _lib.lib()
+    ring.ctx.bind_stream()
+    if do.dtype != q.dtype:
+        do = do.to(q.dtype)
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    a = _tensors(q, k, v, o, lse, do, dq, dk, dv)
+    ring.comm.check(L.jfa_ring_backward(ring.handle, *[_core.ref(x) for x in a]))
+    return dq, dk, dv
+
+
+def _rf_forward(q, k, v, ring):
+    o, lse, _ = _ring_forward(ring, q, k, v)
+    return o, lse
+
+
+def _rf_setup(ctx, inputs, output):
+    q, k, v, ring = inputs
+    o, lse = output
+    ctx.ring = ring
+    ctx.mark_non_differentiable(lse)
+    ctx.save_for_backward(q, k, v, o, lse)
+    ctx.save_for_forward(q, k, v)
+
+
+def _rf_backward(ctx, do, dlse):
+    if do is None:
+        return None, None, None, None
+    q, k, v, o, lse = ctx.saved_tensors
+    return _ring_backward(ctx.ring, q, k, v, o, lse, do) + (None,)
+
+
+def _rf_jvp(ctx, gq, gk, gv, gring):
+    q, k, v = ctx.saved_tensors[:3]
+    gq = torch.zeros_like(q) if gq is None else gq
+    gk = torch.zeros_like(k) if gk is None else gk
+    gv = torch.zeros_like(v) if gv is None else gv
+    _, _, od = _ring_forward(ctx.ring, q, k, v, gq, gk, gv)
+    return od, None
+
+
+_RingAttention = _make_function("_RingAttention", _rf_forward, _rf_setup, _rf_backward, _rf_jvp)
+
+
+def _rj_forward(q, k, v, qd, kd, vd, ring):
+    o, lse, od = _ring_forward(ring, q, k, v, qd, kd, vd)
+    return o, od, lse
+
+
+def _rj_setup(ctx, inputs, output):
+    q, k, v = inputs[:3]
+    o, od, lse = output
+    ctx.ring = inputs[6]
+    ctx.set_materialize_grads(False)
+    ctx.mark_non_differentiable(lse)
+    ctx.save_for_backward(q, k, v, o, lse)
+
+
+def _rj_backward(ctx, do, dod, dlse):
+    if dod is not None:
+        raise RuntimeError(TANGENT_GRAD_ERROR)
+    if do is None:
+        return (None,) * 7
+    q, k, v, o, lse = ctx.saved_tensors
+    return _ring_backward(ctx.ring, q, k, v, o, lse, do) + (None,) * 4
+
+
+def _rj_jvp(ctx, *tangents):
+    raise RuntimeError("jfa: forward-mode AD of the fused ring JVP is not supported")
+
+
+_RingAttentionJvp = _make_function("_RingAttentionJvp", _rj_forward, _rj_setup, _rj_backward, _rj_jvp)
+
+
+def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=None, enable_gqa=False):
+    """Ring (context-parallel) attention over the ranks of a torch.distributed group.
+
+    Each rank passes its local rows (B, H, N/P, D) of the full sequence, laid out by
+    `layout` (see shard()); the result is this rank's rows of exact attention over the
+    whole sequence (causal over global positions when is_causal). Collective: every
+    rank of the group calls it with the same shapes and options, and every rank must
+    run the backward too. Autograd and forward AD (dual tensors, torch.func.jvp) work
+    as for jfa.torch.attention; the primal and the tangent come from one fused ring.
+    """
+    _check_layout(layout)
+    if not dist.is_available() or not dist.is_initialized():
+        raise RuntimeError("jfa: ring_attention needs an initialised torch.distributed process group")
+    qp, qt = fwAD.unpack_dual(q)
+    kp, kt = fwAD.unpack_dual(k)
+    vp, vt = fwAD.unpack_dual(v)
+    _core.check_inputs((qp, kp, vp), ("q", "k", "v"), enable_gqa)
+    if qp.shape[2] != kp.shape[2]:
+        raise ValueError("jfa: ring_attention needs as many local query rows as key rows (%d vs %d)"
+                         % (qp.shape[2], kp.shape[2]))
+    if layout == "zigzag" and qp.shape[2] % 2 != 0:
+        raise ValueError("jfa: zigzag needs an even number of local rows (N divisible by 2P), got %d"
+                         % qp.shape[2])
+    if scale is not None:
+        scale = float(scale)
+        if not scale > 0:
+            raise ValueError("jfa: scale must be > 0 (or None), got %r" % scale)
+    ring = _ring_for(group, qp, kp, layout, is_causal, scale)
+    if qt is None and kt is None and vt is None:
+        o, _ = _RingAttention.apply(q, k, v, ring)
+        return o
+    qt = torch.zeros_like(qp) if qt is None else qt
+    kt = torch.zeros_like(kp) if kt is None else kt
+    vt = torch.zeros_like(vp) if vt is None else vt
+    _core.check_inputs((qp, kp, vp, qt, kt, vt), ("q", "k", "v", "q tangent", "k tangent", "v tangent"), enable_gqa)
+    o, od, _ = _RingAttentionJvp.apply(qp, kp, vp, qt, kt, vt, ring)
+    return fwAD.make_dual(o, od)

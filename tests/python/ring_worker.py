@@ -1,0 +1,105 @@
+"""
+ring_worker.py - one rank of the ring attention check: jfa.torch.ring_attention
+(forward, forward AD with the primal's backward, GQA, zigzag and contiguous,
+causal and not) against the float64 reference over the whole sequence, every
+rank comparing its own rows. Used by test_ring.py (torch.multiprocessing, gloo
+on the CPU) and directly under torchrun on GPUs:
+
+    torchrun --nproc_per_node=P tests/python/ring_worker.py --device cuda [--backend nccl|gloo]
+
+Prints one line per case and exits non-zero when any check fails.
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+import torch
+import torch.autograd.forward_ad as fwAD
+import torch.distributed as dist
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from conftest import reference, relerr  # noqa: E402
+
+TOL = {torch.float64: 1e-12, torch.float32: 2e-5, torch.float16: 4e-3, torch.bfloat16: 2e-2}
+
+
+def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), dim=16):
+    import jfa.torch as jt
+    g = torch.Generator().manual_seed(seed)
+    N = n_per_rank * world
+    Hq, Hkv = heads
+    mk = lambda h: (torch.randn(2, h, N, dim, generator=g, dtype=torch.float64)).to(dtype).to(device)
+    q, k, v = mk(Hq), mk(Hkv), mk(Hkv)
+    t = [mk(Hq), mk(Hkv), mk(Hkv)]
+    w = mk(Hq)
+    tol = TOL[dtype]
+    failures = 0
+    for layout in ("zigzag", "contiguous"):
+        for causal in (True, False):
+            sh = lambda x: jt.shard(x, rank, world, layout)
+            loc = [sh(x).clone().requires_grad_() for x in (q, k, v)]
+            o_plain = jt.ring_attention(*loc, layout=layout, is_causal=causal, enable_gqa=True)
+            with fwAD.dual_level():
+                duals = [fwAD.make_dual(a, sh(b)) for a, b in zip(loc, t)]
+                out = jt.ring_attention(*duals, layout=layout, is_causal=causal, enable_gqa=True)
+                p, tan = fwAD.unpack_dual(out)
+                (p.double() * sh(w).double()).sum().backward()
+            full = [x.detach().double().requires_grad_() for x in (q, k, v)]
+            with fwAD.dual_level():
+                rd = [fwAD.make_dual(a, b.double()) for a, b in zip(full, t)]
+                rp, rt = fwAD.unpack_dual(reference(*rd, is_causal=causal))
+                (rp * w.double()).sum().backward()
+            errs = {"o": relerr(o_plain, sh(rp)), "o(jvp)": relerr(p, sh(rp)), "od": relerr(tan, sh(rt))}
+            for name, a, b in zip(("dq", "dk", "dv"), loc, full):
+                errs[name] = relerr(a.grad, sh(b.grad))
+            ok = all(e < (tol if n.startswith("o") and n != "od" else 2 * tol) for n, e in errs.items())
+            failures += not ok
+            print("rank %d/%d %s %s causal=%d %s: %s" % (rank, world, device, str(dtype)[6:], causal, layout,
+                  " ".join("%s %.2e" % kv for kv in errs.items()) + ("" if ok else "  FAIL")), flush=True)
+    return failures
+
+
+def spawn_main(rank, world, init_file, backend, device, dtype, seed, result_file):
+    """torch.multiprocessing entry point."""
+    dist.init_process_group(backend, init_method="file://" + init_file, rank=rank, world_size=world)
+    try:
+        fails = run_checks(rank, world, torch.device(device), dtype, seed)
+    finally:
+        import jfa.torch._ring as r
+        r.release()
+        dist.destroy_process_group()
+    with open(result_file + ".%d" % rank, "w") as f:
+        f.write(str(fails))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--backend", default=None)
+    ap.add_argument("--dtype", default="bfloat16")
+    ap.add_argument("--seed", type=int, default=int.from_bytes(os.urandom(3), "little"))
+    a = ap.parse_args()
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    backend = a.backend or ("nccl" if a.device == "cuda" else "gloo")
+    device = torch.device(a.device)
+    if a.device == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend)
+    print("rank %d seed %d backend %s" % (rank, a.seed, backend), flush=True)
+    fails = 0
+    for dt in a.dtype.split(","):
+        fails += run_checks(rank, world, device, getattr(torch, dt), a.seed)
+    import jfa.torch._ring as r
+    kinds = sorted({c.kind for c in r._comms.values()})
+    print("rank %d communicator: %s; %s" % (rank, ",".join(kinds), "FAILED %d" % fails if fails else "all passed"),
+          flush=True)
+    r.release()
+    dist.destroy_process_group()
+    sys.exit(1 if fails else 0)
+
+
+if __name__ == "__main__":
+    main()
