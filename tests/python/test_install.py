@@ -24,7 +24,7 @@ def test_pip_install_bundles_library(tmp_path):
     shutil.copytree(os.path.join(HERE, "..", "..", "python"), src,
                     ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "libjfa.so*"))
     target = tmp_path / "site"
-    env = dict(os.environ, JFA_LIBRARY=lib, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env = dict(os.environ, JFA_LIBRARY=os.path.abspath(lib), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps",
                     "--target", str(target), str(src)], check=True, env=env)
     assert (target / "jfa" / "libjfa.so").exists()
