@@ -3,8 +3,8 @@
 
 For each case (bf16, BSHD storage, B*N = 16384, H*D = 2048, as jfa_bench):
   - jfa through C (`jfa_bench --case N D causal --csv`, the same process tree, same GPU),
-  - jfa.torch.attention: forward, JVP through torch.func.jvp (primal + tangent, one fused
-    call), backward through torch.autograd.grad on the saved graph,
+  - jfa.torch.attention: forward, JVP (primal + tangent, one fused call) on forward-AD dual
+    tensors and through torch.func.jvp, backward through torch.autograd.grad on the saved graph,
   - PyTorch SDPA with the cuDNN and flash backends (forward; backward = fwd+bwd - fwd),
   - torch.func.jvp over SDPA's math backend (where its N x N intermediates fit).
 Times are medians of CUDA-event timings of single calls after warm-up (the C benchmark's
@@ -23,6 +23,7 @@ import subprocess
 import sys
 
 import torch
+import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
@@ -64,9 +65,13 @@ def case(exe, N, D, causal, iters):
     with torch.no_grad():
         f = lambda: jt.attention(q, k, v, is_causal=c)
         py["fwd"] = (median_ms(f, iters), median_ms(f, max(iters // 3, 5), batch=10))
-        if hasattr(torch, "func"):
-            g = lambda: torch.func.jvp(lambda a, b, d: jt.attention(a, b, d, is_causal=c), (q, k, v), (tq, tk, tv))
+        with fwAD.dual_level():  # forward-AD dual tensors: the binding's own cost
+            duals = [fwAD.make_dual(a, b) for a, b in ((q, tq), (k, tk), (v, tv))]
+            g = lambda: jt.attention(*duals, is_causal=c)
             py["jvp"] = (median_ms(g, iters), median_ms(g, max(iters // 3, 5), batch=10))
+        if hasattr(torch, "func"):  # torch.func.jvp adds functorch's wrapping to the same call
+            g = lambda: torch.func.jvp(lambda a, b, d: jt.attention(a, b, d, is_causal=c), (q, k, v), (tq, tk, tv))
+            py["jvp (torch.func)"] = (median_ms(g, iters), median_ms(g, max(iters // 3, 5), batch=10))
     qq, kk, vv = (x.detach().requires_grad_() for x in (q, k, v))
     o = jt.attention(qq, kk, vv, is_causal=c)
     h = lambda: torch.autograd.grad(o, (qq, kk, vv), do, retain_graph=True)
@@ -110,15 +115,15 @@ def main():
         N, D, causal = (int(x) for x in spec.split(":"))
         B, H, r = case(a.jfa_bench, N, D, causal, a.iters)
         fl = 4.0 * B * H * N * N * D * (0.5 if causal else 1.0)
-        for op, mult in (("fwd", 1.0), ("jvp", 3.0), ("bwd", 2.5)):
-            cms = r["C"][op]
+        for op, mult in (("fwd", 1.0), ("jvp", 3.0), ("jvp (torch.func)", 3.0), ("bwd", 2.5)):
+            cms = r["C"][op.split()[0]]
             if op not in r["py"]:
                 continue
             pms, pq = r["py"][op]
             tf = lambda ms: "%.1f" % (fl * mult / (ms * 1e-3) / 1e12) if ms else "-"
             other = {"fwd": [r.get("cudnn", (None,))[0], r.get("flash", (None,))[0], None],
                      "bwd": [r.get("cudnn", (None, None))[1], r.get("flash", (None, None))[1], None],
-                     "jvp": [None, None, r.get("jvp_math")]}[op]
+                     "jvp": [None, None, None], "jvp (torch.func)": [None, None, r.get("jvp_math")]}[op]
             cells = [N, D, causal, op, "%.3f" % cms, "%.3f" % pms, "%.3f" % pq, "%+.1f%%" % (100 * (pms / cms - 1)),
                      tf(pms)] + [tf(x) for x in other]
             print(" | ".join(str(x) for x in cells), flush=True)

@@ -104,6 +104,8 @@ def _attend(q, k, v, cfg, enable_gqa):
     if qp.numel() == 0 or kp.shape[2] == 0:
         return q * 0.0 if kp.shape[2] == 0 else torch.empty_like(q)  # no key: O = 0 (and its derivatives)
     if qt is None and kt is None and vt is None:
+        if not (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)):
+            return _core.forward(q, k, v, cfg)[0]  # nothing to differentiate: skip autograd's bookkeeping
         o, _ = _Attention.apply(q, k, v, cfg)
         return o
     qt = torch.zeros_like(qp) if qt is None else qt

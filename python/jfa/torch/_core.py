@@ -6,6 +6,7 @@ and the three calls (forward, fused forward+JVP, backward) on allocated outputs.
 """
 import ctypes
 import math
+import struct
 import threading
 
 import torch
@@ -18,6 +19,27 @@ _CPU_DTYPES = (torch.float64, torch.float32)
 _CUDA_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 _local = threading.local()
+
+if hasattr(torch._C, "_cuda_getCurrentRawStream"):
+    _current_stream = torch._C._cuda_getCurrentRawStream  # the cudaStream_t, without building a Stream object
+else:
+    def _current_stream(index):
+        return torch.cuda.current_stream(index).cuda_stream
+
+_FUNCTORCH = getattr(torch._C, "_functorch", None)
+
+
+def plain(t):
+    """The tensor under functorch's grad/jvp wrappers (whose storage jfa reads and writes).
+
+    vmap's batched tensors are refused: jfa's calls have no batching rule."""
+    if t is None or _FUNCTORCH is None:
+        return t
+    while _FUNCTORCH.is_functorch_wrapped_tensor(t):
+        if _FUNCTORCH.is_batchedtensor(t):
+            raise RuntimeError("jfa: torch.vmap over jfa attention is not supported (batch the inputs instead)")
+        t = _FUNCTORCH.get_unwrapped(t)
+    return t
 
 
 class _Context:
@@ -37,7 +59,7 @@ class _Context:
     def bind_stream(self):
         """Makes the context run on the caller's current CUDA stream of its device."""
         if self.device.type == "cuda":
-            s = torch.cuda.current_stream(self.device).cuda_stream
+            s = _current_stream(self.device.index)
             if s != self._stream:
                 _lib.check(_lib.lib().jfa_context_set_stream(self.handle, ctypes.c_void_p(s)))
                 self._stream = s
@@ -66,18 +88,19 @@ def context(device):
     return ctx
 
 
+_PACK = struct.Struct("=Qii4q4q")  # jfa_tensor_t: data, dtype, device, shape[4], stride[4]
+assert _PACK.size == ctypes.sizeof(_lib.Tensor)
+
+
 def jfa_tensor(t, name="tensor"):
     """A jfa_tensor_t view of a 4-d torch tensor (same storage, same strides)."""
     if t.dim() != 4:
         raise ValueError("jfa: %s must be 4-d (batch, heads, seq, dim), got shape %s" % (name, tuple(t.shape)))
-    jt = _lib.Tensor()
-    jt.data = t.data_ptr()
-    jt.dtype = _DTYPES[t.dtype]
-    jt.device = _lib.DEVICE_CUDA if t.is_cuda else _lib.DEVICE_CPU
-    for i in range(4):
-        jt.shape[i] = t.shape[i]
-        jt.stride[i] = t.stride(i) if t.shape[i] > 1 else 0
-    return jt
+    sh, st = t.shape, t.stride()
+    return _lib.Tensor.from_buffer_copy(_PACK.pack(
+        t.data_ptr(), _DTYPES[t.dtype], _lib.DEVICE_CUDA if t.is_cuda else _lib.DEVICE_CPU, sh[0], sh[1], sh[2],
+        sh[3], st[0] if sh[0] > 1 else 0, st[1] if sh[1] > 1 else 0, st[2] if sh[2] > 1 else 0,
+        st[3] if sh[3] > 1 else 0))
 
 
 def ref(jt):
@@ -129,8 +152,17 @@ def new_stat(q):
     return torch.empty(q.shape[0], q.shape[1], q.shape[2], 1, dtype=stat_dtype(q), device=q.device)
 
 
+_params_cache = {}
+
+
 def make_params(cfg):
     """A jfa_attention_params_t from a Config, and the objects it points to (kept alive by the caller)."""
+    simple = cfg.attn_mask is None and cfg.cu_seqlens is None
+    if simple:
+        key = (cfg.scale, cfg.mask, cfg.window)
+        p = _params_cache.get(key)
+        if p is not None:
+            return p, ()
     p = _lib.AttentionParams()
     _lib.lib().jfa_attention_params_init(ctypes.byref(p))
     p.scale = cfg.scale
@@ -149,6 +181,8 @@ def make_params(cfg):
         p.cu_seqlens_q = ctypes.cast(aq, ctypes.POINTER(ctypes.c_int64))
         p.cu_seqlens_k = ctypes.cast(ak, ctypes.POINTER(ctypes.c_int64))
         p.num_seqs = len(cq) - 1
+    if simple and len(_params_cache) < 64:
+        _params_cache[key] = p
     return p, keep
 
 
@@ -167,6 +201,7 @@ class Config:
 
 def forward(q, k, v, cfg, qd=None, kd=None, vd=None):
     """o, lse (and od, mu when tangents are given) in one call."""
+    q, k, v, qd, kd, vd = plain(q), plain(k), plain(v), plain(qd), plain(kd), plain(vd)
     ctx = context(q.device)
     L = _lib.lib()
     params, keep = make_params(cfg)
@@ -189,6 +224,7 @@ def forward(q, k, v, cfg, qd=None, kd=None, vd=None):
 
 def backward(q, k, v, o, lse, do, cfg):
     """dq, dk, dv from the saved o and lse."""
+    q, k, v, o, lse, do = plain(q), plain(k), plain(v), plain(o), plain(lse), plain(do)
     ctx = context(q.device)
     L = _lib.lib()
     params, keep = make_params(cfg)
