@@ -15,7 +15,7 @@ Drop-in names of the Triton JVP package: `JVPAttn.fwd`, `JVPAttn.fwd_dual`,
 Ring (context-parallel) attention over torch.distributed: `ring_attention`,
 with `shard` / `unshard` to move between full and per-rank tensors.
 """
-from ._api import JVPAttn, attention, fwd_dual  # noqa: F401
+from ._api import JVPAttn, attention, fwd_dual, varlen_attention  # noqa: F401
 from ._ring import gather, ring_attention, shard, unshard  # noqa: F401
 
-__all__ = ["attention", "fwd_dual", "JVPAttn", "ring_attention", "shard", "unshard", "gather"]
+__all__ = ["attention", "varlen_attention", "fwd_dual", "JVPAttn", "ring_attention", "shard", "unshard", "gather"]

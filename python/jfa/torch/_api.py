@@ -117,6 +117,45 @@ def _attend(q, k, v, cfg, enable_gqa):
     return fwAD.make_dual(o, od)
 
 
+def _offsets(cu, total, name):
+    """Packed-sequence offsets as a tuple of ints (host copy; a CUDA tensor is read back once)."""
+    if isinstance(cu, torch.Tensor):
+        if cu.dim() != 1 or cu.dtype.is_floating_point or cu.dtype == torch.bool:
+            raise TypeError("jfa: %s must be a 1-d integer tensor or sequence" % name)
+        cu = cu.tolist()
+    cu = tuple(int(x) for x in cu)
+    if len(cu) < 2 or cu[0] != 0 or cu[-1] != total or any(b < a for a, b in zip(cu, cu[1:])):
+        raise ValueError("jfa: %s must rise from 0 to %d (the packed length) without decreasing, got %s%s"
+                         % (name, total, list(cu[:8]), "..." if len(cu) > 8 else ""))
+    return cu
+
+
+def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, is_causal=False, scale=None, enable_gqa=False,
+                     causal_alignment="top_left", window=None):
+    """Attention over packed variable-length sequences (FlashAttention's varlen convention).
+
+    q (total_q, Hq, E), k and v (total_k, Hkv, E): the tokens of several sequences back to
+    back; sequence s owns query rows cu_seqlens_q[s]:cu_seqlens_q[s+1] and key rows
+    cu_seqlens_k[s]:cu_seqlens_k[s+1] (cu_seqlens_k defaults to cu_seqlens_q) and attends
+    only within itself; causal masks and windows apply inside each sequence. Offsets are
+    int tensors or sequences (read on the host). Returns (total_q, Hq, E). Differentiable
+    as jfa.torch.attention."""
+    for n, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 3:
+            raise ValueError("jfa: varlen %s must be a 3-d (total, heads, dim) tensor" % n)
+    if causal_alignment not in _ALIGN:
+        raise ValueError("jfa: causal_alignment must be 'top_left' or 'bottom_right', got %r" % (causal_alignment,))
+    cq = _offsets(cu_seqlens_q, q.shape[0], "cu_seqlens_q")
+    ck = _offsets(cu_seqlens_k if cu_seqlens_k is not None else cu_seqlens_q, k.shape[0], "cu_seqlens_k")
+    if len(cq) != len(ck):
+        raise ValueError("jfa: cu_seqlens_q has %d sequences and cu_seqlens_k %d" % (len(cq) - 1, len(ck) - 1))
+    cfg = _core.Config(scale, _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, None, _window(window),
+                       (cq, ck))
+    view = lambda t: t.unsqueeze(0).transpose(1, 2)  # (1, H, total, E) over the same storage
+    o = _attend(view(q), view(k), view(v), cfg, enable_gqa)
+    return o.transpose(1, 2).squeeze(0)
+
+
 def fwd_dual(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, **_ignored):
     """The Triton JVP package's JVPAttn.fwd_dual: attention on (possibly dual) tensors."""
     return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)

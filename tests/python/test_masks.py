@@ -1,0 +1,101 @@
+"""
+test_masks.py - masks through jfa.torch against the float64 reference: dense
+boolean and additive masks (broadcast batch/head axes, empty rows, -inf and large
+entries), sliding windows, packed variable-length sequences (varlen_attention),
+alone and with causal masks and GQA; forward, reverse mode and forward mode.
+"""
+import pytest
+import torch
+import torch.autograd.forward_ad as fwAD
+
+from conftest import devices_dtypes, randn, reference, relerr
+
+import jfa.torch as jt
+
+
+def _check(fn, ref, inputs, gen, tol, dtype, device):
+    """fn and ref agree on the output, the gradients (reverse mode) and the tangent (forward mode)."""
+    do = randn(gen, fn(*inputs).shape, dtype, device)
+    t = [randn(gen, x.shape, dtype, device) for x in inputs]
+    xs = [x.detach().requires_grad_() for x in inputs]
+    o = fn(*xs)
+    o.backward(do)
+    xr = [x.detach().double().requires_grad_() for x in inputs]
+    r = ref(*xr)
+    r.backward(do.double())
+    assert relerr(o, r) < tol, ("o", relerr(o, r))
+    for i, (a, b) in enumerate(zip(xs, xr)):
+        assert relerr(a.grad, b.grad) < 2 * tol, ("grad", i, relerr(a.grad, b.grad))
+    with fwAD.dual_level():
+        _, tan = fwAD.unpack_dual(fn(*[fwAD.make_dual(a, b) for a, b in zip(inputs, t)]))
+    _, rt = torch.autograd.functional.jvp(ref, tuple(x.double() for x in inputs), tuple(x.double() for x in t))
+    assert relerr(tan, rt) < 2 * tol, ("tangent", relerr(tan, rt))
+
+
+@pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
+@pytest.mark.parametrize("kind", ["bool", "additive"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_dense_mask(gen, device, dtype, tol, kind, causal):
+    B, Hq, Hkv, L, S, E = 2, 4, 2, 37, 45, 32
+    q, k, v = randn(gen, (B, Hq, L, E), dtype, device), randn(gen, (B, Hkv, S, E), dtype, device), \
+        randn(gen, (B, Hkv, S, E), dtype, device)
+    if kind == "bool":
+        m = torch.rand(B, 1, L, S, generator=gen) < 0.6
+        m[0, 0, 3] = False  # an empty row
+        m[1, 0, :, 5] = False
+    else:
+        m = torch.randn(B, Hq, L, S, generator=gen, dtype=torch.float64) * 3
+        m[torch.rand(B, Hq, L, S, generator=gen) < 0.2] = float("-inf")
+        m[0, 1, 4] = float("-inf")  # an empty row
+        m[1, 2, 2, 7] = 40.0  # a large bias
+        m = m.to(torch.float32)
+    m = m.to(device)
+    fn = lambda a, b, c: jt.attention(a, b, c, attn_mask=m, is_causal=causal, enable_gqa=True)
+    ref = lambda a, b, c: reference(a, b, c, attn_mask=m, is_causal=causal)
+    _check(fn, ref, (q, k, v), gen, tol, dtype, device)
+
+
+@pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
+@pytest.mark.parametrize("window,causal", [((0, 0), False), ((1, 1), False), ((16, 0), True), ((64, 3), False),
+                                           ((500, -1), True), ((-1, 5), False)])
+def test_window(gen, device, dtype, tol, window, causal):
+    q, k, v = (randn(gen, (1, 2, 90, 24), dtype, device) for _ in range(3))
+    fn = lambda a, b, c: jt.attention(a, b, c, is_causal=causal, window=window)
+    ref = lambda a, b, c: reference(a, b, c, is_causal=causal, window=window)
+    _check(fn, ref, (q, k, v), gen, tol, dtype, device)
+
+
+def _varlen_ref(q, k, v, cq, ck, **kw):
+    outs = []
+    for s in range(len(cq) - 1):
+        qs = q[cq[s]:cq[s + 1]].transpose(0, 1).unsqueeze(0)
+        ks = k[ck[s]:ck[s + 1]].transpose(0, 1).unsqueeze(0)
+        vs = v[ck[s]:ck[s + 1]].transpose(0, 1).unsqueeze(0)
+        outs.append(reference(qs, ks, vs, **kw).squeeze(0).transpose(0, 1))
+    return torch.cat(outs, 0)
+
+
+@pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
+@pytest.mark.parametrize("causal,align,window", [(False, "top_left", None), (True, "top_left", None),
+                                                 (True, "bottom_right", None), (False, "top_left", (8, 8))])
+def test_varlen(gen, device, dtype, tol, causal, align, window):
+    lq, lk = [1, 7, 129, 30, 2], [1, 9, 129, 25, 2]
+    cq = [0] + torch.tensor(lq).cumsum(0).tolist()
+    ck = [0] + torch.tensor(lk).cumsum(0).tolist()
+    q = randn(gen, (cq[-1], 4, 40), dtype, device)
+    k, v = randn(gen, (ck[-1], 2, 40), dtype, device), randn(gen, (ck[-1], 2, 40), dtype, device)
+    kw = dict(is_causal=causal, causal_alignment=align, window=window)
+    fn = lambda a, b, c: jt.varlen_attention(a, b, c, torch.tensor(cq), torch.tensor(ck), enable_gqa=True, **kw)
+    rkw = dict(is_causal=causal, alignment=align, window=window)
+    ref = lambda a, b, c: _varlen_ref(a, b, c, cq, ck, **rkw)
+    _check(fn, ref, (q, k, v), gen, tol, dtype, device)
+
+
+def test_varlen_bad_offsets():
+    q = torch.randn(10, 2, 8, dtype=torch.float64)
+    with pytest.raises(ValueError, match="cu_seqlens_q"):
+        jt.varlen_attention(q, q, q, [0, 4, 3, 10])
+    with pytest.raises(ValueError, match="cu_seqlens_q"):
+        jt.varlen_attention(q, q, q, [0, 4, 9])
+    with pytest.raises(ValueError, match="window"):
+        jt.attention(q.unsqueeze(0), q.unsqueeze(0), q.unsqueeze(0), window=(-3, 0))
