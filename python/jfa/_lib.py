@@ -56,11 +56,12 @@ class AttentionParams(ctypes.Structure):
 
 
 class RingConfig(ctypes.Structure):
-    """jfa_ring_config_t (the fields this binding sets; the tail is zero-filled by init)."""
+    """jfa_ring_config_t."""
     _fields_ = [("batch", ctypes.c_int64), ("heads_q", ctypes.c_int64), ("heads_kv", ctypes.c_int64),
                 ("seq_global", ctypes.c_int64), ("head_dim", ctypes.c_int64), ("dtype", ctypes.c_int),
                 ("layout", ctypes.c_int), ("mask", ctypes.c_int), ("scale", ctypes.c_double),
-                ("_reserved", ctypes.c_byte * 256)]  # room for fields added after these
+                ("window_left", ctypes.c_int64), ("window_right", ctypes.c_int64),
+                ("cu_seqlens", ctypes.POINTER(ctypes.c_int64)), ("num_seqs", ctypes.c_int64)]
 
 
 EXCHANGE_START = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),

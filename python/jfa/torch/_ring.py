@@ -218,11 +218,16 @@ class _Ring:
 
     def __init__(self, comm, ctx, key):
         L = _lib.lib()
-        B, Hq, Hkv, N, D, dtype, layout, mask, scale = key[2:]
+        B, Hq, Hkv, N, D, dtype, layout, mask, scale, window, cu = key[2:]
         cfg = _lib.RingConfig()
         L.jfa_ring_config_init(ctypes.byref(cfg))
         cfg.batch, cfg.heads_q, cfg.heads_kv, cfg.seq_global, cfg.head_dim = B, Hq, Hkv, N, D
         cfg.dtype, cfg.layout, cfg.mask, cfg.scale = dtype, layout, mask, scale
+        cfg.window_left, cfg.window_right = window
+        if cu is not None:
+            arr = (ctypes.c_int64 * len(cu))(*cu)  # jfa_ring_create copies it
+            cfg.cu_seqlens = ctypes.cast(arr, ctypes.POINTER(ctypes.c_int64))
+            cfg.num_seqs = len(cu) - 1
         self.comm, self.ctx = comm, ctx
         self.handle = ctypes.c_void_p()
         self._cfg = cfg
@@ -249,13 +254,13 @@ def _comm_for(group, device):
     return c
 
 
-def _ring_for(group, q, k, layout, causal, scale):
+def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=None):
     comm = _comm_for(group, q.device)
     ctx = _core.context(q.device)
     P = comm.size
     key = (id(comm), q.device, q.shape[0], q.shape[1], k.shape[1], q.shape[2] * P, q.shape[3],
            _core._DTYPES[q.dtype], _LAYOUTS[layout], _lib.MASK_CAUSAL_TOP_LEFT if causal else _lib.MASK_NONE,
-           float(scale or 0.0))
+           float(scale or 0.0), tuple(window), cu_seqlens)
     r = _rings.get(key)
     if r is None:
         r = _Ring(comm, ctx, key)
@@ -367,16 +372,21 @@ def _rj_jvp(ctx, *tangents):
 _RingAttentionJvp = _make_function("_RingAttentionJvp", _rj_forward, _rj_setup, _rj_backward, _rj_jvp)
 
 
-def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=None, enable_gqa=False):
+def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=None, enable_gqa=False,
+                   window=None, cu_seqlens=None):
     """Ring (context-parallel) attention over the ranks of a torch.distributed group.
 
     Each rank passes its local rows (B, H, N/P, D) of the full sequence, laid out by
     `layout` (see shard()); the result is this rank's rows of exact attention over the
-    whole sequence (causal over global positions when is_causal). Collective: every
-    rank of the group calls it with the same shapes and options, and every rank must
-    run the backward too. Autograd and forward AD (dual tensors, torch.func.jvp) work
-    as for jfa.torch.attention; the primal and the tangent come from one fused ring.
+    whole sequence (causal over global positions when is_causal). window=(left, right)
+    limits keys to a band of global positions; cu_seqlens (offsets over the global
+    sequence, batch 1) packs several sequences that attend only within themselves.
+    Steps whose key block is outside every window or sequence are skipped. Collective:
+    every rank of the group calls it with the same shapes and options, and every rank
+    must run the backward too. Autograd and forward AD (dual tensors, torch.func.jvp)
+    work as for jfa.torch.attention; the primal and the tangent come from one fused ring.
     """
+    from ._api import _offsets, _window
     _check_layout(layout)
     if not dist.is_available() or not dist.is_initialized():
         raise RuntimeError("jfa: ring_attention needs an initialised torch.distributed process group")
@@ -394,7 +404,10 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
         scale = float(scale)
         if not scale > 0:
             raise ValueError("jfa: scale must be > 0 (or None), got %r" % scale)
-    ring = _ring_for(group, qp, kp, layout, is_causal, scale)
+    cu = None
+    if cu_seqlens is not None:
+        cu = _offsets(cu_seqlens, qp.shape[2] * dist.get_world_size(group), "cu_seqlens")
+    ring = _ring_for(group, qp, kp, layout, is_causal, scale, _window(window), cu)
     if qt is None and kt is None and vt is None:
         o, _ = _RingAttention.apply(q, k, v, ring)
         return o
