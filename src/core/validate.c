@@ -159,10 +159,6 @@ static jfa_status_t expect_stat_dtype(const jfa_tensor_t *t, const char *name, j
            device == JFA_DEVICE_CPU ? " or float64" : "");
 }
 
-/* Largest meaningful window: beyond it every key of any valid problem is inside
- * (|pos_k - pos_q| < 2 JFA_MAX_POSITION + JFA_MAX_EXTENT), so larger values are clamped. */
-#define JFA_MAX_WINDOW ((int64_t)1 << 54)
-
 static jfa_status_t resolve_position(int64_t value, const char *name, int64_t *out) {
   if (value < -JFA_MAX_POSITION || value > JFA_MAX_POSITION)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->%s: %lld is out of range", name, (long long)value);
@@ -175,7 +171,7 @@ static jfa_status_t resolve_window(int64_t value, const char *name, int64_t *out
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
              "params->%s: %lld is invalid (a window side is >= 0, or JFA_WINDOW_UNBOUNDED = -1)", name,
              (long long)value);
-  *out = value > JFA_MAX_WINDOW ? JFA_MAX_WINDOW : value;
+  *out = value > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : value; /* larger windows are equivalent */
   return JFA_SUCCESS;
 }
 

@@ -7,11 +7,8 @@
  */
 #include "cpu/cpu.h"
 
-/* Window sides clamped so that position arithmetic cannot overflow (a larger
- * window already contains every key: |pos_k - pos_q| < 2^54 in a valid problem). */
-#define VIS_MAX_WINDOW ((int64_t)1 << 54)
-
-static int64_t clamp_window(int64_t w) { return w > VIS_MAX_WINDOW ? VIS_MAX_WINDOW : w; }
+/* Window sides clamped so that position arithmetic cannot overflow (see JFA_WINDOW_MAX). */
+static int64_t clamp_window(int64_t w) { return w > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : w; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -50,7 +47,7 @@ void jfa_cpu_key_range(const jfa_problem_t *p, int64_t i, int64_t *lo, int64_t *
   if (p->causal) h = min64(h, pos_q - kbase + 1);
   if (p->windowed && p->win_right >= 0) h = min64(h, pos_q - kbase + clamp_window(p->win_right) + 1);
   if (p->windowed && p->win_left >= 0) l = max64(l, pos_q - kbase - clamp_window(p->win_left));
-  if (h < l) h = l;
+  if (h <= l) l = h = 0; /* empty: keep the range inside the block */
   *lo = l;
   *hi = h;
 }
@@ -73,7 +70,7 @@ void jfa_cpu_query_range(const jfa_problem_t *p, int64_t j, int64_t *lo, int64_t
   if (p->causal) l = max64(l, pos_k - qbase);
   if (p->windowed && p->win_right >= 0) l = max64(l, pos_k - qbase - clamp_window(p->win_right));
   if (p->windowed && p->win_left >= 0) h = min64(h, pos_k - qbase + clamp_window(p->win_left) + 1);
-  if (h < l) h = l;
+  if (h <= l) l = h = 0; /* empty: keep the range inside the block */
   *lo = l;
   *hi = h;
 }

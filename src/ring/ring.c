@@ -417,8 +417,8 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   r->chunk = r->n_local / r->nchunks;
   r->scale = c->scale > 0 ? c->scale : 1.0 / sqrt((double)c->head_dim);
   r->causal = c->mask != JFA_MASK_NONE;
-  r->win_left = c->window_left > ((int64_t)1 << 54) ? ((int64_t)1 << 54) : c->window_left;
-  r->win_right = c->window_right > ((int64_t)1 << 54) ? ((int64_t)1 << 54) : c->window_right;
+  r->win_left = c->window_left > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : c->window_left;
+  r->win_right = c->window_right > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : c->window_right;
   r->windowed = r->win_left >= 0 || r->win_right >= 0;
   if (c->cu_seqlens) {
     r->cu = (int64_t *)malloc((size_t)(c->num_seqs + 1) * sizeof(int64_t));

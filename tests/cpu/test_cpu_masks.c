@@ -159,6 +159,9 @@ static void windows(void) {
   c = mcase(1, 1, 1, 64, 64, 4, JFA_MASK_POSITIONS, 2, 2);
   c.params.q_position = 0, c.params.k_position = 100; /* window far from every key */
   run_both("window (2,2) beyond every key (all rows masked)", &c);
+  c = mcase(1, 2, 1, 20, 50, 4, JFA_MASK_CAUSAL_POSITIONS, INT64_MAX, INT64_MAX);
+  c.params.q_position = (int64_t)1 << 52, c.params.k_position = -((int64_t)1 << 52); /* extreme positions */
+  run_both("window (INT64_MAX, INT64_MAX) at positions +-2^52 (no overflow)", &c);
   c = mcase(1, 2, 1, 129, 129, 16, JFA_MASK_CAUSAL_TOP_LEFT, 16, 16);
   run_case("f32 window (16,16) causal", &c, JFA_DTYPE_FLOAT32, 1e-5);
 }
