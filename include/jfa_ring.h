@@ -148,9 +148,9 @@ typedef struct {
   int64_t window_left;  /**< sliding window: keys at most this far before the query (global
                              positions), or JFA_WINDOW_UNBOUNDED (-1, the default) */
   int64_t window_right; /**< keys at most this far after the query, or JFA_WINDOW_UNBOUNDED */
-  const int64_t *cu_seqlens; /**< packed sequences: num_seqs + 1 host int64 offsets over the
-                                  global sequence (0 .. seq_global, non-decreasing), the same for
-                                  queries and keys; copied by jfa_ring_create. NULL: none */
+  const int64_t *cu_seqlens; /**< packed sequences (batch 1): num_seqs + 1 host int64 offsets over
+                                  the global sequence (0 .. seq_global, non-decreasing), the same
+                                  for queries and keys; copied by jfa_ring_create. NULL: none */
   int64_t num_seqs;          /**< number of packed sequences (0 when cu_seqlens is NULL) */
 } jfa_ring_config_t;
 

@@ -240,6 +240,9 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
     if (c->num_seqs < 1 || c->num_seqs > c->seq_global + 1)
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.num_seqs %lld must be >= 1 with config.cu_seqlens",
                (long long)c->num_seqs);
+    if (c->batch != 1)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens: packed sequences need batch 1 (config.batch = %lld)",
+               (long long)c->batch);
     const int64_t *cu = c->cu_seqlens;
     if (cu[0] != 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens[0] = %lld, must be 0", (long long)cu[0]);
     for (int64_t s = 1; s <= c->num_seqs; ++s)

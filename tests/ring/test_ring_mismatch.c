@@ -145,6 +145,9 @@ int main(int argc, char **argv) {
     expect_all("decreasing cu_seqlens", try_create(cpu, comm, &c), 1);
     c.cu_seqlens = NULL;
     expect_all("num_seqs without cu_seqlens", try_create(cpu, comm, &c), 1);
+    c = base_config();
+    c.cu_seqlens = cu, c.num_seqs = 3, c.batch = 2;
+    expect_all("packed sequences with batch 2", try_create(cpu, comm, &c), 1);
   }
 
   /* per-call checks: one rank passes a wrong shape */
