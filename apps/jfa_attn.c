@@ -5,12 +5,16 @@
  * problem when it is small, else on samples of query rows (the reference for a
  * slice of Q, with causal positions) and of key rows (the backward over a slice
  * of K and V, with the device's O and lse). Exits non-zero if a check fails.
+ * --window L R adds a sliding window (-1 = unbounded side); --varlen L1,L2,...
+ * packs sequences of those lengths (batch 1, N = their sum; always checked in full).
  *
  * Usage:
  *   jfa_attn [--device cpu|cuda] [--dtype float64|float32|float16|bfloat16]
  *            [--batch B] [--heads H] [--kv-heads HKV] [--seq N] [--dim D]
- *            [--causal] [--iters I] [--check auto|full|sample] [--seed S]
+ *            [--causal] [--window L R] [--varlen L1,L2,...]
+ *            [--iters I] [--check auto|full|sample] [--seed S]
  *   e.g.  ./build/apps/jfa_attn --device cpu --seq 512 --dim 64 --causal
+ *         ./build/apps/jfa_attn --device cpu --causal --window 64 0 --varlen 1,7,129,300
  */
 #include <math.h>
 #include <stdint.h>
@@ -30,6 +34,9 @@ typedef struct {
   jfa_dtype_t dtype;
   int64_t B, H, Hkv, N, D;
   int causal, iters;
+  int64_t window_left, window_right; /* JFA_WINDOW_UNBOUNDED unless --window */
+  int64_t nseq;                      /* --varlen: number of packed sequences (0: none) */
+  int64_t *cu_seqlens;               /* --varlen: nseq + 1 offsets */
   const char *check;
   uint64_t seed;
 } opts_t;
@@ -161,7 +168,41 @@ static jfa_tensor_t host_rows(double *x, int64_t B, int64_t H, int64_t S, int64_
 static void usage(void) {
   printf("usage: jfa_attn [--device cpu|cuda] [--dtype float64|float32|float16|bfloat16]\n"
          "                [--batch B] [--heads H] [--kv-heads HKV] [--seq N] [--dim D]\n"
-         "                [--causal] [--iters I] [--check auto|full|sample] [--seed S]\n");
+         "                [--causal] [--window L R] [--varlen L1,L2,...]\n"
+         "                [--iters I] [--check auto|full|sample] [--seed S]\n");
+}
+
+/* A window side: an integer >= -1 (-1 = unbounded). */
+static int64_t parse_window(const char *s) {
+  char *end = NULL;
+  long long v = strtoll(s, &end, 10);
+  if (!s[0] || *end || v < -1) {
+    fprintf(stderr, "jfa_attn: --window: expected two integers >= -1 (-1 = unbounded), got '%s'\n", s);
+    exit(2);
+  }
+  return (int64_t)v;
+}
+
+/* --varlen L1,L2,...: lengths >= 0 into offsets (*cu, n + 1 values); returns n. */
+static int64_t parse_varlen(const char *s, int64_t **cu) {
+  int64_t n = 1;
+  for (const char *c = s; *c; ++c) n += *c == ',';
+  *cu = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));
+  if (!*cu) die("out of memory");
+  (*cu)[0] = 0;
+  const char *c = s;
+  for (int64_t i = 0; i < n; ++i) {
+    char *end = NULL;
+    long long v = strtoll(c, &end, 10);
+    if (end == c || v < 0 || (*end != ',' && *end != '\0')) {
+      fprintf(stderr, "jfa_attn: --varlen: expected comma-separated lengths >= 0, got '%s'\n", s);
+      exit(2);
+    }
+    (*cu)[i + 1] = (*cu)[i] + (int64_t)v;
+    c = end + 1;
+  }
+  if ((*cu)[n] <= 0) die("--varlen: the lengths sum to 0");
+  return n;
 }
 
 static jfa_dtype_t parse_dtype(const char *s) {
@@ -189,6 +230,9 @@ static opts_t parse(int argc, char **argv) {
   int dtype_set = 0, iters_set = 0;
   int64_t B = 0, H = 0, Hkv = 0, N = 0, D = 0;
   o.causal = 0;
+  o.window_left = o.window_right = JFA_WINDOW_UNBOUNDED;
+  o.nseq = 0;
+  o.cu_seqlens = NULL;
   o.check = "auto";
   o.seed = (uint64_t)time(NULL);
   o.dtype = JFA_DTYPE_FLOAT32;
@@ -208,7 +252,14 @@ static opts_t parse(int argc, char **argv) {
       die("missing value or unknown option");
     }
     const char *v = argv[++i];
-    if (!strcmp(a, "--device")) {
+    if (!strcmp(a, "--window")) {
+      if (i + 1 >= argc) die("--window: expected two values L R");
+      o.window_left = parse_window(v);
+      o.window_right = parse_window(argv[++i]);
+    } else if (!strcmp(a, "--varlen")) {
+      free(o.cu_seqlens);
+      o.nseq = parse_varlen(v, &o.cu_seqlens);
+    } else if (!strcmp(a, "--device")) {
       if (!strcmp(v, "cpu")) o.device = JFA_DEVICE_CPU;
       else if (!strcmp(v, "cuda")) o.device = JFA_DEVICE_CUDA;
       else die("--device: expected cpu or cuda");
@@ -234,6 +285,13 @@ static opts_t parse(int argc, char **argv) {
   o.H = H ? H : (gpu ? 16 : 4);
   o.Hkv = Hkv ? Hkv : o.H;
   o.N = N ? N : (gpu ? 4096 : 512);
+  if (o.nseq > 0) {
+    if (B > 1) die("--varlen: packed sequences need --batch 1");
+    if (N && N != o.cu_seqlens[o.nseq]) die("--varlen: --seq differs from the sum of the lengths");
+    o.B = 1;
+    o.N = o.cu_seqlens[o.nseq];
+    if (!strcmp(o.check, "sample")) die("--varlen: only the full check is available (--check full or auto)");
+  }
   o.D = D ? D : (gpu ? 128 : 64);
   if (strcmp(o.check, "auto") && strcmp(o.check, "full") && strcmp(o.check, "sample"))
     die("--check: expected auto, full or sample");
@@ -250,6 +308,24 @@ static double tolerance(jfa_dtype_t d) {
     case JFA_DTYPE_BOOL: break; /* not a data dtype */
   }
   return 0.0;
+}
+
+/* (query, key) pairs that the masks leave visible in one (batch, head), for the
+ * FLOP count: per row, the keys of its sequence inside the causal bound and window. */
+static double visible_pairs(const opts_t *o) {
+  double pairs = 0.0;
+  int64_t nseq = o->nseq > 0 ? o->nseq : 1;
+  for (int64_t s = 0; s < nseq; ++s) {
+    int64_t c0 = o->nseq > 0 ? o->cu_seqlens[s] : 0, c1 = o->nseq > 0 ? o->cu_seqlens[s + 1] : o->N;
+    for (int64_t i = c0; i < c1; ++i) {
+      int64_t lo = c0, hi = c1 - 1;
+      if (o->causal && hi > i) hi = i;
+      if (o->window_left >= 0 && lo < i - o->window_left) lo = i - o->window_left;
+      if (o->window_right >= 0 && hi > i + o->window_right) hi = i + o->window_right;
+      if (hi >= lo) pairs += (double)(hi - lo + 1);
+    }
+  }
+  return pairs;
 }
 
 /* ---- error accumulation over (possibly sampled) rows ---------------------- */
@@ -308,6 +384,9 @@ int main(int argc, char **argv) {
   printf("jfa_attn: device=%s dtype=%s B=%lld H=%lld Hkv=%lld N=%lld D=%lld causal=%d iters=%d seed=%llu\n",
          o.device == JFA_DEVICE_CUDA ? "cuda" : "cpu", jfa_dtype_name(o.dtype), (long long)B, (long long)H,
          (long long)Hkv, (long long)N, (long long)D, o.causal, o.iters, (unsigned long long)o.seed);
+  if (o.window_left >= 0 || o.window_right >= 0)
+    printf("  window: left %lld, right %lld\n", (long long)o.window_left, (long long)o.window_right);
+  if (o.nseq > 0) printf("  packed sequences: %lld, N = %lld\n", (long long)o.nseq, (long long)N);
 
   jfa_context_t *ctx = NULL, *cpu = NULL;
   check_status(jfa_context_create(&ctx, o.device, 0), "jfa_context_create");
@@ -328,9 +407,14 @@ int main(int argc, char **argv) {
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
   prm.mask = o.causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  prm.window_left = o.window_left;
+  prm.window_right = o.window_right;
+  if (o.nseq > 0) prm.cu_seqlens_q = prm.cu_seqlens_k = o.cu_seqlens, prm.num_seqs = o.nseq;
+  const int masked = o.nseq > 0 || o.window_left >= 0 || o.window_right >= 0;
 
   /* timing: one warm-up, then the median of iters runs, each synchronised */
-  double fwd_flops = 4.0 * (double)B * (double)H * (double)N * (double)N * (double)D * (o.causal ? 0.5 : 1.0);
+  double pairs = masked ? visible_pairs(&o) : (double)N * (double)N * (o.causal ? 0.5 : 1.0);
+  double fwd_flops = 4.0 * (double)B * (double)H * pairs * (double)D;
   const char *op_name[3] = {"forward", "forward+jvp", "backward"};
   double op_flops[3] = {fwd_flops, 3.0 * fwd_flops, 2.5 * fwd_flops};
   double *times = (double *)xmalloc((size_t)o.iters * sizeof(double));
@@ -358,12 +442,15 @@ int main(int argc, char **argv) {
   for (int i = 0; i < NOUT; ++i) buf_download(&o, &out[i]);
 
   /* the reference: the float64 CPU backend on the same (rounded) inputs */
-  double work = (double)B * (double)H * (double)N * (double)N * (double)D;
-  int full = !strcmp(o.check, "full") || (!strcmp(o.check, "auto") && work <= (double)(1 << 27));
+  double work = (double)B * (double)H * pairs * (double)D;
+  int full = !strcmp(o.check, "full") || o.nseq > 0 || (!strcmp(o.check, "auto") && work <= (double)(1 << 27));
   err_t err[NOUT];
   memset(err, 0, sizeof err);
-  jfa_attention_params_t rp;
+  jfa_attention_params_t rp; /* the sampled checks: slices at explicit positions keep the window */
   jfa_attention_params_init(&rp);
+  rp.window_left = o.window_left;
+  rp.window_right = o.window_right;
+  const jfa_mask_t slice_mask = o.causal ? JFA_MASK_CAUSAL_POSITIONS : JFA_MASK_POSITIONS;
   double *x[NIN];
   for (int i = 0; i < NIN; ++i) x[i] = in[i].val;
   if (full) {
@@ -401,7 +488,7 @@ int main(int argc, char **argv) {
       int64_t s0 = starts[c];
       /* query rows s0..s0+R: forward, JVP and dQ with Q sliced (causal: q_position = s0) */
       jfa_attention_params_t qp = rp;
-      if (o.causal) qp.mask = JFA_MASK_CAUSAL_POSITIONS, qp.q_position = s0, qp.k_position = 0;
+      if (o.causal || masked) qp.mask = slice_mask, qp.q_position = s0, qp.k_position = 0;
       jfa_tensor_t q = host_rows(x[IQ], B, H, N, D, s0, R), qd = host_rows(x[IQD], B, H, N, D, s0, R),
                    dO = host_rows(x[IDO], B, H, N, D, s0, R), k = host_rows(x[IK], B, Hkv, N, D, 0, N),
                    v = host_rows(x[IV], B, Hkv, N, D, 0, N), kd = host_rows(x[IKD], B, Hkv, N, D, 0, N),
@@ -425,7 +512,7 @@ int main(int argc, char **argv) {
       err_rows(&err[ODQ], out[ODQ].val, rdq, B * H, N, D, s0, R);
       /* key rows s0..s0+R: dK, dV from the backward over a K/V slice with the device's O and lse */
       jfa_attention_params_t kp = rp;
-      if (o.causal) kp.mask = JFA_MASK_CAUSAL_POSITIONS, kp.q_position = 0, kp.k_position = s0;
+      if (o.causal || masked) kp.mask = slice_mask, kp.q_position = 0, kp.k_position = s0;
       jfa_tensor_t qf = host_rows(x[IQ], B, H, N, D, 0, N), dof = host_rows(x[IDO], B, H, N, D, 0, N),
                    ks = host_rows(x[IK], B, Hkv, N, D, s0, R), vs = host_rows(x[IV], B, Hkv, N, D, s0, R),
                    of = host_rows(out[OO].val, B, H, N, D, 0, N), lf = host_rows(out[OLSE].val, B, H, N, 1, 0, N),
@@ -454,5 +541,6 @@ int main(int argc, char **argv) {
   for (int i = 0; i < NOUT; ++i) buf_free(&o, &out[i]);
   jfa_context_destroy(ctx);
   jfa_context_destroy(cpu);
+  free(o.cu_seqlens);
   return failed ? 1 : 0;
 }

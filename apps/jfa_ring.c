@@ -5,7 +5,7 @@
  *   mpirun -np P jfa_ring [--device cpu|cuda] [--comm mpi|nccl] [--seq N] [--batch B]
  *          [--heads Hq] [--kv-heads Hkv] [--dim D] [--causal|--no-causal]
  *          [--layout contiguous|zigzag] [--dtype fp64|fp32|fp16|bf16] [--iters I]
- *          [--warmup W] [--samples S] [--seed X]
+ *          [--warmup W] [--samples S] [--seed X] [--window L R] [--varlen L1,L2,...]
  *
  * Defaults: CUDA (bf16, NCCL when built and every rank has its own GPU, else the
  * MPI comm; N = 16384 per rank, Hq = Hkv = 16,
@@ -62,13 +62,48 @@ typedef struct {
   jfa_dtype_t dtype;
   int iters, warmup, samples;
   uint64_t seed;
+  int64_t window_left, window_right; /* --window (global positions), -1 = unbounded side */
+  int64_t nseq;                      /* --varlen: packed sequences (0: none; batch 1) */
+  int64_t *cu;                       /* --varlen: nseq + 1 offsets */
 } opts_t;
+
+/* --varlen L1,L2,...: lengths >= 0 into offsets (*cu, n + 1 values); returns n, 0 if malformed. */
+static int64_t parse_varlen(const char *s, int64_t **cu) {
+  int64_t n = 1;
+  for (const char *c = s; *c; ++c) n += *c == ',';
+  *cu = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));
+  if (!*cu) return 0;
+  (*cu)[0] = 0;
+  const char *c = s;
+  for (int64_t i = 0; i < n; ++i) {
+    char *end = NULL;
+    long long v = strtoll(c, &end, 10);
+    if (end == c || v < 0 || (*end != ',' && *end != '\0')) return 0;
+    (*cu)[i + 1] = (*cu)[i] + (int64_t)v;
+    c = end + 1;
+  }
+  return n;
+}
+
+/* Whether global query row i sees global key row j (causal, window, same packed sequence). */
+static int visible(const opts_t *o, int64_t i, int64_t j) {
+  if (o->causal && j > i) return 0;
+  if (o->window_left >= 0 && j < i - o->window_left) return 0;
+  if (o->window_right >= 0 && j > i + o->window_right) return 0;
+  if (o->nseq > 0) {
+    int64_t s = 0;
+    while (o->cu[s + 1] <= i) ++s; /* the sequence of row i */
+    if (j < o->cu[s] || j >= o->cu[s + 1]) return 0;
+  }
+  return 1;
+}
 
 static void usage(void) {
   if (g_rank == 0)
     printf("usage: mpirun -np P jfa_ring [--device cpu|cuda] [--comm mpi|nccl] [--seq N] [--batch B]\n"
            "  [--heads Hq] [--kv-heads Hkv] [--dim D] [--causal|--no-causal] [--layout contiguous|zigzag]\n"
-           "  [--dtype fp64|fp32|fp16|bf16] [--iters I] [--warmup W] [--samples S] [--seed X]\n");
+           "  [--dtype fp64|fp32|fp16|bf16] [--iters I] [--warmup W] [--samples S] [--seed X]\n"
+           "  [--window L R] [--varlen L1,L2,...]   (global positions; --varlen: batch 1, N = the sum)\n");
 }
 
 static int parse(int argc, char **argv, opts_t *o) {
@@ -82,6 +117,7 @@ static int parse(int argc, char **argv, opts_t *o) {
   o->warmup = 1;
   o->samples = 8;
   o->seed = 12345;
+  o->window_left = o->window_right = JFA_WINDOW_UNBOUNDED;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -107,6 +143,11 @@ static int parse(int argc, char **argv, opts_t *o) {
     else if (!strcmp(a, "--warmup")) { NEEDV(); o->warmup = atoi(v); }
     else if (!strcmp(a, "--samples")) { NEEDV(); o->samples = atoi(v); }
     else if (!strcmp(a, "--seed")) { NEEDV(); o->seed = strtoull(v, NULL, 0); }
+    else if (!strcmp(a, "--window")) { NEEDV(); if (i + 1 >= argc) { usage(); return 0; }
+      o->window_left = atoll(v); o->window_right = atoll(argv[++i]);
+      if (o->window_left < -1 || o->window_right < -1) { usage(); return 0; } }
+    else if (!strcmp(a, "--varlen")) { NEEDV(); free(o->cu); o->nseq = parse_varlen(v, &o->cu);
+      if (o->nseq == 0) { usage(); return 0; } }
     else { usage(); return 0; }
 #undef NEEDV
   }
@@ -127,7 +168,12 @@ static int parse(int argc, char **argv, opts_t *o) {
 #else
   if (!comm_set) o->nccl = 0;
 #endif
-  if (!seq_set) o->N = (gpu ? 16384 : 256) * (int64_t)g_size;
+  if (!seq_set) o->N = o->nseq > 0 ? o->cu[o->nseq] : (gpu ? 16384 : 256) * (int64_t)g_size;
+  if (o->nseq > 0 && (o->cu[o->nseq] != o->N || o->B != 1)) {
+    if (g_rank == 0) fprintf(stderr, "jfa_ring: --varlen needs --batch 1 and lengths summing to N\n");
+    usage();
+    return 0;
+  }
   if (!heads_set) o->Hq = gpu ? 16 : 4;
   if (!kv_set) o->Hkv = heads_set ? o->Hq : (gpu ? 16 : 2);
   if (!dim_set) o->D = gpu ? 128 : 64;
@@ -377,6 +423,10 @@ int main(int argc, char **argv) {
   cfg.dtype = o.dtype;
   cfg.layout = o.layout;
   cfg.mask = o.causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  cfg.window_left = o.window_left;
+  cfg.window_right = o.window_right;
+  cfg.cu_seqlens = o.cu;
+  cfg.num_seqs = o.nseq;
   jfa_ring_t *ring = NULL;
   TRY(jfa_ring_create(&ring, ctx, comm, &cfg));
   g_n = o.N / g_size;
@@ -388,6 +438,10 @@ int main(int argc, char **argv) {
            g_size, o.device == JFA_DEVICE_CUDA ? "cuda" : "cpu", o.nccl ? "nccl" : "mpi", dtn[o.dtype],
            (long long)o.B, (long long)o.Hq, (long long)o.Hkv, (long long)o.N, (long long)g_n, (long long)o.D,
            o.causal ? "causal" : "full", o.layout == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contiguous");
+    if (o.window_left >= 0 || o.window_right >= 0)
+      printf("  window: left %lld, right %lld (global positions)\n", (long long)o.window_left,
+             (long long)o.window_right);
+    if (o.nseq > 0) printf("  packed sequences: %lld\n", (long long)o.nseq);
     fflush(stdout);
   }
 
@@ -412,6 +466,15 @@ int main(int argc, char **argv) {
   /* timings */
   double fwd_flop = 4.0 * (double)o.B * (double)o.Hq * (double)o.N * (double)o.N * (double)o.D;
   if (o.causal) fwd_flop *= 0.5;
+  if (o.nseq > 0 || o.window_left >= 0 || o.window_right >= 0) { /* count the visible pairs */
+    double pairs = 0.0;
+    for (int64_t i = 0; i < o.N; ++i) {
+      int64_t lo = o.window_left >= 0 ? i - o.window_left : 0, hi = o.window_right >= 0 ? i + o.window_right : o.N - 1;
+      if (o.causal && hi > i) hi = i;
+      for (int64_t j = lo < 0 ? 0 : lo; j <= hi && j < o.N; ++j) pairs += visible(&o, i, j);
+    }
+    fwd_flop = 4.0 * (double)o.B * (double)o.Hq * pairs * (double)o.D;
+  }
   const double mult[3] = {1.0, 3.0, 2.5};
   const char *names[3] = {"forward", "forward+JVP", "backward"};
   double tm[3];
@@ -456,6 +519,9 @@ int main(int argc, char **argv) {
     jfa_attention_params_t prm;
     jfa_attention_params_init(&prm);
     prm.mask = cfg.mask;
+    prm.window_left = o.window_left;
+    prm.window_right = o.window_right;
+    if (o.nseq > 0) prm.cu_seqlens_q = prm.cu_seqlens_k = o.cu, prm.num_seqs = o.nseq;
     /* zigzag at P = 1 is rows [0, N/2) then [N/2, N): the same order as contiguous */
     for (int op = 0; op < 3; ++op) {
       double td = time_op(&o, &job, ctx, &prm, (op_t)op, 1);
@@ -544,6 +610,8 @@ int main(int argc, char **argv) {
       }
       double mx = -INFINITY;
       for (int64_t j = 0; j < jend; ++j) {
+        sc[j] = scd[j] = 0.0;
+        if (!visible(&o, i, j)) continue; /* p = 0 below */
         double a = 0, ad = 0;
         for (int64_t x = 0; x < D; ++x) {
           double kx = val(T_K, b, hk, j, x);
@@ -555,11 +623,11 @@ int main(int argc, char **argv) {
         if (sc[j] > mx) mx = sc[j];
       }
       double z = 0, mu = 0;
-      for (int64_t j = 0; j < jend; ++j) z += exp(sc[j] - mx);
+      for (int64_t j = 0; j < jend; ++j) z += visible(&o, i, j) ? exp(sc[j] - mx) : 0.0;
       double lse = mx + log(z);
       memset(acc, 0, 4 * (size_t)D * sizeof(double)); /* O, sum P Sd V, sum P Vd, dQ */
       for (int64_t j = 0; j < jend; ++j) {
-        double p = exp(sc[j] - lse);
+        double p = visible(&o, i, j) ? exp(sc[j] - lse) : 0.0;
         mu += p * scd[j];
         for (int64_t x = 0; x < D; ++x) {
           double vx = val(T_V, b, hk, j, x);
@@ -571,6 +639,7 @@ int main(int argc, char **argv) {
       double delta = 0;
       for (int64_t x = 0; x < D; ++x) delta += dov[x] * acc[x];
       for (int64_t j = 0; j < jend; ++j) {
+        if (!visible(&o, i, j)) continue;
         double p = exp(sc[j] - lse), dp = 0;
         for (int64_t x = 0; x < D; ++x) dp += dov[x] * val(T_V, b, hk, j, x);
         double ds = p * (dp - delta);
@@ -603,6 +672,7 @@ int main(int argc, char **argv) {
       }
       for (int64_t h = hk * g; h < (hk + 1) * g; ++h)
         for (int64_t i = o.causal ? j : 0; i < N; ++i) {
+          if (!visible(&o, i, j)) continue;
           double a = 0, dp = 0;
           for (int64_t x = 0; x < D; ++x) {
             qv[x] = val(T_Q, b, h, i, x);
@@ -646,6 +716,7 @@ int main(int argc, char **argv) {
   free(qs);
   free(ks);
   for (int i = 0; i < X_N; ++i) dfree(o.device, t[i].data);
+  free(o.cu);
   jfa_ring_destroy(ring);
   jfa_comm_destroy(comm);
   jfa_context_destroy(ctx);

@@ -108,8 +108,10 @@ typedef enum {
  *
  * Dense mask (attn_mask): a tensor of shape (B or 1, Hq or 1, Nq, Nk), any
  * strides, on the context's device. JFA_DTYPE_BOOL: nonzero = attend. float32
- * or q's dtype: an additive bias, S = scale Q K^T + bias (as PyTorch's SDPA);
- * -inf entries mask; the bias is a constant of the call (no tangent, no gradient).
+ * or q's dtype (float64 also on the CPU): an additive bias, S = scale Q K^T + bias
+ * (as PyTorch's SDPA), added in the accumulation precision; -inf entries mask;
+ * the bias is a constant of the call (no tangent, no gradient). Entries are not
+ * scanned: +inf or NaN entries give NaN rows. The mask must not overlap an output.
  *
  * Sliding window: key j is visible to query i only if
  * -window_left <= pos_k(j) - pos_q(i) <= window_right (positions as in jfa_mask_t;
@@ -275,7 +277,7 @@ JFA_API jfa_status_t jfa_attention_forward_jvp(jfa_context_t *ctx, const jfa_att
 /**
  * Backward: gradients dq, dk, dv (shapes and dtype of q, k, v) of a loss whose
  * gradient with respect to O is dout, using the o and lse saved by the forward
- * with the same params. With GQA, dk and dv sum over the query heads of a group.
+ * with the same params (masks, windows and packed sequences included). With GQA, dk and dv sum over the query heads of a group.
  */
 JFA_API jfa_status_t jfa_attention_backward(jfa_context_t *ctx, const jfa_attention_params_t *params,
                                     const jfa_tensor_t *q, const jfa_tensor_t *k,

@@ -174,7 +174,21 @@ JFA_API jfa_status_t jfa_layout_unshard(jfa_context_t *ctx, jfa_layout_t layout,
 /** Opaque ring: a configuration, a context, a communicator and O(N/P) buffers. */
 typedef struct jfa_ring jfa_ring_t;
 
-/** What a ring computes. Initialise with jfa_ring_config_init(). Must agree on every rank. */
+/**
+ * What a ring computes. Initialise with jfa_ring_config_init(). Must agree on every rank.
+ *
+ * Masks: causal (mask), sliding windows and packed sequences, all over the GLOBAL
+ * sequence, combine as in jfa.h (a key is visible when every mask lets it
+ * through). Windows use global positions: key j is visible to query i only if
+ * -window_left <= j - i <= window_right (inside a packed sequence the positions
+ * are relative to the sequence, which gives the same difference). Packed
+ * sequences (cu_seqlens, num_seqs): the global sequence holds num_seqs sequences
+ * back to back, sequence s being rows [cu_seqlens[s], cu_seqlens[s+1]) for
+ * queries and keys alike; a query attends only to keys of its own sequence.
+ * Dense masks (jfa_attention_params_t.attn_mask) are not supported by the ring.
+ * Blocks that no query of a rank can see (causal, window or sequence bounds) are
+ * skipped, so windows and short sequences cost less than full attention.
+ */
 typedef struct {
   int64_t batch;      /**< B */
   int64_t heads_q;    /**< Hq, a multiple of heads_kv (GQA) */
@@ -185,15 +199,24 @@ typedef struct {
   jfa_layout_t layout;
   jfa_mask_t mask;    /**< JFA_MASK_NONE or JFA_MASK_CAUSAL_TOP_LEFT (global positions; Nq == Nk) */
   double scale;       /**< softmax scale; 0 means 1/sqrt(D) */
+  int64_t window_left;  /**< sliding window: keys at most this far before the query (global
+                             positions), or JFA_WINDOW_UNBOUNDED (-1, the default) */
+  int64_t window_right; /**< keys at most this far after the query, or JFA_WINDOW_UNBOUNDED */
+  const int64_t *cu_seqlens; /**< packed sequences (batch 1): num_seqs + 1 host int64 offsets over
+                                  the global sequence (0 .. seq_global, non-decreasing), the same
+                                  for queries and keys; copied by jfa_ring_create. NULL: none */
+  int64_t num_seqs;          /**< number of packed sequences (0 when cu_seqlens is NULL) */
 } jfa_ring_config_t;
 
-/** Fills a config with defaults: zeros, float32, contiguous, no mask, scale 0. */
+/** Fills a config with defaults: zeros, float32, contiguous, no mask, scale 0,
+ *  unbounded windows, no packed sequences. */
 JFA_API void jfa_ring_config_init(jfa_ring_config_t *config);
 
 /**
  * Creates a ring. Collective: every rank of comm must call it with the same
  * config; a config that differs across ranks (or is invalid on any rank) makes
- * every rank return an error (never a hang). Buffers are allocated later, on the
+ * every rank return an error (never a hang). The comparison covers every field,
+ * the windows, and num_seqs with a checksum of the cu_seqlens values. Buffers are allocated later, on the
  * context's device, by the calls (see jfa_ring_memory_bytes). ctx and comm must
  * outlive the ring.
  */

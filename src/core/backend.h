@@ -67,6 +67,11 @@ typedef struct {
   int seq_bottom_right;          /* causal/window alignment inside each packed sequence */
 } jfa_problem_t;
 
+/** Largest window side that matters: positions are within 2^52 and extents within
+ *  2^40, so |pos_k - pos_q| < 2^54 and any larger side is equivalent. The front end
+ *  and the ring clamp window sides to it, so position arithmetic cannot overflow. */
+#define JFA_WINDOW_MAX ((int64_t)1 << 54)
+
 /** The accumulator dtype of a device: float64 on the CPU, float32 on CUDA. */
 static inline jfa_dtype_t jfa_acc_dtype(jfa_device_t device) {
   return device == JFA_DEVICE_CPU ? JFA_DTYPE_FLOAT64 : JFA_DTYPE_FLOAT32;

@@ -159,7 +159,87 @@ static jfa_status_t expect_stat_dtype(const jfa_tensor_t *t, const char *name, j
            device == JFA_DEVICE_CPU ? " or float64" : "");
 }
 
-jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_problem_t *p) {
+static jfa_status_t resolve_position(int64_t value, const char *name, int64_t *out) {
+  if (value < -JFA_MAX_POSITION || value > JFA_MAX_POSITION)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->%s: %lld is out of range", name, (long long)value);
+  *out = value;
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t resolve_window(int64_t value, const char *name, int64_t *out) {
+  if (value < JFA_WINDOW_UNBOUNDED)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "params->%s: %lld is invalid (a window side is >= 0, or JFA_WINDOW_UNBOUNDED = -1)", name,
+             (long long)value);
+  *out = value > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : value; /* larger windows are equivalent */
+  return JFA_SUCCESS;
+}
+
+/* One packed-sequence offset array: num_seqs + 1 values, from 0 to total, non-decreasing. */
+static jfa_status_t check_cu_seqlens(const int64_t *cu, int64_t nseq, int64_t total, const char *name,
+                                     const char *extent) {
+  if (cu[0] != 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->%s[0] = %lld, must be 0", name, (long long)cu[0]);
+  for (int64_t s = 1; s <= nseq; ++s)
+    if (cu[s] < cu[s - 1])
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->%s[%lld] = %lld < %s[%lld] = %lld (offsets must not decrease)",
+               name, (long long)s, (long long)cu[s], name, (long long)(s - 1), (long long)cu[s - 1]);
+  if (cu[nseq] != total)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->%s[%lld] = %lld, must equal %s = %lld", name, (long long)nseq,
+             (long long)cu[nseq], extent, (long long)total);
+  return JFA_SUCCESS;
+}
+
+/* Packed sequences: both offset arrays or neither, batch 1, no explicit positions. */
+static jfa_status_t resolve_packed(const jfa_attention_params_t *params, jfa_problem_t *p) {
+  const int64_t *cq = params->cu_seqlens_q, *ck = params->cu_seqlens_k;
+  if (!cq && !ck) {
+    if (params->num_seqs != 0)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->num_seqs: %lld without cu_seqlens_q and cu_seqlens_k (must be 0)",
+               (long long)params->num_seqs);
+    return JFA_SUCCESS;
+  }
+  if (!cq) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_q: NULL while cu_seqlens_k is set (give both)");
+  if (!ck) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_k: NULL while cu_seqlens_q is set (give both)");
+  if (params->num_seqs < 1 || params->num_seqs > JFA_MAX_EXTENT)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->num_seqs: %lld, must be >= 1 with packed sequences",
+             (long long)params->num_seqs);
+  if (p->B != 1)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_q: packed sequences need batch 1 (q has batch %lld)",
+             (long long)p->B);
+  if (params->mask == JFA_MASK_POSITIONS || params->mask == JFA_MASK_CAUSAL_POSITIONS)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "params->mask: explicit positions (mode %d) cannot be combined with packed sequences", (int)params->mask);
+  JFA_CHECK(check_cu_seqlens(cq, params->num_seqs, p->Nq, "cu_seqlens_q", "Nq"));
+  JFA_CHECK(check_cu_seqlens(ck, params->num_seqs, p->Nk, "cu_seqlens_k", "Nk"));
+  p->nseq = params->num_seqs;
+  p->cu_q = cq;
+  p->cu_k = ck;
+  p->seq_bottom_right = params->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT;
+  p->q_pos0 = p->k_pos0 = 0; /* row indices into the offsets */
+  return JFA_SUCCESS;
+}
+
+/* Dense mask: (B or 1, Hq or 1, Nq, Nk), bool, float32 or q's dtype (float64 on the CPU). */
+static jfa_status_t resolve_dense(const jfa_tensor_t *m, jfa_dtype_t qdtype, jfa_device_t device,
+                                  jfa_problem_t *p) {
+  const char *name = "params->attn_mask";
+  JFA_CHECK(jfa_check_tensor(m, name, device));
+  if ((m->shape[0] != 1 && m->shape[0] != p->B) || (m->shape[1] != 1 && m->shape[1] != p->Hq) ||
+      m->shape[2] != p->Nq || m->shape[3] != p->Nk)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: shape (%lld,%lld,%lld,%lld) must be (%lld or 1, %lld or 1, %lld, %lld)",
+             name, (long long)m->shape[0], (long long)m->shape[1], (long long)m->shape[2], (long long)m->shape[3],
+             (long long)p->B, (long long)p->Hq, (long long)p->Nq, (long long)p->Nk);
+  int ok = m->dtype == JFA_DTYPE_BOOL || m->dtype == JFA_DTYPE_FLOAT32 || m->dtype == qdtype ||
+           (m->dtype == JFA_DTYPE_FLOAT64 && device == JFA_DEVICE_CPU);
+  if (!ok)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: dtype %s must be bool, float32 or q's dtype (%s)%s", name,
+             jfa_dtype_name(m->dtype), jfa_dtype_name(qdtype), device == JFA_DEVICE_CPU ? " or float64" : "");
+  p->dmask = m;
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_dtype_t qdtype, jfa_device_t device,
+                                   jfa_problem_t *p) {
   jfa_attention_params_t d;
   if (!params) {
     jfa_attention_params_init(&d);
@@ -184,16 +264,18 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_proble
       p->q_pos0 = p->Nk - p->Nq;
       break;
     case JFA_MASK_CAUSAL_POSITIONS:
-      if (params->q_position < -JFA_MAX_POSITION || params->q_position > JFA_MAX_POSITION)
-        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->q_position: %lld is out of range", (long long)params->q_position);
-      if (params->k_position < -JFA_MAX_POSITION || params->k_position > JFA_MAX_POSITION)
-        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->k_position: %lld is out of range", (long long)params->k_position);
-      p->causal = 1;
-      p->q_pos0 = params->q_position;
-      p->k_pos0 = params->k_position;
+    case JFA_MASK_POSITIONS:
+      JFA_CHECK(resolve_position(params->q_position, "q_position", &p->q_pos0));
+      JFA_CHECK(resolve_position(params->k_position, "k_position", &p->k_pos0));
+      p->causal = params->mask == JFA_MASK_CAUSAL_POSITIONS;
       break;
     default: JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->mask: unknown mask mode %d", (int)params->mask);
   }
+  JFA_CHECK(resolve_window(params->window_left, "window_left", &p->win_left));
+  JFA_CHECK(resolve_window(params->window_right, "window_right", &p->win_right));
+  p->windowed = p->win_left >= 0 || p->win_right >= 0;
+  JFA_CHECK(resolve_packed(params, p));
+  if (params->attn_mask) JFA_CHECK(resolve_dense(params->attn_mask, qdtype, device, p));
   return JFA_SUCCESS;
 }
 
@@ -251,10 +333,12 @@ jfa_status_t jfa_validate_forward(const jfa_context_t *ctx, const jfa_attention_
   if (jvp && mu) JFA_CHECK(expect_stat_dtype(mu, "mu", dev));
   JFA_CHECK(expect_data_dtype_supported(q, "q", dev));
 
-  JFA_CHECK(jfa_resolve_params(params, p));
+  JFA_CHECK(jfa_resolve_params(params, q->dtype, dev, p));
 
   named_t outs[] = {{o, "o"}, {lse, "lse"}, {jvp ? od : NULL, "od"}, {jvp ? mu : NULL, "mu"}};
   JFA_CHECK(check_aliasing(data_in, nin, outs, 4));
+  named_t mask_in = {p->dmask, "params->attn_mask"};
+  JFA_CHECK(check_aliasing(&mask_in, 1, outs, 4));
   return JFA_SUCCESS;
 }
 
@@ -283,8 +367,10 @@ jfa_status_t jfa_validate_backward(const jfa_context_t *ctx, const jfa_attention
   JFA_CHECK(expect_stat_dtype(lse, "lse", dev));
   JFA_CHECK(expect_data_dtype_supported(q, "q", dev));
 
-  JFA_CHECK(jfa_resolve_params(params, p));
+  JFA_CHECK(jfa_resolve_params(params, q->dtype, dev, p));
   JFA_CHECK(check_aliasing(ins, 6, outs, 3));
+  named_t mask_in = {p->dmask, "params->attn_mask"};
+  JFA_CHECK(check_aliasing(&mask_in, 1, outs, 3));
   return JFA_SUCCESS;
 }
 

@@ -33,8 +33,14 @@ jfa_status_t jfa_validate_merge(const jfa_context_t *ctx, const jfa_tensor_t *o_
                                 const jfa_tensor_t *lse_part, const jfa_tensor_t *od_part,
                                 const jfa_tensor_t *mu_part);
 
-/** Checks params (NULL means defaults) and resolves scale and mask into p (shapes must be set). */
-jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_problem_t *p);
+/**
+ * Checks params (NULL means defaults) and resolves scale, causal mode, positions,
+ * windows, packed sequences and the dense mask into p (p's shapes must be set).
+ * The dense mask is checked against q's dtype and the context's device.
+ */
+jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_dtype_t qdtype, jfa_device_t device,
+                                   jfa_problem_t *p);
+
 
 #ifdef __cplusplus
 }

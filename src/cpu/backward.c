@@ -60,14 +60,13 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
     memset(acc, 0, (size_t)D * sizeof(double));
     const double *qi = Q + r * D, *doi = dO + r * D;
     const double *Kb = K + (b * Hkv + hk) * Nk * D, *Vb = V + (b * Hkv + hk) * Nk * D;
-    int64_t jend = Nk;
-    if (p->causal) {
-      int64_t lim = p->q_pos0 + i - p->k_pos0 + 1;
-      jend = lim < 0 ? 0 : (lim > Nk ? Nk : lim);
-    }
-    if (L[r] == -INFINITY) jend = 0; /* a fully masked row contributes nothing */
-    for (int64_t j = 0; j < jend; ++j) {
-      double pij = exp(scale * jfa_cpu_dot(qi, Kb + j * D, D) - L[r]);
+    int64_t j0, j1;
+    jfa_cpu_key_range(p, i, &j0, &j1);
+    if (L[r] == -INFINITY) j1 = j0; /* a fully masked row contributes nothing */
+    for (int64_t j = j0; j < j1; ++j) {
+      const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
+      if (bias == -INFINITY) continue;
+      double pij = exp(scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias - L[r]);
       double ds = pij * (jfa_cpu_dot(doi, Vb + j * D, D) - Dl[r]);
       for (int64_t d = 0; d < D; ++d) acc[d] += ds * Kb[j * D + d];
     }
@@ -83,18 +82,17 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
     double *ak = scratch + (size_t)jfa_cpu_thread_id() * (size_t)(2 * D), *av = ak + D;
     memset(ak, 0, (size_t)(2 * D) * sizeof(double));
     const double *kj = K + r * D, *vj = V + r * D;
-    int64_t i0 = 0;
-    if (p->causal) {
-      int64_t first = p->k_pos0 + j - p->q_pos0; /* first query row that sees key j */
-      i0 = first < 0 ? 0 : (first > Nq ? Nq : first);
-    }
+    int64_t i0, i1;
+    jfa_cpu_query_range(p, j, &i0, &i1);
     for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
       const int64_t base = (b * Hq + h) * Nq;
-      for (int64_t i = i0; i < Nq; ++i) {
+      for (int64_t i = i0; i < i1; ++i) {
         const int64_t row = base + i;
         if (L[row] == -INFINITY) continue;
+        const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
+        if (bias == -INFINITY) continue;
         const double *qi = Q + row * D, *doi = dO + row * D;
-        double pij = exp(scale * jfa_cpu_dot(qi, kj, D) - L[row]);
+        double pij = exp(scale * jfa_cpu_dot(qi, kj, D) + bias - L[row]);
         double ds = pij * (jfa_cpu_dot(doi, vj, D) - Dl[row]);
         for (int64_t d = 0; d < D; ++d) {
           ak[d] += ds * qi[d];

@@ -58,6 +58,34 @@ static inline double jfa_cpu_dot(const double *a, const double *b, int64_t n) {
   return (s0 + s1) + (s2 + s3);
 }
 
+/* --- Visibility (visibility.c): the one definition of which keys a query row sees. --- */
+
+/** Packed sequence holding index idx (cu[s] <= idx < cu[s+1], the last such s when
+ *  offsets repeat), or -1 when idx lies outside [cu[0], cu[nseq]). */
+int64_t jfa_cpu_sequence_of(const int64_t *cu, int64_t nseq, int64_t idx);
+
+/** Keys [*lo, *hi) of the block that pass the causal, window and packed-sequence
+ *  masks for query row i (exact; empty when *lo == *hi). */
+void jfa_cpu_key_range(const jfa_problem_t *p, int64_t i, int64_t *lo, int64_t *hi);
+
+/** Query rows [*lo, *hi) for which key j passes the same masks: exactly the rows i
+ *  whose jfa_cpu_key_range contains j. */
+void jfa_cpu_query_range(const jfa_problem_t *p, int64_t j, int64_t *lo, int64_t *hi);
+
+/**
+ * The dense mask's term for (b, h, i, j), added to scale * q.k: 0 without a dense
+ * mask or for a true boolean entry, -inf for a false one, else the additive bias
+ * (-inf masks). A key inside the range is visible iff this is not -inf.
+ */
+static inline double jfa_cpu_mask_bias(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, int64_t j) {
+  const jfa_tensor_t *m = p->dmask;
+  if (!m) return 0.0;
+  int64_t off = (m->shape[0] == 1 ? 0 : b) * m->stride[0] + (m->shape[1] == 1 ? 0 : h) * m->stride[1] +
+                i * m->stride[2] + j * m->stride[3];
+  if (m->dtype == JFA_DTYPE_BOOL) return ((const unsigned char *)m->data)[off] ? 0.0 : -INFINITY;
+  return jfa_cpu_ld(m, off);
+}
+
 /** Returns JFA_ERROR_UNSUPPORTED unless t is NULL, float64 or float32. */
 jfa_status_t jfa_cpu_check_dtype(const jfa_tensor_t *t, const char *name);
 

@@ -8,18 +8,14 @@
 
 #include "cpu/cpu.h"
 
-/* Last visible key + 1 for query row i (0: the row sees no key of this block). */
-static int64_t visible_end(const jfa_problem_t *p, int64_t i) {
-  if (!p->causal) return p->Nk;
-  int64_t lim = p->q_pos0 + i - p->k_pos0 + 1;
-  return lim < 0 ? 0 : (lim > p->Nk ? p->Nk : lim);
-}
-
 /*
- * One query row against keys [0, jend) of one kv head: O row, lse, and with the
- * JVP (qd != NULL) the Od row and mu. S and Sd are scratch of jend doubles.
+ * Query row (b, h, i) against keys [j0, j1) of one kv head (K, V, Kd, Vd point at
+ * key 0), with the dense mask's bias per key: O row, lse, and with the JVP
+ * (qd != NULL) the Od row and mu. S and Sd are scratch of j1 - j0 doubles.
+ * A row whose keys are all masked gives O = Od = 0, lse = -inf, mu = 0.
  */
-static void attend_row(const jfa_problem_t *p, int64_t jend, const double *q, const double *qd, const double *K,
+static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t j1,
+                       const double *q, const double *qd, const double *K,
                        const double *V, const double *Kd, const double *Vd, double *S, double *Sd, double *o,
                        double *od, double *lse, double *mu) {
   int64_t D = p->D;
@@ -27,29 +23,35 @@ static void attend_row(const jfa_problem_t *p, int64_t jend, const double *q, co
   memset(o, 0, (size_t)D * sizeof(double));
   if (jvp) memset(od, 0, (size_t)D * sizeof(double));
   *mu = 0.0;
-  if (jend == 0) {
-    *lse = -INFINITY;
-    return;
-  }
+  *lse = -INFINITY;
+  const int64_t n = j1 - j0;
+  K += j0 * D, V += j0 * D;
+  if (jvp) Kd += j0 * D, Vd += j0 * D;
   double m = -INFINITY;
-  for (int64_t j = 0; j < jend; ++j) {
+  for (int64_t j = 0; j < n; ++j) {
+    const double bias = jfa_cpu_mask_bias(p, b, h, i, j0 + j);
+    S[j] = -INFINITY;
+    if (jvp) Sd[j] = 0.0;
+    if (bias == -INFINITY) continue; /* masked by the dense mask */
     const double *kj = K + j * D;
-    S[j] = p->scale * jfa_cpu_dot(q, kj, D);
+    S[j] = p->scale * jfa_cpu_dot(q, kj, D) + bias;
     if (jvp) Sd[j] = p->scale * (jfa_cpu_dot(qd, kj, D) + jfa_cpu_dot(q, Kd + j * D, D));
     if (S[j] > m) m = S[j];
   }
+  if (m == -INFINITY) return; /* no visible key */
   double l = 0.0;
-  for (int64_t j = 0; j < jend; ++j) {
-    S[j] = exp(S[j] - m); /* S now holds unnormalised probabilities */
+  for (int64_t j = 0; j < n; ++j) {
+    S[j] = exp(S[j] - m); /* S now holds unnormalised probabilities (0 where masked) */
     l += S[j];
   }
   double inv = 1.0 / l;
   double muv = 0.0;
   if (jvp) {
-    for (int64_t j = 0; j < jend; ++j) muv += S[j] * Sd[j];
+    for (int64_t j = 0; j < n; ++j) muv += S[j] * Sd[j];
     muv *= inv;
   }
-  for (int64_t j = 0; j < jend; ++j) {
+  for (int64_t j = 0; j < n; ++j) {
+    if (S[j] == 0.0) continue;
     double pj = S[j] * inv;
     const double *vj = V + j * D;
     for (int64_t d = 0; d < D; ++d) o[d] += pj * vj[d];
@@ -106,7 +108,9 @@ jfa_status_t jfa_cpu_attention_block(jfa_context_t *ctx, const jfa_problem_t *p,
     }
     const size_t kv = (size_t)((b * Hkv + hk) * Nk * D);
     double l, m;
-    attend_row(p, visible_end(p, i), qr, jvp ? qdr : NULL, K + kv, V + kv, jvp ? Kd + kv : NULL,
+    int64_t j0, j1;
+    jfa_cpu_key_range(p, i, &j0, &j1);
+    attend_row(p, b, h, i, j0, j1, qr, jvp ? qdr : NULL, K + kv, V + kv, jvp ? Kd + kv : NULL,
                jvp ? Vd + kv : NULL, S, Sd, orow, odrow, &l, &m);
     if (accumulate) {
       double la = jfa_cpu_ld(lse, jfa_cpu_off(lse, b, h, i, 0));

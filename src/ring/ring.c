@@ -17,6 +17,10 @@ void jfa_ring_config_init(jfa_ring_config_t *config) {
   config->layout = JFA_LAYOUT_CONTIGUOUS;
   config->mask = JFA_MASK_NONE;
   config->scale = 0.0;
+  config->window_left = JFA_WINDOW_UNBOUNDED;
+  config->window_right = JFA_WINDOW_UNBOUNDED;
+  config->cu_seqlens = NULL;
+  config->num_seqs = 0;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -43,6 +47,12 @@ jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair)
   p.D = r->cfg.head_dim;
   p.scale = r->scale;
   p.causal = r->causal;
+  p.windowed = r->windowed;
+  p.win_left = r->win_left;
+  p.win_right = r->win_right;
+  p.nseq = r->nseq; /* global offsets; the pair's positions are global row indices */
+  p.cu_q = p.cu_k = r->cu;
+  p.seq_bottom_right = 0; /* every sequence has as many queries as keys: both alignments agree */
   if (pair) {
     p.Nq = pair->q_rows;
     p.Nk = pair->k_rows;
@@ -82,6 +92,31 @@ void jfa_ring_key_half(const jfa_ring_t *r, int half, int64_t *row0, int64_t *ro
   *rows = half == 0 ? h0 : r->n_local - h0;
 }
 
+/* Packed sequence holding global row idx (the last s with cu[s] <= idx). */
+static int64_t sequence_of(const jfa_ring_t *r, int64_t idx) {
+  int64_t lo = 0, hi = r->nseq - 1;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo + 1) / 2;
+    if (r->cu[mid] <= idx) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+int jfa_ring_pair_fully_masked(const jfa_ring_t *r, const jfa_ring_pair_t *pair) {
+  jfa_problem_t p = jfa_ring_problem(r, pair);
+  /* Queries and keys share the offsets and each sequence has as many of both, so
+     inside a sequence pos_k - pos_q = k - q in global rows: the causal and window
+     bounds on global rows hold with or without packed sequences. */
+  p.nseq = 0;
+  if (jfa_problem_fully_masked(&p)) return 1;
+  if (r->nseq == 0) return 0;
+  /* the sequences the rows touch are contiguous ranges; no common one: nothing visible */
+  int64_t qs0 = sequence_of(r, pair->q_pos0), qs1 = sequence_of(r, pair->q_pos0 + pair->q_rows - 1);
+  int64_t ks0 = sequence_of(r, pair->k_pos0), ks1 = sequence_of(r, pair->k_pos0 + pair->k_rows - 1);
+  return ks1 < qs0 || ks0 > qs1;
+}
+
 int jfa_ring_pairs(const jfa_ring_t *r, int owner, int khalf, jfa_ring_pair_t pairs[4]) {
   int64_t qr0[2], qrows[2], qpos[2], kr0[2], krows[2], kpos[2];
   int nq = chunks_of(r, r->rank, qr0, qrows, qpos);
@@ -105,8 +140,7 @@ int jfa_ring_pairs(const jfa_ring_t *r, int owner, int khalf, jfa_ring_pair_t pa
     for (int b = 0; b < nk; ++b) {
       if (qrows[a] == 0 || krows[b] == 0) continue;
       jfa_ring_pair_t pr = {qr0[a], kr0[b], qpos[a], kpos[b], qrows[a], krows[b]};
-      jfa_problem_t p = jfa_ring_problem(r, &pr);
-      if (!jfa_problem_fully_masked(&p)) pairs[n++] = pr;
+      if (!jfa_ring_pair_fully_masked(r, &pr)) pairs[n++] = pr;
     }
   return n;
 }
@@ -193,6 +227,32 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
              "config.mask %d: the ring supports JFA_MASK_NONE and causal over the global sequence "
              "(TOP_LEFT; BOTTOM_RIGHT is the same since Nq == Nk)", (int)c->mask);
+  if (c->window_left < JFA_WINDOW_UNBOUNDED)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.window_left %lld is invalid (>= 0, or JFA_WINDOW_UNBOUNDED = -1)",
+             (long long)c->window_left);
+  if (c->window_right < JFA_WINDOW_UNBOUNDED)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.window_right %lld is invalid (>= 0, or JFA_WINDOW_UNBOUNDED = -1)",
+             (long long)c->window_right);
+  if (!c->cu_seqlens && c->num_seqs != 0)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.num_seqs %lld without config.cu_seqlens (must be 0)",
+             (long long)c->num_seqs);
+  if (c->cu_seqlens) {
+    if (c->num_seqs < 1 || c->num_seqs > c->seq_global + 1)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.num_seqs %lld must be >= 1 with config.cu_seqlens",
+               (long long)c->num_seqs);
+    if (c->batch != 1)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens: packed sequences need batch 1 (config.batch = %lld)",
+               (long long)c->batch);
+    const int64_t *cu = c->cu_seqlens;
+    if (cu[0] != 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens[0] = %lld, must be 0", (long long)cu[0]);
+    for (int64_t s = 1; s <= c->num_seqs; ++s)
+      if (cu[s] < cu[s - 1])
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens[%lld] = %lld < cu_seqlens[%lld] = %lld",
+                 (long long)s, (long long)cu[s], (long long)(s - 1), (long long)cu[s - 1]);
+    if (cu[c->num_seqs] != c->seq_global)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens[%lld] = %lld, must equal seq_global = %lld",
+               (long long)c->num_seqs, (long long)cu[c->num_seqs], (long long)c->seq_global);
+  }
   if (!isfinite(c->scale) || c->scale < 0)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.scale must be finite and >= 0 (got %g)", c->scale);
   switch (c->dtype) {
@@ -280,10 +340,30 @@ jfa_status_t jfa_ring_reserve(jfa_ring_t *r, int kv_parts, int acc_parts, int dk
 }
 
 /* Fields compared across ranks by the setup check. */
-enum { F_BAD, F_B, F_HQ, F_HKV, F_N, F_D, F_DTYPE, F_LAYOUT, F_MASK, F_SCALE, F_DEVICE, F_SIZE, F_COUNT };
+enum {
+  F_BAD, F_B, F_HQ, F_HKV, F_N, F_D, F_DTYPE, F_LAYOUT, F_MASK, F_SCALE, F_DEVICE, F_SIZE,
+  F_WL, F_WR, F_NSEQ, F_CUSUM, F_COUNT
+};
 static const char *const field_names[F_COUNT] = {
     "local check", "batch", "heads_q", "heads_kv", "seq_global", "head_dim", "dtype",
-    "layout",      "mask",  "scale",   "device",   "comm size"};
+    "layout",      "mask",  "scale",   "device",   "comm size", "window_left", "window_right",
+    "num_seqs",    "cu_seqlens (checksum)"};
+
+/* FNV-1a over the offsets' bytes (0 without packed sequences): equal arrays, equal sums. */
+static int64_t offsets_checksum(const int64_t *cu, int64_t nseq) {
+  if (!cu) return 0;
+  uint64_t h = 1469598103934665603ull;
+  for (int64_t s = 0; s <= nseq; ++s) {
+    uint64_t x = (uint64_t)cu[s];
+    for (int b = 0; b < 8; ++b) {
+      h ^= (x >> (8 * b)) & 0xffu;
+      h *= 1099511628211ull;
+    }
+  }
+  int64_t out;
+  memcpy(&out, &h, sizeof out);
+  return out;
+}
 
 jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *comm,
                              const jfa_ring_config_t *config) {
@@ -313,6 +393,11 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   v[F_SCALE] = scale_bits;
   v[F_DEVICE] = ctx->device;
   v[F_SIZE] = comm->size;
+  int ok_local = local == JFA_SUCCESS;
+  v[F_WL] = ok_local ? c->window_left : 0;
+  v[F_WR] = ok_local ? c->window_right : 0;
+  v[F_NSEQ] = ok_local ? c->num_seqs : 0;
+  v[F_CUSUM] = ok_local ? offsets_checksum(c->cu_seqlens, c->num_seqs) : 0;
   jfa_status_t st = comm->ops->allreduce_minmax(comm, v, lo, hi, F_COUNT);
   if (local != JFA_SUCCESS) return local;
   JFA_CHECK(st);
@@ -335,6 +420,19 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   r->chunk = r->n_local / r->nchunks;
   r->scale = c->scale > 0 ? c->scale : 1.0 / sqrt((double)c->head_dim);
   r->causal = c->mask != JFA_MASK_NONE;
+  r->win_left = c->window_left > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : c->window_left;
+  r->win_right = c->window_right > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : c->window_right;
+  r->windowed = r->win_left >= 0 || r->win_right >= 0;
+  if (c->cu_seqlens) {
+    r->cu = (int64_t *)malloc((size_t)(c->num_seqs + 1) * sizeof(int64_t));
+    if (!r->cu) {
+      free(r);
+      JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "jfa_ring_create: out of host memory for cu_seqlens");
+    }
+    memcpy(r->cu, c->cu_seqlens, (size_t)(c->num_seqs + 1) * sizeof(int64_t));
+    r->nseq = c->num_seqs;
+  }
+  r->cfg.cu_seqlens = r->cu; /* the caller's array need not outlive the ring */
   r->acc = jfa_acc_dtype(ctx->device);
   r->esz = jfa_dtype_size(c->dtype);
   r->asz = jfa_dtype_size(r->acc);
@@ -357,6 +455,7 @@ jfa_status_t jfa_ring_destroy(jfa_ring_t *ring) {
   jfa_status_t st = jfa_ring_device_enter(ring->ctx, &prev);
   release(ring);
   if (st == JFA_SUCCESS) jfa_ring_device_exit(ring->ctx, prev);
+  free(ring->cu);
   free(ring);
   return JFA_SUCCESS;
 }

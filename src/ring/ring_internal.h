@@ -30,6 +30,10 @@ struct jfa_ring {
   int64_t chunk;     /* rows per chunk */
   double scale;      /* resolved */
   int causal;
+  int windowed;      /* a window side is bounded */
+  int64_t win_left, win_right; /* resolved windows (-1 = unbounded side) */
+  int64_t nseq;      /* packed sequences over the global sequence (0: none) */
+  int64_t *cu;       /* their nseq + 1 offsets (owned copy of cfg.cu_seqlens), or NULL */
   jfa_dtype_t acc;   /* accumulator dtype of the device */
   size_t esz, asz;   /* bytes per element: cfg.dtype, acc */
   int64_t kv_elems;  /* B * Hkv * n_local * D */
@@ -64,6 +68,8 @@ jfa_tensor_t jfa_ring_view(const jfa_ring_t *r, void *data, jfa_dtype_t dtype, i
 jfa_tensor_t jfa_ring_rows(const jfa_tensor_t *t, int64_t row0, int64_t rows);
 /* The problem of one pair (Nq = Nk = pair rows) or of the whole shard (pair NULL). */
 jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair);
+/* Whether no query of a pair sees any key of it (causal, window and sequence bounds). */
+int jfa_ring_pair_fully_masked(const jfa_ring_t *r, const jfa_ring_pair_t *pair);
 /* The pairs of a step where this rank's queries meet the K/V block of `owner` (all of
    it for khalf < 0, else only key half 0 or 1), fully masked ones left out; returns
    their count (0..4). */

@@ -55,8 +55,20 @@ void tb_free(tbuf_t *b) {
 
 ref_problem_t ref_problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D,
                           const jfa_attention_params_t *params) {
-  ref_problem_t p = {B, Hq, Hkv, Nq, Nk, D, 1.0 / sqrt((double)D), 0, 0, 0};
+  ref_problem_t p;
+  memset(&p, 0, sizeof p);
+  p.B = B, p.Hq = Hq, p.Hkv = Hkv, p.Nq = Nq, p.Nk = Nk, p.D = D;
+  p.scale = 1.0 / sqrt((double)D);
+  p.win_left = p.win_right = -1;
   if (!params) return p;
+  p.win_left = params->window_left, p.win_right = params->window_right;
+  if (params->cu_seqlens_q) {
+    p.nseq = params->num_seqs, p.cu_q = params->cu_seqlens_q, p.cu_k = params->cu_seqlens_k;
+    p.seq_bottom_right = params->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT;
+    p.causal = params->mask != JFA_MASK_NONE;
+    if (params->scale != 0.0) p.scale = params->scale;
+    return p;
+  }
   if (params->scale != 0.0) p.scale = params->scale;
   switch (params->mask) {
     case JFA_MASK_NONE: break;
@@ -74,17 +86,62 @@ double dot_n(const double *a, const double *b, size_t n) {
   return s;
 }
 
-static int visible(const ref_problem_t *p, int64_t i, int64_t j) {
-  return !p->causal || p->k_pos0 + j <= p->q_pos0 + i;
+double *ref_dense_bias(const jfa_tensor_t *mask, int64_t B, int64_t Hq, int64_t Nq, int64_t Nk) {
+  double *bias = (double *)xmalloc((size_t)(B * Hq * Nq * Nk) * sizeof(double));
+  double *raw = (double *)xmalloc((size_t)jfa_tensor_numel(mask) * sizeof(double));
+  tu_gather(mask, raw);
+  const int64_t mb = mask->shape[0], mh = mask->shape[1];
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < Hq; ++h)
+      for (int64_t i = 0; i < Nq; ++i)
+        for (int64_t j = 0; j < Nk; ++j) {
+          double x = raw[(((mb == 1 ? 0 : b) * mh + (mh == 1 ? 0 : h)) * Nq + i) * Nk + j];
+          if (mask->dtype == JFA_DTYPE_BOOL) x = x != 0.0 ? 0.0 : -INFINITY;
+          bias[((b * Hq + h) * Nq + i) * Nk + j] = x;
+        }
+  free(raw);
+  return bias;
+}
+
+/* Sequence s with cu[s] <= idx < cu[s+1] (linear scan), or -1. */
+static int64_t ref_seq(const int64_t *cu, int64_t nseq, int64_t idx) {
+  for (int64_t s = 0; s < nseq; ++s)
+    if (cu[s] <= idx && idx < cu[s + 1]) return s;
+  return -1;
+}
+
+/* Structural masks straight from the definitions in jfa.h. */
+static int ref_visible_structural(const ref_problem_t *p, int64_t i, int64_t j) {
+  int64_t pos_q = p->q_pos0 + i, pos_k = p->k_pos0 + j;
+  if (p->nseq > 0) {
+    int64_t s = ref_seq(p->cu_q, p->nseq, i);
+    if (s < 0 || ref_seq(p->cu_k, p->nseq, j) != s) return 0;
+    int64_t lq = p->cu_q[s + 1] - p->cu_q[s], lk = p->cu_k[s + 1] - p->cu_k[s];
+    pos_q = i - p->cu_q[s] + (p->seq_bottom_right ? lk - lq : 0);
+    pos_k = j - p->cu_k[s];
+  }
+  int64_t rel = pos_k - pos_q;
+  if (p->causal && rel > 0) return 0;
+  if (p->win_left >= 0 && rel < -p->win_left) return 0;
+  if (p->win_right >= 0 && rel > p->win_right) return 0;
+  return 1;
+}
+
+int ref_visible(const ref_problem_t *p, int64_t b, int64_t h, int64_t i, int64_t j) {
+  if (!ref_visible_structural(p, i, j)) return 0;
+  return !p->bias || p->bias[((b * p->Hq + h) * p->Nq + i) * p->Nk + j] != -INFINITY;
 }
 
 /* P (Nq x Nk) of one (b, h) and lse; S scratch of the same size. Masked rows: P = 0, lse = -inf. */
-static void probabilities(const ref_problem_t *p, const double *q, const double *k, double *P, double *lse) {
+static void probabilities(const ref_problem_t *p, int64_t b, int64_t h, const double *q, const double *k, double *P,
+                          double *lse) {
   int64_t Nq = p->Nq, Nk = p->Nk, D = p->D;
   for (int64_t i = 0; i < Nq; ++i) {
     double m = -INFINITY;
     for (int64_t j = 0; j < Nk; ++j) {
-      P[i * Nk + j] = visible(p, i, j) ? p->scale * dot_n(q + i * D, k + j * D, (size_t)D) : -INFINITY;
+      double bias = p->bias ? p->bias[((b * p->Hq + h) * Nq + i) * Nk + j] : 0.0;
+      P[i * Nk + j] = ref_visible(p, b, h, i, j) ? p->scale * dot_n(q + i * D, k + j * D, (size_t)D) + bias
+                                                 : -INFINITY;
       if (P[i * Nk + j] > m) m = P[i * Nk + j];
     }
     if (m == -INFINITY) {
@@ -108,7 +165,7 @@ void ref_forward(const ref_problem_t *p, const double *q, const double *k, const
     for (int64_t h = 0; h < p->Hq; ++h) {
       size_t qo = (size_t)((b * p->Hq + h) * Nq), ko = (size_t)((b * p->Hkv + h / g) * Nk);
       const double *Q = q + qo * D, *K = k + ko * D, *V = v + ko * D;
-      probabilities(p, Q, K, P, lse + qo);
+      probabilities(p, b, h, Q, K, P, lse + qo);
       for (int64_t i = 0; i < Nq; ++i)
         for (int64_t d = 0; d < D; ++d) {
           double s = 0.0;
@@ -148,7 +205,7 @@ void ref_backward(const ref_problem_t *p, const double *q, const double *k, cons
     for (int64_t h = 0; h < p->Hq; ++h) {
       size_t qo = (size_t)((b * p->Hq + h) * Nq), ko = (size_t)((b * p->Hkv + h / g) * Nk);
       const double *Q = q + qo * D, *K = k + ko * D, *V = v + ko * D, *dO = dout + qo * D;
-      probabilities(p, Q, K, P, lse);
+      probabilities(p, b, h, Q, K, P, lse);
       for (int64_t i = 0; i < Nq; ++i) {
         double delta = 0.0; /* sum_j P_ij dP_ij, with dP = dO V^T */
         for (int64_t j = 0; j < Nk; ++j) {

@@ -37,9 +37,17 @@ typedef struct {
   double scale;
   int causal;
   int64_t q_pos0, k_pos0;
+  int64_t win_left, win_right;     /* -1: unbounded side */
+  int64_t nseq;                    /* packed sequences (0: none) */
+  const int64_t *cu_q, *cu_k;      /* nseq + 1 offsets each */
+  int seq_bottom_right;            /* alignment inside each sequence */
+  const double *bias;              /* dense mask as a full (B, Hq, Nq, Nk) additive bias (-inf masks), or NULL */
 } ref_problem_t;
 
-/** Resolves public params (scale 0, mask modes) into a reference problem. */
+/**
+ * Resolves public params (scale 0, mask modes, windows, packed sequences) into a
+ * reference problem. The dense mask is not read: set bias (see ref_dense_bias).
+ */
 ref_problem_t ref_problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D,
                           const jfa_attention_params_t *params);
 
@@ -53,6 +61,15 @@ void ref_forward(const ref_problem_t *p, const double *q, const double *k, const
 /** Naive backward: dQ, dK, dV (dK, dV summed over GQA groups) from dO. */
 void ref_backward(const ref_problem_t *p, const double *q, const double *k, const double *v, const double *dout,
                   double *dq, double *dk, double *dv);
+
+/**
+ * Expands a dense mask tensor of params (bool or additive, broadcast over batch
+ * or heads) into a full (B, Hq, Nq, Nk) additive bias; free() the result.
+ */
+double *ref_dense_bias(const jfa_tensor_t *mask, int64_t B, int64_t Hq, int64_t Nq, int64_t Nk);
+
+/** Whether key j is visible to query i by the reference's definition (dense mask included). */
+int ref_visible(const ref_problem_t *p, int64_t b, int64_t h, int64_t i, int64_t j);
 
 /** Sum of a[i] * b[i]. */
 double dot_n(const double *a, const double *b, size_t n);

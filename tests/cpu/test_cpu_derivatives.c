@@ -6,7 +6,10 @@
  *     (rel err <= 1e-10);
  *   - dQ, dK, dV against element-wise central finite differences of the scalar
  *     loss L = <dO, O> (rel err <= 1e-7).
- * Over masks (none, both causal alignments, positions with fully masked rows) and GQA.
+ * Over masks (none, both causal alignments, positions with fully masked rows) and GQA,
+ * and the masks of issue 9: sliding windows, packed sequences (both alignments,
+ * empty and Nq != Nk sequences), boolean masks with empty rows, additive masks
+ * with -inf and large entries (the bias has no tangent), and their combinations.
  *
  * Run: ctest --test-dir build -R test_cpu_derivatives   (JFA_TEST_SEED=<n> to repeat)
  */
@@ -179,6 +182,51 @@ int main(void) {
   check_grad_fd("FD no mask GQA", make_prob(1, 2, 1, 5, 6, 3, JFA_MASK_NONE, 0, 0));
   check_grad_fd("FD bottom-right masked rows", make_prob(1, 2, 2, 7, 4, 3, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0));
   check_grad_fd("FD positions", make_prob(2, 2, 1, 6, 9, 4, JFA_MASK_CAUSAL_POSITIONS, 5, 3));
+
+  /* masks of issue 9 */
+  static const int64_t cq[] = {0, 1, 8, 8, 20}, ck[] = {0, 3, 5, 9, 31}; /* Nq = 20, Nk = 31 */
+  prob_t p = make_prob(1, 4, 2, 20, 31, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  p.params.cu_seqlens_q = cq, p.params.cu_seqlens_k = ck, p.params.num_seqs = 4;
+  check_jvp_and_adjoint("packed bottom-right (empty and Nq != Nk sequences)", p);
+  p.params.mask = JFA_MASK_CAUSAL_TOP_LEFT, p.params.window_left = 3, p.params.window_right = 0;
+  check_jvp_and_adjoint("packed top-left + window (3,0)", p);
+  p = make_prob(2, 2, 1, 40, 33, 6, JFA_MASK_NONE, 0, 0);
+  p.params.window_left = 2, p.params.window_right = 5;
+  check_jvp_and_adjoint("window (2,5), Nq > Nk, GQA", p);
+  p = make_prob(1, 2, 2, 25, 60, 4, JFA_MASK_POSITIONS, 40, 0);
+  p.params.window_left = 0, p.params.window_right = 0; /* each row sees at most one key */
+  check_jvp_and_adjoint("window (0,0) at positions (one key per row)", p);
+
+  /* dense masks: boolean with an empty row, additive with -inf and large entries */
+  tbuf_t bm = tb_new(JFA_DTYPE_BOOL, 0, 1, 3, 17, 23), am = tb_new(JFA_DTYPE_FLOAT64, 0, 2, 1, 17, 23);
+  double *x = (double *)malloc(bm.n * sizeof(double)), *y = (double *)malloc(am.n * sizeof(double));
+  for (size_t i = 0; i < bm.n; ++i) x[i] = (tu_uniform() < 0.6 && i / 23 != 4) ? 1.0 : 0.0; /* row 4 of head 0 empty */
+  for (size_t i = 0; i < am.n; ++i) {
+    double u = tu_uniform();
+    y[i] = u < 0.25 ? -INFINITY : u < 0.3 ? 40.0 : 2.0 * tu_normal();
+  }
+  tb_set(&bm, x), tb_set(&am, y);
+  p = make_prob(2, 3, 1, 17, 23, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  p.params.attn_mask = &bm.t;
+  check_jvp_and_adjoint("bool mask (1,Hq,Nq,Nk) + causal, empty row", p);
+  p.params.attn_mask = &am.t, p.params.mask = JFA_MASK_NONE, p.params.window_left = 6;
+  check_jvp_and_adjoint("additive mask (B,1,Nq,Nk) -inf/40 + window (6,-1)", p);
+
+  p = make_prob(1, 2, 1, 5, 7, 3, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0);
+  p.params.window_left = 1, p.params.window_right = 0;
+  check_grad_fd("FD window (1,0) causal", p);
+  static const int64_t cq2[] = {0, 2, 2, 6}, ck2[] = {0, 3, 4, 7};
+  p = make_prob(1, 2, 1, 6, 7, 3, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  p.params.cu_seqlens_q = cq2, p.params.cu_seqlens_k = ck2, p.params.num_seqs = 3;
+  check_grad_fd("FD packed bottom-right", p);
+  tbuf_t am2 = tb_new(JFA_DTYPE_FLOAT32, 0, 1, 2, 6, 7);
+  for (size_t i = 0; i < am2.n; ++i) y[i] = tu_uniform() < 0.3 ? -INFINITY : 3.0 * tu_normal();
+  tb_set(&am2, y);
+  p = make_prob(1, 2, 1, 6, 7, 3, JFA_MASK_NONE, 0, 0);
+  p.params.attn_mask = &am2.t;
+  check_grad_fd("FD additive f32 mask with -inf", p);
+  free(x), free(y);
+  tb_free(&bm), tb_free(&am), tb_free(&am2);
 
   jfa_context_destroy(ctx);
   return tu_finish();

@@ -79,6 +79,11 @@ static jfa_status_t call_merge(void) {
   return jfa_attention_merge(ctx, &t[OA], &t[LA], &t[ODA], &t[MUA], &t[OP], &t[LP], &t[ODP], &t[MP]);
 }
 
+/* Every working tensor viewed with batch 2 (stride 0: the storage holds batch 1). */
+static void batch2(void) {
+  for (int i = 0; i < NT; ++i) t[i].shape[0] = 2, t[i].stride[0] = 0;
+}
+
 #define INV JFA_ERROR_INVALID_ARGUMENT
 #define CASE(what, edit, call, want, arg) \
   do {                                    \
@@ -162,6 +167,53 @@ int main(void) {
   CASE("q_position out of range", (prm.mask = JFA_MASK_CAUSAL_POSITIONS, prm.q_position = INT64_MAX), call_fwd(),
        INV, "q_position");
 
+  /* params of issue 9: windows, packed sequences, dense masks (setup: B=1, Hq=4, Nq=5, Nk=6) */
+  static const int64_t cq_ok[] = {0, 2, 5}, ck_ok[] = {0, 3, 6}, cq_dec[] = {0, 4, 3, 5}, ck3[] = {0, 2, 4, 6},
+                       cq_start[] = {0 + 1, 2, 5}, ck_end[] = {0, 3, 7};
+  CASE("window_left -2", prm.window_left = -2, call_fwd(), INV, "window_left");
+  CASE("window_right -5 (backward)", prm.window_right = -5, call_bwd(), INV, "window_right");
+  CASE("cu_seqlens_q without cu_seqlens_k", (prm.cu_seqlens_q = cq_ok, prm.num_seqs = 2), call_fwd(), INV,
+       "cu_seqlens_k");
+  CASE("cu_seqlens_k without cu_seqlens_q", (prm.cu_seqlens_k = ck_ok, prm.num_seqs = 2), call_bwd(), INV,
+       "cu_seqlens_q");
+  CASE("num_seqs 0 with offsets", (prm.cu_seqlens_q = cq_ok, prm.cu_seqlens_k = ck_ok), call_jvp(), INV, "num_seqs");
+  CASE("num_seqs 2 without offsets", prm.num_seqs = 2, call_fwd(), INV, "num_seqs");
+  CASE("cu_seqlens_q decreasing",
+       (prm.cu_seqlens_q = cq_dec, prm.cu_seqlens_k = ck3, prm.num_seqs = 3), call_fwd(), INV, "cu_seqlens_q[2]");
+  CASE("cu_seqlens_q[0] != 0 (backward)",
+       (prm.cu_seqlens_q = cq_start, prm.cu_seqlens_k = ck_ok, prm.num_seqs = 2), call_bwd(), INV, "cu_seqlens_q[0]");
+  CASE("cu_seqlens_k ends past Nk", (prm.cu_seqlens_q = cq_ok, prm.cu_seqlens_k = ck_end, prm.num_seqs = 2),
+       call_jvp(), INV, "cu_seqlens_k[2]");
+  CASE("packed sequences with explicit positions",
+       (prm.cu_seqlens_q = cq_ok, prm.cu_seqlens_k = ck_ok, prm.num_seqs = 2, prm.mask = JFA_MASK_POSITIONS),
+       call_fwd(), INV, "mask");
+  CASE("packed sequences with batch 2",
+       (prm.cu_seqlens_q = cq_ok, prm.cu_seqlens_k = ck_ok, prm.num_seqs = 2,
+        batch2()),
+       call_fwd(), INV, "cu_seqlens_q");
+  tbuf_t mask = tb_new(JFA_DTYPE_BOOL, 0, 1, 4, 5, 6);
+  double *ones = (double *)malloc(mask.n * sizeof(double));
+  for (size_t i = 0; i < mask.n; ++i) ones[i] = 1.0;
+  tb_set(&mask, ones);
+  free(ones);
+  jfa_tensor_t mt;
+  CASE("attn_mask wrong Nk", (mt = mask.t, mt.shape[3] = 5, prm.attn_mask = &mt), call_fwd(), INV, "attn_mask");
+  CASE("attn_mask 3 heads (not 1 or Hq)", (mt = mask.t, mt.shape[1] = 3, prm.attn_mask = &mt), call_bwd(), INV,
+       "attn_mask");
+  CASE("attn_mask batch 2 (q has 1)", (mt = mask.t, mt.shape[0] = 2, prm.attn_mask = &mt), call_jvp(), INV,
+       "attn_mask");
+  CASE("attn_mask float16", (mt = mask.t, mt.dtype = JFA_DTYPE_FLOAT16, prm.attn_mask = &mt), call_fwd(), INV,
+       "attn_mask");
+  CASE("attn_mask on CUDA", (mt = mask.t, mt.device = JFA_DEVICE_CUDA, prm.attn_mask = &mt), call_fwd(), INV,
+       "attn_mask");
+  CASE("attn_mask data NULL", (mt = mask.t, mt.data = NULL, prm.attn_mask = &mt), call_bwd(), INV, "attn_mask");
+  CASE("attn_mask negative stride", (mt = mask.t, mt.stride[3] = -1, prm.attn_mask = &mt), call_fwd(), INV,
+       "attn_mask");
+  CASE("output o overlaps attn_mask", (mt = t[O], mt.dtype = JFA_DTYPE_BOOL, mt.shape[3] = 6, prm.attn_mask = &mt), call_fwd(), INV,
+       "o");
+  CASE("output dq overlaps attn_mask", (mt = t[DQ], mt.dtype = JFA_DTYPE_BOOL, mt.shape[3] = 6, prm.attn_mask = &mt),
+       call_bwd(), INV, "dq");
+
   /* merge */
   CASE("merge: mu_part NULL with od given", (void)0,
        jfa_attention_merge(ctx, &t[OA], &t[LA], &t[ODA], &t[MUA], &t[OP], &t[LP], &t[ODP], NULL), INV, "mu_part");
@@ -204,6 +256,14 @@ int main(void) {
   reset();
   tu_expect("valid set-up: merge succeeds", call_merge() == JFA_SUCCESS);
   free(zero), free(ninf);
+
+  /* the valid mask params are accepted */
+  reset();
+  prm.attn_mask = &mask.t, prm.window_left = 2, prm.window_right = 0;
+  prm.cu_seqlens_q = cq_ok, prm.cu_seqlens_k = ck_ok, prm.num_seqs = 2;
+  tu_expect("valid set-up with a bool mask, a window and packed sequences succeeds",
+            call_jvp() == JFA_SUCCESS && call_bwd() == JFA_SUCCESS);
+  tb_free(&mask);
 
   for (int i = 0; i < NT; ++i) tb_free(&buf[i]), free(snap[i]);
   jfa_context_destroy(ctx);

@@ -47,9 +47,13 @@ uint64_t rt_init(int *argc, char ***argv, const char *name, int *world_rank, int
 
 void rt_describe(const rt_case_t *c, char *buf, size_t n) {
   static const char *dn[4] = {"fp64", "fp32", "fp16", "bf16"};
-  snprintf(buf, n, "%s %s %s%s B%lld Hq%lld Hkv%lld N%lld D%lld", dn[c->dtype],
+  char win[64] = "", seqs[64] = "";
+  if (c->windowed)
+    snprintf(win, sizeof win, " window(%lld,%lld)", (long long)c->window_left, (long long)c->window_right);
+  if (c->num_seqs > 0) snprintf(seqs, sizeof seqs, " %lld seqs", (long long)c->num_seqs);
+  snprintf(buf, n, "%s %s %s%s%s%s B%lld Hq%lld Hkv%lld N%lld D%lld", dn[c->dtype],
            c->layout == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contig", c->causal ? "causal" : "full",
-           c->bshd ? " bshd" : "",
+           c->bshd ? " bshd" : "", win, seqs,
            (long long)c->B, (long long)c->Hq, (long long)c->Hkv, (long long)c->N, (long long)c->D);
 }
 
@@ -196,6 +200,9 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
   prm.mask = c->causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  if (c->windowed) prm.window_left = c->window_left, prm.window_right = c->window_right;
+  if (c->num_seqs > 0)
+    prm.cu_seqlens_q = prm.cu_seqlens_k = c->cu_seqlens, prm.num_seqs = c->num_seqs;
   RT_TRY(jfa_attention_forward_jvp(cpu, &prm, &ft[Q], &ft[K], &ft[V], &ft[QD], &ft[KD], &ft[VD], &ft[O],
                                    &ft[LSE], &ft[OD], &ft[MU]));
   RT_TRY(jfa_attention_backward(cpu, &prm, &ft[Q], &ft[K], &ft[V], &ft[O], &ft[LSE], &ft[DO], &ft[DQ],
@@ -271,6 +278,10 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
     cfg.dtype = c->dtype;
     cfg.layout = c->layout;
     cfg.mask = prm.mask;
+    cfg.window_left = prm.window_left;
+    cfg.window_right = prm.window_right;
+    cfg.cu_seqlens = prm.cu_seqlens_q;
+    cfg.num_seqs = prm.num_seqs;
     {
       jfa_status_t s2 = jfa_ring_create(&ring, ctx, comm, &cfg);
       if (s2 != JFA_SUCCESS) {

@@ -25,6 +25,10 @@ typedef struct {
   jfa_layout_t layout;
   int causal;
   int bshd; /* local q, k, v, o, ... stored (B, S, H, D): strided views (stats stay (B, H, S, 1)) */
+  int windowed;                  /* 0: no window (window_left/right ignored) */
+  int64_t window_left, window_right; /* global positions, -1 = unbounded side */
+  int64_t num_seqs;              /* packed sequences over the global sequence (0: none; needs B = 1) */
+  const int64_t *cu_seqlens;     /* num_seqs + 1 offsets */
 } rt_case_t;
 
 /** Deterministic inputs: the same seed gives the same case on every rank and every P. */

@@ -33,18 +33,32 @@ int main(int argc, char **argv) {
   jfa_context_set_num_threads(cpu, 1);
 
   /* cases: N divides by 2 * 3 * 8 = 48 so every P runs both layouts */
-  rt_case_t cases[32];
+  rt_case_t cases[48];
   int nc = 0;
   for (int dt = 0; dt < 2; ++dt)
     for (int lay = 0; lay < 2; ++lay)
       for (int causal = 0; causal < 2; ++causal) {
         rt_case_t c = {2, 4, 2, 48, 12, dt ? JFA_DTYPE_FLOAT32 : JFA_DTYPE_FLOAT64,
-                       lay ? JFA_LAYOUT_ZIGZAG : JFA_LAYOUT_CONTIGUOUS, causal, 0};
+                       lay ? JFA_LAYOUT_ZIGZAG : JFA_LAYOUT_CONTIGUOUS, causal, 0, 0, 0, 0, 0, NULL};
         cases[nc++] = c;
       }
-  { rt_case_t c = {1, 3, 3, 96, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_ZIGZAG, 1, 0}; cases[nc++] = c; } /* MHA, odd D */
-  { rt_case_t c = {1, 6, 1, 48, 7, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0}; cases[nc++] = c; } /* MQA */
-  { rt_case_t c = {2, 4, 2, 48, 6, JFA_DTYPE_FLOAT32, JFA_LAYOUT_ZIGZAG, 1, 1}; cases[nc++] = c; } /* BSHD views */
+  { rt_case_t c = {1, 3, 3, 96, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_ZIGZAG, 1, 0, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* MHA, odd D */
+  { rt_case_t c = {1, 6, 1, 48, 7, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* MQA */
+  { rt_case_t c = {2, 4, 2, 48, 6, JFA_DTYPE_FLOAT32, JFA_LAYOUT_ZIGZAG, 1, 1, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* BSHD views */
+  /* sliding windows (global positions) and packed sequences (lengths 1, 7 and longer,
+     empty ones, sequences crossing rank boundaries), contiguous and zigzag */
+  static const int64_t cu_mix[] = {0, 1, 8, 8, 30, 31, 96};      /* 1, 7, 0, 22, 1, 65 */
+  static const int64_t cu_many[] = {0, 7, 14, 21, 28, 35, 42, 48}; /* 7 x 7 and 6 */
+  for (int lay = 0; lay < 2; ++lay) {
+    jfa_layout_t L = lay ? JFA_LAYOUT_ZIGZAG : JFA_LAYOUT_CONTIGUOUS;
+    { rt_case_t c = {2, 4, 2, 96, 6, JFA_DTYPE_FLOAT64, L, 1, 0, 1, 5, 0, 0, NULL}; cases[nc++] = c; }
+    { rt_case_t c = {1, 2, 1, 96, 5, JFA_DTYPE_FLOAT64, L, 0, 0, 1, 3, 9, 0, NULL}; cases[nc++] = c; }
+    { rt_case_t c = {1, 2, 2, 48, 4, JFA_DTYPE_FLOAT64, L, 0, 0, 1, 0, 0, 0, NULL}; cases[nc++] = c; } /* window 0 */
+    { rt_case_t c = {1, 4, 2, 96, 6, JFA_DTYPE_FLOAT64, L, 1, 0, 0, -1, -1, 6, cu_mix}; cases[nc++] = c; }
+    { rt_case_t c = {1, 2, 1, 96, 5, JFA_DTYPE_FLOAT64, L, 0, 0, 0, -1, -1, 6, cu_mix}; cases[nc++] = c; }
+    { rt_case_t c = {1, 2, 1, 48, 4, JFA_DTYPE_FLOAT32, L, 1, 0, 1, 2, 0, 7, cu_many}; cases[nc++] = c; }
+    { rt_case_t c = {1, 3, 1, 96, 4, JFA_DTYPE_FLOAT64, L, 1, 0, 1, 4, -1, 6, cu_mix}; cases[nc++] = c; }
+  }
 
   for (int ci = 0; ci < nc; ++ci) {
     const rt_case_t *c = &cases[ci];
@@ -104,7 +118,7 @@ int main(int argc, char **argv) {
     jfa_comm_t *single = NULL;
     double e[RT_NOUT];
     jfa_status_t s = jfa_comm_create_single(&single);
-    rt_case_t c = {2, 4, 2, 7, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0}; /* N = 7 at P = 1 */
+    rt_case_t c = {2, 4, 2, 7, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0, 0, 0, 0, 0, NULL}; /* N = 7 at P = 1 */
     if (s == JFA_SUCCESS) s = rt_run_case(&c, seed + 100, self, single, cpu, cpu, e);
     jfa_comm_destroy(single);
     tu_expect("single comm N=7 runs", s == JFA_SUCCESS);
@@ -113,7 +127,7 @@ int main(int argc, char **argv) {
       snprintf(name, sizeof(name), "single comm N=7 %s", rt_out_names[i]);
       tu_check(name, s == JFA_SUCCESS ? e[i] : NAN, 1e-12);
     }
-    rt_case_t c1 = {1, 2, 1, 1, 3, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0}; /* N = 1 */
+    rt_case_t c1 = {1, 2, 1, 1, 3, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0, 0, 0, 0, 0, NULL}; /* N = 1 */
     s = jfa_comm_create_single(&single);
     if (s == JFA_SUCCESS) s = rt_run_case(&c1, seed + 101, self, single, cpu, cpu, e);
     jfa_comm_destroy(single);
@@ -130,7 +144,7 @@ int main(int argc, char **argv) {
     jfa_comm_t *comm = NULL;
     MPI_Comm w = MPI_COMM_WORLD;
     double e[RT_NOUT];
-    rt_case_t c = {1, 2, 2, ws, 4, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0};
+    rt_case_t c = {1, 2, 2, ws, 4, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0, 0, 0, 0, 0, NULL};
     jfa_status_t s = jfa_comm_create_mpi(&comm, &w);
     if (s == JFA_SUCCESS) s = rt_run_case(&c, seed + 200, w, comm, cpu, cpu, e);
     jfa_comm_destroy(comm);

@@ -93,12 +93,12 @@ int main(int argc, char **argv) {
     for (int lay = 0; lay < 2; ++lay)
       for (int causal = 0; causal < 2; ++causal) {
         rt_case_t c = {1, 4, 2, 256, 64, dt ? JFA_DTYPE_FLOAT32 : JFA_DTYPE_BFLOAT16,
-                       lay ? JFA_LAYOUT_ZIGZAG : JFA_LAYOUT_CONTIGUOUS, causal, 0};
+                       lay ? JFA_LAYOUT_ZIGZAG : JFA_LAYOUT_CONTIGUOUS, causal, 0, 0, 0, 0, 0, NULL};
         cases[nc++] = c;
       }
-  { rt_case_t c = {2, 2, 1, 96, 40, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1, 0}; cases[nc++] = c; }
-  { rt_case_t c = {1, 2, 2, 128, 128, JFA_DTYPE_FLOAT16, JFA_LAYOUT_CONTIGUOUS, 1, 0}; cases[nc++] = c; }
-  { rt_case_t c = {1, 4, 4, 128, 64, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 0, 1}; cases[nc++] = c; } /* BSHD */
+  { rt_case_t c = {2, 2, 1, 96, 40, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1, 0, 0, 0, 0, 0, NULL}; cases[nc++] = c; }
+  { rt_case_t c = {1, 2, 2, 128, 128, JFA_DTYPE_FLOAT16, JFA_LAYOUT_CONTIGUOUS, 1, 0, 0, 0, 0, 0, NULL}; cases[nc++] = c; }
+  { rt_case_t c = {1, 4, 4, 128, 64, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 0, 1, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* BSHD */
 
   static const int Ps[] = {1, 2, 4};
   for (int ci = 0; ci < nc; ++ci)

@@ -5,7 +5,8 @@
  *   mpirun -np 3 --oversubscribe ./test_ring_mismatch
  *
  * Checks: a config that differs on one rank (seq_global, heads, dtype, layout,
- * mask), a sequence that does not divide by P (2P for zigzag), an unsupported
+ * mask, windows, packed-sequence offsets or their count), invalid windows and
+ * offsets, a sequence that does not divide by P (2P for zigzag), an unsupported
  * dtype, a wrong local tensor shape on one rank in forward / JVP / backward
  * (outputs keep their poison on every rank), and that the ring still works after.
  */
@@ -114,6 +115,39 @@ int main(int argc, char **argv) {
   {
     jfa_status_t s = jfa_ring_create(NULL, cpu, comm, &c);
     tu_expect("ring NULL gives INVALID_ARGUMENT", s == JFA_ERROR_INVALID_ARGUMENT);
+  }
+
+  /* windows and packed sequences: disagreement and invalid values */
+  c = base_config();
+  c.window_left = 4, c.window_right = 0;
+  expect_all("agreeing window (4,0)", try_create(cpu, comm, &c), 0);
+  if (rank_ == 1) c.window_left = 5;
+  expect_all("window_left differs on rank 1", try_create(cpu, comm, &c), 1);
+  c = base_config();
+  if (rank_ == size_ - 1) c.window_right = 2;
+  expect_all("window_right set on the last rank only", try_create(cpu, comm, &c), 1);
+  c = base_config();
+  c.window_left = -3;
+  expect_all("window_left -3 invalid", try_create(cpu, comm, &c), 1);
+  {
+    int64_t cu[4] = {0, 5, 7, 12 * size_}, cu2[4] = {0, 5, 8, 12 * size_}, bad[4] = {0, 7, 5, 12 * size_};
+    c = base_config();
+    c.cu_seqlens = cu, c.num_seqs = 3;
+    expect_all("agreeing packed sequences", try_create(cpu, comm, &c), 0);
+    if (rank_ == 1) c.cu_seqlens = cu2;
+    expect_all("cu_seqlens differ on rank 1 (same num_seqs)", try_create(cpu, comm, &c), 1);
+    c.cu_seqlens = cu;
+    if (rank_ == 0) c.num_seqs = 2, cu[2] = 12 * size_; /* valid on rank 0 too, but a different partition */
+    expect_all("num_seqs differs on rank 0", try_create(cpu, comm, &c), 1);
+    cu[2] = 7;
+    c = base_config();
+    c.cu_seqlens = bad, c.num_seqs = 3;
+    expect_all("decreasing cu_seqlens", try_create(cpu, comm, &c), 1);
+    c.cu_seqlens = NULL;
+    expect_all("num_seqs without cu_seqlens", try_create(cpu, comm, &c), 1);
+    c = base_config();
+    c.cu_seqlens = cu, c.num_seqs = 3, c.batch = 2;
+    expect_all("packed sequences with batch 2", try_create(cpu, comm, &c), 1);
   }
 
   /* per-call checks: one rank passes a wrong shape */

@@ -1,0 +1,283 @@
+/*
+ * test_cpu_masks.c - the CPU backend's forward, JVP and backward with every mask
+ * of issue 9 against the naive float64 reference of cpu_test.c (written from the
+ * definitions in jfa.h): sliding windows (0, 1, 64, wider than N, one side open,
+ * explicit positions), dense boolean masks (random, empty rows, a head fully
+ * masked, broadcast over batch or heads, strided views), additive masks (large
+ * and -inf entries, float32 and float64), packed sequences (lengths 1, 7, 129,
+ * empty ones, Nq != Nk per sequence, both alignments) and their combinations
+ * with causal masks, GQA and Nq != Nk. Outputs are poisoned and checked to be
+ * fully written; rows without a visible key must give O = Od = 0, lse = -inf,
+ * mu = 0, dQ = 0 and keys no row sees dK = dV = 0.
+ *
+ * Run: ctest --test-dir build -R test_cpu_masks   (JFA_TEST_SEED=<n> to repeat)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_test.h"
+
+static jfa_context_t *ctx;
+
+typedef struct {
+  int64_t B, Hq, Hkv, Nq, Nk, D;
+  jfa_attention_params_t params;
+} mcase_t;
+
+static mcase_t mcase(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D, jfa_mask_t mask,
+                     int64_t wl, int64_t wr) {
+  mcase_t c;
+  c.B = B, c.Hq = Hq, c.Hkv = Hkv, c.Nq = Nq, c.Nk = Nk, c.D = D;
+  jfa_attention_params_init(&c.params);
+  c.params.mask = mask;
+  c.params.window_left = wl;
+  c.params.window_right = wr;
+  return c;
+}
+
+/* Runs forward_jvp, forward and backward in `dtype` and compares all outputs with the reference. */
+static void run_case(const char *name, const mcase_t *c, jfa_dtype_t dtype, double tol) {
+  const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, Nq = c->Nq, Nk = c->Nk, D = c->D;
+  tbuf_t q = tb_new(dtype, 0, B, Hq, Nq, D), k = tb_new(dtype, 1, B, Hkv, Nk, D), v = tb_new(dtype, 0, B, Hkv, Nk, D),
+         qd = tb_new(dtype, 0, B, Hq, Nq, D), kd = tb_new(dtype, 0, B, Hkv, Nk, D),
+         vd = tb_new(dtype, 1, B, Hkv, Nk, D), dout = tb_new(dtype, 0, B, Hq, Nq, D);
+  tbuf_t o = tb_new(dtype, 0, B, Hq, Nq, D), od = tb_new(dtype, 1, B, Hq, Nq, D), lse = tb_new(dtype, 0, B, Hq, Nq, 1),
+         mu = tb_new(dtype, 0, B, Hq, Nq, 1), o2 = tb_new(dtype, 0, B, Hq, Nq, D),
+         lse2 = tb_new(dtype, 0, B, Hq, Nq, 1), dq = tb_new(dtype, 0, B, Hq, Nq, D),
+         dk = tb_new(dtype, 0, B, Hkv, Nk, D), dv = tb_new(dtype, 1, B, Hkv, Nk, D);
+  tbuf_t *ins[7] = {&q, &k, &v, &qd, &kd, &vd, &dout};
+  tbuf_t *outs[9] = {&o, &lse, &od, &mu, &o2, &lse2, &dq, &dk, &dv};
+  for (int i = 0; i < 7; ++i) tb_random(ins[i], 1.0);
+  char full[300], label[600];
+  snprintf(full, sizeof full, "%s [%s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld]", name, jfa_dtype_name(dtype),
+           (long long)B, (long long)Hq, (long long)Hkv, (long long)Nq, (long long)Nk, (long long)D);
+
+  const jfa_attention_params_t *pp = &c->params;
+  jfa_status_t s1 = jfa_attention_forward_jvp(ctx, pp, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t,
+                                              &mu.t);
+  jfa_status_t s2 = jfa_attention_forward(ctx, pp, &q.t, &k.t, &v.t, &o2.t, &lse2.t);
+  jfa_status_t s3 = jfa_attention_backward(ctx, pp, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t);
+  snprintf(label, sizeof label, "%s: forward_jvp, forward, backward succeed (%s)", full,
+           s1 || s2 || s3 ? jfa_get_last_error() : "ok");
+  tu_expect(label, s1 == JFA_SUCCESS && s2 == JFA_SUCCESS && s3 == JFA_SUCCESS);
+  size_t nan = 0;
+  for (int i = 0; i < 9; ++i) {
+    tb_get(outs[i]);
+    nan += tu_count_nan(outs[i]->val, outs[i]->n);
+  }
+  snprintf(label, sizeof label, "%s: every output element written, no NaN (%zu left)", full, nan);
+  tu_expect(label, nan == 0);
+  snprintf(label, sizeof label, "%s: forward == forward_jvp (O, lse)", full);
+  tu_check(label, fmax(tu_rel_err(o2.val, o.val, o.n), tu_rel_err(lse2.val, lse.val, lse.n)), 0.0);
+
+  ref_problem_t rp = ref_problem(B, Hq, Hkv, Nq, Nk, D, pp);
+  double *bias = pp->attn_mask ? ref_dense_bias(pp->attn_mask, B, Hq, Nq, Nk) : NULL;
+  rp.bias = bias;
+  size_t nq = q.n, nk = k.n, ns = lse.n;
+  double *r[7];
+  size_t n[7] = {nq, ns, nq, ns, nq, nk, nk};
+  for (int i = 0; i < 7; ++i) r[i] = (double *)malloc(n[i] * sizeof(double));
+  ref_forward(&rp, q.val, k.val, v.val, qd.val, kd.val, vd.val, r[0], r[1], r[2], r[3]);
+  ref_backward(&rp, q.val, k.val, v.val, dout.val, r[4], r[5], r[6]);
+  const char *names[7] = {"O", "lse", "Od", "mu", "dQ", "dK", "dV"};
+  double *g[7] = {o.val, lse.val, od.val, mu.val, dq.val, dk.val, dv.val};
+  for (int i = 0; i < 7; ++i) {
+    snprintf(label, sizeof label, "%s: %s vs naive", full, names[i]);
+    tu_check(label, tu_rel_err(g[i], r[i], n[i]), tol);
+  }
+
+  /* rows with no visible key and keys that no row sees: exact zeros and -inf */
+  int64_t rows = 0, keys = 0;
+  int ok = 1;
+  char *seen = (char *)calloc((size_t)(B * Hkv * Nk), 1);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < Hq; ++h)
+      for (int64_t i = 0; i < Nq; ++i) {
+        int any = 0;
+        for (int64_t j = 0; j < Nk; ++j)
+          if (ref_visible(&rp, b, h, i, j)) any = 1, seen[(b * Hkv + h / (Hq / Hkv)) * Nk + j] = 1;
+        if (any) continue;
+        size_t row = (size_t)((b * Hq + h) * Nq + i);
+        ++rows;
+        ok &= lse.val[row] == -INFINITY && mu.val[row] == 0.0;
+        for (int64_t d = 0; d < D; ++d)
+          ok &= o.val[row * D + d] == 0.0 && od.val[row * D + d] == 0.0 && dq.val[row * D + d] == 0.0;
+      }
+  for (int64_t r2 = 0; r2 < B * Hkv * Nk; ++r2) {
+    if (seen[r2]) continue;
+    ++keys;
+    for (int64_t d = 0; d < D; ++d) ok &= dk.val[r2 * D + d] == 0.0 && dv.val[r2 * D + d] == 0.0;
+  }
+  snprintf(label, sizeof label, "%s: %lld rows without a visible key (O=Od=0, lse=-inf, mu=0, dQ=0), %lld unseen keys "
+           "(dK=dV=0)", full, (long long)rows, (long long)keys);
+  tu_expect(label, ok);
+
+  free(seen);
+  free(bias);
+  for (int i = 0; i < 7; ++i) free(r[i]), tb_free(ins[i]);
+  for (int i = 0; i < 9; ++i) tb_free(outs[i]);
+}
+
+static void run_both(const char *name, const mcase_t *c) {
+  run_case(name, c, JFA_DTYPE_FLOAT64, 1e-11);
+}
+
+/* A boolean mask tensor (B or 1, H or 1, Nq, Nk) with P(true) = p_true. */
+static tbuf_t bool_mask(int64_t mb, int64_t mh, int64_t Nq, int64_t Nk, double p_true) {
+  tbuf_t m = tb_new(JFA_DTYPE_BOOL, 0, mb, mh, Nq, Nk);
+  double *x = (double *)malloc(m.n * sizeof(double));
+  for (size_t i = 0; i < m.n; ++i) x[i] = tu_uniform() < p_true ? 1.0 : 0.0;
+  tb_set(&m, x);
+  free(x);
+  return m;
+}
+
+static void windows(void) {
+  const int64_t W[][2] = {{0, 0}, {1, 1}, {64, 0}, {0, 64}, {500, 500}, {3, -1}, {-1, 2}};
+  char name[128];
+  for (int w = 0; w < 7; ++w) {
+    snprintf(name, sizeof name, "window (%lld,%lld)", (long long)W[w][0], (long long)W[w][1]);
+    mcase_t c = mcase(1, 2, 1, 129, 129, 8, JFA_MASK_NONE, W[w][0], W[w][1]);
+    run_both(name, &c);
+    snprintf(name, sizeof name, "window (%lld,%lld) + causal top-left, Nq>Nk, GQA", (long long)W[w][0],
+             (long long)W[w][1]);
+    c = mcase(2, 4, 2, 70, 33, 5, JFA_MASK_CAUSAL_TOP_LEFT, W[w][0], W[w][1]);
+    run_both(name, &c);
+    snprintf(name, sizeof name, "window (%lld,%lld) + causal bottom-right, Nq<Nk", (long long)W[w][0],
+             (long long)W[w][1]);
+    c = mcase(1, 3, 1, 20, 150, 7, JFA_MASK_CAUSAL_BOTTOM_RIGHT, W[w][0], W[w][1]);
+    run_both(name, &c);
+  }
+  mcase_t c = mcase(1, 2, 2, 40, 90, 6, JFA_MASK_POSITIONS, 4, 9);
+  c.params.q_position = 50, c.params.k_position = 10;
+  run_both("window (4,9) at positions q=50 k=10 (not causal)", &c);
+  c = mcase(1, 2, 1, 30, 30, 6, JFA_MASK_CAUSAL_POSITIONS, 5, -1);
+  c.params.q_position = 0, c.params.k_position = 40; /* every row masked */
+  run_both("window (5,-1) causal positions, all rows masked", &c);
+  c = mcase(1, 1, 1, 64, 64, 4, JFA_MASK_POSITIONS, 2, 2);
+  c.params.q_position = 0, c.params.k_position = 100; /* window far from every key */
+  run_both("window (2,2) beyond every key (all rows masked)", &c);
+  c = mcase(1, 2, 1, 20, 50, 4, JFA_MASK_CAUSAL_POSITIONS, INT64_MAX, INT64_MAX);
+  c.params.q_position = (int64_t)1 << 52, c.params.k_position = -((int64_t)1 << 52); /* extreme positions */
+  run_both("window (INT64_MAX, INT64_MAX) at positions +-2^52 (no overflow)", &c);
+  c = mcase(1, 2, 1, 129, 129, 16, JFA_MASK_CAUSAL_TOP_LEFT, 16, 16);
+  run_case("f32 window (16,16) causal", &c, JFA_DTYPE_FLOAT32, 1e-5);
+}
+
+static void dense_masks(void) {
+  const int64_t B = 2, Hq = 4, Hkv = 2, Nq = 33, Nk = 47, D = 6;
+  /* random boolean mask with empty rows and head 1 of batch 0 fully masked */
+  tbuf_t m = bool_mask(B, Hq, Nq, Nk, 0.3);
+  unsigned char *mb = (unsigned char *)m.t.data;
+  for (int64_t j = 0; j < Nk; ++j) mb[(0 * Hq + 2) * Nq * Nk + 5 * Nk + j] = 0; /* empty row */
+  for (int64_t j = 0; j < Nk; ++j) mb[(1 * Hq + 3) * Nq * Nk + 0 * Nk + j] = 0; /* empty row */
+  memset(mb + (0 * Hq + 1) * Nq * Nk, 0, (size_t)(Nq * Nk));                       /* a head fully masked */
+  tb_get(&m);
+  mcase_t c = mcase(B, Hq, Hkv, Nq, Nk, D, JFA_MASK_NONE, -1, -1);
+  c.params.attn_mask = &m.t;
+  run_both("bool mask (B,Hq,Nq,Nk), empty rows, a head fully masked", &c);
+  c.params.mask = JFA_MASK_CAUSAL_BOTTOM_RIGHT, c.params.window_left = 9, c.params.window_right = 0;
+  run_both("bool mask + causal bottom-right + window (9,0)", &c);
+  run_case("f32 bool mask + causal + window", &c, JFA_DTYPE_FLOAT32, 1e-5);
+  tb_free(&m);
+
+  /* broadcast over batch and heads; a strided (transposed) view */
+  m = bool_mask(1, 1, Nq, Nk, 0.5);
+  c = mcase(B, Hq, Hkv, Nq, Nk, D, JFA_MASK_CAUSAL_TOP_LEFT, -1, -1);
+  c.params.attn_mask = &m.t;
+  run_both("bool mask (1,1,Nq,Nk) broadcast + causal", &c);
+  tb_free(&m);
+  m = bool_mask(B, 1, Nq, Nk, 0.7);
+  c.params.attn_mask = &m.t;
+  run_both("bool mask (B,1,Nq,Nk) broadcast over heads", &c);
+  tb_free(&m);
+  m = bool_mask(1, Hq, Nk, Nq, 0.6); /* stored (Nk, Nq), viewed transposed */
+  jfa_tensor_t tr = m.t;
+  tr.shape[2] = Nq, tr.shape[3] = Nk, tr.stride[2] = m.t.stride[3], tr.stride[3] = m.t.stride[2];
+  c = mcase(B, Hq, Hkv, Nq, Nk, D, JFA_MASK_NONE, -1, -1);
+  c.params.attn_mask = &tr;
+  run_both("bool mask transposed view (strides 1, Nq)", &c);
+  tb_free(&m);
+
+  /* additive masks: random bias with large and -inf entries, float64 and float32 */
+  jfa_dtype_t dts[2] = {JFA_DTYPE_FLOAT64, JFA_DTYPE_FLOAT32};
+  for (int t = 0; t < 2; ++t) {
+    m = tb_new(dts[t], 0, B, 1, Nq, Nk);
+    double *x = (double *)malloc(m.n * sizeof(double));
+    for (size_t i = 0; i < m.n; ++i) {
+      double u = tu_uniform();
+      x[i] = u < 0.2 ? -INFINITY : u < 0.25 ? 1e4 * tu_uniform() : u < 0.3 ? -1e30 : 3.0 * tu_normal();
+    }
+    for (int64_t j = 0; j < Nk; ++j) x[3 * Nk + j] = -INFINITY; /* row 3 of batch 0: no visible key */
+    tb_set(&m, x);
+    free(x);
+    c = mcase(B, Hq, Hkv, Nq, Nk, D, JFA_MASK_NONE, -1, -1);
+    c.params.attn_mask = &m.t;
+    run_both(t == 0 ? "additive f64 mask: -inf, 1e4, -1e30 entries" : "additive f32 mask: -inf, 1e4, -1e30 entries",
+             &c);
+    c.params.mask = JFA_MASK_CAUSAL_TOP_LEFT, c.params.window_left = 20, c.params.window_right = 0;
+    run_both(t == 0 ? "additive f64 mask + causal + window (20,0)" : "additive f32 mask + causal + window (20,0)",
+             &c);
+    /* float32 lse near 1e4 (the large biases) carries an absolute error of ~6e-4, which the backward's
+     * P = exp(S - lse) inherits: the tolerance reflects the saved statistic, not the kernel */
+    if (t == 1) run_case("f32 q, additive f32 mask + causal + window", &c, JFA_DTYPE_FLOAT32, 2e-3);
+    tb_free(&m);
+  }
+}
+
+static void packed(void) {
+  /* lengths 1, 7, 129 and a mix; Nq != Nk per sequence; empty sequences */
+  static const int64_t cq1[] = {0, 1}, ck1[] = {0, 1};
+  static const int64_t cq7[] = {0, 7, 14}, ck7[] = {0, 7, 14};
+  static const int64_t cq129[] = {0, 129}, ck129[] = {0, 129};
+  static const int64_t cqm[] = {0, 1, 8, 137, 137, 150}, ckm[] = {0, 1, 8, 137, 137, 150};
+  static const int64_t cqd[] = {0, 1, 8, 8, 40, 169}, ckd[] = {0, 3, 5, 9, 9, 140}; /* Nq != Nk per sequence */
+  struct {
+    const char *name;
+    const int64_t *cq, *ck;
+    int64_t nseq;
+  } sets[] = {{"packed [1]", cq1, ck1, 1},
+              {"packed [7,7]", cq7, ck7, 2},
+              {"packed [129]", cq129, ck129, 1},
+              {"packed [1,7,129,0,13]", cqm, ckm, 5},
+              {"packed q[1,7,0,32,129] k[3,2,4,0,131]", cqd, ckd, 5}};
+  const jfa_mask_t modes[3] = {JFA_MASK_NONE, JFA_MASK_CAUSAL_TOP_LEFT, JFA_MASK_CAUSAL_BOTTOM_RIGHT};
+  const char *mode_names[3] = {"no causal", "causal top-left", "causal bottom-right"};
+  char name[256];
+  for (int s = 0; s < 5; ++s)
+    for (int md = 0; md < 3; ++md) {
+      int64_t Nq = sets[s].cq[sets[s].nseq], Nk = sets[s].ck[sets[s].nseq];
+      mcase_t c = mcase(1, 4, 2, Nq, Nk, 5, modes[md], -1, -1);
+      c.params.cu_seqlens_q = sets[s].cq, c.params.cu_seqlens_k = sets[s].ck, c.params.num_seqs = sets[s].nseq;
+      snprintf(name, sizeof name, "%s, %s", sets[s].name, mode_names[md]);
+      run_both(name, &c);
+      if (s >= 3) {
+        c.params.window_left = 4, c.params.window_right = md == 0 ? 2 : 0;
+        snprintf(name, sizeof name, "%s, %s, window (4,%d)", sets[s].name, mode_names[md], md == 0 ? 2 : 0);
+        run_both(name, &c);
+      }
+    }
+  /* everything at once: packed + causal bottom-right + window + bool mask + GQA, float32 too */
+  mcase_t c = mcase(1, 4, 1, 169, 140, 7, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 6, 0);
+  c.params.cu_seqlens_q = cqd, c.params.cu_seqlens_k = ckd, c.params.num_seqs = 5;
+  tbuf_t m = bool_mask(1, 4, 169, 140, 0.8);
+  c.params.attn_mask = &m.t;
+  run_both("packed + causal bottom-right + window (6,0) + bool mask + GQA 4:1", &c);
+  run_case("f32 packed + causal bottom-right + window (6,0) + bool mask + GQA 4:1", &c, JFA_DTYPE_FLOAT32, 1e-5);
+  tb_free(&m);
+}
+
+int main(void) {
+  tu_init_seed("test_cpu_masks");
+  if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) {
+    printf("context: %s\n", jfa_get_last_error());
+    return 1;
+  }
+  windows();
+  dense_masks();
+  packed();
+  jfa_context_destroy(ctx);
+  return tu_finish();
+}
