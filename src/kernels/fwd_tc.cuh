@@ -8,8 +8,12 @@
  * a two-stage cp.async pipeline in padded shared memory (row stride D + 8, which
  * makes ldmatrix conflict-free). Per block:
  *   S = Q K^T, Sd = Qd K^T + Q Kd^T (two mmas into one fragment), online softmax
- *   in fp32 registers (exp2 domain), O += P V, U += (P*Sd) V + P Vd.
- * End: O = O~/l, mu = nu/l, Od = U/l - mu O, lse = m + log l.
+ *   in fp32 registers (exp2 domain), O += P V, U += (P*(Sd - c)) V + P Vd.
+ * The tangent is accumulated against a running reference c = nu/l (the running mu):
+ * when c moves, U += (c_old - c_new) O~, so that U = sum_j p_j (Sd_j - c) V_j + p_j Vd_j
+ * holds for the current c and the packed P*(Sd - c) is small for the dominant keys
+ * (no cancellation in Od even when the softmax is nearly one-hot).
+ * End: O = O~/l, mu = c, Od = U/l, lse = m + log l.
  * Head dims that are not a multiple of the instantiated D are zero-filled by the
  * loads (cp.async src-size) and masked at the store. Causal blocks above the
  * diagonal are skipped; blocks that cross it or the key tail are masked per element.
@@ -118,7 +122,9 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
 
   float o[MT][DT][4];
   float u[JVP ? MT : 1][JVP ? DT : 1][4];
-  float mrow[MT][2], lrow[MT][2], nrow[MT][2];
+  /* lrow, nrow: per-lane partial sums in the forward; full row sums (quad-reduced per block) in the
+     JVP, which needs the running mu crow = nu / l in every block */
+  float mrow[MT][2], lrow[MT][2], nrow[MT][2], crow[JVP ? MT : 1][2];
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
@@ -133,6 +139,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
       mrow[mt][rr] = -INFINITY;
       lrow[mt][rr] = 0.f;
       nrow[mt][rr] = 0.f;
+      crow[JVP ? mt : 0][rr] = 0.f;
     }
   }
   uint32_t qf[QREG ? MT : 1][QREG ? KS : 1][4];
@@ -277,20 +284,43 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
             ps += pv;
             if (JVP) {
               float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
-              const float psdv = pv * (sdr * a.scale);
-              psd += psdv;
-              sdr = psdv;
+              sdr *= a.scale;
+              psd += pv * sdr;
             }
           }
-        lrow[mt][rr] = lrow[mt][rr] * alpha + ps;
-        if (JVP) nrow[mt][rr] = nrow[mt][rr] * alpha + psd;
+        float shift = 0.f;
+        if (JVP) {
+          /* full row sums, then the new reference c = nu / l (0 while no key is visible) */
+          ps += __shfl_xor_sync(0xffffffffu, ps, 1);
+          ps += __shfl_xor_sync(0xffffffffu, ps, 2);
+          psd += __shfl_xor_sync(0xffffffffu, psd, 1);
+          psd += __shfl_xor_sync(0xffffffffu, psd, 2);
+          const float lnew = lrow[mt][rr] * alpha + ps, nunew = nrow[mt][rr] * alpha + psd;
+          const float cnew = lnew > 0.f ? nunew / lnew : 0.f;
+          float &cr = crow[JVP ? mt : 0][rr];
+          shift = cr - cnew;
+          cr = cnew;
+          lrow[mt][rr] = lnew;
+          nrow[mt][rr] = nunew;
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
+              sdr = s[mt][nt][rr * 2 + e] * (sdr - cnew);
+            }
+        } else {
+          lrow[mt][rr] = lrow[mt][rr] * alpha + ps;
+        }
 #pragma unroll
         for (int dt = 0; dt < DT; ++dt) {
           o[mt][dt][rr * 2] *= alpha;
           o[mt][dt][rr * 2 + 1] *= alpha;
           if (JVP) {
-            u[JVP ? mt : 0][JVP ? dt : 0][rr * 2] *= alpha;
-            u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + 1] *= alpha;
+            /* U = alpha U + (c_old - c_new) O~ with O~ already rescaled, before this block is added */
+            float *ur = u[JVP ? mt : 0][JVP ? dt : 0];
+            ur[rr * 2] = fmaf(shift, o[mt][dt][rr * 2], ur[rr * 2] * alpha);
+            ur[rr * 2 + 1] = fmaf(shift, o[mt][dt][rr * 2 + 1], ur[rr * 2 + 1] * alpha);
           }
         }
       }
@@ -350,15 +380,12 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
-      float l = lrow[mt][rr], nu = nrow[mt][rr];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      if (JVP) {
-        nu += __shfl_xor_sync(0xffffffffu, nu, 1);
-        nu += __shfl_xor_sync(0xffffffffu, nu, 2);
+      if (!JVP) { /* the JVP's sums are already full row sums */
+        float l = lrow[mt][rr];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        lrow[mt][rr] = l;
       }
-      lrow[mt][rr] = l;
-      nrow[mt][rr] = nu;
       la[mt][rr] = -INFINITY;
       ma[mt][rr] = 0.f;
       const int64_t i = m0 + wrow + mt * 16 + g + rr * 8;
@@ -377,7 +404,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
       const float l = lrow[mt][rr];
       const float inv = l > 0.f ? 1.f / l : 0.f;
       const float lse = l > 0.f ? (mrow[mt][rr] + log2f(l)) * 0.69314718055994531f : -INFINITY;
-      const float mu = nrow[mt][rr] * inv;
+      const float mu = JVP ? crow[JVP ? mt : 0][rr] : 0.f; /* the reference of U: nu / l, 0 without keys */
       float wa = 0.f, wp = 1.f, lse_n = lse, mu_n = mu;
       if (a.accumulate) {
         const float mx = fmaxf(la[mt][rr], lse);
@@ -399,7 +426,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
           const int d = dt * 8 + 2 * t4 + e;
           if (d >= a.Dreal) continue;
           const float ov = o[mt][dt][rr * 2 + e] * inv;
-          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - mu * ov : 0.f;
+          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv : 0.f;
           if (!a.accumulate) {
             ((T *)a.o.p)[voff(a.o, b, h, i, d)] = from_f<T>(ov);
             if (JVP) ((T *)a.od.p)[voff(a.od, b, h, i, d)] = from_f<T>(odv);

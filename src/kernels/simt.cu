@@ -4,6 +4,7 @@
  * per query row; dK/dV: a warp per key row looping over its GQA group's queries).
  * They take any dtype, any strides and any D <= 256; they are the float32 path and
  * the fallback when the tensor-core kernels do not apply. One warp owns one row;
+ * the JVP accumulates the tangent against the running mu (see fwd_tc.cuh);
  * within a 32-key (or 32-query) tile lane j scores key (query) j, and lane l owns
  * the head dims l, l + 32, ... of the row's accumulators.
  */
@@ -66,7 +67,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
   load_rows<T>(Qs, q, b, h, row0, p.Nq, D);
   if (JVP) load_rows<T>(Qds, qd, b, h, row0, p.Nq, D);
 
-  float m = -INFINITY, l = 0.f, nu = 0.f;
+  float m = -INFINITY, l = 0.f, nu = 0.f, cref = 0.f;
   float acc[SIMT_MAXC], accd[SIMT_MAXC];
 #pragma unroll
   for (int c = 0; c < SIMT_MAXC; ++c) acc[c] = accd[c] = 0.f;
@@ -100,15 +101,23 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     float pj = valid ? expf(s - mn) : 0.f;
     m = mn;
     l = l * alpha + warp_sum(pj);
-    if (JVP) nu = nu * alpha + warp_sum(pj * sd);
+    /* the tangent accumulates against the running mu cref (no cancellation in Od = accd / l):
+       accd = sum p (sd - cref) V + p Vd; moving the reference shifts it by (c_old - c_new) O~ */
+    float shift = 0.f;
+    if (JVP) {
+      nu = nu * alpha + warp_sum(pj * sd);
+      const float cnew = l > 0.f ? nu / l : 0.f;
+      shift = cref - cnew;
+      cref = cnew;
+    }
 #pragma unroll
     for (int c = 0; c < SIMT_MAXC; ++c) {
       acc[c] *= alpha;
-      if (JVP) accd[c] *= alpha;
+      if (JVP) accd[c] = fmaf(shift, acc[c], accd[c] * alpha);
     }
     for (int jj = 0; jj < SIMT_TILE; ++jj) {
       float pb = __shfl_sync(0xffffffffu, pj, jj);
-      float psd = JVP ? __shfl_sync(0xffffffffu, pj * sd, jj) : 0.f;
+      float psd = JVP ? __shfl_sync(0xffffffffu, pj * (sd - cref), jj) : 0.f;
       if (pb == 0.f) continue;
 #pragma unroll
       for (int c = 0; c < SIMT_MAXC; ++c) {
@@ -124,7 +133,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
   if (i >= p.Nq) return;
   float inv = l > 0.f ? 1.f / l : 0.f;
   float lse_v = l > 0.f ? m + logf(l) : -INFINITY;
-  float mu_v = nu * inv;
+  float mu_v = cref; /* = nu / l of the last tile; 0 for a row that saw no key */
   if (!accumulate) {
 #pragma unroll
     for (int c = 0; c < SIMT_MAXC; ++c) {
@@ -132,7 +141,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
       if (d < D) {
         float ov = acc[c] * inv;
         ((T *)o.p)[voff(o, b, h, i, d)] = from_f<T>(ov);
-        if (JVP) ((T *)od.p)[voff(od, b, h, i, d)] = from_f<T>(accd[c] * inv - mu_v * ov);
+        if (JVP) ((T *)od.p)[voff(od, b, h, i, d)] = from_f<T>(accd[c] * inv);
       }
     }
     if (lane == 0) {
@@ -162,7 +171,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
       float *po = (float *)o.p + voff(o, b, h, i, d);
       float oa = *po;
       if (JVP) {
-        float odp = accd[c] * inv - mu_v * op;
+        float odp = accd[c] * inv;
         float *pod = (float *)od.p + voff(od, b, h, i, d);
         float oda = *pod;
         *pod = (wa != 0.f ? wa * (oda + (ma - mu_n) * oa) : 0.f) + (wp != 0.f ? wp * (odp + (mu_v - mu_n) * op) : 0.f);
