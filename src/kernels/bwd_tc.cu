@@ -339,6 +339,7 @@ jfa_status_t tc_backward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p,
   if (Dk == 0 || Dk > 128) return JFA_SUCCESS;
   if (!tc_tensor_ok(q) || !tc_tensor_ok(k) || !tc_tensor_ok(v) || !tc_tensor_ok(dout)) return JFA_SUCCESS;
   if (p->B > 65535 || p->Hkv > 65535) return JFA_SUCCESS;
+  if (problem_has_masks(p)) return JFA_SUCCESS; /* windows, packed sequences, dense masks: SIMT */
   BwdArgs a;
   a.p = *p;
   a.q = make_view(q);

@@ -68,6 +68,7 @@ jfa_status_t tc_forward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, 
   if (!tc_tensor_ok(q) || !tc_tensor_ok(k) || !tc_tensor_ok(v)) return JFA_SUCCESS;
   if (jvp && (!tc_tensor_ok(qd) || !tc_tensor_ok(kd) || !tc_tensor_ok(vd))) return JFA_SUCCESS;
   if (p->B > 65535 || p->Hq > 65535) return JFA_SUCCESS;
+  if (problem_has_masks(p)) return JFA_SUCCESS; /* windows, packed sequences, dense masks: SIMT */
   FwdArgs a;
   a.p = *p;
   a.q = make_view(q);
