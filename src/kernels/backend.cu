@@ -1,7 +1,7 @@
 /*
  * backend.cu - the jfa_cuda_* attention entry points of backend.h: picks the
- * tensor-core kernels (16-bit dtypes, aligned rows, D <= 256) or the SIMT kernels
- * (float32, masks other than causal, or any layout the fast path does not take),
+ * tensor-core kernels (16-bit dtypes, aligned rows, D <= 256; the backward for causal
+ * masks only) or the SIMT kernels (float32, or what the fast path does not take),
  * manages the workspace (delta and the fp32 dQ accumulator of the backward, the
  * device copy of the packed-sequence offsets) and the device/stream.
  */
@@ -78,13 +78,13 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
   DeviceGuard g(ctx->device_index);
   if (p->B * p->Hq * p->Nq == 0) return JFA_SUCCESS;
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* merging nothing */
-  bool done = false;
-  JFA_CHECK(tc_forward(&done, ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate));
-  if (done) return JFA_SUCCESS;
   void *mws = nullptr;
   if (mask_ws_bytes(p)) JFA_CHECK(jfa_cuda_workspace(ctx, mask_ws_bytes(p), &mws));
   MaskDev mk;
   JFA_CHECK(mask_setup(ctx, p, mws, &mk));
+  bool done = false;
+  JFA_CHECK(tc_forward(&done, ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk));
+  if (done) return JFA_SUCCESS;
   JFA_CHECK(simt_forward(ctx_stream(ctx), p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, mk));
   return JFA_SUCCESS;
 }

@@ -19,17 +19,26 @@
  * diagonal are skipped; blocks that cross it or the key tail are masked per element.
  * One barrier per key block: the prefetch of block jb + 1 is issued after block jb's
  * barrier, so warps may drift by a phase (softmax of one overlaps mmas of another).
+ * Other masks (a.masked: windows, packed sequences, dense masks) go through the same
+ * loop: each CTA first puts its rows' key intervals [lo, hi) (mask_row_keys) in shared
+ * memory (2 * BM ints after the tiles), iterates only over the key blocks in the union
+ * of those intervals, and masks per element only the blocks not inside every row's
+ * interval (every block when a dense mask is set; its bias is added in fp32).
  * Accumulate mode merges the result into fp32 accumulators in the epilogue.
  * Included by fwd_tc.cu (forward) and jvp_tc.cu (JVP) so that they compile in parallel.
  */
 #ifndef JFA_KERNELS_FWD_TC_CUH_
 #define JFA_KERNELS_FWD_TC_CUH_
 
+#include <limits.h>
+
 #include "kernels/internal.h"
 
 struct FwdArgs {
   jfa_problem_t p;
   View q, k, v, qd, kd, vd, o, lse, od, mu;
+  MaskDev mk;
+  int masked; /* masks beyond causal: per-row key intervals in shared memory, dense mask per element */
   int accumulate;
   int Dreal;
   float scale, scale_log2;
@@ -101,21 +110,47 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
   const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * BM; /* longest (causal) blocks first */
   const int wrow = warp * 16 * MT;
 
-  int64_t kend = p.Nk;
+  int64_t kbeg = 0, kend = p.Nk;
   if (p.causal) {
     int64_t last_q = min(m0 + BM, p.Nq) - 1;
     kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
   }
-  const int nblk = (int)((kend + BN - 1) / BN);
+  /* masked: key intervals of the CTA's rows (ints: the launcher checks Nk < 2^30), their union
+     [kbeg, kend), and [kin_lo, kin_hi): keys inside every row's interval */
+  int *s_lo = (int *)(KV + 2 * NTILE * BN * DS), *s_hi = s_lo + BM;
+  int kin_lo = 0, kin_hi = 0;
+  if (a.masked) {
+    for (int r = threadIdx.x; r < BM; r += NTHREADS) {
+      int64_t lo = 0, hi = 0;
+      if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
+      s_lo[r] = (int)lo;
+      s_hi[r] = (int)hi;
+    }
+    __syncthreads();
+    int ulo = INT_MAX, uhi = 0, ilo = 0, ihi = INT_MAX;
+    for (int r = 0; r < BM && m0 + r < p.Nq; ++r) {
+      const int lo = s_lo[r], hi = s_hi[r];
+      if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
+      ilo = max(ilo, lo);
+      ihi = min(ihi, hi);
+    }
+    kbeg = ulo < uhi ? ulo : 0;
+    kend = ulo < uhi ? uhi : 0;
+    kin_lo = ilo;
+    kin_hi = a.mk.dm_kind ? 0 : ihi; /* a dense mask: every block is masked per element */
+  }
+  const int jb0 = (int)(kbeg / BN), nblk = (int)((kend + BN - 1) / BN);
 
   tc_load_tile<T, D, BM, NTHREADS>(Qs, a.q, b, h, m0, p.Nq, a.Dreal);
   if (JVP) tc_load_tile<T, D, BM, NTHREADS>(Qds, a.qd, b, h, m0, p.Nq, a.Dreal);
-  if (nblk > 0) {
-    tc_load_tile<T, D, BN, NTHREADS>(KV + 0 * BN * DS, a.k, b, hk, 0, p.Nk, a.Dreal);
-    tc_load_tile<T, D, BN, NTHREADS>(KV + 1 * BN * DS, a.v, b, hk, 0, p.Nk, a.Dreal);
+  if (jb0 < nblk) {
+    T *first = KV + (jb0 & 1) * NTILE * BN * DS;
+    const int64_t k0 = (int64_t)jb0 * BN;
+    tc_load_tile<T, D, BN, NTHREADS>(first + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
+    tc_load_tile<T, D, BN, NTHREADS>(first + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
     if (JVP) {
-      tc_load_tile<T, D, BN, NTHREADS>(KV + 2 * BN * DS, a.kd, b, hk, 0, p.Nk, a.Dreal);
-      tc_load_tile<T, D, BN, NTHREADS>(KV + 3 * BN * DS, a.vd, b, hk, 0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(first + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(first + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
     }
   }
   cp_async_commit();
@@ -152,7 +187,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
   const uint32_t sKV = smem_u32(KV);
   uint32_t qdf[(QREG && JVP) ? MT : 1][(QREG && JVP) ? KS : 1][4];
 
-  for (int jb = 0; jb < nblk; ++jb) {
+  for (int jb = jb0; jb < nblk; ++jb) {
     /* one barrier per key block: block jb has landed, and every warp is done with block jb - 1,
        whose buffer the prefetch of block jb + 1 then overwrites */
     cp_async_wait<0>();
@@ -174,7 +209,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
     const uint32_t sV = sKV + (jb & 1) * NTILE * BN * DS * ES + BN * DS * ES + v_lane;
     const uint32_t sVd = sV + 2 * BN * DS * ES;
 
-    if (QREG && jb == 0) {
+    if (QREG && jb == jb0) {
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -241,7 +276,8 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
 
     /* mask, online softmax */
     const int64_t kb0 = (int64_t)jb * BN;
-    const bool need_mask = kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0);
+    const bool need_mask = a.masked ? (kb0 < kin_lo || kb0 + BN > kin_hi)
+                                    : (kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0));
     /* 32-bit mask in CTA-local indices: column c (key kb0 + c) is visible to local row r iff
        c < klim and c - r <= cdiff */
     const int klim = (int)min((int64_t)BN, p.Nk - kb0);
@@ -255,6 +291,9 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
 #pragma unroll
       for (int rr = 0; rr < 2; ++rr) {
         const int rl = wrow + mt * 16 + g + rr * 8;
+        /* masked: this row's keys relative to the block */
+        const int rlo = a.masked && need_mask ? s_lo[rl] - (int)kb0 : 0;
+        const int rhi = a.masked && need_mask ? s_hi[rl] - (int)kb0 : 0;
         float mx = -INFINITY;
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
@@ -263,7 +302,13 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
             float val = s[mt][nt][rr * 2 + e] * a.scale_log2;
             if (need_mask) {
               const int c = nt * 8 + 2 * t4 + e;
-              if (c >= klim || c - rl > cdiff) val = -INFINITY;
+              if (!a.masked) {
+                if (c >= klim || c - rl > cdiff) val = -INFINITY;
+              } else if (c < rlo || c >= rhi) {
+                val = -INFINITY;
+              } else if (a.mk.dm_kind) {
+                val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f;
+              }
             }
             s[mt][nt][rr * 2 + e] = val;
             mx = fmaxf(mx, val);
@@ -453,7 +498,7 @@ template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
 static jfa_status_t launch_fwd_tc(const FwdArgs &a, cudaStream_t st) {
   typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
   auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG>;
-  const size_t smem = C::smem_bytes();
+  const size_t smem = C::smem_bytes() + (a.masked ? 2 * C::BM * sizeof(int) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);

@@ -31,11 +31,11 @@ jfa_status_t simt_backward_dkdv(cudaStream_t st, const jfa_problem_t *p, const j
                                 const MaskDev &mk);
 
 /* fwd_tc.cu: tensor-core forward / JVP. Sets *done = false (and does nothing) when
-   the problem is not eligible for the fast path (masks other than causal included). */
+   the problem is not eligible for the fast path; mk from mask_setup. */
 jfa_status_t tc_forward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
                         const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
                         const jfa_tensor_t *vd, const jfa_tensor_t *o, const jfa_tensor_t *lse,
-                        const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate);
+                        const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate, const MaskDev *mk);
 /* bwd_tc.cu: tensor-core backward over one K/V block: dk, dv written (or added), dq added
    into the contiguous fp32 workspace dq_ws (B, Hq, Nq, Dws) with atomics unless
    skip_dq. Same eligibility convention as tc_forward. */
