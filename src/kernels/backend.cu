@@ -1,7 +1,7 @@
 /*
  * backend.cu - the jfa_cuda_* attention entry points of backend.h: picks the
- * tensor-core kernels (16-bit dtypes, aligned rows, D <= 256; the backward for causal
- * masks only) or the SIMT kernels (float32, or what the fast path does not take),
+ * tensor-core kernels (16-bit dtypes, aligned rows, D <= 256) or the SIMT kernels
+ * (float32, or what the fast path does not take),
  * manages the workspace (delta and the fp32 dQ accumulator of the backward, the
  * device copy of the packed-sequence offsets) and the device/stream.
  */
@@ -101,7 +101,7 @@ static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, co
   if (!det) {
     JFA_CUDA_CHECK(cudaMemsetAsync(dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), st));
   }
-  JFA_CHECK(tc_backward(&done, ctx, p, q, k, v, dout, lse, delta, dq_ws, Dws, det ? 1 : 0, dk, dv, accumulate));
+  JFA_CHECK(tc_backward(&done, ctx, p, q, k, v, dout, lse, delta, dq_ws, Dws, det ? 1 : 0, dk, dv, accumulate, &mk));
   if (done) {
     if (det)
       JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate, mk));

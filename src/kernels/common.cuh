@@ -54,6 +54,17 @@ struct MaskDev {
   View dm; /* (b, h, i, j); stride 0 on broadcast axes */
 };
 
+/** The sequence s in [0, n) with cu[s] <= x < cu[s + 1] (needs cu[0] <= x < cu[n]; skips empty ones). */
+__device__ __forceinline__ int64_t mask_seq_of(const int64_t *cu, int64_t n, int64_t x) {
+  int64_t a = 0, z = n; /* cu[a] <= x < cu[z] */
+  while (z - a > 1) {
+    const int64_t mid = (a + z) >> 1;
+    if (cu[mid] <= x) a = mid;
+    else z = mid;
+  }
+  return a;
+}
+
 /** Keys [*lo, *hi) visible to query row i (before the dense mask); *lo == *hi when none. */
 __device__ __forceinline__ void mask_row_keys(const MaskDev &m, int64_t i, int64_t *lo, int64_t *hi) {
   int64_t kstart = 0, kend = m.Nk;
@@ -64,12 +75,7 @@ __device__ __forceinline__ void mask_row_keys(const MaskDev &m, int64_t i, int64
       *lo = *hi = 0;
       return;
     }
-    int64_t a = 0, z = m.nseq; /* cu_q[a] <= r < cu_q[z] */
-    while (z - a > 1) {
-      const int64_t mid = (a + z) >> 1;
-      if (m.cu_q[mid] <= r) a = mid;
-      else z = mid;
-    }
+    const int64_t a = mask_seq_of(m.cu_q, m.nseq, r);
     const int64_t q0 = m.cu_q[a], k0 = m.cu_k[a], k1 = m.cu_k[a + 1];
     const int64_t pos_q = r - q0 + (m.br ? (k1 - k0) - (m.cu_q[a + 1] - q0) : 0);
     kstart = k0 - m.k_pos0;
@@ -83,6 +89,43 @@ __device__ __forceinline__ void mask_row_keys(const MaskDev &m, int64_t i, int64
   if (h < l) h = l;
   *lo = l;
   *hi = h;
+}
+
+/** Query rows [*ilo, *ihi) that may see a key of [j0, j1) (j0 < j1 <= Nk), before the dense
+ *  mask: conservative (the band of causal / window is used within one packed sequence). */
+__device__ __forceinline__ void mask_query_range(const MaskDev &m, int64_t j0, int64_t j1, int64_t *ilo,
+                                                 int64_t *ihi) {
+  int64_t lo = 0, hi = m.Nq, off = m.q_pos0 - m.k_pos0; /* row i has d = i + off (rel = j - d) */
+  bool band = true;
+  if (m.nseq > 0) {
+    const int64_t g0 = m.k_pos0 + j0, g1 = m.k_pos0 + j1 - 1;
+    if (g1 < m.cu_k[0] || g0 >= m.cu_k[m.nseq]) {
+      *ilo = *ihi = 0;
+      return;
+    }
+    const int64_t s0 = g0 < m.cu_k[0] ? 0 : mask_seq_of(m.cu_k, m.nseq, g0);
+    const int64_t s1 = g1 >= m.cu_k[m.nseq] ? m.nseq - 1 : mask_seq_of(m.cu_k, m.nseq, g1);
+    lo = m.cu_q[s0] - m.q_pos0;
+    hi = m.cu_q[s1 + 1] - m.q_pos0;
+    band = s0 == s1;
+    if (band) {
+      const int64_t lq = m.cu_q[s0 + 1] - m.cu_q[s0], lk = m.cu_k[s0 + 1] - m.cu_k[s0];
+      off = m.q_pos0 - m.cu_q[s0] + (m.br ? lk - lq : 0) + m.cu_k[s0] - m.k_pos0;
+    }
+  }
+  if (band) {
+    /* visible needs j - d <= hr (causal: 0, window: win_right) and j - d >= -win_left */
+    bool has_hr = m.causal != 0;
+    int64_t hr = 0;
+    if (m.windowed && m.wr >= 0) hr = has_hr ? min(hr, m.wr) : m.wr, has_hr = true;
+    if (has_hr) lo = max(lo, j0 - hr - off);
+    if (m.windowed && m.wl >= 0) hi = min(hi, j1 + m.wl - off);
+  }
+  lo = max(lo, (int64_t)0);
+  hi = min(hi, m.Nq);
+  if (hi < lo) hi = lo;
+  *ilo = lo;
+  *ihi = hi;
 }
 
 /** The dense mask's additive term for (b, h, i, j): bias, or 0 / -inf for a boolean mask. */

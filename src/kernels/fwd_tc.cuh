@@ -38,7 +38,8 @@ struct FwdArgs {
   jfa_problem_t p;
   View q, k, v, qd, kd, vd, o, lse, od, mu;
   MaskDev mk;
-  int masked; /* masks beyond causal: per-row key intervals in shared memory, dense mask per element */
+  int masked; /* masks beyond causal: the MASKED instantiation (per-row key intervals in shared
+                 memory, dense mask per element); the others keep the causal-only code */
   int accumulate;
   int Dreal;
   float scale, scale_log2;
@@ -93,9 +94,10 @@ struct FwdTC {
   }
 };
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED>
 /* the D = 64 forward with Q read from shared memory fits 3 CTAs of 4 warps per SM in registers */
-__global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4) ? 3 : 1) fwd_tc_kernel(const FwdArgs a) {
+__global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 && NW == 4) ? 3 : 1)
+    fwd_tc_kernel(const FwdArgs a) {
   typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
   constexpr int BM = C::BM, DS = C::DS, NT = C::NT, DT = C::DT, KS = C::KS, NTILE = C::NTILE;
   constexpr int NTHREADS = C::NTHREADS;
@@ -119,7 +121,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
      [kbeg, kend), and [kin_lo, kin_hi): keys inside every row's interval */
   int *s_lo = (int *)(KV + 2 * NTILE * BN * DS), *s_hi = s_lo + BM;
   int kin_lo = 0, kin_hi = 0;
-  if (a.masked) {
+  if (MASKED) {
     for (int r = threadIdx.x; r < BM; r += NTHREADS) {
       int64_t lo = 0, hi = 0;
       if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
@@ -276,7 +278,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
 
     /* mask, online softmax */
     const int64_t kb0 = (int64_t)jb * BN;
-    const bool need_mask = a.masked ? (kb0 < kin_lo || kb0 + BN > kin_hi)
+    const bool need_mask = MASKED ? (kb0 < kin_lo || kb0 + BN > kin_hi)
                                     : (kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0));
     /* 32-bit mask in CTA-local indices: column c (key kb0 + c) is visible to local row r iff
        c < klim and c - r <= cdiff */
@@ -292,8 +294,8 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
       for (int rr = 0; rr < 2; ++rr) {
         const int rl = wrow + mt * 16 + g + rr * 8;
         /* masked: this row's keys relative to the block */
-        const int rlo = a.masked && need_mask ? s_lo[rl] - (int)kb0 : 0;
-        const int rhi = a.masked && need_mask ? s_hi[rl] - (int)kb0 : 0;
+        const int rlo = MASKED && need_mask ? s_lo[rl] - (int)kb0 : 0;
+        const int rhi = MASKED && need_mask ? s_hi[rl] - (int)kb0 : 0;
         float mx = -INFINITY;
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
@@ -302,7 +304,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
             float val = s[mt][nt][rr * 2 + e] * a.scale_log2;
             if (need_mask) {
               const int c = nt * 8 + 2 * t4 + e;
-              if (!a.masked) {
+              if (!MASKED) {
                 if (c >= klim || c - rl > cdiff) val = -INFINITY;
               } else if (c < rlo || c >= rhi) {
                 val = -INFINITY;
@@ -494,17 +496,23 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
     }
 }
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
-static jfa_status_t launch_fwd_tc(const FwdArgs &a, cudaStream_t st) {
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED>
+static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
   typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
-  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG>;
-  const size_t smem = C::smem_bytes() + (a.masked ? 2 * C::BM * sizeof(int) : 0);
+  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG, MASKED>;
+  const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
+}
+
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
+static jfa_status_t launch_fwd_tc(const FwdArgs &a, cudaStream_t st) {
+  return a.masked ? launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, true>(a, st)
+                  : launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, false>(a, st);
 }
 
 /* jvp_tc.cu: launches the JVP instantiation for the 16-bit dtype and head dim Dk (32..128). */

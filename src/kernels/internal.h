@@ -42,7 +42,7 @@ jfa_status_t tc_forward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, 
 jfa_status_t tc_backward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
                          const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
                          View delta, float *dq_ws, int64_t Dws, int skip_dq, const jfa_tensor_t *dk,
-                         const jfa_tensor_t *dv, int accumulate);
+                         const jfa_tensor_t *dv, int accumulate, const MaskDev *mk);
 /* The head dim the tensor-core kernels run for D (0 if none). */
 int tc_head_dim(int64_t D);
 /* Whether tensors are eligible for the tensor-core path (16-bit dtype, stride[3] == 1,
