@@ -11,6 +11,16 @@
  *   jfa_bench --csv                the same as CSV (for bench/compare_torch.py)
  *   jfa_bench --case N D causal [dtype]   one shape (dtype: bf16, fp16, fp32)
  *   JFA_BENCH_ITERS=n              timed runs per case (default 20)
+ *
+ * Masks (bf16, fwd/jvp/bwd medians; TFLOP/s over the visible (query, key) pairs P:
+ * fwd = 4 P D per head, JVP 3x, bwd 2.5x; P is printed; no error check here, the
+ * masks' accuracy is tests/gpu/test_gpu_masks' job):
+ *   jfa_bench --window N D W       causal sliding window of W keys back, B = 1, H = 2048 / D
+ *   jfa_bench --causal B N D       causal, B rows of N (the dense reference of the above)
+ *   jfa_bench --varlen S L D       S causal documents of L tokens packed in one row (B = 1)
+ *   jfa_bench --batch S L D        the same documents as a batch of S rows of L (causal)
+ *   jfa_bench --dense N D          boolean mask (1, 1, N, N), half the keys of each row, B = 1
+ *   jfa_bench --nomask N D         the unmasked run of the same shape
  */
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -332,6 +342,77 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
   teardown(&b);
 }
 
+/* Masked runs: kind 0 window (causal, window_left = W), 1 causal, 2 varlen, 3 batch, 4 dense, 5 none */
+static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64_t D, int64_t W, int64_t S, int iters) {
+  bench_t b;
+  memset(&b, 0, sizeof(b));
+  b.dt = JFA_DTYPE_BFLOAT16;
+  b.B = B, b.N = N, b.D = D;
+  b.H = 2048 / D > 0 ? 2048 / D : 1;
+  setup(&b);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = (kind <= 3) ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  double pairs = 0; /* visible pairs per (batch, head) row set, all batches */
+  int64_t *cu = NULL;
+  unsigned char *mh = NULL;
+  void *md = NULL;
+  jfa_tensor_t mt;
+  if (kind == 0) {
+    prm.window_left = W;
+    for (int64_t i = 0; i < N; ++i) pairs += (double)(i < W ? i + 1 : W + 1);
+  } else if (kind == 1 || kind == 3) {
+    pairs = (double)B * N * (N + 1) / 2;
+  } else if (kind == 2) {
+    cu = malloc((size_t)(S + 1) * sizeof(int64_t));
+    for (int64_t s = 0; s <= S; ++s) cu[s] = s * (N / S);
+    prm.cu_seqlens_q = prm.cu_seqlens_k = cu;
+    prm.num_seqs = S;
+    const int64_t L = N / S;
+    pairs = (double)S * L * (L + 1) / 2;
+  } else if (kind == 4) {
+    mh = malloc((size_t)(N * N));
+    for (int64_t i = 0; i < N * N; ++i) mh[i] = urand() < 0.5, pairs += mh[i];
+    CK(cudaMalloc(&md, (size_t)(N * N)));
+    CK(cudaMemcpy(md, mh, (size_t)(N * N), cudaMemcpyHostToDevice));
+    mt = jfa_tensor_bhsd(md, JFA_DTYPE_BOOL, JFA_DEVICE_CUDA, 1, 1, N, N);
+    prm.attn_mask = &mt;
+  } else {
+    pairs = (double)B * N * N;
+  }
+  static const char *kn[6] = {"window", "causal", "varlen", "batch", "dense", "nomask"};
+  const char *opn[3] = {"fwd", "jvp", "bwd"};
+  const double mult[3] = {1.0, 3.0, 2.5};
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  float *times = malloc(iters * sizeof(float));
+  run_op(ctx, &b, 0, &prm);
+  for (int op = 0; op < 3; ++op) {
+    for (int w = 0; w < 3; ++w) run_op(ctx, &b, op, &prm);
+    CK(cudaDeviceSynchronize());
+    for (int it = 0; it < iters; ++it) {
+      CK(cudaEventRecord(e0, 0));
+      run_op(ctx, &b, op, &prm);
+      CK(cudaEventRecord(e1, 0));
+      CK(cudaEventSynchronize(e1));
+      CK(cudaEventElapsedTime(&times[it], e0, e1));
+    }
+    qsort(times, iters, sizeof(float), cmp_f);
+    const double ms = times[iters / 2];
+    const double tflops = 4.0 * b.H * pairs * D * mult[op] / (ms * 1e-3) / 1e12;
+    printf("%-4s %-6s B=%lld H=%lld N=%lld D=%lld W=%lld S=%lld  visible pairs per head (all batch rows) %.4g  %10.3f ms %8.1f TFLOP/s\n",
+           opn[op], kn[kind], (long long)b.B, (long long)b.H, (long long)N, (long long)D, (long long)W, (long long)S,
+           pairs, ms, tflops);
+    fflush(stdout);
+  }
+  free(times);
+  cudaEventDestroy(e0), cudaEventDestroy(e1);
+  free(cu), free(mh);
+  if (md) cudaFree(md);
+  teardown(&b);
+}
+
 int main(int argc, char **argv) {
   int n = 0;
   if (!jfa_cuda_available(&n)) {
@@ -351,6 +432,21 @@ int main(int argc, char **argv) {
     printf("%-4s %-5s %4s %4s %6s %4s %6s %10s %9s %10s\n", "op", "dtype", "B", "H", "N", "D", "causal", "ms",
            "TFLOP/s", "err");
   for (int i = 1; i < argc; ++i) {
+    const int more = argc - 1 - i;
+#define ARG(k) atoll(argv[i + (k)])
+    int done = 1;
+    if (!strcmp(argv[i], "--window") && more >= 3) bench_mask(ctx, 0, 1, ARG(1), ARG(2), ARG(3), 0, iters);
+    else if (!strcmp(argv[i], "--causal") && more >= 3) bench_mask(ctx, 1, ARG(1), ARG(2), ARG(3), 0, 0, iters);
+    else if (!strcmp(argv[i], "--varlen") && more >= 3) bench_mask(ctx, 2, 1, ARG(1) * ARG(2), ARG(3), 0, ARG(1), iters);
+    else if (!strcmp(argv[i], "--batch") && more >= 3) bench_mask(ctx, 3, ARG(1), ARG(2), ARG(3), 0, 0, iters);
+    else if (!strcmp(argv[i], "--dense") && more >= 2) bench_mask(ctx, 4, 1, ARG(1), ARG(2), 0, 0, iters);
+    else if (!strcmp(argv[i], "--nomask") && more >= 2) bench_mask(ctx, 5, 1, ARG(1), ARG(2), 0, 0, iters);
+    else done = 0;
+#undef ARG
+    if (done) {
+      jfa_context_destroy(ctx);
+      return 0;
+    }
     if (!strcmp(argv[i], "--case") && i + 3 < argc) {
       jfa_dtype_t dt = JFA_DTYPE_BFLOAT16;
       if (i + 4 < argc && !strcmp(argv[i + 4], "fp16")) dt = JFA_DTYPE_FLOAT16;

@@ -19,7 +19,7 @@ NCCL_ROOT=$(python3 -c "import nvidia.nccl;print(nvidia.nccl.__path__[0])" 2>/de
   cmake -S . -B build-h200 -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} \
     -DCMAKE_CUDA_FLAGS="-Xptxas -v"
   /usr/bin/time -f "BUILD_WALL %e s" cmake --build build-h200 -j16 ||
-    cmake --build build-h200 -j16 --target test_gpu_attention test_gpu_modes jfa_bench
+    cmake --build build-h200 -j16 --target test_gpu_attention test_gpu_modes test_gpu_tangent test_gpu_masks jfa_bench
 } > "$OUT/build.log" 2>&1
 BUILD_RC=$?
 grep -E "BUILD_WALL|error" "$OUT/build.log" | head -20
@@ -40,6 +40,18 @@ if [ -z "${SKIP_TESTS:-}" ]; then
     echo "== compute-sanitizer racecheck case 4"
     timeout 120 compute-sanitizer --tool racecheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_attention 4 | tail -4
     echo "rc=$?"
+    # masks (small cases): window, packed sequences (tensor-core and fp32 SIMT), dense bool, combination
+    for c in ${SAN_MASK_CASES:-0 13 19 20 22 28}; do
+      echo "== compute-sanitizer memcheck test_gpu_masks case $c"
+      timeout 180 compute-sanitizer --tool memcheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_masks $c | tail -4
+      echo "rc=${PIPESTATUS[0]}"
+    done
+    echo "== compute-sanitizer racecheck test_gpu_masks case 13"
+    timeout 180 compute-sanitizer --tool racecheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_masks 13 | tail -4
+    echo "rc=${PIPESTATUS[0]}"
+    echo "== compute-sanitizer memcheck test_gpu_tangent case 1"
+    timeout 180 compute-sanitizer --tool memcheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_tangent 1 | tail -4
+    echo "rc=${PIPESTATUS[0]}"
   } > "$OUT/sanitizer.log" 2>&1
   (cd build-h200 && timeout 400 ctest -L gpu -V --timeout 380) > "$OUT/ctest.log" 2>&1
   echo "ctest rc=$?" >> "$OUT/ctest.log"
@@ -53,6 +65,21 @@ else
   timeout 240 build-h200/bench/jfa_bench > "$OUT/bench.log" 2>&1
 fi
 echo "bench rc=$?" >> "$OUT/bench.log"
+if [ -z "${SKIP_MASK_BENCH:-}" ]; then
+  # masks (appended to bench.log; at most 8 files come back): sliding window vs dense causal,
+  # packed documents vs a batch, dense boolean mask vs unmasked
+  J=build-h200/bench/jfa_bench
+  {
+    echo "# masks: bf16, D = 128, H = 16"
+    JFA_BENCH_ITERS=10 timeout 300 $J --window 65536 128 4096 | grep -v "^op"
+    timeout 120 $J --causal 1 8192 128 | grep -v "^op"
+    JFA_BENCH_ITERS=10 timeout 300 $J --varlen 16 4096 128 | grep -v "^op"
+    JFA_BENCH_ITERS=10 timeout 300 $J --batch 16 4096 128 | grep -v "^op"
+    timeout 120 $J --dense 4096 128 | grep -v "^op"
+    timeout 120 $J --nomask 4096 128 | grep -v "^op"
+    echo "mask bench done"
+  } >> "$OUT/bench.log" 2>&1
+fi
 if [ -n "${TUNE:-}" ]; then
   # alternative tile shapes (JFA_TUNE_* variants, see src/kernels/*_tc.cu), N = 4096
   {

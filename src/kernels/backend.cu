@@ -1,9 +1,12 @@
 /*
  * backend.cu - the jfa_cuda_* attention entry points of backend.h: picks the
  * tensor-core kernels (16-bit dtypes, aligned rows, D <= 256) or the SIMT kernels
- * (float32, or any layout the fast path does not take), manages the workspace
- * (delta and the fp32 dQ accumulator of the backward) and the device/stream.
+ * (float32, or what the fast path does not take),
+ * manages the workspace (delta and the fp32 dQ accumulator of the backward, the
+ * device copy of the packed-sequence offsets) and the device/stream.
  */
+#include <string.h>
+
 #include "kernels/internal.h"
 
 static jfa_status_t common_checks(const jfa_problem_t *p, const jfa_tensor_t *q) {
@@ -16,6 +19,44 @@ static jfa_status_t common_checks(const jfa_problem_t *p, const jfa_tensor_t *q)
 static jfa_status_t need_f32(const jfa_tensor_t *t, const char *name) {
   if (t && t->dtype != JFA_DTYPE_FLOAT32)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s must be float32 on CUDA (dtype %d)", name, (int)t->dtype);
+  return JFA_SUCCESS;
+}
+
+jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, MaskDev *m) {
+  memset(m, 0, sizeof(*m));
+  m->causal = p->causal;
+  m->windowed = p->windowed;
+  m->wl = p->win_left;
+  m->wr = p->win_right;
+  m->q_pos0 = p->q_pos0;
+  m->k_pos0 = p->k_pos0;
+  m->Nq = p->Nq;
+  m->Nk = p->Nk;
+  m->nseq = p->nseq;
+  m->br = p->seq_bottom_right;
+  if (p->nseq > 0) {
+    if (!p->cu_q || !p->cu_k) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "packed sequences without offsets");
+    const size_t n = (size_t)(p->nseq + 1);
+    int64_t *d = (int64_t *)ws;
+    /* pageable host memory: the copy is staged before cudaMemcpyAsync returns */
+    JFA_CUDA_CHECK(cudaMemcpyAsync(d, p->cu_q, n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_stream(ctx)));
+    JFA_CUDA_CHECK(cudaMemcpyAsync(d + n, p->cu_k, n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_stream(ctx)));
+    m->cu_q = d;
+    m->cu_k = d + n;
+  }
+  if (p->dmask) {
+    const jfa_tensor_t *t = p->dmask;
+    switch (t->dtype) {
+      case JFA_DTYPE_BOOL: m->dm_kind = MASK_DENSE_BOOL; break;
+      case JFA_DTYPE_FLOAT32: m->dm_kind = MASK_DENSE_F32; break;
+      case JFA_DTYPE_FLOAT16: m->dm_kind = MASK_DENSE_F16; break;
+      case JFA_DTYPE_BFLOAT16: m->dm_kind = MASK_DENSE_BF16; break;
+      default: JFA_FAIL(JFA_ERROR_UNSUPPORTED, "attn_mask: dtype %d is not supported on CUDA", (int)t->dtype);
+    }
+    m->dm = make_view(t);
+    if (t->shape[0] == 1) m->dm.sb = 0;
+    if (t->shape[1] == 1) m->dm.sh = 0;
+  }
   return JFA_SUCCESS;
 }
 
@@ -37,9 +78,14 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
   DeviceGuard g(ctx->device_index);
   if (p->B * p->Hq * p->Nq == 0) return JFA_SUCCESS;
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* merging nothing */
+  void *mws = nullptr;
+  if (mask_ws_bytes(p)) JFA_CHECK(jfa_cuda_workspace(ctx, mask_ws_bytes(p), &mws));
+  MaskDev mk;
+  JFA_CHECK(mask_setup(ctx, p, mws, &mk));
   bool done = false;
-  JFA_CHECK(tc_forward(&done, ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate));
-  if (!done) JFA_CHECK(simt_forward(ctx_stream(ctx), p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate));
+  JFA_CHECK(tc_forward(&done, ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk));
+  if (done) return JFA_SUCCESS;
+  JFA_CHECK(simt_forward(ctx_stream(ctx), p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, mk));
   return JFA_SUCCESS;
 }
 
@@ -47,7 +93,7 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
 static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
                                   const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
                                   View delta, float *dq_ws, const jfa_tensor_t *dq, const jfa_tensor_t *dk,
-                                  const jfa_tensor_t *dv, int accumulate) {
+                                  const jfa_tensor_t *dv, int accumulate, const MaskDev &mk) {
   cudaStream_t st = ctx_stream(ctx);
   const bool det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
   const int64_t Dws = (p->D + 7) / 8 * 8;
@@ -55,16 +101,16 @@ static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, co
   if (!det) {
     JFA_CUDA_CHECK(cudaMemsetAsync(dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), st));
   }
-  JFA_CHECK(tc_backward(&done, ctx, p, q, k, v, dout, lse, delta, dq_ws, Dws, det ? 1 : 0, dk, dv, accumulate));
+  JFA_CHECK(tc_backward(&done, ctx, p, q, k, v, dout, lse, delta, dq_ws, Dws, det ? 1 : 0, dk, dv, accumulate, &mk));
   if (done) {
     if (det)
-      JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate));
+      JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate, mk));
     else
       JFA_CHECK(launch_scale_add(st, dq_ws, Dws, dq, (float)p->scale, accumulate));
     return JFA_SUCCESS;
   }
-  JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate));
-  JFA_CHECK(simt_backward_dkdv(st, p, q, k, v, dout, lse, delta, dk, dv, accumulate));
+  JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate, mk));
+  JFA_CHECK(simt_backward_dkdv(st, p, q, k, v, dout, lse, delta, dk, dv, accumulate, mk));
   return JFA_SUCCESS;
 }
 
@@ -89,10 +135,14 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_block(jfa_context_t *ctx, co
   DeviceGuard g(ctx->device_index);
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
   const int64_t Dws = (p->D + 7) / 8 * 8;
+  /* workspace: the fp32 dQ accumulator, then the device copy of the packed-sequence offsets */
   void *ws = nullptr;
-  JFA_CHECK(jfa_cuda_workspace(ctx, (size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), &ws));
+  const size_t dq_bytes = align_up((size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), 256);
+  JFA_CHECK(jfa_cuda_workspace(ctx, dq_bytes + mask_ws_bytes(p), &ws));
+  MaskDev mk;
+  JFA_CHECK(mask_setup(ctx, p, (char *)ws + dq_bytes, &mk));
   JFA_CHECK(backward_core(ctx, p, q, k, v, dout, make_view(lse), make_view(delta), (float *)ws, dq, dk, dv,
-                          accumulate));
+                          accumulate, mk));
   return JFA_SUCCESS;
 }
 
@@ -109,8 +159,12 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
   const int64_t rows = p->B * p->Hq * p->Nq;
   const int64_t Dws = (p->D + 7) / 8 * 8;
   size_t delta_bytes = align_up((size_t)rows * sizeof(float), 256);
+  /* workspace: delta, the fp32 dQ accumulator, the device copy of the packed-sequence offsets */
+  const size_t dq_bytes = align_up((size_t)(rows * Dws) * sizeof(float), 256);
   void *ws = nullptr;
-  JFA_CHECK(jfa_cuda_workspace(ctx, delta_bytes + (size_t)(rows * Dws) * sizeof(float), &ws));
+  JFA_CHECK(jfa_cuda_workspace(ctx, delta_bytes + dq_bytes + mask_ws_bytes(p), &ws));
+  MaskDev mk;
+  JFA_CHECK(mask_setup(ctx, p, (char *)ws + delta_bytes + dq_bytes, &mk));
   View delta;
   delta.p = ws;
   delta.sb = p->Hq * p->Nq;
@@ -119,6 +173,6 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
   delta.sd = 0;
   JFA_CHECK(launch_delta(ctx_stream(ctx), p, o, dout, delta));
   JFA_CHECK(backward_core(ctx, p, q, k, v, dout, make_view(lse), delta, (float *)((char *)ws + delta_bytes), dq, dk,
-                          dv, 0));
+                          dv, 0, mk));
   return JFA_SUCCESS;
 }

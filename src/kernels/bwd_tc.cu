@@ -12,6 +12,10 @@
  *   contiguous workspace (skipped in deterministic mode, where the caller computes dQ
  *   separately). Causal query blocks that see none of the keys are skipped; rows
  *   with lse = -inf (fully masked) contribute nothing. D = 256 takes the SIMT path.
+ * Other masks (a.masked): the CTA iterates over the query blocks of mask_query_range
+ * only; each query block's rows carry their key intervals (mask_row_keys, computed
+ * with lse and delta into shared memory) and every element is masked against them
+ * (and the dense mask, whose bias is added to the logit before the exponential).
  * One barrier per query block: dS is double-buffered in shared memory and the dQ of
  * block it-1 is computed at the start of block it (after that block's barrier), so
  * the dQ mmas and atomics of one warp overlap the S/dP mmas of the others.
@@ -23,6 +27,9 @@
 struct BwdArgs {
   jfa_problem_t p;
   View q, k, v, dout, lse, delta, dk, dv;
+  MaskDev mk;
+  int masked; /* masks beyond causal: the MASKED instantiation (query range from mask_query_range,
+                 per-row key intervals); the others keep the causal-only code */
   float *dq_ws;
   int64_t Dws;
   int skip_dq, accumulate, Dreal;
@@ -48,7 +55,7 @@ __device__ __forceinline__ void atomic_add2(float *dst, float x, float y) {
 #endif
 }
 
-template <typename T, int D, int NW, int BM, bool KREG>
+template <typename T, int D, int NW, int BM, bool KREG, bool MASKED>
 __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   typedef BwdTC<T, D, NW, BM> C;
   constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, DT = C::DT, KS = C::KS, NTHREADS = C::NTHREADS;
@@ -60,6 +67,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   T *dSs = dOs + 2 * BM * DS; /* [2][BM][BNS] */
   float *lse_s = (float *)(dSs + 2 * BM * BNS); /* [2][BM], in log2 units, +inf = no contribution */
   float *del_s = lse_s + 2 * BM;            /* [2][BM] */
+  int *klo_s = (int *)(del_s + 2 * BM);     /* [2][BM] key intervals of the rows (masked only) */
+  int *khi_s = klo_s + 2 * BM;              /* [2][BM] */
 
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
@@ -67,10 +76,11 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   const int64_t n0 = (int64_t)blockIdx.x * BN;
   const int wk = warp * 16;
 
-  int64_t i_min = 0;
-  if (p.causal) i_min = max((int64_t)0, p.k_pos0 + n0 - p.q_pos0);
+  int64_t i_min = 0, i_max = p.Nq; /* query rows that may see keys [n0, n0 + BN) */
+  if (MASKED) mask_query_range(a.mk, n0, min(n0 + BN, p.Nk), &i_min, &i_max);
+  else if (p.causal) i_min = max((int64_t)0, p.k_pos0 + n0 - p.q_pos0);
   const int64_t qb_start = i_min / BM;
-  const int64_t nqb = (p.Nq + BM - 1) / BM;
+  const int64_t nqb = i_max > i_min ? (i_max + BM - 1) / BM : qb_start; /* end of the query blocks */
   const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
   const int64_t total = per_head * grp;
 
@@ -90,6 +100,12 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
       }
       lse_s[buf * BM + r] = l;
       del_s[buf * BM + r] = dl;
+      if (MASKED) {
+        int64_t lo = 0, hi = 0;
+        if (i < p.Nq) mask_row_keys(a.mk, i, &lo, &hi);
+        klo_s[buf * BM + r] = (int)lo;
+        khi_s[buf * BM + r] = (int)hi;
+      }
     }
   };
   /* (head, query block) of the current iteration, advanced without divisions */
@@ -208,7 +224,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
     }
 
     /* P^T and dS^T (in place: st <- P, dpt <- dS) */
-    const bool need_mask = n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
+    const bool need_mask = MASKED || n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
     /* 32-bit mask in local indices: key kl (n0 + kl) is visible to query qi (q0 + qi) iff
        kl < klim and kl - qi <= cdiff */
     const int klim = (int)min((int64_t)BN, p.Nk - n0);
@@ -225,7 +241,16 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
         float pv = exp2f(st[nt][e] * a.scale_log2 - lb[qi]);
         if (need_mask) {
           const int kl = wk + g + (e >> 1) * 8;
-          if (kl >= klim || kl - qi > cdiff) pv = 0.f;
+          if (!MASKED) {
+            if (kl >= klim || kl - qi > cdiff) pv = 0.f;
+          } else {
+            const int kj = (int)n0 + kl;
+            if (kj < klo_s[buf * BM + qi] || kj >= khi_s[buf * BM + qi])
+              pv = 0.f;
+            else if (a.mk.dm_kind)
+              pv = exp2f(st[nt][e] * a.scale_log2 + mask_dense(a.mk, b, h, q0 + qi, kj) * 1.4426950408889634f -
+                         lb[qi]);
+          }
         }
         st[nt][e] = pv;
         dpt[nt][e] = pv * (dpt[nt][e] - db[qi]);
@@ -299,17 +324,22 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   }
 }
 
-template <typename T, int D, int NW, int BM, bool KREG>
-static jfa_status_t launch_bwd_tc(const BwdArgs &a, cudaStream_t st) {
+template <typename T, int D, int NW, int BM, bool KREG, bool MASKED>
+static jfa_status_t launch_bwd_tc_m(const BwdArgs &a, cudaStream_t st) {
   typedef BwdTC<T, D, NW, BM> C;
-  auto kern = bwd_tc_kernel<T, D, NW, BM, KREG>;
-  const size_t smem = C::smem_bytes();
+  auto kern = bwd_tc_kernel<T, D, NW, BM, KREG, MASKED>;
+  const size_t smem = C::smem_bytes() + (MASKED ? 4 * BM * sizeof(int) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
+}
+
+template <typename T, int D, int NW, int BM, bool KREG>
+static jfa_status_t launch_bwd_tc(const BwdArgs &a, cudaStream_t st) {
+  return a.masked ? launch_bwd_tc_m<T, D, NW, BM, KREG, true>(a, st) : launch_bwd_tc_m<T, D, NW, BM, KREG, false>(a, st);
 }
 
 template <typename T>
@@ -333,14 +363,18 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
 jfa_status_t tc_backward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
                          const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
                          View delta, float *dq_ws, int64_t Dws, int skip_dq, const jfa_tensor_t *dk,
-                         const jfa_tensor_t *dv, int accumulate) {
+                         const jfa_tensor_t *dv, int accumulate, const MaskDev *mk) {
   *done = false;
   const int Dk = tc_head_dim(p->D);
   if (Dk == 0 || Dk > 128) return JFA_SUCCESS;
   if (!tc_tensor_ok(q) || !tc_tensor_ok(k) || !tc_tensor_ok(v) || !tc_tensor_ok(dout)) return JFA_SUCCESS;
   if (p->B > 65535 || p->Hkv > 65535) return JFA_SUCCESS;
+  const bool masked = problem_has_masks(p);
+  if (masked && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30))) return JFA_SUCCESS; /* int key intervals */
   BwdArgs a;
   a.p = *p;
+  a.mk = *mk;
+  a.masked = masked ? 1 : 0;
   a.q = make_view(q);
   a.k = make_view(k);
   a.v = make_view(v);

@@ -60,7 +60,8 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, cudaStream_t st) {
 jfa_status_t tc_forward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
                         const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
                         const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
-                        const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate) {
+                        const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate,
+                        const MaskDev *mk) {
   *done = false;
   const bool jvp = qd != nullptr;
   const int Dk = tc_head_dim(p->D);
@@ -68,8 +69,12 @@ jfa_status_t tc_forward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, 
   if (!tc_tensor_ok(q) || !tc_tensor_ok(k) || !tc_tensor_ok(v)) return JFA_SUCCESS;
   if (jvp && (!tc_tensor_ok(qd) || !tc_tensor_ok(kd) || !tc_tensor_ok(vd))) return JFA_SUCCESS;
   if (p->B > 65535 || p->Hq > 65535) return JFA_SUCCESS;
+  const bool masked = problem_has_masks(p);
+  if (masked && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30))) return JFA_SUCCESS; /* int key intervals */
   FwdArgs a;
   a.p = *p;
+  a.mk = *mk;
+  a.masked = masked ? 1 : 0;
   a.q = make_view(q);
   a.k = make_view(k);
   a.v = make_view(v);

@@ -8,24 +8,38 @@
  * a two-stage cp.async pipeline in padded shared memory (row stride D + 8, which
  * makes ldmatrix conflict-free). Per block:
  *   S = Q K^T, Sd = Qd K^T + Q Kd^T (two mmas into one fragment), online softmax
- *   in fp32 registers (exp2 domain), O += P V, U += (P*Sd) V + P Vd.
- * End: O = O~/l, mu = nu/l, Od = U/l - mu O, lse = m + log l.
+ *   in fp32 registers (exp2 domain), O += P V, U += (P*(Sd - c)) V + P Vd.
+ * The tangent is accumulated against a running reference c = nu/l (the running mu):
+ * when c moves, U += (c_old - c_new) O~, so that U = sum_j p_j (Sd_j - c) V_j + p_j Vd_j
+ * holds for the current c and the packed P*(Sd - c) is small for the dominant keys
+ * (no cancellation in Od even when the softmax is nearly one-hot).
+ * End: O = O~/l, mu = c, Od = U/l, lse = m + log l.
  * Head dims that are not a multiple of the instantiated D are zero-filled by the
  * loads (cp.async src-size) and masked at the store. Causal blocks above the
  * diagonal are skipped; blocks that cross it or the key tail are masked per element.
  * One barrier per key block: the prefetch of block jb + 1 is issued after block jb's
  * barrier, so warps may drift by a phase (softmax of one overlaps mmas of another).
+ * Other masks (a.masked: windows, packed sequences, dense masks) go through the same
+ * loop: each CTA first puts its rows' key intervals [lo, hi) (mask_row_keys) in shared
+ * memory (2 * BM ints after the tiles), iterates only over the key blocks in the union
+ * of those intervals, and masks per element only the blocks not inside every row's
+ * interval (every block when a dense mask is set; its bias is added in fp32).
  * Accumulate mode merges the result into fp32 accumulators in the epilogue.
  * Included by fwd_tc.cu (forward) and jvp_tc.cu (JVP) so that they compile in parallel.
  */
 #ifndef JFA_KERNELS_FWD_TC_CUH_
 #define JFA_KERNELS_FWD_TC_CUH_
 
+#include <limits.h>
+
 #include "kernels/internal.h"
 
 struct FwdArgs {
   jfa_problem_t p;
   View q, k, v, qd, kd, vd, o, lse, od, mu;
+  MaskDev mk;
+  int masked; /* masks beyond causal: the MASKED instantiation (per-row key intervals in shared
+                 memory, dense mask per element); the others keep the causal-only code */
   int accumulate;
   int Dreal;
   float scale, scale_log2;
@@ -80,9 +94,10 @@ struct FwdTC {
   }
 };
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED>
 /* the D = 64 forward with Q read from shared memory fits 3 CTAs of 4 warps per SM in registers */
-__global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4) ? 3 : 1) fwd_tc_kernel(const FwdArgs a) {
+__global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 && NW == 4) ? 3 : 1)
+    fwd_tc_kernel(const FwdArgs a) {
   typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
   constexpr int BM = C::BM, DS = C::DS, NT = C::NT, DT = C::DT, KS = C::KS, NTILE = C::NTILE;
   constexpr int NTHREADS = C::NTHREADS;
@@ -97,28 +112,56 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
   const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * BM; /* longest (causal) blocks first */
   const int wrow = warp * 16 * MT;
 
-  int64_t kend = p.Nk;
+  int64_t kbeg = 0, kend = p.Nk;
   if (p.causal) {
     int64_t last_q = min(m0 + BM, p.Nq) - 1;
     kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
   }
-  const int nblk = (int)((kend + BN - 1) / BN);
+  /* masked: key intervals of the CTA's rows (ints: the launcher checks Nk < 2^30), their union
+     [kbeg, kend), and [kin_lo, kin_hi): keys inside every row's interval */
+  int *s_lo = (int *)(KV + 2 * NTILE * BN * DS), *s_hi = s_lo + BM;
+  int kin_lo = 0, kin_hi = 0;
+  if (MASKED) {
+    for (int r = threadIdx.x; r < BM; r += NTHREADS) {
+      int64_t lo = 0, hi = 0;
+      if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
+      s_lo[r] = (int)lo;
+      s_hi[r] = (int)hi;
+    }
+    __syncthreads();
+    int ulo = INT_MAX, uhi = 0, ilo = 0, ihi = INT_MAX;
+    for (int r = 0; r < BM && m0 + r < p.Nq; ++r) {
+      const int lo = s_lo[r], hi = s_hi[r];
+      if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
+      ilo = max(ilo, lo);
+      ihi = min(ihi, hi);
+    }
+    kbeg = ulo < uhi ? ulo : 0;
+    kend = ulo < uhi ? uhi : 0;
+    kin_lo = ilo;
+    kin_hi = a.mk.dm_kind ? 0 : ihi; /* a dense mask: every block is masked per element */
+  }
+  const int jb0 = (int)(kbeg / BN), nblk = (int)((kend + BN - 1) / BN);
 
   tc_load_tile<T, D, BM, NTHREADS>(Qs, a.q, b, h, m0, p.Nq, a.Dreal);
   if (JVP) tc_load_tile<T, D, BM, NTHREADS>(Qds, a.qd, b, h, m0, p.Nq, a.Dreal);
-  if (nblk > 0) {
-    tc_load_tile<T, D, BN, NTHREADS>(KV + 0 * BN * DS, a.k, b, hk, 0, p.Nk, a.Dreal);
-    tc_load_tile<T, D, BN, NTHREADS>(KV + 1 * BN * DS, a.v, b, hk, 0, p.Nk, a.Dreal);
+  if (jb0 < nblk) {
+    T *first = KV + (jb0 & 1) * NTILE * BN * DS;
+    const int64_t k0 = (int64_t)jb0 * BN;
+    tc_load_tile<T, D, BN, NTHREADS>(first + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
+    tc_load_tile<T, D, BN, NTHREADS>(first + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
     if (JVP) {
-      tc_load_tile<T, D, BN, NTHREADS>(KV + 2 * BN * DS, a.kd, b, hk, 0, p.Nk, a.Dreal);
-      tc_load_tile<T, D, BN, NTHREADS>(KV + 3 * BN * DS, a.vd, b, hk, 0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(first + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(first + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
     }
   }
   cp_async_commit();
 
   float o[MT][DT][4];
   float u[JVP ? MT : 1][JVP ? DT : 1][4];
-  float mrow[MT][2], lrow[MT][2], nrow[MT][2];
+  /* lrow, nrow: per-lane partial sums in the forward; full row sums (quad-reduced per block) in the
+     JVP, which needs the running mu crow = nu / l in every block */
+  float mrow[MT][2], lrow[MT][2], nrow[MT][2], crow[JVP ? MT : 1][2];
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
@@ -133,6 +176,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
       mrow[mt][rr] = -INFINITY;
       lrow[mt][rr] = 0.f;
       nrow[mt][rr] = 0.f;
+      crow[JVP ? mt : 0][rr] = 0.f;
     }
   }
   uint32_t qf[QREG ? MT : 1][QREG ? KS : 1][4];
@@ -145,7 +189,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
   const uint32_t sKV = smem_u32(KV);
   uint32_t qdf[(QREG && JVP) ? MT : 1][(QREG && JVP) ? KS : 1][4];
 
-  for (int jb = 0; jb < nblk; ++jb) {
+  for (int jb = jb0; jb < nblk; ++jb) {
     /* one barrier per key block: block jb has landed, and every warp is done with block jb - 1,
        whose buffer the prefetch of block jb + 1 then overwrites */
     cp_async_wait<0>();
@@ -167,7 +211,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
     const uint32_t sV = sKV + (jb & 1) * NTILE * BN * DS * ES + BN * DS * ES + v_lane;
     const uint32_t sVd = sV + 2 * BN * DS * ES;
 
-    if (QREG && jb == 0) {
+    if (QREG && jb == jb0) {
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -234,7 +278,8 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
 
     /* mask, online softmax */
     const int64_t kb0 = (int64_t)jb * BN;
-    const bool need_mask = kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0);
+    const bool need_mask = MASKED ? (kb0 < kin_lo || kb0 + BN > kin_hi)
+                                    : (kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0));
     /* 32-bit mask in CTA-local indices: column c (key kb0 + c) is visible to local row r iff
        c < klim and c - r <= cdiff */
     const int klim = (int)min((int64_t)BN, p.Nk - kb0);
@@ -248,6 +293,9 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
 #pragma unroll
       for (int rr = 0; rr < 2; ++rr) {
         const int rl = wrow + mt * 16 + g + rr * 8;
+        /* masked: this row's keys relative to the block */
+        const int rlo = MASKED && need_mask ? s_lo[rl] - (int)kb0 : 0;
+        const int rhi = MASKED && need_mask ? s_hi[rl] - (int)kb0 : 0;
         float mx = -INFINITY;
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
@@ -256,7 +304,13 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
             float val = s[mt][nt][rr * 2 + e] * a.scale_log2;
             if (need_mask) {
               const int c = nt * 8 + 2 * t4 + e;
-              if (c >= klim || c - rl > cdiff) val = -INFINITY;
+              if (!MASKED) {
+                if (c >= klim || c - rl > cdiff) val = -INFINITY;
+              } else if (c < rlo || c >= rhi) {
+                val = -INFINITY;
+              } else if (a.mk.dm_kind) {
+                val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f;
+              }
             }
             s[mt][nt][rr * 2 + e] = val;
             mx = fmaxf(mx, val);
@@ -277,20 +331,43 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
             ps += pv;
             if (JVP) {
               float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
-              const float psdv = pv * (sdr * a.scale);
-              psd += psdv;
-              sdr = psdv;
+              sdr *= a.scale;
+              psd += pv * sdr;
             }
           }
-        lrow[mt][rr] = lrow[mt][rr] * alpha + ps;
-        if (JVP) nrow[mt][rr] = nrow[mt][rr] * alpha + psd;
+        float shift = 0.f;
+        if (JVP) {
+          /* full row sums, then the new reference c = nu / l (0 while no key is visible) */
+          ps += __shfl_xor_sync(0xffffffffu, ps, 1);
+          ps += __shfl_xor_sync(0xffffffffu, ps, 2);
+          psd += __shfl_xor_sync(0xffffffffu, psd, 1);
+          psd += __shfl_xor_sync(0xffffffffu, psd, 2);
+          const float lnew = lrow[mt][rr] * alpha + ps, nunew = nrow[mt][rr] * alpha + psd;
+          const float cnew = lnew > 0.f ? nunew / lnew : 0.f;
+          float &cr = crow[JVP ? mt : 0][rr];
+          shift = cr - cnew;
+          cr = cnew;
+          lrow[mt][rr] = lnew;
+          nrow[mt][rr] = nunew;
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
+              sdr = s[mt][nt][rr * 2 + e] * (sdr - cnew);
+            }
+        } else {
+          lrow[mt][rr] = lrow[mt][rr] * alpha + ps;
+        }
 #pragma unroll
         for (int dt = 0; dt < DT; ++dt) {
           o[mt][dt][rr * 2] *= alpha;
           o[mt][dt][rr * 2 + 1] *= alpha;
           if (JVP) {
-            u[JVP ? mt : 0][JVP ? dt : 0][rr * 2] *= alpha;
-            u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + 1] *= alpha;
+            /* U = alpha U + (c_old - c_new) O~ with O~ already rescaled, before this block is added */
+            float *ur = u[JVP ? mt : 0][JVP ? dt : 0];
+            ur[rr * 2] = fmaf(shift, o[mt][dt][rr * 2], ur[rr * 2] * alpha);
+            ur[rr * 2 + 1] = fmaf(shift, o[mt][dt][rr * 2 + 1], ur[rr * 2 + 1] * alpha);
           }
         }
       }
@@ -350,15 +427,12 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
-      float l = lrow[mt][rr], nu = nrow[mt][rr];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      if (JVP) {
-        nu += __shfl_xor_sync(0xffffffffu, nu, 1);
-        nu += __shfl_xor_sync(0xffffffffu, nu, 2);
+      if (!JVP) { /* the JVP's sums are already full row sums */
+        float l = lrow[mt][rr];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        lrow[mt][rr] = l;
       }
-      lrow[mt][rr] = l;
-      nrow[mt][rr] = nu;
       la[mt][rr] = -INFINITY;
       ma[mt][rr] = 0.f;
       const int64_t i = m0 + wrow + mt * 16 + g + rr * 8;
@@ -377,7 +451,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
       const float l = lrow[mt][rr];
       const float inv = l > 0.f ? 1.f / l : 0.f;
       const float lse = l > 0.f ? (mrow[mt][rr] + log2f(l)) * 0.69314718055994531f : -INFINITY;
-      const float mu = nrow[mt][rr] * inv;
+      const float mu = JVP ? crow[JVP ? mt : 0][rr] : 0.f; /* the reference of U: nu / l, 0 without keys */
       float wa = 0.f, wp = 1.f, lse_n = lse, mu_n = mu;
       if (a.accumulate) {
         const float mx = fmaxf(la[mt][rr], lse);
@@ -399,7 +473,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
           const int d = dt * 8 + 2 * t4 + e;
           if (d >= a.Dreal) continue;
           const float ov = o[mt][dt][rr * 2 + e] * inv;
-          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - mu * ov : 0.f;
+          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv : 0.f;
           if (!a.accumulate) {
             ((T *)a.o.p)[voff(a.o, b, h, i, d)] = from_f<T>(ov);
             if (JVP) ((T *)a.od.p)[voff(a.od, b, h, i, d)] = from_f<T>(odv);
@@ -422,17 +496,23 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && D == 64 && NW == 4)
     }
 }
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
-static jfa_status_t launch_fwd_tc(const FwdArgs &a, cudaStream_t st) {
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED>
+static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
   typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
-  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG>;
-  const size_t smem = C::smem_bytes();
+  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG, MASKED>;
+  const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
+}
+
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
+static jfa_status_t launch_fwd_tc(const FwdArgs &a, cudaStream_t st) {
+  return a.masked ? launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, true>(a, st)
+                  : launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, false>(a, st);
 }
 
 /* jvp_tc.cu: launches the JVP instantiation for the 16-bit dtype and head dim Dk (32..128). */

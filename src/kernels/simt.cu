@@ -2,8 +2,11 @@
  * simt.cu - plain (CUDA-core, fp32 arithmetic) attention kernels of jfa: forward,
  * fused forward+JVP, and the deterministic backward split in two kernels (dQ: a warp
  * per query row; dK/dV: a warp per key row looping over its GQA group's queries).
- * They take any dtype, any strides and any D <= 256; they are the float32 path and
- * the fallback when the tensor-core kernels do not apply. One warp owns one row;
+ * They take any dtype, any strides, any D <= 256 and every mask of jfa_problem_t
+ * (per-row key intervals from mask_row_keys, dense masks per element; tiles no row
+ * of the CTA sees are skipped); they are the float32 path and the fallback when the
+ * tensor-core kernels do not apply. One warp owns one row;
+ * the JVP accumulates the tangent against the running mu (see fwd_tc.cuh);
  * within a 32-key (or 32-query) tile lane j scores key (query) j, and lane l owns
  * the head dims l, l + 32, ... of the row's accumulators.
  */
@@ -49,11 +52,31 @@ static __device__ __forceinline__ float dot_row(const float *a, const float *b, 
   return s;
 }
 
+/* Keys [*beg, *end) visible to any row of the CTA, from each warp's row interval [lo, hi)
+   (lane-uniform); a barrier: every thread of the CTA must call it. */
+static __device__ void cta_key_range(int64_t lo, int64_t hi, int64_t *beg, int64_t *end) {
+  __shared__ int64_t s_lo[SIMT_WARPS], s_hi[SIMT_WARPS];
+  const int w = threadIdx.x / 32;
+  if ((threadIdx.x & 31) == 0) {
+    s_lo[w] = lo < hi ? lo : INT64_MAX;
+    s_hi[w] = lo < hi ? hi : INT64_MIN;
+  }
+  __syncthreads();
+  int64_t b = INT64_MAX, e = INT64_MIN;
+  for (int x = 0; x < SIMT_WARPS; ++x) {
+    b = min(b, s_lo[x]);
+    e = max(e, s_hi[x]);
+  }
+  if (b >= e) b = e = 0;
+  *beg = b;
+  *end = e;
+}
+
 /* grid: (ceil(Nq / 8), Hq, B). */
 template <typename T, bool JVP>
 __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, View k, View v, View qd, View kd,
                                                        View vd, View o, View lse, View od, View mu,
-                                                       int accumulate) {
+                                                       int accumulate, MaskDev mk) {
   extern __shared__ float sm[];
   const int D = (int)p.D, w = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
@@ -66,18 +89,16 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
   load_rows<T>(Qs, q, b, h, row0, p.Nq, D);
   if (JVP) load_rows<T>(Qds, qd, b, h, row0, p.Nq, D);
 
-  float m = -INFINITY, l = 0.f, nu = 0.f;
+  float m = -INFINITY, l = 0.f, nu = 0.f, cref = 0.f;
   float acc[SIMT_MAXC], accd[SIMT_MAXC];
 #pragma unroll
   for (int c = 0; c < SIMT_MAXC; ++c) acc[c] = accd[c] = 0.f;
 
-  /* keys visible to any row of this CTA: j <= q_pos0 + row_last - k_pos0 */
-  int64_t nk_end = p.Nk;
-  if (p.causal) {
-    int64_t last = p.q_pos0 + min(row0 + SIMT_WARPS, p.Nq) - 1 - p.k_pos0 + 1;
-    nk_end = max((int64_t)0, min(nk_end, last));
-  }
-  for (int64_t j0 = 0; j0 < nk_end; j0 += SIMT_TILE) {
+  /* this row's keys [klo, khi) and the keys visible to any row of this CTA */
+  int64_t klo = 0, khi = 0, nk_beg, nk_end;
+  if (i < p.Nq) mask_row_keys(mk, i, &klo, &khi);
+  cta_key_range(klo, khi, &nk_beg, &nk_end);
+  for (int64_t j0 = nk_beg; j0 < nk_end; j0 += SIMT_TILE) {
     __syncthreads();
     load_tile<T>(Ks, k, b, hk, j0, p.Nk, D);
     load_tile<T>(Vs, v, b, hk, j0, p.Nk, D);
@@ -88,8 +109,9 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     __syncthreads();
     if (i >= p.Nq) continue;
     const int64_t j = j0 + lane;
-    bool valid = j < p.Nk && (!p.causal || p.k_pos0 + j <= p.q_pos0 + i);
-    float s = valid ? scale * dot_row(Qs + w * D, Ks + lane * (D + 1), D) : -INFINITY;
+    const float bias = (mk.dm_kind && j >= klo && j < khi) ? mask_dense(mk, b, h, i, j) : 0.f;
+    bool valid = j >= klo && j < khi && bias != -INFINITY;
+    float s = valid ? scale * dot_row(Qs + w * D, Ks + lane * (D + 1), D) + bias : -INFINITY;
     float sd = 0.f;
     if (JVP && valid)
       sd = scale * (dot_row(Qds + w * D, Ks + lane * (D + 1), D) + dot_row(Qs + w * D, Kds + lane * (D + 1), D));
@@ -100,15 +122,23 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     float pj = valid ? expf(s - mn) : 0.f;
     m = mn;
     l = l * alpha + warp_sum(pj);
-    if (JVP) nu = nu * alpha + warp_sum(pj * sd);
+    /* the tangent accumulates against the running mu cref (no cancellation in Od = accd / l):
+       accd = sum p (sd - cref) V + p Vd; moving the reference shifts it by (c_old - c_new) O~ */
+    float shift = 0.f;
+    if (JVP) {
+      nu = nu * alpha + warp_sum(pj * sd);
+      const float cnew = l > 0.f ? nu / l : 0.f;
+      shift = cref - cnew;
+      cref = cnew;
+    }
 #pragma unroll
     for (int c = 0; c < SIMT_MAXC; ++c) {
       acc[c] *= alpha;
-      if (JVP) accd[c] *= alpha;
+      if (JVP) accd[c] = fmaf(shift, acc[c], accd[c] * alpha);
     }
     for (int jj = 0; jj < SIMT_TILE; ++jj) {
       float pb = __shfl_sync(0xffffffffu, pj, jj);
-      float psd = JVP ? __shfl_sync(0xffffffffu, pj * sd, jj) : 0.f;
+      float psd = JVP ? __shfl_sync(0xffffffffu, pj * (sd - cref), jj) : 0.f;
       if (pb == 0.f) continue;
 #pragma unroll
       for (int c = 0; c < SIMT_MAXC; ++c) {
@@ -124,7 +154,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
   if (i >= p.Nq) return;
   float inv = l > 0.f ? 1.f / l : 0.f;
   float lse_v = l > 0.f ? m + logf(l) : -INFINITY;
-  float mu_v = nu * inv;
+  float mu_v = cref; /* = nu / l of the last tile; 0 for a row that saw no key */
   if (!accumulate) {
 #pragma unroll
     for (int c = 0; c < SIMT_MAXC; ++c) {
@@ -132,7 +162,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
       if (d < D) {
         float ov = acc[c] * inv;
         ((T *)o.p)[voff(o, b, h, i, d)] = from_f<T>(ov);
-        if (JVP) ((T *)od.p)[voff(od, b, h, i, d)] = from_f<T>(accd[c] * inv - mu_v * ov);
+        if (JVP) ((T *)od.p)[voff(od, b, h, i, d)] = from_f<T>(accd[c] * inv);
       }
     }
     if (lane == 0) {
@@ -162,7 +192,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
       float *po = (float *)o.p + voff(o, b, h, i, d);
       float oa = *po;
       if (JVP) {
-        float odp = accd[c] * inv - mu_v * op;
+        float odp = accd[c] * inv;
         float *pod = (float *)od.p + voff(od, b, h, i, d);
         float oda = *pod;
         *pod = (wa != 0.f ? wa * (oda + (ma - mu_n) * oa) : 0.f) + (wp != 0.f ? wp * (odp + (mu_v - mu_n) * op) : 0.f);
@@ -201,7 +231,7 @@ static jfa_status_t check_d(const jfa_problem_t *p) {
 jfa_status_t simt_forward(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
                           const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
                           const jfa_tensor_t *vd, const jfa_tensor_t *o, const jfa_tensor_t *lse,
-                          const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate) {
+                          const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate, const MaskDev &mk) {
   JFA_CHECK(check_d(p));
   if (p->B * p->Hq * p->Nq == 0) return JFA_SUCCESS;
   const int D = (int)p->D;
@@ -213,12 +243,12 @@ jfa_status_t simt_forward(cudaStream_t st, const jfa_problem_t *p, const jfa_ten
       JFA_CHECK(launch_with_smem(simt_fwd_kernel<T, true>, grid, smem, st));
       simt_fwd_kernel<T, true><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v), make_view(qd),
                                                         make_view(kd), make_view(vd), make_view(o), make_view(lse),
-                                                        make_view(od), make_view(mu), accumulate);
+                                                        make_view(od), make_view(mu), accumulate, mk);
     } else {
       JFA_CHECK(launch_with_smem(simt_fwd_kernel<T, false>, grid, smem, st));
       simt_fwd_kernel<T, false><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v), View{},
                                                          View{}, View{}, make_view(o), make_view(lse), View{},
-                                                         View{}, accumulate);
+                                                         View{}, accumulate, mk);
     }
   });
   JFA_LAUNCH_CHECK();
@@ -228,7 +258,7 @@ jfa_status_t simt_forward(cudaStream_t st, const jfa_problem_t *p, const jfa_ten
 /* ---- backward: dQ, a warp per query row; grid (ceil(Nq / 8), Hq, B) ---------------- */
 template <typename T, typename TO>
 __global__ void __launch_bounds__(256) simt_dq_kernel(jfa_problem_t p, View q, View k, View v, View dout, View lse,
-                                                      View delta, View dq, int accumulate) {
+                                                      View delta, View dq, int accumulate, MaskDev mk) {
   extern __shared__ float sm[];
   const int D = (int)p.D, w = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
@@ -246,22 +276,21 @@ __global__ void __launch_bounds__(256) simt_dq_kernel(jfa_problem_t p, View q, V
   float acc[SIMT_MAXC];
 #pragma unroll
   for (int c = 0; c < SIMT_MAXC; ++c) acc[c] = 0.f;
-  int64_t nk_end = p.Nk;
-  if (p.causal) {
-    int64_t last = p.q_pos0 + min(row0 + SIMT_WARPS, p.Nq) - 1 - p.k_pos0 + 1;
-    nk_end = max((int64_t)0, min(nk_end, last));
-  }
-  for (int64_t j0 = 0; j0 < nk_end; j0 += SIMT_TILE) {
+  int64_t klo = 0, khi = 0, nk_beg, nk_end;
+  if (i < p.Nq) mask_row_keys(mk, i, &klo, &khi);
+  cta_key_range(klo, khi, &nk_beg, &nk_end);
+  for (int64_t j0 = nk_beg; j0 < nk_end; j0 += SIMT_TILE) {
     __syncthreads();
     load_tile<T>(Ks, k, b, hk, j0, p.Nk, D);
     load_tile<T>(Vs, v, b, hk, j0, p.Nk, D);
     __syncthreads();
     if (i >= p.Nq || lse_i == -INFINITY) continue;
     const int64_t j = j0 + lane;
-    bool valid = j < p.Nk && (!p.causal || p.k_pos0 + j <= p.q_pos0 + i);
+    const float bias = (mk.dm_kind && j >= klo && j < khi) ? mask_dense(mk, b, h, i, j) : 0.f;
+    bool valid = j >= klo && j < khi && bias != -INFINITY;
     float ds = 0.f;
     if (valid) {
-      float s = scale * dot_row(Qs + w * D, Ks + lane * (D + 1), D);
+      float s = scale * dot_row(Qs + w * D, Ks + lane * (D + 1), D) + bias;
       float dp = dot_row(dOs + w * D, Vs + lane * (D + 1), D);
       float pr = expf(s - lse_i);
       ds = pr * (dp - delta_i);
@@ -291,7 +320,8 @@ __global__ void __launch_bounds__(256) simt_dq_kernel(jfa_problem_t p, View q, V
 /* ---- backward: dK, dV, a warp per key row; grid (ceil(Nk / 8), Hkv, B) ------------- */
 template <typename T, typename TO>
 __global__ void __launch_bounds__(256) simt_dkdv_kernel(jfa_problem_t p, View q, View k, View v, View dout,
-                                                        View lse, View delta, View dk, View dv, int accumulate) {
+                                                        View lse, View delta, View dk, View dv, int accumulate,
+                                                        MaskDev mk) {
   extern __shared__ float sm[];
   const int D = (int)p.D, w = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int64_t b = blockIdx.z, hk = blockIdx.y, g = p.Hq / p.Hkv;
@@ -305,14 +335,26 @@ __global__ void __launch_bounds__(256) simt_dkdv_kernel(jfa_problem_t p, View q,
   float adk[SIMT_MAXC], adv[SIMT_MAXC];
 #pragma unroll
   for (int c = 0; c < SIMT_MAXC; ++c) adk[c] = adv[c] = 0.f;
-  /* first query that sees key0: q_pos0 + i >= k_pos0 + key0 */
-  int64_t i_start = 0;
-  if (p.causal) i_start = max((int64_t)0, p.k_pos0 + key0 - p.q_pos0);
+  /* without packed sequences, the band of causal / window bounds the queries that see
+     keys [key0, key0 + 8): q_pos0 + i >= k_pos0 + key0 - win_right, and
+     q_pos0 + i <= k_pos0 + key_last + win_left */
+  int64_t i_start = 0, i_end = p.Nq;
+  const int64_t key_last = min(key0 + SIMT_WARPS, p.Nk) - 1;
+  if (p.nseq == 0) {
+    if (p.causal) i_start = max(i_start, p.k_pos0 + key0 - p.q_pos0);
+    if (p.windowed && p.win_right >= 0) i_start = max(i_start, p.k_pos0 + key0 - p.win_right - p.q_pos0);
+    if (p.windowed && p.win_left >= 0) i_end = min(i_end, p.k_pos0 + key_last + p.win_left - p.q_pos0 + 1);
+  }
   i_start = i_start / SIMT_TILE * SIMT_TILE;
   for (int64_t hh = 0; hh < g; ++hh) {
     const int64_t h = hk * g + hh;
-    for (int64_t i0 = i_start; i0 < p.Nq; i0 += SIMT_TILE) {
-      __syncthreads();
+    for (int64_t i0 = i_start; i0 < i_end; i0 += SIMT_TILE) {
+      /* this lane's query row and its keys; the tile is skipped when no row sees a key of this CTA.
+         __syncthreads_or is also the barrier before the tile buffers are overwritten. */
+      const int64_t iq = i0 + lane;
+      int64_t qlo = 0, qhi = 0;
+      if (iq < p.Nq) mask_row_keys(mk, iq, &qlo, &qhi);
+      if (!__syncthreads_or(qlo < qhi && qlo <= key_last && qhi > key0)) continue;
       load_tile<T>(Qs, q, b, h, i0, p.Nq, D);
       load_tile<T>(dOs, dout, b, h, i0, p.Nq, D);
       if (threadIdx.x < SIMT_TILE) {
@@ -322,12 +364,13 @@ __global__ void __launch_bounds__(256) simt_dkdv_kernel(jfa_problem_t p, View q,
       }
       __syncthreads();
       if (j >= p.Nk) continue;
-      const int64_t i = i0 + lane;
+      const int64_t i = iq;
       const float li = lse_s[lane];
-      bool valid = i < p.Nq && li != -INFINITY && (!p.causal || p.k_pos0 + j <= p.q_pos0 + i);
+      const float bias = (mk.dm_kind && i < p.Nq && j >= qlo && j < qhi) ? mask_dense(mk, b, h, i, j) : 0.f;
+      bool valid = i < p.Nq && li != -INFINITY && j >= qlo && j < qhi && bias != -INFINITY;
       float pr = 0.f, ds = 0.f;
       if (valid) {
-        float s = scale * dot_row(Qs + lane * (D + 1), Ks + w * D, D);
+        float s = scale * dot_row(Qs + lane * (D + 1), Ks + w * D, D) + bias;
         float dp = dot_row(dOs + lane * (D + 1), Vs + w * D, D);
         pr = expf(s - li);
         ds = pr * (dp - del_s[lane]);
@@ -366,7 +409,7 @@ __global__ void __launch_bounds__(256) simt_dkdv_kernel(jfa_problem_t p, View q,
 
 jfa_status_t simt_backward_dq(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q,
                               const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
-                              View delta, const jfa_tensor_t *dq, int accumulate) {
+                              View delta, const jfa_tensor_t *dq, int accumulate, const MaskDev &mk) {
   JFA_CHECK(check_d(p));
   if (p->B * p->Hq * p->Nq == 0) return JFA_SUCCESS;
   const int D = (int)p->D;
@@ -376,11 +419,11 @@ jfa_status_t simt_backward_dq(cudaStream_t st, const jfa_problem_t *p, const jfa
     if (dq->dtype == JFA_DTYPE_FLOAT32) {
       JFA_CHECK(launch_with_smem(simt_dq_kernel<T, float>, grid, smem, st));
       simt_dq_kernel<T, float><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v),
-                                                        make_view(dout), lse, delta, make_view(dq), accumulate);
+                                                        make_view(dout), lse, delta, make_view(dq), accumulate, mk);
     } else {
       JFA_CHECK(launch_with_smem(simt_dq_kernel<T, T>, grid, smem, st));
       simt_dq_kernel<T, T><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v), make_view(dout),
-                                                    lse, delta, make_view(dq), accumulate);
+                                                    lse, delta, make_view(dq), accumulate, mk);
     }
   });
   JFA_LAUNCH_CHECK();
@@ -389,7 +432,8 @@ jfa_status_t simt_backward_dq(cudaStream_t st, const jfa_problem_t *p, const jfa
 
 jfa_status_t simt_backward_dkdv(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q,
                                 const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
-                                View delta, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
+                                View delta, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate,
+                                const MaskDev &mk) {
   JFA_CHECK(check_d(p));
   if (p->B * p->Hkv * p->Nk == 0) return JFA_SUCCESS;
   const int D = (int)p->D;
@@ -400,12 +444,12 @@ jfa_status_t simt_backward_dkdv(cudaStream_t st, const jfa_problem_t *p, const j
       JFA_CHECK(launch_with_smem(simt_dkdv_kernel<T, float>, grid, smem, st));
       simt_dkdv_kernel<T, float><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v),
                                                           make_view(dout), lse, delta, make_view(dk), make_view(dv),
-                                                          accumulate);
+                                                          accumulate, mk);
     } else {
       JFA_CHECK(launch_with_smem(simt_dkdv_kernel<T, T>, grid, smem, st));
       simt_dkdv_kernel<T, T><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v),
                                                       make_view(dout), lse, delta, make_view(dk), make_view(dv),
-                                                      accumulate);
+                                                      accumulate, mk);
     }
   });
   JFA_LAUNCH_CHECK();

@@ -1,0 +1,346 @@
+/*
+ * test_gpu_masks.c - every mask kind of jfa_attention_params_t in the CUDA forward,
+ * fused JVP and backward against the float64 CPU backend through the public API:
+ * sliding windows (0, 1, 64, > N, one-sided), packed sequences (lengths 1, 7, 129,
+ * empty ones, Nq != Nk per sequence, top-left and bottom-right), dense boolean and
+ * additive masks (float32 and q's dtype, -inf entries, fully masked rows and a fully
+ * masked head, broadcast batch/head axes, strided rows) and their combinations, with
+ * GQA, Nq != Nk, positions, BHSD/BSHD, bf16/fp16/fp32 (fp32 and unaligned 16-bit go
+ * SIMT). Rows without a visible key must give exactly O = Od = mu = 0, lse = -inf
+ * and dQ = 0; keys no query sees exactly dK = dV = 0. Accumulate mode is checked
+ * through the backend calls over two key halves (as test_gpu_modes does).
+ *
+ *   ctest -L gpu    or    ./test_gpu_masks [case-index]   (JFA_TEST_SEED=... to repeat)
+ * Exits 77 (CTest "Not Run") without a GPU.
+ */
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "gpu_test.h"
+
+#define UNB JFA_WINDOW_UNBOUNDED
+enum { DN_NONE = 0, DN_BOOL, DN_F32, DN_QT }; /* dense mask: none, bool, float32 bias, bias in q's dtype */
+
+typedef struct {
+  jfa_dtype_t dt;
+  int bshd;
+  int64_t B, Hq, Hkv, Nq, Nk, D; /* Nq, Nk are the sums of seq_q / seq_k when those are set */
+  jfa_mask_t mask;
+  int64_t qpos, kpos;
+  int64_t wl, wr;            /* window sides (UNB, UNB: no window) */
+  const char *seq_q, *seq_k; /* packed sequence lengths ("1,7,129"), NULL: none; seq_k NULL = seq_q */
+  int dense, dense_b1, dense_h1;
+  int accumulate; /* also run the accumulate-mode check */
+} mcase_t;
+
+#define BF JFA_DTYPE_BFLOAT16
+#define FH JFA_DTYPE_FLOAT16
+#define F32 JFA_DTYPE_FLOAT32
+#define NONE JFA_MASK_NONE
+#define TL JFA_MASK_CAUSAL_TOP_LEFT
+#define BR JFA_MASK_CAUSAL_BOTTOM_RIGHT
+#define CPOS JFA_MASK_CAUSAL_POSITIONS
+#define POS JFA_MASK_POSITIONS
+
+static const mcase_t cases[] = {
+    /* dt bshd B Hq Hkv Nq Nk D mask qpos kpos wl wr seq_q seq_k dense b1 h1 acc */
+    /* sliding windows */
+    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1},
+    {BF, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, 0, 0, NULL, NULL, DN_NONE, 0, 0, 0}, /* w = 0: the diagonal */
+    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 1, UNB, NULL, NULL, DN_NONE, 0, 0, 0},
+    {BF, 1, 1, 8, 2, 257, 257, 128, NONE, 0, 0, 64, 64, NULL, NULL, DN_NONE, 0, 0, 1}, /* GQA, symmetric */
+    {BF, 0, 1, 2, 2, 200, 200, 64, TL, 0, 0, 1000, UNB, NULL, NULL, DN_NONE, 0, 0, 0}, /* w > N */
+    {BF, 0, 1, 2, 1, 129, 300, 96, BR, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1},   /* Nq != Nk */
+    {BF, 0, 1, 2, 2, 100, 200, 64, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0}, /* many rows empty */
+    {BF, 0, 1, 2, 2, 77, 300, 32, CPOS, 500, 300, 100, UNB, NULL, NULL, DN_NONE, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 200, 200, 64, NONE, 0, 0, UNB, 5, NULL, NULL, DN_NONE, 0, 0, 0}, /* right side only */
+    {FH, 1, 2, 4, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 0},
+    {F32, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1},
+    {BF, 0, 1, 2, 2, 100, 100, 60, TL, 0, 0, 7, UNB, NULL, NULL, DN_NONE, 0, 0, 0}, /* unaligned: SIMT */
+    /* packed sequences */
+    {BF, 1, 1, 2, 2, 0, 0, 64, NONE, 0, 0, UNB, UNB, "1,7,129", NULL, DN_NONE, 0, 0, 1},
+    {BF, 1, 1, 4, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,0,129,64", NULL, DN_NONE, 0, 0, 1},
+    {BF, 1, 1, 2, 2, 0, 0, 128, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1}, /* Nq != Nk */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 0},   /* top-left */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_NONE, 0, 0, 1},      /* + window */
+    {BF, 1, 1, 2, 2, 0, 0, 64, BR, 0, 0, 1, 0, "33,0,129", "40,5,100", DN_NONE, 0, 0, 0},
+    {FH, 1, 1, 2, 1, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129,4", NULL, DN_NONE, 0, 0, 0},
+    {F32, 1, 1, 2, 2, 0, 0, 32, BR, 0, 0, 64, UNB, "1,7,129", "3,7,100", DN_NONE, 0, 0, 1},
+    /* dense masks */
+    {BF, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1},
+    {BF, 0, 2, 4, 2, 129, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1, 0}, /* broadcast both */
+    {BF, 1, 2, 4, 1, 200, 129, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 1},    /* + causal */
+    {BF, 0, 1, 2, 2, 129, 129, 128, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 1, 0, 0},
+    {FH, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0},
+    {F32, 0, 1, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1},
+    {F32, 1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0},
+    /* combinations */
+    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_BOOL, 0, 0, 1},       /* window + dense */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,1", NULL, DN_F32, 1, 1, 1},       /* seqs + window + bias */
+    {FH, 1, 1, 4, 2, 0, 0, 64, BR, 0, 0, UNB, 3, "1,7,129", "9,7,150", DN_BOOL, 1, 0, 0}, /* seqs + dense */
+};
+
+static int parse_lens(const char *s, int64_t *lens, int max) {
+  int n = 0;
+  while (s && *s && n < max) {
+    lens[n++] = strtoll(s, (char **)&s, 10);
+    if (*s == ',') ++s;
+  }
+  return n;
+}
+
+/* rows [r0, r0 + n) of a (B, H, S, D) tensor, or columns [c0, c0 + n) of a mask (axis 3) */
+static jfa_tensor_t slice(const jfa_tensor_t *t, int axis, int64_t r0, int64_t n) {
+  jfa_tensor_t v = *t;
+  v.data = (char *)t->data + (size_t)(r0 * t->stride[axis]) * jfa_dtype_size(t->dtype);
+  v.shape[axis] = n;
+  return v;
+}
+
+typedef struct {
+  jfa_dtype_t mdt;      /* device dtype of the mask */
+  jfa_tensor_t dev, host; /* strided device view, contiguous CPU tensor (bool or float64) */
+  void *dptr, *hptr;
+} dmask_t;
+
+/* Random mask: ~25% masked entries, rows i % 13 == 5 fully masked, and the last head fully
+   masked when the head axis is not broadcast. Device rows have stride Nk + 5 (strided). */
+static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
+  const int64_t mB = c->dense_b1 ? 1 : c->B, mH = c->dense_h1 ? 1 : c->Hq, ld = Nk + 5;
+  const size_t n = (size_t)(mB * mH * Nq * Nk), nd = (size_t)(mB * mH * Nq * ld);
+  m->mdt = c->dense == DN_BOOL ? JFA_DTYPE_BOOL : c->dense == DN_F32 ? JFA_DTYPE_FLOAT32 : c->dt;
+  double *val = malloc(n * sizeof(double)), *r = malloc(n * sizeof(double));
+  tu_fill_normal(r, n, 1.0);
+  size_t x = 0;
+  for (int64_t b = 0; b < mB; ++b)
+    for (int64_t h = 0; h < mH; ++h)
+      for (int64_t i = 0; i < Nq; ++i)
+        for (int64_t j = 0; j < Nk; ++j, ++x) {
+          int masked = fabs(r[x]) > 1.15 || i % 13 == 5 || (!c->dense_h1 && mH > 1 && h == mH - 1);
+          val[x] = c->dense == DN_BOOL ? (masked ? 0.0 : 1.0) : (masked ? -INFINITY : tu_round(r[x] * 0.7, m->mdt));
+        }
+  /* host reference tensor */
+  if (c->dense == DN_BOOL) {
+    unsigned char *hb = malloc(n ? n : 1);
+    for (size_t e = 0; e < n; ++e) hb[e] = val[e] != 0.0;
+    m->hptr = hb;
+    m->host = jfa_tensor_bhsd(hb, JFA_DTYPE_BOOL, JFA_DEVICE_CPU, mB, mH, Nq, Nk);
+  } else {
+    double *hd = malloc((n ? n : 1) * sizeof(double));
+    memcpy(hd, val, n * sizeof(double));
+    m->hptr = hd;
+    m->host = jfa_tensor_bhsd(hd, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, mB, mH, Nq, Nk);
+  }
+  /* device tensor with row stride ld */
+  const size_t es = jfa_dtype_size(m->mdt);
+  void *stage = calloc(nd ? nd : 1, es);
+  jfa_tensor_t st = jfa_tensor_bhsd(stage, m->mdt, JFA_DEVICE_CPU, mB, mH, Nq, Nk);
+  st.stride[2] = ld, st.stride[1] = Nq * ld, st.stride[0] = mH * Nq * ld;
+  if (c->dense == DN_BOOL) {
+    x = 0;
+    for (int64_t b = 0; b < mB; ++b)
+      for (int64_t h = 0; h < mH; ++h)
+        for (int64_t i = 0; i < Nq; ++i)
+          for (int64_t j = 0; j < Nk; ++j, ++x)
+            ((unsigned char *)stage)[b * st.stride[0] + h * st.stride[1] + i * ld + j] = val[x] != 0.0;
+  } else {
+    tu_scatter(val, &st);
+  }
+  if (cudaMalloc(&m->dptr, nd * es + 16) != cudaSuccess) gt_ok(JFA_ERROR_OUT_OF_MEMORY, "cudaMalloc(mask)");
+  cudaMemcpy(m->dptr, stage, nd * es, cudaMemcpyHostToDevice);
+  m->dev = st;
+  m->dev.data = m->dptr;
+  m->dev.device = JFA_DEVICE_CUDA;
+  free(stage), free(val), free(r);
+}
+
+/* rows (r, 0..D) of a BHSD double array all zero */
+static int row_zero(const double *x, int64_t r, int64_t D) {
+  for (int64_t d = 0; d < D; ++d)
+    if (x[r * D + d] != 0.0) return 0;
+  return 1;
+}
+
+static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+  const mcase_t *c = &cases[ci];
+  int64_t lq[64], lk[64], cq[65], ck[65];
+  int ns = 0;
+  int64_t Nq = c->Nq, Nk = c->Nk;
+  if (c->seq_q) {
+    ns = parse_lens(c->seq_q, lq, 64);
+    int nk = parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64);
+    if (nk != ns) {
+      tu_expect("case table: seq_q and seq_k have the same count", 0);
+      return;
+    }
+    cq[0] = ck[0] = 0;
+    for (int s = 0; s < ns; ++s) cq[s + 1] = cq[s] + lq[s], ck[s + 1] = ck[s] + lk[s];
+    Nq = cq[ns], Nk = ck[ns];
+  }
+  printf("case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
+         "seqs=%s/%s dense=%d (b1=%d h1=%d)\n",
+         ci, c->dt == BF ? "bf16" : c->dt == FH ? "fp16" : "fp32", c->bshd ? "BSHD" : "BHSD", (long long)c->B,
+         (long long)c->Hq, (long long)c->Hkv, (long long)Nq, (long long)Nk, (long long)c->D, (int)c->mask,
+         (long long)c->qpos, (long long)c->kpos, (long long)c->wl, (long long)c->wr, c->seq_q ? c->seq_q : "-",
+         c->seq_k ? c->seq_k : "-", c->dense, c->dense_b1, c->dense_h1);
+  fflush(stdout);
+  const double tol = gt_tol(c->dt);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = c->mask;
+  prm.q_position = c->qpos;
+  prm.k_position = c->kpos;
+  prm.window_left = c->wl;
+  prm.window_right = c->wr;
+  if (ns) prm.cu_seqlens_q = cq, prm.cu_seqlens_k = ck, prm.num_seqs = ns;
+  dmask_t dm;
+  memset(&dm, 0, sizeof(dm));
+  if (c->dense) make_dense(&dm, c, Nq, Nk);
+
+  const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, D = c->D;
+  gbuf_t q = gb_new(c->dt, c->bshd, B, Hq, Nq, D), k = gb_new(c->dt, c->bshd, B, Hkv, Nk, D),
+         v = gb_new(c->dt, c->bshd, B, Hkv, Nk, D), qd = gb_new(c->dt, c->bshd, B, Hq, Nq, D),
+         kd = gb_new(c->dt, c->bshd, B, Hkv, Nk, D), vd = gb_new(c->dt, c->bshd, B, Hkv, Nk, D),
+         dout = gb_new(c->dt, c->bshd, B, Hq, Nq, D);
+  gbuf_t o = gb_new(c->dt, c->bshd, B, Hq, Nq, D), od = gb_new(c->dt, c->bshd, B, Hq, Nq, D),
+         lse = gb_new(F32, 0, B, Hq, Nq, 1), mu = gb_new(F32, 0, B, Hq, Nq, 1), dq = gb_new(c->dt, c->bshd, B, Hq, Nq, D),
+         dk = gb_new(c->dt, c->bshd, B, Hkv, Nk, D), dv = gb_new(c->dt, c->bshd, B, Hkv, Nk, D);
+  gbuf_t *ins[] = {&q, &k, &v, &qd, &kd, &vd, &dout};
+  for (int e = 0; e < 7; ++e) gb_random(ins[e], 1.0);
+
+  size_t nq = q.n, nk = k.n, nr = lse.n;
+  double *ro = calloc(nq + 1, 8), *rod = calloc(nq + 1, 8), *rlse = calloc(nr + 1, 8), *rmu = calloc(nr + 1, 8),
+         *rdq = calloc(nq + 1, 8), *rdk = calloc(nk + 1, 8), *rdv = calloc(nk + 1, 8);
+  jfa_tensor_t hq = host_f64(q.val, B, Hq, Nq, D), hk = host_f64(k.val, B, Hkv, Nk, D), hv = host_f64(v.val, B, Hkv, Nk, D),
+               hqd = host_f64(qd.val, B, Hq, Nq, D), hkd = host_f64(kd.val, B, Hkv, Nk, D),
+               hvd = host_f64(vd.val, B, Hkv, Nk, D), hdo = host_f64(dout.val, B, Hq, Nq, D),
+               ho = host_f64(ro, B, Hq, Nq, D), hod = host_f64(rod, B, Hq, Nq, D), hl = host_f64(rlse, B, Hq, Nq, 1),
+               hm = host_f64(rmu, B, Hq, Nq, 1), hdq = host_f64(rdq, B, Hq, Nq, D), hdk = host_f64(rdk, B, Hkv, Nk, D),
+               hdv = host_f64(rdv, B, Hkv, Nk, D);
+  jfa_attention_params_t pc = prm, pg = prm;
+  if (c->dense) pc.attn_mask = &dm.host, pg.attn_mask = &dm.dev;
+  gt_ok(jfa_attention_forward_jvp(cpu, &pc, &hq, &hk, &hv, &hqd, &hkd, &hvd, &ho, &hl, &hod, &hm), "cpu jvp");
+  gt_ok(jfa_attention_backward(cpu, &pc, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
+  int64_t empty_rows = 0, empty_keys = 0;
+  for (size_t r = 0; r < nr; ++r) empty_rows += rlse[r] == -INFINITY;
+  for (int64_t r = 0; r < B * Hkv * Nk; ++r) empty_keys += row_zero(rdk, r, D) && row_zero(rdv, r, D);
+  printf("  %lld of %zu rows see no key; %lld of %lld keys get no gradient\n", (long long)empty_rows, nr,
+         (long long)empty_keys, (long long)(B * Hkv * Nk));
+
+  char nm[128];
+  gb_poison(&o), gb_poison(&lse);
+  gt_ok(jfa_attention_forward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
+  gb_get(&o), gb_get(&lse);
+  snprintf(nm, sizeof(nm), "case %d fwd O", ci), gt_compare(nm, o.val, ro, nq, tol);
+  snprintf(nm, sizeof(nm), "case %d fwd lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
+
+  gb_poison(&o), gb_poison(&lse), gb_poison(&od), gb_poison(&mu);
+  gt_ok(jfa_attention_forward_jvp(gpu, &pg, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t),
+        "forward_jvp");
+  gb_get(&o), gb_get(&lse), gb_get(&od), gb_get(&mu);
+  snprintf(nm, sizeof(nm), "case %d jvp O", ci), gt_compare(nm, o.val, ro, nq, tol);
+  snprintf(nm, sizeof(nm), "case %d jvp lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
+  snprintf(nm, sizeof(nm), "case %d jvp Od", ci), gt_compare(nm, od.val, rod, nq, tol);
+  snprintf(nm, sizeof(nm), "case %d jvp mu", ci), gt_compare(nm, mu.val, rmu, nr, tol);
+
+  gb_poison(&dq), gb_poison(&dk), gb_poison(&dv);
+  gt_ok(jfa_attention_backward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t), "backward");
+  gb_get(&dq), gb_get(&dk), gb_get(&dv);
+  snprintf(nm, sizeof(nm), "case %d bwd dQ", ci), gt_compare(nm, dq.val, rdq, nq, tol);
+  snprintf(nm, sizeof(nm), "case %d bwd dK", ci), gt_compare(nm, dk.val, rdk, nk, tol);
+  snprintf(nm, sizeof(nm), "case %d bwd dV", ci), gt_compare(nm, dv.val, rdv, nk, tol);
+
+  /* exact zeros where nothing is visible */
+  int64_t bad_rows = 0, bad_keys = 0;
+  for (int64_t r = 0; r < (int64_t)nr; ++r)
+    if (rlse[r] == -INFINITY)
+      bad_rows += !(lse.val[r] == -INFINITY && mu.val[r] == 0.0 && row_zero(o.val, r, D) && row_zero(od.val, r, D) &&
+                    row_zero(dq.val, r, D));
+  for (int64_t r = 0; r < B * Hkv * Nk; ++r)
+    if (row_zero(rdk, r, D) && row_zero(rdv, r, D)) bad_keys += !(row_zero(dk.val, r, D) && row_zero(dv.val, r, D));
+  snprintf(nm, sizeof(nm), "case %d: rows without keys exactly O = Od = mu = dQ = 0, lse = -inf (%lld bad)", ci,
+           (long long)bad_rows);
+  tu_expect(nm, bad_rows == 0);
+  snprintf(nm, sizeof(nm), "case %d: keys without queries exactly dK = dV = 0 (%lld bad)", ci, (long long)bad_keys);
+  tu_expect(nm, bad_keys == 0);
+
+  if (c->accumulate) {
+    /* the backend in accumulate mode over two key halves, problem built as the front end resolves it */
+    jfa_problem_t whole;
+    memset(&whole, 0, sizeof(whole));
+    whole.B = B, whole.Hq = Hq, whole.Hkv = Hkv, whole.Nq = Nq, whole.Nk = Nk, whole.D = D;
+    whole.scale = 1.0 / sqrt((double)D);
+    whole.causal = c->mask == TL || c->mask == BR || c->mask == CPOS;
+    whole.q_pos0 = (c->mask == BR && !ns) ? Nk - Nq : (c->mask == CPOS || c->mask == POS) ? c->qpos : 0;
+    whole.k_pos0 = (c->mask == CPOS || c->mask == POS) ? c->kpos : 0;
+    whole.windowed = c->wl != UNB || c->wr != UNB;
+    whole.win_left = c->wl, whole.win_right = c->wr;
+    whole.nseq = ns, whole.cu_q = ns ? cq : NULL, whole.cu_k = ns ? ck : NULL;
+    whole.seq_bottom_right = ns && c->mask == BR;
+    gbuf_t ao = gb_new(F32, 0, B, Hq, Nq, D), aod = gb_new(F32, 0, B, Hq, Nq, D), alse = gb_new(F32, 0, B, Hq, Nq, 1),
+           amu = gb_new(F32, 0, B, Hq, Nq, 1), adq = gb_new(F32, 0, B, Hq, Nq, D), adk = gb_new(F32, 0, B, Hkv, Nk, D),
+           adv = gb_new(F32, 0, B, Hkv, Nk, D), o16 = gb_new(c->dt, c->bshd, B, Hq, Nq, D),
+           l32 = gb_new(F32, 0, B, Hq, Nq, 1), delta = gb_new(F32, 0, B, Hq, Nq, 1);
+    gt_ok(jfa_cuda_fill(gpu, &ao.t, 0.0), "fill"), gt_ok(jfa_cuda_fill(gpu, &aod.t, 0.0), "fill");
+    gt_ok(jfa_cuda_fill(gpu, &amu.t, 0.0), "fill"), gt_ok(jfa_cuda_fill(gpu, &alse.t, -INFINITY), "fill");
+    gt_ok(jfa_cuda_fill(gpu, &adq.t, 0.0), "fill"), gt_ok(jfa_cuda_fill(gpu, &adk.t, 0.0), "fill");
+    gt_ok(jfa_cuda_fill(gpu, &adv.t, 0.0), "fill");
+    gb_set(&o16, ro);
+    gb_set(&l32, rlse);
+    gt_ok(jfa_cuda_attention_delta(gpu, &whole, &o16.t, &dout.t, &delta.t), "attention_delta");
+    const int64_t h1 = Nk / 16 > 0 ? Nk / 16 * 8 : Nk / 2;
+    const int64_t r0[2] = {0, h1}, rn[2] = {h1, Nk - h1};
+    for (int s = 0; s < 2; ++s) {
+      if (rn[s] == 0) continue;
+      jfa_problem_t p = whole;
+      p.Nk = rn[s];
+      p.k_pos0 = whole.k_pos0 + r0[s];
+      jfa_tensor_t mk;
+      if (c->dense) mk = slice(&dm.dev, 3, r0[s], rn[s]), p.dmask = &mk;
+      jfa_tensor_t k2 = slice(&k.t, 2, r0[s], rn[s]), v2 = slice(&v.t, 2, r0[s], rn[s]),
+                   kd2 = slice(&kd.t, 2, r0[s], rn[s]), vd2 = slice(&vd.t, 2, r0[s], rn[s]),
+                   dk2 = slice(&adk.t, 2, r0[s], rn[s]), dv2 = slice(&adv.t, 2, r0[s], rn[s]);
+      gt_ok(jfa_cuda_attention_block(gpu, &p, &q.t, &k2, &v2, &qd.t, &kd2, &vd2, &ao.t, &alse.t, &aod.t, &amu.t, 1),
+            "attention_block(accumulate)");
+      gt_ok(jfa_cuda_attention_backward_block(gpu, &p, &q.t, &k2, &v2, &dout.t, &l32.t, &delta.t, &adq.t, &dk2, &dv2,
+                                              1),
+            "attention_backward_block(accumulate)");
+    }
+    gb_get(&ao), gb_get(&aod), gb_get(&alse), gb_get(&amu), gb_get(&adq), gb_get(&adk), gb_get(&adv);
+    snprintf(nm, sizeof(nm), "case %d accumulate O", ci), gt_compare(nm, ao.val, ro, nq, tol);
+    snprintf(nm, sizeof(nm), "case %d accumulate lse", ci), gt_compare(nm, alse.val, rlse, nr, tol);
+    snprintf(nm, sizeof(nm), "case %d accumulate Od", ci), gt_compare(nm, aod.val, rod, nq, tol);
+    snprintf(nm, sizeof(nm), "case %d accumulate mu", ci), gt_compare(nm, amu.val, rmu, nr, tol);
+    snprintf(nm, sizeof(nm), "case %d accumulate dQ", ci), gt_compare(nm, adq.val, rdq, nq, tol);
+    snprintf(nm, sizeof(nm), "case %d accumulate dK", ci), gt_compare(nm, adk.val, rdk, nk, tol);
+    snprintf(nm, sizeof(nm), "case %d accumulate dV", ci), gt_compare(nm, adv.val, rdv, nk, tol);
+    gbuf_t *acc[] = {&ao, &aod, &alse, &amu, &adq, &adk, &adv, &o16, &l32, &delta};
+    for (int e = 0; e < 10; ++e) gb_free(acc[e]);
+  }
+
+  free(ro), free(rod), free(rlse), free(rmu), free(rdq), free(rdk), free(rdv);
+  gbuf_t *all[] = {&q, &k, &v, &qd, &kd, &vd, &dout, &o, &od, &lse, &mu, &dq, &dk, &dv};
+  for (size_t e = 0; e < sizeof(all) / sizeof(all[0]); ++e) gb_free(all[e]);
+  if (c->dense) cudaFree(dm.dptr), free(dm.hptr);
+}
+
+int main(int argc, char **argv) {
+  gt_require_gpu();
+  tu_init_seed("test_gpu_masks");
+  jfa_context_t *gpu = NULL, *cpu = NULL;
+  gt_ok(jfa_context_create(&gpu, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
+  gt_ok(jfa_context_create(&cpu, JFA_DEVICE_CPU, 0), "context_create(CPU)");
+  const int ncases = (int)(sizeof(cases) / sizeof(cases[0]));
+  if (argc > 1) {
+    run_case(atoi(argv[1]) % ncases, gpu, cpu);
+  } else {
+    for (int i = 0; i < ncases; ++i) run_case(i, gpu, cpu);
+  }
+  jfa_context_destroy(gpu);
+  jfa_context_destroy(cpu);
+  return tu_finish();
+}
