@@ -29,15 +29,27 @@ else:
 _FUNCTORCH = getattr(torch._C, "_functorch", None)
 
 
+def _wrapped(t):
+    """Whether t is a functorch wrapper (live or dead level: grad/jvp wrappers outlive their level)."""
+    F = _FUNCTORCH
+    if F.is_functorch_wrapped_tensor(t):
+        return True
+    if hasattr(F, "is_gradtrackingtensor") and F.is_gradtrackingtensor(t):
+        return True
+    return hasattr(F, "maybe_get_level") and F.maybe_get_level(t) != -1
+
+
 def plain(t):
     """The tensor under functorch's grad/jvp wrappers (whose storage jfa reads and writes).
 
     vmap's batched tensors are refused: jfa's calls have no batching rule."""
     if t is None or _FUNCTORCH is None:
         return t
-    while _FUNCTORCH.is_functorch_wrapped_tensor(t):
+    for _ in range(64):
         if _FUNCTORCH.is_batchedtensor(t):
             raise RuntimeError("jfa: torch.vmap over jfa attention is not supported (batch the inputs instead)")
+        if not _wrapped(t):
+            return t
         t = _FUNCTORCH.get_unwrapped(t)
     return t
 
