@@ -1,0 +1,60 @@
+#!/bin/bash
+# run_verify_h200.sh - the verification call on one H200 (from the repository root):
+# build (sm_90, NCCL from the nvidia.nccl package, the Python tests on python3),
+# every GPU test (ctest -L gpu: kernels, masks, tangent accuracy, GPU ring with MPI,
+# the Python binding on CUDA, the torchrun ring with jfa's NCCL communicator),
+# compute-sanitizer memcheck/racecheck on small masked and tangent cases, then the
+# benchmarks: jfa_bench (N = 4096), the mask benchmarks, and bench_torch.py (the
+# Python binding against the C benchmark and PyTorch). At most 8 log files in $OUT;
+# the summary is printed last.
+#
+#   bash bench/run_verify_h200.sh     (SKIP_BENCH=1 / SKIP_SAN=1 to shorten)
+set -u
+OUT=${OUT:-/tmp/jfa_verify}
+mkdir -p "$OUT"
+export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
+START=$(date +%s)
+NCCL_ROOT=$(python3 -c "import nvidia.nccl;print(nvidia.nccl.__path__[0])" 2>/dev/null || true)
+B=build-h200
+{
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv
+  python3 -c "import torch; print('torch', torch.__version__)"
+  cmake -S . -B $B -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} \
+    -DJFA_PYTHON_EXECUTABLE="$(command -v python3)"
+  /usr/bin/time -f "BUILD_WALL %e s" cmake --build $B -j16
+} > "$OUT/build.log" 2>&1 || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
+(cd $B && timeout 420 ctest -L gpu --output-on-failure --timeout 400) > "$OUT/ctest_gpu.log" 2>&1
+echo "ctest -L gpu rc=$?" >> "$OUT/ctest_gpu.log"
+if [ -z "${SKIP_SAN:-}" ]; then
+  {
+    for t in "test_gpu_masks 13" "test_gpu_masks 20" "test_gpu_tangent 0" "test_gpu_attention 8"; do
+      echo "== memcheck $t"; timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/gpu/$t | tail -2
+      echo "rc=${PIPESTATUS[0]}"
+    done
+    echo "== racecheck test_gpu_masks 13"
+    timeout 90 compute-sanitizer --tool racecheck --error-exitcode 9 $B/tests/gpu/test_gpu_masks 13 | tail -2
+    echo "rc=${PIPESTATUS[0]}"
+  } > "$OUT/sanitizer.log" 2>&1
+fi
+if [ -z "${SKIP_BENCH:-}" ]; then
+  J=$B/bench/jfa_bench
+  { for c in "4096 128 0" "4096 128 1" "4096 64 0" "4096 64 1"; do $J --case $c | grep -v "^op"; done
+    echo "# masks: bf16, D = 128, H = 16"
+    JFA_BENCH_ITERS=10 timeout 120 $J --window 65536 128 4096 | grep -v "^op"
+    timeout 60 $J --causal 1 8192 128 | grep -v "^op"
+    JFA_BENCH_ITERS=10 timeout 120 $J --varlen 16 4096 128 | grep -v "^op"
+    JFA_BENCH_ITERS=10 timeout 120 $J --batch 16 4096 128 | grep -v "^op"
+    timeout 60 $J --dense 4096 128 | grep -v "^op"
+    timeout 60 $J --nomask 4096 128 | grep -v "^op"
+  } > "$OUT/bench.log" 2>&1
+  JFA_LIBRARY=$B/libjfa.so timeout 300 python3 bench/bench_torch.py $J --cases 4096:128:0,4096:128:1,4096:64:0 \
+    --iters 30 > "$OUT/bench_torch.log" 2>&1
+fi
+echo "===== SUMMARY ($(( $(date +%s) - START )) s)"
+grep BUILD_WALL "$OUT/build.log"
+grep -E "Test +#|tests passed|tests failed|ctest -L gpu rc" "$OUT/ctest_gpu.log"
+grep -E "\[FAIL\]|FAILED|passed, [0-9]+ failed" "$OUT/ctest_gpu.log" | head -30
+[ -f "$OUT/sanitizer.log" ] && grep -E "==|ERROR SUMMARY|rc=" "$OUT/sanitizer.log"
+[ -f "$OUT/bench.log" ] && cat "$OUT/bench.log"
+[ -f "$OUT/bench_torch.log" ] && cat "$OUT/bench_torch.log"
+exit 0
