@@ -41,7 +41,7 @@ if [ -z "${SKIP_BENCH:-}" ]; then
   { for c in "4096 128 0" "4096 128 1" "4096 64 0" "4096 64 1"; do $J --case $c | grep -v "^op"; done
     echo "# masks: bf16, D = 128, H = 16"
     JFA_BENCH_ITERS=10 timeout 120 $J --window 65536 128 4096 | grep -v "^op"
-    timeout 60 $J --causal 1 8192 128 | grep -v "^op"
+    timeout 90 $J --causal 8 8192 128 | grep -v "^op"
     JFA_BENCH_ITERS=10 timeout 120 $J --varlen 16 4096 128 | grep -v "^op"
     JFA_BENCH_ITERS=10 timeout 120 $J --batch 16 4096 128 | grep -v "^op"
     timeout 60 $J --dense 4096 128 | grep -v "^op"
