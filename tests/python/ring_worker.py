@@ -94,7 +94,8 @@ def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), di
 
 
 def spawn_main(rank, world, init_file, backend, device, dtype, seed, result_file):
-    """torch.multiprocessing entry point."""
+    """torch.multiprocessing entry point (all ranks on this machine: gloo over loopback)."""
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     dist.init_process_group(backend, init_method="file://" + init_file, rank=rank, world_size=world)
     try:
         fails = run_checks(rank, world, torch.device(device), dtype, seed)
