@@ -339,7 +339,10 @@ static jfa_status_t launch_bwd_tc_m(const BwdArgs &a, cudaStream_t st) {
 
 template <typename T, int D, int NW, int BM, bool KREG>
 static jfa_status_t launch_bwd_tc(const BwdArgs &a, cudaStream_t st) {
-  return a.masked ? launch_bwd_tc_m<T, D, NW, BM, KREG, true>(a, st) : launch_bwd_tc_m<T, D, NW, BM, KREG, false>(a, st);
+  if (!a.masked) return launch_bwd_tc_m<T, D, NW, BM, KREG, false>(a, st);
+  /* the masked backward at D = 128 spills with BM = 64: query blocks of 32 rows (no spills) */
+  if constexpr (D == 128 && BM == 64) return launch_bwd_tc_m<T, D, NW, 32, KREG, true>(a, st);
+  else return launch_bwd_tc_m<T, D, NW, BM, KREG, true>(a, st);
 }
 
 template <typename T>
