@@ -80,7 +80,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   if (MASKED) mask_query_range(a.mk, n0, min(n0 + BN, p.Nk), &i_min, &i_max);
   else if (p.causal) i_min = max((int64_t)0, p.k_pos0 + n0 - p.q_pos0);
   const int64_t qb_start = i_min / BM;
-  const int64_t nqb = i_max > i_min ? (i_max + BM - 1) / BM : qb_start; /* end of the query blocks */
+  const int64_t nqb = (!MASKED || i_max > i_min) ? (i_max + BM - 1) / BM : qb_start; /* end of the query blocks */
   const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
   const int64_t total = per_head * grp;
 
