@@ -80,7 +80,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   if (MASKED) mask_query_range(a.mk, n0, min(n0 + BN, p.Nk), &i_min, &i_max);
   else if (p.causal) i_min = max((int64_t)0, p.k_pos0 + n0 - p.q_pos0);
   const int64_t qb_start = i_min / BM;
-  const int64_t nqb = i_max > i_min ? (i_max + BM - 1) / BM : qb_start; /* end of the query blocks */
+  const int64_t nqb = (!MASKED || i_max > i_min) ? (i_max + BM - 1) / BM : qb_start; /* end of the query blocks */
   const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
   const int64_t total = per_head * grp;
 
@@ -339,7 +339,10 @@ static jfa_status_t launch_bwd_tc_m(const BwdArgs &a, cudaStream_t st) {
 
 template <typename T, int D, int NW, int BM, bool KREG>
 static jfa_status_t launch_bwd_tc(const BwdArgs &a, cudaStream_t st) {
-  return a.masked ? launch_bwd_tc_m<T, D, NW, BM, KREG, true>(a, st) : launch_bwd_tc_m<T, D, NW, BM, KREG, false>(a, st);
+  if (!a.masked) return launch_bwd_tc_m<T, D, NW, BM, KREG, false>(a, st);
+  /* the masked backward at D = 128 spills with BM = 64: query blocks of 32 rows (no spills) */
+  if constexpr (D == 128 && BM == 64) return launch_bwd_tc_m<T, D, NW, 32, KREG, true>(a, st);
+  else return launch_bwd_tc_m<T, D, NW, BM, KREG, true>(a, st);
 }
 
 template <typename T>

@@ -511,8 +511,11 @@ static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
 
 template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
 static jfa_status_t launch_fwd_tc(const FwdArgs &a, cudaStream_t st) {
-  return a.masked ? launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, true>(a, st)
-                  : launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, false>(a, st);
+  if (!a.masked) return launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, false>(a, st);
+  /* the masked forward at D >= 96 spills with MT = 2 (255 registers): the same BM with twice the
+     warps, MT = 1 (no spills) */
+  if constexpr (!JVP && MT == 2 && D >= 96) return launch_fwd_tc_m<T, D, BN, NW * 2, 1, JVP, QREG, true>(a, st);
+  else return launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, true>(a, st);
 }
 
 /* jvp_tc.cu: launches the JVP instantiation for the 16-bit dtype and head dim Dk (32..128). */
