@@ -11,9 +11,11 @@
  * Frobenius errors of the whole tensors are not comparable. Check:
  *   rms_row err(Od) <= F * rms_row err(O) + 2 rms_row e_round(Od)
  * with e_round the error of the float64 Od rounded to the output dtype (what storing
- * Od costs; O, nearly one stored V row, hardly pays it), F = 2 for bf16/fp16 and 3
+ * Od costs; O, nearly one stored V row, hardly pays it), F = 2 for bf16/fp16 and 4
  * for fp32. In fp32 the logits (~900) carry the fp32 rounding of s itself (ulp 6e-5),
- * which perturbs O and Od alike (ratio ~1.7 in a host emulation of the kernel), and
+ * which perturbs O and Od alike (ratio ~1.7 in a host emulation of the kernel, 3.0-3.3
+ * measured on the H200 on 2026-11-24: Od's sensitivity to the logits is weighted by
+ * Sd - mu, tens here), and
  * the cancellation of the old U/l - mu O was only ~3e-6 there; in bf16 the old
  * formulation gave rms_row err(Od) ~ 7e-2 against a bound ~ 1e-3 (emulation), the
  * running reference ~ 3.5e-4. The Frobenius errors are printed too.
@@ -120,7 +122,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     if (nod > 0.0) sod += eod / nod, sr += er / nod;
     ++nrows;
   }
-  const double fac = c->dt == F32 ? 3.0 : 2.0;
+  const double fac = c->dt == F32 ? 4.0 : 2.0;
   const double eo = nrows ? sqrt(so / nrows) : 0.0, eod = nrows ? sqrt(sod / nrows) : 0.0,
                er = nrows ? sqrt(sr / nrows) : 0.0;
   const double bound = fac * eo + 2.0 * er;
