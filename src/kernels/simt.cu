@@ -52,6 +52,15 @@ static __device__ __forceinline__ float dot_row(const float *a, const float *b, 
   return s;
 }
 
+/* Scores are accumulated in double: with large logits (|s| in the hundreds) an fp32 sum
+   would carry ~1e-4 of absolute error into every exp(s - m), which the tangent Od feels
+   weighted by Sd - mu. Callers subtract the max or lse in double before exp. */
+static __device__ __forceinline__ double dot_row64(const float *a, const float *b, int D) {
+  double s = 0.0;
+  for (int d = 0; d < D; ++d) s = fma((double)a[d], (double)b[d], s);
+  return s;
+}
+
 /* Keys [*beg, *end) visible to any row of the CTA, from each warp's row interval [lo, hi)
    (lane-uniform); a barrier: every thread of the CTA must call it. */
 static __device__ void cta_key_range(int64_t lo, int64_t hi, int64_t *beg, int64_t *end) {
@@ -84,7 +93,6 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
   const int ts = SIMT_TILE * (D + 1);
   float *Qs = sm, *Qds = sm + SIMT_WARPS * D;
   float *Ks = sm + 2 * SIMT_WARPS * D, *Vs = Ks + ts, *Kds = Vs + ts, *Vds = Kds + ts;
-  const float scale = (float)p.scale;
 
   load_rows<T>(Qs, q, b, h, row0, p.Nq, D);
   if (JVP) load_rows<T>(Qds, qd, b, h, row0, p.Nq, D);
@@ -111,15 +119,17 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     const int64_t j = j0 + lane;
     const float bias = (mk.dm_kind && j >= klo && j < khi) ? mask_dense(mk, b, h, i, j) : 0.f;
     bool valid = j >= klo && j < khi && bias != -INFINITY;
-    float s = valid ? scale * dot_row(Qs + w * D, Ks + lane * (D + 1), D) + bias : -INFINITY;
+    const double s64 = valid ? p.scale * dot_row64(Qs + w * D, Ks + lane * (D + 1), D) + (double)bias : -INFINITY;
+    const float s = (float)s64;
     float sd = 0.f;
     if (JVP && valid)
-      sd = scale * (dot_row(Qds + w * D, Ks + lane * (D + 1), D) + dot_row(Qs + w * D, Kds + lane * (D + 1), D));
+      sd = (float)(p.scale * (dot_row64(Qds + w * D, Ks + lane * (D + 1), D) +
+                              dot_row64(Qs + w * D, Kds + lane * (D + 1), D)));
     float mt = warp_max(s);
     float mn = fmaxf(m, mt);
     if (mn == -INFINITY) continue;
     float alpha = (m == -INFINITY) ? 0.f : expf(m - mn);
-    float pj = valid ? expf(s - mn) : 0.f;
+    float pj = valid ? expf((float)(s64 - (double)mn)) : 0.f;
     m = mn;
     l = l * alpha + warp_sum(pj);
     /* the tangent accumulates against the running mu cref (no cancellation in Od = accd / l):
@@ -290,9 +300,9 @@ __global__ void __launch_bounds__(256) simt_dq_kernel(jfa_problem_t p, View q, V
     bool valid = j >= klo && j < khi && bias != -INFINITY;
     float ds = 0.f;
     if (valid) {
-      float s = scale * dot_row(Qs + w * D, Ks + lane * (D + 1), D) + bias;
+      const double s64 = p.scale * dot_row64(Qs + w * D, Ks + lane * (D + 1), D) + (double)bias;
       float dp = dot_row(dOs + w * D, Vs + lane * (D + 1), D);
-      float pr = expf(s - lse_i);
+      float pr = expf((float)(s64 - (double)lse_i));
       ds = pr * (dp - delta_i);
     }
     for (int jj = 0; jj < SIMT_TILE; ++jj) {
@@ -370,9 +380,9 @@ __global__ void __launch_bounds__(256) simt_dkdv_kernel(jfa_problem_t p, View q,
       bool valid = i < p.Nq && li != -INFINITY && j >= qlo && j < qhi && bias != -INFINITY;
       float pr = 0.f, ds = 0.f;
       if (valid) {
-        float s = scale * dot_row(Qs + lane * (D + 1), Ks + w * D, D) + bias;
+        const double s64 = p.scale * dot_row64(Qs + lane * (D + 1), Ks + w * D, D) + (double)bias;
         float dp = dot_row(dOs + lane * (D + 1), Vs + w * D, D);
-        pr = expf(s - li);
+        pr = expf((float)(s64 - (double)li));
         ds = pr * (dp - del_s[lane]);
       }
       for (int ii = 0; ii < SIMT_TILE; ++ii) {

@@ -122,7 +122,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     if (nod > 0.0) sod += eod / nod, sr += er / nod;
     ++nrows;
   }
-  const double fac = c->dt == F32 ? 4.0 : 2.0;
+  const double fac = 2.0;
   const double eo = nrows ? sqrt(so / nrows) : 0.0, eod = nrows ? sqrt(sod / nrows) : 0.0,
                er = nrows ? sqrt(sr / nrows) : 0.0;
   const double bound = fac * eo + 2.0 * er;

@@ -105,7 +105,11 @@ assert _PACK.size == ctypes.sizeof(_lib.Tensor)
 
 
 def jfa_tensor(t, name="tensor"):
-    """A jfa_tensor_t view of a 4-d torch tensor (same storage, same strides)."""
+    """A jfa_tensor_t view of a 4-d torch tensor (same storage, same strides).
+
+    Under torch.func transforms, tensors made inside a call (our outputs) are functorch
+    wrappers too: the view is of the storage underneath, which the wrapper shares."""
+    t = plain(t)
     if t.dim() != 4:
         raise ValueError("jfa: %s must be 4-d (batch, heads, seq, dim), got shape %s" % (name, tuple(t.shape)))
     sh, st = t.shape, t.stride()
