@@ -96,7 +96,7 @@ typedef struct {
 
 /** Starts a wait of at most timeout seconds (<= 0: forever). */
 void jfa_comm_wait_begin(jfa_comm_wait_t *w, double timeout);
-/** Sleeps a little (20-200 us, growing) and returns 0 once the timeout has passed, else 1. */
+/** Returns 0 once the timeout has passed, else 1 after a pause (none for 1 ms, then 20-200 us). */
 int jfa_comm_wait_poll(jfa_comm_wait_t *w);
 
 /** Largest number of int64 values allreduce_minmax accepts. */

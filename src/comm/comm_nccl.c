@@ -43,6 +43,7 @@ typedef struct {
   cudaStream_t stream;
   cudaEvent_t ev_ready, ev_done;
   int64_t *d_scratch; /* 2 * JFA_COMM_MAX_REDUCE int64 */
+  int64_t *h_scratch; /* pinned, 4 * JFA_COMM_MAX_REDUCE int64: allreduce in (min, max), out (min, max) */
 } nccl_impl_t;
 
 /* Runs the body with the comm's device current, restoring the caller's. */
@@ -76,9 +77,11 @@ static jfa_status_t settle(ncclComm_t nc, double timeout, int rank, const char *
     ncclResult_t r = ncclCommGetAsyncError(nc, &state);
     if (r != ncclSuccess) state = r;
     if (state == ncclSuccess) return JFA_SUCCESS;
-    if (state != ncclInProgress)
+    if (state != ncclInProgress) {
+      const char *detail = ncclGetLastError(nc);
       JFA_FAIL(JFA_ERROR_NCCL, "rank %d: %s failed: %s (%s)", rank, what, ncclGetErrorString(state),
-               ncclGetLastError(nc));
+               detail ? detail : "");
+    }
     if (!jfa_comm_wait_poll(&w))
       JFA_FAIL(JFA_ERROR_NCCL,
                "rank %d: %s did not complete in %g s: a rank failed, stopped or exited (timeout: "
@@ -177,9 +180,12 @@ static jfa_status_t nccl_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, i
   JFA_CHECK(set_device(m->device, &prev));
   size_t bytes = (size_t)n * sizeof(int64_t);
   jfa_status_t st = JFA_SUCCESS;
-  cudaError_t ce = cudaMemcpyAsync(m->d_scratch, in, bytes, cudaMemcpyHostToDevice, m->stream);
-  if (ce == cudaSuccess)
-    ce = cudaMemcpyAsync(m->d_scratch + n, in, bytes, cudaMemcpyHostToDevice, m->stream);
+  /* pinned host buffers: copies to pageable memory would block the host until the stream
+     reaches them, i.e. until the allreduce completes, past any timeout */
+  int64_t *h_in = m->h_scratch, *h_out = m->h_scratch + 2 * JFA_COMM_MAX_REDUCE;
+  memcpy(h_in, in, bytes);
+  memcpy(h_in + n, in, bytes);
+  cudaError_t ce = cudaMemcpyAsync(m->d_scratch, h_in, 2 * bytes, cudaMemcpyHostToDevice, m->stream);
   if (ce != cudaSuccess) {
     st = jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "cudaMemcpyAsync failed: %s",
                        cudaGetErrorString(ce));
@@ -201,15 +207,16 @@ static jfa_status_t nccl_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, i
                          ncclGetErrorString(r));
     }
     if (st == JFA_SUCCESS) {
-      /* pageable host memory: the copies are staged, and complete when the stream is idle */
-      ce = cudaMemcpyAsync(min_out, m->d_scratch, bytes, cudaMemcpyDeviceToHost, m->stream);
-      if (ce == cudaSuccess)
-        ce = cudaMemcpyAsync(max_out, m->d_scratch + n, bytes, cudaMemcpyDeviceToHost, m->stream);
+      ce = cudaMemcpyAsync(h_out, m->d_scratch, 2 * bytes, cudaMemcpyDeviceToHost, m->stream);
       if (ce != cudaSuccess)
         st = jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "NCCL allreduce copy failed: %s",
                            cudaGetErrorString(ce));
       else
         st = poll_stream(comm, m->stream, "the allreduce");
+    }
+    if (st == JFA_SUCCESS) {
+      memcpy(min_out, h_out, bytes);
+      memcpy(max_out, h_out + n, bytes);
     }
   }
   if (prev != m->device) cudaSetDevice(prev);
@@ -261,12 +268,13 @@ static void nccl_destroy(jfa_comm_t *comm) {
     cudaGetDevice(&prev);
     cudaSetDevice(m->device);
     /* a failed comm whose NCCL communicator is the caller's (not aborted by jfa) may have
-       kernels that never end: no synchronisation then, and the scratch buffer is leaked
-       (cudaFree would synchronise the device) */
+       kernels that never end: no synchronisation then, and the scratch buffers are leaked
+       (cudaFree and cudaFreeHost would synchronise the device) */
     int stuck = comm->failed && !m->aborted;
     if (m->stream && !comm->failed) cudaStreamSynchronize(m->stream);
     release_nccl(comm, m);
     if (m->d_scratch && !stuck) cudaFree(m->d_scratch);
+    if (m->h_scratch && !stuck) cudaFreeHost(m->h_scratch);
     if (m->ev_ready) cudaEventDestroy(m->ev_ready);
     if (m->ev_done) cudaEventDestroy(m->ev_done);
     if (m->stream) cudaStreamDestroy(m->stream);
@@ -308,6 +316,7 @@ static jfa_status_t wrap(jfa_comm_t **comm, ncclComm_t nccl, int owned, int devi
   if (ce == cudaSuccess) ce = cudaEventCreateWithFlags(&m->ev_ready, cudaEventDisableTiming);
   if (ce == cudaSuccess) ce = cudaEventCreateWithFlags(&m->ev_done, cudaEventDisableTiming);
   if (ce == cudaSuccess) ce = cudaMalloc((void **)&m->d_scratch, 2 * JFA_COMM_MAX_REDUCE * sizeof(int64_t));
+  if (ce == cudaSuccess) ce = cudaMallocHost((void **)&m->h_scratch, 4 * JFA_COMM_MAX_REDUCE * sizeof(int64_t));
   cudaSetDevice(prev);
   if (ce != cudaSuccess) {
     m->owned = 0;
