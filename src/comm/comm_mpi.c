@@ -109,50 +109,6 @@ static jfa_status_t ensure_stage(mpi_impl_t *m, size_t bytes) {
 }
 #endif
 
-static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
-                                       const jfa_comm_buf_t *bufs, int nbufs) {
-  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
-  if (nbufs > JFA_COMM_MAX_BUFS) JFA_FAIL(JFA_ERROR_INTERNAL, "MPI comm: too many buffers (%d)", nbufs);
-  m->nreq = 0;
-  m->staged = 0;
-  if (ctx->device == JFA_DEVICE_CPU) {
-    for (int i = 0; i < nbufs; ++i) JFA_CHECK(post(comm, m, bufs[i].send, bufs[i].recv, bufs[i].bytes, i));
-    return JFA_SUCCESS;
-  }
-#ifdef JFA_HAVE_CUDA
-  cudaStream_t cs = (cudaStream_t)ctx->stream;
-  if (m->cuda_aware) {
-    JFA_CUDA_CHECK(cudaStreamSynchronize(cs));
-    for (int i = 0; i < nbufs; ++i) JFA_CHECK(post(comm, m, bufs[i].send, bufs[i].recv, bufs[i].bytes, i));
-    return JFA_SUCCESS;
-  }
-  JFA_CHECK(cuda_init(m));
-  size_t total = 0;
-  for (int i = 0; i < nbufs; ++i) total += bufs[i].bytes;
-  JFA_CHECK(ensure_stage(m, total));
-  JFA_CUDA_CHECK(cudaEventRecord(m->ev_ready, cs));
-  JFA_CUDA_CHECK(cudaStreamWaitEvent(m->stream, m->ev_ready, 0));
-  size_t off = 0;
-  for (int i = 0; i < nbufs; ++i) {
-    JFA_CUDA_CHECK(cudaMemcpyAsync(m->h_send + off, bufs[i].send, bufs[i].bytes,
-                                   cudaMemcpyDeviceToHost, m->stream));
-    off += bufs[i].bytes;
-  }
-  JFA_CUDA_CHECK(cudaStreamSynchronize(m->stream));
-  off = 0;
-  for (int i = 0; i < nbufs; ++i) {
-    JFA_CHECK(post(comm, m, m->h_send + off, m->h_recv + off, bufs[i].bytes, i));
-    m->bufs[i] = bufs[i];
-    off += bufs[i].bytes;
-  }
-  m->nbufs = nbufs;
-  m->staged = 1;
-  return JFA_SUCCESS;
-#else
-  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "MPI comm: CUDA buffers in a build without CUDA");
-#endif
-}
-
 /* Polls reqs[0..n) until all complete (*done = 1) or comm's timeout passes (*done = 0). */
 static jfa_status_t poll_requests(jfa_comm_t *comm, int n, MPI_Request *reqs, int *done) {
   jfa_comm_wait_t w;
@@ -191,6 +147,70 @@ static void abandon_requests(mpi_impl_t *m, int *recv_pending, int *send_pending
   }
   m->nreq = 0;
   m->abandoned = 1;
+}
+
+/* Completes an exchange a failed call left in flight (its data is dropped), within the timeout. */
+static jfa_status_t finish_stale(jfa_comm_t *comm) {
+  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  int done = 0;
+  jfa_status_t st = poll_requests(comm, m->nreq, m->reqs, &done);
+  if (st != JFA_SUCCESS || !done) {
+    int rp = 0, sp = 0;
+    abandon_requests(m, &rp, &sp);
+    JFA_CHECK(st);
+    JFA_FAIL(JFA_ERROR_MPI,
+             "rank %d: the ring exchange left in flight by an earlier failed call did not complete in %g s "
+             "(recv: %s, send: %s): a rank failed, stopped or exited",
+             comm->rank, comm->timeout, rp ? "pending" : "done", sp ? "pending" : "done");
+  }
+  m->nreq = 0;
+  m->staged = 0;
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
+                                       const jfa_comm_buf_t *bufs, int nbufs) {
+  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  if (nbufs > JFA_COMM_MAX_BUFS) JFA_FAIL(JFA_ERROR_INTERNAL, "MPI comm: too many buffers (%d)", nbufs);
+  if (m->nreq > 0) JFA_CHECK(finish_stale(comm)); /* an error on this rank left one in flight */
+  m->nreq = 0;
+  m->staged = 0;
+  if (ctx->device == JFA_DEVICE_CPU) {
+    for (int i = 0; i < nbufs; ++i) JFA_CHECK(post(comm, m, bufs[i].send, bufs[i].recv, bufs[i].bytes, i));
+    return JFA_SUCCESS;
+  }
+#ifdef JFA_HAVE_CUDA
+  cudaStream_t cs = (cudaStream_t)ctx->stream;
+  if (m->cuda_aware) {
+    JFA_CUDA_CHECK(cudaStreamSynchronize(cs));
+    for (int i = 0; i < nbufs; ++i) JFA_CHECK(post(comm, m, bufs[i].send, bufs[i].recv, bufs[i].bytes, i));
+    return JFA_SUCCESS;
+  }
+  JFA_CHECK(cuda_init(m));
+  size_t total = 0;
+  for (int i = 0; i < nbufs; ++i) total += bufs[i].bytes;
+  JFA_CHECK(ensure_stage(m, total));
+  JFA_CUDA_CHECK(cudaEventRecord(m->ev_ready, cs));
+  JFA_CUDA_CHECK(cudaStreamWaitEvent(m->stream, m->ev_ready, 0));
+  size_t off = 0;
+  for (int i = 0; i < nbufs; ++i) {
+    JFA_CUDA_CHECK(cudaMemcpyAsync(m->h_send + off, bufs[i].send, bufs[i].bytes,
+                                   cudaMemcpyDeviceToHost, m->stream));
+    off += bufs[i].bytes;
+  }
+  JFA_CUDA_CHECK(cudaStreamSynchronize(m->stream));
+  off = 0;
+  for (int i = 0; i < nbufs; ++i) {
+    JFA_CHECK(post(comm, m, m->h_send + off, m->h_recv + off, bufs[i].bytes, i));
+    m->bufs[i] = bufs[i];
+    off += bufs[i].bytes;
+  }
+  m->nbufs = nbufs;
+  m->staged = 1;
+  return JFA_SUCCESS;
+#else
+  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "MPI comm: CUDA buffers in a build without CUDA");
+#endif
 }
 
 static jfa_status_t mpi_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
