@@ -144,7 +144,9 @@ JFA_API jfa_status_t jfa_comm_barrier(jfa_comm_t *comm);
  * jfa_ring_destroy / jfa_comm_destroy still return without waiting on the other
  * ranks. After such a failure an MPI program should end with MPI_Abort (see
  * launch/README.md). Set the same timeout on every rank, longer than the
- * slowest rank's compute between two exchanges.
+ * slowest rank's compute between two exchanges and than the time by which one
+ * rank may reach a collective call (jfa_ring_create, a ring call, a barrier)
+ * after the others (e.g. while one rank writes a checkpoint).
  */
 JFA_API jfa_status_t jfa_comm_set_timeout(jfa_comm_t *comm, double seconds);
 
