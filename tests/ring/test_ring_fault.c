@@ -165,7 +165,10 @@ int main(int argc, char **argv) {
   }
 
   /* setup: the timeout from the environment (stop) or from jfa_comm_set_timeout (skip) */
-  if (stop) setenv("JFA_COMM_TIMEOUT", "2", 1);
+  if (stop)
+    setenv("JFA_COMM_TIMEOUT", "2", 1);
+  else
+    unsetenv("JFA_COMM_TIMEOUT"); /* the default (300 s) is checked, then replaced */
   jfa_context_t *ctx = NULL;
   jfa_comm_t *comm = NULL;
   MPI_Comm w = MPI_COMM_WORLD;
