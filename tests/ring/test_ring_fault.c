@@ -4,6 +4,7 @@
  *
  *   mpirun -np 3 --oversubscribe ./test_ring_fault skip   (fp32, jfa_comm_set_timeout(2))
  *   mpirun -np 3 --oversubscribe ./test_ring_fault stop   (fp64, JFA_COMM_TIMEOUT=2)
+ *   mpirun -np 3 --oversubscribe ./test_ring_fault comm   (the communicator's ops directly)
  *
  * skip: rank 1 does not call jfa_ring_forward (as if it had failed before the
  *       call); the others call it and must return an error.
@@ -11,6 +12,9 @@
  *       SIGSTOP from a timer (setitimer) while inside a call; the others must
  *       return an error. (A rank that exits cannot be observed: Open MPI's mpirun
  *       ends the whole job when a process exits. The stopped rank stands for it.)
+ * comm: rank 1 skips a ring exchange (1 MiB buffers) on one communicator and a
+ *       barrier on another; the others' messages must name what is pending
+ *       ("ring exchange with ranks 2 (recv: pending) and 1 (send: done)", ...).
  *
  * Every surviving rank checks that its call returned a non-success status with a
  * "did not complete in" message within BOUND_S seconds, that a second call fails
@@ -34,6 +38,7 @@
 
 #include <mpi.h>
 
+#include "comm/comm.h"
 #include "jfa.h"
 #include "jfa_ring.h"
 
@@ -146,15 +151,141 @@ typedef struct {
   double ok, call_s, again_s, destroy_s;
 } report_t;
 
+/* Sends a surviving rank's result to rank 0, which prints the verdict and ends the job with
+   MPI_Abort (the failed rank cannot finalize). Never returns. */
+static void finish(int ok, double call_s, double again_s, double destroy_s) {
+  report_t mine = {ok, call_s, again_s, destroy_s};
+  if (rank_ != 0) {
+    MPI_Send(&mine, 4, MPI_DOUBLE, 0, REPORT_TAG, MPI_COMM_WORLD);
+    wait_for_abort();
+  }
+  int survivors = size_ - 1, good = ok;
+  double worst = call_s;
+  for (int r = 1; r < size_; ++r) {
+    if (r == FAULTY) continue;
+    report_t rep;
+    MPI_Request req;
+    MPI_Irecv(&rep, 4, MPI_DOUBLE, r, REPORT_TAG, MPI_COMM_WORLD, &req);
+    int flag = 0;
+    double until = now() + 20;
+    while (!flag && now() < until) {
+      MPI_Test(&req, &flag, MPI_STATUS_IGNORE);
+      if (!flag) sleep_s(0.001);
+    }
+    if (!flag) {
+      printf("fault test FAILED: rank %d did not report within 20 s\n", r);
+      MPI_Cancel(&req);
+      MPI_Request_free(&req);
+      continue;
+    }
+    printf("rank %d reported: %s, error after %.2f s, next call %.4f s, destroy %.4f s\n", r,
+           rep.ok == 1 ? "ok" : "FAILED", rep.call_s, rep.again_s, rep.destroy_s);
+    if (rep.ok == 1) ++good;
+    if (rep.call_s > worst) worst = rep.call_s;
+  }
+  if (good == survivors)
+    printf("fault test: %d of %d surviving ranks returned an error within %.2f s (timeout %g s, bound %g s)\n",
+           good, survivors, worst, TIMEOUT_S, BOUND_S);
+  else
+    printf("fault test FAILED: %d of %d surviving ranks passed\n", good, survivors);
+  printf("fault test: rank 0 ends the job with MPI_Abort (the failed rank cannot finalize)\n");
+  fflush(stdout);
+  sleep_s(0.5); /* let mpirun forward the output */
+  MPI_Abort(MPI_COMM_WORLD, good == survivors ? 0 : 1);
+  exit(1);
+}
+
+/* Checks a surviving rank's failed wait: status, message and time. */
+static int check_failure(const char *what, jfa_status_t st, double secs, const char *must_contain) {
+  const char *msg = jfa_get_last_error();
+  if (st == JFA_SUCCESS) {
+    printf("fault test FAILED: rank %d: %s succeeded\n", rank_, what);
+    return 0;
+  }
+  printf("rank %d: %s returned %s after %.2f s: %s\n", rank_, what, jfa_status_string(st), secs, msg);
+  int ok = 1;
+  if (st != JFA_ERROR_MPI || !strstr(msg, "did not complete in 2 s") || !strstr(msg, must_contain)) {
+    printf("fault test FAILED: rank %d: expected JFA_ERROR_MPI with \"did not complete in 2 s\" and \"%s\"\n",
+           rank_, must_contain);
+    ok = 0;
+  }
+  if (secs > BOUND_S) {
+    printf("fault test FAILED: rank %d: the error took %.2f s (bound %g s)\n", rank_, secs, BOUND_S);
+    ok = 0;
+  }
+  return ok;
+}
+
+/* comm mode: the communicator's own waits, deterministically. Rank 1 skips a ring exchange
+   (1 MiB per buffer: beyond the eager limit, so the sends to rank 1 stay pending too) on one
+   communicator and a barrier on another. */
+static void run_comm_mode(jfa_context_t *ctx, jfa_comm_t *comm) {
+  jfa_comm_t *comm2 = NULL;
+  MPI_Comm w = MPI_COMM_WORLD;
+  size_t bytes = (size_t)1 << 20;
+  unsigned char *send = (unsigned char *)calloc(2 * bytes, 1), *recv = (unsigned char *)calloc(2 * bytes, 1);
+  jfa_comm_buf_t bufs[2] = {{send, recv, bytes}, {send + bytes, recv + bytes, bytes}};
+  if (!send || !recv || jfa_comm_create_mpi(&comm2, &w) != JFA_SUCCESS ||
+      jfa_comm_set_timeout(comm2, TIMEOUT_S) != JFA_SUCCESS) {
+    printf("fault test FAILED: rank %d: comm mode setup: %s\n", rank_, jfa_get_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  memset(send, rank_ + 1, 2 * bytes);
+  jfa_status_t st = comm->ops->exchange_start(comm, ctx, bufs, 2);
+  if (st == JFA_SUCCESS) st = comm->ops->exchange_wait(comm, ctx);
+  int prev = (rank_ - 1 + size_) % size_;
+  if (st != JFA_SUCCESS || recv[0] != prev + 1 || recv[2 * bytes - 1] != prev + 1 || jfa_comm_barrier(comm2)) {
+    printf("fault test FAILED: rank %d: healthy exchange and barrier: %s\n", rank_, jfa_get_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  if (rank_ == FAULTY) {
+    printf("rank %d: skipping a ring exchange and a barrier\n", rank_);
+    wait_for_abort();
+  }
+  int next = (rank_ + 1) % size_, ok = 1;
+  char expect[128];
+  snprintf(expect, sizeof expect, "rank %d: ring exchange with ranks %d (recv: %s) and %d (send: %s)", rank_, prev,
+           prev == FAULTY ? "pending" : "done", next, next == FAULTY ? "pending" : "done");
+  double t0 = now();
+  st = comm->ops->exchange_start(comm, ctx, bufs, 2);
+  if (st == JFA_SUCCESS) st = comm->ops->exchange_wait(comm, ctx);
+  double call_s = now() - t0;
+  ok &= check_failure("the ring exchange", st, call_s, expect);
+  t0 = now();
+  jfa_status_t again = comm->ops->exchange_start(comm, ctx, bufs, 2);
+  double again_s = now() - t0;
+  if (again == JFA_SUCCESS || !strstr(jfa_get_last_error(), "communicator failed earlier") || again_s > AT_ONCE_S) {
+    printf("fault test FAILED: rank %d: the next exchange returned %s after %.3f s: %s\n", rank_,
+           jfa_status_string(again), again_s, jfa_get_last_error());
+    ok = 0;
+  }
+  t0 = now();
+  st = jfa_comm_barrier(comm2);
+  double barrier_s = now() - t0;
+  snprintf(expect, sizeof expect, "rank %d: barrier over ranks 0..%d", rank_, size_ - 1);
+  ok &= check_failure("jfa_comm_barrier", st, barrier_s, expect);
+  t0 = now();
+  jfa_comm_destroy(comm);
+  jfa_comm_destroy(comm2);
+  double destroy_s = now() - t0;
+  if (destroy_s > AT_ONCE_S) {
+    printf("fault test FAILED: rank %d: destroy took %.3f s\n", rank_, destroy_s);
+    ok = 0;
+  }
+  printf("rank %d: next exchange failed in %.4f s, destroy took %.4f s\n", rank_, again_s, destroy_s);
+  /* send and recv are not freed: a send MPI could not cancel may still read its buffer */
+  finish(ok, call_s > barrier_s ? call_s : barrier_s, again_s, destroy_s);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *mode = argc > 1 ? argv[1] : "skip";
-  int stop = strcmp(mode, "stop") == 0;
-  if (!stop && strcmp(mode, "skip") != 0) {
-    if (rank_ == 0) fprintf(stderr, "usage: test_ring_fault skip|stop\n");
+  int stop = strcmp(mode, "stop") == 0, comm_mode = strcmp(mode, "comm") == 0;
+  if (!stop && !comm_mode && strcmp(mode, "skip") != 0) {
+    if (rank_ == 0) fprintf(stderr, "usage: test_ring_fault skip|stop|comm\n");
     MPI_Finalize();
     return 2;
   }
@@ -186,6 +317,7 @@ int main(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   jfa_context_set_num_threads(ctx, 1);
+  if (comm_mode) run_comm_mode(ctx, comm);
 
   jfa_ring_config_t cfg;
   jfa_ring_config_init(&cfg);
@@ -248,24 +380,11 @@ int main(int argc, char **argv) {
     call_s = now() - t0;
     ++calls;
   } while (stop && st == JFA_SUCCESS && now() < end);
-  char msg[1024];
-  snprintf(msg, sizeof msg, "%s", jfa_get_last_error());
   int ok = 1;
-  if (st == JFA_SUCCESS) {
-    printf("fault test FAILED: rank %d: jfa_ring_forward succeeded (%d calls)\n", rank_, calls);
-    ok = 0;
-  } else {
-    printf("rank %d: call %d of jfa_ring_forward returned %s after %.2f s: %s\n", rank_, calls,
-           jfa_status_string(st), call_s, msg);
-    if (st != JFA_ERROR_MPI || !strstr(msg, "did not complete in 2 s")) {
-      printf("fault test FAILED: rank %d: expected JFA_ERROR_MPI with \"did not complete in 2 s\"\n", rank_);
-      ok = 0;
-    }
-    if (call_s > BOUND_S) {
-      printf("fault test FAILED: rank %d: the error took %.2f s (bound %g s)\n", rank_, call_s, BOUND_S);
-      ok = 0;
-    }
-  }
+  if (st == JFA_SUCCESS) printf("fault test FAILED: rank %d: %d calls of jfa_ring_forward succeeded\n", rank_, calls);
+  char what[64];
+  snprintf(what, sizeof what, "call %d of jfa_ring_forward", calls);
+  ok = st != JFA_SUCCESS && check_failure(what, st, call_s, "did not complete");
   /* a later call fails at once */
   t0 = now();
   jfa_status_t again = forward(ring, &s);
@@ -291,44 +410,6 @@ int main(int argc, char **argv) {
   }
   printf("rank %d: next call failed in %.4f s, destroy took %.4f s\n", rank_, again_s, destroy_s);
 
-  /* the verdict, on rank 0 */
-  report_t mine = {ok, call_s, again_s, destroy_s};
-  if (rank_ != 0) {
-    MPI_Send(&mine, 4, MPI_DOUBLE, 0, REPORT_TAG, MPI_COMM_WORLD);
-    wait_for_abort();
-  }
-  int survivors = size_ - 1, good = ok;
-  double worst = call_s;
-  for (int r = 1; r < size_; ++r) {
-    if (r == FAULTY) continue;
-    report_t rep;
-    MPI_Request req;
-    MPI_Irecv(&rep, 4, MPI_DOUBLE, r, REPORT_TAG, MPI_COMM_WORLD, &req);
-    int flag = 0;
-    double until = now() + 20;
-    while (!flag && now() < until) {
-      MPI_Test(&req, &flag, MPI_STATUS_IGNORE);
-      if (!flag) sleep_s(0.001);
-    }
-    if (!flag) {
-      printf("fault test FAILED: rank %d did not report within 20 s\n", r);
-      MPI_Cancel(&req);
-      MPI_Request_free(&req);
-      continue;
-    }
-    printf("rank %d reported: %s, error after %.2f s, next call %.4f s, destroy %.4f s\n", r,
-           rep.ok == 1 ? "ok" : "FAILED", rep.call_s, rep.again_s, rep.destroy_s);
-    if (rep.ok == 1) ++good;
-    if (rep.call_s > worst) worst = rep.call_s;
-  }
-  if (good == survivors)
-    printf("fault test: %d of %d surviving ranks returned an error within %.2f s (timeout %g s, bound %g s)\n",
-           good, survivors, worst, TIMEOUT_S, BOUND_S);
-  else
-    printf("fault test FAILED: %d of %d surviving ranks passed\n", good, survivors);
-  printf("fault test: rank 0 ends the job with MPI_Abort (the failed rank cannot finalize)\n");
-  fflush(stdout);
-  sleep_s(0.5); /* let mpirun forward the output */
-  MPI_Abort(MPI_COMM_WORLD, good == survivors ? 0 : 1);
+  finish(ok, call_s, again_s, destroy_s);
   return 1;
 }
