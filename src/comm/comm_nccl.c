@@ -267,11 +267,14 @@ static void nccl_destroy(jfa_comm_t *comm) {
     int prev = 0;
     cudaGetDevice(&prev);
     cudaSetDevice(m->device);
-    /* a failed comm whose NCCL communicator is the caller's (not aborted by jfa) may have
+    /* transfers still queued (a call that failed on this rank only) must end within the
+       timeout, else the comm is failed and an owned NCCL communicator aborted (poll_stream).
+       A failed comm whose NCCL communicator is the caller's (not aborted by jfa) may have
        kernels that never end: no synchronisation then, and the scratch buffers are leaked
-       (cudaFree and cudaFreeHost would synchronise the device) */
+       (cudaFree and cudaFreeHost would synchronise the device). */
+    if (m->stream && m->nccl && !comm->failed && poll_stream(comm, m->stream, "jfa_comm_destroy") != JFA_SUCCESS)
+      comm->failed = 1;
     int stuck = comm->failed && !m->aborted;
-    if (m->stream && !comm->failed) cudaStreamSynchronize(m->stream);
     release_nccl(comm, m);
     if (m->d_scratch && !stuck) cudaFree(m->d_scratch);
     if (m->h_scratch && !stuck) cudaFreeHost(m->h_scratch);
