@@ -302,7 +302,9 @@ static size_t mpi_staging_bytes(const jfa_comm_t *comm) {
 static void mpi_destroy(jfa_comm_t *comm) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
   if (m) {
-    if (m->nreq > 0) { /* an exchange was started and not waited on (an error in between) */
+    int finalized = 0;
+    MPI_Finalized(&finalized); /* no MPI call is allowed after MPI_Finalize */
+    if (m->nreq > 0 && !finalized) { /* an exchange was started and not waited on (an error in between) */
       int done = 0;
       if (comm->failed || poll_requests(comm, m->nreq, m->reqs, &done) != JFA_SUCCESS || !done) {
         int rp, sp;
@@ -320,8 +322,6 @@ static void mpi_destroy(jfa_comm_t *comm) {
       cudaEventDestroy(m->ev_done);
     }
 #endif
-    int finalized = 0;
-    MPI_Finalized(&finalized);
     /* MPI_Comm_free is collective and could wait on a failed rank: skipped (leaked) then */
     if (!finalized && !comm->failed && !leak && m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
     free(m->reqs);
