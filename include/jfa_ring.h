@@ -130,6 +130,29 @@ JFA_API jfa_status_t jfa_comm_size(const jfa_comm_t *comm, int *size);
 /** Blocks until every rank of the communicator has called it. */
 JFA_API jfa_status_t jfa_comm_barrier(jfa_comm_t *comm);
 
+/**
+ * Sets how long, in seconds, any wait of this communicator may take (a ring
+ * exchange, the setup checks' allreduce, a barrier, the end-of-call
+ * synchronisation on NCCL) before the call returns an error (JFA_ERROR_MPI,
+ * JFA_ERROR_NCCL): a rank that failed, stopped or exited then makes every other
+ * rank return within about this time instead of hanging. 0 or negative (or
+ * infinity) waits forever; NaN is rejected (JFA_ERROR_INVALID_ARGUMENT). The
+ * default is JFA_COMM_TIMEOUT from the environment (seconds, read when the
+ * communicator is created), else 300 seconds. A timeout or any other failure of
+ * a communicator operation marks it failed: every later call on it returns an
+ * error at once ("communicator failed earlier: ...; destroy it"), and
+ * jfa_ring_destroy / jfa_comm_destroy still return without waiting on the other
+ * ranks. After such a failure an MPI program should end with MPI_Abort (see
+ * launch/README.md). Set the same timeout on every rank, longer than the
+ * slowest rank's compute between two exchanges and than the time by which one
+ * rank may reach a collective call (jfa_ring_create, a ring call, a barrier)
+ * after the others (e.g. while one rank writes a checkpoint).
+ */
+JFA_API jfa_status_t jfa_comm_set_timeout(jfa_comm_t *comm, double seconds);
+
+/** The communicator's timeout in seconds (0: wait forever); see jfa_comm_set_timeout. */
+JFA_API jfa_status_t jfa_comm_get_timeout(const jfa_comm_t *comm, double *seconds);
+
 /** Destroys a communicator and what it owns. NULL is accepted. */
 JFA_API jfa_status_t jfa_comm_destroy(jfa_comm_t *comm);
 

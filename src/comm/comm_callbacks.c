@@ -4,6 +4,8 @@
  * the ring over any torch.distributed process group (gloo on the CPU, or CUDA
  * buffers staged by the callbacks). On CUDA the context's stream is
  * synchronised before each exchange starts, so the callbacks see complete data.
+ * A callback that fails marks the communicator failed (comm.c's guard): later
+ * calls fail at once. Timeouts are the callbacks' own business.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +74,13 @@ static void cb_destroy(jfa_comm_t *comm) {
   free(comm);
 }
 
-static const jfa_comm_ops_t cb_ops = {"callbacks", cb_exchange_start, cb_exchange_wait, cb_allreduce_minmax,
-                                      cb_barrier,  cb_staging_bytes,  cb_destroy};
+static const jfa_comm_ops_t cb_ops = {.name = "callbacks",
+                                      .exchange_start = cb_exchange_start,
+                                      .exchange_wait = cb_exchange_wait,
+                                      .allreduce_minmax = cb_allreduce_minmax,
+                                      .barrier = cb_barrier,
+                                      .staging_bytes = cb_staging_bytes,
+                                      .destroy = cb_destroy};
 
 jfa_status_t jfa_comm_create_callbacks(jfa_comm_t **comm, const jfa_comm_callbacks_t *callbacks, int rank,
                                        int size) {
@@ -93,8 +100,13 @@ jfa_status_t jfa_comm_create_callbacks(jfa_comm_t **comm, const jfa_comm_callbac
     free(m);
     JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "jfa_comm_create_callbacks: out of host memory");
   }
+  jfa_status_t st = jfa_comm_init(c, &cb_ops);
+  if (st != JFA_SUCCESS) {
+    free(c);
+    free(m);
+    return st;
+  }
   m->cb = *callbacks;
-  c->ops = &cb_ops;
   c->impl = m;
   c->rank = rank;
   c->size = size;

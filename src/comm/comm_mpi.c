@@ -9,8 +9,18 @@
  * the work already queued on the context's stream) and posts the messages; the
  * wait completes them and copies host->device on the communication stream, and
  * the context's stream waits on that with an event.
+ *
+ * Faults: no call blocks without bound. The exchange is waited on with
+ * MPI_Testall, the allreduce is MPI_Iallreduce and the barrier MPI_Ibarrier,
+ * polled with short sleeps until comm->timeout (jfa_comm_set_timeout). On a
+ * timeout the call returns JFA_ERROR_MPI naming the ranks waited on; the
+ * exchange's requests are cancelled and freed at once (so the ring may free its
+ * buffers), a timed-out collective's requests and buffers are left to MPI (they
+ * cannot be cancelled), and destroy skips MPI_Comm_free (collective, so it could
+ * wait on the failed rank): the duplicate communicator is leaked.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +37,11 @@
 
 typedef struct {
   MPI_Comm comm;
-  MPI_Request *reqs;
+  MPI_Request *reqs;  /* of the exchange in flight: Irecv at even, Isend at odd indices */
   int nreq, cap_req;
+  int abandoned;      /* requests were cancelled and freed after a timeout */
+  int64_t *red;       /* 4 * JFA_COMM_MAX_REDUCE: allreduce in (min, max) and out (min, max) */
+  int coll_pending;   /* a timed-out collective still owns red: leak it */
   int cuda_aware;
   /* staging of CUDA buffers through pinned host memory */
   int staged;                      /* the exchange in flight is staged */
@@ -96,10 +109,70 @@ static jfa_status_t ensure_stage(mpi_impl_t *m, size_t bytes) {
 }
 #endif
 
+/* Polls reqs[0..n) until all complete (*done = 1) or comm's timeout passes (*done = 0). */
+static jfa_status_t poll_requests(jfa_comm_t *comm, int n, MPI_Request *reqs, int *done) {
+  jfa_comm_wait_t w;
+  jfa_comm_wait_begin(&w, comm->timeout);
+  for (;;) {
+    int flag = 0;
+    JFA_MPI_CHECK(MPI_Testall(n, reqs, &flag, MPI_STATUSES_IGNORE));
+    if (flag) {
+      *done = 1;
+      return JFA_SUCCESS;
+    }
+    if (!jfa_comm_wait_poll(&w)) {
+      *done = 0;
+      return JFA_SUCCESS;
+    }
+  }
+}
+
+/* Cancels and frees the exchange's outstanding requests (never waits). Sets *recv_pending and
+   *send_pending to whether a receive or a send had not completed. */
+static void abandon_requests(mpi_impl_t *m, int *recv_pending, int *send_pending) {
+  *recv_pending = *send_pending = 0;
+  for (int i = 0; i < m->nreq; ++i) {
+    if (m->reqs[i] == MPI_REQUEST_NULL) continue;
+    int flag = 0;
+    if (MPI_Request_get_status(m->reqs[i], &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS && flag) {
+      MPI_Request_free(&m->reqs[i]); /* complete: frees it */
+      continue;
+    }
+    if (i % 2 == 0)
+      *recv_pending = 1;
+    else
+      *send_pending = 1;
+    MPI_Cancel(&m->reqs[i]);
+    MPI_Request_free(&m->reqs[i]);
+  }
+  m->nreq = 0;
+  m->abandoned = 1;
+}
+
+/* Completes an exchange a failed call left in flight (its data is dropped), within the timeout. */
+static jfa_status_t finish_stale(jfa_comm_t *comm) {
+  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  int done = 0;
+  jfa_status_t st = poll_requests(comm, m->nreq, m->reqs, &done);
+  if (st != JFA_SUCCESS || !done) {
+    int rp = 0, sp = 0;
+    abandon_requests(m, &rp, &sp);
+    JFA_CHECK(st);
+    JFA_FAIL(JFA_ERROR_MPI,
+             "rank %d: the ring exchange left in flight by an earlier failed call did not complete in %g s "
+             "(recv: %s, send: %s): a rank failed, stopped or exited",
+             comm->rank, comm->timeout, rp ? "pending" : "done", sp ? "pending" : "done");
+  }
+  m->nreq = 0;
+  m->staged = 0;
+  return JFA_SUCCESS;
+}
+
 static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
                                        const jfa_comm_buf_t *bufs, int nbufs) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
   if (nbufs > JFA_COMM_MAX_BUFS) JFA_FAIL(JFA_ERROR_INTERNAL, "MPI comm: too many buffers (%d)", nbufs);
+  if (m->nreq > 0) JFA_CHECK(finish_stale(comm)); /* an error on this rank left one in flight */
   m->nreq = 0;
   m->staged = 0;
   if (ctx->device == JFA_DEVICE_CPU) {
@@ -142,7 +215,20 @@ static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
 
 static jfa_status_t mpi_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
-  if (m->nreq > 0) JFA_MPI_CHECK(MPI_Waitall(m->nreq, m->reqs, MPI_STATUSES_IGNORE));
+  if (m->nreq > 0) {
+    int done = 0;
+    jfa_status_t st = poll_requests(comm, m->nreq, m->reqs, &done);
+    if (st != JFA_SUCCESS || !done) {
+      int rp = 0, sp = 0;
+      abandon_requests(m, &rp, &sp);
+      JFA_CHECK(st);
+      int next = (comm->rank + 1) % comm->size, prev = (comm->rank - 1 + comm->size) % comm->size;
+      JFA_FAIL(JFA_ERROR_MPI,
+               "rank %d: ring exchange with ranks %d (recv: %s) and %d (send: %s) did not complete in %g s: "
+               "a rank failed, stopped or exited (timeout: jfa_comm_set_timeout or JFA_COMM_TIMEOUT)",
+               comm->rank, prev, rp ? "pending" : "done", next, sp ? "pending" : "done", comm->timeout);
+    }
+  }
   m->nreq = 0;
 #ifdef JFA_HAVE_CUDA
   if (m->staged) {
@@ -162,17 +248,49 @@ static jfa_status_t mpi_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
   return JFA_SUCCESS;
 }
 
+/* Waits for nreq collective requests (of `what`) within the timeout; on a timeout they are
+   left to MPI (a collective cannot be cancelled) and red is never freed. */
+static jfa_status_t wait_collective(jfa_comm_t *comm, MPI_Request *reqs, int nreq, const char *what) {
+  mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  int done = 0;
+  jfa_status_t st = poll_requests(comm, nreq, reqs, &done);
+  if (st != JFA_SUCCESS || !done) m->coll_pending = 1;
+  JFA_CHECK(st);
+  if (!done)
+    JFA_FAIL(JFA_ERROR_MPI,
+             "rank %d: %s over ranks 0..%d did not complete in %g s: a rank failed, stopped, exited or "
+             "did not make the same jfa call (timeout: jfa_comm_set_timeout or JFA_COMM_TIMEOUT)",
+             comm->rank, what, comm->size - 1, comm->timeout);
+  return JFA_SUCCESS;
+}
+
 static jfa_status_t mpi_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, int64_t *min_out,
                                          int64_t *max_out, int n) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
-  JFA_MPI_CHECK(MPI_Allreduce(in, min_out, n, MPI_INT64_T, MPI_MIN, m->comm));
-  JFA_MPI_CHECK(MPI_Allreduce(in, max_out, n, MPI_INT64_T, MPI_MAX, m->comm));
+  if (n > JFA_COMM_MAX_REDUCE) JFA_FAIL(JFA_ERROR_INTERNAL, "MPI comm: allreduce of %d values", n);
+  /* the comm's own buffers: a collective that times out may still write them later */
+  int64_t *in_min = m->red, *in_max = m->red + JFA_COMM_MAX_REDUCE;
+  int64_t *out_min = m->red + 2 * JFA_COMM_MAX_REDUCE, *out_max = m->red + 3 * JFA_COMM_MAX_REDUCE;
+  memcpy(in_min, in, (size_t)n * sizeof(int64_t));
+  memcpy(in_max, in, (size_t)n * sizeof(int64_t));
+  MPI_Request reqs[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  JFA_MPI_CHECK(MPI_Iallreduce(in_min, out_min, n, MPI_INT64_T, MPI_MIN, m->comm, &reqs[0]));
+  int err = MPI_Iallreduce(in_max, out_max, n, MPI_INT64_T, MPI_MAX, m->comm, &reqs[1]);
+  if (err != MPI_SUCCESS) m->coll_pending = 1; /* reqs[0] stays in flight */
+  JFA_MPI_CHECK(err);
+  char what[64];
+  snprintf(what, sizeof what, "allreduce (min/max of %d values)", n);
+  JFA_CHECK(wait_collective(comm, reqs, 2, what));
+  memcpy(min_out, out_min, (size_t)n * sizeof(int64_t));
+  memcpy(max_out, out_max, (size_t)n * sizeof(int64_t));
   return JFA_SUCCESS;
 }
 
 static jfa_status_t mpi_barrier(jfa_comm_t *comm) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
-  JFA_MPI_CHECK(MPI_Barrier(m->comm));
+  MPI_Request req = MPI_REQUEST_NULL;
+  JFA_MPI_CHECK(MPI_Ibarrier(m->comm, &req));
+  JFA_CHECK(wait_collective(comm, &req, 1, "barrier"));
   return JFA_SUCCESS;
 }
 
@@ -184,28 +302,42 @@ static size_t mpi_staging_bytes(const jfa_comm_t *comm) {
 static void mpi_destroy(jfa_comm_t *comm) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
   if (m) {
-    if (m->nreq > 0) MPI_Waitall(m->nreq, m->reqs, MPI_STATUSES_IGNORE);
+    int finalized = 0;
+    MPI_Finalized(&finalized); /* no MPI call is allowed after MPI_Finalize */
+    if (m->nreq > 0 && !finalized) { /* an exchange was started and not waited on (an error in between) */
+      int done = 0;
+      if (comm->failed || poll_requests(comm, m->nreq, m->reqs, &done) != JFA_SUCCESS || !done) {
+        int rp, sp;
+        abandon_requests(m, &rp, &sp);
+      }
+    }
+    /* MPI may still write a buffer of a request it could not cancel: leak those buffers */
+    int leak = m->abandoned || m->coll_pending;
 #ifdef JFA_HAVE_CUDA
-    if (m->h_send) cudaFreeHost(m->h_send);
-    if (m->h_recv) cudaFreeHost(m->h_recv);
+    if (!leak && m->h_send) cudaFreeHost(m->h_send);
+    if (!leak && m->h_recv) cudaFreeHost(m->h_recv);
     if (m->cuda_init) {
       cudaStreamDestroy(m->stream);
       cudaEventDestroy(m->ev_ready);
       cudaEventDestroy(m->ev_done);
     }
 #endif
-    int finalized = 0;
-    MPI_Finalized(&finalized);
-    if (!finalized && m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
+    /* MPI_Comm_free is collective and could wait on a failed rank: skipped (leaked) then */
+    if (!finalized && !comm->failed && !leak && m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
     free(m->reqs);
+    if (!leak) free(m->red);
     free(m);
   }
   free(comm);
 }
 
-static const jfa_comm_ops_t mpi_ops = {"mpi",         mpi_exchange_start, mpi_exchange_wait,
-                                       mpi_allreduce_minmax, mpi_barrier, mpi_staging_bytes,
-                                       mpi_destroy};
+static const jfa_comm_ops_t mpi_ops = {.name = "mpi",
+                                       .exchange_start = mpi_exchange_start,
+                                       .exchange_wait = mpi_exchange_wait,
+                                       .allreduce_minmax = mpi_allreduce_minmax,
+                                       .barrier = mpi_barrier,
+                                       .staging_bytes = mpi_staging_bytes,
+                                       .destroy = mpi_destroy};
 
 jfa_status_t jfa_comm_create_mpi(jfa_comm_t **comm, const void *mpi_comm) {
   if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
@@ -225,7 +357,15 @@ jfa_status_t jfa_comm_create_mpi(jfa_comm_t **comm, const void *mpi_comm) {
   }
   m->comm = MPI_COMM_NULL;
   c->impl = m;
-  c->ops = &mpi_ops;
+  jfa_status_t st = jfa_comm_init(c, &mpi_ops); /* reads JFA_COMM_TIMEOUT */
+  m->red = (int64_t *)calloc(4 * JFA_COMM_MAX_REDUCE, sizeof(int64_t));
+  if (st != JFA_SUCCESS || !m->red) {
+    free(m->red);
+    free(m);
+    free(c);
+    if (st != JFA_SUCCESS) return st;
+    JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "jfa_comm_create_mpi: out of host memory");
+  }
   int err = MPI_Comm_dup(user, &m->comm);
   if (err == MPI_SUCCESS) err = MPI_Comm_set_errhandler(m->comm, MPI_ERRORS_RETURN);
   if (err == MPI_SUCCESS) err = MPI_Comm_rank(m->comm, &c->rank);

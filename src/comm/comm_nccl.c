@@ -6,7 +6,19 @@
  * stream wait for the transfers. So a block's transfer runs while the compute
  * queued after the start runs (double buffering), with no host synchronisation.
  * The min/max allreduce runs ncclAllReduce on a small device buffer.
+ *
+ * Faults: no wait is unbounded where NCCL allows it. Communicators jfa creates
+ * are non-blocking (ncclConfig_t.blocking = 0, NCCL >= 2.14): their creation,
+ * each group of operations and their finalisation are polled with
+ * ncclCommGetAsyncError until done, an error or comm->timeout. The allreduce and
+ * the ring's end-of-call synchronisation (wait_stream) poll cudaStreamQuery and
+ * ncclCommGetAsyncError instead of cudaStreamSynchronize. On a timeout or an
+ * asynchronous error an owned NCCL communicator is aborted (ncclCommAbort, which
+ * also ends its kernels) and the jfa communicator is marked failed; a caller's
+ * NCCL communicator is not aborted (the caller must, before destroying it).
+ * A caller's blocking communicator can still block inside ncclGroupEnd.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,13 +31,19 @@
 #include "comm/comm.h"
 #include "core/check.h"
 
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 14, 0)
+#define JFA_NCCL_NONBLOCKING 1 /* ncclConfig_t, ncclCommInitRankConfig, ncclCommFinalize */
+#endif
+
 typedef struct {
   ncclComm_t nccl;
   int owned;
+  int aborted;        /* ncclCommAbort was called: nccl is gone */
   int device;
   cudaStream_t stream;
   cudaEvent_t ev_ready, ev_done;
   int64_t *d_scratch; /* 2 * JFA_COMM_MAX_REDUCE int64 */
+  int64_t *h_scratch; /* pinned, 4 * JFA_COMM_MAX_REDUCE int64: allreduce in (min, max), out (min, max) */
 } nccl_impl_t;
 
 /* Runs the body with the comm's device current, restoring the caller's. */
@@ -33,6 +51,87 @@ static jfa_status_t set_device(int device, int *prev) {
   JFA_CUDA_CHECK(cudaGetDevice(prev));
   if (*prev != device) JFA_CUDA_CHECK(cudaSetDevice(device));
   return JFA_SUCCESS;
+}
+
+/* Aborts an owned NCCL communicator (ends its kernels, never waits on other ranks). */
+static void abort_owned(nccl_impl_t *m) {
+  if (m->owned && m->nccl && !m->aborted) {
+    ncclCommAbort(m->nccl);
+    m->aborted = 1;
+    m->nccl = NULL;
+  }
+}
+
+static const char *abort_note(const nccl_impl_t *m) {
+  return m->owned ? "the NCCL communicator was aborted"
+                  : "abort the caller's NCCL communicator (ncclCommAbort) before destroying it";
+}
+
+/* Polls ncclCommGetAsyncError until nc is no longer ncclInProgress (after a call of a
+   non-blocking communicator returned ncclInProgress), within timeout seconds. */
+static jfa_status_t settle(ncclComm_t nc, double timeout, int rank, const char *what) {
+  jfa_comm_wait_t w;
+  jfa_comm_wait_begin(&w, timeout);
+  for (;;) {
+    ncclResult_t state = ncclSuccess;
+    ncclResult_t r = ncclCommGetAsyncError(nc, &state);
+    if (r != ncclSuccess) state = r;
+    if (state == ncclSuccess) return JFA_SUCCESS;
+    if (state != ncclInProgress) {
+      const char *detail = ncclGetLastError(nc);
+      JFA_FAIL(JFA_ERROR_NCCL, "rank %d: %s failed: %s (%s)", rank, what, ncclGetErrorString(state),
+               detail ? detail : "");
+    }
+    if (!jfa_comm_wait_poll(&w))
+      JFA_FAIL(JFA_ERROR_NCCL,
+               "rank %d: %s did not complete in %g s: a rank failed, stopped or exited (timeout: "
+               "jfa_comm_set_timeout or JFA_COMM_TIMEOUT)",
+               rank, what, timeout);
+  }
+}
+
+/* settle on the comm's NCCL communicator; on a failure the owned one is aborted. */
+static jfa_status_t settle_comm(jfa_comm_t *comm, const char *what) {
+  nccl_impl_t *m = (nccl_impl_t *)comm->impl;
+  jfa_status_t st = settle(m->nccl, comm->timeout, comm->rank, what);
+  if (st != JFA_SUCCESS) abort_owned(m);
+  return st;
+}
+
+/* Polls the stream until its work is done, failing on an NCCL asynchronous error or after
+   comm's timeout (then the owned NCCL communicator is aborted). */
+static jfa_status_t poll_stream(jfa_comm_t *comm, cudaStream_t stream, const char *what) {
+  nccl_impl_t *m = (nccl_impl_t *)comm->impl;
+  jfa_comm_wait_t w;
+  jfa_comm_wait_begin(&w, comm->timeout);
+  for (;;) {
+    cudaError_t ce = cudaStreamQuery(stream);
+    if (ce == cudaSuccess) return JFA_SUCCESS;
+    if (ce != cudaErrorNotReady) {
+      abort_owned(m);
+      JFA_FAIL(JFA_ERROR_CUDA, "rank %d: %s: cudaStreamQuery failed: %s (%s)", comm->rank, what,
+               cudaGetErrorString(ce), cudaGetErrorName(ce));
+    }
+    ncclResult_t state = ncclSuccess;
+    ncclResult_t r = ncclCommGetAsyncError(m->nccl, &state);
+    if (r != ncclSuccess) state = r;
+    if (state != ncclSuccess && state != ncclInProgress) {
+      const char *detail = ncclGetLastError(m->nccl);
+      char msg[256];
+      snprintf(msg, sizeof msg, "%s", detail ? detail : "");
+      abort_owned(m);
+      JFA_FAIL(JFA_ERROR_NCCL, "rank %d: %s: NCCL asynchronous error: %s (%s); %s", comm->rank, what,
+               ncclGetErrorString(state), msg, abort_note(m));
+    }
+    if (!jfa_comm_wait_poll(&w)) {
+      abort_owned(m);
+      int next = (comm->rank + 1) % comm->size, prev = (comm->rank - 1 + comm->size) % comm->size;
+      JFA_FAIL(JFA_ERROR_NCCL,
+               "rank %d: %s (NCCL; ring neighbours %d and %d) did not complete in %g s: a rank failed, "
+               "stopped or exited (timeout: jfa_comm_set_timeout or JFA_COMM_TIMEOUT); %s",
+               comm->rank, what, prev, next, comm->timeout, abort_note(m));
+    }
+  }
 }
 
 static jfa_status_t nccl_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
@@ -47,13 +146,21 @@ static jfa_status_t nccl_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
   for (int i = 0; i < nbufs; ++i) {
     if (bufs[i].bytes == 0) continue;
     ncclResult_t r = ncclSend(bufs[i].send, bufs[i].bytes, ncclChar, next, m->nccl, m->stream);
-    if (r == ncclSuccess) r = ncclRecv(bufs[i].recv, bufs[i].bytes, ncclChar, prev, m->nccl, m->stream);
-    if (r != ncclSuccess) {
+    if (r == ncclSuccess || r == ncclInProgress)
+      r = ncclRecv(bufs[i].recv, bufs[i].bytes, ncclChar, prev, m->nccl, m->stream);
+    if (r != ncclSuccess && r != ncclInProgress) {
       ncclGroupEnd();
-      JFA_FAIL(JFA_ERROR_NCCL, "ncclSend/ncclRecv failed: %s", ncclGetErrorString(r));
+      abort_owned(m);
+      JFA_FAIL(JFA_ERROR_NCCL, "rank %d: ncclSend/ncclRecv failed: %s", comm->rank, ncclGetErrorString(r));
     }
   }
-  JFA_NCCL_CHECK(ncclGroupEnd());
+  ncclResult_t r = ncclGroupEnd();
+  if (r != ncclSuccess && r != ncclInProgress) {
+    abort_owned(m);
+    JFA_FAIL(JFA_ERROR_NCCL, "rank %d: ncclGroupEnd of the ring exchange failed: %s", comm->rank,
+             ncclGetErrorString(r));
+  }
+  if (r == ncclInProgress) JFA_CHECK(settle_comm(comm, "the ring exchange (NCCL group)"));
   return JFA_SUCCESS;
 }
 
@@ -68,36 +175,48 @@ static jfa_status_t nccl_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, i
                                           int64_t *max_out, int n) {
   nccl_impl_t *m = (nccl_impl_t *)comm->impl;
   if (n > JFA_COMM_MAX_REDUCE) JFA_FAIL(JFA_ERROR_INTERNAL, "NCCL comm: allreduce of %d values", n);
+  if (!m->nccl) JFA_FAIL(JFA_ERROR_NCCL, "rank %d: the NCCL communicator was aborted", comm->rank);
   int prev;
   JFA_CHECK(set_device(m->device, &prev));
   size_t bytes = (size_t)n * sizeof(int64_t);
   jfa_status_t st = JFA_SUCCESS;
-  cudaError_t ce = cudaMemcpyAsync(m->d_scratch, in, bytes, cudaMemcpyHostToDevice, m->stream);
-  if (ce == cudaSuccess)
-    ce = cudaMemcpyAsync(m->d_scratch + n, in, bytes, cudaMemcpyHostToDevice, m->stream);
+  /* pinned host buffers: copies to pageable memory would block the host until the stream
+     reaches them, i.e. until the allreduce completes, past any timeout */
+  int64_t *h_in = m->h_scratch, *h_out = m->h_scratch + 2 * JFA_COMM_MAX_REDUCE;
+  memcpy(h_in, in, bytes);
+  memcpy(h_in + n, in, bytes);
+  cudaError_t ce = cudaMemcpyAsync(m->d_scratch, h_in, 2 * bytes, cudaMemcpyHostToDevice, m->stream);
   if (ce != cudaSuccess) {
     st = jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "cudaMemcpyAsync failed: %s",
                        cudaGetErrorString(ce));
   } else {
     ncclResult_t r = ncclGroupStart();
-    if (r == ncclSuccess)
+    if (r == ncclSuccess || r == ncclInProgress)
       r = ncclAllReduce(m->d_scratch, m->d_scratch, (size_t)n, ncclInt64, ncclMin, m->nccl, m->stream);
-    if (r == ncclSuccess)
+    if (r == ncclSuccess || r == ncclInProgress)
       r = ncclAllReduce(m->d_scratch + n, m->d_scratch + n, (size_t)n, ncclInt64, ncclMax, m->nccl,
                         m->stream);
+    if (r == ncclInProgress) r = ncclSuccess;
     ncclResult_t r2 = ncclGroupEnd();
     if (r == ncclSuccess) r = r2;
-    if (r != ncclSuccess) {
-      st = jfa_set_error(JFA_ERROR_NCCL, __FILE__, __LINE__, "ncclAllReduce failed: %s",
+    if (r == ncclInProgress) {
+      st = settle_comm(comm, "the allreduce (NCCL group)");
+    } else if (r != ncclSuccess) {
+      abort_owned(m);
+      st = jfa_set_error(JFA_ERROR_NCCL, __FILE__, __LINE__, "rank %d: ncclAllReduce failed: %s", comm->rank,
                          ncclGetErrorString(r));
-    } else {
-      ce = cudaMemcpyAsync(min_out, m->d_scratch, bytes, cudaMemcpyDeviceToHost, m->stream);
-      if (ce == cudaSuccess)
-        ce = cudaMemcpyAsync(max_out, m->d_scratch + n, bytes, cudaMemcpyDeviceToHost, m->stream);
-      if (ce == cudaSuccess) ce = cudaStreamSynchronize(m->stream);
+    }
+    if (st == JFA_SUCCESS) {
+      ce = cudaMemcpyAsync(h_out, m->d_scratch, 2 * bytes, cudaMemcpyDeviceToHost, m->stream);
       if (ce != cudaSuccess)
         st = jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "NCCL allreduce copy failed: %s",
                            cudaGetErrorString(ce));
+      else
+        st = poll_stream(comm, m->stream, "the allreduce");
+    }
+    if (st == JFA_SUCCESS) {
+      memcpy(min_out, h_out, bytes);
+      memcpy(max_out, h_out + n, bytes);
     }
   }
   if (prev != m->device) cudaSetDevice(prev);
@@ -115,15 +234,50 @@ static size_t nccl_staging_bytes(const jfa_comm_t *comm) {
   return 0;
 }
 
+static jfa_status_t nccl_wait_stream(jfa_comm_t *comm, jfa_context_t *ctx) {
+  if (ctx->device != JFA_DEVICE_CUDA) return JFA_SUCCESS;
+  JFA_CHECK(poll_stream(comm, (cudaStream_t)ctx->stream, "the ring's transfers and compute"));
+  return JFA_SUCCESS;
+}
+
+/* Finalises (non-blocking, polled within the timeout) and destroys an owned NCCL communicator;
+   aborts it instead when it failed or finalising does not complete. */
+static void release_nccl(jfa_comm_t *comm, nccl_impl_t *m) {
+  if (!m->owned || !m->nccl || m->aborted) return;
+  if (comm->failed) {
+    abort_owned(m);
+    return;
+  }
+#ifdef JFA_NCCL_NONBLOCKING
+  ncclResult_t r = ncclCommFinalize(m->nccl);
+  if (r == ncclInProgress && settle(m->nccl, comm->timeout, comm->rank, "ncclCommFinalize") != JFA_SUCCESS)
+    r = ncclInternalError;
+  if (r != ncclSuccess && r != ncclInProgress) {
+    abort_owned(m);
+    return;
+  }
+#endif
+  ncclCommDestroy(m->nccl);
+  m->nccl = NULL;
+}
+
 static void nccl_destroy(jfa_comm_t *comm) {
   nccl_impl_t *m = (nccl_impl_t *)comm->impl;
   if (m) {
     int prev = 0;
     cudaGetDevice(&prev);
     cudaSetDevice(m->device);
-    if (m->stream) cudaStreamSynchronize(m->stream);
-    if (m->owned && m->nccl) ncclCommDestroy(m->nccl);
-    if (m->d_scratch) cudaFree(m->d_scratch);
+    /* transfers still queued (a call that failed on this rank only) must end within the
+       timeout, else the comm is failed and an owned NCCL communicator aborted (poll_stream).
+       A failed comm whose NCCL communicator is the caller's (not aborted by jfa) may have
+       kernels that never end: no synchronisation then, and the scratch buffers are leaked
+       (cudaFree and cudaFreeHost would synchronise the device). */
+    if (m->stream && m->nccl && !comm->failed && poll_stream(comm, m->stream, "jfa_comm_destroy") != JFA_SUCCESS)
+      comm->failed = 1;
+    int stuck = comm->failed && !m->aborted;
+    release_nccl(comm, m);
+    if (m->d_scratch && !stuck) cudaFree(m->d_scratch);
+    if (m->h_scratch && !stuck) cudaFreeHost(m->h_scratch);
     if (m->ev_ready) cudaEventDestroy(m->ev_ready);
     if (m->ev_done) cudaEventDestroy(m->ev_done);
     if (m->stream) cudaStreamDestroy(m->stream);
@@ -133,9 +287,14 @@ static void nccl_destroy(jfa_comm_t *comm) {
   free(comm);
 }
 
-static const jfa_comm_ops_t nccl_ops = {"nccl",          nccl_exchange_start, nccl_exchange_wait,
-                                        nccl_allreduce_minmax, nccl_barrier, nccl_staging_bytes,
-                                        nccl_destroy};
+static const jfa_comm_ops_t nccl_ops = {.name = "nccl",
+                                        .exchange_start = nccl_exchange_start,
+                                        .exchange_wait = nccl_exchange_wait,
+                                        .allreduce_minmax = nccl_allreduce_minmax,
+                                        .barrier = nccl_barrier,
+                                        .staging_bytes = nccl_staging_bytes,
+                                        .destroy = nccl_destroy,
+                                        .wait_stream = nccl_wait_stream};
 
 /* Wraps an ncclComm_t (owned or not) into a jfa_comm_t. */
 static jfa_status_t wrap(jfa_comm_t **comm, ncclComm_t nccl, int owned, int device_index) {
@@ -146,11 +305,11 @@ static jfa_status_t wrap(jfa_comm_t **comm, ncclComm_t nccl, int owned, int devi
     free(m);
     JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "NCCL comm: out of host memory");
   }
-  c->ops = &nccl_ops;
   c->impl = m;
   m->device = device_index;
   int prev = 0;
-  jfa_status_t st = set_device(device_index, &prev);
+  jfa_status_t st = jfa_comm_init(c, &nccl_ops); /* reads JFA_COMM_TIMEOUT */
+  if (st == JFA_SUCCESS) st = set_device(device_index, &prev);
   if (st != JFA_SUCCESS) {
     free(c);
     free(m);
@@ -160,6 +319,7 @@ static jfa_status_t wrap(jfa_comm_t **comm, ncclComm_t nccl, int owned, int devi
   if (ce == cudaSuccess) ce = cudaEventCreateWithFlags(&m->ev_ready, cudaEventDisableTiming);
   if (ce == cudaSuccess) ce = cudaEventCreateWithFlags(&m->ev_done, cudaEventDisableTiming);
   if (ce == cudaSuccess) ce = cudaMalloc((void **)&m->d_scratch, 2 * JFA_COMM_MAX_REDUCE * sizeof(int64_t));
+  if (ce == cudaSuccess) ce = cudaMallocHost((void **)&m->h_scratch, 4 * JFA_COMM_MAX_REDUCE * sizeof(int64_t));
   cudaSetDevice(prev);
   if (ce != cudaSuccess) {
     m->owned = 0;
@@ -203,19 +363,41 @@ jfa_status_t jfa_comm_nccl_unique_id(void *id, size_t bytes) {
   return JFA_SUCCESS;
 }
 
-/* ncclCommInitRank on device_index (made current for the call), wrapped and owned. */
+/* Creates an NCCL communicator on device_index (made current for the call), wrapped and owned:
+   non-blocking (NCCL >= 2.14), its initialisation polled within JFA_COMM_TIMEOUT, so a rank
+   that never joins makes the others fail instead of hanging. */
 static jfa_status_t init_from_id(jfa_comm_t **comm, const ncclUniqueId *id, int rank, int size, int device_index) {
+  double timeout = 0;
+  JFA_CHECK(jfa_comm_env_timeout(&timeout));
   int prev = 0;
   JFA_CHECK(set_device(device_index, &prev));
   ncclComm_t nc = NULL;
+#ifdef JFA_NCCL_NONBLOCKING
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  ncclResult_t r = ncclCommInitRankConfig(&nc, size, *id, rank, &config);
+  if (r == ncclInProgress || r == ncclSuccess) {
+    jfa_status_t st = nc ? settle(nc, timeout, rank, "ncclCommInitRankConfig") : JFA_SUCCESS;
+    if (st != JFA_SUCCESS) {
+      ncclCommAbort(nc);
+      cudaSetDevice(prev);
+      JFA_CHECK(st);
+    }
+    r = ncclSuccess;
+  }
+  const char *call = "ncclCommInitRankConfig";
+#else
   ncclResult_t r = ncclCommInitRank(&nc, size, *id, rank);
-  if (r != ncclSuccess) {
+  const char *call = "ncclCommInitRank";
+#endif
+  if (r != ncclSuccess || !nc) {
+    if (nc) ncclCommAbort(nc);
     cudaSetDevice(prev);
-    JFA_FAIL(JFA_ERROR_NCCL, "ncclCommInitRank (rank %d of %d, GPU %d) failed: %s", rank, size, device_index,
+    JFA_FAIL(JFA_ERROR_NCCL, "%s (rank %d of %d, GPU %d) failed: %s", call, rank, size, device_index,
              ncclGetErrorString(r));
   }
   jfa_status_t st = wrap(comm, nc, 1, device_index);
-  if (st != JFA_SUCCESS) ncclCommDestroy(nc);
+  if (st != JFA_SUCCESS) ncclCommAbort(nc); /* never waits on the other ranks */
   cudaSetDevice(prev);
   return st;
 }

@@ -56,16 +56,24 @@ static size_t single_staging_bytes(const jfa_comm_t *comm) {
 
 static void single_destroy(jfa_comm_t *comm) { free(comm); }
 
-static const jfa_comm_ops_t single_ops = {"single",       single_exchange_start, single_exchange_wait,
-                                          single_allreduce_minmax, single_barrier,
-                                          single_staging_bytes, single_destroy};
+static const jfa_comm_ops_t single_ops = {.name = "single",
+                                          .exchange_start = single_exchange_start,
+                                          .exchange_wait = single_exchange_wait,
+                                          .allreduce_minmax = single_allreduce_minmax,
+                                          .barrier = single_barrier,
+                                          .staging_bytes = single_staging_bytes,
+                                          .destroy = single_destroy};
 
 jfa_status_t jfa_comm_create_single(jfa_comm_t **comm) {
   if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
   *comm = NULL;
   jfa_comm_t *c = (jfa_comm_t *)calloc(1, sizeof(*c));
   if (!c) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "jfa_comm_create_single: out of host memory");
-  c->ops = &single_ops;
+  jfa_status_t st = jfa_comm_init(c, &single_ops);
+  if (st != JFA_SUCCESS) {
+    free(c);
+    return st;
+  }
   c->rank = 0;
   c->size = 1;
   *comm = c;

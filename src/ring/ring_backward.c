@@ -159,7 +159,7 @@ static jfa_status_t run_backward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa
     JFA_CHECK(jfa_backend_convert(ctx, &dvh, &dvu));
   }
   JFA_CHECK(jfa_backend_convert(ctx, &dq_acc, dq));
-  if (ctx->device == JFA_DEVICE_CUDA) JFA_CHECK(jfa_cuda_synchronize(ctx));
+  JFA_CHECK(r->comm->ops->wait_stream(r->comm, ctx)); /* bounded by the comm's timeout (NCCL) */
   return JFA_SUCCESS;
 }
 

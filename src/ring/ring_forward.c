@@ -128,7 +128,7 @@ static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
     JFA_CHECK(jfa_backend_convert(ctx, &od_acc, od));
     if (mu) JFA_CHECK(jfa_backend_convert(ctx, &mu_acc, mu));
   }
-  if (ctx->device == JFA_DEVICE_CUDA) JFA_CHECK(jfa_cuda_synchronize(ctx));
+  JFA_CHECK(r->comm->ops->wait_stream(r->comm, ctx)); /* bounded by the comm's timeout (NCCL) */
   return JFA_SUCCESS;
 }
 
