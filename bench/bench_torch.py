@@ -4,7 +4,8 @@
 For each case (bf16, BSHD storage, B*N = 16384, H*D = 2048, as jfa_bench):
   - jfa through C (`jfa_bench --case N D causal --csv`, the same process tree, same GPU),
   - jfa.torch.attention: forward, JVP (primal + tangent, one fused call) on forward-AD dual
-    tensors and through torch.func.jvp, backward through torch.autograd.grad on the saved graph,
+    tensors and through torch.func.jvp, backward through torch.autograd.grad on the saved graph
+    and the binding's backward call alone (without autograd's engine),
   - PyTorch SDPA with the cuDNN and flash backends (forward; backward = fwd+bwd - fwd),
   - torch.func.jvp over SDPA's math backend (where its N x N intermediates fit).
 Times are medians of CUDA-event timings of single calls after warm-up (the C benchmark's
@@ -76,7 +77,13 @@ def case(exe, N, D, causal, iters):
     o = jt.attention(qq, kk, vv, is_causal=c)
     h = lambda: torch.autograd.grad(o, (qq, kk, vv), do, retain_graph=True)
     py["bwd"] = (median_ms(h, iters), median_ms(h, max(iters // 3, 5), batch=10))
-    del o
+    # the binding's backward call alone (what autograd's engine thread calls)
+    from jfa.torch import _core
+    cfg = _core.Config(None, 1 if c else 0)
+    o2, lse, _, _ = _core.forward(q, k, v, cfg)
+    h2 = lambda: _core.backward(q, k, v, o2, lse, do, cfg)
+    py["bwd (binding call)"] = (median_ms(h2, iters), median_ms(h2, max(iters // 3, 5), batch=10))
+    del o, o2
     res["py"] = py
     try:
         from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -115,7 +122,8 @@ def main():
         N, D, causal = (int(x) for x in spec.split(":"))
         B, H, r = case(a.jfa_bench, N, D, causal, a.iters)
         fl = 4.0 * B * H * N * N * D * (0.5 if causal else 1.0)
-        for op, mult in (("fwd", 1.0), ("jvp", 3.0), ("jvp (torch.func)", 3.0), ("bwd", 2.5)):
+        for op, mult in (("fwd", 1.0), ("jvp", 3.0), ("jvp (torch.func)", 3.0), ("bwd", 2.5),
+                         ("bwd (binding call)", 2.5)):
             cms = r["C"][op.split()[0]]
             if op not in r["py"]:
                 continue
@@ -123,7 +131,8 @@ def main():
             tf = lambda ms: "%.1f" % (fl * mult / (ms * 1e-3) / 1e12) if ms else "-"
             other = {"fwd": [r.get("cudnn", (None,))[0], r.get("flash", (None,))[0], None],
                      "bwd": [r.get("cudnn", (None, None))[1], r.get("flash", (None, None))[1], None],
-                     "jvp": [None, None, None], "jvp (torch.func)": [None, None, r.get("jvp_math")]}[op]
+                     "jvp": [None, None, None], "jvp (torch.func)": [None, None, r.get("jvp_math")],
+                     "bwd (binding call)": [None, None, None]}[op]
             cells = [N, D, causal, op, "%.3f" % cms, "%.3f" % pms, "%.3f" % pq, "%+.1f%%" % (100 * (pms / cms - 1)),
                      tf(pms)] + [tf(x) for x in other]
             print(" | ".join(str(x) for x in cells), flush=True)
