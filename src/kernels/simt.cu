@@ -121,10 +121,10 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     bool valid = j >= klo && j < khi && bias != -INFINITY;
     const double s64 = valid ? p.scale * dot_row64(Qs + w * D, Ks + lane * (D + 1), D) + (double)bias : -INFINITY;
     const float s = (float)s64;
-    double sd64 = 0.0; /* the tangent score, kept in double until Sd - mu is formed below */
+    float sd = 0.f;
     if (JVP && valid)
-      sd64 = p.scale * (dot_row64(Qds + w * D, Ks + lane * (D + 1), D) + dot_row64(Qs + w * D, Kds + lane * (D + 1), D));
-    const float sd = (float)sd64;
+      sd = (float)(p.scale * (dot_row64(Qds + w * D, Ks + lane * (D + 1), D) +
+                              dot_row64(Qs + w * D, Kds + lane * (D + 1), D)));
     float mt = warp_max(s);
     float mn = fmaxf(m, mt);
     if (mn == -INFINITY) continue;
@@ -148,7 +148,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     }
     for (int jj = 0; jj < SIMT_TILE; ++jj) {
       float pb = __shfl_sync(0xffffffffu, pj, jj);
-      float psd = JVP ? __shfl_sync(0xffffffffu, pj * (float)(sd64 - (double)cref), jj) : 0.f;
+      float psd = JVP ? __shfl_sync(0xffffffffu, pj * (sd - cref), jj) : 0.f;
       if (pb == 0.f) continue;
 #pragma unroll
       for (int c = 0; c < SIMT_MAXC; ++c) {
