@@ -99,6 +99,13 @@ int main(int argc, char **argv) {
   { rt_case_t c = {2, 2, 1, 96, 40, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1, 0, 0, 0, 0, 0, NULL}; cases[nc++] = c; }
   { rt_case_t c = {1, 2, 2, 128, 128, JFA_DTYPE_FLOAT16, JFA_LAYOUT_CONTIGUOUS, 1, 0, 0, 0, 0, 0, NULL}; cases[nc++] = c; }
   { rt_case_t c = {1, 4, 4, 128, 64, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 0, 1, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* BSHD */
+  /* sliding windows and packed sequences (global positions; steps outside every window or
+     sequence are skipped) */
+  static const int64_t cu[] = {0, 1, 40, 41, 129, 200, 256}; /* lengths 1, 39, 1, 88, 71, 56 */
+  { rt_case_t c = {1, 4, 2, 256, 64, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1, 0, 1, 32, 0, 0, NULL}; cases[nc++] = c; }
+  { rt_case_t c = {1, 2, 2, 256, 64, JFA_DTYPE_FLOAT32, JFA_LAYOUT_CONTIGUOUS, 0, 0, 1, 9, 17, 0, NULL}; cases[nc++] = c; }
+  { rt_case_t c = {1, 4, 2, 256, 64, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1, 0, 0, -1, -1, 6, cu}; cases[nc++] = c; }
+  { rt_case_t c = {1, 2, 1, 256, 32, JFA_DTYPE_FLOAT32, JFA_LAYOUT_CONTIGUOUS, 1, 0, 1, 20, -1, 6, cu}; cases[nc++] = c; }
 
   static const int Ps[] = {1, 2, 4};
   for (int ci = 0; ci < nc; ++ci)
