@@ -9,11 +9,12 @@
  * makes ldmatrix conflict-free). Per block:
  *   S = Q K^T, Sd = Qd K^T + Q Kd^T (two mmas into one fragment), online softmax
  *   in fp32 registers (exp2 domain), O += P V, U += (P*(Sd - c)) V + P Vd.
- * The tangent is accumulated against a running reference c = nu/l (the running mu):
- * when c moves, U += (c_old - c_new) O~, so that U = sum_j p_j (Sd_j - c) V_j + p_j Vd_j
- * holds for the current c and the packed P*(Sd - c) is small for the dominant keys
- * (no cancellation in Od even when the softmax is nearly one-hot).
- * End: O = O~/l, mu = c, Od = U/l, lse = m + log l.
+ * The tangent is accumulated against a reference c, moved to the running mu = nu/l
+ * whenever the max of a row of the warp rises (a new dominant key): when c moves,
+ * U += (c_old - c_new) O~, so that U = sum_j p_j (Sd_j - c) V_j + p_j Vd_j holds for the
+ * current c and the packed P*(Sd - c) is small for the dominant keys (no cancellation in
+ * Od even when the softmax is nearly one-hot).
+ * End: O = O~/l, mu = nu/l, Od = U/l - (mu - c) O, lse = m + log l.
  * Head dims that are not a multiple of the instantiated D are zero-filled by the
  * loads (cp.async src-size) and masked at the store. Causal blocks above the
  * diagonal are skipped; blocks that cross it or the key tail are masked per element.
@@ -159,8 +160,8 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
 
   float o[MT][DT][4];
   float u[JVP ? MT : 1][JVP ? DT : 1][4];
-  /* lrow, nrow: per-lane partial sums in the forward; full row sums (quad-reduced per block) in the
-     JVP, which needs the running mu crow = nu / l in every block */
+  /* lrow, nrow: per-lane partial sums (reduced over the row's 4 lanes at the end, and in the JVP
+     whenever the reference crow moves to the running mu = nu / l) */
   float mrow[MT][2], lrow[MT][2], nrow[MT][2], crow[JVP ? MT : 1][2];
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
@@ -320,6 +321,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
         const float mnew = fmaxf(mrow[mt][rr], mx);
         const float muse = mnew == -INFINITY ? 0.f : mnew;
         const float alpha = exp2f(mrow[mt][rr] - muse);
+        const bool moved = mnew > mrow[mt][rr]; /* the row's max rose (first visible keys included) */
         mrow[mt][rr] = mnew;
         float ps = 0.f, psd = 0.f;
 #pragma unroll
@@ -337,28 +339,32 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
           }
         float shift = 0.f;
         if (JVP) {
-          /* full row sums, then the new reference c = nu / l (0 while no key is visible) */
-          ps += __shfl_xor_sync(0xffffffffu, ps, 1);
-          ps += __shfl_xor_sync(0xffffffffu, ps, 2);
-          psd += __shfl_xor_sync(0xffffffffu, psd, 1);
-          psd += __shfl_xor_sync(0xffffffffu, psd, 2);
-          const float lnew = lrow[mt][rr] * alpha + ps, nunew = nrow[mt][rr] * alpha + psd;
-          const float cnew = lnew > 0.f ? nunew / lnew : 0.f;
+          /* The reference c moves to the running mu = nu / l (full row sums) when the max of a
+             row of the warp rose: that is when a new dominant key can move mu by a lot. Between
+             moves c stays, which costs nothing (U keeps its reference; Od = U/l - (mu - c) O at
+             the end, with mu - c small). */
           float &cr = crow[JVP ? mt : 0][rr];
-          shift = cr - cnew;
-          cr = cnew;
-          lrow[mt][rr] = lnew;
-          nrow[mt][rr] = nunew;
+          if (__any_sync(0xffffffffu, moved)) {
+            float lf = lrow[mt][rr] * alpha + ps, nf = nrow[mt][rr] * alpha + psd;
+            lf += __shfl_xor_sync(0xffffffffu, lf, 1);
+            lf += __shfl_xor_sync(0xffffffffu, lf, 2);
+            nf += __shfl_xor_sync(0xffffffffu, nf, 1);
+            nf += __shfl_xor_sync(0xffffffffu, nf, 2);
+            const float cnew = lf > 0.f ? nf / lf : 0.f;
+            shift = cr - cnew;
+            cr = cnew;
+          }
+          nrow[mt][rr] = nrow[mt][rr] * alpha + psd;
+          const float c = cr;
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
               float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
-              sdr = s[mt][nt][rr * 2 + e] * (sdr - cnew);
+              sdr = s[mt][nt][rr * 2 + e] * (sdr - c);
             }
-        } else {
-          lrow[mt][rr] = lrow[mt][rr] * alpha + ps;
         }
+        lrow[mt][rr] = lrow[mt][rr] * alpha + ps; /* per-lane partial sums, reduced at the end */
 #pragma unroll
         for (int dt = 0; dt < DT; ++dt) {
           o[mt][dt][rr * 2] *= alpha;
@@ -427,11 +433,15 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
-      if (!JVP) { /* the JVP's sums are already full row sums */
-        float l = lrow[mt][rr];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        lrow[mt][rr] = l;
+      float l = lrow[mt][rr];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      lrow[mt][rr] = l;
+      if (JVP) {
+        float nu = nrow[mt][rr];
+        nu += __shfl_xor_sync(0xffffffffu, nu, 1);
+        nu += __shfl_xor_sync(0xffffffffu, nu, 2);
+        nrow[mt][rr] = nu;
       }
       la[mt][rr] = -INFINITY;
       ma[mt][rr] = 0.f;
@@ -451,7 +461,8 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
       const float l = lrow[mt][rr];
       const float inv = l > 0.f ? 1.f / l : 0.f;
       const float lse = l > 0.f ? (mrow[mt][rr] + log2f(l)) * 0.69314718055994531f : -INFINITY;
-      const float mu = JVP ? crow[JVP ? mt : 0][rr] : 0.f; /* the reference of U: nu / l, 0 without keys */
+      const float mu = JVP ? nrow[mt][rr] * inv : 0.f; /* 0 for a row without keys */
+      const float cref = JVP ? crow[JVP ? mt : 0][rr] : 0.f; /* U's reference, close to mu */
       float wa = 0.f, wp = 1.f, lse_n = lse, mu_n = mu;
       if (a.accumulate) {
         const float mx = fmaxf(la[mt][rr], lse);
@@ -473,7 +484,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
           const int d = dt * 8 + 2 * t4 + e;
           if (d >= a.Dreal) continue;
           const float ov = o[mt][dt][rr * 2 + e] * inv;
-          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv : 0.f;
+          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - (mu - cref) * ov : 0.f;
           if (!a.accumulate) {
             ((T *)a.o.p)[voff(a.o, b, h, i, d)] = from_f<T>(ov);
             if (JVP) ((T *)a.od.p)[voff(a.od, b, h, i, d)] = from_f<T>(odv);
