@@ -7,6 +7,7 @@ _AttentionJvp   (q, k, v, qd, kd, vd) -> (o, od)
                                          one fused call for the primal and the tangent;
                                          reverse mode through o (the sCM pattern); a
                                          gradient arriving at od raises (not supported)
+make_attention_functions builds such a pair for any forward/backward (the ring's too).
 
 attention() unpacks forward-AD dual tensors itself (plain forward AD and
 torch.func.jvp alike), calls _AttentionJvp on primals and tangents, and attaches
@@ -45,73 +46,72 @@ def _make_function(name, forward, setup_context, backward, jvp):
     return type(name, (Function,), body)
 
 
-# ---- _Attention: forward only --------------------------------------------------------
+def make_attention_functions(name, forward, backward):
+    """The pair of Functions of one attention kind (single device, ring).
 
-def _attn_forward(q, k, v, cfg):
-    o, lse, _, _ = _core.forward(q, k, v, cfg)
-    return o, lse
+    forward(q, k, v, qd, kd, vd, op) -> (o, lse, od): one fused call (od None without tangents);
+    backward(q, k, v, o, lse, do, op) -> (dq, dk, dv). `op` is what the call needs besides
+    tensors (a Config, a ring); it is passed through untouched.
+
+    Returns (Plain, Jvp): Plain(q, k, v, op) -> (o, lse), reverse mode, and forward mode through
+    its jvp() (a fallback that recomputes the primal in the fused call); Jvp(q, k, v, qd, kd, vd,
+    op) -> (o, od, lse), one fused call, reverse mode through o; a gradient reaching od raises."""
+
+    def plain_forward(q, k, v, op):
+        o, lse, _ = forward(q, k, v, None, None, None, op)
+        return o, lse
+
+    def plain_setup(ctx, inputs, output):
+        q, k, v, op = inputs
+        ctx.op = op
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(q, k, v, *output)
+        ctx.save_for_forward(q, k, v)
+
+    def plain_backward(ctx, do, dlse):
+        if do is None:
+            return None, None, None, None
+        return tuple(backward(*ctx.saved_tensors, do, ctx.op)) + (None,)
+
+    def plain_jvp(ctx, gq, gk, gv, gop):
+        # reached only when the caller could not unpack the tangents itself
+        q, k, v = ctx.saved_tensors[:3]  # in jvp(), the tensors of save_for_forward
+        t = [torch.zeros_like(x) if g is None else g for x, g in ((q, gq), (k, gk), (v, gv))]
+        return forward(q, k, v, *t, ctx.op)[2], None
+
+    def jvp_forward(q, k, v, qd, kd, vd, op):
+        o, lse, od = forward(q, k, v, qd, kd, vd, op)
+        return o, od, lse
+
+    def jvp_setup(ctx, inputs, output):
+        o, od, lse = output
+        ctx.op = inputs[6]
+        ctx.set_materialize_grads(False)
+        ctx.mark_non_differentiable(lse)
+        ctx.save_for_backward(*inputs[:3], o, lse)
+
+    def jvp_backward(ctx, do, dod, dlse):
+        if dod is not None:
+            raise RuntimeError(TANGENT_GRAD_ERROR)
+        if do is None:
+            return (None,) * 7
+        return tuple(backward(*ctx.saved_tensors, do, ctx.op)) + (None,) * 4
+
+    def jvp_jvp(ctx, *tangents):
+        raise RuntimeError("jfa: forward-mode AD of the fused JVP (a second forward-mode level over attention) "
+                           "is not supported")
+
+    return (_make_function(name, plain_forward, plain_setup, plain_backward, plain_jvp),
+            _make_function(name + "Jvp", jvp_forward, jvp_setup, jvp_backward, jvp_jvp))
 
 
-def _attn_setup(ctx, inputs, output):
-    q, k, v, cfg = inputs
-    o, lse = output
-    ctx.cfg = cfg
-    ctx.mark_non_differentiable(lse)
-    ctx.save_for_backward(q, k, v, o, lse)
-    ctx.save_for_forward(q, k, v)
-
-
-def _attn_backward(ctx, do, dlse):
-    q, k, v, o, lse = ctx.saved_tensors
-    if do is None:
-        return None, None, None, None
-    dq, dk, dv = _core.backward(q, k, v, o, lse, do, ctx.cfg)
-    return dq, dk, dv, None
-
-
-def _attn_jvp(ctx, gq, gk, gv, gcfg):
-    # Reached only when attention() could not unpack the tangents itself; correct,
-    # but it recomputes the primal inside the fused call.
-    q, k, v = ctx.saved_tensors[:3]  # in jvp(), the tensors of save_for_forward
-    gq = torch.zeros_like(q) if gq is None else gq
-    gk = torch.zeros_like(k) if gk is None else gk
-    gv = torch.zeros_like(v) if gv is None else gv
-    _, _, od, _ = _core.forward(q, k, v, ctx.cfg, gq, gk, gv)
-    return od, None
-
-
-_Attention = _make_function("_Attention", _attn_forward, _attn_setup, _attn_backward, _attn_jvp)
-
-
-# ---- _AttentionJvp: fused primal and tangent -----------------------------------------
-
-def _jvp_forward(q, k, v, qd, kd, vd, cfg):
+def _forward(q, k, v, qd, kd, vd, cfg):
     o, lse, od, _ = _core.forward(q, k, v, cfg, qd, kd, vd)
-    return o, od, lse
+    return o, lse, od
 
 
-def _jvp_setup(ctx, inputs, output):
-    q, k, v = inputs[:3]
-    o, od, lse = output
-    ctx.cfg = inputs[6]
-    ctx.set_materialize_grads(False)
-    ctx.mark_non_differentiable(lse)
-    ctx.save_for_backward(q, k, v, o, lse)
+def _backward(q, k, v, o, lse, do, cfg):
+    return _core.backward(q, k, v, o, lse, do, cfg)
 
 
-def _jvp_backward(ctx, do, dod, dlse):
-    if dod is not None:
-        raise RuntimeError(TANGENT_GRAD_ERROR)
-    if do is None:
-        return (None,) * 7
-    q, k, v, o, lse = ctx.saved_tensors
-    dq, dk, dv = _core.backward(q, k, v, o, lse, do, ctx.cfg)
-    return dq, dk, dv, None, None, None, None
-
-
-def _jvp_jvp(ctx, *tangents):
-    raise RuntimeError("jfa: forward-mode AD of the fused JVP (a second forward-mode level over attention) "
-                       "is not supported")
-
-
-_AttentionJvp = _make_function("_AttentionJvp", _jvp_forward, _jvp_setup, _jvp_backward, _jvp_jvp)
+_Attention, _AttentionJvp = make_attention_functions("_Attention", _forward, _backward)

@@ -20,7 +20,7 @@ import torch.distributed as dist
 
 from .. import _lib
 from . import _core
-from ._autograd import TANGENT_GRAD_ERROR, _make_function
+from ._autograd import make_attention_functions
 
 _LAYOUTS = {"contiguous": _lib.LAYOUT_CONTIGUOUS, "zigzag": _lib.LAYOUT_ZIGZAG}
 
@@ -309,67 +309,15 @@ def _ring_backward(ring, q, k, v, o, lse, do):
     return dq, dk, dv
 
 
-def _rf_forward(q, k, v, ring):
-    o, lse, _ = _ring_forward(ring, q, k, v)
-    return o, lse
+def _ring_fwd(q, k, v, qd, kd, vd, ring):
+    return _ring_forward(ring, q, k, v, qd, kd, vd)
 
 
-def _rf_setup(ctx, inputs, output):
-    q, k, v, ring = inputs
-    o, lse = output
-    ctx.ring = ring
-    ctx.mark_non_differentiable(lse)
-    ctx.save_for_backward(q, k, v, o, lse)
-    ctx.save_for_forward(q, k, v)
+def _ring_bwd(q, k, v, o, lse, do, ring):
+    return _ring_backward(ring, q, k, v, o, lse, do)
 
 
-def _rf_backward(ctx, do, dlse):
-    if do is None:
-        return None, None, None, None
-    q, k, v, o, lse = ctx.saved_tensors
-    return _ring_backward(ctx.ring, q, k, v, o, lse, do) + (None,)
-
-
-def _rf_jvp(ctx, gq, gk, gv, gring):
-    q, k, v = ctx.saved_tensors[:3]
-    gq = torch.zeros_like(q) if gq is None else gq
-    gk = torch.zeros_like(k) if gk is None else gk
-    gv = torch.zeros_like(v) if gv is None else gv
-    _, _, od = _ring_forward(ctx.ring, q, k, v, gq, gk, gv)
-    return od, None
-
-
-_RingAttention = _make_function("_RingAttention", _rf_forward, _rf_setup, _rf_backward, _rf_jvp)
-
-
-def _rj_forward(q, k, v, qd, kd, vd, ring):
-    o, lse, od = _ring_forward(ring, q, k, v, qd, kd, vd)
-    return o, od, lse
-
-
-def _rj_setup(ctx, inputs, output):
-    q, k, v = inputs[:3]
-    o, od, lse = output
-    ctx.ring = inputs[6]
-    ctx.set_materialize_grads(False)
-    ctx.mark_non_differentiable(lse)
-    ctx.save_for_backward(q, k, v, o, lse)
-
-
-def _rj_backward(ctx, do, dod, dlse):
-    if dod is not None:
-        raise RuntimeError(TANGENT_GRAD_ERROR)
-    if do is None:
-        return (None,) * 7
-    q, k, v, o, lse = ctx.saved_tensors
-    return _ring_backward(ctx.ring, q, k, v, o, lse, do) + (None,) * 4
-
-
-def _rj_jvp(ctx, *tangents):
-    raise RuntimeError("jfa: forward-mode AD of the fused ring JVP is not supported")
-
-
-_RingAttentionJvp = _make_function("_RingAttentionJvp", _rj_forward, _rj_setup, _rj_backward, _rj_jvp)
+_RingAttention, _RingAttentionJvp = make_attention_functions("_RingAttention", _ring_fwd, _ring_bwd)
 
 
 def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=None, enable_gqa=False,
