@@ -83,7 +83,6 @@ def case(exe, N, D, causal, iters):
     o2, lse, _, _ = _core.forward(q, k, v, cfg)
     h2 = lambda: _core.backward(q, k, v, o2, lse, do, cfg)
     py["bwd (binding call)"] = (median_ms(h2, iters), median_ms(h2, max(iters // 3, 5), batch=10))
-    del o, o2
     res["py"] = py
     try:
         from torch.nn.attention import SDPBackend, sdpa_kernel

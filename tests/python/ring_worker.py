@@ -12,7 +12,6 @@ Prints one line per case and exits non-zero when any check fails.
 import argparse
 import os
 import sys
-import tempfile
 
 import torch
 import torch.autograd.forward_ad as fwAD
