@@ -114,3 +114,19 @@ int gt_compare(const char *name, const double *got, const double *ref, size_t n,
   }
   return tu_check(name, tu_rel_err(got, ref, n), tol);
 }
+
+int gt_main(int argc, char **argv, const char *name, int ncases, gt_case_fn run_case) {
+  gt_require_gpu();
+  tu_init_seed(name);
+  jfa_context_t *gpu = NULL, *cpu = NULL;
+  gt_ok(jfa_context_create(&gpu, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
+  gt_ok(jfa_context_create(&cpu, JFA_DEVICE_CPU, 0), "context_create(CPU)");
+  if (argc > 1) {
+    run_case(atoi(argv[1]) % ncases, gpu, cpu);
+  } else {
+    for (int i = 0; i < ncases; ++i) run_case(i, gpu, cpu);
+  }
+  jfa_context_destroy(gpu);
+  jfa_context_destroy(cpu);
+  return tu_finish();
+}

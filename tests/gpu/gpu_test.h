@@ -48,4 +48,14 @@ double gt_tol(jfa_dtype_t dtype);
 /** Checks that val has no NaN (every element written) and rel err <= tol; returns 1 if passed. */
 int gt_compare(const char *name, const double *got, const double *ref, size_t n, double tol);
 
+/** One case of a case-list test, given a CUDA and a CPU context. */
+typedef void (*gt_case_fn)(int ci, jfa_context_t *gpu, jfa_context_t *cpu);
+
+/**
+ * The main of a case-list GPU test: exits 77 without a GPU, seeds (name for the
+ * seed line), makes the two contexts, runs case argv[1] (modulo ncases) or every
+ * case, and returns tu_finish().
+ */
+int gt_main(int argc, char **argv, const char *name, int ncases, gt_case_fn run_case);
+
 #endif /* JFA_GPU_TEST_H_ */

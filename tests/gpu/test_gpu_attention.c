@@ -158,18 +158,5 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 }
 
 int main(int argc, char **argv) {
-  gt_require_gpu();
-  tu_init_seed("test_gpu_attention");
-  jfa_context_t *gpu = NULL, *cpu = NULL;
-  gt_ok(jfa_context_create(&gpu, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
-  gt_ok(jfa_context_create(&cpu, JFA_DEVICE_CPU, 0), "context_create(CPU)");
-  const int ncases = (int)(sizeof(cases) / sizeof(cases[0]));
-  if (argc > 1) {
-    run_case(atoi(argv[1]) % ncases, gpu, cpu);
-  } else {
-    for (int i = 0; i < ncases; ++i) run_case(i, gpu, cpu);
-  }
-  jfa_context_destroy(gpu);
-  jfa_context_destroy(cpu);
-  return tu_finish();
+  return gt_main(argc, argv, "test_gpu_attention", (int)(sizeof(cases) / sizeof(cases[0])), run_case);
 }
