@@ -149,22 +149,26 @@ static void abandon_requests(mpi_impl_t *m, int *recv_pending, int *send_pending
   m->abandoned = 1;
 }
 
-/* Completes an exchange a failed call left in flight (its data is dropped), within the timeout. */
-static jfa_status_t finish_stale(jfa_comm_t *comm) {
+/* Completes the exchange in flight within the timeout; on a timeout (or an MPI error) its
+   requests are abandoned and the error names the neighbours and which side is pending.
+   `what` says which exchange ("ring exchange", or the one an earlier failed call left). */
+static jfa_status_t complete_exchange(jfa_comm_t *comm, const char *what) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
-  int done = 0;
-  jfa_status_t st = poll_requests(comm, m->nreq, m->reqs, &done);
-  if (st != JFA_SUCCESS || !done) {
-    int rp = 0, sp = 0;
-    abandon_requests(m, &rp, &sp);
-    JFA_CHECK(st);
-    JFA_FAIL(JFA_ERROR_MPI,
-             "rank %d: the ring exchange left in flight by an earlier failed call did not complete in %g s "
-             "(recv: %s, send: %s): a rank failed, stopped or exited",
-             comm->rank, comm->timeout, rp ? "pending" : "done", sp ? "pending" : "done");
+  if (m->nreq > 0) {
+    int done = 0;
+    jfa_status_t st = poll_requests(comm, m->nreq, m->reqs, &done);
+    if (st != JFA_SUCCESS || !done) {
+      int rp = 0, sp = 0;
+      abandon_requests(m, &rp, &sp);
+      JFA_CHECK(st);
+      int next = (comm->rank + 1) % comm->size, prev = (comm->rank - 1 + comm->size) % comm->size;
+      JFA_FAIL(JFA_ERROR_MPI,
+               "rank %d: %s with ranks %d (recv: %s) and %d (send: %s) did not complete in %g s: "
+               "a rank failed, stopped or exited (timeout: jfa_comm_set_timeout or JFA_COMM_TIMEOUT)",
+               comm->rank, what, prev, rp ? "pending" : "done", next, sp ? "pending" : "done", comm->timeout);
+    }
   }
   m->nreq = 0;
-  m->staged = 0;
   return JFA_SUCCESS;
 }
 
@@ -172,7 +176,10 @@ static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
                                        const jfa_comm_buf_t *bufs, int nbufs) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
   if (nbufs > JFA_COMM_MAX_BUFS) JFA_FAIL(JFA_ERROR_INTERNAL, "MPI comm: too many buffers (%d)", nbufs);
-  if (m->nreq > 0) JFA_CHECK(finish_stale(comm)); /* an error on this rank left one in flight */
+  if (m->nreq > 0) { /* an error on this rank left one in flight: its data is dropped */
+    JFA_CHECK(complete_exchange(comm, "the ring exchange left in flight by an earlier failed call"));
+    m->staged = 0;
+  }
   m->nreq = 0;
   m->staged = 0;
   if (ctx->device == JFA_DEVICE_CPU) {
@@ -215,21 +222,7 @@ static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
 
 static jfa_status_t mpi_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
-  if (m->nreq > 0) {
-    int done = 0;
-    jfa_status_t st = poll_requests(comm, m->nreq, m->reqs, &done);
-    if (st != JFA_SUCCESS || !done) {
-      int rp = 0, sp = 0;
-      abandon_requests(m, &rp, &sp);
-      JFA_CHECK(st);
-      int next = (comm->rank + 1) % comm->size, prev = (comm->rank - 1 + comm->size) % comm->size;
-      JFA_FAIL(JFA_ERROR_MPI,
-               "rank %d: ring exchange with ranks %d (recv: %s) and %d (send: %s) did not complete in %g s: "
-               "a rank failed, stopped or exited (timeout: jfa_comm_set_timeout or JFA_COMM_TIMEOUT)",
-               comm->rank, prev, rp ? "pending" : "done", next, sp ? "pending" : "done", comm->timeout);
-    }
-  }
-  m->nreq = 0;
+  JFA_CHECK(complete_exchange(comm, "ring exchange"));
 #ifdef JFA_HAVE_CUDA
   if (m->staged) {
     m->staged = 0;
