@@ -246,6 +246,28 @@ static void run_op(jfa_context_t *ctx, bench_t *b, int op, const jfa_attention_p
   if (op == 2) JK(jfa_attention_backward(ctx, prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv));
 }
 
+/* Median time in ms of op (after 3 warm-ups) over iters runs, each between two CUDA events. */
+static double median_ms(jfa_context_t *ctx, bench_t *b, int op, const jfa_attention_params_t *prm, int iters) {
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  float *times = malloc(iters * sizeof(float));
+  for (int w = 0; w < 3; ++w) run_op(ctx, b, op, prm);
+  CK(cudaDeviceSynchronize());
+  for (int it = 0; it < iters; ++it) {
+    CK(cudaEventRecord(e0, 0));
+    run_op(ctx, b, op, prm);
+    CK(cudaEventRecord(e1, 0));
+    CK(cudaEventSynchronize(e1));
+    CK(cudaEventElapsedTime(&times[it], e0, e1));
+  }
+  qsort(times, iters, sizeof(float), cmp_f);
+  const double ms = times[iters / 2];
+  free(times);
+  cudaEventDestroy(e0), cudaEventDestroy(e1);
+  return ms;
+}
+
 static double rel(const double *a, const double *r, size_t n) {
   double num = 0, den = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -270,23 +292,9 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
   const char *dname = dt == JFA_DTYPE_BFLOAT16 ? "bf16" : dt == JFA_DTYPE_FLOAT16 ? "fp16" : "fp32";
   const char *opn[3] = {"fwd", "jvp", "bwd"};
   const double mult[3] = {1.0, 3.0, 2.5};
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
-  float *times = malloc(iters * sizeof(float));
   run_op(ctx, &b, 0, &prm); /* o, lse for the backward */
   for (int op = 0; op < 3; ++op) {
-    for (int w = 0; w < 3; ++w) run_op(ctx, &b, op, &prm);
-    CK(cudaDeviceSynchronize());
-    for (int it = 0; it < iters; ++it) {
-      CK(cudaEventRecord(e0, 0));
-      run_op(ctx, &b, op, &prm);
-      CK(cudaEventRecord(e1, 0));
-      CK(cudaEventSynchronize(e1));
-      CK(cudaEventElapsedTime(&times[it], e0, e1));
-    }
-    qsort(times, iters, sizeof(float), cmp_f);
-    double ms = times[iters / 2];
+    double ms = median_ms(ctx, &b, op, &prm, iters);
     double flops = 4.0 * b.B * b.H * (double)N * N * D * (causal ? 0.5 : 1.0) * mult[op];
     double tflops = flops / (ms * 1e-3) / 1e12;
     /* error on sampled rows of batch 0 */
@@ -337,8 +345,6 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
     fflush(stdout);
     free(got), free(lse), free(o), free(r0), free(r1), free(r2), free(g);
   }
-  free(times);
-  cudaEventDestroy(e0), cudaEventDestroy(e1);
   teardown(&b);
 }
 
@@ -383,31 +389,15 @@ static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64
   static const char *kn[6] = {"window", "causal", "varlen", "batch", "dense", "nomask"};
   const char *opn[3] = {"fwd", "jvp", "bwd"};
   const double mult[3] = {1.0, 3.0, 2.5};
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
-  float *times = malloc(iters * sizeof(float));
-  run_op(ctx, &b, 0, &prm);
+  run_op(ctx, &b, 0, &prm); /* o, lse for the backward */
   for (int op = 0; op < 3; ++op) {
-    for (int w = 0; w < 3; ++w) run_op(ctx, &b, op, &prm);
-    CK(cudaDeviceSynchronize());
-    for (int it = 0; it < iters; ++it) {
-      CK(cudaEventRecord(e0, 0));
-      run_op(ctx, &b, op, &prm);
-      CK(cudaEventRecord(e1, 0));
-      CK(cudaEventSynchronize(e1));
-      CK(cudaEventElapsedTime(&times[it], e0, e1));
-    }
-    qsort(times, iters, sizeof(float), cmp_f);
-    const double ms = times[iters / 2];
+    const double ms = median_ms(ctx, &b, op, &prm, iters);
     const double tflops = 4.0 * b.H * pairs * D * mult[op] / (ms * 1e-3) / 1e12;
     printf("%-4s %-6s B=%lld H=%lld N=%lld D=%lld W=%lld S=%lld  visible pairs per head (all batch rows) %.4g  %10.3f ms %8.1f TFLOP/s\n",
            opn[op], kn[kind], (long long)b.B, (long long)b.H, (long long)N, (long long)D, (long long)W, (long long)S,
            pairs, ms, tflops);
     fflush(stdout);
   }
-  free(times);
-  cudaEventDestroy(e0), cudaEventDestroy(e1);
   free(cu), free(mh);
   if (md) cudaFree(md);
   teardown(&b);
