@@ -97,23 +97,15 @@ def _prepare_mask(attn_mask, q, k):
 
 
 def _attend(q, k, v, cfg, enable_gqa):
-    qp, qt = fwAD.unpack_dual(q)
-    kp, kt = fwAD.unpack_dual(k)
-    vp, vt = fwAD.unpack_dual(v)
-    _core.check_inputs((qp, kp, vp), ("query", "key", "value"), enable_gqa)
+    qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, enable_gqa)
     if qp.numel() == 0 or kp.shape[2] == 0:
         return q * 0.0 if kp.shape[2] == 0 else torch.empty_like(q)  # no key: O = 0 (and its derivatives)
-    if qt is None and kt is None and vt is None:
+    if tangents is None:
         if not (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)):
             return _core.forward(q, k, v, cfg)[0]  # nothing to differentiate: skip autograd's bookkeeping
         o, _ = _Attention.apply(q, k, v, cfg)
         return o
-    qt = torch.zeros_like(qp) if qt is None else qt
-    kt = torch.zeros_like(kp) if kt is None else kt
-    vt = torch.zeros_like(vp) if vt is None else vt
-    _core.check_inputs((qp, kp, vp, qt, kt, vt), ("query", "key", "value", "query tangent", "key tangent",
-                                                  "value tangent"), enable_gqa)
-    o, od, _ = _AttentionJvp.apply(qp, kp, vp, qt, kt, vt, cfg)
+    o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg)
     return fwAD.make_dual(o, od)
 
 

@@ -10,6 +10,7 @@ import struct
 import threading
 
 import torch
+import torch.autograd.forward_ad as fwAD
 
 from .. import _lib
 
@@ -157,6 +158,23 @@ def check_inputs(tensors, names, allow_gqa):
                              % (q.shape[1], k.shape[1]))
         if q.shape[1] % k.shape[1] != 0:
             raise ValueError("jfa: k's %d heads do not divide q's %d heads" % (k.shape[1], q.shape[1]))
+
+
+def unpack_inputs(q, k, v, enable_gqa):
+    """Primals and forward-AD tangents of q, k, v, checked once: (qp, kp, vp, tangents), where
+    tangents is None when no input carries one, else (qt, kt, vt) with zeros for missing ones."""
+    qp, qt = fwAD.unpack_dual(q)
+    kp, kt = fwAD.unpack_dual(k)
+    vp, vt = fwAD.unpack_dual(v)
+    if qt is None and kt is None and vt is None:
+        check_inputs((qp, kp, vp), ("query", "key", "value"), enable_gqa)
+        return qp, kp, vp, None
+    qt = torch.zeros_like(qp) if qt is None else qt
+    kt = torch.zeros_like(kp) if kt is None else kt
+    vt = torch.zeros_like(vp) if vt is None else vt
+    check_inputs((qp, kp, vp, qt, kt, vt), ("query", "key", "value", "query tangent", "key tangent",
+                                            "value tangent"), enable_gqa)
+    return qp, kp, vp, (qt, kt, vt)
 
 
 def stat_dtype(q):

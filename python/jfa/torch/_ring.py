@@ -338,10 +338,7 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     _check_layout(layout)
     if not dist.is_available() or not dist.is_initialized():
         raise RuntimeError("jfa: ring_attention needs an initialised torch.distributed process group")
-    qp, qt = fwAD.unpack_dual(q)
-    kp, kt = fwAD.unpack_dual(k)
-    vp, vt = fwAD.unpack_dual(v)
-    _core.check_inputs((qp, kp, vp), ("q", "k", "v"), enable_gqa)
+    qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, enable_gqa)
     if qp.shape[2] != kp.shape[2]:
         raise ValueError("jfa: ring_attention needs as many local query rows as key rows (%d vs %d)"
                          % (qp.shape[2], kp.shape[2]))
@@ -356,12 +353,8 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     if cu_seqlens is not None:
         cu = _offsets(cu_seqlens, qp.shape[2] * dist.get_world_size(group), "cu_seqlens")
     ring = _ring_for(group, qp, kp, layout, is_causal, scale, _window(window), cu)
-    if qt is None and kt is None and vt is None:
+    if tangents is None:
         o, _ = _RingAttention.apply(q, k, v, ring)
         return o
-    qt = torch.zeros_like(qp) if qt is None else qt
-    kt = torch.zeros_like(kp) if kt is None else kt
-    vt = torch.zeros_like(vp) if vt is None else vt
-    _core.check_inputs((qp, kp, vp, qt, kt, vt), ("q", "k", "v", "q tangent", "k tangent", "v tangent"), enable_gqa)
-    o, od, _ = _RingAttentionJvp.apply(qp, kp, vp, qt, kt, vt, ring)
+    o, od, _ = _RingAttentionJvp.apply(qp, kp, vp, *tangents, ring)
     return fwAD.make_dual(o, od)
