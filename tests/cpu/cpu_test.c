@@ -103,8 +103,7 @@ double *ref_dense_bias(const jfa_tensor_t *mask, int64_t B, int64_t Hq, int64_t 
   return bias;
 }
 
-/* Sequence s with cu[s] <= idx < cu[s+1] (linear scan), or -1. */
-static int64_t ref_seq(const int64_t *cu, int64_t nseq, int64_t idx) {
+int64_t ref_seq(const int64_t *cu, int64_t nseq, int64_t idx) {
   for (int64_t s = 0; s < nseq; ++s)
     if (cu[s] <= idx && idx < cu[s + 1]) return s;
   return -1;

@@ -74,4 +74,7 @@ int ref_visible(const ref_problem_t *p, int64_t b, int64_t h, int64_t i, int64_t
 /** Sum of a[i] * b[i]. */
 double dot_n(const double *a, const double *b, size_t n);
 
+/** Packed sequence s with cu[s] <= idx < cu[s+1] (a linear scan, the definition), or -1. */
+int64_t ref_seq(const int64_t *cu, int64_t nseq, int64_t idx);
+
 #endif /* JFA_CPU_TEST_H_ */

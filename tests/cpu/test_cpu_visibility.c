@@ -15,25 +15,19 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu_test.h"
 #include "testutil.h"
 
 static int64_t rnd(int64_t lo, int64_t hi) { /* uniform in [lo, hi] */
   return lo + (int64_t)(tu_uniform() * (double)(hi - lo + 1));
 }
 
-/* Sequence of idx by a linear scan (cu[s] <= idx < cu[s+1]), -1 if none. */
-static int64_t seq_scan(const int64_t *cu, int64_t nseq, int64_t idx) {
-  for (int64_t s = 0; s < nseq; ++s)
-    if (cu[s] <= idx && idx < cu[s + 1]) return s;
-  return -1;
-}
-
 /* The contract of backend.h, read literally. */
 static int contract_visible(const jfa_problem_t *p, int64_t i, int64_t j) {
   int64_t pos_q = p->q_pos0 + i, pos_k = p->k_pos0 + j;
   if (p->nseq > 0) {
-    int64_t s = seq_scan(p->cu_q, p->nseq, p->q_pos0 + i);
-    if (s < 0 || seq_scan(p->cu_k, p->nseq, p->k_pos0 + j) != s) return 0;
+    int64_t s = ref_seq(p->cu_q, p->nseq, p->q_pos0 + i);
+    if (s < 0 || ref_seq(p->cu_k, p->nseq, p->k_pos0 + j) != s) return 0;
     int64_t lq = p->cu_q[s + 1] - p->cu_q[s], lk = p->cu_k[s + 1] - p->cu_k[s];
     pos_q = p->q_pos0 + i - p->cu_q[s] + (p->seq_bottom_right ? lk - lq : 0);
     pos_k = p->k_pos0 + j - p->cu_k[s];
@@ -118,7 +112,7 @@ int main(void) {
   /* sequence lookup with empty sequences and indices outside the offsets */
   const int64_t cu[] = {0, 0, 3, 3, 3, 7, 8};
   int ok = jfa_cpu_sequence_of(cu, 6, -1) == -1 && jfa_cpu_sequence_of(cu, 6, 8) == -1;
-  for (int64_t idx = 0; idx < 8; ++idx) ok &= jfa_cpu_sequence_of(cu, 6, idx) == seq_scan(cu, 6, idx);
+  for (int64_t idx = 0; idx < 8; ++idx) ok &= jfa_cpu_sequence_of(cu, 6, idx) == ref_seq(cu, 6, idx);
   tu_expect("jfa_cpu_sequence_of: empty sequences skipped, out-of-range indices give -1", ok);
   return tu_finish();
 }
