@@ -1,9 +1,23 @@
 /*
- * backend.cu - the jfa_cuda_* attention entry points of backend.h: picks the
- * tensor-core kernels (16-bit dtypes, aligned rows, D <= 256) or the SIMT kernels
- * (float32, or what the fast path does not take),
- * manages the workspace (delta and the fp32 dQ accumulator of the backward, the
- * device copy of the packed-sequence offsets) and the device/stream.
+ * backend.cu - the jfa_cuda_* attention entry points of backend.h: picks the kernel
+ * for each call (the table below), manages the workspace (delta and the fp32 dQ
+ * accumulator of the backward, the device copy of the packed-sequence offsets) and
+ * the device/stream.
+ *
+ * Which kernel runs (first row that fits; JFA_KERNEL_PATH=mma skips the sm_90a rows,
+ * =simt every tensor-core row):
+ *
+ *   op        device  dtype      head dim   masks            tensors        kernel
+ *   fwd, JVP  sm_90   bf16/fp16  64, 128    none or causal   TMA-able (1)   fwd_sm90a.cu  wgmma + TMA, warp-specialised
+ *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    fwd_tc.cu     mma.sync
+ *   JVP       sm_80+  bf16/fp16  <= 128     any              aligned (2)    jvp_tc.cu     mma.sync
+ *   bwd       sm_80+  bf16/fp16  <= 128     any              aligned (2)    bwd_tc.cu     mma.sync
+ *   all       any     any        <= 256     any              any            simt.cu       fp32 arithmetic
+ *
+ *   (1) tma_tensor_ok: 16-byte aligned base, unit stride along D, 16-byte multiple strides.
+ *   (2) tc_tensor_ok: the same without the TMA extent limits.
+ * The sm_90a kernels exist when the build compiled them (JFA_HAVE_SM90A) and run only on
+ * compute capability 9.0 (CudaState.sm90a_ok).
  */
 #include <string.h>
 
@@ -82,10 +96,24 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
   if (mask_ws_bytes(p)) JFA_CHECK(jfa_cuda_workspace(ctx, mask_ws_bytes(p), &mws));
   MaskDev mk;
   JFA_CHECK(mask_setup(ctx, p, mws, &mk));
+  CudaState *cs;
+  JFA_CHECK(jfa_cuda_state(ctx, &cs));
+#ifdef JFA_HAVE_SM90A
+  if (cs->path_cap >= PATH_SM90A && cs->sm90a_ok && sm90a_forward_eligible(p, q, k, v, qd, kd, vd)) {
+    JFA_CHECK(sm90a_forward(ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk));
+    cs->last_fwd = PATH_SM90A;
+    return JFA_SUCCESS;
+  }
+#endif
   bool done = false;
-  JFA_CHECK(tc_forward(&done, ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk));
-  if (done) return JFA_SUCCESS;
+  if (cs->path_cap >= PATH_MMA)
+    JFA_CHECK(tc_forward(&done, ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk));
+  if (done) {
+    cs->last_fwd = PATH_MMA;
+    return JFA_SUCCESS;
+  }
   JFA_CHECK(simt_forward(ctx_stream(ctx), p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, mk));
+  cs->last_fwd = PATH_SIMT;
   return JFA_SUCCESS;
 }
 
@@ -98,10 +126,16 @@ static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, co
   const bool det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
   const int64_t Dws = (p->D + 7) / 8 * 8;
   bool done = false;
-  if (!det) {
-    JFA_CUDA_CHECK(cudaMemsetAsync(dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), st));
+  CudaState *cs;
+  JFA_CHECK(jfa_cuda_state(ctx, &cs));
+  if (cs->path_cap >= PATH_MMA) {
+    if (!det) {
+      JFA_CUDA_CHECK(cudaMemsetAsync(dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), st));
+    }
+    JFA_CHECK(
+        tc_backward(&done, ctx, p, q, k, v, dout, lse, delta, dq_ws, Dws, det ? 1 : 0, dk, dv, accumulate, &mk));
   }
-  JFA_CHECK(tc_backward(&done, ctx, p, q, k, v, dout, lse, delta, dq_ws, Dws, det ? 1 : 0, dk, dv, accumulate, &mk));
+  cs->last_bwd = done ? PATH_MMA : PATH_SIMT;
   if (done) {
     if (det)
       JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate, mk));

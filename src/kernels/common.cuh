@@ -232,11 +232,18 @@ template <int N> __device__ __forceinline__ void cp_async_wait() {
 /* Host helpers                                                                    */
 
 /** Private CUDA state of a context (ctx->cuda_state): a growing workspace. */
+/** Kernel families, fastest last; JFA_KERNEL_PATH caps which ones a context may use. */
+enum KernelPath { PATH_SIMT = 0, PATH_MMA = 1, PATH_SM90A = 2 };
+
 struct CudaState {
   void *ws;
   size_t ws_size;
   int max_smem_optin; /* bytes of dynamic shared memory a block may opt into */
   int num_sms;
+  int cc_major, cc_minor;
+  int path_cap;       /* highest KernelPath allowed (JFA_KERNEL_PATH=simt|mma|auto) */
+  int sm90a_ok;       /* the device is sm_90 and the sm_90a kernels have code for it */
+  int last_fwd, last_bwd; /* KernelPath of the last forward / backward (tests check the dispatch) */
 };
 
 /** Makes ctx->device_index current for the lifetime of the guard, then restores. */

@@ -4,8 +4,17 @@
  * steady state allocates nothing), synchronisation and the device count.
  */
 #include <stdlib.h>
+#include <string.h>
 
-#include "kernels/common.cuh"
+#include "kernels/internal.h"
+
+/* JFA_KERNEL_PATH: "simt" (plain kernels only), "mma" (no sm_90a kernels), else every path. */
+static int path_cap_from_env(void) {
+  const char *e = getenv("JFA_KERNEL_PATH");
+  if (e && strcmp(e, "simt") == 0) return PATH_SIMT;
+  if (e && strcmp(e, "mma") == 0) return PATH_MMA;
+  return PATH_SM90A;
+}
 
 extern "C" int jfa_cuda_device_count(void) {
   int n = 0;
@@ -35,10 +44,17 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
     cudaError_t e1 = cudaDeviceGetAttribute(&st->max_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
                                             ctx->device_index);
     cudaError_t e2 = cudaDeviceGetAttribute(&st->num_sms, cudaDevAttrMultiProcessorCount, ctx->device_index);
-    if (e1 != cudaSuccess || e2 != cudaSuccess) {
+    cudaError_t e3 = cudaDeviceGetAttribute(&st->cc_major, cudaDevAttrComputeCapabilityMajor, ctx->device_index);
+    cudaError_t e4 = cudaDeviceGetAttribute(&st->cc_minor, cudaDevAttrComputeCapabilityMinor, ctx->device_index);
+    if (e1 != cudaSuccess || e2 != cudaSuccess || e3 != cudaSuccess || e4 != cudaSuccess) {
       free(st);
-      JFA_CUDA_CHECK(e1 != cudaSuccess ? e1 : e2);
+      JFA_CUDA_CHECK(e1 != cudaSuccess ? e1 : e2 != cudaSuccess ? e2 : e3 != cudaSuccess ? e3 : e4);
     }
+    st->path_cap = path_cap_from_env();
+#ifdef JFA_HAVE_SM90A
+    st->sm90a_ok = st->cc_major == 9 && st->cc_minor == 0 && sm90a_compiled();
+#endif
+    st->last_fwd = st->last_bwd = -1;
     ctx->cuda_state = st;
   }
   *out = (CudaState *)ctx->cuda_state;
@@ -94,4 +110,10 @@ extern "C" jfa_status_t jfa_cuda_synchronize(jfa_context_t *ctx) {
   DeviceGuard g(ctx->device_index);
   JFA_CUDA_CHECK(cudaStreamSynchronize(ctx_stream(ctx)));
   return JFA_SUCCESS;
+}
+
+extern "C" int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward) {
+  if (!ctx || !ctx->cuda_state) return -1;
+  const CudaState *st = (const CudaState *)ctx->cuda_state;
+  return backward ? st->last_bwd : st->last_fwd;
 }

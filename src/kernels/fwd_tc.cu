@@ -72,23 +72,7 @@ jfa_status_t tc_forward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, 
   const bool masked = problem_has_masks(p);
   if (masked && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30))) return JFA_SUCCESS; /* int key intervals */
   FwdArgs a;
-  a.p = *p;
-  a.mk = *mk;
-  a.masked = masked ? 1 : 0;
-  a.q = make_view(q);
-  a.k = make_view(k);
-  a.v = make_view(v);
-  a.qd = make_view(qd);
-  a.kd = make_view(kd);
-  a.vd = make_view(vd);
-  a.o = make_view(o);
-  a.lse = make_view(lse);
-  a.od = make_view(od);
-  a.mu = make_view(mu);
-  a.accumulate = accumulate;
-  a.Dreal = (int)p->D;
-  a.scale = (float)p->scale;
-  a.scale_log2 = (float)(p->scale * 1.4426950408889634);
+  fwd_args_init(&a, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, mk);
   cudaStream_t st = ctx_stream(ctx);
   if (jvp) {
     JFA_CHECK(tc_launch_jvp(a, q->dtype, Dk, st));

@@ -25,7 +25,8 @@
  * memory (2 * BM ints after the tiles), iterates only over the key blocks in the union
  * of those intervals, and masks per element only the blocks not inside every row's
  * interval (every block when a dense mask is set; its bias is added in fp32).
- * Accumulate mode merges the result into fp32 accumulators in the epilogue.
+ * Accumulate mode merges the result into fp32 accumulators in the epilogue. The online
+ * softmax and the epilogue are shared with the Hopper kernel (fwd_common.cuh).
  * Included by fwd_tc.cu (forward) and jvp_tc.cu (JVP) so that they compile in parallel.
  */
 #ifndef JFA_KERNELS_FWD_TC_CUH_
@@ -33,18 +34,7 @@
 
 #include <limits.h>
 
-#include "kernels/internal.h"
-
-struct FwdArgs {
-  jfa_problem_t p;
-  View q, k, v, qd, kd, vd, o, lse, od, mu;
-  MaskDev mk;
-  int masked; /* masks beyond causal: the MASKED instantiation (per-row key intervals in shared
-                 memory, dense mask per element); the others keep the causal-only code */
-  int accumulate;
-  int Dreal;
-  float scale, scale_log2;
-};
+#include "kernels/fwd_common.cuh"
 
 /* cp.async a ROWS x D tile (rows r0.. of slice (b, h)) into smem of row stride D + 8; zero-fills
    rows >= n and columns >= Dreal. */
@@ -163,23 +153,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   /* lrow, nrow: per-lane partial sums (reduced over the row's 4 lanes at the end, and in the JVP
      whenever the reference crow moves to the running mu = nu / l) */
   float mrow[MT][2], lrow[MT][2], nrow[MT][2], crow[JVP ? MT : 1][2];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-    for (int dt = 0; dt < DT; ++dt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        o[mt][dt][e] = 0.f;
-        if (JVP) u[JVP ? mt : 0][JVP ? dt : 0][e] = 0.f;
-      }
-#pragma unroll
-    for (int rr = 0; rr < 2; ++rr) {
-      mrow[mt][rr] = -INFINITY;
-      lrow[mt][rr] = 0.f;
-      nrow[mt][rr] = 0.f;
-      crow[JVP ? mt : 0][rr] = 0.f;
-    }
-  }
+  fwd_init_state<MT, DT, JVP>(o, u, mrow, lrow, nrow, crow);
   uint32_t qf[QREG ? MT : 1][QREG ? KS : 1][4];
   /* 32-bit shared addresses of this lane's ldmatrix rows (byte offsets; tile offsets are constants) */
   constexpr int ES = (int)sizeof(T);
@@ -278,106 +252,9 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
     }
 
     /* mask, online softmax */
-    const int64_t kb0 = (int64_t)jb * BN;
-    const bool need_mask = MASKED ? (kb0 < kin_lo || kb0 + BN > kin_hi)
-                                    : (kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0));
-    /* 32-bit mask in CTA-local indices: column c (key kb0 + c) is visible to local row r iff
-       c < klim and c - r <= cdiff */
-    const int klim = (int)min((int64_t)BN, p.Nk - kb0);
-    int cdiff = 1 << 30;
-    if (p.causal) {
-      const int64_t cd = (p.q_pos0 + m0) - (p.k_pos0 + kb0);
-      cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
-    }
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-      for (int rr = 0; rr < 2; ++rr) {
-        const int rl = wrow + mt * 16 + g + rr * 8;
-        /* masked: this row's keys relative to the block */
-        const int rlo = MASKED && need_mask ? s_lo[rl] - (int)kb0 : 0;
-        const int rhi = MASKED && need_mask ? s_hi[rl] - (int)kb0 : 0;
-        float mx = -INFINITY;
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            float val = s[mt][nt][rr * 2 + e] * a.scale_log2;
-            if (need_mask) {
-              const int c = nt * 8 + 2 * t4 + e;
-              if (!MASKED) {
-                if (c >= klim || c - rl > cdiff) val = -INFINITY;
-              } else if (c < rlo || c >= rhi) {
-                val = -INFINITY;
-              } else if (a.mk.dm_kind) {
-                val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f;
-              }
-            }
-            s[mt][nt][rr * 2 + e] = val;
-            mx = fmaxf(mx, val);
-          }
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float mnew = fmaxf(mrow[mt][rr], mx);
-        const float muse = mnew == -INFINITY ? 0.f : mnew;
-        const float alpha = exp2f(mrow[mt][rr] - muse);
-        const bool moved = mnew > mrow[mt][rr]; /* the row's max rose (first visible keys included) */
-        mrow[mt][rr] = mnew;
-        float ps = 0.f, psd = 0.f;
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const float pv = exp2f(s[mt][nt][rr * 2 + e] - muse);
-            s[mt][nt][rr * 2 + e] = pv;
-            ps += pv;
-            if (JVP) {
-              float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
-              sdr *= a.scale;
-              psd += pv * sdr;
-            }
-          }
-        float shift = 0.f;
-        if (JVP) {
-          /* The reference c moves to the running mu = nu / l (full row sums) when the max of a
-             row of the warp rose: that is when a new dominant key can move mu by a lot. Between
-             moves c stays, which costs nothing (U keeps its reference; Od = U/l - (mu - c) O at
-             the end, with mu - c small). */
-          float &cr = crow[JVP ? mt : 0][rr];
-          if (__any_sync(0xffffffffu, moved)) {
-            float lf = lrow[mt][rr] * alpha + ps, nf = nrow[mt][rr] * alpha + psd;
-            lf += __shfl_xor_sync(0xffffffffu, lf, 1);
-            lf += __shfl_xor_sync(0xffffffffu, lf, 2);
-            nf += __shfl_xor_sync(0xffffffffu, nf, 1);
-            nf += __shfl_xor_sync(0xffffffffu, nf, 2);
-            const float cnew = lf > 0.f ? nf / lf : 0.f;
-            shift = cr - cnew;
-            cr = cnew;
-          }
-          nrow[mt][rr] = nrow[mt][rr] * alpha + psd;
-          const float c = cr;
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
-              sdr = s[mt][nt][rr * 2 + e] * (sdr - c);
-            }
-        }
-        lrow[mt][rr] = lrow[mt][rr] * alpha + ps; /* per-lane partial sums, reduced at the end */
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt) {
-          o[mt][dt][rr * 2] *= alpha;
-          o[mt][dt][rr * 2 + 1] *= alpha;
-          if (JVP) {
-            /* U = alpha U + (c_old - c_new) O~ with O~ already rescaled, before this block is added */
-            float *ur = u[JVP ? mt : 0][JVP ? dt : 0];
-            ur[rr * 2] = fmaf(shift, o[mt][dt][rr * 2], ur[rr * 2] * alpha);
-            ur[rr * 2 + 1] = fmaf(shift, o[mt][dt][rr * 2 + 1], ur[rr * 2 + 1] * alpha);
-          }
-        }
-      }
-    }
+    const BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)jb * BN, kin_lo, kin_hi);
+    fwd_softmax_block<MT, NT, DT, JVP, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow, lrow,
+                                                nrow, crow);
 
     /* O += P V;  U += (P*Sd) V + P Vd */
 #pragma unroll
@@ -427,84 +304,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   }
   cp_async_wait<0>();
 
-  /* epilogue */
-  float la[MT][2], ma[MT][2];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int rr = 0; rr < 2; ++rr) {
-      float l = lrow[mt][rr];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      lrow[mt][rr] = l;
-      if (JVP) {
-        float nu = nrow[mt][rr];
-        nu += __shfl_xor_sync(0xffffffffu, nu, 1);
-        nu += __shfl_xor_sync(0xffffffffu, nu, 2);
-        nrow[mt][rr] = nu;
-      }
-      la[mt][rr] = -INFINITY;
-      ma[mt][rr] = 0.f;
-      const int64_t i = m0 + wrow + mt * 16 + g + rr * 8;
-      if (a.accumulate && i < p.Nq) {
-        la[mt][rr] = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-        if (JVP) ma[mt][rr] = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
-      }
-    }
-  __syncwarp();
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int rr = 0; rr < 2; ++rr) {
-      const int64_t i = m0 + wrow + mt * 16 + g + rr * 8;
-      if (i >= p.Nq) continue;
-      const float l = lrow[mt][rr];
-      const float inv = l > 0.f ? 1.f / l : 0.f;
-      const float lse = l > 0.f ? (mrow[mt][rr] + log2f(l)) * 0.69314718055994531f : -INFINITY;
-      const float mu = JVP ? nrow[mt][rr] * inv : 0.f; /* 0 for a row without keys */
-      const float cref = JVP ? crow[JVP ? mt : 0][rr] : 0.f; /* U's reference, close to mu */
-      float wa = 0.f, wp = 1.f, lse_n = lse, mu_n = mu;
-      if (a.accumulate) {
-        const float mx = fmaxf(la[mt][rr], lse);
-        wp = 0.f;
-        lse_n = -INFINITY;
-        mu_n = 0.f;
-        if (mx != -INFINITY) {
-          const float ea = expf(la[mt][rr] - mx), ep = expf(lse - mx), sum = ea + ep;
-          lse_n = mx + logf(sum);
-          wa = ea / sum;
-          wp = ep / sum;
-          mu_n = wa * ma[mt][rr] + wp * mu;
-        }
-      }
-#pragma unroll
-      for (int dt = 0; dt < DT; ++dt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int d = dt * 8 + 2 * t4 + e;
-          if (d >= a.Dreal) continue;
-          const float ov = o[mt][dt][rr * 2 + e] * inv;
-          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - (mu - cref) * ov : 0.f;
-          if (!a.accumulate) {
-            ((T *)a.o.p)[voff(a.o, b, h, i, d)] = from_f<T>(ov);
-            if (JVP) ((T *)a.od.p)[voff(a.od, b, h, i, d)] = from_f<T>(odv);
-          } else {
-            float *po = (float *)a.o.p + voff(a.o, b, h, i, d);
-            const float oa = *po;
-            if (JVP) {
-              float *pod = (float *)a.od.p + voff(a.od, b, h, i, d);
-              const float oda = *pod;
-              *pod = (wa != 0.f ? wa * (oda + (ma[mt][rr] - mu_n) * oa) : 0.f) +
-                     (wp != 0.f ? wp * (odv + (mu - mu_n) * ov) : 0.f);
-            }
-            *po = (wa != 0.f ? wa * oa : 0.f) + (wp != 0.f ? wp * ov : 0.f);
-          }
-        }
-      if (t4 == 0) {
-        if (a.lse.p) ((float *)a.lse.p)[voff(a.lse, b, h, i, 0)] = lse_n;
-        if (JVP && a.mu.p) ((float *)a.mu.p)[voff(a.mu, b, h, i, 0)] = mu_n;
-      }
-    }
+  fwd_epilogue<T, MT, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
 }
 
 template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED>

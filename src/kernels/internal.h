@@ -49,4 +49,16 @@ int tc_head_dim(int64_t D);
    16-byte aligned rows). */
 bool tc_tensor_ok(const jfa_tensor_t *t);
 
+/* fwd_sm90a.cu (built only for sm_90a; JFA_HAVE_SM90A): the Hopper forward / JVP (wgmma,
+   TMA, warp specialisation). sm90a_compiled: whether its kernels have code for the current
+   device; sm90a_forward_eligible: whether a call's shapes and tensors fit it. */
+bool sm90a_compiled(void);
+bool sm90a_forward_eligible(const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
+                            const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
+                            const jfa_tensor_t *vd);
+jfa_status_t sm90a_forward(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
+                           const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
+                           const jfa_tensor_t *vd, const jfa_tensor_t *o, const jfa_tensor_t *lse,
+                           const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate, const MaskDev *mk);
+
 #endif /* JFA_KERNELS_INTERNAL_H_ */

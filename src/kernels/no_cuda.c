@@ -54,3 +54,9 @@ void jfa_cuda_context_release(jfa_context_t *ctx) { (void)ctx; }
 jfa_status_t jfa_cuda_synchronize(jfa_context_t *ctx) { JFA_NO_CUDA(); }
 
 int jfa_cuda_device_count(void) { return 0; }
+
+int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward) {
+  (void)ctx;
+  (void)backward;
+  return -1;
+}

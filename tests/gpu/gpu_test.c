@@ -3,6 +3,8 @@
  */
 #include "gpu_test.h"
 
+#include "core/backend.h"
+
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
@@ -129,4 +131,27 @@ int gt_main(int argc, char **argv, const char *name, int ncases, gt_case_fn run_
   jfa_context_destroy(gpu);
   jfa_context_destroy(cpu);
   return tu_finish();
+}
+
+int gt_expected_path(int64_t D) {
+  const char *e = getenv("JFA_KERNEL_PATH");
+  if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
+  int sm90 = 0;
+#ifdef JFA_HAVE_SM90A
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess &&
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) == cudaSuccess)
+    sm90 = major == 9 && minor == 0;
+#endif
+  if (sm90 && (D == 64 || D == 128) && !(e && strcmp(e, "mma") == 0)) return GT_PATH_SM90A;
+  return GT_PATH_MMA;
+}
+
+int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want) {
+  const int got = jfa_cuda_last_kernel(gpu, backward);
+  static const char *names[] = {"simt", "mma.sync", "sm90a"};
+  char msg[256];
+  snprintf(msg, sizeof(msg), "%s ran on %s (expected %s)", name, got >= 0 && got <= 2 ? names[got] : "?",
+           names[want]);
+  return tu_expect(msg, got == want);
 }

@@ -42,6 +42,15 @@ void gt_require_gpu(void);
 /** Aborts the test (exit 1) with the jfa error message when s != JFA_SUCCESS. */
 void gt_ok(jfa_status_t s, const char *what);
 
+/** Kernel families of jfa_cuda_last_kernel (src/core/backend.h). */
+enum { GT_PATH_SIMT = 0, GT_PATH_MMA = 1, GT_PATH_SM90A = 2 };
+/** The kernel family jfa must pick for a 16-bit, unmasked (or causal) call with aligned
+ *  tensors and head dim D on this device and build, honouring JFA_KERNEL_PATH. */
+int gt_expected_path(int64_t D);
+/** Checks that the context's last forward (backward = 0) or backward call ran on `want`
+ *  (records a failure otherwise); returns 1 if it did. */
+int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want);
+
 /** The tolerance of a dtype: bf16 1e-2, fp16 2e-3, fp32 1e-5. */
 double gt_tol(jfa_dtype_t dtype);
 

@@ -3,7 +3,9 @@
  * the float64 CPU backend, over dtypes (bf16, fp16, fp32), odd sizes (N = 1, 7, 129,
  * 1000, 4096; D = 32, 40, 60, 64, 80, 96, 128, 256), causal masks (top-left,
  * bottom-right with Nq != Nk, positions with fully masked rows), GQA 8:1, MQA and
- * both layouts (BHSD, BSHD). Outputs are poisoned (NaN) before each call.
+ * both layouts (BHSD, BSHD). Outputs are poisoned (NaN) before each call. Checks that the
+ * dispatch ran the expected kernel family (sm_90a for 16-bit D = 64 / 128 on an H100/H200,
+ * unless JFA_KERNEL_PATH=mma, under which ctest runs it a second time).
  *
  *   ctest -L gpu    or    ./test_gpu_attention [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -112,6 +114,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
   gb_get(&o);
   gb_get(&lse);
+  /* the dispatch: 16-bit D = 64 / 128 runs on sm_90a where it exists (these tensors are aligned) */
+  const int want = c->dt != F32 && (c->D == 64 || c->D == 128) ? gt_expected_path(c->D) : -1;
+  snprintf(nm, sizeof(nm), "case %d fwd", ci);
+  if (want >= 0) gt_check_path(gpu, nm, 0, want);
   snprintf(nm, sizeof(nm), "case %d fwd O", ci);
   gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d fwd lse", ci);
@@ -128,6 +134,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&lse);
   gb_get(&od);
   gb_get(&mu);
+  snprintf(nm, sizeof(nm), "case %d jvp", ci);
+  if (want >= 0) gt_check_path(gpu, nm, 0, want);
   snprintf(nm, sizeof(nm), "case %d jvp O", ci);
   gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d jvp lse", ci);
@@ -145,6 +153,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&dq);
   gb_get(&dk);
   gb_get(&dv);
+  snprintf(nm, sizeof(nm), "case %d bwd", ci);
+  if (want >= 0) gt_check_path(gpu, nm, 1, want == GT_PATH_SIMT ? GT_PATH_SIMT : GT_PATH_MMA);
   snprintf(nm, sizeof(nm), "case %d bwd dQ", ci);
   gt_compare(nm, dq.val, rdq, nq, tol);
   snprintf(nm, sizeof(nm), "case %d bwd dK", ci);
