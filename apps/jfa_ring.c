@@ -6,6 +6,7 @@
  *          [--heads Hq] [--kv-heads Hkv] [--dim D] [--causal|--no-causal]
  *          [--layout contiguous|zigzag] [--dtype fp64|fp32|fp16|bf16] [--iters I]
  *          [--warmup W] [--samples S] [--seed X] [--window L R] [--varlen L1,L2,...]
+ *          [--timer wall|events]
  *
  * Defaults: CUDA (bf16, NCCL when built and every rank has its own GPU, else the
  * MPI comm; N = 16384 per rank, Hq = Hkv = 16,
@@ -23,6 +24,10 @@
  * (these with the ring's lse and Delta of all rows, each itself checked on the
  * samples) and prints relative errors against the tolerance of the dtype.
  * At P = 1 it also times the single-device API on the same problem (ring overhead).
+ * Timer: wall (default; MPI_Wtime around the call, which returns synchronised) or
+ * events (CUDA events on the context's stream: recorded before the call and after
+ * it returns, so host time before the first launch is left out; CUDA only).
+ * Either way: --warmup calls first, then the median of --iters.
  * Exit status 0 when the check passes, 1 when it fails, 2 on an error.
  */
 #include <math.h>
@@ -61,6 +66,7 @@ typedef struct {
   jfa_layout_t layout;
   jfa_dtype_t dtype;
   int iters, warmup, samples;
+  int events; /* --timer events: CUDA events instead of MPI_Wtime */
   uint64_t seed;
   int64_t window_left, window_right; /* --window (global positions), -1 = unbounded side */
   int64_t nseq;                      /* --varlen: packed sequences (0: none; batch 1) */
@@ -103,7 +109,8 @@ static void usage(void) {
     printf("usage: mpirun -np P jfa_ring [--device cpu|cuda] [--comm mpi|nccl] [--seq N] [--batch B]\n"
            "  [--heads Hq] [--kv-heads Hkv] [--dim D] [--causal|--no-causal] [--layout contiguous|zigzag]\n"
            "  [--dtype fp64|fp32|fp16|bf16] [--iters I] [--warmup W] [--samples S] [--seed X]\n"
-           "  [--window L R] [--varlen L1,L2,...]   (global positions; --varlen: batch 1, N = the sum)\n");
+           "  [--window L R] [--varlen L1,L2,...]   (global positions; --varlen: batch 1, N = the sum)\n"
+           "  [--timer wall|events]   (events: CUDA events on the context's stream)\n");
 }
 
 static int parse(int argc, char **argv, opts_t *o) {
@@ -143,6 +150,8 @@ static int parse(int argc, char **argv, opts_t *o) {
     else if (!strcmp(a, "--warmup")) { NEEDV(); o->warmup = atoi(v); }
     else if (!strcmp(a, "--samples")) { NEEDV(); o->samples = atoi(v); }
     else if (!strcmp(a, "--seed")) { NEEDV(); o->seed = strtoull(v, NULL, 0); }
+    else if (!strcmp(a, "--timer")) { NEEDV(); o->events = !strcmp(v, "events");
+      if (strcmp(v, "events") && strcmp(v, "wall")) { usage(); return 0; } }
     else if (!strcmp(a, "--window")) { NEEDV(); if (i + 1 >= argc) { usage(); return 0; }
       o->window_left = atoll(v); o->window_right = atoll(argv[++i]);
       if (o->window_left < -1 || o->window_right < -1) { usage(); return 0; } }
@@ -180,6 +189,10 @@ static int parse(int argc, char **argv, opts_t *o) {
   if (!dt_set) o->dtype = gpu ? JFA_DTYPE_BFLOAT16 : JFA_DTYPE_FLOAT32;
   if (o->iters < 0) o->iters = gpu ? 20 : 3;
   if (o->iters < 1 || o->samples < 1 || o->warmup < 0) { usage(); return 0; }
+#ifndef JFA_HAVE_CUDA
+  if (o->events) { if (g_rank == 0) printf("jfa_ring: --timer events needs a CUDA build\n"); return 0; }
+#endif
+  if (o->events && !gpu) { if (g_rank == 0) printf("jfa_ring: --timer events needs --device cuda\n"); return 0; }
   return 1;
 }
 
@@ -343,17 +356,50 @@ static void run_direct(jfa_context_t *ctx, const jfa_attention_params_t *prm, jf
 static double time_op(const opts_t *o, job_t *j, jfa_context_t *ctx, const jfa_attention_params_t *prm,
                       op_t op, int direct) {
   double *ts = (double *)malloc((size_t)o->iters * sizeof(double));
+#ifdef JFA_HAVE_CUDA
+  cudaEvent_t ev[2] = {NULL, NULL};
+  cudaStream_t stream = NULL;
+  if (o->events) {
+    void *sp = NULL;
+    TRY(jfa_context_get_stream(ctx, &sp));
+    stream = (cudaStream_t)sp;
+    if (cudaEventCreate(&ev[0]) != cudaSuccess || cudaEventCreate(&ev[1]) != cudaSuccess) {
+      fprintf(stderr, "rank %d: cudaEventCreate failed\n", g_rank);
+      MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+  }
+#endif
   for (int it = -o->warmup; it < o->iters; ++it) {
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
+#ifdef JFA_HAVE_CUDA
+    if (o->events) cudaEventRecord(ev[0], stream);
+#endif
     if (direct)
       run_direct(ctx, prm, j->t, op);
     else
       run_op(j, op);
     double dt = MPI_Wtime() - t0, mx = 0;
+#ifdef JFA_HAVE_CUDA
+    if (o->events) {
+      float ms = 0.0f;
+      cudaEventRecord(ev[1], stream);
+      if (cudaEventSynchronize(ev[1]) != cudaSuccess || cudaEventElapsedTime(&ms, ev[0], ev[1]) != cudaSuccess) {
+        fprintf(stderr, "rank %d: CUDA event timing failed\n", g_rank);
+        MPI_Abort(MPI_COMM_WORLD, 2);
+      }
+      dt = ms * 1e-3;
+    }
+#endif
     MPI_Allreduce(&dt, &mx, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     if (it >= 0) ts[it] = mx;
   }
+#ifdef JFA_HAVE_CUDA
+  if (o->events) {
+    cudaEventDestroy(ev[0]);
+    cudaEventDestroy(ev[1]);
+  }
+#endif
   qsort(ts, (size_t)o->iters, sizeof(double), cmp_double);
   double med = o->iters % 2 ? ts[o->iters / 2] : 0.5 * (ts[o->iters / 2 - 1] + ts[o->iters / 2]);
   free(ts);
@@ -481,8 +527,9 @@ int main(int argc, char **argv) {
   for (int op = 0; op < 3; ++op) {
     tm[op] = time_op(&o, &job, ctx, NULL, (op_t)op, 0);
     if (g_rank == 0) {
-      printf("  %-12s %10.3f ms  (%.3f ms per ring step)  %8.3f TFLOP/s per rank  (median of %d, slowest rank)\n",
-             names[op], tm[op] * 1e3, tm[op] * 1e3 / g_size, mult[op] * fwd_flop / g_size / tm[op] * 1e-12, o.iters);
+      printf("  %-12s %10.3f ms  (%.3f ms per ring step)  %8.3f TFLOP/s per rank  (median of %d, slowest rank, %s)\n",
+             names[op], tm[op] * 1e3, tm[op] * 1e3 / g_size, mult[op] * fwd_flop / g_size / tm[op] * 1e-12, o.iters,
+             o.events ? "CUDA events" : "wall");
       fflush(stdout);
     }
   }

@@ -285,14 +285,30 @@ JFA_API jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, 
 /**
  * Bytes the ring holds now beyond the caller's inputs and outputs, on the
  * context's device plus pinned host staging of the communicator: O(N/P) per rank.
- * Buffers are allocated by the first call that needs them and kept: two K/V
- * blocks for double buffering (K/V/Kd/Vd once a JVP ran; none at P = 1), float
- * accumulators (o, lse; od, mu for the JVP; reused by the backward) and two
- * float dK/dV blocks once a backward ran. 0 right after jfa_ring_create, and
- * 0 for one rank, whose calls go straight to the single-device backend (unless
- * JFA_RING_GENERIC=1 is set in the environment when the ring is created).
+ * The calls carve their buffers out of one pool, allocated by the first call that
+ * needs it, grown to the largest call made so far (a JVP followed by a backward
+ * holds the larger of the two, not the sum) and kept until
+ * jfa_ring_release_memory or jfa_ring_destroy. In units of one K shard X (B Hkv
+ * N/P D elements of config.dtype), with a = accumulator bytes / dtype bytes
+ * (accumulators are float32 on CUDA, float64 on the CPU) and S = 0 K/V slots at
+ * P = 1, 1 at P = 2 when k, v (kd, vd) are dense, else 2 (double buffer):
+ * forward 2SX, JVP 4SX, backward 2SX + 3aX (dK/dV half-block slots; 2aX at
+ * P = 1), plus an accumulator for each output (o, od, lse, mu, dq; Hq/Hkv aX for
+ * o, od, dq) that is not a dense tensor of the accumulator dtype (such outputs
+ * are accumulated into in place), plus the backward's delta (one lse).
+ * 0 right after jfa_ring_create, and 0 for one rank, whose calls go straight to
+ * the single-device backend (unless JFA_RING_GENERIC=1 is set in the environment
+ * when the ring is created).
  */
 JFA_API jfa_status_t jfa_ring_memory_bytes(const jfa_ring_t *ring, size_t *bytes);
+
+/**
+ * Frees the ring's buffers now (e.g. between a training step's ring calls and
+ * work that needs the memory); the next call allocates them again. Local (not
+ * collective); the communicator's staging is kept. jfa_ring_memory_bytes then
+ * reports only that staging.
+ */
+JFA_API jfa_status_t jfa_ring_release_memory(jfa_ring_t *ring);
 
 #if defined(MPI_VERSION) && !defined(JFA_RING_NO_MPI_WRAPPERS)
 /** jfa_comm_create_mpi taking the MPI_Comm by value (needs mpi.h included first). */

@@ -274,67 +274,26 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
 }
 
 static void release(jfa_ring_t *r) {
-  for (int i = 0; i < 2; ++i) {
-    jfa_ring_free(r->ctx, r->kv[i]);
-    jfa_ring_free(r->ctx, r->dkv[i]);
-    r->kv[i] = r->dkv[i] = NULL;
-  }
-  jfa_ring_free(r->ctx, r->acc_big);
-  jfa_ring_free(r->ctx, r->acc_small);
-  r->acc_big = r->acc_small = NULL;
-  r->kv_parts = r->acc_parts = 0;
+  jfa_ring_free(r->ctx, r->pool);
+  r->pool = NULL;
   r->bytes = 0;
 }
 
-static size_t buffer_bytes(const jfa_ring_t *r) {
-  size_t kv = 2 * (size_t)r->kv_parts * (size_t)r->kv_elems * r->esz;
-  size_t acc = (size_t)r->acc_parts * ((size_t)r->q_elems + (size_t)r->q_rows) * r->asz;
-  size_t dkv = r->dkv[0] ? 2 * 2 * (size_t)r->kv_elems * r->asz : 0;
-  return kv + acc + dkv;
-}
-
-/* Grows the buffers (their contents are not kept: every call starts afresh). */
-static jfa_status_t reserve_local(jfa_ring_t *r, int kv_parts, int acc_parts, int dkv) {
-  if (kv_parts > r->kv_parts) {
-    for (int i = 0; i < 2; ++i) {
-      jfa_ring_free(r->ctx, r->kv[i]);
-      r->kv[i] = NULL;
-    }
-    r->kv_parts = 0;
-    for (int i = 0; i < 2; ++i)
-      JFA_CHECK(jfa_ring_alloc(r->ctx, (size_t)kv_parts * (size_t)r->kv_elems * r->esz, &r->kv[i]));
-    r->kv_parts = kv_parts;
-  }
-  if (acc_parts > r->acc_parts) {
-    jfa_ring_free(r->ctx, r->acc_big);
-    jfa_ring_free(r->ctx, r->acc_small);
-    r->acc_big = r->acc_small = NULL;
-    r->acc_parts = 0;
-    JFA_CHECK(jfa_ring_alloc(r->ctx, (size_t)acc_parts * (size_t)r->q_elems * r->asz, &r->acc_big));
-    JFA_CHECK(jfa_ring_alloc(r->ctx, (size_t)acc_parts * (size_t)r->q_rows * r->asz, &r->acc_small));
-    r->acc_parts = acc_parts;
-  }
-  if (dkv && !r->dkv[0]) {
-    for (int i = 0; i < 2; ++i) {
-      jfa_status_t st = jfa_ring_alloc(r->ctx, 2 * (size_t)r->kv_elems * r->asz, &r->dkv[i]);
-      if (st != JFA_SUCCESS) {
-        jfa_ring_free(r->ctx, r->dkv[0]);
-        r->dkv[0] = r->dkv[1] = NULL;
-        return st;
-      }
-    }
-  }
+static jfa_status_t reserve_local(jfa_ring_t *r, size_t bytes) {
+  if (bytes <= r->bytes && r->pool) return JFA_SUCCESS;
+  release(r);
+  JFA_CHECK(jfa_ring_alloc(r->ctx, bytes, &r->pool));
+  r->bytes = bytes;
   return JFA_SUCCESS;
 }
 
-jfa_status_t jfa_ring_reserve(jfa_ring_t *r, int kv_parts, int acc_parts, int dkv) {
+jfa_status_t jfa_ring_reserve(jfa_ring_t *r, size_t bytes) {
   int prev;
   jfa_status_t local = jfa_ring_device_enter(r->ctx, &prev);
   if (local == JFA_SUCCESS) {
-    local = reserve_local(r, kv_parts, acc_parts, dkv);
+    local = reserve_local(r, bytes);
     jfa_ring_device_exit(r->ctx, prev);
   }
-  r->bytes = buffer_bytes(r);
   /* an allocation failure on one rank fails every rank */
   return jfa_ring_agree(r, local, "ring buffers");
 }
@@ -449,14 +408,25 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   return JFA_SUCCESS;
 }
 
+/* Frees the pool on the context's device. */
+static void release_on_device(jfa_ring_t *r) {
+  int prev;
+  jfa_status_t st = jfa_ring_device_enter(r->ctx, &prev);
+  release(r);
+  if (st == JFA_SUCCESS) jfa_ring_device_exit(r->ctx, prev);
+}
+
 jfa_status_t jfa_ring_destroy(jfa_ring_t *ring) {
   if (!ring) return JFA_SUCCESS;
-  int prev;
-  jfa_status_t st = jfa_ring_device_enter(ring->ctx, &prev);
-  release(ring);
-  if (st == JFA_SUCCESS) jfa_ring_device_exit(ring->ctx, prev);
+  release_on_device(ring);
   free(ring->cu);
   free(ring);
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_ring_release_memory(jfa_ring_t *ring) {
+  if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
+  release_on_device(ring);
   return JFA_SUCCESS;
 }
 

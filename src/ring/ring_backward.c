@@ -1,8 +1,8 @@
 /*
  * ring_backward.c - ring backward.
  *
- * delta = rowsum(dO * O) is computed locally. K and V travel around the ring in
- * a double buffer as in the forward; float accumulators dK, dV travel with them:
+ * delta = rowsum(dO * O) is computed locally. K and V travel around the ring as
+ * in the forward (jfa_ring_kv_t); float accumulators dK, dV travel with them:
  * at step s the rank adds its queries' contribution to the dK, dV of the block of
  * rank (rank - s) mod P (jfa_backend_attention_backward_block, accumulate=1) and
  * passes them on, so after P steps (P hops) each block's gradients are back at
@@ -13,7 +13,11 @@
  * two key halves (zigzag: its two chunks) with separate accumulators: half 0's
  * travel while half 1 is computed, and half 1's while the next step's half 0 is
  * computed (see the loop). The halves are disjoint rows, so no addition of
- * accumulators is ever needed.
+ * accumulators is ever needed. A half's accumulators are busy for three half
+ * steps (received, computed, sent), so three half-block slots rotate (see
+ * bwd_plan_t). dQ accumulates in the caller's dq when it is a dense tensor of the
+ * accumulator dtype. The accumulators travel in the accumulator dtype: rounding
+ * them to bf16 at every hop would change the sums (the project merges in fp32).
  */
 #include <stddef.h>
 
@@ -42,54 +46,73 @@ static jfa_status_t check_backward(jfa_ring_t *r, const jfa_tensor_t *q, const j
   return JFA_SUCCESS;
 }
 
-/* The dK, dV accumulators of key half h of a block in dK/dV slot `slot`: each half is
-   its own contiguous [dK (B, Hkv, rows, D) | dV (same)] so that it travels alone. */
-static void half_views(const jfa_ring_t *r, int slot, int h, jfa_tensor_t *dk, jfa_tensor_t *dv,
-                       jfa_comm_buf_t *buf) {
-  int64_t row0, rows, r0, r1;
+/* Where a backward's buffers live (see "Memory" in ring_internal.h). The dK/dV
+   accumulators of key half h of the block computed at step s (half-step u = 2s + h)
+   are in half slot u % halves: received during half-step u - 1, computed at u, sent
+   during u + 1, so three half slots rotate (two at P = 1, where nothing travels). */
+typedef struct {
+  jfa_ring_kv_t kv;
+  int dq_in_place;
+  size_t dq_off, delta_off, dkv_off;
+  size_t half_bytes; /* one half slot: dK and dV of the larger key half */
+  int halves;
+  size_t bytes;
+} bwd_plan_t;
+
+static void plan_backward(const jfa_ring_t *r, const jfa_tensor_t *k, const jfa_tensor_t *v,
+                          const jfa_tensor_t *dq, bwd_plan_t *pl) {
+  size_t cursor = 0;
+  const jfa_tensor_t *parts[2] = {k, v};
+  jfa_ring_kv_plan(r, parts, 2, &cursor, &pl->kv);
+  pl->dq_in_place = jfa_ring_acc_in_place(r, dq);
+  pl->dq_off = pl->dq_in_place ? 0 : jfa_ring_carve(&cursor, (size_t)r->q_elems * r->asz);
+  pl->delta_off = jfa_ring_carve(&cursor, (size_t)r->q_rows * r->asz);
+  int64_t row0, rows; /* half 0 is the larger one */
+  jfa_ring_key_half(r, 0, &row0, &rows);
+  pl->half_bytes = 2 * (size_t)(r->cfg.batch * r->cfg.heads_kv * rows * r->cfg.head_dim) * r->asz;
+  pl->halves = r->size > 1 ? 3 : 2;
+  pl->dkv_off = jfa_ring_carve(&cursor, (size_t)pl->halves * pl->half_bytes);
+  pl->bytes = cursor;
+}
+
+/* The dK, dV accumulators of key half h at half-step u: [dK (B, Hkv, rows, D) | dV (same)]
+   contiguous, so that they travel as one buffer (to half-step u + 2's slot of the next rank). */
+static void half_views(const jfa_ring_t *r, const bwd_plan_t *pl, int u, int h, jfa_tensor_t *dk,
+                       jfa_tensor_t *dv, jfa_comm_buf_t *buf) {
+  int64_t row0, rows;
   jfa_ring_key_half(r, h, &row0, &rows);
-  jfa_ring_key_half(r, 0, &r0, &r1);
   size_t per = (size_t)(r->cfg.batch * r->cfg.heads_kv * r->cfg.head_dim) * r->asz; /* bytes per row */
-  size_t off = h == 0 ? 0 : 2 * (size_t)r1 * per;
-  unsigned char *base = (unsigned char *)r->dkv[slot] + off;
+  unsigned char *dkv = (unsigned char *)r->pool + pl->dkv_off;
+  unsigned char *base = dkv + (size_t)(u % pl->halves) * pl->half_bytes;
   *dk = jfa_ring_view(r, base, r->acc, r->cfg.heads_kv, rows, r->cfg.head_dim);
   *dv = jfa_ring_view(r, base + (size_t)rows * per, r->acc, r->cfg.heads_kv, rows, r->cfg.head_dim);
-  if (buf) { /* half h of this slot goes to the same half of the other slot */
+  if (buf) {
     buf->send = base;
-    buf->recv = (unsigned char *)r->dkv[1 - slot] + off;
+    buf->recv = dkv + (size_t)((u + 2) % pl->halves) * pl->half_bytes;
     buf->bytes = 2 * (size_t)rows * per;
   }
 }
 
-static jfa_status_t run_backward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_tensor_t *k,
-                                 const jfa_tensor_t *v, const jfa_tensor_t *o,
-                                 const jfa_tensor_t *lse, const jfa_tensor_t *dout,
-                                 const jfa_tensor_t *dq, const jfa_tensor_t *dk,
-                                 const jfa_tensor_t *dv) {
+static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_tensor_t *q,
+                                 const jfa_tensor_t *o, const jfa_tensor_t *lse,
+                                 const jfa_tensor_t *dout, const jfa_tensor_t *dq,
+                                 const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
   jfa_context_t *ctx = r->ctx;
   const jfa_ring_config_t *c = &r->cfg;
   jfa_comm_t *comm = r->comm;
   const int P = r->size;
   int64_t n = r->n_local, D = c->head_dim;
-  size_t kvb = (size_t)r->kv_elems * r->esz; /* one K or V block */
+  unsigned char *pool = (unsigned char *)r->pool;
 
-  jfa_tensor_t dq_acc = jfa_ring_view(r, r->acc_big, r->acc, c->heads_q, n, D);
-  jfa_tensor_t delta = jfa_ring_view(r, r->acc_small, r->acc, c->heads_q, n, 1);
+  jfa_tensor_t dq_acc = pl->dq_in_place ? *dq : jfa_ring_view(r, pool + pl->dq_off, r->acc, c->heads_q, n, D);
+  jfa_tensor_t delta = jfa_ring_view(r, pool + pl->delta_off, r->acc, c->heads_q, n, 1);
   JFA_CHECK(jfa_backend_fill(ctx, &dq_acc, 0.0));
   jfa_problem_t whole = jfa_ring_problem(r, NULL);
   JFA_CHECK(jfa_backend_attention_delta(ctx, &whole, o, dout, &delta));
+  JFA_CHECK(jfa_ring_kv_load(r, &pl->kv));
 
-  if (P > 1) { /* one rank sends nothing: it computes on the caller's k, v */
-    jfa_tensor_t k0 = jfa_ring_view(r, r->kv[0], c->dtype, c->heads_kv, n, D);
-    jfa_tensor_t v0 = jfa_ring_view(r, (unsigned char *)r->kv[0] + kvb, c->dtype, c->heads_kv, n, D);
-    JFA_CHECK(jfa_backend_convert(ctx, k, &k0));
-    JFA_CHECK(jfa_backend_convert(ctx, v, &v0));
-  }
-  jfa_tensor_t dkv0 = jfa_ring_view(r, r->dkv[0], r->acc, 2 * c->heads_kv, n, D);
-  JFA_CHECK(jfa_backend_fill(ctx, &dkv0, 0.0));
-
-  /* Step s: the block of rank (rank - s) mod P is in K/V slot s%2 and its dK/dV
-     accumulators in dK/dV slot s%2. Per step:
+  /* Step s: the block of rank (rank - s) mod P, its key half h's dK/dV accumulators in
+     half slot (2s + h) % 3. Per step:
        compute key half 0            | E2(s-1) in flight: half 1's accumulators of this block
        wait E2(s-1); start E1(s)     E1 = half 0's accumulators (+ the next K/V block)
        compute key half 1            | E1(s) in flight
@@ -97,18 +120,17 @@ static jfa_status_t run_backward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa
      so each transfer overlaps a half step of compute; after the last step both
      halves travel home to their owner. */
   for (int s = 0; s < P; ++s) {
-    int cur = s % 2, nxt = 1 - cur, last = s == P - 1;
+    int last = s == P - 1;
     int owner = (r->rank - s + P) % P;
-    jfa_tensor_t kb = *k, vb = *v; /* one rank: the caller's tensors */
-    if (P > 1) {
-      unsigned char *slot = (unsigned char *)r->kv[cur];
-      kb = jfa_ring_view(r, slot, c->dtype, c->heads_kv, n, D);
-      vb = jfa_ring_view(r, slot + kvb, c->dtype, c->heads_kv, n, D);
-    }
+    jfa_tensor_t kb = jfa_ring_kv_block(r, &pl->kv, s, 0), vb = jfa_ring_kv_block(r, &pl->kv, s, 1);
     for (int h = 0; h < 2; ++h) {
       jfa_tensor_t dkh, dvh;
-      jfa_comm_buf_t bufs[2];
-      half_views(r, cur, h, &dkh, &dvh, &bufs[0]);
+      jfa_comm_buf_t bufs[1 + 2];
+      half_views(r, pl, 2 * s + h, h, &dkh, &dvh, &bufs[0]);
+      if (s == 0) { /* the own block's accumulators start here */
+        JFA_CHECK(jfa_backend_fill(ctx, &dkh, 0.0));
+        JFA_CHECK(jfa_backend_fill(ctx, &dvh, 0.0));
+      }
       int64_t hrow0, hrows;
       jfa_ring_key_half(r, h, &hrow0, &hrows);
       jfa_ring_pair_t pairs[4];
@@ -131,13 +153,7 @@ static jfa_status_t run_backward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa
       if (P == 1) continue;
       if (h == 0) {
         if (s > 0) JFA_CHECK(comm->ops->exchange_wait(comm, ctx)); /* E2(s-1) */
-        int nb = 1;
-        if (!last) {
-          bufs[1].send = r->kv[cur];
-          bufs[1].recv = r->kv[nxt];
-          bufs[1].bytes = 2 * kvb;
-          nb = 2;
-        }
+        int nb = 1 + (last ? 0 : jfa_ring_kv_bufs(r, &pl->kv, s, &bufs[1]));
         JFA_CHECK(comm->ops->exchange_start(comm, ctx, bufs, nb)); /* E1(s) */
       } else {
         JFA_CHECK(comm->ops->exchange_wait(comm, ctx));            /* E1(s) */
@@ -147,18 +163,18 @@ static jfa_status_t run_backward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa
   }
   if (P > 1) JFA_CHECK(comm->ops->exchange_wait(comm, ctx)); /* E2(P-1) */
 
-  int home = P % 2; /* after P hops (none at P = 1: slot 0) */
+  int home = P > 1 ? 2 * P : 0; /* the half-step after P hops (none at P = 1) */
   for (int h = 0; h < 2; ++h) {
     jfa_tensor_t dkh, dvh;
     int64_t hrow0, hrows;
     jfa_ring_key_half(r, h, &hrow0, &hrows);
     if (hrows == 0) continue;
-    half_views(r, P > 1 ? home : 0, h, &dkh, &dvh, NULL);
+    half_views(r, pl, home + h, h, &dkh, &dvh, NULL);
     jfa_tensor_t dku = jfa_ring_rows(dk, hrow0, hrows), dvu = jfa_ring_rows(dv, hrow0, hrows);
     JFA_CHECK(jfa_backend_convert(ctx, &dkh, &dku));
     JFA_CHECK(jfa_backend_convert(ctx, &dvh, &dvu));
   }
-  JFA_CHECK(jfa_backend_convert(ctx, &dq_acc, dq));
+  if (!pl->dq_in_place) JFA_CHECK(jfa_backend_convert(ctx, &dq_acc, dq));
   JFA_CHECK(r->comm->ops->wait_stream(r->comm, ctx)); /* bounded by the comm's timeout (NCCL) */
   return JFA_SUCCESS;
 }
@@ -180,10 +196,12 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
     jfa_ring_device_exit(ring->ctx, prev);
     return st;
   }
-  JFA_CHECK(jfa_ring_reserve(ring, ring->size > 1 ? 2 : 0, 1, 1));
+  bwd_plan_t pl;
+  plan_backward(ring, k, v, dq, &pl);
+  JFA_CHECK(jfa_ring_reserve(ring, pl.bytes));
   int prev;
   JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));
-  jfa_status_t st = run_backward(ring, q, k, v, o, lse, dout, dq, dk, dv);
+  jfa_status_t st = run_backward(ring, &pl, q, o, lse, dout, dq, dk, dv);
   jfa_ring_device_exit(ring->ctx, prev);
   return st;
 }

@@ -1,13 +1,15 @@
 /*
  * ring_forward.c - ring forward and forward+JVP.
  *
- * K and V (and Kd, Vd) of each rank travel once around the ring in a double
- * buffer: at step s the rank computes with the block of rank (rank - s) mod P
- * held in slot s%2 while the next block is received into the other slot. Each
- * (query chunk, key chunk) pair that is not fully masked is merged into float
- * accumulators (o, lse, od, mu; filled with the identity first) by
- * jfa_backend_attention_block(accumulate=1); at the end the accumulators are
- * converted into the caller's outputs.
+ * K and V (and Kd, Vd) of each rank travel once around the ring: at step s the
+ * rank computes with the block of rank (rank - s) mod P while the next block is
+ * received into another slot (step 0 computes on and sends the caller's own
+ * tensors when they are dense; see jfa_ring_kv_t). Each (query chunk, key chunk)
+ * pair that is not fully masked is merged into float accumulators (o, lse, od,
+ * mu; filled with the identity first) by jfa_backend_attention_block
+ * (accumulate=1); at the end the accumulators are converted into the caller's
+ * outputs. An output that is a dense tensor of the accumulator dtype is itself
+ * the accumulator (the same merges; nothing to convert).
  */
 #include <math.h>
 #include <stddef.h>
@@ -39,64 +41,62 @@ static jfa_status_t check_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jf
   return JFA_SUCCESS;
 }
 
-static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_tensor_t *k,
-                                const jfa_tensor_t *v, const jfa_tensor_t *qd,
-                                const jfa_tensor_t *kd, const jfa_tensor_t *vd,
-                                const jfa_tensor_t *o, const jfa_tensor_t *lse,
-                                const jfa_tensor_t *od, const jfa_tensor_t *mu, int jvp) {
+/* Where a forward's accumulators and K/V slots live: the caller's tensor itself when
+   it is a dense tensor of the acc dtype (acc_in_place), else a pool offset. */
+typedef struct {
+  jfa_ring_kv_t kv;
+  const jfa_tensor_t *out[4]; /* o, lse, od, mu (NULL: not computed or not wanted) */
+  int in_place[4];
+  size_t off[4];
+  size_t bytes; /* the pool this call needs */
+} fwd_plan_t;
+
+static void plan_forward(const jfa_ring_t *r, const jfa_tensor_t *const *kv_parts, int jvp,
+                         const jfa_tensor_t *const *outs, fwd_plan_t *pl) {
+  size_t cursor = 0;
+  jfa_ring_kv_plan(r, kv_parts, jvp ? 4 : 2, &cursor, &pl->kv);
+  for (int i = 0; i < 4; ++i) {
+    int big = i % 2 == 0, wanted = i < 2 || jvp;
+    pl->out[i] = wanted ? outs[i] : NULL;
+    pl->in_place[i] = jfa_ring_acc_in_place(r, pl->out[i]);
+    pl->off[i] = 0;
+    if (wanted && !pl->in_place[i])
+      pl->off[i] = jfa_ring_carve(&cursor, (size_t)(big ? r->q_elems : r->q_rows) * r->asz);
+  }
+  pl->bytes = cursor;
+}
+
+static jfa_status_t run_forward(jfa_ring_t *r, const fwd_plan_t *pl, const jfa_tensor_t *q,
+                                const jfa_tensor_t *qd, int jvp) {
   jfa_context_t *ctx = r->ctx;
   const jfa_ring_config_t *c = &r->cfg;
   int64_t n = r->n_local, D = c->head_dim;
-  size_t kvb = (size_t)r->kv_elems * r->esz;
-  int nparts = jvp ? 4 : 2; /* K, V (, Kd, Vd) in each slot */
 
   /* accumulators: o, od (B, Hq, n, D) and lse, mu (B, Hq, n, 1) of the acc dtype */
-  unsigned char *big = (unsigned char *)r->acc_big, *small = (unsigned char *)r->acc_small;
-  jfa_tensor_t o_acc = jfa_ring_view(r, big, r->acc, c->heads_q, n, D);
-  /* od, mu exist only when the buffers hold two sets (JVP) */
-  jfa_tensor_t od_acc = jfa_ring_view(r, jvp ? big + (size_t)r->q_elems * r->asz : big, r->acc, c->heads_q, n, D);
-  jfa_tensor_t lse_acc = jfa_ring_view(r, small, r->acc, c->heads_q, n, 1);
-  jfa_tensor_t mu_acc = jfa_ring_view(r, jvp ? small + (size_t)r->q_rows * r->asz : small, r->acc, c->heads_q, n, 1);
-  JFA_CHECK(jfa_backend_fill(ctx, &o_acc, 0.0));
-  JFA_CHECK(jfa_backend_fill(ctx, &lse_acc, -INFINITY));
-  if (jvp) {
-    JFA_CHECK(jfa_backend_fill(ctx, &od_acc, 0.0));
-    JFA_CHECK(jfa_backend_fill(ctx, &mu_acc, 0.0));
+  jfa_tensor_t acc[4];
+  static const double identity[4] = {0.0, -INFINITY, 0.0, 0.0};
+  for (int i = 0; i < (jvp ? 4 : 2); ++i) {
+    if (pl->in_place[i]) acc[i] = *pl->out[i];
+    else acc[i] = jfa_ring_view(r, (unsigned char *)r->pool + pl->off[i], r->acc, c->heads_q, n, i % 2 ? 1 : D);
+    JFA_CHECK(jfa_backend_fill(ctx, &acc[i], identity[i]));
   }
+  jfa_tensor_t *o_acc = &acc[0], *lse_acc = &acc[1], *od_acc = &acc[2], *mu_acc = &acc[3];
 
-  /* slot 0 <- this rank's K, V (, Kd, Vd), contiguous so that one message carries them
-     (one rank sends nothing: it computes on the caller's tensors) */
-  const jfa_tensor_t *src[4] = {k, v, kd, vd};
-  if (r->size > 1) {
-    for (int i = 0; i < nparts; ++i) {
-      jfa_tensor_t dst = jfa_ring_view(r, (unsigned char *)r->kv[0] + i * kvb, c->dtype, c->heads_kv, n, D);
-      JFA_CHECK(jfa_backend_convert(ctx, src[i], &dst));
-    }
-  }
-
+  JFA_CHECK(jfa_ring_kv_load(r, &pl->kv));
   for (int s = 0; s < r->size; ++s) {
-    int cur = s % 2, nxt = 1 - cur;
-    int last = s == r->size - 1;
-    if (!last) {
-      jfa_comm_buf_t buf = {r->kv[cur], r->kv[nxt], (size_t)nparts * kvb};
-      JFA_CHECK(r->comm->ops->exchange_start(r->comm, ctx, &buf, 1));
+    if (s < r->size - 1) {
+      jfa_comm_buf_t bufs[4];
+      int nb = jfa_ring_kv_bufs(r, &pl->kv, s, bufs);
+      JFA_CHECK(r->comm->ops->exchange_start(r->comm, ctx, bufs, nb));
     }
     int owner = (r->rank - s + r->size) % r->size;
     jfa_ring_pair_t pairs[4];
     int np = jfa_ring_pairs(r, owner, -1, pairs);
-    jfa_tensor_t kb = *k, vb = *v, kdb = *k, vdb = *v; /* one rank: the caller's tensors */
+    jfa_tensor_t kb = jfa_ring_kv_block(r, &pl->kv, s, 0), vb = jfa_ring_kv_block(r, &pl->kv, s, 1);
+    jfa_tensor_t kdb = kb, vdb = vb;
     if (jvp) {
-      kdb = *kd;
-      vdb = *vd;
-    }
-    if (r->size > 1) {
-      unsigned char *slot = (unsigned char *)r->kv[cur];
-      kb = jfa_ring_view(r, slot, c->dtype, c->heads_kv, n, D);
-      vb = jfa_ring_view(r, slot + kvb, c->dtype, c->heads_kv, n, D);
-      if (jvp) {
-        kdb = jfa_ring_view(r, slot + 2 * kvb, c->dtype, c->heads_kv, n, D);
-        vdb = jfa_ring_view(r, slot + 3 * kvb, c->dtype, c->heads_kv, n, D);
-      }
+      kdb = jfa_ring_kv_block(r, &pl->kv, s, 2);
+      vdb = jfa_ring_kv_block(r, &pl->kv, s, 3);
     }
     for (int i = 0; i < np; ++i) {
       const jfa_ring_pair_t *pr = &pairs[i];
@@ -104,14 +104,14 @@ static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
       jfa_tensor_t qa = jfa_ring_rows(q, pr->q_row0, pr->q_rows);
       jfa_tensor_t ka = jfa_ring_rows(&kb, pr->k_row0, pr->k_rows);
       jfa_tensor_t va = jfa_ring_rows(&vb, pr->k_row0, pr->k_rows);
-      jfa_tensor_t oa = jfa_ring_rows(&o_acc, pr->q_row0, pr->q_rows);
-      jfa_tensor_t la = jfa_ring_rows(&lse_acc, pr->q_row0, pr->q_rows);
+      jfa_tensor_t oa = jfa_ring_rows(o_acc, pr->q_row0, pr->q_rows);
+      jfa_tensor_t la = jfa_ring_rows(lse_acc, pr->q_row0, pr->q_rows);
       if (jvp) {
         jfa_tensor_t qda = jfa_ring_rows(qd, pr->q_row0, pr->q_rows);
         jfa_tensor_t kda = jfa_ring_rows(&kdb, pr->k_row0, pr->k_rows);
         jfa_tensor_t vda = jfa_ring_rows(&vdb, pr->k_row0, pr->k_rows);
-        jfa_tensor_t oda = jfa_ring_rows(&od_acc, pr->q_row0, pr->q_rows);
-        jfa_tensor_t mua = jfa_ring_rows(&mu_acc, pr->q_row0, pr->q_rows);
+        jfa_tensor_t oda = jfa_ring_rows(od_acc, pr->q_row0, pr->q_rows);
+        jfa_tensor_t mua = jfa_ring_rows(mu_acc, pr->q_row0, pr->q_rows);
         JFA_CHECK(jfa_backend_attention_block(ctx, &p, &qa, &ka, &va, &qda, &kda, &vda, &oa, &la,
                                               &oda, &mua, 1));
       } else {
@@ -119,15 +119,11 @@ static jfa_status_t run_forward(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
                                               NULL, NULL, 1));
       }
     }
-    if (!last) JFA_CHECK(r->comm->ops->exchange_wait(r->comm, ctx));
+    if (s < r->size - 1) JFA_CHECK(r->comm->ops->exchange_wait(r->comm, ctx));
   }
 
-  JFA_CHECK(jfa_backend_convert(ctx, &o_acc, o));
-  if (lse) JFA_CHECK(jfa_backend_convert(ctx, &lse_acc, lse));
-  if (jvp) {
-    JFA_CHECK(jfa_backend_convert(ctx, &od_acc, od));
-    if (mu) JFA_CHECK(jfa_backend_convert(ctx, &mu_acc, mu));
-  }
+  for (int i = 0; i < (jvp ? 4 : 2); ++i)
+    if (pl->out[i] && !pl->in_place[i]) JFA_CHECK(jfa_backend_convert(ctx, &acc[i], pl->out[i]));
   JFA_CHECK(r->comm->ops->wait_stream(r->comm, ctx)); /* bounded by the comm's timeout (NCCL) */
   return JFA_SUCCESS;
 }
@@ -151,11 +147,13 @@ static jfa_status_t forward_common(jfa_ring_t *r, const jfa_tensor_t *q, const j
     jfa_ring_device_exit(r->ctx, prev);
     return st;
   }
-  /* one rank computes on the caller's K/V and needs no travelling slots */
-  JFA_CHECK(jfa_ring_reserve(r, r->size > 1 ? (jvp ? 4 : 2) : 0, jvp ? 2 : 1, 0));
+  const jfa_tensor_t *parts[4] = {k, v, kd, vd}, *outs[4] = {o, lse, od, mu};
+  fwd_plan_t pl;
+  plan_forward(r, parts, jvp, outs, &pl);
+  JFA_CHECK(jfa_ring_reserve(r, pl.bytes));
   int prev;
   JFA_CHECK(jfa_ring_device_enter(r->ctx, &prev));
-  jfa_status_t st = run_forward(r, q, k, v, qd, kd, vd, o, lse, od, mu, jvp);
+  jfa_status_t st = run_forward(r, &pl, q, qd, jvp);
   jfa_ring_device_exit(r->ctx, prev);
   return st;
 }

@@ -39,20 +39,71 @@ struct jfa_ring {
   int64_t kv_elems;  /* B * Hkv * n_local * D */
   int64_t q_elems;   /* B * Hq * n_local * D */
   int64_t q_rows;    /* B * Hq * n_local */
-  void *kv[2];       /* double buffer: K, V (, Kd, Vd) (kv_elems each, cfg.dtype); unused at P = 1 */
-  void *acc_big;     /* forward: o, od accumulators; backward: dq accumulator */
-  void *acc_small;   /* forward: lse, mu accumulators; backward: delta */
-  void *dkv[2];      /* backward double buffer: dK, dV accumulators (kv_elems each, acc dtype) */
+  void *pool;        /* the ring's one buffer (see "Memory" below); NULL until a call needs it */
   int direct;        /* one rank and no JFA_RING_GENERIC=1: calls go straight to the backend */
-  int kv_parts;      /* blocks per kv slot allocated so far (0, 2 or 4) */
-  int acc_parts;     /* accumulator sets allocated so far (0, 1 or 2) */
-  size_t bytes;      /* total of the above */
+  size_t bytes;      /* bytes of pool */
 };
 
-/* Makes sure the buffers hold kv_parts blocks per K/V slot, acc_parts accumulator
-   sets and (dkv) the dK/dV slots, growing them when needed; then agrees across
-   ranks on success (collective). */
-jfa_status_t jfa_ring_reserve(jfa_ring_t *r, int kv_parts, int acc_parts, int dkv);
+/*
+ * Memory. Every call carves its buffers out of one pool (r->pool), grown to the
+ * largest call made so far and kept until jfa_ring_release_memory or destroy:
+ * a forward+JVP followed by a backward holds the larger of the two, not the sum.
+ * Per rank, in units of the caller's tensors, X = one K (or V) shard (B Hkv N/P D
+ * elements of cfg.dtype), Q = one q shard = (Hq/Hkv) X, a = acc size / dtype size
+ * (2 for bf16/fp16 on CUDA, 1 for fp32 on CUDA and fp64 on the CPU, 2 for fp32 on
+ * the CPU), L = one lse shard in the acc dtype (B Hq N/P values), and
+ * S = K/V slots = 0 at P = 1, 1 at P = 2 when the caller's K, V (, Kd, Vd) are dense
+ * (step 0 computes on and sends from them), else 2 (double buffer):
+ *   forward       2 S X  + [o not dense acc dtype] a Q + [lse absent or not dense acc] L
+ *   forward+JVP   4 S X  + the same for o and od, lse and mu
+ *   backward      2 S X  + [dq not dense acc dtype] a Q + L (delta)
+ *                        + dK/dV: 3 half-block slots (2 at P = 1) of dK and dV in the acc
+ *                          dtype = 3 a X (2 a X at P = 1; halves of odd N/P round up)
+ * (a dense tensor of the acc dtype is accumulated into in place: the same fp32/fp64
+ * merges, without the final convert). Before (c9ed359): separate buffers, the
+ * K/V double buffer always 2 slots, dK/dV 2 whole-block slots (4 a X), and the
+ * backward's dK/dV added to the forward's: forward 4X + aQ + L, JVP 8X + 2(aQ + L),
+ * backward 4X + aQ + L + 4aX, after JVP + backward 8X + 2(aQ + L) + 4aX. At 1M tokens
+ * (bf16, P = 2, Hq = Hkv): 20 X before, 10 X after (caller's tensors of a JVP and a
+ * backward: q k v qd kd vd o od dout dq dk dv = 12 X).
+ */
+
+/* Grows the pool to at least `bytes` (its contents are not kept: every call starts
+   afresh), then agrees across ranks on success (collective). */
+jfa_status_t jfa_ring_reserve(jfa_ring_t *r, size_t bytes);
+
+/* Offset of a sub-buffer of `bytes` in the pool laid out so far (*cursor bytes), the
+   cursor moved past it (256-byte aligned, so views of any dtype are aligned). */
+size_t jfa_ring_carve(size_t *cursor, size_t bytes);
+
+/* Whether t is a dense (B, H, S, D) tensor (strides of a contiguous BHSD array). */
+int jfa_ring_dense(const jfa_tensor_t *t);
+
+/* Whether the ring may accumulate into the caller's tensor t itself: present, dense,
+   of the accumulator dtype (the merges are the same; no final convert). */
+int jfa_ring_acc_in_place(const jfa_ring_t *r, const jfa_tensor_t *t);
+
+/* The travelling K/V blocks (forward: K, V (, Kd, Vd); backward: K, V). Step s computes
+   on the block of rank (rank - s) mod P while the next one is received. */
+typedef struct {
+  const jfa_tensor_t *parts[4]; /* the caller's tensors */
+  int nparts;
+  int from_caller; /* step 0 computes on and sends the caller's (dense) tensors, no copy */
+  int slots;       /* slots in the pool (0 at P = 1; 1 at P = 2 from the caller; else 2) */
+  size_t off;      /* pool offset of slot 0 */
+  size_t slot_bytes;
+} jfa_ring_kv_t;
+
+/* Plans the K/V slots of a call with the given parts, carving them at *cursor. */
+void jfa_ring_kv_plan(const jfa_ring_t *r, const jfa_tensor_t *const *parts, int nparts,
+                      size_t *cursor, jfa_ring_kv_t *kv);
+/* Before step 0: copies the caller's parts into slot 0 unless they are sent from where they are. */
+jfa_status_t jfa_ring_kv_load(const jfa_ring_t *r, const jfa_ring_kv_t *kv);
+/* Part i of the block computed at step s (a view of a slot, or the caller's tensor). */
+jfa_tensor_t jfa_ring_kv_block(const jfa_ring_t *r, const jfa_ring_kv_t *kv, int step, int i);
+/* Appends to bufs the exchange that sends step s's block and receives step s+1's;
+   returns the number of buffers appended (1, or nparts when sent from the caller's). */
+int jfa_ring_kv_bufs(const jfa_ring_t *r, const jfa_ring_kv_t *kv, int step, jfa_comm_buf_t *bufs);
 
 /* Allocates/frees ring memory on the context's device (ring_mem.c). */
 jfa_status_t jfa_ring_alloc(const jfa_context_t *ctx, size_t bytes, void **ptr);
