@@ -79,14 +79,24 @@ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0
   return bm;
 }
 
+/* 2^x with subnormal results flushed to zero: one MUFU.EX2 (exp2f also handles subnormals). */
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 /*
  * Online softmax of one key block for a warp's rows (CTA-local rows wrow + 16 mt + g (+ 8)).
  * On entry s holds Q K^T (unscaled) and, for the JVP, sd holds Qd K^T + Q Kd^T; on exit s
  * holds P (exp2 domain, relative to the running max) and sd holds P * (Sd - c), with o and u
  * rescaled to the new max (and u moved to the new reference c, see fwd_tc.cuh).
  * s_lo / s_hi: the MASKED path's per-row key intervals (CTA-local rows).
+ * FAST (needs scale > 0 and no dense mask): the max is taken over the raw scores and each
+ * probability is one FFMA and one ex2.approx.ftz (probabilities below 2^-126 of the row's
+ * max flush to zero), instead of a multiply, a subtract and exp2f's subnormal handling.
  */
-template <int MT, int NT, int DT, bool JVP, bool MASKED>
+template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false>
 __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockMask &bm, int64_t b, int64_t h,
                                                   int64_t m0, int wrow, int g, int t4, const int *s_lo,
                                                   const int *s_hi, float (&s)[MT][NT][4],
@@ -108,7 +118,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          float val = s[mt][nt][rr * 2 + e] * a.scale_log2;
+          float val = FAST ? s[mt][nt][rr * 2 + e] : s[mt][nt][rr * 2 + e] * a.scale_log2;
           if (bm.need) {
             const int c = nt * 8 + 2 * t4 + e;
             if (!MASKED) {
@@ -124,9 +134,10 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
         }
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      if (FAST) mx *= a.scale_log2; /* scale > 0: the max of the scaled scores */
       const float mnew = fmaxf(mrow[mt][rr], mx);
       const float muse = mnew == -INFINITY ? 0.f : mnew;
-      const float alpha = exp2f(mrow[mt][rr] - muse);
+      const float alpha = FAST ? exp2_ftz(mrow[mt][rr] - muse) : exp2f(mrow[mt][rr] - muse);
       const bool moved = mnew > mrow[mt][rr]; /* the row's max rose (first visible keys included) */
       mrow[mt][rr] = mnew;
       float ps = 0.f, psd = 0.f;
@@ -134,7 +145,8 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const float pv = exp2f(s[mt][nt][rr * 2 + e] - muse);
+          const float pv = FAST ? exp2_ftz(fmaf(s[mt][nt][rr * 2 + e], a.scale_log2, -muse))
+                                : exp2f(s[mt][nt][rr * 2 + e] - muse);
           s[mt][nt][rr * 2 + e] = pv;
           ps += pv;
           if (JVP) {

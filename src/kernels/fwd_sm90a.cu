@@ -13,9 +13,15 @@
  *     and, per key block,
  *       S = Q K^T                              wgmma, A and B from shared memory,
  *       Sd = Qd K^T + Q Kd^T                   (JVP) into a second accumulator,
- *       online softmax (fwd_common.cuh: the same code as the mma.sync kernel),
+ *       online softmax (fwd_common.cuh: the same code as the mma.sync kernel, in its FAST
+ *       form: one FFMA and one ex2.approx.ftz per probability),
  *       O += P V,  U += P (Sd - c) V + P Vd    wgmma, A = P from registers, B = V N-major,
  *     then releases the stage (one arrival per consumer warp).
+ *     The two consumers take turns on the tensor cores (named barriers 1 and 2, "ping-pong"):
+ *     one issues its products while the other runs its softmax. The P V of block j is
+ *     issued together with the S of block j + 1 (DEFER), so each turn is one batch of
+ *     products; the D = 128 JVP, whose four accumulators fill the registers, issues its
+ *     P V right after its softmax instead.
  * Tiles are stored as TMA writes them, in 64-column halves with the 128-byte swizzle
  * (layout in hopper.cuh). Rows past Nq / keys past Nk are read as zeros by TMA, keys
  * masked by the shared softmax; causal blocks above the diagonal are not loaded.
@@ -36,12 +42,60 @@ template <int D, int BN, bool JVP, int ST> struct Sm90Fwd {
   static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = NPART * NH * HALF_K;
   static constexpr uint32_t BAR_OFF = NQ * Q_BYTES + ST * STAGE_BYTES;
   static constexpr size_t SMEM = BAR_OFF + 256 + 1024; /* barriers, and slack to align the base to 1024 */
+  static constexpr bool DEFER = !(JVP && D == 128); /* see the consumer loop */
 };
 
 /* The TMA maps of one call (passed by value in kernel parameter space). */
 struct Sm90Maps {
   CUtensorMap q, k, v, qd, kd, vd;
 };
+
+/* S = Q K^T (, Sd = Qd K^T + Q Kd^T) of one warpgroup's 64 rows (qrow: their byte offset in
+   a Q half) against the stage at kv: k16 steps along D, 4 per 64-column half. Issues only. */
+template <typename T, int D, int BN, bool JVP, int ST>
+__device__ __forceinline__ void mma_scores(float (&s)[1][BN / 8][4], float (&sd)[1][JVP ? BN / 8 : 1][4],
+                                           uint32_t sQ, uint32_t sQd, uint32_t qrow, uint32_t kv) {
+  typedef Sm90Fwd<D, BN, JVP, ST> C;
+  const uint32_t sK = kv, sKd = kv + 2 * C::NH * C::HALF_K;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32, ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
+    wgmma_ss<T, BN, 0>(&s[0][0][0], wg_desc(sQ + qo, 16, 1024), wg_desc(sK + ko, 16, 1024), kk > 0);
+  }
+  if (JVP) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32, ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
+      wgmma_ss<T, BN, 0>(&sd[0][0][0], wg_desc(sQd + qo, 16, 1024), wg_desc(sK + ko, 16, 1024), kk > 0);
+    }
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32, ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
+      wgmma_ss<T, BN, 0>(&sd[0][0][0], wg_desc(sQ + qo, 16, 1024), wg_desc(sKd + ko, 16, 1024), 1);
+    }
+  }
+}
+
+/* O += P V (, U += P (Sd - c) V + P Vd) against the stage at kv: k16 steps over the keys,
+   16 rows = 2048 bytes each, V read N-major. Issues only. */
+template <typename T, int D, int BN, bool JVP, int ST>
+__device__ __forceinline__ void mma_pv(float (&o)[1][D / 8][4], float (&u)[1][JVP ? D / 8 : 1][4],
+                                       const uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[JVP ? BN / 16 : 1][4],
+                                       uint32_t kv) {
+  typedef Sm90Fwd<D, BN, JVP, ST> C;
+  const uint32_t sV = kv + C::NH * C::HALF_K, sVd = kv + 3 * C::NH * C::HALF_K;
+#pragma unroll
+  for (int kk = 0; kk < BN / 16; ++kk)
+    wgmma_rs<T, D, 1>(&o[0][0][0], ap[kk], wg_desc(sV + kk * 2048, C::HALF_K, 1024), 1);
+  if (JVP) {
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk)
+      wgmma_rs<T, D, 1>(&u[0][0][0], apd[JVP ? kk : 0], wg_desc(sV + kk * 2048, C::HALF_K, 1024), 1);
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk)
+      wgmma_rs<T, D, 1>(&u[0][0][0], ap[kk], wg_desc(sVd + kk * 2048, C::HALF_K, 1024), 1);
+  }
+}
 
 template <typename T, int D, int BN, bool JVP, int ST>
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
@@ -113,46 +167,37 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     const uint32_t qrow = (uint32_t)wg * 64 * 128; /* this warpgroup's rows inside a Q half */
     if (nblk > 0) mbar_wait(bar_q, 0);
 
+    /* DEFER: the P V of block j is issued with the S of block j + 1 (ap, apd hold P of block j);
+       otherwise right after the softmax (the D = 128 JVP: its four accumulators leave no room) */
+    constexpr bool DEFER = C::DEFER;
+    uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
+    if (wg == 1 && nblk > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
     for (int j = 0; j < nblk; ++j) {
-      const int st = j % ST;
+      const int st = j % ST, pst = (j + ST - 1) % ST;
       mbar_wait(bar + 8 * st, (uint32_t)((j / ST) & 1));
-      const uint32_t kv = sKV + st * C::STAGE_BYTES;
-      const uint32_t sK = kv, sV = kv + NH * C::HALF_K, sKd = kv + 2 * NH * C::HALF_K, sVd = kv + 3 * NH * C::HALF_K;
-
-      /* S = Q K^T (, Sd = Qd K^T + Q Kd^T): k16 steps along D, 4 per 64-column half */
       float s[1][NT][4];
       float sd[1][JVP ? NT : 1][4];
+      /* ping-pong: this warpgroup issues its products while the other runs its softmax */
+      named_bar_sync(1 + wg, 256);
       wg_fence();
-#pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
-        const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32, ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
-        wgmma_ss<T, BN, 0>(&s[0][0][0], wg_desc(sQ + qo, 16, 1024), wg_desc(sK + ko, 16, 1024), kk > 0);
-      }
-      if (JVP) {
-#pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) {
-          const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32,
-                         ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
-          wgmma_ss<T, BN, 0>(&sd[0][0][0], wg_desc(sQd + qo, 16, 1024), wg_desc(sK + ko, 16, 1024), kk > 0);
-        }
-#pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) {
-          const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32,
-                         ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
-          wgmma_ss<T, BN, 0>(&sd[0][0][0], wg_desc(sQ + qo, 16, 1024), wg_desc(sKd + ko, 16, 1024), 1);
-        }
-      }
+      mma_scores<T, D, BN, JVP, ST>(s, sd, sQ, sQd, qrow, sKV + st * C::STAGE_BYTES);
+      if (DEFER && j > 0) mma_pv<T, D, BN, JVP, ST>(o, u, ap, apd, sKV + pst * C::STAGE_BYTES);
       wg_commit();
+      if (!(wg == 1 && j == nblk - 1)) named_bar_arrive(2 - wg, 256);
       wg_wait<0>();
       wg_reg_fence<NT * 4>(&s[0][0][0]);
       if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
+      wg_reg_fence<DT * 4>(&o[0][0][0]);
+      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
+      if (DEFER && j > 0) {
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar + 8 * (ST + pst)); /* this warp is done with block j - 1 */
+      }
 
       const BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)j * BN, 0, 0);
-      fwd_softmax_block<1, NT, DT, JVP, false>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s, sd, o, u, mrow,
+      fwd_softmax_block<1, NT, DT, JVP, false, true>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s, sd, o, u, mrow,
                                                lrow, nrow, crow);
-
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
-      uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {
         ap[kk][0] = pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
@@ -167,28 +212,18 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
           apd[jk][3] = pack2<T>(sd[0][n1][2], sd[0][n1][3]);
         }
       }
-
-      /* O += P V (, U += P (Sd - c) V + P Vd): k16 steps over keys, 16 rows = 2048 bytes each */
-      wg_reg_fence<DT * 4>(&o[0][0][0]);
-      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-      wg_fence();
-#pragma unroll
-      for (int kk = 0; kk < BN / 16; ++kk)
-        wgmma_rs<T, D, 1>(&o[0][0][0], ap[kk], wg_desc(sV + kk * 2048, C::HALF_K, 1024), 1);
-      if (JVP) {
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; ++kk)
-          wgmma_rs<T, D, 1>(&u[0][0][0], apd[JVP ? kk : 0], wg_desc(sV + kk * 2048, C::HALF_K, 1024), 1);
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; ++kk)
-          wgmma_rs<T, D, 1>(&u[0][0][0], ap[kk], wg_desc(sVd + kk * 2048, C::HALF_K, 1024), 1);
+      if (!DEFER || j == nblk - 1) { /* this block's P V now */
+        wg_reg_fence<DT * 4>(&o[0][0][0]);
+        if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
+        wg_fence();
+        mma_pv<T, D, BN, JVP, ST>(o, u, ap, apd, sKV + st * C::STAGE_BYTES);
+        wg_commit();
+        wg_wait<0>();
+        wg_reg_fence<DT * 4>(&o[0][0][0]);
+        if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with block j */
       }
-      wg_commit();
-      wg_wait<0>();
-      wg_reg_fence<DT * 4>(&o[0][0][0]);
-      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-      __syncwarp();
-      if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with the stage */
     }
 
     fwd_epilogue<T, 1, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
@@ -207,15 +242,15 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Maps &tm, cudaStrea
   return JFA_SUCCESS;
 }
 
-/* Tile shapes: the forward at BN = 128; the JVP keeps four accumulators (S, Sd, O, U), so
-   D = 128 takes BN = 64 to stay within 240 registers. */
+/* Tile shapes: the forward at BN = 128; the JVP keeps four accumulators (S, Sd, O, U) and
+   takes BN = 64 to stay within 240 registers without spills. */
 template <typename T>
 static jfa_status_t sm90a_dispatch(const FwdArgs &a, const Sm90Maps &tm, bool jvp, cudaStream_t st) {
   if (!jvp) {
     if (a.Dreal == 64) return launch_sm90a<T, 64, 128, false, 3>(a, tm, st);
     return launch_sm90a<T, 128, 128, false, 2>(a, tm, st);
   }
-  if (a.Dreal == 64) return launch_sm90a<T, 64, 128, true, 2>(a, tm, st);
+  if (a.Dreal == 64) return launch_sm90a<T, 64, 64, true, 3>(a, tm, st);
   return launch_sm90a<T, 128, 64, true, 2>(a, tm, st);
 }
 
@@ -223,7 +258,7 @@ bool sm90a_forward_eligible(const jfa_problem_t *p, const jfa_tensor_t *q, const
                             const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
                             const jfa_tensor_t *vd) {
   if (p->D != 64 && p->D != 128) return false;
-  if (problem_has_masks(p)) return false;
+  if (problem_has_masks(p) || !(p->scale > 0)) return false; /* the FAST softmax needs scale > 0 */
   if (p->B > 65535 || p->Hq > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31)) return false;
   if (!tma_tensor_ok(q) || !tma_tensor_ok(k) || !tma_tensor_ok(v)) return false;
   if (qd && (!tma_tensor_ok(qd) || !tma_tensor_ok(kd) || !tma_tensor_ok(vd))) return false;
@@ -236,7 +271,7 @@ jfa_status_t sm90a_forward(jfa_context_t *ctx, const jfa_problem_t *p, const jfa
                            const jfa_tensor_t *vd, const jfa_tensor_t *o, const jfa_tensor_t *lse,
                            const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate, const MaskDev *mk) {
   const bool jvp = qd != nullptr;
-  const int bn = (jvp && p->D == 128) ? 64 : 128;
+  const int bn = jvp ? 64 : 128; /* the BN of sm90a_dispatch */
   FwdArgs a;
   fwd_args_init(&a, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, mk);
   Sm90Maps tm;

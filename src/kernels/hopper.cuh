@@ -59,6 +59,15 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
   } while (!done);
 }
 
+/* Named barriers (ids 1..15; 0 is __syncthreads): sync waits until n threads have arrived
+   at id, counting itself; arrive only counts itself. */
+__device__ __forceinline__ void named_bar_sync(int id, int n) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
+__device__ __forceinline__ void named_bar_arrive(int id, int n) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
+
 /* ---------------------------------------------------------------------------- */
 /* TMA                                                                             */
 
