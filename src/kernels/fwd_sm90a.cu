@@ -17,17 +17,17 @@
  *       form: one FFMA and one ex2.approx.ftz per probability),
  *       O += P V,  U += P (Sd - c) V + P Vd    wgmma, A = P from registers, B = V N-major,
  *     then releases the stage (one arrival per consumer warp).
- *     The two consumers take turns on the tensor cores (named barriers 1 and 2, "ping-pong"):
- *     one issues its products while the other runs its softmax. The P V of block j is
- *     issued together with the S of block j + 1 (DEFER), so each turn is one batch of
- *     products; the D = 128 JVP, whose four accumulators fill the registers, issues its
- *     P V right after its softmax instead.
+ *     The two consumers take turns issuing their score products (named barriers 1 and 2,
+ *     "ping-pong"), so one's softmax overlaps the other's products. The D = 64 forward also
+ *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
+ *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills.
  * Tiles are stored as TMA writes them, in 64-column halves with the 128-byte swizzle
  * (layout in hopper.cuh). Rows past Nq / keys past Nk are read as zeros by TMA, keys
  * masked by the shared softmax; causal blocks above the diagonal are not loaded.
  * The epilogue (fwd_common.cuh) is the mma.sync kernel's: plain stores of o, lse (and
  * od, mu), or the fp32 merge of accumulate mode (ring).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/fwd_common.cuh"
@@ -42,7 +42,6 @@ template <int D, int BN, bool JVP, int ST> struct Sm90Fwd {
   static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = NPART * NH * HALF_K;
   static constexpr uint32_t BAR_OFF = NQ * Q_BYTES + ST * STAGE_BYTES;
   static constexpr size_t SMEM = BAR_OFF + 256 + 1024; /* barriers, and slack to align the base to 1024 */
-  static constexpr bool DEFER = !(JVP && D == 128); /* see the consumer loop */
 };
 
 /* The TMA maps of one call (passed by value in kernel parameter space). */
@@ -97,7 +96,7 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][D / 8][4], float (&u)[1][JV
   }
 }
 
-template <typename T, int D, int BN, bool JVP, int ST>
+template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP>
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -167,36 +166,41 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     const uint32_t qrow = (uint32_t)wg * 64 * 128; /* this warpgroup's rows inside a Q half */
     if (nblk > 0) mbar_wait(bar_q, 0);
 
-    /* DEFER: the P V of block j is issued with the S of block j + 1 (ap, apd hold P of block j);
-       otherwise right after the softmax (the D = 128 JVP: its four accumulators leave no room) */
-    constexpr bool DEFER = C::DEFER;
+    /* OVERLAP (forward, D = 64): the S of block j + 1 is issued before the softmax of block j,
+       into sn, so that the tensor cores compute it while this warpgroup runs the softmax. */
+    static_assert(!(OVERLAP && JVP), "the JVP has no registers for a second score accumulator");
+    float s[1][NT][4], sn[1][OVERLAP ? NT : 1][4];
+    float sd[1][JVP ? NT : 1][4];
     uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
-    if (wg == 1 && nblk > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
-    for (int j = 0; j < nblk; ++j) {
-      const int st = j % ST, pst = (j + ST - 1) % ST;
-      mbar_wait(bar + 8 * st, (uint32_t)((j / ST) & 1));
-      float s[1][NT][4];
-      float sd[1][JVP ? NT : 1][4];
-      /* ping-pong: this warpgroup issues its products while the other runs its softmax */
+    /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
+    auto issue_scores = [&](int i, float (&dst)[1][NT][4]) {
+      mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
       named_bar_sync(1 + wg, 256);
       wg_fence();
-      mma_scores<T, D, BN, JVP, ST>(s, sd, sQ, sQd, qrow, sKV + st * C::STAGE_BYTES);
-      if (DEFER && j > 0) mma_pv<T, D, BN, JVP, ST>(o, u, ap, apd, sKV + pst * C::STAGE_BYTES);
+      mma_scores<T, D, BN, JVP, ST>(dst, sd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
       wg_commit();
-      if (!(wg == 1 && j == nblk - 1)) named_bar_arrive(2 - wg, 256);
+      if (!(wg == 1 && i == nblk - 1)) named_bar_arrive(2 - wg, 256);
+    };
+    if (wg == 1 && nblk > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
+    if (OVERLAP && nblk > 0) {
+      issue_scores(0, s);
       wg_wait<0>();
       wg_reg_fence<NT * 4>(&s[0][0][0]);
-      if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
-      wg_reg_fence<DT * 4>(&o[0][0][0]);
-      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-      if (DEFER && j > 0) {
-        __syncwarp();
-        if (lane == 0) mbar_arrive(bar + 8 * (ST + pst)); /* this warp is done with block j - 1 */
+    }
+    for (int j = 0; j < nblk; ++j) {
+      const int st = j % ST;
+      if constexpr (!OVERLAP) {
+        issue_scores(j, s);
+        wg_wait<0>();
+        wg_reg_fence<NT * 4>(&s[0][0][0]);
+        if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
+      } else {
+        if (j + 1 < nblk) issue_scores(j + 1, sn);
       }
 
       const BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)j * BN, 0, 0);
       fwd_softmax_block<1, NT, DT, JVP, false, true>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s, sd, o, u, mrow,
-                                               lrow, nrow, crow);
+                                                     lrow, nrow, crow);
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {
@@ -212,17 +216,24 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
           apd[jk][3] = pack2<T>(sd[0][n1][2], sd[0][n1][3]);
         }
       }
-      if (!DEFER || j == nblk - 1) { /* this block's P V now */
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-        wg_fence();
-        mma_pv<T, D, BN, JVP, ST>(o, u, ap, apd, sKV + st * C::STAGE_BYTES);
-        wg_commit();
-        wg_wait<0>();
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-        __syncwarp();
-        if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with block j */
+      wg_reg_fence<DT * 4>(&o[0][0][0]);
+      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
+      wg_fence();
+      mma_pv<T, D, BN, JVP, ST>(o, u, ap, apd, sKV + st * C::STAGE_BYTES);
+      wg_commit();
+      wg_wait<0>(); /* this block's P V (and, OVERLAP, the next block's S) */
+      wg_reg_fence<DT * 4>(&o[0][0][0]);
+      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
+      __syncwarp();
+      if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with block j */
+      if constexpr (OVERLAP) {
+        if (j + 1 < nblk) {
+          wg_reg_fence<NT * 4>(&sn[0][0][0]);
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[0][nt][e] = sn[0][nt][e];
+        }
       }
     }
 
@@ -231,10 +242,27 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 #endif
 }
 
-template <typename T, int D, int BN, bool JVP, int ST>
-static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Maps &tm, cudaStream_t st) {
+/* The tensors of one call; launch_sm90a encodes their TMA maps with its own tile shape. */
+struct Sm90Tensors {
+  const jfa_tensor_t *q, *k, *v, *qd, *kd, *vd;
+};
+
+template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP = false>
+static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Fwd<D, BN, JVP, ST> C;
-  auto kern = fwd_sm90a_kernel<T, D, BN, JVP, ST>;
+  static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
+  /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
+  Sm90Maps tm;
+  memset(&tm, 0, sizeof(tm));
+  JFA_CHECK(tma_map_bhsd(&tm.q, t.q, C::BM));
+  JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
+  JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
+  if (JVP) {
+    JFA_CHECK(tma_map_bhsd(&tm.qd, t.qd, C::BM));
+    JFA_CHECK(tma_map_bhsd(&tm.kd, t.kd, BN));
+    JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, BN));
+  }
+  auto kern = fwd_sm90a_kernel<T, D, BN, JVP, ST, OVERLAP>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -242,13 +270,36 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Maps &tm, cudaStrea
   return JFA_SUCCESS;
 }
 
-/* Tile shapes: the forward at BN = 128; the JVP keeps four accumulators (S, Sd, O, U) and
-   takes BN = 64 to stay within 240 registers without spills. */
+#ifdef JFA_TUNING
+/* Tuning builds only (-DJFA_TUNING=ON): JFA_TUNE_SM90A=<n> picks another forward shape
+   (BN, stages, OVERLAP); bench/RESULTS.md has what each gave. */
 template <typename T>
-static jfa_status_t sm90a_dispatch(const FwdArgs &a, const Sm90Maps &tm, bool jvp, cudaStream_t st) {
+static bool sm90a_tune(const FwdArgs &a, const Sm90Tensors &tm, bool jvp, cudaStream_t st, jfa_status_t *r) {
+  const char *e = getenv("JFA_TUNE_SM90A");
+  const int v = e ? atoi(e) : 0;
+  const int D = a.Dreal;
+  if (v == 0 || jvp) return false;
+  if (D == 128 && v == 1) *r = launch_sm90a<T, 128, 128, false, 3, true>(a, tm, st);
+  else if (D == 128 && v == 2) *r = launch_sm90a<T, 128, 64, false, 4, true>(a, tm, st);
+  else if (D == 64 && v == 1) *r = launch_sm90a<T, 64, 128, false, 3, false>(a, tm, st);
+  else if (D == 64 && v == 2) *r = launch_sm90a<T, 64, 128, false, 5, true>(a, tm, st);
+  else return false;
+  return true;
+}
+#endif
+
+/* Tile shapes (bench/RESULTS.md, Hopper runs 3-5): the forward at BN = 128, with OVERLAP at
+   D = 64 (at D = 128 the second score accumulator spills and loses 30%); the JVP keeps four
+   accumulators (S, Sd, O, U) and takes BN = 64 to stay within 240 registers without spills. */
+template <typename T>
+static jfa_status_t sm90a_dispatch(const FwdArgs &a, const Sm90Tensors &tm, bool jvp, cudaStream_t st) {
+#ifdef JFA_TUNING
+  jfa_status_t r;
+  if (sm90a_tune<T>(a, tm, jvp, st, &r)) return r;
+#endif
   if (!jvp) {
-    if (a.Dreal == 64) return launch_sm90a<T, 64, 128, false, 3>(a, tm, st);
-    return launch_sm90a<T, 128, 128, false, 2>(a, tm, st);
+    if (a.Dreal == 64) return launch_sm90a<T, 64, 128, false, 3, true>(a, tm, st);
+    return launch_sm90a<T, 128, 128, false, 2, false>(a, tm, st);
   }
   if (a.Dreal == 64) return launch_sm90a<T, 64, 64, true, 3>(a, tm, st);
   return launch_sm90a<T, 128, 64, true, 2>(a, tm, st);
@@ -271,19 +322,9 @@ jfa_status_t sm90a_forward(jfa_context_t *ctx, const jfa_problem_t *p, const jfa
                            const jfa_tensor_t *vd, const jfa_tensor_t *o, const jfa_tensor_t *lse,
                            const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate, const MaskDev *mk) {
   const bool jvp = qd != nullptr;
-  const int bn = jvp ? 64 : 128; /* the BN of sm90a_dispatch */
   FwdArgs a;
   fwd_args_init(&a, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, mk);
-  Sm90Maps tm;
-  memset(&tm, 0, sizeof(tm));
-  JFA_CHECK(tma_map_bhsd(&tm.q, q, 128));
-  JFA_CHECK(tma_map_bhsd(&tm.k, k, bn));
-  JFA_CHECK(tma_map_bhsd(&tm.v, v, bn));
-  if (jvp) {
-    JFA_CHECK(tma_map_bhsd(&tm.qd, qd, 128));
-    JFA_CHECK(tma_map_bhsd(&tm.kd, kd, bn));
-    JFA_CHECK(tma_map_bhsd(&tm.vd, vd, bn));
-  }
+  const Sm90Tensors tm = {q, k, v, qd, kd, vd};
   cudaStream_t st = ctx_stream(ctx);
   if (q->dtype == JFA_DTYPE_BFLOAT16) return sm90a_dispatch<__nv_bfloat16>(a, tm, jvp, st);
   return sm90a_dispatch<__half>(a, tm, jvp, st);
@@ -291,7 +332,8 @@ jfa_status_t sm90a_forward(jfa_context_t *ctx, const jfa_problem_t *p, const jfa
 
 bool sm90a_compiled(void) {
   cudaFuncAttributes attr;
-  const bool ok = cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, 128, 128, false, 2>) == cudaSuccess;
+  const bool ok =
+      cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, 128, 128, false, 2, false>) == cudaSuccess;
   if (!ok) cudaGetLastError();
   return ok;
 }

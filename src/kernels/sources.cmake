@@ -10,7 +10,7 @@ if(JFA_ENABLE_CUDA)
   # (bench/run_h200.sh uses it to compare them); off in normal builds.
   option(JFA_TUNING "Compile alternative kernel tile shapes for tuning" OFF)
   if(JFA_TUNING)
-    set_source_files_properties(${_jfa_kernel_sources} PROPERTIES COMPILE_DEFINITIONS JFA_TUNING=1)
+    set_source_files_properties(${_jfa_kernel_sources} ${JFA_SM90A_SOURCES} PROPERTIES COMPILE_DEFINITIONS JFA_TUNING=1)
   endif()
 else()
   list(APPEND JFA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/no_cuda.c)
