@@ -160,7 +160,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     const int wrow = wg * 64 + (cw & 3) * 16; /* CTA-local first row of this warp */
     const int g = lane >> 2, t4 = lane & 3;
     float o[1][DT][4];
-    float u[JVP ? 1 : 1][JVP ? DT : 1][4];
+    float u[1][JVP ? DT : 1][4];
     float mrow[1][2], lrow[1][2], nrow[1][2], crow[1][2];
     fwd_init_state<1, DT, JVP>(o, u, mrow, lrow, nrow, crow);
     const uint32_t qrow = (uint32_t)wg * 64 * 128; /* this warpgroup's rows inside a Q half */
@@ -313,7 +313,6 @@ bool sm90a_forward_eligible(const jfa_problem_t *p, const jfa_tensor_t *q, const
   if (p->B > 65535 || p->Hq > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31)) return false;
   if (!tma_tensor_ok(q) || !tma_tensor_ok(k) || !tma_tensor_ok(v)) return false;
   if (qd && (!tma_tensor_ok(qd) || !tma_tensor_ok(kd) || !tma_tensor_ok(vd))) return false;
-  if (k->dtype != q->dtype || v->dtype != q->dtype) return false;
   return true;
 }
 

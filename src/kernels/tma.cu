@@ -4,6 +4,7 @@
  */
 #include <atomic>
 
+#include "kernels/internal.h"
 #include "kernels/tma.h"
 
 typedef CUresult (*EncodeTiledFn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
@@ -27,12 +28,12 @@ static jfa_status_t encode_fn(EncodeTiledFn *out) {
 }
 
 bool tma_tensor_ok(const jfa_tensor_t *t) {
-  if (!t || (t->dtype != JFA_DTYPE_BFLOAT16 && t->dtype != JFA_DTYPE_FLOAT16)) return false;
-  if (((uintptr_t)t->data & 15u) != 0 || t->stride[3] != 1) return false;
+  /* the tensor-core rule (16-bit, aligned rows and strides), plus the TMA extent limits */
+  if (!tc_tensor_ok(t)) return false;
   for (int i = 0; i < 4; ++i)
     if (t->shape[i] >= ((int64_t)1 << 31)) return false;
   for (int i = 0; i < 3; ++i)
-    if (t->shape[i] > 1 && (t->stride[i] % 8 != 0 || t->stride[i] >= ((int64_t)1 << 38))) return false;
+    if (t->shape[i] > 1 && t->stride[i] >= ((int64_t)1 << 38)) return false;
   return true;
 }
 

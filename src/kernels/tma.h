@@ -11,8 +11,8 @@
 
 #include "kernels/common.cuh"
 
-/** Whether a 16-bit (B, H, N, D) tensor can be described by a TMA map: 16-byte aligned
- *  base, unit stride along D, strides of 16-byte multiples, extents below 2^31. */
+/** Whether a (B, H, N, D) tensor can be described by a TMA map: tc_tensor_ok (16-bit,
+ *  16-byte aligned base and strides, unit stride along D) and extents below 2^31. */
 bool tma_tensor_ok(const jfa_tensor_t *t);
 
 /** Encodes a map over t (dims D, N, H, B) with a box of 64 columns by box_rows rows of one
