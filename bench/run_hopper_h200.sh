@@ -11,16 +11,10 @@
 set -u
 OUT=${OUT:-/tmp/jfa_hopper}
 mkdir -p "$OUT"
-export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
+. bench/h200_build.sh
 START=$(date +%s)
-NCCL_ROOT=$(python3 -c "import nvidia.nccl;print(nvidia.nccl.__path__[0])" 2>/dev/null || true)
 B=build-h200
-{
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv
-  cmake -S . -B $B -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} \
-    -DJFA_PYTHON_EXECUTABLE="$(command -v python3)"
-  /usr/bin/time -f "BUILD_WALL %e s" cmake --build $B -j16
-} > "$OUT/build.log" 2>&1 || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
+jfa_h200_build $B "$OUT/build.log" || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
 {
   echo "HGMMA instructions in the sm_90a objects:"
   for o in $B/CMakeFiles/jfa_sm90a.dir/src/kernels/*.o; do

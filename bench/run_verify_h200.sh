@@ -12,17 +12,10 @@
 set -u
 OUT=${OUT:-/tmp/jfa_verify}
 mkdir -p "$OUT"
-export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
+. bench/h200_build.sh
 START=$(date +%s)
-NCCL_ROOT=$(python3 -c "import nvidia.nccl;print(nvidia.nccl.__path__[0])" 2>/dev/null || true)
 B=build-h200
-{
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv
-  python3 -c "import torch; print('torch', torch.__version__)"
-  cmake -S . -B $B -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} \
-    -DJFA_PYTHON_EXECUTABLE="$(command -v python3)"
-  /usr/bin/time -f "BUILD_WALL %e s" cmake --build $B -j16
-} > "$OUT/build.log" 2>&1 || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
+jfa_h200_build $B "$OUT/build.log" || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
 (cd $B && timeout 420 ctest -L gpu --output-on-failure --timeout 400) > "$OUT/ctest_gpu.log" 2>&1
 echo "ctest -L gpu rc=$?" >> "$OUT/ctest_gpu.log"
 if [ -z "${SKIP_SAN:-}" ]; then
