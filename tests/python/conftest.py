@@ -40,7 +40,7 @@ def randn(gen, shape, dtype, device, scale=1.0):
 def reference(q, k, v, attn_mask=None, is_causal=False, scale=None, alignment="top_left", window=None):
     """Attention from the definition, in float64 with plain torch ops (differentiable in every mode).
 
-    Fully masked rows give 0 (jfa's convention)."""
+    Fully masked rows give 0 (jfa's convention); NaN anywhere propagates as in the math."""
     q, k, v = q.double(), k.double(), v.double()
     Hq, Hkv = q.shape[-3], k.shape[-3]
     if Hq != Hkv:
@@ -69,7 +69,7 @@ def reference(q, k, v, attn_mask=None, is_causal=False, scale=None, alignment="t
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m)).detach()
     p = torch.exp(s - m)
     l = p.sum(-1, keepdim=True)
-    return (p / torch.where(l > 0, l, torch.ones_like(l))) @ v
+    return (p / torch.where(l == 0, torch.ones_like(l), l)) @ v  # l NaN stays NaN (SDPA's math)
 
 
 def relerr(out, ref):

@@ -8,33 +8,61 @@ import torch.autograd.forward_ad as fwAD
 
 from .. import _lib
 from . import _core
-from ._autograd import _Attention, _AttentionJvp
+from ._autograd import _Attention, _AttentionJvp, _NoKeys
 
 _ALIGN = {"top_left": _lib.MASK_CAUSAL_TOP_LEFT, "bottom_right": _lib.MASK_CAUSAL_BOTTOM_RIGHT}
 
 
 def _to4d(t):
     """(N..., L, E) -> (B, H, L, E) as a view where possible."""
-    if t.dim() == 4:
+    d = t.dim()
+    if d == 4:
         return t
-    if t.dim() < 2:
-        raise ValueError("jfa: attention inputs need at least 2 dims (L, E), got shape %s" % (tuple(t.shape),))
-    if t.dim() == 3:
+    if d == 3:
         return t.unsqueeze(0)
-    if t.dim() == 2:
+    if d == 2:
         return t.unsqueeze(0).unsqueeze(0)
+    if d < 2:
+        raise ValueError("jfa: attention inputs need at least 2 dims (L, E), got shape %s" % (tuple(t.shape),))
     return t.reshape((-1,) + tuple(t.shape[-3:]))
 
 
+_UNBOUNDED = (_lib.WINDOW_UNBOUNDED, _lib.WINDOW_UNBOUNDED)
+
+
 def _window(window):
+    """(left, right) in tokens; None = unbounded. A single int is refused: which side it would bound is
+    a convention (a band on both sides, or Mistral's causal sliding window), so the caller says it."""
     if window is None:
-        return (_lib.WINDOW_UNBOUNDED, _lib.WINDOW_UNBOUNDED)
-    left, right = window
+        return _UNBOUNDED
+    if isinstance(window, (tuple, list)) and len(window) == 2:
+        left, right = window
+    else:
+        raise TypeError("jfa: window must be a (left, right) pair of token counts (None or -1 = unbounded side), "
+                        "got %r; for w keys on each side pass window=(w, w), for a causal sliding window of w "
+                        "keys back pass is_causal=True, window=(w, 0)" % (window,))
     left = _lib.WINDOW_UNBOUNDED if left is None else int(left)
     right = _lib.WINDOW_UNBOUNDED if right is None else int(right)
     if left < -1 or right < -1:
         raise ValueError("jfa: window sides must be >= 0, or -1/None for unbounded, got %r" % (window,))
     return (left, right)
+
+
+_configs = {}
+
+
+def _config(scale, mode, window):
+    """The Config of a call without a dense mask, cached (validated once per distinct options)."""
+    if not (scale is None or type(scale) is float or type(scale) is int) or not (window is None
+                                                                                 or type(window) is tuple):
+        return _core.Config(scale, mode, None, _window(window))  # e.g. a tensor scale: not cached
+    key = (scale, mode, window)
+    cfg = _configs.get(key)
+    if cfg is None:
+        cfg = _core.Config(scale, mode, None, _window(window))
+        if len(_configs) < 256:
+            _configs[key] = cfg
+    return cfg
 
 
 def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False,
@@ -43,14 +71,18 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
 
     query (N..., Hq, L, E), key and value (N..., Hkv, S, E); any strides (a [B, N, H, D]
     tensor transposed to [B, H, N, D] is used without a copy). CUDA: float32, float16,
-    bfloat16; CPU: float64, float32. attn_mask: boolean (True = attend) or additive,
-    broadcastable to (N..., Hq, L, S). is_causal: causal mask aligned `causal_alignment`
-    ("top_left" as PyTorch, or "bottom_right" as FlashAttention). scale: default
-    1/sqrt(E). enable_gqa: allow Hkv dividing Hq. window: (left, right) sliding window
-    in tokens (None or -1 = unbounded side). dropout_p must be 0.
+    bfloat16; CPU: float64, float32. attn_mask: boolean (True = attend) or floating point
+    (added to the scores), broadcastable to (N..., Hq, L, S) as in SDPA; a constant: a mask
+    that requires grad or carries a forward-mode tangent is refused. is_causal: causal mask
+    aligned `causal_alignment` ("top_left" as PyTorch, or "bottom_right" as FlashAttention).
+    scale: None = 1/sqrt(E), else used as given (0 and negative included). enable_gqa: allow
+    Hkv dividing Hq. window: (left, right) sliding window in tokens (None or -1 = unbounded
+    side; a single int is refused). dropout_p must be 0. L = 0 or S = 0 give O = 0 with zero
+    gradients and tangents. NaN in any input, tangent or dO propagates to what it touches.
 
     Differentiable in reverse mode, in forward mode (dual tensors, torch.func.jvp) and
-    both at once; the primal and the tangent come from one fused kernel call.
+    both at once; the primal and the tangent come from one fused kernel call. Second-order
+    terms raise jfa.torch.SecondOrderError.
     """
     if dropout_p != 0.0:
         raise NotImplementedError("jfa: dropout is not supported (dropout_p must be 0)")
@@ -59,52 +91,78 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     for n, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, torch.Tensor):
             raise TypeError("jfa: %s must be a torch.Tensor, got %s" % (n, type(t).__name__))
-    out_shape = tuple(query.shape[:-1]) + (value.shape[-1],)
+    qs, ks, vs = query.shape, key.shape, value.shape
+    if not (len(qs) == len(ks) == len(vs)) or qs[:-3] != ks[:-3] or ks[:-3] != vs[:-3]:
+        raise ValueError("jfa: query %s, key %s and value %s must have the same leading (batch) dims"
+                         % (tuple(qs), tuple(ks), tuple(vs)))
     q, k, v = _to4d(query), _to4d(key), _to4d(value)
-    mask = None
-    if attn_mask is not None:
-        mask = _prepare_mask(attn_mask, q, k)
-    cfg = _core.Config(scale, _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, mask, _window(window))
+    mode = _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE
+    if attn_mask is None:
+        cfg = _config(scale, mode, window)
+    else:
+        cfg = _core.Config(scale, mode, _prepare_mask(attn_mask, query, key, q.dtype), _window(window))
     o = _attend(q, k, v, cfg, enable_gqa)
-    return o.reshape(out_shape) if o.shape != out_shape else o
+    out_shape = qs[:-1] + vs[-1:]
+    return o if o.shape == out_shape else o.reshape(out_shape)
 
 
-def _prepare_mask(attn_mask, q, k):
-    """The dense mask as a 4-d (B|1, H|1, L, S) tensor: bool, or additive in float32 / q's dtype."""
+def _mask_error(what):
+    return NotImplementedError(
+        "jfa: attn_mask %s; the mask's own derivative (the bias gradient dS and its tangent) is not computed "
+        "yet, so a learned bias (ALiBi-style, relative positions) cannot train through jfa. Pass a constant "
+        "mask (attn_mask.detach()) or use math attention for a learned bias." % what)
+
+
+def _prepare_mask(attn_mask, query, key, qdtype):
+    """The dense mask as a 4-d (B|1, H|1, L, S) tensor: bool, or additive in float32 / q's dtype.
+
+    Broadcasts as SDPA does against (N..., Hq, L, S) of the caller's shapes (batch axes too)."""
     if not isinstance(attn_mask, torch.Tensor):
-        raise TypeError("jfa: attn_mask must be a torch.Tensor")
-    if attn_mask.device != q.device:
-        raise ValueError("jfa: attn_mask is on %s but q is on %s" % (attn_mask.device, q.device))
-    m = attn_mask
-    if m.dtype != torch.bool and m.dtype not in (torch.float32, q.dtype):
-        m = m.to(q.dtype if q.dtype != torch.bfloat16 and q.dtype != torch.float16 else torch.float32)
-    while m.dim() < 4:
-        m = m.unsqueeze(0)
-    if m.dim() > 4:
-        m = m.reshape((-1,) + tuple(m.shape[-3:]))
-    B, H, L, S = q.shape[0], q.shape[1], q.shape[2], k.shape[2]
-    if m.shape[-2:] != (L, S) and not (m.shape[-2] in (1, L) and m.shape[-1] in (1, S)):
-        raise ValueError("jfa: attn_mask of shape %s does not broadcast to (%d, %d, %d, %d)"
-                         % (tuple(attn_mask.shape), B, H, L, S))
-    if m.shape[0] not in (1, B) or m.shape[1] not in (1, H):
-        raise ValueError("jfa: attn_mask of shape %s does not broadcast to (%d, %d, %d, %d)"
-                         % (tuple(attn_mask.shape), B, H, L, S))
+        raise TypeError("jfa: attn_mask must be a torch.Tensor, got %s" % type(attn_mask).__name__)
+    if attn_mask.dtype != torch.bool and not attn_mask.dtype.is_floating_point:
+        raise TypeError("jfa: attn_mask has dtype %s; as in F.scaled_dot_product_attention it must be boolean "
+                        "(True = attend) or floating point (added to the scores): use mask.bool() for a 0/1 "
+                        "mask, or mask.to(query.dtype) for a bias" % attn_mask.dtype)
+    if attn_mask.device != query.device:
+        raise ValueError("jfa: attn_mask is on %s but query is on %s" % (attn_mask.device, query.device))
+    m, tangent = fwAD.unpack_dual(attn_mask)
+    if tangent is not None:
+        raise _mask_error("carries a forward-mode tangent (a dual tensor)")
+    if m.requires_grad and torch.is_grad_enabled():
+        raise _mask_error("requires grad")
+    target = tuple(query.shape[:-1]) + (key.shape[-2],)  # (N..., Hq, L, S)
+    ms = tuple(m.shape)
+    if len(ms) > len(target) or any(a != 1 and a != b for a, b in zip(reversed(ms), reversed(target))):
+        raise ValueError("jfa: attn_mask of shape %s does not broadcast to %s (query %s, key %s: (N..., L, S))"
+                         % (ms, target, tuple(query.shape), tuple(key.shape)))
+    if m.dtype != torch.bool and m.dtype not in (torch.float32, qdtype):
+        m = m.to(qdtype if qdtype != torch.bfloat16 and qdtype != torch.float16 else torch.float32)
+    shape = (1,) * (max(len(target), 4) - len(ms)) + ms
+    if shape != ms:
+        m = m.reshape(shape)
+    if len(shape) > 4:  # flatten the leading batch axes as _to4d does for q
+        lead, tlead = shape[:-3], target[:-3]
+        if all(a == 1 for a in lead):
+            m = m.reshape((1,) + shape[-3:])
+        else:
+            if lead != tlead:
+                m = m.expand(tlead + shape[-3:])
+            m = m.reshape((-1,) + shape[-3:])  # a copy when the batch axes do not merge
+    L, S = target[-2], target[-1]
     if m.shape[2] != L or m.shape[3] != S:  # broadcast query / key axes as zero-stride views
         m = m.expand(m.shape[0], m.shape[1], L, S)
-    if m.requires_grad:
-        m = m.detach()  # a constant of the call: no gradient flows into the mask
     return m
 
 
 def _attend(q, k, v, cfg, enable_gqa):
     qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, enable_gqa)
     if qp.numel() == 0 or kp.shape[2] == 0:
-        return q * 0.0 if kp.shape[2] == 0 else torch.empty_like(q)  # no key: O = 0 (and its derivatives)
+        # no query or no key: O = 0 exactly, with zero gradients and tangents (SDPA's math)
+        return _NoKeys.apply(q, k, v)
     if tangents is None:
-        if not (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)):
+        if not (q.requires_grad or k.requires_grad or v.requires_grad) or not torch.is_grad_enabled():
             return _core.forward(q, k, v, cfg)[0]  # nothing to differentiate: skip autograd's bookkeeping
-        o, _ = _Attention.apply(q, k, v, cfg)
-        return o
+        return _Attention.apply(q, k, v, cfg)[0]
     o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg)
     return fwAD.make_dual(o, od)
 

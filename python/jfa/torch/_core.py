@@ -193,7 +193,7 @@ def make_params(cfg):
     """A jfa_attention_params_t from a Config, and the objects it points to (kept alive by the caller)."""
     simple = cfg.attn_mask is None and cfg.cu_seqlens is None
     if simple:
-        key = (cfg.scale, cfg.mask, cfg.window)
+        key = (cfg.scale, cfg.mask, cfg.window, cfg.flags)
         p = _params_cache.get(key)
         if p is not None:
             return p, ()
@@ -201,6 +201,8 @@ def make_params(cfg):
     _lib.lib().jfa_attention_params_init(ctypes.byref(p))
     p.scale = cfg.scale
     p.mask = cfg.mask
+    if cfg.flags:
+        p.flags = cfg.flags
     keep = []
     if cfg.attn_mask is not None:
         jm = jfa_tensor(cfg.attn_mask, "attn_mask")
@@ -220,17 +222,33 @@ def make_params(cfg):
     return p, keep
 
 
-class Config:
-    """What a call computes besides its tensors: scale, causal mode, masks (hashable parts only)."""
-    __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens")
+# jfa_attention_params_t.flags bit: use `scale` as given (0.0 included) instead of 0 = default.
+# 0 while the loaded binding predates the flags field (then scale=0.0 is refused, never misread).
+SCALE_AS_GIVEN = getattr(_lib, "PARAMS_SCALE_AS_GIVEN", 0)
 
-    def __init__(self, scale=0.0, mask=_lib.MASK_NONE, attn_mask=None, window=(-1, -1), cu_seqlens=None):
+
+class Config:
+    """What a call computes besides its tensors: scale, causal mode, masks (hashable parts only).
+
+    scale None is 1/sqrt(E); any finite number (zero and negative included, as in
+    F.scaled_dot_product_attention) is used as given."""
+    __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens", "flags")
+
+    def __init__(self, scale=None, mask=_lib.MASK_NONE, attn_mask=None, window=(-1, -1), cu_seqlens=None):
+        flags = 0
         if scale is None:
             scale = 0.0
-        scale = float(scale)
-        if not math.isfinite(scale) or scale < 0:
-            raise ValueError("jfa: scale must be finite and > 0 (or None), got %r" % scale)
+        else:
+            scale = float(scale)
+            if not math.isfinite(scale):
+                raise ValueError("jfa: scale must be a finite number (or None for 1/sqrt(E)), got %r" % scale)
+            if SCALE_AS_GIVEN:
+                flags = SCALE_AS_GIVEN
+            elif scale == 0.0:
+                raise ValueError("jfa: scale=0.0 needs a libjfa binding with PARAMS_SCALE_AS_GIVEN (this one "
+                                 "would read 0 as the default 1/sqrt(E))")
         self.scale, self.mask, self.attn_mask, self.window, self.cu_seqlens = scale, mask, attn_mask, window, cu_seqlens
+        self.flags = flags
 
 
 def forward(q, k, v, cfg, qd=None, kd=None, vd=None):

@@ -2,9 +2,53 @@
 jvp_attention.py - the module path of the Triton JVP package
 (`jvp_flash_attention.jvp_attention`), so that switching is one import line:
 
-    from jfa.torch.jvp_attention import attention as jvp_attention, JVPAttn
+    from jfa.torch.jvp_attention import attention as jvp_attention, JVPAttn, MASK_CONST
+
+Every public name of that module is here, with jfa's meaning where it differs:
+MASK_CONST (the additive bias that package's users put on masked entries, -1e2;
+with jfa prefer a boolean mask or -inf, which mask exactly), MIN_SEQUENCE_LENGTH
+(1: jfa takes any length), HAS_TENSOR_DESC and the device queries (is_cuda,
+is_hip, supports_tma, supports_host_descriptor, is_blackwell), which describe the
+machine; jfa picks its kernels itself.
 """
-from ._api import JVPAttn  # noqa: F401
+import torch
+
+from ._api import JVPAttn, fwd_dual  # noqa: F401
+
+MASK_CONST = -1.0e2
+MIN_SEQUENCE_LENGTH = 1
+HAS_TENSOR_DESC = False  # no Triton tensor descriptors: jfa's kernels are CUDA C
+
+
+def _capability():
+    return torch.cuda.get_device_capability() if torch.cuda.is_available() else (0, 0)
+
+
+def is_hip():
+    """Whether the current device is an AMD GPU (ROCm): jfa runs on CUDA and the CPU only."""
+    return getattr(torch.version, "hip", None) is not None and torch.cuda.is_available()
+
+
+def is_cuda():
+    """Whether an NVIDIA CUDA device is the current accelerator."""
+    return torch.cuda.is_available() and not is_hip()
+
+
+def supports_host_descriptor():
+    """Whether the current GPU is Hopper or newer (compute capability >= 9)."""
+    return is_cuda() and _capability()[0] >= 9
+
+
+def supports_tma():
+    """Whether the current GPU has the Tensor Memory Accelerator (compute capability >= 9)."""
+    return supports_host_descriptor()
+
+
+def is_blackwell():
+    """Whether the current GPU is a Blackwell (compute capability 10)."""
+    return is_cuda() and _capability()[0] == 10
+
 
 attention = JVPAttn.fwd
-__all__ = ["attention", "JVPAttn"]
+__all__ = ["attention", "JVPAttn", "MASK_CONST", "MIN_SEQUENCE_LENGTH", "HAS_TENSOR_DESC", "is_hip", "is_cuda",
+           "supports_host_descriptor", "supports_tma", "is_blackwell"]

@@ -1,0 +1,333 @@
+"""
+test_sdpa_edges.py - jfa.torch.attention behaves as F.scaled_dot_product_attention's
+math at the edges (or raises a clear jfa error where jfa does not compute a term):
+NaN in any input, tangent, dO or mask row propagates to what it touches and nowhere
+else; scale=0 and negative scales; integer masks refused; masks that require grad
+or carry a tangent refused; masks broadcast against the caller's batch axes;
+window=int refused; L = 0 and S = 0; the Triton package's module names; every
+second-order request raises SecondOrderError. The references are float64 plain
+torch ops (conftest.reference).
+"""
+import pytest
+import torch
+import torch.autograd.forward_ad as fwAD
+
+from conftest import HAS_TORCH_FUNC, devices_dtypes, randn, reference, relerr
+
+import jfa.torch as jt
+from jfa.torch import _core
+
+# ---- NaN -----------------------------------------------------------------------------------
+
+NAN_AT = ["q", "k", "v", "qt", "kt", "vt", "do", "mask", "mask_row"]
+
+
+def _ref_all(q, k, v, t, do, mask):
+    """Reference output, gradients (reverse mode) and tangent (forward mode), float64."""
+    xs = [x.detach().double().requires_grad_() for x in (q, k, v)]
+    o = reference(*xs, attn_mask=mask)
+    o.backward(do.double())
+    with fwAD.dual_level():
+        duals = [fwAD.make_dual(x.detach().double(), d.double()) for x, d in zip((q, k, v), t)]
+        tan = fwAD.unpack_dual(reference(*duals, attn_mask=mask)).tangent
+    return o.detach(), [x.grad for x in xs], tan
+
+
+def _jfa_all(q, k, v, t, do, mask):
+    xs = [x.detach().requires_grad_() for x in (q, k, v)]
+    o = jt.attention(*xs, attn_mask=mask)
+    o.backward(do)
+    with fwAD.dual_level():
+        tan = fwAD.unpack_dual(jt.attention(*[fwAD.make_dual(x, d) for x, d in zip((q, k, v), t)],
+                                            attn_mask=mask)).tangent
+    return o.detach(), [x.grad for x in xs], tan
+
+
+def _same_nans(name, got, want, tol):
+    """NaN exactly where the math has NaN; the finite rest agrees; batch 1 (untouched) all finite."""
+    got, want = got.double().cpu(), want.double().cpu()
+    gn, wn = torch.isnan(got), torch.isnan(want)
+    assert wn[0].any() or name in ("dv",), (name, "the reference should have NaN here")
+    assert torch.equal(gn, wn), (name, "NaN at %d places, the math at %d" % (gn.sum(), wn.sum()),
+                                 gn.nonzero()[:5].tolist(), wn.nonzero()[:5].tolist())
+    assert torch.isfinite(got[1]).all(), (name, "NaN or inf leaked into another batch")
+    ok = ~wn
+    err = relerr(got[ok], want[ok])
+    assert err < tol, (name, err)
+
+
+@pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
+@pytest.mark.parametrize("at", NAN_AT)
+def test_nan_propagates(gen, device, dtype, tol, at):
+    """One NaN in batch 0, head 0: NaN in every output/gradient/tangent entry the math makes NaN,
+    never zeros, and nothing in batch 1 or head 1."""
+    B, H, L, S, E = 2, 2, 5, 7, 8
+    q, k, v, do = (randn(gen, (B, H, n, E), dtype, device) for n in (L, S, S, L))
+    t = [randn(gen, x.shape, dtype, device) for x in (q, k, v)]
+    mask = randn(gen, (B, H, L, S), torch.float32, device, scale=0.5)
+    nan = float("nan")
+    target = {"q": q, "k": k, "v": v, "qt": t[0], "kt": t[1], "vt": t[2], "do": do}
+    if at in target:
+        x = target[at]
+        x[0, 0, 2 if x.shape[2] == L else 4, 3] = nan
+    elif at == "mask":
+        mask[0, 0, 2, 4] = nan
+    else:
+        mask[0, 0, 2, :] = nan  # a whole row of the additive mask
+    o, grads, tan = _jfa_all(q, k, v, t, do, mask)
+    ro, rgrads, rtan = _ref_all(q, k, v, t, do, mask.double())
+    _same_nans("o", o, ro, tol) if at not in ("qt", "kt", "vt", "do") else None
+    if at not in ("qt", "kt", "vt"):
+        for name, a, b in zip(("dq", "dk", "dv"), grads, rgrads):
+            if torch.isnan(b).any():
+                _same_nans(name, a, b, 2 * tol)
+            else:
+                assert relerr(a, b) < 2 * tol, (name, relerr(a, b))
+    if at != "do":
+        _same_nans("tangent", tan, rtan, 2 * tol)
+    # head 1 of batch 0 never sees the NaN
+    for name, a in (("o", o), ("tangent", tan)) + tuple(zip(("dq", "dk", "dv"), grads)):
+        assert torch.isfinite(a[0, 1]).all(), (name, "NaN leaked into another head")
+
+
+def test_python_side_hides_no_nan():
+    """The binding itself never cleans values: no nan_to_num / masked_fill on rows in jfa.torch."""
+    import inspect
+    import jfa.torch._api as api
+    import jfa.torch._autograd as ag
+    import jfa.torch._ring as ring
+    for mod in (api, ag, _core, ring):
+        src = inspect.getsource(mod)
+        for word in ("nan_to_num", "masked_fill", "isnan", "nan_"):
+            assert word not in src, (mod.__name__, word)
+
+
+# ---- scale ---------------------------------------------------------------------------------
+
+@pytest.mark.xfail(not _core.SCALE_AS_GIVEN, strict=True, raises=ValueError,
+                   reason="needs the params flag PARAMS_SCALE_AS_GIVEN in jfa._lib (merged from the C side); "
+                          "until then scale=0.0 is refused with a ValueError rather than read as the default")
+@pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
+def test_scale_zero_is_zero(gen, device, dtype, tol):
+    """scale=0.0: uniform attention over visible keys (S = 0), not the default 1/sqrt(E)."""
+    q, k, v = (randn(gen, (1, 2, n, 16), dtype, device) for n in (9, 11, 11))
+    o = jt.attention(q, k, v, scale=0.0, is_causal=True)
+    assert relerr(o, reference(q, k, v, scale=0.0, is_causal=True)) < tol
+    with fwAD.dual_level():
+        t = randn(gen, q.shape, dtype, device)
+        tan = fwAD.unpack_dual(jt.attention(fwAD.make_dual(q, t), k, v, scale=0.0)).tangent
+    assert tan.abs().max().item() == 0.0  # the scores do not depend on q at all
+
+
+@pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
+@pytest.mark.parametrize("scale", [-0.3, -2.0, 1e-3])
+def test_negative_and_small_scales(gen, device, dtype, tol, scale):
+    q, k, v = (randn(gen, (2, 2, n, 16), dtype, device) for n in (13, 17, 17))
+    t = [randn(gen, x.shape, dtype, device) for x in (q, k, v)]
+    do = randn(gen, q.shape, dtype, device)
+    o, grads, tan = _jfa_all(q, k, v, t, do, None) if False else (None, None, None)
+    xs = [x.detach().requires_grad_() for x in (q, k, v)]
+    o = jt.attention(*xs, scale=scale)
+    o.backward(do)
+    xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
+    r = reference(*xr, scale=scale)
+    r.backward(do.double())
+    assert relerr(o, r) < tol
+    for a, b in zip(xs, xr):
+        assert relerr(a.grad, b.grad) < 2 * tol
+    with fwAD.dual_level():
+        tan = fwAD.unpack_dual(jt.attention(*[fwAD.make_dual(x, d) for x, d in zip((q, k, v), t)], scale=scale))[1]
+    _, rt = torch.autograd.functional.jvp(lambda a, b, c: reference(a, b, c, scale=scale),
+                                         tuple(x.double() for x in (q, k, v)), tuple(x.double() for x in t))
+    assert relerr(tan, rt) < 2 * tol
+
+
+def test_scale_must_be_finite():
+    q = torch.randn(1, 1, 4, 8, dtype=torch.float64)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="scale must be a finite"):
+            jt.attention(q, q, q, scale=bad)
+
+
+# ---- masks ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.int8])
+def test_integer_mask_refused(dtype):
+    q = torch.randn(1, 2, 5, 8, dtype=torch.float64)
+    m = torch.ones(5, 5, dtype=dtype).tril()
+    with pytest.raises(TypeError, match="boolean .* or floating point"):
+        jt.attention(q, q, q, attn_mask=m)
+
+
+def test_mask_requiring_grad_or_dual_refused():
+    q = torch.randn(1, 2, 5, 8, dtype=torch.float64)
+    bias = torch.randn(2, 5, 5, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="attn_mask requires grad"):
+        jt.attention(q, q, q, attn_mask=bias)
+    with pytest.raises(NotImplementedError, match="attn_mask requires grad"):
+        jt.attention(q, q, q, attn_mask=bias * 2.0)  # a bias computed from a parameter
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(bias.detach(), torch.ones_like(bias))
+        with pytest.raises(NotImplementedError, match="forward-mode tangent"):
+            jt.attention(q, q, q, attn_mask=dual)
+    # a constant float mask keeps working, also a detached one or one under no_grad
+    r = reference(q, q, q, attn_mask=bias.detach())
+    assert relerr(jt.attention(q, q, q, attn_mask=bias.detach()), r) < 1e-12
+    with torch.no_grad():
+        assert relerr(jt.attention(q, q, q, attn_mask=bias), r) < 1e-12
+
+
+@pytest.mark.parametrize("mask_shape", [(2, 1, 1, 4, 6), (2, 3, 1, 4, 6), (1, 3, 2, 1, 6), (3, 1, 4, 6), (4, 6),
+                                        (2, 3, 2, 4, 6), (1, 6)])
+@pytest.mark.parametrize("kind", ["bool", "additive"])
+def test_mask_broadcasts_over_batch_axes(gen, mask_shape, kind):
+    """q (2, 3, 2, 4, E) against masks broadcastable to (2, 3, 2, 4, 6), as SDPA broadcasts them."""
+    q, k, v = (randn(gen, (2, 3, 2, n, 8), torch.float64, "cpu") for n in (4, 6, 6))
+    if kind == "bool":
+        m = torch.rand(mask_shape, generator=gen) < 0.7
+        m[..., 0] = True
+    else:
+        m = torch.randn(mask_shape, generator=gen, dtype=torch.float64)
+    xs = [x.detach().requires_grad_() for x in (q, k, v)]
+    o = jt.attention(*xs, attn_mask=m)
+    xr = [x.detach().requires_grad_() for x in (q, k, v)]
+    r = reference(*xr, attn_mask=m.expand(2, 3, 2, 4, 6))
+    assert o.shape == r.shape and relerr(o, r) < 1e-12
+    do = torch.randn(o.shape, generator=gen, dtype=torch.float64)
+    o.backward(do)
+    r.backward(do)
+    for a, b in zip(xs, xr):
+        assert relerr(a.grad, b.grad) < 1e-11
+
+
+def test_mask_shape_error_names_user_shapes():
+    q = torch.randn(2, 3, 2, 4, 8, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"\(2, 1, 3, 4, 6\) does not broadcast to \(2, 3, 2, 4, 6\)"):
+        jt.attention(q, torch.randn(2, 3, 2, 6, 8, dtype=torch.float64),
+                     torch.randn(2, 3, 2, 6, 8, dtype=torch.float64), attn_mask=torch.zeros(2, 1, 3, 4, 6))
+    with pytest.raises(ValueError, match=r"same leading"):
+        jt.attention(q, q[0], q[0])
+
+
+def test_window_int_refused_clearly():
+    q = torch.randn(1, 1, 6, 4, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"window=\(w, w\)"):
+        jt.attention(q, q, q, window=3)
+    with pytest.raises(TypeError, match="pair"):
+        jt.attention(q, q, q, window=(1, 2, 3))
+    o = jt.attention(q, q, q, window=(3, 3))
+    assert relerr(o, reference(q, q, q, window=(3, 3))) < 1e-12
+    assert relerr(jt.attention(q, q, q, window=[2, None]), reference(q, q, q, window=(2, -1))) < 1e-12
+
+
+# ---- empty query or key sets ---------------------------------------------------------------
+
+@pytest.mark.parametrize("L,S", [(0, 5), (5, 0), (0, 0)])
+def test_empty_sequences(L, S):
+    """L = 0 or S = 0 as SDPA's math: O = 0 with shape (.., L, Ev), requires grad, and every
+    gradient a zero tensor (not None); the tangent is zero."""
+    q = torch.randn(2, 3, L, 8, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(2, 3, S, 8, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(2, 3, S, 8, dtype=torch.float64, requires_grad=True)
+    o = jt.attention(q, k, v, is_causal=True)
+    assert o.shape == (2, 3, L, 8) and o.requires_grad
+    assert o.abs().sum().item() == 0.0
+    (o * 2).sum().backward()
+    for x in (q, k, v):
+        assert x.grad is not None and x.grad.shape == x.shape and x.grad.abs().sum().item() == 0.0
+    with fwAD.dual_level():
+        out = jt.attention(fwAD.make_dual(q.detach(), torch.ones_like(q)), k.detach(), v.detach())
+        tan = fwAD.unpack_dual(out).tangent
+    assert tan is not None and tan.shape == (2, 3, L, 8) and tan.abs().sum().item() == 0.0
+    with torch.no_grad():  # NaN in q with no key: still O = 0 (nothing is attended)
+        qn = q.detach().clone().fill_(float("nan"))
+        assert jt.attention(qn, k, v).abs().sum().item() == 0.0
+
+
+# ---- the Triton package's module names ------------------------------------------------------
+
+def test_jvp_attention_module_names():
+    """Every public name of jvp_flash_attention.jvp_attention that users import."""
+    from jfa.torch.jvp_attention import (HAS_TENSOR_DESC, JVPAttn, MASK_CONST, MIN_SEQUENCE_LENGTH,  # noqa: F401
+                                         attention, is_blackwell, is_cuda, is_hip, supports_host_descriptor,
+                                         supports_tma)
+    import jfa.torch.jvp_attention as m
+    assert MASK_CONST == -1.0e2 and MIN_SEQUENCE_LENGTH >= 1
+    for fn in (is_blackwell, is_cuda, is_hip, supports_host_descriptor, supports_tma):
+        assert isinstance(fn(), bool)
+    assert set(m.__all__) >= {"attention", "JVPAttn", "MASK_CONST"}
+    q = torch.randn(1, 2, 7, 8, dtype=torch.float64)
+    mask = torch.where(torch.ones(7, 7, dtype=torch.bool).tril(), 0.0, MASK_CONST).double()
+    assert relerr(attention(q, q, q, attn_mask=mask), reference(q, q, q, attn_mask=mask)) < 1e-12
+    assert relerr(JVPAttn.fwd_dual(q, q, q, causal=True), reference(q, q, q, is_causal=True)) < 1e-12
+
+
+# ---- second order --------------------------------------------------------------------------
+
+def _qkv(gen):
+    return [randn(gen, (1, 2, n, 4), torch.float64, "cpu").requires_grad_() for n in (5, 6, 6)]
+
+
+def test_second_order_reverse_raises(gen):
+    """Hessian, HVP, VHP, double backward (linear and square losses): SecondOrderError, never zeros."""
+    q, k, v = _qkv(gen)
+    t = torch.randn_like(q)
+    for f in (lambda x: jt.attention(x, k, v).sum(), lambda x: (jt.attention(x, k, v) ** 2).sum()):
+        with pytest.raises(jt.SecondOrderError, match="second-order"):
+            torch.autograd.functional.hessian(f, q)
+        with pytest.raises(jt.SecondOrderError):
+            torch.autograd.functional.hvp(f, q, t)
+        with pytest.raises(jt.SecondOrderError):
+            torch.autograd.functional.vhp(f, q, t)
+    o = jt.attention(q, k, v)
+    (g,) = torch.autograd.grad(o.sum(), q, create_graph=True)  # a loss linear in O
+    assert g.requires_grad
+    with pytest.raises(jt.SecondOrderError):
+        g.sum().backward()
+    # the first-order value under create_graph=True is still right (and usable as a value)
+    qr = q.detach().requires_grad_()
+    reference(qr, k.detach(), v.detach()).sum().backward()
+    assert relerr(g.detach(), qr.grad) < 1e-12
+    o = jt.attention(q, k, v, is_causal=True)
+    (g,) = torch.autograd.grad((o ** 2).sum(), q, create_graph=True)
+    with pytest.raises(jt.SecondOrderError):
+        ((g ** 2).sum() + (q ** 2).sum()).backward()  # a gradient penalty
+    # the gradient w.r.t. k and v of a create_graph backward too
+    o = jt.attention(q, k, v)
+    gk, gv = torch.autograd.grad(o.sum(), (k, v), create_graph=True)
+    with pytest.raises(jt.SecondOrderError):
+        torch.autograd.grad(gk.sum() + gv.sum(), q)
+
+
+def test_second_order_forward_raises(gen):
+    """Forward-over-reverse (a tangent through autograd.grad(create_graph=True)) and a gradient
+    through the JVP tangent output raise."""
+    q, k, v = _qkv(gen)
+    with fwAD.dual_level():
+        qd = fwAD.make_dual(q, torch.ones_like(q))
+        o = jt.attention(qd, k, v)
+        with pytest.raises(jt.SecondOrderError, match="forward-over-reverse"):
+            torch.autograd.grad(o.sum(), q, create_graph=True)
+        o = jt.attention(qd, k, v)
+        tan = fwAD.unpack_dual(o).tangent
+        with pytest.raises(jt.SecondOrderError, match="tangent"):
+            tan.sum().backward()
+        # the sCM pattern (first order) inside the same dual level still works
+        o = jt.attention(qd, k, v)
+        fwAD.unpack_dual(o).primal.sum().backward()
+    assert q.grad is not None and torch.isfinite(q.grad).all()
+
+
+@pytest.mark.skipif(not HAS_TORCH_FUNC, reason="torch.func needs torch >= 2.0")
+def test_second_order_torch_func_raises(gen):
+    """torch.func.hessian, jvp(grad(f)), grad(grad(f)): a jfa error, never zeros."""
+    q, k, v = (x.detach() for x in _qkv(gen))
+    f = lambda x: (jt.attention(x, k, v) ** 2).sum()
+    with pytest.raises(RuntimeError, match="jfa"):
+        torch.func.hessian(f)(q)
+    with pytest.raises(jt.SecondOrderError):
+        torch.func.jvp(torch.func.grad(f), (q,), (torch.ones_like(q),))
+    g = lambda x: jt.attention(x, k, v).sum()
+    with pytest.raises(RuntimeError, match="jfa|differentiate twice"):
+        h = torch.func.grad(lambda x: torch.func.grad(g)(x).sum())(q)
+        assert False, "grad(grad(f)) returned %s" % h
