@@ -28,6 +28,7 @@ else:
         return torch.cuda.current_stream(index).cuda_stream
 
 _FUNCTORCH = getattr(torch._C, "_functorch", None)
+_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
 
 
 def _wrapped(t):
@@ -40,18 +41,23 @@ def _wrapped(t):
     return hasattr(F, "maybe_get_level") and F.maybe_get_level(t) != -1
 
 
+_get_level = getattr(_FUNCTORCH, "maybe_get_level", None)
+
+
 def plain(t):
     """The tensor under functorch's grad/jvp wrappers (whose storage jfa reads and writes).
 
     vmap's batched tensors are refused: jfa's calls have no batching rule."""
-    if t is None or _FUNCTORCH is None:
-        return t
+    if t is None or _FUNCTORCH is None or (_get_level is not None and _get_level(t) == -1):
+        return t  # a plain tensor (level -1): one C call on the common path
     for _ in range(64):
         if _FUNCTORCH.is_batchedtensor(t):
             raise RuntimeError("jfa: torch.vmap over jfa attention is not supported (batch the inputs instead)")
         if not _wrapped(t):
             return t
         t = _FUNCTORCH.get_unwrapped(t)
+        if _get_level is not None and _get_level(t) == -1:
+            return t
     return t
 
 
@@ -59,8 +65,9 @@ class _Context:
     """A jfa_context_t for one device, owned by one thread."""
 
     def __init__(self, device):
-        L = _lib.lib()
+        L = self.lib = _lib.lib()
         self.device = device
+        self.is_cuda = device.type == "cuda"
         self.handle = ctypes.c_void_p()
         if device.type == "cuda":
             _lib.check(L.jfa_context_create(ctypes.byref(self.handle), _lib.DEVICE_CUDA, device.index))
@@ -91,9 +98,14 @@ def context(device):
     cache = getattr(_local, "contexts", None)
     if cache is None:
         cache = _local.contexts = {}
+    ctx = cache.get(device)  # a tensor's device (CUDA ones carry their index)
+    if ctx is not None:
+        if ctx.is_cuda:
+            ctx.bind_stream()
+        return ctx
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
-    key = (device.type, device.index)
+    key = torch.device(device.type, device.index) if device.type == "cuda" else torch.device("cpu")
     ctx = cache.get(key)
     if ctx is None:
         ctx = cache[key] = _Context(device)
@@ -160,12 +172,23 @@ def check_inputs(tensors, names, allow_gqa):
             raise ValueError("jfa: k's %d heads do not divide q's %d heads" % (k.shape[1], q.shape[1]))
 
 
+def _unpack_dual(t):
+    """(primal, tangent or None) at the current forward-AD level (fwAD.unpack_dual without its tuple)."""
+    return _VF_UNPACK(t, level=fwAD._current_level) if _VF_UNPACK is not None else fwAD.unpack_dual(t)
+
+
+_VF_UNPACK = getattr(torch._VF, "_unpack_dual", None)
+
+
 def unpack_inputs(q, k, v, enable_gqa):
     """Primals and forward-AD tangents of q, k, v, checked once: (qp, kp, vp, tangents), where
     tangents is None when no input carries one, else (qt, kt, vt) with zeros for missing ones."""
-    qp, qt = fwAD.unpack_dual(q)
-    kp, kt = fwAD.unpack_dual(k)
-    vp, vt = fwAD.unpack_dual(v)
+    if fwAD._current_level < 0 and not _functorch_active():  # no forward-AD level (torch.func.jvp opens one)
+        check_inputs((q, k, v), ("query", "key", "value"), enable_gqa)
+        return q, k, v, None
+    qp, qt = _unpack_dual(q)
+    kp, kt = _unpack_dual(k)
+    vp, vt = _unpack_dual(v)
     if qt is None and kt is None and vt is None:
         check_inputs((qp, kp, vp), ("query", "key", "value"), enable_gqa)
         return qp, kp, vp, None
@@ -183,7 +206,9 @@ def stat_dtype(q):
 
 
 def new_stat(q):
-    return torch.empty(q.shape[0], q.shape[1], q.shape[2], 1, dtype=stat_dtype(q), device=q.device)
+    """An uninitialised (B, H, N, 1) lse / mu tensor for q."""
+    sh = q.shape
+    return q.new_empty((sh[0], sh[1], sh[2], 1), dtype=torch.float64 if q.dtype == torch.float64 else torch.float32)
 
 
 _params_cache = {}
@@ -232,7 +257,7 @@ class Config:
 
     scale None is 1/sqrt(E); any finite number (zero and negative included, as in
     F.scaled_dot_product_attention) is used as given."""
-    __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens", "flags")
+    __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens", "flags", "params")
 
     def __init__(self, scale=None, mask=_lib.MASK_NONE, attn_mask=None, window=(-1, -1), cu_seqlens=None):
         flags = 0
@@ -249,28 +274,34 @@ class Config:
                                  "would read 0 as the default 1/sqrt(E))")
         self.scale, self.mask, self.attn_mask, self.window, self.cu_seqlens = scale, mask, attn_mask, window, cu_seqlens
         self.flags = flags
+        self.params = None  # (jfa_attention_params_t, what it points to), built on first use
+
+
+def _params(cfg):
+    """The params struct of a Config and what it points to, built once per Config."""
+    p = cfg.params
+    if p is None:
+        p = cfg.params = make_params(cfg)
+    return p
 
 
 def forward(q, k, v, cfg, qd=None, kd=None, vd=None):
     """o, lse (and od, mu when tangents are given) in one call."""
-    q, k, v, qd, kd, vd = plain(q), plain(k), plain(v), plain(qd), plain(kd), plain(vd)
+    q, k, v = plain(q), plain(k), plain(v)
     ctx = context(q.device)
-    L = _lib.lib()
-    params, keep = make_params(cfg)
+    params = _params(cfg)[0]
     o = torch.empty_like(q)
     lse = new_stat(q)
-    jq, jk, jv, jo, jl = jfa_tensor(q, "q"), jfa_tensor(k, "k"), jfa_tensor(v, "v"), jfa_tensor(o), jfa_tensor(lse)
     if qd is None:
-        _lib.check(L.jfa_attention_forward(ctx.handle, ctypes.byref(params), ref(jq), ref(jk), ref(jv), ref(jo),
-                                           ref(jl)))
+        _lib.check(ctx.lib.jfa_attention_forward(ctx.handle, params, jfa_tensor(q, "q"), jfa_tensor(k, "k"),
+                                                   jfa_tensor(v, "v"), jfa_tensor(o), jfa_tensor(lse)))
         return o, lse, None, None
+    qd, kd, vd = plain(qd), plain(kd), plain(vd)
     od = torch.empty_like(q)
     mu = new_stat(q)
-    jqd, jkd, jvd = jfa_tensor(qd, "qd"), jfa_tensor(kd, "kd"), jfa_tensor(vd, "vd")
-    jod, jmu = jfa_tensor(od), jfa_tensor(mu)
-    _lib.check(L.jfa_attention_forward_jvp(ctx.handle, ctypes.byref(params), ref(jq), ref(jk), ref(jv), ref(jqd),
-                                           ref(jkd), ref(jvd), ref(jo), ref(jl), ref(jod), ref(jmu)))
-    del keep
+    _lib.check(ctx.lib.jfa_attention_forward_jvp(
+        ctx.handle, params, jfa_tensor(q, "q"), jfa_tensor(k, "k"), jfa_tensor(v, "v"), jfa_tensor(qd, "qd"),
+        jfa_tensor(kd, "kd"), jfa_tensor(vd, "vd"), jfa_tensor(o), jfa_tensor(lse), jfa_tensor(od), jfa_tensor(mu)))
     return o, lse, od, mu
 
 
@@ -278,12 +309,10 @@ def backward(q, k, v, o, lse, do, cfg):
     """dq, dk, dv from the saved o and lse."""
     q, k, v, o, lse, do = plain(q), plain(k), plain(v), plain(o), plain(lse), plain(do)
     ctx = context(q.device)
-    L = _lib.lib()
-    params, keep = make_params(cfg)
+    params = _params(cfg)[0]
     if do.dtype != q.dtype:
         do = do.to(q.dtype)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    args = [jfa_tensor(t) for t in (q, k, v, o, lse, do, dq, dk, dv)]
-    _lib.check(L.jfa_attention_backward(ctx.handle, ctypes.byref(params), *[ref(a) for a in args]))
-    del keep
+    _lib.check(ctx.lib.jfa_attention_backward(ctx.handle, params, *[jfa_tensor(t) for t in
+                                                                      (q, k, v, o, lse, do, dq, dk, dv)]))
     return dq, dk, dv
