@@ -3,7 +3,11 @@ setup.py - the jfa Python package (ctypes over libjfa; no compiled extension, so
 it works with any PyTorch version it supports without rebuilding).
 
     ./launch/build.sh                                # builds libjfa.so in build/
-    pip install --no-build-isolation ./python        # copies build/libjfa.so into the package
+    python3 -m venv --system-site-packages .venv     # Debian/Ubuntu (PEP 668): a venv that sees python3-torch
+    .venv/bin/pip install --no-build-isolation ./python   # copies build/libjfa.so into the package
+
+The wheel carries the native libjfa.so, so it is tagged for its platform
+(py3-none-<platform>, e.g. py3-none-linux_x86_64): any Python 3, one machine kind.
 
 The library copied in is, in order: $JFA_LIBRARY, $JFA_BUILD_DIR/libjfa.so,
 <repo>/build/libjfa.so. Without one the package still installs and finds the
@@ -13,8 +17,16 @@ import glob
 import os
 import shutil
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
+
+try:  # setuptools >= 70.1 has its own; before that the wheel package provides it
+    from setuptools.command.bdist_wheel import bdist_wheel
+except ImportError:
+    try:
+        from wheel.bdist_wheel import bdist_wheel
+    except ImportError:
+        bdist_wheel = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -45,12 +57,35 @@ class BuildWithLibrary(build_py):
             print("jfa: no libjfa.so found to bundle; set JFA_LIBRARY at run time")
 
 
+cmdclass = {"build_py": BuildWithLibrary}
+if bdist_wheel is not None:
+    class PlatformWheel(bdist_wheel):
+        """A wheel tagged py3-none-<platform>: it holds libjfa.so (native code, no Python ABI)."""
+
+        def finalize_options(self):
+            super().finalize_options()
+            self.root_is_pure = False
+
+        def get_tag(self):
+            _, _, plat = super().get_tag()
+            return "py3", "none", plat
+
+    cmdclass["bdist_wheel"] = PlatformWheel
+
+class BinaryDistribution(Distribution):
+    """Holds native code (the bundled libjfa.so): built and installed as platform-specific."""
+
+    def has_ext_modules(self):
+        return True
+
+
 setup(
     name="jfa",
+    distclass=BinaryDistribution,
     version="0.2.0",
     description="Exact attention with forward-mode derivatives (JVP) and backward; ring attention",
     packages=["jfa", "jfa.torch"],
     python_requires=">=3.8",
-    cmdclass={"build_py": BuildWithLibrary},
+    cmdclass=cmdclass,
     zip_safe=False,
 )

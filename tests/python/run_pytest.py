@@ -6,6 +6,7 @@ PyTorch never reads as a pass.
     python3 tests/python/run_pytest.py cpu          # CPU tests (float64/float32 through the CPU backend)
     python3 tests/python/run_pytest.py gpu          # CUDA tests (gpu marker)
     python3 tests/python/run_pytest.py torchrun N   # ring_worker.py under torchrun with N ranks on CUDA
+    python3 tests/python/run_pytest.py examples     # examples/ and bench/train_step.py at a tiny size (CPU)
 
 JFA_LIBRARY (set by CTest) names the libjfa.so under test.
 """
@@ -44,7 +45,11 @@ def main():
                os.path.join(HERE, "ring_worker.py"), "--device", "cuda", "--dtype", "bfloat16,float32"]
         print(" ".join(cmd), flush=True)
         return subprocess.call(cmd)
-    args = [HERE, "-q", "-rs", "-p", "no:cacheprovider", "-m", "gpu" if mode == "gpu" else "not gpu"]
+    if mode == "examples":
+        return int(pytest.main([os.path.join(HERE, "test_examples.py"), "-q", "-rs", "-p", "no:cacheprovider"]
+                               + sys.argv[2:]))
+    args = [HERE, "-q", "-rs", "-p", "no:cacheprovider", "-m", "gpu" if mode == "gpu" else "not gpu",
+            "--ignore", os.path.join(HERE, "test_examples.py")]
     args += sys.argv[2:]
     rc = pytest.main(args)
     return 0 if rc == 5 and mode == "gpu" else int(rc)  # 5: nothing collected

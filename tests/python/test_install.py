@@ -36,3 +36,58 @@ def test_pip_install_bundles_library(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=str(tmp_path),
                          capture_output=True, text=True)
     assert out.stdout.startswith("(0, 2, 0)")
+
+
+def _built_lib():
+    lib = os.environ.get("JFA_LIBRARY")
+    if not lib or not os.path.exists(lib):
+        pytest.skip("JFA_LIBRARY does not name a built libjfa.so")
+    return os.path.abspath(lib)
+
+
+def _copy_src(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(os.path.join(HERE, "..", "..", "python"), src,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "libjfa.so*"))
+    return src
+
+
+def test_wheel_is_platform_tagged(tmp_path):
+    """The wheel carries libjfa.so, so it is py3-none-<platform>, not py3-none-any."""
+    lib = _built_lib()
+    src = _copy_src(tmp_path)
+    env = dict(os.environ, JFA_LIBRARY=lib, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-build-isolation", "--no-deps", str(src),
+                        "-w", str(tmp_path / "dist")], env=env, capture_output=True, text=True)
+    if r.returncode != 0 and "No module named" in r.stderr:
+        pytest.skip("pip wheel needs the wheel package: %s" % r.stderr.strip()[-200:])
+    assert r.returncode == 0, r.stderr
+    (whl,) = os.listdir(tmp_path / "dist")
+    import sysconfig
+    plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    assert whl == "jfa-0.2.0-py3-none-%s.whl" % plat, whl
+    import zipfile
+    names = zipfile.ZipFile(str(tmp_path / "dist" / whl)).namelist()
+    assert "jfa/libjfa.so" in names and "jfa/torch/_api.py" in names, names
+
+
+def test_venv_with_system_site_packages(tmp_path):
+    """The README's route on Debian/Ubuntu (PEP 668): a venv that sees the system's torch, then
+    pip install ./python into it; the README's CPU example runs from the installed package."""
+    lib = _built_lib()
+    venv = tmp_path / "venv"
+    r = subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        pytest.skip("python3 -m venv is not available here (Debian: apt-get install python3-venv): %s"
+                    % r.stderr.strip()[-200:])
+    py = str(venv / "bin" / "python")
+    src = _copy_src(tmp_path)
+    env = dict(os.environ, JFA_LIBRARY=lib, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    subprocess.run([py, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", str(src)], check=True,
+                   env=env)
+    env = {k: v for k, v in os.environ.items() if k not in ("JFA_LIBRARY", "PYTHONPATH")}
+    example = os.path.join(HERE, "..", "..", "examples", "readme_cpu.py")
+    out = subprocess.run([py, example], env=env, cwd=str(tmp_path), capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "site-packages" in out.stdout and "max |O - reference|" in out.stdout, out.stdout

@@ -347,8 +347,9 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
                          % qp.shape[2])
     if scale is not None:
         scale = float(scale)
-        if not scale > 0:
-            raise ValueError("jfa: scale must be > 0 (or None), got %r" % scale)
+        if not (scale > 0 and scale != float("inf")):
+            raise ValueError("jfa: ring_attention's scale must be finite and > 0 (or None for 1/sqrt(E)), got %r; "
+                             "zero and negative scales: jfa.torch.attention only" % scale)
     cu = None
     if cu_seqlens is not None:
         cu = _offsets(cu_seqlens, qp.shape[2] * dist.get_world_size(group), "cu_seqlens")

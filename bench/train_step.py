@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""train_step.py - one training step of a consistency model (MeanFlow, the model of
+examples/consistency_training.py) with attention from different backends:
+
+    jfa       jfa.torch.attention (primal and tangent from one fused call)
+    math      SDPA's math backend (F.scaled_dot_product_attention under the MATH kernel; on
+              torch < 2.0, where SDPA does not exist, the same math written with plain ops)
+    triton    the Triton JVP package (JVPAttn.fwd_dual), when --triton-path names the folder
+              that holds jvp_flash_attention/ (e.g. a copy of shared/seed)
+    identity  attention replaced by o = v: the floor (everything but attention)
+
+A step is: forward with the tangent through every block (torch.func.jvp on torch >= 2.0,
+forward-AD dual tensors before; --jvp forces one), the loss on the primal against the
+stop-gradient target built from the tangent, and the backward. Reported per backend and
+dtype: ms per step (median of --iters timed steps after --warmup; CUDA events on GPUs),
+peak memory of the step (CUDA: max_memory_allocated above what was allocated before it),
+attention's share of the step ((t - t_identity) / t), and the relative difference
+||a - ref|| / ||ref|| of the outputs u, the tangents du/dt and all weight gradients
+against a reference step: the math backend in float32 (float64 on the CPU) from the same
+weights and inputs. Errors of a backend (e.g. out of memory, an unsupported shape) are
+reported in its row, not raised.
+
+    # the CPU here, tiny (seconds):
+    PYTHONPATH=python JFA_LIBRARY=build-cpu/libjfa.so python3 bench/train_step.py --tiny
+    # an H200 (bf16 and fp32, with the Triton package copied to ./seed):
+    PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/train_step.py --device cuda \\
+        --dtypes bfloat16,float32 --batch 4 --seq 4096 --width 1024 --heads 8 --depth 4 \\
+        --triton-path seed --format md
+"""
+import argparse
+import copy
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+import jfa.torch as jt  # noqa: E402
+from consistency_training import HAS_FUNC, MeanFlowNet, make_data, math_attention, meanflow_loss  # noqa: E402
+
+
+def sdpa_math_backend():
+    """(attend, label): SDPA restricted to its math backend, or the same math in plain ops."""
+    F = torch.nn.functional
+    if not hasattr(F, "scaled_dot_product_attention"):
+        return math_attention, "math (plain ops; torch %s has no SDPA)" % torch.__version__
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        ctx = lambda: sdpa_kernel(SDPBackend.MATH)
+    except ImportError:
+        ctx = lambda: torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True, enable_mem_efficient=False)
+
+    def attend(q, k, v):
+        with ctx():
+            return F.scaled_dot_product_attention(q, k, v)
+    return attend, "math (SDPA MATH backend)"
+
+
+def triton_backend(path):
+    sys.path.insert(0, os.path.abspath(path))
+    from jvp_flash_attention.jvp_attention import JVPAttn
+    return (lambda q, k, v: JVPAttn.fwd_dual(q, k, v)), "triton (jvp_flash_attention)"
+
+
+def relerr(a, b):
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    d = b.norm().item()
+    return (a - b).norm().item() / (d if d > 0 else 1.0)
+
+
+def with_attention(master, attend, dtype, device):
+    m = copy.deepcopy(master).to(device=device, dtype=dtype)
+    for b in m.blocks:
+        b.attend = attend
+    return m
+
+
+def one_step(model, batch, how):
+    """Forward with the tangent, loss, backward; returns u, du/dt and the weight gradients."""
+    x, e, r, t = batch
+    model.zero_grad(set_to_none=True)
+    wloss, _, u, dudt = meanflow_loss(model, x, e, r, t, how, outputs=True)
+    wloss.backward()
+    return u.detach(), dudt.detach(), [p.grad for p in model.parameters() if p.grad is not None]
+
+
+def timed(fn, iters, warmup, cuda):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(iters):
+        if cuda:
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize()
+            a.record()
+            fn()
+            b.record()
+            torch.cuda.synchronize()
+            ts.append(a.elapsed_time(b))
+        else:
+            t0 = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="one consistency-model training step per attention backend")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtypes", default=None, help="comma list; default bfloat16,float32 on CUDA, float32 on the CPU")
+    ap.add_argument("--backends", default="jfa,math,triton,identity")
+    ap.add_argument("--triton-path", default=None, help="folder holding jvp_flash_attention/ (the Triton package)")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--channels", type=int, default=4)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--depth", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--jvp", choices=["auto", "func", "dual"], default="auto")
+    ap.add_argument("--format", choices=["md", "csv"], default="md")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tiny", action="store_true", help="a very small model, 2 timed steps (CI)")
+    a = ap.parse_args()
+    if a.tiny:
+        a.batch, a.seq, a.width, a.heads, a.depth, a.iters, a.warmup = 2, 32, 32, 2, 1, 2, 1
+    device = torch.device(a.device)
+    cuda = device.type == "cuda"
+    how = ("func" if HAS_FUNC else "dual") if a.jvp == "auto" else a.jvp
+    dtypes = a.dtypes.split(",") if a.dtypes else (["bfloat16", "float32"] if cuda else ["float32"])
+    ref_dtype = torch.float32 if cuda else torch.float64
+
+    math_attend, math_label = sdpa_math_backend()
+    backends = {"jfa": (lambda q, k, v: jt.attention(q, k, v), "jfa"), "math": (math_attend, math_label),
+                "identity": (lambda q, k, v: v, "identity (floor)")}
+    wanted = a.backends.split(",")
+    if "triton" in wanted:
+        if a.triton_path:
+            try:
+                backends["triton"] = triton_backend(a.triton_path)
+            except Exception as e:  # no triton, no GPU: say so in the table
+                backends["triton"] = (None, "triton: %s" % str(e).splitlines()[0][:80])
+        else:
+            wanted.remove("triton")
+
+    torch.manual_seed(a.seed)
+    master = MeanFlowNet(a.channels, a.width, a.heads, a.depth, a.seq, math_attention)
+    g = torch.Generator().manual_seed(a.seed + 1)
+    x = make_data(a.batch, a.seq, a.channels, g, "cpu", torch.float64)
+    e = torch.randn(x.shape, generator=g, dtype=torch.float64)
+    t = torch.rand(a.batch, generator=g)
+    r = torch.where(torch.rand(a.batch, generator=g) < 0.5, t, t * torch.rand(a.batch, generator=g))
+    batch_of = lambda dt: (x.to(device, dt), e.to(device, dt), r.to(device), t.to(device))
+
+    print("# train_step: torch %s, %s, JVP via %s; B %d, N %d, width %d, heads %d (D %d), depth %d; "
+          "reference: math in %s" % (torch.__version__, torch.cuda.get_device_name(device) if cuda else "cpu",
+                                     "torch.func.jvp" if how == "func" else "dual tensors", a.batch, a.seq,
+                                     a.width, a.heads, a.width // a.heads, a.depth, str(ref_dtype)[6:]),
+          file=sys.stderr if a.format == "csv" else sys.stdout)
+    ref_model = with_attention(master, math_attend, ref_dtype, device)
+    ref = one_step(ref_model, batch_of(ref_dtype), how)
+    del ref_model
+
+    cols = ["dtype", "backend", "ms/step", "peak MiB", "attention share", "rel u", "rel du/dt", "rel grads"]
+    rows = []
+    for dname in dtypes:
+        dt = getattr(torch, dname)
+        if not cuda and dt not in (torch.float32, torch.float64):
+            print("# %s: skipped on the CPU (jfa's CPU backend takes float32/float64)" % dname, file=sys.stderr)
+            continue
+        bt = batch_of(dt)
+        floor = None
+        order = ["identity"] + [b for b in wanted if b != "identity"]
+        res = {}
+        for name in order:
+            attend, label = backends[name]
+            row = {"dtype": dname, "backend": label}
+            if attend is None:
+                res[name] = row
+                continue
+            try:
+                model = with_attention(master, attend, dt, device)
+                if cuda:
+                    torch.cuda.synchronize()
+                    torch.cuda.empty_cache()
+                    base = torch.cuda.memory_allocated(device)
+                    torch.cuda.reset_peak_memory_stats(device)
+                u, dudt, grads = one_step(model, bt, how)
+                if cuda:
+                    torch.cuda.synchronize()
+                    row["peak MiB"] = "%.0f" % ((torch.cuda.max_memory_allocated(device) - base) / 2 ** 20)
+                ms = timed(lambda: one_step(model, bt, how), a.iters, a.warmup, cuda)
+                row["ms/step"] = "%.2f" % ms
+                if name == "identity":
+                    floor = ms
+                elif floor is not None:
+                    row["attention share"] = "%.0f%%" % (100 * max(ms - floor, 0.0) / ms)
+                if name != "identity":
+                    row["rel u"] = "%.1e" % relerr(u, ref[0])
+                    row["rel du/dt"] = "%.1e" % relerr(dudt, ref[1])
+                    gd = sum((gg.double().cpu() - rr.double().cpu()).norm().item() ** 2 for gg, rr in zip(grads, ref[2]))
+                    gn = sum(rr.double().cpu().norm().item() ** 2 for rr in ref[2])
+                    row["rel grads"] = "%.1e" % (gd ** 0.5 / max(gn ** 0.5, 1e-300))
+                del model, u, dudt, grads
+            except Exception as ex:  # out of memory, unsupported shape, ...
+                row["backend"] = "%s: %s" % (label, str(ex).splitlines()[0][:90] if str(ex) else type(ex).__name__)
+                if cuda:
+                    torch.cuda.empty_cache()
+            res[name] = row
+        rows += [res[n] for n in wanted if n in res] + ([res["identity"]] if "identity" not in wanted else [])
+
+    if a.format == "csv":
+        print(",".join(cols))
+        for r_ in rows:
+            print(",".join('"%s"' % r_.get(c, "") if "," in r_.get(c, "") else r_.get(c, "") for c in cols))
+    else:
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "---|" * len(cols))
+        for r_ in rows:
+            print("| " + " | ".join(r_.get(c, "-") for c in cols) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""
+test_examples.py - examples/consistency_training.py and bench/train_step.py at a tiny size
+(CTest test_python_examples, label cpu): the MeanFlow example in one process with jfa and with
+math attention (the same losses), under two ranks with ring attention over gloo (the loss of
+step 1 equals the single-process one), and the training-step benchmark's table.
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+EXAMPLE = os.path.join(ROOT, "examples", "consistency_training.py")
+BENCH = os.path.join(ROOT, "bench", "train_step.py")
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.path.join(ROOT, "python") + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _losses(out):
+    return [float(x) for x in re.findall(r"step +\d+/\d+ +loss ([0-9.]+)", out)]
+
+
+def test_example_single_process():
+    outs = {}
+    for att in ("jfa", "math"):
+        r = subprocess.run([sys.executable, EXAMPLE, "--tiny", "--attention", att], env=_env(), capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "one-step samples" in r.stdout, r.stdout
+        outs[att] = _losses(r.stdout)
+    assert len(outs["jfa"]) == 3, outs
+    for a, b in zip(outs["jfa"], outs["math"]):
+        assert abs(a - b) <= 1e-3 * abs(b), outs
+
+
+def test_example_ring_two_ranks():
+    """Two processes (the environment torchrun sets), ring attention over gloo."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in range(2):
+        env = dict(_env(), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
+                   LOCAL_RANK=str(rank))
+        procs.append(subprocess.Popen([sys.executable, EXAMPLE, "--tiny"], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert "ring, P = 2" in outs[0], outs[0]
+    single = subprocess.run([sys.executable, EXAMPLE, "--tiny"], env=_env(), capture_output=True, text=True,
+                            timeout=300)
+    ring, one = _losses(outs[0]), _losses(single.stdout)
+    assert len(ring) == 3 and abs(ring[0] - one[0]) <= 1e-4 * abs(one[0]), (ring, one)
+
+
+def test_train_step_bench_tiny():
+    r = subprocess.run([sys.executable, BENCH, "--tiny", "--dtypes", "float32,float64", "--format", "csv"],
+                       env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [line.split(",") for line in r.stdout.strip().splitlines()]
+    assert rows[0][:3] == ["dtype", "backend", "ms/step"], rows
+    jfa64 = [row for row in rows if row[0] == "float64" and row[1] == "jfa"]
+    assert jfa64, rows
+    for v in jfa64[0][5:8]:  # u, du/dt, weight gradients against the float64 math step
+        assert float(v) < 1e-12, rows
+    jfa32 = [row for row in rows if row[0] == "float32" and row[1] == "jfa"][0]
+    assert all(float(v) < 1e-4 for v in jfa32[5:8]), rows
+    assert float(jfa32[2]) > 0
