@@ -174,7 +174,10 @@ def check_inputs(tensors, names, allow_gqa):
 
 def _unpack_dual(t):
     """(primal, tangent or None) at the current forward-AD level (fwAD.unpack_dual without its tuple)."""
-    return _VF_UNPACK(t, level=fwAD._current_level) if _VF_UNPACK is not None else fwAD.unpack_dual(t)
+    level = fwAD._current_level
+    if level < 0:
+        return t, None
+    return _VF_UNPACK(t, level=level) if _VF_UNPACK is not None else fwAD.unpack_dual(t)
 
 
 _VF_UNPACK = getattr(torch._VF, "_unpack_dual", None)
