@@ -42,6 +42,21 @@ static unsigned np_expect_fwd(int c, int64_t b, int64_t h, int64_t i) {
   }
 }
 
+/* Which outputs of batch 0 the NaN of case c may reach beyond the rows that attend to it: a
+   NaN key or value reaches, through 0 * NaN in the products of P (or its tangent) with V and
+   of the scores with K, the other rows of its tile or head, as it does in SDPA's math
+   (softmax(S) @ V); never another batch. */
+static unsigned np_allow_fwd(int c, int64_t b) {
+  if (b != 0) return 0;
+  switch (c) {
+    case NP_K: return 15u;
+    case NP_V: return 1u | 4u;
+    case NP_KD: return 4u | 8u;
+    case NP_VD: return 4u;
+    default: return 0u;
+  }
+}
+
 /* 1 if row r (width w) of x holds a NaN, 0 if it is all finite, -1 otherwise (inf or sentinel). */
 static int np_row_state(const double *x, int64_t r, int64_t w, double sentinel) {
   int nan = 0;
@@ -60,9 +75,9 @@ static int np_check_rows(const char *what, const double *x, int64_t H, int64_t N
   for (int64_t b = 0; b < NP_B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < N; ++i) {
-        const int want = (np_expect_fwd(c, b, h, i) & bit) != 0;
+        const int want = (np_expect_fwd(c, b, h, i) & bit) != 0, may = (np_allow_fwd(c, b) & bit) != 0;
         const int got = np_row_state(x, (b * H + h) * N + i, w, sentinel);
-        if (got != want) {
+        if (got != want && !(got == 1 && may)) {
           if (ok)
             fprintf(stderr, "  %s (%s): row (%lld, %lld, %lld) is %s, expected %s\n", what, np_case_name[c],
                     (long long)b, (long long)h, (long long)i,
@@ -151,7 +166,7 @@ static void np_case(const np_device_t *dev, int64_t D, const char *label, int c)
     const np_buf_t *outs[4] = {&o, &lse, &od, &mu};
     static const char *const onames[4] = {"o", "lse", "od", "mu"};
     for (int t = 0; t < 4; ++t) {
-      snprintf(name, sizeof name, "%s NaN in %s: %s NaN exactly in the rows it reaches", label, np_case_name[c],
+      snprintf(name, sizeof name, "%s NaN in %s: %s NaN in the rows it reaches, finite where it cannot reach", label, np_case_name[c],
                onames[t]);
       tu_expect(name, np_check_rows(onames[t], outs[t]->val, NP_HQ, NP_NQ, (t & 1) ? 1 : D,
                                     tu_round(NP_SENTINEL, outs[t]->t.dtype), c, 1u << t));

@@ -1,8 +1,10 @@
 /*
  * nan_prop.h - NaN propagation checks shared by the CPU and GPU tests: one NaN placed in
  * q, k, v, a tangent, dO or an additive mask must give NaN in the outputs it reaches (never
- * a zero row, as a running max that drops NaN would), and nothing outside the rows, heads
- * and batches it reaches. The device is abstracted by a few buffer functions, so the same
+ * a zero row, as a running max that drops NaN would), and nothing outside the batch it is
+ * in: a NaN query, query tangent, dO entry or mask entry only its own row; a NaN key or value
+ * (or their tangents) at least the rows that attend to it, and possibly other rows of its
+ * head through 0 * NaN, as in SDPA's math (softmax(S) @ V). The device is abstracted by a few buffer functions, so the same
  * cases run on every backend and kernel family.
  */
 #ifndef JFA_NAN_PROP_H_

@@ -1,7 +1,7 @@
 /*
  * test_cpu_nan.c - NaN propagation on the CPU backend (float64 and float32): a NaN in q, k,
- * v, a tangent, dO or an additive mask entry gives NaN exactly in the outputs it reaches and
- * nowhere else (tests/common/nan_prop.c has the cases).
+ * v, a tangent, dO or an additive mask entry gives NaN in the outputs it reaches and never
+ * outside its batch (tests/common/nan_prop.h says exactly where).
  *
  *   ctest -L cpu    or    ./test_cpu_nan          (JFA_TEST_SEED=... to repeat)
  */

@@ -1,7 +1,7 @@
 /*
  * test_gpu_nan.c - NaN propagation in the CUDA kernels: a NaN in q, k, v, a tangent, dO or an
- * additive mask entry gives NaN exactly in the outputs it reaches and nowhere else (the
- * online softmax's running max must not drop it), for each kernel family the dispatch picks:
+ * additive mask entry gives NaN in the outputs it reaches and never outside its batch (the
+ * online softmax's running max must not drop it; nan_prop.h says exactly where), for each kernel family the dispatch picks:
  * bf16/fp16 D = 64 and 128 (sm_90a forward/JVP where it applies, else mma.sync), fp16 D = 96
  * (mma.sync), fp32 D = 40 (SIMT); the merge kernel too. tests/common/nan_prop.c has the cases.
  *
