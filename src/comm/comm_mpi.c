@@ -236,7 +236,7 @@ static jfa_status_t mpi_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
     JFA_CUDA_CHECK(cudaStreamWaitEvent((cudaStream_t)ctx->stream, m->ev_done, 0));
   }
 #else
-  (void)ctx;
+  (void)ctx, (void)m;
 #endif
   return JFA_SUCCESS;
 }
