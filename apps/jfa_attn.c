@@ -5,7 +5,8 @@
  * reference (apps/common: every row when the problem is small, else sampled query
  * and key rows), printing progress with elapsed time. Exits 1 if the check fails.
  * --window L R adds a sliding window (-1 = unbounded side); --varlen L1,L2,...
- * packs sequences of those lengths (batch 1, N = their sum).
+ * packs sequences of those lengths (batch 1, N = their sum). Exit status: 0 passed,
+ * 1 check failed, 2 error, 77 --device cuda without a usable GPU (skipped).
  *
  * Usage: jfa_attn [options]   (jfa_attn --help lists them)
  *   e.g.  ./build/apps/jfa_attn --device cpu --seq 512 --dim 64 --causal
@@ -67,6 +68,10 @@ static app_opts_t parse(int argc, char **argv) {
     }
   }
   if (!o.device_set) o.device = jfa_cuda_available(NULL) ? JFA_DEVICE_CUDA : JFA_DEVICE_CPU;
+  if (o.device == JFA_DEVICE_CUDA && !jfa_cuda_available(NULL)) {
+    fprintf(stderr, "jfa_attn: --device cuda but no usable GPU (or a build without CUDA): skipped (exit 77)\n");
+    exit(77);
+  }
   const int gpu = o.device == JFA_DEVICE_CUDA;
   if (!o.dtype_set) o.dtype = gpu ? JFA_DTYPE_BFLOAT16 : JFA_DTYPE_FLOAT32;
   if (o.iters < 0) o.iters = gpu ? 20 : 3;

@@ -26,7 +26,8 @@
  * At P = 1 it also times the single-device API on the same problem (ring overhead)
  * when the calls are short. Timer: wall (MPI_Wtime around the call, which returns
  * synchronised) or events (CUDA events on the context's stream; CUDA only).
- * Exit status 0 when the check passes, 1 when it fails, 2 on an error.
+ * Exit status 0 when the check passes, 1 when it fails, 2 on an error, 77 when --device cuda
+ * finds no GPU (skipped).
  */
 #include <math.h>
 #include <stdint.h>
@@ -271,9 +272,9 @@ int main(int argc, char **argv) {
   if (o->device == JFA_DEVICE_CUDA) {
     int count = 0;
     if (!jfa_cuda_available(&count)) {
-      if (g_rank == 0) fprintf(stderr, "jfa_ring: --device cuda but no GPU (or a build without CUDA)\n");
+      if (g_rank == 0) fprintf(stderr, "jfa_ring: --device cuda but no GPU (or a build without CUDA): skipped (exit 77)\n");
       MPI_Finalize();
-      return 2;
+      return 77;
     }
     if (oo.nccl) {
       TRY(jfa_comm_create_nccl_from_mpi(&comm, &world, &dev));

@@ -184,9 +184,10 @@ typedef struct {
 } app_sample_t;
 
 /**
- * Chooses the rows: every row when full, else o->samples query rows (rows 0 and N-1
- * among them) over all (batch, head) and o->samples key rows from at most two
- * (batch, kv head) pairs (deterministic in the seed). Free with app_sample_free.
+ * Chooses the rows: every row when full, else `samples` query rows over all (batch, head)
+ * (the tensors' first and last rows among them) and `samples` key rows from at most two
+ * (batch, kv head) pairs, the last pair and one drawn (deterministic in the seed; the
+ * last pair's rows 0 and N-1 among them). Free with app_sample_free.
  */
 void app_sample_rows(const app_problem_t *p, int full, int samples, uint64_t seed, app_sample_t *s);
 void app_sample_free(app_sample_t *s);

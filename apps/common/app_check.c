@@ -102,22 +102,27 @@ void app_sample_rows(const app_problem_t *p, int full, int samples, uint64_t see
   s->q = (app_row_t *)malloc((size_t)samples * sizeof(app_row_t));
   s->k = (app_row_t *)malloc((size_t)samples * sizeof(app_row_t));
   uint64_t st = mix64(seed + 77);
+  /* key rows come from two (batch, kv head) pairs: the last one (the far end of the tensors,
+     where 32-bit offsets would overflow first) and one drawn from the seed */
   s->nslots = p->B * p->Hkv > 1 ? 2 : 1;
-  for (int sl = 0; sl < s->nslots; ++sl) { /* two distinct (batch, kv head) pairs */
+  s->slot_b[0] = p->B - 1, s->slot_hk[0] = p->Hkv - 1;
+  if (s->nslots == 2) {
     st = mix64(st + 1);
-    uint64_t pair = st % (uint64_t)(p->B * p->Hkv);
-    if (sl == 1 && (int64_t)pair == s->slot_b[0] * p->Hkv + s->slot_hk[0])
-      pair = (pair + 1) % (uint64_t)(p->B * p->Hkv);
-    s->slot_b[sl] = (int64_t)pair / p->Hkv;
-    s->slot_hk[sl] = (int64_t)pair % p->Hkv;
+    uint64_t pair = st % (uint64_t)(p->B * p->Hkv - 1); /* any pair but the last */
+    s->slot_b[1] = (int64_t)pair / p->Hkv;
+    s->slot_hk[1] = (int64_t)pair % p->Hkv;
   }
   for (int r = 0; r < samples; ++r) {
+    /* query rows: the first and the last row of the tensors, then drawn from the seed */
     st = mix64(st + 1);
     app_row_t q = {(int64_t)(st % (uint64_t)p->B), (int64_t)((st >> 16) % (uint64_t)p->Hq),
-                   r == 0 ? 0 : r == 1 ? p->N - 1 : (int64_t)((st >> 24) % (uint64_t)p->N), 0};
+                   (int64_t)((st >> 24) % (uint64_t)p->N), 0};
+    if (r == 0) q.b = 0, q.h = 0, q.i = 0;
+    if (r == 1) q.b = p->B - 1, q.h = p->Hq - 1, q.i = p->N - 1;
     s->q[r] = q;
+    /* key rows: rows 0 and N-1 of the last pair, then drawn, alternating pairs */
     st = mix64(st + 1);
-    int sl = r % s->nslots;
+    const int sl = r < 2 ? 0 : r % s->nslots;
     app_row_t k = {s->slot_b[sl], s->slot_hk[sl],
                    r == 0 ? 0 : r == 1 ? p->N - 1 : (int64_t)((st >> 24) % (uint64_t)p->N), sl};
     s->k[r] = k;
