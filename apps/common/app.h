@@ -202,8 +202,10 @@ typedef struct {
 } app_check_result_t;
 
 /**
- * The naive float64 reference of the chosen rows, computed on threads from the hash
- * (the formulas of README.md written out, masks by definition), compared with qgot and kgot.
+ * The float64 reference of the chosen rows compared with qgot and kgot. Every row (s->full):
+ * jfa_ref64 (tests/common/ref64.h) on the whole problem. Sampled rows: a naive reference of
+ * each row computed on threads from the hash (the formulas of README.md written out, masks
+ * by definition).
  * Key rows need lse and Delta = dO.O of the query rows that see them: with s->full the
  * reference's own; else stats_lse / stats_delta from the run, indexed
  * [(slot * (Hq / Hkv) + h % (Hq / Hkv)) * N + i] (each itself checked on the query samples).

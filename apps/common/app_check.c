@@ -4,7 +4,9 @@
  * README.md with the masks by their definition, inputs recomputed from the hash
  * (app_inputs.c), no code shared with src/. Rows run on threads; a query row costs
  * O(visible keys x D), a key row O(group x visible queries x D), so the check's cost
- * is bounded by the number of rows whatever the problem's size.
+ * is bounded by the number of rows whatever the problem's size. The check of every
+ * row (small problems) uses jfa_ref64 instead (tests/common/ref64.c: the independent
+ * float64 reference of the tests, on the whole problem).
  */
 #include <math.h>
 #include <pthread.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "ref64.h"
 
 const char *const app_out_name[APP_NOUT] = {"O", "lse", "Od", "mu", "dQ", "dK", "dV"};
 
@@ -291,9 +294,78 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* Every row: the inputs materialised in float64 (rounded to the dtype) and jfa_ref64's forward,
+   JVP and backward of the whole problem (its own lse and Delta); 0, or -1 (memory, ref64 refused). */
+static int check_full_ref64(const app_problem_t *p, const app_sample_t *s, const double *qgot, const double *kgot,
+                            acc_t *acc) {
+  const int64_t B = p->B, Hq = p->Hq, Hkv = p->Hkv, N = p->N, D = p->D;
+  const size_t nq = (size_t)(B * Hq * N * D), nk = (size_t)(B * Hkv * N * D), nr = (size_t)(B * Hq * N);
+  double *x[APP_T_N], *out[APP_NOUT];
+  jfa_tensor_t tx[APP_T_N], to[APP_NOUT];
+  int rc = 0;
+  for (int t = 0; t < APP_T_N; ++t) {
+    const int kv = t == APP_T_K || t == APP_T_V || t == APP_T_KD || t == APP_T_VD;
+    const int64_t H = kv ? Hkv : Hq;
+    x[t] = (double *)malloc((kv ? nk : nq) * sizeof(double));
+    if (!x[t]) rc = -1;
+    else
+      for (int64_t r = 0; r < B * H * N; ++r)
+        app_row(p->seed, t, r / (H * N), (r / N) % H, r % N, D, p->dtype, x[t] + (size_t)(r * D));
+    tx[t] = jfa_tensor_bhsd(x[t], JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, H, N, D);
+  }
+  for (int o = 0; o < APP_NOUT; ++o) {
+    const int kv = o == APP_DK || o == APP_DV, stat = o == APP_LSE || o == APP_MU;
+    out[o] = (double *)malloc((stat ? nr : kv ? nk : nq) * sizeof(double));
+    if (!out[o]) rc = -1;
+    to[o] = jfa_tensor_bhsd(out[o], JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, kv ? Hkv : Hq, N, stat ? 1 : D);
+  }
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = p->causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  prm.window_left = p->window_left;
+  prm.window_right = p->window_right;
+  if (p->nseq > 0) prm.cu_seqlens_q = prm.cu_seqlens_k = p->cu, prm.num_seqs = p->nseq;
+  if (!rc)
+    rc = ref64_forward_jvp(&prm, &tx[APP_T_Q], &tx[APP_T_K], &tx[APP_T_V], &tx[APP_T_QD], &tx[APP_T_KD],
+                           &tx[APP_T_VD], &to[APP_O], &to[APP_LSE], &to[APP_OD], &to[APP_MU]);
+  if (!rc)
+    rc = ref64_backward(&prm, &tx[APP_T_Q], &tx[APP_T_K], &tx[APP_T_V], NULL, NULL, &tx[APP_T_DO], &to[APP_DQ],
+                        &to[APP_DK], &to[APP_DV]);
+  for (int64_t r = 0; !rc && r < s->nq; ++r) { /* full: row r is (b, h, i) in order */
+    const double *g = qgot + (size_t)r * (size_t)APP_QW(D);
+    for (int64_t d = 0; d < D; ++d) {
+      cmp(acc, APP_O, g[d], out[APP_O][r * D + d]);
+      cmp(acc, APP_OD, g[D + d], out[APP_OD][r * D + d]);
+      cmp(acc, APP_DQ, g[2 * D + d], out[APP_DQ][r * D + d]);
+    }
+    cmp(acc, APP_LSE, g[3 * D], out[APP_LSE][r]);
+    cmp(acc, APP_MU, g[3 * D + 1], out[APP_MU][r]);
+  }
+  for (int64_t r = 0; !rc && r < s->nk; ++r) {
+    const double *g = kgot + (size_t)r * (size_t)APP_KW(D);
+    for (int64_t d = 0; d < D; ++d) {
+      cmp(acc, APP_DK, g[d], out[APP_DK][r * D + d]);
+      cmp(acc, APP_DV, g[D + d], out[APP_DV][r * D + d]);
+    }
+  }
+  for (int t = 0; t < APP_T_N; ++t) free(x[t]);
+  for (int o = 0; o < APP_NOUT; ++o) free(out[o]);
+  return rc;
+}
+
 void app_check(const app_problem_t *p, const app_sample_t *s, const double *qgot, const double *kgot,
                const double *stats_lse, const double *stats_delta, int threads, app_check_result_t *res) {
   const double t0 = app_now();
+  if (s->full) {
+    acc_t a;
+    memset(&a, 0, sizeof a);
+    const int fail = check_full_ref64(p, s, qgot, kgot, &a);
+    if (fail) fprintf(stderr, "app_check: the reference failed (out of memory, or ref64 refused the problem)\n");
+    for (int o = 0; o < APP_NOUT; ++o)
+      res->err[o] = fail || a.bad[o] ? NAN : a.sr[o] > 0 ? sqrt(a.se[o] / a.sr[o]) : sqrt(a.se[o]);
+    res->seconds = app_now() - t0;
+    return;
+  }
   if (threads < 1) threads = 1;
   job_t *jobs = (job_t *)calloc((size_t)threads, sizeof(job_t));
   pthread_t *tid = (pthread_t *)calloc((size_t)threads, sizeof(pthread_t));
@@ -341,8 +413,9 @@ void app_check(const app_problem_t *p, const app_sample_t *s, const double *qgot
 
 int app_check_report(const app_check_result_t *res, const app_sample_t *s, double tol) {
   int pass = 1;
-  printf("  check: %s%lld query rows and %lld key rows against a naive float64 reference, %.2f s (tolerance %.0e)\n",
-         s->full ? "all " : "sampled ", (long long)s->nq, (long long)s->nk, res->seconds, tol);
+  printf("  check: %s%lld query rows and %lld key rows against %s, %.2f s (tolerance %.0e)\n",
+         s->full ? "all " : "sampled ", (long long)s->nq, (long long)s->nk,
+         s->full ? "jfa_ref64 (naive float64, tests/common)" : "a naive float64 row reference", res->seconds, tol);
   for (int o = 0; o < APP_NOUT; ++o) {
     const int ok = res->err[o] <= tol; /* NaN fails */
     pass &= ok;
