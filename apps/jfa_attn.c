@@ -169,8 +169,10 @@ int main(int argc, char **argv) {
     int n = 0;
     const double med = app_time_op(&o, op_name[op], run_call, &c, &n);
     char rate[32];
-    printf("  %-12s %10.3f ms  %s (median of %d)\n", op_name[op], 1e3 * med, app_rate(op_flops[op] / med, rate, 32),
-           n);
+    char count[48];
+    if (n) snprintf(count, sizeof count, "median of %d", n);
+    else snprintf(count, sizeof count, "the warm-up call, over --budget");
+    printf("  %-12s %10.3f ms  %s (%s)\n", op_name[op], 1e3 * med, app_rate(op_flops[op] / med, rate, 32), count);
     fflush(stdout);
   }
 

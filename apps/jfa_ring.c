@@ -389,10 +389,12 @@ int main(int argc, char **argv) {
     int n = 0;
     tm[op] = app_time_op(o, names[op], timed_call, &c, &n);
     if (g_rank == 0) {
-      char rate[32];
-      printf("  %-12s %10.3f ms  (%.3f ms per ring step)  %s per rank  (median of %d, slowest rank, %s)\n",
-             names[op], tm[op] * 1e3, tm[op] * 1e3 / g_size,
-             app_rate(mult[op] * fwd_flop / g_size / tm[op], rate, sizeof rate), n, oo.events ? "CUDA events" : "wall");
+      char rate[32], count[48];
+      if (n) snprintf(count, sizeof count, "median of %d", n);
+      else snprintf(count, sizeof count, "the warm-up call, over --budget");
+      printf("  %-12s %10.3f ms  (%.3f ms per ring step)  %s per rank  (%s, slowest rank, %s)\n", names[op],
+             tm[op] * 1e3, tm[op] * 1e3 / g_size, app_rate(mult[op] * fwd_flop / g_size / tm[op], rate, sizeof rate),
+             count, oo.events ? "CUDA events" : "wall");
       fflush(stdout);
     }
   }

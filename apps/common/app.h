@@ -95,7 +95,9 @@ typedef double (*app_call_fn)(void *arg);
 /**
  * Times an op: o->warmup calls, then the median of up to o->iters calls; when the
  * warm-up (or first) call is long the count is cut so the timed calls take about
- * o->budget seconds (at least one). Progress lines name the op. *iters_done gets the count.
+ * o->budget seconds (at least one), and a warm-up call longer than the budget is itself
+ * the measurement (*iters_done = 0: its one-time costs are small next to it). Progress
+ * lines name the op. *iters_done gets the count of timed calls.
  */
 double app_time_op(const app_opts_t *o, const char *name, app_call_fn fn, void *arg, int *iters_done);
 

@@ -65,6 +65,11 @@ double app_time_op(const app_opts_t *o, const char *name, app_call_fn fn, void *
     tw = fn(arg);
   }
   if (o->warmup > 0) app_say("%s: warm-up took %.3f s", name, tw);
+  if (o->warmup > 0 && o->budget > 0 && tw > o->budget) { /* one call over the budget: it is the measurement */
+    app_say("%s: the warm-up call is over the budget (%.3g s): it is the time reported", name, o->budget);
+    if (iters_done) *iters_done = 0;
+    return tw;
+  }
   int n = o->warmup > 0 ? count_for(o, tw) : o->iters;
   double *ts = (double *)malloc((size_t)n * sizeof(double));
   double t_said = app_now();
