@@ -205,12 +205,11 @@ typedef struct {
 
 /**
  * The float64 reference of the chosen rows compared with qgot and kgot. Every row (s->full):
- * jfa_ref64 (tests/common/ref64.h) on the whole problem. Sampled rows: a naive reference of
- * each row computed on threads from the hash (the formulas of README.md written out, masks
- * by definition).
- * Key rows need lse and Delta = dO.O of the query rows that see them: with s->full the
- * reference's own; else stats_lse / stats_delta from the run, indexed
- * [(slot * (Hq / Hkv) + h % (Hq / Hkv)) * N + i] (each itself checked on the query samples).
+ * jfa_ref64 (tests/common/ref64.h) on the whole problem, with its own lse and Delta.
+ * Sampled rows: a naive reference of each row from the hash (the formulas of README.md
+ * written out, masks by definition), split into items of at most 16384 keys or queries run
+ * on threads; key rows use the run's lse and Delta = dO.O (each itself checked on the query
+ * samples), stats_lse / stats_delta indexed [(slot * (Hq / Hkv) + h % (Hq / Hkv)) * N + i].
  */
 void app_check(const app_problem_t *p, const app_sample_t *s, const double *qgot, const double *kgot,
                const double *stats_lse, const double *stats_delta, int threads, app_check_result_t *res);

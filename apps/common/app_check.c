@@ -158,14 +158,29 @@ static void cmp(acc_t *a, int o, double got, double ref) {
   a->sr[o] += ref * ref;
 }
 
+/* The sampled rows' reference is split into items of at most CHUNK keys (query rows) or
+   CHUNK queries of one head (key rows), so that threads share even one long row; each item
+   leaves partial sums, merged per row afterwards. */
+#ifndef APP_CHECK_CHUNK
+#define APP_CHECK_CHUNK 16384 /* a -D override tests the merge with short items */
+#endif
+#define CHUNK APP_CHECK_CHUNK
+
+typedef struct {
+  int64_t row, hg, x0, x1; /* row; key rows: head in the group; the range of keys / queries */
+} item_t;
+
 typedef struct {
   const app_problem_t *p;
   const app_sample_t *s;
-  const double *qgot, *kgot, *slse, *sdelta;
-  double *own_lse, *own_delta; /* full: the reference's lse and Delta of every query row */
+  const double *slse, *sdelta; /* the run's lse and Delta of the sampled key pairs' query heads */
+  const item_t *items;
+  int64_t nitems;
+  double *part; /* per item: query rows m, z, sum e Sd, sum e dP, then O, A, Vd, KP, KPdp (D each);
+                   key rows dK, dV */
+  int64_t pw;   /* doubles per item */
   int phase, w, nw;
-  acc_t acc;
-  int fail; /* out of memory */
+  int fail;
 } job_t;
 
 static double dot(const double *a, const double *b, int64_t D) {
@@ -174,25 +189,23 @@ static double dot(const double *a, const double *b, int64_t D) {
   return s;
 }
 
-/* Query row r: O, lse, Od, mu, dQ by one pass over the visible keys (online softmax in float64). */
-static void query_row(job_t *j, int64_t r, double *buf) {
+/* Query row it->row over keys [x0, x1): online softmax sums relative to the item's own max m. */
+static void query_part(job_t *j, const item_t *it, double *buf, double *out) {
   const app_problem_t *p = j->p;
   const int64_t D = p->D, g = p->Hq / p->Hkv;
-  const app_row_t x = j->s->q[r];
+  const app_row_t x = j->s->q[it->row];
   const int64_t hk = x.h / g;
   const double scale = 1.0 / sqrt((double)D);
   double *q = buf, *qd = q + D, *dO = qd + D, *k = dO + D, *kd = k + D, *v = kd + D, *vd = v + D;
-  double *O = vd + D, *A = O + D, *Vd = A + D, *KP = Vd + D, *KPdp = KP + D;
+  double *O = out + 4, *A = O + D, *Vd = A + D, *KP = Vd + D, *KPdp = KP + D;
   app_row(p->seed, APP_T_Q, x.b, x.h, x.i, D, p->dtype, q);
   app_row(p->seed, APP_T_QD, x.b, x.h, x.i, D, p->dtype, qd);
   app_row(p->seed, APP_T_DO, x.b, x.h, x.i, D, p->dtype, dO);
-  memset(O, 0, 5 * (size_t)D * sizeof(double));
+  memset(out, 0, (size_t)j->pw * sizeof(double));
   double m = -INFINITY, z = 0, mun = 0, deln = 0;
-  int64_t lo, hi;
-  visible_range(p, x.i, 0, &lo, &hi);
-  for (int64_t kj = lo; kj < hi; ++kj) {
-    if (!app_visible(p, x.i, kj)) {
-      j->fail = 2;
+  for (int64_t kj = it->x0; kj < it->x1; ++kj) {
+    if (!app_visible(p, x.i, kj)) { /* the range is the visible set by construction */
+      j->fail = 1;
       continue;
     }
     app_row(p->seed, APP_T_K, x.b, hk, kj, D, p->dtype, k);
@@ -216,82 +229,163 @@ static void query_row(job_t *j, int64_t r, double *buf) {
       KPdp[d] += e * dp * k[d];
     }
   }
-  /* lse = m + log z, P = exp(S - lse): O = sum P v, mu = sum P Sd, Od = sum P (Sd - mu) v + P vd,
-     Delta = dO.O = sum P dP, dQ = s sum P (dP - Delta) k; no visible key: zeros, lse = -inf */
-  const double lse = z > 0 ? m + log(z) : -INFINITY, iz = z > 0 ? 1.0 / z : 0.0;
-  const double mu = mun * iz, delta = deln * iz;
-  const double *got = j->qgot + (size_t)r * (size_t)APP_QW(D);
-  for (int64_t d = 0; d < D; ++d) {
-    const double o = O[d] * iz;
-    cmp(&j->acc, APP_O, got[d], o);
-    cmp(&j->acc, APP_OD, got[D + d], A[d] * iz - mu * o + Vd[d] * iz);
-    cmp(&j->acc, APP_DQ, got[2 * D + d], scale * (KPdp[d] * iz - delta * KP[d] * iz));
-  }
-  cmp(&j->acc, APP_LSE, got[3 * D], lse);
-  cmp(&j->acc, APP_MU, got[3 * D + 1], mu);
-  if (j->own_lse) {
-    const size_t gi = (size_t)((x.b * p->Hq + x.h) * p->N + x.i);
-    j->own_lse[gi] = lse;
-    j->own_delta[gi] = delta;
-  }
+  out[0] = m, out[1] = z, out[2] = mun, out[3] = deln;
 }
 
-/* Key row r: dK = s sum_i dS_ij q_i, dV = sum_i P_ij dO_i over the group's query heads. */
-static void key_row(job_t *j, int64_t r, double *buf) {
+/* Key row it->row, query head hg of its group, queries [x0, x1): partial dK, dV. */
+static void key_part(job_t *j, const item_t *it, double *buf, double *out) {
   const app_problem_t *p = j->p;
   const int64_t D = p->D, g = p->Hq / p->Hkv;
-  const app_row_t x = j->s->k[r];
+  const app_row_t x = j->s->k[it->row];
+  const int64_t h = x.h * g + it->hg;
   const double scale = 1.0 / sqrt((double)D);
-  double *k = buf, *v = k + D, *q = v + D, *dO = q + D, *dK = dO + D, *dV = dK + D;
+  double *k = buf, *v = k + D, *q = v + D, *dO = q + D, *dK = out, *dV = out + D;
   app_row(p->seed, APP_T_K, x.b, x.h, x.i, D, p->dtype, k);
   app_row(p->seed, APP_T_V, x.b, x.h, x.i, D, p->dtype, v);
-  memset(dK, 0, 2 * (size_t)D * sizeof(double));
-  int64_t lo, hi;
-  visible_range(p, x.i, 1, &lo, &hi);
-  for (int64_t hg = 0; hg < g; ++hg) {
-    const int64_t h = x.h * g + hg;
-    for (int64_t i = lo; i < hi; ++i) {
-      if (!app_visible(p, i, x.i)) {
-        j->fail = 2;
-        continue;
-      }
-      double lse, delta;
-      if (j->own_lse) {
-        const size_t gi = (size_t)((x.b * p->Hq + h) * p->N + i);
-        lse = j->own_lse[gi], delta = j->own_delta[gi];
-      } else {
-        const size_t gi = (size_t)(((int64_t)x.slot * g + hg) * p->N + i);
-        lse = j->slse[gi], delta = j->sdelta[gi];
-      }
-      app_row(p->seed, APP_T_Q, x.b, h, i, D, p->dtype, q);
-      app_row(p->seed, APP_T_DO, x.b, h, i, D, p->dtype, dO);
-      const double pr = exp(scale * dot(q, k, D) - lse), ds = pr * (dot(dO, v, D) - delta);
-      for (int64_t d = 0; d < D; ++d) {
-        dK[d] += scale * ds * q[d];
-        dV[d] += pr * dO[d];
-      }
+  memset(out, 0, (size_t)j->pw * sizeof(double));
+  for (int64_t i = it->x0; i < it->x1; ++i) {
+    if (!app_visible(p, i, x.i)) {
+      j->fail = 1;
+      continue;
     }
-  }
-  const double *got = j->kgot + (size_t)r * (size_t)APP_KW(D);
-  for (int64_t d = 0; d < D; ++d) {
-    cmp(&j->acc, APP_DK, got[d], dK[d]);
-    cmp(&j->acc, APP_DV, got[D + d], dV[d]);
+    const size_t gi = (size_t)(((int64_t)x.slot * g + it->hg) * p->N + i);
+    app_row(p->seed, APP_T_Q, x.b, h, i, D, p->dtype, q);
+    app_row(p->seed, APP_T_DO, x.b, h, i, D, p->dtype, dO);
+    /* P = exp(S - lse), dS = P (dO.v - Delta), dK += s dS q, dV += P dO */
+    const double pr = exp(scale * dot(q, k, D) - j->slse[gi]), ds = pr * (dot(dO, v, D) - j->sdelta[gi]);
+    for (int64_t d = 0; d < D; ++d) {
+      dK[d] += scale * ds * q[d];
+      dV[d] += pr * dO[d];
+    }
   }
 }
 
 static void *worker(void *arg) {
   job_t *j = (job_t *)arg;
-  double *buf = (double *)malloc(12 * (size_t)j->p->D * sizeof(double));
+  double *buf = (double *)malloc(8 * (size_t)j->p->D * sizeof(double));
   if (!buf) {
     j->fail = 1;
     return NULL;
   }
-  if (j->phase == 0)
-    for (int64_t r = j->w; r < j->s->nq; r += j->nw) query_row(j, r, buf);
-  else
-    for (int64_t r = j->w; r < j->s->nk; r += j->nw) key_row(j, r, buf);
+  for (int64_t r = j->w; r < j->nitems; r += j->nw) {
+    if (j->phase == 0) query_part(j, &j->items[r], buf, j->part + r * j->pw);
+    else key_part(j, &j->items[r], buf, j->part + r * j->pw);
+  }
   free(buf);
   return NULL;
+}
+
+/* Runs one phase's items on threads; returns nonzero if a worker failed. */
+static int run_items(job_t *proto, int threads, job_t *jobs, pthread_t *tid) {
+  for (int w = 0; w < threads; ++w) {
+    jobs[w] = *proto;
+    jobs[w].w = w, jobs[w].nw = threads;
+  }
+  int started = 0;
+  for (int w = 1; w < threads; ++w, ++started)
+    if (pthread_create(&tid[w], NULL, worker, &jobs[w])) break;
+  for (int w = started + 1; w < threads; ++w) worker(&jobs[w]); /* threads that could not start */
+  worker(&jobs[0]);
+  for (int w = 1; w <= started; ++w) pthread_join(tid[w], NULL);
+  int fail = 0;
+  for (int w = 0; w < threads; ++w) fail |= jobs[w].fail;
+  return fail;
+}
+
+/* The sampled rows: items, partial sums on threads, merge per row, compare. */
+static int check_rows(const app_problem_t *p, const app_sample_t *s, const double *qgot, const double *kgot,
+                      const double *slse, const double *sdelta, int threads, acc_t *acc) {
+  const int64_t D = p->D, g = p->Hq / p->Hkv;
+  const double scale = 1.0 / sqrt((double)D);
+  int64_t cap = 0, n = 0;
+  for (int64_t r = 0; r < s->nq; ++r) { /* item count: query rows, then key rows x heads */
+    int64_t lo, hi;
+    visible_range(p, s->q[r].i, 0, &lo, &hi);
+    cap += (hi - lo + CHUNK - 1) / CHUNK + 1;
+  }
+  for (int64_t r = 0; r < s->nk; ++r) {
+    int64_t lo, hi;
+    visible_range(p, s->k[r].i, 1, &lo, &hi);
+    cap += g * ((hi - lo + CHUNK - 1) / CHUNK + 1);
+  }
+  item_t *items = (item_t *)malloc((size_t)cap * sizeof(item_t));
+  int64_t *first = (int64_t *)malloc((size_t)(s->nq + s->nk + 1) * sizeof(int64_t));
+  job_t *jobs = (job_t *)calloc((size_t)threads, sizeof(job_t));
+  pthread_t *tid = (pthread_t *)calloc((size_t)threads, sizeof(pthread_t));
+  const int64_t pw = 5 * D + 4;
+  double *part = (double *)malloc((size_t)(cap * pw) * sizeof(double));
+  double *S = (double *)malloc(5 * (size_t)D * sizeof(double)); /* a query row's merged sums */
+  int fail = !items || !first || !jobs || !tid || !part || !S;
+  for (int phase = 0; phase < 2 && !fail; ++phase) {
+    const int64_t nrows = phase == 0 ? s->nq : s->nk;
+    n = 0;
+    for (int64_t r = 0; r < nrows; ++r) {
+      int64_t lo, hi;
+      visible_range(p, phase == 0 ? s->q[r].i : s->k[r].i, phase, &lo, &hi);
+      first[r] = n;
+      for (int64_t hg = 0; hg < (phase == 0 ? 1 : g); ++hg) {
+        int64_t x0 = lo;
+        do { /* at least one item per row (an empty one gives zero sums) */
+          const int64_t x1 = hi - x0 > CHUNK ? x0 + CHUNK : hi;
+          item_t it = {r, hg, x0, x1};
+          items[n++] = it;
+          x0 = x1;
+        } while (x0 < hi);
+      }
+    }
+    first[nrows] = n;
+    job_t proto;
+    memset(&proto, 0, sizeof proto);
+    proto.p = p, proto.s = s, proto.slse = slse, proto.sdelta = sdelta, proto.items = items, proto.nitems = n;
+    proto.part = part, proto.pw = phase == 0 ? pw : 2 * D, proto.phase = phase;
+    if (run_items(&proto, threads, jobs, tid)) {
+      fail = 1;
+      break;
+    }
+    for (int64_t r = 0; r < nrows; ++r) {
+      if (phase == 0) {
+        /* merge: sums relative to the rows' overall max M (an item's scaled by exp(m - M)) */
+        double M = -INFINITY, z = 0, mun = 0, deln = 0;
+        memset(S, 0, 5 * (size_t)D * sizeof(double));
+        for (int64_t t = first[r]; t < first[r + 1]; ++t) M = fmax(M, part[t * pw]);
+        for (int64_t t = first[r]; t < first[r + 1]; ++t) {
+          const double *pp = part + t * pw;
+          if (pp[0] == -INFINITY) continue; /* no visible key in the item */
+          const double c = exp(pp[0] - M);
+          z += c * pp[1], mun += c * pp[2], deln += c * pp[3];
+          for (int64_t e = 0; e < 5 * D; ++e) S[e] += c * pp[4 + e];
+        }
+        /* lse = M + log z, P = exp(S - lse): O = sum P v, mu = sum P Sd, Od = sum P (Sd - mu) v + P vd,
+           Delta = dO.O = sum P dP, dQ = s sum P (dP - Delta) k; no visible key: zeros, lse = -inf */
+        const double lse = z > 0 ? M + log(z) : -INFINITY, iz = z > 0 ? 1.0 / z : 0.0;
+        const double mu = mun * iz, delta = deln * iz;
+        const double *O = S, *A = O + D, *Vd = A + D, *KP = Vd + D, *KPdp = KP + D;
+        const double *got = qgot + (size_t)r * (size_t)APP_QW(D);
+        for (int64_t d = 0; d < D; ++d) {
+          const double o = O[d] * iz;
+          cmp(acc, APP_O, got[d], o);
+          cmp(acc, APP_OD, got[D + d], A[d] * iz - mu * o + Vd[d] * iz);
+          cmp(acc, APP_DQ, got[2 * D + d], scale * (KPdp[d] * iz - delta * KP[d] * iz));
+        }
+        cmp(acc, APP_LSE, got[3 * D], lse);
+        cmp(acc, APP_MU, got[3 * D + 1], mu);
+      } else {
+        const double *got = kgot + (size_t)r * (size_t)APP_KW(D);
+        for (int64_t d = 0; d < 2 * D; ++d) {
+          double sum = 0;
+          for (int64_t t = first[r]; t < first[r + 1]; ++t) sum += part[t * 2 * D + d];
+          cmp(acc, d < D ? APP_DK : APP_DV, got[d], sum);
+        }
+      }
+    }
+  }
+  free(items);
+  free(first);
+  free(jobs);
+  free(tid);
+  free(part);
+  free(S);
+  return fail ? -1 : 0;
 }
 
 /* Every row: the inputs materialised in float64 (rounded to the dtype) and jfa_ref64's forward,
@@ -367,47 +461,12 @@ void app_check(const app_problem_t *p, const app_sample_t *s, const double *qgot
     return;
   }
   if (threads < 1) threads = 1;
-  job_t *jobs = (job_t *)calloc((size_t)threads, sizeof(job_t));
-  pthread_t *tid = (pthread_t *)calloc((size_t)threads, sizeof(pthread_t));
-  double *own_lse = NULL, *own_delta = NULL;
-  if (s->full) {
-    own_lse = (double *)malloc((size_t)(p->B * p->Hq * p->N) * sizeof(double));
-    own_delta = (double *)malloc((size_t)(p->B * p->Hq * p->N) * sizeof(double));
-  }
-  acc_t tot;
-  memset(&tot, 0, sizeof tot);
-  int fail = !jobs || !tid || (s->full && (!own_lse || !own_delta)) || (!s->full && (!stats_lse || !stats_delta));
-  for (int phase = 0; phase < 2 && !fail; ++phase) {
-    for (int w = 0; w < threads; ++w) {
-      job_t j;
-      memset(&j, 0, sizeof j);
-      j.p = p, j.s = s, j.qgot = qgot, j.kgot = kgot, j.slse = stats_lse, j.sdelta = stats_delta;
-      j.own_lse = own_lse, j.own_delta = own_delta, j.phase = phase, j.w = w, j.nw = threads;
-      jobs[w] = j;
-    }
-    int started = 0;
-    for (int w = 1; w < threads; ++w, ++started)
-      if (pthread_create(&tid[w], NULL, worker, &jobs[w])) break;
-    /* rows of threads that could not start: this thread takes them */
-    for (int w = started + 1; w < threads; ++w) jobs[w].nw = threads, worker(&jobs[w]);
-    worker(&jobs[0]);
-    for (int w = 1; w <= started; ++w) pthread_join(tid[w], NULL);
-    for (int w = 0; w < threads; ++w) {
-      for (int o = 0; o < APP_NOUT; ++o) {
-        tot.se[o] += jobs[w].acc.se[o];
-        tot.sr[o] += jobs[w].acc.sr[o];
-        tot.bad[o] |= jobs[w].acc.bad[o];
-      }
-      if (jobs[w].fail) fail = 1;
-    }
-  }
-  for (int o = 0; o < APP_NOUT; ++o)
-    res->err[o] = fail || tot.bad[o] ? NAN : tot.sr[o] > 0 ? sqrt(tot.se[o] / tot.sr[o]) : sqrt(tot.se[o]);
+  acc_t a;
+  memset(&a, 0, sizeof a);
+  const int fail = !stats_lse || !stats_delta || check_rows(p, s, qgot, kgot, stats_lse, stats_delta, threads, &a);
   if (fail) fprintf(stderr, "app_check: out of memory or an internal inconsistency; every error set to NaN\n");
-  free(own_lse);
-  free(own_delta);
-  free(jobs);
-  free(tid);
+  for (int o = 0; o < APP_NOUT; ++o)
+    res->err[o] = fail || a.bad[o] ? NAN : a.sr[o] > 0 ? sqrt(a.se[o] / a.sr[o]) : sqrt(a.se[o]);
   res->seconds = app_now() - t0;
 }
 
