@@ -97,7 +97,7 @@ typedef double (*app_call_fn)(void *arg);
  * warm-up (or first) call is long the count is cut so the timed calls take about
  * o->budget seconds (at least one), and a warm-up call longer than the budget is itself
  * the measurement (*iters_done = 0: its one-time costs are small next to it). Progress
- * lines name the op. *iters_done gets the count of timed calls.
+ * lines name the op; while a call runs, a line every 5 s (every 30 s after a minute). *iters_done gets the count of timed calls.
  */
 double app_time_op(const app_opts_t *o, const char *name, app_call_fn fn, void *arg, int *iters_done);
 

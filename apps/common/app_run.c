@@ -3,6 +3,7 @@
  * timing loop of the programs: warm-up, then the median of the timed calls, with
  * fewer calls when one is long so that a run at scale stays within minutes.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,56 @@ void app_say(const char *fmt, ...) {
   fflush(stdout);
 }
 
+/* ---- a call in flight: a line every few seconds while it runs (the ring's steps are not
+   reported one by one; this keeps a call of minutes from being silent) ---- */
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;
+  const char *name;
+  double t0;
+} watch_t;
+
+static void *watch_main(void *arg) {
+  watch_t *w = (watch_t *)arg;
+  pthread_mutex_lock(&w->mu);
+  double next = w->t0 + 5.0;
+  while (!w->done) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* the condition variable's clock */
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    if (!w->done && app_now() >= next) {
+      app_say("%s: call running for %.0f s", w->name, app_now() - w->t0);
+      next += app_now() - w->t0 < 60.0 ? 5.0 : 30.0;
+    }
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+/* One call of fn with the watcher running (only where progress prints). */
+static double watched_call(const char *name, app_call_fn fn, void *arg) {
+  if (!g_print) return fn(arg);
+  watch_t w;
+  pthread_t tid;
+  pthread_mutex_init(&w.mu, NULL);
+  pthread_cond_init(&w.cv, NULL);
+  w.done = 0, w.name = name, w.t0 = app_now();
+  const int started = pthread_create(&tid, NULL, watch_main, &w) == 0;
+  const double t = fn(arg);
+  if (started) {
+    pthread_mutex_lock(&w.mu);
+    w.done = 1;
+    pthread_cond_signal(&w.cv);
+    pthread_mutex_unlock(&w.mu);
+    pthread_join(tid, NULL);
+  }
+  pthread_cond_destroy(&w.cv);
+  pthread_mutex_destroy(&w.mu);
+  return t;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -62,7 +113,7 @@ double app_time_op(const app_opts_t *o, const char *name, app_call_fn fn, void *
   double tw = 0.0;
   for (int w = 0; w < o->warmup; ++w) {
     app_say("%s: warm-up call %d of %d", name, w + 1, o->warmup);
-    tw = fn(arg);
+    tw = watched_call(name, fn, arg);
   }
   if (o->warmup > 0) app_say("%s: warm-up took %.3f s", name, tw);
   if (o->warmup > 0 && o->budget > 0 && tw > o->budget) { /* one call over the budget: it is the measurement */
@@ -76,7 +127,7 @@ double app_time_op(const app_opts_t *o, const char *name, app_call_fn fn, void *
   int done = 0;
   app_say("%s: %d timed call%s", name, n, n == 1 ? "" : "s");
   for (int it = 0; it < n; ++it) {
-    ts[done++] = fn(arg);
+    ts[done++] = watched_call(name, fn, arg);
     if (it == 0 && o->warmup == 0) n = count_for(o, ts[0]);
     if (app_now() - t_said > 2.0 && it + 1 < n) { /* a line every few seconds at most */
       app_say("%s: %d of %d timed calls done", name, done, n);
