@@ -4,7 +4,10 @@
 #   launch/build.sh [extra cmake args...]
 #
 # Env: JFA_BUILD_DIR (default: build), CI (set: warnings are errors),
-#      JFA_BUILD_JOBS (default: all cores).
+#      JFA_BUILD_JOBS (default: all cores),
+#      JFA_BUILD_MAIN=cpu|gpu: build only the main job's program (apps/jfa_ring and what it
+#        links; no tests): cpu also leaves the CUDA kernels out (launch/run_main.sh sets it).
+#        Unset: everything (tests on, CUDA on when nvcc is found), as CI and tests/run.sh want.
 # Installs cmake, ninja-build, Open MPI, and PyTorch + pytest for the Python
 # binding's tests (Debian's python3-torch, python3-pytest; JFA_NO_PYTHON_DEPS=1 skips
 # them) with apt-get when they are missing
@@ -27,7 +30,7 @@ have_torch=0
 for py in python3 /usr/bin/python3; do
   if command -v "$py" >/dev/null 2>&1 && "$py" -c "import torch, pytest" >/dev/null 2>&1; then have_torch=1; break; fi
 done
-if [ "$have_torch" -eq 0 ] && [ -z "${JFA_NO_PYTHON_DEPS:-}" ]; then missing+=(python3-torch python3-pytest); fi
+if [ "$have_torch" -eq 0 ] && [ -z "${JFA_NO_PYTHON_DEPS:-}" ] && [ -z "${JFA_BUILD_MAIN:-}" ]; then missing+=(python3-torch python3-pytest); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "build.sh: installing ${missing[*]}"
   sudo_cmd=()
@@ -53,8 +56,21 @@ if [ ! -f "$build_dir/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; the
 werror=()
 if [ -n "${CI:-}" ]; then werror=(-DJFA_WARNINGS_AS_ERRORS=ON); fi
 
+# what to build: everything, or the main job's program only (explicit options, so that a
+# build dir shared by both modes never keeps the other mode's choice in its cache)
+have_nvcc=OFF
+if command -v nvcc >/dev/null 2>&1; then have_nvcc=ON; fi
+mode=(-DJFA_BUILD_TESTS=ON "-DJFA_ENABLE_CUDA=$have_nvcc")
+target=()
+case "${JFA_BUILD_MAIN:-}" in
+  "") ;;
+  cpu) mode=(-DJFA_BUILD_TESTS=OFF -DJFA_ENABLE_CUDA=OFF); target=(--target jfa_ring) ;;
+  gpu) mode=(-DJFA_BUILD_TESTS=OFF "-DJFA_ENABLE_CUDA=$have_nvcc"); target=(--target jfa_ring) ;;
+  *) echo "build.sh: JFA_BUILD_MAIN must be cpu or gpu" >&2; exit 2 ;;
+esac
+
 jobs="${JFA_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 echo "build.sh: configuring $build_dir"
-cmake -S "$here" -B "$build_dir" "${gen[@]}" "${werror[@]}" "$@"
-echo "build.sh: building with $jobs jobs"
-cmake --build "$build_dir" -j "$jobs"
+cmake -S "$here" -B "$build_dir" "${gen[@]}" "${werror[@]}" "${mode[@]}" "$@"
+echo "build.sh: building ${target[*]:-everything} with $jobs jobs"
+cmake --build "$build_dir" -j "$jobs" "${target[@]}"

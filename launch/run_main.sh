@@ -7,15 +7,24 @@
 #
 # Ranks: JFA_NP, default the number of GPUs (one rank per GPU, NCCL), or 4 CPU
 # ranks on a machine without a GPU (with the program's small CPU default size).
-# Extra cmake arguments for the build: JFA_CMAKE_ARGS.
+# It builds only the program (JFA_BUILD_MAIN, see build.sh), and without a GPU leaves the
+# CUDA kernels out. Extra cmake arguments for the build: JFA_CMAKE_ARGS.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${JFA_BUILD_DIR:-build}"
 case "$build_dir" in /*) ;; *) build_dir="$here/$build_dir" ;; esac
 
+# GPUs: nvidia-smi's list (no nvidia-smi, or no GPU in it: none)
+ngpu=0
+if command -v nvidia-smi >/dev/null 2>&1; then
+  ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+fi
+main=cpu
+if [ "${ngpu:-0}" -gt 0 ]; then main=gpu; fi
+
 # shellcheck disable=SC2086
-JFA_BUILD_DIR="$build_dir" "$here/launch/build.sh" ${JFA_CMAKE_ARGS:-}
+JFA_BUILD_MAIN="$main" JFA_BUILD_DIR="$build_dir" "$here/launch/build.sh" ${JFA_CMAKE_ARGS:-}
 
 prog="$build_dir/apps/jfa_ring"
 if [ ! -x "$prog" ]; then
@@ -23,10 +32,6 @@ if [ ! -x "$prog" ]; then
   exit 1
 fi
 
-ngpu=0
-if command -v nvidia-smi >/dev/null 2>&1; then
-  ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
-fi
 if [ "${ngpu:-0}" -gt 0 ]; then
   np="${JFA_NP:-$ngpu}"
   echo "run_main.sh: $np rank(s) on $ngpu GPU(s)"

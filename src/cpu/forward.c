@@ -12,7 +12,8 @@
  * Query row (b, h, i) against keys [j0, j1) of one kv head (K, V, Kd, Vd point at
  * key 0), with the dense mask's bias per key: O row, lse, and with the JVP
  * (qd != NULL) the Od row and mu. S and Sd are scratch of j1 - j0 doubles.
- * A row whose keys are all masked gives O = Od = 0, lse = -inf, mu = 0.
+ * A row whose keys are all masked gives O = Od = 0, lse = -inf, mu = 0; a NaN score
+ * (NaN in q, k, a tangent or the bias of a visible key) gives a NaN row.
  */
 static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t j1,
                        const double *q, const double *qd, const double *K,
@@ -36,7 +37,7 @@ static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, 
     const double *kj = K + j * D;
     S[j] = p->scale * jfa_cpu_dot(q, kj, D) + bias;
     if (jvp) Sd[j] = p->scale * (jfa_cpu_dot(qd, kj, D) + jfa_cpu_dot(q, Kd + j * D, D));
-    if (S[j] > m) m = S[j];
+    if (S[j] > m || isnan(S[j])) m = S[j]; /* a NaN score makes the row NaN (never dropped) */
   }
   if (m == -INFINITY) return; /* no visible key */
   double l = 0.0;

@@ -7,7 +7,7 @@
 void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, double *mu, const double *o_p,
                        double lse_p, const double *od_p, double mu_p) {
   double la = *lse, lp = lse_p;
-  double m = la > lp ? la : lp;
+  double m = (isnan(la) || isnan(lp)) ? NAN : la > lp ? la : lp; /* NaN in either: NaN out */
   if (m == -INFINITY) { /* both empty */
     for (int64_t d = 0; d < D; ++d) {
       o[d] = 0.0;
@@ -20,14 +20,14 @@ void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, d
   double l = m + log(exp(la - m) + exp(lp - m));
   double wa = exp(la - l), wp = exp(lp - l);
   double mu_new = 0.0;
-  if (jvp) mu_new = (wa > 0.0 ? wa * *mu : 0.0) + (wp > 0.0 ? wp * mu_p : 0.0);
+  if (jvp) mu_new = (wa != 0.0 ? wa * *mu : 0.0) + (wp != 0.0 ? wp * mu_p : 0.0);
   for (int64_t d = 0; d < D; ++d) {
     double ov = 0.0, odv = 0.0;
-    if (wa > 0.0) {
+    if (wa != 0.0) { /* an empty partial adds nothing; a NaN weight propagates */
       ov += wa * o[d];
       if (jvp) odv += wa * (od[d] + (*mu - mu_new) * o[d]);
     }
-    if (wp > 0.0) {
+    if (wp != 0.0) {
       ov += wp * o_p[d];
       if (jvp) odv += wp * (od_p[d] + (mu_p - mu_new) * o_p[d]);
     }

@@ -143,6 +143,15 @@ __device__ __forceinline__ float mask_dense(const MaskDev &m, int64_t b, int64_t
 /* ---------------------------------------------------------------------------- */
 /* Dtype traits                                                                    */
 
+/* The larger of a and b, NaN when either is NaN (max.NaN.f32, sm_80+): the running row max of
+   the online softmax uses it so that a NaN score makes its row NaN, where fmaxf would drop it
+   and leave a zero row. */
+__device__ __forceinline__ float fmax_nan(float a, float b) {
+  float r;
+  asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+}
+
 __device__ __forceinline__ float to_f(float x) { return x; }
 __device__ __forceinline__ float to_f(double x) { return (float)x; }
 __device__ __forceinline__ float to_f(__half x) { return __half2float(x); }

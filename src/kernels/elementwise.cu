@@ -105,7 +105,7 @@ __global__ void merge_kernel(View o_acc, View lse_acc, View od_acc, View mu_acc,
   lp = __shfl_sync(0xffffffffu, lp, 0);
   ma = __shfl_sync(0xffffffffu, ma, 0);
   mp = __shfl_sync(0xffffffffu, mp, 0);
-  float mx = fmaxf(la, lp);
+  float mx = fmax_nan(la, lp); /* NaN in either partial: NaN out */
   float wa = 0.f, wp = 0.f, lse = -INFINITY, mu = 0.f;
   if (mx != -INFINITY) {
     float ea = expf(la - mx), ep = expf(lp - mx);

@@ -130,12 +130,12 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
             }
           }
           s[mt][nt][rr * 2 + e] = val;
-          mx = fmaxf(mx, val);
+          mx = fmax_nan(mx, val);
         }
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      mx = fmax_nan(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmax_nan(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       if (FAST) mx *= a.scale_log2; /* scale > 0: the max of the scaled scores */
-      const float mnew = fmaxf(mrow[mt][rr], mx);
+      const float mnew = fmax_nan(mrow[mt][rr], mx); /* NaN stays NaN: the row comes out NaN */
       const float muse = mnew == -INFINITY ? 0.f : mnew;
       const float alpha = FAST ? exp2_ftz(mrow[mt][rr] - muse) : exp2f(mrow[mt][rr] - muse);
       const bool moved = mnew > mrow[mt][rr]; /* the row's max rose (first visible keys included) */
@@ -168,7 +168,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
           lf += __shfl_xor_sync(0xffffffffu, lf, 2);
           nf += __shfl_xor_sync(0xffffffffu, nf, 1);
           nf += __shfl_xor_sync(0xffffffffu, nf, 2);
-          const float cnew = lf > 0.f ? nf / lf : 0.f;
+          const float cnew = lf != 0.f ? nf / lf : 0.f;
           shift = cr - cnew;
           cr = cnew;
         }
@@ -265,13 +265,14 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
       const int64_t i = r0 + mt * 16 + g + rr * 8;
       if (i >= p.Nq) continue;
       const float l = lrow[mt][rr];
-      const float inv = l > 0.f ? 1.f / l : 0.f;
-      const float lse = l > 0.f ? (mrow[mt][rr] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+      /* l == 0: no visible key (O = 0, lse = -inf); a NaN l (a NaN score) gives NaN everywhere */
+      const float inv = l != 0.f ? 1.f / l : 0.f;
+      const float lse = l != 0.f ? (mrow[mt][rr] + log2f(l)) * 0.69314718055994531f : -INFINITY;
       const float mu = JVP ? nrow[mt][rr] * inv : 0.f; /* 0 for a row without keys */
       const float cref = JVP ? crow[JVP ? mt : 0][rr] : 0.f; /* U's reference, close to mu */
       float wa = 0.f, wp = 1.f, lse_n = lse, mu_n = mu;
       if (a.accumulate) {
-        const float mx = fmaxf(la[mt][rr], lse);
+        const float mx = fmax_nan(la[mt][rr], lse);
         wp = 0.f;
         lse_n = -INFINITY;
         mu_n = 0.f;

@@ -17,7 +17,7 @@
 #define SIMT_MAXC 8 /* 256 / 32 head dims per lane */
 
 static __device__ __forceinline__ float warp_max(float x) {
-  for (int o = 16; o; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+  for (int o = 16; o; o >>= 1) x = fmax_nan(x, __shfl_xor_sync(0xffffffffu, x, o)); /* NaN propagates */
   return x;
 }
 static __device__ __forceinline__ float warp_sum(float x) {
@@ -126,7 +126,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
       sd = (float)(p.scale * (dot_row64(Qds + w * D, Ks + lane * (D + 1), D) +
                               dot_row64(Qs + w * D, Kds + lane * (D + 1), D)));
     float mt = warp_max(s);
-    float mn = fmaxf(m, mt);
+    float mn = fmax_nan(m, mt);
     if (mn == -INFINITY) continue;
     float alpha = (m == -INFINITY) ? 0.f : expf(m - mn);
     float pj = valid ? expf((float)(s64 - (double)mn)) : 0.f;
@@ -137,7 +137,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     float shift = 0.f;
     if (JVP) {
       nu = nu * alpha + warp_sum(pj * sd);
-      const float cnew = l > 0.f ? nu / l : 0.f;
+      const float cnew = l != 0.f ? nu / l : 0.f;
       shift = cref - cnew;
       cref = cnew;
     }
@@ -162,8 +162,8 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     }
   }
   if (i >= p.Nq) return;
-  float inv = l > 0.f ? 1.f / l : 0.f;
-  float lse_v = l > 0.f ? m + logf(l) : -INFINITY;
+  float inv = l != 0.f ? 1.f / l : 0.f; /* l == 0: no visible key; NaN: a NaN score, NaN out */
+  float lse_v = l != 0.f ? m + logf(l) : -INFINITY;
   float mu_v = cref; /* = nu / l of the last tile; 0 for a row that saw no key */
   if (!accumulate) {
 #pragma unroll
@@ -185,7 +185,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
   float la = ((float *)lse.p)[voff(lse, b, h, i, 0)];
   float ma = (JVP && mu.p) ? ((float *)mu.p)[voff(mu, b, h, i, 0)] : 0.f;
   __syncwarp();
-  float mx = fmaxf(la, lse_v);
+  float mx = fmax_nan(la, lse_v);
   float wa = 0.f, wp = 0.f, lse_n = -INFINITY, mu_n = 0.f;
   if (mx != -INFINITY) {
     float ea = expf(la - mx), ep = expf(lse_v - mx), sum = ea + ep;

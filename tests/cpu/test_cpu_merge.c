@@ -1,11 +1,16 @@
 /*
  * test_cpu_merge.c - merging partial results over a split of the keys equals
- * attention over all keys, including rows that are -inf in one part or in all:
+ * attention over all keys, including rows that are -inf in one part or in all;
+ * the references are independent of the library (ref64.h):
  *   - the public jfa_attention_merge (float64 and float32 accumulators, float32
- *     and float64 partials, with and without the JVP);
+ *     and float64 partials, with and without the JVP) against the naive merge
+ *     formula applied to the same partials (lse = logsumexp, w_c = exp(lse_c - lse),
+ *     O = sum w_c O_c, mu = sum w_c mu_c, Od = sum w_c (Od_c + (mu_c - mu) O_c)),
+ *     and against ref64's attention over all keys;
  *   - the backend's accumulate mode as the ring uses it (jfa_backend_attention_block
  *     and jfa_backend_attention_backward_block over K/V blocks, accumulators filled
- *     with the identity by jfa_backend_fill, global lse and delta).
+ *     with the identity by jfa_backend_fill, global lse and delta) against ref64's
+ *     attention over all keys.
  * Key blocks are strided views (slices along the sequence) of the full K and V.
  *
  * Run: ctest --test-dir build -R test_cpu_merge   (JFA_TEST_SEED=<n> to repeat)
@@ -17,6 +22,7 @@
 
 #include "core/backend.h"
 #include "cpu_test.h"
+#include "ref64.h"
 
 static jfa_context_t *ctx;
 
@@ -59,8 +65,8 @@ static void check_public_merge(const char *name, geo_t g, const int64_t *cuts, i
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
   prm.mask = g.mask;
-  int ok = jfa_attention_forward_jvp(ctx, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t) ==
-           JFA_SUCCESS;
+  int ok = 1;
+  int rok = ref64_forward_jvp(&prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t) == 0;
   tbuf_t oa = tb_new(acc_dt, 0, B, Hq, Nq, D), la = tb_new(acc_dt, 0, B, Hq, Nq, 1),
          oda = tb_new(acc_dt, 1, B, Hq, Nq, D), mua = tb_new(acc_dt, 0, B, Hq, Nq, 1);
   /* the identity: o = od = mu = 0, lse = -inf */
@@ -69,6 +75,8 @@ static void check_public_merge(const char *name, geo_t g, const int64_t *cuts, i
   tb_set(&oa, zero), tb_set(&oda, zero), tb_set(&mua, zero), tb_set(&la, ninf);
   int64_t qp;
   positions(&g, &qp);
+  enum { MAXP = 8 };
+  tbuf_t op[MAXP], lp[MAXP], odp[MAXP], mp[MAXP];
   for (int c = 0; c < nparts; ++c) {
     int64_t j0 = cuts[c], n = cuts[c + 1] - cuts[c];
     jfa_attention_params_t bp = prm;
@@ -79,30 +87,46 @@ static void check_public_merge(const char *name, geo_t g, const int64_t *cuts, i
     }
     jfa_tensor_t kb = slice_seq(&pin[1].t, j0, n), vb = slice_seq(&pin[2].t, j0, n), kdb = slice_seq(&pin[4].t, j0, n),
                  vdb = slice_seq(&pin[5].t, j0, n);
-    tbuf_t op = tb_new(part_dt, 0, B, Hq, Nq, D), lp = tb_new(part_dt, 0, B, Hq, Nq, 1),
-           odp = tb_new(part_dt, 0, B, Hq, Nq, D), mp = tb_new(part_dt, 0, B, Hq, Nq, 1);
-    jfa_status_t st = jfa_attention_forward_jvp(ctx, &bp, &pin[0].t, &kb, &vb, &pin[3].t, &kdb, &vdb, &op.t, &lp.t,
-                                                &odp.t, &mp.t);
+    op[c] = tb_new(part_dt, 0, B, Hq, Nq, D), lp[c] = tb_new(part_dt, 0, B, Hq, Nq, 1),
+    odp[c] = tb_new(part_dt, 0, B, Hq, Nq, D), mp[c] = tb_new(part_dt, 0, B, Hq, Nq, 1);
+    jfa_status_t st = jfa_attention_forward_jvp(ctx, &bp, &pin[0].t, &kb, &vb, &pin[3].t, &kdb, &vdb, &op[c].t,
+                                                &lp[c].t, &odp[c].t, &mp[c].t);
     if (st == JFA_SUCCESS)
-      st = jvp ? jfa_attention_merge(ctx, &oa.t, &la.t, &oda.t, &mua.t, &op.t, &lp.t, &odp.t, &mp.t)
-               : jfa_attention_merge(ctx, &oa.t, &la.t, NULL, NULL, &op.t, &lp.t, NULL, NULL);
+      st = jvp ? jfa_attention_merge(ctx, &oa.t, &la.t, &oda.t, &mua.t, &op[c].t, &lp[c].t, &odp[c].t, &mp[c].t)
+               : jfa_attention_merge(ctx, &oa.t, &la.t, NULL, NULL, &op[c].t, &lp[c].t, NULL, NULL);
     if (st != JFA_SUCCESS) printf("%s: %s\n", name, jfa_get_last_error());
     ok &= st == JFA_SUCCESS;
-    tb_free(&op), tb_free(&lp), tb_free(&odp), tb_free(&mp);
   }
   snprintf(label, sizeof label, "%s: calls succeed", name);
   tu_expect(label, ok);
-  tbuf_t *res[4] = {&oa, &la, &oda, &mua}, *ref[4] = {&o, &lse, &od, &mu};
+  /* the naive merge formula over the same partials (float64) */
+  tbuf_t no = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, D), nl = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, 1),
+         nod = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, D), nmu = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, 1);
+  {
+    const jfa_tensor_t *po[MAXP], *pl[MAXP], *pod[MAXP], *pm[MAXP];
+    for (int c = 0; c < nparts; ++c) po[c] = &op[c].t, pl[c] = &lp[c].t, pod[c] = &odp[c].t, pm[c] = &mp[c].t;
+    rok &= ref64_merge(nparts, po, pl, jvp ? pod : NULL, jvp ? pm : NULL, &no.t, &nl.t, jvp ? &nod.t : NULL,
+                       jvp ? &nmu.t : NULL) == 0;
+  }
+  snprintf(label, sizeof label, "%s: references run", name);
+  tu_expect(label, rok);
+  tbuf_t *res[4] = {&oa, &la, &oda, &mua}, *ref[4] = {&o, &lse, &od, &mu}, *nref[4] = {&no, &nl, &nod, &nmu};
   const char *names[4] = {"O", "lse", "Od", "mu"};
+  /* the merge itself adds only rounding to the accumulator dtype */
+  const double merge_tol = acc_dt == JFA_DTYPE_FLOAT64 ? 1e-14 : 1e-6;
   for (int i = 0; i < (jvp ? 4 : 2); ++i) {
     tb_get(res[i]);
     tb_get(ref[i]);
-    snprintf(label, sizeof label, "%s: merged %s == full", name, names[i]);
+    tb_get(nref[i]);
+    snprintf(label, sizeof label, "%s: merged %s == naive merge formula of the parts", name, names[i]);
+    tu_check(label, tu_rel_err(res[i]->val, nref[i]->val, nref[i]->n), merge_tol);
+    snprintf(label, sizeof label, "%s: merged %s == ref64 over all keys", name, names[i]);
     tu_check(label, tu_rel_err(res[i]->val, ref[i]->val, ref[i]->n), tol);
   }
   free(zero), free(ninf);
+  for (int c = 0; c < nparts; ++c) tb_free(&op[c]), tb_free(&lp[c]), tb_free(&odp[c]), tb_free(&mp[c]);
   for (int i = 0; i < 6; ++i) tb_free(ins[i]), tb_free(&pin[i]);
-  for (int i = 0; i < 4; ++i) tb_free(res[i]), tb_free(ref[i]);
+  for (int i = 0; i < 4; ++i) tb_free(res[i]), tb_free(ref[i]), tb_free(nref[i]);
 }
 
 /* The ring's path: backend accumulate mode over K/V blocks, float64 accumulators. */
@@ -115,16 +139,16 @@ static void check_accumulate(const char *name, geo_t g, const int64_t *cuts, int
          dout = tb_new(dt, 1, B, Hq, Nq, D);
   tbuf_t *ins[7] = {&q, &k, &v, &qd, &kd, &vd, &dout};
   for (int i = 0; i < 7; ++i) tb_random(ins[i], 1.0);
-  /* full single-call results */
-  tbuf_t o = tb_new(dt, 0, B, Hq, Nq, D), lse = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, 1),
-         od = tb_new(dt, 0, B, Hq, Nq, D), mu = tb_new(JFA_DTYPE_FLOAT64, 0, B, Hq, Nq, 1),
-         dq = tb_new(dt, 0, B, Hq, Nq, D), dk = tb_new(dt, 0, B, Hkv, Nk, D), dv = tb_new(dt, 0, B, Hkv, Nk, D);
+  /* the reference over all keys (ref64) */
+  const jfa_dtype_t f64 = JFA_DTYPE_FLOAT64;
+  tbuf_t o = tb_new(f64, 0, B, Hq, Nq, D), lse = tb_new(f64, 0, B, Hq, Nq, 1), od = tb_new(f64, 0, B, Hq, Nq, D),
+         mu = tb_new(f64, 0, B, Hq, Nq, 1), dq = tb_new(f64, 0, B, Hq, Nq, D), dk = tb_new(f64, 0, B, Hkv, Nk, D),
+         dv = tb_new(f64, 0, B, Hkv, Nk, D);
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
   prm.mask = g.mask;
-  int ok = jfa_attention_forward_jvp(ctx, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t) ==
-           JFA_SUCCESS;
-  ok &= jfa_attention_backward(ctx, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t) == JFA_SUCCESS;
+  int ok = ref64_forward_jvp(&prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t) == 0;
+  ok &= ref64_backward(&prm, &q.t, &k.t, &v.t, NULL, NULL, &dout.t, &dq.t, &dk.t, &dv.t) == 0;
 
   /* block-wise */
   tbuf_t oa = tb_new(acc, 0, B, Hq, Nq, D), la = tb_new(acc, 0, B, Hq, Nq, 1), oda = tb_new(acc, 0, B, Hq, Nq, D),
@@ -166,7 +190,7 @@ static void check_accumulate(const char *name, geo_t g, const int64_t *cuts, int
   for (int i = 0; i < 7; ++i) {
     tb_get(res[i]);
     tb_get(ref[i]);
-    snprintf(label, sizeof label, "%s: block-accumulated %s == single call", name, names[i]);
+    snprintf(label, sizeof label, "%s: block-accumulated %s == ref64 over all keys", name, names[i]);
     tu_check(label, tu_rel_err(res[i]->val, ref[i]->val, ref[i]->n), tol);
   }
   for (int i = 0; i < 7; ++i) tb_free(ins[i]), tb_free(res[i]), tb_free(ref[i]);

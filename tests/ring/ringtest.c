@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 #endif
 
+#include "ref64.h"
 #include "testutil.h"
 
 const char *const rt_out_names[RT_NOUT] = {"O (jvp)", "lse (jvp)", "Od", "mu", "O (fwd)", "lse (fwd)",
@@ -136,30 +137,24 @@ static void lt_download(lt_t *x) {
   tu_gather(&h, x->vals);
 }
 
+/* Global row of local row i of `rank` among P, by the documented layouts written out here
+   (not through jfa_layout_chunk): contiguous, rank r holds rows [r N/P, (r+1) N/P); zigzag,
+   2P chunks of N/(2P) rows, rank r holds chunk r then chunk 2P-1-r. */
+static int64_t global_row(jfa_layout_t layout, int64_t N, int rank, int P, int64_t i) {
+  if (layout == JFA_LAYOUT_CONTIGUOUS) return rank * N / P + i;
+  const int64_t c = N / (2 * P);
+  return i < c ? rank * c + i : (2 * (int64_t)P - 1 - rank) * c + (i - c);
+}
+
 /* Copies this rank's rows of a full BHSD double array (seq N) into local (seq n). */
 static void shard_host(const rt_case_t *c, int rank, int P, const double *full, double *local,
                        int64_t H, int64_t D) {
-  int nch = c->layout == JFA_LAYOUT_ZIGZAG ? 2 : 1;
   int64_t n = c->N / P;
-  for (int ch = 0; ch < nch; ++ch) {
-    int64_t pos, rows;
-    jfa_layout_chunk(c->layout, c->N, rank, P, ch, &pos, &rows);
-    for (int64_t bh = 0; bh < c->B * H; ++bh)
-      for (int64_t i = 0; i < rows; ++i)
-        memcpy(local + (bh * n + ch * rows + i) * D, full + (bh * c->N + pos + i) * D,
-               (size_t)D * sizeof(double));
-  }
+  for (int64_t bh = 0; bh < c->B * H; ++bh)
+    for (int64_t i = 0; i < n; ++i)
+      memcpy(local + (bh * n + i) * D, full + (bh * c->N + global_row(c->layout, c->N, rank, P, i)) * D,
+             (size_t)D * sizeof(double));
 }
-
-#define RT_TRY(call)                                                                          \
-  do {                                                                                        \
-    jfa_status_t s_ = (call);                                                                 \
-    if (s_ != JFA_SUCCESS) {                                                                  \
-      fprintf(stderr, "%s failed: %s: %s\n", #call, jfa_status_string(s_), jfa_get_last_error()); \
-      st = s_;                                                                                \
-      goto done;                                                                              \
-    }                                                                                         \
-  } while (0)
 
 jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_comm_t *comm,
                          jfa_context_t *ctx, jfa_context_t *cpu, double err[RT_NOUT]) {
@@ -203,10 +198,13 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
   if (c->windowed) prm.window_left = c->window_left, prm.window_right = c->window_right;
   if (c->num_seqs > 0)
     prm.cu_seqlens_q = prm.cu_seqlens_k = c->cu_seqlens, prm.num_seqs = c->num_seqs;
-  RT_TRY(jfa_attention_forward_jvp(cpu, &prm, &ft[Q], &ft[K], &ft[V], &ft[QD], &ft[KD], &ft[VD], &ft[O],
-                                   &ft[LSE], &ft[OD], &ft[MU]));
-  RT_TRY(jfa_attention_backward(cpu, &prm, &ft[Q], &ft[K], &ft[V], &ft[O], &ft[LSE], &ft[DO], &ft[DQ],
-                                &ft[DK], &ft[DV]));
+  /* the reference: ref64 (naive float64, no jfa code; its own statistics in the backward) */
+  if (ref64_forward_jvp(&prm, &ft[Q], &ft[K], &ft[V], &ft[QD], &ft[KD], &ft[VD], &ft[O], &ft[LSE], &ft[OD],
+                        &ft[MU]) != 0 ||
+      ref64_backward(&prm, &ft[Q], &ft[K], &ft[V], NULL, NULL, &ft[DO], &ft[DQ], &ft[DK], &ft[DV]) != 0) {
+    st = JFA_ERROR_INTERNAL;
+    goto done;
+  }
 
   /* local shards: inputs through jfa_layout_shard (checked against a host copy) */
   {

@@ -1,9 +1,12 @@
 /*
  * ringtest.h - shared code of the ring tests (tests/ring): one "case" runs the
  * ring over an MPI group on a context (CPU or CUDA) with fresh seeded inputs and
- * compares every output (O, lse, Od, mu, dQ, dK, dV) with single-rank attention
- * over the full sequence (the public jfa_attention_* API on a CPU context in
- * float64, from the same dtype-rounded inputs). Errors are ||ring - ref|| / ||ref||
+ * compares every output (O, lse, Od, mu, dQ, dK, dV) with attention over the full
+ * sequence by the independent float64 reference (ref64.h: no jfa code, so a bug of
+ * the CPU backend cannot cancel), from the same dtype-rounded inputs. Each rank's
+ * rows of the reference are picked by the documented layouts written out in the
+ * test (not jfa_layout_chunk); jfa_layout_shard/unshard are checked against that
+ * pick. Errors are ||ring - ref|| / ||ref||
  * over the whole sequence (sums reduced over the group); poison left or a NaN
  * gives NaN. Outputs are poisoned before every ring call.
  */
@@ -36,7 +39,7 @@ void rt_seed(uint64_t seed);
 
 /**
  * Runs one case on the ranks of `group` with communicator `comm` (already created
- * over group) and context `ctx`; cpu is a CPU context for the reference. err[i]
+ * over group) and context `ctx`; cpu is a CPU context for jfa_layout_shard/unshard. err[i]
  * receives the relative error of output i (the same value on every rank of group).
  * Returns JFA_SUCCESS or the first failing status of a jfa call (printed).
  */

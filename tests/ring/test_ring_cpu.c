@@ -7,8 +7,9 @@
  * that fits the world (ranks left over sit out that P). Every case (fp64 and
  * fp32, contiguous and zigzag, causal and not, GQA and MHA, one row per chunk)
  * runs on every P with the same inputs; every output (O, lse, Od, mu, and O, lse
- * of the plain forward, dQ, dK, dV) is compared with the float64 single-rank
- * result over the full sequence. Also: the error does not grow with P
+ * of the plain forward, dQ, dK, dV) is compared with the independent float64
+ * reference (ref64.h) over the full sequence, every row, each rank's rows picked
+ * by the documented layout formula. Also: the error does not grow with P
  * (err(P=8) <= 10 err(P=2) + floor), the one-rank communicator at P=1, and
  * fully masked blocks (causal: early queries against late keys) leave no NaN.
  */

@@ -1,0 +1,47 @@
+/*
+ * test_gpu_nan.c - NaN propagation in the CUDA kernels: a NaN in q, k, v, a tangent, dO or an
+ * additive mask entry gives NaN in the outputs it reaches and never outside its batch (the
+ * online softmax's running max must not drop it; nan_prop.h says exactly where), for each kernel family the dispatch picks:
+ * bf16/fp16 D = 64 and 128 (sm_90a forward/JVP where it applies, else mma.sync), fp16 D = 96
+ * (mma.sync), fp32 D = 40 (SIMT); the merge kernel too. tests/common/nan_prop.c has the cases.
+ *
+ *   ctest -L gpu    or    ./test_gpu_nan          (JFA_TEST_SEED=... to repeat)
+ * Exits 77 (CTest "Not Run") without a GPU.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gpu_test.h"
+#include "nan_prop.h"
+
+static np_buf_t gpu_alloc(jfa_dtype_t dtype, int64_t B, int64_t H, int64_t S, int64_t D) {
+  gbuf_t *g = (gbuf_t *)malloc(sizeof(gbuf_t));
+  *g = gb_new(dtype, 0, B, H, S, D);
+  np_buf_t b = {g->t, g->val, g->n, g};
+  return b;
+}
+static void gpu_set(np_buf_t *b, const double *values) { gb_set((gbuf_t *)b->impl, values); }
+static void gpu_get(np_buf_t *b) { gb_get((gbuf_t *)b->impl); }
+static void gpu_release(np_buf_t *b) {
+  gb_free((gbuf_t *)b->impl);
+  free(b->impl);
+}
+
+int main(void) {
+  gt_require_gpu();
+  tu_init_seed("test_gpu_nan");
+  jfa_context_t *ctx;
+  gt_ok(jfa_context_create(&ctx, JFA_DEVICE_CUDA, 0), "context");
+  static const struct {
+    jfa_dtype_t dt;
+    int64_t D;
+  } cases[] = {{JFA_DTYPE_BFLOAT16, 64}, {JFA_DTYPE_FLOAT16, 128}, {JFA_DTYPE_FLOAT16, 96}, {JFA_DTYPE_FLOAT32, 40}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+    np_device_t dev = {ctx, cases[c].dt, JFA_DTYPE_FLOAT32, gpu_alloc, gpu_set, gpu_get, gpu_release};
+    char label[64];
+    snprintf(label, sizeof label, "cuda %s D=%lld", jfa_dtype_name(cases[c].dt), (long long)cases[c].D);
+    np_run(&dev, cases[c].D, label);
+  }
+  jfa_context_destroy(ctx);
+  return tu_finish();
+}
