@@ -164,7 +164,7 @@ def _attend(q, k, v, cfg, enable_gqa):
             return _core.forward(q, k, v, cfg)[0]  # nothing to differentiate: skip autograd's bookkeeping
         return _Attention.apply(q, k, v, cfg)[0]
     o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg)
-    return fwAD.make_dual(o, od)
+    return _core.make_dual(o, od)
 
 
 def _offsets(cu, total, name):

@@ -181,6 +181,15 @@ def _unpack_dual(t):
 
 
 _VF_UNPACK = getattr(torch._VF, "_unpack_dual", None)
+_VF_MAKE = getattr(torch._VF, "_make_dual", None)
+
+
+def make_dual(o, od):
+    """o carrying the tangent od at the current forward-AD level (fwAD.make_dual without its checks:
+    o and od are our own floating outputs, made inside an open level)."""
+    if _VF_MAKE is None:
+        return fwAD.make_dual(o, od)
+    return _VF_MAKE(o, od, level=fwAD._current_level)
 
 
 def unpack_inputs(q, k, v, enable_gqa):

@@ -358,4 +358,4 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
         o, _ = _RingAttention.apply(q, k, v, ring)
         return o
     o, od, _ = _RingAttentionJvp.apply(qp, kp, vp, *tangents, ring)
-    return fwAD.make_dual(o, od)
+    return _core.make_dual(o, od)
