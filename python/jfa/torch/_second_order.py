@@ -20,7 +20,7 @@ Hg is linear in its direction, so differentiating it again with respect to the d
 third order (Hg with respect to x or dO) raise a jfa error instead of giving silent zeros.
 
 make_attention_functions (_autograd.py) calls backward() and jvp_backward() below from its
-Functions' backward; `ops` gives the calls of one attention kind (SINGLE_DEVICE here), or
+Functions' backward; `ops` gives the calls of one attention kind (SINGLE_DEVICE, RING), or
 is None where a kind has no backward-JVP (then second order raises).
 """
 import ctypes
@@ -92,6 +92,58 @@ class _SingleDevice:
 
 
 SINGLE_DEVICE = _SingleDevice()
+
+
+_ring_declared = False
+
+
+def _ring_fn(name):
+    """ctypes prototypes of the ring's second-order calls (kept here, apart from _lib's table)."""
+    global _ring_declared
+    L = _lib.lib()
+    if not _ring_declared:
+        T = ctypes.POINTER(_lib.Tensor)
+        L.jfa_ring_backward_jvp.restype = ctypes.c_int
+        L.jfa_ring_backward_jvp.argtypes = [ctypes.c_void_p] + [T] * 18
+        _ring_declared = True
+    return getattr(L, name)
+
+
+class _Ring:
+    """The second-order calls of ring attention (a jfa.torch._ring._Ring as `op`). Collective:
+    every rank's autograd runs the same calls in the same order."""
+    name = "ring attention"
+
+    @staticmethod
+    def forward_jvp(q, k, v, qd, kd, vd, ring):
+        q, k, v, qd, kd, vd = (_core.plain(t) for t in (q, k, v, qd, kd, vd))
+        ring.ctx.bind_stream()
+        o, od, lse, mu = torch.empty_like(q), torch.empty_like(q), _core.new_stat(q), _core.new_stat(q)
+        a = [_core.jfa_tensor(t) for t in (q, k, v, qd, kd, vd, o, lse, od, mu)]
+        ring.comm.check(_lib.lib().jfa_ring_forward_jvp(ring.handle, *[_core.ref(x) for x in a]))
+        return o, lse, od, mu
+
+    @staticmethod
+    def backward(q, k, v, o, lse, do, ring):
+        from ._ring import _ring_backward
+        return _ring_backward(ring, *(_core.plain(t) for t in (q, k, v, o, lse, do)))
+
+    @staticmethod
+    def backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, ring, first_order=False):
+        ts = [_core.plain(t) for t in (q, k, v, qd, kd, vd, o, lse, od, mu, do, dod)]
+        q, k, v = ts[:3]
+        ts[10], ts[11] = ts[10].to(q.dtype), ts[11].to(q.dtype)
+        fn = _ring_fn("jfa_ring_backward_jvp")
+        ring.ctx.bind_stream()
+        outs = [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)]
+        if first_order:
+            outs += [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)]
+        a = [_core.jfa_tensor(t) for t in ts + outs] + [None] * (6 - len(outs))
+        ring.comm.check(fn(ring.handle, *[_core.ref(x) for x in a]))
+        return tuple(outs)
+
+
+RING = _Ring()
 
 
 # ---- the Hessian of g(x, dO) = <dO, O(x)> ---------------------------------------------------
@@ -247,12 +299,10 @@ def backward(backward_fn, ops, saved, do, op, tangents=None):
     if not want_tangent and not want_graph:
         return _first_order(backward_fn, q, k, v, o, lse, do, op)
     if ops is None:
-        if _has_tangent(do):
-            raise RuntimeError(NO_SECOND_ORDER_ERROR % "this attention (ring)")
-        # input tangents under a live dual level, do plain (the sCM pattern's backward inside the
-        # level): the first-order gradient, without a tangent (the ring has no backward-JVP yet)
+        if want_tangent:
+            raise RuntimeError(NO_SECOND_ORDER_ERROR % "this attention")
         return _guarded(_first_order(backward_fn, q, k, v, o, lse, do, op), (q, k, v, do),
-                        NO_SECOND_ORDER_ERROR % "this attention (ring)")
+                        NO_SECOND_ORDER_ERROR % "this attention")
     if tangents is not None and _dual_level_active():
         q, k, v = (fwAD.make_dual(a, t) for a, t in zip((q, k, v), tangents))
     return _Backward.apply(q, k, v, do, (ops, op, o.detach(), lse.detach()))
