@@ -164,7 +164,7 @@ def test_torch_func_hvp(gen):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("dtype,tol", [(torch.float32, 2e-5), (torch.float16, 2e-2), (torch.bfloat16, 1e-1)])
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 2e-5), (torch.float16, 1e-2), (torch.bfloat16, 5e-2)])
 def test_cuda_double_backward_and_hvp(gen, dtype, tol):
     """The second-order calls on CUDA tensors against the float64 reference."""
     xs, f, r = _setup(gen, (2, 4, 2, 77, 90, 40), dict(is_causal=True, causal_alignment="bottom_right"),
