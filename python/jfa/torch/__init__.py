@@ -7,7 +7,8 @@ jfa.torch - PyTorch front end of jfa.
 Reverse mode (loss.backward()), forward mode (torch.autograd.forward_ad dual
 tensors, torch.func.jvp on torch >= 2.0) and the sCM pattern (jvp, then a loss on
 the primal, then backward) all work; primal and tangent come from one fused
-call. A gradient flowing into the tangent output raises (not supported).
+call. Second order (create_graph=True double backward, Hessian-vector products,
+forward-over-reverse, a loss on the tangent output) is exact (see _second_order.py).
 
 Drop-in names of the Triton JVP package: `JVPAttn.fwd`, `JVPAttn.fwd_dual`,
 `fwd_dual` (and `jfa.torch.jvp_attention.attention`).

@@ -5,9 +5,10 @@ _Attention      (q, k, v) -> o          reverse mode; forward mode through its j
                                          (a fallback: recomputes with the fused kernel)
 _AttentionJvp   (q, k, v, qd, kd, vd) -> (o, od)
                                          one fused call for the primal and the tangent;
-                                         reverse mode through o (the sCM pattern); a
-                                         gradient arriving at od raises (not supported)
+                                         reverse mode through o (the sCM pattern) and od
 make_attention_functions builds such a pair for any forward/backward (the ring's too).
+Second order (double backward, forward-over-reverse, gradients through od) comes from
+_second_order.py, which the backward hands over to.
 
 attention() unpacks forward-AD dual tensors itself (plain forward AD and
 torch.func.jvp alike), calls _AttentionJvp on primals and tangents, and attaches
@@ -17,9 +18,8 @@ forward(ctx, ...) form.
 """
 import torch
 from torch.autograd import Function
-from torch.autograd.function import once_differentiable
 
-from . import _core
+from . import _core, _second_order
 
 _SETUP_CONTEXT = int(torch.__version__.split(".")[0]) >= 2
 
@@ -39,14 +39,14 @@ def _make_function(name, forward, setup_context, backward, jvp):
             setup_context(ctx, args, out)
             return out
         body = {"forward": staticmethod(classic_forward)}
-    # once_differentiable: a double backward (create_graph=True, then backward again)
-    # raises instead of silently dropping the second-order terms
-    body["backward"] = staticmethod(once_differentiable(backward))
+    # not once_differentiable: the backward hands over to _second_order, which makes its result
+    # differentiable (or raises a jfa error where a kind has no second order)
+    body["backward"] = staticmethod(backward)
     body["jvp"] = staticmethod(jvp)
     return type(name, (Function,), body)
 
 
-def make_attention_functions(name, forward, backward):
+def make_attention_functions(name, forward, backward, second_order=None):
     """The pair of Functions of one attention kind (single device, ring).
 
     forward(q, k, v, qd, kd, vd, op) -> (o, lse, od): one fused call (od None without tangents);
@@ -55,7 +55,8 @@ def make_attention_functions(name, forward, backward):
 
     Returns (Plain, Jvp): Plain(q, k, v, op) -> (o, lse), reverse mode, and forward mode through
     its jvp() (a fallback that recomputes the primal in the fused call); Jvp(q, k, v, qd, kd, vd,
-    op) -> (o, od, lse), one fused call, reverse mode through o; a gradient reaching od raises."""
+    op) -> (o, od, lse), one fused call, reverse mode through o and od. second_order: the calls of
+    _second_order (e.g. _second_order.SINGLE_DEVICE), or None: second order then raises."""
 
     def plain_forward(q, k, v, op):
         o, lse, _ = forward(q, k, v, None, None, None, op)
@@ -71,7 +72,7 @@ def make_attention_functions(name, forward, backward):
     def plain_backward(ctx, do, dlse):
         if do is None:
             return None, None, None, None
-        return tuple(backward(*ctx.saved_tensors, do, ctx.op)) + (None,)
+        return tuple(_second_order.backward(backward, second_order, ctx.saved_tensors, do, ctx.op)) + (None,)
 
     def plain_jvp(ctx, gq, gk, gv, gop):
         # reached only when the caller could not unpack the tangents itself
@@ -88,14 +89,11 @@ def make_attention_functions(name, forward, backward):
         ctx.op = inputs[6]
         ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(lse)
-        ctx.save_for_backward(*inputs[:3], o, lse)
+        ctx.save_for_backward(*inputs[:6], o, lse)
 
     def jvp_backward(ctx, do, dod, dlse):
-        if dod is not None:
-            raise RuntimeError(TANGENT_GRAD_ERROR)
-        if do is None:
-            return (None,) * 7
-        return tuple(backward(*ctx.saved_tensors, do, ctx.op)) + (None,) * 4
+        return tuple(_second_order.jvp_backward(backward, second_order, ctx.saved_tensors, do, dod, ctx.op,
+                                                TANGENT_GRAD_ERROR)) + (None,)
 
     def jvp_jvp(ctx, *tangents):
         raise RuntimeError("jfa: forward-mode AD of the fused JVP (a second forward-mode level over attention) "
@@ -114,4 +112,4 @@ def _backward(q, k, v, o, lse, do, cfg):
     return _core.backward(q, k, v, o, lse, do, cfg)
 
 
-_Attention, _AttentionJvp = make_attention_functions("_Attention", _forward, _backward)
+_Attention, _AttentionJvp = make_attention_functions("_Attention", _forward, _backward, _second_order.SINGLE_DEVICE)
