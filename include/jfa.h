@@ -287,6 +287,32 @@ JFA_API jfa_status_t jfa_attention_backward(jfa_context_t *ctx, const jfa_attent
                                     const jfa_tensor_t *dv);
 
 /**
+ * Backward-JVP (second order): the tangent of jfa_attention_backward along the
+ * tangents qd, kd, vd (of q, k, v) and doutd (of dout). With Pd = P * (Sd - mu),
+ * dP = dO V^T, Delta = rowsum(dO * O), dS = P * (dP - Delta),
+ * dPd = dOd V^T + dO Vd^T, Deltad = rowsum(dOd * O + dO * Od),
+ * dSd = Pd * (dP - Delta) + P * (dPd - Deltad):
+ *   dqd = s (dSd K + dS Kd), dkd = s (dSd^T Q + dS^T Qd), dvd = Pd^T dO + P^T dOd
+ * (dkd, dvd summed over a GQA group). o, lse, od and mu are those of
+ * jfa_attention_forward_jvp for the same q, k, v, qd, kd, vd and params (masks,
+ * windows, packed sequences). dqd, dkd, dvd have the shapes and dtype of q, k, v;
+ * dq, dk, dv may each be NULL, else they receive the first-order gradients of
+ * jfa_attention_backward. A Hessian-vector product of a loss l(O) is this call with
+ * doutd = (d^2 l / dO^2) od; for l linear in O (doutd = 0) it is the Hessian of
+ * <dout, O> times (qd, kd, vd). Fully masked rows contribute nothing.
+ */
+JFA_API jfa_status_t jfa_attention_backward_jvp(jfa_context_t *ctx, const jfa_attention_params_t *params,
+                                        const jfa_tensor_t *q, const jfa_tensor_t *k,
+                                        const jfa_tensor_t *v, const jfa_tensor_t *qd,
+                                        const jfa_tensor_t *kd, const jfa_tensor_t *vd,
+                                        const jfa_tensor_t *o, const jfa_tensor_t *lse,
+                                        const jfa_tensor_t *od, const jfa_tensor_t *mu,
+                                        const jfa_tensor_t *dout, const jfa_tensor_t *doutd,
+                                        const jfa_tensor_t *dqd, const jfa_tensor_t *dkd,
+                                        const jfa_tensor_t *dvd, const jfa_tensor_t *dq,
+                                        const jfa_tensor_t *dk, const jfa_tensor_t *dv);
+
+/**
  * Merges a partial result (computed over a subset of the keys) into running
  * accumulators, exactly:
  *   lse = logaddexp(lse_acc, lse_part), w_a = exp(lse_acc - lse), w_p = exp(lse_part - lse),

@@ -283,6 +283,26 @@ JFA_API jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, 
                                const jfa_tensor_t *dv);
 
 /**
+ * Ring backward-JVP (second order): as jfa_attention_backward_jvp on local shards,
+ * with the o, lse, od and mu of jfa_ring_forward_jvp (lse and mu are required).
+ * dqd, dkd, dvd receive this rank's rows of the full-sequence tangents of the
+ * gradients; dq, dk, dv (all three, or all NULL) the gradients themselves. The
+ * tangents kd, vd travel beside k, v, and the dK/dV tangents travel home with dK/dV.
+ * Collective. Buffers: 4SX + 6aX (4aX at P = 1) + 2 lse shards (delta, deltad), plus
+ * a dqd (and dq) accumulator unless dense of the accumulator dtype (units as in
+ * jfa_ring_memory_bytes).
+ */
+JFA_API jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
+                                   const jfa_tensor_t *v, const jfa_tensor_t *qd,
+                                   const jfa_tensor_t *kd, const jfa_tensor_t *vd,
+                                   const jfa_tensor_t *o, const jfa_tensor_t *lse,
+                                   const jfa_tensor_t *od, const jfa_tensor_t *mu,
+                                   const jfa_tensor_t *dout, const jfa_tensor_t *doutd,
+                                   const jfa_tensor_t *dqd, const jfa_tensor_t *dkd,
+                                   const jfa_tensor_t *dvd, const jfa_tensor_t *dq,
+                                   const jfa_tensor_t *dk, const jfa_tensor_t *dv);
+
+/**
  * Bytes the ring holds now beyond the caller's inputs and outputs, on the
  * context's device plus pinned host staging of the communicator: O(N/P) per rank.
  * The calls carve their buffers out of one pool, allocated by the first call that

@@ -58,6 +58,22 @@ jfa_status_t jfa_attention_backward(jfa_context_t *ctx, const jfa_attention_para
   return JFA_SUCCESS;
 }
 
+jfa_status_t jfa_attention_backward_jvp(jfa_context_t *ctx, const jfa_attention_params_t *params,
+                                        const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+                                        const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd,
+                                        const jfa_tensor_t *o, const jfa_tensor_t *lse, const jfa_tensor_t *od,
+                                        const jfa_tensor_t *mu, const jfa_tensor_t *dout,
+                                        const jfa_tensor_t *doutd, const jfa_tensor_t *dqd,
+                                        const jfa_tensor_t *dkd, const jfa_tensor_t *dvd, const jfa_tensor_t *dq,
+                                        const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
+  jfa_problem_t p;
+  JFA_CHECK(jfa_validate_backward_jvp(ctx, params, q, k, v, qd, kd, vd, o, lse, od, mu, dout, doutd, dqd, dkd, dvd,
+                                      dq, dk, dv, &p));
+  JFA_CHECK(jfa_backend_attention_backward_jvp(ctx, &p, q, k, v, qd, kd, vd, o, lse, od, mu, dout, doutd, dqd, dkd,
+                                               dvd, dq, dk, dv));
+  return JFA_SUCCESS;
+}
+
 jfa_status_t jfa_attention_merge(jfa_context_t *ctx,
                                  const jfa_tensor_t *o_acc, const jfa_tensor_t *lse_acc,
                                  const jfa_tensor_t *od_acc, const jfa_tensor_t *mu_acc,

@@ -130,6 +130,35 @@ static inline int jfa_problem_fully_masked(const jfa_problem_t *p) {
 JFA_DECLARE_BACKEND(jfa_cpu)
 JFA_DECLARE_BACKEND(jfa_cuda)
 
+/* Backward-JVP (jfa_attention_backward_jvp; src/cpu/backward_jvp.c, the CUDA kernels, no_cuda.c).
+   _block: over one K/V block with the global row statistics lse, mu, delta = rowsum(dout * o)
+   and deltad = rowsum(doutd * o + dout * od) (all (B, Hq, Nq, 1)); dq, dk, dv may be NULL.
+   accumulate as for the backward (outputs then of jfa_acc_dtype, added into). */
+#define JFA_DECLARE_BACKWARD_JVP(prefix)                                                                  \
+  jfa_status_t prefix##_attention_backward_jvp_block(                                                     \
+      jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,           \
+      const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd,      \
+      const jfa_tensor_t *dout, const jfa_tensor_t *doutd, const jfa_tensor_t *lse,                       \
+      const jfa_tensor_t *mu, const jfa_tensor_t *delta, const jfa_tensor_t *deltad,                      \
+      const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd, const jfa_tensor_t *dq,  \
+      const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate);                                    \
+  /* delta and deltad of the block call above (acc dtype). */                                            \
+  jfa_status_t prefix##_attention_delta_jvp(jfa_context_t *ctx, const jfa_problem_t *p,                   \
+                                            const jfa_tensor_t *o, const jfa_tensor_t *od,                \
+                                            const jfa_tensor_t *dout, const jfa_tensor_t *doutd,          \
+                                            const jfa_tensor_t *delta, const jfa_tensor_t *deltad);       \
+  /* The whole single-device call of jfa.h. */                                                           \
+  jfa_status_t prefix##_attention_backward_jvp(                                                           \
+      jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,           \
+      const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd,      \
+      const jfa_tensor_t *o, const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu,     \
+      const jfa_tensor_t *dout, const jfa_tensor_t *doutd, const jfa_tensor_t *dqd,                       \
+      const jfa_tensor_t *dkd, const jfa_tensor_t *dvd, const jfa_tensor_t *dq, const jfa_tensor_t *dk,   \
+      const jfa_tensor_t *dv);
+JFA_DECLARE_BACKWARD_JVP(jfa_cpu)
+JFA_DECLARE_BACKWARD_JVP(jfa_cuda)
+JFA_DECLARE_BACKWARD_JVP(jfa_backend)
+
 /* CUDA context hooks (src/kernels; stubs returning JFA_ERROR_UNSUPPORTED when built without CUDA). */
 jfa_status_t jfa_cuda_context_init(jfa_context_t *ctx);    /* checks the device exists */
 void jfa_cuda_context_release(jfa_context_t *ctx);         /* frees cuda_state */

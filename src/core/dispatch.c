@@ -43,6 +43,33 @@ jfa_status_t jfa_backend_attention_backward(jfa_context_t *ctx, const jfa_proble
   JFA_DISPATCH(ctx, attention_backward(ctx, p, q, k, v, o, lse, dout, dq, dk, dv));
 }
 
+jfa_status_t jfa_backend_attention_backward_jvp_block(
+    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
+    const jfa_tensor_t *doutd, const jfa_tensor_t *lse, const jfa_tensor_t *mu, const jfa_tensor_t *delta,
+    const jfa_tensor_t *deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
+  JFA_DISPATCH(ctx, attention_backward_jvp_block(ctx, p, q, k, v, qd, kd, vd, dout, doutd, lse, mu, delta, deltad,
+                                                 dqd, dkd, dvd, dq, dk, dv, accumulate));
+}
+
+jfa_status_t jfa_backend_attention_delta_jvp(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *o,
+                                             const jfa_tensor_t *od, const jfa_tensor_t *dout,
+                                             const jfa_tensor_t *doutd, const jfa_tensor_t *delta,
+                                             const jfa_tensor_t *deltad) {
+  JFA_DISPATCH(ctx, attention_delta_jvp(ctx, p, o, od, dout, doutd, delta, deltad));
+}
+
+jfa_status_t jfa_backend_attention_backward_jvp(
+    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
+    const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, const jfa_tensor_t *dout,
+    const jfa_tensor_t *doutd, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
+  JFA_DISPATCH(ctx, attention_backward_jvp(ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, dout, doutd, dqd, dkd, dvd,
+                                           dq, dk, dv));
+}
+
 jfa_status_t jfa_backend_attention_merge(jfa_context_t *ctx, const jfa_tensor_t *o_acc,
                                          const jfa_tensor_t *lse_acc, const jfa_tensor_t *od_acc,
                                          const jfa_tensor_t *mu_acc, const jfa_tensor_t *o_part,

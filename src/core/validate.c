@@ -374,6 +374,50 @@ jfa_status_t jfa_validate_backward(const jfa_context_t *ctx, const jfa_attention
   return JFA_SUCCESS;
 }
 
+jfa_status_t jfa_validate_backward_jvp(const jfa_context_t *ctx, const jfa_attention_params_t *params,
+                                       const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+                                       const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd,
+                                       const jfa_tensor_t *o, const jfa_tensor_t *lse, const jfa_tensor_t *od,
+                                       const jfa_tensor_t *mu, const jfa_tensor_t *dout,
+                                       const jfa_tensor_t *doutd, const jfa_tensor_t *dqd,
+                                       const jfa_tensor_t *dkd, const jfa_tensor_t *dvd, const jfa_tensor_t *dq,
+                                       const jfa_tensor_t *dk, const jfa_tensor_t *dv, jfa_problem_t *p) {
+  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  jfa_device_t dev = ctx->device;
+  /* inputs: data tensors first (0..9, dtype of q), then the statistics (10, 11) */
+  named_t ins[] = {{q, "q"},   {k, "k"},       {v, "v"},   {qd, "qd"},   {kd, "kd"},  {vd, "vd"},
+                   {o, "o"},   {od, "od"},     {dout, "dout"}, {doutd, "doutd"}, {lse, "lse"}, {mu, "mu"}};
+  named_t outs[] = {{dqd, "dqd"}, {dkd, "dkd"}, {dvd, "dvd"}, {dq, "dq"}, {dk, "dk"}, {dv, "dv"}};
+  for (int i = 0; i < 12; ++i) JFA_CHECK(jfa_check_tensor(ins[i].t, ins[i].name, dev));
+  for (int i = 0; i < 6; ++i)
+    if (i < 3 || outs[i].t) JFA_CHECK(jfa_check_tensor(outs[i].t, outs[i].name, dev));
+
+  JFA_CHECK(check_qkv(q, k, v, p));
+  JFA_CHECK(expect_shape(qd, "qd", q, "q"));
+  JFA_CHECK(expect_shape(kd, "kd", k, "k"));
+  JFA_CHECK(expect_shape(vd, "vd", v, "v"));
+  for (int i = 6; i < 10; ++i) JFA_CHECK(expect_shape(ins[i].t, ins[i].name, q, "q"));
+  JFA_CHECK(expect_stat_shape(lse, "lse", q, "q"));
+  JFA_CHECK(expect_stat_shape(mu, "mu", q, "q"));
+  const jfa_tensor_t *like[3] = {q, k, v};
+  static const char *like_names[3] = {"q", "k", "v"};
+  for (int i = 0; i < 6; ++i)
+    if (outs[i].t) JFA_CHECK(expect_shape(outs[i].t, outs[i].name, like[i % 3], like_names[i % 3]));
+
+  for (int i = 1; i < 10; ++i) JFA_CHECK(expect_dtype(ins[i].t, ins[i].name, q, "q"));
+  for (int i = 0; i < 6; ++i)
+    if (outs[i].t) JFA_CHECK(expect_dtype(outs[i].t, outs[i].name, q, "q"));
+  JFA_CHECK(expect_stat_dtype(lse, "lse", dev));
+  JFA_CHECK(expect_stat_dtype(mu, "mu", dev));
+  JFA_CHECK(expect_data_dtype_supported(q, "q", dev));
+
+  JFA_CHECK(jfa_resolve_params(params, q->dtype, dev, p));
+  JFA_CHECK(check_aliasing(ins, 12, outs, 6));
+  named_t mask_in = {p->dmask, "params->attn_mask"};
+  JFA_CHECK(check_aliasing(&mask_in, 1, outs, 6));
+  return JFA_SUCCESS;
+}
+
 jfa_status_t jfa_validate_merge(const jfa_context_t *ctx, const jfa_tensor_t *o_acc,
                                 const jfa_tensor_t *lse_acc, const jfa_tensor_t *od_acc,
                                 const jfa_tensor_t *mu_acc, const jfa_tensor_t *o_part,

@@ -26,6 +26,16 @@ jfa_status_t jfa_validate_backward(const jfa_context_t *ctx, const jfa_attention
                                    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv,
                                    jfa_problem_t *p);
 
+/** Backward-JVP (dq, dk, dv may be NULL). */
+jfa_status_t jfa_validate_backward_jvp(const jfa_context_t *ctx, const jfa_attention_params_t *params,
+                                       const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+                                       const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd,
+                                       const jfa_tensor_t *o, const jfa_tensor_t *lse, const jfa_tensor_t *od,
+                                       const jfa_tensor_t *mu, const jfa_tensor_t *dout,
+                                       const jfa_tensor_t *doutd, const jfa_tensor_t *dqd,
+                                       const jfa_tensor_t *dkd, const jfa_tensor_t *dvd, const jfa_tensor_t *dq,
+                                       const jfa_tensor_t *dk, const jfa_tensor_t *dv, jfa_problem_t *p);
+
 /** Merge. */
 jfa_status_t jfa_validate_merge(const jfa_context_t *ctx, const jfa_tensor_t *o_acc,
                                 const jfa_tensor_t *lse_acc, const jfa_tensor_t *od_acc,

@@ -13,6 +13,8 @@
  *   JVP       sm_80+  bf16/fp16  <= 128     any              aligned (2)    jvp_tc.cu     mma.sync
  *   bwd       sm_80+  bf16/fp16  <= 128     any              aligned (2)    bwd_tc.cu     mma.sync
  *   all       any     any        <= 256     any              any            simt.cu       fp32 arithmetic
+ *   bwd-JVP   any     any        <= 256     any              any            bwd_jvp_simt.cu  fp32 arithmetic
+ *             (the second-order call's entry points live in bwd_jvp_simt.cu itself)
  *
  *   (1) tma_tensor_ok: 16-byte aligned base, unit stride along D, 16-byte multiple strides.
  *   (2) tc_tensor_ok: the same without the TMA extent limits.

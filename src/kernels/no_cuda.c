@@ -43,6 +43,31 @@ jfa_status_t jfa_cuda_attention_merge(jfa_context_t *ctx, const jfa_tensor_t *o_
   JFA_NO_CUDA();
 }
 
+jfa_status_t jfa_cuda_attention_backward_jvp_block(
+    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
+    const jfa_tensor_t *doutd, const jfa_tensor_t *lse, const jfa_tensor_t *mu, const jfa_tensor_t *delta,
+    const jfa_tensor_t *deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
+  JFA_NO_CUDA();
+}
+
+jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *o,
+                                          const jfa_tensor_t *od, const jfa_tensor_t *dout,
+                                          const jfa_tensor_t *doutd, const jfa_tensor_t *delta,
+                                          const jfa_tensor_t *deltad) {
+  JFA_NO_CUDA();
+}
+
+jfa_status_t jfa_cuda_attention_backward_jvp(
+    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
+    const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, const jfa_tensor_t *dout,
+    const jfa_tensor_t *doutd, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
+  JFA_NO_CUDA();
+}
+
 jfa_status_t jfa_cuda_convert(jfa_context_t *ctx, const jfa_tensor_t *src, const jfa_tensor_t *dst) { JFA_NO_CUDA(); }
 
 jfa_status_t jfa_cuda_fill(jfa_context_t *ctx, const jfa_tensor_t *dst, double value) { JFA_NO_CUDA(); }

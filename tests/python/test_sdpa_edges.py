@@ -4,15 +4,15 @@ math at the edges (or raises a clear jfa error where jfa does not compute a term
 NaN in any input, tangent, dO or mask row propagates to what it touches and nowhere
 else; scale=0 and negative scales; integer masks refused; masks that require grad
 or carry a tangent refused; masks broadcast against the caller's batch axes;
-window=int refused; L = 0 and S = 0; the Triton package's module names; every
-second-order request raises SecondOrderError. The references are float64 plain
-torch ops (conftest.reference).
+window=int refused; L = 0 and S = 0; the Triton package's module names. (Second
+order: test_second_order.py.) The references are float64 plain torch ops
+(conftest.reference).
 """
 import pytest
 import torch
 import torch.autograd.forward_ad as fwAD
 
-from conftest import HAS_TORCH_FUNC, devices_dtypes, randn, reference, relerr
+from conftest import devices_dtypes, randn, reference, relerr
 
 import jfa.torch as jt
 from jfa.torch import _core
@@ -262,70 +262,12 @@ def test_jvp_attention_module_names():
     assert relerr(JVPAttn.fwd_dual(q, q, q, causal=True), reference(q, q, q, is_causal=True)) < 1e-12
 
 
-# ---- second order --------------------------------------------------------------------------
+# ---- second order of the empty cases ------------------------------------------------------
 
-def _qkv(gen):
-    return [randn(gen, (1, 2, n, 4), torch.float64, "cpu").requires_grad_() for n in (5, 6, 6)]
-
-
-def test_second_order_reverse_raises(gen):
-    """Hessian, HVP, VHP, double backward (linear and square losses): SecondOrderError, never zeros."""
-    q, k, v = _qkv(gen)
-    t = torch.randn_like(q)
-    for f in (lambda x: jt.attention(x, k, v).sum(), lambda x: (jt.attention(x, k, v) ** 2).sum()):
-        with pytest.raises(jt.SecondOrderError, match="second-order"):
-            torch.autograd.functional.hessian(f, q)
-        with pytest.raises(jt.SecondOrderError):
-            torch.autograd.functional.hvp(f, q, t)
-        with pytest.raises(jt.SecondOrderError):
-            torch.autograd.functional.vhp(f, q, t)
-    o = jt.attention(q, k, v)
-    (g,) = torch.autograd.grad(o.sum(), q, create_graph=True)  # a loss linear in O
-    assert g.requires_grad
-    with pytest.raises(jt.SecondOrderError):
-        g.sum().backward()
-    # the first-order value under create_graph=True is still right (and usable as a value)
-    qr = q.detach().requires_grad_()
-    reference(qr, k.detach(), v.detach()).sum().backward()
-    assert relerr(g.detach(), qr.grad) < 1e-12
-    o = jt.attention(q, k, v, is_causal=True)
-    (g,) = torch.autograd.grad((o ** 2).sum(), q, create_graph=True)
-    with pytest.raises(jt.SecondOrderError):
-        ((g ** 2).sum() + (q ** 2).sum()).backward()  # a gradient penalty
-    # the gradient w.r.t. k and v of a create_graph backward too
-    o = jt.attention(q, k, v)
-    gk, gv = torch.autograd.grad(o.sum(), (k, v), create_graph=True)
-    with pytest.raises(jt.SecondOrderError):
-        torch.autograd.grad(gk.sum() + gv.sum(), q)
-
-
-def test_second_order_forward_raises(gen):
-    """Forward-over-reverse (a tangent through autograd.grad(create_graph=True)) and a gradient
-    through the JVP tangent output raise."""
-    q, k, v = _qkv(gen)
-    with fwAD.dual_level():
-        qd = fwAD.make_dual(q, torch.ones_like(q))
-        o = jt.attention(qd, k, v)
-        with pytest.raises(jt.SecondOrderError, match="forward-over-reverse"):
-            torch.autograd.grad(o.sum(), q, create_graph=True)
-        o = jt.attention(qd, k, v)
-        tan = fwAD.unpack_dual(o).tangent
-        with pytest.raises(jt.SecondOrderError, match="tangent"):
-            tan.sum().backward()
-        # the sCM pattern (first order) inside the same dual level still works
-        o = jt.attention(qd, k, v)
-        fwAD.unpack_dual(o).primal.sum().backward()
-    assert q.grad is not None and torch.isfinite(q.grad).all()
-
-
-@pytest.mark.skipif(not HAS_TORCH_FUNC, reason="torch.func needs torch >= 2.0")
-def test_second_order_torch_func_raises(gen):
-    """torch.func.hessian and jvp(grad(f)): a jfa error, never zeros."""
-    q, k, v = (x.detach() for x in _qkv(gen))
-    f = lambda x: (jt.attention(x, k, v) ** 2).sum()
-    with pytest.raises(RuntimeError, match="jfa"):
-        torch.func.hessian(f)(q)
-    with pytest.raises(jt.SecondOrderError):
-        torch.func.jvp(torch.func.grad(f), (q,), (torch.ones_like(q),))
-    # not covered yet: torch.func.grad(torch.func.grad(f)) (reverse over reverse inside functorch, where
-    # the binding keeps once_differentiable's behaviour; see _autograd._first_order)
+@pytest.mark.parametrize("L,S", [(4, 0)])  # (L = 0: torch.autograd.functional.hessian cannot take an empty input)
+def test_empty_sequences_second_order(L, S):
+    """With no key O = 0 identically: its Hessian is an exact zero (not an error)."""
+    k = torch.randn(1, 2, S, 4, dtype=torch.float64)
+    q = torch.randn(1, 2, L, 4, dtype=torch.float64, requires_grad=True)
+    h = torch.autograd.functional.hessian(lambda x: (jt.attention(x, k, k) ** 2).sum(), q)
+    assert h.shape == q.shape * 2 and h.abs().sum().item() == 0.0

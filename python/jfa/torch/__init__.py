@@ -7,8 +7,8 @@ jfa.torch - PyTorch front end of jfa.
 Reverse mode (loss.backward()), forward mode (torch.autograd.forward_ad dual
 tensors, torch.func.jvp on torch >= 2.0) and the sCM pattern (jvp, then a loss on
 the primal, then backward) all work; primal and tangent come from one fused
-call. Second-order terms (a gradient flowing into the tangent output, a Hessian,
-an HVP, forward-over-reverse) raise jfa.torch.SecondOrderError (not computed yet).
+call. Second order (create_graph=True double backward, Hessian-vector products,
+forward-over-reverse, a loss on the tangent output) is exact (see _second_order.py).
 
 Drop-in names of the Triton JVP package: `JVPAttn.fwd`, `JVPAttn.fwd_dual`,
 `fwd_dual` (and `jfa.torch.jvp_attention.attention`).
@@ -17,8 +17,6 @@ Ring (context-parallel) attention over torch.distributed: `ring_attention`,
 with `shard` / `unshard` to move between full and per-rank tensors.
 """
 from ._api import JVPAttn, attention, fwd_dual, varlen_attention  # noqa: F401
-from ._autograd import SecondOrderError, second_order_unsupported  # noqa: F401
 from ._ring import gather, ring_attention, shard, unshard  # noqa: F401
 
-__all__ = ["attention", "varlen_attention", "fwd_dual", "JVPAttn", "ring_attention", "shard", "unshard", "gather",
-           "SecondOrderError"]
+__all__ = ["attention", "varlen_attention", "fwd_dual", "JVPAttn", "ring_attention", "shard", "unshard", "gather"]

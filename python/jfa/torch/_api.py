@@ -81,8 +81,8 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     gradients and tangents. NaN in any input, tangent or dO propagates to what it touches.
 
     Differentiable in reverse mode, in forward mode (dual tensors, torch.func.jvp) and
-    both at once; the primal and the tangent come from one fused kernel call. Second-order
-    terms raise jfa.torch.SecondOrderError.
+    both at once; the primal and the tangent come from one fused kernel call; second order
+    (double backward, HVPs, forward-over-reverse) through _second_order.py.
     """
     if dropout_p != 0.0:
         raise NotImplementedError("jfa: dropout is not supported (dropout_p must be 0)")

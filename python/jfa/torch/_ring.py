@@ -19,7 +19,7 @@ import torch.autograd.forward_ad as fwAD
 import torch.distributed as dist
 
 from .. import _lib
-from . import _core
+from . import _core, _second_order
 from ._autograd import make_attention_functions
 
 _LAYOUTS = {"contiguous": _lib.LAYOUT_CONTIGUOUS, "zigzag": _lib.LAYOUT_ZIGZAG}
@@ -317,7 +317,8 @@ def _ring_bwd(q, k, v, o, lse, do, ring):
     return _ring_backward(ring, q, k, v, o, lse, do)
 
 
-_RingAttention, _RingAttentionJvp = make_attention_functions("_RingAttention", _ring_fwd, _ring_bwd)
+_RingAttention, _RingAttentionJvp = make_attention_functions("_RingAttention", _ring_fwd, _ring_bwd,
+                                                             _second_order.RING)
 
 
 def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=None, enable_gqa=False,

@@ -1,0 +1,330 @@
+"""
+_second_order.py - second-order derivatives through jfa attention: the backward as a
+differentiable function, built on jfa_attention_backward_jvp (the backward-JVP).
+
+Per batch and head, with x = (Q, K, V), O(x) the attention output and B(x, dO) = J(x)^T dO
+the backward (dQ, dK, dV), the function g(x, dO) = <dO, O(x)> has the symmetric Hessian
+
+    Hg(x, dO) (tx, tdO) = (H_dO(x) tx + J(x)^T tdO,  J(x) tx)
+
+whose first part is the backward-JVP in direction (tx, tdO) (jfa_attention_backward_jvp)
+and whose second part is the forward JVP Od (jfa_attention_forward_jvp). Hence:
+  - forward mode of B (forward-over-reverse): B's tangent is the first part;
+  - reverse mode of B (double backward): the VJP of B with cotangent u is Hg (u, 0):
+    (H_dO u, J u) for (x, dO) (the Hessian is symmetric);
+  - reverse mode through the JVP tangent Od = J(x) t (a tangent flowing into a loss):
+    with cotangents (do, dod) on (O, Od) the gradient is the backward-JVP at dO = dod in
+    direction (t, do) for x, and B(x, dod) for t: one call.
+Hg is linear in its direction, so differentiating it again with respect to the direction
+(the double-backward trick of torch.autograd.functional.hvp) is Hg itself; derivatives of
+third order (Hg with respect to x or dO) raise a jfa error instead of giving silent zeros.
+
+make_attention_functions (_autograd.py) calls backward() and jvp_backward() below from its
+Functions' backward; `ops` gives the calls of one attention kind (SINGLE_DEVICE, RING), or
+is None where a kind has no backward-JVP (then second order raises).
+"""
+import ctypes
+
+import torch
+import torch.autograd.forward_ad as fwAD
+from torch.autograd import Function
+
+from .. import _lib
+from . import _core
+
+_SETUP_CONTEXT = int(torch.__version__.split(".")[0]) >= 2
+
+THIRD_ORDER_ERROR = ("jfa: a third derivative of attention was requested (differentiating a second-order "
+                     "result of jfa attention again with respect to q, k, v or the output gradient); jfa "
+                     "computes derivatives up to second order.")
+NO_SECOND_ORDER_ERROR = ("jfa: second-order derivatives (a double backward with create_graph=True, forward-over-"
+                         "reverse, Hessians, or a gradient through the JVP tangent) are not available for %s.")
+
+
+# ---- the C call ---------------------------------------------------------------------------
+
+_declared = False
+
+
+def _declare():
+    """ctypes prototype of jfa_attention_backward_jvp (kept here, apart from _lib's table)."""
+    global _declared
+    if not _declared:
+        T = ctypes.POINTER(_lib.Tensor)
+        fn = _lib.lib().jfa_attention_backward_jvp
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(_lib.AttentionParams)] + [T] * 18
+        _declared = True
+    return _lib.lib().jfa_attention_backward_jvp
+
+
+def backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, cfg, first_order=False):
+    """(dqd, dkd, dvd), plus (dq, dk, dv) with first_order: jfa_attention_backward_jvp."""
+    q, k, v, qd, kd, vd, o, lse, od, mu, do, dod = (_core.plain(t) for t in (q, k, v, qd, kd, vd, o, lse, od, mu,
+                                                                              do, dod))
+    fn = _declare()
+    ctx = _core.context(q.device)
+    params, keep = _core.make_params(cfg)
+    do, dod = do.to(q.dtype), dod.to(q.dtype)
+    outs = [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)]
+    if first_order:
+        outs += [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)]
+    ins = [_core.jfa_tensor(t) for t in (q, k, v, qd, kd, vd, o, lse, od, mu, do, dod)]
+    jouts = [_core.jfa_tensor(t) for t in outs] + [None] * (6 - len(outs))
+    _lib.check(fn(ctx.handle, ctypes.byref(params), *[_core.ref(t) for t in ins + jouts]))
+    del keep
+    return tuple(outs)
+
+
+class _SingleDevice:
+    """The second-order calls of single-device attention (a Config as `op`)."""
+    name = "single-device attention"
+
+    @staticmethod
+    def forward_jvp(q, k, v, qd, kd, vd, cfg):
+        return _core.forward(q, k, v, cfg, qd, kd, vd)  # o, lse, od, mu
+
+    @staticmethod
+    def backward(q, k, v, o, lse, do, cfg):
+        return _core.backward(q, k, v, o, lse, do, cfg)
+
+    backward_jvp = staticmethod(backward_jvp)
+
+
+SINGLE_DEVICE = _SingleDevice()
+
+
+_ring_declared = False
+
+
+def _ring_fn(name):
+    """ctypes prototypes of the ring's second-order calls (kept here, apart from _lib's table)."""
+    global _ring_declared
+    L = _lib.lib()
+    if not _ring_declared:
+        T = ctypes.POINTER(_lib.Tensor)
+        L.jfa_ring_backward_jvp.restype = ctypes.c_int
+        L.jfa_ring_backward_jvp.argtypes = [ctypes.c_void_p] + [T] * 18
+        _ring_declared = True
+    return getattr(L, name)
+
+
+class _Ring:
+    """The second-order calls of ring attention (a jfa.torch._ring._Ring as `op`). Collective:
+    every rank's autograd runs the same calls in the same order."""
+    name = "ring attention"
+
+    @staticmethod
+    def forward_jvp(q, k, v, qd, kd, vd, ring):
+        q, k, v, qd, kd, vd = (_core.plain(t) for t in (q, k, v, qd, kd, vd))
+        ring.ctx.bind_stream()
+        o, od, lse, mu = torch.empty_like(q), torch.empty_like(q), _core.new_stat(q), _core.new_stat(q)
+        a = [_core.jfa_tensor(t) for t in (q, k, v, qd, kd, vd, o, lse, od, mu)]
+        ring.comm.check(_lib.lib().jfa_ring_forward_jvp(ring.handle, *[_core.ref(x) for x in a]))
+        return o, lse, od, mu
+
+    @staticmethod
+    def backward(q, k, v, o, lse, do, ring):
+        from ._ring import _ring_backward
+        return _ring_backward(ring, *(_core.plain(t) for t in (q, k, v, o, lse, do)))
+
+    @staticmethod
+    def backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, ring, first_order=False):
+        ts = [_core.plain(t) for t in (q, k, v, qd, kd, vd, o, lse, od, mu, do, dod)]
+        q, k, v = ts[:3]
+        ts[10], ts[11] = ts[10].to(q.dtype), ts[11].to(q.dtype)
+        fn = _ring_fn("jfa_ring_backward_jvp")
+        ring.ctx.bind_stream()
+        outs = [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)]
+        if first_order:
+            outs += [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)]
+        a = [_core.jfa_tensor(t) for t in ts + outs] + [None] * (6 - len(outs))
+        ring.comm.check(fn(ring.handle, *[_core.ref(x) for x in a]))
+        return tuple(outs)
+
+
+RING = _Ring()
+
+
+# ---- the Hessian of g(x, dO) = <dO, O(x)> ---------------------------------------------------
+
+def hess(ops, op, x, do, o, lse, tx, tdo):
+    """Hg(x, dO) (tx, tdO) = (H_dO tx + J^T tdO (3 tensors), J tx); None directions are zero."""
+    q, k, v = x
+    if all(t is None for t in tx):
+        hx = ops.backward(q, k, v, o, lse, tdo, op) if tdo is not None else tuple(torch.zeros_like(t) for t in x)
+        return tuple(hx) + (torch.zeros_like(o),)
+    tx = tuple(torch.zeros_like(a) if t is None else t for a, t in zip(x, tx))
+    o2, lse2, od, mu = ops.forward_jvp(q, k, v, *tx, op)
+    tdo = torch.zeros_like(o2) if tdo is None else tdo
+    hx = ops.backward_jvp(q, k, v, *tx, o2, lse2, od, mu, do, tdo, op)
+    return tuple(hx) + (od,)
+
+
+def _make(name, forward, setup_context, backward, jvp):
+    """An autograd.Function class in the style the installed torch needs (as _autograd's)."""
+    if _SETUP_CONTEXT:
+        body = {"forward": staticmethod(forward), "setup_context": staticmethod(setup_context)}
+    else:
+        def classic_forward(ctx, *args):
+            out = forward(*args)
+            setup_context(ctx, args, out)
+            return out
+        body = {"forward": staticmethod(classic_forward)}
+    body["backward"] = staticmethod(backward)
+    body["jvp"] = staticmethod(jvp)
+    return type(name, (Function,), body)
+
+
+def _has_tangent(t):
+    return t is not None and fwAD.unpack_dual(t).tangent is not None
+
+
+# _ThirdOrder(msg, *tensors) -> a zero scalar, added to second-order results that are built
+# under grad mode: its backward (reached only when a gradient of such a result with respect to
+# one of the tensors is wanted) raises. The autograd engine skips it when only the direction
+# is differentiated (hvp's double-backward trick).
+def _guard_forward(msg, *tensors):
+    return tensors[0].new_zeros(())
+
+
+def _guard_setup(ctx, inputs, output):
+    ctx.msg = inputs[0]
+
+
+def _guard_backward(ctx, g):
+    raise RuntimeError(ctx.msg)
+
+
+def _guard_jvp(ctx, *tangents):
+    raise RuntimeError(ctx.msg)
+
+
+_ThirdOrder = _make("_JfaThirdOrder", _guard_forward, _guard_setup, _guard_backward, _guard_jvp)
+
+
+def _guarded(outs, tensors, msg=THIRD_ORDER_ERROR):
+    """outs + a guard node on `tensors` when a graph is being built and any of them needs a gradient."""
+    tensors = tuple(t for t in tensors if t is not None)
+    if not torch.is_grad_enabled() or not any(t.requires_grad for t in tensors):
+        return outs
+    z = _ThirdOrder.apply(msg, *tensors)
+    return tuple(t + z for t in outs)
+
+
+# _Hess(tq, tk, tv, tdo, state) -> Hg(x, dO)(t): linear and symmetric in t, so its VJP and
+# its JVP with respect to t are Hg again; (x, dO, o, lse) are constants of the node (state).
+def _hess_forward(tq, tk, tv, tdo, state):
+    ops, op, x, do, o, lse = state
+    for t in tuple(x) + (do,):
+        if _has_tangent(t):
+            raise RuntimeError(THIRD_ORDER_ERROR)
+    return hess(ops, op, x, do, o, lse, (tq, tk, tv), tdo)
+
+
+def _hess_setup(ctx, inputs, output):
+    ctx.state = inputs[4]
+
+
+def _hess_apply(state, t):
+    """Hg(t), recorded as a differentiable node when a graph is being built."""
+    ops, op, x, do, o, lse = state
+    if torch.is_grad_enabled():
+        t = tuple(torch.zeros_like(a) if b is None else b for a, b in zip(tuple(x) + (do,), t))
+        return _guarded(_Hess.apply(*t, state), tuple(x) + (do,))
+    return hess(ops, op, x, do, o, lse, t[:3], t[3])
+
+
+def _hess_backward(ctx, wq, wk, wv, wo):
+    return tuple(_hess_apply(ctx.state, (wq, wk, wv, wo))) + (None,)
+
+
+def _hess_jvp(ctx, tq, tk, tv, tdo, _):
+    ops, op, x, do, o, lse = ctx.state
+    return hess(ops, op, x, do, o, lse, (tq, tk, tv), tdo)
+
+
+_Hess = _make("_JfaAttentionHessian", _hess_forward, _hess_setup, _hess_backward, _hess_jvp)
+
+
+# _Backward(q, k, v, do, state) -> B(x, dO) = (dq, dk, dv): the backward as a differentiable
+# function (state = (ops, op, o, lse), the saved forward statistics).
+def _bwd_forward(q, k, v, do, state):
+    ops, op, o, lse = state
+    return tuple(ops.backward(q, k, v, o, lse, do, op))
+
+
+def _bwd_setup(ctx, inputs, output):
+    ctx.state = inputs[4]
+    ctx.save_for_backward(*inputs[:4])
+    ctx.save_for_forward(*inputs[:4])
+
+
+def _bwd_backward(ctx, gq, gk, gv):
+    ops, op, o, lse = ctx.state
+    q, k, v, do = ctx.saved_tensors
+    # VJP with cotangent u: Hg (u, 0) = (H_dO u, J u) for (q, k, v, dO)
+    return tuple(_hess_apply((ops, op, (q, k, v), do, o, lse), (gq, gk, gv, None))) + (None,)
+
+
+def _bwd_jvp(ctx, tq, tk, tv, tdo, _):
+    ops, op, o, lse = ctx.state
+    q, k, v, do = ctx.saved_tensors
+    return hess(ops, op, (q, k, v), do, o, lse, (tq, tk, tv), tdo)[:3]
+
+
+_Backward = _make("_JfaAttentionBackward", _bwd_forward, _bwd_setup, _bwd_backward, _bwd_jvp)
+
+
+# ---- entry points for _autograd.make_attention_functions -------------------------------------
+
+def _dual_level_active():
+    return getattr(fwAD, "_current_level", -1) >= 0
+
+
+def _first_order(backward, q, k, v, o, lse, do, op):
+    with torch.no_grad():
+        return tuple(backward(q, k, v, o, lse, do, op))
+
+
+def backward(backward_fn, ops, saved, do, op, tangents=None):
+    """The backward of attention's Functions: (dq, dk, dv) from saved (q, k, v, o, lse) and do.
+
+    A plain call when nothing second-order can follow; else through _Backward, so that the
+    result is differentiable (create_graph=True) and carries forward tangents (do dual, or
+    `tangents` (qd, kd, vd) of the inputs under a live forward-AD level)."""
+    q, k, v, o, lse = saved
+    want_tangent = _has_tangent(do) or (tangents is not None and _dual_level_active())
+    want_graph = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, do))
+    if not want_tangent and not want_graph:
+        return _first_order(backward_fn, q, k, v, o, lse, do, op)
+    if ops is None:
+        if want_tangent:
+            raise RuntimeError(NO_SECOND_ORDER_ERROR % "this attention")
+        return _guarded(_first_order(backward_fn, q, k, v, o, lse, do, op), (q, k, v, do),
+                        NO_SECOND_ORDER_ERROR % "this attention")
+    if tangents is not None and _dual_level_active():
+        q, k, v = (fwAD.make_dual(a, t) for a, t in zip((q, k, v), tangents))
+    return _Backward.apply(q, k, v, do, (ops, op, o.detach(), lse.detach()))
+
+
+def jvp_backward(backward_fn, ops, saved, do, dod, op, tangent_error):
+    """The backward of the fused JVP Function (q, k, v, qd, kd, vd) -> (o, od): gradients for
+    the six inputs from cotangents do (on o, may be None) and dod (on od, may be None)."""
+    q, k, v, qd, kd, vd, o, lse = saved
+    if dod is None:
+        if do is None:
+            return (None,) * 6
+        return tuple(backward(backward_fn, ops, (q, k, v, o, lse), do, op, (qd, kd, vd))) + (None,) * 3
+    if ops is None:
+        raise RuntimeError(tangent_error)
+    # gradient of <do, O(x)> + <dod, J(x) t>: x -> the backward-JVP at dO = dod along (t, do); t -> B(x, dod)
+    do = torch.zeros_like(o) if do is None else do
+    for t in (do, dod):
+        if _has_tangent(t):
+            raise RuntimeError(THIRD_ORDER_ERROR)
+    with torch.no_grad():
+        o2, lse2, od, mu = ops.forward_jvp(q, k, v, qd, kd, vd, op)
+        g = ops.backward_jvp(q, k, v, qd, kd, vd, o2, lse2, od, mu, dod, do, op, first_order=True)
+    # differentiating these gradients again would need third derivatives
+    return tuple(_guarded(g, (q, k, v, qd, kd, vd, do, dod)))

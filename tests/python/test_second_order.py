@@ -1,0 +1,183 @@
+"""
+test_second_order.py - second-order derivatives through jfa.torch.attention (the backward
+as a differentiable function over jfa_attention_backward_jvp), in float64 on the CPU against
+the reference written with plain torch ops (softmax written out: torch 1.13 differentiates
+it twice): create_graph=True double backward, torch.autograd.gradgradcheck,
+torch.autograd.functional.hessian and hvp, forward-over-reverse (dual tensors through
+torch.autograd.grad), the JVP tangent flowing into a loss, and a clear error for third
+order. torch.func cases skip on torch < 2.0. CUDA cases (gpu marker) compare the CUDA
+kernels' float32 results with the float64 reference.
+"""
+import pytest
+import torch
+import torch.autograd.forward_ad as fwAD
+
+from conftest import HAS_TORCH_FUNC, randn, reference, relerr
+
+import jfa.torch as jt
+
+CASES = [  # B, Hq, Hkv, L, S, E, kwargs
+    pytest.param((1, 1, 1, 1, 1, 3), {}, id="N1"),
+    pytest.param((2, 2, 2, 7, 7, 5), {}, id="N7"),
+    pytest.param((1, 4, 2, 9, 13, 6), dict(is_causal=True, causal_alignment="bottom_right"), id="gqa-br"),
+    pytest.param((1, 2, 1, 13, 6, 5), dict(is_causal=True, causal_alignment="bottom_right"), id="masked-rows"),
+    pytest.param((1, 2, 2, 11, 11, 4), dict(is_causal=True, window=(3, 0)), id="window"),
+]
+
+
+def _setup(gen, shape, kwargs, device="cpu", dtype=torch.float64):
+    B, Hq, Hkv, L, S, E = shape
+    q = randn(gen, (B, Hq, L, E), dtype, device)
+    k = randn(gen, (B, Hkv, S, E), dtype, device)
+    v = randn(gen, (B, Hkv, S, E), dtype, device)
+    kw = dict(kwargs)
+    if Hq != Hkv:
+        kw["enable_gqa"] = True
+
+    def f(a, b, c):
+        return jt.attention(a, b, c, **kw)
+
+    def r(a, b, c):
+        return reference(a, b, c, is_causal=kw.get("is_causal", False),
+                         alignment=kw.get("causal_alignment", "top_left"), window=kw.get("window"))
+    return (q, k, v), f, r
+
+
+@pytest.mark.parametrize("shape,kwargs", CASES)
+def test_double_backward(gen, shape, kwargs):
+    """grad(create_graph=True), then grad of a function of the gradient (nonlinear and linear losses in O)."""
+    xs, f, r = _setup(gen, shape, kwargs)
+    w = randn(gen, xs[0].shape, torch.float64, "cpu")
+    u = [randn(gen, x.shape, torch.float64, "cpu") for x in xs]
+    for name, loss in (("square", lambda o: (o ** 2 * w).sum()), ("linear", lambda o: (o * w).sum())):
+        res = []
+        for fn in (f, r):
+            x = [t.clone().requires_grad_() for t in xs]
+            g = torch.autograd.grad(loss(fn(*x)), x, create_graph=True)
+            assert all(t.requires_grad for t in g), name
+            pen = sum((gi * ui).sum() for gi, ui in zip(g, u)) + sum((gi ** 2).sum() for gi in g)
+            res.append(torch.autograd.grad(pen, x))
+        for a, b in zip(*res):
+            assert relerr(a, b) < 1e-10, (name, relerr(a, b))
+
+
+@pytest.mark.parametrize("shape,kwargs", CASES[1:4])
+def test_gradgradcheck(gen, shape, kwargs):
+    xs, f, _ = _setup(gen, shape, kwargs)
+    args = tuple(x.requires_grad_() for x in xs)
+    assert torch.autograd.gradcheck(f, args)
+    assert torch.autograd.gradgradcheck(f, args)
+
+
+@pytest.mark.parametrize("shape,kwargs", CASES)
+def test_hessian_and_hvp(gen, shape, kwargs):
+    """torch.autograd.functional.hessian (per input) and hvp (all inputs), against the reference."""
+    xs, f, r = _setup(gen, shape, kwargs)
+    w = randn(gen, xs[0].shape, torch.float64, "cpu")
+    for loss in (lambda o: (o * w).sum(), lambda o: (o ** 2).sum() + o.sum()):
+        for i in range(3):
+            def part(fn, i=i):
+                return lambda x: loss(fn(*[x if j == i else xs[j] for j in range(3)]))
+            h = torch.autograd.functional.hessian(part(f), xs[i])
+            hr = torch.autograd.functional.hessian(part(r), xs[i])
+            assert relerr(h, hr) < 1e-10, (i, relerr(h, hr))
+        t = tuple(randn(gen, x.shape, torch.float64, "cpu") for x in xs)
+        _, hv = torch.autograd.functional.hvp(lambda a, b, c: loss(f(a, b, c)), xs, t)
+        _, hvr = torch.autograd.functional.hvp(lambda a, b, c: loss(r(a, b, c)), xs, t)
+        for a, b in zip(hv, hvr):
+            assert relerr(a, b) < 1e-10, relerr(a, b)
+        _, vh = torch.autograd.functional.vhp(lambda a, b, c: loss(f(a, b, c)), xs, t)
+        for a, b in zip(vh, hvr):  # symmetric Hessian
+            assert relerr(a, b) < 1e-10, relerr(a, b)
+
+
+def test_hessian_nonzero(gen):
+    """The issue's case: the Hessian of attention(x, k, v).sum() in q is not zero."""
+    xs, f, r = _setup(gen, (1, 1, 1, 6, 6, 4), {})
+    h = torch.autograd.functional.hessian(lambda x: f(x, xs[1], xs[2]).sum(), xs[0])
+    hr = torch.autograd.functional.hessian(lambda x: r(x, xs[1], xs[2]).sum(), xs[0])
+    assert hr.norm() > 1e-3 and relerr(h, hr) < 1e-10
+
+
+@pytest.mark.parametrize("shape,kwargs", CASES)
+def test_forward_over_reverse(gen, shape, kwargs):
+    """Dual inputs through torch.autograd.grad: the gradient's tangent is the Hessian-vector product."""
+    xs, f, r = _setup(gen, shape, kwargs)
+    t = tuple(randn(gen, x.shape, torch.float64, "cpu") for x in xs)
+    w = randn(gen, xs[0].shape, torch.float64, "cpu")
+    for loss in (lambda o: (o * w).sum(), lambda o: (o ** 2 * w).sum()):
+        for create_graph in (False, True):
+            x = [a.clone().requires_grad_() for a in xs]
+            with fwAD.dual_level():
+                duals = [fwAD.make_dual(a, b) for a, b in zip(x, t)]
+                g = torch.autograd.grad(loss(f(*duals)), x, create_graph=create_graph)
+                tangents = [fwAD.unpack_dual(gi).tangent for gi in g]
+            assert all(tt is not None for tt in tangents)
+            _, hvr = torch.autograd.functional.hvp(lambda a, b, c: loss(r(a, b, c)), xs, t)
+            for a, b in zip(tangents, hvr):
+                assert relerr(a, b) < 1e-10, relerr(a, b)
+
+
+@pytest.mark.parametrize("shape,kwargs", CASES)
+def test_tangent_into_loss(gen, shape, kwargs):
+    """A loss on the JVP tangent (and the primal): gradients for q, k, v and for the tangents."""
+    xs, f, r = _setup(gen, shape, kwargs)
+    t = tuple(randn(gen, x.shape, torch.float64, "cpu") for x in xs)
+    w1, w2 = (randn(gen, xs[0].shape, torch.float64, "cpu") for _ in range(2))
+
+    def loss(o, od):
+        return (o * w1).sum() + (od ** 2 * w2).sum() + (o * od).sum()
+
+    x = [a.clone().requires_grad_() for a in xs]
+    tt = [a.clone().requires_grad_() for a in t]
+    with fwAD.dual_level():
+        o, od = fwAD.unpack_dual(f(*[fwAD.make_dual(a, b) for a, b in zip(x, tt)]))
+        g = torch.autograd.grad(loss(o, od), x + tt)
+    xr = [a.clone().requires_grad_() for a in xs]
+    tr = [a.clone().requires_grad_() for a in t]
+    o_r, od_r = torch.autograd.functional.jvp(r, tuple(xr), tuple(tr), create_graph=True)
+    gr = torch.autograd.grad(loss(o_r, od_r), xr + tr)
+    for a, b in zip(g, gr):
+        assert relerr(a, b) < 1e-10, relerr(a, b)
+
+
+def test_third_order_raises(gen):
+    """A third derivative is a clear jfa error, never a silent zero."""
+    xs, f, _ = _setup(gen, (1, 1, 1, 5, 5, 3), {})
+    x = [a.clone().requires_grad_() for a in xs]
+    g = torch.autograd.grad((f(*x) ** 2).sum(), x, create_graph=True)
+    h = torch.autograd.grad(sum((gi ** 2).sum() for gi in g), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="jfa: a third derivative"):
+        torch.autograd.grad(sum(hi.sum() for hi in h), x)
+
+
+def test_torch_func_hvp(gen):
+    """torch.func.jvp(torch.func.grad(f)) (forward-over-reverse under functorch), torch >= 2.0."""
+    if not HAS_TORCH_FUNC:
+        pytest.skip("torch.func needs torch >= 2.0 (installed: %s)" % torch.__version__)
+    xs, f, r = _setup(gen, (1, 2, 1, 9, 11, 5), dict(is_causal=True, causal_alignment="bottom_right"))
+    t = randn(gen, xs[0].shape, torch.float64, "cpu")
+    loss = lambda fn: (lambda a: (fn(a, xs[1], xs[2]) ** 2).sum())
+    _, hv = torch.func.jvp(torch.func.grad(loss(f)), (xs[0],), (t,))
+    _, hvr = torch.autograd.functional.hvp(loss(r), xs[0], t)
+    assert relerr(hv, hvr) < 1e-10
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 2e-5), (torch.float16, 1e-2), (torch.bfloat16, 5e-2)])
+def test_cuda_double_backward_and_hvp(gen, dtype, tol):
+    """The second-order calls on CUDA tensors against the float64 reference."""
+    xs, f, r = _setup(gen, (2, 4, 2, 77, 90, 40), dict(is_causal=True, causal_alignment="bottom_right"),
+                      "cuda", dtype)
+    t = tuple(randn(gen, x.shape, dtype, "cuda") for x in xs)
+    loss = lambda fn: (lambda a, b, c: (fn(a, b, c).float() ** 2).sum())
+    _, hv = torch.autograd.functional.hvp(loss(f), xs, t)
+    _, hvr = torch.autograd.functional.hvp(loss(r), tuple(x.double() for x in xs), tuple(x.double() for x in t))
+    for a, b in zip(hv, hvr):
+        assert relerr(a, b) < tol, relerr(a, b)
+    x = [a.clone().requires_grad_() for a in xs]
+    with fwAD.dual_level():
+        g = torch.autograd.grad(loss(f)(*[fwAD.make_dual(a, b) for a, b in zip(x, t)]), x)
+        tangents = [fwAD.unpack_dual(gi).tangent for gi in g]
+    for a, b in zip(tangents, hvr):
+        assert relerr(a, b) < tol, relerr(a, b)
