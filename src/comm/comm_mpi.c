@@ -222,6 +222,7 @@ static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
 
 static jfa_status_t mpi_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  (void)m; /* used only with CUDA */
   JFA_CHECK(complete_exchange(comm, "ring exchange"));
 #ifdef JFA_HAVE_CUDA
   if (m->staged) {
