@@ -6,14 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/internal.h"
+#include "kernels/family.h"
 
-/* JFA_KERNEL_PATH: "simt" (plain kernels only), "mma" (no sm_90a kernels), else every path. */
+/* JFA_KERNEL_PATH: "simt" (the simt family only), "sm80" (no sm90 family; "mma" is its old
+   name and still accepted), else ("sm90", "auto", unset) every family. */
 static int path_cap_from_env(void) {
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return PATH_SIMT;
-  if (e && strcmp(e, "mma") == 0) return PATH_MMA;
-  return PATH_SM90A;
+  if (e && (strcmp(e, "sm80") == 0 || strcmp(e, "mma") == 0)) return PATH_SM80;
+  return PATH_SM90;
 }
 
 extern "C" int jfa_cuda_device_count(void) {
@@ -52,7 +53,7 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
     }
     st->path_cap = path_cap_from_env();
 #ifdef JFA_HAVE_SM90A
-    st->sm90a_ok = st->cc_major == 9 && st->cc_minor == 0 && sm90a_compiled();
+    st->sm90a_ok = st->cc_major == 9 && st->cc_minor == 0 && sm90_compiled();
 #endif
     st->last_fwd = st->last_bwd = -1;
     ctx->cuda_state = st;

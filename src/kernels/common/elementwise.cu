@@ -3,7 +3,7 @@
  * any dtype, any strides), fill, the log-sum-exp merge of partial results, the
  * backward's delta = rowsum(dout * o), and scale-and-add of fp32 workspaces.
  */
-#include "kernels/internal.h"
+#include "kernels/family.h"
 
 /* ---- dtype dispatch ---------------------------------------------------------- */
 #define JFA_DISPATCH(dt, T, ...)                                              \

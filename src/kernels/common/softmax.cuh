@@ -1,21 +1,21 @@
 /*
- * fwd_common.cuh - the pieces of jfa's tensor-core forward and fused forward+JVP
+ * softmax.cuh - the pieces of jfa's tensor-core forward and fused forward+JVP
  * that do not depend on how the scores were multiplied: the kernel arguments, the
  * online softmax of one key block over a warp's score fragments (masking, running
  * max, the tangent's running reference) and the epilogue (normalisation, log-sum-exp,
  * mu, the merge of accumulate mode, the stores).
  *
- * Both the mma.sync kernel (fwd_tc.cuh, sm_80+) and the wgmma kernel (fwd_sm90a.cu)
+ * Both the mma.sync kernel (sm80/fwd.cuh, sm_80+) and the wgmma kernel (sm90/fwd.cuh)
  * keep their scores and accumulators in the same per-warp fragment layout: a warp owns
  * 16 * MT query rows; for row slab mt, column chunk j (8 columns) and e = 0..3, element
  * [mt][j][e] is row g + 8 * (e / 2), column 8 j + 2 t4 + e % 2 of the slab, where
  * g = lane / 4 and t4 = lane % 4 (the C fragment of mma.m16n8k16, and of wgmma m64nN
  * per warp of the warpgroup).
  */
-#ifndef JFA_KERNELS_FWD_COMMON_CUH_
-#define JFA_KERNELS_FWD_COMMON_CUH_
+#ifndef JFA_KERNELS_COMMON_SOFTMAX_CUH_
+#define JFA_KERNELS_COMMON_SOFTMAX_CUH_
 
-#include "kernels/internal.h"
+#include "kernels/family.h"
 
 struct FwdArgs {
   jfa_problem_t p;
@@ -28,7 +28,7 @@ struct FwdArgs {
   float scale, scale_log2;
 };
 
-/* Fills FwdArgs from a call (tc_forward and the Hopper launcher share it). */
+/* Fills FwdArgs from a call (the sm80 and sm90 families share it). */
 static inline void fwd_args_init(FwdArgs *a, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
                                  const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
                                  const jfa_tensor_t *vd, const jfa_tensor_t *o, const jfa_tensor_t *lse,
@@ -90,7 +90,7 @@ __device__ __forceinline__ float exp2_ftz(float x) {
  * Online softmax of one key block for a warp's rows (CTA-local rows wrow + 16 mt + g (+ 8)).
  * On entry s holds Q K^T (unscaled) and, for the JVP, sd holds Qd K^T + Q Kd^T; on exit s
  * holds P (exp2 domain, relative to the running max) and sd holds P * (Sd - c), with o and u
- * rescaled to the new max (and u moved to the new reference c, see fwd_tc.cuh).
+ * rescaled to the new max (and u moved to the new reference c, see sm80/fwd.cuh).
  * s_lo / s_hi: the MASKED path's per-row key intervals (CTA-local rows).
  * FAST (needs scale > 0 and no dense mask): the max is taken over the raw scores and each
  * probability is one FFMA and one ex2.approx.ftz (probabilities below 2^-126 of the row's
@@ -313,4 +313,4 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
     }
 }
 
-#endif /* JFA_KERNELS_FWD_COMMON_CUH_ */
+#endif /* JFA_KERNELS_COMMON_SOFTMAX_CUH_ */

@@ -6,11 +6,11 @@
  * (per-row key intervals from mask_row_keys, dense masks per element; tiles no row
  * of the CTA sees are skipped); they are the float32 path and the fallback when the
  * tensor-core kernels do not apply. One warp owns one row;
- * the JVP accumulates the tangent against the running mu (see fwd_tc.cuh);
+ * the JVP accumulates the tangent against the running mu (see sm80/fwd.cuh);
  * within a 32-key (or 32-query) tile lane j scores key (query) j, and lane l owns
  * the head dims l, l + 32, ... of the row's accumulators.
  */
-#include "kernels/internal.h"
+#include "kernels/family.h"
 
 #define SIMT_WARPS 8
 #define SIMT_TILE 32

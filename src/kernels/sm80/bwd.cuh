@@ -1,6 +1,7 @@
 /*
- * bwd_tc.cu - tensor-core (mma.sync m16n8k16) backward of jfa, FlashAttention-2
- * style, bf16 and fp16 with fp32 accumulation.
+ * bwd.cuh - the sm80 family's (mma.sync m16n8k16) backward kernel of jfa, FlashAttention-2
+ * style, bf16 and fp16 with fp32 accumulation. Tiles from tiles.h; instantiated per head dim
+ * by inst/bwd_d<D>.cu (sm80_bwd_d); family.cu decides when it runs.
  *
  * A CTA owns BN = 16 * NW keys of one (batch, kv head); each warp owns 16 of them
  * and keeps their dK, dV accumulators in registers. The CTA loops over the query
@@ -20,21 +21,11 @@
  * block it-1 is computed at the start of block it (after that block's barrier), so
  * the dQ mmas and atomics of one warp overlap the S/dP mmas of the others.
  */
-#include <stdlib.h>
+#ifndef JFA_KERNELS_SM80_BWD_CUH_
+#define JFA_KERNELS_SM80_BWD_CUH_
 
-#include "kernels/fwd_tc.cuh"
-
-struct BwdArgs {
-  jfa_problem_t p;
-  View q, k, v, dout, lse, delta, dk, dv;
-  MaskDev mk;
-  int masked; /* masks beyond causal: the MASKED instantiation (query range from mask_query_range,
-                 per-row key intervals); the others keep the causal-only code */
-  float *dq_ws;
-  int64_t Dws;
-  int skip_dq, accumulate, Dreal;
-  float scale, scale_log2;
-};
+#include "kernels/sm80/fwd.cuh"
+#include "kernels/sm80/sm80.h"
 
 template <typename T, int D, int NW, int BM>
 struct BwdTC {
@@ -337,67 +328,25 @@ static jfa_status_t launch_bwd_tc_m(const BwdArgs &a, cudaStream_t st) {
   return JFA_SUCCESS;
 }
 
-template <typename T, int D, int NW, int BM, bool KREG>
-static jfa_status_t launch_bwd_tc(const BwdArgs &a, cudaStream_t st) {
-  if (!a.masked) return launch_bwd_tc_m<T, D, NW, BM, KREG, false>(a, st);
-  /* the masked backward at D = 128 spills with BM = 64: query blocks of 32 rows (no spills) */
-  if constexpr (D == 128 && BM == 64) return launch_bwd_tc_m<T, D, NW, 32, KREG, true>(a, st);
-  else return launch_bwd_tc_m<T, D, NW, BM, KREG, true>(a, st);
+/* The backward of tuning variant V (tiles.h) at head dim D: the row of the call's mask class. */
+template <typename T, int D, int V>
+static jfa_status_t sm80_bwd_variant(const BwdArgs &a, cudaStream_t st) {
+  constexpr Sm80Tile c = sm80_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
+  constexpr Sm80Tile m = sm80_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
+  static_assert(c.D == D && m.D == D, "no sm80 backward tiles for this head dim");
+  if (!a.masked) return launch_bwd_tc_m<T, D, c.NW, c.BM, c.KREG, false>(a, st);
+  return launch_bwd_tc_m<T, D, m.NW, m.BM, m.KREG, true>(a, st);
 }
 
-template <typename T>
-static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
+template <typename T, int D>
+jfa_status_t sm80_bwd_d(const BwdArgs &a, cudaStream_t st) {
 #ifdef JFA_TUNING
-  /* Tuning builds only: JFA_TUNE_BWD=<n> picks another tile shape for D = 128 / 64. */
-  const char *e = getenv("JFA_TUNE_BWD");
-  const int v = e ? atoi(e) : 0;
-  if (Dk == 128 && v == 1) return launch_bwd_tc<T, 128, 8, 32, false>(a, st);
-  if (Dk == 64 && v == 1) return launch_bwd_tc<T, 64, 4, 64, true>(a, st);
-#endif
-  switch (Dk) {
-    case 32: return launch_bwd_tc<T, 32, 8, 64, true>(a, st);
-    case 64: return launch_bwd_tc<T, 64, 8, 64, true>(a, st);
-    case 96: return launch_bwd_tc<T, 96, 8, 64, false>(a, st);
-    case 128: return launch_bwd_tc<T, 128, 8, 64, false>(a, st);
-    default: JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
+  const int v = tune_variant("JFA_TUNE_BWD");
+  if constexpr (sm80_has_tile(OP_BWD, DtypeOf<T>::value, D, 1)) {
+    if (v == 1) return sm80_bwd_variant<T, D, 1>(a, st);
   }
+#endif
+  return sm80_bwd_variant<T, D, 0>(a, st);
 }
 
-jfa_status_t tc_backward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
-                         const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
-                         View delta, float *dq_ws, int64_t Dws, int skip_dq, const jfa_tensor_t *dk,
-                         const jfa_tensor_t *dv, int accumulate, const MaskDev *mk) {
-  *done = false;
-  const int Dk = tc_head_dim(p->D);
-  if (Dk == 0 || Dk > 128) return JFA_SUCCESS;
-  if (!tc_tensor_ok(q) || !tc_tensor_ok(k) || !tc_tensor_ok(v) || !tc_tensor_ok(dout)) return JFA_SUCCESS;
-  if (p->B > 65535 || p->Hkv > 65535) return JFA_SUCCESS;
-  const bool masked = problem_has_masks(p);
-  if (masked && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30))) return JFA_SUCCESS; /* int key intervals */
-  BwdArgs a;
-  a.p = *p;
-  a.mk = *mk;
-  a.masked = masked ? 1 : 0;
-  a.q = make_view(q);
-  a.k = make_view(k);
-  a.v = make_view(v);
-  a.dout = make_view(dout);
-  a.lse = lse;
-  a.delta = delta;
-  a.dk = make_view(dk);
-  a.dv = make_view(dv);
-  a.dq_ws = dq_ws;
-  a.Dws = Dws;
-  a.skip_dq = skip_dq;
-  a.accumulate = accumulate;
-  a.Dreal = (int)p->D;
-  a.scale = (float)p->scale;
-  a.scale_log2 = (float)(p->scale * 1.4426950408889634);
-  cudaStream_t st = ctx_stream(ctx);
-  if (q->dtype == JFA_DTYPE_BFLOAT16)
-    JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, Dk, st));
-  else
-    JFA_CHECK(bwd_dispatch<__half>(a, Dk, st));
-  *done = true;
-  return JFA_SUCCESS;
-}
+#endif /* JFA_KERNELS_SM80_BWD_CUH_ */

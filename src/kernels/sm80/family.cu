@@ -1,22 +1,12 @@
 /*
- * fwd_tc.cu - tensor-core forward of jfa (kernel in fwd_tc.cuh): eligibility of a
- * problem for the fast path and the per-head-dim instantiations (bf16, fp16).
- * Tile shapes: BM query rows = 16 * MT * NW per CTA, BN keys per block.
+ * family.cu - the sm80 family's (mma.sync, sm_80+) rows of the dispatch tables (family.h):
+ * which calls its forward, JVP and backward take (16-bit dtype, aligned tensors, a head dim of
+ * tiles.h that is built), and the calls into the per-head-dim instantiations (inst/).
  */
-#include <stdlib.h>
+#include "kernels/family.h"
+#include "kernels/sm80/sm80.h"
 
-#include "kernels/fwd_tc.cuh"
-
-int tc_head_dim(int64_t D) {
-  if (D <= 32) return 32;
-  if (D <= 64) return 64;
-  if (D <= 96) return 96;
-  if (D <= 128) return 128;
-  if (D <= 256) return 256;
-  return 0;
-}
-
-bool tc_tensor_ok(const jfa_tensor_t *t) {
+bool sm80_tensor_ok(const jfa_tensor_t *t) {
   if (!t) return false;
   if (t->dtype != JFA_DTYPE_FLOAT16 && t->dtype != JFA_DTYPE_BFLOAT16) return false;
   if (t->stride[3] != 1 || ((uintptr_t)t->data & 15u) != 0) return false;
@@ -25,62 +15,120 @@ bool tc_tensor_ok(const jfa_tensor_t *t) {
   return true;
 }
 
-#ifdef JFA_TUNING
-/* Tuning builds only (-DJFA_TUNING=ON): JFA_TUNE_FWD=<n> picks another tile shape. */
-template <typename T>
-static bool fwd_tune(const FwdArgs &a, int Dk, cudaStream_t st, jfa_status_t *s) {
-  const char *e = getenv("JFA_TUNE_FWD");
-  const int v = e ? atoi(e) : 0;
-  if (v == 0) return false;
-  if (Dk == 128 && v == 1) *s = launch_fwd_tc<T, 128, 32, 4, 2, false, false>(a, st);
-  else if (Dk == 64 && v == 1) *s = launch_fwd_tc<T, 64, 128, 4, 1, false, true>(a, st);
-  else if (Dk == 64 && v == 2) *s = launch_fwd_tc<T, 64, 64, 8, 1, false, true>(a, st);
-  else if (Dk == 64 && v == 3) *s = launch_fwd_tc<T, 64, 64, 4, 2, false, true>(a, st); /* Q in registers */
-  else return false;
-  return true;
-}
-#endif
-
-template <typename T>
-static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, cudaStream_t st) {
-#ifdef JFA_TUNING
-  jfa_status_t ts;
-  if (fwd_tune<T>(a, Dk, st, &ts)) return ts;
-#endif
-  switch (Dk) {
-    case 32: return launch_fwd_tc<T, 32, 64, 4, 1, false, true>(a, st);
-    case 64: return launch_fwd_tc<T, 64, 64, 4, 2, false, false>(a, st); /* 168 registers: 3 CTAs/SM */
-    case 96: return launch_fwd_tc<T, 96, 64, 4, 2, false, false>(a, st);
-    case 128: return launch_fwd_tc<T, 128, 64, 4, 2, false, false>(a, st);
-    case 256: return launch_fwd_tc<T, 256, 32, 4, 1, false, false>(a, st);
-    default: JFA_FAIL(JFA_ERROR_INTERNAL, "no forward kernel for head dim %d", Dk);
-  }
+const char *sm80_fwd_why_not(const FwdCall &c) {
+  const jfa_problem_t *p = c.p;
+  const bool jvp = c.qd != nullptr;
+  const int Dk = sm80_head_dim(p->D);
+  if (Dk == 0) return "head dim above 256";
+  if (jvp && Dk > 128) return "JVP head dim above 128 (O and U accumulators do not fit in registers)";
+  if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v))
+    return "q, k, v: not 16-bit with aligned rows and strides";
+  if (jvp && (!sm80_tensor_ok(c.qd) || !sm80_tensor_ok(c.kd) || !sm80_tensor_ok(c.vd)))
+    return "qd, kd, vd: not 16-bit with aligned rows and strides";
+  if (p->B > 65535 || p->Hq > 65535) return "B or Hq above 65535 (grid)";
+  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
+    return "masks with Nq or Nk >= 2^30 (int key intervals)";
+  return nullptr;
 }
 
-jfa_status_t tc_forward(bool *done, jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
-                        const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
-                        const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
-                        const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate,
-                        const MaskDev *mk) {
-  *done = false;
-  const bool jvp = qd != nullptr;
-  const int Dk = tc_head_dim(p->D);
-  if (Dk == 0 || (jvp && Dk > 128)) return JFA_SUCCESS;
-  if (!tc_tensor_ok(q) || !tc_tensor_ok(k) || !tc_tensor_ok(v)) return JFA_SUCCESS;
-  if (jvp && (!tc_tensor_ok(qd) || !tc_tensor_ok(kd) || !tc_tensor_ok(vd))) return JFA_SUCCESS;
-  if (p->B > 65535 || p->Hq > 65535) return JFA_SUCCESS;
-  const bool masked = problem_has_masks(p);
-  if (masked && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30))) return JFA_SUCCESS; /* int key intervals */
-  FwdArgs a;
-  fwd_args_init(&a, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, mk);
-  cudaStream_t st = ctx_stream(ctx);
+/* case D: the instantiation of head dim D, when it is built (if constexpr: no reference to it
+   otherwise, why_not has declined the call). */
+#define SM80_CASE(D, CALL)                    \
+  case D:                                     \
+    if constexpr (head_dim_built(D)) return CALL; \
+    break;
+
+template <typename T>
+static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, bool jvp, cudaStream_t st) {
   if (jvp) {
-    JFA_CHECK(tc_launch_jvp(a, q->dtype, Dk, st));
-  } else if (q->dtype == JFA_DTYPE_BFLOAT16) {
-    JFA_CHECK(fwd_dispatch<__nv_bfloat16>(a, Dk, st));
-  } else {
-    JFA_CHECK(fwd_dispatch<__half>(a, Dk, st));
+    switch (Dk) {
+      SM80_CASE(32, (sm80_fwd_d<T, 32, true>(a, st)))
+      SM80_CASE(64, (sm80_fwd_d<T, 64, true>(a, st)))
+      SM80_CASE(96, (sm80_fwd_d<T, 96, true>(a, st)))
+      SM80_CASE(128, (sm80_fwd_d<T, 128, true>(a, st)))
+      default: break;
+    }
+    JFA_FAIL(JFA_ERROR_INTERNAL, "no JVP kernel for head dim %d", Dk);
   }
-  *done = true;
-  return JFA_SUCCESS;
+  switch (Dk) {
+    SM80_CASE(32, (sm80_fwd_d<T, 32, false>(a, st)))
+    SM80_CASE(64, (sm80_fwd_d<T, 64, false>(a, st)))
+    SM80_CASE(96, (sm80_fwd_d<T, 96, false>(a, st)))
+    SM80_CASE(128, (sm80_fwd_d<T, 128, false>(a, st)))
+    SM80_CASE(256, (sm80_fwd_d<T, 256, false>(a, st)))
+    default: break;
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no forward kernel for head dim %d", Dk);
+}
+
+jfa_status_t sm80_fwd_run(const FwdCall &c) {
+  FwdArgs a;
+  fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
+  const int Dk = sm80_head_dim(c.p->D);
+  cudaStream_t st = ctx_stream(c.ctx);
+  if (c.q->dtype == JFA_DTYPE_BFLOAT16) return fwd_dispatch<__nv_bfloat16>(a, Dk, c.qd != nullptr, st);
+  return fwd_dispatch<__half>(a, Dk, c.qd != nullptr, st);
+}
+
+const char *sm80_bwd_why_not(const BwdCall &c) {
+  const jfa_problem_t *p = c.p;
+  const int Dk = sm80_head_dim(p->D);
+  if (Dk == 0 || Dk > 128) return "head dim above 128";
+  if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v) || !sm80_tensor_ok(c.dout))
+    return "q, k, v, dout: not 16-bit with aligned rows and strides";
+  if (p->B > 65535 || p->Hkv > 65535) return "B or Hkv above 65535 (grid)";
+  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
+    return "masks with Nq or Nk >= 2^30 (int key intervals)";
+  return nullptr;
+}
+
+template <typename T>
+static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
+  switch (Dk) {
+    SM80_CASE(32, (sm80_bwd_d<T, 32>(a, st)))
+    SM80_CASE(64, (sm80_bwd_d<T, 64>(a, st)))
+    SM80_CASE(96, (sm80_bwd_d<T, 96>(a, st)))
+    SM80_CASE(128, (sm80_bwd_d<T, 128>(a, st)))
+    default: break;
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
+}
+
+/* dk, dv written (or added) by the kernel over the K/V block; dq: added into the fp32 workspace
+   with atomics, then scaled into dq (launch_scale_add), or, deterministic, from the simt family's
+   dQ kernel (the kernel skips its dQ). */
+jfa_status_t sm80_bwd_run(const BwdCall &c) {
+  const jfa_problem_t *p = c.p;
+  cudaStream_t st = ctx_stream(c.ctx);
+  if (!c.deterministic)
+    JFA_CUDA_CHECK(cudaMemsetAsync(c.dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * c.Dws) * sizeof(float), st));
+  BwdArgs a;
+  a.p = *p;
+  a.mk = *c.mk;
+  a.masked = problem_has_masks(p) ? 1 : 0;
+  a.q = make_view(c.q);
+  a.k = make_view(c.k);
+  a.v = make_view(c.v);
+  a.dout = make_view(c.dout);
+  a.lse = c.lse;
+  a.delta = c.delta;
+  a.dk = make_view(c.dk);
+  a.dv = make_view(c.dv);
+  a.dq_ws = c.dq_ws;
+  a.Dws = c.Dws;
+  a.skip_dq = c.deterministic ? 1 : 0;
+  a.accumulate = c.accumulate;
+  a.Dreal = (int)p->D;
+  a.scale = (float)p->scale;
+  a.scale_log2 = (float)(p->scale * 1.4426950408889634);
+  const int Dk = sm80_head_dim(p->D);
+  if (c.q->dtype == JFA_DTYPE_BFLOAT16)
+    JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, Dk, st));
+  else
+    JFA_CHECK(bwd_dispatch<__half>(a, Dk, st));
+  if (c.deterministic)
+    return simt_backward_dq(st, p, c.q, c.k, c.v, c.dout, c.lse, c.delta, c.dq, c.accumulate, *c.mk);
+  return launch_scale_add(st, c.dq_ws, c.Dws, c.dq, (float)p->scale, c.accumulate);
 }

@@ -1,5 +1,5 @@
 /*
- * fwd_tc.cuh - the tensor-core (mma.sync m16n8k16, ldmatrix, cp.async) forward and
+ * fwd.cuh - the sm80 family's (mma.sync m16n8k16, ldmatrix, cp.async) forward and
  * fused forward+JVP kernel of jfa, for bf16 and fp16 with fp32 accumulation.
  *
  * A CTA owns BM = 16 * MT * NW query rows of one (batch, head); each warp owns
@@ -26,15 +26,18 @@
  * of those intervals, and masks per element only the blocks not inside every row's
  * interval (every block when a dense mask is set; its bias is added in fp32).
  * Accumulate mode merges the result into fp32 accumulators in the epilogue. The online
- * softmax and the epilogue are shared with the Hopper kernel (fwd_common.cuh).
- * Included by fwd_tc.cu (forward) and jvp_tc.cu (JVP) so that they compile in parallel.
+ * softmax and the epilogue are shared with the sm90 kernel (common/softmax.cuh).
+ * Tiles from tiles.h; instantiated per head dim by inst/fwd_d<D>.cu and inst/jvp_d<D>.cu
+ * (sm80_fwd_d), which compile in parallel; family.cu decides when it runs.
  */
-#ifndef JFA_KERNELS_FWD_TC_CUH_
-#define JFA_KERNELS_FWD_TC_CUH_
+#ifndef JFA_KERNELS_SM80_FWD_CUH_
+#define JFA_KERNELS_SM80_FWD_CUH_
 
 #include <limits.h>
 
-#include "kernels/fwd_common.cuh"
+#include "kernels/common/softmax.cuh"
+#include "kernels/sm80/mma.cuh"
+#include "kernels/sm80/sm80.h"
 
 /* cp.async a ROWS x D tile (rows r0.. of slice (b, h)) into smem of row stride D + 8; zero-fills
    rows >= n and columns >= Dreal. */
@@ -320,16 +323,33 @@ static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
   return JFA_SUCCESS;
 }
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
-static jfa_status_t launch_fwd_tc(const FwdArgs &a, cudaStream_t st) {
-  if (!a.masked) return launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, false>(a, st);
-  /* the masked forward at D >= 96 spills with MT = 2 (255 registers): the same BM with twice the
-     warps, MT = 1 (no spills) */
-  if constexpr (!JVP && MT == 2 && D >= 96) return launch_fwd_tc_m<T, D, BN, NW * 2, 1, JVP, QREG, true>(a, st);
-  else return launch_fwd_tc_m<T, D, BN, NW, MT, JVP, QREG, true>(a, st);
+/* The forward / JVP of tuning variant V (tiles.h) at head dim D: the row of the call's mask class. */
+template <typename T, int D, bool JVP, int V>
+static jfa_status_t sm80_fwd_variant(const FwdArgs &a, cudaStream_t st) {
+  constexpr int op = JVP ? OP_JVP : OP_FWD;
+  constexpr Sm80Tile c = sm80_tile(op, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
+  constexpr Sm80Tile m = sm80_tile(op, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
+  static_assert(c.D == D && m.D == D, "no sm80 forward / JVP tiles for this head dim");
+  if (!a.masked) return launch_fwd_tc_m<T, D, c.BN, c.NW, c.MT, JVP, c.QREG, false>(a, st);
+  return launch_fwd_tc_m<T, D, m.BN, m.NW, m.MT, JVP, m.QREG, true>(a, st);
 }
 
-/* jvp_tc.cu: launches the JVP instantiation for the 16-bit dtype and head dim Dk (32..128). */
-jfa_status_t tc_launch_jvp(const FwdArgs &a, jfa_dtype_t dtype, int Dk, cudaStream_t st);
+template <typename T, int D, bool JVP>
+jfa_status_t sm80_fwd_d(const FwdArgs &a, cudaStream_t st) {
+#ifdef JFA_TUNING
+  constexpr int op = JVP ? OP_JVP : OP_FWD, dt = DtypeOf<T>::value;
+  const int v = tune_variant(JVP ? "JFA_TUNE_JVP" : "JFA_TUNE_FWD");
+  if constexpr (sm80_has_tile(op, dt, D, 1)) {
+    if (v == 1) return sm80_fwd_variant<T, D, JVP, 1>(a, st);
+  }
+  if constexpr (sm80_has_tile(op, dt, D, 2)) {
+    if (v == 2) return sm80_fwd_variant<T, D, JVP, 2>(a, st);
+  }
+  if constexpr (sm80_has_tile(op, dt, D, 3)) {
+    if (v == 3) return sm80_fwd_variant<T, D, JVP, 3>(a, st);
+  }
+#endif
+  return sm80_fwd_variant<T, D, JVP, 0>(a, st);
+}
 
-#endif /* JFA_KERNELS_FWD_TC_CUH_ */
+#endif /* JFA_KERNELS_SM80_FWD_CUH_ */

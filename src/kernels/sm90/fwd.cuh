@@ -1,8 +1,9 @@
 /*
- * fwd_sm90a.cu - the Hopper (sm_90a) forward and fused forward+JVP of jfa: wgmma fed
- * by TMA through an mbarrier pipeline, with warp specialisation. Compiled only for
- * sm_90a (wgmma and setmaxnreg need the arch-specific target); backend.cu picks it for
- * bf16/fp16, D = 64 or 128, no masks beyond causal, TMA-describable tensors, on sm_90.
+ * fwd.cuh - the sm90 family's (Hopper, sm_90a) forward and fused forward+JVP of jfa:
+ * wgmma fed by TMA through an mbarrier pipeline, with warp specialisation. Compiled only
+ * for sm_90a (wgmma and setmaxnreg need the arch-specific target), per head dim by
+ * inst/{fwd,jvp}_d<D>.cu (sm90_fwd_d); tiles from tiles.h; family.cu takes bf16/fp16,
+ * D = 64 or 128, no masks beyond causal, TMA-describable tensors, on sm_90.
  *
  * A CTA owns BM = 128 query rows of one (batch, head) and has three warpgroups:
  *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): one thread
@@ -13,7 +14,7 @@
  *     and, per key block,
  *       S = Q K^T                              wgmma, A and B from shared memory,
  *       Sd = Qd K^T + Q Kd^T                   (JVP) into a second accumulator,
- *       online softmax (fwd_common.cuh: the same code as the mma.sync kernel, in its FAST
+ *       online softmax (common/softmax.cuh: the same code as the mma.sync kernel, in its FAST
  *       form: one FFMA and one ex2.approx.ftz per probability),
  *       O += P V,  U += P (Sd - c) V + P Vd    wgmma, A = P from registers, B = V N-major,
  *     then releases the stage (one arrival per consumer warp).
@@ -22,17 +23,20 @@
  *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
  *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills.
  * Tiles are stored as TMA writes them, in 64-column halves with the 128-byte swizzle
- * (layout in hopper.cuh). Rows past Nq / keys past Nk are read as zeros by TMA, keys
+ * (layout in wgmma.cuh). Rows past Nq / keys past Nk are read as zeros by TMA, keys
  * masked by the shared softmax; causal blocks above the diagonal are not loaded.
- * The epilogue (fwd_common.cuh) is the mma.sync kernel's: plain stores of o, lse (and
+ * The epilogue (common/softmax.cuh) is the mma.sync kernel's: plain stores of o, lse (and
  * od, mu), or the fp32 merge of accumulate mode (ring).
  */
-#include <stdlib.h>
+#ifndef JFA_KERNELS_SM90_FWD_CUH_
+#define JFA_KERNELS_SM90_FWD_CUH_
+
 #include <string.h>
 
-#include "kernels/fwd_common.cuh"
-#include "kernels/hopper.cuh"
-#include "kernels/tma.h"
+#include "kernels/common/softmax.cuh"
+#include "kernels/sm90/sm90.h"
+#include "kernels/sm90/tma.h"
+#include "kernels/sm90/wgmma.cuh"
 
 /* Tile shapes and shared-memory layout of one instantiation. */
 template <int D, int BN, bool JVP, int ST> struct Sm90Fwd {
@@ -242,11 +246,6 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 #endif
 }
 
-/* The tensors of one call; launch_sm90a encodes their TMA maps with its own tile shape. */
-struct Sm90Tensors {
-  const jfa_tensor_t *q, *k, *v, *qd, *kd, *vd;
-};
-
 template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP = false>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Fwd<D, BN, JVP, ST> C;
@@ -270,69 +269,37 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   return JFA_SUCCESS;
 }
 
-#ifdef JFA_TUNING
-/* Tuning builds only (-DJFA_TUNING=ON): JFA_TUNE_SM90A=<n> picks another forward shape
-   (BN, stages, OVERLAP); bench/RESULTS.md has what each gave. */
-template <typename T>
-static bool sm90a_tune(const FwdArgs &a, const Sm90Tensors &tm, bool jvp, cudaStream_t st, jfa_status_t *r) {
-  const char *e = getenv("JFA_TUNE_SM90A");
-  const int v = e ? atoi(e) : 0;
-  const int D = a.Dreal;
-  if (v == 0 || jvp) return false;
-  if (D == 128 && v == 1) *r = launch_sm90a<T, 128, 128, false, 3, true>(a, tm, st);
-  else if (D == 128 && v == 2) *r = launch_sm90a<T, 128, 64, false, 4, true>(a, tm, st);
-  else if (D == 64 && v == 1) *r = launch_sm90a<T, 64, 128, false, 3, false>(a, tm, st);
-  else if (D == 64 && v == 2) *r = launch_sm90a<T, 64, 128, false, 5, true>(a, tm, st);
-  else return false;
-  return true;
+/* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
+template <typename T, int D, bool JVP, int V>
+static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
+  constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
+  static_assert(c.D == D, "no sm90 tiles for this head dim");
+  return launch_sm90a<T, D, c.BN, JVP, c.ST, c.OVERLAP>(a, t, st);
 }
-#endif
 
-/* Tile shapes (bench/RESULTS.md, Hopper runs 3-5): the forward at BN = 128, with OVERLAP at
-   D = 64 (at D = 128 the second score accumulator spills and loses 30%); the JVP keeps four
-   accumulators (S, Sd, O, U) and takes BN = 64 to stay within 240 registers without spills. */
-template <typename T>
-static jfa_status_t sm90a_dispatch(const FwdArgs &a, const Sm90Tensors &tm, bool jvp, cudaStream_t st) {
+template <typename T, int D, bool JVP>
+jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
 #ifdef JFA_TUNING
-  jfa_status_t r;
-  if (sm90a_tune<T>(a, tm, jvp, st, &r)) return r;
-#endif
-  if (!jvp) {
-    if (a.Dreal == 64) return launch_sm90a<T, 64, 128, false, 3, true>(a, tm, st);
-    return launch_sm90a<T, 128, 128, false, 2, false>(a, tm, st);
+  constexpr int op = JVP ? OP_JVP : OP_FWD, dt = DtypeOf<T>::value;
+  const int v = tune_variant("JFA_TUNE_SM90A");
+  if constexpr (sm90_has_tile(op, dt, D, 1)) {
+    if (v == 1) return sm90_fwd_variant<T, D, JVP, 1>(a, t, st);
   }
-  if (a.Dreal == 64) return launch_sm90a<T, 64, 64, true, 3>(a, tm, st);
-  return launch_sm90a<T, 128, 64, true, 2>(a, tm, st);
+  if constexpr (sm90_has_tile(op, dt, D, 2)) {
+    if (v == 2) return sm90_fwd_variant<T, D, JVP, 2>(a, t, st);
+  }
+#endif
+  return sm90_fwd_variant<T, D, JVP, 0>(a, t, st);
 }
 
-bool sm90a_forward_eligible(const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
-                            const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
-                            const jfa_tensor_t *vd) {
-  if (p->D != 64 && p->D != 128) return false;
-  if (problem_has_masks(p) || !(p->scale > 0)) return false; /* the FAST softmax needs scale > 0 */
-  if (p->B > 65535 || p->Hq > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31)) return false;
-  if (!tma_tensor_ok(q) || !tma_tensor_ok(k) || !tma_tensor_ok(v)) return false;
-  if (qd && (!tma_tensor_ok(qd) || !tma_tensor_ok(kd) || !tma_tensor_ok(vd))) return false;
-  return true;
-}
-
-jfa_status_t sm90a_forward(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
-                           const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
-                           const jfa_tensor_t *vd, const jfa_tensor_t *o, const jfa_tensor_t *lse,
-                           const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate, const MaskDev *mk) {
-  const bool jvp = qd != nullptr;
-  FwdArgs a;
-  fwd_args_init(&a, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, mk);
-  const Sm90Tensors tm = {q, k, v, qd, kd, vd};
-  cudaStream_t st = ctx_stream(ctx);
-  if (q->dtype == JFA_DTYPE_BFLOAT16) return sm90a_dispatch<__nv_bfloat16>(a, tm, jvp, st);
-  return sm90a_dispatch<__half>(a, tm, jvp, st);
-}
-
-bool sm90a_compiled(void) {
+template <int D>
+bool sm90_probe_d(void) {
+  constexpr Sm90Tile c = sm90_tile(OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_CAUSAL, 0);
   cudaFuncAttributes attr;
   const bool ok =
-      cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, 128, 128, false, 2, false>) == cudaSuccess;
+      cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, c.BN, false, c.ST, c.OVERLAP>) == cudaSuccess;
   if (!ok) cudaGetLastError();
   return ok;
 }
+
+#endif /* JFA_KERNELS_SM90_FWD_CUH_ */

@@ -1,11 +1,12 @@
 /*
- * tma.cu - TMA tensor maps for jfa's Hopper kernels (see tma.h). The driver entry
- * point is looked up once per process.
+ * tma.cu - TMA tensor maps for the sm90 family (see tma.h); host code, built with the
+ * other families (not for sm_90a alone). The driver entry point is looked up once per
+ * process.
  */
 #include <atomic>
 
-#include "kernels/internal.h"
-#include "kernels/tma.h"
+#include "kernels/family.h"
+#include "kernels/sm90/tma.h"
 
 typedef CUresult (*EncodeTiledFn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
                                   const cuuint64_t *, const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave,
@@ -29,7 +30,7 @@ static jfa_status_t encode_fn(EncodeTiledFn *out) {
 
 bool tma_tensor_ok(const jfa_tensor_t *t) {
   /* the tensor-core rule (16-bit, aligned rows and strides), plus the TMA extent limits */
-  if (!tc_tensor_ok(t)) return false;
+  if (!sm80_tensor_ok(t)) return false;
   for (int i = 0; i < 4; ++i)
     if (t->shape[i] >= ((int64_t)1 << 31)) return false;
   for (int i = 0; i < 3; ++i)

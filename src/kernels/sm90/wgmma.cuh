@@ -1,12 +1,12 @@
 /*
- * hopper.cuh - sm_90a primitives of jfa's Hopper kernels, as inline PTX in C style:
+ * wgmma.cuh - the sm_90a primitives of the sm90 family (jfa's Hopper kernels), as inline PTX in C style:
  * mbarriers (transaction-counted barriers the TMA engine completes), TMA tile loads
  * (cp.async.bulk.tensor), wgmma shared-memory matrix descriptors for the 128-byte
  * swizzled layout that TMA writes, and warpgroup matrix multiplies (wgmma.mma_async,
  * bf16/fp16 in, fp32 accumulate, m64 x n{64,128} x k16) with A from shared memory or
  * from registers.
  *
- * Only translation units compiled for sm_90a (the *_sm90a.cu files) include this.
+ * Only translation units compiled for sm_90a (sm90/family.cu, sm90/inst/) include this.
  *
  * Layout convention: a tile of R rows by 64 columns of 16-bit values is stored as TMA
  * writes it with CU_TENSOR_MAP_SWIZZLE_128B: row r at byte 128 r, its 16-byte chunks
@@ -18,13 +18,13 @@
  *     K), LBO = the byte distance between the 64-column halves; a k16 step advances the
  *     start by 16 rows = 2048 bytes.
  */
-#ifndef JFA_KERNELS_HOPPER_CUH_
-#define JFA_KERNELS_HOPPER_CUH_
+#ifndef JFA_KERNELS_SM90_WGMMA_CUH_
+#define JFA_KERNELS_SM90_WGMMA_CUH_
 
 #include <cuda.h>
 #include <stdint.h>
 
-#include "kernels/common.cuh"
+#include "kernels/common/view.cuh"
 
 /* ---------------------------------------------------------------------------- */
 /* mbarrier                                                                        */
@@ -161,4 +161,4 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
 JFA_WGMMA_ALL(__nv_bfloat16, "bf16")
 JFA_WGMMA_ALL(__half, "f16")
 
-#endif /* JFA_KERNELS_HOPPER_CUH_ */
+#endif /* JFA_KERNELS_SM90_WGMMA_CUH_ */
