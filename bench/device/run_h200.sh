@@ -5,22 +5,16 @@
 # PyTorch comparison. Logs go to $OUT (at most 8 files come back); the summary is
 # printed last.
 #
-#   bash bench/run_h200.sh            (device call: OUT is set by the tool)
+#   bash bench/device/run_h200.sh     (device call: OUT is set by the tool)
 #   SKIP_TORCH=1 SKIP_TESTS=1 ...     to shorten a run
 set -u
 OUT=${OUT:-/tmp/jfa_h200}
 mkdir -p "$OUT"
-export NCCL_NVLS_ENABLE=0
+. bench/device/h200_build.sh
 START=$(date +%s)
-NCCL_ROOT=$(python3 -c "import nvidia.nccl;print(nvidia.nccl.__path__[0])" 2>/dev/null || true)
-{
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv
-  git log --oneline -1 2>/dev/null || true
-  cmake -S . -B build-h200 -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} \
-    -DCMAKE_CUDA_FLAGS="-Xptxas -v"
-  /usr/bin/time -f "BUILD_WALL %e s" cmake --build build-h200 -j16 ||
-    cmake --build build-h200 -j16 --target test_gpu_attention test_gpu_modes test_gpu_tangent test_gpu_masks jfa_bench
-} > "$OUT/build.log" 2>&1
+jfa_h200_build build-h200 "$OUT/build.log" -DCMAKE_CUDA_FLAGS="-Xptxas -v" ||
+  cmake --build build-h200 -j16 --target test_gpu_attention test_gpu_modes test_gpu_tangent test_gpu_masks jfa_bench \
+    >> "$OUT/build.log" 2>&1
 BUILD_RC=$?
 grep -E "BUILD_WALL|error" "$OUT/build.log" | head -20
 if ! [ -x build-h200/tests/gpu/test_gpu_attention ]; then
@@ -58,38 +52,37 @@ if [ -z "${SKIP_TESTS:-}" ]; then
 fi
 if [ -n "${QUICK:-}" ]; then
   # a few shapes only: bf16, N = 4096, D in {128, 64}, causal off/on
-  { build-h200/bench/jfa_bench --case 4096 128 0; build-h200/bench/jfa_bench --case 4096 128 1 | tail -3
-    build-h200/bench/jfa_bench --case 4096 64 0 | tail -3; build-h200/bench/jfa_bench --case 4096 64 1 | tail -3
+  { $JFA_BENCH --case 4096 128 0 | grep -v "^# "; jfa_bench_rows --case 4096 128 1
+    jfa_bench_rows --case 4096 64 0; jfa_bench_rows --case 4096 64 1
   } > "$OUT/bench.log" 2>&1
 else
-  timeout 240 build-h200/bench/jfa_bench > "$OUT/bench.log" 2>&1
+  timeout 240 $JFA_BENCH > "$OUT/bench.log" 2>&1
 fi
 echo "bench rc=$?" >> "$OUT/bench.log"
 if [ -z "${SKIP_MASK_BENCH:-}" ]; then
   # masks (appended to bench.log; at most 8 files come back): sliding window vs dense causal,
   # packed documents vs a batch, dense boolean mask vs unmasked
-  J=build-h200/bench/jfa_bench
   {
     echo "# masks: bf16, D = 128, H = 16"
-    JFA_BENCH_ITERS=10 timeout 300 $J --window 65536 128 4096 | grep -v "^op"
-    timeout 120 $J --causal 1 8192 128 | grep -v "^op"
-    JFA_BENCH_ITERS=10 timeout 300 $J --varlen 16 4096 128 | grep -v "^op"
-    JFA_BENCH_ITERS=10 timeout 300 $J --batch 16 4096 128 | grep -v "^op"
-    timeout 120 $J --dense 4096 128 | grep -v "^op"
-    timeout 120 $J --nomask 4096 128 | grep -v "^op"
+    JFA_BENCH_ITERS=10 JFA_BENCH_TIMEOUT=300 jfa_bench_rows --window 65536 128 4096
+    JFA_BENCH_TIMEOUT=120 jfa_bench_rows --causal 1 8192 128
+    JFA_BENCH_ITERS=10 JFA_BENCH_TIMEOUT=300 jfa_bench_rows --varlen 16 4096 128
+    JFA_BENCH_ITERS=10 JFA_BENCH_TIMEOUT=300 jfa_bench_rows --batch 16 4096 128
+    JFA_BENCH_TIMEOUT=120 jfa_bench_rows --dense 4096 128
+    JFA_BENCH_TIMEOUT=120 jfa_bench_rows --nomask 4096 128
     echo "mask bench done"
   } >> "$OUT/bench.log" 2>&1
 fi
 if [ -n "${TUNE:-}" ]; then
-  # alternative tile shapes (JFA_TUNE_* variants, see src/kernels/*_tc.cu), N = 4096
+  # alternative tile shapes (the tuning variants of src/kernels/sm80/tiles.h), N = 4096
   {
-    cmake -S . -B build-tune -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DJFA_TUNING=ON -DJFA_BUILD_TESTS=OFF \
-      ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} > /dev/null && cmake --build build-tune -j16 --target jfa_bench > /dev/null
+    JFA_H200_TARGETS=jfa_bench jfa_h200_build build-tune /tmp/jfa_tune_build.log -DJFA_TUNING=ON -DJFA_BUILD_TESTS=OFF
     for D in ${TUNE_DS:-128 64}; do for c in 0 1; do for v in ${TUNE_VS:-0 1 2}; do
       echo "# variant $v (JFA_TUNE_FWD/JVP/BWD=$v)"
-      JFA_TUNE_FWD=$v JFA_TUNE_JVP=$v JFA_TUNE_BWD=$v timeout 60 build-tune/bench/jfa_bench --case 4096 $D $c | tail -3
+      JFA_TUNE_FWD=$v JFA_TUNE_JVP=$v JFA_TUNE_BWD=$v JFA_KERNEL_PATH=sm80 JFA_BENCH_TIMEOUT=60 jfa_bench_rows --case 4096 $D $c
     done; done; done
   } > "$OUT/tune.log" 2>&1
+  JFA_BENCH=build-h200/bench/jfa_bench
 fi
 if [ -n "${NCU:-}" ]; then
   # one launch of each main kernel under Nsight Compute (clocks left alone)
@@ -97,7 +90,7 @@ if [ -n "${NCU:-}" ]; then
     echo "== ncu $k (bf16, N = 4096, D = 128, non-causal)"
     JFA_BENCH_ITERS=1 timeout 120 ncu --clock-control none --kernel-name regex:$k --launch-skip 2 --launch-count 1 \
       --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section Occupancy \
-      build-h200/bench/jfa_bench --case 4096 128 0 2>&1 | grep -v "^fwd\|^jvp\|^bwd\|^op"
+      $JFA_BENCH --case 4096 128 0 2>&1 | grep -v "^fwd\|^jvp\|^bwd\|^op\|^# "
   done > "$OUT/ncu.log" 2>&1
 fi
 if [ -z "${SKIP_TORCH:-}" ]; then

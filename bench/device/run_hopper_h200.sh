@@ -1,23 +1,23 @@
 #!/bin/bash
-# run_hopper_h200.sh - the Hopper kernels on one H200 (from the repository root): build
+# run_hopper_h200.sh - the sm90 family (Hopper kernels) on one H200 (from the repository root): build
 # (sm_90 plus the sm_90a objects), check that the sm_90a code holds wgmma (HGMMA in SASS),
-# run the GPU tests on both dispatch paths (the default, and JFA_KERNEL_PATH=mma),
+# run the GPU tests on both dispatch paths (the default, and JFA_KERNEL_PATH=sm80),
 # compute-sanitizer memcheck / racecheck / synccheck on small Hopper cases, then jfa_bench
 # on both paths and, with TORCH=1, the default sweep against PyTorch's cuDNN and flash
 # backends (bench/compare_torch.py). Logs in $OUT; the summary is printed last.
 #
-#   bash bench/run_hopper_h200.sh          TESTS="regex" (default: every gpu test)
+#   bash bench/device/run_hopper_h200.sh   TESTS="regex" (default: every gpu test)
 #   SKIP_SAN=1, SKIP_BENCH=1, TORCH=1, NCU=1 (ncu on the D = 128 forward and JVP)
 set -u
 OUT=${OUT:-/tmp/jfa_hopper}
 mkdir -p "$OUT"
-. bench/h200_build.sh
+. bench/device/h200_build.sh
 START=$(date +%s)
 B=build-h200
 jfa_h200_build $B "$OUT/build.log" || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
 {
   echo "HGMMA instructions in the sm_90a objects:"
-  for o in $B/CMakeFiles/jfa_sm90a.dir/src/kernels/*.o; do
+  for o in $(find $B/CMakeFiles/jfa_sm90a.dir -name "*.o"); do
     echo "$(basename $o): $(cuobjdump -sass $o 2>/dev/null | grep -c HGMMA)"
   done
 } > "$OUT/sass.log" 2>&1
@@ -34,11 +34,12 @@ if [ -z "${SKIP_SAN:-}" ]; then
   } > "$OUT/sanitizer.log" 2>&1
 fi
 if [ -z "${SKIP_BENCH:-}" ]; then
-  J=$B/bench/jfa_bench
-  { for path in auto mma; do
+  J=$JFA_BENCH
+  { for path in auto sm80; do
       echo "# JFA_KERNEL_PATH=$path"
       for c in "4096 128 0" "4096 128 1" "4096 64 0" "4096 64 1" "16384 128 0"; do
-        JFA_KERNEL_PATH=$path $J --case $c | grep -v "^op"
+        # shellcheck disable=SC2086
+        JFA_KERNEL_PATH=$path jfa_bench_rows --case $c
       done
     done
   } > "$OUT/bench.log" 2>&1

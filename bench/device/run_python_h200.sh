@@ -5,21 +5,13 @@
 # bench/bench_torch.py (Python overhead against the C benchmark, PyTorch SDPA).
 # Logs under $OUT; the summary is printed last.
 #
-#   bash bench/run_python_h200.sh          (SKIP_BENCH=1 to leave out the benchmark)
+#   bash bench/device/run_python_h200.sh   (SKIP_BENCH=1 to leave out the benchmark)
 set -u
 OUT=${OUT:-/tmp/jfa_py}
 mkdir -p "$OUT"
-export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
-NCCL_ROOT=$(python3 -c "import nvidia.nccl;print(nvidia.nccl.__path__[0])" 2>/dev/null || true)
+. bench/device/h200_build.sh
 B=${BUILD_DIR:-build-h200}
-{
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv
-  git log --oneline -1 2>/dev/null || true
-  python3 -c "import torch; print('torch', torch.__version__, torch.cuda.device_count(), 'GPUs')"
-  cmake -S . -B "$B" -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} \
-    -DJFA_PYTHON_EXECUTABLE="$(command -v python3)"
-  /usr/bin/time -f "BUILD_WALL %e s" cmake --build "$B" -j16
-} > "$OUT/build.log" 2>&1 || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
+jfa_h200_build "$B" "$OUT/build.log" || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
 grep BUILD_WALL "$OUT/build.log"
 ( cd "$B" && timeout 900 ctest -R "${PY_TESTS:-test_python}" --output-on-failure ) > "$OUT/python_tests.log" 2>&1
 echo "python tests rc=$?"

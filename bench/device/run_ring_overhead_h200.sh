@@ -1,7 +1,7 @@
 #!/bin/bash
 # run_ring_overhead_h200.sh - the ring machinery's cost at P = 1 on one H200 (from the
-# repository root; prepared, not yet run): builds like run_verify_h200.sh (cmake -G Ninja,
-# sm_90, NCCL from the nvidia.nccl package when present) and runs apps/jfa_ring with one
+# repository root): builds jfa_ring through h200_build.sh (cmake -G Ninja, sm_90, NCCL from
+# the nvidia.nccl package when present) and runs apps/jfa_ring with one
 # rank, bf16, B = 1, H = 16, D = 128, N = 32768, causal (zigzag) and non-causal, timed with
 # CUDA events (--timer events: warm-up calls, then the median of ITERS):
 #   direct   the default at P = 1: the ring's calls go straight to the single-device kernels
@@ -11,23 +11,17 @@
 # on the same problem and ring/direct: the generic run's ratio is the machinery's overhead.
 # Logs (one per run, plus build.log and summary.log) go to $OUT.
 #
-#   bash bench/run_ring_overhead_h200.sh        (ITERS=20 WARMUP=3 N=32768 by default)
+#   bash bench/device/run_ring_overhead_h200.sh   (ITERS=20 WARMUP=3 N=32768 by default)
 set -u
 OUT=${OUT:-/tmp/jfa_ring_overhead}
 mkdir -p "$OUT"
-export NCCL_NVLS_ENABLE=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 N=${N:-32768}
 ITERS=${ITERS:-20}
 WARMUP=${WARMUP:-3}
-NCCL_ROOT=$(python3 -c "import nvidia.nccl;print(nvidia.nccl.__path__[0])" 2>/dev/null || true)
+. bench/device/h200_build.sh
 B=build-h200
-{
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv
-  git log -1 --oneline 2>/dev/null || true
-  cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
-    ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT}
-  /usr/bin/time -f "BUILD_WALL %e s" cmake --build $B -j16 --target jfa_ring
-} > "$OUT/build.log" 2>&1 || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
+JFA_H200_TARGETS=jfa_ring jfa_h200_build $B "$OUT/build.log" || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
 [ -x $B/apps/jfa_ring ] || { echo "jfa_ring was not built (MPI missing?)"; tail -20 "$OUT/build.log"; exit 1; }
 
 COMM=mpi # one rank: the communicator carries nothing; nccl when built, else mpi

@@ -8,11 +8,11 @@
 # Python binding against the C benchmark and PyTorch). At most 8 log files in $OUT;
 # the summary is printed last.
 #
-#   bash bench/run_verify_h200.sh     (SKIP_BENCH=1 / SKIP_SAN=1 to shorten)
+#   bash bench/device/run_verify_h200.sh     (SKIP_BENCH=1 / SKIP_SAN=1 to shorten)
 set -u
 OUT=${OUT:-/tmp/jfa_verify}
 mkdir -p "$OUT"
-. bench/h200_build.sh
+. bench/device/h200_build.sh
 START=$(date +%s)
 B=build-h200
 jfa_h200_build $B "$OUT/build.log" || { echo "BUILD FAILED"; tail -40 "$OUT/build.log"; exit 1; }
@@ -30,15 +30,17 @@ if [ -z "${SKIP_SAN:-}" ]; then
   } > "$OUT/sanitizer.log" 2>&1
 fi
 if [ -z "${SKIP_BENCH:-}" ]; then
-  J=$B/bench/jfa_bench
-  { for c in "4096 128 0" "4096 128 1" "4096 64 0" "4096 64 1"; do $J --case $c | grep -v "^op"; done
+  J=$JFA_BENCH
+  { $J --case 4096 128 0 | head -1 # the header
+    # shellcheck disable=SC2086
+    for c in "4096 128 0" "4096 128 1" "4096 64 0" "4096 64 1"; do jfa_bench_rows --case $c; done
     echo "# masks: bf16, D = 128, H = 16"
-    JFA_BENCH_ITERS=10 timeout 120 $J --window 65536 128 4096 | grep -v "^op"
-    timeout 90 $J --causal 8 8192 128 | grep -v "^op"
-    JFA_BENCH_ITERS=10 timeout 120 $J --varlen 16 4096 128 | grep -v "^op"
-    JFA_BENCH_ITERS=10 timeout 120 $J --batch 16 4096 128 | grep -v "^op"
-    timeout 60 $J --dense 4096 128 | grep -v "^op"
-    timeout 60 $J --nomask 4096 128 | grep -v "^op"
+    JFA_BENCH_ITERS=10 JFA_BENCH_TIMEOUT=120 jfa_bench_rows --window 65536 128 4096
+    JFA_BENCH_TIMEOUT=90 jfa_bench_rows --causal 8 8192 128
+    JFA_BENCH_ITERS=10 JFA_BENCH_TIMEOUT=120 jfa_bench_rows --varlen 16 4096 128
+    JFA_BENCH_ITERS=10 JFA_BENCH_TIMEOUT=120 jfa_bench_rows --batch 16 4096 128
+    JFA_BENCH_TIMEOUT=60 jfa_bench_rows --dense 4096 128
+    JFA_BENCH_TIMEOUT=60 jfa_bench_rows --nomask 4096 128
   } > "$OUT/bench.log" 2>&1
   JFA_LIBRARY=$B/libjfa.so timeout 300 python3 bench/bench_torch.py $J --cases 4096:128:0,4096:128:1,4096:64:0 \
     --iters 30 > "$OUT/bench_torch.log" 2>&1
