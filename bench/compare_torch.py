@@ -82,7 +82,7 @@ def main():
     rows = list(csv.DictReader(io.StringIO(out)))
     cases = {}
     for r in rows:
-        key = (int(r["B"]), int(r["H"]), int(r["N"]), int(r["D"]), int(r["causal"]))
+        key = (int(r["B"]), int(r["H"]), int(r["N"]), int(r["D"]), 1 if r["mask"] == "causal" else 0)
         cases.setdefault(key, {})[r["op"]] = (float(r["ms"]), float(r["tflops"]), float(r["err"]))
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}; TFLOP/s (jfa convention); bf16")
     hdr = ("B", "H", "N", "D", "causal", "jfa fwd", "cudnn fwd", "flash fwd", "jfa bwd", "cudnn bwd", "flash bwd",

@@ -1,23 +1,28 @@
 /*
- * jfa_bench.c - speed of jfa's CUDA forward, fused forward+JVP and backward.
- * One row per case: op, dtype, B, H, N, D, causal, median time over many runs
- * (CUDA events, after warm-up), TFLOP/s (fwd = 4 B H N^2 D, halved when causal;
- * JVP = 3x fwd; bwd = 2.5x fwd) and the relative error of sampled rows against a
- * float64 host reference (fwd: O rows, jvp: Od rows, bwd: dQ rows and dK/dV rows;
- * the dK/dV reference takes the device's lse and O, themselves checked by fwd).
+ * jfa_bench.c - the one benchmark driver of jfa's CUDA kernels: forward, fused
+ * forward+JVP and backward. Every mode prints the same rows:
+ *   op, family (the kernel family that ran: simt, sm80, sm90), dtype, B, H, N, D, mask,
+ *   ms (median over many runs, CUDA events, after warm-up), TFLOP/s, err
+ * as a table (default), CSV (--format csv, or --csv) or JSON lines (--format json: one
+ * object per row). The table ends with a summary line (rows, largest error).
  *
+ * Dense shapes: TFLOP/s with fwd = 4 B H N^2 D, halved when causal; JVP = 3x fwd; bwd = 2.5x
+ * fwd; err is the relative error of sampled rows against a float64 host reference (fwd: O
+ * rows, jvp: Od rows, bwd: dQ rows and dK/dV rows; the dK/dV reference takes the device's lse
+ * and O, themselves checked by fwd).
  *   jfa_bench                      default sweep: bf16, B*N = 16384, H*D = 2048,
  *                                  N in {1024, 4096, 16384}, D in {64, 128}, causal off/on
- *   jfa_bench --csv                the same as CSV (for bench/compare_torch.py)
  *   jfa_bench --case N D causal [dtype]   one shape (dtype: bf16, fp16, fp32)
  *   JFA_BENCH_ITERS=n              timed runs per case (default 20)
  *
- * Masks (bf16, fwd/jvp/bwd medians; TFLOP/s over the visible (query, key) pairs P:
- * fwd = 4 P D per head, JVP 3x, bwd 2.5x; P is printed; no error check here, the
- * masks' accuracy is tests/gpu/test_gpu_masks' job):
+ * Masks (bf16; TFLOP/s over the visible (query, key) pairs P: fwd = 4 P D per head, JVP 3x,
+ * bwd 2.5x; err is not checked here ("-" / empty / null): the masks' accuracy is
+ * tests/gpu/test_gpu_masks' job):
  *   jfa_bench --window N D W       causal sliding window of W keys back, B = 1, H = 2048 / D
+ *                                  (mask window:W)
  *   jfa_bench --causal B N D       causal, B rows of N (the dense reference of the above)
- *   jfa_bench --varlen S L D       S causal documents of L tokens packed in one row (B = 1)
+ *   jfa_bench --varlen S L D       S causal documents of L tokens packed in one row (B = 1;
+ *                                  mask varlen:S)
  *   jfa_bench --batch S L D        the same documents as a batch of S rows of L (causal)
  *   jfa_bench --dense N D          boolean mask (1, 1, N, N), half the keys of each row, B = 1
  *   jfa_bench --nomask N D         the unmasked run of the same shape
@@ -28,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h" /* jfa_cuda_last_kernel: the family that ran */
 #include "jfa.h"
 
 #define CK(x)                                                                              \
@@ -277,7 +283,70 @@ static double rel(const double *a, const double *r, size_t n) {
   return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
-static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D, int causal, int csv, int iters) {
+/* ------------------------------------------------------------------------- */
+/* Output: one row format for every mode                                      */
+
+enum { FMT_TABLE = 0, FMT_CSV = 1, FMT_JSON = 2 };
+static int g_fmt = FMT_TABLE;
+static int g_rows = 0;
+static double g_max_err = -1;
+
+typedef struct {
+  const char *op, *family, *dtype;
+  int64_t B, H, N, D;
+  char mask[32];
+  double ms, tflops, err; /* err < 0: not checked */
+} row_t;
+
+static const char *family_name(int path) {
+  static const char *names[] = {"simt", "sm80", "sm90"};
+  return path >= 0 && path <= 2 ? names[path] : "?";
+}
+
+static const char *dtype_name(jfa_dtype_t dt) {
+  return dt == JFA_DTYPE_BFLOAT16 ? "bf16" : dt == JFA_DTYPE_FLOAT16 ? "fp16" : "fp32";
+}
+
+static void print_header(void) {
+  if (g_fmt == FMT_CSV)
+    printf("op,family,dtype,B,H,N,D,mask,ms,tflops,err\n");
+  else if (g_fmt == FMT_TABLE)
+    printf("%-4s %-6s %-5s %4s %4s %6s %4s %-12s %10s %9s %10s\n", "op", "family", "dtype", "B", "H", "N", "D",
+           "mask", "ms", "TFLOP/s", "err");
+}
+
+static void emit(const row_t *r) {
+  char err[32];
+  ++g_rows;
+  if (r->err >= 0 && r->err > g_max_err) g_max_err = r->err;
+  if (g_fmt == FMT_CSV) {
+    if (r->err >= 0) snprintf(err, sizeof err, "%.2e", r->err);
+    else err[0] = 0;
+    printf("%s,%s,%s,%lld,%lld,%lld,%lld,%s,%.4f,%.1f,%s\n", r->op, r->family, r->dtype, (long long)r->B,
+           (long long)r->H, (long long)r->N, (long long)r->D, r->mask, r->ms, r->tflops, err);
+  } else if (g_fmt == FMT_JSON) {
+    if (r->err >= 0) snprintf(err, sizeof err, "%.3e", r->err);
+    else snprintf(err, sizeof err, "null");
+    printf("{\"op\": \"%s\", \"family\": \"%s\", \"dtype\": \"%s\", \"B\": %lld, \"H\": %lld, \"N\": %lld, "
+           "\"D\": %lld, \"mask\": \"%s\", \"ms\": %.4f, \"tflops\": %.2f, \"err\": %s}\n",
+           r->op, r->family, r->dtype, (long long)r->B, (long long)r->H, (long long)r->N, (long long)r->D, r->mask,
+           r->ms, r->tflops, err);
+  } else {
+    if (r->err >= 0) snprintf(err, sizeof err, "%10.2e", r->err);
+    else snprintf(err, sizeof err, "%10s", "-");
+    printf("%-4s %-6s %-5s %4lld %4lld %6lld %4lld %-12s %10.3f %9.1f %s\n", r->op, r->family, r->dtype,
+           (long long)r->B, (long long)r->H, (long long)r->N, (long long)r->D, r->mask, r->ms, r->tflops, err);
+  }
+  fflush(stdout);
+}
+
+static void print_summary(void) {
+  if (g_fmt != FMT_TABLE) return;
+  if (g_max_err >= 0) printf("# %d rows, largest err %.2e\n", g_rows, g_max_err);
+  else printf("# %d rows, no error checked\n", g_rows);
+}
+
+static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D, int causal, int iters) {
   bench_t b;
   memset(&b, 0, sizeof(b));
   b.dt = dt;
@@ -289,12 +358,12 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
   prm.mask = causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
-  const char *dname = dt == JFA_DTYPE_BFLOAT16 ? "bf16" : dt == JFA_DTYPE_FLOAT16 ? "fp16" : "fp32";
   const char *opn[3] = {"fwd", "jvp", "bwd"};
   const double mult[3] = {1.0, 3.0, 2.5};
   run_op(ctx, &b, 0, &prm); /* o, lse for the backward */
   for (int op = 0; op < 3; ++op) {
     double ms = median_ms(ctx, &b, op, &prm, iters);
+    const int path = jfa_cuda_last_kernel(ctx, op == 2);
     double flops = 4.0 * b.B * b.H * (double)N * N * D * (causal ? 0.5 : 1.0) * mult[op];
     double tflops = flops / (ms * 1e-3) / 1e12;
     /* error on sampled rows of batch 0 */
@@ -336,13 +405,9 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
     }
     double err = den > 0 ? sqrt(num / den) : sqrt(num);
     (void)rel;
-    if (csv)
-      printf("jfa,%s,%s,%lld,%lld,%lld,%lld,%d,%.4f,%.1f,%.2e\n", opn[op], dname, (long long)b.B, (long long)b.H,
-             (long long)N, (long long)D, causal, ms, tflops, err);
-    else
-      printf("%-4s %-5s %4lld %4lld %6lld %4lld %6d %10.3f %9.1f %10.2e\n", opn[op], dname, (long long)b.B,
-             (long long)b.H, (long long)N, (long long)D, causal, ms, tflops, err);
-    fflush(stdout);
+    row_t r = {opn[op], family_name(path), dtype_name(dt), b.B, b.H, N, D, "", ms, tflops, err};
+    snprintf(r.mask, sizeof r.mask, "%s", causal ? "causal" : "none");
+    emit(&r);
     free(got), free(lse), free(o), free(r0), free(r1), free(r2), free(g);
   }
   teardown(&b);
@@ -386,17 +451,18 @@ static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64
   } else {
     pairs = (double)B * N * N;
   }
-  static const char *kn[6] = {"window", "causal", "varlen", "batch", "dense", "nomask"};
   const char *opn[3] = {"fwd", "jvp", "bwd"};
   const double mult[3] = {1.0, 3.0, 2.5};
   run_op(ctx, &b, 0, &prm); /* o, lse for the backward */
   for (int op = 0; op < 3; ++op) {
     const double ms = median_ms(ctx, &b, op, &prm, iters);
     const double tflops = 4.0 * b.H * pairs * D * mult[op] / (ms * 1e-3) / 1e12;
-    printf("%-4s %-6s B=%lld H=%lld N=%lld D=%lld W=%lld S=%lld  visible pairs per head (all batch rows) %.4g  %10.3f ms %8.1f TFLOP/s\n",
-           opn[op], kn[kind], (long long)b.B, (long long)b.H, (long long)N, (long long)D, (long long)W, (long long)S,
-           pairs, ms, tflops);
-    fflush(stdout);
+    const int path = jfa_cuda_last_kernel(ctx, op == 2);
+    row_t r = {opn[op], family_name(path), "bf16", b.B, b.H, N, D, "", ms, tflops, -1};
+    if (kind == 0) snprintf(r.mask, sizeof r.mask, "window:%lld", (long long)W);
+    else if (kind == 2) snprintf(r.mask, sizeof r.mask, "varlen:%lld", (long long)S);
+    else snprintf(r.mask, sizeof r.mask, "%s", kind == 4 ? "dense" : kind == 5 ? "none" : "causal");
+    emit(&r);
   }
   free(cu), free(mh);
   if (md) cudaFree(md);
@@ -405,22 +471,30 @@ static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64
 
 int main(int argc, char **argv) {
   int n = 0;
+  /* flags first: --csv, --json, --format table|csv|json (anywhere on the line) */
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--csv")) g_fmt = FMT_CSV;
+    else if (!strcmp(argv[i], "--json")) g_fmt = FMT_JSON;
+    else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+      const char *f = argv[++i];
+      if (!strcmp(f, "csv")) g_fmt = FMT_CSV;
+      else if (!strcmp(f, "json")) g_fmt = FMT_JSON;
+      else if (!strcmp(f, "table")) g_fmt = FMT_TABLE;
+      else {
+        fprintf(stderr, "jfa_bench: --format: expected table, csv or json, got '%s'\n", f);
+        return 2;
+      }
+    }
+  }
   if (!jfa_cuda_available(&n)) {
     printf("no CUDA GPU\n");
     return 77;
   }
-  int csv = 0;
   int iters = getenv("JFA_BENCH_ITERS") ? atoi(getenv("JFA_BENCH_ITERS")) : 20;
   if (iters < 1) iters = 1;
   jfa_context_t *ctx;
   JK(jfa_context_create(&ctx, JFA_DEVICE_CUDA, 0));
-  for (int i = 1; i < argc; ++i)
-    if (!strcmp(argv[i], "--csv")) csv = 1;
-  if (csv)
-    printf("impl,op,dtype,B,H,N,D,causal,ms,tflops,err\n");
-  else
-    printf("%-4s %-5s %4s %4s %6s %4s %6s %10s %9s %10s\n", "op", "dtype", "B", "H", "N", "D", "causal", "ms",
-           "TFLOP/s", "err");
+  print_header();
   for (int i = 1; i < argc; ++i) {
     const int more = argc - 1 - i;
 #define ARG(k) atoll(argv[i + (k)])
@@ -431,17 +505,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--batch") && more >= 3) bench_mask(ctx, 3, ARG(1), ARG(2), ARG(3), 0, 0, iters);
     else if (!strcmp(argv[i], "--dense") && more >= 2) bench_mask(ctx, 4, 1, ARG(1), ARG(2), 0, 0, iters);
     else if (!strcmp(argv[i], "--nomask") && more >= 2) bench_mask(ctx, 5, 1, ARG(1), ARG(2), 0, 0, iters);
-    else done = 0;
+    else if (!strcmp(argv[i], "--case") && more >= 3) {
+      jfa_dtype_t dt = JFA_DTYPE_BFLOAT16;
+      if (more >= 4 && !strcmp(argv[i + 4], "fp16")) dt = JFA_DTYPE_FLOAT16;
+      if (more >= 4 && !strcmp(argv[i + 4], "fp32")) dt = JFA_DTYPE_FLOAT32;
+      bench_case(ctx, dt, ARG(1), ARG(2), (int)ARG(3), iters);
+    } else
+      done = 0;
 #undef ARG
     if (done) {
-      jfa_context_destroy(ctx);
-      return 0;
-    }
-    if (!strcmp(argv[i], "--case") && i + 3 < argc) {
-      jfa_dtype_t dt = JFA_DTYPE_BFLOAT16;
-      if (i + 4 < argc && !strcmp(argv[i + 4], "fp16")) dt = JFA_DTYPE_FLOAT16;
-      if (i + 4 < argc && !strcmp(argv[i + 4], "fp32")) dt = JFA_DTYPE_FLOAT32;
-      bench_case(ctx, dt, atoll(argv[i + 1]), atoll(argv[i + 2]), atoi(argv[i + 3]), csv, iters);
+      print_summary();
       jfa_context_destroy(ctx);
       return 0;
     }
@@ -449,7 +522,8 @@ int main(int argc, char **argv) {
   const int64_t Ns[3] = {1024, 4096, 16384}, Ds[2] = {64, 128};
   for (int di = 0; di < 2; ++di)
     for (int ni = 0; ni < 3; ++ni)
-      for (int c = 0; c < 2; ++c) bench_case(ctx, JFA_DTYPE_BFLOAT16, Ns[ni], Ds[di], c, csv, iters);
+      for (int c = 0; c < 2; ++c) bench_case(ctx, JFA_DTYPE_BFLOAT16, Ns[ni], Ds[di], c, iters);
+  print_summary();
   jfa_context_destroy(ctx);
   return 0;
 }

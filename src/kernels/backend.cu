@@ -1,29 +1,30 @@
 /*
- * backend.cu - the jfa_cuda_* attention entry points of backend.h: picks the kernel
- * for each call (the table below), manages the workspace (delta and the fp32 dQ
- * accumulator of the backward, the device copy of the packed-sequence offsets) and
- * the device/stream.
+ * backend.cu - the jfa_cuda_* attention entry points of backend.h: checks each call,
+ * manages the workspace (delta and the fp32 dQ accumulator of the backward, the device copy
+ * of the packed-sequence offsets) and the device, and hands the call to the first kernel
+ * family of the op's table (below, in code) that takes it.
  *
- * Which kernel runs (first row that fits; JFA_KERNEL_PATH=mma skips the sm_90a rows,
- * =simt every tensor-core row):
+ * Which family runs (first row that fits; JFA_KERNEL_PATH=sm80 (or its old name mma) skips
+ * the sm90 rows, =simt every tensor-core row):
  *
- *   op        device  dtype      head dim   masks            tensors        kernel
- *   fwd, JVP  sm_90   bf16/fp16  64, 128    none or causal   TMA-able (1)   fwd_sm90a.cu  wgmma + TMA, warp-specialised
- *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    fwd_tc.cu     mma.sync
- *   JVP       sm_80+  bf16/fp16  <= 128     any              aligned (2)    jvp_tc.cu     mma.sync
- *   bwd       sm_80+  bf16/fp16  <= 128     any              aligned (2)    bwd_tc.cu     mma.sync
- *   all       any     any        <= 256     any              any            simt.cu       fp32 arithmetic
- *   bwd-JVP   any     any        <= 256     any              any            bwd_jvp_simt.cu  fp32 arithmetic
- *             (the second-order call's entry points live in bwd_jvp_simt.cu itself)
+ *   op        device  dtype      head dim   masks            tensors        family (folder)
+ *   fwd, JVP  sm_90   bf16/fp16  64, 128    none or causal   TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
+ *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
+ *   JVP       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
+ *   bwd       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
+ *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
+ *   bwd-JVP   any     any        <= 256     any              any            simt/  fp32 arithmetic
+ *             (simt/bwd_jvp.cu holds the second-order call's entry points; kBackwardJvp below
+ *             stays reserved for the tensor-core family that will take it)
  *
  *   (1) tma_tensor_ok: 16-byte aligned base, unit stride along D, 16-byte multiple strides.
- *   (2) tc_tensor_ok: the same without the TMA extent limits.
- * The sm_90a kernels exist when the build compiled them (JFA_HAVE_SM90A) and run only on
- * compute capability 9.0 (CudaState.sm90a_ok).
+ *   (2) sm80_tensor_ok: the same without the TMA extent limits.
+ * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
+ * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
+ * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the
+ * reason it declines a call (family.h).
  */
-#include <string.h>
-
-#include "kernels/internal.h"
+#include "kernels/family.h"
 
 static jfa_status_t common_checks(const jfa_problem_t *p, const jfa_tensor_t *q) {
   if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
@@ -38,43 +39,66 @@ static jfa_status_t need_f32(const jfa_tensor_t *t, const char *name) {
   return JFA_SUCCESS;
 }
 
-jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, MaskDev *m) {
-  memset(m, 0, sizeof(*m));
-  m->causal = p->causal;
-  m->windowed = p->windowed;
-  m->wl = p->win_left;
-  m->wr = p->win_right;
-  m->q_pos0 = p->q_pos0;
-  m->k_pos0 = p->k_pos0;
-  m->Nq = p->Nq;
-  m->Nk = p->Nk;
-  m->nseq = p->nseq;
-  m->br = p->seq_bottom_right;
-  if (p->nseq > 0) {
-    if (!p->cu_q || !p->cu_k) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "packed sequences without offsets");
-    const size_t n = (size_t)(p->nseq + 1);
-    int64_t *d = (int64_t *)ws;
-    /* pageable host memory: the copy is staged before cudaMemcpyAsync returns */
-    JFA_CUDA_CHECK(cudaMemcpyAsync(d, p->cu_q, n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_stream(ctx)));
-    JFA_CUDA_CHECK(cudaMemcpyAsync(d + n, p->cu_k, n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_stream(ctx)));
-    m->cu_q = d;
-    m->cu_k = d + n;
+/* ---------------------------------------------------------------------------- */
+/* The dispatch tables: per op, the families in order; the first that takes a call runs it. */
+
+struct FwdRow {
+  int path; /* KernelPath: skipped above CudaState.path_cap; reported by jfa_cuda_last_kernel */
+  const char *(*why_not)(const FwdCall &c);
+  jfa_status_t (*run)(const FwdCall &c);
+};
+struct BwdRow {
+  int path;
+  const char *(*why_not)(const BwdCall &c);
+  jfa_status_t (*run)(const BwdCall &c);
+};
+
+static const FwdRow kForward[] = {
+#ifdef JFA_HAVE_SM90A
+    {PATH_SM90, sm90_fwd_why_not, sm90_fwd_run},
+#endif
+    {PATH_SM80, sm80_fwd_why_not, sm80_fwd_run},
+    {PATH_SIMT, simt_fwd_why_not, simt_fwd_run},
+};
+/* The same families take the JVP (FwdCall with qd set); each why_not knows its JVP limits. */
+static const FwdRow kJvp[] = {
+#ifdef JFA_HAVE_SM90A
+    {PATH_SM90, sm90_fwd_why_not, sm90_fwd_run},
+#endif
+    {PATH_SM80, sm80_fwd_why_not, sm80_fwd_run},
+    {PATH_SIMT, simt_fwd_why_not, simt_fwd_run},
+};
+static const BwdRow kBackward[] = {
+    {PATH_SM80, sm80_bwd_why_not, sm80_bwd_run},
+    {PATH_SIMT, simt_bwd_why_not, simt_bwd_run},
+};
+/*
+ * kBackwardJvp - RESERVED for the backward-JVP (Hessian-vector products). Today only the SIMT
+ * kernels of simt/bwd_jvp.cu compute it, through their own jfa_cuda_attention_backward_jvp*
+ * entry points; the tensor-core family that takes it adds its rows here (with a BwdJvpCall in
+ * family.h), in the same order as the tables above, and those entry points move here.
+ */
+
+static jfa_status_t run_fwd_table(const FwdRow *rows, size_t n, const FwdCall &c) {
+  for (size_t i = 0; i < n; ++i) {
+    if (rows[i].path > c.cs->path_cap || rows[i].why_not(c)) continue;
+    JFA_CHECK(rows[i].run(c));
+    c.cs->last_fwd = rows[i].path;
+    return JFA_SUCCESS;
   }
-  if (p->dmask) {
-    const jfa_tensor_t *t = p->dmask;
-    switch (t->dtype) {
-      case JFA_DTYPE_BOOL: m->dm_kind = MASK_DENSE_BOOL; break;
-      case JFA_DTYPE_FLOAT32: m->dm_kind = MASK_DENSE_F32; break;
-      case JFA_DTYPE_FLOAT16: m->dm_kind = MASK_DENSE_F16; break;
-      case JFA_DTYPE_BFLOAT16: m->dm_kind = MASK_DENSE_BF16; break;
-      default: JFA_FAIL(JFA_ERROR_UNSUPPORTED, "attn_mask: dtype %d is not supported on CUDA", (int)t->dtype);
-    }
-    m->dm = make_view(t);
-    if (t->shape[0] == 1) m->dm.sb = 0;
-    if (t->shape[1] == 1) m->dm.sh = 0;
-  }
-  return JFA_SUCCESS;
+  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");
 }
+
+static jfa_status_t run_bwd_table(const BwdRow *rows, size_t n, const BwdCall &c) {
+  for (size_t i = 0; i < n; ++i) {
+    if (rows[i].path > c.cs->path_cap || rows[i].why_not(c)) continue;
+    c.cs->last_bwd = rows[i].path;
+    return rows[i].run(c);
+  }
+  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");
+}
+
+#define JFA_ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 
 extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
                                                  const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
@@ -100,23 +124,9 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
   JFA_CHECK(mask_setup(ctx, p, mws, &mk));
   CudaState *cs;
   JFA_CHECK(jfa_cuda_state(ctx, &cs));
-#ifdef JFA_HAVE_SM90A
-  if (cs->path_cap >= PATH_SM90A && cs->sm90a_ok && sm90a_forward_eligible(p, q, k, v, qd, kd, vd)) {
-    JFA_CHECK(sm90a_forward(ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk));
-    cs->last_fwd = PATH_SM90A;
-    return JFA_SUCCESS;
-  }
-#endif
-  bool done = false;
-  if (cs->path_cap >= PATH_MMA)
-    JFA_CHECK(tc_forward(&done, ctx, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk));
-  if (done) {
-    cs->last_fwd = PATH_MMA;
-    return JFA_SUCCESS;
-  }
-  JFA_CHECK(simt_forward(ctx_stream(ctx), p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, mk));
-  cs->last_fwd = PATH_SIMT;
-  return JFA_SUCCESS;
+  const FwdCall c = {ctx, cs, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk};
+  if (qd) return run_fwd_table(JFA_ROWS(kJvp), c);
+  return run_fwd_table(JFA_ROWS(kForward), c);
 }
 
 /* dq/dk/dv given delta (fp32 view) and lse. */
@@ -124,30 +134,12 @@ static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, co
                                   const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
                                   View delta, float *dq_ws, const jfa_tensor_t *dq, const jfa_tensor_t *dk,
                                   const jfa_tensor_t *dv, int accumulate, const MaskDev &mk) {
-  cudaStream_t st = ctx_stream(ctx);
-  const bool det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
-  const int64_t Dws = (p->D + 7) / 8 * 8;
-  bool done = false;
   CudaState *cs;
   JFA_CHECK(jfa_cuda_state(ctx, &cs));
-  if (cs->path_cap >= PATH_MMA) {
-    if (!det) {
-      JFA_CUDA_CHECK(cudaMemsetAsync(dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), st));
-    }
-    JFA_CHECK(
-        tc_backward(&done, ctx, p, q, k, v, dout, lse, delta, dq_ws, Dws, det ? 1 : 0, dk, dv, accumulate, &mk));
-  }
-  cs->last_bwd = done ? PATH_MMA : PATH_SIMT;
-  if (done) {
-    if (det)
-      JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate, mk));
-    else
-      JFA_CHECK(launch_scale_add(st, dq_ws, Dws, dq, (float)p->scale, accumulate));
-    return JFA_SUCCESS;
-  }
-  JFA_CHECK(simt_backward_dq(st, p, q, k, v, dout, lse, delta, dq, accumulate, mk));
-  JFA_CHECK(simt_backward_dkdv(st, p, q, k, v, dout, lse, delta, dk, dv, accumulate, mk));
-  return JFA_SUCCESS;
+  const int det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
+  const BwdCall c = {ctx, cs, p, q, k, v, dout, lse, delta, dq_ws, (p->D + 7) / 8 * 8, det, dq, dk, dv,
+                     accumulate, &mk};
+  return run_bwd_table(JFA_ROWS(kBackward), c);
 }
 
 static jfa_status_t check_grad_dtypes(const jfa_tensor_t *q, const jfa_tensor_t *dq, const jfa_tensor_t *dk,

@@ -1,17 +1,49 @@
-# CUDA kernels; without CUDA, no_cuda.c supplies jfa_cuda_* returning JFA_ERROR_UNSUPPORTED.
-# Files named *_sm90a.cu hold the Hopper kernels (wgmma, TMA, setmaxnreg): they are built
-# apart, for sm_90a only (JFA_SM90A_SOURCES, see CMakeLists.txt).
+# CUDA kernels, one folder per kernel family (README.md, "Layout"): common/ (views, masks,
+# softmax and epilogue, host helpers, context, elementwise kernels), simt/, sm80/ (mma.sync),
+# sm90/ (wgmma + TMA, built for sm_90a only: JFA_SM90A_SOURCES, see CMakeLists.txt). Each
+# tensor-core family instantiates its kernels per (op, head dim) in inst/<op>_d<D>.cu.
+# Without CUDA, common/no_cuda.c supplies jfa_cuda_* returning JFA_ERROR_UNSUPPORTED.
 if(JFA_ENABLE_CUDA)
-  file(GLOB _jfa_kernel_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.cu)
-  file(GLOB JFA_SM90A_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*_sm90a.cu)
-  list(REMOVE_ITEM _jfa_kernel_sources ${JFA_SM90A_SOURCES})
+  set(_jfa_all_head_dims 32 64 96 128 256)
+  set(JFA_HEAD_DIMS "${_jfa_all_head_dims}" CACHE STRING
+      "Head dims whose tensor-core kernels are built (a subset for development builds; default: all)")
+  set(_jfa_hd_mask 0)
+  foreach(d ${JFA_HEAD_DIMS})
+    if(NOT d IN_LIST _jfa_all_head_dims)
+      message(FATAL_ERROR "JFA_HEAD_DIMS: ${d} is not one of ${_jfa_all_head_dims}")
+    endif()
+    math(EXPR _jfa_hd_mask "${_jfa_hd_mask} | (1 << (${d} / 32))")
+  endforeach()
+  set(_jfa_k ${CMAKE_CURRENT_LIST_DIR})
+  set(_jfa_kernel_sources
+    ${_jfa_k}/backend.cu ${_jfa_k}/common/context.cu ${_jfa_k}/common/elementwise.cu ${_jfa_k}/common/mask.cu
+    ${_jfa_k}/simt/simt.cu ${_jfa_k}/simt/family.cu ${_jfa_k}/simt/bwd_jvp.cu ${_jfa_k}/sm80/family.cu
+    ${_jfa_k}/sm90/tma.cu)
+  set(JFA_SM90A_SOURCES ${_jfa_k}/sm90/family.cu)
+  foreach(d ${JFA_HEAD_DIMS})
+    foreach(op fwd jvp bwd)
+      if(EXISTS ${_jfa_k}/sm80/inst/${op}_d${d}.cu)
+        list(APPEND _jfa_kernel_sources ${_jfa_k}/sm80/inst/${op}_d${d}.cu)
+      endif()
+      if(EXISTS ${_jfa_k}/sm90/inst/${op}_d${d}.cu)
+        list(APPEND JFA_SM90A_SOURCES ${_jfa_k}/sm90/inst/${op}_d${d}.cu)
+      endif()
+    endforeach()
+  endforeach()
   list(APPEND JFA_SOURCES ${_jfa_kernel_sources})
+  # A subset: the families decline the head dims left out (host.cuh, head_dim_built).
+  set(JFA_KERNEL_DEFINITIONS "")
+  list(SORT JFA_HEAD_DIMS COMPARE NATURAL)
+  if(NOT JFA_HEAD_DIMS STREQUAL "32;64;96;128;256")
+    set(JFA_KERNEL_DEFINITIONS JFA_HEAD_DIMS_MASK=${_jfa_hd_mask})
+    message(STATUS "jfa: tensor-core head dims ${JFA_HEAD_DIMS} only (JFA_HEAD_DIMS)")
+  endif()
   # -DJFA_TUNING=ON compiles extra tile shapes chosen by JFA_TUNE_* environment variables
-  # (bench/run_h200.sh uses it to compare them); off in normal builds.
+  # (the tuning variants of sm80/tiles.h and sm90/tiles.h; bench/device/run_h200.sh TUNE=1).
   option(JFA_TUNING "Compile alternative kernel tile shapes for tuning" OFF)
   if(JFA_TUNING)
     set_source_files_properties(${_jfa_kernel_sources} ${JFA_SM90A_SOURCES} PROPERTIES COMPILE_DEFINITIONS JFA_TUNING=1)
   endif()
 else()
-  list(APPEND JFA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/no_cuda.c)
+  list(APPEND JFA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/common/no_cuda.c)
 endif()

@@ -1,7 +1,8 @@
 /*
  * ring.c - lifecycle of a jfa_ring_t (create with the cross-rank setup check,
  * destroy, memory), the collective agreement on argument checks, and the small
- * helpers the forward and backward share (views, step pairs, problems).
+ * helpers the forward and backward share (step pairs, problems; the tensor views are
+ * in views.c, which layout.c and ring_mem.c use too, so no two files call each other).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -25,18 +26,6 @@ void jfa_ring_config_init(jfa_ring_config_t *config) {
 
 /* ------------------------------------------------------------------------- */
 /* helpers                                                                    */
-
-jfa_tensor_t jfa_ring_view(const jfa_ring_t *r, void *data, jfa_dtype_t dtype, int64_t heads,
-                           int64_t rows, int64_t dim) {
-  return jfa_tensor_bhsd(data, dtype, r->ctx->device, r->cfg.batch, heads, rows, dim);
-}
-
-jfa_tensor_t jfa_ring_rows(const jfa_tensor_t *t, int64_t row0, int64_t rows) {
-  jfa_tensor_t v = *t;
-  v.data = (unsigned char *)t->data + (ptrdiff_t)(row0 * t->stride[2]) * (ptrdiff_t)jfa_dtype_size(t->dtype);
-  v.shape[2] = rows;
-  return v;
-}
 
 jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair) {
   jfa_problem_t p;

@@ -112,7 +112,7 @@ void jfa_ring_free(const jfa_context_t *ctx, void *ptr);
 jfa_status_t jfa_ring_device_enter(const jfa_context_t *ctx, int *prev);
 void jfa_ring_device_exit(const jfa_context_t *ctx, int prev);
 
-/* A contiguous (B, H, rows, D) tensor view of ring memory on the context's device. */
+/* views.c: a contiguous (B, H, rows, D) tensor view of ring memory on the context's device. */
 jfa_tensor_t jfa_ring_view(const jfa_ring_t *r, void *data, jfa_dtype_t dtype, int64_t heads,
                            int64_t rows, int64_t dim);
 /* Rows [row0, row0 + rows) of a tensor (a view, no copy). */

@@ -143,13 +143,14 @@ int gt_expected_path(int64_t D) {
       cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) == cudaSuccess)
     sm90 = major == 9 && minor == 0;
 #endif
-  if (sm90 && (D == 64 || D == 128) && !(e && strcmp(e, "mma") == 0)) return GT_PATH_SM90A;
-  return GT_PATH_MMA;
+  /* JFA_KERNEL_PATH=sm80, or mma (its old name): no sm90 family */
+  if (sm90 && (D == 64 || D == 128) && !(e && (strcmp(e, "sm80") == 0 || strcmp(e, "mma") == 0))) return GT_PATH_SM90;
+  return GT_PATH_SM80;
 }
 
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want) {
   const int got = jfa_cuda_last_kernel(gpu, backward);
-  static const char *names[] = {"simt", "mma.sync", "sm90a"};
+  static const char *names[] = {"simt", "sm80", "sm90"};
   char msg[256];
   snprintf(msg, sizeof(msg), "%s ran on %s (expected %s)", name, got >= 0 && got <= 2 ? names[got] : "?",
            names[want]);

@@ -42,8 +42,8 @@ void gt_require_gpu(void);
 /** Aborts the test (exit 1) with the jfa error message when s != JFA_SUCCESS. */
 void gt_ok(jfa_status_t s, const char *what);
 
-/** Kernel families of jfa_cuda_last_kernel (src/core/backend.h). */
-enum { GT_PATH_SIMT = 0, GT_PATH_MMA = 1, GT_PATH_SM90A = 2 };
+/** Kernel families of jfa_cuda_last_kernel (src/core/backend.h; the folders of src/kernels). */
+enum { GT_PATH_SIMT = 0, GT_PATH_SM80 = 1, GT_PATH_SM90 = 2 };
 /** The kernel family jfa must pick for a 16-bit, unmasked (or causal) call with aligned
  *  tensors and head dim D on this device and build, honouring JFA_KERNEL_PATH. */
 int gt_expected_path(int64_t D);

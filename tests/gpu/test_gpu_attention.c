@@ -4,8 +4,8 @@
  * 1000, 4096; D = 32, 40, 60, 64, 80, 96, 128, 256), causal masks (top-left,
  * bottom-right with Nq != Nk, positions with fully masked rows), GQA 8:1, MQA and
  * both layouts (BHSD, BSHD). Outputs are poisoned (NaN) before each call. Checks that the
- * dispatch ran the expected kernel family (sm_90a for 16-bit D = 64 / 128 on an H100/H200,
- * unless JFA_KERNEL_PATH=mma, under which ctest runs it a second time).
+ * dispatch ran the expected kernel family (sm90 for 16-bit D = 64 / 128 on an H100/H200,
+ * unless JFA_KERNEL_PATH=sm80, under which ctest runs it a second time).
  *
  *   ctest -L gpu    or    ./test_gpu_attention [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -154,7 +154,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&dk);
   gb_get(&dv);
   snprintf(nm, sizeof(nm), "case %d bwd", ci);
-  if (want >= 0) gt_check_path(gpu, nm, 1, want == GT_PATH_SIMT ? GT_PATH_SIMT : GT_PATH_MMA);
+  if (want >= 0) gt_check_path(gpu, nm, 1, want == GT_PATH_SIMT ? GT_PATH_SIMT : GT_PATH_SM80);
   snprintf(nm, sizeof(nm), "case %d bwd dQ", ci);
   gt_compare(nm, dq.val, rdq, nq, tol);
   snprintf(nm, sizeof(nm), "case %d bwd dK", ci);

@@ -1,0 +1,28 @@
+# h200_build.sh - sourced by every bench/device/run_*_h200.sh script (from the repository
+# root): the device call's common start and its one build.
+#   jfa_h200_build DIR LOG [extra cmake args...]
+# prints the GPU, the commit and the torch version, configures DIR (Ninja, sm_90 with the
+# sm_90a objects, NCCL from the nvidia.nccl package when present, the Python tests on
+# python3, then the extra args) and builds it with 16 jobs (only the targets in
+# $JFA_H200_TARGETS when set), all into LOG; returns non-zero when the build failed.
+# jfa_bench_rows ARGS... runs DIR's jfa_bench (JFA_BENCH, set by jfa_h200_build) under
+# `timeout ${JFA_BENCH_TIMEOUT:-600}` and prints its rows only (no header, no summary line),
+# for logs that gather several runs.
+export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
+NCCL_ROOT=$(python3 -c "import nvidia.nccl;print(nvidia.nccl.__path__[0])" 2>/dev/null || true)
+jfa_h200_build() {
+  local dir="$1" log="$2"
+  shift 2
+  JFA_BENCH="$dir/bench/jfa_bench"
+  {
+    nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv
+    git log --oneline -1 2>/dev/null || true
+    python3 -c "import torch; print('torch', torch.__version__, torch.cuda.device_count(), 'GPUs')"
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} \
+      -DJFA_PYTHON_EXECUTABLE="$(command -v python3)" "$@" &&
+      /usr/bin/time -f "BUILD_WALL %e s" cmake --build "$dir" -j16 ${JFA_H200_TARGETS:+--target $JFA_H200_TARGETS}
+  } > "$log" 2>&1
+}
+jfa_bench_rows() {
+  timeout "${JFA_BENCH_TIMEOUT:-600}" "$JFA_BENCH" "$@" | grep -v -e "^op " -e "^# "
+}

@@ -1,0 +1,87 @@
+/*
+ * host.cuh - host-side helpers of every CUDA family: the private CUDA state of a context
+ * (workspace, device properties, the kernel-path cap and the family that ran last), the
+ * device guard, the context's stream and the launch check.
+ */
+#ifndef JFA_KERNELS_COMMON_HOST_CUH_
+#define JFA_KERNELS_COMMON_HOST_CUH_
+
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "core/backend.h"
+#include "core/check.h"
+
+/** Kernel families (the folders of src/kernels), fastest last; JFA_KERNEL_PATH caps which
+ *  ones a context may use (simt, sm80 or its old name mma, sm90 / auto). The values are those
+ *  jfa_cuda_last_kernel reports (core/backend.h: 0 SIMT, 1 mma.sync, 2 sm_90a). */
+enum KernelPath { PATH_SIMT = 0, PATH_SM80 = 1, PATH_SM90 = 2 };
+
+/** The ops of the dispatch tables (backend.cu) and of the tile configurations. */
+enum KernelOp { OP_FWD = 0, OP_JVP = 1, OP_BWD = 2, OP_BWD_JVP = 3 };
+
+/** Private CUDA state of a context (ctx->cuda_state): a growing workspace. */
+
+struct CudaState {
+  void *ws;
+  size_t ws_size;
+  int max_smem_optin; /* bytes of dynamic shared memory a block may opt into */
+  int num_sms;
+  int cc_major, cc_minor;
+  int path_cap;       /* highest KernelPath allowed (JFA_KERNEL_PATH=simt|sm80|sm90) */
+  int sm90a_ok;       /* the device is sm_90 and the sm90 family's (sm_90a) kernels have code for it */
+  int last_fwd, last_bwd; /* KernelPath of the last forward / backward (tests check the dispatch) */
+};
+
+/** Makes ctx->device_index current for the lifetime of the guard, then restores. */
+struct DeviceGuard {
+  int prev;
+  bool changed;
+  explicit DeviceGuard(int dev) : prev(-1), changed(false) {
+    if (cudaGetDevice(&prev) == cudaSuccess && prev != dev) {
+      changed = cudaSetDevice(dev) == cudaSuccess;
+    }
+  }
+  ~DeviceGuard() {
+    if (changed) cudaSetDevice(prev);
+  }
+};
+
+static inline cudaStream_t ctx_stream(const jfa_context_t *ctx) { return (cudaStream_t)ctx->stream; }
+
+/* Defined in context.cu. */
+jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **st);
+/** Returns a device workspace of at least bytes (cached in the context; grows only). */
+jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws);
+
+/** Checks the last launch. */
+#define JFA_LAUNCH_CHECK() JFA_CUDA_CHECK(cudaGetLastError())
+
+static inline size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/** The mask classes of the tile configurations (sm80/tiles.h, sm90/tiles.h): MASK_CLASS_CAUSAL
+ *  for no mask or a causal one, MASK_CLASS_ANY when problem_has_masks (window, packed
+ *  sequences, dense mask). */
+enum MaskClass { MASK_CLASS_CAUSAL = 0, MASK_CLASS_ANY = 1 };
+
+/** Whether the instantiations of head dim D are in this build. -DJFA_HEAD_DIMS=<list> (CMake)
+ *  builds a subset for development and defines JFA_HEAD_DIMS_MASK (bit D / 32 per head dim);
+ *  without it every head dim is built. constexpr: the calls into a head dim's instantiations
+ *  sit under `if constexpr (head_dim_built(D))`, so a build without them links. */
+constexpr bool head_dim_built(int D) {
+#ifdef JFA_HEAD_DIMS_MASK
+  return D > 0 && D % 32 == 0 && D <= 256 && ((JFA_HEAD_DIMS_MASK >> (D / 32)) & 1) != 0;
+#else
+  return D > 0;
+#endif
+}
+
+/** Tuning builds (-DJFA_TUNING=ON): the variant an environment variable (JFA_TUNE_FWD, _JVP,
+ *  _BWD, _SM90A) asks for; 0, the default tiles, when unset. */
+static inline int tune_variant(const char *env) {
+  const char *e = getenv(env);
+  return e ? atoi(e) : 0;
+}
+
+#endif /* JFA_KERNELS_COMMON_HOST_CUH_ */

@@ -1,0 +1,46 @@
+/*
+ * mask.cu - the host side of the device masks (mask.cuh): fills MaskDev for a call and
+ * uploads the packed-sequence offsets to the workspace.
+ */
+#include <string.h>
+
+#include "kernels/common/host.cuh"
+#include "kernels/common/mask.cuh"
+
+jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, MaskDev *m) {
+  memset(m, 0, sizeof(*m));
+  m->causal = p->causal;
+  m->windowed = p->windowed;
+  m->wl = p->win_left;
+  m->wr = p->win_right;
+  m->q_pos0 = p->q_pos0;
+  m->k_pos0 = p->k_pos0;
+  m->Nq = p->Nq;
+  m->Nk = p->Nk;
+  m->nseq = p->nseq;
+  m->br = p->seq_bottom_right;
+  if (p->nseq > 0) {
+    if (!p->cu_q || !p->cu_k) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "packed sequences without offsets");
+    const size_t n = (size_t)(p->nseq + 1);
+    int64_t *d = (int64_t *)ws;
+    /* pageable host memory: the copy is staged before cudaMemcpyAsync returns */
+    JFA_CUDA_CHECK(cudaMemcpyAsync(d, p->cu_q, n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_stream(ctx)));
+    JFA_CUDA_CHECK(cudaMemcpyAsync(d + n, p->cu_k, n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_stream(ctx)));
+    m->cu_q = d;
+    m->cu_k = d + n;
+  }
+  if (p->dmask) {
+    const jfa_tensor_t *t = p->dmask;
+    switch (t->dtype) {
+      case JFA_DTYPE_BOOL: m->dm_kind = MASK_DENSE_BOOL; break;
+      case JFA_DTYPE_FLOAT32: m->dm_kind = MASK_DENSE_F32; break;
+      case JFA_DTYPE_FLOAT16: m->dm_kind = MASK_DENSE_F16; break;
+      case JFA_DTYPE_BFLOAT16: m->dm_kind = MASK_DENSE_BF16; break;
+      default: JFA_FAIL(JFA_ERROR_UNSUPPORTED, "attn_mask: dtype %d is not supported on CUDA", (int)t->dtype);
+    }
+    m->dm = make_view(t);
+    if (t->shape[0] == 1) m->dm.sb = 0;
+    if (t->shape[1] == 1) m->dm.sh = 0;
+  }
+  return JFA_SUCCESS;
+}

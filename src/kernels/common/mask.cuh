@@ -1,0 +1,123 @@
+/*
+ * mask.cuh - the visibility rule of jfa_problem_t (core/backend.h) on the device:
+ * MaskDev (causal, sliding window, packed sequences, dense mask), per-row key intervals,
+ * per-key-block query ranges, the dense mask's additive term, and the host side that
+ * fills MaskDev for a call (mask.cu).
+ */
+#ifndef JFA_KERNELS_COMMON_MASK_CUH_
+#define JFA_KERNELS_COMMON_MASK_CUH_
+
+#include "kernels/common/view.cuh"
+
+/** Device form of the visibility rule of jfa_problem_t (core/backend.h). Causal mask,
+ *  sliding window and packed sequences give each query row one interval [lo, hi) of
+ *  visible keys (mask_row_keys); the dense mask (dm_kind != 0) is applied per element.
+ *  Indices are local to the block (query i, key j); cu_q / cu_k are device copies. */
+enum { MASK_DENSE_NONE = 0, MASK_DENSE_BOOL, MASK_DENSE_F32, MASK_DENSE_F16, MASK_DENSE_BF16 };
+struct MaskDev {
+  int causal, windowed, br, dm_kind;
+  int64_t wl, wr, q_pos0, k_pos0, Nq, Nk, nseq;
+  const int64_t *cu_q, *cu_k;
+  View dm; /* (b, h, i, j); stride 0 on broadcast axes */
+};
+
+/** The sequence s in [0, n) with cu[s] <= x < cu[s + 1] (needs cu[0] <= x < cu[n]; skips empty ones). */
+__device__ __forceinline__ int64_t mask_seq_of(const int64_t *cu, int64_t n, int64_t x) {
+  int64_t a = 0, z = n; /* cu[a] <= x < cu[z] */
+  while (z - a > 1) {
+    const int64_t mid = (a + z) >> 1;
+    if (cu[mid] <= x) a = mid;
+    else z = mid;
+  }
+  return a;
+}
+
+/** Keys [*lo, *hi) visible to query row i (before the dense mask); *lo == *hi when none. */
+__device__ __forceinline__ void mask_row_keys(const MaskDev &m, int64_t i, int64_t *lo, int64_t *hi) {
+  int64_t kstart = 0, kend = m.Nk;
+  int64_t d = m.q_pos0 + i - m.k_pos0; /* key j has rel = pos_k - pos_q = j - d */
+  if (m.nseq > 0) {
+    const int64_t r = m.q_pos0 + i;
+    if (r < m.cu_q[0] || r >= m.cu_q[m.nseq]) {
+      *lo = *hi = 0;
+      return;
+    }
+    const int64_t a = mask_seq_of(m.cu_q, m.nseq, r);
+    const int64_t q0 = m.cu_q[a], k0 = m.cu_k[a], k1 = m.cu_k[a + 1];
+    const int64_t pos_q = r - q0 + (m.br ? (k1 - k0) - (m.cu_q[a + 1] - q0) : 0);
+    kstart = k0 - m.k_pos0;
+    kend = k1 - m.k_pos0;
+    d = pos_q + k0 - m.k_pos0;
+  }
+  int64_t l = kstart > 0 ? kstart : 0, h = kend < m.Nk ? kend : m.Nk;
+  if (m.causal && h > d + 1) h = d + 1;
+  if (m.windowed && m.wr >= 0 && h > d + m.wr + 1) h = d + m.wr + 1;
+  if (m.windowed && m.wl >= 0 && l < d - m.wl) l = d - m.wl;
+  if (h < l) h = l;
+  *lo = l;
+  *hi = h;
+}
+
+/** Query rows [*ilo, *ihi) that may see a key of [j0, j1) (j0 < j1 <= Nk), before the dense
+ *  mask: conservative (the band of causal / window is used within one packed sequence). */
+__device__ __forceinline__ void mask_query_range(const MaskDev &m, int64_t j0, int64_t j1, int64_t *ilo,
+                                                 int64_t *ihi) {
+  int64_t lo = 0, hi = m.Nq, off = m.q_pos0 - m.k_pos0; /* row i has d = i + off (rel = j - d) */
+  bool band = true;
+  if (m.nseq > 0) {
+    const int64_t g0 = m.k_pos0 + j0, g1 = m.k_pos0 + j1 - 1;
+    if (g1 < m.cu_k[0] || g0 >= m.cu_k[m.nseq]) {
+      *ilo = *ihi = 0;
+      return;
+    }
+    const int64_t s0 = g0 < m.cu_k[0] ? 0 : mask_seq_of(m.cu_k, m.nseq, g0);
+    const int64_t s1 = g1 >= m.cu_k[m.nseq] ? m.nseq - 1 : mask_seq_of(m.cu_k, m.nseq, g1);
+    lo = m.cu_q[s0] - m.q_pos0;
+    hi = m.cu_q[s1 + 1] - m.q_pos0;
+    band = s0 == s1;
+    if (band) {
+      const int64_t lq = m.cu_q[s0 + 1] - m.cu_q[s0], lk = m.cu_k[s0 + 1] - m.cu_k[s0];
+      off = m.q_pos0 - m.cu_q[s0] + (m.br ? lk - lq : 0) + m.cu_k[s0] - m.k_pos0;
+    }
+  }
+  if (band) {
+    /* visible needs j - d <= hr (causal: 0, window: win_right) and j - d >= -win_left */
+    bool has_hr = m.causal != 0;
+    int64_t hr = 0;
+    if (m.windowed && m.wr >= 0) hr = has_hr ? min(hr, m.wr) : m.wr, has_hr = true;
+    if (has_hr) lo = max(lo, j0 - hr - off);
+    if (m.windowed && m.wl >= 0) hi = min(hi, j1 + m.wl - off);
+  }
+  lo = max(lo, (int64_t)0);
+  hi = min(hi, m.Nq);
+  if (hi < lo) hi = lo;
+  *ilo = lo;
+  *ihi = hi;
+}
+
+/** The dense mask's additive term for (b, h, i, j): bias, or 0 / -inf for a boolean mask. */
+__device__ __forceinline__ float mask_dense(const MaskDev &m, int64_t b, int64_t h, int64_t i, int64_t j) {
+  const int64_t off = b * m.dm.sb + h * m.dm.sh + i * m.dm.ss + j * m.dm.sd;
+  switch (m.dm_kind) {
+    case MASK_DENSE_BOOL: return ((const unsigned char *)m.dm.p)[off] ? 0.f : -INFINITY;
+    case MASK_DENSE_F32: return ((const float *)m.dm.p)[off];
+    case MASK_DENSE_F16: return __half2float(((const __half *)m.dm.p)[off]);
+    case MASK_DENSE_BF16: return __bfloat162float(((const __nv_bfloat16 *)m.dm.p)[off]);
+    default: return 0.f;
+  }
+}
+
+/** Whether p has masks beyond causal (window, packed sequences, dense mask): the mask class
+ *  of the tile configurations (MASK_CLASS_ANY; otherwise MASK_CLASS_CAUSAL). */
+static inline bool problem_has_masks(const jfa_problem_t *p) {
+  return p->windowed || p->nseq > 0 || p->dmask != nullptr;
+}
+/** Bytes of workspace mask_setup needs (after the caller's own use of the workspace). */
+static inline size_t mask_ws_bytes(const jfa_problem_t *p) {
+  return p->nseq > 0 ? (size_t)(2 * (p->nseq + 1)) * sizeof(int64_t) : 0;
+}
+/** Fills m from p; uploads cu_q / cu_k (host) to ws (mask_ws_bytes(p) bytes of device memory)
+ *  on the context's stream (mask.cu). */
+jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, MaskDev *m);
+
+#endif /* JFA_KERNELS_COMMON_MASK_CUH_ */

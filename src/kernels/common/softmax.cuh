@@ -1,0 +1,317 @@
+/*
+ * softmax.cuh - the pieces of jfa's tensor-core forward and fused forward+JVP
+ * that do not depend on how the scores were multiplied: the kernel arguments, the
+ * online softmax of one key block over a warp's score fragments (masking, running
+ * max, the tangent's running reference) and the epilogue (normalisation, log-sum-exp,
+ * mu, the merge of accumulate mode, the stores).
+ *
+ * Both the mma.sync kernel (sm80/fwd.cuh, sm_80+) and the wgmma kernel (sm90/fwd.cuh)
+ * keep their scores and accumulators in the same per-warp fragment layout: a warp owns
+ * 16 * MT query rows; for row slab mt, column chunk j (8 columns) and e = 0..3, element
+ * [mt][j][e] is row g + 8 * (e / 2), column 8 j + 2 t4 + e % 2 of the slab, where
+ * g = lane / 4 and t4 = lane % 4 (the C fragment of mma.m16n8k16, and of wgmma m64nN
+ * per warp of the warpgroup).
+ */
+#ifndef JFA_KERNELS_COMMON_SOFTMAX_CUH_
+#define JFA_KERNELS_COMMON_SOFTMAX_CUH_
+
+#include "kernels/family.h"
+
+struct FwdArgs {
+  jfa_problem_t p;
+  View q, k, v, qd, kd, vd, o, lse, od, mu;
+  MaskDev mk;
+  int masked; /* masks beyond causal: the MASKED instantiation (per-row key intervals in shared
+                 memory, dense mask per element); the others keep the causal-only code */
+  int accumulate;
+  int Dreal;
+  float scale, scale_log2;
+};
+
+/* Fills FwdArgs from a call (the sm80 and sm90 families share it). */
+static inline void fwd_args_init(FwdArgs *a, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
+                                 const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
+                                 const jfa_tensor_t *vd, const jfa_tensor_t *o, const jfa_tensor_t *lse,
+                                 const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate, const MaskDev *mk) {
+  a->p = *p;
+  a->mk = *mk;
+  a->masked = problem_has_masks(p) ? 1 : 0;
+  a->q = make_view(q);
+  a->k = make_view(k);
+  a->v = make_view(v);
+  a->qd = make_view(qd);
+  a->kd = make_view(kd);
+  a->vd = make_view(vd);
+  a->o = make_view(o);
+  a->lse = make_view(lse);
+  a->od = make_view(od);
+  a->mu = make_view(mu);
+  a->accumulate = accumulate;
+  a->Dreal = (int)p->D;
+  a->scale = (float)p->scale;
+  a->scale_log2 = (float)(p->scale * 1.4426950408889634);
+}
+
+/* Per-element masking of one key block: which rule applies (see fwd_softmax_block). */
+struct BlockMask {
+  bool need;   /* some element of the block may be masked */
+  int klim;    /* columns >= klim are past the keys */
+  int cdiff;   /* causal: column c is visible to CTA-local row r iff c - r <= cdiff */
+  int64_t kb0; /* first key of the block */
+};
+
+/* The mask of key block kb0.. (BN keys) for the CTA's rows m0.. (unmasked and causal
+   problems; the MASKED path also uses kin_lo / kin_hi, the keys visible to every row). */
+template <int BN, bool MASKED>
+__device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0, int64_t kb0, int kin_lo,
+                                                    int kin_hi) {
+  const jfa_problem_t &p = a.p;
+  BlockMask bm;
+  bm.kb0 = kb0;
+  bm.need = MASKED ? (kb0 < kin_lo || kb0 + BN > kin_hi)
+                   : (kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0));
+  bm.klim = (int)min((int64_t)BN, p.Nk - kb0);
+  bm.cdiff = 1 << 30;
+  if (p.causal) {
+    const int64_t cd = (p.q_pos0 + m0) - (p.k_pos0 + kb0);
+    bm.cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+  }
+  return bm;
+}
+
+/* 2^x with subnormal results flushed to zero: one MUFU.EX2 (exp2f also handles subnormals). */
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+/*
+ * Online softmax of one key block for a warp's rows (CTA-local rows wrow + 16 mt + g (+ 8)).
+ * On entry s holds Q K^T (unscaled) and, for the JVP, sd holds Qd K^T + Q Kd^T; on exit s
+ * holds P (exp2 domain, relative to the running max) and sd holds P * (Sd - c), with o and u
+ * rescaled to the new max (and u moved to the new reference c, see sm80/fwd.cuh).
+ * s_lo / s_hi: the MASKED path's per-row key intervals (CTA-local rows).
+ * FAST (needs scale > 0 and no dense mask): the max is taken over the raw scores and each
+ * probability is one FFMA and one ex2.approx.ftz (probabilities below 2^-126 of the row's
+ * max flush to zero), instead of a multiply, a subtract and exp2f's subnormal handling.
+ */
+template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false>
+__device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockMask &bm, int64_t b, int64_t h,
+                                                  int64_t m0, int wrow, int g, int t4, const int *s_lo,
+                                                  const int *s_hi, float (&s)[MT][NT][4],
+                                                  float (&sd)[JVP ? MT : 1][JVP ? NT : 1][4],
+                                                  float (&o)[MT][DT][4], float (&u)[JVP ? MT : 1][JVP ? DT : 1][4],
+                                                  float (&mrow)[MT][2], float (&lrow)[MT][2], float (&nrow)[MT][2],
+                                                  float (&crow)[JVP ? MT : 1][2]) {
+  const int64_t kb0 = bm.kb0;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      const int rl = wrow + mt * 16 + g + rr * 8;
+      /* masked: this row's keys relative to the block */
+      const int rlo = MASKED && bm.need ? s_lo[rl] - (int)kb0 : 0;
+      const int rhi = MASKED && bm.need ? s_hi[rl] - (int)kb0 : 0;
+      float mx = -INFINITY;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          float val = FAST ? s[mt][nt][rr * 2 + e] : s[mt][nt][rr * 2 + e] * a.scale_log2;
+          if (bm.need) {
+            const int c = nt * 8 + 2 * t4 + e;
+            if (!MASKED) {
+              if (c >= bm.klim || c - rl > bm.cdiff) val = -INFINITY;
+            } else if (c < rlo || c >= rhi) {
+              val = -INFINITY;
+            } else if (a.mk.dm_kind) {
+              val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f;
+            }
+          }
+          s[mt][nt][rr * 2 + e] = val;
+          mx = fmax_nan(mx, val);
+        }
+      mx = fmax_nan(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmax_nan(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      if (FAST) mx *= a.scale_log2; /* scale > 0: the max of the scaled scores */
+      const float mnew = fmax_nan(mrow[mt][rr], mx); /* NaN stays NaN: the row comes out NaN */
+      const float muse = mnew == -INFINITY ? 0.f : mnew;
+      const float alpha = FAST ? exp2_ftz(mrow[mt][rr] - muse) : exp2f(mrow[mt][rr] - muse);
+      const bool moved = mnew > mrow[mt][rr]; /* the row's max rose (first visible keys included) */
+      mrow[mt][rr] = mnew;
+      float ps = 0.f, psd = 0.f;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const float pv = FAST ? exp2_ftz(fmaf(s[mt][nt][rr * 2 + e], a.scale_log2, -muse))
+                                : exp2f(s[mt][nt][rr * 2 + e] - muse);
+          s[mt][nt][rr * 2 + e] = pv;
+          ps += pv;
+          if (JVP) {
+            float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
+            sdr *= a.scale;
+            psd += pv * sdr;
+          }
+        }
+      float shift = 0.f;
+      if (JVP) {
+        /* The reference c moves to the running mu = nu / l (full row sums) when the max of a
+           row of the warp rose: that is when a new dominant key can move mu by a lot. Between
+           moves c stays, which costs nothing (U keeps its reference; Od = U/l - (mu - c) O at
+           the end, with mu - c small). */
+        float &cr = crow[JVP ? mt : 0][rr];
+        if (__any_sync(0xffffffffu, moved)) {
+          float lf = lrow[mt][rr] * alpha + ps, nf = nrow[mt][rr] * alpha + psd;
+          lf += __shfl_xor_sync(0xffffffffu, lf, 1);
+          lf += __shfl_xor_sync(0xffffffffu, lf, 2);
+          nf += __shfl_xor_sync(0xffffffffu, nf, 1);
+          nf += __shfl_xor_sync(0xffffffffu, nf, 2);
+          const float cnew = lf != 0.f ? nf / lf : 0.f;
+          shift = cr - cnew;
+          cr = cnew;
+        }
+        nrow[mt][rr] = nrow[mt][rr] * alpha + psd;
+        const float c = cr;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
+            sdr = s[mt][nt][rr * 2 + e] * (sdr - c);
+          }
+      }
+      lrow[mt][rr] = lrow[mt][rr] * alpha + ps; /* per-lane partial sums, reduced at the end */
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt) {
+        o[mt][dt][rr * 2] *= alpha;
+        o[mt][dt][rr * 2 + 1] *= alpha;
+        if (JVP) {
+          /* U = alpha U + (c_old - c_new) O~ with O~ already rescaled, before this block is added */
+          float *ur = u[JVP ? mt : 0][JVP ? dt : 0];
+          ur[rr * 2] = fmaf(shift, o[mt][dt][rr * 2], ur[rr * 2] * alpha);
+          ur[rr * 2 + 1] = fmaf(shift, o[mt][dt][rr * 2 + 1], ur[rr * 2 + 1] * alpha);
+        }
+      }
+    }
+  }
+}
+
+/* Zeroes the accumulators and sets the running statistics of a warp's rows. */
+template <int MT, int DT, bool JVP>
+__device__ __forceinline__ void fwd_init_state(float (&o)[MT][DT][4], float (&u)[JVP ? MT : 1][JVP ? DT : 1][4],
+                                               float (&mrow)[MT][2], float (&lrow)[MT][2], float (&nrow)[MT][2],
+                                               float (&crow)[JVP ? MT : 1][2]) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        o[mt][dt][e] = 0.f;
+        if (JVP) u[JVP ? mt : 0][JVP ? dt : 0][e] = 0.f;
+      }
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      mrow[mt][rr] = -INFINITY;
+      lrow[mt][rr] = 0.f;
+      nrow[mt][rr] = 0.f;
+      crow[JVP ? mt : 0][rr] = 0.f;
+    }
+  }
+}
+
+/*
+ * Epilogue of a warp's rows (global rows r0 + 16 mt + g (+ 8)): reduces l (and nu) over the
+ * row's 4 lanes, normalises, and writes o, lse (and od, mu) in the output dtype T, or merges
+ * them into the fp32 accumulators (accumulate mode). Rows >= Nq and columns >= Dreal are
+ * skipped.
+ */
+template <typename T, int MT, int DT, bool JVP>
+__device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_t h, int64_t r0, int g, int t4,
+                                             float (&o)[MT][DT][4], float (&u)[JVP ? MT : 1][JVP ? DT : 1][4],
+                                             float (&mrow)[MT][2], float (&lrow)[MT][2], float (&nrow)[MT][2],
+                                             float (&crow)[JVP ? MT : 1][2]) {
+  const jfa_problem_t &p = a.p;
+  float la[MT][2], ma[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      float l = lrow[mt][rr];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      lrow[mt][rr] = l;
+      if (JVP) {
+        float nu = nrow[mt][rr];
+        nu += __shfl_xor_sync(0xffffffffu, nu, 1);
+        nu += __shfl_xor_sync(0xffffffffu, nu, 2);
+        nrow[mt][rr] = nu;
+      }
+      la[mt][rr] = -INFINITY;
+      ma[mt][rr] = 0.f;
+      const int64_t i = r0 + mt * 16 + g + rr * 8;
+      if (a.accumulate && i < p.Nq) {
+        la[mt][rr] = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+        if (JVP) ma[mt][rr] = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
+      }
+    }
+  __syncwarp();
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      const int64_t i = r0 + mt * 16 + g + rr * 8;
+      if (i >= p.Nq) continue;
+      const float l = lrow[mt][rr];
+      /* l == 0: no visible key (O = 0, lse = -inf); a NaN l (a NaN score) gives NaN everywhere */
+      const float inv = l != 0.f ? 1.f / l : 0.f;
+      const float lse = l != 0.f ? (mrow[mt][rr] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+      const float mu = JVP ? nrow[mt][rr] * inv : 0.f; /* 0 for a row without keys */
+      const float cref = JVP ? crow[JVP ? mt : 0][rr] : 0.f; /* U's reference, close to mu */
+      float wa = 0.f, wp = 1.f, lse_n = lse, mu_n = mu;
+      if (a.accumulate) {
+        const float mx = fmax_nan(la[mt][rr], lse);
+        wp = 0.f;
+        lse_n = -INFINITY;
+        mu_n = 0.f;
+        if (mx != -INFINITY) {
+          const float ea = expf(la[mt][rr] - mx), ep = expf(lse - mx), sum = ea + ep;
+          lse_n = mx + logf(sum);
+          wa = ea / sum;
+          wp = ep / sum;
+          mu_n = wa * ma[mt][rr] + wp * mu;
+        }
+      }
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int d = dt * 8 + 2 * t4 + e;
+          if (d >= a.Dreal) continue;
+          const float ov = o[mt][dt][rr * 2 + e] * inv;
+          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - (mu - cref) * ov : 0.f;
+          if (!a.accumulate) {
+            ((T *)a.o.p)[voff(a.o, b, h, i, d)] = from_f<T>(ov);
+            if (JVP) ((T *)a.od.p)[voff(a.od, b, h, i, d)] = from_f<T>(odv);
+          } else {
+            float *po = (float *)a.o.p + voff(a.o, b, h, i, d);
+            const float oa = *po;
+            if (JVP) {
+              float *pod = (float *)a.od.p + voff(a.od, b, h, i, d);
+              const float oda = *pod;
+              *pod = (wa != 0.f ? wa * (oda + (ma[mt][rr] - mu_n) * oa) : 0.f) +
+                     (wp != 0.f ? wp * (odv + (mu - mu_n) * ov) : 0.f);
+            }
+            *po = (wa != 0.f ? wa * oa : 0.f) + (wp != 0.f ? wp * ov : 0.f);
+          }
+        }
+      if (t4 == 0) {
+        if (a.lse.p) ((float *)a.lse.p)[voff(a.lse, b, h, i, 0)] = lse_n;
+        if (JVP && a.mu.p) ((float *)a.mu.p)[voff(a.mu, b, h, i, 0)] = mu_n;
+      }
+    }
+}
+
+#endif /* JFA_KERNELS_COMMON_SOFTMAX_CUH_ */

@@ -1,0 +1,88 @@
+/*
+ * view.cuh - the data the CUDA kernels of every family read: strided tensor views,
+ * the dtype traits (float, double, half, bfloat16 conversions and 16-bit packing) and
+ * the shared-memory address of a pointer.
+ */
+#ifndef JFA_KERNELS_COMMON_VIEW_CUH_
+#define JFA_KERNELS_COMMON_VIEW_CUH_
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "core/backend.h"
+#include "core/check.h"
+
+/* ---------------------------------------------------------------------------- */
+/* Views passed to kernels                                                         */
+
+/** A strided (B, H, N, D) view: base pointer and element strides. */
+struct View {
+  void *p;
+  int64_t sb, sh, ss, sd;
+};
+
+static inline View make_view(const jfa_tensor_t *t) {
+  View v;
+  v.p = t ? t->data : nullptr;
+  v.sb = t ? t->stride[0] : 0;
+  v.sh = t ? t->stride[1] : 0;
+  v.ss = t ? t->stride[2] : 0;
+  v.sd = t ? t->stride[3] : 0;
+  return v;
+}
+
+__device__ __forceinline__ int64_t voff(const View &v, int64_t b, int64_t h, int64_t s, int64_t d) {
+  return b * v.sb + h * v.sh + s * v.ss + d * v.sd;
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Dtype traits                                                                    */
+
+/* The larger of a and b, NaN when either is NaN (max.NaN.f32, sm_80+): the running row max of
+   the online softmax uses it so that a NaN score makes its row NaN, where fmaxf would drop it
+   and leave a zero row. */
+__device__ __forceinline__ float fmax_nan(float a, float b) {
+  float r;
+  asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+}
+
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(double x) { return (float)x; }
+__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ double from_f<double>(float x) { return (double)x; }
+template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+
+/** Packs two floats into a 32-bit register of two 16-bit values (low = a). */
+template <typename T> __device__ __forceinline__ uint32_t pack2(float a, float b);
+template <> __device__ __forceinline__ uint32_t pack2<__half>(float a, float b) {
+  __half2 h = __floats2half2_rn(a, b);
+  return *reinterpret_cast<uint32_t *>(&h);
+}
+template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float a, float b) {
+  __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<uint32_t *>(&h);
+}
+
+/** The 32-bit shared-memory address of a generic pointer to shared memory (the operand form
+ *  of ldmatrix, cp.async, wgmma descriptors and TMA). */
+__device__ __forceinline__ uint32_t smem_u32(const void *p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+/** The jfa_dtype_t of a 16-bit element type (the dtype key of the tile configurations). */
+template <typename T> struct DtypeOf;
+template <> struct DtypeOf<__half> { static constexpr int value = JFA_DTYPE_FLOAT16; };
+template <> struct DtypeOf<__nv_bfloat16> { static constexpr int value = JFA_DTYPE_BFLOAT16; };
+
+#endif /* JFA_KERNELS_COMMON_VIEW_CUH_ */

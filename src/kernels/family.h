@@ -1,0 +1,104 @@
+/*
+ * family.h - the interface every kernel family of jfa's CUDA backend exposes to the
+ * dispatch tables of backend.cu (one call struct per op; per family and op, "can it take
+ * this call" and "run it"), and the launchers shared between families.
+ *
+ * A family is a folder of src/kernels: simt/ (fp32 arithmetic, any call), sm80/ (mma.sync,
+ * sm_80+), sm90/ (wgmma + TMA, sm_90a only). For each op it supports, a family defines
+ *   const char *<family>_<op>_why_not(const <Op>Call &c);   NULL: it takes the call;
+ *                                                             else why not (a constant string)
+ *   jfa_status_t <family>_<op>_run(const <Op>Call &c);      runs it (only after why_not said NULL)
+ * The forward and the fused forward+JVP share FwdCall (c.qd != NULL for the JVP).
+ */
+#ifndef JFA_KERNELS_FAMILY_H_
+#define JFA_KERNELS_FAMILY_H_
+
+#include "kernels/common/host.cuh"
+#include "kernels/common/mask.cuh"
+#include "kernels/common/view.cuh"
+
+/* ---------------------------------------------------------------------------- */
+/* The calls the dispatch tables hand to a family                                  */
+
+/** A forward (qd == NULL) or fused forward+JVP call; mk from mask_setup. */
+struct FwdCall {
+  jfa_context_t *ctx;
+  CudaState *cs;
+  const jfa_problem_t *p;
+  const jfa_tensor_t *q, *k, *v, *qd, *kd, *vd, *o, *lse, *od, *mu;
+  int accumulate;
+  const MaskDev *mk;
+};
+
+/** A backward call over one K/V block: dq, dk, dv written (or added when accumulate) from
+ *  lse and delta (views of fp32). dq_ws: the contiguous fp32 (B, Hq, Nq, Dws) workspace a
+ *  family may use to accumulate dQ; deterministic: JFA_FLAG_DETERMINISTIC (no atomics). */
+struct BwdCall {
+  jfa_context_t *ctx;
+  CudaState *cs;
+  const jfa_problem_t *p;
+  const jfa_tensor_t *q, *k, *v, *dout;
+  View lse, delta;
+  float *dq_ws;
+  int64_t Dws;
+  int deterministic;
+  const jfa_tensor_t *dq, *dk, *dv;
+  int accumulate;
+  const MaskDev *mk;
+};
+
+/* ---------------------------------------------------------------------------- */
+/* The families                                                                   */
+
+/* simt/family.cu: takes every call backend.cu lets through (any dtype but float64, D <= 256,
+   any strides, every mask). */
+const char *simt_fwd_why_not(const FwdCall &c);
+jfa_status_t simt_fwd_run(const FwdCall &c);
+const char *simt_bwd_why_not(const BwdCall &c);
+jfa_status_t simt_bwd_run(const BwdCall &c);
+
+/* sm80/family.cu: bf16/fp16, aligned tensors (sm80_tensor_ok), head dims of sm80/tiles.h
+   built into this library (JFA_HEAD_DIMS). */
+const char *sm80_fwd_why_not(const FwdCall &c);
+jfa_status_t sm80_fwd_run(const FwdCall &c);
+const char *sm80_bwd_why_not(const BwdCall &c);
+jfa_status_t sm80_bwd_run(const BwdCall &c);
+
+/* sm90/family.cu (built only for sm_90a; JFA_HAVE_SM90A): the forward and JVP for bf16/fp16,
+   D = 64 or 128, no masks beyond causal, TMA-describable tensors, on compute capability 9.0.
+   sm90_compiled: whether its kernels have code for the current device. */
+bool sm90_compiled(void);
+const char *sm90_fwd_why_not(const FwdCall &c);
+jfa_status_t sm90_fwd_run(const FwdCall &c);
+
+/* ---------------------------------------------------------------------------- */
+/* Pieces shared between families                                                 */
+
+/* common/elementwise.cu: dst = scale * ws (+ dst when accumulate); ws is a contiguous fp32
+   (B, H, N, Dws) array; dst a strided tensor of shape (B, H, N, D). */
+jfa_status_t launch_scale_add(cudaStream_t st, const float *ws, int64_t Dws, const jfa_tensor_t *dst, float scale,
+                              int accumulate);
+/* common/elementwise.cu: delta (contiguous fp32, B*H*N) = rowsum(dout * o). */
+jfa_status_t launch_delta(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *o, const jfa_tensor_t *dout,
+                          View delta);
+
+/* simt/simt.cu: plain fp32-arithmetic kernels for any dtype, D <= 256, any strides and every mask
+   (mk from mask_setup). The sm80 backward's deterministic mode takes its dQ from simt_backward_dq. */
+jfa_status_t simt_forward(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
+                          const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
+                          const jfa_tensor_t *vd, const jfa_tensor_t *o, const jfa_tensor_t *lse,
+                          const jfa_tensor_t *od, const jfa_tensor_t *mu, int accumulate, const MaskDev &mk);
+/* dq (strided, accumulate or overwrite) from q, k, v, dout, lse, delta (views of fp32). */
+jfa_status_t simt_backward_dq(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q,
+                              const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
+                              View delta, const jfa_tensor_t *dq, int accumulate, const MaskDev &mk);
+jfa_status_t simt_backward_dkdv(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
+                                View delta, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate,
+                                const MaskDev &mk);
+
+/* sm80/family.cu: whether a tensor is eligible for the tensor-core kernels (16-bit dtype,
+   stride[3] == 1, 16-byte aligned base and strides); the sm90 TMA rule builds on it. */
+bool sm80_tensor_ok(const jfa_tensor_t *t);
+
+#endif /* JFA_KERNELS_FAMILY_H_ */

@@ -1,0 +1,428 @@
+/*
+ * simt/bwd_jvp.cu - the CUDA backward-JVP (second order, jfa_attention_backward_jvp):
+ * plain CUDA-core kernels with fp32 arithmetic (scores in double, as simt.cu), any dtype,
+ * any strides, D <= 256, every mask of jfa_problem_t, GQA; deterministic (no atomics).
+ * Three launches, in the style of simt.cu's backward:
+ *   bj_delta_kernel  delta = rowsum(dO * O), deltad = rowsum(dOd * O + dO * Od)  (fp32)
+ *   bj_dq_kernel     dQd (and dQ): a warp per query row, lanes over a 32-key tile
+ *   bj_dkdv_kernel   dKd, dVd (and dK, dV): a warp per key row, lanes over a 32-query
+ *                    tile, looping over the GQA group's heads
+ * Per visible pair, with P = exp(S - lse), Sd = s (Qd.K + Q.Kd), Pd = P (Sd - mu),
+ * dP = dO.V - delta, dPd = dOd.V + dO.Vd - deltad: dS = P dP, dSd = Pd dP + P dPd;
+ * dQd = s sum (dSd K + dS Kd), dKd = s sum (dSd Q + dS Qd), dVd = sum (Pd dO + P dOd).
+ * Also the jfa_cuda_*backward_jvp* entry points of core/backend.h (workspace, masks).
+ * A first version: a tensor-core kernel in the flash style is future work.
+ */
+#include "kernels/family.h"
+
+#define BJ_WARPS 8
+#define BJ_TILE 32
+#define BJ_MAXC 8 /* 256 / 32 head dims per lane */
+
+/* Loads rows [r0, r0 + BJ_TILE) x D of a (b, h) slice into smem (row stride D + 1), zeros beyond n. */
+template <typename T>
+static __device__ void bj_load_tile(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n, int D) {
+  for (int idx = threadIdx.x; idx < BJ_TILE * D; idx += blockDim.x) {
+    int r = idx / D, d = idx % D;
+    float x = 0.f;
+    if (r0 + r < n) x = to_f(((const T *)v.p)[voff(v, b, h, r0 + r, d)]);
+    dst[r * (D + 1) + d] = x;
+  }
+}
+
+/* Loads BJ_WARPS rows from r0 (row stride D), zeros beyond n. */
+template <typename T>
+static __device__ void bj_load_rows(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n, int D) {
+  for (int idx = threadIdx.x; idx < BJ_WARPS * D; idx += blockDim.x) {
+    int r = idx / D, d = idx % D;
+    float x = 0.f;
+    if (r0 + r < n) x = to_f(((const T *)v.p)[voff(v, b, h, r0 + r, d)]);
+    dst[r * D + d] = x;
+  }
+}
+
+static __device__ __forceinline__ float bj_dot(const float *a, const float *b, int D) {
+  float s = 0.f;
+  for (int d = 0; d < D; ++d) s = fmaf(a[d], b[d], s);
+  return s;
+}
+static __device__ __forceinline__ double bj_dot64(const float *a, const float *b, int D) {
+  double s = 0.0;
+  for (int d = 0; d < D; ++d) s = fma((double)a[d], (double)b[d], s);
+  return s;
+}
+static __device__ __forceinline__ float bj_warp_sum(float x) {
+  for (int o = 16; o; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+  return x;
+}
+
+/* Keys [*beg, *end) visible to any row of the CTA (a barrier: every thread calls it). */
+static __device__ void bj_cta_key_range(int64_t lo, int64_t hi, int64_t *beg, int64_t *end) {
+  __shared__ int64_t s_lo[BJ_WARPS], s_hi[BJ_WARPS];
+  const int w = threadIdx.x / 32;
+  if ((threadIdx.x & 31) == 0) {
+    s_lo[w] = lo < hi ? lo : INT64_MAX;
+    s_hi[w] = lo < hi ? hi : INT64_MIN;
+  }
+  __syncthreads();
+  int64_t b = INT64_MAX, e = INT64_MIN;
+  for (int x = 0; x < BJ_WARPS; ++x) {
+    b = min(b, s_lo[x]);
+    e = max(e, s_hi[x]);
+  }
+  if (b >= e) b = e = 0;
+  *beg = b;
+  *end = e;
+}
+
+/* Writes (or adds into) one output row element; skipped when the view has no data. */
+template <typename TO>
+static __device__ __forceinline__ void bj_put(const View &t, int64_t b, int64_t h, int64_t s, int d, float x,
+                                              int accumulate) {
+  if (!t.p) return;
+  TO *ptr = (TO *)t.p + voff(t, b, h, s, d);
+  if (accumulate) x += to_f(*ptr);
+  *ptr = from_f<TO>(x);
+}
+
+/* ---- delta, deltad: a warp per row; grid (ceil(rows / 8)) ---------------------------------- */
+template <typename T>
+__global__ void __launch_bounds__(256) bj_delta_kernel(jfa_problem_t p, View o, View od, View dout, View doutd,
+                                                       View delta, View deltad) {
+  const int64_t r = (int64_t)blockIdx.x * BJ_WARPS + threadIdx.x / 32;
+  const int lane = threadIdx.x & 31;
+  if (r >= p.B * p.Hq * p.Nq) return;
+  const int64_t b = r / (p.Hq * p.Nq), h = (r / p.Nq) % p.Hq, i = r % p.Nq;
+  float s = 0.f, sd = 0.f;
+  for (int64_t d = lane; d < p.D; d += 32) {
+    const float ov = to_f(((const T *)o.p)[voff(o, b, h, i, d)]);
+    const float dov = to_f(((const T *)dout.p)[voff(dout, b, h, i, d)]);
+    s = fmaf(ov, dov, s);
+    sd = fmaf(to_f(((const T *)doutd.p)[voff(doutd, b, h, i, d)]), ov,
+              fmaf(dov, to_f(((const T *)od.p)[voff(od, b, h, i, d)]), sd));
+  }
+  s = bj_warp_sum(s);
+  sd = bj_warp_sum(sd);
+  if (lane == 0) {
+    ((float *)delta.p)[voff(delta, b, h, i, 0)] = s;
+    ((float *)deltad.p)[voff(deltad, b, h, i, 0)] = sd;
+  }
+}
+
+/* The per-pair quantities; returns (P, Pd, dS, dSd) through pointers. */
+static __device__ __forceinline__ void bj_pair(double s64, float li, float mi, float deli, float deldi, float sd,
+                                               float dp0, float dpd0, float *P, float *Pd, float *dS, float *dSd) {
+  const float pr = expf((float)(s64 - (double)li));
+  const float pd = pr * (sd - mi);
+  const float dp = dp0 - deli, dpd = dpd0 - deldi;
+  *P = pr;
+  *Pd = pd;
+  *dS = pr * dp;
+  *dSd = pd * dp + pr * dpd;
+}
+
+/* ---- dQd (and dQ): a warp per query row; grid (ceil(Nq / 8), Hq, B) ----------------------- */
+template <typename T, typename TO>
+__global__ void __launch_bounds__(256) bj_dq_kernel(jfa_problem_t p, View q, View k, View v, View qd, View kd,
+                                                    View vd, View dout, View doutd, View lse, View mu, View delta,
+                                                    View deltad, View dqd, View dq, int accumulate, MaskDev mk) {
+  extern __shared__ float sm[];
+  const int D = (int)p.D, w = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
+  const int64_t row0 = (int64_t)blockIdx.x * BJ_WARPS, i = row0 + w;
+  const int rs = BJ_WARPS * D, ts = BJ_TILE * (D + 1);
+  float *Qs = sm, *Qds = Qs + rs, *dOs = Qds + rs, *dOds = dOs + rs;
+  float *Ks = dOds + rs, *Vs = Ks + ts, *Kds = Vs + ts, *Vds = Kds + ts;
+  bj_load_rows<T>(Qs, q, b, h, row0, p.Nq, D);
+  bj_load_rows<T>(Qds, qd, b, h, row0, p.Nq, D);
+  bj_load_rows<T>(dOs, dout, b, h, row0, p.Nq, D);
+  bj_load_rows<T>(dOds, doutd, b, h, row0, p.Nq, D);
+  float li = -INFINITY, mi = 0.f, deli = 0.f, deldi = 0.f;
+  if (i < p.Nq) {
+    li = ((const float *)lse.p)[voff(lse, b, h, i, 0)];
+    mi = ((const float *)mu.p)[voff(mu, b, h, i, 0)];
+    deli = ((const float *)delta.p)[voff(delta, b, h, i, 0)];
+    deldi = ((const float *)deltad.p)[voff(deltad, b, h, i, 0)];
+  }
+  float aqd[BJ_MAXC], aq[BJ_MAXC];
+#pragma unroll
+  for (int c = 0; c < BJ_MAXC; ++c) aqd[c] = aq[c] = 0.f;
+  int64_t klo = 0, khi = 0, nk_beg, nk_end;
+  if (i < p.Nq) mask_row_keys(mk, i, &klo, &khi);
+  bj_cta_key_range(klo, khi, &nk_beg, &nk_end);
+  for (int64_t j0 = nk_beg; j0 < nk_end; j0 += BJ_TILE) {
+    __syncthreads();
+    bj_load_tile<T>(Ks, k, b, hk, j0, p.Nk, D);
+    bj_load_tile<T>(Vs, v, b, hk, j0, p.Nk, D);
+    bj_load_tile<T>(Kds, kd, b, hk, j0, p.Nk, D);
+    bj_load_tile<T>(Vds, vd, b, hk, j0, p.Nk, D);
+    __syncthreads();
+    if (i >= p.Nq || li == -INFINITY) continue;
+    const int64_t j = j0 + lane;
+    const float bias = (mk.dm_kind && j >= klo && j < khi) ? mask_dense(mk, b, h, i, j) : 0.f;
+    const bool valid = j >= klo && j < khi && bias != -INFINITY;
+    float P = 0.f, Pd = 0.f, dS = 0.f, dSd = 0.f;
+    if (valid) {
+      const float *qi = Qs + w * D, *qdi = Qds + w * D, *doi = dOs + w * D, *dodi = dOds + w * D;
+      const float *kj = Ks + lane * (D + 1), *vj = Vs + lane * (D + 1), *kdj = Kds + lane * (D + 1),
+                  *vdj = Vds + lane * (D + 1);
+      const double s64 = p.scale * bj_dot64(qi, kj, D) + (double)bias;
+      const float sd = (float)(p.scale * (bj_dot64(qdi, kj, D) + bj_dot64(qi, kdj, D)));
+      bj_pair(s64, li, mi, deli, deldi, sd, bj_dot(doi, vj, D), bj_dot(dodi, vj, D) + bj_dot(doi, vdj, D), &P, &Pd,
+              &dS, &dSd);
+    }
+    for (int jj = 0; jj < BJ_TILE; ++jj) {
+      const float ds = __shfl_sync(0xffffffffu, dS, jj), dsd = __shfl_sync(0xffffffffu, dSd, jj);
+#pragma unroll
+      for (int c = 0; c < BJ_MAXC; ++c) {
+        const int d = lane + 32 * c;
+        if (d < D) {
+          const float kv = Ks[jj * (D + 1) + d];
+          aqd[c] = fmaf(dsd, kv, fmaf(ds, Kds[jj * (D + 1) + d], aqd[c]));
+          aq[c] = fmaf(ds, kv, aq[c]);
+        }
+      }
+    }
+  }
+  if (i >= p.Nq) return;
+  const float scale = (float)p.scale;
+#pragma unroll
+  for (int c = 0; c < BJ_MAXC; ++c) {
+    const int d = lane + 32 * c;
+    if (d < D) {
+      bj_put<TO>(dqd, b, h, i, d, scale * aqd[c], accumulate);
+      bj_put<TO>(dq, b, h, i, d, scale * aq[c], accumulate);
+    }
+  }
+}
+
+/* ---- dKd, dVd (and dK, dV): a warp per key row; grid (ceil(Nk / 8), Hkv, B) -------------- */
+template <typename T, typename TO>
+__global__ void __launch_bounds__(256) bj_dkdv_kernel(jfa_problem_t p, View q, View k, View v, View qd, View kd,
+                                                      View vd, View dout, View doutd, View lse, View mu,
+                                                      View delta, View deltad, View dkd, View dvd, View dk,
+                                                      View dv, int accumulate, MaskDev mk) {
+  extern __shared__ float sm[];
+  const int D = (int)p.D, w = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int64_t b = blockIdx.z, hk = blockIdx.y, g = p.Hq / p.Hkv;
+  const int64_t key0 = (int64_t)blockIdx.x * BJ_WARPS, j = key0 + w;
+  const int rs = BJ_WARPS * D, ts = BJ_TILE * (D + 1);
+  float *Ks = sm, *Vs = Ks + rs, *Kds = Vs + rs, *Vds = Kds + rs;
+  float *Qs = Vds + rs, *Qds = Qs + ts, *dOs = Qds + ts, *dOds = dOs + ts;
+  float *lse_s = dOds + ts, *mu_s = lse_s + BJ_TILE, *del_s = mu_s + BJ_TILE, *deld_s = del_s + BJ_TILE;
+  bj_load_rows<T>(Ks, k, b, hk, key0, p.Nk, D);
+  bj_load_rows<T>(Vs, v, b, hk, key0, p.Nk, D);
+  bj_load_rows<T>(Kds, kd, b, hk, key0, p.Nk, D);
+  bj_load_rows<T>(Vds, vd, b, hk, key0, p.Nk, D);
+  float akd[BJ_MAXC], avd[BJ_MAXC], ak[BJ_MAXC], av[BJ_MAXC];
+#pragma unroll
+  for (int c = 0; c < BJ_MAXC; ++c) akd[c] = avd[c] = ak[c] = av[c] = 0.f;
+  /* the band of causal / window bounds the queries that see keys [key0, key0 + 8) (as simt.cu) */
+  int64_t i_start = 0, i_end = p.Nq;
+  const int64_t key_last = min(key0 + BJ_WARPS, p.Nk) - 1;
+  if (p.nseq == 0) {
+    if (p.causal) i_start = max(i_start, p.k_pos0 + key0 - p.q_pos0);
+    if (p.windowed && p.win_right >= 0) i_start = max(i_start, p.k_pos0 + key0 - p.win_right - p.q_pos0);
+    if (p.windowed && p.win_left >= 0) i_end = min(i_end, p.k_pos0 + key_last + p.win_left - p.q_pos0 + 1);
+  }
+  i_start = i_start / BJ_TILE * BJ_TILE;
+  for (int64_t hh = 0; hh < g; ++hh) {
+    const int64_t h = hk * g + hh;
+    for (int64_t i0 = i_start; i0 < i_end; i0 += BJ_TILE) {
+      const int64_t i = i0 + lane;
+      int64_t qlo = 0, qhi = 0;
+      if (i < p.Nq) mask_row_keys(mk, i, &qlo, &qhi);
+      if (!__syncthreads_or(qlo < qhi && qlo <= key_last && qhi > key0)) continue;
+      bj_load_tile<T>(Qs, q, b, h, i0, p.Nq, D);
+      bj_load_tile<T>(Qds, qd, b, h, i0, p.Nq, D);
+      bj_load_tile<T>(dOs, dout, b, h, i0, p.Nq, D);
+      bj_load_tile<T>(dOds, doutd, b, h, i0, p.Nq, D);
+      if (threadIdx.x < BJ_TILE) {
+        const int64_t ii = i0 + threadIdx.x;
+        const bool in = ii < p.Nq;
+        lse_s[threadIdx.x] = in ? ((const float *)lse.p)[voff(lse, b, h, ii, 0)] : -INFINITY;
+        mu_s[threadIdx.x] = in ? ((const float *)mu.p)[voff(mu, b, h, ii, 0)] : 0.f;
+        del_s[threadIdx.x] = in ? ((const float *)delta.p)[voff(delta, b, h, ii, 0)] : 0.f;
+        deld_s[threadIdx.x] = in ? ((const float *)deltad.p)[voff(deltad, b, h, ii, 0)] : 0.f;
+      }
+      __syncthreads();
+      if (j >= p.Nk) continue;
+      const float li = lse_s[lane];
+      const float bias = (mk.dm_kind && i < p.Nq && j >= qlo && j < qhi) ? mask_dense(mk, b, h, i, j) : 0.f;
+      const bool valid = i < p.Nq && li != -INFINITY && j >= qlo && j < qhi && bias != -INFINITY;
+      float P = 0.f, Pd = 0.f, dS = 0.f, dSd = 0.f;
+      if (valid) {
+        const float *qi = Qs + lane * (D + 1), *qdi = Qds + lane * (D + 1), *doi = dOs + lane * (D + 1),
+                    *dodi = dOds + lane * (D + 1);
+        const float *kj = Ks + w * D, *vj = Vs + w * D, *kdj = Kds + w * D, *vdj = Vds + w * D;
+        const double s64 = p.scale * bj_dot64(qi, kj, D) + (double)bias;
+        const float sd = (float)(p.scale * (bj_dot64(qdi, kj, D) + bj_dot64(qi, kdj, D)));
+        bj_pair(s64, li, mu_s[lane], del_s[lane], deld_s[lane], sd, bj_dot(doi, vj, D),
+                bj_dot(dodi, vj, D) + bj_dot(doi, vdj, D), &P, &Pd, &dS, &dSd);
+      }
+      for (int ii = 0; ii < BJ_TILE; ++ii) {
+        const float pb = __shfl_sync(0xffffffffu, P, ii), pdb = __shfl_sync(0xffffffffu, Pd, ii);
+        const float ds = __shfl_sync(0xffffffffu, dS, ii), dsd = __shfl_sync(0xffffffffu, dSd, ii);
+#pragma unroll
+        for (int c = 0; c < BJ_MAXC; ++c) {
+          const int d = lane + 32 * c;
+          if (d < D) {
+            const float qv = Qs[ii * (D + 1) + d], dov = dOs[ii * (D + 1) + d];
+            akd[c] = fmaf(dsd, qv, fmaf(ds, Qds[ii * (D + 1) + d], akd[c]));
+            avd[c] = fmaf(pdb, dov, fmaf(pb, dOds[ii * (D + 1) + d], avd[c]));
+            ak[c] = fmaf(ds, qv, ak[c]);
+            av[c] = fmaf(pb, dov, av[c]);
+          }
+        }
+      }
+    }
+  }
+  if (j >= p.Nk) return;
+  const float scale = (float)p.scale;
+#pragma unroll
+  for (int c = 0; c < BJ_MAXC; ++c) {
+    const int d = lane + 32 * c;
+    if (d < D) {
+      bj_put<TO>(dkd, b, hk, j, d, scale * akd[c], accumulate);
+      bj_put<TO>(dvd, b, hk, j, d, avd[c], accumulate);
+      bj_put<TO>(dk, b, hk, j, d, scale * ak[c], accumulate);
+      bj_put<TO>(dv, b, hk, j, d, av[c], accumulate);
+    }
+  }
+}
+
+/* ---- host side ----------------------------------------------------------------------------- */
+
+#define BJ_DISPATCH(dt, T, ...)                                                               \
+  switch (dt) {                                                                               \
+    case JFA_DTYPE_FLOAT32: { typedef float T; __VA_ARGS__; } break;                          \
+    case JFA_DTYPE_FLOAT16: { typedef __half T; __VA_ARGS__; } break;                         \
+    case JFA_DTYPE_BFLOAT16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;                 \
+    default: JFA_FAIL(JFA_ERROR_UNSUPPORTED, "dtype %d is not supported on CUDA", (int)(dt)); \
+  }
+
+template <typename F>
+static jfa_status_t bj_smem(F kernel, size_t smem) {
+  if (smem > 48 * 1024)
+    JFA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t bj_checks(const jfa_problem_t *p, const jfa_tensor_t *q) {
+  if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
+  if (p->D > 256)
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: head dim D = %lld is not supported on CUDA (D <= 256)", (long long)p->D);
+  return JFA_SUCCESS;
+}
+
+static jfa_status_t bj_f32(const jfa_tensor_t *t, const char *name) {
+  if (t->dtype != JFA_DTYPE_FLOAT32)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s must be float32 on CUDA (dtype %s)", name, jfa_dtype_name(t->dtype));
+  return JFA_SUCCESS;
+}
+
+/* The three launches with fp32 views of the statistics. */
+static jfa_status_t bj_run(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
+                           const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
+                           const jfa_tensor_t *vd, const jfa_tensor_t *dout, const jfa_tensor_t *doutd, View lse,
+                           View mu, View delta, View deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd,
+                           const jfa_tensor_t *dvd, const jfa_tensor_t *dq, const jfa_tensor_t *dk,
+                           const jfa_tensor_t *dv, int accumulate, const MaskDev &mk) {
+  const int D = (int)p->D;
+  const size_t smem_q = (size_t)(4 * BJ_WARPS * D + 4 * BJ_TILE * (D + 1)) * sizeof(float);
+  const size_t smem_k = smem_q + (size_t)(4 * BJ_TILE) * sizeof(float);
+  const dim3 gq((unsigned)((p->Nq + BJ_WARPS - 1) / BJ_WARPS), (unsigned)p->Hq, (unsigned)p->B);
+  const dim3 gk((unsigned)((p->Nk + BJ_WARPS - 1) / BJ_WARPS), (unsigned)p->Hkv, (unsigned)p->B);
+  const bool f32out = dqd->dtype == JFA_DTYPE_FLOAT32;
+#define BJ_LAUNCH(T, TO)                                                                                          \
+  do {                                                                                                            \
+    JFA_CHECK(bj_smem(bj_dq_kernel<T, TO>, smem_q));                                                              \
+    bj_dq_kernel<T, TO><<<gq, 256, smem_q, st>>>(*p, make_view(q), make_view(k), make_view(v), make_view(qd),     \
+                                                 make_view(kd), make_view(vd), make_view(dout), make_view(doutd), \
+                                                 lse, mu, delta, deltad, make_view(dqd), make_view(dq),           \
+                                                 accumulate, mk);                                                 \
+    JFA_LAUNCH_CHECK();                                                                                           \
+    JFA_CHECK(bj_smem(bj_dkdv_kernel<T, TO>, smem_k));                                                            \
+    bj_dkdv_kernel<T, TO><<<gk, 256, smem_k, st>>>(*p, make_view(q), make_view(k), make_view(v), make_view(qd),   \
+                                                   make_view(kd), make_view(vd), make_view(dout),                 \
+                                                   make_view(doutd), lse, mu, delta, deltad, make_view(dkd),      \
+                                                   make_view(dvd), make_view(dk), make_view(dv), accumulate, mk); \
+    JFA_LAUNCH_CHECK();                                                                                           \
+  } while (0)
+  BJ_DISPATCH(q->dtype, T, {
+    if (f32out) BJ_LAUNCH(T, float);
+    else BJ_LAUNCH(T, T);
+  });
+#undef BJ_LAUNCH
+  return JFA_SUCCESS;
+}
+
+extern "C" jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const jfa_problem_t *p,
+                                                     const jfa_tensor_t *o, const jfa_tensor_t *od,
+                                                     const jfa_tensor_t *dout, const jfa_tensor_t *doutd,
+                                                     const jfa_tensor_t *delta, const jfa_tensor_t *deltad) {
+  JFA_CHECK(bj_checks(p, o));
+  JFA_CHECK(bj_f32(delta, "delta"));
+  JFA_CHECK(bj_f32(deltad, "deltad"));
+  DeviceGuard g(ctx->device_index);
+  const int64_t rows = p->B * p->Hq * p->Nq;
+  if (rows == 0) return JFA_SUCCESS;
+  const dim3 grid((unsigned)((rows + BJ_WARPS - 1) / BJ_WARPS));
+  BJ_DISPATCH(o->dtype, T, {
+    bj_delta_kernel<T><<<grid, 256, 0, ctx_stream(ctx)>>>(*p, make_view(o), make_view(od), make_view(dout),
+                                                          make_view(doutd), make_view(delta), make_view(deltad));
+  });
+  JFA_LAUNCH_CHECK();
+  return JFA_SUCCESS;
+}
+
+extern "C" jfa_status_t jfa_cuda_attention_backward_jvp_block(
+    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
+    const jfa_tensor_t *doutd, const jfa_tensor_t *lse, const jfa_tensor_t *mu, const jfa_tensor_t *delta,
+    const jfa_tensor_t *deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
+  JFA_CHECK(bj_checks(p, q));
+  const jfa_tensor_t *stats[4] = {lse, mu, delta, deltad};
+  static const char *snames[4] = {"lse", "mu", "delta", "deltad"};
+  for (int i = 0; i < 4; ++i) JFA_CHECK(bj_f32(stats[i], snames[i]));
+  const jfa_dtype_t want = accumulate ? JFA_DTYPE_FLOAT32 : q->dtype;
+  const jfa_tensor_t *outs[6] = {dqd, dkd, dvd, dq, dk, dv};
+  for (int i = 0; i < 6; ++i)
+    if (outs[i] && outs[i]->dtype != want)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "dqd, dkd, dvd, dq, dk, dv must be %s",
+               accumulate ? "float32 accumulators" : "of q's dtype");
+  DeviceGuard g(ctx->device_index);
+  if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
+  void *ws = nullptr;
+  if (mask_ws_bytes(p)) JFA_CHECK(jfa_cuda_workspace(ctx, mask_ws_bytes(p), &ws));
+  MaskDev mk;
+  JFA_CHECK(mask_setup(ctx, p, ws, &mk));
+  return bj_run(ctx_stream(ctx), p, q, k, v, qd, kd, vd, dout, doutd, make_view(lse), make_view(mu),
+                make_view(delta), make_view(deltad), dqd, dkd, dvd, dq, dk, dv, accumulate, mk);
+}
+
+extern "C" jfa_status_t jfa_cuda_attention_backward_jvp(
+    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
+    const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, const jfa_tensor_t *dout,
+    const jfa_tensor_t *doutd, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
+  JFA_CHECK(bj_checks(p, q));
+  JFA_CHECK(bj_f32(lse, "lse"));
+  JFA_CHECK(bj_f32(mu, "mu"));
+  DeviceGuard g(ctx->device_index);
+  const int64_t rows = p->B * p->Hq * p->Nq;
+  /* workspace: delta, deltad (fp32, B*Hq*Nq each), then the device copy of the packed-sequence offsets */
+  const size_t stat_bytes = align_up((size_t)rows * sizeof(float), 256);
+  void *ws = nullptr;
+  JFA_CHECK(jfa_cuda_workspace(ctx, 2 * stat_bytes + mask_ws_bytes(p), &ws));
+  jfa_tensor_t delta = jfa_tensor_bhsd(ws, JFA_DTYPE_FLOAT32, JFA_DEVICE_CUDA, p->B, p->Hq, p->Nq, 1);
+  jfa_tensor_t deltad =
+      jfa_tensor_bhsd((char *)ws + stat_bytes, JFA_DTYPE_FLOAT32, JFA_DEVICE_CUDA, p->B, p->Hq, p->Nq, 1);
+  JFA_CHECK(jfa_cuda_attention_delta_jvp(ctx, p, o, od, dout, doutd, &delta, &deltad));
+  MaskDev mk;
+  JFA_CHECK(mask_setup(ctx, p, (char *)ws + 2 * stat_bytes, &mk));
+  return bj_run(ctx_stream(ctx), p, q, k, v, qd, kd, vd, dout, doutd, make_view(lse), make_view(mu),
+                make_view(&delta), make_view(&deltad), dqd, dkd, dvd, dq, dk, dv, 0, mk);
+}

@@ -1,0 +1,29 @@
+/*
+ * family.cu - the simt family's rows of the dispatch tables (family.h): it takes every
+ * call that reaches it (backend.cu has already refused float64 and D > 256), so it is the
+ * last row of each table and the fallback of the tensor-core families.
+ */
+#include "kernels/family.h"
+
+const char *simt_fwd_why_not(const FwdCall &c) {
+  (void)c;
+  return nullptr;
+}
+
+jfa_status_t simt_fwd_run(const FwdCall &c) {
+  return simt_forward(ctx_stream(c.ctx), c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate,
+                      *c.mk);
+}
+
+const char *simt_bwd_why_not(const BwdCall &c) {
+  (void)c;
+  return nullptr;
+}
+
+/* dQ (a warp per query row), then dK, dV (a warp per key row): deterministic, no workspace. */
+jfa_status_t simt_bwd_run(const BwdCall &c) {
+  cudaStream_t st = ctx_stream(c.ctx);
+  JFA_CHECK(simt_backward_dq(st, c.p, c.q, c.k, c.v, c.dout, c.lse, c.delta, c.dq, c.accumulate, *c.mk));
+  JFA_CHECK(simt_backward_dkdv(st, c.p, c.q, c.k, c.v, c.dout, c.lse, c.delta, c.dk, c.dv, c.accumulate, *c.mk));
+  return JFA_SUCCESS;
+}

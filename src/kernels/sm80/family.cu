@@ -1,0 +1,134 @@
+/*
+ * family.cu - the sm80 family's (mma.sync, sm_80+) rows of the dispatch tables (family.h):
+ * which calls its forward, JVP and backward take (16-bit dtype, aligned tensors, a head dim of
+ * tiles.h that is built), and the calls into the per-head-dim instantiations (inst/).
+ */
+#include "kernels/family.h"
+#include "kernels/sm80/sm80.h"
+
+bool sm80_tensor_ok(const jfa_tensor_t *t) {
+  if (!t) return false;
+  if (t->dtype != JFA_DTYPE_FLOAT16 && t->dtype != JFA_DTYPE_BFLOAT16) return false;
+  if (t->stride[3] != 1 || ((uintptr_t)t->data & 15u) != 0) return false;
+  for (int i = 0; i < 3; ++i)
+    if (t->stride[i] % 8 != 0) return false;
+  return true;
+}
+
+const char *sm80_fwd_why_not(const FwdCall &c) {
+  const jfa_problem_t *p = c.p;
+  const bool jvp = c.qd != nullptr;
+  const int Dk = sm80_head_dim(p->D);
+  if (Dk == 0) return "head dim above 256";
+  if (jvp && Dk > 128) return "JVP head dim above 128 (O and U accumulators do not fit in registers)";
+  if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v))
+    return "q, k, v: not 16-bit with aligned rows and strides";
+  if (jvp && (!sm80_tensor_ok(c.qd) || !sm80_tensor_ok(c.kd) || !sm80_tensor_ok(c.vd)))
+    return "qd, kd, vd: not 16-bit with aligned rows and strides";
+  if (p->B > 65535 || p->Hq > 65535) return "B or Hq above 65535 (grid)";
+  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
+    return "masks with Nq or Nk >= 2^30 (int key intervals)";
+  return nullptr;
+}
+
+/* case D: the instantiation of head dim D, when it is built (if constexpr: no reference to it
+   otherwise, why_not has declined the call). */
+#define SM80_CASE(D, CALL)                    \
+  case D:                                     \
+    if constexpr (head_dim_built(D)) return CALL; \
+    break;
+
+template <typename T>
+static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, bool jvp, cudaStream_t st) {
+  if (jvp) {
+    switch (Dk) {
+      SM80_CASE(32, (sm80_fwd_d<T, 32, true>(a, st)))
+      SM80_CASE(64, (sm80_fwd_d<T, 64, true>(a, st)))
+      SM80_CASE(96, (sm80_fwd_d<T, 96, true>(a, st)))
+      SM80_CASE(128, (sm80_fwd_d<T, 128, true>(a, st)))
+      default: break;
+    }
+    JFA_FAIL(JFA_ERROR_INTERNAL, "no JVP kernel for head dim %d", Dk);
+  }
+  switch (Dk) {
+    SM80_CASE(32, (sm80_fwd_d<T, 32, false>(a, st)))
+    SM80_CASE(64, (sm80_fwd_d<T, 64, false>(a, st)))
+    SM80_CASE(96, (sm80_fwd_d<T, 96, false>(a, st)))
+    SM80_CASE(128, (sm80_fwd_d<T, 128, false>(a, st)))
+    SM80_CASE(256, (sm80_fwd_d<T, 256, false>(a, st)))
+    default: break;
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no forward kernel for head dim %d", Dk);
+}
+
+jfa_status_t sm80_fwd_run(const FwdCall &c) {
+  FwdArgs a;
+  fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
+  const int Dk = sm80_head_dim(c.p->D);
+  cudaStream_t st = ctx_stream(c.ctx);
+  if (c.q->dtype == JFA_DTYPE_BFLOAT16) return fwd_dispatch<__nv_bfloat16>(a, Dk, c.qd != nullptr, st);
+  return fwd_dispatch<__half>(a, Dk, c.qd != nullptr, st);
+}
+
+const char *sm80_bwd_why_not(const BwdCall &c) {
+  const jfa_problem_t *p = c.p;
+  const int Dk = sm80_head_dim(p->D);
+  if (Dk == 0 || Dk > 128) return "head dim above 128";
+  if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v) || !sm80_tensor_ok(c.dout))
+    return "q, k, v, dout: not 16-bit with aligned rows and strides";
+  if (p->B > 65535 || p->Hkv > 65535) return "B or Hkv above 65535 (grid)";
+  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
+    return "masks with Nq or Nk >= 2^30 (int key intervals)";
+  return nullptr;
+}
+
+template <typename T>
+static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
+  switch (Dk) {
+    SM80_CASE(32, (sm80_bwd_d<T, 32>(a, st)))
+    SM80_CASE(64, (sm80_bwd_d<T, 64>(a, st)))
+    SM80_CASE(96, (sm80_bwd_d<T, 96>(a, st)))
+    SM80_CASE(128, (sm80_bwd_d<T, 128>(a, st)))
+    default: break;
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
+}
+
+/* dk, dv written (or added) by the kernel over the K/V block; dq: added into the fp32 workspace
+   with atomics, then scaled into dq (launch_scale_add), or, deterministic, from the simt family's
+   dQ kernel (the kernel skips its dQ). */
+jfa_status_t sm80_bwd_run(const BwdCall &c) {
+  const jfa_problem_t *p = c.p;
+  cudaStream_t st = ctx_stream(c.ctx);
+  if (!c.deterministic)
+    JFA_CUDA_CHECK(cudaMemsetAsync(c.dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * c.Dws) * sizeof(float), st));
+  BwdArgs a;
+  a.p = *p;
+  a.mk = *c.mk;
+  a.masked = problem_has_masks(p) ? 1 : 0;
+  a.q = make_view(c.q);
+  a.k = make_view(c.k);
+  a.v = make_view(c.v);
+  a.dout = make_view(c.dout);
+  a.lse = c.lse;
+  a.delta = c.delta;
+  a.dk = make_view(c.dk);
+  a.dv = make_view(c.dv);
+  a.dq_ws = c.dq_ws;
+  a.Dws = c.Dws;
+  a.skip_dq = c.deterministic ? 1 : 0;
+  a.accumulate = c.accumulate;
+  a.Dreal = (int)p->D;
+  a.scale = (float)p->scale;
+  a.scale_log2 = (float)(p->scale * 1.4426950408889634);
+  const int Dk = sm80_head_dim(p->D);
+  if (c.q->dtype == JFA_DTYPE_BFLOAT16)
+    JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, Dk, st));
+  else
+    JFA_CHECK(bwd_dispatch<__half>(a, Dk, st));
+  if (c.deterministic)
+    return simt_backward_dq(st, p, c.q, c.k, c.v, c.dout, c.lse, c.delta, c.dq, c.accumulate, *c.mk);
+  return launch_scale_add(st, c.dq_ws, c.Dws, c.dq, (float)p->scale, c.accumulate);
+}

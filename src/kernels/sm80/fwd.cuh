@@ -1,0 +1,355 @@
+/*
+ * fwd.cuh - the sm80 family's (mma.sync m16n8k16, ldmatrix, cp.async) forward and
+ * fused forward+JVP kernel of jfa, for bf16 and fp16 with fp32 accumulation.
+ *
+ * A CTA owns BM = 16 * MT * NW query rows of one (batch, head); each warp owns
+ * 16 * MT of them and keeps its O (and, for the JVP, U) accumulators, running max
+ * m, sum l (and nu) in registers. K/V (and Kd/Vd) blocks of BN keys stream through
+ * a two-stage cp.async pipeline in padded shared memory (row stride D + 8, which
+ * makes ldmatrix conflict-free). Per block:
+ *   S = Q K^T, Sd = Qd K^T + Q Kd^T (two mmas into one fragment), online softmax
+ *   in fp32 registers (exp2 domain), O += P V, U += (P*(Sd - c)) V + P Vd.
+ * The tangent is accumulated against a reference c, moved to the running mu = nu/l
+ * whenever the max of a row of the warp rises (a new dominant key): when c moves,
+ * U += (c_old - c_new) O~, so that U = sum_j p_j (Sd_j - c) V_j + p_j Vd_j holds for the
+ * current c and the packed P*(Sd - c) is small for the dominant keys (no cancellation in
+ * Od even when the softmax is nearly one-hot).
+ * End: O = O~/l, mu = nu/l, Od = U/l - (mu - c) O, lse = m + log l.
+ * Head dims that are not a multiple of the instantiated D are zero-filled by the
+ * loads (cp.async src-size) and masked at the store. Causal blocks above the
+ * diagonal are skipped; blocks that cross it or the key tail are masked per element.
+ * One barrier per key block: the prefetch of block jb + 1 is issued after block jb's
+ * barrier, so warps may drift by a phase (softmax of one overlaps mmas of another).
+ * Other masks (a.masked: windows, packed sequences, dense masks) go through the same
+ * loop: each CTA first puts its rows' key intervals [lo, hi) (mask_row_keys) in shared
+ * memory (2 * BM ints after the tiles), iterates only over the key blocks in the union
+ * of those intervals, and masks per element only the blocks not inside every row's
+ * interval (every block when a dense mask is set; its bias is added in fp32).
+ * Accumulate mode merges the result into fp32 accumulators in the epilogue. The online
+ * softmax and the epilogue are shared with the sm90 kernel (common/softmax.cuh).
+ * Tiles from tiles.h; instantiated per head dim by inst/fwd_d<D>.cu and inst/jvp_d<D>.cu
+ * (sm80_fwd_d), which compile in parallel; family.cu decides when it runs.
+ */
+#ifndef JFA_KERNELS_SM80_FWD_CUH_
+#define JFA_KERNELS_SM80_FWD_CUH_
+
+#include <limits.h>
+
+#include "kernels/common/softmax.cuh"
+#include "kernels/sm80/mma.cuh"
+#include "kernels/sm80/sm80.h"
+
+/* cp.async a ROWS x D tile (rows r0.. of slice (b, h)) into smem of row stride D + 8; zero-fills
+   rows >= n and columns >= Dreal. */
+template <typename T, int D, int ROWS, int NTHREADS>
+__device__ __forceinline__ void tc_load_tile(T *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
+                                             int Dreal) {
+  constexpr int CH = D / 8, DS = D + 8;
+  const T *base = (const T *)v.p;
+  if constexpr (NTHREADS % CH == 0 && ROWS % (NTHREADS / CH) == 0) {
+    /* each thread copies one fixed column chunk of every RSTEP-th row: addresses advance by a constant */
+    constexpr int RSTEP = NTHREADS / CH;
+    const int c = threadIdx.x % CH, rr = threadIdx.x / CH;
+    const int rem = Dreal - c * 8;
+    const int cbytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
+    const T *src = base + b * v.sb + h * v.sh + (r0 + rr) * v.ss + c * 8;
+    const int64_t step = (int64_t)RSTEP * v.ss;
+    const uint32_t sdst = smem_u32(dst + rr * DS + c * 8);
+    const int64_t nrows = n - r0 - rr; /* rows k * RSTEP < nrows are in range */
+#pragma unroll
+    for (int k = 0; k < ROWS / RSTEP; ++k) {
+      const int bytes = (k * RSTEP < nrows) ? cbytes : 0;
+      cp_async16_a(sdst + k * RSTEP * DS * (int)sizeof(T), bytes ? (const void *)(src + k * step) : (const void *)base,
+                   bytes);
+    }
+  } else {
+#pragma unroll 4
+    for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+      const int r = idx / CH, c = idx % CH;
+      const int64_t row = r0 + r;
+      int bytes = 0;
+      const T *src = base;
+      if (row < n) {
+        const int rem = Dreal - c * 8;
+        bytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
+        if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 8;
+      }
+      cp_async16(dst + r * DS + c * 8, src, bytes);
+    }
+  }
+}
+
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
+struct FwdTC {
+  static constexpr int BM = 16 * MT * NW, DS = D + 8, NT = BN / 8, DT = D / 8, KS = D / 16;
+  static constexpr int NTILE = JVP ? 4 : 2, NTHREADS = NW * 32;
+  static constexpr size_t smem_bytes() {
+    return sizeof(T) * ((size_t)(JVP ? 2 : 1) * BM * DS + (size_t)2 * NTILE * BN * DS);
+  }
+};
+
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED>
+/* the D = 64 forward with Q read from shared memory fits 3 CTAs of 4 warps per SM in registers */
+__global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 && NW == 4) ? 3 : 1)
+    fwd_tc_kernel(const FwdArgs a) {
+  typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
+  constexpr int BM = C::BM, DS = C::DS, NT = C::NT, DT = C::DT, KS = C::KS, NTILE = C::NTILE;
+  constexpr int NTHREADS = C::NTHREADS;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  T *Qs = (T *)smraw;
+  T *Qds = Qs + BM * DS;
+  T *KV = Qs + (JVP ? 2 : 1) * BM * DS;
+
+  const jfa_problem_t &p = a.p;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
+  const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
+  const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * BM; /* longest (causal) blocks first */
+  const int wrow = warp * 16 * MT;
+
+  int64_t kbeg = 0, kend = p.Nk;
+  if (p.causal) {
+    int64_t last_q = min(m0 + BM, p.Nq) - 1;
+    kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
+  }
+  /* masked: key intervals of the CTA's rows (ints: the launcher checks Nk < 2^30), their union
+     [kbeg, kend), and [kin_lo, kin_hi): keys inside every row's interval */
+  int *s_lo = (int *)(KV + 2 * NTILE * BN * DS), *s_hi = s_lo + BM;
+  int kin_lo = 0, kin_hi = 0;
+  if (MASKED) {
+    for (int r = threadIdx.x; r < BM; r += NTHREADS) {
+      int64_t lo = 0, hi = 0;
+      if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
+      s_lo[r] = (int)lo;
+      s_hi[r] = (int)hi;
+    }
+    __syncthreads();
+    int ulo = INT_MAX, uhi = 0, ilo = 0, ihi = INT_MAX;
+    for (int r = 0; r < BM && m0 + r < p.Nq; ++r) {
+      const int lo = s_lo[r], hi = s_hi[r];
+      if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
+      ilo = max(ilo, lo);
+      ihi = min(ihi, hi);
+    }
+    kbeg = ulo < uhi ? ulo : 0;
+    kend = ulo < uhi ? uhi : 0;
+    kin_lo = ilo;
+    kin_hi = a.mk.dm_kind ? 0 : ihi; /* a dense mask: every block is masked per element */
+  }
+  const int jb0 = (int)(kbeg / BN), nblk = (int)((kend + BN - 1) / BN);
+
+  tc_load_tile<T, D, BM, NTHREADS>(Qs, a.q, b, h, m0, p.Nq, a.Dreal);
+  if (JVP) tc_load_tile<T, D, BM, NTHREADS>(Qds, a.qd, b, h, m0, p.Nq, a.Dreal);
+  if (jb0 < nblk) {
+    T *first = KV + (jb0 & 1) * NTILE * BN * DS;
+    const int64_t k0 = (int64_t)jb0 * BN;
+    tc_load_tile<T, D, BN, NTHREADS>(first + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
+    tc_load_tile<T, D, BN, NTHREADS>(first + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
+    if (JVP) {
+      tc_load_tile<T, D, BN, NTHREADS>(first + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(first + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
+    }
+  }
+  cp_async_commit();
+
+  float o[MT][DT][4];
+  float u[JVP ? MT : 1][JVP ? DT : 1][4];
+  /* lrow, nrow: per-lane partial sums (reduced over the row's 4 lanes at the end, and in the JVP
+     whenever the reference crow moves to the running mu = nu / l) */
+  float mrow[MT][2], lrow[MT][2], nrow[MT][2], crow[JVP ? MT : 1][2];
+  fwd_init_state<MT, DT, JVP>(o, u, mrow, lrow, nrow, crow);
+  uint32_t qf[QREG ? MT : 1][QREG ? KS : 1][4];
+  /* 32-bit shared addresses of this lane's ldmatrix rows (byte offsets; tile offsets are constants) */
+  constexpr int ES = (int)sizeof(T);
+  const uint32_t sQ = smem_u32(Qs) + ((wrow + (lane & 15)) * DS + (lane >> 4) * 8) * ES;
+  const uint32_t sQd = sQ + BM * DS * ES;
+  const uint32_t k_lane = (((lane & 7) + ((lane >> 4) << 3)) * DS + ((lane >> 3) & 1) * 8) * ES;
+  const uint32_t v_lane = (((lane & 7) + ((lane >> 3) & 1) * 8) * DS + (lane >> 4) * 8) * ES;
+  const uint32_t sKV = smem_u32(KV);
+  uint32_t qdf[(QREG && JVP) ? MT : 1][(QREG && JVP) ? KS : 1][4];
+
+  for (int jb = jb0; jb < nblk; ++jb) {
+    /* one barrier per key block: block jb has landed, and every warp is done with block jb - 1,
+       whose buffer the prefetch of block jb + 1 then overwrites */
+    cp_async_wait<0>();
+    __syncthreads();
+    if (jb + 1 < nblk) {
+      T *nxt = KV + ((jb + 1) & 1) * NTILE * BN * DS;
+      const int64_t k0 = (int64_t)(jb + 1) * BN;
+      tc_load_tile<T, D, BN, NTHREADS>(nxt + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(nxt + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
+      if (JVP) {
+        tc_load_tile<T, D, BN, NTHREADS>(nxt + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
+        tc_load_tile<T, D, BN, NTHREADS>(nxt + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
+      }
+    }
+    cp_async_commit();
+
+    const uint32_t sK = sKV + (jb & 1) * NTILE * BN * DS * ES + k_lane;
+    const uint32_t sKd = sK + 2 * BN * DS * ES;
+    const uint32_t sV = sKV + (jb & 1) * NTILE * BN * DS * ES + BN * DS * ES + v_lane;
+    const uint32_t sVd = sV + 2 * BN * DS * ES;
+
+    if (QREG && jb == jb0) {
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int kk = 0; kk < KS; ++kk) {
+          const uint32_t off = (mt * 16 * DS + kk * 16) * ES;
+          ldsm_x4_a(qf[QREG ? mt : 0][QREG ? kk : 0], sQ + off);
+          if (JVP) ldsm_x4_a(qdf[(QREG && JVP) ? mt : 0][(QREG && JVP) ? kk : 0], sQd + off);
+        }
+    }
+
+    /* S = Q K^T (and Sd) */
+    float s[MT][NT][4];
+    float sd[JVP ? MT : 1][JVP ? NT : 1][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          s[mt][nt][e] = 0.f;
+          if (JVP) sd[JVP ? mt : 0][JVP ? nt : 0][e] = 0.f;
+        }
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk) {
+      uint32_t af[MT][4], adf[JVP ? MT : 1][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        if (QREG) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            af[mt][e] = qf[QREG ? mt : 0][QREG ? kk : 0][e];
+            if (JVP) adf[JVP ? mt : 0][e] = qdf[(QREG && JVP) ? mt : 0][(QREG && JVP) ? kk : 0][e];
+          }
+        } else {
+          const uint32_t off = (mt * 16 * DS + kk * 16) * ES;
+          ldsm_x4_a(af[mt], sQ + off);
+          if (JVP) ldsm_x4_a(adf[JVP ? mt : 0], sQd + off);
+        }
+      }
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        const uint32_t koff = (np * 16 * DS + kk * 16) * ES;
+        uint32_t bk[4];
+        ldsm_x4_a(bk, sK + koff);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma16816<T>(s[mt][2 * np], af[mt], bk);
+          mma16816<T>(s[mt][2 * np + 1], af[mt], bk + 2);
+        }
+        if (JVP) {
+          uint32_t bkd[4];
+          ldsm_x4_a(bkd, sKd + koff);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            const int jm = JVP ? mt : 0;
+            mma16816<T>(sd[jm][JVP ? 2 * np : 0], adf[jm], bk);
+            mma16816<T>(sd[jm][JVP ? 2 * np + 1 : 0], adf[jm], bk + 2);
+            mma16816<T>(sd[jm][JVP ? 2 * np : 0], af[mt], bkd);
+            mma16816<T>(sd[jm][JVP ? 2 * np + 1 : 0], af[mt], bkd + 2);
+          }
+        }
+      }
+    }
+
+    /* mask, online softmax */
+    const BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)jb * BN, kin_lo, kin_hi);
+    fwd_softmax_block<MT, NT, DT, JVP, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow, lrow,
+                                                nrow, crow);
+
+    /* O += P V;  U += (P*Sd) V + P Vd */
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+      uint32_t ap[MT][4], apd[JVP ? MT : 1][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        ap[mt][0] = pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        ap[mt][1] = pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        ap[mt][2] = pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        ap[mt][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+        if (JVP) {
+          const int jm = JVP ? mt : 0, n0 = JVP ? 2 * kk : 0, n1 = JVP ? 2 * kk + 1 : 0;
+          apd[jm][0] = pack2<T>(sd[jm][n0][0], sd[jm][n0][1]);
+          apd[jm][1] = pack2<T>(sd[jm][n0][2], sd[jm][n0][3]);
+          apd[jm][2] = pack2<T>(sd[jm][n1][0], sd[jm][n1][1]);
+          apd[jm][3] = pack2<T>(sd[jm][n1][2], sd[jm][n1][3]);
+        }
+      }
+#pragma unroll
+      for (int np = 0; np < D / 16; ++np) {
+        const uint32_t voff = (kk * 16 * DS + np * 16) * ES;
+        uint32_t bv[4];
+        ldsm_x4_t_a(bv, sV + voff);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma16816<T>(o[mt][2 * np], ap[mt], bv);
+          mma16816<T>(o[mt][2 * np + 1], ap[mt], bv + 2);
+          if (JVP) {
+            const int jm = JVP ? mt : 0;
+            mma16816<T>(u[jm][JVP ? 2 * np : 0], apd[jm], bv);
+            mma16816<T>(u[jm][JVP ? 2 * np + 1 : 0], apd[jm], bv + 2);
+          }
+        }
+        if (JVP) {
+          uint32_t bvd[4];
+          ldsm_x4_t_a(bvd, sVd + voff);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            const int jm = JVP ? mt : 0;
+            mma16816<T>(u[jm][JVP ? 2 * np : 0], ap[mt], bvd);
+            mma16816<T>(u[jm][JVP ? 2 * np + 1 : 0], ap[mt], bvd + 2);
+          }
+        }
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+  fwd_epilogue<T, MT, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
+}
+
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED>
+static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
+  typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
+  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG, MASKED>;
+  const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0);
+  if (smem > 48 * 1024)
+    JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
+  kern<<<grid, C::NTHREADS, smem, st>>>(a);
+  JFA_LAUNCH_CHECK();
+  return JFA_SUCCESS;
+}
+
+/* The forward / JVP of tuning variant V (tiles.h) at head dim D: the row of the call's mask class. */
+template <typename T, int D, bool JVP, int V>
+static jfa_status_t sm80_fwd_variant(const FwdArgs &a, cudaStream_t st) {
+  constexpr int op = JVP ? OP_JVP : OP_FWD;
+  constexpr Sm80Tile c = sm80_tile(op, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
+  constexpr Sm80Tile m = sm80_tile(op, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
+  static_assert(c.D == D && m.D == D, "no sm80 forward / JVP tiles for this head dim");
+  if (!a.masked) return launch_fwd_tc_m<T, D, c.BN, c.NW, c.MT, JVP, c.QREG, false>(a, st);
+  return launch_fwd_tc_m<T, D, m.BN, m.NW, m.MT, JVP, m.QREG, true>(a, st);
+}
+
+template <typename T, int D, bool JVP>
+jfa_status_t sm80_fwd_d(const FwdArgs &a, cudaStream_t st) {
+#ifdef JFA_TUNING
+  constexpr int op = JVP ? OP_JVP : OP_FWD, dt = DtypeOf<T>::value;
+  const int v = tune_variant(JVP ? "JFA_TUNE_JVP" : "JFA_TUNE_FWD");
+  if constexpr (sm80_has_tile(op, dt, D, 1)) {
+    if (v == 1) return sm80_fwd_variant<T, D, JVP, 1>(a, st);
+  }
+  if constexpr (sm80_has_tile(op, dt, D, 2)) {
+    if (v == 2) return sm80_fwd_variant<T, D, JVP, 2>(a, st);
+  }
+  if constexpr (sm80_has_tile(op, dt, D, 3)) {
+    if (v == 3) return sm80_fwd_variant<T, D, JVP, 3>(a, st);
+  }
+#endif
+  return sm80_fwd_variant<T, D, JVP, 0>(a, st);
+}
+
+#endif /* JFA_KERNELS_SM80_FWD_CUH_ */

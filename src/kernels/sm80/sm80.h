@@ -1,0 +1,31 @@
+/*
+ * sm80.h - the launchers of the sm80 family (mma.sync, sm_80+) that its family.cu calls:
+ * one function template per op, instantiated per head dim by the files of inst/ (so the
+ * head dims compile in parallel and a development build can leave some out).
+ */
+#ifndef JFA_KERNELS_SM80_SM80_H_
+#define JFA_KERNELS_SM80_SM80_H_
+
+#include "kernels/common/softmax.cuh"
+#include "kernels/sm80/tiles.h"
+
+/* The arguments of the backward kernel (bwd.cuh). */
+struct BwdArgs {
+  jfa_problem_t p;
+  View q, k, v, dout, lse, delta, dk, dv;
+  MaskDev mk;
+  int masked; /* masks beyond causal: the MASKED instantiation (query range from mask_query_range,
+                 per-row key intervals); the others keep the causal-only code */
+  float *dq_ws;
+  int64_t Dws;
+  int skip_dq, accumulate, Dreal;
+  float scale, scale_log2;
+};
+
+/** Forward (JVP = false) or fused forward+JVP at head dim D (a row of tiles.h) for the 16-bit
+ *  type T; inst/fwd_d<D>.cu and inst/jvp_d<D>.cu instantiate it. */
+template <typename T, int D, bool JVP> jfa_status_t sm80_fwd_d(const FwdArgs &a, cudaStream_t st);
+/** Backward at head dim D for T; inst/bwd_d<D>.cu instantiates it. */
+template <typename T, int D> jfa_status_t sm80_bwd_d(const BwdArgs &a, cudaStream_t st);
+
+#endif /* JFA_KERNELS_SM80_SM80_H_ */

@@ -1,0 +1,94 @@
+/*
+ * tiles.h - the tile configurations of the sm80 family (mma.sync), in one table keyed by
+ * (op, dtype, head dim, tuning variant), and the mask-class rule on top of it. The kernels
+ * (fwd.cuh, bwd.cuh) take their template arguments from sm80_tile(); the per-head-dim
+ * instantiation files (inst/) compile the rows of their head dim.
+ *
+ * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. and
+ * pick one with JFA_TUNE_FWD / JFA_TUNE_JVP / JFA_TUNE_BWD=<n> (bench/device/run_h200.sh
+ * TUNE=1 compares them; a variant a head dim lacks runs variant 0).
+ */
+#ifndef JFA_KERNELS_SM80_TILES_H_
+#define JFA_KERNELS_SM80_TILES_H_
+
+#include "kernels/common/host.cuh"
+
+/** One row. dtype 0: bf16 and fp16 alike (the float32 tensor-core rows to come set it).
+ *  Forward, JVP: BN keys per block, NW warps, MT 16-row slabs per warp (BM = 16 MT NW query
+ *  rows per CTA), QREG: Q (and Qd) fragments kept in registers.
+ *  Backward: NW warps (BN = 16 NW keys per CTA), BM query rows per block, KREG: K and V
+ *  fragments kept in registers. */
+struct Sm80Tile {
+  int op, dtype, D, variant;
+  int BN, NW, MT;
+  bool QREG;
+  int BM;
+  bool KREG;
+};
+
+/* clang-format off */
+static constexpr Sm80Tile kSm80Tiles[] = {
+  /* op      dtype  D  var    BN  NW MT  QREG    BM  KREG */
+  {OP_FWD,  0,  32, 0,     64,  4, 1, true,    0, false},
+  {OP_FWD,  0,  64, 0,     64,  4, 2, false,   0, false}, /* 168 registers: 3 CTAs/SM (fwd.cuh) */
+  {OP_FWD,  0,  96, 0,     64,  4, 2, false,   0, false},
+  {OP_FWD,  0, 128, 0,     64,  4, 2, false,   0, false},
+  {OP_FWD,  0, 256, 0,     32,  4, 1, false,   0, false},
+  {OP_JVP,  0,  32, 0,     64,  8, 1, true,    0, false},
+  {OP_JVP,  0,  64, 0,     64,  8, 1, true,    0, false},
+  {OP_JVP,  0,  96, 0,     32,  8, 1, false,   0, false},
+  {OP_JVP,  0, 128, 0,     32,  8, 1, false,   0, false},
+  {OP_BWD,  0,  32, 0,      0,  8, 0, false,  64, true},
+  {OP_BWD,  0,  64, 0,      0,  8, 0, false,  64, true},
+  {OP_BWD,  0,  96, 0,      0,  8, 0, false,  64, false},
+  {OP_BWD,  0, 128, 0,      0,  8, 0, false,  64, false},
+  /* tuning variants (JFA_TUNING builds only) */
+  {OP_FWD,  0, 128, 1,     32,  4, 2, false,   0, false},
+  {OP_FWD,  0,  64, 1,    128,  4, 1, true,    0, false},
+  {OP_FWD,  0,  64, 2,     64,  8, 1, true,    0, false},
+  {OP_FWD,  0,  64, 3,     64,  4, 2, true,    0, false}, /* Q in registers */
+  {OP_JVP,  0, 128, 1,     32,  4, 1, false,   0, false},
+  {OP_JVP,  0,  64, 1,     64,  4, 1, true,    0, false},
+  {OP_BWD,  0, 128, 1,      0,  8, 0, false,  32, false},
+  {OP_BWD,  0,  64, 1,      0,  4, 0, false,  64, true},
+};
+/* clang-format on */
+
+/** Whether the table has a row for (op, dtype, D, variant). */
+constexpr bool sm80_has_tile(int op, int dtype, int D, int variant) {
+  for (const Sm80Tile &r : kSm80Tiles)
+    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) return true;
+  return false;
+}
+
+/** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
+ *  Mask class MASK_CLASS_ANY (per-row key intervals in shared memory, dense mask per element)
+ *  costs registers, so two rows change for it:
+ *    forward, MT = 2 at D >= 96: spills (255 registers); the same BM with twice the warps, MT = 1;
+ *    backward, BM = 64 at D = 128: spills; query blocks of 32 rows. */
+constexpr Sm80Tile sm80_tile(int op, int dtype, int D, int mask_class, int variant) {
+  Sm80Tile t = {op, dtype, 0, variant, 0, 0, 0, false, 0, false};
+  for (const Sm80Tile &r : kSm80Tiles)
+    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) {
+      t = r;
+      break;
+    }
+  if (mask_class == MASK_CLASS_ANY) {
+    if (op == OP_FWD && t.MT == 2 && D >= 96) t.NW *= 2, t.MT = 1;
+    if (op == OP_BWD && D == 128 && t.BM == 64) t.BM = 32;
+  }
+  return t;
+}
+
+/** The head dim the sm80 kernels run a call of head dim D at (D rounded up to a row of the
+ *  table: 32, 64, 96, 128, 256), 0 if none. */
+static inline int sm80_head_dim(int64_t D) {
+  if (D <= 32) return 32;
+  if (D <= 64) return 64;
+  if (D <= 96) return 96;
+  if (D <= 128) return 128;
+  if (D <= 256) return 256;
+  return 0;
+}
+
+#endif /* JFA_KERNELS_SM80_TILES_H_ */

@@ -1,0 +1,49 @@
+/*
+ * family.cu - the sm90 family's (wgmma + TMA, sm_90a) rows of the forward and JVP tables
+ * (family.h): which calls it takes and the calls into the per-head-dim instantiations
+ * (inst/). Built for sm_90a only, with the kernels (JFA_SM90A_SOURCES).
+ */
+#include "kernels/family.h"
+#include "kernels/sm90/sm90.h"
+#include "kernels/sm90/tma.h"
+
+bool sm90_compiled(void) {
+  if constexpr (head_dim_built(128)) return sm90_probe_d<128>();
+  if constexpr (head_dim_built(64)) return sm90_probe_d<64>();
+  return false;
+}
+
+const char *sm90_fwd_why_not(const FwdCall &c) {
+  const jfa_problem_t *p = c.p;
+  if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
+  if (p->D != 64 && p->D != 128) return "head dim not 64 or 128";
+  if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (problem_has_masks(p)) return "masks beyond causal";
+  if (!(p->scale > 0)) return "scale <= 0 (the FAST softmax needs scale > 0)";
+  if (p->B > 65535 || p->Hq > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
+    return "B or Hq above 65535, or Nq or Nk >= 2^31";
+  if (!tma_tensor_ok(c.q) || !tma_tensor_ok(c.k) || !tma_tensor_ok(c.v)) return "q, k, v: not TMA-describable";
+  if (c.qd && (!tma_tensor_ok(c.qd) || !tma_tensor_ok(c.kd) || !tma_tensor_ok(c.vd)))
+    return "qd, kd, vd: not TMA-describable";
+  return nullptr;
+}
+
+template <typename T>
+static jfa_status_t fwd_dispatch(const FwdArgs &a, const Sm90Tensors &t, bool jvp, cudaStream_t st) {
+  if constexpr (head_dim_built(64)) {
+    if (a.Dreal == 64) return jvp ? sm90_fwd_d<T, 64, true>(a, t, st) : sm90_fwd_d<T, 64, false>(a, t, st);
+  }
+  if constexpr (head_dim_built(128)) {
+    if (a.Dreal == 128) return jvp ? sm90_fwd_d<T, 128, true>(a, t, st) : sm90_fwd_d<T, 128, false>(a, t, st);
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 kernel for head dim %d", a.Dreal);
+}
+
+jfa_status_t sm90_fwd_run(const FwdCall &c) {
+  FwdArgs a;
+  fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
+  const Sm90Tensors t = {c.q, c.k, c.v, c.qd, c.kd, c.vd};
+  cudaStream_t st = ctx_stream(c.ctx);
+  if (c.q->dtype == JFA_DTYPE_BFLOAT16) return fwd_dispatch<__nv_bfloat16>(a, t, c.qd != nullptr, st);
+  return fwd_dispatch<__half>(a, t, c.qd != nullptr, st);
+}

@@ -1,0 +1,305 @@
+/*
+ * fwd.cuh - the sm90 family's (Hopper, sm_90a) forward and fused forward+JVP of jfa:
+ * wgmma fed by TMA through an mbarrier pipeline, with warp specialisation. Compiled only
+ * for sm_90a (wgmma and setmaxnreg need the arch-specific target), per head dim by
+ * inst/{fwd,jvp}_d<D>.cu (sm90_fwd_d); tiles from tiles.h; family.cu takes bf16/fp16,
+ * D = 64 or 128, no masks beyond causal, TMA-describable tensors, on sm_90.
+ *
+ * A CTA owns BM = 128 query rows of one (batch, head) and has three warpgroups:
+ *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): one thread
+ *     loads Q (and Qd) once, then streams the K, V (and Kd, Vd) blocks of BN keys
+ *     through ST shared-memory stages: it waits for a stage to be released (mbarrier
+ *     `empty`), then issues the TMA loads, which complete the stage's `full` mbarrier;
+ *   - warpgroups 1 and 2, the consumers (registers raised to 240): each owns 64 rows
+ *     and, per key block,
+ *       S = Q K^T                              wgmma, A and B from shared memory,
+ *       Sd = Qd K^T + Q Kd^T                   (JVP) into a second accumulator,
+ *       online softmax (common/softmax.cuh: the same code as the mma.sync kernel, in its FAST
+ *       form: one FFMA and one ex2.approx.ftz per probability),
+ *       O += P V,  U += P (Sd - c) V + P Vd    wgmma, A = P from registers, B = V N-major,
+ *     then releases the stage (one arrival per consumer warp).
+ *     The two consumers take turns issuing their score products (named barriers 1 and 2,
+ *     "ping-pong"), so one's softmax overlaps the other's products. The D = 64 forward also
+ *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
+ *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills.
+ * Tiles are stored as TMA writes them, in 64-column halves with the 128-byte swizzle
+ * (layout in wgmma.cuh). Rows past Nq / keys past Nk are read as zeros by TMA, keys
+ * masked by the shared softmax; causal blocks above the diagonal are not loaded.
+ * The epilogue (common/softmax.cuh) is the mma.sync kernel's: plain stores of o, lse (and
+ * od, mu), or the fp32 merge of accumulate mode (ring).
+ */
+#ifndef JFA_KERNELS_SM90_FWD_CUH_
+#define JFA_KERNELS_SM90_FWD_CUH_
+
+#include <string.h>
+
+#include "kernels/common/softmax.cuh"
+#include "kernels/sm90/sm90.h"
+#include "kernels/sm90/tma.h"
+#include "kernels/sm90/wgmma.cuh"
+
+/* Tile shapes and shared-memory layout of one instantiation. */
+template <int D, int BN, bool JVP, int ST> struct Sm90Fwd {
+  static constexpr int BM = 128, NH = D / 64, NPART = JVP ? 4 : 2, NQ = JVP ? 2 : 1;
+  static constexpr int NT = BN / 8, DT = D / 8, NTHREADS = 384;
+  static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
+  static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = NPART * NH * HALF_K;
+  static constexpr uint32_t BAR_OFF = NQ * Q_BYTES + ST * STAGE_BYTES;
+  static constexpr size_t SMEM = BAR_OFF + 256 + 1024; /* barriers, and slack to align the base to 1024 */
+};
+
+/* The TMA maps of one call (passed by value in kernel parameter space). */
+struct Sm90Maps {
+  CUtensorMap q, k, v, qd, kd, vd;
+};
+
+/* S = Q K^T (, Sd = Qd K^T + Q Kd^T) of one warpgroup's 64 rows (qrow: their byte offset in
+   a Q half) against the stage at kv: k16 steps along D, 4 per 64-column half. Issues only. */
+template <typename T, int D, int BN, bool JVP, int ST>
+__device__ __forceinline__ void mma_scores(float (&s)[1][BN / 8][4], float (&sd)[1][JVP ? BN / 8 : 1][4],
+                                           uint32_t sQ, uint32_t sQd, uint32_t qrow, uint32_t kv) {
+  typedef Sm90Fwd<D, BN, JVP, ST> C;
+  const uint32_t sK = kv, sKd = kv + 2 * C::NH * C::HALF_K;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32, ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
+    wgmma_ss<T, BN, 0>(&s[0][0][0], wg_desc(sQ + qo, 16, 1024), wg_desc(sK + ko, 16, 1024), kk > 0);
+  }
+  if (JVP) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32, ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
+      wgmma_ss<T, BN, 0>(&sd[0][0][0], wg_desc(sQd + qo, 16, 1024), wg_desc(sK + ko, 16, 1024), kk > 0);
+    }
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32, ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
+      wgmma_ss<T, BN, 0>(&sd[0][0][0], wg_desc(sQ + qo, 16, 1024), wg_desc(sKd + ko, 16, 1024), 1);
+    }
+  }
+}
+
+/* O += P V (, U += P (Sd - c) V + P Vd) against the stage at kv: k16 steps over the keys,
+   16 rows = 2048 bytes each, V read N-major. Issues only. */
+template <typename T, int D, int BN, bool JVP, int ST>
+__device__ __forceinline__ void mma_pv(float (&o)[1][D / 8][4], float (&u)[1][JVP ? D / 8 : 1][4],
+                                       const uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[JVP ? BN / 16 : 1][4],
+                                       uint32_t kv) {
+  typedef Sm90Fwd<D, BN, JVP, ST> C;
+  const uint32_t sV = kv + C::NH * C::HALF_K, sVd = kv + 3 * C::NH * C::HALF_K;
+#pragma unroll
+  for (int kk = 0; kk < BN / 16; ++kk)
+    wgmma_rs<T, D, 1>(&o[0][0][0], ap[kk], wg_desc(sV + kk * 2048, C::HALF_K, 1024), 1);
+  if (JVP) {
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk)
+      wgmma_rs<T, D, 1>(&u[0][0][0], apd[JVP ? kk : 0], wg_desc(sV + kk * 2048, C::HALF_K, 1024), 1);
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk)
+      wgmma_rs<T, D, 1>(&u[0][0][0], ap[kk], wg_desc(sVd + kk * 2048, C::HALF_K, 1024), 1);
+  }
+}
+
+template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP>
+__global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
+                                                            const __grid_constant__ Sm90Maps tm) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  typedef Sm90Fwd<D, BN, JVP, ST> C;
+  constexpr int NT = C::NT, DT = C::DT, NH = C::NH;
+  extern __shared__ __align__(1024) unsigned char smraw[];
+  const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
+  const uint32_t sQ = sbase, sQd = sbase + C::Q_BYTES, sKV = sbase + C::NQ * C::Q_BYTES;
+  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], q */
+  const uint32_t bar_q = bar + 16 * ST;
+
+  const jfa_problem_t &p = a.p;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
+  const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * C::BM; /* longest (causal) blocks first */
+  int64_t kend = p.Nk;
+  if (p.causal) {
+    const int64_t last_q = min(m0 + C::BM, p.Nq) - 1;
+    kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
+  }
+  const int nblk = (int)((kend + BN - 1) / BN);
+
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int s = 0; s < ST; ++s) {
+      mbar_init(bar + 8 * s, 1);
+      mbar_init(bar + 8 * (ST + s), 8); /* one arrival per consumer warp */
+    }
+    mbar_init(bar_q, 1);
+    mbar_fence_init();
+  }
+  __syncthreads();
+
+  if (warp < 4) {
+    /* producer warpgroup */
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    if (warp == 0 && lane == 0 && nblk > 0) {
+      const CUtensorMap *mk[4] = {&tm.k, &tm.v, &tm.kd, &tm.vd};
+      mbar_arrive_expect_tx(bar_q, C::NQ * C::Q_BYTES);
+#pragma unroll
+      for (int hh = 0; hh < NH; ++hh) {
+        tma_load_4d(sQ + hh * C::HALF_Q, &tm.q, bar_q, hh * 64, (int)m0, (int)h, (int)b);
+        if (JVP) tma_load_4d(sQd + hh * C::HALF_Q, &tm.qd, bar_q, hh * 64, (int)m0, (int)h, (int)b);
+      }
+      for (int j = 0; j < nblk; ++j) {
+        const int st = j % ST, use = j / ST;
+        if (use > 0) mbar_wait(bar + 8 * (ST + st), (uint32_t)((use - 1) & 1));
+        const uint32_t full = bar + 8 * st, dst = sKV + st * C::STAGE_BYTES;
+        mbar_arrive_expect_tx(full, C::STAGE_BYTES);
+#pragma unroll
+        for (int part = 0; part < C::NPART; ++part)
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh)
+            tma_load_4d(dst + (part * NH + hh) * C::HALF_K, mk[part], full, hh * 64, j * BN, (int)hk, (int)b);
+      }
+    }
+  } else {
+    /* consumer warpgroups: 64 rows each, 16 per warp */
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+    const int cw = warp - 4, wg = cw >> 2;
+    const int wrow = wg * 64 + (cw & 3) * 16; /* CTA-local first row of this warp */
+    const int g = lane >> 2, t4 = lane & 3;
+    float o[1][DT][4];
+    float u[1][JVP ? DT : 1][4];
+    float mrow[1][2], lrow[1][2], nrow[1][2], crow[1][2];
+    fwd_init_state<1, DT, JVP>(o, u, mrow, lrow, nrow, crow);
+    const uint32_t qrow = (uint32_t)wg * 64 * 128; /* this warpgroup's rows inside a Q half */
+    if (nblk > 0) mbar_wait(bar_q, 0);
+
+    /* OVERLAP (forward, D = 64): the S of block j + 1 is issued before the softmax of block j,
+       into sn, so that the tensor cores compute it while this warpgroup runs the softmax. */
+    static_assert(!(OVERLAP && JVP), "the JVP has no registers for a second score accumulator");
+    float s[1][NT][4], sn[1][OVERLAP ? NT : 1][4];
+    float sd[1][JVP ? NT : 1][4];
+    uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
+    /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
+    auto issue_scores = [&](int i, float (&dst)[1][NT][4]) {
+      mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
+      named_bar_sync(1 + wg, 256);
+      wg_fence();
+      mma_scores<T, D, BN, JVP, ST>(dst, sd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
+      wg_commit();
+      if (!(wg == 1 && i == nblk - 1)) named_bar_arrive(2 - wg, 256);
+    };
+    if (wg == 1 && nblk > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
+    if (OVERLAP && nblk > 0) {
+      issue_scores(0, s);
+      wg_wait<0>();
+      wg_reg_fence<NT * 4>(&s[0][0][0]);
+    }
+    for (int j = 0; j < nblk; ++j) {
+      const int st = j % ST;
+      if constexpr (!OVERLAP) {
+        issue_scores(j, s);
+        wg_wait<0>();
+        wg_reg_fence<NT * 4>(&s[0][0][0]);
+        if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
+      } else {
+        if (j + 1 < nblk) issue_scores(j + 1, sn);
+      }
+
+      const BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)j * BN, 0, 0);
+      fwd_softmax_block<1, NT, DT, JVP, false, true>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s, sd, o, u, mrow,
+                                                     lrow, nrow, crow);
+      /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        ap[kk][0] = pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
+        ap[kk][1] = pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
+        ap[kk][2] = pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+        ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+        if (JVP) {
+          const int jk = JVP ? kk : 0, n0 = JVP ? 2 * kk : 0, n1 = JVP ? 2 * kk + 1 : 0;
+          apd[jk][0] = pack2<T>(sd[0][n0][0], sd[0][n0][1]);
+          apd[jk][1] = pack2<T>(sd[0][n0][2], sd[0][n0][3]);
+          apd[jk][2] = pack2<T>(sd[0][n1][0], sd[0][n1][1]);
+          apd[jk][3] = pack2<T>(sd[0][n1][2], sd[0][n1][3]);
+        }
+      }
+      wg_reg_fence<DT * 4>(&o[0][0][0]);
+      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
+      wg_fence();
+      mma_pv<T, D, BN, JVP, ST>(o, u, ap, apd, sKV + st * C::STAGE_BYTES);
+      wg_commit();
+      wg_wait<0>(); /* this block's P V (and, OVERLAP, the next block's S) */
+      wg_reg_fence<DT * 4>(&o[0][0][0]);
+      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
+      __syncwarp();
+      if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with block j */
+      if constexpr (OVERLAP) {
+        if (j + 1 < nblk) {
+          wg_reg_fence<NT * 4>(&sn[0][0][0]);
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[0][nt][e] = sn[0][nt][e];
+        }
+      }
+    }
+
+    fwd_epilogue<T, 1, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
+  }
+#endif
+}
+
+template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP = false>
+static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
+  typedef Sm90Fwd<D, BN, JVP, ST> C;
+  static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
+  /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
+  Sm90Maps tm;
+  memset(&tm, 0, sizeof(tm));
+  JFA_CHECK(tma_map_bhsd(&tm.q, t.q, C::BM));
+  JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
+  JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
+  if (JVP) {
+    JFA_CHECK(tma_map_bhsd(&tm.qd, t.qd, C::BM));
+    JFA_CHECK(tma_map_bhsd(&tm.kd, t.kd, BN));
+    JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, BN));
+  }
+  auto kern = fwd_sm90a_kernel<T, D, BN, JVP, ST, OVERLAP>;
+  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
+  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
+  JFA_LAUNCH_CHECK();
+  return JFA_SUCCESS;
+}
+
+/* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
+template <typename T, int D, bool JVP, int V>
+static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
+  constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
+  static_assert(c.D == D, "no sm90 tiles for this head dim");
+  return launch_sm90a<T, D, c.BN, JVP, c.ST, c.OVERLAP>(a, t, st);
+}
+
+template <typename T, int D, bool JVP>
+jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
+#ifdef JFA_TUNING
+  constexpr int op = JVP ? OP_JVP : OP_FWD, dt = DtypeOf<T>::value;
+  const int v = tune_variant("JFA_TUNE_SM90A");
+  if constexpr (sm90_has_tile(op, dt, D, 1)) {
+    if (v == 1) return sm90_fwd_variant<T, D, JVP, 1>(a, t, st);
+  }
+  if constexpr (sm90_has_tile(op, dt, D, 2)) {
+    if (v == 2) return sm90_fwd_variant<T, D, JVP, 2>(a, t, st);
+  }
+#endif
+  return sm90_fwd_variant<T, D, JVP, 0>(a, t, st);
+}
+
+template <int D>
+bool sm90_probe_d(void) {
+  constexpr Sm90Tile c = sm90_tile(OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_CAUSAL, 0);
+  cudaFuncAttributes attr;
+  const bool ok =
+      cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, c.BN, false, c.ST, c.OVERLAP>) == cudaSuccess;
+  if (!ok) cudaGetLastError();
+  return ok;
+}
+
+#endif /* JFA_KERNELS_SM90_FWD_CUH_ */

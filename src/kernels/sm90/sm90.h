@@ -1,0 +1,22 @@
+/*
+ * sm90.h - the launchers of the sm90 family (wgmma + TMA, sm_90a) that its family.cu
+ * calls: one function template per op, instantiated per head dim by the files of inst/.
+ */
+#ifndef JFA_KERNELS_SM90_SM90_H_
+#define JFA_KERNELS_SM90_SM90_H_
+
+#include "kernels/common/softmax.cuh"
+#include "kernels/sm90/tiles.h"
+
+/* The tensors of one call; the launcher encodes their TMA maps with its own tile shape. */
+struct Sm90Tensors {
+  const jfa_tensor_t *q, *k, *v, *qd, *kd, *vd;
+};
+
+/** Forward (JVP = false) or fused forward+JVP at head dim D (64 or 128) for the 16-bit type T;
+ *  inst/fwd_d<D>.cu and inst/jvp_d<D>.cu instantiate it. */
+template <typename T, int D, bool JVP> jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st);
+/** Whether the bf16 forward kernel of head dim D has code for the current device (inst/fwd_d<D>.cu). */
+template <int D> bool sm90_probe_d(void);
+
+#endif /* JFA_KERNELS_SM90_SM90_H_ */

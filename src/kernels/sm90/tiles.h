@@ -1,0 +1,58 @@
+/*
+ * tiles.h - the tile configurations of the sm90 family (wgmma + TMA, sm_90a), in one table
+ * keyed by (op, dtype, head dim, tuning variant); the family takes only mask class
+ * MASK_CLASS_CAUSAL (no masks beyond causal), so there is no rule for the other class.
+ *
+ * bench/RESULTS.md (Hopper runs 3-5): the forward at BN = 128, with OVERLAP at D = 64 (at
+ * D = 128 the second score accumulator spills and loses 30%); the JVP keeps four accumulators
+ * (S, Sd, O, U) and takes BN = 64 to stay within 240 registers without spills.
+ * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. of the
+ * forward and pick one with JFA_TUNE_SM90A=<n> (a variant a head dim lacks runs variant 0).
+ */
+#ifndef JFA_KERNELS_SM90_TILES_H_
+#define JFA_KERNELS_SM90_TILES_H_
+
+#include "kernels/common/host.cuh"
+
+/** One row. dtype 0: bf16 and fp16 alike. BM = 128 query rows per CTA (two consumer
+ *  warpgroups of 64), BN keys per block, ST shared-memory stages, OVERLAP: the S of block
+ *  j + 1 issued before the softmax of block j (forward only). */
+struct Sm90Tile {
+  int op, dtype, D, variant;
+  int BN, ST;
+  bool OVERLAP;
+};
+
+/* clang-format off */
+static constexpr Sm90Tile kSm90Tiles[] = {
+  /* op      dtype  D  var    BN  ST  OVERLAP */
+  {OP_FWD,  0,  64, 0,    128,  3, true},
+  {OP_FWD,  0, 128, 0,    128,  2, false},
+  {OP_JVP,  0,  64, 0,     64,  3, false},
+  {OP_JVP,  0, 128, 0,     64,  2, false},
+  /* tuning variants (JFA_TUNING builds only) */
+  {OP_FWD,  0, 128, 1,    128,  3, true},
+  {OP_FWD,  0, 128, 2,     64,  4, true},
+  {OP_FWD,  0,  64, 1,    128,  3, false},
+  {OP_FWD,  0,  64, 2,    128,  5, true},
+};
+/* clang-format on */
+
+/** Whether the table has a row for (op, dtype, D, variant). */
+constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
+  for (const Sm90Tile &r : kSm90Tiles)
+    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) return true;
+  return false;
+}
+
+/** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none
+ *  (every head dim but 64 and 128, and mask class MASK_CLASS_ANY). */
+constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false};
+  if (mask_class != MASK_CLASS_CAUSAL) return t;
+  for (const Sm90Tile &r : kSm90Tiles)
+    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) return r;
+  return t;
+}
+
+#endif /* JFA_KERNELS_SM90_TILES_H_ */

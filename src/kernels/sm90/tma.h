@@ -1,0 +1,22 @@
+/*
+ * tma.h - host side of the TMA (tensor memory accelerator) loads of the sm90 family:
+ * tensor maps over (B, H, N, D) tensors, encoded with the driver's cuTensorMapEncodeTiled
+ * reached through cudaGetDriverEntryPointByVersion (so the library does not link against
+ * libcuda).
+ */
+#ifndef JFA_KERNELS_SM90_TMA_H_
+#define JFA_KERNELS_SM90_TMA_H_
+
+#include <cuda.h>
+
+#include "kernels/common/view.cuh"
+
+/** Whether a (B, H, N, D) tensor can be described by a TMA map: sm80_tensor_ok (16-bit,
+ *  16-byte aligned base and strides, unit stride along D) and extents below 2^31. */
+bool tma_tensor_ok(const jfa_tensor_t *t);
+
+/** Encodes a map over t (dims D, N, H, B) with a box of 64 columns by box_rows rows of one
+ *  (batch, head), 128-byte swizzle, out-of-bounds elements read as zero. */
+jfa_status_t tma_map_bhsd(CUtensorMap *map, const jfa_tensor_t *t, int box_rows);
+
+#endif /* JFA_KERNELS_SM90_TMA_H_ */

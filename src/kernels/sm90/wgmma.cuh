@@ -1,0 +1,164 @@
+/*
+ * wgmma.cuh - the sm_90a primitives of the sm90 family (jfa's Hopper kernels), as inline PTX in C style:
+ * mbarriers (transaction-counted barriers the TMA engine completes), TMA tile loads
+ * (cp.async.bulk.tensor), wgmma shared-memory matrix descriptors for the 128-byte
+ * swizzled layout that TMA writes, and warpgroup matrix multiplies (wgmma.mma_async,
+ * bf16/fp16 in, fp32 accumulate, m64 x n{64,128} x k16) with A from shared memory or
+ * from registers.
+ *
+ * Only translation units compiled for sm_90a (sm90/family.cu, sm90/inst/) include this.
+ *
+ * Layout convention: a tile of R rows by 64 columns of 16-bit values is stored as TMA
+ * writes it with CU_TENSOR_MAP_SWIZZLE_128B: row r at byte 128 r, its 16-byte chunks
+ * permuted by (r % 8); tiles start at 1024-byte boundaries. Wider rows (D = 128) are
+ * two such tiles, one per 64-column half.
+ *   - K-major operand (rows = M or N, columns = K: Q, K): descriptor with SBO = 1024
+ *     (8-row groups); a k16 step inside the 64-column half advances the start by 32 bytes.
+ *   - MN-major operand (rows = K, columns = N: V as the B of P V): SBO = 1024 (8 rows of
+ *     K), LBO = the byte distance between the 64-column halves; a k16 step advances the
+ *     start by 16 rows = 2048 bytes.
+ */
+#ifndef JFA_KERNELS_SM90_WGMMA_CUH_
+#define JFA_KERNELS_SM90_WGMMA_CUH_
+
+#include <cuda.h>
+#include <stdint.h>
+
+#include "kernels/common/view.cuh"
+
+/* ---------------------------------------------------------------------------- */
+/* mbarrier                                                                        */
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+/* Makes the initialised barriers visible to the async proxy (TMA) before first use. */
+__device__ __forceinline__ void mbar_fence_init() {
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
+/* Arrives once and adds `bytes` to the transactions the current phase waits for. */
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+/* Waits until the phase of parity `parity` has completed. */
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done;
+  do {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n"
+        "}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+
+/* Named barriers (ids 1..15; 0 is __syncthreads): sync waits until n threads have arrived
+   at id, counting itself; arrive only counts itself. */
+__device__ __forceinline__ void named_bar_sync(int id, int n) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
+__device__ __forceinline__ void named_bar_arrive(int id, int n) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
+
+/* ---------------------------------------------------------------------------- */
+/* TMA                                                                             */
+
+/* Loads the box at coordinates (c0 = column, c1 = row, c2 = head, c3 = batch) of a 4-D
+   tensor map into shared memory at dst; completes `bar`'s transactions (the whole box's
+   bytes, out-of-bounds elements written as zeros). */
+__device__ __forceinline__ void tma_load_4d(uint32_t dst, const CUtensorMap *map, uint32_t bar, int c0, int c1,
+                                            int c2, int c3) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, "
+      "%6}], [%2];\n" ::"r"(dst),
+      "l"((uint64_t)map), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+      : "memory");
+}
+__device__ __forceinline__ void tma_prefetch_desc(const CUtensorMap *map) {
+  asm volatile("prefetch.tensormap [%0];\n" ::"l"((uint64_t)map) : "memory");
+}
+
+/* ---------------------------------------------------------------------------- */
+/* wgmma                                                                           */
+
+/* Shared-memory matrix descriptor, 128-byte swizzle (see the layout convention above). */
+__device__ __forceinline__ uint64_t wg_desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((saddr & 0x3FFFFu) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFFu) << 16) |
+         ((uint64_t)((sbo >> 4) & 0x3FFFu) << 32) | (1ull << 62);
+}
+
+__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wg_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+/* Keeps the compiler from moving accesses of accumulator registers across wgmma issue/wait. */
+template <int N> __device__ __forceinline__ void wg_reg_fence(float *r) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i])::"memory");
+}
+template <int N> __device__ __forceinline__ void wg_reg_fence_u(uint32_t *r) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
+
+/* Operand lists of the accumulators: 32 (n64) or 64 (n128) fp32 registers per thread. */
+#define JFA_WG_F8(d, i)                                                                                          \
+  "+f"(d[(i)]), "+f"(d[(i) + 1]), "+f"(d[(i) + 2]), "+f"(d[(i) + 3]), "+f"(d[(i) + 4]), "+f"(d[(i) + 5]),      \
+      "+f"(d[(i) + 6]), "+f"(d[(i) + 7])
+#define JFA_WG_F32(d) JFA_WG_F8(d, 0), JFA_WG_F8(d, 8), JFA_WG_F8(d, 16), JFA_WG_F8(d, 24)
+#define JFA_WG_F64(d) JFA_WG_F32(d), JFA_WG_F8(d, 32), JFA_WG_F8(d, 40), JFA_WG_F8(d, 48), JFA_WG_F8(d, 56)
+#define JFA_WG_ACC32                                                                                             \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
+  "%23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define JFA_WG_ACC64                                                                                             \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
+  "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "   \
+  "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+
+/* d (+)= A B, A (64 x 16) and B (16 x N) in shared memory (descriptors), both K-major
+   unless TB (B N-major). scale_d = 0 overwrites d. */
+template <typename T, int N, int TB> __device__ __forceinline__ void wgmma_ss(float *d, uint64_t da, uint64_t db, int scale_d);
+/* d (+)= A B with A from registers (4 x 32-bit per thread: the mma.m16n8k16 A fragment of
+   the warp's 16 rows). */
+template <typename T, int N, int TB>
+__device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t db, int scale_d);
+
+/* O0..O5: the operand numbers after the accumulators ("%32".. for n64, "%64".. for n128). */
+#define JFA_WGMMA_SS1(TY, PTXT, NN, TB, ACC, FL, O0, O1, O2)                                                     \
+  template <>                                                                                                    \
+  __device__ __forceinline__ void wgmma_ss<TY, NN, TB>(float *d, uint64_t da, uint64_t db, int scale_d) {       \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " O2 ", 0;\n"                                                \
+                 "wgmma.mma_async.sync.aligned.m64n" #NN "k16.f32." PTXT "." PTXT " " ACC ", " O0 ", " O1        \
+                 ", p, 1, 1, 0, " #TB ";\n}\n"                                                                    \
+                 : FL(d)                                                                                         \
+                 : "l"(da), "l"(db), "r"(scale_d));                                                              \
+  }
+#define JFA_WGMMA_RS1(TY, PTXT, NN, ACC, FL, O0, O1, O2, O3, O4, O5)                                             \
+  template <>                                                                                                    \
+  __device__ __forceinline__ void wgmma_rs<TY, NN, 1>(float *d, const uint32_t *a, uint64_t db, int scale_d) {  \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " O5 ", 0;\n"                                                \
+                 "wgmma.mma_async.sync.aligned.m64n" #NN "k16.f32." PTXT "." PTXT " " ACC ", {" O0 ", " O1      \
+                 ", " O2 ", " O3 "}, " O4 ", p, 1, 1, 1;\n}\n"                                                     \
+                 : FL(d)                                                                                         \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(scale_d));                           \
+  }
+#define JFA_WGMMA_ALL(TY, PTXT)                                                                                  \
+  JFA_WGMMA_SS1(TY, PTXT, 64, 0, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")                                 \
+  JFA_WGMMA_SS1(TY, PTXT, 64, 1, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")                                 \
+  JFA_WGMMA_SS1(TY, PTXT, 128, 0, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66")                                \
+  JFA_WGMMA_SS1(TY, PTXT, 128, 1, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66")                                \
+  JFA_WGMMA_RS1(TY, PTXT, 64, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34", "%35", "%36", "%37")               \
+  JFA_WGMMA_RS1(TY, PTXT, 128, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66", "%67", "%68", "%69")
+JFA_WGMMA_ALL(__nv_bfloat16, "bf16")
+JFA_WGMMA_ALL(__half, "f16")
+
+#endif /* JFA_KERNELS_SM90_WGMMA_CUH_ */
