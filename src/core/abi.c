@@ -22,16 +22,18 @@ static uint64_t version_size(const jfa_struct_abi_t *abi, uint32_t version) {
   return version >= 1 && version <= abi->current ? abi->sizes[version] : 0;
 }
 
+static jfa_status_t unknown_version(const jfa_struct_abi_t *abi, uint32_t version) {
+  JFA_FAIL(JFA_ERROR_ABI_MISMATCH, "%s: %s layout version %u is not one this library knows (libjfa %d.%d.%d knows 1..%u)%s",
+           abi->arg_name, abi->type_name, (unsigned)version, JFA_VERSION_MAJOR, JFA_VERSION_MINOR, JFA_VERSION_PATCH,
+           (unsigned)abi->current,
+           version > abi->current ? ": the caller was built against a newer jfa header; use a newer libjfa" : "");
+}
+
 jfa_status_t jfa_abi_init(const jfa_struct_abi_t *abi, void *out, uint64_t size, uint32_t version,
                           const void *defaults) {
   if (!out) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: the %s to initialise is NULL", abi->arg_name, abi->type_name);
   uint64_t want = version_size(abi, version);
-  if (want == 0)
-    JFA_FAIL(JFA_ERROR_ABI_MISMATCH,
-             "%s: %s layout version %u is not one this library knows (libjfa %d.%d.%d knows 1..%u): the caller "
-             "was built against a newer jfa header",
-             abi->arg_name, abi->type_name, (unsigned)version, JFA_VERSION_MAJOR, JFA_VERSION_MINOR,
-             JFA_VERSION_PATCH, (unsigned)abi->current);
+  if (want == 0) return unknown_version(abi, version);
   if (size != want)
     JFA_FAIL(JFA_ERROR_ABI_MISMATCH,
              "%s: size %llu does not match %s layout version %u (%llu bytes): the caller's struct differs from "
@@ -59,12 +61,7 @@ jfa_status_t jfa_abi_read(const jfa_struct_abi_t *abi, const void *in, void *out
       JFA_FAIL(JFA_ERROR_ABI_MISMATCH, "%s: the struct's tag says %s (kind %u), not %s", abi->arg_name,
                kind_name(kind), (unsigned)kind, abi->type_name);
     uint64_t want = version_size(abi, version);
-    if (want == 0)
-      JFA_FAIL(JFA_ERROR_ABI_MISMATCH,
-               "%s: %s layout version %u is not one this library knows (libjfa %d.%d.%d knows 1..%u): the caller "
-               "was built against a newer jfa header",
-               abi->arg_name, abi->type_name, (unsigned)version, JFA_VERSION_MAJOR, JFA_VERSION_MINOR,
-               JFA_VERSION_PATCH, (unsigned)abi->current);
+    if (want == 0) return unknown_version(abi, version);
     memcpy(&size, (const unsigned char *)in + 8, sizeof size); /* tagged: the header is there */
     if (size != want || want > out_bytes)
       JFA_FAIL(JFA_ERROR_ABI_MISMATCH,
