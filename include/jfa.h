@@ -334,8 +334,8 @@ JFA_API jfa_status_t jfa_attention_params_init_versioned(jfa_attention_params_t 
  * interleaved (e.g. strides (87, 42, 1, 13) over shape (2, 2, 3, 5)), as long as no
  * two of their elements share an address. jfa decides this exactly when the
  * product of (2 n - 1) over the extents n > 1 other than the two largest is at
- * most 2^20 (for instance batch and heads both <= 512). Beyond that a view is
- * accepted only if its strides, sorted ascending, each exceed the span
+ * most 2^18 (so for every view of fewer than 2^32 elements). Beyond that a view
+ * is accepted only if its strides, sorted ascending, each exceed the span
  * (sum of stride * (extent - 1)) of the smaller ones, as dense and padded
  * layouts and their permutations do.
  */
