@@ -192,6 +192,9 @@ typedef struct {
  * Within it the scores are finite for every finite float16 input (CUDA) and every
  * finite float32 input on the CPU (float64 accumulation); for other inputs, scores
  * that overflow the accumulation precision give non-finite rows, as in SDPA's math.
+ * The backward recomputes P = exp(S - lse) from the saved lse: a float32 lse limits
+ * its accuracy once |scale * q.k| exceeds about 2^20 (the CPU backend keeps P <= 1,
+ * so its results stay finite).
  */
 #define JFA_SCALE_MAX 4294967296.0
 
