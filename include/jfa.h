@@ -36,8 +36,11 @@ extern "C" {
 #define JFA_API
 #endif
 
+/* The one version number of jfa: CMake's project() reads these three lines (the
+ * SONAME is libjfa.so.<major>), jfa_version() returns JFA_VERSION, and the Python
+ * binding checks it (README.md, "ABI policy"). */
 #define JFA_VERSION_MAJOR 0
-#define JFA_VERSION_MINOR 2
+#define JFA_VERSION_MINOR 3
 #define JFA_VERSION_PATCH 0
 /** Version as one integer: major * 10000 + minor * 100 + patch. */
 #define JFA_VERSION_CODE(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
@@ -53,7 +56,9 @@ typedef enum {
   JFA_ERROR_MPI = 5,              /**< an MPI call failed */
   JFA_ERROR_OUT_OF_MEMORY = 6,    /**< host or device allocation failed */
   JFA_ERROR_INTERNAL = 7,         /**< a bug in jfa, or a collective that disagreed across ranks */
-  JFA_NUM_STATUS = 8
+  JFA_ERROR_ABI_MISMATCH = 8,     /**< a struct's tag or size is not a layout this library knows (the
+                                       caller was built against another jfa header, or skipped its init) */
+  JFA_NUM_STATUS = 9
 } jfa_status_t;
 
 /** Element types. float64 is CPU only; float16/bfloat16 are CUDA only; bool only for masks. */
@@ -98,6 +103,38 @@ typedef enum {
   JFA_MASK_POSITIONS = 4            /**< not causal, q_pos = q_position, k_pos = k_position (for windows) */
 } jfa_mask_t;
 
+/*
+ * Versioned structs. Every struct the caller fills (jfa_attention_params_t here,
+ * jfa_ring_config_t and jfa_comm_callbacks_t in jfa_ring.h) begins with
+ *   uint64_t struct_tag   JFA_STRUCT_TAG(kind, layout version)
+ *   uint64_t struct_size  sizeof the struct as the caller's header declares it
+ * both set by the struct's init macro (jfa_attention_params_init(&p), ...), which
+ * also fills every field with its default. The library reads exactly struct_size
+ * bytes, accepts every layout version up to its own (fields a caller's older
+ * layout lacks take their defaults), and refuses an unknown kind, version or
+ * size with JFA_ERROR_ABI_MISMATCH, reading nothing further and writing nothing.
+ * Fields are only ever appended, each addition making a new layout version.
+ *
+ * A struct whose first 8 bytes are not a jfa tag is read as the untagged layout
+ * of jfa 0.1 (jfa_attention_params_t: scale, mask, q_position, k_position;
+ * jfa_ring_config_t: batch .. scale), with defaults for every later field: the
+ * tag's top 32 bits are JFA_STRUCT_MAGIC, which as a double (0.1's first params
+ * field) is a NaN and as an int64 (0.1's first ring field) is negative, neither
+ * of which 0.1 accepted. So always initialise with the init macro: a struct of
+ * this header filled by hand without its tag is taken for the 0.1 layout.
+ */
+/** Top 32 bits of every struct tag (a NaN as a double, negative as an int64). */
+#define JFA_STRUCT_MAGIC 0xFFF71FA0u
+/** Kinds of versioned structs (bits 16..31 of a tag). */
+#define JFA_STRUCT_ATTENTION_PARAMS 1u
+#define JFA_STRUCT_RING_CONFIG 2u
+#define JFA_STRUCT_COMM_CALLBACKS 3u
+/** The tag of layout `version` of struct `kind`. */
+#define JFA_STRUCT_TAG(kind, version) \
+  (((uint64_t)JFA_STRUCT_MAGIC << 32) | ((uint64_t)(kind) << 16) | (uint64_t)(version))
+/** Layout version of jfa_attention_params_t in this header (1: jfa 0.3, the ten fields of 0.2 and flags). */
+#define JFA_ATTENTION_PARAMS_VERSION 1u
+
 /** A window side without limit (jfa_attention_params_t.window_left / window_right). */
 #define JFA_WINDOW_UNBOUNDED ((int64_t)-1)
 
@@ -129,7 +166,10 @@ typedef enum {
  * allowed with packed sequences).
  */
 typedef struct {
-  double scale;       /**< softmax scale; 0 means 1/sqrt(D). Must be finite. */
+  uint64_t struct_tag;  /**< JFA_STRUCT_TAG(JFA_STRUCT_ATTENTION_PARAMS, version): set by the init */
+  uint64_t struct_size; /**< sizeof(jfa_attention_params_t) of the caller's header: set by the init */
+  double scale;       /**< softmax scale; 0 means 1/sqrt(D) unless flags has JFA_PARAMS_SCALE_AS_GIVEN.
+                           Must be finite with |scale| <= JFA_SCALE_MAX; may be negative. */
   jfa_mask_t mask;    /**< causal mode and positions */
   int64_t q_position; /**< position of query row 0 (JFA_MASK_CAUSAL_POSITIONS, JFA_MASK_POSITIONS) */
   int64_t k_position; /**< position of key row 0 (JFA_MASK_CAUSAL_POSITIONS, JFA_MASK_POSITIONS) */
@@ -139,7 +179,24 @@ typedef struct {
   const int64_t *cu_seqlens_q;   /**< packed sequences: num_seqs + 1 query offsets (host), or NULL */
   const int64_t *cu_seqlens_k;   /**< packed sequences: num_seqs + 1 key offsets (host), or NULL */
   int64_t num_seqs;              /**< number of packed sequences (0 when cu_seqlens_* are NULL) */
+  uint32_t flags;                /**< JFA_PARAMS_* bits (0 by default); unknown bits are refused */
 } jfa_attention_params_t;
+
+/** jfa_attention_params_t.flags (and jfa_ring_config_t.flags): scale is used as given, 0
+ *  included (an exact zero scale: uniform softmax over the visible keys). */
+#define JFA_PARAMS_SCALE_AS_GIVEN (1u << 0)
+
+/**
+ * Largest |scale| accepted (2^32); larger finite scales are refused
+ * (JFA_ERROR_INVALID_ARGUMENT) rather than let scale * q.k overflow into NaN rows.
+ * Within it the scores are finite for every finite float16 input (CUDA) and every
+ * finite float32 input on the CPU (float64 accumulation); for other inputs, scores
+ * that overflow the accumulation precision give non-finite rows, as in SDPA's math.
+ * The backward recomputes P = exp(S - lse) from the saved lse: a float32 lse limits
+ * its accuracy once |scale * q.k| exceeds about 2^20 (the CPU backend keeps P <= 1,
+ * so its results stay finite).
+ */
+#define JFA_SCALE_MAX 4294967296.0
 
 /** Opaque execution context: device, CUDA stream, flags and cached workspace. */
 typedef struct jfa_context jfa_context_t;
@@ -176,19 +233,27 @@ JFA_API const char *jfa_dtype_name(jfa_dtype_t dtype);
 
 /**
  * Describes a contiguous tensor in (batch, heads, seq, dim) order, the layout
- * of torch.Tensor of shape [B, H, S, D].
+ * of torch.Tensor of shape [B, H, S, D]. Strides are checked products: when a
+ * size is negative or batch * heads * seq * dim overflows int64, the strides are
+ * set to 0, the last error says why, and every call refuses the view (its shape
+ * is too large or invalid). Never undefined behaviour.
  */
 JFA_API jfa_tensor_t jfa_tensor_bhsd(void *data, jfa_dtype_t dtype, jfa_device_t device,
                              int64_t batch, int64_t heads, int64_t seq, int64_t dim);
 
 /**
  * Describes a contiguous tensor stored in (batch, seq, heads, dim) order, the
- * layout of FlashAttention's [B, S, H, D], viewed with jfa's axis order.
+ * layout of FlashAttention's [B, S, H, D], viewed with jfa's axis order. Checked
+ * like jfa_tensor_bhsd.
  */
 JFA_API jfa_tensor_t jfa_tensor_bshd(void *data, jfa_dtype_t dtype, jfa_device_t device,
                              int64_t batch, int64_t seq, int64_t heads, int64_t dim);
 
-/** Number of elements of a tensor's shape. */
+/**
+ * Number of elements of a tensor's shape (a checked product). Returns -1, and
+ * sets the last error, when a shape entry is negative or the product overflows
+ * int64 (e.g. (2^40, 2^40, 2, 2)); 0 when t is NULL or an entry is 0.
+ */
 JFA_API int64_t jfa_tensor_numel(const jfa_tensor_t *t);
 
 /**
@@ -245,9 +310,21 @@ JFA_API int jfa_cuda_available(int *count);
 /* ------------------------------------------------------------------------- */
 /* Attention                                                                  */
 
-/** Fills params with the defaults: scale 0 (1/sqrt(D)), no mask, positions 0,
- *  no dense mask, unbounded windows, no packed sequences. */
-JFA_API void jfa_attention_params_init(jfa_attention_params_t *params);
+/**
+ * Fills `size` bytes of params with layout `version` of jfa_attention_params_t:
+ * its tag and size, and the defaults (scale 0 = 1/sqrt(D), no mask, positions 0,
+ * no dense mask, unbounded windows, no packed sequences, flags 0). Returns
+ * JFA_ERROR_ABI_MISMATCH, writing nothing, when version is not one this library
+ * knows or size is not that version's size; JFA_ERROR_INVALID_ARGUMENT for NULL.
+ * Call it through jfa_attention_params_init(&params).
+ */
+JFA_API jfa_status_t jfa_attention_params_init_versioned(jfa_attention_params_t *params, uint64_t size,
+                                                         uint32_t version);
+
+/** Initialises a jfa_attention_params_t of this header (see jfa_attention_params_init_versioned).
+ *  (The library also exports a function of this name: jfa 0.1's, for binaries built against 0.1.) */
+#define jfa_attention_params_init(params) \
+  jfa_attention_params_init_versioned((params), sizeof(jfa_attention_params_t), JFA_ATTENTION_PARAMS_VERSION)
 
 /**
  * Forward attention.
@@ -255,6 +332,15 @@ JFA_API void jfa_attention_params_init(jfa_attention_params_t *params);
  *   o (B, Hq, Nq, D), same dtype and device as q.
  *   lse (B, Hq, Nq, 1), float32 (float64 also allowed on the CPU), or NULL.
  * params may be NULL (defaults). Calls on CUDA are asynchronous on the context's stream.
+ *
+ * Outputs (here and in every call) may have any strides, padded or permuted or
+ * interleaved (e.g. strides (87, 42, 1, 13) over shape (2, 2, 3, 5)), as long as no
+ * two of their elements share an address. jfa decides this exactly when the
+ * product of (2 n - 1) over the extents n > 1 other than the two largest is at
+ * most 2^18 (so for every view of fewer than 2^32 elements). Beyond that a view
+ * is accepted only if its strides, sorted ascending, each exceed the span
+ * (sum of stride * (extent - 1)) of the smaller ones, as dense and padded
+ * layouts and their permutations do.
  */
 JFA_API jfa_status_t jfa_attention_forward(jfa_context_t *ctx, const jfa_attention_params_t *params,
                                    const jfa_tensor_t *q, const jfa_tensor_t *k,

@@ -99,6 +99,8 @@ JFA_API jfa_status_t jfa_comm_create_nccl_from_id(jfa_comm_t **comm, const void 
  * returns (copies queued on that stream satisfy this).
  */
 typedef struct {
+  uint64_t struct_tag;  /**< JFA_STRUCT_TAG(JFA_STRUCT_COMM_CALLBACKS, version): set by the init */
+  uint64_t struct_size; /**< sizeof(jfa_comm_callbacks_t) of the caller's header: set by the init */
   void *user; /**< passed back to every callback */
   /** Starts sending send[i] (bytes[i] bytes, i < nbufs) to rank (rank + 1) % size and
    *  receiving recv[i] from rank (rank - 1 + size) % size. */
@@ -114,9 +116,26 @@ typedef struct {
   void (*destroy)(void *user);
 } jfa_comm_callbacks_t;
 
+/** Layout version of jfa_comm_callbacks_t in this header (1: jfa 0.3). A struct
+ *  without a tag is read as the untagged layout of jfa 0.2 (user .. destroy). */
+#define JFA_COMM_CALLBACKS_VERSION 1u
+
+/**
+ * Fills `size` bytes of callbacks with layout `version`: tag, size and NULL
+ * everywhere else. JFA_ERROR_ABI_MISMATCH (nothing written) for a version or size
+ * this library does not know. Call it through jfa_comm_callbacks_init(&cb).
+ */
+JFA_API jfa_status_t jfa_comm_callbacks_init_versioned(jfa_comm_callbacks_t *callbacks, uint64_t size,
+                                                       uint32_t version);
+
+/** Initialises a jfa_comm_callbacks_t of this header (then set user and the callbacks). */
+#define jfa_comm_callbacks_init(callbacks) \
+  jfa_comm_callbacks_init_versioned((callbacks), sizeof(jfa_comm_callbacks_t), JFA_COMM_CALLBACKS_VERSION)
+
 /**
  * A communicator whose transport is the caller's callbacks (copied; `user` must
  * outlive the communicator). rank and size are this rank's place in the ring.
+ * callbacks must come from jfa_comm_callbacks_init (see the versioned structs in jfa.h).
  */
 JFA_API jfa_status_t jfa_comm_create_callbacks(jfa_comm_t **comm, const jfa_comm_callbacks_t *callbacks,
                                                int rank, int size);
@@ -213,6 +232,8 @@ typedef struct jfa_ring jfa_ring_t;
  * skipped, so windows and short sequences cost less than full attention.
  */
 typedef struct {
+  uint64_t struct_tag;  /**< JFA_STRUCT_TAG(JFA_STRUCT_RING_CONFIG, version): set by the init */
+  uint64_t struct_size; /**< sizeof(jfa_ring_config_t) of the caller's header: set by the init */
   int64_t batch;      /**< B */
   int64_t heads_q;    /**< Hq, a multiple of heads_kv (GQA) */
   int64_t heads_kv;   /**< Hkv */
@@ -221,7 +242,8 @@ typedef struct {
   jfa_dtype_t dtype;  /**< dtype of q, k, v, o and the tangents and gradients */
   jfa_layout_t layout;
   jfa_mask_t mask;    /**< JFA_MASK_NONE or JFA_MASK_CAUSAL_TOP_LEFT (global positions; Nq == Nk) */
-  double scale;       /**< softmax scale; 0 means 1/sqrt(D) */
+  double scale;       /**< softmax scale; 0 means 1/sqrt(D) unless flags has JFA_PARAMS_SCALE_AS_GIVEN;
+                           finite, |scale| <= JFA_SCALE_MAX, may be negative */
   int64_t window_left;  /**< sliding window: keys at most this far before the query (global
                              positions), or JFA_WINDOW_UNBOUNDED (-1, the default) */
   int64_t window_right; /**< keys at most this far after the query, or JFA_WINDOW_UNBOUNDED */
@@ -229,11 +251,24 @@ typedef struct {
                                   the global sequence (0 .. seq_global, non-decreasing), the same
                                   for queries and keys; copied by jfa_ring_create. NULL: none */
   int64_t num_seqs;          /**< number of packed sequences (0 when cu_seqlens is NULL) */
+  uint32_t flags;            /**< JFA_PARAMS_* bits of jfa.h (JFA_PARAMS_SCALE_AS_GIVEN); 0 by default */
 } jfa_ring_config_t;
 
-/** Fills a config with defaults: zeros, float32, contiguous, no mask, scale 0,
- *  unbounded windows, no packed sequences. */
-JFA_API void jfa_ring_config_init(jfa_ring_config_t *config);
+/** Layout version of jfa_ring_config_t in this header (1: jfa 0.3, the fields of 0.2 and flags). */
+#define JFA_RING_CONFIG_VERSION 1u
+
+/**
+ * Fills `size` bytes of config with layout `version`: tag, size and the defaults
+ * (zeros, float32, contiguous, no mask, scale 0, unbounded windows, no packed
+ * sequences, flags 0). JFA_ERROR_ABI_MISMATCH (nothing written) for a version or
+ * size this library does not know. Call it through jfa_ring_config_init(&config).
+ */
+JFA_API jfa_status_t jfa_ring_config_init_versioned(jfa_ring_config_t *config, uint64_t size, uint32_t version);
+
+/** Initialises a jfa_ring_config_t of this header (see jfa_ring_config_init_versioned).
+ *  (The library also exports a function of this name: jfa 0.1's, for binaries built against 0.1.) */
+#define jfa_ring_config_init(config) \
+  jfa_ring_config_init_versioned((config), sizeof(jfa_ring_config_t), JFA_RING_CONFIG_VERSION)
 
 /**
  * Creates a ring. Collective: every rank of comm must call it with the same

@@ -15,6 +15,7 @@ library at run time through JFA_LIBRARY (see jfa/_lib.py).
 """
 import glob
 import os
+import re
 import shutil
 
 from setuptools import Distribution, setup
@@ -79,10 +80,17 @@ class BinaryDistribution(Distribution):
         return True
 
 
+def package_version():
+    """VERSION of jfa/_lib.py (the libjfa version the binding is written for)."""
+    with open(os.path.join(HERE, "jfa", "_lib.py")) as f:
+        m = re.search(r"^VERSION = \((\d+), (\d+), (\d+)\)", f.read(), re.M)
+    return ".".join(m.groups())
+
+
 setup(
     name="jfa",
     distclass=BinaryDistribution,
-    version="0.2.0",
+    version=package_version(),
     description="Exact attention with forward-mode derivatives (JVP) and backward; ring attention",
     packages=["jfa", "jfa.torch"],
     python_requires=">=3.8",

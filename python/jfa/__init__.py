@@ -8,7 +8,10 @@ library libjfa with ctypes; `jfa.torch` is the PyTorch front end:
 
 See README.md of the repository for the ring (jfa.torch.ring_attention).
 """
-from ._lib import JfaError, cuda_available, version  # noqa: F401
+from ._lib import VERSION as _VERSION
+from ._lib import JfaError, cuda_available, library_path, version  # noqa: F401
 
-__version__ = "0.2.0"
-__all__ = ["JfaError", "cuda_available", "version", "__version__"]
+# The libjfa version this binding is written for (the version of include/jfa.h); the
+# loaded library's own is version(), checked against this one when it is loaded.
+__version__ = "%d.%d.%d" % _VERSION
+__all__ = ["JfaError", "cuda_available", "library_path", "version", "__version__"]

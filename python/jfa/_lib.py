@@ -10,17 +10,38 @@ The library is looked up, in order:
      the CMake option JFA_INSTALL_PYTHON),
   2. the path in the environment variable JFA_LIBRARY,
   3. the CMake build directory of the source tree (<repo>/build, or $JFA_BUILD_DIR).
+A library found there is used only if it is compatible with this binding (README.md,
+"ABI policy"): its jfa_version() has VERSION's major and at least its minor, and it
+accepts the binding's struct layouts (tag and size, see "Versioned structs" in
+include/jfa.h). One that is not is skipped with a warning that names it and says
+why; when none is usable, ImportError lists every library tried and the reason.
+
+The structs below are the versioned structs of jfa.h: constructing one fills its
+tag, size and defaults through the library's *_init_versioned function.
 """
 import ctypes
 import os
+import warnings
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The libjfa version this binding was written for (JFA_VERSION_* of include/jfa.h;
+# tests/abi checks that they agree). jfa.__version__ is this version.
+VERSION = (0, 3, 0)
+# Versioned structs (jfa.h): layout versions of this binding's declarations.
+STRUCT_MAGIC = 0xFFF71FA0
+STRUCT_ATTENTION_PARAMS, STRUCT_RING_CONFIG, STRUCT_COMM_CALLBACKS = 1, 2, 3
+ATTENTION_PARAMS_VERSION, RING_CONFIG_VERSION, COMM_CALLBACKS_VERSION = 1, 1, 1
+# jfa_attention_params_t.flags / jfa_ring_config_t.flags
+PARAMS_SCALE_AS_GIVEN = 1 << 0  # scale is used as given, 0 included (else 0 means 1/sqrt(D))
+SCALE_MAX = 2.0 ** 32           # JFA_SCALE_MAX: larger |scale| is refused
 
 # jfa_status_t
 SUCCESS = 0
 STATUS_NAMES = {
     0: "JFA_SUCCESS", 1: "JFA_ERROR_INVALID_ARGUMENT", 2: "JFA_ERROR_UNSUPPORTED", 3: "JFA_ERROR_CUDA",
     4: "JFA_ERROR_NCCL", 5: "JFA_ERROR_MPI", 6: "JFA_ERROR_OUT_OF_MEMORY", 7: "JFA_ERROR_INTERNAL",
+    8: "JFA_ERROR_ABI_MISMATCH",
 }
 # jfa_dtype_t, jfa_device_t, jfa_mask_t, jfa_layout_t
 DTYPE_FLOAT64, DTYPE_FLOAT32, DTYPE_FLOAT16, DTYPE_BFLOAT16, DTYPE_BOOL = 0, 1, 2, 3, 4
@@ -46,22 +67,37 @@ class Tensor(ctypes.Structure):
                 ("shape", ctypes.c_int64 * 4), ("stride", ctypes.c_int64 * 4)]
 
 
-class AttentionParams(ctypes.Structure):
-    """jfa_attention_params_t."""
-    _fields_ = [("scale", ctypes.c_double), ("mask", ctypes.c_int), ("q_position", ctypes.c_int64),
+class _Versioned(ctypes.Structure):
+    """A versioned struct of jfa.h: a new instance holds its tag, size and defaults,
+    written by the library's init (which checks that it knows this layout)."""
+    _init_name, _version = None, None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _init_struct(lib(), self)
+
+
+class AttentionParams(_Versioned):
+    """jfa_attention_params_t (layout version 1)."""
+    _init_name, _version = "jfa_attention_params_init_versioned", ATTENTION_PARAMS_VERSION
+    _fields_ = [("struct_tag", ctypes.c_uint64), ("struct_size", ctypes.c_uint64),
+                ("scale", ctypes.c_double), ("mask", ctypes.c_int), ("q_position", ctypes.c_int64),
                 ("k_position", ctypes.c_int64), ("attn_mask", ctypes.POINTER(Tensor)),
                 ("window_left", ctypes.c_int64), ("window_right", ctypes.c_int64),
                 ("cu_seqlens_q", ctypes.POINTER(ctypes.c_int64)), ("cu_seqlens_k", ctypes.POINTER(ctypes.c_int64)),
-                ("num_seqs", ctypes.c_int64)]
+                ("num_seqs", ctypes.c_int64), ("flags", ctypes.c_uint32)]
 
 
-class RingConfig(ctypes.Structure):
-    """jfa_ring_config_t."""
-    _fields_ = [("batch", ctypes.c_int64), ("heads_q", ctypes.c_int64), ("heads_kv", ctypes.c_int64),
+class RingConfig(_Versioned):
+    """jfa_ring_config_t (layout version 1)."""
+    _init_name, _version = "jfa_ring_config_init_versioned", RING_CONFIG_VERSION
+    _fields_ = [("struct_tag", ctypes.c_uint64), ("struct_size", ctypes.c_uint64),
+                ("batch", ctypes.c_int64), ("heads_q", ctypes.c_int64), ("heads_kv", ctypes.c_int64),
                 ("seq_global", ctypes.c_int64), ("head_dim", ctypes.c_int64), ("dtype", ctypes.c_int),
                 ("layout", ctypes.c_int), ("mask", ctypes.c_int), ("scale", ctypes.c_double),
                 ("window_left", ctypes.c_int64), ("window_right", ctypes.c_int64),
-                ("cu_seqlens", ctypes.POINTER(ctypes.c_int64)), ("num_seqs", ctypes.c_int64)]
+                ("cu_seqlens", ctypes.POINTER(ctypes.c_int64)), ("num_seqs", ctypes.c_int64),
+                ("flags", ctypes.c_uint32)]
 
 
 EXCHANGE_START = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
@@ -73,9 +109,10 @@ BARRIER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 DESTROY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
-class CommCallbacks(ctypes.Structure):
-    """jfa_comm_callbacks_t."""
-    _fields_ = [("user", ctypes.c_void_p), ("exchange_start", EXCHANGE_START), ("exchange_wait", EXCHANGE_WAIT),
+class CommCallbacks(_Versioned):
+    """jfa_comm_callbacks_t (layout version 1)."""
+    _init_name, _version = "jfa_comm_callbacks_init_versioned", COMM_CALLBACKS_VERSION
+    _fields_ = [("struct_tag", ctypes.c_uint64), ("struct_size", ctypes.c_uint64), ("user", ctypes.c_void_p), ("exchange_start", EXCHANGE_START), ("exchange_wait", EXCHANGE_WAIT),
                 ("allreduce_minmax", ALLREDUCE_MINMAX), ("barrier", BARRIER), ("destroy", DESTROY)]
 
 
@@ -97,10 +134,49 @@ def candidate_paths():
 
 
 _lib = None
+_VERSIONED = (AttentionParams, RingConfig, CommCallbacks)
+
+
+def _init_struct(h, obj):
+    """Fills a versioned struct through the library's init; raises JfaError if it refuses the layout."""
+    cls = type(obj)
+    st = getattr(h, cls._init_name)(ctypes.byref(obj), ctypes.sizeof(cls), cls._version)
+    if st != SUCCESS:
+        msg = h.jfa_get_last_error()
+        raise JfaError(st, msg.decode("utf-8", "replace") if msg else "")
+
+
+def _version_str(v):
+    return "%d.%d.%d" % tuple(v)
+
+
+def _refusal(h):
+    """Why a loaded library cannot serve this binding (None when it can)."""
+    want = _version_str(VERSION)
+    try:
+        h.jfa_version.restype, h.jfa_version.argtypes = ctypes.c_int, []
+        v = h.jfa_version()
+    except AttributeError:
+        return "it has no jfa_version(): not a libjfa; this binding needs libjfa %s" % want
+    have = (v // 10000, (v // 100) % 100, v % 100)
+    if have[0] != VERSION[0] or have[1] < VERSION[1]:
+        return ("it is libjfa %s, and this binding (jfa %s) needs libjfa %d.%d.x or a later %d.x "
+                "(ABI policy in README.md): rebuild the library from this source tree, or point JFA_LIBRARY "
+                "at a matching one" % (_version_str(have), want, VERSION[0], VERSION[1], VERSION[0]))
+    for cls in _VERSIONED:
+        fn = getattr(h, cls._init_name, None)
+        if fn is None:
+            return "it is libjfa %s but lacks %s" % (_version_str(have), cls._init_name)
+        fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32]
+        buf = ctypes.create_string_buffer(ctypes.sizeof(cls))
+        if fn(buf, ctypes.sizeof(cls), cls._version) != SUCCESS:
+            h.jfa_get_last_error.restype = ctypes.c_char_p
+            return "it refuses this binding's %s layout: %s" % (cls.__name__, h.jfa_get_last_error().decode())
+    return None
 
 
 def lib():
-    """The loaded libjfa (ctypes.CDLL), loaded on first use."""
+    """The loaded libjfa (ctypes.CDLL), loaded and checked on first use."""
     global _lib
     if _lib is None:
         tried = []
@@ -113,14 +189,30 @@ def lib():
             except OSError as e:
                 tried.append("%s (%s)" % (path, e))
                 continue
+            why = _refusal(handle)
+            if why is not None:
+                tried.append("%s (refused: %s)" % (path, why))
+                warnings.warn("jfa: not using %s: %s" % (path, why), RuntimeWarning, stacklevel=2)
+                continue
             _declare(handle)
             _lib = handle
+            _lib_path[0] = path
             break
         if _lib is None:
-            raise ImportError("jfa: cannot load libjfa; looked in:\n  " + "\n  ".join(tried) +
+            raise ImportError("jfa: cannot load a libjfa for this binding (jfa %s); looked in:\n  " % _version_str(VERSION)
+                              + "\n  ".join(tried) +
                               "\nBuild it (./launch/build.sh) and set JFA_LIBRARY=<path to libjfa.so>, or "
                               "pip install ./python after building.")
     return _lib
+
+
+_lib_path = [None]
+
+
+def library_path():
+    """The path of the loaded libjfa (loading it if needed)."""
+    lib()
+    return _lib_path[0]
 
 
 def _declare(h):
@@ -138,7 +230,7 @@ def _declare(h):
         "jfa_context_set_stream": (c_int, [c_vp, c_vp]),
         "jfa_context_set_flags": (c_int, [c_vp, ctypes.c_uint]),
         "jfa_context_synchronize": (c_int, [c_vp]),
-        "jfa_attention_params_init": (None, [P(AttentionParams)]),
+        "jfa_attention_params_init_versioned": (c_int, [c_vp, ctypes.c_uint64, ctypes.c_uint32]),
         "jfa_attention_forward": (c_int, [c_vp, P(AttentionParams), T, T, T, T, T]),
         "jfa_attention_forward_jvp": (c_int, [c_vp, P(AttentionParams), T, T, T, T, T, T, T, T, T, T]),
         "jfa_attention_backward": (c_int, [c_vp, P(AttentionParams), T, T, T, T, T, T, T, T, T]),
@@ -147,7 +239,8 @@ def _declare(h):
         "jfa_comm_create_nccl_from_id": (c_int, [vpp, c_vp, c_size, c_int, c_int, c_int]),
         "jfa_comm_create_callbacks": (c_int, [vpp, P(CommCallbacks), c_int, c_int]),
         "jfa_comm_destroy": (c_int, [c_vp]),
-        "jfa_ring_config_init": (None, [P(RingConfig)]),
+        "jfa_ring_config_init_versioned": (c_int, [c_vp, ctypes.c_uint64, ctypes.c_uint32]),
+        "jfa_comm_callbacks_init_versioned": (c_int, [c_vp, ctypes.c_uint64, ctypes.c_uint32]),
         "jfa_ring_create": (c_int, [vpp, c_vp, c_vp, P(RingConfig)]),
         "jfa_ring_destroy": (c_int, [c_vp]),
         "jfa_ring_forward": (c_int, [c_vp, T, T, T, T, T]),
@@ -161,6 +254,24 @@ def _declare(h):
         fn = getattr(h, name)
         fn.restype = res
         fn.argtypes = args
+    # The exported jfa_attention_params_init / jfa_ring_config_init are jfa 0.1's (untagged
+    # layouts, for old binaries); in C, jfa.h makes these names macros for the versioned inits.
+    # The same here: callers of h.jfa_*_init(byref(struct)) get the versioned init.
+    for name, cls in (("jfa_attention_params_init", AttentionParams), ("jfa_ring_config_init", RingConfig),
+                      ("jfa_comm_callbacks_init", CommCallbacks)):
+        setattr(h, name, _versioned_init(h, cls))
+
+
+def _versioned_init(h, cls):
+    init = getattr(h, cls._init_name)
+
+    def call(ref):
+        """Fills a %s (passed by ctypes.byref) with its tag, size and defaults.""" % cls.__name__
+        st = init(ref, ctypes.sizeof(cls), cls._version)
+        if st != SUCCESS:
+            msg = h.jfa_get_last_error()
+            raise JfaError(st, msg.decode("utf-8", "replace") if msg else "")
+    return call
 
 
 def check(status):

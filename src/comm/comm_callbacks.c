@@ -11,7 +11,29 @@
 #include <string.h>
 
 #include "comm/comm.h"
+#include "core/abi.h"
 #include "core/check.h"
+
+/* The untagged layout of jfa 0.2 (the six fields that follow the tag and size now). */
+typedef struct {
+  void *user;
+  void *fn[5];
+} callbacks_v0_t;
+_Static_assert(offsetof(jfa_comm_callbacks_t, user) == JFA_STRUCT_HEADER_BYTES &&
+                   offsetof(jfa_comm_callbacks_t, destroy) - JFA_STRUCT_HEADER_BYTES == offsetof(callbacks_v0_t, fn[4]),
+               "jfa 0.2 callbacks layout");
+static const uint64_t callbacks_sizes[] = {0, JFA_LAYOUT_END(jfa_comm_callbacks_t, destroy)};
+_Static_assert(JFA_LAYOUT_END(jfa_comm_callbacks_t, destroy) == sizeof(jfa_comm_callbacks_t),
+               "a field was appended to jfa_comm_callbacks_t: add its layout version here and in jfa_ring.h");
+static const jfa_struct_abi_t callbacks_abi = {"jfa_comm_callbacks_t", "callbacks", JFA_STRUCT_COMM_CALLBACKS,
+                                               JFA_COMM_CALLBACKS_VERSION, callbacks_sizes, sizeof(callbacks_v0_t),
+                                               "jfa 0.2"};
+
+jfa_status_t jfa_comm_callbacks_init_versioned(jfa_comm_callbacks_t *callbacks, uint64_t size, uint32_t version) {
+  jfa_comm_callbacks_t d;
+  memset(&d, 0, sizeof d);
+  return jfa_abi_init(&callbacks_abi, callbacks, size, version, &d);
+}
 
 typedef struct {
   jfa_comm_callbacks_t cb;
@@ -87,6 +109,10 @@ jfa_status_t jfa_comm_create_callbacks(jfa_comm_t **comm, const jfa_comm_callbac
   if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
   *comm = NULL;
   if (!callbacks) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "callbacks is NULL");
+  jfa_comm_callbacks_t cb; /* the caller's layout read into the current one */
+  memset(&cb, 0, sizeof cb);
+  JFA_CHECK(jfa_abi_read(&callbacks_abi, callbacks, &cb, sizeof cb));
+  callbacks = &cb;
   if (!callbacks->exchange_start || !callbacks->exchange_wait || !callbacks->allreduce_minmax ||
       !callbacks->barrier)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,

@@ -1,28 +1,11 @@
 /*
  * api.c - the public attention calls of jfa.h: validate every argument first
- * (nothing is written on error), resolve params into a jfa_problem_t, then call
- * the backend through dispatch.c.
+ * (validate.c: nothing is written on error; params are read by params.c and
+ * resolved into a jfa_problem_t), then call the backend through dispatch.c.
  */
-#include <string.h>
-
 #include "core/backend.h"
 #include "core/check.h"
 #include "core/validate.h"
-
-void jfa_attention_params_init(jfa_attention_params_t *params) {
-  if (!params) return;
-  memset(params, 0, sizeof *params);
-  params->scale = 0.0;
-  params->mask = JFA_MASK_NONE;
-  params->q_position = 0;
-  params->k_position = 0;
-  params->attn_mask = NULL;
-  params->window_left = JFA_WINDOW_UNBOUNDED;
-  params->window_right = JFA_WINDOW_UNBOUNDED;
-  params->cu_seqlens_q = NULL;
-  params->cu_seqlens_k = NULL;
-  params->num_seqs = 0;
-}
 
 jfa_status_t jfa_attention_forward(jfa_context_t *ctx, const jfa_attention_params_t *params,
                                    const jfa_tensor_t *q, const jfa_tensor_t *k,

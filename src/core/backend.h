@@ -55,7 +55,7 @@ struct jfa_context {
  */
 typedef struct {
   int64_t B, Hq, Hkv, Nq, Nk, D;
-  double scale;    /* resolved: never 0 */
+  double scale;    /* resolved: the default replaced; 0 or negative when the caller asked for it */
   int causal;      /* 0 or 1 */
   int64_t q_pos0;  /* global position (or packed-sequence index) of query row 0 */
   int64_t k_pos0;  /* global position (or packed-sequence index) of key row 0 */

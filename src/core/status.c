@@ -30,6 +30,7 @@ const char *jfa_status_string(jfa_status_t status) {
     case JFA_ERROR_MPI: return "JFA_ERROR_MPI: an MPI call failed";
     case JFA_ERROR_OUT_OF_MEMORY: return "JFA_ERROR_OUT_OF_MEMORY: an allocation failed";
     case JFA_ERROR_INTERNAL: return "JFA_ERROR_INTERNAL: internal error";
+    case JFA_ERROR_ABI_MISMATCH: return "JFA_ERROR_ABI_MISMATCH: a struct's layout is not one this library knows";
     default: return "JFA_ERROR_UNKNOWN: unknown status code";
   }
 }

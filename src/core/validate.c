@@ -7,10 +7,13 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/overlap.h"
+#include "core/params.h"
 #include "core/validate.h"
 
 #define JFA_MAX_EXTENT ((int64_t)1 << 40) /* bound on shapes and strides: keeps offsets in int64 */
 #define JFA_MAX_POSITION ((int64_t)1 << 52)
+#define JFA_PARAMS_KNOWN_FLAGS (JFA_PARAMS_SCALE_AS_GIVEN)
 
 typedef struct {
   const jfa_tensor_t *t;
@@ -42,9 +45,13 @@ jfa_status_t jfa_check_tensor(const jfa_tensor_t *t, const char *name, jfa_devic
     numel *= (double)t->shape[i];
     extent += (double)(t->shape[i] - 1) * (double)t->stride[i];
   }
-  if (numel > 0x1p52 || extent * (double)jfa_dtype_size(t->dtype) > 0x1p60)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: tensor of %.3g elements spanning %.3g elements is too large", name,
-             numel, extent);
+  if (numel > 0x1p52)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: shape (%lld,%lld,%lld,%lld) has %.3g elements, more than jfa's limit 2^52",
+             name, (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2], (long long)t->shape[3],
+             numel);
+  if (extent * (double)jfa_dtype_size(t->dtype) > 0x1p60)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: the strides span %.3g elements, more than jfa's limit 2^60 bytes", name,
+             extent);
   return JFA_SUCCESS;
 }
 
@@ -64,39 +71,11 @@ int jfa_tensors_overlap(const jfa_tensor_t *a, const jfa_tensor_t *b) {
   return alo < bhi && blo < ahi;
 }
 
-/* An output must have distinct addresses for distinct elements: no zero stride on an
- * axis of extent > 1, and (sorted by stride) each stride exceeds the span of the smaller ones. */
-static jfa_status_t check_output_strides(const jfa_tensor_t *t, const char *name) {
-  int64_t st[4], sh[4];
-  int n = 0;
-  for (int i = 0; i < 4; ++i) {
-    if (t->shape[i] == 1) continue;
-    if (t->stride[i] == 0)
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: output has stride[%d] = 0 on an axis of extent %lld", name, i,
-               (long long)t->shape[i]);
-    st[n] = t->stride[i];
-    sh[n] = t->shape[i];
-    ++n;
-  }
-  for (int i = 1; i < n; ++i) /* insertion sort by stride */
-    for (int j = i; j > 0 && st[j] < st[j - 1]; --j) {
-      int64_t a = st[j], b = sh[j];
-      st[j] = st[j - 1], sh[j] = sh[j - 1];
-      st[j - 1] = a, sh[j - 1] = b;
-    }
-  int64_t span = 0;
-  for (int i = 0; i < n; ++i) {
-    if (st[i] <= span) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: output strides make elements overlap", name);
-    span += st[i] * (sh[i] - 1);
-  }
-  return JFA_SUCCESS;
-}
-
 /* Outputs must not overlap any input or each other; output strides must be distinct. */
 static jfa_status_t check_aliasing(const named_t *in, int nin, const named_t *out, int nout) {
   for (int i = 0; i < nout; ++i) {
     if (!out[i].t) continue;
-    JFA_CHECK(check_output_strides(out[i].t, out[i].name));
+    JFA_CHECK(jfa_check_output_strides(out[i].t, out[i].name));
     for (int j = 0; j < nin; ++j)
       if (jfa_tensors_overlap(out[i].t, in[j].t))
         JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: output overlaps input %s", out[i].name, in[j].name);
@@ -238,15 +217,20 @@ static jfa_status_t resolve_dense(const jfa_tensor_t *m, jfa_dtype_t qdtype, jfa
   return JFA_SUCCESS;
 }
 
-jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_dtype_t qdtype, jfa_device_t device,
-                                   jfa_problem_t *p) {
-  jfa_attention_params_t d;
-  if (!params) {
-    jfa_attention_params_init(&d);
-    params = &d;
-  }
+jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa_dtype_t qdtype,
+                                jfa_device_t device, jfa_problem_t *p) {
+  jfa_attention_params_t d; /* the caller's layout read into the current one (params.c) */
+  JFA_CHECK(jfa_params_read(caller_params, &d));
+  const jfa_attention_params_t *params = &d;
+  if (params->flags & ~(uint32_t)JFA_PARAMS_KNOWN_FLAGS)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->flags: unknown bits 0x%x",
+             (unsigned)(params->flags & ~(uint32_t)JFA_PARAMS_KNOWN_FLAGS));
   if (!isfinite(params->scale)) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->scale: %g is not finite", params->scale);
-  p->scale = params->scale != 0.0 ? params->scale : 1.0 / sqrt((double)p->D);
+  if (fabs(params->scale) > JFA_SCALE_MAX)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "params->scale: |%g| exceeds JFA_SCALE_MAX = 2^32 (scale * q.k would overflow)", params->scale);
+  p->scale = params->scale != 0.0 || (params->flags & JFA_PARAMS_SCALE_AS_GIVEN) ? params->scale
+                                                                                 : 1.0 / sqrt((double)p->D);
   p->causal = 0;
   p->q_pos0 = 0;
   p->k_pos0 = 0;

@@ -67,6 +67,7 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
       const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
       if (bias == -INFINITY) continue;
       double pij = exp(scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias - L[r]);
+      if (pij > 1.0) pij = 1.0; /* P <= 1: a rounded (float32) lse below the max score must not give inf (NaN kept) */
       double ds = pij * (jfa_cpu_dot(doi, Vb + j * D, D) - Dl[r]);
       for (int64_t d = 0; d < D; ++d) acc[d] += ds * Kb[j * D + d];
     }
@@ -93,6 +94,7 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
         if (bias == -INFINITY) continue;
         const double *qi = Q + row * D, *doi = dO + row * D;
         double pij = exp(scale * jfa_cpu_dot(qi, kj, D) + bias - L[row]);
+        if (pij > 1.0) pij = 1.0; /* as in pass 1 */
         double ds = pij * (jfa_cpu_dot(doi, vj, D) - Dl[row]);
         for (int64_t d = 0; d < D; ++d) {
           ak[d] += ds * qi[d];

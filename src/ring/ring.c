@@ -9,20 +9,8 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "ring/ring_config.h"
 #include "ring/ring_internal.h"
-
-void jfa_ring_config_init(jfa_ring_config_t *config) {
-  if (!config) return;
-  memset(config, 0, sizeof(*config));
-  config->dtype = JFA_DTYPE_FLOAT32;
-  config->layout = JFA_LAYOUT_CONTIGUOUS;
-  config->mask = JFA_MASK_NONE;
-  config->scale = 0.0;
-  config->window_left = JFA_WINDOW_UNBOUNDED;
-  config->window_right = JFA_WINDOW_UNBOUNDED;
-  config->cu_seqlens = NULL;
-  config->num_seqs = 0;
-}
 
 /* ------------------------------------------------------------------------- */
 /* helpers                                                                    */
@@ -242,8 +230,12 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens[%lld] = %lld, must equal seq_global = %lld",
                (long long)c->num_seqs, (long long)cu[c->num_seqs], (long long)c->seq_global);
   }
-  if (!isfinite(c->scale) || c->scale < 0)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.scale must be finite and >= 0 (got %g)", c->scale);
+  if (!isfinite(c->scale) || fabs(c->scale) > JFA_SCALE_MAX)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.scale must be finite with |scale| <= JFA_SCALE_MAX = 2^32 (got %g)",
+             c->scale);
+  if (c->flags & ~(uint32_t)JFA_PARAMS_SCALE_AS_GIVEN)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.flags: unknown bits 0x%x",
+             (unsigned)(c->flags & ~(uint32_t)JFA_PARAMS_SCALE_AS_GIVEN));
   switch (c->dtype) {
     case JFA_DTYPE_FLOAT64:
       if (ctx->device != JFA_DEVICE_CPU)
@@ -319,14 +311,14 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   *ring = NULL;
   if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
   if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
-  jfa_ring_config_t zero;
-  jfa_ring_config_init(&zero);
-  const jfa_ring_config_t *c = config ? config : &zero;
-
-  jfa_status_t local = config ? check_config(ctx, comm, c)
-                              : jfa_set_error(JFA_ERROR_INVALID_ARGUMENT, __FILE__, __LINE__, "config is NULL");
+  jfa_ring_config_t cfg; /* the caller's layout read into the current one (defaults if it fails) */
+  jfa_status_t local = jfa_ring_config_read(config, &cfg);
+  const jfa_ring_config_t *c = &cfg;
+  if (local == JFA_SUCCESS) local = check_config(ctx, comm, c);
   int64_t v[F_COUNT], lo[F_COUNT], hi[F_COUNT];
-  double scale = c->scale;
+  /* the resolved scale (0 means 1/sqrt(D) unless JFA_PARAMS_SCALE_AS_GIVEN) is what must agree */
+  double scale = c->scale != 0.0 || (c->flags & JFA_PARAMS_SCALE_AS_GIVEN) ? c->scale
+                                                                           : 1.0 / sqrt((double)c->head_dim);
   int64_t scale_bits;
   memcpy(&scale_bits, &scale, sizeof(scale_bits));
   v[F_BAD] = local != JFA_SUCCESS;
@@ -366,7 +358,7 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   r->nchunks = c->layout == JFA_LAYOUT_ZIGZAG ? 2 : 1;
   r->n_local = c->seq_global / comm->size;
   r->chunk = r->n_local / r->nchunks;
-  r->scale = c->scale > 0 ? c->scale : 1.0 / sqrt((double)c->head_dim);
+  r->scale = scale;
   r->causal = c->mask != JFA_MASK_NONE;
   r->win_left = c->window_left > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : c->window_left;
   r->win_right = c->window_right > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : c->window_right;

@@ -66,10 +66,10 @@ ref_problem_t ref_problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_
     p.nseq = params->num_seqs, p.cu_q = params->cu_seqlens_q, p.cu_k = params->cu_seqlens_k;
     p.seq_bottom_right = params->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT;
     p.causal = params->mask != JFA_MASK_NONE;
-    if (params->scale != 0.0) p.scale = params->scale;
+    if (params->scale != 0.0 || (params->flags & JFA_PARAMS_SCALE_AS_GIVEN)) p.scale = params->scale;
     return p;
   }
-  if (params->scale != 0.0) p.scale = params->scale;
+  if (params->scale != 0.0 || (params->flags & JFA_PARAMS_SCALE_AS_GIVEN)) p.scale = params->scale;
   switch (params->mask) {
     case JFA_MASK_NONE: break;
     case JFA_MASK_CAUSAL_TOP_LEFT: p.causal = 1; break;

@@ -45,7 +45,7 @@ typedef struct {
 } ref_problem_t;
 
 /**
- * Resolves public params (scale 0, mask modes, windows, packed sequences) into a
+ * Resolves public params (scale 0 = 1/sqrt(D) unless JFA_PARAMS_SCALE_AS_GIVEN, mask modes, windows, packed sequences) into a
  * reference problem. The dense mask is not read: set bias (see ref_dense_bias).
  */
 ref_problem_t ref_problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D,

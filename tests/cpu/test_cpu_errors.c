@@ -2,8 +2,10 @@
  * test_cpu_errors.c - every bad input returns its status with a message naming the
  * argument, and leaves every output bitwise untouched (poisoned before, compared
  * after). Covers NULLs, shapes, head dims, GQA divisibility, dtypes, devices,
- * strides, aliasing, params, merge arguments and contexts; a final valid call
- * shows the unmodified set-up was itself valid.
+ * strides, aliasing, params (scale bounds, flags, layout tags), merge arguments and
+ * contexts; a final valid call shows the unmodified set-up was itself valid. Then the
+ * checked products of jfa_tensor_numel/bhsd/bshd, an interleaved but distinct output
+ * layout, and the output-overlap decision against brute force on random layouts.
  *
  * Run: ctest --test-dir build -R test_cpu_errors
  */
@@ -92,6 +94,130 @@ static void batch2(void) {
     expect(what, call, want, arg);        \
   } while (0)
 
+/* jfa_tensor_numel, jfa_tensor_bhsd and jfa_tensor_bshd: checked products, no UB. */
+static void checked_products(void) {
+  const int64_t T40 = (int64_t)1 << 40, T31 = (int64_t)1 << 31;
+  double x;
+  jfa_tensor_t a = jfa_tensor_bhsd(&x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, T40, T40, 2, 2);
+  tu_expect("bhsd (2^40, 2^40, 2, 2): strides 0 and a message", a.stride[0] == 0 && a.stride[1] == 0 &&
+                                                                    a.stride[2] == 0 && a.stride[3] == 0 &&
+                                                                    strstr(jfa_get_last_error(), "jfa_tensor_bhsd"));
+  tu_expect("numel (2^40, 2^40, 2, 2) = -1 with a message",
+            jfa_tensor_numel(&a) == -1 && strstr(jfa_get_last_error(), "more elements than int64"));
+  jfa_tensor_t b = jfa_tensor_bshd(&x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, 2, T31, T31, 2);
+  tu_expect("bshd (2, 2^31, 2^31, 2): strides 0 (2^64 elements)", b.stride[0] == 0 && b.stride[2] == 0 &&
+                                                                      jfa_tensor_numel(&b) == -1);
+  jfa_tensor_t c = jfa_tensor_bshd(&x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, 1, T31, T31, 1);
+  tu_expect("bshd (1, 2^31, 2^31, 1): 2^62 elements, strides (2^62, 1, 2^31, 1)",
+            jfa_tensor_numel(&c) == (int64_t)1 << 62 && c.stride[0] == (int64_t)1 << 62 && c.stride[1] == 1 &&
+                c.stride[2] == T31 && c.stride[3] == 1);
+  jfa_tensor_t d = jfa_tensor_bhsd(&x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, 3, -1, 2, 2);
+  tu_expect("bhsd with a negative size: strides 0, numel -1", d.stride[0] == 0 && jfa_tensor_numel(&d) == -1);
+  jfa_tensor_t e = jfa_tensor_bhsd(&x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, 0, T40, T40, T40);
+  tu_expect("numel with a zero size is 0 (no overflow from the others)", jfa_tensor_numel(&e) == 0);
+  double o1 = NAN;
+  jfa_tensor_t o = jfa_tensor_bhsd(&o1, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, 1, 1, 1, 1);
+  jfa_status_t st = jfa_attention_forward(ctx, NULL, &a, &a, &a, &o, NULL);
+  char label[512];
+  snprintf(label, sizeof label, "a call with the overflowing view: refused naming q, o untouched (%s)",
+           jfa_get_last_error());
+  tu_expect(label, st == INV && names_arg(jfa_get_last_error(), "q") && isnan(o1));
+}
+
+/* The layout: o (2, 2, 3, 5) at strides (87, 42, 1, 13), interleaved but distinct. */
+static void interleaved_output(void) {
+  tbuf_t q = tb_new(JFA_DTYPE_FLOAT64, 0, 2, 2, 3, 5), k = tb_new(JFA_DTYPE_FLOAT64, 0, 2, 2, 4, 5),
+         v = tb_new(JFA_DTYPE_FLOAT64, 0, 2, 2, 4, 5), o = tb_new(JFA_DTYPE_FLOAT64, 0, 2, 2, 3, 5);
+  tb_random(&q, 1.0), tb_random(&k, 1.0), tb_random(&v, 1.0), tb_poison(&o);
+  const size_t span = 87 + 42 + 2 + 13 * 4 + 1;
+  double *mem = (double *)malloc(span * sizeof(double));
+  for (size_t i = 0; i < span; ++i) mem[i] = NAN;
+  jfa_tensor_t ov = o.t;
+  ov.data = mem;
+  ov.stride[0] = 87, ov.stride[1] = 42, ov.stride[2] = 1, ov.stride[3] = 13;
+  jfa_status_t s1 = jfa_attention_forward(ctx, NULL, &q.t, &k.t, &v.t, &ov, NULL);
+  jfa_status_t s2 = jfa_attention_forward(ctx, NULL, &q.t, &k.t, &v.t, &o.t, NULL);
+  tb_get(&o);
+  double *got = (double *)malloc(o.n * sizeof(double));
+  tu_gather(&ov, got);
+  size_t written = 0;
+  for (size_t i = 0; i < span; ++i) written += !isnan(mem[i]);
+  char label[512];
+  snprintf(label, sizeof label, "o at strides (87, 42, 1, 13) over (2, 2, 3, 5) accepted, equal to a dense o, "
+           "exactly its 60 elements written (%s; %zu written)", s1 ? jfa_get_last_error() : "ok", written);
+  tu_expect(label, s1 == JFA_SUCCESS && s2 == JFA_SUCCESS && tu_rel_err(got, o.val, o.n) == 0.0 && written == 60);
+  free(mem), free(got);
+  tb_free(&q), tb_free(&k), tb_free(&v), tb_free(&o);
+}
+
+/* Random small output layouts: the library's overlap decision equals a brute-force one. */
+static void overlap_against_brute_force(void) {
+  int agree = 0, total = 0, accepted = 0, refused = 0, exact = 0, exact_overlap = 0;
+  double qv[64], kv[64], vv[64];
+  for (int i = 0; i < 64; ++i) qv[i] = tu_normal(), kv[i] = tu_normal(), vv[i] = tu_normal();
+  for (int trial = 0; trial < 600; ++trial) {
+    int64_t sh[4], st[4];
+    for (int d = 0; d < 4; ++d) {
+      sh[d] = 1 + (int64_t)(tu_uniform() * (d == 0 ? 2 : 4));
+      st[d] = (int64_t)(tu_uniform() * 14);
+    }
+    int64_t numel = sh[0] * sh[1] * sh[2] * sh[3], span = 1;
+    for (int d = 0; d < 4; ++d) span += (sh[d] - 1) * st[d];
+    if (numel > 64) continue;
+    /* brute force: mark every offset */
+    unsigned char *hit = (unsigned char *)calloc((size_t)span, 1);
+    int overlap = 0;
+    for (int64_t a = 0; a < sh[0]; ++a)
+      for (int64_t b = 0; b < sh[1]; ++b)
+        for (int64_t c = 0; c < sh[2]; ++c)
+          for (int64_t e = 0; e < sh[3]; ++e) {
+            int64_t off = a * st[0] + b * st[1] + c * st[2] + e * st[3];
+            overlap |= hit[off];
+            hit[off] = 1;
+          }
+    free(hit);
+    { /* does this layout need the exact test (no zero stride, not nested, span >= numel)? */
+      int64_t ss[4], se[4], nn = 0, sp = 0, zero = 0, nested = 1;
+      for (int d = 0; d < 4; ++d)
+        if (sh[d] > 1) zero |= st[d] == 0, ss[nn] = st[d], se[nn++] = sh[d];
+      for (int64_t i = 1; i < nn; ++i)
+        for (int64_t j = i; j > 0 && ss[j] < ss[j - 1]; --j) {
+          int64_t a = ss[j], b = se[j];
+          ss[j] = ss[j - 1], se[j] = se[j - 1], ss[j - 1] = a, se[j - 1] = b;
+        }
+      for (int64_t i = 0; i < nn; ++i) nested &= ss[i] > sp, sp += ss[i] * (se[i] - 1);
+      exact += !zero && !nested && sp + 1 >= numel;
+      exact_overlap += !zero && !nested && sp + 1 >= numel && overlap;
+    }
+    jfa_tensor_t q = jfa_tensor_bhsd(qv, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, sh[0], sh[1], sh[2], sh[3]);
+    double *om = (double *)malloc((size_t)span * sizeof(double));
+    jfa_tensor_t o = q;
+    o.data = om;
+    memcpy(o.stride, st, sizeof st);
+    jfa_tensor_t k = q, v = q;
+    k.data = kv, v.data = vv;
+    jfa_status_t s = jfa_attention_forward(ctx, NULL, &q, &k, &v, &o, NULL);
+    int lib_overlap = s == INV && names_arg(jfa_get_last_error(), "o") &&
+                      (strstr(jfa_get_last_error(), "overlap") || strstr(jfa_get_last_error(), "= 0 on an axis"));
+    int lib_ok = s == JFA_SUCCESS;
+    agree += (lib_ok && !overlap) || (lib_overlap && overlap);
+    accepted += lib_ok, refused += lib_overlap;
+    ++total;
+    if (!((lib_ok && !overlap) || (lib_overlap && overlap)))
+      printf("  disagree: shape (%lld,%lld,%lld,%lld) strides (%lld,%lld,%lld,%lld): brute force %s, jfa %d (%s)\n",
+             (long long)sh[0], (long long)sh[1], (long long)sh[2], (long long)sh[3], (long long)st[0],
+             (long long)st[1], (long long)st[2], (long long)st[3], overlap ? "overlap" : "distinct", (int)s,
+             jfa_get_last_error());
+    free(om);
+  }
+  char label[256];
+  snprintf(label, sizeof label,
+           "output overlap decision equals brute force on %d random layouts (%d accepted, %d refused; %d decided by "
+           "the exact test, %d of them overlapping)",
+           total, accepted, refused, exact, exact_overlap);
+  tu_expect(label, agree == total && accepted > 50 && refused > 50 && exact_overlap > 10 && exact - exact_overlap > 10);
+}
+
 int main(void) {
   tu_init_seed("test_cpu_errors");
   if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) return 1;
@@ -152,6 +278,15 @@ int main(void) {
        call_fwd(), INV, "v");
   CASE("zero stride on an output", t[O].stride[2] = 0, call_fwd(), INV, "o");
   CASE("self-overlapping output strides", t[OD].stride[2] = 1, call_jvp(), INV, "od");
+  /* o (1,4,5,3) at strides (_, 16, 1, 6): span 65 >= 60 elements, not nested, and 16 = 4 + 2*6 collides */
+  CASE("output strides that collide beyond the quick tests", (t[O].stride[1] = 16, t[O].stride[2] = 1, t[O].stride[3] = 6),
+       call_fwd(), INV, "o");
+  CASE("params scale DBL_MAX", prm.scale = 1.7976931348623157e308, call_fwd(), INV, "scale");
+  CASE("params scale -2^33", prm.scale = -8589934592.0, call_bwd(), INV, "scale");
+  CASE("unknown params flags", prm.flags = 0x10, call_jvp(), INV, "flags");
+  CASE("params of a newer layout version", prm.struct_tag = JFA_STRUCT_TAG(JFA_STRUCT_ATTENTION_PARAMS, 9), call_fwd(),
+       JFA_ERROR_ABI_MISMATCH, "params");
+  CASE("params of a wrong size", prm.struct_size += 8, call_bwd(), JFA_ERROR_ABI_MISMATCH, "params");
   CASE("output o is input q", t[O].data = t[Q].data, call_fwd(), INV, "o");
   CASE("output lse inside input v", t[LSE].data = (double *)t[V].data + 2, call_fwd(), INV, "lse");
   CASE("outputs od and o overlap", t[OD].data = t[O].data, call_jvp(), INV, "od");
@@ -266,6 +401,9 @@ int main(void) {
   tb_free(&mask);
 
   for (int i = 0; i < NT; ++i) tb_free(&buf[i]), free(snap[i]);
+  checked_products();
+  interleaved_output();
+  overlap_against_brute_force();
   jfa_context_destroy(ctx);
   return tu_finish();
 }

@@ -32,10 +32,11 @@ def test_pip_install_bundles_library(tmp_path):
     code = ("import torch, jfa, jfa.torch as jt; from jfa import _lib; "
             "assert _lib.candidate_paths()[0].startswith(%r); "
             "q = torch.randn(1, 2, 9, 8, dtype=torch.float64); "
-            "print(jfa.version(), float(jt.attention(q, q, q).sum()))" % str(target))
+            "print(jfa.version() == _lib.VERSION, jfa.__version__, float(jt.attention(q, q, q).sum()))"
+            % str(target))
     out = subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=str(tmp_path),
                          capture_output=True, text=True)
-    assert out.stdout.startswith("(0, 2, 0)")
+    assert out.stdout.startswith("True ")
 
 
 def _built_lib():
@@ -65,7 +66,7 @@ def test_wheel_is_platform_tagged(tmp_path):
     (whl,) = os.listdir(tmp_path / "dist")
     import sysconfig
     plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-    assert whl == "jfa-0.2.0-py3-none-%s.whl" % plat, whl
+    assert whl.startswith("jfa-") and whl.endswith("-py3-none-%s.whl" % plat), whl
     import zipfile
     names = zipfile.ZipFile(str(tmp_path / "dist" / whl)).namelist()
     assert "jfa/libjfa.so" in names and "jfa/torch/_api.py" in names, names

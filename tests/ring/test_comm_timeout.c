@@ -125,7 +125,11 @@ int main(int argc, char **argv) {
   /* a failing callback marks the communicator failed */
   cb_state_t s;
   memset(&s, 0, sizeof s);
-  jfa_comm_callbacks_t cb = {&s, cb_start, cb_wait, cb_allreduce, cb_barrier, cb_destroy};
+  jfa_comm_callbacks_t cb;
+  jfa_comm_callbacks_init(&cb);
+  cb.user = &s;
+  cb.exchange_start = cb_start, cb.exchange_wait = cb_wait, cb.allreduce_minmax = cb_allreduce;
+  cb.barrier = cb_barrier, cb.destroy = cb_destroy;
   jfa_comm_t *comm = NULL;
   jfa_context_t *ctx = NULL;
   jfa_ring_t *ring = NULL;
