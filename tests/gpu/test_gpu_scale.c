@@ -4,7 +4,7 @@
  *  - an exact zero scale (JFA_PARAMS_SCALE_AS_GIVEN): uniform softmax over the
  *    visible keys; mu and dQ, dK must be exactly 0;
  *  - negative scales (-0.7, and -3 with the flag);
- *  - |scale| = JFA_SCALE_MAX: forward and JVP finite, O a convex combination of V
+ *  - |scale| = JFA_SCALE_MAX: forward, JVP and backward finite, O a convex combination of V
  *    (|O| <= max |V| per column), lse and mu finite where a key is visible;
  *  - DBL_MAX refused before anything runs.
  * bf16 and fp16 (tensor-core kernels; the sm_90a forward needs scale > 0 and falls
@@ -84,6 +84,17 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     const double vmax = max_abs(v.val, v.n) * (1 + tol);
     snprintf(nm, sizeof nm, "case %d: |O| <= max |V| (a convex combination of V rows)", ci);
     tu_expect(nm, max_abs(o.val, nq) <= vmax);
+    /* the backward from the saved float32 lse (rounded by up to |S| * 2^-24, far above 1 here)
+       keeps P <= 1: every gradient finite */
+    gb_poison(&dq), gb_poison(&dk), gb_poison(&dv);
+    gt_ok(jfa_attention_backward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t),
+          "backward");
+    gb_get(&dq), gb_get(&dk), gb_get(&dv);
+    bad = 0;
+    for (size_t i = 0; i < nq; ++i) bad += !isfinite(dq.val[i]);
+    for (size_t i = 0; i < nk; ++i) bad += !isfinite(dk.val[i]) || !isfinite(dv.val[i]);
+    snprintf(nm, sizeof nm, "case %d: backward at |scale| = JFA_SCALE_MAX all finite (%zu not)", ci, bad);
+    tu_expect(nm, bad == 0);
     prm.scale = c->scale > 0 ? DBL_MAX : -DBL_MAX;
     gb_poison(&o);
     jfa_status_t st = jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t);

@@ -50,6 +50,15 @@ __device__ __forceinline__ float fmax_nan(float a, float b) {
   return r;
 }
 
+/* min(p, 1), NaN when p is NaN (min.NaN.f32): the backward's P = exp(S - lse) with a float32
+   lse rounded below the row's max score (|S| near JFA_SCALE_MAX) must not exceed 1 (exp of
+   a rounding error of hundreds would be inf, and inf * 0 NaN); a NaN P stays NaN. */
+__device__ __forceinline__ float p_cap1(float p) {
+  float r;
+  asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(p), "f"(1.0f));
+  return r;
+}
+
 __device__ __forceinline__ float to_f(float x) { return x; }
 __device__ __forceinline__ float to_f(double x) { return (float)x; }
 __device__ __forceinline__ float to_f(__half x) { return __half2float(x); }

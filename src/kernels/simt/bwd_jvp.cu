@@ -112,7 +112,7 @@ __global__ void __launch_bounds__(256) bj_delta_kernel(jfa_problem_t p, View o, 
 /* The per-pair quantities; returns (P, Pd, dS, dSd) through pointers. */
 static __device__ __forceinline__ void bj_pair(double s64, float li, float mi, float deli, float deldi, float sd,
                                                float dp0, float dpd0, float *P, float *Pd, float *dS, float *dSd) {
-  const float pr = expf((float)(s64 - (double)li));
+  const float pr = p_cap1(expf((float)(s64 - (double)li)));
   const float pd = pr * (sd - mi);
   const float dp = dp0 - deli, dpd = dpd0 - deldi;
   *P = pr;

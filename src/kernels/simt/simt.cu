@@ -302,7 +302,7 @@ __global__ void __launch_bounds__(256) simt_dq_kernel(jfa_problem_t p, View q, V
     if (valid) {
       const double s64 = p.scale * dot_row64(Qs + w * D, Ks + lane * (D + 1), D) + (double)bias;
       float dp = dot_row(dOs + w * D, Vs + lane * (D + 1), D);
-      float pr = expf((float)(s64 - (double)lse_i));
+      float pr = p_cap1(expf((float)(s64 - (double)lse_i)));
       ds = pr * (dp - delta_i);
     }
     for (int jj = 0; jj < SIMT_TILE; ++jj) {
@@ -382,7 +382,7 @@ __global__ void __launch_bounds__(256) simt_dkdv_kernel(jfa_problem_t p, View q,
       if (valid) {
         const double s64 = p.scale * dot_row64(Qs + lane * (D + 1), Ks + w * D, D) + (double)bias;
         float dp = dot_row(dOs + lane * (D + 1), Vs + w * D, D);
-        pr = expf((float)(s64 - (double)li));
+        pr = p_cap1(expf((float)(s64 - (double)li)));
         ds = pr * (dp - del_s[lane]);
       }
       for (int ii = 0; ii < SIMT_TILE; ++ii) {

@@ -229,7 +229,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int qi = nt * 8 + 2 * t4 + (e & 1);
-        float pv = exp2f(st[nt][e] * a.scale_log2 - lb[qi]);
+        float pv = p_cap1(exp2f(st[nt][e] * a.scale_log2 - lb[qi]));
         if (need_mask) {
           const int kl = wk + g + (e >> 1) * 8;
           if (!MASKED) {
@@ -239,8 +239,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
             if (kj < klo_s[buf * BM + qi] || kj >= khi_s[buf * BM + qi])
               pv = 0.f;
             else if (a.mk.dm_kind)
-              pv = exp2f(st[nt][e] * a.scale_log2 + mask_dense(a.mk, b, h, q0 + qi, kj) * 1.4426950408889634f -
-                         lb[qi]);
+              pv = p_cap1(exp2f(st[nt][e] * a.scale_log2 +
+                                mask_dense(a.mk, b, h, q0 + qi, kj) * 1.4426950408889634f - lb[qi]));
           }
         }
         st[nt][e] = pv;
