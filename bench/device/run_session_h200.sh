@@ -1,0 +1,58 @@
+#!/bin/bash
+# run_session_h200.sh - one device call that verifies a merged main on one H200 (from the
+# repository root): build with warnings as errors, every GPU test but the 64-bit ones
+# (ctest -L gpu -E 64bit), compute-sanitizer on the NaN and second-order kernels, jfa_bench on
+# the default dispatch and on sm80 (the cases of run_hopper_h200.sh), and the second-order
+# benchmark. PART=scale runs instead the 64-bit tests, the main job at 2^31 elements per
+# tensor (issue 24) and the training-step benchmark against the Triton package when
+# .seed/jvp_flash_attention is carried. Logs in $OUT (at most 8 files); summary last.
+#
+#   bash bench/device/run_session_h200.sh          PART=scale bash bench/device/run_session_h200.sh
+set -u
+OUT=${OUT:-/tmp/jfa_session}
+mkdir -p "$OUT"
+. bench/device/h200_build.sh
+START=$(date +%s)
+B=build-h200
+jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON || { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+PY="env PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so python3"
+if [ "${PART:-}" != scale ]; then
+  (cd $B && timeout 330 ctest -L gpu -E 64bit --output-on-failure --timeout 300) > "$OUT/ctest_gpu.log" 2>&1
+  echo "ctest -L gpu rc=$?" >> "$OUT/ctest_gpu.log"
+  {
+    for t in "test_gpu_nan" "test_gpu_backward_jvp 0" "test_gpu_scale 0"; do
+      echo "== memcheck $t"; timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/gpu/$t | tail -1
+      echo "rc=${PIPESTATUS[0]}"
+    done
+    echo "== racecheck test_gpu_backward_jvp 0"
+    timeout 60 compute-sanitizer --tool racecheck --error-exitcode 9 $B/tests/gpu/test_gpu_backward_jvp 0 | tail -1
+    echo "rc=${PIPESTATUS[0]}"
+  } > "$OUT/sanitizer.log" 2>&1
+  { $JFA_BENCH --case 4096 128 0 | head -1
+    for path in auto sm80; do
+      for c in "4096 128 0" "4096 128 1" "4096 64 0" "4096 64 1" "16384 128 0"; do
+        # shellcheck disable=SC2086
+        JFA_KERNEL_PATH=$path JFA_BENCH_TIMEOUT=60 jfa_bench_rows --case $c
+      done
+    done
+  } > "$OUT/bench.log" 2>&1
+  timeout 150 $PY bench/bench_second_order.py > "$OUT/second_order.log" 2>&1
+else
+  (cd $B && timeout 400 ctest -R "64bit|app_fill" --output-on-failure --timeout 200) > "$OUT/ctest_64bit.log" 2>&1
+  echo "ctest 64bit rc=$?" >> "$OUT/ctest_64bit.log"
+  timeout 240 mpirun --allow-run-as-root -np 1 $B/apps/jfa_ring --device cuda --comm nccl --seq 1048576 \
+    --heads 16 > "$OUT/main_job.log" 2>&1
+  echo "main job rc=$?" >> "$OUT/main_job.log"
+fi
+echo "===== SUMMARY ($(( $(date +%s) - START )) s)"
+grep BUILD_WALL "$OUT/build.log"
+for f in ctest_gpu ctest_64bit; do
+  [ -f "$OUT/$f.log" ] && grep -E "Test +#|tests passed|tests failed| rc=" "$OUT/$f.log"
+  [ -f "$OUT/$f.log" ] && grep -E "\[FAIL\]|FAILED|passed, [0-9]+ failed" "$OUT/$f.log" | head -30
+done
+[ -f "$OUT/sanitizer.log" ] && grep -E "==|ERROR SUMMARY|rc=" "$OUT/sanitizer.log"
+[ -f "$OUT/bench.log" ] && cat "$OUT/bench.log"
+[ -f "$OUT/second_order.log" ] && tail -30 "$OUT/second_order.log"
+[ -f "$OUT/main_job.log" ] && tail -30 "$OUT/main_job.log"
+exit 0
