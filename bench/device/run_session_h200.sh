@@ -37,7 +37,7 @@ if [ "${PART:-}" != scale ]; then
       done
     done
   } > "$OUT/bench.log" 2>&1
-  timeout 150 $PY bench/bench_second_order.py > "$OUT/second_order.log" 2>&1
+  timeout 150 $PY bench/bench_second_order.py --cases 4096:64:0,4096:128:0 --iters 3 > "$OUT/second_order.log" 2>&1
 else
   (cd $B && timeout 400 ctest -R "64bit|app_fill" --output-on-failure --timeout 200) > "$OUT/ctest_64bit.log" 2>&1
   echo "ctest 64bit rc=$?" >> "$OUT/ctest_64bit.log"
