@@ -135,10 +135,15 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
       mx = fmax_nan(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmax_nan(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       if (FAST) mx *= a.scale_log2; /* scale > 0: the max of the scaled scores */
-      const float mnew = fmax_nan(mrow[mt][rr], mx); /* NaN stays NaN: the row comes out NaN */
+      float mnew = fmax_nan(mrow[mt][rr], mx); /* NaN stays NaN: the row comes out NaN */
+      const bool moved = mnew > mrow[mt][rr];  /* the row's max rose (first visible keys included) */
+      /* FAST forms fma(s, c, -m) exactly, against m = round(max s * c): the exponent can reach
+         half an ulp of m, above 128 when |S| passes 2^31 (a scale near JFA_SCALE_MAX), and
+         exp2 overflows. A reference about 2 ulps above the max keeps every exponent <= 0
+         (P <= 1); only when the max rose, so it costs nothing per element. */
+      if (FAST && moved) mnew = fmaf(fabsf(mnew), 2.5e-7f, mnew);
       const float muse = mnew == -INFINITY ? 0.f : mnew;
       const float alpha = FAST ? exp2_ftz(mrow[mt][rr] - muse) : exp2f(mrow[mt][rr] - muse);
-      const bool moved = mnew > mrow[mt][rr]; /* the row's max rose (first visible keys included) */
       mrow[mt][rr] = mnew;
       float ps = 0.f, psd = 0.f;
 #pragma unroll

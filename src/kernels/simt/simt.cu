@@ -127,6 +127,10 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
                               dot_row64(Qs + w * D, Kds + lane * (D + 1), D)));
     float mt = warp_max(s);
     float mn = fmax_nan(m, mt);
+    /* mn is the max of the scores rounded to float, s64 - mn up to half an ulp of mn (over 88
+       when |S| passes 2^30, a scale near JFA_SCALE_MAX): a reference about 2 ulps above it keeps
+       exp(s64 - mn) <= 1 */
+    if (mn > m) mn = fmaf(fabsf(mn), 2.5e-7f, mn);
     if (mn == -INFINITY) continue;
     float alpha = (m == -INFINITY) ? 0.f : expf(m - mn);
     float pj = valid ? expf((float)(s64 - (double)mn)) : 0.f;
