@@ -229,15 +229,14 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
       if (s2 != JFA_SUCCESS) {
         fprintf(stderr, "jfa_layout_shard: %s\n", jfa_get_last_error());
         st = s2;
-        free(tmp);
-        goto local_done;
+        break;
       }
       shard_host(c, rank, P, f[i], tmp, fh[i], D);
       if (memcmp(tmp, L[i].vals, L[i].n * sizeof(double)) != 0) {
-        fprintf(stderr, "jfa_layout_shard disagrees with the host copy of input %d\n", i);
+        fprintf(stderr, "rank %d of %d: jfa_layout_shard disagrees with the documented %s layout (input %d)\n", rank, P,
+                c->layout == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contiguous", i);
         st = JFA_ERROR_INTERNAL;
-        free(tmp);
-        goto local_done;
+        break;
       }
       if (i == Q) { /* unshard puts exactly this rank's rows back, touching no other row */
         double *full = (double *)malloc(nq * sizeof(double));
@@ -255,13 +254,20 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
           fprintf(stderr, "jfa_layout_unshard: status %d, %zu written (expected %zu), %zu wrong\n", (int)s3,
                   written, L[Q].n, wrong);
           st = JFA_ERROR_INTERNAL;
-          free(tmp);
-          goto local_done;
+          break;
         }
       }
       lt_upload(&L[i]);
     }
     free(tmp);
+    { /* every rank's shards must be right before the collective ring calls (else all stop here) */
+      int mine = st == JFA_SUCCESS, all = 0;
+      MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, group);
+      if (!all) {
+        if (st == JFA_SUCCESS) st = JFA_ERROR_INTERNAL;
+        goto local_done;
+      }
+    }
     for (int i = O; i < NF; ++i) lt_poison(&L[i]);
     lt_poison(&L[NF]);
     lt_poison(&L[NF + 1]);
