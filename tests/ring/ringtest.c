@@ -54,7 +54,7 @@ void rt_describe(const rt_case_t *c, char *buf, size_t n) {
   if (c->num_seqs > 0) snprintf(seqs, sizeof seqs, " %lld seqs", (long long)c->num_seqs);
   snprintf(buf, n, "%s %s %s%s%s%s B%lld Hq%lld Hkv%lld N%lld D%lld", dn[c->dtype],
            c->layout == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contig", c->causal ? "causal" : "full",
-           c->bshd ? " bshd" : "", win, seqs,
+           c->bshd == 1 ? " bshd" : c->bshd == 2 ? " padded" : "", win, seqs,
            (long long)c->B, (long long)c->Hq, (long long)c->Hkv, (long long)c->N, (long long)c->D);
 }
 
@@ -96,19 +96,33 @@ typedef struct {
   jfa_tensor_t t; /* on the device */
   double *vals;   /* local values (BHSD) */
   void *host;     /* dtype storage */
-  size_t n, bytes;
+  size_t n, span, bytes; /* elements, elements of the storage (padding included), bytes */
 } lt_t;
 
+/* storage: 0 BHSD, 1 (B, S, H, D) (statistics stay BHSD), 2 padded views: every axis has a
+   non-unit stride (head dim 2, each outer axis padded by one element), statistics included */
 static int lt_make(lt_t *x, jfa_device_t dev, jfa_dtype_t dt, int64_t B, int64_t H, int64_t N, int64_t D,
-                   int bshd) {
+                   int storage) {
   memset(x, 0, sizeof(*x));
   x->n = (size_t)(B * H * N * D);
-  x->bytes = x->n * jfa_dtype_size(dt);
+  size_t span = x->n;
+  jfa_tensor_t t = storage == 1 && D > 1 ? jfa_tensor_bshd(NULL, dt, dev, B, N, H, D)
+                                         : jfa_tensor_bhsd(NULL, dt, dev, B, H, N, D);
+  if (storage == 2) {
+    t.stride[3] = 2;
+    t.stride[2] = 2 * D + 1;
+    t.stride[1] = t.stride[2] * N + 1;
+    t.stride[0] = t.stride[1] * H + 1;
+    span = (size_t)(t.stride[0] * B);
+  }
+  x->span = span;
+  x->bytes = span * jfa_dtype_size(dt);
   x->vals = (double *)calloc(x->n, sizeof(double));
   x->host = malloc(x->bytes);
-  void *d = dev_alloc(dev, x->bytes);
-  x->t = bshd && D > 1 ? jfa_tensor_bshd(d, dt, dev, B, N, H, D) : jfa_tensor_bhsd(d, dt, dev, B, H, N, D);
-  return x->vals && x->host && d;
+  t.data = dev_alloc(dev, x->bytes);
+  x->t = t;
+  if (x->host) tu_poison(x->host, span, dt); /* padding of inputs reads as NaN */
+  return x->vals && x->host && t.data;
 }
 /* the tensor's layout over the host copy */
 static jfa_tensor_t lt_host(const lt_t *x) {
@@ -128,7 +142,7 @@ static void lt_upload(lt_t *x) {
   dev_copy(x->t.device, x->t.data, x->host, x->bytes, 1);
 }
 static void lt_poison(lt_t *x) {
-  tu_poison(x->host, x->n, x->t.dtype);
+  tu_poison(x->host, x->span, x->t.dtype);
   dev_copy(x->t.device, x->t.data, x->host, x->bytes, 1);
 }
 static void lt_download(lt_t *x) {
@@ -229,15 +243,14 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
       if (s2 != JFA_SUCCESS) {
         fprintf(stderr, "jfa_layout_shard: %s\n", jfa_get_last_error());
         st = s2;
-        free(tmp);
-        goto local_done;
+        break;
       }
       shard_host(c, rank, P, f[i], tmp, fh[i], D);
       if (memcmp(tmp, L[i].vals, L[i].n * sizeof(double)) != 0) {
-        fprintf(stderr, "jfa_layout_shard disagrees with the host copy of input %d\n", i);
+        fprintf(stderr, "rank %d of %d: jfa_layout_shard disagrees with the documented %s layout (input %d)\n", rank, P,
+                c->layout == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contiguous", i);
         st = JFA_ERROR_INTERNAL;
-        free(tmp);
-        goto local_done;
+        break;
       }
       if (i == Q) { /* unshard puts exactly this rank's rows back, touching no other row */
         double *full = (double *)malloc(nq * sizeof(double));
@@ -255,13 +268,20 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
           fprintf(stderr, "jfa_layout_unshard: status %d, %zu written (expected %zu), %zu wrong\n", (int)s3,
                   written, L[Q].n, wrong);
           st = JFA_ERROR_INTERNAL;
-          free(tmp);
-          goto local_done;
+          break;
         }
       }
       lt_upload(&L[i]);
     }
     free(tmp);
+    { /* every rank's shards must be right before the collective ring calls (else all stop here) */
+      int mine = st == JFA_SUCCESS, all = 0;
+      MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, group);
+      if (!all) {
+        if (st == JFA_SUCCESS) st = JFA_ERROR_INTERNAL;
+        goto local_done;
+      }
+    }
     for (int i = O; i < NF; ++i) lt_poison(&L[i]);
     lt_poison(&L[NF]);
     lt_poison(&L[NF + 1]);

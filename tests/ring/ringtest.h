@@ -27,7 +27,8 @@ typedef struct {
   jfa_dtype_t dtype;
   jfa_layout_t layout;
   int causal;
-  int bshd; /* local q, k, v, o, ... stored (B, S, H, D): strided views (stats stay (B, H, S, 1)) */
+  int bshd; /* 1: local q, k, v, o, ... stored (B, S, H, D) (stats stay (B, H, S, 1)); 2: padded views
+               with a non-unit stride on every axis (head dim 2), stats included; 0: BHSD */
   int windowed;                  /* 0: no window (window_left/right ignored) */
   int64_t window_left, window_right; /* global positions, -1 = unbounded side */
   int64_t num_seqs;              /* packed sequences over the global sequence (0: none; needs B = 1) */

@@ -12,6 +12,8 @@
  * by the documented layout formula. Also: the error does not grow with P
  * (err(P=8) <= 10 err(P=2) + floor), the one-rank communicator at P=1, and
  * fully masked blocks (causal: early queries against late keys) leave no NaN.
+ * Local tensors are BHSD, (B, S, H, D) views, or padded views with a non-unit
+ * stride on every axis (head dim included, lse and mu too).
  */
 #include <math.h>
 #include <stdio.h>
@@ -46,6 +48,8 @@ int main(int argc, char **argv) {
   { rt_case_t c = {1, 3, 3, 96, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_ZIGZAG, 1, 0, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* MHA, odd D */
   { rt_case_t c = {1, 6, 1, 48, 7, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 1, 0, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* MQA */
   { rt_case_t c = {2, 4, 2, 48, 6, JFA_DTYPE_FLOAT32, JFA_LAYOUT_ZIGZAG, 1, 1, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* BSHD views */
+  { rt_case_t c = {2, 4, 2, 48, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_ZIGZAG, 1, 2, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* padded */
+  { rt_case_t c = {1, 2, 1, 48, 4, JFA_DTYPE_FLOAT32, JFA_LAYOUT_CONTIGUOUS, 0, 2, 1, 3, 2, 0, NULL}; cases[nc++] = c; }
   /* sliding windows (global positions) and packed sequences (lengths 1, 7 and longer,
      empty ones, sequences crossing rank boundaries), contiguous and zigzag */
   static const int64_t cu_mix[] = {0, 1, 8, 8, 30, 31, 96};      /* 1, 7, 0, 22, 1, 65 */
