@@ -5,7 +5,9 @@
 # the default dispatch and on sm80 (the cases of run_hopper_h200.sh), and the second-order
 # benchmark. PART=scale runs instead the 64-bit tests, the main job at 2^31 elements per
 # tensor (issue 24) and the training-step benchmark against the Triton package when
-# .seed/jvp_flash_attention is carried. Logs in $OUT (at most 8 files); summary last.
+# .seed/jvp_flash_attention is carried (TRITON=DIR names another folder). SKIP_SAN=1 and
+# SKIP_SO=1 leave out the sanitizer and the second-order benchmark. Logs in $OUT (at most 8
+# files); summary last.
 #
 #   bash bench/device/run_session_h200.sh          PART=scale bash bench/device/run_session_h200.sh
 set -u
@@ -20,7 +22,7 @@ PY="env PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so python3"
 if [ "${PART:-}" != scale ]; then
   (cd $B && timeout 330 ctest -L gpu -E 64bit --output-on-failure --timeout 300) > "$OUT/ctest_gpu.log" 2>&1
   echo "ctest -L gpu rc=$?" >> "$OUT/ctest_gpu.log"
-  {
+  [ -z "${SKIP_SAN:-}" ] && {
     for t in "test_gpu_nan" "test_gpu_backward_jvp 0" "test_gpu_scale 0"; do
       echo "== memcheck $t"; timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/gpu/$t | tail -1
       echo "rc=${PIPESTATUS[0]}"
@@ -37,13 +39,21 @@ if [ "${PART:-}" != scale ]; then
       done
     done
   } > "$OUT/bench.log" 2>&1
-  timeout 150 $PY bench/bench_second_order.py --cases 4096:64:0,4096:128:0 --iters 3 > "$OUT/second_order.log" 2>&1
+  [ -z "${SKIP_SO:-}" ] && timeout 150 $PY bench/bench_second_order.py --cases 4096:64:0,4096:128:0 --iters 3 > "$OUT/second_order.log" 2>&1
 else
   (cd $B && timeout 400 ctest -R "64bit|app_fill" --output-on-failure --timeout 200) > "$OUT/ctest_64bit.log" 2>&1
   echo "ctest 64bit rc=$?" >> "$OUT/ctest_64bit.log"
   timeout 240 mpirun --allow-run-as-root -np 1 $B/apps/jfa_ring --device cuda --comm nccl --seq 1048576 \
     --heads 16 > "$OUT/main_job.log" 2>&1
   echo "main job rc=$?" >> "$OUT/main_job.log"
+  TRITON=${TRITON:-.seed}
+  [ -d "$TRITON/jvp_flash_attention" ] || TRITON=
+  { for cfg in "bfloat16 4096" "float32 2048"; do
+      set -- $cfg
+      timeout 150 $PY bench/train_step.py --device cuda --dtypes "$1" --batch 4 --seq "$2" --width 1024 \
+        --heads 8 --depth 4 --iters 5 ${TRITON:+--triton-path $TRITON} --format md
+    done
+  } > "$OUT/train_step.log" 2>&1
 fi
 echo "===== SUMMARY ($(( $(date +%s) - START )) s)"
 grep BUILD_WALL "$OUT/build.log"
@@ -55,4 +65,5 @@ done
 [ -f "$OUT/bench.log" ] && cat "$OUT/bench.log"
 [ -f "$OUT/second_order.log" ] && tail -30 "$OUT/second_order.log"
 [ -f "$OUT/main_job.log" ] && tail -30 "$OUT/main_job.log"
+[ -f "$OUT/train_step.log" ] && grep -v Warning "$OUT/train_step.log" | tail -40
 exit 0
