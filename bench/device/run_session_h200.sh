@@ -43,7 +43,7 @@ if [ "${PART:-}" != scale ]; then
 else
   (cd $B && timeout 400 ctest -R "64bit|app_fill" --output-on-failure --timeout 200) > "$OUT/ctest_64bit.log" 2>&1
   echo "ctest 64bit rc=$?" >> "$OUT/ctest_64bit.log"
-  timeout 240 mpirun --allow-run-as-root -np 1 $B/apps/jfa_ring --device cuda --comm nccl --seq 1048576 \
+  timeout 240 mpirun --allow-run-as-root -np 1 $B/apps/jfa_ring --device cuda --comm nccl --seq 1048576 --dim 128 \
     --heads 16 > "$OUT/main_job.log" 2>&1
   echo "main job rc=$?" >> "$OUT/main_job.log"
   TRITON=${TRITON:-.seed}
