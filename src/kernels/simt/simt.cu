@@ -127,13 +127,12 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
                               dot_row64(Qs + w * D, Kds + lane * (D + 1), D)));
     float mt = warp_max(s);
     float mn = fmax_nan(m, mt);
-    /* mn is the max of the scores rounded to float, s64 - mn up to half an ulp of mn (over 88
-       when |S| passes 2^30, a scale near JFA_SCALE_MAX): a reference about 2 ulps above it keeps
-       exp(s64 - mn) <= 1 */
-    if (mn > m) mn = fmaf(fabsf(mn), 2.5e-7f, mn);
     if (mn == -INFINITY) continue;
     float alpha = (m == -INFINITY) ? 0.f : expf(m - mn);
-    float pj = valid ? expf((float)(s64 - (double)mn)) : 0.f;
+    /* mn is the max of the scores rounded to float: s64 - mn reaches half an ulp of mn (past 88,
+       exp = inf, when |S| passes 2^30, a scale near JFA_SCALE_MAX); P <= 1 (keys within the
+       float resolution of the max share its weight; a NaN stays NaN) */
+    float pj = valid ? p_cap1(expf((float)(s64 - (double)mn))) : 0.f;
     m = mn;
     l = l * alpha + warp_sum(pj);
     /* the tangent accumulates against the running mu cref (no cancellation in Od = accd / l):
