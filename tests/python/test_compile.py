@@ -14,6 +14,7 @@ test_compile.py - jfa attention under torch.compile: the custom operators of jfa
   printed (pytest -s).
 """
 import copy
+import inspect
 
 import pytest
 import torch
@@ -234,6 +235,14 @@ def _qkv(gen, device, dtype, B=2, Hq=4, Hkv=2, L=11, S=13, D=16, n=3):
     return [randn(gen, shapes[i % 3], dtype, device) for i in range(n)]
 
 
+def _opcheck(op, args, dtype, **kw):
+    """torch.library.opcheck; bf16 comparisons (eager against AOT-dispatched runs of the same kernels)
+    with bf16 tolerances where the running torch takes them."""
+    if dtype == torch.bfloat16 and "atol" in inspect.signature(torch.library.opcheck).parameters:
+        kw.update(atol=2e-2, rtol=2e-2)
+    torch.library.opcheck(op, args, **kw)
+
+
 @pytest.mark.parametrize("kind", ["causal", "mask-window", "varlen"])
 @pytest.mark.parametrize("device,dtype", OPCHECK_CASES)
 def test_opcheck(kind, device, dtype, gen):
@@ -243,17 +252,17 @@ def test_opcheck(kind, device, dtype, gen):
     opts = _opts(gen, device, kind, q.shape[2], k.shape[2])
     ops = torch.ops.jfa
     leaf = [t.clone().requires_grad_(True) for t in (q, k, v)]
-    torch.library.opcheck(ops.attention_fwd.default, (*leaf, *opts))
-    torch.library.opcheck(ops.attention_fwd_jvp.default, (q, k, v, qd, kd, vd, *opts), test_utils=NO_AUTOGRAD)
+    _opcheck(ops.attention_fwd.default, (*leaf, *opts), dtype)
+    _opcheck(ops.attention_fwd_jvp.default, (q, k, v, qd, kd, vd, *opts), dtype, test_utils=NO_AUTOGRAD)
     o, lse = ops.attention_fwd.default(q, k, v, *opts)
     do = randn(gen, o.shape, dtype, device)
-    torch.library.opcheck(ops.attention_bwd.default, (q, k, v, o, lse, do, *opts), test_utils=NO_AUTOGRAD)
+    _opcheck(ops.attention_bwd.default, (q, k, v, o, lse, do, *opts), dtype, test_utils=NO_AUTOGRAD)
     o2, lse2, od, mu = ops.attention_fwd_jvp.default(q, k, v, qd, kd, vd, *opts)
     assert relerr(o2, o) < 1e-12 or dtype != torch.float64
     dod = randn(gen, o.shape, dtype, device)
     for first in (False, True):
-        torch.library.opcheck(ops.attention_bwd_jvp.default, (q, k, v, qd, kd, vd, o2, lse2, od, mu, do, dod, *opts,
-                                                              first), test_utils=NO_AUTOGRAD)
+        _opcheck(ops.attention_bwd_jvp.default, (q, k, v, qd, kd, vd, o2, lse2, od, mu, do, dod, *opts, first),
+                 dtype, test_utils=NO_AUTOGRAD)
 
 
 @pytest.mark.parametrize("device,dtype", OPCHECK_CASES)

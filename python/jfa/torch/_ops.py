@@ -14,8 +14,9 @@ feature, not by version), in the `jfa` namespace:
     <opts> = attn_mask (Tensor?), cu_seqlens_q, cu_seqlens_k (int64 Tensor?), scale (float?,
              None = 1/sqrt(E)), mask (causal mode), window_left, window_right
 
-each with a fake implementation giving the real one's shapes, dtypes and strides
-(torch.empty_like of the input, as the real one allocates), no input mutated, and
+each with a fake implementation giving the real one's shapes, dtypes and strides (outputs
+contiguous whatever the inputs' strides, so that a compiler passing differently laid out
+inputs cannot make the real layout differ from the traced one), no input mutated, and
 attention_fwd's reverse-mode formula (register_autograd: the backward calls
 attention_bwd). The other three have no autograd formula: attention_bwd_jvp's last three
 outputs are empty (0,) tensors without first_order.
@@ -48,6 +49,12 @@ if not (hasattr(_library, "custom_op") and hasattr(_library, "register_fake") an
 AVAILABLE = False
 
 Tensor = torch.Tensor
+_CONTIG = torch.contiguous_format
+
+
+def _like(t):
+    """An output shaped as t, contiguous (real and fake implementations alike)."""
+    return torch.empty_like(t, memory_format=_CONTIG)
 
 _cfg_cache = {}
 
@@ -86,12 +93,12 @@ def _register():
                       cu_seqlens_k: Optional[Tensor], scale: Optional[float], mask: int, window_left: int,
                       window_right: int) -> Tuple[Tensor, Tensor]:
         cfg = _config(q, k, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right)
-        o, lse, _, _ = _core.forward(q, k, v, cfg)
+        o, lse, _, _ = _core.forward(q, k, v, cfg, fmt=_CONTIG)
         return o, lse
 
     @attention_fwd.register_fake
     def _fwd_fake(q, k, v, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right):
-        return torch.empty_like(q), _core.new_stat(q)
+        return _like(q), _core.new_stat(q)
 
     @custom_op("jfa::attention_fwd_jvp", mutates_args=())
     def attention_fwd_jvp(q: Tensor, k: Tensor, v: Tensor, qd: Tensor, kd: Tensor, vd: Tensor,
@@ -99,12 +106,12 @@ def _register():
                           cu_seqlens_k: Optional[Tensor], scale: Optional[float], mask: int, window_left: int,
                           window_right: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         cfg = _config(q, k, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right)
-        return _core.forward(q, k, v, cfg, qd, kd, vd)
+        return _core.forward(q, k, v, cfg, qd, kd, vd, fmt=_CONTIG)
 
     @attention_fwd_jvp.register_fake
     def _fwd_jvp_fake(q, k, v, qd, kd, vd, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left,
                       window_right):
-        return torch.empty_like(q), _core.new_stat(q), torch.empty_like(q), _core.new_stat(q)
+        return _like(q), _core.new_stat(q), _like(q), _core.new_stat(q)
 
     @custom_op("jfa::attention_bwd", mutates_args=())
     def attention_bwd(q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, grad_out: Tensor,
@@ -112,12 +119,12 @@ def _register():
                       scale: Optional[float], mask: int, window_left: int,
                       window_right: int) -> Tuple[Tensor, Tensor, Tensor]:
         cfg = _config(q, k, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right)
-        return tuple(_core.backward(q, k, v, o, lse, grad_out, cfg))
+        return tuple(_core.backward(q, k, v, o, lse, grad_out, cfg, fmt=_CONTIG))
 
     @attention_bwd.register_fake
     def _bwd_fake(q, k, v, o, lse, grad_out, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left,
                   window_right):
-        return torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        return _like(q), _like(k), _like(v)
 
     @custom_op("jfa::attention_bwd_jvp", mutates_args=())
     def attention_bwd_jvp(q: Tensor, k: Tensor, v: Tensor, qd: Tensor, kd: Tensor, vd: Tensor, o: Tensor,
@@ -128,7 +135,8 @@ def _register():
                                                                          Tensor]:
         from ._second_order import backward_jvp
         cfg = _config(q, k, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right)
-        outs = backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, grad_out, grad_tangent, cfg, first_order)
+        outs = backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, grad_out, grad_tangent, cfg, first_order,
+                            fmt=_CONTIG)
         if not first_order:
             outs = tuple(outs) + (_empty0(q), _empty0(q), _empty0(q))
         return tuple(outs)
@@ -136,9 +144,9 @@ def _register():
     @attention_bwd_jvp.register_fake
     def _bwd_jvp_fake(q, k, v, qd, kd, vd, o, lse, od, mu, grad_out, grad_tangent, attn_mask, cu_seqlens_q,
                       cu_seqlens_k, scale, mask, window_left, window_right, first_order):
-        outs = (torch.empty_like(q), torch.empty_like(k), torch.empty_like(v))
+        outs = (_like(q), _like(k), _like(v))
         if first_order:
-            return outs + (torch.empty_like(q), torch.empty_like(k), torch.empty_like(v))
+            return outs + (_like(q), _like(k), _like(v))
         return outs + (_empty0(q), _empty0(q), _empty0(q))
 
     def fwd_setup(ctx, inputs, output):
