@@ -86,7 +86,8 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     torch.compile (torch >= 2.4) a call is the custom operator jfa::attention_fwd (no graph
     break in reverse mode; see _ops.py).
     """
-    if _ops.compiling() and _ops.forward_ad_open():  # forward mode: no custom-op formula in PyTorch
+    compiling = _ops.compiling()
+    if compiling and _ops.forward_ad_open():  # forward mode: no custom-op formula in PyTorch
         return _attention_eager(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
                                 causal_alignment, window)
     if dropout_p != 0.0:
@@ -102,7 +103,7 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
                          % (tuple(qs), tuple(ks), tuple(vs)))
     q, k, v = _to4d(query), _to4d(key), _to4d(value)
     mode = _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE
-    if _ops.compiling():
+    if compiling:
         if q.numel() == 0 or k.shape[2] == 0:  # O = 0 (_NoKeys): the eager path
             return _attention_eager(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
                                     causal_alignment, window)
@@ -207,7 +208,8 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, is_causal=False, 
     only within itself; causal masks and windows apply inside each sequence. Offsets are
     int tensors or sequences (read on the host). Returns (total_q, Hq, E). Differentiable
     as jfa.torch.attention."""
-    if _ops.compiling() and _ops.forward_ad_open():
+    compiling = _ops.compiling()
+    if compiling and _ops.forward_ad_open():
         return _varlen_eager(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal, scale, enable_gqa, causal_alignment,
                              window)
     for n, t in (("q", q), ("k", k), ("v", v)):
@@ -216,7 +218,7 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, is_causal=False, 
     if causal_alignment not in _ALIGN:
         raise ValueError("jfa: causal_alignment must be 'top_left' or 'bottom_right', got %r" % (causal_alignment,))
     view = lambda t: t.unsqueeze(0).transpose(1, 2)  # (1, H, total, E) over the same storage
-    if _ops.compiling():
+    if compiling:
         if q.shape[0] == 0 or k.shape[0] == 0:
             return _varlen_eager(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal, scale, enable_gqa,
                                  causal_alignment, window)
