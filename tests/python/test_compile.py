@@ -137,7 +137,7 @@ def test_compiled_model_matches_eager(device, dtype, tol, gen):
         q, k, v = m.qkv(x.double().cpu()).split([64, 64, 64], dim=-1)
         q, k, v = (t.view(B, N, 4, 16).transpose(1, 2) for t in (q, k, v))
         ref = m.proj(reference(q, k, v, is_causal=True).transpose(1, 2).reshape(B, N, 64))
-    assert relerr(out, ref) < 3 * tol
+    assert relerr(out.cpu(), ref) < 3 * tol
 
 
 @pytest.mark.parametrize("device,dtype,tol", CASES)
