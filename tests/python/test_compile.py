@@ -321,10 +321,17 @@ def _forward_mode_case(make_fn, model, x, t, backend):
         return eager, e
 
 
+FORWARD_CASES = [pytest.param("cpu", torch.float64, 1e-9, "aot_eager", id="cpu-f64-aot_eager"),
+                 pytest.param("cpu", torch.float32, 2e-4, "inductor", id="cpu-f32-inductor"),
+                 pytest.param("cuda", torch.bfloat16, 3e-2, "aot_eager", id="cuda-bf16-aot_eager",
+                              marks=pytest.mark.gpu),
+                 pytest.param("cuda", torch.bfloat16, 3e-2, "inductor", id="cuda-bf16-inductor",
+                              marks=pytest.mark.gpu)]
+
+
 @pytest.mark.parametrize("how", ["func.jvp", "dual"])
-@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
-@pytest.mark.parametrize("device,dtype,tol", CASES)
-def test_forward_mode_under_compile(how, backend, device, dtype, tol, gen):
+@pytest.mark.parametrize("device,dtype,tol,backend", FORWARD_CASES)
+def test_forward_mode_under_compile(how, device, dtype, tol, backend, gen):
     make_fn = _jvp_fn if how == "func.jvp" else _dual_fn
     x = randn(gen, (2, 19, 32), dtype, device)
     t = randn(gen, (2, 19, 32), dtype, device)
