@@ -11,7 +11,8 @@ feature, not by version), in the `jfa` namespace:
     jfa::attention_bwd      (q, k, v, o, lse, do, <opts>)          -> (dq, dk, dv)
     jfa::attention_bwd_jvp  (q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, <opts>, first_order)
                                                                    -> (dqd, dkd, dvd, dq, dk, dv)
-    <opts> = attn_mask (Tensor?), cu_seqlens_q, cu_seqlens_k (int64 Tensor?), scale (float?,
+    <opts> = attn_mask (Tensor?), cu_seqlens_q, cu_seqlens_k (integer Tensor?, read
+             on the host inside the operator), scale (float?,
              None = 1/sqrt(E)), mask (causal mode), window_left, window_right
 
 each with a fake implementation giving the real one's shapes, dtypes and strides (outputs
@@ -55,6 +56,7 @@ _CONTIG = torch.contiguous_format
 def _like(t):
     """An output shaped as t, contiguous (real and fake implementations alike)."""
     return torch.empty_like(t, memory_format=_CONTIG)
+
 
 _cfg_cache = {}
 
