@@ -17,6 +17,8 @@ import sys
 import types
 
 import torch
+import torch.autograd.forward_ad  # noqa: F401 - what jfa.torch imports, before the stand-ins
+import torch.distributed  # noqa: F401
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 ops = {}     # name -> SimpleNamespace(default=stand-in operator)
@@ -64,8 +66,10 @@ class Op:
         return out
 
 
-def custom_op(name, mutates_args):
-    assert mutates_args == ()
+def custom_op(name, fn=None, *, mutates_args, **kw):
+    if not name.startswith("jfa::"):  # someone else's operator (torch >= 2.4 defines some lazily)
+        return _saved["custom_op"](name, fn, mutates_args=mutates_args, **kw)
+    assert mutates_args == () and fn is None
 
     def deco(fn):
         o = Op(name, fn)
@@ -90,7 +94,16 @@ _saved = {n: getattr(torch.library, n, None) for n in ("custom_op", "register_fa
 _saved_compiler = getattr(torch, "compiler", None)
 torch.library.custom_op = custom_op
 torch.library.register_fake = lambda *a, **k: None
-torch.compiler = types.SimpleNamespace(is_compiling=lambda: COMPILING[0], disable=_disable)
+class _Compiler:
+    """torch.compiler's stand-in: is_compiling() as COMPILING says; the rest is torch's."""
+    is_compiling = staticmethod(lambda: COMPILING[0])
+    disable = staticmethod(_disable)
+
+    def __getattr__(self, n):
+        return getattr(_saved_compiler, n)
+
+
+torch.compiler = _Compiler()
 from jfa.torch import _ops  # noqa: E402 - after the stand-ins, which _ops reads at import
 assert _ops.AVAILABLE, _ops.UNAVAILABLE_REASON
 # the rest of torch keeps its own (torch >= 2.4 registers operators of its own lazily)
@@ -116,6 +129,7 @@ class _OpsNamespace:
 torch.ops = _OpsNamespace()
 import jfa.torch as jt  # noqa: E402
 from jfa import _lib  # noqa: E402
+from jfa.torch import _core, _second_order  # noqa: E402
 
 
 def rel(a, b):
@@ -159,6 +173,18 @@ for dt, tol in ((torch.float64, 1e-13), (torch.float32, 1e-5)):
         assert CHECKS == ["jfa::attention_fwd", "jfa::attention_bwd"], CHECKS
         assert rel(oc, oe) < tol and all(rel(a, b) < tol for a, b in zip(gc, ge)), name
         print("ok", dt, name)
+    # scale = 0: used as given where the binding can say so, refused (ValueError) on both paths otherwise
+    res = []
+    for comp in (False, True):
+        try:
+            res.append(run(lambda q, k, v: jt.attention(q, k, v, enable_gqa=True, scale=0.0), (q, k, v), comp))
+        except ValueError:
+            COMPILING[0] = False
+            res.append(None)
+    assert (res[0] is None) == (res[1] is None) and (res[0] is None) == (not _core.SCALE_AS_GIVEN)
+    if res[0] is not None:
+        assert rel(res[1][0], res[0][0]) < tol
+    print("ok", dt, "scale 0", "refused" if res[0] is None else "as given")
     T = 30
     qv, kv_, vv = (torch.randn(T, 3, Hq, D, dtype=dt)[:, i] for i in range(3))
     kv_, vv = kv_[:, :Hkv], vv[:, :Hkv]
@@ -171,7 +197,6 @@ for dt, tol in ((torch.float64, 1e-13), (torch.float32, 1e-5)):
         assert rel(oc, oe) < tol and all(rel(a, b) < tol for a, b in zip(gc, ge))
         print("ok", dt, "varlen", type(cu).__name__)
     # the fwd_jvp and bwd_jvp ops against the eager forward mode / second order calls
-    from jfa.torch import _core, _second_order
     qd, kd, vd = torch.randn_like(q), torch.randn_like(k), torch.randn_like(v)
     opts = (None, None, None, None, _lib.MASK_CAUSAL_TOP_LEFT, -1, -1)
     CHECKS.clear()

@@ -199,6 +199,9 @@ def check_scale(scale):
     scale = float(scale)
     if not math.isfinite(scale):
         raise ValueError("jfa: scale must be a finite number (or None for 1/sqrt(E)), got %r" % scale)
+    if scale == 0.0 and not _core.SCALE_AS_GIVEN:  # as _core.Config, but while tracing
+        raise ValueError("jfa: scale=0.0 needs a libjfa binding with PARAMS_SCALE_AS_GIVEN (this one "
+                         "would read 0 as the default 1/sqrt(E))")
     return scale
 
 
