@@ -10,6 +10,10 @@ the primal, then backward) all work; primal and tangent come from one fused
 call. Second order (create_graph=True double backward, Hessian-vector products,
 forward-over-reverse, a loss on the tangent output) is exact (see _second_order.py).
 
+Under torch.compile (torch >= 2.4) attention and varlen_attention are the custom
+operators of _ops.py (jfa::attention_fwd and its backward): reverse-mode training
+compiles with fullgraph=True; forward-mode calls run eagerly (one graph break each).
+
 Drop-in names of the Triton JVP package: `JVPAttn.fwd`, `JVPAttn.fwd_dual`,
 `fwd_dual` (and `jfa.torch.jvp_attention.attention`).
 

@@ -7,7 +7,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 from .. import _lib
-from . import _core
+from . import _core, _ops
 from ._autograd import _Attention, _AttentionJvp, _NoKeys
 
 _ALIGN = {"top_left": _lib.MASK_CAUSAL_TOP_LEFT, "bottom_right": _lib.MASK_CAUSAL_BOTTOM_RIGHT}
@@ -82,8 +82,14 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
 
     Differentiable in reverse mode, in forward mode (dual tensors, torch.func.jvp) and
     both at once; the primal and the tangent come from one fused kernel call; second order
-    (double backward, HVPs, forward-over-reverse) through _second_order.py.
+    (double backward, HVPs, forward-over-reverse) through _second_order.py. Under
+    torch.compile (torch >= 2.4) a call is the custom operator jfa::attention_fwd (no graph
+    break in reverse mode; see _ops.py).
     """
+    compiling = _ops.compiling()
+    if compiling and _ops.forward_ad_open():  # forward mode: no custom-op formula in PyTorch
+        return _attention_eager(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
+                                causal_alignment, window)
     if dropout_p != 0.0:
         raise NotImplementedError("jfa: dropout is not supported (dropout_p must be 0)")
     if causal_alignment not in _ALIGN:
@@ -97,6 +103,14 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
                          % (tuple(qs), tuple(ks), tuple(vs)))
     q, k, v = _to4d(query), _to4d(key), _to4d(value)
     mode = _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE
+    if compiling:
+        if q.numel() == 0 or k.shape[2] == 0:  # O = 0 (_NoKeys): the eager path
+            return _attention_eager(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
+                                    causal_alignment, window)
+        m = None if attn_mask is None else _prepare_mask(attn_mask, query, key, q.dtype, forward_ad=False)
+        o = _ops.attend(q, k, v, m, None, None, _ops.check_scale(scale), mode, _window(window), enable_gqa)
+        out_shape = qs[:-1] + vs[-1:]
+        return o if o.shape == out_shape else o.reshape(out_shape)
     if attn_mask is None:
         cfg = _config(scale, mode, window)
     else:
@@ -106,6 +120,9 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     return o if o.shape == out_shape else o.reshape(out_shape)
 
 
+_attention_eager = _ops.eager(attention)  # under torch.compile: a graph break, then today's eager path
+
+
 def _mask_error(what):
     return NotImplementedError(
         "jfa: attn_mask %s; the mask's own derivative (the bias gradient dS and its tangent) is not computed "
@@ -113,10 +130,11 @@ def _mask_error(what):
         "mask (attn_mask.detach()) or use math attention for a learned bias." % what)
 
 
-def _prepare_mask(attn_mask, query, key, qdtype):
+def _prepare_mask(attn_mask, query, key, qdtype, forward_ad=True):
     """The dense mask as a 4-d (B|1, H|1, L, S) tensor: bool, or additive in float32 / q's dtype.
 
-    Broadcasts as SDPA does against (N..., Hq, L, S) of the caller's shapes (batch axes too)."""
+    Broadcasts as SDPA does against (N..., Hq, L, S) of the caller's shapes (batch axes too).
+    forward_ad=False: no forward-AD level is open (the compiled path), no tangent to look for."""
     if not isinstance(attn_mask, torch.Tensor):
         raise TypeError("jfa: attn_mask must be a torch.Tensor, got %s" % type(attn_mask).__name__)
     if attn_mask.dtype != torch.bool and not attn_mask.dtype.is_floating_point:
@@ -125,7 +143,7 @@ def _prepare_mask(attn_mask, query, key, qdtype):
                         "mask, or mask.to(query.dtype) for a bias" % attn_mask.dtype)
     if attn_mask.device != query.device:
         raise ValueError("jfa: attn_mask is on %s but query is on %s" % (attn_mask.device, query.device))
-    m, tangent = fwAD.unpack_dual(attn_mask)
+    m, tangent = fwAD.unpack_dual(attn_mask) if forward_ad else (attn_mask, None)
     if tangent is not None:
         raise _mask_error("carries a forward-mode tangent (a dual tensor)")
     if m.requires_grad and torch.is_grad_enabled():
@@ -190,20 +208,52 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, is_causal=False, 
     only within itself; causal masks and windows apply inside each sequence. Offsets are
     int tensors or sequences (read on the host). Returns (total_q, Hq, E). Differentiable
     as jfa.torch.attention."""
+    compiling = _ops.compiling()
+    if compiling and _ops.forward_ad_open():
+        return _varlen_eager(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal, scale, enable_gqa, causal_alignment,
+                             window)
     for n, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or t.dim() != 3:
             raise ValueError("jfa: varlen %s must be a 3-d (total, heads, dim) tensor" % n)
     if causal_alignment not in _ALIGN:
         raise ValueError("jfa: causal_alignment must be 'top_left' or 'bottom_right', got %r" % (causal_alignment,))
+    view = lambda t: t.unsqueeze(0).transpose(1, 2)  # (1, H, total, E) over the same storage
+    if compiling:
+        if q.shape[0] == 0 or k.shape[0] == 0:
+            return _varlen_eager(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal, scale, enable_gqa,
+                                 causal_alignment, window)
+        cq = _offsets_arg(cu_seqlens_q, q.shape[0], "cu_seqlens_q")
+        ck = cq if cu_seqlens_k is None else _offsets_arg(cu_seqlens_k, k.shape[0], "cu_seqlens_k")
+        if not isinstance(cq, torch.Tensor) and not isinstance(ck, torch.Tensor) and len(cq) != len(ck):
+            raise ValueError("jfa: cu_seqlens_q has %d sequences and cu_seqlens_k %d" % (len(cq) - 1, len(ck) - 1))
+        if not isinstance(cq, torch.Tensor):
+            cq = torch.tensor(cq, dtype=torch.int64)
+        if not isinstance(ck, torch.Tensor):
+            ck = torch.tensor(ck, dtype=torch.int64)
+        o = _ops.attend(view(q), view(k), view(v), None, cq, ck, _ops.check_scale(scale),
+                        _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, _window(window), enable_gqa)
+        return o.transpose(1, 2).squeeze(0)
     cq = _offsets(cu_seqlens_q, q.shape[0], "cu_seqlens_q")
     ck = _offsets(cu_seqlens_k if cu_seqlens_k is not None else cu_seqlens_q, k.shape[0], "cu_seqlens_k")
     if len(cq) != len(ck):
         raise ValueError("jfa: cu_seqlens_q has %d sequences and cu_seqlens_k %d" % (len(cq) - 1, len(ck) - 1))
     cfg = _core.Config(scale, _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, None, _window(window),
                        (cq, ck))
-    view = lambda t: t.unsqueeze(0).transpose(1, 2)  # (1, H, total, E) over the same storage
     o = _attend(view(q), view(k), view(v), cfg, enable_gqa)
     return o.transpose(1, 2).squeeze(0)
+
+
+_varlen_eager = _ops.eager(varlen_attention)
+
+
+def _offsets_arg(cu, total, name):
+    """Offsets for the compiled path: an integer tensor as given (read and checked inside the
+    operator, where reading it back does not break the graph), else checked ints."""
+    if isinstance(cu, torch.Tensor):
+        if cu.dim() != 1 or cu.dtype.is_floating_point or cu.dtype == torch.bool:
+            raise TypeError("jfa: %s must be a 1-d integer tensor or sequence" % name)
+        return cu
+    return _offsets(cu, total, name)
 
 
 def fwd_dual(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, **_ignored):

@@ -297,19 +297,26 @@ def _params(cfg):
     return p
 
 
-def forward(q, k, v, cfg, qd=None, kd=None, vd=None):
-    """o, lse (and od, mu when tangents are given) in one call."""
+def empty_like(t, fmt=None):
+    """torch.empty_like(t), or in memory format fmt (the custom operators: torch.contiguous_format,
+    a layout that does not depend on t's strides)."""
+    return torch.empty_like(t) if fmt is None else torch.empty_like(t, memory_format=fmt)
+
+
+def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None):
+    """o, lse (and od, mu when tangents are given) in one call; fmt: the outputs' memory format
+    (None: empty_like's)."""
     q, k, v = plain(q), plain(k), plain(v)
     ctx = context(q.device)
     params = _params(cfg)[0]
-    o = torch.empty_like(q)
+    o = empty_like(q, fmt)
     lse = new_stat(q)
     if qd is None:
         _lib.check(ctx.lib.jfa_attention_forward(ctx.handle, params, jfa_tensor(q, "q"), jfa_tensor(k, "k"),
                                                    jfa_tensor(v, "v"), jfa_tensor(o), jfa_tensor(lse)))
         return o, lse, None, None
     qd, kd, vd = plain(qd), plain(kd), plain(vd)
-    od = torch.empty_like(q)
+    od = empty_like(q, fmt)
     mu = new_stat(q)
     _lib.check(ctx.lib.jfa_attention_forward_jvp(
         ctx.handle, params, jfa_tensor(q, "q"), jfa_tensor(k, "k"), jfa_tensor(v, "v"), jfa_tensor(qd, "qd"),
@@ -317,14 +324,14 @@ def forward(q, k, v, cfg, qd=None, kd=None, vd=None):
     return o, lse, od, mu
 
 
-def backward(q, k, v, o, lse, do, cfg):
-    """dq, dk, dv from the saved o and lse."""
+def backward(q, k, v, o, lse, do, cfg, fmt=None):
+    """dq, dk, dv from the saved o and lse (fmt: their memory format, as forward's)."""
     q, k, v, o, lse, do = plain(q), plain(k), plain(v), plain(o), plain(lse), plain(do)
     ctx = context(q.device)
     params = _params(cfg)[0]
     if do.dtype != q.dtype:
         do = do.to(q.dtype)
-    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    dq, dk, dv = empty_like(q, fmt), empty_like(k, fmt), empty_like(v, fmt)
     _lib.check(ctx.lib.jfa_attention_backward(ctx.handle, params, *[jfa_tensor(t) for t in
                                                                       (q, k, v, o, lse, do, dq, dk, dv)]))
     return dq, dk, dv

@@ -58,17 +58,18 @@ def _declare():
     return _lib.lib().jfa_attention_backward_jvp
 
 
-def backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, cfg, first_order=False):
-    """(dqd, dkd, dvd), plus (dq, dk, dv) with first_order: jfa_attention_backward_jvp."""
+def backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, cfg, first_order=False, fmt=None):
+    """(dqd, dkd, dvd), plus (dq, dk, dv) with first_order: jfa_attention_backward_jvp (fmt: the
+    outputs' memory format, None: empty_like's)."""
     q, k, v, qd, kd, vd, o, lse, od, mu, do, dod = (_core.plain(t) for t in (q, k, v, qd, kd, vd, o, lse, od, mu,
                                                                               do, dod))
     fn = _declare()
     ctx = _core.context(q.device)
     params, keep = _core.make_params(cfg)
     do, dod = do.to(q.dtype), dod.to(q.dtype)
-    outs = [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)]
+    outs = [_core.empty_like(q, fmt), _core.empty_like(k, fmt), _core.empty_like(v, fmt)]
     if first_order:
-        outs += [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)]
+        outs += [_core.empty_like(q, fmt), _core.empty_like(k, fmt), _core.empty_like(v, fmt)]
     ins = [_core.jfa_tensor(t) for t in (q, k, v, qd, kd, vd, o, lse, od, mu, do, dod)]
     jouts = [_core.jfa_tensor(t) for t in outs] + [None] * (6 - len(outs))
     _lib.check(fn(ctx.handle, ctypes.byref(params), *[_core.ref(t) for t in ins + jouts]))

@@ -1,0 +1,212 @@
+"""
+_ops.py - jfa attention as PyTorch custom operators, so that torch.compile traces a call
+as single graph nodes (no graph break; the ctypes call runs inside the operators' real
+implementations, which dynamo never looks into).
+
+Registered where the running torch has torch.library.custom_op (torch >= 2.4; found by
+feature, not by version), in the `jfa` namespace:
+
+    jfa::attention_fwd      (q, k, v, <opts>)                      -> (o, lse)
+    jfa::attention_fwd_jvp  (q, k, v, qd, kd, vd, <opts>)          -> (o, lse, od, mu)
+    jfa::attention_bwd      (q, k, v, o, lse, do, <opts>)          -> (dq, dk, dv)
+    jfa::attention_bwd_jvp  (q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, <opts>, first_order)
+                                                                   -> (dqd, dkd, dvd, dq, dk, dv)
+    <opts> = attn_mask (Tensor?), cu_seqlens_q, cu_seqlens_k (integer Tensor?, read
+             on the host inside the operator), scale (float?,
+             None = 1/sqrt(E)), mask (causal mode), window_left, window_right
+
+each with a fake implementation giving the real one's shapes, dtypes and strides (outputs
+contiguous whatever the inputs' strides, so that a compiler passing differently laid out
+inputs cannot make the real layout differ from the traced one), no input mutated, and
+attention_fwd's reverse-mode formula (register_autograd: the backward calls
+attention_bwd). The other three have no autograd formula: attention_bwd_jvp's last three
+outputs are empty (0,) tensors without first_order.
+
+jfa.torch.attention / varlen_attention take this path only while torch.compile traces them
+(torch.compiler.is_compiling()); eager calls (CUDA-graph capture included) keep the
+autograd.Function path of _autograd.py. Forward-mode AD (a forward-AD level open while
+tracing: dual tensors, torch.func.jvp) has no custom-op formula in PyTorch, so there the
+call runs the eager path in a torch.compiler.disable'd function: one graph break per call.
+"""
+import math
+from typing import Optional, Tuple
+
+import torch
+import torch.autograd.forward_ad as fwAD
+
+from . import _core
+
+_library = getattr(torch, "library", None)
+_compiler = getattr(torch, "compiler", None)
+_is_compiling = getattr(_compiler, "is_compiling", None)
+_disable = getattr(_compiler, "disable", None)
+
+# why the custom operators are not in use (None when they are)
+UNAVAILABLE_REASON = None
+if not (hasattr(_library, "custom_op") and hasattr(_library, "register_fake") and _is_compiling is not None
+        and _disable is not None):
+    UNAVAILABLE_REASON = ("torch %s has no torch.library.custom_op / torch.compiler (torch >= 2.4 has them): "
+                          "jfa attention is not a custom operator here" % torch.__version__)
+AVAILABLE = False
+
+Tensor = torch.Tensor
+_CONTIG = torch.contiguous_format
+
+
+def _like(t):
+    """An output shaped as t, contiguous (real and fake implementations alike)."""
+    return torch.empty_like(t, memory_format=_CONTIG)
+
+
+_cfg_cache = {}
+
+
+def _config(q, k, attn_mask, cu_q, cu_k, scale, mask, wl, wr):
+    """The _core.Config of an operator call (validated; cached when it has no tensors)."""
+    if attn_mask is None and cu_q is None:
+        key = (scale, mask, wl, wr)
+        cfg = _cfg_cache.get(key)
+        if cfg is None:
+            cfg = _core.Config(scale, mask, None, (wl, wr))
+            if len(_cfg_cache) < 256:
+                _cfg_cache[key] = cfg
+        return cfg
+    cu = None
+    if cu_q is not None:
+        from ._api import _offsets
+        cq = _offsets(cu_q, q.shape[2], "cu_seqlens_q")
+        ck = _offsets(cu_k if cu_k is not None else cu_q, k.shape[2], "cu_seqlens_k")
+        if len(cq) != len(ck):
+            raise ValueError("jfa: cu_seqlens_q has %d sequences and cu_seqlens_k %d" % (len(cq) - 1, len(ck) - 1))
+        cu = (cq, ck)
+    return _core.Config(scale, mask, attn_mask, (wl, wr), cu)
+
+
+def _empty0(q):
+    return q.new_empty((0,))
+
+
+def _register():
+    """Defines the four operators (once per process)."""
+    custom_op = torch.library.custom_op
+
+    @custom_op("jfa::attention_fwd", mutates_args=())
+    def attention_fwd(q: Tensor, k: Tensor, v: Tensor, attn_mask: Optional[Tensor], cu_seqlens_q: Optional[Tensor],
+                      cu_seqlens_k: Optional[Tensor], scale: Optional[float], mask: int, window_left: int,
+                      window_right: int) -> Tuple[Tensor, Tensor]:
+        cfg = _config(q, k, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right)
+        o, lse, _, _ = _core.forward(q, k, v, cfg, fmt=_CONTIG)
+        return o, lse
+
+    @attention_fwd.register_fake
+    def _fwd_fake(q, k, v, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right):
+        return _like(q), _core.new_stat(q)
+
+    @custom_op("jfa::attention_fwd_jvp", mutates_args=())
+    def attention_fwd_jvp(q: Tensor, k: Tensor, v: Tensor, qd: Tensor, kd: Tensor, vd: Tensor,
+                          attn_mask: Optional[Tensor], cu_seqlens_q: Optional[Tensor],
+                          cu_seqlens_k: Optional[Tensor], scale: Optional[float], mask: int, window_left: int,
+                          window_right: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        cfg = _config(q, k, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right)
+        return _core.forward(q, k, v, cfg, qd, kd, vd, fmt=_CONTIG)
+
+    @attention_fwd_jvp.register_fake
+    def _fwd_jvp_fake(q, k, v, qd, kd, vd, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left,
+                      window_right):
+        return _like(q), _core.new_stat(q), _like(q), _core.new_stat(q)
+
+    @custom_op("jfa::attention_bwd", mutates_args=())
+    def attention_bwd(q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, grad_out: Tensor,
+                      attn_mask: Optional[Tensor], cu_seqlens_q: Optional[Tensor], cu_seqlens_k: Optional[Tensor],
+                      scale: Optional[float], mask: int, window_left: int,
+                      window_right: int) -> Tuple[Tensor, Tensor, Tensor]:
+        cfg = _config(q, k, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right)
+        return tuple(_core.backward(q, k, v, o, lse, grad_out, cfg, fmt=_CONTIG))
+
+    @attention_bwd.register_fake
+    def _bwd_fake(q, k, v, o, lse, grad_out, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left,
+                  window_right):
+        return _like(q), _like(k), _like(v)
+
+    @custom_op("jfa::attention_bwd_jvp", mutates_args=())
+    def attention_bwd_jvp(q: Tensor, k: Tensor, v: Tensor, qd: Tensor, kd: Tensor, vd: Tensor, o: Tensor,
+                          lse: Tensor, od: Tensor, mu: Tensor, grad_out: Tensor, grad_tangent: Tensor,
+                          attn_mask: Optional[Tensor], cu_seqlens_q: Optional[Tensor],
+                          cu_seqlens_k: Optional[Tensor], scale: Optional[float], mask: int, window_left: int,
+                          window_right: int, first_order: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor,
+                                                                         Tensor]:
+        from ._second_order import backward_jvp
+        cfg = _config(q, k, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right)
+        outs = backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, grad_out, grad_tangent, cfg, first_order,
+                            fmt=_CONTIG)
+        if not first_order:
+            outs = tuple(outs) + (_empty0(q), _empty0(q), _empty0(q))
+        return tuple(outs)
+
+    @attention_bwd_jvp.register_fake
+    def _bwd_jvp_fake(q, k, v, qd, kd, vd, o, lse, od, mu, grad_out, grad_tangent, attn_mask, cu_seqlens_q,
+                      cu_seqlens_k, scale, mask, window_left, window_right, first_order):
+        outs = (_like(q), _like(k), _like(v))
+        if first_order:
+            return outs + (_like(q), _like(k), _like(v))
+        return outs + (_empty0(q), _empty0(q), _empty0(q))
+
+    def fwd_setup(ctx, inputs, output):
+        q, k, v, attn_mask, cu_q, cu_k = inputs[:6]
+        ctx.opts = tuple(inputs[6:])
+        ctx.save_for_backward(q, k, v, output[0], output[1], attn_mask, cu_q, cu_k)
+
+    def fwd_backward(ctx, do, dlse):
+        # lse is a statistic jfa.torch never hands to the caller: its cotangent is ignored
+        q, k, v, o, lse, attn_mask, cu_q, cu_k = ctx.saved_tensors
+        if do is None:
+            do = torch.zeros_like(o)
+        dq, dk, dv = torch.ops.jfa.attention_bwd.default(q, k, v, o, lse, do, attn_mask, cu_q, cu_k, *ctx.opts)
+        return dq, dk, dv, None, None, None, None, None, None, None
+
+    attention_fwd.register_autograd(fwd_backward, setup_context=fwd_setup)
+
+
+if UNAVAILABLE_REASON is None:
+    try:
+        _register()
+        AVAILABLE = True
+    except Exception as e:  # e.g. the namespace already taken in this process: keep the eager path
+        UNAVAILABLE_REASON = "registering jfa's custom operators failed: %s: %s" % (type(e).__name__, e)
+
+
+def compiling():
+    """Whether torch.compile (dynamo) is tracing the caller and the custom operators exist."""
+    return AVAILABLE and _is_compiling()
+
+
+def forward_ad_open():
+    """Whether a forward-AD level is open (dual tensors, torch.func.jvp): the eager path's business.
+    Under dynamo this reads the level at trace time (dynamo enters traced dual_level blocks for real
+    and guards on the level)."""
+    return fwAD._current_level >= 0
+
+
+def eager(fn):
+    """fn as a function dynamo does not trace (a graph break where it is called), run eagerly."""
+    return _disable(fn) if AVAILABLE else fn
+
+
+def check_scale(scale):
+    """scale as the operators take it: None (1/sqrt(E)) or a finite float."""
+    if scale is None:
+        return None
+    scale = float(scale)
+    if not math.isfinite(scale):
+        raise ValueError("jfa: scale must be a finite number (or None for 1/sqrt(E)), got %r" % scale)
+    if scale == 0.0 and not _core.SCALE_AS_GIVEN:  # as _core.Config, but while tracing
+        raise ValueError("jfa: scale=0.0 needs a libjfa binding with PARAMS_SCALE_AS_GIVEN (this one "
+                         "would read 0 as the default 1/sqrt(E))")
+    return scale
+
+
+def attend(q, k, v, attn_mask, cu_q, cu_k, scale, mode, window, enable_gqa):
+    """o of 4-d q, k, v through jfa::attention_fwd (differentiable in reverse mode)."""
+    _core.check_inputs((q, k, v), ("query", "key", "value"), enable_gqa)
+    o, _ = torch.ops.jfa.attention_fwd.default(q, k, v, attn_mask, cu_q, cu_k, scale, mode, window[0], window[1])
+    return o

@@ -1,0 +1,365 @@
+"""
+test_compile.py - jfa attention under torch.compile: the custom operators of jfa.torch._ops
+(torch >= 2.4; every test skips with the reason on older torch, e.g. Debian's 1.13).
+
+- a small model (qkv projection, jfa attention, output projection) compiled with
+  fullgraph=True: outputs and gradients (weights and input) equal to eager, for causal,
+  GQA, sliding window, dense masks (bool and additive) and varlen (offsets as a list and as
+  a tensor); dynamo's graph holds jfa::attention_fwd and torch._dynamo.explain counts one
+  graph and no break;
+- torch.library.opcheck on each operator (CPU float64; CUDA bf16 with the gpu marker);
+- forward mode under torch.compile (torch.func.jvp inside the compiled function, and dual
+  tensors) equals eager, wherever the same model with plain-op attention compiles correctly
+  on the running torch (else skipped with PyTorch's reason); the breaks dynamo reports are
+  printed (pytest -s).
+"""
+import copy
+import inspect
+
+import pytest
+import torch
+import torch.nn as nn
+
+from conftest import randn, reference, relerr
+
+import jfa.torch as jt
+from jfa import _lib
+from jfa.torch import _ops
+
+pytestmark = pytest.mark.skipif(not _ops.AVAILABLE, reason=str(_ops.UNAVAILABLE_REASON))
+
+CASES = [pytest.param("cpu", torch.float64, 1e-9, id="cpu-f64"),
+         pytest.param("cpu", torch.float32, 2e-4, id="cpu-f32"),
+         pytest.param("cuda", torch.bfloat16, 3e-2, id="cuda-bf16", marks=pytest.mark.gpu)]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    torch._dynamo.reset()  # each test compiles its own models: no recompile limit across tests
+    yield
+    torch._dynamo.reset()
+
+
+class Attn(nn.Module):
+    """x (B, N, W) -> projection(attention(qkv(x))): the block of a transformer, without norms."""
+
+    def __init__(self, width, heads, kv_heads=None, attend=None, **opts):
+        super().__init__()
+        self.h, self.hkv = heads, kv_heads or heads
+        self.d = width // heads
+        self.qkv = nn.Linear(width, (self.h + 2 * self.hkv) * self.d)
+        self.proj = nn.Linear(self.h * self.d, width)
+        self.opts = opts
+        self.attend = attend or jt.attention
+
+    def forward(self, x, attn_mask=None):
+        B, N, _ = x.shape
+        q, k, v = self.qkv(x).split([self.h * self.d, self.hkv * self.d, self.hkv * self.d], dim=-1)
+        q = q.view(B, N, self.h, self.d).transpose(1, 2)  # (B, H, N, D) views: strided, no copies
+        k = k.view(B, N, self.hkv, self.d).transpose(1, 2)
+        v = v.view(B, N, self.hkv, self.d).transpose(1, 2)
+        o = self.attend(q, k, v, attn_mask=attn_mask, **self.opts)
+        return self.proj(o.transpose(1, 2).reshape(B, N, self.h * self.d))
+
+
+class VarlenAttn(nn.Module):
+    """x (total, W) of packed sequences -> projection(varlen attention(qkv(x)))."""
+
+    def __init__(self, width, heads, cu, **opts):
+        super().__init__()
+        self.h, self.d, self.cu, self.opts = heads, width // heads, cu, opts
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x):
+        T = x.shape[0]
+        q, k, v = self.qkv(x).view(T, 3, self.h, self.d).unbind(1)  # (total, H, D) strided views
+        o = jt.varlen_attention(q, k, v, self.cu, **self.opts)
+        return self.proj(o.reshape(T, self.h * self.d))
+
+
+def _model(cls, dtype, device, *args, **kw):
+    torch.manual_seed(1234)
+    return cls(*args, **kw).to(device=device, dtype=dtype)
+
+
+def _train_step(model, x, *extra):
+    """Output, and the gradients of a loss on it (weights, then x)."""
+    x = x.detach().requires_grad_(True)
+    for p in model.parameters():
+        p.grad = None
+    out = model(x, *extra)
+    (out.float().square().sum() + out.float().sum()).backward()
+    return out.detach(), [p.grad for p in model.parameters()] + [x.grad]
+
+
+def _compare_compiled(model, x, tol, *extra, backend="inductor"):
+    """Eager against torch.compile(fullgraph=True): outputs and every gradient."""
+    eager_out, eager_grads = _train_step(model, x, *extra)
+    cmodel = torch.compile(copy.deepcopy(model), fullgraph=True, backend=backend)
+    for _ in range(2):  # the second call runs the compiled code without tracing
+        out, grads = _train_step(cmodel, x, *extra)
+    assert torch.isfinite(out.float()).all()
+    e = relerr(out, eager_out)
+    assert e < tol, "output: relative error %.3g" % e
+    for i, (g, ge) in enumerate(zip(grads, eager_grads)):
+        assert g is not None, "gradient %d missing" % i
+        e = relerr(g, ge)
+        assert e < tol, "gradient %d: relative error %.3g" % (i, e)
+    return out
+
+
+def _graphs(fn, *args):
+    """The FX graphs dynamo makes of fn(*args) (a backend that records them and runs them as they are)."""
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+    torch.compile(fn, backend=backend, fullgraph=True)(*args)
+    return graphs
+
+
+def _targets(graphs):
+    return [n.target for g in graphs for n in g.graph.nodes if n.op == "call_function"]
+
+
+@pytest.mark.parametrize("device,dtype,tol", CASES)
+def test_compiled_model_matches_eager(device, dtype, tol, gen):
+    """The issue's model: causal jfa attention between two projections, fullgraph=True, inductor."""
+    model = _model(Attn, dtype, device, 64, 4, is_causal=True)
+    x = randn(gen, (2, 37, 64), dtype, device)
+    out = _compare_compiled(model, x, tol)
+    # and the math itself: jfa's output against the float64 reference through the same weights
+    with torch.no_grad():
+        m = model.double().cpu()
+        B, N, _ = x.shape
+        q, k, v = m.qkv(x.double().cpu()).split([64, 64, 64], dim=-1)
+        q, k, v = (t.view(B, N, 4, 16).transpose(1, 2) for t in (q, k, v))
+        ref = m.proj(reference(q, k, v, is_causal=True).transpose(1, 2).reshape(B, N, 64))
+    assert relerr(out.cpu(), ref) < 3 * tol
+
+
+@pytest.mark.parametrize("device,dtype,tol", CASES)
+def test_no_graph_break_reverse_mode(device, dtype, tol, gen):
+    model = _model(Attn, dtype, device, 32, 2, is_causal=True)
+    x = randn(gen, (2, 16, 32), dtype, device).requires_grad_(True)
+    ex = torch._dynamo.explain(model)(x)
+    assert ex.graph_break_count == 0, [str(r) for r in ex.break_reasons]
+    assert ex.graph_count == 1
+    targets = _targets(_graphs(model, x))
+    assert torch.ops.jfa.attention_fwd.default in targets, targets
+
+
+# masks, GQA, windows, alignment: (constructor options, mask maker or None)
+def _bool_mask(gen, device, L, S):
+    m = torch.rand((L, S), generator=gen) < 0.7
+    m[torch.arange(L), torch.arange(L) % S] = True  # no fully masked row
+    return m.to(device)
+
+
+VARIANTS = {
+    "gqa-causal": (dict(heads=4, kv_heads=2, is_causal=True, enable_gqa=True), None),
+    "window": (dict(heads=2, is_causal=True, window=(5, 0)), None),
+    "band": (dict(heads=2, window=(3, 4)), None),
+    "scale": (dict(heads=2, scale=0.3), None),
+    "bool-mask": (dict(heads=2), "bool"),
+    "additive-mask-gqa": (dict(heads=4, kv_heads=1, enable_gqa=True), "float"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("device,dtype,tol", CASES)
+def test_variants_compile_fullgraph(variant, device, dtype, tol, gen):
+    opts, mask_kind = VARIANTS[variant]
+    opts = dict(opts)
+    heads = opts.pop("heads")
+    kv = opts.pop("kv_heads", None)
+    model = _model(Attn, dtype, device, 32, heads, kv, **opts)
+    N = 23
+    x = randn(gen, (2, N, 32), dtype, device)
+    extra = ()
+    if mask_kind == "bool":
+        extra = (_bool_mask(gen, device, N, N),)
+    elif mask_kind == "float":
+        extra = (randn(gen, (2, 1, N, N), torch.float32, device),)
+    backend = "aot_eager" if device == "cpu" else "inductor"  # the CPU: fake impls and AOT autograd, fast
+    _compare_compiled(model, x, tol, *extra, backend=backend)
+    assert torch.ops.jfa.attention_fwd.default in _targets(_graphs(model, x, *extra))
+
+
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["list", "tensor"])
+@pytest.mark.parametrize("device,dtype,tol", CASES)
+def test_varlen_compile_fullgraph(as_tensor, device, dtype, tol, gen):
+    cu = [0, 5, 6, 19, 30]
+    if as_tensor:
+        cu = torch.tensor(cu, dtype=torch.int32, device=device)
+    model = _model(VarlenAttn, dtype, device, 32, 2, cu, is_causal=True)
+    x = randn(gen, (30, 32), dtype, device)
+    backend = "aot_eager" if device == "cpu" else "inductor"
+    _compare_compiled(model, x, tol, backend=backend)
+    assert torch.ops.jfa.attention_fwd.default in _targets(_graphs(model, x))
+
+
+def test_compiled_errors_are_jfa_errors(gen):
+    """Bad input under compile is refused with jfa's message, as in eager."""
+    f = torch.compile(lambda q, k, v: jt.attention(q, k, v), backend="aot_eager")
+    q = randn(gen, (1, 4, 8, 16), torch.float64, "cpu")
+    k = randn(gen, (1, 3, 8, 16), torch.float64, "cpu")
+    with pytest.raises(ValueError, match="enable_gqa"):
+        f(q, k, k)
+
+
+# ---- opcheck ------------------------------------------------------------------------------
+
+OPCHECK_CASES = [pytest.param("cpu", torch.float64, id="cpu-f64"),
+                 pytest.param("cuda", torch.bfloat16, id="cuda-bf16", marks=pytest.mark.gpu)]
+NO_AUTOGRAD = ("test_schema", "test_faketensor", "test_aot_dispatch_dynamic")
+
+
+def _opts(gen, device, kind, L, S):
+    """(attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask mode, window_left, window_right)."""
+    if kind == "causal":
+        return (None, None, None, None, _lib.MASK_CAUSAL_TOP_LEFT, -1, -1)
+    if kind == "mask-window":
+        return (_bool_mask(gen, device, L, S)[None, None], None, None, 0.25, _lib.MASK_NONE, 6, 2)
+    if kind == "varlen":
+        cq = torch.tensor([0, 3, L], dtype=torch.int64, device=device)
+        ck = torch.tensor([0, 7, S], dtype=torch.int64, device=device)
+        return (None, cq, ck, None, _lib.MASK_CAUSAL_BOTTOM_RIGHT, -1, -1)
+    raise ValueError(kind)
+
+
+def _qkv(gen, device, dtype, B=2, Hq=4, Hkv=2, L=11, S=13, D=16, n=3):
+    shapes = [(B, Hq, L, D), (B, Hkv, S, D), (B, Hkv, S, D)]
+    return [randn(gen, shapes[i % 3], dtype, device) for i in range(n)]
+
+
+def _opcheck(op, args, dtype, **kw):
+    """torch.library.opcheck; bf16 comparisons (eager against AOT-dispatched runs of the same kernels)
+    with bf16 tolerances where the running torch takes them."""
+    if dtype == torch.bfloat16 and "atol" in inspect.signature(torch.library.opcheck).parameters:
+        kw.update(atol=2e-2, rtol=2e-2)
+    torch.library.opcheck(op, args, **kw)
+
+
+@pytest.mark.parametrize("kind", ["causal", "mask-window", "varlen"])
+@pytest.mark.parametrize("device,dtype", OPCHECK_CASES)
+def test_opcheck(kind, device, dtype, gen):
+    B = 1 if kind == "varlen" else 2
+    q, k, v = _qkv(gen, device, dtype, B=B)
+    qd, kd, vd = _qkv(gen, device, dtype, B=B)
+    opts = _opts(gen, device, kind, q.shape[2], k.shape[2])
+    ops = torch.ops.jfa
+    leaf = [t.clone().requires_grad_(True) for t in (q, k, v)]
+    _opcheck(ops.attention_fwd.default, (*leaf, *opts), dtype)
+    _opcheck(ops.attention_fwd_jvp.default, (q, k, v, qd, kd, vd, *opts), dtype, test_utils=NO_AUTOGRAD)
+    o, lse = ops.attention_fwd.default(q, k, v, *opts)
+    do = randn(gen, o.shape, dtype, device)
+    _opcheck(ops.attention_bwd.default, (q, k, v, o, lse, do, *opts), dtype, test_utils=NO_AUTOGRAD)
+    o2, lse2, od, mu = ops.attention_fwd_jvp.default(q, k, v, qd, kd, vd, *opts)
+    assert relerr(o2, o) < 1e-12 or dtype != torch.float64
+    dod = randn(gen, o.shape, dtype, device)
+    for first in (False, True):
+        _opcheck(ops.attention_bwd_jvp.default, (q, k, v, qd, kd, vd, o2, lse2, od, mu, do, dod, *opts, first),
+                 dtype, test_utils=NO_AUTOGRAD)
+
+
+@pytest.mark.parametrize("device,dtype", OPCHECK_CASES)
+def test_ops_match_eager_calls(device, dtype, gen):
+    """The operators compute what the eager path computes (same C calls): forward, backward."""
+    q, k, v = [t.requires_grad_(True) for t in _qkv(gen, device, dtype)]
+    opts = _opts(gen, device, "causal", q.shape[2], k.shape[2])
+    o, lse = torch.ops.jfa.attention_fwd.default(q, k, v, *opts)
+    do = randn(gen, o.shape, dtype, device)
+    g = torch.autograd.grad(o, (q, k, v), do)
+    oe = jt.attention(q, k, v, is_causal=True, enable_gqa=True)
+    ge = torch.autograd.grad(oe, (q, k, v), do)
+    tol = 1e-13 if dtype == torch.float64 else 1e-2  # the same C calls; CUDA's backward may reduce in any order
+    assert relerr(o, oe) < tol
+    for a, b in zip(g, ge):
+        assert relerr(a, b) < tol
+
+
+# ---- forward mode under torch.compile -------------------------------------------------------
+
+def _plain_attention(q, k, v, attn_mask=None, is_causal=False, **_):
+    """Attention in plain differentiable ops, run eagerly: under torch.compile a graph break where
+    jfa's forward-mode call has one (the control: how PyTorch itself carries tangents across it)."""
+    return reference(q, k, v, is_causal=is_causal).to(q.dtype)
+
+
+if _ops.AVAILABLE:
+    _plain_attention = torch.compiler.disable(_plain_attention)
+
+
+def _jvp_fn(model):
+    def f(x, t):
+        return torch.func.jvp(model, (x,), (t,))
+    return f
+
+
+def _dual_fn(model):
+    fwAD = torch.autograd.forward_ad
+
+    def f(x, t):
+        with fwAD.dual_level():
+            y = model(fwAD.make_dual(x, t))
+            p, tan = fwAD.unpack_dual(y)
+            return p, tan
+    return f
+
+
+def _forward_mode_case(make_fn, model, x, t, backend):
+    """(eager result, compiled result or the exception it raised), after warming the compiled one."""
+    eager = make_fn(model)(x, t)
+    try:
+        cf = torch.compile(make_fn(copy.deepcopy(model)), backend=backend)
+        cf(x, t)
+        return eager, cf(x, t)
+    except Exception as e:  # noqa: BLE001 - reported by the caller
+        return eager, e
+
+
+FORWARD_CASES = [pytest.param("cpu", torch.float64, 1e-9, "aot_eager", id="cpu-f64-aot_eager"),
+                 pytest.param("cpu", torch.float32, 2e-4, "inductor", id="cpu-f32-inductor"),
+                 pytest.param("cuda", torch.bfloat16, 3e-2, "aot_eager", id="cuda-bf16-aot_eager",
+                              marks=pytest.mark.gpu),
+                 pytest.param("cuda", torch.bfloat16, 3e-2, "inductor", id="cuda-bf16-inductor",
+                              marks=pytest.mark.gpu)]
+
+
+@pytest.mark.parametrize("how", ["func.jvp", "dual"])
+@pytest.mark.parametrize("device,dtype,tol,backend", FORWARD_CASES)
+def test_forward_mode_under_compile(how, device, dtype, tol, backend, gen):
+    make_fn = _jvp_fn if how == "func.jvp" else _dual_fn
+    x = randn(gen, (2, 19, 32), dtype, device)
+    t = randn(gen, (2, 19, 32), dtype, device)
+    # the control: the same model with attention in plain ops behind the same graph break; where
+    # PyTorch cannot compile forward mode of it correctly, there is nothing jfa-specific to test
+    control = _model(Attn, dtype, device, 32, 2, attend=_plain_attention, is_causal=True)
+    ce, cc = _forward_mode_case(make_fn, control, x, t, backend)
+    if isinstance(cc, Exception):
+        pytest.skip("torch %s cannot compile forward mode (%s, %s backend) across a graph break: %s: %s"
+                    % (torch.__version__, how, backend, type(cc).__name__, str(cc).splitlines()[0][:200]))
+    if cc[1] is None or relerr(cc[1], ce[1]) > tol or relerr(cc[0], ce[0]) > tol:
+        pytest.skip("torch %s compiles forward mode (%s, %s backend) across a graph break to a wrong or missing "
+                    "tangent (a PyTorch issue: pytorch#187284, dual tensors into a compiled graph)"
+                    % (torch.__version__, how, backend))
+    model = _model(Attn, dtype, device, 32, 2, is_causal=True)
+    eager, comp = _forward_mode_case(make_fn, model, x, t, backend)
+    if isinstance(comp, Exception):
+        raise comp
+    assert comp[1] is not None, "the compiled function lost the tangent"
+    for a, b, name in ((comp[0], eager[0], "primal"), (comp[1], eager[1], "tangent")):
+        e = relerr(a, b)
+        assert e < tol, "%s: relative error %.3g" % (name, e)
+    # what breaks remain (printed with pytest -s): one per jfa call is expected
+    torch._dynamo.reset()
+    try:
+        ex = torch._dynamo.explain(make_fn(model))(x, t)
+        print("\n[forward mode, %s, torch %s] graphs %d, breaks %d: %s" % (
+            how, torch.__version__, ex.graph_count, ex.graph_break_count,
+            sorted(set(str(getattr(r, "reason", r)).splitlines()[0][:120] for r in ex.break_reasons))))
+    except Exception as e:  # noqa: BLE001 - information only
+        print("\n[forward mode, %s, torch %s] explain raised %s: %s" % (how, torch.__version__, type(e).__name__, e))
