@@ -364,6 +364,10 @@ JFA_API jfa_status_t jfa_attention_forward_jvp(jfa_context_t *ctx, const jfa_att
  * Backward: gradients dq, dk, dv (shapes and dtype of q, k, v) of a loss whose
  * gradient with respect to O is dout, using the o and lse saved by the forward
  * with the same params (masks, windows and packed sequences included). With GQA, dk and dv sum over the query heads of a group.
+ * P is recomputed as exp(S - lse): where a row's visible scores all sit beyond about 1e15 in
+ * magnitude (double) or 1e7 (a float32 lse), e.g. every visible key masked by a -1e30 bias
+ * instead of -inf, lse no longer resolves log(sum exp) and that row's gradients are inexact
+ * (its forward stays exact).
  */
 JFA_API jfa_status_t jfa_attention_backward(jfa_context_t *ctx, const jfa_attention_params_t *params,
                                     const jfa_tensor_t *q, const jfa_tensor_t *k,

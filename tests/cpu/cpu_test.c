@@ -151,7 +151,9 @@ static void probabilities(const ref_problem_t *p, int64_t b, int64_t h, const do
     double l = 0.0;
     for (int64_t j = 0; j < Nk; ++j) l += exp(P[i * Nk + j] - m);
     lse[i] = m + log(l);
-    for (int64_t j = 0; j < Nk; ++j) P[i * Nk + j] = exp(P[i * Nk + j] - lse[i]);
+    /* normalised by l, not through lse: at |m| ~ 1e30 (a -1e30 bias on every visible key)
+       m + log(l) rounds to m and exp(S - lse) would not sum to 1 */
+    for (int64_t j = 0; j < Nk; ++j) P[i * Nk + j] = exp(P[i * Nk + j] - m) / l;
   }
 }
 

@@ -210,6 +210,11 @@ static void dense_masks(void) {
       double u = tu_uniform();
       x[i] = u < 0.2 ? -INFINITY : u < 0.25 ? 1e4 * tu_uniform() : u < 0.3 ? -1e30 : 3.0 * tu_normal();
     }
+    /* key i (visible to query i under every mask below) keeps an ordinary bias: a row whose
+       visible biases were all -1e30 has |S| ~ 1e30, where lse = m + log(l) rounds to m and the
+       backward's P = exp(S - lse) cannot be formed (jfa.h, jfa_attention_backward) */
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < Nq && i < Nk; ++i) x[(b * Nq + i) * Nk + i] = 3.0 * tu_normal();
     for (int64_t j = 0; j < Nk; ++j) x[3 * Nk + j] = -INFINITY; /* row 3 of batch 0: no visible key */
     tb_set(&m, x);
     free(x);
