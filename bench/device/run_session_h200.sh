@@ -9,7 +9,9 @@
 # SKIP_SO=1 leave out the sanitizer and the second-order benchmark. Logs in $OUT (at most 8
 # files); summary last.
 #
-#   bash bench/device/run_session_h200.sh          PART=scale bash bench/device/run_session_h200.sh
+# PART=final: the closing call (the changed kernels' and Python GPU tests, three bench rows, the
+# 64-bit tests, the main job, the training step, torch.compile), every step bounded.
+#   bash bench/device/run_session_h200.sh          PART=scale|final bash bench/device/run_session_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_session}
 mkdir -p "$OUT"
@@ -19,7 +21,24 @@ B=build-h200
 jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON || { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 PY="env PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so python3"
-if [ "${PART:-}" != scale ]; then
+if [ "${PART:-}" = final ]; then
+  # the closing call: the changed kernels' tests and the Python GPU tests, three rows of the
+  # bench, then issue 24's scale runs, the training step, and torch.compile, each bounded
+  (cd $B && timeout 90 ctest -R "test_gpu_scale|test_gpu_attention$|test_gpu_nan$|test_gpu_tangent$|test_python_gpu" \
+    --output-on-failure --timeout 80) > "$OUT/ctest_gpu.log" 2>&1
+  echo "ctest (changed kernels, python) rc=$?" >> "$OUT/ctest_gpu.log"
+  for c in "4096 128 0" "4096 64 0" "4096 64 1"; do JFA_BENCH_TIMEOUT=30 jfa_bench_rows --case $c; done > "$OUT/bench.log" 2>&1
+  (cd $B && timeout 120 ctest -R "64bit|app_fill" --output-on-failure --timeout 100) > "$OUT/ctest_64bit.log" 2>&1
+  echo "ctest 64bit rc=$?" >> "$OUT/ctest_64bit.log"
+  timeout 170 mpirun --allow-run-as-root -np 1 $B/apps/jfa_ring --device cuda --comm nccl --seq 1048576 --dim 128 \
+    --heads 16 > "$OUT/main_job.log" 2>&1
+  echo "main job rc=$?" >> "$OUT/main_job.log"
+  timeout 100 $PY bench/train_step.py --device cuda --dtypes bfloat16 --batch 4 --seq 4096 --width 1024 --heads 8 \
+    --depth 4 --iters 5 --triton-path .seed --format md > "$OUT/train_step.log" 2>&1
+  timeout 130 $PY -m pytest tests/python/test_compile.py tests/python/test_compile_logic.py -q -rs -x \
+    -p no:cacheprovider > "$OUT/compile.log" 2>&1
+  echo "compile tests rc=$?" >> "$OUT/compile.log"
+elif [ "${PART:-}" != scale ]; then
   (cd $B && timeout 330 ctest -L gpu -E 64bit --output-on-failure --timeout 300) > "$OUT/ctest_gpu.log" 2>&1
   echo "ctest -L gpu rc=$?" >> "$OUT/ctest_gpu.log"
   [ -z "${SKIP_SAN:-}" ] && {
@@ -66,4 +85,5 @@ done
 [ -f "$OUT/second_order.log" ] && tail -30 "$OUT/second_order.log"
 [ -f "$OUT/main_job.log" ] && tail -30 "$OUT/main_job.log"
 [ -f "$OUT/train_step.log" ] && grep -v Warning "$OUT/train_step.log" | tail -40
+[ -f "$OUT/compile.log" ] && grep -E "passed|failed|error|SKIP|rc=" "$OUT/compile.log" | tail -20
 exit 0
