@@ -187,16 +187,19 @@ typedef struct {
 #define JFA_PARAMS_SCALE_AS_GIVEN (1u << 0)
 
 /**
- * Largest |scale| accepted (2^32); larger finite scales are refused
- * (JFA_ERROR_INVALID_ARGUMENT) rather than let scale * q.k overflow into NaN rows.
- * Within it the scores are finite for every finite float16 input (CUDA) and every
- * finite float32 input on the CPU (float64 accumulation); for other inputs, scores
- * that overflow the accumulation precision give non-finite rows, as in SDPA's math.
+ * Largest |scale| accepted (2^16); larger finite scales are refused
+ * (JFA_ERROR_INVALID_ARGUMENT) rather than give inf/NaN rows. The CUDA forward keeps each
+ * row's running max in float32 and forms the exponents against it: once |scale * q.k|
+ * passes about 2^30 the max's rounding (half an ulp, hundreds and more) exceeds exp's
+ * range and the row comes out inf or NaN (the SIMT kernel and the sm_90a forward; the
+ * sm_80 kernels and the CPU backend stay finite). 2^16 keeps |S| under 2^30 for
+ * |q.k| up to 2^14, which covers float16 inputs of ordinary size; larger inputs can
+ * still reach it, as they overflow SDPA's float16 math.
  * The backward recomputes P = exp(S - lse) from the saved lse: a float32 lse limits
  * its accuracy once |scale * q.k| exceeds about 2^20 (the CPU backend keeps P <= 1,
  * so its results stay finite).
  */
-#define JFA_SCALE_MAX 4294967296.0
+#define JFA_SCALE_MAX 65536.0
 
 /** Opaque execution context: device, CUDA stream, flags and cached workspace. */
 typedef struct jfa_context jfa_context_t;

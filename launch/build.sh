@@ -31,6 +31,9 @@ for py in python3 /usr/bin/python3; do
   if command -v "$py" >/dev/null 2>&1 && "$py" -c "import torch, pytest" >/dev/null 2>&1; then have_torch=1; break; fi
 done
 if [ "$have_torch" -eq 0 ] && [ -z "${JFA_NO_PYTHON_DEPS:-}" ] && [ -z "${JFA_BUILD_MAIN:-}" ]; then missing+=(python3-torch python3-pytest); fi
+# the install test builds a virtual environment with the system's site packages (Debian: python3-venv)
+if [ -z "${JFA_NO_PYTHON_DEPS:-}" ] && [ -z "${JFA_BUILD_MAIN:-}" ] && [ -x /usr/bin/python3 ] &&
+  ! /usr/bin/python3 -c "import ensurepip" >/dev/null 2>&1; then missing+=(python3-venv); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "build.sh: installing ${missing[*]}"
   sudo_cmd=()

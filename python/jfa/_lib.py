@@ -34,7 +34,7 @@ STRUCT_ATTENTION_PARAMS, STRUCT_RING_CONFIG, STRUCT_COMM_CALLBACKS = 1, 2, 3
 ATTENTION_PARAMS_VERSION, RING_CONFIG_VERSION, COMM_CALLBACKS_VERSION = 1, 1, 1
 # jfa_attention_params_t.flags / jfa_ring_config_t.flags
 PARAMS_SCALE_AS_GIVEN = 1 << 0  # scale is used as given, 0 included (else 0 means 1/sqrt(D))
-SCALE_MAX = 2.0 ** 32           # JFA_SCALE_MAX: larger |scale| is refused
+SCALE_MAX = 2.0 ** 16           # JFA_SCALE_MAX: larger |scale| is refused
 
 # jfa_status_t
 SUCCESS = 0

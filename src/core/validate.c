@@ -228,7 +228,7 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa
   if (!isfinite(params->scale)) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->scale: %g is not finite", params->scale);
   if (fabs(params->scale) > JFA_SCALE_MAX)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
-             "params->scale: |%g| exceeds JFA_SCALE_MAX = 2^32 (scale * q.k would overflow)", params->scale);
+             "params->scale: |%g| exceeds JFA_SCALE_MAX = 2^16 (the kernels' float32 running max would not resolve the scores)", params->scale);
   p->scale = params->scale != 0.0 || (params->flags & JFA_PARAMS_SCALE_AS_GIVEN) ? params->scale
                                                                                  : 1.0 / sqrt((double)p->D);
   p->causal = 0;

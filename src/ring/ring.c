@@ -231,7 +231,7 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
                (long long)c->num_seqs, (long long)cu[c->num_seqs], (long long)c->seq_global);
   }
   if (!isfinite(c->scale) || fabs(c->scale) > JFA_SCALE_MAX)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.scale must be finite with |scale| <= JFA_SCALE_MAX = 2^32 (got %g)",
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.scale must be finite with |scale| <= JFA_SCALE_MAX = 2^16 (got %g)",
              c->scale);
   if (c->flags & ~(uint32_t)JFA_PARAMS_SCALE_AS_GIVEN)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.flags: unknown bits 0x%x",

@@ -136,9 +136,9 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
       mx = fmax_nan(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       if (FAST) mx *= a.scale_log2; /* scale > 0: the max of the scaled scores */
       const float mnew = fmax_nan(mrow[mt][rr], mx); /* NaN stays NaN: the row comes out NaN */
-      const bool moved = mnew > mrow[mt][rr];        /* the row's max rose (first visible keys included) */
       const float muse = mnew == -INFINITY ? 0.f : mnew;
       const float alpha = FAST ? exp2_ftz(mrow[mt][rr] - muse) : exp2f(mrow[mt][rr] - muse);
+      const bool moved = mnew > mrow[mt][rr]; /* the row's max rose (first visible keys included) */
       mrow[mt][rr] = mnew;
       float ps = 0.f, psd = 0.f;
 #pragma unroll
@@ -155,22 +155,6 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
             psd += pv * sdr;
           }
         }
-      /* FAST forms fma(s, c, -m) exactly against m = round(max s * c): an exponent can reach
-         half an ulp of m, past 128 (exp2 = inf) once |S| passes 2^31 (a scale near
-         JFA_SCALE_MAX). Such rows (rare; a branch per row, nothing per element otherwise) cap
-         P at 1: keys within the float resolution of the max share its weight. */
-      if (FAST && fabsf(muse) > 1.0e9f) {
-        ps = 0.f, psd = 0.f;
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const float pv = p_cap1(s[mt][nt][rr * 2 + e]);
-            s[mt][nt][rr * 2 + e] = pv;
-            ps += pv;
-            if (JVP) psd += pv * sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
-          }
-      }
       float shift = 0.f;
       if (JVP) {
         /* The reference c moves to the running mu = nu / l (full row sums) when the max of a

@@ -129,10 +129,7 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     float mn = fmax_nan(m, mt);
     if (mn == -INFINITY) continue;
     float alpha = (m == -INFINITY) ? 0.f : expf(m - mn);
-    /* mn is the max of the scores rounded to float: s64 - mn reaches half an ulp of mn (past 88,
-       exp = inf, when |S| passes 2^30, a scale near JFA_SCALE_MAX); P <= 1 (keys within the
-       float resolution of the max share its weight; a NaN stays NaN) */
-    float pj = valid ? p_cap1(expf((float)(s64 - (double)mn))) : 0.f;
+    float pj = valid ? expf((float)(s64 - (double)mn)) : 0.f;
     m = mn;
     l = l * alpha + warp_sum(pj);
     /* the tangent accumulates against the running mu cref (no cancellation in Od = accd / l):
