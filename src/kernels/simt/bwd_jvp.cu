@@ -13,67 +13,7 @@
  * Also the jfa_cuda_*backward_jvp* entry points of core/backend.h (workspace, masks).
  * A first version: a tensor-core kernel in the flash style is future work.
  */
-#include "kernels/family.h"
-
-#define BJ_WARPS 8
-#define BJ_TILE 32
-#define BJ_MAXC 8 /* 256 / 32 head dims per lane */
-
-/* Loads rows [r0, r0 + BJ_TILE) x D of a (b, h) slice into smem (row stride D + 1), zeros beyond n. */
-template <typename T>
-static __device__ void bj_load_tile(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n, int D) {
-  for (int idx = threadIdx.x; idx < BJ_TILE * D; idx += blockDim.x) {
-    int r = idx / D, d = idx % D;
-    float x = 0.f;
-    if (r0 + r < n) x = to_f(((const T *)v.p)[voff(v, b, h, r0 + r, d)]);
-    dst[r * (D + 1) + d] = x;
-  }
-}
-
-/* Loads BJ_WARPS rows from r0 (row stride D), zeros beyond n. */
-template <typename T>
-static __device__ void bj_load_rows(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n, int D) {
-  for (int idx = threadIdx.x; idx < BJ_WARPS * D; idx += blockDim.x) {
-    int r = idx / D, d = idx % D;
-    float x = 0.f;
-    if (r0 + r < n) x = to_f(((const T *)v.p)[voff(v, b, h, r0 + r, d)]);
-    dst[r * D + d] = x;
-  }
-}
-
-static __device__ __forceinline__ float bj_dot(const float *a, const float *b, int D) {
-  float s = 0.f;
-  for (int d = 0; d < D; ++d) s = fmaf(a[d], b[d], s);
-  return s;
-}
-static __device__ __forceinline__ double bj_dot64(const float *a, const float *b, int D) {
-  double s = 0.0;
-  for (int d = 0; d < D; ++d) s = fma((double)a[d], (double)b[d], s);
-  return s;
-}
-static __device__ __forceinline__ float bj_warp_sum(float x) {
-  for (int o = 16; o; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
-
-/* Keys [*beg, *end) visible to any row of the CTA (a barrier: every thread calls it). */
-static __device__ void bj_cta_key_range(int64_t lo, int64_t hi, int64_t *beg, int64_t *end) {
-  __shared__ int64_t s_lo[BJ_WARPS], s_hi[BJ_WARPS];
-  const int w = threadIdx.x / 32;
-  if ((threadIdx.x & 31) == 0) {
-    s_lo[w] = lo < hi ? lo : INT64_MAX;
-    s_hi[w] = lo < hi ? hi : INT64_MIN;
-  }
-  __syncthreads();
-  int64_t b = INT64_MAX, e = INT64_MIN;
-  for (int x = 0; x < BJ_WARPS; ++x) {
-    b = min(b, s_lo[x]);
-    e = max(e, s_hi[x]);
-  }
-  if (b >= e) b = e = 0;
-  *beg = b;
-  *end = e;
-}
+#include "kernels/simt/simt_common.cuh"
 
 /* Writes (or adds into) one output row element; skipped when the view has no data. */
 template <typename TO>
@@ -89,7 +29,7 @@ static __device__ __forceinline__ void bj_put(const View &t, int64_t b, int64_t 
 template <typename T>
 __global__ void __launch_bounds__(256) bj_delta_kernel(jfa_problem_t p, View o, View od, View dout, View doutd,
                                                        View delta, View deltad) {
-  const int64_t r = (int64_t)blockIdx.x * BJ_WARPS + threadIdx.x / 32;
+  const int64_t r = (int64_t)blockIdx.x * SIMT_WARPS + threadIdx.x / 32;
   const int lane = threadIdx.x & 31;
   if (r >= p.B * p.Hq * p.Nq) return;
   const int64_t b = r / (p.Hq * p.Nq), h = (r / p.Nq) % p.Hq, i = r % p.Nq;
@@ -101,8 +41,8 @@ __global__ void __launch_bounds__(256) bj_delta_kernel(jfa_problem_t p, View o, 
     sd = fmaf(to_f(((const T *)doutd.p)[voff(doutd, b, h, i, d)]), ov,
               fmaf(dov, to_f(((const T *)od.p)[voff(od, b, h, i, d)]), sd));
   }
-  s = bj_warp_sum(s);
-  sd = bj_warp_sum(sd);
+  s = warp_sum(s);
+  sd = warp_sum(sd);
   if (lane == 0) {
     ((float *)delta.p)[voff(delta, b, h, i, 0)] = s;
     ((float *)deltad.p)[voff(deltad, b, h, i, 0)] = sd;
@@ -129,14 +69,14 @@ __global__ void __launch_bounds__(256) bj_dq_kernel(jfa_problem_t p, View q, Vie
   extern __shared__ float sm[];
   const int D = (int)p.D, w = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
-  const int64_t row0 = (int64_t)blockIdx.x * BJ_WARPS, i = row0 + w;
-  const int rs = BJ_WARPS * D, ts = BJ_TILE * (D + 1);
+  const int64_t row0 = (int64_t)blockIdx.x * SIMT_WARPS, i = row0 + w;
+  const int rs = SIMT_WARPS * D, ts = SIMT_TILE * (D + 1);
   float *Qs = sm, *Qds = Qs + rs, *dOs = Qds + rs, *dOds = dOs + rs;
   float *Ks = dOds + rs, *Vs = Ks + ts, *Kds = Vs + ts, *Vds = Kds + ts;
-  bj_load_rows<T>(Qs, q, b, h, row0, p.Nq, D);
-  bj_load_rows<T>(Qds, qd, b, h, row0, p.Nq, D);
-  bj_load_rows<T>(dOs, dout, b, h, row0, p.Nq, D);
-  bj_load_rows<T>(dOds, doutd, b, h, row0, p.Nq, D);
+  load_rows<T>(Qs, q, b, h, row0, p.Nq, D);
+  load_rows<T>(Qds, qd, b, h, row0, p.Nq, D);
+  load_rows<T>(dOs, dout, b, h, row0, p.Nq, D);
+  load_rows<T>(dOds, doutd, b, h, row0, p.Nq, D);
   float li = -INFINITY, mi = 0.f, deli = 0.f, deldi = 0.f;
   if (i < p.Nq) {
     li = ((const float *)lse.p)[voff(lse, b, h, i, 0)];
@@ -144,18 +84,18 @@ __global__ void __launch_bounds__(256) bj_dq_kernel(jfa_problem_t p, View q, Vie
     deli = ((const float *)delta.p)[voff(delta, b, h, i, 0)];
     deldi = ((const float *)deltad.p)[voff(deltad, b, h, i, 0)];
   }
-  float aqd[BJ_MAXC], aq[BJ_MAXC];
+  float aqd[SIMT_MAXC], aq[SIMT_MAXC];
 #pragma unroll
-  for (int c = 0; c < BJ_MAXC; ++c) aqd[c] = aq[c] = 0.f;
+  for (int c = 0; c < SIMT_MAXC; ++c) aqd[c] = aq[c] = 0.f;
   int64_t klo = 0, khi = 0, nk_beg, nk_end;
   if (i < p.Nq) mask_row_keys(mk, i, &klo, &khi);
-  bj_cta_key_range(klo, khi, &nk_beg, &nk_end);
-  for (int64_t j0 = nk_beg; j0 < nk_end; j0 += BJ_TILE) {
+  cta_key_range(klo, khi, &nk_beg, &nk_end);
+  for (int64_t j0 = nk_beg; j0 < nk_end; j0 += SIMT_TILE) {
     __syncthreads();
-    bj_load_tile<T>(Ks, k, b, hk, j0, p.Nk, D);
-    bj_load_tile<T>(Vs, v, b, hk, j0, p.Nk, D);
-    bj_load_tile<T>(Kds, kd, b, hk, j0, p.Nk, D);
-    bj_load_tile<T>(Vds, vd, b, hk, j0, p.Nk, D);
+    load_tile<T>(Ks, k, b, hk, j0, p.Nk, D);
+    load_tile<T>(Vs, v, b, hk, j0, p.Nk, D);
+    load_tile<T>(Kds, kd, b, hk, j0, p.Nk, D);
+    load_tile<T>(Vds, vd, b, hk, j0, p.Nk, D);
     __syncthreads();
     if (i >= p.Nq || li == -INFINITY) continue;
     const int64_t j = j0 + lane;
@@ -166,15 +106,15 @@ __global__ void __launch_bounds__(256) bj_dq_kernel(jfa_problem_t p, View q, Vie
       const float *qi = Qs + w * D, *qdi = Qds + w * D, *doi = dOs + w * D, *dodi = dOds + w * D;
       const float *kj = Ks + lane * (D + 1), *vj = Vs + lane * (D + 1), *kdj = Kds + lane * (D + 1),
                   *vdj = Vds + lane * (D + 1);
-      const double s64 = p.scale * bj_dot64(qi, kj, D) + (double)bias;
-      const float sd = (float)(p.scale * (bj_dot64(qdi, kj, D) + bj_dot64(qi, kdj, D)));
-      bj_pair(s64, li, mi, deli, deldi, sd, bj_dot(doi, vj, D), bj_dot(dodi, vj, D) + bj_dot(doi, vdj, D), &P, &Pd,
+      const double s64 = p.scale * dot_row64(qi, kj, D) + (double)bias;
+      const float sd = (float)(p.scale * (dot_row64(qdi, kj, D) + dot_row64(qi, kdj, D)));
+      bj_pair(s64, li, mi, deli, deldi, sd, dot_row(doi, vj, D), dot_row(dodi, vj, D) + dot_row(doi, vdj, D), &P, &Pd,
               &dS, &dSd);
     }
-    for (int jj = 0; jj < BJ_TILE; ++jj) {
+    for (int jj = 0; jj < SIMT_TILE; ++jj) {
       const float ds = __shfl_sync(0xffffffffu, dS, jj), dsd = __shfl_sync(0xffffffffu, dSd, jj);
 #pragma unroll
-      for (int c = 0; c < BJ_MAXC; ++c) {
+      for (int c = 0; c < SIMT_MAXC; ++c) {
         const int d = lane + 32 * c;
         if (d < D) {
           const float kv = Ks[jj * (D + 1) + d];
@@ -187,7 +127,7 @@ __global__ void __launch_bounds__(256) bj_dq_kernel(jfa_problem_t p, View q, Vie
   if (i >= p.Nq) return;
   const float scale = (float)p.scale;
 #pragma unroll
-  for (int c = 0; c < BJ_MAXC; ++c) {
+  for (int c = 0; c < SIMT_MAXC; ++c) {
     const int d = lane + 32 * c;
     if (d < D) {
       bj_put<TO>(dqd, b, h, i, d, scale * aqd[c], accumulate);
@@ -205,39 +145,39 @@ __global__ void __launch_bounds__(256) bj_dkdv_kernel(jfa_problem_t p, View q, V
   extern __shared__ float sm[];
   const int D = (int)p.D, w = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int64_t b = blockIdx.z, hk = blockIdx.y, g = p.Hq / p.Hkv;
-  const int64_t key0 = (int64_t)blockIdx.x * BJ_WARPS, j = key0 + w;
-  const int rs = BJ_WARPS * D, ts = BJ_TILE * (D + 1);
+  const int64_t key0 = (int64_t)blockIdx.x * SIMT_WARPS, j = key0 + w;
+  const int rs = SIMT_WARPS * D, ts = SIMT_TILE * (D + 1);
   float *Ks = sm, *Vs = Ks + rs, *Kds = Vs + rs, *Vds = Kds + rs;
   float *Qs = Vds + rs, *Qds = Qs + ts, *dOs = Qds + ts, *dOds = dOs + ts;
-  float *lse_s = dOds + ts, *mu_s = lse_s + BJ_TILE, *del_s = mu_s + BJ_TILE, *deld_s = del_s + BJ_TILE;
-  bj_load_rows<T>(Ks, k, b, hk, key0, p.Nk, D);
-  bj_load_rows<T>(Vs, v, b, hk, key0, p.Nk, D);
-  bj_load_rows<T>(Kds, kd, b, hk, key0, p.Nk, D);
-  bj_load_rows<T>(Vds, vd, b, hk, key0, p.Nk, D);
-  float akd[BJ_MAXC], avd[BJ_MAXC], ak[BJ_MAXC], av[BJ_MAXC];
+  float *lse_s = dOds + ts, *mu_s = lse_s + SIMT_TILE, *del_s = mu_s + SIMT_TILE, *deld_s = del_s + SIMT_TILE;
+  load_rows<T>(Ks, k, b, hk, key0, p.Nk, D);
+  load_rows<T>(Vs, v, b, hk, key0, p.Nk, D);
+  load_rows<T>(Kds, kd, b, hk, key0, p.Nk, D);
+  load_rows<T>(Vds, vd, b, hk, key0, p.Nk, D);
+  float akd[SIMT_MAXC], avd[SIMT_MAXC], ak[SIMT_MAXC], av[SIMT_MAXC];
 #pragma unroll
-  for (int c = 0; c < BJ_MAXC; ++c) akd[c] = avd[c] = ak[c] = av[c] = 0.f;
+  for (int c = 0; c < SIMT_MAXC; ++c) akd[c] = avd[c] = ak[c] = av[c] = 0.f;
   /* the band of causal / window bounds the queries that see keys [key0, key0 + 8) (as simt.cu) */
   int64_t i_start = 0, i_end = p.Nq;
-  const int64_t key_last = min(key0 + BJ_WARPS, p.Nk) - 1;
+  const int64_t key_last = min(key0 + SIMT_WARPS, p.Nk) - 1;
   if (p.nseq == 0) {
     if (p.causal) i_start = max(i_start, p.k_pos0 + key0 - p.q_pos0);
     if (p.windowed && p.win_right >= 0) i_start = max(i_start, p.k_pos0 + key0 - p.win_right - p.q_pos0);
     if (p.windowed && p.win_left >= 0) i_end = min(i_end, p.k_pos0 + key_last + p.win_left - p.q_pos0 + 1);
   }
-  i_start = i_start / BJ_TILE * BJ_TILE;
+  i_start = i_start / SIMT_TILE * SIMT_TILE;
   for (int64_t hh = 0; hh < g; ++hh) {
     const int64_t h = hk * g + hh;
-    for (int64_t i0 = i_start; i0 < i_end; i0 += BJ_TILE) {
+    for (int64_t i0 = i_start; i0 < i_end; i0 += SIMT_TILE) {
       const int64_t i = i0 + lane;
       int64_t qlo = 0, qhi = 0;
       if (i < p.Nq) mask_row_keys(mk, i, &qlo, &qhi);
       if (!__syncthreads_or(qlo < qhi && qlo <= key_last && qhi > key0)) continue;
-      bj_load_tile<T>(Qs, q, b, h, i0, p.Nq, D);
-      bj_load_tile<T>(Qds, qd, b, h, i0, p.Nq, D);
-      bj_load_tile<T>(dOs, dout, b, h, i0, p.Nq, D);
-      bj_load_tile<T>(dOds, doutd, b, h, i0, p.Nq, D);
-      if (threadIdx.x < BJ_TILE) {
+      load_tile<T>(Qs, q, b, h, i0, p.Nq, D);
+      load_tile<T>(Qds, qd, b, h, i0, p.Nq, D);
+      load_tile<T>(dOs, dout, b, h, i0, p.Nq, D);
+      load_tile<T>(dOds, doutd, b, h, i0, p.Nq, D);
+      if (threadIdx.x < SIMT_TILE) {
         const int64_t ii = i0 + threadIdx.x;
         const bool in = ii < p.Nq;
         lse_s[threadIdx.x] = in ? ((const float *)lse.p)[voff(lse, b, h, ii, 0)] : -INFINITY;
@@ -255,16 +195,16 @@ __global__ void __launch_bounds__(256) bj_dkdv_kernel(jfa_problem_t p, View q, V
         const float *qi = Qs + lane * (D + 1), *qdi = Qds + lane * (D + 1), *doi = dOs + lane * (D + 1),
                     *dodi = dOds + lane * (D + 1);
         const float *kj = Ks + w * D, *vj = Vs + w * D, *kdj = Kds + w * D, *vdj = Vds + w * D;
-        const double s64 = p.scale * bj_dot64(qi, kj, D) + (double)bias;
-        const float sd = (float)(p.scale * (bj_dot64(qdi, kj, D) + bj_dot64(qi, kdj, D)));
-        bj_pair(s64, li, mu_s[lane], del_s[lane], deld_s[lane], sd, bj_dot(doi, vj, D),
-                bj_dot(dodi, vj, D) + bj_dot(doi, vdj, D), &P, &Pd, &dS, &dSd);
+        const double s64 = p.scale * dot_row64(qi, kj, D) + (double)bias;
+        const float sd = (float)(p.scale * (dot_row64(qdi, kj, D) + dot_row64(qi, kdj, D)));
+        bj_pair(s64, li, mu_s[lane], del_s[lane], deld_s[lane], sd, dot_row(doi, vj, D),
+                dot_row(dodi, vj, D) + dot_row(doi, vdj, D), &P, &Pd, &dS, &dSd);
       }
-      for (int ii = 0; ii < BJ_TILE; ++ii) {
+      for (int ii = 0; ii < SIMT_TILE; ++ii) {
         const float pb = __shfl_sync(0xffffffffu, P, ii), pdb = __shfl_sync(0xffffffffu, Pd, ii);
         const float ds = __shfl_sync(0xffffffffu, dS, ii), dsd = __shfl_sync(0xffffffffu, dSd, ii);
 #pragma unroll
-        for (int c = 0; c < BJ_MAXC; ++c) {
+        for (int c = 0; c < SIMT_MAXC; ++c) {
           const int d = lane + 32 * c;
           if (d < D) {
             const float qv = Qs[ii * (D + 1) + d], dov = dOs[ii * (D + 1) + d];
@@ -280,7 +220,7 @@ __global__ void __launch_bounds__(256) bj_dkdv_kernel(jfa_problem_t p, View q, V
   if (j >= p.Nk) return;
   const float scale = (float)p.scale;
 #pragma unroll
-  for (int c = 0; c < BJ_MAXC; ++c) {
+  for (int c = 0; c < SIMT_MAXC; ++c) {
     const int d = lane + 32 * c;
     if (d < D) {
       bj_put<TO>(dkd, b, hk, j, d, scale * akd[c], accumulate);
@@ -329,10 +269,10 @@ static jfa_status_t bj_run(cudaStream_t st, const jfa_problem_t *p, const jfa_te
                            const jfa_tensor_t *dvd, const jfa_tensor_t *dq, const jfa_tensor_t *dk,
                            const jfa_tensor_t *dv, int accumulate, const MaskDev &mk) {
   const int D = (int)p->D;
-  const size_t smem_q = (size_t)(4 * BJ_WARPS * D + 4 * BJ_TILE * (D + 1)) * sizeof(float);
-  const size_t smem_k = smem_q + (size_t)(4 * BJ_TILE) * sizeof(float);
-  const dim3 gq((unsigned)((p->Nq + BJ_WARPS - 1) / BJ_WARPS), (unsigned)p->Hq, (unsigned)p->B);
-  const dim3 gk((unsigned)((p->Nk + BJ_WARPS - 1) / BJ_WARPS), (unsigned)p->Hkv, (unsigned)p->B);
+  const size_t smem_q = (size_t)(4 * SIMT_WARPS * D + 4 * SIMT_TILE * (D + 1)) * sizeof(float);
+  const size_t smem_k = smem_q + (size_t)(4 * SIMT_TILE) * sizeof(float);
+  const dim3 gq((unsigned)((p->Nq + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hq, (unsigned)p->B);
+  const dim3 gk((unsigned)((p->Nk + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hkv, (unsigned)p->B);
   const bool f32out = dqd->dtype == JFA_DTYPE_FLOAT32;
 #define BJ_LAUNCH(T, TO)                                                                                          \
   do {                                                                                                            \
@@ -367,7 +307,7 @@ extern "C" jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const j
   DeviceGuard g(ctx->device_index);
   const int64_t rows = p->B * p->Hq * p->Nq;
   if (rows == 0) return JFA_SUCCESS;
-  const dim3 grid((unsigned)((rows + BJ_WARPS - 1) / BJ_WARPS));
+  const dim3 grid((unsigned)((rows + SIMT_WARPS - 1) / SIMT_WARPS));
   BJ_DISPATCH(o->dtype, T, {
     bj_delta_kernel<T><<<grid, 256, 0, ctx_stream(ctx)>>>(*p, make_view(o), make_view(od), make_view(dout),
                                                           make_view(doutd), make_view(delta), make_view(deltad));

@@ -1,0 +1,81 @@
+/*
+ * simt_common.cuh - what the SIMT kernels share (simt.cu: forward, JVP, backward;
+ * bwd_jvp.cu: the backward-JVP): the CTA shape (a warp per row, 32-row tiles), warp
+ * reductions, tile and row loads into shared memory as fp32, dot products (fp32, and
+ * fp64 for scores), and the keys visible to any row of a CTA.
+ */
+#ifndef JFA_KERNELS_SIMT_COMMON_CUH_
+#define JFA_KERNELS_SIMT_COMMON_CUH_
+
+#include "kernels/family.h"
+
+#define SIMT_WARPS 8
+#define SIMT_TILE 32
+#define SIMT_MAXC 8 /* 256 / 32 head dims per lane */
+
+static __device__ __forceinline__ float warp_max(float x) {
+  for (int o = 16; o; o >>= 1) x = fmax_nan(x, __shfl_xor_sync(0xffffffffu, x, o)); /* NaN propagates */
+  return x;
+}
+static __device__ __forceinline__ float warp_sum(float x) {
+  for (int o = 16; o; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+  return x;
+}
+
+/* Loads rows [r0, r0 + SIMT_TILE) x D of a (b, h) slice into smem (row stride D + 1), zeros beyond n. */
+template <typename T>
+static __device__ void load_tile(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n, int D) {
+  for (int idx = threadIdx.x; idx < SIMT_TILE * D; idx += blockDim.x) {
+    int r = idx / D, d = idx % D;
+    float x = 0.f;
+    if (r0 + r < n) x = to_f(((const T *)v.p)[voff(v, b, h, r0 + r, d)]);
+    dst[r * (D + 1) + d] = x;
+  }
+}
+
+template <typename T>
+static __device__ void load_rows(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n, int D) {
+  for (int idx = threadIdx.x; idx < SIMT_WARPS * D; idx += blockDim.x) {
+    int r = idx / D, d = idx % D;
+    float x = 0.f;
+    if (r0 + r < n) x = to_f(((const T *)v.p)[voff(v, b, h, r0 + r, d)]);
+    dst[r * D + d] = x;
+  }
+}
+
+static __device__ __forceinline__ float dot_row(const float *a, const float *b, int D) {
+  float s = 0.f;
+  for (int d = 0; d < D; ++d) s = fmaf(a[d], b[d], s);
+  return s;
+}
+
+/* Scores are accumulated in double: with large logits (|s| in the hundreds) an fp32 sum
+   would carry ~1e-4 of absolute error into every exp(s - m), which the tangent Od feels
+   weighted by Sd - mu. Callers subtract the max or lse in double before exp. */
+static __device__ __forceinline__ double dot_row64(const float *a, const float *b, int D) {
+  double s = 0.0;
+  for (int d = 0; d < D; ++d) s = fma((double)a[d], (double)b[d], s);
+  return s;
+}
+
+/* Keys [*beg, *end) visible to any row of the CTA, from each warp's row interval [lo, hi)
+   (lane-uniform); a barrier: every thread of the CTA must call it. */
+static __device__ void cta_key_range(int64_t lo, int64_t hi, int64_t *beg, int64_t *end) {
+  __shared__ int64_t s_lo[SIMT_WARPS], s_hi[SIMT_WARPS];
+  const int w = threadIdx.x / 32;
+  if ((threadIdx.x & 31) == 0) {
+    s_lo[w] = lo < hi ? lo : INT64_MAX;
+    s_hi[w] = lo < hi ? hi : INT64_MIN;
+  }
+  __syncthreads();
+  int64_t b = INT64_MAX, e = INT64_MIN;
+  for (int x = 0; x < SIMT_WARPS; ++x) {
+    b = min(b, s_lo[x]);
+    e = max(e, s_hi[x]);
+  }
+  if (b >= e) b = e = 0;
+  *beg = b;
+  *end = e;
+}
+
+#endif /* JFA_KERNELS_SIMT_COMMON_CUH_ */
