@@ -60,13 +60,23 @@ class Block(nn.Module):
         self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
 
+    def norm(self, ln, x):
+        # LayerNorm in float32 for 16-bit activations (the usual mixed-precision practice); the
+        # cast back also gives the tangent the activations' dtype. A bf16 training step under
+        # torch.func.jvp on CUDA (torch 2.11) failed in a Linear with "float != BFloat16"; a
+        # float32 tangent out of layer_norm is the likely cause (not yet confirmed on a GPU).
+        if x.dtype in (torch.float16, torch.bfloat16):
+            return torch.nn.functional.layer_norm(x.float(), ln.normalized_shape, ln.weight.float(), ln.bias.float(),
+                                                  ln.eps).to(x.dtype)
+        return ln(x)
+
     def forward(self, x):
         B, N, W = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(B, N, 3, self.heads, W // self.heads).unbind(2)
+        q, k, v = self.qkv(self.norm(self.norm1, x)).view(B, N, 3, self.heads, W // self.heads).unbind(2)
         # (B, N, H, D) viewed as (B, H, N, D): jfa reads these strides in place, no copy
         o = self.attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         x = x + self.proj(o.transpose(1, 2).reshape(B, N, W))
-        return x + self.mlp(self.norm2(x))
+        return x + self.mlp(self.norm(self.norm2, x))
 
 
 class MeanFlowNet(nn.Module):
