@@ -236,3 +236,17 @@ void ref_backward(const ref_problem_t *p, const double *q, const double *k, cons
   free(dS);
   free(lse);
 }
+
+cpu_prob_t cpu_prob(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D, jfa_mask_t mask,
+                    int64_t qpos, int64_t kpos) {
+  cpu_prob_t p;
+  p.B = B, p.Hq = Hq, p.Hkv = Hkv, p.Nq = Nq, p.Nk = Nk, p.D = D;
+  jfa_attention_params_init(&p.params);
+  p.params.mask = mask;
+  p.params.q_position = qpos;
+  p.params.k_position = kpos;
+  p.nq = (size_t)(B * Hq * Nq * D);
+  p.nk = (size_t)(B * Hkv * Nk * D);
+  p.ns = (size_t)(B * Hq * Nq);
+  return p;
+}

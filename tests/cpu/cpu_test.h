@@ -31,6 +31,17 @@ void tb_get(tbuf_t *b);
 /** Frees storage and values. */
 void tb_free(tbuf_t *b);
 
+/** A problem's shapes and params with its element counts (q-like, k-like, statistics). */
+typedef struct {
+  int64_t B, Hq, Hkv, Nq, Nk, D;
+  jfa_attention_params_t params;
+  size_t nq, nk, ns;
+} cpu_prob_t;
+
+/** The problem (B, Hq, Hkv, Nq, Nk, D) with default params but the causal mode and positions. */
+cpu_prob_t cpu_prob(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D, jfa_mask_t mask,
+                    int64_t qpos, int64_t kpos);
+
 /** Geometry of the reference (positions already resolved). */
 typedef struct {
   int64_t B, Hq, Hkv, Nq, Nk, D;

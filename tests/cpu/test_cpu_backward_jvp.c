@@ -24,34 +24,15 @@
 
 static jfa_context_t *ctx;
 
-typedef struct {
-  int64_t B, Hq, Hkv, Nq, Nk, D;
-  jfa_attention_params_t params;
-  size_t nq, nk, ns;
-} prob_t;
-
-static prob_t make_prob(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D, jfa_mask_t mask,
-                        int64_t qpos, int64_t kpos) {
-  prob_t p;
-  p.B = B, p.Hq = Hq, p.Hkv = Hkv, p.Nq = Nq, p.Nk = Nk, p.D = D;
-  jfa_attention_params_init(&p.params);
-  p.params.mask = mask;
-  p.params.q_position = qpos;
-  p.params.k_position = kpos;
-  p.nq = (size_t)(B * Hq * Nq * D);
-  p.nk = (size_t)(B * Hkv * Nk * D);
-  p.ns = (size_t)(B * Hq * Nq);
-  return p;
-}
 
 /* float64 BHSD tensors over a caller's arrays: of q's shape, k's shape, or a statistic. */
-static jfa_tensor_t tq_(const prob_t *p, double *x) {
+static jfa_tensor_t tq_(const cpu_prob_t *p, double *x) {
   return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hq, p->Nq, p->D);
 }
-static jfa_tensor_t tk_(const prob_t *p, double *x) {
+static jfa_tensor_t tk_(const cpu_prob_t *p, double *x) {
   return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hkv, p->Nk, p->D);
 }
-static jfa_tensor_t ts_(const prob_t *p, double *x) {
+static jfa_tensor_t ts_(const cpu_prob_t *p, double *x) {
   return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hq, p->Nq, 1);
 }
 
@@ -72,7 +53,7 @@ static double *buf(size_t n) {
   tu_poison(x, n, JFA_DTYPE_FLOAT64);
   return x;
 }
-static set_t set_new(const prob_t *p) {
+static set_t set_new(const cpu_prob_t *p) {
   set_t s = {rnd(p->nq), rnd(p->nk), rnd(p->nk), rnd(p->nq), rnd(p->nk), rnd(p->nk), rnd(p->nq), rnd(p->nq),
              buf(p->nq), buf(p->ns), buf(p->nq), buf(p->ns),
              buf(p->nq), buf(p->nk), buf(p->nk), buf(p->nq), buf(p->nk), buf(p->nk)};
@@ -85,7 +66,7 @@ static void set_free(set_t *s) {
 }
 
 /* Forward JVP (o, lse, od, mu) at s's inputs. */
-static int fwd_jvp(const prob_t *p, set_t *s) {
+static int fwd_jvp(const cpu_prob_t *p, set_t *s) {
   jfa_tensor_t q = tq_(p, s->q), k = tk_(p, s->k), v = tk_(p, s->v), qd = tq_(p, s->qd), kd = tk_(p, s->kd),
                vd = tk_(p, s->vd), o = tq_(p, s->o), l = ts_(p, s->lse), od = tq_(p, s->od), mu = ts_(p, s->mu);
   jfa_status_t st = jfa_attention_forward_jvp(ctx, &p->params, &q, &k, &v, &qd, &kd, &vd, &o, &l, &od, &mu);
@@ -94,7 +75,7 @@ static int fwd_jvp(const prob_t *p, set_t *s) {
 }
 
 /* Backward-JVP at s; first_order: also dq, dk, dv. */
-static jfa_status_t bjvp(const prob_t *p, set_t *s, int first_order) {
+static jfa_status_t bjvp(const cpu_prob_t *p, set_t *s, int first_order) {
   jfa_tensor_t q = tq_(p, s->q), k = tk_(p, s->k), v = tk_(p, s->v), qd = tq_(p, s->qd), kd = tk_(p, s->kd),
                vd = tk_(p, s->vd), o = tq_(p, s->o), l = ts_(p, s->lse), od = tq_(p, s->od), mu = ts_(p, s->mu),
                dout = tq_(p, s->dout), doutd = tq_(p, s->doutd), dqd = tq_(p, s->dqd), dkd = tk_(p, s->dkd),
@@ -107,7 +88,7 @@ static jfa_status_t bjvp(const prob_t *p, set_t *s, int first_order) {
 }
 
 /* Forward then backward at (q, k, v, dout): dq, dk, dv. */
-static int fwd_bwd(const prob_t *p, double *q, double *k, double *v, double *dout, double *dq, double *dk,
+static int fwd_bwd(const cpu_prob_t *p, double *q, double *k, double *v, double *dout, double *dq, double *dk,
                    double *dv) {
   double *o = buf(p->nq), *lse = buf(p->ns);
   jfa_tensor_t tq = tq_(p, q), tk = tk_(p, k), tv = tk_(p, v), to = tq_(p, o), tl = ts_(p, lse),
@@ -135,7 +116,7 @@ static void axpy(double *dst, const double *x, double a, const double *t, size_t
 }
 
 /* Finite differences of the backward along (qd, kd, vd, doutd), and dq/dk/dv against the backward. */
-static void check_fd(const char *name, prob_t p) {
+static void check_fd(const char *name, cpu_prob_t p) {
   const double eps = 1e-5;
   set_t s = set_new(&p);
   char label[256];
@@ -175,7 +156,7 @@ static void check_fd(const char *name, prob_t p) {
 }
 
 /* Hessian symmetry (dOd = 0) and the adjoint in dO. */
-static void check_symmetry(const char *name, prob_t p) {
+static void check_symmetry(const char *name, cpu_prob_t p) {
   char label[256];
   set_t w = set_new(&p), u = set_new(&p);
   /* same primal point and dO in both sets */
@@ -203,7 +184,7 @@ static void check_symmetry(const char *name, prob_t p) {
 static void check_special(void) {
   char label[256];
   /* bottom-right with Nq > Nk: query rows 0 .. Nq - Nk - 1 see no key */
-  prob_t p = make_prob(1, 2, 1, 9, 4, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  cpu_prob_t p = cpu_prob(1, 2, 1, 9, 4, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
   set_t s = set_new(&p);
   int ok = fwd_jvp(&p, &s) && bjvp(&p, &s, 1) == JFA_SUCCESS;
   int zeros = 1;
@@ -218,7 +199,7 @@ static void check_special(void) {
             tu_count_nan(s.dqd, p.nq) + tu_count_nan(s.dkd, p.nk) + tu_count_nan(s.dvd, p.nk) == 0);
   set_free(&s);
 
-  p = make_prob(1, 2, 2, 7, 7, 6, JFA_MASK_NONE, 0, 0);
+  p = cpu_prob(1, 2, 2, 7, 7, 6, JFA_MASK_NONE, 0, 0);
   static const char *which[4] = {"qd", "kd", "vd", "doutd"};
   for (int t = 0; t < 4; ++t) {
     s = set_new(&p);
@@ -235,7 +216,7 @@ static void check_special(void) {
 
 /* float32 storage against the float64 call on the same (rounded) values. */
 static void check_float32(void) {
-  prob_t p = make_prob(1, 4, 2, 33, 40, 12, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  cpu_prob_t p = cpu_prob(1, 4, 2, 33, 40, 12, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
   set_t s = set_new(&p);
   int ok = 1;
   double *in[8] = {s.q, s.k, s.v, s.qd, s.kd, s.vd, s.dout, s.doutd};
@@ -271,7 +252,7 @@ static void check_float32(void) {
 
 /* Bad arguments: a clear status, and nothing written. */
 static void check_errors(void) {
-  prob_t p = make_prob(1, 2, 1, 5, 6, 4, JFA_MASK_NONE, 0, 0);
+  cpu_prob_t p = cpu_prob(1, 2, 1, 5, 6, 4, JFA_MASK_NONE, 0, 0);
   set_t s = set_new(&p);
   tu_expect("errors: forward succeeds", fwd_jvp(&p, &s));
   jfa_tensor_t q = tq_(&p, s.q), k = tk_(&p, s.k), v = tk_(&p, s.v), qd = tq_(&p, s.qd), kd = tk_(&p, s.kd),
@@ -306,7 +287,7 @@ static void check_errors(void) {
   set_free(&s);
 }
 
-static void check_all(const char *name, prob_t p) {
+static void check_all(const char *name, cpu_prob_t p) {
   check_fd(name, p);
   check_symmetry(name, p);
 }
@@ -315,22 +296,22 @@ int main(void) {
   tu_init_seed("test_cpu_backward_jvp");
   if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) return 1;
 
-  check_all("N=1 no mask", make_prob(1, 1, 1, 1, 1, 3, JFA_MASK_NONE, 0, 0));
-  check_all("N=7 no mask GQA D=5", make_prob(2, 4, 2, 7, 7, 5, JFA_MASK_NONE, 0, 0));
-  check_all("N=129 top-left D=24", make_prob(1, 2, 1, 129, 129, 24, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0));
-  check_all("bottom-right Nq=13 > Nk=7 (masked rows) GQA", make_prob(1, 3, 1, 13, 7, 6, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0));
-  check_all("bottom-right Nq=7 < Nk=19", make_prob(2, 2, 2, 7, 19, 7, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0));
-  check_all("top-left Nq=19 > Nk=7", make_prob(1, 2, 1, 19, 7, 5, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0));
-  check_all("causal positions (masked rows) GQA", make_prob(1, 6, 2, 21, 37, 3, JFA_MASK_CAUSAL_POSITIONS, 5, 12));
+  check_all("N=1 no mask", cpu_prob(1, 1, 1, 1, 1, 3, JFA_MASK_NONE, 0, 0));
+  check_all("N=7 no mask GQA D=5", cpu_prob(2, 4, 2, 7, 7, 5, JFA_MASK_NONE, 0, 0));
+  check_all("N=129 top-left D=24", cpu_prob(1, 2, 1, 129, 129, 24, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0));
+  check_all("bottom-right Nq=13 > Nk=7 (masked rows) GQA", cpu_prob(1, 3, 1, 13, 7, 6, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0));
+  check_all("bottom-right Nq=7 < Nk=19", cpu_prob(2, 2, 2, 7, 19, 7, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0));
+  check_all("top-left Nq=19 > Nk=7", cpu_prob(1, 2, 1, 19, 7, 5, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0));
+  check_all("causal positions (masked rows) GQA", cpu_prob(1, 6, 2, 21, 37, 3, JFA_MASK_CAUSAL_POSITIONS, 5, 12));
 
-  prob_t p = make_prob(2, 2, 1, 40, 33, 6, JFA_MASK_NONE, 0, 0);
+  cpu_prob_t p = cpu_prob(2, 2, 1, 40, 33, 6, JFA_MASK_NONE, 0, 0);
   p.params.window_left = 2, p.params.window_right = 5;
   check_all("window (2,5) Nq > Nk GQA", p);
-  p = make_prob(1, 2, 2, 25, 60, 4, JFA_MASK_POSITIONS, 40, 0);
+  p = cpu_prob(1, 2, 2, 25, 60, 4, JFA_MASK_POSITIONS, 40, 0);
   p.params.window_left = 0, p.params.window_right = 0;
   check_all("window (0,0) at positions (one key per row)", p);
   static const int64_t cq[] = {0, 1, 8, 8, 20}, ck[] = {0, 3, 5, 9, 31}; /* Nq = 20, Nk = 31 */
-  p = make_prob(1, 4, 2, 20, 31, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  p = cpu_prob(1, 4, 2, 20, 31, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
   p.params.cu_seqlens_q = cq, p.params.cu_seqlens_k = ck, p.params.num_seqs = 4;
   check_all("packed bottom-right (empty and Nq != Nk sequences) GQA", p);
   p.params.mask = JFA_MASK_CAUSAL_TOP_LEFT, p.params.window_left = 3, p.params.window_right = 0;
@@ -347,7 +328,7 @@ int main(void) {
     y[i] = u < 0.25 ? -INFINITY : u < 0.3 ? 40.0 : 2.0 * tu_normal();
   }
   tb_set(&bm, x), tb_set(&am, y);
-  p = make_prob(2, 3, 1, 17, 23, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  p = cpu_prob(2, 3, 1, 17, 23, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
   p.params.attn_mask = &bm.t;
   check_all("bool mask (1,Hq,Nq,Nk) + causal, empty row, GQA", p);
   p.params.attn_mask = &am.t, p.params.mask = JFA_MASK_NONE, p.params.window_left = 6;

@@ -22,25 +22,6 @@
 
 static jfa_context_t *ctx;
 
-typedef struct {
-  int64_t B, Hq, Hkv, Nq, Nk, D;
-  jfa_attention_params_t params;
-  size_t nq, nk, ns;
-} prob_t;
-
-static prob_t make_prob(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D, jfa_mask_t mask,
-                        int64_t qpos, int64_t kpos) {
-  prob_t p;
-  p.B = B, p.Hq = Hq, p.Hkv = Hkv, p.Nq = Nq, p.Nk = Nk, p.D = D;
-  jfa_attention_params_init(&p.params);
-  p.params.mask = mask;
-  p.params.q_position = qpos;
-  p.params.k_position = kpos;
-  p.nq = (size_t)(B * Hq * Nq * D);
-  p.nk = (size_t)(B * Hkv * Nk * D);
-  p.ns = (size_t)(B * Hq * Nq);
-  return p;
-}
 
 /* float64 BHSD tensor over a caller's array. */
 static jfa_tensor_t view(double *x, int64_t B, int64_t H, int64_t S, int64_t D) {
@@ -48,7 +29,7 @@ static jfa_tensor_t view(double *x, int64_t B, int64_t H, int64_t S, int64_t D) 
 }
 
 /* Forward (+ JVP when qd != NULL). Returns 0 on failure. */
-static int fwd(const prob_t *p, double *q, double *k, double *v, double *qd, double *kd, double *vd, double *o,
+static int fwd(const cpu_prob_t *p, double *q, double *k, double *v, double *qd, double *kd, double *vd, double *o,
                double *lse, double *od, double *mu) {
   jfa_tensor_t tq = view(q, p->B, p->Hq, p->Nq, p->D), tk = view(k, p->B, p->Hkv, p->Nk, p->D),
                tv = view(v, p->B, p->Hkv, p->Nk, p->D), to = view(o, p->B, p->Hq, p->Nq, p->D),
@@ -66,7 +47,7 @@ static int fwd(const prob_t *p, double *q, double *k, double *v, double *qd, dou
   return st == JFA_SUCCESS;
 }
 
-static int bwd(const prob_t *p, double *q, double *k, double *v, double *o, double *lse, double *dout, double *dq,
+static int bwd(const cpu_prob_t *p, double *q, double *k, double *v, double *o, double *lse, double *dout, double *dq,
                double *dk, double *dv) {
   jfa_tensor_t tq = view(q, p->B, p->Hq, p->Nq, p->D), tk = view(k, p->B, p->Hkv, p->Nk, p->D),
                tv = view(v, p->B, p->Hkv, p->Nk, p->D), to = view(o, p->B, p->Hq, p->Nq, p->D),
@@ -99,7 +80,7 @@ static void central(double *dst, const double *p, const double *m, double eps, s
   for (size_t i = 0; i < n; ++i) dst[i] = (p[i] == -INFINITY && m[i] == -INFINITY) ? 0.0 : (p[i] - m[i]) / (2 * eps);
 }
 
-static void check_jvp_and_adjoint(const char *name, prob_t p) {
+static void check_jvp_and_adjoint(const char *name, cpu_prob_t p) {
   const double eps = 1e-5;
   double *q = rnd(p.nq), *k = rnd(p.nk), *v = rnd(p.nk), *qd = rnd(p.nq), *kd = rnd(p.nk), *vd = rnd(p.nk),
          *dout = rnd(p.nq);
@@ -132,12 +113,12 @@ static void check_jvp_and_adjoint(const char *name, prob_t p) {
 }
 
 /* L(x) = <dO, O(x)> */
-static double loss(const prob_t *p, double *q, double *k, double *v, const double *dout, double *o, double *lse) {
+static double loss(const cpu_prob_t *p, double *q, double *k, double *v, const double *dout, double *o, double *lse) {
   if (!fwd(p, q, k, v, NULL, NULL, NULL, o, lse, NULL, NULL)) return NAN;
   return dot_n(dout, o, p->nq);
 }
 
-static void check_grad_fd(const char *name, prob_t p) {
+static void check_grad_fd(const char *name, cpu_prob_t p) {
   const double eps = 1e-5;
   double *x[3] = {rnd(p.nq), rnd(p.nk), rnd(p.nk)};
   size_t n[3] = {p.nq, p.nk, p.nk};
@@ -172,28 +153,28 @@ int main(void) {
   tu_init_seed("test_cpu_derivatives");
   if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) return 1;
 
-  check_jvp_and_adjoint("no mask GQA", make_prob(2, 4, 2, 13, 17, 6, JFA_MASK_NONE, 0, 0));
-  check_jvp_and_adjoint("top-left", make_prob(1, 2, 1, 31, 29, 16, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0));
+  check_jvp_and_adjoint("no mask GQA", cpu_prob(2, 4, 2, 13, 17, 6, JFA_MASK_NONE, 0, 0));
+  check_jvp_and_adjoint("top-left", cpu_prob(1, 2, 1, 31, 29, 16, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0));
   check_jvp_and_adjoint("bottom-right Nq>Nk (masked rows)",
-                        make_prob(1, 3, 1, 40, 9, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0));
-  check_jvp_and_adjoint("positions", make_prob(1, 8, 1, 21, 37, 3, JFA_MASK_CAUSAL_POSITIONS, 30, 12));
-  check_jvp_and_adjoint("N=129 D=80", make_prob(1, 1, 1, 129, 129, 80, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0));
+                        cpu_prob(1, 3, 1, 40, 9, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0));
+  check_jvp_and_adjoint("positions", cpu_prob(1, 8, 1, 21, 37, 3, JFA_MASK_CAUSAL_POSITIONS, 30, 12));
+  check_jvp_and_adjoint("N=129 D=80", cpu_prob(1, 1, 1, 129, 129, 80, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0));
 
-  check_grad_fd("FD no mask GQA", make_prob(1, 2, 1, 5, 6, 3, JFA_MASK_NONE, 0, 0));
-  check_grad_fd("FD bottom-right masked rows", make_prob(1, 2, 2, 7, 4, 3, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0));
-  check_grad_fd("FD positions", make_prob(2, 2, 1, 6, 9, 4, JFA_MASK_CAUSAL_POSITIONS, 5, 3));
+  check_grad_fd("FD no mask GQA", cpu_prob(1, 2, 1, 5, 6, 3, JFA_MASK_NONE, 0, 0));
+  check_grad_fd("FD bottom-right masked rows", cpu_prob(1, 2, 2, 7, 4, 3, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0));
+  check_grad_fd("FD positions", cpu_prob(2, 2, 1, 6, 9, 4, JFA_MASK_CAUSAL_POSITIONS, 5, 3));
 
   /* masks of issue 9 */
   static const int64_t cq[] = {0, 1, 8, 8, 20}, ck[] = {0, 3, 5, 9, 31}; /* Nq = 20, Nk = 31 */
-  prob_t p = make_prob(1, 4, 2, 20, 31, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  cpu_prob_t p = cpu_prob(1, 4, 2, 20, 31, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
   p.params.cu_seqlens_q = cq, p.params.cu_seqlens_k = ck, p.params.num_seqs = 4;
   check_jvp_and_adjoint("packed bottom-right (empty and Nq != Nk sequences)", p);
   p.params.mask = JFA_MASK_CAUSAL_TOP_LEFT, p.params.window_left = 3, p.params.window_right = 0;
   check_jvp_and_adjoint("packed top-left + window (3,0)", p);
-  p = make_prob(2, 2, 1, 40, 33, 6, JFA_MASK_NONE, 0, 0);
+  p = cpu_prob(2, 2, 1, 40, 33, 6, JFA_MASK_NONE, 0, 0);
   p.params.window_left = 2, p.params.window_right = 5;
   check_jvp_and_adjoint("window (2,5), Nq > Nk, GQA", p);
-  p = make_prob(1, 2, 2, 25, 60, 4, JFA_MASK_POSITIONS, 40, 0);
+  p = cpu_prob(1, 2, 2, 25, 60, 4, JFA_MASK_POSITIONS, 40, 0);
   p.params.window_left = 0, p.params.window_right = 0; /* each row sees at most one key */
   check_jvp_and_adjoint("window (0,0) at positions (one key per row)", p);
 
@@ -206,23 +187,23 @@ int main(void) {
     y[i] = u < 0.25 ? -INFINITY : u < 0.3 ? 40.0 : 2.0 * tu_normal();
   }
   tb_set(&bm, x), tb_set(&am, y);
-  p = make_prob(2, 3, 1, 17, 23, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  p = cpu_prob(2, 3, 1, 17, 23, 5, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
   p.params.attn_mask = &bm.t;
   check_jvp_and_adjoint("bool mask (1,Hq,Nq,Nk) + causal, empty row", p);
   p.params.attn_mask = &am.t, p.params.mask = JFA_MASK_NONE, p.params.window_left = 6;
   check_jvp_and_adjoint("additive mask (B,1,Nq,Nk) -inf/40 + window (6,-1)", p);
 
-  p = make_prob(1, 2, 1, 5, 7, 3, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0);
+  p = cpu_prob(1, 2, 1, 5, 7, 3, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0);
   p.params.window_left = 1, p.params.window_right = 0;
   check_grad_fd("FD window (1,0) causal", p);
   static const int64_t cq2[] = {0, 2, 2, 6}, ck2[] = {0, 3, 4, 7};
-  p = make_prob(1, 2, 1, 6, 7, 3, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
+  p = cpu_prob(1, 2, 1, 6, 7, 3, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0);
   p.params.cu_seqlens_q = cq2, p.params.cu_seqlens_k = ck2, p.params.num_seqs = 3;
   check_grad_fd("FD packed bottom-right", p);
   tbuf_t am2 = tb_new(JFA_DTYPE_FLOAT32, 0, 1, 2, 6, 7);
   for (size_t i = 0; i < am2.n; ++i) y[i] = tu_uniform() < 0.3 ? -INFINITY : 3.0 * tu_normal();
   tb_set(&am2, y);
-  p = make_prob(1, 2, 1, 6, 7, 3, JFA_MASK_NONE, 0, 0);
+  p = cpu_prob(1, 2, 1, 6, 7, 3, JFA_MASK_NONE, 0, 0);
   p.params.attn_mask = &am2.t;
   check_grad_fd("FD additive f32 mask with -inf", p);
   free(x), free(y);
