@@ -19,39 +19,14 @@ setup_context, which torch.func transforms require; on older torch the classic
 forward(ctx, ...) form.
 """
 import torch
-from torch.autograd import Function
 
-from . import _core, _second_order
+from . import _core, _function, _second_order
 
-_SETUP_CONTEXT = int(torch.__version__.split(".")[0]) >= 2
 
 TANGENT_GRAD_ERROR = (
     "jfa: a gradient reached the JVP tangent output of attention (backward through the tangent, "
     "i.e. second-order terms), which jfa does not compute. Detach the tangent before it enters "
     "the loss (as sCM/MeanFlow targets do), or use the math attention for second-order terms.")
-
-
-def _make_function(name, forward, setup_context, backward, jvp):
-    """An autograd.Function class in the style the installed torch needs."""
-    if _SETUP_CONTEXT:
-        body = {"forward": staticmethod(forward), "setup_context": staticmethod(setup_context)}
-    else:
-        def classic_forward(ctx, *args):
-            out = forward(*args)
-            setup_context(ctx, args, out)
-            return out
-        body = {"forward": staticmethod(classic_forward)}
-    # not once_differentiable: the backward hands over to _second_order, which makes its result
-    # differentiable (or raises a jfa error where a kind has no second order)
-    body["backward"] = staticmethod(backward)
-    body["jvp"] = staticmethod(jvp)
-    body["vmap"] = staticmethod(_vmap_unsupported)  # torch >= 2.0 calls it under torch.vmap
-    return type(name, (Function,), body)
-
-
-def _vmap_unsupported(*args, **kwargs):
-    raise RuntimeError("jfa: torch.vmap over jfa attention is not supported (batch the inputs instead; "
-                       "torch.func.jacrev / jacfwd / hessian use vmap)")
 
 
 def make_attention_functions(name, forward, backward, second_order=None):
@@ -107,8 +82,8 @@ def make_attention_functions(name, forward, backward, second_order=None):
         raise RuntimeError("jfa: forward-mode AD of the fused JVP (a second forward-mode level over attention) "
                            "is not supported")
 
-    return (_make_function(name, plain_forward, plain_setup, plain_backward, plain_jvp),
-            _make_function(name + "Jvp", jvp_forward, jvp_setup, jvp_backward, jvp_jvp))
+    return (_function.make_function(name, plain_forward, plain_setup, plain_backward, plain_jvp),
+            _function.make_function(name + "Jvp", jvp_forward, jvp_setup, jvp_backward, jvp_jvp))
 
 
 def _forward(q, k, v, qd, kd, vd, cfg):
@@ -143,4 +118,4 @@ def _nokeys_jvp(ctx, gq, gk, gv):
 
 
 # a constant zero: its derivatives of every order are exact zeros
-_NoKeys = _make_function("_NoKeys", _nokeys_forward, _nokeys_setup, _nokeys_backward, _nokeys_jvp)
+_NoKeys = _function.make_function("_NoKeys", _nokeys_forward, _nokeys_setup, _nokeys_backward, _nokeys_jvp)

@@ -15,7 +15,6 @@ import collections
 import ctypes
 
 import torch
-import torch.autograd.forward_ad as fwAD
 import torch.distributed as dist
 
 from .. import _lib

@@ -27,12 +27,10 @@ import ctypes
 
 import torch
 import torch.autograd.forward_ad as fwAD
-from torch.autograd import Function
 
 from .. import _lib
-from . import _core
+from . import _core, _function
 
-_SETUP_CONTEXT = int(torch.__version__.split(".")[0]) >= 2
 
 THIRD_ORDER_ERROR = ("jfa: a third derivative of attention was requested (differentiating a second-order "
                      "result of jfa attention again with respect to q, k, v or the output gradient); jfa "
@@ -162,21 +160,6 @@ def hess(ops, op, x, do, o, lse, tx, tdo):
     return tuple(hx) + (od,)
 
 
-def _make(name, forward, setup_context, backward, jvp):
-    """An autograd.Function class in the style the installed torch needs (as _autograd's)."""
-    if _SETUP_CONTEXT:
-        body = {"forward": staticmethod(forward), "setup_context": staticmethod(setup_context)}
-    else:
-        def classic_forward(ctx, *args):
-            out = forward(*args)
-            setup_context(ctx, args, out)
-            return out
-        body = {"forward": staticmethod(classic_forward)}
-    body["backward"] = staticmethod(backward)
-    body["jvp"] = staticmethod(jvp)
-    return type(name, (Function,), body)
-
-
 def _has_tangent(t):
     return t is not None and fwAD.unpack_dual(t).tangent is not None
 
@@ -201,7 +184,7 @@ def _guard_jvp(ctx, *tangents):
     raise RuntimeError(ctx.msg)
 
 
-_ThirdOrder = _make("_JfaThirdOrder", _guard_forward, _guard_setup, _guard_backward, _guard_jvp)
+_ThirdOrder = _function.make_function("_JfaThirdOrder", _guard_forward, _guard_setup, _guard_backward, _guard_jvp)
 
 
 def _guarded(outs, tensors, msg=THIRD_ORDER_ERROR):
@@ -245,7 +228,7 @@ def _hess_jvp(ctx, tq, tk, tv, tdo, _):
     return hess(ops, op, x, do, o, lse, (tq, tk, tv), tdo)
 
 
-_Hess = _make("_JfaAttentionHessian", _hess_forward, _hess_setup, _hess_backward, _hess_jvp)
+_Hess = _function.make_function("_JfaAttentionHessian", _hess_forward, _hess_setup, _hess_backward, _hess_jvp)
 
 
 # _Backward(q, k, v, do, state) -> B(x, dO) = (dq, dk, dv): the backward as a differentiable
@@ -274,7 +257,7 @@ def _bwd_jvp(ctx, tq, tk, tv, tdo, _):
     return hess(ops, op, (q, k, v), do, o, lse, (tq, tk, tv), tdo)[:3]
 
 
-_Backward = _make("_JfaAttentionBackward", _bwd_forward, _bwd_setup, _bwd_backward, _bwd_jvp)
+_Backward = _function.make_function("_JfaAttentionBackward", _bwd_forward, _bwd_setup, _bwd_backward, _bwd_jvp)
 
 
 # ---- entry points for _autograd.make_attention_functions -------------------------------------
