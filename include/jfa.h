@@ -207,7 +207,8 @@ typedef struct jfa_context jfa_context_t;
 /** Context flags (bitwise or). */
 enum {
   JFA_FLAG_DETERMINISTIC = 1u << 0, /**< bitwise reproducible results (no float atomics in the backward) */
-  JFA_FLAG_ALLOW_TF32 = 1u << 1     /**< float32 inputs may use TF32 tensor cores on CUDA (less accurate) */
+  JFA_FLAG_ALLOW_TF32 = 1u << 1     /**< reserved: float32 inputs may use TF32 tensor cores on CUDA (less
+                                         accurate). No kernel uses TF32 yet: accepted, no effect today. */
 };
 
 /* ------------------------------------------------------------------------- */
