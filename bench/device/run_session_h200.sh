@@ -9,9 +9,11 @@
 # SKIP_SO=1 leave out the sanitizer and the second-order benchmark. Logs in $OUT (at most 8
 # files); summary last.
 #
+# PART=pending: the whole GPU suite, the training-step table, the binding's overhead; PART=compile:
+# the torch.compile tests and the compiled training step (.seed/ carried for the Triton rows).
 # PART=final: the closing call (the changed kernels' and Python GPU tests, three bench rows, the
 # 64-bit tests, the main job, the training step, torch.compile), every step bounded.
-#   bash bench/device/run_session_h200.sh          PART=scale|final bash bench/device/run_session_h200.sh
+#   bash bench/device/run_session_h200.sh          PART=scale|final|pending|compile bash bench/device/run_session_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_session}
 mkdir -p "$OUT"
@@ -41,6 +43,28 @@ if [ "${PART:-}" = final ]; then
   timeout 130 $PY -m pytest tests/python/test_compile.py tests/python/test_compile_logic.py -q -rs -x \
     -p no:cacheprovider > "$OUT/compile.log" 2>&1
   echo "compile tests rc=$?" >> "$OUT/compile.log"
+elif [ "${PART:-}" = pending ]; then
+  # what the 2026-12-01 session could not run: the whole GPU suite at the final kernels (the
+  # scale test at JFA_SCALE_MAX = 2^16), the training-step table (bf16, float32) against the
+  # Triton package, and the binding's overhead against the C benchmark (the <= 3% target)
+  (cd $B && timeout 330 ctest -L gpu -E "64bit|python" --output-on-failure --timeout 300) > "$OUT/ctest_gpu.log" 2>&1
+  echo "ctest -L gpu rc=$?" >> "$OUT/ctest_gpu.log"
+  { for cfg in "bfloat16 4096" "float32 2048"; do
+      set -- $cfg
+      timeout 150 $PY bench/train_step.py --device cuda --dtypes "$1" --batch 4 --seq "$2" --width 1024 \
+        --heads 8 --depth 4 --iters 5 --triton-path .seed --format md
+    done
+  } > "$OUT/train_step.log" 2>&1
+  JFA_LIBRARY=$B/libjfa.so timeout 150 python3 bench/bench_torch.py $JFA_BENCH --cases 4096:128:0,4096:128:1 \
+    --iters 30 > "$OUT/bench_torch.log" 2>&1
+elif [ "${PART:-}" = compile ]; then
+  # torch.compile: every test (CPU and CUDA cases), then the compiled training step
+  timeout 420 $PY -m pytest tests/python/test_compile.py tests/python/test_compile_logic.py -q -rs \
+    -p no:cacheprovider > "$OUT/compile.log" 2>&1
+  echo "compile tests rc=$?" >> "$OUT/compile.log"
+  timeout 150 $PY bench/train_step.py --device cuda --dtypes bfloat16 --objective flow --compile \
+    --backends jfa,math,identity --batch 4 --seq 4096 --width 1024 --heads 8 --depth 4 --iters 10 \
+    --warmup 3 > "$OUT/train_step.log" 2>&1
 elif [ "${PART:-}" != scale ]; then
   (cd $B && timeout 330 ctest -L gpu -E 64bit --output-on-failure --timeout 300) > "$OUT/ctest_gpu.log" 2>&1
   echo "ctest -L gpu rc=$?" >> "$OUT/ctest_gpu.log"
@@ -89,4 +113,5 @@ done
 [ -f "$OUT/main_job.log" ] && tail -30 "$OUT/main_job.log"
 [ -f "$OUT/train_step.log" ] && grep -v Warning "$OUT/train_step.log" | tail -40
 [ -f "$OUT/compile.log" ] && grep -E "passed|failed|error|SKIP|rc=" "$OUT/compile.log" | tail -20
+[ -f "$OUT/bench_torch.log" ] && tail -25 "$OUT/bench_torch.log"
 exit 0
