@@ -27,15 +27,6 @@ jfa_status_t jfa_cpu_attention_delta(jfa_context_t *ctx, const jfa_problem_t *p,
   return JFA_SUCCESS;
 }
 
-/* Writes (accumulate == 0) or adds (accumulate != 0) a row of D values at (b, h, s). */
-static void put_row(const jfa_tensor_t *t, int64_t b, int64_t h, int64_t s, const double *x, int64_t D,
-                    int accumulate) {
-  for (int64_t d = 0; d < D; ++d) {
-    int64_t off = jfa_cpu_off(t, b, h, s, d);
-    jfa_cpu_st(t, off, accumulate ? jfa_cpu_ld(t, off) + x[d] : x[d]);
-  }
-}
-
 /*
  * The backward over one block from float64 copies: Q, dO (B,Hq,Nq,D), K, V
  * (B,Hkv,Nk,D), L = lse and Dl = delta (B*Hq*Nq).
@@ -66,13 +57,12 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
     for (int64_t j = j0; j < j1; ++j) {
       const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
       if (bias == -INFINITY) continue;
-      double pij = exp(scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias - L[r]);
-      if (pij > 1.0) pij = 1.0; /* P <= 1: a rounded (float32) lse below the max score must not give inf (NaN kept) */
+      const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias - L[r]);
       double ds = pij * (jfa_cpu_dot(doi, Vb + j * D, D) - Dl[r]);
       for (int64_t d = 0; d < D; ++d) acc[d] += ds * Kb[j * D + d];
     }
     for (int64_t d = 0; d < D; ++d) acc[d] *= scale;
-    put_row(dq, b, h, i, acc, D, accumulate);
+    jfa_cpu_put_row(dq, b, h, i, acc, D, accumulate);
   }
 
   /* Pass 2: dK_j = s sum_i dS_ij Q_i and dV_j = sum_i P_ij dO_i over the group's heads. */
@@ -93,8 +83,7 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
         const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
         if (bias == -INFINITY) continue;
         const double *qi = Q + row * D, *doi = dO + row * D;
-        double pij = exp(scale * jfa_cpu_dot(qi, kj, D) + bias - L[row]);
-        if (pij > 1.0) pij = 1.0; /* as in pass 1 */
+        const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, kj, D) + bias - L[row]);
         double ds = pij * (jfa_cpu_dot(doi, vj, D) - Dl[row]);
         for (int64_t d = 0; d < D; ++d) {
           ak[d] += ds * qi[d];
@@ -103,8 +92,8 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
       }
     }
     for (int64_t d = 0; d < D; ++d) ak[d] *= scale;
-    put_row(dk, b, hk, j, ak, D, accumulate);
-    put_row(dv, b, hk, j, av, D, accumulate);
+    jfa_cpu_put_row(dk, b, hk, j, ak, D, accumulate);
+    jfa_cpu_put_row(dv, b, hk, j, av, D, accumulate);
   }
   free(scratch);
   return JFA_SUCCESS;

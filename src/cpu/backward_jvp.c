@@ -38,16 +38,6 @@ jfa_status_t jfa_cpu_attention_delta_jvp(jfa_context_t *ctx, const jfa_problem_t
   return JFA_SUCCESS;
 }
 
-/* Writes (accumulate == 0) or adds (accumulate != 0) a row of D values at (b, h, s); t may be NULL. */
-static void put_row(const jfa_tensor_t *t, int64_t b, int64_t h, int64_t s, const double *x, int64_t D,
-                    int accumulate) {
-  if (!t) return;
-  for (int64_t d = 0; d < D; ++d) {
-    int64_t off = jfa_cpu_off(t, b, h, s, d);
-    jfa_cpu_st(t, off, accumulate ? jfa_cpu_ld(t, off) + x[d] : x[d]);
-  }
-}
-
 /* Contiguous float64 copies of every input of the block call. */
 typedef struct {
   double *Q, *K, *V, *Qd, *Kd, *Vd, *dO, *dOd, *L, *M, *Dl, *Dld;
@@ -61,7 +51,7 @@ static inline int pair(const jfa_problem_t *p, const arrays_t *a, int64_t b, int
   const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
   if (bias == -INFINITY) return 0;
   const double *qi = a->Q + row * D, *qdi = a->Qd + row * D, *doi = a->dO + row * D, *dodi = a->dOd + row * D;
-  const double pij = exp(p->scale * jfa_cpu_dot(qi, kj, D) + bias - a->L[row]);
+  const double pij = jfa_cpu_prob(p->scale * jfa_cpu_dot(qi, kj, D) + bias - a->L[row]);
   const double sd = p->scale * (jfa_cpu_dot(qdi, kj, D) + jfa_cpu_dot(qi, kdj, D));
   const double pd = pij * (sd - a->M[row]);
   const double dp = jfa_cpu_dot(doi, vj, D) - a->Dl[row];
@@ -105,8 +95,8 @@ static jfa_status_t backward_jvp_arrays(jfa_context_t *ctx, const jfa_problem_t 
       }
     }
     for (int64_t d = 0; d < 2 * D; ++d) aqd[d] *= scale;
-    put_row(dqd, b, h, i, aqd, D, accumulate);
-    put_row(dq, b, h, i, aq, D, accumulate);
+    jfa_cpu_put_row(dqd, b, h, i, aqd, D, accumulate);
+    jfa_cpu_put_row(dq, b, h, i, aq, D, accumulate);
   }
 
   /* Pass 2: dKd_j = s sum_i (dSd_ij Q_i + dS_ij Qd_i), dVd_j = sum_i (Pd_ij dO_i + P_ij dOd_i),
@@ -142,10 +132,10 @@ static jfa_status_t backward_jvp_arrays(jfa_context_t *ctx, const jfa_problem_t 
       akd[d] *= scale;
       ak[d] *= scale;
     }
-    put_row(dkd, b, hk, j, akd, D, accumulate);
-    put_row(dvd, b, hk, j, avd, D, accumulate);
-    put_row(dk, b, hk, j, ak, D, accumulate);
-    put_row(dv, b, hk, j, av, D, accumulate);
+    jfa_cpu_put_row(dkd, b, hk, j, akd, D, accumulate);
+    jfa_cpu_put_row(dvd, b, hk, j, avd, D, accumulate);
+    jfa_cpu_put_row(dk, b, hk, j, ak, D, accumulate);
+    jfa_cpu_put_row(dv, b, hk, j, av, D, accumulate);
   }
   free(scratch);
   return JFA_SUCCESS;

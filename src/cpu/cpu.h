@@ -77,6 +77,23 @@ void jfa_cpu_query_range(const jfa_problem_t *p, int64_t j, int64_t *lo, int64_t
  * mask or for a true boolean entry, -inf for a false one, else the additive bias
  * (-inf masks). A key inside the range is visible iff this is not -inf.
  */
+/* Writes (accumulate == 0) or adds (accumulate != 0) a row of D values at (b, h, s); t may be NULL. */
+static inline void jfa_cpu_put_row(const jfa_tensor_t *t, int64_t b, int64_t h, int64_t s, const double *x, int64_t D,
+                                   int accumulate) {
+  if (!t) return;
+  for (int64_t d = 0; d < D; ++d) {
+    int64_t off = jfa_cpu_off(t, b, h, s, d);
+    jfa_cpu_st(t, off, accumulate ? jfa_cpu_ld(t, off) + x[d] : x[d]);
+  }
+}
+
+/* P = exp(x) for x = S - lse, capped at 1: a rounded (float32) lse below the row's max score must
+   not give inf (a NaN stays NaN). */
+static inline double jfa_cpu_prob(double x) {
+  const double p = exp(x);
+  return p > 1.0 ? 1.0 : p;
+}
+
 static inline double jfa_cpu_mask_bias(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, int64_t j) {
   const jfa_tensor_t *m = p->dmask;
   if (!m) return 0.0;
