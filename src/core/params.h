@@ -4,11 +4,21 @@
 #ifndef JFA_CORE_PARAMS_H_
 #define JFA_CORE_PARAMS_H_
 
+#include <math.h>
+
 #include "jfa.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** The params.flags (and ring config flags) bits this library knows; others are refused. */
+#define JFA_PARAMS_KNOWN_FLAGS (JFA_PARAMS_SCALE_AS_GIVEN)
+
+/** The scale a call uses: as given when nonzero or with JFA_PARAMS_SCALE_AS_GIVEN, else 1/sqrt(D). */
+static inline double jfa_params_scale(double scale, uint32_t flags, int64_t D) {
+  return scale != 0.0 || (flags & JFA_PARAMS_SCALE_AS_GIVEN) ? scale : 1.0 / sqrt((double)D);
+}
 
 /** The defaults of the current layout (what jfa_attention_params_init writes). */
 void jfa_params_defaults(jfa_attention_params_t *params);

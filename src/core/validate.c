@@ -13,7 +13,6 @@
 
 #define JFA_MAX_EXTENT ((int64_t)1 << 40) /* bound on shapes and strides: keeps offsets in int64 */
 #define JFA_MAX_POSITION ((int64_t)1 << 52)
-#define JFA_PARAMS_KNOWN_FLAGS (JFA_PARAMS_SCALE_AS_GIVEN)
 
 typedef struct {
   const jfa_tensor_t *t;
@@ -229,8 +228,7 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa
   if (fabs(params->scale) > JFA_SCALE_MAX)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
              "params->scale: |%g| exceeds JFA_SCALE_MAX = 2^16 (the kernels' float32 running max would not resolve the scores)", params->scale);
-  p->scale = params->scale != 0.0 || (params->flags & JFA_PARAMS_SCALE_AS_GIVEN) ? params->scale
-                                                                                 : 1.0 / sqrt((double)p->D);
+  p->scale = jfa_params_scale(params->scale, params->flags, p->D);
   p->causal = 0;
   p->q_pos0 = 0;
   p->k_pos0 = 0;

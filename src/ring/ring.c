@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/params.h"
 #include "ring/ring_config.h"
 #include "ring/ring_internal.h"
 
@@ -233,9 +234,9 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
   if (!isfinite(c->scale) || fabs(c->scale) > JFA_SCALE_MAX)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.scale must be finite with |scale| <= JFA_SCALE_MAX = 2^16 (got %g)",
              c->scale);
-  if (c->flags & ~(uint32_t)JFA_PARAMS_SCALE_AS_GIVEN)
+  if (c->flags & ~(uint32_t)JFA_PARAMS_KNOWN_FLAGS)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.flags: unknown bits 0x%x",
-             (unsigned)(c->flags & ~(uint32_t)JFA_PARAMS_SCALE_AS_GIVEN));
+             (unsigned)(c->flags & ~(uint32_t)JFA_PARAMS_KNOWN_FLAGS));
   switch (c->dtype) {
     case JFA_DTYPE_FLOAT64:
       if (ctx->device != JFA_DEVICE_CPU)
@@ -317,8 +318,7 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   if (local == JFA_SUCCESS) local = check_config(ctx, comm, c);
   int64_t v[F_COUNT], lo[F_COUNT], hi[F_COUNT];
   /* the resolved scale (0 means 1/sqrt(D) unless JFA_PARAMS_SCALE_AS_GIVEN) is what must agree */
-  double scale = c->scale != 0.0 || (c->flags & JFA_PARAMS_SCALE_AS_GIVEN) ? c->scale
-                                                                           : 1.0 / sqrt((double)c->head_dim);
+  double scale = jfa_params_scale(c->scale, c->flags, c->head_dim);
   int64_t scale_bits;
   memcpy(&scale_bits, &scale, sizeof(scale_bits));
   v[F_BAD] = local != JFA_SUCCESS;
