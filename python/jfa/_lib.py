@@ -72,9 +72,11 @@ class _Versioned(ctypes.Structure):
     written by the library's init (which checks that it knows this layout)."""
     _init_name, _version = None, None
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _init_struct(lib(), self)
+    def __init__(self, **fields):
+        super().__init__()
+        _init_struct(lib(), self)  # tag, size and defaults first: the caller's fields go on top
+        for name, value in fields.items():
+            setattr(self, name, value)
 
 
 class AttentionParams(_Versioned):
