@@ -234,8 +234,7 @@ def make_params(cfg):
         p = _params_cache.get(key)
         if p is not None:
             return p, ()
-    p = _lib.AttentionParams()
-    _lib.lib().jfa_attention_params_init(ctypes.byref(p))
+    p = _lib.AttentionParams()  # initialised by the library (tag, size, defaults)
     p.scale = cfg.scale
     p.mask = cfg.mask
     if cfg.flags:
@@ -261,7 +260,18 @@ def make_params(cfg):
 
 # jfa_attention_params_t.flags bit: use `scale` as given (0.0 included) instead of 0 = default.
 # 0 while the loaded binding predates the flags field (then scale=0.0 is refused, never misread).
-SCALE_AS_GIVEN = getattr(_lib, "PARAMS_SCALE_AS_GIVEN", 0)
+SCALE_AS_GIVEN = _lib.PARAMS_SCALE_AS_GIVEN
+
+
+def check_scale(scale):
+    """SDPA's scale: None (1/sqrt(E), passed as 0 without flags) or a finite float used as given
+    (0 and negative included: JFA_PARAMS_SCALE_AS_GIVEN). Returns (scale, flags)."""
+    if scale is None:
+        return 0.0, 0
+    scale = float(scale)
+    if not math.isfinite(scale):
+        raise ValueError("jfa: scale must be a finite number (or None for 1/sqrt(E)), got %r" % scale)
+    return scale, SCALE_AS_GIVEN
 
 
 class Config:
@@ -272,18 +282,7 @@ class Config:
     __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens", "flags", "params")
 
     def __init__(self, scale=None, mask=_lib.MASK_NONE, attn_mask=None, window=(-1, -1), cu_seqlens=None):
-        flags = 0
-        if scale is None:
-            scale = 0.0
-        else:
-            scale = float(scale)
-            if not math.isfinite(scale):
-                raise ValueError("jfa: scale must be a finite number (or None for 1/sqrt(E)), got %r" % scale)
-            if SCALE_AS_GIVEN:
-                flags = SCALE_AS_GIVEN
-            elif scale == 0.0:
-                raise ValueError("jfa: scale=0.0 needs a libjfa binding with PARAMS_SCALE_AS_GIVEN (this one "
-                                 "would read 0 as the default 1/sqrt(E))")
+        scale, flags = check_scale(scale)
         self.scale, self.mask, self.attn_mask, self.window, self.cu_seqlens = scale, mask, attn_mask, window, cu_seqlens
         self.flags = flags
         self.params = None  # (jfa_attention_params_t, what it points to), built on first use

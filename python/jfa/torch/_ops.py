@@ -28,7 +28,6 @@ autograd.Function path of _autograd.py. Forward-mode AD (a forward-AD level open
 tracing: dual tensors, torch.func.jvp) has no custom-op formula in PyTorch, so there the
 call runs the eager path in a torch.compiler.disable'd function: one graph break per call.
 """
-import math
 from typing import Optional, Tuple
 
 import torch
@@ -194,15 +193,7 @@ def eager(fn):
 
 def check_scale(scale):
     """scale as the operators take it: None (1/sqrt(E)) or a finite float."""
-    if scale is None:
-        return None
-    scale = float(scale)
-    if not math.isfinite(scale):
-        raise ValueError("jfa: scale must be a finite number (or None for 1/sqrt(E)), got %r" % scale)
-    if scale == 0.0 and not _core.SCALE_AS_GIVEN:  # as _core.Config, but while tracing
-        raise ValueError("jfa: scale=0.0 needs a libjfa binding with PARAMS_SCALE_AS_GIVEN (this one "
-                         "would read 0 as the default 1/sqrt(E))")
-    return scale
+    return None if scale is None else _core.check_scale(scale)[0]  # the rule of _core.Config
 
 
 def attend(q, k, v, attn_mask, cu_q, cu_k, scale, mode, window, enable_gqa):

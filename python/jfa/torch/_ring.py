@@ -218,8 +218,7 @@ class _Ring:
     def __init__(self, comm, ctx, key):
         L = _lib.lib()
         B, Hq, Hkv, N, D, dtype, layout, mask, scale, window, cu = key[2:]
-        cfg = _lib.RingConfig()
-        L.jfa_ring_config_init(ctypes.byref(cfg))
+        cfg = _lib.RingConfig()  # initialised by the library (tag, size, defaults)
         cfg.batch, cfg.heads_q, cfg.heads_kv, cfg.seq_global, cfg.head_dim = B, Hq, Hkv, N, D
         cfg.dtype, cfg.layout, cfg.mask, cfg.scale = dtype, layout, mask, scale
         cfg.window_left, cfg.window_right = window
