@@ -27,7 +27,7 @@ static double rt_uniform(void) {
   z ^= z >> 31;
   return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }
-static double rt_normal(void) {
+double rt_normal(void) {
   double u1 = rt_uniform(), u2 = rt_uniform();
   if (u1 < 1e-300) u1 = 1e-300;
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);

@@ -37,6 +37,8 @@ typedef struct {
 
 /** Deterministic inputs: the same seed gives the same case on every rank and every P. */
 void rt_seed(uint64_t seed);
+/** A standard normal draw from the generator rt_seed seeds (the same sequence on every rank). */
+double rt_normal(void);
 
 /**
  * Runs one case on the ranks of `group` with communicator `comm` (already created

@@ -45,19 +45,6 @@ static jfa_tensor_t t_of(void *p, jfa_dtype_t dt, const bcase_t *c, int kv, int6
   return jfa_tensor_bhsd(p, dt, JFA_DEVICE_CPU, c->B, kv ? c->Hkv : c->Hq, n, d);
 }
 
-/* The inputs' generator, seeded per case identically on every rank (splitmix64, Box-Muller). */
-static uint64_t gen_state;
-static double gen_normal(void) {
-  double u[2];
-  for (int i = 0; i < 2; ++i) {
-    uint64_t z = (gen_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    u[i] = (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
-  }
-  return sqrt(-2.0 * log(u[0] < 1e-300 ? 1e-300 : u[0])) * cos(6.283185307179586 * u[1]);
-}
-
 static void *xalloc(size_t n, size_t es) {
   void *p = calloc(n ? n : 1, es);
   if (!p) {
@@ -133,7 +120,7 @@ static jfa_status_t run(const bcase_t *c, MPI_Comm g, jfa_context_t *ctx, jfa_co
   for (int i = 0; i < NIN; ++i) {
     const size_t m = in_kv[i] ? fk : fq;
     full[i] = xalloc(m, sizeof(double));
-    for (size_t e = 0; e < m; ++e) full[i][e] = tu_round(gen_normal(), c->dt);
+    for (size_t e = 0; e < m; ++e) full[i][e] = tu_round(rt_normal(), c->dt);
   }
   for (int i = 0; i < NOUT; ++i) rout[i] = xalloc(out_kv[i] ? fk : fq, sizeof(double));
   double *ro = xalloc(fq, 8), *rod = xalloc(fq, 8), *rl = xalloc(fs, 8), *rm = xalloc(fs, 8);
@@ -277,6 +264,10 @@ int main(int argc, char **argv) {
     for (int pi = 0; pi < 4; ++pi) {
       const int P = Ps[pi];
       if (P > ws) continue;
+      /* one CPU rank without JFA_RING_GENERIC hands the call to jfa_attention_backward_jvp on the CPU,
+         the reference itself: nothing to compare (test_ring_bwd_jvp_np1_generic runs P = 1 through
+         the ring's own path) */
+      if (P == 1 && !gpu && !getenv("JFA_RING_GENERIC")) continue;
       const int groups = ws / P;
       MPI_Comm g;
       MPI_Comm_split(MPI_COMM_WORLD, wr < groups * P ? wr / P : MPI_UNDEFINED, wr, &g);
@@ -284,7 +275,7 @@ int main(int argc, char **argv) {
       for (int i = 0; i < NOUT; ++i) e[i] = 0.0;
       int failed = 0;
       if (g != MPI_COMM_NULL) {
-        gen_state = (seed + (uint64_t)ci) * 0x2545F4914F6CDD1Dull + 1; /* the same inputs on every rank and P */
+        rt_seed(seed + (uint64_t)ci); /* the same inputs on every rank and P */
         failed = run(c, g, ctx, cpu, e) != JFA_SUCCESS;
         MPI_Comm_free(&g);
       }
