@@ -159,7 +159,7 @@ static int resolve_masks(prob_t *p, const jfa_attention_params_t *prm) {
   p->seq_bottom_right = 0;
   p->bias = NULL;
   if (!prm) return 0;
-  if (prm->scale != 0.0) p->scale = prm->scale;
+  if (prm->scale != 0.0 || (prm->flags & JFA_PARAMS_SCALE_AS_GIVEN)) p->scale = prm->scale; /* as jfa.h defines it */
   if (!isfinite(p->scale)) return fail("scale is not finite");
   if (prm->window_left < -1 || prm->window_right < -1) return fail("window sides must be >= -1");
   p->win_left = prm->window_left, p->win_right = prm->window_right;
