@@ -14,6 +14,7 @@ jfa_h200_build() {
   local dir="$1" log="$2"
   shift 2
   JFA_BENCH="$dir/bench/jfa_bench"
+  JFA_BUILD_DIR="$dir"
   {
     nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv
     git log --oneline -1 2>/dev/null || true
@@ -22,6 +23,17 @@ jfa_h200_build() {
       -DJFA_PYTHON_EXECUTABLE="$(command -v python3)" "$@" &&
       /usr/bin/time -f "BUILD_WALL %e s" cmake --build "$dir" -j16 ${JFA_H200_TARGETS:+--target $JFA_H200_TARGETS}
   } > "$log" 2>&1
+}
+# jfa_sanitize TOOL TIMEOUT TEST [ARGS...] runs compute-sanitizer's TOOL on DIR's tests/gpu/TEST
+# and prints "== TOOL TEST ARGS", its last ${JFA_SAN_TAIL:-2} lines and "rc=" the sanitizer's own
+# exit status (9 on an error), not tail's.
+jfa_sanitize() {
+  local tool="$1" limit="$2"
+  shift 2
+  echo "== $tool $*"
+  timeout "$limit" compute-sanitizer --tool "$tool" --error-exitcode 9 "$JFA_BUILD_DIR/tests/gpu/$1" "${@:2}" |
+    tail -"${JFA_SAN_TAIL:-2}"
+  echo "rc=${PIPESTATUS[0]}"
 }
 jfa_bench_rows() {
   timeout "${JFA_BENCH_TIMEOUT:-600}" "$JFA_BENCH" "$@" | grep -v -e "^op " -e "^# "

@@ -26,26 +26,13 @@ grep -E "Compiling entry|registers|spill" "$OUT/build.log" | grep -B2 -E "spill 
 
 if [ -z "${SKIP_TESTS:-}" ]; then
   {
-    for c in ${SAN_CASES:-2 8 13 15}; do
-      echo "== compute-sanitizer memcheck case $c"
-      timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_attention $c | tail -4
-      echo "rc=$?"
-    done
-    echo "== compute-sanitizer racecheck case 4"
-    timeout 120 compute-sanitizer --tool racecheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_attention 4 | tail -4
-    echo "rc=$?"
+    export JFA_SAN_TAIL=4
+    for c in ${SAN_CASES:-2 8 13 15}; do jfa_sanitize memcheck 120 test_gpu_attention "$c"; done
+    jfa_sanitize racecheck 120 test_gpu_attention 4
     # masks (small cases): window, packed sequences (tensor-core and fp32 SIMT), dense bool, combination
-    for c in ${SAN_MASK_CASES:-0 13 19 20 22 28}; do
-      echo "== compute-sanitizer memcheck test_gpu_masks case $c"
-      timeout 180 compute-sanitizer --tool memcheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_masks $c | tail -4
-      echo "rc=${PIPESTATUS[0]}"
-    done
-    echo "== compute-sanitizer racecheck test_gpu_masks case 13"
-    timeout 180 compute-sanitizer --tool racecheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_masks 13 | tail -4
-    echo "rc=${PIPESTATUS[0]}"
-    echo "== compute-sanitizer memcheck test_gpu_tangent case 1"
-    timeout 180 compute-sanitizer --tool memcheck --error-exitcode 9 build-h200/tests/gpu/test_gpu_tangent 1 | tail -4
-    echo "rc=${PIPESTATUS[0]}"
+    for c in ${SAN_MASK_CASES:-0 13 19 20 22 28}; do jfa_sanitize memcheck 180 test_gpu_masks "$c"; done
+    jfa_sanitize racecheck 180 test_gpu_masks 13
+    jfa_sanitize memcheck 180 test_gpu_tangent 1
   } > "$OUT/sanitizer.log" 2>&1
   (cd build-h200 && timeout 400 ctest -L gpu -V --timeout 380) > "$OUT/ctest.log" 2>&1
   echo "ctest rc=$?" >> "$OUT/ctest.log"

@@ -26,10 +26,7 @@ echo "ctest rc=$?" >> "$OUT/ctest_gpu.log"
 if [ -z "${SKIP_SAN:-}" ]; then
   {
     for tool in memcheck racecheck synccheck; do
-      for t in "test_gpu_attention 3" "test_gpu_attention 4"; do
-        echo "== $tool $t"; timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 $B/tests/gpu/$t | tail -2
-        echo "rc=${PIPESTATUS[0]}"
-      done
+      for c in 3 4; do jfa_sanitize "$tool" 120 test_gpu_attention "$c"; done
     done
   } > "$OUT/sanitizer.log" 2>&1
 fi

@@ -72,13 +72,9 @@ elif [ "${PART:-}" != scale ]; then
   (cd $B && timeout 330 ctest -L gpu -E 64bit --output-on-failure --timeout 300) > "$OUT/ctest_gpu.log" 2>&1
   echo "ctest -L gpu rc=$?" >> "$OUT/ctest_gpu.log"
   [ -z "${SKIP_SAN:-}" ] && {
-    for t in "test_gpu_nan" "test_gpu_backward_jvp 0" "test_gpu_scale 0"; do
-      echo "== memcheck $t"; timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/gpu/$t | tail -1
-      echo "rc=${PIPESTATUS[0]}"
-    done
-    echo "== racecheck test_gpu_backward_jvp 0"
-    timeout 60 compute-sanitizer --tool racecheck --error-exitcode 9 $B/tests/gpu/test_gpu_backward_jvp 0 | tail -1
-    echo "rc=${PIPESTATUS[0]}"
+    # shellcheck disable=SC2086
+    for t in "test_gpu_nan" "test_gpu_backward_jvp 0" "test_gpu_scale 0"; do JFA_SAN_TAIL=1 jfa_sanitize memcheck 60 $t; done
+    JFA_SAN_TAIL=1 jfa_sanitize racecheck 60 test_gpu_backward_jvp 0
   } > "$OUT/sanitizer.log" 2>&1
   { $JFA_BENCH --case 4096 128 0 | head -1
     for path in auto sm80; do

@@ -20,13 +20,11 @@ jfa_h200_build $B "$OUT/build.log" || { echo "BUILD FAILED"; tail -40 "$OUT/buil
 echo "ctest -L gpu rc=$?" >> "$OUT/ctest_gpu.log"
 if [ -z "${SKIP_SAN:-}" ]; then
   {
+    # shellcheck disable=SC2086
     for t in "test_gpu_masks 13" "test_gpu_masks 20" "test_gpu_tangent 0" "test_gpu_attention 8"; do
-      echo "== memcheck $t"; timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/gpu/$t | tail -2
-      echo "rc=${PIPESTATUS[0]}"
+      jfa_sanitize memcheck 90 $t
     done
-    echo "== racecheck test_gpu_masks 13"
-    timeout 90 compute-sanitizer --tool racecheck --error-exitcode 9 $B/tests/gpu/test_gpu_masks 13 | tail -2
-    echo "rc=${PIPESTATUS[0]}"
+    jfa_sanitize racecheck 90 test_gpu_masks 13
   } > "$OUT/sanitizer.log" 2>&1
 fi
 if [ -z "${SKIP_BENCH:-}" ]; then
