@@ -53,15 +53,9 @@ struct BwdRow {
   jfa_status_t (*run)(const BwdCall &c);
 };
 
+/* The forward and the fused JVP (FwdCall with qd set): the same families in the same order;
+   each why_not knows its JVP limits. */
 static const FwdRow kForward[] = {
-#ifdef JFA_HAVE_SM90A
-    {PATH_SM90, sm90_fwd_why_not, sm90_fwd_run},
-#endif
-    {PATH_SM80, sm80_fwd_why_not, sm80_fwd_run},
-    {PATH_SIMT, simt_fwd_why_not, simt_fwd_run},
-};
-/* The same families take the JVP (FwdCall with qd set); each why_not knows its JVP limits. */
-static const FwdRow kJvp[] = {
 #ifdef JFA_HAVE_SM90A
     {PATH_SM90, sm90_fwd_why_not, sm90_fwd_run},
 #endif
@@ -125,7 +119,6 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
   CudaState *cs;
   JFA_CHECK(jfa_cuda_state(ctx, &cs));
   const FwdCall c = {ctx, cs, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk};
-  if (qd) return run_fwd_table(JFA_ROWS(kJvp), c);
   return run_fwd_table(JFA_ROWS(kForward), c);
 }
 
