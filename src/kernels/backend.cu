@@ -26,19 +26,6 @@
  */
 #include "kernels/family.h"
 
-static jfa_status_t common_checks(const jfa_problem_t *p, const jfa_tensor_t *q) {
-  if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
-  if (p->D > 256)
-    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: head dim D = %lld is not supported on CUDA (D <= 256)", (long long)p->D);
-  return JFA_SUCCESS;
-}
-
-static jfa_status_t need_f32(const jfa_tensor_t *t, const char *name) {
-  if (t && t->dtype != JFA_DTYPE_FLOAT32)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s must be float32 on CUDA (dtype %d)", name, (int)t->dtype);
-  return JFA_SUCCESS;
-}
-
 /* ---------------------------------------------------------------------------- */
 /* The dispatch tables: per op, the families in order; the first that takes a call runs it. */
 
@@ -99,7 +86,7 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
                                                  const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
                                                  const jfa_tensor_t *lse, const jfa_tensor_t *od,
                                                  const jfa_tensor_t *mu, int accumulate) {
-  JFA_CHECK(common_checks(p, q));
+  JFA_CHECK(cuda_call_checks(p, q));
   JFA_CHECK(need_f32(lse, "lse"));
   JFA_CHECK(need_f32(mu, "mu"));
   if (accumulate) {
@@ -149,7 +136,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_block(jfa_context_t *ctx, co
                                                           const jfa_tensor_t *lse, const jfa_tensor_t *delta,
                                                           const jfa_tensor_t *dq, const jfa_tensor_t *dk,
                                                           const jfa_tensor_t *dv, int accumulate) {
-  JFA_CHECK(common_checks(p, q));
+  JFA_CHECK(cuda_call_checks(p, q));
   JFA_CHECK(need_f32(lse, "lse"));
   JFA_CHECK(need_f32(delta, "delta"));
   JFA_CHECK(check_grad_dtypes(q, dq, dk, dv, accumulate));
@@ -173,7 +160,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
                                                     const jfa_tensor_t *lse, const jfa_tensor_t *dout,
                                                     const jfa_tensor_t *dq, const jfa_tensor_t *dk,
                                                     const jfa_tensor_t *dv) {
-  JFA_CHECK(common_checks(p, q));
+  JFA_CHECK(cuda_call_checks(p, q));
   JFA_CHECK(need_f32(lse, "lse"));
   JFA_CHECK(check_grad_dtypes(q, dq, dk, dv, 0));
   DeviceGuard g(ctx->device_index);

@@ -60,6 +60,29 @@ jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws);
 
 static inline size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
+/** What every CUDA entry point refuses: float64 inputs, head dims past 256. */
+static inline jfa_status_t cuda_call_checks(const jfa_problem_t *p, const jfa_tensor_t *q) {
+  if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
+  if (p->D > 256)
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: head dim D = %lld is not supported on CUDA (D <= 256)", (long long)p->D);
+  return JFA_SUCCESS;
+}
+
+/** A statistic or accumulator the CUDA kernels keep in float32 (NULL passes). */
+static inline jfa_status_t need_f32(const jfa_tensor_t *t, const char *name) {
+  if (t && t->dtype != JFA_DTYPE_FLOAT32)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s must be float32 on CUDA (dtype %s)", name, jfa_dtype_name(t->dtype));
+  return JFA_SUCCESS;
+}
+
+/** Lets kernel use smem bytes of dynamic shared memory (past the default 48 KiB). */
+template <typename F>
+static inline jfa_status_t smem_optin(F kernel, size_t smem) {
+  if (smem > 48 * 1024)
+    JFA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  return JFA_SUCCESS;
+}
+
 /** The mask classes of the tile configurations (sm80/tiles.h, sm90/tiles.h): MASK_CLASS_CAUSAL
  *  for no mask or a causal one, MASK_CLASS_ANY when problem_has_masks (window, packed
  *  sequences, dense mask). */

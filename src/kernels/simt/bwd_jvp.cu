@@ -233,34 +233,6 @@ __global__ void __launch_bounds__(256) bj_dkdv_kernel(jfa_problem_t p, View q, V
 
 /* ---- host side ----------------------------------------------------------------------------- */
 
-#define BJ_DISPATCH(dt, T, ...)                                                               \
-  switch (dt) {                                                                               \
-    case JFA_DTYPE_FLOAT32: { typedef float T; __VA_ARGS__; } break;                          \
-    case JFA_DTYPE_FLOAT16: { typedef __half T; __VA_ARGS__; } break;                         \
-    case JFA_DTYPE_BFLOAT16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;                 \
-    default: JFA_FAIL(JFA_ERROR_UNSUPPORTED, "dtype %d is not supported on CUDA", (int)(dt)); \
-  }
-
-template <typename F>
-static jfa_status_t bj_smem(F kernel, size_t smem) {
-  if (smem > 48 * 1024)
-    JFA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  return JFA_SUCCESS;
-}
-
-static jfa_status_t bj_checks(const jfa_problem_t *p, const jfa_tensor_t *q) {
-  if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
-  if (p->D > 256)
-    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: head dim D = %lld is not supported on CUDA (D <= 256)", (long long)p->D);
-  return JFA_SUCCESS;
-}
-
-static jfa_status_t bj_f32(const jfa_tensor_t *t, const char *name) {
-  if (t->dtype != JFA_DTYPE_FLOAT32)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s must be float32 on CUDA (dtype %s)", name, jfa_dtype_name(t->dtype));
-  return JFA_SUCCESS;
-}
-
 /* The three launches with fp32 views of the statistics. */
 static jfa_status_t bj_run(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k,
                            const jfa_tensor_t *v, const jfa_tensor_t *qd, const jfa_tensor_t *kd,
@@ -276,20 +248,20 @@ static jfa_status_t bj_run(cudaStream_t st, const jfa_problem_t *p, const jfa_te
   const bool f32out = dqd->dtype == JFA_DTYPE_FLOAT32;
 #define BJ_LAUNCH(T, TO)                                                                                          \
   do {                                                                                                            \
-    JFA_CHECK(bj_smem(bj_dq_kernel<T, TO>, smem_q));                                                              \
+    JFA_CHECK(smem_optin(bj_dq_kernel<T, TO>, smem_q));                                                              \
     bj_dq_kernel<T, TO><<<gq, 256, smem_q, st>>>(*p, make_view(q), make_view(k), make_view(v), make_view(qd),     \
                                                  make_view(kd), make_view(vd), make_view(dout), make_view(doutd), \
                                                  lse, mu, delta, deltad, make_view(dqd), make_view(dq),           \
                                                  accumulate, mk);                                                 \
     JFA_LAUNCH_CHECK();                                                                                           \
-    JFA_CHECK(bj_smem(bj_dkdv_kernel<T, TO>, smem_k));                                                            \
+    JFA_CHECK(smem_optin(bj_dkdv_kernel<T, TO>, smem_k));                                                            \
     bj_dkdv_kernel<T, TO><<<gk, 256, smem_k, st>>>(*p, make_view(q), make_view(k), make_view(v), make_view(qd),   \
                                                    make_view(kd), make_view(vd), make_view(dout),                 \
                                                    make_view(doutd), lse, mu, delta, deltad, make_view(dkd),      \
                                                    make_view(dvd), make_view(dk), make_view(dv), accumulate, mk); \
     JFA_LAUNCH_CHECK();                                                                                           \
   } while (0)
-  BJ_DISPATCH(q->dtype, T, {
+  SIMT_DISPATCH(q->dtype, T, {
     if (f32out) BJ_LAUNCH(T, float);
     else BJ_LAUNCH(T, T);
   });
@@ -301,14 +273,14 @@ extern "C" jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const j
                                                      const jfa_tensor_t *o, const jfa_tensor_t *od,
                                                      const jfa_tensor_t *dout, const jfa_tensor_t *doutd,
                                                      const jfa_tensor_t *delta, const jfa_tensor_t *deltad) {
-  JFA_CHECK(bj_checks(p, o));
-  JFA_CHECK(bj_f32(delta, "delta"));
-  JFA_CHECK(bj_f32(deltad, "deltad"));
+  JFA_CHECK(cuda_call_checks(p, o));
+  JFA_CHECK(need_f32(delta, "delta"));
+  JFA_CHECK(need_f32(deltad, "deltad"));
   DeviceGuard g(ctx->device_index);
   const int64_t rows = p->B * p->Hq * p->Nq;
   if (rows == 0) return JFA_SUCCESS;
   const dim3 grid((unsigned)((rows + SIMT_WARPS - 1) / SIMT_WARPS));
-  BJ_DISPATCH(o->dtype, T, {
+  SIMT_DISPATCH(o->dtype, T, {
     bj_delta_kernel<T><<<grid, 256, 0, ctx_stream(ctx)>>>(*p, make_view(o), make_view(od), make_view(dout),
                                                           make_view(doutd), make_view(delta), make_view(deltad));
   });
@@ -322,10 +294,10 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp_block(
     const jfa_tensor_t *doutd, const jfa_tensor_t *lse, const jfa_tensor_t *mu, const jfa_tensor_t *delta,
     const jfa_tensor_t *deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
     const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
-  JFA_CHECK(bj_checks(p, q));
+  JFA_CHECK(cuda_call_checks(p, q));
   const jfa_tensor_t *stats[4] = {lse, mu, delta, deltad};
   static const char *snames[4] = {"lse", "mu", "delta", "deltad"};
-  for (int i = 0; i < 4; ++i) JFA_CHECK(bj_f32(stats[i], snames[i]));
+  for (int i = 0; i < 4; ++i) JFA_CHECK(need_f32(stats[i], snames[i]));
   const jfa_dtype_t want = accumulate ? JFA_DTYPE_FLOAT32 : q->dtype;
   const jfa_tensor_t *outs[6] = {dqd, dkd, dvd, dq, dk, dv};
   for (int i = 0; i < 6; ++i)
@@ -348,9 +320,9 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp(
     const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, const jfa_tensor_t *dout,
     const jfa_tensor_t *doutd, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
     const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
-  JFA_CHECK(bj_checks(p, q));
-  JFA_CHECK(bj_f32(lse, "lse"));
-  JFA_CHECK(bj_f32(mu, "mu"));
+  JFA_CHECK(cuda_call_checks(p, q));
+  JFA_CHECK(need_f32(lse, "lse"));
+  JFA_CHECK(need_f32(mu, "mu"));
   DeviceGuard g(ctx->device_index);
   const int64_t rows = p->B * p->Hq * p->Nq;
   /* workspace: delta, deltad (fp32, B*Hq*Nq each), then the device copy of the packed-sequence offsets */

@@ -148,22 +148,6 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
   }
 }
 
-template <typename F>
-static jfa_status_t launch_with_smem(F kernel, dim3 grid, size_t smem, cudaStream_t st) {
-  (void)st;
-  (void)grid;
-  if (smem > 48 * 1024) JFA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  return JFA_SUCCESS;
-}
-
-#define SIMT_DISPATCH(dt, T, ...)                                               \
-  switch (dt) {                                                                 \
-    case JFA_DTYPE_FLOAT32: { typedef float T; __VA_ARGS__; } break;            \
-    case JFA_DTYPE_FLOAT16: { typedef __half T; __VA_ARGS__; } break;           \
-    case JFA_DTYPE_BFLOAT16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;   \
-    default: JFA_FAIL(JFA_ERROR_UNSUPPORTED, "dtype %d is not supported on CUDA", (int)(dt)); \
-  }
-
 static jfa_status_t check_d(const jfa_problem_t *p) {
   if (p->D > 256) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "head dim D = %lld > 256 is not supported on CUDA", (long long)p->D);
   return JFA_SUCCESS;
@@ -181,12 +165,12 @@ jfa_status_t simt_forward(cudaStream_t st, const jfa_problem_t *p, const jfa_ten
   bool jvp = qd != nullptr;
   SIMT_DISPATCH(q->dtype, T, {
     if (jvp) {
-      JFA_CHECK(launch_with_smem(simt_fwd_kernel<T, true>, grid, smem, st));
+      JFA_CHECK(smem_optin(simt_fwd_kernel<T, true>, smem));
       simt_fwd_kernel<T, true><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v), make_view(qd),
                                                         make_view(kd), make_view(vd), make_view(o), make_view(lse),
                                                         make_view(od), make_view(mu), accumulate, mk);
     } else {
-      JFA_CHECK(launch_with_smem(simt_fwd_kernel<T, false>, grid, smem, st));
+      JFA_CHECK(smem_optin(simt_fwd_kernel<T, false>, smem));
       simt_fwd_kernel<T, false><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v), View{},
                                                          View{}, View{}, make_view(o), make_view(lse), View{},
                                                          View{}, accumulate, mk);
@@ -358,11 +342,11 @@ jfa_status_t simt_backward_dq(cudaStream_t st, const jfa_problem_t *p, const jfa
   dim3 grid((unsigned)((p->Nq + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hq, (unsigned)p->B);
   SIMT_DISPATCH(q->dtype, T, {
     if (dq->dtype == JFA_DTYPE_FLOAT32) {
-      JFA_CHECK(launch_with_smem(simt_dq_kernel<T, float>, grid, smem, st));
+      JFA_CHECK(smem_optin(simt_dq_kernel<T, float>, smem));
       simt_dq_kernel<T, float><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v),
                                                         make_view(dout), lse, delta, make_view(dq), accumulate, mk);
     } else {
-      JFA_CHECK(launch_with_smem(simt_dq_kernel<T, T>, grid, smem, st));
+      JFA_CHECK(smem_optin(simt_dq_kernel<T, T>, smem));
       simt_dq_kernel<T, T><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v), make_view(dout),
                                                     lse, delta, make_view(dq), accumulate, mk);
     }
@@ -382,12 +366,12 @@ jfa_status_t simt_backward_dkdv(cudaStream_t st, const jfa_problem_t *p, const j
   dim3 grid((unsigned)((p->Nk + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hkv, (unsigned)p->B);
   SIMT_DISPATCH(q->dtype, T, {
     if (dk->dtype == JFA_DTYPE_FLOAT32) {
-      JFA_CHECK(launch_with_smem(simt_dkdv_kernel<T, float>, grid, smem, st));
+      JFA_CHECK(smem_optin(simt_dkdv_kernel<T, float>, smem));
       simt_dkdv_kernel<T, float><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v),
                                                           make_view(dout), lse, delta, make_view(dk), make_view(dv),
                                                           accumulate, mk);
     } else {
-      JFA_CHECK(launch_with_smem(simt_dkdv_kernel<T, T>, grid, smem, st));
+      JFA_CHECK(smem_optin(simt_dkdv_kernel<T, T>, smem));
       simt_dkdv_kernel<T, T><<<grid, 256, smem, st>>>(*p, make_view(q), make_view(k), make_view(v),
                                                       make_view(dout), lse, delta, make_view(dk), make_view(dv),
                                                       accumulate, mk);

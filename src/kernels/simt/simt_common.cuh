@@ -78,4 +78,13 @@ static __device__ void cta_key_range(int64_t lo, int64_t hi, int64_t *beg, int64
   *end = e;
 }
 
+/* Runs the statement with T the storage type of dtype dt (float32, float16, bfloat16). */
+#define SIMT_DISPATCH(dt, T, ...)                                               \
+  switch (dt) {                                                                 \
+    case JFA_DTYPE_FLOAT32: { typedef float T; __VA_ARGS__; } break;            \
+    case JFA_DTYPE_FLOAT16: { typedef __half T; __VA_ARGS__; } break;           \
+    case JFA_DTYPE_BFLOAT16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;   \
+    default: JFA_FAIL(JFA_ERROR_UNSUPPORTED, "dtype %d is not supported on CUDA", (int)(dt)); \
+  }
+
 #endif /* JFA_KERNELS_SIMT_COMMON_CUH_ */
