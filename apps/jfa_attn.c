@@ -19,10 +19,6 @@
 #include "app.h"
 #include "jfa.h"
 
-#ifdef JFA_HAVE_CUDA
-#include <cuda_runtime_api.h>
-#endif
-
 static void fail(const char *what) {
   fprintf(stderr, "jfa_attn: %s\n", what);
   exit(2);
@@ -35,20 +31,9 @@ static void check_status(jfa_status_t st, const char *what) {
 }
 
 static void *dev_alloc(jfa_device_t dev, size_t bytes) {
-  void *p = NULL;
-  if (dev == JFA_DEVICE_CPU) p = malloc(bytes ? bytes : 1);
-#ifdef JFA_HAVE_CUDA
-  else if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) p = NULL;
-#endif
+  void *p = app_alloc(dev, bytes);
   if (!p) fail("out of memory (or no CUDA)");
   return p;
-}
-
-static void dev_free(jfa_device_t dev, void *p) {
-  if (dev == JFA_DEVICE_CPU) free(p);
-#ifdef JFA_HAVE_CUDA
-  else cudaFree(p);
-#endif
 }
 
 static app_opts_t parse(int argc, char **argv) {
@@ -237,7 +222,7 @@ int main(int argc, char **argv) {
   free(slse);
   free(sdel);
   app_sample_free(&s);
-  for (int i = 0; i < X_N; ++i) dev_free(o.device, t[i].data);
+  for (int i = 0; i < X_N; ++i) app_free(o.device, t[i].data);
   jfa_context_destroy(ctx);
   free(o.cu);
   return pass ? 0 : 1;

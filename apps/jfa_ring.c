@@ -149,19 +149,9 @@ static int parse(int argc, char **argv, opts_t *o) {
 static size_t g_dev_bytes = 0; /* caller's tensors */
 static void *dalloc(jfa_device_t dev, size_t bytes) {
   g_dev_bytes += bytes;
-  void *p = NULL;
-  if (dev == JFA_DEVICE_CPU) p = malloc(bytes ? bytes : 1);
-#ifdef JFA_HAVE_CUDA
-  else if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) p = NULL;
-#endif
+  void *p = app_alloc(dev, bytes);
   if (!p) die("out of memory for the tensors");
   return p;
-}
-static void dfree(jfa_device_t dev, void *p) {
-  if (dev == JFA_DEVICE_CPU) free(p);
-#ifdef JFA_HAVE_CUDA
-  else cudaFree(p);
-#endif
 }
 
 /* this rank's rows: local row l is at global position rows.pos0[l / chunk] + l % chunk */
@@ -517,7 +507,7 @@ int main(int argc, char **argv) {
   free(loc);
   free(glob);
   app_sample_free(&s);
-  for (int i = 0; i < X_N; ++i) dfree(o->device, t[i].data);
+  for (int i = 0; i < X_N; ++i) app_free(o->device, t[i].data);
   free(oo.c.cu);
   jfa_ring_destroy(ring);
   jfa_comm_destroy(comm);

@@ -136,6 +136,13 @@ int app_fill(void *data, jfa_device_t dev, jfa_dtype_t dt, int t, uint64_t seed,
 int app_fill_cuda(void *data, jfa_dtype_t dt, int t, uint64_t seed, int64_t B, int64_t H, int64_t n, int64_t D,
                   const app_rows_t *rows);
 
+/** Tensor storage of bytes on dev (malloc, or cudaMalloc on the current device); NULL when it
+ *  cannot be had (or no CUDA). app_free releases it. */
+void *app_alloc(jfa_device_t dev, size_t bytes);
+void app_free(jfa_device_t dev, void *p);
+/** cudaMalloc (NULL on failure or without CUDA) and cudaFree: app_alloc's device half. */
+void *app_malloc_cuda(size_t bytes);
+void app_free_cuda(void *p);
 /** cudaMemcpy device -> host (to_host) or host -> device; 0 ok, -1 failed or no CUDA. */
 int app_memcpy_cuda(void *dst, const void *src, size_t bytes, int to_host);
 /** cudaMemset and synchronise; 0 ok, -1 failed or no CUDA. */

@@ -72,6 +72,13 @@ extern "C" int app_fill_cuda(void *data, jfa_dtype_t dt, int t, uint64_t seed, i
   return cudaDeviceSynchronize() == cudaSuccess ? 0 : -1;
 }
 
+extern "C" void *app_malloc_cuda(size_t bytes) {
+  void *p = NULL;
+  return cudaMalloc(&p, bytes) == cudaSuccess ? p : NULL;
+}
+
+extern "C" void app_free_cuda(void *p) { cudaFree(p); }
+
 extern "C" int app_memcpy_cuda(void *dst, const void *src, size_t bytes, int to_host) {
   return cudaMemcpy(dst, src, bytes, to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice) == cudaSuccess ? 0 : -1;
 }

@@ -158,3 +158,13 @@ int app_read_rows(const jfa_tensor_t *t, int64_t b, int64_t h, int64_t l0, int64
   free(tmp);
   return rc;
 }
+
+void *app_alloc(jfa_device_t dev, size_t bytes) {
+  if (!bytes) bytes = 1;
+  return dev == JFA_DEVICE_CPU ? malloc(bytes) : app_malloc_cuda(bytes);
+}
+
+void app_free(jfa_device_t dev, void *p) {
+  if (dev == JFA_DEVICE_CPU) free(p);
+  else app_free_cuda(p);
+}
