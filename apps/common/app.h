@@ -136,6 +136,9 @@ int app_fill(void *data, jfa_device_t dev, jfa_dtype_t dt, int t, uint64_t seed,
 int app_fill_cuda(void *data, jfa_dtype_t dt, int t, uint64_t seed, int64_t B, int64_t H, int64_t n, int64_t D,
                   const app_rows_t *rows);
 
+/** splitmix64's finaliser: the hash of the inputs and of the sampled rows (app_fill_cuda.cu
+ *  computes the same on the device). */
+uint64_t app_mix64(uint64_t z);
 /** Tensor storage of bytes on dev (malloc, or cudaMalloc on the current device); NULL when it
  *  cannot be had (or no CUDA). app_free releases it. */
 void *app_alloc(jfa_device_t dev, size_t bytes);

@@ -70,12 +70,6 @@ static void visible_range(const app_problem_t *p, int64_t x, int key, int64_t *l
 
 /* ---- rows ----------------------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 int app_check_full(const app_opts_t *o, double pairs) {
   if (!strcmp(o->check, "full")) return 1;
   if (!strcmp(o->check, "sample")) return 0;
@@ -104,27 +98,27 @@ void app_sample_rows(const app_problem_t *p, int full, int samples, uint64_t see
   s->nq = s->nk = samples;
   s->q = (app_row_t *)malloc((size_t)samples * sizeof(app_row_t));
   s->k = (app_row_t *)malloc((size_t)samples * sizeof(app_row_t));
-  uint64_t st = mix64(seed + 77);
+  uint64_t st = app_mix64(seed + 77);
   /* key rows come from two (batch, kv head) pairs: the last one (the far end of the tensors,
      where 32-bit offsets would overflow first) and one drawn from the seed */
   s->nslots = p->B * p->Hkv > 1 ? 2 : 1;
   s->slot_b[0] = p->B - 1, s->slot_hk[0] = p->Hkv - 1;
   if (s->nslots == 2) {
-    st = mix64(st + 1);
+    st = app_mix64(st + 1);
     uint64_t pair = st % (uint64_t)(p->B * p->Hkv - 1); /* any pair but the last */
     s->slot_b[1] = (int64_t)pair / p->Hkv;
     s->slot_hk[1] = (int64_t)pair % p->Hkv;
   }
   for (int r = 0; r < samples; ++r) {
     /* query rows: the first and the last row of the tensors, then drawn from the seed */
-    st = mix64(st + 1);
+    st = app_mix64(st + 1);
     app_row_t q = {(int64_t)(st % (uint64_t)p->B), (int64_t)((st >> 16) % (uint64_t)p->Hq),
                    (int64_t)((st >> 24) % (uint64_t)p->N), 0};
     if (r == 0) q.b = 0, q.h = 0, q.i = 0;
     if (r == 1) q.b = p->B - 1, q.h = p->Hq - 1, q.i = p->N - 1;
     s->q[r] = q;
     /* key rows: rows 0 and N-1 of the last pair, then drawn, alternating pairs */
-    st = mix64(st + 1);
+    st = app_mix64(st + 1);
     const int sl = r < 2 ? 0 : r % s->nslots;
     app_row_t k = {s->slot_b[sl], s->slot_hk[sl],
                    r == 0 ? 0 : r == 1 ? p->N - 1 : (int64_t)((st >> 24) % (uint64_t)p->N), sl};
@@ -450,21 +444,17 @@ static int check_full_ref64(const app_problem_t *p, const app_sample_t *s, const
 void app_check(const app_problem_t *p, const app_sample_t *s, const double *qgot, const double *kgot,
                const double *stats_lse, const double *stats_delta, int threads, app_check_result_t *res) {
   const double t0 = app_now();
-  if (s->full) {
-    acc_t a;
-    memset(&a, 0, sizeof a);
-    const int fail = check_full_ref64(p, s, qgot, kgot, &a);
-    if (fail) fprintf(stderr, "app_check: the reference failed (out of memory, or ref64 refused the problem)\n");
-    for (int o = 0; o < APP_NOUT; ++o)
-      res->err[o] = fail || a.bad[o] ? NAN : a.sr[o] > 0 ? sqrt(a.se[o] / a.sr[o]) : sqrt(a.se[o]);
-    res->seconds = app_now() - t0;
-    return;
-  }
-  if (threads < 1) threads = 1;
   acc_t a;
   memset(&a, 0, sizeof a);
-  const int fail = !stats_lse || !stats_delta || check_rows(p, s, qgot, kgot, stats_lse, stats_delta, threads, &a);
-  if (fail) fprintf(stderr, "app_check: out of memory or an internal inconsistency; every error set to NaN\n");
+  int fail;
+  if (s->full) {
+    fail = check_full_ref64(p, s, qgot, kgot, &a);
+    if (fail) fprintf(stderr, "app_check: the reference failed (out of memory, or ref64 refused the problem)\n");
+  } else {
+    fail = !stats_lse || !stats_delta ||
+           check_rows(p, s, qgot, kgot, stats_lse, stats_delta, threads < 1 ? 1 : threads, &a);
+    if (fail) fprintf(stderr, "app_check: out of memory or an internal inconsistency; every error set to NaN\n");
+  }
   for (int o = 0; o < APP_NOUT; ++o)
     res->err[o] = fail || a.bad[o] ? NAN : a.sr[o] > 0 ? sqrt(a.se[o] / a.sr[o]) : sqrt(a.se[o]);
   res->seconds = app_now() - t0;

@@ -12,8 +12,7 @@
 
 #include "app.h"
 
-/* splitmix64's finaliser (app_fill_cuda.cu has the same) */
-static uint64_t mix(uint64_t z) {
+uint64_t app_mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
@@ -21,13 +20,13 @@ static uint64_t mix(uint64_t z) {
 
 uint64_t app_key(uint64_t seed, int t, int64_t b, int64_t h) {
   uint64_t k = seed * 0x9E3779B97F4A7C15ull;
-  k = mix(k ^ (uint64_t)t);
-  k = mix(k ^ (uint64_t)b);
-  return mix(k ^ (uint64_t)h);
+  k = app_mix64(k ^ (uint64_t)t);
+  k = app_mix64(k ^ (uint64_t)b);
+  return app_mix64(k ^ (uint64_t)h);
 }
 
 double app_raw(uint64_t key, int64_t pos, int64_t d) {
-  uint64_t k = mix(mix(key ^ (uint64_t)pos) ^ (uint64_t)d);
+  uint64_t k = app_mix64(app_mix64(key ^ (uint64_t)pos) ^ (uint64_t)d);
   return ((double)(k >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0) * 1.7320508075688772;
 }
 
