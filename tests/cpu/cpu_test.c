@@ -250,3 +250,28 @@ cpu_prob_t cpu_prob(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, 
   p.ns = (size_t)(B * Hq * Nq);
   return p;
 }
+
+jfa_tensor_t cpu_tq(const cpu_prob_t *p, double *x) {
+  return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hq, p->Nq, p->D);
+}
+jfa_tensor_t cpu_tk(const cpu_prob_t *p, double *x) {
+  return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hkv, p->Nk, p->D);
+}
+jfa_tensor_t cpu_ts(const cpu_prob_t *p, double *x) {
+  return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hq, p->Nq, 1);
+}
+
+double *cpu_rnd(size_t n) {
+  double *x = (double *)xmalloc(n * sizeof(double));
+  tu_fill_normal(x, n, 1.0);
+  return x;
+}
+double *cpu_poisoned(size_t n) {
+  double *x = (double *)xmalloc(n * sizeof(double));
+  tu_poison(x, n, JFA_DTYPE_FLOAT64);
+  return x;
+}
+
+void cpu_axpy(double *dst, const double *x, double a, const double *t, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = x[i] + a * t[i];
+}

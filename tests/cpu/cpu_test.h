@@ -42,6 +42,16 @@ typedef struct {
 cpu_prob_t cpu_prob(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk, int64_t D, jfa_mask_t mask,
                     int64_t qpos, int64_t kpos);
 
+/** float64 BHSD views over a caller's array: of q's shape, of k's shape, of a statistic (lse, mu). */
+jfa_tensor_t cpu_tq(const cpu_prob_t *p, double *x);
+jfa_tensor_t cpu_tk(const cpu_prob_t *p, double *x);
+jfa_tensor_t cpu_ts(const cpu_prob_t *p, double *x);
+/** n doubles: normal values (cpu_rnd) or NaN poison (cpu_poisoned); free() them. */
+double *cpu_rnd(size_t n);
+double *cpu_poisoned(size_t n);
+/** dst = x + a * t over n doubles. */
+void cpu_axpy(double *dst, const double *x, double a, const double *t, size_t n);
+
 /** Geometry of the reference (positions already resolved). */
 typedef struct {
   int64_t B, Hq, Hkv, Nq, Nk, D;

@@ -25,17 +25,6 @@
 static jfa_context_t *ctx;
 
 
-/* float64 BHSD tensors over a caller's arrays: of q's shape, k's shape, or a statistic. */
-static jfa_tensor_t tq_(const cpu_prob_t *p, double *x) {
-  return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hq, p->Nq, p->D);
-}
-static jfa_tensor_t tk_(const cpu_prob_t *p, double *x) {
-  return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hkv, p->Nk, p->D);
-}
-static jfa_tensor_t ts_(const cpu_prob_t *p, double *x) {
-  return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hq, p->Nq, 1);
-}
-
 /* The tensors of one problem: inputs, forward statistics and outputs. */
 typedef struct {
   double *q, *k, *v, *qd, *kd, *vd, *dout, *doutd;  /* inputs */
@@ -43,20 +32,10 @@ typedef struct {
   double *dqd, *dkd, *dvd, *dq, *dk, *dv;           /* backward-JVP outputs */
 } set_t;
 
-static double *rnd(size_t n) {
-  double *x = (double *)malloc(n * sizeof(double));
-  tu_fill_normal(x, n, 1.0);
-  return x;
-}
-static double *buf(size_t n) {
-  double *x = (double *)malloc(n * sizeof(double));
-  tu_poison(x, n, JFA_DTYPE_FLOAT64);
-  return x;
-}
 static set_t set_new(const cpu_prob_t *p) {
-  set_t s = {rnd(p->nq), rnd(p->nk), rnd(p->nk), rnd(p->nq), rnd(p->nk), rnd(p->nk), rnd(p->nq), rnd(p->nq),
-             buf(p->nq), buf(p->ns), buf(p->nq), buf(p->ns),
-             buf(p->nq), buf(p->nk), buf(p->nk), buf(p->nq), buf(p->nk), buf(p->nk)};
+  set_t s = {cpu_rnd(p->nq), cpu_rnd(p->nk), cpu_rnd(p->nk), cpu_rnd(p->nq), cpu_rnd(p->nk), cpu_rnd(p->nk), cpu_rnd(p->nq), cpu_rnd(p->nq),
+             cpu_poisoned(p->nq), cpu_poisoned(p->ns), cpu_poisoned(p->nq), cpu_poisoned(p->ns),
+             cpu_poisoned(p->nq), cpu_poisoned(p->nk), cpu_poisoned(p->nk), cpu_poisoned(p->nq), cpu_poisoned(p->nk), cpu_poisoned(p->nk)};
   return s;
 }
 static void set_free(set_t *s) {
@@ -67,8 +46,8 @@ static void set_free(set_t *s) {
 
 /* Forward JVP (o, lse, od, mu) at s's inputs. */
 static int fwd_jvp(const cpu_prob_t *p, set_t *s) {
-  jfa_tensor_t q = tq_(p, s->q), k = tk_(p, s->k), v = tk_(p, s->v), qd = tq_(p, s->qd), kd = tk_(p, s->kd),
-               vd = tk_(p, s->vd), o = tq_(p, s->o), l = ts_(p, s->lse), od = tq_(p, s->od), mu = ts_(p, s->mu);
+  jfa_tensor_t q = cpu_tq(p, s->q), k = cpu_tk(p, s->k), v = cpu_tk(p, s->v), qd = cpu_tq(p, s->qd), kd = cpu_tk(p, s->kd),
+               vd = cpu_tk(p, s->vd), o = cpu_tq(p, s->o), l = cpu_ts(p, s->lse), od = cpu_tq(p, s->od), mu = cpu_ts(p, s->mu);
   jfa_status_t st = jfa_attention_forward_jvp(ctx, &p->params, &q, &k, &v, &qd, &kd, &vd, &o, &l, &od, &mu);
   if (st != JFA_SUCCESS) printf("forward_jvp failed: %s\n", jfa_get_last_error());
   return st == JFA_SUCCESS;
@@ -76,10 +55,10 @@ static int fwd_jvp(const cpu_prob_t *p, set_t *s) {
 
 /* Backward-JVP at s; first_order: also dq, dk, dv. */
 static jfa_status_t bjvp(const cpu_prob_t *p, set_t *s, int first_order) {
-  jfa_tensor_t q = tq_(p, s->q), k = tk_(p, s->k), v = tk_(p, s->v), qd = tq_(p, s->qd), kd = tk_(p, s->kd),
-               vd = tk_(p, s->vd), o = tq_(p, s->o), l = ts_(p, s->lse), od = tq_(p, s->od), mu = ts_(p, s->mu),
-               dout = tq_(p, s->dout), doutd = tq_(p, s->doutd), dqd = tq_(p, s->dqd), dkd = tk_(p, s->dkd),
-               dvd = tk_(p, s->dvd), dq = tq_(p, s->dq), dk = tk_(p, s->dk), dv = tk_(p, s->dv);
+  jfa_tensor_t q = cpu_tq(p, s->q), k = cpu_tk(p, s->k), v = cpu_tk(p, s->v), qd = cpu_tq(p, s->qd), kd = cpu_tk(p, s->kd),
+               vd = cpu_tk(p, s->vd), o = cpu_tq(p, s->o), l = cpu_ts(p, s->lse), od = cpu_tq(p, s->od), mu = cpu_ts(p, s->mu),
+               dout = cpu_tq(p, s->dout), doutd = cpu_tq(p, s->doutd), dqd = cpu_tq(p, s->dqd), dkd = cpu_tk(p, s->dkd),
+               dvd = cpu_tk(p, s->dvd), dq = cpu_tq(p, s->dq), dk = cpu_tk(p, s->dk), dv = cpu_tk(p, s->dv);
   jfa_status_t st = jfa_attention_backward_jvp(ctx, &p->params, &q, &k, &v, &qd, &kd, &vd, &o, &l, &od, &mu, &dout,
                                                &doutd, &dqd, &dkd, &dvd, first_order ? &dq : NULL,
                                                first_order ? &dk : NULL, first_order ? &dv : NULL);
@@ -90,9 +69,9 @@ static jfa_status_t bjvp(const cpu_prob_t *p, set_t *s, int first_order) {
 /* Forward then backward at (q, k, v, dout): dq, dk, dv. */
 static int fwd_bwd(const cpu_prob_t *p, double *q, double *k, double *v, double *dout, double *dq, double *dk,
                    double *dv) {
-  double *o = buf(p->nq), *lse = buf(p->ns);
-  jfa_tensor_t tq = tq_(p, q), tk = tk_(p, k), tv = tk_(p, v), to = tq_(p, o), tl = ts_(p, lse),
-               tdo = tq_(p, dout), tdq = tq_(p, dq), tdk = tk_(p, dk), tdv = tk_(p, dv);
+  double *o = cpu_poisoned(p->nq), *lse = cpu_poisoned(p->ns);
+  jfa_tensor_t tq = cpu_tq(p, q), tk = cpu_tk(p, k), tv = cpu_tk(p, v), to = cpu_tq(p, o), tl = cpu_ts(p, lse),
+               tdo = cpu_tq(p, dout), tdq = cpu_tq(p, dq), tdk = cpu_tk(p, dk), tdv = cpu_tk(p, dv);
   jfa_status_t st = jfa_attention_forward(ctx, &p->params, &tq, &tk, &tv, &to, &tl);
   if (st == JFA_SUCCESS) st = jfa_attention_backward(ctx, &p->params, &tq, &tk, &tv, &to, &tl, &tdo, &tdq, &tdk, &tdv);
   if (st != JFA_SUCCESS) printf("forward/backward failed: %s\n", jfa_get_last_error());
@@ -111,10 +90,6 @@ static double err_vs(const double *a, const double *b, size_t n) {
   return sqrt(num) / fmax(sqrt(den), 1.0); /* NaN stays NaN */
 }
 
-static void axpy(double *dst, const double *x, double a, const double *t, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = x[i] + a * t[i];
-}
-
 /* Finite differences of the backward along (qd, kd, vd, doutd), and dq/dk/dv against the backward. */
 static void check_fd(const char *name, cpu_prob_t p) {
   const double eps = 1e-5;
@@ -122,12 +97,12 @@ static void check_fd(const char *name, cpu_prob_t p) {
   char label[256];
   int ok = fwd_jvp(&p, &s) && bjvp(&p, &s, 1) == JFA_SUCCESS;
   size_t n[3] = {p.nq, p.nk, p.nk};
-  double *xs[4] = {buf(p.nq), buf(p.nk), buf(p.nk), buf(p.nq)};
-  double *gp[3] = {buf(p.nq), buf(p.nk), buf(p.nk)}, *gm[3] = {buf(p.nq), buf(p.nk), buf(p.nk)};
-  double *g0[3] = {buf(p.nq), buf(p.nk), buf(p.nk)};
+  double *xs[4] = {cpu_poisoned(p.nq), cpu_poisoned(p.nk), cpu_poisoned(p.nk), cpu_poisoned(p.nq)};
+  double *gp[3] = {cpu_poisoned(p.nq), cpu_poisoned(p.nk), cpu_poisoned(p.nk)}, *gm[3] = {cpu_poisoned(p.nq), cpu_poisoned(p.nk), cpu_poisoned(p.nk)};
+  double *g0[3] = {cpu_poisoned(p.nq), cpu_poisoned(p.nk), cpu_poisoned(p.nk)};
   for (int sgn = -1; sgn <= 1; sgn += 2) {
-    axpy(xs[0], s.q, sgn * eps, s.qd, p.nq), axpy(xs[1], s.k, sgn * eps, s.kd, p.nk);
-    axpy(xs[2], s.v, sgn * eps, s.vd, p.nk), axpy(xs[3], s.dout, sgn * eps, s.doutd, p.nq);
+    cpu_axpy(xs[0], s.q, sgn * eps, s.qd, p.nq), cpu_axpy(xs[1], s.k, sgn * eps, s.kd, p.nk);
+    cpu_axpy(xs[2], s.v, sgn * eps, s.vd, p.nk), cpu_axpy(xs[3], s.dout, sgn * eps, s.doutd, p.nq);
     double **g = sgn > 0 ? gp : gm;
     ok &= fwd_bwd(&p, xs[0], xs[1], xs[2], xs[3], g[0], g[1], g[2]);
   }
@@ -145,7 +120,7 @@ static void check_fd(const char *name, cpu_prob_t p) {
   }
   /* without dq, dk, dv: the same second-order outputs */
   double *keep[3] = {s.dqd, s.dkd, s.dvd};
-  s.dqd = buf(p.nq), s.dkd = buf(p.nk), s.dvd = buf(p.nk);
+  s.dqd = cpu_poisoned(p.nq), s.dkd = cpu_poisoned(p.nk), s.dvd = cpu_poisoned(p.nk);
   ok = bjvp(&p, &s, 0) == JFA_SUCCESS;
   snprintf(label, sizeof label, "%s: dq, dk, dv = NULL gives the same dQd, dKd, dVd", name);
   tu_expect(label, ok && tu_rel_err(s.dqd, keep[0], p.nq) == 0.0 && tu_rel_err(s.dkd, keep[1], p.nk) == 0.0 &&
@@ -255,12 +230,12 @@ static void check_errors(void) {
   cpu_prob_t p = cpu_prob(1, 2, 1, 5, 6, 4, JFA_MASK_NONE, 0, 0);
   set_t s = set_new(&p);
   tu_expect("errors: forward succeeds", fwd_jvp(&p, &s));
-  jfa_tensor_t q = tq_(&p, s.q), k = tk_(&p, s.k), v = tk_(&p, s.v), qd = tq_(&p, s.qd), kd = tk_(&p, s.kd),
-               vd = tk_(&p, s.vd), o = tq_(&p, s.o), l = ts_(&p, s.lse), od = tq_(&p, s.od), mu = ts_(&p, s.mu),
-               dout = tq_(&p, s.dout), doutd = tq_(&p, s.doutd), dqd = tq_(&p, s.dqd), dkd = tk_(&p, s.dkd),
-               dvd = tk_(&p, s.dvd);
-  jfa_tensor_t bad_shape = tq_(&p, s.dkd); /* dkd with q's shape */
-  jfa_tensor_t alias = tq_(&p, s.dout);    /* dqd over dout */
+  jfa_tensor_t q = cpu_tq(&p, s.q), k = cpu_tk(&p, s.k), v = cpu_tk(&p, s.v), qd = cpu_tq(&p, s.qd), kd = cpu_tk(&p, s.kd),
+               vd = cpu_tk(&p, s.vd), o = cpu_tq(&p, s.o), l = cpu_ts(&p, s.lse), od = cpu_tq(&p, s.od), mu = cpu_ts(&p, s.mu),
+               dout = cpu_tq(&p, s.dout), doutd = cpu_tq(&p, s.doutd), dqd = cpu_tq(&p, s.dqd), dkd = cpu_tk(&p, s.dkd),
+               dvd = cpu_tk(&p, s.dvd);
+  jfa_tensor_t bad_shape = cpu_tq(&p, s.dkd); /* dkd with q's shape */
+  jfa_tensor_t alias = cpu_tq(&p, s.dout);    /* dqd over dout */
   jfa_tensor_t f32mu = mu;
   f32mu.dtype = JFA_DTYPE_FLOAT16;
   struct {

@@ -23,24 +23,19 @@
 static jfa_context_t *ctx;
 
 
-/* float64 BHSD tensor over a caller's array. */
-static jfa_tensor_t view(double *x, int64_t B, int64_t H, int64_t S, int64_t D) {
-  return jfa_tensor_bhsd(x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, H, S, D);
-}
-
 /* Forward (+ JVP when qd != NULL). Returns 0 on failure. */
 static int fwd(const cpu_prob_t *p, double *q, double *k, double *v, double *qd, double *kd, double *vd, double *o,
                double *lse, double *od, double *mu) {
-  jfa_tensor_t tq = view(q, p->B, p->Hq, p->Nq, p->D), tk = view(k, p->B, p->Hkv, p->Nk, p->D),
-               tv = view(v, p->B, p->Hkv, p->Nk, p->D), to = view(o, p->B, p->Hq, p->Nq, p->D),
-               tl = view(lse, p->B, p->Hq, p->Nq, 1);
+  jfa_tensor_t tq = cpu_tq(p, q), tk = cpu_tk(p, k),
+               tv = cpu_tk(p, v), to = cpu_tq(p, o),
+               tl = cpu_ts(p, lse);
   jfa_status_t st;
   if (!qd) {
     st = jfa_attention_forward(ctx, &p->params, &tq, &tk, &tv, &to, &tl);
   } else {
-    jfa_tensor_t tqd = view(qd, p->B, p->Hq, p->Nq, p->D), tkd = view(kd, p->B, p->Hkv, p->Nk, p->D),
-                 tvd = view(vd, p->B, p->Hkv, p->Nk, p->D), tod = view(od, p->B, p->Hq, p->Nq, p->D),
-                 tm = view(mu, p->B, p->Hq, p->Nq, 1);
+    jfa_tensor_t tqd = cpu_tq(p, qd), tkd = cpu_tk(p, kd),
+                 tvd = cpu_tk(p, vd), tod = cpu_tq(p, od),
+                 tm = cpu_ts(p, mu);
     st = jfa_attention_forward_jvp(ctx, &p->params, &tq, &tk, &tv, &tqd, &tkd, &tvd, &to, &tl, &tod, &tm);
   }
   if (st != JFA_SUCCESS) printf("forward failed: %s\n", jfa_get_last_error());
@@ -49,30 +44,14 @@ static int fwd(const cpu_prob_t *p, double *q, double *k, double *v, double *qd,
 
 static int bwd(const cpu_prob_t *p, double *q, double *k, double *v, double *o, double *lse, double *dout, double *dq,
                double *dk, double *dv) {
-  jfa_tensor_t tq = view(q, p->B, p->Hq, p->Nq, p->D), tk = view(k, p->B, p->Hkv, p->Nk, p->D),
-               tv = view(v, p->B, p->Hkv, p->Nk, p->D), to = view(o, p->B, p->Hq, p->Nq, p->D),
-               tl = view(lse, p->B, p->Hq, p->Nq, 1), tdo = view(dout, p->B, p->Hq, p->Nq, p->D),
-               tdq = view(dq, p->B, p->Hq, p->Nq, p->D), tdk = view(dk, p->B, p->Hkv, p->Nk, p->D),
-               tdv = view(dv, p->B, p->Hkv, p->Nk, p->D);
+  jfa_tensor_t tq = cpu_tq(p, q), tk = cpu_tk(p, k),
+               tv = cpu_tk(p, v), to = cpu_tq(p, o),
+               tl = cpu_ts(p, lse), tdo = cpu_tq(p, dout),
+               tdq = cpu_tq(p, dq), tdk = cpu_tk(p, dk),
+               tdv = cpu_tk(p, dv);
   jfa_status_t st = jfa_attention_backward(ctx, &p->params, &tq, &tk, &tv, &to, &tl, &tdo, &tdq, &tdk, &tdv);
   if (st != JFA_SUCCESS) printf("backward failed: %s\n", jfa_get_last_error());
   return st == JFA_SUCCESS;
-}
-
-static double *rnd(size_t n) {
-  double *x = (double *)malloc(n * sizeof(double));
-  tu_fill_normal(x, n, 1.0);
-  return x;
-}
-static double *buf(size_t n) {
-  double *x = (double *)malloc(n * sizeof(double));
-  tu_poison(x, n, JFA_DTYPE_FLOAT64);
-  return x;
-}
-
-/* x + a * t */
-static void axpy(double *dst, const double *x, double a, const double *t, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = x[i] + a * t[i];
 }
 
 /* Central difference (p - m) / (2 eps); rows at -inf on both sides have derivative 0. */
@@ -82,17 +61,17 @@ static void central(double *dst, const double *p, const double *m, double eps, s
 
 static void check_jvp_and_adjoint(const char *name, cpu_prob_t p) {
   const double eps = 1e-5;
-  double *q = rnd(p.nq), *k = rnd(p.nk), *v = rnd(p.nk), *qd = rnd(p.nq), *kd = rnd(p.nk), *vd = rnd(p.nk),
-         *dout = rnd(p.nq);
-  double *o = buf(p.nq), *lse = buf(p.ns), *od = buf(p.nq), *mu = buf(p.ns);
-  double *qs = buf(p.nq), *ks = buf(p.nk), *vs = buf(p.nk), *op = buf(p.nq), *om = buf(p.nq), *lp = buf(p.ns),
-         *lm = buf(p.ns), *fo = buf(p.nq), *fl = buf(p.ns);
-  double *dq = buf(p.nq), *dk = buf(p.nk), *dv = buf(p.nk);
+  double *q = cpu_rnd(p.nq), *k = cpu_rnd(p.nk), *v = cpu_rnd(p.nk), *qd = cpu_rnd(p.nq), *kd = cpu_rnd(p.nk), *vd = cpu_rnd(p.nk),
+         *dout = cpu_rnd(p.nq);
+  double *o = cpu_poisoned(p.nq), *lse = cpu_poisoned(p.ns), *od = cpu_poisoned(p.nq), *mu = cpu_poisoned(p.ns);
+  double *qs = cpu_poisoned(p.nq), *ks = cpu_poisoned(p.nk), *vs = cpu_poisoned(p.nk), *op = cpu_poisoned(p.nq), *om = cpu_poisoned(p.nq), *lp = cpu_poisoned(p.ns),
+         *lm = cpu_poisoned(p.ns), *fo = cpu_poisoned(p.nq), *fl = cpu_poisoned(p.ns);
+  double *dq = cpu_poisoned(p.nq), *dk = cpu_poisoned(p.nk), *dv = cpu_poisoned(p.nk);
   char label[256];
   int ok = fwd(&p, q, k, v, qd, kd, vd, o, lse, od, mu);
-  axpy(qs, q, eps, qd, p.nq), axpy(ks, k, eps, kd, p.nk), axpy(vs, v, eps, vd, p.nk);
+  cpu_axpy(qs, q, eps, qd, p.nq), cpu_axpy(ks, k, eps, kd, p.nk), cpu_axpy(vs, v, eps, vd, p.nk);
   ok &= fwd(&p, qs, ks, vs, NULL, NULL, NULL, op, lp, NULL, NULL);
-  axpy(qs, q, -eps, qd, p.nq), axpy(ks, k, -eps, kd, p.nk), axpy(vs, v, -eps, vd, p.nk);
+  cpu_axpy(qs, q, -eps, qd, p.nq), cpu_axpy(ks, k, -eps, kd, p.nk), cpu_axpy(vs, v, -eps, vd, p.nk);
   ok &= fwd(&p, qs, ks, vs, NULL, NULL, NULL, om, lm, NULL, NULL);
   ok &= bwd(&p, q, k, v, o, lse, dout, dq, dk, dv);
   snprintf(label, sizeof label, "%s: calls succeed", name);
@@ -120,11 +99,11 @@ static double loss(const cpu_prob_t *p, double *q, double *k, double *v, const d
 
 static void check_grad_fd(const char *name, cpu_prob_t p) {
   const double eps = 1e-5;
-  double *x[3] = {rnd(p.nq), rnd(p.nk), rnd(p.nk)};
+  double *x[3] = {cpu_rnd(p.nq), cpu_rnd(p.nk), cpu_rnd(p.nk)};
   size_t n[3] = {p.nq, p.nk, p.nk};
-  double *dout = rnd(p.nq), *o = buf(p.nq), *lse = buf(p.ns);
-  double *g[3] = {buf(p.nq), buf(p.nk), buf(p.nk)};
-  double *fd[3] = {buf(p.nq), buf(p.nk), buf(p.nk)};
+  double *dout = cpu_rnd(p.nq), *o = cpu_poisoned(p.nq), *lse = cpu_poisoned(p.ns);
+  double *g[3] = {cpu_poisoned(p.nq), cpu_poisoned(p.nk), cpu_poisoned(p.nk)};
+  double *fd[3] = {cpu_poisoned(p.nq), cpu_poisoned(p.nk), cpu_poisoned(p.nk)};
   int ok = fwd(&p, x[0], x[1], x[2], NULL, NULL, NULL, o, lse, NULL, NULL);
   ok &= bwd(&p, x[0], x[1], x[2], o, lse, dout, g[0], g[1], g[2]);
   for (int a = 0; a < 3; ++a)
