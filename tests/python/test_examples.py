@@ -27,14 +27,25 @@ def _losses(out):
     return [float(x) for x in re.findall(r"step +\d+/\d+ +loss ([0-9.]+)", out)]
 
 
-def test_example_single_process():
-    outs = {}
-    for att in ("jfa", "math"):
+_single = {}
+
+
+def _single_process(att):
+    """stdout of the example run in one process with this attention (run once per module)."""
+    if att not in _single:
         r = subprocess.run([sys.executable, EXAMPLE, "--tiny", "--attention", att], env=_env(), capture_output=True,
                            text=True, timeout=300)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "one-step samples" in r.stdout, r.stdout
-        outs[att] = _losses(r.stdout)
+        _single[att] = r.stdout
+    return _single[att]
+
+
+def test_example_single_process():
+    outs = {}
+    for att in ("jfa", "math"):
+        out = _single_process(att)
+        assert "one-step samples" in out, out
+        outs[att] = _losses(out)
     assert len(outs["jfa"]) == 3, outs
     for a, b in zip(outs["jfa"], outs["math"]):
         assert abs(a - b) <= 1e-3 * abs(b), outs
@@ -54,9 +65,7 @@ def test_example_ring_two_ranks():
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert "ring, P = 2" in outs[0], outs[0]
-    single = subprocess.run([sys.executable, EXAMPLE, "--tiny"], env=_env(), capture_output=True, text=True,
-                            timeout=300)
-    ring, one = _losses(outs[0]), _losses(single.stdout)
+    ring, one = _losses(outs[0]), _losses(_single_process("jfa"))  # the default attention
     assert len(ring) == 3 and abs(ring[0] - one[0]) <= 1e-4 * abs(one[0]), (ring, one)
 
 
