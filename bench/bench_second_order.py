@@ -19,7 +19,6 @@ Times are medians of CUDA-event timings after warm-up (wall clock on the CPU).
 import argparse
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -27,26 +26,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import jfa.torch as jt  # noqa: E402
 from jfa.torch import _core, _second_order  # noqa: E402
-
-
-def median_ms(fn, iters, device, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(iters):
-        if device.type == "cuda":
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            fn()
-            b.record()
-            b.synchronize()
-            ts.append(a.elapsed_time(b))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            ts.append((time.perf_counter() - t0) * 1e3)
-    ts.sort()
-    return ts[len(ts) // 2]
+import timing  # noqa: E402
 
 
 def run_case(N, D, causal, dtype, device, iters, tokens, width):
@@ -57,12 +37,15 @@ def run_case(N, D, causal, dtype, device, iters, tokens, width):
     cfg = _core.Config(None, 1 if causal else 0)
     o, lse, od, mu = _core.forward(q, k, v, cfg, qd, kd, vd)
     row = {"N": N, "D": D, "causal": int(causal), "B": B, "H": H}
-    row["bwd"] = median_ms(lambda: _core.backward(q, k, v, o, lse, do, cfg), iters, device)
+
+    def median_ms(fn, n):
+        return timing.median_ms(fn, n, warmup=2, cuda=device.type == "cuda")
+    row["bwd"] = median_ms(lambda: _core.backward(q, k, v, o, lse, do, cfg), iters)
     row["bwd_jvp"] = median_ms(lambda: _second_order.backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, cfg,
-                                                                  first_order=True), iters, device)
+                                                                  first_order=True), iters)
     row["ratio"] = row["bwd_jvp"] / row["bwd"]
     loss_j = lambda a, b, c: (jt.attention(a, b, c, is_causal=causal).float() ** 2).sum()
-    row["hvp_jfa"] = median_ms(lambda: torch.autograd.functional.hvp(loss_j, (q, k, v), (qd, kd, vd)), iters, device)
+    row["hvp_jfa"] = median_ms(lambda: torch.autograd.functional.hvp(loss_j, (q, k, v), (qd, kd, vd)), iters)
 
     def loss_m(a, b, c):
         ctx = torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True, enable_mem_efficient=False) \
@@ -73,7 +56,7 @@ def run_case(N, D, causal, dtype, device, iters, tokens, width):
             return (F.scaled_dot_product_attention(a, b, c, is_causal=causal).float() ** 2).sum()
     try:
         row["hvp_math"] = median_ms(lambda: torch.autograd.functional.hvp(loss_m, (q, k, v), (qd, kd, vd)),
-                                    max(3, iters // 3), device)
+                                    max(3, iters // 3))
         row["speedup"] = row["hvp_math"] / row["hvp_jfa"]
     except Exception as e:  # out of memory at large N
         row["hvp_math"] = "%s" % type(e).__name__
@@ -82,7 +65,7 @@ def run_case(N, D, causal, dtype, device, iters, tokens, width):
     if hasattr(torch, "func"):
         try:
             fq = lambda a: loss_j(a, k, v)
-            row["func_hvp"] = median_ms(lambda: torch.func.jvp(torch.func.grad(fq), (q,), (qd,)), iters, device)
+            row["func_hvp"] = median_ms(lambda: torch.func.jvp(torch.func.grad(fq), (q,), (qd,)), iters)
         except Exception as e:
             row["func_hvp"] = "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:120])
     return row

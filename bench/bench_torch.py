@@ -29,23 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import jfa.torch as jt  # noqa: E402
-
-
-def median_ms(fn, iters, warmup=3, batch=1):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(iters):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        for _ in range(batch):
-            fn()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b) / batch)
-    ts.sort()
-    return ts[len(ts) // 2]
+from timing import median_ms  # noqa: E402
 
 
 def c_times(exe, N, D, causal, iters):

@@ -41,9 +41,7 @@ a break (PyTorch's custom operators have no forward-mode formula; see README).
 import argparse
 import copy
 import os
-import statistics
 import sys
-import time
 
 import torch
 
@@ -51,6 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
 import jfa.torch as jt  # noqa: E402
+from timing import median_ms  # noqa: E402
 from consistency_training import HAS_FUNC, MeanFlowNet, make_data, math_attention, meanflow_loss  # noqa: E402
 
 
@@ -132,26 +131,6 @@ def graphs_of(loss_fn, model, batch):
     if reasons:
         print("# breaks: %s" % "; ".join(reasons), file=sys.stderr)
     return "%d (%d)" % (ex.graph_count, ex.graph_break_count)
-
-
-def timed(fn, iters, warmup, cuda):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(iters):
-        if cuda:
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda.synchronize()
-            a.record()
-            fn()
-            b.record()
-            torch.cuda.synchronize()
-            ts.append(a.elapsed_time(b))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            ts.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ts)
 
 
 def main():
@@ -258,7 +237,7 @@ def main():
                 if cuda:
                     torch.cuda.synchronize()
                     row["peak MiB"] = "%.0f" % ((torch.cuda.max_memory_allocated(device) - base) / 2 ** 20)
-                ms = timed(lambda: one_step(model, bt, loss_fn), a.iters, a.warmup, cuda)
+                ms = median_ms(lambda: one_step(model, bt, loss_fn), a.iters, a.warmup, cuda=cuda)
                 row["ms/step"] = "%.2f" % ms
                 if name == "identity":
                     floor[compiled] = ms
