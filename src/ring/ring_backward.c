@@ -53,9 +53,8 @@ static jfa_status_t check_backward(jfa_ring_t *r, const jfa_tensor_t *q, const j
 typedef struct {
   jfa_ring_kv_t kv;
   int dq_in_place;
-  size_t dq_off, delta_off, dkv_off;
-  size_t half_bytes; /* one half slot: dK and dV of the larger key half */
-  int halves;
+  size_t dq_off, delta_off;
+  jfa_ring_halves_t dkv; /* dK, dV in half slots */
   size_t bytes;
 } bwd_plan_t;
 
@@ -67,30 +66,8 @@ static void plan_backward(const jfa_ring_t *r, const jfa_tensor_t *k, const jfa_
   pl->dq_in_place = jfa_ring_acc_in_place(r, dq);
   pl->dq_off = pl->dq_in_place ? 0 : jfa_ring_carve(&cursor, (size_t)r->q_elems * r->asz);
   pl->delta_off = jfa_ring_carve(&cursor, (size_t)r->q_rows * r->asz);
-  int64_t row0, rows; /* half 0 is the larger one */
-  jfa_ring_key_half(r, 0, &row0, &rows);
-  pl->half_bytes = 2 * (size_t)(r->cfg.batch * r->cfg.heads_kv * rows * r->cfg.head_dim) * r->asz;
-  pl->halves = r->size > 1 ? 3 : 2;
-  pl->dkv_off = jfa_ring_carve(&cursor, (size_t)pl->halves * pl->half_bytes);
+  jfa_ring_halves_plan(r, 2, &cursor, &pl->dkv);
   pl->bytes = cursor;
-}
-
-/* The dK, dV accumulators of key half h at half-step u: [dK (B, Hkv, rows, D) | dV (same)]
-   contiguous, so that they travel as one buffer (to half-step u + 2's slot of the next rank). */
-static void half_views(const jfa_ring_t *r, const bwd_plan_t *pl, int u, int h, jfa_tensor_t *dk,
-                       jfa_tensor_t *dv, jfa_comm_buf_t *buf) {
-  int64_t row0, rows;
-  jfa_ring_key_half(r, h, &row0, &rows);
-  size_t per = (size_t)(r->cfg.batch * r->cfg.heads_kv * r->cfg.head_dim) * r->asz; /* bytes per row */
-  unsigned char *dkv = (unsigned char *)r->pool + pl->dkv_off;
-  unsigned char *base = dkv + (size_t)(u % pl->halves) * pl->half_bytes;
-  *dk = jfa_ring_view(r, base, r->acc, r->cfg.heads_kv, rows, r->cfg.head_dim);
-  *dv = jfa_ring_view(r, base + (size_t)rows * per, r->acc, r->cfg.heads_kv, rows, r->cfg.head_dim);
-  if (buf) {
-    buf->send = base;
-    buf->recv = dkv + (size_t)((u + 2) % pl->halves) * pl->half_bytes;
-    buf->bytes = 2 * (size_t)rows * per;
-  }
 }
 
 static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_tensor_t *q,
@@ -124,12 +101,12 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
     int owner = (r->rank - s + P) % P;
     jfa_tensor_t kb = jfa_ring_kv_block(r, &pl->kv, s, 0), vb = jfa_ring_kv_block(r, &pl->kv, s, 1);
     for (int h = 0; h < 2; ++h) {
-      jfa_tensor_t dkh, dvh;
+      jfa_tensor_t dkv[2]; /* dK, dV of this key half */
       jfa_comm_buf_t bufs[1 + 2];
-      half_views(r, pl, 2 * s + h, h, &dkh, &dvh, &bufs[0]);
+      jfa_ring_half_views(r, &pl->dkv, 2 * s + h, h, dkv, &bufs[0]);
       if (s == 0) { /* the own block's accumulators start here */
-        JFA_CHECK(jfa_backend_fill(ctx, &dkh, 0.0));
-        JFA_CHECK(jfa_backend_fill(ctx, &dvh, 0.0));
+        JFA_CHECK(jfa_backend_fill(ctx, &dkv[0], 0.0));
+        JFA_CHECK(jfa_backend_fill(ctx, &dkv[1], 0.0));
       }
       int64_t hrow0, hrows;
       jfa_ring_key_half(r, h, &hrow0, &hrows);
@@ -145,8 +122,8 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
         jfa_tensor_t dqa = jfa_ring_rows(&dq_acc, pr->q_row0, pr->q_rows);
         jfa_tensor_t ka = jfa_ring_rows(&kb, pr->k_row0, pr->k_rows);
         jfa_tensor_t va = jfa_ring_rows(&vb, pr->k_row0, pr->k_rows);
-        jfa_tensor_t dka = jfa_ring_rows(&dkh, pr->k_row0 - hrow0, pr->k_rows);
-        jfa_tensor_t dva = jfa_ring_rows(&dvh, pr->k_row0 - hrow0, pr->k_rows);
+        jfa_tensor_t dka = jfa_ring_rows(&dkv[0], pr->k_row0 - hrow0, pr->k_rows);
+        jfa_tensor_t dva = jfa_ring_rows(&dkv[1], pr->k_row0 - hrow0, pr->k_rows);
         JFA_CHECK(jfa_backend_attention_backward_block(ctx, &p, &qa, &ka, &va, &doa, &la, &dla, &dqa,
                                                        &dka, &dva, 1));
       }
@@ -165,14 +142,14 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
 
   int home = P > 1 ? 2 * P : 0; /* the half-step after P hops (none at P = 1) */
   for (int h = 0; h < 2; ++h) {
-    jfa_tensor_t dkh, dvh;
+    jfa_tensor_t dkv[2]; /* dK, dV of this key half */
     int64_t hrow0, hrows;
     jfa_ring_key_half(r, h, &hrow0, &hrows);
     if (hrows == 0) continue;
-    half_views(r, pl, home + h, h, &dkh, &dvh, NULL);
+    jfa_ring_half_views(r, &pl->dkv, home + h, h, dkv, NULL);
     jfa_tensor_t dku = jfa_ring_rows(dk, hrow0, hrows), dvu = jfa_ring_rows(dv, hrow0, hrows);
-    JFA_CHECK(jfa_backend_convert(ctx, &dkh, &dku));
-    JFA_CHECK(jfa_backend_convert(ctx, &dvh, &dvu));
+    JFA_CHECK(jfa_backend_convert(ctx, &dkv[0], &dku));
+    JFA_CHECK(jfa_backend_convert(ctx, &dkv[1], &dvu));
   }
   if (!pl->dq_in_place) JFA_CHECK(jfa_backend_convert(ctx, &dq_acc, dq));
   JFA_CHECK(r->comm->ops->wait_stream(r->comm, ctx)); /* bounded by the comm's timeout (NCCL) */

@@ -45,9 +45,8 @@ typedef struct {
   jfa_ring_kv_t kv;
   int in_place[2]; /* dqd, dq accumulate in the caller's tensor */
   size_t q_off[2]; /* else their accumulators' pool offsets */
-  size_t delta_off, deltad_off, dkv_off;
-  size_t half_bytes; /* one half slot: dKd, dVd, dK, dV of the larger key half */
-  int halves;
+  size_t delta_off, deltad_off;
+  jfa_ring_halves_t dkv; /* dKd, dVd, dK, dV in half slots */
   size_t bytes;
 } bjvp_plan_t;
 
@@ -62,30 +61,8 @@ static void plan(const jfa_ring_t *r, const jfa_tensor_t *const kv4[4], const jf
   }
   pl->delta_off = jfa_ring_carve(&cursor, (size_t)r->q_rows * r->asz);
   pl->deltad_off = jfa_ring_carve(&cursor, (size_t)r->q_rows * r->asz);
-  int64_t row0, rows; /* half 0 is the larger one */
-  jfa_ring_key_half(r, 0, &row0, &rows);
-  pl->half_bytes = 4 * (size_t)(r->cfg.batch * r->cfg.heads_kv * rows * r->cfg.head_dim) * r->asz;
-  pl->halves = r->size > 1 ? 3 : 2;
-  pl->dkv_off = jfa_ring_carve(&cursor, (size_t)pl->halves * pl->half_bytes);
+  jfa_ring_halves_plan(r, 4, &cursor, &pl->dkv);
   pl->bytes = cursor;
-}
-
-/* The four accumulators (dKd, dVd, dK, dV) of key half h at half-step u, contiguous, and the
-   buffer that sends them to half-step u + 2's slot of the next rank. */
-static void half_views(const jfa_ring_t *r, const bjvp_plan_t *pl, int u, int h, jfa_tensor_t acc[4],
-                       jfa_comm_buf_t *buf) {
-  int64_t row0, rows;
-  jfa_ring_key_half(r, h, &row0, &rows);
-  size_t per = (size_t)(r->cfg.batch * r->cfg.heads_kv * r->cfg.head_dim) * r->asz; /* bytes per row */
-  unsigned char *dkv = (unsigned char *)r->pool + pl->dkv_off;
-  unsigned char *base = dkv + (size_t)(u % pl->halves) * pl->half_bytes;
-  for (int i = 0; i < 4; ++i)
-    acc[i] = jfa_ring_view(r, base + (size_t)i * (size_t)rows * per, r->acc, r->cfg.heads_kv, rows, r->cfg.head_dim);
-  if (buf) {
-    buf->send = base;
-    buf->recv = dkv + (size_t)((u + 2) % pl->halves) * pl->half_bytes;
-    buf->bytes = 4 * (size_t)rows * per;
-  }
 }
 
 static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t *const in[12],
@@ -123,7 +100,7 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
     for (int h = 0; h < 2; ++h) {
       jfa_tensor_t acc[4];
       jfa_comm_buf_t bufs[1 + 4];
-      half_views(r, pl, 2 * s + h, h, acc, &bufs[0]);
+      jfa_ring_half_views(r, &pl->dkv, 2 * s + h, h, acc, &bufs[0]);
       if (s == 0)
         for (int i = 0; i < 4; ++i) JFA_CHECK(jfa_backend_fill(ctx, &acc[i], 0.0));
       int64_t hrow0, hrows;
@@ -170,7 +147,7 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
     jfa_ring_key_half(r, h, &hrow0, &hrows);
     if (hrows == 0) continue;
     jfa_tensor_t acc[4];
-    half_views(r, pl, home + h, h, acc, NULL);
+    jfa_ring_half_views(r, &pl->dkv, home + h, h, acc, NULL);
     for (int i = 0; i < 4; ++i) {
       const jfa_tensor_t *dst = out[dst_of[i]];
       if (!dst) continue;

@@ -129,6 +129,19 @@ int jfa_ring_pairs(const jfa_ring_t *r, int owner, int khalf, jfa_ring_pair_t pa
    otherwise the first ceil(n/2) rows and the rest). */
 void jfa_ring_key_half(const jfa_ring_t *r, int half, int64_t *row0, int64_t *rows);
 
+/* The key-gradient accumulators that travel in half slots (ring_halves.c): nacc accumulators of
+   (B, Hkv, rows of the larger key half, D) per slot, `halves` slots from pool offset `off`. */
+typedef struct {
+  size_t off, half_bytes;
+  int halves, nacc;
+} jfa_ring_halves_t;
+/* Plans the half slots of nacc accumulators, carving them at *cursor. */
+void jfa_ring_halves_plan(const jfa_ring_t *r, int nacc, size_t *cursor, jfa_ring_halves_t *hv);
+/* The nacc accumulators (acc[0..nacc)) of key half h at half-step u, and (buf != NULL) the
+   buffer that sends them to half-step u + 2's slot of the next rank. */
+void jfa_ring_half_views(const jfa_ring_t *r, const jfa_ring_halves_t *hv, int u, int h, jfa_tensor_t *acc,
+                         jfa_comm_buf_t *buf);
+
 /* Collective agreement on a local status: every rank returns an error when any rank's
    local check failed (the failing rank keeps its own message). */
 jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what);
