@@ -142,10 +142,7 @@ _VERSIONED = (AttentionParams, RingConfig, CommCallbacks)
 def _init_struct(h, obj):
     """Fills a versioned struct through the library's init; raises JfaError if it refuses the layout."""
     cls = type(obj)
-    st = getattr(h, cls._init_name)(ctypes.byref(obj), ctypes.sizeof(cls), cls._version)
-    if st != SUCCESS:
-        msg = h.jfa_get_last_error()
-        raise JfaError(st, msg.decode("utf-8", "replace") if msg else "")
+    _check_with(h, getattr(h, cls._init_name)(ctypes.byref(obj), ctypes.sizeof(cls), cls._version))
 
 
 def _version_str(v):
@@ -269,18 +266,20 @@ def _versioned_init(h, cls):
 
     def call(ref):
         """Fills a %s (passed by ctypes.byref) with its tag, size and defaults.""" % cls.__name__
-        st = init(ref, ctypes.sizeof(cls), cls._version)
-        if st != SUCCESS:
-            msg = h.jfa_get_last_error()
-            raise JfaError(st, msg.decode("utf-8", "replace") if msg else "")
+        _check_with(h, init(ref, ctypes.sizeof(cls), cls._version))
     return call
+
+
+def _check_with(h, status):
+    """check() against library handle h (also while it is being loaded, before lib() returns it)."""
+    if status != SUCCESS:
+        msg = h.jfa_get_last_error()
+        raise JfaError(status, msg.decode("utf-8", "replace") if msg else "")
 
 
 def check(status):
     """Raises JfaError with jfa's last error message unless status is JFA_SUCCESS."""
-    if status != SUCCESS:
-        msg = lib().jfa_get_last_error()
-        raise JfaError(status, msg.decode("utf-8", "replace") if msg else "")
+    _check_with(lib(), status)
 
 
 def version():
