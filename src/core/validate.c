@@ -324,36 +324,57 @@ jfa_status_t jfa_validate_forward(const jfa_context_t *ctx, const jfa_attention_
   return JFA_SUCCESS;
 }
 
+/* The shape each tensor of a backward call takes: q's, k's, v's, or a statistic's (B, Hq, Nq, 1). */
+typedef enum { LIKE_Q, LIKE_K, LIKE_V, LIKE_STAT } like_t;
+
+/*
+ * The checks of the backward and the backward-JVP, from tables: ins[0..2] are q, k, v; every
+ * other input and output takes the shape of ins[like[i]] (LIKE_STAT: a float statistic of q's
+ * rows) and, but the statistics, q's dtype; outputs from index first_optional may be NULL.
+ * In order: every tensor, the q/k/v geometry, shapes, dtypes, params, aliasing.
+ */
+static jfa_status_t validate_backward_tables(const jfa_context_t *ctx, const jfa_attention_params_t *params,
+                                             const named_t *ins, const like_t *in_like, int nin,
+                                             const named_t *outs, int nout, int first_optional, jfa_problem_t *p) {
+  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  const jfa_device_t dev = ctx->device;
+  const jfa_tensor_t *q = ins[0].t, *k = ins[1].t, *v = ins[2].t;
+  for (int i = 0; i < nin; ++i) JFA_CHECK(jfa_check_tensor(ins[i].t, ins[i].name, dev));
+  for (int i = 0; i < nout; ++i)
+    if (i < first_optional || outs[i].t) JFA_CHECK(jfa_check_tensor(outs[i].t, outs[i].name, dev));
+
+  JFA_CHECK(check_qkv(q, k, v, p));
+  for (int i = 3; i < nin; ++i) {
+    if (in_like[i] == LIKE_STAT) JFA_CHECK(expect_stat_shape(ins[i].t, ins[i].name, q, "q"));
+    else JFA_CHECK(expect_shape(ins[i].t, ins[i].name, ins[in_like[i]].t, ins[in_like[i]].name));
+  }
+  for (int i = 0; i < nout; ++i) /* outputs are gradients of q, k, v in turn */
+    if (outs[i].t) JFA_CHECK(expect_shape(outs[i].t, outs[i].name, ins[i % 3].t, ins[i % 3].name));
+
+  for (int i = 1; i < nin; ++i)
+    if (in_like[i] != LIKE_STAT) JFA_CHECK(expect_dtype(ins[i].t, ins[i].name, q, "q"));
+  for (int i = 0; i < nout; ++i)
+    if (outs[i].t) JFA_CHECK(expect_dtype(outs[i].t, outs[i].name, q, "q"));
+  for (int i = 0; i < nin; ++i)
+    if (in_like[i] == LIKE_STAT) JFA_CHECK(expect_stat_dtype(ins[i].t, ins[i].name, dev));
+  JFA_CHECK(expect_data_dtype_supported(q, "q", dev));
+
+  JFA_CHECK(jfa_resolve_params(params, q->dtype, dev, p));
+  JFA_CHECK(check_aliasing(ins, nin, outs, nout));
+  named_t mask_in = {p->dmask, "params->attn_mask"};
+  JFA_CHECK(check_aliasing(&mask_in, 1, outs, nout));
+  return JFA_SUCCESS;
+}
+
 jfa_status_t jfa_validate_backward(const jfa_context_t *ctx, const jfa_attention_params_t *params,
                                    const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
                                    const jfa_tensor_t *o, const jfa_tensor_t *lse, const jfa_tensor_t *dout,
                                    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv,
                                    jfa_problem_t *p) {
-  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
-  jfa_device_t dev = ctx->device;
-  named_t ins[] = {{q, "q"}, {k, "k"}, {v, "v"}, {o, "o"}, {dout, "dout"}, {lse, "lse"}};
-  named_t outs[] = {{dq, "dq"}, {dk, "dk"}, {dv, "dv"}};
-  for (int i = 0; i < 6; ++i) JFA_CHECK(jfa_check_tensor(ins[i].t, ins[i].name, dev));
-  for (int i = 0; i < 3; ++i) JFA_CHECK(jfa_check_tensor(outs[i].t, outs[i].name, dev));
-
-  JFA_CHECK(check_qkv(q, k, v, p));
-  JFA_CHECK(expect_shape(o, "o", q, "q"));
-  JFA_CHECK(expect_shape(dout, "dout", q, "q"));
-  JFA_CHECK(expect_stat_shape(lse, "lse", q, "q"));
-  JFA_CHECK(expect_shape(dq, "dq", q, "q"));
-  JFA_CHECK(expect_shape(dk, "dk", k, "k"));
-  JFA_CHECK(expect_shape(dv, "dv", v, "v"));
-
-  for (int i = 1; i < 5; ++i) JFA_CHECK(expect_dtype(ins[i].t, ins[i].name, q, "q"));
-  for (int i = 0; i < 3; ++i) JFA_CHECK(expect_dtype(outs[i].t, outs[i].name, q, "q"));
-  JFA_CHECK(expect_stat_dtype(lse, "lse", dev));
-  JFA_CHECK(expect_data_dtype_supported(q, "q", dev));
-
-  JFA_CHECK(jfa_resolve_params(params, q->dtype, dev, p));
-  JFA_CHECK(check_aliasing(ins, 6, outs, 3));
-  named_t mask_in = {p->dmask, "params->attn_mask"};
-  JFA_CHECK(check_aliasing(&mask_in, 1, outs, 3));
-  return JFA_SUCCESS;
+  const named_t ins[] = {{q, "q"}, {k, "k"}, {v, "v"}, {o, "o"}, {dout, "dout"}, {lse, "lse"}};
+  static const like_t like[] = {LIKE_Q, LIKE_K, LIKE_V, LIKE_Q, LIKE_Q, LIKE_STAT};
+  const named_t outs[] = {{dq, "dq"}, {dk, "dk"}, {dv, "dv"}};
+  return validate_backward_tables(ctx, params, ins, like, 6, outs, 3, 3, p);
 }
 
 jfa_status_t jfa_validate_backward_jvp(const jfa_context_t *ctx, const jfa_attention_params_t *params,
@@ -364,40 +385,12 @@ jfa_status_t jfa_validate_backward_jvp(const jfa_context_t *ctx, const jfa_atten
                                        const jfa_tensor_t *doutd, const jfa_tensor_t *dqd,
                                        const jfa_tensor_t *dkd, const jfa_tensor_t *dvd, const jfa_tensor_t *dq,
                                        const jfa_tensor_t *dk, const jfa_tensor_t *dv, jfa_problem_t *p) {
-  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
-  jfa_device_t dev = ctx->device;
-  /* inputs: data tensors first (0..9, dtype of q), then the statistics (10, 11) */
-  named_t ins[] = {{q, "q"},   {k, "k"},       {v, "v"},   {qd, "qd"},   {kd, "kd"},  {vd, "vd"},
-                   {o, "o"},   {od, "od"},     {dout, "dout"}, {doutd, "doutd"}, {lse, "lse"}, {mu, "mu"}};
-  named_t outs[] = {{dqd, "dqd"}, {dkd, "dkd"}, {dvd, "dvd"}, {dq, "dq"}, {dk, "dk"}, {dv, "dv"}};
-  for (int i = 0; i < 12; ++i) JFA_CHECK(jfa_check_tensor(ins[i].t, ins[i].name, dev));
-  for (int i = 0; i < 6; ++i)
-    if (i < 3 || outs[i].t) JFA_CHECK(jfa_check_tensor(outs[i].t, outs[i].name, dev));
-
-  JFA_CHECK(check_qkv(q, k, v, p));
-  JFA_CHECK(expect_shape(qd, "qd", q, "q"));
-  JFA_CHECK(expect_shape(kd, "kd", k, "k"));
-  JFA_CHECK(expect_shape(vd, "vd", v, "v"));
-  for (int i = 6; i < 10; ++i) JFA_CHECK(expect_shape(ins[i].t, ins[i].name, q, "q"));
-  JFA_CHECK(expect_stat_shape(lse, "lse", q, "q"));
-  JFA_CHECK(expect_stat_shape(mu, "mu", q, "q"));
-  const jfa_tensor_t *like[3] = {q, k, v};
-  static const char *like_names[3] = {"q", "k", "v"};
-  for (int i = 0; i < 6; ++i)
-    if (outs[i].t) JFA_CHECK(expect_shape(outs[i].t, outs[i].name, like[i % 3], like_names[i % 3]));
-
-  for (int i = 1; i < 10; ++i) JFA_CHECK(expect_dtype(ins[i].t, ins[i].name, q, "q"));
-  for (int i = 0; i < 6; ++i)
-    if (outs[i].t) JFA_CHECK(expect_dtype(outs[i].t, outs[i].name, q, "q"));
-  JFA_CHECK(expect_stat_dtype(lse, "lse", dev));
-  JFA_CHECK(expect_stat_dtype(mu, "mu", dev));
-  JFA_CHECK(expect_data_dtype_supported(q, "q", dev));
-
-  JFA_CHECK(jfa_resolve_params(params, q->dtype, dev, p));
-  JFA_CHECK(check_aliasing(ins, 12, outs, 6));
-  named_t mask_in = {p->dmask, "params->attn_mask"};
-  JFA_CHECK(check_aliasing(&mask_in, 1, outs, 6));
-  return JFA_SUCCESS;
+  const named_t ins[] = {{q, "q"}, {k, "k"},   {v, "v"},       {qd, "qd"},       {kd, "kd"},   {vd, "vd"},
+                         {o, "o"}, {od, "od"}, {dout, "dout"}, {doutd, "doutd"}, {lse, "lse"}, {mu, "mu"}};
+  static const like_t like[] = {LIKE_Q, LIKE_K, LIKE_V, LIKE_Q, LIKE_K,    LIKE_V,
+                                LIKE_Q, LIKE_Q, LIKE_Q, LIKE_Q, LIKE_STAT, LIKE_STAT};
+  const named_t outs[] = {{dqd, "dqd"}, {dkd, "dkd"}, {dvd, "dvd"}, {dq, "dq"}, {dk, "dk"}, {dv, "dv"}};
+  return validate_backward_tables(ctx, params, ins, like, 12, outs, 6, 3, p); /* dq, dk, dv optional */
 }
 
 jfa_status_t jfa_validate_merge(const jfa_context_t *ctx, const jfa_tensor_t *o_acc,
