@@ -157,15 +157,9 @@ __global__ void __launch_bounds__(256) bj_dkdv_kernel(jfa_problem_t p, View q, V
   float akd[SIMT_MAXC], avd[SIMT_MAXC], ak[SIMT_MAXC], av[SIMT_MAXC];
 #pragma unroll
   for (int c = 0; c < SIMT_MAXC; ++c) akd[c] = avd[c] = ak[c] = av[c] = 0.f;
-  /* the band of causal / window bounds the queries that see keys [key0, key0 + 8) (as simt.cu) */
-  int64_t i_start = 0, i_end = p.Nq;
   const int64_t key_last = min(key0 + SIMT_WARPS, p.Nk) - 1;
-  if (p.nseq == 0) {
-    if (p.causal) i_start = max(i_start, p.k_pos0 + key0 - p.q_pos0);
-    if (p.windowed && p.win_right >= 0) i_start = max(i_start, p.k_pos0 + key0 - p.win_right - p.q_pos0);
-    if (p.windowed && p.win_left >= 0) i_end = min(i_end, p.k_pos0 + key_last + p.win_left - p.q_pos0 + 1);
-  }
-  i_start = i_start / SIMT_TILE * SIMT_TILE;
+  int64_t i_start, i_end;
+  simt_query_band(p, key0, key_last, &i_start, &i_end);
   for (int64_t hh = 0; hh < g; ++hh) {
     const int64_t h = hk * g + hh;
     for (int64_t i0 = i_start; i0 < i_end; i0 += SIMT_TILE) {

@@ -78,6 +78,21 @@ static __device__ void cta_key_range(int64_t lo, int64_t hi, int64_t *beg, int64
   *end = e;
 }
 
+/* The query tiles [*i_start, *i_end) that can see keys [key0, key_last] of a dK/dV CTA: without
+   packed sequences, causal and window bounds give q_pos0 + i >= k_pos0 + key0 - win_right and
+   q_pos0 + i <= k_pos0 + key_last + win_left; *i_start is rounded down to a tile. */
+static __device__ __forceinline__ void simt_query_band(const jfa_problem_t &p, int64_t key0, int64_t key_last,
+                                                       int64_t *i_start, int64_t *i_end) {
+  int64_t s = 0, e = p.Nq;
+  if (p.nseq == 0) {
+    if (p.causal) s = max(s, p.k_pos0 + key0 - p.q_pos0);
+    if (p.windowed && p.win_right >= 0) s = max(s, p.k_pos0 + key0 - p.win_right - p.q_pos0);
+    if (p.windowed && p.win_left >= 0) e = min(e, p.k_pos0 + key_last + p.win_left - p.q_pos0 + 1);
+  }
+  *i_start = s / SIMT_TILE * SIMT_TILE;
+  *i_end = e;
+}
+
 /* Runs the statement with T the storage type of dtype dt (float32, float16, bfloat16). */
 #define SIMT_DISPATCH(dt, T, ...)                                               \
   switch (dt) {                                                                 \
