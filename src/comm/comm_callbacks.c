@@ -26,8 +26,7 @@ static const uint64_t callbacks_sizes[] = {0, JFA_LAYOUT_END(jfa_comm_callbacks_
 _Static_assert(JFA_LAYOUT_END(jfa_comm_callbacks_t, destroy) == sizeof(jfa_comm_callbacks_t),
                "a field was appended to jfa_comm_callbacks_t: add its layout version here and in jfa_ring.h");
 static const jfa_struct_abi_t callbacks_abi = {"jfa_comm_callbacks_t", "callbacks", JFA_STRUCT_COMM_CALLBACKS,
-                                               JFA_COMM_CALLBACKS_VERSION, callbacks_sizes, sizeof(callbacks_v0_t),
-                                               "jfa 0.2"};
+                                               JFA_COMM_CALLBACKS_VERSION, callbacks_sizes, sizeof(callbacks_v0_t)};
 
 jfa_status_t jfa_comm_callbacks_init_versioned(jfa_comm_callbacks_t *callbacks, uint64_t size, uint32_t version) {
   jfa_comm_callbacks_t d;

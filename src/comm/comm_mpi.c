@@ -238,7 +238,6 @@ static jfa_status_t mpi_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
   }
 #else
   (void)ctx;
-  (void)m;
 #endif
   return JFA_SUCCESS;
 }

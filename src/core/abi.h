@@ -34,8 +34,7 @@ typedef struct {
   uint32_t kind;           /* JFA_STRUCT_* */
   uint32_t current;        /* newest layout version this library knows */
   const uint64_t *sizes;   /* sizes[v]: bytes of layout version v, 1 <= v <= current */
-  size_t legacy_bytes;     /* bytes of the untagged layout, copied to offset 16 (0: none) */
-  const char *legacy_name; /* "jfa 0.1" */
+  size_t legacy_bytes;     /* bytes of the untagged layout (jfa 0.1's; callbacks: 0.2's), copied to offset 16 (0: none) */
 } jfa_struct_abi_t;
 
 /**

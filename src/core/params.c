@@ -30,8 +30,7 @@ _Static_assert(JFA_LAYOUT_END(jfa_attention_params_t, flags) == sizeof(jfa_atten
                "a field was appended to jfa_attention_params_t: add its layout version here and in jfa.h");
 
 static const jfa_struct_abi_t params_abi = {"jfa_attention_params_t", "params", JFA_STRUCT_ATTENTION_PARAMS,
-                                            JFA_ATTENTION_PARAMS_VERSION, params_sizes, sizeof(params_v0_t),
-                                            "jfa 0.1"};
+                                            JFA_ATTENTION_PARAMS_VERSION, params_sizes, sizeof(params_v0_t)};
 
 void jfa_params_defaults(jfa_attention_params_t *params) {
   memset(params, 0, sizeof *params);

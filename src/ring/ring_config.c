@@ -28,8 +28,7 @@ _Static_assert(JFA_LAYOUT_END(jfa_ring_config_t, flags) == sizeof(jfa_ring_confi
                "a field was appended to jfa_ring_config_t: add its layout version here and in jfa_ring.h");
 
 static const jfa_struct_abi_t config_abi = {"jfa_ring_config_t", "config", JFA_STRUCT_RING_CONFIG,
-                                            JFA_RING_CONFIG_VERSION, config_sizes, sizeof(ring_config_v0_t),
-                                            "jfa 0.1"};
+                                            JFA_RING_CONFIG_VERSION, config_sizes, sizeof(ring_config_v0_t)};
 
 void jfa_ring_config_defaults(jfa_ring_config_t *config) {
   memset(config, 0, sizeof(*config));
