@@ -1,0 +1,62 @@
+/*
+ * tf32.cuh - the float32 tensor-core primitives of the sm80 family (sm_80 and later):
+ * mma.sync m16n8k8 with TF32 inputs and fp32 accumulation, the TF32 rounding of a float,
+ * and the 3xTF32 product that keeps float32 accuracy (each operand split into a TF32 high
+ * part and a TF32 remainder; three products, the small ones first).
+ *
+ * Fragment layouts of m16n8k8.tf32 (g = lane / 4, t = lane % 4), PTX ISA "mma.m16n8k8":
+ *   A (16 x 8, row): a0 = A[g][t], a1 = A[g + 8][t], a2 = A[g][t + 4], a3 = A[g + 8][t + 4]
+ *   B (8 x 8, col):  b0 = B[t][g], b1 = B[t + 4][g]
+ *   C (16 x 8):      c0, c1 = C[g][2t], C[g][2t + 1]; c2, c3 = C[g + 8][2t], C[g + 8][2t + 1]
+ * C has the layout of m16n8k16's accumulator (the 16-bit kernels' softmax code applies).
+ * Reusing an accumulator C of S = Q K^T as the A operand of P V: the thread holds P[g][2t],
+ * P[g][2t + 1] where A wants P[g][t], P[g][t + 4]. A reduction over the keys may permute them,
+ * so the k8 slice's A position t is key 2t and position t + 4 is key 2t + 1:
+ *   a0 = c0, a1 = c2, a2 = c1, a3 = c3, and B (V) rows permuted alike: b0 = V[2t][g], b1 = V[2t + 1][g].
+ * Shared-memory rows of stride D + 4 floats make the scalar fragment loads conflict-free
+ * (A[g][t]: bank 4g + t; V[2t][g]: bank 8t + g).
+ */
+#ifndef JFA_KERNELS_SM80_TF32_CUH_
+#define JFA_KERNELS_SM80_TF32_CUH_
+
+#include <stdint.h>
+
+/** x rounded to TF32 (10 mantissa bits, round to nearest, ties away), as the 32-bit pattern
+ *  mma.sync takes. */
+__device__ __forceinline__ uint32_t tf32_round(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+  return r;
+}
+
+/** x = hi + lo with hi = TF32(x) and lo = TF32(x - hi): 21 significant bits together, the
+ *  float32 product's error of 3xTF32 (hi*hi + hi*lo + lo*hi) is then about 2^-22 relative.
+ *  Inf and NaN stay in hi (lo = NaN for them, which only a NaN input can produce). */
+__device__ __forceinline__ void tf32_split(float x, uint32_t *hi, uint32_t *lo) {
+  const uint32_t h = tf32_round(x);
+  *hi = h;
+  *lo = tf32_round(x - __uint_as_float(h));
+}
+
+/** c += a * b, m16n8k8, TF32 inputs (bit patterns from tf32_round / tf32_split), fp32 accumulate. */
+__device__ __forceinline__ void mma_tf32(float *c, const uint32_t *a, const uint32_t *b) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/** c += a * b in float32 accuracy (3xTF32): the two cross terms, then the high parts. With
+ *  PRECISE = false one TF32 product (a_hi * b_hi; the _lo arguments are not read). */
+template <bool PRECISE>
+__device__ __forceinline__ void mma_3xtf32(float *c, const uint32_t *a_hi, const uint32_t *a_lo, const uint32_t *b_hi,
+                                           const uint32_t *b_lo) {
+  if (PRECISE) {
+    mma_tf32(c, a_lo, b_hi);
+    mma_tf32(c, a_hi, b_lo);
+  }
+  mma_tf32(c, a_hi, b_hi);
+}
+
+#endif /* JFA_KERNELS_SM80_TF32_CUH_ */
