@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""bench_lanes.py - jfa.torch against the Triton JVP package and SDPA, lane by lane, in one process.
+
+A lane is (dtype, head dim D, sequence length N, mask): the configurations where a user who
+switches from the Triton package could get slower (float32, head dims up to 256, masks). For
+each, TFLOP/s over the VISIBLE area (fwd = 4 B H visible D, JVP = 3x, bwd = 2.5x) of
+  - jfa.torch.attention: forward (no grad), JVP (primal and tangent through forward-mode dual
+    tensors: one fused call), backward (time(forward + backward) - time(forward));
+    float32 once per precision given in --f32-precision (torch.set_float32_matmul_precision:
+    "highest" = 3xTF32, "high" = one TF32 product), with the kernel family that ran;
+  - the Triton package (JVPAttn.fwd / fwd_dual, its float32 is TF32), when --triton-path names
+    the folder holding jvp_flash_attention/ (a copy of shared/seed);
+  - F.scaled_dot_product_attention with PyTorch's default backend choice: forward, backward.
+B * N = --tokens and H * D = --width as jfa_bench. Masks: none, causal, dense (a random boolean
+(B, H, N, N) mask keeping half the keys, the same tensor for every library), window<W> (causal with
+W keys to the left, jfa only). Medians of CUDA-event timings (timing.py).
+
+    PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_lanes.py \
+        --lanes float32:64:2048:none,bfloat16:256:4096:none --triton-path .seed
+"""
+import argparse
+import os
+import sys
+
+import torch
+import torch.autograd.forward_ad as fwAD
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import jfa.torch as jt  # noqa: E402
+from jfa import _lib  # noqa: E402
+from timing import median_ms  # noqa: E402
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def visible(N, mask, m):
+    """Visible (query, key) pairs per (batch, head)."""
+    if mask == "none":
+        return N * N
+    if mask == "causal":
+        return N * (N + 1) // 2
+    if mask.startswith("window"):
+        W = int(mask[6:])
+        return sum(min(i, W) + 1 for i in range(N))
+    return float(m.sum().item()) / (m.shape[0] * m.shape[1])
+
+
+def timed(fwd, fb, jvp, iters):
+    """(fwd, jvp, bwd) milliseconds; None where a call raised (message printed)."""
+    out = []
+    for name, fn in (("fwd", fwd), ("jvp", jvp), ("fb", fb)):
+        try:
+            out.append(median_ms(fn, iters) if fn else None)
+        except Exception as e:  # unsupported configuration: say why, keep going
+            print("#   %s: %s: %s" % (name, type(e).__name__, str(e).splitlines()[0][:160]), file=sys.stderr)
+            out.append(None)
+        torch.cuda.synchronize()
+    f, j, fb_ms = out
+    return f, j, (fb_ms - f if fb_ms is not None and f is not None else None)
+
+
+def lib_calls(attend, q, k, v, do, tq, tk, tv):
+    def fwd():
+        with torch.no_grad():
+            attend(q, k, v)
+
+    qq, kk, vv = (t.detach().requires_grad_(True) for t in (q, k, v))
+
+    def fb():
+        attend(qq, kk, vv).backward(do)
+
+    def jvp():
+        with fwAD.dual_level():
+            o = attend(fwAD.make_dual(q, tq), fwAD.make_dual(k, tk), fwAD.make_dual(v, tv))
+            fwAD.unpack_dual(o)
+
+    return fwd, fb, jvp
+
+
+def run_lane(a, dtype, D, N, mask, triton):
+    B, H = max(1, a.tokens // N), max(1, a.width // D)
+    dt = DTYPES[dtype]
+    g = torch.Generator(device="cuda").manual_seed(a.seed)
+    q, k, v, do, tq, tk, tv = (torch.randn(B, H, N, D, device="cuda", dtype=dt, generator=g) for _ in range(7))
+    m, causal, window = None, mask == "causal", None
+    if mask == "dense":
+        m = torch.rand(B, H, N, N, device="cuda", generator=g) < 0.5
+    elif mask.startswith("window"):
+        causal, window = True, (int(mask[6:]), 0)
+    vis = visible(N, mask, m)
+    flop = 4.0 * B * H * vis * D
+    rows = []
+
+    def rate(ms, mult):
+        return "%.1f" % (flop * mult / (ms * 1e-3) / 1e12) if ms else "-"
+
+    def add(name, ms):
+        f, j, b = ms
+        rows.append("| %s | %d | %d | %s | %s | %s / %s / %s | %s |" % (
+            dtype, D, N, mask, name, rate(f, 1), rate(j, 3), rate(b, 2.5),
+            " ".join("%.3f" % x if x else "-" for x in (f, j, b))))
+
+    precisions = a.f32_precision.split(",") if dt == torch.float32 else [None]
+    for prec in precisions:
+        if prec:
+            torch.set_float32_matmul_precision(prec)
+
+        def jfa_attend(x, y, z):
+            return jt.attention(x, y, z, attn_mask=m, is_causal=causal, window=window)
+
+        ms = timed(*lib_calls(jfa_attend, q, k, v, do, tq, tk, tv), a.iters)
+        try:
+            fam = "fwd %s, bwd %s" % (_lib.last_kernel("forward"), _lib.last_kernel("backward"))
+        except Exception:  # older binding: no kernel query
+            fam = "?"
+        add("jfa%s (%s)" % (" " + prec if prec else "", fam), ms)
+    torch.set_float32_matmul_precision("highest")
+    if triton is not None and window is None:
+        def tr_attend(x, y, z):
+            return triton.fwd_dual(x, y, z, attn_mask=m, causal=causal) if fwAD.unpack_dual(x).tangent is not None \
+                else triton.fwd(x, y, z, attn_mask=m, causal=causal)
+
+        add("triton package", timed(*lib_calls(tr_attend, q, k, v, do, tq, tk, tv), a.iters))
+    if window is None:
+        def sdpa(x, y, z):
+            return F.scaled_dot_product_attention(x, y, z, attn_mask=m, is_causal=causal)
+
+        f, _, b = timed(*lib_calls(sdpa, q, k, v, do, tq, tk, tv)[:2], None, a.iters)
+        add("SDPA (default backend)", (f, None, b))
+    del q, k, v, do, tq, tk, tv, m
+    torch.cuda.empty_cache()
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lanes", default="float32:64:2048:none,float32:128:2048:none,bfloat16:256:4096:none,"
+                    "bfloat16:96:4096:none,bfloat16:128:4096:dense,bfloat16:128:16384:window2048,"
+                    "bfloat16:128:16384:causal")
+    ap.add_argument("--tokens", type=int, default=16384, help="B * N")
+    ap.add_argument("--width", type=int, default=2048, help="H * D")
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--f32-precision", default="highest,high")
+    ap.add_argument("--triton-path", default=None)
+    a = ap.parse_args()
+    triton = None
+    if a.triton_path:
+        sys.path.insert(0, a.triton_path)
+        try:
+            from jvp_flash_attention.jvp_attention import JVPAttn
+            triton = JVPAttn
+        except Exception as e:  # no triton: the table says so
+            print("# triton package unavailable: %s" % e)
+    print("# bench_lanes: torch %s, %s, tokens %d, width %d, iters %d, seed %d" % (
+        torch.__version__, torch.cuda.get_device_name(), a.tokens, a.width, a.iters, a.seed))
+    print("| dtype | D | N | mask | library | TFLOP/s fwd / JVP / bwd | ms fwd jvp bwd |")
+    print("|---|---|---|---|---|---|---|")
+    for lane in a.lanes.split(","):
+        dtype, D, N, mask = lane.split(":")
+        for r in run_lane(a, dtype, int(D), int(N), mask, triton):
+            print(r, flush=True)
+
+
+if __name__ == "__main__":
+    main()
