@@ -255,6 +255,40 @@ def test_rule_ring_refused(gen):
                                      torch.stack([q, q]), q, q, q, (_second_order.RING, object(), None, q, q))
 
 
+def test_operator_vmap_rule(gen):
+    """The custom operators' vmap rule (_ops._vmap_rule; registered where torch has register_vmap) on
+    stand-in operators that make the same C calls: forward, backward; dense mask and packed sequences."""
+    from jfa.torch import _ops
+
+    def fwd(q, k, v, m, cq, ck, scale, mode, wl, wr):
+        return _core.forward(q, k, v, _ops._config(q, k, m, cq, ck, scale, mode, wl, wr))[:2]
+
+    def bwd(q, k, v, o, lse, do, m, cq, ck, scale, mode, wl, wr):
+        return _core.backward(q, k, v, o, lse, do, _ops._config(q, k, m, cq, ck, scale, mode, wl, wr))
+    V = 3
+    qs, q = _batched(gen, (2, 2, 5, 4), V, -1)
+    ks, k = _batched(gen, (2, 1, 6, 4), V, None)
+    vs, v = _batched(gen, (2, 1, 6, 4), V, 1)
+    ms, m = _mask_slices(gen, "bool1", (2, 2, 1, 5, 6, 4), V, 0)
+    opts = (None, None, 0.7, _lib.MASK_CAUSAL_BOTTOM_RIGHT, 3, 1)
+    outs, od = _ops._vmap_rule(fwd, 3)(_info(V), (-1, None, 1, 0) + (None,) * 6, q, k, v, m, *opts)
+    per = [fwd(qs[i], ks[i], vs[i], ms[i], *opts) for i in range(V)]
+    _close(outs, od, per)
+    dos, do = _batched(gen, (2, 2, 5, 4), V, 2)
+    outs, od = _ops._vmap_rule(bwd, 6)(_info(V), (-1, None, 1, 0, 0, 2, 0) + (None,) * 6, q, k, v, outs[0], outs[1],
+                                       do, m, *opts)
+    _close(outs, od, [bwd(qs[i], ks[i], vs[i], per[i][0], per[i][1], dos[i], ms[i], *opts) for i in range(V)])
+    cq, ck = torch.tensor([0, 2, 5]), torch.tensor([0, 4, 6])
+    qs, q = _batched(gen, (1, 2, 5, 4), V, 0)
+    ks, k = _batched(gen, (1, 2, 6, 4), V, -2)
+    vs, v = _batched(gen, (1, 2, 6, 4), V, None)
+    opts = (cq, ck, None, _lib.MASK_CAUSAL_TOP_LEFT, -1, -1)
+    outs, od = _ops._vmap_rule(fwd, 3)(_info(V), (0, -2, None) + (None,) * 7, q, k, v, None, *opts)
+    _close(outs, od, [fwd(qs[i], ks[i], vs[i], None, *opts) for i in range(V)])
+    with pytest.raises(RuntimeError, match="jfa: torch.vmap over packed-sequence offsets"):
+        _ops._vmap_rule(fwd, 3)(_info(V), (0, -2, None, None, 0) + (None,) * 5, q, k, v, None, *opts)
+
+
 # ---- torch.func transforms over jfa.torch.attention (torch >= 2.0) ------------------------------
 
 needs_func = pytest.mark.skipif(not HAS_TORCH_FUNC, reason="torch.func needs torch >= 2.0 (installed: %s)"

@@ -16,6 +16,8 @@ error.
 The helpers below are plain tensor reshapes (tested on any torch); rule() builds the
 staticmethod of one Function from where its tensors sit in its arguments.
 """
+import torch
+
 from . import _core
 
 RING_ERROR = ("jfa: torch.vmap (and torch.func.jacrev / jacfwd / hessian, which use it) over ring attention "
@@ -58,12 +60,19 @@ def repeat_offsets(cu, V):
     return (0,) + tuple(i * total + c for i in range(V) for c in cu[1:])
 
 
+def repeat_offsets_tensor(cu, V):
+    """repeat_offsets for a 1-d integer tensor of offsets (no read back to the host)."""
+    return torch.cat([cu[:1]] + [cu[1:] + i * cu[-1] for i in range(V)])
+
+
 class Folder:
     """Folds V = info.batch_size into the batch dim of one call's tensors and splits outputs back.
 
-    ref, ref_dim: a tensor whose leading (batch) dim is the call's batch B, and its in_dim."""
+    ref, ref_dim: a tensor whose leading (batch) dim is the call's batch B, and its in_dim; op: the
+    call's Config (packed sequences: its offsets repeated), or varlen=True for a call with offsets
+    of its own."""
 
-    def __init__(self, V, ref, ref_dim, op=None):
+    def __init__(self, V, ref, ref_dim, op=None, varlen=False):
         self.V = V
         shape = list(ref.shape)
         if ref_dim is not None:
@@ -71,9 +80,9 @@ class Folder:
         self.B = shape[0]
         if op is not None and not isinstance(op, _core.Config):
             raise RuntimeError(RING_ERROR)
-        self.varlen = op is not None and op.cu_seqlens is not None
+        self.varlen = varlen or (op is not None and op.cu_seqlens is not None)
         self.op = op
-        if self.varlen:
+        if self.varlen and op is not None:
             cq, ck = op.cu_seqlens
             self.op = config_with(op, cu_seqlens=(repeat_offsets(cq, V), repeat_offsets(ck, V)))
 
