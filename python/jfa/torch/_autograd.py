@@ -67,6 +67,8 @@ def make_attention_functions(name, forward, backward, second_order=None):
         # reached only when the caller could not unpack the tangents itself
         q, k, v, mask = ctx.saved_tensors  # in jvp(), the tensors of save_for_forward
         t = [torch.zeros_like(x) if g is None else g for x, g in ((q, gq), (k, gk), (v, gv))]
+        if _vmap.any_batched(t + [q, k, v, mask]):  # through the fused Function's vmap rule
+            return jvp_fn.apply(q, k, v, *t, mask, ctx.op)[1], None
         return forward(q, k, v, *t, _vmap.with_mask(ctx.op, mask))[2], None
 
     def jvp_forward(q, k, v, qd, kd, vd, mask, op):
@@ -89,11 +91,11 @@ def make_attention_functions(name, forward, backward, second_order=None):
         raise RuntimeError("jfa: forward-mode AD of the fused JVP (a second forward-mode level over attention) "
                            "is not supported")
 
-    plain = _function.make_function(name, plain_forward, plain_setup, plain_backward, plain_jvp,
-                                    _vmap.rule(lambda: plain, ("x", "x", "x", "m", "o")))
-    jvp = _function.make_function(name + "Jvp", jvp_forward, jvp_setup, jvp_backward, jvp_jvp,
-                                  _vmap.rule(lambda: jvp, ("x",) * 6 + ("m", "o")))
-    return plain, jvp
+    plain_fn = _function.make_function(name, plain_forward, plain_setup, plain_backward, plain_jvp,
+                                       _vmap.rule(lambda: plain_fn, ("x", "x", "x", "m", "o")))
+    jvp_fn = _function.make_function(name + "Jvp", jvp_forward, jvp_setup, jvp_backward, jvp_jvp,
+                                     _vmap.rule(lambda: jvp_fn, ("x",) * 6 + ("m", "o")))
+    return plain_fn, jvp_fn
 
 
 def _forward(q, k, v, qd, kd, vd, cfg):

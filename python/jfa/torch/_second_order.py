@@ -163,9 +163,16 @@ def _has_tangent(t):
     return t is not None and fwAD.unpack_dual(t).tangent is not None
 
 
-def _transforms_active():
-    """Whether torch.func transforms are active (their vmap needs every jfa call to be a Function's)."""
-    return _core._functorch_active()
+def _batched(*tensors):
+    """Whether torch.vmap batched any of the tensors (nested tuples looked into): then a jfa call on
+    them goes through a Function, whose vmap rule folds the vmapped dim into the batch dim."""
+    flat = []
+    for t in tensors:
+        if isinstance(t, (tuple, list)):
+            flat.extend(t)
+        else:
+            flat.append(t)
+    return _vmap.any_batched(flat)
 
 
 # _ThirdOrder(msg, *tensors) -> a zero scalar, added to second-order results that are built
@@ -216,12 +223,12 @@ def _hess_setup(ctx, inputs, output):
     ctx.state = inputs[4]
 
 
-def _hess_apply(state, t):
-    """Hg(t): a differentiable node when a graph is being built, a Function call under torch.func
-    transforms (vmap batches it through the Function's rule), else the plain calls."""
+def _hess_apply(state, t, graph=True):
+    """Hg(t): a differentiable node when a graph is being built (graph and grad mode), a Function
+    call where torch.vmap batched a tensor (its rule folds the vmapped dim), else the plain calls."""
     ops, op, mask, x, do, o, lse = state
-    grad = torch.is_grad_enabled()
-    if grad or _transforms_active():
+    grad = graph and torch.is_grad_enabled()
+    if grad or _batched(t, x, do, o, lse, mask):
         t = tuple(torch.zeros_like(a) if b is None else b for a, b in zip(tuple(x) + (do,), t))
         out = _Hess.apply(*t, state)
         return _guarded(out, tuple(x) + (do,)) if grad else out
@@ -233,7 +240,7 @@ def _hess_backward(ctx, wq, wk, wv, wo):
 
 
 def _hess_jvp(ctx, tq, tk, tv, tdo, _):
-    return tuple(_hess_apply(ctx.state, (tq, tk, tv, tdo)))
+    return tuple(_hess_apply(ctx.state, (tq, tk, tv, tdo), graph=False))
 
 
 _Hess = _function.make_function("_JfaAttentionHessian", _hess_forward, _hess_setup, _hess_backward, _hess_jvp,
@@ -266,7 +273,7 @@ def _bwd_backward(ctx, gq, gk, gv):
 
 
 def _bwd_jvp(ctx, tq, tk, tv, tdo, _):
-    return tuple(_hess_apply(_hess_state(ctx), (tq, tk, tv, tdo))[:3])
+    return tuple(_hess_apply(_hess_state(ctx), (tq, tk, tv, tdo), graph=False)[:3])
 
 
 _Backward = _function.make_function("_JfaAttentionBackward", _bwd_forward, _bwd_setup, _bwd_backward, _bwd_jvp,
@@ -314,14 +321,14 @@ def backward(backward_fn, ops, saved, do, op, mask, tangents=None):
     """The backward of attention's Functions: (dq, dk, dv) from saved (q, k, v, o, lse), do and the
     dense mask (or None).
 
-    A plain call when nothing second-order can follow and no torch.func transform is active; else
-    through _Backward, so that the result is differentiable (create_graph=True), carries forward
-    tangents (do dual, or `tangents` (qd, kd, vd) of the inputs under a live forward-AD level), and
-    batches under vmap (jacrev's vmap over cotangents)."""
+    A plain call when nothing second-order can follow and no tensor is vmap-batched; else through
+    _Backward, so that the result is differentiable (create_graph=True), carries forward tangents
+    (do dual, or `tangents` (qd, kd, vd) of the inputs under a live forward-AD level), and batches
+    under vmap (jacrev's vmap over cotangents)."""
     q, k, v, o, lse = saved
     want_tangent = _has_tangent(do) or (tangents is not None and _dual_level_active())
     want_graph = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, do))
-    if not want_tangent and not want_graph and (ops is None or not _transforms_active()):
+    if not want_tangent and not want_graph and (ops is None or not _batched(q, k, v, o, lse, do, mask)):
         return _first_order(backward_fn, q, k, v, o, lse, do, _vmap.with_mask(op, mask))
     if ops is None:
         if want_tangent:
@@ -344,4 +351,12 @@ def jvp_backward(backward_fn, ops, saved, do, dod, op, mask, tangent_error):
     if ops is None:
         raise RuntimeError(tangent_error)
     do = torch.zeros_like(o) if do is None else do
-    return _TangentGrad.apply(q, k, v, qd, kd, vd, do, dod, (ops, op, mask))
+    if _batched(q, k, v, qd, kd, vd, o, lse, do, dod, mask):
+        return _TangentGrad.apply(q, k, v, qd, kd, vd, do, dod, (ops, op, mask))
+    for t in (do, dod):
+        if _has_tangent(t):
+            raise RuntimeError(THIRD_ORDER_ERROR)
+    with torch.no_grad():
+        g = _tgrad_forward(q, k, v, qd, kd, vd, do, dod, (ops, op, mask))
+    # differentiating these gradients again would need third derivatives
+    return tuple(_guarded(g, (q, k, v, qd, kd, vd, do, dod)))

@@ -24,6 +24,27 @@ RING_ERROR = ("jfa: torch.vmap (and torch.func.jacrev / jacfwd / hessian, which 
               "is not supported: batch the inputs instead (a ring is built for one batch size on every rank)")
 
 
+_FUNCTORCH = getattr(torch._C, "_functorch", None)
+
+
+def any_batched(tensors):
+    """Whether any of the tensors is a vmap-batched tensor at some level (under grad/jvp wrappers too):
+    a jfa call on it must go through a Function's vmap rule."""
+    F = _FUNCTORCH
+    if F is None or not _core._functorch_active():
+        return False
+    for t in tensors:
+        if not isinstance(t, torch.Tensor) or (_core._get_level is not None and _core._get_level(t) == -1):
+            continue
+        for _ in range(64):
+            if F.is_batchedtensor(t):
+                return True
+            if not _core._wrapped(t):
+                break
+            t = F.get_unwrapped(t)
+    return False
+
+
 def canonical_dim(d, ndim):
     """An in_dim as a non-negative axis of a tensor with ndim dims (negative dims count from the end)."""
     if not -ndim <= d < ndim:
