@@ -343,6 +343,13 @@ def test_func_vmap(gen, shape, kwargs, mask_kind):
     got = torch.func.vmap(f, in_dims=(0, -1, None))(qb, kb, v)
     want = torch.func.vmap(r, in_dims=(0, -1, None))(qb, kb, v)
     assert got.shape == want.shape and relerr(got, want) < 1e-12
+    grads = []  # ordinary autograd through the vmapped call (loss.backward())
+    for fn in (f, r):
+        xs = [x.detach().clone().requires_grad_(True) for x in (qb, kb, v)]
+        (torch.func.vmap(fn, in_dims=(0, -1, None))(*xs) ** 2).sum().backward()
+        grads.append([x.grad for x in xs])
+    for a, b in zip(*grads):
+        assert relerr(a, b) < 1e-11, relerr(a, b)
     vb = torch.stack([torch.stack([v * (1 + i + j) for j in range(W)], 1) for i in range(V)], -1)  # (W at 1, V last)
     inner = torch.func.vmap(f, in_dims=(None, None, 1))
     got = torch.func.vmap(inner, in_dims=(0, -1, -1))(qb, kb, vb)
