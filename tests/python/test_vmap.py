@@ -393,8 +393,9 @@ def test_func_jacrev_jacfwd(gen, shape, kwargs, mask_kind):
 @needs_func
 @pytest.mark.parametrize("shape,kwargs,mask_kind", FUNC_CASES)
 def test_func_hessian(gen, shape, kwargs, mask_kind):
-    """torch.func.hessian (jacfwd(jacrev): vmap of a jvp of a vjp, vmapped again) in all three inputs,
-    and jacrev(jacrev) (double backward under vmap)."""
+    """torch.func.hessian (jacfwd(jacrev): vmap of a jvp of a vjp, vmapped again) in all three inputs;
+    jacrev(jacrev) (double backward under vmap), jacrev(jacfwd) (reverse through the tangent) and
+    torch.autograd.functional.hessian(vectorize=True) in q."""
     (q, k, v), f, r, _ = _func_setup(gen, shape, kwargs, mask_kind)
     for loss in _losses(gen, shape):
         got = torch.func.hessian(lambda a, b, c: loss(f(a, b, c)), argnums=(0, 1, 2))(q, k, v)
@@ -402,8 +403,11 @@ def test_func_hessian(gen, shape, kwargs, mask_kind):
         for i in range(3):
             for j in range(3):
                 assert relerr(got[i][j], want[i][j]) < 1e-10, (i, j, relerr(got[i][j], want[i][j]))
-        got = torch.func.jacrev(torch.func.jacrev(lambda a: loss(f(a, k, v))))(q)
         want = torch.func.hessian(lambda a: loss(r(a, k, v)))(q)
+        for outer, inner in ((torch.func.jacrev, torch.func.jacrev), (torch.func.jacrev, torch.func.jacfwd)):
+            got = outer(inner(lambda a: loss(f(a, k, v))))(q)
+            assert relerr(got, want) < 1e-10, (outer.__name__, inner.__name__, relerr(got, want))
+        got = torch.autograd.functional.hessian(lambda a: loss(f(a, k, v)), q, vectorize=True)
         assert relerr(got, want) < 1e-10
 
 
