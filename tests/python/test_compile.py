@@ -223,8 +223,8 @@ def test_vmap_under_compile(device, dtype, tol, gen):
     """torch.func.vmap inside a compiled function (the operators' vmap rules, _ops.py) equals eager
     vmap (the autograd.Functions' rules), output and gradients: q batched at 0, v at the last dim,
     k unbatched (GQA), a bool mask unbatched."""
-    if not hasattr(torch.library, "register_vmap"):
-        pytest.skip("torch %s has no torch.library.register_vmap" % torch.__version__)
+    if _ops.VMAP_UNAVAILABLE_REASON is not None:
+        pytest.skip("torch %s: %s" % (torch.__version__, _ops.VMAP_UNAVAILABLE_REASON))
     q = randn(gen, (3, 2, 4, 9, 8), dtype, device)
     k = randn(gen, (2, 2, 11, 8), dtype, device)
     v = randn(gen, (2, 2, 11, 8, 3), dtype, device)

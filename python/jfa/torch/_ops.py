@@ -49,6 +49,8 @@ if not (hasattr(_library, "custom_op") and hasattr(_library, "register_fake") an
     UNAVAILABLE_REASON = ("torch %s has no torch.library.custom_op / torch.compiler (torch >= 2.4 has them): "
                           "jfa attention is not a custom operator here" % torch.__version__)
 AVAILABLE = False
+# why torch.vmap of the operators (inside a compiled function) is not available (None when it is)
+VMAP_UNAVAILABLE_REASON = "jfa's custom operators are not registered"
 
 Tensor = torch.Tensor
 _CONTIG = torch.contiguous_format
@@ -167,9 +169,13 @@ def _register():
 
     attention_fwd.register_autograd(fwd_backward, setup_context=fwd_setup)
 
-    if hasattr(attention_fwd, "register_vmap"):  # torch.vmap inside a compiled function (torch >= 2.5)
+    global VMAP_UNAVAILABLE_REASON
+    try:  # torch.vmap inside a compiled function; without it the operators still serve torch.compile
         for op, n in ((attention_fwd, 3), (attention_fwd_jvp, 6), (attention_bwd, 6), (attention_bwd_jvp, 12)):
             op.register_vmap(_vmap_rule(op, n))
+        VMAP_UNAVAILABLE_REASON = None
+    except Exception as e:  # e.g. a torch without CustomOpDef.register_vmap
+        VMAP_UNAVAILABLE_REASON = "registering the operators' vmap rules failed: %s: %s" % (type(e).__name__, e)
 
 
 def _vmap_rule(op, n):
