@@ -125,6 +125,25 @@ def test_with_mask_and_config_with():
         _vmap.with_mask(ring, m)
 
 
+def test_any_batched(gen):
+    """any_batched sees a vmap-batched tensor, under grad wrappers too, and nothing else (functorch's
+    vmap and grad: torch.func on torch >= 2.0, the functorch package on 1.13)."""
+    ft = getattr(torch, "func", None)
+    if ft is None:
+        ft = pytest.importorskip("functorch", reason="no torch.func and no functorch package")
+    t = _rand(gen, (3, 2))
+    seen = []
+
+    def probe(x):
+        seen.append(_vmap.any_batched([None, x]))
+        return x.sum()
+    ft.vmap(probe)(t)
+    ft.grad(probe)(t)
+    ft.vmap(ft.grad(probe))(t)
+    ft.grad(lambda x: ft.vmap(probe)(x).sum())(t)
+    assert seen == [True, False, True, True] and not _vmap.any_batched([t, None])
+
+
 # ---- each Function's vmap staticmethod, called as functorch calls it ---------------------------
 
 RULE_CASES = [  # (B, Hq, Hkv, L, S, E), config kwargs, mask kind, in_dims of (q, k, v, mask)
