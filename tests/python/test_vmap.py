@@ -493,3 +493,26 @@ def test_func_varlen(gen):
     got = torch.func.hessian(lambda a: (f(a, k, v) ** 2).sum())(q)
     want = torch.func.hessian(lambda a: (r(a, k, v) ** 2).sum())(q)
     assert relerr(got, want) < 1e-10
+
+
+@needs_func
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 2e-4), (torch.bfloat16, 3e-2)])
+def test_func_cuda(gen, dtype, tol):
+    """On CUDA tensors: torch.func.vmap (q batched at 0, v at the last dim) and torch.func.hessian in q,
+    against the float64 reference on the CPU."""
+    (q, k, v), f, r, _ = _func_setup(gen, (2, 4, 2, 9, 12, 16), dict(is_causal=True,
+                                                                      causal_alignment="bottom_right"), None)
+    V = 3
+    qb = torch.stack([q * (1 + 0.5 * i) for i in range(V)])
+    vb = torch.stack([v - i for i in range(V)], -1)
+    dev = [x.to("cuda", dtype) for x in (qb, k, vb)]
+    got = torch.func.vmap(f, in_dims=(0, None, -1))(*dev)
+    want = torch.func.vmap(r, in_dims=(0, None, -1))(*[x.double().cpu() for x in dev])
+    assert relerr(got.cpu(), want) < tol
+    if dtype == torch.float32:
+        qs, ks, vs = (x[:1, :2, :5] for x in (q, k, v))  # a small Hessian: (1, 2, 5, 16) in q
+        h = torch.func.hessian(lambda a: (f(a, *[x.to("cuda", dtype) for x in (ks, vs)]).float() ** 2).sum())(
+            qs.to("cuda", dtype))
+        hr = torch.func.hessian(lambda a: (r(a, ks, vs) ** 2).sum())(qs)
+        assert relerr(h.cpu(), hr) < tol
