@@ -20,6 +20,7 @@ HAS_TORCH_FUNC = TORCH_MAJOR >= 2  # torch.func and autograd.Function under tran
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs a CUDA GPU (ctest label gpu)")
+    config.addinivalue_line("markers", "slow: a long compile (inductor on the CPU); leave out with -m 'not slow'")
 
 
 @pytest.fixture

@@ -217,11 +217,3 @@ def test_cuda_graph_capture():
     for a, b in zip(outs[1:], (qr.grad, kr.grad, vr.grad)):
         assert relerr(a, b) < 6e-3
 
-
-def test_vmap_refused(gen):
-    """torch.vmap has no batching rule for jfa's calls: a clear error, not a wrong result."""
-    if not HAS_TORCH_FUNC:
-        pytest.skip("torch.vmap needs torch >= 2.0 (installed: %s)" % torch.__version__)
-    q, k, v = _inputs(gen, (3, 2, 2, 8, 8, 16), torch.float64, "cpu")
-    with pytest.raises(RuntimeError, match="vmap"):
-        torch.vmap(lambda a, b, c: jt.attention(a, b, c))(q, k, v)

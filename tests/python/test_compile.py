@@ -6,12 +6,17 @@ test_compile.py - jfa attention under torch.compile: the custom operators of jfa
   fullgraph=True: outputs and gradients (weights and input) equal to eager, for causal,
   GQA, sliding window, dense masks (bool and additive) and varlen (offsets as a list and as
   a tensor); dynamo's graph holds jfa::attention_fwd and torch._dynamo.explain counts one
-  graph and no break;
+  graph and no break; the same with torch.func.vmap inside the compiled function;
 - torch.library.opcheck on each operator (CPU float64; CUDA bf16 with the gpu marker);
 - forward mode under torch.compile (torch.func.jvp inside the compiled function, and dual
   tensors) equals eager, wherever the same model with plain-op attention compiles correctly
   on the running torch (else skipped with PyTorch's reason); the breaks dynamo reports are
   printed (pytest -s).
+
+Time: tiny shapes; the variants compile with the aot_eager backend (dynamo, the fake
+implementations and AOT autograd: everything jfa-specific; inductor adds the same fallback
+call for the operator in each), inductor compiles the issue's model once per device. Tests
+marked `slow` (inductor on the CPU, which compiles C++) can be left out with -m "not slow".
 """
 import copy
 import inspect
@@ -31,6 +36,11 @@ pytestmark = pytest.mark.skipif(not _ops.AVAILABLE, reason=str(_ops.UNAVAILABLE_
 CASES = [pytest.param("cpu", torch.float64, 1e-9, id="cpu-f64"),
          pytest.param("cpu", torch.float32, 2e-4, id="cpu-f32"),
          pytest.param("cuda", torch.bfloat16, 3e-2, id="cuda-bf16", marks=pytest.mark.gpu)]
+# the issue's model with each backend: inductor once per device (on the CPU it compiles C++: slow)
+INDUCTOR_CASES = [pytest.param("cpu", torch.float64, 1e-9, "aot_eager", id="cpu-f64-aot_eager"),
+                  pytest.param("cpu", torch.float32, 2e-4, "inductor", id="cpu-f32-inductor", marks=pytest.mark.slow),
+                  pytest.param("cuda", torch.bfloat16, 3e-2, "inductor", id="cuda-bf16-inductor",
+                               marks=pytest.mark.gpu)]
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +103,7 @@ def _train_step(model, x, *extra):
     return out.detach(), [p.grad for p in model.parameters()] + [x.grad]
 
 
-def _compare_compiled(model, x, tol, *extra, backend="inductor"):
+def _compare_compiled(model, x, tol, *extra, backend="aot_eager"):
     """Eager against torch.compile(fullgraph=True): outputs and every gradient."""
     eager_out, eager_grads = _train_step(model, x, *extra)
     cmodel = torch.compile(copy.deepcopy(model), fullgraph=True, backend=backend)
@@ -124,12 +134,12 @@ def _targets(graphs):
     return [n.target for g in graphs for n in g.graph.nodes if n.op == "call_function"]
 
 
-@pytest.mark.parametrize("device,dtype,tol", CASES)
-def test_compiled_model_matches_eager(device, dtype, tol, gen):
-    """The issue's model: causal jfa attention between two projections, fullgraph=True, inductor."""
+@pytest.mark.parametrize("device,dtype,tol,backend", INDUCTOR_CASES)
+def test_compiled_model_matches_eager(device, dtype, tol, backend, gen):
+    """The issue's model: causal jfa attention between two projections, fullgraph=True."""
     model = _model(Attn, dtype, device, 64, 4, is_causal=True)
     x = randn(gen, (2, 37, 64), dtype, device)
-    out = _compare_compiled(model, x, tol)
+    out = _compare_compiled(model, x, tol, backend=backend)
     # and the math itself: jfa's output against the float64 reference through the same weights
     with torch.no_grad():
         m = model.double().cpu()
@@ -183,8 +193,7 @@ def test_variants_compile_fullgraph(variant, device, dtype, tol, gen):
         extra = (_bool_mask(gen, device, N, N),)
     elif mask_kind == "float":
         extra = (randn(gen, (2, 1, N, N), torch.float32, device),)
-    backend = "aot_eager" if device == "cpu" else "inductor"  # the CPU: fake impls and AOT autograd, fast
-    _compare_compiled(model, x, tol, *extra, backend=backend)
+    _compare_compiled(model, x, tol, *extra)
     assert torch.ops.jfa.attention_fwd.default in _targets(_graphs(model, x, *extra))
 
 
@@ -196,8 +205,7 @@ def test_varlen_compile_fullgraph(as_tensor, device, dtype, tol, gen):
         cu = torch.tensor(cu, dtype=torch.int32, device=device)
     model = _model(VarlenAttn, dtype, device, 32, 2, cu, is_causal=True)
     x = randn(gen, (30, 32), dtype, device)
-    backend = "aot_eager" if device == "cpu" else "inductor"
-    _compare_compiled(model, x, tol, backend=backend)
+    _compare_compiled(model, x, tol)
     assert torch.ops.jfa.attention_fwd.default in _targets(_graphs(model, x))
 
 
@@ -208,6 +216,35 @@ def test_compiled_errors_are_jfa_errors(gen):
     k = randn(gen, (1, 3, 8, 16), torch.float64, "cpu")
     with pytest.raises(ValueError, match="enable_gqa"):
         f(q, k, k)
+
+
+@pytest.mark.parametrize("device,dtype,tol", CASES)
+def test_vmap_under_compile(device, dtype, tol, gen):
+    """torch.func.vmap inside a compiled function (the operators' vmap rules, _ops.py) equals eager
+    vmap (the autograd.Functions' rules), output and gradients: q batched at 0, v at the last dim,
+    k unbatched (GQA), a bool mask unbatched."""
+    if _ops.VMAP_UNAVAILABLE_REASON is not None:
+        pytest.skip("torch %s: %s" % (torch.__version__, _ops.VMAP_UNAVAILABLE_REASON))
+    q = randn(gen, (3, 2, 4, 9, 8), dtype, device)
+    k = randn(gen, (2, 2, 11, 8), dtype, device)
+    v = randn(gen, (2, 2, 11, 8, 3), dtype, device)
+    m = _bool_mask(gen, device, 9, 11)
+
+    def f(a, b, c):
+        return torch.func.vmap(lambda x, y: jt.attention(x, b, y, attn_mask=m, enable_gqa=True), in_dims=(0, -1))(a, c)
+
+    def step(fn):
+        x = [t.detach().clone().requires_grad_(True) for t in (q, k, v)]
+        o = fn(*x)
+        (o.float().square().sum() + o.float().sum()).backward()
+        return [o.detach()] + [t.grad for t in x]
+    eager = step(f)
+    comp = step(torch.compile(f, backend="aot_eager"))
+    for i, (a, b) in enumerate(zip(comp, eager)):
+        assert a is not None and relerr(a, b) < tol, (i, None if a is None else relerr(a, b))
+    if dtype == torch.float64:  # and eager vmap against the reference
+        want = torch.func.vmap(lambda x, y: reference(x, k, y, attn_mask=m), in_dims=(0, -1))(q, v)
+        assert relerr(eager[0], want) < 1e-12
 
 
 # ---- opcheck ------------------------------------------------------------------------------
@@ -243,8 +280,16 @@ def _opcheck(op, args, dtype, **kw):
     torch.library.opcheck(op, args, **kw)
 
 
-@pytest.mark.parametrize("kind", ["causal", "mask-window", "varlen"])
-@pytest.mark.parametrize("device,dtype", OPCHECK_CASES)
+# every kind on the CPU; on CUDA (where opcheck's checks are the same, run against the CUDA kernels)
+# the dense mask with a window, the other kinds marked slow
+OPCHECK_KINDS = [pytest.param(kind, "cpu", torch.float64, id="%s-cpu-f64" % kind)
+                 for kind in ("causal", "mask-window", "varlen")]
+OPCHECK_KINDS += [pytest.param(kind, "cuda", torch.bfloat16, id="%s-cuda-bf16" % kind,
+                               marks=[pytest.mark.gpu] + ([] if kind == "mask-window" else [pytest.mark.slow]))
+                  for kind in ("causal", "mask-window", "varlen")]
+
+
+@pytest.mark.parametrize("kind,device,dtype", OPCHECK_KINDS)
 def test_opcheck(kind, device, dtype, gen):
     B = 1 if kind == "varlen" else 2
     q, k, v = _qkv(gen, device, dtype, B=B)
@@ -322,11 +367,11 @@ def _forward_mode_case(make_fn, model, x, t, backend):
 
 
 FORWARD_CASES = [pytest.param("cpu", torch.float64, 1e-9, "aot_eager", id="cpu-f64-aot_eager"),
-                 pytest.param("cpu", torch.float32, 2e-4, "inductor", id="cpu-f32-inductor"),
+                 pytest.param("cpu", torch.float32, 2e-4, "inductor", id="cpu-f32-inductor", marks=pytest.mark.slow),
                  pytest.param("cuda", torch.bfloat16, 3e-2, "aot_eager", id="cuda-bf16-aot_eager",
                               marks=pytest.mark.gpu),
                  pytest.param("cuda", torch.bfloat16, 3e-2, "inductor", id="cuda-bf16-inductor",
-                              marks=pytest.mark.gpu)]
+                              marks=[pytest.mark.gpu, pytest.mark.slow])]
 
 
 @pytest.mark.parametrize("how", ["func.jvp", "dual"])

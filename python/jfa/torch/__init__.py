@@ -9,6 +9,8 @@ tensors, torch.func.jvp on torch >= 2.0) and the sCM pattern (jvp, then a loss o
 the primal, then backward) all work; primal and tangent come from one fused
 call. Second order (create_graph=True double backward, Hessian-vector products,
 forward-over-reverse, a loss on the tangent output) is exact (see _second_order.py).
+torch.func.vmap, jacrev, jacfwd and hessian work too (torch >= 2.0; _vmap.py folds the
+vmapped dim into the batch dim).
 
 Under torch.compile (torch >= 2.4) attention and varlen_attention are the custom
 operators of _ops.py (jfa::attention_fwd and its backward): reverse-mode training

@@ -7,7 +7,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 from .. import _lib
-from . import _core, _ops
+from . import _core, _ops, _vmap
 from ._autograd import _Attention, _AttentionJvp, _NoKeys
 
 _ALIGN = {"top_left": _lib.MASK_CAUSAL_TOP_LEFT, "bottom_right": _lib.MASK_CAUSAL_BOTTOM_RIGHT}
@@ -178,10 +178,11 @@ def _attend(q, k, v, cfg, enable_gqa):
         # no query or no key: O = 0 exactly, with zero gradients and tangents (SDPA's math)
         return _NoKeys.apply(q, k, v)
     if tangents is None:
-        if not (q.requires_grad or k.requires_grad or v.requires_grad) or not torch.is_grad_enabled():
+        if (not (q.requires_grad or k.requires_grad or v.requires_grad) or not torch.is_grad_enabled()) \
+                and not _vmap.any_batched((q, k, v, cfg.attn_mask)):
             return _core.forward(q, k, v, cfg)[0]  # nothing to differentiate: skip autograd's bookkeeping
-        return _Attention.apply(q, k, v, cfg)[0]
-    o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg)
+        return _Attention.apply(q, k, v, cfg.attn_mask, cfg)[0]  # (torch.vmap: the Function's rule)
+    o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg.attn_mask, cfg)
     return _core.make_dual(o, od)
 
 

@@ -1,9 +1,10 @@
 """
 _autograd.py - the autograd.Functions behind jfa.torch.attention.
 
-_Attention      (q, k, v) -> o          reverse mode; forward mode through its jvp()
+_Attention      (q, k, v, mask, op) -> (o, lse)
+                                         reverse mode; forward mode through its jvp()
                                          (a fallback: recomputes with the fused kernel)
-_AttentionJvp   (q, k, v, qd, kd, vd) -> (o, od)
+_AttentionJvp   (q, k, v, qd, kd, vd, mask, op) -> (o, od, lse)
                                          one fused call for the primal and the tangent;
                                          reverse mode through o (the sCM pattern) and od
 _NoKeys         (q, k, v) -> zeros       L = 0 or S = 0 (or an empty batch): O = 0, and every
@@ -16,11 +17,14 @@ attention() unpacks forward-AD dual tensors itself (plain forward AD and
 torch.func.jvp alike), calls _AttentionJvp on primals and tangents, and attaches
 od to o as its tangent with make_dual. On torch >= 2.0 the Functions use
 setup_context, which torch.func transforms require; on older torch the classic
-forward(ctx, ...) form.
+forward(ctx, ...) form. The dense mask is an argument of its own (not only a field of the
+Config), so that torch.vmap sees whether it is batched: every Function has a vmap rule
+(_vmap.py) that folds the vmapped dim into the batch dim (torch.func.vmap, jacrev, jacfwd,
+hessian); the ring's refuses with a jfa error.
 """
 import torch
 
-from . import _core, _function, _second_order
+from . import _core, _function, _second_order, _vmap
 
 
 TANGENT_GRAD_ERROR = (
@@ -36,54 +40,62 @@ def make_attention_functions(name, forward, backward, second_order=None):
     backward(q, k, v, o, lse, do, op) -> (dq, dk, dv). `op` is what the call needs besides
     tensors (a Config, a ring); it is passed through untouched.
 
-    Returns (Plain, Jvp): Plain(q, k, v, op) -> (o, lse), reverse mode, and forward mode through
-    its jvp() (a fallback that recomputes the primal in the fused call); Jvp(q, k, v, qd, kd, vd,
-    op) -> (o, od, lse), one fused call, reverse mode through o and od. second_order: the calls of
+    Returns (Plain, Jvp): Plain(q, k, v, mask, op) -> (o, lse), reverse mode, and forward mode
+    through its jvp() (a fallback that recomputes the primal in the fused call); Jvp(q, k, v, qd,
+    kd, vd, mask, op) -> (o, od, lse), one fused call, reverse mode through o and od. mask: the
+    dense mask (a constant; None without one), read in place of op's. second_order: the calls of
     _second_order (e.g. _second_order.SINGLE_DEVICE), or None: second order then raises."""
 
-    def plain_forward(q, k, v, op):
-        o, lse, _ = forward(q, k, v, None, None, None, op)
+    def plain_forward(q, k, v, mask, op):
+        o, lse, _ = forward(q, k, v, None, None, None, _vmap.with_mask(op, mask))
         return o, lse
 
     def plain_setup(ctx, inputs, output):
-        q, k, v, op = inputs
+        q, k, v, mask, op = inputs
         ctx.op = op
         ctx.mark_non_differentiable(output[1])
-        ctx.save_for_backward(q, k, v, *output)
-        ctx.save_for_forward(q, k, v)
+        ctx.save_for_backward(q, k, v, *output, mask)
+        ctx.save_for_forward(q, k, v, mask)
 
     def plain_backward(ctx, do, dlse):
         if do is None:
-            return None, None, None, None
-        return tuple(_second_order.backward(backward, second_order, ctx.saved_tensors, do, ctx.op)) + (None,)
+            return None, None, None, None, None
+        saved = ctx.saved_tensors
+        return tuple(_second_order.backward(backward, second_order, saved[:5], do, ctx.op, saved[5])) + (None, None)
 
-    def plain_jvp(ctx, gq, gk, gv, gop):
+    def plain_jvp(ctx, gq, gk, gv, gmask, gop):
         # reached only when the caller could not unpack the tangents itself
-        q, k, v = ctx.saved_tensors[:3]  # in jvp(), the tensors of save_for_forward
+        q, k, v, mask = ctx.saved_tensors  # in jvp(), the tensors of save_for_forward
         t = [torch.zeros_like(x) if g is None else g for x, g in ((q, gq), (k, gk), (v, gv))]
-        return forward(q, k, v, *t, ctx.op)[2], None
+        if _vmap.any_batched(t + [q, k, v, mask]):  # through the fused Function's vmap rule
+            return jvp_fn.apply(q, k, v, *t, mask, ctx.op)[1], None
+        return forward(q, k, v, *t, _vmap.with_mask(ctx.op, mask))[2], None
 
-    def jvp_forward(q, k, v, qd, kd, vd, op):
-        o, lse, od = forward(q, k, v, qd, kd, vd, op)
+    def jvp_forward(q, k, v, qd, kd, vd, mask, op):
+        o, lse, od = forward(q, k, v, qd, kd, vd, _vmap.with_mask(op, mask))
         return o, od, lse
 
     def jvp_setup(ctx, inputs, output):
         o, od, lse = output
-        ctx.op = inputs[6]
+        ctx.op = inputs[7]
         ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(lse)
-        ctx.save_for_backward(*inputs[:6], o, lse)
+        ctx.save_for_backward(*inputs[:6], o, lse, inputs[6])
 
     def jvp_backward(ctx, do, dod, dlse):
-        return tuple(_second_order.jvp_backward(backward, second_order, ctx.saved_tensors, do, dod, ctx.op,
-                                                TANGENT_GRAD_ERROR)) + (None,)
+        saved = ctx.saved_tensors
+        return tuple(_second_order.jvp_backward(backward, second_order, saved[:8], do, dod, ctx.op, saved[8],
+                                                TANGENT_GRAD_ERROR)) + (None, None)
 
     def jvp_jvp(ctx, *tangents):
         raise RuntimeError("jfa: forward-mode AD of the fused JVP (a second forward-mode level over attention) "
                            "is not supported")
 
-    return (_function.make_function(name, plain_forward, plain_setup, plain_backward, plain_jvp),
-            _function.make_function(name + "Jvp", jvp_forward, jvp_setup, jvp_backward, jvp_jvp))
+    plain_fn = _function.make_function(name, plain_forward, plain_setup, plain_backward, plain_jvp,
+                                       _vmap.rule(lambda: plain_fn, ("x", "x", "x", "m", "o")))
+    jvp_fn = _function.make_function(name + "Jvp", jvp_forward, jvp_setup, jvp_backward, jvp_jvp,
+                                     _vmap.rule(lambda: jvp_fn, ("x",) * 6 + ("m", "o")))
+    return plain_fn, jvp_fn
 
 
 def _forward(q, k, v, qd, kd, vd, cfg):
@@ -118,4 +130,5 @@ def _nokeys_jvp(ctx, gq, gk, gv):
 
 
 # a constant zero: its derivatives of every order are exact zeros
-_NoKeys = _function.make_function("_NoKeys", _nokeys_forward, _nokeys_setup, _nokeys_backward, _nokeys_jvp)
+_NoKeys = _function.make_function("_NoKeys", _nokeys_forward, _nokeys_setup, _nokeys_backward, _nokeys_jvp,
+                                  _vmap.rule(lambda: _NoKeys, ("x", "x", "x")))

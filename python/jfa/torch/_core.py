@@ -47,12 +47,14 @@ _get_level = getattr(_FUNCTORCH, "maybe_get_level", None)
 def plain(t):
     """The tensor under functorch's grad/jvp wrappers (whose storage jfa reads and writes).
 
-    vmap's batched tensors are refused: jfa's calls have no batching rule."""
+    vmap's batched tensors are refused: they reach a jfa call only through a Function's vmap rule
+    (_vmap.py), which folds them into the batch dim first."""
     if t is None or _FUNCTORCH is None or (_get_level is not None and _get_level(t) == -1):
         return t  # a plain tensor (level -1): one C call on the common path
     for _ in range(64):
         if _FUNCTORCH.is_batchedtensor(t):
-            raise RuntimeError("jfa: torch.vmap over jfa attention is not supported (batch the inputs instead)")
+            raise RuntimeError("jfa: a torch.vmap-batched tensor reached a jfa call outside its vmap rule "
+                               "(torch.vmap is supported over attention and varlen_attention)")
         if not _wrapped(t):
             return t
         t = _FUNCTORCH.get_unwrapped(t)

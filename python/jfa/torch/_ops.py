@@ -20,7 +20,9 @@ contiguous whatever the inputs' strides, so that a compiler passing differently 
 inputs cannot make the real layout differ from the traced one), no input mutated, and
 attention_fwd's reverse-mode formula (register_autograd: the backward calls
 attention_bwd). The other three have no autograd formula: attention_bwd_jvp's last three
-outputs are empty (0,) tensors without first_order.
+outputs are empty (0,) tensors without first_order. Each has a vmap rule where the running
+torch has register_vmap (torch.vmap inside a compiled function; _vmap.py folds the vmapped
+dim into the batch dim).
 
 jfa.torch.attention / varlen_attention take this path only while torch.compile traces them
 (torch.compiler.is_compiling()); eager calls (CUDA-graph capture included) keep the
@@ -47,6 +49,8 @@ if not (hasattr(_library, "custom_op") and hasattr(_library, "register_fake") an
     UNAVAILABLE_REASON = ("torch %s has no torch.library.custom_op / torch.compiler (torch >= 2.4 has them): "
                           "jfa attention is not a custom operator here" % torch.__version__)
 AVAILABLE = False
+# why torch.vmap of the operators (inside a compiled function) is not available (None when it is)
+VMAP_UNAVAILABLE_REASON = "jfa's custom operators are not registered"
 
 Tensor = torch.Tensor
 _CONTIG = torch.contiguous_format
@@ -164,6 +168,36 @@ def _register():
         return dq, dk, dv, None, None, None, None, None, None, None
 
     attention_fwd.register_autograd(fwd_backward, setup_context=fwd_setup)
+
+    global VMAP_UNAVAILABLE_REASON
+    try:  # torch.vmap inside a compiled function; without it the operators still serve torch.compile
+        for op, n in ((attention_fwd, 3), (attention_fwd_jvp, 6), (attention_bwd, 6), (attention_bwd_jvp, 12)):
+            op.register_vmap(_vmap_rule(op, n))
+        VMAP_UNAVAILABLE_REASON = None
+    except Exception as e:  # e.g. a torch without CustomOpDef.register_vmap
+        VMAP_UNAVAILABLE_REASON = "registering the operators' vmap rules failed: %s: %s" % (type(e).__name__, e)
+
+
+def _vmap_rule(op, n):
+    """The vmap rule of an operator whose first n arguments are batch-leading tensors, followed by
+    attn_mask, cu_seqlens_q, cu_seqlens_k and options: the vmapped dim folded into the batch dim
+    (packed sequences: into the token axis, the offsets repeated), one call, the outputs split back
+    (_vmap.py, as the autograd.Functions' rules). Empty (0,) outputs (attention_bwd_jvp without
+    first_order) have no vmapped dim."""
+    from . import _vmap
+
+    def rule(info, in_dims, *args):
+        if in_dims[n + 1] is not None or in_dims[n + 2] is not None:
+            raise RuntimeError("jfa: torch.vmap over packed-sequence offsets (cu_seqlens) is not supported")
+        V, cu_q, cu_k = info.batch_size, args[n + 1], args[n + 2]
+        first = next(i for i in range(n) if args[i] is not None)
+        f = _vmap.Folder(V, args[first], in_dims[first], varlen=cu_q is not None)
+        folded = [f.fold(args[i], in_dims[i]) for i in range(n)] + [f.fold_mask(args[n], in_dims[n])]
+        folded += [None if c is None else _vmap.repeat_offsets_tensor(c, V) for c in (cu_q, cu_k)]
+        outs = op(*folded, *args[n + 3:])
+        outs = tuple(t if t.dim() == 1 else f.unfold(t) for t in outs)
+        return outs, tuple(None if t.dim() == 1 else 0 for t in outs)
+    return rule
 
 
 if UNAVAILABLE_REASON is None:

@@ -354,7 +354,7 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
         cu = _offsets(cu_seqlens, qp.shape[2] * dist.get_world_size(group), "cu_seqlens")
     ring = _ring_for(group, qp, kp, layout, is_causal, scale, _window(window), cu)
     if tangents is None:
-        o, _ = _RingAttention.apply(q, k, v, ring)
+        o, _ = _RingAttention.apply(q, k, v, None, ring)
         return o
-    o, od, _ = _RingAttentionJvp.apply(qp, kp, vp, *tangents, ring)
+    o, od, _ = _RingAttentionJvp.apply(qp, kp, vp, *tangents, None, ring)
     return _core.make_dual(o, od)

@@ -29,7 +29,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 from .. import _lib
-from . import _core, _function
+from . import _core, _function, _vmap
 
 
 THIRD_ORDER_ERROR = ("jfa: a third derivative of attention was requested (differentiating a second-order "
@@ -163,6 +163,18 @@ def _has_tangent(t):
     return t is not None and fwAD.unpack_dual(t).tangent is not None
 
 
+def _batched(*tensors):
+    """Whether torch.vmap batched any of the tensors (nested tuples looked into): then a jfa call on
+    them goes through a Function, whose vmap rule folds the vmapped dim into the batch dim."""
+    flat = []
+    for t in tensors:
+        if isinstance(t, (tuple, list)):
+            flat.extend(t)
+        else:
+            flat.append(t)
+    return _vmap.any_batched(flat)
+
+
 # _ThirdOrder(msg, *tensors) -> a zero scalar, added to second-order results that are built
 # under grad mode: its backward (reached only when a gradient of such a result with respect to
 # one of the tensors is wanted) raises. The autograd engine skips it when only the direction
@@ -183,7 +195,8 @@ def _guard_jvp(ctx, *tangents):
     raise RuntimeError(ctx.msg)
 
 
-_ThirdOrder = _function.make_function("_JfaThirdOrder", _guard_forward, _guard_setup, _guard_backward, _guard_jvp)
+_ThirdOrder = _function.make_function("_JfaThirdOrder", _guard_forward, _guard_setup, _guard_backward, _guard_jvp,
+                                      _vmap.passthrough_rule(lambda: _ThirdOrder))
 
 
 def _guarded(outs, tensors, msg=THIRD_ORDER_ERROR):
@@ -196,26 +209,30 @@ def _guarded(outs, tensors, msg=THIRD_ORDER_ERROR):
 
 
 # _Hess(tq, tk, tv, tdo, state) -> Hg(x, dO)(t): linear and symmetric in t, so its VJP and
-# its JVP with respect to t are Hg again; (x, dO, o, lse) are constants of the node (state).
+# its JVP with respect to t are Hg again; state = (ops, op, mask, x, dO, o, lse) are constants
+# of the node (mask: the dense mask that op reads, or None).
 def _hess_forward(tq, tk, tv, tdo, state):
-    ops, op, x, do, o, lse = state
+    ops, op, mask, x, do, o, lse = state
     for t in tuple(x) + (do,):
         if _has_tangent(t):
             raise RuntimeError(THIRD_ORDER_ERROR)
-    return hess(ops, op, x, do, o, lse, (tq, tk, tv), tdo)
+    return hess(ops, _vmap.with_mask(op, mask), x, do, o, lse, (tq, tk, tv), tdo)
 
 
 def _hess_setup(ctx, inputs, output):
     ctx.state = inputs[4]
 
 
-def _hess_apply(state, t):
-    """Hg(t), recorded as a differentiable node when a graph is being built."""
-    ops, op, x, do, o, lse = state
-    if torch.is_grad_enabled():
+def _hess_apply(state, t, graph=True):
+    """Hg(t): a differentiable node when a graph is being built (graph and grad mode), a Function
+    call where torch.vmap batched a tensor (its rule folds the vmapped dim), else the plain calls."""
+    ops, op, mask, x, do, o, lse = state
+    grad = graph and torch.is_grad_enabled()
+    if grad or _batched(t, x, do, o, lse, mask):
         t = tuple(torch.zeros_like(a) if b is None else b for a, b in zip(tuple(x) + (do,), t))
-        return _guarded(_Hess.apply(*t, state), tuple(x) + (do,))
-    return hess(ops, op, x, do, o, lse, t[:3], t[3])
+        out = _Hess.apply(*t, state)
+        return _guarded(out, tuple(x) + (do,)) if grad else out
+    return hess(ops, _vmap.with_mask(op, mask), x, do, o, lse, t[:3], t[3])
 
 
 def _hess_backward(ctx, wq, wk, wv, wo):
@@ -223,18 +240,19 @@ def _hess_backward(ctx, wq, wk, wv, wo):
 
 
 def _hess_jvp(ctx, tq, tk, tv, tdo, _):
-    ops, op, x, do, o, lse = ctx.state
-    return hess(ops, op, x, do, o, lse, (tq, tk, tv), tdo)
+    return tuple(_hess_apply(ctx.state, (tq, tk, tv, tdo), graph=False))
 
 
-_Hess = _function.make_function("_JfaAttentionHessian", _hess_forward, _hess_setup, _hess_backward, _hess_jvp)
+_Hess = _function.make_function("_JfaAttentionHessian", _hess_forward, _hess_setup, _hess_backward, _hess_jvp,
+                                _vmap.rule(lambda: _Hess, ("x", "x", "x", "x",
+                                                           ("-", "o", "m", ("x", "x", "x"), "x", "x", "x"))))
 
 
 # _Backward(q, k, v, do, state) -> B(x, dO) = (dq, dk, dv): the backward as a differentiable
-# function (state = (ops, op, o, lse), the saved forward statistics).
+# function (state = (ops, op, mask, o, lse), the saved forward statistics).
 def _bwd_forward(q, k, v, do, state):
-    ops, op, o, lse = state
-    return tuple(ops.backward(q, k, v, o, lse, do, op))
+    ops, op, mask, o, lse = state
+    return tuple(ops.backward(q, k, v, o, lse, do, _vmap.with_mask(op, mask)))
 
 
 def _bwd_setup(ctx, inputs, output):
@@ -243,20 +261,49 @@ def _bwd_setup(ctx, inputs, output):
     ctx.save_for_forward(*inputs[:4])
 
 
-def _bwd_backward(ctx, gq, gk, gv):
-    ops, op, o, lse = ctx.state
+def _hess_state(ctx):
+    ops, op, mask, o, lse = ctx.state
     q, k, v, do = ctx.saved_tensors
+    return ops, op, mask, (q, k, v), do, o, lse
+
+
+def _bwd_backward(ctx, gq, gk, gv):
     # VJP with cotangent u: Hg (u, 0) = (H_dO u, J u) for (q, k, v, dO)
-    return tuple(_hess_apply((ops, op, (q, k, v), do, o, lse), (gq, gk, gv, None))) + (None,)
+    return tuple(_hess_apply(_hess_state(ctx), (gq, gk, gv, None))) + (None,)
 
 
 def _bwd_jvp(ctx, tq, tk, tv, tdo, _):
-    ops, op, o, lse = ctx.state
-    q, k, v, do = ctx.saved_tensors
-    return hess(ops, op, (q, k, v), do, o, lse, (tq, tk, tv), tdo)[:3]
+    return tuple(_hess_apply(_hess_state(ctx), (tq, tk, tv, tdo), graph=False)[:3])
 
 
-_Backward = _function.make_function("_JfaAttentionBackward", _bwd_forward, _bwd_setup, _bwd_backward, _bwd_jvp)
+_Backward = _function.make_function("_JfaAttentionBackward", _bwd_forward, _bwd_setup, _bwd_backward, _bwd_jvp,
+                                    _vmap.rule(lambda: _Backward, ("x", "x", "x", "x", ("-", "o", "m", "x", "x"))))
+
+
+# _TangentGrad(q, k, v, qd, kd, vd, do, dod, state) -> the gradients of <do, O(x)> + <dod, J(x) t>
+# for (x, t): for x the backward-JVP at dO = dod along (t, do), for t B(x, dod) (one fused call;
+# state = (ops, op, mask)). Differentiating them again would need third derivatives.
+def _tgrad_forward(q, k, v, qd, kd, vd, do, dod, state):
+    ops, op, mask = state
+    op = _vmap.with_mask(op, mask)
+    o2, lse2, od, mu = ops.forward_jvp(q, k, v, qd, kd, vd, op)
+    return tuple(ops.backward_jvp(q, k, v, qd, kd, vd, o2, lse2, od, mu, dod, do, op, first_order=True))
+
+
+def _tgrad_setup(ctx, inputs, output):
+    pass
+
+
+def _tgrad_backward(ctx, *grads):
+    raise RuntimeError(THIRD_ORDER_ERROR)
+
+
+def _tgrad_jvp(ctx, *tangents):
+    raise RuntimeError(THIRD_ORDER_ERROR)
+
+
+_TangentGrad = _function.make_function("_JfaAttentionTangentGrad", _tgrad_forward, _tgrad_setup, _tgrad_backward,
+                                       _tgrad_jvp, _vmap.rule(lambda: _TangentGrad, ("x",) * 8 + (("-", "o", "m"),)))
 
 
 # ---- entry points for _autograd.make_attention_functions -------------------------------------
@@ -270,44 +317,46 @@ def _first_order(backward, q, k, v, o, lse, do, op):
         return tuple(backward(q, k, v, o, lse, do, op))
 
 
-def backward(backward_fn, ops, saved, do, op, tangents=None):
-    """The backward of attention's Functions: (dq, dk, dv) from saved (q, k, v, o, lse) and do.
+def backward(backward_fn, ops, saved, do, op, mask, tangents=None):
+    """The backward of attention's Functions: (dq, dk, dv) from saved (q, k, v, o, lse), do and the
+    dense mask (or None).
 
-    A plain call when nothing second-order can follow; else through _Backward, so that the
-    result is differentiable (create_graph=True) and carries forward tangents (do dual, or
-    `tangents` (qd, kd, vd) of the inputs under a live forward-AD level)."""
+    A plain call when nothing second-order can follow and no tensor is vmap-batched; else through
+    _Backward, so that the result is differentiable (create_graph=True), carries forward tangents
+    (do dual, or `tangents` (qd, kd, vd) of the inputs under a live forward-AD level), and batches
+    under vmap (jacrev's vmap over cotangents)."""
     q, k, v, o, lse = saved
     want_tangent = _has_tangent(do) or (tangents is not None and _dual_level_active())
     want_graph = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, do))
-    if not want_tangent and not want_graph:
-        return _first_order(backward_fn, q, k, v, o, lse, do, op)
+    if not want_tangent and not want_graph and (ops is None or not _batched(q, k, v, o, lse, do, mask)):
+        return _first_order(backward_fn, q, k, v, o, lse, do, _vmap.with_mask(op, mask))
     if ops is None:
         if want_tangent:
             raise RuntimeError(NO_SECOND_ORDER_ERROR % "this attention")
-        return _guarded(_first_order(backward_fn, q, k, v, o, lse, do, op), (q, k, v, do),
+        return _guarded(_first_order(backward_fn, q, k, v, o, lse, do, _vmap.with_mask(op, mask)), (q, k, v, do),
                         NO_SECOND_ORDER_ERROR % "this attention")
     if tangents is not None and _dual_level_active():
         q, k, v = (fwAD.make_dual(a, t) for a, t in zip((q, k, v), tangents))
-    return _Backward.apply(q, k, v, do, (ops, op, o.detach(), lse.detach()))
+    return _Backward.apply(q, k, v, do, (ops, op, mask, o.detach(), lse.detach()))
 
 
-def jvp_backward(backward_fn, ops, saved, do, dod, op, tangent_error):
+def jvp_backward(backward_fn, ops, saved, do, dod, op, mask, tangent_error):
     """The backward of the fused JVP Function (q, k, v, qd, kd, vd) -> (o, od): gradients for
     the six inputs from cotangents do (on o, may be None) and dod (on od, may be None)."""
     q, k, v, qd, kd, vd, o, lse = saved
     if dod is None:
         if do is None:
             return (None,) * 6
-        return tuple(backward(backward_fn, ops, (q, k, v, o, lse), do, op, (qd, kd, vd))) + (None,) * 3
+        return tuple(backward(backward_fn, ops, (q, k, v, o, lse), do, op, mask, (qd, kd, vd))) + (None,) * 3
     if ops is None:
         raise RuntimeError(tangent_error)
-    # gradient of <do, O(x)> + <dod, J(x) t>: x -> the backward-JVP at dO = dod along (t, do); t -> B(x, dod)
     do = torch.zeros_like(o) if do is None else do
+    if _batched(q, k, v, qd, kd, vd, o, lse, do, dod, mask):
+        return _TangentGrad.apply(q, k, v, qd, kd, vd, do, dod, (ops, op, mask))
     for t in (do, dod):
         if _has_tangent(t):
             raise RuntimeError(THIRD_ORDER_ERROR)
     with torch.no_grad():
-        o2, lse2, od, mu = ops.forward_jvp(q, k, v, qd, kd, vd, op)
-        g = ops.backward_jvp(q, k, v, qd, kd, vd, o2, lse2, od, mu, dod, do, op, first_order=True)
+        g = _tgrad_forward(q, k, v, qd, kd, vd, do, dod, (ops, op, mask))
     # differentiating these gradients again would need third derivatives
     return tuple(_guarded(g, (q, k, v, qd, kd, vd, do, dod)))
