@@ -4,7 +4,7 @@
  * converts, exchange starts and waits); on CUDA each mark records an event on the context's
  * stream, on the CPU (synchronous backend) it reads the monotonic clock. At the end of the
  * call the phases are summed by name and printed to stderr, one line per name (and, with
- * JFA_RING_PROFILE=2, one per phase in order). Off (the default) every function returns at
+ * JFA_RING_PROFILE=2, one per phase in order), each line starting "jfa_ring_profile: rank R/P". Off (the default) every function returns at
  * its first test: no events, no clock reads, no output.
  */
 #include <stdio.h>
@@ -82,8 +82,8 @@ void jfa_ring_prof_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, jfa_status_t st
   if (st == JFA_SUCCESS) {
     double total = 0.0;
     for (int i = 0; i < pf->n; ++i) total += phase_ms(pf, i);
-    fprintf(stderr, "jfa_ring_profile: %s rank %d/%d (%s%s): %d phases, %.4f ms on the stream, %.4f ms wall\n",
-            pf->what, r->rank, r->size, r->direct ? "direct" : "ring",
+    fprintf(stderr, "jfa_ring_profile: rank %d/%d %s (%s%s): %d phases, %.4f ms on the stream, %.4f ms wall\n",
+            r->rank, r->size, pf->what, r->direct ? "direct" : "ring",
             r->ctx->device == JFA_DEVICE_CUDA ? ", CUDA events" : ", host clock", pf->n, total, wall);
     /* one line per phase name, in the order of first appearance */
     for (int i = 0; i < pf->n; ++i) {
@@ -97,13 +97,13 @@ void jfa_ring_prof_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, jfa_status_t st
           sum += phase_ms(pf, j);
           ++count;
         }
-      fprintf(stderr, "jfa_ring_profile:   %-16s %10.4f ms  %5.1f%%  (%d)\n", pf->name[i], sum,
+      fprintf(stderr, "jfa_ring_profile: rank %d/%d   %-16s %10.4f ms  %5.1f%%  (%d)\n", r->rank, r->size, pf->name[i], sum,
               total > 0 ? 100.0 * sum / total : 0.0, count);
     }
     if (r->profile >= 2)
       for (int i = 0; i < pf->n; ++i)
-        fprintf(stderr, "jfa_ring_profile:     #%-3d %-16s step %d part %d  %10.4f ms\n", i, pf->name[i],
-                pf->step[i], pf->idx[i], phase_ms(pf, i));
+        fprintf(stderr, "jfa_ring_profile: rank %d/%d     #%-3d %-16s step %d part %d  %10.4f ms\n", r->rank, r->size,
+                i, pf->name[i], pf->step[i], pf->idx[i], phase_ms(pf, i));
   }
 #ifdef JFA_HAVE_CUDA
   for (int i = 0; i <= pf->n; ++i)
