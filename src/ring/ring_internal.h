@@ -79,7 +79,9 @@ static inline int jfa_ring_single(const jfa_ring_t *r) { return r->size == 1 && 
  *                        + dK/dV: 3 half-block slots (2 at P = 1) of dK and dV in the acc
  *                          dtype = 3 a X (2 a X at P = 1; halves of odd N/P round up)
  * (a dense tensor of the acc dtype is accumulated into in place: the same fp32/fp64
- * merges, without the final convert). Before (c9ed359): separate buffers, the
+ * merges, without the final convert). One rank with JFA_RING_GENERIC=1 (jfa_ring_single):
+ * no accumulators, the forward and JVP hold nothing, the backward L (delta), the
+ * backward-JVP 2 L (delta, deltad). Before (c9ed359): separate buffers, the
  * K/V double buffer always 2 slots, dK/dV 2 whole-block slots (4 a X), and the
  * backward's dK/dV added to the forward's: forward 4X + aQ + L, JVP 8X + 2(aQ + L),
  * backward 4X + aQ + L + 4aX, after JVP + backward 8X + 2(aQ + L) + 4aX. At 1M tokens
