@@ -172,7 +172,7 @@ void jfa_ring_half_views(const jfa_ring_t *r, const jfa_ring_halves_t *hv, int u
 /* Opt-in per-phase timing of one call (ring_profile.c, JFA_RING_PROFILE). */
 #define JFA_RING_PROF_MAX 96
 typedef struct {
-  int on, n;
+  int on, n, dropped; /* dropped: marks past JFA_RING_PROF_MAX (not timed) */
   const char *what;
   const char *name[JFA_RING_PROF_MAX]; /* phase i ends at mark i + 1 (mark 0: the start) */
   int step[JFA_RING_PROF_MAX], idx[JFA_RING_PROF_MAX];

@@ -46,12 +46,17 @@ void jfa_ring_prof_begin(const jfa_ring_t *r, jfa_ring_prof_t *pf, const char *w
   pf->on = r->profile;
   if (!pf->on) return;
   pf->n = 0;
+  pf->dropped = 0;
   pf->what = what;
   stamp(r, pf, 0);
 }
 
 void jfa_ring_prof_mark(const jfa_ring_t *r, jfa_ring_prof_t *pf, const char *name, int step, int idx) {
-  if (!pf->on || pf->n >= JFA_RING_PROF_MAX) return;
+  if (!pf->on) return;
+  if (pf->n >= JFA_RING_PROF_MAX) { /* the phases after the first JFA_RING_PROF_MAX are not timed */
+    ++pf->dropped;
+    return;
+  }
   int i = pf->n++;
   pf->name[i] = name;
   pf->step[i] = step;
@@ -82,9 +87,10 @@ void jfa_ring_prof_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, jfa_status_t st
   if (st == JFA_SUCCESS) {
     double total = 0.0;
     for (int i = 0; i < pf->n; ++i) total += phase_ms(pf, i);
-    fprintf(stderr, "jfa_ring_profile: rank %d/%d %s (%s%s): %d phases, %.4f ms on the stream, %.4f ms wall\n",
+    fprintf(stderr, "jfa_ring_profile: rank %d/%d %s (%s%s): %d phases%s, %.4f ms on the stream, %.4f ms wall\n",
             r->rank, r->size, pf->what, r->direct ? "direct" : "ring",
-            r->ctx->device == JFA_DEVICE_CUDA ? ", CUDA events" : ", host clock", pf->n, total, wall);
+            r->ctx->device == JFA_DEVICE_CUDA ? ", CUDA events" : ", host clock", pf->n,
+            pf->dropped ? " (later ones not timed: too many)" : "", total, wall);
     /* one line per phase name, in the order of first appearance */
     for (int i = 0; i < pf->n; ++i) {
       int seen = 0;
