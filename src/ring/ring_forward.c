@@ -112,6 +112,8 @@ static jfa_status_t run_forward(jfa_ring_t *r, const fwd_plan_t *pl, const jfa_t
     int owner = (r->rank - s + r->size) % r->size;
     jfa_ring_pair_t pairs[4];
     int np = jfa_ring_fuse_pairs(r, owner, pairs, jfa_ring_pairs(r, owner, -1, pairs));
+    if (!acc_mode && (np != 1 || pairs[0].q_rows != n || pairs[0].k_rows != n))
+      JFA_FAIL(JFA_ERROR_INTERNAL, "ring forward: one rank's step is not one call over all rows (%d calls)", np);
     jfa_tensor_t kb = jfa_ring_kv_block(r, &pl->kv, s, 0), vb = jfa_ring_kv_block(r, &pl->kv, s, 1);
     jfa_tensor_t kdb = kb, vdb = vb;
     if (jvp) {
