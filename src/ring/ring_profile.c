@@ -87,9 +87,13 @@ void jfa_ring_prof_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, jfa_status_t st
   if (st == JFA_SUCCESS) {
     double total = 0.0;
     for (int i = 0; i < pf->n; ++i) total += phase_ms(pf, i);
-    fprintf(stderr, "jfa_ring_profile: rank %d/%d %s (%s%s): %d phases%s, %.4f ms on the stream, %.4f ms wall\n",
+    char fam[64] = "";
+    if (r->ctx->device == JFA_DEVICE_CUDA) /* the kernel families of the last calls: 0 simt, 1 sm80, 2 sm90 */
+      snprintf(fam, sizeof fam, ", last kernel family fwd %d bwd %d", jfa_cuda_last_kernel(r->ctx, 0),
+               jfa_cuda_last_kernel(r->ctx, 1));
+    fprintf(stderr, "jfa_ring_profile: rank %d/%d %s (%s%s%s): %d phases%s, %.4f ms on the stream, %.4f ms wall\n",
             r->rank, r->size, pf->what, r->direct ? "direct" : "ring",
-            r->ctx->device == JFA_DEVICE_CUDA ? ", CUDA events" : ", host clock", pf->n,
+            r->ctx->device == JFA_DEVICE_CUDA ? ", CUDA events" : ", host clock", fam, pf->n,
             pf->dropped ? " (later ones not timed: too many)" : "", total, wall);
     /* one line per phase name, in the order of first appearance */
     for (int i = 0; i < pf->n; ++i) {
