@@ -15,7 +15,8 @@
 # the same problem (ring/direct). Then each mode once more with JFA_RING_PROFILE=1 (2 calls
 # per op): per call, the CUDA-event time of every phase (fills, attention calls in merge or
 # overwrite mode, delta, converts, stream wait) summed by name; the summary keeps each op's
-# last call. The accumulate epilogue's own cost is "attn merge"/"bwd merge" minus the direct
+# last call; its header line names the kernel families that ran last (fwd/bwd: 0 simt, 1 sm80,
+# 2 sm90). The accumulate epilogue's own cost is "attn merge"/"bwd merge" minus the direct
 # call ("attn direct"/"bwd direct"). With P2=1 (default) a last run puts 2 processes on the GPU
 # (MPI comm, N = P2_N) with the profile, for the per-step phases (exchange waits, fused calls).
 # Logs (one per run, build.log, summary.log) go to $OUT; runs stop starting after BUDGET s.
