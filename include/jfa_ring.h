@@ -353,7 +353,7 @@ JFA_API jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t 
  * are accumulated into in place), plus the backward's delta (one lse).
  * 0 right after jfa_ring_create, and 0 for one rank, whose calls go straight to
  * the single-device backend (unless JFA_RING_GENERIC=1 is set in the environment
- * when the ring is created).
+ * when the ring is created: then the backward's delta only; =2: the formula above).
  */
 JFA_API jfa_status_t jfa_ring_memory_bytes(const jfa_ring_t *ring, size_t *bytes);
 

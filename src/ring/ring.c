@@ -36,6 +36,15 @@ jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair)
     p.Nk = pair->k_rows;
     p.q_pos0 = pair->q_pos0;
     p.k_pos0 = pair->k_pos0;
+    if (pair->mode != JFA_RING_PAIR_MASKED) { /* fused: no window, no sequences (jfa_ring_fuse_pairs) */
+      p.windowed = 0;
+      p.win_left = p.win_right = -1;
+      p.nseq = 0;
+      p.cu_q = p.cu_k = NULL;
+      p.causal = pair->mode == JFA_RING_PAIR_LOCAL_CAUSAL;
+      p.q_pos0 = p.causal ? pair->q_row0 : 0;
+      p.k_pos0 = p.causal ? pair->k_row0 : 0;
+    }
   } else {
     p.Nq = p.Nk = r->n_local;
     p.q_pos0 = p.k_pos0 = 0;
@@ -117,10 +126,52 @@ int jfa_ring_pairs(const jfa_ring_t *r, int owner, int khalf, jfa_ring_pair_t pa
   for (int a = 0; a < nq; ++a)
     for (int b = 0; b < nk; ++b) {
       if (qrows[a] == 0 || krows[b] == 0) continue;
-      jfa_ring_pair_t pr = {qr0[a], kr0[b], qpos[a], kpos[b], qrows[a], krows[b]};
+      jfa_ring_pair_t pr = {qr0[a], kr0[b], qpos[a], kpos[b], qrows[a], krows[b], JFA_RING_PAIR_MASKED};
       if (!jfa_ring_pair_fully_masked(r, &pr)) pairs[n++] = pr;
     }
   return n;
+}
+
+/* Distinct chunks of the pairs' query (keys = 0) or key (keys = 1) side: whether they tile
+   one range of local rows [*row0, *row0 + *rows); their count in *count. */
+static int tile_rows(const jfa_ring_pair_t *pairs, int n, int keys, int64_t *row0, int64_t *rows, int *count) {
+  int64_t seen[4], lo = INT64_MAX, hi = INT64_MIN, sum = 0;
+  int m = 0;
+  for (int i = 0; i < n; ++i) {
+    int64_t r0 = keys ? pairs[i].k_row0 : pairs[i].q_row0, nr = keys ? pairs[i].k_rows : pairs[i].q_rows;
+    int dup = 0;
+    for (int j = 0; j < m; ++j) dup |= seen[j] == r0;
+    if (dup) continue;
+    seen[m++] = r0;
+    sum += nr;
+    if (r0 < lo) lo = r0;
+    if (r0 + nr > hi) hi = r0 + nr;
+  }
+  *row0 = lo;
+  *rows = hi - lo;
+  *count = m;
+  return m > 0 && sum == hi - lo; /* distinct chunks are disjoint: they tile it iff no gap */
+}
+
+int jfa_ring_fuse_pairs(const jfa_ring_t *r, int owner, jfa_ring_pair_t *pairs, int n) {
+  if (!r->fuse || n < 2 || r->windowed || r->nseq > 0) return n;
+  int64_t q0, nq, k0, nk;
+  int cq, ck;
+  if (!tile_rows(pairs, n, 0, &q0, &nq, &cq) || !tile_rows(pairs, n, 1, &k0, &nk, &ck)) return n;
+  int all_visible = n == cq * ck; /* the rectangle holds no left-out (fully masked) pair */
+  for (int i = 0; i < n && all_visible; ++i) /* causal: the first query sees the last key */
+    if (r->causal && pairs[i].k_pos0 + pairs[i].k_rows - 1 > pairs[i].q_pos0) all_visible = 0;
+  int mode;
+  if (all_visible) mode = JFA_RING_PAIR_ALL;
+  else if (r->causal && owner == r->rank) mode = JFA_RING_PAIR_LOCAL_CAUSAL; /* see below */
+  else return n;
+  /* LOCAL_CAUSAL: queries and keys are the rank's own rows, whose global positions grow with
+     the local row (contiguous: one range; zigzag: chunk 0 precedes chunk 1), so pos_k <= pos_q
+     iff k_row <= q_row: the causal mask over local rows is the global one, and the pairs left
+     out of the rectangle (fully masked) are masked by it too. */
+  jfa_ring_pair_t f = {q0, k0, pairs[0].q_pos0, pairs[0].k_pos0, nq, nk, mode};
+  pairs[0] = f;
+  return 1;
 }
 
 jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what) {
@@ -262,7 +313,7 @@ static void release(jfa_ring_t *r) {
 }
 
 static jfa_status_t reserve_local(jfa_ring_t *r, size_t bytes) {
-  if (bytes <= r->bytes && r->pool) return JFA_SUCCESS;
+  if (bytes == 0 || (bytes <= r->bytes && r->pool)) return JFA_SUCCESS; /* 0: the call needs no buffer */
   release(r);
   JFA_CHECK(jfa_ring_alloc(r->ctx, bytes, &r->pool));
   r->bytes = bytes;
@@ -380,10 +431,16 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   r->q_elems = c->batch * c->heads_q * r->n_local * c->head_dim;
   r->q_rows = c->batch * c->heads_q * r->n_local;
   /* One rank needs no ring: its calls are the single-device backend calls (accumulate = 0,
-     the caller's outputs, no buffers). JFA_RING_GENERIC=1 keeps the ring's machinery
-     (accumulators, key halves) at P = 1 too, to test or measure it. */
-  const char *generic = getenv("JFA_RING_GENERIC");
-  r->direct = comm->size == 1 && !(generic && generic[0] == '1');
+     the caller's outputs, no buffers). JFA_RING_GENERIC=1 keeps the ring's steps at P = 1
+     (its one step writes the outputs, see jfa_ring_single), =2 its accumulators and key halves
+     too (every call merged, as at P > 1), to test or measure them; JFA_RING_FUSE=0 keeps one
+     call per pair; JFA_RING_PROFILE=1 (or 2) prints each call's phases (ring_profile.c). */
+  const char *generic = getenv("JFA_RING_GENERIC"), *fuse = getenv("JFA_RING_FUSE");
+  const char *profile = getenv("JFA_RING_PROFILE");
+  r->generic = generic && (generic[0] == '1' || generic[0] == '2') ? generic[0] - '0' : 0;
+  r->direct = comm->size == 1 && r->generic == 0;
+  r->fuse = !(fuse && fuse[0] == '0');
+  r->profile = profile && (profile[0] == '1' || profile[0] == '2') ? profile[0] - '0' : 0;
 
   *ring = r;
   return JFA_SUCCESS;

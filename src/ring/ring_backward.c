@@ -18,6 +18,9 @@
  * bwd_plan_t). dQ accumulates in the caller's dq when it is a dense tensor of the
  * accumulator dtype. The accumulators travel in the accumulator dtype: rounding
  * them to bf16 at every hop would change the sums (the project merges in fp32).
+ * The pairs of a key half are fused into one call where exact (jfa_ring_fuse_pairs).
+ * With one rank (jfa_ring_single) nothing travels: one call over all keys writes the
+ * caller's dq, dk, dv in overwrite mode (no accumulators, fills or converts).
  */
 #include <stddef.h>
 
@@ -55,6 +58,7 @@ typedef struct {
   int dq_in_place;
   size_t dq_off, delta_off;
   jfa_ring_halves_t dkv; /* dK, dV in half slots */
+  int single;            /* jfa_ring_single: delta only, one call into the outputs */
   size_t bytes;
 } bwd_plan_t;
 
@@ -63,17 +67,36 @@ static void plan_backward(const jfa_ring_t *r, const jfa_tensor_t *k, const jfa_
   size_t cursor = 0;
   const jfa_tensor_t *parts[2] = {k, v};
   jfa_ring_kv_plan(r, parts, 2, &cursor, &pl->kv);
-  pl->dq_in_place = jfa_ring_acc_in_place(r, dq);
+  pl->single = jfa_ring_single(r);
+  pl->dq_in_place = pl->single || jfa_ring_acc_in_place(r, dq);
   pl->dq_off = pl->dq_in_place ? 0 : jfa_ring_carve(&cursor, (size_t)r->q_elems * r->asz);
   pl->delta_off = jfa_ring_carve(&cursor, (size_t)r->q_rows * r->asz);
-  jfa_ring_halves_plan(r, 2, &cursor, &pl->dkv);
+  if (!pl->single) jfa_ring_halves_plan(r, 2, &cursor, &pl->dkv);
   pl->bytes = cursor;
+}
+
+/* The one step of one rank: one call over all keys, in overwrite mode into the outputs. */
+static jfa_status_t run_single(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_tensor_t *q,
+                               const jfa_tensor_t *lse, const jfa_tensor_t *dout, const jfa_tensor_t *delta,
+                               const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv,
+                               jfa_ring_prof_t *pf) {
+  jfa_ring_pair_t pairs[4];
+  int np = jfa_ring_fuse_pairs(r, r->rank, pairs, jfa_ring_pairs(r, r->rank, -1, pairs));
+  if (np != 1 || pairs[0].q_rows != r->n_local || pairs[0].k_rows != r->n_local)
+    JFA_FAIL(JFA_ERROR_INTERNAL, "ring backward: one rank's step is not one call over all rows (%d calls)", np);
+  jfa_problem_t p = jfa_ring_problem(r, &pairs[0]);
+  jfa_tensor_t kb = jfa_ring_kv_block(r, &pl->kv, 0, 0), vb = jfa_ring_kv_block(r, &pl->kv, 0, 1);
+  JFA_CHECK(jfa_backend_attention_backward_block(r->ctx, &p, q, &kb, &vb, dout, lse, delta, dq, dk, dv, 0));
+  jfa_ring_prof_mark(r, pf, "bwd overwrite", 0, 0);
+  JFA_CHECK(r->comm->ops->wait_stream(r->comm, r->ctx));
+  jfa_ring_prof_mark(r, pf, "stream wait", 0, 0);
+  return JFA_SUCCESS;
 }
 
 static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_tensor_t *q,
                                  const jfa_tensor_t *o, const jfa_tensor_t *lse,
                                  const jfa_tensor_t *dout, const jfa_tensor_t *dq,
-                                 const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
+                                 const jfa_tensor_t *dk, const jfa_tensor_t *dv, jfa_ring_prof_t *pf) {
   jfa_context_t *ctx = r->ctx;
   const jfa_ring_config_t *c = &r->cfg;
   jfa_comm_t *comm = r->comm;
@@ -83,10 +106,14 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
 
   jfa_tensor_t dq_acc = pl->dq_in_place ? *dq : jfa_ring_view(r, pool + pl->dq_off, r->acc, c->heads_q, n, D);
   jfa_tensor_t delta = jfa_ring_view(r, pool + pl->delta_off, r->acc, c->heads_q, n, 1);
-  JFA_CHECK(jfa_backend_fill(ctx, &dq_acc, 0.0));
   jfa_problem_t whole = jfa_ring_problem(r, NULL);
   JFA_CHECK(jfa_backend_attention_delta(ctx, &whole, o, dout, &delta));
+  jfa_ring_prof_mark(r, pf, "delta", 0, 0);
+  if (pl->single) return run_single(r, pl, q, lse, dout, &delta, dq, dk, dv, pf);
+  JFA_CHECK(jfa_backend_fill(ctx, &dq_acc, 0.0));
+  jfa_ring_prof_mark(r, pf, "fill dq", 0, 0);
   JFA_CHECK(jfa_ring_kv_load(r, &pl->kv));
+  if (pl->kv.slots > 0 && !pl->kv.from_caller) jfa_ring_prof_mark(r, pf, "kv load", 0, 0);
 
   /* Step s: the block of rank (rank - s) mod P, its key half h's dK/dV accumulators in
      half slot (2s + h) % 3. Per step:
@@ -107,11 +134,12 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
       if (s == 0) { /* the own block's accumulators start here */
         JFA_CHECK(jfa_backend_fill(ctx, &dkv[0], 0.0));
         JFA_CHECK(jfa_backend_fill(ctx, &dkv[1], 0.0));
+        jfa_ring_prof_mark(r, pf, "fill dk dv", s, h);
       }
       int64_t hrow0, hrows;
       jfa_ring_key_half(r, h, &hrow0, &hrows);
       jfa_ring_pair_t pairs[4];
-      int np = jfa_ring_pairs(r, owner, h, pairs);
+      int np = jfa_ring_fuse_pairs(r, owner, pairs, jfa_ring_pairs(r, owner, h, pairs));
       for (int i = 0; i < np; ++i) {
         const jfa_ring_pair_t *pr = &pairs[i];
         jfa_problem_t p = jfa_ring_problem(r, pr);
@@ -126,19 +154,28 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
         jfa_tensor_t dva = jfa_ring_rows(&dkv[1], pr->k_row0 - hrow0, pr->k_rows);
         JFA_CHECK(jfa_backend_attention_backward_block(ctx, &p, &qa, &ka, &va, &doa, &la, &dla, &dqa,
                                                        &dka, &dva, 1));
+        jfa_ring_prof_mark(r, pf, "bwd merge", s, 2 * h + i);
       }
       if (P == 1) continue;
       if (h == 0) {
-        if (s > 0) JFA_CHECK(comm->ops->exchange_wait(comm, ctx)); /* E2(s-1) */
+        if (s > 0) {
+          JFA_CHECK(comm->ops->exchange_wait(comm, ctx)); /* E2(s-1) */
+          jfa_ring_prof_mark(r, pf, "exchange wait", s, h);
+        }
         int nb = 1 + (last ? 0 : jfa_ring_kv_bufs(r, &pl->kv, s, &bufs[1]));
         JFA_CHECK(comm->ops->exchange_start(comm, ctx, bufs, nb)); /* E1(s) */
       } else {
         JFA_CHECK(comm->ops->exchange_wait(comm, ctx));            /* E1(s) */
+        jfa_ring_prof_mark(r, pf, "exchange wait", s, h);
         JFA_CHECK(comm->ops->exchange_start(comm, ctx, bufs, 1));  /* E2(s) */
       }
+      jfa_ring_prof_mark(r, pf, "exchange start", s, h);
     }
   }
-  if (P > 1) JFA_CHECK(comm->ops->exchange_wait(comm, ctx)); /* E2(P-1) */
+  if (P > 1) {
+    JFA_CHECK(comm->ops->exchange_wait(comm, ctx)); /* E2(P-1) */
+    jfa_ring_prof_mark(r, pf, "exchange wait", P, 0);
+  }
 
   int home = P > 1 ? 2 * P : 0; /* the half-step after P hops (none at P = 1) */
   for (int h = 0; h < 2; ++h) {
@@ -150,9 +187,14 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
     jfa_tensor_t dku = jfa_ring_rows(dk, hrow0, hrows), dvu = jfa_ring_rows(dv, hrow0, hrows);
     JFA_CHECK(jfa_backend_convert(ctx, &dkv[0], &dku));
     JFA_CHECK(jfa_backend_convert(ctx, &dkv[1], &dvu));
+    jfa_ring_prof_mark(r, pf, "convert dk dv", 0, h);
   }
-  if (!pl->dq_in_place) JFA_CHECK(jfa_backend_convert(ctx, &dq_acc, dq));
+  if (!pl->dq_in_place) {
+    JFA_CHECK(jfa_backend_convert(ctx, &dq_acc, dq));
+    jfa_ring_prof_mark(r, pf, "convert dq", 0, 0);
+  }
   JFA_CHECK(r->comm->ops->wait_stream(r->comm, ctx)); /* bounded by the comm's timeout (NCCL) */
+  jfa_ring_prof_mark(r, pf, "stream wait", 0, 0);
   return JFA_SUCCESS;
 }
 
@@ -164,12 +206,16 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
   if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
   jfa_status_t local = check_backward(ring, q, k, v, o, lse, dout, dq, dk, dv);
   JFA_CHECK(jfa_ring_agree(ring, local, "jfa_ring_backward"));
+  jfa_ring_prof_t pf;
   if (ring->direct) { /* one rank: the single-device backward into the caller's gradients */
     int prev;
     JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));
+    jfa_ring_prof_begin(ring, &pf, "jfa_ring_backward");
     jfa_problem_t p = jfa_ring_problem(ring, NULL);
     jfa_status_t st = jfa_backend_attention_backward(ring->ctx, &p, q, k, v, o, lse, dout, dq, dk, dv);
+    jfa_ring_prof_mark(ring, &pf, "bwd direct", 0, 0);
     if (st == JFA_SUCCESS && ring->ctx->device == JFA_DEVICE_CUDA) st = jfa_cuda_synchronize(ring->ctx);
+    jfa_ring_prof_end(ring, &pf, st);
     jfa_ring_device_exit(ring->ctx, prev);
     return st;
   }
@@ -178,7 +224,9 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
   JFA_CHECK(jfa_ring_reserve(ring, pl.bytes));
   int prev;
   JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));
-  jfa_status_t st = run_backward(ring, &pl, q, o, lse, dout, dq, dk, dv);
+  jfa_ring_prof_begin(ring, &pf, "jfa_ring_backward");
+  jfa_status_t st = run_backward(ring, &pl, q, o, lse, dout, dq, dk, dv, &pf);
+  jfa_ring_prof_end(ring, &pf, st);
   jfa_ring_device_exit(ring->ctx, prev);
   return st;
 }

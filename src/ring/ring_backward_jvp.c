@@ -13,7 +13,9 @@
  * Buffers (carved from the ring's pool): K/V slots of four parts (4 S X), dQd (and dQ)
  * accumulators unless the caller's are dense tensors of the accumulator dtype,
  * delta and deltad (2 L), and 3 half-block slots (2 at P = 1) of four accumulators
- * (6 a X; 4 a X at P = 1).
+ * (6 a X; 4 a X at P = 1). A key half's pairs are fused into one call where exact
+ * (jfa_ring_fuse_pairs). With one rank (jfa_ring_single) one call over all keys writes
+ * the caller's outputs in overwrite mode (delta and deltad are the only buffers).
  */
 #include <stddef.h>
 #include <string.h>
@@ -47,6 +49,7 @@ typedef struct {
   size_t q_off[2]; /* else their accumulators' pool offsets */
   size_t delta_off, deltad_off;
   jfa_ring_halves_t dkv; /* dKd, dVd, dK, dV in half slots */
+  int single;            /* jfa_ring_single: one call into the outputs */
   size_t bytes;
 } bjvp_plan_t;
 
@@ -54,19 +57,40 @@ static void plan(const jfa_ring_t *r, const jfa_tensor_t *const kv4[4], const jf
                  const jfa_tensor_t *dq, bjvp_plan_t *pl) {
   size_t cursor = 0;
   jfa_ring_kv_plan(r, kv4, 4, &cursor, &pl->kv);
+  pl->single = jfa_ring_single(r);
   const jfa_tensor_t *qs[2] = {dqd, dq};
   for (int i = 0; i < 2; ++i) {
-    pl->in_place[i] = !qs[i] || jfa_ring_acc_in_place(r, qs[i]);
+    pl->in_place[i] = pl->single || !qs[i] || jfa_ring_acc_in_place(r, qs[i]);
     pl->q_off[i] = pl->in_place[i] ? 0 : jfa_ring_carve(&cursor, (size_t)r->q_elems * r->asz);
   }
   pl->delta_off = jfa_ring_carve(&cursor, (size_t)r->q_rows * r->asz);
   pl->deltad_off = jfa_ring_carve(&cursor, (size_t)r->q_rows * r->asz);
-  jfa_ring_halves_plan(r, 4, &cursor, &pl->dkv);
+  if (!pl->single) jfa_ring_halves_plan(r, 4, &cursor, &pl->dkv);
   pl->bytes = cursor;
 }
 
+/* The one step of one rank: one call over all keys, in overwrite mode into the outputs. */
+static jfa_status_t run_single(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t *const in[12],
+                               const jfa_tensor_t *const out[6], const jfa_tensor_t *delta,
+                               const jfa_tensor_t *deltad, jfa_ring_prof_t *pf) {
+  jfa_ring_pair_t pairs[4];
+  int np = jfa_ring_fuse_pairs(r, r->rank, pairs, jfa_ring_pairs(r, r->rank, -1, pairs));
+  if (np != 1 || pairs[0].q_rows != r->n_local || pairs[0].k_rows != r->n_local)
+    JFA_FAIL(JFA_ERROR_INTERNAL, "ring backward-JVP: one rank's step is not one call over all rows (%d calls)", np);
+  jfa_problem_t p = jfa_ring_problem(r, &pairs[0]);
+  jfa_tensor_t blk[4];
+  for (int i = 0; i < 4; ++i) blk[i] = jfa_ring_kv_block(r, &pl->kv, 0, i);
+  JFA_CHECK(jfa_backend_attention_backward_jvp_block(r->ctx, &p, in[0], &blk[0], &blk[1], in[3], &blk[2], &blk[3],
+                                                     in[10], in[11], in[7], in[9], delta, deltad, out[0], out[1],
+                                                     out[2], out[3], out[4], out[5], 0));
+  jfa_ring_prof_mark(r, pf, "bwd-jvp overwrite", 0, 0);
+  JFA_CHECK(r->comm->ops->wait_stream(r->comm, r->ctx));
+  jfa_ring_prof_mark(r, pf, "stream wait", 0, 0);
+  return JFA_SUCCESS;
+}
+
 static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t *const in[12],
-                        const jfa_tensor_t *const out[6]) {
+                        const jfa_tensor_t *const out[6], jfa_ring_prof_t *pf) {
   jfa_context_t *ctx = r->ctx;
   const jfa_ring_config_t *c = &r->cfg;
   jfa_comm_t *comm = r->comm;
@@ -77,6 +101,12 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
                      *doutd = in[11];
   const int first = out[3] != NULL; /* dq, dk, dv wanted (all or none: the front end's rule below) */
 
+  jfa_tensor_t delta = jfa_ring_view(r, pool + pl->delta_off, r->acc, c->heads_q, n, 1);
+  jfa_tensor_t deltad = jfa_ring_view(r, pool + pl->deltad_off, r->acc, c->heads_q, n, 1);
+  jfa_problem_t whole = jfa_ring_problem(r, NULL);
+  JFA_CHECK(jfa_backend_attention_delta_jvp(ctx, &whole, o, od, dout, doutd, &delta, &deltad));
+  jfa_ring_prof_mark(r, pf, "delta", 0, 0);
+  if (pl->single) return run_single(r, pl, in, out, &delta, &deltad, pf);
   jfa_tensor_t qacc[2]; /* dQd, dQ accumulators */
   memset(qacc, 0, sizeof qacc);
   for (int i = 0; i < 2; ++i) {
@@ -84,12 +114,10 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
     if (!t) continue;
     qacc[i] = pl->in_place[i] ? *t : jfa_ring_view(r, pool + pl->q_off[i], r->acc, c->heads_q, n, D);
     JFA_CHECK(jfa_backend_fill(ctx, &qacc[i], 0.0));
+    jfa_ring_prof_mark(r, pf, "fill dq", 0, i);
   }
-  jfa_tensor_t delta = jfa_ring_view(r, pool + pl->delta_off, r->acc, c->heads_q, n, 1);
-  jfa_tensor_t deltad = jfa_ring_view(r, pool + pl->deltad_off, r->acc, c->heads_q, n, 1);
-  jfa_problem_t whole = jfa_ring_problem(r, NULL);
-  JFA_CHECK(jfa_backend_attention_delta_jvp(ctx, &whole, o, od, dout, doutd, &delta, &deltad));
   JFA_CHECK(jfa_ring_kv_load(r, &pl->kv));
+  if (pl->kv.slots > 0 && !pl->kv.from_caller) jfa_ring_prof_mark(r, pf, "kv load", 0, 0);
 
   /* the schedule of ring_backward.c: half 0's accumulators travel while half 1 is computed,
      half 1's while the next step's half 0 is computed */
@@ -101,12 +129,14 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
       jfa_tensor_t acc[4];
       jfa_comm_buf_t bufs[1 + 4];
       jfa_ring_half_views(r, &pl->dkv, 2 * s + h, h, acc, &bufs[0]);
-      if (s == 0)
+      if (s == 0) {
         for (int i = 0; i < 4; ++i) JFA_CHECK(jfa_backend_fill(ctx, &acc[i], 0.0));
+        jfa_ring_prof_mark(r, pf, "fill dk dv", s, h);
+      }
       int64_t hrow0, hrows;
       jfa_ring_key_half(r, h, &hrow0, &hrows);
       jfa_ring_pair_t pairs[4];
-      const int np = jfa_ring_pairs(r, owner, h, pairs);
+      const int np = jfa_ring_fuse_pairs(r, owner, pairs, jfa_ring_pairs(r, owner, h, pairs));
       for (int i = 0; i < np; ++i) {
         const jfa_ring_pair_t *pr = &pairs[i];
         jfa_problem_t p = jfa_ring_problem(r, pr);
@@ -126,19 +156,28 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
         JFA_CHECK(jfa_backend_attention_backward_jvp_block(
             ctx, &p, &qa, &kvr[0], &kvr[1], &qda, &kvr[2], &kvr[3], &doa, &doda, &la, &ma, &dla, &ddla, &dqda,
             &ar[0], &ar[1], first ? &dqa : NULL, first ? &ar[2] : NULL, first ? &ar[3] : NULL, 1));
+        jfa_ring_prof_mark(r, pf, "bwd-jvp merge", s, 2 * h + i);
       }
       if (P == 1) continue;
       if (h == 0) {
-        if (s > 0) JFA_CHECK(comm->ops->exchange_wait(comm, ctx));
+        if (s > 0) {
+          JFA_CHECK(comm->ops->exchange_wait(comm, ctx));
+          jfa_ring_prof_mark(r, pf, "exchange wait", s, h);
+        }
         const int nb = 1 + (last ? 0 : jfa_ring_kv_bufs(r, &pl->kv, s, &bufs[1]));
         JFA_CHECK(comm->ops->exchange_start(comm, ctx, bufs, nb));
       } else {
         JFA_CHECK(comm->ops->exchange_wait(comm, ctx));
+        jfa_ring_prof_mark(r, pf, "exchange wait", s, h);
         JFA_CHECK(comm->ops->exchange_start(comm, ctx, bufs, 1));
       }
+      jfa_ring_prof_mark(r, pf, "exchange start", s, h);
     }
   }
-  if (P > 1) JFA_CHECK(comm->ops->exchange_wait(comm, ctx));
+  if (P > 1) {
+    JFA_CHECK(comm->ops->exchange_wait(comm, ctx));
+    jfa_ring_prof_mark(r, pf, "exchange wait", P, 0);
+  }
 
   const int home = P > 1 ? 2 * P : 0; /* the half-step after P hops (none at P = 1) */
   static const int dst_of[4] = {1, 2, 4, 5}; /* acc i -> out index: dkd, dvd, dk, dv */
@@ -154,10 +193,15 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
       jfa_tensor_t du = jfa_ring_rows(dst, hrow0, hrows);
       JFA_CHECK(jfa_backend_convert(ctx, &acc[i], &du));
     }
+    jfa_ring_prof_mark(r, pf, "convert dk dv", 0, h);
   }
   for (int i = 0; i < 2; ++i)
-    if (out[3 * i] && !pl->in_place[i]) JFA_CHECK(jfa_backend_convert(ctx, &qacc[i], out[3 * i]));
+    if (out[3 * i] && !pl->in_place[i]) {
+      JFA_CHECK(jfa_backend_convert(ctx, &qacc[i], out[3 * i]));
+      jfa_ring_prof_mark(r, pf, "convert dq", 0, i);
+    }
   JFA_CHECK(comm->ops->wait_stream(comm, ctx)); /* bounded by the comm's timeout (NCCL) */
+  jfa_ring_prof_mark(r, pf, "stream wait", 0, 0);
   return JFA_SUCCESS;
 }
 
@@ -178,12 +222,16 @@ jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, cons
   if (local == JFA_SUCCESS) local = check_backward_jvp(ring, in, out);
   JFA_CHECK(jfa_ring_agree(ring, local, "jfa_ring_backward_jvp"));
   int prev;
+  jfa_ring_prof_t pf;
   if (ring->direct) { /* one rank: the single-device call into the caller's outputs */
     JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));
+    jfa_ring_prof_begin(ring, &pf, "jfa_ring_backward_jvp");
     jfa_problem_t p = jfa_ring_problem(ring, NULL);
     jfa_status_t st = jfa_backend_attention_backward_jvp(ring->ctx, &p, q, k, v, qd, kd, vd, o, lse, od, mu, dout,
                                                          doutd, dqd, dkd, dvd, dq, dk, dv);
+    jfa_ring_prof_mark(ring, &pf, "bwd-jvp direct", 0, 0);
     if (st == JFA_SUCCESS && ring->ctx->device == JFA_DEVICE_CUDA) st = jfa_cuda_synchronize(ring->ctx);
+    jfa_ring_prof_end(ring, &pf, st);
     jfa_ring_device_exit(ring->ctx, prev);
     return st;
   }
@@ -192,7 +240,9 @@ jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, cons
   plan(ring, kv4, dqd, dq, &pl);
   JFA_CHECK(jfa_ring_reserve(ring, pl.bytes));
   JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));
-  jfa_status_t st = run(ring, &pl, in, out);
+  jfa_ring_prof_begin(ring, &pf, "jfa_ring_backward_jvp");
+  jfa_status_t st = run(ring, &pl, in, out, &pf);
+  jfa_ring_prof_end(ring, &pf, st);
   jfa_ring_device_exit(ring->ctx, prev);
   return st;
 }

@@ -18,7 +18,16 @@ typedef struct {
   int64_t q_row0, k_row0; /* first local row of the chunks */
   int64_t q_pos0, k_pos0; /* their global positions */
   int64_t q_rows, k_rows; /* rows of each chunk */
+  int mode;               /* JFA_RING_PAIR_*: how jfa_ring_problem masks it */
 } jfa_ring_pair_t;
+
+/* How a pair's problem is masked (jfa_ring_problem). Pairs of jfa_ring_pairs are MASKED;
+   jfa_ring_fuse_pairs makes the others, one call over the rows of several pairs. */
+enum {
+  JFA_RING_PAIR_MASKED = 0,      /* the ring's masks at the pair's global positions */
+  JFA_RING_PAIR_ALL = 1,         /* every query sees every key: no mask at all */
+  JFA_RING_PAIR_LOCAL_CAUSAL = 2 /* causal over the local rows (positions = local rows) */
+};
 
 struct jfa_ring {
   jfa_context_t *ctx;
@@ -40,9 +49,19 @@ struct jfa_ring {
   int64_t q_elems;   /* B * Hq * n_local * D */
   int64_t q_rows;    /* B * Hq * n_local */
   void *pool;        /* the ring's one buffer (see "Memory" below); NULL until a call needs it */
-  int direct;        /* one rank and no JFA_RING_GENERIC=1: calls go straight to the backend */
+  int direct;        /* one rank and no JFA_RING_GENERIC: calls go straight to the backend */
+  int generic;       /* JFA_RING_GENERIC: 0, 1 (the ring's steps at P = 1, its one step's calls
+                        writing the outputs), 2 (at P = 1 too, every call merged into the
+                        accumulators, as every step but the single one of P = 1) */
+  int fuse;          /* fuse a step's pairs into one call where exact (JFA_RING_FUSE=0: off) */
+  int profile;       /* JFA_RING_PROFILE: 0 off, 1 per-phase sums, 2 and every phase */
   size_t bytes;      /* bytes of pool */
 };
+
+/* Whether a call of the ring writes its outputs straight from its one step (one rank, not
+   JFA_RING_GENERIC=2): the step's calls are the only contribution to every output row, so
+   they run in overwrite mode into the caller's tensors (no accumulators, fills, converts). */
+static inline int jfa_ring_single(const jfa_ring_t *r) { return r->size == 1 && r->generic < 2; }
 
 /*
  * Memory. Every call carves its buffers out of one pool (r->pool), grown to the
@@ -60,7 +79,9 @@ struct jfa_ring {
  *                        + dK/dV: 3 half-block slots (2 at P = 1) of dK and dV in the acc
  *                          dtype = 3 a X (2 a X at P = 1; halves of odd N/P round up)
  * (a dense tensor of the acc dtype is accumulated into in place: the same fp32/fp64
- * merges, without the final convert). Before (c9ed359): separate buffers, the
+ * merges, without the final convert). One rank with JFA_RING_GENERIC=1 (jfa_ring_single):
+ * no accumulators, the forward and JVP hold nothing, the backward L (delta), the
+ * backward-JVP 2 L (delta, deltad). Before (c9ed359): separate buffers, the
  * K/V double buffer always 2 slots, dK/dV 2 whole-block slots (4 a X), and the
  * backward's dK/dV added to the forward's: forward 4X + aQ + L, JVP 8X + 2(aQ + L),
  * backward 4X + aQ + L + 4aX, after JVP + backward 8X + 2(aQ + L) + 4aX. At 1M tokens
@@ -125,6 +146,12 @@ int jfa_ring_pair_fully_masked(const jfa_ring_t *r, const jfa_ring_pair_t *pair)
    it for khalf < 0, else only key half 0 or 1), fully masked ones left out; returns
    their count (0..4). */
 int jfa_ring_pairs(const jfa_ring_t *r, int owner, int khalf, jfa_ring_pair_t pairs[4]);
+/* Fuses the pairs of one step (owner, as given to jfa_ring_pairs) into one call over the
+   rectangle of their query and key rows where that is exact (no window, no packed sequences;
+   the rectangle's rows contiguous; every pair fully visible: JFA_RING_PAIR_ALL; or the own
+   block under causal, where global positions grow with local rows: LOCAL_CAUSAL); the pairs
+   left out of the rectangle are fully masked by construction. Returns the new count. */
+int jfa_ring_fuse_pairs(const jfa_ring_t *r, int owner, jfa_ring_pair_t *pairs, int n);
 /* Local rows [row0, row0 + rows) of key half 0 or 1 of a block (zigzag: its chunks;
    otherwise the first ceil(n/2) rows and the rest). */
 void jfa_ring_key_half(const jfa_ring_t *r, int half, int64_t *row0, int64_t *rows);
@@ -141,6 +168,23 @@ void jfa_ring_halves_plan(const jfa_ring_t *r, int nacc, size_t *cursor, jfa_rin
    buffer that sends them to half-step u + 2's slot of the next rank. */
 void jfa_ring_half_views(const jfa_ring_t *r, const jfa_ring_halves_t *hv, int u, int h, jfa_tensor_t *acc,
                          jfa_comm_buf_t *buf);
+
+/* Opt-in per-phase timing of one call (ring_profile.c, JFA_RING_PROFILE). */
+#define JFA_RING_PROF_MAX 96
+typedef struct {
+  int on, n, dropped; /* dropped: marks past JFA_RING_PROF_MAX (not timed) */
+  const char *what;
+  const char *name[JFA_RING_PROF_MAX]; /* phase i ends at mark i + 1 (mark 0: the start) */
+  int step[JFA_RING_PROF_MAX], idx[JFA_RING_PROF_MAX];
+  void *ev[JFA_RING_PROF_MAX + 1]; /* cudaEvent_t of each mark (CUDA) */
+  double t[JFA_RING_PROF_MAX + 1]; /* host clock of each mark (seconds) */
+} jfa_ring_prof_t;
+/* Starts the timing of a call (no-op unless r->profile); after jfa_ring_device_enter. */
+void jfa_ring_prof_begin(const jfa_ring_t *r, jfa_ring_prof_t *pf, const char *what);
+/* Ends phase `name` (a string constant) of step `step`, part `idx`, here on the stream. */
+void jfa_ring_prof_mark(const jfa_ring_t *r, jfa_ring_prof_t *pf, const char *name, int step, int idx);
+/* Waits for the last mark and prints the phases to stderr (when st succeeded); frees the events. */
+void jfa_ring_prof_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, jfa_status_t st);
 
 /* Collective agreement on a local status: every rank returns an error when any rank's
    local check failed (the failing rank keeps its own message). */

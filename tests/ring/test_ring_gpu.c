@@ -10,10 +10,20 @@
  * runs with P in {1, 2, 4} (groups of MPI_COMM_WORLD); the NCCL communicator runs
  * with P = min(ranks, GPUs) (NCCL needs one GPU per rank), so P = 1 on one GPU.
  * Exits 77 (CTest "Not Run") on every rank when there is no GPU.
+ * Then the kernel family (jfa_cuda_last_kernel) of the ring's forward and JVP calls equals
+ * the single-device call's on the same problem (bf16, D = 128 and 64, causal and not,
+ * zigzag): the ring's accumulate mode and fused pairs must not make the sm90 family decline
+ * (JFA_RING_GENERIC=2 checks the accumulate path at P = 1).
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#ifdef JFA_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
+#include "core/backend.h"
 
 #include "ringtest.h"
 #include "testutil.h"
@@ -63,6 +73,57 @@ static void run(const rt_case_t *c, uint64_t seed, int P, int limit, int use_ncc
     tu_check(name, allnan ? NAN : e[i], tol);
   }
 }
+
+#ifdef JFA_HAVE_CUDA
+/* Whether the ring's forward and JVP run on the single-device call's kernel family, with
+   groups of P ranks (a P = 1 ring: direct or the ring's steps, by JFA_RING_GENERIC). */
+static void check_family(jfa_context_t *ctx, int P, int64_t D, int causal) {
+  MPI_Comm g;
+  MPI_Comm_split(MPI_COMM_WORLD, wr < ws / P * P ? wr / P : MPI_UNDEFINED, wr, &g);
+  if (g == MPI_COMM_NULL) return;
+  const int64_t H = 2, n = 256;
+  size_t big = (size_t)(H * n * D) * 2, small = (size_t)(H * n) * 4;
+  void *buf[10] = {NULL};
+  int ok = 1;
+  for (int i = 0; i < 10; ++i) ok &= cudaMalloc(&buf[i], i < 8 ? big : small) == cudaSuccess;
+  for (int i = 0; i < 10 && ok; ++i) ok &= cudaMemset(buf[i], 0, i < 8 ? big : small) == cudaSuccess;
+  jfa_tensor_t t[10];
+  for (int i = 0; i < 10; ++i)
+    t[i] = jfa_tensor_bhsd(buf[i], i < 8 ? JFA_DTYPE_BFLOAT16 : JFA_DTYPE_FLOAT32, JFA_DEVICE_CUDA, 1, H, n,
+                           i < 8 ? D : 1);
+  /* q k v qd kd vd o od | lse mu */
+  jfa_comm_t *comm = NULL;
+  jfa_ring_t *ring = NULL;
+  jfa_ring_config_t c;
+  jfa_ring_config_init(&c);
+  c.batch = 1, c.heads_q = c.heads_kv = H, c.seq_global = n * P, c.head_dim = D;
+  c.dtype = JFA_DTYPE_BFLOAT16, c.layout = JFA_LAYOUT_ZIGZAG;
+  c.mask = causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = c.mask;
+  ok = ok && jfa_comm_create_mpi(&comm, &g) == JFA_SUCCESS && jfa_ring_create(&ring, ctx, comm, &c) == JFA_SUCCESS;
+  char name[160];
+  for (int jvp = 0; jvp < 2 && ok; ++jvp) {
+    jfa_status_t s1 = jvp ? jfa_ring_forward_jvp(ring, &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[8],
+                                                 &t[7], &t[9])
+                          : jfa_ring_forward(ring, &t[0], &t[1], &t[2], &t[6], &t[8]);
+    int in_ring = jfa_cuda_last_kernel(ctx, 0);
+    jfa_status_t s2 = jvp ? jfa_attention_forward_jvp(ctx, &prm, &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6],
+                                                      &t[8], &t[7], &t[9])
+                          : jfa_attention_forward(ctx, &prm, &t[0], &t[1], &t[2], &t[6], &t[8]);
+    int alone = jfa_cuda_last_kernel(ctx, 0);
+    snprintf(name, sizeof name, "P%d D%lld %s %s: the ring's kernel family %d = the single-device call's %d", P,
+             (long long)D, causal ? "causal" : "full", jvp ? "JVP" : "forward", in_ring, alone);
+    tu_expect(name, s1 == JFA_SUCCESS && s2 == JFA_SUCCESS && in_ring == alone && alone >= 0);
+  }
+  if (!ok) tu_expect("family check: set-up (cudaMalloc, comm, ring)", 0);
+  jfa_ring_destroy(ring);
+  jfa_comm_destroy(comm);
+  for (int i = 0; i < 10; ++i) cudaFree(buf[i]);
+  MPI_Comm_free(&g);
+}
+#endif
 
 int main(int argc, char **argv) {
   uint64_t seed = rt_init(&argc, &argv, "test_ring_gpu", &wr, &ws);
@@ -120,6 +181,13 @@ int main(int argc, char **argv) {
   }
 #else
   printf("NCCL communicator not built: its checks are not run\n");
+#endif
+#ifdef JFA_HAVE_CUDA
+  for (int causal = 0; causal < 2; ++causal)
+    for (int di = 0; di < 2; ++di) {
+      check_family(ctx, 1, di ? 64 : 128, causal);
+      if (ws >= 2) check_family(ctx, 2, di ? 64 : 128, causal);
+    }
 #endif
 
   jfa_context_destroy(ctx);

@@ -15,7 +15,9 @@
  * jfa_ring_release_memory frees it. Cases: fp64 (in place) and fp32 (accumulators)
  * BHSD tensors, BSHD views (k, v not dense: copied into 2 slots), contiguous and
  * zigzag, GQA, odd N/P (key halves of unequal size), lse NULL. Zero for one rank
- * unless JFA_RING_GENERIC=1.
+ * unless JFA_RING_GENERIC=1 or 2; with =1 the one step of one rank writes the outputs
+ * (no accumulators): nothing for the forward and the JVP, delta (L) for the backward;
+ * with =2 (every call merged, as at P > 1) the formula above.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +37,11 @@ typedef struct {
 static size_t up(size_t b) { return (b + 255) / 256 * 256; }
 static size_t maxz(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Expected pool bytes of forward (op 0), JVP (1), backward (2). */
-static size_t expected(const mem_case_t *m, int P, int op) {
+/* Expected pool bytes of forward (op 0), JVP (1), backward (2); single: one rank whose one
+   step writes the outputs (JFA_RING_GENERIC=1). */
+static size_t expected(const mem_case_t *m, int P, int op, int single) {
   size_t esz = m->dtype == JFA_DTYPE_FLOAT64 ? 8 : 4, asz = 8;
+  if (single) return op == 2 ? up((size_t)(m->Hq * m->n) * asz) : 0;
   size_t X = (size_t)(m->Hkv * m->n * m->D) * esz, Qacc = (size_t)(m->Hq * m->n * m->D) * asz;
   size_t L = (size_t)(m->Hq * m->n) * asz;
   int in_place = m->dtype == JFA_DTYPE_FLOAT64 && !m->bshd; /* o, od, dq */
@@ -87,7 +91,8 @@ int main(int argc, char **argv) {
   }
   jfa_context_set_num_threads(cpu, 1);
   const char *generic = getenv("JFA_RING_GENERIC");
-  int direct = P == 1 && !(generic && generic[0] == '1');
+  int level = generic && (generic[0] == '1' || generic[0] == '2') ? generic[0] - '0' : 0;
+  int direct = P == 1 && level == 0, single = P == 1 && level == 1;
 
   static const mem_case_t cases[] = {
       {4, 2, 12, 8, JFA_DTYPE_FLOAT64, JFA_LAYOUT_ZIGZAG, 0, 1},     /* in place, GQA */
@@ -124,8 +129,8 @@ int main(int argc, char **argv) {
     size_t z = 0;
     check("nothing before the first call", desc, ring, JFA_SUCCESS, 0);
     jfa_status_t st = jfa_ring_forward(ring, &q, &k, &v, &o, m->with_lse ? &lse : NULL);
-    size_t fwd = direct ? z : expected(m, P, 0), jvp = direct ? z : expected(m, P, 1);
-    size_t bwd = direct ? z : expected(m, P, 2);
+    size_t fwd = direct ? z : expected(m, P, 0, single), jvp = direct ? z : expected(m, P, 1, single);
+    size_t bwd = direct ? z : expected(m, P, 2, single);
     check("forward", desc, ring, st, fwd);
     st = jfa_ring_forward_jvp(ring, &q, &k, &v, &q, &k, &v, &o, m->with_lse ? &lse : NULL, &od,
                               m->with_lse ? &mu : NULL);

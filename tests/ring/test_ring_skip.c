@@ -5,7 +5,10 @@
  * for every (rank, owner) step must include every (query chunk, key chunk) pair
  * that has a visible (query, key) element by the backend.h contract (soundness),
  * and pairs with none must be left out (counted; windows and short sequences must
- * make the ring skip work).
+ * make the ring skip work). Then the fusion (jfa_ring_fuse_pairs) of the pairs of
+ * every step and key half (-1, 0, 1): the fused calls' problems (jfa_ring_problem, by the
+ * backend.h contract) must see exactly the globally visible (query, key) elements, each
+ * once, and fusing must cut calls (zigzag steps without windows or sequences).
  *
  * Run: ctest --test-dir build -R test_ring_skip   (JFA_TEST_SEED=<n> to repeat)
  */
@@ -41,9 +44,74 @@ static int any_visible(const jfa_ring_t *r, int64_t q0, int64_t nq, int64_t k0, 
   return 0;
 }
 
+/* Global position of local row `row` of rank `rk` (zigzag: two chunks, else one range). */
+static int64_t global_row(const jfa_ring_t *r, int rk, int64_t row) {
+  if (r->nchunks == 2 && r->size > 1) {
+    int64_t pos, rows;
+    int c = row < r->chunk ? 0 : 1;
+    jfa_layout_chunk(r->cfg.layout, r->cfg.seq_global, rk, r->size, c, &pos, &rows);
+    return pos + row - c * r->chunk;
+  }
+  return (int64_t)rk * r->n_local + row;
+}
+
+/* Whether query i sees key j of a problem (backend.h, packed sequences with equal offsets). */
+static int problem_visible(const jfa_problem_t *p, int64_t i, int64_t j) {
+  int64_t pq = p->q_pos0 + i, pk = p->k_pos0 + j;
+  if (p->nseq > 0) {
+    int64_t sq = seq_scan(p->cu_q, p->nseq, pq), sk = seq_scan(p->cu_k, p->nseq, pk);
+    if (sq != sk || sq < 0) return 0;
+    pq -= p->cu_q[sq];
+    pk -= p->cu_k[sk];
+  }
+  int64_t rel = pk - pq;
+  if (p->causal && rel > 0) return 0;
+  if (p->windowed && p->win_left >= 0 && rel < -p->win_left) return 0;
+  if (p->windowed && p->win_right >= 0 && rel > p->win_right) return 0;
+  return 1;
+}
+
+/* Fusion check of one ring: for each (rank, owner, key half) the fused calls cover the
+   visible elements exactly once and mask the rest. Returns the number of wrong elements. */
+static int64_t check_fusion(jfa_ring_t *r, int64_t *calls_before, int64_t *calls_after) {
+  int64_t wrong = 0, n = r->n_local;
+  unsigned char *cover = (unsigned char *)calloc((size_t)(n * n), 1);
+  if (!cover) return 1;
+  r->fuse = 1;
+  for (int rank = 0; rank < r->size; ++rank) {
+    r->rank = rank;
+    for (int owner = 0; owner < r->size; ++owner)
+      for (int half = -1; half < 2; ++half) {
+        jfa_ring_pair_t pairs[4];
+        int np = jfa_ring_pairs(r, owner, half, pairs);
+        *calls_before += np;
+        np = jfa_ring_fuse_pairs(r, owner, pairs, np);
+        *calls_after += np;
+        memset(cover, 0, (size_t)(n * n));
+        for (int c = 0; c < np; ++c) {
+          jfa_problem_t p = jfa_ring_problem(r, &pairs[c]);
+          for (int64_t i = 0; i < pairs[c].q_rows; ++i)
+            for (int64_t j = 0; j < pairs[c].k_rows; ++j)
+              if (problem_visible(&p, i, j)) cover[(pairs[c].q_row0 + i) * n + pairs[c].k_row0 + j]++;
+        }
+        int64_t h0 = 0, hn = n;
+        if (half >= 0) jfa_ring_key_half(r, half, &h0, &hn);
+        for (int64_t qi = 0; qi < n; ++qi)
+          for (int64_t kj = 0; kj < n; ++kj) {
+            int in_half = kj >= h0 && kj < h0 + hn;
+            int want = in_half && visible(r, global_row(r, rank, qi), global_row(r, owner, kj));
+            wrong += cover[qi * n + kj] != want;
+          }
+      }
+  }
+  free(cover);
+  return wrong;
+}
+
 int main(void) {
   tu_init_seed("test_ring_skip");
   int64_t unsound = 0, kept_masked = 0, skipped = 0, kept = 0, too_many = 0;
+  int64_t fuse_wrong = 0, calls_before = 0, calls_after = 0;
   int64_t cu[16];
   for (int t = 0; t < 400; ++t) {
     jfa_ring_t r;
@@ -98,6 +166,7 @@ int main(void) {
         too_many += np > nq * nq;
       }
     }
+    fuse_wrong += check_fusion(&r, &calls_before, &calls_after);
   }
   char label[256];
   snprintf(label, sizeof label, "no pair with a visible element is skipped (%lld kept, %lld skipped, %lld wrong)",
@@ -106,5 +175,9 @@ int main(void) {
   snprintf(label, sizeof label, "fully masked pairs are skipped (%lld of %lld kept though fully masked)",
            (long long)kept_masked, (long long)skipped + kept_masked);
   tu_check(label, (double)kept_masked / (double)(skipped + kept_masked + 1), 0.05);
+  snprintf(label, sizeof label,
+           "fused calls see exactly the visible elements, each once (%lld wrong; %lld calls -> %lld)",
+           (long long)fuse_wrong, (long long)calls_before, (long long)calls_after);
+  tu_expect(label, fuse_wrong == 0 && calls_after < calls_before);
   return tu_finish();
 }

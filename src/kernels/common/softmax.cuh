@@ -284,29 +284,54 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
           mu_n = wa * ma[mt][rr] + wp * mu;
         }
       }
+      if (!a.accumulate) {
 #pragma unroll
-      for (int dt = 0; dt < DT; ++dt)
+        for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int d = dt * 8 + 2 * t4 + e;
-          if (d >= a.Dreal) continue;
-          const float ov = o[mt][dt][rr * 2 + e] * inv;
-          const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - (mu - cref) * ov : 0.f;
-          if (!a.accumulate) {
+          for (int e = 0; e < 2; ++e) {
+            const int d = dt * 8 + 2 * t4 + e;
+            if (d >= a.Dreal) continue;
+            const float ov = o[mt][dt][rr * 2 + e] * inv;
+            const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - (mu - cref) * ov : 0.f;
             ((T *)a.o.p)[voff(a.o, b, h, i, d)] = from_f<T>(ov);
             if (JVP) ((T *)a.od.p)[voff(a.od, b, h, i, d)] = from_f<T>(odv);
-          } else {
-            float *po = (float *)a.o.p + voff(a.o, b, h, i, d);
-            const float oa = *po;
-            if (JVP) {
-              float *pod = (float *)a.od.p + voff(a.od, b, h, i, d);
-              const float oda = *pod;
-              *pod = (wa != 0.f ? wa * (oda + (ma[mt][rr] - mu_n) * oa) : 0.f) +
-                     (wp != 0.f ? wp * (odv + (mu - mu_n) * ov) : 0.f);
-            }
-            *po = (wa != 0.f ? wa * oa : 0.f) + (wp != 0.f ? wp * ov : 0.f);
           }
+      } else {
+        /* the merge: the old o (od) of MC column chunks loaded first, then merged and stored (one
+           load and one store per element as before, but the loads of a batch in flight together:
+           loaded one by one, each waited for the previous store, which may alias for the compiler) */
+        constexpr int MC = DT < 4 ? DT : 4;
+#pragma unroll
+        for (int dt0 = 0; dt0 < DT; dt0 += MC) {
+          float oa[MC][2], oda[JVP ? MC : 1][2];
+#pragma unroll
+          for (int c = 0; c < MC; ++c)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              const int d = (dt0 + c) * 8 + 2 * t4 + e;
+              oa[c][e] = 0.f;
+              if (JVP) oda[JVP ? c : 0][e] = 0.f;
+              if (dt0 + c >= DT || d >= a.Dreal) continue;
+              oa[c][e] = ((const float *)a.o.p)[voff(a.o, b, h, i, d)];
+              if (JVP) oda[JVP ? c : 0][e] = ((const float *)a.od.p)[voff(a.od, b, h, i, d)];
+            }
+#pragma unroll
+          for (int c = 0; c < MC; ++c)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              const int dt = dt0 + c, d = dt * 8 + 2 * t4 + e;
+              if (dt >= DT || d >= a.Dreal) continue;
+              const float ov = o[mt][dt][rr * 2 + e] * inv;
+              const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - (mu - cref) * ov : 0.f;
+              const float oav = oa[c][e];
+              if (JVP)
+                ((float *)a.od.p)[voff(a.od, b, h, i, d)] =
+                    (wa != 0.f ? wa * (oda[JVP ? c : 0][e] + (ma[mt][rr] - mu_n) * oav) : 0.f) +
+                    (wp != 0.f ? wp * (odv + (mu - mu_n) * ov) : 0.f);
+              ((float *)a.o.p)[voff(a.o, b, h, i, d)] = (wa != 0.f ? wa * oav : 0.f) + (wp != 0.f ? wp * ov : 0.f);
+            }
         }
+      }
       if (t4 == 0) {
         if (a.lse.p) ((float *)a.lse.p)[voff(a.lse, b, h, i, 0)] = lse_n;
         if (JVP && a.mu.p) ((float *)a.mu.p)[voff(a.mu, b, h, i, 0)] = mu_n;
