@@ -15,9 +15,12 @@
  * (a = c0, c2, c1, c3; V rows 2t and 2t + 1), so P never leaves registers.
  *
  * Precision (PRECISE): 3xTF32 by default (every operand split into a TF32 high part and a
- * TF32 remainder, three products per mma, mma_3xtf32: float32 accuracy); one TF32 product
- * when the context has JFA_FLAG_ALLOW_TF32. Both S = Q K^T (Sd = Qd K^T + Q Kd^T) and
- * O = P V (U = P (Sd - c) V + P Vd) go through the same product.
+ * TF32 remainder, three products: lo*hi, hi*lo, then hi*hi, float32 accuracy); one TF32
+ * product when the context has JFA_FLAG_ALLOW_TF32. Both S = Q K^T (Sd = Qd K^T + Q Kd^T)
+ * and O = P V (U = P (Sd - c) V + P Vd) go through the same product. Each product pass is
+ * issued over all the independent accumulators of a step (two key or column tiles times the
+ * MT slabs) before the next pass (mma_pass), so that consecutive mmas do not wait for each
+ * other's accumulator.
  *
  * The split: in registers, right after each fragment load from shared memory (tf32_split;
  * tf32_round only with one product). Q's fragments are split once per (k-step, block) and
@@ -101,6 +104,18 @@ __device__ __forceinline__ void f32_split_regs(const uint32_t *raw, uint32_t *hi
   for (int i = 0; i < N; ++i) f32_split<PRECISE>(__uint_as_float(raw[i]), hi[i], lo[i]);
 }
 
+/* Product PASS of c += a * b: 0 a_lo b_hi, 1 a_hi b_lo, 2 a_hi b_hi (3xTF32 runs the three, the
+   small ones first; one TF32 product only pass 2). The kernel issues each pass over all its
+   independent accumulators before the next (mma_3xtf32 chains the three on one accumulator,
+   each waiting for the previous one's result). */
+template <int PASS>
+__device__ __forceinline__ void mma_pass(float *c, const uint32_t *a_hi, const uint32_t *a_lo, const uint32_t *b_hi,
+                                         const uint32_t *b_lo) {
+  if (PASS == 0) mma_tf32(c, a_lo, b_hi);
+  if (PASS == 1) mma_tf32(c, a_hi, b_lo);
+  if (PASS == 2) mma_tf32(c, a_hi, b_hi);
+}
+
 /* An accumulator fragment of S (or P (Sd - c)) for one 8-key tile as the A operand of P V:
    a0 = c0, a1 = c2, a2 = c1, a3 = c3 (tf32.cuh: key 2t at position t, 2t + 1 at t + 4). */
 template <bool PRECISE>
@@ -109,6 +124,47 @@ __device__ __forceinline__ void f32_acc_as_a(const float *c, uint32_t *hi, uint3
   f32_split<PRECISE>(c[2], hi[1], lo[1]);
   f32_split<PRECISE>(c[1], hi[2], lo[2]);
   f32_split<PRECISE>(c[3], hi[3], lo[3]);
+}
+
+/* One product pass of S (and Sd = Qd K^T + Q Kd^T) for the key tiles 2 np, 2 np + 1 of every slab. */
+template <int PASS, int MT, int NT, bool JVP>
+__device__ __forceinline__ void f32_s_pass(float (&s)[MT][NT][4], float (&sd)[JVP ? MT : 1][JVP ? NT : 1][4], int np,
+                                           uint32_t (&qh)[MT][4], uint32_t (&ql)[MT][4],
+                                           uint32_t (&qdh)[JVP ? MT : 1][4],
+                                           uint32_t (&qdl)[JVP ? MT : 1][4], const uint32_t *kh,
+                                           const uint32_t *kl, const uint32_t *kdh, const uint32_t *kdl) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      mma_pass<PASS>(s[mt][2 * np + e], qh[mt], ql[mt], kh + 2 * e, kl + 2 * e);
+      if (JVP) {
+        const int jm = JVP ? mt : 0, n = JVP ? 2 * np + e : 0;
+        mma_pass<PASS>(sd[jm][n], qdh[jm], qdl[jm], kh + 2 * e, kl + 2 * e);
+        mma_pass<PASS>(sd[jm][n], qh[mt], ql[mt], kdh + 2 * e, kdl + 2 * e);
+      }
+    }
+}
+
+/* One product pass of O += P V (and U += P (Sd - c) V + P Vd) for the column tiles 2 dp, 2 dp + 1. */
+template <int PASS, int MT, int DT, bool JVP>
+__device__ __forceinline__ void f32_pv_pass(float (&o)[MT][DT][4], float (&u)[JVP ? MT : 1][JVP ? DT : 1][4], int dp,
+                                            uint32_t (&ph)[MT][4], uint32_t (&pl)[MT][4],
+                                            uint32_t (&pdh)[JVP ? MT : 1][4],
+                                            uint32_t (&pdl)[JVP ? MT : 1][4], uint32_t (&vh)[2][2],
+                                            uint32_t (&vl)[2][2], uint32_t (&vdh)[JVP ? 2 : 1][2],
+                                            uint32_t (&vdl)[JVP ? 2 : 1][2]) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      mma_pass<PASS>(o[mt][2 * dp + e], ph[mt], pl[mt], vh[e], vl[e]);
+      if (JVP) {
+        const int jm = JVP ? mt : 0, n = JVP ? 2 * dp + e : 0, ev = JVP ? e : 0;
+        mma_pass<PASS>(u[jm][n], pdh[jm], pdl[jm], vh[e], vl[e]);
+        mma_pass<PASS>(u[jm][n], ph[mt], pl[mt], vdh[ev], vdl[ev]);
+      }
+    }
 }
 
 template <int D, int BN, int NW, int MT, bool JVP>
@@ -245,26 +301,17 @@ __global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
 #pragma unroll
       for (int np = 0; np < NT / 2; ++np) {
         const uint32_t koff = (np * 16 * DS + kk * 8) * 4;
-        uint32_t raw[4], kh[4], kl[4];
+        uint32_t raw[4], kh[4], kl[4], kdh[JVP ? 4 : 1], kdl[JVP ? 4 : 1];
         ldsm_x4_a(raw, sK + koff);
         f32_split_regs<PRECISE, 4>(raw, kh, kl);
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          mma_3xtf32<PRECISE>(s[mt][2 * np], qh[mt], ql[mt], kh, kl);
-          mma_3xtf32<PRECISE>(s[mt][2 * np + 1], qh[mt], ql[mt], kh + 2, kl + 2);
-        }
         if (JVP) {
-          uint32_t kdh[4], kdl[4];
           ldsm_x4_a(raw, sKd + koff);
-          f32_split_regs<PRECISE, 4>(raw, kdh, kdl);
-#pragma unroll
-          for (int mt = 0; mt < MT; ++mt) {
-            const int jm = JVP ? mt : 0, n0 = JVP ? 2 * np : 0, n1 = JVP ? 2 * np + 1 : 0;
-            mma_3xtf32<PRECISE>(sd[jm][n0], qdh[jm], qdl[jm], kh, kl);
-            mma_3xtf32<PRECISE>(sd[jm][n1], qdh[jm], qdl[jm], kh + 2, kl + 2);
-            mma_3xtf32<PRECISE>(sd[jm][n0], qh[mt], ql[mt], kdh, kdl);
-            mma_3xtf32<PRECISE>(sd[jm][n1], qh[mt], ql[mt], kdh + 2, kdl + 2);
-          }
+          f32_split_regs<PRECISE, JVP ? 4 : 1>(raw, kdh, kdl);
+        }
+        f32_s_pass<PRECISE ? 0 : 2, MT, NT, JVP>(s, sd, np, qh, ql, qdh, qdl, kh, kl, kdh, kdl);
+        if (PRECISE) {
+          f32_s_pass<1, MT, NT, JVP>(s, sd, np, qh, ql, qdh, qdl, kh, kl, kdh, kdl);
+          f32_s_pass<2, MT, NT, JVP>(s, sd, np, qh, ql, qdh, qdl, kh, kl, kdh, kdl);
         }
       }
     }
@@ -284,28 +331,23 @@ __global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
         if (JVP) f32_acc_as_a<PRECISE>(sd[JVP ? mt : 0][JVP ? j : 0], pdh[JVP ? mt : 0], pdl[JVP ? mt : 0]);
       }
 #pragma unroll
-      for (int dt = 0; dt < DT; ++dt) {
-        const int voff = j * 8 * DS + dt * 8;
-        uint32_t vh[2], vl[2];
-        f32_split<PRECISE>(Vs[voff], vh[0], vl[0]);
-        f32_split<PRECISE>(Vs[voff + DS], vh[1], vl[1]);
+      for (int dp = 0; dp < DT / 2; ++dp) {
+        /* two 8-column tiles of V (and Vd) per step: 2 MT (4 MT) independent accumulators per pass */
+        uint32_t vh[2][2], vl[2][2], vdh[JVP ? 2 : 1][2], vdl[JVP ? 2 : 1][2];
 #pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          mma_3xtf32<PRECISE>(o[mt][dt], ph[mt], pl[mt], vh, vl);
+        for (int e = 0; e < 2; ++e) {
+          const int voff = j * 8 * DS + (2 * dp + e) * 8;
+          f32_split<PRECISE>(Vs[voff], vh[e][0], vl[e][0]);
+          f32_split<PRECISE>(Vs[voff + DS], vh[e][1], vl[e][1]);
           if (JVP) {
-            const int jm = JVP ? mt : 0;
-            mma_3xtf32<PRECISE>(u[jm][JVP ? dt : 0], pdh[jm], pdl[jm], vh, vl);
+            f32_split<PRECISE>(Vds[voff], vdh[JVP ? e : 0][0], vdl[JVP ? e : 0][0]);
+            f32_split<PRECISE>(Vds[voff + DS], vdh[JVP ? e : 0][1], vdl[JVP ? e : 0][1]);
           }
         }
-        if (JVP) {
-          uint32_t vdh[2], vdl[2];
-          f32_split<PRECISE>(Vds[voff], vdh[0], vdl[0]);
-          f32_split<PRECISE>(Vds[voff + DS], vdh[1], vdl[1]);
-#pragma unroll
-          for (int mt = 0; mt < MT; ++mt) {
-            const int jm = JVP ? mt : 0;
-            mma_3xtf32<PRECISE>(u[jm][JVP ? dt : 0], ph[mt], pl[mt], vdh, vdl);
-          }
+        f32_pv_pass<PRECISE ? 0 : 2, MT, DT, JVP>(o, u, dp, ph, pl, pdh, pdl, vh, vl, vdh, vdl);
+        if (PRECISE) {
+          f32_pv_pass<1, MT, DT, JVP>(o, u, dp, ph, pl, pdh, pdl, vh, vl, vdh, vdl);
+          f32_pv_pass<2, MT, DT, JVP>(o, u, dp, ph, pl, pdh, pdl, vh, vl, vdh, vdl);
         }
       }
     }
@@ -327,12 +369,13 @@ static jfa_status_t launch_fwd_f32_m(const FwdArgs &a, cudaStream_t st) {
   return JFA_SUCCESS;
 }
 
-/* The float32 forward / JVP at head dim D in one precision: the tiles.h row of the call's mask class. */
-template <int D, bool JVP, bool PRECISE>
+/* The float32 forward / JVP at head dim D in one precision, tuning variant V: the tiles.h row of
+   the call's mask class. */
+template <int D, bool JVP, bool PRECISE, int V>
 static jfa_status_t sm80_fwd_f32_p(const FwdArgs &a, cudaStream_t st) {
   constexpr int op = JVP ? OP_JVP : OP_FWD;
-  constexpr Sm80Tile c = sm80_tile(op, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, 0);
-  constexpr Sm80Tile m = sm80_tile(op, JFA_DTYPE_FLOAT32, D, MASK_CLASS_ANY, 0);
+  constexpr Sm80Tile c = sm80_tile(op, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, V);
+  constexpr Sm80Tile m = sm80_tile(op, JFA_DTYPE_FLOAT32, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D && c.dtype == JFA_DTYPE_FLOAT32 && m.dtype == JFA_DTYPE_FLOAT32,
                 "no sm80 float32 forward / JVP tiles for this head dim");
   if (!a.masked) return launch_fwd_f32_m<D, c.BN, c.NW, c.MT, JVP, false, PRECISE>(a, st);
@@ -341,8 +384,17 @@ static jfa_status_t sm80_fwd_f32_p(const FwdArgs &a, cudaStream_t st) {
 
 template <int D, bool JVP>
 jfa_status_t sm80_fwd_f32_d(const FwdArgs &a, bool tf32, cudaStream_t st) {
-  if (tf32) return sm80_fwd_f32_p<D, JVP, false>(a, st);
-  return sm80_fwd_f32_p<D, JVP, true>(a, st);
+#ifdef JFA_TUNING
+  /* JFA_TUNE_FWD / JFA_TUNE_JVP=1: the float32 rows of variant 1 (tiles.h), where D has one */
+  if constexpr (sm80_has_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, 1)) {
+    if (tune_variant(JVP ? "JFA_TUNE_JVP" : "JFA_TUNE_FWD") == 1) {
+      if (tf32) return sm80_fwd_f32_p<D, JVP, false, 1>(a, st);
+      return sm80_fwd_f32_p<D, JVP, true, 1>(a, st);
+    }
+  }
+#endif
+  if (tf32) return sm80_fwd_f32_p<D, JVP, false, 0>(a, st);
+  return sm80_fwd_f32_p<D, JVP, true, 0>(a, st);
 }
 
 #endif /* JFA_KERNELS_SM80_FWD_F32_CUH_ */

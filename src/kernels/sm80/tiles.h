@@ -65,6 +65,10 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP,  0,  64, 1,     64,  4, 1, true,    0, false},
   {OP_BWD,  0, 128, 1,      0,  8, 0, false,  32, false},
   {OP_BWD,  0,  64, 1,      0,  4, 0, false,  64, true},
+  {OP_FWD, F32,  64, 1,    32,  4, 2, false,   0, false}, /*  68 KiB: 3 CTAs/SM by shared memory */
+  {OP_FWD, F32, 128, 1,    32,  4, 2, false,   0, false}, /* 132 KiB: Q's split over 4 key tiles */
+  {OP_JVP, F32,  64, 1,    32,  8, 1, false,   0, false}, /* 136 KiB */
+  {OP_JVP, F32, 128, 1,    32,  4, 1, false,   0, false}, /* 198 KiB: one CTA of 4 warps */
 };
 #undef F32
 /* clang-format on */
