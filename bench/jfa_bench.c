@@ -1,7 +1,8 @@
 /*
  * jfa_bench.c - the one benchmark driver of jfa's CUDA kernels: forward, fused
  * forward+JVP and backward. Every mode prints the same rows:
- *   op, family (the kernel family that ran: simt, sm80, sm90), dtype, B, H, N, D, mask,
+ *   op, family (the kernel family that ran: simt, sm80, sm90; float32 on the sm80 family
+ *   says its arithmetic: sm80-3x (3xTF32) or sm80-tf32), dtype, B, H, N, D, mask,
  *   ms (median over many runs, CUDA events, after warm-up), TFLOP/s, err
  * as a table (default), CSV (--format csv, or --csv) or JSON lines (--format json: one
  * object per row). The table ends with a summary line (rows, largest error).
@@ -13,6 +14,9 @@
  *   jfa_bench                      default sweep: bf16, B*N = 16384, H*D = 2048,
  *                                  N in {1024, 4096, 16384}, D in {64, 128}, causal off/on
  *   jfa_bench --case N D causal [dtype]   one shape (dtype: bf16, fp16, fp32)
+ *   --dtype bf16|fp16|fp32         the default sweep's dtype (bf16)
+ *   --tf32                         float32 in one TF32 product (JFA_FLAG_ALLOW_TF32; default
+ *                                  3xTF32): e.g. jfa_bench --tf32 --case 4096 128 0 fp32
  *   JFA_BENCH_ITERS=n              timed runs per case (default 20)
  *
  * Masks (bf16; TFLOP/s over the visible (query, key) pairs P: fwd = 4 P D per head, JVP 3x,
@@ -298,8 +302,10 @@ typedef struct {
   double ms, tflops, err; /* err < 0: not checked */
 } row_t;
 
-static const char *family_name(int path) {
+static const char *family_name(int path, int prec) {
   static const char *names[] = {"simt", "sm80", "sm90"};
+  if (path == 1 && prec == 1) return "sm80-tf32";
+  if (path == 1 && prec == 3) return "sm80-3x";
   return path >= 0 && path <= 2 ? names[path] : "?";
 }
 
@@ -311,7 +317,7 @@ static void print_header(void) {
   if (g_fmt == FMT_CSV)
     printf("op,family,dtype,B,H,N,D,mask,ms,tflops,err\n");
   else if (g_fmt == FMT_TABLE)
-    printf("%-4s %-6s %-5s %4s %4s %6s %4s %-12s %10s %9s %10s\n", "op", "family", "dtype", "B", "H", "N", "D",
+    printf("%-4s %-9s %-5s %4s %4s %6s %4s %-12s %10s %9s %10s\n", "op", "family", "dtype", "B", "H", "N", "D",
            "mask", "ms", "TFLOP/s", "err");
 }
 
@@ -334,7 +340,7 @@ static void emit(const row_t *r) {
   } else {
     if (r->err >= 0) snprintf(err, sizeof err, "%10.2e", r->err);
     else snprintf(err, sizeof err, "%10s", "-");
-    printf("%-4s %-6s %-5s %4lld %4lld %6lld %4lld %-12s %10.3f %9.1f %s\n", r->op, r->family, r->dtype,
+    printf("%-4s %-9s %-5s %4lld %4lld %6lld %4lld %-12s %10.3f %9.1f %s\n", r->op, r->family, r->dtype,
            (long long)r->B, (long long)r->H, (long long)r->N, (long long)r->D, r->mask, r->ms, r->tflops, err);
   }
   fflush(stdout);
@@ -363,7 +369,7 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
   run_op(ctx, &b, 0, &prm); /* o, lse for the backward */
   for (int op = 0; op < 3; ++op) {
     double ms = median_ms(ctx, &b, op, &prm, iters);
-    const int path = jfa_cuda_last_kernel(ctx, op == 2);
+    const int path = jfa_cuda_last_kernel(ctx, op == 2), prec = jfa_cuda_last_precision(ctx, op == 2);
     double flops = 4.0 * b.B * b.H * (double)N * N * D * (causal ? 0.5 : 1.0) * mult[op];
     double tflops = flops / (ms * 1e-3) / 1e12;
     /* error on sampled rows of batch 0 */
@@ -405,7 +411,7 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
     }
     double err = den > 0 ? sqrt(num / den) : sqrt(num);
     (void)rel;
-    row_t r = {opn[op], family_name(path), dtype_name(dt), b.B, b.H, N, D, "", ms, tflops, err};
+    row_t r = {opn[op], family_name(path, prec), dtype_name(dt), b.B, b.H, N, D, "", ms, tflops, err};
     snprintf(r.mask, sizeof r.mask, "%s", causal ? "causal" : "none");
     emit(&r);
     free(got), free(lse), free(o), free(r0), free(r1), free(r2), free(g);
@@ -457,8 +463,8 @@ static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64
   for (int op = 0; op < 3; ++op) {
     const double ms = median_ms(ctx, &b, op, &prm, iters);
     const double tflops = 4.0 * b.H * pairs * D * mult[op] / (ms * 1e-3) / 1e12;
-    const int path = jfa_cuda_last_kernel(ctx, op == 2);
-    row_t r = {opn[op], family_name(path), "bf16", b.B, b.H, N, D, "", ms, tflops, -1};
+    const int path = jfa_cuda_last_kernel(ctx, op == 2), prec = jfa_cuda_last_precision(ctx, op == 2);
+    row_t r = {opn[op], family_name(path, prec), "bf16", b.B, b.H, N, D, "", ms, tflops, -1};
     if (kind == 0) snprintf(r.mask, sizeof r.mask, "window:%lld", (long long)W);
     else if (kind == 2) snprintf(r.mask, sizeof r.mask, "varlen:%lld", (long long)S);
     else snprintf(r.mask, sizeof r.mask, "%s", kind == 4 ? "dense" : kind == 5 ? "none" : "causal");
@@ -469,11 +475,27 @@ static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64
   teardown(&b);
 }
 
+static int parse_dtype(const char *s, jfa_dtype_t *dt) {
+  if (!strcmp(s, "bf16")) *dt = JFA_DTYPE_BFLOAT16;
+  else if (!strcmp(s, "fp16")) *dt = JFA_DTYPE_FLOAT16;
+  else if (!strcmp(s, "fp32")) *dt = JFA_DTYPE_FLOAT32;
+  else return 0;
+  return 1;
+}
+
 int main(int argc, char **argv) {
   int n = 0;
-  /* flags first: --csv, --json, --format table|csv|json (anywhere on the line) */
+  unsigned flags = 0;
+  jfa_dtype_t sweep_dt = JFA_DTYPE_BFLOAT16;
+  /* flags first: --csv, --json, --format table|csv|json, --tf32, --dtype (anywhere on the line) */
   for (int i = 1; i < argc; ++i) {
-    if (!strcmp(argv[i], "--csv")) g_fmt = FMT_CSV;
+    if (!strcmp(argv[i], "--tf32")) flags |= JFA_FLAG_ALLOW_TF32;
+    else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
+      if (!parse_dtype(argv[++i], &sweep_dt)) {
+        fprintf(stderr, "jfa_bench: --dtype: expected bf16, fp16 or fp32, got '%s'\n", argv[i]);
+        return 2;
+      }
+    } else if (!strcmp(argv[i], "--csv")) g_fmt = FMT_CSV;
     else if (!strcmp(argv[i], "--json")) g_fmt = FMT_JSON;
     else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
       const char *f = argv[++i];
@@ -494,6 +516,7 @@ int main(int argc, char **argv) {
   if (iters < 1) iters = 1;
   jfa_context_t *ctx;
   JK(jfa_context_create(&ctx, JFA_DEVICE_CUDA, 0));
+  JK(jfa_context_set_flags(ctx, flags));
   print_header();
   for (int i = 1; i < argc; ++i) {
     const int more = argc - 1 - i;
@@ -506,9 +529,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--dense") && more >= 2) bench_mask(ctx, 4, 1, ARG(1), ARG(2), 0, 0, iters);
     else if (!strcmp(argv[i], "--nomask") && more >= 2) bench_mask(ctx, 5, 1, ARG(1), ARG(2), 0, 0, iters);
     else if (!strcmp(argv[i], "--case") && more >= 3) {
-      jfa_dtype_t dt = JFA_DTYPE_BFLOAT16;
-      if (more >= 4 && !strcmp(argv[i + 4], "fp16")) dt = JFA_DTYPE_FLOAT16;
-      if (more >= 4 && !strcmp(argv[i + 4], "fp32")) dt = JFA_DTYPE_FLOAT32;
+      jfa_dtype_t dt = sweep_dt;
+      if (more >= 4) parse_dtype(argv[i + 4], &dt);
       bench_case(ctx, dt, ARG(1), ARG(2), (int)ARG(3), iters);
     } else
       done = 0;
@@ -522,7 +544,7 @@ int main(int argc, char **argv) {
   const int64_t Ns[3] = {1024, 4096, 16384}, Ds[2] = {64, 128};
   for (int di = 0; di < 2; ++di)
     for (int ni = 0; ni < 3; ++ni)
-      for (int c = 0; c < 2; ++c) bench_case(ctx, JFA_DTYPE_BFLOAT16, Ns[ni], Ds[di], c, iters);
+      for (int c = 0; c < 2; ++c) bench_case(ctx, sweep_dt, Ns[ni], Ds[di], c, iters);
   print_summary();
   jfa_context_destroy(ctx);
   return 0;

@@ -207,8 +207,12 @@ typedef struct jfa_context jfa_context_t;
 /** Context flags (bitwise or). */
 enum {
   JFA_FLAG_DETERMINISTIC = 1u << 0, /**< bitwise reproducible results (no float atomics in the backward) */
-  JFA_FLAG_ALLOW_TF32 = 1u << 1     /**< reserved: float32 inputs may use TF32 tensor cores on CUDA (less
-                                         accurate). No kernel uses TF32 yet: accepted, no effect today. */
+  JFA_FLAG_ALLOW_TF32 = 1u << 1     /**< float32 matmuls in one TF32 product on CUDA tensor cores (10-bit
+                                         mantissas, about 1e-3 relative error, as torch's "high" float32
+                                         matmul precision). Without it float32 calls on the tensor-core
+                                         kernels use 3xTF32 (each operand split into a TF32 high part and
+                                         remainder, three products: float32 accuracy). Calls that run on
+                                         the CUDA-core kernel, and the CPU backend, ignore it. */
 };
 
 /* ------------------------------------------------------------------------- */

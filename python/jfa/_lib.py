@@ -32,6 +32,9 @@ VERSION = (0, 3, 0)
 STRUCT_MAGIC = 0xFFF71FA0
 STRUCT_ATTENTION_PARAMS, STRUCT_RING_CONFIG, STRUCT_COMM_CALLBACKS = 1, 2, 3
 ATTENTION_PARAMS_VERSION, RING_CONFIG_VERSION, COMM_CALLBACKS_VERSION = 1, 1, 1
+# jfa_context_set_flags bits (JFA_FLAG_*): bitwise reproducible backward; float32 matmuls in one
+# TF32 product on CUDA tensor cores (else 3xTF32, float32 accuracy)
+FLAG_DETERMINISTIC, FLAG_ALLOW_TF32 = 1 << 0, 1 << 1
 # jfa_attention_params_t.flags / jfa_ring_config_t.flags
 PARAMS_SCALE_AS_GIVEN = 1 << 0  # scale is used as given, 0 included (else 0 means 1/sqrt(D))
 SCALE_MAX = 2.0 ** 16           # JFA_SCALE_MAX: larger |scale| is refused
@@ -253,6 +256,13 @@ def _declare(h):
         fn = getattr(h, name)
         fn.restype = res
         fn.argtypes = args
+    # Private queries of the CUDA dispatch (src/core/backend.h), for the tests: the kernel family
+    # and the float32 arithmetic of a context's last call. Absent from builds that predate them.
+    for name in ("jfa_cuda_last_kernel", "jfa_cuda_last_precision"):
+        fn = getattr(h, name, None)
+        if fn is not None:
+            fn.restype = c_int
+            fn.argtypes = [c_vp, c_int]
     # The exported jfa_attention_params_init / jfa_ring_config_init are jfa 0.1's (untagged
     # layouts, for old binaries); in C, jfa.h makes these names macros for the versioned inits.
     # The same here: callers of h.jfa_*_init(byref(struct)) get the versioned init.

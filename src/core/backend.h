@@ -165,8 +165,12 @@ void jfa_cuda_context_release(jfa_context_t *ctx);         /* frees cuda_state *
 jfa_status_t jfa_cuda_synchronize(jfa_context_t *ctx);     /* cudaStreamSynchronize(ctx->stream) */
 int jfa_cuda_device_count(void);                           /* 0 without CUDA or GPU */
 /* The kernel family of the context's last forward (backward != 0: backward) call:
-   0 SIMT, 1 mma.sync, 2 sm_90a (wgmma/TMA), -1 none yet. For the tests of the dispatch. */
-int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward);
+   0 SIMT, 1 mma.sync, 2 sm_90a (wgmma/TMA), -1 none yet. For the tests of the dispatch;
+   exported from the shared library (not part of jfa.h) for the Python tests. */
+JFA_API int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward);
+/* The arithmetic of that call: 0 native (16-bit inputs, or the SIMT family), 1 float32 in one
+   TF32 product (JFA_FLAG_ALLOW_TF32), 3 float32 in 3xTF32; -1 none yet. Exported as above. */
+JFA_API int jfa_cuda_last_precision(jfa_context_t *ctx, int backward);
 
 /* Dispatch by ctx->device to the backend functions above (src/core/dispatch.c). */
 JFA_DECLARE_BACKEND(jfa_backend)

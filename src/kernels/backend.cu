@@ -11,6 +11,8 @@
  *   fwd, JVP  sm_90   bf16/fp16  64, 128    none or causal   TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
  *   JVP       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
+ *   fwd       sm_80+  fp32       <= 256     any              aligned (3)    sm80/  mma.sync TF32 (fwd_f32.cuh)
+ *   JVP       sm_80+  fp32       <= 128     any              aligned (3)    sm80/  mma.sync TF32 (fwd_f32.cuh)
  *   bwd       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
  *   bwd-JVP   any     any        <= 256     any              any            simt/  fp32 arithmetic
@@ -19,6 +21,10 @@
  *
  *   (1) tma_tensor_ok: 16-byte aligned base, unit stride along D, 16-byte multiple strides.
  *   (2) sm80_tensor_ok: the same without the TMA extent limits.
+ *   (3) sm80_tensor_ok_f32: float32, 16-byte aligned base, unit stride along D, strides a
+ *       multiple of 4 elements. 3xTF32 unless the context has JFA_FLAG_ALLOW_TF32 (one TF32
+ *       product); jfa_cuda_last_precision reports which. Float32 calls the row declines (the
+ *       JVP at D > 128, D not a multiple of 4 in a packed tensor, unaligned views) run on simt/.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the
@@ -65,6 +71,7 @@ static jfa_status_t run_fwd_table(const FwdRow *rows, size_t n, const FwdCall &c
     if (rows[i].path > c.cs->path_cap || rows[i].why_not(c)) continue;
     JFA_CHECK(rows[i].run(c));
     c.cs->last_fwd = rows[i].path;
+    c.cs->last_fwd_prec = call_precision(c.ctx, c.q->dtype, rows[i].path);
     return JFA_SUCCESS;
   }
   JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");
@@ -74,6 +81,7 @@ static jfa_status_t run_bwd_table(const BwdRow *rows, size_t n, const BwdCall &c
   for (size_t i = 0; i < n; ++i) {
     if (rows[i].path > c.cs->path_cap || rows[i].why_not(c)) continue;
     c.cs->last_bwd = rows[i].path;
+    c.cs->last_bwd_prec = call_precision(c.ctx, c.q->dtype, rows[i].path);
     return rows[i].run(c);
   }
   JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");

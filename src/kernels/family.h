@@ -58,7 +58,8 @@ const char *simt_bwd_why_not(const BwdCall &c);
 jfa_status_t simt_bwd_run(const BwdCall &c);
 
 /* sm80/family.cu: bf16/fp16, aligned tensors (sm80_tensor_ok), head dims of sm80/tiles.h
-   built into this library (JFA_HEAD_DIMS). */
+   built into this library (JFA_HEAD_DIMS); the forward and JVP also float32 (sm80_tensor_ok_f32,
+   TF32 tensor cores). */
 const char *sm80_fwd_why_not(const FwdCall &c);
 jfa_status_t sm80_fwd_run(const FwdCall &c);
 const char *sm80_bwd_why_not(const BwdCall &c);
@@ -100,5 +101,8 @@ jfa_status_t simt_backward_dkdv(cudaStream_t st, const jfa_problem_t *p, const j
 /* sm80/family.cu: whether a tensor is eligible for the tensor-core kernels (16-bit dtype,
    stride[3] == 1, 16-byte aligned base and strides); the sm90 TMA rule builds on it. */
 bool sm80_tensor_ok(const jfa_tensor_t *t);
+/* sm80/family.cu: the same for the float32 tensor-core kernels (float32, stride[3] == 1,
+   16-byte aligned base, strides a multiple of 4 elements). */
+bool sm80_tensor_ok_f32(const jfa_tensor_t *t);
 
 #endif /* JFA_KERNELS_FAMILY_H_ */

@@ -1,7 +1,8 @@
 # CUDA kernels, one folder per kernel family (README.md, "Layout"): common/ (views, masks,
 # softmax and epilogue, host helpers, context, elementwise kernels), simt/, sm80/ (mma.sync),
 # sm90/ (wgmma + TMA, built for sm_90a only: JFA_SM90A_SOURCES, see CMakeLists.txt). Each
-# tensor-core family instantiates its kernels per (op, head dim) in inst/<op>_d<D>.cu.
+# tensor-core family instantiates its kernels per (op, head dim) in inst/<op>_d<D>.cu (the sm80
+# float32 ones in inst/<op>_f32_d<D>.cu).
 # Without CUDA, common/no_cuda.c supplies jfa_cuda_* returning JFA_ERROR_UNSUPPORTED.
 if(JFA_ENABLE_CUDA)
   set(_jfa_all_head_dims 32 64 96 128 256)
@@ -21,7 +22,7 @@ if(JFA_ENABLE_CUDA)
     ${_jfa_k}/sm90/tma.cu)
   set(JFA_SM90A_SOURCES ${_jfa_k}/sm90/family.cu)
   foreach(d ${JFA_HEAD_DIMS})
-    foreach(op fwd jvp bwd)
+    foreach(op fwd jvp bwd fwd_f32 jvp_f32)
       if(EXISTS ${_jfa_k}/sm80/inst/${op}_d${d}.cu)
         list(APPEND _jfa_kernel_sources ${_jfa_k}/sm80/inst/${op}_d${d}.cu)
       endif()

@@ -8,7 +8,8 @@
  *    (|O| <= max |V| per column), lse and mu finite where a key is visible;
  *  - DBL_MAX refused before anything runs.
  * bf16 and fp16 (tensor-core kernels; the sm_90a forward needs scale > 0 and falls
- * back to mma.sync for these scales) and fp32 (SIMT), causal bottom-right, GQA,
+ * back to mma.sync for these scales) and fp32 (the 3xTF32 tensor-core kernels where they
+ * take the call, SIMT elsewhere), causal bottom-right, GQA,
  * Nq != Nk. Runs on the default dispatch and with JFA_KERNEL_PATH=sm80 (CMake).
  *
  *   ctest -L gpu    or    ./test_gpu_scale [case-index]   (JFA_TEST_SEED=... to repeat)

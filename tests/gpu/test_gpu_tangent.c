@@ -3,7 +3,10 @@
  * one-hot (large logits): q, k ~ N(0, 30^2), v, qd, kd, vd ~ N(0, 1), D = 64,
  * N = 512, causal, against the float64 CPU backend on the same rounded inputs.
  * Both CUDA paths run: the tensor-core kernel (aligned 16-bit inputs) and the SIMT
- * kernel (fp32, or 16-bit inputs whose data pointer is offset by one element).
+ * kernel (inputs whose data pointer is offset by one element; fp32 only so: aligned fp32
+ * runs on the 3xTF32 tensor-core kernel, whose float32 scores (off by ~|S| 2^-24) move Od
+ * by |Sd| times what they move O in rows with near-tied logits, which the bound below does
+ * not model; tests/gpu/test_gpu_f32 checks it at large logits with its own bound).
  *
  * Od must not lose digits to cancellation. The metric is per row (each row's relative
  * error against float64, then the RMS over the rows that see a key), because the
@@ -44,9 +47,9 @@ typedef struct {
 static const tcase_t cases[] = {
     {BF, 0, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0},   {BF, 1, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0},
     {FH, 0, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0},   {FH, 1, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0},
-    {F32, 0, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0},  {F32, 1, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0},
+    {F32, 1, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0},
     {BF, 0, JFA_MASK_CAUSAL_POSITIONS, 0, 37}, /* rows 0..36 see no key */
-    {BF, 1, JFA_MASK_CAUSAL_POSITIONS, 0, 37}, {F32, 0, JFA_MASK_CAUSAL_POSITIONS, 0, 37},
+    {BF, 1, JFA_MASK_CAUSAL_POSITIONS, 0, 37}, {F32, 1, JFA_MASK_CAUSAL_POSITIONS, 0, 37},
 };
 
 enum { B = 1, H = 2, N = 512, D = 64 };

@@ -76,7 +76,15 @@ class _Context:
         else:
             _lib.check(L.jfa_context_create(ctypes.byref(self.handle), _lib.DEVICE_CPU, 0))
         self._stream = None
+        self.flags = 0  # the JFA_FLAG_* bits set on the context
         self._destroy = L.jfa_context_destroy
+
+    def set_flag(self, bit, on):
+        """Sets or clears one JFA_FLAG_* bit of the context (one C call when it changes)."""
+        f = (self.flags | bit) if on else (self.flags & ~bit)
+        if f != self.flags:
+            _lib.check(self.lib.jfa_context_set_flags(self.handle, f))
+            self.flags = f
 
     def bind_stream(self):
         """Makes the context run on the caller's current CUDA stream of its device."""
@@ -112,6 +120,28 @@ def context(device):
     if ctx is None:
         ctx = cache[key] = _Context(device)
     ctx.bind_stream()
+    return ctx
+
+
+def float32_tf32():
+    """Whether torch's own float32 matmul switch allows TF32: torch.get_float32_matmul_precision()
+    other than "highest" ("high", "medium"), which torch.backends.cuda.matmul.allow_tf32 = True
+    also sets; the allow_tf32 flag itself in a torch without the precision setting."""
+    get = getattr(torch, "get_float32_matmul_precision", None)
+    if get is not None:
+        try:
+            return get() != "highest"
+        except RuntimeError:  # torch >= 2.9 when its legacy and new TF32 switches were mixed
+            return getattr(torch.backends.cuda.matmul, "fp32_precision", "ieee") == "tf32"
+    return bool(torch.backends.cuda.matmul.allow_tf32)
+
+
+def context_for(q):
+    """context(q.device), its JFA_FLAG_ALLOW_TF32 following torch's float32 matmul precision when q
+    is a CUDA float32 tensor (one TF32 product when torch allows TF32, else 3xTF32)."""
+    ctx = context(q.device)
+    if ctx.is_cuda and q.dtype == torch.float32:
+        ctx.set_flag(_lib.FLAG_ALLOW_TF32, float32_tf32())
     return ctx
 
 
@@ -308,7 +338,7 @@ def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None):
     """o, lse (and od, mu when tangents are given) in one call; fmt: the outputs' memory format
     (None: empty_like's)."""
     q, k, v = plain(q), plain(k), plain(v)
-    ctx = context(q.device)
+    ctx = context_for(q)
     params = _params(cfg)[0]
     o = empty_like(q, fmt)
     lse = new_stat(q)
@@ -328,7 +358,7 @@ def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None):
 def backward(q, k, v, o, lse, do, cfg, fmt=None):
     """dq, dk, dv from the saved o and lse (fmt: their memory format, as forward's)."""
     q, k, v, o, lse, do = plain(q), plain(k), plain(v), plain(o), plain(lse), plain(do)
-    ctx = context(q.device)
+    ctx = context_for(q)
     params = _params(cfg)[0]
     if do.dtype != q.dtype:
         do = do.to(q.dtype)

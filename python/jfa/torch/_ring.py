@@ -254,7 +254,7 @@ def _comm_for(group, device):
 
 def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=None):
     comm = _comm_for(group, q.device)
-    ctx = _core.context(q.device)
+    ctx = _core.context_for(q)
     P = comm.size
     key = (id(comm), q.device, q.shape[0], q.shape[1], k.shape[1], q.shape[2] * P, q.shape[3],
            _core._DTYPES[q.dtype], _LAYOUTS[layout], _lib.MASK_CAUSAL_TOP_LEFT if causal else _lib.MASK_NONE,

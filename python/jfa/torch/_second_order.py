@@ -62,7 +62,7 @@ def backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, cfg, first_order=
     q, k, v, qd, kd, vd, o, lse, od, mu, do, dod = (_core.plain(t) for t in (q, k, v, qd, kd, vd, o, lse, od, mu,
                                                                               do, dod))
     fn = _declare()
-    ctx = _core.context(q.device)
+    ctx = _core.context_for(q)
     params = _core._params(cfg)[0]  # built once per Config, as the first-order calls do
     do, dod = do.to(q.dtype), dod.to(q.dtype)
     outs = [_core.empty_like(q, fmt), _core.empty_like(k, fmt), _core.empty_like(v, fmt)]

@@ -56,6 +56,7 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
     st->sm90a_ok = st->cc_major == 9 && st->cc_minor == 0 && sm90_compiled();
 #endif
     st->last_fwd = st->last_bwd = -1;
+    st->last_fwd_prec = st->last_bwd_prec = -1;
     ctx->cuda_state = st;
   }
   *out = (CudaState *)ctx->cuda_state;
@@ -117,4 +118,10 @@ extern "C" int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward) {
   if (!ctx || !ctx->cuda_state) return -1;
   const CudaState *st = (const CudaState *)ctx->cuda_state;
   return backward ? st->last_bwd : st->last_fwd;
+}
+
+extern "C" int jfa_cuda_last_precision(jfa_context_t *ctx, int backward) {
+  if (!ctx || !ctx->cuda_state) return -1;
+  const CudaState *st = (const CudaState *)ctx->cuda_state;
+  return backward ? st->last_bwd_prec : st->last_fwd_prec;
 }

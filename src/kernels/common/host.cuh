@@ -32,7 +32,17 @@ struct CudaState {
   int path_cap;       /* highest KernelPath allowed (JFA_KERNEL_PATH=simt|sm80|sm90) */
   int sm90a_ok;       /* the device is sm_90 and the sm90 family's (sm_90a) kernels have code for it */
   int last_fwd, last_bwd; /* KernelPath of the last forward / backward (tests check the dispatch) */
+  int last_fwd_prec, last_bwd_prec; /* their KernelPrecision (jfa_cuda_last_precision) */
 };
+
+/** The arithmetic of a float32 call on a tensor-core family, as jfa_cuda_last_precision reports
+ *  it: PREC_NATIVE for every call that is not one (16-bit inputs, the simt family), else one
+ *  TF32 product (JFA_FLAG_ALLOW_TF32 on the context) or 3xTF32 (the default). */
+enum KernelPrecision { PREC_NATIVE = 0, PREC_TF32 = 1, PREC_3XTF32 = 3 };
+static inline int call_precision(const jfa_context_t *ctx, jfa_dtype_t dtype, int path) {
+  if (dtype != JFA_DTYPE_FLOAT32 || path == PATH_SIMT) return PREC_NATIVE;
+  return (ctx->flags & JFA_FLAG_ALLOW_TF32) ? PREC_TF32 : PREC_3XTF32;
+}
 
 /** Makes ctx->device_index current for the lifetime of the guard, then restores. */
 struct DeviceGuard {

@@ -85,3 +85,9 @@ int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward) {
   (void)backward;
   return -1;
 }
+
+int jfa_cuda_last_precision(jfa_context_t *ctx, int backward) {
+  (void)ctx;
+  (void)backward;
+  return -1;
+}

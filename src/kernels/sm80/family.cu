@@ -1,7 +1,8 @@
 /*
  * family.cu - the sm80 family's (mma.sync, sm_80+) rows of the dispatch tables (family.h):
  * which calls its forward, JVP and backward take (16-bit dtype, aligned tensors, a head dim of
- * tiles.h that is built), and the calls into the per-head-dim instantiations (inst/).
+ * tiles.h that is built; float32 forward and JVP on TF32 tensor cores, fwd_f32.cuh), and the
+ * calls into the per-head-dim instantiations (inst/).
  */
 #include "kernels/family.h"
 #include "kernels/sm80/sm80.h"
@@ -15,6 +16,14 @@ bool sm80_tensor_ok(const jfa_tensor_t *t) {
   return true;
 }
 
+bool sm80_tensor_ok_f32(const jfa_tensor_t *t) {
+  if (!t || t->dtype != JFA_DTYPE_FLOAT32) return false;
+  if (t->stride[3] != 1 || ((uintptr_t)t->data & 15u) != 0) return false;
+  for (int i = 0; i < 3; ++i)
+    if (t->stride[i] % 4 != 0) return false;
+  return true;
+}
+
 const char *sm80_fwd_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   const bool jvp = c.qd != nullptr;
@@ -22,10 +31,17 @@ const char *sm80_fwd_why_not(const FwdCall &c) {
   if (Dk == 0) return "head dim above 256";
   if (jvp && Dk > 128) return "JVP head dim above 128 (O and U accumulators do not fit in registers)";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v))
-    return "q, k, v: not 16-bit with aligned rows and strides";
-  if (jvp && (!sm80_tensor_ok(c.qd) || !sm80_tensor_ok(c.kd) || !sm80_tensor_ok(c.vd)))
-    return "qd, kd, vd: not 16-bit with aligned rows and strides";
+  if (c.q->dtype == JFA_DTYPE_FLOAT32) {
+    if (!sm80_tensor_ok_f32(c.q) || !sm80_tensor_ok_f32(c.k) || !sm80_tensor_ok_f32(c.v))
+      return "q, k, v: float32 without 16-byte aligned rows and strides";
+    if (jvp && (!sm80_tensor_ok_f32(c.qd) || !sm80_tensor_ok_f32(c.kd) || !sm80_tensor_ok_f32(c.vd)))
+      return "qd, kd, vd: float32 without 16-byte aligned rows and strides";
+  } else {
+    if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v))
+      return "q, k, v: not 16-bit with aligned rows and strides";
+    if (jvp && (!sm80_tensor_ok(c.qd) || !sm80_tensor_ok(c.kd) || !sm80_tensor_ok(c.vd)))
+      return "qd, kd, vd: not 16-bit with aligned rows and strides";
+  }
   if (p->B > 65535 || p->Hq > 65535) return "B or Hq above 65535 (grid)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
@@ -62,11 +78,36 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, bool jvp, cudaStream_
   JFA_FAIL(JFA_ERROR_INTERNAL, "no forward kernel for head dim %d", Dk);
 }
 
+/* The float32 kernels (fwd_f32.cuh): tf32 = one TF32 product, else 3xTF32. */
+static jfa_status_t fwd_f32_dispatch(const FwdArgs &a, int Dk, bool jvp, bool tf32, cudaStream_t st) {
+  if (jvp) {
+    switch (Dk) {
+      SM80_CASE(32, (sm80_fwd_f32_d<32, true>(a, tf32, st)))
+      SM80_CASE(64, (sm80_fwd_f32_d<64, true>(a, tf32, st)))
+      SM80_CASE(96, (sm80_fwd_f32_d<96, true>(a, tf32, st)))
+      SM80_CASE(128, (sm80_fwd_f32_d<128, true>(a, tf32, st)))
+      default: break;
+    }
+    JFA_FAIL(JFA_ERROR_INTERNAL, "no float32 JVP kernel for head dim %d", Dk);
+  }
+  switch (Dk) {
+    SM80_CASE(32, (sm80_fwd_f32_d<32, false>(a, tf32, st)))
+    SM80_CASE(64, (sm80_fwd_f32_d<64, false>(a, tf32, st)))
+    SM80_CASE(96, (sm80_fwd_f32_d<96, false>(a, tf32, st)))
+    SM80_CASE(128, (sm80_fwd_f32_d<128, false>(a, tf32, st)))
+    SM80_CASE(256, (sm80_fwd_f32_d<256, false>(a, tf32, st)))
+    default: break;
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no float32 forward kernel for head dim %d", Dk);
+}
+
 jfa_status_t sm80_fwd_run(const FwdCall &c) {
   FwdArgs a;
   fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
   const int Dk = sm80_head_dim(c.p->D);
   cudaStream_t st = ctx_stream(c.ctx);
+  if (c.q->dtype == JFA_DTYPE_FLOAT32)
+    return fwd_f32_dispatch(a, Dk, c.qd != nullptr, call_precision(c.ctx, c.q->dtype, PATH_SM80) == PREC_TF32, st);
   if (c.q->dtype == JFA_DTYPE_BFLOAT16) return fwd_dispatch<__nv_bfloat16>(a, Dk, c.qd != nullptr, st);
   return fwd_dispatch<__half>(a, Dk, c.qd != nullptr, st);
 }

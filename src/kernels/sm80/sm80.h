@@ -25,6 +25,10 @@ struct BwdArgs {
 /** Forward (JVP = false) or fused forward+JVP at head dim D (a row of tiles.h) for the 16-bit
  *  type T; inst/fwd_d<D>.cu and inst/jvp_d<D>.cu instantiate it. */
 template <typename T, int D, bool JVP> jfa_status_t sm80_fwd_d(const FwdArgs &a, cudaStream_t st);
+/** The float32 forward (JVP = false) or fused forward+JVP at head dim D on TF32 tensor cores
+ *  (fwd_f32.cuh): 3xTF32, or one TF32 product when tf32; inst/fwd_f32_d<D>.cu and
+ *  inst/jvp_f32_d<D>.cu instantiate it. */
+template <int D, bool JVP> jfa_status_t sm80_fwd_f32_d(const FwdArgs &a, bool tf32, cudaStream_t st);
 /** Backward at head dim D for T; inst/bwd_d<D>.cu instantiates it. */
 template <typename T, int D> jfa_status_t sm80_bwd_d(const BwdArgs &a, cudaStream_t st);
 

@@ -13,7 +13,9 @@
 
 #include "kernels/common/host.cuh"
 
-/** One row. dtype 0: bf16 and fp16 alike (the float32 tensor-core rows to come set it).
+/** One row. dtype 0: bf16 and fp16 alike; JFA_DTYPE_FLOAT32: the float32 (TF32) kernels
+ *  (fwd_f32.cuh; shared memory of (BM (2 BM for the JVP) + 2 NTILE BN) (D + 4) floats, NTILE
+ *  = 2 (fwd) or 4 (JVP): the row's bytes are noted where they limit CTAs per SM).
  *  Forward, JVP: BN keys per block, NW warps, MT 16-row slabs per warp (BM = 16 MT NW query
  *  rows per CTA), QREG: Q (and Qd) fragments kept in registers.
  *  Backward: NW warps (BN = 16 NW keys per CTA), BM query rows per block, KREG: K and V
@@ -27,6 +29,7 @@ struct Sm80Tile {
 };
 
 /* clang-format off */
+#define F32 JFA_DTYPE_FLOAT32
 static constexpr Sm80Tile kSm80Tiles[] = {
   /* op      dtype  D  var    BN  NW MT  QREG    BM  KREG */
   {OP_FWD,  0,  32, 0,     64,  4, 1, true,    0, false},
@@ -42,6 +45,17 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_BWD,  0,  64, 0,      0,  8, 0, false,  64, true},
   {OP_BWD,  0,  96, 0,      0,  8, 0, false,  64, false},
   {OP_BWD,  0, 128, 0,      0,  8, 0, false,  64, false},
+  /* float32 forward, JVP (fwd_f32.cuh; QREG unused): 8 warps per SM at least (one CTA of 8
+     or two of 4; blocks of 16 keys where 32 would leave one CTA of 4 warps per SM) */
+  {OP_FWD, F32,  32, 0,    64,  4, 2, false,   0, false}, /*  54 KiB */
+  {OP_FWD, F32,  64, 0,    64,  4, 2, false,   0, false}, /* 102 KiB: 2 CTAs/SM */
+  {OP_FWD, F32,  96, 0,    32,  4, 2, false,   0, false}, /* 100 KiB: 2 CTAs/SM */
+  {OP_FWD, F32, 128, 0,    16,  4, 2, false,   0, false}, /*  99 KiB: 2 CTAs/SM */
+  {OP_FWD, F32, 256, 0,    16,  8, 1, false,   0, false}, /* 195 KiB */
+  {OP_JVP, F32,  32, 0,    64,  4, 1, false,   0, false}, /*  90 KiB: 2 CTAs/SM */
+  {OP_JVP, F32,  64, 0,    32,  4, 1, false,   0, false}, /* 102 KiB: 2 CTAs/SM */
+  {OP_JVP, F32,  96, 0,    16,  8, 1, false,   0, false}, /* 150 KiB */
+  {OP_JVP, F32, 128, 0,    16,  8, 1, false,   0, false}, /* 198 KiB */
   /* tuning variants (JFA_TUNING builds only) */
   {OP_FWD,  0, 128, 1,     32,  4, 2, false,   0, false},
   {OP_FWD,  0,  64, 1,    128,  4, 1, true,    0, false},
@@ -51,13 +65,23 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP,  0,  64, 1,     64,  4, 1, true,    0, false},
   {OP_BWD,  0, 128, 1,      0,  8, 0, false,  32, false},
   {OP_BWD,  0,  64, 1,      0,  4, 0, false,  64, true},
+  {OP_FWD, F32,  64, 1,    32,  4, 2, false,   0, false}, /*  68 KiB: 3 CTAs/SM by shared memory */
+  {OP_FWD, F32, 128, 1,    32,  4, 2, false,   0, false}, /* 132 KiB: Q's split over 4 key tiles */
+  {OP_JVP, F32,  64, 1,    32,  8, 1, false,   0, false}, /* 136 KiB */
+  {OP_JVP, F32, 128, 1,    32,  4, 1, false,   0, false}, /* 198 KiB: one CTA of 4 warps */
 };
+#undef F32
 /* clang-format on */
+
+/** Whether a row of dtype field rd serves dtype: 0 the 16-bit ones, else that dtype only. */
+constexpr bool sm80_tile_dtype(int rd, int dtype) {
+  return rd == 0 ? dtype != JFA_DTYPE_FLOAT32 : rd == dtype;
+}
 
 /** Whether the table has a row for (op, dtype, D, variant). */
 constexpr bool sm80_has_tile(int op, int dtype, int D, int variant) {
   for (const Sm80Tile &r : kSm80Tiles)
-    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) return true;
+    if (r.op == op && sm80_tile_dtype(r.dtype, dtype) && r.D == D && r.variant == variant) return true;
   return false;
 }
 
@@ -69,7 +93,7 @@ constexpr bool sm80_has_tile(int op, int dtype, int D, int variant) {
 constexpr Sm80Tile sm80_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm80Tile t = {op, dtype, 0, variant, 0, 0, 0, false, 0, false};
   for (const Sm80Tile &r : kSm80Tiles)
-    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) {
+    if (r.op == op && sm80_tile_dtype(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
       break;
     }

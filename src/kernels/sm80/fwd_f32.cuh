@@ -1,0 +1,404 @@
+/*
+ * fwd_f32.cuh - the sm80 family's float32 forward and fused forward+JVP on tensor cores
+ * (mma.sync m16n8k8 TF32, fp32 accumulation; primitives and fragment layouts in tf32.cuh).
+ *
+ * The structure is that of the 16-bit kernel (fwd.cuh): a CTA owns BM = 16 * MT * NW query
+ * rows of one (batch, head), each warp 16 * MT of them with its O (and U) accumulators and
+ * running statistics in registers; K/V (and Kd/Vd) blocks of BN keys stream through a
+ * two-stage cp.async pipeline (one barrier per block); the online softmax, the tangent's
+ * running-mu reference, the masks (MASKED instantiation: per-row key intervals, dense mask)
+ * and the epilogue (accumulate mode for the ring included) are common/softmax.cuh's.
+ * Shared rows have a stride of D + 4 floats: ldmatrix (Q, K: each 16-byte row of 4 floats is
+ * one 8-column b16 row, so ldmatrix.x4 hands a thread exactly the TF32 A fragment of a 16x8
+ * slice, or the B fragments of two 8-key tiles) and the scalar V loads are conflict-free.
+ * P V reuses the accumulator of S as its A operand with the key permutation of tf32.cuh
+ * (a = c0, c2, c1, c3; V rows 2t and 2t + 1), so P never leaves registers.
+ *
+ * Precision (PRECISE): 3xTF32 by default (every operand split into a TF32 high part and a
+ * TF32 remainder, three products: lo*hi, hi*lo, then hi*hi, float32 accuracy); one TF32
+ * product when the context has JFA_FLAG_ALLOW_TF32. Both S = Q K^T (Sd = Qd K^T + Q Kd^T)
+ * and O = P V (U = P (Sd - c) V + P Vd) go through the same product. Each product pass is
+ * issued over all the independent accumulators of a step (two key or column tiles times the
+ * MT slabs) before the next pass (mma_pass), so that consecutive mmas do not wait for each
+ * other's accumulator.
+ *
+ * The split: in registers, right after each fragment load from shared memory (tf32_split;
+ * tf32_round only with one product). Q's fragments are split once per (k-step, block) and
+ * reused over the BN / 8 key tiles; a K or V fragment is split once per warp and reused over
+ * the MT row slabs and the three products. A split pass once per tile in shared memory
+ * (hi / lo arrays) would split each element once per CTA instead of once per warp, but needs
+ * a third tile per operand in shared memory (the JVP at D = 128 would not fit with BN = 32)
+ * and a second barrier per block; the register split keeps the 16-bit kernel's pipeline and
+ * its shared-memory budget (tiles.h lists the bytes). The MT = 2 rows amortise it over two
+ * slabs where the registers allow. Cost (sm_80/sm_90 code: cvt.rna.tf32.f32 compiles to about
+ * 3 instructions, tf32_split to about 7): with MT = 2 a K or V element's split serves 6 mmas,
+ * about 2.3 instructions per mma for each of K and V; Q's split, 28 per slab and k-step,
+ * serves 3 BN / 8 mmas (the reason for BN = 64 at D <= 64). If a profile shows the kernel
+ * issue-bound, the split pass in shared memory is the next step.
+ *
+ * Head dims that are not a multiple of the instantiated D are zero-filled by the loads and
+ * masked at the store. Tiles: tiles.h (dtype JFA_DTYPE_FLOAT32 rows); instantiated per head
+ * dim by inst/fwd_f32_d<D>.cu and inst/jvp_f32_d<D>.cu (sm80_fwd_f32_d); family.cu decides
+ * when it runs (float32 tensors with 16-byte aligned rows and strides, unit stride on D).
+ */
+#ifndef JFA_KERNELS_SM80_FWD_F32_CUH_
+#define JFA_KERNELS_SM80_FWD_F32_CUH_
+
+#include <limits.h>
+
+#include "kernels/common/softmax.cuh"
+#include "kernels/sm80/mma.cuh"
+#include "kernels/sm80/sm80.h"
+#include "kernels/sm80/tf32.cuh"
+
+/* cp.async a ROWS x D float tile (rows r0.. of slice (b, h)) into smem of row stride D + 4;
+   zero-fills rows >= n and columns >= Dreal. */
+template <int D, int ROWS, int NTHREADS>
+__device__ __forceinline__ void f32_load_tile(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
+                                              int Dreal) {
+  constexpr int CH = D / 4, DS = D + 4;
+  const float *base = (const float *)v.p;
+  if constexpr (NTHREADS % CH == 0 && ROWS % (NTHREADS / CH) == 0) {
+    /* each thread copies one fixed column chunk of every RSTEP-th row */
+    constexpr int RSTEP = NTHREADS / CH;
+    const int c = threadIdx.x % CH, rr = threadIdx.x / CH;
+    const int rem = Dreal - c * 4;
+    const int cbytes = rem >= 4 ? 16 : (rem > 0 ? rem * 4 : 0);
+    const float *src = base + b * v.sb + h * v.sh + (r0 + rr) * v.ss + c * 4;
+    const int64_t step = (int64_t)RSTEP * v.ss;
+    const uint32_t sdst = smem_u32(dst + rr * DS + c * 4);
+    const int64_t nrows = n - r0 - rr;
+#pragma unroll
+    for (int k = 0; k < ROWS / RSTEP; ++k) {
+      const int bytes = (k * RSTEP < nrows) ? cbytes : 0;
+      cp_async16_a(sdst + k * RSTEP * DS * 4, bytes ? (const void *)(src + k * step) : (const void *)base, bytes);
+    }
+  } else {
+#pragma unroll 4
+    for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+      const int r = idx / CH, c = idx % CH;
+      const int64_t row = r0 + r;
+      int bytes = 0;
+      const float *src = base;
+      if (row < n) {
+        const int rem = Dreal - c * 4;
+        bytes = rem >= 4 ? 16 : (rem > 0 ? rem * 4 : 0);
+        if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 4;
+      }
+      cp_async16(dst + r * DS + c * 4, src, bytes);
+    }
+  }
+}
+
+/* The operand split of one mma input: hi (and lo with PRECISE) as TF32 bit patterns. */
+template <bool PRECISE>
+__device__ __forceinline__ void f32_split(float x, uint32_t &hi, uint32_t &lo) {
+  if (PRECISE) {
+    tf32_split(x, &hi, &lo);
+  } else {
+    hi = tf32_round(x);
+    lo = 0u;
+  }
+}
+
+/* n registers of float bit patterns (from ldmatrix) split in place into hi / lo. */
+template <bool PRECISE, int N>
+__device__ __forceinline__ void f32_split_regs(const uint32_t *raw, uint32_t *hi, uint32_t *lo) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) f32_split<PRECISE>(__uint_as_float(raw[i]), hi[i], lo[i]);
+}
+
+/* Product PASS of c += a * b: 0 a_lo b_hi, 1 a_hi b_lo, 2 a_hi b_hi (3xTF32 runs the three, the
+   small ones first; one TF32 product only pass 2). The kernel issues each pass over all its
+   independent accumulators before the next (mma_3xtf32 chains the three on one accumulator,
+   each waiting for the previous one's result). */
+template <int PASS>
+__device__ __forceinline__ void mma_pass(float *c, const uint32_t *a_hi, const uint32_t *a_lo, const uint32_t *b_hi,
+                                         const uint32_t *b_lo) {
+  if (PASS == 0) mma_tf32(c, a_lo, b_hi);
+  if (PASS == 1) mma_tf32(c, a_hi, b_lo);
+  if (PASS == 2) mma_tf32(c, a_hi, b_hi);
+}
+
+/* An accumulator fragment of S (or P (Sd - c)) for one 8-key tile as the A operand of P V:
+   a0 = c0, a1 = c2, a2 = c1, a3 = c3 (tf32.cuh: key 2t at position t, 2t + 1 at t + 4). */
+template <bool PRECISE>
+__device__ __forceinline__ void f32_acc_as_a(const float *c, uint32_t *hi, uint32_t *lo) {
+  f32_split<PRECISE>(c[0], hi[0], lo[0]);
+  f32_split<PRECISE>(c[2], hi[1], lo[1]);
+  f32_split<PRECISE>(c[1], hi[2], lo[2]);
+  f32_split<PRECISE>(c[3], hi[3], lo[3]);
+}
+
+/* One product pass of S (and Sd = Qd K^T + Q Kd^T) for the key tiles 2 np, 2 np + 1 of every slab. */
+template <int PASS, int MT, int NT, bool JVP>
+__device__ __forceinline__ void f32_s_pass(float (&s)[MT][NT][4], float (&sd)[JVP ? MT : 1][JVP ? NT : 1][4], int np,
+                                           uint32_t (&qh)[MT][4], uint32_t (&ql)[MT][4],
+                                           uint32_t (&qdh)[JVP ? MT : 1][4],
+                                           uint32_t (&qdl)[JVP ? MT : 1][4], const uint32_t *kh,
+                                           const uint32_t *kl, const uint32_t *kdh, const uint32_t *kdl) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      mma_pass<PASS>(s[mt][2 * np + e], qh[mt], ql[mt], kh + 2 * e, kl + 2 * e);
+      if (JVP) {
+        const int jm = JVP ? mt : 0, n = JVP ? 2 * np + e : 0;
+        mma_pass<PASS>(sd[jm][n], qdh[jm], qdl[jm], kh + 2 * e, kl + 2 * e);
+        mma_pass<PASS>(sd[jm][n], qh[mt], ql[mt], kdh + 2 * e, kdl + 2 * e);
+      }
+    }
+}
+
+/* One product pass of O += P V (and U += P (Sd - c) V + P Vd) for the column tiles 2 dp, 2 dp + 1. */
+template <int PASS, int MT, int DT, bool JVP>
+__device__ __forceinline__ void f32_pv_pass(float (&o)[MT][DT][4], float (&u)[JVP ? MT : 1][JVP ? DT : 1][4], int dp,
+                                            uint32_t (&ph)[MT][4], uint32_t (&pl)[MT][4],
+                                            uint32_t (&pdh)[JVP ? MT : 1][4],
+                                            uint32_t (&pdl)[JVP ? MT : 1][4], uint32_t (&vh)[2][2],
+                                            uint32_t (&vl)[2][2], uint32_t (&vdh)[JVP ? 2 : 1][2],
+                                            uint32_t (&vdl)[JVP ? 2 : 1][2]) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      mma_pass<PASS>(o[mt][2 * dp + e], ph[mt], pl[mt], vh[e], vl[e]);
+      if (JVP) {
+        const int jm = JVP ? mt : 0, n = JVP ? 2 * dp + e : 0, ev = JVP ? e : 0;
+        mma_pass<PASS>(u[jm][n], pdh[jm], pdl[jm], vh[e], vl[e]);
+        mma_pass<PASS>(u[jm][n], ph[mt], pl[mt], vdh[ev], vdl[ev]);
+      }
+    }
+}
+
+template <int D, int BN, int NW, int MT, bool JVP>
+struct FwdF32 {
+  static constexpr int BM = 16 * MT * NW, DS = D + 4, NT = BN / 8, DT = D / 8, KS = D / 8;
+  static constexpr int NTILE = JVP ? 4 : 2, NTHREADS = NW * 32;
+  static constexpr size_t smem_bytes() {
+    return sizeof(float) * ((size_t)(JVP ? 2 : 1) * BM * DS + (size_t)2 * NTILE * BN * DS);
+  }
+};
+
+template <int D, int BN, int NW, int MT, bool JVP, bool MASKED, bool PRECISE>
+__global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
+  typedef FwdF32<D, BN, NW, MT, JVP> C;
+  constexpr int BM = C::BM, DS = C::DS, NT = C::NT, DT = C::DT, KS = C::KS, NTILE = C::NTILE;
+  constexpr int NTHREADS = C::NTHREADS;
+  static_assert(BN % 16 == 0 && D % 8 == 0, "fwd_f32: BN a multiple of 16, D of 8");
+  extern __shared__ __align__(16) unsigned char smraw[];
+  float *Qs = (float *)smraw;
+  float *KV = Qs + (JVP ? 2 : 1) * BM * DS;
+
+  const jfa_problem_t &p = a.p;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
+  const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
+  const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * BM; /* longest (causal) blocks first */
+  const int wrow = warp * 16 * MT;
+
+  int64_t kbeg = 0, kend = p.Nk;
+  if (p.causal) {
+    int64_t last_q = min(m0 + BM, p.Nq) - 1;
+    kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
+  }
+  /* masked: the rows' key intervals, their union [kbeg, kend) and intersection [kin_lo, kin_hi) */
+  int *s_lo = (int *)(KV + 2 * NTILE * BN * DS), *s_hi = s_lo + BM;
+  int kin_lo = 0, kin_hi = 0;
+  if (MASKED) {
+    for (int r = threadIdx.x; r < BM; r += NTHREADS) {
+      int64_t lo = 0, hi = 0;
+      if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
+      s_lo[r] = (int)lo;
+      s_hi[r] = (int)hi;
+    }
+    __syncthreads();
+    int ulo = INT_MAX, uhi = 0, ilo = 0, ihi = INT_MAX;
+    for (int r = 0; r < BM && m0 + r < p.Nq; ++r) {
+      const int lo = s_lo[r], hi = s_hi[r];
+      if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
+      ilo = max(ilo, lo);
+      ihi = min(ihi, hi);
+    }
+    kbeg = ulo < uhi ? ulo : 0;
+    kend = ulo < uhi ? uhi : 0;
+    kin_lo = ilo;
+    kin_hi = a.mk.dm_kind ? 0 : ihi; /* a dense mask: every block is masked per element */
+  }
+  const int jb0 = (int)(kbeg / BN), nblk = (int)((kend + BN - 1) / BN);
+
+  f32_load_tile<D, BM, NTHREADS>(Qs, a.q, b, h, m0, p.Nq, a.Dreal);
+  if (JVP) f32_load_tile<D, BM, NTHREADS>(Qs + BM * DS, a.qd, b, h, m0, p.Nq, a.Dreal);
+  if (jb0 < nblk) {
+    float *first = KV + (jb0 & 1) * NTILE * BN * DS;
+    const int64_t k0 = (int64_t)jb0 * BN;
+    f32_load_tile<D, BN, NTHREADS>(first + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
+    f32_load_tile<D, BN, NTHREADS>(first + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
+    if (JVP) {
+      f32_load_tile<D, BN, NTHREADS>(first + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
+      f32_load_tile<D, BN, NTHREADS>(first + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
+    }
+  }
+  cp_async_commit();
+
+  float o[MT][DT][4];
+  float u[JVP ? MT : 1][JVP ? DT : 1][4];
+  float mrow[MT][2], lrow[MT][2], nrow[MT][2], crow[JVP ? MT : 1][2];
+  fwd_init_state<MT, DT, JVP>(o, u, mrow, lrow, nrow, crow);
+
+  /* 32-bit shared addresses of this lane's ldmatrix rows (bytes): Q's A fragment (rows
+     (lane & 7) + 8 ((lane >> 3) & 1), columns 4 (lane >> 4)) and K's B fragments of two
+     8-key tiles (keys (lane & 7) + 8 (lane >> 4), columns 4 ((lane >> 3) & 1)) */
+  const uint32_t sQ = smem_u32(Qs) + ((wrow + (lane & 7) + ((lane >> 3) & 1) * 8) * DS + (lane >> 4) * 4) * 4;
+  const uint32_t sQd = sQ + BM * DS * 4;
+  const uint32_t k_lane = (((lane & 7) + (lane >> 4) * 8) * DS + ((lane >> 3) & 1) * 4) * 4;
+  const uint32_t sKV = smem_u32(KV);
+  /* V's B fragment (element offset): b0 = V[2 t4][g], b1 = V[2 t4 + 1][g] of each 8 x 8 tile */
+  const int v_lane = 2 * t4 * DS + g;
+
+  for (int jb = jb0; jb < nblk; ++jb) {
+    cp_async_wait<0>();
+    __syncthreads();
+    if (jb + 1 < nblk) {
+      float *nxt = KV + ((jb + 1) & 1) * NTILE * BN * DS;
+      const int64_t k0 = (int64_t)(jb + 1) * BN;
+      f32_load_tile<D, BN, NTHREADS>(nxt + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
+      f32_load_tile<D, BN, NTHREADS>(nxt + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
+      if (JVP) {
+        f32_load_tile<D, BN, NTHREADS>(nxt + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
+        f32_load_tile<D, BN, NTHREADS>(nxt + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
+      }
+    }
+    cp_async_commit();
+
+    const int stage = (jb & 1) * NTILE * BN * DS; /* floats */
+    const uint32_t sK = sKV + stage * 4 + k_lane;
+    const uint32_t sKd = sK + 2 * BN * DS * 4;
+    const float *Vs = KV + stage + BN * DS + v_lane;
+    const float *Vds = Vs + 2 * BN * DS;
+
+    /* S = Q K^T (and Sd = Qd K^T + Q Kd^T) */
+    float s[MT][NT][4];
+    float sd[JVP ? MT : 1][JVP ? NT : 1][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          s[mt][nt][e] = 0.f;
+          if (JVP) sd[JVP ? mt : 0][JVP ? nt : 0][e] = 0.f;
+        }
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk) {
+      uint32_t qh[MT][4], ql[MT][4], qdh[JVP ? MT : 1][4], qdl[JVP ? MT : 1][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        const uint32_t off = (mt * 16 * DS + kk * 8) * 4;
+        uint32_t raw[4];
+        ldsm_x4_a(raw, sQ + off);
+        f32_split_regs<PRECISE, 4>(raw, qh[mt], ql[mt]);
+        if (JVP) {
+          ldsm_x4_a(raw, sQd + off);
+          f32_split_regs<PRECISE, 4>(raw, qdh[JVP ? mt : 0], qdl[JVP ? mt : 0]);
+        }
+      }
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        const uint32_t koff = (np * 16 * DS + kk * 8) * 4;
+        uint32_t raw[4], kh[4], kl[4], kdh[JVP ? 4 : 1], kdl[JVP ? 4 : 1];
+        ldsm_x4_a(raw, sK + koff);
+        f32_split_regs<PRECISE, 4>(raw, kh, kl);
+        if (JVP) {
+          ldsm_x4_a(raw, sKd + koff);
+          f32_split_regs<PRECISE, JVP ? 4 : 1>(raw, kdh, kdl);
+        }
+        f32_s_pass<PRECISE ? 0 : 2, MT, NT, JVP>(s, sd, np, qh, ql, qdh, qdl, kh, kl, kdh, kdl);
+        if (PRECISE) {
+          f32_s_pass<1, MT, NT, JVP>(s, sd, np, qh, ql, qdh, qdl, kh, kl, kdh, kdl);
+          f32_s_pass<2, MT, NT, JVP>(s, sd, np, qh, ql, qdh, qdl, kh, kl, kdh, kdl);
+        }
+      }
+    }
+
+    /* mask, online softmax */
+    const BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)jb * BN, kin_lo, kin_hi);
+    fwd_softmax_block<MT, NT, DT, JVP, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow, lrow,
+                                                nrow, crow);
+
+    /* O += P V;  U += (P (Sd - c)) V + P Vd: one 8-key tile j per step */
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      uint32_t ph[MT][4], pl[MT][4], pdh[JVP ? MT : 1][4], pdl[JVP ? MT : 1][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        f32_acc_as_a<PRECISE>(s[mt][j], ph[mt], pl[mt]);
+        if (JVP) f32_acc_as_a<PRECISE>(sd[JVP ? mt : 0][JVP ? j : 0], pdh[JVP ? mt : 0], pdl[JVP ? mt : 0]);
+      }
+#pragma unroll
+      for (int dp = 0; dp < DT / 2; ++dp) {
+        /* two 8-column tiles of V (and Vd) per step: 2 MT (4 MT) independent accumulators per pass */
+        uint32_t vh[2][2], vl[2][2], vdh[JVP ? 2 : 1][2], vdl[JVP ? 2 : 1][2];
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int voff = j * 8 * DS + (2 * dp + e) * 8;
+          f32_split<PRECISE>(Vs[voff], vh[e][0], vl[e][0]);
+          f32_split<PRECISE>(Vs[voff + DS], vh[e][1], vl[e][1]);
+          if (JVP) {
+            f32_split<PRECISE>(Vds[voff], vdh[JVP ? e : 0][0], vdl[JVP ? e : 0][0]);
+            f32_split<PRECISE>(Vds[voff + DS], vdh[JVP ? e : 0][1], vdl[JVP ? e : 0][1]);
+          }
+        }
+        f32_pv_pass<PRECISE ? 0 : 2, MT, DT, JVP>(o, u, dp, ph, pl, pdh, pdl, vh, vl, vdh, vdl);
+        if (PRECISE) {
+          f32_pv_pass<1, MT, DT, JVP>(o, u, dp, ph, pl, pdh, pdl, vh, vl, vdh, vdl);
+          f32_pv_pass<2, MT, DT, JVP>(o, u, dp, ph, pl, pdh, pdl, vh, vl, vdh, vdl);
+        }
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+  fwd_epilogue<float, MT, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
+}
+
+template <int D, int BN, int NW, int MT, bool JVP, bool MASKED, bool PRECISE>
+static jfa_status_t launch_fwd_f32_m(const FwdArgs &a, cudaStream_t st) {
+  typedef FwdF32<D, BN, NW, MT, JVP> C;
+  auto kern = fwd_f32_kernel<D, BN, NW, MT, JVP, MASKED, PRECISE>;
+  const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0);
+  JFA_CHECK(smem_optin(kern, smem));
+  dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
+  kern<<<grid, C::NTHREADS, smem, st>>>(a);
+  JFA_LAUNCH_CHECK();
+  return JFA_SUCCESS;
+}
+
+/* The float32 forward / JVP at head dim D in one precision, tuning variant V: the tiles.h row of
+   the call's mask class. */
+template <int D, bool JVP, bool PRECISE, int V>
+static jfa_status_t sm80_fwd_f32_p(const FwdArgs &a, cudaStream_t st) {
+  constexpr int op = JVP ? OP_JVP : OP_FWD;
+  constexpr Sm80Tile c = sm80_tile(op, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, V);
+  constexpr Sm80Tile m = sm80_tile(op, JFA_DTYPE_FLOAT32, D, MASK_CLASS_ANY, V);
+  static_assert(c.D == D && m.D == D && c.dtype == JFA_DTYPE_FLOAT32 && m.dtype == JFA_DTYPE_FLOAT32,
+                "no sm80 float32 forward / JVP tiles for this head dim");
+  if (!a.masked) return launch_fwd_f32_m<D, c.BN, c.NW, c.MT, JVP, false, PRECISE>(a, st);
+  return launch_fwd_f32_m<D, m.BN, m.NW, m.MT, JVP, true, PRECISE>(a, st);
+}
+
+template <int D, bool JVP>
+jfa_status_t sm80_fwd_f32_d(const FwdArgs &a, bool tf32, cudaStream_t st) {
+#ifdef JFA_TUNING
+  /* JFA_TUNE_FWD / JFA_TUNE_JVP=1: the float32 rows of variant 1 (tiles.h), where D has one */
+  if constexpr (sm80_has_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, 1)) {
+    if (tune_variant(JVP ? "JFA_TUNE_JVP" : "JFA_TUNE_FWD") == 1) {
+      if (tf32) return sm80_fwd_f32_p<D, JVP, false, 1>(a, st);
+      return sm80_fwd_f32_p<D, JVP, true, 1>(a, st);
+    }
+  }
+#endif
+  if (tf32) return sm80_fwd_f32_p<D, JVP, false, 0>(a, st);
+  return sm80_fwd_f32_p<D, JVP, true, 0>(a, st);
+}
+
+#endif /* JFA_KERNELS_SM80_FWD_F32_CUH_ */

@@ -1,0 +1,4 @@
+/* fwd_f32_d32.cu - the sm80 float32 forward at head dim 32 (3xTF32 and TF32; tiles: sm80/tiles.h). */
+#include "kernels/sm80/fwd_f32.cuh"
+
+template jfa_status_t sm80_fwd_f32_d<32, false>(const FwdArgs &a, bool tf32, cudaStream_t st);
