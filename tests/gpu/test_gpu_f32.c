@@ -93,7 +93,9 @@ enum { AR_F32 = 0, AR_3X = 1, AR_TF32 = 2 };
    and keeps 1e-5. So 3xTF32: O, lse 1e-4, Od, mu 2e-3; TF32 (scores off by ~0.1): O, lse 0.1,
    Od, mu 1 (written, finite, of the right size). */
 static double bound(int ar, int large, int tangent) {
-  if (ar == AR_F32) return gt_tol(JFA_DTYPE_FLOAT32);
+  /* simt at large logits, tangents: the accumulate mode's float32 merge (Od_c + (mu_c - mu) O_c,
+     |mu| ~ |Sd| ~ 40) adds ~ 40 float32 roundings: 5.0e-5 measured on the H200 (2026-12-02) */
+  if (ar == AR_F32) return large && tangent ? 1e-4 : gt_tol(JFA_DTYPE_FLOAT32);
   if (!large) return ar == AR_3X ? gt_tol(JFA_DTYPE_FLOAT32) : 1e-2;
   if (ar == AR_3X) return tangent ? 2e-3 : 1e-4;
   return tangent ? 1.0 : 0.1;

@@ -54,7 +54,12 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const int huge = fabs(c->scale) == JFA_SCALE_MAX;
   printf("case %d: %s scale %g flags %u\n", ci, jfa_dtype_name(c->dt), c->scale, (unsigned)c->flags);
   fflush(stdout);
-  const double tol = gt_tol(c->dt);
+  /* float32: the tensor-core kernels sum the scores in float32, whose rounding (|S| 2^-24) grows
+     with the logits: |scale| sqrt(D) / 8 times float32's bound (1 at the default scale). The
+     16-bit bounds already cover it. Measured at scale -3 (2026-12-02, H200): 2.4e-5. The huge
+     scale checks only finiteness and the range of O, at float32's bound. */
+  const double grow = c->dt == F32 && !huge ? fmax(1.0, fabs(c->scale) * sqrt((double)D) / 8.0) : 1.0;
+  const double tol = gt_tol(c->dt) * grow;
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
   prm.mask = JFA_MASK_CAUSAL_BOTTOM_RIGHT;
