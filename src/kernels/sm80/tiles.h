@@ -13,7 +13,7 @@
 
 #include "kernels/common/host.cuh"
 
-/** One row. dtype 0: bf16 and fp16 alike (the float32 tensor-core rows to come set it).
+/** One row. dtype 0: bf16 and fp16 alike; JFA_DTYPE_FLOAT32: the float32 (TF32) kernels.
  *  Forward, JVP: BN keys per block, NW warps, MT 16-row slabs per warp (BM = 16 MT NW query
  *  rows per CTA), QREG: Q (and Qd) fragments kept in registers.
  *  Backward: NW warps (BN = 16 NW keys per CTA), BM query rows per block, KREG: K and V
@@ -51,13 +51,27 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP,  0,  64, 1,     64,  4, 1, true,    0, false},
   {OP_BWD,  0, 128, 1,      0,  8, 0, false,  32, false},
   {OP_BWD,  0,  64, 1,      0,  4, 0, false,  64, true},
+  /* float32 backward (bwd_f32.cuh, TF32 / 3xTF32; KREG unused). dK, dV: D / 2 registers each;
+     shared memory 4 (2 BN + 4 BM) (D + 4) + 8 BM (BN + 8) bytes */
+  {OP_BWD, JFA_DTYPE_FLOAT32,  32, 0,   0,  4, 0, false,  64, false},
+  {OP_BWD, JFA_DTYPE_FLOAT32,  64, 0,   0,  8, 0, false,  32, false},
+  {OP_BWD, JFA_DTYPE_FLOAT32,  96, 0,   0,  8, 0, false,  32, false},
+  {OP_BWD, JFA_DTYPE_FLOAT32, 128, 0,   0,  8, 0, false,  16, false},
+  {OP_BWD, JFA_DTYPE_FLOAT32,  64, 1,   0,  8, 0, false,  64, false},
+  {OP_BWD, JFA_DTYPE_FLOAT32, 128, 1,   0,  4, 0, false,  32, false},
 };
 /* clang-format on */
+
+/** Whether row r is for (op, dtype, D, variant); a dtype-0 row is for bf16 and fp16, not float32. */
+constexpr bool sm80_tile_is(const Sm80Tile &r, int op, int dtype, int D, int variant) {
+  return r.op == op && (r.dtype == dtype || (r.dtype == 0 && dtype != JFA_DTYPE_FLOAT32)) && r.D == D &&
+         r.variant == variant;
+}
 
 /** Whether the table has a row for (op, dtype, D, variant). */
 constexpr bool sm80_has_tile(int op, int dtype, int D, int variant) {
   for (const Sm80Tile &r : kSm80Tiles)
-    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) return true;
+    if (sm80_tile_is(r, op, dtype, D, variant)) return true;
   return false;
 }
 
@@ -69,7 +83,7 @@ constexpr bool sm80_has_tile(int op, int dtype, int D, int variant) {
 constexpr Sm80Tile sm80_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm80Tile t = {op, dtype, 0, variant, 0, 0, 0, false, 0, false};
   for (const Sm80Tile &r : kSm80Tiles)
-    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) {
+    if (sm80_tile_is(r, op, dtype, D, variant)) {
       t = r;
       break;
     }
