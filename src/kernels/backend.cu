@@ -12,6 +12,8 @@
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
  *   JVP       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
  *   bwd       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
+ *   bwd       sm_80+  fp32       <= 128     any              aligned (3)    sm80/  mma.sync TF32: 3xTF32
+ *                                                                                  (JFA_FLAG_ALLOW_TF32: TF32)
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
  *   bwd-JVP   any     any        <= 256     any              any            simt/  fp32 arithmetic
  *             (simt/bwd_jvp.cu holds the second-order call's entry points; kBackwardJvp below
@@ -19,6 +21,8 @@
  *
  *   (1) tma_tensor_ok: 16-byte aligned base, unit stride along D, 16-byte multiple strides.
  *   (2) sm80_tensor_ok: the same without the TMA extent limits.
+ *   (3) 16-byte aligned base, unit stride along D, strides multiples of 4 elements; other
+ *       float32 backward calls (D > 128, unaligned tensors) take the simt row.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the
@@ -117,8 +121,9 @@ static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, co
   CudaState *cs;
   JFA_CHECK(jfa_cuda_state(ctx, &cs));
   const int det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
+  const int tf32 = (ctx->flags & JFA_FLAG_ALLOW_TF32) != 0;
   const BwdCall c = {ctx, cs, p, q, k, v, dout, lse, delta, dq_ws, (p->D + 7) / 8 * 8, det, dq, dk, dv,
-                     accumulate, &mk};
+                     accumulate, &mk, tf32};
   return run_bwd_table(JFA_ROWS(kBackward), c);
 }
 

@@ -45,6 +45,7 @@ struct BwdCall {
   const jfa_tensor_t *dq, *dk, *dv;
   int accumulate;
   const MaskDev *mk;
+  int allow_tf32; /* JFA_FLAG_ALLOW_TF32: float32 tensor-core kernels may use one TF32 product (else 3xTF32) */
 };
 
 /* ---------------------------------------------------------------------------- */
@@ -58,7 +59,7 @@ const char *simt_bwd_why_not(const BwdCall &c);
 jfa_status_t simt_bwd_run(const BwdCall &c);
 
 /* sm80/family.cu: bf16/fp16, aligned tensors (sm80_tensor_ok), head dims of sm80/tiles.h
-   built into this library (JFA_HEAD_DIMS). */
+   built into this library (JFA_HEAD_DIMS); the backward also float32 (TF32 tensor cores). */
 const char *sm80_fwd_why_not(const FwdCall &c);
 jfa_status_t sm80_fwd_run(const FwdCall &c);
 const char *sm80_bwd_why_not(const BwdCall &c);
