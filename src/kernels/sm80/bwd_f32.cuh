@@ -97,7 +97,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   float *Qs = Vs + BN * DS;        /* [2][BM][DS] */
   float *dOs = Qs + 2 * BM * DS;   /* [2][BM][DS] */
   float *dSs = dOs + 2 * BM * DS;  /* [2][BM][BNS] */
-  float *lse_s = dSs + 2 * BM * BNS; /* [2][BM], log2 units, +inf = no contribution */
+  float *lse_s = dSs + 2 * BM * BNS; /* [2][BM], +inf = no contribution */
   float *del_s = lse_s + 2 * BM;   /* [2][BM] */
   int *klo_s = (int *)(del_s + 2 * BM); /* [2][BM] key intervals of the rows (masked only) */
   int *khi_s = klo_s + 2 * BM;          /* [2][BM] */
@@ -107,6 +107,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
   const int64_t n0 = (int64_t)blockIdx.x * BN;
   const int wk = warp * 16;
+  constexpr float kLog2e = 1.4426950408889634f;
+  const float scale_lo = (float)(p.scale - (double)a.scale); /* scale = a.scale + scale_lo */
 
   int64_t i_min = 0, i_max = p.Nq; /* query rows that may see keys [n0, n0 + BN) */
   if (MASKED) mask_query_range(a.mk, n0, min(n0 + BN, p.Nk), &i_min, &i_max);
@@ -127,7 +129,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
       float l = INFINITY, dl = 0.f;
       if (i < p.Nq) {
         l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-        l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
+        l = l == -INFINITY ? INFINITY : l;
         dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
       }
       lse_s[buf * BM + r] = l;
@@ -229,6 +231,13 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
     for (int nt = 0; nt < NQ; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) st[nt][e] = dpt[nt][e] = 0.f;
+    /* 3xTF32: S^T's two small products go to their own accumulator (added at the end), so the
+       running sum of the large scores is rounded once per k8 step, not three times */
+    float stl[PRECISE ? NQ : 1][4];
+#pragma unroll
+    for (int nt = 0; nt < (PRECISE ? NQ : 1); ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) stl[nt][e] = 0.f;
 #pragma unroll 2
     for (int kk = 0; kk < DT; ++kk) {
       uint32_t ak[4], av[4], akl[4], avl[4];
@@ -244,14 +253,29 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
         ldsm_x4_a(bo, sOb + off);
         f32_split_regs<PRECISE, 4>(bq, bql);
         f32_split_regs<PRECISE, 4>(bo, bol);
-        mma_3xtf32<PRECISE>(st[2 * np], ak, akl, bq, bql);
-        mma_3xtf32<PRECISE>(st[2 * np + 1], ak, akl, bq + 2, bql + 2);
+        if (PRECISE) {
+          mma_tf32(stl[PRECISE ? 2 * np : 0], akl, bq);
+          mma_tf32(stl[PRECISE ? 2 * np : 0], ak, bql);
+          mma_tf32(stl[PRECISE ? 2 * np + 1 : 0], akl, bq + 2);
+          mma_tf32(stl[PRECISE ? 2 * np + 1 : 0], ak, bql + 2);
+        }
+        mma_tf32(st[2 * np], ak, bq);
+        mma_tf32(st[2 * np + 1], ak, bq + 2);
         mma_3xtf32<PRECISE>(dpt[2 * np], av, avl, bo, bol);
         mma_3xtf32<PRECISE>(dpt[2 * np + 1], av, avl, bo + 2, bol + 2);
       }
     }
 
-    /* P^T and dS^T (in place: st <- P, dpt <- dS) */
+    if (PRECISE) {
+#pragma unroll
+      for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) st[nt][e] += stl[PRECISE ? nt : 0][e];
+    }
+
+    /* P^T and dS^T (in place: st <- P, dpt <- dS). The exponent in natural units,
+       scale S - lse with the scale as a float pair (two fmas), then times log2(e): near the
+       row's maximum it is small and keeps float32 accuracy where S and lse are large. */
     const bool need_mask = MASKED || n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
     const int klim = (int)min((int64_t)BN, p.Nk - n0);
     int cdiff = 1 << 30;
@@ -264,7 +288,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int qi = nt * 8 + 2 * t4 + (e & 1);
-        float pv = p_cap1(exp2f(st[nt][e] * a.scale_log2 - lb[qi]));
+        float pv = p_cap1(exp2f(fmaf(st[nt][e], scale_lo, fmaf(st[nt][e], a.scale, -lb[qi])) * kLog2e));
         if (need_mask) {
           const int kl = wk + g + (e >> 1) * 8;
           if (!MASKED) {
@@ -274,8 +298,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
             if (kj < klo_s[buf * BM + qi] || kj >= khi_s[buf * BM + qi])
               pv = 0.f;
             else if (a.mk.dm_kind)
-              pv = p_cap1(exp2f(st[nt][e] * a.scale_log2 +
-                                mask_dense(a.mk, b, h, q0 + qi, kj) * 1.4426950408889634f - lb[qi]));
+              pv = p_cap1(exp2f(fmaf(st[nt][e], scale_lo,
+                                     fmaf(st[nt][e], a.scale, mask_dense(a.mk, b, h, q0 + qi, kj) - lb[qi])) *
+                                kLog2e));
           }
         }
         st[nt][e] = pv;
