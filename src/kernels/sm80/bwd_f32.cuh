@@ -31,9 +31,10 @@
  *    (a0, a2) = dS[g][2t, 2t + 1] and (a1, a3) = dS[g + 8][2t, 2t + 1]: 8-byte loads, per
  *    half-warp words 8g + 2t (stride = 8 mod 32), conflict-free. (The dS stores, dS[2t + e][g],
  *    conflict 2-way; once per element against SPLIT loads.)
- * Every operand is split (tf32_split: hi, lo) or rounded (tf32_round) once where it is loaded
- * and reused from registers: K, V fragments over the query n-tiles, P and dS over the d
- * n-tiles, dS over the dQ slice's d n-tiles.
+ * 3xTF32: every operand is split (tf32_split: hi, lo) once where it is loaded and reused from
+ * registers: K, V fragments over the query n-tiles, P and dS over the d n-tiles, dS over the
+ * dQ slice's d n-tiles. TF32: K, V, Q, dO are rounded once in shared memory (each thread its
+ * own cp.async chunks, f32_round_own), dS where it is stored; P and dS in registers.
  */
 #ifndef JFA_KERNELS_SM80_BWD_F32_CUH_
 #define JFA_KERNELS_SM80_BWD_F32_CUH_
@@ -80,11 +81,37 @@ __device__ __forceinline__ void f32_split(float x, uint32_t &hi, uint32_t &lo) {
   if (PRECISE) tf32_split(x, &hi, &lo);
   else hi = tf32_round(x);
 }
+/* An operand read from shared memory: split (PRECISE), or already TF32 there (f32_round_own). */
+template <bool PRECISE>
+__device__ __forceinline__ void f32_operand(float x, uint32_t &hi, uint32_t &lo) {
+  if (PRECISE) tf32_split(x, &hi, &lo);
+  else hi = __float_as_uint(x);
+}
 /* The same in place on n fragment registers holding float bits (from ldmatrix). */
 template <bool PRECISE, int N>
-__device__ __forceinline__ void f32_split_regs(uint32_t *hi, uint32_t *lo) {
+__device__ __forceinline__ void f32_operand_regs(uint32_t *hi, uint32_t *lo) {
+  if (PRECISE) {
 #pragma unroll
-  for (int e = 0; e < N; ++e) f32_split<PRECISE>(__uint_as_float(hi[e]), hi[e], lo[e]);
+    for (int e = 0; e < N; ++e) tf32_split(__uint_as_float(hi[e]), &hi[e], &lo[e]);
+  }
+}
+
+/* TF32 mode: the chunks this thread copied with f32_load_tile<D, ROWS, NTHREADS> (the same
+   mapping) rounded to TF32 in place, once, after its cp_async_wait (a thread's own copies are
+   visible to it; the barrier that follows publishes them). */
+template <int D, int ROWS, int NTHREADS>
+__device__ __forceinline__ void f32_round_own(float *dst) {
+  constexpr int CH = D / 4, DS = D + 4;
+#pragma unroll 4
+  for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+    float4 *p4 = reinterpret_cast<float4 *>(dst + (idx / CH) * DS + (idx % CH) * 4);
+    float4 x = *p4;
+    x.x = __uint_as_float(tf32_round(x.x));
+    x.y = __uint_as_float(tf32_round(x.y));
+    x.z = __uint_as_float(tf32_round(x.z));
+    x.w = __uint_as_float(tf32_round(x.w));
+    *p4 = x;
+  }
 }
 
 template <int D, int NW, int BM, bool PRECISE, bool MASKED>
@@ -177,16 +204,16 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
       const float2 x0 = *reinterpret_cast<const float2 *>(ds + kk * 8);
       const float2 x1 = *reinterpret_cast<const float2 *>(ds + 8 * BNS + kk * 8);
       uint32_t as[4], asl[4];
-      f32_split<PRECISE>(x0.x, as[0], asl[0]);
-      f32_split<PRECISE>(x1.x, as[1], asl[1]);
-      f32_split<PRECISE>(x0.y, as[2], asl[2]);
-      f32_split<PRECISE>(x1.y, as[3], asl[3]);
+      f32_operand<PRECISE>(x0.x, as[0], asl[0]); /* TF32: dS stored rounded */
+      f32_operand<PRECISE>(x1.x, as[1], asl[1]);
+      f32_operand<PRECISE>(x0.y, as[2], asl[2]);
+      f32_operand<PRECISE>(x1.y, as[3], asl[3]);
       const float *krow = kr + kk * 8 * DS;
 #pragma unroll
       for (int j = 0; j < NP; ++j) {
         uint32_t bk[2], bkl[2];
-        f32_split<PRECISE>(krow[j * 8], bk[0], bkl[0]);
-        f32_split<PRECISE>(krow[DS + j * 8], bk[1], bkl[1]);
+        f32_operand<PRECISE>(krow[j * 8], bk[0], bkl[0]);
+        f32_operand<PRECISE>(krow[DS + j * 8], bk[1], bkl[1]);
         mma_3xtf32<PRECISE>(acc[j], as, asl, bk, bkl);
       }
     }
@@ -212,6 +239,14 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
     /* Q/dO/lse/delta of this block and dS of the last one are visible; every warp is done with
        the other Q/dO buffer (last block) and with dS buffer buf (dQ of the block before) */
     cp_async_wait<0>();
+    if (!PRECISE) { /* TF32 operands rounded once in shared memory */
+      if (it == 0) {
+        f32_round_own<D, BN, NTHREADS>(Ks);
+        f32_round_own<D, BN, NTHREADS>(Vs);
+      }
+      f32_round_own<D, BM, NTHREADS>(Qs + buf * BM * DS);
+      f32_round_own<D, BM, NTHREADS>(dOs + buf * BM * DS);
+    }
     __syncthreads();
     const int64_t h = h_cur, q0 = qb_cur * BM;
     if (++qb_cur == nqb) {
@@ -243,16 +278,16 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
       uint32_t ak[4], av[4], akl[4], avl[4];
       ldsm_x4_a(ak, sK + a_lane + kk * 32);
       ldsm_x4_a(av, sV + a_lane + kk * 32);
-      f32_split_regs<PRECISE, 4>(ak, akl);
-      f32_split_regs<PRECISE, 4>(av, avl);
+      f32_operand_regs<PRECISE, 4>(ak, akl);
+      f32_operand_regs<PRECISE, 4>(av, avl);
 #pragma unroll
       for (int np = 0; np < NQ / 2; ++np) {
         const uint32_t off = b_lane + (np * 16 * DS + kk * 8) * 4;
         uint32_t bq[4], bo[4], bql[4], bol[4];
         ldsm_x4_a(bq, sQb + off);
         ldsm_x4_a(bo, sOb + off);
-        f32_split_regs<PRECISE, 4>(bq, bql);
-        f32_split_regs<PRECISE, 4>(bo, bol);
+        f32_operand_regs<PRECISE, 4>(bq, bql);
+        f32_operand_regs<PRECISE, 4>(bo, bol);
         if (PRECISE) {
           mma_tf32(stl[PRECISE ? 2 * np : 0], akl, bq);
           mma_tf32(stl[PRECISE ? 2 * np : 0], ak, bql);
@@ -323,10 +358,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt) {
         uint32_t bo[2], bol[2], bq[2], bql[2];
-        f32_split<PRECISE>(orow[dt * 8], bo[0], bol[0]);
-        f32_split<PRECISE>(orow[DS + dt * 8], bo[1], bol[1]);
-        f32_split<PRECISE>(qrow[dt * 8], bq[0], bql[0]);
-        f32_split<PRECISE>(qrow[DS + dt * 8], bq[1], bql[1]);
+        f32_operand<PRECISE>(orow[dt * 8], bo[0], bol[0]);
+        f32_operand<PRECISE>(orow[DS + dt * 8], bo[1], bol[1]);
+        f32_operand<PRECISE>(qrow[dt * 8], bq[0], bql[0]);
+        f32_operand<PRECISE>(qrow[DS + dt * 8], bq[1], bql[1]);
         mma_3xtf32<PRECISE>(dv[dt], ap, apl, bo, bol);
         mma_3xtf32<PRECISE>(dk[dt], as, asl, bq, bql);
       }
@@ -340,7 +375,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int qi = nt * 8 + 2 * t4 + (e & 1), kr = wk + g + (e >> 1) * 8;
-          dSb[qi * BNS + kr] = dpt[nt][e];
+          dSb[qi * BNS + kr] = PRECISE ? dpt[nt][e] : __uint_as_float(tf32_round(dpt[nt][e]));
         }
       h_prev = h;
       q0_prev = q0;
