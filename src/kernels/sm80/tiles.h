@@ -57,8 +57,11 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_BWD, JFA_DTYPE_FLOAT32,  64, 0,   0,  8, 0, false,  32, false},
   {OP_BWD, JFA_DTYPE_FLOAT32,  96, 0,   0,  8, 0, false,  32, false},
   {OP_BWD, JFA_DTYPE_FLOAT32, 128, 0,   0,  8, 0, false,  16, false},
-  {OP_BWD, JFA_DTYPE_FLOAT32,  64, 1,   0,  8, 0, false,  64, false},
-  {OP_BWD, JFA_DTYPE_FLOAT32, 128, 1,   0,  4, 0, false,  32, false},
+  /* float32 tuning variants: smaller CTAs, two per SM (no spills) */
+  {OP_BWD, JFA_DTYPE_FLOAT32,  32, 1,   0,  8, 0, false,  32, false},
+  {OP_BWD, JFA_DTYPE_FLOAT32,  64, 1,   0,  4, 0, false,  32, false},
+  {OP_BWD, JFA_DTYPE_FLOAT32,  96, 1,   0,  4, 0, false,  16, false},
+  {OP_BWD, JFA_DTYPE_FLOAT32, 128, 1,   0,  4, 0, false,  16, false},
 };
 /* clang-format on */
 
