@@ -64,6 +64,7 @@ static const fcase_t cases[] = {
     {1, 2, 3, 3, 333, 333, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1},
     {0, 1, 2, 2, 2048, 2048, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1},
     {0, 1, 2, 1, 1024, 1500, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 0},
+    {0, 1, 2, 1, 77, 130, 40, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},     /* test_gpu_modes' */
     /* masks beyond causal (the MASKED instantiation) */
     {0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 1, 1, 1},      /* window */
     {1, 1, 8, 2, 257, 257, 128, NONE, 0, 0, 64, 64, NULL, NULL, DN_NONE, 1, 0, 0},    /* window, GQA */
@@ -75,6 +76,7 @@ static const fcase_t cases[] = {
     /* the simt family's: rows not 16-byte aligned, D > 128 */
     {0, 1, 2, 2, 100, 100, 33, CPOS, 0, 10, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
     {0, 1, 2, 1, 64, 100, 256, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
+    {1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0},
 };
 #define NCASES ((int)(sizeof(cases) / sizeof(cases[0])))
 
