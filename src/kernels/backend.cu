@@ -14,6 +14,8 @@
  *   fwd       sm_80+  fp32       <= 256     any              aligned (3)    sm80/  mma.sync TF32 (fwd_f32.cuh)
  *   JVP       sm_80+  fp32       <= 128     any              aligned (3)    sm80/  mma.sync TF32 (fwd_f32.cuh)
  *   bwd       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
+ *   bwd       sm_80+  fp32       <= 128     any              aligned (3)    sm80/  mma.sync TF32: 3xTF32
+ *                                                                                  (JFA_FLAG_ALLOW_TF32: TF32)
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
  *   bwd-JVP   any     any        <= 256     any              any            simt/  fp32 arithmetic
  *             (simt/bwd_jvp.cu holds the second-order call's entry points; kBackwardJvp below

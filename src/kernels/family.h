@@ -58,8 +58,8 @@ const char *simt_bwd_why_not(const BwdCall &c);
 jfa_status_t simt_bwd_run(const BwdCall &c);
 
 /* sm80/family.cu: bf16/fp16, aligned tensors (sm80_tensor_ok), head dims of sm80/tiles.h
-   built into this library (JFA_HEAD_DIMS); the forward and JVP also float32 (sm80_tensor_ok_f32,
-   TF32 tensor cores). */
+   built into this library (JFA_HEAD_DIMS); the forward, JVP and backward also float32
+   (sm80_tensor_ok_f32, TF32 tensor cores). */
 const char *sm80_fwd_why_not(const FwdCall &c);
 jfa_status_t sm80_fwd_run(const FwdCall &c);
 const char *sm80_bwd_why_not(const BwdCall &c);

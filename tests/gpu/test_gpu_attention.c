@@ -155,12 +155,15 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&dv);
   snprintf(nm, sizeof(nm), "case %d bwd", ci);
   if (want >= 0) gt_check_path(gpu, nm, 1, want == GT_PATH_SIMT ? GT_PATH_SIMT : GT_PATH_SM80);
+  /* float32 on the 3xTF32 tensor cores: dK, dV sum Nq products in float32 (1.8e-5 at Nq = 1000
+     on the H200, 2026-12-02; test_gpu_f32_backward holds them within 2x of the simt kernel's) */
+  const double tolb = c->dt == F32 ? 3 * tol : tol;
   snprintf(nm, sizeof(nm), "case %d bwd dQ", ci);
-  gt_compare(nm, dq.val, rdq, nq, tol);
+  gt_compare(nm, dq.val, rdq, nq, tolb);
   snprintf(nm, sizeof(nm), "case %d bwd dK", ci);
-  gt_compare(nm, dk.val, rdk, nk, tol);
+  gt_compare(nm, dk.val, rdk, nk, tolb);
   snprintf(nm, sizeof(nm), "case %d bwd dV", ci);
-  gt_compare(nm, dv.val, rdv, nk, tol);
+  gt_compare(nm, dv.val, rdv, nk, tolb);
 
   free(ro), free(rod), free(rlse), free(rmu), free(rdq), free(rdk), free(rdv);
   gbuf_t *all[] = {&q, &k, &v, &qd, &kd, &vd, &dout, &o, &od, &lse, &mu, &dq, &dk, &dv};

@@ -1,7 +1,7 @@
 /*
  * family.cu - the sm80 family's (mma.sync, sm_80+) rows of the dispatch tables (family.h):
  * which calls its forward, JVP and backward take (16-bit dtype, aligned tensors, a head dim of
- * tiles.h that is built; float32 forward and JVP on TF32 tensor cores, fwd_f32.cuh), and the
+ * tiles.h that is built; float32 on TF32 tensor cores, fwd_f32.cuh and bwd_f32.cuh), and the
  * calls into the per-head-dim instantiations (inst/).
  */
 #include "kernels/family.h"
@@ -112,13 +112,37 @@ jfa_status_t sm80_fwd_run(const FwdCall &c) {
   return fwd_dispatch<__half>(a, Dk, c.qd != nullptr, st);
 }
 
+/* ---- float32 backward (bwd_f32.cuh, TF32 tensor cores) ---- */
+template <int D>
+static jfa_status_t bwd_f32_case(const BwdArgs &a, bool tf32, cudaStream_t st) {
+  if constexpr (head_dim_built(D)) return sm80_bwd_f32_d<D>(a, tf32, st);
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no float32 backward kernel for head dim %d", D);
+}
+
+static jfa_status_t bwd_f32_dispatch(const BwdArgs &a, int Dk, bool tf32, cudaStream_t st) {
+  switch (Dk) {
+    case 32: return bwd_f32_case<32>(a, tf32, st);
+    case 64: return bwd_f32_case<64>(a, tf32, st);
+    case 96: return bwd_f32_case<96>(a, tf32, st);
+    case 128: return bwd_f32_case<128>(a, tf32, st);
+    default: break;
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no float32 backward kernel for head dim %d", Dk);
+}
+/* ---- end float32 backward ---- */
+
 const char *sm80_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   const int Dk = sm80_head_dim(p->D);
   if (Dk == 0 || Dk > 128) return "head dim above 128";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v) || !sm80_tensor_ok(c.dout))
+  if (c.q->dtype == JFA_DTYPE_FLOAT32) {
+    if (!sm80_tensor_ok_f32(c.q) || !sm80_tensor_ok_f32(c.k) || !sm80_tensor_ok_f32(c.v) ||
+        !sm80_tensor_ok_f32(c.dout))
+      return "q, k, v, dout (float32): not with 16-byte aligned rows and strides multiple of 4";
+  } else if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v) || !sm80_tensor_ok(c.dout)) {
     return "q, k, v, dout: not 16-bit with aligned rows and strides";
+  }
   if (p->B > 65535 || p->Hkv > 65535) return "B or Hkv above 65535 (grid)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
@@ -165,7 +189,9 @@ jfa_status_t sm80_bwd_run(const BwdCall &c) {
   a.scale = (float)p->scale;
   a.scale_log2 = (float)(p->scale * 1.4426950408889634);
   const int Dk = sm80_head_dim(p->D);
-  if (c.q->dtype == JFA_DTYPE_BFLOAT16)
+  if (c.q->dtype == JFA_DTYPE_FLOAT32)
+    JFA_CHECK(bwd_f32_dispatch(a, Dk, call_precision(c.ctx, c.q->dtype, PATH_SM80) == PREC_TF32, st));
+  else if (c.q->dtype == JFA_DTYPE_BFLOAT16)
     JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, Dk, st));
   else
     JFA_CHECK(bwd_dispatch<__half>(a, Dk, st));

@@ -31,5 +31,8 @@ template <typename T, int D, bool JVP> jfa_status_t sm80_fwd_d(const FwdArgs &a,
 template <int D, bool JVP> jfa_status_t sm80_fwd_f32_d(const FwdArgs &a, bool tf32, cudaStream_t st);
 /** Backward at head dim D for T; inst/bwd_d<D>.cu instantiates it. */
 template <typename T, int D> jfa_status_t sm80_bwd_d(const BwdArgs &a, cudaStream_t st);
+/** float32 backward at head dim D on TF32 tensor cores (bwd_f32.cuh): 3xTF32, or one TF32
+ *  product when tf32; inst/bwd_f32_d<D>.cu instantiates it. */
+template <int D> jfa_status_t sm80_bwd_f32_d(const BwdArgs &a, bool tf32, cudaStream_t st);
 
 #endif /* JFA_KERNELS_SM80_SM80_H_ */

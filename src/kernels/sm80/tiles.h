@@ -69,6 +69,17 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_FWD, F32, 128, 1,    32,  4, 2, false,   0, false}, /* 132 KiB: Q's split over 4 key tiles */
   {OP_JVP, F32,  64, 1,    32,  8, 1, false,   0, false}, /* 136 KiB */
   {OP_JVP, F32, 128, 1,    32,  4, 1, false,   0, false}, /* 198 KiB: one CTA of 4 warps */
+  /* float32 backward (bwd_f32.cuh, TF32 / 3xTF32; KREG unused). dK, dV: D / 2 registers each;
+     shared memory 4 (2 BN + 4 BM) (D + 4) + 8 BM (BN + 8) bytes */
+  {OP_BWD, F32,  32, 0,   0,  4, 0, false,  64, false},
+  {OP_BWD, F32,  64, 0,   0,  8, 0, false,  32, false},
+  {OP_BWD, F32,  96, 0,   0,  8, 0, false,  32, false},
+  {OP_BWD, F32, 128, 0,   0,  8, 0, false,  16, false},
+  /* float32 tuning variants: smaller CTAs, two per SM (no spills) */
+  {OP_BWD, F32,  32, 1,   0,  8, 0, false,  32, false},
+  {OP_BWD, F32,  64, 1,   0,  4, 0, false,  32, false},
+  {OP_BWD, F32,  96, 1,   0,  4, 0, false,  16, false},
+  {OP_BWD, F32, 128, 1,   0,  4, 0, false,  16, false},
 };
 #undef F32
 /* clang-format on */

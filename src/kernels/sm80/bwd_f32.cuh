@@ -1,0 +1,448 @@
+/*
+ * bwd_f32.cuh - the sm80 family's float32 backward on tensor cores (mma.sync m16n8k8 TF32,
+ * tf32.cuh): 3xTF32 (PRECISE, float32 products; the default) or one TF32 product
+ * (JFA_FLAG_ALLOW_TF32), fp32 accumulation. The structure is bwd.cuh's (FlashAttention-2
+ * style): a CTA owns BN = 16 NW keys of one (batch, kv head), each warp 16 of them with their
+ * dK, dV accumulators in registers; the CTA loops over the query heads of the GQA group and
+ * over query blocks of BM rows (Q, dO, lse, delta double-buffered through cp.async);
+ *   S^T = K Q^T, P^T = exp(scale S^T - lse), dP^T = V dO^T, dS^T = P^T (dP^T - delta),
+ *   dV += P^T dO, dK += dS^T Q, dQ += dS K (fp32 atomics into the workspace; skipped in
+ *   deterministic mode). Masks, causal query-block skipping, fully masked rows (lse = -inf:
+ *   P = 0), NaN propagation (p_cap1) and the accumulate mode as in bwd.cuh. Tiles: the
+ *   float32 rows of tiles.h; inst/bwd_f32_d<D>.cu instantiates per head dim.
+ *
+ * Shared memory holds float32 rows of stride D + 4 floats (K, V, Q, dO; = 4 mod 32 words) and
+ * dS as [query][key] rows of stride BN + 8 (= 8 mod 32). Fragments (m16n8k8, g = lane / 4,
+ * t = lane % 4; A 16 x 8 row-major: a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4],
+ * a3 = A[g+8][t+4]; B 8 x 8: b0 = B[t][g], b1 = B[t+4][g]; C: c0,c1 = C[g][2t,2t+1],
+ * c2,c3 = C[g+8][2t,2t+1]). A k8 slice may be permuted (the same permutation in A and B):
+ *
+ *  S^T = K Q^T (m = key, n = query, k = d), and dP^T = V dO^T alike: A = K[key][d] and
+ *    B[d][q] = Q[q][d] are both "row g, word t" of an 8 x 4-float block, which is what
+ *    ldmatrix (b16) hands lane (g, t) for 32-bit data: one ldmatrix.x4 gives a0..a3 of K
+ *    (matrices: rows 0-7 / 8-15 x words 0-3 / 4-7) or b0, b1 of two query n-tiles of Q.
+ *    16-byte rows at stride = 4 mod 32 words: conflict-free.
+ *  dV += P^T dO (m = key, n = d, k = query), and dK += dS^T Q alike: A from the accumulator
+ *    of S^T, which holds queries 2t, 2t+1 of n-tile nt; the k8 slice = n-tile nt with
+ *    position t <-> query 2t, t + 4 <-> query 2t + 1 (tf32.cuh): a0 = c0, a1 = c2, a2 = c1,
+ *    a3 = c3; b0 = dO[2t][g], b1 = dO[2t + 1][g]: scalar loads, bank 8t + g, conflict-free.
+ *  dQ += dS K (m = query, n = d, k = key): B = K[key][d] needs the same permutation
+ *    (b0 = K[2t][g], b1 = K[2t + 1][g], bank 8t + g), so A = dS[q][key] is read as
+ *    (a0, a2) = dS[g][2t, 2t + 1] and (a1, a3) = dS[g + 8][2t, 2t + 1]: 8-byte loads, per
+ *    half-warp words 8g + 2t (stride = 8 mod 32), conflict-free. (The dS stores, dS[2t + e][g],
+ *    conflict 2-way; once per element against SPLIT loads.)
+ * 3xTF32: every operand is split (tf32_split: hi, lo) once where it is loaded and reused from
+ * registers: K, V fragments over the query n-tiles, P and dS over the d n-tiles, dS over the
+ * dQ slice's d n-tiles. TF32: K, V, Q, dO are rounded once in shared memory (each thread its
+ * own cp.async chunks, f32_round_own), dS where it is stored; P and dS in registers.
+ */
+#ifndef JFA_KERNELS_SM80_BWD_F32_CUH_
+#define JFA_KERNELS_SM80_BWD_F32_CUH_
+
+#include "kernels/sm80/bwd.cuh"
+#include "kernels/sm80/tf32.cuh"
+
+template <int D, int NW, int BM>
+struct BwdF32 {
+  static constexpr int BN = 16 * NW, DS = D + 4, BNS = BN + 8, NQ = BM / 8, DT = D / 8;
+  static constexpr int NTHREADS = NW * 32;
+  static_assert(BM % 16 == 0 && D % 32 == 0, "float32 backward tiles: BM multiple of 16, D of 32");
+  static constexpr size_t smem_bytes(bool masked) {
+    return sizeof(float) * ((size_t)2 * BN * DS + (size_t)4 * BM * DS + (size_t)2 * BM * BNS + (size_t)4 * BM) +
+           (masked ? sizeof(int) * 4 * BM : 0);
+  }
+};
+
+/* Rows [r0, r0 + ROWS) of (b, h) of a float32 view into dst (stride D + 4) with 16-byte
+   cp.async; rows past n and columns past Dreal are zero-filled. */
+template <int D, int ROWS, int NTHREADS>
+__device__ __forceinline__ void f32_load_tile(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
+                                              int Dreal) {
+  constexpr int CH = D / 4, DS = D + 4;
+  const float *base = (const float *)v.p;
+#pragma unroll 4
+  for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+    const int r = idx / CH, c = idx % CH;
+    const int64_t row = r0 + r;
+    int bytes = 0;
+    const float *src = base;
+    if (row < n) {
+      const int rem = Dreal - c * 4;
+      bytes = rem >= 4 ? 16 : (rem > 0 ? rem * 4 : 0);
+      if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 4;
+    }
+    cp_async16(dst + r * DS + c * 4, src, bytes);
+  }
+}
+
+/* x -> (hi, lo) (PRECISE) or hi = TF32(x) (lo not written). */
+template <bool PRECISE>
+__device__ __forceinline__ void f32_split(float x, uint32_t &hi, uint32_t &lo) {
+  if (PRECISE) tf32_split(x, &hi, &lo);
+  else hi = tf32_round(x);
+}
+/* An operand read from shared memory: split (PRECISE), or already TF32 there (f32_round_own). */
+template <bool PRECISE>
+__device__ __forceinline__ void f32_operand(float x, uint32_t &hi, uint32_t &lo) {
+  if (PRECISE) tf32_split(x, &hi, &lo);
+  else hi = __float_as_uint(x);
+}
+/* The same in place on n fragment registers holding float bits (from ldmatrix). */
+template <bool PRECISE, int N>
+__device__ __forceinline__ void f32_operand_regs(uint32_t *hi, uint32_t *lo) {
+  if (PRECISE) {
+#pragma unroll
+    for (int e = 0; e < N; ++e) tf32_split(__uint_as_float(hi[e]), &hi[e], &lo[e]);
+  }
+}
+
+/* TF32 mode: the chunks this thread copied with f32_load_tile<D, ROWS, NTHREADS> (the same
+   mapping) rounded to TF32 in place, once, after its cp_async_wait (a thread's own copies are
+   visible to it; the barrier that follows publishes them). */
+template <int D, int ROWS, int NTHREADS>
+__device__ __forceinline__ void f32_round_own(float *dst) {
+  constexpr int CH = D / 4, DS = D + 4;
+#pragma unroll 4
+  for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+    float4 *p4 = reinterpret_cast<float4 *>(dst + (idx / CH) * DS + (idx % CH) * 4);
+    float4 x = *p4;
+    x.x = __uint_as_float(tf32_round(x.x));
+    x.y = __uint_as_float(tf32_round(x.y));
+    x.z = __uint_as_float(tf32_round(x.z));
+    x.w = __uint_as_float(tf32_round(x.w));
+    *p4 = x;
+  }
+}
+
+template <int D, int NW, int BM, bool PRECISE, bool MASKED>
+__global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
+  typedef BwdF32<D, NW, BM> C;
+  constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, DT = C::DT, NTHREADS = C::NTHREADS;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  float *Ks = (float *)smraw;
+  float *Vs = Ks + BN * DS;
+  float *Qs = Vs + BN * DS;        /* [2][BM][DS] */
+  float *dOs = Qs + 2 * BM * DS;   /* [2][BM][DS] */
+  float *dSs = dOs + 2 * BM * DS;  /* [2][BM][BNS] */
+  float *lse_s = dSs + 2 * BM * BNS; /* [2][BM], +inf = no contribution */
+  float *del_s = lse_s + 2 * BM;   /* [2][BM] */
+  int *klo_s = (int *)(del_s + 2 * BM); /* [2][BM] key intervals of the rows (masked only) */
+  int *khi_s = klo_s + 2 * BM;          /* [2][BM] */
+
+  const jfa_problem_t &p = a.p;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
+  const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
+  const int64_t n0 = (int64_t)blockIdx.x * BN;
+  const int wk = warp * 16;
+  constexpr float kLog2e = 1.4426950408889634f;
+  const float scale_lo = (float)(p.scale - (double)a.scale); /* scale = a.scale + scale_lo */
+
+  int64_t i_min = 0, i_max = p.Nq; /* query rows that may see keys [n0, n0 + BN) */
+  if (MASKED) mask_query_range(a.mk, n0, min(n0 + BN, p.Nk), &i_min, &i_max);
+  else if (p.causal) i_min = max((int64_t)0, p.k_pos0 + n0 - p.q_pos0);
+  const int64_t qb_start = i_min / BM;
+  const int64_t nqb = (!MASKED || i_max > i_min) ? (i_max + BM - 1) / BM : qb_start;
+  const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
+  const int64_t total = per_head * grp;
+
+  f32_load_tile<D, BN, NTHREADS>(Ks, a.k, b, hk, n0, p.Nk, a.Dreal);
+  f32_load_tile<D, BN, NTHREADS>(Vs, a.v, b, hk, n0, p.Nk, a.Dreal);
+
+  auto prefetch = [&](int64_t h, int64_t q0, int buf) {
+    f32_load_tile<D, BM, NTHREADS>(Qs + buf * BM * DS, a.q, b, h, q0, p.Nq, a.Dreal);
+    f32_load_tile<D, BM, NTHREADS>(dOs + buf * BM * DS, a.dout, b, h, q0, p.Nq, a.Dreal);
+    for (int r = threadIdx.x; r < BM; r += NTHREADS) {
+      const int64_t i = q0 + r;
+      float l = INFINITY, dl = 0.f;
+      if (i < p.Nq) {
+        l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+        l = l == -INFINITY ? INFINITY : l;
+        dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+      }
+      lse_s[buf * BM + r] = l;
+      del_s[buf * BM + r] = dl;
+      if (MASKED) {
+        int64_t lo = 0, hi = 0;
+        if (i < p.Nq) mask_row_keys(a.mk, i, &lo, &hi);
+        klo_s[buf * BM + r] = (int)lo;
+        khi_s[buf * BM + r] = (int)hi;
+      }
+    }
+  };
+  int64_t h_cur = hk * grp, qb_cur = qb_start;
+  if (total > 0) prefetch(h_cur, qb_cur * BM, 0);
+  cp_async_commit();
+
+  float dk[DT][4], dv[DT][4];
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
+
+  /* ldmatrix row addresses (bytes) of this lane for 32-bit data (an 8 x 8 b16 matrix = 8 rows x 4 floats):
+     A of the warp's K / V rows: matrix m = lane / 8 -> rows (m & 1) * 8, words (m >> 1) * 4;
+     B of Q / dO (two query n-tiles): matrix m -> rows (m >> 1) * 8, words (m & 1) * 4. */
+  const uint32_t a_lane = ((wk + (lane & 7) + ((lane >> 3) & 1) * 8) * DS + (lane >> 4) * 4) * 4;
+  const uint32_t b_lane = (((lane & 7) + (lane >> 4) * 8) * DS + ((lane >> 3) & 1) * 4) * 4;
+  const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sQ = smem_u32(Qs), sO = smem_u32(dOs);
+
+  /* dQ[BM x D] += dS K for the dS tile in buffer dbuf (query block q0 of head h): warp ->
+     (m-tile of 16 queries, slice of NP d n-tiles) */
+  auto dq_step = [&](int dbuf, int64_t h, int64_t q0) {
+    constexpr int MTILES = BM / 16, SPLIT = NW / MTILES, NP = DT / SPLIT;
+    static_assert(NW % MTILES == 0 && DT % SPLIT == 0, "bad dQ split");
+    const int mt = warp % MTILES, sl = warp / MTILES;
+    const float *ds = dSs + dbuf * BM * BNS + (mt * 16 + g) * BNS + 2 * t4;
+    const float *kr = Ks + 2 * t4 * DS + sl * NP * 8 + g;
+    float acc[NP][4];
+#pragma unroll
+    for (int j = 0; j < NP; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
+#pragma unroll 2
+    for (int kk = 0; kk < BN / 8; ++kk) {
+      const float2 x0 = *reinterpret_cast<const float2 *>(ds + kk * 8);
+      const float2 x1 = *reinterpret_cast<const float2 *>(ds + 8 * BNS + kk * 8);
+      uint32_t as[4], asl[4];
+      f32_operand<PRECISE>(x0.x, as[0], asl[0]); /* TF32: dS stored rounded */
+      f32_operand<PRECISE>(x1.x, as[1], asl[1]);
+      f32_operand<PRECISE>(x0.y, as[2], asl[2]);
+      f32_operand<PRECISE>(x1.y, as[3], asl[3]);
+      const float *krow = kr + kk * 8 * DS;
+#pragma unroll
+      for (int j = 0; j < NP; ++j) {
+        uint32_t bk[2], bkl[2];
+        f32_operand<PRECISE>(krow[j * 8], bk[0], bkl[0]);
+        f32_operand<PRECISE>(krow[DS + j * 8], bk[1], bkl[1]);
+        mma_3xtf32<PRECISE>(acc[j], as, asl, bk, bkl);
+      }
+    }
+    const int64_t i_a = q0 + mt * 16 + g, i_b = i_a + 8;
+    float *rowa = a.dq_ws + ((b * p.Hq + h) * p.Nq + i_a) * a.Dws;
+    float *rowb = rowa + 8 * a.Dws;
+#pragma unroll
+    for (int j = 0; j < NP; ++j) {
+      const int d = (sl * NP + j) * 8 + 2 * t4; /* even; the workspace row stride Dws is a multiple of 8 */
+      if (d + 1 < a.Dreal) {
+        if (i_a < p.Nq) atomic_add2(rowa + d, acc[j][0], acc[j][1]);
+        if (i_b < p.Nq) atomic_add2(rowb + d, acc[j][2], acc[j][3]);
+      } else if (d < a.Dreal) {
+        if (i_a < p.Nq) atomicAdd(rowa + d, acc[j][0]);
+        if (i_b < p.Nq) atomicAdd(rowb + d, acc[j][2]);
+      }
+    }
+  };
+
+  int64_t h_prev = 0, q0_prev = 0; /* the block whose dS waits for its dQ */
+  for (int64_t it = 0; it < total; ++it) {
+    const int buf = (int)(it & 1);
+    /* Q/dO/lse/delta of this block and dS of the last one are visible; every warp is done with
+       the other Q/dO buffer (last block) and with dS buffer buf (dQ of the block before) */
+    cp_async_wait<0>();
+    if (!PRECISE) { /* TF32 operands rounded once in shared memory */
+      if (it == 0) {
+        f32_round_own<D, BN, NTHREADS>(Ks);
+        f32_round_own<D, BN, NTHREADS>(Vs);
+      }
+      f32_round_own<D, BM, NTHREADS>(Qs + buf * BM * DS);
+      f32_round_own<D, BM, NTHREADS>(dOs + buf * BM * DS);
+    }
+    __syncthreads();
+    const int64_t h = h_cur, q0 = qb_cur * BM;
+    if (++qb_cur == nqb) {
+      qb_cur = qb_start;
+      ++h_cur;
+    }
+    if (it + 1 < total) prefetch(h_cur, qb_cur * BM, buf ^ 1);
+    cp_async_commit();
+    if (!a.skip_dq && it > 0) dq_step(buf ^ 1, h_prev, q0_prev);
+    const uint32_t sQb = sQ + buf * BM * DS * 4, sOb = sO + buf * BM * DS * 4;
+    const float *Qb = Qs + buf * BM * DS, *dOb = dOs + buf * BM * DS;
+    const float *lb = lse_s + buf * BM, *db = del_s + buf * BM;
+
+    /* S^T = K Q^T and dP^T = V dO^T, 16 keys x BM queries per warp */
+    float st[NQ][4], dpt[NQ][4];
+#pragma unroll
+    for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) st[nt][e] = dpt[nt][e] = 0.f;
+    /* 3xTF32: S^T's two small products go to their own accumulator (added at the end), so the
+       running sum of the large scores is rounded once per k8 step, not three times */
+    float stl[PRECISE ? NQ : 1][4];
+#pragma unroll
+    for (int nt = 0; nt < (PRECISE ? NQ : 1); ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) stl[nt][e] = 0.f;
+#pragma unroll 2
+    for (int kk = 0; kk < DT; ++kk) {
+      uint32_t ak[4], av[4], akl[4], avl[4];
+      ldsm_x4_a(ak, sK + a_lane + kk * 32);
+      ldsm_x4_a(av, sV + a_lane + kk * 32);
+      f32_operand_regs<PRECISE, 4>(ak, akl);
+      f32_operand_regs<PRECISE, 4>(av, avl);
+#pragma unroll
+      for (int np = 0; np < NQ / 2; ++np) {
+        const uint32_t off = b_lane + (np * 16 * DS + kk * 8) * 4;
+        uint32_t bq[4], bo[4], bql[4], bol[4];
+        ldsm_x4_a(bq, sQb + off);
+        ldsm_x4_a(bo, sOb + off);
+        f32_operand_regs<PRECISE, 4>(bq, bql);
+        f32_operand_regs<PRECISE, 4>(bo, bol);
+        if (PRECISE) {
+          mma_tf32(stl[PRECISE ? 2 * np : 0], akl, bq);
+          mma_tf32(stl[PRECISE ? 2 * np : 0], ak, bql);
+          mma_tf32(stl[PRECISE ? 2 * np + 1 : 0], akl, bq + 2);
+          mma_tf32(stl[PRECISE ? 2 * np + 1 : 0], ak, bql + 2);
+        }
+        mma_tf32(st[2 * np], ak, bq);
+        mma_tf32(st[2 * np + 1], ak, bq + 2);
+        mma_3xtf32<PRECISE>(dpt[2 * np], av, avl, bo, bol);
+        mma_3xtf32<PRECISE>(dpt[2 * np + 1], av, avl, bo + 2, bol + 2);
+      }
+    }
+
+    if (PRECISE) {
+#pragma unroll
+      for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) st[nt][e] += stl[PRECISE ? nt : 0][e];
+    }
+
+    /* P^T and dS^T (in place: st <- P, dpt <- dS). The exponent in natural units,
+       scale S - lse with the scale as a float pair (two fmas), then times log2(e): near the
+       row's maximum it is small and keeps float32 accuracy where S and lse are large. */
+    const bool need_mask = MASKED || n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
+    const int klim = (int)min((int64_t)BN, p.Nk - n0);
+    int cdiff = 1 << 30;
+    if (p.causal) {
+      const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + n0);
+      cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+    }
+#pragma unroll
+    for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int qi = nt * 8 + 2 * t4 + (e & 1);
+        float pv = p_cap1(exp2f(fmaf(st[nt][e], scale_lo, fmaf(st[nt][e], a.scale, -lb[qi])) * kLog2e));
+        if (need_mask) {
+          const int kl = wk + g + (e >> 1) * 8;
+          if (!MASKED) {
+            if (kl >= klim || kl - qi > cdiff) pv = 0.f;
+          } else {
+            const int kj = (int)n0 + kl;
+            if (kj < klo_s[buf * BM + qi] || kj >= khi_s[buf * BM + qi])
+              pv = 0.f;
+            else if (a.mk.dm_kind)
+              pv = p_cap1(exp2f(fmaf(st[nt][e], scale_lo,
+                                     fmaf(st[nt][e], a.scale, mask_dense(a.mk, b, h, q0 + qi, kj) - lb[qi])) *
+                                kLog2e));
+          }
+        }
+        st[nt][e] = pv;
+        dpt[nt][e] = pv * (dpt[nt][e] - db[qi]);
+      }
+
+    /* dV += P^T dO, dK += dS^T Q: k8 slice = query n-tile nt (position t <-> query 2t, t + 4 <-> 2t + 1) */
+#pragma unroll
+    for (int nt = 0; nt < NQ; ++nt) {
+      uint32_t ap[4], apl[4], as[4], asl[4];
+      f32_split<PRECISE>(st[nt][0], ap[0], apl[0]);
+      f32_split<PRECISE>(st[nt][2], ap[1], apl[1]);
+      f32_split<PRECISE>(st[nt][1], ap[2], apl[2]);
+      f32_split<PRECISE>(st[nt][3], ap[3], apl[3]);
+      f32_split<PRECISE>(dpt[nt][0], as[0], asl[0]);
+      f32_split<PRECISE>(dpt[nt][2], as[1], asl[1]);
+      f32_split<PRECISE>(dpt[nt][1], as[2], asl[2]);
+      f32_split<PRECISE>(dpt[nt][3], as[3], asl[3]);
+      const float *orow = dOb + (nt * 8 + 2 * t4) * DS + g, *qrow = Qb + (nt * 8 + 2 * t4) * DS + g;
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt) {
+        uint32_t bo[2], bol[2], bq[2], bql[2];
+        f32_operand<PRECISE>(orow[dt * 8], bo[0], bol[0]);
+        f32_operand<PRECISE>(orow[DS + dt * 8], bo[1], bol[1]);
+        f32_operand<PRECISE>(qrow[dt * 8], bq[0], bql[0]);
+        f32_operand<PRECISE>(qrow[DS + dt * 8], bq[1], bql[1]);
+        mma_3xtf32<PRECISE>(dv[dt], ap, apl, bo, bol);
+        mma_3xtf32<PRECISE>(dk[dt], as, asl, bq, bql);
+      }
+    }
+
+    if (!a.skip_dq) {
+      /* dS -> smem buffer buf as [query][key]; its dQ is added in the next iteration */
+      float *dSb = dSs + buf * BM * BNS;
+#pragma unroll
+      for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int qi = nt * 8 + 2 * t4 + (e & 1), kr = wk + g + (e >> 1) * 8;
+          dSb[qi * BNS + kr] = PRECISE ? dpt[nt][e] : __uint_as_float(tf32_round(dpt[nt][e]));
+        }
+      h_prev = h;
+      q0_prev = q0;
+    }
+  }
+  cp_async_wait<0>();
+  if (!a.skip_dq && total > 0) {
+    __syncthreads();
+    dq_step((int)((total - 1) & 1), h_prev, q0_prev);
+  }
+
+  /* store dK (scaled), dV */
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    const int64_t j = n0 + wk + g + rr * 8;
+    if (j >= p.Nk) continue;
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int d = dt * 8 + 2 * t4 + e;
+        if (d >= a.Dreal) continue;
+        const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
+        float *pk = (float *)a.dk.p + voff(a.dk, b, hk, j, d), *pv = (float *)a.dv.p + voff(a.dv, b, hk, j, d);
+        if (a.accumulate) {
+          *pk += xk;
+          *pv += xv;
+        } else {
+          *pk = xk;
+          *pv = xv;
+        }
+      }
+  }
+}
+
+template <int D, int NW, int BM, bool PRECISE, bool MASKED>
+static jfa_status_t launch_bwd_f32_m(const BwdArgs &a, cudaStream_t st) {
+  typedef BwdF32<D, NW, BM> C;
+  auto kern = bwd_f32_kernel<D, NW, BM, PRECISE, MASKED>;
+  const size_t smem = C::smem_bytes(MASKED);
+  JFA_CHECK(smem_optin(kern, smem));
+  dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
+  kern<<<grid, C::NTHREADS, smem, st>>>(a);
+  JFA_LAUNCH_CHECK();
+  return JFA_SUCCESS;
+}
+
+/* The float32 backward of tuning variant V (tiles.h) at head dim D: the row of the call's mask class. */
+template <int D, int V, bool PRECISE>
+static jfa_status_t sm80_bwd_f32_variant(const BwdArgs &a, cudaStream_t st) {
+  constexpr Sm80Tile c = sm80_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, V);
+  constexpr Sm80Tile m = sm80_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_ANY, V);
+  static_assert(c.D == D && m.D == D && c.dtype == JFA_DTYPE_FLOAT32 && m.dtype == JFA_DTYPE_FLOAT32,
+                "no sm80 float32 backward tiles for this head dim");
+  if (!a.masked) return launch_bwd_f32_m<D, c.NW, c.BM, PRECISE, false>(a, st);
+  return launch_bwd_f32_m<D, m.NW, m.BM, PRECISE, true>(a, st);
+}
+
+template <int D>
+jfa_status_t sm80_bwd_f32_d(const BwdArgs &a, bool tf32, cudaStream_t st) {
+#ifdef JFA_TUNING
+  if constexpr (sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, 1)) {
+    if (tune_variant("JFA_TUNE_BWD") == 1)
+      return tf32 ? sm80_bwd_f32_variant<D, 1, false>(a, st) : sm80_bwd_f32_variant<D, 1, true>(a, st);
+  }
+#endif
+  return tf32 ? sm80_bwd_f32_variant<D, 0, false>(a, st) : sm80_bwd_f32_variant<D, 0, true>(a, st);
+}
+
+#endif /* JFA_KERNELS_SM80_BWD_F32_CUH_ */

@@ -1,0 +1,376 @@
+/*
+ * test_gpu_f32_backward.c - the float32 backward on the GPU against the float64 CPU backend,
+ * in three configurations per case: the simt family (a context made under
+ * JFA_KERNEL_PATH=simt), the sm80 tensor-core kernel in 3xTF32 (the default) and in TF32
+ * (JFA_FLAG_ALLOW_TF32). Cases: odd sizes, D in {32, 40, 64, 96, 128} (and 33, 256, which the
+ * simt family takes), causal top-left / bottom-right with Nq != Nk, fully masked rows, GQA 8:1,
+ * MQA, BSHD, large logits (q, k ~ N(0, 30^2)), sliding window, packed sequences, dense masks;
+ * the accumulate mode over two key halves (the ring's) and the deterministic mode (two runs
+ * bitwise equal). The backward gets the reference O and lse rounded to float32, so only the
+ * backward is measured; outputs are poisoned (NaN) before each call and the family that ran is
+ * checked (jfa_cuda_last_kernel).
+ * Tolerances (relative error, norm-wise): simt and 3xTF32 1e-5 (gt_tol); on large logits the
+ * 3xTF32 error within 2x the simt kernel's (and the simt kernel's within 2e-3); TF32 5e-3 (on
+ * large logits TF32 scores are off by units: only every element written, finite).
+ *
+ *   ctest -L gpu    or    ./test_gpu_f32_backward [case-index]   (JFA_TEST_SEED=... to repeat)
+ * Exits 77 (CTest "Not Run") without a GPU.
+ */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv, strdup */
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "gpu_test.h"
+
+#define F32 JFA_DTYPE_FLOAT32
+#define UNB JFA_WINDOW_UNBOUNDED
+#define NONE JFA_MASK_NONE
+#define TL JFA_MASK_CAUSAL_TOP_LEFT
+#define BR JFA_MASK_CAUSAL_BOTTOM_RIGHT
+#define CPOS JFA_MASK_CAUSAL_POSITIONS
+enum { DN_NONE = 0, DN_BOOL, DN_F32 };
+
+typedef struct {
+  int bshd;
+  int64_t B, Hq, Hkv, Nq, Nk, D; /* Nq, Nk: the sums of seq_q / seq_k when those are set */
+  jfa_mask_t mask;
+  int64_t qpos, kpos;
+  int64_t wl, wr;
+  const char *seq_q, *seq_k;
+  int dense;
+  double sigma; /* q, k ~ N(0, sigma^2) */
+  int acc, det; /* also the accumulate mode / the deterministic mode */
+} fcase_t;
+
+static const fcase_t cases[] = {
+    /* bshd B Hq Hkv Nq Nk D mask qpos kpos wl wr seq_q seq_k dense sigma acc det */
+    {0, 1, 2, 2, 129, 129, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},
+    {1, 1, 4, 2, 1000, 1000, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1},
+    {0, 1, 16, 2, 129, 129, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 0},   /* GQA 8:1 */
+    {0, 1, 4, 1, 200, 300, 128, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1}, /* MQA */
+    {0, 1, 2, 2, 129, 300, 96, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 0},    /* Nq < Nk */
+    {0, 1, 2, 2, 1000, 64, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},    /* rows < 936 fully masked */
+    {1, 1, 2, 2, 129, 257, 40, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 0},  /* D = 40 -> 64 */
+    {0, 1, 2, 2, 100, 100, 40, CPOS, 0, 10, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1}, /* rows 0..9 fully masked */
+    {0, 1, 2, 2, 256, 256, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 30, 0, 0}, /* large logits */
+    {0, 1, 2, 2, 300, 300, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 30, 0, 0},
+    {1, 1, 8, 1, 333, 200, 96, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 30, 0, 0},   /* MQA, Nq > Nk */
+    {0, 2, 2, 2, 7, 33, 32, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},
+    {0, 1, 2, 2, 1, 1, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
+    {1, 2, 3, 3, 333, 333, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1},
+    {0, 1, 2, 2, 2048, 2048, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1},
+    {0, 1, 2, 1, 1024, 1500, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 0},
+    {0, 1, 2, 1, 77, 130, 40, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},     /* test_gpu_modes' */
+    /* masks beyond causal (the MASKED instantiation) */
+    {0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 1, 1, 1},      /* window */
+    {1, 1, 8, 2, 257, 257, 128, NONE, 0, 0, 64, 64, NULL, NULL, DN_NONE, 1, 0, 0},    /* window, GQA */
+    {1, 1, 2, 2, 0, 0, 32, BR, 0, 0, 64, UNB, "1,7,129", "3,7,100", DN_NONE, 1, 1, 0}, /* packed + window */
+    {1, 1, 4, 2, 0, 0, 96, TL, 0, 0, UNB, UNB, "1,7,0,129,64", NULL, DN_NONE, 1, 0, 1},
+    {0, 1, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 1, 1, 0},    /* bias */
+    {0, 2, 4, 2, 200, 129, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 1},     /* bool + causal */
+    {0, 1, 2, 2, 200, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 30, 0, 0},  /* large logits, bool */
+    /* the simt family's: rows not 16-byte aligned, D > 128 */
+    {0, 1, 2, 2, 100, 100, 33, CPOS, 0, 10, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
+    {0, 1, 2, 1, 64, 100, 256, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
+    {1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0},
+};
+#define NCASES ((int)(sizeof(cases) / sizeof(cases[0])))
+
+enum { M_SIMT = 0, M_3X, M_TF32, NMODES };
+static const char *kModeName[NMODES] = {"simt", "3xTF32", "TF32"};
+static jfa_context_t *g_ctx[NMODES];
+static int g_env_simt; /* JFA_KERNEL_PATH=simt for the whole run */
+
+static int parse_lens(const char *s, int64_t *lens, int max) {
+  int n = 0;
+  while (s && *s && n < max) {
+    lens[n++] = strtoll(s, (char **)&s, 10);
+    if (*s == ',') ++s;
+  }
+  return n;
+}
+
+static jfa_tensor_t rows_of(const jfa_tensor_t *t, int axis, int64_t r0, int64_t n) {
+  jfa_tensor_t v = *t;
+  v.data = (char *)t->data + (size_t)(r0 * t->stride[axis]) * jfa_dtype_size(t->dtype);
+  v.shape[axis] = n;
+  return v;
+}
+
+/* rows r (0..D) of a contiguous double array all zero */
+static int row_zero(const double *x, int64_t r, int64_t D) {
+  for (int64_t d = 0; d < D; ++d)
+    if (x[r * D + d] != 0.0) return 0;
+  return 1;
+}
+
+/* A dense mask (B, Hq, Nq, Nk), contiguous: ~25% masked entries, rows i % 13 == 5 fully masked. */
+typedef struct {
+  jfa_tensor_t dev, host;
+  void *dptr, *hptr;
+} dmask_t;
+
+static void make_dense(dmask_t *m, int kind, int64_t B, int64_t H, int64_t Nq, int64_t Nk) {
+  const size_t n = (size_t)(B * H * Nq * Nk);
+  double *r = malloc((n ? n : 1) * sizeof(double));
+  tu_fill_normal(r, n, 1.0);
+  const jfa_dtype_t mdt = kind == DN_BOOL ? JFA_DTYPE_BOOL : F32;
+  void *stage = malloc((n ? n : 1) * jfa_dtype_size(mdt));
+  if (kind == DN_BOOL) {
+    unsigned char *hb = malloc(n ? n : 1);
+    for (size_t x = 0; x < n; ++x) {
+      const int64_t i = (int64_t)(x / (size_t)Nk) % Nq;
+      hb[x] = !(fabs(r[x]) > 1.15 || i % 13 == 5);
+    }
+    memcpy(stage, hb, n);
+    m->hptr = hb;
+  } else {
+    double *hd = malloc((n ? n : 1) * sizeof(double));
+    for (size_t x = 0; x < n; ++x) {
+      const int64_t i = (int64_t)(x / (size_t)Nk) % Nq;
+      hd[x] = (fabs(r[x]) > 1.15 || i % 13 == 5) ? -INFINITY : tu_round(r[x] * 0.7, F32);
+      ((float *)stage)[x] = (float)hd[x];
+    }
+    m->hptr = hd;
+  }
+  m->host = jfa_tensor_bhsd(m->hptr, kind == DN_BOOL ? JFA_DTYPE_BOOL : JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, H, Nq, Nk);
+  if (cudaMalloc(&m->dptr, (n ? n : 1) * jfa_dtype_size(mdt)) != cudaSuccess)
+    gt_ok(JFA_ERROR_OUT_OF_MEMORY, "cudaMalloc(mask)");
+  cudaMemcpy(m->dptr, stage, n * jfa_dtype_size(mdt), cudaMemcpyHostToDevice);
+  m->dev = jfa_tensor_bhsd(m->dptr, mdt, JFA_DEVICE_CUDA, B, H, Nq, Nk);
+  free(stage), free(r);
+}
+
+/* The family a mode must run on. */
+static int want_path(int mode, int64_t D) {
+  if (mode == M_SIMT || g_env_simt) return GT_PATH_SIMT;
+  return (D <= 128 && D % 4 == 0) ? GT_PATH_SM80 : GT_PATH_SIMT;
+}
+
+/* Runs the backward of mode m (flags | the mode's own) on that mode's context. */
+static void backward_call(int m, unsigned flags, const jfa_attention_params_t *pg, gbuf_t *q, gbuf_t *k, gbuf_t *v,
+                          gbuf_t *o, gbuf_t *lse, gbuf_t *dout, gbuf_t *dq, gbuf_t *dk, gbuf_t *dv) {
+  gt_ok(jfa_context_set_flags(g_ctx[m], flags | (m == M_TF32 ? JFA_FLAG_ALLOW_TF32 : 0u)), "set_flags");
+  gb_poison(dq), gb_poison(dk), gb_poison(dv);
+  const jfa_status_t s =
+      jfa_attention_backward(g_ctx[m], pg, &q->t, &k->t, &v->t, &o->t, &lse->t, &dout->t, &dq->t, &dk->t, &dv->t);
+  gt_ok(s, "backward");
+  gb_get(dq), gb_get(dk), gb_get(dv);
+}
+
+static double max3(double a, double b, double c) { return fmax(a, fmax(b, c)); }
+
+static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+  (void)gpu;
+  const fcase_t *c = &cases[ci];
+  int64_t lq[64], lk[64], cq[65], ck[65];
+  int ns = 0;
+  int64_t Nq = c->Nq, Nk = c->Nk;
+  if (c->seq_q) {
+    ns = parse_lens(c->seq_q, lq, 64);
+    if (parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64) != ns) {
+      tu_expect("case table: seq_q and seq_k have the same count", 0);
+      return;
+    }
+    cq[0] = ck[0] = 0;
+    for (int s = 0; s < ns; ++s) cq[s + 1] = cq[s] + lq[s], ck[s + 1] = ck[s] + lk[s];
+    Nq = cq[ns], Nk = ck[ns];
+  }
+  const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, D = c->D;
+  printf("case %d: fp32 %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
+         "seqs=%s/%s dense=%d sigma=%g\n",
+         ci, c->bshd ? "BSHD" : "BHSD", (long long)B, (long long)Hq, (long long)Hkv, (long long)Nq, (long long)Nk,
+         (long long)D, (int)c->mask, (long long)c->qpos, (long long)c->kpos, (long long)c->wl, (long long)c->wr,
+         c->seq_q ? c->seq_q : "-", c->seq_k ? c->seq_k : "-", c->dense, c->sigma);
+  fflush(stdout);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = c->mask;
+  prm.q_position = c->qpos;
+  prm.k_position = c->kpos;
+  prm.window_left = c->wl;
+  prm.window_right = c->wr;
+  if (ns) prm.cu_seqlens_q = cq, prm.cu_seqlens_k = ck, prm.num_seqs = ns;
+  dmask_t dm;
+  memset(&dm, 0, sizeof(dm));
+  if (c->dense) make_dense(&dm, c->dense, B, Hq, Nq, Nk);
+  jfa_attention_params_t pc = prm, pg = prm;
+  if (c->dense) pc.attn_mask = &dm.host, pg.attn_mask = &dm.dev;
+
+  gbuf_t q = gb_new(F32, c->bshd, B, Hq, Nq, D), k = gb_new(F32, c->bshd, B, Hkv, Nk, D),
+         v = gb_new(F32, c->bshd, B, Hkv, Nk, D), dout = gb_new(F32, c->bshd, B, Hq, Nq, D),
+         o = gb_new(F32, c->bshd, B, Hq, Nq, D), lse = gb_new(F32, 0, B, Hq, Nq, 1),
+         dq = gb_new(F32, c->bshd, B, Hq, Nq, D), dk = gb_new(F32, c->bshd, B, Hkv, Nk, D),
+         dv = gb_new(F32, c->bshd, B, Hkv, Nk, D);
+  gb_random(&q, c->sigma);
+  gb_random(&k, c->sigma);
+  gb_random(&v, 1.0);
+  gb_random(&dout, 1.0);
+
+  /* float64 reference; the GPU backward gets its O and lse rounded to float32 */
+  const size_t nq = q.n, nk = k.n, nr = lse.n;
+  double *ro = calloc(nq + 1, 8), *rlse = calloc(nr + 1, 8), *rdq = calloc(nq + 1, 8), *rdk = calloc(nk + 1, 8),
+         *rdv = calloc(nk + 1, 8);
+  jfa_tensor_t hq = host_f64(q.val, B, Hq, Nq, D), hk = host_f64(k.val, B, Hkv, Nk, D), hv = host_f64(v.val, B, Hkv, Nk, D),
+               hdo = host_f64(dout.val, B, Hq, Nq, D), ho = host_f64(ro, B, Hq, Nq, D), hl = host_f64(rlse, B, Hq, Nq, 1),
+               hdq = host_f64(rdq, B, Hq, Nq, D), hdk = host_f64(rdk, B, Hkv, Nk, D), hdv = host_f64(rdv, B, Hkv, Nk, D);
+  gt_ok(jfa_attention_forward(cpu, &pc, &hq, &hk, &hv, &ho, &hl), "cpu forward");
+  gt_ok(jfa_attention_backward(cpu, &pc, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
+  gb_set(&o, ro);
+  gb_set(&lse, rlse);
+  int64_t empty_rows = 0;
+  for (size_t r = 0; r < nr; ++r) empty_rows += rlse[r] == -INFINITY;
+  printf("  %lld of %zu rows see no key\n", (long long)empty_rows, nr);
+
+  char nm[192];
+  const int large = c->sigma > 1.0;
+  const double tol32 = gt_tol(F32), tol_tf32 = 5e-3;
+  double err[NMODES][3];
+  for (int m = 0; m < NMODES; ++m) {
+    backward_call(m, 0u, &pg, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
+    snprintf(nm, sizeof(nm), "case %d %s", ci, kModeName[m]);
+    gt_check_path(g_ctx[m], nm, 1, want_path(m, D));
+    gbuf_t *got[3] = {&dq, &dk, &dv};
+    const double *ref[3] = {rdq, rdk, rdv};
+    static const char *gname[3] = {"dQ", "dK", "dV"};
+    for (int e = 0; e < 3; ++e) {
+      const size_t n = got[e]->n;
+      const size_t nan = tu_count_nan(got[e]->val, n);
+      err[m][e] = nan ? NAN : tu_rel_err(got[e]->val, ref[e], n);
+      snprintf(nm, sizeof(nm), "case %d %s %s: every element written, no NaN (%zu of %zu NaN)", ci, kModeName[m],
+               gname[e], nan, n);
+      tu_expect(nm, nan == 0);
+      int finite = 1;
+      for (size_t x = 0; x < n; ++x) finite &= isfinite(got[e]->val[x]) != 0;
+      snprintf(nm, sizeof(nm), "case %d %s %s finite", ci, kModeName[m], gname[e]);
+      tu_expect(nm, finite);
+    }
+    printf("  %-6s rel err dQ %.3e dK %.3e dV %.3e\n", kModeName[m], err[m][0], err[m][1], err[m][2]);
+    /* exact zeros where nothing is visible: rows without keys (dQ), keys without queries (dK, dV) */
+    int64_t bad = 0;
+    for (int64_t r = 0; r < B * Hq * Nq; ++r)
+      if (rlse[r] == -INFINITY) bad += !row_zero(dq.val, r, D);
+    for (int64_t r = 0; r < B * Hkv * Nk; ++r)
+      if (row_zero(rdk, r, D) && row_zero(rdv, r, D)) bad += !(row_zero(dk.val, r, D) && row_zero(dv.val, r, D));
+    snprintf(nm, sizeof(nm), "case %d %s: exact zero gradients where nothing is visible (%lld bad rows)", ci,
+             kModeName[m], (long long)bad);
+    tu_expect(nm, bad == 0);
+  }
+  for (int e = 0; e < 3; ++e) {
+    static const char *gname[3] = {"dQ", "dK", "dV"};
+    if (!large) {
+      snprintf(nm, sizeof(nm), "case %d simt %s", ci, gname[e]), tu_check(nm, err[M_SIMT][e], tol32);
+      /* the issue's bound: within 2x of the simt kernel's error (dK, dV sum Nq products in
+         float32 on the tensor cores: 1.8e-5 at Nq = 1000 on the H200, 2026-12-02) */
+      snprintf(nm, sizeof(nm), "case %d 3xTF32 %s (2x simt's %.2e)", ci, gname[e], err[M_SIMT][e]);
+      tu_check(nm, err[M_3X][e], fmax(2.0 * err[M_SIMT][e], tol32));
+      snprintf(nm, sizeof(nm), "case %d TF32 %s", ci, gname[e]),
+          tu_check(nm, err[M_TF32][e], want_path(M_TF32, D) == GT_PATH_SIMT ? tol32 : tol_tf32);
+    } else {
+      snprintf(nm, sizeof(nm), "case %d simt %s (large logits)", ci, gname[e]), tu_check(nm, err[M_SIMT][e], 2e-3);
+      snprintf(nm, sizeof(nm), "case %d 3xTF32 %s (large logits, 2x simt's %.2e)", ci, gname[e], err[M_SIMT][e]);
+      tu_check(nm, err[M_3X][e], fmax(2.0 * err[M_SIMT][e], tol32));
+    }
+  }
+  printf("  3xTF32 / simt error ratio (max over dQ, dK, dV): %.2f\n",
+         max3(err[M_3X][0], err[M_3X][1], err[M_3X][2]) / fmax(max3(err[M_SIMT][0], err[M_SIMT][1], err[M_SIMT][2]), 1e-300));
+
+  /* deterministic mode: no atomics; two runs bitwise equal, and as accurate */
+  if (c->det) {
+    for (int m = M_3X; m < NMODES; ++m) {
+      gbuf_t *outs[3] = {&dq, &dk, &dv};
+      double *keep[3];
+      backward_call(m, JFA_FLAG_DETERMINISTIC, &pg, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
+      snprintf(nm, sizeof(nm), "case %d %s deterministic", ci, kModeName[m]);
+      gt_check_path(g_ctx[m], nm, 1, want_path(m, D));
+      for (int e = 0; e < 3; ++e) {
+        keep[e] = malloc((outs[e]->n + 1) * sizeof(double));
+        memcpy(keep[e], outs[e]->val, outs[e]->n * sizeof(double));
+      }
+      backward_call(m, JFA_FLAG_DETERMINISTIC, &pg, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
+      int same = 1;
+      for (int e = 0; e < 3; ++e) same &= memcmp(keep[e], outs[e]->val, outs[e]->n * sizeof(double)) == 0;
+      snprintf(nm, sizeof(nm), "case %d %s deterministic: two runs bitwise equal", ci, kModeName[m]);
+      tu_expect(nm, same);
+      const double t = m == M_3X || want_path(m, D) == GT_PATH_SIMT ? (large ? 2e-3 : tol32) : tol_tf32;
+      snprintf(nm, sizeof(nm), "case %d %s deterministic dQ", ci, kModeName[m]), gt_compare(nm, dq.val, rdq, nq, t);
+      snprintf(nm, sizeof(nm), "case %d %s deterministic dK", ci, kModeName[m]), gt_compare(nm, dk.val, rdk, nk, t);
+      snprintf(nm, sizeof(nm), "case %d %s deterministic dV", ci, kModeName[m]), gt_compare(nm, dv.val, rdv, nk, t);
+      for (int e = 0; e < 3; ++e) free(keep[e]);
+    }
+  }
+
+  /* accumulate mode (the ring's): the backend over two key halves adds into float32 dq, dk, dv */
+  if (c->acc) {
+    jfa_problem_t whole;
+    memset(&whole, 0, sizeof(whole));
+    whole.B = B, whole.Hq = Hq, whole.Hkv = Hkv, whole.Nq = Nq, whole.Nk = Nk, whole.D = D;
+    whole.scale = 1.0 / sqrt((double)D);
+    whole.causal = c->mask == TL || c->mask == BR || c->mask == CPOS;
+    whole.q_pos0 = (c->mask == BR && !ns) ? Nk - Nq : c->mask == CPOS ? c->qpos : 0;
+    whole.k_pos0 = c->mask == CPOS ? c->kpos : 0;
+    whole.windowed = c->wl != UNB || c->wr != UNB;
+    whole.win_left = c->wl, whole.win_right = c->wr;
+    whole.nseq = ns, whole.cu_q = ns ? cq : NULL, whole.cu_k = ns ? ck : NULL;
+    whole.seq_bottom_right = ns && c->mask == BR;
+    gbuf_t delta = gb_new(F32, 0, B, Hq, Nq, 1);
+    gt_ok(jfa_cuda_attention_delta(g_ctx[M_3X], &whole, &o.t, &dout.t, &delta.t), "attention_delta");
+    const int64_t h1 = Nk / 16 > 0 ? Nk / 16 * 8 : Nk / 2;
+    const int64_t r0[2] = {0, h1}, rn[2] = {h1, Nk - h1};
+    for (int m = M_3X; m < NMODES; ++m) {
+      gt_ok(jfa_context_set_flags(g_ctx[m], m == M_TF32 ? JFA_FLAG_ALLOW_TF32 : 0u), "set_flags");
+      gt_ok(jfa_cuda_fill(g_ctx[m], &dq.t, 0.0), "fill");
+      gt_ok(jfa_cuda_fill(g_ctx[m], &dk.t, 0.0), "fill");
+      gt_ok(jfa_cuda_fill(g_ctx[m], &dv.t, 0.0), "fill");
+      for (int s = 0; s < 2; ++s) {
+        if (rn[s] == 0) continue;
+        jfa_problem_t p = whole;
+        p.Nk = rn[s];
+        p.k_pos0 = whole.k_pos0 + r0[s];
+        jfa_tensor_t mk;
+        if (c->dense) mk = rows_of(&dm.dev, 3, r0[s], rn[s]), p.dmask = &mk;
+        jfa_tensor_t k2 = rows_of(&k.t, 2, r0[s], rn[s]), v2 = rows_of(&v.t, 2, r0[s], rn[s]),
+                     dk2 = rows_of(&dk.t, 2, r0[s], rn[s]), dv2 = rows_of(&dv.t, 2, r0[s], rn[s]);
+        gt_ok(jfa_cuda_attention_backward_block(g_ctx[m], &p, &q.t, &k2, &v2, &dout.t, &lse.t, &delta.t, &dq.t, &dk2,
+                                                &dv2, 1),
+              "attention_backward_block(accumulate)");
+        snprintf(nm, sizeof(nm), "case %d %s accumulate half %d", ci, kModeName[m], s);
+        /* a half's rows are 16-byte aligned when its first row is (D % 4 == 0 here) */
+        gt_check_path(g_ctx[m], nm, 1, want_path(m, D));
+      }
+      gb_get(&dq), gb_get(&dk), gb_get(&dv);
+      const double t = m == M_3X || want_path(m, D) == GT_PATH_SIMT ? tol32 : tol_tf32;
+      snprintf(nm, sizeof(nm), "case %d %s accumulate dQ", ci, kModeName[m]), gt_compare(nm, dq.val, rdq, nq, t);
+      snprintf(nm, sizeof(nm), "case %d %s accumulate dK", ci, kModeName[m]), gt_compare(nm, dk.val, rdk, nk, t);
+      snprintf(nm, sizeof(nm), "case %d %s accumulate dV", ci, kModeName[m]), gt_compare(nm, dv.val, rdv, nk, t);
+    }
+    gb_free(&delta);
+  }
+
+  free(ro), free(rlse), free(rdq), free(rdk), free(rdv);
+  gbuf_t *all[] = {&q, &k, &v, &dout, &o, &lse, &dq, &dk, &dv};
+  for (size_t e = 0; e < sizeof(all) / sizeof(all[0]); ++e) gb_free(all[e]);
+  if (c->dense) cudaFree(dm.dptr), free(dm.hptr);
+}
+
+int main(int argc, char **argv) {
+  gt_require_gpu();
+  const char *e = getenv("JFA_KERNEL_PATH");
+  g_env_simt = e && strcmp(e, "simt") == 0;
+  /* a context reads JFA_KERNEL_PATH when it is created: the simt one under JFA_KERNEL_PATH=simt */
+  char *old = e ? strdup(e) : NULL;
+  setenv("JFA_KERNEL_PATH", "simt", 1);
+  gt_ok(jfa_context_create(&g_ctx[M_SIMT], JFA_DEVICE_CUDA, 0), "context_create(CUDA, simt)");
+  if (old) setenv("JFA_KERNEL_PATH", old, 1);
+  else unsetenv("JFA_KERNEL_PATH");
+  free(old);
+  for (int m = 0; m < NMODES; ++m)
+    if (m != M_SIMT) gt_ok(jfa_context_create(&g_ctx[m], JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
+  const int rc = gt_main(argc, argv, "test_gpu_f32_backward", NCASES, run_case);
+  for (int m = 0; m < NMODES; ++m) jfa_context_destroy(g_ctx[m]);
+  return rc;
+}
