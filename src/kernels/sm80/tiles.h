@@ -42,6 +42,11 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_BWD,  0,  64, 0,      0,  8, 0, false,  64, true},
   {OP_BWD,  0,  96, 0,      0,  8, 0, false,  64, false},
   {OP_BWD,  0, 128, 0,      0,  8, 0, false,  64, false},
+  /* backward-JVP (bwd_jvp.cuh): NW warps, BM query rows; KREG unused */
+  {OP_BWD_JVP, 0,  32, 0,   0,  4, 0, false,  32, false},
+  {OP_BWD_JVP, 0,  64, 0,   0,  4, 0, false,  32, false},
+  {OP_BWD_JVP, 0,  96, 0,   0,  4, 0, false,  32, false},
+  {OP_BWD_JVP, 0, 128, 0,   0,  4, 0, false,  32, false},
   /* tuning variants (JFA_TUNING builds only) */
   {OP_FWD,  0, 128, 1,     32,  4, 2, false,   0, false},
   {OP_FWD,  0,  64, 1,    128,  4, 1, true,    0, false},
