@@ -32,6 +32,7 @@ struct CudaState {
   int path_cap;       /* highest KernelPath allowed (JFA_KERNEL_PATH=simt|sm80|sm90) */
   int sm90a_ok;       /* the device is sm_90 and the sm90 family's (sm_90a) kernels have code for it */
   int last_fwd, last_bwd; /* KernelPath of the last forward / backward (tests check the dispatch) */
+  int last_bwd_jvp;       /* KernelPath of the last backward-JVP */
 };
 
 /** Makes ctx->device_index current for the lifetime of the guard, then restores. */
