@@ -395,21 +395,32 @@ static jfa_status_t launch_bwd_jvp_tc(const BwdJvpArgs &a, cudaStream_t st) {
   return JFA_SUCCESS;
 }
 
-template <typename T, int D, bool KV>
+/* Tuning variant V (tiles.h) at head dim D, with or without dK, dV (KV). */
+template <typename T, int D, bool KV, int V>
 static jfa_status_t sm80_bwd_jvp_kv(const BwdJvpArgs &a, cudaStream_t st) {
-  constexpr Sm80Tile c = sm80_tile(OP_BWD_JVP, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
-  constexpr Sm80Tile m = sm80_tile(OP_BWD_JVP, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
+  constexpr Sm80Tile c = sm80_tile(OP_BWD_JVP, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
+  constexpr Sm80Tile m = sm80_tile(OP_BWD_JVP, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm80 backward-JVP tiles for this head dim");
   if (!a.masked) return launch_bwd_jvp_tc<T, D, c.NW, c.BM, KV, false>(a, st);
   return launch_bwd_jvp_tc<T, D, m.NW, m.BM, KV, true>(a, st);
 }
 
+template <typename T, int D, int V>
+static jfa_status_t sm80_bwd_jvp_variant(const BwdJvpArgs &a, bool kv, cudaStream_t st) {
+  if constexpr (sm80_bwd_jvp_fuses_kv(D)) {
+    if (kv) return sm80_bwd_jvp_kv<T, D, true, V>(a, st);
+  }
+  return sm80_bwd_jvp_kv<T, D, false, V>(a, st);
+}
+
 template <typename T, int D>
 jfa_status_t sm80_bwd_jvp_d(const BwdJvpArgs &a, bool kv, cudaStream_t st) {
-  if constexpr (sm80_bwd_jvp_fuses_kv(D)) {
-    if (kv) return sm80_bwd_jvp_kv<T, D, true>(a, st);
+#ifdef JFA_TUNING
+  if constexpr (sm80_has_tile(OP_BWD_JVP, DtypeOf<T>::value, D, 1)) {
+    if (tune_variant("JFA_TUNE_BWD_JVP") == 1) return sm80_bwd_jvp_variant<T, D, 1>(a, kv, st);
   }
-  return sm80_bwd_jvp_kv<T, D, false>(a, st);
+#endif
+  return sm80_bwd_jvp_variant<T, D, 0>(a, kv, st);
 }
 
 #endif /* JFA_KERNELS_SM80_BWD_JVP_CUH_ */

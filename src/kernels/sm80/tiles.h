@@ -5,7 +5,7 @@
  * instantiation files (inst/) compile the rows of their head dim.
  *
  * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. and
- * pick one with JFA_TUNE_FWD / JFA_TUNE_JVP / JFA_TUNE_BWD=<n> (bench/device/run_h200.sh
+ * pick one with JFA_TUNE_FWD / JFA_TUNE_JVP / JFA_TUNE_BWD / JFA_TUNE_BWD_JVP=<n> (bench/device/run_h200.sh
  * TUNE=1 compares them; a variant a head dim lacks runs variant 0).
  */
 #ifndef JFA_KERNELS_SM80_TILES_H_
@@ -56,6 +56,9 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP,  0,  64, 1,     64,  4, 1, true,    0, false},
   {OP_BWD,  0, 128, 1,      0,  8, 0, false,  32, false},
   {OP_BWD,  0,  64, 1,      0,  4, 0, false,  64, true},
+  {OP_BWD_JVP, 0,  64, 1,   0,  8, 0, false,  32, false}, /* 8 warps: Q-side tiles shared by 128 keys */
+  {OP_BWD_JVP, 0,  96, 1,   0,  8, 0, false,  16, false},
+  {OP_BWD_JVP, 0, 128, 1,   0,  8, 0, false,  16, false},
 };
 /* clang-format on */
 
