@@ -200,11 +200,12 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
 /* ---------------------------------------------------------------------------- */
 /* The backward-JVP (second order)                                                */
 
-/* The backward-JVP given the four fp32 statistics; ws: at least bwd_jvp_ws_bytes(p) of workspace
-   (the fp32 dQd and dQ accumulators, then the packed-sequence offsets). */
+/* Bytes of one fp32 (B, Hq, Nq, Dws) dQ accumulator of the backward-JVP. */
 static size_t bwd_jvp_dq_bytes(const jfa_problem_t *p) {
   return align_up((size_t)(p->B * p->Hq * p->Nq * ((p->D + 7) / 8 * 8)) * sizeof(float), 256);
 }
+/* The backward-JVP given the four fp32 statistics; ws: at least 2 bwd_jvp_dq_bytes(p) +
+   mask_ws_bytes(p) of workspace (the dQd and dQ accumulators, then the packed-sequence offsets). */
 static jfa_status_t bwd_jvp_core(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
                                  const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
                                  const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
@@ -218,9 +219,9 @@ static jfa_status_t bwd_jvp_core(jfa_context_t *ctx, const jfa_problem_t *p, con
   CudaState *cs;
   JFA_CHECK(jfa_cuda_state(ctx, &cs));
   const int det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
-  const BwdJvpCall c = {ctx,   cs,    p,     q,  k,  v,  qd, kd,         vd,       dout, doutd,
-                        lse,   mu,    delta, deltad, (float *)ws, (float *)((char *)ws + dq_bytes),
-                        (p->D + 7) / 8 * 8, det, dqd, dkd, dvd, dq, dk, dv, accumulate, &mk};
+  float *dqd_ws = (float *)ws, *dq_ws = (float *)((char *)ws + dq_bytes);
+  const BwdJvpCall c = {ctx, cs, p, q, k, v, qd, kd, vd, dout, doutd, lse, mu, delta, deltad,
+                        dqd_ws, dq_ws, (p->D + 7) / 8 * 8, det, dqd, dkd, dvd, dq, dk, dv, accumulate, &mk};
   return run_bwd_jvp_table(JFA_ROWS(kBackwardJvp), c);
 }
 
