@@ -63,7 +63,7 @@ jfa_status_t sm80_bwd_jvp_run(const BwdJvpCall &c) {
     JFA_CUDA_CHECK(cudaMemsetAsync(c.dqd_ws, 0, ws_bytes, st));
     if (want_dq) JFA_CUDA_CHECK(cudaMemsetAsync(c.dq_ws, 0, ws_bytes, st));
   }
-  BwdJvpArgs a;
+  BwdJvpArgs a{};
   a.p = *p;
   a.mk = *c.mk;
   a.masked = problem_has_masks(p) ? 1 : 0;
@@ -83,7 +83,7 @@ jfa_status_t sm80_bwd_jvp_run(const BwdJvpCall &c) {
   JFA_CHECK(bf ? bwd_jvp_dispatch<__nv_bfloat16>(a, want_kv, Dk, st) : bwd_jvp_dispatch<__half>(a, want_kv, Dk, st));
   if (want_kv && !sm80_bwd_jvp_fuses_kv(Dk)) {
     /* dK, dV from the backward kernel (why_not made sure both are asked) */
-    BwdArgs b;
+    BwdArgs b{}; /* value-initialised: fields this file does not know stay zero */
     b.p = *p;
     b.mk = *c.mk;
     b.masked = a.masked;
