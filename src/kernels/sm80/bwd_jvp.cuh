@@ -31,6 +31,10 @@
  * (backward kernel without its dQ: S, dP, dV, dK) = 17 = 3.4x, 13% more than fused, instead of
  * spilling. (Splitting into a dV/dVd kernel and a dK/dKd/dQ/dQd kernel instead would recompute
  * S and Sd: 18.)
+ * Tiles (tiles.h): 8 warps (128 keys per CTA, so that the Q-side tiles serve 128 keys and the
+ * dQd/dQ atomics are half those of 64-key blocks), BM = 32 at D <= 64 and 16 at D = 96, 128
+ * (registers: 240-255 per thread without spills; shared memory 146-192 KiB, one CTA per SM); a
+ * device whose opt-in shared memory is smaller (sm_80 at D = 128) goes to the simt family.
  */
 #ifndef JFA_KERNELS_SM80_BWD_JVP_CUH_
 #define JFA_KERNELS_SM80_BWD_JVP_CUH_
@@ -42,11 +46,8 @@ template <typename T, int D, int NW, int BM>
 struct BwdJvpTC {
   static constexpr int BN = 16 * NW, DS = D + 8, BNS = BN + 8, NQ = BM / 8, DT = D / 8, KS = D / 16;
   static constexpr int NTHREADS = NW * 32;
-  /* K, Kd, V, Vd; Q, Qd, dO, dOd x 2 buffers; dS, dSd x 2 buffers; lse, mu, delta, deltad x 2 */
-  static constexpr size_t smem_bytes(bool masked) {
-    return sizeof(T) * ((size_t)4 * BN * DS + (size_t)8 * BM * DS + (size_t)4 * BM * BNS) + sizeof(float) * 8 * BM +
-           (masked ? sizeof(int) * 4 * BM : 0);
-  }
+  static_assert(sizeof(T) == 2, "16-bit elements");
+  static constexpr size_t smem_bytes(bool masked) { return sm80_bwd_jvp_smem(D, NW, BM, masked); }
 };
 
 /* Writes (or, accumulate, adds into the fp32 accumulator) one element; skipped without data. */

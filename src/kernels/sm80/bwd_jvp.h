@@ -23,6 +23,14 @@ struct BwdJvpArgs {
   float scale, scale_log2;
 };
 
+/** Bytes of dynamic shared memory of the kernel with NW warps and BM query rows at head dim D
+ *  for 16-bit elements: K, Kd, V, Vd (16 NW rows each); Q, Qd, dO, dOd and dS, dSd, twice
+ *  (double-buffered); lse, mu, delta, deltad twice; masked: the rows' key intervals twice. */
+constexpr size_t sm80_bwd_jvp_smem(int D, int NW, int BM, bool masked) {
+  return 2 * ((size_t)4 * 16 * NW * (D + 8) + (size_t)8 * BM * (D + 8) + (size_t)4 * BM * (16 * NW + 8)) +
+         sizeof(float) * 8 * BM + (masked ? sizeof(int) * 4 * BM : 0);
+}
+
 /** Whether the kernel of head dim D keeps dK and dV in registers next to dKd and dVd (else the
  *  caller takes dK and dV from the backward kernel; bwd_jvp.cuh's top comment says why). */
 constexpr bool sm80_bwd_jvp_fuses_kv(int D) { return D <= 64; }

@@ -20,6 +20,10 @@ const char *sm80_bwd_jvp_why_not(const BwdJvpCall &c) {
     return "qd, kd, vd, doutd: not 16-bit with aligned rows and strides";
   if (!sm80_bwd_jvp_fuses_kv(Dk) && (c.dk == nullptr) != (c.dv == nullptr))
     return "dk without dv (or dv without dk) at D > 64 (the backward kernel writes both)";
+  const bool masked = problem_has_masks(p);
+  const Sm80Tile t = sm80_tile(OP_BWD_JVP, c.q->dtype, Dk, masked ? MASK_CLASS_ANY : MASK_CLASS_CAUSAL, 0);
+  if (sm80_bwd_jvp_smem(Dk, t.NW, t.BM, masked) > (size_t)c.cs->max_smem_optin)
+    return "shared memory of the tiles above the device's opt-in limit";
   if (p->B > 65535 || p->Hkv > 65535) return "B or Hkv above 65535 (grid)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";

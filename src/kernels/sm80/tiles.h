@@ -42,11 +42,12 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_BWD,  0,  64, 0,      0,  8, 0, false,  64, true},
   {OP_BWD,  0,  96, 0,      0,  8, 0, false,  64, false},
   {OP_BWD,  0, 128, 0,      0,  8, 0, false,  64, false},
-  /* backward-JVP (bwd_jvp.cuh): NW warps, BM query rows; KREG unused */
-  {OP_BWD_JVP, 0,  32, 0,   0,  4, 0, false,  32, false},
-  {OP_BWD_JVP, 0,  64, 0,   0,  4, 0, false,  32, false},
-  {OP_BWD_JVP, 0,  96, 0,   0,  4, 0, false,  32, false},
-  {OP_BWD_JVP, 0, 128, 0,   0,  4, 0, false,  32, false},
+  /* backward-JVP (bwd_jvp.cuh): NW warps (BN = 16 NW keys), BM query rows; KREG unused. 8 warps:
+     the Q-side tiles are shared by 128 keys and the dQd/dQ atomics are half those of 64 keys */
+  {OP_BWD_JVP, 0,  32, 0,   0,  8, 0, false,  32, false},
+  {OP_BWD_JVP, 0,  64, 0,   0,  8, 0, false,  32, false}, /* 146 KiB of shared memory */
+  {OP_BWD_JVP, 0,  96, 0,   0,  8, 0, false,  16, false}, /* 151 KiB */
+  {OP_BWD_JVP, 0, 128, 0,   0,  8, 0, false,  16, false}, /* 192 KiB: sm_90 (sm_80 opt-in is 163) */
   /* tuning variants (JFA_TUNING builds only) */
   {OP_FWD,  0, 128, 1,     32,  4, 2, false,   0, false},
   {OP_FWD,  0,  64, 1,    128,  4, 1, true,    0, false},
@@ -56,9 +57,9 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP,  0,  64, 1,     64,  4, 1, true,    0, false},
   {OP_BWD,  0, 128, 1,      0,  8, 0, false,  32, false},
   {OP_BWD,  0,  64, 1,      0,  4, 0, false,  64, true},
-  {OP_BWD_JVP, 0,  64, 1,   0,  8, 0, false,  32, false}, /* 8 warps: Q-side tiles shared by 128 keys */
-  {OP_BWD_JVP, 0,  96, 1,   0,  8, 0, false,  16, false},
-  {OP_BWD_JVP, 0, 128, 1,   0,  8, 0, false,  16, false},
+  {OP_BWD_JVP, 0,  64, 1,   0,  4, 0, false,  32, false}, /* 4 warps, BM = 32: 2 CTAs/SM at D = 64 */
+  {OP_BWD_JVP, 0,  96, 1,   0,  4, 0, false,  32, false},
+  {OP_BWD_JVP, 0, 128, 1,   0,  4, 0, false,  32, false}, /* 159 KiB: fits sm_80 */
 };
 /* clang-format on */
 
