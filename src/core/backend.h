@@ -164,7 +164,7 @@ jfa_status_t jfa_cuda_context_init(jfa_context_t *ctx);    /* checks the device 
 void jfa_cuda_context_release(jfa_context_t *ctx);         /* frees cuda_state */
 jfa_status_t jfa_cuda_synchronize(jfa_context_t *ctx);     /* cudaStreamSynchronize(ctx->stream) */
 int jfa_cuda_device_count(void);                           /* 0 without CUDA or GPU */
-/* The kernel family of the context's last forward (backward != 0: backward) call:
+/* The kernel family of the context's last forward (backward = 0), backward (1) or backward-JVP (2) call:
    0 SIMT, 1 mma.sync, 2 sm_90a (wgmma/TMA), -1 none yet. For the tests of the dispatch;
    exported from the shared library (not part of jfa.h) for the Python tests. */
 JFA_API int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward);

@@ -17,9 +17,8 @@
  *   bwd       sm_80+  fp32       <= 128     any              aligned (3)    sm80/  mma.sync TF32: 3xTF32
  *                                                                                  (JFA_FLAG_ALLOW_TF32: TF32)
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
+ *   bwd-JVP   sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync (bwd_jvp.cuh)
  *   bwd-JVP   any     any        <= 256     any              any            simt/  fp32 arithmetic
- *             (simt/bwd_jvp.cu holds the second-order call's entry points; kBackwardJvp below
- *             stays reserved for the tensor-core family that will take it)
  *
  *   (1) tma_tensor_ok: 16-byte aligned base, unit stride along D, 16-byte multiple strides.
  *   (2) sm80_tensor_ok: the same without the TMA extent limits.
@@ -61,12 +60,16 @@ static const BwdRow kBackward[] = {
     {PATH_SM80, sm80_bwd_why_not, sm80_bwd_run},
     {PATH_SIMT, simt_bwd_why_not, simt_bwd_run},
 };
-/*
- * kBackwardJvp - RESERVED for the backward-JVP (Hessian-vector products). Today only the SIMT
- * kernels of simt/bwd_jvp.cu compute it, through their own jfa_cuda_attention_backward_jvp*
- * entry points; the tensor-core family that takes it adds its rows here (with a BwdJvpCall in
- * family.h), in the same order as the tables above, and those entry points move here.
- */
+/* The backward-JVP (second order, Hessian-vector products). */
+struct BwdJvpRow {
+  int path;
+  const char *(*why_not)(const BwdJvpCall &c);
+  jfa_status_t (*run)(const BwdJvpCall &c);
+};
+static const BwdJvpRow kBackwardJvp[] = {
+    {PATH_SM80, sm80_bwd_jvp_why_not, sm80_bwd_jvp_run},
+    {PATH_SIMT, simt_bwd_jvp_why_not, simt_bwd_jvp_run},
+};
 
 static jfa_status_t run_fwd_table(const FwdRow *rows, size_t n, const FwdCall &c) {
   for (size_t i = 0; i < n; ++i) {
@@ -84,6 +87,15 @@ static jfa_status_t run_bwd_table(const BwdRow *rows, size_t n, const BwdCall &c
     if (rows[i].path > c.cs->path_cap || rows[i].why_not(c)) continue;
     c.cs->last_bwd = rows[i].path;
     c.cs->last_bwd_prec = call_precision(c.ctx, c.q->dtype, rows[i].path);
+    return rows[i].run(c);
+  }
+  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");
+}
+
+static jfa_status_t run_bwd_jvp_table(const BwdJvpRow *rows, size_t n, const BwdJvpCall &c) {
+  for (size_t i = 0; i < n; ++i) {
+    if (rows[i].path > c.cs->path_cap || rows[i].why_not(c)) continue;
+    c.cs->last_bwd_jvp = rows[i].path;
     return rows[i].run(c);
   }
   JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");
@@ -193,4 +205,89 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
   JFA_CHECK(backward_core(ctx, p, q, k, v, dout, make_view(lse), delta, (float *)((char *)ws + delta_bytes), dq, dk,
                           dv, 0, mk));
   return JFA_SUCCESS;
+}
+
+/* ---------------------------------------------------------------------------- */
+/* The backward-JVP (second order)                                                */
+
+/* Bytes of one fp32 (B, Hq, Nq, Dws) dQ accumulator of the backward-JVP. */
+static size_t bwd_jvp_dq_bytes(const jfa_problem_t *p) {
+  return align_up((size_t)(p->B * p->Hq * p->Nq * ((p->D + 7) / 8 * 8)) * sizeof(float), 256);
+}
+/* The backward-JVP given the four fp32 statistics; ws: at least 2 bwd_jvp_dq_bytes(p) +
+   mask_ws_bytes(p) of workspace (the dQd and dQ accumulators, then the packed-sequence offsets). */
+static jfa_status_t bwd_jvp_core(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                 const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
+                                 const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
+                                 const jfa_tensor_t *doutd, View lse, View mu, View delta, View deltad,
+                                 const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+                                 const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv,
+                                 int accumulate, void *ws) {
+  const size_t dq_bytes = bwd_jvp_dq_bytes(p);
+  MaskDev mk;
+  JFA_CHECK(mask_setup(ctx, p, (char *)ws + 2 * dq_bytes, &mk));
+  CudaState *cs;
+  JFA_CHECK(jfa_cuda_state(ctx, &cs));
+  const int det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
+  float *dqd_ws = (float *)ws, *dq_ws = (float *)((char *)ws + dq_bytes);
+  const BwdJvpCall c = {ctx, cs, p, q, k, v, qd, kd, vd, dout, doutd, lse, mu, delta, deltad,
+                        dqd_ws, dq_ws, (p->D + 7) / 8 * 8, det, dqd, dkd, dvd, dq, dk, dv, accumulate, &mk};
+  return run_bwd_jvp_table(JFA_ROWS(kBackwardJvp), c);
+}
+
+static jfa_status_t bwd_jvp_check_outputs(const jfa_tensor_t *q, const jfa_tensor_t *const outs[6], int accumulate) {
+  const jfa_dtype_t want = accumulate ? JFA_DTYPE_FLOAT32 : q->dtype;
+  for (int i = 0; i < 6; ++i)
+    if (outs[i] && outs[i]->dtype != want)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "dqd, dkd, dvd, dq, dk, dv must be %s",
+               accumulate ? "float32 accumulators" : "of q's dtype");
+  return JFA_SUCCESS;
+}
+
+extern "C" jfa_status_t jfa_cuda_attention_backward_jvp_block(
+    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
+    const jfa_tensor_t *doutd, const jfa_tensor_t *lse, const jfa_tensor_t *mu, const jfa_tensor_t *delta,
+    const jfa_tensor_t *deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
+  JFA_CHECK(cuda_call_checks(p, q));
+  const jfa_tensor_t *stats[4] = {lse, mu, delta, deltad};
+  static const char *snames[4] = {"lse", "mu", "delta", "deltad"};
+  for (int i = 0; i < 4; ++i) JFA_CHECK(need_f32(stats[i], snames[i]));
+  const jfa_tensor_t *const outs[6] = {dqd, dkd, dvd, dq, dk, dv};
+  JFA_CHECK(bwd_jvp_check_outputs(q, outs, accumulate));
+  DeviceGuard g(ctx->device_index);
+  if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
+  void *ws = nullptr;
+  JFA_CHECK(jfa_cuda_workspace(ctx, 2 * bwd_jvp_dq_bytes(p) + mask_ws_bytes(p), &ws));
+  return bwd_jvp_core(ctx, p, q, k, v, qd, kd, vd, dout, doutd, make_view(lse), make_view(mu), make_view(delta),
+                      make_view(deltad), dqd, dkd, dvd, dq, dk, dv, accumulate, ws);
+}
+
+extern "C" jfa_status_t jfa_cuda_attention_backward_jvp(
+    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
+    const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, const jfa_tensor_t *dout,
+    const jfa_tensor_t *doutd, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
+  JFA_CHECK(cuda_call_checks(p, q));
+  JFA_CHECK(need_f32(lse, "lse"));
+  JFA_CHECK(need_f32(mu, "mu"));
+  const jfa_tensor_t *const outs[6] = {dqd, dkd, dvd, dq, dk, dv};
+  JFA_CHECK(bwd_jvp_check_outputs(q, outs, 0));
+  DeviceGuard g(ctx->device_index);
+  const int64_t rows = p->B * p->Hq * p->Nq;
+  /* workspace: the dQd and dQ accumulators, the packed-sequence offsets, then delta and deltad
+     (fp32, B*Hq*Nq each) */
+  const size_t stat_bytes = align_up((size_t)rows * sizeof(float), 256);
+  const size_t front = align_up(2 * bwd_jvp_dq_bytes(p) + mask_ws_bytes(p), 256);
+  void *ws = nullptr;
+  JFA_CHECK(jfa_cuda_workspace(ctx, front + 2 * stat_bytes, &ws));
+  jfa_tensor_t delta =
+      jfa_tensor_bhsd((char *)ws + front, JFA_DTYPE_FLOAT32, JFA_DEVICE_CUDA, p->B, p->Hq, p->Nq, 1);
+  jfa_tensor_t deltad =
+      jfa_tensor_bhsd((char *)ws + front + stat_bytes, JFA_DTYPE_FLOAT32, JFA_DEVICE_CUDA, p->B, p->Hq, p->Nq, 1);
+  JFA_CHECK(jfa_cuda_attention_delta_jvp(ctx, p, o, od, dout, doutd, &delta, &deltad));
+  return bwd_jvp_core(ctx, p, q, k, v, qd, kd, vd, dout, doutd, make_view(lse), make_view(mu), make_view(&delta),
+                      make_view(&deltad), dqd, dkd, dvd, dq, dk, dv, 0, ws);
 }

@@ -47,6 +47,24 @@ struct BwdCall {
   const MaskDev *mk;
 };
 
+/** A backward-JVP call over one K/V block (second order): dqd, dkd, dvd (and dq, dk, dv, each
+ *  optional: NULL) written, or added when accumulate, from the fp32 statistics lse, mu, delta,
+ *  deltad (views). ws: contiguous fp32 (B, Hq, Nq, Dws) workspaces a family may use to
+ *  accumulate dQd (dqd_ws) and dQ (dq_ws); deterministic: JFA_FLAG_DETERMINISTIC. */
+struct BwdJvpCall {
+  jfa_context_t *ctx;
+  CudaState *cs;
+  const jfa_problem_t *p;
+  const jfa_tensor_t *q, *k, *v, *qd, *kd, *vd, *dout, *doutd;
+  View lse, mu, delta, deltad;
+  float *dqd_ws, *dq_ws;
+  int64_t Dws;
+  int deterministic;
+  const jfa_tensor_t *dqd, *dkd, *dvd, *dq, *dk, *dv;
+  int accumulate;
+  const MaskDev *mk;
+};
+
 /* ---------------------------------------------------------------------------- */
 /* The families                                                                   */
 
@@ -56,6 +74,9 @@ const char *simt_fwd_why_not(const FwdCall &c);
 jfa_status_t simt_fwd_run(const FwdCall &c);
 const char *simt_bwd_why_not(const BwdCall &c);
 jfa_status_t simt_bwd_run(const BwdCall &c);
+/* simt/bwd_jvp.cu: the backward-JVP, every call. */
+const char *simt_bwd_jvp_why_not(const BwdJvpCall &c);
+jfa_status_t simt_bwd_jvp_run(const BwdJvpCall &c);
 
 /* sm80/family.cu: bf16/fp16, aligned tensors (sm80_tensor_ok), head dims of sm80/tiles.h
    built into this library (JFA_HEAD_DIMS); the forward, JVP and backward also float32
@@ -64,6 +85,9 @@ const char *sm80_fwd_why_not(const FwdCall &c);
 jfa_status_t sm80_fwd_run(const FwdCall &c);
 const char *sm80_bwd_why_not(const BwdCall &c);
 jfa_status_t sm80_bwd_run(const BwdCall &c);
+/* sm80/family_bwd_jvp.cu: the backward-JVP (bf16/fp16, D <= 128, aligned q/k/v and tangents). */
+const char *sm80_bwd_jvp_why_not(const BwdJvpCall &c);
+jfa_status_t sm80_bwd_jvp_run(const BwdJvpCall &c);
 
 /* sm90/family.cu (built only for sm_90a; JFA_HAVE_SM90A): the forward and JVP for bf16/fp16,
    D = 64 or 128, no masks beyond causal, TMA-describable tensors, on compute capability 9.0.
@@ -97,6 +121,14 @@ jfa_status_t simt_backward_dkdv(cudaStream_t st, const jfa_problem_t *p, const j
                                 const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
                                 View delta, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate,
                                 const MaskDev &mk);
+
+/* simt/bwd_jvp.cu: dqd and dq (each strided, NULL skipped; accumulate or overwrite) of the
+   backward-JVP, a warp per query row, no atomics (the sm80 family's deterministic mode). */
+jfa_status_t simt_backward_jvp_dq(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                  const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
+                                  const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
+                                  const jfa_tensor_t *doutd, View lse, View mu, View delta, View deltad,
+                                  const jfa_tensor_t *dqd, const jfa_tensor_t *dq, int accumulate, const MaskDev &mk);
 
 /* sm80/family.cu: whether a tensor is eligible for the tensor-core kernels (16-bit dtype,
    stride[3] == 1, 16-byte aligned base and strides); the sm90 TMA rule builds on it. */

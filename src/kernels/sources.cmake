@@ -19,10 +19,11 @@ if(JFA_ENABLE_CUDA)
   set(_jfa_kernel_sources
     ${_jfa_k}/backend.cu ${_jfa_k}/common/context.cu ${_jfa_k}/common/elementwise.cu ${_jfa_k}/common/mask.cu
     ${_jfa_k}/simt/simt.cu ${_jfa_k}/simt/family.cu ${_jfa_k}/simt/bwd_jvp.cu ${_jfa_k}/sm80/family.cu
+    ${_jfa_k}/sm80/family_bwd_jvp.cu
     ${_jfa_k}/sm90/tma.cu)
   set(JFA_SM90A_SOURCES ${_jfa_k}/sm90/family.cu)
   foreach(d ${JFA_HEAD_DIMS})
-    foreach(op fwd jvp bwd fwd_f32 jvp_f32 bwd_f32)
+    foreach(op fwd jvp bwd bwd_jvp fwd_f32 jvp_f32 bwd_f32)
       if(EXISTS ${_jfa_k}/sm80/inst/${op}_d${d}.cu)
         list(APPEND _jfa_kernel_sources ${_jfa_k}/sm80/inst/${op}_d${d}.cu)
       endif()

@@ -2,17 +2,24 @@
  * test_gpu_backward_jvp.c - the CUDA backward-JVP (jfa_attention_backward_jvp, second
  * order) against the float64 CPU backend on the same rounded inputs, in bf16, fp16 and
  * fp32: no mask with GQA, causal bottom-right with Nq != Nk (rows without keys), positions,
- * sliding windows, packed sequences, boolean and additive (float32) dense masks, D not a
- * power of two and D = 256. End to end: the GPU's own forward JVP (o, lse, od, mu) feeds
- * the GPU backward-JVP; the CPU does the same in float64. Outputs are poisoned with NaN
- * first; dq, dk, dv are checked against the CPU's (asked for in one run, NULL in another,
- * which must give the same dqd, dkd, dvd). Rows without a visible key must give exactly
- * dQd = 0. Tolerance: 2x gt_tol of the dtype (relative Frobenius error).
+ * sliding windows, packed sequences, boolean and additive (float32) dense masks (a fully
+ * masked row among them), odd N (1, 7, 129, 1000), D = 5, 8, 24, 32, 40, 48, 64, 96, 128, 256.
+ * End to end: the GPU's own forward JVP (o, lse, od, mu) feeds the GPU backward-JVP; the CPU
+ * does the same in float64. Outputs are poisoned with NaN first; dq, dk, dv are checked against
+ * the CPU's (asked for in one run, NULL in another, which must give the same dkd, dvd bit for
+ * bit, and dqd bit for bit on the simt family, within a quarter of the tolerance where the sm80
+ * family adds dQd with atomics). Rows without a visible key must give exactly dQd = dQ = 0.
+ * Tolerance: 2x gt_tol of the dtype (relative Frobenius error).
+ * The family that ran (jfa_cuda_last_kernel(ctx, 2)): sm80 (mma.sync, sm80/bwd_jvp.cuh) for
+ * bf16/fp16 with D <= 128, simt otherwise or with JFA_KERNEL_PATH=simt. Each 16-bit case also
+ * runs in deterministic mode (dQd, dQ from the simt kernel; two runs bitwise equal) and on a
+ * second context forced to the simt family (JFA_KERNEL_PATH=simt).
  * Also the backend's block call in accumulate mode over two key halves (the ring's use).
  *
  *   ctest -L gpu    or    ./test_gpu_backward_jvp [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
@@ -60,12 +67,32 @@ static const bcase_t cases[] = {
     {FH, 1, 2, 2, 33, 47, 256, NONE, 0, 0, UNB, UNB, 0, DN_F32},
     {BF, 1, 1, 1, 1, 1, 8, NONE, 0, 0, UNB, UNB, 0, DN_NONE}, /* N = 1 */
     {F32, 1, 2, 1, 7, 7, 5, TL, 0, 0, UNB, UNB, 0, DN_NONE},   /* N = 7, D = 5 */
+    /* the sm80 family (sm80/bwd_jvp.cuh): each head dim of its tiles, dK/dV fused (D <= 64) and
+       from the backward kernel (D = 96, 128) */
+    {BF, 1, 1, 1, 1, 1, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE},     /* N = 1 */
+    {FH, 1, 2, 1, 7, 7, 96, TL, 0, 0, UNB, UNB, 0, DN_NONE},       /* N = 7 */
+    {BF, 1, 4, 1, 1000, 1000, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE}, /* N = 1000, GQA 4:1, causal */
+    {FH, 2, 2, 2, 1000, 1000, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE},
+    {BF, 1, 4, 2, 129, 300, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE},  /* Nq < Nk causal */
+    {FH, 1, 2, 1, 300, 129, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE},  /* Nq > Nk: rows without keys */
+    {BF, 1, 2, 1, 300, 129, 64, TL, 0, 0, UNB, UNB, 0, DN_NONE},   /* top-left, Nq > Nk */
+    {FH, 2, 4, 2, 257, 257, 96, NONE, 0, 0, 40, 9, 0, DN_NONE},     /* window (both sides) */
+    {BF, 1, 2, 2, 129, 129, 40, NONE, 0, 0, UNB, UNB, 0, DN_BOOL},   /* D = 40, dense boolean, row 3 empty */
+    {FH, 1, 2, 1, 200, 333, 128, NONE, 0, 0, UNB, UNB, 0, DN_F32},   /* additive dense mask, D = 128 */
+    {BF, 1, 2, 2, 129, 129, 32, BR, 0, 0, UNB, UNB, 1, DN_NONE},     /* packed sequences, D = 32 */
 };
 
 static int row_zero(const double *x, int64_t r, int64_t D) {
   for (int64_t d = 0; d < D; ++d)
     if (x[r * D + d] != 0.0) return 0;
   return 1;
+}
+
+/* The family the backward-JVP must run on (jfa_cuda_last_kernel(ctx, 2)). */
+static int expected_bj_path(jfa_dtype_t dt, int64_t D) {
+  const char *e = getenv("JFA_KERNEL_PATH");
+  if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
+  return (dt == BF || dt == FH) && D <= 128 ? GT_PATH_SM80 : GT_PATH_SIMT;
 }
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
@@ -158,7 +185,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_backward_jvp(gpu, &pg, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t,
                                    &dout.t, &doutd.t, &dqd.t, &dkd.t, &dvd.t, &dq.t, &dk.t, &dv.t),
         "backward_jvp");
-  char nm[128];
+  char nm[160];
+  const int want_path = expected_bj_path(c->dt, D);
+  snprintf(nm, sizeof nm, "case %d backward_jvp", ci);
+  gt_check_path(gpu, nm, 2, want_path);
   for (int e = 0; e < 6; ++e) {
     gb_get(outs[e]);
     snprintf(nm, sizeof nm, "case %d %s", ci, names[e]);
@@ -172,7 +202,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
            (long long)bad);
   tu_expect(nm, bad == 0);
 
-  /* without dq, dk, dv: the same second-order outputs, bit for bit (deterministic kernels) */
+  /* without dq, dk, dv: the same second-order outputs; dKd, dVd bit for bit (no atomics in
+     either family), dQd too on the simt family (the sm80 family adds it with atomics) */
   double *keep[3];
   for (int e = 0; e < 3; ++e) {
     keep[e] = malloc(outs[e]->n * sizeof(double));
@@ -182,14 +213,69 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_backward_jvp(gpu, &pg, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t,
                                    &dout.t, &doutd.t, &dqd.t, &dkd.t, &dvd.t, NULL, NULL, NULL),
         "backward_jvp (no first order)");
-  int same = 1;
+  snprintf(nm, sizeof nm, "case %d backward_jvp (no first order)", ci);
+  gt_check_path(gpu, nm, 2, want_path);
   for (int e = 0; e < 3; ++e) {
     gb_get(outs[e]);
-    same &= memcmp(keep[e], outs[e]->val, outs[e]->n * sizeof(double)) == 0;
+    const int same = memcmp(keep[e], outs[e]->val, outs[e]->n * sizeof(double)) == 0;
+    if (e == 0 && want_path != GT_PATH_SIMT) {
+      snprintf(nm, sizeof nm, "case %d: dq, dk, dv = NULL: dQd within tol/4 of the first run", ci);
+      gt_compare(nm, outs[e]->val, keep[e], outs[e]->n, tol / 4);
+    } else {
+      snprintf(nm, sizeof nm, "case %d: dq, dk, dv = NULL gives the same %s bit for bit", ci, names[e]);
+      tu_expect(nm, same);
+    }
     free(keep[e]);
   }
-  snprintf(nm, sizeof nm, "case %d: dq, dk, dv = NULL gives the same dQd, dKd, dVd", ci);
-  tu_expect(nm, same);
+
+  /* 16-bit: deterministic mode (dQd, dQ from the simt dQ kernel; bitwise repeatable), then a
+     context forced to the simt family */
+  if (c->dt != F32) {
+    double *first[6];
+    for (int r = 0; r < 2; ++r) {
+      gt_ok(jfa_context_set_flags(gpu, JFA_FLAG_DETERMINISTIC), "set_flags");
+      for (int e = 0; e < 6; ++e) gb_poison(outs[e]);
+      gt_ok(jfa_attention_backward_jvp(gpu, &pg, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t,
+                                       &dout.t, &doutd.t, &dqd.t, &dkd.t, &dvd.t, &dq.t, &dk.t, &dv.t),
+            "backward_jvp (deterministic)");
+      gt_ok(jfa_context_set_flags(gpu, 0), "set_flags");
+      snprintf(nm, sizeof nm, "case %d backward_jvp (deterministic)", ci);
+      gt_check_path(gpu, nm, 2, want_path);
+      for (int e = 0; e < 6; ++e) {
+        gb_get(outs[e]);
+        if (r == 0) {
+          snprintf(nm, sizeof nm, "case %d deterministic %s", ci, names[e]);
+          gt_compare(nm, outs[e]->val, r6[e], outs[e]->n, tol);
+          first[e] = malloc(outs[e]->n * sizeof(double));
+          memcpy(first[e], outs[e]->val, outs[e]->n * sizeof(double));
+        } else {
+          snprintf(nm, sizeof nm, "case %d deterministic %s bitwise repeatable", ci, names[e]);
+          tu_expect(nm, memcmp(first[e], outs[e]->val, outs[e]->n * sizeof(double)) == 0);
+          free(first[e]);
+        }
+      }
+    }
+    const char *prev = getenv("JFA_KERNEL_PATH");
+    char *saved = prev ? strdup(prev) : NULL;
+    setenv("JFA_KERNEL_PATH", "simt", 1);
+    jfa_context_t *simt = NULL;
+    gt_ok(jfa_context_create(&simt, JFA_DEVICE_CUDA, 0), "context_create(CUDA, simt)");
+    if (saved) setenv("JFA_KERNEL_PATH", saved, 1);
+    else unsetenv("JFA_KERNEL_PATH");
+    free(saved);
+    for (int e = 0; e < 6; ++e) gb_poison(outs[e]);
+    gt_ok(jfa_attention_backward_jvp(simt, &pg, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t,
+                                     &dout.t, &doutd.t, &dqd.t, &dkd.t, &dvd.t, &dq.t, &dk.t, &dv.t),
+          "backward_jvp (simt)");
+    snprintf(nm, sizeof nm, "case %d backward_jvp (JFA_KERNEL_PATH=simt)", ci);
+    gt_check_path(simt, nm, 2, GT_PATH_SIMT);
+    for (int e = 0; e < 6; ++e) {
+      gb_get(outs[e]);
+      snprintf(nm, sizeof nm, "case %d simt %s", ci, names[e]);
+      gt_compare(nm, outs[e]->val, r6[e], outs[e]->n, tol);
+    }
+    jfa_context_destroy(simt);
+  }
 
   /* accumulate mode over two key halves (no packed sequences / dense masks: their block views are the ring's) */
   if (!c->packed && !c->dense && Nk >= 2 && B * Hq * Nq > 0) {
@@ -234,6 +320,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
                                                   &lse.t, &mu.t, &delta.t, &deltad.t, &a6[0], &a6[1], &a6[2], &a6[3],
                                                   &a6[4], &a6[5], 1),
             "backward_jvp_block(accumulate)");
+      snprintf(nm, sizeof nm, "case %d backward_jvp_block(accumulate), half %d", ci, half);
+      gt_check_path(gpu, nm, 2, want_path);
     }
     for (int e = 0; e < 6; ++e) {
       gb_get(&acc[e]);

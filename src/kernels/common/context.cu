@@ -55,8 +55,8 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
 #ifdef JFA_HAVE_SM90A
     st->sm90a_ok = st->cc_major == 9 && st->cc_minor == 0 && sm90_compiled();
 #endif
-    st->last_fwd = st->last_bwd = -1;
     st->last_fwd_prec = st->last_bwd_prec = -1;
+    st->last_fwd = st->last_bwd = st->last_bwd_jvp = -1;
     ctx->cuda_state = st;
   }
   *out = (CudaState *)ctx->cuda_state;
@@ -117,7 +117,7 @@ extern "C" jfa_status_t jfa_cuda_synchronize(jfa_context_t *ctx) {
 extern "C" int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward) {
   if (!ctx || !ctx->cuda_state) return -1;
   const CudaState *st = (const CudaState *)ctx->cuda_state;
-  return backward ? st->last_bwd : st->last_fwd;
+  return backward == 2 ? st->last_bwd_jvp : backward ? st->last_bwd : st->last_fwd;
 }
 
 extern "C" int jfa_cuda_last_precision(jfa_context_t *ctx, int backward) {

@@ -33,6 +33,7 @@ struct CudaState {
   int sm90a_ok;       /* the device is sm_90 and the sm90 family's (sm_90a) kernels have code for it */
   int last_fwd, last_bwd; /* KernelPath of the last forward / backward (tests check the dispatch) */
   int last_fwd_prec, last_bwd_prec; /* their KernelPrecision (jfa_cuda_last_precision) */
+  int last_bwd_jvp;       /* KernelPath of the last backward-JVP */
 };
 
 /** The arithmetic of a float32 call on a tensor-core family, as jfa_cuda_last_precision reports

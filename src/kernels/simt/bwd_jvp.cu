@@ -10,8 +10,9 @@
  * Per visible pair, with P = exp(S - lse), Sd = s (Qd.K + Q.Kd), Pd = P (Sd - mu),
  * dP = dO.V - delta, dPd = dOd.V + dO.Vd - deltad: dS = P dP, dSd = Pd dP + P dPd;
  * dQd = s sum (dSd K + dS Kd), dKd = s sum (dSd Q + dS Qd), dVd = sum (Pd dO + P dOd).
- * Also the jfa_cuda_*backward_jvp* entry points of core/backend.h (workspace, masks).
- * A first version: a tensor-core kernel in the flash style is future work.
+ * The simt row of backend.cu's backward-JVP table (the fallback of sm80/bwd_jvp.cuh, the
+ * tensor-core kernel), its dQ kernel alone for the sm80 family's deterministic mode, and the
+ * jfa_cuda_attention_delta_jvp entry point of core/backend.h.
  */
 #include "kernels/simt/simt_common.cuh"
 
@@ -282,53 +283,41 @@ extern "C" jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const j
   return JFA_SUCCESS;
 }
 
-extern "C" jfa_status_t jfa_cuda_attention_backward_jvp_block(
-    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
-    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
-    const jfa_tensor_t *doutd, const jfa_tensor_t *lse, const jfa_tensor_t *mu, const jfa_tensor_t *delta,
-    const jfa_tensor_t *deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
-    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
-  JFA_CHECK(cuda_call_checks(p, q));
-  const jfa_tensor_t *stats[4] = {lse, mu, delta, deltad};
-  static const char *snames[4] = {"lse", "mu", "delta", "deltad"};
-  for (int i = 0; i < 4; ++i) JFA_CHECK(need_f32(stats[i], snames[i]));
-  const jfa_dtype_t want = accumulate ? JFA_DTYPE_FLOAT32 : q->dtype;
-  const jfa_tensor_t *outs[6] = {dqd, dkd, dvd, dq, dk, dv};
-  for (int i = 0; i < 6; ++i)
-    if (outs[i] && outs[i]->dtype != want)
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "dqd, dkd, dvd, dq, dk, dv must be %s",
-               accumulate ? "float32 accumulators" : "of q's dtype");
-  DeviceGuard g(ctx->device_index);
-  if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
-  void *ws = nullptr;
-  if (mask_ws_bytes(p)) JFA_CHECK(jfa_cuda_workspace(ctx, mask_ws_bytes(p), &ws));
-  MaskDev mk;
-  JFA_CHECK(mask_setup(ctx, p, ws, &mk));
-  return bj_run(ctx_stream(ctx), p, q, k, v, qd, kd, vd, dout, doutd, make_view(lse), make_view(mu),
-                make_view(delta), make_view(deltad), dqd, dkd, dvd, dq, dk, dv, accumulate, mk);
+/* The simt rows of the backward-JVP table (backend.cu): every call (the last row). */
+const char *simt_bwd_jvp_why_not(const BwdJvpCall &c) {
+  (void)c;
+  return nullptr;
 }
 
-extern "C" jfa_status_t jfa_cuda_attention_backward_jvp(
-    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
-    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
-    const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, const jfa_tensor_t *dout,
-    const jfa_tensor_t *doutd, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
-    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
-  JFA_CHECK(cuda_call_checks(p, q));
-  JFA_CHECK(need_f32(lse, "lse"));
-  JFA_CHECK(need_f32(mu, "mu"));
-  DeviceGuard g(ctx->device_index);
-  const int64_t rows = p->B * p->Hq * p->Nq;
-  /* workspace: delta, deltad (fp32, B*Hq*Nq each), then the device copy of the packed-sequence offsets */
-  const size_t stat_bytes = align_up((size_t)rows * sizeof(float), 256);
-  void *ws = nullptr;
-  JFA_CHECK(jfa_cuda_workspace(ctx, 2 * stat_bytes + mask_ws_bytes(p), &ws));
-  jfa_tensor_t delta = jfa_tensor_bhsd(ws, JFA_DTYPE_FLOAT32, JFA_DEVICE_CUDA, p->B, p->Hq, p->Nq, 1);
-  jfa_tensor_t deltad =
-      jfa_tensor_bhsd((char *)ws + stat_bytes, JFA_DTYPE_FLOAT32, JFA_DEVICE_CUDA, p->B, p->Hq, p->Nq, 1);
-  JFA_CHECK(jfa_cuda_attention_delta_jvp(ctx, p, o, od, dout, doutd, &delta, &deltad));
-  MaskDev mk;
-  JFA_CHECK(mask_setup(ctx, p, (char *)ws + 2 * stat_bytes, &mk));
-  return bj_run(ctx_stream(ctx), p, q, k, v, qd, kd, vd, dout, doutd, make_view(lse), make_view(mu),
-                make_view(&delta), make_view(&deltad), dqd, dkd, dvd, dq, dk, dv, 0, mk);
+jfa_status_t simt_bwd_jvp_run(const BwdJvpCall &c) {
+  return bj_run(ctx_stream(c.ctx), c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.dout, c.doutd, c.lse, c.mu, c.delta,
+                c.deltad, c.dqd, c.dkd, c.dvd, c.dq, c.dk, c.dv, c.accumulate, *c.mk);
+}
+
+jfa_status_t simt_backward_jvp_dq(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                  const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
+                                  const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
+                                  const jfa_tensor_t *doutd, View lse, View mu, View delta, View deltad,
+                                  const jfa_tensor_t *dqd, const jfa_tensor_t *dq, int accumulate,
+                                  const MaskDev &mk) {
+  if (!dqd && !dq) return JFA_SUCCESS;
+  const int D = (int)p->D;
+  const size_t smem_q = (size_t)(4 * SIMT_WARPS * D + 4 * SIMT_TILE * (D + 1)) * sizeof(float);
+  const dim3 gq((unsigned)((p->Nq + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hq, (unsigned)p->B);
+  const bool f32out = accumulate != 0;
+#define BJ_LAUNCH_DQ(T, TO)                                                                                      \
+  do {                                                                                                           \
+    JFA_CHECK(smem_optin(bj_dq_kernel<T, TO>, smem_q));                                                          \
+    bj_dq_kernel<T, TO><<<gq, 256, smem_q, st>>>(*p, make_view(q), make_view(k), make_view(v), make_view(qd),    \
+                                                 make_view(kd), make_view(vd), make_view(dout), make_view(doutd), \
+                                                 lse, mu, delta, deltad, make_view(dqd), make_view(dq),          \
+                                                 accumulate, mk);                                                \
+    JFA_LAUNCH_CHECK();                                                                                          \
+  } while (0)
+  SIMT_DISPATCH(q->dtype, T, {
+    if (f32out) BJ_LAUNCH_DQ(T, float);
+    else BJ_LAUNCH_DQ(T, T);
+  });
+#undef BJ_LAUNCH_DQ
+  return JFA_SUCCESS;
 }

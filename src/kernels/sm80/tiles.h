@@ -5,7 +5,7 @@
  * instantiation files (inst/) compile the rows of their head dim.
  *
  * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. and
- * pick one with JFA_TUNE_FWD / JFA_TUNE_JVP / JFA_TUNE_BWD=<n> (bench/device/run_h200.sh
+ * pick one with JFA_TUNE_FWD / JFA_TUNE_JVP / JFA_TUNE_BWD / JFA_TUNE_BWD_JVP=<n> (bench/device/run_h200.sh
  * TUNE=1 compares them; a variant a head dim lacks runs variant 0).
  */
 #ifndef JFA_KERNELS_SM80_TILES_H_
@@ -56,6 +56,12 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP, F32,  64, 0,    32,  4, 1, false,   0, false}, /* 102 KiB: 2 CTAs/SM */
   {OP_JVP, F32,  96, 0,    16,  8, 1, false,   0, false}, /* 150 KiB */
   {OP_JVP, F32, 128, 0,    16,  8, 1, false,   0, false}, /* 198 KiB */
+  /* backward-JVP (bwd_jvp.cuh): NW warps (BN = 16 NW keys), BM query rows; KREG unused. 8 warps:
+     the Q-side tiles are shared by 128 keys and the dQd/dQ atomics are half those of 64 keys */
+  {OP_BWD_JVP, 0,  32, 0,   0,  8, 0, false,  32, false},
+  {OP_BWD_JVP, 0,  64, 0,   0,  8, 0, false,  32, false}, /* 146 KiB of shared memory */
+  {OP_BWD_JVP, 0,  96, 0,   0,  8, 0, false,  16, false}, /* 151 KiB */
+  {OP_BWD_JVP, 0, 128, 0,   0,  8, 0, false,  16, false}, /* 192 KiB: sm_90 (sm_80 opt-in is 163) */
   /* tuning variants (JFA_TUNING builds only) */
   {OP_FWD,  0, 128, 1,     32,  4, 2, false,   0, false},
   {OP_FWD,  0,  64, 1,    128,  4, 1, true,    0, false},
@@ -80,6 +86,9 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_BWD, F32,  64, 1,   0,  4, 0, false,  32, false},
   {OP_BWD, F32,  96, 1,   0,  4, 0, false,  16, false},
   {OP_BWD, F32, 128, 1,   0,  4, 0, false,  16, false},
+  {OP_BWD_JVP, 0,  64, 1,   0,  4, 0, false,  32, false}, /* 4 warps, BM = 32: 2 CTAs/SM at D = 64 */
+  {OP_BWD_JVP, 0,  96, 1,   0,  4, 0, false,  32, false},
+  {OP_BWD_JVP, 0, 128, 1,   0,  4, 0, false,  32, false}, /* 159 KiB: fits sm_80 */
 };
 #undef F32
 /* clang-format on */

@@ -1,0 +1,5 @@
+/* bwd_jvp_d64.cu - the sm80 backward-JVP at head dim 64 (bf16, fp16; tiles: sm80/tiles.h). */
+#include "kernels/sm80/bwd_jvp.cuh"
+
+template jfa_status_t sm80_bwd_jvp_d<__nv_bfloat16, 64>(const BwdJvpArgs &a, bool kv, cudaStream_t st);
+template jfa_status_t sm80_bwd_jvp_d<__half, 64>(const BwdJvpArgs &a, bool kv, cudaStream_t st);
