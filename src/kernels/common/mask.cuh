@@ -95,6 +95,46 @@ __device__ __forceinline__ void mask_query_range(const MaskDev &m, int64_t j0, i
   *ihi = hi;
 }
 
+/** Key range of a CTA's query rows [m0, m0 + BM) under the interval masks: the union
+ *  [kbeg, kend) of the rows' intervals (what the CTA loads) and the keys [kin_lo, kin_hi)
+ *  inside every row's interval (a key block inside it needs no per-element mask). */
+struct CtaKeys {
+  int kbeg, kend, kin_lo, kin_hi;
+};
+
+/** Puts the key intervals of rows m0.. (BM of them; rows >= Nq get an empty one) into s_lo,
+ *  s_hi (shared memory, CTA-local rows; ints: the families take masks only with Nk < 2^30).
+ *  Every thread of the CTA (nthreads of them) calls it; the caller syncs before reading. */
+__device__ __forceinline__ void mask_rows_to_smem(const MaskDev &m, int64_t m0, int BM, int nthreads, int *s_lo,
+                                                  int *s_hi) {
+  for (int r = threadIdx.x; r < BM; r += nthreads) {
+    int64_t lo = 0, hi = 0;
+    if (m0 + r < m.Nq) mask_row_keys(m, m0 + r, &lo, &hi);
+    s_lo[r] = (int)lo;
+    s_hi[r] = (int)hi;
+  }
+}
+
+/** The CtaKeys of rows m0.. from the intervals mask_rows_to_smem wrote (after a barrier).
+ *  With a dense mask kin_hi = 0: every block is masked per element unless the block map
+ *  says otherwise (mask_blockmap.cuh). */
+__device__ __forceinline__ CtaKeys mask_cta_keys(const MaskDev &m, int64_t m0, int BM, const int *s_lo,
+                                                 const int *s_hi) {
+  int ulo = 0x7fffffff, uhi = 0, ilo = 0, ihi = 0x7fffffff;
+  for (int r = 0; r < BM && m0 + r < m.Nq; ++r) {
+    const int lo = s_lo[r], hi = s_hi[r];
+    if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
+    ilo = max(ilo, lo);
+    ihi = min(ihi, hi);
+  }
+  CtaKeys c;
+  c.kbeg = ulo < uhi ? ulo : 0;
+  c.kend = ulo < uhi ? uhi : 0;
+  c.kin_lo = ilo;
+  c.kin_hi = m.dm_kind ? 0 : ihi;
+  return c;
+}
+
 /** The dense mask's additive term for (b, h, i, j): bias, or 0 / -inf for a boolean mask. */
 __device__ __forceinline__ float mask_dense(const MaskDev &m, int64_t b, int64_t h, int64_t i, int64_t j) {
   const int64_t off = b * m.dm.sb + h * m.dm.sh + i * m.dm.ss + j * m.dm.sd;

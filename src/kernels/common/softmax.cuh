@@ -125,7 +125,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
               if (c >= bm.klim || c - rl > bm.cdiff) val = -INFINITY;
             } else if (c < rlo || c >= rhi) {
               val = -INFINITY;
-            } else if (a.mk.dm_kind) {
+            } else if (!FAST && a.mk.dm_kind) { /* FAST: no dense mask (sm90 family.cu) */
               val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f;
             }
           }

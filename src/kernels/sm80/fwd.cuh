@@ -116,24 +116,13 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   int *s_lo = (int *)(KV + 2 * NTILE * BN * DS), *s_hi = s_lo + BM;
   int kin_lo = 0, kin_hi = 0;
   if (MASKED) {
-    for (int r = threadIdx.x; r < BM; r += NTHREADS) {
-      int64_t lo = 0, hi = 0;
-      if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
-      s_lo[r] = (int)lo;
-      s_hi[r] = (int)hi;
-    }
+    mask_rows_to_smem(a.mk, m0, BM, NTHREADS, s_lo, s_hi);
     __syncthreads();
-    int ulo = INT_MAX, uhi = 0, ilo = 0, ihi = INT_MAX;
-    for (int r = 0; r < BM && m0 + r < p.Nq; ++r) {
-      const int lo = s_lo[r], hi = s_hi[r];
-      if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
-      ilo = max(ilo, lo);
-      ihi = min(ihi, hi);
-    }
-    kbeg = ulo < uhi ? ulo : 0;
-    kend = ulo < uhi ? uhi : 0;
-    kin_lo = ilo;
-    kin_hi = a.mk.dm_kind ? 0 : ihi; /* a dense mask: every block is masked per element */
+    const CtaKeys ck = mask_cta_keys(a.mk, m0, BM, s_lo, s_hi);
+    kbeg = ck.kbeg;
+    kend = ck.kend;
+    kin_lo = ck.kin_lo;
+    kin_hi = ck.kin_hi; /* a dense mask: 0 (per element, or the block map's class) */
   }
   const int jb0 = (int)(kbeg / BN), nblk = (int)((kend + BN - 1) / BN);
 
