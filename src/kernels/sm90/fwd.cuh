@@ -200,6 +200,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     float s[1][NT][4], sn[1][OVERLAP ? NT : 1][4];
     float sd[1][JVP ? NT : 1][4];
     uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
+    const uint64_t dw0[1][2][NT > 8 ? NT / 8 : 1] = {}; /* no dense mask here */
     /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
     auto issue_scores = [&](int i, float (&dst)[1][NT][4]) {
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
@@ -228,7 +229,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 
       const BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)(jb0 + j) * BN, kin_lo, kin_hi);
       fwd_softmax_block<1, NT, DT, JVP, MASKED, true>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow,
-                                                      lrow, nrow, crow);
+                                                      lrow, nrow, crow, dw0);
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {
