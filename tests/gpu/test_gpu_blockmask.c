@@ -11,9 +11,10 @@
  *     Nq != Nk bottom-right), GQA;
  *   - packed sequences short and long (1, 3, 7, 63, 65, 129, 500, 640, empty ones) with
  *     causal masks and windows inside them, Nq != Nk per sequence.
- * Each call must run on the expected family: interval masks at D = 64 / 128 on the sm90
- * family where the unmasked call would (H100/H200 with the sm_90a kernels), dense masks on
- * sm80, the backward on sm80 (JFA_KERNEL_PATH honoured, as gt_expected_path). Rows without
+ * Each call must run on the expected family: interval and boolean dense masks at D = 64 / 128
+ * on the sm90 family where the unmasked call would (H100/H200 with the sm_90a kernels),
+ * additive masks on sm80, the backward on sm80 (JFA_KERNEL_PATH honoured, as
+ * gt_expected_path). Rows without
  * a visible key must give exactly O = Od = mu = dQ = 0 and lse = -inf; keys no query sees
  * exactly dK = dV = 0.
  *
@@ -211,10 +212,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   printf("  %lld of %zu rows see no key; %lld of %lld keys get no gradient\n", (long long)empty_rows, nr,
          (long long)empty_keys, (long long)(B * Hkv * Nk));
 
-  /* the family each op must run on: the unmasked choice, but dense masks leave the sm90
+  /* the family each op must run on: the unmasked choice, but additive masks leave the sm90
      family (forward, JVP) and the backward has none */
   const int e = gt_expected_path(D);
-  const int want_fwd = (c->dense && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
+  const int want_fwd = (c->dense != DN_NONE && c->dense != DN_BOOL && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
   const int want_bwd = e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
 
   char nm[128];

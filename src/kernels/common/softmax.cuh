@@ -95,7 +95,7 @@ __device__ __forceinline__ float exp2_ftz(float x) {
  * rescaled to the new max (and u moved to the new reference c, see sm80/fwd.cuh).
  * s_lo / s_hi: the MASKED path's per-row key intervals (CTA-local rows); dw: its rows' bits of a
  * boolean dense mask (mask_row_words, read when bm.dense), a bias is read per element.
- * FAST (needs scale > 0 and no dense mask): the max is taken over the raw scores and each
+ * FAST (needs scale > 0 and no additive dense mask): the max is taken over the raw scores and each
  * probability is one FFMA and one ex2.approx.ftz (probabilities below 2^-126 of the row's
  * max flush to zero), instead of a multiply, a subtract and exp2f's subnormal handling.
  */
@@ -129,10 +129,10 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
               if (c >= bm.klim || c - rl > bm.cdiff) val = -INFINITY;
             } else if (c < rlo || c >= rhi) {
               val = -INFINITY;
-            } else if (!FAST && bm.dense) { /* FAST: no dense mask (sm90 family.cu) */
+            } else if (bm.dense) {
               if (a.mk.bm_bits) {
                 if (!mask_word_bit<NT * 8>(dw[mt][rr], kb0, c)) val = -INFINITY;
-              } else {
+              } else if (!FAST) { /* FAST: boolean masks only (sm90 family.cu) */
                 val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f;
               }
             }

@@ -125,7 +125,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
     kbeg = ck.kbeg;
     kend = ck.kend;
     kin_lo = ck.kin_lo;
-    kin_hi = ck.kin_hi; /* a dense mask: 0 (per element, or the block map's class) */
+    kin_hi = ck.kin_hi;
   }
   const int nblk = (int)((kend + BN - 1) / BN);
   /* MASKED with a dense mask: key blocks its block map empties for these rows are skipped */

@@ -3,8 +3,8 @@
  * wgmma fed by TMA through an mbarrier pipeline, with warp specialisation. Compiled only
  * for sm_90a (wgmma and setmaxnreg need the arch-specific target), per head dim by
  * inst/{fwd,jvp}_d<D>.cu (sm90_fwd_d); tiles from tiles.h; family.cu takes bf16/fp16,
- * D = 64 or 128, causal and the interval masks (windows, positions, packed sequences; no
- * dense mask), TMA-describable tensors, on sm_90.
+ * D = 64 or 128, causal, the interval masks (windows, positions, packed sequences) and
+ * boolean dense masks (no additive one), TMA-describable tensors, on sm_90.
  *
  * A CTA owns BM = 128 query rows of one (batch, head) and has three warpgroups:
  *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): one thread
@@ -30,7 +30,10 @@
  * intervals [lo, hi) (mask_row_keys) to shared memory; the producer loads only the key
  * blocks of their union, and the softmax masks per element only the blocks not inside every
  * row's interval (the partial blocks: a window's two edges, a sequence boundary); the full
- * blocks run the unmasked FAST softmax.
+ * blocks run the unmasked FAST softmax. A boolean dense mask adds its block map's class
+ * (common/blockmap.h): a block it leaves full takes no per-element mask, and in a partial one
+ * (or one it empties: loaded all the same, the producer does not read the map) each row's bits
+ * are one 64-bit word per 64 keys, loaded ahead of the block's softmax.
  * The epilogue (common/softmax.cuh) is the mma.sync kernel's: plain stores of o, lse (and
  * od, mu), or the fp32 merge of accumulate mode (ring).
  */
@@ -200,7 +203,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     float s[1][NT][4], sn[1][OVERLAP ? NT : 1][4];
     float sd[1][JVP ? NT : 1][4];
     uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
-    const uint64_t dw0[1][2][NT > 8 ? NT / 8 : 1] = {}; /* no dense mask here */
+    uint64_t dw[1][2][NT > 8 ? NT / 8 : 1]; /* a boolean dense mask's bits of this lane's two rows */
     /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
     auto issue_scores = [&](int i, float (&dst)[1][NT][4]) {
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
@@ -218,6 +221,22 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     }
     for (int j = 0; j < nblk; ++j) {
       const int st = j % ST;
+      /* MASKED with a boolean dense mask: its class for this block (block map), and for a
+         partial block the rows' bits, loaded before the block's scores are awaited (the block
+         is loaded even when the map empties it: every row then masks all of its keys) */
+      const int64_t kb0 = (int64_t)(jb0 + j) * BN;
+      bool dense_part = false;
+      if (MASKED && a.mk.dm_kind) {
+        /* not full: partial, or empty (masked per element all the same) */
+        dense_part = mask_map_flags(a.mk, b, h, m0, min(m0 + C::BM, p.Nq), kb0, min(kb0 + BN, p.Nk)) != BMAP_VISIBLE;
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr) {
+          if (dense_part) mask_row_words(a.mk, b, h, m0 + wrow + g + rr * 8, kb0, dw[0][rr]);
+          else
+#pragma unroll
+            for (int k = 0; k < (NT > 8 ? NT / 8 : 1); ++k) dw[0][rr][k] = 0;
+        }
+      }
       if constexpr (!OVERLAP) {
         issue_scores(j, s);
         wg_wait<0>();
@@ -227,9 +246,11 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         if (j + 1 < nblk) issue_scores(j + 1, sn);
       }
 
-      const BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)(jb0 + j) * BN, kin_lo, kin_hi);
+      BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
+      bm.dense = dense_part;
+      bm.need = bm.need || dense_part;
       fwd_softmax_block<1, NT, DT, JVP, MASKED, true>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow,
-                                                      lrow, nrow, crow, dw0);
+                                                      lrow, nrow, crow, dw);
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {

@@ -1,8 +1,8 @@
 /*
  * tiles.h - the tile configurations of the sm90 family (wgmma + TMA, sm_90a), in one table
  * keyed by (op, dtype, head dim, tuning variant). Mask class MASK_CLASS_ANY (the family takes
- * interval masks: windows, packed sequences; family.cu) runs the same tiles: the per-row key
- * intervals live in shared memory.
+ * interval masks and boolean dense masks; family.cu) runs the same tiles: the per-row key
+ * intervals live in shared memory, a dense mask's bits in a few registers.
  *
  * bench/RESULTS.md (Hopper runs 3-5): the forward at BN = 128, with OVERLAP at D = 64 (at
  * D = 128 the second score accumulator spills and loses 30%); the JVP keeps four accumulators
