@@ -18,7 +18,7 @@
  * with lse and delta into shared memory) and elements are masked against them
  * when the block is not inside every row's interval (__syncthreads_and of the rows' test at
  * the block's barrier). A dense mask comes with its block map (common/blockmap.h): query
- * blocks it empties are skipped (not loaded), full ones take no per-element mask, and a
+ * blocks it empties are skipped (their products and dQ), full ones take no per-element mask, and a
  * partial one reads its rows' bits of a boolean mask from shared memory (cp.async with the
  * block's Q and dO) or adds a bias per element to the logit before the exponential.
  * One barrier per query block: dS is double-buffered in shared memory and the dQ of
@@ -121,25 +121,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
       }
     }
   };
-  /* (head, query block) of the current iteration, advanced without divisions past the blocks
-     a dense mask's block map empties for these keys */
+  /* (head, query block) of the current iteration, advanced without divisions */
   int64_t h_cur = hk * grp, qb_cur = qb_start;
-  const int64_t h_end = hk * grp + grp;
-  auto block_empty = [&](int64_t hh, int64_t qb) {
-    return MASKED && a.mk.dm_kind &&
-           bmap_empty(mask_map_flags(a.mk, b, hh, qb * BM, min(qb * BM + BM, p.Nq), n0, klast));
-  };
-  auto advance = [&]() {
-    do {
-      if (++qb_cur == nqb) {
-        qb_cur = qb_start;
-        ++h_cur;
-      }
-    } while (h_cur < h_end && block_empty(h_cur, qb_cur));
-  };
-  if (total == 0) h_cur = h_end;
-  else if (block_empty(h_cur, qb_cur)) advance();
-  if (h_cur < h_end) prefetch(h_cur, qb_cur * BM, 0);
+  if (total > 0) prefetch(h_cur, qb_cur * BM, 0);
   cp_async_commit();
 
   float dk[DT][4], dv[DT][4];
@@ -196,19 +180,22 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   };
 
   int64_t h_prev = 0, q0_prev = 0; /* the block whose dS waits for its dQ */
-  int64_t it = 0;
-  for (; h_cur < h_end; ++it) {
+  bool prev_live = false;           /* that block was computed (not emptied by the dense mask) */
+  for (int64_t it = 0; it < total; ++it) {
     const int buf = (int)(it & 1);
     /* Q/dO/lse/delta of this block and dS of the last one are visible; every warp is done with
        the other Q/dO buffer (last block) and with dS buffer buf (dQ of the block before) */
     cp_async_wait<0>();
     const bool ifull = MASKED ? __syncthreads_and(pf_full) != 0 : (__syncthreads(), true);
-    const bool dpart = MASKED && bmap_partial(pf_dfl);
+    const bool dpart = MASKED && bmap_partial(pf_dfl), dempty = MASKED && bmap_empty(pf_dfl);
     const int64_t h = h_cur, q0 = qb_cur * BM;
-    advance();
-    if (h_cur < h_end) prefetch(h_cur, qb_cur * BM, buf ^ 1);
+    if (++qb_cur == nqb) {
+      qb_cur = qb_start;
+      ++h_cur;
+    }
+    if (it + 1 < total) prefetch(h_cur, qb_cur * BM, buf ^ 1);
     cp_async_commit();
-    if (!a.skip_dq && it > 0) dq_step(buf ^ 1, h_prev, q0_prev);
+    if (!a.skip_dq && prev_live) dq_step(buf ^ 1, h_prev, q0_prev);
     if (KREG && it == 0) {
 #pragma unroll
       for (int kk = 0; kk < KS; ++kk) {
@@ -216,6 +203,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
         ldsm_x4_a(vf[KREG ? kk : 0], sV + a_lane + kk * 16 * ES);
       }
     }
+    /* a block the dense mask empties for these keys adds nothing: its products are skipped
+       (its Q and dO were loaded with the pipeline, which does not read the map ahead) */
+    prev_live = !dempty;
+    if (dempty) continue;
     const uint32_t sQb = sQ + buf * BM * DS * ES, sOb = sO + buf * BM * DS * ES;
     const float *lb = lse_s + buf * BM, *db = del_s + buf * BM;
 
@@ -327,9 +318,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
     }
   }
   cp_async_wait<0>();
-  if (!a.skip_dq && it > 0) {
+  if (!a.skip_dq && prev_live) {
     __syncthreads();
-    dq_step((int)((it - 1) & 1), h_prev, q0_prev);
+    dq_step((int)((total - 1) & 1), h_prev, q0_prev);
   }
 
   /* store dK (scaled), dV */
