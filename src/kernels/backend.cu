@@ -8,7 +8,7 @@
  * the sm90 rows, =simt every tensor-core row):
  *
  *   op        device  dtype      head dim   masks            tensors        family (folder)
- *   fwd, JVP  sm_90   bf16/fp16  64, 128    none or causal   TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
+ *   fwd, JVP  sm_90   bf16/fp16  64, 128    all but bias     TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
  *   JVP       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
  *   fwd       sm_80+  fp32       <= 256     any              aligned (3)    sm80/  mma.sync TF32 (fwd_f32.cuh)

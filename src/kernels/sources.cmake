@@ -18,6 +18,7 @@ if(JFA_ENABLE_CUDA)
   set(_jfa_k ${CMAKE_CURRENT_LIST_DIR})
   set(_jfa_kernel_sources
     ${_jfa_k}/backend.cu ${_jfa_k}/common/context.cu ${_jfa_k}/common/elementwise.cu ${_jfa_k}/common/mask.cu
+    ${_jfa_k}/common/mask_blockmap.cu
     ${_jfa_k}/simt/simt.cu ${_jfa_k}/simt/family.cu ${_jfa_k}/simt/bwd_jvp.cu ${_jfa_k}/sm80/family.cu
     ${_jfa_k}/sm80/family_bwd_jvp.cu
     ${_jfa_k}/sm90/tma.cu)

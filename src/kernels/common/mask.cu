@@ -1,6 +1,7 @@
 /*
  * mask.cu - the host side of the device masks (mask.cuh): fills MaskDev for a call and
- * uploads the packed-sequence offsets to the workspace.
+ * uploads the packed-sequence offsets to the workspace, and has the dense mask's block map
+ * built after them (mask_blockmap.cu).
  */
 #include <string.h>
 
@@ -41,6 +42,7 @@ jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, Ma
     m->dm = make_view(t);
     if (t->shape[0] == 1) m->dm.sb = 0;
     if (t->shape[1] == 1) m->dm.sh = 0;
+    JFA_CHECK(mask_blockmap_build(ctx_stream(ctx), p, ws, m));
   }
   return JFA_SUCCESS;
 }

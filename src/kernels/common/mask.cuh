@@ -7,11 +7,14 @@
 #ifndef JFA_KERNELS_COMMON_MASK_CUH_
 #define JFA_KERNELS_COMMON_MASK_CUH_
 
+#include "kernels/common/blockmap.h"
 #include "kernels/common/view.cuh"
 
 /** Device form of the visibility rule of jfa_problem_t (core/backend.h). Causal mask,
  *  sliding window and packed sequences give each query row one interval [lo, hi) of
- *  visible keys (mask_row_keys); the dense mask (dm_kind != 0) is applied per element.
+ *  visible keys (mask_row_keys); the dense mask (dm_kind != 0) comes with its block map
+ *  (blockmap.h, built by mask_setup): per BMAP_TILE x BMAP_TILE tile of each (batch or 1,
+ *  head or 1) slice its flags (empty / full / partial), and for a boolean mask its bits.
  *  Indices are local to the block (query i, key j); cu_q / cu_k are device copies. */
 enum { MASK_DENSE_NONE = 0, MASK_DENSE_BOOL, MASK_DENSE_F32, MASK_DENSE_F16, MASK_DENSE_BF16 };
 struct MaskDev {
@@ -19,6 +22,10 @@ struct MaskDev {
   int64_t wl, wr, q_pos0, k_pos0, Nq, Nk, nseq;
   const int64_t *cu_q, *cu_k;
   View dm; /* (b, h, i, j); stride 0 on broadcast axes */
+  const unsigned char *bm_flags; /* [slice][row tile][key tile] (bm_rt x bm_kt per slice) */
+  const uint64_t *bm_bits;       /* boolean masks: [slice][Nq][bm_kw] bit-packed rows, or NULL */
+  int64_t bm_sb, bm_sh;          /* slice of (b, h): b * bm_sb + h * bm_sh */
+  int64_t bm_rt, bm_kt, bm_kw;
 };
 
 /** The sequence s in [0, n) with cu[s] <= x < cu[s + 1] (needs cu[0] <= x < cu[n]; skips empty ones). */
@@ -95,6 +102,104 @@ __device__ __forceinline__ void mask_query_range(const MaskDev &m, int64_t j0, i
   *ihi = hi;
 }
 
+/** Key range of a CTA's query rows [m0, m0 + BM) under the interval masks: the union
+ *  [kbeg, kend) of the rows' intervals (what the CTA loads) and the keys [kin_lo, kin_hi)
+ *  inside every row's interval (a key block inside it needs no per-element mask). */
+struct CtaKeys {
+  int kbeg, kend, kin_lo, kin_hi;
+};
+
+/** Puts the key intervals of rows m0.. (BM of them; rows >= Nq get an empty one) into s_lo,
+ *  s_hi (shared memory, CTA-local rows; ints: the families take masks only with Nk < 2^30).
+ *  Every thread of the CTA (nthreads of them) calls it; the caller syncs before reading. */
+__device__ __forceinline__ void mask_rows_to_smem(const MaskDev &m, int64_t m0, int BM, int nthreads, int *s_lo,
+                                                  int *s_hi) {
+  for (int r = threadIdx.x; r < BM; r += nthreads) {
+    int64_t lo = 0, hi = 0;
+    if (m0 + r < m.Nq) mask_row_keys(m, m0 + r, &lo, &hi);
+    s_lo[r] = (int)lo;
+    s_hi[r] = (int)hi;
+  }
+}
+
+/** The CtaKeys of rows m0.. from the intervals mask_rows_to_smem wrote (after a barrier)
+ *  (the dense mask's classes come from its block map: mask_map_flags). */
+__device__ __forceinline__ CtaKeys mask_cta_keys(const MaskDev &m, int64_t m0, int BM, const int *s_lo,
+                                                 const int *s_hi) {
+  int ulo = 0x7fffffff, uhi = 0, ilo = 0, ihi = 0x7fffffff;
+  for (int r = 0; r < BM && m0 + r < m.Nq; ++r) {
+    const int lo = s_lo[r], hi = s_hi[r];
+    if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
+    ilo = max(ilo, lo);
+    ihi = min(ihi, hi);
+  }
+  CtaKeys c;
+  c.kbeg = ulo < uhi ? ulo : 0;
+  c.kend = ulo < uhi ? uhi : 0;
+  c.kin_lo = ilo;
+  c.kin_hi = ihi;
+  return c;
+}
+
+/** The block map's flags (blockmap.h) of rows [r0, r1) and keys [k0, k1) (both non-empty,
+ *  inside the problem) of slice (b, h): the OR over the BMAP_TILE tiles they touch.
+ *  BMAP_VISIBLE alone (full) without a dense mask. */
+__device__ __forceinline__ int mask_map_flags(const MaskDev &m, int64_t b, int64_t h, int64_t r0, int64_t r1,
+                                              int64_t k0, int64_t k1) {
+  if (!m.dm_kind) return BMAP_VISIBLE;
+  const unsigned char *f = m.bm_flags + (b * m.bm_sb + h * m.bm_sh) * m.bm_rt * m.bm_kt;
+  int fl = 0;
+  for (int64_t rt = r0 / BMAP_TILE; rt <= (r1 - 1) / BMAP_TILE; ++rt)
+    for (int64_t kt = k0 / BMAP_TILE; kt <= (k1 - 1) / BMAP_TILE; ++kt) fl |= f[rt * m.bm_kt + kt];
+  return fl;
+}
+
+/** The first key block jb' >= jb (of BN keys; jb' < nblk) that the dense mask does not empty
+ *  for rows [r0, r1), or nblk. jb itself without a dense mask. */
+__device__ __forceinline__ int mask_next_block(const MaskDev &m, int64_t b, int64_t h, int64_t r0, int64_t r1, int jb,
+                                               int nblk, int BN) {
+  if (!m.dm_kind) return jb;
+  for (; jb < nblk; ++jb) {
+    const int64_t k0 = (int64_t)jb * BN;
+    if (!bmap_empty(mask_map_flags(m, b, h, r0, r1, k0, min(k0 + BN, m.Nk)))) return jb;
+  }
+  return nblk;
+}
+
+/** A row's bits of a boolean mask for the keys of one block, loaded ahead of the softmax:
+ *  NWD 64-bit words (keys kb0 & ~63 ..), 0 past Nq. */
+template <int NWD>
+__device__ __forceinline__ void mask_row_words(const MaskDev &m, int64_t b, int64_t h, int64_t i, int64_t kb0,
+                                               uint64_t (&w)[NWD]) {
+  const uint64_t *row = m.bm_bits + ((b * m.bm_sb + h * m.bm_sh) * m.Nq + i) * m.bm_kw + (kb0 >> 6);
+#pragma unroll
+  for (int k = 0; k < NWD; ++k) w[k] = i < m.Nq && (kb0 >> 6) + k < m.bm_kw ? row[k] : 0;
+}
+
+/** Whether column c (0 <= c < BN) of the block at kb0 is visible in a row's words
+ *  (mask_row_words with NWD = BN > 64 ? BN / 64 : 1). */
+template <int BN>
+__device__ __forceinline__ bool mask_word_bit(const uint64_t *w, int64_t kb0, int c) {
+  return bmap_bit(w, kb0, c, BN) != 0;
+}
+
+/** Issues cp.async copies of a boolean mask's bits of rows q0.. (BM of them) for keys n0..
+ *  (NWB words, n0 a multiple of 64) into dst[BM][NWB] (shared memory, 8-byte aligned); rows
+ *  past Nq are zero-filled. The caller commits and waits with its other copies. */
+template <int BM, int NWB, int NTHREADS>
+__device__ __forceinline__ void mask_words_async(uint64_t *dst, const MaskDev &m, int64_t b, int64_t h, int64_t q0,
+                                                 int64_t n0) {
+  const uint64_t *base = m.bm_bits + (b * m.bm_sb + h * m.bm_sh) * m.Nq * m.bm_kw + (n0 >> 6);
+  for (int idx = threadIdx.x; idx < BM * NWB; idx += NTHREADS) {
+    const int r = idx / NWB, w = idx % NWB;
+    const int64_t i = q0 + r;
+    const bool ok = i < m.Nq && (n0 >> 6) + w < m.bm_kw;
+    const uint64_t *src = ok ? base + i * m.bm_kw + w : m.bm_bits;
+    const uint32_t sa = (uint32_t)__cvta_generic_to_shared(dst + idx);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(sa), "l"(src), "r"(ok ? 8 : 0));
+  }
+}
+
 /** The dense mask's additive term for (b, h, i, j): bias, or 0 / -inf for a boolean mask. */
 __device__ __forceinline__ float mask_dense(const MaskDev &m, int64_t b, int64_t h, int64_t i, int64_t j) {
   const int64_t off = b * m.dm.sb + h * m.dm.sh + i * m.dm.ss + j * m.dm.sd;
@@ -112,12 +217,15 @@ __device__ __forceinline__ float mask_dense(const MaskDev &m, int64_t b, int64_t
 static inline bool problem_has_masks(const jfa_problem_t *p) {
   return p->windowed || p->nseq > 0 || p->dmask != nullptr;
 }
-/** Bytes of workspace mask_setup needs (after the caller's own use of the workspace). */
-static inline size_t mask_ws_bytes(const jfa_problem_t *p) {
-  return p->nseq > 0 ? (size_t)(2 * (p->nseq + 1)) * sizeof(int64_t) : 0;
-}
+/** Bytes of workspace mask_setup needs (after the caller's own use of the workspace, at a
+ *  256-byte aligned offset): the packed-sequence offsets and the dense mask's block map
+ *  (mask_blockmap.cu). */
+size_t mask_ws_bytes(const jfa_problem_t *p);
 /** Fills m from p; uploads cu_q / cu_k (host) to ws (mask_ws_bytes(p) bytes of device memory)
- *  on the context's stream (mask.cu). */
+ *  and builds the dense mask's block map there, on the context's stream (mask.cu). */
 jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, MaskDev *m);
+/** Builds the block map of p's dense mask (m->dm, dm_kind set) in ws and points m at it
+ *  (mask_blockmap.cu). No-op without a dense mask. */
+jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *ws, MaskDev *m);
 
 #endif /* JFA_KERNELS_COMMON_MASK_CUH_ */

@@ -58,6 +58,7 @@ struct BlockMask {
   int klim;    /* columns >= klim are past the keys */
   int cdiff;   /* causal: column c is visible to CTA-local row r iff c - r <= cdiff */
   int64_t kb0; /* first key of the block */
+  bool dense;  /* MASKED: the dense mask applies per element (a partial block of its block map) */
 };
 
 /* The mask of key block kb0.. (BN keys) for the CTA's rows m0.. (unmasked and causal
@@ -68,6 +69,7 @@ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0
   const jfa_problem_t &p = a.p;
   BlockMask bm;
   bm.kb0 = kb0;
+  bm.dense = false;
   bm.need = MASKED ? (kb0 < kin_lo || kb0 + BN > kin_hi)
                    : (kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0));
   bm.klim = (int)min((int64_t)BN, p.Nk - kb0);
@@ -91,8 +93,9 @@ __device__ __forceinline__ float exp2_ftz(float x) {
  * On entry s holds Q K^T (unscaled) and, for the JVP, sd holds Qd K^T + Q Kd^T; on exit s
  * holds P (exp2 domain, relative to the running max) and sd holds P * (Sd - c), with o and u
  * rescaled to the new max (and u moved to the new reference c, see sm80/fwd.cuh).
- * s_lo / s_hi: the MASKED path's per-row key intervals (CTA-local rows).
- * FAST (needs scale > 0 and no dense mask): the max is taken over the raw scores and each
+ * s_lo / s_hi: the MASKED path's per-row key intervals (CTA-local rows); dw: its rows' bits of a
+ * boolean dense mask (mask_row_words, read when bm.dense), a bias is read per element.
+ * FAST (needs scale > 0 and no additive dense mask): the max is taken over the raw scores and each
  * probability is one FFMA and one ex2.approx.ftz (probabilities below 2^-126 of the row's
  * max flush to zero), instead of a multiply, a subtract and exp2f's subnormal handling.
  */
@@ -103,7 +106,8 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
                                                   float (&sd)[JVP ? MT : 1][JVP ? NT : 1][4],
                                                   float (&o)[MT][DT][4], float (&u)[JVP ? MT : 1][JVP ? DT : 1][4],
                                                   float (&mrow)[MT][2], float (&lrow)[MT][2], float (&nrow)[MT][2],
-                                                  float (&crow)[JVP ? MT : 1][2]) {
+                                                  float (&crow)[JVP ? MT : 1][2],
+                                                  const uint64_t (&dw)[MT][2][NT > 8 ? NT / 8 : 1]) {
   const int64_t kb0 = bm.kb0;
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
@@ -125,8 +129,12 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
               if (c >= bm.klim || c - rl > bm.cdiff) val = -INFINITY;
             } else if (c < rlo || c >= rhi) {
               val = -INFINITY;
-            } else if (a.mk.dm_kind) {
-              val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f;
+            } else if (bm.dense) {
+              if (a.mk.bm_bits) {
+                if (!mask_word_bit<NT * 8>(dw[mt][rr], kb0, c)) val = -INFINITY;
+              } else if (!FAST) { /* FAST: boolean masks only (sm90 family.cu) */
+                val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f;
+              }
             }
           }
           s[mt][nt][rr * 2 + e] = val;

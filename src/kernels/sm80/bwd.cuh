@@ -15,8 +15,12 @@
  *   with lse = -inf (fully masked) contribute nothing. D = 256 takes the SIMT path.
  * Other masks (a.masked): the CTA iterates over the query blocks of mask_query_range
  * only; each query block's rows carry their key intervals (mask_row_keys, computed
- * with lse and delta into shared memory) and every element is masked against them
- * (and the dense mask, whose bias is added to the logit before the exponential).
+ * with lse and delta into shared memory) and elements are masked against them
+ * when the block is not inside every row's interval (__syncthreads_and of the rows' test at
+ * the block's barrier). A dense mask comes with its block map (common/blockmap.h): query
+ * blocks it empties are skipped (their products and dQ), full ones take no per-element mask, and a
+ * partial one reads its rows' bits of a boolean mask from shared memory (cp.async with the
+ * block's Q and dO) or adds a bias per element to the logit before the exponential.
  * One barrier per query block: dS is double-buffered in shared memory and the dQ of
  * block it-1 is computed at the start of block it (after that block's barrier), so
  * the dQ mmas and atomics of one warp overlap the S/dP mmas of the others.
@@ -60,6 +64,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   float *del_s = lse_s + 2 * BM;            /* [2][BM] */
   int *klo_s = (int *)(del_s + 2 * BM);     /* [2][BM] key intervals of the rows (masked only) */
   int *khi_s = klo_s + 2 * BM;              /* [2][BM] */
+  /* [2][BM][BN / 64] (masked only): a boolean dense mask's bits of the rows, for partial blocks */
+  uint64_t *bits_s = (uint64_t *)(((uintptr_t)(khi_s + 2 * BM) + 15) & ~(uintptr_t)15);
+  static_assert(BN % 64 == 0, "the dense mask's words need BN to be a multiple of 64");
+  constexpr int NWB = BN / 64;
 
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
@@ -74,6 +82,11 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   const int64_t nqb = (!MASKED || i_max > i_min) ? (i_max + BM - 1) / BM : qb_start; /* end of the query blocks */
   const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
   const int64_t total = per_head * grp;
+  const int64_t klast = min(n0 + BN, p.Nk);
+  /* masked: the dense mask's block-map flags of the block being prefetched (pf_dfl) and whether
+     the key intervals of this thread's rows of it all hold keys [n0, n0 + BN) (pf_full; the
+     barrier that follows ANDs it over the CTA: such a block needs no interval mask) */
+  int pf_dfl = BMAP_VISIBLE, pf_full = 1;
 
   tc_load_tile<T, D, BN, NTHREADS>(Ks, a.k, b, hk, n0, p.Nk, a.Dreal);
   tc_load_tile<T, D, BN, NTHREADS>(Vs, a.v, b, hk, n0, p.Nk, a.Dreal);
@@ -81,6 +94,12 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   auto prefetch = [&](int64_t h, int64_t q0, int buf) {
     tc_load_tile<T, D, BM, NTHREADS>(Qs + buf * BM * DS, a.q, b, h, q0, p.Nq, a.Dreal);
     tc_load_tile<T, D, BM, NTHREADS>(dOs + buf * BM * DS, a.dout, b, h, q0, p.Nq, a.Dreal);
+    if (MASKED) {
+      pf_full = 1;
+      pf_dfl = mask_map_flags(a.mk, b, h, q0, min(q0 + BM, p.Nq), n0, klast);
+      if (bmap_partial(pf_dfl) && a.mk.bm_bits)
+        mask_words_async<BM, NWB, NTHREADS>(bits_s + buf * BM * NWB, a.mk, b, h, q0, n0);
+    }
     for (int r = threadIdx.x; r < BM; r += NTHREADS) {
       const int64_t i = q0 + r;
       float l = INFINITY, dl = 0.f;
@@ -93,7 +112,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
       del_s[buf * BM + r] = dl;
       if (MASKED) {
         int64_t lo = 0, hi = 0;
-        if (i < p.Nq) mask_row_keys(a.mk, i, &lo, &hi);
+        if (i < p.Nq) {
+          mask_row_keys(a.mk, i, &lo, &hi);
+          if (lo > n0 || hi < n0 + BN) pf_full = 0;
+        }
         klo_s[buf * BM + r] = (int)lo;
         khi_s[buf * BM + r] = (int)hi;
       }
@@ -158,12 +180,14 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   };
 
   int64_t h_prev = 0, q0_prev = 0; /* the block whose dS waits for its dQ */
+  bool prev_live = false;           /* that block was computed (not emptied by the dense mask) */
   for (int64_t it = 0; it < total; ++it) {
     const int buf = (int)(it & 1);
     /* Q/dO/lse/delta of this block and dS of the last one are visible; every warp is done with
        the other Q/dO buffer (last block) and with dS buffer buf (dQ of the block before) */
     cp_async_wait<0>();
-    __syncthreads();
+    const bool ifull = MASKED ? __syncthreads_and(pf_full) != 0 : (__syncthreads(), true);
+    const bool dpart = MASKED && bmap_partial(pf_dfl), dempty = MASKED && bmap_empty(pf_dfl);
     const int64_t h = h_cur, q0 = qb_cur * BM;
     if (++qb_cur == nqb) {
       qb_cur = qb_start;
@@ -171,7 +195,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
     }
     if (it + 1 < total) prefetch(h_cur, qb_cur * BM, buf ^ 1);
     cp_async_commit();
-    if (!a.skip_dq && it > 0) dq_step(buf ^ 1, h_prev, q0_prev);
+    if (!a.skip_dq && prev_live) dq_step(buf ^ 1, h_prev, q0_prev);
     if (KREG && it == 0) {
 #pragma unroll
       for (int kk = 0; kk < KS; ++kk) {
@@ -179,6 +203,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
         ldsm_x4_a(vf[KREG ? kk : 0], sV + a_lane + kk * 16 * ES);
       }
     }
+    /* a block the dense mask empties for these keys adds nothing: its products are skipped
+       (its Q and dO were loaded with the pipeline, which does not read the map ahead) */
+    prev_live = !dempty;
+    if (dempty) continue;
     const uint32_t sQb = sQ + buf * BM * DS * ES, sOb = sO + buf * BM * DS * ES;
     const float *lb = lse_s + buf * BM, *db = del_s + buf * BM;
 
@@ -215,7 +243,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
     }
 
     /* P^T and dS^T (in place: st <- P, dpt <- dS) */
-    const bool need_mask = MASKED || n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
+    const bool need_mask = MASKED ? (!ifull || dpart)
+                                  : (n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0));
     /* 32-bit mask in local indices: key kl (n0 + kl) is visible to query qi (q0 + qi) iff
        kl < klim and kl - qi <= cdiff */
     const int klim = (int)min((int64_t)BN, p.Nk - n0);
@@ -238,7 +267,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
             const int kj = (int)n0 + kl;
             if (kj < klo_s[buf * BM + qi] || kj >= khi_s[buf * BM + qi])
               pv = 0.f;
-            else if (a.mk.dm_kind)
+            else if (dpart && a.mk.bm_bits) {
+              if (!((bits_s[(buf * BM + qi) * NWB + (kl >> 6)] >> (kl & 63)) & 1u)) pv = 0.f;
+            } else if (dpart)
               pv = p_cap1(exp2f(st[nt][e] * a.scale_log2 +
                                 mask_dense(a.mk, b, h, q0 + qi, kj) * 1.4426950408889634f - lb[qi]));
           }
@@ -287,7 +318,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
     }
   }
   cp_async_wait<0>();
-  if (!a.skip_dq && total > 0) {
+  if (!a.skip_dq && prev_live) {
     __syncthreads();
     dq_step((int)((total - 1) & 1), h_prev, q0_prev);
   }
@@ -319,7 +350,8 @@ template <typename T, int D, int NW, int BM, bool KREG, bool MASKED>
 static jfa_status_t launch_bwd_tc_m(const BwdArgs &a, cudaStream_t st) {
   typedef BwdTC<T, D, NW, BM> C;
   auto kern = bwd_tc_kernel<T, D, NW, BM, KREG, MASKED>;
-  const size_t smem = C::smem_bytes() + (MASKED ? 4 * BM * sizeof(int) : 0);
+  const size_t smem =
+      C::smem_bytes() + (MASKED ? 4 * BM * sizeof(int) + 16 + 2 * BM * (C::BN / 64) * sizeof(uint64_t) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);

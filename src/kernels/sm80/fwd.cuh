@@ -24,7 +24,10 @@
  * loop: each CTA first puts its rows' key intervals [lo, hi) (mask_row_keys) in shared
  * memory (2 * BM ints after the tiles), iterates only over the key blocks in the union
  * of those intervals, and masks per element only the blocks not inside every row's
- * interval (every block when a dense mask is set; its bias is added in fp32).
+ * interval. A dense mask comes with its block map (common/blockmap.h, built once per call):
+ * blocks it empties for the CTA's rows are not loaded, blocks it leaves full take no
+ * per-element mask, and a partial block of a boolean mask reads its rows' bits (one 64-bit
+ * word per row, loaded before the block's products), a bias is added per element in fp32.
  * Accumulate mode merges the result into fp32 accumulators in the epilogue. The online
  * softmax and the epilogue are shared with the sm90 kernel (common/softmax.cuh).
  * Tiles from tiles.h; instantiated per head dim by inst/fwd_d<D>.cu and inst/jvp_d<D>.cu
@@ -116,31 +119,23 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   int *s_lo = (int *)(KV + 2 * NTILE * BN * DS), *s_hi = s_lo + BM;
   int kin_lo = 0, kin_hi = 0;
   if (MASKED) {
-    for (int r = threadIdx.x; r < BM; r += NTHREADS) {
-      int64_t lo = 0, hi = 0;
-      if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
-      s_lo[r] = (int)lo;
-      s_hi[r] = (int)hi;
-    }
+    mask_rows_to_smem(a.mk, m0, BM, NTHREADS, s_lo, s_hi);
     __syncthreads();
-    int ulo = INT_MAX, uhi = 0, ilo = 0, ihi = INT_MAX;
-    for (int r = 0; r < BM && m0 + r < p.Nq; ++r) {
-      const int lo = s_lo[r], hi = s_hi[r];
-      if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
-      ilo = max(ilo, lo);
-      ihi = min(ihi, hi);
-    }
-    kbeg = ulo < uhi ? ulo : 0;
-    kend = ulo < uhi ? uhi : 0;
-    kin_lo = ilo;
-    kin_hi = a.mk.dm_kind ? 0 : ihi; /* a dense mask: every block is masked per element */
+    const CtaKeys ck = mask_cta_keys(a.mk, m0, BM, s_lo, s_hi);
+    kbeg = ck.kbeg;
+    kend = ck.kend;
+    kin_lo = ck.kin_lo;
+    kin_hi = ck.kin_hi;
   }
-  const int jb0 = (int)(kbeg / BN), nblk = (int)((kend + BN - 1) / BN);
+  const int nblk = (int)((kend + BN - 1) / BN);
+  /* MASKED with a dense mask: key blocks its block map empties for these rows are skipped */
+  const int64_t rq1 = min(m0 + BM, p.Nq);
+  const int jb0 = MASKED ? mask_next_block(a.mk, b, h, m0, rq1, (int)(kbeg / BN), nblk, BN) : (int)(kbeg / BN);
 
   tc_load_tile<T, D, BM, NTHREADS>(Qs, a.q, b, h, m0, p.Nq, a.Dreal);
   if (JVP) tc_load_tile<T, D, BM, NTHREADS>(Qds, a.qd, b, h, m0, p.Nq, a.Dreal);
   if (jb0 < nblk) {
-    T *first = KV + (jb0 & 1) * NTILE * BN * DS;
+    T *first = KV;
     const int64_t k0 = (int64_t)jb0 * BN;
     tc_load_tile<T, D, BN, NTHREADS>(first + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
     tc_load_tile<T, D, BN, NTHREADS>(first + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
@@ -167,14 +162,17 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   const uint32_t sKV = smem_u32(KV);
   uint32_t qdf[(QREG && JVP) ? MT : 1][(QREG && JVP) ? KS : 1][4];
 
-  for (int jb = jb0; jb < nblk; ++jb) {
-    /* one barrier per key block: block jb has landed, and every warp is done with block jb - 1,
-       whose buffer the prefetch of block jb + 1 then overwrites */
+  /* key block jb is the it-th loaded (buffer it & 1); jn the next one not empty */
+  int jn = jb0;
+  for (int jb = jb0, it = 0; jb < nblk; jb = jn, ++it) {
+    jn = MASKED ? mask_next_block(a.mk, b, h, m0, rq1, jb + 1, nblk, BN) : jb + 1;
+    /* one barrier per key block: block jb has landed, and every warp is done with the block
+       before, whose buffer the prefetch of block jn then overwrites */
     cp_async_wait<0>();
     __syncthreads();
-    if (jb + 1 < nblk) {
-      T *nxt = KV + ((jb + 1) & 1) * NTILE * BN * DS;
-      const int64_t k0 = (int64_t)(jb + 1) * BN;
+    if (jn < nblk) {
+      T *nxt = KV + ((it + 1) & 1) * NTILE * BN * DS;
+      const int64_t k0 = (int64_t)jn * BN;
       tc_load_tile<T, D, BN, NTHREADS>(nxt + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
       tc_load_tile<T, D, BN, NTHREADS>(nxt + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
       if (JVP) {
@@ -184,9 +182,9 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
     }
     cp_async_commit();
 
-    const uint32_t sK = sKV + (jb & 1) * NTILE * BN * DS * ES + k_lane;
+    const uint32_t sK = sKV + (it & 1) * NTILE * BN * DS * ES + k_lane;
     const uint32_t sKd = sK + 2 * BN * DS * ES;
-    const uint32_t sV = sKV + (jb & 1) * NTILE * BN * DS * ES + BN * DS * ES + v_lane;
+    const uint32_t sV = sKV + (it & 1) * NTILE * BN * DS * ES + BN * DS * ES + v_lane;
     const uint32_t sVd = sV + 2 * BN * DS * ES;
 
     if (QREG && jb == jb0) {
@@ -197,6 +195,24 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
           const uint32_t off = (mt * 16 * DS + kk * 16) * ES;
           ldsm_x4_a(qf[QREG ? mt : 0][QREG ? kk : 0], sQ + off);
           if (JVP) ldsm_x4_a(qdf[(QREG && JVP) ? mt : 0][(QREG && JVP) ? kk : 0], sQd + off);
+        }
+    }
+
+    /* the dense mask's class of this block (block map), and for a partial block of a boolean
+       mask this warp's rows' bits, loaded before the products that hide their latency */
+    const int64_t kb0 = (int64_t)jb * BN;
+    bool dense_part = false;
+    uint64_t dw[MT][2][NT > 8 ? NT / 8 : 1];
+    if (MASKED && a.mk.dm_kind) {
+      dense_part = bmap_partial(mask_map_flags(a.mk, b, h, m0, rq1, kb0, min(kb0 + BN, p.Nk)));
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr) {
+          if (dense_part && a.mk.bm_bits) mask_row_words(a.mk, b, h, m0 + wrow + mt * 16 + g + rr * 8, kb0, dw[mt][rr]);
+          else
+#pragma unroll
+            for (int k = 0; k < (NT > 8 ? NT / 8 : 1); ++k) dw[mt][rr][k] = 0;
         }
     }
 
@@ -255,9 +271,11 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
     }
 
     /* mask, online softmax */
-    const BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)jb * BN, kin_lo, kin_hi);
+    BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
+    bm.dense = dense_part;
+    bm.need = bm.need || dense_part;
     fwd_softmax_block<MT, NT, DT, JVP, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow, lrow,
-                                                nrow, crow);
+                                                nrow, crow, dw);
 
     /* O += P V;  U += (P*Sd) V + P Vd */
 #pragma unroll

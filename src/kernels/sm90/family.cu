@@ -18,7 +18,9 @@ const char *sm90_fwd_why_not(const FwdCall &c) {
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
   if (p->D != 64 && p->D != 128) return "head dim not 64 or 128";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (problem_has_masks(p)) return "masks beyond causal";
+  if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) return "additive dense mask (the sm80 family takes it)";
+  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
+    return "masks with Nq or Nk >= 2^30 (int key intervals)";
   if (!(p->scale > 0)) return "scale <= 0 (the FAST softmax needs scale > 0)";
   if (p->B > 65535 || p->Hq > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
     return "B or Hq above 65535, or Nq or Nk >= 2^31";

@@ -3,7 +3,8 @@
  * wgmma fed by TMA through an mbarrier pipeline, with warp specialisation. Compiled only
  * for sm_90a (wgmma and setmaxnreg need the arch-specific target), per head dim by
  * inst/{fwd,jvp}_d<D>.cu (sm90_fwd_d); tiles from tiles.h; family.cu takes bf16/fp16,
- * D = 64 or 128, no masks beyond causal, TMA-describable tensors, on sm_90.
+ * D = 64 or 128, causal, the interval masks (windows, positions, packed sequences) and
+ * boolean dense masks (no additive one), TMA-describable tensors, on sm_90.
  *
  * A CTA owns BM = 128 query rows of one (batch, head) and has three warpgroups:
  *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): one thread
@@ -25,6 +26,14 @@
  * Tiles are stored as TMA writes them, in 64-column halves with the 128-byte swizzle
  * (layout in wgmma.cuh). Rows past Nq / keys past Nk are read as zeros by TMA, keys
  * masked by the shared softmax; causal blocks above the diagonal are not loaded.
+ * Interval masks (MASKED): every thread first writes its share of the CTA's rows' key
+ * intervals [lo, hi) (mask_row_keys) to shared memory; the producer loads only the key
+ * blocks of their union, and the softmax masks per element only the blocks not inside every
+ * row's interval (the partial blocks: a window's two edges, a sequence boundary); the full
+ * blocks run the unmasked FAST softmax. A boolean dense mask adds its block map's class
+ * (common/blockmap.h): a block it leaves full takes no per-element mask, and in a partial one
+ * (or one it empties: loaded all the same, the producer does not read the map) each row's bits
+ * are one 64-bit word per 64 keys, loaded ahead of the block's softmax.
  * The epilogue (common/softmax.cuh) is the mma.sync kernel's: plain stores of o, lse (and
  * od, mu), or the fp32 merge of accumulate mode (ring).
  */
@@ -45,7 +54,9 @@ template <int D, int BN, bool JVP, int ST> struct Sm90Fwd {
   static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
   static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = NPART * NH * HALF_K;
   static constexpr uint32_t BAR_OFF = NQ * Q_BYTES + ST * STAGE_BYTES;
-  static constexpr size_t SMEM = BAR_OFF + 256 + 1024; /* barriers, and slack to align the base to 1024 */
+  static constexpr uint32_t MASK_OFF = BAR_OFF + 256; /* MASKED: the rows' key intervals, 2 * BM ints */
+  /* barriers, key intervals, and slack to align the base to 1024 */
+  static constexpr size_t SMEM = MASK_OFF + 2 * BM * sizeof(int) + 1024;
 };
 
 /* The TMA maps of one call (passed by value in kernel parameter space). */
@@ -100,7 +111,7 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][D / 8][4], float (&u)[1][JV
   }
 }
 
-template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP>
+template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED>
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -116,12 +127,17 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
   const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * C::BM; /* longest (causal) blocks first */
-  int64_t kend = p.Nk;
+  int64_t kbeg = 0, kend = p.Nk;
   if (p.causal) {
     const int64_t last_q = min(m0 + C::BM, p.Nq) - 1;
     kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
   }
-  const int nblk = (int)((kend + BN - 1) / BN);
+  /* MASKED (windows, packed sequences: interval masks only, family.cu): the rows' key
+     intervals in shared memory, the CTA's key blocks jb0.. from their union, and the keys
+     inside every row's interval (blocks there take no per-element mask) */
+  int *s_lo = (int *)(smraw + (sbase - smem_u32(smraw)) + C::MASK_OFF), *s_hi = s_lo + C::BM;
+  if (MASKED) mask_rows_to_smem(a.mk, m0, C::BM, C::NTHREADS, s_lo, s_hi);
+  int kin_lo = 0, kin_hi = 0;
 
   if (threadIdx.x == 0) {
 #pragma unroll
@@ -133,6 +149,16 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     mbar_fence_init();
   }
   __syncthreads();
+  if (MASKED) {
+    const CtaKeys ck = mask_cta_keys(a.mk, m0, C::BM, s_lo, s_hi);
+    kbeg = ck.kbeg;
+    kend = ck.kend;
+    kin_lo = ck.kin_lo;
+    kin_hi = ck.kin_hi;
+  }
+  /* key blocks jb0 .. jb0 + nblk - 1; block j of the loops below is key block jb0 + j */
+  const int jb0 = (int)(kbeg / BN);
+  const int nblk = (int)((kend + BN - 1) / BN) - jb0;
 
   if (warp < 4) {
     /* producer warpgroup */
@@ -154,7 +180,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         for (int part = 0; part < C::NPART; ++part)
 #pragma unroll
           for (int hh = 0; hh < NH; ++hh)
-            tma_load_4d(dst + (part * NH + hh) * C::HALF_K, mk[part], full, hh * 64, j * BN, (int)hk, (int)b);
+            tma_load_4d(dst + (part * NH + hh) * C::HALF_K, mk[part], full, hh * 64, (jb0 + j) * BN, (int)hk,
+                        (int)b);
       }
     }
   } else {
@@ -176,6 +203,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     float s[1][NT][4], sn[1][OVERLAP ? NT : 1][4];
     float sd[1][JVP ? NT : 1][4];
     uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
+    uint64_t dw[1][2][NT > 8 ? NT / 8 : 1]; /* a boolean dense mask's bits of this lane's two rows */
     /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
     auto issue_scores = [&](int i, float (&dst)[1][NT][4]) {
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
@@ -193,6 +221,22 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     }
     for (int j = 0; j < nblk; ++j) {
       const int st = j % ST;
+      /* MASKED with a boolean dense mask: its class for this block (block map), and for a
+         partial block the rows' bits, loaded before the block's scores are awaited (the block
+         is loaded even when the map empties it: every row then masks all of its keys) */
+      const int64_t kb0 = (int64_t)(jb0 + j) * BN;
+      bool dense_part = false;
+      if (MASKED && a.mk.dm_kind) {
+        /* not full: partial, or empty (masked per element all the same) */
+        dense_part = mask_map_flags(a.mk, b, h, m0, min(m0 + C::BM, p.Nq), kb0, min(kb0 + BN, p.Nk)) != BMAP_VISIBLE;
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr) {
+          if (dense_part) mask_row_words(a.mk, b, h, m0 + wrow + g + rr * 8, kb0, dw[0][rr]);
+          else
+#pragma unroll
+            for (int k = 0; k < (NT > 8 ? NT / 8 : 1); ++k) dw[0][rr][k] = 0;
+        }
+      }
       if constexpr (!OVERLAP) {
         issue_scores(j, s);
         wg_wait<0>();
@@ -202,9 +246,11 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         if (j + 1 < nblk) issue_scores(j + 1, sn);
       }
 
-      const BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)j * BN, 0, 0);
-      fwd_softmax_block<1, NT, DT, JVP, false, true>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s, sd, o, u, mrow,
-                                                     lrow, nrow, crow);
+      BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
+      bm.dense = dense_part;
+      bm.need = bm.need || dense_part;
+      fwd_softmax_block<1, NT, DT, JVP, MASKED, true>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow,
+                                                      lrow, nrow, crow, dw);
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {
@@ -246,7 +292,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 #endif
 }
 
-template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP = false>
+template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Fwd<D, BN, JVP, ST> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
@@ -261,7 +307,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
     JFA_CHECK(tma_map_bhsd(&tm.kd, t.kd, BN));
     JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, BN));
   }
-  auto kern = fwd_sm90a_kernel<T, D, BN, JVP, ST, OVERLAP>;
+  auto kern = fwd_sm90a_kernel<T, D, BN, JVP, ST, OVERLAP, MASKED>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -273,8 +319,10 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
 template <typename T, int D, bool JVP, int V>
 static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
-  static_assert(c.D == D, "no sm90 tiles for this head dim");
-  return launch_sm90a<T, D, c.BN, JVP, c.ST, c.OVERLAP>(a, t, st);
+  constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
+  static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
+  if (!a.masked) return launch_sm90a<T, D, c.BN, JVP, c.ST, c.OVERLAP, false>(a, t, st);
+  return launch_sm90a<T, D, m.BN, JVP, m.ST, m.OVERLAP, true>(a, t, st);
 }
 
 template <typename T, int D, bool JVP>
@@ -297,7 +345,7 @@ bool sm90_probe_d(void) {
   constexpr Sm90Tile c = sm90_tile(OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_CAUSAL, 0);
   cudaFuncAttributes attr;
   const bool ok =
-      cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, c.BN, false, c.ST, c.OVERLAP>) == cudaSuccess;
+      cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, c.BN, false, c.ST, c.OVERLAP, false>) == cudaSuccess;
   if (!ok) cudaGetLastError();
   return ok;
 }

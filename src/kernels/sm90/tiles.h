@@ -1,7 +1,8 @@
 /*
  * tiles.h - the tile configurations of the sm90 family (wgmma + TMA, sm_90a), in one table
- * keyed by (op, dtype, head dim, tuning variant); the family takes only mask class
- * MASK_CLASS_CAUSAL (no masks beyond causal), so there is no rule for the other class.
+ * keyed by (op, dtype, head dim, tuning variant). Mask class MASK_CLASS_ANY (the family takes
+ * interval masks and boolean dense masks; family.cu) runs the same tiles: the per-row key
+ * intervals live in shared memory, a dense mask's bits in a few registers.
  *
  * bench/RESULTS.md (Hopper runs 3-5): the forward at BN = 128, with OVERLAP at D = 64 (at
  * D = 128 the second score accumulator spills and loses 30%); the JVP keeps four accumulators
@@ -46,10 +47,10 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 }
 
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none
- *  (every head dim but 64 and 128, and mask class MASK_CLASS_ANY). */
+ *  (every head dim but 64 and 128). Both mask classes take the same row. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false};
-  if (mask_class != MASK_CLASS_CAUSAL) return t;
+  (void)mask_class;
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) return r;
   return t;

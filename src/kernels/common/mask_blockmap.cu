@@ -1,0 +1,120 @@
+/*
+ * mask_blockmap.cu - builds the block map of a dense mask once per call (rules in blockmap.h):
+ * one warp per (slice, row) reads the row's mask coalesced, 32 keys per ballot, and writes its
+ * bit-packed words (boolean masks) and per-(row, key tile) flags; one thread per (slice, row
+ * tile, key tile) then ORs the flags of the tile's rows. The kernels read the map through
+ * mask_map_flags / mask_words (mask.cuh).
+ */
+#include "kernels/common/host.cuh"
+#include "kernels/common/mask.cuh"
+
+/* Element (slice s, row i, key j) of the dense mask: *vis (lets the key through), *need
+   (must be applied per element). */
+__device__ __forceinline__ void bmap_elem(const MaskDev &m, int64_t Hm, int64_t s, int64_t i, int64_t j, bool *vis,
+                                          bool *need) {
+  const int64_t off = (s / Hm) * m.dm.sb + (s % Hm) * m.dm.sh + i * m.dm.ss + j * m.dm.sd;
+  float x = 0.f;
+  switch (m.dm_kind) {
+    case MASK_DENSE_BOOL: {
+      const bool t = ((const unsigned char *)m.dm.p)[off] != 0;
+      *vis = t;
+      *need = !t;
+      return;
+    }
+    case MASK_DENSE_F32: x = ((const float *)m.dm.p)[off]; break;
+    case MASK_DENSE_F16: x = __half2float(((const __half *)m.dm.p)[off]); break;
+    default: x = __bfloat162float(((const __nv_bfloat16 *)m.dm.p)[off]); break;
+  }
+  *vis = !(x == -INFINITY); /* NaN: visible and needed, so that it reaches the row */
+  *need = !(x == 0.f);
+}
+
+/* One warp per (slice, row): words (boolean masks) and row flags [slice][row][key tile]. */
+__global__ void bmap_rows_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uint64_t *bits,
+                                 unsigned char *rflags) {
+  const int64_t wid = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  if (wid >= nrows) return;
+  const int64_t s = wid / m.Nq, i = wid % m.Nq;
+  const int64_t KT = bmap_tiles(m.Nk), KW = bmap_words(m.Nk);
+  for (int64_t kt = 0; kt < KW; ++kt) {
+    uint64_t vis = 0, need = 0;
+    if (kt < KT) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int64_t j = kt * BMAP_TILE + half * 32 + lane;
+        bool v = false, n = false;
+        if (j < m.Nk) bmap_elem(m, Hm, s, i, j, &v, &n);
+        vis |= (uint64_t)__ballot_sync(0xffffffffu, v) << (32 * half);
+        need |= (uint64_t)__ballot_sync(0xffffffffu, n) << (32 * half);
+      }
+    }
+    if (lane == 0) {
+      if (bits) bits[wid * KW + kt] = vis;
+      if (kt < KT) rflags[wid * KT + kt] = (unsigned char)bmap_row_flags(vis, need);
+    }
+  }
+}
+
+/* One thread per (slice, row tile, key tile): the OR of the tile's row flags. */
+__global__ void bmap_tiles_kernel(int64_t Nq, int64_t KT, int64_t RT, int64_t ntiles, const unsigned char *rflags,
+                                  unsigned char *flags) {
+  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= ntiles) return;
+  const int64_t kt = t % KT, rt = (t / KT) % RT, s = t / (KT * RT);
+  const int64_t r1 = min(Nq, (rt + 1) * BMAP_TILE);
+  int f = 0;
+  for (int64_t r = rt * BMAP_TILE; r < r1; ++r) f |= rflags[(s * Nq + r) * KT + kt];
+  flags[t] = (unsigned char)f;
+}
+
+/* The parts of the map in the workspace after the packed-sequence offsets (256-aligned):
+   bits (boolean masks), tile flags, row flags. */
+static void bmap_layout(const jfa_problem_t *p, size_t *off_bits, size_t *off_flags, size_t *off_rflags,
+                        size_t *end) {
+  const size_t cu = p->nseq > 0 ? (size_t)(2 * (p->nseq + 1)) * sizeof(int64_t) : 0;
+  size_t o = align_up(cu, 256);
+  if (!p->dmask) {
+    *off_bits = *off_flags = *off_rflags = *end = cu;
+    return;
+  }
+  const int64_t ns = p->dmask->shape[0] * p->dmask->shape[1];
+  const int64_t KT = bmap_tiles(p->Nk), RT = bmap_tiles(p->Nq), KW = bmap_words(p->Nk);
+  *off_bits = o;
+  if (p->dmask->dtype == JFA_DTYPE_BOOL) o += align_up((size_t)(ns * p->Nq * KW) * sizeof(uint64_t), 256);
+  *off_flags = o;
+  o += align_up((size_t)(ns * RT * KT), 256);
+  *off_rflags = o;
+  o += (size_t)(ns * p->Nq * KT);
+  *end = o;
+}
+
+size_t mask_ws_bytes(const jfa_problem_t *p) {
+  size_t a, b, c, end;
+  bmap_layout(p, &a, &b, &c, &end);
+  return end;
+}
+
+jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *ws, MaskDev *m) {
+  if (!p->dmask || p->Nq == 0 || p->Nk == 0) return JFA_SUCCESS;
+  size_t ob, of, orf, end;
+  bmap_layout(p, &ob, &of, &orf, &end);
+  const int64_t Bm = p->dmask->shape[0], Hm = p->dmask->shape[1];
+  const int64_t KT = bmap_tiles(p->Nk), RT = bmap_tiles(p->Nq), KW = bmap_words(p->Nk);
+  char *w = (char *)ws;
+  uint64_t *bits = m->dm_kind == MASK_DENSE_BOOL ? (uint64_t *)(w + ob) : nullptr;
+  unsigned char *flags = (unsigned char *)(w + of), *rflags = (unsigned char *)(w + orf);
+  const int64_t nrows = Bm * Hm * p->Nq, ntiles = Bm * Hm * RT * KT;
+  bmap_rows_kernel<<<(unsigned)((nrows * 32 + 255) / 256), 256, 0, st>>>(*m, Hm, nrows, bits, rflags);
+  JFA_LAUNCH_CHECK();
+  bmap_tiles_kernel<<<(unsigned)((ntiles + 255) / 256), 256, 0, st>>>(p->Nq, KT, RT, ntiles, rflags, flags);
+  JFA_LAUNCH_CHECK();
+  m->bm_flags = flags;
+  m->bm_bits = bits;
+  m->bm_sb = Bm > 1 ? Hm : 0;
+  m->bm_sh = Hm > 1 ? 1 : 0;
+  m->bm_rt = RT;
+  m->bm_kt = KT;
+  m->bm_kw = KW;
+  return JFA_SUCCESS;
+}

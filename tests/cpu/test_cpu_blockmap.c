@@ -1,0 +1,151 @@
+/*
+ * test_cpu_blockmap.c - the rules of the dense mask's block map (src/kernels/common/blockmap.h,
+ * which the CUDA builder and kernels run) against a brute-force reading of the mask: random
+ * boolean and bias masks with odd sizes (Nq, Nk of 1, 63, 64, 65, 200, ...) whose tiles are
+ * all-true, all-false, mixed or single-element, and bias tiles of 0, -inf, NaN and other
+ * values. Builds the words and flags the way mask_blockmap.cu does (row flags per key tile,
+ * OR over each tile's rows, OR over groups of tiles as the kernels' blocks read them) and
+ * checks: a tile or block is empty iff no element lets a key through, full iff no element
+ * needs the mask, and bmap_bit gives every element of every block shape (BN 16 to 128).
+ *
+ * Run: ctest --test-dir build -R test_cpu_blockmap   (JFA_TEST_SEED=<n> to repeat)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/common/blockmap.h"
+#include "testutil.h"
+
+/* One mask: Nq x Nk, vis / need per element (bool: need = !vis; bias: vis = != -inf,
+   need = != 0). */
+typedef struct {
+  int64_t Nq, Nk;
+  unsigned char *vis, *need;
+} mask_t;
+
+/* Fills a mask by tiles: each 64 x 64 tile picks a pattern (all visible, none, random, one
+   element visible, one masked); bias masks pick values 0, -inf, 1.5 and NaN. */
+static void make_mask(mask_t *m, int bias) {
+  const int64_t RT = bmap_tiles(m->Nq), KT = bmap_tiles(m->Nk);
+  for (int64_t rt = 0; rt < RT; ++rt)
+    for (int64_t kt = 0; kt < KT; ++kt) {
+      const int pat = (int)(tu_uniform() * 5);
+      const int64_t r0 = rt * BMAP_TILE, k0 = kt * BMAP_TILE;
+      const int64_t r1 = r0 + BMAP_TILE < m->Nq ? r0 + BMAP_TILE : m->Nq;
+      const int64_t k1 = k0 + BMAP_TILE < m->Nk ? k0 + BMAP_TILE : m->Nk;
+      const int64_t oi = r0 + (int64_t)(tu_uniform() * (double)(r1 - r0));
+      const int64_t oj = k0 + (int64_t)(tu_uniform() * (double)(k1 - k0));
+      for (int64_t i = r0; i < r1; ++i)
+        for (int64_t j = k0; j < k1; ++j) {
+          int v = 0;
+          double x = 0.0; /* bias value */
+          if (pat == 0) v = 1;
+          else if (pat == 1) v = 0;
+          else if (pat == 2) v = tu_uniform() < 0.5;
+          else if (pat == 3) v = (i == oi && j == oj);
+          else v = !(i == oi && j == oj);
+          if (bias) {
+            const double u = tu_uniform();
+            x = v ? (pat == 2 && u < 0.3 ? 1.5 : (pat == 2 && u < 0.35 ? NAN : 0.0)) : -INFINITY;
+          }
+          const int64_t e = i * m->Nk + j;
+          if (!bias) {
+            m->vis[e] = (unsigned char)v;
+            m->need[e] = (unsigned char)!v;
+          } else {
+            m->vis[e] = !(x == -INFINITY);
+            m->need[e] = !(x == 0.0);
+          }
+        }
+    }
+}
+
+/* Brute force over rows [r0, r1) x keys [k0, k1): any visible, any needed. */
+static int brute_flags(const mask_t *m, int64_t r0, int64_t r1, int64_t k0, int64_t k1) {
+  int f = 0;
+  for (int64_t i = r0; i < r1; ++i)
+    for (int64_t j = k0; j < k1; ++j) {
+      if (m->vis[i * m->Nk + j]) f |= BMAP_VISIBLE;
+      if (m->need[i * m->Nk + j]) f |= BMAP_NEEDS;
+    }
+  return f;
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static int run_case(int64_t Nq, int64_t Nk, int bias) {
+  mask_t m = {Nq, Nk, calloc((size_t)(Nq * Nk), 1), calloc((size_t)(Nq * Nk), 1)};
+  make_mask(&m, bias);
+  const int64_t RT = bmap_tiles(Nq), KT = bmap_tiles(Nk), KW = bmap_words(Nk);
+  uint64_t *bits = calloc((size_t)(Nq * KW), sizeof(uint64_t));
+  unsigned char *rflags = calloc((size_t)(Nq * KT), 1), *flags = calloc((size_t)(RT * KT), 1);
+  int ok = KW % 2 == 0 && KW >= KT && KW <= KT + 1;
+  /* the builder's rows pass (bmap_rows_kernel): the words of visible keys and the row flags */
+  for (int64_t i = 0; i < Nq; ++i)
+    for (int64_t kt = 0; kt < KT; ++kt) {
+      uint64_t vis = 0, need = 0;
+      for (int k = 0; k < 64; ++k) {
+        const int64_t j = kt * 64 + k;
+        if (j >= Nk) break;
+        if (m.vis[i * Nk + j]) vis |= (uint64_t)1 << k;
+        if (m.need[i * Nk + j]) need |= (uint64_t)1 << k;
+      }
+      bits[i * KW + kt] = vis;
+      rflags[i * KT + kt] = (unsigned char)bmap_row_flags(vis, need);
+      /* a boolean row word alone gives the same flags (the valid bits are the keys) */
+      if (!bias) ok &= bmap_word_flags(vis, bmap_valid(Nk, kt)) == rflags[i * KT + kt];
+      ok &= (vis & ~bmap_valid(Nk, kt)) == 0;
+    }
+  /* the tiles pass (bmap_tiles_kernel) */
+  for (int64_t rt = 0; rt < RT; ++rt)
+    for (int64_t kt = 0; kt < KT; ++kt) {
+      int f = 0;
+      for (int64_t r = rt * 64; r < min64(Nq, rt * 64 + 64); ++r) f |= rflags[r * KT + kt];
+      flags[rt * KT + kt] = (unsigned char)f;
+      ok &= f == brute_flags(&m, rt * 64, min64(Nq, rt * 64 + 64), kt * 64, min64(Nk, kt * 64 + 64));
+    }
+  /* the kernels' blocks: BM rows x BN keys, the OR over the tiles they touch (mask_map_flags) */
+  static const int bms[] = {32, 64, 128}, bns[] = {16, 32, 64, 128};
+  for (int a = 0; a < 3; ++a)
+    for (int c = 0; c < 4; ++c) {
+      const int BM = bms[a], BN = bns[c];
+      for (int64_t r0 = 0; r0 < Nq; r0 += BM)
+        for (int64_t k0 = 0; k0 < Nk; k0 += BN) {
+          const int64_t r1 = min64(Nq, r0 + BM), k1 = min64(Nk, k0 + BN);
+          int f = 0;
+          for (int64_t rt = r0 / 64; rt <= (r1 - 1) / 64; ++rt)
+            for (int64_t kt = k0 / 64; kt <= (k1 - 1) / 64; ++kt) f |= flags[rt * KT + kt];
+          const int bf = brute_flags(&m, r0, r1, k0, k1);
+          /* the map is exact when the block covers whole tiles, conservative otherwise: it may
+             call a block partial that is full or empty, never the other way round */
+          if (bmap_empty(f)) ok &= bmap_empty(bf);
+          if (!bmap_empty(f) && !bmap_partial(f)) ok &= !bmap_empty(bf) && !bmap_partial(bf);
+          if (BM % 64 == 0 && BN % 64 == 0) ok &= f == bf;
+          if (!bias) /* every element's bit through bmap_bit, as the kernels read it */
+            for (int64_t i = r0; i < r1; ++i)
+              for (int cc = 0; cc < BN && k0 + cc < Nk; ++cc)
+                ok &= bmap_bit(bits + i * KW + k0 / 64, k0, cc, BN) == (int)m.vis[i * Nk + k0 + cc];
+        }
+    }
+  char name[96];
+  snprintf(name, sizeof name, "block map %s Nq=%lld Nk=%lld", bias ? "bias" : "bool", (long long)Nq, (long long)Nk);
+  tu_expect(name, ok);
+  free(m.vis), free(m.need), free(bits), free(rflags), free(flags);
+  return ok;
+}
+
+int main(void) {
+  tu_init_seed("test_cpu_blockmap");
+  tu_expect("valid bits", bmap_valid(1, 0) == 1u && bmap_valid(64, 0) == ~(uint64_t)0 && bmap_valid(64, 1) == 0 &&
+                              bmap_valid(65, 1) == 1u && bmap_valid(200, 3) == 0xffu && bmap_valid(0, 0) == 0);
+  tu_expect("classes", bmap_empty(BMAP_NEEDS) && bmap_empty(0) && !bmap_empty(BMAP_VISIBLE) &&
+                           bmap_partial(BMAP_VISIBLE | BMAP_NEEDS) && !bmap_partial(BMAP_VISIBLE) &&
+                           !bmap_partial(BMAP_NEEDS));
+  tu_expect("words per row", bmap_words(1) == 2 && bmap_words(128) == 2 && bmap_words(129) == 4);
+  static const int64_t sizes[][2] = {{1, 1}, {7, 129}, {63, 64}, {64, 65}, {130, 200}, {200, 130}, {257, 320}};
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; ++k)
+    for (int bias = 0; bias < 2; ++bias) run_case(sizes[k][0], sizes[k][1], bias);
+  return tu_finish();
+}
