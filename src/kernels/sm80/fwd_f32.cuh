@@ -205,24 +205,13 @@ __global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
   int *s_lo = (int *)(KV + 2 * NTILE * BN * DS), *s_hi = s_lo + BM;
   int kin_lo = 0, kin_hi = 0;
   if (MASKED) {
-    for (int r = threadIdx.x; r < BM; r += NTHREADS) {
-      int64_t lo = 0, hi = 0;
-      if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
-      s_lo[r] = (int)lo;
-      s_hi[r] = (int)hi;
-    }
+    mask_rows_to_smem(a.mk, m0, BM, NTHREADS, s_lo, s_hi);
     __syncthreads();
-    int ulo = INT_MAX, uhi = 0, ilo = 0, ihi = INT_MAX;
-    for (int r = 0; r < BM && m0 + r < p.Nq; ++r) {
-      const int lo = s_lo[r], hi = s_hi[r];
-      if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
-      ilo = max(ilo, lo);
-      ihi = min(ihi, hi);
-    }
-    kbeg = ulo < uhi ? ulo : 0;
-    kend = ulo < uhi ? uhi : 0;
-    kin_lo = ilo;
-    kin_hi = a.mk.dm_kind ? 0 : ihi; /* a dense mask: every block is masked per element */
+    const CtaKeys ck = mask_cta_keys(a.mk, m0, BM, s_lo, s_hi);
+    kbeg = ck.kbeg;
+    kend = ck.kend;
+    kin_lo = ck.kin_lo;
+    kin_hi = a.mk.dm_kind ? 0 : ck.kin_hi; /* a dense mask: every block is masked per element */
   }
   const int jb0 = (int)(kbeg / BN), nblk = (int)((kend + BN - 1) / BN);
 
@@ -321,9 +310,27 @@ __global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
     }
 
     /* mask, online softmax */
-    const BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)jb * BN, kin_lo, kin_hi);
+    /* a dense mask applies per element in every block (its block map is not read here); a
+       boolean one through its bits, this warp's rows' words of the block */
+    BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)jb * BN, kin_lo, kin_hi);
+    uint64_t dw[MT][2][NT > 8 ? NT / 8 : 1];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr)
+#pragma unroll
+        for (int w = 0; w < (NT > 8 ? NT / 8 : 1); ++w) dw[mt][rr][w] = 0;
+    if (MASKED && a.mk.dm_kind) {
+      bm.dense = true;
+      if (a.mk.bm_bits)
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int rr = 0; rr < 2; ++rr)
+            mask_row_words(a.mk, b, h, m0 + wrow + mt * 16 + g + rr * 8, (int64_t)jb * BN, dw[mt][rr]);
+    }
     fwd_softmax_block<MT, NT, DT, JVP, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow, lrow,
-                                                nrow, crow);
+                                                nrow, crow, dw);
 
     /* O += P V;  U += (P (Sd - c)) V + P Vd: one 8-key tile j per step */
 #pragma unroll
