@@ -10,8 +10,8 @@
  *   op        device  dtype      head dim   masks            tensors        family (folder)
  *   fwd, JVP  sm_90   bf16/fp16  64, 128    none or causal   TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
- *   JVP       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
- *   bwd       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
+ *   JVP       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
+ *   bwd       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
  *   bwd-JVP   any     any        <= 256     any              any            simt/  fp32 arithmetic
  *             (simt/bwd_jvp.cu holds the second-order call's entry points; kBackwardJvp below
@@ -19,6 +19,10 @@
  *
  *   (1) tma_tensor_ok: 16-byte aligned base, unit stride along D, 16-byte multiple strides.
  *   (2) sm80_tensor_ok: the same without the TMA extent limits.
+ *   (3) head dims run at the next row of sm80/tiles.h (32, 64, 96, 128, 160, 192, 256); above
+ *       128 in two column slices (sm80/fwd.cuh, bwd.cuh), not for the JVP in accumulate mode;
+ *       a row whose shared memory exceeds the device's (the D > 128 JVP / backward and the
+ *       D = 128 backward on an A100) is declined to simt.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the

@@ -226,13 +226,14 @@ __device__ __forceinline__ void fwd_init_state(float (&o)[MT][DT][4], float (&u)
  * Epilogue of a warp's rows (global rows r0 + 16 mt + g (+ 8)): reduces l (and nu) over the
  * row's 4 lanes, normalises, and writes o, lse (and od, mu) in the output dtype T, or merges
  * them into the fp32 accumulators (accumulate mode). Rows >= Nq and columns >= Dreal are
- * skipped.
+ * skipped. c0: the first output column of the accumulators (a column slice of the sm80 JVP at
+ * D > 128); stats: write lse (and mu), false for all slices but one.
  */
 template <typename T, int MT, int DT, bool JVP>
 __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_t h, int64_t r0, int g, int t4,
                                              float (&o)[MT][DT][4], float (&u)[JVP ? MT : 1][JVP ? DT : 1][4],
                                              float (&mrow)[MT][2], float (&lrow)[MT][2], float (&nrow)[MT][2],
-                                             float (&crow)[JVP ? MT : 1][2]) {
+                                             float (&crow)[JVP ? MT : 1][2], int c0 = 0, bool stats = true) {
   const jfa_problem_t &p = a.p;
   float la[MT][2], ma[MT][2];
 #pragma unroll
@@ -288,7 +289,7 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
       for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const int d = dt * 8 + 2 * t4 + e;
+          const int d = c0 + dt * 8 + 2 * t4 + e;
           if (d >= a.Dreal) continue;
           const float ov = o[mt][dt][rr * 2 + e] * inv;
           const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - (mu - cref) * ov : 0.f;
@@ -307,7 +308,7 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
             *po = (wa != 0.f ? wa * oa : 0.f) + (wp != 0.f ? wp * ov : 0.f);
           }
         }
-      if (t4 == 0) {
+      if (stats && t4 == 0) {
         if (a.lse.p) ((float *)a.lse.p)[voff(a.lse, b, h, i, 0)] = lse_n;
         if (JVP && a.mu.p) ((float *)a.mu.p)[voff(a.mu, b, h, i, 0)] = mu_n;
       }

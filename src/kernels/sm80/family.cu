@@ -15,13 +15,23 @@ bool sm80_tensor_ok(const jfa_tensor_t *t) {
   return true;
 }
 
+/* The tiles of a call (its op and mask class at head dim Dk; variant 0: tuning variants share its
+   shared-memory needs or are smaller). */
+static Sm80Tile call_tile(int op, const jfa_problem_t *p, const jfa_tensor_t *q, int Dk) {
+  return sm80_tile(op, (int)q->dtype, Dk, problem_has_masks(p) ? MASK_CLASS_ANY : MASK_CLASS_CAUSAL, 0);
+}
+
 const char *sm80_fwd_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   const bool jvp = c.qd != nullptr;
   const int Dk = sm80_head_dim(p->D);
   if (Dk == 0) return "head dim above 256";
-  if (jvp && Dk > 128) return "JVP head dim above 128 (O and U accumulators do not fit in registers)";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  const Sm80Tile t = call_tile(jvp ? OP_JVP : OP_FWD, p, c.q, Dk);
+  if (sm80_smem_bytes(t, problem_has_masks(p)) > (size_t)c.cs->max_smem_optin)
+    return "the tiles of this head dim need more shared memory than the device has";
+  /* column slices (D > 128 JVP): every slice would read the lse / mu that slice 0 rewrites */
+  if (t.NS > 1 && c.accumulate) return "accumulate mode with column slices (JVP head dim above 128)";
   if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v))
     return "q, k, v: not 16-bit with aligned rows and strides";
   if (jvp && (!sm80_tensor_ok(c.qd) || !sm80_tensor_ok(c.kd) || !sm80_tensor_ok(c.vd)))
@@ -47,6 +57,9 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, bool jvp, cudaStream_
       SM80_CASE(64, (sm80_fwd_d<T, 64, true>(a, st)))
       SM80_CASE(96, (sm80_fwd_d<T, 96, true>(a, st)))
       SM80_CASE(128, (sm80_fwd_d<T, 128, true>(a, st)))
+      SM80_CASE(160, (sm80_fwd_d<T, 160, true>(a, st)))
+      SM80_CASE(192, (sm80_fwd_d<T, 192, true>(a, st)))
+      SM80_CASE(256, (sm80_fwd_d<T, 256, true>(a, st)))
       default: break;
     }
     JFA_FAIL(JFA_ERROR_INTERNAL, "no JVP kernel for head dim %d", Dk);
@@ -56,6 +69,8 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, bool jvp, cudaStream_
     SM80_CASE(64, (sm80_fwd_d<T, 64, false>(a, st)))
     SM80_CASE(96, (sm80_fwd_d<T, 96, false>(a, st)))
     SM80_CASE(128, (sm80_fwd_d<T, 128, false>(a, st)))
+    SM80_CASE(160, (sm80_fwd_d<T, 160, false>(a, st)))
+    SM80_CASE(192, (sm80_fwd_d<T, 192, false>(a, st)))
     SM80_CASE(256, (sm80_fwd_d<T, 256, false>(a, st)))
     default: break;
   }
@@ -74,8 +89,10 @@ jfa_status_t sm80_fwd_run(const FwdCall &c) {
 const char *sm80_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   const int Dk = sm80_head_dim(p->D);
-  if (Dk == 0 || Dk > 128) return "head dim above 128";
+  if (Dk == 0) return "head dim above 256";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (sm80_smem_bytes(call_tile(OP_BWD, p, c.q, Dk), problem_has_masks(p)) > (size_t)c.cs->max_smem_optin)
+    return "the tiles of this head dim need more shared memory than the device has";
   if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v) || !sm80_tensor_ok(c.dout))
     return "q, k, v, dout: not 16-bit with aligned rows and strides";
   if (p->B > 65535 || p->Hkv > 65535) return "B or Hkv above 65535 (grid)";
@@ -91,6 +108,9 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
     SM80_CASE(64, (sm80_bwd_d<T, 64>(a, st)))
     SM80_CASE(96, (sm80_bwd_d<T, 96>(a, st)))
     SM80_CASE(128, (sm80_bwd_d<T, 128>(a, st)))
+    SM80_CASE(160, (sm80_bwd_d<T, 160>(a, st)))
+    SM80_CASE(192, (sm80_bwd_d<T, 192>(a, st)))
+    SM80_CASE(256, (sm80_bwd_d<T, 256>(a, st)))
     default: break;
   }
   JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
