@@ -15,8 +15,8 @@ bool sm80_tensor_ok(const jfa_tensor_t *t) {
   return true;
 }
 
-/* The tiles of a call (its op and mask class at head dim Dk; variant 0: tuning variants share its
-   shared-memory needs or are smaller). */
+/* The tiles of a call (its op and mask class at head dim Dk; variant 0: a tuning variant, which
+   JFA_TUNING builds run on request, is the tuner's choice on an H100/H200). */
 static Sm80Tile call_tile(int op, const jfa_problem_t *p, const jfa_tensor_t *q, int Dk) {
   return sm80_tile(op, (int)q->dtype, Dk, problem_has_masks(p) ? MASK_CLASS_ANY : MASK_CLASS_CAUSAL, 0);
 }
