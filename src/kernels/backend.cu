@@ -20,8 +20,7 @@
  *   (1) tma_tensor_ok: 16-byte aligned base, unit stride along D, 16-byte multiple strides.
  *   (2) sm80_tensor_ok: the same without the TMA extent limits.
  *   (3) head dims run at the next row of sm80/tiles.h (32, 64, 96, 128, 160, 192, 256); above
- *       128 in two column slices (sm80/fwd.cuh, bwd.cuh), not for the JVP in accumulate mode;
- *       a row whose shared memory exceeds the device's (the D > 128 JVP / backward and the
+ *       128 in two column slices (sm80/fwd.cuh, bwd.cuh); a row whose shared memory exceeds the device's (the D > 128 JVP / backward and the
  *       D = 128 backward on an A100) is declined to simt.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build

@@ -83,7 +83,7 @@ static const mcase_t cases[] = {
     {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,1", NULL, DN_F32, 1, 1, 1},       /* seqs + window + bias */
     {FH, 1, 1, 4, 2, 0, 0, 64, BR, 0, 0, UNB, 3, "1,7,129", "9,7,150", DN_BOOL, 1, 0, 0}, /* seqs + dense */
     /* head dims: 96, 160, 192, 256 and odd ones (D > 128: the JVP and backward in column slices; the
-       accumulate-mode JVP there runs on simt) */
+       accumulate-mode JVP there in two launches) */
     {BF, 0, 1, 2, 2, 300, 300, 256, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1},       /* window */
     {FH, 1, 1, 4, 2, 0, 0, 192, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1}, /* seqs, GQA */
     {BF, 0, 2, 4, 2, 129, 200, 160, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0},     /* dense */

@@ -26,6 +26,7 @@ struct FwdArgs {
   int accumulate;
   int Dreal;
   float scale, scale_log2;
+  int slice_pass; /* sm80 column slices (fwd.cuh): 0 every slice; 1 slices 1.., 2 slice 0 only */
 };
 
 /* Fills FwdArgs from a call (the sm80 and sm90 families share it). */
@@ -47,6 +48,7 @@ static inline void fwd_args_init(FwdArgs *a, const jfa_problem_t *p, const jfa_t
   a->od = make_view(od);
   a->mu = make_view(mu);
   a->accumulate = accumulate;
+  a->slice_pass = 0;
   a->Dreal = (int)p->D;
   a->scale = (float)p->scale;
   a->scale_log2 = (float)(p->scale * 1.4426950408889634);

@@ -27,11 +27,8 @@ const char *sm80_fwd_why_not(const FwdCall &c) {
   const int Dk = sm80_head_dim(p->D);
   if (Dk == 0) return "head dim above 256";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  const Sm80Tile t = call_tile(jvp ? OP_JVP : OP_FWD, p, c.q, Dk);
-  if (sm80_smem_bytes(t, problem_has_masks(p)) > (size_t)c.cs->max_smem_optin)
+  if (sm80_smem_bytes(call_tile(jvp ? OP_JVP : OP_FWD, p, c.q, Dk), problem_has_masks(p)) > (size_t)c.cs->max_smem_optin)
     return "the tiles of this head dim need more shared memory than the device has";
-  /* column slices (D > 128 JVP): every slice would read the lse / mu that slice 0 rewrites */
-  if (t.NS > 1 && c.accumulate) return "accumulate mode with column slices (JVP head dim above 128)";
   if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v))
     return "q, k, v: not 16-bit with aligned rows and strides";
   if (jvp && (!sm80_tensor_ok(c.qd) || !sm80_tensor_ok(c.kd) || !sm80_tensor_ok(c.vd)))

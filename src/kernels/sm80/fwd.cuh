@@ -33,8 +33,9 @@
  * Every slice carries the same m, l, nu and c (the same arithmetic on the same scores);
  * slice 0 writes lse and mu. The scores cost NS times (2/3 of the JVP's mma work is S and
  * Sd): with NS = 2 about 60% of the arithmetic efficiency of an unsliced kernel, against
- * the CUDA-core fallback otherwise. Accumulate mode is declined (family.cu): the slices
- * would read the lse and mu that slice 0 rewrites.
+ * the CUDA-core fallback otherwise. Accumulate mode: every slice merges with the lse and mu
+ * already in memory, which slice 0 rewrites, so slices 1.. run in a first launch and slice 0
+ * in a second (FwdArgs.slice_pass).
  * Accumulate mode merges the result into fp32 accumulators in the epilogue. The online
  * softmax and the epilogue are shared with the sm90 kernel (common/softmax.cuh).
  * Tiles from tiles.h; instantiated per head dim by inst/fwd_d<D>.cu and inst/jvp_d<D>.cu
@@ -117,9 +118,14 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
   const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
-  /* column slice sl (NS > 1): output columns [c0, c0 + DV); the slices of a query block are neighbours */
-  const int sl = NS > 1 ? (int)(blockIdx.x % NS) : 0, c0 = sl * DV;
-  const int64_t m0 = (int64_t)(gridDim.x / NS - 1 - blockIdx.x / NS) * BM; /* longest (causal) blocks first */
+  /* column slice sl (NS > 1): output columns [c0, c0 + DV); the slices of a query block are neighbours
+     (a.slice_pass: the grid holds slices 1.. or slice 0 only, see launch_fwd_tc_m) */
+  const int nsl = NS == 1 || a.slice_pass == 0 ? NS : a.slice_pass == 1 ? NS - 1 : 1;
+  const int sl = NS == 1 || a.slice_pass == 2 ? 0
+                 : a.slice_pass == 0      ? (int)(blockIdx.x % NS)
+                                          : 1 + (int)(blockIdx.x % nsl);
+  const int c0 = sl * DV;
+  const int64_t m0 = (int64_t)(gridDim.x / nsl - 1 - blockIdx.x / nsl) * BM; /* longest (causal) blocks first */
   const int wrow = warp * 16 * MT;
 
   int64_t kbeg = 0, kend = p.Nk;
@@ -334,7 +340,20 @@ static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
   const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM * NS), (unsigned)a.p.Hq, (unsigned)a.p.B);
+  const unsigned nqb = (unsigned)((a.p.Nq + C::BM - 1) / C::BM);
+  if (NS > 1 && a.accumulate) {
+    /* accumulate mode: every slice merges with the lse (and mu) already there, which slice 0
+       rewrites; so slices 1.. run first, slice 0 in a second launch (stream order) */
+    FwdArgs a2 = a;
+    a2.slice_pass = 1;
+    kern<<<dim3(nqb * (NS - 1), (unsigned)a.p.Hq, (unsigned)a.p.B), C::NTHREADS, smem, st>>>(a2);
+    JFA_LAUNCH_CHECK();
+    a2.slice_pass = 2;
+    kern<<<dim3(nqb, (unsigned)a.p.Hq, (unsigned)a.p.B), C::NTHREADS, smem, st>>>(a2);
+    JFA_LAUNCH_CHECK();
+    return JFA_SUCCESS;
+  }
+  dim3 grid(nqb * NS, (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
