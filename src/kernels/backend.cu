@@ -10,22 +10,25 @@
  *   op        device  dtype      head dim   masks            tensors        family (folder)
  *   fwd, JVP  sm_90   bf16/fp16  64, 128    all but bias     TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
- *   JVP       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
- *   fwd       sm_80+  fp32       <= 256     any              aligned (3)    sm80/  mma.sync TF32 (fwd_f32.cuh)
- *   JVP       sm_80+  fp32       <= 128     any              aligned (3)    sm80/  mma.sync TF32 (fwd_f32.cuh)
- *   bwd       sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync
- *   bwd       sm_80+  fp32       <= 128     any              aligned (3)    sm80/  mma.sync TF32: 3xTF32
- *                                                                                  (JFA_FLAG_ALLOW_TF32: TF32)
+ *   JVP       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
+ *   bwd       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
+ *   fwd       sm_80+  fp32       <= 128,256 any              aligned (4)    sm80/  mma.sync TF32 (fwd_f32.cuh)
+ *   JVP       sm_80+  fp32       <= 128     any              aligned (4)    sm80/  mma.sync TF32 (fwd_f32.cuh)
+ *   bwd       sm_80+  fp32       <= 128     any              aligned (4)    sm80/  mma.sync TF32 (bwd_f32.cuh)
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
  *   bwd-JVP   sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync (bwd_jvp.cuh)
  *   bwd-JVP   any     any        <= 256     any              any            simt/  fp32 arithmetic
  *
  *   (1) tma_tensor_ok: 16-byte aligned base, unit stride along D, 16-byte multiple strides.
  *   (2) sm80_tensor_ok: the same without the TMA extent limits.
- *   (3) sm80_tensor_ok_f32: float32, 16-byte aligned base, unit stride along D, strides a
+ *   (3) head dims run at the next row of sm80/tiles.h (32, 64, 96, 128, 160, 192, 256); above
+ *       128 in two column slices (sm80/fwd.cuh, bwd.cuh); a row whose shared memory exceeds
+ *       the device's (the D > 128 JVP / backward and the D = 128 backward on an A100) is
+ *       declined to simt.
+ *   (4) sm80_tensor_ok_f32: float32, 16-byte aligned base, unit stride along D, strides a
  *       multiple of 4 elements. 3xTF32 unless the context has JFA_FLAG_ALLOW_TF32 (one TF32
- *       product); jfa_cuda_last_precision reports which. Float32 calls the row declines (the
- *       JVP at D > 128, D not a multiple of 4 in a packed tensor, unaligned views) run on simt/.
+ *       product); jfa_cuda_last_precision reports which. Float32 calls the rows decline (the
+ *       forward at 128 < D <= 192, the JVP and backward at D > 128, unaligned views) run on simt/.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the

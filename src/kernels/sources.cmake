@@ -5,7 +5,7 @@
 # float32 ones in inst/<op>_f32_d<D>.cu).
 # Without CUDA, common/no_cuda.c supplies jfa_cuda_* returning JFA_ERROR_UNSUPPORTED.
 if(JFA_ENABLE_CUDA)
-  set(_jfa_all_head_dims 32 64 96 128 256)
+  set(_jfa_all_head_dims 32 64 96 128 160 192 256)
   set(JFA_HEAD_DIMS "${_jfa_all_head_dims}" CACHE STRING
       "Head dims whose tensor-core kernels are built (a subset for development builds; default: all)")
   set(_jfa_hd_mask 0)
@@ -37,7 +37,7 @@ if(JFA_ENABLE_CUDA)
   # A subset: the families decline the head dims left out (host.cuh, head_dim_built).
   set(JFA_KERNEL_DEFINITIONS "")
   list(SORT JFA_HEAD_DIMS COMPARE NATURAL)
-  if(NOT JFA_HEAD_DIMS STREQUAL "32;64;96;128;256")
+  if(NOT JFA_HEAD_DIMS STREQUAL "32;64;96;128;160;192;256")
     set(JFA_KERNEL_DEFINITIONS JFA_HEAD_DIMS_MASK=${_jfa_hd_mask})
     message(STATUS "jfa: tensor-core head dims ${JFA_HEAD_DIMS} only (JFA_HEAD_DIMS)")
   endif()

@@ -156,3 +156,25 @@ int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want) 
            names[want]);
   return tu_expect(msg, got == want);
 }
+
+int gt_tensor_core_dim(jfa_dtype_t dtype, int64_t D) {
+  return (dtype == JFA_DTYPE_BFLOAT16 || dtype == JFA_DTYPE_FLOAT16) && D % 8 == 0 && D > 0 && D <= 256;
+}
+
+int gt_check_tensor_core(jfa_context_t *gpu, const char *name, int backward) {
+  const char *e = getenv("JFA_KERNEL_PATH");
+  const int got = jfa_cuda_last_kernel(gpu, backward);
+  static const char *names[] = {"simt", "sm80", "sm90"};
+  int ok;
+  const char *want;
+  if (e && strcmp(e, "simt") == 0) {
+    ok = got == GT_PATH_SIMT, want = "simt";
+  } else if (e && (strcmp(e, "sm80") == 0 || strcmp(e, "mma") == 0)) {
+    ok = got == GT_PATH_SM80, want = "sm80";
+  } else {
+    ok = got == GT_PATH_SM80 || got == GT_PATH_SM90, want = "sm80 or sm90";
+  }
+  char msg[256];
+  snprintf(msg, sizeof(msg), "%s ran on %s (expected %s)", name, got >= 0 && got <= 2 ? names[got] : "?", want);
+  return tu_expect(msg, ok);
+}

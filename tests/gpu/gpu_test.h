@@ -50,6 +50,13 @@ int gt_expected_path(int64_t D);
 /** Checks that the context's last forward (backward = 0) or backward call ran on `want`
  *  (records a failure otherwise); returns 1 if it did. */
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want);
+/** Whether a 16-bit call of head dim D with aligned tensors must run on a tensor-core family
+ *  (D a multiple of 8, at most 256). */
+int gt_tensor_core_dim(jfa_dtype_t dtype, int64_t D);
+/** Checks that the last forward (backward = 0) or backward call ran on a tensor-core family
+ *  (sm80 or sm90; sm80 under JFA_KERNEL_PATH=sm80, simt under =simt), for calls with masks
+ *  beyond causal, which either family may take; returns 1 if it did. */
+int gt_check_tensor_core(jfa_context_t *gpu, const char *name, int backward);
 
 /** The tolerance of a dtype: bf16 1e-2, fp16 2e-3, fp32 1e-5. */
 double gt_tol(jfa_dtype_t dtype);

@@ -1,11 +1,13 @@
 /*
  * test_gpu_attention.c - the CUDA forward, fused forward+JVP and backward against
  * the float64 CPU backend, over dtypes (bf16, fp16, fp32), odd sizes (N = 1, 7, 129,
- * 1000, 4096; D = 32, 40, 60, 64, 80, 96, 128, 256), causal masks (top-left,
+ * 1000, 4096; D = 32, 40, 60, 64, 80, 96, 128, 136, 160, 168, 192, 200, 232, 256), causal
+ * masks (top-left,
  * bottom-right with Nq != Nk, positions with fully masked rows), GQA 8:1, MQA and
  * both layouts (BHSD, BSHD). Outputs are poisoned (NaN) before each call. Checks that the
- * dispatch ran the expected kernel family (sm90 for 16-bit D = 64 / 128 on an H100/H200,
- * unless JFA_KERNEL_PATH=sm80, under which ctest runs it a second time).
+ * dispatch ran the expected kernel family for every 16-bit D that is a multiple of 8 (sm90
+ * for D = 64 / 128 on an H100/H200, unless JFA_KERNEL_PATH=sm80, under which ctest runs it a
+ * second time; sm80 for the others, D > 128 in column slices for the JVP and backward).
  *
  *   ctest -L gpu    or    ./test_gpu_attention [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -59,6 +61,23 @@ static const tcase_t cases[] = {
     {F32, 1, 1, 4, 2, 1000, 1000, 128, BR, 0, 0},
     {F32, 0, 1, 2, 1, 64, 100, 256, NONE, 0, 0},
     {F32, 0, 1, 2, 2, 100, 100, 33, POS, 0, 10},
+    /* head dims 96 to 256 in both 16-bit dtypes (D > 128: the JVP and backward in column slices) */
+    {FH, 0, 1, 2, 2, 129, 300, 96, BR, 0, 0},
+    {FH, 1, 1, 4, 2, 200, 200, 80, POS, 0, 10},    /* odd D -> 96, rows 0..9 fully masked */
+    {BF, 0, 1, 2, 2, 200, 300, 160, BR, 0, 0},
+    {FH, 1, 1, 8, 2, 129, 129, 160, TL, 0, 0},     /* GQA 4:1 */
+    {BF, 1, 1, 2, 2, 129, 257, 136, TL, 0, 0},     /* odd D -> 160 */
+    {BF, 1, 1, 4, 1, 257, 129, 192, NONE, 0, 0},   /* MQA */
+    {FH, 0, 1, 2, 2, 300, 300, 192, POS, 0, 20},   /* rows 0..19 fully masked */
+    {BF, 0, 1, 2, 2, 7, 7, 192, TL, 0, 0},
+    {FH, 0, 1, 2, 2, 77, 130, 168, NONE, 0, 0},    /* odd D -> 192 */
+    {BF, 0, 1, 4, 2, 1000, 1000, 256, BR, 0, 0},   /* GQA 2:1 */
+    {FH, 0, 1, 2, 2, 64, 1000, 256, BR, 0, 0},
+    {BF, 0, 1, 2, 2, 1000, 64, 256, BR, 0, 0},     /* rows < 936 fully masked */
+    {FH, 1, 1, 2, 1, 129, 200, 256, POS, 0, 10},
+    {BF, 0, 1, 2, 2, 1, 1, 256, NONE, 0, 0},
+    {FH, 0, 1, 4, 2, 200, 129, 200, BR, 0, 0},     /* odd D -> 256 */
+    {BF, 0, 1, 2, 2, 100, 100, 232, POS, 0, 10},   /* odd D -> 256, not a multiple of 16 */
 };
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
@@ -114,8 +133,9 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
   gb_get(&o);
   gb_get(&lse);
-  /* the dispatch: 16-bit D = 64 / 128 runs on sm_90a where it exists (these tensors are aligned) */
-  const int want = c->dt != F32 && (c->D == 64 || c->D == 128) ? gt_expected_path(c->D) : -1;
+  /* the dispatch: 16-bit D = 64 / 128 runs on sm_90a where it exists, other multiples of 8 up to
+     256 on sm80 (these tensors are aligned) */
+  const int want = gt_tensor_core_dim(c->dt, c->D) ? gt_expected_path(c->D) : -1;
   snprintf(nm, sizeof(nm), "case %d fwd", ci);
   if (want >= 0) gt_check_path(gpu, nm, 0, want);
   snprintf(nm, sizeof(nm), "case %d fwd O", ci);

@@ -6,7 +6,7 @@
  * additive masks (float32 and q's dtype, -inf entries, fully masked rows and a fully
  * masked head, broadcast batch/head axes, strided rows) and their combinations, with
  * GQA, Nq != Nk, positions, BHSD/BSHD, bf16/fp16/fp32 (fp32 and unaligned 16-bit go
- * SIMT). Rows without a visible key must give exactly O = Od = mu = 0, lse = -inf
+ * SIMT), head dims 32 to 256 (16-bit multiples of 8 must run on a tensor-core family). Rows without a visible key must give exactly O = Od = mu = 0, lse = -inf
  * and dQ = 0; keys no query sees exactly dK = dV = 0. Accumulate mode is checked
  * through the backend calls over two key halves (as test_gpu_modes does).
  *
@@ -82,6 +82,16 @@ static const mcase_t cases[] = {
     {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_BOOL, 0, 0, 1},       /* window + dense */
     {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,1", NULL, DN_F32, 1, 1, 1},       /* seqs + window + bias */
     {FH, 1, 1, 4, 2, 0, 0, 64, BR, 0, 0, UNB, 3, "1,7,129", "9,7,150", DN_BOOL, 1, 0, 0}, /* seqs + dense */
+    /* head dims: 96, 160, 192, 256 and odd ones (D > 128: the JVP and backward in column slices; the
+       accumulate-mode JVP there in two launches) */
+    {BF, 0, 1, 2, 2, 300, 300, 256, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1},       /* window */
+    {FH, 1, 1, 4, 2, 0, 0, 192, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1}, /* seqs, GQA */
+    {BF, 0, 2, 4, 2, 129, 200, 160, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0},     /* dense */
+    {FH, 0, 1, 2, 1, 200, 129, 200, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1},        /* bias, D -> 256 */
+    {BF, 1, 1, 2, 2, 100, 200, 136, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0},   /* D -> 160 */
+    {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 0},         /* window + bias */
+    {BF, 1, 1, 2, 2, 0, 0, 80, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_BOOL, 0, 1, 1},     /* D -> 96 */
+    {FH, 0, 1, 4, 2, 257, 257, 256, NONE, 0, 0, 64, 64, NULL, NULL, DN_BOOL, 0, 0, 0},      /* window + dense */
 };
 
 static int parse_lens(const char *s, int64_t *lens, int max) {
@@ -235,6 +245,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_poison(&o), gb_poison(&lse);
   gt_ok(jfa_attention_forward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
   gb_get(&o), gb_get(&lse);
+  const int tc = gt_tensor_core_dim(c->dt, D); /* aligned 16-bit: a tensor-core family must take it */
+  if (tc) snprintf(nm, sizeof(nm), "case %d fwd", ci), gt_check_tensor_core(gpu, nm, 0);
   snprintf(nm, sizeof(nm), "case %d fwd O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d fwd lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
 
@@ -242,6 +254,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_forward_jvp(gpu, &pg, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t),
         "forward_jvp");
   gb_get(&o), gb_get(&lse), gb_get(&od), gb_get(&mu);
+  if (tc) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_tensor_core(gpu, nm, 0);
   snprintf(nm, sizeof(nm), "case %d jvp O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d jvp lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
   snprintf(nm, sizeof(nm), "case %d jvp Od", ci), gt_compare(nm, od.val, rod, nq, tol);
@@ -250,6 +263,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_poison(&dq), gb_poison(&dk), gb_poison(&dv);
   gt_ok(jfa_attention_backward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t), "backward");
   gb_get(&dq), gb_get(&dk), gb_get(&dv);
+  if (tc) snprintf(nm, sizeof(nm), "case %d bwd", ci), gt_check_tensor_core(gpu, nm, 1);
   snprintf(nm, sizeof(nm), "case %d bwd dQ", ci), gt_compare(nm, dq.val, rdq, nq, tol);
   snprintf(nm, sizeof(nm), "case %d bwd dK", ci), gt_compare(nm, dk.val, rdk, nk, tol);
   snprintf(nm, sizeof(nm), "case %d bwd dV", ci), gt_compare(nm, dv.val, rdv, nk, tol);

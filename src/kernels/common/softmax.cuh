@@ -26,6 +26,7 @@ struct FwdArgs {
   int accumulate;
   int Dreal;
   float scale, scale_log2;
+  int slice_pass; /* sm80 column slices (fwd.cuh): 0 every slice; 1 slices 1.., 2 slice 0 only */
 };
 
 /* Fills FwdArgs from a call (the sm80 and sm90 families share it). */
@@ -47,6 +48,7 @@ static inline void fwd_args_init(FwdArgs *a, const jfa_problem_t *p, const jfa_t
   a->od = make_view(od);
   a->mu = make_view(mu);
   a->accumulate = accumulate;
+  a->slice_pass = 0;
   a->Dreal = (int)p->D;
   a->scale = (float)p->scale;
   a->scale_log2 = (float)(p->scale * 1.4426950408889634);
@@ -234,13 +236,14 @@ __device__ __forceinline__ void fwd_init_state(float (&o)[MT][DT][4], float (&u)
  * Epilogue of a warp's rows (global rows r0 + 16 mt + g (+ 8)): reduces l (and nu) over the
  * row's 4 lanes, normalises, and writes o, lse (and od, mu) in the output dtype T, or merges
  * them into the fp32 accumulators (accumulate mode). Rows >= Nq and columns >= Dreal are
- * skipped.
+ * skipped. c0: the first output column of the accumulators (a column slice of the sm80 JVP at
+ * D > 128); stats: write lse (and mu), false for all slices but one.
  */
 template <typename T, int MT, int DT, bool JVP>
 __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_t h, int64_t r0, int g, int t4,
                                              float (&o)[MT][DT][4], float (&u)[JVP ? MT : 1][JVP ? DT : 1][4],
                                              float (&mrow)[MT][2], float (&lrow)[MT][2], float (&nrow)[MT][2],
-                                             float (&crow)[JVP ? MT : 1][2]) {
+                                             float (&crow)[JVP ? MT : 1][2], int c0 = 0, bool stats = true) {
   const jfa_problem_t &p = a.p;
   float la[MT][2], ma[MT][2];
 #pragma unroll
@@ -297,7 +300,7 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
         for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
-            const int d = dt * 8 + 2 * t4 + e;
+            const int d = c0 + dt * 8 + 2 * t4 + e;
             if (d >= a.Dreal) continue;
             const float ov = o[mt][dt][rr * 2 + e] * inv;
             const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - (mu - cref) * ov : 0.f;
@@ -316,7 +319,7 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
           for (int c = 0; c < MC; ++c)
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
-              const int d = (dt0 + c) * 8 + 2 * t4 + e;
+              const int d = c0 + (dt0 + c) * 8 + 2 * t4 + e;
               oa[c][e] = 0.f;
               if (JVP) oda[JVP ? c : 0][e] = 0.f;
               if (dt0 + c >= DT || d >= a.Dreal) continue;
@@ -327,7 +330,7 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
           for (int c = 0; c < MC; ++c)
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
-              const int dt = dt0 + c, d = dt * 8 + 2 * t4 + e;
+              const int dt = dt0 + c, d = c0 + dt * 8 + 2 * t4 + e;
               if (dt >= DT || d >= a.Dreal) continue;
               const float ov = o[mt][dt][rr * 2 + e] * inv;
               const float odv = JVP ? u[JVP ? mt : 0][JVP ? dt : 0][rr * 2 + e] * inv - (mu - cref) * ov : 0.f;
@@ -340,7 +343,7 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
             }
         }
       }
-      if (t4 == 0) {
+      if (stats && t4 == 0) {
         if (a.lse.p) ((float *)a.lse.p)[voff(a.lse, b, h, i, 0)] = lse_n;
         if (JVP && a.mu.p) ((float *)a.mu.p)[voff(a.mu, b, h, i, 0)] = mu_n;
       }

@@ -12,7 +12,7 @@
  *   dS goes through shared memory and dQ += dS K is added with fp32 atomics into a
  *   contiguous workspace (skipped in deterministic mode, where the caller computes dQ
  *   separately). Causal query blocks that see none of the keys are skipped; rows
- *   with lse = -inf (fully masked) contribute nothing. D = 256 takes the SIMT path.
+ *   with lse = -inf (fully masked) contribute nothing.
  * Other masks (a.masked): the CTA iterates over the query blocks of mask_query_range
  * only; each query block's rows carry their key intervals (mask_row_keys, computed
  * with lse and delta into shared memory) and elements are masked against them
@@ -24,6 +24,14 @@
  * One barrier per query block: dS is double-buffered in shared memory and the dQ of
  * block it-1 is computed at the start of block it (after that block's barrier), so
  * the dQ mmas and atomics of one warp overlap the S/dP mmas of the others.
+ * Column slices (NS > 1, D > 128): dK and dV of 16 keys x D > 128 columns do not fit in a
+ * warp's registers next to S^T and dP^T, so the grid has NS CTAs per key block (neighbours
+ * in blockIdx.x: they read the same Q / dO blocks from L2 at about the same time); each
+ * computes S^T and dP^T over the full D (dS needs all of dP = dO V^T) and accumulates dV,
+ * dK and its dQ atomics only for its D / NS columns [c0, c0 + D / NS). S^T and dP^T are
+ * computed NS times: with NS = 2 the mma work is 7/5 of the unsliced kernel's. (A design
+ * without the recompute: two warps per 16 keys, one computing S^T, P and dV over all D, the
+ * other dP^T, dS and dK, exchanging P through shared memory; not done.)
  */
 #ifndef JFA_KERNELS_SM80_BWD_CUH_
 #define JFA_KERNELS_SM80_BWD_CUH_
@@ -50,10 +58,13 @@ __device__ __forceinline__ void atomic_add2(float *dst, float x, float y) {
 #endif
 }
 
-template <typename T, int D, int NW, int BM, bool KREG, bool MASKED>
+template <typename T, int D, int NW, int BM, bool KREG, bool MASKED, int NS>
 __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   typedef BwdTC<T, D, NW, BM> C;
-  constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, DT = C::DT, KS = C::KS, NTHREADS = C::NTHREADS;
+  constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, KS = C::KS, NTHREADS = C::NTHREADS;
+  /* column slice (NS > 1): this CTA's dK, dV, dQ columns [c0, c0 + DV) */
+  constexpr int DV = D / NS, DT = DV / 8;
+  static_assert(DV * NS == D && DV % 16 == 0, "column slices of 16-column multiples");
   extern __shared__ __align__(16) unsigned char smraw[];
   T *Ks = (T *)smraw;
   T *Vs = Ks + BN * DS;
@@ -72,7 +83,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
   const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
-  const int64_t n0 = (int64_t)blockIdx.x * BN;
+  const int c0 = NS > 1 ? (int)(blockIdx.x % NS) * DV : 0; /* the slices of a key block are neighbours */
+  const int64_t n0 = (int64_t)(blockIdx.x / NS) * BN;
   const int wk = warp * 16;
 
   int64_t i_min = 0, i_max = p.Nq; /* query rows that may see keys [n0, n0 + BN) */
@@ -143,8 +155,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   /* dQ[BM x D] += dS K for the dS tile in buffer dbuf (query block q0 of head h):
      warp -> (m-tile, slice of head-dim tiles) */
   auto dq_step = [&](int dbuf, int64_t h, int64_t q0) {
-    constexpr int MTILES = BM / 16, SPLIT = NW / MTILES, NP = D / 16 / SPLIT;
-    static_assert(NW % MTILES == 0 && (D / 16) % SPLIT == 0, "bad dQ split");
+    /* warp sl of an m-tile takes the 16-column tiles sl, sl + SPLIT, ... of the slice */
+    constexpr int MTILES = BM / 16, SPLIT = NW / MTILES, NP = (DV / 16 + SPLIT - 1) / SPLIT;
+    static_assert(NW % MTILES == 0, "bad dQ split");
     const int mt = warp % MTILES, sl = warp / MTILES;
     uint32_t as[BN / 16][4];
 #pragma unroll
@@ -154,20 +167,22 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
     float *rowa = a.dq_ws + ((b * p.Hq + h) * p.Nq + i_a) * a.Dws;
     float *rowb = rowa + 8 * a.Dws;
 #pragma unroll
-    for (int np = sl * NP; np < (sl + 1) * NP; ++np) {
+    for (int jp = 0; jp < NP; ++jp) {
+      const int np = sl + jp * SPLIT;
+      if ((DV / 16) % SPLIT != 0 && np >= DV / 16) continue; /* the last round when SPLIT does not divide */
       float acc[2][4];
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[0][e] = acc[1][e] = 0.f;
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {
         uint32_t bk[4];
-        ldsm_x4_t_a(bk, sK + t_lane + (kk * 16 * DS + np * 16) * ES);
+        ldsm_x4_t_a(bk, sK + t_lane + (kk * 16 * DS + c0 + np * 16) * ES);
         mma16816<T>(acc[0], as[kk], bk);
         mma16816<T>(acc[1], as[kk], bk + 2);
       }
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const int d = np * 16 + half * 8 + 2 * t4; /* even; the workspace row stride Dws is a multiple of 8 */
+        const int d = c0 + np * 16 + half * 8 + 2 * t4; /* even; the workspace row stride Dws is a multiple of 8 */
         if (d + 1 < a.Dreal) {
           if (i_a < p.Nq) atomic_add2(rowa + d, acc[half][0], acc[half][1]);
           if (i_b < p.Nq) atomic_add2(rowb + d, acc[half][2], acc[half][3]);
@@ -291,8 +306,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
       as[2] = pack2<T>(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]);
       as[3] = pack2<T>(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3]);
 #pragma unroll
-      for (int np = 0; np < D / 16; ++np) {
-        const uint32_t off = t_lane + (kk * 16 * DS + np * 16) * ES;
+      for (int np = 0; np < DV / 16; ++np) {
+        const uint32_t off = t_lane + (kk * 16 * DS + c0 + np * 16) * ES;
         uint32_t bo[4], bq[4];
         ldsm_x4_t_a(bo, sOb + off);
         ldsm_x4_t_a(bq, sQb + off);
@@ -332,7 +347,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
     for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const int d = dt * 8 + 2 * t4 + e;
+        const int d = c0 + dt * 8 + 2 * t4 + e;
         if (d >= a.Dreal) continue;
         const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
         if (a.accumulate) {
@@ -346,15 +361,15 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   }
 }
 
-template <typename T, int D, int NW, int BM, bool KREG, bool MASKED>
+template <typename T, int D, int NW, int BM, bool KREG, bool MASKED, int NS>
 static jfa_status_t launch_bwd_tc_m(const BwdArgs &a, cudaStream_t st) {
   typedef BwdTC<T, D, NW, BM> C;
-  auto kern = bwd_tc_kernel<T, D, NW, BM, KREG, MASKED>;
+  auto kern = bwd_tc_kernel<T, D, NW, BM, KREG, MASKED, NS>;
   const size_t smem =
       C::smem_bytes() + (MASKED ? 4 * BM * sizeof(int) + 16 + 2 * BM * (C::BN / 64) * sizeof(uint64_t) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
+  dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN * NS), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
@@ -366,8 +381,11 @@ static jfa_status_t sm80_bwd_variant(const BwdArgs &a, cudaStream_t st) {
   constexpr Sm80Tile c = sm80_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
   constexpr Sm80Tile m = sm80_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm80 backward tiles for this head dim");
-  if (!a.masked) return launch_bwd_tc_m<T, D, c.NW, c.BM, c.KREG, false>(a, st);
-  return launch_bwd_tc_m<T, D, m.NW, m.BM, m.KREG, true>(a, st);
+  static_assert(BwdTC<T, D, c.NW, c.BM>::smem_bytes() == sm80_smem_bytes(c, false) &&
+                    BwdTC<T, D, m.NW, m.BM>::smem_bytes() + 4 * m.BM * sizeof(int) == sm80_smem_bytes(m, true),
+                "tiles.h sm80_smem_bytes and BwdTC::smem_bytes disagree");
+  if (!a.masked) return launch_bwd_tc_m<T, D, c.NW, c.BM, c.KREG, false, c.NS>(a, st);
+  return launch_bwd_tc_m<T, D, m.NW, m.BM, m.KREG, true, m.NS>(a, st);
 }
 
 template <typename T, int D>

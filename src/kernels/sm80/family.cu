@@ -24,19 +24,29 @@ bool sm80_tensor_ok_f32(const jfa_tensor_t *t) {
   return true;
 }
 
+/* The tiles of a call (its op and mask class at head dim Dk; variant 0: a tuning variant, which
+   JFA_TUNING builds run on request, is the tuner's choice on an H100/H200). */
+static Sm80Tile call_tile(int op, const jfa_problem_t *p, const jfa_tensor_t *q, int Dk) {
+  return sm80_tile(op, (int)q->dtype, Dk, problem_has_masks(p) ? MASK_CLASS_ANY : MASK_CLASS_CAUSAL, 0);
+}
+
 const char *sm80_fwd_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   const bool jvp = c.qd != nullptr;
   const int Dk = sm80_head_dim(p->D);
   if (Dk == 0) return "head dim above 256";
-  if (jvp && Dk > 128) return "JVP head dim above 128 (O and U accumulators do not fit in registers)";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
+    if (!sm80_has_tile(jvp ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, Dk, 0))
+      return jvp ? "float32 JVP head dim above 128" : "float32 forward head dim 160 or 192 (no float32 tiles)";
     if (!sm80_tensor_ok_f32(c.q) || !sm80_tensor_ok_f32(c.k) || !sm80_tensor_ok_f32(c.v))
       return "q, k, v: float32 without 16-byte aligned rows and strides";
     if (jvp && (!sm80_tensor_ok_f32(c.qd) || !sm80_tensor_ok_f32(c.kd) || !sm80_tensor_ok_f32(c.vd)))
       return "qd, kd, vd: float32 without 16-byte aligned rows and strides";
   } else {
+    if (sm80_smem_bytes(call_tile(jvp ? OP_JVP : OP_FWD, p, c.q, Dk), problem_has_masks(p)) >
+        (size_t)c.cs->max_smem_optin)
+      return "the tiles of this head dim need more shared memory than the device has";
     if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v))
       return "q, k, v: not 16-bit with aligned rows and strides";
     if (jvp && (!sm80_tensor_ok(c.qd) || !sm80_tensor_ok(c.kd) || !sm80_tensor_ok(c.vd)))
@@ -63,6 +73,9 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, bool jvp, cudaStream_
       SM80_CASE(64, (sm80_fwd_d<T, 64, true>(a, st)))
       SM80_CASE(96, (sm80_fwd_d<T, 96, true>(a, st)))
       SM80_CASE(128, (sm80_fwd_d<T, 128, true>(a, st)))
+      SM80_CASE(160, (sm80_fwd_d<T, 160, true>(a, st)))
+      SM80_CASE(192, (sm80_fwd_d<T, 192, true>(a, st)))
+      SM80_CASE(256, (sm80_fwd_d<T, 256, true>(a, st)))
       default: break;
     }
     JFA_FAIL(JFA_ERROR_INTERNAL, "no JVP kernel for head dim %d", Dk);
@@ -72,6 +85,8 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, bool jvp, cudaStream_
     SM80_CASE(64, (sm80_fwd_d<T, 64, false>(a, st)))
     SM80_CASE(96, (sm80_fwd_d<T, 96, false>(a, st)))
     SM80_CASE(128, (sm80_fwd_d<T, 128, false>(a, st)))
+    SM80_CASE(160, (sm80_fwd_d<T, 160, false>(a, st)))
+    SM80_CASE(192, (sm80_fwd_d<T, 192, false>(a, st)))
     SM80_CASE(256, (sm80_fwd_d<T, 256, false>(a, st)))
     default: break;
   }
@@ -134,12 +149,15 @@ static jfa_status_t bwd_f32_dispatch(const BwdArgs &a, int Dk, bool tf32, cudaSt
 const char *sm80_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   const int Dk = sm80_head_dim(p->D);
-  if (Dk == 0 || Dk > 128) return "head dim above 128";
+  if (Dk == 0) return "head dim above 256";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
+    if (!sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, Dk, 0)) return "float32 backward head dim above 128";
     if (!sm80_tensor_ok_f32(c.q) || !sm80_tensor_ok_f32(c.k) || !sm80_tensor_ok_f32(c.v) ||
         !sm80_tensor_ok_f32(c.dout))
       return "q, k, v, dout (float32): not with 16-byte aligned rows and strides multiple of 4";
+  } else if (sm80_smem_bytes(call_tile(OP_BWD, p, c.q, Dk), problem_has_masks(p)) > (size_t)c.cs->max_smem_optin) {
+    return "the tiles of this head dim need more shared memory than the device has";
   } else if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v) || !sm80_tensor_ok(c.dout)) {
     return "q, k, v, dout: not 16-bit with aligned rows and strides";
   }
@@ -156,6 +174,9 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
     SM80_CASE(64, (sm80_bwd_d<T, 64>(a, st)))
     SM80_CASE(96, (sm80_bwd_d<T, 96>(a, st)))
     SM80_CASE(128, (sm80_bwd_d<T, 128>(a, st)))
+    SM80_CASE(160, (sm80_bwd_d<T, 160>(a, st)))
+    SM80_CASE(192, (sm80_bwd_d<T, 192>(a, st)))
+    SM80_CASE(256, (sm80_bwd_d<T, 256>(a, st)))
     default: break;
   }
   JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);

@@ -28,6 +28,17 @@
  * blocks it empties for the CTA's rows are not loaded, blocks it leaves full take no
  * per-element mask, and a partial block of a boolean mask reads its rows' bits (one 64-bit
  * word per row, loaded before the block's products), a bias is added per element in fp32.
+ * Column slices (NS > 1, the JVP at D > 128): O and U of a full row of D > 128 columns do
+ * not fit in a warp's registers next to S and Sd, so the grid has NS CTAs per query block
+ * (neighbours in blockIdx.x, so they read the same K blocks from L2 at about the same time),
+ * each computing S and Sd over the full D but accumulating O and U for its D / NS columns
+ * [c0, c0 + D / NS) only, with V and Vd tiles of those columns (row stride D / NS + 8).
+ * Every slice carries the same m, l, nu and c (the same arithmetic on the same scores);
+ * slice 0 writes lse and mu. The scores cost NS times (2/3 of the JVP's mma work is S and
+ * Sd): with NS = 2 about 60% of the arithmetic efficiency of an unsliced kernel, against
+ * the CUDA-core fallback otherwise. Accumulate mode: every slice merges with the lse and mu
+ * already in memory, which slice 0 rewrites, so slices 1.. run in a first launch and slice 0
+ * in a second (FwdArgs.slice_pass).
  * Accumulate mode merges the result into fp32 accumulators in the epilogue. The online
  * softmax and the epilogue are shared with the sm90 kernel (common/softmax.cuh).
  * Tiles from tiles.h; instantiated per head dim by inst/fwd_d<D>.cu and inst/jvp_d<D>.cu
@@ -42,20 +53,20 @@
 #include "kernels/sm80/mma.cuh"
 #include "kernels/sm80/sm80.h"
 
-/* cp.async a ROWS x D tile (rows r0.. of slice (b, h)) into smem of row stride D + 8; zero-fills
-   rows >= n and columns >= Dreal. */
+/* cp.async a ROWS x D tile (rows r0.., columns c0.. of slice (b, h)) into smem of row stride D + 8;
+   zero-fills rows >= n and columns >= Dreal. */
 template <typename T, int D, int ROWS, int NTHREADS>
 __device__ __forceinline__ void tc_load_tile(T *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
-                                             int Dreal) {
+                                             int Dreal, int c0 = 0) {
   constexpr int CH = D / 8, DS = D + 8;
   const T *base = (const T *)v.p;
   if constexpr (NTHREADS % CH == 0 && ROWS % (NTHREADS / CH) == 0) {
     /* each thread copies one fixed column chunk of every RSTEP-th row: addresses advance by a constant */
     constexpr int RSTEP = NTHREADS / CH;
     const int c = threadIdx.x % CH, rr = threadIdx.x / CH;
-    const int rem = Dreal - c * 8;
+    const int rem = Dreal - c0 - c * 8;
     const int cbytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
-    const T *src = base + b * v.sb + h * v.sh + (r0 + rr) * v.ss + c * 8;
+    const T *src = base + b * v.sb + h * v.sh + (r0 + rr) * v.ss + c0 + c * 8;
     const int64_t step = (int64_t)RSTEP * v.ss;
     const uint32_t sdst = smem_u32(dst + rr * DS + c * 8);
     const int64_t nrows = n - r0 - rr; /* rows k * RSTEP < nrows are in range */
@@ -73,31 +84,35 @@ __device__ __forceinline__ void tc_load_tile(T *dst, const View &v, int64_t b, i
       int bytes = 0;
       const T *src = base;
       if (row < n) {
-        const int rem = Dreal - c * 8;
+        const int rem = Dreal - c0 - c * 8;
         bytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
-        if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 8;
+        if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c0 + c * 8;
       }
       cp_async16(dst + r * DS + c * 8, src, bytes);
     }
   }
 }
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG>
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, int NS = 1>
 struct FwdTC {
-  static constexpr int BM = 16 * MT * NW, DS = D + 8, NT = BN / 8, DT = D / 8, KS = D / 16;
-  static constexpr int NTILE = JVP ? 4 : 2, NTHREADS = NW * 32;
-  static constexpr size_t smem_bytes() {
-    return sizeof(T) * ((size_t)(JVP ? 2 : 1) * BM * DS + (size_t)2 * NTILE * BN * DS);
-  }
+  static constexpr int BM = 16 * MT * NW, DS = D + 8, NT = BN / 8, KS = D / 16;
+  static constexpr int NTHREADS = NW * 32;
+  /* column slices: DV output columns (V, Vd tiles of row stride DVS), DT = DV / 8 chunks */
+  static constexpr int DV = D / NS, DVS = DV + 8, DT = DV / 8;
+  static_assert(DV * NS == D && DV % 16 == 0, "column slices of 16-column multiples");
+  /* one pipeline stage: K, V (, Kd, Vd); the offsets of V, Kd, Vd in it (elements) */
+  static constexpr int STAGE = (JVP ? 2 : 1) * BN * (DS + DVS), OFF_V = BN * DS, OFF_KD = BN * (DS + DVS),
+                       OFF_VD = 2 * BN * DS + BN * DVS;
+  static constexpr size_t smem_bytes() { return sizeof(T) * ((size_t)(JVP ? 2 : 1) * BM * DS + (size_t)2 * STAGE); }
 };
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED>
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED, int NS>
 /* the D = 64 forward with Q read from shared memory fits 3 CTAs of 4 warps per SM in registers */
 __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 && NW == 4) ? 3 : 1)
     fwd_tc_kernel(const FwdArgs a) {
-  typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
-  constexpr int BM = C::BM, DS = C::DS, NT = C::NT, DT = C::DT, KS = C::KS, NTILE = C::NTILE;
-  constexpr int NTHREADS = C::NTHREADS;
+  typedef FwdTC<T, D, BN, NW, MT, JVP, QREG, NS> C;
+  constexpr int BM = C::BM, DS = C::DS, NT = C::NT, DT = C::DT, KS = C::KS, STAGE = C::STAGE;
+  constexpr int NTHREADS = C::NTHREADS, DV = C::DV, DVS = C::DVS;
   extern __shared__ __align__(16) unsigned char smraw[];
   T *Qs = (T *)smraw;
   T *Qds = Qs + BM * DS;
@@ -106,7 +121,14 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
   const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
-  const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * BM; /* longest (causal) blocks first */
+  /* column slice sl (NS > 1): output columns [c0, c0 + DV); the slices of a query block are neighbours
+     (a.slice_pass: the grid holds slices 1.. or slice 0 only, see launch_fwd_tc_m) */
+  const int nsl = NS == 1 || a.slice_pass == 0 ? NS : a.slice_pass == 1 ? NS - 1 : 1;
+  const int sl = NS == 1 || a.slice_pass == 2 ? 0
+                 : a.slice_pass == 0      ? (int)(blockIdx.x % NS)
+                                          : 1 + (int)(blockIdx.x % nsl);
+  const int c0 = sl * DV;
+  const int64_t m0 = (int64_t)(gridDim.x / nsl - 1 - blockIdx.x / nsl) * BM; /* longest (causal) blocks first */
   const int wrow = warp * 16 * MT;
 
   int64_t kbeg = 0, kend = p.Nk;
@@ -116,7 +138,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   }
   /* masked: key intervals of the CTA's rows (ints: the launcher checks Nk < 2^30), their union
      [kbeg, kend), and [kin_lo, kin_hi): keys inside every row's interval */
-  int *s_lo = (int *)(KV + 2 * NTILE * BN * DS), *s_hi = s_lo + BM;
+  int *s_lo = (int *)(KV + 2 * STAGE), *s_hi = s_lo + BM;
   int kin_lo = 0, kin_hi = 0;
   if (MASKED) {
     mask_rows_to_smem(a.mk, m0, BM, NTHREADS, s_lo, s_hi);
@@ -137,11 +159,11 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   if (jb0 < nblk) {
     T *first = KV;
     const int64_t k0 = (int64_t)jb0 * BN;
-    tc_load_tile<T, D, BN, NTHREADS>(first + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
-    tc_load_tile<T, D, BN, NTHREADS>(first + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
+    tc_load_tile<T, D, BN, NTHREADS>(first, a.k, b, hk, k0, p.Nk, a.Dreal);
+    tc_load_tile<T, DV, BN, NTHREADS>(first + C::OFF_V, a.v, b, hk, k0, p.Nk, a.Dreal, c0);
     if (JVP) {
-      tc_load_tile<T, D, BN, NTHREADS>(first + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
-      tc_load_tile<T, D, BN, NTHREADS>(first + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(first + C::OFF_KD, a.kd, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<T, DV, BN, NTHREADS>(first + C::OFF_VD, a.vd, b, hk, k0, p.Nk, a.Dreal, c0);
     }
   }
   cp_async_commit();
@@ -158,7 +180,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   const uint32_t sQ = smem_u32(Qs) + ((wrow + (lane & 15)) * DS + (lane >> 4) * 8) * ES;
   const uint32_t sQd = sQ + BM * DS * ES;
   const uint32_t k_lane = (((lane & 7) + ((lane >> 4) << 3)) * DS + ((lane >> 3) & 1) * 8) * ES;
-  const uint32_t v_lane = (((lane & 7) + ((lane >> 3) & 1) * 8) * DS + (lane >> 4) * 8) * ES;
+  const uint32_t v_lane = (((lane & 7) + ((lane >> 3) & 1) * 8) * DVS + (lane >> 4) * 8) * ES;
   const uint32_t sKV = smem_u32(KV);
   uint32_t qdf[(QREG && JVP) ? MT : 1][(QREG && JVP) ? KS : 1][4];
 
@@ -171,21 +193,21 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
     cp_async_wait<0>();
     __syncthreads();
     if (jn < nblk) {
-      T *nxt = KV + ((it + 1) & 1) * NTILE * BN * DS;
+      T *nxt = KV + ((it + 1) & 1) * STAGE;
       const int64_t k0 = (int64_t)jn * BN;
-      tc_load_tile<T, D, BN, NTHREADS>(nxt + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
-      tc_load_tile<T, D, BN, NTHREADS>(nxt + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<T, D, BN, NTHREADS>(nxt, a.k, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<T, DV, BN, NTHREADS>(nxt + C::OFF_V, a.v, b, hk, k0, p.Nk, a.Dreal, c0);
       if (JVP) {
-        tc_load_tile<T, D, BN, NTHREADS>(nxt + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
-        tc_load_tile<T, D, BN, NTHREADS>(nxt + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
+        tc_load_tile<T, D, BN, NTHREADS>(nxt + C::OFF_KD, a.kd, b, hk, k0, p.Nk, a.Dreal);
+        tc_load_tile<T, DV, BN, NTHREADS>(nxt + C::OFF_VD, a.vd, b, hk, k0, p.Nk, a.Dreal, c0);
       }
     }
     cp_async_commit();
 
-    const uint32_t sK = sKV + (it & 1) * NTILE * BN * DS * ES + k_lane;
-    const uint32_t sKd = sK + 2 * BN * DS * ES;
-    const uint32_t sV = sKV + (it & 1) * NTILE * BN * DS * ES + BN * DS * ES + v_lane;
-    const uint32_t sVd = sV + 2 * BN * DS * ES;
+    const uint32_t sK = sKV + (it & 1) * STAGE * ES + k_lane;
+    const uint32_t sKd = sK + C::OFF_KD * ES;
+    const uint32_t sV = sKV + (it & 1) * STAGE * ES + C::OFF_V * ES + v_lane;
+    const uint32_t sVd = sV + (C::OFF_VD - C::OFF_V) * ES;
 
     if (QREG && jb == jb0) {
 #pragma unroll
@@ -296,8 +318,8 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
         }
       }
 #pragma unroll
-      for (int np = 0; np < D / 16; ++np) {
-        const uint32_t voff = (kk * 16 * DS + np * 16) * ES;
+      for (int np = 0; np < DV / 16; ++np) {
+        const uint32_t voff = (kk * 16 * DVS + np * 16) * ES;
         uint32_t bv[4];
         ldsm_x4_t_a(bv, sV + voff);
 #pragma unroll
@@ -325,17 +347,31 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   }
   cp_async_wait<0>();
 
-  fwd_epilogue<T, MT, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
+  /* every slice has the same statistics; slice 0 writes lse and mu */
+  fwd_epilogue<T, MT, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow, c0, sl == 0);
 }
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED>
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED, int NS>
 static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
-  typedef FwdTC<T, D, BN, NW, MT, JVP, QREG> C;
-  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG, MASKED>;
+  typedef FwdTC<T, D, BN, NW, MT, JVP, QREG, NS> C;
+  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG, MASKED, NS>;
   const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
+  const unsigned nqb = (unsigned)((a.p.Nq + C::BM - 1) / C::BM);
+  if (NS > 1 && a.accumulate) {
+    /* accumulate mode: every slice merges with the lse (and mu) already there, which slice 0
+       rewrites; so slices 1.. run first, slice 0 in a second launch (stream order) */
+    FwdArgs a2 = a;
+    a2.slice_pass = 1;
+    kern<<<dim3(nqb * (NS - 1), (unsigned)a.p.Hq, (unsigned)a.p.B), C::NTHREADS, smem, st>>>(a2);
+    JFA_LAUNCH_CHECK();
+    a2.slice_pass = 2;
+    kern<<<dim3(nqb, (unsigned)a.p.Hq, (unsigned)a.p.B), C::NTHREADS, smem, st>>>(a2);
+    JFA_LAUNCH_CHECK();
+    return JFA_SUCCESS;
+  }
+  dim3 grid(nqb * NS, (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
@@ -348,8 +384,13 @@ static jfa_status_t sm80_fwd_variant(const FwdArgs &a, cudaStream_t st) {
   constexpr Sm80Tile c = sm80_tile(op, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
   constexpr Sm80Tile m = sm80_tile(op, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm80 forward / JVP tiles for this head dim");
-  if (!a.masked) return launch_fwd_tc_m<T, D, c.BN, c.NW, c.MT, JVP, c.QREG, false>(a, st);
-  return launch_fwd_tc_m<T, D, m.BN, m.NW, m.MT, JVP, m.QREG, true>(a, st);
+  typedef FwdTC<T, D, c.BN, c.NW, c.MT, JVP, c.QREG, c.NS> Cc;
+  typedef FwdTC<T, D, m.BN, m.NW, m.MT, JVP, m.QREG, m.NS> Cm;
+  static_assert(Cc::smem_bytes() == sm80_smem_bytes(c, false) &&
+                    Cm::smem_bytes() + 2 * Cm::BM * sizeof(int) == sm80_smem_bytes(m, true),
+                "tiles.h sm80_smem_bytes and FwdTC::smem_bytes disagree");
+  if (!a.masked) return launch_fwd_tc_m<T, D, c.BN, c.NW, c.MT, JVP, c.QREG, false, c.NS>(a, st);
+  return launch_fwd_tc_m<T, D, m.BN, m.NW, m.MT, JVP, m.QREG, true, m.NS>(a, st);
 }
 
 template <typename T, int D, bool JVP>

@@ -19,28 +19,37 @@
  *  Forward, JVP: BN keys per block, NW warps, MT 16-row slabs per warp (BM = 16 MT NW query
  *  rows per CTA), QREG: Q (and Qd) fragments kept in registers.
  *  Backward: NW warps (BN = 16 NW keys per CTA), BM query rows per block, KREG: K and V
- *  fragments kept in registers. */
+ *  fragments kept in registers.
+ *  JVP and backward: NS column slices (D > 128): each CTA accumulates D / NS output columns
+ *  (fwd.cuh, bwd.cuh: O, U or dK, dV, dQ) and recomputes the scores over the full D. */
 struct Sm80Tile {
   int op, dtype, D, variant;
   int BN, NW, MT;
   bool QREG;
   int BM;
   bool KREG;
+  int NS; /* JVP, backward: output-column slices (sm80/fwd.cuh, bwd.cuh); 0 (left out) = 1 */
 };
 
 /* clang-format off */
 #define F32 JFA_DTYPE_FLOAT32
 static constexpr Sm80Tile kSm80Tiles[] = {
-  /* op      dtype  D  var    BN  NW MT  QREG    BM  KREG */
+  /* op      dtype  D  var    BN  NW MT  QREG    BM  KREG  NS */
   {OP_FWD,  0,  32, 0,     64,  4, 1, true,    0, false},
   {OP_FWD,  0,  64, 0,     64,  4, 2, false,   0, false}, /* 168 registers: 3 CTAs/SM (fwd.cuh) */
   {OP_FWD,  0,  96, 0,     64,  4, 2, false,   0, false},
   {OP_FWD,  0, 128, 0,     64,  4, 2, false,   0, false},
+  {OP_FWD,  0, 160, 0,     64,  4, 1, false,   0, false},
+  {OP_FWD,  0, 192, 0,     32,  4, 1, false,   0, false},
   {OP_FWD,  0, 256, 0,     32,  4, 1, false,   0, false},
   {OP_JVP,  0,  32, 0,     64,  8, 1, true,    0, false},
   {OP_JVP,  0,  64, 0,     64,  8, 1, true,    0, false},
   {OP_JVP,  0,  96, 0,     32,  8, 1, false,   0, false},
   {OP_JVP,  0, 128, 0,     32,  8, 1, false,   0, false},
+  /* D > 128: two slices of D / 2 output columns (O and U of a full row do not fit in registers) */
+  {OP_JVP,  0, 160, 0,     32,  8, 1, false,   0, false, 2}, /* 148 KiB shared */
+  {OP_JVP,  0, 192, 0,     16,  8, 1, false,   0, false, 2}, /* 138 KiB (BN = 32: 180 KiB, and spills when masked) */
+  {OP_JVP,  0, 256, 0,     16,  8, 1, false,   0, false, 2}, /* 182 KiB (BN = 32: 233 KiB, above 227) */
   {OP_BWD,  0,  32, 0,      0,  8, 0, false,  64, true},
   {OP_BWD,  0,  64, 0,      0,  8, 0, false,  64, true},
   {OP_BWD,  0,  96, 0,      0,  8, 0, false,  64, false},
@@ -62,6 +71,10 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_BWD_JVP, 0,  64, 0,   0,  8, 0, false,  32, false}, /* 146 KiB of shared memory */
   {OP_BWD_JVP, 0,  96, 0,   0,  8, 0, false,  16, false}, /* 151 KiB */
   {OP_BWD_JVP, 0, 128, 0,   0,  8, 0, false,  16, false}, /* 192 KiB: sm_90 (sm_80 opt-in is 163) */
+  /* D > 128: two slices of D / 2 columns of dK, dV, dQ */
+  {OP_BWD,  0, 160, 0,      0,  4, 0, false,  32, false, 2}, /* 94 KiB shared */
+  {OP_BWD,  0, 192, 0,      0,  4, 0, false,  32, false, 2}, /* 110 KiB */
+  {OP_BWD,  0, 256, 0,      0,  8, 0, false,  32, false, 2}, /* 216 KiB */
   /* tuning variants (JFA_TUNING builds only) */
   {OP_FWD,  0, 128, 1,     32,  4, 2, false,   0, false},
   {OP_FWD,  0,  64, 1,    128,  4, 1, true,    0, false},
@@ -89,6 +102,9 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_BWD_JVP, 0,  64, 1,   0,  4, 0, false,  32, false}, /* 4 warps, BM = 32: 2 CTAs/SM at D = 64 */
   {OP_BWD_JVP, 0,  96, 1,   0,  4, 0, false,  32, false},
   {OP_BWD_JVP, 0, 128, 1,   0,  4, 0, false,  32, false}, /* 159 KiB: fits sm_80 */
+  {OP_JVP,  0, 256, 1,     32,  6, 1, false,   0, false, 2}, /* 199 KiB */
+  {OP_JVP,  0, 192, 1,     32,  8, 1, false,   0, false, 2}, /* 180 KiB */
+  {OP_BWD,  0, 256, 1,      0,  4, 0, false,  64, false, 2}, /* 217 KiB */
 };
 #undef F32
 /* clang-format on */
@@ -109,28 +125,49 @@ constexpr bool sm80_has_tile(int op, int dtype, int D, int variant) {
  *  Mask class MASK_CLASS_ANY (per-row key intervals in shared memory, dense mask per element)
  *  costs registers, so two rows change for it:
  *    forward, MT = 2 at D >= 96: spills (255 registers); the same BM with twice the warps, MT = 1;
- *    backward, BM = 64 at D = 128: spills; query blocks of 32 rows. */
+ *    backward, BM = 64 at D = 128 (and D > 128, whose slices hold as many columns): spills; query
+ *    blocks of 32 rows. */
 constexpr Sm80Tile sm80_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm80Tile t = {op, dtype, 0, variant, 0, 0, 0, false, 0, false};
+  Sm80Tile t = {op, dtype, 0, variant, 0, 0, 0, false, 0, false, 1};
   for (const Sm80Tile &r : kSm80Tiles)
     if (r.op == op && sm80_tile_dtype(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
       break;
     }
+  if (t.NS < 1) t.NS = 1;
   if (mask_class == MASK_CLASS_ANY) {
     if (op == OP_FWD && t.MT == 2 && D >= 96) t.NW *= 2, t.MT = 1;
-    if (op == OP_BWD && D == 128 && t.BM == 64) t.BM = 32;
+    if (op == OP_BWD && D >= 128 && t.BM == 64) t.BM = 32;
   }
   return t;
 }
 
+/** Dynamic shared memory (bytes) of the 16-bit kernels of a row (sm80_tile's result): fwd.cuh's
+ *  FwdTC::smem_bytes and bwd.cuh's BwdTC::smem_bytes, plus the MASKED instantiation's key
+ *  intervals (the launchers static_assert that the two agree). family.cu declines a call whose
+ *  tiles need more than the device allows (the D > 128 JVP and backward rows need an H100/H200's
+ *  227 KiB, not an A100's 163 KiB). */
+constexpr size_t sm80_smem_bytes(const Sm80Tile &t, bool masked) {
+  const size_t DS = (size_t)t.D + 8;
+  if (t.op == OP_BWD) {
+    const size_t BN = 16 * (size_t)t.NW, BM = (size_t)t.BM;
+    return 2 * (2 * BN * DS + 4 * BM * DS + 2 * BM * (BN + 8)) + 4 * 4 * BM +
+           (masked ? 4 * BM * 4 + 16 + 2 * BM * (BN / 64) * 8 : 0); /* bwd.cuh's launcher */
+  }
+  const size_t nt = t.op == OP_JVP ? 2 : 1, BM = 16 * (size_t)t.MT * t.NW, BN = (size_t)t.BN;
+  const size_t DVS = (size_t)(t.D / (t.NS > 1 ? t.NS : 1)) + 8;
+  return 2 * (nt * BM * DS + 2 * nt * BN * (DS + DVS)) + (masked ? 2 * BM * 4 : 0);
+}
+
 /** The head dim the sm80 kernels run a call of head dim D at (D rounded up to a row of the
- *  table: 32, 64, 96, 128, 256), 0 if none. */
+ *  table: 32, 64, 96, 128, 160, 192, 256), 0 if none. */
 static inline int sm80_head_dim(int64_t D) {
   if (D <= 32) return 32;
   if (D <= 64) return 64;
   if (D <= 96) return 96;
   if (D <= 128) return 128;
+  if (D <= 160) return 160;
+  if (D <= 192) return 192;
   if (D <= 256) return 256;
   return 0;
 }
