@@ -382,7 +382,9 @@ static jfa_status_t sm80_bwd_variant(const BwdArgs &a, cudaStream_t st) {
   constexpr Sm80Tile m = sm80_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm80 backward tiles for this head dim");
   static_assert(BwdTC<T, D, c.NW, c.BM>::smem_bytes() == sm80_smem_bytes(c, false) &&
-                    BwdTC<T, D, m.NW, m.BM>::smem_bytes() + 4 * m.BM * sizeof(int) == sm80_smem_bytes(m, true),
+                    BwdTC<T, D, m.NW, m.BM>::smem_bytes() + 4 * m.BM * sizeof(int) + 16 +
+                            2 * m.BM * (BwdTC<T, D, m.NW, m.BM>::BN / 64) * sizeof(uint64_t) ==
+                        sm80_smem_bytes(m, true),
                 "tiles.h sm80_smem_bytes and BwdTC::smem_bytes disagree");
   if (!a.masked) return launch_bwd_tc_m<T, D, c.NW, c.BM, c.KREG, false, c.NS>(a, st);
   return launch_bwd_tc_m<T, D, m.NW, m.BM, m.KREG, true, m.NS>(a, st);
