@@ -10,7 +10,9 @@
 #               jfa_bench rows of the main lane (bf16 D = 64 / 128, regression check), the
 #               second-order benchmark, the float32 training step, compute-sanitizer memcheck on
 #               one case of each new kernel, the ring's overhead profile (short)
-#   PART=test bash bench/device/run_merge_h200.sh    PART=bench bash bench/device/run_merge_h200.sh
+#   PART=last   (about 330 s) the float32 and vmap tests again, then the lanes, three jfa_bench rows, one
+#               second-order row and the float32 training step
+#   PART=test|bench|last bash bench/device/run_merge_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_merge}
 mkdir -p "$OUT"
@@ -42,6 +44,25 @@ if [ "${PART:-test}" = test ]; then
     --durations=5 > "$OUT/compile.log" 2>&1
   echo "compile rc=$? at $(( $(date +%s) - START )) s"
   grep -E "passed|failed|FAILED|Error|s call" "$OUT/compile.log" | tail -12
+elif [ "${PART}" = last ]; then
+  # the session's last call (what device time was left): the float32 and vmap tests after their
+  # fixes, then the lanes, the main lane's rows, the second-order and float32 training-step rows
+  (cd $B && timeout 60 ctest -R "test_gpu_f32" -j4 --output-on-failure --timeout 50) > "$OUT/ctest_gpu.log" 2>&1
+  echo "ctest f32 rc=$? at $(( $(date +%s) - START )) s"
+  grep -E "tests passed|tests failed|\*\*\*" "$OUT/ctest_gpu.log" | head; grep -E "^\[FAIL\]" "$OUT/ctest_gpu.log" | head -20
+  timeout 70 $PY -m pytest tests/python/test_vmap.py tests/python/test_second_order.py -q -p no:cacheprovider \
+    -m "not slow" > "$OUT/python.log" 2>&1
+  echo "python vmap/second order rc=$? at $(( $(date +%s) - START )) s"; tail -3 "$OUT/python.log"
+  timeout 120 $PY bench/bench_lanes.py --iters 5 --triton-path .seed --lanes \
+    "float32:64:2048:none,float32:128:2048:none,bfloat16:256:4096:none,bfloat16:192:4096:none,bfloat16:96:4096:none,bfloat16:128:4096:dense,bfloat16:128:16384:window2048,bfloat16:128:16384:causal" \
+    > "$OUT/lanes.log" 2> "$OUT/lanes.err"
+  echo "lanes rc=$? at $(( $(date +%s) - START )) s"
+  { for c in "4096 128 0" "4096 64 0" "4096 64 1"; do JFA_BENCH_TIMEOUT=15 jfa_bench_rows --case $c; done
+  } > "$OUT/bench.log" 2>&1
+  timeout 25 $PY bench/bench_second_order.py --cases 4096:128:0 --iters 3 > "$OUT/second_order.log" 2>&1
+  timeout 45 $PY bench/train_step.py --device cuda --dtypes float32 --batch 4 --seq 2048 --width 1024 \
+    --heads 8 --depth 4 --iters 3 --triton-path .seed --format md > "$OUT/train_step.log" 2>&1
+  echo "end at $(( $(date +%s) - START )) s"
 else
   timeout "$(left 190)" $PY bench/bench_lanes.py --iters 5 --triton-path .seed --lanes \
     "float32:64:2048:none,float32:128:2048:none,float32:128:4096:causal,bfloat16:256:4096:none,bfloat16:192:4096:none,bfloat16:160:4096:none,bfloat16:96:4096:none,bfloat16:128:4096:none,bfloat16:128:4096:dense,bfloat16:128:16384:window2048,bfloat16:128:16384:causal" \

@@ -159,8 +159,21 @@ def hess(ops, op, x, do, o, lse, tx, tdo):
     return tuple(hx) + (od,)
 
 
+_FUNCTORCH = getattr(torch._C, "_functorch", None)
+
+
 def _has_tangent(t):
-    return t is not None and fwAD.unpack_dual(t).tangent is not None
+    """Whether t carries a forward-AD tangent at the current level. A vmap-batched tensor (jacrev's
+    cotangents under jacfwd, i.e. torch.func.hessian) is looked into: aten::_unpack_dual has no
+    batching rule, the tangent sits on the tensor the batching wraps."""
+    if t is None or not _dual_level_active():
+        return False
+    if _FUNCTORCH is not None:
+        for _ in range(64):
+            if not _FUNCTORCH.is_batchedtensor(t):
+                break
+            t = _FUNCTORCH.get_unwrapped(t)
+    return fwAD.unpack_dual(t).tangent is not None
 
 
 def _batched(*tensors):
