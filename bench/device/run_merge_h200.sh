@@ -47,13 +47,13 @@ if [ "${PART:-test}" = test ]; then
 elif [ "${PART}" = last ]; then
   # the session's last call (what device time was left): the float32 and vmap tests after their
   # fixes, then the lanes, the main lane's rows, the second-order and float32 training-step rows
-  (cd $B && timeout 60 ctest -R "test_gpu_f32" -j4 --output-on-failure --timeout 50) > "$OUT/ctest_gpu.log" 2>&1
+  (cd $B && timeout 40 ctest -R "test_gpu_f32" -j5 --output-on-failure --timeout 35) > "$OUT/ctest_gpu.log" 2>&1
   echo "ctest f32 rc=$? at $(( $(date +%s) - START )) s"
   grep -E "tests passed|tests failed|\*\*\*" "$OUT/ctest_gpu.log" | head; grep -E "^\[FAIL\]" "$OUT/ctest_gpu.log" | head -20
-  timeout 70 $PY -m pytest tests/python/test_vmap.py tests/python/test_second_order.py -q -p no:cacheprovider \
+  timeout 50 $PY -m pytest tests/python/test_vmap.py tests/python/test_second_order.py -q -p no:cacheprovider \
     -m "not slow" > "$OUT/python.log" 2>&1
   echo "python vmap/second order rc=$? at $(( $(date +%s) - START )) s"; tail -3 "$OUT/python.log"
-  timeout 120 $PY bench/bench_lanes.py --iters 5 --triton-path .seed --lanes \
+  timeout 110 $PY bench/bench_lanes.py --iters 5 --triton-path .seed --lanes \
     "float32:64:2048:none,float32:128:2048:none,bfloat16:256:4096:none,bfloat16:192:4096:none,bfloat16:96:4096:none,bfloat16:128:4096:dense,bfloat16:128:16384:window2048,bfloat16:128:16384:causal" \
     > "$OUT/lanes.log" 2> "$OUT/lanes.err"
   echo "lanes rc=$? at $(( $(date +%s) - START )) s"
