@@ -181,3 +181,23 @@ def test_cuda_double_backward_and_hvp(gen, dtype, tol):
         tangents = [fwAD.unpack_dual(gi).tangent for gi in g]
     for a, b in zip(tangents, hvr):
         assert relerr(a, b) < tol, relerr(a, b)
+
+
+def test_zero_tensor_tangent_is_zeros():
+    """A ZeroTensor (forward AD's storage-less zero tangent: data_ptr() = 0, which torch.func.hessian
+    passes for directions that miss an input; the H200 run of 2026-12-02 failed with "doutd: data
+    is NULL") reaches the C call as real zeros: the backward-JVP with it equals the one with zeros."""
+    make_zero = getattr(torch, "_efficientzerotensor", None)
+    if make_zero is None:
+        pytest.skip("this torch has no ZeroTensor")
+    from jfa.torch import _core, _second_order
+    g = torch.Generator().manual_seed(11)
+    q, k, v, qd, kd, vd, do = (torch.randn(1, 2, 5, 8, generator=g, dtype=torch.float64) for _ in range(7))
+    cfg = _core.Config(None, 0)
+    o, lse, od, mu = _core.forward(q, k, v, cfg, qd, kd, vd)
+    z = make_zero(o.shape, dtype=o.dtype)
+    assert z.data_ptr() == 0 and _core.plain(z).data_ptr() != 0
+    got = _second_order.backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, z, cfg)
+    want = _second_order.backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, torch.zeros_like(o), cfg)
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)

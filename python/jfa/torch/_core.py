@@ -44,23 +44,35 @@ def _wrapped(t):
 _get_level = getattr(_FUNCTORCH, "maybe_get_level", None)
 
 
+def _storage(t):
+    """t, or real zeros for a ZeroTensor (forward AD's storage-less zero tangent, data_ptr() = 0,
+    which torch.func.hessian hands over for the directions that miss an input)."""
+    if _IS_ZERO is not None and _IS_ZERO(t):
+        return torch.zeros(t.shape, dtype=t.dtype, device=t.device)
+    return t
+
+
+_IS_ZERO = getattr(torch.Tensor, "_is_zerotensor", None)
+
+
 def plain(t):
-    """The tensor under functorch's grad/jvp wrappers (whose storage jfa reads and writes).
+    """The tensor under functorch's grad/jvp wrappers (whose storage jfa reads and writes); a
+    ZeroTensor becomes real zeros.
 
     vmap's batched tensors are refused: they reach a jfa call only through a Function's vmap rule
     (_vmap.py), which folds them into the batch dim first."""
     if t is None or _FUNCTORCH is None or (_get_level is not None and _get_level(t) == -1):
-        return t  # a plain tensor (level -1): one C call on the common path
+        return t if t is None else _storage(t)  # a plain tensor (level -1): the common path
     for _ in range(64):
         if _FUNCTORCH.is_batchedtensor(t):
             raise RuntimeError("jfa: a torch.vmap-batched tensor reached a jfa call outside its vmap rule "
                                "(torch.vmap is supported over attention and varlen_attention)")
         if not _wrapped(t):
-            return t
+            return _storage(t)
         t = _FUNCTORCH.get_unwrapped(t)
         if _get_level is not None and _get_level(t) == -1:
-            return t
-    return t
+            return _storage(t)
+    return _storage(t)
 
 
 class _Context:
