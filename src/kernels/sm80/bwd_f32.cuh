@@ -53,34 +53,6 @@ struct BwdF32 {
   }
 };
 
-/* Rows [r0, r0 + ROWS) of (b, h) of a float32 view into dst (stride D + 4) with 16-byte
-   cp.async; rows past n and columns past Dreal are zero-filled. */
-template <int D, int ROWS, int NTHREADS>
-__device__ __forceinline__ void f32_load_tile(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
-                                              int Dreal) {
-  constexpr int CH = D / 4, DS = D + 4;
-  const float *base = (const float *)v.p;
-#pragma unroll 4
-  for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
-    const int r = idx / CH, c = idx % CH;
-    const int64_t row = r0 + r;
-    int bytes = 0;
-    const float *src = base;
-    if (row < n) {
-      const int rem = Dreal - c * 4;
-      bytes = rem >= 4 ? 16 : (rem > 0 ? rem * 4 : 0);
-      if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 4;
-    }
-    cp_async16(dst + r * DS + c * 4, src, bytes);
-  }
-}
-
-/* x -> (hi, lo) (PRECISE) or hi = TF32(x) (lo not written). */
-template <bool PRECISE>
-__device__ __forceinline__ void f32_split(float x, uint32_t &hi, uint32_t &lo) {
-  if (PRECISE) tf32_split(x, &hi, &lo);
-  else hi = tf32_round(x);
-}
 /* An operand read from shared memory: split (PRECISE), or already TF32 there (f32_round_own). */
 template <bool PRECISE>
 __device__ __forceinline__ void f32_operand(float x, uint32_t &hi, uint32_t &lo) {
@@ -97,7 +69,7 @@ __device__ __forceinline__ void f32_operand_regs(uint32_t *hi, uint32_t *lo) {
 }
 
 /* TF32 mode: the chunks this thread copied with f32_load_tile<D, ROWS, NTHREADS> (the same
-   mapping) rounded to TF32 in place, once, after its cp_async_wait (a thread's own copies are
+   mapping: both of its paths give thread t the chunks t + k NTHREADS) rounded to TF32 in place, once, after its cp_async_wait (a thread's own copies are
    visible to it; the barrier that follows publishes them). */
 template <int D, int ROWS, int NTHREADS>
 __device__ __forceinline__ void f32_round_own(float *dst) {
@@ -137,12 +109,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   constexpr float kLog2e = 1.4426950408889634f;
   const float scale_lo = (float)(p.scale - (double)a.scale); /* scale = a.scale + scale_lo */
 
-  int64_t i_min = 0, i_max = p.Nq; /* query rows that may see keys [n0, n0 + BN) */
-  if (MASKED) mask_query_range(a.mk, n0, min(n0 + BN, p.Nk), &i_min, &i_max);
-  else if (p.causal) i_min = max((int64_t)0, p.k_pos0 + n0 - p.q_pos0);
-  const int64_t qb_start = i_min / BM;
-  const int64_t nqb = (!MASKED || i_max > i_min) ? (i_max + BM - 1) / BM : qb_start;
-  const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
+  const BwdQueryBlocks qbs = bwd_query_blocks<BM, BN, MASKED>(p, a.mk, n0);
+  const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb, per_head = qbs.per_head;
   const int64_t total = per_head * grp;
 
   f32_load_tile<D, BN, NTHREADS>(Ks, a.k, b, hk, n0, p.Nk, a.Dreal);

@@ -89,12 +89,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_jvp_tc_kernel(const BwdJvpArgs a)
   const int wk = warp * 16;
   const bool dq_on = a.dqd_ws != nullptr, want_dq = a.dq_ws != nullptr;
 
-  int64_t i_min = 0, i_max = p.Nq; /* query rows that may see keys [n0, n0 + BN) */
-  if (MASKED) mask_query_range(a.mk, n0, min(n0 + BN, p.Nk), &i_min, &i_max);
-  else if (p.causal) i_min = max((int64_t)0, p.k_pos0 + n0 - p.q_pos0);
-  const int64_t qb_start = i_min / BM;
-  const int64_t nqb = (!MASKED || i_max > i_min) ? (i_max + BM - 1) / BM : qb_start;
-  const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
+  const BwdQueryBlocks qbs = bwd_query_blocks<BM, BN, MASKED>(p, a.mk, n0);
+  const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb, per_head = qbs.per_head;
   const int64_t total = per_head * grp;
 
   tc_load_tile<T, D, BN, NTHREADS>(Ks, a.k, b, hk, n0, p.Nk, a.Dreal);
