@@ -51,56 +51,6 @@
 #include "kernels/sm80/sm80.h"
 #include "kernels/sm80/tf32.cuh"
 
-/* cp.async a ROWS x D float tile (rows r0.. of slice (b, h)) into smem of row stride D + 4;
-   zero-fills rows >= n and columns >= Dreal. */
-template <int D, int ROWS, int NTHREADS>
-__device__ __forceinline__ void f32_load_tile(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
-                                              int Dreal) {
-  constexpr int CH = D / 4, DS = D + 4;
-  const float *base = (const float *)v.p;
-  if constexpr (NTHREADS % CH == 0 && ROWS % (NTHREADS / CH) == 0) {
-    /* each thread copies one fixed column chunk of every RSTEP-th row */
-    constexpr int RSTEP = NTHREADS / CH;
-    const int c = threadIdx.x % CH, rr = threadIdx.x / CH;
-    const int rem = Dreal - c * 4;
-    const int cbytes = rem >= 4 ? 16 : (rem > 0 ? rem * 4 : 0);
-    const float *src = base + b * v.sb + h * v.sh + (r0 + rr) * v.ss + c * 4;
-    const int64_t step = (int64_t)RSTEP * v.ss;
-    const uint32_t sdst = smem_u32(dst + rr * DS + c * 4);
-    const int64_t nrows = n - r0 - rr;
-#pragma unroll
-    for (int k = 0; k < ROWS / RSTEP; ++k) {
-      const int bytes = (k * RSTEP < nrows) ? cbytes : 0;
-      cp_async16_a(sdst + k * RSTEP * DS * 4, bytes ? (const void *)(src + k * step) : (const void *)base, bytes);
-    }
-  } else {
-#pragma unroll 4
-    for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
-      const int r = idx / CH, c = idx % CH;
-      const int64_t row = r0 + r;
-      int bytes = 0;
-      const float *src = base;
-      if (row < n) {
-        const int rem = Dreal - c * 4;
-        bytes = rem >= 4 ? 16 : (rem > 0 ? rem * 4 : 0);
-        if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 4;
-      }
-      cp_async16(dst + r * DS + c * 4, src, bytes);
-    }
-  }
-}
-
-/* The operand split of one mma input: hi (and lo with PRECISE) as TF32 bit patterns. */
-template <bool PRECISE>
-__device__ __forceinline__ void f32_split(float x, uint32_t &hi, uint32_t &lo) {
-  if (PRECISE) {
-    tf32_split(x, &hi, &lo);
-  } else {
-    hi = tf32_round(x);
-    lo = 0u;
-  }
-}
-
 /* n registers of float bit patterns (from ldmatrix) split in place into hi / lo. */
 template <bool PRECISE, int N>
 __device__ __forceinline__ void f32_split_regs(const uint32_t *raw, uint32_t *hi, uint32_t *lo) {
