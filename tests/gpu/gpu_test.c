@@ -98,6 +98,28 @@ void gt_ok(jfa_status_t s, const char *what) {
   }
 }
 
+int gt_parse_lens(const char *s, int64_t *lens, int max) {
+  int n = 0;
+  while (s && *s && n < max) {
+    lens[n++] = strtoll(s, (char **)&s, 10);
+    if (*s == ',') ++s;
+  }
+  return n;
+}
+
+jfa_tensor_t gt_rows(const jfa_tensor_t *t, int axis, int64_t r0, int64_t n) {
+  jfa_tensor_t v = *t;
+  v.data = (char *)t->data + (size_t)(r0 * t->stride[axis]) * jfa_dtype_size(t->dtype);
+  v.shape[axis] = n;
+  return v;
+}
+
+int gt_row_zero(const double *x, int64_t r, int64_t D) {
+  for (int64_t d = 0; d < D; ++d)
+    if (x[r * D + d] != 0.0) return 0;
+  return 1;
+}
+
 double gt_tol(jfa_dtype_t dtype) {
   switch (dtype) {
     case JFA_DTYPE_BFLOAT16: return 1e-2;

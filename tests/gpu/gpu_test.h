@@ -58,6 +58,15 @@ int gt_tensor_core_dim(jfa_dtype_t dtype, int64_t D);
  *  beyond causal, which either family may take; returns 1 if it did. */
 int gt_check_tensor_core(jfa_context_t *gpu, const char *name, int backward);
 
+/* Comma-separated lengths ("7,129,300": packed-sequence lengths) into lens (at most max); the count. */
+int gt_parse_lens(const char *s, int64_t *lens, int max);
+
+/* The view of rows [r0, r0 + n) along axis of t (axis 2: sequence positions; 3: mask columns). */
+jfa_tensor_t gt_rows(const jfa_tensor_t *t, int axis, int64_t r0, int64_t n);
+
+/* Whether row r of a contiguous (rows, D) double array is all zero. */
+int gt_row_zero(const double *x, int64_t r, int64_t D);
+
 /** The tolerance of a dtype: bf16 1e-2, fp16 2e-3, fp32 1e-5. */
 double gt_tol(jfa_dtype_t dtype);
 

@@ -82,12 +82,6 @@ static const bcase_t cases[] = {
     {BF, 1, 2, 2, 129, 129, 32, BR, 0, 0, UNB, UNB, 1, DN_NONE},     /* packed sequences, D = 32 */
 };
 
-static int row_zero(const double *x, int64_t r, int64_t D) {
-  for (int64_t d = 0; d < D; ++d)
-    if (x[r * D + d] != 0.0) return 0;
-  return 1;
-}
-
 /* The family the backward-JVP must run on (jfa_cuda_last_kernel(ctx, 2)). */
 static int expected_bj_path(jfa_dtype_t dt, int64_t D) {
   const char *e = getenv("JFA_KERNEL_PATH");
@@ -197,7 +191,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   /* rows without a visible key: exactly zero */
   int64_t bad = 0, empty = 0;
   for (size_t r = 0; r < nr; ++r)
-    if (rl[r] == -INFINITY) empty++, bad += !(row_zero(dqd.val, (int64_t)r, D) && row_zero(dq.val, (int64_t)r, D));
+    if (rl[r] == -INFINITY)
+      empty++, bad += !(gt_row_zero(dqd.val, (int64_t)r, D) && gt_row_zero(dq.val, (int64_t)r, D));
   snprintf(nm, sizeof nm, "case %d: %lld rows without keys give dQd = dQ = 0 exactly (%lld bad)", ci, (long long)empty,
            (long long)bad);
   tu_expect(nm, bad == 0);

@@ -71,15 +71,6 @@ static const bcase_t cases[] = {
     {FH, 1, 4, 2, 0, 0, 128, TL, 33, UNB, "129,1,400,7", NULL, DN_NONE, 0, 0},
 };
 
-static int parse_lens(const char *s, int64_t *lens, int max) {
-  int n = 0;
-  while (s && *s && n < max) {
-    lens[n++] = strtoll(s, (char **)&s, 10);
-    if (*s == ',') ++s;
-  }
-  return n;
-}
-
 typedef struct {
   jfa_tensor_t dev, host; /* device tensor (contiguous), CPU tensor (bool or float64) */
   void *dptr, *hptr;
@@ -144,21 +135,14 @@ static void make_dense(dmask_t *m, const bcase_t *c, int64_t Nq, int64_t Nk) {
   free(val), free(pat), free(one);
 }
 
-/* rows (r, 0..D) of a BHSD double array all zero */
-static int row_zero(const double *x, int64_t r, int64_t D) {
-  for (int64_t d = 0; d < D; ++d)
-    if (x[r * D + d] != 0.0) return 0;
-  return 1;
-}
-
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const bcase_t *c = &cases[ci];
   int64_t lq[64], lk[64], cq[65], ck[65];
   int ns = 0;
   int64_t Nq = c->Nq, Nk = c->Nk;
   if (c->seq_q) {
-    ns = parse_lens(c->seq_q, lq, 64);
-    if (parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64) != ns) {
+    ns = gt_parse_lens(c->seq_q, lq, 64);
+    if (gt_parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64) != ns) {
       tu_expect("case table: seq_q and seq_k have the same count", 0);
       return;
     }
@@ -208,7 +192,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_backward(cpu, &pc, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
   int64_t empty_rows = 0, empty_keys = 0;
   for (size_t r = 0; r < nr; ++r) empty_rows += rlse[r] == -INFINITY;
-  for (int64_t r = 0; r < B * Hkv * Nk; ++r) empty_keys += row_zero(rdk, r, D) && row_zero(rdv, r, D);
+  for (int64_t r = 0; r < B * Hkv * Nk; ++r) empty_keys += gt_row_zero(rdk, r, D) && gt_row_zero(rdv, r, D);
   printf("  %lld of %zu rows see no key; %lld of %lld keys get no gradient\n", (long long)empty_rows, nr,
          (long long)empty_keys, (long long)(B * Hkv * Nk));
 
@@ -248,10 +232,12 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   int64_t bad_rows = 0, bad_keys = 0;
   for (int64_t r = 0; r < (int64_t)nr; ++r)
     if (rlse[r] == -INFINITY)
-      bad_rows += !(lse.val[r] == -INFINITY && mu.val[r] == 0.0 && row_zero(o.val, r, D) && row_zero(od.val, r, D) &&
-                    row_zero(dq.val, r, D));
+      bad_rows += !(lse.val[r] == -INFINITY && mu.val[r] == 0.0 && gt_row_zero(o.val, r, D) &&
+                    gt_row_zero(od.val, r, D) &&
+                    gt_row_zero(dq.val, r, D));
   for (int64_t r = 0; r < B * Hkv * Nk; ++r)
-    if (row_zero(rdk, r, D) && row_zero(rdv, r, D)) bad_keys += !(row_zero(dk.val, r, D) && row_zero(dv.val, r, D));
+    if (gt_row_zero(rdk, r, D) && gt_row_zero(rdv, r, D))
+      bad_keys += !(gt_row_zero(dk.val, r, D) && gt_row_zero(dv.val, r, D));
   snprintf(nm, sizeof(nm), "case %d: rows without keys exactly O = Od = mu = dQ = 0, lse = -inf (%lld bad)", ci,
            (long long)bad_rows);
   tu_expect(nm, bad_rows == 0);

@@ -116,13 +116,6 @@ static void check_out(const char *what, const double *got, const double *ref, co
   printf("       %s: %.3e, simt %.3e (ratio %.1f)\n", what, e, es, es > 0 ? e / es : INFINITY);
 }
 
-static jfa_tensor_t rows_view(const jfa_tensor_t *t, int64_t r0, int64_t n) {
-  jfa_tensor_t v = *t;
-  v.data = (char *)t->data + (size_t)(r0 * t->stride[2]) * jfa_dtype_size(t->dtype);
-  v.shape[2] = n;
-  return v;
-}
-
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const fcase_t *c = &cases[ci];
   const jfa_dtype_t F = JFA_DTYPE_FLOAT32;
@@ -225,8 +218,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       if (rn[s] == 0) continue;
       jfa_problem_t ph = p;
       ph.Nk = rn[s];
-      jfa_tensor_t kh = rows_view(&k.t, r0[s], rn[s]), vh = rows_view(&v.t, r0[s], rn[s]),
-                   kdh = rows_view(&kd.t, r0[s], rn[s]), vdh = rows_view(&vd.t, r0[s], rn[s]);
+      jfa_tensor_t kh = gt_rows(&k.t, 2, r0[s], rn[s]), vh = gt_rows(&v.t, 2, r0[s], rn[s]),
+                   kdh = gt_rows(&kd.t, 2, r0[s], rn[s]), vdh = gt_rows(&vd.t, 2, r0[s], rn[s]);
       gt_ok(jfa_cuda_attention_block(gpu, &ph, &q.t, &kh, &vh, &qd.t, &kdh, &vdh, &o.t, &lse.t, &od.t, &mu.t, 1),
             "attention_block(accumulate)");
       snprintf(nm, sizeof(nm), "case %d %s accumulate half %d", ci, md, s);

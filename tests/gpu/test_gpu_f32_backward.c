@@ -85,29 +85,6 @@ static const char *kModeName[NMODES] = {"simt", "3xTF32", "TF32"};
 static jfa_context_t *g_ctx[NMODES];
 static int g_env_simt; /* JFA_KERNEL_PATH=simt for the whole run */
 
-static int parse_lens(const char *s, int64_t *lens, int max) {
-  int n = 0;
-  while (s && *s && n < max) {
-    lens[n++] = strtoll(s, (char **)&s, 10);
-    if (*s == ',') ++s;
-  }
-  return n;
-}
-
-static jfa_tensor_t rows_of(const jfa_tensor_t *t, int axis, int64_t r0, int64_t n) {
-  jfa_tensor_t v = *t;
-  v.data = (char *)t->data + (size_t)(r0 * t->stride[axis]) * jfa_dtype_size(t->dtype);
-  v.shape[axis] = n;
-  return v;
-}
-
-/* rows r (0..D) of a contiguous double array all zero */
-static int row_zero(const double *x, int64_t r, int64_t D) {
-  for (int64_t d = 0; d < D; ++d)
-    if (x[r * D + d] != 0.0) return 0;
-  return 1;
-}
-
 /* A dense mask (B, Hq, Nq, Nk), contiguous: ~25% masked entries, rows i % 13 == 5 fully masked. */
 typedef struct {
   jfa_tensor_t dev, host;
@@ -183,8 +160,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   int ns = 0;
   int64_t Nq = c->Nq, Nk = c->Nk;
   if (c->seq_q) {
-    ns = parse_lens(c->seq_q, lq, 64);
-    if (parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64) != ns) {
+    ns = gt_parse_lens(c->seq_q, lq, 64);
+    if (gt_parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64) != ns) {
       tu_expect("case table: seq_q and seq_k have the same count", 0);
       return;
     }
@@ -277,9 +254,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     /* exact zeros where nothing is visible: rows without keys (dQ), keys without queries (dK, dV) */
     int64_t bad = 0;
     for (int64_t r = 0; r < B * Hq * Nq; ++r)
-      if (rlse[r] == -INFINITY) bad += !row_zero(dq.val, r, D);
+      if (rlse[r] == -INFINITY) bad += !gt_row_zero(dq.val, r, D);
     for (int64_t r = 0; r < B * Hkv * Nk; ++r)
-      if (row_zero(rdk, r, D) && row_zero(rdv, r, D)) bad += !(row_zero(dk.val, r, D) && row_zero(dv.val, r, D));
+      if (gt_row_zero(rdk, r, D) && gt_row_zero(rdv, r, D))
+        bad += !(gt_row_zero(dk.val, r, D) && gt_row_zero(dv.val, r, D));
     snprintf(nm, sizeof(nm), "case %d %s: exact zero gradients where nothing is visible (%lld bad rows)", ci,
              kModeName[m], (long long)bad);
     tu_expect(nm, bad == 0);
@@ -354,9 +332,9 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
         p.Nk = rn[s];
         p.k_pos0 = whole.k_pos0 + r0[s];
         jfa_tensor_t mk;
-        if (c->dense) mk = rows_of(&dm.dev, 3, r0[s], rn[s]), p.dmask = &mk;
-        jfa_tensor_t k2 = rows_of(&k.t, 2, r0[s], rn[s]), v2 = rows_of(&v.t, 2, r0[s], rn[s]),
-                     dk2 = rows_of(&dk.t, 2, r0[s], rn[s]), dv2 = rows_of(&dv.t, 2, r0[s], rn[s]);
+        if (c->dense) mk = gt_rows(&dm.dev, 3, r0[s], rn[s]), p.dmask = &mk;
+        jfa_tensor_t k2 = gt_rows(&k.t, 2, r0[s], rn[s]), v2 = gt_rows(&v.t, 2, r0[s], rn[s]),
+                     dk2 = gt_rows(&dk.t, 2, r0[s], rn[s]), dv2 = gt_rows(&dv.t, 2, r0[s], rn[s]);
         gt_ok(jfa_cuda_attention_backward_block(g_ctx[m], &p, &q.t, &k2, &v2, &dout.t, &lse.t, &delta.t, &dq.t, &dk2,
                                                 &dv2, 1),
               "attention_backward_block(accumulate)");

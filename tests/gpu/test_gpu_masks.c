@@ -94,23 +94,6 @@ static const mcase_t cases[] = {
     {FH, 0, 1, 4, 2, 257, 257, 256, NONE, 0, 0, 64, 64, NULL, NULL, DN_BOOL, 0, 0, 0},      /* window + dense */
 };
 
-static int parse_lens(const char *s, int64_t *lens, int max) {
-  int n = 0;
-  while (s && *s && n < max) {
-    lens[n++] = strtoll(s, (char **)&s, 10);
-    if (*s == ',') ++s;
-  }
-  return n;
-}
-
-/* rows [r0, r0 + n) of a (B, H, S, D) tensor, or columns [c0, c0 + n) of a mask (axis 3) */
-static jfa_tensor_t slice(const jfa_tensor_t *t, int axis, int64_t r0, int64_t n) {
-  jfa_tensor_t v = *t;
-  v.data = (char *)t->data + (size_t)(r0 * t->stride[axis]) * jfa_dtype_size(t->dtype);
-  v.shape[axis] = n;
-  return v;
-}
-
 typedef struct {
   jfa_dtype_t mdt;      /* device dtype of the mask */
   jfa_tensor_t dev, host; /* strided device view, contiguous CPU tensor (bool or float64) */
@@ -168,21 +151,14 @@ static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
   free(stage), free(val), free(r);
 }
 
-/* rows (r, 0..D) of a BHSD double array all zero */
-static int row_zero(const double *x, int64_t r, int64_t D) {
-  for (int64_t d = 0; d < D; ++d)
-    if (x[r * D + d] != 0.0) return 0;
-  return 1;
-}
-
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const mcase_t *c = &cases[ci];
   int64_t lq[64], lk[64], cq[65], ck[65];
   int ns = 0;
   int64_t Nq = c->Nq, Nk = c->Nk;
   if (c->seq_q) {
-    ns = parse_lens(c->seq_q, lq, 64);
-    int nk = parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64);
+    ns = gt_parse_lens(c->seq_q, lq, 64);
+    int nk = gt_parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64);
     if (nk != ns) {
       tu_expect("case table: seq_q and seq_k have the same count", 0);
       return;
@@ -237,7 +213,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_backward(cpu, &pc, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
   int64_t empty_rows = 0, empty_keys = 0;
   for (size_t r = 0; r < nr; ++r) empty_rows += rlse[r] == -INFINITY;
-  for (int64_t r = 0; r < B * Hkv * Nk; ++r) empty_keys += row_zero(rdk, r, D) && row_zero(rdv, r, D);
+  for (int64_t r = 0; r < B * Hkv * Nk; ++r) empty_keys += gt_row_zero(rdk, r, D) && gt_row_zero(rdv, r, D);
   printf("  %lld of %zu rows see no key; %lld of %lld keys get no gradient\n", (long long)empty_rows, nr,
          (long long)empty_keys, (long long)(B * Hkv * Nk));
 
@@ -272,10 +248,12 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   int64_t bad_rows = 0, bad_keys = 0;
   for (int64_t r = 0; r < (int64_t)nr; ++r)
     if (rlse[r] == -INFINITY)
-      bad_rows += !(lse.val[r] == -INFINITY && mu.val[r] == 0.0 && row_zero(o.val, r, D) && row_zero(od.val, r, D) &&
-                    row_zero(dq.val, r, D));
+      bad_rows += !(lse.val[r] == -INFINITY && mu.val[r] == 0.0 && gt_row_zero(o.val, r, D) &&
+                    gt_row_zero(od.val, r, D) &&
+                    gt_row_zero(dq.val, r, D));
   for (int64_t r = 0; r < B * Hkv * Nk; ++r)
-    if (row_zero(rdk, r, D) && row_zero(rdv, r, D)) bad_keys += !(row_zero(dk.val, r, D) && row_zero(dv.val, r, D));
+    if (gt_row_zero(rdk, r, D) && gt_row_zero(rdv, r, D))
+      bad_keys += !(gt_row_zero(dk.val, r, D) && gt_row_zero(dv.val, r, D));
   snprintf(nm, sizeof(nm), "case %d: rows without keys exactly O = Od = mu = dQ = 0, lse = -inf (%lld bad)", ci,
            (long long)bad_rows);
   tu_expect(nm, bad_rows == 0);
@@ -314,10 +292,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       p.Nk = rn[s];
       p.k_pos0 = whole.k_pos0 + r0[s];
       jfa_tensor_t mk;
-      if (c->dense) mk = slice(&dm.dev, 3, r0[s], rn[s]), p.dmask = &mk;
-      jfa_tensor_t k2 = slice(&k.t, 2, r0[s], rn[s]), v2 = slice(&v.t, 2, r0[s], rn[s]),
-                   kd2 = slice(&kd.t, 2, r0[s], rn[s]), vd2 = slice(&vd.t, 2, r0[s], rn[s]),
-                   dk2 = slice(&adk.t, 2, r0[s], rn[s]), dv2 = slice(&adv.t, 2, r0[s], rn[s]);
+      if (c->dense) mk = gt_rows(&dm.dev, 3, r0[s], rn[s]), p.dmask = &mk;
+      jfa_tensor_t k2 = gt_rows(&k.t, 2, r0[s], rn[s]), v2 = gt_rows(&v.t, 2, r0[s], rn[s]),
+                   kd2 = gt_rows(&kd.t, 2, r0[s], rn[s]), vd2 = gt_rows(&vd.t, 2, r0[s], rn[s]),
+                   dk2 = gt_rows(&adk.t, 2, r0[s], rn[s]), dv2 = gt_rows(&adv.t, 2, r0[s], rn[s]);
       gt_ok(jfa_cuda_attention_block(gpu, &p, &q.t, &k2, &v2, &qd.t, &kd2, &vd2, &ao.t, &alse.t, &aod.t, &amu.t, 1),
             "attention_block(accumulate)");
       gt_ok(jfa_cuda_attention_backward_block(gpu, &p, &q.t, &k2, &v2, &dout.t, &l32.t, &delta.t, &adq.t, &dk2, &dv2,

@@ -63,14 +63,6 @@ static void free_problem(prob_t *P) {
   free(P->o), free(P->od), free(P->dq), free(P->lse), free(P->mu), free(P->dk), free(P->dv);
 }
 
-/* rows [r0, r0 + n) of a (B, H, S, D) tensor (a view) */
-static jfa_tensor_t rows_view(const jfa_tensor_t *t, int64_t r0, int64_t n) {
-  jfa_tensor_t v = *t;
-  v.data = (char *)t->data + (size_t)(r0 * t->stride[2]) * jfa_dtype_size(t->dtype);
-  v.shape[2] = n;
-  return v;
-}
-
 static jfa_problem_t resolve(const mcase_t *c) {
   jfa_problem_t p;
   memset(&p, 0, sizeof(p));
@@ -104,8 +96,8 @@ static void test_accumulate(jfa_context_t *gpu, const mcase_t *c, int ci) {
     jfa_problem_t p = whole;
     p.Nk = rn[s];
     p.k_pos0 = whole.k_pos0 + r0[s];
-    jfa_tensor_t k = rows_view(&P.k.t, r0[s], rn[s]), v = rows_view(&P.v.t, r0[s], rn[s]),
-                 kd = rows_view(&P.kd.t, r0[s], rn[s]), vd = rows_view(&P.vd.t, r0[s], rn[s]);
+    jfa_tensor_t k = gt_rows(&P.k.t, 2, r0[s], rn[s]), v = gt_rows(&P.v.t, 2, r0[s], rn[s]),
+                 kd = gt_rows(&P.kd.t, 2, r0[s], rn[s]), vd = gt_rows(&P.vd.t, 2, r0[s], rn[s]);
     gt_ok(jfa_cuda_attention_block(gpu, &p, &P.q.t, &k, &v, &P.qd.t, &kd, &vd, &o.t, &lse.t, &od.t, &mu.t, 1),
           "attention_block(accumulate)");
   }
@@ -136,8 +128,8 @@ static void test_accumulate(jfa_context_t *gpu, const mcase_t *c, int ci) {
     jfa_problem_t p = whole;
     p.Nk = rn[s];
     p.k_pos0 = whole.k_pos0 + r0[s];
-    jfa_tensor_t k = rows_view(&P.k.t, r0[s], rn[s]), v = rows_view(&P.v.t, r0[s], rn[s]),
-                 dkh = rows_view(&dk.t, r0[s], rn[s]), dvh = rows_view(&dv.t, r0[s], rn[s]);
+    jfa_tensor_t k = gt_rows(&P.k.t, 2, r0[s], rn[s]), v = gt_rows(&P.v.t, 2, r0[s], rn[s]),
+                 dkh = gt_rows(&dk.t, 2, r0[s], rn[s]), dvh = gt_rows(&dv.t, 2, r0[s], rn[s]);
     gt_ok(jfa_cuda_attention_backward_block(gpu, &p, &P.q.t, &k, &v, &P.dout.t, &lse32.t, &delta.t, &dq.t, &dkh, &dvh, 1),
           "attention_backward_block(accumulate)");
   }
@@ -179,8 +171,8 @@ static void test_merge(jfa_context_t *gpu, const mcase_t *c, int ci) {
     ps.mask = whole.causal ? JFA_MASK_CAUSAL_POSITIONS : JFA_MASK_NONE;
     ps.q_position = whole.q_pos0;
     ps.k_position = whole.k_pos0 + r0[s];
-    jfa_tensor_t k = rows_view(&P.k.t, r0[s], rn[s]), v = rows_view(&P.v.t, r0[s], rn[s]),
-                 kd = rows_view(&P.kd.t, r0[s], rn[s]), vd = rows_view(&P.vd.t, r0[s], rn[s]);
+    jfa_tensor_t k = gt_rows(&P.k.t, 2, r0[s], rn[s]), v = gt_rows(&P.v.t, 2, r0[s], rn[s]),
+                 kd = gt_rows(&P.kd.t, 2, r0[s], rn[s]), vd = gt_rows(&P.vd.t, 2, r0[s], rn[s]);
     gt_ok(jfa_attention_forward_jvp(gpu, &ps, &P.q.t, &k, &v, &P.qd.t, &kd, &vd, &po.t, &plse32.t, &pod.t, &pmu32.t),
           "forward_jvp(part)");
     gt_ok(jfa_attention_merge(gpu, &o.t, &lse.t, &od.t, &mu.t, &po.t, &plse32.t, &pod.t, &pmu32.t), "merge");
