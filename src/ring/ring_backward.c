@@ -124,7 +124,6 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
      so each transfer overlaps a half step of compute; after the last step both
      halves travel home to their owner. */
   for (int s = 0; s < P; ++s) {
-    int last = s == P - 1;
     int owner = (r->rank - s + P) % P;
     jfa_tensor_t kb = jfa_ring_kv_block(r, &pl->kv, s, 0), vb = jfa_ring_kv_block(r, &pl->kv, s, 1);
     for (int h = 0; h < 2; ++h) {
@@ -156,20 +155,7 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
                                                        &dka, &dva, 1));
         jfa_ring_prof_mark(r, pf, "bwd merge", s, 2 * h + i);
       }
-      if (P == 1) continue;
-      if (h == 0) {
-        if (s > 0) {
-          JFA_CHECK(comm->ops->exchange_wait(comm, ctx)); /* E2(s-1) */
-          jfa_ring_prof_mark(r, pf, "exchange wait", s, h);
-        }
-        int nb = 1 + (last ? 0 : jfa_ring_kv_bufs(r, &pl->kv, s, &bufs[1]));
-        JFA_CHECK(comm->ops->exchange_start(comm, ctx, bufs, nb)); /* E1(s) */
-      } else {
-        JFA_CHECK(comm->ops->exchange_wait(comm, ctx));            /* E1(s) */
-        jfa_ring_prof_mark(r, pf, "exchange wait", s, h);
-        JFA_CHECK(comm->ops->exchange_start(comm, ctx, bufs, 1));  /* E2(s) */
-      }
-      jfa_ring_prof_mark(r, pf, "exchange start", s, h);
+      JFA_CHECK(jfa_ring_halves_exchange(r, &pl->kv, s, h, bufs, pf));
     }
   }
   if (P > 1) {
@@ -177,18 +163,8 @@ static jfa_status_t run_backward(jfa_ring_t *r, const bwd_plan_t *pl, const jfa_
     jfa_ring_prof_mark(r, pf, "exchange wait", P, 0);
   }
 
-  int home = P > 1 ? 2 * P : 0; /* the half-step after P hops (none at P = 1) */
-  for (int h = 0; h < 2; ++h) {
-    jfa_tensor_t dkv[2]; /* dK, dV of this key half */
-    int64_t hrow0, hrows;
-    jfa_ring_key_half(r, h, &hrow0, &hrows);
-    if (hrows == 0) continue;
-    jfa_ring_half_views(r, &pl->dkv, home + h, h, dkv, NULL);
-    jfa_tensor_t dku = jfa_ring_rows(dk, hrow0, hrows), dvu = jfa_ring_rows(dv, hrow0, hrows);
-    JFA_CHECK(jfa_backend_convert(ctx, &dkv[0], &dku));
-    JFA_CHECK(jfa_backend_convert(ctx, &dkv[1], &dvu));
-    jfa_ring_prof_mark(r, pf, "convert dk dv", 0, h);
-  }
+  const jfa_tensor_t *const dkv_out[2] = {dk, dv};
+  JFA_CHECK(jfa_ring_halves_home(r, &pl->dkv, dkv_out, pf));
   if (!pl->dq_in_place) {
     JFA_CHECK(jfa_backend_convert(ctx, &dq_acc, dq));
     jfa_ring_prof_mark(r, pf, "convert dq", 0, 0);

@@ -122,7 +122,7 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
   /* the schedule of ring_backward.c: half 0's accumulators travel while half 1 is computed,
      half 1's while the next step's half 0 is computed */
   for (int s = 0; s < P; ++s) {
-    const int last = s == P - 1, owner = (r->rank - s + P) % P;
+    const int owner = (r->rank - s + P) % P;
     jfa_tensor_t blk[4];
     for (int i = 0; i < 4; ++i) blk[i] = jfa_ring_kv_block(r, &pl->kv, s, i);
     for (int h = 0; h < 2; ++h) {
@@ -158,20 +158,7 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
             &ar[0], &ar[1], first ? &dqa : NULL, first ? &ar[2] : NULL, first ? &ar[3] : NULL, 1));
         jfa_ring_prof_mark(r, pf, "bwd-jvp merge", s, 2 * h + i);
       }
-      if (P == 1) continue;
-      if (h == 0) {
-        if (s > 0) {
-          JFA_CHECK(comm->ops->exchange_wait(comm, ctx));
-          jfa_ring_prof_mark(r, pf, "exchange wait", s, h);
-        }
-        const int nb = 1 + (last ? 0 : jfa_ring_kv_bufs(r, &pl->kv, s, &bufs[1]));
-        JFA_CHECK(comm->ops->exchange_start(comm, ctx, bufs, nb));
-      } else {
-        JFA_CHECK(comm->ops->exchange_wait(comm, ctx));
-        jfa_ring_prof_mark(r, pf, "exchange wait", s, h);
-        JFA_CHECK(comm->ops->exchange_start(comm, ctx, bufs, 1));
-      }
-      jfa_ring_prof_mark(r, pf, "exchange start", s, h);
+      JFA_CHECK(jfa_ring_halves_exchange(r, &pl->kv, s, h, bufs, pf));
     }
   }
   if (P > 1) {
@@ -179,22 +166,8 @@ static jfa_status_t run(jfa_ring_t *r, const bjvp_plan_t *pl, const jfa_tensor_t
     jfa_ring_prof_mark(r, pf, "exchange wait", P, 0);
   }
 
-  const int home = P > 1 ? 2 * P : 0; /* the half-step after P hops (none at P = 1) */
-  static const int dst_of[4] = {1, 2, 4, 5}; /* acc i -> out index: dkd, dvd, dk, dv */
-  for (int h = 0; h < 2; ++h) {
-    int64_t hrow0, hrows;
-    jfa_ring_key_half(r, h, &hrow0, &hrows);
-    if (hrows == 0) continue;
-    jfa_tensor_t acc[4];
-    jfa_ring_half_views(r, &pl->dkv, home + h, h, acc, NULL);
-    for (int i = 0; i < 4; ++i) {
-      const jfa_tensor_t *dst = out[dst_of[i]];
-      if (!dst) continue;
-      jfa_tensor_t du = jfa_ring_rows(dst, hrow0, hrows);
-      JFA_CHECK(jfa_backend_convert(ctx, &acc[i], &du));
-    }
-    jfa_ring_prof_mark(r, pf, "convert dk dv", 0, h);
-  }
+  const jfa_tensor_t *const dkv_out[4] = {out[1], out[2], out[4], out[5]}; /* acc order: dkd, dvd, dk, dv */
+  JFA_CHECK(jfa_ring_halves_home(r, &pl->dkv, dkv_out, pf));
   for (int i = 0; i < 2; ++i)
     if (out[3 * i] && !pl->in_place[i]) {
       JFA_CHECK(jfa_backend_convert(ctx, &qacc[i], out[3 * i]));

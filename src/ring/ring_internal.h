@@ -183,6 +183,17 @@ typedef struct {
 void jfa_ring_prof_begin(const jfa_ring_t *r, jfa_ring_prof_t *pf, const char *what);
 /* Ends phase `name` (a string constant) of step `step`, part `idx`, here on the stream. */
 void jfa_ring_prof_mark(const jfa_ring_t *r, jfa_ring_prof_t *pf, const char *name, int step, int idx);
+
+/* The half slots' steps shared by the backward and the backward-JVP (ring_halves.c):
+   jfa_ring_halves_exchange, after key half h of step s (nothing at P = 1): half 0 waits for
+   E2(s-1) and starts E1(s) with its accumulators (bufs[0]) and, but at the last step, the next
+   K/V block (kv's buffers after it); half 1 waits for E1(s) and starts E2(s).
+   jfa_ring_halves_home, after the last hop: each key half's accumulators (at the half-step home
+   of P hops) converted into the rows of dst[i] (NULL: skipped), in order i = 0..nacc-1. */
+jfa_status_t jfa_ring_halves_exchange(const jfa_ring_t *r, const jfa_ring_kv_t *kv, int s, int h,
+                                      jfa_comm_buf_t *bufs, jfa_ring_prof_t *pf);
+jfa_status_t jfa_ring_halves_home(const jfa_ring_t *r, const jfa_ring_halves_t *hv, const jfa_tensor_t *const *dst,
+                                  jfa_ring_prof_t *pf);
 /* Waits for the last mark and prints the phases to stderr (when st succeeded); frees the events. */
 void jfa_ring_prof_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, jfa_status_t st);
 
