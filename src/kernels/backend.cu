@@ -39,16 +39,17 @@
 /* ---------------------------------------------------------------------------- */
 /* The dispatch tables: per op, the families in order; the first that takes a call runs it. */
 
-struct FwdRow {
-  int path; /* KernelPath: skipped above CudaState.path_cap; reported by jfa_cuda_last_kernel */
-  const char *(*why_not)(const FwdCall &c);
-  jfa_status_t (*run)(const FwdCall &c);
-};
-struct BwdRow {
+/* A row of an op's table: the family's KernelPath (skipped above CudaState.path_cap; reported by
+   jfa_cuda_last_kernel) and its why_not / run for the op's call struct. */
+template <typename Call>
+struct Row {
   int path;
-  const char *(*why_not)(const BwdCall &c);
-  jfa_status_t (*run)(const BwdCall &c);
+  const char *(*why_not)(const Call &c);
+  jfa_status_t (*run)(const Call &c);
 };
+typedef Row<FwdCall> FwdRow;
+typedef Row<BwdCall> BwdRow;
+typedef Row<BwdJvpCall> BwdJvpRow;
 
 /* The forward and the fused JVP (FwdCall with qd set): the same families in the same order;
    each why_not knows its JVP limits. */
@@ -64,47 +65,21 @@ static const BwdRow kBackward[] = {
     {PATH_SIMT, simt_bwd_why_not, simt_bwd_run},
 };
 /* The backward-JVP (second order, Hessian-vector products). */
-struct BwdJvpRow {
-  int path;
-  const char *(*why_not)(const BwdJvpCall &c);
-  jfa_status_t (*run)(const BwdJvpCall &c);
-};
 static const BwdJvpRow kBackwardJvp[] = {
     {PATH_SM80, sm80_bwd_jvp_why_not, sm80_bwd_jvp_run},
     {PATH_SIMT, simt_bwd_jvp_why_not, simt_bwd_jvp_run},
 };
 
-static jfa_status_t run_fwd_table(const FwdRow *rows, size_t n, const FwdCall &c) {
-  for (size_t i = 0; i < n; ++i) {
-    if (rows[i].path > c.cs->path_cap || rows[i].why_not(c)) continue;
-    JFA_CHECK(rows[i].run(c));
-    c.cs->last_fwd = rows[i].path;
-    c.cs->last_fwd_prec = call_precision(c.ctx, c.q->dtype, rows[i].path);
-    return JFA_SUCCESS;
-  }
+/* The first row of an op's table that takes the call. */
+template <typename Call, size_t N>
+static jfa_status_t first_row(const Row<Call> (&rows)[N], const Call &c, const Row<Call> **row) {
+  for (size_t i = 0; i < N; ++i)
+    if (rows[i].path <= c.cs->path_cap && !rows[i].why_not(c)) {
+      *row = &rows[i];
+      return JFA_SUCCESS;
+    }
   JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");
 }
-
-static jfa_status_t run_bwd_table(const BwdRow *rows, size_t n, const BwdCall &c) {
-  for (size_t i = 0; i < n; ++i) {
-    if (rows[i].path > c.cs->path_cap || rows[i].why_not(c)) continue;
-    c.cs->last_bwd = rows[i].path;
-    c.cs->last_bwd_prec = call_precision(c.ctx, c.q->dtype, rows[i].path);
-    return rows[i].run(c);
-  }
-  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");
-}
-
-static jfa_status_t run_bwd_jvp_table(const BwdJvpRow *rows, size_t n, const BwdJvpCall &c) {
-  for (size_t i = 0; i < n; ++i) {
-    if (rows[i].path > c.cs->path_cap || rows[i].why_not(c)) continue;
-    c.cs->last_bwd_jvp = rows[i].path;
-    return rows[i].run(c);
-  }
-  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");
-}
-
-#define JFA_ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 
 extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
                                                  const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
@@ -131,10 +106,22 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
   CudaState *cs;
   JFA_CHECK(jfa_cuda_state(ctx, &cs));
   const FwdCall c = {ctx, cs, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk};
-  return run_fwd_table(JFA_ROWS(kForward), c);
+  const FwdRow *r;
+  JFA_CHECK(first_row(kForward, c, &r));
+  JFA_CHECK(r->run(c));
+  cs->last_fwd = r->path;
+  cs->last_fwd_prec = call_precision(ctx, q->dtype, r->path);
+  return JFA_SUCCESS;
 }
 
 /* dq/dk/dv given delta (fp32 view) and lse. */
+/* Columns and bytes (256-aligned) of the fp32 (B, Hq, Nq, Dws) dQ accumulator of the backward
+   (and each of the backward-JVP's two). */
+static int64_t dq_ws_cols(const jfa_problem_t *p) { return (p->D + 7) / 8 * 8; }
+static size_t dq_ws_bytes(const jfa_problem_t *p) {
+  return align_up((size_t)(p->B * p->Hq * p->Nq * dq_ws_cols(p)) * sizeof(float), 256);
+}
+
 static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
                                   const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout, View lse,
                                   View delta, float *dq_ws, const jfa_tensor_t *dq, const jfa_tensor_t *dk,
@@ -142,16 +129,22 @@ static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, co
   CudaState *cs;
   JFA_CHECK(jfa_cuda_state(ctx, &cs));
   const int det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
-  const BwdCall c = {ctx, cs, p, q, k, v, dout, lse, delta, dq_ws, (p->D + 7) / 8 * 8, det, dq, dk, dv,
+  const BwdCall c = {ctx, cs, p, q, k, v, dout, lse, delta, dq_ws, dq_ws_cols(p), det, dq, dk, dv,
                      accumulate, &mk};
-  return run_bwd_table(JFA_ROWS(kBackward), c);
+  const BwdRow *r;
+  JFA_CHECK(first_row(kBackward, c, &r));
+  cs->last_bwd = r->path;
+  cs->last_bwd_prec = call_precision(ctx, q->dtype, r->path);
+  return r->run(c);
 }
 
-static jfa_status_t check_grad_dtypes(const jfa_tensor_t *q, const jfa_tensor_t *dq, const jfa_tensor_t *dk,
-                                      const jfa_tensor_t *dv, int accumulate) {
-  jfa_dtype_t want = accumulate ? JFA_DTYPE_FLOAT32 : q->dtype;
-  if (dq->dtype != want || dk->dtype != want || dv->dtype != want)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "dq, dk, dv must be %s", accumulate ? "float32 accumulators" : "of q's dtype");
+/* The gradient outputs (n of them, NULL: not asked for) in q's dtype, or float32 accumulators. */
+static jfa_status_t check_grad_dtypes(const jfa_tensor_t *q, const jfa_tensor_t *const *outs, int n, const char *names,
+                                      int accumulate) {
+  const jfa_dtype_t want = accumulate ? JFA_DTYPE_FLOAT32 : q->dtype;
+  for (int i = 0; i < n; ++i)
+    if (outs[i] && outs[i]->dtype != want)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s must be %s", names, accumulate ? "float32 accumulators" : "of q's dtype");
   return JFA_SUCCESS;
 }
 
@@ -164,13 +157,13 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_block(jfa_context_t *ctx, co
   JFA_CHECK(cuda_call_checks(p, q));
   JFA_CHECK(need_f32(lse, "lse"));
   JFA_CHECK(need_f32(delta, "delta"));
-  JFA_CHECK(check_grad_dtypes(q, dq, dk, dv, accumulate));
+  const jfa_tensor_t *const grads[3] = {dq, dk, dv};
+  JFA_CHECK(check_grad_dtypes(q, grads, 3, "dq, dk, dv", accumulate));
   DeviceGuard g(ctx->device_index);
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
-  const int64_t Dws = (p->D + 7) / 8 * 8;
   /* workspace: the fp32 dQ accumulator, then the device copy of the packed-sequence offsets */
   void *ws = nullptr;
-  const size_t dq_bytes = align_up((size_t)(p->B * p->Hq * p->Nq * Dws) * sizeof(float), 256);
+  const size_t dq_bytes = dq_ws_bytes(p);
   JFA_CHECK(jfa_cuda_workspace(ctx, dq_bytes + mask_ws_bytes(p), &ws));
   MaskDev mk;
   JFA_CHECK(mask_setup(ctx, p, (char *)ws + dq_bytes, &mk));
@@ -187,13 +180,13 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
                                                     const jfa_tensor_t *dv) {
   JFA_CHECK(cuda_call_checks(p, q));
   JFA_CHECK(need_f32(lse, "lse"));
-  JFA_CHECK(check_grad_dtypes(q, dq, dk, dv, 0));
+  const jfa_tensor_t *const grads[3] = {dq, dk, dv};
+  JFA_CHECK(check_grad_dtypes(q, grads, 3, "dq, dk, dv", 0));
   DeviceGuard g(ctx->device_index);
   const int64_t rows = p->B * p->Hq * p->Nq;
-  const int64_t Dws = (p->D + 7) / 8 * 8;
   size_t delta_bytes = align_up((size_t)rows * sizeof(float), 256);
   /* workspace: delta, the fp32 dQ accumulator, the device copy of the packed-sequence offsets */
-  const size_t dq_bytes = align_up((size_t)(rows * Dws) * sizeof(float), 256);
+  const size_t dq_bytes = dq_ws_bytes(p);
   void *ws = nullptr;
   JFA_CHECK(jfa_cuda_workspace(ctx, delta_bytes + dq_bytes + mask_ws_bytes(p), &ws));
   MaskDev mk;
@@ -213,11 +206,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
 /* ---------------------------------------------------------------------------- */
 /* The backward-JVP (second order)                                                */
 
-/* Bytes of one fp32 (B, Hq, Nq, Dws) dQ accumulator of the backward-JVP. */
-static size_t bwd_jvp_dq_bytes(const jfa_problem_t *p) {
-  return align_up((size_t)(p->B * p->Hq * p->Nq * ((p->D + 7) / 8 * 8)) * sizeof(float), 256);
-}
-/* The backward-JVP given the four fp32 statistics; ws: at least 2 bwd_jvp_dq_bytes(p) +
+/* The backward-JVP given the four fp32 statistics; ws: at least 2 dq_ws_bytes(p) +
    mask_ws_bytes(p) of workspace (the dQd and dQ accumulators, then the packed-sequence offsets). */
 static jfa_status_t bwd_jvp_core(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
                                  const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *qd,
@@ -226,7 +215,7 @@ static jfa_status_t bwd_jvp_core(jfa_context_t *ctx, const jfa_problem_t *p, con
                                  const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
                                  const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv,
                                  int accumulate, void *ws) {
-  const size_t dq_bytes = bwd_jvp_dq_bytes(p);
+  const size_t dq_bytes = dq_ws_bytes(p);
   MaskDev mk;
   JFA_CHECK(mask_setup(ctx, p, (char *)ws + 2 * dq_bytes, &mk));
   CudaState *cs;
@@ -234,17 +223,11 @@ static jfa_status_t bwd_jvp_core(jfa_context_t *ctx, const jfa_problem_t *p, con
   const int det = (ctx->flags & JFA_FLAG_DETERMINISTIC) != 0;
   float *dqd_ws = (float *)ws, *dq_ws = (float *)((char *)ws + dq_bytes);
   const BwdJvpCall c = {ctx, cs, p, q, k, v, qd, kd, vd, dout, doutd, lse, mu, delta, deltad,
-                        dqd_ws, dq_ws, (p->D + 7) / 8 * 8, det, dqd, dkd, dvd, dq, dk, dv, accumulate, &mk};
-  return run_bwd_jvp_table(JFA_ROWS(kBackwardJvp), c);
-}
-
-static jfa_status_t bwd_jvp_check_outputs(const jfa_tensor_t *q, const jfa_tensor_t *const outs[6], int accumulate) {
-  const jfa_dtype_t want = accumulate ? JFA_DTYPE_FLOAT32 : q->dtype;
-  for (int i = 0; i < 6; ++i)
-    if (outs[i] && outs[i]->dtype != want)
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "dqd, dkd, dvd, dq, dk, dv must be %s",
-               accumulate ? "float32 accumulators" : "of q's dtype");
-  return JFA_SUCCESS;
+                        dqd_ws, dq_ws, dq_ws_cols(p), det, dqd, dkd, dvd, dq, dk, dv, accumulate, &mk};
+  const BwdJvpRow *r;
+  JFA_CHECK(first_row(kBackwardJvp, c, &r));
+  cs->last_bwd_jvp = r->path;
+  return r->run(c);
 }
 
 extern "C" jfa_status_t jfa_cuda_attention_backward_jvp_block(
@@ -258,11 +241,11 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp_block(
   static const char *snames[4] = {"lse", "mu", "delta", "deltad"};
   for (int i = 0; i < 4; ++i) JFA_CHECK(need_f32(stats[i], snames[i]));
   const jfa_tensor_t *const outs[6] = {dqd, dkd, dvd, dq, dk, dv};
-  JFA_CHECK(bwd_jvp_check_outputs(q, outs, accumulate));
+  JFA_CHECK(check_grad_dtypes(q, outs, 6, "dqd, dkd, dvd, dq, dk, dv", accumulate));
   DeviceGuard g(ctx->device_index);
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
   void *ws = nullptr;
-  JFA_CHECK(jfa_cuda_workspace(ctx, 2 * bwd_jvp_dq_bytes(p) + mask_ws_bytes(p), &ws));
+  JFA_CHECK(jfa_cuda_workspace(ctx, 2 * dq_ws_bytes(p) + mask_ws_bytes(p), &ws));
   return bwd_jvp_core(ctx, p, q, k, v, qd, kd, vd, dout, doutd, make_view(lse), make_view(mu), make_view(delta),
                       make_view(deltad), dqd, dkd, dvd, dq, dk, dv, accumulate, ws);
 }
@@ -277,13 +260,13 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp(
   JFA_CHECK(need_f32(lse, "lse"));
   JFA_CHECK(need_f32(mu, "mu"));
   const jfa_tensor_t *const outs[6] = {dqd, dkd, dvd, dq, dk, dv};
-  JFA_CHECK(bwd_jvp_check_outputs(q, outs, 0));
+  JFA_CHECK(check_grad_dtypes(q, outs, 6, "dqd, dkd, dvd, dq, dk, dv", 0));
   DeviceGuard g(ctx->device_index);
   const int64_t rows = p->B * p->Hq * p->Nq;
   /* workspace: the dQd and dQ accumulators, the packed-sequence offsets, then delta and deltad
      (fp32, B*Hq*Nq each) */
   const size_t stat_bytes = align_up((size_t)rows * sizeof(float), 256);
-  const size_t front = align_up(2 * bwd_jvp_dq_bytes(p) + mask_ws_bytes(p), 256);
+  const size_t front = align_up(2 * dq_ws_bytes(p) + mask_ws_bytes(p), 256);
   void *ws = nullptr;
   JFA_CHECK(jfa_cuda_workspace(ctx, front + 2 * stat_bytes, &ws));
   jfa_tensor_t delta =
