@@ -4,7 +4,6 @@ torch.nn.functional.scaled_dot_product_attention) and the Triton JVP package's
 names (JVPAttn.fwd, JVPAttn.fwd_dual, fwd_dual).
 """
 import torch
-import torch.autograd.forward_ad as fwAD
 
 from .. import _lib
 from . import _core, _ops, _vmap
@@ -143,7 +142,7 @@ def _prepare_mask(attn_mask, query, key, qdtype, forward_ad=True):
                         "mask, or mask.to(query.dtype) for a bias" % attn_mask.dtype)
     if attn_mask.device != query.device:
         raise ValueError("jfa: attn_mask is on %s but query is on %s" % (attn_mask.device, query.device))
-    m, tangent = fwAD.unpack_dual(attn_mask) if forward_ad else (attn_mask, None)
+    m, tangent = _core._unpack_dual(attn_mask) if forward_ad else (attn_mask, None)
     if tangent is not None:
         raise _mask_error("carries a forward-mode tangent (a dual tensor)")
     if m.requires_grad and torch.is_grad_enabled():

@@ -28,6 +28,11 @@ else:
         return torch.cuda.current_stream(index).cuda_stream
 
 _FUNCTORCH = getattr(torch._C, "_functorch", None)
+
+
+def forward_ad_open():
+    """Whether a forward-AD level is open (dual tensors; torch.func.jvp opens one)."""
+    return fwAD._current_level >= 0
 _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
 
 
@@ -264,7 +269,7 @@ def stat_dtype(q):
 def new_stat(q):
     """An uninitialised (B, H, N, 1) lse / mu tensor for q."""
     sh = q.shape
-    return q.new_empty((sh[0], sh[1], sh[2], 1), dtype=torch.float64 if q.dtype == torch.float64 else torch.float32)
+    return q.new_empty((sh[0], sh[1], sh[2], 1), dtype=stat_dtype(q))
 
 
 _params_cache = {}

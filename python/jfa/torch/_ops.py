@@ -33,7 +33,6 @@ call runs the eager path in a torch.compiler.disable'd function: one graph break
 from typing import Optional, Tuple
 
 import torch
-import torch.autograd.forward_ad as fwAD
 
 from . import _core
 
@@ -217,7 +216,7 @@ def forward_ad_open():
     """Whether a forward-AD level is open (dual tensors, torch.func.jvp): the eager path's business.
     Under dynamo this reads the level at trace time (dynamo enters traced dual_level blocks for real
     and guards on the level)."""
-    return fwAD._current_level >= 0
+    return _core.forward_ad_open()
 
 
 def eager(fn):

@@ -159,21 +159,19 @@ def hess(ops, op, x, do, o, lse, tx, tdo):
     return tuple(hx) + (od,)
 
 
-_FUNCTORCH = getattr(torch._C, "_functorch", None)
-
-
 def _has_tangent(t):
     """Whether t carries a forward-AD tangent at the current level. A vmap-batched tensor (jacrev's
     cotangents under jacfwd, i.e. torch.func.hessian) is looked into: aten::_unpack_dual has no
     batching rule, the tangent sits on the tensor the batching wraps."""
-    if t is None or not _dual_level_active():
+    F = _core._FUNCTORCH
+    if t is None or not _core.forward_ad_open():
         return False
-    if _FUNCTORCH is not None:
+    if F is not None:
         for _ in range(64):
-            if not _FUNCTORCH.is_batchedtensor(t):
+            if not F.is_batchedtensor(t):
                 break
-            t = _FUNCTORCH.get_unwrapped(t)
-    return fwAD.unpack_dual(t).tangent is not None
+            t = F.get_unwrapped(t)
+    return _core._unpack_dual(t)[1] is not None
 
 
 def _batched(*tensors):
@@ -321,10 +319,6 @@ _TangentGrad = _function.make_function("_JfaAttentionTangentGrad", _tgrad_forwar
 
 # ---- entry points for _autograd.make_attention_functions -------------------------------------
 
-def _dual_level_active():
-    return getattr(fwAD, "_current_level", -1) >= 0
-
-
 def _first_order(backward, q, k, v, o, lse, do, op):
     with torch.no_grad():
         return tuple(backward(q, k, v, o, lse, do, op))
@@ -339,7 +333,8 @@ def backward(backward_fn, ops, saved, do, op, mask, tangents=None):
     (do dual, or `tangents` (qd, kd, vd) of the inputs under a live forward-AD level), and batches
     under vmap (jacrev's vmap over cotangents)."""
     q, k, v, o, lse = saved
-    want_tangent = _has_tangent(do) or (tangents is not None and _dual_level_active())
+    live = tangents is not None and _core.forward_ad_open()  # the inputs' tangents, under a live level
+    want_tangent = _has_tangent(do) or live
     want_graph = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, do))
     if not want_tangent and not want_graph and (ops is None or not _batched(q, k, v, o, lse, do, mask)):
         return _first_order(backward_fn, q, k, v, o, lse, do, _vmap.with_mask(op, mask))
@@ -348,7 +343,7 @@ def backward(backward_fn, ops, saved, do, op, mask, tangents=None):
             raise RuntimeError(NO_SECOND_ORDER_ERROR % "this attention")
         return _guarded(_first_order(backward_fn, q, k, v, o, lse, do, _vmap.with_mask(op, mask)), (q, k, v, do),
                         NO_SECOND_ORDER_ERROR % "this attention")
-    if tangents is not None and _dual_level_active():
+    if live:
         q, k, v = (fwAD.make_dual(a, t) for a, t in zip((q, k, v), tangents))
     return _Backward.apply(q, k, v, do, (ops, op, mask, o.detach(), lse.detach()))
 

@@ -24,13 +24,10 @@ RING_ERROR = ("jfa: torch.vmap (and torch.func.jacrev / jacfwd / hessian, which 
               "is not supported: batch the inputs instead (a ring is built for one batch size on every rank)")
 
 
-_FUNCTORCH = getattr(torch._C, "_functorch", None)
-
-
 def any_batched(tensors):
     """Whether any of the tensors is a vmap-batched tensor at some level (under grad/jvp wrappers too):
     a jfa call on it must go through a Function's vmap rule."""
-    F = _FUNCTORCH
+    F = _core._FUNCTORCH
     if F is None or not _core._functorch_active():
         return False
     for t in tensors:
