@@ -29,6 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import jfa.torch as jt  # noqa: E402
 from jfa import _lib  # noqa: E402
+from jfa.torch import _core as jt_core  # noqa: E402
 from timing import median_ms  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -44,6 +45,17 @@ def visible(N, mask, m):
         W = int(mask[6:])
         return sum(min(i, W) + 1 for i in range(N))
     return float(m.sum().item()) / (m.shape[0] * m.shape[1])
+
+
+def families(q):
+    """The kernel families of the context's last forward and backward (the private dispatch query
+    jfa_cuda_last_kernel, as the tests read it), or "?" when the library does not export it."""
+    L = _lib.lib()
+    if not hasattr(L, "jfa_cuda_last_kernel"):
+        return "?"
+    h = jt_core.context(q.device).handle
+    name = {0: "simt", 1: "sm80", 2: "sm90"}
+    return "fwd %s, bwd %s" % (name.get(L.jfa_cuda_last_kernel(h, 0), "?"), name.get(L.jfa_cuda_last_kernel(h, 1), "?"))
 
 
 def timed(fwd, fb, jvp, iters):
@@ -110,10 +122,7 @@ def run_lane(a, dtype, D, N, mask, triton):
             return jt.attention(x, y, z, attn_mask=m, is_causal=causal, window=window)
 
         ms = timed(*lib_calls(jfa_attend, q, k, v, do, tq, tk, tv), a.iters)
-        try:
-            fam = "fwd %s, bwd %s" % (_lib.last_kernel("forward"), _lib.last_kernel("backward"))
-        except Exception:  # older binding: no kernel query
-            fam = "?"
+        fam = families(q)
         add("jfa%s (%s)" % (" " + prec if prec else "", fam), ms)
     torch.set_float32_matmul_precision("highest")
     if triton is not None and window is None:

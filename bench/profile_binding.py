@@ -10,7 +10,6 @@ the CUDA kernels launched (count, total time) and the host time per call. The bi
 import argparse
 import os
 import sys
-import time
 
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -18,6 +17,7 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import jfa.torch as jt  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 
 def main():
@@ -53,10 +53,7 @@ def main():
         for _ in range(3):
             fn()
         torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(a.calls):
-            fn()
-        host = (time.perf_counter() - t0) / a.calls * 1e3
+        host = median_ms(fn, 1, warmup=0, batch=a.calls, cuda=False)
         torch.cuda.synchronize()
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             for _ in range(a.calls):
