@@ -7,22 +7,20 @@
 #include "kernels/family.h"
 #include "kernels/sm80/sm80.h"
 
-bool sm80_tensor_ok(const jfa_tensor_t *t) {
-  if (!t) return false;
-  if (t->dtype != JFA_DTYPE_FLOAT16 && t->dtype != JFA_DTYPE_BFLOAT16) return false;
+/* 16-byte aligned base, unit stride along D, the other strides a multiple of mult elements
+   (16 bytes: 8 16-bit or 4 float32 elements). */
+static bool aligned_rows(const jfa_tensor_t *t, int64_t mult) {
   if (t->stride[3] != 1 || ((uintptr_t)t->data & 15u) != 0) return false;
   for (int i = 0; i < 3; ++i)
-    if (t->stride[i] % 8 != 0) return false;
+    if (t->stride[i] % mult != 0) return false;
   return true;
 }
 
-bool sm80_tensor_ok_f32(const jfa_tensor_t *t) {
-  if (!t || t->dtype != JFA_DTYPE_FLOAT32) return false;
-  if (t->stride[3] != 1 || ((uintptr_t)t->data & 15u) != 0) return false;
-  for (int i = 0; i < 3; ++i)
-    if (t->stride[i] % 4 != 0) return false;
-  return true;
+bool sm80_tensor_ok(const jfa_tensor_t *t) {
+  return t && (t->dtype == JFA_DTYPE_FLOAT16 || t->dtype == JFA_DTYPE_BFLOAT16) && aligned_rows(t, 8);
 }
+
+bool sm80_tensor_ok_f32(const jfa_tensor_t *t) { return t && t->dtype == JFA_DTYPE_FLOAT32 && aligned_rows(t, 4); }
 
 /* The tiles of a call (its op and mask class at head dim Dk; variant 0: a tuning variant, which
    JFA_TUNING builds run on request, is the tuner's choice on an H100/H200). */
@@ -52,18 +50,8 @@ const char *sm80_fwd_why_not(const FwdCall &c) {
     if (jvp && (!sm80_tensor_ok(c.qd) || !sm80_tensor_ok(c.kd) || !sm80_tensor_ok(c.vd)))
       return "qd, kd, vd: not 16-bit with aligned rows and strides";
   }
-  if (p->B > 65535 || p->Hq > 65535) return "B or Hq above 65535 (grid)";
-  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
-    return "masks with Nq or Nk >= 2^30 (int key intervals)";
-  return nullptr;
+  return sm80_limits_why_not(p, p->Hq, "B or Hq above 65535 (grid)");
 }
-
-/* case D: the instantiation of head dim D, when it is built (if constexpr: no reference to it
-   otherwise, why_not has declined the call). */
-#define SM80_CASE(D, CALL)                    \
-  case D:                                     \
-    if constexpr (head_dim_built(D)) return CALL; \
-    break;
 
 template <typename T>
 static jfa_status_t fwd_dispatch(const FwdArgs &a, int Dk, bool jvp, cudaStream_t st) {
@@ -161,10 +149,7 @@ const char *sm80_bwd_why_not(const BwdCall &c) {
   } else if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v) || !sm80_tensor_ok(c.dout)) {
     return "q, k, v, dout: not 16-bit with aligned rows and strides";
   }
-  if (p->B > 65535 || p->Hkv > 65535) return "B or Hkv above 65535 (grid)";
-  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
-    return "masks with Nq or Nk >= 2^30 (int key intervals)";
-  return nullptr;
+  return sm80_limits_why_not(p, p->Hkv, "B or Hkv above 65535 (grid)");
 }
 
 template <typename T>

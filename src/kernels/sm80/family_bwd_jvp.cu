@@ -24,24 +24,16 @@ const char *sm80_bwd_jvp_why_not(const BwdJvpCall &c) {
   const Sm80Tile t = sm80_tile(OP_BWD_JVP, c.q->dtype, Dk, masked ? MASK_CLASS_ANY : MASK_CLASS_CAUSAL, 0);
   if (sm80_bwd_jvp_smem(Dk, t.NW, t.BM, masked) > (size_t)c.cs->max_smem_optin)
     return "shared memory of the tiles above the device's opt-in limit";
-  if (p->B > 65535 || p->Hkv > 65535) return "B or Hkv above 65535 (grid)";
-  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
-    return "masks with Nq or Nk >= 2^30 (int key intervals)";
-  return nullptr;
+  return sm80_limits_why_not(p, p->Hkv, "B or Hkv above 65535 (grid)");
 }
-
-#define SM80_BJ_CASE(D, CALL)                     \
-  case D:                                         \
-    if constexpr (head_dim_built(D)) return CALL; \
-    break;
 
 template <typename T>
 static jfa_status_t bwd_jvp_dispatch(const BwdJvpArgs &a, bool kv, int Dk, cudaStream_t st) {
   switch (Dk) {
-    SM80_BJ_CASE(32, (sm80_bwd_jvp_d<T, 32>(a, kv, st)))
-    SM80_BJ_CASE(64, (sm80_bwd_jvp_d<T, 64>(a, kv, st)))
-    SM80_BJ_CASE(96, (sm80_bwd_jvp_d<T, 96>(a, kv, st)))
-    SM80_BJ_CASE(128, (sm80_bwd_jvp_d<T, 128>(a, kv, st)))
+    SM80_CASE(32, (sm80_bwd_jvp_d<T, 32>(a, kv, st)))
+    SM80_CASE(64, (sm80_bwd_jvp_d<T, 64>(a, kv, st)))
+    SM80_CASE(96, (sm80_bwd_jvp_d<T, 96>(a, kv, st)))
+    SM80_CASE(128, (sm80_bwd_jvp_d<T, 128>(a, kv, st)))
     default: break;
   }
   JFA_FAIL(JFA_ERROR_INTERNAL, "no backward-JVP kernel for head dim %d", Dk);
@@ -50,8 +42,8 @@ static jfa_status_t bwd_jvp_dispatch(const BwdJvpArgs &a, bool kv, int Dk, cudaS
 template <typename T>
 static jfa_status_t bwd_dispatch_kv(const BwdArgs &a, int Dk, cudaStream_t st) {
   switch (Dk) {
-    SM80_BJ_CASE(96, (sm80_bwd_d<T, 96>(a, st)))
-    SM80_BJ_CASE(128, (sm80_bwd_d<T, 128>(a, st)))
+    SM80_CASE(96, (sm80_bwd_d<T, 96>(a, st)))
+    SM80_CASE(128, (sm80_bwd_d<T, 128>(a, st)))
     default: break;
   }
   JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for the dK, dV of head dim %d", Dk);

@@ -35,4 +35,20 @@ template <typename T, int D> jfa_status_t sm80_bwd_d(const BwdArgs &a, cudaStrea
  *  product when tf32; inst/bwd_f32_d<D>.cu instantiates it. */
 template <int D> jfa_status_t sm80_bwd_f32_d(const BwdArgs &a, bool tf32, cudaStream_t st);
 
+/** The launch limits every sm80 row shares: grid.y / grid.z (B and the grid's heads, `heads`)
+ *  and the int key intervals of masks; NULL when the call is within them, else why not. */
+static inline const char *sm80_limits_why_not(const jfa_problem_t *p, int64_t heads, const char *grid_msg) {
+  if (p->B > 65535 || heads > 65535) return grid_msg;
+  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
+    return "masks with Nq or Nk >= 2^30 (int key intervals)";
+  return nullptr;
+}
+
+/* case D: the instantiation of head dim D, when it is built (if constexpr: no reference to it
+   otherwise, why_not has declined the call). */
+#define SM80_CASE(D, CALL)                        \
+  case D:                                         \
+    if constexpr (head_dim_built(D)) return CALL; \
+    break;
+
 #endif /* JFA_KERNELS_SM80_SM80_H_ */
