@@ -189,11 +189,7 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
     jfa_ring_prof_begin(ring, &pf, "jfa_ring_backward");
     jfa_problem_t p = jfa_ring_problem(ring, NULL);
     jfa_status_t st = jfa_backend_attention_backward(ring->ctx, &p, q, k, v, o, lse, dout, dq, dk, dv);
-    jfa_ring_prof_mark(ring, &pf, "bwd direct", 0, 0);
-    if (st == JFA_SUCCESS && ring->ctx->device == JFA_DEVICE_CUDA) st = jfa_cuda_synchronize(ring->ctx);
-    jfa_ring_prof_end(ring, &pf, st);
-    jfa_ring_device_exit(ring->ctx, prev);
-    return st;
+    return jfa_ring_direct_end(ring, &pf, "bwd direct", st, prev);
   }
   bwd_plan_t pl;
   plan_backward(ring, k, v, dq, &pl);

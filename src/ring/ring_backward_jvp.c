@@ -202,11 +202,7 @@ jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, cons
     jfa_problem_t p = jfa_ring_problem(ring, NULL);
     jfa_status_t st = jfa_backend_attention_backward_jvp(ring->ctx, &p, q, k, v, qd, kd, vd, o, lse, od, mu, dout,
                                                          doutd, dqd, dkd, dvd, dq, dk, dv);
-    jfa_ring_prof_mark(ring, &pf, "bwd-jvp direct", 0, 0);
-    if (st == JFA_SUCCESS && ring->ctx->device == JFA_DEVICE_CUDA) st = jfa_cuda_synchronize(ring->ctx);
-    jfa_ring_prof_end(ring, &pf, st);
-    jfa_ring_device_exit(ring->ctx, prev);
-    return st;
+    return jfa_ring_direct_end(ring, &pf, "bwd-jvp direct", st, prev);
   }
   bjvp_plan_t pl;
   const jfa_tensor_t *const kv4[4] = {k, v, kd, vd};

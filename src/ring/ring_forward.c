@@ -178,11 +178,7 @@ static jfa_status_t forward_common(jfa_ring_t *r, const jfa_tensor_t *q, const j
     jfa_problem_t p = jfa_ring_problem(r, NULL);
     jfa_status_t st = jfa_backend_attention_block(r->ctx, &p, q, k, v, jvp ? qd : NULL, jvp ? kd : NULL,
                                                   jvp ? vd : NULL, o, lse, jvp ? od : NULL, jvp ? mu : NULL, 0);
-    jfa_ring_prof_mark(r, &pf, "attn direct", 0, 0);
-    if (st == JFA_SUCCESS && r->ctx->device == JFA_DEVICE_CUDA) st = jfa_cuda_synchronize(r->ctx);
-    jfa_ring_prof_end(r, &pf, st);
-    jfa_ring_device_exit(r->ctx, prev);
-    return st;
+    return jfa_ring_direct_end(r, &pf, "attn direct", st, prev);
   }
   const jfa_tensor_t *parts[4] = {k, v, kd, vd}, *outs[4] = {o, lse, od, mu};
   fwd_plan_t pl;

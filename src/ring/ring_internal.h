@@ -196,6 +196,10 @@ jfa_status_t jfa_ring_halves_home(const jfa_ring_t *r, const jfa_ring_halves_t *
                                   jfa_ring_prof_t *pf);
 /* Waits for the last mark and prints the phases to stderr (when st succeeded); frees the events. */
 void jfa_ring_prof_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, jfa_status_t st);
+/* The end of a one-rank direct call (ring_profile.c): marks it `mark`, synchronises a CUDA context
+   after a success, ends the timing, restores the device (prev from jfa_ring_device_enter); st. */
+jfa_status_t jfa_ring_direct_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, const char *mark, jfa_status_t st,
+                                 int prev);
 
 /* Collective agreement on a local status: every rank returns an error when any rank's
    local check failed (the failing rank keeps its own message). */

@@ -121,3 +121,12 @@ void jfa_ring_prof_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, jfa_status_t st
 #endif
   pf->on = 0;
 }
+
+jfa_status_t jfa_ring_direct_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, const char *mark, jfa_status_t st,
+                                 int prev) {
+  jfa_ring_prof_mark(r, pf, mark, 0, 0);
+  if (st == JFA_SUCCESS && r->ctx->device == JFA_DEVICE_CUDA) st = jfa_cuda_synchronize(r->ctx);
+  jfa_ring_prof_end(r, pf, st);
+  jfa_ring_device_exit(r->ctx, prev);
+  return st;
+}
