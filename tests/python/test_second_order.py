@@ -78,9 +78,10 @@ def test_hessian_and_hvp(gen, shape, kwargs):
         for i in range(3):
             def part(fn, i=i):
                 return lambda x: loss(fn(*[x if j == i else xs[j] for j in range(3)]))
-            h = torch.autograd.functional.hessian(part(f), xs[i])
             hr = torch.autograd.functional.hessian(part(r), xs[i])
-            assert relerr(h, hr) < 1e-10, (i, relerr(h, hr))
+            for vectorize in (False, True):  # True: PyTorch's older vmap batches the cotangents
+                h = torch.autograd.functional.hessian(part(f), xs[i], vectorize=vectorize)
+                assert relerr(h, hr) < 1e-10, (i, vectorize, relerr(h, hr))
         t = tuple(randn(gen, x.shape, torch.float64, "cpu") for x in xs)
         _, hv = torch.autograd.functional.hvp(lambda a, b, c: loss(f(a, b, c)), xs, t)
         _, hvr = torch.autograd.functional.hvp(lambda a, b, c: loss(r(a, b, c)), xs, t)
@@ -89,6 +90,33 @@ def test_hessian_and_hvp(gen, shape, kwargs):
         _, vh = torch.autograd.functional.vhp(lambda a, b, c: loss(f(a, b, c)), xs, t)
         for a, b in zip(vh, hvr):  # symmetric Hessian
             assert relerr(a, b) < 1e-10, relerr(a, b)
+
+
+@pytest.mark.parametrize("shape,kwargs", CASES[1:3])
+def test_grads_batched(gen, shape, kwargs):
+    """The older vmap (is_grads_batched=True, jacobian(vectorize=True)) through the first-order
+    backward: each batch entry equals the unbatched call; nested (a vectorized jacobian of one)."""
+    xs, f, r = _setup(gen, shape, kwargs)
+    x = [t.clone().requires_grad_() for t in xs]
+    o = f(*x)
+    gos = randn(gen, (3,) + tuple(o.shape), torch.float64, "cpu")
+    got = torch.autograd.grad(o, x, gos, is_grads_batched=True, retain_graph=True)
+    for i in range(3):
+        want = torch.autograd.grad(o, x, gos[i], retain_graph=True)
+        for a, b in zip(got, want):
+            assert a.shape[0] == 3 and relerr(a[i], b) < 1e-13, (i, relerr(a[i], b))
+    for i in range(3):
+        jac = torch.autograd.functional.jacobian(lambda t: f(*[t if j == i else xs[j] for j in range(3)]), xs[i],
+                                                 vectorize=True)
+        jr = torch.autograd.functional.jacobian(lambda t: r(*[t if j == i else xs[j] for j in range(3)]), xs[i])
+        assert relerr(jac, jr) < 1e-10, (i, relerr(jac, jr))
+    J = torch.autograd.functional.jacobian
+    q, k, v = (x[:1, :1, :3, :2] for x in xs)
+
+    def jj(fn, vec):
+        return J(lambda t: J(lambda u: fn(u, k, v), t, create_graph=True, vectorize=vec), q, vectorize=vec)
+    got, want = jj(f, True), jj(r, False)
+    assert relerr(got, want) < 1e-10, relerr(got, want)
 
 
 def test_hessian_nonzero(gen):

@@ -2,7 +2,9 @@
 _function.py - autograd.Function classes built in the style the installed torch needs: torch >= 2
 separates forward and setup_context (which torch.func requires), torch 1.13 takes the classic
 forward(ctx, ...). torch >= 2.0 calls a Function's vmap staticmethod under torch.vmap: the rules
-of _vmap.py where a Function has one, else a jfa error.
+of _vmap.py where a Function has one, else a jfa error. PyTorch's older vmap (the one behind
+torch.autograd.grad(is_grads_batched=True) and torch.autograd.functional's vectorize=True) has no such
+hook: a backward that receives its batched cotangents runs once per batch entry (legacy_vmap_loop).
 """
 import torch
 from torch.autograd import Function
@@ -13,6 +15,66 @@ SETUP_CONTEXT = int(torch.__version__.split(".")[0]) >= 2
 def vmap_unsupported(*args, **kwargs):
     raise RuntimeError("jfa: torch.vmap over this jfa call is not supported (batch the inputs instead; "
                        "torch.func.jacrev / jacfwd / hessian use vmap)")
+
+
+def _batched_key():
+    try:
+        return torch._C._dispatch_key_parse("Batched")  # the older vmap's key (not FuncTorchBatched)
+    except (AttributeError, RuntimeError):
+        return None
+
+
+_BATCHED_KEY = _batched_key()
+
+
+def legacy_batched(t):
+    """Whether t is a batched tensor of PyTorch's older vmap (torch._vmap_internals): it has no
+    storage that a jfa kernel could read."""
+    return _BATCHED_KEY is not None and isinstance(t, torch.Tensor) and \
+        torch._C._dispatch_keys(t).has(_BATCHED_KEY)
+
+
+def _legacy_level():
+    """The innermost nesting level of the older vmap (0 outside it)."""
+    level = torch._C._vmapmode_increment_nesting()
+    torch._C._vmapmode_decrement_nesting()
+    return level - 1
+
+
+def legacy_vmap_loop(fn, ctx, grads):
+    """fn(ctx, *grads) where some grads are batched by the older vmap at its innermost level: the
+    batch entries one at a time, the results stacked and batched again at that level. A tensor
+    batched at an outer level too (nested is_grads_batched calls) raises a jfa error."""
+    level = _legacy_level()
+    nested = RuntimeError("jfa: nested torch.autograd.grad(is_grads_batched=True) / vectorize=True over a jfa "
+                          "call is not supported (use torch.func.jacrev / hessian, or vectorize=False)")
+    phys, size = [], None
+    for g in grads:
+        if not legacy_batched(g):
+            phys.append(None)
+            continue
+        p = torch._remove_batch_dim(g, level, 1, 0)
+        if legacy_batched(p) or (size is not None and p.shape[0] != size):
+            raise nested
+        size = p.shape[0]
+        phys.append(p)
+    outs = [fn(ctx, *(g if p is None else p[i] for g, p in zip(grads, phys))) for i in range(size)]
+    result = []
+    for j, first in enumerate(outs[0]):
+        if not isinstance(first, torch.Tensor):
+            result.append(first)
+            continue
+        col = [o[j] if o[j] is not None else torch.zeros_like(first) for o in outs]
+        result.append(torch._add_batch_dim(torch.stack(col), 0, level))
+    return tuple(result)
+
+
+def _backward_any_vmap(backward):
+    def run(ctx, *grads):
+        if _BATCHED_KEY is not None and any(legacy_batched(g) for g in grads):
+            return legacy_vmap_loop(backward, ctx, grads)
+        return backward(ctx, *grads)
+    return run
 
 
 def make_function(name, forward, setup_context, backward, jvp, vmap=None):
@@ -26,7 +88,7 @@ def make_function(name, forward, setup_context, backward, jvp, vmap=None):
             setup_context(ctx, args, out)
             return out
         body = {"forward": staticmethod(classic_forward)}
-    body["backward"] = staticmethod(backward)
+    body["backward"] = staticmethod(_backward_any_vmap(backward))
     body["jvp"] = staticmethod(jvp)
     body["vmap"] = staticmethod(vmap or vmap_unsupported)  # torch >= 2.0 calls it under torch.vmap
     return type(name, (Function,), body)
