@@ -63,6 +63,13 @@ template <int D, int BN, int ST> struct Sm90Bwd {
   static constexpr uint32_t BAR_OFF = STAT_OFF + 2 * ST * BM * 4;   /* full[ST], empty[ST], kv */
   static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024; /* + slack to align the base */
   static_assert(BN % 64 == 0 && BN <= 256 && (D == 64 || D == 128), "bad sm90 backward tile");
+  /* the swizzled tiles (K, V, each stage's Q and dO halves, the dS buffers) start at 1024-byte
+     boundaries, which the 128-byte swizzle of TMA and of the wgmma descriptors assumes */
+  static_assert(HALF_Q % 1024 == 0 && HALF_K % 1024 == 0 && STAGE_OFF % 1024 == 0 && DS_OFF % 1024 == 0 &&
+                    DS_BYTES % 1024 == 0 && STAGE_BYTES % 1024 == 0,
+                "sm90 backward tiles not 1024-byte aligned");
+  static_assert(BAR_OFF % 8 == 0, "mbarriers need 8-byte alignment");
+  static_assert(2 * K_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
 };
 
 /* The TMA maps of one call (passed by value in kernel parameter space). */
