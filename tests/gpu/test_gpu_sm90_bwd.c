@@ -1,8 +1,8 @@
 /*
  * test_gpu_sm90_bwd.c - the experimental Hopper backward (src/kernels/sm90/bwd.cuh, taken only
  * with JFA_SM90_BWD=1, which CTest sets) against the float64 CPU backend: bf16 and fp16,
- * D = 64 and 128 (and D = 40, 96, 100, which it declines: sm80, or simt for rows that are not
- * 16-byte aligned), N = 1, 7, 129, 1000, 4096, Nq != Nk with both causal alignments, positions
+ * D = 64 and 128 (and D = 40, 120, 100, which it declines: sm80 at 64 / 128, or simt for rows
+ * that are not 16-byte aligned), N = 1, 7, 129, 1000, 4096, Nq != Nk with both causal alignments, positions
  * with fully masked rows, GQA 8:1 and MQA, BSHD and BHSD, large logits (q, k ~ N(0, 30^2)).
  * Outputs are poisoned (NaN) before each call; the test checks which family ran (sm90 where
  * JFA_SM90_BWD=1 and the device is an sm_90 with the sm_90a kernels, else sm80 / simt). Every
@@ -72,7 +72,7 @@ static const tcase_t cases[] = {
     {FH, 0, 1, 2, 2, 300, 300, 128, NONE, 0, 0, 30, 0},
     /* head dims the sm90 backward declines: sm80 (multiples of 8), simt (rows not 16-byte aligned) */
     {BF, 0, 1, 2, 2, 129, 257, 40, TL, 0, 0, 1, 0},
-    {FH, 1, 1, 2, 2, 200, 200, 96, BR, 0, 0, 1, 0},
+    {FH, 1, 1, 2, 2, 200, 200, 120, BR, 0, 0, 1, 0}, /* sm80 at 128 (a JFA_HEAD_DIMS="64;128" build has it) */
     {BF, 0, 1, 2, 2, 100, 100, 100, NONE, 0, 0, 1, 0},
 };
 
