@@ -7,7 +7,8 @@
  * both layouts (BHSD, BSHD). Outputs are poisoned (NaN) before each call. Checks that the
  * dispatch ran the expected kernel family for every 16-bit D that is a multiple of 8 (sm90
  * for D = 64 / 128 on an H100/H200, unless JFA_KERNEL_PATH=sm80, under which ctest runs it a
- * second time; sm80 for the others, D > 128 in column slices for the JVP and backward).
+ * second time; sm80 for the others, D > 128 in column slices for the JVP and backward; the
+ * backward on sm80, or on the experimental sm90 kernel with JFA_SM90_BWD=1, the _sm90bwd run).
  *
  *   ctest -L gpu    or    ./test_gpu_attention [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -174,7 +175,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&dk);
   gb_get(&dv);
   snprintf(nm, sizeof(nm), "case %d bwd", ci);
-  if (want >= 0) gt_check_path(gpu, nm, 1, want == GT_PATH_SIMT ? GT_PATH_SIMT : GT_PATH_SM80);
+  if (want >= 0) gt_check_path(gpu, nm, 1, gt_expected_bwd_path(c->D));
   /* float32 on the 3xTF32 tensor cores: dK, dV sum Nq products in float32 (1.8e-5 at Nq = 1000
      on the H200, 2026-12-02; test_gpu_f32_backward holds them within 2x of the simt kernel's) */
   const double tolb = c->dt == F32 ? 3 * tol : tol;

@@ -17,6 +17,12 @@ static int path_cap_from_env(void) {
   return PATH_SM90;
 }
 
+/* JFA_SM90_BWD=1: the experimental sm90 backward (sm90/bwd.cuh) may run (backend.cu); off otherwise. */
+static int sm90_bwd_from_env(void) {
+  const char *e = getenv("JFA_SM90_BWD");
+  return e && strcmp(e, "1") == 0;
+}
+
 extern "C" int jfa_cuda_device_count(void) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -52,6 +58,7 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
       JFA_CUDA_CHECK(e1 != cudaSuccess ? e1 : e2 != cudaSuccess ? e2 : e3 != cudaSuccess ? e3 : e4);
     }
     st->path_cap = path_cap_from_env();
+    st->sm90_bwd = sm90_bwd_from_env();
 #ifdef JFA_HAVE_SM90A
     st->sm90a_ok = st->cc_major == 9 && st->cc_minor == 0 && sm90_compiled();
 #endif

@@ -6,6 +6,7 @@
 #define JFA_KERNELS_SM90_SM90_H_
 
 #include "kernels/common/softmax.cuh"
+#include "kernels/sm80/sm80.h" /* BwdArgs, shared with the sm80 backward */
 #include "kernels/sm90/tiles.h"
 
 /* The tensors of one call; the launcher encodes their TMA maps with its own tile shape. */
@@ -16,6 +17,14 @@ struct Sm90Tensors {
 /** Forward (JVP = false) or fused forward+JVP at head dim D (64 or 128) for the 16-bit type T;
  *  inst/fwd_d<D>.cu and inst/jvp_d<D>.cu instantiate it. */
 template <typename T, int D, bool JVP> jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st);
+/* The 16-bit tensors of a backward call the launcher encodes TMA maps for. */
+struct Sm90BwdTensors {
+  const jfa_tensor_t *q, *k, *v, *dout;
+};
+
+/** Backward (bwd.cuh, experimental) at head dim D (64 or 128) for the 16-bit type T: dK, dV
+ *  written (or added), dQ added into a.dq_ws unless a.skip_dq; inst/bwd_d<D>.cu instantiates it. */
+template <typename T, int D> jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st);
 /** Whether the bf16 forward kernel of head dim D has code for the current device (inst/fwd_d<D>.cu). */
 template <int D> bool sm90_probe_d(void);
 

@@ -1,0 +1,371 @@
+/*
+ * bwd.cuh - the sm90 family's (Hopper, sm_90a) backward of jfa, first version (EXPERIMENTAL:
+ * dispatched only with JFA_SM90_BWD=1, backend.cu): wgmma fed by TMA through an mbarrier
+ * pipeline, FlashAttention-3 style, bf16/fp16 in, fp32 accumulation. Compiled only for sm_90a,
+ * per head dim (64, 128) by inst/bwd_d<D>.cu (sm90_bwd_d); tiles from tiles.h (OP_BWD rows);
+ * family.cu takes no masks but causal (both alignments: q_pos0 / k_pos0), TMA-describable
+ * q, k, v, dout.
+ *
+ * A CTA owns BN = 64 * NWG keys of one (batch, kv head) and has 1 + NWG warpgroups:
+ *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): lane 0 of warp 0
+ *     loads the CTA's K and V once (TMA), then for each (query head of the GQA group, query
+ *     block of BM = 64 rows) waits for a stage to be released (mbarrier `empty`), and the 32
+ *     lanes of warp 0 write the block's lse (log2 units, +inf for fully masked rows and rows
+ *     past Nq) and delta into the stage and arrive on its `full` mbarrier, lane 0 with the
+ *     expected bytes of the TMA loads of Q and dO it then issues;
+ *   - warpgroups 1..NWG, the consumers (registers raised to 240): each owns 64 keys (dK, dV
+ *     of 64 keys x D in registers for the whole loop) and, per query block,
+ *       S^T = K Q^T, dP^T = V dO^T             wgmma, A = K / V, B = Q / dO (all K-major, smem),
+ *       P^T = p_cap1(exp2(scale_log2 S^T - lse)), masked (causal, keys past Nk),
+ *       dS^T = P^T (dP^T - delta)              (the sm80 kernel's arithmetic, element by element),
+ *       dV += P^T dO, dK += dS^T Q             wgmma, A = P^T / dS^T from registers (the accumulator
+ *                                              converted to 16 bits), B = dO / Q MN-major (smem),
+ *       dS (16-bit, 64 queries x its 64 keys) -> shared memory in the 128-byte swizzled layout
+ *       (double-buffered per warpgroup; fence.proxy.async, then a warpgroup named barrier),
+ *       dQ_partial = dS K                      wgmma, A = dS K-major, B = K MN-major, per 64-column
+ *                                              half of D (32 accumulator registers),
+ *       added with fp32 vector atomics into the dQ workspace (as the sm80 kernel; the caller
+ *       scales it into dq, launch_scale_add), then releases the stage (one arrival per warp).
+ *     Each consumer warpgroup adds the dQ of its own 64 keys (no exchange between the
+ *     consumers: twice the atomics of one per CTA, but no cross-warpgroup barrier).
+ * Why a producer warp and not "every warp loads": the forward's structure (TMA + full/empty
+ * mbarriers + setmaxnreg) is reused as is; a load by every warp would need cp.async into the
+ * swizzled layout by hand. ptxas allocates each side within its setmaxnreg count: 0 spills for
+ * both head dims (-Xptxas -v reports the launch's 168); without setmaxnreg the D = 128 kernel
+ * spills 5.4 KB. Measured by lowering the consumers' count: at D = 128 they need 217..232
+ * registers (152 bytes of spills at 216), at D = 64 they fit in 168. What this version leaves out (FA3 has it): ping-pong between the
+ * consumers, overlapping the next block's S with this block's softmax, dQ by TMA reductions,
+ * lse / delta by TMA, BM = 128 at D = 64. Masks beyond causal are declined (sm80 runs them).
+ * Causal: the query blocks before the first that sees key n0 are skipped; within a block keys
+ * are masked per element only where the block straddles the diagonal or Nk. Rows with
+ * lse = -inf contribute nothing (P = 0). Deterministic mode: the kernel skips its dQ
+ * (a.skip_dq) and the caller takes dQ from simt_backward_dq, as sm80 does. Accumulate mode
+ * (the ring's): dK, dV added in fp32 at the end, dQ by launch_scale_add.
+ * Tiles are stored as TMA writes them (64-column halves, 128-byte swizzle; layout in wgmma.cuh).
+ */
+#ifndef JFA_KERNELS_SM90_BWD_CUH_
+#define JFA_KERNELS_SM90_BWD_CUH_
+
+#include <string.h>
+
+#include "kernels/common/softmax.cuh"
+#include "kernels/sm90/sm90.h"
+#include "kernels/sm90/tma.h"
+#include "kernels/sm90/wgmma.cuh"
+
+/* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base). */
+template <int D, int BN, int ST> struct Sm90Bwd {
+  static constexpr int BM = 64, NH = D / 64, NWG = BN / 64, NTHREADS = 128 * (1 + NWG);
+  static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
+  static constexpr uint32_t K_BYTES = NH * HALF_K;                 /* K (and V) */
+  static constexpr uint32_t STAGE_BYTES = 2 * NH * HALF_Q;         /* Q, then dO */
+  static constexpr uint32_t DS_BYTES = BM * 128;                   /* one dS buffer: BM queries x 64 keys */
+  static constexpr uint32_t STAGE_OFF = 2 * K_BYTES;
+  static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES; /* [NWG][2] dS buffers */
+  static constexpr uint32_t STAT_OFF = DS_OFF + NWG * 2 * DS_BYTES; /* lse [ST][BM], delta [ST][BM] */
+  static constexpr uint32_t BAR_OFF = STAT_OFF + 2 * ST * BM * 4;   /* full[ST], empty[ST], kv */
+  static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024; /* + slack to align the base */
+  static_assert(BN % 64 == 0 && BN <= 256 && (D == 64 || D == 128), "bad sm90 backward tile");
+  /* the swizzled tiles (K, V, each stage's Q and dO halves, the dS buffers) start at 1024-byte
+     boundaries, which the 128-byte swizzle of TMA and of the wgmma descriptors assumes */
+  static_assert(HALF_Q % 1024 == 0 && HALF_K % 1024 == 0 && STAGE_OFF % 1024 == 0 && DS_OFF % 1024 == 0 &&
+                    DS_BYTES % 1024 == 0 && STAGE_BYTES % 1024 == 0,
+                "sm90 backward tiles not 1024-byte aligned");
+  static_assert(BAR_OFF % 8 == 0, "mbarriers need 8-byte alignment");
+  static_assert(2 * K_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
+};
+
+/* The TMA maps of one call (passed by value in kernel parameter space). */
+struct Sm90BwdMaps {
+  CUtensorMap q, k, v, dout;
+};
+
+/* dst[0..1] += (x, y): one fp32 vector atomic (sm_90). */
+__device__ __forceinline__ void sm90_atomic_add2(float *dst, float x, float y) {
+  atomicAdd(reinterpret_cast<float2 *>(dst), make_float2(x, y));
+}
+
+template <typename T, int D, int BN, int ST>
+__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST>::NTHREADS, 1)
+    bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  typedef Sm90Bwd<D, BN, ST> C;
+  constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = D / 8, KQ = BM / 16;
+  extern __shared__ __align__(1024) unsigned char smraw[];
+  const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
+  unsigned char *gbase = smraw + (sbase - smem_u32(smraw)); /* the same base, generic pointer */
+  const uint32_t sK = sbase, sV = sbase + C::K_BYTES, sSTG = sbase + C::STAGE_OFF, sDS = sbase + C::DS_OFF;
+  float *lse_s = (float *)(gbase + C::STAT_OFF), *del_s = lse_s + ST * BM;
+  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv */
+  const uint32_t bar_kv = bar + 16 * ST;
+
+  const jfa_problem_t &p = a.p;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
+  const int64_t n0 = (int64_t)blockIdx.x * BN;
+  /* query rows that may see keys >= n0 (causal), the query blocks and the iterations (GQA heads x blocks) */
+  const int64_t i_min = p.causal ? max((int64_t)0, p.k_pos0 + n0 - p.q_pos0) : 0;
+  const int64_t qb_start = i_min / BM, nqb = (p.Nq + BM - 1) / BM;
+  const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
+  const int64_t total = per_head * grp;
+
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int s = 0; s < ST; ++s) {
+      mbar_init(bar + 8 * s, 32);               /* the producer warp's 32 lanes (lse / delta written) */
+      mbar_init(bar + 8 * (ST + s), 4 * C::NWG); /* one arrival per consumer warp */
+    }
+    mbar_init(bar_kv, 1);
+    mbar_fence_init();
+  }
+  __syncthreads();
+
+  if (warp < 4) {
+    /* producer warpgroup: warp 0 works, the three others idle */
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    if (warp == 0 && total > 0) {
+      if (lane == 0) {
+        mbar_arrive_expect_tx(bar_kv, 2 * C::K_BYTES);
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh) {
+          tma_load_4d(sK + hh * C::HALF_K, &tm.k, bar_kv, hh * 64, (int)n0, (int)hk, (int)b);
+          tma_load_4d(sV + hh * C::HALF_K, &tm.v, bar_kv, hh * 64, (int)n0, (int)hk, (int)b);
+        }
+      }
+      int64_t h = hk * grp, qb = qb_start;
+      int st = 0;
+      uint32_t ph = 0; /* parity of the current round of the stages */
+      for (int64_t it = 0; it < total; ++it) {
+        if (it >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
+        const int64_t q0 = qb * BM;
+        for (int r = lane; r < BM; r += 32) {
+          const int64_t i = q0 + r;
+          float l = INFINITY, dl = 0.f;
+          if (i < p.Nq) {
+            l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+            l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
+            dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+          }
+          lse_s[st * BM + r] = l;
+          del_s[st * BM + r] = dl;
+        }
+        const uint32_t full = bar + 8 * st;
+        if (lane == 0) {
+          mbar_arrive_expect_tx(full, C::STAGE_BYTES);
+          const uint32_t dst = sSTG + st * C::STAGE_BYTES;
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh) {
+            tma_load_4d(dst + hh * C::HALF_Q, &tm.q, full, hh * 64, (int)q0, (int)h, (int)b);
+            tma_load_4d(dst + (NH + hh) * C::HALF_Q, &tm.dout, full, hh * 64, (int)q0, (int)h, (int)b);
+          }
+        } else {
+          mbar_arrive(full);
+        }
+        if (++qb == nqb) {
+          qb = qb_start;
+          ++h;
+        }
+        if (++st == ST) {
+          st = 0;
+          ph ^= 1u;
+        }
+      }
+    }
+  } else {
+    /* consumer warpgroups: 64 keys each, 16 per warp */
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+    const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
+    const int g = lane >> 2, t4 = lane & 3;
+    const int64_t nw0 = n0 + wg * 64;               /* this warpgroup's first key */
+    const uint32_t krow = (uint32_t)wg * 64 * 128;   /* its keys inside a K / V half */
+    const uint32_t sDSw = sDS + (uint32_t)wg * 2 * C::DS_BYTES;
+    unsigned char *dsw = gbase + C::DS_OFF + (size_t)wg * 2 * C::DS_BYTES;
+    float dk[DT][4], dv[DT][4];
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
+    if (total > 0) mbar_wait(bar_kv, 0);
+
+    /* keys of this warpgroup that exist (local index < klim) */
+    const int klim = (int)max((int64_t)0, min((int64_t)64, p.Nk - nw0));
+    int64_t h = hk * grp, qb = qb_start;
+    int st = 0, dsb = 0;
+    uint32_t ph = 0;
+    for (int64_t it = 0; it < total; ++it) {
+      const int64_t hcur = h, q0 = qb * BM;
+      if (++qb == nqb) {
+        qb = qb_start;
+        ++h;
+      }
+      const uint32_t sQ = sSTG + st * C::STAGE_BYTES, sO = sQ + NH * C::HALF_Q;
+      mbar_wait(bar + 8 * st, ph);
+
+      /* S^T = K Q^T, dP^T = V dO^T: 64 keys x BM queries, k16 steps along D */
+      float s[NQ][4], dp[NQ][4];
+      wg_fence();
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
+        wgmma_ss<T, BM, 0>(&s[0][0], wg_desc(sK + ko, 16, 1024), wg_desc(sQ + qo, 16, 1024), kk > 0);
+      }
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
+        wgmma_ss<T, BM, 0>(&dp[0][0], wg_desc(sV + ko, 16, 1024), wg_desc(sO + qo, 16, 1024), kk > 0);
+      }
+      wg_commit();
+      wg_wait<0>();
+      wg_reg_fence<NQ * 4>(&s[0][0]);
+      wg_reg_fence<NQ * 4>(&dp[0][0]);
+
+      /* P^T and dS^T in place (s <- P, dp <- dS). Key kl (local to the warpgroup) is visible to
+         query qi (local to the block) iff kl < klim and kl - qi <= cdiff (causal). */
+      const float *lb = lse_s + st * BM, *db = del_s + st * BM;
+      const bool need_mask = nw0 + 64 > p.Nk || (p.causal && p.k_pos0 + nw0 + 63 > p.q_pos0 + q0);
+      int cdiff = 1 << 30;
+      if (p.causal) {
+        const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + nw0);
+        cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+      }
+#pragma unroll
+      for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+          float pv = p_cap1(exp2f(s[nt][e] * a.scale_log2 - lb[qi]));
+          if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
+          s[nt][e] = pv;
+          dp[nt][e] = pv * (dp[nt][e] - db[qi]);
+        }
+
+      /* the A fragments of P^T and dS^T (k16 steps over the block's queries) */
+      uint32_t ap[KQ][4], as[KQ][4];
+#pragma unroll
+      for (int kk = 0; kk < KQ; ++kk) {
+        ap[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
+        ap[kk][1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
+        ap[kk][2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+        ap[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+        as[kk][0] = pack2<T>(dp[2 * kk][0], dp[2 * kk][1]);
+        as[kk][1] = pack2<T>(dp[2 * kk][2], dp[2 * kk][3]);
+        as[kk][2] = pack2<T>(dp[2 * kk + 1][0], dp[2 * kk + 1][1]);
+        as[kk][3] = pack2<T>(dp[2 * kk + 1][2], dp[2 * kk + 1][3]);
+      }
+
+      /* dS (queries x this warpgroup's 64 keys, 16-bit) -> shared memory, K-major for dQ = dS K,
+         128-byte swizzle: element (q, k) at byte 128 q + 16 ((k / 8) ^ (q % 8)) + 2 (k % 8).
+         Buffer dsb was last read by the dQ products of iteration it - 2, which every warp of
+         this warpgroup waited for before the named barrier of iteration it - 1. */
+      if (!a.skip_dq) {
+        unsigned char *dsp = dsw + (size_t)dsb * C::DS_BYTES;
+#pragma unroll
+        for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+            const uint32_t off = (uint32_t)qi * 128 + ((uint32_t)((kl >> 3) ^ (qi & 7)) << 4) + (uint32_t)(kl & 7) * 2;
+            *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
+          }
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
+        named_bar_sync(1 + wg, 128);
+      }
+
+      /* dV += P^T dO, dK += dS^T Q: k16 steps over the queries (16 rows = 2048 bytes), B MN-major */
+      wg_reg_fence<DT * 4>(&dv[0][0]);
+      wg_reg_fence<DT * 4>(&dk[0][0]);
+      wg_fence();
+#pragma unroll
+      for (int kk = 0; kk < KQ; ++kk) wgmma_rs<T, D, 1>(&dv[0][0], ap[kk], wg_desc(sO + kk * 2048, C::HALF_Q, 1024), 1);
+#pragma unroll
+      for (int kk = 0; kk < KQ; ++kk) wgmma_rs<T, D, 1>(&dk[0][0], as[kk], wg_desc(sQ + kk * 2048, C::HALF_Q, 1024), 1);
+      wg_commit();
+
+      if (!a.skip_dq) {
+        /* dQ[BM x D] += dS K, per 64-column half of D; K's rows (keys) are the k16 steps */
+        const uint32_t sdS = sDSw + (uint32_t)dsb * C::DS_BYTES;
+        const int64_t i_a = q0 + wq * 16 + g, i_b = i_a + 8;
+        float *rowa = a.dq_ws + ((b * p.Hq + hcur) * p.Nq + i_a) * a.Dws;
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh) {
+          float acc[8][4];
+          wg_fence();
+#pragma unroll
+          for (int kk = 0; kk < 4; ++kk)
+            wgmma_ss<T, 64, 1>(&acc[0][0], wg_desc(sdS + kk * 32, 16, 1024),
+                               wg_desc(sK + hh * C::HALF_K + krow + kk * 2048, C::HALF_K, 1024), kk > 0);
+          wg_commit();
+          wg_wait<0>();
+          wg_reg_fence<32>(&acc[0][0]);
+#pragma unroll
+          for (int nt = 0; nt < 8; ++nt) {
+            const int d = hh * 64 + nt * 8 + 2 * t4;
+            if (i_a < p.Nq) sm90_atomic_add2(rowa + d, acc[nt][0], acc[nt][1]);
+            if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
+          }
+        }
+        dsb ^= 1;
+      }
+      wg_wait<0>(); /* dV, dK products: their A registers and this stage's Q / dO are free */
+      wg_reg_fence<DT * 4>(&dv[0][0]);
+      wg_reg_fence<DT * 4>(&dk[0][0]);
+      wg_reg_fence_u<KQ * 4>(&ap[0][0]);
+      wg_reg_fence_u<KQ * 4>(&as[0][0]);
+      __syncwarp();
+      if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with the stage */
+      if (++st == ST) {
+        st = 0;
+        ph ^= 1u;
+      }
+    }
+
+    /* store dK (scaled) and dV of the warp's 16 keys (zeros when no query block sees them) */
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      const int64_t j = nw0 + wq * 16 + g + rr * 8;
+      if (j >= p.Nk) continue;
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int d = dt * 8 + 2 * t4 + e;
+          const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
+          if (a.accumulate) {
+            ((float *)a.dk.p)[voff(a.dk, b, hk, j, d)] += xk;
+            ((float *)a.dv.p)[voff(a.dv, b, hk, j, d)] += xv;
+          } else {
+            ((T *)a.dk.p)[voff(a.dk, b, hk, j, d)] = from_f<T>(xk);
+            ((T *)a.dv.p)[voff(a.dv, b, hk, j, d)] = from_f<T>(xv);
+          }
+        }
+    }
+  }
+#endif
+}
+
+template <typename T, int D, int BN, int ST>
+static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
+  typedef Sm90Bwd<D, BN, ST> C;
+  static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
+  Sm90BwdMaps tm;
+  memset(&tm, 0, sizeof(tm));
+  JFA_CHECK(tma_map_bhsd(&tm.q, t.q, C::BM));
+  JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
+  JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
+  JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
+  auto kern = bwd_sm90a_kernel<T, D, BN, ST>;
+  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
+  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
+  JFA_LAUNCH_CHECK();
+  return JFA_SUCCESS;
+}
+
+template <typename T, int D>
+jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
+  constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
+  static_assert(c.D == D, "no sm90 backward tiles for this head dim");
+  return launch_bwd_sm90a<T, D, c.BN, c.ST>(a, t, st);
+}
+
+#endif /* JFA_KERNELS_SM90_BWD_CUH_ */

@@ -1,0 +1,239 @@
+/*
+ * test_gpu_sm90_bwd.c - the experimental Hopper backward (src/kernels/sm90/bwd.cuh, taken only
+ * with JFA_SM90_BWD=1, which CTest sets) against the float64 CPU backend: bf16 and fp16,
+ * D = 64 and 128 (and D = 40, 120, 100, which it declines: sm80 at 64 / 128, or simt for rows
+ * that are not 16-byte aligned), N = 1, 7, 129, 1000, 4096, Nq != Nk with both causal alignments, positions
+ * with fully masked rows, GQA 8:1 and MQA, BSHD and BHSD, large logits (q, k ~ N(0, 30^2)).
+ * Outputs are poisoned (NaN) before each call; the test checks which family ran (sm90 where
+ * JFA_SM90_BWD=1 and the device is an sm_90 with the sm_90a kernels, else sm80 / simt). Every
+ * case also runs on a second context created with JFA_SM90_BWD=0 (the sm80 backward on the same
+ * inputs), whose error is printed; at large logits the sm90 errors must be within 1.5x of it
+ * (plus the dtype's tolerance floor). The deterministic mode (JFA_FLAG_DETERMINISTIC: the
+ * kernel's dK, dV, dQ from simt) is checked on a third context: two runs bitwise equal and
+ * within tolerance.
+ *
+ *   JFA_SM90_BWD=1 ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat)
+ * Exits 77 (CTest "Not Run") without a GPU.
+ */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu_test.h"
+
+typedef struct {
+  jfa_dtype_t dt;
+  int bshd;
+  int64_t B, Hq, Hkv, Nq, Nk, D;
+  jfa_mask_t mask;
+  int64_t qpos, kpos;
+  double qk_scale; /* standard deviation of q and k (30: large logits) */
+  int det;         /* also run the deterministic mode */
+} tcase_t;
+
+#define BF JFA_DTYPE_BFLOAT16
+#define FH JFA_DTYPE_FLOAT16
+#define NONE JFA_MASK_NONE
+#define TL JFA_MASK_CAUSAL_TOP_LEFT
+#define BR JFA_MASK_CAUSAL_BOTTOM_RIGHT
+#define POS JFA_MASK_CAUSAL_POSITIONS
+
+static const tcase_t cases[] = {
+    /* dt bshd B  Hq Hkv   Nq    Nk    D  mask  qpos kpos  qk  det */
+    {BF, 0, 2, 4, 4, 64, 64, 64, NONE, 0, 0, 1, 1},
+    {BF, 0, 1, 2, 2, 1, 1, 64, NONE, 0, 0, 1, 0},
+    {FH, 0, 1, 2, 2, 1, 1, 128, TL, 0, 0, 1, 0},
+    {BF, 1, 1, 2, 2, 7, 7, 64, TL, 0, 0, 1, 0},
+    {FH, 0, 2, 2, 2, 7, 33, 128, NONE, 0, 0, 1, 0},
+    {BF, 0, 1, 2, 2, 129, 200, 128, BR, 0, 0, 1, 1}, /* Nq < Nk, bottom-right */
+    {FH, 1, 1, 2, 2, 200, 129, 64, BR, 0, 0, 1, 0},  /* Nq > Nk, bottom-right: rows < 71 fully masked */
+    {BF, 1, 1, 2, 2, 129, 300, 64, TL, 0, 0, 1, 0},  /* Nq < Nk, top-left */
+    {FH, 0, 1, 2, 2, 300, 129, 128, TL, 0, 0, 1, 0}, /* Nq > Nk, top-left */
+    {BF, 1, 1, 16, 2, 129, 129, 64, TL, 0, 0, 1, 1}, /* GQA 8:1 */
+    {FH, 0, 1, 16, 2, 257, 300, 128, BR, 0, 0, 1, 0}, /* GQA 8:1 */
+    {BF, 0, 1, 4, 1, 200, 300, 128, NONE, 0, 0, 1, 0}, /* MQA */
+    {FH, 1, 2, 4, 1, 1000, 1000, 64, BR, 0, 0, 1, 0},  /* MQA */
+    {BF, 0, 1, 2, 2, 1000, 1000, 64, NONE, 0, 0, 1, 0},
+    {FH, 1, 1, 8, 1, 1000, 1000, 128, BR, 0, 0, 1, 0},
+    {BF, 0, 1, 2, 2, 4096, 4096, 128, BR, 0, 0, 1, 0},
+    {BF, 1, 1, 2, 2, 4096, 4096, 64, NONE, 0, 0, 1, 0},
+    {FH, 0, 1, 2, 2, 4096, 4096, 64, TL, 0, 0, 1, 0},
+    {BF, 0, 1, 2, 2, 64, 64, 64, POS, 0, 10, 1, 1},     /* rows 0..9 fully masked */
+    {FH, 1, 1, 2, 2, 200, 300, 128, POS, 0, 70, 1, 0},  /* rows 0..69 fully masked */
+    {BF, 0, 1, 2, 2, 1000, 64, 64, BR, 0, 0, 1, 0},     /* rows < 936 fully masked */
+    {FH, 0, 1, 2, 2, 77, 300, 128, POS, 500, 300, 1, 0}, /* global positions */
+    {BF, 0, 1, 2, 2, 77, 300, 64, POS, 100, 300, 1, 0},  /* every row fully masked */
+    /* large logits: q, k ~ N(0, 30^2) */
+    {BF, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0},
+    {FH, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0},
+    {BF, 1, 1, 4, 2, 512, 700, 128, BR, 0, 0, 30, 0},
+    {FH, 0, 1, 2, 2, 300, 300, 128, NONE, 0, 0, 30, 0},
+    /* head dims the sm90 backward declines: sm80 (multiples of 8), simt (rows not 16-byte aligned) */
+    {BF, 0, 1, 2, 2, 129, 257, 40, TL, 0, 0, 1, 0},
+    {FH, 1, 1, 2, 2, 200, 200, 120, BR, 0, 0, 1, 0}, /* sm80 at 128 (a JFA_HEAD_DIMS="64;128" build has it) */
+    {BF, 0, 1, 2, 2, 100, 100, 100, NONE, 0, 0, 1, 0},
+};
+
+static jfa_context_t *g_ref80; /* JFA_SM90_BWD=0: the sm80 backward on the same inputs */
+static jfa_context_t *g_det;   /* JFA_FLAG_DETERMINISTIC (JFA_SM90_BWD as the test runs) */
+
+/* The family the backward must run on for a case. */
+static int want_path(const tcase_t *c) {
+  const char *kp = getenv("JFA_KERNEL_PATH"), *sb = getenv("JFA_SM90_BWD");
+  if (kp && strcmp(kp, "simt") == 0) return GT_PATH_SIMT;
+  if (!gt_tensor_core_dim(c->dt, c->D)) return GT_PATH_SIMT;
+  if (gt_expected_path(c->D) == GT_PATH_SM90 && sb && strcmp(sb, "1") == 0) return GT_PATH_SM90;
+  return GT_PATH_SM80;
+}
+
+/* The backward on ctx into poisoned dq, dk, dv (downloaded into their val). */
+static void run_bwd(jfa_context_t *ctx, const jfa_attention_params_t *prm, gbuf_t *q, gbuf_t *k, gbuf_t *v, gbuf_t *o,
+                    gbuf_t *lse, gbuf_t *dout, gbuf_t *dq, gbuf_t *dk, gbuf_t *dv) {
+  gb_poison(dq);
+  gb_poison(dk);
+  gb_poison(dv);
+  gt_ok(jfa_attention_backward(ctx, prm, &q->t, &k->t, &v->t, &o->t, &lse->t, &dout->t, &dq->t, &dk->t, &dv->t),
+        "backward");
+  gb_get(dq);
+  gb_get(dk);
+  gb_get(dv);
+}
+
+static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+  const tcase_t *c = &cases[ci];
+  printf("case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld) qk~N(0,%g^2)\n", ci,
+         c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)c->B, (long long)c->Hq,
+         (long long)c->Hkv, (long long)c->Nq, (long long)c->Nk, (long long)c->D, (int)c->mask, (long long)c->qpos,
+         (long long)c->kpos, c->qk_scale);
+  fflush(stdout);
+  const double tol = gt_tol(c->dt);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = c->mask;
+  prm.q_position = c->qpos;
+  prm.k_position = c->kpos;
+
+  gbuf_t q = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D), k = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D),
+         v = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D), dout = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D);
+  gbuf_t o = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D), lse = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1),
+         dq = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D), dk = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D),
+         dv = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D);
+  gb_random(&q, c->qk_scale);
+  gb_random(&k, c->qk_scale);
+  gb_random(&v, 1.0);
+  gb_random(&dout, 1.0);
+
+  /* float64 reference on the CPU backend (its own o and lse) */
+  const size_t nq = q.n, nk = k.n, nr = lse.n;
+  double *ro = calloc(nq, 8), *rlse = calloc(nr, 8), *rdq = calloc(nq, 8), *rdk = calloc(nk, 8), *rdv = calloc(nk, 8);
+  double *sdq = calloc(nq, 8), *sdk = calloc(nk, 8), *sdv = calloc(nk, 8);
+  if (!ro || !rlse || !rdq || !rdk || !rdv || !sdq || !sdk || !sdv) {
+    tu_expect("host allocation", 0);
+    exit(1);
+  }
+  jfa_tensor_t hq = host_f64(q.val, c->B, c->Hq, c->Nq, c->D), hk = host_f64(k.val, c->B, c->Hkv, c->Nk, c->D),
+               hv = host_f64(v.val, c->B, c->Hkv, c->Nk, c->D), hdo = host_f64(dout.val, c->B, c->Hq, c->Nq, c->D),
+               ho = host_f64(ro, c->B, c->Hq, c->Nq, c->D), hl = host_f64(rlse, c->B, c->Hq, c->Nq, 1),
+               hdq = host_f64(rdq, c->B, c->Hq, c->Nq, c->D), hdk = host_f64(rdk, c->B, c->Hkv, c->Nk, c->D),
+               hdv = host_f64(rdv, c->B, c->Hkv, c->Nk, c->D);
+  gt_ok(jfa_attention_forward(cpu, &prm, &hq, &hk, &hv, &ho, &hl), "cpu forward");
+  gt_ok(jfa_attention_backward(cpu, &prm, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
+
+  /* the GPU's own forward (o, lse), then the backward on the sm80 reference context */
+  gb_poison(&o);
+  gb_poison(&lse);
+  gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
+  gb_get(&o);
+  gb_get(&lse);
+  run_bwd(g_ref80, &prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
+  memcpy(sdq, dq.val, nq * 8);
+  memcpy(sdk, dk.val, nk * 8);
+  memcpy(sdv, dv.val, nk * 8);
+  const double e80[3] = {tu_rel_err(sdq, rdq, nq), tu_rel_err(sdk, rdk, nk), tu_rel_err(sdv, rdv, nk)};
+
+  /* the backward under test */
+  char nm[96];
+  run_bwd(gpu, &prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
+  snprintf(nm, sizeof(nm), "case %d bwd", ci);
+  gt_check_path(gpu, nm, 1, want_path(c));
+  const double e90[3] = {tu_rel_err(dq.val, rdq, nq), tu_rel_err(dk.val, rdk, nk), tu_rel_err(dv.val, rdv, nk)};
+  printf("  rel err dQ dK dV: this run %.3g %.3g %.3g, sm80 context %.3g %.3g %.3g\n", e90[0], e90[1], e90[2],
+         e80[0], e80[1], e80[2]);
+  /* large logits: within 1.5x of the sm80 kernel's error on the same inputs (floor: the dtype's tolerance / 4) */
+  double tq = tol, tk = tol, tv = tol;
+  if (c->qk_scale > 1) {
+    tq = fmax(tol / 4, 1.5 * e80[0]);
+    tk = fmax(tol / 4, 1.5 * e80[1]);
+    tv = fmax(tol / 4, 1.5 * e80[2]);
+  }
+  snprintf(nm, sizeof(nm), "case %d bwd dQ", ci);
+  gt_compare(nm, dq.val, rdq, nq, tq);
+  snprintf(nm, sizeof(nm), "case %d bwd dK", ci);
+  gt_compare(nm, dk.val, rdk, nk, tk);
+  snprintf(nm, sizeof(nm), "case %d bwd dV", ci);
+  gt_compare(nm, dv.val, rdv, nk, tv);
+
+  if (c->det) {
+    /* deterministic: the same family (its dQ from simt), two runs bitwise equal */
+    run_bwd(g_det, &prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
+    snprintf(nm, sizeof(nm), "case %d bwd deterministic", ci);
+    gt_check_path(g_det, nm, 1, want_path(c));
+    memcpy(sdq, dq.val, nq * 8);
+    memcpy(sdk, dk.val, nk * 8);
+    memcpy(sdv, dv.val, nk * 8);
+    snprintf(nm, sizeof(nm), "case %d det dQ", ci);
+    gt_compare(nm, dq.val, rdq, nq, tol);
+    snprintf(nm, sizeof(nm), "case %d det dK", ci);
+    gt_compare(nm, dk.val, rdk, nk, tol);
+    snprintf(nm, sizeof(nm), "case %d det dV", ci);
+    gt_compare(nm, dv.val, rdv, nk, tol);
+    run_bwd(g_det, &prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
+    snprintf(nm, sizeof(nm), "case %d det bitwise reproducible", ci);
+    tu_expect(nm, memcmp(sdq, dq.val, nq * 8) == 0 && memcmp(sdk, dk.val, nk * 8) == 0 &&
+                      memcmp(sdv, dv.val, nk * 8) == 0);
+  }
+
+  free(ro), free(rlse), free(rdq), free(rdk), free(rdv), free(sdq), free(sdk), free(sdv);
+  gbuf_t *all[] = {&q, &k, &v, &dout, &o, &lse, &dq, &dk, &dv};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) gb_free(all[i]);
+}
+
+/* A CUDA context created with JFA_SM90_BWD set to val (NULL: unset) for its creation only. */
+static jfa_context_t *context_with(const char *val) {
+  const char *cur = getenv("JFA_SM90_BWD");
+  char *saved = cur ? strdup(cur) : NULL;
+  if (val) setenv("JFA_SM90_BWD", val, 1);
+  else unsetenv("JFA_SM90_BWD");
+  jfa_context_t *ctx = NULL;
+  gt_ok(jfa_context_create(&ctx, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
+  if (saved) setenv("JFA_SM90_BWD", saved, 1);
+  else unsetenv("JFA_SM90_BWD");
+  free(saved);
+  return ctx;
+}
+
+int main(int argc, char **argv) {
+  const int ncases = (int)(sizeof(cases) / sizeof(cases[0]));
+  gt_require_gpu();
+  tu_init_seed("test_gpu_sm90_bwd");
+  const char *sb = getenv("JFA_SM90_BWD");
+  printf("JFA_SM90_BWD=%s\n", sb ? sb : "(unset)");
+  jfa_context_t *gpu = NULL, *cpu = NULL;
+  gt_ok(jfa_context_create(&gpu, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
+  gt_ok(jfa_context_create(&cpu, JFA_DEVICE_CPU, 0), "context_create(CPU)");
+  g_ref80 = context_with("0");
+  g_det = context_with(sb);
+  gt_ok(jfa_context_set_flags(g_det, JFA_FLAG_DETERMINISTIC), "set_flags(DETERMINISTIC)");
+  if (argc > 1) {
+    run_case(atoi(argv[1]) % ncases, gpu, cpu);
+  } else {
+    for (int i = 0; i < ncases; ++i) run_case(i, gpu, cpu);
+  }
+  jfa_context_destroy(g_det);
+  jfa_context_destroy(g_ref80);
+  jfa_context_destroy(gpu);
+  jfa_context_destroy(cpu);
+  return tu_finish();
+}
