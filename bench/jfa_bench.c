@@ -18,9 +18,8 @@
  *   --tf32                         float32 in one TF32 product (JFA_FLAG_ALLOW_TF32; default
  *                                  3xTF32): e.g. jfa_bench --tf32 --case 4096 128 0 fp32
  *   JFA_BENCH_ITERS=n              timed runs per case (default 20)
- *   JFA_SM90_BWD=1                 the backward on the experimental sm90 kernel (its bwd rows say
- *                                  sm90; declined shapes stay on sm80), e.g.
- *                                  JFA_SM90_BWD=1 jfa_bench --case 4096 128 0
+ *   JFA_SM90_BWD=0                 the backward on sm80 where the sm90 backward would run (its
+ *                                  bwd rows say sm80), e.g. JFA_SM90_BWD=0 jfa_bench --case 4096 128 0
  *
  * Masks (bf16; TFLOP/s over the visible (query, key) pairs P: fwd = 4 P D per head, JVP 3x,
  * bwd 2.5x; err is not checked here ("-" / empty / null): the masks' accuracy is

@@ -30,10 +30,9 @@
  *       multiple of 4 elements. 3xTF32 unless the context has JFA_FLAG_ALLOW_TF32 (one TF32
  *       product); jfa_cuda_last_precision reports which. Float32 calls the rows decline (the
  *       forward at 128 < D <= 192, the JVP and backward at D > 128, unaligned views) run on simt/.
- *   (5) EXPERIMENTAL, off by default: the row is taken only when the environment variable
- *       JFA_SM90_BWD=1 was set when the context was created (CudaState.sm90_bwd), until the
- *       GPU suite has passed on an H200 (tests/gpu/test_gpu_sm90_bwd.c). No masks beyond
- *       causal (both alignments, positions); deterministic and accumulate modes as sm80.
+ *   (5) No masks beyond causal (both alignments, positions); deterministic and accumulate modes
+ *       as sm80. JFA_SM90_BWD=0 at context creation (CudaState.sm90_bwd) turns the row off,
+ *       to compare it with sm80's on the same device (tests/gpu/test_gpu_sm90_bwd.c).
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the
@@ -67,7 +66,7 @@ static const FwdRow kForward[] = {
 };
 static const BwdRow kBackward[] = {
 #ifdef JFA_HAVE_SM90A
-    {PATH_SM90, sm90_bwd_why_not, sm90_bwd_run}, /* experimental: declines unless JFA_SM90_BWD=1 */
+    {PATH_SM90, sm90_bwd_why_not, sm90_bwd_run}, /* declines every call under JFA_SM90_BWD=0 */
 #endif
     {PATH_SM80, sm80_bwd_why_not, sm80_bwd_run},
     {PATH_SIMT, simt_bwd_why_not, simt_bwd_run},

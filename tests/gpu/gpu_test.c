@@ -174,7 +174,7 @@ int gt_expected_bwd_path(int64_t D) {
   const int f = gt_expected_path(D);
   if (f != GT_PATH_SM90) return f;
   const char *e = getenv("JFA_SM90_BWD");
-  return e && strcmp(e, "1") == 0 ? GT_PATH_SM90 : GT_PATH_SM80;
+  return e && strcmp(e, "0") == 0 ? GT_PATH_SM80 : GT_PATH_SM90;
 }
 
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want) {

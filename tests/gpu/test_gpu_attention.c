@@ -8,7 +8,8 @@
  * dispatch ran the expected kernel family for every 16-bit D that is a multiple of 8 (sm90
  * for D = 64 / 128 on an H100/H200, unless JFA_KERNEL_PATH=sm80, under which ctest runs it a
  * second time; sm80 for the others, D > 128 in column slices for the JVP and backward; the
- * backward on sm80, or on the experimental sm90 kernel with JFA_SM90_BWD=1, the _sm90bwd run).
+ * backward on sm90 at D = 64 / 128 on an H100/H200, on sm80 under JFA_SM90_BWD=0, the
+ * _nosm90bwd run).
  *
  *   ctest -L gpu    or    ./test_gpu_attention [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.

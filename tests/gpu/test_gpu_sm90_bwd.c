@@ -1,18 +1,18 @@
 /*
- * test_gpu_sm90_bwd.c - the experimental Hopper backward (src/kernels/sm90/bwd.cuh, taken only
- * with JFA_SM90_BWD=1, which CTest sets) against the float64 CPU backend: bf16 and fp16,
+ * test_gpu_sm90_bwd.c - the Hopper backward (src/kernels/sm90/bwd.cuh, taken unless
+ * JFA_SM90_BWD=0) against the float64 CPU backend: bf16 and fp16,
  * D = 64 and 128 (and D = 40, 120, 100, which it declines: sm80 at 64 / 128, or simt for rows
  * that are not 16-byte aligned), N = 1, 7, 129, 1000, 4096, Nq != Nk with both causal alignments, positions
  * with fully masked rows, GQA 8:1 and MQA, BSHD and BHSD, large logits (q, k ~ N(0, 30^2)).
  * Outputs are poisoned (NaN) before each call; the test checks which family ran (sm90 where
- * JFA_SM90_BWD=1 and the device is an sm_90 with the sm_90a kernels, else sm80 / simt). Every
+ * JFA_SM90_BWD is not 0 and the device is an sm_90 with the sm_90a kernels, else sm80 / simt). Every
  * case also runs on a second context created with JFA_SM90_BWD=0 (the sm80 backward on the same
  * inputs), whose error is printed; at large logits the sm90 errors must be within 1.5x of it
  * (plus the dtype's tolerance floor). The deterministic mode (JFA_FLAG_DETERMINISTIC: the
  * kernel's dK, dV, dQ from simt) is checked on a third context: two runs bitwise equal and
  * within tolerance.
  *
- *   JFA_SM90_BWD=1 ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat)
+ *   ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
@@ -81,11 +81,10 @@ static jfa_context_t *g_det;   /* JFA_FLAG_DETERMINISTIC (JFA_SM90_BWD as the te
 
 /* The family the backward must run on for a case. */
 static int want_path(const tcase_t *c) {
-  const char *kp = getenv("JFA_KERNEL_PATH"), *sb = getenv("JFA_SM90_BWD");
+  const char *kp = getenv("JFA_KERNEL_PATH");
   if (kp && strcmp(kp, "simt") == 0) return GT_PATH_SIMT;
   if (!gt_tensor_core_dim(c->dt, c->D)) return GT_PATH_SIMT;
-  if (gt_expected_path(c->D) == GT_PATH_SM90 && sb && strcmp(sb, "1") == 0) return GT_PATH_SM90;
-  return GT_PATH_SM80;
+  return gt_expected_bwd_path(c->D);
 }
 
 /* The backward on ctx into poisoned dq, dk, dv (downloaded into their val). */

@@ -17,10 +17,11 @@ static int path_cap_from_env(void) {
   return PATH_SM90;
 }
 
-/* JFA_SM90_BWD=1: the experimental sm90 backward (sm90/bwd.cuh) may run (backend.cu); off otherwise. */
+/* JFA_SM90_BWD=0: the sm90 backward (sm90/bwd.cuh) declines every call (backend.cu), e.g. to compare it
+   with sm80's on the same device; on otherwise. */
 static int sm90_bwd_from_env(void) {
   const char *e = getenv("JFA_SM90_BWD");
-  return e && strcmp(e, "1") == 0;
+  return !(e && strcmp(e, "0") == 0);
 }
 
 extern "C" int jfa_cuda_device_count(void) {

@@ -31,7 +31,7 @@ struct CudaState {
   int cc_major, cc_minor;
   int path_cap;       /* highest KernelPath allowed (JFA_KERNEL_PATH=simt|sm80|sm90) */
   int sm90a_ok;       /* the device is sm_90 and the sm90 family's (sm_90a) kernels have code for it */
-  int sm90_bwd;       /* JFA_SM90_BWD=1 at context creation: the experimental sm90 backward row is on */
+  int sm90_bwd;       /* 0 when JFA_SM90_BWD=0 at context creation: the sm90 backward row is off */
   int last_fwd, last_bwd; /* KernelPath of the last forward / backward (tests check the dispatch) */
   int last_fwd_prec, last_bwd_prec; /* their KernelPrecision (jfa_cuda_last_precision) */
   int last_bwd_jvp;       /* KernelPath of the last backward-JVP */

@@ -1,6 +1,6 @@
 /*
- * bwd.cuh - the sm90 family's (Hopper, sm_90a) backward of jfa, first version (EXPERIMENTAL:
- * dispatched only with JFA_SM90_BWD=1, backend.cu): wgmma fed by TMA through an mbarrier
+ * bwd.cuh - the sm90 family's (Hopper, sm_90a) backward of jfa (the default on sm_90 for the
+ * calls family.cu takes; JFA_SM90_BWD=0 turns it off, backend.cu): wgmma fed by TMA through an mbarrier
  * pipeline, FlashAttention-3 style, bf16/fp16 in, fp32 accumulation. Compiled only for sm_90a,
  * per head dim (64, 128) by inst/bwd_d<D>.cu (sm90_bwd_d); tiles from tiles.h (OP_BWD rows);
  * family.cu takes no masks but causal (both alignments: q_pos0 / k_pos0), TMA-describable

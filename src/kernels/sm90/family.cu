@@ -1,6 +1,6 @@
 /*
  * family.cu - the sm90 family's (wgmma + TMA, sm_90a) rows of the forward and JVP tables
- * (family.h) and its experimental backward row (JFA_SM90_BWD=1): which calls it takes and the calls into the per-head-dim instantiations
+ * (family.h) and its backward row (off under JFA_SM90_BWD=0): which calls it takes and the calls into the per-head-dim instantiations
  * (inst/). Built for sm_90a only, with the kernels (JFA_SM90A_SOURCES).
  */
 #include <string.h>
@@ -52,11 +52,11 @@ jfa_status_t sm90_fwd_run(const FwdCall &c) {
   return fwd_dispatch<__half>(a, t, c.qd != nullptr, st);
 }
 
-/* ---- backward (bwd.cuh), experimental: in kBackward only with JFA_SM90_BWD=1 (backend.cu) ---- */
+/* ---- backward (bwd.cuh): declines every call under JFA_SM90_BWD=0 (backend.cu) ---- */
 
 const char *sm90_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
-  if (!c.cs->sm90_bwd) return "the sm90 backward is experimental: set JFA_SM90_BWD=1 to use it";
+  if (!c.cs->sm90_bwd) return "the sm90 backward is off (JFA_SM90_BWD=0 when the context was created)";
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
   if (p->D != 64 && p->D != 128) return "head dim not 64 or 128";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";

@@ -22,7 +22,7 @@ struct Sm90BwdTensors {
   const jfa_tensor_t *q, *k, *v, *dout;
 };
 
-/** Backward (bwd.cuh, experimental) at head dim D (64 or 128) for the 16-bit type T: dK, dV
+/** Backward (bwd.cuh) at head dim D (64 or 128) for the 16-bit type T: dK, dV
  *  written (or added), dQ added into a.dq_ws unless a.skip_dq; inst/bwd_d<D>.cu instantiates it. */
 template <typename T, int D> jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st);
 /** Whether the bf16 forward kernel of head dim D has code for the current device (inst/fwd_d<D>.cu). */

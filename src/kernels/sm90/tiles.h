@@ -31,7 +31,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 128, 0,    128,  2, false},
   {OP_JVP,  0,  64, 0,     64,  3, false},
   {OP_JVP,  0, 128, 0,     64,  2, false},
-  /* backward (bwd.cuh, experimental): BN keys per CTA (64 per consumer warpgroup), ST stages of
+  /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup), ST stages of
      Q and dO (BM = 64 query rows); OVERLAP unused */
   {OP_BWD,  0,  64, 0,    128,  3, false},
   {OP_BWD,  0, 128, 0,    128,  2, false},

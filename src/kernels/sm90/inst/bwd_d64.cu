@@ -1,4 +1,4 @@
-/* bwd_d64.cu - the sm90 backward at head dim 64 (bf16, fp16; tiles: sm90/tiles.h; sm_90a only; experimental). */
+/* bwd_d64.cu - the sm90 backward at head dim 64 (bf16, fp16; tiles: sm90/tiles.h; sm_90a only). */
 #include "kernels/sm90/bwd.cuh"
 
 template jfa_status_t sm90_bwd_d<__nv_bfloat16, 64>(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st);
