@@ -1,7 +1,8 @@
 /*
  * elementwise.cu - the simple kernels of jfa's CUDA backend: convert (any dtype to
  * any dtype, any strides), fill, the log-sum-exp merge of partial results, the
- * backward's delta = rowsum(dout * o), and scale-and-add of fp32 workspaces.
+ * backward's delta = rowsum(dout * o), and scale-and-add of fp32 workspaces (delta and
+ * scale-and-add read 16-bit rows 16 bytes at a time where the layout allows: vec8_ok).
  */
 #include "kernels/family.h"
 
@@ -180,11 +181,63 @@ __global__ void delta_kernel(View o, View dout, View delta, int64_t H, int64_t N
   if (lane == 0) ((float *)delta.p)[voff(delta, b, h, n, 0)] = acc;
 }
 
+/* 16-bit rows read 8 elements (16 bytes) at a time: unit stride along D, D a multiple of 8, a 16-byte
+   aligned base and strides that are multiples of 8 elements. */
+static bool vec8_ok(const jfa_tensor_t *t) {
+  return (t->dtype == JFA_DTYPE_BFLOAT16 || t->dtype == JFA_DTYPE_FLOAT16) && t->stride[3] == 1 &&
+         t->shape[3] % 8 == 0 && ((uintptr_t)t->data & 15) == 0 && t->stride[0] % 8 == 0 && t->stride[1] % 8 == 0 &&
+         t->stride[2] % 8 == 0;
+}
+
+template <typename T> __device__ __forceinline__ void load8(const T *p, float *x) {
+  const uint4 u = *(const uint4 *)p;
+  const T *h = reinterpret_cast<const T *>(&u);
+#pragma unroll
+  for (int j = 0; j < 8; ++j) x[j] = to_f(h[j]);
+}
+
+/* delta for vec8_ok rows: `lanes` lanes per row (a power of two, 32 / lanes rows per warp), each
+   summing 16-byte chunks, then a shuffle sum within the row's lanes. */
+template <typename T>
+__global__ void delta_vec8_kernel(View o, View dout, View delta, int64_t H, int64_t N, int64_t D, int64_t rows,
+                                  int lanes) {
+  const int lane = threadIdx.x & 31, sub = lane % lanes;
+  const int64_t row = (blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32) * (32 / lanes) + lane / lanes;
+  float acc = 0.f;
+  if (row < rows) {
+    const int64_t n = row % N, h = (row / N) % H, b = row / (N * H);
+    const T *po = (const T *)o.p + b * o.sb + h * o.sh + n * o.ss;
+    const T *pg = (const T *)dout.p + b * dout.sb + h * dout.sh + n * dout.ss;
+    for (int64_t d = 8 * sub; d < D; d += 8 * lanes) {
+      float x[8], y[8];
+      load8(po + d, x);
+      load8(pg + d, y);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) acc += x[j] * y[j];
+    }
+  }
+  for (int off = lanes / 2; off; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+  if (row < rows && sub == 0) ((float *)delta.p)[voff(delta, row / (N * H), (row / N) % H, row % N, 0)] = acc;
+}
+
 jfa_status_t launch_delta(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *o, const jfa_tensor_t *dout,
                           View delta) {
   int64_t rows = p->B * p->Hq * p->Nq;
   if (rows == 0) return JFA_SUCCESS;
   if (o->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "float64 tensors are not supported on CUDA");
+  if (vec8_ok(o) && vec8_ok(dout) && p->D <= 256) {
+    int lanes = 1; /* lanes per row: the power of two that covers D / 8 chunks (at most 32) */
+    while (lanes < p->D / 8) lanes *= 2;
+    const int64_t rows_per_block = 8 * (32 / lanes);
+    if (o->dtype == JFA_DTYPE_BFLOAT16)
+      delta_vec8_kernel<__nv_bfloat16><<<(unsigned)((rows + rows_per_block - 1) / rows_per_block), 256, 0, st>>>(
+          make_view(o), make_view(dout), delta, p->Hq, p->Nq, p->D, rows, lanes);
+    else
+      delta_vec8_kernel<__half><<<(unsigned)((rows + rows_per_block - 1) / rows_per_block), 256, 0, st>>>(
+          make_view(o), make_view(dout), delta, p->Hq, p->Nq, p->D, rows, lanes);
+    JFA_LAUNCH_CHECK();
+    return JFA_SUCCESS;
+  }
   JFA_DISPATCH(o->dtype, T,
                (delta_kernel<T><<<(unsigned)((rows + 7) / 8), 256, 0, st>>>(make_view(o), make_view(dout), delta,
                                                                           p->Hq, p->Nq, p->D, rows)));
@@ -214,11 +267,44 @@ __global__ void scale_add_kernel(const float *ws, int64_t Dws, View dst, Shape4 
   }
 }
 
+/* scale_add for a vec8_ok dst (and a 16-byte aligned workspace, Dws a multiple of 4): 8 elements per
+   thread and step, one (row, chunk) split per 8 elements instead of a 4-d one per element. */
+template <typename T>
+__global__ void scale_add_vec8_kernel(const float *ws, int64_t Dws, View dst, Shape4 s, int64_t chunks, float scale,
+                                      int accumulate) {
+  const int64_t cpr = s.n3 / 8;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < chunks; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t row = i / cpr, d = (i - row * cpr) * 8;
+    const int64_t c = row % s.n2, ab = row / s.n2, b = ab % s.n1, a = ab / s.n1;
+    const float4 x0 = *(const float4 *)(ws + row * Dws + d), x1 = *(const float4 *)(ws + row * Dws + d + 4);
+    float x[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+    T *pd = (T *)dst.p + a * dst.sb + b * dst.sh + c * dst.ss + d;
+    float old[8];
+    if (accumulate) load8(pd, old);
+    uint4 u;
+    T *h = reinterpret_cast<T *>(&u);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) h[j] = from_f<T>(scale * x[j] + (accumulate ? old[j] : 0.f));
+    *(uint4 *)pd = u;
+  }
+}
+
 jfa_status_t launch_scale_add(cudaStream_t st, const float *ws, int64_t Dws, const jfa_tensor_t *dst, float scale,
                               int accumulate) {
   int64_t n = jfa_tensor_numel(dst);
   if (n == 0) return JFA_SUCCESS;
   Shape4 s = shape_of(dst);
+  if (vec8_ok(dst) && Dws % 4 == 0 && ((uintptr_t)ws & 15) == 0) {
+    const int64_t chunks = n / 8;
+    if (dst->dtype == JFA_DTYPE_BFLOAT16)
+      scale_add_vec8_kernel<__nv_bfloat16><<<grid_for(chunks, 256), 256, 0, st>>>(ws, Dws, make_view(dst), s, chunks,
+                                                                                 scale, accumulate);
+    else
+      scale_add_vec8_kernel<__half><<<grid_for(chunks, 256), 256, 0, st>>>(ws, Dws, make_view(dst), s, chunks, scale,
+                                                                          accumulate);
+    JFA_LAUNCH_CHECK();
+    return JFA_SUCCESS;
+  }
   JFA_DISPATCH(dst->dtype, T,
                (scale_add_kernel<T><<<grid_for(n, 256), 256, 0, st>>>(ws, Dws, make_view(dst), s, n, scale,
                                                                       accumulate)));
