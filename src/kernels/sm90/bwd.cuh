@@ -53,8 +53,17 @@
 #include "kernels/sm90/tma.h"
 #include "kernels/sm90/wgmma.cuh"
 
+/* How the consumers add their dQ partials into the fp32 workspace (tiles.h picks; tuning builds
+   take JFA_TUNE_SM90_BWD): */
+enum {
+  SM90_DQ_ATOMIC2 = 0, /* fp32 float2 atomics straight from the accumulator registers */
+  SM90_DQ_ATOMIC4 = 1, /* float4 atomics: lane pairs swap a row's halves with one shuffle */
+  SM90_DQ_TMA = 2      /* the partial into shared memory (16 KB per consumer per 64 columns), then
+                          one TMA reduce-add per 32-column box (cp.reduce.async.bulk.tensor) */
+};
+
 /* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base). */
-template <int D, int BN, int ST> struct Sm90Bwd {
+template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2> struct Sm90Bwd {
   static constexpr int BM = 64, NH = D / 64, NWG = BN / 64, NTHREADS = 128 * (1 + NWG);
   static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
   static constexpr uint32_t K_BYTES = NH * HALF_K;                 /* K (and V) */
@@ -62,14 +71,16 @@ template <int D, int BN, int ST> struct Sm90Bwd {
   static constexpr uint32_t DS_BYTES = BM * 128;                   /* one dS buffer: BM queries x 64 keys */
   static constexpr uint32_t STAGE_OFF = 2 * K_BYTES;
   static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES; /* [NWG][2] dS buffers */
-  static constexpr uint32_t STAT_OFF = DS_OFF + NWG * 2 * DS_BYTES; /* lse [ST][BM], delta [ST][BM] */
+  static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA ? BM * 64 * 4 : 0; /* per consumer: BM x 64 fp32 */
+  static constexpr uint32_t DQ_OFF = DS_OFF + NWG * 2 * DS_BYTES;           /* [NWG] dQ staging buffers */
+  static constexpr uint32_t STAT_OFF = DQ_OFF + NWG * DQ_BYTES; /* lse [ST][BM], delta [ST][BM] */
   static constexpr uint32_t BAR_OFF = STAT_OFF + 2 * ST * BM * 4;   /* full[ST], empty[ST], kv */
   static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024; /* + slack to align the base */
   static_assert(BN % 64 == 0 && BN <= 256 && (D == 64 || D == 128), "bad sm90 backward tile");
   /* the swizzled tiles (K, V, each stage's Q and dO halves, the dS buffers) start at 1024-byte
      boundaries, which the 128-byte swizzle of TMA and of the wgmma descriptors assumes */
   static_assert(HALF_Q % 1024 == 0 && HALF_K % 1024 == 0 && STAGE_OFF % 1024 == 0 && DS_OFF % 1024 == 0 &&
-                    DS_BYTES % 1024 == 0 && STAGE_BYTES % 1024 == 0,
+                    DS_BYTES % 1024 == 0 && STAGE_BYTES % 1024 == 0 && DQ_OFF % 1024 == 0 && DQ_BYTES % 1024 == 0,
                 "sm90 backward tiles not 1024-byte aligned");
   static_assert(BAR_OFF % 8 == 0, "mbarriers need 8-byte alignment");
   static_assert(2 * K_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
@@ -78,6 +89,7 @@ template <int D, int BN, int ST> struct Sm90Bwd {
 /* The TMA maps of one call (passed by value in kernel parameter space). */
 struct Sm90BwdMaps {
   CUtensorMap q, k, v, dout;
+  CUtensorMap dq; /* the fp32 dQ workspace (SM90_DQ_TMA only) */
 };
 
 /* dst[0..1] += (x, y): one fp32 vector atomic (sm_90). */
@@ -85,11 +97,11 @@ __device__ __forceinline__ void sm90_atomic_add2(float *dst, float x, float y) {
   atomicAdd(reinterpret_cast<float2 *>(dst), make_float2(x, y));
 }
 
-template <typename T, int D, int BN, int ST>
-__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST>::NTHREADS, 1)
+template <typename T, int D, int BN, int ST, int DQ>
+__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ>::NTHREADS, 1)
     bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Bwd<D, BN, ST> C;
+  typedef Sm90Bwd<D, BN, ST, DQ> C;
   constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = D / 8, KQ = BM / 16;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
@@ -180,6 +192,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST>::NTHREADS, 1)
     const uint32_t krow = (uint32_t)wg * 64 * 128;   /* its keys inside a K / V half */
     const uint32_t sDSw = sDS + (uint32_t)wg * 2 * C::DS_BYTES;
     unsigned char *dsw = gbase + C::DS_OFF + (size_t)wg * 2 * C::DS_BYTES;
+    unsigned char *dqw = gbase + C::DQ_OFF + (size_t)wg * C::DQ_BYTES; /* SM90_DQ_TMA */
+    const uint32_t sDQw = sbase + C::DQ_OFF + (uint32_t)wg * C::DQ_BYTES;
+    const bool dq_issuer = (threadIdx.x & 127) == 0; /* issues and waits for the warpgroup's reduce-adds */
     float dk[DT][4], dv[DT][4];
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt)
@@ -297,11 +312,50 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST>::NTHREADS, 1)
           wg_commit();
           wg_wait<0>();
           wg_reg_fence<32>(&acc[0][0]);
+          if constexpr (DQ == SM90_DQ_ATOMIC2) {
 #pragma unroll
-          for (int nt = 0; nt < 8; ++nt) {
-            const int d = hh * 64 + nt * 8 + 2 * t4;
-            if (i_a < p.Nq) sm90_atomic_add2(rowa + d, acc[nt][0], acc[nt][1]);
-            if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
+            for (int nt = 0; nt < 8; ++nt) {
+              const int d = hh * 64 + nt * 8 + 2 * t4;
+              if (i_a < p.Nq) sm90_atomic_add2(rowa + d, acc[nt][0], acc[nt][1]);
+              if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
+            }
+          } else if constexpr (DQ == SM90_DQ_ATOMIC4) {
+            /* lanes t4 = 2m and 2m + 1 hold columns 4m..4m+1 and 4m+2..4m+3 of rows a and b: the
+               even lane adds row a's four, the odd lane row b's, after swapping the other row */
+            const bool odd = t4 & 1;
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) {
+              const float y0 = __shfl_xor_sync(0xffffffffu, odd ? acc[nt][0] : acc[nt][2], 1);
+              const float y1 = __shfl_xor_sync(0xffffffffu, odd ? acc[nt][1] : acc[nt][3], 1);
+              const int d = hh * 64 + nt * 8 + 4 * (t4 >> 1);
+              if (!odd && i_a < p.Nq)
+                atomicAdd(reinterpret_cast<float4 *>(rowa + d), make_float4(acc[nt][0], acc[nt][1], y0, y1));
+              if (odd && i_b < p.Nq)
+                atomicAdd(reinterpret_cast<float4 *>(rowa + 8 * a.Dws + d), make_float4(y0, y1, acc[nt][2], acc[nt][3]));
+            }
+          } else {
+            /* the 64 columns as two boxes of BM rows x 32 columns (128 bytes a row), 128-byte
+               swizzle as TMA reads them: (r, c) at 128 r + 16 ((c / 4) ^ (r % 8)) + 4 (c % 4).
+               The buffer is free once the previous reduce-adds have read it. */
+            if (dq_issuer) bulk_wait_read();
+            named_bar_sync(3 + wg, 128);
+            const int ra = wq * 16 + g;
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) {
+              const int cc = (nt & 3) * 8 + 2 * t4;
+              const uint32_t box = (uint32_t)(nt >> 2) * (BM * 128);
+              const uint32_t oa = box + (uint32_t)ra * 128 + ((uint32_t)((cc >> 2) ^ (ra & 7)) << 4) + (cc & 3) * 4;
+              *(float2 *)(dqw + oa) = make_float2(acc[nt][0], acc[nt][1]);
+              *(float2 *)(dqw + oa + 8 * 128) = make_float2(acc[nt][2], acc[nt][3]); /* row ra + 8: same swizzle */
+            }
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to the TMA (async proxy) */
+            named_bar_sync(3 + wg, 128);
+            if (dq_issuer) {
+              const int z = (int)(b * p.Hq + hcur);
+              tma_reduce_add_3d(&tm.dq, sDQw, hh * 64, (int)q0, z);
+              tma_reduce_add_3d(&tm.dq, sDQw + BM * 128, hh * 64 + 32, (int)q0, z);
+              bulk_commit();
+            }
           }
         }
         dsb ^= 1;
@@ -319,6 +373,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST>::NTHREADS, 1)
       }
     }
 
+    if constexpr (DQ == SM90_DQ_TMA) {
+      if (dq_issuer) bulk_wait(); /* the reduce-adds read the staging buffers until done */
+    }
     /* store dK (scaled) and dV of the warp's 16 keys (zeros when no query block sees them) */
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
@@ -343,9 +400,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST>::NTHREADS, 1)
 #endif
 }
 
-template <typename T, int D, int BN, int ST>
+template <typename T, int D, int BN, int ST, int DQ>
 static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
-  typedef Sm90Bwd<D, BN, ST> C;
+  typedef Sm90Bwd<D, BN, ST, DQ> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90BwdMaps tm;
   memset(&tm, 0, sizeof(tm));
@@ -353,7 +410,8 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
-  auto kern = bwd_sm90a_kernel<T, D, BN, ST>;
+  if (DQ == SM90_DQ_TMA && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
+  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -365,7 +423,16 @@ template <typename T, int D>
 jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
   static_assert(c.D == D, "no sm90 backward tiles for this head dim");
-  return launch_bwd_sm90a<T, D, c.BN, c.ST>(a, t, st);
+#ifdef JFA_TUNING
+  /* JFA_TUNE_SM90_BWD=1..3: the dQ adds of SM90_DQ_ATOMIC2, _ATOMIC4, _TMA (the value minus 1) */
+  switch (tune_variant("JFA_TUNE_SM90_BWD")) {
+    case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2>(a, t, st);
+    case 2: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC4>(a, t, st);
+    case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA>(a, t, st);
+    default: break;
+  }
+#endif
+  return launch_bwd_sm90a<T, D, c.BN, c.ST, kSm90BwdDq>(a, t, st);
 }
 
 #endif /* JFA_KERNELS_SM90_BWD_CUH_ */

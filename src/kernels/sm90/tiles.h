@@ -35,13 +35,16 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      Q and dO (BM = 64 query rows); OVERLAP unused */
   {OP_BWD,  0,  64, 0,    128,  3, false},
   {OP_BWD,  0, 128, 0,    128,  2, false},
-  /* tuning variants (JFA_TUNING builds only) */
+  /* tuning variants (JFA_TUNING builds only; the backward's dQ adds: JFA_TUNE_SM90_BWD, bwd.cuh) */
   {OP_FWD,  0, 128, 1,    128,  3, true},
   {OP_FWD,  0, 128, 2,     64,  4, true},
   {OP_FWD,  0,  64, 1,    128,  3, false},
   {OP_FWD,  0,  64, 2,    128,  5, true},
 };
 /* clang-format on */
+
+/** How the sm90 backward adds dQ (bwd.cuh: 0 float2 atomics, 1 float4 atomics, 2 TMA reduce-adds). */
+static constexpr int kSm90BwdDq = 1;
 
 /** Whether the table has a row for (op, dtype, D, variant). */
 constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {

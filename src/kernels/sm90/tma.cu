@@ -65,3 +65,20 @@ jfa_status_t tma_map_bhsd(CUtensorMap *map, const jfa_tensor_t *t, int box_rows)
              (int)r, (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2], (long long)t->shape[3]);
   return JFA_SUCCESS;
 }
+
+jfa_status_t tma_map_dq_ws(CUtensorMap *map, float *ws, int64_t BH, int64_t Nq, int64_t Dws, int box_rows) {
+  if (((uintptr_t)ws & 15) || Dws % 4 || BH >= ((int64_t)1 << 31) || Nq >= ((int64_t)1 << 31))
+    JFA_FAIL(JFA_ERROR_INTERNAL, "dQ workspace not describable by a TMA map");
+  EncodeTiledFn fn;
+  JFA_CHECK(encode_fn(&fn));
+  const cuuint64_t dims[3] = {(cuuint64_t)Dws, (cuuint64_t)Nq, (cuuint64_t)BH};
+  const cuuint64_t strides[2] = {(cuuint64_t)Dws * 4, (cuuint64_t)(Nq * Dws) * 4};
+  const cuuint32_t box[3] = {32, (cuuint32_t)box_rows, 1};
+  const cuuint32_t estr[3] = {1, 1, 1};
+  CUresult r = fn(map, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 3, ws, dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                  CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS)
+    JFA_FAIL(JFA_ERROR_CUDA, "cuTensorMapEncodeTiled failed (CUresult %d) for the (%lld, %lld, %lld) dQ workspace",
+             (int)r, (long long)BH, (long long)Nq, (long long)Dws);
+  return JFA_SUCCESS;
+}

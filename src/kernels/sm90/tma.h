@@ -19,4 +19,9 @@ bool tma_tensor_ok(const jfa_tensor_t *t);
  *  (batch, head), 128-byte swizzle, out-of-bounds elements read as zero. */
 jfa_status_t tma_map_bhsd(CUtensorMap *map, const jfa_tensor_t *t, int box_rows);
 
+/** Encodes a map over the backward's fp32 dQ workspace, (BH, Nq, Dws) densely (dims Dws, Nq,
+ *  BH), with a box of 32 columns (128 bytes) by box_rows rows of one (batch, head), 128-byte
+ *  swizzle: the target of the sm90 backward's TMA reduce-adds (rows past Nq are not written). */
+jfa_status_t tma_map_dq_ws(CUtensorMap *map, float *ws, int64_t BH, int64_t Nq, int64_t Dws, int box_rows);
+
 #endif /* JFA_KERNELS_SM90_TMA_H_ */
