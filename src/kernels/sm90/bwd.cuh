@@ -24,18 +24,22 @@
  *       (double-buffered per warpgroup; fence.proxy.async, then a warpgroup named barrier),
  *       dQ_partial = dS K                      wgmma, A = dS K-major, B = K MN-major, per 64-column
  *                                              half of D (32 accumulator registers),
- *       added with fp32 vector atomics into the dQ workspace (as the sm80 kernel; the caller
- *       scales it into dq, launch_scale_add), then releases the stage (one arrival per warp).
- *     Each consumer warpgroup adds the dQ of its own 64 keys (no exchange between the
- *     consumers: twice the atomics of one per CTA, but no cross-warpgroup barrier).
+ *       staged in shared memory (BM x 64 fp32 per consumer, two 128-byte-swizzled boxes of 32
+ *       columns) and added into the fp32 dQ workspace by TMA reduce-adds
+ *       (cp.reduce.async.bulk.tensor; the caller scales it into dq, launch_scale_add), then
+ *       releases the stage (one arrival per warp). Each consumer warpgroup adds the dQ of its
+ *       own 64 keys (no exchange between the consumers, no cross-warpgroup barrier).
+ *       H200, bench/RESULTS.md 2026-12-02 run 4: the reduce-adds run the backward 1.05-1.29x
+ *       faster than fp32 float2 atomics from registers (SM90_DQ_ATOMIC2, kept for tuning
+ *       builds), float4 atomics were slower than both.
  * Why a producer warp and not "every warp loads": the forward's structure (TMA + full/empty
  * mbarriers + setmaxnreg) is reused as is; a load by every warp would need cp.async into the
  * swizzled layout by hand. ptxas allocates each side within its setmaxnreg count: 0 spills for
  * both head dims (-Xptxas -v reports the launch's 168); without setmaxnreg the D = 128 kernel
  * spills 5.4 KB. Measured by lowering the consumers' count: at D = 128 they need 217..232
  * registers (152 bytes of spills at 216), at D = 64 they fit in 168. What this version leaves out (FA3 has it): ping-pong between the
- * consumers, overlapping the next block's S with this block's softmax, dQ by TMA reductions,
- * lse / delta by TMA, BM = 128 at D = 64. Masks beyond causal are declined (sm80 runs them).
+ * consumers, overlapping the next block's S with this block's softmax, one dQ reduce-add per
+ * CTA (the consumers' partials summed first), lse / delta by TMA, BM = 128 at D = 64. Masks beyond causal are declined (sm80 runs them).
  * Causal: the query blocks before the first that sees key n0 are skipped; within a block keys
  * are masked per element only where the block straddles the diagonal or Nk. Rows with
  * lse = -inf contribute nothing (P = 0). Deterministic mode: the kernel skips its dQ
@@ -57,7 +61,6 @@
    take JFA_TUNE_SM90_BWD): */
 enum {
   SM90_DQ_ATOMIC2 = 0, /* fp32 float2 atomics straight from the accumulator registers */
-  SM90_DQ_ATOMIC4 = 1, /* float4 atomics: lane pairs swap a row's halves with one shuffle */
   SM90_DQ_TMA = 2      /* the partial into shared memory (16 KB per consumer per 64 columns), then
                           one TMA reduce-add per 32-column box (cp.reduce.async.bulk.tensor) */
 };
@@ -319,20 +322,6 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ>::NTHREADS, 1)
               if (i_a < p.Nq) sm90_atomic_add2(rowa + d, acc[nt][0], acc[nt][1]);
               if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
             }
-          } else if constexpr (DQ == SM90_DQ_ATOMIC4) {
-            /* lanes t4 = 2m and 2m + 1 hold columns 4m..4m+1 and 4m+2..4m+3 of rows a and b: the
-               even lane adds row a's four, the odd lane row b's, after swapping the other row */
-            const bool odd = t4 & 1;
-#pragma unroll
-            for (int nt = 0; nt < 8; ++nt) {
-              const float y0 = __shfl_xor_sync(0xffffffffu, odd ? acc[nt][0] : acc[nt][2], 1);
-              const float y1 = __shfl_xor_sync(0xffffffffu, odd ? acc[nt][1] : acc[nt][3], 1);
-              const int d = hh * 64 + nt * 8 + 4 * (t4 >> 1);
-              if (!odd && i_a < p.Nq)
-                atomicAdd(reinterpret_cast<float4 *>(rowa + d), make_float4(acc[nt][0], acc[nt][1], y0, y1));
-              if (odd && i_b < p.Nq)
-                atomicAdd(reinterpret_cast<float4 *>(rowa + 8 * a.Dws + d), make_float4(y0, y1, acc[nt][2], acc[nt][3]));
-            }
           } else {
             /* the 64 columns as two boxes of BM rows x 32 columns (128 bytes a row), 128-byte
                swizzle as TMA reads them: (r, c) at 128 r + 16 ((c / 4) ^ (r % 8)) + 4 (c % 4).
@@ -424,10 +413,9 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
   constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
   static_assert(c.D == D, "no sm90 backward tiles for this head dim");
 #ifdef JFA_TUNING
-  /* JFA_TUNE_SM90_BWD=1..3: the dQ adds of SM90_DQ_ATOMIC2, _ATOMIC4, _TMA (the value minus 1) */
+  /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds */
   switch (tune_variant("JFA_TUNE_SM90_BWD")) {
     case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2>(a, t, st);
-    case 2: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC4>(a, t, st);
     case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA>(a, t, st);
     default: break;
   }

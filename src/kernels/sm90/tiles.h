@@ -43,8 +43,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
 };
 /* clang-format on */
 
-/** How the sm90 backward adds dQ (bwd.cuh: 0 float2 atomics, 1 float4 atomics, 2 TMA reduce-adds). */
-static constexpr int kSm90BwdDq = 1;
+/** How the sm90 backward adds dQ (bwd.cuh: 0 float2 atomics, 2 TMA reduce-adds; H200, bench/RESULTS.md
+ *  2026-12-02 run 4: the reduce-adds 1.05-1.29x faster; float4 atomics, tried, slower than both). */
+static constexpr int kSm90BwdDq = 2;
 
 /** Whether the table has a row for (op, dtype, D, variant). */
 constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
