@@ -6,6 +6,11 @@ the CUDA kernels launched (count, total time) and the host time per call. The bi
 (issue 15: <= 3% over the C call) is what is not jfa's kernel.
 
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/profile_binding.py [--n 4096 --d 128 --causal 0]
+        [--mask dense | --window W]
+
+--mask dense adds a random boolean (B, H, N, N) mask keeping half the keys (bench_lanes.py's dense
+lane: its block-map kernels then show beside the attention kernel); --window W a causal window of W
+keys to the left (bench_lanes.py's window<W> lane).
 """
 import argparse
 import os
@@ -26,28 +31,35 @@ def main():
     ap.add_argument("--d", type=int, default=128)
     ap.add_argument("--causal", type=int, default=0)
     ap.add_argument("--calls", type=int, default=10)
+    ap.add_argument("--mask", choices=["none", "dense"], default="none")
+    ap.add_argument("--window", type=int, default=0, help="a causal window of this many keys (0: none)")
     a = ap.parse_args()
-    N, D, c = a.n, a.d, bool(a.causal)
+    N, D, c = a.n, a.d, bool(a.causal) or a.window > 0
     B, H = max(16384 // N, 1), max(2048 // D, 1)
     mk = lambda: torch.randn(B, N, H, D, device="cuda", dtype=torch.bfloat16).transpose(1, 2)
     q, k, v, do, tq, tk, tv = (mk() for _ in range(7))
     qq, kk, vv = (x.detach().requires_grad_() for x in (q, k, v))
+    kw = dict(is_causal=c)
+    if a.mask == "dense":
+        kw["attn_mask"] = torch.rand(B, H, N, N, device="cuda") < 0.5
+    if a.window > 0:
+        kw["window"] = (a.window, 0)
 
     def fwd():
         with torch.no_grad():
-            jt.attention(q, k, v, is_causal=c)
+            jt.attention(q, k, v, **kw)
 
     def dual():
         with torch.no_grad(), fwAD.dual_level():
-            o = jt.attention(fwAD.make_dual(q, tq), fwAD.make_dual(k, tk), fwAD.make_dual(v, tv), is_causal=c)
+            o = jt.attention(fwAD.make_dual(q, tq), fwAD.make_dual(k, tk), fwAD.make_dual(v, tv), **kw)
             fwAD.unpack_dual(o)
 
     def func_jvp():
         with torch.no_grad():
-            torch.func.jvp(lambda x, y, z: jt.attention(x, y, z, is_causal=c), (q, k, v), (tq, tk, tv))
+            torch.func.jvp(lambda x, y, z: jt.attention(x, y, z, **kw), (q, k, v), (tq, tk, tv))
 
     def bwd():
-        torch.autograd.grad(jt.attention(qq, kk, vv, is_causal=c), (qq, kk, vv), do)
+        torch.autograd.grad(jt.attention(qq, kk, vv, **kw), (qq, kk, vv), do)
 
     for name, fn in (("fwd", fwd), ("dual jvp", dual), ("torch.func.jvp", func_jvp), ("fwd+bwd", bwd)):
         for _ in range(3):
