@@ -181,13 +181,9 @@ __global__ void delta_kernel(View o, View dout, View delta, int64_t H, int64_t N
   if (lane == 0) ((float *)delta.p)[voff(delta, b, h, n, 0)] = acc;
 }
 
-/* 16-bit rows read 8 elements (16 bytes) at a time: unit stride along D, D a multiple of 8, a 16-byte
-   aligned base and strides that are multiples of 8 elements. */
-static bool vec8_ok(const jfa_tensor_t *t) {
-  return (t->dtype == JFA_DTYPE_BFLOAT16 || t->dtype == JFA_DTYPE_FLOAT16) && t->stride[3] == 1 &&
-         t->shape[3] % 8 == 0 && ((uintptr_t)t->data & 15) == 0 && t->stride[0] % 8 == 0 && t->stride[1] % 8 == 0 &&
-         t->stride[2] % 8 == 0;
-}
+/* 16-bit rows read 8 elements (16 bytes) at a time: the tensor-core kernels' alignment rule
+   (sm80_tensor_ok) and D a multiple of 8. */
+static bool vec8_ok(const jfa_tensor_t *t) { return sm80_tensor_ok(t) && t->shape[3] % 8 == 0; }
 
 template <typename T> __device__ __forceinline__ void load8(const T *p, float *x) {
   const uint4 u = *(const uint4 *)p;

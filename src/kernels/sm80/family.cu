@@ -4,6 +4,8 @@
  * tiles.h that is built; float32 on TF32 tensor cores, fwd_f32.cuh and bwd_f32.cuh), and the
  * calls into the per-head-dim instantiations (inst/).
  */
+#include <string.h>
+
 #include "kernels/family.h"
 #include "kernels/sm80/sm80.h"
 
@@ -167,41 +169,53 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
   JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
 }
 
-/* dk, dv written (or added) by the kernel over the K/V block; dq: added into the fp32 workspace
-   with atomics, then scaled into dq (launch_scale_add), or, deterministic, from the simt family's
-   dQ kernel (the kernel skips its dQ). */
-jfa_status_t sm80_bwd_run(const BwdCall &c) {
+jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a) {
+  const jfa_problem_t *p = c.p;
+  if (!c.deterministic)
+    JFA_CUDA_CHECK(cudaMemsetAsync(c.dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * c.Dws) * sizeof(float),
+                                   ctx_stream(c.ctx)));
+  memset(a, 0, sizeof(*a));
+  a->p = *p;
+  a->mk = *c.mk;
+  a->masked = problem_has_masks(p) ? 1 : 0;
+  a->q = make_view(c.q);
+  a->k = make_view(c.k);
+  a->v = make_view(c.v);
+  a->dout = make_view(c.dout);
+  a->lse = c.lse;
+  a->delta = c.delta;
+  a->dk = make_view(c.dk);
+  a->dv = make_view(c.dv);
+  a->dq_ws = c.dq_ws;
+  a->Dws = c.Dws;
+  a->skip_dq = c.deterministic ? 1 : 0;
+  a->accumulate = c.accumulate;
+  a->Dreal = (int)p->D;
+  a->scale = (float)p->scale;
+  a->scale_log2 = (float)(p->scale * 1.4426950408889634);
+  return JFA_SUCCESS;
+}
+
+jfa_status_t bwd_dq_finish(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   cudaStream_t st = ctx_stream(c.ctx);
-  if (!c.deterministic)
-    JFA_CUDA_CHECK(cudaMemsetAsync(c.dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * c.Dws) * sizeof(float), st));
+  if (c.deterministic)
+    return simt_backward_dq(st, p, c.q, c.k, c.v, c.dout, c.lse, c.delta, c.dq, c.accumulate, *c.mk);
+  return launch_scale_add(st, c.dq_ws, c.Dws, c.dq, (float)p->scale, c.accumulate);
+}
+
+/* dk, dv written (or added) by the kernel over the K/V block; dq through the fp32 workspace
+   (bwd_args_begin, bwd_dq_finish). */
+jfa_status_t sm80_bwd_run(const BwdCall &c) {
   BwdArgs a;
-  a.p = *p;
-  a.mk = *c.mk;
-  a.masked = problem_has_masks(p) ? 1 : 0;
-  a.q = make_view(c.q);
-  a.k = make_view(c.k);
-  a.v = make_view(c.v);
-  a.dout = make_view(c.dout);
-  a.lse = c.lse;
-  a.delta = c.delta;
-  a.dk = make_view(c.dk);
-  a.dv = make_view(c.dv);
-  a.dq_ws = c.dq_ws;
-  a.Dws = c.Dws;
-  a.skip_dq = c.deterministic ? 1 : 0;
-  a.accumulate = c.accumulate;
-  a.Dreal = (int)p->D;
-  a.scale = (float)p->scale;
-  a.scale_log2 = (float)(p->scale * 1.4426950408889634);
-  const int Dk = sm80_head_dim(p->D);
+  JFA_CHECK(bwd_args_begin(c, &a));
+  cudaStream_t st = ctx_stream(c.ctx);
+  const int Dk = sm80_head_dim(c.p->D);
   if (c.q->dtype == JFA_DTYPE_FLOAT32)
     JFA_CHECK(bwd_f32_dispatch(a, Dk, call_precision(c.ctx, c.q->dtype, PATH_SM80) == PREC_TF32, st));
   else if (c.q->dtype == JFA_DTYPE_BFLOAT16)
     JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, Dk, st));
   else
     JFA_CHECK(bwd_dispatch<__half>(a, Dk, st));
-  if (c.deterministic)
-    return simt_backward_dq(st, p, c.q, c.k, c.v, c.dout, c.lse, c.delta, c.dq, c.accumulate, *c.mk);
-  return launch_scale_add(st, c.dq_ws, c.Dws, c.dq, (float)p->scale, c.accumulate);
+  return bwd_dq_finish(c);
 }

@@ -3,8 +3,6 @@
  * (family.h) and its backward row (off under JFA_SM90_BWD=0): which calls it takes and the calls into the per-head-dim instantiations
  * (inst/). Built for sm_90a only, with the kernels (JFA_SM90A_SOURCES).
  */
-#include <string.h>
-
 #include "kernels/family.h"
 #include "kernels/sm90/sm90.h"
 #include "kernels/sm90/tma.h"
@@ -79,40 +77,15 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, const Sm90BwdTensors &t, cuda
   JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 backward kernel for head dim %d", a.Dreal);
 }
 
-/* As sm80_bwd_run: dk, dv written (or added) by the kernel; dq added into the fp32 workspace with
-   atomics, then scaled into dq (launch_scale_add), or, deterministic, from simt_backward_dq (the
-   kernel skips its dQ). */
+/* As sm80_bwd_run: dk, dv written (or added) by the kernel; dq through the fp32 workspace (the
+   kernel's TMA reduce-adds; bwd_args_begin, bwd_dq_finish). */
 jfa_status_t sm90_bwd_run(const BwdCall &c) {
-  const jfa_problem_t *p = c.p;
-  cudaStream_t st = ctx_stream(c.ctx);
-  if (!c.deterministic)
-    JFA_CUDA_CHECK(cudaMemsetAsync(c.dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * c.Dws) * sizeof(float), st));
   BwdArgs a;
-  memset(&a, 0, sizeof(a));
-  a.p = *p;
-  a.mk = *c.mk;
-  a.masked = 0;
-  a.q = make_view(c.q);
-  a.k = make_view(c.k);
-  a.v = make_view(c.v);
-  a.dout = make_view(c.dout);
-  a.lse = c.lse;
-  a.delta = c.delta;
-  a.dk = make_view(c.dk);
-  a.dv = make_view(c.dv);
-  a.dq_ws = c.dq_ws;
-  a.Dws = c.Dws;
-  a.skip_dq = c.deterministic ? 1 : 0;
-  a.accumulate = c.accumulate;
-  a.Dreal = (int)p->D;
-  a.scale = (float)p->scale;
-  a.scale_log2 = (float)(p->scale * 1.4426950408889634);
+  JFA_CHECK(bwd_args_begin(c, &a));
   const Sm90BwdTensors t = {c.q, c.k, c.v, c.dout};
   if (c.q->dtype == JFA_DTYPE_BFLOAT16)
-    JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, t, st));
+    JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, t, ctx_stream(c.ctx)));
   else
-    JFA_CHECK(bwd_dispatch<__half>(a, t, st));
-  if (c.deterministic)
-    return simt_backward_dq(st, p, c.q, c.k, c.v, c.dout, c.lse, c.delta, c.dq, c.accumulate, *c.mk);
-  return launch_scale_add(st, c.dq_ws, c.Dws, c.dq, (float)p->scale, c.accumulate);
+    JFA_CHECK(bwd_dispatch<__half>(a, t, ctx_stream(c.ctx)));
+  return bwd_dq_finish(c);
 }
