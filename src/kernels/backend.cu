@@ -31,8 +31,9 @@
  *       product); jfa_cuda_last_precision reports which. Float32 calls the rows decline (the
  *       forward at 128 < D <= 192, the JVP and backward at D > 128, unaligned views) run on simt/.
  *   (5) Causal and the interval masks (windows, positions, packed sequences; Nq, Nk < 2^30);
- *       dense masks (boolean or additive) go to sm80. Deterministic and accumulate modes as sm80. JFA_SM90_BWD=0 at context creation (CudaState.sm90_bwd) turns the row off,
- *       to compare it with sm80's on the same device (tests/gpu/test_gpu_sm90_bwd.c).
+ *       dense masks (boolean or additive) go to sm80. Deterministic and accumulate modes as
+ *       sm80. JFA_SM90_BWD=0 at context creation (CudaState.sm90_bwd) turns the row off, to
+ *       compare it with sm80's on the same device (tests/gpu/test_gpu_sm90_bwd.c).
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the
