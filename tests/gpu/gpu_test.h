@@ -48,8 +48,9 @@ enum { GT_PATH_SIMT = 0, GT_PATH_SM80 = 1, GT_PATH_SM90 = 2 };
  *  tensors and head dim D on this device and build, honouring JFA_KERNEL_PATH. */
 int gt_expected_path(int64_t D);
 /** The kernel family jfa must pick for the backward of such a call: sm90 where
- *  gt_expected_path(D) is sm90 unless JFA_SM90_BWD=0 (the sm90 backward takes causal but no
- *  other masks), else sm80 (simt under JFA_KERNEL_PATH=simt). */
+ *  gt_expected_path(D) is sm90 unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
+ *  interval masks: windows, positions, packed sequences; a dense mask goes to sm80), else sm80
+ *  (simt under JFA_KERNEL_PATH=simt). */
 int gt_expected_bwd_path(int64_t D);
 /** Checks that the context's last forward (backward = 0) or backward call ran on `want`
  *  (records a failure otherwise); returns 1 if it did. */

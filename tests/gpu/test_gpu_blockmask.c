@@ -13,8 +13,8 @@
  *     causal masks and windows inside them, Nq != Nk per sequence.
  * Each call must run on the expected family: interval and boolean dense masks at D = 64 / 128
  * on the sm90 family where the unmasked call would (H100/H200 with the sm_90a kernels),
- * additive masks on sm80, the backward on sm80 (JFA_KERNEL_PATH honoured, as
- * gt_expected_path). Rows without
+ * additive masks on sm80; the backward with interval masks on sm90 there (sm80 under
+ * JFA_SM90_BWD=0), with a dense mask on sm80 (JFA_KERNEL_PATH honoured, as gt_expected_path). Rows without
  * a visible key must give exactly O = Od = mu = dQ = 0 and lse = -inf; keys no query sees
  * exactly dK = dV = 0.
  *
@@ -197,10 +197,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
          (long long)empty_keys, (long long)(B * Hkv * Nk));
 
   /* the family each op must run on: the unmasked choice, but additive masks leave the sm90
-     family (forward, JVP) and the backward has none */
+     family (forward, JVP), and the sm90 backward takes the interval masks (windows, packed
+     sequences; unless JFA_SM90_BWD=0: gt_expected_bwd_path) but no dense mask */
   const int e = gt_expected_path(D);
   const int want_fwd = (c->dense != DN_NONE && c->dense != DN_BOOL && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
-  const int want_bwd = e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
+  const int want_bwd = c->dense == DN_NONE ? gt_expected_bwd_path(D) : e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
 
   char nm[128];
   gb_poison(&o), gb_poison(&lse);

@@ -3,7 +3,11 @@
  * JFA_SM90_BWD=0) against the float64 CPU backend: bf16 and fp16,
  * D = 64 and 128 (and D = 40, 120, 100, which it declines: sm80 at 64 / 128, or simt for rows
  * that are not 16-byte aligned), N = 1, 7, 129, 1000, 4096, Nq != Nk with both causal alignments, positions
- * with fully masked rows, GQA 8:1 and MQA, BSHD and BHSD, large logits (q, k ~ N(0, 30^2)).
+ * with fully masked rows, GQA 8:1 and MQA, BSHD and BHSD, large logits (q, k ~ N(0, 30^2)), and the
+ * interval masks it takes since issue 18 (MASKED: windows causal or two-sided, positions with
+ * Nq != Nk, packed sequences with empty ones and rows or keys that see nothing, GQA / MQA),
+ * whose query blocks mix the three classes per consumer (empty, full, partial). Rows without a
+ * visible key must give exactly dQ = 0 and keys no query sees exactly dK = dV = 0.
  * Outputs are poisoned (NaN) before each call; the test checks which family ran (sm90 where
  * JFA_SM90_BWD is not 0 and the device is an sm_90 with the sm_90a kernels, else sm80 / simt). Every
  * case also runs on a second context created with JFA_SM90_BWD=0 (the sm80 backward on the same
@@ -31,6 +35,11 @@ typedef struct {
   int64_t qpos, kpos;
   double qk_scale; /* standard deviation of q and k (30: large logits) */
   int det;         /* also run the deterministic mode */
+  /* interval masks (left out: none) */
+  int win;                   /* a sliding window (wl, wr) */
+  int64_t wl, wr;            /* window sides (JFA_WINDOW_UNBOUNDED: that side open) */
+  const char *seq_q, *seq_k; /* packed sequence lengths ("1,7,129"; Nq, Nk their sums), NULL: none;
+                                seq_k NULL = seq_q */
 } tcase_t;
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -39,47 +48,73 @@ typedef struct {
 #define TL JFA_MASK_CAUSAL_TOP_LEFT
 #define BR JFA_MASK_CAUSAL_BOTTOM_RIGHT
 #define POS JFA_MASK_CAUSAL_POSITIONS
+#define NPOS JFA_MASK_POSITIONS
+#define UNB JFA_WINDOW_UNBOUNDED
 
 static const tcase_t cases[] = {
-    /* dt bshd B  Hq Hkv   Nq    Nk    D  mask  qpos kpos  qk  det */
-    {BF, 0, 2, 4, 4, 64, 64, 64, NONE, 0, 0, 1, 1},
-    {BF, 0, 1, 2, 2, 1, 1, 64, NONE, 0, 0, 1, 0},
-    {FH, 0, 1, 2, 2, 1, 1, 128, TL, 0, 0, 1, 0},
-    {BF, 1, 1, 2, 2, 7, 7, 64, TL, 0, 0, 1, 0},
-    {FH, 0, 2, 2, 2, 7, 33, 128, NONE, 0, 0, 1, 0},
-    {BF, 0, 1, 2, 2, 129, 200, 128, BR, 0, 0, 1, 1}, /* Nq < Nk, bottom-right */
-    {FH, 1, 1, 2, 2, 200, 129, 64, BR, 0, 0, 1, 0},  /* Nq > Nk, bottom-right: rows < 71 fully masked */
-    {BF, 1, 1, 2, 2, 129, 300, 64, TL, 0, 0, 1, 0},  /* Nq < Nk, top-left */
-    {FH, 0, 1, 2, 2, 300, 129, 128, TL, 0, 0, 1, 0}, /* Nq > Nk, top-left */
-    {BF, 1, 1, 16, 2, 129, 129, 64, TL, 0, 0, 1, 1}, /* GQA 8:1 */
-    {FH, 0, 1, 16, 2, 257, 300, 128, BR, 0, 0, 1, 0}, /* GQA 8:1 */
-    {BF, 0, 1, 4, 1, 200, 300, 128, NONE, 0, 0, 1, 0}, /* MQA */
-    {FH, 1, 2, 4, 1, 1000, 1000, 64, BR, 0, 0, 1, 0},  /* MQA */
-    {BF, 0, 1, 2, 2, 1000, 1000, 64, NONE, 0, 0, 1, 0},
-    {FH, 1, 1, 8, 1, 1000, 1000, 128, BR, 0, 0, 1, 0},
-    {BF, 0, 1, 2, 2, 4096, 4096, 128, BR, 0, 0, 1, 0},
-    {BF, 1, 1, 2, 2, 4096, 4096, 64, NONE, 0, 0, 1, 0},
-    {FH, 0, 1, 2, 2, 4096, 4096, 64, TL, 0, 0, 1, 0},
-    {BF, 0, 1, 2, 2, 64, 64, 64, POS, 0, 10, 1, 1},     /* rows 0..9 fully masked */
-    {FH, 1, 1, 2, 2, 200, 300, 128, POS, 0, 70, 1, 0},  /* rows 0..69 fully masked */
-    {BF, 0, 1, 2, 2, 1000, 64, 64, BR, 0, 0, 1, 0},     /* rows < 936 fully masked */
-    {FH, 0, 1, 2, 2, 77, 300, 128, POS, 500, 300, 1, 0}, /* global positions */
-    {BF, 0, 1, 2, 2, 77, 300, 64, POS, 100, 300, 1, 0},  /* every row fully masked */
+    /* dt bshd B  Hq Hkv   Nq    Nk    D  mask  qpos kpos  qk  det  win wl wr seq_q seq_k */
+    {BF, 0, 2, 4, 4, 64, 64, 64, NONE, 0, 0, 1, 1, 0, 0, 0, NULL, NULL},
+    {BF, 0, 1, 2, 2, 1, 1, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {FH, 0, 1, 2, 2, 1, 1, 128, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {BF, 1, 1, 2, 2, 7, 7, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {FH, 0, 2, 2, 2, 7, 33, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {BF, 0, 1, 2, 2, 129, 200, 128, BR, 0, 0, 1, 1, 0, 0, 0, NULL, NULL}, /* Nq < Nk, bottom-right */
+    {FH, 1, 1, 2, 2, 200, 129, 64, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},  /* Nq > Nk, bottom-right: rows < 71 fully masked */
+    {BF, 1, 1, 2, 2, 129, 300, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},  /* Nq < Nk, top-left */
+    {FH, 0, 1, 2, 2, 300, 129, 128, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* Nq > Nk, top-left */
+    {BF, 1, 1, 16, 2, 129, 129, 64, TL, 0, 0, 1, 1, 0, 0, 0, NULL, NULL}, /* GQA 8:1 */
+    {FH, 0, 1, 16, 2, 257, 300, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* GQA 8:1 */
+    {BF, 0, 1, 4, 1, 200, 300, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* MQA */
+    {FH, 1, 2, 4, 1, 1000, 1000, 64, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},  /* MQA */
+    {BF, 0, 1, 2, 2, 1000, 1000, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {FH, 1, 1, 8, 1, 1000, 1000, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {BF, 0, 1, 2, 2, 4096, 4096, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {BF, 1, 1, 2, 2, 4096, 4096, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {FH, 0, 1, 2, 2, 4096, 4096, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {BF, 0, 1, 2, 2, 64, 64, 64, POS, 0, 10, 1, 1, 0, 0, 0, NULL, NULL},     /* rows 0..9 fully masked */
+    {FH, 1, 1, 2, 2, 200, 300, 128, POS, 0, 70, 1, 0, 0, 0, 0, NULL, NULL},  /* rows 0..69 fully masked */
+    {BF, 0, 1, 2, 2, 1000, 64, 64, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},     /* rows < 936 fully masked */
+    {FH, 0, 1, 2, 2, 77, 300, 128, POS, 500, 300, 1, 0, 0, 0, 0, NULL, NULL}, /* global positions */
+    {BF, 0, 1, 2, 2, 77, 300, 64, POS, 100, 300, 1, 0, 0, 0, 0, NULL, NULL},  /* every row fully masked */
     /* large logits: q, k ~ N(0, 30^2) */
-    {BF, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0},
-    {FH, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0},
-    {BF, 1, 1, 4, 2, 512, 700, 128, BR, 0, 0, 30, 0},
-    {FH, 0, 1, 2, 2, 300, 300, 128, NONE, 0, 0, 30, 0},
+    {BF, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL},
+    {FH, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL},
+    {BF, 1, 1, 4, 2, 512, 700, 128, BR, 0, 0, 30, 0, 0, 0, 0, NULL, NULL},
+    {FH, 0, 1, 2, 2, 300, 300, 128, NONE, 0, 0, 30, 0, 0, 0, 0, NULL, NULL},
     /* head dims the sm90 backward declines: sm80 (multiples of 8), simt (rows not 16-byte aligned) */
-    {BF, 0, 1, 2, 2, 129, 257, 40, TL, 0, 0, 1, 0},
-    {FH, 1, 1, 2, 2, 200, 200, 120, BR, 0, 0, 1, 0}, /* sm80 at 128 (a JFA_HEAD_DIMS="64;128" build has it) */
-    {BF, 0, 1, 2, 2, 100, 100, 100, NONE, 0, 0, 1, 0},
+    {BF, 0, 1, 2, 2, 129, 257, 40, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {FH, 1, 1, 2, 2, 200, 200, 120, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* sm80 at 128 (a JFA_HEAD_DIMS="64;128" build has it) */
+    {BF, 0, 1, 2, 2, 100, 100, 100, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    /* interval masks (the MASKED kernel): windows */
+    {BF, 0, 1, 2, 2, 1000, 1000, 64, TL, 0, 0, 1, 1, 1, 100, UNB, NULL, NULL}, /* causal window */
+    {FH, 1, 1, 4, 2, 700, 700, 128, NONE, 0, 0, 1, 0, 1, 150, 70, NULL, NULL}, /* both sides, GQA */
+    {BF, 0, 1, 2, 2, 600, 1100, 128, BR, 0, 0, 1, 0, 1, 300, UNB, NULL, NULL}, /* Nq < Nk, bottom-right */
+    {FH, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, 1, 0, 1, 0, 0, NULL, NULL},     /* the diagonal only */
+    {BF, 1, 1, 2, 2, 200, 200, 64, NONE, 0, 0, 1, 0, 1, UNB, 5, NULL, NULL},   /* right side only */
+    {BF, 0, 1, 4, 1, 300, 500, 128, BR, 0, 0, 1, 0, 1, 64, UNB, NULL, NULL},   /* MQA */
+    {BF, 0, 1, 2, 2, 4096, 4096, 128, TL, 0, 0, 1, 0, 1, 1000, UNB, NULL, NULL}, /* many full blocks */
+    {FH, 1, 1, 2, 2, 2048, 2048, 64, TL, 0, 0, 1, 0, 1, 511, UNB, NULL, NULL},
+    /* positions (Nq != Nk): keys j < 170 seen by no query (CTAs with no block), rows >= 130 see no key */
+    {FH, 0, 1, 2, 2, 200, 300, 128, NPOS, 500, 300, 1, 0, 1, 30, 10, NULL, NULL},
+    {BF, 0, 1, 2, 2, 77, 300, 64, POS, 500, 300, 1, 0, 1, 100, UNB, NULL, NULL},
+    {BF, 1, 1, 8, 2, 129, 900, 64, NPOS, 0, 0, 1, 0, 1, 0, 600, NULL, NULL}, /* GQA 4:1, keys >= 729 unseen */
+    /* packed sequences: empty ones, a sequence with queries but no key (fully masked rows), one
+       with keys but no query (keys no query sees) */
+    {BF, 1, 1, 4, 2, 0, 0, 64, TL, 0, 0, 1, 1, 0, 0, 0, "1,7,0,129,64", NULL},
+    {FH, 1, 1, 2, 2, 0, 0, 128, BR, 0, 0, 1, 0, 0, 0, 0, "5,700,40", "9,650,100"},
+    {BF, 0, 1, 2, 2, 0, 0, 128, TL, 0, 0, 1, 0, 1, 33, UNB, "129,1,400,7", NULL}, /* + window */
+    {FH, 1, 1, 2, 2, 0, 0, 64, NONE, 0, 0, 1, 0, 0, 0, 0, "10,20,0,64", "0,30,5,70"},
+    {BF, 1, 1, 2, 1, 0, 0, 64, BR, 0, 0, 1, 0, 1, 1, 0, "33,0,129", "40,5,100"},
+    {BF, 0, 1, 2, 2, 0, 0, 128, TL, 0, 0, 1, 0, 0, 0, 0, "3,64,1,500,129,7,300", NULL},
+    /* large logits with a window: within 1.5x of the sm80 kernel's error */
+    {BF, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 1, 100, UNB, NULL, NULL},
+    {FH, 1, 1, 4, 2, 0, 0, 128, BR, 0, 0, 30, 0, 1, 64, UNB, "300,1,211", "350,3,200"},
 };
 
 static jfa_context_t *g_ref80; /* JFA_SM90_BWD=0: the sm80 backward on the same inputs */
 static jfa_context_t *g_det;   /* JFA_FLAG_DETERMINISTIC (JFA_SM90_BWD as the test runs) */
 
-/* The family the backward must run on for a case. */
+/* The family the backward must run on for a case (the interval masks included: sm90 at D = 64 / 128). */
 static int want_path(const tcase_t *c) {
   const char *kp = getenv("JFA_KERNEL_PATH");
   if (kp && strcmp(kp, "simt") == 0) return GT_PATH_SIMT;
@@ -102,10 +137,26 @@ static void run_bwd(jfa_context_t *ctx, const jfa_attention_params_t *prm, gbuf_
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const tcase_t *c = &cases[ci];
-  printf("case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld) qk~N(0,%g^2)\n", ci,
+  int64_t lq[64], lk[64], cq[65], ck[65];
+  int ns = 0;
+  int64_t Nq = c->Nq, Nk = c->Nk;
+  if (c->seq_q) {
+    ns = gt_parse_lens(c->seq_q, lq, 64);
+    if (gt_parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64) != ns) {
+      tu_expect("case table: seq_q and seq_k have the same count", 0);
+      return;
+    }
+    cq[0] = ck[0] = 0;
+    for (int s = 0; s < ns; ++s) cq[s + 1] = cq[s] + lq[s], ck[s + 1] = ck[s] + lk[s];
+    Nq = cq[ns], Nk = ck[ns];
+  }
+  printf("case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld) qk~N(0,%g^2)", ci,
          c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)c->B, (long long)c->Hq,
-         (long long)c->Hkv, (long long)c->Nq, (long long)c->Nk, (long long)c->D, (int)c->mask, (long long)c->qpos,
+         (long long)c->Hkv, (long long)Nq, (long long)Nk, (long long)c->D, (int)c->mask, (long long)c->qpos,
          (long long)c->kpos, c->qk_scale);
+  if (c->win) printf(" window=(%lld,%lld)", (long long)c->wl, (long long)c->wr);
+  if (ns) printf(" seqs=%s/%s", c->seq_q, c->seq_k ? c->seq_k : c->seq_q);
+  printf("\n");
   fflush(stdout);
   const double tol = gt_tol(c->dt);
   jfa_attention_params_t prm;
@@ -113,12 +164,14 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   prm.mask = c->mask;
   prm.q_position = c->qpos;
   prm.k_position = c->kpos;
+  if (c->win) prm.window_left = c->wl, prm.window_right = c->wr;
+  if (ns) prm.cu_seqlens_q = cq, prm.cu_seqlens_k = ck, prm.num_seqs = ns;
 
-  gbuf_t q = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D), k = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D),
-         v = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D), dout = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D);
-  gbuf_t o = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D), lse = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1),
-         dq = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, c->D), dk = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D),
-         dv = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, c->D);
+  gbuf_t q = gb_new(c->dt, c->bshd, c->B, c->Hq, Nq, c->D), k = gb_new(c->dt, c->bshd, c->B, c->Hkv, Nk, c->D),
+         v = gb_new(c->dt, c->bshd, c->B, c->Hkv, Nk, c->D), dout = gb_new(c->dt, c->bshd, c->B, c->Hq, Nq, c->D);
+  gbuf_t o = gb_new(c->dt, c->bshd, c->B, c->Hq, Nq, c->D), lse = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, Nq, 1),
+         dq = gb_new(c->dt, c->bshd, c->B, c->Hq, Nq, c->D), dk = gb_new(c->dt, c->bshd, c->B, c->Hkv, Nk, c->D),
+         dv = gb_new(c->dt, c->bshd, c->B, c->Hkv, Nk, c->D);
   gb_random(&q, c->qk_scale);
   gb_random(&k, c->qk_scale);
   gb_random(&v, 1.0);
@@ -132,11 +185,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     tu_expect("host allocation", 0);
     exit(1);
   }
-  jfa_tensor_t hq = host_f64(q.val, c->B, c->Hq, c->Nq, c->D), hk = host_f64(k.val, c->B, c->Hkv, c->Nk, c->D),
-               hv = host_f64(v.val, c->B, c->Hkv, c->Nk, c->D), hdo = host_f64(dout.val, c->B, c->Hq, c->Nq, c->D),
-               ho = host_f64(ro, c->B, c->Hq, c->Nq, c->D), hl = host_f64(rlse, c->B, c->Hq, c->Nq, 1),
-               hdq = host_f64(rdq, c->B, c->Hq, c->Nq, c->D), hdk = host_f64(rdk, c->B, c->Hkv, c->Nk, c->D),
-               hdv = host_f64(rdv, c->B, c->Hkv, c->Nk, c->D);
+  jfa_tensor_t hq = host_f64(q.val, c->B, c->Hq, Nq, c->D), hk = host_f64(k.val, c->B, c->Hkv, Nk, c->D),
+               hv = host_f64(v.val, c->B, c->Hkv, Nk, c->D), hdo = host_f64(dout.val, c->B, c->Hq, Nq, c->D),
+               ho = host_f64(ro, c->B, c->Hq, Nq, c->D), hl = host_f64(rlse, c->B, c->Hq, Nq, 1),
+               hdq = host_f64(rdq, c->B, c->Hq, Nq, c->D), hdk = host_f64(rdk, c->B, c->Hkv, Nk, c->D),
+               hdv = host_f64(rdv, c->B, c->Hkv, Nk, c->D);
   gt_ok(jfa_attention_forward(cpu, &prm, &hq, &hk, &hv, &ho, &hl), "cpu forward");
   gt_ok(jfa_attention_backward(cpu, &prm, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
 
@@ -153,7 +206,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const double e80[3] = {tu_rel_err(sdq, rdq, nq), tu_rel_err(sdk, rdk, nk), tu_rel_err(sdv, rdv, nk)};
 
   /* the backward under test */
-  char nm[96];
+  char nm[192];
   run_bwd(gpu, &prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
   snprintf(nm, sizeof(nm), "case %d bwd", ci);
   gt_check_path(gpu, nm, 1, want_path(c));
@@ -173,6 +226,17 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_compare(nm, dk.val, rdk, nk, tk);
   snprintf(nm, sizeof(nm), "case %d bwd dV", ci);
   gt_compare(nm, dv.val, rdv, nk, tv);
+  /* exact zeros where nothing is visible: rows without a key (dQ), keys no query sees (dK, dV) */
+  int64_t bad_rows = 0, bad_keys = 0, empty_rows = 0, empty_keys = 0;
+  for (size_t r = 0; r < nr; ++r)
+    if (rlse[r] == -INFINITY) ++empty_rows, bad_rows += !gt_row_zero(dq.val, (int64_t)r, c->D);
+  for (int64_t r = 0; r < c->B * c->Hkv * Nk; ++r)
+    if (gt_row_zero(rdk, r, c->D) && gt_row_zero(rdv, r, c->D))
+      ++empty_keys, bad_keys += !(gt_row_zero(dk.val, r, c->D) && gt_row_zero(dv.val, r, c->D));
+  snprintf(nm, sizeof(nm), "case %d: %lld rows without keys exactly dQ = 0 (%lld bad), %lld keys without queries "
+           "exactly dK = dV = 0 (%lld bad)", ci, (long long)empty_rows, (long long)bad_rows, (long long)empty_keys,
+           (long long)bad_keys);
+  tu_expect(nm, bad_rows == 0 && bad_keys == 0);
 
   if (c->det) {
     /* deterministic: the same family (its dQ from simt), two runs bitwise equal */

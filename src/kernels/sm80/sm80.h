@@ -22,6 +22,25 @@ struct BwdArgs {
   float scale, scale_log2;
 };
 
+/* The query blocks (of BM rows) that may see keys [n0, n0 + BN): [qb_start, nqb) (per_head of
+   them) of every query head (interval masks through mask_query_range, causal from the positions). The
+   sm80 backward kernels (bwd.cuh, bwd_f32.cuh, bwd_jvp.cuh) and the sm90 one (sm90/bwd.cuh) walk
+   per_head blocks per query head. */
+struct BwdQueryBlocks {
+  int64_t qb_start, nqb, per_head;
+};
+template <int BM, int BN, bool MASKED>
+__device__ __forceinline__ BwdQueryBlocks bwd_query_blocks(const jfa_problem_t &p, const MaskDev &mk, int64_t n0) {
+  int64_t i_min = 0, i_max = p.Nq; /* query rows that may see keys [n0, n0 + BN) */
+  if (MASKED) mask_query_range(mk, n0, min(n0 + BN, p.Nk), &i_min, &i_max);
+  else if (p.causal) i_min = max((int64_t)0, p.k_pos0 + n0 - p.q_pos0);
+  BwdQueryBlocks r;
+  r.qb_start = i_min / BM;
+  r.nqb = (!MASKED || i_max > i_min) ? (i_max + BM - 1) / BM : r.qb_start; /* end of the blocks */
+  r.per_head = r.qb_start < r.nqb ? r.nqb - r.qb_start : 0;
+  return r;
+}
+
 /** Forward (JVP = false) or fused forward+JVP at head dim D (a row of tiles.h) for the 16-bit
  *  type T; inst/fwd_d<D>.cu and inst/jvp_d<D>.cu instantiate it. */
 template <typename T, int D, bool JVP> jfa_status_t sm80_fwd_d(const FwdArgs &a, cudaStream_t st);

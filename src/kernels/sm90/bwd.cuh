@@ -3,8 +3,8 @@
  * calls family.cu takes; JFA_SM90_BWD=0 turns it off, backend.cu): wgmma fed by TMA through an mbarrier
  * pipeline, FlashAttention-3 style, bf16/fp16 in, fp32 accumulation. Compiled only for sm_90a,
  * per head dim (64, 128) by inst/bwd_d<D>.cu (sm90_bwd_d); tiles from tiles.h (OP_BWD rows);
- * family.cu takes no masks but causal (both alignments: q_pos0 / k_pos0), TMA-describable
- * q, k, v, dout.
+ * family.cu takes causal (both alignments: q_pos0 / k_pos0) and the interval masks (windows,
+ * positions, packed sequences; no dense mask), TMA-describable q, k, v, dout.
  *
  * A CTA owns BN = 64 * NWG keys of one (batch, kv head) and has 1 + NWG warpgroups:
  *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): lane 0 of warp 0
@@ -39,9 +39,19 @@
  * spills 5.4 KB. Measured by lowering the consumers' count: at D = 128 they need 217..232
  * registers (152 bytes of spills at 216), at D = 64 they fit in 168. What this version leaves out (FA3 has it): ping-pong between the
  * consumers, overlapping the next block's S with this block's softmax, one dQ reduce-add per
- * CTA (the consumers' partials summed first), lse / delta by TMA, BM = 128 at D = 64. Masks beyond causal are declined (sm80 runs them).
+ * CTA (the consumers' partials summed first), lse / delta by TMA, BM = 128 at D = 64.
  * Causal: the query blocks before the first that sees key n0 are skipped; within a block keys
- * are masked per element only where the block straddles the diagonal or Nk. Rows with
+ * are masked per element only where the block straddles the diagonal or Nk.
+ * Interval masks (MASKED, a.masked: windows, positions, packed sequences, causal with them; the
+ * sm90 forward's and the sm80 backward's rule): the CTA walks only the query blocks that
+ * mask_query_range gives for its keys (bwd_query_blocks, the sm80 backward's); warp 1 of the
+ * producer writes each stage's rows' key intervals [lo, hi) (mask_row_keys) and their union /
+ * intersection, and arrives on the stage's `full` with warp 0; each consumer warpgroup then
+ * classifies its 64 keys against the block's rows: empty (skipped: no products, no dQ
+ * reduce-add, the stage released), full (inside every row's interval: no per-element test) or
+ * partial (per element: key in its row's [lo, hi)). Fully masked rows (lo == hi) add nothing.
+ * Register counts 40 / 232 (setmaxnreg) instead of 24 / 240: warp 1's loop spills at 24 and 32.
+ * The MASKED = false instantiation is the causal-only kernel, unchanged (the same SASS). Rows with
  * lse = -inf contribute nothing (P = 0). Deterministic mode: the kernel skips its dQ
  * (a.skip_dq) and the caller takes dQ from simt_backward_dq, as sm80 does. Accumulate mode
  * (the ring's): dK, dV added in fp32 at the end, dQ by launch_scale_add.
@@ -66,7 +76,7 @@ enum {
 };
 
 /* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base). */
-template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2> struct Sm90Bwd {
+template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false> struct Sm90Bwd {
   static constexpr int BM = 64, NH = D / 64, NWG = BN / 64, NTHREADS = 128 * (1 + NWG);
   static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
   static constexpr uint32_t K_BYTES = NH * HALF_K;                 /* K (and V) */
@@ -77,7 +87,11 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2> struct Sm90Bwd {
   static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA ? BM * 64 * 4 : 0; /* per consumer: BM x 64 fp32 */
   static constexpr uint32_t DQ_OFF = DS_OFF + NWG * 2 * DS_BYTES;           /* [NWG] dQ staging buffers */
   static constexpr uint32_t STAT_OFF = DQ_OFF + NWG * DQ_BYTES; /* lse [ST][BM], delta [ST][BM] */
-  static constexpr uint32_t BAR_OFF = STAT_OFF + 2 * ST * BM * 4;   /* full[ST], empty[ST], kv */
+  /* MASKED: the rows' key intervals int2 (lo, hi) [ST][BM], then per stage the int4 (union lo, union
+     hi, intersection lo, intersection hi) of the block's rows (rows past Nq left out) */
+  static constexpr uint32_t MSK_OFF = STAT_OFF + 2 * ST * BM * 4;
+  static constexpr uint32_t MSK_BYTES = MASKED ? ST * (BM * 8 + 16) : 0;
+  static constexpr uint32_t BAR_OFF = MSK_OFF + MSK_BYTES; /* full[ST], empty[ST], kv */
   static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024; /* + slack to align the base */
   static_assert(BN % 64 == 0 && BN <= 256 && (D == 64 || D == 128), "bad sm90 backward tile");
   /* the swizzled tiles (K, V, each stage's Q and dO halves, the dS buffers) start at 1024-byte
@@ -85,7 +99,7 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2> struct Sm90Bwd {
   static_assert(HALF_Q % 1024 == 0 && HALF_K % 1024 == 0 && STAGE_OFF % 1024 == 0 && DS_OFF % 1024 == 0 &&
                     DS_BYTES % 1024 == 0 && STAGE_BYTES % 1024 == 0 && DQ_OFF % 1024 == 0 && DQ_BYTES % 1024 == 0,
                 "sm90 backward tiles not 1024-byte aligned");
-  static_assert(BAR_OFF % 8 == 0, "mbarriers need 8-byte alignment");
+  static_assert(BAR_OFF % 8 == 0 && MSK_OFF % 16 == 0, "mbarriers need 8-byte alignment, the int4 16");
   static_assert(2 * K_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
 };
 
@@ -100,17 +114,19 @@ __device__ __forceinline__ void sm90_atomic_add2(float *dst, float x, float y) {
   atomicAdd(reinterpret_cast<float2 *>(dst), make_float2(x, y));
 }
 
-template <typename T, int D, int BN, int ST, int DQ>
-__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ>::NTHREADS, 1)
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED>
+__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
     bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Bwd<D, BN, ST, DQ> C;
+  typedef Sm90Bwd<D, BN, ST, DQ, MASKED> C;
   constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = D / 8, KQ = BM / 16;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *gbase = smraw + (sbase - smem_u32(smraw)); /* the same base, generic pointer */
   const uint32_t sK = sbase, sV = sbase + C::K_BYTES, sSTG = sbase + C::STAGE_OFF, sDS = sbase + C::DS_OFF;
   float *lse_s = (float *)(gbase + C::STAT_OFF), *del_s = lse_s + ST * BM;
+  int2 *iv_s = (int2 *)(gbase + C::MSK_OFF);         /* MASKED: [ST][BM] rows' key intervals */
+  int4 *cls_s = (int4 *)(gbase + C::MSK_OFF + ST * BM * 8); /* MASKED: [ST] union / intersection */
   const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv */
   const uint32_t bar_kv = bar + 16 * ST;
 
@@ -118,16 +134,17 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ>::NTHREADS, 1)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
   const int64_t n0 = (int64_t)blockIdx.x * BN;
-  /* query rows that may see keys >= n0 (causal), the query blocks and the iterations (GQA heads x blocks) */
-  const int64_t i_min = p.causal ? max((int64_t)0, p.k_pos0 + n0 - p.q_pos0) : 0;
-  const int64_t qb_start = i_min / BM, nqb = (p.Nq + BM - 1) / BM;
-  const int64_t per_head = qb_start < nqb ? nqb - qb_start : 0;
-  const int64_t total = per_head * grp;
+  /* the query blocks [qb_start, nqb) that may see keys [n0, n0 + BN) (causal, or MASKED: the
+     rows of mask_query_range; the sm80 backward's function) and the iterations (GQA heads x
+     blocks). Computed once by every thread: the producer and the consumers walk the same blocks. */
+  const BwdQueryBlocks qbs = bwd_query_blocks<BM, BN, MASKED>(p, a.mk, n0);
+  const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb;
+  const int64_t total = qbs.per_head * grp;
 
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
-      mbar_init(bar + 8 * s, 32);               /* the producer warp's 32 lanes (lse / delta written) */
+      mbar_init(bar + 8 * s, MASKED ? 64 : 32); /* the producer warps' lanes (lse / delta, MASKED: intervals) */
       mbar_init(bar + 8 * (ST + s), 4 * C::NWG); /* one arrival per consumer warp */
     }
     mbar_init(bar_kv, 1);
@@ -137,7 +154,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ>::NTHREADS, 1)
 
   if (warp < 4) {
     /* producer warpgroup: warp 0 works, the three others idle */
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    /* MASKED: 40 (warp 1's interval loop spills at 24 and 32; the consumers take 232) */
+    if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+    else asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
     if (warp == 0 && total > 0) {
       if (lane == 0) {
         mbar_arrive_expect_tx(bar_kv, 2 * C::K_BYTES);
@@ -185,10 +204,55 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ>::NTHREADS, 1)
           ph ^= 1u;
         }
       }
+    } else if constexpr (MASKED) {
+      if (warp == 1 && total > 0) {
+        /* warp 1 (MASKED): per stage, the key intervals of the block's rows (mask_row_keys: window,
+           positions, packed sequences, causal; empty past Nq) and the union / intersection of those
+           of the rows < Nq, then its 32 arrivals on the stage's `full` (beside warp 0's: the binary
+           searches of packed sequences overlap warp 0's loads). 32-bit state (blocks < 2^24, rows
+           < 2^30: family.cu); the same blocks in the same order as warp 0 (grp heads x blocks
+           qb_start..), the intervals do not depend on the head. */
+        const int qbs0 = (int)qb_start, qbe = (int)nqb, ng = (int)grp, nq = (int)p.Nq;
+        int st = 0, wait_in = -ST; /* the stage's previous use is awaited once wait_in >= 0 */
+        uint32_t ph = 0;
+        for (int hg = 0; hg < ng; ++hg)
+          for (int qb = qbs0; qb < qbe; ++qb) {
+            if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
+            else ++wait_in;
+            int ulo = 0x7fffffff, uhi = 0, ilo = 0, ihi = 0x7fffffff;
+#pragma unroll 1
+            for (int r = lane; r < BM; r += 32) {
+              const int i = qb * BM + r;
+              int lo = 0, hi = 0;
+              if (i < nq) {
+                int64_t lo64, hi64;
+                mask_row_keys(a.mk, i, &lo64, &hi64);
+                lo = (int)lo64;
+                hi = (int)hi64;
+                ilo = max(ilo, lo);
+                ihi = min(ihi, hi);
+                if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
+              }
+              iv_s[st * BM + r] = make_int2(lo, hi);
+            }
+            ulo = __reduce_min_sync(0xffffffffu, ulo);
+            uhi = __reduce_max_sync(0xffffffffu, uhi);
+            ilo = __reduce_max_sync(0xffffffffu, ilo);
+            ihi = __reduce_min_sync(0xffffffffu, ihi);
+            if (lane == 0) cls_s[st] = make_int4(ulo, uhi, ilo, ihi);
+            mbar_arrive(bar + 8 * st);
+            if (++st == ST) {
+              st = 0;
+              ph ^= 1u;
+            }
+          }
+      }
     }
   } else {
     /* consumer warpgroups: 64 keys each, 16 per warp */
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+    /* MASKED: 232, so that 40 + 2 x 232 = 3 x 168, the launch's count (ptxas: no spills) */
+    if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
     const int g = lane >> 2, t4 = lane & 3;
     const int64_t nw0 = n0 + wg * 64;               /* this warpgroup's first key */
@@ -219,141 +283,166 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ>::NTHREADS, 1)
       const uint32_t sQ = sSTG + st * C::STAGE_BYTES, sO = sQ + NH * C::HALF_Q;
       mbar_wait(bar + 8 * st, ph);
 
-      /* S^T = K Q^T, dP^T = V dO^T: 64 keys x BM queries, k16 steps along D */
-      float s[NQ][4], dp[NQ][4];
-      wg_fence();
-#pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
-        const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
-        wgmma_ss<T, BM, 0>(&s[0][0], wg_desc(sK + ko, 16, 1024), wg_desc(sQ + qo, 16, 1024), kk > 0);
+      /* MASKED: the class of this warpgroup's keys [nw0, nw0 + 64) for the block's rows, from the
+         union / intersection of their intervals (the producer's cls_s): empty (no row sees one of
+         them: no products, no dQ reduce-add, dK / dV unchanged; the stage is released all the same),
+         full (inside every row's interval: no per-element test) or partial. Uniform over the
+         warpgroup, so its named barriers stay matched. */
+      bool live = true, mfull = false;
+      if constexpr (MASKED) {
+        const int4 c = cls_s[st];
+        const int k0 = (int)nw0;
+        live = c.x < c.y && c.x < k0 + 64 && c.y > k0;
+        mfull = c.z <= k0 && c.w >= k0 + 64;
       }
+      if (live) {
+        /* S^T = K Q^T, dP^T = V dO^T: 64 keys x BM queries, k16 steps along D */
+        float s[NQ][4], dp[NQ][4];
+        wg_fence();
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
-        const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
-        wgmma_ss<T, BM, 0>(&dp[0][0], wg_desc(sV + ko, 16, 1024), wg_desc(sO + qo, 16, 1024), kk > 0);
-      }
-      wg_commit();
-      wg_wait<0>();
-      wg_reg_fence<NQ * 4>(&s[0][0]);
-      wg_reg_fence<NQ * 4>(&dp[0][0]);
-
-      /* P^T and dS^T in place (s <- P, dp <- dS). Key kl (local to the warpgroup) is visible to
-         query qi (local to the block) iff kl < klim and kl - qi <= cdiff (causal). */
-      const float *lb = lse_s + st * BM, *db = del_s + st * BM;
-      const bool need_mask = nw0 + 64 > p.Nk || (p.causal && p.k_pos0 + nw0 + 63 > p.q_pos0 + q0);
-      int cdiff = 1 << 30;
-      if (p.causal) {
-        const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + nw0);
-        cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
-      }
-#pragma unroll
-      for (int nt = 0; nt < NQ; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
-          float pv = p_cap1(exp2f(s[nt][e] * a.scale_log2 - lb[qi]));
-          if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
-          s[nt][e] = pv;
-          dp[nt][e] = pv * (dp[nt][e] - db[qi]);
+        for (int kk = 0; kk < D / 16; ++kk) {
+          const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
+          wgmma_ss<T, BM, 0>(&s[0][0], wg_desc(sK + ko, 16, 1024), wg_desc(sQ + qo, 16, 1024), kk > 0);
         }
-
-      /* the A fragments of P^T and dS^T (k16 steps over the block's queries) */
-      uint32_t ap[KQ][4], as[KQ][4];
 #pragma unroll
-      for (int kk = 0; kk < KQ; ++kk) {
-        ap[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
-        ap[kk][1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
-        ap[kk][2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-        ap[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-        as[kk][0] = pack2<T>(dp[2 * kk][0], dp[2 * kk][1]);
-        as[kk][1] = pack2<T>(dp[2 * kk][2], dp[2 * kk][3]);
-        as[kk][2] = pack2<T>(dp[2 * kk + 1][0], dp[2 * kk + 1][1]);
-        as[kk][3] = pack2<T>(dp[2 * kk + 1][2], dp[2 * kk + 1][3]);
-      }
+        for (int kk = 0; kk < D / 16; ++kk) {
+          const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
+          wgmma_ss<T, BM, 0>(&dp[0][0], wg_desc(sV + ko, 16, 1024), wg_desc(sO + qo, 16, 1024), kk > 0);
+        }
+        wg_commit();
+        wg_wait<0>();
+        wg_reg_fence<NQ * 4>(&s[0][0]);
+        wg_reg_fence<NQ * 4>(&dp[0][0]);
 
-      /* dS (queries x this warpgroup's 64 keys, 16-bit) -> shared memory, K-major for dQ = dS K,
-         128-byte swizzle: element (q, k) at byte 128 q + 16 ((k / 8) ^ (q % 8)) + 2 (k % 8).
-         Buffer dsb was last read by the dQ products of iteration it - 2, which every warp of
-         this warpgroup waited for before the named barrier of iteration it - 1. */
-      if (!a.skip_dq) {
-        unsigned char *dsp = dsw + (size_t)dsb * C::DS_BYTES;
+        /* P^T and dS^T in place (s <- P, dp <- dS). Key kl (local to the warpgroup) is visible to
+           query qi (local to the block) iff kl < klim and kl - qi <= cdiff (causal), or, MASKED, iff
+           nw0 + kl is in the row's interval [lo, hi) (which holds causal and ends at Nk). */
+        const float *lb = lse_s + st * BM, *db = del_s + st * BM;
+        const int2 *ivb = iv_s + st * BM;
+        const bool need_mask =
+            MASKED ? !mfull : (nw0 + 64 > p.Nk || (p.causal && p.k_pos0 + nw0 + 63 > p.q_pos0 + q0));
+        int cdiff = 1 << 30;
+        if (p.causal) {
+          const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + nw0);
+          cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+        }
 #pragma unroll
         for (int nt = 0; nt < NQ; ++nt)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
-            const uint32_t off = (uint32_t)qi * 128 + ((uint32_t)((kl >> 3) ^ (qi & 7)) << 4) + (uint32_t)(kl & 7) * 2;
-            *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
+            float pv = p_cap1(exp2f(s[nt][e] * a.scale_log2 - lb[qi]));
+            if constexpr (MASKED) {
+              if (need_mask) {
+                const int2 iv = ivb[qi];
+                const int kj = (int)nw0 + kl;
+                if (kj < iv.x || kj >= iv.y) pv = 0.f;
+              }
+            } else {
+              if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
+            }
+            s[nt][e] = pv;
+            dp[nt][e] = pv * (dp[nt][e] - db[qi]);
           }
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
-        named_bar_sync(1 + wg, 128);
-      }
 
-      /* dV += P^T dO, dK += dS^T Q: k16 steps over the queries (16 rows = 2048 bytes), B MN-major */
-      wg_reg_fence<DT * 4>(&dv[0][0]);
-      wg_reg_fence<DT * 4>(&dk[0][0]);
-      wg_fence();
+        /* the A fragments of P^T and dS^T (k16 steps over the block's queries) */
+        uint32_t ap[KQ][4], as[KQ][4];
 #pragma unroll
-      for (int kk = 0; kk < KQ; ++kk) wgmma_rs<T, D, 1>(&dv[0][0], ap[kk], wg_desc(sO + kk * 2048, C::HALF_Q, 1024), 1);
-#pragma unroll
-      for (int kk = 0; kk < KQ; ++kk) wgmma_rs<T, D, 1>(&dk[0][0], as[kk], wg_desc(sQ + kk * 2048, C::HALF_Q, 1024), 1);
-      wg_commit();
-
-      if (!a.skip_dq) {
-        /* dQ[BM x D] += dS K, per 64-column half of D; K's rows (keys) are the k16 steps */
-        const uint32_t sdS = sDSw + (uint32_t)dsb * C::DS_BYTES;
-        const int64_t i_a = q0 + wq * 16 + g, i_b = i_a + 8;
-        float *rowa = a.dq_ws + ((b * p.Hq + hcur) * p.Nq + i_a) * a.Dws;
-#pragma unroll
-        for (int hh = 0; hh < NH; ++hh) {
-          float acc[8][4];
-          wg_fence();
-#pragma unroll
-          for (int kk = 0; kk < 4; ++kk)
-            wgmma_ss<T, 64, 1>(&acc[0][0], wg_desc(sdS + kk * 32, 16, 1024),
-                               wg_desc(sK + hh * C::HALF_K + krow + kk * 2048, C::HALF_K, 1024), kk > 0);
-          wg_commit();
-          wg_wait<0>();
-          wg_reg_fence<32>(&acc[0][0]);
-          if constexpr (DQ == SM90_DQ_ATOMIC2) {
-#pragma unroll
-            for (int nt = 0; nt < 8; ++nt) {
-              const int d = hh * 64 + nt * 8 + 2 * t4;
-              if (i_a < p.Nq) sm90_atomic_add2(rowa + d, acc[nt][0], acc[nt][1]);
-              if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
-            }
-          } else {
-            /* the 64 columns as two boxes of BM rows x 32 columns (128 bytes a row), 128-byte
-               swizzle as TMA reads them: (r, c) at 128 r + 16 ((c / 4) ^ (r % 8)) + 4 (c % 4).
-               The buffer is free once the previous reduce-adds have read it. */
-            if (dq_issuer) bulk_wait_read();
-            named_bar_sync(3 + wg, 128);
-            const int ra = wq * 16 + g;
-#pragma unroll
-            for (int nt = 0; nt < 8; ++nt) {
-              const int cc = (nt & 3) * 8 + 2 * t4;
-              const uint32_t box = (uint32_t)(nt >> 2) * (BM * 128);
-              const uint32_t oa = box + (uint32_t)ra * 128 + ((uint32_t)((cc >> 2) ^ (ra & 7)) << 4) + (cc & 3) * 4;
-              *(float2 *)(dqw + oa) = make_float2(acc[nt][0], acc[nt][1]);
-              *(float2 *)(dqw + oa + 8 * 128) = make_float2(acc[nt][2], acc[nt][3]); /* row ra + 8: same swizzle */
-            }
-            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to the TMA (async proxy) */
-            named_bar_sync(3 + wg, 128);
-            if (dq_issuer) {
-              const int z = (int)(b * p.Hq + hcur);
-              tma_reduce_add_3d(&tm.dq, sDQw, hh * 64, (int)q0, z);
-              tma_reduce_add_3d(&tm.dq, sDQw + BM * 128, hh * 64 + 32, (int)q0, z);
-              bulk_commit();
-            }
-          }
+        for (int kk = 0; kk < KQ; ++kk) {
+          ap[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
+          ap[kk][1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
+          ap[kk][2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+          ap[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+          as[kk][0] = pack2<T>(dp[2 * kk][0], dp[2 * kk][1]);
+          as[kk][1] = pack2<T>(dp[2 * kk][2], dp[2 * kk][3]);
+          as[kk][2] = pack2<T>(dp[2 * kk + 1][0], dp[2 * kk + 1][1]);
+          as[kk][3] = pack2<T>(dp[2 * kk + 1][2], dp[2 * kk + 1][3]);
         }
-        dsb ^= 1;
+
+        /* dS (queries x this warpgroup's 64 keys, 16-bit) -> shared memory, K-major for dQ = dS K,
+           128-byte swizzle: element (q, k) at byte 128 q + 16 ((k / 8) ^ (q % 8)) + 2 (k % 8).
+           Buffer dsb was last read by the dQ products of iteration it - 2, which every warp of
+           this warpgroup waited for before the named barrier of iteration it - 1. */
+        if (!a.skip_dq) {
+          unsigned char *dsp = dsw + (size_t)dsb * C::DS_BYTES;
+#pragma unroll
+          for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+              const uint32_t off = (uint32_t)qi * 128 + ((uint32_t)((kl >> 3) ^ (qi & 7)) << 4) + (uint32_t)(kl & 7) * 2;
+              *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
+            }
+          asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
+          named_bar_sync(1 + wg, 128);
+        }
+
+        /* dV += P^T dO, dK += dS^T Q: k16 steps over the queries (16 rows = 2048 bytes), B MN-major */
+        wg_reg_fence<DT * 4>(&dv[0][0]);
+        wg_reg_fence<DT * 4>(&dk[0][0]);
+        wg_fence();
+#pragma unroll
+        for (int kk = 0; kk < KQ; ++kk) wgmma_rs<T, D, 1>(&dv[0][0], ap[kk], wg_desc(sO + kk * 2048, C::HALF_Q, 1024), 1);
+#pragma unroll
+        for (int kk = 0; kk < KQ; ++kk) wgmma_rs<T, D, 1>(&dk[0][0], as[kk], wg_desc(sQ + kk * 2048, C::HALF_Q, 1024), 1);
+        wg_commit();
+
+        if (!a.skip_dq) {
+          /* dQ[BM x D] += dS K, per 64-column half of D; K's rows (keys) are the k16 steps */
+          const uint32_t sdS = sDSw + (uint32_t)dsb * C::DS_BYTES;
+          const int64_t i_a = q0 + wq * 16 + g, i_b = i_a + 8;
+          float *rowa = a.dq_ws + ((b * p.Hq + hcur) * p.Nq + i_a) * a.Dws;
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh) {
+            float acc[8][4];
+            wg_fence();
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk)
+              wgmma_ss<T, 64, 1>(&acc[0][0], wg_desc(sdS + kk * 32, 16, 1024),
+                                 wg_desc(sK + hh * C::HALF_K + krow + kk * 2048, C::HALF_K, 1024), kk > 0);
+            wg_commit();
+            wg_wait<0>();
+            wg_reg_fence<32>(&acc[0][0]);
+            if constexpr (DQ == SM90_DQ_ATOMIC2) {
+#pragma unroll
+              for (int nt = 0; nt < 8; ++nt) {
+                const int d = hh * 64 + nt * 8 + 2 * t4;
+                if (i_a < p.Nq) sm90_atomic_add2(rowa + d, acc[nt][0], acc[nt][1]);
+                if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
+              }
+            } else {
+              /* the 64 columns as two boxes of BM rows x 32 columns (128 bytes a row), 128-byte
+                 swizzle as TMA reads them: (r, c) at 128 r + 16 ((c / 4) ^ (r % 8)) + 4 (c % 4).
+                 The buffer is free once the previous reduce-adds have read it. */
+              if (dq_issuer) bulk_wait_read();
+              named_bar_sync(3 + wg, 128);
+              const int ra = wq * 16 + g;
+#pragma unroll
+              for (int nt = 0; nt < 8; ++nt) {
+                const int cc = (nt & 3) * 8 + 2 * t4;
+                const uint32_t box = (uint32_t)(nt >> 2) * (BM * 128);
+                const uint32_t oa = box + (uint32_t)ra * 128 + ((uint32_t)((cc >> 2) ^ (ra & 7)) << 4) + (cc & 3) * 4;
+                *(float2 *)(dqw + oa) = make_float2(acc[nt][0], acc[nt][1]);
+                *(float2 *)(dqw + oa + 8 * 128) = make_float2(acc[nt][2], acc[nt][3]); /* row ra + 8: same swizzle */
+              }
+              asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to the TMA (async proxy) */
+              named_bar_sync(3 + wg, 128);
+              if (dq_issuer) {
+                const int z = (int)(b * p.Hq + hcur);
+                tma_reduce_add_3d(&tm.dq, sDQw, hh * 64, (int)q0, z);
+                tma_reduce_add_3d(&tm.dq, sDQw + BM * 128, hh * 64 + 32, (int)q0, z);
+                bulk_commit();
+              }
+            }
+          }
+          dsb ^= 1;
+        }
+        wg_wait<0>(); /* dV, dK products: their A registers and this stage's Q / dO are free */
+        wg_reg_fence<DT * 4>(&dv[0][0]);
+        wg_reg_fence<DT * 4>(&dk[0][0]);
+        wg_reg_fence_u<KQ * 4>(&ap[0][0]);
+        wg_reg_fence_u<KQ * 4>(&as[0][0]);
       }
-      wg_wait<0>(); /* dV, dK products: their A registers and this stage's Q / dO are free */
-      wg_reg_fence<DT * 4>(&dv[0][0]);
-      wg_reg_fence<DT * 4>(&dk[0][0]);
-      wg_reg_fence_u<KQ * 4>(&ap[0][0]);
-      wg_reg_fence_u<KQ * 4>(&as[0][0]);
       __syncwarp();
       if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with the stage */
       if (++st == ST) {
@@ -389,9 +478,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ>::NTHREADS, 1)
 #endif
 }
 
-template <typename T, int D, int BN, int ST, int DQ>
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED>
 static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
-  typedef Sm90Bwd<D, BN, ST, DQ> C;
+  typedef Sm90Bwd<D, BN, ST, DQ, MASKED> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90BwdMaps tm;
   memset(&tm, 0, sizeof(tm));
@@ -400,7 +489,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
   if (DQ == SM90_DQ_TMA && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
-  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ>;
+  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -408,19 +497,24 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   return JFA_SUCCESS;
 }
 
+/* a.masked (interval masks: windows, positions, packed sequences) runs the MASKED instantiation,
+   with the tiles of MASK_CLASS_ANY (today the same row). */
 template <typename T, int D>
 jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
-  static_assert(c.D == D, "no sm90 backward tiles for this head dim");
+  constexpr Sm90Tile m = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
+  static_assert(c.D == D && m.D == D, "no sm90 backward tiles for this head dim");
+  if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, kSm90BwdDq, true>(a, t, st);
 #ifdef JFA_TUNING
-  /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds */
+  /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
+     (unmasked calls only; the masked ones keep kSm90BwdDq) */
   switch (tune_variant("JFA_TUNE_SM90_BWD")) {
-    case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2>(a, t, st);
-    case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA>(a, t, st);
+    case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2, false>(a, t, st);
+    case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA, false>(a, t, st);
     default: break;
   }
 #endif
-  return launch_bwd_sm90a<T, D, c.BN, c.ST, kSm90BwdDq>(a, t, st);
+  return launch_bwd_sm90a<T, D, c.BN, c.ST, kSm90BwdDq, false>(a, t, st);
 }
 
 #endif /* JFA_KERNELS_SM90_BWD_CUH_ */
