@@ -181,6 +181,11 @@ def _attend(q, k, v, cfg, enable_gqa):
                 and not _vmap.any_batched((q, k, v, cfg.attn_mask)):
             return _core.forward(q, k, v, cfg)[0]  # nothing to differentiate: skip autograd's bookkeeping
         return _Attention.apply(q, k, v, cfg.attn_mask, cfg)[0]  # (torch.vmap: the Function's rule)
+    if _core.jvp_without_function((qp, kp, vp) + tangents + (cfg.attn_mask,)):
+        # nothing to differentiate in reverse mode, no vmap: skip the Function (under torch.func.jvp,
+        # functorch's autograd.Function machinery), outputs allocated at qp's level
+        o, _, od, _ = _core.forward(qp, kp, vp, cfg, *tangents, like=qp if _core._functorch_active() else None)
+        return _core.make_dual(o, od)
     o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg.attn_mask, cfg)
     return _core.make_dual(o, od)
 
