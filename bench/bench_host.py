@@ -6,7 +6,8 @@ requires_grad + backward (torch.autograd.grad), forward-AD dual JVP (make_dual i
 dual level, one call) and the JVP through torch.func.jvp (functorch.jvp on torch 1.13). Each path
 also runs with the attention replaced by a trivial op (`q + k + v`, its "floor"): what torch's
 transform machinery costs whatever the op, which jfa cannot remove. Median over --iters timings
-of --batch calls each (time.perf_counter; CUDA: synchronised at the end of each batch).
+of --batch calls each (time.perf_counter; CUDA: synchronised at the end of each batch), printed as
+best / median.
 
     PYTHONPATH=python JFA_LIBRARY=build-cpu/libjfa.so /usr/bin/python3 bench/bench_host.py \
         [--device cpu] [--dtype float32] [--iters 21] [--batch 2000] [--profile PATH]
@@ -39,7 +40,8 @@ except ImportError:
 
 
 def timed(fn, iters, batch, sync):
-    """Median microseconds per call of fn over iters timings of batch calls (after one untimed batch)."""
+    """(best, median) microseconds per call of fn over iters timings of batch calls (after one untimed
+    batch). The best is the steadier figure on a shared machine (other work only adds time)."""
     for _ in range(batch):
         fn()
     sync()
@@ -51,7 +53,7 @@ def timed(fn, iters, batch, sync):
         sync()
         ts.append((time.perf_counter() - t0) * 1e6 / batch)
     ts.sort()
-    return ts[len(ts) // 2]
+    return ts[0], ts[len(ts) // 2]
 
 
 def paths(att, q, k, v, tq, tk, tv, qq, kk, vv):
@@ -105,7 +107,7 @@ def main():
 
     print("torch %s, %s %s, (B, H, N, D) = (%d, %d, %d, %d), causal %d; median of %d x %d calls, us per call"
           % (torch.__version__, a.device, a.dtype, B, H, N, D, a.causal, a.iters, a.batch))
-    print("| path | jfa.torch.attention | floor (q + k + v) | jfa - floor |")
+    print("| path | jfa.torch.attention | floor (q + k + v) | jfa - floor (best) |")
     print("|---|---|---|---|")
     prof_out = []
     for (name, fn), (_, floor_fn) in zip(paths(jfa_att, q, k, v, tq, tk, tv, qq, kk, vv),
@@ -114,9 +116,9 @@ def main():
         try:
             t = timed(fn, a.iters, a.batch, sync)
         except RuntimeError as e:  # e.g. torch 1.13's functorch.jvp refuses autograd.Function
-            print("| %s | refused: %s | %.1f | |" % (name, str(e).split(".")[0][:100], f))
+            print("| %s | refused: %s | %.1f / %.1f | |" % (name, str(e).split(".")[0][:100], f[0], f[1]))
             continue
-        print("| %s | %.1f | %.1f | %.1f |" % (name, t, f, t - f))
+        print("| %s | %.1f / %.1f | %.1f / %.1f | %.1f |" % (name, t[0], t[1], f[0], f[1], t[0] - f[0]))
         sys.stdout.flush()
         if a.profile:
             pr = cProfile.Profile()
