@@ -6,8 +6,9 @@ requires_grad + backward (torch.autograd.grad), forward-AD dual JVP (make_dual i
 dual level, one call) and the JVP through torch.func.jvp (functorch.jvp on torch 1.13). Each path
 also runs with the attention replaced by a trivial op (`q + k + v`, its "floor"): what torch's
 transform machinery costs whatever the op, which jfa cannot remove. Median over --iters timings
-of --batch calls each (time.perf_counter; CUDA: synchronised at the end of each batch), printed as
-best / median.
+of --batch calls each, printed as best / median: on the CPU the thread's CPU time (time.thread_time:
+what another process on a shared machine does not inflate), on CUDA time.perf_counter with each
+batch synchronised at its end (--clock picks either).
 
     PYTHONPATH=python JFA_LIBRARY=build-cpu/libjfa.so /usr/bin/python3 bench/bench_host.py \
         [--device cpu] [--dtype float32] [--iters 21] [--batch 2000] [--profile PATH]
@@ -39,19 +40,23 @@ except ImportError:
         func_jvp, JVP_NAME = None, None
 
 
+CLOCK = [time.perf_counter]
+
+
 def timed(fn, iters, batch, sync):
     """(best, median) microseconds per call of fn over iters timings of batch calls (after one untimed
     batch). The best is the steadier figure on a shared machine (other work only adds time)."""
+    clock = CLOCK[0]
     for _ in range(batch):
         fn()
     sync()
     ts = []
     for _ in range(iters):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(batch):
             fn()
         sync()
-        ts.append((time.perf_counter() - t0) * 1e6 / batch)
+        ts.append((clock() - t0) * 1e6 / batch)
     ts.sort()
     return ts[0], ts[len(ts) // 2]
 
@@ -80,6 +85,27 @@ def paths(att, q, k, v, tq, tk, tv, qq, kk, vv):
     return out
 
 
+def c_times(q, k, v, tq, tk, tv, causal, iters, batch, sync):
+    """Best microseconds of the bare C calls (jfa_attention_forward, _forward_jvp, forward + backward) on
+    views built once: what a call costs without the binding (None with a binding that lacks _core._view)."""
+    from jfa import _lib
+    from jfa.torch import _api, _core
+    if not hasattr(_core, "_view"):
+        return None
+    cfg = _api._config(None, _lib.MASK_CAUSAL_TOP_LEFT if causal else _lib.MASK_NONE, None)
+    ctx, pref = _core.context_for(q), _core._params(cfg)[2]
+    o, lse, od, mu = _core.forward(q, k, v, cfg, tq, tk, tv)
+    dq, dk, dv = (torch.empty_like(x) for x in (q, k, v))
+    V = _core._view
+    f = [V(t) for t in (q, k, v, o, lse)]
+    j = [V(t) for t in (q, k, v, tq, tk, tv, o, lse, od, mu)]
+    b = [V(t) for t in (q, k, v, o, lse, tq, dq, dk, dv)]
+    tf = timed(lambda: ctx.c_forward(ctx.handle, pref, *f), iters, batch, sync)[0]
+    tj = timed(lambda: ctx.c_forward_jvp(ctx.handle, pref, *j), iters, batch, sync)[0]
+    tb = timed(lambda: ctx.c_backward(ctx.handle, pref, *b), iters, batch, sync)[0]
+    return tf, tj, tf + tb
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
@@ -89,7 +115,12 @@ def main():
     ap.add_argument("--iters", type=int, default=21)
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--profile", default=None)
+    ap.add_argument("--clock", choices=("auto", "wall", "thread"), default="auto",
+                    help="thread: this thread's CPU time (steady on a shared machine; the default on the CPU), "
+                         "wall: time.perf_counter (the default on CUDA, where a batch ends synchronised)")
     a = ap.parse_args()
+    if a.clock == "thread" or (a.clock == "auto" and a.device == "cpu"):
+        CLOCK[0] = time.thread_time
     dev, dt = torch.device(a.device), getattr(torch, a.dtype)
     B, H, N, D = (int(x) for x in a.shape.split(","))
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -105,8 +136,9 @@ def main():
     def floor_att(x, y, z):
         return x + y + z
 
-    print("torch %s, %s %s, (B, H, N, D) = (%d, %d, %d, %d), causal %d; median of %d x %d calls, us per call"
-          % (torch.__version__, a.device, a.dtype, B, H, N, D, a.causal, a.iters, a.batch))
+    print("torch %s, %s %s, (B, H, N, D) = (%d, %d, %d, %d), causal %d; %d x %d calls, %s clock, us per call"
+          % (torch.__version__, a.device, a.dtype, B, H, N, D, a.causal, a.iters, a.batch,
+             "thread CPU" if CLOCK[0] is time.thread_time else "wall"))
     print("| path | jfa.torch.attention | floor (q + k + v) | jfa - floor (best) |")
     print("|---|---|---|---|")
     prof_out = []
@@ -129,6 +161,10 @@ def main():
             s = io.StringIO()
             pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(25)
             prof_out.append("==== %s (%d calls)\n%s" % (name, a.batch, s.getvalue()))
+    c = c_times(q, k, v, tq, tk, tv, causal, a.iters, a.batch, sync)
+    if c is not None:
+        print("C calls alone (prebuilt views, the 'kernel' here): forward %.1f, forward_jvp %.1f, forward + "
+              "backward %.1f us" % c)
     if a.profile:
         with open(a.profile, "w") as f:
             f.write("\n".join(prof_out))

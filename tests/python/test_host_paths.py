@@ -4,7 +4,9 @@ the fused JVP without its autograd.Function (_core.jvp_without_function) is take
 needs reverse mode and one functorch level at most wraps the tensors, and then matches the float64
 reference (dual tensors; torch.func.jvp, or functorch.jvp on torch 1.13, where it is the only way
 jfa runs under functorch.jvp); the params pointer cached with a Config follows the Config (a copy
-with another mask gets its own); the C calls with packed tensor views refuse what jfa_tensor refused.
+with another mask gets its own); the C calls with packed tensor views refuse what jfa_tensor refused;
+the calls that need no lse / mu (NULL to jfa) give bitwise the o and od of those that write them
+(CPU here, CUDA cases with the gpu marker).
 """
 import ctypes
 
@@ -12,7 +14,7 @@ import pytest
 import torch
 import torch.autograd.forward_ad as fwAD
 
-from conftest import HAS_TORCH_FUNC, randn, reference, relerr
+from conftest import HAS_TORCH_FUNC, devices_dtypes, randn, reference, relerr
 
 import jfa.torch as jt
 from jfa import _lib
@@ -31,7 +33,7 @@ def _decision(q, k, v, mask=None):
     """What _attend decides for these (possibly dual / wrapped) inputs: True = no Function."""
     qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, False)
     assert tangents is not None
-    return _core.jvp_without_function((qp, kp, vp) + tangents + (mask,))
+    return _core.jvp_without_function((qp, kp, vp) + tangents + (mask,)) is not None
 
 
 def test_jvp_without_function_choice(gen):
@@ -140,3 +142,27 @@ def test_packed_views_refuse_as_before(gen):
     o, lse, _, _ = _core.forward(q, k, v, cfg)
     with pytest.raises(_lib.JfaError):
         _core.backward(q, k, v, o, lse, randn(gen, (1, 2, 5, 3), torch.float64, "cpu"), cfg)
+
+
+@pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
+@pytest.mark.parametrize("D", [64, 128])
+def test_calls_without_stats_match(gen, device, dtype, tol, D):
+    """The calls that need no lse / mu (a forward without grad, the Function-less JVP) pass NULL for
+    them: o and od are bitwise those of the calls that write lse and mu (same kernel; on an H200 at
+    D = 64 / 128 in 16-bit the sm90 family), and jfa.torch.attention returns exactly them."""
+    B, H, N = 2, 3, 200
+    q, k, v, tq, tk, tv = (randn(gen, (B, N, H, D), dtype, device).transpose(1, 2) for _ in range(6))
+    cfg = _api._config(None, _lib.MASK_CAUSAL_TOP_LEFT, None)
+    o, lse, _, _ = _core.forward(q, k, v, cfg)
+    o2, lse2, _, _ = _core.forward(q, k, v, cfg, stats=False)
+    assert lse2 is None and torch.equal(o, o2)
+    with torch.no_grad():
+        assert torch.equal(jt.attention(q, k, v, is_causal=True), o)
+    o, lse, od, mu = _core.forward(q, k, v, cfg, tq, tk, tv)
+    o2, lse2, od2, mu2 = _core.forward(q, k, v, cfg, tq, tk, tv, stats=False)
+    assert lse2 is None and mu2 is None and torch.equal(o, o2) and torch.equal(od, od2)
+    with fwAD.dual_level():
+        p, t = fwAD.unpack_dual(jt.attention(*[fwAD.make_dual(a, b) for a, b in zip((q, k, v), (tq, tk, tv))],
+                                             is_causal=True))
+    assert torch.equal(p, o) and torch.equal(t, od)
+    assert relerr(o, reference(q, k, v, is_causal=True)) < tol

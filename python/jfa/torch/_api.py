@@ -189,12 +189,15 @@ def _attend(q, k, v, cfg, enable_gqa):
     if tangents is None:
         if (not (q.requires_grad or k.requires_grad or v.requires_grad) or not torch.is_grad_enabled()) \
                 and not _vmap.any_batched((q, k, v, cfg.attn_mask)):
-            return _core.forward(q, k, v, cfg)[0]  # nothing to differentiate: skip autograd's bookkeeping
+            return _core.forward(q, k, v, cfg, stats=False)[0]  # nothing to differentiate: no autograd, no lse
         return _Attention.apply(q, k, v, cfg.attn_mask, cfg)[0]  # (torch.vmap: the Function's rule)
-    if _core.jvp_without_function((qp, kp, vp) + tangents + (cfg.attn_mask,)):
+    bare = _core.jvp_without_function((qp, kp, vp) + tangents + (cfg.attn_mask,))
+    if bare is not None:
         # nothing to differentiate in reverse mode, no vmap: skip the Function (under torch.func.jvp,
-        # functorch's autograd.Function machinery), outputs allocated at qp's level
-        o, _, od, _ = _core.forward(qp, kp, vp, cfg, *tangents, like=qp if _core._functorch_active() else None)
+        # functorch's autograd.Function machinery); the call on the unwrapped tensors, o and od
+        # allocated at qp's level, lse and mu not made
+        o, _, od, _ = _core.forward(*bare[:3], cfg, *bare[3:6], like=qp if _core._functorch_active() else None,
+                                    stats=False)
         return _core.make_dual(o, od)
     o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg.attn_mask, cfg)
     return _core.make_dual(o, od)

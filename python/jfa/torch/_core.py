@@ -298,38 +298,40 @@ _IS_FUNCTIONAL = getattr(_FUNCTORCH, "is_functionaltensor", None)
 
 
 def jvp_without_function(tensors):
-    """Whether the fused JVP call on these tensors (primals, tangents, dense mask; None skipped) may run
-    without its autograd.Function: nothing asks for a gradient (no tensor, nor anything a functorch
-    wrapper holds, requires grad while grad mode is on) and at most one functorch level wraps them, with
-    no vmap batching and no functionalization at it (plain dual tensors, or torch.func.jvp alone). The
-    outputs are then allocated at that level (forward's `like`) and od is attached with make_dual,
-    which is what the Function's apply gives there, minus the cost of applying it (under torch.func,
-    functorch's Python path for an autograd.Function at every level)."""
+    """The tensors under their functorch wrappers (a list, None kept) when the fused JVP call on them
+    (primals, tangents, dense mask) may run without its autograd.Function, else None: nothing asks for
+    a gradient (no tensor, nor anything a functorch wrapper holds, requires grad while grad mode is on)
+    and at most one functorch level wraps them, with no vmap batching and no functionalization at it
+    (plain dual tensors, or torch.func.jvp alone). The outputs are then allocated at that level
+    (forward's `like`) and od is attached with make_dual, which is what the Function's apply gives
+    there, minus the cost of applying it (under torch.func, functorch's Python path for an
+    autograd.Function at every level)."""
     grad = torch.is_grad_enabled()
     if grad:
         for t in tensors:
             if t is not None and t.requires_grad:
-                return False
+                return None
     if not _functorch_active():
-        return True
+        return list(tensors)
     F = _FUNCTORCH
     level = -1
+    out = []
     for t in tensors:
-        if t is None:
-            continue
-        lv = _get_level(t)
-        while lv != -1:
-            if level == -1:
-                level = lv
-            elif lv != level:
-                return False  # two levels (nested transforms): the Function's rules handle each
-            if F.is_batchedtensor(t) or (_IS_FUNCTIONAL is not None and _IS_FUNCTIONAL(t)) or not _wrapped(t):
-                return False
-            t = F.get_unwrapped(t)
-            if grad and t.requires_grad:
-                return False
+        if t is not None:
             lv = _get_level(t)
-    return True
+            while lv != -1:
+                if level == -1:
+                    level = lv
+                elif lv != level:
+                    return None  # two levels (nested transforms): the Function's rules handle each
+                if F.is_batchedtensor(t) or (_IS_FUNCTIONAL is not None and _IS_FUNCTIONAL(t)) or not _wrapped(t):
+                    return None
+                t = F.get_unwrapped(t)
+                if grad and t.requires_grad:
+                    return None
+                lv = _get_level(t)
+        out.append(t)
+    return out
 
 
 def stat_dtype(q):
@@ -424,10 +426,11 @@ def empty_like(t, fmt=None):
     return torch.empty_like(t) if fmt is None else torch.empty_like(t, memory_format=fmt)
 
 
-def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None, like=None):
+def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None, like=None, stats=True):
     """o, lse (and od, mu when tangents are given) in one call; fmt: the outputs' memory format
     (None: empty_like's). like: the tensor o and od are allocated like (default: q's storage), e.g. the
-    primal at a torch.func.jvp level so that they are that level's tensors.
+    primal at a torch.func.jvp level so that they are that level's tensors. stats=False: lse and mu
+    are not made (NULL to jfa, which then only skips their stores) and come back as None.
 
     Under an active functorch transform a tensor made here is that transform's wrapper even when made
     from plain storage: the views are then of the storage underneath (plain)."""
@@ -435,18 +438,20 @@ def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None, like=None):
     ctx = context_for(q)
     pref = _params(cfg)[2]
     o = empty_like(q if like is None else like, fmt)
-    lse = new_stat(q)
+    lse = new_stat(q) if stats else None
     wrapped = _functorch_active()
     if qd is None:
         po, plse = (plain(o), plain(lse)) if wrapped else (o, lse)
-        _call(ctx.c_forward(ctx.handle, pref, _view(q, "q"), _view(k, "k"), _view(v, "v"), _view(po), _view(plse)))
+        _call(ctx.c_forward(ctx.handle, pref, _view(q, "q"), _view(k, "k"), _view(v, "v"), _view(po),
+                            None if lse is None else _view(plse)))
         return o, lse, None, None
     qd, kd, vd = plain(qd), plain(kd), plain(vd)
     od = empty_like(q if like is None else like, fmt)
-    mu = new_stat(q)
+    mu = new_stat(q) if stats else None
     po, plse, pod, pmu = (plain(o), plain(lse), plain(od), plain(mu)) if wrapped else (o, lse, od, mu)
     _call(ctx.c_forward_jvp(ctx.handle, pref, _view(q, "q"), _view(k, "k"), _view(v, "v"), _view(qd, "qd"),
-                            _view(kd, "kd"), _view(vd, "vd"), _view(po), _view(plse), _view(pod), _view(pmu)))
+                            _view(kd, "kd"), _view(vd, "vd"), _view(po), None if lse is None else _view(plse),
+                            _view(pod), None if mu is None else _view(pmu)))
     return o, lse, od, mu
 
 
