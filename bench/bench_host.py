@@ -5,13 +5,18 @@ is the Python / ctypes / autograd work around it. Paths: plain forward (no grad)
 requires_grad + backward (torch.autograd.grad), forward-AD dual JVP (make_dual inputs in an open
 dual level, one call) and the JVP through torch.func.jvp (functorch.jvp on torch 1.13). Each path
 also runs with the attention replaced by a trivial op (`q + k + v`, its "floor"): what torch's
-transform machinery costs whatever the op, which jfa cannot remove. Median over --iters timings
-of --batch calls each, printed as best / median: on the CPU the thread's CPU time (time.thread_time:
+transform machinery costs whatever the op, which jfa cannot remove. --iters timings of --batch
+calls each, printed as best / median: on the CPU the thread's CPU time (time.thread_time:
 what another process on a shared machine does not inflate), on CUDA time.perf_counter with each
 batch synchronised at its end (--clock picks either).
 
     PYTHONPATH=python JFA_LIBRARY=build-cpu/libjfa.so /usr/bin/python3 bench/bench_host.py \
         [--device cpu] [--dtype float32] [--iters 21] [--batch 2000] [--profile PATH]
+    # on a GPU (host time of each path at a size whose kernels take microseconds):
+    PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_host.py --device cuda --dtype bfloat16 \
+        --shape 1,1,64,64 --iters 21 --batch 500
+
+Last lines: the bare C calls on views built once (the "kernel" of these sizes).
 
 --profile PATH: also a cProfile of each jfa path (sorted by own time, top 25 lines) in PATH.
 """
