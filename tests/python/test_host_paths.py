@@ -5,8 +5,8 @@ needs reverse mode and one functorch level at most wraps the tensors, and then m
 reference (dual tensors; torch.func.jvp, or functorch.jvp on torch 1.13, where it is the only way
 jfa runs under functorch.jvp); the params pointer cached with a Config follows the Config (a copy
 with another mask gets its own); the C calls with packed tensor views refuse what jfa_tensor refused;
-the calls that need no lse / mu (NULL to jfa) give bitwise the o and od of those that write them
-(CPU here, CUDA cases with the gpu marker).
+the calls that need no lse / mu (NULL to jfa) give bitwise the o and od (and lse) of those that
+write them (CPU here, CUDA cases with the gpu marker).
 """
 import ctypes
 
@@ -161,6 +161,8 @@ def test_calls_without_stats_match(gen, device, dtype, tol, D):
     o, lse, od, mu = _core.forward(q, k, v, cfg, tq, tk, tv)
     o2, lse2, od2, mu2 = _core.forward(q, k, v, cfg, tq, tk, tv, stats=False)
     assert lse2 is None and mu2 is None and torch.equal(o, o2) and torch.equal(od, od2)
+    o2, lse2, od2, mu2 = _core.forward(q, k, v, cfg, tq, tk, tv, mu_out=False)  # the Jvp Function's call
+    assert mu2 is None and torch.equal(lse, lse2) and torch.equal(o, o2) and torch.equal(od, od2)
     with fwAD.dual_level():
         p, t = fwAD.unpack_dual(jt.attention(*[fwAD.make_dual(a, b) for a, b in zip((q, k, v), (tq, tk, tv))],
                                              is_causal=True))

@@ -100,7 +100,7 @@ def make_attention_functions(name, forward, backward, second_order=None):
 
 
 def _forward(q, k, v, qd, kd, vd, cfg):
-    o, lse, od, _ = _core.forward(q, k, v, cfg, qd, kd, vd)
+    o, lse, od, _ = _core.forward(q, k, v, cfg, qd, kd, vd, mu_out=False)  # mu: nothing reads it here
     return o, lse, od
 
 

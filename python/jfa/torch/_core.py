@@ -426,11 +426,12 @@ def empty_like(t, fmt=None):
     return torch.empty_like(t) if fmt is None else torch.empty_like(t, memory_format=fmt)
 
 
-def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None, like=None, stats=True):
+def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None, like=None, stats=True, mu_out=True):
     """o, lse (and od, mu when tangents are given) in one call; fmt: the outputs' memory format
     (None: empty_like's). like: the tensor o and od are allocated like (default: q's storage), e.g. the
     primal at a torch.func.jvp level so that they are that level's tensors. stats=False: lse and mu
-    are not made (NULL to jfa, which then only skips their stores) and come back as None.
+    are not made (NULL to jfa, which then only skips their stores) and come back as None;
+    mu_out=False: mu alone is not made (a caller that keeps lse for the backward but not mu).
 
     Under an active functorch transform a tensor made here is that transform's wrapper even when made
     from plain storage: the views are then of the storage underneath (plain)."""
@@ -447,7 +448,7 @@ def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None, like=None, stats=
         return o, lse, None, None
     qd, kd, vd = plain(qd), plain(kd), plain(vd)
     od = empty_like(q if like is None else like, fmt)
-    mu = new_stat(q) if stats else None
+    mu = new_stat(q) if stats and mu_out else None
     po, plse, pod, pmu = (plain(o), plain(lse), plain(od), plain(mu)) if wrapped else (o, lse, od, mu)
     _call(ctx.c_forward_jvp(ctx.handle, pref, _view(q, "q"), _view(k, "k"), _view(v, "v"), _view(qd, "qd"),
                             _view(kd, "kd"), _view(vd, "vd"), _view(po), None if lse is None else _view(plse),
