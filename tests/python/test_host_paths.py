@@ -95,6 +95,23 @@ def test_transform_jvp_matches_reference(gen, no_grad):
     assert relerr(o, ro) < 1e-12 and relerr(tan, rt) < 1e-12, (relerr(o, ro), relerr(tan, rt))
 
 
+@pytest.mark.skipif(not hasattr(torch, "_efficientzerotensor"), reason="no ZeroTensor in this torch")
+def test_bare_zero_tangent_takes_the_function(gen):
+    """A storage-less ZeroTensor that no functorch level wraps, met while a transform is active: the
+    short cut declines it (forward's real zeros for it would be made at the level, without storage)."""
+    jvp, _, _ = _transforms()
+    q, t = randn(gen, (1, 1, 4, 3), torch.float64, "cpu"), randn(gen, (1, 1, 4, 3), torch.float64, "cpu")
+    seen = []
+
+    def f(x):
+        z = torch._efficientzerotensor(x.shape, dtype=x.dtype)
+        seen.append(_core.jvp_without_function([x, z]))
+        seen.append(_core.jvp_without_function([x, None]))
+        return x
+    jvp(f, (q,), (t,))
+    assert seen[0] is None and seen[1] is not None
+
+
 def test_dual_without_function_matches_function(gen):
     """Plain dual tensors: the call without the Function (no gradient wanted) and the one through it
     (inputs requiring grad) give bitwise the same primal and tangent; only the latter has a graph."""

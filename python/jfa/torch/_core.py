@@ -330,6 +330,8 @@ def jvp_without_function(tensors):
                 if grad and t.requires_grad:
                     return None
                 lv = _get_level(t)
+            if _IS_ZERO is not None and _IS_ZERO(t):
+                return None  # a bare ZeroTensor: forward's zeros for it would be made at the level (no storage)
         out.append(t)
     return out
 
@@ -437,7 +439,8 @@ def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None, like=None, stats=
     from plain storage: the views are then of the storage underneath (plain)."""
     q, k, v = plain(q), plain(k), plain(v)
     ctx = context_for(q)
-    pref = _params(cfg)[2]
+    par = _params(cfg)  # held for the call: it owns the struct pref points to
+    pref = par[2]
     o = empty_like(q if like is None else like, fmt)
     lse = new_stat(q) if stats else None
     wrapped = _functorch_active()
@@ -461,7 +464,8 @@ def backward(q, k, v, o, lse, do, cfg, fmt=None):
     a functorch transform viewed through plain, as there)."""
     q, k, v, o, lse, do = plain(q), plain(k), plain(v), plain(o), plain(lse), plain(do)
     ctx = context_for(q)
-    pref = _params(cfg)[2]
+    par = _params(cfg)  # held for the call: it owns the struct pref points to
+    pref = par[2]
     if do.dtype != q.dtype:
         do = do.to(q.dtype)
     dq, dk, dv = empty_like(q, fmt), empty_like(k, fmt), empty_like(v, fmt)
