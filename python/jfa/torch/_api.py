@@ -93,14 +93,22 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
         raise NotImplementedError("jfa: dropout is not supported (dropout_p must be 0)")
     if causal_alignment not in _ALIGN:
         raise ValueError("jfa: causal_alignment must be 'top_left' or 'bottom_right', got %r" % (causal_alignment,))
-    for n, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError("jfa: %s must be a torch.Tensor, got %s" % (n, type(t).__name__))
+    if not (isinstance(query, torch.Tensor) and isinstance(key, torch.Tensor) and isinstance(value, torch.Tensor)):
+        for n, t in (("query", query), ("key", key), ("value", value)):
+            if not isinstance(t, torch.Tensor):
+                raise TypeError("jfa: %s must be a torch.Tensor, got %s" % (n, type(t).__name__))
     qs, ks, vs = query.shape, key.shape, value.shape
-    if not (len(qs) == len(ks) == len(vs)) or qs[:-3] != ks[:-3] or ks[:-3] != vs[:-3]:
-        raise ValueError("jfa: query %s, key %s and value %s must have the same leading (batch) dims"
-                         % (tuple(qs), tuple(ks), tuple(vs)))
-    q, k, v = _to4d(query), _to4d(key), _to4d(value)
+    nd = len(qs)
+    if nd == 4 and len(ks) == 4 and len(vs) == 4:  # (B, H, L, E): the batch dim is the only leading one
+        if not qs[0] == ks[0] == vs[0]:
+            raise ValueError("jfa: query %s, key %s and value %s must have the same leading (batch) dims"
+                             % (tuple(qs), tuple(ks), tuple(vs)))
+        q, k, v = query, key, value
+    else:
+        if not (nd == len(ks) == len(vs)) or qs[:-3] != ks[:-3] or ks[:-3] != vs[:-3]:
+            raise ValueError("jfa: query %s, key %s and value %s must have the same leading (batch) dims"
+                             % (tuple(qs), tuple(ks), tuple(vs)))
+        q, k, v = _to4d(query), _to4d(key), _to4d(value)
     mode = _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE
     if compiling:
         if q.numel() == 0 or k.shape[2] == 0:  # O = 0 (_NoKeys): the eager path
@@ -115,6 +123,8 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     else:
         cfg = _core.Config(scale, mode, _prepare_mask(attn_mask, query, key, q.dtype), _window(window))
     o = _attend(q, k, v, cfg, enable_gqa)
+    if q is query:  # 4-d: o is (B, H, L, E) already (Ev == E is checked)
+        return o
     out_shape = qs[:-1] + vs[-1:]
     return o if o.shape == out_shape else o.reshape(out_shape)
 
@@ -179,8 +189,16 @@ def _attend(q, k, v, cfg, enable_gqa):
     if tangents is None:
         if (not (q.requires_grad or k.requires_grad or v.requires_grad) or not torch.is_grad_enabled()) \
                 and not _vmap.any_batched((q, k, v, cfg.attn_mask)):
-            return _core.forward(q, k, v, cfg)[0]  # nothing to differentiate: skip autograd's bookkeeping
+            return _core.forward(q, k, v, cfg, stats=False)[0]  # nothing to differentiate: no autograd, no lse
         return _Attention.apply(q, k, v, cfg.attn_mask, cfg)[0]  # (torch.vmap: the Function's rule)
+    bare = _core.jvp_without_function((qp, kp, vp) + tangents + (cfg.attn_mask,))
+    if bare is not None:
+        # nothing to differentiate in reverse mode, no vmap: skip the Function (under torch.func.jvp,
+        # functorch's autograd.Function machinery); the call on the unwrapped tensors, o and od
+        # allocated at qp's level, lse and mu not made
+        o, _, od, _ = _core.forward(*bare[:3], cfg, *bare[3:6], like=qp if _core._functorch_active() else None,
+                                    stats=False)
+        return _core.make_dual(o, od)
     o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg.attn_mask, cfg)
     return _core.make_dual(o, od)
 

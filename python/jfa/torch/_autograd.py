@@ -53,6 +53,7 @@ def make_attention_functions(name, forward, backward, second_order=None):
     def plain_setup(ctx, inputs, output):
         q, k, v, mask, op = inputs
         ctx.op = op
+        ctx.set_materialize_grads(False)  # no zeros made (a fill on the GPU) for lse's grad, which is unused
         ctx.mark_non_differentiable(output[1])
         ctx.save_for_backward(q, k, v, *output, mask)
         ctx.save_for_forward(q, k, v, mask)
@@ -99,7 +100,7 @@ def make_attention_functions(name, forward, backward, second_order=None):
 
 
 def _forward(q, k, v, qd, kd, vd, cfg):
-    o, lse, od, _ = _core.forward(q, k, v, cfg, qd, kd, vd)
+    o, lse, od, _ = _core.forward(q, k, v, cfg, qd, kd, vd, mu_out=False)  # mu: nothing reads it here
     return o, lse, od
 
 

@@ -95,6 +95,11 @@ class _Context:
         self._stream = None
         self.flags = 0  # the JFA_FLAG_* bits set on the context
         self._destroy = L.jfa_context_destroy
+        # The three calls of every attention, declared without argtypes: forward() and backward() pass
+        # exactly (handle, params pointer, packed jfa_tensor_t bytes...), which ctypes then hands over
+        # without per-argument conversion (bytes -> const char *, c_void_p -> pointer).
+        self.c_forward, self.c_forward_jvp, self.c_backward = (
+            _untyped(L, n) for n in ("jfa_attention_forward", "jfa_attention_forward_jvp", "jfa_attention_backward"))
 
     def set_flag(self, bit, on):
         """Sets or clears one JFA_FLAG_* bit of the context (one C call when it changes)."""
@@ -118,6 +123,14 @@ class _Context:
                 self._destroy(self.handle)
         except Exception:
             pass
+
+
+def _untyped(L, name):
+    """A second ctypes function object for `name` (lib[name] is not the cached lib.name), returning a
+    C int and taking its arguments unconverted: only the pointer-sized values of _view and _params."""
+    fn = L[name]
+    fn.restype = ctypes.c_int
+    return fn
 
 
 def context(device):
@@ -181,6 +194,24 @@ def jfa_tensor(t, name="tensor"):
         st[3] if sh[3] > 1 else 0))
 
 
+def _view(t, name="tensor"):
+    """The bytes of a jfa_tensor_t view of t, a plain (unwrapped) 4-d tensor: what jfa_tensor
+    builds, without the ctypes struct (passed as a const pointer to these bytes)."""
+    sh = t.shape
+    if len(sh) != 4:
+        raise ValueError("jfa: %s must be 4-d (batch, heads, seq, dim), got shape %s" % (name, tuple(sh)))
+    a, b, c, d = sh
+    st = t.stride()
+    return _PACK.pack(t.data_ptr(), _DTYPES[t.dtype], _lib.DEVICE_CUDA if t.is_cuda else _lib.DEVICE_CPU, a, b, c,
+                      d, st[0] if a > 1 else 0, st[1] if b > 1 else 0, st[2] if c > 1 else 0, st[3] if d > 1 else 0)
+
+
+def _call(status):
+    """Raises jfa's error unless status is JFA_SUCCESS (_lib.check without a call when it is)."""
+    if status:
+        _lib.check(status)
+
+
 def ref(jt):
     """A pointer argument for a jfa_tensor_t (None stays NULL)."""
     return None if jt is None else ctypes.byref(jt)
@@ -189,12 +220,14 @@ def ref(jt):
 def check_inputs(tensors, names, allow_gqa):
     """Device, dtype and shape checks shared by the calls: raise before anything is written."""
     q = tensors[0]
-    dev = q.device
-    if dev.type not in ("cpu", "cuda"):
+    dev, dt = q.device, q.dtype
+    if q.is_cuda:
+        if dt not in _CUDA_DTYPES:
+            raise TypeError("jfa: q has dtype %s; on cuda jfa takes %s" % (dt, ", ".join(map(str, _CUDA_DTYPES))))
+    elif not q.is_cpu:
         raise ValueError("jfa: q is on %s; jfa runs on CPU and CUDA tensors" % dev)
-    ok = _CPU_DTYPES if dev.type == "cpu" else _CUDA_DTYPES
-    if q.dtype not in ok:
-        raise TypeError("jfa: q has dtype %s; on %s jfa takes %s" % (q.dtype, dev.type, ", ".join(map(str, ok))))
+    elif dt not in _CPU_DTYPES:
+        raise TypeError("jfa: q has dtype %s; on cpu jfa takes %s" % (dt, ", ".join(map(str, _CPU_DTYPES))))
     for t, n in zip(tensors, names):
         if t is None:
             continue
@@ -202,9 +235,9 @@ def check_inputs(tensors, names, allow_gqa):
             raise TypeError("jfa: %s must be a torch.Tensor, got %s" % (n, type(t).__name__))
         if t.device != dev:
             raise ValueError("jfa: %s is on %s but q is on %s" % (n, t.device, dev))
-        if t.dtype != q.dtype:
-            raise TypeError("jfa: %s has dtype %s but q has %s" % (n, t.dtype, q.dtype))
-        if t.dim() != 4:
+        if t.dtype != dt:
+            raise TypeError("jfa: %s has dtype %s but q has %s" % (n, t.dtype, dt))
+        if t.ndim != 4:
             raise ValueError("jfa: %s must be 4-d after flattening the batch dims, got %s" % (n, tuple(t.shape)))
     k, v = tensors[1], tensors[2]
     if k.shape != v.shape:
@@ -259,6 +292,48 @@ def unpack_inputs(q, k, v, enable_gqa):
     check_inputs((qp, kp, vp, qt, kt, vt), ("query", "key", "value", "query tangent", "key tangent",
                                             "value tangent"), enable_gqa)
     return qp, kp, vp, (qt, kt, vt)
+
+
+_IS_FUNCTIONAL = getattr(_FUNCTORCH, "is_functionaltensor", None)
+
+
+def jvp_without_function(tensors):
+    """The tensors under their functorch wrappers (a list, None kept) when the fused JVP call on them
+    (primals, tangents, dense mask) may run without its autograd.Function, else None: nothing asks for
+    a gradient (no tensor, nor anything a functorch wrapper holds, requires grad while grad mode is on)
+    and at most one functorch level wraps them, with no vmap batching and no functionalization at it
+    (plain dual tensors, or torch.func.jvp alone). The outputs are then allocated at that level
+    (forward's `like`) and od is attached with make_dual, which is what the Function's apply gives
+    there, minus the cost of applying it (under torch.func, functorch's Python path for an
+    autograd.Function at every level)."""
+    grad = torch.is_grad_enabled()
+    if grad:
+        for t in tensors:
+            if t is not None and t.requires_grad:
+                return None
+    if not _functorch_active():
+        return list(tensors)
+    F = _FUNCTORCH
+    level = -1
+    out = []
+    for t in tensors:
+        if t is not None:
+            lv = _get_level(t)
+            while lv != -1:
+                if level == -1:
+                    level = lv
+                elif lv != level:
+                    return None  # two levels (nested transforms): the Function's rules handle each
+                if F.is_batchedtensor(t) or (_IS_FUNCTIONAL is not None and _IS_FUNCTIONAL(t)) or not _wrapped(t):
+                    return None
+                t = F.get_unwrapped(t)
+                if grad and t.requires_grad:
+                    return None
+                lv = _get_level(t)
+            if _IS_ZERO is not None and _IS_ZERO(t):
+                return None  # a bare ZeroTensor: forward's zeros for it would be made at the level (no storage)
+        out.append(t)
+    return out
 
 
 def stat_dtype(q):
@@ -338,10 +413,12 @@ class Config:
 
 
 def _params(cfg):
-    """The params struct of a Config and what it points to, built once per Config."""
+    """(params struct, what it points to, a c_void_p of the struct) of a Config, built once per Config
+    (a copy with other fields, _vmap.config_with, starts without: its own is built on first use)."""
     p = cfg.params
     if p is None:
-        p = cfg.params = make_params(cfg)
+        s, keep = make_params(cfg)
+        p = cfg.params = (s, keep, ctypes.c_void_p(ctypes.addressof(s)))
     return p
 
 
@@ -351,35 +428,51 @@ def empty_like(t, fmt=None):
     return torch.empty_like(t) if fmt is None else torch.empty_like(t, memory_format=fmt)
 
 
-def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None):
+def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None, like=None, stats=True, mu_out=True):
     """o, lse (and od, mu when tangents are given) in one call; fmt: the outputs' memory format
-    (None: empty_like's)."""
+    (None: empty_like's). like: the tensor o and od are allocated like (default: q's storage), e.g. the
+    primal at a torch.func.jvp level so that they are that level's tensors. stats=False: lse and mu
+    are not made (NULL to jfa, which then only skips their stores) and come back as None;
+    mu_out=False: mu alone is not made (a caller that keeps lse for the backward but not mu).
+
+    Under an active functorch transform a tensor made here is that transform's wrapper even when made
+    from plain storage: the views are then of the storage underneath (plain)."""
     q, k, v = plain(q), plain(k), plain(v)
     ctx = context_for(q)
-    params = _params(cfg)[0]
-    o = empty_like(q, fmt)
-    lse = new_stat(q)
+    par = _params(cfg)  # held for the call: it owns the struct pref points to
+    pref = par[2]
+    o = empty_like(q if like is None else like, fmt)
+    lse = new_stat(q) if stats else None
+    wrapped = _functorch_active()
     if qd is None:
-        _lib.check(ctx.lib.jfa_attention_forward(ctx.handle, params, jfa_tensor(q, "q"), jfa_tensor(k, "k"),
-                                                   jfa_tensor(v, "v"), jfa_tensor(o), jfa_tensor(lse)))
+        po, plse = (plain(o), plain(lse)) if wrapped else (o, lse)
+        _call(ctx.c_forward(ctx.handle, pref, _view(q, "q"), _view(k, "k"), _view(v, "v"), _view(po),
+                            None if lse is None else _view(plse)))
         return o, lse, None, None
     qd, kd, vd = plain(qd), plain(kd), plain(vd)
-    od = empty_like(q, fmt)
-    mu = new_stat(q)
-    _lib.check(ctx.lib.jfa_attention_forward_jvp(
-        ctx.handle, params, jfa_tensor(q, "q"), jfa_tensor(k, "k"), jfa_tensor(v, "v"), jfa_tensor(qd, "qd"),
-        jfa_tensor(kd, "kd"), jfa_tensor(vd, "vd"), jfa_tensor(o), jfa_tensor(lse), jfa_tensor(od), jfa_tensor(mu)))
+    od = empty_like(q if like is None else like, fmt)
+    mu = new_stat(q) if stats and mu_out else None
+    po, plse, pod, pmu = (plain(o), plain(lse), plain(od), plain(mu)) if wrapped else (o, lse, od, mu)
+    _call(ctx.c_forward_jvp(ctx.handle, pref, _view(q, "q"), _view(k, "k"), _view(v, "v"), _view(qd, "qd"),
+                            _view(kd, "kd"), _view(vd, "vd"), _view(po), None if lse is None else _view(plse),
+                            _view(pod), None if mu is None else _view(pmu)))
     return o, lse, od, mu
 
 
 def backward(q, k, v, o, lse, do, cfg, fmt=None):
-    """dq, dk, dv from the saved o and lse (fmt: their memory format, as forward's)."""
+    """dq, dk, dv from the saved o and lse (fmt: their memory format, as forward's; tensors made under
+    a functorch transform viewed through plain, as there)."""
     q, k, v, o, lse, do = plain(q), plain(k), plain(v), plain(o), plain(lse), plain(do)
     ctx = context_for(q)
-    params = _params(cfg)[0]
+    par = _params(cfg)  # held for the call: it owns the struct pref points to
+    pref = par[2]
     if do.dtype != q.dtype:
         do = do.to(q.dtype)
     dq, dk, dv = empty_like(q, fmt), empty_like(k, fmt), empty_like(v, fmt)
-    _lib.check(ctx.lib.jfa_attention_backward(ctx.handle, params, *[jfa_tensor(t) for t in
-                                                                      (q, k, v, o, lse, do, dq, dk, dv)]))
+    if _functorch_active():
+        do, pq, pk, pv = plain(do), plain(dq), plain(dk), plain(dv)
+    else:
+        pq, pk, pv = dq, dk, dv
+    _call(ctx.c_backward(ctx.handle, pref, _view(q, "q"), _view(k, "k"), _view(v, "v"), _view(o, "o"),
+                         _view(lse, "lse"), _view(do, "dO"), _view(pq), _view(pk), _view(pv)))
     return dq, dk, dv

@@ -177,6 +177,8 @@ def _has_tangent(t):
 def _batched(*tensors):
     """Whether torch.vmap batched any of the tensors (nested tuples looked into): then a jfa call on
     them goes through a Function, whose vmap rule folds the vmapped dim into the batch dim."""
+    if not _core._functorch_active():  # no vmap level: nothing is batched (any_batched's answer, sooner)
+        return False
     flat = []
     for t in tensors:
         if isinstance(t, (tuple, list)):
@@ -320,6 +322,8 @@ _TangentGrad = _function.make_function("_JfaAttentionTangentGrad", _tgrad_forwar
 # ---- entry points for _autograd.make_attention_functions -------------------------------------
 
 def _first_order(backward, q, k, v, o, lse, do, op):
+    if not torch.is_grad_enabled():  # the usual backward (no create_graph): no mode to switch
+        return tuple(backward(q, k, v, o, lse, do, op))
     with torch.no_grad():
         return tuple(backward(q, k, v, o, lse, do, op))
 
