@@ -113,7 +113,7 @@ def test_torch_func_jvp_inside_grad(gen, device, dtype, tol):
 
     def loss(a):
         out, tan = torch.func.jvp(lambda x: jt.attention(x, k, v), (a,), (t[0],))
-        return (out.float() ** 2).sum()
+        return (out.double() ** 2).sum()
 
     g = torch.func.grad(loss)(q)
     qr = q.detach().double().requires_grad_()
