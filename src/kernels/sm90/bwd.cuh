@@ -28,10 +28,22 @@
  *       columns) and added into the fp32 dQ workspace by TMA reduce-adds
  *       (cp.reduce.async.bulk.tensor; the caller scales it into dq, launch_scale_add), then
  *       releases the stage (one arrival per warp). Each consumer warpgroup adds the dQ of its
- *       own 64 keys (no exchange between the consumers, no cross-warpgroup barrier).
+ *       own 64 keys (no exchange between the consumers, no cross-warpgroup barrier): every dQ
+ *       element is reduced twice per CTA. This is SM90_DQ_TMA, the default (tiles.h kSm90BwdDq).
  *       H200, bench/RESULTS.md 2026-12-02 run 4: the reduce-adds run the backward 1.05-1.29x
  *       faster than fp32 float2 atomics from registers (SM90_DQ_ATOMIC2, kept for tuning
- *       builds), float4 atomics were slower than both.
+ *       builds, JFA_TUNE_SM90_BWD=1), float4 atomics were slower than both.
+ *       SM90_DQ_SPLIT (tuning builds, JFA_TUNE_SM90_BWD=4; unmeasured, not yet run on a GPU):
+ *       the consumers split dQ's columns instead of its keys. After writing its dS, each
+ *       consumer syncs on one 256-thread named barrier with the other (instead of its own
+ *       128-thread one), then computes dQ[:, its D / 2 columns] = dS K over all 128 keys (8 k16
+ *       steps, 4 from each consumer's dS buffer; wgmma N = 64 at D = 128, N = 32 at D = 64),
+ *       stages it (BM x D / 2 fp32) and reduce-adds it: each dQ element added once per CTA,
+ *       half the reduce-add traffic, the same tensor-core work. The dS double buffers stay safe
+ *       across consumers: buffer dsb is rewritten at iteration it + 2 only after the barrier of
+ *       it + 1, where each consumer arrives after waiting for its dQ products of iteration it.
+ *       Unmasked / causal kernel only: the MASKED one skips empty blocks per consumer, so the
+ *       consumers would not meet at the barrier; it keeps SM90_DQ_TMA.
  * Why a producer warp and not "every warp loads": the forward's structure (TMA + full/empty
  * mbarriers + setmaxnreg) is reused as is; a load by every warp would need cp.async into the
  * swizzled layout by hand. ptxas allocates each side within its setmaxnreg count: 0 spills for
@@ -39,7 +51,7 @@
  * spills 5.4 KB. Measured by lowering the consumers' count: at D = 128 they need 217..232
  * registers (152 bytes of spills at 216), at D = 64 they fit in 168. What this version leaves out (FA3 has it): ping-pong between the
  * consumers, overlapping the next block's S with this block's softmax, one dQ reduce-add per
- * CTA (the consumers' partials summed first), lse / delta by TMA, BM = 128 at D = 64.
+ * CTA by default (SM90_DQ_SPLIT has it, as a tuning variant), lse / delta by TMA, BM = 128 at D = 64.
  * Causal: the query blocks before the first that sees key n0 are skipped; within a block keys
  * are masked per element only where the block straddles the diagonal or Nk.
  * Interval masks (MASKED, a.masked: windows, positions, packed sequences, causal with them; the
@@ -567,11 +579,13 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
   constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
   constexpr Sm90Tile m = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
   static_assert(c.D == D && m.D == D, "no sm90 backward tiles for this head dim");
-  if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, kSm90BwdDq, true>(a, t, st);
+  /* the masked kernel cannot take SM90_DQ_SPLIT (its consumers skip empty blocks apart) */
+  constexpr int dqm = kSm90BwdDq == SM90_DQ_SPLIT ? SM90_DQ_TMA : kSm90BwdDq;
+  if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true>(a, t, st);
 #ifdef JFA_TUNING
   /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
      (SM90_DQ_TMA), =4: one TMA reduce-add per CTA, the consumers splitting dQ's columns
-     (SM90_DQ_SPLIT); unmasked calls only, the masked ones keep kSm90BwdDq */
+     (SM90_DQ_SPLIT); unmasked calls only, the masked ones keep kSm90BwdDq (SM90_DQ_TMA) */
   switch (tune_variant("JFA_TUNE_SM90_BWD")) {
     case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2, false>(a, t, st);
     case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA, false>(a, t, st);
