@@ -14,7 +14,10 @@
  * inputs), whose error is printed; at large logits the sm90 errors must be within 1.5x of it
  * (plus the dtype's tolerance floor). The deterministic mode (JFA_FLAG_DETERMINISTIC: the
  * kernel's dK, dV, dQ from simt) is checked on a third context: two runs bitwise equal and
- * within tolerance.
+ * within tolerance. Nothing here depends on how the kernel adds dQ: in a tuning build
+ * (-DJFA_TUNING=ON) JFA_TUNE_SM90_BWD=1 / 3 / 4 runs the unmasked cases with the float2 atomics,
+ * the per-consumer TMA reduce-adds or the column split (one reduce-add per CTA, bwd.cuh), the
+ * same checks for each (the masked cases keep the default).
  *
  *   ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -282,7 +285,8 @@ int main(int argc, char **argv) {
   gt_require_gpu();
   tu_init_seed("test_gpu_sm90_bwd");
   const char *sb = getenv("JFA_SM90_BWD");
-  printf("JFA_SM90_BWD=%s\n", sb ? sb : "(unset)");
+  const char *tv = getenv("JFA_TUNE_SM90_BWD");
+  printf("JFA_SM90_BWD=%s JFA_TUNE_SM90_BWD=%s\n", sb ? sb : "(unset)", tv ? tv : "(unset)");
   jfa_context_t *gpu = NULL, *cpu = NULL;
   gt_ok(jfa_context_create(&gpu, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
   gt_ok(jfa_context_create(&cpu, JFA_DEVICE_CPU, 0), "context_create(CPU)");

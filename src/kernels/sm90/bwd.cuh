@@ -28,10 +28,22 @@
  *       columns) and added into the fp32 dQ workspace by TMA reduce-adds
  *       (cp.reduce.async.bulk.tensor; the caller scales it into dq, launch_scale_add), then
  *       releases the stage (one arrival per warp). Each consumer warpgroup adds the dQ of its
- *       own 64 keys (no exchange between the consumers, no cross-warpgroup barrier).
+ *       own 64 keys (no exchange between the consumers, no cross-warpgroup barrier): every dQ
+ *       element is reduced twice per CTA. This is SM90_DQ_TMA, the default (tiles.h kSm90BwdDq).
  *       H200, bench/RESULTS.md 2026-12-02 run 4: the reduce-adds run the backward 1.05-1.29x
  *       faster than fp32 float2 atomics from registers (SM90_DQ_ATOMIC2, kept for tuning
- *       builds), float4 atomics were slower than both.
+ *       builds, JFA_TUNE_SM90_BWD=1), float4 atomics were slower than both.
+ *       SM90_DQ_SPLIT (tuning builds, JFA_TUNE_SM90_BWD=4; unmeasured, not yet run on a GPU):
+ *       the consumers split dQ's columns instead of its keys. After writing its dS, each
+ *       consumer syncs on one 256-thread named barrier with the other (instead of its own
+ *       128-thread one), then computes dQ[:, its D / 2 columns] = dS K over all 128 keys (8 k16
+ *       steps, 4 from each consumer's dS buffer; wgmma N = 64 at D = 128, N = 32 at D = 64),
+ *       stages it (BM x D / 2 fp32) and reduce-adds it: each dQ element added once per CTA,
+ *       half the reduce-add traffic, the same tensor-core work. The dS double buffers stay safe
+ *       across consumers: buffer dsb is rewritten at iteration it + 2 only after the barrier of
+ *       it + 1, where each consumer arrives after waiting for its dQ products of iteration it.
+ *       Unmasked / causal kernel only: the MASKED one skips empty blocks per consumer, so the
+ *       consumers would not meet at the barrier; it keeps SM90_DQ_TMA.
  * Why a producer warp and not "every warp loads": the forward's structure (TMA + full/empty
  * mbarriers + setmaxnreg) is reused as is; a load by every warp would need cp.async into the
  * swizzled layout by hand. ptxas allocates each side within its setmaxnreg count: 0 spills for
@@ -39,7 +51,7 @@
  * spills 5.4 KB. Measured by lowering the consumers' count: at D = 128 they need 217..232
  * registers (152 bytes of spills at 216), at D = 64 they fit in 168. What this version leaves out (FA3 has it): ping-pong between the
  * consumers, overlapping the next block's S with this block's softmax, one dQ reduce-add per
- * CTA (the consumers' partials summed first), lse / delta by TMA, BM = 128 at D = 64.
+ * CTA by default (SM90_DQ_SPLIT has it, as a tuning variant), lse / delta by TMA, BM = 128 at D = 64.
  * Causal: the query blocks before the first that sees key n0 are skipped; within a block keys
  * are masked per element only where the block straddles the diagonal or Nk.
  * Interval masks (MASKED, a.masked: windows, positions, packed sequences, causal with them; the
@@ -71,8 +83,11 @@
    take JFA_TUNE_SM90_BWD): */
 enum {
   SM90_DQ_ATOMIC2 = 0, /* fp32 float2 atomics straight from the accumulator registers */
-  SM90_DQ_TMA = 2      /* the partial into shared memory (16 KB per consumer per 64 columns), then
+  SM90_DQ_TMA = 2,     /* the partial into shared memory (16 KB per consumer per 64 columns), then
                           one TMA reduce-add per 32-column box (cp.reduce.async.bulk.tensor) */
+  SM90_DQ_SPLIT = 3    /* the consumers split dQ's columns (D / 2 each) and sum over all BN keys
+                          (both dS buffers), then stage and reduce-add as SM90_DQ_TMA: each dQ
+                          element added once per CTA. Unmasked / causal kernel only (MASKED = false) */
 };
 
 /* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base). */
@@ -84,7 +99,8 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false> 
   static constexpr uint32_t DS_BYTES = BM * 128;                   /* one dS buffer: BM queries x 64 keys */
   static constexpr uint32_t STAGE_OFF = 2 * K_BYTES;
   static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES; /* [NWG][2] dS buffers */
-  static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA ? BM * 64 * 4 : 0; /* per consumer: BM x 64 fp32 */
+  /* per consumer: BM x 64 fp32 (SM90_DQ_TMA), BM x D / 2 fp32 (SM90_DQ_SPLIT) */
+  static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA ? BM * 64 * 4 : DQ == SM90_DQ_SPLIT ? BM * (D / 2) * 4 : 0;
   static constexpr uint32_t DQ_OFF = DS_OFF + NWG * 2 * DS_BYTES;           /* [NWG] dQ staging buffers */
   static constexpr uint32_t STAT_OFF = DQ_OFF + NWG * DQ_BYTES; /* lse [ST][BM], delta [ST][BM] */
   /* MASKED: the rows' key intervals int2 (lo, hi) [ST][BM], then per stage the int4 (union lo, union
@@ -94,6 +110,9 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false> 
   static constexpr uint32_t BAR_OFF = MSK_OFF + MSK_BYTES; /* full[ST], empty[ST], kv */
   static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024; /* + slack to align the base */
   static_assert(BN % 64 == 0 && BN <= 256 && (D == 64 || D == 128), "bad sm90 backward tile");
+  /* SM90_DQ_SPLIT: two consumers that meet at every block (the masked kernel skips empty blocks per
+     consumer, so it keeps its own dQ adds) */
+  static_assert(DQ != SM90_DQ_SPLIT || (NWG == 2 && !MASKED), "SM90_DQ_SPLIT: two consumers, unmasked kernel");
   /* the swizzled tiles (K, V, each stage's Q and dO halves, the dS buffers) start at 1024-byte
      boundaries, which the 128-byte swizzle of TMA and of the wgmma descriptors assumes */
   static_assert(HALF_Q % 1024 == 0 && HALF_K % 1024 == 0 && STAGE_OFF % 1024 == 0 && DS_OFF % 1024 == 0 &&
@@ -362,7 +381,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
         /* dS (queries x this warpgroup's 64 keys, 16-bit) -> shared memory, K-major for dQ = dS K,
            128-byte swizzle: element (q, k) at byte 128 q + 16 ((k / 8) ^ (q % 8)) + 2 (k % 8).
            Buffer dsb was last read by the dQ products of iteration it - 2, which every warp of
-           this warpgroup waited for before the named barrier of iteration it - 1. */
+           this warpgroup waited for before the named barrier of iteration it - 1 (SM90_DQ_SPLIT:
+           the products of both warpgroups read it, and both wait for them before the barrier of
+           it - 1, which is common to both). */
         if (!a.skip_dq) {
           unsigned char *dsp = dsw + (size_t)dsb * C::DS_BYTES;
 #pragma unroll
@@ -374,7 +395,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
               *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
             }
           asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
-          named_bar_sync(1 + wg, 128);
+          /* SM90_DQ_SPLIT: both consumers (each reads the other's dS), else this warpgroup */
+          if constexpr (DQ == SM90_DQ_SPLIT) named_bar_sync(1, 128 * C::NWG);
+          else named_bar_sync(1 + wg, 128);
         }
 
         /* dV += P^T dO, dK += dS^T Q: k16 steps over the queries (16 rows = 2048 bytes), B MN-major */
@@ -387,7 +410,52 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
         for (int kk = 0; kk < KQ; ++kk) wgmma_rs<T, D, 1>(&dk[0][0], as[kk], wg_desc(sQ + kk * 2048, C::HALF_Q, 1024), 1);
         wg_commit();
 
-        if (!a.skip_dq) {
+        if constexpr (DQ == SM90_DQ_SPLIT) {
+          if (!a.skip_dq) {
+            /* dQ[BM x this warpgroup's NC = D / 2 columns] += dS K over all BN = 128 keys: k16 step
+               kk takes keys 16 kk.. from the dS buffer of consumer kk / 4 (columns 16 (kk % 4)..)
+               and K's rows 16 kk.. (MN-major; the columns: the warpgroup's 64-column half at
+               D = 128, its 32 columns, 64 bytes into each swizzled 128-byte row, at D = 64).
+               The other consumer's buffer dsb: written before the 256-thread barrier just passed
+               (fence.proxy.async by its writers), and not rewritten (iteration it + 2) before the
+               barrier of iteration it + 1, where this warpgroup arrives only after waiting for
+               these products (wg_wait below). */
+            constexpr int NC = D / 2, KS = BN / 16;
+            const uint32_t kcol = D == 128 ? (uint32_t)wg * C::HALF_K : (uint32_t)wg * 64;
+            const uint32_t sdS0 = sDS + (uint32_t)dsb * C::DS_BYTES;
+            float acc[NC / 8][4];
+            wg_fence();
+#pragma unroll
+            for (int kk = 0; kk < KS; ++kk)
+              wgmma_ss<T, NC, 1>(&acc[0][0], wg_desc(sdS0 + (uint32_t)(kk >> 2) * 2 * C::DS_BYTES + (kk & 3) * 32, 16, 1024),
+                                 wg_desc(sK + kcol + kk * 2048, C::HALF_K, 1024), kk > 0);
+            wg_commit();
+            wg_wait<0>();
+            wg_reg_fence<NC / 2>(&acc[0][0]);
+            /* staged as SM90_DQ_TMA stages a 64-column half: NC / 32 boxes of BM x 32 fp32 */
+            if (dq_issuer) bulk_wait_read();
+            named_bar_sync(3 + wg, 128);
+            const int ra = wq * 16 + g;
+#pragma unroll
+            for (int nt = 0; nt < NC / 8; ++nt) {
+              const int cc = (nt & 3) * 8 + 2 * t4;
+              const uint32_t box = (uint32_t)(nt >> 2) * (BM * 128);
+              const uint32_t oa = box + (uint32_t)ra * 128 + ((uint32_t)((cc >> 2) ^ (ra & 7)) << 4) + (cc & 3) * 4;
+              *(float2 *)(dqw + oa) = make_float2(acc[nt][0], acc[nt][1]);
+              *(float2 *)(dqw + oa + 8 * 128) = make_float2(acc[nt][2], acc[nt][3]);
+            }
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to the TMA (async proxy) */
+            named_bar_sync(3 + wg, 128);
+            if (dq_issuer) {
+              const int z = (int)(b * p.Hq + hcur);
+#pragma unroll
+              for (int bx = 0; bx < NC / 32; ++bx)
+                tma_reduce_add_3d(&tm.dq, sDQw + bx * (BM * 128), wg * NC + bx * 32, (int)q0, z);
+              bulk_commit();
+            }
+            dsb ^= 1;
+          }
+        } else if (!a.skip_dq) {
           /* dQ[BM x D] += dS K, per 64-column half of D; K's rows (keys) are the k16 steps */
           const uint32_t sdS = sDSw + (uint32_t)dsb * C::DS_BYTES;
           const int64_t i_a = q0 + wq * 16 + g, i_b = i_a + 8;
@@ -451,7 +519,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
       }
     }
 
-    if constexpr (DQ == SM90_DQ_TMA) {
+    if constexpr (DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT) {
       if (dq_issuer) bulk_wait(); /* the reduce-adds read the staging buffers until done */
     }
     /* store dK (scaled) and dV of the warp's 16 keys (zeros when no query block sees them) */
@@ -488,7 +556,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
-  if (DQ == SM90_DQ_TMA && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
+  if ((DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
@@ -504,13 +572,17 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
   constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
   constexpr Sm90Tile m = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
   static_assert(c.D == D && m.D == D, "no sm90 backward tiles for this head dim");
-  if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, kSm90BwdDq, true>(a, t, st);
+  /* the masked kernel cannot take SM90_DQ_SPLIT (its consumers skip empty blocks apart) */
+  constexpr int dqm = kSm90BwdDq == SM90_DQ_SPLIT ? SM90_DQ_TMA : kSm90BwdDq;
+  if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true>(a, t, st);
 #ifdef JFA_TUNING
   /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
-     (unmasked calls only; the masked ones keep kSm90BwdDq) */
+     (SM90_DQ_TMA), =4: one TMA reduce-add per CTA, the consumers splitting dQ's columns
+     (SM90_DQ_SPLIT); unmasked calls only, the masked ones keep kSm90BwdDq (SM90_DQ_TMA) */
   switch (tune_variant("JFA_TUNE_SM90_BWD")) {
     case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2, false>(a, t, st);
     case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA, false>(a, t, st);
+    case 4: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_SPLIT, false>(a, t, st);
     default: break;
   }
 #endif

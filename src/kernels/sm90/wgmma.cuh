@@ -4,7 +4,7 @@
  * (cp.async.bulk.tensor), wgmma shared-memory matrix descriptors for the 128-byte
  * swizzled layout that TMA writes, and warpgroup matrix multiplies (wgmma.mma_async,
  * bf16/fp16 in, fp32 accumulate, m64 x n{64,128} x k16) with A from shared memory or
- * from registers.
+ * from registers (and m64 x n32 x k16 with A from shared memory).
  *
  * Only translation units compiled for sm_90a (sm90/family.cu, sm90/inst/) include this.
  *
@@ -124,12 +124,14 @@ template <int N> __device__ __forceinline__ void wg_reg_fence_u(uint32_t *r) {
   for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
 }
 
-/* Operand lists of the accumulators: 32 (n64) or 64 (n128) fp32 registers per thread. */
+/* Operand lists of the accumulators: 16 (n32), 32 (n64) or 64 (n128) fp32 registers per thread. */
 #define JFA_WG_F8(d, i)                                                                                          \
   "+f"(d[(i)]), "+f"(d[(i) + 1]), "+f"(d[(i) + 2]), "+f"(d[(i) + 3]), "+f"(d[(i) + 4]), "+f"(d[(i) + 5]),      \
       "+f"(d[(i) + 6]), "+f"(d[(i) + 7])
+#define JFA_WG_F16(d) JFA_WG_F8(d, 0), JFA_WG_F8(d, 8)
 #define JFA_WG_F32(d) JFA_WG_F8(d, 0), JFA_WG_F8(d, 8), JFA_WG_F8(d, 16), JFA_WG_F8(d, 24)
 #define JFA_WG_F64(d) JFA_WG_F32(d), JFA_WG_F8(d, 32), JFA_WG_F8(d, 40), JFA_WG_F8(d, 48), JFA_WG_F8(d, 56)
+#define JFA_WG_ACC16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
 #define JFA_WG_ACC32                                                                                             \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
   "%23, %24, %25, %26, %27, %28, %29, %30, %31}"
@@ -146,7 +148,7 @@ template <typename T, int N, int TB> __device__ __forceinline__ void wgmma_ss(fl
 template <typename T, int N, int TB>
 __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t db, int scale_d);
 
-/* O0..O5: the operand numbers after the accumulators ("%32".. for n64, "%64".. for n128). */
+/* O0..O5: the operand numbers after the accumulators ("%16".. for n32, "%32".. for n64, "%64".. for n128). */
 #define JFA_WGMMA_SS1(TY, PTXT, NN, TB, ACC, FL, O0, O1, O2)                                                     \
   template <>                                                                                                    \
   __device__ __forceinline__ void wgmma_ss<TY, NN, TB>(float *d, uint64_t da, uint64_t db, int scale_d) {       \
@@ -166,6 +168,8 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(scale_d));                           \
   }
 #define JFA_WGMMA_ALL(TY, PTXT)                                                                                  \
+  JFA_WGMMA_SS1(TY, PTXT, 32, 0, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18")                                 \
+  JFA_WGMMA_SS1(TY, PTXT, 32, 1, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 64, 0, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 64, 1, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 128, 0, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66")                                \
