@@ -29,11 +29,13 @@
  *       (cp.reduce.async.bulk.tensor; the caller scales it into dq, launch_scale_add), then
  *       releases the stage (one arrival per warp). Each consumer warpgroup adds the dQ of its
  *       own 64 keys (no exchange between the consumers, no cross-warpgroup barrier): every dQ
- *       element is reduced twice per CTA. This is SM90_DQ_TMA, the default (tiles.h kSm90BwdDq).
+ *       element is reduced twice per CTA. This is SM90_DQ_TMA, the masked kernel's (and tuning builds'
+ *       JFA_TUNE_SM90_BWD=3).
  *       H200, bench/RESULTS.md 2026-12-02 run 4: the reduce-adds run the backward 1.05-1.29x
  *       faster than fp32 float2 atomics from registers (SM90_DQ_ATOMIC2, kept for tuning
  *       builds, JFA_TUNE_SM90_BWD=1), float4 atomics were slower than both.
- *       SM90_DQ_SPLIT (tuning builds, JFA_TUNE_SM90_BWD=4; unmeasured, not yet run on a GPU):
+ *       SM90_DQ_SPLIT, the default of the unmasked kernel (tiles.h kSm90BwdDq; H200: 1.04-1.08x
+ *       SM90_DQ_TMA; tuning builds' JFA_TUNE_SM90_BWD=4):
  *       the consumers split dQ's columns instead of its keys. After writing its dS, each
  *       consumer syncs on one 256-thread named barrier with the other (instead of its own
  *       128-thread one), then computes dQ[:, its D / 2 columns] = dS K over all 128 keys (8 k16
@@ -51,7 +53,7 @@
  * spills 5.4 KB. Measured by lowering the consumers' count: at D = 128 they need 217..232
  * registers (152 bytes of spills at 216), at D = 64 they fit in 168. What this version leaves out (FA3 has it): ping-pong between the
  * consumers, overlapping the next block's S with this block's softmax, one dQ reduce-add per
- * CTA by default (SM90_DQ_SPLIT has it, as a tuning variant), lse / delta by TMA, BM = 128 at D = 64.
+ * CTA in the masked kernel (the unmasked one has it, SM90_DQ_SPLIT), lse / delta by TMA, BM = 128 at D = 64.
  * Causal: the query blocks before the first that sees key n0 are skipped; within a block keys
  * are masked per element only where the block straddles the diagonal or Nk.
  * Interval masks (MASKED, a.masked: windows, positions, packed sequences, causal with them; the

@@ -45,10 +45,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
 
 /** How the sm90 backward adds dQ (bwd.cuh: 0 float2 atomics, 2 TMA reduce-adds of each consumer's
  *  partial over its 64 keys, 3 SM90_DQ_SPLIT: the consumers split dQ's columns, one reduce-add per
- *  element per CTA, unmasked kernel only; H200, bench/RESULTS.md 2026-12-02 run 4: the reduce-adds
- *  1.05-1.29x faster than the atomics; float4 atomics, tried, slower than both; SPLIT, tuning builds'
- *  JFA_TUNE_SM90_BWD=4, not measured yet). Masked calls run 2 when this is 3. */
-static constexpr int kSm90BwdDq = 2;
+ *  element per CTA, unmasked kernel only). H200, bench/RESULTS.md 2026-12-02 run 4: the reduce-adds
+ *  1.05-1.29x faster than the atomics (float4 atomics, tried, slower than both); 2026-12-02 third
+ *  session run 1: SPLIT 1.04-1.08x faster than 2. Masked calls run 2 when this is 3. */
+static constexpr int kSm90BwdDq = 3;
 
 /** Whether the table has a row for (op, dtype, D, variant). */
 constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
