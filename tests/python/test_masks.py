@@ -33,14 +33,19 @@ def _check(fn, ref, inputs, gen, tol, dtype, device):
 
 
 @pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
-@pytest.mark.parametrize("kind", ["bool", "additive"])
+@pytest.mark.parametrize("kind", ["bool", "bool_keys_strided", "bool_rows_unaligned", "additive"])
 @pytest.mark.parametrize("causal", [False, True])
 def test_dense_mask(gen, device, dtype, tol, kind, causal):
     B, Hq, Hkv, L, S, E = 2, 4, 2, 37, 45, 32
     q, k, v = randn(gen, (B, Hq, L, E), dtype, device), randn(gen, (B, Hkv, S, E), dtype, device), \
         randn(gen, (B, Hkv, S, E), dtype, device)
-    if kind == "bool":
+    if kind.startswith("bool"):
         m = torch.rand(B, 1, L, S, generator=gen) < 0.6
+        if kind == "bool_keys_strided":  # key stride L (the block map's byte-per-key path)
+            m = m.transpose(-1, -2).contiguous().transpose(-1, -2)
+        elif kind == "bool_rows_unaligned":  # row starts off 8-byte alignment, S + 3 apart
+            m = torch.cat([torch.zeros(B, 1, L, 1, dtype=torch.bool), m, torch.ones(B, 1, L, 2, dtype=torch.bool)],
+                          -1)[..., 1:S + 1]
         m[0, 0, 3] = False  # an empty row
         m[1, 0, :, 5] = False
     else:
