@@ -62,6 +62,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0,  64, 2,    128,  5, true,   128, false},
   {OP_FWD,  0,  96, 1,    128,  3, false,  128, true},
   {OP_FWD,  0,  96, 2,    128,  2, false,  128, false},
+  {OP_JVP,  0,  96, 2,     64,  2, false,   64, false},
   {OP_FWD,  0, 192, 1,     96,  2, false,   64, false},
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false},
 };
