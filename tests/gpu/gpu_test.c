@@ -179,7 +179,7 @@ int gt_expected_path(int64_t D) {
 }
 
 int gt_expected_jvp_path(int64_t D) {
-  static const int dims[] = {64, 96, 128, 0};
+  static const int dims[] = {64, 96, 128, 192, 256, 0};
   return expected_path(D, dims);
 }
 

@@ -12,8 +12,8 @@
  *   - packed sequences short and long (1, 3, 7, 63, 65, 129, 500, 640, empty ones) with
  *     causal masks and windows inside them, Nq != Nk per sequence.
  * Each call must run on the expected family: interval and boolean dense masks on the sm90
- * family where the unmasked call would (H100/H200 with the sm_90a kernels; the forward at
- * D = 64 / 96 / 128 / 192 / 256, the JVP at 64 / 96 / 128: gt_expected_path),
+ * family where the unmasked call would (H100/H200 with the sm_90a kernels; the forward and
+ * the JVP at D = 64 / 96 / 128 / 192 / 256: gt_expected_path, gt_expected_jvp_path),
  * additive masks on sm80, the backward on sm80 (JFA_KERNEL_PATH honoured, as
  * gt_expected_path). Rows without
  * a visible key must give exactly O = Od = mu = dQ = 0 and lse = -inf; keys no query sees
@@ -70,7 +70,8 @@ static const bcase_t cases[] = {
     {FH, 1, 2, 1, 0, 0, 128, NONE, 50, UNB, "200,1,0,63,65,640", NULL, DN_NONE, 0, 0},
     {BF, 1, 2, 2, 0, 0, 128, BR, UNB, UNB, "5,700,40", "9,650,100", DN_NONE, 0, 0},
     {FH, 1, 4, 2, 0, 0, 128, TL, 33, UNB, "129,1,400,7", NULL, DN_NONE, 0, 0},
-    /* the sm90 forward at D = 192 / 256 (masked blocks of 64 keys) and the JVP at 96 */
+    /* the sm90 forward and JVP at D = 96 / 192 / 256 (masked blocks of 64 keys; 32 in the JVP's
+       column split at 192 / 256) */
     {BF, 1, 2, 2, 300, 330, 192, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1},
     {FH, 1, 4, 2, 257, 257, 256, TL, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0},
     {BF, 1, 2, 2, 600, 700, 256, BR, 130, UNB, NULL, NULL, DN_NONE, 0, 0},

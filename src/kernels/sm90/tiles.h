@@ -12,11 +12,13 @@
  * guided BN: at D = 256 the O accumulator takes 128 registers a thread and the shared memory
  * 64 KB of Q plus 80 KB a stage, so BN = 80 with 2 stages (226 KB of 227); at D = 192, BN = 112
  * (O 96 registers, S 56). Masked calls run BNM keys a block (a power of two: a boolean dense
- * mask's bits come in 64-bit words per 64 keys). The JVP at D = 192 / 256 stays on sm80: its
- * O and U accumulators alone are 192 / 256 registers a thread, past the consumers' 240 with S,
- * Sd and P added; it would take a different split (each consumer warpgroup owning half of O's
- * and U's columns for all 64 rows of a CTA, with S and Sd computed once and P shared through
- * shared memory), not written yet.
+ * mask's bits come in 64-bit words per 64 keys). The JVP at D = 192 / 256: O and U alone would
+ * be 192 / 256 registers a thread, past the consumers' 240 with S, Sd and P added, so it splits
+ * the columns (CS): a CTA takes 64 rows, both consumer warpgroups compute their S and Sd (the
+ * score products done twice: 1.5x the JVP's tensor work) and the softmax, and each accumulates
+ * O and U for its 128 columns (at 256: O 64 + U 64 + S 16 + Sd 16 + P 16 registers). Shared
+ * memory sets BN: Q and Qd 64 KB and 64 KB a stage of K, V, Kd, Vd at BN = 32 (D = 256, 2 stages;
+ * D = 192: 48 + 3 x 48 KB).
  * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. of the
  * forward and pick one with JFA_TUNE_SM90A=<n> (a variant a head dim lacks runs variant 0).
  */
@@ -31,40 +33,44 @@
  *  (forward only), PAD: the P V products over whole 64-column slabs (D = 96: wgmma N = 128 into
  *  an O (and U) of 128 columns, the last 32 zeros) rather than N = D (at D = 96 one wgmma over a
  *  slab and a half, outside the PTX ISA's canonical MN-major layouts; tuning variant 2 until it is
- *  checked on a GPU). */
+ *  checked on a GPU), CS: the column split (BM = 64 rows a CTA, both consumers on them, the first
+ *  owning O's and U's columns 0..127, the second the rest). */
 struct Sm90Tile {
   int op, dtype, D, variant;
   int BN, ST;
   bool OVERLAP;
   int BNM;
   bool PAD;
+  bool CS;
 };
 
 /* clang-format off */
 static constexpr Sm90Tile kSm90Tiles[] = {
-  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD */
-  {OP_FWD,  0,  64, 0,    128,  3, true,   128, false},
-  {OP_FWD,  0,  96, 0,    128,  2, false,  128, true},
-  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false},
-  {OP_FWD,  0, 192, 0,    112,  2, false,   64, false},
-  {OP_FWD,  0, 256, 0,     80,  2, false,   64, false},
-  {OP_JVP,  0,  64, 0,     64,  3, false,   64, false},
-  {OP_JVP,  0,  96, 0,     64,  2, false,   64, true},
-  {OP_JVP,  0, 128, 0,     64,  2, false,   64, false},
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS */
+  {OP_FWD,  0,  64, 0,    128,  3, true,   128, false, false},
+  {OP_FWD,  0,  96, 0,    128,  2, false,  128, true, false},
+  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false},
+  {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false},
+  {OP_FWD,  0, 256, 0,     80,  2, false,   64, false, false},
+  {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false},
+  {OP_JVP,  0,  96, 0,     64,  2, false,   64, true, false},
+  {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false},
+  {OP_JVP,  0, 192, 0,     32,  3, false,   32, false, true},
+  {OP_JVP,  0, 256, 0,     32,  2, false,   32, false, true},
   /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup), ST stages of
      Q and dO (BM = 64 query rows); OVERLAP, BNM unused */
-  {OP_BWD,  0,  64, 0,    128,  3, false,  128, false},
-  {OP_BWD,  0, 128, 0,    128,  2, false,  128, false},
+  {OP_BWD,  0,  64, 0,    128,  3, false,  128, false, false},
+  {OP_BWD,  0, 128, 0,    128,  2, false,  128, false, false},
   /* tuning variants (JFA_TUNING builds only; the backward's dQ adds: JFA_TUNE_SM90_BWD, bwd.cuh) */
-  {OP_FWD,  0, 128, 1,    128,  3, true,   128, false},
-  {OP_FWD,  0, 128, 2,     64,  4, true,    64, false},
-  {OP_FWD,  0,  64, 1,    128,  3, false,  128, false},
-  {OP_FWD,  0,  64, 2,    128,  5, true,   128, false},
-  {OP_FWD,  0,  96, 1,    128,  3, false,  128, true},
-  {OP_FWD,  0,  96, 2,    128,  2, false,  128, false},
-  {OP_JVP,  0,  96, 2,     64,  2, false,   64, false},
-  {OP_FWD,  0, 192, 1,     96,  2, false,   64, false},
-  {OP_FWD,  0, 256, 1,     64,  2, false,   64, false},
+  {OP_FWD,  0, 128, 1,    128,  3, true,   128, false, false},
+  {OP_FWD,  0, 128, 2,     64,  4, true,    64, false, false},
+  {OP_FWD,  0,  64, 1,    128,  3, false,  128, false, false},
+  {OP_FWD,  0,  64, 2,    128,  5, true,   128, false, false},
+  {OP_FWD,  0,  96, 1,    128,  3, false,  128, true, false},
+  {OP_FWD,  0,  96, 2,    128,  2, false,  128, false, false},
+  {OP_JVP,  0,  96, 2,     64,  2, false,   64, false, false},
+  {OP_FWD,  0, 192, 1,     96,  2, false,   64, false, false},
+  {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
 };
 /* clang-format on */
 
@@ -82,7 +88,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) {
       t = r;
