@@ -18,7 +18,8 @@
  * score products done twice: 1.5x the JVP's tensor work) and the softmax, and each accumulates
  * O and U for its 128 columns (at 256: O 64 + U 64 + S 16 + Sd 16 + P 16 registers). Shared
  * memory sets BN: Q and Qd 64 KB and 64 KB a stage of K, V, Kd, Vd at BN = 32 (D = 256, 2 stages;
- * D = 192: 48 + 3 x 48 KB).
+ * D = 192: 48 + 3 x 48 KB). OVERLAP at D = 256 spills at BN = 80 (64 bytes) and not at BN = 64
+ * (variant 2, as at D = 192); at D = 96 (O padded to 128 columns) it spills.
  * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. of the
  * forward and pick one with JFA_TUNE_SM90A=<n> (a variant a head dim lacks runs variant 0).
  */
@@ -71,6 +72,8 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0,  96, 2,     64,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 1,     96,  2, false,   64, false, false},
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
+  {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
+  {OP_FWD,  0, 256, 2,     64,  2, true,    64, false, false},
 };
 /* clang-format on */
 
