@@ -1,13 +1,13 @@
 /*
  * tiles.h - the tile configurations of the sm90 family (wgmma + TMA, sm_90a), in one table
  * keyed by (op, dtype, head dim, tuning variant). Mask class MASK_CLASS_ANY (the family takes
- * interval masks and boolean dense masks; family.cu) runs the same tiles: the per-row key
- * intervals live in shared memory, a dense mask's bits in a few registers.
+ * interval masks and boolean dense masks; family.cu) runs the same tiles but for BNM keys a
+ * block: the per-row key intervals live in shared memory, a dense mask's bits in a few registers.
  *
  * bench/RESULTS.md (Hopper runs 3-5): the forward at BN = 128, with OVERLAP at D = 64 (at
  * D = 128 the second score accumulator spills and loses 30%); the JVP keeps four accumulators
  * (S, Sd, O, U) and takes BN = 64 to stay within 240 registers without spills.
- * Head dims 96, 192, 256 (forward; the JVP at 96): the tiles hold ceil(D / 64) column slabs of
+ * Head dims 96, 192, 256 (forward and JVP; none tuned on a GPU yet): the tiles hold ceil(D / 64) column slabs of
  * 64 (the last one half empty at 96, zeros from TMA); FlashAttention-3's shapes (hopper/tile_size.h)
  * guided BN: at D = 256 the O accumulator takes 128 registers a thread and the shared memory
  * 64 KB of Q plus 80 KB a stage, so BN = 80 with 2 stages (226 KB of 227); at D = 192, BN = 112
