@@ -8,7 +8,8 @@
  * the sm90 rows, =simt every tensor-core row):
  *
  *   op        device  dtype      head dim   masks            tensors        family (folder)
- *   fwd, JVP  sm_90   bf16/fp16  64, 128    all but bias     TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
+ *   fwd, JVP  sm_90   bf16/fp16  64, 96, 128, all but bias     TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
+ *                                192, 256
  *   bwd (5)   sm_90   bf16/fp16  64, 128    all but dense    TMA-able (1)   sm90/  wgmma + TMA (bwd.cuh)
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
  *   JVP       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync

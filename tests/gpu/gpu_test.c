@@ -155,7 +155,8 @@ int gt_main(int argc, char **argv, const char *name, int ncases, gt_case_fn run_
   return tu_finish();
 }
 
-int gt_expected_path(int64_t D) {
+/* The family of a 16-bit call at head dim D whose sm90 kernels take head dims `dims` (0-ended). */
+static int expected_path(int64_t D, const int *dims) {
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
   int sm90 = 0;
@@ -165,13 +166,26 @@ int gt_expected_path(int64_t D) {
       cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) == cudaSuccess)
     sm90 = major == 9 && minor == 0;
 #endif
+  int taken = 0;
+  for (int i = 0; dims[i]; ++i) taken |= D == dims[i];
   /* JFA_KERNEL_PATH=sm80, or mma (its old name): no sm90 family */
-  if (sm90 && (D == 64 || D == 128) && !(e && (strcmp(e, "sm80") == 0 || strcmp(e, "mma") == 0))) return GT_PATH_SM90;
+  if (sm90 && taken && !(e && (strcmp(e, "sm80") == 0 || strcmp(e, "mma") == 0))) return GT_PATH_SM90;
   return GT_PATH_SM80;
 }
 
+int gt_expected_path(int64_t D) {
+  static const int dims[] = {64, 96, 128, 192, 256, 0};
+  return expected_path(D, dims);
+}
+
+int gt_expected_jvp_path(int64_t D) {
+  static const int dims[] = {64, 96, 128, 192, 256, 0};
+  return expected_path(D, dims);
+}
+
 int gt_expected_bwd_path(int64_t D) {
-  const int f = gt_expected_path(D);
+  static const int dims[] = {64, 128, 0};
+  const int f = expected_path(D, dims);
   if (f != GT_PATH_SM90) return f;
   const char *e = getenv("JFA_SM90_BWD");
   return e && strcmp(e, "0") == 0 ? GT_PATH_SM80 : GT_PATH_SM90;

@@ -44,11 +44,14 @@ void gt_ok(jfa_status_t s, const char *what);
 
 /** Kernel families of jfa_cuda_last_kernel (src/core/backend.h; the folders of src/kernels). */
 enum { GT_PATH_SIMT = 0, GT_PATH_SM80 = 1, GT_PATH_SM90 = 2 };
-/** The kernel family jfa must pick for a 16-bit, unmasked (or causal) call with aligned
- *  tensors and head dim D on this device and build, honouring JFA_KERNEL_PATH. */
+/** The kernel family jfa must pick for the forward of a 16-bit, unmasked (or causal) call with
+ *  aligned tensors and head dim D on this device and build, honouring JFA_KERNEL_PATH: sm90 at
+ *  D = 64, 96, 128, 192, 256 on compute capability 9.0 with the sm_90a kernels, else sm80. */
 int gt_expected_path(int64_t D);
-/** The kernel family jfa must pick for the backward of such a call: sm90 where
- *  gt_expected_path(D) is sm90 unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
+/** The same for the fused forward+JVP (the same head dims; 192 and 256 in the column split). */
+int gt_expected_jvp_path(int64_t D);
+/** The kernel family jfa must pick for the backward of such a call: sm90 at D = 64 and 128
+ *  (where the forward's is) unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
  *  interval masks: windows, positions, packed sequences; a dense mask goes to sm80), else sm80
  *  (simt under JFA_KERNEL_PATH=simt). */
 int gt_expected_bwd_path(int64_t D);

@@ -6,8 +6,8 @@
  * bottom-right with Nq != Nk, positions with fully masked rows), GQA 8:1, MQA and
  * both layouts (BHSD, BSHD). Outputs are poisoned (NaN) before each call. Checks that the
  * dispatch ran the expected kernel family for every 16-bit D that is a multiple of 8 (sm90
- * for D = 64 / 128 on an H100/H200, unless JFA_KERNEL_PATH=sm80, under which ctest runs it a
- * second time; sm80 for the others, D > 128 in column slices for the JVP and backward; the
+ * for the forward and the JVP at D = 64 / 96 / 128 / 192 / 256 on an H100/H200, unless JFA_KERNEL_PATH=sm80, under which ctest runs it a second time; sm80 for
+ * the others, D > 128 in column slices for the JVP and backward; the
  * backward on sm90 at D = 64 / 128 on an H100/H200, on sm80 under JFA_SM90_BWD=0, the
  * _nosm90bwd run).
  *
@@ -80,6 +80,14 @@ static const tcase_t cases[] = {
     {BF, 0, 1, 2, 2, 1, 1, 256, NONE, 0, 0},
     {FH, 0, 1, 4, 2, 200, 129, 200, BR, 0, 0},     /* odd D -> 256 */
     {BF, 0, 1, 2, 2, 100, 100, 232, POS, 0, 10},   /* odd D -> 256, not a multiple of 16 */
+    /* the sm90 forward's and JVP's head dims 96, 192, 256: N = 1, GQA, Nq != Nk */
+    {BF, 1, 1, 8, 2, 1, 1, 96, NONE, 0, 0},        /* GQA 4:1 */
+    {FH, 0, 1, 4, 1, 129, 1000, 96, TL, 0, 0},     /* MQA */
+    {BF, 0, 2, 2, 2, 1000, 7, 96, BR, 0, 0},       /* rows < 993 fully masked */
+    {FH, 0, 1, 4, 2, 1000, 129, 192, BR, 0, 0},    /* GQA 2:1, rows < 871 fully masked */
+    {BF, 1, 1, 2, 2, 1, 1000, 192, NONE, 0, 0},
+    {BF, 0, 2, 2, 2, 7, 1000, 256, NONE, 0, 0},
+    {FH, 1, 1, 8, 2, 129, 129, 256, NONE, 0, 0},   /* GQA 4:1 */
 };
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
@@ -135,8 +143,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
   gb_get(&o);
   gb_get(&lse);
-  /* the dispatch: 16-bit D = 64 / 128 runs on sm_90a where it exists, other multiples of 8 up to
-     256 on sm80 (these tensors are aligned) */
+  /* the dispatch: 16-bit D = 64 / 96 / 128 / 192 / 256 runs on sm_90a where it exists, other
+     multiples of 8 up to 256 on sm80 (these tensors are aligned) */
   const int want = gt_tensor_core_dim(c->dt, c->D) ? gt_expected_path(c->D) : -1;
   snprintf(nm, sizeof(nm), "case %d fwd", ci);
   if (want >= 0) gt_check_path(gpu, nm, 0, want);
@@ -157,7 +165,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&od);
   gb_get(&mu);
   snprintf(nm, sizeof(nm), "case %d jvp", ci);
-  if (want >= 0) gt_check_path(gpu, nm, 0, want);
+  if (want >= 0) gt_check_path(gpu, nm, 0, gt_expected_jvp_path(c->D));
   snprintf(nm, sizeof(nm), "case %d jvp O", ci);
   gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d jvp lse", ci);

@@ -11,10 +11,12 @@
  *     Nq != Nk bottom-right), GQA;
  *   - packed sequences short and long (1, 3, 7, 63, 65, 129, 500, 640, empty ones) with
  *     causal masks and windows inside them, Nq != Nk per sequence.
- * Each call must run on the expected family: interval and boolean dense masks at D = 64 / 128
- * on the sm90 family where the unmasked call would (H100/H200 with the sm_90a kernels),
- * additive masks on sm80; the backward with interval masks on sm90 there (sm80 under
- * JFA_SM90_BWD=0), with a dense mask on sm80 (JFA_KERNEL_PATH honoured, as gt_expected_path). Rows without
+ * Each call must run on the expected family: interval and boolean dense masks on the sm90
+ * family where the unmasked call would (H100/H200 with the sm_90a kernels; the forward and
+ * the JVP at D = 64 / 96 / 128 / 192 / 256: gt_expected_path, gt_expected_jvp_path),
+ * additive masks on sm80; the backward with interval masks on sm90 at D = 64 / 128 (sm80
+ * under JFA_SM90_BWD=0), with a dense mask on sm80 (JFA_KERNEL_PATH honoured, as
+ * gt_expected_path). Rows without
  * a visible key must give exactly O = Od = mu = dQ = 0 and lse = -inf; keys no query sees
  * exactly dK = dV = 0.
  *
@@ -69,6 +71,14 @@ static const bcase_t cases[] = {
     {FH, 1, 2, 1, 0, 0, 128, NONE, 50, UNB, "200,1,0,63,65,640", NULL, DN_NONE, 0, 0},
     {BF, 1, 2, 2, 0, 0, 128, BR, UNB, UNB, "5,700,40", "9,650,100", DN_NONE, 0, 0},
     {FH, 1, 4, 2, 0, 0, 128, TL, 33, UNB, "129,1,400,7", NULL, DN_NONE, 0, 0},
+    /* the sm90 forward and JVP at D = 96 / 192 / 256 (masked blocks of 64 keys; 32 in the JVP's
+       column split at 192 / 256) */
+    {BF, 1, 2, 2, 300, 330, 192, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1},
+    {FH, 1, 4, 2, 257, 257, 256, TL, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0},
+    {BF, 1, 2, 2, 600, 700, 256, BR, 130, UNB, NULL, NULL, DN_NONE, 0, 0},
+    {FH, 1, 2, 1, 0, 0, 192, TL, 50, UNB, "200,1,0,63,65,300", NULL, DN_NONE, 0, 0},
+    {BF, 1, 2, 2, 0, 0, 96, BR, UNB, UNB, "5,300,40", "9,250,100", DN_NONE, 0, 0},
+    {FH, 1, 2, 2, 200, 260, 256, NONE, UNB, UNB, NULL, NULL, DN_F32, 0, 0}, /* additive: sm80 */
 };
 
 typedef struct {
@@ -199,8 +209,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   /* the family each op must run on: the unmasked choice, but additive masks leave the sm90
      family (forward, JVP), and the sm90 backward takes the interval masks (windows, packed
      sequences; unless JFA_SM90_BWD=0: gt_expected_bwd_path) but no dense mask */
-  const int e = gt_expected_path(D);
-  const int want_fwd = (c->dense != DN_NONE && c->dense != DN_BOOL && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
+  const int e = gt_expected_path(D), ej = gt_expected_jvp_path(D);
+  const int additive = c->dense != DN_NONE && c->dense != DN_BOOL;
+  const int want_fwd = (additive && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
+  const int want_jvp = (additive && ej == GT_PATH_SM90) ? GT_PATH_SM80 : ej;
   const int want_bwd = c->dense == DN_NONE ? gt_expected_bwd_path(D) : e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
 
   char nm[128];
@@ -214,7 +226,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_poison(&o), gb_poison(&lse), gb_poison(&od), gb_poison(&mu);
   gt_ok(jfa_attention_forward_jvp(gpu, &pg, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t),
         "forward_jvp");
-  snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_path(gpu, nm, 0, want_fwd);
+  snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_path(gpu, nm, 0, want_jvp);
   gb_get(&o), gb_get(&lse), gb_get(&od), gb_get(&mu);
   snprintf(nm, sizeof(nm), "case %d jvp O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d jvp lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);

@@ -288,12 +288,16 @@ int main(void) {
       {JFA_DTYPE_BFLOAT16, 1, 4, 1, 129, 129, 128, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0},
       {JFA_DTYPE_FLOAT16, 1, 2, 2, 100, 64, 96, JFA_MASK_CAUSAL_POSITIONS, 0, 20}, /* fully masked rows */
       {JFA_DTYPE_FLOAT32, 1, 2, 1, 77, 130, 40, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0},
+      /* the sm90 JVP's column split (D = 192 / 256: two warpgroups share the rows' lse, mu) */
+      {JFA_DTYPE_BFLOAT16, 1, 4, 2, 300, 200, 256, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0},
+      {JFA_DTYPE_FLOAT16, 1, 2, 2, 129, 300, 192, JFA_MASK_NONE, 0, 0},
   };
-  for (int i = 0; i < 4; ++i) {
+  const int nacc = (int)(sizeof(acc_cases) / sizeof(acc_cases[0]));
+  for (int i = 0; i < nacc; ++i) {
     printf("accumulate case %d\n", i);
     test_accumulate(gpu, &acc_cases[i], i);
   }
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < nacc; ++i) {
     printf("merge case %d\n", i);
     test_merge(gpu, &acc_cases[i], i);
   }

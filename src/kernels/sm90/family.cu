@@ -1,6 +1,7 @@
 /*
  * family.cu - the sm90 family's (wgmma + TMA, sm_90a) rows of the forward and JVP tables
- * (family.h) and its backward row (off under JFA_SM90_BWD=0): which calls it takes and the calls into the per-head-dim instantiations
+ * (family.h) and its backward row (off under JFA_SM90_BWD=0): which calls it takes (the forward
+ * and the JVP at D = 64, 96, 128, 192, 256, the backward at 64, 128) and the calls into the per-head-dim instantiations
  * (inst/). Built for sm_90a only, with the kernels (JFA_SM90A_SOURCES).
  */
 #include "kernels/family.h"
@@ -16,7 +17,7 @@ bool sm90_compiled(void) {
 const char *sm90_fwd_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
-  if (p->D != 64 && p->D != 128) return "head dim not 64 or 128";
+  if (p->D != 64 && p->D != 96 && p->D != 128 && p->D != 192 && p->D != 256) return "head dim not 64, 96, 128, 192 or 256";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) return "additive dense mask (the sm80 family takes it)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
@@ -35,10 +36,19 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, const Sm90Tensors &t, bool jv
   if constexpr (head_dim_built(64)) {
     if (a.Dreal == 64) return jvp ? sm90_fwd_d<T, 64, true>(a, t, st) : sm90_fwd_d<T, 64, false>(a, t, st);
   }
+  if constexpr (head_dim_built(96)) {
+    if (a.Dreal == 96) return jvp ? sm90_fwd_d<T, 96, true>(a, t, st) : sm90_fwd_d<T, 96, false>(a, t, st);
+  }
   if constexpr (head_dim_built(128)) {
     if (a.Dreal == 128) return jvp ? sm90_fwd_d<T, 128, true>(a, t, st) : sm90_fwd_d<T, 128, false>(a, t, st);
   }
-  JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 kernel for head dim %d", a.Dreal);
+  if constexpr (head_dim_built(192)) {
+    if (a.Dreal == 192) return jvp ? sm90_fwd_d<T, 192, true>(a, t, st) : sm90_fwd_d<T, 192, false>(a, t, st);
+  }
+  if constexpr (head_dim_built(256)) {
+    if (a.Dreal == 256) return jvp ? sm90_fwd_d<T, 256, true>(a, t, st) : sm90_fwd_d<T, 256, false>(a, t, st);
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 %s kernel for head dim %d", jvp ? "JVP" : "forward", a.Dreal);
 }
 
 jfa_status_t sm90_fwd_run(const FwdCall &c) {

@@ -3,10 +3,12 @@
  * wgmma fed by TMA through an mbarrier pipeline, with warp specialisation. Compiled only
  * for sm_90a (wgmma and setmaxnreg need the arch-specific target), per head dim by
  * inst/{fwd,jvp}_d<D>.cu (sm90_fwd_d); tiles from tiles.h; family.cu takes bf16/fp16,
- * D = 64 or 128, causal, the interval masks (windows, positions, packed sequences) and
+ * D = 64, 96, 128, 192 or 256, causal, the interval masks (windows, positions, packed sequences) and
  * boolean dense masks (no additive one), TMA-describable tensors, on sm_90.
  *
- * A CTA owns BM = 128 query rows of one (batch, head) and has three warpgroups:
+ * A CTA owns BM = 128 query rows of one (batch, head) (64 in the JVP's column split at D = 192
+ * and 256, CS: both consumers on the same rows, each with half of O's and U's columns) and has
+ * three warpgroups:
  *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): one thread
  *     loads Q (and Qd) once, then streams the K, V (and Kd, Vd) blocks of BN keys
  *     through ST shared-memory stages: it waits for a stage to be released (mbarrier
@@ -23,8 +25,10 @@
  *     "ping-pong"), so one's softmax overlaps the other's products. The D = 64 forward also
  *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
  *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills.
- * Tiles are stored as TMA writes them, in 64-column halves with the 128-byte swizzle
- * (layout in wgmma.cuh). Rows past Nq / keys past Nk are read as zeros by TMA, keys
+ * Tiles are stored as TMA writes them, in 64-column slabs with the 128-byte swizzle
+ * (layout in wgmma.cuh): ceil(D / 64) of them, at D = 96 the second one's last 32 columns
+ * zeros (TMA fills columns past D); S = Q K^T takes D / 16 k16 steps, P V one wgmma per two
+ * slabs (mma_pv_cols). Rows past Nq / keys past Nk are read as zeros by TMA, keys
  * masked by the shared softmax; causal blocks above the diagonal are not loaded.
  * Interval masks (MASKED): every thread first writes its share of the CTA's rows' key
  * intervals [lo, hi) (mask_row_keys) to shared memory; the producer loads only the key
@@ -48,8 +52,11 @@
 #include "kernels/sm90/wgmma.cuh"
 
 /* Tile shapes and shared-memory layout of one instantiation. */
-template <int D, int BN, bool JVP, int ST> struct Sm90Fwd {
-  static constexpr int BM = 128, NH = D / 64, NPART = JVP ? 4 : 2, NQ = JVP ? 2 : 1;
+template <int D, int BN, bool JVP, int ST, bool CS = false> struct Sm90Fwd {
+  static_assert(D % 16 == 0 && BN % 16 == 0 && BN <= 256, "wgmma k16 steps over D and over the keys");
+  /* NH column slabs of 64 (the last one part zeros when 64 does not divide D); CS (column
+     split): both consumers take the same 64 rows */
+  static constexpr int BM = CS ? 64 : 128, NH = (D + 63) / 64, NPART = JVP ? 4 : 2, NQ = JVP ? 2 : 1;
   static constexpr int NT = BN / 8, DT = D / 8, NTHREADS = 384;
   static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
   static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = NPART * NH * HALF_K;
@@ -66,10 +73,10 @@ struct Sm90Maps {
 
 /* S = Q K^T (, Sd = Qd K^T + Q Kd^T) of one warpgroup's 64 rows (qrow: their byte offset in
    a Q half) against the stage at kv: k16 steps along D, 4 per 64-column half. Issues only. */
-template <typename T, int D, int BN, bool JVP, int ST>
+template <typename T, int D, int BN, bool JVP, int ST, bool CS>
 __device__ __forceinline__ void mma_scores(float (&s)[1][BN / 8][4], float (&sd)[1][JVP ? BN / 8 : 1][4],
                                            uint32_t sQ, uint32_t sQd, uint32_t qrow, uint32_t kv) {
-  typedef Sm90Fwd<D, BN, JVP, ST> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
   const uint32_t sK = kv, sKd = kv + 2 * C::NH * C::HALF_K;
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
@@ -90,33 +97,60 @@ __device__ __forceinline__ void mma_scores(float (&s)[1][BN / 8][4], float (&sd)
   }
 }
 
-/* O += P V (, U += P (Sd - c) V + P Vd) against the stage at kv: k16 steps over the keys,
-   16 rows = 2048 bytes each, V read N-major. Issues only. */
-template <typename T, int D, int BN, bool JVP, int ST>
-__device__ __forceinline__ void mma_pv(float (&o)[1][D / 8][4], float (&u)[1][JVP ? D / 8 : 1][4],
-                                       const uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[JVP ? BN / 16 : 1][4],
-                                       uint32_t kv) {
-  typedef Sm90Fwd<D, BN, JVP, ST> C;
-  const uint32_t sV = kv + C::NH * C::HALF_K, sVd = kv + 3 * C::NH * C::HALF_K;
+/* acc (+)= P B for the DA columns of V (or Vd) at sv: k16 steps over the keys, 16 rows = 2048
+   bytes each, B read N-major, one wgmma per 128 columns (two slabs; LBO: the slab distance)
+   and one for the rest (64 at D = 192; at D = 96 either DA = 128, the last 32 columns zeros
+   from TMA, or DA = 96, one wgmma over a slab and a half: tiles.h, PAD). Issues only. */
+template <typename T, int DA, int BN>
+__device__ __forceinline__ void mma_pv_cols(float *acc, const uint32_t (&ap)[BN / 16][4], uint32_t sv) {
+  constexpr uint32_t HALF_K = BN * 128;
+  constexpr int NFULL = DA / 128, REST = DA % 128;
 #pragma unroll
-  for (int kk = 0; kk < BN / 16; ++kk)
-    wgmma_rs<T, D, 1>(&o[0][0][0], ap[kk], wg_desc(sV + kk * 2048, C::HALF_K, 1024), 1);
-  if (JVP) {
+  for (int kk = 0; kk < BN / 16; ++kk) {
 #pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk)
-      wgmma_rs<T, D, 1>(&u[0][0][0], apd[JVP ? kk : 0], wg_desc(sV + kk * 2048, C::HALF_K, 1024), 1);
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk)
-      wgmma_rs<T, D, 1>(&u[0][0][0], ap[kk], wg_desc(sVd + kk * 2048, C::HALF_K, 1024), 1);
+    for (int c = 0; c < NFULL; ++c)
+      wgmma_rs<T, 128, 1>(acc + c * 64, ap[kk], wg_desc(sv + 2 * c * HALF_K + kk * 2048, HALF_K, 1024), 1);
+    if constexpr (REST > 0)
+      wgmma_rs<T, REST, 1>(acc + NFULL * 64, ap[kk], wg_desc(sv + 2 * NFULL * HALF_K + kk * 2048, HALF_K, 1024), 1);
   }
 }
 
-template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED>
+/* O += P V (, U += P (Sd - c) V + P Vd) against the stage at kv, for the columns of V from
+   slab s0 on: DA of them, or (CS, second consumer at D = 192) the last 64. Issues only. */
+template <typename T, int D, int DA, int BN, bool JVP, int ST, bool CS>
+__device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][JVP ? DA / 8 : 1][4],
+                                       const uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[JVP ? BN / 16 : 1][4],
+                                       uint32_t kv, int s0) {
+  typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
+  const uint32_t sV = kv + C::NH * C::HALF_K + s0 * C::HALF_K, sVd = kv + 3 * C::NH * C::HALF_K + s0 * C::HALF_K;
+  constexpr int DR = CS ? D - DA : DA; /* the second consumer's columns under CS */
+  static_assert(!CS || (DA == 128 && (DR == 128 || DR == 64)), "column split: 128 columns, then 128 or 64");
+  if (!CS || DR == DA || s0 == 0) {
+    mma_pv_cols<T, DA, BN>(&o[0][0][0], ap, sV);
+    if constexpr (JVP) {
+      mma_pv_cols<T, DA, BN>(&u[0][0][0], apd, sV);
+      mma_pv_cols<T, DA, BN>(&u[0][0][0], ap, sVd);
+    }
+  } else {
+    mma_pv_cols<T, DR, BN>(&o[0][0][0], ap, sV);
+    if constexpr (JVP) {
+      mma_pv_cols<T, DR, BN>(&u[0][0][0], apd, sV);
+      mma_pv_cols<T, DR, BN>(&u[0][0][0], ap, sVd);
+    }
+  }
+}
+
+/* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
+   (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
+   rows, the first O's and U's columns 0..127, the second the rest */
+template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS>
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Fwd<D, BN, JVP, ST> C;
-  constexpr int NT = C::NT, DT = C::DT, NH = C::NH;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
+  constexpr int NT = C::NT, DT = DA / 8, NH = C::NH;
+  static_assert(CS ? DA == 128 : (DA == D || DA == NH * 64), "accumulator columns: D, whole slabs, or 128 (CS)");
+  static_assert(!MASKED || (BN & (BN - 1)) == 0, "masked blocks of a power of two keys (the dense mask's words)");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   const uint32_t sQ = sbase, sQd = sbase + C::Q_BYTES, sKV = sbase + C::NQ * C::Q_BYTES;
@@ -188,13 +222,13 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     /* consumer warpgroups: 64 rows each, 16 per warp */
     asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2;
-    const int wrow = wg * 64 + (cw & 3) * 16; /* CTA-local first row of this warp */
+    const int wrow = (CS ? 0 : wg * 64) + (cw & 3) * 16; /* CTA-local first row of this warp */
     const int g = lane >> 2, t4 = lane & 3;
     float o[1][DT][4];
     float u[1][JVP ? DT : 1][4];
     float mrow[1][2], lrow[1][2], nrow[1][2], crow[1][2];
     fwd_init_state<1, DT, JVP>(o, u, mrow, lrow, nrow, crow);
-    const uint32_t qrow = (uint32_t)wg * 64 * 128; /* this warpgroup's rows inside a Q half */
+    const uint32_t qrow = CS ? 0u : (uint32_t)wg * 64 * 128; /* this warpgroup's rows inside a Q half */
     if (nblk > 0) mbar_wait(bar_q, 0);
 
     /* OVERLAP (forward, D = 64): the S of block j + 1 is issued before the softmax of block j,
@@ -209,7 +243,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
       named_bar_sync(1 + wg, 256);
       wg_fence();
-      mma_scores<T, D, BN, JVP, ST>(dst, sd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
+      mma_scores<T, D, BN, JVP, ST, CS>(dst, sd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
       wg_commit();
       if (!(wg == 1 && i == nblk - 1)) named_bar_arrive(2 - wg, 256);
     };
@@ -269,7 +303,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       wg_reg_fence<DT * 4>(&o[0][0][0]);
       if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
       wg_fence();
-      mma_pv<T, D, BN, JVP, ST>(o, u, ap, apd, sKV + st * C::STAGE_BYTES);
+      mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + st * C::STAGE_BYTES, CS ? wg * 2 : 0);
       wg_commit();
       wg_wait<0>(); /* this block's P V (and, OVERLAP, the next block's S) */
       wg_reg_fence<DT * 4>(&o[0][0][0]);
@@ -287,14 +321,23 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       }
     }
 
-    fwd_epilogue<T, 1, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
+    if constexpr (CS) {
+      /* both consumers hold the rows' statistics (the same scores, the same softmax): the first
+         writes lse (and mu); in accumulate mode the second merges its columns first, reading the
+         old lse / mu before the first overwrites them (named barrier 3) */
+      if (wg == 0 && a.accumulate) named_bar_sync(3, 256);
+      fwd_epilogue<T, 1, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow, wg * DA, wg == 0);
+      if (wg == 1 && a.accumulate) named_bar_arrive(3, 256);
+    } else {
+      fwd_epilogue<T, 1, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
+    }
   }
 #endif
 }
 
-template <typename T, int D, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED>
+template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90Fwd<D, BN, JVP, ST> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
@@ -307,7 +350,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
     JFA_CHECK(tma_map_bhsd(&tm.kd, t.kd, BN));
     JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, BN));
   }
-  auto kern = fwd_sm90a_kernel<T, D, BN, JVP, ST, OVERLAP, MASKED>;
+  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -321,8 +364,9 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
-  if (!a.masked) return launch_sm90a<T, D, c.BN, JVP, c.ST, c.OVERLAP, false>(a, t, st);
-  return launch_sm90a<T, D, m.BN, JVP, m.ST, m.OVERLAP, true>(a, t, st);
+  constexpr int DA = c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
+  if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS>(a, t, st);
+  return launch_sm90a<T, D, DA, m.BN, JVP, m.ST, m.OVERLAP, true, c.CS>(a, t, st);
 }
 
 template <typename T, int D, bool JVP>
@@ -345,7 +389,8 @@ bool sm90_probe_d(void) {
   constexpr Sm90Tile c = sm90_tile(OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_CAUSAL, 0);
   cudaFuncAttributes attr;
   const bool ok =
-      cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, c.BN, false, c.ST, c.OVERLAP, false>) == cudaSuccess;
+      cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, D, c.BN, false, c.ST, c.OVERLAP, false, false>) ==
+      cudaSuccess;
   if (!ok) cudaGetLastError();
   return ok;
 }

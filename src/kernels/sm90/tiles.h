@@ -1,12 +1,25 @@
 /*
  * tiles.h - the tile configurations of the sm90 family (wgmma + TMA, sm_90a), in one table
  * keyed by (op, dtype, head dim, tuning variant). Mask class MASK_CLASS_ANY (the family takes
- * interval masks and boolean dense masks; family.cu) runs the same tiles: the per-row key
- * intervals live in shared memory, a dense mask's bits in a few registers.
+ * interval masks and boolean dense masks; family.cu) runs the same tiles but for BNM keys a
+ * block: the per-row key intervals live in shared memory, a dense mask's bits in a few registers.
  *
  * bench/RESULTS.md (Hopper runs 3-5): the forward at BN = 128, with OVERLAP at D = 64 (at
  * D = 128 the second score accumulator spills and loses 30%); the JVP keeps four accumulators
  * (S, Sd, O, U) and takes BN = 64 to stay within 240 registers without spills.
+ * Head dims 96, 192, 256 (forward and JVP; none tuned on a GPU yet): the tiles hold ceil(D / 64) column slabs of
+ * 64 (the last one half empty at 96, zeros from TMA); FlashAttention-3's shapes (hopper/tile_size.h)
+ * guided BN: at D = 256 the O accumulator takes 128 registers a thread and the shared memory
+ * 64 KB of Q plus 80 KB a stage, so BN = 80 with 2 stages (226 KB of 227); at D = 192, BN = 112
+ * (O 96 registers, S 56). Masked calls run BNM keys a block (a power of two: a boolean dense
+ * mask's bits come in 64-bit words per 64 keys). The JVP at D = 192 / 256: O and U alone would
+ * be 192 / 256 registers a thread, past the consumers' 240 with S, Sd and P added, so it splits
+ * the columns (CS): a CTA takes 64 rows, both consumer warpgroups compute their S and Sd (the
+ * score products done twice: 1.5x the JVP's tensor work) and the softmax, and each accumulates
+ * O and U for its 128 columns (at 256: O 64 + U 64 + S 16 + Sd 16 + P 16 registers). Shared
+ * memory sets BN: Q and Qd 64 KB and 64 KB a stage of K, V, Kd, Vd at BN = 32 (D = 256, 2 stages;
+ * D = 192: 48 + 3 x 48 KB). OVERLAP at D = 256 spills at BN = 80 (64 bytes) and not at BN = 64
+ * (variant 2, as at D = 192); at D = 96 (O padded to 128 columns) it spills.
  * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. of the
  * forward and pick one with JFA_TUNE_SM90A=<n> (a variant a head dim lacks runs variant 0).
  */
@@ -16,30 +29,51 @@
 #include "kernels/common/host.cuh"
 
 /** One row. dtype 0: bf16 and fp16 alike. BM = 128 query rows per CTA (two consumer
- *  warpgroups of 64), BN keys per block, ST shared-memory stages, OVERLAP: the S of block
- *  j + 1 issued before the softmax of block j (forward only). */
+ *  warpgroups of 64), BN keys per block (BNM in masked calls, MASK_CLASS_ANY: a power of two),
+ *  ST shared-memory stages, OVERLAP: the S of block j + 1 issued before the softmax of block j
+ *  (forward only), PAD: the P V products over whole 64-column slabs (D = 96: wgmma N = 128 into
+ *  an O (and U) of 128 columns, the last 32 zeros) rather than N = D (at D = 96 one wgmma over a
+ *  slab and a half, outside the PTX ISA's canonical MN-major layouts; tuning variant 2 until it is
+ *  checked on a GPU), CS: the column split (BM = 64 rows a CTA, both consumers on them, the first
+ *  owning O's and U's columns 0..127, the second the rest). */
 struct Sm90Tile {
   int op, dtype, D, variant;
   int BN, ST;
   bool OVERLAP;
+  int BNM;
+  bool PAD;
+  bool CS;
 };
 
 /* clang-format off */
 static constexpr Sm90Tile kSm90Tiles[] = {
-  /* op      dtype  D  var    BN  ST  OVERLAP */
-  {OP_FWD,  0,  64, 0,    128,  3, true},
-  {OP_FWD,  0, 128, 0,    128,  2, false},
-  {OP_JVP,  0,  64, 0,     64,  3, false},
-  {OP_JVP,  0, 128, 0,     64,  2, false},
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS */
+  {OP_FWD,  0,  64, 0,    128,  3, true,   128, false, false},
+  {OP_FWD,  0,  96, 0,    128,  2, false,  128, true, false},
+  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false},
+  {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false},
+  {OP_FWD,  0, 256, 0,     80,  2, false,   64, false, false},
+  {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false},
+  {OP_JVP,  0,  96, 0,     64,  2, false,   64, true, false},
+  {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false},
+  {OP_JVP,  0, 192, 0,     32,  3, false,   32, false, true},
+  {OP_JVP,  0, 256, 0,     32,  2, false,   32, false, true},
   /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup), ST stages of
-     Q and dO (BM = 64 query rows); OVERLAP unused */
-  {OP_BWD,  0,  64, 0,    128,  3, false},
-  {OP_BWD,  0, 128, 0,    128,  2, false},
+     Q and dO (BM = 64 query rows); OVERLAP, BNM unused */
+  {OP_BWD,  0,  64, 0,    128,  3, false,  128, false, false},
+  {OP_BWD,  0, 128, 0,    128,  2, false,  128, false, false},
   /* tuning variants (JFA_TUNING builds only; the backward's dQ adds: JFA_TUNE_SM90_BWD, bwd.cuh) */
-  {OP_FWD,  0, 128, 1,    128,  3, true},
-  {OP_FWD,  0, 128, 2,     64,  4, true},
-  {OP_FWD,  0,  64, 1,    128,  3, false},
-  {OP_FWD,  0,  64, 2,    128,  5, true},
+  {OP_FWD,  0, 128, 1,    128,  3, true,   128, false, false},
+  {OP_FWD,  0, 128, 2,     64,  4, true,    64, false, false},
+  {OP_FWD,  0,  64, 1,    128,  3, false,  128, false, false},
+  {OP_FWD,  0,  64, 2,    128,  5, true,   128, false, false},
+  {OP_FWD,  0,  96, 1,    128,  3, false,  128, true, false},
+  {OP_FWD,  0,  96, 2,    128,  2, false,  128, false, false},
+  {OP_JVP,  0,  96, 2,     64,  2, false,   64, false, false},
+  {OP_FWD,  0, 192, 1,     96,  2, false,   64, false, false},
+  {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
+  {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
+  {OP_FWD,  0, 256, 2,     64,  2, true,    64, false, false},
 };
 /* clang-format on */
 
@@ -57,13 +91,16 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
   return false;
 }
 
-/** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none
- *  (every head dim but 64 and 128). Both mask classes take the same row. */
+/** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
+ *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false};
-  (void)mask_class;
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false};
   for (const Sm90Tile &r : kSm90Tiles)
-    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) return r;
+    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) {
+      t = r;
+      if (mask_class == MASK_CLASS_ANY) t.BN = r.BNM;
+      return t;
+    }
   return t;
 }
 

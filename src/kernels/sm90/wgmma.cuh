@@ -3,15 +3,15 @@
  * mbarriers (transaction-counted barriers the TMA engine completes), TMA tile loads
  * (cp.async.bulk.tensor), wgmma shared-memory matrix descriptors for the 128-byte
  * swizzled layout that TMA writes, and warpgroup matrix multiplies (wgmma.mma_async,
- * bf16/fp16 in, fp32 accumulate, m64 x n{64,128} x k16) with A from shared memory or
- * from registers (and m64 x n32 x k16 with A from shared memory).
+ * bf16/fp16 in, fp32 accumulate, m64 x n{32,64,80,96,112,128} x k16 with A from shared memory
+ * (n32 also with B transposed), n{64,96,128} with A from registers).
  *
  * Only translation units compiled for sm_90a (sm90/family.cu, sm90/inst/) include this.
  *
  * Layout convention: a tile of R rows by 64 columns of 16-bit values is stored as TMA
  * writes it with CU_TENSOR_MAP_SWIZZLE_128B: row r at byte 128 r, its 16-byte chunks
- * permuted by (r % 8); tiles start at 1024-byte boundaries. Wider rows (D = 128) are
- * two such tiles, one per 64-column half.
+ * permuted by (r % 8); tiles start at 1024-byte boundaries. Wider rows (D > 64) are
+ * ceil(D / 64) such tiles, one per 64-column half (slab).
  *   - K-major operand (rows = M or N, columns = K: Q, K): descriptor with SBO = 1024
  *     (8-row groups); a k16 step inside the 64-column half advances the start by 32 bytes.
  *   - MN-major operand (rows = K, columns = N: V as the B of P V): SBO = 1024 (8 rows of
@@ -129,8 +129,11 @@ template <int N> __device__ __forceinline__ void wg_reg_fence_u(uint32_t *r) {
   "+f"(d[(i)]), "+f"(d[(i) + 1]), "+f"(d[(i) + 2]), "+f"(d[(i) + 3]), "+f"(d[(i) + 4]), "+f"(d[(i) + 5]),      \
       "+f"(d[(i) + 6]), "+f"(d[(i) + 7])
 #define JFA_WG_F16(d) JFA_WG_F8(d, 0), JFA_WG_F8(d, 8)
-#define JFA_WG_F32(d) JFA_WG_F8(d, 0), JFA_WG_F8(d, 8), JFA_WG_F8(d, 16), JFA_WG_F8(d, 24)
-#define JFA_WG_F64(d) JFA_WG_F32(d), JFA_WG_F8(d, 32), JFA_WG_F8(d, 40), JFA_WG_F8(d, 48), JFA_WG_F8(d, 56)
+#define JFA_WG_F32(d) JFA_WG_F16(d), JFA_WG_F8(d, 16), JFA_WG_F8(d, 24)
+#define JFA_WG_F40(d) JFA_WG_F32(d), JFA_WG_F8(d, 32)
+#define JFA_WG_F48(d) JFA_WG_F40(d), JFA_WG_F8(d, 40)
+#define JFA_WG_F56(d) JFA_WG_F48(d), JFA_WG_F8(d, 48)
+#define JFA_WG_F64(d) JFA_WG_F56(d), JFA_WG_F8(d, 56)
 #define JFA_WG_ACC16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
 #define JFA_WG_ACC32                                                                                             \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
@@ -139,6 +142,17 @@ template <int N> __device__ __forceinline__ void wg_reg_fence_u(uint32_t *r) {
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
   "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "   \
   "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+#define JFA_WG_ACC40 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
+  "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39}"
+#define JFA_WG_ACC48 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
+  "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, " \
+  "%44, %45, %46, %47}"
+#define JFA_WG_ACC56 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
+  "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, " \
+  "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55}"
 
 /* d (+)= A B, A (64 x 16) and B (16 x N) in shared memory (descriptors), both K-major
    unless TB (B N-major). scale_d = 0 overwrites d. */
@@ -171,6 +185,10 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
   JFA_WGMMA_SS1(TY, PTXT, 32, 0, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 32, 1, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 64, 0, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")                                 \
+  JFA_WGMMA_SS1(TY, PTXT, 80, 0, JFA_WG_ACC40, JFA_WG_F40, "%40", "%41", "%42")                                 \
+  JFA_WGMMA_SS1(TY, PTXT, 96, 0, JFA_WG_ACC48, JFA_WG_F48, "%48", "%49", "%50")                                 \
+  JFA_WGMMA_SS1(TY, PTXT, 112, 0, JFA_WG_ACC56, JFA_WG_F56, "%56", "%57", "%58")                                \
+  JFA_WGMMA_RS1(TY, PTXT, 96, JFA_WG_ACC48, JFA_WG_F48, "%48", "%49", "%50", "%51", "%52", "%53")               \
   JFA_WGMMA_SS1(TY, PTXT, 64, 1, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 128, 0, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66")                                \
   JFA_WGMMA_SS1(TY, PTXT, 128, 1, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66")                                \
