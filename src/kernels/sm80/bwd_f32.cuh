@@ -31,10 +31,15 @@
  *    (a0, a2) = dS[g][2t, 2t + 1] and (a1, a3) = dS[g + 8][2t, 2t + 1]: 8-byte loads, per
  *    half-warp words 8g + 2t (stride = 8 mod 32), conflict-free. (The dS stores, dS[2t + e][g],
  *    conflict 2-way; once per element against SPLIT loads.)
- * 3xTF32: every operand is split (tf32_split: hi, lo) once where it is loaded and reused from
- * registers: K, V fragments over the query n-tiles, P and dS over the d n-tiles, dS over the
- * dQ slice's d n-tiles. TF32: K, V, Q, dO are rounded once in shared memory (each thread its
- * own cp.async chunks, f32_round_own), dS where it is stored; P and dS in registers.
+ * 3xTF32: every operand is split (tf32_split: hi, lo; 3 instructions) once where it is loaded
+ * and reused from registers: K, V fragments over the query n-tiles, P and dS over the d n-tiles,
+ * dS over the dQ slice's d n-tiles. Q and dO, which every warp reads whole (B operands of S^T,
+ * dP^T and of dK, dV), are split once per block with SPLIT (tiles.h: D = 64, 128): each thread
+ * splits its own cp.async chunks after its wait into hi (in place) and lo planes, the barrier
+ * that follows publishes them, the warps load both (f32_split_own; 8x fewer splits of them with
+ * 8 warps, for 16 BM (D + 4) more bytes of shared memory). TF32: K, V, Q, dO are rounded once in
+ * shared memory (each thread its own cp.async chunks, f32_round_own), dS where it is stored; P
+ * and dS in registers.
  */
 #ifndef JFA_KERNELS_SM80_BWD_F32_CUH_
 #define JFA_KERNELS_SM80_BWD_F32_CUH_
@@ -42,13 +47,17 @@
 #include "kernels/sm80/bwd.cuh"
 #include "kernels/sm80/tf32.cuh"
 
-template <int D, int NW, int BM>
+template <int D, int NW, int BM, bool SPLIT>
 struct BwdF32 {
   static constexpr int BN = 16 * NW, DS = D + 4, BNS = BN + 8, NQ = BM / 8, DT = D / 8;
   static constexpr int NTHREADS = NW * 32;
+  /* SPLIT: the lo plane of a Q / dO element sits LO floats after its hi (buffers [2][BM][DS] of Q,
+     then of dO, then their lo planes in the same order) */
+  static constexpr int LO = 4 * BM * DS;
   static_assert(BM % 16 == 0 && D % 32 == 0, "float32 backward tiles: BM multiple of 16, D of 32");
   static constexpr size_t smem_bytes(bool masked) {
-    return sizeof(float) * ((size_t)2 * BN * DS + (size_t)4 * BM * DS + (size_t)2 * BM * BNS + (size_t)4 * BM) +
+    return sizeof(float) * ((size_t)2 * BN * DS + (size_t)(SPLIT ? 8 : 4) * BM * DS + (size_t)2 * BM * BNS +
+                            (size_t)4 * BM) +
            (masked ? sizeof(int) * 4 * BM : 0);
   }
 };
@@ -86,16 +95,50 @@ __device__ __forceinline__ void f32_round_own(float *dst) {
   }
 }
 
-template <int D, int NW, int BM, bool PRECISE, bool MASKED>
+/* 3xTF32 with SPLIT: the chunks this thread copied (f32_round_own's mapping) split in place into
+   hi, their lo at LO floats further, once per block, after its cp_async_wait and before the barrier
+   that publishes them (no barrier of its own: every warp is past the block that last read them). */
+template <int D, int ROWS, int NTHREADS, int LO>
+__device__ __forceinline__ void f32_split_own(float *dst) {
+  constexpr int CH = D / 4, DS = D + 4;
+#pragma unroll 4
+  for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+    float4 *p4 = reinterpret_cast<float4 *>(dst + (idx / CH) * DS + (idx % CH) * 4);
+    const float4 x = *p4;
+    uint32_t h[4], l[4];
+    tf32_split(x.x, &h[0], &l[0]);
+    tf32_split(x.y, &h[1], &l[1]);
+    tf32_split(x.z, &h[2], &l[2]);
+    tf32_split(x.w, &h[3], &l[3]);
+    *p4 = make_float4(__uint_as_float(h[0]), __uint_as_float(h[1]), __uint_as_float(h[2]), __uint_as_float(h[3]));
+    p4[LO / 4] = make_float4(__uint_as_float(l[0]), __uint_as_float(l[1]), __uint_as_float(l[2]), __uint_as_float(l[3]));
+  }
+}
+
+/* A B operand element of Q or dO read from shared memory: hi and lo from their planes (SPLIT),
+   else f32_operand. */
+template <bool PRECISE, bool SPLIT, int LO>
+__device__ __forceinline__ void f32_operand_qo(const float *x, uint32_t &hi, uint32_t &lo) {
+  if (PRECISE && SPLIT) {
+    hi = __float_as_uint(x[0]);
+    lo = __float_as_uint(x[LO]);
+  } else {
+    f32_operand<PRECISE>(x[0], hi, lo);
+  }
+}
+
+template <int D, int NW, int BM, bool PRECISE, bool MASKED, bool SPLIT>
 __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
-  typedef BwdF32<D, NW, BM> C;
+  typedef BwdF32<D, NW, BM, SPLIT> C;
   constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, DT = C::DT, NTHREADS = C::NTHREADS;
+  constexpr int LO = C::LO;
+  static_assert(!SPLIT || PRECISE, "SPLIT: 3xTF32 only");
   extern __shared__ __align__(16) unsigned char smraw[];
   float *Ks = (float *)smraw;
   float *Vs = Ks + BN * DS;
   float *Qs = Vs + BN * DS;        /* [2][BM][DS] */
-  float *dOs = Qs + 2 * BM * DS;   /* [2][BM][DS] */
-  float *dSs = dOs + 2 * BM * DS;  /* [2][BM][BNS] */
+  float *dOs = Qs + 2 * BM * DS;   /* [2][BM][DS]; SPLIT: then the lo planes of both, [2][2][BM][DS] */
+  float *dSs = dOs + (SPLIT ? 6 : 2) * BM * DS; /* [2][BM][BNS] */
   float *lse_s = dSs + 2 * BM * BNS; /* [2][BM], +inf = no contribution */
   float *del_s = lse_s + 2 * BM;   /* [2][BM] */
   int *klo_s = (int *)(del_s + 2 * BM); /* [2][BM] key intervals of the rows (masked only) */
@@ -157,8 +200,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   /* dQ[BM x D] += dS K for the dS tile in buffer dbuf (query block q0 of head h): warp ->
      (m-tile of 16 queries, slice of NP d n-tiles) */
   auto dq_step = [&](int dbuf, int64_t h, int64_t q0) {
-    constexpr int MTILES = BM / 16, SPLIT = NW / MTILES, NP = DT / SPLIT;
-    static_assert(NW % MTILES == 0 && DT % SPLIT == 0, "bad dQ split");
+    constexpr int MTILES = BM / 16, WSPLIT = NW / MTILES, NP = DT / WSPLIT;
+    static_assert(NW % MTILES == 0 && DT % WSPLIT == 0, "bad dQ split");
     const int mt = warp % MTILES, sl = warp / MTILES;
     const float *ds = dSs + dbuf * BM * BNS + (mt * 16 + g) * BNS + 2 * t4;
     const float *kr = Ks + 2 * t4 * DS + sl * NP * 8 + g;
@@ -215,6 +258,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
       f32_round_own<D, BM, NTHREADS>(Qs + buf * BM * DS);
       f32_round_own<D, BM, NTHREADS>(dOs + buf * BM * DS);
     }
+    if (SPLIT) { /* 3xTF32: Q and dO split once per block, hi in place, lo LO floats further */
+      f32_split_own<D, BM, NTHREADS, LO>(Qs + buf * BM * DS);
+      f32_split_own<D, BM, NTHREADS, LO>(dOs + buf * BM * DS);
+    }
     __syncthreads();
     const int64_t h = h_cur, q0 = qb_cur * BM;
     if (++qb_cur == nqb) {
@@ -254,8 +301,13 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
         uint32_t bq[4], bo[4], bql[4], bol[4];
         ldsm_x4_a(bq, sQb + off);
         ldsm_x4_a(bo, sOb + off);
-        f32_operand_regs<PRECISE, 4>(bq, bql);
-        f32_operand_regs<PRECISE, 4>(bo, bol);
+        if (SPLIT) {
+          ldsm_x4_a(bql, sQb + LO * 4 + off);
+          ldsm_x4_a(bol, sOb + LO * 4 + off);
+        } else {
+          f32_operand_regs<PRECISE, 4>(bq, bql);
+          f32_operand_regs<PRECISE, 4>(bo, bol);
+        }
         if (PRECISE) {
           mma_tf32(stl[PRECISE ? 2 * np : 0], akl, bq);
           mma_tf32(stl[PRECISE ? 2 * np : 0], ak, bql);
@@ -326,10 +378,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt) {
         uint32_t bo[2], bol[2], bq[2], bql[2];
-        f32_operand<PRECISE>(orow[dt * 8], bo[0], bol[0]);
-        f32_operand<PRECISE>(orow[DS + dt * 8], bo[1], bol[1]);
-        f32_operand<PRECISE>(qrow[dt * 8], bq[0], bql[0]);
-        f32_operand<PRECISE>(qrow[DS + dt * 8], bq[1], bql[1]);
+        f32_operand_qo<PRECISE, SPLIT, LO>(orow + dt * 8, bo[0], bol[0]);
+        f32_operand_qo<PRECISE, SPLIT, LO>(orow + DS + dt * 8, bo[1], bol[1]);
+        f32_operand_qo<PRECISE, SPLIT, LO>(qrow + dt * 8, bq[0], bql[0]);
+        f32_operand_qo<PRECISE, SPLIT, LO>(qrow + DS + dt * 8, bq[1], bql[1]);
         mma_3xtf32<PRECISE>(dv[dt], ap, apl, bo, bol);
         mma_3xtf32<PRECISE>(dk[dt], as, asl, bq, bql);
       }
@@ -379,16 +431,36 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   }
 }
 
-template <int D, int NW, int BM, bool PRECISE, bool MASKED>
+template <int D, int NW, int BM, bool PRECISE, bool MASKED, bool SPLIT>
 static jfa_status_t launch_bwd_f32_m(const BwdArgs &a, cudaStream_t st) {
-  typedef BwdF32<D, NW, BM> C;
-  auto kern = bwd_f32_kernel<D, NW, BM, PRECISE, MASKED>;
+  typedef BwdF32<D, NW, BM, SPLIT> C;
+  auto kern = bwd_f32_kernel<D, NW, BM, PRECISE, MASKED, SPLIT>;
   const size_t smem = C::smem_bytes(MASKED);
   JFA_CHECK(smem_optin(kern, smem));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
+}
+
+/* Dynamic shared memory a block of the current device may opt into (bytes; 0 if unknown). */
+static inline size_t f32_device_smem_optin() {
+  int dev = 0, v = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
+    return 0;
+  return (size_t)v;
+}
+
+/* One mask class's tiles T: with SPLIT (3xTF32, where the row asks for it and the device has the
+   shared memory: an A100's 163 KiB takes neither SPLIT row), else without. */
+template <int D, int NW, int BM, bool PRECISE, bool MASKED, bool ROW_SPLIT>
+static jfa_status_t launch_bwd_f32_s(const BwdArgs &a, cudaStream_t st) {
+  if constexpr (PRECISE && ROW_SPLIT) {
+    if (BwdF32<D, NW, BM, true>::smem_bytes(MASKED) <= f32_device_smem_optin())
+      return launch_bwd_f32_m<D, NW, BM, true, MASKED, true>(a, st);
+  }
+  return launch_bwd_f32_m<D, NW, BM, PRECISE, MASKED, false>(a, st);
 }
 
 /* The float32 backward of tuning variant V (tiles.h) at head dim D: the row of the call's mask class. */
@@ -398,16 +470,21 @@ static jfa_status_t sm80_bwd_f32_variant(const BwdArgs &a, cudaStream_t st) {
   constexpr Sm80Tile m = sm80_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D && c.dtype == JFA_DTYPE_FLOAT32 && m.dtype == JFA_DTYPE_FLOAT32,
                 "no sm80 float32 backward tiles for this head dim");
-  if (!a.masked) return launch_bwd_f32_m<D, c.NW, c.BM, PRECISE, false>(a, st);
-  return launch_bwd_f32_m<D, m.NW, m.BM, PRECISE, true>(a, st);
+  if (!a.masked) return launch_bwd_f32_s<D, c.NW, c.BM, PRECISE, false, c.SPLIT>(a, st);
+  return launch_bwd_f32_s<D, m.NW, m.BM, PRECISE, true, m.SPLIT>(a, st);
 }
 
 template <int D>
 jfa_status_t sm80_bwd_f32_d(const BwdArgs &a, bool tf32, cudaStream_t st) {
 #ifdef JFA_TUNING
+  /* JFA_TUNE_BWD=1: 4-warp tiles; =2: variant 0's tiles without SPLIT (the register split) */
   if constexpr (sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, 1)) {
     if (tune_variant("JFA_TUNE_BWD") == 1)
       return tf32 ? sm80_bwd_f32_variant<D, 1, false>(a, st) : sm80_bwd_f32_variant<D, 1, true>(a, st);
+  }
+  if constexpr (sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, 2)) {
+    if (tune_variant("JFA_TUNE_BWD") == 2)
+      return tf32 ? sm80_bwd_f32_variant<D, 2, false>(a, st) : sm80_bwd_f32_variant<D, 2, true>(a, st);
   }
 #endif
   return tf32 ? sm80_bwd_f32_variant<D, 0, false>(a, st) : sm80_bwd_f32_variant<D, 0, true>(a, st);

@@ -29,6 +29,8 @@ struct Sm80Tile {
   int BM;
   bool KREG;
   int NS; /* JVP, backward: output-column slices (sm80/fwd.cuh, bwd.cuh); 0 (left out) = 1 */
+  bool SPLIT; /* float32 backward, 3xTF32: Q and dO split once per block into hi / lo planes of shared
+                 memory (bwd_f32.cuh; + 16 BM (D + 4) bytes), else split by every warp in registers */
 };
 
 /* clang-format off */
@@ -89,16 +91,20 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP, F32,  64, 1,    32,  8, 1, false,   0, false}, /* 136 KiB */
   {OP_JVP, F32, 128, 1,    32,  4, 1, false,   0, false}, /* 198 KiB: one CTA of 4 warps */
   /* float32 backward (bwd_f32.cuh, TF32 / 3xTF32; KREG unused). dK, dV: D / 2 registers each;
-     shared memory 4 (2 BN + 4 BM) (D + 4) + 8 BM (BN + 8) bytes */
-  {OP_BWD, F32,  32, 0,   0,  4, 0, false,  64, false},
-  {OP_BWD, F32,  64, 0,   0,  8, 0, false,  32, false},
-  {OP_BWD, F32,  96, 0,   0,  8, 0, false,  32, false},
-  {OP_BWD, F32, 128, 0,   0,  8, 0, false,  16, false},
+     shared memory 4 (2 BN + 4 BM) (D + 4) + 8 BM (BN + 8) bytes, SPLIT + 16 BM (D + 4) (3xTF32 only;
+     where the device allows less, the same tiles without SPLIT) */
+  {OP_BWD, F32,  32, 0,   0,  4, 0, false,  64, false},          /*  91 KiB: 2 CTAs/SM (SPLIT: 1) */
+  {OP_BWD, F32,  64, 0,   0,  8, 0, false,  32, false, 1, true}, /* 171 KiB (137 without SPLIT) */
+  {OP_BWD, F32,  96, 0,   0,  8, 0, false,  32, false},          /* 184 KiB (SPLIT: 234, above 227) */
+  {OP_BWD, F32, 128, 0,   0,  8, 0, false,  16, false, 1, true}, /* 215 KiB (182 without SPLIT) */
   /* float32 tuning variants: smaller CTAs, two per SM (no spills) */
   {OP_BWD, F32,  32, 1,   0,  8, 0, false,  32, false},
   {OP_BWD, F32,  64, 1,   0,  4, 0, false,  32, false},
   {OP_BWD, F32,  96, 1,   0,  4, 0, false,  16, false},
   {OP_BWD, F32, 128, 1,   0,  4, 0, false,  16, false},
+  /* float32 backward without SPLIT (3xTF32 splits Q and dO in every warp's registers, as before f32fast) */
+  {OP_BWD, F32,  64, 2,   0,  8, 0, false,  32, false},
+  {OP_BWD, F32, 128, 2,   0,  8, 0, false,  16, false},
   {OP_BWD_JVP, 0,  64, 1,   0,  4, 0, false,  32, false}, /* 4 warps, BM = 32: 2 CTAs/SM at D = 64 */
   {OP_BWD_JVP, 0,  96, 1,   0,  4, 0, false,  32, false},
   {OP_BWD_JVP, 0, 128, 1,   0,  4, 0, false,  32, false}, /* 159 KiB: fits sm_80 */
