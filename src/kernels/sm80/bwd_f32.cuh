@@ -133,6 +133,14 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, DT = C::DT, NTHREADS = C::NTHREADS;
   constexpr int LO = C::LO;
   static_assert(!SPLIT || PRECISE, "SPLIT: 3xTF32 only");
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  /* SPLIT at D >= 128 needs 215 KiB of shared memory, which no sm_8x device has (the launcher
+     takes the tiles without SPLIT there); its sm_8x code, 255 registers and a spill, is left out. */
+  if constexpr (SPLIT && D >= 128) {
+    __trap();
+    return;
+  }
+#endif
   extern __shared__ __align__(16) unsigned char smraw[];
   float *Ks = (float *)smraw;
   float *Vs = Ks + BN * DS;
