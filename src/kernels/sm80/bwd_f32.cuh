@@ -30,7 +30,7 @@
  *    (b0 = K[2t][g], b1 = K[2t + 1][g], bank 8t + g), so A = dS[q][key] is read as
  *    (a0, a2) = dS[g][2t, 2t + 1] and (a1, a3) = dS[g + 8][2t, 2t + 1]: 8-byte loads, per
  *    half-warp words 8g + 2t (stride = 8 mod 32), conflict-free. (The dS stores, dS[2t + e][g],
- *    conflict 2-way; once per element against SPLIT loads.)
+ *    conflict 2-way; once per element against the dQ warps' loads.)
  * 3xTF32: every operand is split (tf32_split: hi, lo; 3 instructions) once where it is loaded
  * and reused from registers: K, V fragments over the query n-tiles, P and dS over the d n-tiles,
  * dS over the dQ slice's d n-tiles. Q and dO, which every warp reads whole (B operands of S^T,
@@ -38,9 +38,9 @@
  * splits its own cp.async chunks after its wait into hi (in place) and lo planes, the barrier
  * that follows publishes them, the warps load both (f32_split_own; 8x fewer splits of them with
  * 8 warps, for 16 BM (D + 4) more bytes of shared memory). SPLIT 2 (D = 64) also splits K once
- * per CTA (A operand of S^T, B operand of dQ; 4 BN (D + 4) bytes more). TF32: K, V, Q, dO are rounded once in
- * shared memory (each thread its own cp.async chunks, f32_round_own), dS where it is stored; P
- * and dS in registers.
+ * per CTA (A operand of S^T, B operand of dQ; 4 BN (D + 4) bytes more). TF32: K, V, Q, dO are
+ * rounded once in shared memory (each thread its own cp.async chunks, f32_round_own), dS where
+ * it is stored; P and dS in registers.
  */
 #ifndef JFA_KERNELS_SM80_BWD_F32_CUH_
 #define JFA_KERNELS_SM80_BWD_F32_CUH_
@@ -109,13 +109,13 @@ __device__ __forceinline__ void f32_split_own(float *dst) {
   for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
     float4 *p4 = reinterpret_cast<float4 *>(dst + (idx / CH) * DS + (idx % CH) * 4);
     const float4 x = *p4;
-    uint32_t h[4], l[4];
-    tf32_split(x.x, &h[0], &l[0]);
-    tf32_split(x.y, &h[1], &l[1]);
-    tf32_split(x.z, &h[2], &l[2]);
-    tf32_split(x.w, &h[3], &l[3]);
-    *p4 = make_float4(__uint_as_float(h[0]), __uint_as_float(h[1]), __uint_as_float(h[2]), __uint_as_float(h[3]));
-    p4[LO / 4] = make_float4(__uint_as_float(l[0]), __uint_as_float(l[1]), __uint_as_float(l[2]), __uint_as_float(l[3]));
+    uint4 h, l;
+    tf32_split(x.x, &h.x, &l.x);
+    tf32_split(x.y, &h.y, &l.y);
+    tf32_split(x.z, &h.z, &l.z);
+    tf32_split(x.w, &h.w, &l.w);
+    reinterpret_cast<uint4 *>(p4)[0] = h;
+    reinterpret_cast<uint4 *>(p4)[LO / 4] = l;
   }
 }
 
