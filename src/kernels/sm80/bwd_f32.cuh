@@ -30,11 +30,17 @@
  *    (b0 = K[2t][g], b1 = K[2t + 1][g], bank 8t + g), so A = dS[q][key] is read as
  *    (a0, a2) = dS[g][2t, 2t + 1] and (a1, a3) = dS[g + 8][2t, 2t + 1]: 8-byte loads, per
  *    half-warp words 8g + 2t (stride = 8 mod 32), conflict-free. (The dS stores, dS[2t + e][g],
- *    conflict 2-way; once per element against SPLIT loads.)
- * 3xTF32: every operand is split (tf32_split: hi, lo) once where it is loaded and reused from
- * registers: K, V fragments over the query n-tiles, P and dS over the d n-tiles, dS over the
- * dQ slice's d n-tiles. TF32: K, V, Q, dO are rounded once in shared memory (each thread its
- * own cp.async chunks, f32_round_own), dS where it is stored; P and dS in registers.
+ *    conflict 2-way; once per element against the dQ warps' loads.)
+ * 3xTF32: every operand is split (tf32_split: hi, lo; 3 instructions) once where it is loaded
+ * and reused from registers: K, V fragments over the query n-tiles, P and dS over the d n-tiles,
+ * dS over the dQ slice's d n-tiles. Q and dO, which every warp reads whole (B operands of S^T,
+ * dP^T and of dK, dV), are split once per block with SPLIT (tiles.h: D = 64, 128): each thread
+ * splits its own cp.async chunks after its wait into hi (in place) and lo planes, the barrier
+ * that follows publishes them, the warps load both (f32_split_own; 8x fewer splits of them with
+ * 8 warps, for 16 BM (D + 4) more bytes of shared memory). SPLIT 2 (D = 64) also splits K once
+ * per CTA (A operand of S^T, B operand of dQ; 4 BN (D + 4) bytes more). TF32: K, V, Q, dO are
+ * rounded once in shared memory (each thread its own cp.async chunks, f32_round_own), dS where
+ * it is stored; P and dS in registers.
  */
 #ifndef JFA_KERNELS_SM80_BWD_F32_CUH_
 #define JFA_KERNELS_SM80_BWD_F32_CUH_
@@ -42,15 +48,22 @@
 #include "kernels/sm80/bwd.cuh"
 #include "kernels/sm80/tf32.cuh"
 
-template <int D, int NW, int BM>
+template <int D, int NW, int BM, int SPLIT>
 struct BwdF32 {
   static constexpr int BN = 16 * NW, DS = D + 4, BNS = BN + 8, NQ = BM / 8, DT = D / 8;
   static constexpr int NTHREADS = NW * 32;
+  /* SPLIT >= 1: the lo plane of a Q / dO element sits LO floats after its hi (buffers [2][BM][DS]
+     of Q, then of dO, then their lo planes in the same order); SPLIT 2: K's lo plane follows them,
+     KLO floats after K */
+  static constexpr int LO = 4 * BM * DS, KLO = 2 * BN * DS + 8 * BM * DS;
   static_assert(BM % 16 == 0 && D % 32 == 0, "float32 backward tiles: BM multiple of 16, D of 32");
   static constexpr size_t smem_bytes(bool masked) {
-    return sizeof(float) * ((size_t)2 * BN * DS + (size_t)4 * BM * DS + (size_t)2 * BM * BNS + (size_t)4 * BM) +
+    return sizeof(float) * ((size_t)2 * BN * DS + (size_t)(SPLIT ? 8 : 4) * BM * DS + (size_t)2 * BM * BNS +
+                            (size_t)4 * BM + (size_t)(SPLIT >= 2 ? BN * DS : 0)) +
            (masked ? sizeof(int) * 4 * BM : 0);
   }
+  /* the kernel leaves SPLIT out of its sm_8x code: no sm_8x device has more than 163 KiB */
+  static_assert(SPLIT == 0 || smem_bytes(false) > 163 * 1024, "a SPLIT row that an sm_8x device could take");
 };
 
 /* An operand read from shared memory: split (PRECISE), or already TF32 there (f32_round_own). */
@@ -86,16 +99,60 @@ __device__ __forceinline__ void f32_round_own(float *dst) {
   }
 }
 
-template <int D, int NW, int BM, bool PRECISE, bool MASKED>
+/* 3xTF32 with SPLIT: the chunks this thread copied (f32_round_own's mapping) split in place into
+   hi, their lo at LO floats further, once per block, after its cp_async_wait and before the barrier
+   that publishes them (no barrier of its own: every warp is past the block that last read them). */
+template <int D, int ROWS, int NTHREADS, int LO>
+__device__ __forceinline__ void f32_split_own(float *dst) {
+  constexpr int CH = D / 4, DS = D + 4;
+#pragma unroll 4
+  for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+    float4 *p4 = reinterpret_cast<float4 *>(dst + (idx / CH) * DS + (idx % CH) * 4);
+    const float4 x = *p4;
+    uint4 h, l;
+    tf32_split(x.x, &h.x, &l.x);
+    tf32_split(x.y, &h.y, &l.y);
+    tf32_split(x.z, &h.z, &l.z);
+    tf32_split(x.w, &h.w, &l.w);
+    reinterpret_cast<uint4 *>(p4)[0] = h;
+    reinterpret_cast<uint4 *>(p4)[LO / 4] = l;
+  }
+}
+
+/* A B operand element of Q, dO (SPLIT >= 1) or K (SPLIT 2) read from shared memory: hi and lo
+   from their planes (SPLIT), else f32_operand. */
+template <bool PRECISE, bool SPLIT, int LO>
+__device__ __forceinline__ void f32_operand_qo(const float *x, uint32_t &hi, uint32_t &lo) {
+  if (PRECISE && SPLIT) {
+    hi = __float_as_uint(x[0]);
+    lo = __float_as_uint(x[LO]);
+  } else {
+    f32_operand<PRECISE>(x[0], hi, lo);
+  }
+}
+
+template <int D, int NW, int BM, bool PRECISE, bool MASKED, int SPLIT>
 __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
-  typedef BwdF32<D, NW, BM> C;
+  typedef BwdF32<D, NW, BM, SPLIT> C;
   constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, DT = C::DT, NTHREADS = C::NTHREADS;
+  constexpr int LO = C::LO, KLO = C::KLO;
+  static_assert(!SPLIT || PRECISE, "SPLIT: 3xTF32 only");
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  /* SPLIT tiles need more shared memory (171 KiB and up, BwdF32) than any sm_8x device has: the
+     launcher takes the tiles without SPLIT there. Their sm_8x code is left out (at D = 128 it
+     would take 255 registers and spill). */
+  if constexpr (SPLIT != 0) {
+    __trap();
+    return;
+  }
+#endif
   extern __shared__ __align__(16) unsigned char smraw[];
   float *Ks = (float *)smraw;
   float *Vs = Ks + BN * DS;
   float *Qs = Vs + BN * DS;        /* [2][BM][DS] */
-  float *dOs = Qs + 2 * BM * DS;   /* [2][BM][DS] */
-  float *dSs = dOs + 2 * BM * DS;  /* [2][BM][BNS] */
+  float *dOs = Qs + 2 * BM * DS;   /* [2][BM][DS]; SPLIT: then the lo planes of both, [2][2][BM][DS] */
+  /* SPLIT 2: K's lo plane [BN][DS] after those */
+  float *dSs = dOs + (SPLIT ? 6 : 2) * BM * DS + (SPLIT >= 2 ? BN * DS : 0); /* [2][BM][BNS] */
   float *lse_s = dSs + 2 * BM * BNS; /* [2][BM], +inf = no contribution */
   float *del_s = lse_s + 2 * BM;   /* [2][BM] */
   int *klo_s = (int *)(del_s + 2 * BM); /* [2][BM] key intervals of the rows (masked only) */
@@ -157,8 +214,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   /* dQ[BM x D] += dS K for the dS tile in buffer dbuf (query block q0 of head h): warp ->
      (m-tile of 16 queries, slice of NP d n-tiles) */
   auto dq_step = [&](int dbuf, int64_t h, int64_t q0) {
-    constexpr int MTILES = BM / 16, SPLIT = NW / MTILES, NP = DT / SPLIT;
-    static_assert(NW % MTILES == 0 && DT % SPLIT == 0, "bad dQ split");
+    constexpr int MTILES = BM / 16, WSPLIT = NW / MTILES, NP = DT / WSPLIT;
+    static_assert(NW % MTILES == 0 && DT % WSPLIT == 0, "bad dQ split");
     const int mt = warp % MTILES, sl = warp / MTILES;
     const float *ds = dSs + dbuf * BM * BNS + (mt * 16 + g) * BNS + 2 * t4;
     const float *kr = Ks + 2 * t4 * DS + sl * NP * 8 + g;
@@ -180,8 +237,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
 #pragma unroll
       for (int j = 0; j < NP; ++j) {
         uint32_t bk[2], bkl[2];
-        f32_operand<PRECISE>(krow[j * 8], bk[0], bkl[0]);
-        f32_operand<PRECISE>(krow[DS + j * 8], bk[1], bkl[1]);
+        f32_operand_qo<PRECISE, (SPLIT >= 2), KLO>(krow + j * 8, bk[0], bkl[0]);
+        f32_operand_qo<PRECISE, (SPLIT >= 2), KLO>(krow + DS + j * 8, bk[1], bkl[1]);
         mma_3xtf32<PRECISE>(acc[j], as, asl, bk, bkl);
       }
     }
@@ -215,6 +272,11 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
       f32_round_own<D, BM, NTHREADS>(Qs + buf * BM * DS);
       f32_round_own<D, BM, NTHREADS>(dOs + buf * BM * DS);
     }
+    if (SPLIT >= 2 && it == 0) f32_split_own<D, BN, NTHREADS, KLO>(Ks); /* K: once per CTA */
+    if (SPLIT) { /* 3xTF32: Q and dO split once per block, hi in place, lo LO floats further */
+      f32_split_own<D, BM, NTHREADS, LO>(Qs + buf * BM * DS);
+      f32_split_own<D, BM, NTHREADS, LO>(dOs + buf * BM * DS);
+    }
     __syncthreads();
     const int64_t h = h_cur, q0 = qb_cur * BM;
     if (++qb_cur == nqb) {
@@ -246,7 +308,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
       uint32_t ak[4], av[4], akl[4], avl[4];
       ldsm_x4_a(ak, sK + a_lane + kk * 32);
       ldsm_x4_a(av, sV + a_lane + kk * 32);
-      f32_operand_regs<PRECISE, 4>(ak, akl);
+      if (SPLIT >= 2) ldsm_x4_a(akl, sK + KLO * 4 + a_lane + kk * 32);
+      else f32_operand_regs<PRECISE, 4>(ak, akl);
       f32_operand_regs<PRECISE, 4>(av, avl);
 #pragma unroll
       for (int np = 0; np < NQ / 2; ++np) {
@@ -254,8 +317,13 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
         uint32_t bq[4], bo[4], bql[4], bol[4];
         ldsm_x4_a(bq, sQb + off);
         ldsm_x4_a(bo, sOb + off);
-        f32_operand_regs<PRECISE, 4>(bq, bql);
-        f32_operand_regs<PRECISE, 4>(bo, bol);
+        if (SPLIT) {
+          ldsm_x4_a(bql, sQb + LO * 4 + off);
+          ldsm_x4_a(bol, sOb + LO * 4 + off);
+        } else {
+          f32_operand_regs<PRECISE, 4>(bq, bql);
+          f32_operand_regs<PRECISE, 4>(bo, bol);
+        }
         if (PRECISE) {
           mma_tf32(stl[PRECISE ? 2 * np : 0], akl, bq);
           mma_tf32(stl[PRECISE ? 2 * np : 0], ak, bql);
@@ -326,10 +394,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt) {
         uint32_t bo[2], bol[2], bq[2], bql[2];
-        f32_operand<PRECISE>(orow[dt * 8], bo[0], bol[0]);
-        f32_operand<PRECISE>(orow[DS + dt * 8], bo[1], bol[1]);
-        f32_operand<PRECISE>(qrow[dt * 8], bq[0], bql[0]);
-        f32_operand<PRECISE>(qrow[DS + dt * 8], bq[1], bql[1]);
+        f32_operand_qo<PRECISE, (SPLIT != 0), LO>(orow + dt * 8, bo[0], bol[0]);
+        f32_operand_qo<PRECISE, (SPLIT != 0), LO>(orow + DS + dt * 8, bo[1], bol[1]);
+        f32_operand_qo<PRECISE, (SPLIT != 0), LO>(qrow + dt * 8, bq[0], bql[0]);
+        f32_operand_qo<PRECISE, (SPLIT != 0), LO>(qrow + DS + dt * 8, bq[1], bql[1]);
         mma_3xtf32<PRECISE>(dv[dt], ap, apl, bo, bol);
         mma_3xtf32<PRECISE>(dk[dt], as, asl, bq, bql);
       }
@@ -379,16 +447,38 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   }
 }
 
-template <int D, int NW, int BM, bool PRECISE, bool MASKED>
+template <int D, int NW, int BM, bool PRECISE, bool MASKED, int SPLIT>
 static jfa_status_t launch_bwd_f32_m(const BwdArgs &a, cudaStream_t st) {
-  typedef BwdF32<D, NW, BM> C;
-  auto kern = bwd_f32_kernel<D, NW, BM, PRECISE, MASKED>;
+  typedef BwdF32<D, NW, BM, SPLIT> C;
+  auto kern = bwd_f32_kernel<D, NW, BM, PRECISE, MASKED, SPLIT>;
   const size_t smem = C::smem_bytes(MASKED);
   JFA_CHECK(smem_optin(kern, smem));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
+}
+
+/* Dynamic shared memory a block of the current device may opt into (bytes; 0 if unknown). */
+static inline size_t f32_device_smem_optin() {
+  int dev = 0, v = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
+    return 0;
+  return (size_t)v;
+}
+
+/* One mask class's tiles: 3xTF32 with the row's SPLIT S where the device has the shared memory,
+   else with S - 1, ..., 0 (an A100's 163 KiB takes none of them); TF32 without. */
+template <int D, int NW, int BM, bool PRECISE, bool MASKED, int S>
+static jfa_status_t launch_bwd_f32_s(const BwdArgs &a, cudaStream_t st) {
+  if constexpr (PRECISE && S > 0) {
+    if (BwdF32<D, NW, BM, S>::smem_bytes(MASKED) <= f32_device_smem_optin())
+      return launch_bwd_f32_m<D, NW, BM, true, MASKED, S>(a, st);
+    return launch_bwd_f32_s<D, NW, BM, PRECISE, MASKED, S - 1>(a, st);
+  } else {
+    return launch_bwd_f32_m<D, NW, BM, PRECISE, MASKED, 0>(a, st);
+  }
 }
 
 /* The float32 backward of tuning variant V (tiles.h) at head dim D: the row of the call's mask class. */
@@ -398,16 +488,26 @@ static jfa_status_t sm80_bwd_f32_variant(const BwdArgs &a, cudaStream_t st) {
   constexpr Sm80Tile m = sm80_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D && c.dtype == JFA_DTYPE_FLOAT32 && m.dtype == JFA_DTYPE_FLOAT32,
                 "no sm80 float32 backward tiles for this head dim");
-  if (!a.masked) return launch_bwd_f32_m<D, c.NW, c.BM, PRECISE, false>(a, st);
-  return launch_bwd_f32_m<D, m.NW, m.BM, PRECISE, true>(a, st);
+  if (!a.masked) return launch_bwd_f32_s<D, c.NW, c.BM, PRECISE, false, c.SPLIT>(a, st);
+  return launch_bwd_f32_s<D, m.NW, m.BM, PRECISE, true, m.SPLIT>(a, st);
 }
 
 template <int D>
 jfa_status_t sm80_bwd_f32_d(const BwdArgs &a, bool tf32, cudaStream_t st) {
 #ifdef JFA_TUNING
+  /* JFA_TUNE_BWD=1: 4-warp tiles; =2: variant 0's tiles without SPLIT (the register split);
+     =3: SPLIT 1 (no K plane) where variant 0 has 2 */
   if constexpr (sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, 1)) {
     if (tune_variant("JFA_TUNE_BWD") == 1)
       return tf32 ? sm80_bwd_f32_variant<D, 1, false>(a, st) : sm80_bwd_f32_variant<D, 1, true>(a, st);
+  }
+  if constexpr (sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, 2)) {
+    if (tune_variant("JFA_TUNE_BWD") == 2)
+      return tf32 ? sm80_bwd_f32_variant<D, 2, false>(a, st) : sm80_bwd_f32_variant<D, 2, true>(a, st);
+  }
+  if constexpr (sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, 3)) {
+    if (tune_variant("JFA_TUNE_BWD") == 3)
+      return tf32 ? sm80_bwd_f32_variant<D, 3, false>(a, st) : sm80_bwd_f32_variant<D, 3, true>(a, st);
   }
 #endif
   return tf32 ? sm80_bwd_f32_variant<D, 0, false>(a, st) : sm80_bwd_f32_variant<D, 0, true>(a, st);

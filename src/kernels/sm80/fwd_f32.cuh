@@ -30,11 +30,13 @@
  * a third tile per operand in shared memory (the JVP at D = 128 would not fit with BN = 32)
  * and a second barrier per block; the register split keeps the 16-bit kernel's pipeline and
  * its shared-memory budget (tiles.h lists the bytes). The MT = 2 rows amortise it over two
- * slabs where the registers allow. Cost (sm_80/sm_90 code: cvt.rna.tf32.f32 compiles to about
- * 3 instructions, tf32_split to about 7): with MT = 2 a K or V element's split serves 6 mmas,
- * about 2.3 instructions per mma for each of K and V; Q's split, 28 per slab and k-step,
- * serves 3 BN / 8 mmas (the reason for BN = 64 at D <= 64). If a profile shows the kernel
- * issue-bound, the split pass in shared memory is the next step.
+ * slabs where the registers allow. Cost (sm_80/sm_90 code, counted from cubin sizes):
+ * cvt.rna.tf32.f32 3 instructions, tf32_split 3 (integer rounding of hi, FADD for lo; 8 with two
+ * cvt before f32fast): with MT = 2 a K or V element's split serves 6 mmas; Q's, 12 per slab and
+ * k-step, serves 3 BN / 8 mmas. Per warp and block (D = 64, BN = 64, MT = 2): 768 mmas, 384
+ * split elements (1152 instructions), 48 ldmatrix and 128 scalar loads, ~460 of softmax
+ * (bench/RESULTS.md "f32fast: predictions"). A split pass in shared memory (once per CTA, not
+ * per warp) would save about 4% of that at D = 64 and does not fit two CTAs per SM at D = 128.
  *
  * Head dims that are not a multiple of the instantiated D are zero-filled by the loads and
  * masked at the store. Tiles: tiles.h (dtype JFA_DTYPE_FLOAT32 rows); instantiated per head

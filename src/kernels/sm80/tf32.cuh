@@ -32,13 +32,19 @@ __device__ __forceinline__ uint32_t tf32_round(float x) {
   return r;
 }
 
-/** x = hi + lo with hi = TF32(x) and lo = TF32(x - hi): 21 significant bits together, the
- *  float32 product's error of 3xTF32 (hi*hi + hi*lo + lo*hi) is then about 2^-22 relative.
- *  Inf and NaN stay in hi (lo = NaN for them, which only a NaN input can produce). */
+/** x = hi + lo with hi = TF32(x) (round to nearest, ties away: cvt.rna's result) and lo = x - hi exactly
+ *  (a float with at most 13 significant bits), 3 instructions (IADD, LOP, FADD; two cvt.rna and an FADD
+ *  compile to 8). lo goes to the mma as it is: the tensor core reads the top 19 bits of a TF32 operand,
+ *  i.e. truncates lo to 11 significant bits (CUTLASS's fast 3xTF32 relies on the same), an error of at
+ *  most 2^-21 |x| (2^-22 when lo was rounded too, the size of the dropped lo*lo term); 3xTF32's product is
+ *  then within about 2^-21 relative, below the float32 accumulation over the keys that dominates the
+ *  kernels' errors. NaN: a NaN's lo is NaN (FADD) and stays NaN when truncated, so the lo products carry
+ *  it even where hi's rounding carries 0x7fffffff into the sign bit; Inf: hi = Inf, lo = NaN (as before).
+ *  |x| within half a TF32 ulp of FLT_MAX rounds hi to Inf, as cvt.rna does. */
 __device__ __forceinline__ void tf32_split(float x, uint32_t *hi, uint32_t *lo) {
-  const uint32_t h = tf32_round(x);
+  const uint32_t h = (__float_as_uint(x) + 0x1000u) & 0xffffe000u;
   *hi = h;
-  *lo = tf32_round(x - __uint_as_float(h));
+  *lo = __float_as_uint(x - __uint_as_float(h));
 }
 
 /** c += a * b, m16n8k8, TF32 inputs (bit patterns from tf32_round / tf32_split), fp32 accumulate. */

@@ -29,6 +29,9 @@ struct Sm80Tile {
   int BM;
   bool KREG;
   int NS; /* JVP, backward: output-column slices (sm80/fwd.cuh, bwd.cuh); 0 (left out) = 1 */
+  int SPLIT; /* float32 backward, 3xTF32: 1 = Q and dO split once per block into hi / lo planes of
+                shared memory (bwd_f32.cuh; + 16 BM (D + 4) bytes), 2 = K too, once per CTA
+                (+ 4 BN (D + 4)); 0 = split by every warp in registers */
 };
 
 /* clang-format off */
@@ -89,16 +92,21 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP, F32,  64, 1,    32,  8, 1, false,   0, false}, /* 136 KiB */
   {OP_JVP, F32, 128, 1,    32,  4, 1, false,   0, false}, /* 198 KiB: one CTA of 4 warps */
   /* float32 backward (bwd_f32.cuh, TF32 / 3xTF32; KREG unused). dK, dV: D / 2 registers each;
-     shared memory 4 (2 BN + 4 BM) (D + 4) + 8 BM (BN + 8) bytes */
-  {OP_BWD, F32,  32, 0,   0,  4, 0, false,  64, false},
-  {OP_BWD, F32,  64, 0,   0,  8, 0, false,  32, false},
-  {OP_BWD, F32,  96, 0,   0,  8, 0, false,  32, false},
-  {OP_BWD, F32, 128, 0,   0,  8, 0, false,  16, false},
+     shared memory 4 (2 BN + 4 BM) (D + 4) + 8 BM (BN + 8) bytes, SPLIT 1 + 16 BM (D + 4), SPLIT 2
+     + 4 BN (D + 4) more (3xTF32 only; where the device allows less, the same tiles with less SPLIT) */
+  {OP_BWD, F32,  32, 0,   0,  4, 0, false,  64, false},          /*  91 KiB: 2 CTAs/SM (SPLIT: 1) */
+  {OP_BWD, F32,  64, 0,   0,  8, 0, false,  32, false, 1, 2},    /* 205 KiB (171 SPLIT 1, 137 without) */
+  {OP_BWD, F32,  96, 0,   0,  8, 0, false,  32, false},          /* 184 KiB (SPLIT: 234, above 227) */
+  {OP_BWD, F32, 128, 0,   0,  8, 0, false,  16, false, 1, 1},    /* 215 KiB (182 without SPLIT) */
   /* float32 tuning variants: smaller CTAs, two per SM (no spills) */
   {OP_BWD, F32,  32, 1,   0,  8, 0, false,  32, false},
   {OP_BWD, F32,  64, 1,   0,  4, 0, false,  32, false},
   {OP_BWD, F32,  96, 1,   0,  4, 0, false,  16, false},
   {OP_BWD, F32, 128, 1,   0,  4, 0, false,  16, false},
+  /* float32 backward without SPLIT (3xTF32 splits Q and dO in every warp's registers, as before f32fast) */
+  {OP_BWD, F32,  64, 2,   0,  8, 0, false,  32, false},
+  {OP_BWD, F32, 128, 2,   0,  8, 0, false,  16, false},
+  {OP_BWD, F32,  64, 3,   0,  8, 0, false,  32, false, 1, 1}, /* without K's plane */
   {OP_BWD_JVP, 0,  64, 1,   0,  4, 0, false,  32, false}, /* 4 warps, BM = 32: 2 CTAs/SM at D = 64 */
   {OP_BWD_JVP, 0,  96, 1,   0,  4, 0, false,  32, false},
   {OP_BWD_JVP, 0, 128, 1,   0,  4, 0, false,  32, false}, /* 159 KiB: fits sm_80 */
@@ -128,7 +136,7 @@ constexpr bool sm80_has_tile(int op, int dtype, int D, int variant) {
  *    backward, BM = 64 at D = 128 (and D > 128, whose slices hold as many columns): spills; query
  *    blocks of 32 rows. */
 constexpr Sm80Tile sm80_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm80Tile t = {op, dtype, 0, variant, 0, 0, 0, false, 0, false, 1};
+  Sm80Tile t = {op, dtype, 0, variant, 0, 0, 0, false, 0, false, 1, 0};
   for (const Sm80Tile &r : kSm80Tiles)
     if (r.op == op && sm80_tile_dtype(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
