@@ -107,6 +107,19 @@ int gt_parse_lens(const char *s, int64_t *lens, int max) {
   return n;
 }
 
+int gt_packed_offsets(const char *seq_q, const char *seq_k, int64_t *cq, int64_t *ck, int64_t *Nq, int64_t *Nk) {
+  int64_t lq[64], lk[64];
+  const int ns = gt_parse_lens(seq_q, lq, 64);
+  if (gt_parse_lens(seq_k ? seq_k : seq_q, lk, 64) != ns) {
+    tu_expect("case table: seq_q and seq_k have the same count", 0);
+    return -1;
+  }
+  cq[0] = ck[0] = 0;
+  for (int s = 0; s < ns; ++s) cq[s + 1] = cq[s] + lq[s], ck[s + 1] = ck[s] + lk[s];
+  *Nq = cq[ns], *Nk = ck[ns];
+  return ns;
+}
+
 jfa_tensor_t gt_rows(const jfa_tensor_t *t, int axis, int64_t r0, int64_t n) {
   jfa_tensor_t v = *t;
   v.data = (char *)t->data + (size_t)(r0 * t->stride[axis]) * jfa_dtype_size(t->dtype);

@@ -68,6 +68,10 @@ int gt_check_tensor_core(jfa_context_t *gpu, const char *name, int backward);
 
 /* Comma-separated lengths ("7,129,300": packed-sequence lengths) into lens (at most max); the count. */
 int gt_parse_lens(const char *s, int64_t *lens, int max);
+/* A case's packed sequences: the lengths seq_q and seq_k (NULL: seq_q's) into the offsets cq, ck
+ *  (count + 1 entries each; at most 64 sequences) and their totals *Nq, *Nk. Returns the count, or
+ *  -1, with a failure recorded, when the two lists differ in count. */
+int gt_packed_offsets(const char *seq_q, const char *seq_k, int64_t *cq, int64_t *ck, int64_t *Nq, int64_t *Nk);
 
 /* The view of rows [r0, r0 + n) along axis of t (axis 2: sequence positions; 3: mask columns). */
 jfa_tensor_t gt_rows(const jfa_tensor_t *t, int axis, int64_t r0, int64_t n);

@@ -147,19 +147,10 @@ static void make_dense(dmask_t *m, const bcase_t *c, int64_t Nq, int64_t Nk) {
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const bcase_t *c = &cases[ci];
-  int64_t lq[64], lk[64], cq[65], ck[65];
+  int64_t cq[65], ck[65];
   int ns = 0;
   int64_t Nq = c->Nq, Nk = c->Nk;
-  if (c->seq_q) {
-    ns = gt_parse_lens(c->seq_q, lq, 64);
-    if (gt_parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64) != ns) {
-      tu_expect("case table: seq_q and seq_k have the same count", 0);
-      return;
-    }
-    cq[0] = ck[0] = 0;
-    for (int s = 0; s < ns; ++s) cq[s + 1] = cq[s] + lq[s], ck[s + 1] = ck[s] + lk[s];
-    Nq = cq[ns], Nk = ck[ns];
-  }
+  if (c->seq_q && (ns = gt_packed_offsets(c->seq_q, c->seq_k, cq, ck, &Nq, &Nk)) < 0) return;
   printf("case %d: %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d window=(%lld,%lld) seqs=%s/%s "
          "dense=%d (b1=%d h1=%d)\n",
          ci, c->dt == BF ? "bf16" : "fp16", (long long)c->B, (long long)c->Hq, (long long)c->Hkv, (long long)Nq,

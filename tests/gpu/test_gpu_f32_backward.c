@@ -156,19 +156,10 @@ static double max3(double a, double b, double c) { return fmax(a, fmax(b, c)); }
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   (void)gpu;
   const fcase_t *c = &cases[ci];
-  int64_t lq[64], lk[64], cq[65], ck[65];
+  int64_t cq[65], ck[65];
   int ns = 0;
   int64_t Nq = c->Nq, Nk = c->Nk;
-  if (c->seq_q) {
-    ns = gt_parse_lens(c->seq_q, lq, 64);
-    if (gt_parse_lens(c->seq_k ? c->seq_k : c->seq_q, lk, 64) != ns) {
-      tu_expect("case table: seq_q and seq_k have the same count", 0);
-      return;
-    }
-    cq[0] = ck[0] = 0;
-    for (int s = 0; s < ns; ++s) cq[s + 1] = cq[s] + lq[s], ck[s + 1] = ck[s] + lk[s];
-    Nq = cq[ns], Nk = ck[ns];
-  }
+  if (c->seq_q && (ns = gt_packed_offsets(c->seq_q, c->seq_k, cq, ck, &Nq, &Nk)) < 0) return;
   const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, D = c->D;
   printf("case %d: fp32 %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
          "seqs=%s/%s dense=%d sigma=%g\n",

@@ -29,15 +29,29 @@ __device__ __forceinline__ void bmap_elem(const MaskDev &m, int64_t Hm, int64_t 
   *need = !(x == 0.f);
 }
 
+/* The row of the map's row kernels (one warp per (slice, row)): warp wid, slice s, row i, the row's
+   key tiles KT and words KW, the lane; false past the last row. */
+struct BmapRow {
+  int64_t wid, s, i, KT, KW;
+  int lane;
+};
+__device__ __forceinline__ bool bmap_row_of(const MaskDev &m, int64_t nrows, BmapRow *r) {
+  r->wid = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+  r->lane = threadIdx.x & 31;
+  if (r->wid >= nrows) return false;
+  r->s = r->wid / m.Nq, r->i = r->wid % m.Nq;
+  r->KT = bmap_tiles(m.Nk), r->KW = bmap_words(m.Nk);
+  return true;
+}
+
 /* One warp per (slice, row): words (boolean masks) and row flags [slice][row][key tile]; additive
    masks (boolean ones take bmap_rows_bool_kernel). */
 __global__ void bmap_rows_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uint64_t *bits,
                                  unsigned char *rflags) {
-  const int64_t wid = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-  const int lane = threadIdx.x & 31;
-  if (wid >= nrows) return;
-  const int64_t s = wid / m.Nq, i = wid % m.Nq;
-  const int64_t KT = bmap_tiles(m.Nk), KW = bmap_words(m.Nk);
+  BmapRow r;
+  if (!bmap_row_of(m, nrows, &r)) return;
+  const int64_t wid = r.wid, s = r.s, i = r.i, KT = r.KT, KW = r.KW;
+  const int lane = r.lane;
   for (int64_t kt = 0; kt < KW; ++kt) {
     uint64_t vis = 0, need = 0;
     if (kt < KT) {
@@ -61,14 +75,13 @@ __global__ void bmap_rows_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uin
    key tiles): an 8-byte load where the row is contiguous and 8-byte aligned (the usual (B, H, N, N)
    torch.bool tensor), else 8 byte loads at the mask's key stride. The lanes of a tile OR their 8
    bits into its word (3 shuffles). The one-byte-per-lane kernel above moved 32 bytes per warp load
-   and took 4.0 ms for a (4, 16, 4096, 4096) mask on the H200 (a quarter of its bandwidth). */
+   and took 4.0 ms for a (4, 16, 4096, 4096) mask on the H200, this one 0.8 ms (bench/RESULTS.md). */
 __global__ void bmap_rows_bool_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uint64_t *bits,
                                       unsigned char *rflags) {
-  const int64_t wid = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-  const int lane = threadIdx.x & 31;
-  if (wid >= nrows) return;
-  const int64_t s = wid / m.Nq, i = wid % m.Nq;
-  const int64_t KT = bmap_tiles(m.Nk), KW = bmap_words(m.Nk);
+  BmapRow r;
+  if (!bmap_row_of(m, nrows, &r)) return;
+  const int64_t wid = r.wid, s = r.s, i = r.i, KT = r.KT, KW = r.KW;
+  const int lane = r.lane;
   const unsigned char *row = (const unsigned char *)m.dm.p + (s / Hm) * m.dm.sb + (s % Hm) * m.dm.sh + i * m.dm.ss;
   const bool contiguous = m.dm.sd == 1 && ((uintptr_t)row & 7) == 0;
   for (int64_t kt0 = 0; kt0 < KW; kt0 += 4) {

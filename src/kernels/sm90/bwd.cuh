@@ -135,6 +135,35 @@ __device__ __forceinline__ void sm90_atomic_add2(float *dst, float x, float y) {
   atomicAdd(reinterpret_cast<float2 *>(dst), make_float2(x, y));
 }
 
+/* Stages a consumer warpgroup's dQ partial (NCOL fp32 columns of its wgmma fragments: acc[nt]
+   holds columns 8 nt + 2 t4, + 1 of rows ra and ra + 8) in its staging buffer dqw (shared address
+   sdqw) as NCOL / 32 boxes of BM rows x 32 columns, 128-byte swizzled as TMA reads them: (r, c) at
+   128 r + 16 ((c / 4) ^ (r % 8)) + 4 (c % 4); then the issuing thread reduce-adds the boxes into
+   the fp32 workspace at columns col0.. of rows q0.. of slice z. The buffer is free once the
+   previous reduce-adds have read it (bulk_wait_read); bar: the warpgroup's named barrier. */
+template <int BM, int NCOL>
+__device__ __forceinline__ void sm90_dq_reduce(const float (&acc)[NCOL / 8][4], unsigned char *dqw, uint32_t sdqw,
+                                               const CUtensorMap *map, bool issuer, int bar, int ra, int t4,
+                                               int col0, int q0, int z) {
+  if (issuer) bulk_wait_read();
+  named_bar_sync(bar, 128);
+#pragma unroll
+  for (int nt = 0; nt < NCOL / 8; ++nt) {
+    const int cc = (nt & 3) * 8 + 2 * t4;
+    const uint32_t box = (uint32_t)(nt >> 2) * (BM * 128);
+    const uint32_t oa = box + (uint32_t)ra * 128 + ((uint32_t)((cc >> 2) ^ (ra & 7)) << 4) + (cc & 3) * 4;
+    *(float2 *)(dqw + oa) = make_float2(acc[nt][0], acc[nt][1]);
+    *(float2 *)(dqw + oa + 8 * 128) = make_float2(acc[nt][2], acc[nt][3]); /* row ra + 8: same swizzle */
+  }
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to the TMA (async proxy) */
+  named_bar_sync(bar, 128);
+  if (issuer) {
+#pragma unroll
+    for (int bx = 0; bx < NCOL / 32; ++bx) tma_reduce_add_3d(map, sdqw + bx * (BM * 128), col0 + bx * 32, q0, z);
+    bulk_commit();
+  }
+}
+
 template <typename T, int D, int BN, int ST, int DQ, bool MASKED>
 __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
     bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm) {
@@ -435,26 +464,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
             wg_wait<0>();
             wg_reg_fence<NC / 2>(&acc[0][0]);
             /* staged as SM90_DQ_TMA stages a 64-column half: NC / 32 boxes of BM x 32 fp32 */
-            if (dq_issuer) bulk_wait_read();
-            named_bar_sync(3 + wg, 128);
-            const int ra = wq * 16 + g;
-#pragma unroll
-            for (int nt = 0; nt < NC / 8; ++nt) {
-              const int cc = (nt & 3) * 8 + 2 * t4;
-              const uint32_t box = (uint32_t)(nt >> 2) * (BM * 128);
-              const uint32_t oa = box + (uint32_t)ra * 128 + ((uint32_t)((cc >> 2) ^ (ra & 7)) << 4) + (cc & 3) * 4;
-              *(float2 *)(dqw + oa) = make_float2(acc[nt][0], acc[nt][1]);
-              *(float2 *)(dqw + oa + 8 * 128) = make_float2(acc[nt][2], acc[nt][3]);
-            }
-            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to the TMA (async proxy) */
-            named_bar_sync(3 + wg, 128);
-            if (dq_issuer) {
-              const int z = (int)(b * p.Hq + hcur);
-#pragma unroll
-              for (int bx = 0; bx < NC / 32; ++bx)
-                tma_reduce_add_3d(&tm.dq, sDQw + bx * (BM * 128), wg * NC + bx * 32, (int)q0, z);
-              bulk_commit();
-            }
+            sm90_dq_reduce<BM, NC>(acc, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, wg * NC, (int)q0,
+                                   (int)(b * p.Hq + hcur));
             dsb ^= 1;
           }
         } else if (!a.skip_dq) {
@@ -481,28 +492,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
                 if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
               }
             } else {
-              /* the 64 columns as two boxes of BM rows x 32 columns (128 bytes a row), 128-byte
-                 swizzle as TMA reads them: (r, c) at 128 r + 16 ((c / 4) ^ (r % 8)) + 4 (c % 4).
-                 The buffer is free once the previous reduce-adds have read it. */
-              if (dq_issuer) bulk_wait_read();
-              named_bar_sync(3 + wg, 128);
-              const int ra = wq * 16 + g;
-#pragma unroll
-              for (int nt = 0; nt < 8; ++nt) {
-                const int cc = (nt & 3) * 8 + 2 * t4;
-                const uint32_t box = (uint32_t)(nt >> 2) * (BM * 128);
-                const uint32_t oa = box + (uint32_t)ra * 128 + ((uint32_t)((cc >> 2) ^ (ra & 7)) << 4) + (cc & 3) * 4;
-                *(float2 *)(dqw + oa) = make_float2(acc[nt][0], acc[nt][1]);
-                *(float2 *)(dqw + oa + 8 * 128) = make_float2(acc[nt][2], acc[nt][3]); /* row ra + 8: same swizzle */
-              }
-              asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to the TMA (async proxy) */
-              named_bar_sync(3 + wg, 128);
-              if (dq_issuer) {
-                const int z = (int)(b * p.Hq + hcur);
-                tma_reduce_add_3d(&tm.dq, sDQw, hh * 64, (int)q0, z);
-                tma_reduce_add_3d(&tm.dq, sDQw + BM * 128, hh * 64 + 32, (int)q0, z);
-                bulk_commit();
-              }
+              sm90_dq_reduce<BM, 64>(acc, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, hh * 64, (int)q0,
+                                     (int)(b * p.Hq + hcur));
             }
           }
           dsb ^= 1;
