@@ -73,6 +73,10 @@ static void wait_for_abort(void) {
 /* ---- rank 1 stops itself from a timer ----------------------------------- */
 
 static volatile sig_atomic_t in_call = 0;
+/* set just before the SIGSTOP: whatever rank 1 does after it was resumed (mpirun continues a stopped
+   process when rank 0's MPI_Abort ends the job, and the call then fails on its gone peers) is not a
+   failure of the test */
+static volatile sig_atomic_t stopped = 0;
 
 static void stop_handler(int sig) {
   (void)sig;
@@ -85,6 +89,7 @@ static void stop_handler(int sig) {
     ssize_t w = write(STDOUT_FILENO, outside, sizeof outside - 1);
     (void)w;
   }
+  stopped = 1;
   raise(SIGSTOP);
 }
 
@@ -360,12 +365,13 @@ int main(int argc, char **argv) {
     double end = now() + 30;
     while (now() < end) {
       if (forward(ring, &s) != JFA_SUCCESS) {
+        if (stopped) wait_for_abort(); /* resumed by the job's end: its peers are gone */
         printf("fault test FAILED: rank %d: jfa_ring_forward failed before the rank was stopped: %s\n", rank_,
                jfa_get_last_error());
         break;
       }
     }
-    printf("fault test FAILED: rank %d was not stopped\n", rank_);
+    if (!stopped) printf("fault test FAILED: rank %d was not stopped\n", rank_);
     wait_for_abort();
   }
 
