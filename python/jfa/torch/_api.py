@@ -93,22 +93,14 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
         raise NotImplementedError("jfa: dropout is not supported (dropout_p must be 0)")
     if causal_alignment not in _ALIGN:
         raise ValueError("jfa: causal_alignment must be 'top_left' or 'bottom_right', got %r" % (causal_alignment,))
-    if not (isinstance(query, torch.Tensor) and isinstance(key, torch.Tensor) and isinstance(value, torch.Tensor)):
-        for n, t in (("query", query), ("key", key), ("value", value)):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError("jfa: %s must be a torch.Tensor, got %s" % (n, type(t).__name__))
+    for n, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError("jfa: %s must be a torch.Tensor, got %s" % (n, type(t).__name__))
     qs, ks, vs = query.shape, key.shape, value.shape
-    nd = len(qs)
-    if nd == 4 and len(ks) == 4 and len(vs) == 4:  # (B, H, L, E): the batch dim is the only leading one
-        if not qs[0] == ks[0] == vs[0]:
-            raise ValueError("jfa: query %s, key %s and value %s must have the same leading (batch) dims"
-                             % (tuple(qs), tuple(ks), tuple(vs)))
-        q, k, v = query, key, value
-    else:
-        if not (nd == len(ks) == len(vs)) or qs[:-3] != ks[:-3] or ks[:-3] != vs[:-3]:
-            raise ValueError("jfa: query %s, key %s and value %s must have the same leading (batch) dims"
-                             % (tuple(qs), tuple(ks), tuple(vs)))
-        q, k, v = _to4d(query), _to4d(key), _to4d(value)
+    if not (len(qs) == len(ks) == len(vs)) or qs[:-3] != ks[:-3] or ks[:-3] != vs[:-3]:
+        raise ValueError("jfa: query %s, key %s and value %s must have the same leading (batch) dims"
+                         % (tuple(qs), tuple(ks), tuple(vs)))
+    q, k, v = _to4d(query), _to4d(key), _to4d(value)
     mode = _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE
     if compiling:
         if q.numel() == 0 or k.shape[2] == 0:  # O = 0 (_NoKeys): the eager path
@@ -123,8 +115,6 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     else:
         cfg = _core.Config(scale, mode, _prepare_mask(attn_mask, query, key, q.dtype), _window(window))
     o = _attend(q, k, v, cfg, enable_gqa)
-    if q is query:  # 4-d: o is (B, H, L, E) already (Ev == E is checked)
-        return o
     out_shape = qs[:-1] + vs[-1:]
     return o if o.shape == out_shape else o.reshape(out_shape)
 

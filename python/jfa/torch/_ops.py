@@ -212,11 +212,10 @@ def compiling():
     return AVAILABLE and _is_compiling()
 
 
-def forward_ad_open():
-    """Whether a forward-AD level is open (dual tensors, torch.func.jvp): the eager path's business.
-    Under dynamo this reads the level at trace time (dynamo enters traced dual_level blocks for real
-    and guards on the level)."""
-    return _core.forward_ad_open()
+# Whether a forward-AD level is open (dual tensors, torch.func.jvp): the eager path's business. Under
+# dynamo it reads the level at trace time (dynamo enters traced dual_level blocks for real and guards on
+# the level).
+forward_ad_open = _core.forward_ad_open
 
 
 def eager(fn):

@@ -81,7 +81,7 @@ __device__ __forceinline__ void f32_operand_regs(uint32_t *hi, uint32_t *lo) {
   }
 }
 
-/* TF32 mode: the chunks this thread copied with f32_load_tile<D, ROWS, NTHREADS> (the same
+/* TF32 mode: the chunks this thread copied with tc_load_tile<float, D, ROWS, NTHREADS> (the same
    mapping: both of its paths give thread t the chunks t + k NTHREADS) rounded to TF32 in place, once, after its cp_async_wait (a thread's own copies are
    visible to it; the barrier that follows publishes them). */
 template <int D, int ROWS, int NTHREADS>
@@ -170,12 +170,12 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb, per_head = qbs.per_head;
   const int64_t total = per_head * grp;
 
-  f32_load_tile<D, BN, NTHREADS>(Ks, a.k, b, hk, n0, p.Nk, a.Dreal);
-  f32_load_tile<D, BN, NTHREADS>(Vs, a.v, b, hk, n0, p.Nk, a.Dreal);
+  tc_load_tile<float, D, BN, NTHREADS>(Ks, a.k, b, hk, n0, p.Nk, a.Dreal);
+  tc_load_tile<float, D, BN, NTHREADS>(Vs, a.v, b, hk, n0, p.Nk, a.Dreal);
 
   auto prefetch = [&](int64_t h, int64_t q0, int buf) {
-    f32_load_tile<D, BM, NTHREADS>(Qs + buf * BM * DS, a.q, b, h, q0, p.Nq, a.Dreal);
-    f32_load_tile<D, BM, NTHREADS>(dOs + buf * BM * DS, a.dout, b, h, q0, p.Nq, a.Dreal);
+    tc_load_tile<float, D, BM, NTHREADS>(Qs + buf * BM * DS, a.q, b, h, q0, p.Nq, a.Dreal);
+    tc_load_tile<float, D, BM, NTHREADS>(dOs + buf * BM * DS, a.dout, b, h, q0, p.Nq, a.Dreal);
     for (int r = threadIdx.x; r < BM; r += NTHREADS) {
       const int64_t i = q0 + r;
       float l = INFINITY, dl = 0.f;

@@ -53,46 +53,6 @@
 #include "kernels/sm80/mma.cuh"
 #include "kernels/sm80/sm80.h"
 
-/* cp.async a ROWS x D tile (rows r0.., columns c0.. of slice (b, h)) into smem of row stride D + 8;
-   zero-fills rows >= n and columns >= Dreal. */
-template <typename T, int D, int ROWS, int NTHREADS>
-__device__ __forceinline__ void tc_load_tile(T *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
-                                             int Dreal, int c0 = 0) {
-  constexpr int CH = D / 8, DS = D + 8;
-  const T *base = (const T *)v.p;
-  if constexpr (NTHREADS % CH == 0 && ROWS % (NTHREADS / CH) == 0) {
-    /* each thread copies one fixed column chunk of every RSTEP-th row: addresses advance by a constant */
-    constexpr int RSTEP = NTHREADS / CH;
-    const int c = threadIdx.x % CH, rr = threadIdx.x / CH;
-    const int rem = Dreal - c0 - c * 8;
-    const int cbytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
-    const T *src = base + b * v.sb + h * v.sh + (r0 + rr) * v.ss + c0 + c * 8;
-    const int64_t step = (int64_t)RSTEP * v.ss;
-    const uint32_t sdst = smem_u32(dst + rr * DS + c * 8);
-    const int64_t nrows = n - r0 - rr; /* rows k * RSTEP < nrows are in range */
-#pragma unroll
-    for (int k = 0; k < ROWS / RSTEP; ++k) {
-      const int bytes = (k * RSTEP < nrows) ? cbytes : 0;
-      cp_async16_a(sdst + k * RSTEP * DS * (int)sizeof(T), bytes ? (const void *)(src + k * step) : (const void *)base,
-                   bytes);
-    }
-  } else {
-#pragma unroll 4
-    for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
-      const int r = idx / CH, c = idx % CH;
-      const int64_t row = r0 + r;
-      int bytes = 0;
-      const T *src = base;
-      if (row < n) {
-        const int rem = Dreal - c0 - c * 8;
-        bytes = rem >= 8 ? 16 : (rem > 0 ? rem * 2 : 0);
-        if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c0 + c * 8;
-      }
-      cp_async16(dst + r * DS + c * 8, src, bytes);
-    }
-  }
-}
-
 template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, int NS = 1>
 struct FwdTC {
   static constexpr int BM = 16 * MT * NW, DS = D + 8, NT = BN / 8, KS = D / 16;

@@ -167,16 +167,16 @@ __global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
   }
   const int jb0 = (int)(kbeg / BN), nblk = (int)((kend + BN - 1) / BN);
 
-  f32_load_tile<D, BM, NTHREADS>(Qs, a.q, b, h, m0, p.Nq, a.Dreal);
-  if (JVP) f32_load_tile<D, BM, NTHREADS>(Qs + BM * DS, a.qd, b, h, m0, p.Nq, a.Dreal);
+  tc_load_tile<float, D, BM, NTHREADS>(Qs, a.q, b, h, m0, p.Nq, a.Dreal);
+  if (JVP) tc_load_tile<float, D, BM, NTHREADS>(Qs + BM * DS, a.qd, b, h, m0, p.Nq, a.Dreal);
   if (jb0 < nblk) {
     float *first = KV + (jb0 & 1) * NTILE * BN * DS;
     const int64_t k0 = (int64_t)jb0 * BN;
-    f32_load_tile<D, BN, NTHREADS>(first + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
-    f32_load_tile<D, BN, NTHREADS>(first + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
+    tc_load_tile<float, D, BN, NTHREADS>(first + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
+    tc_load_tile<float, D, BN, NTHREADS>(first + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
     if (JVP) {
-      f32_load_tile<D, BN, NTHREADS>(first + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
-      f32_load_tile<D, BN, NTHREADS>(first + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<float, D, BN, NTHREADS>(first + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<float, D, BN, NTHREADS>(first + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
     }
   }
   cp_async_commit();
@@ -202,11 +202,11 @@ __global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
     if (jb + 1 < nblk) {
       float *nxt = KV + ((jb + 1) & 1) * NTILE * BN * DS;
       const int64_t k0 = (int64_t)(jb + 1) * BN;
-      f32_load_tile<D, BN, NTHREADS>(nxt + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
-      f32_load_tile<D, BN, NTHREADS>(nxt + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<float, D, BN, NTHREADS>(nxt + 0 * BN * DS, a.k, b, hk, k0, p.Nk, a.Dreal);
+      tc_load_tile<float, D, BN, NTHREADS>(nxt + 1 * BN * DS, a.v, b, hk, k0, p.Nk, a.Dreal);
       if (JVP) {
-        f32_load_tile<D, BN, NTHREADS>(nxt + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
-        f32_load_tile<D, BN, NTHREADS>(nxt + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
+        tc_load_tile<float, D, BN, NTHREADS>(nxt + 2 * BN * DS, a.kd, b, hk, k0, p.Nk, a.Dreal);
+        tc_load_tile<float, D, BN, NTHREADS>(nxt + 3 * BN * DS, a.vd, b, hk, k0, p.Nk, a.Dreal);
       }
     }
     cp_async_commit();

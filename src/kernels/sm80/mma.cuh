@@ -1,6 +1,7 @@
 /*
  * mma.cuh - the tensor-core primitives of the sm80 family (sm_80 and later): mma.sync
- * m16n8k16 with fp32 accumulation, ldmatrix (plain and transposed) and cp.async.
+ * m16n8k16 with fp32 accumulation, ldmatrix (plain and transposed), cp.async and the tile loads
+ * built on it (tc_load_tile).
  */
 #ifndef JFA_KERNELS_SM80_MMA_CUH_
 #define JFA_KERNELS_SM80_MMA_CUH_
@@ -59,6 +60,47 @@ __device__ __forceinline__ void cp_async16(void *smem, const void *gmem, int byt
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+/* cp.async a ROWS x D tile of T (16-bit or float; rows r0.., columns c0.. of slice (b, h)) into smem of
+   row stride D + EPC, EPC = 16 / sizeof(T) elements per 16-byte chunk (D + 8 for 16-bit types, D + 4
+   for float: the fragment loads' conflict-free strides); zero-fills rows >= n and columns >= Dreal. */
+template <typename T, int D, int ROWS, int NTHREADS>
+__device__ __forceinline__ void tc_load_tile(T *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
+                                             int Dreal, int c0 = 0) {
+  constexpr int EPC = 16 / (int)sizeof(T), CH = D / EPC, DS = D + EPC;
+  const T *base = (const T *)v.p;
+  if constexpr (NTHREADS % CH == 0 && ROWS % (NTHREADS / CH) == 0) {
+    /* each thread copies one fixed column chunk of every RSTEP-th row: addresses advance by a constant */
+    constexpr int RSTEP = NTHREADS / CH;
+    const int c = threadIdx.x % CH, rr = threadIdx.x / CH;
+    const int rem = Dreal - c0 - c * EPC;
+    const int cbytes = rem >= EPC ? 16 : (rem > 0 ? rem * (int)sizeof(T) : 0);
+    const T *src = base + b * v.sb + h * v.sh + (r0 + rr) * v.ss + c0 + c * EPC;
+    const int64_t step = (int64_t)RSTEP * v.ss;
+    const uint32_t sdst = smem_u32(dst + rr * DS + c * EPC);
+    const int64_t nrows = n - r0 - rr; /* rows k * RSTEP < nrows are in range */
+#pragma unroll
+    for (int k = 0; k < ROWS / RSTEP; ++k) {
+      const int bytes = (k * RSTEP < nrows) ? cbytes : 0;
+      cp_async16_a(sdst + k * RSTEP * DS * (int)sizeof(T), bytes ? (const void *)(src + k * step) : (const void *)base,
+                   bytes);
+    }
+  } else {
+#pragma unroll 4
+    for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
+      const int r = idx / CH, c = idx % CH;
+      const int64_t row = r0 + r;
+      int bytes = 0;
+      const T *src = base;
+      if (row < n) {
+        const int rem = Dreal - c0 - c * EPC;
+        bytes = rem >= EPC ? 16 : (rem > 0 ? rem * (int)sizeof(T) : 0);
+        if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c0 + c * EPC;
+      }
+      cp_async16(dst + r * DS + c * EPC, src, bytes);
+    }
+  }
 }
 
 #endif /* JFA_KERNELS_SM80_MMA_CUH_ */

@@ -14,7 +14,7 @@
  * so the k8 slice's A position t is key 2t and position t + 4 is key 2t + 1:
  *   a0 = c0, a1 = c2, a2 = c1, a3 = c3, and B (V) rows permuted alike: b0 = V[2t][g], b1 = V[2t + 1][g].
  * Shared-memory rows of stride D + 4 floats make the scalar fragment loads conflict-free
- * (A[g][t]: bank 4g + t; V[2t][g]: bank 8t + g); f32_load_tile fills them, f32_split splits
+ * (A[g][t]: bank 4g + t; V[2t][g]: bank 8t + g); tc_load_tile<float> (mma.cuh) fills them, f32_split splits
  * an operand element (the float32 forward, fwd_f32.cuh, and backward, bwd_f32.cuh).
  */
 #ifndef JFA_KERNELS_SM80_TF32_CUH_
@@ -66,45 +66,6 @@ __device__ __forceinline__ void mma_3xtf32(float *c, const uint32_t *a_hi, const
     mma_tf32(c, a_hi, b_lo);
   }
   mma_tf32(c, a_hi, b_hi);
-}
-
-/* cp.async a ROWS x D float tile (rows r0.. of slice (b, h)) into smem of row stride D + 4;
-   zero-fills rows >= n and columns >= Dreal. */
-template <int D, int ROWS, int NTHREADS>
-__device__ __forceinline__ void f32_load_tile(float *dst, const View &v, int64_t b, int64_t h, int64_t r0, int64_t n,
-                                              int Dreal) {
-  constexpr int CH = D / 4, DS = D + 4;
-  const float *base = (const float *)v.p;
-  if constexpr (NTHREADS % CH == 0 && ROWS % (NTHREADS / CH) == 0) {
-    /* each thread copies one fixed column chunk of every RSTEP-th row */
-    constexpr int RSTEP = NTHREADS / CH;
-    const int c = threadIdx.x % CH, rr = threadIdx.x / CH;
-    const int rem = Dreal - c * 4;
-    const int cbytes = rem >= 4 ? 16 : (rem > 0 ? rem * 4 : 0);
-    const float *src = base + b * v.sb + h * v.sh + (r0 + rr) * v.ss + c * 4;
-    const int64_t step = (int64_t)RSTEP * v.ss;
-    const uint32_t sdst = smem_u32(dst + rr * DS + c * 4);
-    const int64_t nrows = n - r0 - rr;
-#pragma unroll
-    for (int k = 0; k < ROWS / RSTEP; ++k) {
-      const int bytes = (k * RSTEP < nrows) ? cbytes : 0;
-      cp_async16_a(sdst + k * RSTEP * DS * 4, bytes ? (const void *)(src + k * step) : (const void *)base, bytes);
-    }
-  } else {
-#pragma unroll 4
-    for (int idx = threadIdx.x; idx < ROWS * CH; idx += NTHREADS) {
-      const int r = idx / CH, c = idx % CH;
-      const int64_t row = r0 + r;
-      int bytes = 0;
-      const float *src = base;
-      if (row < n) {
-        const int rem = Dreal - c * 4;
-        bytes = rem >= 4 ? 16 : (rem > 0 ? rem * 4 : 0);
-        if (bytes) src = base + b * v.sb + h * v.sh + row * v.ss + c * 4;
-      }
-      cp_async16(dst + r * DS + c * 4, src, bytes);
-    }
-  }
 }
 
 /* The operand split of one mma input: hi (and lo with PRECISE) as TF32 bit patterns. */
