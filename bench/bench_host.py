@@ -22,6 +22,7 @@ Last lines: the bare C calls on views built once (the "kernel" of these sizes).
 """
 import argparse
 import cProfile
+import functools
 import io
 import os
 import pstats
@@ -33,6 +34,7 @@ import torch.autograd.forward_ad as fwAD
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))  # PYTHONPATH first
 import jfa.torch as jt  # noqa: E402
+from timing import host_us  # noqa: E402
 
 try:
     from torch.func import jvp as func_jvp  # torch >= 2.0
@@ -43,27 +45,6 @@ except ImportError:
         JVP_NAME = "functorch.jvp"
     except ImportError:
         func_jvp, JVP_NAME = None, None
-
-
-CLOCK = [time.perf_counter]
-
-
-def timed(fn, iters, batch, sync):
-    """(best, median) microseconds per call of fn over iters timings of batch calls (after one untimed
-    batch). The best is the steadier figure on a shared machine (other work only adds time)."""
-    clock = CLOCK[0]
-    for _ in range(batch):
-        fn()
-    sync()
-    ts = []
-    for _ in range(iters):
-        t0 = clock()
-        for _ in range(batch):
-            fn()
-        sync()
-        ts.append((clock() - t0) * 1e6 / batch)
-    ts.sort()
-    return ts[0], ts[len(ts) // 2]
 
 
 def paths(att, q, k, v, tq, tk, tv, qq, kk, vv):
@@ -90,7 +71,7 @@ def paths(att, q, k, v, tq, tk, tv, qq, kk, vv):
     return out
 
 
-def c_times(q, k, v, tq, tk, tv, causal, iters, batch, sync):
+def c_times(q, k, v, tq, tk, tv, causal, timed, iters, batch, sync):
     """Best microseconds of the bare C calls (jfa_attention_forward, _forward_jvp, forward + backward) on
     views built once: what a call costs without the binding (None with a binding that lacks _core._view)."""
     from jfa import _lib
@@ -124,8 +105,8 @@ def main():
                     help="thread: this thread's CPU time (steady on a shared machine; the default on the CPU), "
                          "wall: time.perf_counter (the default on CUDA, where a batch ends synchronised)")
     a = ap.parse_args()
-    if a.clock == "thread" or (a.clock == "auto" and a.device == "cpu"):
-        CLOCK[0] = time.thread_time
+    thread = a.clock == "thread" or (a.clock == "auto" and a.device == "cpu")
+    timed = functools.partial(host_us, clock=time.thread_time if thread else time.perf_counter)
     dev, dt = torch.device(a.device), getattr(torch, a.dtype)
     B, H, N, D = (int(x) for x in a.shape.split(","))
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -143,7 +124,7 @@ def main():
 
     print("torch %s, %s %s, (B, H, N, D) = (%d, %d, %d, %d), causal %d; %d x %d calls, %s clock, us per call"
           % (torch.__version__, a.device, a.dtype, B, H, N, D, a.causal, a.iters, a.batch,
-             "thread CPU" if CLOCK[0] is time.thread_time else "wall"))
+             "thread CPU" if thread else "wall"))
     print("| path | jfa.torch.attention | floor (q + k + v) | jfa - floor (best) |")
     print("|---|---|---|---|")
     prof_out = []
@@ -166,7 +147,7 @@ def main():
             s = io.StringIO()
             pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(25)
             prof_out.append("==== %s (%d calls)\n%s" % (name, a.batch, s.getvalue()))
-    c = c_times(q, k, v, tq, tk, tv, causal, a.iters, a.batch, sync)
+    c = c_times(q, k, v, tq, tk, tv, causal, timed, a.iters, a.batch, sync)
     if c is not None:
         print("C calls alone (prebuilt views, the 'kernel' here): forward %.1f, forward_jvp %.1f, forward + "
               "backward %.1f us" % c)

@@ -17,7 +17,8 @@ bool sm90_compiled(void) {
 const char *sm90_fwd_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
-  if (p->D != 64 && p->D != 96 && p->D != 128 && p->D != 192 && p->D != 256) return "head dim not 64, 96, 128, 192 or 256";
+  if (!sm90_has_tile(c.qd ? OP_JVP : OP_FWD, (int)c.q->dtype, (int)p->D, 0))
+    return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) return "additive dense mask (the sm80 family takes it)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
@@ -66,7 +67,7 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!c.cs->sm90_bwd) return "the sm90 backward is off (JFA_SM90_BWD=0 when the context was created)";
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
-  if (p->D != 64 && p->D != 128) return "head dim not 64 or 128";
+  if (!sm90_has_tile(OP_BWD, (int)c.q->dtype, (int)p->D, 0)) return "head dim not 64 or 128 (no row in sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (p->dmask) return "dense mask (the sm80 family takes it)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
