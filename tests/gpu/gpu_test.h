@@ -49,7 +49,8 @@ enum { GT_PATH_SIMT = 0, GT_PATH_SM80 = 1, GT_PATH_SM90 = 2 };
 int gt_expected_path(int64_t D);
 /** The kernel family jfa must pick for the backward of such a call: sm90 where
  *  gt_expected_path(D) is sm90 unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
- *  interval masks: windows, positions, packed sequences; a dense mask goes to sm80), else sm80
+ *  interval masks: windows, positions, packed sequences, and boolean dense masks; an additive
+ *  mask goes to sm80), else sm80
  *  (simt under JFA_KERNEL_PATH=simt). */
 int gt_expected_bwd_path(int64_t D);
 /** Checks that the context's last forward (backward = 0) or backward call ran on `want`

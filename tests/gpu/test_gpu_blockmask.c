@@ -13,8 +13,9 @@
  *     causal masks and windows inside them, Nq != Nk per sequence.
  * Each call must run on the expected family: interval and boolean dense masks at D = 64 / 128
  * on the sm90 family where the unmasked call would (H100/H200 with the sm_90a kernels),
- * additive masks on sm80; the backward with interval masks on sm90 there (sm80 under
- * JFA_SM90_BWD=0), with a dense mask on sm80 (JFA_KERNEL_PATH honoured, as gt_expected_path). Rows without
+ * additive masks on sm80; the backward with interval and boolean dense masks on sm90 there (sm80
+ * under JFA_SM90_BWD=0), with an additive mask on sm80 (JFA_KERNEL_PATH honoured, as
+ * gt_expected_path). Rows without
  * a visible key must give exactly O = Od = mu = dQ = 0 and lse = -inf; keys no query sees
  * exactly dK = dV = 0.
  *
@@ -58,6 +59,14 @@ static const bcase_t cases[] = {
     {FH, 2, 2, 2, 260, 400, 96, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0},
     {BF, 1, 2, 2, 321, 321, 32, BR, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1},
     {BF, 1, 2, 2, 0, 0, 64, TL, UNB, UNB, "3,200,1,129", NULL, DN_BOOL, 1, 1}, /* + packed sequences */
+    /* boolean dense masks through the sm90 backward (D = 64 / 128): odd N, Nq != Nk, GQA / MQA,
+       causal both alignments, windows, a per-head mask */
+    {BF, 2, 4, 1, 333, 1001, 128, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0},  /* MQA, Nq < Nk */
+    {FH, 1, 8, 2, 1000, 257, 64, BR, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0},     /* GQA 4:1, Nq > Nk */
+    {BF, 1, 4, 2, 777, 777, 64, TL, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0},      /* causal, per-head mask */
+    {FH, 1, 2, 2, 300, 700, 128, BR, 200, 30, NULL, NULL, DN_BOOL, 0, 1},      /* + two-sided window */
+    {BF, 1, 6, 3, 1100, 900, 128, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1},  /* broadcast both */
+    {FH, 1, 2, 1, 0, 0, 128, BR, UNB, UNB, "9,300,0,257", "20,200,5,300", DN_BOOL, 0, 0}, /* + sequences */
     /* windows straddling tiles */
     {BF, 1, 2, 2, 1000, 1000, 64, TL, 100, UNB, NULL, NULL, DN_NONE, 0, 0},
     {FH, 1, 4, 2, 700, 700, 128, NONE, 150, 70, NULL, NULL, DN_NONE, 0, 0},
@@ -197,11 +206,12 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
          (long long)empty_keys, (long long)(B * Hkv * Nk));
 
   /* the family each op must run on: the unmasked choice, but additive masks leave the sm90
-     family (forward, JVP), and the sm90 backward takes the interval masks (windows, packed
-     sequences; unless JFA_SM90_BWD=0: gt_expected_bwd_path) but no dense mask */
+     family (forward, JVP, backward); the sm90 backward takes the interval masks (windows,
+     packed sequences) and boolean dense masks (unless JFA_SM90_BWD=0: gt_expected_bwd_path) */
   const int e = gt_expected_path(D);
-  const int want_fwd = (c->dense != DN_NONE && c->dense != DN_BOOL && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
-  const int want_bwd = c->dense == DN_NONE ? gt_expected_bwd_path(D) : e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
+  const int additive = c->dense != DN_NONE && c->dense != DN_BOOL;
+  const int want_fwd = (additive && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
+  const int want_bwd = !additive ? gt_expected_bwd_path(D) : e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
 
   char nm[128];
   gb_poison(&o), gb_poison(&lse);
