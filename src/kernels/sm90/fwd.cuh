@@ -7,11 +7,11 @@
  * boolean dense masks (no additive one), TMA-describable tensors, on sm_90.
  *
  * A CTA owns BM = 128 query rows of one (batch, head) and has three warpgroups:
- *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): one thread
+ *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg, MASKED 32): one thread
  *     loads Q (and Qd) once, then streams the K, V (and Kd, Vd) blocks of BN keys
  *     through ST shared-memory stages: it waits for a stage to be released (mbarrier
  *     `empty`), then issues the TMA loads, which complete the stage's `full` mbarrier;
- *   - warpgroups 1 and 2, the consumers (registers raised to 240): each owns 64 rows
+ *   - warpgroups 1 and 2, the consumers (registers raised to 240, MASKED 232): each owns 64 rows
  *     and, per key block,
  *       S = Q K^T                              wgmma, A and B from shared memory,
  *       Sd = Qd K^T + Q Kd^T                   (JVP) into a second accumulator,
@@ -34,8 +34,11 @@
  * (common/blockmap.h), read by producer warp 1 a stage ahead of the consumers: a block it leaves
  * full takes no per-element mask; for a partial one warp 1 also copies the rows' bits (one 64-bit
  * word per row and 64 keys) into the stage by cp.async, and its lanes arrive on the stage's
- * `full` when the copies land (cp.async.mbarrier.arrive.noinc); one it empties is loaded and
- * masked all the same. In a masked block each consumer thread combines, once per block, each of
+ * `full` when the copies land (cp.async.mbarrier.arrive.noinc); one it empties is skipped: when
+ * the CTA has at most LIVE_MAX key blocks, every warp first marks the blocks the map leaves
+ * non-empty for its rows (one bit each in shared memory) and every role (TMA thread, warp 1,
+ * consumers) walks only those (fwd_next_live): neither loaded nor computed; past LIVE_MAX they
+ * are loaded and masked per element. In a masked block each consumer thread combines, once per block, each of
  * its two rows' key interval with the dense words into the row's visibility bits, shifted right
  * by 2 t4, so that the softmax tests one bit at a constant position per element
  * (fwd_softmax_block's BITS). Before (per block, in the consumers): the block map's flags and
@@ -67,8 +70,12 @@ template <int D, int BN, bool JVP, int ST, bool MASKED = false> struct Sm90Fwd {
   static constexpr int NW = BN / 64 > 0 ? BN / 64 : 1;
   static constexpr uint32_t DMW_OFF = MASK_OFF + 2 * BM * sizeof(int);
   static constexpr uint32_t DFL_OFF = DMW_OFF + (MASKED ? ST * BM * NW * 8 : 0);
-  /* barriers, key intervals, dense words and classes, and slack to align the base to 1024 */
-  static constexpr size_t SMEM = DFL_OFF + (MASKED ? ST * 4 : 0) + 1024;
+  /* MASKED, boolean dense mask: which of the CTA's key blocks the mask leaves non-empty (one bit
+     per block, LIVE_MAX blocks at most: past that every block is loaded, fwd_next_live) */
+  static constexpr int LIVE_MAX = 2048;
+  static constexpr uint32_t LIVE_OFF = DFL_OFF + (MASKED ? ST * 4 : 0);
+  /* barriers, key intervals, dense words, classes and live blocks, and slack to align the base */
+  static constexpr size_t SMEM = LIVE_OFF + (MASKED ? LIVE_MAX / 8 : 0) + 1024;
   static_assert(!MASKED || BN % 64 == 0, "MASKED: key blocks of whole 64-key words");
   static_assert(DMW_OFF % 8 == 0, "cp.async of 8 bytes");
 };
@@ -77,6 +84,18 @@ template <int D, int BN, bool JVP, int ST, bool MASKED = false> struct Sm90Fwd {
    one of the arrivals the barrier was initialised with (.noinc). */
 __device__ __forceinline__ void cp_async_mbar_arrive(uint32_t bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+
+/* The first key block j' >= j (j' < nblk) whose bit is set in live (shared memory; bits past
+   nblk are 0), or nblk; j itself when the blocks are not skipped (skip false). */
+__device__ __forceinline__ int fwd_next_live(const uint32_t *live, bool skip, int j, int nblk) {
+  if (!skip) return j;
+  while (j < nblk) {
+    const uint32_t w = live[j >> 5] >> (j & 31);
+    if (w) return j + __ffs((int)w) - 1;
+    j = (j | 31) + 1;
+  }
+  return nblk;
 }
 
 /* Bits [lo, hi) of a 64-bit word (0 <= lo, hi <= 64; none when hi <= lo). */
@@ -191,11 +210,36 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
   /* key blocks jb0 .. jb0 + nblk - 1; block j of the loops below is key block jb0 + j */
   const int jb0 = (int)(kbeg / BN);
   const int nblk = (int)((kend + BN - 1) / BN) - jb0;
+  /* a boolean dense mask's empty blocks are skipped (not loaded, not computed): every warp marks
+     the blocks the block map leaves non-empty for the CTA's rows (one bit each, a ballot per 32
+     blocks), then every role walks the nlive marked blocks (fwd_next_live): iteration i (stage
+     i % ST) is block jl. More than LIVE_MAX blocks: none skipped (empty ones masked per element). */
+  uint32_t *live_s = (uint32_t *)(smraw + (sbase - smem_u32(smraw)) + C::LIVE_OFF);
+  const bool skip = dense && nblk <= C::LIVE_MAX;
+  int nlive = nblk;
+  if (skip) {
+    const int64_t r1 = min(m0 + C::BM, p.Nq);
+    for (int base = warp * 32; base < nblk; base += C::NTHREADS) {
+      const int j = base + lane;
+      bool lv = false;
+      if (j < nblk) {
+        const int64_t k0 = (int64_t)(jb0 + j) * BN;
+        lv = !bmap_empty(mask_map_flags(a.mk, b, h, m0, r1, k0, min(k0 + BN, p.Nk)));
+      }
+      const uint32_t bal = __ballot_sync(0xffffffffu, lv);
+      if (lane == 0) live_s[base >> 5] = bal;
+    }
+    __syncthreads();
+    nlive = 0;
+    for (int w = 0; w < (nblk + 31) / 32; ++w) nlive += __popc(live_s[w]);
+  }
 
   if (warp < 4) {
     /* producer warpgroup */
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-    if (warp == 0 && lane == 0 && nblk > 0) {
+    /* MASKED: 32 (warp 1's dense-mask loop and the live-block walk spill at 24; the consumers take 232) */
+    if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
+    else asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    if (warp == 0 && lane == 0 && nlive > 0) {
       const CUtensorMap *mk[4] = {&tm.k, &tm.v, &tm.kd, &tm.vd};
       mbar_arrive_expect_tx(bar_q, C::NQ * C::Q_BYTES);
 #pragma unroll
@@ -203,9 +247,11 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         tma_load_4d(sQ + hh * C::HALF_Q, &tm.q, bar_q, hh * 64, (int)m0, (int)h, (int)b);
         if (JVP) tma_load_4d(sQd + hh * C::HALF_Q, &tm.qd, bar_q, hh * 64, (int)m0, (int)h, (int)b);
       }
-      for (int j = 0; j < nblk; ++j) {
-        const int st = j % ST, use = j / ST;
-        if (use > 0) mbar_wait(bar + 8 * (ST + st), (uint32_t)((use - 1) & 1));
+      int st = 0;
+      uint32_t ph = 0; /* parity of the stages' current round */
+      for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
+           ++i, j = fwd_next_live(live_s, skip, j + 1, nblk)) {
+        if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         const uint32_t full = bar + 8 * st, dst = sKV + st * C::STAGE_BYTES;
         mbar_arrive_expect_tx(full, C::STAGE_BYTES);
 #pragma unroll
@@ -214,8 +260,12 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
           for (int hh = 0; hh < NH; ++hh)
             tma_load_4d(dst + (part * NH + hh) * C::HALF_K, mk[part], full, hh * 64, (jb0 + j) * BN, (int)hk,
                         (int)b);
+        if (++st == ST) {
+          st = 0;
+          ph ^= 1u;
+        }
       }
-    } else if (MASKED && dense && warp == 1 && nblk > 0) {
+    } else if (MASKED && dense && warp == 1 && nlive > 0) {
       /* warp 1 (boolean dense mask): per block, a stage ahead of the consumers, the block map's class
          of the CTA's rows x the block's keys and, for a partial block, the rows' words (NW per row)
          copied by cp.async into the stage (rows past Nq left as they are: their key intervals are
@@ -237,8 +287,9 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       const uint64_t *rows = m.bm_bits + (slice * m.Nq + m0 + lane / NW) * m.bm_kw + lane % NW;
       int st = 0;
       uint32_t ph = 0; /* parity of the stages' current round */
-      for (int j = 0; j < nblk; ++j) {
-        if (j >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
+      for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
+           ++i, j = fwd_next_live(live_s, skip, j + 1, nblk)) {
+        if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         const int kt0 = (jb0 + j) * (BN / BMAP_TILE);
         const int fl = (int)__reduce_or_sync(0xffffffffu, kt0 < flim ? (unsigned)fmap[kt0] : 0u);
         if (bmap_partial(fl)) {
@@ -259,7 +310,9 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     }
   } else {
     /* consumer warpgroups: 64 rows each, 16 per warp */
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+    /* MASKED: 232, so that 32 + 2 x 232 <= 3 x 168, the launch's count */
+    if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2;
     const int wrow = wg * 64 + (cw & 3) * 16; /* CTA-local first row of this warp */
     const int g = lane >> 2, t4 = lane & 3;
@@ -268,7 +321,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     float mrow[1][2], lrow[1][2], nrow[1][2], crow[1][2];
     fwd_init_state<1, DT, JVP>(o, u, mrow, lrow, nrow, crow);
     const uint32_t qrow = (uint32_t)wg * 64 * 128; /* this warpgroup's rows inside a Q half */
-    if (nblk > 0) mbar_wait(bar_q, 0);
+    if (nlive > 0) mbar_wait(bar_q, 0);
 
     /* OVERLAP (forward, D = 64): the S of block j + 1 is issued before the softmax of block j,
        into sn, so that the tensor cores compute it while this warpgroup runs the softmax. */
@@ -286,19 +339,21 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       wg_fence();
       mma_scores<T, D, BN, JVP, ST>(dst, sd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
       wg_commit();
-      if (!(wg == 1 && i == nblk - 1)) named_bar_arrive(2 - wg, 256);
+      if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
     };
-    if (wg == 1 && nblk > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
-    if (OVERLAP && nblk > 0) {
+    if (wg == 1 && nlive > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
+    if (OVERLAP && nlive > 0) {
       issue_scores(0, s);
       wg_wait<0>();
       wg_reg_fence<NT * 4>(&s[0][0][0]);
     }
-    for (int j = 0; j < nblk; ++j) {
-      const int st = j % ST;
-      const int64_t kb0 = (int64_t)(jb0 + j) * BN;
-      if constexpr (!OVERLAP) issue_scores(j, s); /* waits for block j's stage */
-      else if (j + 1 < nblk) issue_scores(j + 1, sn); /* block j's stage was awaited before */
+    for (int i = 0, jl = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
+         ++i, jl = fwd_next_live(live_s, skip, jl + 1, nblk)) {
+      /* iteration i: stage i % ST holds key block jb0 + jl */
+      const int j = i, st = i % ST;
+      const int64_t kb0 = (int64_t)(jb0 + jl) * BN;
+      if constexpr (!OVERLAP) issue_scores(j, s); /* waits for iteration j's stage */
+      else if (j + 1 < nlive) issue_scores(j + 1, sn); /* iteration j's stage was awaited before */
 
       /* MASKED: while the scores are computed, the rows' visibility bits of the block: their key
          intervals (when the block is not inside every row's) and the boolean dense mask's class
@@ -356,7 +411,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       __syncwarp();
       if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with block j */
       if constexpr (OVERLAP) {
-        if (j + 1 < nblk) {
+        if (j + 1 < nlive) {
           wg_reg_fence<NT * 4>(&sn[0][0][0]);
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt)
