@@ -456,7 +456,14 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   if (!a.masked) return launch_sm90a<T, D, c.BN, JVP, c.ST, c.OVERLAP, false>(a, t, st);
-  return launch_sm90a<T, D, m.BN, JVP, m.ST, m.OVERLAP, true>(a, t, st);
+  /* a tuning variant whose stages leave no room for the MASKED kernel's dense-mask words runs
+     variant 0's masked tiles */
+  if constexpr (Sm90Fwd<D, m.BN, JVP, m.ST, true>::SMEM <= 232448) {
+    return launch_sm90a<T, D, m.BN, JVP, m.ST, m.OVERLAP, true>(a, t, st);
+  } else {
+    constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
+    return launch_sm90a<T, D, m0.BN, JVP, m0.ST, m0.OVERLAP, true>(a, t, st);
+  }
 }
 
 template <typename T, int D, bool JVP>
