@@ -307,17 +307,17 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
         uint32_t ph = 0;
         for (int64_t hg = 0; hg < grp; ++hg)
           for (int64_t qb = qb_start; qb < nqb; ++qb) {
-            if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
-            else ++wait_in;
+            /* the flags, the words and their transpose into registers first (global memory and
+               ballots: they overlap the consumers' work on the stage), then the stage's release */
             const int64_t slice = b * m.bm_sb + (hk * grp + hg) * m.bm_sh;
             const int fl = kt < m.bm_kt ? (int)m.bm_flags[(slice * m.bm_rt + qb) * m.bm_kt + kt] : 0;
+            uint32_t c0l = 0, c0h = 0, c1l = 0, c1h = 0; /* lane l: the words of keys l, l + 32 */
             if (bmap_partial(fl)) {
               const int64_t i0 = qb * BM + lane, i1 = i0 + 32;
               const uint64_t *rows = m.bm_bits + (slice * m.Nq + i0) * m.bm_kw + kt;
               const uint64_t r0 = i0 < m.Nq ? rows[0] : 0, r1 = i1 < m.Nq ? rows[32 * m.bm_kw] : 0;
               const uint32_t r0l = (uint32_t)r0, r0h = (uint32_t)(r0 >> 32), r1l = (uint32_t)r1,
                              r1h = (uint32_t)(r1 >> 32);
-              uint32_t c0l = 0, c0h = 0, c1l = 0, c1h = 0; /* lane l: the words of keys l, l + 32 */
 #pragma unroll 1
               for (int k = 0; k < 32; ++k) {
                 const uint32_t bit = 1u << k;
@@ -327,6 +327,10 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
                 const uint32_t b1 = __ballot_sync(0xffffffffu, (r1h & bit) != 0);
                 if (lane == k) c0l = a0, c0h = a1, c1l = b0, c1h = b1;
               }
+            }
+            if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
+            else ++wait_in;
+            if (bmap_partial(fl)) {
               uint64_t *dst = dmw_s + (st * C::NWG + cwg) * 64;
               dst[lane] = ((uint64_t)c0h << 32) | c0l;
               dst[lane + 32] = ((uint64_t)c1h << 32) | c1l;

@@ -289,9 +289,10 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       uint32_t ph = 0; /* parity of the stages' current round */
       for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
            ++i, j = fwd_next_live(live_s, skip, j + 1, nblk)) {
-        if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
+        /* the class first (global memory), then the stage's release, then the copies into it */
         const int kt0 = (jb0 + j) * (BN / BMAP_TILE);
         const int fl = (int)__reduce_or_sync(0xffffffffu, kt0 < flim ? (unsigned)fmap[kt0] : 0u);
+        if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         if (bmap_partial(fl)) {
           const uint64_t *src = rows + kt0;
           uint32_t sa = sbase + C::DMW_OFF + (uint32_t)(st * C::BM * NW + lane) * 8;
