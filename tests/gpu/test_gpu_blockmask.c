@@ -86,8 +86,9 @@ typedef struct {
 } dmask_t;
 
 /* The mask by 64 x 64 tiles: pattern (tile, slice) picks all-true, all-false, random half,
-   one key, all but one key, or (bias only) a constant nonzero bias; row tile 2 and key tile 3
-   are all false (when they exist), and in row tile 1 the rows i % 7 == 3 see no key. Bias
+   one key, all but one key, or (bias only) a constant nonzero bias; row tile 2, key tile 3 and
+   keys 384..511 (a whole 128-key block: the sm90 forward skips it for every CTA) are all false
+   (when they exist), and in row tile 1 the rows i % 7 == 3 see no key. Bias
    masks give visible entries 0 (or the tile's constant, or a random value in random tiles)
    and masked ones -inf. */
 static void make_dense(dmask_t *m, const bcase_t *c, int64_t Nq, int64_t Nk) {
@@ -118,7 +119,7 @@ static void make_dense(dmask_t *m, const bcase_t *c, int64_t Nq, int64_t Nk) {
           case 4: vis = !first; break;
           default: vis = 1, bias = 0.75; break;
         }
-        if (i / 64 == 2 || j / 64 == 3 || (i / 64 == 1 && i % 7 == 3)) vis = 0;
+        if (i / 64 == 2 || j / 64 == 3 || j / 128 == 3 || (i / 64 == 1 && i % 7 == 3)) vis = 0;
         val[x] = c->dense == DN_BOOL ? (double)vis : (vis ? tu_round(bias, mdt) : -INFINITY);
       }
   if (c->dense == DN_BOOL) {
