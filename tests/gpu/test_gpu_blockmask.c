@@ -14,8 +14,8 @@
  * Each call must run on the expected family: interval and boolean dense masks on the sm90
  * family where the unmasked call would (H100/H200 with the sm_90a kernels; the forward and
  * the JVP at D = 64 / 96 / 128 / 192 / 256: gt_expected_path, gt_expected_jvp_path),
- * additive masks on sm80; the backward with interval masks on sm90 at D = 64 / 128 (sm80
- * under JFA_SM90_BWD=0), with a dense mask on sm80 (JFA_KERNEL_PATH honoured, as
+ * additive masks on sm80; the backward with interval and boolean dense masks on sm90 at
+ * D = 64 / 128 (sm80 under JFA_SM90_BWD=0), with an additive mask on sm80 (JFA_KERNEL_PATH honoured, as
  * gt_expected_path). Rows without
  * a visible key must give exactly O = Od = mu = dQ = 0 and lse = -inf; keys no query sees
  * exactly dK = dV = 0.
@@ -60,6 +60,14 @@ static const bcase_t cases[] = {
     {FH, 2, 2, 2, 260, 400, 96, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0},
     {BF, 1, 2, 2, 321, 321, 32, BR, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1},
     {BF, 1, 2, 2, 0, 0, 64, TL, UNB, UNB, "3,200,1,129", NULL, DN_BOOL, 1, 1}, /* + packed sequences */
+    /* boolean dense masks through the sm90 backward (D = 64 / 128): odd N, Nq != Nk, GQA / MQA,
+       causal both alignments, windows, a per-head mask */
+    {BF, 2, 4, 1, 333, 1001, 128, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0},  /* MQA, Nq < Nk */
+    {FH, 1, 8, 2, 1000, 257, 64, BR, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0},     /* GQA 4:1, Nq > Nk */
+    {BF, 1, 4, 2, 777, 777, 64, TL, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0},      /* causal, per-head mask */
+    {FH, 1, 2, 2, 300, 700, 128, BR, 200, 30, NULL, NULL, DN_BOOL, 0, 1},      /* + two-sided window */
+    {BF, 1, 6, 3, 1100, 900, 128, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1},  /* broadcast both */
+    {FH, 1, 2, 1, 0, 0, 128, BR, UNB, UNB, "9,300,0,257", "20,200,5,300", DN_BOOL, 0, 0}, /* + sequences */
     /* windows straddling tiles */
     {BF, 1, 2, 2, 1000, 1000, 64, TL, 100, UNB, NULL, NULL, DN_NONE, 0, 0},
     {FH, 1, 4, 2, 700, 700, 128, NONE, 150, 70, NULL, NULL, DN_NONE, 0, 0},
@@ -87,8 +95,9 @@ typedef struct {
 } dmask_t;
 
 /* The mask by 64 x 64 tiles: pattern (tile, slice) picks all-true, all-false, random half,
-   one key, all but one key, or (bias only) a constant nonzero bias; row tile 2 and key tile 3
-   are all false (when they exist), and in row tile 1 the rows i % 7 == 3 see no key. Bias
+   one key, all but one key, or (bias only) a constant nonzero bias; row tile 2, key tile 3 and
+   keys 384..511 (a whole 128-key block: the sm90 forward skips it for every CTA) are all false
+   (when they exist), and in row tile 1 the rows i % 7 == 3 see no key. Bias
    masks give visible entries 0 (or the tile's constant, or a random value in random tiles)
    and masked ones -inf. */
 static void make_dense(dmask_t *m, const bcase_t *c, int64_t Nq, int64_t Nk) {
@@ -119,7 +128,7 @@ static void make_dense(dmask_t *m, const bcase_t *c, int64_t Nq, int64_t Nk) {
           case 4: vis = !first; break;
           default: vis = 1, bias = 0.75; break;
         }
-        if (i / 64 == 2 || j / 64 == 3 || (i / 64 == 1 && i % 7 == 3)) vis = 0;
+        if (i / 64 == 2 || j / 64 == 3 || j / 128 == 3 || (i / 64 == 1 && i % 7 == 3)) vis = 0;
         val[x] = c->dense == DN_BOOL ? (double)vis : (vis ? tu_round(bias, mdt) : -INFINITY);
       }
   if (c->dense == DN_BOOL) {
@@ -198,13 +207,13 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
          (long long)empty_keys, (long long)(B * Hkv * Nk));
 
   /* the family each op must run on: the unmasked choice, but additive masks leave the sm90
-     family (forward, JVP), and the sm90 backward takes the interval masks (windows, packed
-     sequences; unless JFA_SM90_BWD=0: gt_expected_bwd_path) but no dense mask */
+     family (forward, JVP, backward); the sm90 backward takes the interval masks (windows,
+     packed sequences) and boolean dense masks (unless JFA_SM90_BWD=0: gt_expected_bwd_path) */
   const int e = gt_expected_path(D), ej = gt_expected_jvp_path(D);
   const int additive = c->dense != DN_NONE && c->dense != DN_BOOL;
   const int want_fwd = (additive && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
   const int want_jvp = (additive && ej == GT_PATH_SM90) ? GT_PATH_SM80 : ej;
-  const int want_bwd = c->dense == DN_NONE ? gt_expected_bwd_path(D) : e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
+  const int want_bwd = !additive ? gt_expected_bwd_path(D) : e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
 
   char nm[128];
   gb_poison(&o), gb_poison(&lse);

@@ -6,7 +6,9 @@
  * with fully masked rows, GQA 8:1 and MQA, BSHD and BHSD, large logits (q, k ~ N(0, 30^2)), and the
  * interval masks it takes since issue 18 (MASKED: windows causal or two-sided, positions with
  * Nq != Nk, packed sequences with empty ones and rows or keys that see nothing, GQA / MQA),
- * whose query blocks mix the three classes per consumer (empty, full, partial). Rows without a
+ * whose query blocks mix the three classes per consumer (empty, full, partial), and boolean dense
+ * masks (bit-packed, classed by the block map per 64 x 64 tile, also with causal, windows, packed
+ * sequences, GQA / MQA, broadcast). Rows without a
  * visible key must give exactly dQ = 0 and keys no query sees exactly dK = dV = 0.
  * Outputs are poisoned (NaN) before each call; the test checks which family ran (sm90 where
  * JFA_SM90_BWD is not 0 and the device is an sm_90 with the sm_90a kernels, else sm80 / simt). Every
@@ -23,6 +25,7 @@
  * Exits 77 (CTest "Not Run") without a GPU.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
+#include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,7 @@ typedef struct {
   int64_t wl, wr;            /* window sides (JFA_WINDOW_UNBOUNDED: that side open) */
   const char *seq_q, *seq_k; /* packed sequence lengths ("1,7,129"; Nq, Nk their sums), NULL: none;
                                 seq_k NULL = seq_q */
+  int dense;                 /* a boolean dense mask (make_mask): 0 none, 1 per (batch, head), 2 broadcast */
 } tcase_t;
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -55,63 +59,73 @@ typedef struct {
 #define UNB JFA_WINDOW_UNBOUNDED
 
 static const tcase_t cases[] = {
-    /* dt bshd B  Hq Hkv   Nq    Nk    D  mask  qpos kpos  qk  det  win wl wr seq_q seq_k */
-    {BF, 0, 2, 4, 4, 64, 64, 64, NONE, 0, 0, 1, 1, 0, 0, 0, NULL, NULL},
-    {BF, 0, 1, 2, 2, 1, 1, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {FH, 0, 1, 2, 2, 1, 1, 128, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {BF, 1, 1, 2, 2, 7, 7, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {FH, 0, 2, 2, 2, 7, 33, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {BF, 0, 1, 2, 2, 129, 200, 128, BR, 0, 0, 1, 1, 0, 0, 0, NULL, NULL}, /* Nq < Nk, bottom-right */
-    {FH, 1, 1, 2, 2, 200, 129, 64, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},  /* Nq > Nk, bottom-right: rows < 71 fully masked */
-    {BF, 1, 1, 2, 2, 129, 300, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},  /* Nq < Nk, top-left */
-    {FH, 0, 1, 2, 2, 300, 129, 128, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* Nq > Nk, top-left */
-    {BF, 1, 1, 16, 2, 129, 129, 64, TL, 0, 0, 1, 1, 0, 0, 0, NULL, NULL}, /* GQA 8:1 */
-    {FH, 0, 1, 16, 2, 257, 300, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* GQA 8:1 */
-    {BF, 0, 1, 4, 1, 200, 300, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* MQA */
-    {FH, 1, 2, 4, 1, 1000, 1000, 64, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},  /* MQA */
-    {BF, 0, 1, 2, 2, 1000, 1000, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {FH, 1, 1, 8, 1, 1000, 1000, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {BF, 0, 1, 2, 2, 4096, 4096, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {BF, 1, 1, 2, 2, 4096, 4096, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {FH, 0, 1, 2, 2, 4096, 4096, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {BF, 0, 1, 2, 2, 64, 64, 64, POS, 0, 10, 1, 1, 0, 0, 0, NULL, NULL},     /* rows 0..9 fully masked */
-    {FH, 1, 1, 2, 2, 200, 300, 128, POS, 0, 70, 1, 0, 0, 0, 0, NULL, NULL},  /* rows 0..69 fully masked */
-    {BF, 0, 1, 2, 2, 1000, 64, 64, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},     /* rows < 936 fully masked */
-    {FH, 0, 1, 2, 2, 77, 300, 128, POS, 500, 300, 1, 0, 0, 0, 0, NULL, NULL}, /* global positions */
-    {BF, 0, 1, 2, 2, 77, 300, 64, POS, 100, 300, 1, 0, 0, 0, 0, NULL, NULL},  /* every row fully masked */
+    /* dt bshd B  Hq Hkv   Nq    Nk    D  mask  qpos kpos  qk  det  win wl wr seq_q seq_k dense */
+    {BF, 0, 2, 4, 4, 64, 64, 64, NONE, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 1, 1, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 1, 2, 2, 1, 1, 128, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 1, 1, 2, 2, 7, 7, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 2, 2, 2, 7, 33, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 129, 200, 128, BR, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 0}, /* Nq < Nk, bottom-right */
+    {FH, 1, 1, 2, 2, 200, 129, 64, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},  /* Nq > Nk, bottom-right: rows < 71 fully masked */
+    {BF, 1, 1, 2, 2, 129, 300, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},  /* Nq < Nk, top-left */
+    {FH, 0, 1, 2, 2, 300, 129, 128, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* Nq > Nk, top-left */
+    {BF, 1, 1, 16, 2, 129, 129, 64, TL, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 0}, /* GQA 8:1 */
+    {FH, 0, 1, 16, 2, 257, 300, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* GQA 8:1 */
+    {BF, 0, 1, 4, 1, 200, 300, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* MQA */
+    {FH, 1, 2, 4, 1, 1000, 1000, 64, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},  /* MQA */
+    {BF, 0, 1, 2, 2, 1000, 1000, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 1, 1, 8, 1, 1000, 1000, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 4096, 4096, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 1, 1, 2, 2, 4096, 4096, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 1, 2, 2, 4096, 4096, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 64, 64, 64, POS, 0, 10, 1, 1, 0, 0, 0, NULL, NULL, 0},     /* rows 0..9 fully masked */
+    {FH, 1, 1, 2, 2, 200, 300, 128, POS, 0, 70, 1, 0, 0, 0, 0, NULL, NULL, 0},  /* rows 0..69 fully masked */
+    {BF, 0, 1, 2, 2, 1000, 64, 64, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},     /* rows < 936 fully masked */
+    {FH, 0, 1, 2, 2, 77, 300, 128, POS, 500, 300, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* global positions */
+    {BF, 0, 1, 2, 2, 77, 300, 64, POS, 100, 300, 1, 0, 0, 0, 0, NULL, NULL, 0},  /* every row fully masked */
     /* large logits: q, k ~ N(0, 30^2) */
-    {BF, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL},
-    {FH, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL},
-    {BF, 1, 1, 4, 2, 512, 700, 128, BR, 0, 0, 30, 0, 0, 0, 0, NULL, NULL},
-    {FH, 0, 1, 2, 2, 300, 300, 128, NONE, 0, 0, 30, 0, 0, 0, 0, NULL, NULL},
+    {BF, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 1, 1, 4, 2, 512, 700, 128, BR, 0, 0, 30, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 1, 2, 2, 300, 300, 128, NONE, 0, 0, 30, 0, 0, 0, 0, NULL, NULL, 0},
     /* head dims the sm90 backward declines: sm80 (multiples of 8), simt (rows not 16-byte aligned) */
-    {BF, 0, 1, 2, 2, 129, 257, 40, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {FH, 1, 1, 2, 2, 200, 200, 120, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* sm80 at 128 (a JFA_HEAD_DIMS="64;128" build has it) */
-    {BF, 0, 1, 2, 2, 100, 100, 100, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {BF, 0, 1, 2, 2, 129, 257, 40, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 1, 1, 2, 2, 200, 200, 120, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* sm80 at 128 (a JFA_HEAD_DIMS="64;128" build has it) */
+    {BF, 0, 1, 2, 2, 100, 100, 100, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
     /* interval masks (the MASKED kernel): windows */
-    {BF, 0, 1, 2, 2, 1000, 1000, 64, TL, 0, 0, 1, 1, 1, 100, UNB, NULL, NULL}, /* causal window */
-    {FH, 1, 1, 4, 2, 700, 700, 128, NONE, 0, 0, 1, 0, 1, 150, 70, NULL, NULL}, /* both sides, GQA */
-    {BF, 0, 1, 2, 2, 600, 1100, 128, BR, 0, 0, 1, 0, 1, 300, UNB, NULL, NULL}, /* Nq < Nk, bottom-right */
-    {FH, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, 1, 0, 1, 0, 0, NULL, NULL},     /* the diagonal only */
-    {BF, 1, 1, 2, 2, 200, 200, 64, NONE, 0, 0, 1, 0, 1, UNB, 5, NULL, NULL},   /* right side only */
-    {BF, 0, 1, 4, 1, 300, 500, 128, BR, 0, 0, 1, 0, 1, 64, UNB, NULL, NULL},   /* MQA */
-    {BF, 0, 1, 2, 2, 4096, 4096, 128, TL, 0, 0, 1, 0, 1, 1000, UNB, NULL, NULL}, /* many full blocks */
-    {FH, 1, 1, 2, 2, 2048, 2048, 64, TL, 0, 0, 1, 0, 1, 511, UNB, NULL, NULL},
+    {BF, 0, 1, 2, 2, 1000, 1000, 64, TL, 0, 0, 1, 1, 1, 100, UNB, NULL, NULL, 0}, /* causal window */
+    {FH, 1, 1, 4, 2, 700, 700, 128, NONE, 0, 0, 1, 0, 1, 150, 70, NULL, NULL, 0}, /* both sides, GQA */
+    {BF, 0, 1, 2, 2, 600, 1100, 128, BR, 0, 0, 1, 0, 1, 300, UNB, NULL, NULL, 0}, /* Nq < Nk, bottom-right */
+    {FH, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, 1, 0, 1, 0, 0, NULL, NULL, 0},     /* the diagonal only */
+    {BF, 1, 1, 2, 2, 200, 200, 64, NONE, 0, 0, 1, 0, 1, UNB, 5, NULL, NULL, 0},   /* right side only */
+    {BF, 0, 1, 4, 1, 300, 500, 128, BR, 0, 0, 1, 0, 1, 64, UNB, NULL, NULL, 0},   /* MQA */
+    {BF, 0, 1, 2, 2, 4096, 4096, 128, TL, 0, 0, 1, 0, 1, 1000, UNB, NULL, NULL, 0}, /* many full blocks */
+    {FH, 1, 1, 2, 2, 2048, 2048, 64, TL, 0, 0, 1, 0, 1, 511, UNB, NULL, NULL, 0},
     /* positions (Nq != Nk): keys j < 170 seen by no query (CTAs with no block), rows >= 130 see no key */
-    {FH, 0, 1, 2, 2, 200, 300, 128, NPOS, 500, 300, 1, 0, 1, 30, 10, NULL, NULL},
-    {BF, 0, 1, 2, 2, 77, 300, 64, POS, 500, 300, 1, 0, 1, 100, UNB, NULL, NULL},
-    {BF, 1, 1, 8, 2, 129, 900, 64, NPOS, 0, 0, 1, 0, 1, 0, 600, NULL, NULL}, /* GQA 4:1, keys >= 729 unseen */
+    {FH, 0, 1, 2, 2, 200, 300, 128, NPOS, 500, 300, 1, 0, 1, 30, 10, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 77, 300, 64, POS, 500, 300, 1, 0, 1, 100, UNB, NULL, NULL, 0},
+    {BF, 1, 1, 8, 2, 129, 900, 64, NPOS, 0, 0, 1, 0, 1, 0, 600, NULL, NULL, 0}, /* GQA 4:1, keys >= 729 unseen */
     /* packed sequences: empty ones, a sequence with queries but no key (fully masked rows), one
        with keys but no query (keys no query sees) */
-    {BF, 1, 1, 4, 2, 0, 0, 64, TL, 0, 0, 1, 1, 0, 0, 0, "1,7,0,129,64", NULL},
-    {FH, 1, 1, 2, 2, 0, 0, 128, BR, 0, 0, 1, 0, 0, 0, 0, "5,700,40", "9,650,100"},
-    {BF, 0, 1, 2, 2, 0, 0, 128, TL, 0, 0, 1, 0, 1, 33, UNB, "129,1,400,7", NULL}, /* + window */
-    {FH, 1, 1, 2, 2, 0, 0, 64, NONE, 0, 0, 1, 0, 0, 0, 0, "10,20,0,64", "0,30,5,70"},
-    {BF, 1, 1, 2, 1, 0, 0, 64, BR, 0, 0, 1, 0, 1, 1, 0, "33,0,129", "40,5,100"},
-    {BF, 0, 1, 2, 2, 0, 0, 128, TL, 0, 0, 1, 0, 0, 0, 0, "3,64,1,500,129,7,300", NULL},
+    {BF, 1, 1, 4, 2, 0, 0, 64, TL, 0, 0, 1, 1, 0, 0, 0, "1,7,0,129,64", NULL, 0},
+    {FH, 1, 1, 2, 2, 0, 0, 128, BR, 0, 0, 1, 0, 0, 0, 0, "5,700,40", "9,650,100", 0},
+    {BF, 0, 1, 2, 2, 0, 0, 128, TL, 0, 0, 1, 0, 1, 33, UNB, "129,1,400,7", NULL, 0}, /* + window */
+    {FH, 1, 1, 2, 2, 0, 0, 64, NONE, 0, 0, 1, 0, 0, 0, 0, "10,20,0,64", "0,30,5,70", 0},
+    {BF, 1, 1, 2, 1, 0, 0, 64, BR, 0, 0, 1, 0, 1, 1, 0, "33,0,129", "40,5,100", 0},
+    {BF, 0, 1, 2, 2, 0, 0, 128, TL, 0, 0, 1, 0, 0, 0, 0, "3,64,1,500,129,7,300", NULL, 0},
     /* large logits with a window: within 1.5x of the sm80 kernel's error */
-    {BF, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 1, 100, UNB, NULL, NULL},
-    {FH, 1, 1, 4, 2, 0, 0, 128, BR, 0, 0, 30, 0, 1, 64, UNB, "300,1,211", "350,3,200"},
+    {BF, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 1, 100, UNB, NULL, NULL, 0},
+    {FH, 1, 1, 4, 2, 0, 0, 128, BR, 0, 0, 30, 0, 1, 64, UNB, "300,1,211", "350,3,200", 0},
+    /* boolean dense masks (the MASKED kernel with the block map's classes and bits per tile) */
+    {BF, 0, 2, 4, 2, 300, 300, 64, NONE, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 1},
+    {FH, 1, 1, 2, 2, 129, 1000, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 1},    /* Nq < Nk */
+    {BF, 0, 1, 8, 2, 1000, 333, 128, BR, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 2},      /* GQA 4:1, causal */
+    {FH, 0, 1, 4, 1, 777, 777, 64, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 1},        /* MQA, causal */
+    {BF, 1, 1, 2, 2, 1, 7, 64, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 1},          /* tiny */
+    {BF, 0, 1, 2, 2, 700, 700, 128, TL, 0, 0, 1, 0, 1, 200, UNB, NULL, NULL, 1},   /* + causal window */
+    {FH, 0, 1, 2, 2, 0, 0, 64, BR, 0, 0, 1, 0, 0, 0, 0, "9,300,0,257", "20,200,5,300", 2}, /* + sequences */
+    {BF, 0, 1, 2, 2, 2048, 2048, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 1},
+    {BF, 0, 1, 2, 2, 512, 512, 128, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL, 1},      /* large logits */
 };
 
 static jfa_context_t *g_ref80; /* JFA_SM90_BWD=0: the sm80 backward on the same inputs */
@@ -123,6 +137,40 @@ static int want_path(const tcase_t *c) {
   if (kp && strcmp(kp, "simt") == 0) return GT_PATH_SIMT;
   if (!gt_tensor_core_dim(c->dt, c->D)) return GT_PATH_SIMT;
   return gt_expected_bwd_path(c->D);
+}
+
+/* A boolean dense mask for a case (c->dense: 1 one per (batch, head), 2 broadcast (1, 1, Nq, Nk)):
+   per 64 x 64 tile of each slice full, empty, random half or sparse (1 in 8), and rows
+   i % 97 == 5, the keys of tile 1 (64..127, when Nk > 128) and keys 256..383 (a whole 128-key
+   block: the forward skips it for every CTA) see nothing. host: the CPU copy,
+   dev: the device one (freed by the caller: *hbuf, *dptr). */
+static void make_mask(const tcase_t *c, int64_t Nq, int64_t Nk, jfa_tensor_t *host, jfa_tensor_t *dev, void **hbuf,
+                      void **dptr) {
+  const int64_t mB = c->dense == 2 ? 1 : c->B, mH = c->dense == 2 ? 1 : c->Hq;
+  const int64_t RT = (Nq + 63) / 64, KT = (Nk + 63) / 64;
+  const size_t n = (size_t)(mB * mH * Nq * Nk);
+  unsigned char *hb = malloc(n ? n : 1);
+  int *pat = malloc((size_t)(mB * mH * RT * KT + 1) * sizeof(int));
+  if (!hb || !pat) {
+    tu_expect("host allocation", 0);
+    exit(1);
+  }
+  for (int64_t t = 0; t < mB * mH * RT * KT; ++t) pat[t] = (int)(tu_uniform() * 4);
+  size_t x = 0;
+  for (int64_t s = 0; s < mB * mH; ++s)
+    for (int64_t i = 0; i < Nq; ++i)
+      for (int64_t j = 0; j < Nk; ++j, ++x) {
+        const int pt = pat[(s * RT + i / 64) * KT + j / 64];
+        int vis = pt == 0 ? 1 : pt == 1 ? 0 : pt == 2 ? tu_uniform() < 0.5 : tu_uniform() < 0.125;
+        if (i % 97 == 5 || (Nk > 128 && j / 64 == 1) || j / 128 == 2) vis = 0;
+        hb[x] = (unsigned char)vis;
+      }
+  free(pat);
+  *hbuf = hb;
+  *host = jfa_tensor_bhsd(hb, JFA_DTYPE_BOOL, JFA_DEVICE_CPU, mB, mH, Nq, Nk);
+  if (cudaMalloc(dptr, n + 16) != cudaSuccess) gt_ok(JFA_ERROR_OUT_OF_MEMORY, "cudaMalloc(mask)");
+  cudaMemcpy(*dptr, hb, n, cudaMemcpyHostToDevice);
+  *dev = jfa_tensor_bhsd(*dptr, JFA_DTYPE_BOOL, JFA_DEVICE_CUDA, mB, mH, Nq, Nk);
 }
 
 /* The backward on ctx into poisoned dq, dk, dv (downloaded into their val). */
@@ -150,6 +198,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
          (long long)c->kpos, c->qk_scale);
   if (c->win) printf(" window=(%lld,%lld)", (long long)c->wl, (long long)c->wr);
   if (ns) printf(" seqs=%s/%s", c->seq_q, c->seq_k ? c->seq_k : c->seq_q);
+  if (c->dense) printf(" dense bool mask%s", c->dense == 2 ? " (1, 1, Nq, Nk)" : "");
   printf("\n");
   fflush(stdout);
   const double tol = gt_tol(c->dt);
@@ -160,6 +209,15 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   prm.k_position = c->kpos;
   if (c->win) prm.window_left = c->wl, prm.window_right = c->wr;
   if (ns) prm.cu_seqlens_q = cq, prm.cu_seqlens_k = ck, prm.num_seqs = ns;
+  /* the CPU calls take prmc (the mask's host copy), the GPU ones prm */
+  jfa_attention_params_t prmc = prm;
+  jfa_tensor_t mhost, mdev;
+  void *mhbuf = NULL, *mdptr = NULL;
+  if (c->dense) {
+    make_mask(c, Nq, Nk, &mhost, &mdev, &mhbuf, &mdptr);
+    prm.attn_mask = &mdev;
+    prmc.attn_mask = &mhost;
+  }
 
   gbuf_t q = gb_new(c->dt, c->bshd, c->B, c->Hq, Nq, c->D), k = gb_new(c->dt, c->bshd, c->B, c->Hkv, Nk, c->D),
          v = gb_new(c->dt, c->bshd, c->B, c->Hkv, Nk, c->D), dout = gb_new(c->dt, c->bshd, c->B, c->Hq, Nq, c->D);
@@ -184,8 +242,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
                ho = host_f64(ro, c->B, c->Hq, Nq, c->D), hl = host_f64(rlse, c->B, c->Hq, Nq, 1),
                hdq = host_f64(rdq, c->B, c->Hq, Nq, c->D), hdk = host_f64(rdk, c->B, c->Hkv, Nk, c->D),
                hdv = host_f64(rdv, c->B, c->Hkv, Nk, c->D);
-  gt_ok(jfa_attention_forward(cpu, &prm, &hq, &hk, &hv, &ho, &hl), "cpu forward");
-  gt_ok(jfa_attention_backward(cpu, &prm, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
+  gt_ok(jfa_attention_forward(cpu, &prmc, &hq, &hk, &hv, &ho, &hl), "cpu forward");
+  gt_ok(jfa_attention_backward(cpu, &prmc, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
 
   /* the GPU's own forward (o, lse), then the backward on the sm80 reference context */
   gb_poison(&o);
@@ -255,6 +313,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   free(ro), free(rlse), free(rdq), free(rdk), free(rdv), free(sdq), free(sdk), free(sdv);
   gbuf_t *all[] = {&q, &k, &v, &dout, &o, &lse, &dq, &dk, &dv};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) gb_free(all[i]);
+  if (c->dense) cudaFree(mdptr), free(mhbuf);
 }
 
 /* A CUDA context created with JFA_SM90_BWD set to val (NULL: unset) for its creation only. */
