@@ -88,9 +88,24 @@ template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false>
 };
 
 /* Arrives on the mbarrier at bar once this thread's earlier cp.async copies have landed; counts as
-   one of the arrivals the barrier was initialised with (.noinc). */
+   one of the arrivals the barrier was initialised with (.noinc).
+   JFA_SM90_FWD_CPASYNC_WAIT=1 (a diagnostic build: -DJFA_SM90_FWD_CPASYNC_WAIT=1 in the CUDA flags):
+   the thread instead waits for its copies (cp.async.wait_all) and arrives itself, the same count
+   and the same ordering, but an arrival that compute-sanitizer's racecheck sees as a release by the
+   writing thread. compute-sanitizer may not model the asynchronous arrival of .noinc as ordering
+   the copies before the consumers' reads of the stage's words (dmw_s): racecheck hazards between
+   this function's cp.async writes and those reads that vanish in the diagnostic build are such
+   false positives; warp 1 then stalls on each partial block's copies, hence not the default. */
+#ifndef JFA_SM90_FWD_CPASYNC_WAIT
+#define JFA_SM90_FWD_CPASYNC_WAIT 0
+#endif
 __device__ __forceinline__ void cp_async_mbar_arrive(uint32_t bar) {
+#if JFA_SM90_FWD_CPASYNC_WAIT
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+  mbar_arrive(bar);
+#else
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+#endif
 }
 
 /* The first key block j' >= j (j' < nblk) whose bit is set in live (shared memory; bits past
