@@ -7,7 +7,8 @@
 #                                               # reference, the fixed Nq = 1 cases of both tests
 #   bash bench/device/run_t4fix_h200.sh race    # racecheck (--print-limit 20): blockmask 1, 32, sm90_bwd 53
 #   bash bench/device/run_t4fix_h200.sh race2   # racecheck per kernel (blockmask 1), sm90_bwd 49; memcheck
-#   bash bench/device/run_t4fix_h200.sh wait    # build-wait (-DJFA_SM90_FWD_CPASYNC_WAIT=1) + racecheck
+#   bash bench/device/run_t4fix_h200.sh wait 1  # build-wait1 (-DJFA_SM90_FWD_CPASYNC_WAIT=1) + racecheck
+#   bash bench/device/run_t4fix_h200.sh wait 2  # build-wait2 (=2: the arrival without .noinc) + racecheck
 #   bash bench/device/run_t4fix_h200.sh ctest   # ctest -L gpu (without the 64-bit, Python, torchrun ones)
 # Every stage writes its whole output to $OUT/<stage>.log (nothing cut) and prints its summary lines.
 set -u
@@ -65,15 +66,20 @@ case "$stage" in
     grep -E "^== |RACECHECK SUMMARY|ERROR SUMMARY|hazard|Race reported|__shared__|^rc=" "$OUT/race2.log" | head -200
     ;;
   wait)
-    JFA_H200_TARGETS="test_gpu_blockmask" jfa_h200_build build-wait "$OUT/build-wait.log" \
-      "-DCMAKE_CUDA_FLAGS=-lineinfo -DJFA_SM90_FWD_CPASYNC_WAIT=1" || { tail -40 "$OUT/build-wait.log"; exit 1; }
+    # the diagnostic builds of the forward's copy arrivals (fwd.cuh, cp_async_mbar_arrive): $2 = 1
+    # (cp.async.wait_all and a plain arrival) or 2 (cp.async.mbarrier.arrive without .noinc)
+    W=${2:-1}
+    JFA_H200_TARGETS="test_gpu_blockmask" jfa_h200_build "build-wait$W" "$OUT/build-wait$W.log" \
+      "-DJFA_HEAD_DIMS=64;128" "-DCMAKE_CUDA_FLAGS=-lineinfo -DJFA_SM90_FWD_CPASYNC_WAIT=$W" ||
+      { tail -40 "$OUT/build-wait$W.log"; exit 1; }
     {
-      san build-wait/tests/gpu/test_gpu_blockmask 1
-      san build-wait/tests/gpu/test_gpu_blockmask 32
-      run build-wait/tests/gpu/test_gpu_blockmask 1
-    } > "$OUT/wait.log" 2>&1
+      san "build-wait$W/tests/gpu/test_gpu_blockmask" 1
+      san "build-wait$W/tests/gpu/test_gpu_blockmask" 32
+      run "build-wait$W/tests/gpu/test_gpu_blockmask" 1
+      run "build-wait$W/tests/gpu/test_gpu_blockmask" 32
+    } > "$OUT/wait$W.log" 2>&1
     grep -E "^== |RACECHECK SUMMARY|ERROR SUMMARY|hazard|Race reported|__shared__|\[FAIL\]|passed, [0-9]+ failed|^rc=" \
-      "$OUT/wait.log" | head -120
+      "$OUT/wait$W.log" | head -120
     ;;
   ctest)
     (cd $B && timeout 580 ctest -L gpu -E "64bit|python|torchrun" -j4 --output-on-failure --timeout 400) \
@@ -82,7 +88,7 @@ case "$stage" in
     grep -E "Test +#|tests passed|tests failed|ctest rc|\[FAIL\]" "$OUT/ctest.log"
     ;;
   *)
-    echo "usage: $0 build|case53|race|race2|wait|ctest"
+    echo "usage: $0 build|case53|race|race2|wait 1|wait 2|ctest"
     exit 2
     ;;
 esac

@@ -88,21 +88,26 @@ template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false>
 };
 
 /* Arrives on the mbarrier at bar once this thread's earlier cp.async copies have landed; counts as
-   one of the arrivals the barrier was initialised with (.noinc).
-   JFA_SM90_FWD_CPASYNC_WAIT=1 (a diagnostic build: -DJFA_SM90_FWD_CPASYNC_WAIT=1 in the CUDA flags):
-   the thread instead waits for its copies (cp.async.wait_all) and arrives itself, the same count
-   and the same ordering, but an arrival that compute-sanitizer's racecheck sees as a release by the
-   writing thread. compute-sanitizer may not model the asynchronous arrival of .noinc as ordering
-   the copies before the consumers' reads of the stage's words (dmw_s): racecheck hazards between
-   this function's cp.async writes and those reads that vanish in the diagnostic build are such
-   false positives; warp 1 then stalls on each partial block's copies, hence not the default. */
+   one of the arrivals the barrier was initialised with (.noinc: CPA_ARRIVALS per warp-1 lane).
+   Diagnostic builds (-DJFA_SM90_FWD_CPASYNC_WAIT=1 or 2 in the CUDA flags), the same results:
+   1: the thread waits for its copies (cp.async.wait_all) and arrives itself (still counted), an
+      arrival that compute-sanitizer's racecheck sees as a release by the writing thread;
+   2: cp.async.mbarrier.arrive without .noinc (the form of cuda::memcpy_async with a cuda::barrier):
+      the barrier's pending count is raised until the copies land, not counted (CPA_ARRIVALS 0).
+   compute-sanitizer may not model the asynchronous arrival of .noinc as ordering the copies before
+   the consumers' reads of the stage's words (dmw_s): racecheck hazards between this function's
+   cp.async writes and those reads that vanish in build 1 (or 2) are such false positives. Build 1
+   stalls warp 1 on each partial block's copies, hence not the default; build 2 would not. */
 #ifndef JFA_SM90_FWD_CPASYNC_WAIT
 #define JFA_SM90_FWD_CPASYNC_WAIT 0
 #endif
+constexpr int CPA_ARRIVALS = JFA_SM90_FWD_CPASYNC_WAIT == 2 ? 0 : 1;
 __device__ __forceinline__ void cp_async_mbar_arrive(uint32_t bar) {
-#if JFA_SM90_FWD_CPASYNC_WAIT
+#if JFA_SM90_FWD_CPASYNC_WAIT == 1
   asm volatile("cp.async.wait_all;\n" ::: "memory");
   mbar_arrive(bar);
+#elif JFA_SM90_FWD_CPASYNC_WAIT == 2
+  asm volatile("cp.async.mbarrier.arrive.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 #else
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 #endif
@@ -241,8 +246,9 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
-      /* the TMA thread, and with a dense mask warp 1's lanes twice (their copies, their class) */
-      mbar_init(bar + 8 * s, dense ? 65 : 1);
+      /* the TMA thread, and with a dense mask warp 1's lanes (their class) and, CPA_ARRIVALS, the
+         arrivals of their copies (cp_async_mbar_arrive) */
+      mbar_init(bar + 8 * s, dense ? 1 + 32 * (1 + CPA_ARRIVALS) : 1);
       mbar_init(bar + 8 * (ST + s), 8); /* one arrival per consumer warp */
     }
     mbar_init(bar_q, 1);
