@@ -51,8 +51,9 @@ int gt_expected_path(int64_t D);
 /** The same for the fused forward+JVP (the same head dims; 192 and 256 in the column split). */
 int gt_expected_jvp_path(int64_t D);
 /** The kernel family jfa must pick for the backward of such a call: sm90 at D = 64 and 128
- *  (where the forward's is) unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
- *  interval masks: windows, positions, packed sequences; a dense mask goes to sm80), else sm80
+ *  (where the forward's is) unless JFA_SM90_BWD=0 (the sm90 backward takes causal, the
+ *  interval masks: windows, positions, packed sequences, and boolean dense masks; an additive
+ *  mask goes to sm80), else sm80
  *  (simt under JFA_KERNEL_PATH=simt). */
 int gt_expected_bwd_path(int64_t D);
 /** Checks that the context's last forward (backward = 0) or backward call ran on `want`

@@ -14,11 +14,16 @@
  * Each call must run on the expected family: interval and boolean dense masks on the sm90
  * family where the unmasked call would (H100/H200 with the sm_90a kernels; the forward and
  * the JVP at D = 64 / 96 / 128 / 192 / 256: gt_expected_path, gt_expected_jvp_path),
- * additive masks on sm80; the backward with interval masks on sm90 at D = 64 / 128 (sm80
- * under JFA_SM90_BWD=0), with a dense mask on sm80 (JFA_KERNEL_PATH honoured, as
+ * additive masks on sm80; the backward with interval and boolean dense masks on sm90 at
+ * D = 64 / 128 (sm80 under JFA_SM90_BWD=0), with an additive mask on sm80 (JFA_KERNEL_PATH honoured, as
  * gt_expected_path). Rows without
  * a visible key must give exactly O = Od = mu = dQ = 0 and lse = -inf; keys no query sees
- * exactly dK = dV = 0.
+ * exactly dK = dV = 0. Fixed boolean masks at Nq = 1, Nk = 7 (every key, none, one, two keys of the
+ * row; DN_DRAWS draws each) run the sm90 forward's CTA with one block or none (every block skipped)
+ * and the backward's single tile. The float64 backward takes the GPU JVP's o and lse (the inputs of
+ * the backward under test; they are checked against the float64 forward before): where a row sees
+ * few keys dQ and dK cancel, and delta from the 16-bit O would otherwise move the reference by up to
+ * ~10% of them (test_gpu_sm90_bwd.c).
  *
  *   ctest -L gpu    or    ./test_gpu_blockmask [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -33,6 +38,10 @@
 
 #define UNB JFA_WINDOW_UNBOUNDED
 enum { DN_NONE = 0, DN_BOOL, DN_F32, DN_QT }; /* dense mask: none, bool, float32 bias, bias in q's dtype */
+/* boolean masks with fixed rows (make_dense): every key, none, key Nk / 2, keys 0 and Nk - 1; the
+   cases run DN_DRAWS draws of their inputs (two keys cancel badly in ~14% of draws) */
+enum { DN_ALL = 4, DN_NOKEY, DN_ONE, DN_TWO, DN_DRAWS = 24 };
+static int dn_bool(int dense) { return dense == DN_BOOL || dense >= DN_ALL; }
 
 typedef struct {
   jfa_dtype_t dt;
@@ -60,6 +69,14 @@ static const bcase_t cases[] = {
     {FH, 2, 2, 2, 260, 400, 96, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0},
     {BF, 1, 2, 2, 321, 321, 32, BR, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1},
     {BF, 1, 2, 2, 0, 0, 64, TL, UNB, UNB, "3,200,1,129", NULL, DN_BOOL, 1, 1}, /* + packed sequences */
+    /* boolean dense masks through the sm90 backward (D = 64 / 128): odd N, Nq != Nk, GQA / MQA,
+       causal both alignments, windows, a per-head mask */
+    {BF, 2, 4, 1, 333, 1001, 128, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0},  /* MQA, Nq < Nk */
+    {FH, 1, 8, 2, 1000, 257, 64, BR, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0},     /* GQA 4:1, Nq > Nk */
+    {BF, 1, 4, 2, 777, 777, 64, TL, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0},      /* causal, per-head mask */
+    {FH, 1, 2, 2, 300, 700, 128, BR, 200, 30, NULL, NULL, DN_BOOL, 0, 1},      /* + two-sided window */
+    {BF, 1, 6, 3, 1100, 900, 128, NONE, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1},  /* broadcast both */
+    {FH, 1, 2, 1, 0, 0, 128, BR, UNB, UNB, "9,300,0,257", "20,200,5,300", DN_BOOL, 0, 0}, /* + sequences */
     /* windows straddling tiles */
     {BF, 1, 2, 2, 1000, 1000, 64, TL, 100, UNB, NULL, NULL, DN_NONE, 0, 0},
     {FH, 1, 4, 2, 700, 700, 128, NONE, 150, 70, NULL, NULL, DN_NONE, 0, 0},
@@ -79,6 +96,14 @@ static const bcase_t cases[] = {
     {FH, 1, 2, 1, 0, 0, 192, TL, 50, UNB, "200,1,0,63,65,300", NULL, DN_NONE, 0, 0},
     {BF, 1, 2, 2, 0, 0, 96, BR, UNB, UNB, "5,300,40", "9,250,100", DN_NONE, 0, 0},
     {FH, 1, 2, 2, 200, 260, 256, NONE, UNB, UNB, NULL, NULL, DN_F32, 0, 0}, /* additive: sm80 */
+    /* fixed rows at Nq = 1, Nk = 7 (the sm90 forward: one block, or none when the row sees nothing) */
+    {BF, 1, 2, 2, 1, 7, 64, NONE, UNB, UNB, NULL, NULL, DN_ALL, 0, 0},
+    {BF, 1, 2, 2, 1, 7, 64, NONE, UNB, UNB, NULL, NULL, DN_NOKEY, 0, 0},
+    {BF, 1, 2, 2, 1, 7, 64, NONE, UNB, UNB, NULL, NULL, DN_ONE, 0, 0},
+    {BF, 1, 2, 2, 1, 7, 64, NONE, UNB, UNB, NULL, NULL, DN_TWO, 0, 0},
+    {FH, 1, 2, 2, 1, 7, 128, BR, UNB, UNB, NULL, NULL, DN_ALL, 0, 0},
+    {FH, 1, 2, 2, 1, 7, 128, NONE, UNB, UNB, NULL, NULL, DN_NOKEY, 0, 0},
+    {FH, 1, 2, 2, 1, 7, 128, NONE, UNB, UNB, NULL, NULL, DN_TWO, 0, 0},
 };
 
 typedef struct {
@@ -87,20 +112,21 @@ typedef struct {
 } dmask_t;
 
 /* The mask by 64 x 64 tiles: pattern (tile, slice) picks all-true, all-false, random half,
-   one key, all but one key, or (bias only) a constant nonzero bias; row tile 2 and key tile 3
-   are all false (when they exist), and in row tile 1 the rows i % 7 == 3 see no key. Bias
+   one key, all but one key, or (bias only) a constant nonzero bias; row tile 2, key tile 3 and
+   keys 384..511 (a whole 128-key block: the sm90 forward skips it for every CTA) are all false
+   (when they exist), and in row tile 1 the rows i % 7 == 3 see no key. Bias
    masks give visible entries 0 (or the tile's constant, or a random value in random tiles)
-   and masked ones -inf. */
+   and masked ones -inf. DN_ALL ..: every row the same fixed keys (nothing else applies). */
 static void make_dense(dmask_t *m, const bcase_t *c, int64_t Nq, int64_t Nk) {
   const int64_t mB = c->dense_b1 ? 1 : c->B, mH = c->dense_h1 ? 1 : c->Hq;
   const size_t n = (size_t)(mB * mH * Nq * Nk);
   const int64_t RT = (Nq + 63) / 64, KT = (Nk + 63) / 64;
-  const jfa_dtype_t mdt = c->dense == DN_BOOL ? JFA_DTYPE_BOOL : c->dense == DN_F32 ? JFA_DTYPE_FLOAT32 : c->dt;
+  const jfa_dtype_t mdt = dn_bool(c->dense) ? JFA_DTYPE_BOOL : c->dense == DN_F32 ? JFA_DTYPE_FLOAT32 : c->dt;
   double *val = malloc((n ? n : 1) * sizeof(double));
   int *pat = malloc((size_t)(mB * mH * RT * KT) * sizeof(int));
   int64_t *one = malloc((size_t)(mB * mH * RT * KT) * 2 * sizeof(int64_t));
   for (int64_t t = 0; t < mB * mH * RT * KT; ++t) {
-    pat[t] = (int)(tu_uniform() * (c->dense == DN_BOOL ? 5 : 6));
+    pat[t] = (int)(tu_uniform() * (dn_bool(c->dense) ? 5 : 6));
     one[2 * t] = (int64_t)(tu_uniform() * 64), one[2 * t + 1] = (int64_t)(tu_uniform() * 64);
   }
   size_t x = 0;
@@ -119,10 +145,15 @@ static void make_dense(dmask_t *m, const bcase_t *c, int64_t Nq, int64_t Nk) {
           case 4: vis = !first; break;
           default: vis = 1, bias = 0.75; break;
         }
-        if (i / 64 == 2 || j / 64 == 3 || (i / 64 == 1 && i % 7 == 3)) vis = 0;
-        val[x] = c->dense == DN_BOOL ? (double)vis : (vis ? tu_round(bias, mdt) : -INFINITY);
+        if (i / 64 == 2 || j / 64 == 3 || j / 128 == 3 || (i / 64 == 1 && i % 7 == 3)) vis = 0;
+        if (c->dense >= DN_ALL)
+          vis = c->dense == DN_ALL   ? 1
+              : c->dense == DN_ONE ? j == Nk / 2
+              : c->dense == DN_TWO ? j == 0 || j == Nk - 1
+                                   : 0;
+        val[x] = dn_bool(c->dense) ? (double)vis : (vis ? tu_round(bias, mdt) : -INFINITY);
       }
-  if (c->dense == DN_BOOL) {
+  if (dn_bool(c->dense)) {
     unsigned char *hb = malloc(n ? n : 1);
     for (size_t e = 0; e < n; ++e) hb[e] = val[e] != 0.0;
     m->hptr = hb;
@@ -145,7 +176,7 @@ static void make_dense(dmask_t *m, const bcase_t *c, int64_t Nq, int64_t Nk) {
   free(val), free(pat), free(one);
 }
 
-static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const bcase_t *c = &cases[ci];
   int64_t cq[65], ck[65];
   int ns = 0;
@@ -190,21 +221,15 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   jfa_attention_params_t pc = prm, pg = prm;
   if (c->dense) pc.attn_mask = &dm.host, pg.attn_mask = &dm.dev;
   gt_ok(jfa_attention_forward_jvp(cpu, &pc, &hq, &hk, &hv, &hqd, &hkd, &hvd, &ho, &hl, &hod, &hm), "cpu jvp");
-  gt_ok(jfa_attention_backward(cpu, &pc, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
-  int64_t empty_rows = 0, empty_keys = 0;
-  for (size_t r = 0; r < nr; ++r) empty_rows += rlse[r] == -INFINITY;
-  for (int64_t r = 0; r < B * Hkv * Nk; ++r) empty_keys += gt_row_zero(rdk, r, D) && gt_row_zero(rdv, r, D);
-  printf("  %lld of %zu rows see no key; %lld of %lld keys get no gradient\n", (long long)empty_rows, nr,
-         (long long)empty_keys, (long long)(B * Hkv * Nk));
 
   /* the family each op must run on: the unmasked choice, but additive masks leave the sm90
-     family (forward, JVP), and the sm90 backward takes the interval masks (windows, packed
-     sequences; unless JFA_SM90_BWD=0: gt_expected_bwd_path) but no dense mask */
+     family (forward, JVP, backward); the sm90 backward takes the interval masks (windows,
+     packed sequences) and boolean dense masks (unless JFA_SM90_BWD=0: gt_expected_bwd_path) */
   const int e = gt_expected_path(D), ej = gt_expected_jvp_path(D);
-  const int additive = c->dense != DN_NONE && c->dense != DN_BOOL;
+  const int additive = c->dense != DN_NONE && !dn_bool(c->dense);
   const int want_fwd = (additive && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
   const int want_jvp = (additive && ej == GT_PATH_SM90) ? GT_PATH_SM80 : ej;
-  const int want_bwd = c->dense == DN_NONE ? gt_expected_bwd_path(D) : e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
+  const int want_bwd = !additive ? gt_expected_bwd_path(D) : e == GT_PATH_SM90 ? GT_PATH_SM80 : e;
 
   char nm[128];
   gb_poison(&o), gb_poison(&lse);
@@ -223,6 +248,15 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   snprintf(nm, sizeof(nm), "case %d jvp lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
   snprintf(nm, sizeof(nm), "case %d jvp Od", ci), gt_compare(nm, od.val, rod, nq, tol);
   snprintf(nm, sizeof(nm), "case %d jvp mu", ci), gt_compare(nm, mu.val, rmu, nr, tol);
+
+  /* the float64 backward on the JVP's o and lse (the backward's inputs below; top of the file) */
+  jfa_tensor_t hgo = host_f64(o.val, B, Hq, Nq, D), hgl = host_f64(lse.val, B, Hq, Nq, 1);
+  gt_ok(jfa_attention_backward(cpu, &pc, &hq, &hk, &hv, &hgo, &hgl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
+  int64_t empty_rows = 0, empty_keys = 0;
+  for (size_t r = 0; r < nr; ++r) empty_rows += rlse[r] == -INFINITY;
+  for (int64_t r = 0; r < B * Hkv * Nk; ++r) empty_keys += gt_row_zero(rdk, r, D) && gt_row_zero(rdv, r, D);
+  printf("  %lld of %zu rows see no key; %lld of %lld keys get no gradient\n", (long long)empty_rows, nr,
+         (long long)empty_keys, (long long)(B * Hkv * Nk));
 
   gb_poison(&dq), gb_poison(&dk), gb_poison(&dv);
   gt_ok(jfa_attention_backward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t), "backward");
@@ -247,7 +281,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   tu_expect(nm, bad_rows == 0);
   snprintf(nm, sizeof(nm), "case %d: keys without queries exactly dK = dV = 0 (%lld bad)", ci, (long long)bad_keys);
   tu_expect(nm, bad_keys == 0);
-  if (c->dense) {
+  if (c->dense && c->dense < DN_ALL) {
     snprintf(nm, sizeof(nm), "case %d: the mask has fully masked rows and keys (%lld, %lld)", ci,
              (long long)empty_rows, (long long)empty_keys);
     tu_expect(nm, empty_rows > 0 && empty_keys > 0);
@@ -257,6 +291,12 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gbuf_t *all[] = {&q, &k, &v, &qd, &kd, &vd, &dout, &o, &od, &lse, &mu, &dq, &dk, &dv};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) gb_free(all[i]);
   if (c->dense) cudaFree(dm.dptr), free(dm.hptr);
+}
+
+/* A case: DN_DRAWS draws of its inputs with a fixed mask (make_dense), else one. */
+static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+  const int draws = cases[ci].dense >= DN_ALL ? DN_DRAWS : 1;
+  for (int d = 0; d < draws; ++d) run_draw(ci, gpu, cpu);
 }
 
 int main(int argc, char **argv) {

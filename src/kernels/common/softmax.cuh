@@ -97,11 +97,14 @@ __device__ __forceinline__ float exp2_ftz(float x) {
  * rescaled to the new max (and u moved to the new reference c, see sm80/fwd.cuh).
  * s_lo / s_hi: the MASKED path's per-row key intervals (CTA-local rows); dw: its rows' bits of a
  * boolean dense mask (mask_row_words, read when bm.dense), a bias is read per element.
+ * BITS (the sm90 kernel's MASKED path): dw instead holds each row's final visibility bits of the
+ * block (key intervals and boolean dense mask combined, word k for columns 64 k.., shifted right by
+ * 2 t4), so that a masked block tests one bit at a constant position per element.
  * FAST (needs scale > 0 and no additive dense mask): the max is taken over the raw scores and each
  * probability is one FFMA and one ex2.approx.ftz (probabilities below 2^-126 of the row's
  * max flush to zero), instead of a multiply, a subtract and exp2f's subnormal handling.
  */
-template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false>
+template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false, bool BITS = false>
 __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockMask &bm, int64_t b, int64_t h,
                                                   int64_t m0, int wrow, int g, int t4, const int *s_lo,
                                                   const int *s_hi, float (&s)[MT][NT][4],
@@ -117,8 +120,8 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
     for (int rr = 0; rr < 2; ++rr) {
       const int rl = wrow + mt * 16 + g + rr * 8;
       /* masked: this row's keys relative to the block */
-      const int rlo = MASKED && bm.need ? s_lo[rl] - (int)kb0 : 0;
-      const int rhi = MASKED && bm.need ? s_hi[rl] - (int)kb0 : 0;
+      const int rlo = MASKED && !BITS && bm.need ? s_lo[rl] - (int)kb0 : 0;
+      const int rhi = MASKED && !BITS && bm.need ? s_hi[rl] - (int)kb0 : 0;
       float mx = -INFINITY;
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt)
@@ -127,7 +130,9 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
           float val = FAST ? s[mt][nt][rr * 2 + e] : s[mt][nt][rr * 2 + e] * a.scale_log2;
           if (bm.need) {
             const int c = nt * 8 + 2 * t4 + e;
-            if (!MASKED) {
+            if constexpr (BITS) {
+              if (!((dw[mt][rr][nt >> 3] >> ((nt & 7) * 8 + e)) & 1u)) val = -INFINITY;
+            } else if (!MASKED) {
               if (c >= bm.klim || c - rl > bm.cdiff) val = -INFINITY;
             } else if (c < rlo || c >= rhi) {
               val = -INFINITY;

@@ -3,8 +3,8 @@
  * calls family.cu takes; JFA_SM90_BWD=0 turns it off, backend.cu): wgmma fed by TMA through an mbarrier
  * pipeline, FlashAttention-3 style, bf16/fp16 in, fp32 accumulation. Compiled only for sm_90a,
  * per head dim (64, 128) by inst/bwd_d<D>.cu (sm90_bwd_d); tiles from tiles.h (OP_BWD rows);
- * family.cu takes causal (both alignments: q_pos0 / k_pos0) and the interval masks (windows,
- * positions, packed sequences; no dense mask), TMA-describable q, k, v, dout.
+ * family.cu takes causal (both alignments: q_pos0 / k_pos0), the interval masks (windows,
+ * positions, packed sequences) and boolean dense masks (no additive one), TMA-describable q, k, v, dout.
  *
  * A CTA owns BN = 64 * NWG keys of one (batch, kv head) and has 1 + NWG warpgroups:
  *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): lane 0 of warp 0
@@ -64,6 +64,15 @@
  * classifies its 64 keys against the block's rows: empty (skipped: no products, no dQ
  * reduce-add, the stage released), full (inside every row's interval: no per-element test) or
  * partial (per element: key in its row's [lo, hi)). Fully masked rows (lo == hi) add nothing.
+ * A boolean dense mask (its bit-packed rows and block map, common/blockmap.h, built per call) adds
+ * the class of its BMAP_TILE tile, which is exactly one consumer's 64 keys x one 64-row block:
+ * producer warps 2 and 3 (one per consumer) read the tile's flags and, for a partial tile, the 64
+ * rows' words, transpose them by ballots into one 64-bit word per key (bit r: row r sees it) and
+ * put both into the stage beside the intervals (arriving on `full` too). The consumer skips an
+ * empty tile (as an empty interval class), takes a full one without a per-element test, and in a
+ * partial one tests bit qi of its two keys' words, pre-shifted by 2 t4 so that every element's
+ * bit is at a constant position (two instructions per element); the interval test still applies
+ * where the intervals leave the keys partial. The bits of rows past Nq and keys past Nk are 0.
  * Register counts 40 / 232 (setmaxnreg) instead of 24 / 240: warp 1's loop spills at 24 and 32.
  * The MASKED = false instantiation is the causal-only kernel, unchanged (the same SASS). Rows with
  * lse = -inf contribute nothing (P = 0). Deterministic mode: the kernel skips its dQ
@@ -109,7 +118,14 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false> 
      hi, intersection lo, intersection hi) of the block's rows (rows past Nq left out) */
   static constexpr uint32_t MSK_OFF = STAT_OFF + 2 * ST * BM * 4;
   static constexpr uint32_t MSK_BYTES = MASKED ? ST * (BM * 8 + 16) : 0;
-  static constexpr uint32_t BAR_OFF = MSK_OFF + MSK_BYTES; /* full[ST], empty[ST], kv */
+  /* MASKED, boolean dense mask: per stage and consumer its 64 keys' column words (bit r: row r of
+     the block sees the key; uint64 [ST][NWG][64]), then the block map's flags of its tile (int
+     [ST][NWG], padded to 16 bytes) */
+  static constexpr uint32_t DMW_OFF = MSK_OFF + MSK_BYTES;
+  static constexpr uint32_t DMW_BYTES = MASKED ? ST * NWG * 64 * 8 : 0;
+  static constexpr uint32_t DFL_OFF = DMW_OFF + DMW_BYTES;
+  static constexpr uint32_t DFL_BYTES = MASKED ? (ST * NWG * 4 + 15) / 16 * 16 : 0;
+  static constexpr uint32_t BAR_OFF = DFL_OFF + DFL_BYTES; /* full[ST], empty[ST], kv */
   static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024; /* + slack to align the base */
   static_assert(BN % 64 == 0 && BN <= 256 && (D == 64 || D == 128), "bad sm90 backward tile");
   /* SM90_DQ_SPLIT: two consumers that meet at every block (the masked kernel skips empty blocks per
@@ -120,7 +136,10 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false> 
   static_assert(HALF_Q % 1024 == 0 && HALF_K % 1024 == 0 && STAGE_OFF % 1024 == 0 && DS_OFF % 1024 == 0 &&
                     DS_BYTES % 1024 == 0 && STAGE_BYTES % 1024 == 0 && DQ_OFF % 1024 == 0 && DQ_BYTES % 1024 == 0,
                 "sm90 backward tiles not 1024-byte aligned");
-  static_assert(BAR_OFF % 8 == 0 && MSK_OFF % 16 == 0, "mbarriers need 8-byte alignment, the int4 16");
+  static_assert(BAR_OFF % 8 == 0 && MSK_OFF % 16 == 0 && DMW_OFF % 16 == 0, "mbarriers need 8-byte alignment, the int4 16");
+  /* MASKED: producer warps 2 .. 1 + NWG write the consumers' dense-mask words (one each), and
+     each consumer's 64 keys and each block's BM rows are one block-map tile */
+  static_assert(!MASKED || (NWG <= 2 && BM == BMAP_TILE), "sm90 backward: dense-mask tiles");
   static_assert(2 * K_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
 };
 
@@ -177,6 +196,11 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
   float *lse_s = (float *)(gbase + C::STAT_OFF), *del_s = lse_s + ST * BM;
   int2 *iv_s = (int2 *)(gbase + C::MSK_OFF);         /* MASKED: [ST][BM] rows' key intervals */
   int4 *cls_s = (int4 *)(gbase + C::MSK_OFF + ST * BM * 8); /* MASKED: [ST] union / intersection */
+  uint64_t *dmw_s = (uint64_t *)(gbase + C::DMW_OFF); /* MASKED, boolean dense mask: [ST][NWG][64] */
+  int *dfl_s = (int *)(gbase + C::DFL_OFF);            /* its tiles' block-map flags [ST][NWG] */
+  /* MASKED with a boolean dense mask (its bits and block map, common/mask.cuh): producer warps
+     2 .. 1 + NWG also write each stage's dense words and flags, and arrive on its `full` */
+  const bool dense = MASKED && a.mk.bm_bits != nullptr;
   const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv */
   const uint32_t bar_kv = bar + 16 * ST;
 
@@ -194,7 +218,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
-      mbar_init(bar + 8 * s, MASKED ? 64 : 32); /* the producer warps' lanes (lse / delta, MASKED: intervals) */
+      /* the producer warps' lanes (lse / delta, MASKED: intervals, dense: the dense words) */
+      mbar_init(bar + 8 * s, MASKED ? (dense ? 64 + 32 * C::NWG : 64) : 32);
       mbar_init(bar + 8 * (ST + s), 4 * C::NWG); /* one arrival per consumer warp */
     }
     mbar_init(bar_kv, 1);
@@ -296,6 +321,56 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
               ph ^= 1u;
             }
           }
+      } else if (dense && warp >= 2 && warp < 2 + C::NWG && total > 0) {
+        /* warp 2 + c (boolean dense mask): per stage, the block-map flags of consumer c's tile (its
+           64 keys x the block's 64 rows: one tile) and, for a partial tile, its 64 keys' column
+           words: bit r of key k's word = row q0 + r sees key k. The rows' words (bmap layout, one
+           64-bit word per row and key tile) are read from global memory (lane l: rows l, l + 32)
+           and transposed by ballots, so that each consumer thread tests its elements' bits at
+           constant positions of its two keys' words. Rows past Nq read as 0 (never visible).
+           The same blocks in the same order as warps 0 and 1; arrives on `full` with its 32 lanes. */
+        const int cwg = warp - 2;
+        const int64_t kt = (n0 >> 6) + cwg; /* the consumer's key tile */
+        const MaskDev &m = a.mk;
+        int st = 0, wait_in = -ST;
+        uint32_t ph = 0;
+        for (int64_t hg = 0; hg < grp; ++hg)
+          for (int64_t qb = qb_start; qb < nqb; ++qb) {
+            /* the flags, the words and their transpose into registers first (global memory and
+               ballots: they overlap the consumers' work on the stage), then the stage's release */
+            const int64_t slice = b * m.bm_sb + (hk * grp + hg) * m.bm_sh;
+            const int fl = kt < m.bm_kt ? (int)m.bm_flags[(slice * m.bm_rt + qb) * m.bm_kt + kt] : 0;
+            uint32_t c0l = 0, c0h = 0, c1l = 0, c1h = 0; /* lane l: the words of keys l, l + 32 */
+            if (bmap_partial(fl)) {
+              const int64_t i0 = qb * BM + lane, i1 = i0 + 32;
+              const uint64_t *rows = m.bm_bits + (slice * m.Nq + i0) * m.bm_kw + kt;
+              const uint64_t r0 = i0 < m.Nq ? rows[0] : 0, r1 = i1 < m.Nq ? rows[32 * m.bm_kw] : 0;
+              const uint32_t r0l = (uint32_t)r0, r0h = (uint32_t)(r0 >> 32), r1l = (uint32_t)r1,
+                             r1h = (uint32_t)(r1 >> 32);
+#pragma unroll 1
+              for (int k = 0; k < 32; ++k) {
+                const uint32_t bit = 1u << k;
+                const uint32_t a0 = __ballot_sync(0xffffffffu, (r0l & bit) != 0);
+                const uint32_t a1 = __ballot_sync(0xffffffffu, (r1l & bit) != 0);
+                const uint32_t b0 = __ballot_sync(0xffffffffu, (r0h & bit) != 0);
+                const uint32_t b1 = __ballot_sync(0xffffffffu, (r1h & bit) != 0);
+                if (lane == k) c0l = a0, c0h = a1, c1l = b0, c1h = b1;
+              }
+            }
+            if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
+            else ++wait_in;
+            if (bmap_partial(fl)) {
+              uint64_t *dst = dmw_s + (st * C::NWG + cwg) * 64;
+              dst[lane] = ((uint64_t)c0h << 32) | c0l;
+              dst[lane + 32] = ((uint64_t)c1h << 32) | c1l;
+            }
+            if (lane == 0) dfl_s[st * C::NWG + cwg] = fl;
+            mbar_arrive(bar + 8 * st);
+            if (++st == ST) {
+              st = 0;
+              ph ^= 1u;
+            }
+          }
       }
     }
   } else {
@@ -338,12 +413,25 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
          them: no products, no dQ reduce-add, dK / dV unchanged; the stage is released all the same),
          full (inside every row's interval: no per-element test) or partial. Uniform over the
          warpgroup, so its named barriers stay matched. */
-      bool live = true, mfull = false;
+      bool live = true, mfull = false, dpart = false;
+      uint64_t dwa = 0, dwb = 0; /* dense: the column words of this thread's keys, shifted by 2 t4 */
       if constexpr (MASKED) {
         const int4 c = cls_s[st];
         const int k0 = (int)nw0;
         live = c.x < c.y && c.x < k0 + 64 && c.y > k0;
         mfull = c.z <= k0 && c.w >= k0 + 64;
+        /* a boolean dense mask's class of the tile (block map): empty skips it like the intervals',
+           full needs no per-element test, partial tests each element's bit */
+        if (dense) {
+          const int fl = dfl_s[st * C::NWG + wg];
+          live = live && !bmap_empty(fl);
+          dpart = bmap_partial(fl);
+          if (live && dpart) {
+            const uint64_t *cw = dmw_s + (st * C::NWG + wg) * 64 + wq * 16 + g;
+            dwa = cw[0] >> (2 * t4);
+            dwb = cw[8] >> (2 * t4);
+          }
+        }
       }
       if (live) {
         /* S^T = K Q^T, dP^T = V dO^T: 64 keys x BM queries, k16 steps along D */
@@ -388,6 +476,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
                 const int kj = (int)nw0 + kl;
                 if (kj < iv.x || kj >= iv.y) pv = 0.f;
               }
+              /* dense: bit qi of key kl's word (qi - 2 t4 = 8 nt + (e & 1): a constant position) */
+              if (dpart && !(((e >> 1) ? dwb : dwa) >> (nt * 8 + (e & 1)) & 1u)) pv = 0.f;
             } else {
               if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
             }

@@ -69,7 +69,7 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
   if (!sm90_has_tile(OP_BWD, (int)c.q->dtype, (int)p->D, 0)) return "head dim not 64 or 128 (no row in sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (p->dmask) return "dense mask (the sm80 family takes it)";
+  if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) return "additive dense mask (the sm80 family takes it)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
   if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))

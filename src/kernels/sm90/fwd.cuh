@@ -9,11 +9,11 @@
  * A CTA owns BM = 128 query rows of one (batch, head) (64 in the JVP's column split at D = 192
  * and 256, CS: both consumers on the same rows, each with half of O's and U's columns) and has
  * three warpgroups:
- *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): one thread
+ *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg, MASKED 32): one thread
  *     loads Q (and Qd) once, then streams the K, V (and Kd, Vd) blocks of BN keys
  *     through ST shared-memory stages: it waits for a stage to be released (mbarrier
  *     `empty`), then issues the TMA loads, which complete the stage's `full` mbarrier;
- *   - warpgroups 1 and 2, the consumers (registers raised to 240): each owns 64 rows
+ *   - warpgroups 1 and 2, the consumers (registers raised to 240, MASKED 232): each owns 64 rows
  *     and, per key block,
  *       S = Q K^T                              wgmma, A and B from shared memory,
  *       Sd = Qd K^T + Q Kd^T                   (JVP) into a second accumulator,
@@ -35,9 +35,19 @@
  * blocks of their union, and the softmax masks per element only the blocks not inside every
  * row's interval (the partial blocks: a window's two edges, a sequence boundary); the full
  * blocks run the unmasked FAST softmax. A boolean dense mask adds its block map's class
- * (common/blockmap.h): a block it leaves full takes no per-element mask, and in a partial one
- * (or one it empties: loaded all the same, the producer does not read the map) each row's bits
- * are one 64-bit word per 64 keys, loaded ahead of the block's softmax.
+ * (common/blockmap.h), read by producer warp 1 a stage ahead of the consumers: a block it leaves
+ * full takes no per-element mask; for a partial one warp 1 also copies the rows' bits (one 64-bit
+ * word per row and 64 keys) into the stage by cp.async, and its lanes arrive on the stage's
+ * `full` when the copies land (cp.async.mbarrier.arrive.noinc); one it empties is skipped: when
+ * the CTA has at most LIVE_MAX key blocks, every warp first marks the blocks the map leaves
+ * non-empty for its rows (one bit each in shared memory) and every role (TMA thread, warp 1,
+ * consumers) walks only those (fwd_next_live): neither loaded nor computed; past LIVE_MAX they
+ * are loaded and masked per element. In a masked block each consumer thread combines, once per block, each of
+ * its two rows' key interval with the dense words into the row's visibility bits, shifted right
+ * by 2 t4, so that the softmax tests one bit at a constant position per element
+ * (fwd_softmax_block's BITS). Before (per block, in the consumers): the block map's flags and
+ * then the rows' words read from global memory ahead of the scores, two dependent latencies on
+ * the ping-pong's critical path, and a run-time shift plus the interval compares per element.
  * The epilogue (common/softmax.cuh) is the mma.sync kernel's: plain stores of o, lse (and
  * od, mu), or the fp32 merge of accumulate mode (ring).
  */
@@ -52,7 +62,7 @@
 #include "kernels/sm90/wgmma.cuh"
 
 /* Tile shapes and shared-memory layout of one instantiation. */
-template <int D, int BN, bool JVP, int ST, bool CS = false> struct Sm90Fwd {
+template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false> struct Sm90Fwd {
   static_assert(D % 16 == 0 && BN % 16 == 0 && BN <= 256, "wgmma k16 steps over D and over the keys");
   /* NH column slabs of 64 (the last one part zeros when 64 does not divide D); CS (column
      split): both consumers take the same 64 rows */
@@ -62,9 +72,65 @@ template <int D, int BN, bool JVP, int ST, bool CS = false> struct Sm90Fwd {
   static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = NPART * NH * HALF_K;
   static constexpr uint32_t BAR_OFF = NQ * Q_BYTES + ST * STAGE_BYTES;
   static constexpr uint32_t MASK_OFF = BAR_OFF + 256; /* MASKED: the rows' key intervals, 2 * BM ints */
-  /* barriers, key intervals, and slack to align the base to 1024 */
-  static constexpr size_t SMEM = MASK_OFF + 2 * BM * sizeof(int) + 1024;
+  /* MASKED, boolean dense mask: per stage the rows' words of its key block (NW = BN / 64 per row,
+     uint64 [ST][BM][NW], copied by producer warp 1 for partial blocks) and the block's class (int [ST]) */
+  static constexpr int NW = BN / 64 > 0 ? BN / 64 : 1;
+  static constexpr uint32_t DMW_OFF = MASK_OFF + 2 * BM * sizeof(int);
+  static constexpr uint32_t DFL_OFF = DMW_OFF + (MASKED ? ST * BM * NW * 8 : 0);
+  /* MASKED, boolean dense mask: which of the CTA's key blocks the mask leaves non-empty (one bit
+     per block, LIVE_MAX blocks at most: past that every block is loaded, fwd_next_live) */
+  static constexpr int LIVE_MAX = 2048;
+  static constexpr uint32_t LIVE_OFF = DFL_OFF + (MASKED ? ST * 4 : 0);
+  /* barriers, key intervals, dense words, classes and live blocks, and slack to align the base */
+  static constexpr size_t SMEM = LIVE_OFF + (MASKED ? LIVE_MAX / 8 : 0) + 1024;
+  static_assert(!MASKED || BN % 64 == 0 || 64 % BN == 0, "MASKED: key blocks of whole 64-key words, or parts of one");
+  static_assert(DMW_OFF % 8 == 0, "cp.async of 8 bytes");
 };
+
+/* Arrives on the mbarrier at bar once this thread's earlier cp.async copies have landed; counts as
+   one of the arrivals the barrier was initialised with (.noinc: CPA_ARRIVALS per warp-1 lane).
+   Diagnostic builds (-DJFA_SM90_FWD_CPASYNC_WAIT=1 or 2 in the CUDA flags), the same results:
+   1: the thread waits for its copies (cp.async.wait_all) and arrives itself (still counted), an
+      arrival that compute-sanitizer's racecheck sees as a release by the writing thread;
+   2: cp.async.mbarrier.arrive without .noinc (the form of cuda::memcpy_async with a cuda::barrier):
+      the barrier's pending count is raised until the copies land, not counted (CPA_ARRIVALS 0).
+   compute-sanitizer may not model the asynchronous arrival of .noinc as ordering the copies before
+   the consumers' reads of the stage's words (dmw_s): racecheck hazards between this function's
+   cp.async writes and those reads that vanish in build 1 (or 2) are such false positives. Build 1
+   stalls warp 1 on each partial block's copies, hence not the default; build 2 would not. */
+#ifndef JFA_SM90_FWD_CPASYNC_WAIT
+#define JFA_SM90_FWD_CPASYNC_WAIT 0
+#endif
+constexpr int CPA_ARRIVALS = JFA_SM90_FWD_CPASYNC_WAIT == 2 ? 0 : 1;
+__device__ __forceinline__ void cp_async_mbar_arrive(uint32_t bar) {
+#if JFA_SM90_FWD_CPASYNC_WAIT == 1
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+  mbar_arrive(bar);
+#elif JFA_SM90_FWD_CPASYNC_WAIT == 2
+  asm volatile("cp.async.mbarrier.arrive.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+#else
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+#endif
+}
+
+/* The first key block j' >= j (j' < nblk) whose bit is set in live (shared memory; bits past
+   nblk are 0), or nblk; j itself when the blocks are not skipped (skip false). */
+__device__ __forceinline__ int fwd_next_live(const uint32_t *live, bool skip, int j, int nblk) {
+  if (!skip) return j;
+  while (j < nblk) {
+    const uint32_t w = live[j >> 5] >> (j & 31);
+    if (w) return j + __ffs((int)w) - 1;
+    j = (j | 31) + 1;
+  }
+  return nblk;
+}
+
+/* Bits [lo, hi) of a 64-bit word (0 <= lo, hi <= 64; none when hi <= lo). */
+__device__ __forceinline__ uint64_t bits_range(int lo, int hi) {
+  const uint64_t h = hi >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << hi) - 1);
+  const uint64_t l = lo >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << lo) - 1);
+  return h & ~l;
+}
 
 /* The TMA maps of one call (passed by value in kernel parameter space). */
 struct Sm90Maps {
@@ -147,8 +213,8 @@ template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, boo
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
-  constexpr int NT = C::NT, DT = DA / 8, NH = C::NH;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED> C;
+  constexpr int NT = C::NT, DT = DA / 8, NH = C::NH, NW = C::NW;
   static_assert(CS ? DA == 128 : (DA == D || DA == NH * 64), "accumulator columns: D, whole slabs, or 128 (CS)");
   static_assert(!MASKED || (BN & (BN - 1)) == 0, "masked blocks of a power of two keys (the dense mask's words)");
   extern __shared__ __align__(1024) unsigned char smraw[];
@@ -170,13 +236,19 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
      intervals in shared memory, the CTA's key blocks jb0.. from their union, and the keys
      inside every row's interval (blocks there take no per-element mask) */
   int *s_lo = (int *)(smraw + (sbase - smem_u32(smraw)) + C::MASK_OFF), *s_hi = s_lo + C::BM;
+  /* MASKED with a boolean dense mask: the stages' rows' words and block classes (producer warp 1) */
+  const uint64_t *dmw_s = (const uint64_t *)(smraw + (sbase - smem_u32(smraw)) + C::DMW_OFF);
+  int *dfl_s = (int *)(smraw + (sbase - smem_u32(smraw)) + C::DFL_OFF);
+  const bool dense = MASKED && a.mk.bm_bits != nullptr;
   if (MASKED) mask_rows_to_smem(a.mk, m0, C::BM, C::NTHREADS, s_lo, s_hi);
   int kin_lo = 0, kin_hi = 0;
 
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
-      mbar_init(bar + 8 * s, 1);
+      /* the TMA thread, and with a dense mask warp 1's lanes (their class) and, CPA_ARRIVALS, the
+         arrivals of their copies (cp_async_mbar_arrive) */
+      mbar_init(bar + 8 * s, dense ? 1 + 32 * (1 + CPA_ARRIVALS) : 1);
       mbar_init(bar + 8 * (ST + s), 8); /* one arrival per consumer warp */
     }
     mbar_init(bar_q, 1);
@@ -193,11 +265,36 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
   /* key blocks jb0 .. jb0 + nblk - 1; block j of the loops below is key block jb0 + j */
   const int jb0 = (int)(kbeg / BN);
   const int nblk = (int)((kend + BN - 1) / BN) - jb0;
+  /* a boolean dense mask's empty blocks are skipped (not loaded, not computed): every warp marks
+     the blocks the block map leaves non-empty for the CTA's rows (one bit each, a ballot per 32
+     blocks), then every role walks the nlive marked blocks (fwd_next_live): iteration i (stage
+     i % ST) is block jl. More than LIVE_MAX blocks: none skipped (empty ones masked per element). */
+  uint32_t *live_s = (uint32_t *)(smraw + (sbase - smem_u32(smraw)) + C::LIVE_OFF);
+  const bool skip = dense && nblk <= C::LIVE_MAX;
+  int nlive = nblk;
+  if (skip) {
+    const int64_t r1 = min(m0 + C::BM, p.Nq);
+    for (int base = warp * 32; base < nblk; base += C::NTHREADS) {
+      const int j = base + lane;
+      bool lv = false;
+      if (j < nblk) {
+        const int64_t k0 = (int64_t)(jb0 + j) * BN;
+        lv = !bmap_empty(mask_map_flags(a.mk, b, h, m0, r1, k0, min(k0 + BN, p.Nk)));
+      }
+      const uint32_t bal = __ballot_sync(0xffffffffu, lv);
+      if (lane == 0) live_s[base >> 5] = bal;
+    }
+    __syncthreads();
+    nlive = 0;
+    for (int w = 0; w < (nblk + 31) / 32; ++w) nlive += __popc(live_s[w]);
+  }
 
   if (warp < 4) {
     /* producer warpgroup */
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-    if (warp == 0 && lane == 0 && nblk > 0) {
+    /* MASKED: 32 (warp 1's dense-mask loop and the live-block walk spill at 24; the consumers take 232) */
+    if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
+    else asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    if (warp == 0 && lane == 0 && nlive > 0) {
       const CUtensorMap *mk[4] = {&tm.k, &tm.v, &tm.kd, &tm.vd};
       mbar_arrive_expect_tx(bar_q, C::NQ * C::Q_BYTES);
 #pragma unroll
@@ -205,9 +302,11 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         tma_load_4d(sQ + hh * C::HALF_Q, &tm.q, bar_q, hh * 64, (int)m0, (int)h, (int)b);
         if (JVP) tma_load_4d(sQd + hh * C::HALF_Q, &tm.qd, bar_q, hh * 64, (int)m0, (int)h, (int)b);
       }
-      for (int j = 0; j < nblk; ++j) {
-        const int st = j % ST, use = j / ST;
-        if (use > 0) mbar_wait(bar + 8 * (ST + st), (uint32_t)((use - 1) & 1));
+      int st = 0;
+      uint32_t ph = 0; /* parity of the stages' current round */
+      for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
+           ++i, j = fwd_next_live(live_s, skip, j + 1, nblk)) {
+        if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         const uint32_t full = bar + 8 * st, dst = sKV + st * C::STAGE_BYTES;
         mbar_arrive_expect_tx(full, C::STAGE_BYTES);
 #pragma unroll
@@ -216,11 +315,60 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
           for (int hh = 0; hh < NH; ++hh)
             tma_load_4d(dst + (part * NH + hh) * C::HALF_K, mk[part], full, hh * 64, (jb0 + j) * BN, (int)hk,
                         (int)b);
+        if (++st == ST) {
+          st = 0;
+          ph ^= 1u;
+        }
+      }
+    } else if (MASKED && dense && warp == 1 && nlive > 0) {
+      /* warp 1 (boolean dense mask): per block, a stage ahead of the consumers, the block map's class
+         of the CTA's rows x the block's keys and, for a partial block, the rows' words (NW per row)
+         copied by cp.async into the stage (rows past Nq left as they are: their key intervals are
+         empty, so the consumers' bits are 0 there all the same); its lanes arrive on the
+         stage's `full` when their copies land and after the class is written. */
+      /* 32-bit state where it fits (the family takes masks with Nq, Nk < 2^30; the producer has 24
+         registers) */
+      const MaskDev &m = a.mk;
+      const int64_t slice = b * m.bm_sb + h * m.bm_sh;
+      const int nrows = (int)(min(m0 + C::BM, p.Nq) - m0);
+      /* the flags of the block's tiles, OR-ed over the lanes (mask_map_flags): lane l reads row tile
+         m0 / 64 + (l >> 1) (if it has rows) and key tile kt0 + (l & 1) (if < NW and a tile of keys):
+         kt0 < flim */
+      const int frt = lane >> 1, fkt = lane & 1;
+      const int flim = (frt < C::BM / BMAP_TILE && frt * BMAP_TILE < nrows && fkt < NW) ? (int)m.bm_kt - fkt : 0;
+      const unsigned char *fmap = m.bm_flags + (slice * m.bm_rt + m0 / BMAP_TILE + frt) * m.bm_kt + fkt;
+      /* this lane's copies: word lane % NW of rows lane / NW + i 32 / NW (rows < nrows) */
+      const int nlim = nrows - lane / NW, kstep = (32 / NW) * (int)m.bm_kw; /* words: < 2^25 */
+      const uint64_t *rows = m.bm_bits + (slice * m.Nq + m0 + lane / NW) * m.bm_kw + lane % NW;
+      int st = 0;
+      uint32_t ph = 0; /* parity of the stages' current round */
+      for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
+           ++i, j = fwd_next_live(live_s, skip, j + 1, nblk)) {
+        /* the class first (global memory), then the stage's release, then the copies into it */
+        const int kt0 = (jb0 + j) * BN / BMAP_TILE; /* BN < 64 (the JVP's CS): the word holding the block */
+        const int fl = (int)__reduce_or_sync(0xffffffffu, kt0 < flim ? (unsigned)fmap[kt0] : 0u);
+        if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
+        if (bmap_partial(fl)) {
+          const uint64_t *src = rows + kt0;
+          uint32_t sa = sbase + C::DMW_OFF + (uint32_t)(st * C::BM * NW + lane) * 8;
+#pragma unroll 1
+          for (int r = 0; r < nlim; r += 32 / NW, src += kstep, sa += 256)
+            asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(sa), "l"(src) : "memory");
+        }
+        cp_async_mbar_arrive(bar + 8 * st);
+        if (lane == 0) dfl_s[st] = fl;
+        mbar_arrive(bar + 8 * st);
+        if (++st == ST) {
+          st = 0;
+          ph ^= 1u;
+        }
       }
     }
   } else {
     /* consumer warpgroups: 64 rows each, 16 per warp */
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+    /* MASKED: 232, so that 32 + 2 x 232 <= 3 x 168, the launch's count */
+    if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2;
     const int wrow = (CS ? 0 : wg * 64) + (cw & 3) * 16; /* CTA-local first row of this warp */
     const int g = lane >> 2, t4 = lane & 3;
@@ -229,7 +377,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     float mrow[1][2], lrow[1][2], nrow[1][2], crow[1][2];
     fwd_init_state<1, DT, JVP>(o, u, mrow, lrow, nrow, crow);
     const uint32_t qrow = CS ? 0u : (uint32_t)wg * 64 * 128; /* this warpgroup's rows inside a Q half */
-    if (nblk > 0) mbar_wait(bar_q, 0);
+    if (nlive > 0) mbar_wait(bar_q, 0);
 
     /* OVERLAP (forward, D = 64): the S of block j + 1 is issued before the softmax of block j,
        into sn, so that the tensor cores compute it while this warpgroup runs the softmax. */
@@ -237,7 +385,9 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     float s[1][NT][4], sn[1][OVERLAP ? NT : 1][4];
     float sd[1][JVP ? NT : 1][4];
     uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
-    uint64_t dw[1][2][NT > 8 ? NT / 8 : 1]; /* a boolean dense mask's bits of this lane's two rows */
+    /* MASKED: the visibility bits of this lane's two rows in the block (key intervals and boolean
+       dense mask combined; fwd_softmax_block's BITS) */
+    uint64_t dw[1][2][NT > 8 ? NT / 8 : 1];
     /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
     auto issue_scores = [&](int i, float (&dst)[1][NT][4]) {
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
@@ -245,46 +395,53 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       wg_fence();
       mma_scores<T, D, BN, JVP, ST, CS>(dst, sd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
       wg_commit();
-      if (!(wg == 1 && i == nblk - 1)) named_bar_arrive(2 - wg, 256);
+      if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
     };
-    if (wg == 1 && nblk > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
-    if (OVERLAP && nblk > 0) {
+    if (wg == 1 && nlive > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
+    if (OVERLAP && nlive > 0) {
       issue_scores(0, s);
       wg_wait<0>();
       wg_reg_fence<NT * 4>(&s[0][0][0]);
     }
-    for (int j = 0; j < nblk; ++j) {
-      const int st = j % ST;
-      /* MASKED with a boolean dense mask: its class for this block (block map), and for a
-         partial block the rows' bits, loaded before the block's scores are awaited (the block
-         is loaded even when the map empties it: every row then masks all of its keys) */
-      const int64_t kb0 = (int64_t)(jb0 + j) * BN;
-      bool dense_part = false;
-      if (MASKED && a.mk.dm_kind) {
-        /* not full: partial, or empty (masked per element all the same) */
-        dense_part = mask_map_flags(a.mk, b, h, m0, min(m0 + C::BM, p.Nq), kb0, min(kb0 + BN, p.Nk)) != BMAP_VISIBLE;
+    for (int i = 0, jl = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
+         ++i, jl = fwd_next_live(live_s, skip, jl + 1, nblk)) {
+      /* iteration i: stage i % ST holds key block jb0 + jl */
+      const int j = i, st = i % ST;
+      const int64_t kb0 = (int64_t)(jb0 + jl) * BN;
+      if constexpr (!OVERLAP) issue_scores(j, s); /* waits for iteration j's stage */
+      else if (j + 1 < nlive) issue_scores(j + 1, sn); /* iteration j's stage was awaited before */
+
+      /* MASKED: while the scores are computed, the rows' visibility bits of the block: their key
+         intervals (when the block is not inside every row's) and the boolean dense mask's class
+         from producer warp 1 (full: no per-element mask; partial: the rows' words it copied into
+         the stage; empty: every key masked: the block is loaded and computed all the same) */
+      BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
+      if constexpr (MASKED) {
+        const int fl = dense ? dfl_s[st] : BMAP_VISIBLE;
+        bm.need = bm.need || fl != BMAP_VISIBLE;
+        if (bm.need) {
 #pragma unroll
-        for (int rr = 0; rr < 2; ++rr) {
-          if (dense_part) mask_row_words(a.mk, b, h, m0 + wrow + g + rr * 8, kb0, dw[0][rr]);
-          else
+          for (int rr = 0; rr < 2; ++rr) {
+            const int rl = wrow + g + rr * 8;
+            const int rlo = s_lo[rl] - (int)kb0, rhi = s_hi[rl] - (int)kb0;
 #pragma unroll
-            for (int k = 0; k < (NT > 8 ? NT / 8 : 1); ++k) dw[0][rr][k] = 0;
+            for (int k = 0; k < NW; ++k) {
+              uint64_t x = bits_range(min(max(rlo - 64 * k, 0), 64), min(max(rhi - 64 * k, 0), 64));
+              /* BN < 64: the block is part of its word (bits from key kb0 % 64) */
+              if (bmap_partial(fl)) x &= dmw_s[(st * C::BM + rl) * NW + k] >> (BN < 64 ? (int)(kb0 & 63) : 0);
+              else if (bmap_empty(fl)) x = 0;
+              dw[0][rr][NT > 8 ? k : 0] = x >> (2 * t4);
+            }
+          }
         }
       }
       if constexpr (!OVERLAP) {
-        issue_scores(j, s);
         wg_wait<0>();
         wg_reg_fence<NT * 4>(&s[0][0][0]);
         if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
-      } else {
-        if (j + 1 < nblk) issue_scores(j + 1, sn);
       }
-
-      BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
-      bm.dense = dense_part;
-      bm.need = bm.need || dense_part;
-      fwd_softmax_block<1, NT, DT, JVP, MASKED, true>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow,
-                                                      lrow, nrow, crow, dw);
+      fwd_softmax_block<1, NT, DT, JVP, MASKED, true, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u,
+                                                              mrow, lrow, nrow, crow, dw);
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {
@@ -311,7 +468,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       __syncwarp();
       if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with block j */
       if constexpr (OVERLAP) {
-        if (j + 1 < nblk) {
+        if (j + 1 < nlive) {
           wg_reg_fence<NT * 4>(&sn[0][0][0]);
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt)
@@ -337,7 +494,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
@@ -366,7 +523,14 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS>(a, t, st);
-  return launch_sm90a<T, D, DA, m.BN, JVP, m.ST, m.OVERLAP, true, c.CS>(a, t, st);
+  /* a tuning variant whose stages leave no room for the MASKED kernel's dense-mask words runs
+     variant 0's masked tiles */
+  if constexpr (Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448) {
+    return launch_sm90a<T, D, DA, m.BN, JVP, m.ST, m.OVERLAP, true, c.CS>(a, t, st);
+  } else {
+    constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
+    return launch_sm90a<T, D, DA, m0.BN, JVP, m0.ST, m0.OVERLAP, true, c.CS>(a, t, st);
+  }
 }
 
 template <typename T, int D, bool JVP>
