@@ -2,7 +2,9 @@
  * test_gpu_sm90_bwd.c - the Hopper backward (src/kernels/sm90/bwd.cuh, taken unless
  * JFA_SM90_BWD=0) against the float64 CPU backend: bf16 and fp16,
  * D = 64 and 128 (and D = 40, 120, 100, which it declines: sm80 at 64 / 128, or simt for rows
- * that are not 16-byte aligned), N = 1, 7, 129, 1000, 4096, Nq != Nk with both causal alignments, positions
+ * that are not 16-byte aligned), D = 96 (64 + 32-column products, the TMA zero-filling columns
+ * 96..127 of the second slab) (cases appended after the D = 64 / 128 ones so that their indices
+ * stay), N = 1, 7, 129, 1000, 4096, Nq != Nk with both causal alignments, positions
  * with fully masked rows, GQA 8:1 and MQA, BSHD and BHSD, large logits (q, k ~ N(0, 30^2)), and the
  * interval masks it takes since issue 18 (MASKED: windows causal or two-sided, positions with
  * Nq != Nk, packed sequences with empty ones and rows or keys that see nothing, GQA / MQA),
@@ -112,12 +114,32 @@ static const tcase_t cases[] = {
     /* large logits with a window: within 1.5x of the sm80 kernel's error */
     {BF, 0, 1, 2, 2, 512, 512, 64, TL, 0, 0, 30, 0, 1, 100, UNB, NULL, NULL},
     {FH, 1, 1, 4, 2, 0, 0, 128, BR, 0, 0, 30, 0, 1, 64, UNB, "300,1,211", "350,3,200"},
+    /* D = 96 (since the sm90 backward takes it): odd N, Nq != Nk both alignments, GQA / MQA,
+       fully masked rows, large logits, interval masks, deterministic mode */
+    {BF, 0, 2, 4, 4, 64, 64, 96, NONE, 0, 0, 1, 1, 0, 0, 0, NULL, NULL},
+    {FH, 0, 1, 2, 2, 1, 1, 96, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {BF, 1, 1, 2, 2, 7, 7, 96, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {FH, 0, 2, 2, 2, 7, 33, 96, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {BF, 0, 1, 2, 2, 129, 200, 96, BR, 0, 0, 1, 1, 0, 0, 0, NULL, NULL}, /* Nq < Nk, bottom-right */
+    {FH, 1, 1, 2, 2, 200, 129, 96, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* rows < 71 fully masked */
+    {BF, 1, 1, 2, 2, 300, 129, 96, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* Nq > Nk, top-left */
+    {BF, 1, 1, 16, 2, 129, 129, 96, TL, 0, 0, 1, 1, 0, 0, 0, NULL, NULL}, /* GQA 8:1 */
+    {FH, 0, 1, 4, 1, 1000, 1000, 96, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL}, /* MQA */
+    {BF, 0, 1, 2, 2, 1000, 1000, 96, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
+    {BF, 0, 1, 2, 2, 64, 64, 96, POS, 0, 10, 1, 1, 0, 0, 0, NULL, NULL},  /* rows 0..9 fully masked */
+    {FH, 0, 1, 2, 2, 77, 300, 96, POS, 100, 300, 1, 0, 0, 0, 0, NULL, NULL}, /* every row fully masked */
+    {BF, 0, 1, 2, 2, 512, 512, 96, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL}, /* large logits */
+    {BF, 0, 1, 2, 2, 1000, 1000, 96, TL, 0, 0, 1, 1, 1, 100, UNB, NULL, NULL}, /* causal window */
+    {FH, 1, 1, 4, 2, 700, 700, 96, NONE, 0, 0, 1, 0, 1, 150, 70, NULL, NULL},  /* both sides, GQA */
+    {FH, 0, 1, 2, 2, 200, 300, 96, NPOS, 500, 300, 1, 0, 1, 30, 10, NULL, NULL},
+    {BF, 1, 1, 4, 2, 0, 0, 96, TL, 0, 0, 1, 1, 0, 0, 0, "1,7,0,129,64", NULL},
+    {FH, 1, 1, 2, 1, 0, 0, 96, BR, 0, 0, 1, 0, 1, 1, 0, "33,0,129", "40,5,100"},
 };
 
 static jfa_context_t *g_ref80; /* JFA_SM90_BWD=0: the sm80 backward on the same inputs */
 static jfa_context_t *g_det;   /* JFA_FLAG_DETERMINISTIC (JFA_SM90_BWD as the test runs) */
 
-/* The family the backward must run on for a case (the interval masks included: sm90 at D = 64 / 128). */
+/* The family the backward must run on for a case (the interval masks included: sm90 at D = 64, 96, 128). */
 static int want_path(const tcase_t *c) {
   const char *kp = getenv("JFA_KERNEL_PATH");
   if (kp && strcmp(kp, "simt") == 0) return GT_PATH_SIMT;
