@@ -82,6 +82,8 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_BWD,  0,  64, 0,    128,  3, false,  128, false, false},
   {OP_BWD,  0,  96, 0,    128,  2, false,  128, false, false},
   {OP_BWD,  0, 128, 0,    128,  2, false,  128, false, false},
+  {OP_BWD,  0, 192, 0,     64,  2, false,   64, false, true},
+  {OP_BWD,  0, 256, 0,     64,  2, false,   64, false, true},
   /* tuning variants (JFA_TUNING builds only; the backward's dQ adds: JFA_TUNE_SM90_BWD, bwd.cuh) */
   {OP_FWD,  0, 128, 1,    128,  3, true,   128, false, false},
   {OP_FWD,  0, 128, 2,     64,  4, true,    64, false, false},
