@@ -341,7 +341,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
       }
     }
   } else {
-    /* consumer warpgroups: 64 keys each, 16 per warp */
+    /* consumer warpgroups: 64 keys each (CS: the same 64, half of the columns each), 16 per warp */
     /* MASKED: 232, so that 40 + 2 x 232 = 3 x 168, the launch's count (ptxas: no spills) */
     if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
