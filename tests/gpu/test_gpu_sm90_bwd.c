@@ -20,7 +20,8 @@
  * within tolerance. Nothing here depends on how the kernel adds dQ: in a tuning build
  * (-DJFA_TUNING=ON) JFA_TUNE_SM90_BWD=1 / 3 / 4 runs the unmasked cases with the float2 atomics,
  * the per-consumer TMA reduce-adds or the column split (one reduce-add per CTA, bwd.cuh), the
- * same checks for each (the masked cases keep the default).
+ * same checks for each (the masked cases keep the default); =5 runs the unmasked D = 192 cases
+ * with the score products exchanged between the consumers (SM90_DQ_CSX).
  *
  *   ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.

@@ -84,6 +84,11 @@
  * same (both consumers own the same keys, so they classify blocks alike and meet at every
  * barrier). ptxas: 0 spills in every instantiation at the launch's 168 (24 / 240, masked 40 /
  * 232); lowering the consumers' count shows D = 96 needs <= 200, D = 192 201..216, D = 256 217..240.
+ * SM90_DQ_CSX (tuning builds, JFA_TUNE_SM90_BWD=5, unmasked D = 192): CS without the duplicated
+ * score products; consumer 0 computes S^T and P, consumer 1 dP^T; P goes to consumer 1 and dS
+ * back in fp32 through a 16 KB buffer indexed by thread (barriers 5 and 6), consumer 1 writes the
+ * block's 16-bit dS for dQ (one dS buffer: it is rewritten only after barrier 5 of the next block,
+ * where consumer 0 arrives after its dQ products). 0 spills.
  */
 #ifndef JFA_KERNELS_SM90_BWD_CUH_
 #define JFA_KERNELS_SM90_BWD_CUH_
@@ -107,9 +112,16 @@ enum {
                           64) and sum over all BN keys (both dS buffers), then stage and reduce-add
                           as SM90_DQ_TMA: each dQ element added once per CTA. Unmasked / causal
                           kernel only (MASKED = false) */
-  SM90_DQ_CS = 4       /* the column-split kernel's (CS, D = 192 / 256): each consumer computes dQ
+  SM90_DQ_CS = 4,      /* the column-split kernel's (CS, D = 192 / 256): each consumer computes dQ
                           for its D / 2 columns over the CTA's 64 keys, 32 columns at a time
                           (an 8 KB staging box), one reduce-add per element per CTA */
+  SM90_DQ_CSX = 5      /* CS with the score products exchanged (XS; tuning builds'
+                          JFA_TUNE_SM90_BWD=5 where the shared memory takes it: D = 192): consumer
+                          0 computes S^T only, consumer 1 dP^T only; P (fp32) goes to consumer 1
+                          and dS (fp32) back through a 16 KB buffer in the registers' order, and
+                          consumer 1 writes the block's 16-bit dS for dQ. 5 units of 64 x 64 x D
+                          tensor work a block instead of CS's 7, for two 256-thread barriers and
+                          32 KB of shared-memory traffic a consumer */
 };
 
 /* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base).
@@ -118,6 +130,7 @@ enum {
    pass the 227 KB: the masked D = 256 kernel). Else each consumer owns 64 of the BN keys and
    has its own two dS buffers. */
 template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, bool CS = false> struct Sm90Bwd {
+  static constexpr bool XS = DQ == SM90_DQ_CSX; /* CS with the score products exchanged */
   static constexpr int BM = 64, NH = (D + 63) / 64, NWG = CS ? 2 : BN / 64, NTHREADS = 128 * (1 + NWG);
   /* the dK / dV columns of one consumer (CS: D / 2, consumer w from w D / 2; else all D) */
   static constexpr int DW = CS ? D / 2 : D;
@@ -131,19 +144,24 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   /* per consumer: BM x 64 fp32 (SM90_DQ_TMA), BM x its SM90_DQ_SPLIT columns, BM x 32 (SM90_DQ_CS) */
   static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA     ? BM * 64 * 4
                                        : DQ == SM90_DQ_SPLIT ? BM * (SPLIT_C > D - SPLIT_C ? SPLIT_C : D - SPLIT_C) * 4
-                                       : DQ == SM90_DQ_CS    ? BM * 32 * 4
-                                                             : 0;
+                                       : DQ == SM90_DQ_CS || XS ? BM * 32 * 4
+                                                                : 0;
+  /* XS: the exchange buffer, one warpgroup's 64 x 64 fp32 fragment (float4 i of thread t at 16 (128 i + t)) */
+  static constexpr uint32_t X_BYTES = XS ? 128 * 32 * 4 : 0;
   static constexpr uint32_t MSK_BYTES = MASKED ? ST * (BM * 8 + 16) : 0;
   /* the bytes with nds dS buffers (+ 1024 slack to align the base) */
   static constexpr size_t smem_for(uint32_t nds) {
-    return 2 * K_BYTES + ST * STAGE_BYTES + nds * DS_BYTES + NWG * DQ_BYTES + 2 * ST * BM * 4 + MSK_BYTES +
+    return 2 * K_BYTES + ST * STAGE_BYTES + nds * DS_BYTES + NWG * DQ_BYTES + X_BYTES + 2 * ST * BM * 4 + MSK_BYTES +
            8 * (2 * ST + 1) + 1024;
   }
-  static constexpr uint32_t NDS = CS ? (smem_for(2) <= 232448 ? 2 : 1) : 2 * NWG; /* dS buffers */
+  /* dS buffers (XS: one; consumer 1 rewrites it after the exchange's first barrier, where consumer 0
+     arrives after its dQ products of the block before) */
+  static constexpr uint32_t NDS = XS ? 1 : CS ? (smem_for(2) <= 232448 ? 2 : 1) : 2 * NWG;
   static constexpr uint32_t STAGE_OFF = 2 * K_BYTES;
   static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES; /* [NWG][2] (CS: [NDS]) dS buffers */
   static constexpr uint32_t DQ_OFF = DS_OFF + NDS * DS_BYTES;      /* [NWG] dQ staging buffers */
-  static constexpr uint32_t STAT_OFF = DQ_OFF + NWG * DQ_BYTES; /* lse [ST][BM], delta [ST][BM] */
+  static constexpr uint32_t X_OFF = DQ_OFF + NWG * DQ_BYTES;    /* XS: the exchange buffer */
+  static constexpr uint32_t STAT_OFF = X_OFF + X_BYTES;         /* lse [ST][BM], delta [ST][BM] */
   /* MASKED: the rows' key intervals int2 (lo, hi) [ST][BM], then per stage the int4 (union lo, union
      hi, intersection lo, intersection hi) of the block's rows (rows past Nq left out) */
   static constexpr uint32_t MSK_OFF = STAT_OFF + 2 * ST * BM * 4;
@@ -155,7 +173,7 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   static_assert(BN % 64 == 0 && BN <= 256 && D % 32 == 0 && D >= 64 && D <= 256 && (CS || D <= 128) &&
                     (!CS || (BN == 64 && D % 64 == 0)),
                 "bad sm90 backward tile");
-  static_assert((DQ == SM90_DQ_CS) == CS, "SM90_DQ_CS is the column-split kernel's dQ");
+  static_assert((DQ == SM90_DQ_CS || DQ == SM90_DQ_CSX) == CS, "SM90_DQ_CS(X) is the column-split kernel's dQ");
   /* SM90_DQ_SPLIT: two consumers that meet at every block (the masked kernel skips empty blocks per
      consumer, so it keeps its own dQ adds) */
   static_assert(DQ != SM90_DQ_SPLIT || (NWG == 2 && !MASKED), "SM90_DQ_SPLIT: two consumers, unmasked kernel");
@@ -390,22 +408,26 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         mfull = c.z <= k0 && c.w >= k0 + 64;
       }
       if (live) {
-        /* S^T = K Q^T, dP^T = V dO^T: 64 keys x BM queries, k16 steps along D */
+        /* S^T = K Q^T, dP^T = V dO^T: 64 keys x BM queries, k16 steps along D (XS: consumer 0 the
+           first, consumer 1 the second, both into dp: no branch, one register layout) */
         float s[NQ][4], dp[NQ][4];
         wg_fence();
+        auto score_products = [&](float *acc, uint32_t sA, uint32_t sB) {
 #pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) {
-          const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
-          wgmma_ss<T, BM, 0>(&s[0][0], wg_desc(sK + ko, 16, 1024), wg_desc(sQ + qo, 16, 1024), kk > 0);
-        }
-#pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) {
-          const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
-          wgmma_ss<T, BM, 0>(&dp[0][0], wg_desc(sV + ko, 16, 1024), wg_desc(sO + qo, 16, 1024), kk > 0);
+          for (int kk = 0; kk < D / 16; ++kk) {
+            const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
+            wgmma_ss<T, BM, 0>(acc, wg_desc(sA + ko, 16, 1024), wg_desc(sB + qo, 16, 1024), kk > 0);
+          }
+        };
+        if constexpr (C::XS) {
+          score_products(&dp[0][0], wg == 0 ? sK : sV, wg == 0 ? sQ : sO);
+        } else {
+          score_products(&s[0][0], sK, sQ);
+          score_products(&dp[0][0], sV, sO);
         }
         wg_commit();
         wg_wait<0>();
-        wg_reg_fence<NQ * 4>(&s[0][0]);
+        if constexpr (!C::XS) wg_reg_fence<NQ * 4>(&s[0][0]); /* XS: s is not live yet */
         wg_reg_fence<NQ * 4>(&dp[0][0]);
 
         /* P^T and dS^T in place (s <- P, dp <- dS). Key kl (local to the warpgroup) is visible to
@@ -420,24 +442,73 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + nw0);
           cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
         }
+        /* P from the scores sc (s <- P; DSV: dp <- dS = P (dP - delta) as well) */
+        auto softmax_ds = [&](const float *sc, auto dsv) {
 #pragma unroll
-        for (int nt = 0; nt < NQ; ++nt)
+          for (int nt = 0; nt < NQ; ++nt)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
-            float pv = p_cap1(exp2f(s[nt][e] * a.scale_log2 - lb[qi]));
-            if constexpr (MASKED) {
-              if (need_mask) {
-                const int2 iv = ivb[qi];
-                const int kj = (int)nw0 + kl;
-                if (kj < iv.x || kj >= iv.y) pv = 0.f;
+            for (int e = 0; e < 4; ++e) {
+              const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+              float pv = p_cap1(exp2f(sc[nt * 4 + e] * a.scale_log2 - lb[qi]));
+              if constexpr (MASKED) {
+                if (need_mask) {
+                  const int2 iv = ivb[qi];
+                  const int kj = (int)nw0 + kl;
+                  if (kj < iv.x || kj >= iv.y) pv = 0.f;
+                }
+              } else {
+                if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
               }
-            } else {
-              if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
+              s[nt][e] = pv;
+              if constexpr (decltype(dsv)::value) dp[nt][e] = pv * (dp[nt][e] - db[qi]);
             }
-            s[nt][e] = pv;
-            dp[nt][e] = pv * (dp[nt][e] - db[qi]);
+        };
+        if constexpr (C::XS) {
+          /* the exchange (barriers 5 and 6, both consumers): consumer 0 writes P, consumer 1 reads
+             it, writes dS = P (dP - delta) over it (each thread the same elements: no hazard
+             between threads) and the 16-bit dS for dQ; consumer 0 reads dS after barrier 6.
+             Consumer 0 writes the next block's P only after barrier 6, consumer 1 reads it only
+             after that block's barrier 5. */
+          float4 *xb = (float4 *)(gbase + C::X_OFF) + (threadIdx.x & 127);
+          if (wg == 0) {
+            softmax_ds(&dp[0][0], std::false_type{}); /* the scores are in dp (XS) */
+#pragma unroll
+            for (int nt = 0; nt < NQ; ++nt) xb[nt * 128] = make_float4(s[nt][0], s[nt][1], s[nt][2], s[nt][3]);
+            named_bar_sync(5, 256);
+            named_bar_sync(6, 256);
+#pragma unroll
+            for (int nt = 0; nt < NQ; ++nt) {
+              const float4 x = xb[nt * 128];
+              dp[nt][0] = x.x, dp[nt][1] = x.y, dp[nt][2] = x.z, dp[nt][3] = x.w;
+            }
+          } else {
+            named_bar_sync(5, 256);
+#pragma unroll
+            for (int nt = 0; nt < NQ; ++nt) {
+              const float4 x = xb[nt * 128];
+              s[nt][0] = x.x, s[nt][1] = x.y, s[nt][2] = x.z, s[nt][3] = x.w;
+#pragma unroll
+              for (int e = 0; e < 4; ++e) dp[nt][e] = s[nt][e] * (dp[nt][e] - db[nt * 8 + 2 * t4 + (e & 1)]);
+              xb[nt * 128] = make_float4(dp[nt][0], dp[nt][1], dp[nt][2], dp[nt][3]);
+            }
+            if (!a.skip_dq) {
+              /* the block's dS (all queries, 16-bit) into the one dS buffer, as below */
+              unsigned char *dsp = dsw;
+#pragma unroll
+              for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                  const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+                  const uint32_t off = (uint32_t)qi * 128 + ((uint32_t)((kl >> 3) ^ (qi & 7)) << 4) + (uint32_t)(kl & 7) * 2;
+                  *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
+                }
+              asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
+            }
+            named_bar_sync(6, 256);
           }
+        } else {
+          softmax_ds(&s[0][0], std::true_type{});
+        }
 
         /* the A fragments of P^T and dS^T (k16 steps over the block's queries) */
         uint32_t ap[KQ][4], as[KQ][4];
@@ -461,7 +532,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
            barrier of it - 1, which is common to both). CS: both warpgroups hold the same dS (the
            same keys); each writes half of its queries into the shared buffer. With one buffer
            (C::NDS == 1) both first meet at barrier 2, each after its dQ products of it - 1. */
-        if (!a.skip_dq) {
+        if (!C::XS && !a.skip_dq) { /* XS: written by consumer 1 above */
           if constexpr (CS && C::NDS == 1) named_bar_sync(2, 256);
           unsigned char *dsp = dsw + (size_t)dsb * C::DS_BYTES;
           /* query tiles [NT0, NT1) of the fragment (compile-time indices: dp stays in registers) */
@@ -684,7 +755,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
       }
     }
 
-    if constexpr (DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT || DQ == SM90_DQ_CS) {
+    if constexpr (DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT || CS) {
       if (dq_issuer) bulk_wait(); /* the reduce-adds read the staging buffers until done */
     }
     /* store dK (scaled) and dV of the warp's 16 keys (zeros when no query block sees them) */
@@ -721,7 +792,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
-  if ((DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT || DQ == SM90_DQ_CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
+  if ((DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
@@ -740,6 +811,13 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
   static_assert(c.D == D && m.D == D, "no sm90 backward tiles for this head dim");
   if constexpr (c.CS) {
     if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_CS, true, true>(a, t, st);
+#ifdef JFA_TUNING
+    /* JFA_TUNE_SM90_BWD=5: the score products exchanged (SM90_DQ_CSX) where it fits (D = 192) */
+    if constexpr (Sm90Bwd<D, c.BN, c.ST, SM90_DQ_CSX, false, true>::SMEM <= 232448) {
+      if (tune_variant("JFA_TUNE_SM90_BWD") == 5)
+        return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CSX, false, true>(a, t, st);
+    }
+#endif
     return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true>(a, t, st);
   } else {
     /* the masked kernel cannot take SM90_DQ_SPLIT (its consumers skip empty blocks apart) */

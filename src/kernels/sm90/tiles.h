@@ -32,6 +32,10 @@
  * dS of the block goes once into shared memory (each consumer writes half of the queries). Shared
  * memory at D = 256: K, V 64 KB + 2 stages x 64 KB of Q, dO + 2 x 8 KB dS + 2 x 8 KB dQ staging =
  * 224 KB (the masked kernel: one dS buffer, its intervals need the room); at 192: 176 KB.
+ * Tuning builds' JFA_TUNE_SM90_BWD=5 (unmasked, D = 192 only: it needs 16 KB more, which D = 256
+ * lacks) computes S^T on consumer 0 and dP^T on consumer 1 and exchanges P and dS in fp32 through
+ * shared memory (bwd.cuh SM90_DQ_CSX): 5 units of tensor work for two barriers and 32 KB of
+ * shared-memory traffic a consumer a block.
  * FlashAttention-3 (hopper/, its hdim 256 backward: 64 query rows x 80 keys, two MMA warpgroups,
  * one stage of dO) avoids the duplicated score products: each warpgroup computes S for half of
  * the keys, P and dS go through shared memory, and dV^T = dO^T P, dK^T = Q^T dS (the A operand
