@@ -10,7 +10,8 @@
  *   op        device  dtype      head dim   masks            tensors        family (folder)
  *   fwd, JVP  sm_90   bf16/fp16  64, 96, 128, all but bias     TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
  *                                192, 256
- *   bwd (5)   sm_90   bf16/fp16  64, 128    all but dense    TMA-able (1)   sm90/  wgmma + TMA (bwd.cuh)
+ *   bwd (5)   sm_90   bf16/fp16  64, 96, 128, all but dense  TMA-able (1)   sm90/  wgmma + TMA (bwd.cuh)
+ *                                192, 256
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
  *   JVP       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
  *   bwd       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync

@@ -103,7 +103,7 @@ bool sm90_compiled(void);
 const char *sm90_fwd_why_not(const FwdCall &c);
 jfa_status_t sm90_fwd_run(const FwdCall &c);
 /* sm90/family.cu: the backward (sm90/bwd.cuh), unless JFA_SM90_BWD=0 (CudaState.sm90_bwd);
-   bf16/fp16, D = 64 or 128, causal and the interval masks (windows, positions, packed
+   bf16/fp16, D = 64, 96, 128, 192 or 256, causal and the interval masks (windows, positions, packed
    sequences; no dense mask), TMA-describable q, k, v, dout. */
 const char *sm90_bwd_why_not(const BwdCall &c);
 jfa_status_t sm90_bwd_run(const BwdCall &c);

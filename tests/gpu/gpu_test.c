@@ -197,7 +197,7 @@ int gt_expected_jvp_path(int64_t D) {
 }
 
 int gt_expected_bwd_path(int64_t D) {
-  static const int dims[] = {64, 128, 0};
+  static const int dims[] = {64, 96, 128, 192, 256, 0};
   const int f = expected_path(D, dims);
   if (f != GT_PATH_SM90) return f;
   const char *e = getenv("JFA_SM90_BWD");

@@ -50,8 +50,8 @@ enum { GT_PATH_SIMT = 0, GT_PATH_SM80 = 1, GT_PATH_SM90 = 2 };
 int gt_expected_path(int64_t D);
 /** The same for the fused forward+JVP (the same head dims; 192 and 256 in the column split). */
 int gt_expected_jvp_path(int64_t D);
-/** The kernel family jfa must pick for the backward of such a call: sm90 at D = 64 and 128
- *  (where the forward's is) unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
+/** The kernel family jfa must pick for the backward of such a call: sm90 at D = 64, 96, 128,
+ *  192, 256 (where the forward's is) unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
  *  interval masks: windows, positions, packed sequences; a dense mask goes to sm80), else sm80
  *  (simt under JFA_KERNEL_PATH=simt). */
 int gt_expected_bwd_path(int64_t D);

@@ -230,7 +230,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_poison(&dq), gb_poison(&dk), gb_poison(&dv);
   gt_ok(jfa_attention_backward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t), "backward");
   gb_get(&dq), gb_get(&dk), gb_get(&dv);
-  /* the backward: interval masks on the sm90 family at D = 64 / 128 where the unmasked call runs
+  /* the backward: interval masks on the sm90 family (D = 64, 96, 128, 192, 256) where the unmasked call runs
      there (gt_expected_bwd_path), dense masks on sm80 */
   if (tc) {
     const int e = gt_expected_bwd_path(D);
