@@ -10,7 +10,8 @@
  *   op        device  dtype      head dim   masks            tensors        family (folder)
  *   fwd, JVP  sm_90   bf16/fp16  64, 96, 128, all but bias     TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
  *                                192, 256
- *   bwd (5)   sm_90   bf16/fp16  64, 128    all but dense    TMA-able (1)   sm90/  wgmma + TMA (bwd.cuh)
+ *   bwd (5)   sm_90   bf16/fp16  64, 96, 128, all but bias   TMA-able (1)   sm90/  wgmma + TMA (bwd.cuh)
+ *                                192, 256
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
  *   JVP       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
  *   bwd       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
@@ -32,7 +33,8 @@
  *       product); jfa_cuda_last_precision reports which. Float32 calls the rows decline (the
  *       forward at 128 < D <= 192, the JVP and backward at D > 128, unaligned views) run on simt/.
  *   (5) Causal and the interval masks (windows, positions, packed sequences; Nq, Nk < 2^30);
- *       dense masks (boolean or additive) go to sm80. Deterministic and accumulate modes as
+ *       boolean dense masks at D = 64 and 128; additive masks, and boolean ones at the other
+ *       head dims, go to sm80. Deterministic and accumulate modes as
  *       sm80. JFA_SM90_BWD=0 at context creation (CudaState.sm90_bwd) turns the row off, to
  *       compare it with sm80's on the same device (tests/gpu/test_gpu_sm90_bwd.c).
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on

@@ -103,8 +103,8 @@ bool sm90_compiled(void);
 const char *sm90_fwd_why_not(const FwdCall &c);
 jfa_status_t sm90_fwd_run(const FwdCall &c);
 /* sm90/family.cu: the backward (sm90/bwd.cuh), unless JFA_SM90_BWD=0 (CudaState.sm90_bwd);
-   bf16/fp16, D = 64 or 128, causal, the interval masks (windows, positions, packed
-   sequences) and boolean dense masks (no additive one), TMA-describable q, k, v, dout. */
+   bf16/fp16, D = 64, 96, 128, 192 or 256, causal, the interval masks (windows, positions, packed
+   sequences) and, at D = 64 and 128, boolean dense masks (no additive one), TMA-describable q, k, v, dout. */
 const char *sm90_bwd_why_not(const BwdCall &c);
 jfa_status_t sm90_bwd_run(const BwdCall &c);
 

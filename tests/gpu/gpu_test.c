@@ -197,11 +197,16 @@ int gt_expected_jvp_path(int64_t D) {
 }
 
 int gt_expected_bwd_path(int64_t D) {
-  static const int dims[] = {64, 128, 0};
+  static const int dims[] = {64, 96, 128, 192, 256, 0};
   const int f = expected_path(D, dims);
   if (f != GT_PATH_SM90) return f;
   const char *e = getenv("JFA_SM90_BWD");
   return e && strcmp(e, "0") == 0 ? GT_PATH_SM80 : GT_PATH_SM90;
+}
+
+int gt_expected_bwd_dense_path(int64_t D) {
+  const int f = gt_expected_bwd_path(D);
+  return f == GT_PATH_SM90 && D != 64 && D != 128 ? GT_PATH_SM80 : f;
 }
 
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want) {

@@ -50,12 +50,15 @@ enum { GT_PATH_SIMT = 0, GT_PATH_SM80 = 1, GT_PATH_SM90 = 2 };
 int gt_expected_path(int64_t D);
 /** The same for the fused forward+JVP (the same head dims; 192 and 256 in the column split). */
 int gt_expected_jvp_path(int64_t D);
-/** The kernel family jfa must pick for the backward of such a call: sm90 at D = 64 and 128
- *  (where the forward's is) unless JFA_SM90_BWD=0 (the sm90 backward takes causal, the
- *  interval masks: windows, positions, packed sequences, and boolean dense masks; an additive
- *  mask goes to sm80), else sm80
+/** The kernel family jfa must pick for the backward of such a call: sm90 at D = 64, 96, 128,
+ *  192, 256 (where the forward's is) unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
+ *  interval masks: windows, positions, packed sequences; boolean dense masks see
+ *  gt_expected_bwd_dense_path; an additive mask goes to sm80), else sm80
  *  (simt under JFA_KERNEL_PATH=simt). */
 int gt_expected_bwd_path(int64_t D);
+/** The same with a boolean dense mask: sm90 only at D = 64 and 128 (the column split at 192 / 256
+ *  and the slabs at 96 do not read its words), else sm80 where gt_expected_bwd_path says sm90. */
+int gt_expected_bwd_dense_path(int64_t D);
 /** Checks that the context's last forward (backward = 0) or backward call ran on `want`
  *  (records a failure otherwise); returns 1 if it did. */
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want);

@@ -230,10 +230,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_poison(&dq), gb_poison(&dk), gb_poison(&dv);
   gt_ok(jfa_attention_backward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t), "backward");
   gb_get(&dq), gb_get(&dk), gb_get(&dv);
-  /* the backward: interval and boolean dense masks on the sm90 family at D = 64 / 128 where the
-     unmasked call runs there (gt_expected_bwd_path), additive masks on sm80 */
+  /* the backward: interval masks on the sm90 family (D = 64, 96, 128, 192, 256) where the unmasked call
+     runs there (gt_expected_bwd_path), boolean dense masks there at D = 64 / 128
+     (gt_expected_bwd_dense_path), additive masks on sm80 */
   if (tc) {
-    const int e = gt_expected_bwd_path(D);
+    const int e = c->dense == DN_BOOL ? gt_expected_bwd_dense_path(D) : gt_expected_bwd_path(D);
     snprintf(nm, sizeof(nm), "case %d bwd", ci);
     gt_check_path(gpu, nm, 1, c->dense && c->dense != DN_BOOL && e == GT_PATH_SM90 ? GT_PATH_SM80 : e);
   }

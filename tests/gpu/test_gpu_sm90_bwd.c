@@ -2,7 +2,10 @@
  * test_gpu_sm90_bwd.c - the Hopper backward (src/kernels/sm90/bwd.cuh, taken unless
  * JFA_SM90_BWD=0) against the float64 CPU backend: bf16 and fp16,
  * D = 64 and 128 (and D = 40, 120, 100, which it declines: sm80 at 64 / 128, or simt for rows
- * that are not 16-byte aligned), N = 1, 7, 129, 1000, 4096, Nq != Nk with both causal alignments, positions
+ * that are not 16-byte aligned), D = 96 (64 + 32-column products, the TMA zero-filling columns
+ * 96..127 of the second slab) and D = 192 / 256 (the column-split kernel, CS: both consumers on the
+ * same 64 keys, each owning half of dK's and dV's columns; cases appended after the D = 64 / 128
+ * ones so that their indices stay), N = 1, 7, 129, 1000, 4096, Nq != Nk with both causal alignments, positions
  * with fully masked rows, GQA 8:1 and MQA, BSHD and BHSD, large logits (q, k ~ N(0, 30^2)), and the
  * interval masks it takes since issue 18 (MASKED: windows causal or two-sided, positions with
  * Nq != Nk, packed sequences with empty ones and rows or keys that see nothing, GQA / MQA),
@@ -25,7 +28,8 @@
  * within tolerance. Nothing here depends on how the kernel adds dQ: in a tuning build
  * (-DJFA_TUNING=ON) JFA_TUNE_SM90_BWD=1 / 3 / 4 runs the unmasked cases with the float2 atomics,
  * the per-consumer TMA reduce-adds or the column split (one reduce-add per CTA, bwd.cuh), the
- * same checks for each (the masked cases keep the default).
+ * same checks for each (the masked cases keep the default); =5 runs the unmasked D = 192 cases
+ * with the score products exchanged between the consumers (SM90_DQ_CSX).
  *
  *   ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat; JFA_TEST_OWN_REF=1: the old reference)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -143,6 +147,59 @@ static const tcase_t cases[] = {
     {FH, 0, 1, 2, 2, 1, 7, 128, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 3},
     {FH, 0, 1, 2, 2, 1, 7, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 4},
     {FH, 0, 1, 2, 2, 1, 7, 128, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 6},
+    /* D = 96 (since the sm90 backward takes it): odd N, Nq != Nk both alignments, GQA / MQA,
+       fully masked rows, large logits, interval masks, deterministic mode */
+    {BF, 0, 2, 4, 4, 64, 64, 96, NONE, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 1, 2, 2, 1, 1, 96, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 1, 1, 2, 2, 7, 7, 96, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 2, 2, 2, 7, 33, 96, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 129, 200, 96, BR, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 0}, /* Nq < Nk, bottom-right */
+    {FH, 1, 1, 2, 2, 200, 129, 96, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* rows < 71 fully masked */
+    {BF, 1, 1, 2, 2, 300, 129, 96, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* Nq > Nk, top-left */
+    {BF, 1, 1, 16, 2, 129, 129, 96, TL, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 0}, /* GQA 8:1 */
+    {FH, 0, 1, 4, 1, 1000, 1000, 96, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* MQA */
+    {BF, 0, 1, 2, 2, 1000, 1000, 96, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 64, 64, 96, POS, 0, 10, 1, 1, 0, 0, 0, NULL, NULL, 0},  /* rows 0..9 fully masked */
+    {FH, 0, 1, 2, 2, 77, 300, 96, POS, 100, 300, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* every row fully masked */
+    {BF, 0, 1, 2, 2, 512, 512, 96, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL, 0}, /* large logits */
+    {BF, 0, 1, 2, 2, 1000, 1000, 96, TL, 0, 0, 1, 1, 1, 100, UNB, NULL, NULL, 0}, /* causal window */
+    {FH, 1, 1, 4, 2, 700, 700, 96, NONE, 0, 0, 1, 0, 1, 150, 70, NULL, NULL, 0},  /* both sides, GQA */
+    {FH, 0, 1, 2, 2, 200, 300, 96, NPOS, 500, 300, 1, 0, 1, 30, 10, NULL, NULL, 0},
+    {BF, 1, 1, 4, 2, 0, 0, 96, TL, 0, 0, 1, 1, 0, 0, 0, "1,7,0,129,64", NULL, 0},
+    {FH, 1, 1, 2, 1, 0, 0, 96, BR, 0, 0, 1, 0, 1, 1, 0, "33,0,129", "40,5,100", 0},
+    /* D = 192 and 256 (the column split) */
+    {BF, 0, 2, 4, 4, 64, 64, 192, NONE, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 1, 2, 2, 1, 1, 256, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 1, 1, 2, 2, 7, 7, 192, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 2, 2, 2, 7, 33, 256, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 129, 200, 256, BR, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 0}, /* Nq < Nk, bottom-right */
+    {FH, 1, 1, 2, 2, 200, 129, 192, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* rows < 71 fully masked */
+    {BF, 1, 1, 2, 2, 129, 300, 256, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* Nq < Nk, top-left */
+    {FH, 0, 1, 2, 2, 300, 129, 192, TL, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* Nq > Nk, top-left */
+    {BF, 1, 1, 16, 2, 129, 129, 256, TL, 0, 0, 1, 1, 0, 0, 0, NULL, NULL, 0}, /* GQA 8:1 */
+    {FH, 0, 1, 16, 2, 257, 300, 192, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* GQA 8:1 */
+    {BF, 0, 1, 4, 1, 200, 300, 256, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* MQA */
+    {FH, 1, 2, 4, 1, 1000, 1000, 192, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* MQA */
+    {BF, 0, 1, 2, 2, 1000, 1000, 256, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 1000, 1000, 192, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 64, 64, 256, POS, 0, 10, 1, 1, 0, 0, 0, NULL, NULL, 0},     /* rows 0..9 fully masked */
+    {FH, 1, 1, 2, 2, 200, 300, 192, POS, 0, 70, 1, 0, 0, 0, 0, NULL, NULL, 0},   /* rows 0..69 fully masked */
+    {BF, 0, 1, 2, 2, 1000, 64, 256, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 0},     /* rows < 936 fully masked */
+    {BF, 0, 1, 2, 2, 77, 300, 192, POS, 100, 300, 1, 0, 0, 0, 0, NULL, NULL, 0}, /* every row fully masked */
+    {BF, 0, 1, 2, 2, 512, 512, 256, TL, 0, 0, 30, 0, 0, 0, 0, NULL, NULL, 0},    /* large logits */
+    {FH, 0, 1, 2, 2, 300, 300, 192, NONE, 0, 0, 30, 0, 0, 0, 0, NULL, NULL, 0},
+    /* interval masks (the MASKED column-split kernel; at D = 256 with one dS buffer) */
+    {BF, 0, 1, 2, 2, 1000, 1000, 256, TL, 0, 0, 1, 1, 1, 100, UNB, NULL, NULL, 0}, /* causal window */
+    {FH, 1, 1, 4, 2, 700, 700, 192, NONE, 0, 0, 1, 0, 1, 150, 70, NULL, NULL, 0},  /* both sides, GQA */
+    {BF, 0, 1, 2, 2, 600, 1100, 192, BR, 0, 0, 1, 1, 1, 300, UNB, NULL, NULL, 0},  /* Nq < Nk, bottom-right */
+    {FH, 0, 1, 2, 2, 300, 300, 256, NONE, 0, 0, 1, 0, 1, 0, 0, NULL, NULL, 0},     /* the diagonal only */
+    {BF, 0, 1, 4, 1, 300, 500, 256, BR, 0, 0, 1, 0, 1, 64, UNB, NULL, NULL, 0},    /* MQA */
+    {FH, 0, 1, 2, 2, 200, 300, 256, NPOS, 500, 300, 1, 0, 1, 30, 10, NULL, NULL, 0},
+    {BF, 1, 1, 8, 2, 129, 900, 192, NPOS, 0, 0, 1, 0, 1, 0, 600, NULL, NULL, 0},  /* GQA 4:1, keys >= 729 unseen */
+    {BF, 1, 1, 4, 2, 0, 0, 256, TL, 0, 0, 1, 1, 0, 0, 0, "1,7,0,129,64", NULL, 0},
+    {FH, 1, 1, 2, 2, 0, 0, 192, BR, 0, 0, 1, 0, 0, 0, 0, "5,700,40", "9,650,100", 0},
+    {FH, 1, 1, 2, 2, 0, 0, 256, NONE, 0, 0, 1, 0, 0, 0, 0, "10,20,0,64", "0,30,5,70", 0},
+    {BF, 0, 1, 2, 2, 512, 512, 192, TL, 0, 0, 30, 0, 1, 100, UNB, NULL, NULL, 0}, /* large logits, window */
 };
 
 /* make_mask's fixed rows (tcase_t.dense), and the draws of a case with one (the inputs are random:
@@ -152,12 +209,13 @@ enum { DM_ALL = 3, DM_NONE, DM_ONE, DM_TWO, DM_DRAWS = 24 };
 static jfa_context_t *g_ref80; /* JFA_SM90_BWD=0: the sm80 backward on the same inputs */
 static jfa_context_t *g_det;   /* JFA_FLAG_DETERMINISTIC (JFA_SM90_BWD as the test runs) */
 
-/* The family the backward must run on for a case (the interval masks included: sm90 at D = 64 / 128). */
+/* The family the backward must run on for a case (the interval masks included: sm90 at D = 64, 96, 128,
+   192, 256). */
 static int want_path(const tcase_t *c) {
   const char *kp = getenv("JFA_KERNEL_PATH");
   if (kp && strcmp(kp, "simt") == 0) return GT_PATH_SIMT;
   if (!gt_tensor_core_dim(c->dt, c->D)) return GT_PATH_SIMT;
-  return gt_expected_bwd_path(c->D);
+  return c->dense ? gt_expected_bwd_dense_path(c->D) : gt_expected_bwd_path(c->D);
 }
 
 /* A boolean dense mask for a case (c->dense: 1 one per (batch, head), 2 broadcast (1, 1, Nq, Nk)):

@@ -2,9 +2,10 @@
  * bwd.cuh - the sm90 family's (Hopper, sm_90a) backward of jfa (the default on sm_90 for the
  * calls family.cu takes; JFA_SM90_BWD=0 turns it off, backend.cu): wgmma fed by TMA through an mbarrier
  * pipeline, FlashAttention-3 style, bf16/fp16 in, fp32 accumulation. Compiled only for sm_90a,
- * per head dim (64, 128) by inst/bwd_d<D>.cu (sm90_bwd_d); tiles from tiles.h (OP_BWD rows);
+ * per head dim (64, 96, 128, 192, 256) by inst/bwd_d<D>.cu (sm90_bwd_d); tiles from tiles.h (OP_BWD rows);
  * family.cu takes causal (both alignments: q_pos0 / k_pos0), the interval masks (windows,
- * positions, packed sequences) and boolean dense masks (no additive one), TMA-describable q, k, v, dout.
+ * positions, packed sequences) and, at D = 64 and 128, boolean dense masks (no additive one),
+ * TMA-describable q, k, v, dout.
  *
  * A CTA owns BN = 64 * NWG keys of one (batch, kv head) and has 1 + NWG warpgroups:
  *   - warpgroup 0, the producer (registers lowered to 24 with setmaxnreg): lane 0 of warp 0
@@ -79,11 +80,32 @@
  * (a.skip_dq) and the caller takes dQ from simt_backward_dq, as sm80 does. Accumulate mode
  * (the ring's): dK, dV added in fp32 at the end, dQ by launch_scale_add.
  * Tiles are stored as TMA writes them (64-column halves, 128-byte swizzle; layout in wgmma.cuh).
+ * Head dims past 128 and between (the forward's slab layout, tiles.h): the tiles hold ceil(D / 64)
+ * slabs, TMA zero-filling columns 96..127 at D = 96 (S^T and dP^T then sum over D / 16 k16 steps
+ * only). The products whose N is a column range of D (dV, dK; dQ) run as wgmma pieces of 128, 64
+ * or 32 columns, each within whole slabs or one half slab (sm90_mm_cols), never across a slab
+ * boundary at 32 columns (not a canonical MN-major layout): at D = 96 64 + 32. SM90_DQ_SPLIT at
+ * D = 96 gives consumer 0 columns 0..63 and consumer 1 64..95 (2:1 dQ work; a 48 / 48 split would
+ * cut a slab at 48). At D = 192 / 256 (CS, tiles.h) dK and dV of 64 keys would need 192 / 256
+ * registers a thread: a CTA takes 64 keys, both consumers compute the same S^T and dP^T, each
+ * writes half of the queries' dS into one shared buffer (both meet at a 256-thread barrier), each
+ * accumulates dK / dV for its D / 2 columns and adds dQ for them over the 64 keys, 32 columns at
+ * a time (SM90_DQ_CS: chunk ch + 1's products issued before chunk ch is staged). MASKED works the
+ * same (both consumers own the same keys, so they classify blocks alike and meet at every
+ * barrier). ptxas: 0 spills in every instantiation at the launch's 168 (24 / 240, masked 40 /
+ * 232); lowering the consumers' count shows D = 96 needs <= 200, D = 192 201..216, D = 256 217..240.
+ * SM90_DQ_CSX (tuning builds, JFA_TUNE_SM90_BWD=5, unmasked D = 192): CS without the duplicated
+ * score products; consumer 0 computes S^T and P, consumer 1 dP^T; P goes to consumer 1 and dS
+ * back in fp32 through a 16 KB buffer indexed by thread (barriers 5 and 6), consumer 1 writes the
+ * block's 16-bit dS for dQ (one dS buffer: it is rewritten only after barrier 5 of the next block,
+ * where consumer 0 arrives after its dQ products). 0 spills.
  */
 #ifndef JFA_KERNELS_SM90_BWD_CUH_
 #define JFA_KERNELS_SM90_BWD_CUH_
 
 #include <string.h>
+
+#include <type_traits>
 
 #include "kernels/common/softmax.cuh"
 #include "kernels/sm90/sm90.h"
@@ -96,38 +118,82 @@ enum {
   SM90_DQ_ATOMIC2 = 0, /* fp32 float2 atomics straight from the accumulator registers */
   SM90_DQ_TMA = 2,     /* the partial into shared memory (16 KB per consumer per 64 columns), then
                           one TMA reduce-add per 32-column box (cp.reduce.async.bulk.tensor) */
-  SM90_DQ_SPLIT = 3    /* the consumers split dQ's columns (D / 2 each) and sum over all BN keys
-                          (both dS buffers), then stage and reduce-add as SM90_DQ_TMA: each dQ
-                          element added once per CTA. Unmasked / causal kernel only (MASKED = false) */
+  SM90_DQ_SPLIT = 3,   /* the consumers split dQ's columns (D = 64: 32 + 32, 96: 64 + 32, 128: 64 +
+                          64) and sum over all BN keys (both dS buffers), then stage and reduce-add
+                          as SM90_DQ_TMA: each dQ element added once per CTA. Unmasked / causal
+                          kernel only (MASKED = false) */
+  SM90_DQ_CS = 4,      /* the column-split kernel's (CS, D = 192 / 256): each consumer computes dQ
+                          for its D / 2 columns over the CTA's 64 keys, 32 columns at a time
+                          (an 8 KB staging box), one reduce-add per element per CTA */
+  SM90_DQ_CSX = 5      /* CS with the score products exchanged (XS; tuning builds'
+                          JFA_TUNE_SM90_BWD=5 where the shared memory takes it: D = 192): consumer
+                          0 computes S^T only, consumer 1 dP^T only; P (fp32) goes to consumer 1
+                          and dS (fp32) back through a 16 KB buffer in the registers' order, and
+                          consumer 1 writes the block's 16-bit dS for dQ. 5 units of 64 x 64 x D
+                          tensor work a block instead of CS's 7, for two 256-thread barriers and
+                          32 KB of shared-memory traffic a consumer */
 };
 
-/* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base). */
-template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false> struct Sm90Bwd {
-  static constexpr int BM = 64, NH = D / 64, NWG = BN / 64, NTHREADS = 128 * (1 + NWG);
-  static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
+/* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base).
+   CS (the column split, D = 192 / 256): BN = 64 keys and two consumers on the same keys, each
+   owning dK / dV for half of D's columns; they share NDS dS buffers (2, or 1 where two would
+   pass the 227 KB: the masked D = 256 kernel). Else each consumer owns 64 of the BN keys and
+   has its own two dS buffers. */
+template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, bool CS = false> struct Sm90Bwd {
+  static constexpr bool XS = DQ == SM90_DQ_CSX; /* CS with the score products exchanged */
+  static constexpr int BM = 64, NH = (D + 63) / 64, NWG = CS ? 2 : BN / 64, NTHREADS = 128 * (1 + NWG);
+  /* the dK / dV columns of one consumer (CS: D / 2, consumer w from w D / 2; else all D) */
+  static constexpr int DW = CS ? D / 2 : D;
+  /* SM90_DQ_SPLIT: consumer 0 adds dQ's columns [0, SPLIT_C), consumer 1 [SPLIT_C, D) (the
+     wgmma B operand of each within one 64-column slab: canonical MN-major layouts) */
+  static constexpr int SPLIT_C = D == 64 ? 32 : 64;
+  static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column slab */
   static constexpr uint32_t K_BYTES = NH * HALF_K;                 /* K (and V) */
   static constexpr uint32_t STAGE_BYTES = 2 * NH * HALF_Q;         /* Q, then dO */
   static constexpr uint32_t DS_BYTES = BM * 128;                   /* one dS buffer: BM queries x 64 keys */
+  /* per consumer: BM x 64 fp32 (SM90_DQ_TMA), BM x its SM90_DQ_SPLIT columns, BM x 32 (SM90_DQ_CS) */
+  static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA     ? BM * 64 * 4
+                                       : DQ == SM90_DQ_SPLIT ? BM * (SPLIT_C > D - SPLIT_C ? SPLIT_C : D - SPLIT_C) * 4
+                                       : DQ == SM90_DQ_CS || XS ? BM * 32 * 4
+                                                                : 0;
+  /* XS: the exchange buffer, one warpgroup's 64 x 64 fp32 fragment (float4 i of thread t at 16 (128 i + t)) */
+  static constexpr uint32_t X_BYTES = XS ? 128 * 32 * 4 : 0;
+  static constexpr uint32_t MSK_BYTES = MASKED ? ST * (BM * 8 + 16) : 0;
+  /* DENSE: the masked kernel takes boolean dense masks (not the column split: its two consumers
+     share one 64-key tile; family.cu sends those calls to sm80) */
+  static constexpr bool DENSE = MASKED && !CS;
+  /* DENSE: per stage and consumer its 64 keys' column words (bit r: row r of the block sees the
+     key; uint64 [ST][NWG][64]), then the block map's flags of its tile (int [ST][NWG], padded to
+     16 bytes) */
+  static constexpr uint32_t DMW_BYTES = DENSE ? ST * NWG * 64 * 8 : 0;
+  static constexpr uint32_t DFL_BYTES = DENSE ? (ST * NWG * 4 + 15) / 16 * 16 : 0;
+  /* the bytes with nds dS buffers (+ 1024 slack to align the base) */
+  static constexpr size_t smem_for(uint32_t nds) {
+    return 2 * K_BYTES + ST * STAGE_BYTES + nds * DS_BYTES + NWG * DQ_BYTES + X_BYTES + 2 * ST * BM * 4 + MSK_BYTES +
+           DMW_BYTES + DFL_BYTES + 8 * (2 * ST + 1) + 1024;
+  }
+  /* dS buffers (XS: one; consumer 1 rewrites it after the exchange's first barrier, where consumer 0
+     arrives after its dQ products of the block before) */
+  static constexpr uint32_t NDS = XS ? 1 : CS ? (smem_for(2) <= 232448 ? 2 : 1) : 2 * NWG;
   static constexpr uint32_t STAGE_OFF = 2 * K_BYTES;
-  static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES; /* [NWG][2] dS buffers */
-  /* per consumer: BM x 64 fp32 (SM90_DQ_TMA), BM x D / 2 fp32 (SM90_DQ_SPLIT) */
-  static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA ? BM * 64 * 4 : DQ == SM90_DQ_SPLIT ? BM * (D / 2) * 4 : 0;
-  static constexpr uint32_t DQ_OFF = DS_OFF + NWG * 2 * DS_BYTES;           /* [NWG] dQ staging buffers */
-  static constexpr uint32_t STAT_OFF = DQ_OFF + NWG * DQ_BYTES; /* lse [ST][BM], delta [ST][BM] */
+  static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES; /* [NWG][2] (CS: [NDS]) dS buffers */
+  static constexpr uint32_t DQ_OFF = DS_OFF + NDS * DS_BYTES;      /* [NWG] dQ staging buffers */
+  static constexpr uint32_t X_OFF = DQ_OFF + NWG * DQ_BYTES;    /* XS: the exchange buffer */
+  static constexpr uint32_t STAT_OFF = X_OFF + X_BYTES;         /* lse [ST][BM], delta [ST][BM] */
   /* MASKED: the rows' key intervals int2 (lo, hi) [ST][BM], then per stage the int4 (union lo, union
      hi, intersection lo, intersection hi) of the block's rows (rows past Nq left out) */
   static constexpr uint32_t MSK_OFF = STAT_OFF + 2 * ST * BM * 4;
-  static constexpr uint32_t MSK_BYTES = MASKED ? ST * (BM * 8 + 16) : 0;
-  /* MASKED, boolean dense mask: per stage and consumer its 64 keys' column words (bit r: row r of
-     the block sees the key; uint64 [ST][NWG][64]), then the block map's flags of its tile (int
-     [ST][NWG], padded to 16 bytes) */
   static constexpr uint32_t DMW_OFF = MSK_OFF + MSK_BYTES;
-  static constexpr uint32_t DMW_BYTES = MASKED ? ST * NWG * 64 * 8 : 0;
   static constexpr uint32_t DFL_OFF = DMW_OFF + DMW_BYTES;
-  static constexpr uint32_t DFL_BYTES = MASKED ? (ST * NWG * 4 + 15) / 16 * 16 : 0;
   static constexpr uint32_t BAR_OFF = DFL_OFF + DFL_BYTES; /* full[ST], empty[ST], kv */
   static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024; /* + slack to align the base */
-  static_assert(BN % 64 == 0 && BN <= 256 && (D == 64 || D == 128), "bad sm90 backward tile");
+  static_assert(SMEM == smem_for(NDS), "sm90 backward layout");
+  /* D multiple of 32 (the dQ boxes, the 32-column wgmma pieces); D <= 128 unless CS (dK and dV of
+     64 keys x D in registers: 2 D / 2 fp32 a thread) */
+  static_assert(BN % 64 == 0 && BN <= 256 && D % 32 == 0 && D >= 64 && D <= 256 && (CS || D <= 128) &&
+                    (!CS || (BN == 64 && D % 64 == 0)),
+                "bad sm90 backward tile");
+  static_assert((DQ == SM90_DQ_CS || DQ == SM90_DQ_CSX) == CS, "SM90_DQ_CS(X) is the column-split kernel's dQ");
   /* SM90_DQ_SPLIT: two consumers that meet at every block (the masked kernel skips empty blocks per
      consumer, so it keeps its own dQ adds) */
   static_assert(DQ != SM90_DQ_SPLIT || (NWG == 2 && !MASKED), "SM90_DQ_SPLIT: two consumers, unmasked kernel");
@@ -139,9 +205,36 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false> 
   static_assert(BAR_OFF % 8 == 0 && MSK_OFF % 16 == 0 && DMW_OFF % 16 == 0, "mbarriers need 8-byte alignment, the int4 16");
   /* MASKED: producer warps 2 .. 1 + NWG write the consumers' dense-mask words (one each), and
      each consumer's 64 keys and each block's BM rows are one block-map tile */
-  static_assert(!MASKED || (NWG <= 2 && BM == BMAP_TILE), "sm90 backward: dense-mask tiles");
+  static_assert(!DENSE || (NWG <= 2 && BM == BMAP_TILE), "sm90 backward: dense-mask tiles");
   static_assert(2 * K_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
 };
+
+/* A compile-time loop: f(integral_constant<int, I>) for I = I0 .. I1 - 1. */
+template <int I0, int I1, typename F> __device__ __forceinline__ void sm90_static_for(F &&f) {
+  if constexpr (I0 < I1) {
+    f(std::integral_constant<int, I0>{});
+    sm90_static_for<I0 + 1, I1>(f);
+  }
+}
+
+/* acc (+)= A B over one k16 step for the columns [C0, C1) of B, a 16-row MN-major tile at sB in
+   64-column slabs `slab` bytes apart (the layout of wgmma.cuh): wgmma pieces of 128 columns (two
+   whole slabs), 64 (one slab) or 32 (half a slab, 64 bytes into its rows at C0 % 64 = 32), each a
+   canonical MN-major layout (the PTX ISA's; a piece across a slab boundary at 32 would not be).
+   acc holds the columns from C0: (C1 - C0) / 2 fp32 a thread. A from registers (RS) or, with
+   RS = false, from shared memory (descriptor da). */
+template <typename T, int C0, int C1, bool RS>
+__device__ __forceinline__ void sm90_mm_cols(float *acc, const uint32_t *a, uint64_t da, uint32_t sB, uint32_t slab,
+                                             int scale_d) {
+  if constexpr (C0 < C1) {
+    constexpr int W = (C0 % 64 == 0 && C0 + 128 <= C1) ? 128 : (C0 % 64 == 0 && C0 + 64 <= C1) ? 64 : 32;
+    static_assert(C0 % 32 == 0 && C0 + W <= C1, "sm90 column pieces");
+    const uint64_t db = wg_desc(sB + (uint32_t)(C0 / 64) * slab + (uint32_t)(C0 % 64) * 2, slab, 1024);
+    if constexpr (RS) wgmma_rs<T, W, 1>(acc, a, db, scale_d);
+    else wgmma_ss<T, W, 1>(acc, da, db, scale_d);
+    sm90_mm_cols<T, C0 + W, C1, RS>(acc + W / 2, a, da, sB, slab, scale_d);
+  }
+}
 
 /* The TMA maps of one call (passed by value in kernel parameter space). */
 struct Sm90BwdMaps {
@@ -183,12 +276,12 @@ __device__ __forceinline__ void sm90_dq_reduce(const float (&acc)[NCOL / 8][4], 
   }
 }
 
-template <typename T, int D, int BN, int ST, int DQ, bool MASKED>
-__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS>
+__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 1)
     bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Bwd<D, BN, ST, DQ, MASKED> C;
-  constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = D / 8, KQ = BM / 16;
+  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS> C;
+  constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = C::DW / 8, KQ = BM / 16;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *gbase = smraw + (sbase - smem_u32(smraw)); /* the same base, generic pointer */
@@ -200,7 +293,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
   int *dfl_s = (int *)(gbase + C::DFL_OFF);            /* its tiles' block-map flags [ST][NWG] */
   /* MASKED with a boolean dense mask (its bits and block map, common/mask.cuh): producer warps
      2 .. 1 + NWG also write each stage's dense words and flags, and arrive on its `full` */
-  const bool dense = MASKED && a.mk.bm_bits != nullptr;
+  const bool dense = C::DENSE && a.mk.bm_bits != nullptr;
   const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv */
   const uint32_t bar_kv = bar + 16 * ST;
 
@@ -374,19 +467,21 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
       }
     }
   } else {
-    /* consumer warpgroups: 64 keys each, 16 per warp */
+    /* consumer warpgroups: 64 keys each (CS: the same 64, half of the columns each), 16 per warp */
     /* MASKED: 232, so that 40 + 2 x 232 = 3 x 168, the launch's count (ptxas: no spills) */
     if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
     const int g = lane >> 2, t4 = lane & 3;
-    const int64_t nw0 = n0 + wg * 64;               /* this warpgroup's first key */
-    const uint32_t krow = (uint32_t)wg * 64 * 128;   /* its keys inside a K / V half */
-    const uint32_t sDSw = sDS + (uint32_t)wg * 2 * C::DS_BYTES;
-    unsigned char *dsw = gbase + C::DS_OFF + (size_t)wg * 2 * C::DS_BYTES;
-    unsigned char *dqw = gbase + C::DQ_OFF + (size_t)wg * C::DQ_BYTES; /* SM90_DQ_TMA */
+    const int64_t nw0 = CS ? n0 : n0 + wg * 64;          /* this warpgroup's first key */
+    const uint32_t krow = CS ? 0u : (uint32_t)wg * 64 * 128; /* its keys inside a K / V slab */
+    const uint32_t sDSw = sDS + (CS ? 0u : (uint32_t)wg * 2 * C::DS_BYTES);
+    unsigned char *dsw = gbase + C::DS_OFF + (CS ? (size_t)0 : (size_t)wg * 2 * C::DS_BYTES);
+    unsigned char *dqw = gbase + C::DQ_OFF + (size_t)wg * C::DQ_BYTES; /* staging (TMA, SPLIT, CS) */
     const uint32_t sDQw = sbase + C::DQ_OFF + (uint32_t)wg * C::DQ_BYTES;
     const bool dq_issuer = (threadIdx.x & 127) == 0; /* issues and waits for the warpgroup's reduce-adds */
+    /* CS: this warpgroup's dK / dV columns start at dcol (its slab bytes: dcol / 64 slabs in) */
+    const int dcol = CS ? wg * C::DW : 0;
     float dk[DT][4], dv[DT][4];
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt)
@@ -434,22 +529,26 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
         }
       }
       if (live) {
-        /* S^T = K Q^T, dP^T = V dO^T: 64 keys x BM queries, k16 steps along D */
+        /* S^T = K Q^T, dP^T = V dO^T: 64 keys x BM queries, k16 steps along D (XS: consumer 0 the
+           first, consumer 1 the second, both into dp: no branch, one register layout) */
         float s[NQ][4], dp[NQ][4];
         wg_fence();
+        auto score_products = [&](float *acc, uint32_t sA, uint32_t sB) {
 #pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) {
-          const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
-          wgmma_ss<T, BM, 0>(&s[0][0], wg_desc(sK + ko, 16, 1024), wg_desc(sQ + qo, 16, 1024), kk > 0);
-        }
-#pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) {
-          const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
-          wgmma_ss<T, BM, 0>(&dp[0][0], wg_desc(sV + ko, 16, 1024), wg_desc(sO + qo, 16, 1024), kk > 0);
+          for (int kk = 0; kk < D / 16; ++kk) {
+            const uint32_t ko = (kk >> 2) * C::HALF_K + krow + (kk & 3) * 32, qo = (kk >> 2) * C::HALF_Q + (kk & 3) * 32;
+            wgmma_ss<T, BM, 0>(acc, wg_desc(sA + ko, 16, 1024), wg_desc(sB + qo, 16, 1024), kk > 0);
+          }
+        };
+        if constexpr (C::XS) {
+          score_products(&dp[0][0], wg == 0 ? sK : sV, wg == 0 ? sQ : sO);
+        } else {
+          score_products(&s[0][0], sK, sQ);
+          score_products(&dp[0][0], sV, sO);
         }
         wg_commit();
         wg_wait<0>();
-        wg_reg_fence<NQ * 4>(&s[0][0]);
+        if constexpr (!C::XS) wg_reg_fence<NQ * 4>(&s[0][0]); /* XS: s is not live yet */
         wg_reg_fence<NQ * 4>(&dp[0][0]);
 
         /* P^T and dS^T in place (s <- P, dp <- dS). Key kl (local to the warpgroup) is visible to
@@ -464,26 +563,75 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
           const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + nw0);
           cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
         }
+        /* P from the scores sc (s <- P; DSV: dp <- dS = P (dP - delta) as well) */
+        auto softmax_ds = [&](const float *sc, auto dsv) {
 #pragma unroll
-        for (int nt = 0; nt < NQ; ++nt)
+          for (int nt = 0; nt < NQ; ++nt)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
-            float pv = p_cap1(exp2f(s[nt][e] * a.scale_log2 - lb[qi]));
-            if constexpr (MASKED) {
-              if (need_mask) {
-                const int2 iv = ivb[qi];
-                const int kj = (int)nw0 + kl;
-                if (kj < iv.x || kj >= iv.y) pv = 0.f;
+            for (int e = 0; e < 4; ++e) {
+              const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+              float pv = p_cap1(exp2f(sc[nt * 4 + e] * a.scale_log2 - lb[qi]));
+              if constexpr (MASKED) {
+                if (need_mask) {
+                  const int2 iv = ivb[qi];
+                  const int kj = (int)nw0 + kl;
+                  if (kj < iv.x || kj >= iv.y) pv = 0.f;
+                }
+              } else {
+                if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
               }
               /* dense: bit qi of key kl's word (qi - 2 t4 = 8 nt + (e & 1): a constant position) */
               if (dpart && !(((e >> 1) ? dwb : dwa) >> (nt * 8 + (e & 1)) & 1u)) pv = 0.f;
-            } else {
-              if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
+              s[nt][e] = pv;
+              if constexpr (decltype(dsv)::value) dp[nt][e] = pv * (dp[nt][e] - db[qi]);
             }
-            s[nt][e] = pv;
-            dp[nt][e] = pv * (dp[nt][e] - db[qi]);
+        };
+        if constexpr (C::XS) {
+          /* the exchange (barriers 5 and 6, both consumers): consumer 0 writes P, consumer 1 reads
+             it, writes dS = P (dP - delta) over it (each thread the same elements: no hazard
+             between threads) and the 16-bit dS for dQ; consumer 0 reads dS after barrier 6.
+             Consumer 0 writes the next block's P only after barrier 6, consumer 1 reads it only
+             after that block's barrier 5. */
+          float4 *xb = (float4 *)(gbase + C::X_OFF) + (threadIdx.x & 127);
+          if (wg == 0) {
+            softmax_ds(&dp[0][0], std::false_type{}); /* the scores are in dp (XS) */
+#pragma unroll
+            for (int nt = 0; nt < NQ; ++nt) xb[nt * 128] = make_float4(s[nt][0], s[nt][1], s[nt][2], s[nt][3]);
+            named_bar_sync(5, 256);
+            named_bar_sync(6, 256);
+#pragma unroll
+            for (int nt = 0; nt < NQ; ++nt) {
+              const float4 x = xb[nt * 128];
+              dp[nt][0] = x.x, dp[nt][1] = x.y, dp[nt][2] = x.z, dp[nt][3] = x.w;
+            }
+          } else {
+            named_bar_sync(5, 256);
+#pragma unroll
+            for (int nt = 0; nt < NQ; ++nt) {
+              const float4 x = xb[nt * 128];
+              s[nt][0] = x.x, s[nt][1] = x.y, s[nt][2] = x.z, s[nt][3] = x.w;
+#pragma unroll
+              for (int e = 0; e < 4; ++e) dp[nt][e] = s[nt][e] * (dp[nt][e] - db[nt * 8 + 2 * t4 + (e & 1)]);
+              xb[nt * 128] = make_float4(dp[nt][0], dp[nt][1], dp[nt][2], dp[nt][3]);
+            }
+            if (!a.skip_dq) {
+              /* the block's dS (all queries, 16-bit) into the one dS buffer, as below */
+              unsigned char *dsp = dsw;
+#pragma unroll
+              for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                  const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+                  const uint32_t off = (uint32_t)qi * 128 + ((uint32_t)((kl >> 3) ^ (qi & 7)) << 4) + (uint32_t)(kl & 7) * 2;
+                  *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
+                }
+              asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
+            }
+            named_bar_sync(6, 256);
           }
+        } else {
+          softmax_ds(&s[0][0], std::true_type{});
+        }
 
         /* the A fragments of P^T and dS^T (k16 steps over the block's queries) */
         uint32_t ap[KQ][4], as[KQ][4];
@@ -502,90 +650,179 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
         /* dS (queries x this warpgroup's 64 keys, 16-bit) -> shared memory, K-major for dQ = dS K,
            128-byte swizzle: element (q, k) at byte 128 q + 16 ((k / 8) ^ (q % 8)) + 2 (k % 8).
            Buffer dsb was last read by the dQ products of iteration it - 2, which every warp of
-           this warpgroup waited for before the named barrier of iteration it - 1 (SM90_DQ_SPLIT:
-           the products of both warpgroups read it, and both wait for them before the barrier of
-           it - 1, which is common to both). */
-        if (!a.skip_dq) {
+           this warpgroup waited for before the named barrier of iteration it - 1 (SM90_DQ_SPLIT
+           and CS: the products of both warpgroups read it, and both wait for them before the
+           barrier of it - 1, which is common to both). CS: both warpgroups hold the same dS (the
+           same keys); each writes half of its queries into the shared buffer. With one buffer
+           (C::NDS == 1) both first meet at barrier 2, each after its dQ products of it - 1. */
+        if (!C::XS && !a.skip_dq) { /* XS: written by consumer 1 above */
+          if constexpr (CS && C::NDS == 1) named_bar_sync(2, 256);
           unsigned char *dsp = dsw + (size_t)dsb * C::DS_BYTES;
+          /* query tiles [NT0, NT1) of the fragment (compile-time indices: dp stays in registers) */
+          auto write_ds = [&](auto t0, auto t1) {
 #pragma unroll
-          for (int nt = 0; nt < NQ; ++nt)
+            for (int nt = decltype(t0)::value; nt < decltype(t1)::value; ++nt)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-              const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
-              const uint32_t off = (uint32_t)qi * 128 + ((uint32_t)((kl >> 3) ^ (qi & 7)) << 4) + (uint32_t)(kl & 7) * 2;
-              *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
-            }
+              for (int e = 0; e < 4; ++e) {
+                const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+                const uint32_t off = (uint32_t)qi * 128 + ((uint32_t)((kl >> 3) ^ (qi & 7)) << 4) + (uint32_t)(kl & 7) * 2;
+                *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
+              }
+          };
+          if constexpr (!CS) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ>{});
+          else if (wg == 0) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ / 2>{});
+          else write_ds(std::integral_constant<int, NQ / 2>{}, std::integral_constant<int, NQ>{});
           asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
-          /* SM90_DQ_SPLIT: both consumers (each reads the other's dS), else this warpgroup */
-          if constexpr (DQ == SM90_DQ_SPLIT) named_bar_sync(1, 128 * C::NWG);
+          /* SM90_DQ_SPLIT, CS: both consumers (each reads the other's dS), else this warpgroup */
+          if constexpr (DQ == SM90_DQ_SPLIT || CS) named_bar_sync(1, 128 * C::NWG);
           else named_bar_sync(1 + wg, 128);
         }
 
-        /* dV += P^T dO, dK += dS^T Q: k16 steps over the queries (16 rows = 2048 bytes), B MN-major */
+        /* dV += P^T dO, dK += dS^T Q over this warpgroup's columns (all D, CS: its D / 2 from dcol):
+           k16 steps over the queries (16 rows = 2048 bytes), B MN-major, in whole-slab or
+           half-slab pieces (sm90_mm_cols; at D = 96 64 + 32 columns, CS at D = 192: 64 + 32 and
+           32 + 64) */
         wg_reg_fence<DT * 4>(&dv[0][0]);
         wg_reg_fence<DT * 4>(&dk[0][0]);
         wg_fence();
+        {
+          /* the pieces of columns [C0, C0 + DW) of dO / Q, bofs bytes further in */
+          auto kv_products = [&](auto c0t, uint32_t bofs) {
+            constexpr int C0 = decltype(c0t)::value, C1 = C0 + C::DW;
 #pragma unroll
-        for (int kk = 0; kk < KQ; ++kk) wgmma_rs<T, D, 1>(&dv[0][0], ap[kk], wg_desc(sO + kk * 2048, C::HALF_Q, 1024), 1);
+            for (int kk = 0; kk < KQ; ++kk)
+              sm90_mm_cols<T, C0, C1, true>(&dv[0][0], ap[kk], 0, sO + bofs + kk * 2048, C::HALF_Q, 1);
 #pragma unroll
-        for (int kk = 0; kk < KQ; ++kk) wgmma_rs<T, D, 1>(&dk[0][0], as[kk], wg_desc(sQ + kk * 2048, C::HALF_Q, 1024), 1);
+            for (int kk = 0; kk < KQ; ++kk)
+              sm90_mm_cols<T, C0, C1, true>(&dk[0][0], as[kk], 0, sQ + bofs + kk * 2048, C::HALF_Q, 1);
+          };
+          if constexpr (!CS) {
+            kv_products(std::integral_constant<int, 0>{}, 0u);
+          } else if constexpr (C::DW % 64 == 0) {
+            /* D = 256: both warpgroups' columns are whole slabs (the same pieces, dcol / 64 slabs in) */
+            kv_products(std::integral_constant<int, 0>{}, (uint32_t)(dcol >> 6) * C::HALF_Q);
+          } else {
+            /* D = 192: the two column ranges differ in their pieces; a branch uniform per warpgroup */
+            if (wg == 0) kv_products(std::integral_constant<int, 0>{}, 0u);
+            else kv_products(std::integral_constant<int, C::DW>{}, 0u);
+          }
+        }
         wg_commit();
 
-        if constexpr (DQ == SM90_DQ_SPLIT) {
+        if constexpr (CS) {
           if (!a.skip_dq) {
-            /* dQ[BM x this warpgroup's NC = D / 2 columns] += dS K over all BN = 128 keys: k16 step
-               kk takes keys 16 kk.. from the dS buffer of consumer kk / 4 (columns 16 (kk % 4)..)
-               and K's rows 16 kk.. (MN-major; the columns: the warpgroup's 64-column half at
-               D = 128, its 32 columns, 64 bytes into each swizzled 128-byte row, at D = 64).
+            /* dQ[BM x this warpgroup's D / 2 columns] += dS K over the CTA's 64 keys, 32 columns at
+               a time (16 accumulator registers), the products of chunk ch + 1 issued before chunk ch
+               is staged (two accumulators): staged as one box of BM x 32 fp32 (the buffer is free
+               once the previous reduce-add has read it) and reduce-added, one add per element per
+               CTA. The shared dS buffer dsb: see above. */
+            constexpr int NCH = C::DW / 32;
+            const uint32_t sdS = sDSw + (uint32_t)dsb * C::DS_BYTES;
+            const int z = (int)(b * p.Hq + hcur);
+            float acc[2][4][4];
+            /* issue chunk ch's products into acc[ch & 1]; c: a multiple of 32, within one slab */
+            auto dq_issue = [&](int ch) {
+              const int c = dcol + ch * 32;
+              wg_fence();
+#pragma unroll
+              for (int kk = 0; kk < 4; ++kk)
+                wgmma_ss<T, 32, 1>(&acc[ch & 1][0][0], wg_desc(sdS + kk * 32, 16, 1024),
+                                   wg_desc(sK + (uint32_t)(c >> 6) * C::HALF_K + (uint32_t)(c & 63) * 2 + kk * 2048,
+                                           C::HALF_K, 1024),
+                                   kk > 0);
+              wg_commit();
+            };
+            dq_issue(0);
+#pragma unroll
+            for (int ch = 0; ch < NCH; ++ch) {
+              if (ch + 1 < NCH) {
+                wg_reg_fence<16>(&acc[(ch + 1) & 1][0][0]); /* its staging (chunk ch - 1) read it */
+                dq_issue(ch + 1);
+                wg_wait<1>();
+              } else {
+                wg_wait<0>();
+              }
+              wg_reg_fence<16>(&acc[ch & 1][0][0]);
+              if (dq_issuer) bulk_wait_read();
+              named_bar_sync(3 + wg, 128);
+              const int ra = wq * 16 + g;
+#pragma unroll
+              for (int nt = 0; nt < 4; ++nt) {
+                const int cc = nt * 8 + 2 * t4;
+                const uint32_t oa = (uint32_t)ra * 128 + ((uint32_t)((cc >> 2) ^ (ra & 7)) << 4) + (cc & 3) * 4;
+                *(float2 *)(dqw + oa) = make_float2(acc[ch & 1][nt][0], acc[ch & 1][nt][1]);
+                *(float2 *)(dqw + oa + 8 * 128) = make_float2(acc[ch & 1][nt][2], acc[ch & 1][nt][3]);
+              }
+              asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to the TMA (async proxy) */
+              named_bar_sync(3 + wg, 128);
+              if (dq_issuer) {
+                tma_reduce_add_3d(&tm.dq, sDQw, dcol + ch * 32, (int)q0, z);
+                bulk_commit();
+              }
+            }
+            if constexpr (C::NDS == 2) dsb ^= 1;
+          }
+        } else if constexpr (DQ == SM90_DQ_SPLIT) {
+          if (!a.skip_dq) {
+            /* dQ[BM x this warpgroup's columns: [0, SPLIT_C) or [SPLIT_C, D)] += dS K over all BN =
+               128 keys: k16 step kk takes keys 16 kk.. from the dS buffer of consumer kk / 4
+               (columns 16 (kk % 4)..) and K's rows 16 kk.. (MN-major; the columns within one
+               64-column slab, at a 32-column offset where SPLIT_C is not a slab boundary).
                The other consumer's buffer dsb: written before the 256-thread barrier just passed
                (fence.proxy.async by its writers), and not rewritten (iteration it + 2) before the
                barrier of iteration it + 1, where this warpgroup arrives only after waiting for
                these products (wg_wait below). */
-            constexpr int NC = D / 2, KS = BN / 16;
-            const uint32_t kcol = D == 128 ? (uint32_t)wg * C::HALF_K : (uint32_t)wg * 64;
-            const uint32_t sdS0 = sDS + (uint32_t)dsb * C::DS_BYTES;
-            float acc[NC / 8][4];
-            wg_fence();
+            auto split_dq = [&](auto c0t, auto c1t) {
+              constexpr int C0 = decltype(c0t)::value, NC = decltype(c1t)::value - C0, KS = BN / 16;
+              const uint32_t sdS0 = sDS + (uint32_t)dsb * C::DS_BYTES;
+              float acc[NC / 8][4];
+              wg_fence();
 #pragma unroll
-            for (int kk = 0; kk < KS; ++kk)
-              wgmma_ss<T, NC, 1>(&acc[0][0], wg_desc(sdS0 + (uint32_t)(kk >> 2) * 2 * C::DS_BYTES + (kk & 3) * 32, 16, 1024),
-                                 wg_desc(sK + kcol + kk * 2048, C::HALF_K, 1024), kk > 0);
-            wg_commit();
-            wg_wait<0>();
-            wg_reg_fence<NC / 2>(&acc[0][0]);
-            /* staged as SM90_DQ_TMA stages a 64-column half: NC / 32 boxes of BM x 32 fp32 */
-            sm90_dq_reduce<BM, NC>(acc, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, wg * NC, (int)q0,
-                                   (int)(b * p.Hq + hcur));
+              for (int kk = 0; kk < KS; ++kk)
+                sm90_mm_cols<T, C0, C0 + NC, false>(
+                    &acc[0][0], nullptr,
+                    wg_desc(sdS0 + (uint32_t)(kk >> 2) * 2 * C::DS_BYTES + (kk & 3) * 32, 16, 1024),
+                    sK + kk * 2048, C::HALF_K, kk > 0);
+              wg_commit();
+              wg_wait<0>();
+              wg_reg_fence<NC / 2>(&acc[0][0]);
+              /* staged as SM90_DQ_TMA stages a 64-column slab: NC / 32 boxes of BM x 32 fp32 */
+              sm90_dq_reduce<BM, NC>(acc, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, C0, (int)q0,
+                                     (int)(b * p.Hq + hcur));
+            };
+            if (wg == 0) split_dq(std::integral_constant<int, 0>{}, std::integral_constant<int, C::SPLIT_C>{});
+            else split_dq(std::integral_constant<int, C::SPLIT_C>{}, std::integral_constant<int, D>{});
             dsb ^= 1;
           }
         } else if (!a.skip_dq) {
-          /* dQ[BM x D] += dS K, per 64-column half of D; K's rows (keys) are the k16 steps */
+          /* dQ[BM x D] += dS K, per 64-column slab of D (the last one 32 columns at D = 96); K's
+             rows (keys) are the k16 steps */
           const uint32_t sdS = sDSw + (uint32_t)dsb * C::DS_BYTES;
           const int64_t i_a = q0 + wq * 16 + g, i_b = i_a + 8;
           float *rowa = a.dq_ws + ((b * p.Hq + hcur) * p.Nq + i_a) * a.Dws;
-#pragma unroll
-          for (int hh = 0; hh < NH; ++hh) {
-            float acc[8][4];
+          sm90_static_for<0, NH>([&](auto hht) {
+            constexpr int hh = decltype(hht)::value, W = D - hh * 64 < 64 ? D - hh * 64 : 64;
+            float acc[W / 8][4];
             wg_fence();
 #pragma unroll
             for (int kk = 0; kk < 4; ++kk)
-              wgmma_ss<T, 64, 1>(&acc[0][0], wg_desc(sdS + kk * 32, 16, 1024),
-                                 wg_desc(sK + hh * C::HALF_K + krow + kk * 2048, C::HALF_K, 1024), kk > 0);
+              wgmma_ss<T, W, 1>(&acc[0][0], wg_desc(sdS + kk * 32, 16, 1024),
+                                wg_desc(sK + hh * C::HALF_K + krow + kk * 2048, C::HALF_K, 1024), kk > 0);
             wg_commit();
             wg_wait<0>();
-            wg_reg_fence<32>(&acc[0][0]);
+            wg_reg_fence<W / 2>(&acc[0][0]);
             if constexpr (DQ == SM90_DQ_ATOMIC2) {
 #pragma unroll
-              for (int nt = 0; nt < 8; ++nt) {
+              for (int nt = 0; nt < W / 8; ++nt) {
                 const int d = hh * 64 + nt * 8 + 2 * t4;
                 if (i_a < p.Nq) sm90_atomic_add2(rowa + d, acc[nt][0], acc[nt][1]);
                 if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
               }
             } else {
-              sm90_dq_reduce<BM, 64>(acc, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, hh * 64, (int)q0,
-                                     (int)(b * p.Hq + hcur));
+              sm90_dq_reduce<BM, W>(acc, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, hh * 64, (int)q0,
+                                    (int)(b * p.Hq + hcur));
             }
-          }
+          });
           dsb ^= 1;
         }
         wg_wait<0>(); /* dV, dK products: their A registers and this stage's Q / dO are free */
@@ -602,7 +839,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
       }
     }
 
-    if constexpr (DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT) {
+    if constexpr (DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT || CS) {
       if (dq_issuer) bulk_wait(); /* the reduce-adds read the staging buffers until done */
     }
     /* store dK (scaled) and dV of the warp's 16 keys (zeros when no query block sees them) */
@@ -614,7 +851,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
       for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const int d = dt * 8 + 2 * t4 + e;
+          const int d = dcol + dt * 8 + 2 * t4 + e;
           const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
           if (a.accumulate) {
             ((float *)a.dk.p)[voff(a.dk, b, hk, j, d)] += xk;
@@ -629,9 +866,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED>::NTHREADS, 1)
 #endif
 }
 
-template <typename T, int D, int BN, int ST, int DQ, bool MASKED>
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS>
 static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
-  typedef Sm90Bwd<D, BN, ST, DQ, MASKED> C;
+  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90BwdMaps tm;
   memset(&tm, 0, sizeof(tm));
@@ -639,8 +876,8 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
-  if ((DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
-  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED>;
+  if ((DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
+  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -649,27 +886,40 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
 }
 
 /* a.masked (interval masks: windows, positions, packed sequences) runs the MASKED instantiation,
-   with the tiles of MASK_CLASS_ANY (today the same row). */
+   with the tiles of MASK_CLASS_ANY (today the same row). A CS row (D = 192, 256) runs the column
+   split, masked or not (its consumers share their keys, so they meet at every block). */
 template <typename T, int D>
 jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
   constexpr Sm90Tile m = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
   static_assert(c.D == D && m.D == D, "no sm90 backward tiles for this head dim");
-  /* the masked kernel cannot take SM90_DQ_SPLIT (its consumers skip empty blocks apart) */
-  constexpr int dqm = kSm90BwdDq == SM90_DQ_SPLIT ? SM90_DQ_TMA : kSm90BwdDq;
-  if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true>(a, t, st);
+  if constexpr (c.CS) {
+    if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_CS, true, true>(a, t, st);
 #ifdef JFA_TUNING
-  /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
-     (SM90_DQ_TMA), =4: one TMA reduce-add per CTA, the consumers splitting dQ's columns
-     (SM90_DQ_SPLIT); unmasked calls only, the masked ones keep kSm90BwdDq (SM90_DQ_TMA) */
-  switch (tune_variant("JFA_TUNE_SM90_BWD")) {
-    case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2, false>(a, t, st);
-    case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA, false>(a, t, st);
-    case 4: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_SPLIT, false>(a, t, st);
-    default: break;
-  }
+    /* JFA_TUNE_SM90_BWD=5: the score products exchanged (SM90_DQ_CSX) where it fits (D = 192) */
+    if constexpr (Sm90Bwd<D, c.BN, c.ST, SM90_DQ_CSX, false, true>::SMEM <= 232448) {
+      if (tune_variant("JFA_TUNE_SM90_BWD") == 5)
+        return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CSX, false, true>(a, t, st);
+    }
 #endif
-  return launch_bwd_sm90a<T, D, c.BN, c.ST, kSm90BwdDq, false>(a, t, st);
+    return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true>(a, t, st);
+  } else {
+    /* the masked kernel cannot take SM90_DQ_SPLIT (its consumers skip empty blocks apart) */
+    constexpr int dqm = kSm90BwdDq == SM90_DQ_SPLIT ? SM90_DQ_TMA : kSm90BwdDq;
+    if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true, false>(a, t, st);
+#ifdef JFA_TUNING
+    /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
+       (SM90_DQ_TMA), =4: one TMA reduce-add per CTA, the consumers splitting dQ's columns
+       (SM90_DQ_SPLIT); unmasked calls only, the masked ones keep kSm90BwdDq (SM90_DQ_TMA) */
+    switch (tune_variant("JFA_TUNE_SM90_BWD")) {
+      case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2, false, false>(a, t, st);
+      case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA, false, false>(a, t, st);
+      case 4: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_SPLIT, false, false>(a, t, st);
+      default: break;
+    }
+#endif
+    return launch_bwd_sm90a<T, D, c.BN, c.ST, kSm90BwdDq, false, false>(a, t, st);
+  }
 }
 
 #endif /* JFA_KERNELS_SM90_BWD_CUH_ */

@@ -1,7 +1,7 @@
 /*
  * family.cu - the sm90 family's (wgmma + TMA, sm_90a) rows of the forward and JVP tables
  * (family.h) and its backward row (off under JFA_SM90_BWD=0): which calls it takes (the forward
- * and the JVP at D = 64, 96, 128, 192, 256, the backward at 64, 128) and the calls into the per-head-dim instantiations
+ * and the JVP at D = 64, 96, 128, 192, 256, the backward at the same) and the calls into the per-head-dim instantiations
  * (inst/). Built for sm_90a only, with the kernels (JFA_SM90A_SOURCES).
  */
 #include "kernels/family.h"
@@ -67,9 +67,12 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!c.cs->sm90_bwd) return "the sm90 backward is off (JFA_SM90_BWD=0 when the context was created)";
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
-  if (!sm90_has_tile(OP_BWD, (int)c.q->dtype, (int)p->D, 0)) return "head dim not 64 or 128 (no row in sm90/tiles.h)";
+  if (!sm90_has_tile(OP_BWD, (int)c.q->dtype, (int)p->D, 0))
+    return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) return "additive dense mask (the sm80 family takes it)";
+  if (p->dmask && p->D != 64 && p->D != 128)
+    return "boolean dense mask at a head dim other than 64 or 128 (the D = 96 slabs and the column split do not read its words)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
   if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
@@ -84,8 +87,17 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, const Sm90BwdTensors &t, cuda
   if constexpr (head_dim_built(64)) {
     if (a.Dreal == 64) return sm90_bwd_d<T, 64>(a, t, st);
   }
+  if constexpr (head_dim_built(96)) {
+    if (a.Dreal == 96) return sm90_bwd_d<T, 96>(a, t, st);
+  }
   if constexpr (head_dim_built(128)) {
     if (a.Dreal == 128) return sm90_bwd_d<T, 128>(a, t, st);
+  }
+  if constexpr (head_dim_built(192)) {
+    if (a.Dreal == 192) return sm90_bwd_d<T, 192>(a, t, st);
+  }
+  if constexpr (head_dim_built(256)) {
+    if (a.Dreal == 256) return sm90_bwd_d<T, 256>(a, t, st);
   }
   JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 backward kernel for head dim %d", a.Dreal);
 }

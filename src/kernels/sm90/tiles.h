@@ -20,6 +20,28 @@
  * memory sets BN: Q and Qd 64 KB and 64 KB a stage of K, V, Kd, Vd at BN = 32 (D = 256, 2 stages;
  * D = 192: 48 + 3 x 48 KB). OVERLAP at D = 256 spills at BN = 80 (64 bytes) and not at BN = 64
  * (variant 2, as at D = 192); at D = 96 (O padded to 128 columns) it spills.
+ * The backward (bwd.cuh) at D = 96 keeps the D = 128 shape (two consumers of 64 keys, BN = 128, 2
+ * stages: dK + dV 96 registers a thread; the products over 96 columns as wgmma pieces of 64 + 32
+ * columns, each within one slab, rather than the forward's padding to 128: the backward's dK / dV
+ * are stored, not normalised, so a padded accumulator would only cost 32 registers and a third
+ * more tensor work). At D = 192 / 256 dK and dV of 64 keys would take 192 / 256 registers a
+ * thread, so the backward splits the columns as the JVP does (CS): a CTA of 64 keys, both consumers
+ * compute the same S^T and dP^T (64 x 64, the score products done twice: 7 units of 64 x 64 x D
+ * tensor work per block for 5 useful, 71%), each accumulates dK and dV for D / 2 columns (at 256:
+ * 64 + 64 registers, as the D = 128 kernel) and adds dQ for its D / 2 columns (32 at a time); the
+ * dS of the block goes once into shared memory (each consumer writes half of the queries). Shared
+ * memory at D = 256: K, V 64 KB + 2 stages x 64 KB of Q, dO + 2 x 8 KB dS + 2 x 8 KB dQ staging =
+ * 224 KB (the masked kernel: one dS buffer, its intervals need the room); at 192: 176 KB.
+ * Tuning builds' JFA_TUNE_SM90_BWD=5 (unmasked, D = 192 only: it needs 16 KB more, which D = 256
+ * lacks) computes S^T on consumer 0 and dP^T on consumer 1 and exchanges P and dS in fp32 through
+ * shared memory (bwd.cuh SM90_DQ_CSX): 5 units of tensor work for two barriers and 32 KB of
+ * shared-memory traffic a consumer a block.
+ * FlashAttention-3 (hopper/, its hdim 256 backward: 64 query rows x 80 keys, two MMA warpgroups,
+ * one stage of dO) avoids the duplicated score products: each warpgroup computes S for half of
+ * the keys, P and dS go through shared memory, and dV^T = dO^T P, dK^T = Q^T dS (the A operand
+ * MN-major from shared memory) split D between the warpgroups. That is the next step if the
+ * duplicated products keep D = 256 under 250 TFLOP/s; its cost is P's shared-memory round trip
+ * and one more cross-warpgroup barrier a block.
  * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. of the
  * forward and pick one with JFA_TUNE_SM90A=<n> (a variant a head dim lacks runs variant 0).
  */
@@ -58,10 +80,14 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false},
   {OP_JVP,  0, 192, 0,     32,  3, false,   32, false, true},
   {OP_JVP,  0, 256, 0,     32,  2, false,   32, false, true},
-  /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup), ST stages of
-     Q and dO (BM = 64 query rows); OVERLAP, BNM unused */
+  /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup; CS: 64 shared by both, each
+     owning half of dK's and dV's columns), ST stages of Q and dO (BM = 64 query rows); OVERLAP,
+     BNM, PAD unused */
   {OP_BWD,  0,  64, 0,    128,  3, false,  128, false, false},
+  {OP_BWD,  0,  96, 0,    128,  2, false,  128, false, false},
   {OP_BWD,  0, 128, 0,    128,  2, false,  128, false, false},
+  {OP_BWD,  0, 192, 0,     64,  2, false,   64, false, true},
+  {OP_BWD,  0, 256, 0,     64,  2, false,   64, false, true},
   /* tuning variants (JFA_TUNING builds only; the backward's dQ adds: JFA_TUNE_SM90_BWD, bwd.cuh) */
   {OP_FWD,  0, 128, 1,    128,  3, true,   128, false, false},
   {OP_FWD,  0, 128, 2,     64,  4, true,    64, false, false},

@@ -4,7 +4,7 @@
  * (cp.async.bulk.tensor), wgmma shared-memory matrix descriptors for the 128-byte
  * swizzled layout that TMA writes, and warpgroup matrix multiplies (wgmma.mma_async,
  * bf16/fp16 in, fp32 accumulate, m64 x n{32,64,80,96,112,128} x k16 with A from shared memory
- * (n32 also with B transposed), n{64,96,128} with A from registers).
+ * (n32 also with B transposed), n{32,64,96,128} with A from registers).
  *
  * Only translation units compiled for sm_90a (sm90/family.cu, sm90/inst/) include this.
  *
@@ -192,6 +192,7 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
   JFA_WGMMA_SS1(TY, PTXT, 64, 1, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 128, 0, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66")                                \
   JFA_WGMMA_SS1(TY, PTXT, 128, 1, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66")                                \
+  JFA_WGMMA_RS1(TY, PTXT, 32, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18", "%19", "%20", "%21")               \
   JFA_WGMMA_RS1(TY, PTXT, 64, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34", "%35", "%36", "%37")               \
   JFA_WGMMA_RS1(TY, PTXT, 128, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66", "%67", "%68", "%69")
 JFA_WGMMA_ALL(__nv_bfloat16, "bf16")

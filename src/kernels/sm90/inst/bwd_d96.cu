@@ -1,0 +1,5 @@
+/* bwd_d96.cu - the sm90 backward at head dim 96 (bf16, fp16; tiles: sm90/tiles.h; sm_90a only). */
+#include "kernels/sm90/bwd.cuh"
+
+template jfa_status_t sm90_bwd_d<__nv_bfloat16, 96>(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st);
+template jfa_status_t sm90_bwd_d<__half, 96>(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st);
