@@ -66,11 +66,6 @@ template <int D, int BN, bool JVP, int ST, bool CS = false> struct Sm90Fwd {
   static constexpr size_t SMEM = MASK_OFF + 2 * BM * sizeof(int) + 1024;
 };
 
-/* The TMA maps of one call (passed by value in kernel parameter space). */
-struct Sm90Maps {
-  CUtensorMap q, k, v, qd, kd, vd;
-};
-
 /* S = Q K^T (, Sd = Qd K^T + Q Kd^T) of one warpgroup's 64 rows (qrow: their byte offset in
    a Q half) against the stage at kv: k16 steps along D, 4 per 64-column half. Issues only. */
 template <typename T, int D, int BN, bool JVP, int ST, bool CS>
