@@ -56,8 +56,6 @@
 #ifndef JFA_KERNELS_SM90_FWD_F32_CUH_
 #define JFA_KERNELS_SM90_FWD_F32_CUH_
 
-#include <string.h>
-
 #include "kernels/common/softmax.cuh"
 #include "kernels/sm80/tf32.cuh"
 #include "kernels/sm90/sm90.h"
@@ -336,15 +334,7 @@ static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cud
   typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90Maps tm;
-  memset(&tm, 0, sizeof(tm));
-  JFA_CHECK(tma_map_bhsd(&tm.q, t.q, C::BM));
-  JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
-  JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
-  if (JVP) {
-    JFA_CHECK(tma_map_bhsd(&tm.qd, t.qd, C::BM));
-    JFA_CHECK(tma_map_bhsd(&tm.kd, t.kd, BN));
-    JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, BN));
-  }
+  JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
   auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
