@@ -21,7 +21,8 @@
  *   Each consumer thread loads its rows' Q fragments (a0 = Q[g][t], a1 = Q[g + 8][t], a2 =
  *   Q[g][t + 4], a3 = Q[g + 8][t + 4]: conflict-free scalar loads, the swizzle spreads the 8 rows
  *   g over the 8 chunks) per key block and splits them in registers (tf32_split: hi rounded, lo =
- *   x - hi), QC k8 steps at a time (a chunk's registers are reused after a wgmma wait). Q's hi / lo
+ *   x - hi), QC k8 steps at a time (a chunk's registers are reused after a wgmma wait), or once per
+ *   CTA where the registers allow (tiles.h QREG: the D = 64 forward, 64 registers). Q's hi / lo
  *   planes in shared memory would cost BM D 4 bytes each (32 KB at D = 64; the JVP's four 128 KB),
  *   which the stages need; the reload is D / 8 scalar loads and splits per thread and block.
  * - B operands need their hi / lo planes in shared memory, written by the converters once per
@@ -165,12 +166,13 @@ __device__ __forceinline__ void f32_wg_step(float *acc, const uint32_t *ah, cons
   }
 }
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG>
 __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                 const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   constexpr int NT = C::NT, DT = C::DT, BM = C::BM, QC = C::QC, NCH = C::KS / QC;
+  static_assert(!QREG || (!JVP && NCH == 1), "Q's fragments kept in registers: the forward, one chunk");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *sm = smraw + (sbase - smem_u32(smraw)); /* generic pointer to sbase */
@@ -250,6 +252,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 
     float s[1][NT][4], sd[1][JVP ? NT : 1][4];
     uint32_t qh[QC][4], ql[QC][4];
+    if (QREG && nblk > 0) f32_q_frags<QC, BM, PRECISE>(qh, ql, sm, wrow + g, g, t4, 0);
     const uint64_t dw[1][2][1] = {{{0}, {0}}}; /* no dense mask (family.cu) */
     if (wg == 1 && nblk > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
     for (int j = 0; j < nblk; ++j) {
@@ -257,7 +260,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
       const uint32_t kv = sKV + st * C::STAGE_BYTES;
       /* S = Q K^T (, Sd = Q Kd^T + Qd K^T): pass 0 with Q's fragments, pass 1 (JVP) with Qd's,
          NCH chunks of QC k8 steps each; the fragments of the first chunk before this turn */
-      f32_q_frags<QC, BM, PRECISE>(qh, ql, sm, wrow + g, g, t4, 0);
+      if (!QREG) f32_q_frags<QC, BM, PRECISE>(qh, ql, sm, wrow + g, g, t4, 0);
       mbar_wait(bar_conv + 8 * st, (uint32_t)((j / ST) & 1));
       named_bar_sync(1 + wg, 256);
 #pragma unroll
@@ -329,13 +332,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 #endif
 }
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG>
 static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE>;
+  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -347,8 +350,8 @@ template <int D, bool JVP>
 jfa_status_t sm90_fwd_f32_d(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, 0);
   static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
-  if (tf32) return launch_f32_sm90a<D, c.BN, JVP, c.ST, false>(a, t, st);
-  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true>(a, t, st);
+  if (tf32) return launch_f32_sm90a<D, c.BN, JVP, c.ST, false, c.QREG>(a, t, st);
+  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG>(a, t, st);
 }
 
 #endif /* JFA_KERNELS_SM90_FWD_F32_CUH_ */

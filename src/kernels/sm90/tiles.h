@@ -35,7 +35,9 @@
  *  an O (and U) of 128 columns, the last 32 zeros) rather than N = D (at D = 96 one wgmma over a
  *  slab and a half, outside the PTX ISA's canonical MN-major layouts; tuning variant 2 until it is
  *  checked on a GPU), CS: the column split (BM = 64 rows a CTA, both consumers on them, the first
- *  owning O's and U's columns 0..127, the second the rest). */
+ *  owning O's and U's columns 0..127, the second the rest). QREG (float32 rows, fwd_f32.cuh): Q's
+ *  hi / lo fragments stay in registers for the CTA's lifetime instead of being reloaded from the
+ *  TMA tile and split each key block. */
 struct Sm90Tile {
   int op, dtype, D, variant;
   int BN, ST;
@@ -43,6 +45,7 @@ struct Sm90Tile {
   int BNM;
   bool PAD;
   bool CS;
+  bool QREG;
 };
 
 /* clang-format off */
@@ -77,9 +80,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
-  {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false},
-  {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false},
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false},
+  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG */
+  {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false, true},
+  {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false, false},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, false},
 };
 /* clang-format on */
 
@@ -105,7 +109,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
