@@ -65,7 +65,7 @@
 
 /* Tile shapes and shared-memory layout of one instantiation (offsets in bytes). */
 template <int D, int BN, bool JVP, int ST, bool PRECISE> struct Sm90F32 {
-  static_assert(D % 32 == 0 && BN % 32 == 0 && BN <= 64, "whole 128-byte slabs of columns and of keys");
+  static_assert(D % 32 == 0 && BN % 32 == 0 && BN <= 128, "whole 128-byte slabs of columns and of keys");
   static constexpr int BM = 128, NT = BN / 8, DT = D / 8, KS = D / 8, NTHREADS = 384;
   static constexpr int QC = KS < 8 ? KS : 8; /* k8 steps of Q fragments in registers at a time */
   static constexpr int NSET = JVP ? 2 : 1;   /* operand sets: (K, V), (Kd, Vd) */
@@ -253,7 +253,9 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
     float s[1][NT][4], sd[1][JVP ? NT : 1][4];
     uint32_t qh[QC][4], ql[QC][4];
     if (QREG && nblk > 0) f32_q_frags<QC, BM, PRECISE>(qh, ql, sm, wrow + g, g, t4, 0);
-    const uint64_t dw[1][2][1] = {{{0}, {0}}}; /* no dense mask (family.cu) */
+    uint64_t dw[1][2][NT > 8 ? NT / 8 : 1]; /* no dense mask (family.cu): never read */
+#pragma unroll
+    for (int w = 0; w < (NT > 8 ? NT / 8 : 1); ++w) dw[0][0][w] = dw[0][1][w] = 0;
     if (wg == 1 && nblk > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
     for (int j = 0; j < nblk; ++j) {
       const int st = j % ST;
@@ -350,7 +352,7 @@ template <int D, bool JVP>
 jfa_status_t sm90_fwd_f32_d(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, 0);
   static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
-  if (tf32) return launch_f32_sm90a<D, c.BN, JVP, c.ST, false, c.QREG>(a, t, st);
+  if (tf32) return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG>(a, t, st);
   return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG>(a, t, st);
 }
 

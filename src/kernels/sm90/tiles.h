@@ -37,7 +37,8 @@
  *  checked on a GPU), CS: the column split (BM = 64 rows a CTA, both consumers on them, the first
  *  owning O's and U's columns 0..127, the second the rest). QREG (float32 rows, fwd_f32.cuh): Q's
  *  hi / lo fragments stay in registers for the CTA's lifetime instead of being reloaded from the
- *  TMA tile and split each key block. */
+ *  TMA tile and split each key block; BNT, STT (float32 rows; 0: BN, ST): the keys a block and the
+ *  stages of the TF32 mode, whose stages hold 3 tiles (the JVP 6) instead of 5 (10). */
 struct Sm90Tile {
   int op, dtype, D, variant;
   int BN, ST;
@@ -46,6 +47,7 @@ struct Sm90Tile {
   bool PAD;
   bool CS;
   bool QREG;
+  int BNT, STT;
 };
 
 /* clang-format off */
@@ -80,10 +82,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
-  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG */
-  {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false, true},
-  {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false, false},
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, false},
+  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT */
+  {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false, true,  128, 2},
+  {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false, false,  32, 3},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, false,  32, 3},
 };
 /* clang-format on */
 
@@ -109,7 +111,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
