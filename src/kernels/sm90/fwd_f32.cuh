@@ -52,7 +52,8 @@
  * operand set K_lo, Vt_hi, Vt_lo with 3xTF32 (Vt alone with TF32): D = 64 forward 5 x 16 KB at
  * BN = 64, 2 stages + Q 32 KB = 192 KB; D = 128 forward 5 x 16 KB at BN = 32, 2 stages + Q 64 KB
  * = 224 KB; D = 64 JVP 10 x 8 KB at BN = 32, 2 stages + Q, Qd 64 KB = 224 KB. The D = 128 JVP
- * (Q, Qd 128 KB) has no room for two stages of ten tiles and stays on sm80.
+ * (Q, Qd 128 KB) has no room for two stages of ten tiles and stays on sm80. TF32 stages hold 3
+ * tiles (JVP 6): tiles.h's BNT / STT give the D = 64 forward BN = 128 (224 KB), the others 3 stages.
  */
 #ifndef JFA_KERNELS_SM90_FWD_F32_CUH_
 #define JFA_KERNELS_SM90_FWD_F32_CUH_
