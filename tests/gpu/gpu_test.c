@@ -209,6 +209,17 @@ int gt_expected_bwd_dense_path(int64_t D) {
   return f == GT_PATH_SM90 && D != 64 && D != 128 ? GT_PATH_SM80 : f;
 }
 
+int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
+  const char *e = getenv("JFA_KERNEL_PATH");
+  if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
+  if (D % 4 != 0 || (jvp && D > 128)) return GT_PATH_SIMT;
+#ifdef JFA_SM90_F32
+  static const int fwd_dims[] = {64, 128, 0}, jvp_dims[] = {64, 0};
+  if (!beyond_causal && expected_path(D, jvp ? jvp_dims : fwd_dims) == GT_PATH_SM90) return GT_PATH_SM90;
+#endif
+  return GT_PATH_SM80;
+}
+
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want) {
   const int got = jfa_cuda_last_kernel(gpu, backward);
   static const char *names[] = {"simt", "sm80", "sm90"};

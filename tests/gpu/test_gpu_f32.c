@@ -12,9 +12,11 @@
  * of |S| ~ 900 in float32). Each tensor-core output's error is printed next to the simt
  * family's on the same inputs (a context capped at simt), the issue's accuracy yardstick.
  *
- * ctest runs it three times: default, JFA_KERNEL_PATH=sm80 (the same expectations: float32
- * never runs on the sm90 family) and JFA_KERNEL_PATH=simt (every call on simt, the flag
- * without effect, both modes held to float32's tolerance).
+ * ctest runs it three times: default (float32 on the sm90 family at D = 64 and 128, the JVP at
+ * 64, unmasked or causal, on an H100/H200 in JFA_SM90_F32 builds; sm80 elsewhere), JFA_KERNEL_PATH=sm80
+ * (sm80 for every tensor-core call) and JFA_KERNEL_PATH=simt (every call on simt, the flag
+ * without effect, both modes held to float32's tolerance). Both tensor-core families are held
+ * to the same bounds.
  *
  *   ./test_gpu_f32 [case-index]   (JFA_TEST_SEED=... to repeat). Exits 77 without a GPU.
  */
@@ -63,14 +65,12 @@ static const fcase_t cases[] = {
 
 static jfa_context_t *g_simt; /* a context capped at the simt family (the accuracy baseline) */
 
-/* The family a float32 call must run on: sm80 for aligned rows (D a multiple of 4 here, the
-   tensors being packed) with D <= 256 (the JVP D <= 128), else simt; simt under
+/* The family a float32 call must run on (gt_expected_f32_path): sm90 at D = 64 / 128 (the JVP 64)
+   without a window where the build and device have it, else sm80 for aligned rows (D a multiple
+   of 4 here, the tensors being packed) with D <= 256 (the JVP D <= 128), else simt; simt under
    JFA_KERNEL_PATH=simt. */
 static int expected_path(const fcase_t *c, int jvp) {
-  const char *e = getenv("JFA_KERNEL_PATH");
-  if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
-  if (c->D % 4 != 0 || (jvp && c->D > 128)) return GT_PATH_SIMT;
-  return GT_PATH_SM80;
+  return gt_expected_f32_path(c->D, jvp, c->wl != UNB || c->wr != UNB);
 }
 
 static void check_ran(jfa_context_t *gpu, const char *what, int want_path, int tf32) {

@@ -72,16 +72,6 @@ __device__ __forceinline__ void mma_pass(float *c, const uint32_t *a_hi, const u
   if (PASS == 2) mma_tf32(c, a_hi, b_hi);
 }
 
-/* An accumulator fragment of S (or P (Sd - c)) for one 8-key tile as the A operand of P V:
-   a0 = c0, a1 = c2, a2 = c1, a3 = c3 (tf32.cuh: key 2t at position t, 2t + 1 at t + 4). */
-template <bool PRECISE>
-__device__ __forceinline__ void f32_acc_as_a(const float *c, uint32_t *hi, uint32_t *lo) {
-  f32_split<PRECISE>(c[0], hi[0], lo[0]);
-  f32_split<PRECISE>(c[2], hi[1], lo[1]);
-  f32_split<PRECISE>(c[1], hi[2], lo[2]);
-  f32_split<PRECISE>(c[3], hi[3], lo[3]);
-}
-
 /* One product pass of S (and Sd = Qd K^T + Q Kd^T) for the key tiles 2 np, 2 np + 1 of every slab. */
 template <int PASS, int MT, int NT, bool JVP>
 __device__ __forceinline__ void f32_s_pass(float (&s)[MT][NT][4], float (&sd)[JVP ? MT : 1][JVP ? NT : 1][4], int np,

@@ -79,4 +79,16 @@ __device__ __forceinline__ void f32_split(float x, uint32_t &hi, uint32_t &lo) {
   }
 }
 
+/** An accumulator fragment of S (or P (Sd - c)) for one 8-key tile as the A operand of P V:
+ *  a0 = c0, a1 = c2, a2 = c1, a3 = c3 (key 2t at position t, 2t + 1 at t + 4; see above). The
+ *  sm90 float32 kernel (sm90/fwd_f32.cuh) uses it for wgmma's A fragment, which has the same
+ *  per-warp layout, with V's keys permuted alike in its transposed shared-memory tile. */
+template <bool PRECISE>
+__device__ __forceinline__ void f32_acc_as_a(const float *c, uint32_t *hi, uint32_t *lo) {
+  f32_split<PRECISE>(c[0], hi[0], lo[0]);
+  f32_split<PRECISE>(c[2], hi[1], lo[1]);
+  f32_split<PRECISE>(c[1], hi[2], lo[2]);
+  f32_split<PRECISE>(c[3], hi[3], lo[3]);
+}
+
 #endif /* JFA_KERNELS_SM80_TF32_CUH_ */

@@ -1,8 +1,9 @@
 /*
  * family.cu - the sm90 family's (wgmma + TMA, sm_90a) rows of the forward and JVP tables
  * (family.h) and its backward row (off under JFA_SM90_BWD=0): which calls it takes (the forward
- * and the JVP at D = 64, 96, 128, 192, 256, the backward at the same) and the calls into the per-head-dim instantiations
- * (inst/). Built for sm_90a only, with the kernels (JFA_SM90A_SOURCES).
+ * and the JVP at D = 64, 96, 128, 192, 256, the backward at the same; float32's forward at 64 and 128
+ * and JVP at 64 in JFA_SM90_F32 builds) and the calls into the per-head-dim instantiations (inst/).
+ * Built for sm_90a only, with the kernels (JFA_SM90A_SOURCES).
  */
 #include "kernels/family.h"
 #include "kernels/sm90/sm90.h"
@@ -14,9 +15,47 @@ bool sm90_compiled(void) {
   return false;
 }
 
+#ifdef JFA_SM90_F32
+/* The float32 kernel (fwd_f32.cuh): D = 64 and 128 (the JVP 64), unmasked or causal. */
+static const char *fwd_f32_why_not(const FwdCall &c) {
+  const jfa_problem_t *p = c.p;
+  const bool jvp = c.qd != nullptr;
+  if (p->D != 64 && p->D != 128) return "float32 head dim not 64 or 128";
+  if (jvp && p->D != 64) return "float32 JVP head dim not 64 (the 3xTF32 planes of D = 128 do not fit)";
+  if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (problem_has_masks(p)) return "float32 with masks other than causal (the sm80 float32 kernel takes them)";
+  if (!(p->scale > 0)) return "scale <= 0 (the FAST softmax needs scale > 0)";
+  if (p->B > 65535 || p->Hq > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
+    return "B or Hq above 65535, or Nq or Nk >= 2^31";
+  if (!tma_tensor_ok_f32(c.q) || !tma_tensor_ok_f32(c.k) || !tma_tensor_ok_f32(c.v))
+    return "q, k, v: float32 not TMA-describable";
+  if (jvp && (!tma_tensor_ok_f32(c.qd) || !tma_tensor_ok_f32(c.kd) || !tma_tensor_ok_f32(c.vd)))
+    return "qd, kd, vd: float32 not TMA-describable";
+  return nullptr;
+}
+
+static jfa_status_t fwd_f32_dispatch(const FwdCall &c, const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
+  const bool jvp = c.qd != nullptr, tf32 = call_precision(c.ctx, c.q->dtype, PATH_SM90) == PREC_TF32;
+  if constexpr (head_dim_built(64)) {
+    if (a.Dreal == 64) return jvp ? sm90_fwd_f32_d<64, true>(a, t, tf32, st) : sm90_fwd_f32_d<64, false>(a, t, tf32, st);
+  }
+  if constexpr (head_dim_built(128)) {
+    if (a.Dreal == 128 && !jvp) return sm90_fwd_f32_d<128, false>(a, t, tf32, st);
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 float32 %s kernel for head dim %d", jvp ? "JVP" : "forward", a.Dreal);
+}
+#endif
+
 const char *sm90_fwd_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
+  if (c.q->dtype == JFA_DTYPE_FLOAT32) {
+#ifdef JFA_SM90_F32
+    return fwd_f32_why_not(c);
+#else
+    return "float32 (the sm90 float32 kernel is not in this build: JFA_SM90_F32=OFF)";
+#endif
+  }
   if (!sm90_has_tile(c.qd ? OP_JVP : OP_FWD, (int)c.q->dtype, (int)p->D, 0))
     return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
@@ -57,6 +96,9 @@ jfa_status_t sm90_fwd_run(const FwdCall &c) {
   fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
   const Sm90Tensors t = {c.q, c.k, c.v, c.qd, c.kd, c.vd};
   cudaStream_t st = ctx_stream(c.ctx);
+#ifdef JFA_SM90_F32
+  if (c.q->dtype == JFA_DTYPE_FLOAT32) return fwd_f32_dispatch(c, a, t, st);
+#endif
   if (c.q->dtype == JFA_DTYPE_BFLOAT16) return fwd_dispatch<__nv_bfloat16>(a, t, c.qd != nullptr, st);
   return fwd_dispatch<__half>(a, t, c.qd != nullptr, st);
 }

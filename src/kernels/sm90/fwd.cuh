@@ -54,8 +54,6 @@
 #ifndef JFA_KERNELS_SM90_FWD_CUH_
 #define JFA_KERNELS_SM90_FWD_CUH_
 
-#include <string.h>
-
 #include "kernels/common/softmax.cuh"
 #include "kernels/sm90/sm90.h"
 #include "kernels/sm90/tma.h"
@@ -131,11 +129,6 @@ __device__ __forceinline__ uint64_t bits_range(int lo, int hi) {
   const uint64_t l = lo >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << lo) - 1);
   return h & ~l;
 }
-
-/* The TMA maps of one call (passed by value in kernel parameter space). */
-struct Sm90Maps {
-  CUtensorMap q, k, v, qd, kd, vd;
-};
 
 /* S = Q K^T (, Sd = Qd K^T + Q Kd^T) of one warpgroup's 64 rows (qrow: their byte offset in
    a Q half) against the stage at kv: k16 steps along D, 4 per 64-column half. Issues only. */
@@ -498,15 +491,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
-  memset(&tm, 0, sizeof(tm));
-  JFA_CHECK(tma_map_bhsd(&tm.q, t.q, C::BM));
-  JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
-  JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
-  if (JVP) {
-    JFA_CHECK(tma_map_bhsd(&tm.qd, t.qd, C::BM));
-    JFA_CHECK(tma_map_bhsd(&tm.kd, t.kd, BN));
-    JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, BN));
-  }
+  JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
   auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);

@@ -5,18 +5,46 @@
 #ifndef JFA_KERNELS_SM90_SM90_H_
 #define JFA_KERNELS_SM90_SM90_H_
 
+#include <cuda.h>
+#include <string.h>
+
 #include "kernels/common/softmax.cuh"
 #include "kernels/sm80/sm80.h" /* BwdArgs, shared with the sm80 backward */
 #include "kernels/sm90/tiles.h"
+#include "kernels/sm90/tma.h"
+
+/* The TMA maps of one forward call (passed by value in kernel parameter space). */
+struct Sm90Maps {
+  CUtensorMap q, k, v, qd, kd, vd;
+};
 
 /* The tensors of one call; the launcher encodes their TMA maps with its own tile shape. */
 struct Sm90Tensors {
   const jfa_tensor_t *q, *k, *v, *qd, *kd, *vd;
 };
 
+/* The TMA maps of a forward call (fwd.cuh, fwd_f32.cuh): q (and qd) in boxes of bm rows, k, v (and
+   kd, vd) of bn, 128 bytes of columns each (tma_map_bhsd); the others zero. */
+static inline jfa_status_t sm90_fwd_maps(Sm90Maps *tm, const Sm90Tensors &t, int bm, int bn, bool jvp) {
+  memset(tm, 0, sizeof(*tm));
+  JFA_CHECK(tma_map_bhsd(&tm->q, t.q, bm));
+  JFA_CHECK(tma_map_bhsd(&tm->k, t.k, bn));
+  JFA_CHECK(tma_map_bhsd(&tm->v, t.v, bn));
+  if (jvp) {
+    JFA_CHECK(tma_map_bhsd(&tm->qd, t.qd, bm));
+    JFA_CHECK(tma_map_bhsd(&tm->kd, t.kd, bn));
+    JFA_CHECK(tma_map_bhsd(&tm->vd, t.vd, bn));
+  }
+  return JFA_SUCCESS;
+}
+
 /** Forward (JVP = false) or fused forward+JVP at head dim D (64 or 128) for the 16-bit type T;
  *  inst/fwd_d<D>.cu and inst/jvp_d<D>.cu instantiate it. */
 template <typename T, int D, bool JVP> jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st);
+/** Float32 forward (JVP = false) or fused forward+JVP at head dim D (fwd_f32.cuh; JFA_SM90_F32 builds):
+ *  one TF32 product when tf32, else 3xTF32; inst/fwd_f32_d<D>.cu and inst/jvp_f32_d<D>.cu instantiate it. */
+template <int D, bool JVP>
+jfa_status_t sm90_fwd_f32_d(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st);
 /* The 16-bit tensors of a backward call the launcher encodes TMA maps for. */
 struct Sm90BwdTensors {
   const jfa_tensor_t *q, *k, *v, *dout;

@@ -50,14 +50,17 @@
 
 #include "kernels/common/host.cuh"
 
-/** One row. dtype 0: bf16 and fp16 alike. BM = 128 query rows per CTA (two consumer
+/** One row. dtype 0: bf16 and fp16 alike (JFA_DTYPE_FLOAT32: the float32 kernel, fwd_f32.cuh). BM = 128 query rows per CTA (two consumer
  *  warpgroups of 64), BN keys per block (BNM in masked calls, MASK_CLASS_ANY: a power of two),
  *  ST shared-memory stages, OVERLAP: the S of block j + 1 issued before the softmax of block j
  *  (forward only), PAD: the P V products over whole 64-column slabs (D = 96: wgmma N = 128 into
  *  an O (and U) of 128 columns, the last 32 zeros) rather than N = D (at D = 96 one wgmma over a
  *  slab and a half, outside the PTX ISA's canonical MN-major layouts; tuning variant 2 until it is
  *  checked on a GPU), CS: the column split (BM = 64 rows a CTA, both consumers on them, the first
- *  owning O's and U's columns 0..127, the second the rest). */
+ *  owning O's and U's columns 0..127, the second the rest). QREG (float32 rows, fwd_f32.cuh): Q's
+ *  hi / lo fragments stay in registers for the CTA's lifetime instead of being reloaded from the
+ *  TMA tile and split each key block; BNT, STT (float32 rows; 0: BN, ST): the keys a block and the
+ *  stages of the TF32 mode, whose stages hold 3 tiles (the JVP 6) instead of 5 (10). */
 struct Sm90Tile {
   int op, dtype, D, variant;
   int BN, ST;
@@ -65,6 +68,8 @@ struct Sm90Tile {
   int BNM;
   bool PAD;
   bool CS;
+  bool QREG;
+  int BNT, STT;
 };
 
 /* clang-format off */
@@ -100,6 +105,13 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
   {OP_FWD,  0, 256, 2,     64,  2, true,    64, false, false},
+  /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
+     stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
+     sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
+  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT */
+  {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false, true,  128, 2},
+  {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false, false,  32, 3},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, false,  32, 3},
 };
 /* clang-format on */
 
@@ -110,19 +122,24 @@ static constexpr Sm90Tile kSm90Tiles[] = {
  *  session run 1: SPLIT 1.04-1.08x faster than 2. Masked calls run 2 when this is 3. */
 static constexpr int kSm90BwdDq = 3;
 
+/** Whether a row of dtype rd serves dtype dt: rows of dtype 0 serve the 16-bit types. */
+constexpr bool sm90_dtype_match(int rd, int dt) {
+  return rd == dt || (rd == 0 && (dt == JFA_DTYPE_BFLOAT16 || dt == JFA_DTYPE_FLOAT16));
+}
+
 /** Whether the table has a row for (op, dtype, D, variant). */
 constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
   for (const Sm90Tile &r : kSm90Tiles)
-    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) return true;
+    if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) return true;
   return false;
 }
 
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0};
   for (const Sm90Tile &r : kSm90Tiles)
-    if (r.op == op && (r.dtype == 0 || r.dtype == dtype) && r.D == D && r.variant == variant) {
+    if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
       if (mask_class == MASK_CLASS_ANY) t.BN = r.BNM;
       return t;

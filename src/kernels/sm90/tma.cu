@@ -28,9 +28,8 @@ static jfa_status_t encode_fn(EncodeTiledFn *out) {
   return JFA_SUCCESS;
 }
 
-bool tma_tensor_ok(const jfa_tensor_t *t) {
-  /* the tensor-core rule (16-bit, aligned rows and strides), plus the TMA extent limits */
-  if (!sm80_tensor_ok(t)) return false;
+/* The TMA extent limits: extents below 2^31, strides below 2^38 elements. */
+static bool tma_extents_ok(const jfa_tensor_t *t) {
   for (int i = 0; i < 4; ++i)
     if (t->shape[i] >= ((int64_t)1 << 31)) return false;
   for (int i = 0; i < 3; ++i)
@@ -38,26 +37,35 @@ bool tma_tensor_ok(const jfa_tensor_t *t) {
   return true;
 }
 
+bool tma_tensor_ok(const jfa_tensor_t *t) {
+  /* the tensor-core rule (16-bit, aligned rows and strides), plus the TMA extent limits */
+  return sm80_tensor_ok(t) && tma_extents_ok(t);
+}
+
+bool tma_tensor_ok_f32(const jfa_tensor_t *t) { return sm80_tensor_ok_f32(t) && tma_extents_ok(t); }
+
 jfa_status_t tma_map_bhsd(CUtensorMap *map, const jfa_tensor_t *t, int box_rows) {
-  if (!tma_tensor_ok(t)) JFA_FAIL(JFA_ERROR_INTERNAL, "tensor not describable by a TMA map");
+  if (!tma_tensor_ok(t) && !tma_tensor_ok_f32(t)) JFA_FAIL(JFA_ERROR_INTERNAL, "tensor not describable by a TMA map");
+  const cuuint64_t esz = t->dtype == JFA_DTYPE_FLOAT32 ? 4 : 2;
   EncodeTiledFn fn;
   JFA_CHECK(encode_fn(&fn));
   /* dims fastest first: D, N, H, B; a size-1 dim gets a harmless valid stride */
   const cuuint64_t dims[4] = {(cuuint64_t)t->shape[3], (cuuint64_t)t->shape[2], (cuuint64_t)t->shape[1],
                               (cuuint64_t)t->shape[0]};
   cuuint64_t strides[3];
-  cuuint64_t inner = (cuuint64_t)t->shape[3] * 2;
+  cuuint64_t inner = (cuuint64_t)t->shape[3] * esz;
   for (int i = 0; i < 3; ++i) {
     const int ax = 2 - i; /* N, H, B */
-    cuuint64_t s = (cuuint64_t)t->stride[ax] * 2;
+    cuuint64_t s = (cuuint64_t)t->stride[ax] * esz;
     if (t->shape[ax] == 1) s = (inner + 15) / 16 * 16;
     strides[i] = s;
     inner = s * (cuuint64_t)t->shape[ax];
   }
-  const cuuint32_t box[4] = {64, (cuuint32_t)box_rows, 1, 1};
+  const cuuint32_t box[4] = {(cuuint32_t)(128 / esz), (cuuint32_t)box_rows, 1, 1}; /* 128-byte rows */
   const cuuint32_t estr[4] = {1, 1, 1, 1};
-  const CUtensorMapDataType dt =
-      t->dtype == JFA_DTYPE_BFLOAT16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  const CUtensorMapDataType dt = t->dtype == JFA_DTYPE_FLOAT32    ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+                                 : t->dtype == JFA_DTYPE_BFLOAT16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                                                  : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
   CUresult r = fn(map, dt, 4, t->data, dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
                   CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS)

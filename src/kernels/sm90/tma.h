@@ -15,8 +15,12 @@
  *  16-byte aligned base and strides, unit stride along D) and extents below 2^31. */
 bool tma_tensor_ok(const jfa_tensor_t *t);
 
-/** Encodes a map over t (dims D, N, H, B) with a box of 64 columns by box_rows rows of one
- *  (batch, head), 128-byte swizzle, out-of-bounds elements read as zero. */
+/** The same for float32 tensors (sm80_tensor_ok_f32 and the extent limits): the sm90 float32 kernel. */
+bool tma_tensor_ok_f32(const jfa_tensor_t *t);
+
+/** Encodes a map over t (dims D, N, H, B) with a box of 128 bytes of columns (64 16-bit or 32
+ *  float32 elements) by box_rows rows of one (batch, head), 128-byte swizzle, out-of-bounds
+ *  elements read as zero. */
 jfa_status_t tma_map_bhsd(CUtensorMap *map, const jfa_tensor_t *t, int box_rows);
 
 /** Encodes a map over the backward's fp32 dQ workspace, (BH, Nq, Dws) densely (dims Dws, Nq,
