@@ -200,6 +200,9 @@ static const tcase_t cases[] = {
     {FH, 1, 1, 2, 2, 0, 0, 192, BR, 0, 0, 1, 0, 0, 0, 0, "5,700,40", "9,650,100", 0},
     {FH, 1, 1, 2, 2, 0, 0, 256, NONE, 0, 0, 1, 0, 0, 0, 0, "10,20,0,64", "0,30,5,70", 0},
     {BF, 0, 1, 2, 2, 512, 512, 192, TL, 0, 0, 30, 0, 1, 100, UNB, NULL, NULL, 0}, /* large logits, window */
+    /* boolean dense masks at the head dims whose sm90 backward does not read them: sm80 */
+    {BF, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 1},
+    {FH, 1, 1, 4, 2, 257, 300, 192, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 2},
 };
 
 /* make_mask's fixed rows (tcase_t.dense), and the draws of a case with one (the inputs are random:
