@@ -39,7 +39,7 @@
  *       head dims, go to sm80. Deterministic and accumulate modes as
  *       sm80. JFA_SM90_BWD=0 at context creation (CudaState.sm90_bwd) turns the row off, to
  *       compare it with sm80's on the same device (tests/gpu/test_gpu_sm90_bwd.c).
- *   (6) JFA_SM90_F32=ON builds only (a draft, off by default): float32 unmasked or causal, 3xTF32
+ *   (6) JFA_SM90_F32 builds (the default): float32 unmasked or causal, 3xTF32
  *       or TF32 as the sm80 rows; other masks go to sm80.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build

@@ -23,9 +23,9 @@ if(JFA_ENABLE_CUDA)
     ${_jfa_k}/sm80/family_bwd_jvp.cu
     ${_jfa_k}/sm90/tma.cu)
   set(JFA_SM90A_SOURCES ${_jfa_k}/sm90/family.cu)
-  # The sm90 float32 forward / JVP (sm90/fwd_f32.cuh, wgmma TF32): a draft not yet run on a GPU,
-  # off by default; ON builds sm90/inst/*_f32_d*.cu and lets sm90/family.cu take float32 calls.
-  option(JFA_SM90_F32 "Build the sm90 (wgmma TF32) float32 forward and JVP (draft)" OFF)
+  # The sm90 float32 forward / JVP (sm90/fwd_f32.cuh, wgmma TF32), on by default: builds
+  # sm90/inst/*_f32_d*.cu and lets sm90/family.cu take float32 calls (OFF: float32 on sm80).
+  option(JFA_SM90_F32 "Build the sm90 (wgmma TF32) float32 forward and JVP" ON)
   foreach(d ${JFA_HEAD_DIMS})
     foreach(op fwd jvp bwd bwd_jvp fwd_f32 jvp_f32 bwd_f32)
       if(EXISTS ${_jfa_k}/sm80/inst/${op}_d${d}.cu)
