@@ -44,6 +44,10 @@
  * and one more cross-warpgroup barrier a block.
  * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. of the
  * forward and pick one with JFA_TUNE_SM90A=<n> (a variant a head dim lacks runs variant 0).
+ * Variants 3 and 4 of the D = 128 forward (PVLAG, 2 / 3 stages) overlap the softmax with the
+ * tensor cores without variant 1's second score accumulator: the P V of block j runs during the
+ * softmax of block j + 1 (FlashAttention-3's order), live across that softmax O 64 + S 64 + P 32
+ * registers a thread (variant 1: O 64 + S 64 + the next S 64, which spills and serialises its wgmma).
  */
 #ifndef JFA_KERNELS_SM90_TILES_H_
 #define JFA_KERNELS_SM90_TILES_H_
@@ -60,7 +64,12 @@
  *  owning O's and U's columns 0..127, the second the rest). QREG (float32 rows, fwd_f32.cuh): Q's
  *  hi / lo fragments stay in registers for the CTA's lifetime instead of being reloaded from the
  *  TMA tile and split each key block; BNT, STT (float32 rows; 0: BN, ST): the keys a block and the
- *  stages of the TF32 mode, whose stages hold 3 tiles (the JVP 6) instead of 5 (10). */
+ *  stages of the TF32 mode, whose stages hold 3 tiles (the JVP 6) instead of 5 (10).
+ *  PVLAG (16-bit forward, unmasked and causal calls; masked ones run variant 0's tiles): the other
+ *  overlap (FlashAttention-3's): the P V of block j is issued right after the S of block j + 1 and
+ *  runs during the softmax of block j + 1, O rescaled once that P V is waited; one score accumulator
+ *  and P (packed, 16-bit) live across the softmax instead of two score accumulators, so it fits D =
+ *  128 at BN = 128 (fwd.cuh); K and V of a stage get their own barriers (K released after its S). */
 struct Sm90Tile {
   int op, dtype, D, variant;
   int BN, ST;
@@ -70,6 +79,7 @@ struct Sm90Tile {
   bool CS;
   bool QREG;
   int BNT, STT;
+  bool PVLAG;
 };
 
 /* clang-format off */
@@ -105,6 +115,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
   {OP_FWD,  0, 256, 2,     64,  2, true,    64, false, false},
+  /* PVLAG (D = 128, bench/RESULTS.md 2026-12-02 fourth session): 2 and 3 stages */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG */
+  {OP_FWD,  0, 128, 3,    128,  2, false,  128, false, false, false,  0,  0, true},
+  {OP_FWD,  0, 128, 4,    128,  3, false,  128, false, false, false,  0,  0, true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -137,7 +151,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
