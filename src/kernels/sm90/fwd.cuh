@@ -656,6 +656,9 @@ jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st)
   if constexpr (sm90_has_tile(op, dt, D, 4)) {
     if (v == 4) return sm90_fwd_variant<T, D, JVP, 4>(a, t, st);
   }
+  if constexpr (sm90_has_tile(op, dt, D, 5)) {
+    if (v == 5) return sm90_fwd_variant<T, D, JVP, 5>(a, t, st);
+  }
 #endif
   return sm90_fwd_variant<T, D, JVP, 0>(a, t, st);
 }

@@ -44,10 +44,12 @@
  * and one more cross-warpgroup barrier a block.
  * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. of the
  * forward and pick one with JFA_TUNE_SM90A=<n> (a variant a head dim lacks runs variant 0).
- * Variants 3 and 4 of the D = 128 forward (PVLAG, 2 / 3 stages) overlap the softmax with the
- * tensor cores without variant 1's second score accumulator: the P V of block j runs during the
- * softmax of block j + 1 (FlashAttention-3's order), live across that softmax O 64 + S 64 + P 32
- * registers a thread (variant 1: O 64 + S 64 + the next S 64, which spills and serialises its wgmma).
+ * Variants 3, 4 and 5 of the D = 128 forward (PVLAG; BN = 128 with 2 / 3 stages, BN = 176 with 2)
+ * overlap the softmax with the tensor cores without variant 1's second score accumulator: the P V
+ * of block j runs during the softmax of block j + 1 (FlashAttention-3's order), live across that
+ * softmax O 64 + S 64 + P 32 registers a thread at BN = 128, O 64 + S 88 + P 44 at 176 (variant 1:
+ * O 64 + S 64 + the next S 64, which spills and serialises its wgmma). ptxas: 0 spills, and the
+ * consumers' code needs at most 192 (BN = 128) / 224 (BN = 176) of their 240 registers.
  */
 #ifndef JFA_KERNELS_SM90_TILES_H_
 #define JFA_KERNELS_SM90_TILES_H_
@@ -115,10 +117,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
   {OP_FWD,  0, 256, 2,     64,  2, true,    64, false, false},
-  /* PVLAG (D = 128, bench/RESULTS.md 2026-12-02 fourth session): 2 and 3 stages */
+  /* PVLAG (D = 128, bench/RESULTS.md 2026-12-02 fourth session): 2 and 3 stages; BN = 176 (the
+     shape FlashAttention-3 takes for its non-causal D = 128 forward: S 88 + P 44 + O 64 registers) */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG */
   {OP_FWD,  0, 128, 3,    128,  2, false,  128, false, false, false,  0,  0, true},
   {OP_FWD,  0, 128, 4,    128,  3, false,  128, false, false, false,  0,  0, true},
+  {OP_FWD,  0, 128, 5,    176,  2, false,  128, false, false, false,  0,  0, true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
