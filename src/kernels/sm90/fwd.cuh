@@ -202,7 +202,7 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
    rows, the first O's and U's columns 0..127, the second the rest. PVLAG (tiles.h; 16-bit forward,
-   unmasked and causal only): the P V of block j issued after the S of block j + 1 (fwd_pvlag_loop) */
+   unmasked and causal only): the P V of block j issued after the S of block j + 1 (the consumers' PVLAG loop) */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false>
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
