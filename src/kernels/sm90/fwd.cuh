@@ -201,8 +201,9 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
 
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
-   rows, the first O's and U's columns 0..127, the second the rest */
-template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS>
+   rows, the first O's and U's columns 0..127, the second the rest. PVLAG (tiles.h; 16-bit forward,
+   unmasked and causal only): the P V of block j issued after the S of block j + 1 (the consumers' PVLAG loop) */
+template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false>
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -210,11 +211,16 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
   constexpr int NT = C::NT, DT = DA / 8, NH = C::NH, NW = C::NW;
   static_assert(CS ? DA == 128 : (DA == D || DA == NH * 64), "accumulator columns: D, whole slabs, or 128 (CS)");
   static_assert(!MASKED || (BN & (BN - 1)) == 0, "masked blocks of a power of two keys (the dense mask's words)");
+  static_assert(!PVLAG || (!JVP && !MASKED && !OVERLAP && !CS), "PVLAG: the unmasked 16-bit forward only");
+  static_assert((4 * ST + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "PVLAG: the V barriers after bar_q");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   const uint32_t sQ = sbase, sQd = sbase + C::Q_BYTES, sKV = sbase + C::NQ * C::Q_BYTES;
   const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], q */
   const uint32_t bar_q = bar + 16 * ST;
+  /* PVLAG: the stages' V halves have their own barriers, vfull[ST] and vempty[ST] (full and empty
+     then count K's loads and releases) */
+  const uint32_t vbar = bar_q + 8;
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -245,6 +251,13 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       mbar_init(bar + 8 * (ST + s), 8); /* one arrival per consumer warp */
     }
     mbar_init(bar_q, 1);
+    if (PVLAG) {
+#pragma unroll
+      for (int s = 0; s < ST; ++s) {
+        mbar_init(vbar + 8 * s, 1);
+        mbar_init(vbar + 8 * (ST + s), 8);
+      }
+    }
     mbar_fence_init();
   }
   __syncthreads();
@@ -297,7 +310,28 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       }
       int st = 0;
       uint32_t ph = 0; /* parity of the stages' current round */
-      for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
+      if constexpr (PVLAG) {
+        /* K and V of block i into stage i % ST, each when the consumers released its half */
+        for (int i = 0; i < nlive; ++i) {
+          const uint32_t dst = sKV + st * C::STAGE_BYTES;
+          if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u);
+          mbar_arrive_expect_tx(bar + 8 * st, NH * C::HALF_K);
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh)
+            tma_load_4d(dst + hh * C::HALF_K, &tm.k, bar + 8 * st, hh * 64, (jb0 + i) * BN, (int)hk, (int)b);
+          if (i >= ST) mbar_wait(vbar + 8 * (ST + st), ph ^ 1u);
+          mbar_arrive_expect_tx(vbar + 8 * st, NH * C::HALF_K);
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh)
+            tma_load_4d(dst + (NH + hh) * C::HALF_K, &tm.v, vbar + 8 * st, hh * 64, (jb0 + i) * BN, (int)hk,
+                        (int)b);
+          if (++st == ST) {
+            st = 0;
+            ph ^= 1u;
+          }
+        }
+      }
+      for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); !PVLAG && i < nlive;
            ++i, j = fwd_next_live(live_s, skip, j + 1, nblk)) {
         if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         const uint32_t full = bar + 8 * st, dst = sKV + st * C::STAGE_BYTES;
@@ -396,7 +430,94 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       wg_wait<0>();
       wg_reg_fence<NT * 4>(&s[0][0][0]);
     }
-    for (int i = 0, jl = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
+    if constexpr (PVLAG) {
+      /* PVLAG (FlashAttention-3's order): iteration i issues S(i) and then P(i - 1) V(i - 1) (one
+         ping-pong turn, two commit groups), waits for S(i) only (wait_group 1) and releases K(i),
+         runs the softmax of block i while the tensor cores run P(i - 1) V(i - 1), then waits for
+         that (wait_group 0), releases V(i - 1), rescales O by the block's alpha and packs P(i) into
+         ap, the A operand of the next iteration's P V. Live across the softmax: O (in flight), S,
+         and P(i - 1) (in flight, 16-bit packed): 64 + 64 + 32 registers a thread at D = BN = 128.
+         The arithmetic is variant 0's, in the same order (O *= alpha(i), then O += P(i) V(i)): the
+         softmax gets a one-column stand-in for O, which it scales by alpha (1 * alpha = alpha).
+         Block 0 is peeled (no P V before it) so that every wgmma wait of the loop is unconditional:
+         ptxas serialises the wgmma (C7514) when the groups in flight depend on a branch. */
+      float alpha[1][1][4];
+      /* waits for K(i) and V(i - 1) (PV) and issues S(i) and P(i - 1) V(i - 1) in this consumer's turn */
+      auto issue = [&](int i, bool pv) {
+        const int st = i % ST, sp = (i + ST - 1) % ST;
+        mbar_wait(bar + 8 * st, (uint32_t)((i / ST) & 1));
+        if (pv) mbar_wait(vbar + 8 * sp, (uint32_t)(((i - 1) / ST) & 1));
+        named_bar_sync(1 + wg, 256);
+        /* O's rescale and P's packing (previous iteration) before the wgmma fence */
+        wg_reg_fence<DT * 4>(&o[0][0][0]);
+        wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
+        wg_fence();
+        mma_scores<T, D, BN, JVP, ST, CS>(s, sd, sQ, sQd, qrow, sKV + st * C::STAGE_BYTES);
+        wg_commit();
+        if (pv) {
+          mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
+          wg_commit();
+        }
+        if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
+      };
+      /* after S(i) has landed: releases K(i), the softmax of block i (alpha: its rescale of O) */
+      auto softmax = [&](int i) {
+        wg_reg_fence<NT * 4>(&s[0][0][0]);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar + 8 * (ST + i % ST)); /* this warp is done with K(i) */
+        const BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) alpha[0][0][e] = 1.f;
+        fwd_softmax_block<1, NT, 1, false, false, true, false>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, alpha,
+                                                               u, mrow, lrow, nrow, crow, dw);
+      };
+      /* once no P V is in flight: O *= alpha, P(i) packed into ap */
+      auto rescale_pack = [&]() {
+        wg_reg_fence<DT * 4>(&o[0][0][0]);
+        wg_reg_fence<NT * 4>(&s[0][0][0]);
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) o[0][dt][e] *= alpha[0][0][e & 2];
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; ++kk) {
+          ap[kk][0] = pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
+          ap[kk][1] = pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
+          ap[kk][2] = pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+          ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+        }
+      };
+      if (nlive > 0) {
+        issue(0, false);
+        wg_wait<0>();
+        softmax(0);
+        rescale_pack();
+      }
+      for (int i = 1; i < nlive; ++i) {
+        issue(i, true);
+        wg_wait<1>(); /* S(i); P(i - 1) V(i - 1) may still run */
+        softmax(i);
+        wg_wait<0>(); /* P(i - 1) V(i - 1) */
+        __syncwarp();
+        if (lane == 0) mbar_arrive(vbar + 8 * (ST + (i - 1) % ST)); /* this warp is done with V(i - 1) */
+        rescale_pack();
+      }
+      if (nlive > 0) {
+        /* the last block's P V */
+        const int sp = (nlive - 1) % ST;
+        mbar_wait(vbar + 8 * sp, (uint32_t)(((nlive - 1) / ST) & 1));
+        wg_reg_fence<DT * 4>(&o[0][0][0]);
+        wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
+        wg_fence();
+        mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
+        wg_commit();
+        wg_wait<0>();
+        wg_reg_fence<DT * 4>(&o[0][0][0]);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+      }
+    }
+    for (int i = 0, jl = fwd_next_live(live_s, skip, 0, nblk); !PVLAG && i < nlive;
          ++i, jl = fwd_next_live(live_s, skip, jl + 1, nblk)) {
       /* iteration i: stage i % ST holds key block jb0 + jl */
       const int j = i, st = i % ST;
@@ -485,14 +606,14 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 #endif
 }
 
-template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS>
+template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS>;
+  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -507,10 +628,10 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
-  if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS>(a, t, st);
-  /* a tuning variant whose stages leave no room for the MASKED kernel's dense-mask words runs
-     variant 0's masked tiles */
-  if constexpr (Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448) {
+  if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG>(a, t, st);
+  /* a tuning variant whose stages leave no room for the MASKED kernel's dense-mask words, or
+     whose order the masked kernel lacks (PVLAG), runs variant 0's masked tiles */
+  if constexpr (!m.PVLAG && Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448) {
     return launch_sm90a<T, D, DA, m.BN, JVP, m.ST, m.OVERLAP, true, c.CS>(a, t, st);
   } else {
     constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
@@ -528,6 +649,18 @@ jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st)
   }
   if constexpr (sm90_has_tile(op, dt, D, 2)) {
     if (v == 2) return sm90_fwd_variant<T, D, JVP, 2>(a, t, st);
+  }
+  if constexpr (sm90_has_tile(op, dt, D, 3)) {
+    if (v == 3) return sm90_fwd_variant<T, D, JVP, 3>(a, t, st);
+  }
+  if constexpr (sm90_has_tile(op, dt, D, 4)) {
+    if (v == 4) return sm90_fwd_variant<T, D, JVP, 4>(a, t, st);
+  }
+  if constexpr (sm90_has_tile(op, dt, D, 5)) {
+    if (v == 5) return sm90_fwd_variant<T, D, JVP, 5>(a, t, st);
+  }
+  if constexpr (sm90_has_tile(op, dt, D, 6)) {
+    if (v == 6) return sm90_fwd_variant<T, D, JVP, 6>(a, t, st);
   }
 #endif
   return sm90_fwd_variant<T, D, JVP, 0>(a, t, st);

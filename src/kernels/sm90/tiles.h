@@ -44,6 +44,15 @@
  * and one more cross-warpgroup barrier a block.
  * Variant 0 is what runs; tuning builds (-DJFA_TUNING=ON) also compile variants 1.. of the
  * forward and pick one with JFA_TUNE_SM90A=<n> (a variant a head dim lacks runs variant 0).
+ * The D = 128 forward's default (variant 0, = 3) is PVLAG since the fourth session of 2026-12-02
+ * (H200, N = 4096: 446 -> 492 TFLOP/s, causal 387 -> 423; bench/RESULTS.md); variant 6 keeps the
+ * order before it (S, softmax, P V per block) for A / B runs.
+ * Variants 3, 4 and 5 of the D = 128 forward (PVLAG; BN = 128 with 2 / 3 stages, BN = 176 with 2)
+ * overlap the softmax with the tensor cores without variant 1's second score accumulator: the P V
+ * of block j runs during the softmax of block j + 1 (FlashAttention-3's order), live across that
+ * softmax O 64 + S 64 + P 32 registers a thread at BN = 128, O 64 + S 88 + P 44 at 176 (variant 1:
+ * O 64 + S 64 + the next S 64, which spills and serialises its wgmma). ptxas: 0 spills, and the
+ * consumers' code needs at most 192 (BN = 128) / 224 (BN = 176) of their 240 registers.
  */
 #ifndef JFA_KERNELS_SM90_TILES_H_
 #define JFA_KERNELS_SM90_TILES_H_
@@ -60,7 +69,12 @@
  *  owning O's and U's columns 0..127, the second the rest). QREG (float32 rows, fwd_f32.cuh): Q's
  *  hi / lo fragments stay in registers for the CTA's lifetime instead of being reloaded from the
  *  TMA tile and split each key block; BNT, STT (float32 rows; 0: BN, ST): the keys a block and the
- *  stages of the TF32 mode, whose stages hold 3 tiles (the JVP 6) instead of 5 (10). */
+ *  stages of the TF32 mode, whose stages hold 3 tiles (the JVP 6) instead of 5 (10).
+ *  PVLAG (16-bit forward, unmasked and causal calls; masked ones run variant 0's tiles): the other
+ *  overlap (FlashAttention-3's): the P V of block j is issued right after the S of block j + 1 and
+ *  runs during the softmax of block j + 1, O rescaled once that P V is waited; one score accumulator
+ *  and P (packed, 16-bit) live across the softmax instead of two score accumulators, so it fits D =
+ *  128 at BN = 128 (fwd.cuh); K and V of a stage get their own barriers (K released after its S). */
 struct Sm90Tile {
   int op, dtype, D, variant;
   int BN, ST;
@@ -70,6 +84,7 @@ struct Sm90Tile {
   bool CS;
   bool QREG;
   int BNT, STT;
+  bool PVLAG;
 };
 
 /* clang-format off */
@@ -77,7 +92,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS */
   {OP_FWD,  0,  64, 0,    128,  3, true,   128, false, false},
   {OP_FWD,  0,  96, 0,    128,  2, false,  128, true, false},
-  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false},
+  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true}, /* PVLAG (variant 3) */
   {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false},
   {OP_FWD,  0, 256, 0,     80,  2, false,   64, false, false},
   {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false},
@@ -105,6 +120,14 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
   {OP_FWD,  0, 256, 2,     64,  2, true,    64, false, false},
+  /* PVLAG (D = 128, bench/RESULTS.md 2026-12-02 fourth session): 2 and 3 stages; BN = 176 (the
+     shape FlashAttention-3 takes for its non-causal D = 128 forward: S 88 + P 44 + O 64 registers) */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG */
+  {OP_FWD,  0, 128, 3,    128,  2, false,  128, false, false, false,  0,  0, true},
+  {OP_FWD,  0, 128, 4,    128,  3, false,  128, false, false, false,  0,  0, true},
+  {OP_FWD,  0, 128, 5,    176,  2, false,  128, false, false, false,  0,  0, true},
+  /* the D = 128 forward's default before PVLAG (S, softmax, P V per block): A / B and bitwise checks */
+  {OP_FWD,  0, 128, 6,    128,  2, false,  128, false, false, false,  0,  0, false},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -137,7 +160,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;

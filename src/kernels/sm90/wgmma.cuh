@@ -3,7 +3,7 @@
  * mbarriers (transaction-counted barriers the TMA engine completes), TMA tile loads
  * (cp.async.bulk.tensor), wgmma shared-memory matrix descriptors for the 128-byte
  * swizzled layout that TMA writes, and warpgroup matrix multiplies (wgmma.mma_async,
- * bf16/fp16 in, fp32 accumulate, m64 x n{32,64,80,96,112,128} x k16 with A from shared memory
+ * bf16/fp16 in, fp32 accumulate, m64 x n{32,64,80,96,112,128,176} x k16 with A from shared memory
  * (n32 also with B transposed), n{32,64,96,128} with A from registers).
  *
  * Only translation units compiled for sm_90a (sm90/family.cu, sm90/inst/) include this.
@@ -134,6 +134,7 @@ template <int N> __device__ __forceinline__ void wg_reg_fence_u(uint32_t *r) {
 #define JFA_WG_F48(d) JFA_WG_F40(d), JFA_WG_F8(d, 40)
 #define JFA_WG_F56(d) JFA_WG_F48(d), JFA_WG_F8(d, 48)
 #define JFA_WG_F64(d) JFA_WG_F56(d), JFA_WG_F8(d, 56)
+#define JFA_WG_F88(d) JFA_WG_F64(d), JFA_WG_F8(d, 64), JFA_WG_F8(d, 72), JFA_WG_F8(d, 80)
 #define JFA_WG_ACC16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
 #define JFA_WG_ACC32                                                                                             \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
@@ -142,6 +143,12 @@ template <int N> __device__ __forceinline__ void wg_reg_fence_u(uint32_t *r) {
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
   "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "   \
   "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+#define JFA_WG_ACC88                                                                                             \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
+  "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "   \
+  "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, "   \
+  "%65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, "   \
+  "%86, %87}"
 #define JFA_WG_ACC40 \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
   "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39}"
@@ -191,6 +198,7 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
   JFA_WGMMA_RS1(TY, PTXT, 96, JFA_WG_ACC48, JFA_WG_F48, "%48", "%49", "%50", "%51", "%52", "%53")               \
   JFA_WGMMA_SS1(TY, PTXT, 64, 1, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 128, 0, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66")                                \
+  JFA_WGMMA_SS1(TY, PTXT, 176, 0, JFA_WG_ACC88, JFA_WG_F88, "%88", "%89", "%90")                                \
   JFA_WGMMA_SS1(TY, PTXT, 128, 1, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66")                                \
   JFA_WGMMA_RS1(TY, PTXT, 32, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18", "%19", "%20", "%21")               \
   JFA_WGMMA_RS1(TY, PTXT, 64, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34", "%35", "%36", "%37")               \

@@ -1,0 +1,139 @@
+/*
+ * test_gpu_sm90_variants.c - the sm90 forward's variants at D = 128 (tuning builds,
+ * -DJFA_TUNING=ON: JFA_TUNE_SM90A=3, 4, 5 and 6, src/kernels/sm90/tiles.h) against the float64 CPU
+ * backend and against variant 0, the default (PVLAG, BN = 128, 2 stages), in one process: the
+ * variant is read from the environment at each call, so each case runs variant 0 and then each
+ * other variant on the same inputs. PVLAG reorders the products (the P V of block j issued after
+ * the S of block j + 1) but not the arithmetic (O *= alpha(j), then O += P(j) V(j), the same
+ * softmax), so at variant 0's BN = 128 (variants 3 and 4, and 6: the order before PVLAG) o and lse
+ * must be bitwise those of variant 0; variant 5 (BN = 176) blocks the keys differently, so only
+ * the tolerance applies. All within the dtype's tolerance of
+ * float64. Cases: bf16 / fp16,
+ * N = 1, 7, 129, 1000, 4096 (partial last blocks, the stage ring wrapping many times), causal
+ * (both alignments, positions with fully masked rows), GQA, MQA, BSHD, and a sliding window
+ * (a masked call: PVLAG runs variant 0's masked kernel). Outputs are poisoned (NaN) before each call.
+ * Registered only in tuning builds; exits 77 (CTest "Not Run") without a GPU or off compute
+ * capability 9.0 with the sm_90a kernels (where no variant runs).
+ *
+ *   ./test_gpu_sm90_variants [case-index]   (JFA_TEST_SEED=... to repeat)
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu_test.h"
+
+typedef struct {
+  jfa_dtype_t dt;
+  int bshd;
+  int64_t B, Hq, Hkv, Nq, Nk;
+  jfa_mask_t mask;
+  int64_t qpos, kpos;
+  int64_t wleft; /* > 0: a sliding window of wleft keys back (a masked call) */
+} vcase_t;
+
+#define BF JFA_DTYPE_BFLOAT16
+#define FH JFA_DTYPE_FLOAT16
+#define NONE JFA_MASK_NONE
+#define TL JFA_MASK_CAUSAL_TOP_LEFT
+#define BR JFA_MASK_CAUSAL_BOTTOM_RIGHT
+#define POS JFA_MASK_CAUSAL_POSITIONS
+
+static const vcase_t cases[] = {
+    /* dt  bshd  B  Hq Hkv   Nq    Nk   mask  qpos kpos wleft */
+    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 0},
+    {FH, 0, 1, 2, 2, 4096, 4096, BR, 0, 0, 0},
+    {BF, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0}, /* GQA 8:1 */
+    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0},  /* rows < 700 fully masked */
+    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0},
+    {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0},
+    {FH, 0, 1, 4, 1, 200, 300, POS, 0, 10, 0}, /* MQA, rows 0..9 fully masked */
+    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100},
+};
+
+/* The variants of the D = 128 forward (tiles.h) and whether they block the keys as variant 0
+   does (BN = 128: bitwise its results) */
+static const struct {
+  int v, bitwise;
+} variants[] = {{3, 1}, {4, 1}, {5, 0}, {6, 1}};
+
+static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+  const vcase_t *c = &cases[ci];
+  const int64_t D = 128;
+  char name[256];
+  snprintf(name, sizeof(name), "case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=%lld",
+           ci, c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)c->B, (long long)c->Hq,
+           (long long)c->Hkv, (long long)c->Nq, (long long)c->Nk, (int)c->mask, (long long)c->qpos,
+           (long long)c->kpos, (long long)c->wleft);
+  printf("%s\n", name);
+  fflush(stdout);
+  const double tol = gt_tol(c->dt);
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = c->mask;
+  prm.q_position = c->qpos;
+  prm.k_position = c->kpos;
+  if (c->wleft > 0) prm.window_left = c->wleft;
+
+  gbuf_t q = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, D), k = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, D),
+         v = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, D);
+  gbuf_t o = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, D), lse = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1);
+  gb_random(&q, 1.0);
+  gb_random(&k, 1.0);
+  gb_random(&v, 1.0);
+
+  const size_t nq = q.n, nr = lse.n;
+  double *ro = calloc(nq, 8), *rlse = calloc(nr, 8), *o0 = calloc(nq, 8), *l0 = calloc(nr, 8);
+  jfa_tensor_t hq = host_f64(q.val, c->B, c->Hq, c->Nq, D), hk = host_f64(k.val, c->B, c->Hkv, c->Nk, D),
+               hv = host_f64(v.val, c->B, c->Hkv, c->Nk, D), ho = host_f64(ro, c->B, c->Hq, c->Nq, D),
+               hl = host_f64(rlse, c->B, c->Hq, c->Nq, 1);
+  gt_ok(jfa_attention_forward(cpu, &prm, &hq, &hk, &hv, &ho, &hl), "cpu forward");
+
+  char nm[96];
+  for (int vi = -1; vi < (int)(sizeof(variants) / sizeof(variants[0])); ++vi) {
+    const int var = vi < 0 ? 0 : variants[vi].v;
+    char val[16];
+    snprintf(val, sizeof(val), "%d", var);
+    setenv("JFA_TUNE_SM90A", val, 1);
+    gb_poison(&o);
+    gb_poison(&lse);
+    gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
+    gb_get(&o);
+    gb_get(&lse);
+    snprintf(nm, sizeof(nm), "case %d variant %d fwd", ci, var);
+    if (c->wleft > 0) gt_check_tensor_core(gpu, nm, 0);
+    else gt_check_path(gpu, nm, 0, GT_PATH_SM90);
+    snprintf(nm, sizeof(nm), "case %d variant %d O", ci, var);
+    gt_compare(nm, o.val, ro, nq, tol);
+    snprintf(nm, sizeof(nm), "case %d variant %d lse", ci, var);
+    gt_compare(nm, lse.val, rlse, nr, tol);
+    if (var == 0) {
+      memcpy(o0, o.val, nq * 8);
+      memcpy(l0, lse.val, nr * 8);
+    } else if (variants[vi].bitwise) {
+      size_t diff = 0;
+      for (size_t i = 0; i < nq; ++i) diff += memcmp(&o.val[i], &o0[i], 8) != 0;
+      for (size_t i = 0; i < nr; ++i) diff += memcmp(&lse.val[i], &l0[i], 8) != 0;
+      snprintf(nm, sizeof(nm), "case %d variant %d: o and lse bitwise those of variant 0 (%zu differ)", ci, var, diff);
+      tu_expect(nm, diff == 0);
+    }
+  }
+  unsetenv("JFA_TUNE_SM90A");
+
+  free(ro), free(rlse), free(o0), free(l0);
+  gbuf_t *all[] = {&q, &k, &v, &o, &lse};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) gb_free(all[i]);
+}
+
+int main(int argc, char **argv) {
+  gt_require_gpu();
+  if (gt_expected_path(128) != GT_PATH_SM90) {
+    printf("test_gpu_sm90_variants: the D = 128 forward does not run on the sm90 family here (not compute capability "
+           "9.0 with the sm_90a kernels, or JFA_KERNEL_PATH): no variant to compare\n");
+    return 77;
+  }
+  return gt_main(argc, argv, "test_gpu_sm90_variants", (int)(sizeof(cases) / sizeof(cases[0])), run_case);
+}
