@@ -69,7 +69,7 @@ static const vcase_t cases[] = {
     {BF, 0, 1, 2, 2, 200, 300, NPOS, 550, 300, 30, 10, NULL, NULL, 0}, /* positions, two-sided: rows >= 80 see none */
     /* packed sequences: empty ones (no queries, no keys, both), queries without keys (fully masked) */
     {BF, 1, 1, 4, 2, 0, 0, TL, 0, 0, 0, 0, "300,0,129,1,700,0,64", "300,5,0,1,900,0,200", 0},
-    {FH, 0, 1, 2, 2, 0, 0, BR, 0, 0, 100, 0, "1000,7,300", "1300,7,100", 0}, /* packed + window */
+    {FH, 1, 1, 2, 2, 0, 0, BR, 0, 0, 100, 0, "1000,7,300", "1300,7,100", 0}, /* packed + window */
     {BF, 0, 2, 4, 2, 1000, 1000, NONE, 0, 0, 0, 0, NULL, NULL, 1}, /* dense, GQA, a head fully masked */
     {FH, 1, 1, 2, 2, 700, 1500, BR, 0, 0, 0, 0, NULL, NULL, 1}, /* dense + causal */
     {BF, 0, 1, 2, 2, 1200, 1200, TL, 0, 0, 500, 0, NULL, NULL, 1}, /* dense + window */
