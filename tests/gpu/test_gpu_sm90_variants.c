@@ -1,6 +1,6 @@
 /*
  * test_gpu_sm90_variants.c - the sm90 forward's variants at D = 128 (tuning builds,
- * -DJFA_TUNING=ON: JFA_TUNE_SM90A=3, 4, 5 and 6, src/kernels/sm90/tiles.h) against the float64 CPU
+ * -DJFA_TUNING=ON: JFA_TUNE_SM90A=3 to 7, src/kernels/sm90/tiles.h) against the float64 CPU
  * backend and against variant 0, the default (PVLAG, BN = 128, 2 stages), in one process: the
  * variant is read from the environment at each call, so each case runs variant 0 and then each
  * other variant on the same inputs. PVLAG reorders the products (the P V of block j issued after
@@ -10,14 +10,20 @@
  * the tolerance applies. All within the dtype's tolerance of
  * float64. Cases: bf16 / fp16,
  * N = 1, 7, 129, 1000, 4096 (partial last blocks, the stage ring wrapping many times), causal
- * (both alignments, positions with fully masked rows), GQA, MQA, BSHD, and a sliding window
- * (a masked call: PVLAG runs variant 0's masked kernel). Outputs are poisoned (NaN) before each call.
+ * (both alignments, positions with fully masked rows), GQA, MQA, BSHD, and masked calls
+ * (MASK_CLASS_ANY): sliding windows (alone, with both causal alignments, one- and two-sided, with
+ * positions leaving rows fully masked), packed sequences with empty ones, a boolean dense mask whose
+ * 64 x 64 tiles are empty, full or partial (key blocks empty for a whole CTA: the live-block skip
+ * list; rows and a head fully masked). Variants 3 to 6 run variant 0's masked kernel, variant 7
+ * (PVLAGM) the masked kernel in the PVLAG order: bitwise variant 0's results (same arithmetic).
+ * Outputs are poisoned (NaN) before each call.
  * Registered only in tuning builds; exits 77 (CTest "Not Run") without a GPU or off compute
  * capability 9.0 with the sm_90a kernels (where no variant runs).
  *
  *   ./test_gpu_sm90_variants [case-index]   (JFA_TEST_SEED=... to repeat)
  */
 #define _POSIX_C_SOURCE 200809L
+#include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +37,10 @@ typedef struct {
   int64_t B, Hq, Hkv, Nq, Nk;
   jfa_mask_t mask;
   int64_t qpos, kpos;
-  int64_t wleft; /* > 0: a sliding window of wleft keys back (a masked call) */
+  int64_t wleft;             /* > 0: a sliding window of wleft keys back (a masked call) */
+  int64_t wright;            /* > 0: and of wright keys ahead (else unbounded) */
+  const char *seq_q, *seq_k; /* packed sequence lengths ("1,0,129"), NULL: none (B = 1) */
+  int dense;                 /* a boolean dense mask of empty, full and partial tiles (dense_visible) */
 } vcase_t;
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -40,34 +49,66 @@ typedef struct {
 #define TL JFA_MASK_CAUSAL_TOP_LEFT
 #define BR JFA_MASK_CAUSAL_BOTTOM_RIGHT
 #define POS JFA_MASK_CAUSAL_POSITIONS
+#define NPOS JFA_MASK_POSITIONS
 
 static const vcase_t cases[] = {
-    /* dt  bshd  B  Hq Hkv   Nq    Nk   mask  qpos kpos wleft */
-    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0},
-    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 0},
-    {FH, 0, 1, 2, 2, 4096, 4096, BR, 0, 0, 0},
-    {BF, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0}, /* GQA 8:1 */
-    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0},  /* rows < 700 fully masked */
-    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0},
-    {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0},
-    {FH, 0, 1, 4, 1, 200, 300, POS, 0, 10, 0}, /* MQA, rows 0..9 fully masked */
-    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100},
+    /* dt bshd B Hq Hkv Nq Nk mask qpos kpos wleft wright seq_q seq_k dense */
+    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 1, 2, 2, 4096, 4096, BR, 0, 0, 0, 0, NULL, NULL, 0},
+    {BF, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, NULL, NULL, 0}, /* GQA 8:1 */
+    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, NULL, NULL, 0}, /* rows < 700 fully masked */
+    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0, 0, NULL, NULL, 0},
+    {FH, 0, 1, 4, 1, 200, 300, POS, 0, 10, 0, 0, NULL, NULL, 0}, /* MQA, rows 0..9 fully masked */
+    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, NULL, NULL, 0}, /* masked calls (MASK_CLASS_ANY) */
+    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 300, 200, NULL, NULL, 0}, /* two-sided window, many blocks */
+    {FH, 0, 1, 2, 2, 700, 1000, BR, 0, 0, 256, 0, NULL, NULL, 0}, /* window, bottom-right */
+    {BF, 1, 1, 8, 2, 1000, 700, TL, 0, 0, 129, 0, NULL, NULL, 0}, /* window, top-left, GQA 4:1: rows > 828 see none */
+    {FH, 0, 1, 4, 1, 300, 600, POS, 500, 0, 64, 0, NULL, NULL, 0}, /* MQA, causal positions: rows > 163 see no key */
+    {BF, 0, 1, 2, 2, 200, 300, NPOS, 550, 300, 30, 10, NULL, NULL, 0}, /* positions, two-sided: rows >= 80 see none */
+    /* packed sequences: empty ones (no queries, no keys, both), queries without keys (fully masked) */
+    {BF, 1, 1, 4, 2, 0, 0, TL, 0, 0, 0, 0, "300,0,129,1,700,0,64", "300,5,0,1,900,0,200", 0},
+    {FH, 1, 1, 2, 2, 0, 0, BR, 0, 0, 100, 0, "1000,7,300", "1300,7,100", 0}, /* packed + window */
+    {BF, 0, 2, 4, 2, 1000, 1000, NONE, 0, 0, 0, 0, NULL, NULL, 1}, /* dense, GQA, a head fully masked */
+    {FH, 1, 1, 2, 2, 700, 1500, BR, 0, 0, 0, 0, NULL, NULL, 1}, /* dense + causal */
+    {BF, 0, 1, 2, 2, 1200, 1200, TL, 0, 0, 500, 0, NULL, NULL, 1}, /* dense + window */
 };
+
+/* The dense mask of a case (dense = 1): entry (h, i, j) visible or not, by 64 x 64 tiles (the
+   block map's) and 128-key blocks: key blocks kb % 5 == 1 empty for every row (the CTA skips them),
+   kb % 5 == 3 full; row tiles rt % 4 == 3 fully masked; otherwise the tiles (rt + kt) % 3 == 0
+   full, 1 empty, 2 partial (about 25% masked, from r); the last head of several fully masked. */
+static int dense_visible(int64_t h, int64_t Hq, int64_t i, int64_t j, double r) {
+  const int64_t kb = j / 128, rt = i / 64, kt = j / 64;
+  if (Hq > 1 && h == Hq - 1) return 0;
+  if (rt % 4 == 3 || kb % 5 == 1) return 0;
+  if (kb % 5 == 3) return 1;
+  if ((rt + kt) % 3 == 0) return 1;
+  if ((rt + kt) % 3 == 1) return 0;
+  return fabs(r) <= 1.15;
+}
 
 /* The variants of the D = 128 forward (tiles.h) and whether they block the keys as variant 0
    does (BN = 128: bitwise its results) */
 static const struct {
   int v, bitwise;
-} variants[] = {{3, 1}, {4, 1}, {5, 0}, {6, 1}};
+} variants[] = {{3, 1}, {4, 1}, {5, 0}, {6, 1}, {7, 1}};
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const vcase_t *c = &cases[ci];
   const int64_t D = 128;
-  char name[256];
-  snprintf(name, sizeof(name), "case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=%lld",
+  int64_t cq[65], ck[65], Nq = c->Nq, Nk = c->Nk;
+  int ns = 0;
+  if (c->seq_q && (ns = gt_packed_offsets(c->seq_q, c->seq_k, cq, ck, &Nq, &Nk)) < 0) return;
+  const int masked = c->wleft > 0 || c->wright > 0 || ns > 0 || c->dense;
+  char name[320];
+  snprintf(name, sizeof(name),
+           "case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
+           "seqs=%s/%s dense=%d",
            ci, c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)c->B, (long long)c->Hq,
-           (long long)c->Hkv, (long long)c->Nq, (long long)c->Nk, (int)c->mask, (long long)c->qpos,
-           (long long)c->kpos, (long long)c->wleft);
+           (long long)c->Hkv, (long long)Nq, (long long)Nk, (int)c->mask, (long long)c->qpos, (long long)c->kpos,
+           (long long)c->wleft, (long long)c->wright, c->seq_q ? c->seq_q : "-", c->seq_k ? c->seq_k : "-", c->dense);
   printf("%s\n", name);
   fflush(stdout);
   const double tol = gt_tol(c->dt);
@@ -77,20 +118,48 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   prm.q_position = c->qpos;
   prm.k_position = c->kpos;
   if (c->wleft > 0) prm.window_left = c->wleft;
+  if (c->wright > 0) prm.window_right = c->wright;
+  if (ns) prm.cu_seqlens_q = cq, prm.cu_seqlens_k = ck, prm.num_seqs = ns;
 
-  gbuf_t q = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, D), k = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, D),
-         v = gb_new(c->dt, c->bshd, c->B, c->Hkv, c->Nk, D);
-  gbuf_t o = gb_new(c->dt, c->bshd, c->B, c->Hq, c->Nq, D), lse = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1);
+  gbuf_t q = gb_new(c->dt, c->bshd, c->B, c->Hq, Nq, D), k = gb_new(c->dt, c->bshd, c->B, c->Hkv, Nk, D),
+         v = gb_new(c->dt, c->bshd, c->B, c->Hkv, Nk, D);
+  gbuf_t o = gb_new(c->dt, c->bshd, c->B, c->Hq, Nq, D), lse = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, Nq, 1);
   gb_random(&q, 1.0);
   gb_random(&k, 1.0);
   gb_random(&v, 1.0);
 
   const size_t nq = q.n, nr = lse.n;
   double *ro = calloc(nq, 8), *rlse = calloc(nr, 8), *o0 = calloc(nq, 8), *l0 = calloc(nr, 8);
-  jfa_tensor_t hq = host_f64(q.val, c->B, c->Hq, c->Nq, D), hk = host_f64(k.val, c->B, c->Hkv, c->Nk, D),
-               hv = host_f64(v.val, c->B, c->Hkv, c->Nk, D), ho = host_f64(ro, c->B, c->Hq, c->Nq, D),
-               hl = host_f64(rlse, c->B, c->Hq, c->Nq, 1);
+  jfa_tensor_t hq = host_f64(q.val, c->B, c->Hq, Nq, D), hk = host_f64(k.val, c->B, c->Hkv, Nk, D),
+               hv = host_f64(v.val, c->B, c->Hkv, Nk, D), ho = host_f64(ro, c->B, c->Hq, Nq, D),
+               hl = host_f64(rlse, c->B, c->Hq, Nq, 1);
+  /* the dense mask (B, Hq, Nq, Nk): the same bytes on the host (the reference) and the device */
+  jfa_attention_params_t pg = prm;
+  unsigned char *mh = NULL;
+  void *md = NULL;
+  jfa_tensor_t mhost, mdev;
+  if (c->dense) {
+    const size_t nm = (size_t)(c->B * c->Hq * Nq * Nk);
+    double *r = malloc(nm * sizeof(double));
+    mh = malloc(nm);
+    tu_fill_normal(r, nm, 1.0);
+    size_t x = 0;
+    for (int64_t bb = 0; bb < c->B; ++bb)
+      for (int64_t hh = 0; hh < c->Hq; ++hh)
+        for (int64_t i = 0; i < Nq; ++i)
+          for (int64_t j = 0; j < Nk; ++j, ++x) mh[x] = (unsigned char)dense_visible(hh, c->Hq, i, j, r[x]);
+    free(r);
+    if (cudaMalloc(&md, nm) != cudaSuccess) gt_ok(JFA_ERROR_OUT_OF_MEMORY, "cudaMalloc(mask)");
+    cudaMemcpy(md, mh, nm, cudaMemcpyHostToDevice);
+    mhost = jfa_tensor_bhsd(mh, JFA_DTYPE_BOOL, JFA_DEVICE_CPU, c->B, c->Hq, Nq, Nk);
+    mdev = jfa_tensor_bhsd(md, JFA_DTYPE_BOOL, JFA_DEVICE_CUDA, c->B, c->Hq, Nq, Nk);
+    prm.attn_mask = &mhost;
+    pg.attn_mask = &mdev;
+  }
   gt_ok(jfa_attention_forward(cpu, &prm, &hq, &hk, &hv, &ho, &hl), "cpu forward");
+  size_t empty_rows = 0;
+  for (size_t r = 0; r < nr; ++r) empty_rows += rlse[r] == -INFINITY;
+  printf("  %zu of %zu rows see no key\n", empty_rows, nr);
 
   char nm[96];
   for (int vi = -1; vi < (int)(sizeof(variants) / sizeof(variants[0])); ++vi) {
@@ -100,16 +169,21 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     setenv("JFA_TUNE_SM90A", val, 1);
     gb_poison(&o);
     gb_poison(&lse);
-    gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
+    gt_ok(jfa_attention_forward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
     gb_get(&o);
     gb_get(&lse);
     snprintf(nm, sizeof(nm), "case %d variant %d fwd", ci, var);
-    if (c->wleft > 0) gt_check_tensor_core(gpu, nm, 0);
+    if (masked) gt_check_tensor_core(gpu, nm, 0);
     else gt_check_path(gpu, nm, 0, GT_PATH_SM90);
     snprintf(nm, sizeof(nm), "case %d variant %d O", ci, var);
     gt_compare(nm, o.val, ro, nq, tol);
     snprintf(nm, sizeof(nm), "case %d variant %d lse", ci, var);
     gt_compare(nm, lse.val, rlse, nr, tol);
+    size_t bad = 0; /* rows without a visible key: exactly O = 0, lse = -inf */
+    for (size_t r = 0; r < nr; ++r)
+      if (rlse[r] == -INFINITY) bad += !(lse.val[r] == -INFINITY && gt_row_zero(o.val, (int64_t)r, D));
+    snprintf(nm, sizeof(nm), "case %d variant %d: rows without keys O = 0, lse = -inf (%zu bad)", ci, var, bad);
+    tu_expect(nm, bad == 0);
     if (var == 0) {
       memcpy(o0, o.val, nq * 8);
       memcpy(l0, lse.val, nr * 8);
@@ -123,7 +197,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   }
   unsetenv("JFA_TUNE_SM90A");
 
-  free(ro), free(rlse), free(o0), free(l0);
+  free(ro), free(rlse), free(o0), free(l0), free(mh);
+  if (md) cudaFree(md);
   gbuf_t *all[] = {&q, &k, &v, &o, &lse};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) gb_free(all[i]);
 }

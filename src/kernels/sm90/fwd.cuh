@@ -201,8 +201,9 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
 
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
-   rows, the first O's and U's columns 0..127, the second the rest. PVLAG (tiles.h; 16-bit forward,
-   unmasked and causal only): the P V of block j issued after the S of block j + 1 (the consumers' PVLAG loop) */
+   rows, the first O's and U's columns 0..127, the second the rest. PVLAG (tiles.h; 16-bit forward:
+   unmasked and causal calls, and MASKED ones in the rows with PVLAGM): the P V of block j issued after
+   the S of block j + 1 (the consumers' PVLAG loop) */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false>
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
@@ -211,7 +212,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
   constexpr int NT = C::NT, DT = DA / 8, NH = C::NH, NW = C::NW;
   static_assert(CS ? DA == 128 : (DA == D || DA == NH * 64), "accumulator columns: D, whole slabs, or 128 (CS)");
   static_assert(!MASKED || (BN & (BN - 1)) == 0, "masked blocks of a power of two keys (the dense mask's words)");
-  static_assert(!PVLAG || (!JVP && !MASKED && !OVERLAP && !CS), "PVLAG: the unmasked 16-bit forward only");
+  static_assert(!PVLAG || (!JVP && !OVERLAP && !CS), "PVLAG: the 16-bit forward only");
   static_assert((4 * ST + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "PVLAG: the V barriers after bar_q");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
@@ -311,20 +312,22 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       int st = 0;
       uint32_t ph = 0; /* parity of the stages' current round */
       if constexpr (PVLAG) {
-        /* K and V of block i into stage i % ST, each when the consumers released its half */
-        for (int i = 0; i < nlive; ++i) {
+        /* K and V of block i (MASKED: the i-th live block jl) into stage i % ST, each when the
+           consumers released its half */
+        for (int i = 0, jl = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
+             ++i, jl = fwd_next_live(live_s, skip, jl + 1, nblk)) {
           const uint32_t dst = sKV + st * C::STAGE_BYTES;
+          const int kblk = jb0 + (MASKED ? jl : i);
           if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u);
           mbar_arrive_expect_tx(bar + 8 * st, NH * C::HALF_K);
 #pragma unroll
           for (int hh = 0; hh < NH; ++hh)
-            tma_load_4d(dst + hh * C::HALF_K, &tm.k, bar + 8 * st, hh * 64, (jb0 + i) * BN, (int)hk, (int)b);
+            tma_load_4d(dst + hh * C::HALF_K, &tm.k, bar + 8 * st, hh * 64, kblk * BN, (int)hk, (int)b);
           if (i >= ST) mbar_wait(vbar + 8 * (ST + st), ph ^ 1u);
           mbar_arrive_expect_tx(vbar + 8 * st, NH * C::HALF_K);
 #pragma unroll
           for (int hh = 0; hh < NH; ++hh)
-            tma_load_4d(dst + (NH + hh) * C::HALF_K, &tm.v, vbar + 8 * st, hh * 64, (jb0 + i) * BN, (int)hk,
-                        (int)b);
+            tma_load_4d(dst + (NH + hh) * C::HALF_K, &tm.v, vbar + 8 * st, hh * 64, kblk * BN, (int)hk, (int)b);
           if (++st == ST) {
             st = 0;
             ph ^= 1u;
@@ -415,6 +418,35 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     /* MASKED: the visibility bits of this lane's two rows in the block (key intervals and boolean
        dense mask combined; fwd_softmax_block's BITS) */
     uint64_t dw[1][2][NT > 8 ? NT / 8 : 1];
+    /* the mask of the key block kb0.. in stage st and (MASKED) this lane's rows' visibility bits into
+       dw: the key intervals (when the block is not inside every row's) and the boolean dense mask's
+       class from producer warp 1 (full: no per-element mask; partial: the rows' words it copied into
+       the stage; empty: every key masked: the block is loaded and computed all the same). The class
+       and words live in the stage: read before the consumers release it (PVLAG: its K half), after
+       which warp 1 overwrites them with those of block i + ST. */
+    auto block_bits = [&](int st, int64_t kb0) {
+      BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
+      if constexpr (MASKED) {
+        const int fl = dense ? dfl_s[st] : BMAP_VISIBLE;
+        bm.need = bm.need || fl != BMAP_VISIBLE;
+        if (bm.need) {
+#pragma unroll
+          for (int rr = 0; rr < 2; ++rr) {
+            const int rl = wrow + g + rr * 8;
+            const int rlo = s_lo[rl] - (int)kb0, rhi = s_hi[rl] - (int)kb0;
+#pragma unroll
+            for (int k = 0; k < NW; ++k) {
+              uint64_t x = bits_range(min(max(rlo - 64 * k, 0), 64), min(max(rhi - 64 * k, 0), 64));
+              /* BN < 64: the block is part of its word (bits from key kb0 % 64) */
+              if (bmap_partial(fl)) x &= dmw_s[(st * C::BM + rl) * NW + k] >> (BN < 64 ? (int)(kb0 & 63) : 0);
+              else if (bmap_empty(fl)) x = 0;
+              dw[0][rr][NT > 8 ? k : 0] = x >> (2 * t4);
+            }
+          }
+        }
+      }
+      return bm;
+    };
     /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
     auto issue_scores = [&](int i, float (&dst)[1][NT][4]) {
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
@@ -440,7 +472,14 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
          The arithmetic is variant 0's, in the same order (O *= alpha(i), then O += P(i) V(i)): the
          softmax gets a one-column stand-in for O, which it scales by alpha (1 * alpha = alpha).
          Block 0 is peeled (no P V before it) so that every wgmma wait of the loop is unconditional:
-         ptxas serialises the wgmma (C7514) when the groups in flight depend on a branch. */
+         ptxas serialises the wgmma (C7514) when the groups in flight depend on a branch.
+         MASKED: iteration i takes the i-th live block (fwd_next_live, as the producer's TMA thread and
+         warp 1); its mask and visibility bits (block_bits: the interval bits and, with a dense mask,
+         the class dfl_s and words dmw_s that warp 1 put in stage i % ST, counted on K's `full`) are
+         read while S(i) and P(i - 1) V(i - 1) run, before K(i)'s release (its `empty`, which warp 1
+         waits for before it overwrites them); V(i) stays held until P(i) V(i) is waited. The softmax
+         is variant 0's masked one (BITS), so fully masked rows keep m = -inf, alpha = 0, P = 0: O = 0,
+         lse = -inf, and a NaN score still gives a NaN row. */
       float alpha[1][1][4];
       /* waits for K(i) and V(i - 1) (PV) and issues S(i) and P(i - 1) V(i - 1) in this consumer's turn */
       auto issue = [&](int i, bool pv) {
@@ -460,16 +499,19 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         }
         if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
       };
-      /* after S(i) has landed: releases K(i), the softmax of block i (alpha: its rescale of O) */
+      /* after S(i) has landed: releases K(i), the softmax of block i (alpha: its rescale of O).
+         MASKED: bmk and dw, block i's mask and bits (block_bits), were read from stage i % ST
+         (its dense class and words) before this release lets warp 1 overwrite them */
+      BlockMask bmk;
       auto softmax = [&](int i) {
         wg_reg_fence<NT * 4>(&s[0][0][0]);
         __syncwarp();
         if (lane == 0) mbar_arrive(bar + 8 * (ST + i % ST)); /* this warp is done with K(i) */
-        const BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
+        const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
 #pragma unroll
         for (int e = 0; e < 4; ++e) alpha[0][0][e] = 1.f;
-        fwd_softmax_block<1, NT, 1, false, false, true, false>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, alpha,
-                                                               u, mrow, lrow, nrow, crow, dw);
+        fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd,
+                                                                 alpha, u, mrow, lrow, nrow, crow, dw);
       };
       /* once no P V is in flight: O *= alpha, P(i) packed into ap */
       auto rescale_pack = [&]() {
@@ -487,14 +529,21 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
           ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
         }
       };
+      /* MASKED: iteration i takes the i-th live block jl (fwd_next_live) */
+      int jl = fwd_next_live(live_s, skip, 0, nblk);
       if (nlive > 0) {
         issue(0, false);
+        if constexpr (MASKED) bmk = block_bits(0, (int64_t)(jb0 + jl) * BN);
         wg_wait<0>();
         softmax(0);
         rescale_pack();
       }
       for (int i = 1; i < nlive; ++i) {
         issue(i, true);
+        if constexpr (MASKED) {
+          jl = fwd_next_live(live_s, skip, jl + 1, nblk);
+          bmk = block_bits(i % ST, (int64_t)(jb0 + jl) * BN); /* while S(i) and P(i - 1) V(i - 1) run */
+        }
         wg_wait<1>(); /* S(i); P(i - 1) V(i - 1) may still run */
         softmax(i);
         wg_wait<0>(); /* P(i - 1) V(i - 1) */
@@ -525,30 +574,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       if constexpr (!OVERLAP) issue_scores(j, s); /* waits for iteration j's stage */
       else if (j + 1 < nlive) issue_scores(j + 1, sn); /* iteration j's stage was awaited before */
 
-      /* MASKED: while the scores are computed, the rows' visibility bits of the block: their key
-         intervals (when the block is not inside every row's) and the boolean dense mask's class
-         from producer warp 1 (full: no per-element mask; partial: the rows' words it copied into
-         the stage; empty: every key masked: the block is loaded and computed all the same) */
-      BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
-      if constexpr (MASKED) {
-        const int fl = dense ? dfl_s[st] : BMAP_VISIBLE;
-        bm.need = bm.need || fl != BMAP_VISIBLE;
-        if (bm.need) {
-#pragma unroll
-          for (int rr = 0; rr < 2; ++rr) {
-            const int rl = wrow + g + rr * 8;
-            const int rlo = s_lo[rl] - (int)kb0, rhi = s_hi[rl] - (int)kb0;
-#pragma unroll
-            for (int k = 0; k < NW; ++k) {
-              uint64_t x = bits_range(min(max(rlo - 64 * k, 0), 64), min(max(rhi - 64 * k, 0), 64));
-              /* BN < 64: the block is part of its word (bits from key kb0 % 64) */
-              if (bmap_partial(fl)) x &= dmw_s[(st * C::BM + rl) * NW + k] >> (BN < 64 ? (int)(kb0 & 63) : 0);
-              else if (bmap_empty(fl)) x = 0;
-              dw[0][rr][NT > 8 ? k : 0] = x >> (2 * t4);
-            }
-          }
-        }
-      }
+      /* MASKED: the rows' visibility bits of the block while the scores are computed */
+      BlockMask bm = block_bits(st, kb0);
       if constexpr (!OVERLAP) {
         wg_wait<0>();
         wg_reg_fence<NT * 4>(&s[0][0][0]);
@@ -629,9 +656,11 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG>(a, t, st);
+  /* PVLAGM (tiles.h): the masked kernel in the PVLAG order too */
+  if constexpr (m.PVLAGM) return launch_sm90a<T, D, DA, m.BN, JVP, m.ST, false, true, false, true>(a, t, st);
   /* a tuning variant whose stages leave no room for the MASKED kernel's dense-mask words, or
-     whose order the masked kernel lacks (PVLAG), runs variant 0's masked tiles */
-  if constexpr (!m.PVLAG && Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448) {
+     whose order the masked kernel lacks (PVLAG without PVLAGM), runs variant 0's masked tiles */
+  else if constexpr (!m.PVLAG && Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448) {
     return launch_sm90a<T, D, DA, m.BN, JVP, m.ST, m.OVERLAP, true, c.CS>(a, t, st);
   } else {
     constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
@@ -661,6 +690,9 @@ jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st)
   }
   if constexpr (sm90_has_tile(op, dt, D, 6)) {
     if (v == 6) return sm90_fwd_variant<T, D, JVP, 6>(a, t, st);
+  }
+  if constexpr (sm90_has_tile(op, dt, D, 7)) {
+    if (v == 7) return sm90_fwd_variant<T, D, JVP, 7>(a, t, st);
   }
 #endif
   return sm90_fwd_variant<T, D, JVP, 0>(a, t, st);

@@ -53,6 +53,9 @@
  * softmax O 64 + S 64 + P 32 registers a thread at BN = 128, O 64 + S 88 + P 44 at 176 (variant 1:
  * O 64 + S 64 + the next S 64, which spills and serialises its wgmma). ptxas: 0 spills, and the
  * consumers' code needs at most 192 (BN = 128) / 224 (BN = 176) of their 240 registers.
+ * Variant 7: variant 3 with masked calls (windows, positions, packed sequences, boolean dense masks)
+ * in the PVLAG order too (PVLAGM; fwd.cuh reads a block's mask bits before K's release), bitwise
+ * variant 0's masked results. Making it the default: PVLAGM true in variant 0's D = 128 row.
  */
 #ifndef JFA_KERNELS_SM90_TILES_H_
 #define JFA_KERNELS_SM90_TILES_H_
@@ -70,7 +73,7 @@
  *  hi / lo fragments stay in registers for the CTA's lifetime instead of being reloaded from the
  *  TMA tile and split each key block; BNT, STT (float32 rows; 0: BN, ST): the keys a block and the
  *  stages of the TF32 mode, whose stages hold 3 tiles (the JVP 6) instead of 5 (10).
- *  PVLAG (16-bit forward, unmasked and causal calls; masked ones run variant 0's tiles): the other
+ *  PVLAG (16-bit forward, unmasked and causal calls; masked ones run variant 0's unless PVLAGM): the other
  *  overlap (FlashAttention-3's): the P V of block j is issued right after the S of block j + 1 and
  *  runs during the softmax of block j + 1, O rescaled once that P V is waited; one score accumulator
  *  and P (packed, 16-bit) live across the softmax instead of two score accumulators, so it fits D =
@@ -85,6 +88,7 @@ struct Sm90Tile {
   bool QREG;
   int BNT, STT;
   bool PVLAG;
+  bool PVLAGM; /* PVLAG rows: masked calls (MASK_CLASS_ANY) run the PVLAG order as well (fwd.cuh) */
 };
 
 /* clang-format off */
@@ -130,6 +134,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 128, 5,    176,  2, false,  128, false, false, false,  0,  0, true},
   /* the D = 128 forward's default before PVLAG (S, softmax, P V per block): A / B and bitwise checks */
   {OP_FWD,  0, 128, 6,    128,  2, false,  128, false, false, false,  0,  0, false},
+  /* variant 3 with masked calls (windows, positions, packed sequences, dense masks) in the PVLAG
+     order too (bench/RESULTS.md 2026-12-02 fourth session, branch pvmask); BNM = BN: bitwise variant 0 */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG PVLAGM */
+  {OP_FWD,  0, 128, 7,    128,  2, false,  128, false, false, false,  0,  0, true,  true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -162,7 +170,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
