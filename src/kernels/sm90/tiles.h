@@ -128,6 +128,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 128, 5,    176,  2, false,  128, false, false, false,  0,  0, true},
   /* the D = 128 forward's default before PVLAG (S, softmax, P V per block): A / B and bitwise checks */
   {OP_FWD,  0, 128, 6,    128,  2, false,  128, false, false, false,  0,  0, false},
+  /* PVLAG in the JVP (bench/RESULTS.md 2026-12-02 fourth session, branch pvjvp): variant 0's key
+     blocks and stages, the P V side of block j issued after the S and Sd of block j + 1 */
+  {OP_JVP,  0, 128, 3,     64,  2, false,   64, false, false, false,  0,  0, true},
+  {OP_JVP,  0,  64, 3,     64,  3, false,   64, false, false, false,  0,  0, true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
