@@ -25,6 +25,8 @@
  *     "ping-pong"), so one's softmax overlaps the other's products. The D = 64 forward also
  *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
  *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills.
+ *     PVLAG (tiles.h; the D = 128 forward's default, the JVP's tuning variant 3) issues the P V of
+ *     block j after the S of block j + 1 instead (the consumers' PVLAG loop).
  * Tiles are stored as TMA writes them, in 64-column slabs with the 128-byte swizzle
  * (layout in wgmma.cuh): ceil(D / 64) of them, at D = 96 the second one's last 32 columns
  * zeros (TMA fills columns past D); S = Q K^T takes D / 16 k16 steps, P V one wgmma per two
@@ -484,8 +486,13 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
          group O += P V, U += P (Sd - c) V + P Vd of block i - 1 (V(i - 1) and Vd(i - 1) released
          after it), and the rescale U = fma(shift, O', alpha U) (O' = alpha O) after that wait,
          with the shift the softmax applied: c_old - c_new when the reference c moved (a row of the
-         warp's max rose, the same vote), else 0. Live across the softmax at D = 128, BN = 64: O 64
-         + U 64 (in flight) + S 32 + Sd 32 + P(i - 1) 16 + P (Sd - c)(i - 1) 16 (in flight). */
+         warp's max rose, the same vote), else 0. P and P (Sd - c) go through shared memory (the
+         warpgroup's two tiles, Sm90Fwd::P_OFF; wgmma SS): in registers, live across the softmax at
+         D = 128 would be O 64 + U 64 (in flight) + S 32 + Sd 32 + the packed P(i - 1), P (Sd - c)(i - 1)
+         16 + 16 (in flight), 224 before the statistics and addresses: ptxas (block 0 peeled) spilled
+         300 bytes and serialised the wgmma (C7512). Through shared memory: O, U, S, Sd (192, variant 0's) and 0
+         spills. The JVP has no peeled block 0 (its second copy of the JVP softmax spilled): iteration
+         0 issues the products of zero tiles (mma_pv_smem), which leave O and U +0. */
       float alpha[1][1][4], ustand[1][1][4], shift[2];
       /* the JVP: this warpgroup's P tile (P (Sd - c) the next, C::P_TILE bytes on) */
       const uint32_t sPw = sbase + C::P_OFF + (uint32_t)wg * 2 * C::P_TILE;

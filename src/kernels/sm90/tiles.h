@@ -53,6 +53,11 @@
  * softmax O 64 + S 64 + P 32 registers a thread at BN = 128, O 64 + S 88 + P 44 at 176 (variant 1:
  * O 64 + S 64 + the next S 64, which spills and serialises its wgmma). ptxas: 0 spills, and the
  * consumers' code needs at most 192 (BN = 128) / 224 (BN = 176) of their 240 registers.
+ * Variant 3 of the JVP (D = 128 and 64, variant 0's BN = 64 and stages): PVLAG in the fused
+ * forward+JVP, S and Sd of block j + 1 issued before O += P V, U += P (Sd - c) V + P Vd of block j; P
+ * and P (Sd - c) go through shared memory (16 KB a consumer; at D = 128 229 KB in all), since in
+ * registers they would stay in flight across the softmax next to O, U, S and Sd (224 registers:
+ * ptxas spills); 0 spills, the consumers need 233-240 registers at D = 128 (variant 0: 225-240).
  */
 #ifndef JFA_KERNELS_SM90_TILES_H_
 #define JFA_KERNELS_SM90_TILES_H_
