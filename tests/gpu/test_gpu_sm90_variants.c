@@ -1,14 +1,14 @@
 /*
  * test_gpu_sm90_variants.c - the sm90 forward's variants at D = 128 (tuning builds,
  * -DJFA_TUNING=ON: JFA_TUNE_SM90A=3, 4, 5 and 6, src/kernels/sm90/tiles.h) and the fused
- * forward+JVP's at D = 128 and 64 (JFA_TUNE_SM90A=3: PVLAG in the JVP) against the float64 CPU
+ * forward+JVP's at D = 128 and 64 (JFA_TUNE_SM90A=3, and 4 at D = 64: PVLAG in the JVP) against the float64 CPU
  * backend and against variant 0, the default (the forward: PVLAG, BN = 128, 2 stages; the JVP:
  * BN = 64, S, softmax, P V per block), in one process: the variant is read from the environment
  * at each call, so each case runs variant 0 and then each other variant of its op and head dim on
  * the same inputs. PVLAG reorders the products (the P V of block j issued after the S of block
  * j + 1) but not the arithmetic (O *= alpha(j), then O += P(j) V(j), the same softmax; the JVP's
  * U = fma(shift, O, alpha U), then U += P (Sd - c) V + P Vd), so at variant 0's key blocks
- * (forward variants 3 and 4, and 6: the order before PVLAG; JVP variant 3) o and lse (and od, mu)
+ * (forward variants 3 and 4, and 6: the order before PVLAG; JVP variants 3 and 4) o and lse (and od, mu)
  * must be bitwise those of variant 0; forward variant 5 (BN = 176) blocks the keys differently, so
  * only the tolerance applies. All within the dtype's tolerance of float64. Cases: bf16 / fp16,
  * N = 1, 7, 129, 1000, 4096 (partial last blocks, the stage ring wrapping many times), causal
@@ -81,7 +81,7 @@ static const vcase_t cases[] = {
    whether they block the keys as variant 0 does (bitwise its results) */
 static const struct {
   int jvp, D, v, bitwise;
-} variants[] = {{0, 128, 3, 1}, {0, 128, 4, 1}, {0, 128, 5, 0}, {0, 128, 6, 1}, {1, 128, 3, 1}, {1, 64, 3, 1}};
+} variants[] = {{0, 128, 3, 1}, {0, 128, 4, 1}, {0, 128, 5, 0}, {0, 128, 6, 1}, {1, 128, 3, 1}, {1, 64, 3, 1}, {1, 64, 4, 1}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */

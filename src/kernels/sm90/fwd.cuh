@@ -230,6 +230,16 @@ __device__ __forceinline__ void mma_pv_smem(float (&o)[1][DA / 8][4], float (&u)
   mma_pv_cols_ss<T, DA, BN>(&u[0][0][0], sp, sVd);
 }
 
+/* The same products with P and P (Sd - c) from registers (ap, apd: wgmma RS; PVLAG JVP at D = 64). */
+template <typename T, int DA, int BN>
+__device__ __forceinline__ void mma_pv_rs(float (&o)[1][DA / 8][4], float (&u)[1][DA / 8][4],
+                                          const uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[BN / 16][4],
+                                          uint32_t sV, uint32_t sVd) {
+  mma_pv_cols<T, DA, BN>(&o[0][0][0], ap, sV);
+  mma_pv_cols<T, DA, BN>(&u[0][0][0], apd, sV);
+  mma_pv_cols<T, DA, BN>(&u[0][0][0], ap, sVd);
+}
+
 __device__ __forceinline__ void st_shared_u32(uint32_t addr, uint32_t v) {
   asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
 }
@@ -491,11 +501,22 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
          D = 128 would be O 64 + U 64 (in flight) + S 32 + Sd 32 + the packed P(i - 1), P (Sd - c)(i - 1)
          16 + 16 (in flight), 224 before the statistics and addresses: ptxas (block 0 peeled) spilled
          300 bytes and serialised the wgmma (C7512). Through shared memory: O, U, S, Sd (192, variant 0's) and 0
-         spills. The JVP has no peeled block 0 (its second copy of the JVP softmax spilled): iteration
-         0 issues the products of zero tiles (mma_pv_smem), which leave O and U +0. */
+         spills; at D = 64 (PRS below) they stay in registers. The JVP has no peeled block 0 (its
+         second copy of the JVP softmax spilled): iteration 0 issues the products of zero tiles (A the
+         tiles or, PRS, zero registers; B both tiles), which leave O and U +0. */
       float alpha[1][1][4], ustand[1][1][4], shift[2];
       /* the JVP: this warpgroup's P tile (P (Sd - c) the next, C::P_TILE bytes on) */
       const uint32_t sPw = sbase + C::P_OFF + (uint32_t)wg * 2 * C::P_TILE;
+      /* the JVP where O, U, S, Sd and the packed P, P (Sd - c) fit in 160 registers (D = 64: 32 + 32 +
+         32 + 32 + 16 + 16): P and P (Sd - c) stay in registers (wgmma RS, as the forward); the tiles
+         then only serve as iteration 0's zero B operand, with zero A registers */
+      constexpr bool PRS = JVP && 8 * DT + 8 * NT + BN / 2 <= 160;
+      if constexpr (PRS) {
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; ++kk)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) ap[kk][e] = apd[JVP ? kk : 0][e] = 0u;
+      }
       /* waits for K(i) and V(i - 1) (PV) and issues S(i) and P(i - 1) V(i - 1) in this consumer's turn */
       auto issue = [&](int i, bool pv) {
         const int st = i % ST, sp = (i + ST - 1) % ST;
@@ -505,16 +526,19 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         /* O's rescale and P's packing (previous iteration) before the wgmma fence */
         wg_reg_fence<DT * 4>(&o[0][0][0]);
         if constexpr (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-        else wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
+        if constexpr (!JVP || PRS) wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
+        if constexpr (PRS) wg_reg_fence_u<BN / 16 * 4>(&apd[0][0]);
         wg_fence();
         mma_scores<T, D, BN, JVP, ST, CS>(s, sd, sQ, sQd, qrow, sKV + st * C::STAGE_BYTES);
         wg_commit();
         if constexpr (JVP) {
           /* i = 0: the products of the zero tiles (P, P (Sd - c) and, as V and Vd, both tiles: 16 KB
-             of zeros), which leave O and U +0, so that no wgmma depends on a branch */
+             of zeros; PRS: zero registers as A), which leave O and U +0, so that no wgmma depends on
+             a branch */
           const uint32_t kv = sKV + sp * C::STAGE_BYTES;
-          mma_pv_smem<T, DA, BN>(o, u, sPw, pv ? kv + C::NH * C::HALF_K : sPw, pv ? kv + 3 * C::NH * C::HALF_K : sPw,
-                                 C::P_TILE);
+          const uint32_t sV = pv ? kv + C::NH * C::HALF_K : sPw, sVd = pv ? kv + 3 * C::NH * C::HALF_K : sPw;
+          if constexpr (PRS) mma_pv_rs<T, DA, BN>(o, u, ap, apd, sV, sVd);
+          else mma_pv_smem<T, DA, BN>(o, u, sPw, sV, sVd, C::P_TILE);
           wg_commit();
         } else if (pv) {
           mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
@@ -569,7 +593,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
               ur = fmaf(shift[e >> 1], o[0][dt][e], ur * alpha[0][0][e & 2]);
             }
           }
-        if constexpr (JVP) {
+        if constexpr (JVP && !PRS) {
           /* P and P (Sd - c) into this warpgroup's tiles (row r, key c at byte 128 r + 16 ((c / 8)
              ^ (r % 8)) + 2 (c % 8); this lane's rows r % 8 = g), for the async proxy; every warp of
              the warpgroup has waited for the previous block's products, which read the tiles
@@ -593,6 +617,13 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
             ap[kk][1] = pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
             ap[kk][2] = pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
             ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+            if constexpr (PRS) {
+              const int jk = JVP ? kk : 0, n0 = JVP ? 2 * kk : 0, n1 = JVP ? 2 * kk + 1 : 0;
+              apd[jk][0] = pack2<T>(sd[0][n0][0], sd[0][n0][1]);
+              apd[jk][1] = pack2<T>(sd[0][n0][2], sd[0][n0][3]);
+              apd[jk][2] = pack2<T>(sd[0][n1][0], sd[0][n1][1]);
+              apd[jk][3] = pack2<T>(sd[0][n1][2], sd[0][n1][3]);
+            }
           }
         }
       };
@@ -629,14 +660,15 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         const int sp = (nlive - 1) % ST;
         mbar_wait(vbar + 8 * sp, (uint32_t)(((nlive - 1) / ST) & 1));
         wg_reg_fence<DT * 4>(&o[0][0][0]);
-        if constexpr (JVP) {
-          wg_reg_fence<DT * 4>(&u[0][0][0]);
-          named_bar_sync(4 + wg, 128); /* every warp's P and P (Sd - c) written */
-        } else {
-          wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
-        }
+        if constexpr (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
+        if constexpr (JVP && !PRS) named_bar_sync(4 + wg, 128); /* every warp's P and P (Sd - c) written */
+        if constexpr (!JVP || PRS) wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
+        if constexpr (PRS) wg_reg_fence_u<BN / 16 * 4>(&apd[0][0]);
         wg_fence();
-        if constexpr (JVP)
+        if constexpr (PRS)
+          mma_pv_rs<T, DA, BN>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES + C::NH * C::HALF_K,
+                               sKV + sp * C::STAGE_BYTES + 3 * C::NH * C::HALF_K);
+        else if constexpr (JVP)
           mma_pv_smem<T, DA, BN>(o, u, sPw, sKV + sp * C::STAGE_BYTES + C::NH * C::HALF_K,
                                  sKV + sp * C::STAGE_BYTES + 3 * C::NH * C::HALF_K, C::P_TILE);
         else mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
