@@ -828,7 +828,8 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
     return launch_sm90a<T, D, DA, m.BN, JVP, m.ST, m.OVERLAP, true, c.CS>(a, t, st);
   } else {
     constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
-    return launch_sm90a<T, D, DA, m0.BN, JVP, m0.ST, m0.OVERLAP, true, c.CS>(a, t, st);
+    if constexpr (m0.PVLAGM) return launch_sm90a<T, D, DA, m0.BN, JVP, m0.ST, false, true, false, true>(a, t, st);
+    else return launch_sm90a<T, D, DA, m0.BN, JVP, m0.ST, m0.OVERLAP, true, c.CS>(a, t, st);
   }
 }
 

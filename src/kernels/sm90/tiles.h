@@ -55,7 +55,9 @@
  * consumers' code needs at most 192 (BN = 128) / 224 (BN = 176) of their 240 registers.
  * Variant 7: variant 3 with masked calls (windows, positions, packed sequences, boolean dense masks)
  * in the PVLAG order too (PVLAGM; fwd.cuh reads a block's mask bits before K's release), bitwise
- * variant 0's masked results. Making it the default: PVLAGM true in variant 0's D = 128 row.
+ * the old order's masked results (variant 6). The default since the fourth session of 2026-12-02
+ * (variant 0 = 7; H200: a causal window of 2048 at N = 16384 358.4 -> 398.0 TFLOP/s, 8 packed
+ * sequences of 2048 270.9 -> 291.2); variant 6 keeps the old order for masked calls too.
  * Variant 3 of the JVP (D = 128 and 64, variant 0's BN = 64 and stages; D = 64 also 4 stages,
  * variant 4): PVLAG in the fused forward+JVP, S and Sd of block j + 1 issued before O += P V,
  * U += P (Sd - c) V + P Vd of block j. At D = 128 P and P (Sd - c) go through shared memory (16 KB a
@@ -102,7 +104,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS */
   {OP_FWD,  0,  64, 0,    128,  3, true,   128, false, false},
   {OP_FWD,  0,  96, 0,    128,  2, false,  128, true, false},
-  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true}, /* PVLAG (variant 3) */
+  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true}, /* PVLAG, masked calls too (variant 7) */
   {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false},
   {OP_FWD,  0, 256, 0,     80,  2, false,   64, false, false},
   {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false},
