@@ -833,34 +833,26 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   }
 }
 
+/* Tuning builds: tuning variant v (JFA_TUNE_SM90A) if tiles.h has it for this op and head dim,
+   tried from V up to the table's last variant; else variant 0. */
+template <typename T, int D, bool JVP, int V>
+static jfa_status_t sm90_fwd_tuned(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st, int v) {
+  if constexpr (V > sm90_max_variant()) {
+    return sm90_fwd_variant<T, D, JVP, 0>(a, t, st);
+  } else {
+    if constexpr (sm90_has_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, V))
+      if (v == V) return sm90_fwd_variant<T, D, JVP, V>(a, t, st);
+    return sm90_fwd_tuned<T, D, JVP, V + 1>(a, t, st, v);
+  }
+}
+
 template <typename T, int D, bool JVP>
 jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
 #ifdef JFA_TUNING
-  constexpr int op = JVP ? OP_JVP : OP_FWD, dt = DtypeOf<T>::value;
-  const int v = tune_variant("JFA_TUNE_SM90A");
-  if constexpr (sm90_has_tile(op, dt, D, 1)) {
-    if (v == 1) return sm90_fwd_variant<T, D, JVP, 1>(a, t, st);
-  }
-  if constexpr (sm90_has_tile(op, dt, D, 2)) {
-    if (v == 2) return sm90_fwd_variant<T, D, JVP, 2>(a, t, st);
-  }
-  if constexpr (sm90_has_tile(op, dt, D, 3)) {
-    if (v == 3) return sm90_fwd_variant<T, D, JVP, 3>(a, t, st);
-  }
-  if constexpr (sm90_has_tile(op, dt, D, 4)) {
-    if (v == 4) return sm90_fwd_variant<T, D, JVP, 4>(a, t, st);
-  }
-  if constexpr (sm90_has_tile(op, dt, D, 5)) {
-    if (v == 5) return sm90_fwd_variant<T, D, JVP, 5>(a, t, st);
-  }
-  if constexpr (sm90_has_tile(op, dt, D, 6)) {
-    if (v == 6) return sm90_fwd_variant<T, D, JVP, 6>(a, t, st);
-  }
-  if constexpr (sm90_has_tile(op, dt, D, 7)) {
-    if (v == 7) return sm90_fwd_variant<T, D, JVP, 7>(a, t, st);
-  }
-#endif
+  return sm90_fwd_tuned<T, D, JVP, 1>(a, t, st, tune_variant("JFA_TUNE_SM90A"));
+#else
   return sm90_fwd_variant<T, D, JVP, 0>(a, t, st);
+#endif
 }
 
 template <int D>

@@ -173,6 +173,13 @@ constexpr bool sm90_dtype_match(int rd, int dt) {
   return rd == dt || (rd == 0 && (dt == JFA_DTYPE_BFLOAT16 || dt == JFA_DTYPE_FLOAT16));
 }
 
+/** The largest tuning variant number in the table (the forward's dispatch tries 1 .. this). */
+constexpr int sm90_max_variant() {
+  int m = 0;
+  for (const Sm90Tile &r : kSm90Tiles) m = r.variant > m ? r.variant : m;
+  return m;
+}
+
 /** Whether the table has a row for (op, dtype, D, variant). */
 constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
   for (const Sm90Tile &r : kSm90Tiles)
