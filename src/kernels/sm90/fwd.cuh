@@ -25,8 +25,6 @@
  *     "ping-pong"), so one's softmax overlaps the other's products. The D = 64 forward also
  *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
  *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills.
- *     PVLAG (tiles.h; the D = 128 forward's default, the JVP's tuning variant 3) issues the P V of
- *     block j after the S of block j + 1 instead (the consumers' PVLAG loop).
  * Tiles are stored as TMA writes them, in 64-column slabs with the 128-byte swizzle
  * (layout in wgmma.cuh): ceil(D / 64) of them, at D = 96 the second one's last 32 columns
  * zeros (TMA fills columns past D); S = Q K^T takes D / 16 k16 steps, P V one wgmma per two
@@ -62,7 +60,7 @@
 #include "kernels/sm90/wgmma.cuh"
 
 /* Tile shapes and shared-memory layout of one instantiation. */
-template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false, bool PSM = false> struct Sm90Fwd {
+template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false> struct Sm90Fwd {
   static_assert(D % 16 == 0 && BN % 16 == 0 && BN <= 256, "wgmma k16 steps over D and over the keys");
   /* NH column slabs of 64 (the last one part zeros when 64 does not divide D); CS (column
      split): both consumers take the same 64 rows */
@@ -70,11 +68,7 @@ template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false,
   static constexpr int NT = BN / 8, DT = D / 8, NTHREADS = 384;
   static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
   static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = NPART * NH * HALF_K;
-  /* PSM (the JVP's PVLAG): per consumer warpgroup P and P (Sd - c) of its 64 rows x BN = 64 keys,
-     16-bit, K-major with the 128-byte swizzle (the A operands of its P V products, from shared memory) */
-  static constexpr uint32_t P_OFF = NQ * Q_BYTES + ST * STAGE_BYTES, P_TILE = 64 * BN * 2;
-  static constexpr uint32_t BAR_OFF = P_OFF + (PSM ? 2 * 2 * P_TILE : 0);
-  static_assert(!PSM || BN == 64, "PSM: one 128-byte swizzle slab of keys");
+  static constexpr uint32_t BAR_OFF = NQ * Q_BYTES + ST * STAGE_BYTES;
   static constexpr uint32_t MASK_OFF = BAR_OFF + 256; /* MASKED: the rows' key intervals, 2 * BM ints */
   /* MASKED, boolean dense mask: per stage the rows' words of its key block (NW = BN / 64 per row,
      uint64 [ST][BM][NW], copied by producer warp 1 for partial blocks) and the block's class (int [ST]) */
@@ -205,45 +199,6 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
   }
 }
 
-/* PVLAG JVP (PSM): O += P V, U += P (Sd - c) V + P Vd (mma_pv's order) with P and P (Sd - c) from
-   this warpgroup's tiles in shared memory at sp (Sm90Fwd::P_OFF; one slab of 64 keys, K-major, the
-   128-byte swizzle; P (Sd - c) ptile bytes on), V at sV and Vd at sVd (N-major). Issues only. */
-template <typename T, int DA, int BN>
-__device__ __forceinline__ void mma_pv_cols_ss(float *acc, uint32_t sa, uint32_t sv) {
-  constexpr uint32_t HALF_K = BN * 128;
-  constexpr int NFULL = DA / 128, REST = DA % 128;
-#pragma unroll
-  for (int kk = 0; kk < BN / 16; ++kk) {
-    const uint64_t da = wg_desc(sa + kk * 32, 16, 1024);
-#pragma unroll
-    for (int c = 0; c < NFULL; ++c)
-      wgmma_ss<T, 128, 1>(acc + c * 64, da, wg_desc(sv + 2 * c * HALF_K + kk * 2048, HALF_K, 1024), 1);
-    if constexpr (REST > 0)
-      wgmma_ss<T, REST, 1>(acc + NFULL * 64, da, wg_desc(sv + 2 * NFULL * HALF_K + kk * 2048, HALF_K, 1024), 1);
-  }
-}
-template <typename T, int DA, int BN>
-__device__ __forceinline__ void mma_pv_smem(float (&o)[1][DA / 8][4], float (&u)[1][DA / 8][4], uint32_t sp,
-                                            uint32_t sV, uint32_t sVd, uint32_t ptile) {
-  mma_pv_cols_ss<T, DA, BN>(&o[0][0][0], sp, sV);
-  mma_pv_cols_ss<T, DA, BN>(&u[0][0][0], sp + ptile, sV);
-  mma_pv_cols_ss<T, DA, BN>(&u[0][0][0], sp, sVd);
-}
-
-/* The same products with P and P (Sd - c) from registers (ap, apd: wgmma RS; PVLAG JVP at D = 64). */
-template <typename T, int DA, int BN>
-__device__ __forceinline__ void mma_pv_rs(float (&o)[1][DA / 8][4], float (&u)[1][DA / 8][4],
-                                          const uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[BN / 16][4],
-                                          uint32_t sV, uint32_t sVd) {
-  mma_pv_cols<T, DA, BN>(&o[0][0][0], ap, sV);
-  mma_pv_cols<T, DA, BN>(&u[0][0][0], apd, sV);
-  mma_pv_cols<T, DA, BN>(&u[0][0][0], ap, sVd);
-}
-
-__device__ __forceinline__ void st_shared_u32(uint32_t addr, uint32_t v) {
-  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
-}
-
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
    rows, the first O's and U's columns 0..127, the second the rest. PVLAG (tiles.h; 16-bit forward:
@@ -253,11 +208,11 @@ template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, boo
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, PVLAG && JVP> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED> C;
   constexpr int NT = C::NT, DT = DA / 8, NH = C::NH, NW = C::NW;
   static_assert(CS ? DA == 128 : (DA == D || DA == NH * 64), "accumulator columns: D, whole slabs, or 128 (CS)");
   static_assert(!MASKED || (BN & (BN - 1)) == 0, "masked blocks of a power of two keys (the dense mask's words)");
-  static_assert(!PVLAG || (!OVERLAP && !CS && !(JVP && MASKED)), "PVLAG: the 16-bit forward (masked or not) and the unmasked JVP");
+  static_assert(!PVLAG || (!JVP && !OVERLAP && !CS), "PVLAG: the 16-bit forward only");
   static_assert((4 * ST + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "PVLAG: the V barriers after bar_q");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
@@ -358,28 +313,21 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       uint32_t ph = 0; /* parity of the stages' current round */
       if constexpr (PVLAG) {
         /* K and V of block i (MASKED: the i-th live block jl) into stage i % ST, each when the
-           consumers released its half (the JVP: K and Kd, the score side, on full / empty; V and
-           Vd on vfull / vempty) */
+           consumers released its half */
         for (int i = 0, jl = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
              ++i, jl = fwd_next_live(live_s, skip, jl + 1, nblk)) {
           const uint32_t dst = sKV + st * C::STAGE_BYTES;
           const int kblk = jb0 + (MASKED ? jl : i);
           if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u);
-          mbar_arrive_expect_tx(bar + 8 * st, C::NQ * NH * C::HALF_K);
+          mbar_arrive_expect_tx(bar + 8 * st, NH * C::HALF_K);
 #pragma unroll
-          for (int pp = 0; pp < C::NQ; ++pp)
-#pragma unroll
-            for (int hh = 0; hh < NH; ++hh)
-              tma_load_4d(dst + (2 * pp * NH + hh) * C::HALF_K, mk[2 * pp], bar + 8 * st, hh * 64, kblk * BN,
-                          (int)hk, (int)b);
+          for (int hh = 0; hh < NH; ++hh)
+            tma_load_4d(dst + hh * C::HALF_K, &tm.k, bar + 8 * st, hh * 64, kblk * BN, (int)hk, (int)b);
           if (i >= ST) mbar_wait(vbar + 8 * (ST + st), ph ^ 1u);
-          mbar_arrive_expect_tx(vbar + 8 * st, C::NQ * NH * C::HALF_K);
+          mbar_arrive_expect_tx(vbar + 8 * st, NH * C::HALF_K);
 #pragma unroll
-          for (int pp = 0; pp < C::NQ; ++pp)
-#pragma unroll
-            for (int hh = 0; hh < NH; ++hh)
-              tma_load_4d(dst + ((2 * pp + 1) * NH + hh) * C::HALF_K, mk[2 * pp + 1], vbar + 8 * st, hh * 64,
-                          kblk * BN, (int)hk, (int)b);
+          for (int hh = 0; hh < NH; ++hh)
+            tma_load_4d(dst + (NH + hh) * C::HALF_K, &tm.v, vbar + 8 * st, hh * 64, kblk * BN, (int)hk, (int)b);
           if (++st == ST) {
             st = 0;
             ph ^= 1u;
@@ -531,32 +479,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
          read while S(i) and P(i - 1) V(i - 1) run, before K(i)'s release (its `empty`, which warp 1
          waits for before it overwrites them); V(i) stays held until P(i) V(i) is waited. The softmax
          is variant 0's masked one (BITS), so fully masked rows keep m = -inf, alpha = 0, P = 0: O = 0,
-         lse = -inf, and a NaN score still gives a NaN row.
-         The JVP: the scores' group is S(i) and Sd(i) (K(i) and Kd(i) released after it), the lagged
-         group O += P V, U += P (Sd - c) V + P Vd of block i - 1 (V(i - 1) and Vd(i - 1) released
-         after it), and the rescale U = fma(shift, O', alpha U) (O' = alpha O) after that wait,
-         with the shift the softmax applied: c_old - c_new when the reference c moved (a row of the
-         warp's max rose, the same vote), else 0. P and P (Sd - c) go through shared memory (the
-         warpgroup's two tiles, Sm90Fwd::P_OFF; wgmma SS): in registers, live across the softmax at
-         D = 128 would be O 64 + U 64 (in flight) + S 32 + Sd 32 + the packed P(i - 1), P (Sd - c)(i - 1)
-         16 + 16 (in flight), 224 before the statistics and addresses: ptxas (block 0 peeled) spilled
-         300 bytes and serialised the wgmma (C7512). Through shared memory: O, U, S, Sd (192, variant 0's) and 0
-         spills; at D = 64 (PRS below) they stay in registers. The JVP has no peeled block 0 (its
-         second copy of the JVP softmax spilled): iteration 0 issues the products of zero tiles (A the
-         tiles or, PRS, zero registers; B both tiles), which leave O and U +0. */
-      float alpha[1][1][4], ustand[1][1][4], shift[2];
-      /* the JVP: this warpgroup's P tile (P (Sd - c) the next, C::P_TILE bytes on) */
-      const uint32_t sPw = sbase + C::P_OFF + (uint32_t)wg * 2 * C::P_TILE;
-      /* the JVP where O, U, S, Sd and the packed P, P (Sd - c) fit in 160 registers (D = 64: 32 + 32 +
-         32 + 32 + 16 + 16): P and P (Sd - c) stay in registers (wgmma RS, as the forward); the tiles
-         then only serve as iteration 0's zero B operand, with zero A registers */
-      constexpr bool PRS = JVP && 8 * DT + 8 * NT + BN / 2 <= 160;
-      if constexpr (PRS) {
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; ++kk)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) ap[kk][e] = apd[JVP ? kk : 0][e] = 0u;
-      }
+         lse = -inf, and a NaN score still gives a NaN row. */
+      float alpha[1][1][4];
       /* waits for K(i) and V(i - 1) (PV) and issues S(i) and P(i - 1) V(i - 1) in this consumer's turn */
       auto issue = [&](int i, bool pv) {
         const int st = i % ST, sp = (i + ST - 1) % ST;
@@ -565,135 +489,57 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         named_bar_sync(1 + wg, 256);
         /* O's rescale and P's packing (previous iteration) before the wgmma fence */
         wg_reg_fence<DT * 4>(&o[0][0][0]);
-        if constexpr (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-        if constexpr (!JVP || PRS) wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
-        if constexpr (PRS) wg_reg_fence_u<BN / 16 * 4>(&apd[0][0]);
+        wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
         wg_fence();
         mma_scores<T, D, BN, JVP, ST, CS>(s, sd, sQ, sQd, qrow, sKV + st * C::STAGE_BYTES);
         wg_commit();
-        if constexpr (JVP) {
-          /* i = 0: the products of the zero tiles (P, P (Sd - c) and, as V and Vd, both tiles: 16 KB
-             of zeros; PRS: zero registers as A), which leave O and U +0, so that no wgmma depends on
-             a branch */
-          const uint32_t kv = sKV + sp * C::STAGE_BYTES;
-          const uint32_t sV = pv ? kv + C::NH * C::HALF_K : sPw, sVd = pv ? kv + 3 * C::NH * C::HALF_K : sPw;
-          if constexpr (PRS) mma_pv_rs<T, DA, BN>(o, u, ap, apd, sV, sVd);
-          else mma_pv_smem<T, DA, BN>(o, u, sPw, sV, sVd, C::P_TILE);
-          wg_commit();
-        } else if (pv) {
+        if (pv) {
           mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
           wg_commit();
         }
         if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
       };
-      /* after S(i) has landed: releases K(i), the softmax of block i (alpha: its rescale of O;
-         the JVP: shift, its move of U's reference). MASKED: bmk and dw, block i's mask and bits
-         (block_bits), were read from stage i % ST (its dense class and words) before this release
-         lets warp 1 overwrite them */
+      /* after S(i) has landed: releases K(i), the softmax of block i (alpha: its rescale of O).
+         MASKED: bmk and dw, block i's mask and bits (block_bits), were read from stage i % ST
+         (its dense class and words) before this release lets warp 1 overwrite them */
       BlockMask bmk;
       auto softmax = [&](int i) {
         wg_reg_fence<NT * 4>(&s[0][0][0]);
-        if constexpr (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
         __syncwarp();
         if (lane == 0) mbar_arrive(bar + 8 * (ST + i % ST)); /* this warp is done with K(i) */
         const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          alpha[0][0][e] = 1.f;
-          ustand[0][0][e] = 0.f;
-        }
-        float mold[2], cold[2];
-#pragma unroll
-        for (int rr = 0; rr < 2; ++rr) {
-          mold[rr] = mrow[0][rr];
-          cold[rr] = crow[0][rr];
-        }
-        fwd_softmax_block<1, NT, 1, JVP, MASKED, true, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, alpha,
-                                                               ustand, mrow, lrow, nrow, crow, dw);
-        if constexpr (JVP) {
-          /* the softmax's shift: c moved (to crow) iff the max of a row of the warp rose */
-#pragma unroll
-          for (int rr = 0; rr < 2; ++rr)
-            shift[rr] = __any_sync(0xffffffffu, mrow[0][rr] > mold[rr]) ? cold[rr] - crow[0][rr] : 0.f;
-        }
+        for (int e = 0; e < 4; ++e) alpha[0][0][e] = 1.f;
+        fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd,
+                                                                 alpha, u, mrow, lrow, nrow, crow, dw);
       };
-      /* once no P V is in flight: O *= alpha (the JVP: U = fma(shift, O, alpha U)), P(i) (and
-         P (Sd - c)) packed into ap (apd) */
+      /* once no P V is in flight: O *= alpha, P(i) packed into ap */
       auto rescale_pack = [&]() {
         wg_reg_fence<DT * 4>(&o[0][0][0]);
         wg_reg_fence<NT * 4>(&s[0][0][0]);
-        if constexpr (JVP) {
-          wg_reg_fence<DT * 4>(&u[0][0][0]);
-          wg_reg_fence<NT * 4>(&sd[0][0][0]);
-        }
 #pragma unroll
         for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            o[0][dt][e] *= alpha[0][0][e & 2];
-            if constexpr (JVP) {
-              float &ur = u[0][JVP ? dt : 0][e];
-              ur = fmaf(shift[e >> 1], o[0][dt][e], ur * alpha[0][0][e & 2]);
-            }
-          }
-        if constexpr (JVP && !PRS) {
-          /* P and P (Sd - c) into this warpgroup's tiles (row r, key c at byte 128 r + 16 ((c / 8)
-             ^ (r % 8)) + 2 (c % 8); this lane's rows r % 8 = g), for the async proxy; every warp of
-             the warpgroup has waited for the previous block's products, which read the tiles
-             (named barrier 4 + wg before the writes), and the next issue's ping-pong barrier orders
-             the writes before those products */
-          named_bar_sync(4 + wg, 128);
+          for (int e = 0; e < 4; ++e) o[0][dt][e] *= alpha[0][0][e & 2];
 #pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int rr = 0; rr < 2; ++rr) {
-              const uint32_t off = (uint32_t)((cw & 3) * 16 + g + 8 * rr) * 128 + ((uint32_t)(nt ^ g) << 4) + 4 * t4;
-              st_shared_u32(sPw + off, pack2<T>(s[0][nt][2 * rr], s[0][nt][2 * rr + 1]));
-              st_shared_u32(sPw + C::P_TILE + off,
-                            pack2<T>(sd[0][JVP ? nt : 0][2 * rr], sd[0][JVP ? nt : 0][2 * rr + 1]));
-            }
-          asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
-        } else {
-#pragma unroll
-          for (int kk = 0; kk < BN / 16; ++kk) {
-            ap[kk][0] = pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
-            ap[kk][1] = pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
-            ap[kk][2] = pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
-            ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
-            if constexpr (PRS) {
-              const int jk = JVP ? kk : 0, n0 = JVP ? 2 * kk : 0, n1 = JVP ? 2 * kk + 1 : 0;
-              apd[jk][0] = pack2<T>(sd[0][n0][0], sd[0][n0][1]);
-              apd[jk][1] = pack2<T>(sd[0][n0][2], sd[0][n0][3]);
-              apd[jk][2] = pack2<T>(sd[0][n1][0], sd[0][n1][1]);
-              apd[jk][3] = pack2<T>(sd[0][n1][2], sd[0][n1][3]);
-            }
-          }
+        for (int kk = 0; kk < BN / 16; ++kk) {
+          ap[kk][0] = pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
+          ap[kk][1] = pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
+          ap[kk][2] = pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+          ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
         }
       };
-      /* MASKED (the forward only): iteration i takes the i-th live block jl (fwd_next_live) */
+      /* MASKED: iteration i takes the i-th live block jl (fwd_next_live) */
       int jl = fwd_next_live(live_s, skip, 0, nblk);
-      if constexpr (JVP) {
-        /* the zero tiles of iteration 0's products (this thread's 128 of the warpgroup's 16 KB),
-           ordered before them by the ping-pong barrier */
-#pragma unroll
-        for (int k = 0; k < 8; ++k)
-          asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" ::"r"(sPw + (uint32_t)(k * 128 + (cw & 3) * 32 + lane) * 16),
-                       "r"(0u)
-                       : "memory");
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-      } else if (nlive > 0) {
-        /* the forward: block 0 peeled (no P V before it) */
+      if (nlive > 0) {
         issue(0, false);
         if constexpr (MASKED) bmk = block_bits(0, (int64_t)(jb0 + jl) * BN);
         wg_wait<0>();
         softmax(0);
         rescale_pack();
       }
-      /* the JVP: iteration 0 issues the zero tiles' products (mma_pv_smem) instead of a P V: the
-         loop has no branch around a wgmma, and no peeled block (whose second copy of the softmax
-         made ptxas spill) */
-      for (int i = JVP ? 0 : 1; i < nlive; ++i) {
-        issue(i, !JVP || i > 0);
+      for (int i = 1; i < nlive; ++i) {
+        issue(i, true);
         if constexpr (MASKED) {
           jl = fwd_next_live(live_s, skip, jl + 1, nblk);
           bmk = block_bits(i % ST, (int64_t)(jb0 + jl) * BN); /* while S(i) and P(i - 1) V(i - 1) run */
@@ -702,7 +548,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         softmax(i);
         wg_wait<0>(); /* P(i - 1) V(i - 1) */
         __syncwarp();
-        if (lane == 0 && (!JVP || i > 0)) mbar_arrive(vbar + 8 * (ST + (i - 1) % ST)); /* done with V(i - 1) */
+        if (lane == 0) mbar_arrive(vbar + 8 * (ST + (i - 1) % ST)); /* this warp is done with V(i - 1) */
         rescale_pack();
       }
       if (nlive > 0) {
@@ -710,22 +556,12 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         const int sp = (nlive - 1) % ST;
         mbar_wait(vbar + 8 * sp, (uint32_t)(((nlive - 1) / ST) & 1));
         wg_reg_fence<DT * 4>(&o[0][0][0]);
-        if constexpr (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-        if constexpr (JVP && !PRS) named_bar_sync(4 + wg, 128); /* every warp's P and P (Sd - c) written */
-        if constexpr (!JVP || PRS) wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
-        if constexpr (PRS) wg_reg_fence_u<BN / 16 * 4>(&apd[0][0]);
+        wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
         wg_fence();
-        if constexpr (PRS)
-          mma_pv_rs<T, DA, BN>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES + C::NH * C::HALF_K,
-                               sKV + sp * C::STAGE_BYTES + 3 * C::NH * C::HALF_K);
-        else if constexpr (JVP)
-          mma_pv_smem<T, DA, BN>(o, u, sPw, sKV + sp * C::STAGE_BYTES + C::NH * C::HALF_K,
-                                 sKV + sp * C::STAGE_BYTES + 3 * C::NH * C::HALF_K, C::P_TILE);
-        else mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
+        mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
         wg_commit();
         wg_wait<0>();
         wg_reg_fence<DT * 4>(&o[0][0][0]);
-        if constexpr (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
         __syncwarp();
         if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
       }
@@ -799,7 +635,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, PVLAG && JVP> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;

@@ -58,12 +58,9 @@
  * the old order's masked results (variant 6). The default since the fourth session of 2026-12-02
  * (variant 0 = 7; H200: a causal window of 2048 at N = 16384 358.4 -> 398.0 TFLOP/s, 8 packed
  * sequences of 2048 270.9 -> 291.2); variant 6 keeps the old order for masked calls too.
- * Variant 3 of the JVP (D = 128 and 64, variant 0's BN = 64 and stages; D = 64 also 4 stages,
- * variant 4): PVLAG in the fused forward+JVP, S and Sd of block j + 1 issued before O += P V,
- * U += P (Sd - c) V + P Vd of block j. At D = 128 P and P (Sd - c) go through shared memory (16 KB a
- * consumer; 226 KB in all), since in registers they would stay in flight across the softmax next to
- * O, U, S and Sd (224 registers: ptxas spills); 0 spills, the consumers need 233-240 registers
- * (variant 0: 225-240). At D = 64 they stay in registers (160 live; the consumers need 185-200).
+ * PVLAG in the JVP (branch pvjvp: P and P (Sd - c) through shared memory at D = 128, in registers at
+ * 64) measured 4-6% slower than variant 0 on the H200 (bench/RESULTS.md, fourth session, run 4) and
+ * is not in this table.
  */
 #ifndef JFA_KERNELS_SM90_TILES_H_
 #define JFA_KERNELS_SM90_TILES_H_
@@ -146,11 +143,6 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      order too (bench/RESULTS.md 2026-12-02 fourth session, branch pvmask); BNM = BN: bitwise variant 0 */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG PVLAGM */
   {OP_FWD,  0, 128, 7,    128,  2, false,  128, false, false, false,  0,  0, true,  true},
-  /* PVLAG in the JVP (bench/RESULTS.md 2026-12-02 fourth session, branch pvjvp): variant 0's key
-     blocks and stages, the P V side of block j issued after the S and Sd of block j + 1 */
-  {OP_JVP,  0, 128, 3,     64,  2, false,   64, false, false, false,  0,  0, true},
-  {OP_JVP,  0,  64, 3,     64,  3, false,   64, false, false, false,  0,  0, true},
-  {OP_JVP,  0,  64, 4,     64,  4, false,   64, false, false, false,  0,  0, true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
