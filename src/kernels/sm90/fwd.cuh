@@ -656,17 +656,13 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG>(a, t, st);
-  /* PVLAGM (tiles.h): the masked kernel in the PVLAG order too */
-  if constexpr (m.PVLAGM) return launch_sm90a<T, D, DA, m.BN, JVP, m.ST, false, true, false, true>(a, t, st);
-  /* a tuning variant whose stages leave no room for the MASKED kernel's dense-mask words, or
-     whose order the masked kernel lacks (PVLAG without PVLAGM), runs variant 0's masked tiles */
-  else if constexpr (!m.PVLAG && Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448) {
-    return launch_sm90a<T, D, DA, m.BN, JVP, m.ST, m.OVERLAP, true, c.CS>(a, t, st);
-  } else {
-    constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
-    if constexpr (m0.PVLAGM) return launch_sm90a<T, D, DA, m0.BN, JVP, m0.ST, false, true, false, true>(a, t, st);
-    else return launch_sm90a<T, D, DA, m0.BN, JVP, m0.ST, m0.OVERLAP, true, c.CS>(a, t, st);
-  }
+  /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
+     where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
+     masked kernel lacks (PVLAG without PVLAGM) */
+  constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
+  constexpr bool own = m.PVLAGM || (!m.PVLAG && Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448);
+  constexpr Sm90Tile mm = own ? m : m0;
+  return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM>(a, t, st);
 }
 
 /* Tuning builds: tuning variant v (JFA_TUNE_SM90A) if tiles.h has it for this op and head dim,
