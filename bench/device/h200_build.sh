@@ -38,3 +38,10 @@ jfa_sanitize() {
 jfa_bench_rows() {
   timeout "${JFA_BENCH_TIMEOUT:-600}" "$JFA_BENCH" "$@" | grep -v -e "^op " -e "^# "
 }
+# jfa_run CMD [ARGS...] prints "== CMD ARGS", runs it under `timeout ${LIMIT:-300}` with its whole
+# output (stderr too), then "rc=" its exit status: the stages' one way of running a test.
+jfa_run() {
+  echo "== $*"
+  timeout "${LIMIT:-300}" "$@" 2>&1
+  echo "rc=$?"
+}

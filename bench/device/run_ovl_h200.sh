@@ -17,11 +17,7 @@ mkdir -p "$OUT"
 B=build-ovl
 T=$B/tests/gpu
 stage=${1:-}
-run() {
-  echo "== $*"
-  timeout "${LIMIT:-300}" "$@" 2>&1
-  echo "rc=$?"
-}
+export LIMIT=${LIMIT:-300} # jfa_run's time limit
 case "$stage" in
   build)
     JFA_H200_TARGETS="jfa_bench test_gpu_sm90_variants test_gpu_attention test_gpu_modes test_gpu_nan test_gpu_masks" \
@@ -31,10 +27,10 @@ case "$stage" in
     ;;
   test)
     {
-      run "$T/test_gpu_sm90_variants"
+      jfa_run "$T/test_gpu_sm90_variants"
       for v in 3 4 5; do
         for t in test_gpu_attention test_gpu_modes test_gpu_nan test_gpu_masks; do
-          JFA_TUNE_SM90A=$v run "$T/$t"
+          JFA_TUNE_SM90A=$v jfa_run "$T/$t"
         done
       done
     } > "$OUT/test.log" 2>&1

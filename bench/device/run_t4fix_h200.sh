@@ -18,14 +18,10 @@ mkdir -p "$OUT"
 B=build-h200
 T=$B/tests/gpu
 stage=${1:-}
-# runs a command under timeout ${LIMIT:-180}, its whole output, then "rc=" its exit status
-run() {
-  echo "== $*"
-  timeout "${LIMIT:-180}" "$@" 2>&1
-  echo "rc=$?"
-}
+# jfa_run (h200_build.sh) runs each command under timeout $LIMIT (180 s here unless set)
+export LIMIT=${LIMIT:-180}
 san() {
-  run compute-sanitizer --tool racecheck --racecheck-report all --print-limit 20 --error-exitcode 9 "$@"
+  jfa_run compute-sanitizer --tool racecheck --racecheck-report all --print-limit 20 --error-exitcode 9 "$@"
 }
 case "$stage" in
   build)
@@ -34,15 +30,15 @@ case "$stage" in
     ;;
   case53)
     {
-      for _ in 1 2 3 4 5 6 7 8; do LIMIT=60 run "$T/test_gpu_sm90_bwd" 53; done
+      for _ in 1 2 3 4 5 6 7 8; do LIMIT=60 jfa_run "$T/test_gpu_sm90_bwd" 53; done
       # seeds whose dQ / dK a CPU model of case 53 puts at 0.17-0.32 relative error with the old
       # reference (the CPU forward's own O, lse): expected FAIL with JFA_TEST_OWN_REF=1 (the sm80
       # context's printed error as high), PASS with the new one
       for s in 312 1987 1155; do
-        for own in 1 0; do JFA_TEST_SEED=$s JFA_TEST_OWN_REF=$own LIMIT=60 run "$T/test_gpu_sm90_bwd" 53; done
+        for own in 1 0; do JFA_TEST_SEED=$s JFA_TEST_OWN_REF=$own LIMIT=60 jfa_run "$T/test_gpu_sm90_bwd" 53; done
       done
-      for c in 58 59 60 61 62 63 64; do run "$T/test_gpu_sm90_bwd" $c; done
-      for c in 29 30 31 32 33 34 35; do run "$T/test_gpu_blockmask" $c; done
+      for c in 58 59 60 61 62 63 64; do jfa_run "$T/test_gpu_sm90_bwd" $c; done
+      for c in 29 30 31 32 33 34 35; do jfa_run "$T/test_gpu_blockmask" $c; done
     } > "$OUT/case53.log" 2>&1
     grep -E "^== |seed|\[FAIL\]|passed, [0-9]+ failed|^rc=" "$OUT/case53.log"
     ;;
@@ -61,7 +57,7 @@ case "$stage" in
       san --kernel-name kns=fwd_sm90a_kernel "$T/test_gpu_blockmask" 1
       san --kernel-name kns=bwd_sm90a_kernel "$T/test_gpu_blockmask" 1
       san "$T/test_gpu_sm90_bwd" 49
-      LIMIT=120 run compute-sanitizer --tool memcheck --error-exitcode 9 "$T/test_gpu_blockmask" 32
+      LIMIT=120 jfa_run compute-sanitizer --tool memcheck --error-exitcode 9 "$T/test_gpu_blockmask" 32
     } > "$OUT/race2.log" 2>&1
     grep -E "^== |RACECHECK SUMMARY|ERROR SUMMARY|hazard|Race reported|__shared__|^rc=" "$OUT/race2.log" | head -200
     ;;
@@ -75,8 +71,8 @@ case "$stage" in
     {
       san "build-wait$W/tests/gpu/test_gpu_blockmask" 1
       san "build-wait$W/tests/gpu/test_gpu_blockmask" 32
-      run "build-wait$W/tests/gpu/test_gpu_blockmask" 1
-      run "build-wait$W/tests/gpu/test_gpu_blockmask" 32
+      jfa_run "build-wait$W/tests/gpu/test_gpu_blockmask" 1
+      jfa_run "build-wait$W/tests/gpu/test_gpu_blockmask" 32
     } > "$OUT/wait$W.log" 2>&1
     grep -E "^== |RACECHECK SUMMARY|ERROR SUMMARY|hazard|Race reported|__shared__|\[FAIL\]|passed, [0-9]+ failed|^rc=" \
       "$OUT/wait$W.log" | head -120
