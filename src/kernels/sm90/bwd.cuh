@@ -577,11 +577,11 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                   const int kj = (int)nw0 + kl;
                   if (kj < iv.x || kj >= iv.y) pv = 0.f;
                 }
+                /* dense: bit qi of key kl's word (qi - 2 t4 = 8 nt + (e & 1): a constant position) */
+                if (dpart && !(((e >> 1) ? dwb : dwa) >> (nt * 8 + (e & 1)) & 1u)) pv = 0.f;
               } else {
                 if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
               }
-              /* dense: bit qi of key kl's word (qi - 2 t4 = 8 nt + (e & 1): a constant position) */
-              if (dpart && !(((e >> 1) ? dwb : dwa) >> (nt * 8 + (e & 1)) & 1u)) pv = 0.f;
               s[nt][e] = pv;
               if constexpr (decltype(dsv)::value) dp[nt][e] = pv * (dp[nt][e] - db[qi]);
             }
