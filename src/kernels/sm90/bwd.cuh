@@ -276,6 +276,25 @@ __device__ __forceinline__ void sm90_dq_reduce(const float (&acc)[NCOL / 8][4], 
   }
 }
 
+/* The producer's per-row statistics of query rows q0 + lane + 32 r (r < BM / 32): lse in base 2
+   (-inf, a fully masked row, as +inf so that its P is 0) and Delta; rows past Nq: +inf and 0. */
+template <int BM>
+static __device__ __forceinline__ void bwd_load_stats(const BwdArgs &a, const jfa_problem_t &p, int64_t b, int64_t h,
+                                                      int64_t q0, int lane, float *lr, float *dr) {
+#pragma unroll
+  for (int r = 0; r < BM / 32; ++r) {
+    const int64_t i = q0 + lane + 32 * r;
+    float l = INFINITY, dl = 0.f;
+    if (i < p.Nq) {
+      l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+      l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
+      dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+    }
+    lr[r] = l;
+    dr[r] = dl;
+  }
+}
+
 template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS>
 __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 1)
     bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm) {
@@ -337,19 +356,17 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
       int64_t h = hk * grp, qb = qb_start;
       int st = 0;
       uint32_t ph = 0; /* parity of the current round of the stages */
+      /* lse and Delta of the block's rows (lane l: rows l, l + 32, ...), read from global memory one
+         iteration ahead, so that their latency passes while the stage is still in use */
+      float lr[BM / 32], dr[BM / 32];
+      bwd_load_stats<BM>(a, p, b, h, qb * BM, lane, lr, dr);
       for (int64_t it = 0; it < total; ++it) {
         if (it >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         const int64_t q0 = qb * BM;
-        for (int r = lane; r < BM; r += 32) {
-          const int64_t i = q0 + r;
-          float l = INFINITY, dl = 0.f;
-          if (i < p.Nq) {
-            l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-            l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
-            dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
-          }
-          lse_s[st * BM + r] = l;
-          del_s[st * BM + r] = dl;
+#pragma unroll
+        for (int r = 0; r < BM / 32; ++r) {
+          lse_s[st * BM + lane + 32 * r] = lr[r];
+          del_s[st * BM + lane + 32 * r] = dr[r];
         }
         const uint32_t full = bar + 8 * st;
         if (lane == 0) {
@@ -367,6 +384,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           qb = qb_start;
           ++h;
         }
+        if (it + 1 < total) bwd_load_stats<BM>(a, p, b, h, qb * BM, lane, lr, dr);
         if (++st == ST) {
           st = 0;
           ph ^= 1u;
