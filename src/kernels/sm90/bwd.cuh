@@ -403,12 +403,13 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         uint32_t ph = 0;
         for (int hg = 0; hg < ng; ++hg)
           for (int qb = qbs0; qb < qbe; ++qb) {
-            if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
-            else ++wait_in;
+            /* the rows' intervals first (packed sequences: binary searches in global memory), then
+               the wait for the stage, so that their latency passes while the stage is in use */
             int ulo = 0x7fffffff, uhi = 0, ilo = 0, ihi = 0x7fffffff;
-#pragma unroll 1
-            for (int r = lane; r < BM; r += 32) {
-              const int i = qb * BM + r;
+            int2 iv[BM / 32];
+#pragma unroll
+            for (int r = 0; r < BM / 32; ++r) {
+              const int i = qb * BM + lane + 32 * r;
               int lo = 0, hi = 0;
               if (i < nq) {
                 int64_t lo64, hi64;
@@ -419,12 +420,16 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 ihi = min(ihi, hi);
                 if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
               }
-              iv_s[st * BM + r] = make_int2(lo, hi);
+              iv[r] = make_int2(lo, hi);
             }
             ulo = __reduce_min_sync(0xffffffffu, ulo);
             uhi = __reduce_max_sync(0xffffffffu, uhi);
             ilo = __reduce_max_sync(0xffffffffu, ilo);
             ihi = __reduce_min_sync(0xffffffffu, ihi);
+            if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
+            else ++wait_in;
+#pragma unroll
+            for (int r = 0; r < BM / 32; ++r) iv_s[st * BM + lane + 32 * r] = iv[r];
             if (lane == 0) cls_s[st] = make_int4(ulo, uhi, ilo, ihi);
             mbar_arrive(bar + 8 * st);
             if (++st == ST) {
