@@ -236,6 +236,16 @@ __device__ __forceinline__ void sm90_mm_cols(float *acc, const uint32_t *a, uint
   }
 }
 
+/* The first column of dK / dV accumulator tile dt (8 columns) of consumer wg: 8 dt, or under the
+   column split its half's (D / 2) dt, but for D = 192 (DW = 96), whose second consumer holds
+   columns 128..191 then 96..127 (the same 64 + 32 pieces as the first's 0..63, 64..95). */
+template <bool CS, int DW>
+__device__ __forceinline__ int kv_col(int wg, int dt) {
+  if constexpr (!CS) return dt * 8;
+  else if constexpr (DW % 64 == 0) return wg * DW + dt * 8;
+  else return wg == 0 ? dt * 8 : dt < 8 ? 128 + dt * 8 : 32 + dt * 8;
+}
+
 /* The TMA maps of one call (passed by value in kernel parameter space). */
 struct Sm90BwdMaps {
   CUtensorMap q, k, v, dout;
@@ -725,9 +735,22 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             /* D = 256: both warpgroups' columns are whole slabs (the same pieces, dcol / 64 slabs in) */
             kv_products(std::integral_constant<int, 0>{}, (uint32_t)(dcol >> 6) * C::HALF_Q);
           } else {
-            /* D = 192: the two column ranges differ in their pieces; a branch uniform per warpgroup */
-            if (wg == 0) kv_products(std::integral_constant<int, 0>{}, 0u);
-            else kv_products(std::integral_constant<int, C::DW>{}, 0u);
+            /* D = 192: the same two pieces in both warpgroups, a whole slab then a half slab (no
+               branch: a branch on wg between differently shaped products made ptxas serialise every
+               wgmma of the kernel, C7520 / C7511): the first takes columns 0..63, 64..95, the second
+               128..191, 96..127, so its accumulator holds them in that order (kv_col) */
+            static_assert(C::DW == 96, "CS pieces: 64 + 32 columns");
+            const uint32_t pa = wg == 0 ? 0u : 2u * C::HALF_Q, pb = C::HALF_Q + (wg == 0 ? 0u : 64u);
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk) {
+              wgmma_rs<T, 64, 1>(&dv[0][0], ap[kk], wg_desc(sO + pa + kk * 2048, C::HALF_Q, 1024), 1);
+              wgmma_rs<T, 32, 1>(&dv[8][0], ap[kk], wg_desc(sO + pb + kk * 2048, C::HALF_Q, 1024), 1);
+            }
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk) {
+              wgmma_rs<T, 64, 1>(&dk[0][0], as[kk], wg_desc(sQ + pa + kk * 2048, C::HALF_Q, 1024), 1);
+              wgmma_rs<T, 32, 1>(&dk[8][0], as[kk], wg_desc(sQ + pb + kk * 2048, C::HALF_Q, 1024), 1);
+            }
           }
         }
         wg_commit();
@@ -874,7 +897,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
       for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const int d = dcol + dt * 8 + 2 * t4 + e;
+          const int d = kv_col<CS, C::DW>(wg, dt) + 2 * t4 + e;
           const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
           if (a.accumulate) {
             ((float *)a.dk.p)[voff(a.dk, b, hk, j, d)] += xk;
