@@ -236,6 +236,16 @@ __device__ __forceinline__ void sm90_mm_cols(float *acc, const uint32_t *a, uint
   }
 }
 
+/* The first column of dK / dV accumulator tile dt (8 columns) of consumer wg: 8 dt, or under the
+   column split its half's (D / 2) dt, but for D = 192 (DW = 96), whose second consumer holds
+   columns 128..191 then 96..127 (the same 64 + 32 pieces as the first's 0..63, 64..95). */
+template <bool CS, int DW>
+__device__ __forceinline__ int kv_col(int wg, int dt) {
+  if constexpr (!CS) return dt * 8;
+  else if constexpr (DW % 64 == 0) return wg * DW + dt * 8;
+  else return wg == 0 ? dt * 8 : dt < 8 ? 128 + dt * 8 : 32 + dt * 8;
+}
+
 /* The TMA maps of one call (passed by value in kernel parameter space). */
 struct Sm90BwdMaps {
   CUtensorMap q, k, v, dout;
@@ -273,6 +283,25 @@ __device__ __forceinline__ void sm90_dq_reduce(const float (&acc)[NCOL / 8][4], 
 #pragma unroll
     for (int bx = 0; bx < NCOL / 32; ++bx) tma_reduce_add_3d(map, sdqw + bx * (BM * 128), col0 + bx * 32, q0, z);
     bulk_commit();
+  }
+}
+
+/* The producer's per-row statistics of query rows q0 + lane + 32 r (r < BM / 32): lse in base 2
+   (-inf, a fully masked row, as +inf so that its P is 0) and Delta; rows past Nq: +inf and 0. */
+template <int BM>
+static __device__ __forceinline__ void bwd_load_stats(const BwdArgs &a, const jfa_problem_t &p, int64_t b, int64_t h,
+                                                      int64_t q0, int lane, float *lr, float *dr) {
+#pragma unroll
+  for (int r = 0; r < BM / 32; ++r) {
+    const int64_t i = q0 + lane + 32 * r;
+    float l = INFINITY, dl = 0.f;
+    if (i < p.Nq) {
+      l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+      l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
+      dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+    }
+    lr[r] = l;
+    dr[r] = dl;
   }
 }
 
@@ -337,19 +366,17 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
       int64_t h = hk * grp, qb = qb_start;
       int st = 0;
       uint32_t ph = 0; /* parity of the current round of the stages */
+      /* lse and Delta of the block's rows (lane l: rows l, l + 32, ...), read from global memory one
+         iteration ahead, so that their latency passes while the stage is still in use */
+      float lr[BM / 32], dr[BM / 32];
+      bwd_load_stats<BM>(a, p, b, h, qb * BM, lane, lr, dr);
       for (int64_t it = 0; it < total; ++it) {
         if (it >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         const int64_t q0 = qb * BM;
-        for (int r = lane; r < BM; r += 32) {
-          const int64_t i = q0 + r;
-          float l = INFINITY, dl = 0.f;
-          if (i < p.Nq) {
-            l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-            l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
-            dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
-          }
-          lse_s[st * BM + r] = l;
-          del_s[st * BM + r] = dl;
+#pragma unroll
+        for (int r = 0; r < BM / 32; ++r) {
+          lse_s[st * BM + lane + 32 * r] = lr[r];
+          del_s[st * BM + lane + 32 * r] = dr[r];
         }
         const uint32_t full = bar + 8 * st;
         if (lane == 0) {
@@ -367,6 +394,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           qb = qb_start;
           ++h;
         }
+        if (it + 1 < total) bwd_load_stats<BM>(a, p, b, h, qb * BM, lane, lr, dr);
         if (++st == ST) {
           st = 0;
           ph ^= 1u;
@@ -385,12 +413,13 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         uint32_t ph = 0;
         for (int hg = 0; hg < ng; ++hg)
           for (int qb = qbs0; qb < qbe; ++qb) {
-            if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
-            else ++wait_in;
+            /* the rows' intervals first (packed sequences: binary searches in global memory), then
+               the wait for the stage, so that their latency passes while the stage is in use */
             int ulo = 0x7fffffff, uhi = 0, ilo = 0, ihi = 0x7fffffff;
-#pragma unroll 1
-            for (int r = lane; r < BM; r += 32) {
-              const int i = qb * BM + r;
+            int2 iv[BM / 32];
+#pragma unroll
+            for (int r = 0; r < BM / 32; ++r) {
+              const int i = qb * BM + lane + 32 * r;
               int lo = 0, hi = 0;
               if (i < nq) {
                 int64_t lo64, hi64;
@@ -401,12 +430,16 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 ihi = min(ihi, hi);
                 if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
               }
-              iv_s[st * BM + r] = make_int2(lo, hi);
+              iv[r] = make_int2(lo, hi);
             }
             ulo = __reduce_min_sync(0xffffffffu, ulo);
             uhi = __reduce_max_sync(0xffffffffu, uhi);
             ilo = __reduce_max_sync(0xffffffffu, ilo);
             ihi = __reduce_min_sync(0xffffffffu, ihi);
+            if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
+            else ++wait_in;
+#pragma unroll
+            for (int r = 0; r < BM / 32; ++r) iv_s[st * BM + lane + 32 * r] = iv[r];
             if (lane == 0) cls_s[st] = make_int4(ulo, uhi, ilo, ihi);
             mbar_arrive(bar + 8 * st);
             if (++st == ST) {
@@ -702,9 +735,22 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             /* D = 256: both warpgroups' columns are whole slabs (the same pieces, dcol / 64 slabs in) */
             kv_products(std::integral_constant<int, 0>{}, (uint32_t)(dcol >> 6) * C::HALF_Q);
           } else {
-            /* D = 192: the two column ranges differ in their pieces; a branch uniform per warpgroup */
-            if (wg == 0) kv_products(std::integral_constant<int, 0>{}, 0u);
-            else kv_products(std::integral_constant<int, C::DW>{}, 0u);
+            /* D = 192: the same two pieces in both warpgroups, a whole slab then a half slab (no
+               branch: a branch on wg between differently shaped products made ptxas serialise every
+               wgmma of the kernel, C7520 / C7511): the first takes columns 0..63, 64..95, the second
+               128..191, 96..127, so its accumulator holds them in that order (kv_col) */
+            static_assert(C::DW == 96, "CS pieces: 64 + 32 columns");
+            const uint32_t pa = wg == 0 ? 0u : 2u * C::HALF_Q, pb = C::HALF_Q + (wg == 0 ? 0u : 64u);
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk) {
+              wgmma_rs<T, 64, 1>(&dv[0][0], ap[kk], wg_desc(sO + pa + kk * 2048, C::HALF_Q, 1024), 1);
+              wgmma_rs<T, 32, 1>(&dv[8][0], ap[kk], wg_desc(sO + pb + kk * 2048, C::HALF_Q, 1024), 1);
+            }
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk) {
+              wgmma_rs<T, 64, 1>(&dk[0][0], as[kk], wg_desc(sQ + pa + kk * 2048, C::HALF_Q, 1024), 1);
+              wgmma_rs<T, 32, 1>(&dk[8][0], as[kk], wg_desc(sQ + pb + kk * 2048, C::HALF_Q, 1024), 1);
+            }
           }
         }
         wg_commit();
@@ -851,7 +897,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
       for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const int d = dcol + dt * 8 + 2 * t4 + e;
+          const int d = kv_col<CS, C::DW>(wg, dt) + 2 * t4 + e;
           const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
           if (a.accumulate) {
             ((float *)a.dk.p)[voff(a.dk, b, hk, j, d)] += xk;
