@@ -673,7 +673,23 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             named_bar_sync(6, 256);
           }
         } else if constexpr (C::OVL) {
-          softmax_ds(&s[0][0], std::false_type{}); /* P only: dP^T may still run */
+          /* P only (dP^T may still run): one FFMA and one ex2.approx.ftz a probability (P below
+             2^-126 flushes to zero), and the per-element mask only in blocks that need it */
+          auto p_only = [&](auto mk) {
+#pragma unroll
+            for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+              for (int e = 0; e < 4; ++e) {
+                const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+                float pv = p_cap1(exp2_ftz(fmaf(s[nt][e], a.scale_log2, -lb[qi])));
+                if constexpr (decltype(mk)::value) {
+                  if (kl >= klim || kl - qi > cdiff) pv = 0.f;
+                }
+                s[nt][e] = pv;
+              }
+          };
+          if (need_mask) p_only(std::true_type{});
+          else p_only(std::false_type{});
         } else {
           softmax_ds(&s[0][0], std::true_type{});
         }
@@ -743,7 +759,16 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
               }
           };
-          if constexpr (!CS) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ>{});
+          if constexpr (C::OVL) {
+            /* the packed dS^T fragments (as) by stmatrix .trans: matrix j of as[kk] holds keys 16 wq +
+               8 (j & 1).. x queries 16 kk + 8 (j >> 1)..; lane 8 j + i writes query row 16 kk + 8 (j >> 1)
+               + i, its 8 keys at 16-byte chunk 2 wq + (j & 1) of the swizzled row */
+            const int mj = lane >> 3, mi = lane & 7;
+            const uint32_t sa = sDSw + (uint32_t)dsb * C::DS_BYTES + (uint32_t)(8 * (mj >> 1) + mi) * 128 +
+                                ((uint32_t)((2 * wq + (mj & 1)) ^ mi) << 4);
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk) stmatrix_x4_trans(sa + kk * 2048, as[kk]);
+          } else if constexpr (!CS) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ>{});
           else if (wg == 0) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ / 2>{});
           else write_ds(std::integral_constant<int, NQ / 2>{}, std::integral_constant<int, NQ>{});
           asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
