@@ -99,6 +99,17 @@
  * back in fp32 through a 16 KB buffer indexed by thread (barriers 5 and 6), consumer 1 writes the
  * block's 16-bit dS for dQ (one dS buffer: it is rewritten only after barrier 5 of the next block,
  * where consumer 0 arrives after its dQ products). 0 spills.
+ * SM90_DQ_SPLITO (tuning builds, JFA_TUNE_SM90_BWD=6, 7; unmasked kernel, D = 64 / 96 / 128; issue 19):
+ * SM90_DQ_SPLIT in FlashAttention-3's order of issue and waits (hopper/mainloop_bwd_sm90_tma_gmma_ws.hpp),
+ * so that the tensor cores are not idle while both consumers (in step through the dS barrier)
+ * compute: S^T and dP^T in two commit groups, P (FFMA + ex2.approx.ftz, the per-element mask only
+ * in blocks that need it) once S^T is done while dP^T runs; dV += P^T dO issued before dS, which
+ * is computed and stored while dV runs (stmatrix .trans of the packed fragments: 4 instructions a
+ * thread instead of 32 conversions and 16-bit stores); after the dS barrier dQ's products, then
+ * dK's, and dQ waited alone: it is staged and reduce-added while dK runs. The producer loads the
+ * block's lse / delta before it waits for the stage. The same products in the same order per
+ * accumulator; P differs from SM90_DQ_SPLIT's only where it is below 2^-126 (flushed to zero).
+ * ptxas: 0 spills at 240; the consumers need 233..240 at D = 128 (16 bytes of spills at 232).
  */
 #ifndef JFA_KERNELS_SM90_BWD_CUH_
 #define JFA_KERNELS_SM90_BWD_CUH_
