@@ -29,7 +29,9 @@
  * (-DJFA_TUNING=ON) JFA_TUNE_SM90_BWD=1 / 3 / 4 runs the unmasked cases with the float2 atomics,
  * the per-consumer TMA reduce-adds or the column split (one reduce-add per CTA, bwd.cuh), the
  * same checks for each (the masked cases keep the default); =5 runs the unmasked D = 192 cases
- * with the score products exchanged between the consumers (SM90_DQ_CSX).
+ * with the score products exchanged between the consumers (SM90_DQ_CSX); =6 / 7 the unmasked
+ * D = 64 / 96 / 128 cases with the overlapped order (SM90_DQ_SPLITO; 7 with 3 stages at D = 128),
+ * =8 SM90_DQ_SPLIT with 3 stages at D = 128 (CTest: test_gpu_sm90_bwd_tune<n> in tuning builds).
  *
  *   ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat; JFA_TEST_OWN_REF=1: the old reference)
  * Exits 77 (CTest "Not Run") without a GPU.

@@ -99,6 +99,17 @@
  * back in fp32 through a 16 KB buffer indexed by thread (barriers 5 and 6), consumer 1 writes the
  * block's 16-bit dS for dQ (one dS buffer: it is rewritten only after barrier 5 of the next block,
  * where consumer 0 arrives after its dQ products). 0 spills.
+ * SM90_DQ_SPLITO (tuning builds, JFA_TUNE_SM90_BWD=6, 7; unmasked kernel, D = 64 / 96 / 128; issue 19):
+ * SM90_DQ_SPLIT in FlashAttention-3's order of issue and waits (hopper/mainloop_bwd_sm90_tma_gmma_ws.hpp),
+ * so that the tensor cores are not idle while both consumers (in step through the dS barrier)
+ * compute: S^T and dP^T in two commit groups, P (FFMA + ex2.approx.ftz, the per-element mask only
+ * in blocks that need it) once S^T is done while dP^T runs; dV += P^T dO issued before dS, which
+ * is computed and stored while dV runs (stmatrix .trans of the packed fragments: 4 instructions a
+ * thread instead of 32 conversions and 16-bit stores); after the dS barrier dQ's products, then
+ * dK's, and dQ waited alone: it is staged and reduce-added while dK runs. The producer loads the
+ * block's lse / delta before it waits for the stage. The same products in the same order per
+ * accumulator; P differs from SM90_DQ_SPLIT's only where it is below 2^-126 (flushed to zero).
+ * ptxas: 0 spills at 240; the consumers need 233..240 at D = 128 (16 bytes of spills at 232).
  */
 #ifndef JFA_KERNELS_SM90_BWD_CUH_
 #define JFA_KERNELS_SM90_BWD_CUH_
@@ -125,13 +136,20 @@ enum {
   SM90_DQ_CS = 4,      /* the column-split kernel's (CS, D = 192 / 256): each consumer computes dQ
                           for its D / 2 columns over the CTA's 64 keys, 32 columns at a time
                           (an 8 KB staging box), one reduce-add per element per CTA */
-  SM90_DQ_CSX = 5      /* CS with the score products exchanged (XS; tuning builds'
+  SM90_DQ_CSX = 5,     /* CS with the score products exchanged (XS; tuning builds'
                           JFA_TUNE_SM90_BWD=5 where the shared memory takes it: D = 192): consumer
                           0 computes S^T only, consumer 1 dP^T only; P (fp32) goes to consumer 1
                           and dS (fp32) back through a 16 KB buffer in the registers' order, and
                           consumer 1 writes the block's 16-bit dS for dQ. 5 units of 64 x 64 x D
                           tensor work a block instead of CS's 7, for two 256-thread barriers and
                           32 KB of shared-memory traffic a consumer */
+  SM90_DQ_SPLITO = 6   /* SM90_DQ_SPLIT with the tensor work overlapped (OVL; tuning builds'
+                          JFA_TUNE_SM90_BWD=6, 7, unmasked kernel, D <= 128): FlashAttention-3's
+                          order of issue and waits. S^T and dP^T in two commit groups, P computed
+                          while dP^T runs; dV += P^T dO issued before dS (it runs while dS is
+                          computed and written); dQ issued before dK and waited alone, so that dK
+                          runs while dQ is staged and reduce-added. The producer loads the block's
+                          lse / delta before it waits for the stage (off the refill's path) */
 };
 
 /* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base).
@@ -141,6 +159,8 @@ enum {
    has its own two dS buffers. */
 template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, bool CS = false> struct Sm90Bwd {
   static constexpr bool XS = DQ == SM90_DQ_CSX; /* CS with the score products exchanged */
+  static constexpr bool OVL = DQ == SM90_DQ_SPLITO;              /* SPLIT, overlapped order */
+  static constexpr bool SPLIT = DQ == SM90_DQ_SPLIT || OVL;      /* the column split of dQ's adds */
   static constexpr int BM = 64, NH = (D + 63) / 64, NWG = CS ? 2 : BN / 64, NTHREADS = 128 * (1 + NWG);
   /* the dK / dV columns of one consumer (CS: D / 2, consumer w from w D / 2; else all D) */
   static constexpr int DW = CS ? D / 2 : D;
@@ -153,7 +173,7 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   static constexpr uint32_t DS_BYTES = BM * 128;                   /* one dS buffer: BM queries x 64 keys */
   /* per consumer: BM x 64 fp32 (SM90_DQ_TMA), BM x its SM90_DQ_SPLIT columns, BM x 32 (SM90_DQ_CS) */
   static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA     ? BM * 64 * 4
-                                       : DQ == SM90_DQ_SPLIT ? BM * (SPLIT_C > D - SPLIT_C ? SPLIT_C : D - SPLIT_C) * 4
+                                       : SPLIT ? BM * (SPLIT_C > D - SPLIT_C ? SPLIT_C : D - SPLIT_C) * 4
                                        : DQ == SM90_DQ_CS || XS ? BM * 32 * 4
                                                                 : 0;
   /* XS: the exchange buffer, one warpgroup's 64 x 64 fp32 fragment (float4 i of thread t at 16 (128 i + t)) */
@@ -196,7 +216,7 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   static_assert((DQ == SM90_DQ_CS || DQ == SM90_DQ_CSX) == CS, "SM90_DQ_CS(X) is the column-split kernel's dQ");
   /* SM90_DQ_SPLIT: two consumers that meet at every block (the masked kernel skips empty blocks per
      consumer, so it keeps its own dQ adds) */
-  static_assert(DQ != SM90_DQ_SPLIT || (NWG == 2 && !MASKED), "SM90_DQ_SPLIT: two consumers, unmasked kernel");
+  static_assert(!SPLIT || (NWG == 2 && !MASKED), "SM90_DQ_SPLIT: two consumers, unmasked kernel");
   /* the swizzled tiles (K, V, each stage's Q and dO halves, the dS buffers) start at 1024-byte
      boundaries, which the 128-byte swizzle of TMA and of the wgmma descriptors assumes */
   static_assert(HALF_Q % 1024 == 0 && HALF_K % 1024 == 0 && STAGE_OFF % 1024 == 0 && DS_OFF % 1024 == 0 &&
@@ -575,14 +595,25 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         };
         if constexpr (C::XS) {
           score_products(&dp[0][0], wg == 0 ? sK : sV, wg == 0 ? sQ : sO);
+        } else if constexpr (C::OVL) {
+          /* OVL: two commit groups; P is computed once S^T is done, while dP^T runs (dp is waited
+             for below, before dS) */
+          score_products(&s[0][0], sK, sQ);
+          wg_commit();
+          score_products(&dp[0][0], sV, sO);
+          wg_commit();
+          wg_wait<1>();
+          wg_reg_fence<NQ * 4>(&s[0][0]);
         } else {
           score_products(&s[0][0], sK, sQ);
           score_products(&dp[0][0], sV, sO);
         }
-        wg_commit();
-        wg_wait<0>();
-        if constexpr (!C::XS) wg_reg_fence<NQ * 4>(&s[0][0]); /* XS: s is not live yet */
-        wg_reg_fence<NQ * 4>(&dp[0][0]);
+        if constexpr (!C::OVL) {
+          wg_commit();
+          wg_wait<0>();
+          if constexpr (!C::XS) wg_reg_fence<NQ * 4>(&s[0][0]); /* XS: s is not live yet */
+          wg_reg_fence<NQ * 4>(&dp[0][0]);
+        }
 
         /* P^T and dS^T in place (s <- P, dp <- dS). Key kl (local to the warpgroup) is visible to
            query qi (local to the block) iff kl < klim and kl - qi <= cdiff (causal), or, MASKED, iff
@@ -662,22 +693,69 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             }
             named_bar_sync(6, 256);
           }
+        } else if constexpr (C::OVL) {
+          /* P only (dP^T may still run): one FFMA and one ex2.approx.ftz a probability (P below
+             2^-126 flushes to zero), and the per-element mask only in blocks that need it */
+          auto p_only = [&](auto mk) {
+#pragma unroll
+            for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+              for (int e = 0; e < 4; ++e) {
+                const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+                float pv = p_cap1(exp2_ftz(fmaf(s[nt][e], a.scale_log2, -lb[qi])));
+                if constexpr (decltype(mk)::value) {
+                  if (kl >= klim || kl - qi > cdiff) pv = 0.f;
+                }
+                s[nt][e] = pv;
+              }
+          };
+          if (need_mask) p_only(std::true_type{});
+          else p_only(std::false_type{});
         } else {
           softmax_ds(&s[0][0], std::true_type{});
         }
 
         /* the A fragments of P^T and dS^T (k16 steps over the block's queries) */
         uint32_t ap[KQ][4], as[KQ][4];
+        auto pack_a = [&](uint32_t(&f)[KQ][4], const float(&x)[NQ][4]) {
 #pragma unroll
-        for (int kk = 0; kk < KQ; ++kk) {
-          ap[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
-          ap[kk][1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
-          ap[kk][2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-          ap[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-          as[kk][0] = pack2<T>(dp[2 * kk][0], dp[2 * kk][1]);
-          as[kk][1] = pack2<T>(dp[2 * kk][2], dp[2 * kk][3]);
-          as[kk][2] = pack2<T>(dp[2 * kk + 1][0], dp[2 * kk + 1][1]);
-          as[kk][3] = pack2<T>(dp[2 * kk + 1][2], dp[2 * kk + 1][3]);
+          for (int kk = 0; kk < KQ; ++kk) {
+            f[kk][0] = pack2<T>(x[2 * kk][0], x[2 * kk][1]);
+            f[kk][1] = pack2<T>(x[2 * kk][2], x[2 * kk][3]);
+            f[kk][2] = pack2<T>(x[2 * kk + 1][0], x[2 * kk + 1][1]);
+            f[kk][3] = pack2<T>(x[2 * kk + 1][2], x[2 * kk + 1][3]);
+          }
+        };
+        if constexpr (C::OVL) {
+          /* OVL: dV += P^T dO issued now (it runs while dS is computed and written), then dP^T
+             waited for (the groups complete in order: S^T, dP^T, dV) and dS = P (dP - delta) */
+          pack_a(ap, s);
+          wg_reg_fence<DT * 4>(&dv[0][0]);
+          wg_fence();
+#pragma unroll
+          for (int kk = 0; kk < KQ; ++kk)
+            sm90_mm_cols<T, 0, D, true>(&dv[0][0], ap[kk], 0, sO + kk * 2048, C::HALF_Q, 1);
+          wg_commit();
+          wg_wait<1>();
+          wg_reg_fence<NQ * 4>(&dp[0][0]);
+          const float *dbo = del_s + st * BM;
+#pragma unroll
+          for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) dp[nt][e] = s[nt][e] * (dp[nt][e] - dbo[nt * 8 + 2 * t4 + (e & 1)]);
+          pack_a(as, dp);
+        } else {
+#pragma unroll
+          for (int kk = 0; kk < KQ; ++kk) {
+            ap[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
+            ap[kk][1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
+            ap[kk][2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            ap[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            as[kk][0] = pack2<T>(dp[2 * kk][0], dp[2 * kk][1]);
+            as[kk][1] = pack2<T>(dp[2 * kk][2], dp[2 * kk][3]);
+            as[kk][2] = pack2<T>(dp[2 * kk + 1][0], dp[2 * kk + 1][1]);
+            as[kk][3] = pack2<T>(dp[2 * kk + 1][2], dp[2 * kk + 1][3]);
+          }
         }
 
         /* dS (queries x this warpgroup's 64 keys, 16-bit) -> shared memory, K-major for dQ = dS K,
@@ -702,19 +780,29 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
               }
           };
-          if constexpr (!CS) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ>{});
+          if constexpr (C::OVL) {
+            /* the packed dS^T fragments (as) by stmatrix .trans: matrix j of as[kk] holds keys 16 wq +
+               8 (j & 1).. x queries 16 kk + 8 (j >> 1)..; lane 8 j + i writes query row 16 kk + 8 (j >> 1)
+               + i, its 8 keys at 16-byte chunk 2 wq + (j & 1) of the swizzled row */
+            const int mj = lane >> 3, mi = lane & 7;
+            const uint32_t sa = sDSw + (uint32_t)dsb * C::DS_BYTES + (uint32_t)(8 * (mj >> 1) + mi) * 128 +
+                                ((uint32_t)((2 * wq + (mj & 1)) ^ mi) << 4);
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk) stmatrix_x4_trans(sa + kk * 2048, as[kk]);
+          } else if constexpr (!CS) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ>{});
           else if (wg == 0) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ / 2>{});
           else write_ds(std::integral_constant<int, NQ / 2>{}, std::integral_constant<int, NQ>{});
           asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
           /* SM90_DQ_SPLIT, CS: both consumers (each reads the other's dS), else this warpgroup */
-          if constexpr (DQ == SM90_DQ_SPLIT || CS) named_bar_sync(1, 128 * C::NWG);
+          if constexpr (C::SPLIT || CS) named_bar_sync(1, 128 * C::NWG);
           else named_bar_sync(1 + wg, 128);
         }
 
         /* dV += P^T dO, dK += dS^T Q over this warpgroup's columns (all D, CS: its D / 2 from dcol):
            k16 steps over the queries (16 rows = 2048 bytes), B MN-major, in whole-slab or
            half-slab pieces (sm90_mm_cols; at D = 96 64 + 32 columns, CS at D = 192: 64 + 32 and
-           32 + 64) */
+           32 + 64). OVL: dV was issued above, dK is issued after dQ's products (below) */
+        if constexpr (!C::OVL) {
         wg_reg_fence<DT * 4>(&dv[0][0]);
         wg_reg_fence<DT * 4>(&dk[0][0]);
         wg_fence();
@@ -754,6 +842,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           }
         }
         wg_commit();
+        }
 
         if constexpr (CS) {
           if (!a.skip_dq) {
@@ -808,7 +897,19 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             }
             if constexpr (C::NDS == 2) dsb ^= 1;
           }
-        } else if constexpr (DQ == SM90_DQ_SPLIT) {
+        } else if constexpr (C::SPLIT) {
+          /* OVL: dK += dS^T Q, issued after the dQ products (or alone without dQ) */
+          auto issue_dk = [&]() {
+            wg_reg_fence<DT * 4>(&dk[0][0]);
+            wg_fence();
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk)
+              sm90_mm_cols<T, 0, D, true>(&dk[0][0], as[kk], 0, sQ + kk * 2048, C::HALF_Q, 1);
+            wg_commit();
+          };
+          if constexpr (C::OVL) {
+            if (a.skip_dq) issue_dk();
+          }
           if (!a.skip_dq) {
             /* dQ[BM x this warpgroup's columns: [0, SPLIT_C) or [SPLIT_C, D)] += dS K over all BN =
                128 keys: k16 step kk takes keys 16 kk.. from the dS buffer of consumer kk / 4
@@ -830,7 +931,12 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                     wg_desc(sdS0 + (uint32_t)(kk >> 2) * 2 * C::DS_BYTES + (kk & 3) * 32, 16, 1024),
                     sK + kk * 2048, C::HALF_K, kk > 0);
               wg_commit();
-              wg_wait<0>();
+              if constexpr (C::OVL) {
+                issue_dk();
+                wg_wait<1>(); /* dQ's products (and dV's) done; dK's run while dQ is staged */
+              } else {
+                wg_wait<0>();
+              }
               wg_reg_fence<NC / 2>(&acc[0][0]);
               /* staged as SM90_DQ_TMA stages a 64-column slab: NC / 32 boxes of BM x 32 fp32 */
               sm90_dq_reduce<BM, NC>(acc, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, C0, (int)q0,
@@ -885,7 +991,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
       }
     }
 
-    if constexpr (DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT || CS) {
+    if constexpr (DQ == SM90_DQ_TMA || C::SPLIT || CS) {
       if (dq_issuer) bulk_wait(); /* the reduce-adds read the staging buffers until done */
     }
     /* store dK (scaled) and dV of the warp's 16 keys (zeros when no query block sees them) */
@@ -922,7 +1028,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
-  if ((DQ == SM90_DQ_TMA || DQ == SM90_DQ_SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
+  if ((DQ == SM90_DQ_TMA || C::SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
@@ -957,10 +1063,18 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
     /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
        (SM90_DQ_TMA), =4: one TMA reduce-add per CTA, the consumers splitting dQ's columns
        (SM90_DQ_SPLIT); unmasked calls only, the masked ones keep kSm90BwdDq (SM90_DQ_TMA) */
+    constexpr Sm90Tile c1r = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 1);
+    constexpr Sm90Tile c1 = c1r.D == D ? c1r : c;
     switch (tune_variant("JFA_TUNE_SM90_BWD")) {
       case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2, false, false>(a, t, st);
       case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA, false, false>(a, t, st);
       case 4: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_SPLIT, false, false>(a, t, st);
+      /* =6: SM90_DQ_SPLITO (the overlapped order); =7: the same with the stages of tiles.h's
+         tuning row 1 (D = 128: 3 instead of 2), =8: SM90_DQ_SPLIT with those stages (a row's
+         absence: row 0's) */
+      case 6: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_SPLITO, false, false>(a, t, st);
+      case 7: return launch_bwd_sm90a<T, D, c1.BN, c1.ST, SM90_DQ_SPLITO, false, false>(a, t, st);
+      case 8: return launch_bwd_sm90a<T, D, c1.BN, c1.ST, SM90_DQ_SPLIT, false, false>(a, t, st);
       default: break;
     }
 #endif

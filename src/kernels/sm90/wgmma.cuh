@@ -109,6 +109,14 @@ __device__ __forceinline__ uint64_t wg_desc(uint32_t saddr, uint32_t lbo, uint32
          ((uint64_t)((sbo >> 4) & 0x3FFFu) << 32) | (1ull << 62);
 }
 
+/* Four 8 x 8 16-bit matrices from registers r[0..3] (matrix j: lane 4 row + col / 2 holds (row, col),
+   (row, col + 1) packed) to shared memory transposed: lane 8 j + i gives the address of row i of
+   matrix j's transpose (column i of the fragment, 16 bytes). */
+__device__ __forceinline__ void stmatrix_x4_trans(uint32_t saddr, const uint32_t *r) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(saddr), "r"(r[0]),
+               "r"(r[1]), "r"(r[2]), "r"(r[3])
+               : "memory");
+}
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void wg_wait() {
