@@ -1,12 +1,12 @@
 /*
  * test_gpu_sm90_f32_variants.c - the Hopper float32 fused forward+JVP's tuning variants at D = 64
- * (tuning builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1 to 4, src/kernels/sm90/tiles.h, fwd_f32.cuh)
+ * (tuning builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1 to 5, src/kernels/sm90/tiles.h, fwd_f32.cuh)
  * against the float64 CPU backend and against variant 0 (the default) on the same inputs, in
  * 3xTF32 and in TF32 (JFA_FLAG_ALLOW_TF32). The variant is read from the environment at each call.
  * Variants 2 (QREG) and 3 (QREG, batched converters) issue variant 0's products in its order per
  * accumulator element: O, lse, Od and mu must be bitwise variant 0's (NaN where it has NaN).
- * Variants 1 and 4 (CAT) add Qd K^T and P (Sd - c) V into Sd and U after their own accumulators
- * (other roundings): test_gpu_f32's bounds against float64 (3xTF32 float32's 1e-5, growing as
+ * Variants 1 and 4 (CAT) add Qd K^T and P (Sd - c) V into Sd and U after their own accumulators,
+ * variant 5 (QDF) issues Qd K^T before Q Kd^T (other roundings): test_gpu_f32's bounds against float64 (3xTF32 float32's 1e-5, growing as
  * 2 sqrt(Nk / 1000) past Nk = 250; TF32 1e-2) apply to every variant. Cases: N = 1, 7, 129 (partial
  * blocks), 1000, 2048 (the stage ring wrapping many times), Nq != Nk, causal in both alignments and
  * with positions (fully masked rows: O = Od = 0, lse = -inf), GQA 8:1, MQA, BSHD, and a NaN in q
@@ -55,7 +55,7 @@ static const vcase_t cases[] = {
 /* variant, and whether its arithmetic is variant 0's (bitwise results) */
 static const struct {
   int v, bitwise;
-} variants[] = {{1, 0}, {2, 1}, {3, 1}, {4, 0}};
+} variants[] = {{1, 0}, {2, 1}, {3, 1}, {4, 0}, {5, 0}};
 
 /* x with the NaN row of head (0, 0) (D values; D = 1: lse, mu) zeroed: the bounds' view */
 static double *rows_cleared(const double *x, size_t n, int64_t D, int64_t row) {

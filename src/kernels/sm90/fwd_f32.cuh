@@ -263,8 +263,8 @@ __device__ __forceinline__ void f32_wg_step(float *acc, const uint32_t *ah, cons
 
 /* The score products of k8 step kk of block stage kv: pass 0 (A = Q's fragments) S (, Q Kd^T into
    Sd; CAT: both as one product of N = 2 BN into s, which then holds [S | Sd]), pass 1 (A = Qd's)
-   Qd K^T into Sd. Issues only. */
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool CAT>
+   Qd K^T into Sd (CAT: into its own accumulator, sd then; QDF: pass 1 issued first). Issues only. */
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool CAT, bool QDF = false>
 __device__ __forceinline__ void f32_s_step(float *s, float *sd, const uint32_t *ah, const uint32_t *al, uint32_t kv,
                                            int kk, int pass) {
   typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT> C;
@@ -278,18 +278,18 @@ __device__ __forceinline__ void f32_s_step(float *s, float *sd, const uint32_t *
       if (JVP) {
         const uint64_t kd_h = wg_desc(kv + C::k_raw(1) + ko, 16, 1024);
         const uint64_t kd_l = wg_desc(kv + C::k_lo(1) + ko, 16, 1024);
-        f32_wg_step<BN, PRECISE>(sd, ah, al, kd_h, kd_l, kk == 0);
+        f32_wg_step<BN, PRECISE>(sd, ah, al, kd_h, kd_l, !QDF && kk == 0);
       }
     }
   } else {
-    f32_wg_step<BN, PRECISE>(sd, ah, al, k_h, k_l, CAT && kk == 0);
+    f32_wg_step<BN, PRECISE>(sd, ah, al, k_h, k_l, (CAT || QDF) && kk == 0);
   }
 }
 
 /* QREG in the JVP: Qd's fragments reloaded per block in chunks of QDC k8 steps, two chunks in flight */
 constexpr int kF32Qdc = 2;
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1, bool QDF = false>
 __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                 const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -299,6 +299,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
   constexpr bool QDKEEP = QREG && JVP && !PRECISE;
   static_assert(!QREG || NCH == 1, "Q's fragments kept in registers: one chunk");
   static_assert(!QREG || !JVP || C::KS % QDC == 0, "QREG JVP: whole chunks of Qd");
+  static_assert(!QDF || (QREG && JVP), "QDF: the QREG JVP's order");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *sm = smraw + (sbase - smem_u32(smraw)); /* generic pointer to sbase */
@@ -419,14 +420,16 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
         mbar_wait(bar_conv + 8 * st, (uint32_t)((j / ST) & 1));
         named_bar_sync(1 + wg, 256);
         wg_fence();
+        if constexpr (!QDF) {
 #pragma unroll
-        for (int kk = 0; kk < C::KS; ++kk)
-          f32_s_step<D, BN, JVP, ST, PRECISE, CAT>(&ssd[0][0][0], &sd[0][0][0], qh[kk], ql[kk], kv, kk, 0);
+          for (int kk = 0; kk < C::KS; ++kk)
+            f32_s_step<D, BN, JVP, ST, PRECISE, CAT, QDF>(&ssd[0][0][0], &sd[0][0][0], qh[kk], ql[kk], kv, kk, 0);
+        }
         if constexpr (QDKEEP) {
 #pragma unroll
           for (int kk = 0; kk < C::KS; ++kk)
-            f32_s_step<D, BN, JVP, ST, PRECISE, CAT>(&ssd[0][0][0], sd1, qdk[kk], qdk[kk], kv, kk, 1);
-          wg_commit();
+            f32_s_step<D, BN, JVP, ST, PRECISE, CAT, QDF>(&ssd[0][0][0], sd1, qdk[kk], qdk[kk], kv, kk, 1);
+          if (!QDF) wg_commit();
         } else {
 #pragma unroll
           for (int cd = 0; cd < NQD; ++cd) {
@@ -437,10 +440,17 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
             }
 #pragma unroll
             for (int c = 0; c < QDC; ++c)
-              f32_s_step<D, BN, JVP, ST, PRECISE, CAT>(&ssd[0][0][0], sd1, qdh[cd & 1][c], qdl[cd & 1][c], kv,
-                                                       cd * QDC + c, 1);
+              f32_s_step<D, BN, JVP, ST, PRECISE, CAT, QDF>(&ssd[0][0][0], sd1, qdh[cd & 1][c], qdl[cd & 1][c], kv,
+                                                            cd * QDC + c, 1);
             wg_commit();
           }
+        }
+        if constexpr (QDF) {
+          /* QDF: Q's products last, from registers: no wait between them and the other warpgroup's turn */
+#pragma unroll
+          for (int kk = 0; kk < C::KS; ++kk)
+            f32_s_step<D, BN, JVP, ST, PRECISE, CAT, QDF>(&ssd[0][0][0], &sd[0][0][0], qh[kk], ql[kk], kv, kk, 0);
+          wg_commit();
         }
       } else {
         /* S = Q K^T (, Sd = Q Kd^T + Qd K^T): pass 0 with Q's fragments, pass 1 (JVP) with Qd's,
@@ -523,13 +533,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 #endif
 }
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1, bool QDF = false>
 static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, CAT, CVB>;
+  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, CAT, CVB, QDF>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -543,8 +553,9 @@ static jfa_status_t sm90_fwd_f32_variant(const FwdArgs &a, const Sm90Tensors &t,
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, V);
   static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
   constexpr int CVB = c.CVB > 1 ? c.CVB : 1;
-  if (tf32) return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, c.CAT, CVB>(a, t, st);
-  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, c.CAT, CVB>(a, t, st);
+  if (tf32)
+    return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, c.CAT, CVB, c.QDF>(a, t, st);
+  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, c.CAT, CVB, c.QDF>(a, t, st);
 }
 
 /* Tuning builds: float32 variant v (JFA_TUNE_SM90A) if tiles.h has it for this op and head dim,
