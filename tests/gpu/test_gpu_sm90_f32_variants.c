@@ -6,9 +6,9 @@
  * Variants 2 (QREG) and 3 (QREG, batched converters) issue variant 0's products in its order per
  * accumulator element: O, lse, Od and mu must be bitwise variant 0's (NaN where it has NaN).
  * Variants 1 and 4 (CAT) add Qd K^T and P (Sd - c) V into Sd and U after their own accumulators,
- * variant 5 (QDF) issues Qd K^T before Q Kd^T (other roundings): test_gpu_f32's bounds against float64 (3xTF32 float32's 1e-5, growing as
- * 2 sqrt(Nk / 1000) past Nk = 250; TF32 1e-2) apply to every variant. Cases: N = 1, 7, 129 (partial
- * blocks), 1000, 2048 (the stage ring wrapping many times), Nq != Nk, causal in both alignments and
+ * variant 5 (QDF) issues Qd K^T before Q Kd^T (other roundings): test_gpu_f32's bounds against
+ * float64 (3xTF32 float32's 1e-5, growing as 2 sqrt(Nk / 1000) past Nk = 250; TF32 1e-2) apply to
+ * every variant. Cases: N = 1, 7, 129 (partial blocks), 1000, 2048 (the stage ring wrapping many times), Nq != Nk, causal in both alignments and
  * with positions (fully masked rows: O = Od = 0, lse = -inf), GQA 8:1, MQA, BSHD, and a NaN in q
  * (its row's O, lse, Od, mu NaN, every other row finite and within the bounds). Outputs are
  * poisoned (NaN) before each call. Exits 77 (CTest "Not Run") without a GPU or where the float32
