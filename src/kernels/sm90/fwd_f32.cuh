@@ -54,6 +54,10 @@
  * = 224 KB; D = 64 JVP 10 x 8 KB at BN = 32, 2 stages + Q, Qd 64 KB = 224 KB. The D = 128 JVP
  * (Q, Qd 128 KB) has no room for two stages of ten tiles and stays on sm80. TF32 stages hold 3
  * tiles (JVP 6): tiles.h's BNT / STT give the D = 64 forward BN = 128 (224 KB), the others 3 stages.
+ * Tuning variants of the D = 64 JVP (tiles.h, JFA_TUNE_SM90A): CAT (K / Kd and Vt / Vdt stacked in
+ * shared memory: [S | Q Kd^T] and [O | P Vd] as one wgmma of N = 64 / 128), QREG in the JVP (Q's
+ * fragments kept; Qd's kept in TF32, reloaded in 2-step chunks overlapping the products in
+ * 3xTF32), QDF (the Qd products first), CVB (the converters' loads batched).
  */
 #ifndef JFA_KERNELS_SM90_FWD_F32_CUH_
 #define JFA_KERNELS_SM90_FWD_F32_CUH_
