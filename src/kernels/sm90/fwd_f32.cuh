@@ -492,7 +492,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
                                                       lrow, nrow, crow, dw);
 
       /* O += P V (, U += P (Sd - c) V + P Vd): P's fragments as A (the key permutation of Vt);
-         CAT: U += P (Sd - c) V, then [O | U] += P [V | Vd] (U's products in variant 0's order) */
+         CAT: [O | U] += P [V | Vd] and P (Sd - c) V into its own accumulator, added to U once waited */
       uint32_t ph[NT][4], pl[NT][4], pdh[JVP ? NT : 1][4], pdl[JVP ? NT : 1][4];
       float ut[1][CAT ? DT : 1][4]; /* CAT: P (Sd - c) V, added to U's half once waited */
 #pragma unroll
