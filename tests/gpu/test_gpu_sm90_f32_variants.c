@@ -1,18 +1,19 @@
 /*
  * test_gpu_sm90_f32_variants.c - the Hopper float32 fused forward+JVP's tuning variants at D = 64
- * (tuning builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1 to 5, src/kernels/sm90/tiles.h, fwd_f32.cuh)
+ * (tuning builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1 to 6, src/kernels/sm90/tiles.h, fwd_f32.cuh)
  * against the float64 CPU backend and against variant 0 (the default) on the same inputs, in
  * 3xTF32 and in TF32 (JFA_FLAG_ALLOW_TF32). The variant is read from the environment at each call.
- * Variants 2 (QREG) and 3 (QREG, batched converters) issue variant 0's products in its order per
- * accumulator element: O, lse, Od and mu must be bitwise variant 0's (NaN where it has NaN).
- * Variants 1 and 4 (CAT) add Qd K^T and P (Sd - c) V into Sd and U after their own accumulators,
- * variant 5 (QDF) issues Qd K^T before Q Kd^T (other roundings): test_gpu_f32's bounds against
- * float64 (3xTF32 float32's 1e-5, growing as 2 sqrt(Nk / 1000) past Nk = 250; TF32 1e-2) apply to
- * every variant. Cases: N = 1, 7, 129 (partial blocks), 1000, 2048 (the stage ring wrapping many times), Nq != Nk, causal in both alignments and
- * with positions (fully masked rows: O = Od = 0, lse = -inf), GQA 8:1, MQA, BSHD, and a NaN in q
- * (its row's O, lse, Od, mu NaN, every other row finite and within the bounds). Outputs are
- * poisoned (NaN) before each call. Exits 77 (CTest "Not Run") without a GPU or where the float32
- * JVP at D = 64 does not run on the sm90 family.
+ * Variants 2 (QREG) and 3 (QREG, batched converters), and 6 in 3xTF32 (variant 3's kernel), issue
+ * variant 0's products in its order per accumulator element: O, lse, Od and mu must be bitwise
+ * variant 0's (NaN where it has NaN). Variants 1 and 4 (CAT) add Qd K^T and P (Sd - c) V into Sd
+ * and U after their own accumulators, variant 5 (QDF) issues Qd K^T before Q Kd^T, variant 6 in TF32
+ * takes 64 keys a block with Q in a stage's bytes (QAL): other roundings. test_gpu_f32's bounds
+ * against float64 (3xTF32 float32's 1e-5, growing as 2 sqrt(Nk / 1000) past Nk = 250; TF32 1e-2)
+ * apply to every variant. Cases: N = 1, 7, 129 (partial blocks), 1000, 2048 (the stage ring
+ * wrapping many times), Nq != Nk, causal in both alignments and with positions (fully masked rows:
+ * O = Od = 0, lse = -inf), GQA 8:1, MQA, BSHD, and a NaN in q (its row's O, lse, Od, mu NaN, every
+ * other row finite and within the bounds). Outputs are poisoned (NaN) before each call. Exits 77
+ * (CTest "Not Run") without a GPU or where the float32 JVP at D = 64 does not run on the sm90 family.
  *
  *   ./test_gpu_sm90_f32_variants [case-index]   (JFA_TEST_SEED=... to repeat)
  */
@@ -52,10 +53,10 @@ static const vcase_t cases[] = {
     {0, 1, 2, 2, 300, 300, NONE, 0, 0, 5}, /* a NaN in q */
 };
 
-/* variant, and whether its arithmetic is variant 0's (bitwise results) */
+/* variant, and whether its arithmetic is variant 0's (bitwise results) in 3xTF32 and in TF32 */
 static const struct {
-  int v, bitwise;
-} variants[] = {{1, 0}, {2, 1}, {3, 1}, {4, 0}, {5, 0}};
+  int v, bitwise[2];
+} variants[] = {{1, {0, 0}}, {2, {1, 1}}, {3, {1, 1}}, {4, {0, 0}}, {5, {0, 0}}, {6, {1, 0}}};
 
 /* x with the NaN row of head (0, 0) (D values; D = 1: lse, mu) zeroed: the bounds' view */
 static double *rows_cleared(const double *x, size_t n, int64_t D, int64_t row) {
@@ -172,7 +173,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       }
       if (var == 0) {
         memcpy(o0, o.val, nq * 8), memcpy(od0, od.val, nq * 8), memcpy(l0, lse.val, nr * 8), memcpy(m0, mu.val, nr * 8);
-      } else if (variants[vi].bitwise) {
+      } else if (variants[vi].bitwise[tf32]) {
         const size_t diff = bit_diff(o.val, o0, nq) + bit_diff(od.val, od0, nq) + bit_diff(lse.val, l0, nr) +
                             bit_diff(mu.val, m0, nr);
         snprintf(nm, sizeof(nm), "case %d %s variant %d: O, lse, Od, mu bitwise those of variant 0 (%zu differ)", ci,

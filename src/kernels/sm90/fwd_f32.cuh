@@ -72,7 +72,7 @@
    tuning variants): K and Kd stacked per column slab ([K rows | Kd rows], as their lo planes) and
    Vt, Vdt per key slab ([Vt rows | Vdt rows]), so that [S | Q Kd^T] = Q [K | Kd]^T is one wgmma of
    N = 2 BN and [O | P Vd] = P [V | Vd] one of N = 2 D. */
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool CAT = false> struct Sm90F32 {
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool CAT = false, bool QAL = false> struct Sm90F32 {
   static_assert(D % 32 == 0 && BN % 32 == 0 && BN <= 128, "whole 128-byte slabs of columns and of keys");
   static_assert(!CAT || (JVP && 2 * BN <= 128 && 2 * D <= 128), "CAT: the JVP, wgmma N = 2 BN and 2 D at most 128");
   static constexpr int BM = 128, NT = BN / 8, DT = D / 8, KS = D / 8, NTHREADS = 384;
@@ -81,7 +81,12 @@ template <int D, int BN, bool JVP, int ST, bool PRECISE, bool CAT = false> struc
   static constexpr int NCONV = PRECISE ? 3 : 1; /* converted tiles a set: K_lo, Vt_hi, Vt_lo / Vt */
   static constexpr uint32_t TILE = (uint32_t)BN * D * 4, Q_TILE = (uint32_t)BM * D * 4;
   static constexpr uint32_t TMA_BYTES = 2 * NSET * TILE, STAGE_BYTES = TMA_BYTES + NSET * NCONV * TILE;
-  static constexpr uint32_t BAR_OFF = NSET * Q_TILE + ST * STAGE_BYTES;
+  /* QAL (QREG: Q's fragments in registers): Q lands in the last stage's bytes, which the producer
+     refills only after every consumer warp has read it (mbarrier qfree); Qd (JVP) after the stages */
+  static_assert(!QAL || Q_TILE <= STAGE_BYTES, "QAL: Q within one stage");
+  static constexpr uint32_t Q_OFF = QAL ? (ST - 1) * STAGE_BYTES : 0, KV_OFF = QAL ? 0 : NSET * Q_TILE;
+  static constexpr uint32_t QD_OFF = QAL ? ST * STAGE_BYTES : Q_TILE; /* JVP only */
+  static constexpr uint32_t BAR_OFF = QAL ? ST * STAGE_BYTES + (NSET - 1) * Q_TILE : KV_OFF + ST * STAGE_BYTES;
   static constexpr size_t SMEM = BAR_OFF + 256 + 1024; /* barriers; slack to align the base to 1024 */
   /* the pitch of a K column slab (32 columns) and of a Vt key slab (32 keys) */
   static constexpr uint32_t KP = (uint32_t)(CAT ? 2 : 1) * BN * 128, VP = (uint32_t)(CAT ? 2 : 1) * D * 128;
@@ -293,23 +298,26 @@ __device__ __forceinline__ void f32_s_step(float *s, float *sd, const uint32_t *
 /* QREG in the JVP: Qd's fragments reloaded per block in chunks of QDC k8 steps, two chunks in flight */
 constexpr int kF32Qdc = 2;
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1, bool QDF = false>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1, bool QDF = false,
+          bool QAL = false>
 __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                 const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT> C;
+  typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT, QAL> C;
   constexpr int NT = C::NT, DT = C::DT, BM = C::BM, QC = C::QC, NCH = C::KS / QC;
   constexpr int QDC = kF32Qdc, NQD = C::KS / QDC;
-  constexpr bool QDKEEP = QREG && JVP && !PRECISE;
+  constexpr bool QDKEEP = QREG && JVP && !PRECISE && !QAL;
   static_assert(!QREG || NCH == 1, "Q's fragments kept in registers: one chunk");
   static_assert(!QREG || !JVP || C::KS % QDC == 0, "QREG JVP: whole chunks of Qd");
   static_assert(!QDF || (QREG && JVP), "QDF: the QREG JVP's order");
+  static_assert(!QAL || (QREG && JVP), "QAL: Q's fragments in registers (the JVP's QREG)");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *sm = smraw + (sbase - smem_u32(smraw)); /* generic pointer to sbase */
-  const uint32_t sKV = sbase + C::NSET * C::Q_TILE;
-  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], conv[ST], empty[ST], q */
-  const uint32_t bar_conv = bar + 8 * ST, bar_empty = bar + 16 * ST, bar_q = bar + 24 * ST;
+  const uint32_t sKV = sbase + C::KV_OFF, sQ = sbase + C::Q_OFF;
+  unsigned char *smq = sm + C::Q_OFF, *smqd = sm + C::QD_OFF; /* generic pointers to the Q, Qd tiles */
+  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], conv[ST], empty[ST], q (, qfree) */
+  const uint32_t bar_conv = bar + 8 * ST, bar_empty = bar + 16 * ST, bar_q = bar + 24 * ST, bar_qfree = bar_q + 8;
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -330,6 +338,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
       mbar_init(bar_empty + 8 * s, 8); /* one arrival per consumer warp */
     }
     mbar_init(bar_q, 1);
+    if (QAL) mbar_init(bar_qfree, 8); /* one arrival per consumer warp */
     mbar_fence_init();
   }
   __syncthreads();
@@ -343,12 +352,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
         mbar_arrive_expect_tx(bar_q, C::NSET * C::Q_TILE);
 #pragma unroll
         for (int sl = 0; sl < D / 32; ++sl) {
-          tma_load_4d(sbase + sl * BM * 128, &tm.q, bar_q, sl * 32, (int)m0, (int)h, (int)b);
-          if (JVP) tma_load_4d(sbase + C::Q_TILE + sl * BM * 128, &tm.qd, bar_q, sl * 32, (int)m0, (int)h, (int)b);
+          tma_load_4d(sQ + sl * BM * 128, &tm.q, bar_q, sl * 32, (int)m0, (int)h, (int)b);
+          if (JVP) tma_load_4d(sbase + C::QD_OFF + sl * BM * 128, &tm.qd, bar_q, sl * 32, (int)m0, (int)h, (int)b);
         }
         for (int j = 0; j < nblk; ++j) {
           const int st = j % ST, use = j / ST;
           if (use > 0) mbar_wait(bar_empty + 8 * st, (uint32_t)((use - 1) & 1));
+          if (QAL && j == ST - 1) mbar_wait(bar_qfree, 0); /* Q read into registers */
           const uint32_t full = bar + 8 * st, dst = sKV + st * C::STAGE_BYTES;
           mbar_arrive_expect_tx(full, C::TMA_BYTES);
 #pragma unroll
@@ -368,9 +378,9 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
         const int st = j % ST;
         mbar_wait(bar + 8 * st, (uint32_t)((j / ST) & 1));
         if constexpr (CVB > 1)
-          f32_convert_stage_batched<D, BN, JVP, ST, PRECISE, CAT, CVB>(sm + C::NSET * C::Q_TILE + st * C::STAGE_BYTES, tid);
+          f32_convert_stage_batched<D, BN, JVP, ST, PRECISE, CAT, CVB>(sm + C::KV_OFF + st * C::STAGE_BYTES, tid);
         else
-          f32_convert_stage<D, BN, JVP, ST, PRECISE, CAT>(sm + C::NSET * C::Q_TILE + st * C::STAGE_BYTES, tid);
+          f32_convert_stage<D, BN, JVP, ST, PRECISE, CAT>(sm + C::KV_OFF + st * C::STAGE_BYTES, tid);
         fence_proxy_async_smem();
         mbar_arrive(bar_conv + 8 * st);
       }
@@ -403,11 +413,15 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
     float *const sd1 = CAT ? &sdt[0][0][0] : &sd[0][0][0];
     uint32_t qh[QC][4], ql[QC][4];
     uint32_t qdh[QREG && JVP ? 2 : 1][QDC][4], qdl[QREG && JVP ? 2 : 1][QDC][4];
-    if (QREG && nblk > 0) f32_q_frags<QC, BM, PRECISE>(qh, ql, sm, wrow + g, g, t4, 0);
+    if (QREG && nblk > 0) f32_q_frags<QC, BM, PRECISE>(qh, ql, smq, wrow + g, g, t4, 0);
     /* QDKEEP (QREG JVP, TF32: one plane a fragment): Qd's fragments kept as well */
     uint32_t qdk[QDKEEP ? QC : 1][4], qdk_lo[QDKEEP ? QC : 1][4]; /* qdk_lo: f32_split<false>'s zeros, unread */
     if constexpr (QDKEEP) {
-      if (nblk > 0) f32_q_frags<QC, BM, PRECISE>(qdk, qdk_lo, sm + C::Q_TILE, wrow + g, g, t4, 0);
+      if (nblk > 0) f32_q_frags<QC, BM, PRECISE>(qdk, qdk_lo, smqd, wrow + g, g, t4, 0);
+    }
+    if constexpr (QAL) {
+      __syncwarp(); /* the warp's Q fragment loads done: the producer may refill the Q tile's stage */
+      if (nblk > 0 && lane == 0) mbar_arrive(bar_qfree);
     }
     uint64_t dw[1][2][NT > 8 ? NT / 8 : 1]; /* no dense mask (family.cu): never read */
 #pragma unroll
@@ -420,7 +434,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
         /* S = Q K^T, Sd = Q Kd^T + Qd K^T: Q's fragments kept (TF32: Qd's too, QDKEEP); 3xTF32 reloads
            Qd's in chunks of QDC k8 steps, the first before this turn, each next one while the
            previous chunk's products run */
-        if (!QDKEEP) f32_q_frags<QDC, BM, PRECISE>(qdh[0], qdl[0], sm + C::Q_TILE, wrow + g, g, t4, 0);
+        if (!QDKEEP) f32_q_frags<QDC, BM, PRECISE>(qdh[0], qdl[0], smqd, wrow + g, g, t4, 0);
         mbar_wait(bar_conv + 8 * st, (uint32_t)((j / ST) & 1));
         named_bar_sync(1 + wg, 256);
         wg_fence();
@@ -439,7 +453,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
           for (int cd = 0; cd < NQD; ++cd) {
             if (cd > 0) {
               if (cd >= 2) wg_wait<1>(); /* chunk cd - 2 has read this buffer */
-              f32_q_frags<QDC, BM, PRECISE>(qdh[cd & 1], qdl[cd & 1], sm + C::Q_TILE, wrow + g, g, t4, cd * QDC);
+              f32_q_frags<QDC, BM, PRECISE>(qdh[cd & 1], qdl[cd & 1], smqd, wrow + g, g, t4, cd * QDC);
               wg_fence();
             }
 #pragma unroll
@@ -459,7 +473,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
       } else {
         /* S = Q K^T (, Sd = Q Kd^T + Qd K^T): pass 0 with Q's fragments, pass 1 (JVP) with Qd's,
            NCH chunks of QC k8 steps each; the fragments of the first chunk before this turn */
-        if (!QREG) f32_q_frags<QC, BM, PRECISE>(qh, ql, sm, wrow + g, g, t4, 0);
+        if (!QREG) f32_q_frags<QC, BM, PRECISE>(qh, ql, smq, wrow + g, g, t4, 0);
         mbar_wait(bar_conv + 8 * st, (uint32_t)((j / ST) & 1));
         named_bar_sync(1 + wg, 256);
 #pragma unroll
@@ -467,7 +481,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
           const int pass = it / NCH, ch = it % NCH;
           if (it > 0) {
             wg_wait<0>(); /* the previous chunk has read qh, ql */
-            f32_q_frags<QC, BM, PRECISE>(qh, ql, sm + pass * C::Q_TILE, wrow + g, g, t4, ch * QC);
+            f32_q_frags<QC, BM, PRECISE>(qh, ql, pass ? smqd : smq, wrow + g, g, t4, ch * QC);
           }
           wg_fence();
 #pragma unroll
@@ -537,13 +551,14 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 #endif
 }
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1, bool QDF = false>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1, bool QDF = false,
+          bool QAL = false>
 static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT> C;
+  typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT, QAL> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, CAT, CVB, QDF>;
+  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, CAT, CVB, QDF, QAL>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -558,7 +573,8 @@ static jfa_status_t sm90_fwd_f32_variant(const FwdArgs &a, const Sm90Tensors &t,
   static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
   constexpr int CVB = c.CVB > 1 ? c.CVB : 1;
   if (tf32)
-    return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, c.CAT, CVB, c.QDF>(a, t, st);
+    return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, c.CAT, CVB, c.QDF,
+                            c.QAL>(a, t, st);
   return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, c.CAT, CVB, c.QDF>(a, t, st);
 }
 
