@@ -94,6 +94,11 @@ struct Sm90Tile {
   int BNT, STT;
   bool PVLAG;
   bool PVLAGM; /* PVLAG rows: masked calls (MASK_CLASS_ANY) run the PVLAG order as well (fwd.cuh) */
+  bool CAT;    /* float32 JVP rows: [S | Q Kd^T] = Q [K | Kd]^T and [O | P Vd] = P [V | Vd] as single wgmma
+                  of N = 2 BN and 2 D over stacked shared-memory tiles (fwd_f32.cuh Sm90F32) */
+  int CVB;     /* float32 rows: the converters' loads batched CVB at a time (0, 1: not batched; fwd_f32.cuh) */
+  bool QDF;    /* float32 QREG JVP rows: the Qd K^T products issued before Q's (fwd_f32.cuh) */
+  bool QAL;    /* float32 QREG JVP rows, TF32 mode: Q and Qd in the last stage's bytes (fwd_f32.cuh Sm90F32) */
 };
 
 /* clang-format off */
@@ -153,6 +158,31 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false, true,  128, 2},
   {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false, false,  32, 3},
   {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, false,  32, 3},
+  /* the float32 JVP at D = 64 (issue 17; bench/RESULTS.md 2026-12-02 fifth session), tuning variants:
+     1 CAT: the score products as wgmma of N = 64 ([S | Q Kd^T]) and the P V products as N = 128
+       ([O | P Vd]): 3xTF32 72 wgmma a block and consumer instead of 108, TF32 24 instead of 36;
+     2 QREG: Q's hi / lo fragments in registers for the CTA (TF32: Qd's too), 3xTF32 reloads Qd's in
+       chunks of 2 k8 steps while the previous chunk's products run (no wait between the passes);
+     3 QREG with the converters' loads batched 2 at a time (CVB; 4 spilled in the converters' 56 registers);
+     4 CAT with CVB 2;
+     5 variant 3 with the Qd K^T products first (QDF): Q's, from registers, last, so that the other
+       warpgroup's turn follows them without a wait (Sd summed in another order than variant 0's);
+     6 variant 3 (3xTF32: the same kernel) with TF32 at BN = 64, 2 stages: Q's fragments are in
+       registers, so Q lands in the last stage's bytes (QAL, refilled once every consumer warp has read
+       it): Qd 32 KB + 2 stages of 96 KB = 224 KB; Qd's fragments reloaded in chunks as 3xTF32's (kept,
+       they spilled 16 bytes, 4 with 48 / 232 registers).
+     CAT with QREG spills at 3xTF32 (120 bytes: Q 64 + [O | U] 64 + P (Sd - c) V 32 + P 64 registers
+     live across the P V products) and is not a row. Variants 2 and 3 (and 6 in 3xTF32) are bitwise
+     variant 0 (the same products in the same order per accumulator element); CAT adds Qd K^T and P
+     (Sd - c) V into Sd and U after their own accumulators (a sub-range of a wgmma accumulator
+     serialises the wgmma, ptxas C7511), so 1, 4 (and 5, 6 in TF32) differ from 0 in rounding */
+  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CAT   CVB QDF    QAL */
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 1,  32,  2, false,   32, false, false, false,  32, 3, false, false, true,  0},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 2,  32,  2, false,   32, false, false, true,   32, 3, false, false, false, 0},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 3,  32,  2, false,   32, false, false, true,   32, 3, false, false, false, 2},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 4,  32,  2, false,   32, false, false, false,  32, 3, false, false, true,  2},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 5,  32,  2, false,   32, false, false, true,   32, 3, false, false, false, 2, true},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 6,  32,  2, false,   32, false, false, true,   64, 2, false, false, false, 2, false, true},
 };
 /* clang-format on */
 
@@ -185,7 +215,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, false, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
