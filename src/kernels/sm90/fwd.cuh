@@ -184,13 +184,17 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
   const uint32_t sV = kv + C::NH * C::HALF_K + s0 * C::HALF_K, sVd = kv + 3 * C::NH * C::HALF_K + s0 * C::HALF_K;
   constexpr int DR = CS ? D - DA : DA; /* the second consumer's columns under CS */
   static_assert(!CS || (DA == 128 && (DR == 128 || DR == 64)), "column split: 128 columns, then 128 or 64");
+  /* CS at D = 192 (s0: 0 or 2, warp-uniform for the compiler): each path has its own wgmma fence, so
+     that ptxas need not inject one (C7519) where the paths' accumulators differ */
   if (!CS || DR == DA || s0 == 0) {
+    if constexpr (CS && DR != DA) wg_fence();
     mma_pv_cols<T, DA, BN>(&o[0][0][0], ap, sV);
     if constexpr (JVP) {
       mma_pv_cols<T, DA, BN>(&u[0][0][0], apd, sV);
       mma_pv_cols<T, DA, BN>(&u[0][0][0], ap, sVd);
     }
   } else {
+    wg_fence();
     mma_pv_cols<T, DR, BN>(&o[0][0][0], ap, sV);
     if constexpr (JVP) {
       mma_pv_cols<T, DR, BN>(&u[0][0][0], apd, sV);
@@ -402,6 +406,11 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     const int cw = warp - 4, wg = cw >> 2;
     const int wrow = (CS ? 0 : wg * 64) + (cw & 3) * 16; /* CTA-local first row of this warp */
     const int g = lane >> 2, t4 = lane & 3;
+    /* CS at D = 192: which columns (128 or 64) this warpgroup takes, in a register the compiler knows
+       to be warp-uniform (a shuffle from lane 0): a branch on wg itself puts wgmma in a divergent path,
+       where ptxas serialises every wgmma of the kernel (C7520) */
+    int wgu = wg;
+    if constexpr (CS && D != 2 * DA) wgu = __shfl_sync(0xffffffffu, wg, 0);
     float o[1][DT][4];
     float u[1][JVP ? DT : 1][4];
     float mrow[1][2], lrow[1][2], nrow[1][2], crow[1][2];
@@ -600,8 +609,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       }
       wg_reg_fence<DT * 4>(&o[0][0][0]);
       if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-      wg_fence();
-      mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + st * C::STAGE_BYTES, CS ? wg * 2 : 0);
+      if constexpr (!CS || D == 2 * DA) wg_fence(); /* (CS at D = 192: in mma_pv's two paths) */
+      mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + st * C::STAGE_BYTES, CS ? wgu * 2 : 0);
       wg_commit();
       wg_wait<0>(); /* this block's P V (and, OVERLAP, the next block's S) */
       wg_reg_fence<DT * 4>(&o[0][0][0]);
