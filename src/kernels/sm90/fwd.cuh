@@ -175,7 +175,12 @@ __device__ __forceinline__ void mma_pv_cols(float *acc, const uint32_t (&ap)[BN 
 }
 
 /* O += P V (, U += P (Sd - c) V + P Vd) against the stage at kv, for the columns of V from
-   slab s0 on: DA of them, or (CS, second consumer at D = 192) the last 64. Issues only. */
+   slab s0 on: DA of them, or (CS, second consumer at D = 192) the last 64. Issues only.
+   CS at D = 192 with the even split (DA = 96, tiles.h CSE): consumer s0 / 2 takes the columns
+   96 s0 / 2 .. + 95 as one wgmma of 64 columns (a whole slab: 0 or 2, from s0) into acc columns
+   0..63 and one of 32 (half of slab 1: its first or its second 32 columns) into 64..95, each a
+   canonical MN-major layout (as the backward's sm90_mm_cols pieces at D = 192); both consumers
+   issue the same instructions (no branch) on addresses that depend on s0. */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool CS>
 __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][JVP ? DA / 8 : 1][4],
                                        const uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[JVP ? BN / 16 : 1][4],
@@ -183,10 +188,26 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
   typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
   const uint32_t sV = kv + C::NH * C::HALF_K + s0 * C::HALF_K, sVd = kv + 3 * C::NH * C::HALF_K + s0 * C::HALF_K;
   constexpr int DR = CS ? D - DA : DA; /* the second consumer's columns under CS */
-  static_assert(!CS || (DA == 128 && (DR == 128 || DR == 64)), "column split: 128 columns, then 128 or 64");
-  /* CS at D = 192 (s0: 0 or 2, warp-uniform for the compiler): each path has its own wgmma fence, so
-     that ptxas need not inject one (C7519) where the paths' accumulators differ */
-  if (!CS || DR == DA || s0 == 0) {
+  static_assert(!CS || (DA == 128 && (DR == 128 || DR == 64)) || (D == 192 && DA == 96),
+                "column split: 128 columns, then 128 or 64; or 96 + 96");
+  if constexpr (CS && DA == 96) {
+    const uint32_t v0 = kv + C::NH * C::HALF_K, vd0 = kv + 3 * C::NH * C::HALF_K;
+    const uint32_t pa = (uint32_t)s0 * C::HALF_K, pb = C::HALF_K + (uint32_t)s0 * 32; /* the pieces' bytes */
+    auto cols = [&](float *acc, const uint32_t(&a)[BN / 16][4], uint32_t sv) {
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        wgmma_rs<T, 64, 1>(acc, a[kk], wg_desc(sv + pa + kk * 2048, C::HALF_K, 1024), 1);
+        wgmma_rs<T, 32, 1>(acc + 32, a[kk], wg_desc(sv + pb + kk * 2048, C::HALF_K, 1024), 1);
+      }
+    };
+    cols(&o[0][0][0], ap, v0);
+    if constexpr (JVP) {
+      cols(&u[0][0][0], apd, v0);
+      cols(&u[0][0][0], ap, vd0);
+    }
+  } else if (!CS || DR == DA || s0 == 0) {
+    /* CS at D = 192, 128 + 64 (s0: 0 or 2, warp-uniform for the compiler): each path has its own
+       wgmma fence, so that ptxas need not inject one (C7519) where the paths' accumulators differ */
     if constexpr (CS && DR != DA) wg_fence();
     mma_pv_cols<T, DA, BN>(&o[0][0][0], ap, sV);
     if constexpr (JVP) {
@@ -205,7 +226,8 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
 
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
-   rows, the first O's and U's columns 0..127, the second the rest. PVLAG (tiles.h; 16-bit forward:
+   rows, the first O's and U's columns 0..127, the second the rest; or (tiles.h CSE, D = 192) 96:
+   the first columns 0..95, the second 96..191 (mma_pv). PVLAG (tiles.h; 16-bit forward:
    unmasked and causal calls, and MASKED ones in the rows with PVLAGM): the P V of block j issued after
    the S of block j + 1 (the consumers' PVLAG loop) */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false>
@@ -214,7 +236,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED> C;
   constexpr int NT = C::NT, DT = DA / 8, NH = C::NH, NW = C::NW;
-  static_assert(CS ? DA == 128 : (DA == D || DA == NH * 64), "accumulator columns: D, whole slabs, or 128 (CS)");
+  static_assert(CS ? (DA == 128 || 2 * DA == D) : (DA == D || DA == NH * 64),
+                "accumulator columns: D, whole slabs, or 128 or D / 2 (CS)");
   static_assert(!MASKED || (BN & (BN - 1)) == 0, "masked blocks of a power of two keys (the dense mask's words)");
   static_assert(!PVLAG || (!JVP && !OVERLAP && !CS), "PVLAG: the 16-bit forward only");
   static_assert((4 * ST + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "PVLAG: the V barriers after bar_q");
@@ -628,6 +651,26 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       }
     }
 
+    if constexpr (CS && DA == 96) {
+      /* the even split: consumer 1's accumulators hold its columns 128..191 in 0..63 and 96..127 in
+         64..95 (mma_pv); rotated into column order (once, selects) for the epilogue */
+      float o2[DT][4], u2[DT][4];
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float x = o[0][(dt + 8) % DT][e], y = u[0][(dt + 8) % DT][e];
+          o2[dt][e] = wg ? x : o[0][dt][e];
+          u2[dt][e] = wg ? y : u[0][dt][e];
+        }
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          o[0][dt][e] = o2[dt][e];
+          u[0][dt][e] = u2[dt][e];
+        }
+    }
     if constexpr (CS) {
       /* both consumers hold the rows' statistics (the same scores, the same softmax): the first
          writes lse (and mu); in accumulate mode the second merges its columns first, reading the
@@ -663,7 +706,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
-  constexpr int DA = c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
+  constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
      where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
