@@ -1,12 +1,13 @@
 /*
  * test_gpu_sm90_jvp_variants.c - the sm90 fused forward+JVP's tuning variants at D = 192 (tuning
- * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..4, src/kernels/sm90/tiles.h) against the float64 CPU
+ * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..5, src/kernels/sm90/tiles.h) against the float64 CPU
  * backend and against variant 0, the default (the column split 128 + 64, BN = 32, 3 stages), in one
  * process: the variant is read from the environment at each call, so each case runs variant 0 and
  * then each variant on the same inputs. Variant 1 (2 stages) and variants 2 and 3 (the even split,
- * 96 + 96 columns a consumer, 3 and 2 stages) block the keys as variant 0 does and compute every
- * output element with the same products in the same order (only the wgmma's N pieces differ), so
- * o, lse, od and mu must be bitwise those of variant 0; variant 4 (even split, BN = 48) blocks the
+ * 96 + 96 columns a consumer, 3 and 2 stages) and 5 (the even split with OVERLAP: the S and Sd of
+ * block j + 1 issued before the softmax of block j) block the keys as variant 0 does and compute every
+ * output element with the same products in the same order (only the wgmma's N pieces and the issue
+ * order differ), so o, lse, od and mu must be bitwise those of variant 0; variant 4 (even split, BN = 48) blocks the
  * keys differently: the tolerance only. Cases: bf16 / fp16, N = 1, 7, 129, 1000, 4096, causal
  * (both alignments, Nq != Nk, positions; rows fully masked: O = Od = 0, lse = -inf, mu = 0 exactly),
  * GQA, MQA, BSHD, a sliding window (a masked call: the even split's masked kernel at BN = 32), NaN
@@ -67,7 +68,7 @@ static const vcase_t cases[] = {
    does (bitwise its results) */
 static const struct {
   int v, bitwise;
-} variants[] = {{1, 1}, {2, 1}, {3, 1}, {4, 0}};
+} variants[] = {{1, 1}, {2, 1}, {3, 1}, {4, 0}, {5, 1}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */
@@ -140,11 +141,13 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   if (c->nan) {
     /* (values are BHSD doubles: b, h, row, column) q: batch 0, head 1, row 37, column 150 (the second
        consumer's slab); v: batch 1 (or 0), head 0, key 200, column 100 (the columns the even split's
-       consumer 1 holds out of order); kd: batch 0, head 0, key 411 (every column) */
+       consumer 1 holds out of order); kd: batch 0, head 0, key 150 (every column). Keys every row
+       sees (causal BR here: q_pos0 = 200), so that the NaN set is exactly the reference's (a key
+       masked for some rows of its block may reach them through 0 * NaN: tests/common/nan_prop.h) */
     const int64_t bv = c->B > 1 ? 1 : 0;
     q.val[((0 * c->Hq + 1) * c->Nq + 37) * HD + 150] = NAN;
     v.val[((bv * c->Hkv + 0) * c->Nk + 200) * HD + 100] = NAN;
-    for (int64_t d = 0; d < HD; ++d) kd.val[((0 * c->Hkv + 0) * c->Nk + 411) * HD + d] = NAN;
+    for (int64_t d = 0; d < HD; ++d) kd.val[((0 * c->Hkv + 0) * c->Nk + 150) * HD + d] = NAN;
     gb_set(&q, q.val);
     gb_set(&v, v.val);
     gb_set(&kd, kd.val);

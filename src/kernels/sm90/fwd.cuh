@@ -24,7 +24,8 @@
  *     The two consumers take turns issuing their score products (named barriers 1 and 2,
  *     "ping-pong"), so one's softmax overlaps the other's products. The D = 64 forward also
  *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
- *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills.
+ *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
+ *     for the JVP's even column split at D = 192 (tuning variant 5: S and Sd into sn and sdn).
  * Tiles are stored as TMA writes them, in 64-column slabs with the 128-byte swizzle
  * (layout in wgmma.cuh): ceil(D / 64) of them, at D = 96 the second one's last 32 columns
  * zeros (TMA fills columns past D); S = Q K^T takes D / 16 k16 steps, P V one wgmma per two
@@ -443,9 +444,11 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 
     /* OVERLAP (forward, D = 64): the S of block j + 1 is issued before the softmax of block j,
        into sn, so that the tensor cores compute it while this warpgroup runs the softmax. */
-    static_assert(!(OVERLAP && JVP), "the JVP has no registers for a second score accumulator");
+    /* the JVP's OVERLAP (second S and Sd accumulators, sn and sdn): only the even split at D = 192
+       (CSE) leaves the registers for them (O 48 + U 48 + S, Sd, sn, sdn 4 x 16 + P 8 + 8 at BN = 32) */
+    static_assert(!(OVERLAP && JVP) || (CS && D == 192 && DA == 96), "the JVP has no registers for a second score accumulator");
     float s[1][NT][4], sn[1][OVERLAP ? NT : 1][4];
-    float sd[1][JVP ? NT : 1][4];
+    float sd[1][JVP ? NT : 1][4], sdn[1][OVERLAP && JVP ? NT : 1][4];
     uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
     /* MASKED: the visibility bits of this lane's two rows in the block (key intervals and boolean
        dense mask combined; fwd_softmax_block's BITS) */
@@ -480,19 +483,20 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       return bm;
     };
     /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
-    auto issue_scores = [&](int i, float (&dst)[1][NT][4]) {
+    auto issue_scores = [&](int i, float (&dst)[1][NT][4], float (&dstd)[1][JVP ? NT : 1][4]) {
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
       named_bar_sync(1 + wg, 256);
       wg_fence();
-      mma_scores<T, D, BN, JVP, ST, CS>(dst, sd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
+      mma_scores<T, D, BN, JVP, ST, CS>(dst, dstd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
       wg_commit();
       if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
     };
     if (wg == 1 && nlive > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
     if (OVERLAP && nlive > 0) {
-      issue_scores(0, s);
+      issue_scores(0, s, sd);
       wg_wait<0>();
       wg_reg_fence<NT * 4>(&s[0][0][0]);
+      if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
     }
     if constexpr (PVLAG) {
       /* PVLAG (FlashAttention-3's order): iteration i issues S(i) and then P(i - 1) V(i - 1) (one
@@ -603,8 +607,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       /* iteration i: stage i % ST holds key block jb0 + jl */
       const int j = i, st = i % ST;
       const int64_t kb0 = (int64_t)(jb0 + jl) * BN;
-      if constexpr (!OVERLAP) issue_scores(j, s); /* waits for iteration j's stage */
-      else if (j + 1 < nlive) issue_scores(j + 1, sn); /* iteration j's stage was awaited before */
+      if constexpr (!OVERLAP) issue_scores(j, s, sd); /* waits for iteration j's stage */
+      else if (j + 1 < nlive) issue_scores(j + 1, sn, sdn); /* iteration j's stage was awaited before */
 
       /* MASKED: the rows' visibility bits of the block while the scores are computed */
       BlockMask bm = block_bits(st, kb0);
@@ -647,6 +651,13 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
           for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) s[0][nt][e] = sn[0][nt][e];
+          if constexpr (OVERLAP && JVP) {
+            wg_reg_fence<NT * 4>(&sdn[0][0][0]);
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+              for (int e = 0; e < 4; ++e) sd[0][nt][e] = sdn[0][nt][e];
+          }
         }
       }
     }
