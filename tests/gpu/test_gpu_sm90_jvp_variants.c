@@ -1,21 +1,23 @@
 /*
- * test_gpu_sm90_jvp_variants.c - the sm90 fused forward+JVP's tuning variants at D = 192 (tuning
- * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..5, src/kernels/sm90/tiles.h) against the float64 CPU
- * backend and against variant 0, the default (the column split 128 + 64, BN = 32, 3 stages), in one
- * process: the variant is read from the environment at each call, so each case runs variant 0 and
- * then each variant on the same inputs. Variant 1 (2 stages) and variants 2 and 3 (the even split,
- * 96 + 96 columns a consumer, 3 and 2 stages) and 5 (the even split with OVERLAP: the S and Sd of
- * block j + 1 issued before the softmax of block j) block the keys as variant 0 does and compute every
- * output element with the same products in the same order (only the wgmma's N pieces and the issue
- * order differ), so o, lse, od and mu must be bitwise those of variant 0; variant 4 (even split, BN = 48) blocks the
- * keys differently: the tolerance only. Cases: bf16 / fp16, N = 1, 7, 129, 1000, 4096, causal
- * (both alignments, Nq != Nk, positions; rows fully masked: O = Od = 0, lse = -inf, mu = 0 exactly),
- * GQA, MQA, BSHD, a sliding window (a masked call: the even split's masked kernel at BN = 32), NaN
- * inputs (a row of q, a column of v, a key of kd: NaN exactly where the float64 reference has it,
- * the rest within tolerance), and accumulate mode (two K/V halves merged in fp32, as a ring step:
- * the even split's consumer 1 rotates its columns into order before that merge). Outputs are
- * poisoned (NaN) before each call. Registered only in tuning builds; exits 77 (CTest "Not Run")
- * without a GPU or off compute capability 9.0 with the sm_90a kernels.
+ * test_gpu_sm90_jvp_variants.c - the sm90 fused forward+JVP's tuning variants at D = 192 and 256 (tuning
+ * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..5 at D = 192, 1 at 256; src/kernels/sm90/tiles.h) against
+ * the float64 CPU backend and against variant 0, the default (the column split: at D = 192 128 + 64
+ * columns, BN = 32, 3 stages; at 256 128 + 128, BN = 32, 2 stages), in one process: the variant is read
+ * from the environment at each call, so each case runs variant 0 and then each variant of its head dim
+ * on the same inputs. At D = 192 variant 1 (2 stages), 2 and 3 (the even split, 96 + 96 columns a
+ * consumer, 3 and 2 stages) and 5 (the even split with OVERLAP: the S and Sd of block j + 1 issued
+ * before the softmax of block j), and at D = 256 variant 1 (OVERLAP), block the keys as variant 0 does
+ * and compute every output element with the same products in the same order (only the wgmma's N
+ * pieces and the issue order differ), so o, lse, od and mu must be bitwise those of variant 0; variant
+ * 4 at D = 192 (even split, BN = 48) blocks the keys differently: the tolerance only. Cases: bf16 /
+ * fp16, N = 1, 7, 129, 1000, 4096, causal (both alignments, Nq != Nk, positions; rows fully masked: O
+ * = Od = 0, lse = -inf, mu = 0 exactly), GQA, MQA, BSHD, a sliding window (a masked call: the even
+ * split's masked kernel at BN = 32; the OVERLAP variants run variant 0's order there), NaN inputs (a
+ * row of q, a column of v, a key of kd: NaN exactly where the float64 reference has it, the rest
+ * within tolerance), and accumulate mode (two K/V halves merged in fp32, as a ring step: the even
+ * split's consumer 1 rotates its columns into order before that merge). Outputs are poisoned (NaN)
+ * before each call. Registered only in tuning builds; exits 77 (CTest "Not Run") without a GPU or off
+ * compute capability 9.0 with the sm_90a kernels; a case whose head dim is not built is skipped.
  *
  *   ./test_gpu_sm90_jvp_variants [case-index]   (JFA_TEST_SEED=... to repeat)
  */
@@ -37,6 +39,7 @@ typedef struct {
   int64_t wleft; /* > 0: a sliding window of wleft keys back (a masked call) */
   int nan;       /* NaN in a row of q, a column of v and a key of kd */
   int acc;       /* also accumulate mode over two K/V halves */
+  int64_t D;
 } vcase_t;
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -47,28 +50,36 @@ typedef struct {
 #define POS JFA_MASK_CAUSAL_POSITIONS
 
 static const vcase_t cases[] = {
-    /* dt  bshd  B  Hq Hkv   Nq    Nk   mask  qpos kpos wleft nan acc */
-    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, 1},
-    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 0, 0, 0},
-    {FH, 0, 1, 2, 2, 4096, 4096, BR, 0, 0, 0, 0, 0},
-    {BF, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, 0}, /* GQA 8:1, BSHD, causal Nq != Nk */
-    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, 1},  /* rows < 700 fully masked */
-    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, 0},
-    {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0, 0, 1},
-    {BF, 0, 1, 2, 2, 129, 7, TL, 0, 0, 0, 0, 0},
-    {FH, 0, 1, 4, 1, 200, 300, POS, 0, 10, 0, 0, 0}, /* MQA, rows 0..9 fully masked */
-    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0}, /* window: a masked call */
-    {BF, 0, 2, 2, 2, 300, 500, NONE, 0, 0, 0, 1, 0},
-    {FH, 0, 1, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0},
+    /* dt  bshd  B  Hq Hkv   Nq    Nk   mask  qpos kpos wleft nan acc D */
+    /* D = 192 (cases 0-11) */
+    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, 1, 192},
+    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 0, 0, 0, 192},
+    {FH, 0, 1, 2, 2, 4096, 4096, BR, 0, 0, 0, 0, 0, 192},
+    {BF, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, 0, 192}, /* GQA 8:1, BSHD, causal Nq != Nk */
+    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, 1, 192},  /* rows < 700 fully masked */
+    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, 0, 192},
+    {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0, 0, 1, 192},
+    {BF, 0, 1, 2, 2, 129, 7, TL, 0, 0, 0, 0, 0, 192},
+    {FH, 0, 1, 4, 1, 200, 300, POS, 0, 10, 0, 0, 0, 192}, /* MQA, rows 0..9 fully masked */
+    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0, 192}, /* window: a masked call */
+    {BF, 0, 2, 2, 2, 300, 500, NONE, 0, 0, 0, 1, 0, 192},
+    {FH, 0, 1, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0, 192},
+    /* D = 256 (cases 12-19) */
+    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, 1, 256},
+    {FH, 0, 1, 2, 2, 4096, 4096, BR, 0, 0, 0, 0, 0, 256},
+    {BF, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, 0, 256}, /* GQA 8:1, BSHD, causal Nq != Nk */
+    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, 1, 256},  /* rows < 700 fully masked */
+    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, 0, 256},
+    {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0, 0, 1, 256},
+    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0, 256}, /* window: variant 0's masked kernel */
+    {BF, 0, 2, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0, 256},
 };
 
-#define HD 192
-
-/* The tuning variants of the JVP at D = 192 (tiles.h) and whether they block the keys as variant 0
+/* The tuning variants of the JVP at head dim D (tiles.h) and whether they block the keys as variant 0
    does (bitwise its results) */
 static const struct {
-  int v, bitwise;
-} variants[] = {{1, 1}, {2, 1}, {3, 1}, {4, 0}, {5, 1}};
+  int D, v, bitwise;
+} variants[] = {{192, 1, 1}, {192, 2, 1}, {192, 3, 1}, {192, 4, 0}, {192, 5, 1}, {256, 1, 1}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */
@@ -100,8 +111,8 @@ static void compare_nan(const char *name, const double *got, const double *ref, 
 static jfa_problem_t resolve(const vcase_t *c) {
   jfa_problem_t p;
   memset(&p, 0, sizeof(p));
-  p.B = c->B, p.Hq = c->Hq, p.Hkv = c->Hkv, p.Nq = c->Nq, p.Nk = c->Nk, p.D = HD;
-  p.scale = 1.0 / sqrt((double)HD);
+  p.B = c->B, p.Hq = c->Hq, p.Hkv = c->Hkv, p.Nq = c->Nq, p.Nk = c->Nk, p.D = c->D;
+  p.scale = 1.0 / sqrt((double)c->D);
   p.causal = c->mask != JFA_MASK_NONE;
   p.q_pos0 = c->mask == BR ? c->Nk - c->Nq : c->mask == POS ? c->qpos : 0;
   p.k_pos0 = c->mask == POS ? c->kpos : 0;
@@ -110,15 +121,20 @@ static jfa_problem_t resolve(const vcase_t *c) {
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const vcase_t *c = &cases[ci];
+  const int64_t HD = c->D;
   char name[256];
   snprintf(name, sizeof(name),
-           "case %d: jvp %s D=%d B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=%lld nan=%d "
+           "case %d: jvp %s D=%lld B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=%lld nan=%d "
            "acc=%d",
-           ci, c->dt == BF ? "bf16" : "fp16", HD, (long long)c->B, (long long)c->Hq, (long long)c->Hkv,
+           ci, c->dt == BF ? "bf16" : "fp16", (long long)HD, (long long)c->B, (long long)c->Hq, (long long)c->Hkv,
            (long long)c->Nq, (long long)c->Nk, (int)c->mask, (long long)c->qpos, (long long)c->kpos,
            (long long)c->wleft, c->nan, c->acc);
   printf("%s%s\n", name, c->bshd ? " BSHD" : "");
   fflush(stdout);
+  if (gt_expected_jvp_path(HD) != GT_PATH_SM90) {
+    printf("  skipped: the JVP at D = %lld does not run on the sm90 family here\n", (long long)HD);
+    return;
+  }
   const double tol = gt_tol(c->dt);
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
@@ -173,6 +189,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 
   char nm[160];
   for (int vi = -1; vi < NVAR; ++vi) {
+    if (vi >= 0 && variants[vi].D != HD) continue;
     const int var = vi < 0 ? 0 : variants[vi].v;
     char val[16];
     snprintf(val, sizeof(val), "%d", var);
@@ -253,8 +270,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 
 int main(int argc, char **argv) {
   gt_require_gpu();
-  if (gt_expected_jvp_path(HD) != GT_PATH_SM90) {
-    printf("test_gpu_sm90_jvp_variants: the D = 192 JVP does not run on the sm90 family here (not compute capability "
+  if (gt_expected_jvp_path(192) != GT_PATH_SM90 && gt_expected_jvp_path(256) != GT_PATH_SM90) {
+    printf("test_gpu_sm90_jvp_variants: the D = 192 / 256 JVP does not run on the sm90 family here (not compute capability "
            "9.0 with the sm_90a kernels, JFA_HEAD_DIMS, or JFA_KERNEL_PATH): no variant to compare\n");
     return 77;
   }

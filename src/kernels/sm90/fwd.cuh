@@ -25,7 +25,8 @@
  *     "ping-pong"), so one's softmax overlaps the other's products. The D = 64 forward also
  *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
  *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
- *     for the JVP's even column split at D = 192 (tuning variant 5: S and Sd into sn and sdn).
+ *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
+ *     sn and sdn; masked calls run variant 0's order).
  * Tiles are stored as TMA writes them, in 64-column slabs with the 128-byte swizzle
  * (layout in wgmma.cuh): ceil(D / 64) of them, at D = 96 the second one's last 32 columns
  * zeros (TMA fills columns past D); S = Q K^T takes D / 16 k16 steps, P V one wgmma per two
@@ -444,9 +445,10 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 
     /* OVERLAP (forward, D = 64): the S of block j + 1 is issued before the softmax of block j,
        into sn, so that the tensor cores compute it while this warpgroup runs the softmax. */
-    /* the JVP's OVERLAP (second S and Sd accumulators, sn and sdn): only the even split at D = 192
-       (CSE) leaves the registers for them (O 48 + U 48 + S, Sd, sn, sdn 4 x 16 + P 8 + 8 at BN = 32) */
-    static_assert(!(OVERLAP && JVP) || (CS && D == 192 && DA == 96), "the JVP has no registers for a second score accumulator");
+    /* the JVP's OVERLAP (second S and Sd accumulators, sn and sdn): only the column split's even halves
+       (D = 192 CSE: O 48 + U 48 + S, Sd, sn, sdn 4 x 16 + P 8 + 8 at BN = 32; D = 256: O and U 64 + 64)
+       leave the registers for them (the masked kernels run variant 0's order: sm90_fwd_variant) */
+    static_assert(!(OVERLAP && JVP) || (CS && 2 * DA == D), "the JVP has no registers for a second score accumulator");
     float s[1][NT][4], sn[1][OVERLAP ? NT : 1][4];
     float sd[1][JVP ? NT : 1][4], sdn[1][OVERLAP && JVP ? NT : 1][4];
     uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
@@ -721,9 +723,11 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
      where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
-     masked kernel lacks (PVLAG without PVLAGM) */
+     masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with
+     232 registers, spills) */
   constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
-  constexpr bool own = m.PVLAGM || (!m.PVLAG && Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448);
+  constexpr bool own = m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) &&
+                                    Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448);
   constexpr Sm90Tile mm = own ? m : m0;
   return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM>(a, t, st);
 }

@@ -24,7 +24,8 @@
  * Tuning variants 2-4 (CSE) split D = 192 evenly, 96 + 96 columns a consumer, as wgmma pieces of 64 + 32
  * columns each inside one slab, the same instructions for both consumers (no branch; O and U 48 + 48
  * registers a thread: the consumers need <= 168 at BN = 32, <= 240 at BN = 48); variant 5 adds OVERLAP
- * to the JVP there (S and Sd of block j + 1 into second accumulators, 0 spills).
+ * to the JVP there (S and Sd of block j + 1 into second accumulators, 0 spills), and variant 1 at D = 256
+ * (whose split is even already).
  * The forward's OVERLAP at D = 256 spills at BN = 80 (64 bytes) and not at BN = 64
  * (variant 2, as at D = 192); at D = 96 (O padded to 128 columns) it spills.
  * The backward (bwd.cuh) at D = 96 keeps the D = 128 shape (two consumers of 64 keys, BN = 128, 2
@@ -77,7 +78,7 @@
 /** One row. dtype 0: bf16 and fp16 alike (JFA_DTYPE_FLOAT32: the float32 kernel, fwd_f32.cuh). BM = 128 query rows per CTA (two consumer
  *  warpgroups of 64), BN keys per block (BNM in masked calls, MASK_CLASS_ANY: a power of two),
  *  ST shared-memory stages, OVERLAP: the S of block j + 1 issued before the softmax of block j
- *  (forward; the JVP only with CSE at D = 192), PAD: the P V products over whole 64-column slabs (D = 96: wgmma N = 128 into
+ *  (forward; the JVP only with even column splits, D = 192 CSE and 256), PAD: the P V products over whole 64-column slabs (D = 96: wgmma N = 128 into
  *  an O (and U) of 128 columns, the last 32 zeros) rather than N = D (at D = 96 one wgmma over a
  *  slab and a half, outside the PTX ISA's canonical MN-major layouts; tuning variant 2 until it is
  *  checked on a GPU), CS: the column split (BM = 64 rows a CTA, both consumers on them, the first
@@ -144,6 +145,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0, 192, 4,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true},
   /* and OVERLAP (the S and Sd of block j + 1 issued before the softmax of block j: sn, sdn) */
   {OP_JVP,  0, 192, 5,     32,  3, true,    32, false, true,  false,  0,  0, false, false, true},
+  /* the same at D = 256 (its column split is even: O and U 64 + 64 registers; 0 spills unmasked, the
+     masked kernel would spill 20 bytes: masked calls run variant 0's) */
+  {OP_JVP,  0, 256, 1,     32,  2, true,    32, false, true},
   {OP_FWD,  0, 192, 1,     96,  2, false,   64, false, false},
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
