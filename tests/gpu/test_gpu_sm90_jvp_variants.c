@@ -183,7 +183,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   printf("  %zu of %zu rows see no key\n", empty_rows, nr);
 
   /* accumulate mode: fp32 outputs, two K/V halves (rows 16-byte aligned) */
-  gbuf_t ao = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, HD), aod = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, HD),
+  gbuf_t ao = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, HD),
+         aod = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, HD),
          alse = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1),
          amu = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1);
 
@@ -271,8 +272,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 int main(int argc, char **argv) {
   gt_require_gpu();
   if (gt_expected_jvp_path(192) != GT_PATH_SM90 && gt_expected_jvp_path(256) != GT_PATH_SM90) {
-    printf("test_gpu_sm90_jvp_variants: the D = 192 / 256 JVP does not run on the sm90 family here (not compute capability "
-           "9.0 with the sm_90a kernels, JFA_HEAD_DIMS, or JFA_KERNEL_PATH): no variant to compare\n");
+    printf("test_gpu_sm90_jvp_variants: the D = 192 / 256 JVP does not run on the sm90 family here (not compute "
+           "capability 9.0 with the sm_90a kernels, JFA_HEAD_DIMS, or JFA_KERNEL_PATH): no variant to compare\n");
     return 77;
   }
   return gt_main(argc, argv, "test_gpu_sm90_jvp_variants", (int)(sizeof(cases) / sizeof(cases[0])), run_case);

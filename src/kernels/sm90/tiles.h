@@ -78,11 +78,12 @@
 /** One row. dtype 0: bf16 and fp16 alike (JFA_DTYPE_FLOAT32: the float32 kernel, fwd_f32.cuh). BM = 128 query rows per CTA (two consumer
  *  warpgroups of 64), BN keys per block (BNM in masked calls, MASK_CLASS_ANY: a power of two),
  *  ST shared-memory stages, OVERLAP: the S of block j + 1 issued before the softmax of block j
- *  (forward; the JVP only with even column splits, D = 192 CSE and 256), PAD: the P V products over whole 64-column slabs (D = 96: wgmma N = 128 into
- *  an O (and U) of 128 columns, the last 32 zeros) rather than N = D (at D = 96 one wgmma over a
- *  slab and a half, outside the PTX ISA's canonical MN-major layouts; tuning variant 2 until it is
- *  checked on a GPU), CS: the column split (BM = 64 rows a CTA, both consumers on them, the first
- *  owning O's and U's columns 0..127, the second the rest). QREG (float32 rows, fwd_f32.cuh): Q's
+ *  (forward; the JVP only with even column splits, D = 192 CSE and 256), PAD: the P V products
+ *  over whole 64-column slabs (D = 96: wgmma N = 128 into an O (and U) of 128 columns, the last
+ *  32 zeros) rather than N = D (at D = 96 one wgmma over a slab and a half, outside the PTX ISA's
+ *  canonical MN-major layouts; tuning variant 2 until it is checked on a GPU), CS: the column
+ *  split (BM = 64 rows a CTA, both consumers on them, the first owning O's and U's columns 0..127,
+ *  the second the rest; CSE, D = 192: 0..95 and 96..191). QREG (float32 rows, fwd_f32.cuh): Q's
  *  hi / lo fragments stay in registers for the CTA's lifetime instead of being reloaded from the
  *  TMA tile and split each key block; BNT, STT (float32 rows; 0: BN, ST): the keys a block and the
  *  stages of the TF32 mode, whose stages hold 3 tiles (the JVP 6) instead of 5 (10).
