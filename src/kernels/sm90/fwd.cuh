@@ -24,7 +24,9 @@
  *     The two consumers take turns issuing their score products (named barriers 1 and 2,
  *     "ping-pong"), so one's softmax overlaps the other's products. The D = 64 forward also
  *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
- *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills.
+ *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
+ *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
+ *     sn and sdn; masked calls run variant 0's order).
  * Tiles are stored as TMA writes them, in 64-column slabs with the 128-byte swizzle
  * (layout in wgmma.cuh): ceil(D / 64) of them, at D = 96 the second one's last 32 columns
  * zeros (TMA fills columns past D); S = Q K^T takes D / 16 k16 steps, P V one wgmma per two
@@ -175,7 +177,12 @@ __device__ __forceinline__ void mma_pv_cols(float *acc, const uint32_t (&ap)[BN 
 }
 
 /* O += P V (, U += P (Sd - c) V + P Vd) against the stage at kv, for the columns of V from
-   slab s0 on: DA of them, or (CS, second consumer at D = 192) the last 64. Issues only. */
+   slab s0 on: DA of them, or (CS, second consumer at D = 192) the last 64. Issues only.
+   CS at D = 192 with the even split (DA = 96, tiles.h CSE): consumer s0 / 2 takes the columns
+   96 s0 / 2 .. + 95 as one wgmma of 64 columns (a whole slab: 0 or 2, from s0) into acc columns
+   0..63 and one of 32 (half of slab 1: its first or its second 32 columns) into 64..95, each a
+   canonical MN-major layout (as the backward's sm90_mm_cols pieces at D = 192); both consumers
+   issue the same instructions (no branch) on addresses that depend on s0. */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool CS>
 __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][JVP ? DA / 8 : 1][4],
                                        const uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[JVP ? BN / 16 : 1][4],
@@ -183,14 +190,34 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
   typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
   const uint32_t sV = kv + C::NH * C::HALF_K + s0 * C::HALF_K, sVd = kv + 3 * C::NH * C::HALF_K + s0 * C::HALF_K;
   constexpr int DR = CS ? D - DA : DA; /* the second consumer's columns under CS */
-  static_assert(!CS || (DA == 128 && (DR == 128 || DR == 64)), "column split: 128 columns, then 128 or 64");
-  if (!CS || DR == DA || s0 == 0) {
+  static_assert(!CS || (DA == 128 && (DR == 128 || DR == 64)) || (D == 192 && DA == 96),
+                "column split: 128 columns, then 128 or 64; or 96 + 96");
+  if constexpr (CS && DA == 96) {
+    const uint32_t v0 = kv + C::NH * C::HALF_K, vd0 = kv + 3 * C::NH * C::HALF_K;
+    const uint32_t pa = (uint32_t)s0 * C::HALF_K, pb = C::HALF_K + (uint32_t)s0 * 32; /* the pieces' bytes */
+    auto cols = [&](float *acc, const uint32_t(&a)[BN / 16][4], uint32_t sv) {
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        wgmma_rs<T, 64, 1>(acc, a[kk], wg_desc(sv + pa + kk * 2048, C::HALF_K, 1024), 1);
+        wgmma_rs<T, 32, 1>(acc + 32, a[kk], wg_desc(sv + pb + kk * 2048, C::HALF_K, 1024), 1);
+      }
+    };
+    cols(&o[0][0][0], ap, v0);
+    if constexpr (JVP) {
+      cols(&u[0][0][0], apd, v0);
+      cols(&u[0][0][0], ap, vd0);
+    }
+  } else if (!CS || DR == DA || s0 == 0) {
+    /* CS at D = 192, 128 + 64 (s0: 0 or 2, warp-uniform for the compiler): each path has its own
+       wgmma fence, so that ptxas need not inject one (C7519) where the paths' accumulators differ */
+    if constexpr (CS && DR != DA) wg_fence();
     mma_pv_cols<T, DA, BN>(&o[0][0][0], ap, sV);
     if constexpr (JVP) {
       mma_pv_cols<T, DA, BN>(&u[0][0][0], apd, sV);
       mma_pv_cols<T, DA, BN>(&u[0][0][0], ap, sVd);
     }
   } else {
+    wg_fence();
     mma_pv_cols<T, DR, BN>(&o[0][0][0], ap, sV);
     if constexpr (JVP) {
       mma_pv_cols<T, DR, BN>(&u[0][0][0], apd, sV);
@@ -201,7 +228,8 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
 
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
-   rows, the first O's and U's columns 0..127, the second the rest. PVLAG (tiles.h; 16-bit forward:
+   rows, the first O's and U's columns 0..127, the second the rest; or (tiles.h CSE, D = 192) 96:
+   the first columns 0..95, the second 96..191 (mma_pv). PVLAG (tiles.h; 16-bit forward:
    unmasked and causal calls, and MASKED ones in the rows with PVLAGM): the P V of block j issued after
    the S of block j + 1 (the consumers' PVLAG loop) */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false>
@@ -210,7 +238,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED> C;
   constexpr int NT = C::NT, DT = DA / 8, NH = C::NH, NW = C::NW;
-  static_assert(CS ? DA == 128 : (DA == D || DA == NH * 64), "accumulator columns: D, whole slabs, or 128 (CS)");
+  static_assert(CS ? (DA == 128 || 2 * DA == D) : (DA == D || DA == NH * 64),
+                "accumulator columns: D, whole slabs, or 128 or D / 2 (CS)");
   static_assert(!MASKED || (BN & (BN - 1)) == 0, "masked blocks of a power of two keys (the dense mask's words)");
   static_assert(!PVLAG || (!JVP && !OVERLAP && !CS), "PVLAG: the 16-bit forward only");
   static_assert((4 * ST + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "PVLAG: the V barriers after bar_q");
@@ -402,6 +431,11 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     const int cw = warp - 4, wg = cw >> 2;
     const int wrow = (CS ? 0 : wg * 64) + (cw & 3) * 16; /* CTA-local first row of this warp */
     const int g = lane >> 2, t4 = lane & 3;
+    /* CS at D = 192: which columns (128 or 64) this warpgroup takes, in a register the compiler knows
+       to be warp-uniform (a shuffle from lane 0): a branch on wg itself puts wgmma in a divergent path,
+       where ptxas serialises every wgmma of the kernel (C7520) */
+    int wgu = wg;
+    if constexpr (CS && D != 2 * DA) wgu = __shfl_sync(0xffffffffu, wg, 0);
     float o[1][DT][4];
     float u[1][JVP ? DT : 1][4];
     float mrow[1][2], lrow[1][2], nrow[1][2], crow[1][2];
@@ -411,9 +445,12 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 
     /* OVERLAP (forward, D = 64): the S of block j + 1 is issued before the softmax of block j,
        into sn, so that the tensor cores compute it while this warpgroup runs the softmax. */
-    static_assert(!(OVERLAP && JVP), "the JVP has no registers for a second score accumulator");
+    /* the JVP's OVERLAP (second S and Sd accumulators, sn and sdn): only the column split's even halves
+       (D = 192 CSE: O 48 + U 48 + S, Sd, sn, sdn 4 x 16 + P 8 + 8 at BN = 32; D = 256: O and U 64 + 64)
+       leave the registers for them (the masked kernels run variant 0's order: sm90_fwd_variant) */
+    static_assert(!(OVERLAP && JVP) || (CS && 2 * DA == D), "the JVP has no registers for a second score accumulator");
     float s[1][NT][4], sn[1][OVERLAP ? NT : 1][4];
-    float sd[1][JVP ? NT : 1][4];
+    float sd[1][JVP ? NT : 1][4], sdn[1][OVERLAP && JVP ? NT : 1][4];
     uint32_t ap[BN / 16][4], apd[JVP ? BN / 16 : 1][4];
     /* MASKED: the visibility bits of this lane's two rows in the block (key intervals and boolean
        dense mask combined; fwd_softmax_block's BITS) */
@@ -448,19 +485,20 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       return bm;
     };
     /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
-    auto issue_scores = [&](int i, float (&dst)[1][NT][4]) {
+    auto issue_scores = [&](int i, float (&dst)[1][NT][4], float (&dstd)[1][JVP ? NT : 1][4]) {
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
       named_bar_sync(1 + wg, 256);
       wg_fence();
-      mma_scores<T, D, BN, JVP, ST, CS>(dst, sd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
+      mma_scores<T, D, BN, JVP, ST, CS>(dst, dstd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
       wg_commit();
       if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
     };
     if (wg == 1 && nlive > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
     if (OVERLAP && nlive > 0) {
-      issue_scores(0, s);
+      issue_scores(0, s, sd);
       wg_wait<0>();
       wg_reg_fence<NT * 4>(&s[0][0][0]);
+      if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
     }
     if constexpr (PVLAG) {
       /* PVLAG (FlashAttention-3's order): iteration i issues S(i) and then P(i - 1) V(i - 1) (one
@@ -571,8 +609,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       /* iteration i: stage i % ST holds key block jb0 + jl */
       const int j = i, st = i % ST;
       const int64_t kb0 = (int64_t)(jb0 + jl) * BN;
-      if constexpr (!OVERLAP) issue_scores(j, s); /* waits for iteration j's stage */
-      else if (j + 1 < nlive) issue_scores(j + 1, sn); /* iteration j's stage was awaited before */
+      if constexpr (!OVERLAP) issue_scores(j, s, sd); /* waits for iteration j's stage */
+      else if (j + 1 < nlive) issue_scores(j + 1, sn, sdn); /* iteration j's stage was awaited before */
 
       /* MASKED: the rows' visibility bits of the block while the scores are computed */
       BlockMask bm = block_bits(st, kb0);
@@ -600,8 +638,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       }
       wg_reg_fence<DT * 4>(&o[0][0][0]);
       if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
-      wg_fence();
-      mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + st * C::STAGE_BYTES, CS ? wg * 2 : 0);
+      if constexpr (!CS || D == 2 * DA) wg_fence(); /* (CS at D = 192: in mma_pv's two paths) */
+      mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + st * C::STAGE_BYTES, CS ? wgu * 2 : 0);
       wg_commit();
       wg_wait<0>(); /* this block's P V (and, OVERLAP, the next block's S) */
       wg_reg_fence<DT * 4>(&o[0][0][0]);
@@ -615,10 +653,37 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
           for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) s[0][nt][e] = sn[0][nt][e];
+          if constexpr (OVERLAP && JVP) {
+            wg_reg_fence<NT * 4>(&sdn[0][0][0]);
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+              for (int e = 0; e < 4; ++e) sd[0][nt][e] = sdn[0][nt][e];
+          }
         }
       }
     }
 
+    if constexpr (CS && DA == 96) {
+      /* the even split: consumer 1's accumulators hold its columns 128..191 in 0..63 and 96..127 in
+         64..95 (mma_pv); rotated into column order (once, selects) for the epilogue */
+      float o2[DT][4], u2[DT][4];
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float x = o[0][(dt + 8) % DT][e], y = u[0][(dt + 8) % DT][e];
+          o2[dt][e] = wg ? x : o[0][dt][e];
+          u2[dt][e] = wg ? y : u[0][dt][e];
+        }
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          o[0][dt][e] = o2[dt][e];
+          u[0][dt][e] = u2[dt][e];
+        }
+    }
     if constexpr (CS) {
       /* both consumers hold the rows' statistics (the same scores, the same softmax): the first
          writes lse (and mu); in accumulate mode the second merges its columns first, reading the
@@ -654,13 +719,15 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, V);
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
-  constexpr int DA = c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
+  constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
      where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
-     masked kernel lacks (PVLAG without PVLAGM) */
+     masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with
+     232 registers, spills) */
   constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
-  constexpr bool own = m.PVLAGM || (!m.PVLAG && Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448);
+  constexpr bool own = m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) &&
+                                    Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448);
   constexpr Sm90Tile mm = own ? m : m0;
   return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM>(a, t, st);
 }

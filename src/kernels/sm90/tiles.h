@@ -18,7 +18,15 @@
  * score products done twice: 1.5x the JVP's tensor work) and the softmax, and each accumulates
  * O and U for its 128 columns (at 256: O 64 + U 64 + S 16 + Sd 16 + P 16 registers). Shared
  * memory sets BN: Q and Qd 64 KB and 64 KB a stage of K, V, Kd, Vd at BN = 32 (D = 256, 2 stages;
- * D = 192: 48 + 3 x 48 KB). OVERLAP at D = 256 spills at BN = 80 (64 bytes) and not at BN = 64
+ * D = 192: 48 + 3 x 48 KB). D = 192 before 2026-12-02 (fifth session) ran at 165 TFLOP/s against 298
+ * at 256 because ptxas serialised every wgmma of its kernel (C7520: the branch between the 128- and
+ * 64-column products was on a thread-derived wg; fwd.cuh now branches on a warp-uniform copy).
+ * Tuning variants 2-4 (CSE) split D = 192 evenly, 96 + 96 columns a consumer, as wgmma pieces of 64 + 32
+ * columns each inside one slab, the same instructions for both consumers (no branch; O and U 48 + 48
+ * registers a thread: the consumers need <= 168 at BN = 32, <= 240 at BN = 48); variant 5 adds OVERLAP
+ * to the JVP there (S and Sd of block j + 1 into second accumulators, 0 spills), and variant 1 at D = 256
+ * (whose split is even already).
+ * The forward's OVERLAP at D = 256 spills at BN = 80 (64 bytes) and not at BN = 64
  * (variant 2, as at D = 192); at D = 96 (O padded to 128 columns) it spills.
  * The backward (bwd.cuh) at D = 96 keeps the D = 128 shape (two consumers of 64 keys, BN = 128, 2
  * stages: dK + dV 96 registers a thread; the products over 96 columns as wgmma pieces of 64 + 32
@@ -70,11 +78,12 @@
 /** One row. dtype 0: bf16 and fp16 alike (JFA_DTYPE_FLOAT32: the float32 kernel, fwd_f32.cuh). BM = 128 query rows per CTA (two consumer
  *  warpgroups of 64), BN keys per block (BNM in masked calls, MASK_CLASS_ANY: a power of two),
  *  ST shared-memory stages, OVERLAP: the S of block j + 1 issued before the softmax of block j
- *  (forward only), PAD: the P V products over whole 64-column slabs (D = 96: wgmma N = 128 into
- *  an O (and U) of 128 columns, the last 32 zeros) rather than N = D (at D = 96 one wgmma over a
- *  slab and a half, outside the PTX ISA's canonical MN-major layouts; tuning variant 2 until it is
- *  checked on a GPU), CS: the column split (BM = 64 rows a CTA, both consumers on them, the first
- *  owning O's and U's columns 0..127, the second the rest). QREG (float32 rows, fwd_f32.cuh): Q's
+ *  (forward; the JVP only with even column splits, D = 192 CSE and 256), PAD: the P V products
+ *  over whole 64-column slabs (D = 96: wgmma N = 128 into an O (and U) of 128 columns, the last
+ *  32 zeros) rather than N = D (at D = 96 one wgmma over a slab and a half, outside the PTX ISA's
+ *  canonical MN-major layouts; tuning variant 2 until it is checked on a GPU), CS: the column
+ *  split (BM = 64 rows a CTA, both consumers on them, the first owning O's and U's columns 0..127,
+ *  the second the rest; CSE, D = 192: 0..95 and 96..191). QREG (float32 rows, fwd_f32.cuh): Q's
  *  hi / lo fragments stay in registers for the CTA's lifetime instead of being reloaded from the
  *  TMA tile and split each key block; BNT, STT (float32 rows; 0: BN, ST): the keys a block and the
  *  stages of the TF32 mode, whose stages hold 3 tiles (the JVP 6) instead of 5 (10).
@@ -99,6 +108,7 @@ struct Sm90Tile {
   int CVB;     /* float32 rows: the converters' loads batched CVB at a time (0, 1: not batched; fwd_f32.cuh) */
   bool QDF;    /* float32 QREG JVP rows: the Qd K^T products issued before Q's (fwd_f32.cuh) */
   bool QAL;    /* float32 QREG JVP rows, TF32 mode: Q and Qd in the last stage's bytes (fwd_f32.cuh Sm90F32) */
+  bool CSE;    /* CS rows (D = 192): the even column split, 96 + 96 (fwd.cuh mma_pv) instead of 128 + 64 */
 };
 
 /* clang-format off */
@@ -135,6 +145,18 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0,  96, 2,     64,  2, false,   64, false, false},
   /* the JVP at D = 192 (165 TFLOP/s at N = 4096 against 290 at D = 256, 2026-12-02 fourth session): 2 stages as 256 */
   {OP_JVP,  0, 192, 1,     32,  2, false,   32, false, true},
+  /* the even column split at D = 192 (CSE): each consumer O and U of 96 columns (48 + 48 registers a
+     thread), as wgmma pieces of 64 + 32 columns, each within one slab; BN = 48 (2 stages, 48 + 2 x 72
+     KB of shared memory) takes the registers CSE frees (S and Sd 24 + 24, P 12 + 12) */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE */
+  {OP_JVP,  0, 192, 2,     32,  3, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
+  {OP_JVP,  0, 192, 3,     32,  2, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
+  {OP_JVP,  0, 192, 4,     48,  2, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
+  /* and OVERLAP (the S and Sd of block j + 1 issued before the softmax of block j: sn, sdn) */
+  {OP_JVP,  0, 192, 5,     32,  3, true,    32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
+  /* the same at D = 256 (its column split is even: O and U 64 + 64 registers; 0 spills unmasked, the
+     masked kernel would spill 20 bytes: masked calls run variant 0's) */
+  {OP_JVP,  0, 256, 1,     32,  2, true,    32, false, true},
   {OP_FWD,  0, 192, 1,     96,  2, false,   64, false, false},
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
@@ -215,7 +237,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, false, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, false, false, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;

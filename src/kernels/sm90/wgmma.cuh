@@ -3,7 +3,7 @@
  * mbarriers (transaction-counted barriers the TMA engine completes), TMA tile loads
  * (cp.async.bulk.tensor), wgmma shared-memory matrix descriptors for the 128-byte
  * swizzled layout that TMA writes, and warpgroup matrix multiplies (wgmma.mma_async,
- * bf16/fp16 in, fp32 accumulate, m64 x n{32,64,80,96,112,128,176} x k16 with A from shared memory
+ * bf16/fp16 in, fp32 accumulate, m64 x n{32,48,64,80,96,112,128,176} x k16 with A from shared memory
  * (n32 also with B transposed), n{32,64,96,128} with A from registers).
  *
  * Only translation units compiled for sm_90a (sm90/family.cu, sm90/inst/) include this.
@@ -137,6 +137,7 @@ template <int N> __device__ __forceinline__ void wg_reg_fence_u(uint32_t *r) {
   "+f"(d[(i)]), "+f"(d[(i) + 1]), "+f"(d[(i) + 2]), "+f"(d[(i) + 3]), "+f"(d[(i) + 4]), "+f"(d[(i) + 5]),      \
       "+f"(d[(i) + 6]), "+f"(d[(i) + 7])
 #define JFA_WG_F16(d) JFA_WG_F8(d, 0), JFA_WG_F8(d, 8)
+#define JFA_WG_F24(d) JFA_WG_F16(d), JFA_WG_F8(d, 16)
 #define JFA_WG_F32(d) JFA_WG_F16(d), JFA_WG_F8(d, 16), JFA_WG_F8(d, 24)
 #define JFA_WG_F40(d) JFA_WG_F32(d), JFA_WG_F8(d, 32)
 #define JFA_WG_F48(d) JFA_WG_F40(d), JFA_WG_F8(d, 40)
@@ -144,6 +145,8 @@ template <int N> __device__ __forceinline__ void wg_reg_fence_u(uint32_t *r) {
 #define JFA_WG_F64(d) JFA_WG_F56(d), JFA_WG_F8(d, 56)
 #define JFA_WG_F88(d) JFA_WG_F64(d), JFA_WG_F8(d, 64), JFA_WG_F8(d, 72), JFA_WG_F8(d, 80)
 #define JFA_WG_ACC16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
+#define JFA_WG_ACC24 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23}"
 #define JFA_WG_ACC32                                                                                             \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
   "%23, %24, %25, %26, %27, %28, %29, %30, %31}"
@@ -199,6 +202,7 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
 #define JFA_WGMMA_ALL(TY, PTXT)                                                                                  \
   JFA_WGMMA_SS1(TY, PTXT, 32, 0, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 32, 1, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18")                                 \
+  JFA_WGMMA_SS1(TY, PTXT, 48, 0, JFA_WG_ACC24, JFA_WG_F24, "%24", "%25", "%26")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 64, 0, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 80, 0, JFA_WG_ACC40, JFA_WG_F40, "%40", "%41", "%42")                                 \
   JFA_WGMMA_SS1(TY, PTXT, 96, 0, JFA_WG_ACC48, JFA_WG_F48, "%48", "%49", "%50")                                 \
