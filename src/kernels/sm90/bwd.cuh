@@ -35,7 +35,7 @@
  *       H200, bench/RESULTS.md 2026-12-02 run 4: the reduce-adds run the backward 1.05-1.29x
  *       faster than fp32 float2 atomics from registers (SM90_DQ_ATOMIC2, kept for tuning
  *       builds, JFA_TUNE_SM90_BWD=1), float4 atomics were slower than both.
- *       SM90_DQ_SPLIT, the default of the unmasked kernel (tiles.h kSm90BwdDq; H200: 1.04-1.08x
+ *       SM90_DQ_SPLIT, the unmasked kernel's default before SPLITO (tiles.h kSm90BwdDq; H200: 1.04-1.08x
  *       SM90_DQ_TMA; tuning builds' JFA_TUNE_SM90_BWD=4):
  *       the consumers split dQ's columns instead of its keys. After writing its dS, each
  *       consumer syncs on one 256-thread named barrier with the other (instead of its own
@@ -143,13 +143,14 @@ enum {
                           consumer 1 writes the block's 16-bit dS for dQ. 5 units of 64 x 64 x D
                           tensor work a block instead of CS's 7, for two 256-thread barriers and
                           32 KB of shared-memory traffic a consumer */
-  SM90_DQ_SPLITO = 6   /* SM90_DQ_SPLIT with the tensor work overlapped (OVL; tuning builds'
-                          JFA_TUNE_SM90_BWD=6, 7, unmasked kernel, D <= 128): FlashAttention-3's
+  SM90_DQ_SPLITO = 6   /* SM90_DQ_SPLIT with the tensor work overlapped (OVL; the unmasked kernel's
+                          default at D <= 128 since the fifth session of 2026-12-02, tiles.h
+                          kSm90BwdDq; tuning builds: =4 runs SPLIT, =7 SPLITO with 3 stages): FlashAttention-3's
                           order of issue and waits. S^T and dP^T in two commit groups, P computed
                           while dP^T runs; dV += P^T dO issued before dS (it runs while dS is
                           computed and written); dQ issued before dK and waited alone, so that dK
-                          runs while dQ is staged and reduce-added. The producer loads the block's
-                          lse / delta before it waits for the stage (off the refill's path) */
+                          runs while dQ is staged and reduce-added. P by one FFMA and ex2.approx.ftz
+                          (a P below 2^-126 flushes to 0); dS to shared memory by stmatrix .trans */
 };
 
 /* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base).
@@ -1056,8 +1057,8 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
 #endif
     return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true>(a, t, st);
   } else {
-    /* the masked kernel cannot take SM90_DQ_SPLIT (its consumers skip empty blocks apart) */
-    constexpr int dqm = kSm90BwdDq == SM90_DQ_SPLIT ? SM90_DQ_TMA : kSm90BwdDq;
+    /* the masked kernel cannot take SM90_DQ_SPLIT / SPLITO (its consumers skip empty blocks apart) */
+    constexpr int dqm = kSm90BwdDq == SM90_DQ_SPLIT || kSm90BwdDq == SM90_DQ_SPLITO ? SM90_DQ_TMA : kSm90BwdDq;
     if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true, false>(a, t, st);
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds

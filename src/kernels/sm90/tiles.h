@@ -212,8 +212,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
  *  partial over its 64 keys, 3 SM90_DQ_SPLIT: the consumers split dQ's columns, one reduce-add per
  *  element per CTA, unmasked kernel only). H200, bench/RESULTS.md 2026-12-02 run 4: the reduce-adds
  *  1.05-1.29x faster than the atomics (float4 atomics, tried, slower than both); 2026-12-02 third
- *  session run 1: SPLIT 1.04-1.08x faster than 2. Masked calls run 2 when this is 3. */
-static constexpr int kSm90BwdDq = 3;
+ *  session run 1: SPLIT 1.04-1.08x faster than 2. 6 SM90_DQ_SPLITO: SPLIT in FlashAttention-3's
+ *  order of issue and waits (D <= 128), the default since the fifth session of 2026-12-02 (H200: 1.12-1.16x
+ *  SPLIT: N = 4096 D = 128 400.1 -> 461.0 TFLOP/s, causal 341.6 -> 396.4, N = 16384 causal 425.9 ->
+ *  487.1, D = 64 288.9 -> 323.8). Masked calls run 2 when this is 3 or 6. */
+static constexpr int kSm90BwdDq = 6;
 
 /** Whether a row of dtype rd serves dtype dt: rows of dtype 0 serve the 16-bit types. */
 constexpr bool sm90_dtype_match(int rd, int dt) {
