@@ -143,7 +143,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0,  96, 1,    128,  3, false,  128, true, false},
   {OP_FWD,  0,  96, 2,    128,  2, false,  128, false, false},
   {OP_JVP,  0,  96, 2,     64,  2, false,   64, false, false},
-  /* the JVP at D = 192 (165 TFLOP/s at N = 4096 against 290 at D = 256, 2026-12-02 fourth session): 2 stages as 256 */
+  /* the JVP at D = 192 (165 TFLOP/s at N = 4096 against 290 at D = 256, 2026-12-02 fourth session, then with
+     every wgmma serialised by ptxas; 274 since the fifth session's fix, variant 0): 2 stages as 256.
+     H200, fifth session run 4 (N = 4096, bf16, JVP TFLOP/s): variant 0 274.4, 2 293.6, 3 293.9, 4 349.8,
+     5 290.7; at D = 256 variant 1 209.4 against variant 0's 299.0 (OVERLAP loses there) */
   {OP_JVP,  0, 192, 1,     32,  2, false,   32, false, true},
   /* the even column split at D = 192 (CSE): each consumer O and U of 96 columns (48 + 48 registers a
      thread), as wgmma pieces of 64 + 32 columns, each within one slab; BN = 48 (2 stages, 48 + 2 x 72
@@ -193,6 +196,8 @@ static constexpr Sm90Tile kSm90Tiles[] = {
        registers, so Q lands in the last stage's bytes (QAL, refilled once every consumer warp has read
        it): Qd 32 KB + 2 stages of 96 KB = 224 KB; Qd's fragments reloaded in chunks as 3xTF32's (kept,
        they spilled 16 bytes, 4 with 48 / 232 registers).
+     H200 (fifth session runs 3 and 4, N = 4096, JVP TFLOP/s 3xTF32 / TF32): 0 96.7 / 156.6, 1 98.4 / 156.1,
+     2 99.1 / 175.3, 3 93.8 / 134.5, 4 93.1 / 121.3, 5 93.9 / 133.7, 6 (TF32) 145.7: only 2 gains, in TF32.
      CAT with QREG spills at 3xTF32 (120 bytes: Q 64 + [O | U] 64 + P (Sd - c) V 32 + P 64 registers
      live across the P V products) and is not a row. Variants 2 and 3 (and 6 in 3xTF32) are bitwise
      variant 0 (the same products in the same order per accumulator element); CAT adds Qd K^T and P
