@@ -21,9 +21,11 @@
  * D = 192: 48 + 3 x 48 KB). D = 192 before 2026-12-02 (fifth session) ran at 165 TFLOP/s against 298
  * at 256 because ptxas serialised every wgmma of its kernel (C7520: the branch between the 128- and
  * 64-column products was on a thread-derived wg; fwd.cuh now branches on a warp-uniform copy).
- * Tuning variants 2-4 (CSE) split D = 192 evenly, 96 + 96 columns a consumer, as wgmma pieces of 64 + 32
+ * The default at D = 192 since the fifth session (variant 4 there; H200 274 -> 350 TFLOP/s) and tuning
+ * variants 2, 3 (CSE) split D = 192 evenly, 96 + 96 columns a consumer, as wgmma pieces of 64 + 32
  * columns each inside one slab, the same instructions for both consumers (no branch; O and U 48 + 48
- * registers a thread: the consumers need <= 168 at BN = 32, <= 240 at BN = 48); variant 5 adds OVERLAP
+ * registers a thread: the consumers need <= 168 at BN = 32, <= 240 at the default's BN = 48; masked
+ * calls at BNM = 32, 2 stages); tuning variant 4 keeps the 128 + 64 split (BN = 32, 3 stages); variant 5 adds OVERLAP
  * to the JVP there (S and Sd of block j + 1 into second accumulators, 0 spills), and variant 1 at D = 256
  * (whose split is even already).
  * The forward's OVERLAP at D = 256 spills at BN = 80 (64 bytes) and not at BN = 64
@@ -122,7 +124,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false},
   {OP_JVP,  0,  96, 0,     64,  2, false,   64, true, false},
   {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false},
-  {OP_JVP,  0, 192, 0,     32,  3, false,   32, false, true},
+  {OP_JVP,  0, 192, 0,     48,  2, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true}, /* = variant 4 before */
   {OP_JVP,  0, 256, 0,     32,  2, false,   32, false, true},
   /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup; CS: 64 shared by both, each
      owning half of dK's and dV's columns), ST stages of Q and dO (BM = 64 query rows); OVERLAP,
@@ -145,8 +147,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0,  96, 2,     64,  2, false,   64, false, false},
   /* the JVP at D = 192 (165 TFLOP/s at N = 4096 against 290 at D = 256, 2026-12-02 fourth session, then with
      every wgmma serialised by ptxas; 274 since the fifth session's fix, variant 0): 2 stages as 256.
-     H200, fifth session run 4 (N = 4096, bf16, JVP TFLOP/s): variant 0 274.4, 2 293.6, 3 293.9, 4 349.8,
-     5 290.7; at D = 256 variant 1 209.4 against variant 0's 299.0 (OVERLAP loses there) */
+     H200, fifth session run 4 (N = 4096, bf16, JVP TFLOP/s): the 128 + 64 split at BN = 32, 3 stages (then
+     variant 0, now 4) 274.4, 2 293.6, 3 293.9, the even split at BN = 48 (then 4, now the default, row 0)
+     349.8, 5 290.7; at D = 256 variant 1 209.4 against variant 0's 299.0 (OVERLAP loses there).
+     Variants 1, 2, 3, 5 compute what variant 4 does, bitwise (test_gpu_sm90_jvp_variants) */
   {OP_JVP,  0, 192, 1,     32,  2, false,   32, false, true},
   /* the even column split at D = 192 (CSE): each consumer O and U of 96 columns (48 + 48 registers a
      thread), as wgmma pieces of 64 + 32 columns, each within one slab; BN = 48 (2 stages, 48 + 2 x 72
@@ -154,7 +158,8 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE */
   {OP_JVP,  0, 192, 2,     32,  3, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
   {OP_JVP,  0, 192, 3,     32,  2, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
-  {OP_JVP,  0, 192, 4,     48,  2, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
+  /* the D = 192 JVP's default before the fifth session's run 4 (the column split 128 + 64, BN = 32, 3 stages) */
+  {OP_JVP,  0, 192, 4,     32,  3, false,   32, false, true},
   /* and OVERLAP (the S and Sd of block j + 1 issued before the softmax of block j: sn, sdn) */
   {OP_JVP,  0, 192, 5,     32,  3, true,    32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
   /* the same at D = 256 (its column split is even: O and U 64 + 64 registers; 0 spills unmasked, the
