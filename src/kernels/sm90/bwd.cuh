@@ -99,15 +99,15 @@
  * back in fp32 through a 16 KB buffer indexed by thread (barriers 5 and 6), consumer 1 writes the
  * block's 16-bit dS for dQ (one dS buffer: it is rewritten only after barrier 5 of the next block,
  * where consumer 0 arrives after its dQ products). 0 spills.
- * SM90_DQ_SPLITO (tuning builds, JFA_TUNE_SM90_BWD=6, 7; unmasked kernel, D = 64 / 96 / 128; issue 19):
+ * SM90_DQ_SPLITO (the unmasked kernel's default at D = 64 / 96 / 128 since the fifth session of 2026-12-02;
+ * tuning builds: JFA_TUNE_SM90_BWD=4 runs SPLIT, =7 SPLITO with 3 stages; issue 19):
  * SM90_DQ_SPLIT in FlashAttention-3's order of issue and waits (hopper/mainloop_bwd_sm90_tma_gmma_ws.hpp),
  * so that the tensor cores are not idle while both consumers (in step through the dS barrier)
  * compute: S^T and dP^T in two commit groups, P (FFMA + ex2.approx.ftz, the per-element mask only
  * in blocks that need it) once S^T is done while dP^T runs; dV += P^T dO issued before dS, which
  * is computed and stored while dV runs (stmatrix .trans of the packed fragments: 4 instructions a
  * thread instead of 32 conversions and 16-bit stores); after the dS barrier dQ's products, then
- * dK's, and dQ waited alone: it is staged and reduce-added while dK runs. The producer loads the
- * block's lse / delta before it waits for the stage. The same products in the same order per
+ * dK's, and dQ waited alone: it is staged and reduce-added while dK runs. The same products in the same order per
  * accumulator; P differs from SM90_DQ_SPLIT's only where it is below 2^-126 (flushed to zero).
  * ptxas: 0 spills at 240; the consumers need 233..240 at D = 128 (16 bytes of spills at 232).
  */
@@ -718,19 +718,10 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
 
         /* the A fragments of P^T and dS^T (k16 steps over the block's queries) */
         uint32_t ap[KQ][4], as[KQ][4];
-        auto pack_a = [&](uint32_t(&f)[KQ][4], const float(&x)[NQ][4]) {
-#pragma unroll
-          for (int kk = 0; kk < KQ; ++kk) {
-            f[kk][0] = pack2<T>(x[2 * kk][0], x[2 * kk][1]);
-            f[kk][1] = pack2<T>(x[2 * kk][2], x[2 * kk][3]);
-            f[kk][2] = pack2<T>(x[2 * kk + 1][0], x[2 * kk + 1][1]);
-            f[kk][3] = pack2<T>(x[2 * kk + 1][2], x[2 * kk + 1][3]);
-          }
-        };
         if constexpr (C::OVL) {
           /* OVL: dV += P^T dO issued now (it runs while dS is computed and written), then dP^T
              waited for (the groups complete in order: S^T, dP^T, dV) and dS = P (dP - delta) */
-          pack_a(ap, s);
+          wg_acc_to_a<T, KQ>(ap, s);
           wg_reg_fence<DT * 4>(&dv[0][0]);
           wg_fence();
 #pragma unroll
@@ -744,19 +735,10 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           for (int nt = 0; nt < NQ; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) dp[nt][e] = s[nt][e] * (dp[nt][e] - dbo[nt * 8 + 2 * t4 + (e & 1)]);
-          pack_a(as, dp);
+          wg_acc_to_a<T, KQ>(as, dp);
         } else {
-#pragma unroll
-          for (int kk = 0; kk < KQ; ++kk) {
-            ap[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
-            ap[kk][1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
-            ap[kk][2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            ap[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-            as[kk][0] = pack2<T>(dp[2 * kk][0], dp[2 * kk][1]);
-            as[kk][1] = pack2<T>(dp[2 * kk][2], dp[2 * kk][3]);
-            as[kk][2] = pack2<T>(dp[2 * kk + 1][0], dp[2 * kk + 1][1]);
-            as[kk][3] = pack2<T>(dp[2 * kk + 1][2], dp[2 * kk + 1][3]);
-          }
+          wg_acc_to_a<T, KQ>(ap, s);
+          wg_acc_to_a<T, KQ>(as, dp);
         }
 
         /* dS (queries x this warpgroup's 64 keys, 16-bit) -> shared memory, K-major for dQ = dS K,

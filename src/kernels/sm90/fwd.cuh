@@ -559,13 +559,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
           for (int e = 0; e < 4; ++e) o[0][dt][e] *= alpha[0][0][e & 2];
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; ++kk) {
-          ap[kk][0] = pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
-          ap[kk][1] = pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
-          ap[kk][2] = pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
-          ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
-        }
+        wg_acc_to_a<T, BN / 16>(ap, s[0]);
       };
       /* MASKED: iteration i takes the i-th live block jl (fwd_next_live) */
       int jl = fwd_next_live(live_s, skip, 0, nblk);

@@ -218,4 +218,18 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
 JFA_WGMMA_ALL(__nv_bfloat16, "bf16")
 JFA_WGMMA_ALL(__half, "f16")
 
+/* The fp32 accumulator tiles x[2 kk], x[2 kk + 1] (8 columns each, the m64nN fragment) packed to 16-bit
+   as the A fragment of k16 step kk, kk < K16: a product's result as the next product's A operand from
+   registers (P for P V, dS for dS^T Q: the fragment layouts coincide, no shuffles). */
+template <typename T, int K16>
+__device__ __forceinline__ void wg_acc_to_a(uint32_t (*f)[4], const float (*x)[4]) {
+#pragma unroll
+  for (int kk = 0; kk < K16; ++kk) {
+    f[kk][0] = pack2<T>(x[2 * kk][0], x[2 * kk][1]);
+    f[kk][1] = pack2<T>(x[2 * kk][2], x[2 * kk][3]);
+    f[kk][2] = pack2<T>(x[2 * kk + 1][0], x[2 * kk + 1][1]);
+    f[kk][3] = pack2<T>(x[2 * kk + 1][2], x[2 * kk + 1][3]);
+  }
+}
+
 #endif /* JFA_KERNELS_SM90_WGMMA_CUH_ */
