@@ -1052,12 +1052,10 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
       case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2, false, false>(a, t, st);
       case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA, false, false>(a, t, st);
       case 4: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_SPLIT, false, false>(a, t, st);
-      /* =6: SM90_DQ_SPLITO (the overlapped order); =7: the same with the stages of tiles.h's
-         tuning row 1 (D = 128: 3 instead of 2), =8: SM90_DQ_SPLIT with those stages (a row's
-         absence: row 0's) */
+      /* =6: SM90_DQ_SPLITO (the overlapped order, the default); =7: the same with the stages of
+         tiles.h's tuning row 1 (D = 128: 3 instead of 2; a row's absence: row 0's) */
       case 6: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_SPLITO, false, false>(a, t, st);
       case 7: return launch_bwd_sm90a<T, D, c1.BN, c1.ST, SM90_DQ_SPLITO, false, false>(a, t, st);
-      case 8: return launch_bwd_sm90a<T, D, c1.BN, c1.ST, SM90_DQ_SPLIT, false, false>(a, t, st);
       default: break;
     }
 #endif
