@@ -1,13 +1,10 @@
 /*
- * test_gpu_sm90_f32_variants.c - the Hopper float32 fused forward+JVP's tuning variants at D = 64
- * (tuning builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1 to 6, src/kernels/sm90/tiles.h, fwd_f32.cuh)
+ * test_gpu_sm90_f32_variants.c - the Hopper float32 fused forward+JVP's tuning variant at D = 64
+ * (tuning builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=2, src/kernels/sm90/tiles.h, fwd_f32.cuh)
  * against the float64 CPU backend and against variant 0 (the default) on the same inputs, in
  * 3xTF32 and in TF32 (JFA_FLAG_ALLOW_TF32). The variant is read from the environment at each call.
- * Variants 2 (QREG) and 3 (QREG, batched converters), and 6 in 3xTF32 (variant 3's kernel), issue
- * variant 0's products in its order per accumulator element: O, lse, Od and mu must be bitwise
- * variant 0's (NaN where it has NaN). Variants 1 and 4 (CAT) add Qd K^T and P (Sd - c) V into Sd
- * and U after their own accumulators, variant 5 (QDF) issues Qd K^T before Q Kd^T, variant 6 in TF32
- * takes 64 keys a block with Q in a stage's bytes (QAL): other roundings. test_gpu_f32's bounds
+ * Variant 2 (QREG) issues variant 0's products in its order per accumulator element: O, lse, Od and
+ * mu must be bitwise variant 0's (NaN where it has NaN). test_gpu_f32's bounds
  * against float64 (3xTF32 float32's 1e-5, growing as 2 sqrt(Nk / 1000) past Nk = 250; TF32 1e-2)
  * apply to every variant. Cases: N = 1, 7, 129 (partial blocks), 1000, 2048 (the stage ring
  * wrapping many times), Nq != Nk, causal in both alignments and with positions (fully masked rows:
@@ -56,7 +53,7 @@ static const vcase_t cases[] = {
 /* variant, and whether its arithmetic is variant 0's (bitwise results) in 3xTF32 and in TF32 */
 static const struct {
   int v, bitwise[2];
-} variants[] = {{1, {0, 0}}, {2, {1, 1}}, {3, {1, 1}}, {4, {0, 0}}, {5, {0, 0}}, {6, {1, 0}}};
+} variants[] = {{2, {1, 1}}};
 
 /* x with the NaN row of head (0, 0) (D values; D = 1: lse, mu) zeroed: the bounds' view */
 static double *rows_cleared(const double *x, size_t n, int64_t D, int64_t row) {

@@ -54,10 +54,11 @@
  * = 224 KB; D = 64 JVP 10 x 8 KB at BN = 32, 2 stages + Q, Qd 64 KB = 224 KB. The D = 128 JVP
  * (Q, Qd 128 KB) has no room for two stages of ten tiles and stays on sm80. TF32 stages hold 3
  * tiles (JVP 6): tiles.h's BNT / STT give the D = 64 forward BN = 128 (224 KB), the others 3 stages.
- * Tuning variants of the D = 64 JVP (tiles.h, JFA_TUNE_SM90A): CAT (K / Kd and Vt / Vdt stacked in
- * shared memory: [S | Q Kd^T] and [O | P Vd] as one wgmma of N = 64 / 128), QREG in the JVP (Q's
- * fragments kept; Qd's kept in TF32, reloaded in 2-step chunks overlapping the products in
- * 3xTF32), QDF (the Qd products first), CVB (the converters' loads batched).
+ * Tuning variant 2 of the D = 64 JVP (tiles.h, JFA_TUNE_SM90A): QREG in the JVP (Q's fragments
+ * kept; Qd's kept in TF32, reloaded in 2-step chunks overlapping the products in 3xTF32). Variants
+ * that stacked K / Kd and V / Vd into wider products, batched the converters' loads, reordered the Qd
+ * products or put Q in a stage's bytes measured no faster on the H200 (bench/RESULTS.md, fifth
+ * session) and were removed.
  */
 #ifndef JFA_KERNELS_SM90_FWD_F32_CUH_
 #define JFA_KERNELS_SM90_FWD_F32_CUH_
@@ -68,39 +69,28 @@
 #include "kernels/sm90/tma.h"
 #include "kernels/sm90/wgmma_tf32.cuh"
 
-/* Tile shapes and shared-memory layout of one instantiation (offsets in bytes). CAT (JVP only,
-   tuning variants): K and Kd stacked per column slab ([K rows | Kd rows], as their lo planes) and
-   Vt, Vdt per key slab ([Vt rows | Vdt rows]), so that [S | Q Kd^T] = Q [K | Kd]^T is one wgmma of
-   N = 2 BN and [O | P Vd] = P [V | Vd] one of N = 2 D. */
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool CAT = false, bool QAL = false> struct Sm90F32 {
+/* Tile shapes and shared-memory layout of one instantiation (offsets in bytes). */
+template <int D, int BN, bool JVP, int ST, bool PRECISE> struct Sm90F32 {
   static_assert(D % 32 == 0 && BN % 32 == 0 && BN <= 128, "whole 128-byte slabs of columns and of keys");
-  static_assert(!CAT || (JVP && 2 * BN <= 128 && 2 * D <= 128), "CAT: the JVP, wgmma N = 2 BN and 2 D at most 128");
   static constexpr int BM = 128, NT = BN / 8, DT = D / 8, KS = D / 8, NTHREADS = 384;
   static constexpr int QC = KS < 8 ? KS : 8; /* k8 steps of Q fragments in registers at a time */
   static constexpr int NSET = JVP ? 2 : 1;   /* operand sets: (K, V), (Kd, Vd) */
   static constexpr int NCONV = PRECISE ? 3 : 1; /* converted tiles a set: K_lo, Vt_hi, Vt_lo / Vt */
   static constexpr uint32_t TILE = (uint32_t)BN * D * 4, Q_TILE = (uint32_t)BM * D * 4;
   static constexpr uint32_t TMA_BYTES = 2 * NSET * TILE, STAGE_BYTES = TMA_BYTES + NSET * NCONV * TILE;
-  /* QAL (QREG: Q's fragments in registers): Q lands in the last stage's bytes, which the producer
-     refills only after every consumer warp has read it (mbarrier qfree); Qd (JVP) after the stages */
-  static_assert(!QAL || Q_TILE <= STAGE_BYTES, "QAL: Q within one stage");
-  static constexpr uint32_t Q_OFF = QAL ? (ST - 1) * STAGE_BYTES : 0, KV_OFF = QAL ? 0 : NSET * Q_TILE;
-  static constexpr uint32_t QD_OFF = QAL ? ST * STAGE_BYTES : Q_TILE; /* JVP only */
-  static constexpr uint32_t BAR_OFF = QAL ? ST * STAGE_BYTES + (NSET - 1) * Q_TILE : KV_OFF + ST * STAGE_BYTES;
+  static constexpr uint32_t Q_OFF = 0, QD_OFF = Q_TILE /* JVP only */, KV_OFF = NSET * Q_TILE;
+  static constexpr uint32_t BAR_OFF = KV_OFF + ST * STAGE_BYTES;
   static constexpr size_t SMEM = BAR_OFF + 256 + 1024; /* barriers; slack to align the base to 1024 */
   /* the pitch of a K column slab (32 columns) and of a Vt key slab (32 keys) */
-  static constexpr uint32_t KP = (uint32_t)(CAT ? 2 : 1) * BN * 128, VP = (uint32_t)(CAT ? 2 : 1) * D * 128;
+  static constexpr uint32_t KP = (uint32_t)BN * 128, VP = (uint32_t)D * 128;
   /* the parts of a stage: set s's K (Kd) and V (Vd) as TMA writes them, K_lo, Vt (hi), Vt_lo */
-  __host__ __device__ static constexpr uint32_t k_raw(int s) { return CAT ? (uint32_t)s * BN * 128 : (uint32_t)(2 * s) * TILE; }
-  __host__ __device__ static constexpr uint32_t v_raw(int s) { return (uint32_t)(CAT ? 2 + s : 2 * s + 1) * TILE; }
-  __host__ __device__ static constexpr uint32_t k_lo(int s) {
-    return TMA_BYTES + (CAT ? (uint32_t)s * BN * 128 : (uint32_t)(s * NCONV) * TILE);
-  }
+  __host__ __device__ static constexpr uint32_t k_raw(int s) { return (uint32_t)(2 * s) * TILE; }
+  __host__ __device__ static constexpr uint32_t v_raw(int s) { return (uint32_t)(2 * s + 1) * TILE; }
+  __host__ __device__ static constexpr uint32_t k_lo(int s) { return TMA_BYTES + (uint32_t)(s * NCONV) * TILE; }
   __host__ __device__ static constexpr uint32_t vt_hi(int s) {
-    return CAT ? TMA_BYTES + (PRECISE ? 2 : 0) * TILE + (uint32_t)s * D * 128
-               : TMA_BYTES + (uint32_t)(s * NCONV + (PRECISE ? 1 : 0)) * TILE;
+    return TMA_BYTES + (uint32_t)(s * NCONV + (PRECISE ? 1 : 0)) * TILE;
   }
-  __host__ __device__ static constexpr uint32_t vt_lo(int s) { return vt_hi(s) + (CAT ? 2 : 1) * TILE; }
+  __host__ __device__ static constexpr uint32_t vt_lo(int s) { return vt_hi(s) + TILE; }
 };
 
 /* x minus the TF32 value the tensor core reads from x (its top 19 bits), rounded to TF32: the lo
@@ -110,22 +100,21 @@ __device__ __forceinline__ uint32_t tf32_lo_of_trunc(float x) {
 }
 
 /* The converters' share of one stage (tid 0..95 of warps 1..3): K (Kd) to K_lo (3xTF32) or
-   rounded in place (TF32); V (Vd) transposed into Vt (hi, lo) with the key permutation. CAT: K and
-   Kd (stacked per slab, their lo planes alike) in one element-wise pass. */
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool CAT = false>
+   rounded in place (TF32); V (Vd) transposed into Vt (hi, lo) with the key permutation. */
+template <int D, int BN, bool JVP, int ST, bool PRECISE>
 __device__ __forceinline__ void f32_convert_stage(unsigned char *stg, int tid) {
-  typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT> C;
+  typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   const int lane = tid & 31, cw = tid >> 5;
   /* this lane's key position in a transposed slab */
   const int pos = (lane & 24) | ((lane & 1) << 2) | ((lane & 7) >> 1);
 #pragma unroll
   for (int s = 0; s < C::NSET; ++s) {
     /* K: element-wise, the lo plane in the same (swizzled) layout */
-    if (!CAT || s == 0) {
+    {
       float4 *kr = (float4 *)(stg + C::k_raw(s));
       uint4 *kl = (uint4 *)(stg + C::k_lo(s));
 #pragma unroll 2
-      for (int i = tid; i < (CAT ? C::NSET : 1) * BN * D / 4; i += 96) {
+      for (int i = tid; i < BN * D / 4; i += 96) {
         const float4 x = kr[i];
         if (PRECISE) {
           kl[i] = make_uint4(tf32_lo_of_trunc(x.x), tf32_lo_of_trunc(x.y), tf32_lo_of_trunc(x.z), tf32_lo_of_trunc(x.w));
@@ -151,86 +140,6 @@ __device__ __forceinline__ void f32_convert_stage(unsigned char *stg, int tid) {
           *(uint32_t *)(vl + off) = tf32_lo_of_trunc(xe[e]);
         } else {
           *(uint32_t *)(vh + off) = tf32_round(xe[e]);
-        }
-      }
-    }
-  }
-}
-
-/* CVB (tuning variants): the converters' share of one stage as f32_convert_stage, its loads
-   batched: CB float4 loads issued before their conversions and stores (the compiler cannot hoist a
-   load above an earlier store to another plane: it cannot prove they do not alias), and V's items
-   of both sets in one loop. The same values in the same places as f32_convert_stage. */
-template <int NK, int CB, bool PRECISE>
-__device__ __forceinline__ void f32_conv_k_batched(unsigned char *kraw, unsigned char *klo, int tid) {
-  constexpr int NI = (NK + 95) / 96; /* float4 items a thread (the last maybe partial) */
-  const float4 *kr = (const float4 *)kraw;
-#pragma unroll 1
-  for (int k0 = 0; k0 < NI; k0 += CB) {
-    float4 x[CB];
-#pragma unroll
-    for (int k = 0; k < CB; ++k) {
-      const int i = tid + 96 * (k0 + k);
-      if (k0 + k < NI && (NK % 96 == 0 || i < NK)) x[k] = kr[i];
-    }
-#pragma unroll
-    for (int k = 0; k < CB; ++k) {
-      const int i = tid + 96 * (k0 + k);
-      if (k0 + k < NI && (NK % 96 == 0 || i < NK)) {
-        if (PRECISE) {
-          ((uint4 *)klo)[i] = make_uint4(tf32_lo_of_trunc(x[k].x), tf32_lo_of_trunc(x[k].y), tf32_lo_of_trunc(x[k].z),
-                                         tf32_lo_of_trunc(x[k].w));
-        } else {
-          ((uint4 *)kraw)[i] = make_uint4(tf32_round(x[k].x), tf32_round(x[k].y), tf32_round(x[k].z), tf32_round(x[k].w));
-        }
-      }
-    }
-  }
-}
-
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool CAT, int CB>
-__device__ __forceinline__ void f32_convert_stage_batched(unsigned char *stg, int tid) {
-  typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT> C;
-  const int lane = tid & 31, cw = tid >> 5;
-  const int pos = (lane & 24) | ((lane & 1) << 2) | ((lane & 7) >> 1);
-  if (CAT) {
-    f32_conv_k_batched<C::NSET * BN * D / 4, CB, PRECISE>(stg + C::k_raw(0), stg + C::k_lo(0), tid);
-  } else {
-#pragma unroll
-    for (int s = 0; s < C::NSET; ++s) f32_conv_k_batched<BN * D / 4, CB, PRECISE>(stg + C::k_raw(s), stg + C::k_lo(s), tid);
-  }
-  /* V, Vd: items of 32 keys by 4 columns, set s = it / PER, warp cw takes it = cw, cw + 3, .. */
-  constexpr int PER = (BN / 32) * (D / 4), NV = C::NSET * PER, NW = (NV + 2) / 3;
-  constexpr uint32_t VR1 = C::v_raw(C::NSET - 1) - C::v_raw(0), VT1 = C::vt_hi(C::NSET - 1) - C::vt_hi(0);
-#pragma unroll 1
-  for (int k0 = 0; k0 < NW; k0 += CB) {
-    float4 x[CB];
-#pragma unroll
-    for (int k = 0; k < CB; ++k) {
-      const int it = cw + 3 * (k0 + k);
-      if (k0 + k < NW && (NV % 3 == 0 || it < NV)) {
-        const int sv = it >= PER, r = it - sv * PER, ks = r / (D / 4), dc = r % (D / 4), key = ks * 32 + lane;
-        x[k] = *(const float4 *)(stg + C::v_raw(0) + sv * VR1 + (dc >> 3) * (BN * 128) + key * 128 +
-                                 (((dc & 7) ^ (key & 7)) << 4));
-      }
-    }
-#pragma unroll
-    for (int k = 0; k < CB; ++k) {
-      const int it = cw + 3 * (k0 + k);
-      if (k0 + k < NW && (NV % 3 == 0 || it < NV)) {
-        const int sv = it >= PER, r = it - sv * PER, ks = r / (D / 4), dc = r % (D / 4);
-        unsigned char *vh = stg + C::vt_hi(0) + sv * VT1, *vl = vh + (C::vt_lo(0) - C::vt_hi(0));
-        const float xe[4] = {x[k].x, x[k].y, x[k].z, x[k].w};
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int d = dc * 4 + e;
-          const int off = ks * (int)C::VP + d * 128 + ((((pos >> 2) ^ (d & 7))) << 4) + (pos & 3) * 4;
-          if (PRECISE) {
-            *(float *)(vh + off) = xe[e];
-            *(uint32_t *)(vl + off) = tf32_lo_of_trunc(xe[e]);
-          } else {
-            *(uint32_t *)(vh + off) = tf32_round(xe[e]);
-          }
         }
       }
     }
@@ -271,53 +180,45 @@ __device__ __forceinline__ void f32_wg_step(float *acc, const uint32_t *ah, cons
 }
 
 /* The score products of k8 step kk of block stage kv: pass 0 (A = Q's fragments) S (, Q Kd^T into
-   Sd; CAT: both as one product of N = 2 BN into s, which then holds [S | Sd]), pass 1 (A = Qd's)
-   Qd K^T into Sd (CAT: into its own accumulator, sd then; QDF: pass 1 issued first). Issues only. */
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool CAT, bool QDF = false>
+   Sd), pass 1 (A = Qd's) Qd K^T into Sd. Issues only. */
+template <int D, int BN, bool JVP, int ST, bool PRECISE>
 __device__ __forceinline__ void f32_s_step(float *s, float *sd, const uint32_t *ah, const uint32_t *al, uint32_t kv,
                                            int kk, int pass) {
-  typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT> C;
+  typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   const uint32_t ko = (kk >> 2) * C::KP + (kk & 3) * 32;
   const uint64_t k_h = wg_desc(kv + C::k_raw(0) + ko, 16, 1024), k_l = wg_desc(kv + C::k_lo(0) + ko, 16, 1024);
   if (pass == 0) {
-    if (CAT) {
-      f32_wg_step<CAT ? 2 * BN : BN, PRECISE>(s, ah, al, k_h, k_l, kk == 0);
-    } else {
-      f32_wg_step<BN, PRECISE>(s, ah, al, k_h, k_l, kk == 0);
-      if (JVP) {
-        const uint64_t kd_h = wg_desc(kv + C::k_raw(1) + ko, 16, 1024);
-        const uint64_t kd_l = wg_desc(kv + C::k_lo(1) + ko, 16, 1024);
-        f32_wg_step<BN, PRECISE>(sd, ah, al, kd_h, kd_l, !QDF && kk == 0);
-      }
+    f32_wg_step<BN, PRECISE>(s, ah, al, k_h, k_l, kk == 0);
+    if (JVP) {
+      const uint64_t kd_h = wg_desc(kv + C::k_raw(1) + ko, 16, 1024);
+      const uint64_t kd_l = wg_desc(kv + C::k_lo(1) + ko, 16, 1024);
+      f32_wg_step<BN, PRECISE>(sd, ah, al, kd_h, kd_l, kk == 0);
     }
   } else {
-    f32_wg_step<BN, PRECISE>(sd, ah, al, k_h, k_l, (CAT || QDF) && kk == 0);
+    f32_wg_step<BN, PRECISE>(sd, ah, al, k_h, k_l, false);
   }
 }
 
 /* QREG in the JVP: Qd's fragments reloaded per block in chunks of QDC k8 steps, two chunks in flight */
 constexpr int kF32Qdc = 2;
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1, bool QDF = false,
-          bool QAL = false>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG>
 __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                 const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT, QAL> C;
+  typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   constexpr int NT = C::NT, DT = C::DT, BM = C::BM, QC = C::QC, NCH = C::KS / QC;
   constexpr int QDC = kF32Qdc, NQD = C::KS / QDC;
-  constexpr bool QDKEEP = QREG && JVP && !PRECISE && !QAL;
+  constexpr bool QDKEEP = QREG && JVP && !PRECISE;
   static_assert(!QREG || NCH == 1, "Q's fragments kept in registers: one chunk");
   static_assert(!QREG || !JVP || C::KS % QDC == 0, "QREG JVP: whole chunks of Qd");
-  static_assert(!QDF || (QREG && JVP), "QDF: the QREG JVP's order");
-  static_assert(!QAL || (QREG && JVP), "QAL: Q's fragments in registers (the JVP's QREG)");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *sm = smraw + (sbase - smem_u32(smraw)); /* generic pointer to sbase */
   const uint32_t sKV = sbase + C::KV_OFF, sQ = sbase + C::Q_OFF;
   unsigned char *smq = sm + C::Q_OFF, *smqd = sm + C::QD_OFF; /* generic pointers to the Q, Qd tiles */
-  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], conv[ST], empty[ST], q (, qfree) */
-  const uint32_t bar_conv = bar + 8 * ST, bar_empty = bar + 16 * ST, bar_q = bar + 24 * ST, bar_qfree = bar_q + 8;
+  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], conv[ST], empty[ST], q */
+  const uint32_t bar_conv = bar + 8 * ST, bar_empty = bar + 16 * ST, bar_q = bar + 24 * ST;
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -338,7 +239,6 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
       mbar_init(bar_empty + 8 * s, 8); /* one arrival per consumer warp */
     }
     mbar_init(bar_q, 1);
-    if (QAL) mbar_init(bar_qfree, 8); /* one arrival per consumer warp */
     mbar_fence_init();
   }
   __syncthreads();
@@ -358,14 +258,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
         for (int j = 0; j < nblk; ++j) {
           const int st = j % ST, use = j / ST;
           if (use > 0) mbar_wait(bar_empty + 8 * st, (uint32_t)((use - 1) & 1));
-          if (QAL && j == ST - 1) mbar_wait(bar_qfree, 0); /* Q read into registers */
           const uint32_t full = bar + 8 * st, dst = sKV + st * C::STAGE_BYTES;
           mbar_arrive_expect_tx(full, C::TMA_BYTES);
 #pragma unroll
           for (int part = 0; part < 2 * C::NSET; ++part)
 #pragma unroll
             for (int sl = 0; sl < D / 32; ++sl) {
-              /* parts: K, V, Kd, Vd; K (Kd) slabs at the K pitch (CAT: interleaved), V (Vd) at BN rows */
+              /* parts: K, V, Kd, Vd; K (Kd) slabs at the K pitch, V (Vd) at BN rows */
               const uint32_t off = (part & 1) ? C::v_raw(part >> 1) + sl * BN * 128 : C::k_raw(part >> 1) + sl * C::KP;
               tma_load_4d(dst + off, mk[part], full, sl * 32, j * BN, (int)hk, (int)b);
             }
@@ -377,10 +276,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
       for (int j = 0; j < nblk; ++j) {
         const int st = j % ST;
         mbar_wait(bar + 8 * st, (uint32_t)((j / ST) & 1));
-        if constexpr (CVB > 1)
-          f32_convert_stage_batched<D, BN, JVP, ST, PRECISE, CAT, CVB>(sm + C::KV_OFF + st * C::STAGE_BYTES, tid);
-        else
-          f32_convert_stage<D, BN, JVP, ST, PRECISE, CAT>(sm + C::KV_OFF + st * C::STAGE_BYTES, tid);
+        f32_convert_stage<D, BN, JVP, ST, PRECISE>(sm + C::KV_OFF + st * C::STAGE_BYTES, tid);
         fence_proxy_async_smem();
         mbar_arrive(bar_conv + 8 * st);
       }
@@ -391,26 +287,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
     const int cw = warp - 4, wg = cw >> 2;
     const int wrow = wg * 64 + (cw & 3) * 16; /* CTA-local first row of this warp */
     const int g = lane >> 2, t4 = lane & 3;
-    /* the accumulators; CAT: [S | Sd] and [O | U] as one array each (wgmma N = 2 BN, 2 D) */
-    constexpr int SN = (CAT ? 2 : 1) * NT, ON = (CAT ? 2 : 1) * DT, SDN = JVP ? NT : 1, UN = JVP ? DT : 1;
-    float ou[1][ON][4];
-    float u_sep[1][JVP && !CAT ? DT : 1][4];
-    float(&o)[1][DT][4] = *reinterpret_cast<float(*)[1][DT][4]>(&ou[0][0][0]);
-    float(&u)[1][UN][4] = CAT ? *reinterpret_cast<float(*)[1][UN][4]>(&ou[0][0][0] + (CAT ? DT * 4 : 0))
-                              : *reinterpret_cast<float(*)[1][UN][4]>(&u_sep[0][0][0]);
+    float o[1][DT][4];
+    float u[1][JVP ? DT : 1][4];
     float mrow[1][2], lrow[1][2], nrow[1][2], crow[1][2];
     fwd_init_state<1, DT, JVP>(o, u, mrow, lrow, nrow, crow);
     if (nblk > 0) mbar_wait(bar_q, 0);
 
-    float ssd[1][SN][4];
-    float sd_sep[1][JVP && !CAT ? NT : 1][4];
-    float(&s)[1][NT][4] = *reinterpret_cast<float(*)[1][NT][4]>(&ssd[0][0][0]);
-    float(&sd)[1][SDN][4] = CAT ? *reinterpret_cast<float(*)[1][SDN][4]>(&ssd[0][0][0] + (CAT ? NT * 4 : 0))
-                                : *reinterpret_cast<float(*)[1][SDN][4]>(&sd_sep[0][0][0]);
-    /* CAT: Qd K^T into its own accumulator, added to Sd's half once waited (a sub-range of [S | Sd]
-       as a wgmma accumulator makes ptxas serialise the wgmma, C7511) */
-    float sdt[1][CAT ? NT : 1][4];
-    float *const sd1 = CAT ? &sdt[0][0][0] : &sd[0][0][0];
+    float s[1][NT][4], sd[1][JVP ? NT : 1][4];
     uint32_t qh[QC][4], ql[QC][4];
     uint32_t qdh[QREG && JVP ? 2 : 1][QDC][4], qdl[QREG && JVP ? 2 : 1][QDC][4];
     if (QREG && nblk > 0) f32_q_frags<QC, BM, PRECISE>(qh, ql, smq, wrow + g, g, t4, 0);
@@ -418,10 +301,6 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
     uint32_t qdk[QDKEEP ? QC : 1][4], qdk_lo[QDKEEP ? QC : 1][4]; /* qdk_lo: f32_split<false>'s zeros, unread */
     if constexpr (QDKEEP) {
       if (nblk > 0) f32_q_frags<QC, BM, PRECISE>(qdk, qdk_lo, smqd, wrow + g, g, t4, 0);
-    }
-    if constexpr (QAL) {
-      __syncwarp(); /* the warp's Q fragment loads done: the producer may refill the Q tile's stage */
-      if (nblk > 0 && lane == 0) mbar_arrive(bar_qfree);
     }
     uint64_t dw[1][2][NT > 8 ? NT / 8 : 1]; /* no dense mask (family.cu): never read */
 #pragma unroll
@@ -438,16 +317,14 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
         mbar_wait(bar_conv + 8 * st, (uint32_t)((j / ST) & 1));
         named_bar_sync(1 + wg, 256);
         wg_fence();
-        if constexpr (!QDF) {
 #pragma unroll
-          for (int kk = 0; kk < C::KS; ++kk)
-            f32_s_step<D, BN, JVP, ST, PRECISE, CAT, QDF>(&ssd[0][0][0], &sd[0][0][0], qh[kk], ql[kk], kv, kk, 0);
-        }
+        for (int kk = 0; kk < C::KS; ++kk)
+          f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qh[kk], ql[kk], kv, kk, 0);
         if constexpr (QDKEEP) {
 #pragma unroll
           for (int kk = 0; kk < C::KS; ++kk)
-            f32_s_step<D, BN, JVP, ST, PRECISE, CAT, QDF>(&ssd[0][0][0], sd1, qdk[kk], qdk[kk], kv, kk, 1);
-          if (!QDF) wg_commit();
+            f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qdk[kk], qdk[kk], kv, kk, 1);
+          wg_commit();
         } else {
 #pragma unroll
           for (int cd = 0; cd < NQD; ++cd) {
@@ -458,17 +335,10 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
             }
 #pragma unroll
             for (int c = 0; c < QDC; ++c)
-              f32_s_step<D, BN, JVP, ST, PRECISE, CAT, QDF>(&ssd[0][0][0], sd1, qdh[cd & 1][c], qdl[cd & 1][c], kv,
-                                                            cd * QDC + c, 1);
+              f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qdh[cd & 1][c], qdl[cd & 1][c], kv,
+                                                  cd * QDC + c, 1);
             wg_commit();
           }
-        }
-        if constexpr (QDF) {
-          /* QDF: Q's products last, from registers: no wait between them and the other warpgroup's turn */
-#pragma unroll
-          for (int kk = 0; kk < C::KS; ++kk)
-            f32_s_step<D, BN, JVP, ST, PRECISE, CAT, QDF>(&ssd[0][0][0], &sd[0][0][0], qh[kk], ql[kk], kv, kk, 0);
-          wg_commit();
         }
       } else {
         /* S = Q K^T (, Sd = Q Kd^T + Qd K^T): pass 0 with Q's fragments, pass 1 (JVP) with Qd's,
@@ -486,63 +356,45 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
           wg_fence();
 #pragma unroll
           for (int c = 0; c < QC; ++c)
-            f32_s_step<D, BN, JVP, ST, PRECISE, CAT>(&ssd[0][0][0], pass ? sd1 : &sd[0][0][0], qh[c], ql[c], kv, ch * QC + c,
-                                                   pass);
+            f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qh[c], ql[c], kv, ch * QC + c, pass);
           wg_commit();
         }
       }
       if (!(wg == 1 && j == nblk - 1)) named_bar_arrive(2 - wg, 256);
       wg_wait<0>();
-      wg_reg_fence<SN * 4>(&ssd[0][0][0]);
-      if (JVP && !CAT) wg_reg_fence<NT * 4>(&sd[0][0][0]);
-      if (CAT) {
-        wg_reg_fence<NT * 4>(&sdt[0][0][0]);
-#pragma unroll
-        for (int i = 0; i < NT * 4; ++i) (&sd[0][0][0])[i] += (&sdt[0][0][0])[i];
-      }
+      wg_reg_fence<NT * 4>(&s[0][0][0]);
+      if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
 
       BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)j * BN, 0, 0);
       fwd_softmax_block<1, NT, DT, JVP, false, true>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s, sd, o, u, mrow,
                                                       lrow, nrow, crow, dw);
 
-      /* O += P V (, U += P (Sd - c) V + P Vd): P's fragments as A (the key permutation of Vt);
-         CAT: [O | U] += P [V | Vd] and P (Sd - c) V into its own accumulator, added to U once waited */
+      /* O += P V (, U += P (Sd - c) V + P Vd): P's fragments as A (the key permutation of Vt) */
       uint32_t ph[NT][4], pl[NT][4], pdh[JVP ? NT : 1][4], pdl[JVP ? NT : 1][4];
-      float ut[1][CAT ? DT : 1][4]; /* CAT: P (Sd - c) V, added to U's half once waited */
 #pragma unroll
       for (int kk = 0; kk < NT; ++kk) {
         f32_acc_as_a<PRECISE>(s[0][kk], ph[kk], pl[kk]);
         if (JVP) f32_acc_as_a<PRECISE>(sd[0][JVP ? kk : 0], pdh[JVP ? kk : 0], pdl[JVP ? kk : 0]);
       }
-      wg_reg_fence<ON * 4>(&ou[0][0][0]);
-      if (JVP && !CAT) wg_reg_fence<DT * 4>(&u[0][0][0]);
+      wg_reg_fence<DT * 4>(&o[0][0][0]);
+      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
       wg_fence();
 #pragma unroll
       for (int kk = 0; kk < NT; ++kk) {
         const uint32_t vo = (kk >> 2) * C::VP + (kk & 3) * 32;
         const uint64_t v_h = wg_desc(kv + C::vt_hi(0) + vo, 16, 1024), v_l = wg_desc(kv + C::vt_lo(0) + vo, 16, 1024);
-        if (CAT) {
-          f32_wg_step<D, PRECISE>(&ut[0][0][0], pdh[JVP ? kk : 0], pdl[JVP ? kk : 0], v_h, v_l, kk == 0);
-          f32_wg_step<CAT ? 2 * D : D, PRECISE>(&ou[0][0][0], ph[kk], pl[kk], v_h, v_l, false);
-        } else {
-          f32_wg_step<D, PRECISE>(&o[0][0][0], ph[kk], pl[kk], v_h, v_l, false);
-          if (JVP) {
-            const uint64_t vd_h = wg_desc(kv + C::vt_hi(1) + vo, 16, 1024);
-            const uint64_t vd_l = wg_desc(kv + C::vt_lo(1) + vo, 16, 1024);
-            f32_wg_step<D, PRECISE>(&u[0][0][0], pdh[JVP ? kk : 0], pdl[JVP ? kk : 0], v_h, v_l, false);
-            f32_wg_step<D, PRECISE>(&u[0][0][0], ph[kk], pl[kk], vd_h, vd_l, false);
-          }
+        f32_wg_step<D, PRECISE>(&o[0][0][0], ph[kk], pl[kk], v_h, v_l, false);
+        if (JVP) {
+          const uint64_t vd_h = wg_desc(kv + C::vt_hi(1) + vo, 16, 1024);
+          const uint64_t vd_l = wg_desc(kv + C::vt_lo(1) + vo, 16, 1024);
+          f32_wg_step<D, PRECISE>(&u[0][0][0], pdh[JVP ? kk : 0], pdl[JVP ? kk : 0], v_h, v_l, false);
+          f32_wg_step<D, PRECISE>(&u[0][0][0], ph[kk], pl[kk], vd_h, vd_l, false);
         }
       }
       wg_commit();
       wg_wait<0>();
-      wg_reg_fence<ON * 4>(&ou[0][0][0]);
-      if (JVP && !CAT) wg_reg_fence<DT * 4>(&u[0][0][0]);
-      if (CAT) {
-        wg_reg_fence<DT * 4>(&ut[0][0][0]);
-#pragma unroll
-        for (int i = 0; i < DT * 4; ++i) (&u[0][0][0])[i] += (&ut[0][0][0])[i];
-      }
+      wg_reg_fence<DT * 4>(&o[0][0][0]);
+      if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
       __syncwarp();
       if (lane == 0) mbar_arrive(bar_empty + 8 * st); /* this warp is done with block j */
     }
@@ -551,14 +403,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 #endif
 }
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool CAT = false, int CVB = 1, bool QDF = false,
-          bool QAL = false>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG>
 static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90F32<D, BN, JVP, ST, PRECISE, CAT, QAL> C;
+  typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, CAT, CVB, QDF, QAL>;
+  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -571,11 +422,8 @@ template <int D, bool JVP, int V>
 static jfa_status_t sm90_fwd_f32_variant(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, V);
   static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
-  constexpr int CVB = c.CVB > 1 ? c.CVB : 1;
-  if (tf32)
-    return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, c.CAT, CVB, c.QDF,
-                            c.QAL>(a, t, st);
-  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, c.CAT, CVB, c.QDF>(a, t, st);
+  if (tf32) return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG>(a, t, st);
+  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG>(a, t, st);
 }
 
 /* Tuning builds: float32 variant v (JFA_TUNE_SM90A) if tiles.h has it for this op and head dim,

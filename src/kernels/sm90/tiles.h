@@ -105,11 +105,6 @@ struct Sm90Tile {
   int BNT, STT;
   bool PVLAG;
   bool PVLAGM; /* PVLAG rows: masked calls (MASK_CLASS_ANY) run the PVLAG order as well (fwd.cuh) */
-  bool CAT;    /* float32 JVP rows: [S | Q Kd^T] = Q [K | Kd]^T and [O | P Vd] = P [V | Vd] as single wgmma
-                  of N = 2 BN and 2 D over stacked shared-memory tiles (fwd_f32.cuh Sm90F32) */
-  int CVB;     /* float32 rows: the converters' loads batched CVB at a time (0, 1: not batched; fwd_f32.cuh) */
-  bool QDF;    /* float32 QREG JVP rows: the Qd K^T products issued before Q's (fwd_f32.cuh) */
-  bool QAL;    /* float32 QREG JVP rows, TF32 mode: Q and Qd in the last stage's bytes (fwd_f32.cuh Sm90F32) */
   bool CSE;    /* CS rows (D = 192): the even column split, 96 + 96 (fwd.cuh mma_pv) instead of 128 + 64 */
 };
 
@@ -124,7 +119,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false},
   {OP_JVP,  0,  96, 0,     64,  2, false,   64, true, false},
   {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false},
-  {OP_JVP,  0, 192, 0,     48,  2, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true}, /* = variant 4 before */
+  {OP_JVP,  0, 192, 0,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true}, /* = variant 4 before */
   {OP_JVP,  0, 256, 0,     32,  2, false,   32, false, true},
   /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup; CS: 64 shared by both, each
      owning half of dK's and dV's columns), ST stages of Q and dO (BM = 64 query rows); OVERLAP,
@@ -156,12 +151,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      thread), as wgmma pieces of 64 + 32 columns, each within one slab; BN = 48 (2 stages, 48 + 2 x 72
      KB of shared memory) takes the registers CSE frees (S and Sd 24 + 24, P 12 + 12) */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE */
-  {OP_JVP,  0, 192, 2,     32,  3, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
-  {OP_JVP,  0, 192, 3,     32,  2, false,   32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
+  {OP_JVP,  0, 192, 2,     32,  3, false,   32, false, true,  false,  0,  0, false, false, true},
+  {OP_JVP,  0, 192, 3,     32,  2, false,   32, false, true,  false,  0,  0, false, false, true},
   /* the D = 192 JVP's default before the fifth session's run 4 (the column split 128 + 64, BN = 32, 3 stages) */
   {OP_JVP,  0, 192, 4,     32,  3, false,   32, false, true},
   /* and OVERLAP (the S and Sd of block j + 1 issued before the softmax of block j: sn, sdn) */
-  {OP_JVP,  0, 192, 5,     32,  3, true,    32, false, true,  false,  0,  0, false, false, false, 0, false, false, true},
+  {OP_JVP,  0, 192, 5,     32,  3, true,    32, false, true,  false,  0,  0, false, false, true},
   /* the same at D = 256 (its column split is even: O and U 64 + 64 registers; 0 spills unmasked, the
      masked kernel would spill 20 bytes: masked calls run variant 0's) */
   {OP_JVP,  0, 256, 1,     32,  2, true,    32, false, true},
@@ -188,33 +183,16 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false, true,  128, 2},
   {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false, false,  32, 3},
   {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, false,  32, 3},
-  /* the float32 JVP at D = 64 (issue 17; bench/RESULTS.md 2026-12-02 fifth session), tuning variants:
-     1 CAT: the score products as wgmma of N = 64 ([S | Q Kd^T]) and the P V products as N = 128
-       ([O | P Vd]): 3xTF32 72 wgmma a block and consumer instead of 108, TF32 24 instead of 36;
-     2 QREG: Q's hi / lo fragments in registers for the CTA (TF32: Qd's too), 3xTF32 reloads Qd's in
-       chunks of 2 k8 steps while the previous chunk's products run (no wait between the passes);
-     3 QREG with the converters' loads batched 2 at a time (CVB; 4 spilled in the converters' 56 registers);
-     4 CAT with CVB 2;
-     5 variant 3 with the Qd K^T products first (QDF): Q's, from registers, last, so that the other
-       warpgroup's turn follows them without a wait (Sd summed in another order than variant 0's);
-     6 variant 3 (3xTF32: the same kernel) with TF32 at BN = 64, 2 stages: Q's fragments are in
-       registers, so Q lands in the last stage's bytes (QAL, refilled once every consumer warp has read
-       it): Qd 32 KB + 2 stages of 96 KB = 224 KB; Qd's fragments reloaded in chunks as 3xTF32's (kept,
-       they spilled 16 bytes, 4 with 48 / 232 registers).
-     H200 (fifth session runs 3 and 4, N = 4096, JVP TFLOP/s 3xTF32 / TF32): 0 96.7 / 156.6, 1 98.4 / 156.1,
-     2 99.1 / 175.3, 3 93.8 / 134.5, 4 93.1 / 121.3, 5 93.9 / 133.7, 6 (TF32) 145.7: only 2 gains, in TF32.
-     CAT with QREG spills at 3xTF32 (120 bytes: Q 64 + [O | U] 64 + P (Sd - c) V 32 + P 64 registers
-     live across the P V products) and is not a row. Variants 2 and 3 (and 6 in 3xTF32) are bitwise
-     variant 0 (the same products in the same order per accumulator element); CAT adds Qd K^T and P
-     (Sd - c) V into Sd and U after their own accumulators (a sub-range of a wgmma accumulator
-     serialises the wgmma, ptxas C7511), so 1, 4 (and 5, 6 in TF32) differ from 0 in rounding */
-  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CAT   CVB QDF    QAL */
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 1,  32,  2, false,   32, false, false, false,  32, 3, false, false, true,  0},
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 2,  32,  2, false,   32, false, false, true,   32, 3, false, false, false, 0},
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 3,  32,  2, false,   32, false, false, true,   32, 3, false, false, false, 2},
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 4,  32,  2, false,   32, false, false, false,  32, 3, false, false, true,  2},
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 5,  32,  2, false,   32, false, false, true,   32, 3, false, false, false, 2, true},
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 6,  32,  2, false,   32, false, false, true,   64, 2, false, false, false, 2, false, true},
+  /* the float32 JVP at D = 64 (issue 17; bench/RESULTS.md 2026-12-02 fifth session), tuning variant 2,
+     QREG: Q's hi / lo fragments in registers for the CTA (TF32: Qd's too), 3xTF32 reloads Qd's in
+     chunks of 2 k8 steps while the previous chunk's products run (no wait between the passes); bitwise
+     variant 0 (the same products in the same order per accumulator element). H200 (fifth session runs
+     3 and 4, N = 4096, JVP TFLOP/s 3xTF32 / TF32): 0 96.7 / 156.6, 2 99.1 / 175.3. Variants that stacked
+     K / Kd and V / Vd into wider products (98.4 / 156.1), batched the converters' loads (93.8 / 134.5,
+     and with the stacking 93.1 / 121.3), issued the Qd products first (93.9 / 133.7) or put Q in a
+     stage's bytes at 64 keys a block in TF32 (145.7) were measured there and removed. */
+  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT */
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 2,  32,  2, false,   32, false, false, true,   32, 3},
 };
 /* clang-format on */
 
@@ -250,7 +228,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, false, false, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
