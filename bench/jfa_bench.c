@@ -1,8 +1,8 @@
 /*
  * jfa_bench.c - the one benchmark driver of jfa's CUDA kernels: forward, fused
  * forward+JVP and backward. Every mode prints the same rows:
- *   op, family (the kernel family that ran: simt, sm80, sm90; float32 on the sm80 family
- *   says its arithmetic: sm80-3x (3xTF32) or sm80-tf32), dtype, B, H, N, D, mask,
+ *   op, family (the kernel family that ran: simt, sm80, sm90; float32 on the sm80 and sm90
+ *   families says its arithmetic: sm80-3x (3xTF32) or sm80-tf32, sm90-3x or sm90-tf32), dtype, B, H, N, D, mask,
  *   ms (median over many runs, CUDA events, after warm-up), TFLOP/s, err
  * as a table (default), CSV (--format csv, or --csv) or JSON lines (--format json: one
  * object per row). The table ends with a summary line (rows, largest error).
@@ -20,6 +20,8 @@
  *   JFA_BENCH_ITERS=n              timed runs per case (default 20)
  *   JFA_SM90_BWD=0                 the backward on sm80 where the sm90 backward would run (its
  *                                  bwd rows say sm80), e.g. JFA_SM90_BWD=0 jfa_bench --case 4096 128 0
+ *   JFA_SM90_F32_BWD=1             the float32 backward at D = 64 on sm90 (off by default until
+ *                                  measured), e.g. JFA_SM90_F32_BWD=1 jfa_bench --case 4096 64 0 fp32
  *
  * Masks (bf16; TFLOP/s over the visible (query, key) pairs P: fwd = 4 P D per head, JVP 3x,
  * bwd 2.5x; err is not checked here ("-" / empty / null): the masks' accuracy is
@@ -308,6 +310,8 @@ static const char *family_name(int path, int prec) {
   static const char *names[] = {"simt", "sm80", "sm90"};
   if (path == 1 && prec == 1) return "sm80-tf32";
   if (path == 1 && prec == 3) return "sm80-3x";
+  if (path == 2 && prec == 1) return "sm90-tf32";
+  if (path == 2 && prec == 3) return "sm90-3x";
   return path >= 0 && path <= 2 ? names[path] : "?";
 }
 

@@ -220,6 +220,24 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
   return GT_PATH_SM80;
 }
 
+/* src/kernels/sm90/tiles.h kSm90BwdF32 (the sm90 float32 backward on by default): keep in step */
+#define GT_SM90_F32_BWD_DEFAULT 0
+
+int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
+  const char *e = getenv("JFA_KERNEL_PATH");
+  if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
+  if (D % 4 != 0 || D > 128) return GT_PATH_SIMT;
+#ifdef JFA_SM90_F32
+  static const int dims[] = {64, 0};
+  const char *on = getenv("JFA_SM90_F32_BWD"), *bwd = getenv("JFA_SM90_BWD");
+  const int enabled = on ? strcmp(on, "0") != 0 : GT_SM90_F32_BWD_DEFAULT;
+  if (enabled && !beyond_causal && !(bwd && strcmp(bwd, "0") == 0) && expected_path(D, dims) == GT_PATH_SM90)
+    return GT_PATH_SM90;
+#endif
+  (void)beyond_causal;
+  return GT_PATH_SM80;
+}
+
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want) {
   const int got = jfa_cuda_last_kernel(gpu, backward);
   static const char *names[] = {"simt", "sm80", "sm90"};

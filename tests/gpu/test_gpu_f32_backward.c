@@ -1,8 +1,9 @@
 /*
  * test_gpu_f32_backward.c - the float32 backward on the GPU against the float64 CPU backend,
  * in three configurations per case: the simt family (a context made under
- * JFA_KERNEL_PATH=simt), the sm80 tensor-core kernel in 3xTF32 (the default) and in TF32
- * (JFA_FLAG_ALLOW_TF32). Cases: odd sizes, D in {32, 40, 64, 96, 128} (and 33, 256, which the
+ * JFA_KERNEL_PATH=simt), the tensor-core kernel in 3xTF32 (the default) and in TF32
+ * (JFA_FLAG_ALLOW_TF32): sm80's, or at D = 64 unmasked / causal the sm90 one (sm90/bwd_f32.cuh)
+ * where it is on (JFA_SM90_F32_BWD=1: the _sm90 CTest entry; _nosm90bwd adds JFA_SM90_BWD=0, sm80). Cases: odd sizes, D in {32, 40, 64, 96, 128} (and 33, 256, which the
  * simt family takes), causal top-left / bottom-right with Nq != Nk, fully masked rows, GQA 8:1,
  * MQA, BSHD, large logits (q, k ~ N(0, 30^2)), sliding window, packed sequences, dense masks;
  * the accumulate mode over two key halves (the ring's) and the deterministic mode (two runs
@@ -73,6 +74,15 @@ static const fcase_t cases[] = {
     {0, 1, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 1, 1, 0},    /* bias */
     {0, 2, 4, 2, 200, 129, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 1},     /* bool + causal */
     {0, 1, 2, 2, 200, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 30, 0, 0},  /* large logits, bool */
+    /* D = 64 unmasked / causal: the sm90 float32 backward's (JFA_SM90_F32_BWD=1), odd sizes, both
+       causal alignments with Nq != Nk, GQA, MQA, fully masked rows */
+    {0, 2, 2, 2, 7, 7, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1},
+    {0, 1, 2, 2, 1000, 1000, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},
+    {0, 1, 2, 2, 129, 300, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 0},   /* Nq < Nk */
+    {1, 1, 4, 2, 300, 129, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1},   /* Nq > Nk, GQA 2:1 */
+    {0, 1, 4, 1, 200, 333, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 0}, /* MQA */
+    {0, 1, 2, 2, 100, 100, 64, CPOS, 0, 10, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1}, /* rows 0..9 fully masked */
+    {0, 1, 2, 2, 1000, 1000, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 30, 0, 0}, /* large logits, causal */
     /* the simt family's: rows not 16-byte aligned, D > 128 */
     {0, 1, 2, 2, 100, 100, 33, CPOS, 0, 10, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
     {0, 1, 2, 1, 64, 100, 256, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
@@ -122,10 +132,11 @@ static void make_dense(dmask_t *m, int kind, int64_t B, int64_t H, int64_t Nq, i
   free(stage), free(r);
 }
 
-/* The family a mode must run on. */
-static int want_path(int mode, int64_t D) {
+/* The family a mode must run on (beyond: masks other than causal): the sm90 float32 backward at D = 64
+   where gt_expected_f32_bwd_path says so (JFA_SM90_F32_BWD), else sm80 up to D = 128, else simt. */
+static int want_path(int mode, int64_t D, int beyond) {
   if (mode == M_SIMT || g_env_simt) return GT_PATH_SIMT;
-  return (D <= 128 && D % 4 == 0) ? GT_PATH_SM80 : GT_PATH_SIMT;
+  return gt_expected_f32_bwd_path(D, beyond);
 }
 
 /* Norm-wise relative error of got against ref, the denominator at least floor_rms * sqrt(n). */
@@ -208,6 +219,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 
   char nm[192];
   const int large = c->sigma > 1.0;
+  const int beyond = c->wl != UNB || c->wr != UNB || ns > 0 || c->dense != DN_NONE;
   const double tol32 = gt_tol(F32), tol_tf32 = 5e-3;
   /* 3xTF32 sums dK, dV over Nq queries in the mma accumulators, whose float32 additions do not
      round to nearest: 1.8e-5 at Nq = 1000 and 2.2e-5 at Nq = 2048 against simt's 1e-6 (H200,
@@ -225,7 +237,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   for (int m = 0; m < NMODES; ++m) {
     backward_call(m, 0u, &pg, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
     snprintf(nm, sizeof(nm), "case %d %s", ci, kModeName[m]);
-    gt_check_path(g_ctx[m], nm, 1, want_path(m, D));
+    gt_check_path(g_ctx[m], nm, 1, want_path(m, D, beyond));
     gbuf_t *got[3] = {&dq, &dk, &dv};
     const double *ref[3] = {rdq, rdk, rdv};
     static const char *gname[3] = {"dQ", "dK", "dV"};
@@ -260,7 +272,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       snprintf(nm, sizeof(nm), "case %d 3xTF32 %s (simt's %.2e)", ci, gname[e], err[M_SIMT][e]);
       tu_check(nm, err[M_3X][e], fmax(tol3x, tol32));
       snprintf(nm, sizeof(nm), "case %d TF32 %s", ci, gname[e]),
-          tu_check(nm, err[M_TF32][e], want_path(M_TF32, D) == GT_PATH_SIMT ? tol32 : tol_tf32);
+          tu_check(nm, err[M_TF32][e], want_path(M_TF32, D, beyond) == GT_PATH_SIMT ? tol32 : tol_tf32);
     } else {
       snprintf(nm, sizeof(nm), "case %d simt %s (large logits)", ci, gname[e]), tu_check(nm, err[M_SIMT][e], 2e-3);
       snprintf(nm, sizeof(nm), "case %d 3xTF32 %s (large logits, simt's %.2e)", ci, gname[e], err[M_SIMT][e]);
@@ -277,7 +289,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       double *keep[3];
       backward_call(m, JFA_FLAG_DETERMINISTIC, &pg, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
       snprintf(nm, sizeof(nm), "case %d %s deterministic", ci, kModeName[m]);
-      gt_check_path(g_ctx[m], nm, 1, want_path(m, D));
+      gt_check_path(g_ctx[m], nm, 1, want_path(m, D, beyond));
       for (int e = 0; e < 3; ++e) {
         keep[e] = malloc((outs[e]->n + 1) * sizeof(double));
         memcpy(keep[e], outs[e]->val, outs[e]->n * sizeof(double));
@@ -287,7 +299,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       for (int e = 0; e < 3; ++e) same &= memcmp(keep[e], outs[e]->val, outs[e]->n * sizeof(double)) == 0;
       snprintf(nm, sizeof(nm), "case %d %s deterministic: two runs bitwise equal", ci, kModeName[m]);
       tu_expect(nm, same);
-      const double t = want_path(m, D) == GT_PATH_SIMT ? (large ? 2e-3 : tol32) : m == M_3X ? tol3x : tol_tf32;
+      const double t = want_path(m, D, beyond) == GT_PATH_SIMT ? (large ? 2e-3 : tol32) : m == M_3X ? tol3x : tol_tf32;
       snprintf(nm, sizeof(nm), "case %d %s deterministic dQ", ci, kModeName[m]), gt_compare(nm, dq.val, rdq, nq, t);
       snprintf(nm, sizeof(nm), "case %d %s deterministic dK", ci, kModeName[m]), gt_compare(nm, dk.val, rdk, nk, t);
       snprintf(nm, sizeof(nm), "case %d %s deterministic dV", ci, kModeName[m]), gt_compare(nm, dv.val, rdv, nk, t);
@@ -331,10 +343,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
               "attention_backward_block(accumulate)");
         snprintf(nm, sizeof(nm), "case %d %s accumulate half %d", ci, kModeName[m], s);
         /* a half's rows are 16-byte aligned when its first row is (D % 4 == 0 here) */
-        gt_check_path(g_ctx[m], nm, 1, want_path(m, D));
+        gt_check_path(g_ctx[m], nm, 1, want_path(m, D, beyond));
       }
       gb_get(&dq), gb_get(&dk), gb_get(&dv);
-      const double t = want_path(m, D) == GT_PATH_SIMT ? tol32 : m == M_3X ? tol3x : tol_tf32;
+      const double t = want_path(m, D, beyond) == GT_PATH_SIMT ? tol32 : m == M_3X ? tol3x : tol_tf32;
       snprintf(nm, sizeof(nm), "case %d %s accumulate dQ", ci, kModeName[m]), gt_compare(nm, dq.val, rdq, nq, t);
       snprintf(nm, sizeof(nm), "case %d %s accumulate dK", ci, kModeName[m]), gt_compare(nm, dk.val, rdk, nk, t);
       snprintf(nm, sizeof(nm), "case %d %s accumulate dV", ci, kModeName[m]), gt_compare(nm, dv.val, rdv, nk, t);

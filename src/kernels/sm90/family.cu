@@ -2,7 +2,7 @@
  * family.cu - the sm90 family's (wgmma + TMA, sm_90a) rows of the forward and JVP tables
  * (family.h) and its backward row (off under JFA_SM90_BWD=0): which calls it takes (the forward
  * and the JVP at D = 64, 96, 128, 192, 256, the backward at the same; float32's forward at 64 and 128
- * and JVP at 64 in JFA_SM90_F32 builds) and the calls into the per-head-dim instantiations (inst/).
+ * and JVP at 64 in JFA_SM90_F32 builds, its backward at 64 there when switched on: JFA_SM90_F32_BWD) and the calls into the per-head-dim instantiations (inst/).
  * Built for sm_90a only, with the kernels (JFA_SM90A_SOURCES).
  */
 #include "kernels/family.h"
@@ -105,10 +105,40 @@ jfa_status_t sm90_fwd_run(const FwdCall &c) {
 
 /* ---- backward (bwd.cuh): declines every call under JFA_SM90_BWD=0 (backend.cu) ---- */
 
+#ifdef JFA_SM90_F32
+/* The float32 backward (bwd_f32.cuh) runs when JFA_SM90_F32_BWD=1 (read per call), else
+   kSm90BwdF32 (tiles.h: off until measured on an H200); JFA_SM90_F32_BWD=0 turns it off. */
+static bool sm90_bwd_f32_on(void) {
+  const char *e = getenv("JFA_SM90_F32_BWD");
+  return e ? strcmp(e, "0") != 0 : kSm90BwdF32;
+}
+
+/* The float32 backward: D = 64, unmasked or causal (both alignments). */
+static const char *bwd_f32_why_not(const BwdCall &c) {
+  const jfa_problem_t *p = c.p;
+  if (!sm90_bwd_f32_on()) return "the sm90 float32 backward is off (JFA_SM90_F32_BWD; tiles.h kSm90BwdF32)";
+  if (p->D != 64) return "float32 backward head dim not 64 (the 3xTF32 planes of its stages fill the shared memory)";
+  if (!head_dim_built(64)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (problem_has_masks(p)) return "float32 backward with masks other than causal (the sm80 float32 kernel takes them)";
+  if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
+    return "B or Hkv above 65535, or Nq or Nk >= 2^31";
+  if (!tma_tensor_ok_f32(c.q) || !tma_tensor_ok_f32(c.k) || !tma_tensor_ok_f32(c.v) || !tma_tensor_ok_f32(c.dout))
+    return "q, k, v, dout: float32 not TMA-describable";
+  return nullptr;
+}
+#endif
+
 const char *sm90_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!c.cs->sm90_bwd) return "the sm90 backward is off (JFA_SM90_BWD=0 when the context was created)";
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
+  if (c.q->dtype == JFA_DTYPE_FLOAT32) {
+#ifdef JFA_SM90_F32
+    return bwd_f32_why_not(c);
+#else
+    return "float32 (the sm90 float32 kernels are not in this build: JFA_SM90_F32=OFF)";
+#endif
+  }
   if (!sm90_has_tile(OP_BWD, (int)c.q->dtype, (int)p->D, 0))
     return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
@@ -150,6 +180,18 @@ jfa_status_t sm90_bwd_run(const BwdCall &c) {
   BwdArgs a;
   JFA_CHECK(bwd_args_begin(c, &a));
   const Sm90BwdTensors t = {c.q, c.k, c.v, c.dout};
+#ifdef JFA_SM90_F32
+  if (c.q->dtype == JFA_DTYPE_FLOAT32) {
+    const bool tf32 = call_precision(c.ctx, c.q->dtype, PATH_SM90) == PREC_TF32;
+    if constexpr (head_dim_built(64)) {
+      if (a.Dreal == 64) {
+        JFA_CHECK(sm90_bwd_f32_d<64>(a, t, tf32, ctx_stream(c.ctx)));
+        return bwd_dq_finish(c);
+      }
+    }
+    JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 float32 backward kernel for head dim %d", a.Dreal);
+  }
+#endif
   if (c.q->dtype == JFA_DTYPE_BFLOAT16)
     JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, t, ctx_stream(c.ctx)));
   else

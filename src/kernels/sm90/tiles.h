@@ -206,6 +206,16 @@ static constexpr Sm90Tile kSm90Tiles[] = {
  *  487.1, D = 64 288.9 -> 323.8). Masked calls run 2 when this is 3 or 6. */
 static constexpr int kSm90BwdDq = 6;
 
+/** Whether the sm90 float32 backward (bwd_f32.cuh, D = 64, unmasked / causal) takes the calls it can
+ *  by default (family.cu; JFA_SM90_F32_BWD=1 / 0 overrides per call). Off until checked and measured on
+ *  an H200 (2026-12-02 fifth session, branch f32bwd: built, not run). Its tiles are fixed in
+ *  Sm90BwdF32 (BN = 64 keys a CTA, BM = 32 queries a stage, 2 stages: the top of bwd_f32.cuh says why). */
+static constexpr bool kSm90BwdF32 = false;
+/** Its query rows a block (a stage): 3xTF32 32 (8 tiles of BM x 64 floats a stage: 64 KB, two stages, K, V
+ *  and their lo planes 64 KB, the dS planes 32 KB: 225.6 KB), TF32 64 (4 tiles a stage, 64 KB; 194.1 KB):
+ *  wgmma N = 64 for the score products and dQ^T. */
+static constexpr int kSm90BwdF32BM = 32, kSm90BwdF32BMT = 64;
+
 /** Whether a row of dtype rd serves dtype dt: rows of dtype 0 serve the 16-bit types. */
 constexpr bool sm90_dtype_match(int rd, int dt) {
   return rd == dt || (rd == 0 && (dt == JFA_DTYPE_BFLOAT16 || dt == JFA_DTYPE_FLOAT16));

@@ -1,7 +1,7 @@
 /*
  * wgmma_tf32.cuh - the TF32 warpgroup matrix multiply of the sm90 family's float32 kernels
  * (sm90/fwd_f32.cuh; sm_90a only): wgmma.mma_async m64nNk8 with TF32 operands and fp32
- * accumulation, A from registers, B from shared memory, and the proxy fence that makes
+ * accumulation, A from registers or (the backward, bwd_f32.cuh) shared memory, B from shared memory, and the proxy fence that makes
  * ordinary shared-memory stores visible to wgmma.
  *
  * PTX ISA (wgmma, .tf32): K = 8 per instruction; both A and B K-major (no transpose
@@ -34,6 +34,21 @@ JFA_WGMMA_TF32_RS(32, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18", "%19", "%20
 JFA_WGMMA_TF32_RS(64, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34", "%35", "%36", "%37")
 JFA_WGMMA_TF32_RS(128, JFA_WG_ACC64, JFA_WG_F64, "%64", "%65", "%66", "%67", "%68", "%69")
 #undef JFA_WGMMA_TF32_RS
+
+/* d (+)= A B, m64nNk8 TF32, A and B K-major in shared memory (descriptors da, db). */
+template <int N> __device__ __forceinline__ void wgmma_tf32_ss(float *d, uint64_t da, uint64_t db, int scale_d);
+
+#define JFA_WGMMA_TF32_SS(NN, ACC, FL, O0, O1, O2)                                                               \
+  template <>                                                                                                    \
+  __device__ __forceinline__ void wgmma_tf32_ss<NN>(float *d, uint64_t da, uint64_t db, int scale_d) {          \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " O2 ", 0;\n"                                                \
+                 "wgmma.mma_async.sync.aligned.m64n" #NN "k8.f32.tf32.tf32 " ACC ", " O0 ", " O1 ", p, 1, 1;\n}\n" \
+                 : FL(d)                                                                                         \
+                 : "l"(da), "l"(db), "r"(scale_d));                                                              \
+  }
+JFA_WGMMA_TF32_SS(32, JFA_WG_ACC16, JFA_WG_F16, "%16", "%17", "%18")
+JFA_WGMMA_TF32_SS(64, JFA_WG_ACC32, JFA_WG_F32, "%32", "%33", "%34")
+#undef JFA_WGMMA_TF32_SS
 
 /* Orders this thread's earlier generic-proxy shared-memory stores before later async-proxy
    accesses (wgmma operand reads, TMA writes) of the CTA's shared memory. */
