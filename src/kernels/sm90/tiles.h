@@ -182,17 +182,18 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT */
   {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false, true,  128, 2},
   {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false, false,  32, 3},
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, false,  32, 3},
-  /* the float32 JVP at D = 64 (issue 17; bench/RESULTS.md 2026-12-02 fifth session), tuning variant 2,
-     QREG: Q's hi / lo fragments in registers for the CTA (TF32: Qd's too), 3xTF32 reloads Qd's in
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, true,   32, 3},
+  /* the float32 JVP at D = 64 (issue 17; bench/RESULTS.md 2026-12-02 fifth session): row 0 since the sixth
+     session, QREG: Q's hi / lo fragments in registers for the CTA (TF32: Qd's too), 3xTF32 reloads Qd's in
      chunks of 2 k8 steps while the previous chunk's products run (no wait between the passes); bitwise
      variant 0 (the same products in the same order per accumulator element). H200 (fifth session runs
      3 and 4, N = 4096, JVP TFLOP/s 3xTF32 / TF32): 0 96.7 / 156.6, 2 99.1 / 175.3. Variants that stacked
      K / Kd and V / Vd into wider products (98.4 / 156.1), batched the converters' loads (93.8 / 134.5,
      and with the stacking 93.1 / 121.3), issued the Qd products first (93.9 / 133.7) or put Q in a
-     stage's bytes at 64 keys a block in TF32 (145.7) were measured there and removed. */
+     stage's bytes at 64 keys a block in TF32 (145.7) were measured there and removed. Tuning variant 2 is
+     the old row 0 (Q's fragments loaded from shared memory per block). */
   /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT */
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 2,  32,  2, false,   32, false, false, true,   32, 3},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 2,  32,  2, false,   32, false, false, false,  32, 3},
 };
 /* clang-format on */
 
