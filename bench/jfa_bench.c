@@ -20,8 +20,8 @@
  *   JFA_BENCH_ITERS=n              timed runs per case (default 20)
  *   JFA_SM90_BWD=0                 the backward on sm80 where the sm90 backward would run (its
  *                                  bwd rows say sm80), e.g. JFA_SM90_BWD=0 jfa_bench --case 4096 128 0
- *   JFA_SM90_F32_BWD=1             the float32 backward at D = 64 on sm90 (off by default until
- *                                  measured), e.g. JFA_SM90_F32_BWD=1 jfa_bench --case 4096 64 0 fp32
+ *   JFA_SM90_F32_BWD=0             the float32 backward at D = 64 on sm80 instead of sm90 (the
+ *                                  default), e.g. JFA_SM90_F32_BWD=0 jfa_bench --case 4096 64 0 fp32
  *
  * Masks (bf16; TFLOP/s over the visible (query, key) pairs P: fwd = 4 P D per head, JVP 3x,
  * bwd 2.5x; err is not checked here ("-" / empty / null): the masks' accuracy is

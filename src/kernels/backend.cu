@@ -42,8 +42,8 @@
  *       compare it with sm80's on the same device (tests/gpu/test_gpu_sm90_bwd.c).
  *   (6) JFA_SM90_F32 builds (the default): float32 unmasked or causal, 3xTF32
  *       or TF32 as the sm80 rows; other masks go to sm80.
- *   (7) (6), when switched on: JFA_SM90_F32_BWD=1 (per call), else sm90/tiles.h kSm90BwdF32 (off
- *       until measured); under JFA_SM90_BWD=0 off with the 16-bit row.
+ *   (7) (6), unless switched off: JFA_SM90_F32_BWD=0 (per call; sm90/tiles.h kSm90BwdF32 is the
+ *       default, on); under JFA_SM90_BWD=0 off with the 16-bit row.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the

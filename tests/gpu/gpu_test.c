@@ -221,7 +221,7 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
 }
 
 /* src/kernels/sm90/tiles.h kSm90BwdF32 (the sm90 float32 backward on by default): keep in step */
-#define GT_SM90_F32_BWD_DEFAULT 0
+#define GT_SM90_F32_BWD_DEFAULT 1
 
 int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
   const char *e = getenv("JFA_KERNEL_PATH");

@@ -3,7 +3,7 @@
  * in three configurations per case: the simt family (a context made under
  * JFA_KERNEL_PATH=simt), the tensor-core kernel in 3xTF32 (the default) and in TF32
  * (JFA_FLAG_ALLOW_TF32): sm80's, or at D = 64 unmasked / causal the sm90 one (sm90/bwd_f32.cuh)
- * where it is on (JFA_SM90_F32_BWD=1: the _sm90 CTest entry; _nosm90bwd adds JFA_SM90_BWD=0, sm80). Cases: odd sizes, D in {32, 40, 64, 96, 128} (and 33, 256, which the
+ * (the default; JFA_SM90_F32_BWD=0, the _sm80 CTest entry, and JFA_SM90_BWD=0, _nosm90bwd, keep sm80). Cases: odd sizes, D in {32, 40, 64, 96, 128} (and 33, 256, which the
  * simt family takes), causal top-left / bottom-right with Nq != Nk, fully masked rows, GQA 8:1,
  * MQA, BSHD, large logits (q, k ~ N(0, 30^2)), sliding window, packed sequences, dense masks;
  * the accumulate mode over two key halves (the ring's) and the deterministic mode (two runs
@@ -74,7 +74,7 @@ static const fcase_t cases[] = {
     {0, 1, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 1, 1, 0},    /* bias */
     {0, 2, 4, 2, 200, 129, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 1},     /* bool + causal */
     {0, 1, 2, 2, 200, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 30, 0, 0},  /* large logits, bool */
-    /* D = 64 unmasked / causal: the sm90 float32 backward's (JFA_SM90_F32_BWD=1), odd sizes, both
+    /* D = 64 unmasked / causal: the sm90 float32 backward's (the default), odd sizes, both
        causal alignments with Nq != Nk, GQA, MQA, fully masked rows */
     {0, 2, 2, 2, 7, 7, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1},
     {0, 1, 2, 2, 1000, 1000, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},

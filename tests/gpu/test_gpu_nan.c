@@ -3,8 +3,8 @@
  * additive mask entry gives NaN in the outputs it reaches and never outside its batch (the
  * online softmax's running max must not drop it; nan_prop.h says exactly where), for each kernel family the dispatch picks:
  * bf16/fp16 D = 64 and 128 (sm_90a forward/JVP where it applies, else mma.sync), fp16 D = 96
- * (mma.sync), fp32 D = 40 (SIMT), fp32 D = 64 (sm_90a TF32 forward; its backward under
- * JFA_SM90_F32_BWD=1, the test_gpu_nan_f32bwd entry; else mma.sync); the merge kernel too. tests/common/nan_prop.c has the cases.
+ * (mma.sync), fp32 D = 40 (SIMT), fp32 D = 64 (sm_90a TF32 forward and backward; the backward on
+ * mma.sync under JFA_SM90_F32_BWD=0, the test_gpu_nan_f32sm80 entry); the merge kernel too. tests/common/nan_prop.c has the cases.
  *
  *   ctest -L gpu    or    ./test_gpu_nan          (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.

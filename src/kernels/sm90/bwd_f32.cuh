@@ -5,8 +5,8 @@
  * (P from the natural-unit lse with the scale as a float pair, dS = P (dP - delta), dK scaled at
  * the end, dQ into the fp32 workspace). Instantiated at D = 64 by inst/bwd_f32_d64.cu
  * (sm90_bwd_f32_d); family.cu takes float32 backward calls at D = 64, unmasked or causal, when it
- * is switched on (JFA_SM90_F32_BWD=1 per call, or tiles.h kSm90BwdF32: off until it is checked and
- * measured on an H200); the others, and all under JFA_SM90_BWD=0, go to the sm80 float32 kernel.
+ * is on (tiles.h kSm90BwdF32, the default; JFA_SM90_F32_BWD=0 / 1 per call overrides it); the others,
+ * and all under JFA_SM90_BWD=0, go to the sm80 float32 kernel.
  *
  * Structure (bwd.cuh's producer / consumer warpgroups, fwd_f32.cuh's converters and planes):
  * - A CTA owns BN = 64 keys of one (batch, kv head); 384 threads. Warpgroup 0 (56 registers): warp

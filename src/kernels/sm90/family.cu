@@ -2,7 +2,7 @@
  * family.cu - the sm90 family's (wgmma + TMA, sm_90a) rows of the forward and JVP tables
  * (family.h) and its backward row (off under JFA_SM90_BWD=0): which calls it takes (the forward
  * and the JVP at D = 64, 96, 128, 192, 256, the backward at the same; float32's forward at 64 and 128
- * and JVP at 64 in JFA_SM90_F32 builds, its backward at 64 there when switched on: JFA_SM90_F32_BWD) and the calls into the per-head-dim instantiations (inst/).
+ * and JVP at 64 in JFA_SM90_F32 builds, its backward at 64 there unless JFA_SM90_F32_BWD=0) and the calls into the per-head-dim instantiations (inst/).
  * Built for sm_90a only, with the kernels (JFA_SM90A_SOURCES).
  */
 #include "kernels/family.h"
@@ -107,7 +107,7 @@ jfa_status_t sm90_fwd_run(const FwdCall &c) {
 
 #ifdef JFA_SM90_F32
 /* The float32 backward (bwd_f32.cuh) runs when JFA_SM90_F32_BWD=1 (read per call), else
-   kSm90BwdF32 (tiles.h: off until measured on an H200); JFA_SM90_F32_BWD=0 turns it off. */
+   kSm90BwdF32 (tiles.h: on); JFA_SM90_F32_BWD=0 turns it off. */
 static bool sm90_bwd_f32_on(void) {
   const char *e = getenv("JFA_SM90_F32_BWD");
   return e ? strcmp(e, "0") != 0 : kSm90BwdF32;

@@ -208,10 +208,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
 static constexpr int kSm90BwdDq = 6;
 
 /** Whether the sm90 float32 backward (bwd_f32.cuh, D = 64, unmasked / causal) takes the calls it can
- *  by default (family.cu; JFA_SM90_F32_BWD=1 / 0 overrides per call). Off until checked and measured on
- *  an H200 (2026-12-02 fifth session, branch f32bwd: built, not run). Its tiles are fixed in
+ *  by default (family.cu; JFA_SM90_F32_BWD=1 / 0 overrides per call). On since the sixth session of
+ *  2026-12-02 (H200, N = 4096, B = 4, H = 32: 3xTF32 56.2 TFLOP/s against sm80's 51.1, TF32 91.1 against
+ *  86.9; large-logit dQ / dK / dV 2.4-4.1e-4, sm80's 4.3-6.9e-4; bench/RESULTS.md). Its tiles are fixed in
  *  Sm90BwdF32 (BN = 64 keys a CTA, BM = 32 queries a stage, 2 stages: the top of bwd_f32.cuh says why). */
-static constexpr bool kSm90BwdF32 = false;
+static constexpr bool kSm90BwdF32 = true;
 /** Its query rows a block (a stage): 3xTF32 32 (8 tiles of BM x 64 floats a stage: 64 KB, two stages, K, V
  *  and their lo planes 64 KB, the dS planes 32 KB: 225.6 KB), TF32 64 (4 tiles a stage, 64 KB; 194.1 KB):
  *  wgmma N = 64 for the score products and dQ^T. */
