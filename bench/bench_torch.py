@@ -68,6 +68,17 @@ def case(exe, N, D, causal, iters):
     h2 = lambda: _core.backward(q, k, v, o2, lse, do, cfg)
     py["bwd (binding call)"] = (median_ms(h2, iters), median_ms(h2, max(iters // 3, 5), batch=10))
     res["py"] = py
+    # the C calls alone in this process, on the same tensors (prebuilt views and outputs, no lse / mu, as
+    # the binding's no-grad forward and dual JVP ask): the binding's overhead without the cross-process
+    # differences (inputs, clocks) of the C benchmark's figure
+    ctx, pref = _core.context_for(q), _core._params(cfg)[2]
+    o3, od3 = torch.empty_like(q), torch.empty_like(q)
+    vf = [_core._view(t) for t in (q, k, v, o3)]
+    vj = [_core._view(t) for t in (q, k, v, tq, tk, tv, o3)]
+    fd = lambda: _core._call(ctx.c_forward(ctx.handle, pref, *vf, None))
+    jd = lambda: _core._call(ctx.c_forward_jvp(ctx.handle, pref, *vj, None, _core._view(od3), None))
+    res["direct"] = {"fwd": (median_ms(fd, iters), median_ms(fd, max(iters // 3, 5), batch=10)),
+                     "jvp": (median_ms(jd, iters), median_ms(jd, max(iters // 3, 5), batch=10))}
     try:
         from torch.nn.attention import SDPBackend, sdpa_kernel
         for name, be in (("cudnn", SDPBackend.CUDNN_ATTENTION), ("flash", SDPBackend.FLASH_ATTENTION)):
@@ -96,10 +107,11 @@ def main():
     ap.add_argument("--cases", default="4096:128:0,4096:128:1,16384:128:0,4096:64:0")
     ap.add_argument("--iters", type=int, default=30)
     a = ap.parse_args()
-    print("torch %s, %s; bf16, BSHD; TFLOP/s (jfa convention); overhead = python/C - 1 (single calls)"
-          % (torch.__version__, torch.cuda.get_device_name()))
+    print("torch %s, %s; bf16, BSHD; TFLOP/s (jfa convention); overhead = python/C - 1 (single calls); "
+          "direct = the C call alone in this process on the same tensors (single / 10 queued), vs direct = "
+          "python/direct - 1 (single / queued)" % (torch.__version__, torch.cuda.get_device_name()))
     hdr = ["N", "D", "causal", "op", "C ms", "py ms", "py ms (10 queued)", "overhead", "jfa TFLOP/s",
-           "cuDNN", "flash", "torch.func.jvp math"]
+           "cuDNN", "flash", "torch.func.jvp math", "direct ms", "vs direct"]
     print(" | ".join(hdr))
     for spec in a.cases.split(","):
         N, D, causal = (int(x) for x in spec.split(":"))
@@ -118,6 +130,11 @@ def main():
                      "bwd (binding call)": [None, None, None]}[op]
             cells = [N, D, causal, op, "%.3f" % cms, "%.3f" % pms, "%.3f" % pq, "%+.1f%%" % (100 * (pms / cms - 1)),
                      tf(pms)] + [tf(x) for x in other]
+            d = r.get("direct", {}).get(op.split()[0])
+            if d and op != "bwd (binding call)" and not op.startswith("bwd"):
+                cells += ["%.3f / %.3f" % d, "%+.1f%% / %+.1f%%" % (100 * (pms / d[0] - 1), 100 * (pq / d[1] - 1))]
+            else:
+                cells += ["-", "-"]
             print(" | ".join(str(x) for x in cells), flush=True)
 
 
