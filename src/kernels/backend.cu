@@ -12,8 +12,8 @@
  *                                192, 256
  *   bwd (5)   sm_90   bf16/fp16  64, 96, 128, all but bias   TMA-able (1)   sm90/  wgmma + TMA (bwd.cuh)
  *                                192, 256
- *   fwd (6)   sm_90   fp32       64, 128    causal           TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
- *   JVP (6)   sm_90   fp32       64         causal           TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
+ *   fwd (6)   sm_90   fp32       32, 64,128 causal           TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
+ *   JVP (6)   sm_90   fp32       32, 64     causal           TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
  *   bwd (7)   sm_90   fp32       64         causal           TMA-able (1)   sm90/  wgmma TF32 (bwd_f32.cuh)
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
  *   JVP       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync

@@ -214,7 +214,7 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
   if (D % 4 != 0 || (jvp && D > 128)) return GT_PATH_SIMT;
 #ifdef JFA_SM90_F32
-  static const int fwd_dims[] = {64, 128, 0}, jvp_dims[] = {64, 0};
+  static const int fwd_dims[] = {32, 64, 128, 0}, jvp_dims[] = {32, 64, 0};
   if (!beyond_causal && expected_path(D, jvp ? jvp_dims : fwd_dims) == GT_PATH_SM90) return GT_PATH_SM90;
 #endif
   return GT_PATH_SM80;

@@ -61,7 +61,7 @@ int gt_expected_bwd_path(int64_t D);
 int gt_expected_bwd_dense_path(int64_t D);
 /** The kernel family jfa must pick for a float32 forward (jvp = 0) or fused forward+JVP with
  *  packed tensors at head dim D (beyond_causal: masks other than causal), honouring
- *  JFA_KERNEL_PATH: sm90 (wgmma TF32) at D = 64 and 128 (the JVP at 64), unmasked or causal, on
+ *  JFA_KERNEL_PATH: sm90 (wgmma TF32) at D = 32, 64 and 128 (the JVP at 32 and 64), unmasked or causal, on
  *  compute capability 9.0 in JFA_SM90_F32 builds; else sm80 (mma.sync TF32) for D a multiple of
  *  4 (the JVP up to 128); else simt. */
 int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal);

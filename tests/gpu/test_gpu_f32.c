@@ -46,6 +46,12 @@ typedef struct {
 static const fcase_t cases[] = {
     /* bshd B Hq Hkv   Nq    Nk    D  mask  qpos kpos  wl   wr  qk */
     {0, 2, 4, 4, 64, 64, 64, NONE, 0, 0, UNB, UNB, 1.0},
+    /* D = 32 (the sm90 float32 kernel's since the sixth session): odd sizes, causal Nq != Nk with GQA,
+       large logits */
+    {0, 1, 2, 2, 7, 7, 32, NONE, 0, 0, UNB, UNB, 1.0},
+    {1, 1, 8, 2, 129, 300, 32, BR, 0, 0, UNB, UNB, 1.0},
+    {0, 1, 2, 2, 1000, 1000, 32, TL, 0, 0, UNB, UNB, 1.0},
+    {0, 1, 4, 2, 500, 500, 32, NONE, 0, 0, UNB, UNB, 30.0},
     {0, 1, 2, 2, 1, 1, 64, NONE, 0, 0, UNB, UNB, 1.0},
     {1, 1, 2, 2, 7, 7, 40, TL, 0, 0, UNB, UNB, 1.0},          /* D = 40 -> the D = 64 kernel */
     {0, 1, 2, 2, 129, 200, 128, BR, 0, 0, UNB, UNB, 1.0},     /* Nq != Nk */
@@ -65,7 +71,7 @@ static const fcase_t cases[] = {
 
 static jfa_context_t *g_simt; /* a context capped at the simt family (the accuracy baseline) */
 
-/* The family a float32 call must run on (gt_expected_f32_path): sm90 at D = 64 / 128 (the JVP 64)
+/* The family a float32 call must run on (gt_expected_f32_path): sm90 at D = 32 / 64 / 128 (the JVP 32 / 64)
    without a window where the build and device have it, else sm80 for aligned rows (D a multiple
    of 4 here, the tensors being packed) with D <= 256 (the JVP D <= 128), else simt; simt under
    JFA_KERNEL_PATH=simt. */

@@ -16,12 +16,12 @@ bool sm90_compiled(void) {
 }
 
 #ifdef JFA_SM90_F32
-/* The float32 kernel (fwd_f32.cuh): D = 64 and 128 (the JVP 64), unmasked or causal. */
+/* The float32 kernel (fwd_f32.cuh): D = 32, 64 and 128 (the JVP 32 and 64), unmasked or causal. */
 static const char *fwd_f32_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   const bool jvp = c.qd != nullptr;
-  if (p->D != 64 && p->D != 128) return "float32 head dim not 64 or 128";
-  if (jvp && p->D != 64) return "float32 JVP head dim not 64 (the 3xTF32 planes of D = 128 do not fit)";
+  if (p->D != 32 && p->D != 64 && p->D != 128) return "float32 head dim not 32, 64 or 128";
+  if (jvp && p->D == 128) return "float32 JVP head dim 128 (the 3xTF32 planes of D = 128 do not fit)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (problem_has_masks(p)) return "float32 with masks other than causal (the sm80 float32 kernel takes them)";
   if (!(p->scale > 0)) return "scale <= 0 (the FAST softmax needs scale > 0)";
@@ -36,6 +36,9 @@ static const char *fwd_f32_why_not(const FwdCall &c) {
 
 static jfa_status_t fwd_f32_dispatch(const FwdCall &c, const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   const bool jvp = c.qd != nullptr, tf32 = call_precision(c.ctx, c.q->dtype, PATH_SM90) == PREC_TF32;
+  if constexpr (head_dim_built(32)) {
+    if (a.Dreal == 32) return jvp ? sm90_fwd_f32_d<32, true>(a, t, tf32, st) : sm90_fwd_f32_d<32, false>(a, t, tf32, st);
+  }
   if constexpr (head_dim_built(64)) {
     if (a.Dreal == 64) return jvp ? sm90_fwd_f32_d<64, true>(a, t, tf32, st) : sm90_fwd_f32_d<64, false>(a, t, tf32, st);
   }

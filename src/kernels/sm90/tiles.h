@@ -180,8 +180,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
   /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT */
+  {OP_FWD,  JFA_DTYPE_FLOAT32,  32, 0, 128,  2, false,  128, false, false, true,  128, 2},
   {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false, true,  128, 2},
   {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false, false,  32, 3},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  32, 0,  64,  2, false,   64, false, false, true,   64, 3},
   {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, true,   32, 3},
   /* the float32 JVP at D = 64 (issue 17; bench/RESULTS.md 2026-12-02 fifth session): row 0 since the sixth
      session, QREG: Q's hi / lo fragments in registers for the CTA (TF32: Qd's too), 3xTF32 reloads Qd's in
@@ -194,6 +196,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      the old row 0 (Q's fragments loaded from shared memory per block). */
   /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT */
   {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 2,  32,  2, false,   32, false, false, false,  32, 3},
+  /* D = 32 (sixth session: the Triton package's float32 JVP at D = 32 ran 73.0 TFLOP/s on the H200
+     against sm80's 3xTF32 60.2): rows 0 above take 64 keys a block (the forward 128) with Q's fragments
+     in registers; variant 1 the D = 64 JVP's 32 keys (and a forward of 64) */
+  {OP_FWD,  JFA_DTYPE_FLOAT32,  32, 1,  64,  2, false,   64, false, false, true,   64, 2},
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  32, 1,  32,  2, false,   32, false, false, true,   32, 3},
 };
 /* clang-format on */
 
