@@ -41,9 +41,20 @@
  *   truncated) and Vt_lo = TF32(x - trunc(x)); TF32 writes Vt = TF32(x). (FlashAttention-3
  *   transposes V in its producer for FP8; the idea, not its code.)
  * - The JVP: Sd = Qd K^T + Q Kd^T (a second pass of Qd fragments), U = (P (Sd - c)) V + P Vd, with
- *   Kd, Vd converted as K, V. 3xTF32 issues every product as lo*hi, hi*lo, hi*hi (the small ones
- *   first), TF32 hi*hi alone; the converters write after each thread's fence.proxy.async and one
- *   arrival each on `conv`, so that wgmma (the async proxy) reads their stores.
+ *   Kd, Vd converted as K, V. 3xTF32 issues every product as lo*hi, hi*lo, hi*hi, TF32 hi*hi alone;
+ *   the converters write after each thread's fence.proxy.async and one arrival each on `conv`, so
+ *   that wgmma (the async proxy) reads their stores.
+ * - SMALLFIRST (3xTF32, since the sixth session of 2026-12-02): the wgmma accumulator truncates its
+ *   sum toward zero once per instruction, so the score products issue the small products (lo*hi,
+ *   hi*lo) of every k8 step first, while the sum is small, and the hi*hi products after them: S and
+ *   the JVP's Q Kd^T (Qd K^T, added after them, keeps its per-step order: Sd is ~1/60 of S and its
+ *   order moves mu by < 1e-5, bench/f32_fwd_model.c). In the per-step order lse carried a bias
+ *   toward zero of ~0.9 u (u = 2^-23 (D / 8 + 1) / 2 |lse|: -1.3e-3 at D = 64, -2.5e-3 at D = 128 with
+ *   |lse| ~ 2700), now ~0.3 u (test_gpu_f32 checks lse's absolute error at large logits). The D = 128
+ *   forward keeps Q's hi fragments of all 16 steps (qha, 64 registers) and reloads the lo ones per
+ *   chunk. P V is issued per step as before: O carries over the blocks, so its sum is large for every
+ *   product and the order within a block would not change its truncations. Tuning builds:
+ *   JFA_TUNE_SM90_F32_FWD_ORDER=1 runs the per-step order (variant 0's tiles).
  * - Softmax (running max, the tangent's running mu reference, NaN propagation, fully masked rows),
  *   the causal block limits and the epilogue (plain stores or accumulate mode's merge) are
  *   common/softmax.cuh's, in the FAST form of the bf16 kernel (scale > 0). Masks other than causal
