@@ -4,7 +4,8 @@
  * against the float64 CPU backend and against variant 0 (the default) on the same inputs, in
  * 3xTF32 and in TF32 (JFA_FLAG_ALLOW_TF32). The variant is read from the environment at each call.
  * Variant 2 (no QREG: Q's fragments from shared memory per block, the default before the sixth session)
- * issues variant 0's (QREG) products in its order per accumulator element: O, lse, Od and
+ * issues variant 0's (QREG) products in its order per accumulator element (3xTF32's SMALLFIRST
+ * score products included): O, lse, Od and
  * mu must be bitwise variant 0's (NaN where it has NaN). test_gpu_f32's bounds
  * against float64 (3xTF32 float32's 1e-5, growing as 2 sqrt(Nk / 1000) past Nk = 250; TF32 1e-2)
  * apply to every variant. Cases: N = 1, 7, 129 (partial blocks), 1000, 2048 (the stage ring

@@ -41,9 +41,20 @@
  *   truncated) and Vt_lo = TF32(x - trunc(x)); TF32 writes Vt = TF32(x). (FlashAttention-3
  *   transposes V in its producer for FP8; the idea, not its code.)
  * - The JVP: Sd = Qd K^T + Q Kd^T (a second pass of Qd fragments), U = (P (Sd - c)) V + P Vd, with
- *   Kd, Vd converted as K, V. 3xTF32 issues every product as lo*hi, hi*lo, hi*hi (the small ones
- *   first), TF32 hi*hi alone; the converters write after each thread's fence.proxy.async and one
- *   arrival each on `conv`, so that wgmma (the async proxy) reads their stores.
+ *   Kd, Vd converted as K, V. 3xTF32 issues every product as lo*hi, hi*lo, hi*hi, TF32 hi*hi alone;
+ *   the converters write after each thread's fence.proxy.async and one arrival each on `conv`, so
+ *   that wgmma (the async proxy) reads their stores.
+ * - SMALLFIRST (3xTF32, since the sixth session of 2026-12-02): the wgmma accumulator truncates its
+ *   sum toward zero once per instruction, so the score products issue the small products (lo*hi,
+ *   hi*lo) of every k8 step first, while the sum is small, and the hi*hi products after them: S and
+ *   the JVP's Q Kd^T (Qd K^T, added after them, keeps its per-step order: Sd is ~1/60 of S and its
+ *   order moves mu by < 1e-5, bench/f32_fwd_model.c). In the per-step order lse carried a bias
+ *   toward zero of ~0.9 u (u = 2^-23 (D / 8 + 1) / 2 |lse|: -1.3e-3 at D = 64, -2.5e-3 at D = 128 with
+ *   |lse| ~ 2700), now ~0.3 u (test_gpu_f32 checks lse's absolute error at large logits). The D = 128
+ *   forward keeps Q's hi fragments of all 16 steps (qha, 64 registers) and reloads the lo ones per
+ *   chunk. P V is issued per step as before: O carries over the blocks, so its sum is large for every
+ *   product and the order within a block would not change its truncations. Tuning builds:
+ *   JFA_TUNE_SM90_F32_FWD_ORDER=1 runs the per-step order (variant 0's tiles).
  * - Softmax (running max, the tangent's running mu reference, NaN propagation, fully masked rows),
  *   the causal block limits and the epilogue (plain stores or accumulate mode's merge) are
  *   common/softmax.cuh's, in the FAST form of the bf16 kernel (scale > 0). Masks other than causal
@@ -165,6 +176,26 @@ __device__ __forceinline__ void f32_q_frags(uint32_t (&hi)[QC][4], uint32_t (&lo
   }
 }
 
+/* A fragments as f32_q_frags, with the hi parts kept at their k8 step (hi[kk0 + c]) in an array of
+   all KH steps and the lo parts in a chunk buffer (lo[c]): the D = 128 forward's SMALLFIRST order
+   issues the hi * hi products of both chunks after the small ones of both. */
+template <int QC, int BM, int KH>
+__device__ __forceinline__ void f32_q_frags_hk(uint32_t (&hi)[KH][4], uint32_t (&lo)[QC][4], const unsigned char *tile,
+                                               int row, int g, int t4, int kk0) {
+#pragma unroll
+  for (int c = 0; c < QC; ++c) {
+    const int kk = kk0 + c, ch = (kk & 3) * 2;
+    const unsigned char *r0 = tile + (kk >> 2) * (BM * 128) + row * 128 + t4 * 4;
+    const float x0 = *(const float *)(r0 + ((ch ^ g) << 4)), x1 = *(const float *)(r0 + 1024 + ((ch ^ g) << 4));
+    const float x2 = *(const float *)(r0 + (((ch + 1) ^ g) << 4));
+    const float x3 = *(const float *)(r0 + 1024 + (((ch + 1) ^ g) << 4));
+    f32_split<true>(x0, hi[kk][0], lo[c][0]);
+    f32_split<true>(x1, hi[kk][1], lo[c][1]);
+    f32_split<true>(x2, hi[kk][2], lo[c][2]);
+    f32_split<true>(x3, hi[kk][3], lo[c][3]);
+  }
+}
+
 /* acc (+)= A B^T over one k8 step: 3xTF32 lo*hi, hi*lo, hi*hi (B's hi at bh, lo at bl), or
    hi*hi; first: acc is overwritten by the first product. Issues only. */
 template <int N, bool PRECISE>
@@ -179,20 +210,42 @@ __device__ __forceinline__ void f32_wg_step(float *acc, const uint32_t *ah, cons
   }
 }
 
+/* One part of 3xTF32's products over one k8 step: part 0 the small ones (lo*hi, hi*lo; first: acc
+   overwritten by the first), part 1 hi*hi. Issues only. */
+template <int N>
+__device__ __forceinline__ void f32_wg_part(float *acc, const uint32_t *ah, const uint32_t *al, uint64_t bh,
+                                            uint64_t bl, bool first, int part) {
+  if (part == 0) {
+    wgmma_tf32_rs<N>(acc, al, bh, first ? 0 : 1);
+    wgmma_tf32_rs<N>(acc, ah, bl, 1);
+  } else {
+    wgmma_tf32_rs<N>(acc, ah, bh, 1);
+  }
+}
+
 /* The score products of k8 step kk of block stage kv: pass 0 (A = Q's fragments) S (, Q Kd^T into
-   Sd), pass 1 (A = Qd's) Qd K^T into Sd. Issues only. */
+   Sd), pass 1 (A = Qd's) Qd K^T into Sd; part < 0 all of a step's products, 0 / 1 (3xTF32, pass 0:
+   SMALLFIRST) its small / hi * hi products. Issues only. */
 template <int D, int BN, bool JVP, int ST, bool PRECISE>
 __device__ __forceinline__ void f32_s_step(float *s, float *sd, const uint32_t *ah, const uint32_t *al, uint32_t kv,
-                                           int kk, int pass) {
+                                           int kk, int pass, int part = -1) {
   typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   const uint32_t ko = (kk >> 2) * C::KP + (kk & 3) * 32;
   const uint64_t k_h = wg_desc(kv + C::k_raw(0) + ko, 16, 1024), k_l = wg_desc(kv + C::k_lo(0) + ko, 16, 1024);
   if (pass == 0) {
-    f32_wg_step<BN, PRECISE>(s, ah, al, k_h, k_l, kk == 0);
+    if (part < 0) {
+      f32_wg_step<BN, PRECISE>(s, ah, al, k_h, k_l, kk == 0);
+    } else {
+      f32_wg_part<BN>(s, ah, al, k_h, k_l, part == 0 && kk == 0, part);
+    }
     if (JVP) {
       const uint64_t kd_h = wg_desc(kv + C::k_raw(1) + ko, 16, 1024);
       const uint64_t kd_l = wg_desc(kv + C::k_lo(1) + ko, 16, 1024);
-      f32_wg_step<BN, PRECISE>(sd, ah, al, kd_h, kd_l, kk == 0);
+      if (part < 0) {
+        f32_wg_step<BN, PRECISE>(sd, ah, al, kd_h, kd_l, kk == 0);
+      } else {
+        f32_wg_part<BN>(sd, ah, al, kd_h, kd_l, part == 0 && kk == 0, part);
+      }
     }
   } else {
     f32_wg_step<BN, PRECISE>(sd, ah, al, k_h, k_l, false);
@@ -202,7 +255,7 @@ __device__ __forceinline__ void f32_s_step(float *s, float *sd, const uint32_t *
 /* QREG in the JVP: Qd's fragments reloaded per block in chunks of QDC k8 steps, two chunks in flight */
 constexpr int kF32Qdc = 2;
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF>
 __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                 const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -210,6 +263,9 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
   constexpr int NT = C::NT, DT = C::DT, BM = C::BM, QC = C::QC, NCH = C::KS / QC;
   constexpr int QDC = kF32Qdc, NQD = C::KS / QDC;
   constexpr bool QDKEEP = QREG && JVP && !PRECISE;
+  constexpr bool SMALL1 = PRECISE && SF; /* 3xTF32 in the SMALLFIRST order (Q's products) */
+  static_assert(!SMALL1 || NCH <= 2, "SMALLFIRST: Q in one or two chunks");
+  static_assert(!SMALL1 || NCH == 1 || (!JVP && !QREG), "SMALLFIRST in two chunks: the forward without QREG");
   static_assert(!QREG || NCH == 1, "Q's fragments kept in registers: one chunk");
   static_assert(!QREG || !JVP || C::KS % QDC == 0, "QREG JVP: whole chunks of Qd");
   extern __shared__ __align__(1024) unsigned char smraw[];
@@ -295,6 +351,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 
     float s[1][NT][4], sd[1][JVP ? NT : 1][4];
     uint32_t qh[QC][4], ql[QC][4];
+    uint32_t qha[SMALL1 && NCH > 1 ? C::KS : 1][4]; /* SMALLFIRST in two chunks: Q's hi fragments of every step */
     uint32_t qdh[QREG && JVP ? 2 : 1][QDC][4], qdl[QREG && JVP ? 2 : 1][QDC][4];
     if (QREG && nblk > 0) f32_q_frags<QC, BM, PRECISE>(qh, ql, smq, wrow + g, g, t4, 0);
     /* QDKEEP (QREG JVP, TF32: one plane a fragment): Qd's fragments kept as well */
@@ -317,9 +374,18 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
         mbar_wait(bar_conv + 8 * st, (uint32_t)((j / ST) & 1));
         named_bar_sync(1 + wg, 256);
         wg_fence();
+        if constexpr (SMALL1) {
+          /* SMALLFIRST: S's and Q Kd^T's small products of every k8 step, then their hi * hi ones */
 #pragma unroll
-        for (int kk = 0; kk < C::KS; ++kk)
-          f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qh[kk], ql[kk], kv, kk, 0);
+          for (int part = 0; part < 2; ++part)
+#pragma unroll
+            for (int kk = 0; kk < C::KS; ++kk)
+              f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qh[kk], ql[kk], kv, kk, 0, part);
+        } else {
+#pragma unroll
+          for (int kk = 0; kk < C::KS; ++kk)
+            f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qh[kk], ql[kk], kv, kk, 0);
+        }
         if constexpr (QDKEEP) {
 #pragma unroll
           for (int kk = 0; kk < C::KS; ++kk)
@@ -340,6 +406,31 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
             wg_commit();
           }
         }
+      } else if constexpr (SMALL1 && NCH > 1) {
+        /* the D = 128 forward, SMALLFIRST: the small products of both chunks of Q's fragments, then
+           the hi * hi products of every k8 step (hi parts kept, qha; lo parts in one chunk buffer) */
+        f32_q_frags_hk<QC, BM, C::KS>(qha, ql, smq, wrow + g, g, t4, 0);
+        mbar_wait(bar_conv + 8 * st, (uint32_t)((j / ST) & 1));
+        named_bar_sync(1 + wg, 256);
+        wg_fence();
+#pragma unroll
+        for (int c = 0; c < QC; ++c)
+          f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qha[c], ql[c], kv, c, 0, 0);
+        wg_commit();
+#pragma unroll
+        for (int ch = 1; ch < NCH; ++ch) {
+          wg_wait<0>(); /* the previous chunk has read ql */
+          f32_q_frags_hk<QC, BM, C::KS>(qha, ql, smq, wrow + g, g, t4, ch * QC);
+          wg_fence();
+#pragma unroll
+          for (int c = 0; c < QC; ++c)
+            f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qha[ch * QC + c], ql[c], kv, ch * QC + c,
+                                                0, 0);
+        }
+#pragma unroll
+        for (int kk = 0; kk < C::KS; ++kk)
+          f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qha[kk], ql[0], kv, kk, 0, 1);
+        wg_commit();
       } else {
         /* S = Q K^T (, Sd = Q Kd^T + Qd K^T): pass 0 with Q's fragments, pass 1 (JVP) with Qd's,
            NCH chunks of QC k8 steps each; the fragments of the first chunk before this turn */
@@ -354,9 +445,18 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
             f32_q_frags<QC, BM, PRECISE>(qh, ql, pass ? smqd : smq, wrow + g, g, t4, ch * QC);
           }
           wg_fence();
+          if (SMALL1 && pass == 0) {
+            /* SMALLFIRST (one chunk): the small products of every k8 step, then the hi * hi ones */
 #pragma unroll
-          for (int c = 0; c < QC; ++c)
-            f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qh[c], ql[c], kv, ch * QC + c, pass);
+            for (int part = 0; part < 2; ++part)
+#pragma unroll
+              for (int c = 0; c < QC; ++c)
+                f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qh[c], ql[c], kv, c, 0, part);
+          } else {
+#pragma unroll
+            for (int c = 0; c < QC; ++c)
+              f32_s_step<D, BN, JVP, ST, PRECISE>(&s[0][0][0], &sd[0][0][0], qh[c], ql[c], kv, ch * QC + c, pass);
+          }
           wg_commit();
         }
       }
@@ -403,13 +503,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 #endif
 }
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF = true>
 static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG>;
+  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, SF>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -417,13 +517,14 @@ static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cud
   return JFA_SUCCESS;
 }
 
-/* The float32 forward / JVP of tuning variant V (tiles.h) at head dim D. */
-template <int D, bool JVP, int V>
+/* The float32 forward / JVP of tuning variant V (tiles.h) at head dim D; SF = false: 3xTF32's score
+   products in the order before SMALLFIRST (tuning builds' JFA_TUNE_SM90_F32_FWD_ORDER=1 only). */
+template <int D, bool JVP, int V, bool SF = true>
 static jfa_status_t sm90_fwd_f32_variant(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, V);
   static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
   if (tf32) return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG>(a, t, st);
-  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG>(a, t, st);
+  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, SF>(a, t, st);
 }
 
 /* Tuning builds: float32 variant v (JFA_TUNE_SM90A) if tiles.h has it for this op and head dim,
@@ -442,6 +543,9 @@ static jfa_status_t sm90_fwd_f32_tuned(const FwdArgs &a, const Sm90Tensors &t, b
 template <int D, bool JVP>
 jfa_status_t sm90_fwd_f32_d(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
 #ifdef JFA_TUNING
+  /* the score products' order before SMALLFIRST (variant 0's tiles): for the A / B of its cost and
+     for showing test_gpu_f32's large-logit lse check failing on it */
+  if (!tf32 && tune_variant("JFA_TUNE_SM90_F32_FWD_ORDER") == 1) return sm90_fwd_f32_variant<D, JVP, 0, false>(a, t, tf32, st);
   return sm90_fwd_f32_tuned<D, JVP, 1>(a, t, tf32, st, tune_variant("JFA_TUNE_SM90A"));
 #else
   return sm90_fwd_f32_variant<D, JVP, 0>(a, t, tf32, st);
