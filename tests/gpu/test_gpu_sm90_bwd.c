@@ -31,7 +31,11 @@
  * same checks for each (the masked cases keep the default); =5 runs the unmasked D = 192 cases
  * with the score products exchanged between the consumers (SM90_DQ_CSX); =6 / 7 the unmasked
  * D = 64 / 96 / 128 cases with the overlapped order (SM90_DQ_SPLITO; 7 with 3 stages at D = 128),
- * =8 SM90_DQ_SPLIT with 3 stages at D = 128 (CTest: test_gpu_sm90_bwd_tune<n> in tuning builds).
+ * =9 the masked and unmasked D = 64 / 96 / 128 cases with SM90_DQ_TMAO (SPLITO's order, each consumer
+ * adding its own dQ: the masked kernel's candidate, issue 18): unmasked, dK and dV must also be
+ * bitwise the default SPLITO's on the same inputs (cases without large logits); masked, whether they
+ * are bitwise the default's is printed (P's formula differs; CTest: test_gpu_sm90_bwd_tune<n> in
+ * tuning builds).
  *
  *   ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat; JFA_TEST_OWN_REF=1: the old reference)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -395,6 +399,34 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
            "exactly dK = dV = 0 (%lld bad)", ci, (long long)empty_rows, (long long)bad_rows, (long long)empty_keys,
            (long long)bad_keys);
   tu_expect(nm, bad_rows == 0 && bad_keys == 0);
+
+  /* JFA_TUNE_SM90_BWD=9 (tuning builds: SM90_DQ_TMAO, masked and unmasked at D <= 128): the call again
+     with the variable unset (the default kernel on the same inputs: the unmasked calls' SPLITO, the
+     masked ones' SM90_DQ_TMA), its dQ within tolerance. Unmasked: dK and dV must be bitwise SPLITO's (the
+     same products per accumulator in the same order, the same P formula and dS). Masked: P's formula
+     differs (ex2.approx.ftz of an FFMA against the old path's exp2f, which ptxas may or may not fuse into
+     the same FFMA; equal where P >= 2^-126 if fused), so only printed whether they are bitwise equal; the
+     float64 checks above are the test. Large-logit cases (P below 2^-126 likely) left out. dQ's
+     reduce-adds come in another order either way. */
+  const char *tune = getenv("JFA_TUNE_SM90_BWD");
+  if (tune && strcmp(tune, "9") == 0 && c->qk_scale <= 1 && c->D <= 128 && want_path(c) == GT_PATH_SM90) {
+    const int masked = c->win || c->seq_q || c->dense || c->mask == POS || c->mask == NPOS;
+    memcpy(sdk, dk.val, nk * 8);
+    memcpy(sdv, dv.val, nk * 8);
+    unsetenv("JFA_TUNE_SM90_BWD");
+    run_bwd(gpu, &prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
+    setenv("JFA_TUNE_SM90_BWD", "9", 1);
+    snprintf(nm, sizeof(nm), "case %d default kernel's dQ", ci);
+    gt_compare(nm, dq.val, rdq, nq, tol);
+    const int same = memcmp(sdk, dk.val, nk * 8) == 0 && memcmp(sdv, dv.val, nk * 8) == 0;
+    if (masked) {
+      printf("  masked: dK, dV %s the default kernel's (JFA_TUNE_SM90_BWD=9; rel diff dK %.3g dV %.3g)\n",
+             same ? "bitwise" : "NOT bitwise", tu_rel_err(sdk, dk.val, nk), tu_rel_err(sdv, dv.val, nk));
+    } else {
+      snprintf(nm, sizeof(nm), "case %d dK, dV bitwise SPLITO's (JFA_TUNE_SM90_BWD=9)", ci);
+      tu_expect(nm, same);
+    }
+  }
 
   if (c->det) {
     /* deterministic: the same family (its dQ from simt), two runs bitwise equal */

@@ -54,7 +54,8 @@
  * spills 5.4 KB. Measured by lowering the consumers' count: at D = 128 they need 217..232
  * registers (152 bytes of spills at 216), at D = 64 they fit in 168. What this version leaves out (FA3 has it): ping-pong between the
  * consumers, overlapping the next block's S with this block's softmax, one dQ reduce-add per
- * CTA in the masked kernel (the unmasked one has it, SM90_DQ_SPLIT), lse / delta by TMA, BM = 128 at D = 64.
+ * CTA in the masked kernel (the unmasked one has it, SM90_DQ_SPLIT; the masked one has FA3's order only
+ * as SM90_DQ_TMAO, a tuning variant), lse / delta by TMA, BM = 128 at D = 64.
  * Causal: the query blocks before the first that sees key n0 are skipped; within a block keys
  * are masked per element only where the block straddles the diagonal or Nk.
  * Interval masks (MASKED, a.masked: windows, positions, packed sequences, causal with them; the
@@ -110,6 +111,17 @@
  * dK's, and dQ waited alone: it is staged and reduce-added while dK runs. The same products in the same order per
  * accumulator; P differs from SM90_DQ_SPLIT's only where it is below 2^-126 (flushed to zero).
  * ptxas: 0 spills at 240; the consumers need 233..240 at D = 128 (16 bytes of spills at 232).
+ * SM90_DQ_TMAO (tuning builds: JFA_TUNE_SM90_BWD=9, masked and unmasked calls at D = 64 / 96 / 128; issue 18):
+ * SPLITO's order with SM90_DQ_TMA's per-consumer dQ adds, so that the MASKED kernel can take it (its consumers
+ * never meet). P as SPLITO (FFMA + ex2.approx.ftz; MASKED: the interval test only where the block is not
+ * full for the consumer's keys, the dense bit test only in a partial tile), dS by stmatrix .trans; then
+ * dQ's slab 0 (64 columns), dK, the wait for slab 0 (dK runs while it is staged and reduce-added) and at
+ * D = 96 / 128 slab 1, issued before slab 0 is staged and waited for alone. The masked D = 128 kernel (232
+ * registers) spilled 16 bytes with dV issued before dS (P^T's fragments live beside P, dP, dK and dV):
+ * there (DVL) dV is issued once dS is computed, and runs while dS is written and dQ's products are issued.
+ * Against the masked kernel's default (SM90_DQ_TMA) dK and dV are bitwise equal where every P >= 2^-126
+ * (exp2f there, ex2.approx.ftz here); dQ's reduce-adds come in another order. ptxas: 0 spills at 232 /
+ * 240 (D = 64, 96, 128, masked and not).
  */
 #ifndef JFA_KERNELS_SM90_BWD_CUH_
 #define JFA_KERNELS_SM90_BWD_CUH_
@@ -143,7 +155,7 @@ enum {
                           consumer 1 writes the block's 16-bit dS for dQ. 5 units of 64 x 64 x D
                           tensor work a block instead of CS's 7, for two 256-thread barriers and
                           32 KB of shared-memory traffic a consumer */
-  SM90_DQ_SPLITO = 6   /* SM90_DQ_SPLIT with the tensor work overlapped (OVL; the unmasked kernel's
+  SM90_DQ_SPLITO = 6,  /* SM90_DQ_SPLIT with the tensor work overlapped (OVL; the unmasked kernel's
                           default at D <= 128 since the fifth session of 2026-12-02, tiles.h
                           kSm90BwdDq; tuning builds: =4 runs SPLIT, =7 SPLITO with 3 stages): FlashAttention-3's
                           order of issue and waits. S^T and dP^T in two commit groups, P computed
@@ -151,6 +163,14 @@ enum {
                           computed and written); dQ issued before dK and waited alone, so that dK
                           runs while dQ is staged and reduce-added. P by one FFMA and ex2.approx.ftz
                           (a P below 2^-126 flushes to 0); dS to shared memory by stmatrix .trans */
+  SM90_DQ_TMAO = 7     /* SM90_DQ_TMA in SPLITO's order (OVL; tuning builds: JFA_TUNE_SM90_BWD=9, masked
+                          and unmasked D <= 128 calls; issue 18): each consumer still adds the dQ of its
+                          own 64 keys (no barrier between the consumers, so the MASKED kernel's consumers
+                          keep skipping their empty blocks apart), with SPLITO's score commit groups, P by
+                          FFMA + ex2.approx.ftz (MASKED: the interval / dense test only in blocks that are
+                          not full), dV issued before dS, dS by stmatrix .trans; then dQ's first 64-column
+                          slab issued before dK and staged while dK (and, at D = 96 / 128, the second
+                          slab's products, issued once the first is done) run */
 };
 
 /* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base).
@@ -160,8 +180,11 @@ enum {
    has its own two dS buffers. */
 template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, bool CS = false> struct Sm90Bwd {
   static constexpr bool XS = DQ == SM90_DQ_CSX; /* CS with the score products exchanged */
-  static constexpr bool OVL = DQ == SM90_DQ_SPLITO;              /* SPLIT, overlapped order */
-  static constexpr bool SPLIT = DQ == SM90_DQ_SPLIT || OVL;      /* the column split of dQ's adds */
+  static constexpr bool TMAO = DQ == SM90_DQ_TMAO;               /* TMA, overlapped order */
+  static constexpr bool OVL = DQ == SM90_DQ_SPLITO || TMAO;      /* the overlapped order (SPLITO, TMAO) */
+  /* TMAO, masked, D = 128: dV issued after dS is computed, not before (registers: bwd.cuh, OVL) */
+  static constexpr bool DVL = TMAO && MASKED && D > 96;
+  static constexpr bool SPLIT = DQ == SM90_DQ_SPLIT || DQ == SM90_DQ_SPLITO; /* the column split of dQ's adds */
   static constexpr int BM = 64, NH = (D + 63) / 64, NWG = CS ? 2 : BN / 64, NTHREADS = 128 * (1 + NWG);
   /* the dK / dV columns of one consumer (CS: D / 2, consumer w from w D / 2; else all D) */
   static constexpr int DW = CS ? D / 2 : D;
@@ -173,7 +196,7 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   static constexpr uint32_t STAGE_BYTES = 2 * NH * HALF_Q;         /* Q, then dO */
   static constexpr uint32_t DS_BYTES = BM * 128;                   /* one dS buffer: BM queries x 64 keys */
   /* per consumer: BM x 64 fp32 (SM90_DQ_TMA), BM x its SM90_DQ_SPLIT columns, BM x 32 (SM90_DQ_CS) */
-  static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA     ? BM * 64 * 4
+  static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA || TMAO ? BM * 64 * 4
                                        : SPLIT ? BM * (SPLIT_C > D - SPLIT_C ? SPLIT_C : D - SPLIT_C) * 4
                                        : DQ == SM90_DQ_CS || XS ? BM * 32 * 4
                                                                 : 0;
@@ -218,6 +241,8 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   /* SM90_DQ_SPLIT: two consumers that meet at every block (the masked kernel skips empty blocks per
      consumer, so it keeps its own dQ adds) */
   static_assert(!SPLIT || (NWG == 2 && !MASKED), "SM90_DQ_SPLIT: two consumers, unmasked kernel");
+  /* SM90_DQ_TMAO: dQ in at most two 64-column slabs (D <= 128), each consumer on its own 64 keys */
+  static_assert(!TMAO || (!CS && NH <= 2), "SM90_DQ_TMAO: D <= 128, not the column split");
   /* the swizzled tiles (K, V, each stage's Q and dO halves, the dS buffers) start at 1024-byte
      boundaries, which the 128-byte swizzle of TMA and of the wgmma descriptors assumes */
   static_assert(HALF_Q % 1024 == 0 && HALF_K % 1024 == 0 && STAGE_OFF % 1024 == 0 && DS_OFF % 1024 == 0 &&
@@ -696,7 +721,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           }
         } else if constexpr (C::OVL) {
           /* P only (dP^T may still run): one FFMA and one ex2.approx.ftz a probability (P below
-             2^-126 flushes to zero), and the per-element mask only in blocks that need it */
+             2^-126 flushes to zero), and the per-element mask only in blocks that need it (MASKED,
+             TMAO: the interval test where the keys are not full for every row, the dense bit test
+             in a partial tile; the same tests as softmax_ds) */
           auto p_only = [&](auto mk) {
 #pragma unroll
             for (int nt = 0; nt < NQ; ++nt)
@@ -705,12 +732,21 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
                 float pv = p_cap1(exp2_ftz(fmaf(s[nt][e], a.scale_log2, -lb[qi])));
                 if constexpr (decltype(mk)::value) {
-                  if (kl >= klim || kl - qi > cdiff) pv = 0.f;
+                  if constexpr (MASKED) {
+                    if (need_mask) {
+                      const int2 iv = ivb[qi];
+                      const int kj = (int)nw0 + kl;
+                      if (kj < iv.x || kj >= iv.y) pv = 0.f;
+                    }
+                    if (dpart && !(((e >> 1) ? dwb : dwa) >> (nt * 8 + (e & 1)) & 1u)) pv = 0.f;
+                  } else {
+                    if (kl >= klim || kl - qi > cdiff) pv = 0.f;
+                  }
                 }
                 s[nt][e] = pv;
               }
           };
-          if (need_mask) p_only(std::true_type{});
+          if (need_mask || dpart) p_only(std::true_type{});
           else p_only(std::false_type{});
         } else {
           softmax_ds(&s[0][0], std::true_type{});
@@ -720,15 +756,25 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         uint32_t ap[KQ][4], as[KQ][4];
         if constexpr (C::OVL) {
           /* OVL: dV += P^T dO issued now (it runs while dS is computed and written), then dP^T
-             waited for (the groups complete in order: S^T, dP^T, dV) and dS = P (dP - delta) */
-          wg_acc_to_a<T, KQ>(ap, s);
-          wg_reg_fence<DT * 4>(&dv[0][0]);
-          wg_fence();
+             waited for (the groups complete in order: S^T, dP^T, dV) and dS = P (dP - delta).
+             DVL (TMAO, masked D = 128): dP^T waited for first, dS computed, then dV issued (it runs
+             while dS is written and dQ's products are issued): P^T's fragments live beside P, dP and
+             dK / dV spilled 16 bytes at the masked kernel's 232 registers */
+          auto issue_dv = [&]() {
+            wg_acc_to_a<T, KQ>(ap, s);
+            wg_reg_fence<DT * 4>(&dv[0][0]);
+            wg_fence();
 #pragma unroll
-          for (int kk = 0; kk < KQ; ++kk)
-            sm90_mm_cols<T, 0, D, true>(&dv[0][0], ap[kk], 0, sO + kk * 2048, C::HALF_Q, 1);
-          wg_commit();
-          wg_wait<1>();
+            for (int kk = 0; kk < KQ; ++kk)
+              sm90_mm_cols<T, 0, D, true>(&dv[0][0], ap[kk], 0, sO + kk * 2048, C::HALF_Q, 1);
+            wg_commit();
+          };
+          if constexpr (!C::DVL) {
+            issue_dv();
+            wg_wait<1>();
+          } else {
+            wg_wait<0>();
+          }
           wg_reg_fence<NQ * 4>(&dp[0][0]);
           const float *dbo = del_s + st * BM;
 #pragma unroll
@@ -736,6 +782,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
 #pragma unroll
             for (int e = 0; e < 4; ++e) dp[nt][e] = s[nt][e] * (dp[nt][e] - dbo[nt * 8 + 2 * t4 + (e & 1)]);
           wg_acc_to_a<T, KQ>(as, dp);
+          if constexpr (C::DVL) issue_dv();
         } else {
           wg_acc_to_a<T, KQ>(ap, s);
           wg_acc_to_a<T, KQ>(as, dp);
@@ -929,6 +976,53 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             else split_dq(std::integral_constant<int, C::SPLIT_C>{}, std::integral_constant<int, D>{});
             dsb ^= 1;
           }
+        } else if constexpr (C::TMAO) {
+          /* dQ[BM x D] += dS K over this warpgroup's 64 keys (SM90_DQ_TMA's products and adds) in the
+             overlapped order: slab 0's products, then dK += dS^T Q, then the wait for slab 0 (and dV:
+             the groups complete in order), whose staging and reduce-add run while dK does; at D = 96 /
+             128 slab 1's products are issued before slab 0 is staged (its accumulator is taken only
+             once dV is done and P^T's fragments are free) and waited for alone */
+          auto issue_dk = [&]() {
+            wg_reg_fence<DT * 4>(&dk[0][0]);
+            wg_fence();
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk)
+              sm90_mm_cols<T, 0, D, true>(&dk[0][0], as[kk], 0, sQ + kk * 2048, C::HALF_Q, 1);
+            wg_commit();
+          };
+          if (a.skip_dq) {
+            issue_dk();
+          } else {
+            const uint32_t sdS = sDSw + (uint32_t)dsb * C::DS_BYTES;
+            const int z = (int)(b * p.Hq + hcur);
+            constexpr int W0 = D < 64 ? D : 64, W1 = D - W0;
+            /* slab hh's products (W columns from 64 hh) into acc, one commit group */
+            auto dq_issue = [&](auto hht, float *acc) {
+              constexpr int hh = decltype(hht)::value, W = hh == 0 ? W0 : W1;
+              wg_fence();
+#pragma unroll
+              for (int kk = 0; kk < 4; ++kk)
+                wgmma_ss<T, W, 1>(acc, wg_desc(sdS + kk * 32, 16, 1024),
+                                  wg_desc(sK + hh * C::HALF_K + krow + kk * 2048, C::HALF_K, 1024), kk > 0);
+              wg_commit();
+            };
+            float acc0[W0 / 8][4];
+            dq_issue(std::integral_constant<int, 0>{}, &acc0[0][0]);
+            issue_dk();
+            wg_wait<1>(); /* dV's and slab 0's products done; dK's run */
+            wg_reg_fence<W0 / 2>(&acc0[0][0]);
+            if constexpr (W1 > 0) {
+              float acc1[W1 / 8][4];
+              dq_issue(std::integral_constant<int, 1>{}, &acc1[0][0]);
+              sm90_dq_reduce<BM, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, 0, (int)q0, z);
+              wg_wait<0>();
+              wg_reg_fence<W1 / 2>(&acc1[0][0]);
+              sm90_dq_reduce<BM, W1>(acc1, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, 64, (int)q0, z);
+            } else {
+              sm90_dq_reduce<BM, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, 0, (int)q0, z);
+            }
+            dsb ^= 1;
+          }
         } else if (!a.skip_dq) {
           /* dQ[BM x D] += dS K, per 64-column slab of D (the last one 32 columns at D = 96); K's
              rows (keys) are the k16 steps */
@@ -974,7 +1068,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
       }
     }
 
-    if constexpr (DQ == SM90_DQ_TMA || C::SPLIT || CS) {
+    if constexpr (DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) {
       if (dq_issuer) bulk_wait(); /* the reduce-adds read the staging buffers until done */
     }
     /* store dK (scaled) and dV of the warp's 16 keys (zeros when no query block sees them) */
@@ -1011,7 +1105,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
-  if ((DQ == SM90_DQ_TMA || C::SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
+  if ((DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
@@ -1041,6 +1135,12 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
   } else {
     /* the masked kernel cannot take SM90_DQ_SPLIT / SPLITO (its consumers skip empty blocks apart) */
     constexpr int dqm = kSm90BwdDq == SM90_DQ_SPLIT || kSm90BwdDq == SM90_DQ_SPLITO ? SM90_DQ_TMA : kSm90BwdDq;
+#ifdef JFA_TUNING
+    /* JFA_TUNE_SM90_BWD=9: the masked calls in the overlapped order with per-consumer dQ adds
+       (SM90_DQ_TMAO; the unmasked ones below) */
+    if (a.masked && tune_variant("JFA_TUNE_SM90_BWD") == 9)
+      return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_TMAO, true, false>(a, t, st);
+#endif
     if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true, false>(a, t, st);
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
@@ -1056,6 +1156,8 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
          tiles.h's tuning row 1 (D = 128: 3 instead of 2; a row's absence: row 0's) */
       case 6: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_SPLITO, false, false>(a, t, st);
       case 7: return launch_bwd_sm90a<T, D, c1.BN, c1.ST, SM90_DQ_SPLITO, false, false>(a, t, st);
+      /* =9: SM90_DQ_TMAO (SM90_DQ_TMA in the overlapped order; masked calls: above) */
+      case 9: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMAO, false, false>(a, t, st);
       default: break;
     }
 #endif

@@ -211,7 +211,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
  *  session run 1: SPLIT 1.04-1.08x faster than 2. 6 SM90_DQ_SPLITO: SPLIT in FlashAttention-3's
  *  order of issue and waits (D <= 128), the default since the fifth session of 2026-12-02 (H200: 1.12-1.16x
  *  SPLIT: N = 4096 D = 128 400.1 -> 461.0 TFLOP/s, causal 341.6 -> 396.4, N = 16384 causal 425.9 ->
- *  487.1, D = 64 288.9 -> 323.8). Masked calls run 2 when this is 3 or 6. */
+ *  487.1, D = 64 288.9 -> 323.8). Masked calls run 2 when this is 3 or 6 (JFA_TUNE_SM90_BWD=9: 7, TMAO). */
 static constexpr int kSm90BwdDq = 6;
 
 /** Whether the sm90 float32 backward (bwd_f32.cuh, D = 64, unmasked / causal) takes the calls it can
