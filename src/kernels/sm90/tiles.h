@@ -129,6 +129,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_BWD,  0, 128, 0,    128,  2, false,  128, false, false},
   {OP_BWD,  0, 192, 0,     64,  2, false,   64, false, true},
   {OP_BWD,  0, 256, 0,     64,  2, false,   64, false, true},
+  /* backward-JVP (bwd_jvp.cuh, the AB split; off by default: kSm90BwdJvp): BN = 64 keys a CTA (both
+     consumers on them), BM = 64 query rows a stage of Q, Qd, dO, dOd; ST stages: at D = 128 one (two
+     would need 279 KB with K, Kd, V, Vd, the fp32 P / Pd exchange and the dQd staging), at 64 three.
+     Unmasked and causal only (BNM unused) */
+  {OP_BWD_JVP, 0,  64, 0,  64,  3, false,   64, false, false},
+  {OP_BWD_JVP, 0, 128, 0,  64,  1, false,   64, false, false},
   /* tuning variants (JFA_TUNING builds only; the backward's dQ adds: JFA_TUNE_SM90_BWD, bwd.cuh) */
   /* the backward's stages for JFA_TUNE_SM90_BWD=7 (bwd.cuh; H200: +0-0.6%): at D = 128 3 stages of Q and dO
      (231,992 bytes of shared memory with SM90_DQ_SPLIT's staging, of 232,448) */
@@ -216,6 +222,11 @@ static constexpr bool kSm90BwdF32 = false;
  *  and their lo planes 64 KB, the dS planes 32 KB: 225.6 KB), TF32 64 (4 tiles a stage, 64 KB; 194.1 KB):
  *  wgmma N = 64 for the score products and dQ^T. */
 static constexpr int kSm90BwdF32BM = 32, kSm90BwdF32BMT = 64;
+
+/** Whether the sm90 backward-JVP (bwd_jvp.cuh: bf16 / fp16, D = 64 / 128, unmasked or causal) takes
+ *  the calls it can by default (family.cu; JFA_SM90_BWD_JVP=1 / 0 overrides per call). Off until it
+ *  has run on an H200 (2026-12-02 sixth session, branch bwdjvp90: compiled, not run). */
+static constexpr bool kSm90BwdJvp = false;
 
 /** Whether a row of dtype rd serves dtype dt: rows of dtype 0 serve the 16-bit types. */
 constexpr bool sm90_dtype_match(int rd, int dt) {

@@ -1,0 +1,427 @@
+/*
+ * bwd_jvp.cuh - the sm90 family's (Hopper, sm_90a: wgmma fed by TMA through mbarriers) backward-JVP
+ * kernel of jfa (second order, jfa_attention_backward_jvp), bf16 / fp16 with fp32 accumulation, at
+ * D = 64 and 128, unmasked or causal (both alignments, q_pos0 / k_pos0), GQA. Off by default until it
+ * has run on a GPU (tiles.h kSm90BwdJvp; JFA_SM90_BWD_JVP=1 per call, family.cu). The design is
+ * bench/RESULTS.md's "2026-12-02 (fifth session): an sm90 backward-JVP (issue 20)", the AB split;
+ * the arithmetic is sm80/bwd_jvp.cuh's (the same per-element formulas, P in fp32):
+ *   S^T = K Q^T, Sd^T = Kd Q^T + K Qd^T, dP^T = V dO^T, dPd^T = Vd dO^T + V dOd^T,
+ *   P = exp2(s log2e S - lse), Pd = P (s Sd - mu), dS = P (dP - delta), dSd = Pd (dP - delta) + P (dPd - deltad),
+ *   dVd += Pd^T dO + P^T dOd, dKd += dSd^T Q + dS^T Qd (scaled by s at the end),
+ *   dQd += dSd K + dS Kd (fp32 workspace by TMA reduce-adds; the caller scales it).
+ * A CTA owns BN = 64 keys of one (batch, kv head) and walks the query heads of its GQA group and the
+ * query blocks of BM = 64 rows (causal: from the first that sees its keys, bwd_query_blocks). Three
+ * warpgroups:
+ *   - the producer (setmaxnreg 40): warp 0 lane 0 loads K, Kd, V, Vd once and, per block, Q, Qd, dO,
+ *     dOd into a stage (TMA, 128-byte swizzle); warp 0's lanes write the block's lse (log2 units, +inf
+ *     for rows without keys and past Nq), mu, delta and deltad into the stage;
+ *   - consumer A (setmaxnreg 232): S^T and Sd^T (3 units of 64 x 64 x D), P and Pd, which it writes
+ *     to shared memory in fp32 (one float4 a thread per 8 columns, in its registers' order) for B,
+ *     then dVd += Pd^T dO + P^T dOd (RS: A from registers; 2 units), and dQd's columns [0, D / 2);
+ *   - consumer B (232): dP^T and dPd^T (3 units), then, once A's P, Pd are in shared memory (named
+ *     barrier 1), dS and dSd in place; both as 16-bit into shared memory (stmatrix .trans, the dS
+ *     layout of bwd.cuh: queries x 64 keys, K-major for dQd), named barrier 2 (A and B), dKd += dSd^T Q
+ *     + dS^T Qd (RS, 2 units), and dQd's columns [D / 2, D).
+ * dQd[:, half] = dSd K[:, half] + dS Kd[:, half] (SS, M = 64 queries, depth 64 keys, N = D / 2: one
+ * unit a side) is staged in fp32 and reduce-added (sm90_dq_reduce, bwd.cuh's SPLIT): one add per
+ * element per CTA. 6 units a side a block, nothing computed twice (12 = 2.4x the backward's 5).
+ * The buffers: A writes block j + 1's P / Pd only after barrier 2 of block j, where B arrives after
+ * reading block j's; B writes block j + 1's dS / dSd only after barrier 1 of j + 1, where A arrives
+ * after waiting for its dQd products of block j (which read them). Each consumer warp arrives on
+ * the stage's `empty` once its products reading the stage are done (A: S, Sd, dVd; B: dP, dPd, dKd).
+ * Shared memory (bf16): K, Kd, V, Vd 4 x 64 x D, a stage 4 x 64 x D (Q, Qd, dO, dOd), dS + dSd 16 KB,
+ * the P / Pd exchange 32 KB, dQd staging 2 x 64 x D / 2 fp32: at D = 128 one stage (215 KB of 227;
+ * two would need 279), at D = 64 three (201 KB).
+ * First-order outputs (dQ, dK, dV) are not computed here: family.cu runs the sm90 backward (bwd.cuh)
+ * for them, as the sm80 family does at D > 64 (17 units instead of a fused 15; the design's fused
+ * instantiation is future work). Deterministic mode: the kernel skips dQd (a.dqd_ws == NULL) and the
+ * caller takes dQd, dQ from the simt kernel. Accumulate mode: dKd, dVd added in fp32.
+ * Masked elements (causal, keys past Nk) give P = Pd = 0 exactly (and so dS = dSd = 0 where dP is
+ * finite); rows with lse = -inf contribute nothing; NaN in a visible element propagates (p_cap1).
+ * Not taken here (family.cu declines them to sm80): windows, packed sequences, dense masks, other
+ * head dims, float32.
+ */
+#ifndef JFA_KERNELS_SM90_BWD_JVP_CUH_
+#define JFA_KERNELS_SM90_BWD_JVP_CUH_
+
+#ifndef JFA_BJ_PRN
+#define JFA_BJ_PRN "40"
+#define JFA_BJ_CRN "232"
+#endif
+#include "kernels/sm90/bwd.cuh" /* sm90_mm_cols, sm90_dq_reduce, the primitives of wgmma.cuh */
+
+/* Tile shapes and shared-memory layout (offsets from a 1024-aligned base). */
+template <int D, int ST> struct Sm90BwdJvp {
+  static constexpr int BM = 64, BN = 64, NH = D / 64, NTHREADS = 384, DH = D / 2;
+  static constexpr uint32_t HALF = 64 * 128;      /* one 64-column slab of 64 rows */
+  static constexpr uint32_t TILE = NH * HALF;     /* one 64 x D tile (K, Kd, V, Vd, Q, Qd, dO, dOd) */
+  static constexpr uint32_t KV_BYTES = 4 * TILE;  /* K, Kd, V, Vd */
+  static constexpr uint32_t STAGE_BYTES = 4 * TILE; /* Q, Qd, dO, dOd */
+  static constexpr uint32_t DS_BYTES = BM * 128;  /* one 16-bit buffer: BM queries x 64 keys */
+  static constexpr uint32_t X_BYTES = 128 * 16 * 16; /* P, Pd: 16 float4 a consumer thread */
+  static constexpr uint32_t DQ_BYTES = BM * DH * 4;  /* one consumer's dQd staging (DH / 32 boxes) */
+  static constexpr uint32_t STAGE_OFF = KV_BYTES;
+  static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES; /* dS, then dSd */
+  static constexpr uint32_t X_OFF = DS_OFF + 2 * DS_BYTES;
+  static constexpr uint32_t DQ_OFF = X_OFF + X_BYTES; /* [2] staging */
+  static constexpr uint32_t STAT_OFF = DQ_OFF + 2 * DQ_BYTES; /* lse, mu, delta, deltad [ST][BM] each */
+  static constexpr uint32_t BAR_OFF = STAT_OFF + 4 * ST * BM * 4; /* full[ST], empty[ST], kv */
+  static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024;
+  static_assert(D == 64 || D == 128, "sm90 backward-JVP: D = 64 or 128");
+  static_assert(SMEM <= 232448, "sm90 backward-JVP: shared memory beyond the sm_90 opt-in limit");
+  static_assert(STAGE_OFF % 1024 == 0 && STAGE_BYTES % 1024 == 0 && DS_OFF % 1024 == 0 && DQ_OFF % 1024 == 0 &&
+                    DQ_BYTES % 1024 == 0 && TILE % 1024 == 0,
+                "sm90 backward-JVP tiles not 1024-byte aligned");
+  static_assert(BAR_OFF % 8 == 0, "mbarriers need 8-byte alignment");
+  static_assert(KV_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
+};
+
+/* The TMA maps of one call (kernel parameter space). */
+struct Sm90BwdJvpMaps {
+  CUtensorMap q, qd, dout, doutd, k, kd, v, vd;
+  CUtensorMap dqd; /* the fp32 dQd workspace (unless deterministic) */
+};
+
+/* Writes (accumulate: adds into the fp32 accumulator) one element of a key-side output; no data: skipped. */
+template <typename T>
+__device__ __forceinline__ void sm90_bj_store(const View &t, int64_t b, int64_t h, int64_t j, int d, float x,
+                                              int accumulate) {
+  if (!t.p) return;
+  if (accumulate) ((float *)t.p)[voff(t, b, h, j, d)] += x;
+  else ((T *)t.p)[voff(t, b, h, j, d)] = from_f<T>(x);
+}
+
+template <typename T, int D, int ST>
+__global__ void __launch_bounds__(384, 1)
+    bwd_jvp_sm90a_kernel(const __grid_constant__ BwdJvpArgs a, const __grid_constant__ Sm90BwdJvpMaps tm) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  typedef Sm90BwdJvp<D, ST> C;
+  constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = D / 8, KQ = BM / 16, DH = C::DH;
+  extern __shared__ __align__(1024) unsigned char smraw[];
+  const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
+  unsigned char *gbase = smraw + (sbase - smem_u32(smraw));
+  float *lse_s = (float *)(gbase + C::STAT_OFF), *mu_s = lse_s + ST * BM, *del_s = mu_s + ST * BM,
+        *deld_s = del_s + ST * BM;
+  const uint32_t bar = sbase + C::BAR_OFF, bar_kv = bar + 16 * ST;
+
+  const jfa_problem_t &p = a.p;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
+  const int64_t n0 = (int64_t)blockIdx.x * C::BN;
+  const BwdQueryBlocks qbs = bwd_query_blocks<BM, C::BN, false>(p, a.mk, n0);
+  const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb;
+  const int64_t total = qbs.per_head * grp;
+  const bool dq_on = a.dqd_ws != nullptr;
+
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int s = 0; s < ST; ++s) {
+      mbar_init(bar + 8 * s, 32);       /* warp 0's lanes (the statistics), lane 0 with the bytes */
+      mbar_init(bar + 8 * (ST + s), 8); /* one arrival per consumer warp */
+    }
+    mbar_init(bar_kv, 1);
+    mbar_fence_init();
+  }
+  __syncthreads();
+
+  if (warp < 4) {
+    /* producer warpgroup: warp 0 works, the three others idle */
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 " JFA_BJ_PRN ";\n" ::: "memory");
+    if (warp == 0 && total > 0) {
+      const uint32_t sK = sbase, sKd = sK + C::TILE, sV = sKd + C::TILE, sVd = sV + C::TILE;
+      const uint32_t sSTG = sbase + C::STAGE_OFF;
+      if (lane == 0) {
+        mbar_arrive_expect_tx(bar_kv, C::KV_BYTES);
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh) {
+          tma_load_4d(sK + hh * C::HALF, &tm.k, bar_kv, hh * 64, (int)n0, (int)hk, (int)b);
+          tma_load_4d(sKd + hh * C::HALF, &tm.kd, bar_kv, hh * 64, (int)n0, (int)hk, (int)b);
+          tma_load_4d(sV + hh * C::HALF, &tm.v, bar_kv, hh * 64, (int)n0, (int)hk, (int)b);
+          tma_load_4d(sVd + hh * C::HALF, &tm.vd, bar_kv, hh * 64, (int)n0, (int)hk, (int)b);
+        }
+      }
+      int64_t h = hk * grp, qb = qb_start;
+      int st = 0;
+      uint32_t ph = 0;
+      for (int64_t it = 0; it < total; ++it) {
+        /* the rows' statistics (lane l: rows l, l + 32) before the wait, so that their latency passes
+           while the stage is still in use */
+        const int64_t q0 = qb * BM;
+        float lr[2], mr[2], dr[2], ddr[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int64_t i = q0 + lane + 32 * r;
+          float l = INFINITY, m = 0.f, dl = 0.f, dld = 0.f;
+          if (i < p.Nq) {
+            l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+            l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
+            m = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
+            dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+            dld = ((const float *)a.deltad.p)[voff(a.deltad, b, h, i, 0)];
+          }
+          lr[r] = l, mr[r] = m, dr[r] = dl, ddr[r] = dld;
+        }
+        if (it >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int o = st * BM + lane + 32 * r;
+          lse_s[o] = lr[r], mu_s[o] = mr[r], del_s[o] = dr[r], deld_s[o] = ddr[r];
+        }
+        const uint32_t full = bar + 8 * st;
+        if (lane == 0) {
+          mbar_arrive_expect_tx(full, C::STAGE_BYTES);
+          const uint32_t dst = sSTG + st * C::STAGE_BYTES;
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh) {
+            tma_load_4d(dst + hh * C::HALF, &tm.q, full, hh * 64, (int)q0, (int)h, (int)b);
+            tma_load_4d(dst + C::TILE + hh * C::HALF, &tm.qd, full, hh * 64, (int)q0, (int)h, (int)b);
+            tma_load_4d(dst + 2 * C::TILE + hh * C::HALF, &tm.dout, full, hh * 64, (int)q0, (int)h, (int)b);
+            tma_load_4d(dst + 3 * C::TILE + hh * C::HALF, &tm.doutd, full, hh * 64, (int)q0, (int)h, (int)b);
+          }
+        } else {
+          mbar_arrive(full);
+        }
+        if (++qb == nqb) {
+          qb = qb_start;
+          ++h;
+        }
+        if (++st == ST) {
+          st = 0;
+          ph ^= 1u;
+        }
+      }
+    }
+  } else {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 " JFA_BJ_CRN ";\n" ::: "memory");
+    const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
+    const int g = lane >> 2, t4 = lane & 3;
+    const int tid = threadIdx.x & 127;
+    const bool dq_issuer = tid == 0;
+    /* this consumer's dQd columns [dc0, dc0 + DH) and staging buffer */
+    const int dc0 = wg * DH;
+    unsigned char *dqw = gbase + C::DQ_OFF + (size_t)wg * C::DQ_BYTES;
+    const uint32_t sDQw = sbase + C::DQ_OFF + (uint32_t)wg * C::DQ_BYTES;
+    float4 *xb = (float4 *)(gbase + C::X_OFF) + tid; /* P, Pd exchange: float4 i at xb[128 i] */
+    /* A: dVd; B: dKd (64 keys x D) */
+    float acc[DT][4];
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[dt][e] = 0.f;
+    if (total > 0) mbar_wait(bar_kv, 0);
+    const int klim = (int)max((int64_t)0, min((int64_t)64, p.Nk - n0));
+    /* the dS / dSd stmatrix .trans address of this lane (bwd.cuh's SPLITO): matrix j of a packed
+       fragment holds keys 16 wq + 8 (j & 1).. x queries 16 kk + 8 (j >> 1).. */
+    const int mj = lane >> 3, mi = lane & 7;
+    const uint32_t ds_lane = (uint32_t)(8 * (mj >> 1) + mi) * 128 + ((uint32_t)((2 * wq + (mj & 1)) ^ mi) << 4);
+
+    /* dQd[:, dc0 .. dc0 + DH) = dSd K + dS Kd over the block's 64 keys (4 k16 steps each) as one chain
+       into dq; the columns by a runtime offset into K / Kd (a whole slab at D = 128, half a slab at 64),
+       so that both consumers run the same instructions (no branch between wgmma: C7520) */
+    const uint32_t dq_boff = (uint32_t)(dc0 >> 6) * C::HALF + (uint32_t)(dc0 & 63) * 2;
+    auto issue_dqd = [&](float *dq, uint32_t sb) {
+      const uint32_t sK = sb, sKd = sb + C::TILE, sDS = sb + C::DS_OFF, sDSd = sDS + C::DS_BYTES;
+      wg_fence();
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk)
+        sm90_mm_cols<T, 0, DH, false>(dq, nullptr, wg_desc(sDSd + kk * 32, 16, 1024), sK + dq_boff + kk * 2048,
+                                      C::HALF, kk > 0);
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk)
+        sm90_mm_cols<T, 0, DH, false>(dq, nullptr, wg_desc(sDS + kk * 32, 16, 1024), sKd + dq_boff + kk * 2048,
+                                      C::HALF, 1);
+      wg_commit();
+    };
+
+    /* 32-bit loop state (family.cu: Nq, Nk < 2^31, B * Hq < 2^31), fewer live registers */
+    const int qbs0 = (int)qb_start, qbe = (int)nqb, ntot = (int)total;
+    const int64_t cd0 = p.q_pos0 - p.k_pos0 - n0; /* causal: key kl visible to row qi of block q0 iff kl - qi <= cd0 + q0 */
+    int h = (int)(hk * grp), qb = qbs0;
+    int st = 0;
+    uint32_t ph = 0;
+    for (int it = 0; it < ntot; ++it) {
+      const int hcur = h, q0 = qb * BM;
+      if (++qb == qbe) {
+        qb = qbs0;
+        ++h;
+      }
+      /* the shared addresses from a base the compiler cannot see through: else (one stage: the same
+         addresses every block) it hoists every wgmma descriptor out of the loop and keeps them live */
+      uint32_t sb = sbase;
+      asm volatile("" : "+r"(sb));
+      const uint32_t sK = sb, sKd = sK + C::TILE, sV = sKd + C::TILE, sVd = sV + C::TILE;
+      const uint32_t sDS = sb + C::DS_OFF, sDSd = sDS + C::DS_BYTES;
+      const uint32_t sQ = sb + C::STAGE_OFF + st * C::STAGE_BYTES, sQd = sQ + C::TILE, sO = sQd + C::TILE,
+                     sOd = sO + C::TILE;
+      const float *lb = lse_s + st * BM, *mb = mu_s + st * BM, *db = del_s + st * BM, *ddb = deld_s + st * BM;
+      mbar_wait(bar + 8 * st, ph);
+
+      /* the score products: 64 keys x BM queries, k16 steps along D; A: K Q^T into s1, Kd Q^T + K Qd^T
+         into s2; B: V dO^T into s1, Vd dO^T + V dOd^T into s2 (one code path, operands by warpgroup) */
+      float s1[NQ][4], s2[NQ][4];
+      {
+        const uint32_t sX = wg == 0 ? sK : sV, sXd = wg == 0 ? sKd : sVd;
+        const uint32_t sY = wg == 0 ? sQ : sO, sYd = wg == 0 ? sQd : sOd;
+        auto chain = [&](float *acc_, uint32_t sA, uint32_t sB, bool first) {
+#pragma unroll
+          for (int kk = 0; kk < D / 16; ++kk) {
+            const uint32_t o = (kk >> 2) * C::HALF + (kk & 3) * 32;
+            wgmma_ss<T, BM, 0>(acc_, wg_desc(sA + o, 16, 1024), wg_desc(sB + o, 16, 1024), (kk > 0 || !first) ? 1 : 0);
+          }
+        };
+        wg_fence();
+        chain(&s1[0][0], sX, sY, true);
+        wg_commit();
+        chain(&s2[0][0], sXd, sY, true);
+        chain(&s2[0][0], sX, sYd, false);
+        wg_commit();
+        wg_wait<0>();
+        wg_reg_fence<NQ * 4>(&s1[0][0]);
+        wg_reg_fence<NQ * 4>(&s2[0][0]);
+      }
+
+      uint32_t f1[KQ][4], f2[KQ][4]; /* A: P, Pd; B: dS, dSd (16-bit A fragments) */
+      if (wg == 0) {
+        /* A: P, Pd in place (s1 <- P, s2 <- Pd), masked elements exactly 0 */
+        const bool need_mask = klim < 64 || (p.causal && 63 > cd0 + q0);
+        int cdiff = 1 << 30;
+        if (p.causal) cdiff = (int)max(min(cd0 + q0, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+#pragma unroll
+        for (int nt = 0; nt < NQ; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+            const float pv = p_cap1(exp2f(s1[nt][e] * a.scale_log2 - lb[qi]));
+            const float pd = pv * (s2[nt][e] * a.scale - mb[qi]);
+            const bool vis = !need_mask || (kl < klim && kl - qi <= cdiff);
+            s1[nt][e] = vis ? pv : 0.f;
+            s2[nt][e] = vis ? pd : 0.f;
+          }
+          xb[nt * 128] = make_float4(s1[nt][0], s1[nt][1], s1[nt][2], s1[nt][3]);
+          xb[(NQ + nt) * 128] = make_float4(s2[nt][0], s2[nt][1], s2[nt][2], s2[nt][3]);
+        }
+        named_bar_arrive(1, 256); /* P, Pd ready for B */
+        wg_acc_to_a<T, KQ>(f1, s1);
+        wg_acc_to_a<T, KQ>(f2, s2);
+        /* dVd += Pd^T dO + P^T dOd (k16 steps over the block's queries, B MN-major) */
+        wg_reg_fence<DT * 4>(&acc[0][0]);
+        wg_fence();
+#pragma unroll
+        for (int kk = 0; kk < KQ; ++kk) sm90_mm_cols<T, 0, D, true>(&acc[0][0], f2[kk], 0, sO + kk * 2048, C::HALF, 1);
+#pragma unroll
+        for (int kk = 0; kk < KQ; ++kk) sm90_mm_cols<T, 0, D, true>(&acc[0][0], f1[kk], 0, sOd + kk * 2048, C::HALF, 1);
+        wg_commit();
+        named_bar_sync(2, 256); /* B read P, Pd (and wrote dS, dSd) */
+      } else {
+        /* B: dS, dSd in place (s1 <- dS, s2 <- dSd) from A's P, Pd */
+        named_bar_sync(1, 256);
+#pragma unroll
+        for (int nt = 0; nt < NQ; ++nt) {
+          const float4 x = xb[nt * 128], y = xb[(NQ + nt) * 128];
+          const float pv[4] = {x.x, x.y, x.z, x.w}, pd[4] = {y.x, y.y, y.z, y.w};
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int qi = nt * 8 + 2 * t4 + (e & 1);
+            const float dp = s1[nt][e] - db[qi];
+            s1[nt][e] = pv[e] * dp;
+            s2[nt][e] = pd[e] * dp + pv[e] * (s2[nt][e] - ddb[qi]);
+          }
+        }
+        wg_acc_to_a<T, KQ>(f1, s1);
+        wg_acc_to_a<T, KQ>(f2, s2);
+        if (dq_on) {
+#pragma unroll
+          for (int kk = 0; kk < KQ; ++kk) {
+            stmatrix_x4_trans(sDS + ds_lane + kk * 2048, f1[kk]);
+            stmatrix_x4_trans(sDSd + ds_lane + kk * 2048, f2[kk]);
+          }
+          asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
+        }
+        named_bar_sync(2, 256);
+        /* dKd += dSd^T Q + dS^T Qd */
+        wg_reg_fence<DT * 4>(&acc[0][0]);
+        wg_fence();
+#pragma unroll
+        for (int kk = 0; kk < KQ; ++kk) sm90_mm_cols<T, 0, D, true>(&acc[0][0], f2[kk], 0, sQ + kk * 2048, C::HALF, 1);
+#pragma unroll
+        for (int kk = 0; kk < KQ; ++kk) sm90_mm_cols<T, 0, D, true>(&acc[0][0], f1[kk], 0, sQd + kk * 2048, C::HALF, 1);
+        wg_commit();
+      }
+
+      /* dQd's columns of this consumer (both read dS, dSd after barrier 2), then the stage released
+         once the products reading it (dVd / dKd, the group before) are done */
+      if (dq_on) {
+        float dq[DH / 8][4];
+        issue_dqd(&dq[0][0], sb);
+        wg_wait<1>();
+        wg_reg_fence<DT * 4>(&acc[0][0]);
+        wg_reg_fence_u<KQ * 4>(&f1[0][0]);
+        wg_reg_fence_u<KQ * 4>(&f2[0][0]);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar + 8 * (ST + st));
+        wg_wait<0>();
+        wg_reg_fence<DH / 2>(&dq[0][0]);
+        sm90_dq_reduce<BM, DH>(dq, dqw, sDQw, &tm.dqd, dq_issuer, 3 + wg, wq * 16 + g, t4, dc0, q0,
+                               (int)b * (int)p.Hq + hcur);
+      } else {
+        wg_wait<0>();
+        wg_reg_fence<DT * 4>(&acc[0][0]);
+        wg_reg_fence_u<KQ * 4>(&f1[0][0]);
+        wg_reg_fence_u<KQ * 4>(&f2[0][0]);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar + 8 * (ST + st));
+      }
+      if (++st == ST) {
+        st = 0;
+        ph ^= 1u;
+      }
+    }
+    if (dq_on && dq_issuer) bulk_wait(); /* the reduce-adds read the staging buffer until done */
+
+    /* store dVd (A) or dKd scaled (B) of the warp's 16 keys (zeros when no query block sees them) */
+    const View &out = wg == 0 ? a.dvd : a.dkd;
+    const float sc = wg == 0 ? 1.f : a.scale;
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      const int64_t j = n0 + wq * 16 + g + rr * 8;
+      if (j >= p.Nk) continue;
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e)
+          sm90_bj_store<T>(out, b, hk, j, dt * 8 + 2 * t4 + e, acc[dt][rr * 2 + e] * sc, a.accumulate);
+    }
+  }
+#endif
+}
+
+template <typename T, int D, int ST>
+static jfa_status_t launch_bwd_jvp_sm90a(const BwdJvpArgs &a, const Sm90BwdJvpTensors &t, cudaStream_t st) {
+  typedef Sm90BwdJvp<D, ST> C;
+  Sm90BwdJvpMaps tm;
+  memset(&tm, 0, sizeof(tm));
+  JFA_CHECK(tma_map_bhsd(&tm.q, t.q, C::BM));
+  JFA_CHECK(tma_map_bhsd(&tm.qd, t.qd, C::BM));
+  JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
+  JFA_CHECK(tma_map_bhsd(&tm.doutd, t.doutd, C::BM));
+  JFA_CHECK(tma_map_bhsd(&tm.k, t.k, C::BN));
+  JFA_CHECK(tma_map_bhsd(&tm.kd, t.kd, C::BN));
+  JFA_CHECK(tma_map_bhsd(&tm.v, t.v, C::BN));
+  JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, C::BN));
+  if (a.dqd_ws) JFA_CHECK(tma_map_dq_ws(&tm.dqd, a.dqd_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
+  auto kern = bwd_jvp_sm90a_kernel<T, D, ST>;
+  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
+  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
+  JFA_LAUNCH_CHECK();
+  return JFA_SUCCESS;
+}
+
+template <typename T, int D>
+jfa_status_t sm90_bwd_jvp_d(const BwdJvpArgs &a, const Sm90BwdJvpTensors &t, cudaStream_t st) {
+  constexpr Sm90Tile c = sm90_tile(OP_BWD_JVP, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
+  static_assert(c.D == D, "no sm90 backward-JVP tiles for this head dim");
+  return launch_bwd_jvp_sm90a<T, D, c.ST>(a, t, st);
+}
+
+#endif /* JFA_KERNELS_SM90_BWD_JVP_CUH_ */
