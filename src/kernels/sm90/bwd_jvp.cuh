@@ -275,41 +275,62 @@ __global__ void __launch_bounds__(384, 1)
         chain(&s2[0][0], sXd, sY, true);
         chain(&s2[0][0], sX, sYd, false);
         wg_commit();
-        wg_wait<0>();
-        wg_reg_fence<NQ * 4>(&s1[0][0]);
-        wg_reg_fence<NQ * 4>(&s2[0][0]);
       }
 
-      uint32_t f1[KQ][4], f2[KQ][4]; /* A: P, Pd; B: dS, dSd (16-bit A fragments) */
+      /* A: P, Pd in place (s1 <- P, s2 <- Pd), masked elements exactly 0, into the exchange buffer: P once
+         S^T is done (while Sd^T runs), then Pd. B: nothing to do before both its products are done */
+      const bool need_mask = klim < 64 || (p.causal && 63 > cd0 + q0);
+      int cdiff = 1 << 30;
+      if (p.causal) cdiff = (int)max(min(cd0 + q0, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+      wg_wait<1>();
+      wg_reg_fence<NQ * 4>(&s1[0][0]);
       if (wg == 0) {
-        /* A: P, Pd in place (s1 <- P, s2 <- Pd), masked elements exactly 0 */
-        const bool need_mask = klim < 64 || (p.causal && 63 > cd0 + q0);
-        int cdiff = 1 << 30;
-        if (p.causal) cdiff = (int)max(min(cd0 + q0, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
 #pragma unroll
         for (int nt = 0; nt < NQ; ++nt) {
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
             const float pv = p_cap1(exp2f(s1[nt][e] * a.scale_log2 - lb[qi]));
-            const float pd = pv * (s2[nt][e] * a.scale - mb[qi]);
             const bool vis = !need_mask || (kl < klim && kl - qi <= cdiff);
             s1[nt][e] = vis ? pv : 0.f;
-            s2[nt][e] = vis ? pd : 0.f;
           }
           xb[nt * 128] = make_float4(s1[nt][0], s1[nt][1], s1[nt][2], s1[nt][3]);
-          xb[(NQ + nt) * 128] = make_float4(s2[nt][0], s2[nt][1], s2[nt][2], s2[nt][3]);
         }
-        named_bar_arrive(1, 256); /* P, Pd ready for B */
+      }
+      uint32_t f1[KQ][4], f2[KQ][4]; /* A: P, Pd; B: dS, dSd (16-bit A fragments) */
+      if (wg == 0) {
+        /* A: dVd += P^T dOd issued now (it runs while Pd is computed), then Sd^T waited for */
         wg_acc_to_a<T, KQ>(f1, s1);
-        wg_acc_to_a<T, KQ>(f2, s2);
-        /* dVd += Pd^T dO + P^T dOd (k16 steps over the block's queries, B MN-major) */
         wg_reg_fence<DT * 4>(&acc[0][0]);
         wg_fence();
 #pragma unroll
-        for (int kk = 0; kk < KQ; ++kk) sm90_mm_cols<T, 0, D, true>(&acc[0][0], f2[kk], 0, sO + kk * 2048, C::HALF, 1);
-#pragma unroll
         for (int kk = 0; kk < KQ; ++kk) sm90_mm_cols<T, 0, D, true>(&acc[0][0], f1[kk], 0, sOd + kk * 2048, C::HALF, 1);
+        wg_commit();
+        wg_wait<1>();
+      } else {
+        wg_wait<0>();
+      }
+      wg_reg_fence<NQ * 4>(&s2[0][0]);
+
+      if (wg == 0) {
+#pragma unroll
+        for (int nt = 0; nt < NQ; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
+            const float pd = s1[nt][e] * (s2[nt][e] * a.scale - mb[qi]);
+            const bool vis = !need_mask || (kl < klim && kl - qi <= cdiff);
+            s2[nt][e] = vis ? pd : 0.f;
+          }
+          xb[(NQ + nt) * 128] = make_float4(s2[nt][0], s2[nt][1], s2[nt][2], s2[nt][3]);
+        }
+        named_bar_arrive(1, 256); /* P, Pd ready for B */
+        wg_acc_to_a<T, KQ>(f2, s2);
+        /* dVd += Pd^T dO (k16 steps over the block's queries, B MN-major): the groups in flight are
+           P^T dOd's and this one, both reading the stage */
+        wg_fence();
+#pragma unroll
+        for (int kk = 0; kk < KQ; ++kk) sm90_mm_cols<T, 0, D, true>(&acc[0][0], f2[kk], 0, sO + kk * 2048, C::HALF, 1);
         wg_commit();
         named_bar_sync(2, 256); /* B read P, Pd (and wrote dS, dSd) */
       } else {
