@@ -22,7 +22,7 @@
  *   JVP       sm_80+  fp32       <= 128     any              aligned (4)    sm80/  mma.sync TF32 (fwd_f32.cuh)
  *   bwd       sm_80+  fp32       <= 128     any              aligned (4)    sm80/  mma.sync TF32 (bwd_f32.cuh)
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
- *   bwd-JVP (8) sm_90 bf16/fp16  64, 128    causal           TMA-able (1)   sm90/  wgmma + TMA (bwd_jvp.cuh)
+ *   bwd-JVP (8) sm_90 bf16/fp16  64, 128    all but dense    TMA-able (1)   sm90/  wgmma + TMA (bwd_jvp.cuh)
  *   bwd-JVP   sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync (bwd_jvp.cuh)
  *   bwd-JVP   any     any        <= 256     any              any            simt/  fp32 arithmetic
  *

@@ -241,7 +241,7 @@ int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
 /* src/kernels/sm90/tiles.h kSm90BwdJvp (the sm90 backward-JVP on by default): keep in step */
 #define GT_SM90_BWD_JVP_DEFAULT 0
 
-int gt_expected_bwd_jvp_path(jfa_dtype_t dtype, int64_t D, int beyond_causal, int first_order) {
+int gt_expected_bwd_jvp_path(jfa_dtype_t dtype, int64_t D, int dense, int first_order) {
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
   const int half = dtype == JFA_DTYPE_BFLOAT16 || dtype == JFA_DTYPE_FLOAT16;
@@ -250,7 +250,7 @@ int gt_expected_bwd_jvp_path(jfa_dtype_t dtype, int64_t D, int beyond_causal, in
   const char *on = getenv("JFA_SM90_BWD_JVP"), *bwd = getenv("JFA_SM90_BWD");
   const int enabled = on ? strcmp(on, "0") != 0 : GT_SM90_BWD_JVP_DEFAULT;
   const int bwd_off = bwd && strcmp(bwd, "0") == 0;
-  if (enabled && !beyond_causal && !(first_order && bwd_off) && expected_path(D, dims) == GT_PATH_SM90)
+  if (enabled && !dense && !(first_order && bwd_off) && expected_path(D, dims) == GT_PATH_SM90)
     return GT_PATH_SM90;
   return GT_PATH_SM80;
 }

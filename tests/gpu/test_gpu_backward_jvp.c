@@ -12,7 +12,7 @@
  * Tolerance: 2x gt_tol of the dtype (relative Frobenius error).
  * The family that ran (jfa_cuda_last_kernel(ctx, 2)): sm80 (mma.sync, sm80/bwd_jvp.cuh) for
  * bf16/fp16 with D <= 128, simt otherwise or with JFA_KERNEL_PATH=simt; under JFA_SM90_BWD_JVP=1 (the
- * _sm90 CTest entries) sm90 (sm90/bwd_jvp.cuh) for bf16/fp16 at D = 64, 128 unmasked or causal on an
+ * _sm90 CTest entries) sm90 (sm90/bwd_jvp.cuh) for bf16/fp16 at D = 64, 128 without a dense mask on an
  * sm_90 device (gt_expected_bwd_jvp_path). Cases with `nan_in` run once more with a NaN in q. Each 16-bit case also
  * runs in deterministic mode (dQd, dQ from the simt kernel; two runs bitwise equal) and on a
  * second context forced to the simt family (JFA_KERNEL_PATH=simt).
@@ -94,12 +94,15 @@ static const bcase_t cases[] = {
     {BF, 1, 2, 1, 150, 100, 128, CPOS, 60, 10, UNB, UNB, 0, DN_NONE, 0},   /* positions: q ahead */
     {FH, 1, 2, 2, 100, 150, 64, CPOS, 10, 60, UNB, UNB, 0, DN_NONE, 0},    /* positions: k ahead, rows without keys */
     {BF, 1, 2, 1, 1100, 1033, 64, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},     /* Nq > Nk causal, partial blocks */
+    /* its MASKED instantiation: windows (blocks of 64 keys that no row of a block sees: skipped), packed */
+    {FH, 2, 4, 2, 257, 257, 64, NONE, 0, 0, 40, 9, 0, DN_NONE, 0},      /* window (both sides), GQA */
+    {BF, 1, 2, 2, 400, 400, 128, TL, 0, 0, 5, UNB, 0, DN_NONE, 0},      /* causal window of 5: empty tiles */
+    {BF, 1, 4, 1, 300, 280, 128, TL, 0, 0, UNB, UNB, 1, DN_NONE, 0},    /* packed sequences, GQA 4:1 */
 };
 
 /* The family the backward-JVP must run on (jfa_cuda_last_kernel(ctx, 2)); first_order: dq, dk, dv asked. */
 static int expected_bj_path(const bcase_t *c, int first_order) {
-  const int beyond = c->wl != UNB || c->wr != UNB || c->packed || c->dense;
-  return gt_expected_bwd_jvp_path(c->dt, c->D, beyond, first_order);
+  return gt_expected_bwd_jvp_path(c->dt, c->D, c->dense != DN_NONE, first_order);
 }
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {

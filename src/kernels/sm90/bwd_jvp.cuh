@@ -1,7 +1,8 @@
 /*
  * bwd_jvp.cuh - the sm90 family's (Hopper, sm_90a: wgmma fed by TMA through mbarriers) backward-JVP
  * kernel of jfa (second order, jfa_attention_backward_jvp), bf16 / fp16 with fp32 accumulation, at
- * D = 64 and 128, unmasked or causal (both alignments, q_pos0 / k_pos0), GQA. Off by default until it
+ * D = 64 and 128, unmasked, causal (both alignments, q_pos0 / k_pos0) or with interval masks (windows,
+ * positions, packed sequences: the MASKED instantiation), GQA. Off by default until it
  * has run on a GPU (tiles.h kSm90BwdJvp; JFA_SM90_BWD_JVP=1 per call, family.cu). The design is
  * bench/RESULTS.md's "2026-12-02 (fifth session): an sm90 backward-JVP (issue 20)", the AB split;
  * the arithmetic is sm80/bwd_jvp.cuh's (the same per-element formulas, P in fp32):
@@ -38,20 +39,20 @@
  * caller takes dQd, dQ from the simt kernel. Accumulate mode: dKd, dVd added in fp32.
  * Masked elements (causal, keys past Nk) give P = Pd = 0 exactly (and so dS = dSd = 0 where dP is
  * finite); rows with lse = -inf contribute nothing; NaN in a visible element propagates (p_cap1).
- * Not taken here (family.cu declines them to sm80): windows, packed sequences, dense masks, other
- * head dims, float32.
+ * Interval masks (MASKED, a.masked; bwd.cuh's rule): the CTA walks the query blocks mask_query_range
+ * gives for its keys (bwd_query_blocks); producer warp 1 writes each stage's rows' key intervals and their
+ * union / intersection (and arrives on `full` with warp 0); both consumers classify the CTA's 64 keys alike
+ * (they own the same keys, so their barriers stay matched): empty (skipped: no products, no dQd reduce-add,
+ * the stage released), full (no per-element test) or partial (key in its row's [lo, hi)).
+ * Not taken here (family.cu declines them to sm80): dense masks, other head dims, float32.
  */
 #ifndef JFA_KERNELS_SM90_BWD_JVP_CUH_
 #define JFA_KERNELS_SM90_BWD_JVP_CUH_
 
-#ifndef JFA_BJ_PRN
-#define JFA_BJ_PRN "40"
-#define JFA_BJ_CRN "232"
-#endif
 #include "kernels/sm90/bwd.cuh" /* sm90_mm_cols, sm90_dq_reduce, the primitives of wgmma.cuh */
 
 /* Tile shapes and shared-memory layout (offsets from a 1024-aligned base). */
-template <int D, int ST> struct Sm90BwdJvp {
+template <int D, int ST, bool MASKED> struct Sm90BwdJvp {
   static constexpr int BM = 64, BN = 64, NH = D / 64, NTHREADS = 384, DH = D / 2;
   static constexpr uint32_t HALF = 64 * 128;      /* one 64-column slab of 64 rows */
   static constexpr uint32_t TILE = NH * HALF;     /* one 64 x D tile (K, Kd, V, Vd, Q, Qd, dO, dOd) */
@@ -65,14 +66,18 @@ template <int D, int ST> struct Sm90BwdJvp {
   static constexpr uint32_t X_OFF = DS_OFF + 2 * DS_BYTES;
   static constexpr uint32_t DQ_OFF = X_OFF + X_BYTES; /* [2] staging */
   static constexpr uint32_t STAT_OFF = DQ_OFF + 2 * DQ_BYTES; /* lse, mu, delta, deltad [ST][BM] each */
-  static constexpr uint32_t BAR_OFF = STAT_OFF + 4 * ST * BM * 4; /* full[ST], empty[ST], kv */
+  /* MASKED: the rows' key intervals int2 (lo, hi) [ST][BM], then per stage the int4 (union lo, union hi,
+     intersection lo, intersection hi) of the block's rows (bwd.cuh's) */
+  static constexpr uint32_t MSK_OFF = STAT_OFF + 4 * ST * BM * 4;
+  static constexpr uint32_t MSK_BYTES = MASKED ? ST * (BM * 8 + 16) : 0;
+  static constexpr uint32_t BAR_OFF = MSK_OFF + MSK_BYTES; /* full[ST], empty[ST], kv */
   static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024;
   static_assert(D == 64 || D == 128, "sm90 backward-JVP: D = 64 or 128");
   static_assert(SMEM <= 232448, "sm90 backward-JVP: shared memory beyond the sm_90 opt-in limit");
   static_assert(STAGE_OFF % 1024 == 0 && STAGE_BYTES % 1024 == 0 && DS_OFF % 1024 == 0 && DQ_OFF % 1024 == 0 &&
                     DQ_BYTES % 1024 == 0 && TILE % 1024 == 0,
                 "sm90 backward-JVP tiles not 1024-byte aligned");
-  static_assert(BAR_OFF % 8 == 0, "mbarriers need 8-byte alignment");
+  static_assert(BAR_OFF % 8 == 0 && MSK_OFF % 16 == 0, "mbarriers need 8-byte alignment, the int4 16");
   static_assert(KV_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
 };
 
@@ -91,24 +96,26 @@ __device__ __forceinline__ void sm90_bj_store(const View &t, int64_t b, int64_t 
   else ((T *)t.p)[voff(t, b, h, j, d)] = from_f<T>(x);
 }
 
-template <typename T, int D, int ST>
+template <typename T, int D, int ST, bool MASKED>
 __global__ void __launch_bounds__(384, 1)
     bwd_jvp_sm90a_kernel(const __grid_constant__ BwdJvpArgs a, const __grid_constant__ Sm90BwdJvpMaps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90BwdJvp<D, ST> C;
+  typedef Sm90BwdJvp<D, ST, MASKED> C;
   constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = D / 8, KQ = BM / 16, DH = C::DH;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *gbase = smraw + (sbase - smem_u32(smraw));
   float *lse_s = (float *)(gbase + C::STAT_OFF), *mu_s = lse_s + ST * BM, *del_s = mu_s + ST * BM,
         *deld_s = del_s + ST * BM;
+  int2 *iv_s = (int2 *)(gbase + C::MSK_OFF);              /* MASKED: [ST][BM] rows' key intervals */
+  int4 *cls_s = (int4 *)(gbase + C::MSK_OFF + ST * BM * 8); /* MASKED: [ST] union / intersection */
   const uint32_t bar = sbase + C::BAR_OFF, bar_kv = bar + 16 * ST;
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
   const int64_t n0 = (int64_t)blockIdx.x * C::BN;
-  const BwdQueryBlocks qbs = bwd_query_blocks<BM, C::BN, false>(p, a.mk, n0);
+  const BwdQueryBlocks qbs = bwd_query_blocks<BM, C::BN, MASKED>(p, a.mk, n0);
   const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb;
   const int64_t total = qbs.per_head * grp;
   const bool dq_on = a.dqd_ws != nullptr;
@@ -116,7 +123,8 @@ __global__ void __launch_bounds__(384, 1)
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
-      mbar_init(bar + 8 * s, 32);       /* warp 0's lanes (the statistics), lane 0 with the bytes */
+      /* warp 0's lanes (the statistics), lane 0 with the bytes; MASKED: warp 1's (the intervals) too */
+      mbar_init(bar + 8 * s, MASKED ? 64 : 32);
       mbar_init(bar + 8 * (ST + s), 8); /* one arrival per consumer warp */
     }
     mbar_init(bar_kv, 1);
@@ -126,7 +134,10 @@ __global__ void __launch_bounds__(384, 1)
 
   if (warp < 4) {
     /* producer warpgroup: warp 0 works, the three others idle */
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 " JFA_BJ_PRN ";\n" ::: "memory");
+    /* 40 / 232 (MASKED 72 / 216: warp 1's interval loop; ptxas: 0 spills with these, 8-204 bytes with the
+       other splits of 504 = 3 x 168 that were tried) */
+    if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 72;\n" ::: "memory");
+    else asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     if (warp == 0 && total > 0) {
       const uint32_t sK = sbase, sKd = sK + C::TILE, sV = sKd + C::TILE, sVd = sV + C::TILE;
       const uint32_t sSTG = sbase + C::STAGE_OFF;
@@ -190,9 +201,52 @@ __global__ void __launch_bounds__(384, 1)
           ph ^= 1u;
         }
       }
+    } else if (MASKED && warp == 1 && total > 0) {
+      /* warp 1 (MASKED): per stage, the key intervals of the block's rows (mask_row_keys: windows,
+         positions, packed sequences, causal; empty past Nq) and the union / intersection of those of
+         the rows < Nq, then its 32 arrivals on the stage's `full` (bwd.cuh's warp 1; 32-bit state:
+         family.cu takes masked calls with Nq, Nk < 2^30). The intervals do not depend on the head. */
+      const int qbs0 = (int)qb_start, qbe = (int)nqb, ng = (int)grp, nq = (int)p.Nq;
+      int st = 0, wait_in = -ST; /* the stage's previous use is awaited once wait_in >= 0 */
+      uint32_t ph = 0;
+      for (int hg = 0; hg < ng; ++hg)
+        for (int qb = qbs0; qb < qbe; ++qb) {
+          int ulo = 0x7fffffff, uhi = 0, ilo = 0, ihi = 0x7fffffff;
+          int2 iv[BM / 32];
+#pragma unroll
+          for (int r = 0; r < BM / 32; ++r) {
+            const int i = qb * BM + lane + 32 * r;
+            int lo = 0, hi = 0;
+            if (i < nq) {
+              int64_t lo64, hi64;
+              mask_row_keys(a.mk, i, &lo64, &hi64);
+              lo = (int)lo64;
+              hi = (int)hi64;
+              ilo = max(ilo, lo);
+              ihi = min(ihi, hi);
+              if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
+            }
+            iv[r] = make_int2(lo, hi);
+          }
+          ulo = __reduce_min_sync(0xffffffffu, ulo);
+          uhi = __reduce_max_sync(0xffffffffu, uhi);
+          ilo = __reduce_max_sync(0xffffffffu, ilo);
+          ihi = __reduce_min_sync(0xffffffffu, ihi);
+          if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
+          else ++wait_in;
+#pragma unroll
+          for (int r = 0; r < BM / 32; ++r) iv_s[st * BM + lane + 32 * r] = iv[r];
+          if (lane == 0) cls_s[st] = make_int4(ulo, uhi, ilo, ihi);
+          mbar_arrive(bar + 8 * st);
+          if (++st == ST) {
+            st = 0;
+            ph ^= 1u;
+          }
+        }
     }
   } else {
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 " JFA_BJ_CRN ";\n" ::: "memory");
+    if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 216;\n" ::: "memory");
+    else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
     const int g = lane >> 2, t4 = lane & 3;
     const int tid = threadIdx.x & 127;
@@ -256,6 +310,28 @@ __global__ void __launch_bounds__(384, 1)
       const float *lb = lse_s + st * BM, *mb = mu_s + st * BM, *db = del_s + st * BM, *ddb = deld_s + st * BM;
       mbar_wait(bar + 8 * st, ph);
 
+      /* MASKED: the class of the CTA's 64 keys for the block's rows (the producer's cls_s), the same in
+         both consumers (they own the same keys): empty (no row sees one of them: no products, no
+         barriers, no dQd reduce-add; the stage released all the same), full (inside every row's
+         interval: no per-element test) or partial */
+      bool mfull = false;
+      if constexpr (MASKED) {
+        const int4 c = cls_s[st];
+        const int k0 = (int)n0;
+        const bool live = c.x < c.y && c.x < k0 + 64 && c.y > k0;
+        mfull = c.z <= k0 && c.w >= k0 + 64;
+        if (!live) {
+          __syncwarp();
+          if (lane == 0) mbar_arrive(bar + 8 * (ST + st));
+          if (++st == ST) {
+            st = 0;
+            ph ^= 1u;
+          }
+          continue;
+        }
+      }
+      const int2 *ivb = iv_s + st * BM;
+
       /* the score products: 64 keys x BM queries, k16 steps along D; A: K Q^T into s1, Kd Q^T + K Qd^T
          into s2; B: V dO^T into s1, Vd dO^T + V dOd^T into s2 (one code path, operands by warpgroup) */
       float s1[NQ][4], s2[NQ][4];
@@ -279,7 +355,7 @@ __global__ void __launch_bounds__(384, 1)
 
       /* A: P, Pd in place (s1 <- P, s2 <- Pd), masked elements exactly 0, into the exchange buffer: P once
          S^T is done (while Sd^T runs), then Pd. B: nothing to do before both its products are done */
-      const bool need_mask = klim < 64 || (p.causal && 63 > cd0 + q0);
+      const bool need_mask = MASKED ? !mfull : (klim < 64 || (p.causal && 63 > cd0 + q0));
       int cdiff = 1 << 30;
       if (p.causal) cdiff = (int)max(min(cd0 + q0, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
       wg_wait<1>();
@@ -291,7 +367,16 @@ __global__ void __launch_bounds__(384, 1)
           for (int e = 0; e < 4; ++e) {
             const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
             const float pv = p_cap1(exp2f(s1[nt][e] * a.scale_log2 - lb[qi]));
-            const bool vis = !need_mask || (kl < klim && kl - qi <= cdiff);
+            bool vis = true;
+            if (need_mask) {
+              if constexpr (MASKED) {
+                const int2 iv = ivb[qi];
+                const int kj = (int)n0 + kl;
+                vis = kj >= iv.x && kj < iv.y;
+              } else {
+                vis = kl < klim && kl - qi <= cdiff;
+              }
+            }
             s1[nt][e] = vis ? pv : 0.f;
           }
           xb[nt * 128] = make_float4(s1[nt][0], s1[nt][1], s1[nt][2], s1[nt][3]);
@@ -319,7 +404,16 @@ __global__ void __launch_bounds__(384, 1)
           for (int e = 0; e < 4; ++e) {
             const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
             const float pd = s1[nt][e] * (s2[nt][e] * a.scale - mb[qi]);
-            const bool vis = !need_mask || (kl < klim && kl - qi <= cdiff);
+            bool vis = true;
+            if (need_mask) {
+              if constexpr (MASKED) {
+                const int2 iv = ivb[qi];
+                const int kj = (int)n0 + kl;
+                vis = kj >= iv.x && kj < iv.y;
+              } else {
+                vis = kl < klim && kl - qi <= cdiff;
+              }
+            }
             s2[nt][e] = vis ? pd : 0.f;
           }
           xb[(NQ + nt) * 128] = make_float4(s2[nt][0], s2[nt][1], s2[nt][2], s2[nt][3]);
@@ -416,9 +510,9 @@ __global__ void __launch_bounds__(384, 1)
 #endif
 }
 
-template <typename T, int D, int ST>
+template <typename T, int D, int ST, bool MASKED>
 static jfa_status_t launch_bwd_jvp_sm90a(const BwdJvpArgs &a, const Sm90BwdJvpTensors &t, cudaStream_t st) {
-  typedef Sm90BwdJvp<D, ST> C;
+  typedef Sm90BwdJvp<D, ST, MASKED> C;
   Sm90BwdJvpMaps tm;
   memset(&tm, 0, sizeof(tm));
   JFA_CHECK(tma_map_bhsd(&tm.q, t.q, C::BM));
@@ -430,7 +524,7 @@ static jfa_status_t launch_bwd_jvp_sm90a(const BwdJvpArgs &a, const Sm90BwdJvpTe
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, C::BN));
   JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, C::BN));
   if (a.dqd_ws) JFA_CHECK(tma_map_dq_ws(&tm.dqd, a.dqd_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
-  auto kern = bwd_jvp_sm90a_kernel<T, D, ST>;
+  auto kern = bwd_jvp_sm90a_kernel<T, D, ST, MASKED>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -441,8 +535,11 @@ static jfa_status_t launch_bwd_jvp_sm90a(const BwdJvpArgs &a, const Sm90BwdJvpTe
 template <typename T, int D>
 jfa_status_t sm90_bwd_jvp_d(const BwdJvpArgs &a, const Sm90BwdJvpTensors &t, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(OP_BWD_JVP, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
-  static_assert(c.D == D, "no sm90 backward-JVP tiles for this head dim");
-  return launch_bwd_jvp_sm90a<T, D, c.ST>(a, t, st);
+  constexpr Sm90Tile m = sm90_tile(OP_BWD_JVP, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
+  static_assert(c.D == D && m.D == D && c.BN == 64 && m.BN == 64, "no sm90 backward-JVP tiles for this head dim");
+  /* a.masked (windows, packed sequences): the MASKED instantiation */
+  if (a.masked) return launch_bwd_jvp_sm90a<T, D, m.ST, true>(a, t, st);
+  return launch_bwd_jvp_sm90a<T, D, c.ST, false>(a, t, st);
 }
 
 #endif /* JFA_KERNELS_SM90_BWD_JVP_CUH_ */

@@ -216,8 +216,9 @@ static BwdCall bwd_jvp_first_order(const BwdJvpCall &c) {
   return b;
 }
 
-/* bf16 / fp16 at D = 64 and 128, unmasked or causal (both alignments), TMA-describable tensors; the
-   first-order outputs, when asked, as dk and dv (and dq) from the sm90 backward, which must take them. */
+/* bf16 / fp16 at D = 64 and 128, unmasked, causal (both alignments) or with interval masks (windows,
+   positions, packed sequences; no dense mask), TMA-describable tensors; the first-order outputs, when
+   asked, as dk and dv (and dq) from the sm90 backward, which must take them. */
 const char *sm90_bwd_jvp_why_not(const BwdJvpCall &c) {
   const jfa_problem_t *p = c.p;
   if (!sm90_bwd_jvp_on()) return "the sm90 backward-JVP is off (JFA_SM90_BWD_JVP; tiles.h kSm90BwdJvp)";
@@ -225,7 +226,9 @@ const char *sm90_bwd_jvp_why_not(const BwdJvpCall &c) {
   if (c.q->dtype != JFA_DTYPE_BFLOAT16 && c.q->dtype != JFA_DTYPE_FLOAT16) return "not bf16 / fp16";
   if (!sm90_has_tile(OP_BWD_JVP, (int)c.q->dtype, (int)p->D, 0)) return "head dim not 64 or 128 (sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (problem_has_masks(p)) return "masks beyond causal (windows, packed sequences, dense masks: the sm80 kernel)";
+  if (p->dmask) return "dense mask (the sm80 kernel takes it)";
+  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
+    return "masks with Nq or Nk >= 2^30 (int key intervals)";
   if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31) ||
       p->B * p->Hq >= ((int64_t)1 << 31))
     return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
@@ -264,7 +267,7 @@ jfa_status_t sm90_bwd_jvp_run(const BwdJvpCall &c) {
   BwdJvpArgs a{};
   a.p = *p;
   a.mk = *c.mk;
-  a.masked = 0;
+  a.masked = problem_has_masks(p) ? 1 : 0; /* windows, packed sequences: the MASKED instantiation */
   a.q = make_view(c.q), a.k = make_view(c.k), a.v = make_view(c.v);
   a.qd = make_view(c.qd), a.kd = make_view(c.kd), a.vd = make_view(c.vd);
   a.dout = make_view(c.dout), a.doutd = make_view(c.doutd);

@@ -132,7 +132,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* backward-JVP (bwd_jvp.cuh, the AB split; off by default: kSm90BwdJvp): BN = 64 keys a CTA (both
      consumers on them), BM = 64 query rows a stage of Q, Qd, dO, dOd; ST stages: at D = 128 one (two
      would need 279 KB with K, Kd, V, Vd, the fp32 P / Pd exchange and the dQd staging), at 64 three.
-     Unmasked and causal only (BNM unused) */
+     Masked calls (windows, packed sequences) at the same tiles (BNM = BN) */
   {OP_BWD_JVP, 0,  64, 0,  64,  3, false,   64, false, false},
   {OP_BWD_JVP, 0, 128, 0,  64,  1, false,   64, false, false},
   /* tuning variants (JFA_TUNING builds only; the backward's dQ adds: JFA_TUNE_SM90_BWD, bwd.cuh) */
@@ -223,7 +223,7 @@ static constexpr bool kSm90BwdF32 = false;
  *  wgmma N = 64 for the score products and dQ^T. */
 static constexpr int kSm90BwdF32BM = 32, kSm90BwdF32BMT = 64;
 
-/** Whether the sm90 backward-JVP (bwd_jvp.cuh: bf16 / fp16, D = 64 / 128, unmasked or causal) takes
+/** Whether the sm90 backward-JVP (bwd_jvp.cuh: bf16 / fp16, D = 64 / 128, causal and interval masks) takes
  *  the calls it can by default (family.cu; JFA_SM90_BWD_JVP=1 / 0 overrides per call). Off until it
  *  has run on an H200 (2026-12-02 sixth session, branch bwdjvp90: compiled, not run). */
 static constexpr bool kSm90BwdJvp = false;
