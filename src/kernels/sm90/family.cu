@@ -226,6 +226,7 @@ const char *sm90_bwd_jvp_why_not(const BwdJvpCall &c) {
   if (c.q->dtype != JFA_DTYPE_BFLOAT16 && c.q->dtype != JFA_DTYPE_FLOAT16) return "not bf16 / fp16";
   if (!sm90_has_tile(OP_BWD_JVP, (int)c.q->dtype, (int)p->D, 0)) return "head dim not 64 or 128 (sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (p->Nq == 0 || p->Nk == 0) return "Nq or Nk = 0 (no TMA map of an empty tensor)";
   if (p->dmask) return "dense mask (the sm80 kernel takes it)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
