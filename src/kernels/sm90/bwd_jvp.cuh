@@ -28,8 +28,12 @@
  * element per CTA. 6 units a side a block, nothing computed twice (12 = 2.4x the backward's 5).
  * The buffers: A writes block j + 1's P / Pd only after barrier 2 of block j, where B arrives after
  * reading block j's; B writes block j + 1's dS / dSd only after barrier 1 of j + 1, where A arrives
- * after waiting for its dQd products of block j (which read them). Each consumer warp arrives on
- * the stage's `empty` once its products reading the stage are done (A: S, Sd, dVd; B: dP, dPd, dKd).
+ * after waiting for its dQd products of block j (which read them). A stage is two halves with their own
+ * `full` / `empty` mbarriers: Q, Qd with lse, mu (MASKED: the intervals), released by A once Sd^T is done
+ * and Pd computed and by B once dKd is done; dO, dOd with delta, deltad, released by B once dS, dSd are
+ * computed and by A once dVd is done. The producer refills the dO half first (mid-block), so that at
+ * D = 128 (one stage) block j + 1's dO, dOd load during block j's dKd and dQd, and its Q, Qd during the
+ * dQd phase; A starts with the Q half, B with the dO half.
  * Shared memory (bf16): K, Kd, V, Vd 4 x 64 x D, a stage 4 x 64 x D (Q, Qd, dO, dOd), dS + dSd 16 KB,
  * the P / Pd exchange 32 KB, dQd staging 2 x 64 x D / 2 fp32: at D = 128 one stage (215 KB of 227;
  * two would need 279), at D = 64 three (201 KB).
@@ -70,8 +74,10 @@ template <int D, int ST, bool MASKED> struct Sm90BwdJvp {
      intersection lo, intersection hi) of the block's rows (bwd.cuh's) */
   static constexpr uint32_t MSK_OFF = STAT_OFF + 4 * ST * BM * 4;
   static constexpr uint32_t MSK_BYTES = MASKED ? ST * (BM * 8 + 16) : 0;
-  static constexpr uint32_t BAR_OFF = MSK_OFF + MSK_BYTES; /* full[ST], empty[ST], kv */
-  static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024;
+  /* per stage two halves with their own barriers: Q, Qd (and lse, mu, MASKED the intervals) and dO, dOd
+     (and delta, deltad): fullQ[ST], fullO[ST], emptyQ[ST], emptyO[ST], then kv */
+  static constexpr uint32_t BAR_OFF = MSK_OFF + MSK_BYTES;
+  static constexpr size_t SMEM = BAR_OFF + 8 * (4 * ST + 1) + 1024;
   static_assert(D == 64 || D == 128, "sm90 backward-JVP: D = 64 or 128");
   static_assert(SMEM <= 232448, "sm90 backward-JVP: shared memory beyond the sm_90 opt-in limit");
   static_assert(STAGE_OFF % 1024 == 0 && STAGE_BYTES % 1024 == 0 && DS_OFF % 1024 == 0 && DQ_OFF % 1024 == 0 &&
@@ -109,7 +115,9 @@ __global__ void __launch_bounds__(384, 1)
         *deld_s = del_s + ST * BM;
   int2 *iv_s = (int2 *)(gbase + C::MSK_OFF);              /* MASKED: [ST][BM] rows' key intervals */
   int4 *cls_s = (int4 *)(gbase + C::MSK_OFF + ST * BM * 8); /* MASKED: [ST] union / intersection */
-  const uint32_t bar = sbase + C::BAR_OFF, bar_kv = bar + 16 * ST;
+  const uint32_t bar = sbase + C::BAR_OFF;
+  const uint32_t fullQ = bar, fullO = bar + 8 * ST, emptyQ = bar + 16 * ST, emptyO = bar + 24 * ST,
+                 bar_kv = bar + 32 * ST; /* [ST] each, 8 bytes apart */
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -123,9 +131,11 @@ __global__ void __launch_bounds__(384, 1)
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
-      /* warp 0's lanes (the statistics), lane 0 with the bytes; MASKED: warp 1's (the intervals) too */
-      mbar_init(bar + 8 * s, MASKED ? 64 : 32);
-      mbar_init(bar + 8 * (ST + s), 8); /* one arrival per consumer warp */
+      /* warp 0's lanes (the statistics), lane 0 with the bytes; fullQ MASKED: warp 1's (the intervals) too */
+      mbar_init(fullQ + 8 * s, MASKED ? 64 : 32);
+      mbar_init(fullO + 8 * s, 32);
+      mbar_init(emptyQ + 8 * s, 8); /* one arrival per consumer warp */
+      mbar_init(emptyO + 8 * s, 8);
     }
     mbar_init(bar_kv, 1);
     mbar_fence_init();
@@ -172,25 +182,40 @@ __global__ void __launch_bounds__(384, 1)
           }
           lr[r] = l, mr[r] = m, dr[r] = dl, ddr[r] = dld;
         }
-        if (it >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
+        /* dO, dOd first (the consumers release them mid-block: B after dS, A after dVd), then Q, Qd (B's
+           dKd reads them last) */
+        const uint32_t dst = sSTG + st * C::STAGE_BYTES;
+        if (it >= ST) mbar_wait(emptyO + 8 * st, ph ^ 1u);
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
           const int o = st * BM + lane + 32 * r;
-          lse_s[o] = lr[r], mu_s[o] = mr[r], del_s[o] = dr[r], deld_s[o] = ddr[r];
+          del_s[o] = dr[r], deld_s[o] = ddr[r];
         }
-        const uint32_t full = bar + 8 * st;
         if (lane == 0) {
-          mbar_arrive_expect_tx(full, C::STAGE_BYTES);
-          const uint32_t dst = sSTG + st * C::STAGE_BYTES;
+          mbar_arrive_expect_tx(fullO + 8 * st, 2 * C::TILE);
 #pragma unroll
           for (int hh = 0; hh < NH; ++hh) {
-            tma_load_4d(dst + hh * C::HALF, &tm.q, full, hh * 64, (int)q0, (int)h, (int)b);
-            tma_load_4d(dst + C::TILE + hh * C::HALF, &tm.qd, full, hh * 64, (int)q0, (int)h, (int)b);
-            tma_load_4d(dst + 2 * C::TILE + hh * C::HALF, &tm.dout, full, hh * 64, (int)q0, (int)h, (int)b);
-            tma_load_4d(dst + 3 * C::TILE + hh * C::HALF, &tm.doutd, full, hh * 64, (int)q0, (int)h, (int)b);
+            tma_load_4d(dst + 2 * C::TILE + hh * C::HALF, &tm.dout, fullO + 8 * st, hh * 64, (int)q0, (int)h, (int)b);
+            tma_load_4d(dst + 3 * C::TILE + hh * C::HALF, &tm.doutd, fullO + 8 * st, hh * 64, (int)q0, (int)h, (int)b);
           }
         } else {
-          mbar_arrive(full);
+          mbar_arrive(fullO + 8 * st);
+        }
+        if (it >= ST) mbar_wait(emptyQ + 8 * st, ph ^ 1u);
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int o = st * BM + lane + 32 * r;
+          lse_s[o] = lr[r], mu_s[o] = mr[r];
+        }
+        if (lane == 0) {
+          mbar_arrive_expect_tx(fullQ + 8 * st, 2 * C::TILE);
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh) {
+            tma_load_4d(dst + hh * C::HALF, &tm.q, fullQ + 8 * st, hh * 64, (int)q0, (int)h, (int)b);
+            tma_load_4d(dst + C::TILE + hh * C::HALF, &tm.qd, fullQ + 8 * st, hh * 64, (int)q0, (int)h, (int)b);
+          }
+        } else {
+          mbar_arrive(fullQ + 8 * st);
         }
         if (++qb == nqb) {
           qb = qb_start;
@@ -232,12 +257,12 @@ __global__ void __launch_bounds__(384, 1)
           uhi = __reduce_max_sync(0xffffffffu, uhi);
           ilo = __reduce_max_sync(0xffffffffu, ilo);
           ihi = __reduce_min_sync(0xffffffffu, ihi);
-          if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
+          if (wait_in >= 0) mbar_wait(emptyQ + 8 * st, ph ^ 1u); /* the consumers released it */
           else ++wait_in;
 #pragma unroll
           for (int r = 0; r < BM / 32; ++r) iv_s[st * BM + lane + 32 * r] = iv[r];
           if (lane == 0) cls_s[st] = make_int4(ulo, uhi, ilo, ihi);
-          mbar_arrive(bar + 8 * st);
+          mbar_arrive(fullQ + 8 * st);
           if (++st == ST) {
             st = 0;
             ph ^= 1u;
@@ -308,7 +333,12 @@ __global__ void __launch_bounds__(384, 1)
       const uint32_t sQ = sb + C::STAGE_OFF + st * C::STAGE_BYTES, sQd = sQ + C::TILE, sO = sQd + C::TILE,
                      sOd = sO + C::TILE;
       const float *lb = lse_s + st * BM, *mb = mu_s + st * BM, *db = del_s + st * BM, *ddb = deld_s + st * BM;
-      mbar_wait(bar + 8 * st, ph);
+      /* A starts with Q, Qd (S^T, Sd^T), B with dO, dOd (dP^T, dPd^T); MASKED: both first wait for the Q
+         half, which holds the intervals. Every consumer thread waits for both halves before it
+         releases them (a release before a half's TMA completed would let the producer arrive on the
+         phase still pending) */
+      if (MASKED || wg == 0) mbar_wait(fullQ + 8 * st, ph);
+      if (wg == 1) mbar_wait(fullO + 8 * st, ph);
 
       /* MASKED: the class of the CTA's 64 keys for the block's rows (the producer's cls_s), the same in
          both consumers (they own the same keys): empty (no row sees one of them: no products, no
@@ -321,8 +351,12 @@ __global__ void __launch_bounds__(384, 1)
         const bool live = c.x < c.y && c.x < k0 + 64 && c.y > k0;
         mfull = c.z <= k0 && c.w >= k0 + 64;
         if (!live) {
+          mbar_wait(fullO + 8 * st, ph);
           __syncwarp();
-          if (lane == 0) mbar_arrive(bar + 8 * (ST + st));
+          if (lane == 0) {
+            mbar_arrive(emptyQ + 8 * st);
+            mbar_arrive(emptyO + 8 * st);
+          }
           if (++st == ST) {
             st = 0;
             ph ^= 1u;
@@ -386,6 +420,7 @@ __global__ void __launch_bounds__(384, 1)
       if (wg == 0) {
         /* A: dVd += P^T dOd issued now (it runs while Pd is computed), then Sd^T waited for */
         wg_acc_to_a<T, KQ>(f1, s1);
+        mbar_wait(fullO + 8 * st, ph);
         wg_reg_fence<DT * 4>(&acc[0][0]);
         wg_fence();
 #pragma unroll
@@ -418,6 +453,8 @@ __global__ void __launch_bounds__(384, 1)
           }
           xb[(NQ + nt) * 128] = make_float4(s2[nt][0], s2[nt][1], s2[nt][2], s2[nt][3]);
         }
+        __syncwarp();
+        if (lane == 0) mbar_arrive(emptyQ + 8 * st); /* A is done with Q, Qd, lse, mu (and the intervals) */
         named_bar_arrive(1, 256); /* P, Pd ready for B */
         wg_acc_to_a<T, KQ>(f2, s2);
         /* dVd += Pd^T dO (k16 steps over the block's queries, B MN-major): the groups in flight are
@@ -442,6 +479,8 @@ __global__ void __launch_bounds__(384, 1)
             s2[nt][e] = pd[e] * dp + pv[e] * (s2[nt][e] - ddb[qi]);
           }
         }
+        __syncwarp();
+        if (lane == 0) mbar_arrive(emptyO + 8 * st); /* B is done with dO, dOd, delta, deltad */
         wg_acc_to_a<T, KQ>(f1, s1);
         wg_acc_to_a<T, KQ>(f2, s2);
         if (dq_on) {
@@ -453,6 +492,7 @@ __global__ void __launch_bounds__(384, 1)
           asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
         }
         named_bar_sync(2, 256);
+        mbar_wait(fullQ + 8 * st, ph); /* complete long ago (A waited for it); unmasked B has not yet */
         /* dKd += dSd^T Q + dS^T Qd */
         wg_reg_fence<DT * 4>(&acc[0][0]);
         wg_fence();
@@ -473,7 +513,7 @@ __global__ void __launch_bounds__(384, 1)
         wg_reg_fence_u<KQ * 4>(&f1[0][0]);
         wg_reg_fence_u<KQ * 4>(&f2[0][0]);
         __syncwarp();
-        if (lane == 0) mbar_arrive(bar + 8 * (ST + st));
+        if (lane == 0) mbar_arrive((wg == 0 ? emptyO : emptyQ) + 8 * st); /* A: dVd done; B: dKd done */
         wg_wait<0>();
         wg_reg_fence<DH / 2>(&dq[0][0]);
         sm90_dq_reduce<BM, DH>(dq, dqw, sDQw, &tm.dqd, dq_issuer, 3 + wg, wq * 16 + g, t4, dc0, q0,
@@ -484,7 +524,7 @@ __global__ void __launch_bounds__(384, 1)
         wg_reg_fence_u<KQ * 4>(&f1[0][0]);
         wg_reg_fence_u<KQ * 4>(&f2[0][0]);
         __syncwarp();
-        if (lane == 0) mbar_arrive(bar + 8 * (ST + st));
+        if (lane == 0) mbar_arrive((wg == 0 ? emptyO : emptyQ) + 8 * st); /* A: dVd done; B: dKd done */
       }
       if (++st == ST) {
         st = 0;
