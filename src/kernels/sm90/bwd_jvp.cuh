@@ -36,7 +36,10 @@
  * dQd phase; A starts with the Q half, B with the dO half.
  * Shared memory (bf16): K, Kd, V, Vd 4 x 64 x D, a stage 4 x 64 x D (Q, Qd, dO, dOd), dS + dSd 16 KB,
  * the P / Pd exchange 32 KB, dQd staging 2 x 64 x D / 2 fp32: at D = 128 one stage (215 KB of 227;
- * two would need 279), at D = 64 three (201 KB).
+ * two would need 279), at D = 64 three (201 KB). Tuning variant 1 at D = 128 (tiles.h, JFA_TUNE_SM90_BWD_JVP=1
+ * in JFA_TUNING builds, unmasked / causal): the half-stage layout, two buffers of the Q half and one of the
+ * dO half, the dQd staging halved (two passes of 32 columns a consumer): 231,992 bytes; the producer then
+ * loads block j + 1's Q, Qd at the start of block j.
  * First-order outputs (dQ, dK, dV) are not computed here: family.cu runs the sm90 backward (bwd.cuh)
  * for them, as the sm80 family does at D > 64 (17 units instead of a fused 15; the design's fused
  * instantiation is future work). Deterministic mode: the kernel skips dQd (a.dqd_ws == NULL) and the
@@ -55,36 +58,42 @@
 
 #include "kernels/sm90/bwd.cuh" /* sm90_mm_cols, sm90_dq_reduce, the primitives of wgmma.cuh */
 
-/* Tile shapes and shared-memory layout (offsets from a 1024-aligned base). */
-template <int D, int ST, bool MASKED> struct Sm90BwdJvp {
+/* Tile shapes and shared-memory layout (offsets from a 1024-aligned base). A stage is two halves with
+   their own buffers and barriers: STQ of Q, Qd (with lse, mu and, MASKED, the intervals) and STO of dO, dOd
+   (with delta, deltad); STQ = STO but for the half-stage layout (tiles.h variant 1 at D = 128: two Q
+   halves, one dO half, and the dQd staging in two passes of 32 columns, so that it fits). */
+template <int D, int STQ, int STO, bool MASKED> struct Sm90BwdJvp {
   static constexpr int BM = 64, BN = 64, NH = D / 64, NTHREADS = 384, DH = D / 2;
   static constexpr uint32_t HALF = 64 * 128;      /* one 64-column slab of 64 rows */
   static constexpr uint32_t TILE = NH * HALF;     /* one 64 x D tile (K, Kd, V, Vd, Q, Qd, dO, dOd) */
   static constexpr uint32_t KV_BYTES = 4 * TILE;  /* K, Kd, V, Vd */
-  static constexpr uint32_t STAGE_BYTES = 4 * TILE; /* Q, Qd, dO, dOd */
+  static constexpr uint32_t HALF_BYTES = 2 * TILE; /* a stage half: Q, Qd or dO, dOd */
   static constexpr uint32_t DS_BYTES = BM * 128;  /* one 16-bit buffer: BM queries x 64 keys */
   static constexpr uint32_t X_BYTES = 128 * 16 * 16; /* P, Pd: 16 float4 a consumer thread */
-  static constexpr uint32_t DQ_BYTES = BM * DH * 4;  /* one consumer's dQd staging (DH / 32 boxes) */
-  static constexpr uint32_t STAGE_OFF = KV_BYTES;
-  static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES; /* dS, then dSd */
+  /* dQd staging per consumer: its DH columns in DQP passes (DH / DQP / 32 boxes of BM x 32 fp32 a pass) */
+  static constexpr int DQP = STQ != STO && D == 128 ? 2 : 1;
+  static constexpr uint32_t DQ_BYTES = BM * (DH / DQP) * 4;
+  static constexpr uint32_t Q_OFF = KV_BYTES;                /* [STQ] Q, Qd */
+  static constexpr uint32_t O_OFF = Q_OFF + STQ * HALF_BYTES; /* [STO] dO, dOd */
+  static constexpr uint32_t DS_OFF = O_OFF + STO * HALF_BYTES; /* dS, then dSd */
   static constexpr uint32_t X_OFF = DS_OFF + 2 * DS_BYTES;
   static constexpr uint32_t DQ_OFF = X_OFF + X_BYTES; /* [2] staging */
-  static constexpr uint32_t STAT_OFF = DQ_OFF + 2 * DQ_BYTES; /* lse, mu, delta, deltad [ST][BM] each */
-  /* MASKED: the rows' key intervals int2 (lo, hi) [ST][BM], then per stage the int4 (union lo, union hi,
+  static constexpr uint32_t STAT_OFF = DQ_OFF + 2 * DQ_BYTES; /* lse, mu [STQ][BM], delta, deltad [STO][BM] */
+  /* MASKED: the rows' key intervals int2 (lo, hi) [STQ][BM], then per stage the int4 (union lo, union hi,
      intersection lo, intersection hi) of the block's rows (bwd.cuh's) */
-  static constexpr uint32_t MSK_OFF = STAT_OFF + 4 * ST * BM * 4;
-  static constexpr uint32_t MSK_BYTES = MASKED ? ST * (BM * 8 + 16) : 0;
-  /* per stage two halves with their own barriers: Q, Qd (and lse, mu, MASKED the intervals) and dO, dOd
-     (and delta, deltad): fullQ[ST], fullO[ST], emptyQ[ST], emptyO[ST], then kv */
+  static constexpr uint32_t MSK_OFF = STAT_OFF + 2 * (STQ + STO) * BM * 4;
+  static constexpr uint32_t MSK_BYTES = MASKED ? STQ * (BM * 8 + 16) : 0;
+  /* fullQ[STQ], emptyQ[STQ], fullO[STO], emptyO[STO], then kv */
   static constexpr uint32_t BAR_OFF = MSK_OFF + MSK_BYTES;
-  static constexpr size_t SMEM = BAR_OFF + 8 * (4 * ST + 1) + 1024;
+  static constexpr size_t SMEM = BAR_OFF + 8 * (2 * STQ + 2 * STO + 1) + 1024;
   static_assert(D == 64 || D == 128, "sm90 backward-JVP: D = 64 or 128");
+  static_assert(STO <= STQ && (!MASKED || STQ == STO), "sm90 backward-JVP: stage halves");
   static_assert(SMEM <= 232448, "sm90 backward-JVP: shared memory beyond the sm_90 opt-in limit");
-  static_assert(STAGE_OFF % 1024 == 0 && STAGE_BYTES % 1024 == 0 && DS_OFF % 1024 == 0 && DQ_OFF % 1024 == 0 &&
+  static_assert(Q_OFF % 1024 == 0 && HALF_BYTES % 1024 == 0 && DS_OFF % 1024 == 0 && DQ_OFF % 1024 == 0 &&
                     DQ_BYTES % 1024 == 0 && TILE % 1024 == 0,
                 "sm90 backward-JVP tiles not 1024-byte aligned");
   static_assert(BAR_OFF % 8 == 0 && MSK_OFF % 16 == 0, "mbarriers need 8-byte alignment, the int4 16");
-  static_assert(KV_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
+  static_assert(KV_BYTES < (1u << 20) && HALF_BYTES < (1u << 20), "mbarrier transaction count overflow");
 };
 
 /* The TMA maps of one call (kernel parameter space). */
@@ -102,22 +111,22 @@ __device__ __forceinline__ void sm90_bj_store(const View &t, int64_t b, int64_t 
   else ((T *)t.p)[voff(t, b, h, j, d)] = from_f<T>(x);
 }
 
-template <typename T, int D, int ST, bool MASKED>
+template <typename T, int D, int STQ, int STO, bool MASKED>
 __global__ void __launch_bounds__(384, 1)
     bwd_jvp_sm90a_kernel(const __grid_constant__ BwdJvpArgs a, const __grid_constant__ Sm90BwdJvpMaps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90BwdJvp<D, ST, MASKED> C;
+  typedef Sm90BwdJvp<D, STQ, STO, MASKED> C;
   constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = D / 8, KQ = BM / 16, DH = C::DH;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *gbase = smraw + (sbase - smem_u32(smraw));
-  float *lse_s = (float *)(gbase + C::STAT_OFF), *mu_s = lse_s + ST * BM, *del_s = mu_s + ST * BM,
-        *deld_s = del_s + ST * BM;
-  int2 *iv_s = (int2 *)(gbase + C::MSK_OFF);              /* MASKED: [ST][BM] rows' key intervals */
-  int4 *cls_s = (int4 *)(gbase + C::MSK_OFF + ST * BM * 8); /* MASKED: [ST] union / intersection */
+  float *lse_s = (float *)(gbase + C::STAT_OFF), *mu_s = lse_s + STQ * BM, *del_s = mu_s + STQ * BM,
+        *deld_s = del_s + STO * BM;
+  int2 *iv_s = (int2 *)(gbase + C::MSK_OFF);               /* MASKED: [STQ][BM] rows' key intervals */
+  int4 *cls_s = (int4 *)(gbase + C::MSK_OFF + STQ * BM * 8); /* MASKED: [STQ] union / intersection */
   const uint32_t bar = sbase + C::BAR_OFF;
-  const uint32_t fullQ = bar, fullO = bar + 8 * ST, emptyQ = bar + 16 * ST, emptyO = bar + 24 * ST,
-                 bar_kv = bar + 32 * ST; /* [ST] each, 8 bytes apart */
+  const uint32_t fullQ = bar, emptyQ = bar + 8 * STQ, fullO = bar + 16 * STQ, emptyO = fullO + 8 * STO,
+                 bar_kv = emptyO + 8 * STO; /* [STQ] / [STO] each, 8 bytes apart */
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -129,12 +138,16 @@ __global__ void __launch_bounds__(384, 1)
   const bool dq_on = a.dqd_ws != nullptr;
 
   if (threadIdx.x == 0) {
+    /* full: warp 0's lanes (the statistics), lane 0 with the bytes; fullQ MASKED: warp 1's (the intervals)
+       too. empty: one arrival per consumer warp */
 #pragma unroll
-    for (int s = 0; s < ST; ++s) {
-      /* warp 0's lanes (the statistics), lane 0 with the bytes; fullQ MASKED: warp 1's (the intervals) too */
+    for (int s = 0; s < STQ; ++s) {
       mbar_init(fullQ + 8 * s, MASKED ? 64 : 32);
+      mbar_init(emptyQ + 8 * s, 8);
+    }
+#pragma unroll
+    for (int s = 0; s < STO; ++s) {
       mbar_init(fullO + 8 * s, 32);
-      mbar_init(emptyQ + 8 * s, 8); /* one arrival per consumer warp */
       mbar_init(emptyO + 8 * s, 8);
     }
     mbar_init(bar_kv, 1);
@@ -144,13 +157,12 @@ __global__ void __launch_bounds__(384, 1)
 
   if (warp < 4) {
     /* producer warpgroup: warp 0 works, the three others idle */
-    /* 40 / 232 (MASKED 72 / 216: warp 1's interval loop; ptxas: 0 spills with these, 8-204 bytes with the
-       other splits of 504 = 3 x 168 that were tried) */
-    if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 72;\n" ::: "memory");
+    /* 40 / 232 (MASKED and the half-stage layout 72 / 216: warp 1's interval loop, the two halves'
+       counters; ptxas: 0 spills with these, 8-204 bytes with the other splits of 504 = 3 x 168 tried) */
+    if constexpr (MASKED || STQ != STO) asm volatile("setmaxnreg.dec.sync.aligned.u32 72;\n" ::: "memory");
     else asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     if (warp == 0 && total > 0) {
       const uint32_t sK = sbase, sKd = sK + C::TILE, sV = sKd + C::TILE, sVd = sV + C::TILE;
-      const uint32_t sSTG = sbase + C::STAGE_OFF;
       if (lane == 0) {
         mbar_arrive_expect_tx(bar_kv, C::KV_BYTES);
 #pragma unroll
@@ -162,10 +174,10 @@ __global__ void __launch_bounds__(384, 1)
         }
       }
       int64_t h = hk * grp, qb = qb_start;
-      int st = 0;
-      uint32_t ph = 0;
+      int sq = 0, so = 0; /* the halves' buffers and the parities of their rounds */
+      uint32_t pq = 0, po = 0;
       for (int64_t it = 0; it < total; ++it) {
-        /* the rows' statistics (lane l: rows l, l + 32) before the wait, so that their latency passes
+        /* the rows' statistics (lane l: rows l, l + 32) before the waits, so that their latency passes
            while the stage is still in use */
         const int64_t q0 = qb * BM;
         float lr[2], mr[2], dr[2], ddr[2];
@@ -182,48 +194,66 @@ __global__ void __launch_bounds__(384, 1)
           }
           lr[r] = l, mr[r] = m, dr[r] = dl, ddr[r] = dld;
         }
-        /* dO, dOd first (the consumers release them mid-block: B after dS, A after dVd), then Q, Qd (B's
-           dKd reads them last) */
-        const uint32_t dst = sSTG + st * C::STAGE_BYTES;
-        if (it >= ST) mbar_wait(emptyO + 8 * st, ph ^ 1u);
+        /* the dO half: released mid-block (B after dS, A after dVd) */
+        auto load_o = [&]() {
+          if (it >= STO) mbar_wait(emptyO + 8 * so, po ^ 1u);
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int o = st * BM + lane + 32 * r;
-          del_s[o] = dr[r], deld_s[o] = ddr[r];
-        }
-        if (lane == 0) {
-          mbar_arrive_expect_tx(fullO + 8 * st, 2 * C::TILE);
-#pragma unroll
-          for (int hh = 0; hh < NH; ++hh) {
-            tma_load_4d(dst + 2 * C::TILE + hh * C::HALF, &tm.dout, fullO + 8 * st, hh * 64, (int)q0, (int)h, (int)b);
-            tma_load_4d(dst + 3 * C::TILE + hh * C::HALF, &tm.doutd, fullO + 8 * st, hh * 64, (int)q0, (int)h, (int)b);
+          for (int r = 0; r < 2; ++r) {
+            const int o = so * BM + lane + 32 * r;
+            del_s[o] = dr[r], deld_s[o] = ddr[r];
           }
-        } else {
-          mbar_arrive(fullO + 8 * st);
-        }
-        if (it >= ST) mbar_wait(emptyQ + 8 * st, ph ^ 1u);
+          const uint32_t dst = sbase + C::O_OFF + so * C::HALF_BYTES, fb = fullO + 8 * so;
+          if (lane == 0) {
+            mbar_arrive_expect_tx(fb, C::HALF_BYTES);
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int o = st * BM + lane + 32 * r;
-          lse_s[o] = lr[r], mu_s[o] = mr[r];
-        }
-        if (lane == 0) {
-          mbar_arrive_expect_tx(fullQ + 8 * st, 2 * C::TILE);
-#pragma unroll
-          for (int hh = 0; hh < NH; ++hh) {
-            tma_load_4d(dst + hh * C::HALF, &tm.q, fullQ + 8 * st, hh * 64, (int)q0, (int)h, (int)b);
-            tma_load_4d(dst + C::TILE + hh * C::HALF, &tm.qd, fullQ + 8 * st, hh * 64, (int)q0, (int)h, (int)b);
+            for (int hh = 0; hh < NH; ++hh) {
+              tma_load_4d(dst + hh * C::HALF, &tm.dout, fb, hh * 64, (int)q0, (int)h, (int)b);
+              tma_load_4d(dst + C::TILE + hh * C::HALF, &tm.doutd, fb, hh * 64, (int)q0, (int)h, (int)b);
+            }
+          } else {
+            mbar_arrive(fb);
           }
+          if (++so == STO) {
+            so = 0;
+            po ^= 1u;
+          }
+        };
+        /* the Q half: released by A once it has Pd, by B once its dKd is done */
+        auto load_q = [&]() {
+          if (it >= STQ) mbar_wait(emptyQ + 8 * sq, pq ^ 1u);
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const int o = sq * BM + lane + 32 * r;
+            lse_s[o] = lr[r], mu_s[o] = mr[r];
+          }
+          const uint32_t dst = sbase + C::Q_OFF + sq * C::HALF_BYTES, fb = fullQ + 8 * sq;
+          if (lane == 0) {
+            mbar_arrive_expect_tx(fb, C::HALF_BYTES);
+#pragma unroll
+            for (int hh = 0; hh < NH; ++hh) {
+              tma_load_4d(dst + hh * C::HALF, &tm.q, fb, hh * 64, (int)q0, (int)h, (int)b);
+              tma_load_4d(dst + C::TILE + hh * C::HALF, &tm.qd, fb, hh * 64, (int)q0, (int)h, (int)b);
+            }
+          } else {
+            mbar_arrive(fb);
+          }
+          if (++sq == STQ) {
+            sq = 0;
+            pq ^= 1u;
+          }
+        };
+        /* the half whose buffer frees first: with as many buffers of each, dO's (released mid-block);
+           with more Q buffers (the half-stage layout), Q's (its buffer was released a block earlier) */
+        if constexpr (STQ > STO) {
+          load_q();
+          load_o();
         } else {
-          mbar_arrive(fullQ + 8 * st);
+          load_o();
+          load_q();
         }
         if (++qb == nqb) {
           qb = qb_start;
           ++h;
-        }
-        if (++st == ST) {
-          st = 0;
-          ph ^= 1u;
         }
       }
     } else if (MASKED && warp == 1 && total > 0) {
@@ -232,7 +262,7 @@ __global__ void __launch_bounds__(384, 1)
          the rows < Nq, then its 32 arrivals on the stage's `full` (bwd.cuh's warp 1; 32-bit state:
          family.cu takes masked calls with Nq, Nk < 2^30). The intervals do not depend on the head. */
       const int qbs0 = (int)qb_start, qbe = (int)nqb, ng = (int)grp, nq = (int)p.Nq;
-      int st = 0, wait_in = -ST; /* the stage's previous use is awaited once wait_in >= 0 */
+      int st = 0, wait_in = -STQ; /* the stage's previous use is awaited once wait_in >= 0 */
       uint32_t ph = 0;
       for (int hg = 0; hg < ng; ++hg)
         for (int qb = qbs0; qb < qbe; ++qb) {
@@ -263,14 +293,14 @@ __global__ void __launch_bounds__(384, 1)
           for (int r = 0; r < BM / 32; ++r) iv_s[st * BM + lane + 32 * r] = iv[r];
           if (lane == 0) cls_s[st] = make_int4(ulo, uhi, ilo, ihi);
           mbar_arrive(fullQ + 8 * st);
-          if (++st == ST) {
+          if (++st == STQ) {
             st = 0;
             ph ^= 1u;
           }
         }
     }
   } else {
-    if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 216;\n" ::: "memory");
+    if constexpr (MASKED || STQ != STO) asm volatile("setmaxnreg.inc.sync.aligned.u32 216;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
     const int g = lane >> 2, t4 = lane & 3;
@@ -316,8 +346,20 @@ __global__ void __launch_bounds__(384, 1)
     const int qbs0 = (int)qb_start, qbe = (int)nqb, ntot = (int)total;
     const int64_t cd0 = p.q_pos0 - p.k_pos0 - n0; /* causal: key kl visible to row qi of block q0 iff kl - qi <= cd0 + q0 */
     int h = (int)(hk * grp), qb = qbs0;
-    int st = 0;
-    uint32_t ph = 0;
+    int sq = 0, so = 0; /* the halves' buffers and the parities of their rounds (the producer's) */
+    uint32_t pq = 0, po = 0;
+    auto advance = [&]() {
+      if (++sq == STQ) {
+        sq = 0;
+        pq ^= 1u;
+      }
+      if constexpr (STQ == STO) {
+        so = sq, po = pq; /* one counter (fewer live registers) */
+      } else if (++so == STO) {
+        so = 0;
+        po ^= 1u;
+      }
+    };
     for (int it = 0; it < ntot; ++it) {
       const int hcur = h, q0 = qb * BM;
       if (++qb == qbe) {
@@ -330,15 +372,16 @@ __global__ void __launch_bounds__(384, 1)
       asm volatile("" : "+r"(sb));
       const uint32_t sK = sb, sKd = sK + C::TILE, sV = sKd + C::TILE, sVd = sV + C::TILE;
       const uint32_t sDS = sb + C::DS_OFF, sDSd = sDS + C::DS_BYTES;
-      const uint32_t sQ = sb + C::STAGE_OFF + st * C::STAGE_BYTES, sQd = sQ + C::TILE, sO = sQd + C::TILE,
-                     sOd = sO + C::TILE;
-      const float *lb = lse_s + st * BM, *mb = mu_s + st * BM, *db = del_s + st * BM, *ddb = deld_s + st * BM;
+      const uint32_t sQ = sb + C::Q_OFF + sq * C::HALF_BYTES, sQd = sQ + C::TILE;
+      const uint32_t sO = sb + C::O_OFF + so * C::HALF_BYTES, sOd = sO + C::TILE;
+      const float *lb = lse_s + sq * BM, *mb = mu_s + sq * BM, *db = del_s + so * BM, *ddb = deld_s + so * BM;
+      const uint32_t fq = fullQ + 8 * sq, eq = emptyQ + 8 * sq, fo = fullO + 8 * so, eo = emptyO + 8 * so;
       /* A starts with Q, Qd (S^T, Sd^T), B with dO, dOd (dP^T, dPd^T); MASKED: both first wait for the Q
          half, which holds the intervals. Every consumer thread waits for both halves before it
          releases them (a release before a half's TMA completed would let the producer arrive on the
          phase still pending) */
-      if (MASKED || wg == 0) mbar_wait(fullQ + 8 * st, ph);
-      if (wg == 1) mbar_wait(fullO + 8 * st, ph);
+      if (MASKED || wg == 0) mbar_wait(fq, pq);
+      if (wg == 1) mbar_wait(fo, po);
 
       /* MASKED: the class of the CTA's 64 keys for the block's rows (the producer's cls_s), the same in
          both consumers (they own the same keys): empty (no row sees one of them: no products, no
@@ -346,25 +389,22 @@ __global__ void __launch_bounds__(384, 1)
          interval: no per-element test) or partial */
       bool mfull = false;
       if constexpr (MASKED) {
-        const int4 c = cls_s[st];
+        const int4 c = cls_s[sq];
         const int k0 = (int)n0;
         const bool live = c.x < c.y && c.x < k0 + 64 && c.y > k0;
         mfull = c.z <= k0 && c.w >= k0 + 64;
         if (!live) {
-          mbar_wait(fullO + 8 * st, ph);
+          mbar_wait(fo, po);
           __syncwarp();
           if (lane == 0) {
-            mbar_arrive(emptyQ + 8 * st);
-            mbar_arrive(emptyO + 8 * st);
+            mbar_arrive(eq);
+            mbar_arrive(eo);
           }
-          if (++st == ST) {
-            st = 0;
-            ph ^= 1u;
-          }
+          advance();
           continue;
         }
       }
-      const int2 *ivb = iv_s + st * BM;
+      const int2 *ivb = iv_s + sq * BM;
 
       /* the score products: 64 keys x BM queries, k16 steps along D; A: K Q^T into s1, Kd Q^T + K Qd^T
          into s2; B: V dO^T into s1, Vd dO^T + V dOd^T into s2 (one code path, operands by warpgroup) */
@@ -420,7 +460,7 @@ __global__ void __launch_bounds__(384, 1)
       if (wg == 0) {
         /* A: dVd += P^T dOd issued now (it runs while Pd is computed), then Sd^T waited for */
         wg_acc_to_a<T, KQ>(f1, s1);
-        mbar_wait(fullO + 8 * st, ph);
+        mbar_wait(fo, po);
         wg_reg_fence<DT * 4>(&acc[0][0]);
         wg_fence();
 #pragma unroll
@@ -454,7 +494,7 @@ __global__ void __launch_bounds__(384, 1)
           xb[(NQ + nt) * 128] = make_float4(s2[nt][0], s2[nt][1], s2[nt][2], s2[nt][3]);
         }
         __syncwarp();
-        if (lane == 0) mbar_arrive(emptyQ + 8 * st); /* A is done with Q, Qd, lse, mu (and the intervals) */
+        if (lane == 0) mbar_arrive(eq); /* A is done with Q, Qd, lse, mu (and the intervals) */
         named_bar_arrive(1, 256); /* P, Pd ready for B */
         wg_acc_to_a<T, KQ>(f2, s2);
         /* dVd += Pd^T dO (k16 steps over the block's queries, B MN-major): the groups in flight are
@@ -480,7 +520,7 @@ __global__ void __launch_bounds__(384, 1)
           }
         }
         __syncwarp();
-        if (lane == 0) mbar_arrive(emptyO + 8 * st); /* B is done with dO, dOd, delta, deltad */
+        if (lane == 0) mbar_arrive(eo); /* B is done with dO, dOd, delta, deltad */
         wg_acc_to_a<T, KQ>(f1, s1);
         wg_acc_to_a<T, KQ>(f2, s2);
         if (dq_on) {
@@ -492,7 +532,7 @@ __global__ void __launch_bounds__(384, 1)
           asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
         }
         named_bar_sync(2, 256);
-        mbar_wait(fullQ + 8 * st, ph); /* complete long ago (A waited for it); unmasked B has not yet */
+        mbar_wait(fq, pq); /* complete long ago (A waited for it); unmasked B has not yet */
         /* dKd += dSd^T Q + dS^T Qd */
         wg_reg_fence<DT * 4>(&acc[0][0]);
         wg_fence();
@@ -513,23 +553,26 @@ __global__ void __launch_bounds__(384, 1)
         wg_reg_fence_u<KQ * 4>(&f1[0][0]);
         wg_reg_fence_u<KQ * 4>(&f2[0][0]);
         __syncwarp();
-        if (lane == 0) mbar_arrive((wg == 0 ? emptyO : emptyQ) + 8 * st); /* A: dVd done; B: dKd done */
+        if (lane == 0) mbar_arrive(wg == 0 ? eo : eq); /* A: dVd done; B: dKd done */
         wg_wait<0>();
         wg_reg_fence<DH / 2>(&dq[0][0]);
-        sm90_dq_reduce<BM, DH>(dq, dqw, sDQw, &tm.dqd, dq_issuer, 3 + wg, wq * 16 + g, t4, dc0, q0,
-                               (int)b * (int)p.Hq + hcur);
+        /* in C::DQP passes of DH / DQP columns (the staging buffer reused: sm90_dq_reduce waits for the
+           previous reduce-adds to have read it) */
+        constexpr int NP = DH / C::DQP;
+#pragma unroll
+        for (int ps = 0; ps < C::DQP; ++ps)
+          sm90_dq_reduce<BM, NP>(*reinterpret_cast<const float(*)[NP / 8][4]>(&dq[ps * NP / 8][0]), dqw, sDQw,
+                                 &tm.dqd, dq_issuer, 3 + wg, wq * 16 + g, t4, dc0 + ps * NP, q0,
+                                 (int)b * (int)p.Hq + hcur);
       } else {
         wg_wait<0>();
         wg_reg_fence<DT * 4>(&acc[0][0]);
         wg_reg_fence_u<KQ * 4>(&f1[0][0]);
         wg_reg_fence_u<KQ * 4>(&f2[0][0]);
         __syncwarp();
-        if (lane == 0) mbar_arrive((wg == 0 ? emptyO : emptyQ) + 8 * st); /* A: dVd done; B: dKd done */
+        if (lane == 0) mbar_arrive(wg == 0 ? eo : eq); /* A: dVd done; B: dKd done */
       }
-      if (++st == ST) {
-        st = 0;
-        ph ^= 1u;
-      }
+      advance();
     }
     if (dq_on && dq_issuer) bulk_wait(); /* the reduce-adds read the staging buffer until done */
 
@@ -550,9 +593,9 @@ __global__ void __launch_bounds__(384, 1)
 #endif
 }
 
-template <typename T, int D, int ST, bool MASKED>
+template <typename T, int D, int STQ, int STO, bool MASKED>
 static jfa_status_t launch_bwd_jvp_sm90a(const BwdJvpArgs &a, const Sm90BwdJvpTensors &t, cudaStream_t st) {
-  typedef Sm90BwdJvp<D, ST, MASKED> C;
+  typedef Sm90BwdJvp<D, STQ, STO, MASKED> C;
   Sm90BwdJvpMaps tm;
   memset(&tm, 0, sizeof(tm));
   JFA_CHECK(tma_map_bhsd(&tm.q, t.q, C::BM));
@@ -564,7 +607,7 @@ static jfa_status_t launch_bwd_jvp_sm90a(const BwdJvpArgs &a, const Sm90BwdJvpTe
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, C::BN));
   JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, C::BN));
   if (a.dqd_ws) JFA_CHECK(tma_map_dq_ws(&tm.dqd, a.dqd_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
-  auto kern = bwd_jvp_sm90a_kernel<T, D, ST, MASKED>;
+  auto kern = bwd_jvp_sm90a_kernel<T, D, STQ, STO, MASKED>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -578,8 +621,17 @@ jfa_status_t sm90_bwd_jvp_d(const BwdJvpArgs &a, const Sm90BwdJvpTensors &t, cud
   constexpr Sm90Tile m = sm90_tile(OP_BWD_JVP, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
   static_assert(c.D == D && m.D == D && c.BN == 64 && m.BN == 64, "no sm90 backward-JVP tiles for this head dim");
   /* a.masked (windows, packed sequences): the MASKED instantiation */
-  if (a.masked) return launch_bwd_jvp_sm90a<T, D, m.ST, true>(a, t, st);
-  return launch_bwd_jvp_sm90a<T, D, c.ST, false>(a, t, st);
+  if (a.masked) return launch_bwd_jvp_sm90a<T, D, m.ST, m.ST, true>(a, t, st);
+#ifdef JFA_TUNING
+  /* JFA_TUNE_SM90_BWD_JVP=1: tiles.h's variant 1 where the head dim has one (D = 128: the half-stage
+     layout, two Q halves and one dO half) */
+  constexpr Sm90Tile c1 = sm90_tile(OP_BWD_JVP, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 1);
+  if constexpr (c1.D == D) {
+    if (tune_variant("JFA_TUNE_SM90_BWD_JVP") == 1)
+      return launch_bwd_jvp_sm90a<T, D, c1.ST, c1.STO ? c1.STO : c1.ST, false>(a, t, st);
+  }
+#endif
+  return launch_bwd_jvp_sm90a<T, D, c.ST, c.STO ? c.STO : c.ST, false>(a, t, st);
 }
 
 #endif /* JFA_KERNELS_SM90_BWD_JVP_CUH_ */
