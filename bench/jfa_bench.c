@@ -20,6 +20,10 @@
  *   JFA_BENCH_ITERS=n              timed runs per case (default 20)
  *   JFA_SM90_BWD=0                 the backward on sm80 where the sm90 backward would run (its
  *                                  bwd rows say sm80), e.g. JFA_SM90_BWD=0 jfa_bench --case 4096 128 0
+ *   jfa_bench --bwd-jvp N D causal [dtype]   the backward-JVP (second order) beside the backward:
+ *                                  rows bwd, bj (dQd, dKd, dVd), bj1 (and dQ, dK, dV); bench_bwd_jvp
+ *   JFA_SM90_BWD_JVP=1             the backward-JVP on sm90 (off by default until run on a GPU),
+ *                                  e.g. JFA_SM90_BWD_JVP=1 jfa_bench --bwd-jvp 4096 128 0
  *   JFA_SM90_F32_BWD=0             the float32 backward at D = 64 on sm80 instead of sm90 (the
  *                                  default), e.g. JFA_SM90_F32_BWD=0 jfa_bench --case 4096 64 0 fp32
  *
@@ -115,6 +119,7 @@ typedef struct {
   float *host[7];
   void *o, *od, *dq, *dk, *dv;
   float *lse, *mu;
+  void *doutd, *dqd, *dkd, *dvd; /* the backward-JVP's (bench_bwd_jvp only) */
 } bench_t;
 
 static jfa_tensor_t T(const bench_t *b, void *p) {
@@ -250,7 +255,7 @@ static int cmp_f(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* op: 0 fwd, 1 jvp, 2 bwd */
+/* op: 0 fwd, 1 jvp, 2 bwd, 3 backward-JVP (dQd, dKd, dVd), 4 backward-JVP with dQ, dK, dV too */
 static void run_op(jfa_context_t *ctx, bench_t *b, int op, const jfa_attention_params_t *prm) {
   jfa_tensor_t q = T(b, b->dev[0]), k = T(b, b->dev[1]), v = T(b, b->dev[2]), qd = T(b, b->dev[3]), kd = T(b, b->dev[4]),
                vd = T(b, b->dev[5]), dout = T(b, b->dev[6]), o = T(b, b->o), od = T(b, b->od), dq = T(b, b->dq),
@@ -258,6 +263,12 @@ static void run_op(jfa_context_t *ctx, bench_t *b, int op, const jfa_attention_p
   if (op == 0) JK(jfa_attention_forward(ctx, prm, &q, &k, &v, &o, &lse));
   if (op == 1) JK(jfa_attention_forward_jvp(ctx, prm, &q, &k, &v, &qd, &kd, &vd, &o, &lse, &od, &mu));
   if (op == 2) JK(jfa_attention_backward(ctx, prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv));
+  if (op == 3 || op == 4) {
+    jfa_tensor_t doutd = T(b, b->doutd), dqd = T(b, b->dqd), dkd = T(b, b->dkd), dvd = T(b, b->dvd);
+    const int fo = op == 4;
+    JK(jfa_attention_backward_jvp(ctx, prm, &q, &k, &v, &qd, &kd, &vd, &o, &lse, &od, &mu, &dout, &doutd, &dqd, &dkd,
+                                  &dvd, fo ? &dq : NULL, fo ? &dk : NULL, fo ? &dv : NULL));
+  }
 }
 
 /* Median time in ms of op (after 3 warm-ups) over iters runs, each between two CUDA events. */
@@ -425,6 +436,43 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
   teardown(&b);
 }
 
+/* The backward-JVP (second order) at one dense shape (B = 16384 / N, H = 2048 / D as the sweep): rows bwd
+   (the backward, for the ratio), bj (jfa_attention_backward_jvp: dQd, dKd, dVd) and bj1 (with dQ, dK, dV);
+   TFLOP/s over the units of 4 N^2 D per (batch, head) (halved when causal): the backward 5 / 2 x fwd, bj 12 / 2
+   (S 1, Sd 2, dP 1, dPd 2, dVd 2, dKd 2, dQd 2), bj1 15 / 2 (+ dQ, dK, dV); the issue's target: bj <= 2.5x
+   bwd's ms. err not checked (tests/gpu/test_gpu_backward_jvp's job). The family: jfa_cuda_last_kernel(ctx, 2),
+   e.g. JFA_SM90_BWD_JVP=1 jfa_bench --bwd-jvp 4096 128 0 (sm90) against jfa_bench --bwd-jvp 4096 128 0 (sm80). */
+static void bench_bwd_jvp(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D, int causal, int iters) {
+  bench_t b;
+  memset(&b, 0, sizeof(b));
+  b.dt = dt;
+  b.N = N;
+  b.D = D;
+  b.B = 16384 / N > 0 ? 16384 / N : 1;
+  b.H = 2048 / D > 0 ? 2048 / D : 1;
+  setup(&b);
+  void **extra[4] = {&b.doutd, &b.dqd, &b.dkd, &b.dvd};
+  for (int t = 0; t < 4; ++t) CK(cudaMalloc(extra[t], b.n * b.esz));
+  CK(cudaMemcpy(b.doutd, b.dev[4], b.n * b.esz, cudaMemcpyDeviceToDevice)); /* dOd: kd's normal draws */
+  jfa_attention_params_t prm;
+  jfa_attention_params_init(&prm);
+  prm.mask = causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  run_op(ctx, &b, 1, &prm); /* o, lse, od, mu */
+  static const char *opn[3] = {"bwd", "bj", "bj1"};
+  static const double units[3] = {5.0, 12.0, 15.0};
+  for (int r = 0; r < 3; ++r) {
+    const int op = r + 2;
+    const double ms = median_ms(ctx, &b, op, &prm, iters);
+    const int path = jfa_cuda_last_kernel(ctx, op == 2 ? 1 : 2);
+    const double flops = 4.0 * b.B * b.H * (double)N * N * D * (causal ? 0.5 : 1.0) * units[r] / 2.0;
+    row_t row = {opn[r], family_name(path, 0), dtype_name(dt), b.B, b.H, N, D, "", ms, flops / (ms * 1e-3) / 1e12, -1};
+    snprintf(row.mask, sizeof row.mask, "%s", causal ? "causal" : "none");
+    emit(&row);
+  }
+  for (int t = 0; t < 4; ++t) cudaFree(*extra[t]);
+  teardown(&b);
+}
+
 /* Masked runs: kind 0 window (causal, window_left = W), 1 causal, 2 varlen, 3 batch, 4 dense, 5 none */
 static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64_t D, int64_t W, int64_t S, int iters) {
   bench_t b;
@@ -534,7 +582,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--batch") && more >= 3) bench_mask(ctx, 3, ARG(1), ARG(2), ARG(3), 0, 0, iters);
     else if (!strcmp(argv[i], "--dense") && more >= 2) bench_mask(ctx, 4, 1, ARG(1), ARG(2), 0, 0, iters);
     else if (!strcmp(argv[i], "--nomask") && more >= 2) bench_mask(ctx, 5, 1, ARG(1), ARG(2), 0, 0, iters);
-    else if (!strcmp(argv[i], "--case") && more >= 3) {
+    else if (!strcmp(argv[i], "--bwd-jvp") && more >= 3) {
+      jfa_dtype_t dt = sweep_dt;
+      if (more >= 4) parse_dtype(argv[i + 4], &dt);
+      bench_bwd_jvp(ctx, dt, ARG(1), ARG(2), (int)ARG(3), iters);
+    } else if (!strcmp(argv[i], "--case") && more >= 3) {
       jfa_dtype_t dt = sweep_dt;
       if (more >= 4) parse_dtype(argv[i + 4], &dt);
       bench_case(ctx, dt, ARG(1), ARG(2), (int)ARG(3), iters);

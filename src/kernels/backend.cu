@@ -22,6 +22,7 @@
  *   JVP       sm_80+  fp32       <= 128     any              aligned (4)    sm80/  mma.sync TF32 (fwd_f32.cuh)
  *   bwd       sm_80+  fp32       <= 128     any              aligned (4)    sm80/  mma.sync TF32 (bwd_f32.cuh)
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
+ *   bwd-JVP (8) sm_90 bf16/fp16  64, 128    all but dense    TMA-able (1)   sm90/  wgmma + TMA (bwd_jvp.cuh)
  *   bwd-JVP   sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync (bwd_jvp.cuh)
  *   bwd-JVP   any     any        <= 256     any              any            simt/  fp32 arithmetic
  *
@@ -44,6 +45,8 @@
  *       or TF32 as the sm80 rows; other masks go to sm80.
  *   (7) (6), unless switched off: JFA_SM90_F32_BWD=0 (per call; sm90/tiles.h kSm90BwdF32 is the
  *       default, on); under JFA_SM90_BWD=0 off with the 16-bit row.
+ *   (8) When switched on: JFA_SM90_BWD_JVP=1 (per call), else sm90/tiles.h kSm90BwdJvp (off until run
+ *       on a GPU); the first-order outputs from the sm90 backward (bwd.cuh), which must take them.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the
@@ -84,6 +87,9 @@ static const BwdRow kBackward[] = {
 };
 /* The backward-JVP (second order, Hessian-vector products). */
 static const BwdJvpRow kBackwardJvp[] = {
+#ifdef JFA_HAVE_SM90A
+    {PATH_SM90, sm90_bwd_jvp_why_not, sm90_bwd_jvp_run}, /* off unless JFA_SM90_BWD_JVP=1 (kSm90BwdJvp) */
+#endif
     {PATH_SM80, sm80_bwd_jvp_why_not, sm80_bwd_jvp_run},
     {PATH_SIMT, simt_bwd_jvp_why_not, simt_bwd_jvp_run},
 };

@@ -238,6 +238,23 @@ int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
   return GT_PATH_SM80;
 }
 
+/* src/kernels/sm90/tiles.h kSm90BwdJvp (the sm90 backward-JVP on by default): keep in step */
+#define GT_SM90_BWD_JVP_DEFAULT 0
+
+int gt_expected_bwd_jvp_path(jfa_dtype_t dtype, int64_t D, int dense, int first_order) {
+  const char *e = getenv("JFA_KERNEL_PATH");
+  if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
+  const int half = dtype == JFA_DTYPE_BFLOAT16 || dtype == JFA_DTYPE_FLOAT16;
+  if (!half || D > 128) return GT_PATH_SIMT;
+  static const int dims[] = {64, 128, 0};
+  const char *on = getenv("JFA_SM90_BWD_JVP"), *bwd = getenv("JFA_SM90_BWD");
+  const int enabled = on ? strcmp(on, "0") != 0 : GT_SM90_BWD_JVP_DEFAULT;
+  const int bwd_off = bwd && strcmp(bwd, "0") == 0;
+  if (enabled && !dense && !(first_order && bwd_off) && expected_path(D, dims) == GT_PATH_SM90)
+    return GT_PATH_SM90;
+  return GT_PATH_SM80;
+}
+
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want) {
   const int got = jfa_cuda_last_kernel(gpu, backward);
   static const char *names[] = {"simt", "sm80", "sm90"};

@@ -71,6 +71,13 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal);
  *  library's default kSm90BwdF32 on: GT_SM90_F32_BWD_DEFAULT mirrors it) and not JFA_SM90_BWD=0;
  *  else the forward's rule (sm80 for D a multiple of 4 up to 128, else simt). */
 int gt_expected_f32_bwd_path(int64_t D, int beyond_causal);
+/** The family of a 16-bit / float32 backward-JVP (jfa_attention_backward_jvp) with packed tensors at head dim
+ *  D (dense: a dense mask; first_order: dq, dk, dv asked too), honouring JFA_KERNEL_PATH: sm90
+ *  (sm90/bwd_jvp.cuh) for bf16 / fp16 at D = 64 and 128, causal, windows, packed sequences (no dense mask), on
+ *  compute capability 9.0 when it is switched on (JFA_SM90_BWD_JVP=1, or unset with the library's default
+ *  kSm90BwdJvp on: GT_SM90_BWD_JVP_DEFAULT mirrors it), and, with first_order, not JFA_SM90_BWD=0 (the
+ *  sm90 backward gives dq, dk, dv); else sm80 for bf16 / fp16 up to D = 128; else simt. */
+int gt_expected_bwd_jvp_path(jfa_dtype_t dtype, int64_t D, int dense, int first_order);
 /** Checks that the context's last forward (backward = 0) or backward call ran on `want`
  *  (records a failure otherwise); returns 1 if it did. */
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want);

@@ -11,7 +11,9 @@
  * family adds dQd with atomics). Rows without a visible key must give exactly dQd = dQ = 0.
  * Tolerance: 2x gt_tol of the dtype (relative Frobenius error).
  * The family that ran (jfa_cuda_last_kernel(ctx, 2)): sm80 (mma.sync, sm80/bwd_jvp.cuh) for
- * bf16/fp16 with D <= 128, simt otherwise or with JFA_KERNEL_PATH=simt. Each 16-bit case also
+ * bf16/fp16 with D <= 128, simt otherwise or with JFA_KERNEL_PATH=simt; under JFA_SM90_BWD_JVP=1 (the
+ * _sm90 CTest entries) sm90 (sm90/bwd_jvp.cuh) for bf16/fp16 at D = 64, 128 without a dense mask on an
+ * sm_90 device (gt_expected_bwd_jvp_path). Cases with `nan_in` run once more with a NaN in q. Each 16-bit case also
  * runs in deterministic mode (dQd, dQ from the simt kernel; two runs bitwise equal) and on a
  * second context forced to the simt family (JFA_KERNEL_PATH=simt).
  * Also the backend's block call in accumulate mode over two key halves (the ring's use).
@@ -39,6 +41,8 @@ typedef struct {
   int64_t qpos, kpos, wl, wr;
   int packed; /* 1: three packed sequences of lengths (Nq/3, Nq/3, rest) x (Nk/3, Nk/3, rest) */
   int dense;
+  int nan_in; /* 1: once more with a NaN in q (batch 0, one row): NaN in that row's dQd and in batch 0's dKd,
+              dVd, none in batch 1 */
 } bcase_t;
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -51,42 +55,54 @@ typedef struct {
 
 static const bcase_t cases[] = {
     /* dt B Hq Hkv Nq Nk D mask qpos kpos wl wr packed dense */
-    {BF, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE},
-    {FH, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE},
-    {F32, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE},
-    {BF, 1, 2, 1, 200, 77, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE}, /* Nq > Nk: rows without keys */
-    {FH, 1, 2, 1, 77, 200, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE},
-    {F32, 1, 2, 1, 200, 77, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE},
-    {BF, 1, 2, 2, 100, 150, 96, CPOS, 10, 60, UNB, UNB, 0, DN_NONE},
-    {BF, 1, 3, 1, 257, 257, 128, TL, 0, 0, 32, UNB, 0, DN_NONE}, /* causal window */
-    {F32, 1, 2, 2, 300, 300, 24, NONE, 0, 0, 7, 3, 0, DN_NONE},
-    {BF, 1, 4, 2, 190, 170, 64, BR, 0, 0, UNB, UNB, 1, DN_NONE}, /* packed, bottom-right */
-    {FH, 1, 2, 2, 190, 170, 48, TL, 0, 0, 5, UNB, 1, DN_NONE},
-    {BF, 2, 2, 1, 65, 90, 32, NONE, 0, 0, UNB, UNB, 0, DN_BOOL},
-    {F32, 2, 2, 1, 65, 90, 32, BR, 0, 0, UNB, UNB, 0, DN_F32},
-    {FH, 1, 2, 2, 33, 47, 256, NONE, 0, 0, UNB, UNB, 0, DN_F32},
-    {BF, 1, 1, 1, 1, 1, 8, NONE, 0, 0, UNB, UNB, 0, DN_NONE}, /* N = 1 */
-    {F32, 1, 2, 1, 7, 7, 5, TL, 0, 0, UNB, UNB, 0, DN_NONE},   /* N = 7, D = 5 */
+    {BF, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},
+    {FH, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},
+    {F32, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},
+    {BF, 1, 2, 1, 200, 77, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0}, /* Nq > Nk: rows without keys */
+    {FH, 1, 2, 1, 77, 200, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},
+    {F32, 1, 2, 1, 200, 77, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},
+    {BF, 1, 2, 2, 100, 150, 96, CPOS, 10, 60, UNB, UNB, 0, DN_NONE, 0},
+    {BF, 1, 3, 1, 257, 257, 128, TL, 0, 0, 32, UNB, 0, DN_NONE, 0}, /* causal window */
+    {F32, 1, 2, 2, 300, 300, 24, NONE, 0, 0, 7, 3, 0, DN_NONE, 0},
+    {BF, 1, 4, 2, 190, 170, 64, BR, 0, 0, UNB, UNB, 1, DN_NONE, 0}, /* packed, bottom-right */
+    {FH, 1, 2, 2, 190, 170, 48, TL, 0, 0, 5, UNB, 1, DN_NONE, 0},
+    {BF, 2, 2, 1, 65, 90, 32, NONE, 0, 0, UNB, UNB, 0, DN_BOOL, 0},
+    {F32, 2, 2, 1, 65, 90, 32, BR, 0, 0, UNB, UNB, 0, DN_F32, 0},
+    {FH, 1, 2, 2, 33, 47, 256, NONE, 0, 0, UNB, UNB, 0, DN_F32, 0},
+    {BF, 1, 1, 1, 1, 1, 8, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0}, /* N = 1 */
+    {F32, 1, 2, 1, 7, 7, 5, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0},   /* N = 7, D = 5 */
     /* the sm80 family (sm80/bwd_jvp.cuh): each head dim of its tiles, dK/dV fused (D <= 64) and
        from the backward kernel (D = 96, 128) */
-    {BF, 1, 1, 1, 1, 1, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE},     /* N = 1 */
-    {FH, 1, 2, 1, 7, 7, 96, TL, 0, 0, UNB, UNB, 0, DN_NONE},       /* N = 7 */
-    {BF, 1, 4, 1, 1000, 1000, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE}, /* N = 1000, GQA 4:1, causal */
-    {FH, 2, 2, 2, 1000, 1000, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE},
-    {BF, 1, 4, 2, 129, 300, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE},  /* Nq < Nk causal */
-    {FH, 1, 2, 1, 300, 129, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE},  /* Nq > Nk: rows without keys */
-    {BF, 1, 2, 1, 300, 129, 64, TL, 0, 0, UNB, UNB, 0, DN_NONE},   /* top-left, Nq > Nk */
-    {FH, 2, 4, 2, 257, 257, 96, NONE, 0, 0, 40, 9, 0, DN_NONE},     /* window (both sides) */
-    {BF, 1, 2, 2, 129, 129, 40, NONE, 0, 0, UNB, UNB, 0, DN_BOOL},   /* D = 40, dense boolean, row 3 empty */
-    {FH, 1, 2, 1, 200, 333, 128, NONE, 0, 0, UNB, UNB, 0, DN_F32},   /* additive dense mask, D = 128 */
-    {BF, 1, 2, 2, 129, 129, 32, BR, 0, 0, UNB, UNB, 1, DN_NONE},     /* packed sequences, D = 32 */
+    {BF, 1, 1, 1, 1, 1, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},     /* N = 1 */
+    {FH, 1, 2, 1, 7, 7, 96, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0},       /* N = 7 */
+    {BF, 1, 4, 1, 1000, 1000, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0}, /* N = 1000, GQA 4:1, causal */
+    {FH, 2, 2, 2, 1000, 1000, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},
+    {BF, 1, 4, 2, 129, 300, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},  /* Nq < Nk causal */
+    {FH, 1, 2, 1, 300, 129, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},  /* Nq > Nk: rows without keys */
+    {BF, 1, 2, 1, 300, 129, 64, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0},   /* top-left, Nq > Nk */
+    {FH, 2, 4, 2, 257, 257, 96, NONE, 0, 0, 40, 9, 0, DN_NONE, 0},     /* window (both sides) */
+    {BF, 1, 2, 2, 129, 129, 40, NONE, 0, 0, UNB, UNB, 0, DN_BOOL, 0},   /* D = 40, dense boolean, row 3 empty */
+    {FH, 1, 2, 1, 200, 333, 128, NONE, 0, 0, UNB, UNB, 0, DN_F32, 0},   /* additive dense mask, D = 128 */
+    {BF, 1, 2, 2, 129, 129, 32, BR, 0, 0, UNB, UNB, 1, DN_NONE, 0},     /* packed sequences, D = 32 */
+    /* the sm90 family (sm90/bwd_jvp.cuh, under JFA_SM90_BWD_JVP=1: the _sm90 CTest entry): D = 64 and 128,
+       unmasked and causal (both alignments, positions), odd N, GQA 8:1, partial blocks of 64 keys / rows */
+    {FH, 1, 1, 1, 1, 1, 128, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},         /* N = 1 */
+    {BF, 1, 2, 1, 7, 7, 64, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0},            /* N = 7, causal */
+    {BF, 1, 8, 1, 257, 193, 128, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},     /* GQA 8:1 */
+    {FH, 2, 2, 1, 1000, 1000, 128, TL, 0, 0, UNB, UNB, 0, DN_NONE, 1},  /* N = 1000, causal; NaN */
+    {BF, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 1},   /* NaN, D = 64 */
+    {BF, 1, 2, 1, 150, 100, 128, CPOS, 60, 10, UNB, UNB, 0, DN_NONE, 0},   /* positions: q ahead */
+    {FH, 1, 2, 2, 100, 150, 64, CPOS, 10, 60, UNB, UNB, 0, DN_NONE, 0},    /* positions: k ahead, rows without keys */
+    {BF, 1, 2, 1, 1100, 1033, 64, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},     /* Nq > Nk causal, partial blocks */
+    /* its MASKED instantiation: windows (blocks of 64 keys that no row of a block sees: skipped), packed */
+    {FH, 2, 4, 2, 257, 257, 64, NONE, 0, 0, 40, 9, 0, DN_NONE, 0},      /* window (both sides), GQA */
+    {BF, 1, 2, 2, 400, 400, 128, TL, 0, 0, 5, UNB, 0, DN_NONE, 0},      /* causal window of 5: empty tiles */
+    {BF, 1, 4, 1, 300, 280, 128, TL, 0, 0, UNB, UNB, 1, DN_NONE, 0},    /* packed sequences, GQA 4:1 */
 };
 
-/* The family the backward-JVP must run on (jfa_cuda_last_kernel(ctx, 2)). */
-static int expected_bj_path(jfa_dtype_t dt, int64_t D) {
-  const char *e = getenv("JFA_KERNEL_PATH");
-  if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
-  return (dt == BF || dt == FH) && D <= 128 ? GT_PATH_SM80 : GT_PATH_SIMT;
+/* The family the backward-JVP must run on (jfa_cuda_last_kernel(ctx, 2)); first_order: dq, dk, dv asked. */
+static int expected_bj_path(const bcase_t *c, int first_order) {
+  return gt_expected_bwd_jvp_path(c->dt, c->D, c->dense != DN_NONE, first_order);
 }
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
@@ -180,7 +196,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
                                    &dout.t, &doutd.t, &dqd.t, &dkd.t, &dvd.t, &dq.t, &dk.t, &dv.t),
         "backward_jvp");
   char nm[160];
-  const int want_path = expected_bj_path(c->dt, D);
+  const int want_path = expected_bj_path(c, 1), want_path0 = expected_bj_path(c, 0);
   snprintf(nm, sizeof nm, "case %d backward_jvp", ci);
   gt_check_path(gpu, nm, 2, want_path);
   for (int e = 0; e < 6; ++e) {
@@ -209,11 +225,15 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
                                    &dout.t, &doutd.t, &dqd.t, &dkd.t, &dvd.t, NULL, NULL, NULL),
         "backward_jvp (no first order)");
   snprintf(nm, sizeof nm, "case %d backward_jvp (no first order)", ci);
-  gt_check_path(gpu, nm, 2, want_path);
+  gt_check_path(gpu, nm, 2, want_path0);
   for (int e = 0; e < 3; ++e) {
     gb_get(outs[e]);
     const int same = memcmp(keep[e], outs[e]->val, outs[e]->n * sizeof(double)) == 0;
-    if (e == 0 && want_path != GT_PATH_SIMT) {
+    if (want_path != want_path0) {
+      /* two families (JFA_SM90_BWD=0 sends the first-order call to sm80): each against float64 above / here */
+      snprintf(nm, sizeof nm, "case %d no first order %s (on another family than the first run)", ci, names[e]);
+      gt_compare(nm, outs[e]->val, r6[e], outs[e]->n, tol);
+    } else if (e == 0 && want_path != GT_PATH_SIMT) {
       snprintf(nm, sizeof nm, "case %d: dq, dk, dv = NULL: dQd within tol/4 of the first run", ci);
       gt_compare(nm, outs[e]->val, keep[e], outs[e]->n, tol / 4);
     } else {
@@ -325,6 +345,34 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       gb_free(&acc[e]);
     }
     gb_free(&delta), gb_free(&deltad);
+  }
+
+  /* NaN in -> NaN out: q of batch 0, head 0, a row that sees keys (causal top-left: every row sees key 0),
+     set to NaN in one element; without first order. That row's dQd and batch 0's dKd, dVd get NaN (the
+     keys the row sees), batch 1 stays finite. */
+  if (c->nan_in) {
+    const int64_t r = Nq / 2;
+    double *qv = malloc(q.n * sizeof(double));
+    memcpy(qv, q.val, q.n * sizeof(double));
+    qv[r * D + 1] = NAN;
+    gb_set(&q, qv);
+    for (int e = 0; e < 3; ++e) gb_poison(outs[e]);
+    gt_ok(jfa_attention_backward_jvp(gpu, &pg, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t,
+                                     &dout.t, &doutd.t, &dqd.t, &dkd.t, &dvd.t, NULL, NULL, NULL),
+          "backward_jvp (NaN in q)");
+    snprintf(nm, sizeof nm, "case %d backward_jvp (NaN in q)", ci);
+    gt_check_path(gpu, nm, 2, want_path0);
+    for (int e = 0; e < 3; ++e) gb_get(outs[e]);
+    int row_nan = 0, kd_nan = 0, vd_nan = 0, other = 0;
+    for (int64_t d = 0; d < D; ++d) row_nan |= isnan(dqd.val[r * D + d]);
+    const size_t kb = (size_t)(Hkv * Nk * D), qb = (size_t)(Hq * Nq * D);
+    for (size_t x = 0; x < kb; ++x) kd_nan |= isnan(dkd.val[x]), vd_nan |= isnan(dvd.val[x]);
+    for (size_t x = kb; x < dkd.n; ++x) other |= isnan(dkd.val[x]) || isnan(dvd.val[x]);
+    for (size_t x = qb; x < dqd.n; ++x) other |= isnan(dqd.val[x]);
+    snprintf(nm, sizeof nm, "case %d: NaN in q reaches its row's dQd (%d), batch 0's dKd (%d) and dVd (%d), not batch 1 (%d)",
+             ci, row_nan, kd_nan, vd_nan, other);
+    tu_expect(nm, row_nan && kd_nan && vd_nan && (B < 2 || !other));
+    free(qv);
   }
 
   for (int e = 0; e < 8; ++e) gb_free(ins[e]);

@@ -201,3 +201,105 @@ jfa_status_t sm90_bwd_run(const BwdCall &c) {
     JFA_CHECK(bwd_dispatch<__half>(a, t, ctx_stream(c.ctx)));
   return bwd_dq_finish(c);
 }
+
+/* ---- backward-JVP (bwd_jvp.cuh): off until it has run on a GPU ---- */
+
+/* It runs when JFA_SM90_BWD_JVP=1 (read per call, as JFA_SM90_F32_BWD), else kSm90BwdJvp (tiles.h: off
+   until checked and measured on an H200); JFA_SM90_BWD_JVP=0 turns it off. */
+static bool sm90_bwd_jvp_on(void) {
+  const char *e = getenv("JFA_SM90_BWD_JVP");
+  return e ? strcmp(e, "0") != 0 : kSm90BwdJvp;
+}
+
+/* The backward call of a backward-JVP call's first-order outputs (dq, dk, dv): the sm90 backward
+   (bwd.cuh) computes them beside the backward-JVP kernel, into the dQ workspace c.dq_ws. */
+static BwdCall bwd_jvp_first_order(const BwdJvpCall &c) {
+  const BwdCall b = {c.ctx, c.cs, c.p, c.q, c.k, c.v, c.dout, c.lse, c.delta, c.dq_ws, c.Dws, c.deterministic,
+                     c.dq, c.dk, c.dv, c.accumulate, c.mk};
+  return b;
+}
+
+/* bf16 / fp16 at D = 64 and 128, unmasked, causal (both alignments) or with interval masks (windows,
+   positions, packed sequences; no dense mask), TMA-describable tensors; the first-order outputs, when
+   asked, as dk and dv (and dq) from the sm90 backward, which must take them. */
+const char *sm90_bwd_jvp_why_not(const BwdJvpCall &c) {
+  const jfa_problem_t *p = c.p;
+  if (!sm90_bwd_jvp_on()) return "the sm90 backward-JVP is off (JFA_SM90_BWD_JVP; tiles.h kSm90BwdJvp)";
+  if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
+  if (c.q->dtype != JFA_DTYPE_BFLOAT16 && c.q->dtype != JFA_DTYPE_FLOAT16) return "not bf16 / fp16";
+  if (!sm90_has_tile(OP_BWD_JVP, (int)c.q->dtype, (int)p->D, 0)) return "head dim not 64 or 128 (sm90/tiles.h)";
+  if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (p->Nq == 0 || p->Nk == 0) return "Nq or Nk = 0 (no TMA map of an empty tensor)";
+  if (p->dmask) return "dense mask (the sm80 kernel takes it)";
+  if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
+    return "masks with Nq or Nk >= 2^30 (int key intervals)";
+  if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31) ||
+      p->B * p->Hq >= ((int64_t)1 << 31))
+    return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
+  if (!tma_tensor_ok(c.q) || !tma_tensor_ok(c.k) || !tma_tensor_ok(c.v) || !tma_tensor_ok(c.dout))
+    return "q, k, v, dout: not TMA-describable";
+  if (!tma_tensor_ok(c.qd) || !tma_tensor_ok(c.kd) || !tma_tensor_ok(c.vd) || !tma_tensor_ok(c.doutd))
+    return "qd, kd, vd, doutd: not TMA-describable";
+  if ((c.dk == nullptr) != (c.dv == nullptr)) return "dk without dv (or dv without dk): the sm90 backward writes both";
+  if (c.dq && !c.dk) return "dq without dk, dv (the sm90 backward that computes it writes all three)";
+  if (c.dk && sm90_bwd_why_not(bwd_jvp_first_order(c)))
+    return "first-order outputs asked and the sm90 backward declines them (e.g. JFA_SM90_BWD=0)";
+  return nullptr;
+}
+
+template <typename T>
+static jfa_status_t bwd_jvp_dispatch(const BwdJvpArgs &a, const Sm90BwdJvpTensors &t, cudaStream_t st) {
+  if constexpr (head_dim_built(64)) {
+    if (a.Dreal == 64) return sm90_bwd_jvp_d<T, 64>(a, t, st);
+  }
+  if constexpr (head_dim_built(128)) {
+    if (a.Dreal == 128) return sm90_bwd_jvp_d<T, 128>(a, t, st);
+  }
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 backward-JVP kernel for head dim %d", a.Dreal);
+}
+
+/* As sm80_bwd_jvp_run: dKd, dVd written (or added) by the kernel, dQd through the fp32 workspace (its TMA
+   reduce-adds), scaled into dqd; deterministic: the kernel skips dQd and the simt kernel gives dQd and dQ.
+   The first-order outputs from the sm90 backward (dK, dV; dQ through its own workspace unless
+   deterministic or not asked). */
+jfa_status_t sm90_bwd_jvp_run(const BwdJvpCall &c) {
+  const jfa_problem_t *p = c.p;
+  cudaStream_t st = ctx_stream(c.ctx);
+  const bool want_dq = c.dq != nullptr, want_kv = c.dk != nullptr;
+  if (!c.deterministic)
+    JFA_CUDA_CHECK(cudaMemsetAsync(c.dqd_ws, 0, (size_t)(p->B * p->Hq * p->Nq * c.Dws) * sizeof(float), st));
+  BwdJvpArgs a{};
+  a.p = *p;
+  a.mk = *c.mk;
+  a.masked = problem_has_masks(p) ? 1 : 0; /* windows, packed sequences: the MASKED instantiation */
+  a.q = make_view(c.q), a.k = make_view(c.k), a.v = make_view(c.v);
+  a.qd = make_view(c.qd), a.kd = make_view(c.kd), a.vd = make_view(c.vd);
+  a.dout = make_view(c.dout), a.doutd = make_view(c.doutd);
+  a.lse = c.lse, a.mu = c.mu, a.delta = c.delta, a.deltad = c.deltad;
+  a.dkd = make_view(c.dkd), a.dvd = make_view(c.dvd);
+  a.dqd_ws = c.deterministic ? nullptr : c.dqd_ws;
+  a.dq_ws = nullptr;
+  a.Dws = c.Dws;
+  a.accumulate = c.accumulate;
+  a.Dreal = (int)p->D;
+  a.scale = (float)p->scale;
+  a.scale_log2 = (float)(p->scale * 1.4426950408889634);
+  const Sm90BwdJvpTensors t = {c.q, c.k, c.v, c.qd, c.kd, c.vd, c.dout, c.doutd};
+  const bool bf = c.q->dtype == JFA_DTYPE_BFLOAT16;
+  JFA_CHECK(bf ? bwd_jvp_dispatch<__nv_bfloat16>(a, t, st) : bwd_jvp_dispatch<__half>(a, t, st));
+  if (want_kv) {
+    /* dK, dV (and dQ) from the sm90 backward; its dQ skipped where not asked or deterministic */
+    BwdCall bc = bwd_jvp_first_order(c);
+    bc.deterministic = c.deterministic || !want_dq;
+    BwdArgs b;
+    JFA_CHECK(bwd_args_begin(bc, &b));
+    const Sm90BwdTensors bt = {c.q, c.k, c.v, c.dout};
+    JFA_CHECK(bf ? bwd_dispatch<__nv_bfloat16>(b, bt, st) : bwd_dispatch<__half>(b, bt, st));
+  }
+  if (c.deterministic)
+    return simt_backward_jvp_dq(st, p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.dout, c.doutd, c.lse, c.mu, c.delta,
+                                c.deltad, c.dqd, c.dq, c.accumulate, *c.mk);
+  if (c.dqd) JFA_CHECK(launch_scale_add(st, c.dqd_ws, c.Dws, c.dqd, (float)p->scale, c.accumulate));
+  if (want_dq) JFA_CHECK(launch_scale_add(st, c.dq_ws, c.Dws, c.dq, (float)p->scale, c.accumulate));
+  return JFA_SUCCESS;
+}

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "kernels/common/softmax.cuh"
-#include "kernels/sm80/sm80.h" /* BwdArgs, shared with the sm80 backward */
+#include "kernels/sm80/bwd_jvp.h" /* BwdJvpArgs, shared with the sm80 backward-JVP */
+#include "kernels/sm80/sm80.h"   /* BwdArgs, shared with the sm80 backward */
 #include "kernels/sm90/tiles.h"
 #include "kernels/sm90/tma.h"
 
@@ -56,6 +57,16 @@ template <typename T, int D> jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm9
 /** Float32 backward (bwd_f32.cuh; JFA_SM90_F32 builds) at head dim D (64): one TF32 product when tf32,
  *  else 3xTF32; dK, dV written (or added), dQ added into a.dq_ws unless a.skip_dq; inst/bwd_f32_d<D>.cu. */
 template <int D> jfa_status_t sm90_bwd_f32_d(const BwdArgs &a, const Sm90BwdTensors &t, bool tf32, cudaStream_t st);
+/* The 16-bit tensors of a backward-JVP call the launcher encodes TMA maps for. */
+struct Sm90BwdJvpTensors {
+  const jfa_tensor_t *q, *k, *v, *qd, *kd, *vd, *dout, *doutd;
+};
+
+/** Backward-JVP (bwd_jvp.cuh) at head dim D (64 or 128) for the 16-bit type T: dKd, dVd written (or
+ *  added), dQd added into a.dqd_ws unless it is NULL (a.dq_ws, a.dk, a.dv unused: the first-order outputs
+ *  come from sm90_bwd_d); inst/bwd_jvp_d<D>.cu instantiates it. */
+template <typename T, int D>
+jfa_status_t sm90_bwd_jvp_d(const BwdJvpArgs &a, const Sm90BwdJvpTensors &t, cudaStream_t st);
 /** Whether the bf16 forward kernel of head dim D has code for the current device (inst/fwd_d<D>.cu). */
 template <int D> bool sm90_probe_d(void);
 

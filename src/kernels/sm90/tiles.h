@@ -106,6 +106,7 @@ struct Sm90Tile {
   bool PVLAG;
   bool PVLAGM; /* PVLAG rows: masked calls (MASK_CLASS_ANY) run the PVLAG order as well (fwd.cuh) */
   bool CSE;    /* CS rows (D = 192): the even column split, 96 + 96 (fwd.cuh mma_pv) instead of 128 + 64 */
+  int STO;     /* OP_BWD_JVP rows: buffers of a stage's dO half (0: ST; bwd_jvp.cuh) */
 };
 
 /* clang-format off */
@@ -129,6 +130,17 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_BWD,  0, 128, 0,    128,  2, false,  128, false, false},
   {OP_BWD,  0, 192, 0,     64,  2, false,   64, false, true},
   {OP_BWD,  0, 256, 0,     64,  2, false,   64, false, true},
+  /* backward-JVP (bwd_jvp.cuh, the AB split; off by default: kSm90BwdJvp): BN = 64 keys a CTA (both
+     consumers on them), BM = 64 query rows a stage of Q, Qd, dO, dOd; ST stages: at D = 128 one (two
+     would need 279 KB with K, Kd, V, Vd, the fp32 P / Pd exchange and the dQd staging), at 64 three.
+     Masked calls (windows, packed sequences) at the same tiles (BNM = BN) */
+  {OP_BWD_JVP, 0,  64, 0,  64,  3, false,   64, false, false},
+  {OP_BWD_JVP, 0, 128, 0,  64,  1, false,   64, false, false},
+  /* backward-JVP tuning variant 1 (JFA_TUNE_SM90_BWD_JVP=1; unmasked and causal calls): at D = 128 the
+     half-stage layout, ST = 2 buffers of Q, Qd and STO = 1 of dO, dOd (the dQd staging in two passes of 32
+     columns to fit: 231,992 bytes of 232,448), so that block j + 1's Q, Qd load during block j */
+  /* op         dtype  D  var  BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE    STO */
+  {OP_BWD_JVP, 0, 128, 1,  64,  2, false,   64, false, false, false,  0,  0, false, false, false, 1},
   /* tuning variants (JFA_TUNING builds only; the backward's dQ adds: JFA_TUNE_SM90_BWD, bwd.cuh) */
   /* the backward's stages for JFA_TUNE_SM90_BWD=7 (bwd.cuh; H200: +0-0.6%): at D = 128 3 stages of Q and dO
      (231,992 bytes of shared memory with SM90_DQ_SPLIT's staging, of 232,448) */
@@ -225,6 +237,11 @@ static constexpr bool kSm90BwdF32 = true;
  *  wgmma N = 64 for the score products and dQ^T. */
 static constexpr int kSm90BwdF32BM = 32, kSm90BwdF32BMT = 64;
 
+/** Whether the sm90 backward-JVP (bwd_jvp.cuh: bf16 / fp16, D = 64 / 128, causal and interval masks) takes
+ *  the calls it can by default (family.cu; JFA_SM90_BWD_JVP=1 / 0 overrides per call). Off until it
+ *  has run on an H200 (2026-12-02 sixth session, branch bwdjvp90: compiled, not run). */
+static constexpr bool kSm90BwdJvp = false;
+
 /** Whether a row of dtype rd serves dtype dt: rows of dtype 0 serve the 16-bit types. */
 constexpr bool sm90_dtype_match(int rd, int dt) {
   return rd == dt || (rd == 0 && (dt == JFA_DTYPE_BFLOAT16 || dt == JFA_DTYPE_FLOAT16));
@@ -247,7 +264,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
