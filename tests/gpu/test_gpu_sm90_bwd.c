@@ -31,11 +31,13 @@
  * same checks for each (the masked cases keep the default); =5 runs the unmasked D = 192 cases
  * with the score products exchanged between the consumers (SM90_DQ_CSX); =6 / 7 the unmasked
  * D = 64 / 96 / 128 cases with the overlapped order (SM90_DQ_SPLITO; 7 with 3 stages at D = 128),
+ * 6 also the unmasked D = 192 / 256 cases in that order (the column split's SM90_DQ_CSO: P by
+ * ex2.approx.ftz, so not bitwise the default's);
  * =9 the masked and unmasked D = 64 / 96 / 128 cases with SM90_DQ_TMAO (SPLITO's order, each consumer
  * adding its own dQ: the masked kernel's candidate, issue 18): unmasked, dK and dV must also be
  * bitwise the default SPLITO's on the same inputs (cases without large logits); masked, whether they
- * are bitwise the default's is printed (P's formula differs; CTest: test_gpu_sm90_bwd_tune<n> in
- * tuning builds).
+ * are bitwise the default's is printed (P's formula differs). CTest: test_gpu_sm90_bwd_tune<n> in
+ * tuning builds.
  *
  *   ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat; JFA_TEST_OWN_REF=1: the old reference)
  * Exits 77 (CTest "Not Run") without a GPU.

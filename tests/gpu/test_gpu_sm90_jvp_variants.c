@@ -1,6 +1,6 @@
 /*
  * test_gpu_sm90_jvp_variants.c - the sm90 fused forward+JVP's tuning variants at D = 192 and 256 (tuning
- * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..5 at D = 192, 1 at 256; src/kernels/sm90/tiles.h) against
+ * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..5 at D = 192, 1..4 at 256; src/kernels/sm90/tiles.h) against
  * the float64 CPU backend and bitwise against the variant they reproduce, in one process: the variant is
  * read from the environment at each call, so each case runs variant 0 (the default) and then each variant
  * of its head dim on the same inputs. At D = 192 the default is the even column split (96 + 96 columns a
@@ -10,7 +10,10 @@
  * and Sd of block j + 1 issued before the softmax of block j) block the keys as variant 4 does and
  * compute every output element with the same products in the same order (only the wgmma's N pieces
  * and the issue order differ), so o, lse, od and mu must be bitwise variant 4's; at D = 256 variant 1
- * (OVERLAP) bitwise variant 0's (the column split 128 + 128, BN = 32, 2 stages). Cases: bf16 /
+ * (OVERLAP) bitwise variant 0's (the column split 128 + 128, BN = 32, 2 stages); variants 2 and 3 (K, Kd and
+ * V, Vd in two rings, BN = 48: one K stage and two V stages, and the reverse) against float64, and 3
+ * bitwise 2 (the same key blocks and products; only the stages differ); 4 (two rings of one stage, BN =
+ * 64) against float64 only. Their masked calls (the window) run variant 0's kernel. Cases: bf16 /
  * fp16, N = 1, 7, 129, 1000, 4096, causal (both alignments, Nq != Nk, positions; rows fully masked: O
  * = Od = 0, lse = -inf, mu = 0 exactly), GQA, MQA, BSHD, a sliding window (a masked call: the even
  * split's masked kernel at BN = 32; the OVERLAP variants run variant 0's order there), NaN inputs (a
@@ -83,7 +86,8 @@ static const vcase_t cases[] = {
    32), which variants 1, 2, 3, 5 reproduce; keep: this variant's results are the reference of others */
 static const struct {
   int D, v, ref, keep;
-} variants[] = {{192, 4, -1, 1}, {192, 1, 4, 0}, {192, 2, 4, 0}, {192, 3, 4, 0}, {192, 5, 4, 0}, {256, 1, 0, 0}};
+} variants[] = {{192, 4, -1, 1}, {192, 1, 4, 0}, {192, 2, 4, 0}, {192, 3, 4, 0}, {192, 5, 4, 0},
+                 {256, 1, 0, 0},  {256, 2, -1, 1}, {256, 3, 2, 0},  {256, 4, -1, 0}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */

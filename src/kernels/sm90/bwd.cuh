@@ -122,6 +122,12 @@
  * Against the masked kernel's default (SM90_DQ_TMA) dK and dV are bitwise equal where every P >= 2^-126
  * (exp2f there, ex2.approx.ftz here); dQ's reduce-adds come in another order. ptxas: 0 spills at 232 /
  * 240 (D = 64, 96, 128, masked and not).
+ * SM90_DQ_CSO (tuning builds, JFA_TUNE_SM90_BWD=6 at D = 192 / 256, unmasked; issue 18): the column
+ * split in SPLITO's order: S^T and dP^T in two groups, P while dP^T runs, dV (its D / 2 columns) issued
+ * before dS, dS stored by stmatrix .trans (consumer 0 the queries 0..31, consumer 1 32..63), the
+ * 256-thread barrier, dQ's first 32-column chunk, dK, then the other chunks: chunk 0 is staged while
+ * dK and chunk 1 run. P as SPLITO's (ex2.approx.ftz). ptxas: 0 spills at 240; the consumers need
+ * 233..240 at D = 256 (16 bytes of spills at 232, the default CS kernel 217..224), <= 216 at D = 192.
  */
 #ifndef JFA_KERNELS_SM90_BWD_CUH_
 #define JFA_KERNELS_SM90_BWD_CUH_
@@ -171,6 +177,11 @@ enum {
                           not full), dV issued before dS, dS by stmatrix .trans; then dQ's first 64-column
                           slab issued before dK and staged while dK (and, at D = 96 / 128, the second
                           slab's products, issued once the first is done) run */
+  SM90_DQ_CSO = 8      /* SM90_DQ_CS in SM90_DQ_SPLITO's order (tuning builds' JFA_TUNE_SM90_BWD=6 at D =
+                          192 / 256, unmasked kernel): S^T and dP^T in two groups, P while dP^T runs, dV
+                          issued before dS, dS by stmatrix (each consumer its half of the queries); after
+                          the dS barrier dQ's first 32-column chunk, then dK, then the other chunks, each
+                          chunk staged while the next (and dK) run */
 };
 
 /* Tile shapes and shared-memory layout of one instantiation (offsets from a 1024-aligned base).
@@ -185,6 +196,8 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   /* TMAO, masked, D = 128: dV issued after dS is computed, not before (registers: bwd.cuh, OVL) */
   static constexpr bool DVL = TMAO && MASKED && D > 96;
   static constexpr bool SPLIT = DQ == SM90_DQ_SPLIT || DQ == SM90_DQ_SPLITO; /* the column split of dQ's adds */
+  static constexpr bool CSO = DQ == SM90_DQ_CSO;                 /* CS, overlapped order */
+  static constexpr bool OV = OVL || CSO;                         /* FlashAttention-3's order (SPLITO, TMAO, CSO) */
   static constexpr int BM = 64, NH = (D + 63) / 64, NWG = CS ? 2 : BN / 64, NTHREADS = 128 * (1 + NWG);
   /* the dK / dV columns of one consumer (CS: D / 2, consumer w from w D / 2; else all D) */
   static constexpr int DW = CS ? D / 2 : D;
@@ -198,7 +211,7 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   /* per consumer: BM x 64 fp32 (SM90_DQ_TMA), BM x its SM90_DQ_SPLIT columns, BM x 32 (SM90_DQ_CS) */
   static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA || TMAO ? BM * 64 * 4
                                        : SPLIT ? BM * (SPLIT_C > D - SPLIT_C ? SPLIT_C : D - SPLIT_C) * 4
-                                       : DQ == SM90_DQ_CS || XS ? BM * 32 * 4
+                                       : DQ == SM90_DQ_CS || XS || CSO ? BM * 32 * 4
                                                                 : 0;
   /* XS: the exchange buffer, one warpgroup's 64 x 64 fp32 fragment (float4 i of thread t at 16 (128 i + t)) */
   static constexpr uint32_t X_BYTES = XS ? 128 * 32 * 4 : 0;
@@ -237,7 +250,9 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   static_assert(BN % 64 == 0 && BN <= 256 && D % 32 == 0 && D >= 64 && D <= 256 && (CS || D <= 128) &&
                     (!CS || (BN == 64 && D % 64 == 0)),
                 "bad sm90 backward tile");
-  static_assert((DQ == SM90_DQ_CS || DQ == SM90_DQ_CSX) == CS, "SM90_DQ_CS(X) is the column-split kernel's dQ");
+  static_assert((DQ == SM90_DQ_CS || DQ == SM90_DQ_CSX || DQ == SM90_DQ_CSO) == CS,
+                "SM90_DQ_CS(X / O) is the column-split kernel's dQ");
+  static_assert(!CSO || !MASKED, "SM90_DQ_CSO: unmasked kernel (p_only's mask is causal / Nk)");
   /* SM90_DQ_SPLIT: two consumers that meet at every block (the masked kernel skips empty blocks per
      consumer, so it keeps its own dQ adds) */
   static_assert(!SPLIT || (NWG == 2 && !MASKED), "SM90_DQ_SPLIT: two consumers, unmasked kernel");
@@ -621,7 +636,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         };
         if constexpr (C::XS) {
           score_products(&dp[0][0], wg == 0 ? sK : sV, wg == 0 ? sQ : sO);
-        } else if constexpr (C::OVL) {
+        } else if constexpr (C::OV) {
           /* OVL: two commit groups; P is computed once S^T is done, while dP^T runs (dp is waited
              for below, before dS) */
           score_products(&s[0][0], sK, sQ);
@@ -634,7 +649,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           score_products(&s[0][0], sK, sQ);
           score_products(&dp[0][0], sV, sO);
         }
-        if constexpr (!C::OVL) {
+        if constexpr (!C::OV) {
           wg_commit();
           wg_wait<0>();
           if constexpr (!C::XS) wg_reg_fence<NQ * 4>(&s[0][0]); /* XS: s is not live yet */
@@ -719,7 +734,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             }
             named_bar_sync(6, 256);
           }
-        } else if constexpr (C::OVL) {
+        } else if constexpr (C::OV) {
           /* P only (dP^T may still run): one FFMA and one ex2.approx.ftz a probability (P below
              2^-126 flushes to zero), and the per-element mask only in blocks that need it (MASKED,
              TMAO: the interval test where the keys are not full for every row, the dense bit test
@@ -752,10 +767,31 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           softmax_ds(&s[0][0], std::true_type{});
         }
 
+        /* CSO: acc += (the A fragments fr) B over this warpgroup's D / 2 columns of B (dO or Q at sB),
+           the pieces of the CS products below (D = 256: whole slabs from dcol; D = 192: 64 + 32
+           columns, the same instructions in both warpgroups, addresses from wg) */
+        auto cs_issue = [&](float *acc, const uint32_t(*fr)[4], uint32_t sB) {
+          if constexpr (C::DW % 64 == 0) {
+            const uint32_t bofs = (uint32_t)(dcol >> 6) * C::HALF_Q;
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk)
+              sm90_mm_cols<T, 0, C::DW, true>(acc, fr[kk], 0, sB + bofs + kk * 2048, C::HALF_Q, 1);
+          } else {
+            static_assert(C::DW == 96, "CS pieces: 64 + 32 columns");
+            const uint32_t pa = wg == 0 ? 0u : 2u * C::HALF_Q, pb = C::HALF_Q + (wg == 0 ? 0u : 64u);
+#pragma unroll
+            for (int kk = 0; kk < KQ; ++kk) {
+              wgmma_rs<T, 64, 1>(acc, fr[kk], wg_desc(sB + pa + kk * 2048, C::HALF_Q, 1024), 1);
+              wgmma_rs<T, 32, 1>(acc + 32, fr[kk], wg_desc(sB + pb + kk * 2048, C::HALF_Q, 1024), 1);
+            }
+          }
+        };
+        (void)cs_issue;
+
         /* the A fragments of P^T and dS^T (k16 steps over the block's queries) */
         uint32_t ap[KQ][4], as[KQ][4];
-        if constexpr (C::OVL) {
-          /* OVL: dV += P^T dO issued now (it runs while dS is computed and written), then dP^T
+        if constexpr (C::OV) {
+          /* OVL, CSO: dV += P^T dO issued now (it runs while dS is computed and written), then dP^T
              waited for (the groups complete in order: S^T, dP^T, dV) and dS = P (dP - delta).
              DVL (TMAO, masked D = 128): dP^T waited for first, dS computed, then dV issued (it runs
              while dS is written and dQ's products are issued): P^T's fragments live beside P, dP and
@@ -764,9 +800,13 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             wg_acc_to_a<T, KQ>(ap, s);
             wg_reg_fence<DT * 4>(&dv[0][0]);
             wg_fence();
+            if constexpr (CS) {
+              cs_issue(&dv[0][0], ap, sO);
+            } else {
 #pragma unroll
-            for (int kk = 0; kk < KQ; ++kk)
-              sm90_mm_cols<T, 0, D, true>(&dv[0][0], ap[kk], 0, sO + kk * 2048, C::HALF_Q, 1);
+              for (int kk = 0; kk < KQ; ++kk)
+                sm90_mm_cols<T, 0, D, true>(&dv[0][0], ap[kk], 0, sO + kk * 2048, C::HALF_Q, 1);
+            }
             wg_commit();
           };
           if constexpr (!C::DVL) {
@@ -810,15 +850,24 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 *(T *)(dsp + off) = from_f<T>(dp[nt][e]);
               }
           };
-          if constexpr (C::OVL) {
+          if constexpr (C::OV) {
             /* the packed dS^T fragments (as) by stmatrix .trans: matrix j of as[kk] holds keys 16 wq +
                8 (j & 1).. x queries 16 kk + 8 (j >> 1)..; lane 8 j + i writes query row 16 kk + 8 (j >> 1)
-               + i, its 8 keys at 16-byte chunk 2 wq + (j & 1) of the swizzled row */
+               + i, its 8 keys at 16-byte chunk 2 wq + (j & 1) of the swizzled row. CSO: consumer 0 the
+               queries 0..31 (kk = 0, 1), consumer 1 32..63 */
             const int mj = lane >> 3, mi = lane & 7;
             const uint32_t sa = sDSw + (uint32_t)dsb * C::DS_BYTES + (uint32_t)(8 * (mj >> 1) + mi) * 128 +
                                 ((uint32_t)((2 * wq + (mj & 1)) ^ mi) << 4);
+            if constexpr (!CS) {
 #pragma unroll
-            for (int kk = 0; kk < KQ; ++kk) stmatrix_x4_trans(sa + kk * 2048, as[kk]);
+              for (int kk = 0; kk < KQ; ++kk) stmatrix_x4_trans(sa + kk * 2048, as[kk]);
+            } else if (wg == 0) {
+#pragma unroll
+              for (int kk = 0; kk < KQ / 2; ++kk) stmatrix_x4_trans(sa + kk * 2048, as[kk]);
+            } else {
+#pragma unroll
+              for (int kk = KQ / 2; kk < KQ; ++kk) stmatrix_x4_trans(sa + kk * 2048, as[kk]);
+            }
           } else if constexpr (!CS) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ>{});
           else if (wg == 0) write_ds(std::integral_constant<int, 0>{}, std::integral_constant<int, NQ / 2>{});
           else write_ds(std::integral_constant<int, NQ / 2>{}, std::integral_constant<int, NQ>{});
@@ -832,7 +881,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
            k16 steps over the queries (16 rows = 2048 bytes), B MN-major, in whole-slab or
            half-slab pieces (sm90_mm_cols; at D = 96 64 + 32 columns, CS at D = 192: 64 + 32 and
            32 + 64). OVL: dV was issued above, dK is issued after dQ's products (below) */
-        if constexpr (!C::OVL) {
+        if constexpr (!C::OV) {
         wg_reg_fence<DT * 4>(&dv[0][0]);
         wg_reg_fence<DT * 4>(&dk[0][0]);
         wg_fence();
@@ -875,12 +924,25 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         }
 
         if constexpr (CS) {
+          /* CSO: dK += dS^T Q over this warpgroup's columns, issued after dQ's first chunk (or alone
+             without dQ) */
+          auto cs_dk = [&]() {
+            wg_reg_fence<DT * 4>(&dk[0][0]);
+            wg_fence();
+            cs_issue(&dk[0][0], as, sQ);
+            wg_commit();
+          };
+          if constexpr (C::CSO) {
+            if (a.skip_dq) cs_dk();
+          }
           if (!a.skip_dq) {
             /* dQ[BM x this warpgroup's D / 2 columns] += dS K over the CTA's 64 keys, 32 columns at
                a time (16 accumulator registers), the products of chunk ch + 1 issued before chunk ch
                is staged (two accumulators): staged as one box of BM x 32 fp32 (the buffer is free
                once the previous reduce-add has read it) and reduce-added, one add per element per
-               CTA. The shared dS buffer dsb: see above. */
+               CTA. The shared dS buffer dsb: see above. CSO: dK issued after chunk 0, which is
+               waited for alone (the groups: dV, chunk 0, dK, chunk 1, ..): chunk 0 is staged while
+               dK and chunk 1 run, chunk ch > 0 while chunk ch + 1 runs. */
             constexpr int NCH = C::DW / 32;
             const uint32_t sdS = sDSw + (uint32_t)dsb * C::DS_BYTES;
             const int z = (int)(b * p.Hq + hcur);
@@ -898,12 +960,16 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
               wg_commit();
             };
             dq_issue(0);
+            if constexpr (C::CSO) {
+              cs_dk();
+              wg_wait<1>(); /* dV and chunk 0 done; dK runs */
+            }
 #pragma unroll
             for (int ch = 0; ch < NCH; ++ch) {
               if (ch + 1 < NCH) {
                 wg_reg_fence<16>(&acc[(ch + 1) & 1][0][0]); /* its staging (chunk ch - 1) read it */
                 dq_issue(ch + 1);
-                wg_wait<1>();
+                if (!C::CSO || ch > 0) wg_wait<1>();
               } else {
                 wg_wait<0>();
               }
@@ -1125,11 +1191,13 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
   if constexpr (c.CS) {
     if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_CS, true, true>(a, t, st);
 #ifdef JFA_TUNING
-    /* JFA_TUNE_SM90_BWD=5: the score products exchanged (SM90_DQ_CSX) where it fits (D = 192) */
+    /* JFA_TUNE_SM90_BWD=5: the score products exchanged (SM90_DQ_CSX) where it fits (D = 192); =6: the
+       overlapped order (SM90_DQ_CSO, as SM90_DQ_SPLITO at D <= 128) */
+    const int tv = tune_variant("JFA_TUNE_SM90_BWD");
     if constexpr (Sm90Bwd<D, c.BN, c.ST, SM90_DQ_CSX, false, true>::SMEM <= 232448) {
-      if (tune_variant("JFA_TUNE_SM90_BWD") == 5)
-        return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CSX, false, true>(a, t, st);
+      if (tv == 5) return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CSX, false, true>(a, t, st);
     }
+    if (tv == 6) return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CSO, false, true>(a, t, st);
 #endif
     return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true>(a, t, st);
   } else {

@@ -27,6 +27,10 @@
  *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
  *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
  *     sn and sdn; masked calls run variant 0's order).
+ * Two rings (tiles.h STV; JVP tuning variants 2-4 at D = 256, unmasked calls): K, Kd in ST stages and
+ * V, Vd in STV stages with their own full / empty barriers (vbar); a consumer releases K(j) once its
+ * score products are waited and waits for V(j) only before its P V, so that blocks of 48 or 64 keys
+ * fit beside Q and Qd (one ring of two stages of 48 would need 256 KB).
  * Tiles are stored as TMA writes them, in 64-column slabs with the 128-byte swizzle
  * (layout in wgmma.cuh): ceil(D / 64) of them, at D = 96 the second one's last 32 columns
  * zeros (TMA fills columns past D); S = Q K^T takes D / 16 k16 steps, P V one wgmma per two
@@ -61,16 +65,25 @@
 #include "kernels/sm90/tma.h"
 #include "kernels/sm90/wgmma.cuh"
 
-/* Tile shapes and shared-memory layout of one instantiation. */
-template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false> struct Sm90Fwd {
+/* Tile shapes and shared-memory layout of one instantiation. STV (tiles.h; unmasked, not PVLAG nor
+   OVERLAP): K (and Kd) and V (and Vd) in two rings, ST stages of K, Kd and STV of V, Vd, each ring
+   with its full / empty barriers (the consumers release K once their score products are done, V after
+   P V), so that the stages fit more keys; 0: one ring of ST stages of K, V (, Kd, Vd). */
+template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false, int STV = 0> struct Sm90Fwd {
   static_assert(D % 16 == 0 && BN % 16 == 0 && BN <= 256, "wgmma k16 steps over D and over the keys");
   /* NH column slabs of 64 (the last one part zeros when 64 does not divide D); CS (column
      split): both consumers take the same 64 rows */
   static constexpr int BM = CS ? 64 : 128, NH = (D + 63) / 64, NPART = JVP ? 4 : 2, NQ = JVP ? 2 : 1;
   static constexpr int NT = BN / 8, DT = D / 8, NTHREADS = 384;
   static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
-  static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = NPART * NH * HALF_K;
-  static constexpr uint32_t BAR_OFF = NQ * Q_BYTES + ST * STAGE_BYTES;
+  /* STAGE_BYTES: a stage of the (K) ring; STV: VSTAGE_BYTES a stage of the V ring, from V_RING */
+  static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = (STV ? NPART / 2 : NPART) * NH * HALF_K;
+  static constexpr uint32_t VSTAGE_BYTES = STV ? NPART / 2 * NH * HALF_K : 0;
+  static constexpr uint32_t V_RING = NQ * Q_BYTES + ST * STAGE_BYTES; /* from the K ring's start */
+  /* where Kd is from K, V and Vd from the V address of mma_pv (one ring: parts K, V, Kd, Vd of a stage) */
+  static constexpr uint32_t KD_OFF = (STV ? 1 : 2) * NH * HALF_K, V_OFF = STV ? 0 : NH * HALF_K,
+                            VD_OFF = (STV ? 1 : 3) * NH * HALF_K;
+  static constexpr uint32_t BAR_OFF = V_RING + STV * VSTAGE_BYTES;
   static constexpr uint32_t MASK_OFF = BAR_OFF + 256; /* MASKED: the rows' key intervals, 2 * BM ints */
   /* MASKED, boolean dense mask: per stage the rows' words of its key block (NW = BN / 64 per row,
      uint64 [ST][BM][NW], copied by producer warp 1 for partial blocks) and the block's class (int [ST]) */
@@ -134,11 +147,11 @@ __device__ __forceinline__ uint64_t bits_range(int lo, int hi) {
 
 /* S = Q K^T (, Sd = Qd K^T + Q Kd^T) of one warpgroup's 64 rows (qrow: their byte offset in
    a Q half) against the stage at kv: k16 steps along D, 4 per 64-column half. Issues only. */
-template <typename T, int D, int BN, bool JVP, int ST, bool CS>
+template <typename T, int D, int BN, bool JVP, int ST, bool CS, int STV = 0>
 __device__ __forceinline__ void mma_scores(float (&s)[1][BN / 8][4], float (&sd)[1][JVP ? BN / 8 : 1][4],
                                            uint32_t sQ, uint32_t sQd, uint32_t qrow, uint32_t kv) {
-  typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
-  const uint32_t sK = kv, sKd = kv + 2 * C::NH * C::HALF_K;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, false, STV> C;
+  const uint32_t sK = kv, sKd = kv + C::KD_OFF;
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
     const uint32_t qo = (kk >> 2) * C::HALF_Q + qrow + (kk & 3) * 32, ko = (kk >> 2) * C::HALF_K + (kk & 3) * 32;
@@ -183,17 +196,17 @@ __device__ __forceinline__ void mma_pv_cols(float *acc, const uint32_t (&ap)[BN 
    0..63 and one of 32 (half of slab 1: its first or its second 32 columns) into 64..95, each a
    canonical MN-major layout (as the backward's sm90_mm_cols pieces at D = 192); both consumers
    issue the same instructions (no branch) on addresses that depend on s0. */
-template <typename T, int D, int DA, int BN, bool JVP, int ST, bool CS>
+template <typename T, int D, int DA, int BN, bool JVP, int ST, bool CS, int STV = 0>
 __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][JVP ? DA / 8 : 1][4],
                                        const uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[JVP ? BN / 16 : 1][4],
                                        uint32_t kv, int s0) {
-  typedef Sm90Fwd<D, BN, JVP, ST, CS> C;
-  const uint32_t sV = kv + C::NH * C::HALF_K + s0 * C::HALF_K, sVd = kv + 3 * C::NH * C::HALF_K + s0 * C::HALF_K;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, false, STV> C;
+  const uint32_t sV = kv + C::V_OFF + s0 * C::HALF_K, sVd = kv + C::VD_OFF + s0 * C::HALF_K;
   constexpr int DR = CS ? D - DA : DA; /* the second consumer's columns under CS */
   static_assert(!CS || (DA == 128 && (DR == 128 || DR == 64)) || (D == 192 && DA == 96),
                 "column split: 128 columns, then 128 or 64; or 96 + 96");
   if constexpr (CS && DA == 96) {
-    const uint32_t v0 = kv + C::NH * C::HALF_K, vd0 = kv + 3 * C::NH * C::HALF_K;
+    const uint32_t v0 = kv + C::V_OFF, vd0 = kv + C::VD_OFF;
     const uint32_t pa = (uint32_t)s0 * C::HALF_K, pb = C::HALF_K + (uint32_t)s0 * 32; /* the pieces' bytes */
     auto cols = [&](float *acc, const uint32_t(&a)[BN / 16][4], uint32_t sv) {
 #pragma unroll
@@ -232,25 +245,29 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
    the first columns 0..95, the second 96..191 (mma_pv). PVLAG (tiles.h; 16-bit forward:
    unmasked and causal calls, and MASKED ones in the rows with PVLAGM): the P V of block j issued after
    the S of block j + 1 (the consumers' PVLAG loop) */
-template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false>
+template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
+          int STV = 0>
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV> C;
   constexpr int NT = C::NT, DT = DA / 8, NH = C::NH, NW = C::NW;
   static_assert(CS ? (DA == 128 || 2 * DA == D) : (DA == D || DA == NH * 64),
                 "accumulator columns: D, whole slabs, or 128 or D / 2 (CS)");
   static_assert(!MASKED || (BN & (BN - 1)) == 0, "masked blocks of a power of two keys (the dense mask's words)");
   static_assert(!PVLAG || (!JVP && !OVERLAP && !CS), "PVLAG: the 16-bit forward only");
   static_assert((4 * ST + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "PVLAG: the V barriers after bar_q");
+  static_assert((2 * ST + 2 * STV + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "STV: the V ring's barriers after bar_q");
+  static_assert(!STV || (!MASKED && !PVLAG && !OVERLAP), "the two rings (STV): unmasked, S, softmax, P V per block");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   const uint32_t sQ = sbase, sQd = sbase + C::Q_BYTES, sKV = sbase + C::NQ * C::Q_BYTES;
   const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], q */
   const uint32_t bar_q = bar + 16 * ST;
   /* PVLAG: the stages' V halves have their own barriers, vfull[ST] and vempty[ST] (full and empty
-     then count K's loads and releases) */
+     then count K's loads and releases); STV: the V ring's, vfull[STV] and vempty[STV] */
   const uint32_t vbar = bar_q + 8;
+  const uint32_t sVR = sbase + C::V_RING; /* STV: the V ring */
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -286,6 +303,13 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       for (int s = 0; s < ST; ++s) {
         mbar_init(vbar + 8 * s, 1);
         mbar_init(vbar + 8 * (ST + s), 8);
+      }
+    }
+    if (STV) {
+#pragma unroll
+      for (int s = 0; s < STV; ++s) {
+        mbar_init(vbar + 8 * s, 1);
+        mbar_init(vbar + 8 * (STV + s), 8);
       }
     }
     mbar_fence_init();
@@ -363,7 +387,36 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
           }
         }
       }
-      for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); !PVLAG && i < nlive;
+      if constexpr (STV > 0) {
+        /* the two rings: K, Kd of block i into K stage i % ST, then V, Vd into V stage i % STV, each
+           once the consumers released it (V(i - STV)'s release comes before K(i - ST)'s in every
+           consumer: the order of the waits cannot stall a load another consumer waits for) */
+        for (int i = 0; i < nlive; ++i) {
+          const int kblk = jb0 + i, sv = i % STV;
+          const uint32_t dst = sKV + st * C::STAGE_BYTES, vdst = sVR + sv * C::VSTAGE_BYTES;
+          if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u);
+          mbar_arrive_expect_tx(bar + 8 * st, C::STAGE_BYTES);
+#pragma unroll
+          for (int part = 0; part < C::NPART / 2; ++part)
+#pragma unroll
+            for (int hh = 0; hh < NH; ++hh)
+              tma_load_4d(dst + (part * NH + hh) * C::HALF_K, mk[2 * part], bar + 8 * st, hh * 64, kblk * BN,
+                          (int)hk, (int)b);
+          if (i >= STV) mbar_wait(vbar + 8 * (STV + sv), (uint32_t)(((i / STV) & 1) ^ 1));
+          mbar_arrive_expect_tx(vbar + 8 * sv, C::VSTAGE_BYTES);
+#pragma unroll
+          for (int part = 0; part < C::NPART / 2; ++part)
+#pragma unroll
+            for (int hh = 0; hh < NH; ++hh)
+              tma_load_4d(vdst + (part * NH + hh) * C::HALF_K, mk[2 * part + 1], vbar + 8 * sv, hh * 64, kblk * BN,
+                          (int)hk, (int)b);
+          if (++st == ST) {
+            st = 0;
+            ph ^= 1u;
+          }
+        }
+      }
+      for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); !PVLAG && !STV && i < nlive;
            ++i, j = fwd_next_live(live_s, skip, j + 1, nblk)) {
         if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         const uint32_t full = bar + 8 * st, dst = sKV + st * C::STAGE_BYTES;
@@ -489,7 +542,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
       named_bar_sync(1 + wg, 256);
       wg_fence();
-      mma_scores<T, D, BN, JVP, ST, CS>(dst, dstd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
+      mma_scores<T, D, BN, JVP, ST, CS, STV>(dst, dstd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
       wg_commit();
       if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
     };
@@ -613,6 +666,10 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         wg_reg_fence<NT * 4>(&s[0][0][0]);
         if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
       }
+      if constexpr (STV > 0) {
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* STV: this warp is done with K(j), Kd(j) */
+      }
       fwd_softmax_block<1, NT, DT, JVP, MASKED, true, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u,
                                                               mrow, lrow, nrow, crow, dw);
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
@@ -632,14 +689,21 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       }
       wg_reg_fence<DT * 4>(&o[0][0][0]);
       if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
+      if constexpr (STV > 0) mbar_wait(vbar + 8 * (j % STV), (uint32_t)((j / STV) & 1)); /* V(j), Vd(j) */
       if constexpr (!CS || D == 2 * DA) wg_fence(); /* (CS at D = 192: in mma_pv's two paths) */
-      mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + st * C::STAGE_BYTES, CS ? wgu * 2 : 0);
+      if constexpr (STV > 0)
+        mma_pv<T, D, DA, BN, JVP, ST, CS, STV>(o, u, ap, apd, sVR + (j % STV) * C::VSTAGE_BYTES, CS ? wgu * 2 : 0);
+      else mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + st * C::STAGE_BYTES, CS ? wgu * 2 : 0);
       wg_commit();
       wg_wait<0>(); /* this block's P V (and, OVERLAP, the next block's S) */
       wg_reg_fence<DT * 4>(&o[0][0][0]);
       if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
       __syncwarp();
-      if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with block j */
+      if constexpr (STV > 0) {
+        if (lane == 0) mbar_arrive(vbar + 8 * (STV + j % STV)); /* this warp is done with V(j), Vd(j) */
+      } else {
+        if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* this warp is done with block j */
+      }
       if constexpr (OVERLAP) {
         if (j + 1 < nlive) {
           wg_reg_fence<NT * 4>(&sn[0][0][0]);
@@ -692,14 +756,15 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 #endif
 }
 
-template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false>
+template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
+          int STV = 0>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG>;
+  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -714,13 +779,13 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
-  if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG>(a, t, st);
+  if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
      where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
      masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with
-     232 registers, spills) */
+     232 registers, spills; the two rings, STV) */
   constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
-  constexpr bool own = m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) &&
+  constexpr bool own = m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
                                     Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448);
   constexpr Sm90Tile mm = own ? m : m0;
   return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM>(a, t, st);

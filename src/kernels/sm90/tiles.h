@@ -107,6 +107,8 @@ struct Sm90Tile {
   bool PVLAGM; /* PVLAG rows: masked calls (MASK_CLASS_ANY) run the PVLAG order as well (fwd.cuh) */
   bool CSE;    /* CS rows (D = 192): the even column split, 96 + 96 (fwd.cuh mma_pv) instead of 128 + 64 */
   int STO;     /* OP_BWD_JVP rows: buffers of a stage's dO half (0: ST; bwd_jvp.cuh) */
+  int STV;     /* 0, or K (, Kd) and V (, Vd) in two rings (fwd.cuh Sm90Fwd): ST stages of K, STV of V;
+                  unmasked calls (masked ones run variant 0's tiles) */
 };
 
 /* clang-format off */
@@ -172,6 +174,19 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* the same at D = 256 (its column split is even: O and U 64 + 64 registers; 0 spills unmasked, the
      masked kernel would spill 20 bytes: masked calls run variant 0's) */
   {OP_JVP,  0, 256, 1,     32,  2, true,    32, false, true},
+  /* D = 256 at BN = 48 (the keys a block that gave D = 192 +19%: the score products' wgmma at N = 48 read
+     3.5 KB of shared memory a k16 step for 1.5x the work of N = 32's 3 KB), which two stages of K, V,
+     Kd, Vd (2 x 96 KB + Q, Qd 64 KB) do not fit: two rings (STV), K and Kd apart from V and Vd, 48 KB a
+     stage: variant 2 one K stage and two V stages (K(j + 1) loads while the consumers run the softmax
+     and P V of block j), 3 two K stages and one V stage; 64 + 3 x 48 = 208 KB; 4: BN = 64 (N = 64: 4 KB
+     a k16 step for 2x N = 32's work), one stage of each (64 + 2 x 64 = 192 KB). Consumers' registers
+     (setmaxnreg probe): 2, 3 217..224, 4 233..240 (variant 0 <= 208). The same products in the same
+     order per element as variant 0 but over blocks of 48 / 64 keys: not bitwise (the online softmax's
+     rescales fall elsewhere); masked calls run variant 0's tiles */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV */
+  {OP_JVP,  0, 256, 2,     48,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 2},
+  {OP_JVP,  0, 256, 3,     48,  2, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1},
+  {OP_JVP,  0, 256, 4,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1},
   {OP_FWD,  0, 192, 1,     96,  2, false,   64, false, false},
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
