@@ -106,6 +106,8 @@ struct Sm90Tile {
   bool PVLAG;
   bool PVLAGM; /* PVLAG rows: masked calls (MASK_CLASS_ANY) run the PVLAG order as well (fwd.cuh) */
   bool CSE;    /* CS rows (D = 192): the even column split, 96 + 96 (fwd.cuh mma_pv) instead of 128 + 64 */
+  bool PERSIST; /* the persistent forward (fwd_persist.cuh; D = 128, 16-bit, not the JVP; boolean dense masks run
+                   the row's PVLAGM kernel) */
 };
 
 /* clang-format off */
@@ -176,6 +178,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      order too (bench/RESULTS.md 2026-12-02 fourth session, branch pvmask); BNM = BN: bitwise variant 0 */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG PVLAGM */
   {OP_FWD,  0, 128, 7,    128,  2, false,  128, false, false, false,  0,  0, true,  true},
+  /* variant 7 as a persistent kernel (2026-12-02 sixth session, branch persist2): min(SMs, tiles) CTAs with a
+     static schedule, the next tile's Q and first blocks loaded during the current one's end (fwd_persist.cuh);
+     bitwise variant 0's outputs */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG PVLAGM CSE    PERSIST */
+  {OP_FWD,  0, 128, 8,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -239,7 +246,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
