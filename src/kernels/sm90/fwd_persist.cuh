@@ -29,6 +29,8 @@
  *     start and after every one of its issues, warpgroup 0 after each of its own on barrier 2, and
  *     warpgroup 0 consumes warpgroup 1's last arrival at the end, so warpgroup 0 issues the next
  *     tile's first S while warpgroup 1 runs its last softmax / P V / epilogue of the current one.
+ * The epilogue stores o through a per-warp shared-memory slot as 16-byte pieces (persist_epilogue_vec;
+ * fwd_epilogue's arithmetic, the same bits) when o's layout allows, else fwd_epilogue's 16-bit stores.
  * Boolean dense masks run variant 0's kernel (sm90_fwd_variant). Registers: producer 40 (warps 1..3's
  * interval walk), consumers 232.
  */
@@ -53,9 +55,11 @@ struct Sm90Persist {
                             B_QEMPTY = B_QFULL + 8 * NQB, B_IFULL = B_QEMPTY + 8 * NQB, B_IEMPTY = B_IFULL + 8 * NI,
                             B_END = B_IEMPTY + 8 * NI;
   static constexpr uint32_t INFO_OFF = BAR_OFF + 256, IV_OFF = INFO_OFF + NI * sizeof(PersistTile);
-  static constexpr size_t SMEM = IV_OFF + NI * 2 * BM * sizeof(int) + 1024;
+  /* the epilogue's per-warp slots (8 consumer warps x 16 rows x 64 columns of 16-bit o) */
+  static constexpr uint32_t O_OFF = IV_OFF + NI * 2 * BM * sizeof(int), O_SLOT = 16 * 64 * 2;
+  static constexpr size_t SMEM = O_OFF + 8 * O_SLOT + 1024;
   static_assert(B_END <= 256, "barriers");
-  static_assert(sizeof(PersistTile) == 32 && IV_OFF % 16 == 0, "ring layout");
+  static_assert(sizeof(PersistTile) == 32 && IV_OFF % 16 == 0 && O_OFF % 16 == 0, "ring layout");
 };
 
 /* Tile t of the longest-first numbering: query block nqb - 1 - t / (Hq B), (head, batch) t % (Hq B) */
@@ -67,10 +71,58 @@ __device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t 
   *b = (int)(hb / p.Hq);
 }
 
+/* The epilogue of a warp's 16 rows r0.. with fwd_epilogue's arithmetic (the same l reduction, lse,
+   1 / l and o * (1 / l) rounded to T: the same bits) but o stored through the warp's shared-memory
+   slot (2 KB, 16 rows x 64 columns, 16-byte chunks XOR-swizzled by the row) as 16-byte pieces, a
+   row's 128 bytes per 8 lanes: 16 stores a thread instead of fwd_epilogue's 128 16-bit ones (8 rows
+   x 8 bytes each). Needs (host, vec_o): no accumulate mode, Dreal = 128, o's columns contiguous
+   and its rows 16-byte aligned. */
+template <typename T>
+__device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b, int64_t h, int64_t r0, int g, int t4,
+                                                     int lane, const float (&o)[1][16][4], const float (&mrow)[1][2],
+                                                     const float (&lrow)[1][2], unsigned char *slot) {
+  const jfa_problem_t &p = a.p;
+  float inv[2];
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    float l = lrow[0][rr];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    inv[rr] = l != 0.f ? 1.f / l : 0.f;
+    const int64_t i = r0 + g + rr * 8;
+    const float lse = l != 0.f ? (mrow[0][rr] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+    if (i < p.Nq && t4 == 0 && a.lse.p) ((float *)a.lse.p)[voff(a.lse, b, h, i, 0)] = lse;
+  }
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    __syncwarp(); /* the previous half's (tile's) reads of the slot */
+#pragma unroll
+    for (int c = 0; c < 8; ++c)
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        const int row = g + rr * 8;
+        const T x0 = from_f<T>(o[0][half * 8 + c][rr * 2] * inv[rr]);
+        const T x1 = from_f<T>(o[0][half * 8 + c][rr * 2 + 1] * inv[rr]);
+        uint16_t u0, u1;
+        memcpy(&u0, &x0, 2);
+        memcpy(&u1, &x1, 2);
+        *(uint32_t *)(slot + row * 128 + ((c ^ (row & 7)) * 16) + t4 * 4) = (uint32_t)u0 | ((uint32_t)u1 << 16);
+      }
+    __syncwarp();
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int row = (lane >> 3) + 4 * j, c = lane & 7;
+      const uint4 v = *(const uint4 *)(slot + row * 128 + ((c ^ (row & 7)) * 16));
+      const int64_t i = r0 + row;
+      if (i < p.Nq) *(uint4 *)((T *)a.o.p + voff(a.o, b, h, i, half * 64 + c * 8)) = v;
+    }
+  }
+}
+
 template <typename T, bool MASKED>
 __global__ void __launch_bounds__(384, 1)
     fwd_persist_sm90a_kernel(const __grid_constant__ FwdArgs a, const __grid_constant__ Sm90Maps tm, int64_t ntiles,
-                             int64_t nqb, int snake) {
+                             int64_t nqb, int snake, int vec_o) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90Persist C;
   typedef C::F F;
@@ -213,6 +265,7 @@ __global__ void __launch_bounds__(384, 1)
     const int wrow = wg * 64 + (cw & 3) * 16; /* CTA-local first row of this warp */
     const int g = lane >> 2, t4 = lane & 3;
     const uint32_t qrow = (uint32_t)wg * 64 * 128; /* this warpgroup's rows inside a Q half */
+    unsigned char *oslot = gbase + C::O_OFF + cw * C::O_SLOT;
     float o[1][DT][4];
     float u[1][1][4];
     float mrow[1][2], lrow[1][2], nrow[1][2], crow[1][2];
@@ -336,7 +389,8 @@ __global__ void __launch_bounds__(384, 1)
         __syncwarp();
         if (lane == 0) mbar_arrive(ifree);
       }
-      fwd_epilogue<T, 1, DT, false>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
+      if (vec_o) persist_epilogue_vec<T>(a, b, h, m0 + wrow, g, t4, lane, o, mrow, lrow, oslot);
+      else fwd_epilogue<T, 1, DT, false>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
     }
     if (wg == 0) named_bar_sync(1, 256); /* warpgroup 1's arrival after its last issue */
   }
@@ -344,7 +398,7 @@ __global__ void __launch_bounds__(384, 1)
 }
 
 /* Launches the persistent forward (tuning variant 8): min(SMs, tiles) CTAs, or JFA_TUNE_SM90_CTAS
-   of them (tests: several tiles a CTA) */
+   of them (tests: many tiles a CTA) */
 template <typename T, bool MASKED>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Persist C;
@@ -364,7 +418,12 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
   /* the snake balances tiles numbered longest first; packed sequences' lengths follow their own
      starts, not the query block, and a plain round robin balances them better (bench/RESULTS.md) */
   const int snake = a.masked && a.mk.nseq > 0 ? 0 : 1;
-  kern<<<(unsigned)grid, C::NTHREADS, C::SMEM, st>>>(a, tm, ntiles, nqb, snake);
+  /* o stored as 16-byte pieces (persist_epilogue_vec) where its layout allows (tests: JFA_TUNE_SM90_SCALAR_O=1
+     takes fwd_epilogue's stores always) */
+  const int64_t al = 16 / (int64_t)sizeof(T);
+  const int vec_o = tune_variant("JFA_TUNE_SM90_SCALAR_O") != 1 && !a.accumulate && a.Dreal == 128 && a.o.sd == 1 && (uintptr_t)a.o.p % 16 == 0 && a.o.ss % al == 0 &&
+                    a.o.sh % al == 0 && a.o.sb % al == 0;
+  kern<<<(unsigned)grid, C::NTHREADS, C::SMEM, st>>>(a, tm, ntiles, nqb, snake, vec_o);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
