@@ -8,10 +8,12 @@
  * dominates short visible ranges (windows, packed sequences). Here grid = min(SMs, tiles) CTAs each
  * run many tiles (a tile: 128 query rows of one (batch, head)), and the next tile's setup overlaps
  * the current one's end:
- *   - schedule: STATIC, no atomics. Tiles are numbered longest first (query blocks from the last,
- *     (head, batch) inner); CTA c takes tile k G + c in even rounds k and k G + G - 1 - c in odd
- *     ones (the snake, which balances a sorted list), except with packed sequences (lengths not
- *     sorted by the query block) where it takes k G + c (bench/RESULTS.md: a model of both);
+ *   - schedule: STATIC, no atomics. CTA c takes tile k G + c in even rounds k and k G + G - 1 - c in
+ *     odd ones (the snake, which balances a list sorted longest first). Causal calls and windows number
+ *     the tiles longest first (query blocks from the last, (head, batch) inner); packed sequences and
+ *     unmasked calls in variant 0's grid order ((head, batch) outer, query blocks from the last): a
+ *     head's keys stay shared in L2 by the CTAs at work, and packed sequences' lengths do not follow
+ *     the query block (bench/RESULTS.md, sixth session: a model of the orders);
  *   - producer warps 1..3 compute the tiles' descriptions ahead of the others, up to NI = 4 tiles:
  *     the tile's (m0, head, batch), its key blocks (jb0, nblk) and, for interval masks, the 128 rows'
  *     key intervals (mask_row_keys, two rows a thread: a packed sequence's binary search is a chain of
@@ -62,10 +64,12 @@ struct Sm90Persist {
   static_assert(sizeof(PersistTile) == 32 && IV_OFF % 16 == 0 && O_OFF % 16 == 0, "ring layout");
 };
 
-/* Tile t of the longest-first numbering: query block nqb - 1 - t / (Hq B), (head, batch) t % (Hq B) */
-__device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t t, int64_t nqb, int64_t *m0, int *h,
-                                                int *b) {
-  const int64_t hb = t % (p.Hq * p.B), qb = nqb - 1 - t / (p.Hq * p.B);
+/* Tile t: query blocks from the last, and (order 0, longest first) query block nqb - 1 - t / (Hq B), (head,
+   batch) t % (Hq B), or (order 1, variant 0's grid order: a head's keys shared by the CTAs at work) query block
+   nqb - 1 - t % nqb, (head, batch) t / nqb */
+__device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t t, int64_t nqb, int order, int64_t *m0,
+                                                int *h, int *b) {
+  const int64_t hb = order ? t / nqb : t % (p.Hq * p.B), qb = nqb - 1 - (order ? t % nqb : t / (p.Hq * p.B));
   *m0 = qb * Sm90Persist::BM;
   *h = (int)(hb % p.Hq);
   *b = (int)(hb / p.Hq);
@@ -122,7 +126,7 @@ __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b
 template <typename T, bool MASKED>
 __global__ void __launch_bounds__(384, 1)
     fwd_persist_sm90a_kernel(const __grid_constant__ FwdArgs a, const __grid_constant__ Sm90Maps tm, int64_t ntiles,
-                             int64_t nqb, int snake, int vec_o) {
+                             int64_t nqb, int order, int vec_o) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90Persist C;
   typedef C::F F;
@@ -170,12 +174,12 @@ __global__ void __launch_bounds__(384, 1)
       const int tx = (int)threadIdx.x - 32;
       for (int64_t k = 0;; ++k) {
         const int e = (int)(k % NI);
-        const int64_t t = k * G + ((snake && (k & 1)) ? G - 1 - c : c);
+        const int64_t t = k * G + ((k & 1) ? G - 1 - c : c);
         const bool done = t >= ntiles;
         if (k >= NI) mbar_wait(bar + C::B_IEMPTY + 8 * e, (uint32_t)(((k / NI) & 1) ^ 1));
         int64_t m0 = 0;
         int h = 0, b = 0;
-        if (!done) persist_tile_of(p, t, nqb, &m0, &h, &b);
+        if (!done) persist_tile_of(p, t, nqb, order, &m0, &h, &b);
         if constexpr (MASKED) {
           int *s_lo = iv + 2 * C::BM * e, *s_hi = s_lo + C::BM;
           if (!done) {
@@ -415,15 +419,17 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
   const int force = tune_variant("JFA_TUNE_SM90_CTAS");
   if (force > 0) sms = force;
   const int64_t grid = ntiles < sms ? ntiles : sms;
-  /* the snake balances tiles numbered longest first; packed sequences' lengths follow their own
-     starts, not the query block, and a plain round robin balances them better (bench/RESULTS.md) */
-  const int snake = a.masked && a.mk.nseq > 0 ? 0 : 1;
+  /* causal calls and windows (not packed): tiles numbered longest first (order 0), which the snake balances;
+     packed sequences (lengths follow the sequences' starts, not the query block) and unmasked calls (equal
+     lengths): variant 0's grid order (1), whose CTAs at work share a head's keys in L2 (bench/RESULTS.md:
+     a model of both orders) */
+  const int order = (a.masked && a.mk.nseq > 0) || (!a.p.causal && !a.masked) ? 1 : 0;
   /* o stored as 16-byte pieces (persist_epilogue_vec) where its layout allows (tests: JFA_TUNE_SM90_SCALAR_O=1
      takes fwd_epilogue's stores always) */
   const int64_t al = 16 / (int64_t)sizeof(T);
   const int vec_o = tune_variant("JFA_TUNE_SM90_SCALAR_O") != 1 && !a.accumulate && a.Dreal == 128 && a.o.sd == 1 && (uintptr_t)a.o.p % 16 == 0 && a.o.ss % al == 0 &&
                     a.o.sh % al == 0 && a.o.sb % al == 0;
-  kern<<<(unsigned)grid, C::NTHREADS, C::SMEM, st>>>(a, tm, ntiles, nqb, snake, vec_o);
+  kern<<<(unsigned)grid, C::NTHREADS, C::SMEM, st>>>(a, tm, ntiles, nqb, order, vec_o);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
