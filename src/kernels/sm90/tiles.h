@@ -68,6 +68,10 @@
  * the old order's masked results (variant 6). The default since the fourth session of 2026-12-02
  * (variant 0 = 7; H200: a causal window of 2048 at N = 16384 358.4 -> 398.0 TFLOP/s, 8 packed
  * sequences of 2048 270.9 -> 291.2); variant 6 keeps the old order for masked calls too.
+ * Variant 8 (PERSIST, 2026-12-02 sixth session, branch persist2; compiled, not run when written): variant 7 as a
+ * persistent kernel (fwd_persist.cuh: min(SMs, tiles) CTAs, a static schedule, the next tile's Q and first
+ * blocks loaded while the current tile ends, tile descriptions by producer warps 1..3 ahead of time, o stored
+ * as 16-byte pieces); boolean dense masks run variant 7's kernel. Bitwise variant 0's outputs.
  * PVLAG in the JVP (branch pvjvp: P and P (Sd - c) through shared memory at D = 128, in registers at
  * 64) measured 4-6% slower than variant 0 on the H200 (bench/RESULTS.md, fourth session, run 4) and
  * is not in this table.
