@@ -26,7 +26,8 @@
  * Registered only in tuning builds; exits 77 (CTest "Not Run") without a GPU or off compute
  * capability 9.0 with the sm_90a kernels (where no variant runs).
  *
- *   ./test_gpu_sm90_variants [case-index]   (JFA_TEST_SEED=... to repeat)
+ *   ./test_gpu_sm90_variants [case-index]   (JFA_TEST_SEED=... to repeat; JFA_TEST_SM90_ONLY=v: variants 0
+ *                                           and v only, e.g. under compute-sanitizer)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cuda_runtime_api.h>
@@ -208,8 +209,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   printf("  %zu of %zu rows see no key\n", empty_rows, nr);
 
   char nm[96];
+  const char *only = getenv("JFA_TEST_SM90_ONLY"); /* e.g. 8: variant 0 and that one (sanitizer runs) */
   for (int vi = -1; vi < (int)(sizeof(variants) / sizeof(variants[0])); ++vi) {
     const int var = vi < 0 ? 0 : variants[vi].v, ctas = vi < 0 ? 0 : variants[vi].ctas;
+    if (only && var != 0 && var != atoi(only)) continue;
     char val[16];
     snprintf(val, sizeof(val), "%d", var);
     setenv("JFA_TUNE_SM90A", val, 1);
