@@ -17,8 +17,9 @@
  * list; rows and a head fully masked). Variants 3 to 6 run variant 0's masked kernel, variant 7
  * (PVLAGM) the masked kernel in the PVLAG order: bitwise variant 0's results (same arithmetic).
  * Variant 8 (the persistent kernel, fwd_persist.cuh: min(SMs, tiles) CTAs, each running many tiles)
- * runs at its own grid and at 7 and 1 CTAs (JFA_TUNE_SM90_CTAS), and at 7 with fwd_epilogue's stores
- * (JFA_TUNE_SM90_SCALAR_O=1) instead of its 16-byte ones, bitwise variant 0's results; the
+ * runs at its own grid and at 7 and 1 CTAs (JFA_TUNE_SM90_CTAS), at 7 with fwd_epilogue's stores
+ * (JFA_TUNE_SM90_SCALAR_O=1) instead of its 16-byte ones, and at 5 in either tile order
+ * (JFA_TUNE_SM90_ORDER=0 / 1), bitwise variant 0's results; the
  * cases from 19 on have 128-192 tiles (causal Nq != Nk with GQA, a causal window in BSHD, packed
  * sequences with a window and a query without keys, positions leaving rows without keys, a
  * two-sided window with positions, NaN in Q and K: NaN out exactly where the reference has NaN).
@@ -110,8 +111,10 @@ static int dense_visible(int64_t h, int64_t Hq, int64_t i, int64_t j, double r) 
 static const struct {
   int v, bitwise, ctas; /* ctas > 0: JFA_TUNE_SM90_CTAS (variant 8's grid) */
   int scalar_o;         /* variant 8: JFA_TUNE_SM90_SCALAR_O=1 (fwd_epilogue's stores, not the 16-byte pieces) */
-} variants[] = {{3, 1, 0, 0}, {4, 1, 0, 0}, {5, 0, 0, 0}, {6, 1, 0, 0}, {7, 1, 0, 0},
-                {8, 1, 0, 0}, {8, 1, 7, 0}, {8, 1, 1, 0}, {8, 1, 7, 1}};
+  int order;            /* variant 8: JFA_TUNE_SM90_ORDER (0 longest first, 1 variant 0's grid order; -1: by call) */
+} variants[] = {{3, 1, 0, 0, -1}, {4, 1, 0, 0, -1}, {5, 0, 0, 0, -1}, {6, 1, 0, 0, -1}, {7, 1, 0, 0, -1},
+                {8, 1, 0, 0, -1}, {8, 1, 7, 0, -1}, {8, 1, 1, 0, -1}, {8, 1, 7, 1, -1}, {8, 1, 5, 0, 0},
+                {8, 1, 5, 0, 1}};
 
 /* NaN cases: o / lse against the reference where it is not NaN (NaN masked out of both), and the NaN
    positions must match exactly; otherwise gt_compare */
@@ -222,20 +225,22 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     } else {
       unsetenv("JFA_TUNE_SM90_CTAS");
     }
-    const int scalar_o = vi >= 0 && variants[vi].scalar_o;
+    const int scalar_o = vi >= 0 && variants[vi].scalar_o, order = vi >= 0 ? variants[vi].order : -1;
     if (scalar_o) setenv("JFA_TUNE_SM90_SCALAR_O", "1", 1);
     else unsetenv("JFA_TUNE_SM90_SCALAR_O");
+    if (order >= 0) setenv("JFA_TUNE_SM90_ORDER", order ? "1" : "0", 1);
+    else unsetenv("JFA_TUNE_SM90_ORDER");
     gb_poison(&o);
     gb_poison(&lse);
     gt_ok(jfa_attention_forward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
     gb_get(&o);
     gb_get(&lse);
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s fwd", ci, var, ctas, scalar_o ? " scalar o" : "");
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s fwd", ci, var, ctas, scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "");
     if (masked) gt_check_tensor_core(gpu, nm, 0);
     else gt_check_path(gpu, nm, 0, GT_PATH_SM90);
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s O", ci, var, ctas, scalar_o ? " scalar o" : "");
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s O", ci, var, ctas, scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "");
     compare_nan(nm, o.val, ro, nq, tol, c->nan);
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s lse", ci, var, ctas, scalar_o ? " scalar o" : "");
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s lse", ci, var, ctas, scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "");
     compare_nan(nm, lse.val, rlse, nr, tol, c->nan);
     size_t bad = 0; /* rows without a visible key: exactly O = 0, lse = -inf */
     for (size_t r = 0; r < nr; ++r)
@@ -251,13 +256,14 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       for (size_t i = 0; i < nq; ++i) diff += memcmp(&o.val[i], &o0[i], 8) != 0;
       for (size_t i = 0; i < nr; ++i) diff += memcmp(&lse.val[i], &l0[i], 8) != 0;
       snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s: o and lse bitwise those of variant 0 (%zu differ)", ci,
-               var, ctas, scalar_o ? " scalar o" : "", diff);
+               var, ctas, scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "", diff);
       tu_expect(nm, diff == 0);
     }
   }
   unsetenv("JFA_TUNE_SM90A");
   unsetenv("JFA_TUNE_SM90_CTAS");
   unsetenv("JFA_TUNE_SM90_SCALAR_O");
+  unsetenv("JFA_TUNE_SM90_ORDER");
 
   free(ro), free(rlse), free(o0), free(l0), free(mh);
   if (md) cudaFree(md);

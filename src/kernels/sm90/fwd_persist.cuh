@@ -423,7 +423,9 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
      packed sequences (lengths follow the sequences' starts, not the query block) and unmasked calls (equal
      lengths): variant 0's grid order (1), whose CTAs at work share a head's keys in L2 (bench/RESULTS.md:
      a model of both orders) */
-  const int order = (a.masked && a.mk.nseq > 0) || (!a.p.causal && !a.masked) ? 1 : 0;
+  int order = (a.masked && a.mk.nseq > 0) || (!a.p.causal && !a.masked) ? 1 : 0;
+  const char *oe = getenv("JFA_TUNE_SM90_ORDER"); /* A / B runs: 0 or 1 for every call */
+  if (oe && (oe[0] == '0' || oe[0] == '1')) order = oe[0] - '0';
   /* o stored as 16-byte pieces (persist_epilogue_vec) where its layout allows (tests: JFA_TUNE_SM90_SCALAR_O=1
      takes fwd_epilogue's stores always) */
   const int64_t al = 16 / (int64_t)sizeof(T);
