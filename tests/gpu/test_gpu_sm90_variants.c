@@ -73,9 +73,9 @@ static const vcase_t cases[] = {
     {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, NULL, NULL, 0, 0}, /* masked calls (MASK_CLASS_ANY) */
     {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 300, 200, NULL, NULL, 0, 0}, /* two-sided window, many blocks */
     {FH, 0, 1, 2, 2, 700, 1000, BR, 0, 0, 256, 0, NULL, NULL, 0, 0}, /* window, bottom-right */
-    {BF, 1, 1, 8, 2, 1000, 700, TL, 0, 0, 129, 0, NULL, NULL, 0, 0}, /* window, top-left, GQA 4:1: rows > 828 see none */
+    {BF, 1, 1, 8, 2, 1000, 700, TL, 0, 0, 129, 0, NULL, NULL, 0, 0}, /* window, top-left, GQA 4:1: rows > 828 none */
     {FH, 0, 1, 4, 1, 300, 600, POS, 500, 0, 64, 0, NULL, NULL, 0, 0}, /* MQA, causal positions: rows > 163 see no key */
-    {BF, 0, 1, 2, 2, 200, 300, NPOS, 550, 300, 30, 10, NULL, NULL, 0, 0}, /* positions, two-sided: rows >= 80 see none */
+    {BF, 0, 1, 2, 2, 200, 300, NPOS, 550, 300, 30, 10, NULL, NULL, 0, 0}, /* positions, two-sided: rows >= 80 none */
     /* packed sequences: empty ones (no queries, no keys, both), queries without keys (fully masked) */
     {BF, 1, 1, 4, 2, 0, 0, TL, 0, 0, 0, 0, "300,0,129,1,700,0,64", "300,5,0,1,900,0,200", 0, 0},
     {FH, 1, 1, 2, 2, 0, 0, BR, 0, 0, 100, 0, "1000,7,300", "1300,7,100", 0, 0}, /* packed + window */
@@ -230,23 +230,24 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     else unsetenv("JFA_TUNE_SM90_SCALAR_O");
     if (order >= 0) setenv("JFA_TUNE_SM90_ORDER", order ? "1" : "0", 1);
     else unsetenv("JFA_TUNE_SM90_ORDER");
+    const char *how = scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "";
     gb_poison(&o);
     gb_poison(&lse);
     gt_ok(jfa_attention_forward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
     gb_get(&o);
     gb_get(&lse);
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s fwd", ci, var, ctas, scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "");
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s fwd", ci, var, ctas, how);
     if (masked) gt_check_tensor_core(gpu, nm, 0);
     else gt_check_path(gpu, nm, 0, GT_PATH_SM90);
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s O", ci, var, ctas, scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "");
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s O", ci, var, ctas, how);
     compare_nan(nm, o.val, ro, nq, tol, c->nan);
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s lse", ci, var, ctas, scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "");
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s lse", ci, var, ctas, how);
     compare_nan(nm, lse.val, rlse, nr, tol, c->nan);
     size_t bad = 0; /* rows without a visible key: exactly O = 0, lse = -inf */
     for (size_t r = 0; r < nr; ++r)
       if (rlse[r] == -INFINITY) bad += !(lse.val[r] == -INFINITY && gt_row_zero(o.val, (int64_t)r, D));
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d: rows without keys O = 0, lse = -inf (%zu bad)", ci, var, ctas,
-             bad);
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s: rows without keys O = 0, lse = -inf (%zu bad)", ci, var,
+             ctas, how, bad);
     tu_expect(nm, bad == 0);
     if (var == 0) {
       memcpy(o0, o.val, nq * 8);
@@ -256,7 +257,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       for (size_t i = 0; i < nq; ++i) diff += memcmp(&o.val[i], &o0[i], 8) != 0;
       for (size_t i = 0; i < nr; ++i) diff += memcmp(&lse.val[i], &l0[i], 8) != 0;
       snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s: o and lse bitwise those of variant 0 (%zu differ)", ci,
-               var, ctas, scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "", diff);
+               var, ctas, how, diff);
       tu_expect(nm, diff == 0);
     }
   }
