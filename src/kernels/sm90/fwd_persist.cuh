@@ -19,14 +19,13 @@
  *     key intervals (mask_row_keys, two rows a thread: a packed sequence's binary search is a chain of
  *     dependent loads) and, in warp 1, their union / intersection (mask_cta_keys), into a ring of NI
  *     entries (mbarriers ifull / iempty: 96 arrivals of warps 1..3; 9 releases: the 8 consumer warps
- *     and the TMA thread). A last entry with nblk = -1 ends the
- *     CTA's loop for every role;
+ *     and the TMA thread). A last entry with nblk = -1 ends the CTA's loop for every role;
  *   - the TMA thread (warp 0) streams every tile's Q into one of two Q buffers (qfull / qempty, the
  *     consumers release a buffer after the tile's last S) and its K, V blocks through variant 0's
  *     stage ring, whose stage and parity come from a CTA-wide block count: the next tile's Q and first
  *     blocks load while the consumers finish the current tile's last P V and epilogue;
  *   - consumers: variant 0's PVLAG loop per tile (the same block masks, softmax and rescale order:
- *     bitwise variant 0's outputs), its epilogue (plain stores, not waited for). The ping-pong of the
+ *     bitwise variant 0's outputs), its epilogue (stores not waited for). The ping-pong of the
  *     score issues carries over tile boundaries: warpgroup 1 arrives on named barrier 1 once at the
  *     start and after every one of its issues, warpgroup 0 after each of its own on barrier 2, and
  *     warpgroup 0 consumes warpgroup 1's last arrival at the end, so warpgroup 0 issues the next
@@ -34,7 +33,8 @@
  * The epilogue stores o through a per-warp shared-memory slot as 16-byte pieces (persist_epilogue_vec;
  * fwd_epilogue's arithmetic, the same bits) when o's layout allows, else fwd_epilogue's 16-bit stores.
  * Boolean dense masks run variant 0's kernel (sm90_fwd_variant). Registers: producer 40 (warps 1..3's
- * interval walk), consumers 232.
+ * interval walk), consumers 232. bench/persist_protocol.py models the barriers of this file (phases,
+ * parities, TMA bytes, named barriers) in random interleavings; keep it in step with the code.
  */
 #ifndef JFA_KERNELS_SM90_FWD_PERSIST_CUH_
 #define JFA_KERNELS_SM90_FWD_PERSIST_CUH_
