@@ -7,7 +7,9 @@ stepped in random interleavings. Checks, for random lists of tiles (0, 1, 2, 3, 
 no deadlock; every score product reads the Q buffer of its tile and the K stage of its block, every
 P V the V stage of its block; no TMA write into a Q buffer or K / V stage a consumer still holds; the
 named barriers end without pending arrivals and no warpgroup arrives twice in one phase.
-It models the code as written in fwd_persist.cuh (keep them in step); it does not model the
+Both forms: variant 8, and variant 9 (XT: a tile's last P V issued in the next tile's first turn, or
+alone before a tile without key blocks and at the end). It models the code as written in
+fwd_persist.cuh (keep them in step); it does not model the
 arithmetic (the GPU test test_gpu_sm90_variants does). Written without a GPU (2026-12-02 sixth
 session) to check the protocol before the kernel first ran.
 
@@ -29,7 +31,7 @@ class Named:
     def arrive(s, wg):
         assert wg not in s.who, 'double arrival in one phase'; s.who.add(wg); s.arr += 1
         if s.arr == 2: s.arr = 0; s.who = set(); s.gen += 1
-def run(tiles, seed):
+def run(tiles, seed, xt):
     rnd = random.Random(seed)
     full = [MBar('full%d' % i, 1) for i in range(ST)]; empty = [MBar('empty%d' % i, 8) for i in range(ST)]
     vfull = [MBar('vfull%d' % i, 1) for i in range(ST)]; vempty = [MBar('vempty%d' % i, 8) for i in range(ST)]
@@ -75,23 +77,30 @@ def run(tiles, seed):
                     while not empty[st].done(ph ^ 1): yield
                 assert not held.get(('k', st)), ('K overwritten while held', held.get(('k', st)))
                 full[st].expect_tx(1)
-                pending_tx.append((full[st], lambda st=st, v=(k, i): kstage.__setitem__(st, v)))
+                pending_tx.append((full[st], lambda st=st, v=gi: kstage.__setitem__(st, v)))
                 yield
                 if gi >= ST:
                     while not vempty[st].done(ph ^ 1): yield
                 assert not held.get(('v', st)), ('V overwritten while held', held.get(('v', st)))
                 vfull[st].expect_tx(1)
-                pending_tx.append((vfull[st], lambda st=st, v=(k, i): vstage.__setitem__(st, v)))
+                pending_tx.append((vfull[st], lambda st=st, v=gi: vstage.__setitem__(st, v)))
                 gi += 1; yield
             k += 1
     def Cons(wg):
         me = 'wg%d' % wg
         if wg == 1: nb[1].arrive(1)
-        gi = 0; kq = 0; k = 0
+        gi = 0; kq = 0; k = 0; pend = False; pgl = 0
+        def lastpv():  # a tile's last P V alone (variant 8; variant 9's flush)
+            sp = pgl % ST
+            while not vfull[sp].done((pgl // ST) & 1): yield
+            assert vstage[sp] == pgl, ('V', vstage[sp], pgl); hold(('v', sp), me); yield
+            unhold(('v', sp), me); vempty[sp].arrive(4)
         while True:
             e = k % NI
             while not ifull[e].done((k // NI) & 1): yield
             _, kt, nlive = info[e]; assert kt == k
+            if xt and pend and nlive <= 0:
+                yield from lastpv(); pend = False
             if nlive < 0: break
             g0 = gi; q = kq & 1
             def issue(i, pv):
@@ -103,10 +112,10 @@ def run(tiles, seed):
                 b = nb[1 + wg]; gen = b.gen; b.arrive(wg)
                 while b.gen == gen: yield
                 assert qbuf[q] == k, ('Q', qbuf[q], k)
-                assert kstage[st] == (k, i), ('K', kstage[st], (k, i))
+                assert kstage[st] == gk, ('K', kstage[st], gk)
                 hold(('k', st), me); hold(('q', q), me)
                 if pv:
-                    assert vstage[sp] == (k, i - 1), ('V', vstage[sp], (k, i - 1)); hold(('v', sp), me)
+                    assert vstage[sp] == gk - 1, ('V', vstage[sp], gk - 1); hold(('v', sp), me)
                 nb[2 - wg].arrive(wg)
                 yield
             def softmax(i):
@@ -117,14 +126,18 @@ def run(tiles, seed):
                 yield
             if nlive > 0:
                 while not qfull[q].done((kq >> 1) & 1): yield
-                yield from issue(0, False); yield from softmax(0)
+                if xt and pend:  # S(0) with the pending tile's last P V in one turn
+                    assert pgl == g0 - 1
+                    yield from issue(0, True); yield from softmax(0)
+                    sp = pgl % ST; unhold(('v', sp), me); vempty[sp].arrive(4); pend = False; yield
+                else:
+                    yield from issue(0, False); yield from softmax(0)
                 for i in range(1, nlive):
                     yield from issue(i, True); yield from softmax(i)
                     sp = (g0 + i - 1) % ST; unhold(('v', sp), me); vempty[sp].arrive(4); yield
-                gl = g0 + nlive - 1; sp = gl % ST
-                while not vfull[sp].done((gl // ST) & 1): yield
-                assert vstage[sp] == (k, nlive - 1); hold(('v', sp), me); yield
-                unhold(('v', sp), me); vempty[sp].arrive(4)
+                pgl = g0 + nlive - 1
+                if xt: pend = True
+                else: yield from lastpv()
                 gi += nlive; kq += 1
             else:
                 iempty[e].arrive(4)
@@ -155,5 +168,5 @@ for seed in range(int(sys.argv[1]) if len(sys.argv) > 1 else 300):
     r = random.Random(seed)
     T = r.randint(1, 14)
     tiles = [r.choice([0, 1, 1, 2, 3, 5, 17]) for _ in range(T)]
-    run(tiles, seed); n += 1
+    run(tiles, seed, False); run(tiles, seed, True); n += 2
 print('ok', n, 'runs')

@@ -19,7 +19,9 @@
  * Variant 8 (the persistent kernel, fwd_persist.cuh: min(SMs, tiles) CTAs, each running many tiles)
  * runs at its own grid and at 7 and 1 CTAs (JFA_TUNE_SM90_CTAS), at 7 with fwd_epilogue's stores
  * (JFA_TUNE_SM90_SCALAR_O=1) instead of its 16-byte ones, and at 5 in either tile order
- * (JFA_TUNE_SM90_ORDER=0 / 1), bitwise variant 0's results; the
+ * (JFA_TUNE_SM90_ORDER=0 / 1), bitwise variant 0's results; variant 9 (the same with a tile's last
+ * P V issued with the next tile's first S) likewise (order 1 puts tiles without keys between others:
+ * its pending P V flushed before them); the
  * cases from 19 on have 128-192 tiles (causal Nq != Nk with GQA, a causal window in BSHD, packed
  * sequences with a window and a query without keys, positions leaving rows without keys, a
  * two-sided window with positions, NaN in Q and K: NaN out exactly where the reference has NaN).
@@ -114,7 +116,8 @@ static const struct {
   int order;            /* variant 8: JFA_TUNE_SM90_ORDER (0 longest first, 1 variant 0's grid order; -1: by call) */
 } variants[] = {{3, 1, 0, 0, -1}, {4, 1, 0, 0, -1}, {5, 0, 0, 0, -1}, {6, 1, 0, 0, -1}, {7, 1, 0, 0, -1},
                 {8, 1, 0, 0, -1}, {8, 1, 7, 0, -1}, {8, 1, 1, 0, -1}, {8, 1, 7, 1, -1}, {8, 1, 5, 0, 0},
-                {8, 1, 5, 0, 1}};
+                {8, 1, 5, 0, 1},  {9, 1, 0, 0, -1}, {9, 1, 7, 0, -1}, {9, 1, 1, 0, -1}, {9, 1, 7, 1, -1},
+                {9, 1, 5, 0, 1}};
 
 /* NaN cases: o / lse against the reference where it is not NaN (NaN masked out of both), and the NaN
    positions must match exactly; otherwise gt_compare */

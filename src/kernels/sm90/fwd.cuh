@@ -707,7 +707,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   return JFA_SUCCESS;
 }
 
-template <typename T, bool MASKED>
+template <typename T, bool MASKED, bool XT>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st); /* fwd_persist.cuh */
 
 /* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
@@ -718,9 +718,9 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   if constexpr (c.PERSIST && D == 128 && !JVP) {
-    /* the persistent forward (tuning variant 8); boolean dense masks run the row's PVLAGM kernel below */
-    if (!a.masked) return launch_persist_sm90a<T, false>(a, t, st);
-    if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_persist_sm90a<T, true>(a, t, st);
+    /* the persistent forward (tuning variants 8, 9: PERSIST_XT); boolean dense masks run the row's PVLAGM kernel */
+    if (!a.masked) return launch_persist_sm90a<T, false, c.PERSIST_XT>(a, t, st);
+    if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_persist_sm90a<T, true, c.PERSIST_XT>(a, t, st);
   }
   if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's

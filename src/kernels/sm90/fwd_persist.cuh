@@ -30,6 +30,10 @@
  *     start and after every one of its issues, warpgroup 0 after each of its own on barrier 2, and
  *     warpgroup 0 consumes warpgroup 1's last arrival at the end, so warpgroup 0 issues the next
  *     tile's first S while warpgroup 1 runs its last softmax / P V / epilogue of the current one.
+ * XT (tuning variant 9, tiles.h PERSIST_XT): a tile's last P V is not issued alone but in the next tile's
+ * first ping-pong turn, with its S(0); the next tile's first softmax runs while it does, then the
+ * pending tile's epilogue (its statistics swapped in), then O zeroed and scaled by alpha(0) as variant 0
+ * does; before a tile without key blocks and at the end the pending P V is issued alone (flush).
  * The epilogue stores o through a per-warp shared-memory slot as 16-byte pieces (persist_epilogue_vec;
  * fwd_epilogue's arithmetic, the same bits) when o's layout allows, else fwd_epilogue's 16-bit stores.
  * Boolean dense masks run variant 0's kernel (sm90_fwd_variant). Registers: producer 40 (warps 1..3's
@@ -123,7 +127,9 @@ __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b
   }
 }
 
-template <typename T, bool MASKED>
+/* XT (variant 9): a tile's last P V is issued with the next tile's first S, in one ping-pong turn, and the
+   tile's epilogue follows the next tile's first softmax (which overlaps that P V); see the consumers. */
+template <typename T, bool MASKED, bool XT>
 __global__ void __launch_bounds__(384, 1)
     fwd_persist_sm90a_kernel(const __grid_constant__ FwdArgs a, const __grid_constant__ Sm90Maps tm, int64_t ntiles,
                              int64_t nqb, int order, int vec_o) {
@@ -280,10 +286,38 @@ __global__ void __launch_bounds__(384, 1)
     if (wg == 1) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first (once) */
     uint32_t gi = 0; /* the CTA-wide key block count: block i of a tile is gi + i */
     int kq = 0;      /* tiles with key blocks so far (Q buffer kq & 1) */
+    /* XT: a tile whose last P V (block pgl, P in ap, into o) and epilogue are pending */
+    bool pend = false;
+    int64_t pm0 = 0, pb = 0, ph = 0;
+    uint32_t pgl = 0;
+    float pmrow[1][2], plrow[1][2];
+/* the epilogue of the tile (eb, eh, em0) from o, mrow, lrow */
+#define PERSIST_EPILOGUE(eb, eh, em0)                                                                                  \
+  do {                                                                                                                 \
+    if (vec_o) persist_epilogue_vec<T>(a, eb, eh, (em0) + wrow, g, t4, lane, o, mrow, lrow, oslot);                    \
+    else fwd_epilogue<T, 1, DT, false>(a, eb, eh, (em0) + wrow, g, t4, o, u, mrow, lrow, nrow, crow);                  \
+  } while (0)
     for (int k = 0;; ++k) {
       const int e = k % NI;
       mbar_wait(bar + C::B_IFULL + 8 * e, (uint32_t)((k / NI) & 1));
       const int nlive = info[e].nblk;
+      if (XT && pend && nlive <= 0) {
+        /* XT: the pending tile's last P V alone, then its epilogue (before a tile without key blocks, and at
+           the end) */
+        const uint32_t sp = pgl % ST;
+        mbar_wait(vbar + 8 * sp, (pgl / ST) & 1u);
+        wg_reg_fence<DT * 4>(&o[0][0][0]);
+        wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
+        wg_fence();
+        mma_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
+        wg_commit();
+        wg_wait<0>();
+        wg_reg_fence<DT * 4>(&o[0][0][0]);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+        PERSIST_EPILOGUE(pb, ph, pm0);
+        pend = false;
+      }
       if (nlive < 0) break;
       const int64_t m0 = info[e].m0, b = info[e].b, h = info[e].h;
       const int jb0 = info[e].jb0, kin_lo = info[e].kin_lo, kin_hi = info[e].kin_hi;
@@ -291,7 +325,24 @@ __global__ void __launch_bounds__(384, 1)
       const uint32_t sQ = sbase + (uint32_t)(kq & 1) * C::Q_BYTES, qfull = bar + C::B_QFULL + 8 * (kq & 1);
       const uint32_t qempty = bar + C::B_QEMPTY + 8 * (kq & 1), ifree = bar + C::B_IEMPTY + 8 * e;
       const uint32_t g0 = gi;
-      fwd_init_state<1, DT, false>(o, u, mrow, lrow, nrow, crow);
+      if constexpr (XT) {
+        if (pend) {
+          /* the pending tile's statistics kept for its epilogue; this tile's fresh (o stays: its last P V) */
+#pragma unroll
+          for (int rr = 0; rr < 2; ++rr) {
+            pmrow[0][rr] = mrow[0][rr];
+            plrow[0][rr] = lrow[0][rr];
+            mrow[0][rr] = -INFINITY;
+            lrow[0][rr] = 0.f;
+            nrow[0][rr] = 0.f;
+            crow[0][rr] = 0.f;
+          }
+        } else {
+          fwd_init_state<1, DT, false>(o, u, mrow, lrow, nrow, crow);
+        }
+      } else {
+        fwd_init_state<1, DT, false>(o, u, mrow, lrow, nrow, crow);
+      }
 
       /* the mask of key block kb0.. and (MASKED) this lane's rows' visibility bits (variant 0's
          block_bits without a dense mask) */
@@ -360,11 +411,40 @@ __global__ void __launch_bounds__(384, 1)
       };
       if (nlive > 0) {
         mbar_wait(qfull, (uint32_t)((kq >> 1) & 1));
-        issue(0, false);
-        if constexpr (MASKED) bmk = block_bits((int64_t)jb0 * BN);
-        wg_wait<0>();
-        softmax(0);
-        rescale_pack();
+        if (XT && pend) {
+          /* one turn: S(0) and the pending tile's last P V (block g0 - 1 = pgl: issue's V(i - 1)); this tile's
+             first softmax runs while that P V does; then the pending tile's epilogue, and O zeroed, scaled by
+             alpha(0) and P(0) packed (variant 0's first rescale_pack: the same values) */
+          issue(0, true);
+          if constexpr (MASKED) bmk = block_bits((int64_t)jb0 * BN);
+          wg_wait<1>();
+          softmax(0);
+          wg_wait<0>();
+          __syncwarp();
+          if (lane == 0) mbar_arrive(vbar + 8 * (ST + pgl % ST));
+          wg_reg_fence<DT * 4>(&o[0][0][0]);
+#pragma unroll
+          for (int rr = 0; rr < 2; ++rr) {
+            const float tm = mrow[0][rr], tl = lrow[0][rr];
+            mrow[0][rr] = pmrow[0][rr], lrow[0][rr] = plrow[0][rr];
+            pmrow[0][rr] = tm, plrow[0][rr] = tl;
+          }
+          PERSIST_EPILOGUE(pb, ph, pm0); /* the pending tile's statistics swapped in, then back */
+#pragma unroll
+          for (int rr = 0; rr < 2; ++rr) mrow[0][rr] = pmrow[0][rr], lrow[0][rr] = plrow[0][rr];
+#pragma unroll
+          for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+            for (int x = 0; x < 4; ++x) o[0][dt][x] = 0.f;
+          rescale_pack(); /* variant 0's first rescale of its zeroed O, and P(0) packed */
+          pend = false;
+        } else {
+          issue(0, false);
+          if constexpr (MASKED) bmk = block_bits((int64_t)jb0 * BN);
+          wg_wait<0>();
+          softmax(0);
+          rescale_pack();
+        }
         for (int i = 1; i < nlive; ++i) {
           issue(i, true);
           if constexpr (MASKED) bmk = block_bits((int64_t)(jb0 + i) * BN); /* while S(i) and P(i - 1) V(i - 1) run */
@@ -375,27 +455,37 @@ __global__ void __launch_bounds__(384, 1)
           if (lane == 0) mbar_arrive(vbar + 8 * (ST + (g0 + (uint32_t)i - 1) % ST)); /* done with V(i - 1) */
           rescale_pack();
         }
-        /* the last block's P V */
-        const uint32_t gl = g0 + (uint32_t)nlive - 1, sp = gl % ST;
-        mbar_wait(vbar + 8 * sp, (gl / ST) & 1u);
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
-        wg_fence();
-        mma_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
-        wg_commit();
-        wg_wait<0>();
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        __syncwarp();
-        if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+        const uint32_t gl = g0 + (uint32_t)nlive - 1;
+        if constexpr (XT) {
+          /* the last block's P V and the epilogue wait for the next tile's first S (or flush) */
+          pend = true;
+          pgl = gl;
+          pm0 = m0;
+          pb = b;
+          ph = h;
+        } else {
+          /* the last block's P V */
+          const uint32_t sp = gl % ST;
+          mbar_wait(vbar + 8 * sp, (gl / ST) & 1u);
+          wg_reg_fence<DT * 4>(&o[0][0][0]);
+          wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
+          wg_fence();
+          mma_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
+          wg_commit();
+          wg_wait<0>();
+          wg_reg_fence<DT * 4>(&o[0][0][0]);
+          __syncwarp();
+          if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+        }
         gi += (uint32_t)nlive;
         ++kq;
       } else {
         __syncwarp();
         if (lane == 0) mbar_arrive(ifree);
       }
-      if (vec_o) persist_epilogue_vec<T>(a, b, h, m0 + wrow, g, t4, lane, o, mrow, lrow, oslot);
-      else fwd_epilogue<T, 1, DT, false>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow);
+      if (!XT || nlive == 0) PERSIST_EPILOGUE(b, h, m0);
     }
+#undef PERSIST_EPILOGUE
     if (wg == 0) named_bar_sync(1, 256); /* warpgroup 1's arrival after its last issue */
   }
 #endif
@@ -403,7 +493,7 @@ __global__ void __launch_bounds__(384, 1)
 
 /* Launches the persistent forward (tuning variant 8): min(SMs, tiles) CTAs, or JFA_TUNE_SM90_CTAS
    of them (tests: many tiles a CTA) */
-template <typename T, bool MASKED>
+template <typename T, bool MASKED, bool XT>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Persist C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
@@ -411,7 +501,7 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
   if (ntiles <= 0) return JFA_SUCCESS;
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, C::BN, false));
-  auto kern = fwd_persist_sm90a_kernel<T, MASKED>;
+  auto kern = fwd_persist_sm90a_kernel<T, MASKED, XT>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   int dev = 0, sms = 0;
   JFA_CUDA_CHECK(cudaGetDevice(&dev));
