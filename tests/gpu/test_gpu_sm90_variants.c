@@ -1,6 +1,6 @@
 /*
  * test_gpu_sm90_variants.c - the sm90 forward's variants at D = 128 (tuning builds,
- * -DJFA_TUNING=ON: JFA_TUNE_SM90A=3 to 7, src/kernels/sm90/tiles.h) against the float64 CPU
+ * -DJFA_TUNING=ON: JFA_TUNE_SM90A=3 to 9, src/kernels/sm90/tiles.h) against the float64 CPU
  * backend and against variant 0, the default (PVLAG, BN = 128, 2 stages), in one process: the
  * variant is read from the environment at each call, so each case runs variant 0 and then each
  * other variant on the same inputs. PVLAG reorders the products (the P V of block j issued after
@@ -21,8 +21,7 @@
  * (JFA_TUNE_SM90_SCALAR_O=1) instead of its 16-byte ones, and at 5 in either tile order
  * (JFA_TUNE_SM90_ORDER=0 / 1), bitwise variant 0's results; variant 9 (the same with a tile's last
  * P V issued with the next tile's first S) likewise (order 1 puts tiles without keys between others:
- * its pending P V flushed before them); the
- * cases from 19 on have 128-192 tiles (causal Nq != Nk with GQA, a causal window in BSHD, packed
+ * its pending P V flushed before them); the cases from 19 on have 128-192 tiles (causal Nq != Nk with GQA, a causal window in BSHD, packed
  * sequences with a window and a query without keys, positions leaving rows without keys, a
  * two-sided window with positions, NaN in Q and K: NaN out exactly where the reference has NaN).
  * Outputs are poisoned (NaN) before each call.
