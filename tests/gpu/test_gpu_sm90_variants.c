@@ -1,6 +1,6 @@
 /*
  * test_gpu_sm90_variants.c - the sm90 forward's variants at D = 128 (tuning builds,
- * -DJFA_TUNING=ON: JFA_TUNE_SM90A=3 to 7, src/kernels/sm90/tiles.h) against the float64 CPU
+ * -DJFA_TUNING=ON: JFA_TUNE_SM90A=3 to 9, src/kernels/sm90/tiles.h) against the float64 CPU
  * backend and against variant 0, the default (PVLAG, BN = 128, 2 stages), in one process: the
  * variant is read from the environment at each call, so each case runs variant 0 and then each
  * other variant on the same inputs. PVLAG reorders the products (the P V of block j issued after
@@ -16,11 +16,20 @@
  * 64 x 64 tiles are empty, full or partial (key blocks empty for a whole CTA: the live-block skip
  * list; rows and a head fully masked). Variants 3 to 6 run variant 0's masked kernel, variant 7
  * (PVLAGM) the masked kernel in the PVLAG order: bitwise variant 0's results (same arithmetic).
+ * Variant 8 (the persistent kernel, fwd_persist.cuh: min(SMs, tiles) CTAs, each running many tiles)
+ * runs at its own grid and at 7 and 1 CTAs (JFA_TUNE_SM90_CTAS), at 7 with fwd_epilogue's stores
+ * (JFA_TUNE_SM90_SCALAR_O=1) instead of its 16-byte ones, and at 5 in either tile order
+ * (JFA_TUNE_SM90_ORDER=0 / 1), bitwise variant 0's results; variant 9 (the same with a tile's last
+ * P V issued with the next tile's first S) likewise (order 1 puts tiles without keys between others:
+ * its pending P V flushed before them); the cases from 19 on have 128-192 tiles (causal Nq != Nk with GQA, a causal window in BSHD, packed
+ * sequences with a window and a query without keys, positions leaving rows without keys, a
+ * two-sided window with positions, NaN in Q and K: NaN out exactly where the reference has NaN).
  * Outputs are poisoned (NaN) before each call.
  * Registered only in tuning builds; exits 77 (CTest "Not Run") without a GPU or off compute
  * capability 9.0 with the sm_90a kernels (where no variant runs).
  *
- *   ./test_gpu_sm90_variants [case-index]   (JFA_TEST_SEED=... to repeat)
+ *   ./test_gpu_sm90_variants [case-index]   (JFA_TEST_SEED=... to repeat; JFA_TEST_SM90_ONLY=v: variants 0
+ *                                           and v only, e.g. under compute-sanitizer)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cuda_runtime_api.h>
@@ -41,6 +50,7 @@ typedef struct {
   int64_t wright;            /* > 0: and of wright keys ahead (else unbounded) */
   const char *seq_q, *seq_k; /* packed sequence lengths ("1,0,129"), NULL: none (B = 1) */
   int dense;                 /* a boolean dense mask of empty, full and partial tiles (dense_visible) */
+  int nan;                   /* NaN in Q (row 300 of batch 0, head 0) and in K (key 1000 of batch 0, head 0) */
 } vcase_t;
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -52,27 +62,35 @@ typedef struct {
 #define NPOS JFA_MASK_POSITIONS
 
 static const vcase_t cases[] = {
-    /* dt bshd B Hq Hkv Nq Nk mask qpos kpos wleft wright seq_q seq_k dense */
-    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, NULL, NULL, 0},
-    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 0, 0, NULL, NULL, 0},
-    {FH, 0, 1, 2, 2, 4096, 4096, BR, 0, 0, 0, 0, NULL, NULL, 0},
-    {BF, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, NULL, NULL, 0}, /* GQA 8:1 */
-    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, NULL, NULL, 0}, /* rows < 700 fully masked */
-    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, NULL, NULL, 0},
-    {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0, 0, NULL, NULL, 0},
-    {FH, 0, 1, 4, 1, 200, 300, POS, 0, 10, 0, 0, NULL, NULL, 0}, /* MQA, rows 0..9 fully masked */
-    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, NULL, NULL, 0}, /* masked calls (MASK_CLASS_ANY) */
-    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 300, 200, NULL, NULL, 0}, /* two-sided window, many blocks */
-    {FH, 0, 1, 2, 2, 700, 1000, BR, 0, 0, 256, 0, NULL, NULL, 0}, /* window, bottom-right */
-    {BF, 1, 1, 8, 2, 1000, 700, TL, 0, 0, 129, 0, NULL, NULL, 0}, /* window, top-left, GQA 4:1: rows > 828 see none */
-    {FH, 0, 1, 4, 1, 300, 600, POS, 500, 0, 64, 0, NULL, NULL, 0}, /* MQA, causal positions: rows > 163 see no key */
-    {BF, 0, 1, 2, 2, 200, 300, NPOS, 550, 300, 30, 10, NULL, NULL, 0}, /* positions, two-sided: rows >= 80 see none */
+    /* dt bshd B Hq Hkv Nq Nk mask qpos kpos wleft wright seq_q seq_k dense nan */
+    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, NULL, NULL, 0, 0},
+    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 0, 0, NULL, NULL, 0, 0},
+    {FH, 0, 1, 2, 2, 4096, 4096, BR, 0, 0, 0, 0, NULL, NULL, 0, 0},
+    {BF, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, NULL, NULL, 0, 0}, /* GQA 8:1 */
+    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, NULL, NULL, 0, 0}, /* rows < 700 fully masked */
+    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, NULL, NULL, 0, 0},
+    {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0, 0, NULL, NULL, 0, 0},
+    {FH, 0, 1, 4, 1, 200, 300, POS, 0, 10, 0, 0, NULL, NULL, 0, 0}, /* MQA, rows 0..9 fully masked */
+    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, NULL, NULL, 0, 0}, /* masked calls (MASK_CLASS_ANY) */
+    {BF, 0, 1, 2, 2, 4096, 4096, NONE, 0, 0, 300, 200, NULL, NULL, 0, 0}, /* two-sided window, many blocks */
+    {FH, 0, 1, 2, 2, 700, 1000, BR, 0, 0, 256, 0, NULL, NULL, 0, 0}, /* window, bottom-right */
+    {BF, 1, 1, 8, 2, 1000, 700, TL, 0, 0, 129, 0, NULL, NULL, 0, 0}, /* window, top-left, GQA 4:1: rows > 828 none */
+    {FH, 0, 1, 4, 1, 300, 600, POS, 500, 0, 64, 0, NULL, NULL, 0, 0}, /* MQA, causal positions: rows > 163 see no key */
+    {BF, 0, 1, 2, 2, 200, 300, NPOS, 550, 300, 30, 10, NULL, NULL, 0, 0}, /* positions, two-sided: rows >= 80 none */
     /* packed sequences: empty ones (no queries, no keys, both), queries without keys (fully masked) */
-    {BF, 1, 1, 4, 2, 0, 0, TL, 0, 0, 0, 0, "300,0,129,1,700,0,64", "300,5,0,1,900,0,200", 0},
-    {FH, 1, 1, 2, 2, 0, 0, BR, 0, 0, 100, 0, "1000,7,300", "1300,7,100", 0}, /* packed + window */
-    {BF, 0, 2, 4, 2, 1000, 1000, NONE, 0, 0, 0, 0, NULL, NULL, 1}, /* dense, GQA, a head fully masked */
-    {FH, 1, 1, 2, 2, 700, 1500, BR, 0, 0, 0, 0, NULL, NULL, 1}, /* dense + causal */
-    {BF, 0, 1, 2, 2, 1200, 1200, TL, 0, 0, 500, 0, NULL, NULL, 1}, /* dense + window */
+    {BF, 1, 1, 4, 2, 0, 0, TL, 0, 0, 0, 0, "300,0,129,1,700,0,64", "300,5,0,1,900,0,200", 0, 0},
+    {FH, 1, 1, 2, 2, 0, 0, BR, 0, 0, 100, 0, "1000,7,300", "1300,7,100", 0, 0}, /* packed + window */
+    {BF, 0, 2, 4, 2, 1000, 1000, NONE, 0, 0, 0, 0, NULL, NULL, 1, 0}, /* dense, GQA, a head fully masked */
+    {FH, 1, 1, 2, 2, 700, 1500, BR, 0, 0, 0, 0, NULL, NULL, 1, 0}, /* dense + causal */
+    {BF, 0, 1, 2, 2, 1200, 1200, TL, 0, 0, 500, 0, NULL, NULL, 1, 0}, /* dense + window */
+    /* many tiles (variant 8 at 7 and 1 CTAs: tens of tiles a CTA, its ring and parities wrapping) */
+    {BF, 0, 2, 8, 2, 1500, 2100, BR, 0, 0, 0, 0, NULL, NULL, 0, 0}, /* causal Nq != Nk, GQA 4:1, 192 tiles */
+    {FH, 1, 2, 4, 4, 2500, 2500, TL, 0, 0, 700, 0, NULL, NULL, 0, 0}, /* causal window, BSHD, 160 tiles */
+    {BF, 1, 1, 4, 2, 0, 0, BR, 0, 0, 300, 0, "2000,0,700,1,1500", "2100,3,700,0,1400", 0, 0}, /* packed + window */
+    {BF, 0, 2, 4, 4, 2000, 1200, POS, 0, 900, 0, 0, NULL, NULL, 0, 0}, /* rows < 900 see no key */
+    {FH, 0, 1, 4, 2, 1500, 1500, NPOS, 1000, 0, 300, 100, NULL, NULL, 0, 0}, /* positions, two-sided: rows > 800 none */
+    {BF, 0, 1, 4, 2, 2000, 2000, TL, 0, 0, 0, 0, NULL, NULL, 0, 1}, /* NaN in, causal */
+    {FH, 1, 1, 4, 4, 2000, 2000, BR, 0, 0, 900, 0, NULL, NULL, 0, 1}, /* NaN in, window */
 };
 
 /* The dense mask of a case (dense = 1): entry (h, i, j) visible or not, by 64 x 64 tiles (the
@@ -92,8 +110,36 @@ static int dense_visible(int64_t h, int64_t Hq, int64_t i, int64_t j, double r) 
 /* The variants of the D = 128 forward (tiles.h) and whether they block the keys as variant 0
    does (BN = 128: bitwise its results) */
 static const struct {
-  int v, bitwise;
-} variants[] = {{3, 1}, {4, 1}, {5, 0}, {6, 1}, {7, 1}};
+  int v, bitwise, ctas; /* ctas > 0: JFA_TUNE_SM90_CTAS (variant 8's grid) */
+  int scalar_o;         /* variant 8: JFA_TUNE_SM90_SCALAR_O=1 (fwd_epilogue's stores, not the 16-byte pieces) */
+  int order;            /* variant 8: JFA_TUNE_SM90_ORDER (0 longest first, 1 variant 0's grid order; -1: by call) */
+} variants[] = {{3, 1, 0, 0, -1}, {4, 1, 0, 0, -1}, {5, 0, 0, 0, -1}, {6, 1, 0, 0, -1}, {7, 1, 0, 0, -1},
+                {8, 1, 0, 0, -1}, {8, 1, 7, 0, -1}, {8, 1, 1, 0, -1}, {8, 1, 7, 1, -1}, {8, 1, 5, 0, 0},
+                {8, 1, 5, 0, 1},  {9, 1, 0, 0, -1}, {9, 1, 7, 0, -1}, {9, 1, 1, 0, -1}, {9, 1, 7, 1, -1},
+                {9, 1, 5, 0, 1}};
+
+/* NaN cases: o / lse against the reference where it is not NaN (NaN masked out of both), and the NaN
+   positions must match exactly; otherwise gt_compare */
+static void compare_nan(const char *nm, const double *got, const double *ref, size_t n, double tol, int nan) {
+  if (!nan) {
+    gt_compare(nm, got, ref, n, tol);
+    return;
+  }
+  double *g = malloc(n * sizeof(double)), *r = malloc(n * sizeof(double));
+  size_t mism = 0, nref = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int rn = isnan(ref[i]), gn = isnan(got[i]);
+    nref += rn;
+    mism += rn != gn;
+    g[i] = rn || gn ? 0.0 : got[i];
+    r[i] = rn || gn ? 0.0 : ref[i];
+  }
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%s: NaN exactly where the reference has NaN (%zu there, %zu differ)", nm, nref, mism);
+  tu_expect(buf, mism == 0 && nref > 0);
+  gt_compare(nm, g, r, n, tol);
+  free(g), free(r);
+}
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const vcase_t *c = &cases[ci];
@@ -127,6 +173,12 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_random(&q, 1.0);
   gb_random(&k, 1.0);
   gb_random(&v, 1.0);
+  if (c->nan) {
+    q.val[300 * D + 5] = NAN; /* batch 0, head 0, row 300 */
+    k.val[1000 * D + 7] = NAN; /* batch 0, kv head 0, key 1000 */
+    gb_set(&q, q.val);
+    gb_set(&k, k.val);
+  }
 
   const size_t nq = q.n, nr = lse.n;
   double *ro = calloc(nq, 8), *rlse = calloc(nr, 8), *o0 = calloc(nq, 8), *l0 = calloc(nr, 8);
@@ -162,27 +214,42 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   printf("  %zu of %zu rows see no key\n", empty_rows, nr);
 
   char nm[96];
+  const char *only = getenv("JFA_TEST_SM90_ONLY"); /* e.g. 8: variant 0 and that one (sanitizer runs) */
   for (int vi = -1; vi < (int)(sizeof(variants) / sizeof(variants[0])); ++vi) {
-    const int var = vi < 0 ? 0 : variants[vi].v;
+    const int var = vi < 0 ? 0 : variants[vi].v, ctas = vi < 0 ? 0 : variants[vi].ctas;
+    if (only && var != 0 && var != atoi(only)) continue;
     char val[16];
     snprintf(val, sizeof(val), "%d", var);
     setenv("JFA_TUNE_SM90A", val, 1);
+    if (ctas > 0) {
+      snprintf(val, sizeof(val), "%d", ctas);
+      setenv("JFA_TUNE_SM90_CTAS", val, 1);
+    } else {
+      unsetenv("JFA_TUNE_SM90_CTAS");
+    }
+    const int scalar_o = vi >= 0 && variants[vi].scalar_o, order = vi >= 0 ? variants[vi].order : -1;
+    if (scalar_o) setenv("JFA_TUNE_SM90_SCALAR_O", "1", 1);
+    else unsetenv("JFA_TUNE_SM90_SCALAR_O");
+    if (order >= 0) setenv("JFA_TUNE_SM90_ORDER", order ? "1" : "0", 1);
+    else unsetenv("JFA_TUNE_SM90_ORDER");
+    const char *how = scalar_o ? " scalar o" : order == 0 ? " order 0" : order == 1 ? " order 1" : "";
     gb_poison(&o);
     gb_poison(&lse);
     gt_ok(jfa_attention_forward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
     gb_get(&o);
     gb_get(&lse);
-    snprintf(nm, sizeof(nm), "case %d variant %d fwd", ci, var);
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s fwd", ci, var, ctas, how);
     if (masked) gt_check_tensor_core(gpu, nm, 0);
     else gt_check_path(gpu, nm, 0, GT_PATH_SM90);
-    snprintf(nm, sizeof(nm), "case %d variant %d O", ci, var);
-    gt_compare(nm, o.val, ro, nq, tol);
-    snprintf(nm, sizeof(nm), "case %d variant %d lse", ci, var);
-    gt_compare(nm, lse.val, rlse, nr, tol);
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s O", ci, var, ctas, how);
+    compare_nan(nm, o.val, ro, nq, tol, c->nan);
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s lse", ci, var, ctas, how);
+    compare_nan(nm, lse.val, rlse, nr, tol, c->nan);
     size_t bad = 0; /* rows without a visible key: exactly O = 0, lse = -inf */
     for (size_t r = 0; r < nr; ++r)
       if (rlse[r] == -INFINITY) bad += !(lse.val[r] == -INFINITY && gt_row_zero(o.val, (int64_t)r, D));
-    snprintf(nm, sizeof(nm), "case %d variant %d: rows without keys O = 0, lse = -inf (%zu bad)", ci, var, bad);
+    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s: rows without keys O = 0, lse = -inf (%zu bad)", ci, var,
+             ctas, how, bad);
     tu_expect(nm, bad == 0);
     if (var == 0) {
       memcpy(o0, o.val, nq * 8);
@@ -191,11 +258,15 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       size_t diff = 0;
       for (size_t i = 0; i < nq; ++i) diff += memcmp(&o.val[i], &o0[i], 8) != 0;
       for (size_t i = 0; i < nr; ++i) diff += memcmp(&lse.val[i], &l0[i], 8) != 0;
-      snprintf(nm, sizeof(nm), "case %d variant %d: o and lse bitwise those of variant 0 (%zu differ)", ci, var, diff);
+      snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s: o and lse bitwise those of variant 0 (%zu differ)", ci,
+               var, ctas, how, diff);
       tu_expect(nm, diff == 0);
     }
   }
   unsetenv("JFA_TUNE_SM90A");
+  unsetenv("JFA_TUNE_SM90_CTAS");
+  unsetenv("JFA_TUNE_SM90_SCALAR_O");
+  unsetenv("JFA_TUNE_SM90_ORDER");
 
   free(ro), free(rlse), free(o0), free(l0), free(mh);
   if (md) cudaFree(md);

@@ -169,7 +169,7 @@ enum {
                           computed and written); dQ issued before dK and waited alone, so that dK
                           runs while dQ is staged and reduce-added. P by one FFMA and ex2.approx.ftz
                           (a P below 2^-126 flushes to 0); dS to shared memory by stmatrix .trans */
-  SM90_DQ_TMAO = 7     /* SM90_DQ_TMA in SPLITO's order (OVL; tuning builds: JFA_TUNE_SM90_BWD=9, masked
+  SM90_DQ_TMAO = 7,    /* SM90_DQ_TMA in SPLITO's order (OVL; tuning builds: JFA_TUNE_SM90_BWD=9, masked
                           and unmasked D <= 128 calls; issue 18): each consumer still adds the dQ of its
                           own 64 keys (no barrier between the consumers, so the MASKED kernel's consumers
                           keep skipping their empty blocks apart), with SPLITO's score commit groups, P by

@@ -772,6 +772,9 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   return JFA_SUCCESS;
 }
 
+template <typename T, bool MASKED, bool XT>
+static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st); /* fwd_persist.cuh */
+
 /* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
 template <typename T, int D, bool JVP, int V>
 static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
@@ -779,6 +782,11 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
+  if constexpr (c.PERSIST && D == 128 && !JVP) {
+    /* the persistent forward (tuning variants 8, 9: PERSIST_XT); boolean dense masks run the row's PVLAGM kernel */
+    if (!a.masked) return launch_persist_sm90a<T, false, c.PERSIST_XT>(a, t, st);
+    if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_persist_sm90a<T, true, c.PERSIST_XT>(a, t, st);
+  }
   if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
      where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
@@ -823,5 +831,7 @@ bool sm90_probe_d(void) {
   if (!ok) cudaGetLastError();
   return ok;
 }
+
+#include "kernels/sm90/fwd_persist.cuh"
 
 #endif /* JFA_KERNELS_SM90_FWD_CUH_ */

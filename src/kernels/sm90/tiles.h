@@ -68,6 +68,11 @@
  * the old order's masked results (variant 6). The default since the fourth session of 2026-12-02
  * (variant 0 = 7; H200: a causal window of 2048 at N = 16384 358.4 -> 398.0 TFLOP/s, 8 packed
  * sequences of 2048 270.9 -> 291.2); variant 6 keeps the old order for masked calls too.
+ * Variant 8 (PERSIST, 2026-12-02 sixth session, branch persist2; compiled, not run when written): variant 7 as a
+ * persistent kernel (fwd_persist.cuh: min(SMs, tiles) CTAs, a static schedule, the next tile's Q and first
+ * blocks loaded while the current tile ends, tile descriptions by producer warps 1..3 ahead of time, o stored
+ * as 16-byte pieces); boolean dense masks run variant 7's kernel. Bitwise variant 0's outputs. Variant 9
+ * (PERSIST_XT): the same with a tile's last P V issued with the next tile's first S.
  * PVLAG in the JVP (branch pvjvp: P and P (Sd - c) through shared memory at D = 128, in registers at
  * 64) measured 4-6% slower than variant 0 on the H200 (bench/RESULTS.md, fourth session, run 4) and
  * is not in this table.
@@ -109,6 +114,9 @@ struct Sm90Tile {
   int STO;     /* OP_BWD_JVP rows: buffers of a stage's dO half (0: ST; bwd_jvp.cuh) */
   int STV;     /* 0, or K (, Kd) and V (, Vd) in two rings (fwd.cuh Sm90Fwd): ST stages of K, STV of V;
                   unmasked calls (masked ones run variant 0's tiles) */
+  bool PERSIST; /* the persistent forward (fwd_persist.cuh; D = 128, 16-bit, not the JVP; boolean dense masks run
+                   the row's PVLAGM kernel) */
+  bool PERSIST_XT; /* PERSIST: a tile's last P V issued with the next tile's first S (fwd_persist.cuh XT) */
 };
 
 /* clang-format off */
@@ -203,6 +211,13 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      order too (bench/RESULTS.md 2026-12-02 fourth session, branch pvmask); BNM = BN: bitwise variant 0 */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG PVLAGM */
   {OP_FWD,  0, 128, 7,    128,  2, false,  128, false, false, false,  0,  0, true,  true},
+  /* variant 7 as a persistent kernel (2026-12-02 sixth session, branch persist2): min(SMs, tiles) CTAs with a
+     static schedule, the next tile's Q and first blocks loaded during the current one's end (fwd_persist.cuh);
+     bitwise variant 0's outputs */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG PVLAGM CSE   STO STV PERSIST */
+  {OP_FWD,  0, 128, 8,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true},
+  /* and with the tile boundary overlapped too: the last P V of a tile issued with the next tile's first S */
+  {OP_FWD,  0, 128, 9,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true, true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -279,7 +294,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
