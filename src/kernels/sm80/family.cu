@@ -38,7 +38,10 @@ const char *sm80_fwd_why_not(const FwdCall &c) {
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
     if (!sm80_has_tile(jvp ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, Dk, 0))
-      return jvp ? "float32 JVP head dim above 128" : "float32 forward head dim 160 or 192 (no float32 tiles)";
+      return jvp ? "float32 JVP head dim without tiles" : "float32 forward head dim 160 or 192 (no float32 tiles)";
+    if (sm80_f32_fwd_smem_bytes(call_tile(jvp ? OP_JVP : OP_FWD, p, c.q, Dk), problem_has_masks(p)) >
+        (size_t)c.cs->max_smem_optin)
+      return "the float32 tiles of this head dim need more shared memory than the device has";
     if (!sm80_tensor_ok_f32(c.q) || !sm80_tensor_ok_f32(c.k) || !sm80_tensor_ok_f32(c.v))
       return "q, k, v: float32 without 16-byte aligned rows and strides";
     if (jvp && (!sm80_tensor_ok_f32(c.qd) || !sm80_tensor_ok_f32(c.kd) || !sm80_tensor_ok_f32(c.vd)))
@@ -91,6 +94,9 @@ static jfa_status_t fwd_f32_dispatch(const FwdArgs &a, int Dk, bool jvp, bool tf
       SM80_CASE(64, (sm80_fwd_f32_d<64, true>(a, tf32, st)))
       SM80_CASE(96, (sm80_fwd_f32_d<96, true>(a, tf32, st)))
       SM80_CASE(128, (sm80_fwd_f32_d<128, true>(a, tf32, st)))
+      SM80_CASE(160, (sm80_fwd_f32_d<160, true>(a, tf32, st)))
+      SM80_CASE(192, (sm80_fwd_f32_d<192, true>(a, tf32, st)))
+      SM80_CASE(256, (sm80_fwd_f32_d<256, true>(a, tf32, st)))
       default: break;
     }
     JFA_FAIL(JFA_ERROR_INTERNAL, "no float32 JVP kernel for head dim %d", Dk);
