@@ -63,7 +63,7 @@ int gt_expected_bwd_dense_path(int64_t D);
  *  packed tensors at head dim D (beyond_causal: masks other than causal), honouring
  *  JFA_KERNEL_PATH: sm90 (wgmma TF32) at D = 64 and 128 (the JVP at 64), unmasked or causal, on
  *  compute capability 9.0 in JFA_SM90_F32 builds; else sm80 (mma.sync TF32) for D a multiple of
- *  4 (the JVP up to 128); else simt. */
+ *  4 up to 256 (the forward not at 128 < D <= 192: no float32 forward tiles there); else simt. */
 int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal);
 /** The family of a float32 backward with packed tensors at head dim D (beyond_causal: masks other
  *  than causal): sm90 (wgmma TF32, sm90/bwd_f32.cuh) at D = 64, unmasked or causal, on compute

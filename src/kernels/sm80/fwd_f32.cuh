@@ -38,6 +38,12 @@
  * (bench/RESULTS.md "f32fast: predictions"). A split pass in shared memory (once per CTA, not
  * per warp) would save about 4% of that at D = 64 and does not fit two CTAs per SM at D = 128.
  *
+ * Column slices (NS > 1, the JVP at D > 128), as fwd.cuh: O and U of a full row do not fit in
+ * registers, so NS neighbouring CTAs per query block each compute S and Sd over the full D and
+ * accumulate O and U for D / NS columns (V, Vd tiles of those columns; slice 0 writes lse and mu;
+ * accumulate mode in two launches, slices 1.. first). Shared memory then holds Q and Qd unpadded
+ * with XOR-swizzled 16-byte chunks (f32_load_q_swz: ldmatrix stays conflict-free) and Sd's two
+ * products accumulate apart (SD2): one CTA of 4 warps per SM at D = 256 (tiles.h has the budget).
  * Head dims that are not a multiple of the instantiated D are zero-filled by the loads and
  * masked at the store. Tiles: tiles.h (dtype JFA_DTYPE_FLOAT32 rows); instantiated per head
  * dim by inst/fwd_f32_d<D>.cu and inst/jvp_f32_d<D>.cu (sm80_fwd_f32_d); family.cu decides
