@@ -69,7 +69,7 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal);
  *  than causal): sm90 (wgmma TF32, sm90/bwd_f32.cuh) at D = 64, unmasked or causal, on compute
  *  capability 9.0 in JFA_SM90_F32 builds when it is switched on (JFA_SM90_F32_BWD=1, or unset with the
  *  library's default kSm90BwdF32 on: GT_SM90_F32_BWD_DEFAULT mirrors it) and not JFA_SM90_BWD=0;
- *  else the forward's rule (sm80 for D a multiple of 4 up to 128, else simt). */
+ *  else sm80 for D a multiple of 4 up to 128 and in 193..256 (the D = 256 tiles), else simt. */
 int gt_expected_f32_bwd_path(int64_t D, int beyond_causal);
 /** Checks that the context's last forward (backward = 0) or backward call ran on `want`
  *  (records a failure otherwise); returns 1 if it did. */

@@ -136,6 +136,7 @@ static jfa_status_t bwd_f32_dispatch(const BwdArgs &a, int Dk, bool tf32, cudaSt
     case 64: return bwd_f32_case<64>(a, tf32, st);
     case 96: return bwd_f32_case<96>(a, tf32, st);
     case 128: return bwd_f32_case<128>(a, tf32, st);
+    case 256: return bwd_f32_case<256>(a, tf32, st);
     default: break;
   }
   JFA_FAIL(JFA_ERROR_INTERNAL, "no float32 backward kernel for head dim %d", Dk);
@@ -148,7 +149,9 @@ const char *sm80_bwd_why_not(const BwdCall &c) {
   if (Dk == 0) return "head dim above 256";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
-    if (!sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, Dk, 0)) return "float32 backward head dim above 128";
+    if (!sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, Dk, 0)) return "float32 backward head dim 160 or 192 (no tiles)";
+    if (sm80_f32_bwd_smem_bytes(call_tile(OP_BWD, p, c.q, Dk), problem_has_masks(p)) > (size_t)c.cs->max_smem_optin)
+      return "the float32 backward tiles of this head dim need more shared memory than the device has";
     if (!sm80_tensor_ok_f32(c.q) || !sm80_tensor_ok_f32(c.k) || !sm80_tensor_ok_f32(c.v) ||
         !sm80_tensor_ok_f32(c.dout))
       return "q, k, v, dout (float32): not with 16-byte aligned rows and strides multiple of 4";

@@ -110,6 +110,11 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_BWD, F32,  64, 0,   0,  8, 0, false,  32, false, 1, 2},    /* 205 KiB (171 SPLIT 1, 137 without) */
   {OP_BWD, F32,  96, 0,   0,  8, 0, false,  32, false},          /* 184 KiB (SPLIT: 234, above 227) */
   {OP_BWD, F32, 128, 0,   0,  8, 0, false,  16, false, 1, 1},    /* 215 KiB (182 without SPLIT) */
+  /* D = 256: two slices of 128 columns of dK, dV (64 registers each, as at D = 128) and dQ; S^T and
+     dP^T over the full D in both. 64 keys (K, V full rows: 133120 B) + Q, dO two stages of 16 rows
+     (66560) + dS (9216) + lse, delta (256) = 209152 (+ 256 masked); 128 keys would need 340 KiB. No
+     SPLIT (its planes: + 66560). One CTA of 4 warps per SM; A100: declined (simt). */
+  {OP_BWD, F32, 256, 0,   0,  4, 0, false,  16, false, 2},       /* 204 KiB */
   /* float32 tuning variants: smaller CTAs, two per SM (no spills) */
   {OP_BWD, F32,  32, 1,   0,  8, 0, false,  32, false},
   {OP_BWD, F32,  64, 1,   0,  4, 0, false,  32, false},
@@ -187,6 +192,14 @@ constexpr size_t sm80_f32_fwd_smem_bytes(const Sm80Tile &t, bool masked) {
   const size_t nt = t.op == OP_JVP ? 2 : 1, BM = 16 * (size_t)t.MT * t.NW, BN = (size_t)t.BN;
   const size_t QS = ns > 1 ? D : DS;
   return 4 * (nt * BM * QS + 2 * nt * BN * (DS + DVS)) + (masked ? 2 * BM * 4 : 0);
+}
+
+/** Dynamic shared memory (bytes) of the float32 backward of a row without SPLIT (bwd_f32.cuh's
+ *  BwdF32::smem_bytes at SPLIT 0, the least its launcher takes: it drops SPLIT where the device
+ *  lacks the bytes); family.cu declines a call above the device's opt-in. */
+constexpr size_t sm80_f32_bwd_smem_bytes(const Sm80Tile &t, bool masked) {
+  const size_t BN = 16 * (size_t)t.NW, BM = (size_t)t.BM, DS = (size_t)t.D + 4;
+  return 4 * (2 * BN * DS + 4 * BM * DS + 2 * BM * (BN + 8) + 4 * BM) + (masked ? 4 * 4 * BM : 0);
 }
 
 /** The head dim the sm80 kernels run a call of head dim D at (D rounded up to a row of the
