@@ -2,8 +2,8 @@
  * test_gpu_f32.c - the float32 CUDA forward and fused forward+JVP in both precisions
  * (3xTF32, the default, and one TF32 product with JFA_FLAG_ALLOW_TF32) against the float64
  * CPU backend: odd sizes, D in {40, 64, 96, 128, 160, 192, 200, 256} (D = 33 runs on the simt
- * family, the forward at D = 160 / 192 too; the JVP at D > 128 in two column slices, D = 200 at
- * the D = 256 kernel zero-filled), causal masks with Nq != Nk and fully masked rows, a sliding
+ * family; the JVP at D > 128 in two column slices; the forward at D = 160, 192, 200 and the JVP
+ * at 200 on the D = 256 kernels, zero-filled), causal masks with Nq != Nk and fully masked rows, a sliding
  * window (the MASKED instantiation), GQA, BSHD, large logits (q, k ~ N(0, 30^2)) and accumulate
  * mode over two K/V halves (at D > 128 two launches: slices 1.., then slice 0). Outputs are
  * poisoned (NaN) before each call. Checks which kernel family and which float32 arithmetic ran
@@ -81,8 +81,7 @@ static jfa_context_t *g_simt; /* a context capped at the simt family (the accura
 
 /* The family a float32 call must run on (gt_expected_f32_path): sm90 at D = 64 / 128 (the JVP 64)
    without a window where the build and device have it, else sm80 for aligned rows (D a multiple
-   of 4 here, the tensors being packed) with D <= 256 (the forward not at 128 < D <= 192), else
-   simt; simt under JFA_KERNEL_PATH=simt. */
+   of 4 here, the tensors being packed) with D <= 256, else simt; simt under JFA_KERNEL_PATH=simt. */
 static int expected_path(const fcase_t *c, int jvp) {
   return gt_expected_f32_path(c->D, jvp, c->wl != UNB || c->wr != UNB);
 }
