@@ -212,7 +212,8 @@ int gt_expected_bwd_dense_path(int64_t D) {
 int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
-  if (D % 4 != 0 || (jvp && D > 128)) return GT_PATH_SIMT;
+  /* the sm80 float32 rows (sm80/tiles.h): D up to 256, run at the next row up with float32 tiles */
+  if (D % 4 != 0 || D > 256) return GT_PATH_SIMT;
 #ifdef JFA_SM90_F32
   static const int fwd_dims[] = {32, 64, 128, 0}, jvp_dims[] = {32, 64, 0};
   if (!beyond_causal && expected_path(D, jvp ? jvp_dims : fwd_dims) == GT_PATH_SM90) return GT_PATH_SM90;
@@ -226,7 +227,8 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
 int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
-  if (D % 4 != 0 || D > 128) return GT_PATH_SIMT;
+  /* the sm80 float32 backward rows (sm80/tiles.h): 32..128 and 256 (D run at the next row up) */
+  if (D % 4 != 0 || D > 256) return GT_PATH_SIMT;
 #ifdef JFA_SM90_F32
   static const int dims[] = {64, 0};
   const char *on = getenv("JFA_SM90_F32_BWD"), *bwd = getenv("JFA_SM90_BWD");

@@ -63,13 +63,13 @@ int gt_expected_bwd_dense_path(int64_t D);
  *  packed tensors at head dim D (beyond_causal: masks other than causal), honouring
  *  JFA_KERNEL_PATH: sm90 (wgmma TF32) at D = 32, 64 and 128 (the JVP at 32 and 64), unmasked or causal, on
  *  compute capability 9.0 in JFA_SM90_F32 builds; else sm80 (mma.sync TF32) for D a multiple of
- *  4 (the JVP up to 128); else simt. */
+ *  4 up to 256 (the forward at 128 < D <= 192 on its D = 256 tiles); else simt. */
 int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal);
 /** The family of a float32 backward with packed tensors at head dim D (beyond_causal: masks other
  *  than causal): sm90 (wgmma TF32, sm90/bwd_f32.cuh) at D = 64, unmasked or causal, on compute
  *  capability 9.0 in JFA_SM90_F32 builds when it is switched on (JFA_SM90_F32_BWD=1, or unset with the
  *  library's default kSm90BwdF32 on: GT_SM90_F32_BWD_DEFAULT mirrors it) and not JFA_SM90_BWD=0;
- *  else the forward's rule (sm80 for D a multiple of 4 up to 128, else simt). */
+ *  else sm80 for D a multiple of 4 up to 256 (above 128 on the D = 256 tiles), else simt. */
 int gt_expected_f32_bwd_path(int64_t D, int beyond_causal);
 /** The family of a 16-bit / float32 backward-JVP (jfa_attention_backward_jvp) with packed tensors at head dim
  *  D (dense: a dense mask; first_order: dq, dk, dv asked too), honouring JFA_KERNEL_PATH: sm90

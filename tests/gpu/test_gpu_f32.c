@@ -1,11 +1,13 @@
 /*
  * test_gpu_f32.c - the float32 CUDA forward and fused forward+JVP in both precisions
  * (3xTF32, the default, and one TF32 product with JFA_FLAG_ALLOW_TF32) against the float64
- * CPU backend: odd sizes, D in {40, 64, 96, 128, 256} (the JVP at 256 and D = 33 run on the
- * simt family), causal masks with Nq != Nk and fully masked rows, a sliding window (the
- * MASKED instantiation), GQA, BSHD, large logits (q, k ~ N(0, 30^2)) and accumulate mode over
- * two K/V halves. Outputs are poisoned (NaN) before each call. Checks which kernel family and
- * which float32 arithmetic ran (jfa_cuda_last_kernel, jfa_cuda_last_precision).
+ * CPU backend: odd sizes, D in {40, 64, 96, 128, 160, 192, 200, 256} (D = 33 runs on the simt
+ * family; the JVP at D > 128 in two column slices; the forward at D = 160, 192, 200 and the JVP
+ * at 200 on the D = 256 kernels, zero-filled), causal masks with Nq != Nk and fully masked rows, a sliding
+ * window (the MASKED instantiation), GQA, BSHD, large logits (q, k ~ N(0, 30^2)) and accumulate
+ * mode over two K/V halves (at D > 128 two launches: slices 1.., then slice 0). Outputs are
+ * poisoned (NaN) before each call. Checks which kernel family and which float32 arithmetic ran
+ * (jfa_cuda_last_kernel, jfa_cuda_last_precision).
  *
  * Tolerances (norm-wise relative error, bound() below): 3xTF32 float32's 1e-5, TF32 1e-2
  * (10-bit mantissas: about 5e-4 per product); the large-logit cases have their own (scores
@@ -65,19 +67,30 @@ static const fcase_t cases[] = {
     {0, 1, 2, 2, 64, 64, 64, POS, 0, 10, UNB, UNB, 1.0},      /* rows 0..9 fully masked */
     {0, 1, 2, 2, 77, 300, 32, POS, 500, 300, UNB, UNB, 1.0},  /* global positions */
     {0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, 40, 0, 1.0},       /* sliding window: MASKED */
-    {0, 1, 2, 1, 129, 257, 256, TL, 0, 0, UNB, UNB, 1.0},     /* D = 256: JVP on simt */
+    {0, 1, 2, 1, 129, 257, 256, TL, 0, 0, UNB, UNB, 1.0},     /* D = 256: JVP in two column slices */
     {0, 1, 2, 2, 100, 100, 33, TL, 0, 0, UNB, UNB, 1.0},      /* rows not 16-byte aligned: simt */
     {0, 1, 4, 2, 500, 500, 64, NONE, 0, 0, UNB, UNB, 30.0},   /* large logits */
     {1, 1, 4, 4, 257, 513, 128, BR, 0, 0, UNB, UNB, 30.0},    /* large logits, causal */
     {0, 1, 2, 2, 2048, 2048, 128, TL, 0, 0, UNB, UNB, 1.0},
+    /* 16: the JVP at D > 128 (two column slices; Q swizzled) */
+    {0, 1, 2, 2, 1, 1, 256, NONE, 0, 0, UNB, UNB, 1.0},
+    {0, 1, 4, 1, 1000, 1000, 256, NONE, 0, 0, UNB, UNB, 1.0}, /* MQA, accumulate over 500 + 500 keys */
+    {1, 1, 4, 2, 1000, 700, 256, BR, 0, 0, UNB, UNB, 1.0},    /* GQA, BSHD, rows < 300 fully masked */
+    {0, 1, 2, 2, 300, 300, 256, NONE, 0, 0, 40, 0, 1.0},      /* sliding window: MASKED */
+    {0, 1, 2, 2, 64, 64, 256, POS, 0, 10, UNB, UNB, 1.0},     /* rows 0..9 fully masked */
+    {0, 1, 4, 2, 500, 500, 256, NONE, 0, 0, UNB, UNB, 30.0},  /* large logits, accumulate */
+    {0, 1, 2, 2, 129, 200, 200, TL, 0, 0, UNB, UNB, 1.0},     /* D = 200 -> the D = 256 kernel */
+    {0, 1, 2, 2, 7, 7, 160, NONE, 0, 0, UNB, UNB, 1.0},
+    {0, 1, 4, 2, 333, 513, 160, BR, 0, 0, UNB, UNB, 1.0},
+    {0, 1, 4, 1, 200, 300, 192, NONE, 0, 0, UNB, UNB, 1.0},   /* MQA, accumulate */
+    {1, 1, 2, 2, 257, 129, 192, TL, 0, 0, UNB, UNB, 30.0},    /* large logits, Nq > Nk causal */
 };
 
 static jfa_context_t *g_simt; /* a context capped at the simt family (the accuracy baseline) */
 
 /* The family a float32 call must run on (gt_expected_f32_path): sm90 at D = 32 / 64 / 128 (the JVP 32 / 64)
    without a window where the build and device have it, else sm80 for aligned rows (D a multiple
-   of 4 here, the tensors being packed) with D <= 256 (the JVP D <= 128), else simt; simt under
-   JFA_KERNEL_PATH=simt. */
+   of 4 here, the tensors being packed) with D <= 256, else simt; simt under JFA_KERNEL_PATH=simt. */
 static int expected_path(const fcase_t *c, int jvp) {
   return gt_expected_f32_path(c->D, jvp, c->wl != UNB || c->wr != UNB);
 }

@@ -4,7 +4,8 @@
  * online softmax's running max must not drop it; nan_prop.h says exactly where), for each kernel family the dispatch picks:
  * bf16/fp16 D = 64 and 128 (sm_90a forward/JVP where it applies, else mma.sync), fp16 D = 96
  * (mma.sync), fp32 D = 40 (SIMT), fp32 D = 64 (sm_90a TF32 forward and backward; the backward on
- * mma.sync under JFA_SM90_F32_BWD=0, the test_gpu_nan_f32sm80 entry); the merge kernel too. tests/common/nan_prop.c has the cases.
+ * mma.sync under JFA_SM90_F32_BWD=0, the test_gpu_nan_f32sm80 entry), fp32 D = 256 (mma.sync TF32
+ * forward and the column-sliced JVP; backward on simt); the merge kernel too. tests/common/nan_prop.c has the cases.
  *
  *   ctest -L gpu    or    ./test_gpu_nan          (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -37,7 +38,7 @@ int main(void) {
     jfa_dtype_t dt;
     int64_t D;
   } cases[] = {{JFA_DTYPE_BFLOAT16, 64}, {JFA_DTYPE_FLOAT16, 128}, {JFA_DTYPE_FLOAT16, 96}, {JFA_DTYPE_FLOAT32, 40},
-                 {JFA_DTYPE_FLOAT32, 64}};
+                 {JFA_DTYPE_FLOAT32, 64}, {JFA_DTYPE_FLOAT32, 256}};
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
     np_device_t dev = {ctx, cases[c].dt, JFA_DTYPE_FLOAT32, gpu_alloc, gpu_set, gpu_get, gpu_release};
     char label[64];

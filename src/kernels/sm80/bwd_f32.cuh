@@ -10,6 +10,10 @@
  *   deterministic mode). Masks, causal query-block skipping, fully masked rows (lse = -inf:
  *   P = 0), NaN propagation (p_cap1) and the accumulate mode as in bwd.cuh. Tiles: the
  *   float32 rows of tiles.h; inst/bwd_f32_d<D>.cu instantiates per head dim.
+ * Column slices (NS > 1, D = 256): dK and dV of a full row do not fit in registers, so NS
+ * neighbouring CTAs per key block each compute S^T and dP^T over the full D (K, V, Q, dO whole
+ * in shared memory) and accumulate dK, dV and add dQ for D / NS columns [c0, c0 + D / NS) only:
+ * the score products cost NS times (about 70% of the unsliced arithmetic efficiency at NS = 2).
  *
  * Shared memory holds float32 rows of stride D + 4 floats (K, V, Q, dO; = 4 mod 32 words) and
  * dS as [query][key] rows of stride BN + 8 (= 8 mod 32). Fragments (m16n8k8, g = lane / 4,
@@ -48,10 +52,13 @@
 #include "kernels/sm80/bwd.cuh"
 #include "kernels/sm80/tf32.cuh"
 
-template <int D, int NW, int BM, int SPLIT>
+template <int D, int NW, int BM, int SPLIT, int NS = 1>
 struct BwdF32 {
   static constexpr int BN = 16 * NW, DS = D + 4, BNS = BN + 8, NQ = BM / 8, DT = D / 8;
   static constexpr int NTHREADS = NW * 32;
+  /* column slices (NS > 1, D > 128): dK, dV and dQ of DV = D / NS columns a CTA (DTV n-tiles) */
+  static constexpr int DV = D / NS, DTV = DV / 8;
+  static_assert(DV * NS == D && DV % 32 == 0, "float32 backward: column slices of 32-column multiples");
   /* SPLIT >= 1: the lo plane of a Q / dO element sits LO floats after its hi (buffers [2][BM][DS]
      of Q, then of dO, then their lo planes in the same order); SPLIT 2: K's lo plane follows them,
      KLO floats after K */
@@ -131,10 +138,11 @@ __device__ __forceinline__ void f32_operand_qo(const float *x, uint32_t &hi, uin
   }
 }
 
-template <int D, int NW, int BM, bool PRECISE, bool MASKED, int SPLIT>
+template <int D, int NW, int BM, bool PRECISE, bool MASKED, int SPLIT, int NS>
 __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
-  typedef BwdF32<D, NW, BM, SPLIT> C;
+  typedef BwdF32<D, NW, BM, SPLIT, NS> C;
   constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, DT = C::DT, NTHREADS = C::NTHREADS;
+  constexpr int DTV = C::DTV;
   constexpr int LO = C::LO, KLO = C::KLO;
   static_assert(!SPLIT || PRECISE, "SPLIT: 3xTF32 only");
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -161,7 +169,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
   const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
-  const int64_t n0 = (int64_t)blockIdx.x * BN;
+  /* column slice (NS > 1): dK, dV, dQ columns [c0, c0 + D / NS); the slices of a key block are
+     neighbours in blockIdx.x and compute the same S^T and dP^T over the full D */
+  const int c0 = NS > 1 ? (int)(blockIdx.x % NS) * C::DV : 0;
+  const int64_t n0 = (int64_t)(NS > 1 ? blockIdx.x / NS : blockIdx.x) * BN;
   const int wk = warp * 16;
   constexpr float kLog2e = 1.4426950408889634f;
   const float scale_lo = (float)(p.scale - (double)a.scale); /* scale = a.scale + scale_lo */
@@ -198,9 +209,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   if (total > 0) prefetch(h_cur, qb_cur * BM, 0);
   cp_async_commit();
 
-  float dk[DT][4], dv[DT][4];
+  float dk[DTV][4], dv[DTV][4];
 #pragma unroll
-  for (int dt = 0; dt < DT; ++dt)
+  for (int dt = 0; dt < DTV; ++dt)
 #pragma unroll
     for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
 
@@ -214,11 +225,11 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   /* dQ[BM x D] += dS K for the dS tile in buffer dbuf (query block q0 of head h): warp ->
      (m-tile of 16 queries, slice of NP d n-tiles) */
   auto dq_step = [&](int dbuf, int64_t h, int64_t q0) {
-    constexpr int MTILES = BM / 16, WSPLIT = NW / MTILES, NP = DT / WSPLIT;
-    static_assert(NW % MTILES == 0 && DT % WSPLIT == 0, "bad dQ split");
+    constexpr int MTILES = BM / 16, WSPLIT = NW / MTILES, NP = DTV / WSPLIT;
+    static_assert(NW % MTILES == 0 && DTV % WSPLIT == 0, "bad dQ split");
     const int mt = warp % MTILES, sl = warp / MTILES;
     const float *ds = dSs + dbuf * BM * BNS + (mt * 16 + g) * BNS + 2 * t4;
-    const float *kr = Ks + 2 * t4 * DS + sl * NP * 8 + g;
+    const float *kr = Ks + 2 * t4 * DS + c0 + sl * NP * 8 + g;
     float acc[NP][4];
 #pragma unroll
     for (int j = 0; j < NP; ++j)
@@ -247,7 +258,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
     float *rowb = rowa + 8 * a.Dws;
 #pragma unroll
     for (int j = 0; j < NP; ++j) {
-      const int d = (sl * NP + j) * 8 + 2 * t4; /* even; the workspace row stride Dws is a multiple of 8 */
+      const int d = c0 + (sl * NP + j) * 8 + 2 * t4; /* even; the workspace row stride Dws is a multiple of 8 */
       if (d + 1 < a.Dreal) {
         if (i_a < p.Nq) atomic_add2(rowa + d, acc[j][0], acc[j][1]);
         if (i_b < p.Nq) atomic_add2(rowb + d, acc[j][2], acc[j][3]);
@@ -390,9 +401,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
       f32_split<PRECISE>(dpt[nt][2], as[1], asl[1]);
       f32_split<PRECISE>(dpt[nt][1], as[2], asl[2]);
       f32_split<PRECISE>(dpt[nt][3], as[3], asl[3]);
-      const float *orow = dOb + (nt * 8 + 2 * t4) * DS + g, *qrow = Qb + (nt * 8 + 2 * t4) * DS + g;
+      const float *orow = dOb + (nt * 8 + 2 * t4) * DS + c0 + g, *qrow = Qb + (nt * 8 + 2 * t4) * DS + c0 + g;
 #pragma unroll
-      for (int dt = 0; dt < DT; ++dt) {
+      for (int dt = 0; dt < DTV; ++dt) {
         uint32_t bo[2], bol[2], bq[2], bql[2];
         f32_operand_qo<PRECISE, (SPLIT != 0), LO>(orow + dt * 8, bo[0], bol[0]);
         f32_operand_qo<PRECISE, (SPLIT != 0), LO>(orow + DS + dt * 8, bo[1], bol[1]);
@@ -429,10 +440,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
     const int64_t j = n0 + wk + g + rr * 8;
     if (j >= p.Nk) continue;
 #pragma unroll
-    for (int dt = 0; dt < DT; ++dt)
+    for (int dt = 0; dt < DTV; ++dt)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const int d = dt * 8 + 2 * t4 + e;
+        const int d = c0 + dt * 8 + 2 * t4 + e;
         if (d >= a.Dreal) continue;
         const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
         float *pk = (float *)a.dk.p + voff(a.dk, b, hk, j, d), *pv = (float *)a.dv.p + voff(a.dv, b, hk, j, d);
@@ -447,13 +458,13 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
   }
 }
 
-template <int D, int NW, int BM, bool PRECISE, bool MASKED, int SPLIT>
+template <int D, int NW, int BM, bool PRECISE, bool MASKED, int SPLIT, int NS>
 static jfa_status_t launch_bwd_f32_m(const BwdArgs &a, cudaStream_t st) {
-  typedef BwdF32<D, NW, BM, SPLIT> C;
-  auto kern = bwd_f32_kernel<D, NW, BM, PRECISE, MASKED, SPLIT>;
+  typedef BwdF32<D, NW, BM, SPLIT, NS> C;
+  auto kern = bwd_f32_kernel<D, NW, BM, PRECISE, MASKED, SPLIT, NS>;
   const size_t smem = C::smem_bytes(MASKED);
   JFA_CHECK(smem_optin(kern, smem));
-  dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
+  dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN * NS), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
@@ -470,14 +481,14 @@ static inline size_t f32_device_smem_optin() {
 
 /* One mask class's tiles: 3xTF32 with the row's SPLIT S where the device has the shared memory,
    else with S - 1, ..., 0 (an A100's 163 KiB takes none of them); TF32 without. */
-template <int D, int NW, int BM, bool PRECISE, bool MASKED, int S>
+template <int D, int NW, int BM, bool PRECISE, bool MASKED, int S, int NS>
 static jfa_status_t launch_bwd_f32_s(const BwdArgs &a, cudaStream_t st) {
   if constexpr (PRECISE && S > 0) {
-    if (BwdF32<D, NW, BM, S>::smem_bytes(MASKED) <= f32_device_smem_optin())
-      return launch_bwd_f32_m<D, NW, BM, true, MASKED, S>(a, st);
-    return launch_bwd_f32_s<D, NW, BM, PRECISE, MASKED, S - 1>(a, st);
+    if (BwdF32<D, NW, BM, S, NS>::smem_bytes(MASKED) <= f32_device_smem_optin())
+      return launch_bwd_f32_m<D, NW, BM, true, MASKED, S, NS>(a, st);
+    return launch_bwd_f32_s<D, NW, BM, PRECISE, MASKED, S - 1, NS>(a, st);
   } else {
-    return launch_bwd_f32_m<D, NW, BM, PRECISE, MASKED, 0>(a, st);
+    return launch_bwd_f32_m<D, NW, BM, PRECISE, MASKED, 0, NS>(a, st);
   }
 }
 
@@ -488,8 +499,11 @@ static jfa_status_t sm80_bwd_f32_variant(const BwdArgs &a, cudaStream_t st) {
   constexpr Sm80Tile m = sm80_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D && c.dtype == JFA_DTYPE_FLOAT32 && m.dtype == JFA_DTYPE_FLOAT32,
                 "no sm80 float32 backward tiles for this head dim");
-  if (!a.masked) return launch_bwd_f32_s<D, c.NW, c.BM, PRECISE, false, c.SPLIT>(a, st);
-  return launch_bwd_f32_s<D, m.NW, m.BM, PRECISE, true, m.SPLIT>(a, st);
+  static_assert(BwdF32<D, c.NW, c.BM, 0, c.NS>::smem_bytes(false) == sm80_f32_bwd_smem_bytes(c, false) &&
+                    BwdF32<D, m.NW, m.BM, 0, m.NS>::smem_bytes(true) == sm80_f32_bwd_smem_bytes(m, true),
+                "tiles.h sm80_f32_bwd_smem_bytes and BwdF32::smem_bytes disagree");
+  if (!a.masked) return launch_bwd_f32_s<D, c.NW, c.BM, PRECISE, false, c.SPLIT, c.NS>(a, st);
+  return launch_bwd_f32_s<D, m.NW, m.BM, PRECISE, true, m.SPLIT, m.NS>(a, st);
 }
 
 template <int D>

@@ -24,6 +24,16 @@ bool sm80_tensor_ok(const jfa_tensor_t *t) {
 
 bool sm80_tensor_ok_f32(const jfa_tensor_t *t) { return t && t->dtype == JFA_DTYPE_FLOAT32 && aligned_rows(t, 4); }
 
+/* The head dim a call of op runs at: sm80_head_dim's row, and for float32 the next row up with
+   float32 tiles (the forward and the backward have none at 160 / 192: they run at 256, the loads
+   zero-filling the columns past D); 0 if none. */
+static int call_head_dim(int op, const jfa_tensor_t *q, int64_t D) {
+  int Dk = sm80_head_dim(D);
+  if (q->dtype == JFA_DTYPE_FLOAT32)
+    while (Dk != 0 && !sm80_has_tile(op, JFA_DTYPE_FLOAT32, Dk, 0)) Dk = Dk < 256 ? sm80_head_dim(Dk + 1) : 0;
+  return Dk;
+}
+
 /* The tiles of a call (its op and mask class at head dim Dk; variant 0: a tuning variant, which
    JFA_TUNING builds run on request, is the tuner's choice on an H100/H200). */
 static Sm80Tile call_tile(int op, const jfa_problem_t *p, const jfa_tensor_t *q, int Dk) {
@@ -33,12 +43,13 @@ static Sm80Tile call_tile(int op, const jfa_problem_t *p, const jfa_tensor_t *q,
 const char *sm80_fwd_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   const bool jvp = c.qd != nullptr;
-  const int Dk = sm80_head_dim(p->D);
+  const int Dk = call_head_dim(jvp ? OP_JVP : OP_FWD, c.q, p->D);
   if (Dk == 0) return "head dim above 256";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
-    if (!sm80_has_tile(jvp ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, Dk, 0))
-      return jvp ? "float32 JVP head dim above 128" : "float32 forward head dim 160 or 192 (no float32 tiles)";
+    if (sm80_f32_fwd_smem_bytes(call_tile(jvp ? OP_JVP : OP_FWD, p, c.q, Dk), problem_has_masks(p)) >
+        (size_t)c.cs->max_smem_optin)
+      return "the float32 tiles of this head dim need more shared memory than the device has";
     if (!sm80_tensor_ok_f32(c.q) || !sm80_tensor_ok_f32(c.k) || !sm80_tensor_ok_f32(c.v))
       return "q, k, v: float32 without 16-byte aligned rows and strides";
     if (jvp && (!sm80_tensor_ok_f32(c.qd) || !sm80_tensor_ok_f32(c.kd) || !sm80_tensor_ok_f32(c.vd)))
@@ -91,6 +102,9 @@ static jfa_status_t fwd_f32_dispatch(const FwdArgs &a, int Dk, bool jvp, bool tf
       SM80_CASE(64, (sm80_fwd_f32_d<64, true>(a, tf32, st)))
       SM80_CASE(96, (sm80_fwd_f32_d<96, true>(a, tf32, st)))
       SM80_CASE(128, (sm80_fwd_f32_d<128, true>(a, tf32, st)))
+      SM80_CASE(160, (sm80_fwd_f32_d<160, true>(a, tf32, st)))
+      SM80_CASE(192, (sm80_fwd_f32_d<192, true>(a, tf32, st)))
+      SM80_CASE(256, (sm80_fwd_f32_d<256, true>(a, tf32, st)))
       default: break;
     }
     JFA_FAIL(JFA_ERROR_INTERNAL, "no float32 JVP kernel for head dim %d", Dk);
@@ -109,7 +123,7 @@ static jfa_status_t fwd_f32_dispatch(const FwdArgs &a, int Dk, bool jvp, bool tf
 jfa_status_t sm80_fwd_run(const FwdCall &c) {
   FwdArgs a;
   fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
-  const int Dk = sm80_head_dim(c.p->D);
+  const int Dk = call_head_dim(c.qd != nullptr ? OP_JVP : OP_FWD, c.q, c.p->D);
   cudaStream_t st = ctx_stream(c.ctx);
   if (c.q->dtype == JFA_DTYPE_FLOAT32)
     return fwd_f32_dispatch(a, Dk, c.qd != nullptr, call_precision(c.ctx, c.q->dtype, PATH_SM80) == PREC_TF32, st);
@@ -130,6 +144,7 @@ static jfa_status_t bwd_f32_dispatch(const BwdArgs &a, int Dk, bool tf32, cudaSt
     case 64: return bwd_f32_case<64>(a, tf32, st);
     case 96: return bwd_f32_case<96>(a, tf32, st);
     case 128: return bwd_f32_case<128>(a, tf32, st);
+    case 256: return bwd_f32_case<256>(a, tf32, st);
     default: break;
   }
   JFA_FAIL(JFA_ERROR_INTERNAL, "no float32 backward kernel for head dim %d", Dk);
@@ -138,11 +153,12 @@ static jfa_status_t bwd_f32_dispatch(const BwdArgs &a, int Dk, bool tf32, cudaSt
 
 const char *sm80_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
-  const int Dk = sm80_head_dim(p->D);
+  const int Dk = call_head_dim(OP_BWD, c.q, p->D);
   if (Dk == 0) return "head dim above 256";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
-    if (!sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, Dk, 0)) return "float32 backward head dim above 128";
+    if (sm80_f32_bwd_smem_bytes(call_tile(OP_BWD, p, c.q, Dk), problem_has_masks(p)) > (size_t)c.cs->max_smem_optin)
+      return "the float32 backward tiles of this head dim need more shared memory than the device has";
     if (!sm80_tensor_ok_f32(c.q) || !sm80_tensor_ok_f32(c.k) || !sm80_tensor_ok_f32(c.v) ||
         !sm80_tensor_ok_f32(c.dout))
       return "q, k, v, dout (float32): not with 16-byte aligned rows and strides multiple of 4";
@@ -210,7 +226,7 @@ jfa_status_t sm80_bwd_run(const BwdCall &c) {
   BwdArgs a;
   JFA_CHECK(bwd_args_begin(c, &a));
   cudaStream_t st = ctx_stream(c.ctx);
-  const int Dk = sm80_head_dim(c.p->D);
+  const int Dk = call_head_dim(OP_BWD, c.q, c.p->D);
   if (c.q->dtype == JFA_DTYPE_FLOAT32)
     JFA_CHECK(bwd_f32_dispatch(a, Dk, call_precision(c.ctx, c.q->dtype, PATH_SM80) == PREC_TF32, st));
   else if (c.q->dtype == JFA_DTYPE_BFLOAT16)

@@ -15,7 +15,8 @@
 
 /** One row. dtype 0: bf16 and fp16 alike; JFA_DTYPE_FLOAT32: the float32 (TF32) kernels
  *  (fwd_f32.cuh; shared memory of (BM (2 BM for the JVP) + 2 NTILE BN) (D + 4) floats, NTILE
- *  = 2 (fwd) or 4 (JVP): the row's bytes are noted where they limit CTAs per SM).
+ *  = 2 (fwd) or 4 (JVP): the row's bytes are noted where they limit CTAs per SM; the sliced
+ *  JVP rows (NS = 2) differ: sm80_f32_fwd_smem_bytes).
  *  Forward, JVP: BN keys per block, NW warps, MT 16-row slabs per warp (BM = 16 MT NW query
  *  rows per CTA), QREG: Q (and Qd) fragments kept in registers.
  *  Backward: NW warps (BN = 16 NW keys per CTA), BM query rows per block, KREG: K and V
@@ -68,6 +69,17 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP, F32,  64, 0,    32,  4, 1, false,   0, false}, /* 102 KiB: 2 CTAs/SM */
   {OP_JVP, F32,  96, 0,    16,  8, 1, false,   0, false}, /* 150 KiB */
   {OP_JVP, F32, 128, 0,    16,  8, 1, false,   0, false}, /* 198 KiB */
+  /* D > 128: two slices of D / 2 output columns (fwd_f32.cuh, as fwd.cuh): O and U of a slice take
+     D / 2 registers a thread (128 at D = 256, as the D = 128 row), S and Sd are computed over the full
+     D by both slices. Shared memory 4 (2 BM D + 4 BN (D + 4 + D / 2 + 4)) bytes (Q, Qd unpadded and
+     swizzled; K, Kd full rows, V, Vd the slice's columns; two stages) + 8 BM masked (the key
+     intervals): D = 256, BM = 64, BN = 16: 131072 + 100352 (+ 512) = 231936 of the 232448 an H100 /
+     H200 allows (BM = 128 would need 362 KiB; padded Q rows 233984). One CTA of 4 warps per SM, so
+     Sd's two products accumulate apart (two chains, fwd_f32.cuh's SD2). D = 160: 8 warps, 228352;
+     D = 192: 6 warps, 224000. An A100 (163 KiB) declines all three to simt. */
+  {OP_JVP, F32, 160, 0,    16,  8, 1, false,   0, false, 2}, /* 223 KiB */
+  {OP_JVP, F32, 192, 0,    16,  6, 1, false,   0, false, 2}, /* 219 KiB */
+  {OP_JVP, F32, 256, 0,    16,  4, 1, false,   0, false, 2}, /* 227 KiB */
   /* backward-JVP (bwd_jvp.cuh): NW warps (BN = 16 NW keys), BM query rows; KREG unused. 8 warps:
      the Q-side tiles are shared by 128 keys and the dQd/dQ atomics are half those of 64 keys */
   {OP_BWD_JVP, 0,  32, 0,   0,  8, 0, false,  32, false},
@@ -98,6 +110,11 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_BWD, F32,  64, 0,   0,  8, 0, false,  32, false, 1, 2},    /* 205 KiB (171 SPLIT 1, 137 without) */
   {OP_BWD, F32,  96, 0,   0,  8, 0, false,  32, false},          /* 184 KiB (SPLIT: 234, above 227) */
   {OP_BWD, F32, 128, 0,   0,  8, 0, false,  16, false, 1, 1},    /* 215 KiB (182 without SPLIT) */
+  /* D = 256: two slices of 128 columns of dK, dV (64 registers each, as at D = 128) and dQ; S^T and
+     dP^T over the full D in both. 64 keys (K, V full rows: 133120 B) + Q, dO two stages of 16 rows
+     (66560) + dS (9216) + lse, delta (256) = 209152 (+ 256 masked); 128 keys would need 340 KiB. No
+     SPLIT (its planes: + 66560). One CTA of 4 warps per SM; A100: declined (simt). */
+  {OP_BWD, F32, 256, 0,   0,  4, 0, false,  16, false, 2},       /* 204 KiB */
   /* float32 tuning variants: smaller CTAs, two per SM (no spills) */
   {OP_BWD, F32,  32, 1,   0,  8, 0, false,  32, false},
   {OP_BWD, F32,  64, 1,   0,  4, 0, false,  32, false},
@@ -165,6 +182,24 @@ constexpr size_t sm80_smem_bytes(const Sm80Tile &t, bool masked) {
   const size_t nt = t.op == OP_JVP ? 2 : 1, BM = 16 * (size_t)t.MT * t.NW, BN = (size_t)t.BN;
   const size_t DVS = (size_t)(t.D / (t.NS > 1 ? t.NS : 1)) + 8;
   return 2 * (nt * BM * DS + 2 * nt * BN * (DS + DVS)) + (masked ? 2 * BM * 4 : 0);
+}
+
+/** Dynamic shared memory (bytes) of the float32 forward / JVP of a row (sm80_tile's result):
+ *  fwd_f32.cuh's FwdF32::smem_bytes plus the MASKED instantiation's key intervals (the launcher
+ *  static_asserts that the two agree); family.cu declines a call above the device's opt-in. */
+constexpr size_t sm80_f32_fwd_smem_bytes(const Sm80Tile &t, bool masked) {
+  const size_t ns = t.NS > 1 ? (size_t)t.NS : 1, D = (size_t)t.D, DS = D + 4, DVS = D / ns + 4;
+  const size_t nt = t.op == OP_JVP ? 2 : 1, BM = 16 * (size_t)t.MT * t.NW, BN = (size_t)t.BN;
+  const size_t QS = ns > 1 ? D : DS;
+  return 4 * (nt * BM * QS + 2 * nt * BN * (DS + DVS)) + (masked ? 2 * BM * 4 : 0);
+}
+
+/** Dynamic shared memory (bytes) of the float32 backward of a row without SPLIT (bwd_f32.cuh's
+ *  BwdF32::smem_bytes at SPLIT 0, the least its launcher takes: it drops SPLIT where the device
+ *  lacks the bytes); family.cu declines a call above the device's opt-in. */
+constexpr size_t sm80_f32_bwd_smem_bytes(const Sm80Tile &t, bool masked) {
+  const size_t BN = 16 * (size_t)t.NW, BM = (size_t)t.BM, DS = (size_t)t.D + 4;
+  return 4 * (2 * BN * DS + 4 * BM * DS + 2 * BM * (BN + 8) + 4 * BM) + (masked ? 4 * 4 * BM : 0);
 }
 
 /** The head dim the sm80 kernels run a call of head dim D at (D rounded up to a row of the
