@@ -20,7 +20,7 @@
  *   bwd       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
  *   fwd       sm_80+  fp32       <= 256 (4) any              aligned (4)    sm80/  mma.sync TF32 (fwd_f32.cuh)
  *   JVP       sm_80+  fp32       <= 256 (3) any              aligned (4)    sm80/  mma.sync TF32 (fwd_f32.cuh)
- *   bwd       sm_80+  fp32       <= 256 (4) any              aligned (4)    sm80/  mma.sync TF32 (bwd_f32.cuh)
+ *   bwd       sm_80+  fp32       <= 128 (4) any              aligned (4)    sm80/  mma.sync TF32 (bwd_f32.cuh)
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
  *   bwd-JVP (8) sm_90 bf16/fp16  64, 128    all but dense    TMA-able (1)   sm90/  wgmma + TMA (bwd_jvp.cuh)
  *   bwd-JVP   sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync (bwd_jvp.cuh)
@@ -35,9 +35,11 @@
  *   (4) sm80_tensor_ok_f32: float32, 16-byte aligned base, unit stride along D, strides a
  *       multiple of 4 elements. 3xTF32 unless the context has JFA_FLAG_ALLOW_TF32 (one TF32
  *       product); jfa_cuda_last_precision reports which. Head dims run at the next row with
- *       float32 tiles (forward and backward: 32, 64, 96, 128, 256; JVP also 160, 192); the JVP
- *       above 128 and the backward at 256 in two column slices (204-227 KiB of shared memory:
- *       H100/H200, declined elsewhere). Unaligned views run on simt/.
+ *       float32 tiles (forward: 32, 64, 96, 128, 256; JVP also 160, 192; backward up to 128); the
+ *       JVP above 128 in two column slices (204-227 KiB of shared memory: H100/H200, declined
+ *       elsewhere). The backward's D = 256 two-slice row is off (it failed on the H200; tuning
+ *       builds: JFA_TUNE_SM80_F32_BWD256=1), so the float32 backward above 128 runs on simt/, as do
+ *       unaligned views.
  *   (5) Causal and the interval masks (windows, positions, packed sequences; Nq, Nk < 2^30);
  *       boolean dense masks at D = 64 and 128; additive masks, and boolean ones at the other
  *       head dims, go to sm80. Deterministic and accumulate modes as

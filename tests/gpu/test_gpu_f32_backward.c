@@ -4,8 +4,9 @@
  * JFA_KERNEL_PATH=simt), the tensor-core kernel in 3xTF32 (the default) and in TF32
  * (JFA_FLAG_ALLOW_TF32): sm80's, or at D = 64 unmasked / causal the sm90 one (sm90/bwd_f32.cuh)
  * (the default; JFA_SM90_F32_BWD=0, the _sm80 CTest entry, and JFA_SM90_BWD=0, _nosm90bwd, keep
- * sm80). Cases: odd sizes, D in {32, 40, 64, 96, 128, 160, 200, 256} (D = 160, 200 at the D = 256
- * kernel, zero-filled; in two column slices of dK, dV, dQ there; 33, which the simt family takes), causal top-left / bottom-right with Nq != Nk, fully masked rows, GQA 8:1,
+ * sm80). Cases: odd sizes, D in {32, 40, 64, 96, 128} on the tensor cores, D in {33, 160, 200, 256} on
+ * the simt family (sm80's D = 256 two-slice kernel is off by default: it failed on the H200; tuning
+ * builds run it under JFA_TUNE_SM80_F32_BWD256=1, and this test then expects simt and fails), causal top-left / bottom-right with Nq != Nk, fully masked rows, GQA 8:1,
  * MQA, BSHD, large logits (q, k ~ N(0, 30^2)), sliding window, packed sequences, dense masks;
  * the accumulate mode over two key halves (the ring's) and the deterministic mode (two runs
  * bitwise equal). The backward gets the reference O and lse rounded to float32, so only the
@@ -86,7 +87,7 @@ static const fcase_t cases[] = {
     {0, 1, 2, 2, 1000, 1000, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 30, 0, 0}, /* large logits, causal */
     /* the simt family's: rows not 16-byte aligned */
     {0, 1, 2, 2, 100, 100, 33, CPOS, 0, 10, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
-    /* 32: D = 256 (sm80: two column slices of dK, dV, dQ; 64 keys a CTA) */
+    /* 32: D = 256 (simt; sm80's two-slice kernel, off, takes them under JFA_TUNE_SM80_F32_BWD256=1) */
     {0, 1, 2, 1, 64, 100, 256, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
     {1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0},
     {0, 1, 4, 2, 333, 200, 256, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},  /* Nq > Nk, GQA */
@@ -142,7 +143,7 @@ static void make_dense(dmask_t *m, int kind, int64_t B, int64_t H, int64_t Nq, i
 }
 
 /* The family a mode must run on (beyond: masks other than causal): the sm90 float32 backward at D = 64
-   where gt_expected_f32_bwd_path says so (JFA_SM90_F32_BWD), else sm80 up to D = 256, else simt. */
+   where gt_expected_f32_bwd_path says so (JFA_SM90_F32_BWD), else sm80 up to D = 128, else simt. */
 static int want_path(int mode, int64_t D, int beyond) {
   if (mode == M_SIMT || g_env_simt) return GT_PATH_SIMT;
   return gt_expected_f32_bwd_path(D, beyond);
