@@ -22,8 +22,8 @@
  *                                  bwd rows say sm80), e.g. JFA_SM90_BWD=0 jfa_bench --case 4096 128 0
  *   jfa_bench --bwd-jvp N D causal [dtype]   the backward-JVP (second order) beside the backward:
  *                                  rows bwd, bj (dQd, dKd, dVd), bj1 (and dQ, dK, dV); bench_bwd_jvp
- *   JFA_SM90_BWD_JVP=1             the backward-JVP on sm90 (off by default until run on a GPU),
- *                                  e.g. JFA_SM90_BWD_JVP=1 jfa_bench --bwd-jvp 4096 128 0
+ *   JFA_SM90_BWD_JVP=0             the backward-JVP on sm80 instead of sm90 (the default),
+ *                                  e.g. JFA_SM90_BWD_JVP=0 jfa_bench --bwd-jvp 4096 128 0
  *   JFA_SM90_F32_BWD=0             the float32 backward at D = 64 on sm80 instead of sm90 (the
  *                                  default), e.g. JFA_SM90_F32_BWD=0 jfa_bench --case 4096 64 0 fp32
  *
@@ -441,7 +441,7 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
    TFLOP/s over the units of 4 N^2 D per (batch, head) (halved when causal): the backward 5 / 2 x fwd, bj 12 / 2
    (S 1, Sd 2, dP 1, dPd 2, dVd 2, dKd 2, dQd 2), bj1 15 / 2 (+ dQ, dK, dV); the issue's target: bj <= 2.5x
    bwd's ms. err not checked (tests/gpu/test_gpu_backward_jvp's job). The family: jfa_cuda_last_kernel(ctx, 2),
-   e.g. JFA_SM90_BWD_JVP=1 jfa_bench --bwd-jvp 4096 128 0 (sm90) against jfa_bench --bwd-jvp 4096 128 0 (sm80). */
+   e.g. jfa_bench --bwd-jvp 4096 128 0 (sm90) against JFA_SM90_BWD_JVP=0 jfa_bench --bwd-jvp 4096 128 0 (sm80). */
 static void bench_bwd_jvp(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D, int causal, int iters) {
   bench_t b;
   memset(&b, 0, sizeof(b));

@@ -49,8 +49,8 @@
  *       or TF32 as the sm80 rows; other masks go to sm80.
  *   (7) (6), unless switched off: JFA_SM90_F32_BWD=0 (per call; sm90/tiles.h kSm90BwdF32 is the
  *       default, on); under JFA_SM90_BWD=0 off with the 16-bit row.
- *   (8) When switched on: JFA_SM90_BWD_JVP=1 (per call), else sm90/tiles.h kSm90BwdJvp (off until run
- *       on a GPU); the first-order outputs from the sm90 backward (bwd.cuh), which must take them.
+ *   (8) Unless switched off: JFA_SM90_BWD_JVP=0 (per call; sm90/tiles.h kSm90BwdJvp, on, is the
+ *       default); the first-order outputs from the sm90 backward (bwd.cuh), which must take them.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the
@@ -92,7 +92,7 @@ static const BwdRow kBackward[] = {
 /* The backward-JVP (second order, Hessian-vector products). */
 static const BwdJvpRow kBackwardJvp[] = {
 #ifdef JFA_HAVE_SM90A
-    {PATH_SM90, sm90_bwd_jvp_why_not, sm90_bwd_jvp_run}, /* off unless JFA_SM90_BWD_JVP=1 (kSm90BwdJvp) */
+    {PATH_SM90, sm90_bwd_jvp_why_not, sm90_bwd_jvp_run}, /* unless JFA_SM90_BWD_JVP=0 (kSm90BwdJvp) */
 #endif
     {PATH_SM80, sm80_bwd_jvp_why_not, sm80_bwd_jvp_run},
     {PATH_SIMT, simt_bwd_jvp_why_not, simt_bwd_jvp_run},

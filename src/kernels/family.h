@@ -107,7 +107,7 @@ jfa_status_t sm90_fwd_run(const FwdCall &c);
    sequences) and, at D = 64 and 128, boolean dense masks (no additive one), TMA-describable q, k, v, dout. */
 const char *sm90_bwd_why_not(const BwdCall &c);
 jfa_status_t sm90_bwd_run(const BwdCall &c);
-/* sm90/family.cu: the backward-JVP (sm90/bwd_jvp.cuh), off unless JFA_SM90_BWD_JVP=1 (tiles.h
+/* sm90/family.cu: the backward-JVP (sm90/bwd_jvp.cuh), on unless JFA_SM90_BWD_JVP=0 (tiles.h
    kSm90BwdJvp): bf16/fp16, D = 64 or 128, causal and interval masks (no dense mask), TMA-describable
    tensors; the first-order
    outputs (dk and dv, dq) from the sm90 backward. */

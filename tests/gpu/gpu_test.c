@@ -242,7 +242,7 @@ int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
 }
 
 /* src/kernels/sm90/tiles.h kSm90BwdJvp (the sm90 backward-JVP on by default): keep in step */
-#define GT_SM90_BWD_JVP_DEFAULT 0
+#define GT_SM90_BWD_JVP_DEFAULT 1
 
 int gt_expected_bwd_jvp_path(jfa_dtype_t dtype, int64_t D, int dense, int first_order) {
   const char *e = getenv("JFA_KERNEL_PATH");

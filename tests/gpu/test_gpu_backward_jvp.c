@@ -11,9 +11,9 @@
  * family adds dQd with atomics). Rows without a visible key must give exactly dQd = dQ = 0.
  * Tolerance: 2x gt_tol of the dtype (relative Frobenius error).
  * The family that ran (jfa_cuda_last_kernel(ctx, 2)): sm80 (mma.sync, sm80/bwd_jvp.cuh) for
- * bf16/fp16 with D <= 128, simt otherwise or with JFA_KERNEL_PATH=simt; under JFA_SM90_BWD_JVP=1 (the
- * _sm90 CTest entries) sm90 (sm90/bwd_jvp.cuh) for bf16/fp16 at D = 64, 128 without a dense mask on an
- * sm_90 device (gt_expected_bwd_jvp_path). Cases with `nan_in` run once more with a NaN in q. Each 16-bit case also
+ * bf16/fp16 with D <= 128, simt otherwise or with JFA_KERNEL_PATH=simt; by default (and under
+ * JFA_SM90_BWD_JVP=1, the _sm90 CTest entries) sm90 (sm90/bwd_jvp.cuh) for bf16/fp16 at D = 64, 128
+ * without a dense mask on an sm_90 device (gt_expected_bwd_jvp_path). Cases with `nan_in` run once more with a NaN in q. Each 16-bit case also
  * runs in deterministic mode (dQd, dQ from the simt kernel; two runs bitwise equal) and on a
  * second context forced to the simt family (JFA_KERNEL_PATH=simt).
  * Also the backend's block call in accumulate mode over two key halves (the ring's use).

@@ -2,8 +2,8 @@
  * bwd_jvp.cuh - the sm90 family's (Hopper, sm_90a: wgmma fed by TMA through mbarriers) backward-JVP
  * kernel of jfa (second order, jfa_attention_backward_jvp), bf16 / fp16 with fp32 accumulation, at
  * D = 64 and 128, unmasked, causal (both alignments, q_pos0 / k_pos0) or with interval masks (windows,
- * positions, packed sequences: the MASKED instantiation), GQA. Off by default until it
- * has run on a GPU (tiles.h kSm90BwdJvp; JFA_SM90_BWD_JVP=1 per call, family.cu). The design is
+ * positions, packed sequences: the MASKED instantiation), GQA. On by default (tiles.h kSm90BwdJvp;
+ * JFA_SM90_BWD_JVP=0 per call keeps sm80, family.cu). The design is
  * bench/RESULTS.md's "2026-12-02 (fifth session): an sm90 backward-JVP (issue 20)", the AB split;
  * the arithmetic is sm80/bwd_jvp.cuh's (the same per-element formulas, P in fp32):
  *   S^T = K Q^T, Sd^T = Kd Q^T + K Qd^T, dP^T = V dO^T, dPd^T = Vd dO^T + V dOd^T,

@@ -202,10 +202,10 @@ jfa_status_t sm90_bwd_run(const BwdCall &c) {
   return bwd_dq_finish(c);
 }
 
-/* ---- backward-JVP (bwd_jvp.cuh): off until it has run on a GPU ---- */
+/* ---- backward-JVP (bwd_jvp.cuh) ---- */
 
-/* It runs when JFA_SM90_BWD_JVP=1 (read per call, as JFA_SM90_F32_BWD), else kSm90BwdJvp (tiles.h: off
-   until checked and measured on an H200); JFA_SM90_BWD_JVP=0 turns it off. */
+/* It runs unless JFA_SM90_BWD_JVP=0 (read per call, as JFA_SM90_F32_BWD; =1 forces it on), by
+   kSm90BwdJvp (tiles.h: on). */
 static bool sm90_bwd_jvp_on(void) {
   const char *e = getenv("JFA_SM90_BWD_JVP");
   return e ? strcmp(e, "0") != 0 : kSm90BwdJvp;
