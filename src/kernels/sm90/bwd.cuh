@@ -1198,16 +1198,22 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
       if (tv == 5) return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CSX, false, true>(a, t, st);
     }
     if (tv == 6) return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CSO, false, true>(a, t, st);
+    /* =4: the order before CSO (SM90_DQ_CS; D = 256's default before the sixth session) */
+    if (tv == 4) return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true>(a, t, st);
 #endif
-    return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true>(a, t, st);
+    /* tiles.h sm90_bwd_dq_cs: CSO at D = 256, CS at 192 */
+    return launch_bwd_sm90a<T, D, c.BN, c.ST, sm90_bwd_dq_cs(D), false, true>(a, t, st);
   } else {
-    /* the masked kernel cannot take SM90_DQ_SPLIT / SPLITO (its consumers skip empty blocks apart) */
-    constexpr int dqm = kSm90BwdDq == SM90_DQ_SPLIT || kSm90BwdDq == SM90_DQ_SPLITO ? SM90_DQ_TMA : kSm90BwdDq;
+    /* the masked kernel cannot take SM90_DQ_SPLIT / SPLITO (its consumers skip empty blocks apart):
+       tiles.h sm90_bwd_dq_masked, TMAO at D = 64, TMA above */
+    constexpr int dqm = sm90_bwd_dq_masked(D);
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=9: the masked calls in the overlapped order with per-consumer dQ adds
-       (SM90_DQ_TMAO; the unmasked ones below) */
+       (SM90_DQ_TMAO; the unmasked ones below); =3: in the order before it (SM90_DQ_TMA) */
     if (a.masked && tune_variant("JFA_TUNE_SM90_BWD") == 9)
       return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_TMAO, true, false>(a, t, st);
+    if (a.masked && tune_variant("JFA_TUNE_SM90_BWD") == 3)
+      return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_TMA, true, false>(a, t, st);
 #endif
     if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true, false>(a, t, st);
 #ifdef JFA_TUNING

@@ -255,6 +255,16 @@ static constexpr Sm90Tile kSm90Tiles[] = {
  *  SPLIT: N = 4096 D = 128 400.1 -> 461.0 TFLOP/s, causal 341.6 -> 396.4, N = 16384 causal 425.9 ->
  *  487.1, D = 64 288.9 -> 323.8). Masked calls run 2 when this is 3 or 6 (JFA_TUNE_SM90_BWD=9: 7, TMAO). */
 static constexpr int kSm90BwdDq = 6;
+/** The masked kernel's dQ mode (it cannot take SPLIT / SPLITO: its consumers skip empty blocks apart) by
+ *  head dim: 7 SM90_DQ_TMAO (SPLITO's order with per-consumer dQ adds) at D = 64, 2 SM90_DQ_TMA above.
+ *  H200, sixth session run 3, causal window of 2048 at N = 16384, backward TFLOP/s TMA / TMAO: D = 64
+ *  251.6 / 292.4; D = 128 324.1 / 299.4 and packed 8 x 2048 258.7 / 246.8 (its masked TMAO kernel issues
+ *  dV after dS for registers: slower); D = 96 not measured. */
+static constexpr int sm90_bwd_dq_masked(int D) { return D == 64 ? 7 : 2; }
+/** The column split's (D = 192 / 256) order: 8 SM90_DQ_CSO (SPLITO's order) at D = 256, 4 SM90_DQ_CS at 192
+ *  (CSO passed its tests there, not measured). H200, sixth session run 3, N = 4096, backward TFLOP/s
+ *  CS / CSO at D = 256: 242.7 / 279.0, causal 223.5 / 252.6. */
+static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
 
 /** Whether the sm90 float32 backward (bwd_f32.cuh, D = 64, unmasked / causal) takes the calls it can
  *  by default (family.cu; JFA_SM90_F32_BWD=1 / 0 overrides per call). On since the sixth session of
