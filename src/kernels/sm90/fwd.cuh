@@ -783,9 +783,13 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   if constexpr (c.PERSIST && D == 128 && !JVP) {
-    /* the persistent forward (tuning variants 8, 9: PERSIST_XT); boolean dense masks run the row's PVLAGM kernel */
-    if (!a.masked) return launch_persist_sm90a<T, false, c.PERSIST_XT>(a, t, st);
-    if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_persist_sm90a<T, true, c.PERSIST_XT>(a, t, st);
+    /* the persistent forward (row 0 = variant 8, and 9: PERSIST_XT); boolean dense masks run the row's PVLAGM
+       kernel, and accumulate mode (the ring's partial calls, beside its communication kernels) the
+       non-persistent one (variant 7's) */
+    if (!a.accumulate) {
+      if (!a.masked) return launch_persist_sm90a<T, false, c.PERSIST_XT>(a, t, st);
+      if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_persist_sm90a<T, true, c.PERSIST_XT>(a, t, st);
+    }
   }
   if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's

@@ -1,7 +1,8 @@
 /*
  * fwd_persist.cuh - a persistent form of the sm90 forward at D = 128 (bf16 / fp16; PVLAG, BN = 128,
- * 2 stages: variant 0's arithmetic), tuning variant 8 (tiles.h PERSIST; JFA_TUNE_SM90A=8 in tuning
- * builds). Included at the end of fwd.cuh (it uses mma_scores, mma_pv, Sm90Fwd).
+ * 2 stages: variant 7's arithmetic), the default since the sixth session of 2026-12-02 (tiles.h row 0 =
+ * variant 8, PERSIST; accumulate-mode calls and boolean dense masks run variant 7's kernel). Included at
+ * the end of fwd.cuh (it uses mma_scores, mma_pv, Sm90Fwd).
  *
  * Why: a forward CTA pays ~10-16 us of fixed cost (bench/RESULTS.md, 2026-12-02 fifth session, run 2:
  * prologue, the first block's unoverlapped softmax, the epilogue, the CTA's start and end), which

@@ -68,7 +68,11 @@
  * the old order's masked results (variant 6). The default since the fourth session of 2026-12-02
  * (variant 0 = 7; H200: a causal window of 2048 at N = 16384 358.4 -> 398.0 TFLOP/s, 8 packed
  * sequences of 2048 270.9 -> 291.2); variant 6 keeps the old order for masked calls too.
- * Variant 8 (PERSIST, 2026-12-02 sixth session, branch persist2; compiled, not run when written): variant 7 as a
+ * Variant 8 (PERSIST, 2026-12-02 sixth session, branch persist2; the default since then, variant 0 = 8, but
+ * accumulate-mode calls (the ring's) keep variant 7's kernel, whose CTAs leave SMs to the ring's
+ * communication kernels between waves; H200 run 3, TFLOP/s variant 7 / 8: causal window of 2048 at
+ * N = 16384 456.6 / 545.0, 8 packed sequences of 2048 354.7 / 495.5, causal N = 16384 541.6 / 549.6,
+ * N = 4096 486.9 / 536.1, 8 causal rows of 2048 341.2 / 414.8): variant 7 as a
  * persistent kernel (fwd_persist.cuh: min(SMs, tiles) CTAs, a static schedule, the next tile's Q and first
  * blocks loaded while the current tile ends, tile descriptions by producer warps 1..3 ahead of time, o stored
  * as 16-byte pieces); boolean dense masks run variant 7's kernel. Bitwise variant 0's outputs. Variant 9
@@ -124,7 +128,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS */
   {OP_FWD,  0,  64, 0,    128,  3, true,   128, false, false},
   {OP_FWD,  0,  96, 0,    128,  2, false,  128, true, false},
-  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true}, /* PVLAG, masked calls too (variant 7) */
+  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true}, /* variant 8: persistent */
   {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false},
   {OP_FWD,  0, 256, 0,     80,  2, false,   64, false, false},
   {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false},
@@ -208,7 +212,8 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* the D = 128 forward's default before PVLAG (S, softmax, P V per block): A / B and bitwise checks */
   {OP_FWD,  0, 128, 6,    128,  2, false,  128, false, false, false,  0,  0, false},
   /* variant 3 with masked calls (windows, positions, packed sequences, dense masks) in the PVLAG
-     order too (bench/RESULTS.md 2026-12-02 fourth session, branch pvmask); BNM = BN: bitwise variant 0 */
+     order too (bench/RESULTS.md 2026-12-02 fourth session, branch pvmask); BNM = BN: bitwise variant 0.
+     The default before the sixth session (now row 0 is its persistent form, variant 8) */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG PVLAGM */
   {OP_FWD,  0, 128, 7,    128,  2, false,  128, false, false, false,  0,  0, true,  true},
   /* variant 7 as a persistent kernel (2026-12-02 sixth session, branch persist2): min(SMs, tiles) CTAs with a
