@@ -228,8 +228,14 @@ int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
   /* the sm80 float32 backward rows (sm80/tiles.h): 32..128 (D run at the next row up); its D = 256 row
-     is off (sm80/family.cu: failed on the H200), so D > 128 runs on simt */
-  if (D % 4 != 0 || D > 128) return GT_PATH_SIMT;
+     (two column slices) is off by default (sm80/family.cu), so D > 128 runs on simt, except in tuning
+     builds under JFA_TUNE_SM80_F32_BWD256=1 (the test_gpu_f32_backward_wide entry), where 128 < D <= 256
+     runs on it (D at the 256 row) */
+  if (D % 4 != 0 || D > 256) return GT_PATH_SIMT;
+  if (D > 128) {
+    const char *wide = getenv("JFA_TUNE_SM80_F32_BWD256");
+    return wide && strcmp(wide, "1") == 0 ? GT_PATH_SM80 : GT_PATH_SIMT;
+  }
 #ifdef JFA_SM90_F32
   static const int dims[] = {64, 0};
   const char *on = getenv("JFA_SM90_F32_BWD"), *bwd = getenv("JFA_SM90_BWD");

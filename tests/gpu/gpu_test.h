@@ -69,7 +69,8 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal);
  *  than causal): sm90 (wgmma TF32, sm90/bwd_f32.cuh) at D = 64, unmasked or causal, on compute
  *  capability 9.0 in JFA_SM90_F32 builds when it is switched on (JFA_SM90_F32_BWD=1, or unset with the
  *  library's default kSm90BwdF32 on: GT_SM90_F32_BWD_DEFAULT mirrors it) and not JFA_SM90_BWD=0;
- *  else sm80 for D a multiple of 4 up to 256 (above 128 on the D = 256 tiles), else simt. */
+ *  else sm80 for D a multiple of 4 up to 128, and up to 256 (on the D = 256 two-slice tiles, off by
+ *  default) under JFA_TUNE_SM80_F32_BWD256=1 (tuning builds), else simt. */
 int gt_expected_f32_bwd_path(int64_t D, int beyond_causal);
 /** The family of a 16-bit / float32 backward-JVP (jfa_attention_backward_jvp) with packed tensors at head dim
  *  D (dense: a dense mask; first_order: dq, dk, dv asked too), honouring JFA_KERNEL_PATH: sm90
