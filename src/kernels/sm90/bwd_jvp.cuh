@@ -194,53 +194,43 @@ __global__ void __launch_bounds__(384, 1)
           }
           lr[r] = l, mr[r] = m, dr[r] = dl, ddr[r] = dld;
         }
-        /* the dO half: released mid-block (B after dS, A after dVd) */
-        auto load_o = [&]() {
-          if (it >= STO) mbar_wait(emptyO + 8 * so, po ^ 1u);
+        /* one half of a block's loads into its ring (NS buffers, slot sl, parity ph): its two row
+           statistics (x, y -> sx, sy) and its two tiles (m0, m1: Q, Qd or dO, dOd), then the slot's full
+           barrier; the dO half is released mid-block (B after dS, A after dVd), the Q half by A once it
+           has Pd, by B once its dKd is done */
+        auto load_half = [&](auto nst, int &sl, uint32_t &ph, uint32_t empty, uint32_t full, uint32_t off,
+                             float *sx, float *sy, const float *x, const float *y, const CUtensorMap *m0,
+                             const CUtensorMap *m1) {
+          constexpr int NS = decltype(nst)::value;
+          if (it >= NS) mbar_wait(empty + 8 * sl, ph ^ 1u);
 #pragma unroll
           for (int r = 0; r < 2; ++r) {
-            const int o = so * BM + lane + 32 * r;
-            del_s[o] = dr[r], deld_s[o] = ddr[r];
+            const int o = sl * BM + lane + 32 * r;
+            sx[o] = x[r], sy[o] = y[r];
           }
-          const uint32_t dst = sbase + C::O_OFF + so * C::HALF_BYTES, fb = fullO + 8 * so;
+          const uint32_t dst = sbase + off + sl * C::HALF_BYTES, fb = full + 8 * sl;
           if (lane == 0) {
             mbar_arrive_expect_tx(fb, C::HALF_BYTES);
 #pragma unroll
             for (int hh = 0; hh < NH; ++hh) {
-              tma_load_4d(dst + hh * C::HALF, &tm.dout, fb, hh * 64, (int)q0, (int)h, (int)b);
-              tma_load_4d(dst + C::TILE + hh * C::HALF, &tm.doutd, fb, hh * 64, (int)q0, (int)h, (int)b);
+              tma_load_4d(dst + hh * C::HALF, m0, fb, hh * 64, (int)q0, (int)h, (int)b);
+              tma_load_4d(dst + C::TILE + hh * C::HALF, m1, fb, hh * 64, (int)q0, (int)h, (int)b);
             }
           } else {
             mbar_arrive(fb);
           }
-          if (++so == STO) {
-            so = 0;
-            po ^= 1u;
+          if (++sl == NS) {
+            sl = 0;
+            ph ^= 1u;
           }
         };
-        /* the Q half: released by A once it has Pd, by B once its dKd is done */
+        auto load_o = [&]() {
+          load_half(std::integral_constant<int, STO>{}, so, po, emptyO, fullO, C::O_OFF, del_s, deld_s, dr, ddr,
+                    &tm.dout, &tm.doutd);
+        };
         auto load_q = [&]() {
-          if (it >= STQ) mbar_wait(emptyQ + 8 * sq, pq ^ 1u);
-#pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            const int o = sq * BM + lane + 32 * r;
-            lse_s[o] = lr[r], mu_s[o] = mr[r];
-          }
-          const uint32_t dst = sbase + C::Q_OFF + sq * C::HALF_BYTES, fb = fullQ + 8 * sq;
-          if (lane == 0) {
-            mbar_arrive_expect_tx(fb, C::HALF_BYTES);
-#pragma unroll
-            for (int hh = 0; hh < NH; ++hh) {
-              tma_load_4d(dst + hh * C::HALF, &tm.q, fb, hh * 64, (int)q0, (int)h, (int)b);
-              tma_load_4d(dst + C::TILE + hh * C::HALF, &tm.qd, fb, hh * 64, (int)q0, (int)h, (int)b);
-            }
-          } else {
-            mbar_arrive(fb);
-          }
-          if (++sq == STQ) {
-            sq = 0;
-            pq ^= 1u;
-          }
+          load_half(std::integral_constant<int, STQ>{}, sq, pq, emptyQ, fullQ, C::Q_OFF, lse_s, mu_s, lr, mr, &tm.q,
+                    &tm.qd);
         };
         /* the half whose buffer frees first: with as many buffers of each, dO's (released mid-block);
            with more Q buffers (the half-stage layout), Q's (its buffer was released a block earlier) */
