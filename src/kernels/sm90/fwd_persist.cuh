@@ -298,6 +298,20 @@ __global__ void __launch_bounds__(384, 1)
     if (vec_o) persist_epilogue_vec<T>(a, eb, eh, (em0) + wrow, g, t4, lane, o, mrow, lrow, oslot);                    \
     else fwd_epilogue<T, 1, DT, false>(a, eb, eh, (em0) + wrow, g, t4, o, u, mrow, lrow, nrow, crow);                  \
   } while (0)
+    /* a tile's last P V alone (block g: its V stage, P in ap, into o), waited, and V's stage released */
+    auto last_pv = [&](uint32_t g) {
+      const uint32_t sp = g % ST;
+      mbar_wait(vbar + 8 * sp, (g / ST) & 1u);
+      wg_reg_fence<DT * 4>(&o[0][0][0]);
+      wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
+      wg_fence();
+      mma_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
+      wg_commit();
+      wg_wait<0>();
+      wg_reg_fence<DT * 4>(&o[0][0][0]);
+      __syncwarp();
+      if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+    };
     for (int k = 0;; ++k) {
       const int e = k % NI;
       mbar_wait(bar + C::B_IFULL + 8 * e, (uint32_t)((k / NI) & 1));
@@ -305,17 +319,7 @@ __global__ void __launch_bounds__(384, 1)
       if (XT && pend && nlive <= 0) {
         /* XT: the pending tile's last P V alone, then its epilogue (before a tile without key blocks, and at
            the end) */
-        const uint32_t sp = pgl % ST;
-        mbar_wait(vbar + 8 * sp, (pgl / ST) & 1u);
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
-        wg_fence();
-        mma_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
-        wg_commit();
-        wg_wait<0>();
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        __syncwarp();
-        if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+        last_pv(pgl);
         PERSIST_EPILOGUE(pb, ph, pm0);
         pend = false;
       }
@@ -466,17 +470,7 @@ __global__ void __launch_bounds__(384, 1)
           ph = h;
         } else {
           /* the last block's P V */
-          const uint32_t sp = gl % ST;
-          mbar_wait(vbar + 8 * sp, (gl / ST) & 1u);
-          wg_reg_fence<DT * 4>(&o[0][0][0]);
-          wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
-          wg_fence();
-          mma_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
-          wg_commit();
-          wg_wait<0>();
-          wg_reg_fence<DT * 4>(&o[0][0][0]);
-          __syncwarp();
-          if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+          last_pv(gl);
         }
         gi += (uint32_t)nlive;
         ++kq;
