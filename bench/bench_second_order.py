@@ -4,16 +4,16 @@ attention loss with jfa against SDPA's math backend (issue 20's performance targ
 
 For each case (B*N = 16384 tokens, H*D = 2048, BHSD, dtype bf16 on CUDA):
   - bwd:      the binding's backward call alone (jfa_attention_backward),
-  - bwd_jvp:  jfa_attention_backward_jvp (dQd, dKd, dVd and dQ, dK, dV); ratio = bwd_jvp / bwd
-              (target <= 2.5),
+  - bwd_jvp:  jfa_attention_backward_jvp (dQd, dKd, dVd); ratio = bwd_jvp / bwd (target <= 2.5),
+  - bwd_jvp1: the same call with dQ, dK, dV too (what forward-over-reverse needs); ratio1,
   - hvp:      torch.autograd.functional.hvp of loss = sum(attention(q, k, v)^2) in all of (q, k, v)
               (forward, backward with create_graph, and the double backward), jfa against
               SDPA's math backend (torch.nn.attention.sdpa_kernel(MATH)) where its N x N intermediates
               fit (target >= 10x at N = 4096), and the Triton package's (--triton-path DIR, DIR holding
               jvp_flash_attention) on the same call; *_MiB: the call's peak memory above the inputs;
               a backend that raises gets its exception's type and first line instead of a time,
-  - func_hvp: torch.func.jvp(torch.func.grad(loss)) in q (torch >= 2.0; the error is printed
-              when it raises).
+  - func_hvp: torch.func.jvp(torch.func.grad(loss)) in (q, k, v) (torch >= 2.0), the same three libraries;
+  - *_rel, *_norm: each library's HVP against SDPA math's (relative difference, norm ratio).
 Times are medians of CUDA-event timings after warm-up (wall clock on the CPU).
 
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_second_order.py \\
@@ -45,11 +45,11 @@ def run_case(N, D, causal, dtype, device, iters, tokens, width, triton=None):
     def median_ms(fn, n):
         return timing.median_ms(fn, n, warmup=2, cuda=device.type == "cuda")
     row["bwd"] = median_ms(lambda: _core.backward(q, k, v, o, lse, do, cfg), iters)
-    row["bwd_jvp"] = median_ms(lambda: _second_order.backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, cfg,
-                                                                  first_order=True), iters)
-    row["ratio"] = row["bwd_jvp"] / row["bwd"]
+    for key, first in (("bwd_jvp", False), ("bwd_jvp1", True)):
+        row[key] = median_ms(lambda: _second_order.backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, cfg,
+                                                                first_order=first), iters)
+    row["ratio"], row["ratio1"] = row["bwd_jvp"] / row["bwd"], row["bwd_jvp1"] / row["bwd"]
     loss_j = lambda a, b, c: (jt.attention(a, b, c, is_causal=causal).float() ** 2).sum()
-    row["hvp_jfa"] = median_ms(lambda: torch.autograd.functional.hvp(loss_j, (q, k, v), (qd, kd, vd)), iters)
 
     def math_ctx():
         # SDPA's math backend: torch.nn.attention.sdpa_kernel (torch >= 2.3), else the older
@@ -62,9 +62,22 @@ def run_case(N, D, causal, dtype, device, iters, tokens, width, triton=None):
         except ImportError:
             return torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True, enable_mem_efficient=False)
 
+    def written_out(a, b, c):  # SDPA's math, for a torch without F.scaled_dot_product_attention (1.13)
+        s = (a @ b.transpose(-1, -2)) / a.shape[-1] ** 0.5
+        if causal:
+            keep = torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).tril(s.shape[-1] - s.shape[-2])
+            s = s.masked_fill(~keep, float("-inf"))
+        return torch.softmax(s, -1) @ c
+
     def loss_m(a, b, c):
+        if not hasattr(F, "scaled_dot_product_attention"):
+            return (written_out(a, b, c).float() ** 2).sum()
         with math_ctx():
             return (F.scaled_dot_product_attention(a, b, c, is_causal=causal).float() ** 2).sum()
+
+    losses = {"math": loss_m, "jfa": loss_j}  # math first: the others' results are compared with it
+    if triton is not None:
+        losses["triton"] = lambda a, b, c: (triton.fwd(a, b, c, causal=causal).float() ** 2).sum()
 
     def measured(key, fn, n):
         # median ms into row[key] and the peak memory above the inputs into row[key + "_MiB"];
@@ -82,19 +95,31 @@ def run_case(N, D, causal, dtype, device, iters, tokens, width, triton=None):
             if device.type == "cuda":
                 torch.cuda.empty_cache()
 
-    measured("hvp_jfa_mem", lambda: torch.autograd.functional.hvp(loss_j, (q, k, v), (qd, kd, vd)), 1)
-    measured("hvp_math", lambda: torch.autograd.functional.hvp(loss_m, (q, k, v), (qd, kd, vd)), max(3, iters // 3))
-    if isinstance(row.get("hvp_math"), float):
-        row["speedup"] = row["hvp_math"] / row["hvp_jfa"]
-    if triton is not None:
-        loss_t = lambda a, b, c: (triton.fwd(a, b, c, causal=causal).float() ** 2).sum()
-        measured("hvp_triton", lambda: torch.autograd.functional.hvp(loss_t, (q, k, v), (qd, kd, vd)), 3)
-    if hasattr(torch, "func"):
-        try:
-            fq = lambda a: loss_j(a, k, v)
-            row["func_hvp"] = median_ms(lambda: torch.func.jvp(torch.func.grad(fq), (q,), (qd,)), iters)
-        except Exception as e:
-            row["func_hvp"] = "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:120])
+    def hvp_auto(loss):  # torch.autograd.functional.hvp in (q, k, v): the double-backward trick
+        return torch.autograd.functional.hvp(loss, (q, k, v), (qd, kd, vd))[1]
+
+    def hvp_func(loss):  # forward-over-reverse in (q, k, v): torch.func.jvp(torch.func.grad)
+        return torch.func.jvp(torch.func.grad(loss, argnums=(0, 1, 2)), (q, k, v), (qd, kd, vd))[1]
+
+    calls = [("hvp", hvp_auto)] + ([("func_hvp", hvp_func)] if hasattr(torch, "func") else [])
+    ref = {}
+    for name, call in calls:
+        for lib, loss in losses.items():
+            n = iters if lib == "jfa" else max(3, iters // 3)
+            measured("%s_%s" % (name, lib), lambda: call(loss), n)
+            if isinstance(row.get("%s_%s" % (name, lib)), float):
+                # each library's result against SDPA math's (rel) and its size against math's (norm):
+                # a call that silently drops the second-order term shows rel ~ 1 and norm ~ 0
+                h = torch.cat([x.double().flatten() for x in call(loss)])
+                if lib == "math":
+                    ref[name] = h
+                elif name in ref:
+                    row["%s_%s_rel" % (name, lib)] = ((h - ref[name]).norm() / ref[name].norm()).item()
+                    row["%s_%s_norm" % (name, lib)] = (h.norm() / ref[name].norm()).item()
+                del h
+        if isinstance(row.get("%s_math" % name), float):
+            row["%s_speedup" % name] = row["%s_math" % name] / row["%s_jfa" % name]
+        ref.pop(name, None)
     return row
 
 
@@ -121,7 +146,7 @@ def main():
     for c in a.cases.split(","):
         N, D, causal = (int(x) for x in c.split(":"))
         row = run_case(N, D, bool(causal), dtype, device, a.iters, a.tokens, a.width, triton)
-        print(" ".join("%s=%s" % (k, ("%.3f" % v) if isinstance(v, float) else v) for k, v in row.items()),
+        print(" ".join("%s=%s" % (k, ("%.4g" % v) if isinstance(v, float) else v) for k, v in row.items()),
               flush=True)
 
 

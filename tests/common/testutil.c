@@ -92,8 +92,11 @@ size_t tu_count_nan(const double *x, size_t n) {
   return c;
 }
 
-double tu_rel_err(const double *a, const double *b, size_t n) {
+double tu_rel_err(const double *a, const double *b, size_t n) { return tu_rel_err_floor(a, b, n, 0.0); }
+
+double tu_rel_err_floor(const double *a, const double *b, size_t n, double floor_rms) {
   double num = 0.0, den = 0.0;
+  size_t finite = 0;
   for (size_t i = 0; i < n; ++i) {
     if (isnan(a[i]) || isnan(b[i])) return NAN;
     if (isinf(a[i]) || isinf(b[i])) {
@@ -103,7 +106,9 @@ double tu_rel_err(const double *a, const double *b, size_t n) {
     double d = a[i] - b[i];
     num += d * d;
     den += b[i] * b[i];
+    ++finite;
   }
+  den = fmax(den, floor_rms * floor_rms * (double)finite);
   return den > 0.0 ? sqrt(num / den) : sqrt(num);
 }
 

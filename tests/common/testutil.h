@@ -51,6 +51,11 @@ size_t tu_count_nan(const double *x, size_t n);
  *  a NaN anywhere returns NaN. When ||b|| == 0 the absolute norm ||a|| is returned. */
 double tu_rel_err(const double *a, const double *b, size_t n);
 
+/** tu_rel_err with the denominator at least floor_rms * sqrt(finite entries): for quantities whose
+ *  reference can be near zero by cancellation while their error scales with the terms summed
+ *  (a dot product's value against its terms', lse against a natural-log unit). */
+double tu_rel_err_floor(const double *a, const double *b, size_t n, double floor_rms);
+
 /** Records a check: prints "[PASS]/[FAIL] name: err=... tol=..." and counts it. NaN fails. */
 int tu_check(const char *name, double err, double tol);
 /** Records a boolean check. */

@@ -143,13 +143,17 @@ double gt_tol(jfa_dtype_t dtype) {
 }
 
 int gt_compare(const char *name, const double *got, const double *ref, size_t n, double tol) {
+  return gt_compare_floor(name, got, ref, n, tol, 0.0);
+}
+
+int gt_compare_floor(const char *name, const double *got, const double *ref, size_t n, double tol, double floor_rms) {
   size_t nan = tu_count_nan(got, n);
   if (nan) {
     char buf[256];
     snprintf(buf, sizeof(buf), "%s: %zu NaN / unwritten elements of %zu", name, nan, n);
     return tu_expect(buf, 0);
   }
-  return tu_check(name, tu_rel_err(got, ref, n), tol);
+  return tu_check(name, tu_rel_err_floor(got, ref, n, floor_rms), tol);
 }
 
 int gt_main(int argc, char **argv, const char *name, int ncases, gt_case_fn run_case) {
@@ -223,18 +227,20 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
 
 /* src/kernels/sm90/tiles.h kSm90BwdF32 (the sm90 float32 backward on by default): keep in step */
 #define GT_SM90_F32_BWD_DEFAULT 1
+/* src/kernels/sm80/tiles.h kSm80F32Bwd256 (the float32 D = 256 backward on by default): keep in step */
+#define GT_SM80_F32_BWD256_DEFAULT 1
 
 int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
-  /* the sm80 float32 backward rows (sm80/tiles.h): 32..128 (D run at the next row up); its D = 256 row
-     (two column slices) is off by default (sm80/family.cu), so D > 128 runs on simt, except in tuning
-     builds under JFA_TUNE_SM80_F32_BWD256=1 (the test_gpu_f32_backward_wide entry), where 128 < D <= 256
-     runs on it (D at the 256 row) */
+  /* the sm80 float32 backward rows (sm80/tiles.h): 32..128 (D run at the next row up) and 128 < D <= 256
+     at the D = 256 row (two column slices), unless JFA_SM80_F32_BWD256=0 (the test_gpu_f32_backward_nowide
+     entry) leaves those to simt */
   if (D % 4 != 0 || D > 256) return GT_PATH_SIMT;
   if (D > 128) {
-    const char *wide = getenv("JFA_TUNE_SM80_F32_BWD256");
-    return wide && strcmp(wide, "1") == 0 ? GT_PATH_SM80 : GT_PATH_SIMT;
+    const char *wide = getenv("JFA_SM80_F32_BWD256");
+    const int enabled = wide ? strcmp(wide, "0") != 0 : GT_SM80_F32_BWD256_DEFAULT;
+    return enabled ? GT_PATH_SM80 : GT_PATH_SIMT;
   }
 #ifdef JFA_SM90_F32
   static const int dims[] = {64, 0};

@@ -69,8 +69,8 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal);
  *  than causal): sm90 (wgmma TF32, sm90/bwd_f32.cuh) at D = 64, unmasked or causal, on compute
  *  capability 9.0 in JFA_SM90_F32 builds when it is switched on (JFA_SM90_F32_BWD=1, or unset with the
  *  library's default kSm90BwdF32 on: GT_SM90_F32_BWD_DEFAULT mirrors it) and not JFA_SM90_BWD=0;
- *  else sm80 for D a multiple of 4 up to 128, and up to 256 (on the D = 256 two-slice tiles, off by
- *  default) under JFA_TUNE_SM80_F32_BWD256=1 (tuning builds), else simt. */
+ *  else sm80 for D a multiple of 4 up to 256 (128 < D <= 256 on the D = 256 two-slice tiles, unless
+ *  JFA_SM80_F32_BWD256=0; GT_SM80_F32_BWD256_DEFAULT mirrors kSm80F32Bwd256), else simt. */
 int gt_expected_f32_bwd_path(int64_t D, int beyond_causal);
 /** The family of a 16-bit / float32 backward-JVP (jfa_attention_backward_jvp) with packed tensors at head dim
  *  D (dense: a dense mask; first_order: dq, dk, dv asked too), honouring JFA_KERNEL_PATH: sm90
@@ -108,6 +108,9 @@ double gt_tol(jfa_dtype_t dtype);
 
 /** Checks that val has no NaN (every element written) and rel err <= tol; returns 1 if passed. */
 int gt_compare(const char *name, const double *got, const double *ref, size_t n, double tol);
+
+/** gt_compare with the error's denominator at least floor_rms * sqrt(n) (tu_rel_err_floor). */
+int gt_compare_floor(const char *name, const double *got, const double *ref, size_t n, double tol, double floor_rms);
 
 /** One case of a case-list test, given a CUDA and a CPU context. */
 typedef void (*gt_case_fn)(int ci, jfa_context_t *gpu, jfa_context_t *cpu);

@@ -186,12 +186,19 @@ static void check_mu_abs(const char *what, const double *got, const double *ref,
   tu_check(nm, sqrt(rms / (double)(n ? n : 1)), 2e-3);
 }
 
+/* lse's and mu's (lse's tangent) norm-wise errors have a floor of one natural-log unit: an absolute
+   error e of lse is a relative error e of every probability exp(S - lse), whatever lse's own size;
+   at Nq = Nk = 1 lse is the one score s q.k, near zero for some seeds, while TF32's rounding of it
+   scales with the terms s |q_i k_i| summed (case 5 failed at 1.05e-2 > 1e-2 that way on the H200,
+   seventh session). */
+#define LSE_FLOOR 1.0
+
 /* One output against float64; prints its error next to the simt family's on the same inputs
    (the issue's "within 2x of today's float32 kernel", for the record: simt's scores are
    accumulated in double, which no float32-accumulating tensor-core product matches). */
 static void check_out(const char *what, const double *got, const double *ref, const double *simt, size_t n, int ar,
-                      int large, int tangent) {
-  if (!gt_compare(what, got, ref, n, bound(ar, large, tangent)) || !simt || ar == AR_F32) return;
+                      int large, int tangent, double floor_rms) {
+  if (!gt_compare_floor(what, got, ref, n, bound(ar, large, tangent), floor_rms) || !simt || ar == AR_F32) return;
   const double e = tu_rel_err(got, ref, n), es = tu_rel_err(simt, ref, n);
   printf("       %s: %.3e, simt %.3e (ratio %.1f)\n", what, e, es, es > 0 ? e / es : INFINITY);
 }
@@ -262,9 +269,9 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     snprintf(nm, sizeof(nm), "case %d %s fwd", ci, md);
     check_ran(gpu, nm, expected_path(c, 0), tf32);
     snprintf(nm, sizeof(nm), "case %d %s fwd O", ci, md);
-    check_out(nm, o.val, ro, so, nq, ar_fwd, large, 0);
+    check_out(nm, o.val, ro, so, nq, ar_fwd, large, 0, 0.0);
     snprintf(nm, sizeof(nm), "case %d %s fwd lse", ci, md);
-    check_out(nm, lse.val, rlse, slse, nr, ar_fwd, large, 0);
+    check_out(nm, lse.val, rlse, slse, nr, ar_fwd, large, 0, LSE_FLOOR);
     /* large logits, 3xTF32: lse's absolute error (checked on sm90, printed on sm80) */
     const int abs_fwd = large && ar_fwd == AR_3X, abs_jvp = large && ar_jvp == AR_3X;
     const int sm90_fwd = expected_path(c, 0) == GT_PATH_SM90, sm90_jvp = expected_path(c, 1) == GT_PATH_SM90;
@@ -282,14 +289,14 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     snprintf(nm, sizeof(nm), "case %d %s jvp", ci, md);
     check_ran(gpu, nm, expected_path(c, 1), tf32);
     snprintf(nm, sizeof(nm), "case %d %s jvp O", ci, md);
-    check_out(nm, o.val, ro, so, nq, ar_jvp, large, 0);
+    check_out(nm, o.val, ro, so, nq, ar_jvp, large, 0, 0.0);
     snprintf(nm, sizeof(nm), "case %d %s jvp lse", ci, md);
-    check_out(nm, lse.val, rlse, slse, nr, ar_jvp, large, 0);
+    check_out(nm, lse.val, rlse, slse, nr, ar_jvp, large, 0, LSE_FLOOR);
     if (abs_jvp) check_lse_abs(nm, lse.val, rlse, nr, c->D, sm90_jvp);
     snprintf(nm, sizeof(nm), "case %d %s jvp Od", ci, md);
-    check_out(nm, od.val, rod, sod, nq, ar_jvp, large, 1);
+    check_out(nm, od.val, rod, sod, nq, ar_jvp, large, 1, 0.0);
     snprintf(nm, sizeof(nm), "case %d %s jvp mu", ci, md);
-    check_out(nm, mu.val, rmu, smu, nr, ar_jvp, large, 1);
+    check_out(nm, mu.val, rmu, smu, nr, ar_jvp, large, 1, LSE_FLOOR);
     if (abs_jvp && sm90_jvp) check_mu_abs(nm, mu.val, rmu, nr);
 
     /* accumulate mode (the ring's): the JVP over two K/V halves merged into float32 accumulators */
@@ -317,14 +324,14 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     }
     gb_get(&o), gb_get(&lse), gb_get(&od), gb_get(&mu);
     snprintf(nm, sizeof(nm), "case %d %s accumulate O", ci, md);
-    check_out(nm, o.val, ro, NULL, nq, ar_jvp, large, 0);
+    check_out(nm, o.val, ro, NULL, nq, ar_jvp, large, 0, 0.0);
     snprintf(nm, sizeof(nm), "case %d %s accumulate lse", ci, md);
-    check_out(nm, lse.val, rlse, NULL, nr, ar_jvp, large, 0);
+    check_out(nm, lse.val, rlse, NULL, nr, ar_jvp, large, 0, LSE_FLOOR);
     if (abs_jvp) check_lse_abs(nm, lse.val, rlse, nr, c->D, sm90_jvp);
     snprintf(nm, sizeof(nm), "case %d %s accumulate Od", ci, md);
-    check_out(nm, od.val, rod, NULL, nq, ar_jvp, large, 1);
+    check_out(nm, od.val, rod, NULL, nq, ar_jvp, large, 1, 0.0);
     snprintf(nm, sizeof(nm), "case %d %s accumulate mu", ci, md);
-    check_out(nm, mu.val, rmu, NULL, nr, ar_jvp, large, 1);
+    check_out(nm, mu.val, rmu, NULL, nr, ar_jvp, large, 1, LSE_FLOOR);
   }
   gt_ok(jfa_context_set_flags(gpu, 0), "set_flags");
 

@@ -4,9 +4,9 @@
  * JFA_KERNEL_PATH=simt), the tensor-core kernel in 3xTF32 (the default) and in TF32
  * (JFA_FLAG_ALLOW_TF32): sm80's, or at D = 64 unmasked / causal the sm90 one (sm90/bwd_f32.cuh)
  * (the default; JFA_SM90_F32_BWD=0, the _sm80 CTest entry, and JFA_SM90_BWD=0, _nosm90bwd, keep
- * sm80). Cases: odd sizes, D in {32, 40, 64, 96, 128} on the tensor cores, D in {33, 160, 200, 256} on
- * the simt family (sm80's D = 256 two-slice kernel is off by default; tuning builds run it under
- * JFA_TUNE_SM80_F32_BWD256=1, the test_gpu_f32_backward_wide entry, which expects it there), causal top-left / bottom-right with Nq != Nk, fully masked rows, GQA 8:1,
+ * sm80). Cases: odd sizes, D in {32, 40, 64, 96, 128, 160, 200, 256} on the tensor cores (above 128
+ * sm80's two-slice kernel; JFA_SM80_F32_BWD256=0, the _nowide entry, leaves them to simt), D = 33 on
+ * the simt family, causal top-left / bottom-right with Nq != Nk, fully masked rows, GQA 8:1,
  * MQA, BSHD, large logits (q, k ~ N(0, 30^2)), sliding window, packed sequences, dense masks;
  * the accumulate mode over two key halves (the ring's) and the deterministic mode (two runs
  * bitwise equal). The backward gets the reference O and lse rounded to float32, so only the
@@ -87,7 +87,7 @@ static const fcase_t cases[] = {
     {0, 1, 2, 2, 1000, 1000, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 30, 0, 0}, /* large logits, causal */
     /* the simt family's: rows not 16-byte aligned */
     {0, 1, 2, 2, 100, 100, 33, CPOS, 0, 10, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
-    /* 32: D = 256 (simt; sm80's two-slice kernel, off, takes them under JFA_TUNE_SM80_F32_BWD256=1) */
+    /* 32: D = 256 (sm80's two-slice kernel; simt under JFA_SM80_F32_BWD256=0) */
     {0, 1, 2, 1, 64, 100, 256, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 0},
     {1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0},
     {0, 1, 4, 2, 333, 200, 256, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},  /* Nq > Nk, GQA */
@@ -143,23 +143,11 @@ static void make_dense(dmask_t *m, int kind, int64_t B, int64_t H, int64_t Nq, i
 }
 
 /* The family a mode must run on (beyond: masks other than causal): the sm90 float32 backward at D = 64
-   where gt_expected_f32_bwd_path says so (JFA_SM90_F32_BWD), else sm80 up to D = 128 (up to 256 under
-   JFA_TUNE_SM80_F32_BWD256=1), else simt. */
+   where gt_expected_f32_bwd_path says so (JFA_SM90_F32_BWD), else sm80 up to D = 256 (up to 128 under
+   JFA_SM80_F32_BWD256=0), else simt. */
 static int want_path(int mode, int64_t D, int beyond) {
   if (mode == M_SIMT || g_env_simt) return GT_PATH_SIMT;
   return gt_expected_f32_bwd_path(D, beyond);
-}
-
-/* Norm-wise relative error of got against ref, the denominator at least floor_rms * sqrt(n). */
-static double rel_err_floor(const double *got, const double *ref, size_t n, double floor_rms) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (isnan(got[i]) || isnan(ref[i])) return NAN;
-    num += (got[i] - ref[i]) * (got[i] - ref[i]);
-    den += ref[i] * ref[i];
-  }
-  den = fmax(den, floor_rms * floor_rms * (double)n);
-  return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
 /* Runs the backward of mode m (flags | the mode's own) on that mode's context. */
@@ -258,7 +246,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     for (int e = 0; e < 3; ++e) {
       const size_t n = got[e]->n;
       const size_t nan = tu_count_nan(got[e]->val, n);
-      err[m][e] = nan ? NAN : rel_err_floor(got[e]->val, ref[e], n, e < 2 ? 0.1 * rms_dv : 0.0);
+      err[m][e] = nan ? NAN : tu_rel_err_floor(got[e]->val, ref[e], n, e < 2 ? 0.1 * rms_dv : 0.0);
       snprintf(nm, sizeof(nm), "case %d %s %s: every element written, no NaN (%zu of %zu NaN)", ci, kModeName[m],
                gname[e], nan, n);
       tu_expect(nm, nan == 0);
@@ -365,9 +353,9 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
          float64 reference is ~1e-16 (its dP and Delta summed in two orders), and without the floor any
          float32 kernel's rounding of dP - Delta (~1e-6) read as 1e9-1e12 (H200, sixth session) */
       snprintf(nm, sizeof(nm), "case %d %s accumulate dQ", ci, kModeName[m]),
-          tu_check(nm, rel_err_floor(dq.val, rdq, nq, 0.1 * rms_dv), t);
+          tu_check(nm, tu_rel_err_floor(dq.val, rdq, nq, 0.1 * rms_dv), t);
       snprintf(nm, sizeof(nm), "case %d %s accumulate dK", ci, kModeName[m]),
-          tu_check(nm, rel_err_floor(dk.val, rdk, nk, 0.1 * rms_dv), t);
+          tu_check(nm, tu_rel_err_floor(dk.val, rdk, nk, 0.1 * rms_dv), t);
       snprintf(nm, sizeof(nm), "case %d %s accumulate dV", ci, kModeName[m]), gt_compare(nm, dv.val, rdv, nk, t);
     }
     gb_free(&delta);
