@@ -35,10 +35,10 @@
  *   (4) sm80_tensor_ok_f32: float32, 16-byte aligned base, unit stride along D, strides a
  *       multiple of 4 elements. 3xTF32 unless the context has JFA_FLAG_ALLOW_TF32 (one TF32
  *       product); jfa_cuda_last_precision reports which. Head dims run at the next row with
- *       float32 tiles (forward: 32, 64, 96, 128, 256; JVP also 160, 192; backward up to 128); the
+ *       float32 tiles (forward: 32, 64, 96, 128, 256; JVP also 160, 192; backward 32-128, 256); the
  *       JVP above 128 in two column slices (204-227 KiB of shared memory: H100/H200, declined
- *       elsewhere). The backward's D = 256 two-slice row is off (it failed on the H200; tuning
- *       builds: JFA_TUNE_SM80_F32_BWD256=1), so the float32 backward above 128 runs on simt/, as do
+ *       elsewhere); the backward's D = 256 two-slice row too (204 KiB), unless JFA_SM80_F32_BWD256=0
+ *       (per call; sm80/tiles.h kSm80F32Bwd256, on, is the default) leaves D > 128 to simt/, as do
  *       unaligned views.
  *   (5) Causal and the interval masks (windows, positions, packed sequences; Nq, Nk < 2^30);
  *       boolean dense masks at D = 64 and 128; additive masks, and boolean ones at the other

@@ -157,17 +157,12 @@ const char *sm80_bwd_why_not(const BwdCall &c) {
   if (Dk == 0) return "head dim above 256";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
-    /* The D = 256 two-slice float32 backward (bwd_f32.cuh) failed on the H200 (2026-12-02 sixth session:
-       dQ, dK "wrong" in accumulate mode at Nq = Nk = 1 - the test's floorless measure against a ~1e-16
-       reference, since given the floor - and large-logit dV 1.55e-3 against the 1.5e-3 bound, since
-       given chunked score sums): off until it passes there, D > 128 runs on simt as before; tuning builds
-       run it under JFA_TUNE_SM80_F32_BWD256=1 (test_gpu_f32_backward_wide) */
-#ifdef JFA_TUNING
-    const bool wide = tune_variant("JFA_TUNE_SM80_F32_BWD256") == 1;
-#else
-    const bool wide = false;
-#endif
-    if (Dk > 128 && !wide) return "float32 backward head dim above 128 (the D = 256 kernel is off: bench/RESULTS.md)";
+    /* The D = 256 two-slice float32 backward (bwd_f32.cuh; 128 < D <= 256): on unless
+       JFA_SM80_F32_BWD256=0 (read per call, as JFA_SM90_BWD_JVP), which leaves D > 128 to simt
+       (test_gpu_f32_backward_nowide). Its history: bench/RESULTS.md, sixth and seventh sessions. */
+    const char *wide_env = getenv("JFA_SM80_F32_BWD256");
+    const bool wide = wide_env ? strcmp(wide_env, "0") != 0 : kSm80F32Bwd256;
+    if (Dk > 128 && !wide) return "float32 backward head dim above 128 (JFA_SM80_F32_BWD256=0)";
     if (sm80_f32_bwd_smem_bytes(call_tile(OP_BWD, p, c.q, Dk), problem_has_masks(p)) > (size_t)c.cs->max_smem_optin)
       return "the float32 backward tiles of this head dim need more shared memory than the device has";
     if (!sm80_tensor_ok_f32(c.q) || !sm80_tensor_ok_f32(c.k) || !sm80_tensor_ok_f32(c.v) ||

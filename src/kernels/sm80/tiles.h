@@ -134,6 +134,12 @@ static constexpr Sm80Tile kSm80Tiles[] = {
 #undef F32
 /* clang-format on */
 
+/** Whether the float32 backward's D = 256 row (two column slices, 128 < D <= 256) takes the calls it can
+ *  by default (family.cu; JFA_SM80_F32_BWD256=0 / 1 overrides per call), else simt does. On from the
+ *  seventh session of 2026-12-02, with the sixth's chunked score sums and the test's floors
+ *  (bench/RESULTS.md). */
+static constexpr bool kSm80F32Bwd256 = true;
+
 /** Whether a row of dtype field rd serves dtype: 0 the 16-bit ones, else that dtype only. */
 constexpr bool sm80_tile_dtype(int rd, int dtype) {
   return rd == 0 ? dtype != JFA_DTYPE_FLOAT32 : rd == dtype;
