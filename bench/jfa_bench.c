@@ -24,6 +24,9 @@
  *                                  rows bwd, bj (dQd, dKd, dVd), bj1 (and dQ, dK, dV); bench_bwd_jvp
  *   JFA_SM90_BWD_JVP=0             the backward-JVP on sm80 instead of sm90 (the default),
  *                                  e.g. JFA_SM90_BWD_JVP=0 jfa_bench --bwd-jvp 4096 128 0
+ *   jfa_bench --bwd-jvp-window N D W [dtype]   the same rows with --window's mask (causal sliding
+ *                                  window of W keys back, B = 1, H = 2048 / D; TFLOP/s over the
+ *                                  visible pairs): the sm90 kernel's MASKED instantiation
  *   JFA_SM90_F32_BWD=0             the float32 backward at D = 64 on sm80 instead of sm90 (the
  *                                  default), e.g. JFA_SM90_F32_BWD=0 jfa_bench --case 4096 64 0 fp32
  *
@@ -441,14 +444,17 @@ static void bench_case(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D,
    TFLOP/s over the units of 4 N^2 D per (batch, head) (halved when causal): the backward 5 / 2 x fwd, bj 12 / 2
    (S 1, Sd 2, dP 1, dPd 2, dVd 2, dKd 2, dQd 2), bj1 15 / 2 (+ dQ, dK, dV); the issue's target: bj <= 2.5x
    bwd's ms. err not checked (tests/gpu/test_gpu_backward_jvp's job). The family: jfa_cuda_last_kernel(ctx, 2),
-   e.g. jfa_bench --bwd-jvp 4096 128 0 (sm90) against JFA_SM90_BWD_JVP=0 jfa_bench --bwd-jvp 4096 128 0 (sm80). */
-static void bench_bwd_jvp(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D, int causal, int iters) {
+   e.g. jfa_bench --bwd-jvp 4096 128 0 (sm90) against JFA_SM90_BWD_JVP=0 jfa_bench --bwd-jvp 4096 128 0 (sm80).
+   W >= 0: --window's shape and mask instead (B = 1, causal with window_left = W, TFLOP/s over the visible
+   pairs as bench_mask), e.g. jfa_bench --bwd-jvp-window 16384 128 2048. */
+static void bench_bwd_jvp(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t D, int causal, int64_t W,
+                          int iters) {
   bench_t b;
   memset(&b, 0, sizeof(b));
   b.dt = dt;
   b.N = N;
   b.D = D;
-  b.B = 16384 / N > 0 ? 16384 / N : 1;
+  b.B = W >= 0 ? 1 : 16384 / N > 0 ? 16384 / N : 1;
   b.H = 2048 / D > 0 ? 2048 / D : 1;
   setup(&b);
   void **extra[4] = {&b.doutd, &b.dqd, &b.dkd, &b.dvd};
@@ -456,7 +462,13 @@ static void bench_bwd_jvp(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t
   CK(cudaMemcpy(b.doutd, b.dev[4], b.n * b.esz, cudaMemcpyDeviceToDevice)); /* dOd: kd's normal draws */
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
-  prm.mask = causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  prm.mask = causal || W >= 0 ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  double pairs = (double)b.B * N * N * (causal ? 0.5 : 1.0); /* (query, key) pairs counted, all batches */
+  if (W >= 0) {
+    prm.window_left = W;
+    pairs = 0;
+    for (int64_t i = 0; i < N; ++i) pairs += (double)(i < W ? i + 1 : W + 1);
+  }
   run_op(ctx, &b, 1, &prm); /* o, lse, od, mu */
   static const char *opn[3] = {"bwd", "bj", "bj1"};
   static const double units[3] = {5.0, 12.0, 15.0};
@@ -464,9 +476,10 @@ static void bench_bwd_jvp(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t
     const int op = r + 2;
     const double ms = median_ms(ctx, &b, op, &prm, iters);
     const int path = jfa_cuda_last_kernel(ctx, op == 2 ? 1 : 2);
-    const double flops = 4.0 * b.B * b.H * (double)N * N * D * (causal ? 0.5 : 1.0) * units[r] / 2.0;
+    const double flops = 4.0 * b.H * pairs * D * units[r] / 2.0;
     row_t row = {opn[r], family_name(path, 0), dtype_name(dt), b.B, b.H, N, D, "", ms, flops / (ms * 1e-3) / 1e12, -1};
-    snprintf(row.mask, sizeof row.mask, "%s", causal ? "causal" : "none");
+    if (W >= 0) snprintf(row.mask, sizeof row.mask, "window:%lld", (long long)W);
+    else snprintf(row.mask, sizeof row.mask, "%s", causal ? "causal" : "none");
     emit(&row);
   }
   for (int t = 0; t < 4; ++t) cudaFree(*extra[t]);
@@ -585,7 +598,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--bwd-jvp") && more >= 3) {
       jfa_dtype_t dt = sweep_dt;
       if (more >= 4) parse_dtype(argv[i + 4], &dt);
-      bench_bwd_jvp(ctx, dt, ARG(1), ARG(2), (int)ARG(3), iters);
+      bench_bwd_jvp(ctx, dt, ARG(1), ARG(2), (int)ARG(3), -1, iters);
+    } else if (!strcmp(argv[i], "--bwd-jvp-window") && more >= 3) {
+      jfa_dtype_t dt = sweep_dt;
+      if (more >= 4) parse_dtype(argv[i + 4], &dt);
+      bench_bwd_jvp(ctx, dt, ARG(1), ARG(2), 0, ARG(3), iters);
     } else if (!strcmp(argv[i], "--case") && more >= 3) {
       jfa_dtype_t dt = sweep_dt;
       if (more >= 4) parse_dtype(argv[i + 4], &dt);

@@ -117,6 +117,9 @@ __global__ void __launch_bounds__(384, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90BwdJvp<D, STQ, STO, MASKED> C;
   constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = D / 8, KQ = BM / 16, DH = C::DH;
+  /* MASKED at D = 128: setmaxnreg 40 / 232 with the producer's warp 0 in the leaner form (32-bit loop
+     state, the statistics one half at a time); the other kernels keep their code (and machine code) */
+  constexpr bool P40 = MASKED && D == 128;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *gbase = smraw + (sbase - smem_u32(smraw));
@@ -157,9 +160,12 @@ __global__ void __launch_bounds__(384, 1)
 
   if (warp < 4) {
     /* producer warpgroup: warp 0 works, the three others idle */
-    /* 40 / 232 (MASKED and the half-stage layout 72 / 216: warp 1's interval loop, the two halves'
-       counters; ptxas: 0 spills with these, 8-204 bytes with the other splits of 504 = 3 x 168 tried) */
-    if constexpr (MASKED || STQ != STO) asm volatile("setmaxnreg.dec.sync.aligned.u32 72;\n" ::: "memory");
+    /* 40 / 232; 72 / 216 for MASKED at D = 64 and the half-stage layout (warp 1's interval loop, the
+       two halves' counters; ptxas: 0 spills with these, 8-204 bytes with the other splits of 504 =
+       3 x 168 tried). MASKED at D = 128 (P40) takes 40 / 232 too, as bwd.cuh's masked kernel: its
+       consumers serialise the wgmma at 216 (ptxas C7512); warp 0 fits 40 in 32-bit loop state with one
+       half's statistics at a time (8 row addresses live at once spilled 40-48 bytes) */
+    if constexpr ((MASKED && !P40) || STQ != STO) asm volatile("setmaxnreg.dec.sync.aligned.u32 72;\n" ::: "memory");
     else asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     if (warp == 0 && total > 0) {
       const uint32_t sK = sbase, sKd = sK + C::TILE, sV = sKd + C::TILE, sVd = sV + C::TILE;
@@ -173,27 +179,56 @@ __global__ void __launch_bounds__(384, 1)
           tma_load_4d(sVd + hh * C::HALF, &tm.vd, bar_kv, hh * 64, (int)n0, (int)hk, (int)b);
         }
       }
-      int64_t h = hk * grp, qb = qb_start;
+      /* P40: 32-bit loop state (family.cu takes masked calls with Nq, Nk < 2^30; B * Hq < 2^31), as
+         warp 1's and the consumers' */
+      typedef std::conditional_t<P40, int, int64_t> LI;
+      LI h = (LI)(hk * grp), qb = (LI)qb_start;
+      const LI qbs0 = (LI)qb_start, qbe = (LI)nqb, ntot = (LI)total;
       int sq = 0, so = 0; /* the halves' buffers and the parities of their rounds */
       uint32_t pq = 0, po = 0;
-      for (int64_t it = 0; it < total; ++it) {
+      for (LI it = 0; it < ntot; ++it) {
         /* the rows' statistics (lane l: rows l, l + 32) before the waits, so that their latency passes
-           while the stage is still in use */
-        const int64_t q0 = qb * BM;
+           while the stage is still in use (P40: lse, mu loaded after the dO half's wait, while the Q
+           half's buffer is still in use) */
+        const LI q0 = qb * BM;
         float lr[2], mr[2], dr[2], ddr[2];
+        if constexpr (!P40) {
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int64_t i = q0 + lane + 32 * r;
-          float l = INFINITY, m = 0.f, dl = 0.f, dld = 0.f;
-          if (i < p.Nq) {
-            l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-            l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
-            m = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
-            dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
-            dld = ((const float *)a.deltad.p)[voff(a.deltad, b, h, i, 0)];
+          for (int r = 0; r < 2; ++r) {
+            const int64_t i = q0 + lane + 32 * r;
+            float l = INFINITY, m = 0.f, dl = 0.f, dld = 0.f;
+            if (i < p.Nq) {
+              l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+              l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
+              m = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
+              dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+              dld = ((const float *)a.deltad.p)[voff(a.deltad, b, h, i, 0)];
+            }
+            lr[r] = l, mr[r] = m, dr[r] = dl, ddr[r] = dld;
           }
-          lr[r] = l, mr[r] = m, dr[r] = dl, ddr[r] = dld;
         }
+        /* P40: one half's statistics (qh: lse in log2 units, +inf for rows without keys and past Nq, and
+           mu; else delta, deltad), so that warp 0 holds 4 addresses and 4 values at a time, not 8 and 8
+           (at 40 registers the 8 addresses spilled) */
+        auto load_stats = [&](bool qh) {
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const LI i = q0 + lane + 32 * r;
+            float x = qh ? INFINITY : 0.f, y = 0.f;
+            if (i < p.Nq) {
+              if (qh) {
+                x = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+                x = x == -INFINITY ? INFINITY : x * 1.4426950408889634f;
+                y = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
+              } else {
+                x = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+                y = ((const float *)a.deltad.p)[voff(a.deltad, b, h, i, 0)];
+              }
+            }
+            if (qh) lr[r] = x, mr[r] = y;
+            else dr[r] = x, ddr[r] = y;
+          }
+        };
         /* one half of a block's loads into its ring (NS buffers, slot sl, parity ph): its two row
            statistics (x, y -> sx, sy) and its two tiles (m0, m1: Q, Qd or dO, dOd), then the slot's full
            barrier; the dO half is released mid-block (B after dS, A after dVd), the Q half by A once it
@@ -237,12 +272,17 @@ __global__ void __launch_bounds__(384, 1)
         if constexpr (STQ > STO) {
           load_q();
           load_o();
+        } else if constexpr (P40) {
+          load_stats(false);
+          load_o();
+          load_stats(true);
+          load_q();
         } else {
           load_o();
           load_q();
         }
-        if (++qb == nqb) {
-          qb = qb_start;
+        if (++qb == qbe) {
+          qb = qbs0;
           ++h;
         }
       }
@@ -290,7 +330,7 @@ __global__ void __launch_bounds__(384, 1)
         }
     }
   } else {
-    if constexpr (MASKED || STQ != STO) asm volatile("setmaxnreg.inc.sync.aligned.u32 216;\n" ::: "memory");
+    if constexpr ((MASKED && !P40) || STQ != STO) asm volatile("setmaxnreg.inc.sync.aligned.u32 216;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
     const int g = lane >> 2, t4 = lane & 3;
