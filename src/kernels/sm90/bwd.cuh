@@ -702,15 +702,15 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             softmax_ds(&dp[0][0], std::false_type{}); /* the scores are in dp (XS) */
 #pragma unroll
             for (int nt = 0; nt < NQ; ++nt) xb[nt * 128] = make_float4(s[nt][0], s[nt][1], s[nt][2], s[nt][3]);
-            named_bar_sync(5, 256);
-            named_bar_sync(6, 256);
+            named_bar_sync_roles(5, 256); /* consumer 1 waits at its own sites (barriers 5, 6) */
+            named_bar_sync_roles(6, 256);
 #pragma unroll
             for (int nt = 0; nt < NQ; ++nt) {
               const float4 x = xb[nt * 128];
               dp[nt][0] = x.x, dp[nt][1] = x.y, dp[nt][2] = x.z, dp[nt][3] = x.w;
             }
           } else {
-            named_bar_sync(5, 256);
+            named_bar_sync_roles(5, 256);
 #pragma unroll
             for (int nt = 0; nt < NQ; ++nt) {
               const float4 x = xb[nt * 128];
@@ -732,7 +732,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 }
               asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
             }
-            named_bar_sync(6, 256);
+            named_bar_sync_roles(6, 256);
           }
         } else if constexpr (C::OV) {
           /* P only (dP^T may still run): one FFMA and one ex2.approx.ftz a probability (P below

@@ -67,6 +67,17 @@ __device__ __forceinline__ void named_bar_sync(int id, int n) {
 __device__ __forceinline__ void named_bar_arrive(int id, int n) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(n) : "memory");
 }
+/* named_bar_sync for a barrier generation whose waiting threads reach it from different barrier
+   instructions (role branches: consumer A's code and consumer B's). bar.sync is barrier.sync.aligned,
+   which promises that every waiting thread executes the same instruction (PTX ISA: undefined
+   otherwise); barrier.sync (not aligned) allows it. ptxas emits the same SASS for both on sm_90a (the
+   default kernels' machine code is byte-identical), so this states the code's contract in PTX; whether
+   compute-sanitizer synccheck, which reported "Divergent thread(s) in block" at the backward-JVP's
+   barrier 2 (H200, seventh session of 2026-12-02, bench/RESULTS.md), stops reporting it is not yet
+   measured. An arrive (bar.arrive) with a single waiting site, the forward's ping-pong, is legal. */
+__device__ __forceinline__ void named_bar_sync_roles(int id, int n) {
+  asm volatile("barrier.sync %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
 
 /* ---------------------------------------------------------------------------- */
 /* TMA                                                                             */
