@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import jfa.torch as jt  # noqa: E402
 from jfa import _lib  # noqa: E402
 from jfa.torch import _core as jt_core  # noqa: E402
+import backends  # noqa: E402
 from timing import median_ms  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -154,14 +155,7 @@ def main():
     ap.add_argument("--f32-precision", default="highest,high")
     ap.add_argument("--triton-path", default=None)
     a = ap.parse_args()
-    triton = None
-    if a.triton_path:
-        sys.path.insert(0, a.triton_path)
-        try:
-            from jvp_flash_attention.jvp_attention import JVPAttn
-            triton = JVPAttn
-        except Exception as e:  # no triton: the table says so
-            print("# triton package unavailable: %s" % e)
+    triton = backends.triton_or_none(a.triton_path)
     print("# bench_lanes: torch %s, %s, tokens %d, width %d, iters %d, seed %d" % (
         torch.__version__, torch.cuda.get_device_name(), a.tokens, a.width, a.iters, a.seed))
     print("| dtype | D | N | mask | library | TFLOP/s fwd / JVP / bwd | ms fwd jvp bwd |")

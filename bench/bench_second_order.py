@@ -20,16 +20,15 @@ Times are medians of CUDA-event timings after warm-up (wall clock on the CPU).
         [--cases 4096:64:0,4096:128:1] [--iters 10] [--device cpu --dtype float64 --cases 64:16:0]  (smoke test)
 """
 import argparse
-import contextlib
 import os
 import sys
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import jfa.torch as jt  # noqa: E402
 from jfa.torch import _core, _second_order  # noqa: E402
+import backends  # noqa: E402
 import timing  # noqa: E402
 
 
@@ -51,29 +50,8 @@ def run_case(N, D, causal, dtype, device, iters, tokens, width, triton=None):
     row["ratio"], row["ratio1"] = row["bwd_jvp"] / row["bwd"], row["bwd_jvp1"] / row["bwd"]
     loss_j = lambda a, b, c: (jt.attention(a, b, c, is_causal=causal).float() ** 2).sum()
 
-    def math_ctx():
-        # SDPA's math backend: torch.nn.attention.sdpa_kernel (torch >= 2.3), else the older
-        # torch.backends.cuda.sdp_kernel; on the CPU the math backend is the only one.
-        if device.type != "cuda":
-            return contextlib.nullcontext()
-        try:
-            from torch.nn.attention import sdpa_kernel, SDPBackend
-            return sdpa_kernel([SDPBackend.MATH])
-        except ImportError:
-            return torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True, enable_mem_efficient=False)
-
-    def written_out(a, b, c):  # SDPA's math, for a torch without F.scaled_dot_product_attention (1.13)
-        s = (a @ b.transpose(-1, -2)) / a.shape[-1] ** 0.5
-        if causal:
-            keep = torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).tril(s.shape[-1] - s.shape[-2])
-            s = s.masked_fill(~keep, float("-inf"))
-        return torch.softmax(s, -1) @ c
-
-    def loss_m(a, b, c):
-        if not hasattr(F, "scaled_dot_product_attention"):
-            return (written_out(a, b, c).float() ** 2).sum()
-        with math_ctx():
-            return (F.scaled_dot_product_attention(a, b, c, is_causal=causal).float() ** 2).sum()
+    math_attend = backends.sdpa_math(causal)[0]
+    loss_m = lambda a, b, c: (math_attend(a, b, c).float() ** 2).sum()
 
     losses = {"math": loss_m, "jfa": loss_j}  # math first: the others' results are compared with it
     if triton is not None:
@@ -133,14 +111,7 @@ def main():
     ap.add_argument("--width", type=int, default=2048)
     ap.add_argument("--triton-path", default=None, help="folder holding the Triton package's jvp_flash_attention")
     a = ap.parse_args()
-    triton = None
-    if a.triton_path:
-        sys.path.insert(0, a.triton_path)
-        try:
-            from jvp_flash_attention.jvp_attention import JVPAttn
-            triton = JVPAttn
-        except Exception as e:  # no triton: the row says so
-            print("# triton package unavailable: %s" % e)
+    triton = backends.triton_or_none(a.triton_path)
     device, dtype = torch.device(a.device), getattr(torch, a.dtype)
     print("torch %s, %s, %s" % (torch.__version__, device, dtype), flush=True)
     for c in a.cases.split(","):

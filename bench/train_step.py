@@ -49,30 +49,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
 import jfa.torch as jt  # noqa: E402
+import backends as libs  # noqa: E402
 from timing import median_ms  # noqa: E402
 from consistency_training import HAS_FUNC, MeanFlowNet, make_data, math_attention, meanflow_loss  # noqa: E402
 
 
-def sdpa_math_backend():
-    """(attend, label): SDPA restricted to its math backend, or the same math in plain ops."""
-    F = torch.nn.functional
-    if not hasattr(F, "scaled_dot_product_attention"):
-        return math_attention, "math (plain ops; torch %s has no SDPA)" % torch.__version__
-    try:
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-        ctx = lambda: sdpa_kernel(SDPBackend.MATH)
-    except ImportError:
-        ctx = lambda: torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True, enable_mem_efficient=False)
-
-    def attend(q, k, v):
-        with ctx():
-            return F.scaled_dot_product_attention(q, k, v)
-    return attend, "math (SDPA MATH backend)"
-
-
 def triton_backend(path):
-    sys.path.insert(0, os.path.abspath(path))
-    from jvp_flash_attention.jvp_attention import JVPAttn
+    JVPAttn = libs.triton_jvpattn(path)
     return (lambda q, k, v: JVPAttn.fwd_dual(q, k, v)), "triton (jvp_flash_attention)"
 
 
@@ -167,7 +150,7 @@ def main():
         sys.exit("--compile needs torch.compile (torch >= 2.0; installed: %s)" % torch.__version__)
     eager_loss = make_loss(a.objective, how)
 
-    math_attend, math_label = sdpa_math_backend()
+    math_attend, math_label = libs.sdpa_math()
     backends = {"jfa": (lambda q, k, v: jt.attention(q, k, v), "jfa"), "math": (math_attend, math_label),
                 "identity": (lambda q, k, v: v, "identity (floor)")}
     wanted = a.backends.split(",")
