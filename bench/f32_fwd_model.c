@@ -31,16 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rs = 88172645463325252ull;
-static double urand(void) {
-  rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
-  return ((double)(rs >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
-static float fb(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-static uint32_t bf(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-static float trunc19(float x) { return fb(bf(x) & 0xffffe000u); }          /* what the tensor core reads */
-static float rna(float x) { return fb((bf(x) + 0x1000u) & 0xffffe000u); } /* cvt.rna.tf32.f32 */
+#include "tf32_model.h"
 
 enum { SPLIT_REG, SPLIT_TRUNC, SPLIT_ROUND, SPLIT_TF32 };
 static void split(float x, int mode, float *h, float *l) {
@@ -49,12 +40,6 @@ static void split(float x, int mode, float *h, float *l) {
   *h = mode == SPLIT_TRUNC ? x : hh; /* TMA's tile: the tensor core truncates it */
   *h = trunc19(*h);
   *l = mode == SPLIT_REG ? trunc19(x - hh) : rna(x - hh);
-}
-static float acc_add(float acc, double v) { /* one instruction: exact sum, truncated to float32 */
-  const double e = (double)acc + v;
-  float f = (float)e;
-  if ((double)f != e && fabs((double)f) > fabs(e)) f = nextafterf(f, 0.f);
-  return f;
 }
 /* the three partial products of one k8 step of a . b */
 static void step3(const float *a, const float *b, int k0, int sb, double *lh, double *hl, double *hh) {

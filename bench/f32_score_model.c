@@ -27,16 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rs = 88172645463325252ull;
-static double urand(void) {
-  rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
-  return ((double)(rs >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
-static float fb(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-static uint32_t bf(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-static float trunc19(float x) { return fb(bf(x) & 0xffffe000u); }          /* what the tensor core reads */
-static float rna(float x) { return fb((bf(x) + 0x1000u) & 0xffffe000u); } /* cvt.rna.tf32.f32 */
+#include "tf32_model.h"
 
 /* operand splits: SPLIT_SM80 tf32_split (hi rounded, lo = x - hi read truncated); SPLIT_ROUND the
    sm90 K, V planes (hi rounded, lo = TF32(x - hi)); SPLIT_TRUNC a tile as TMA wrote it (hi = x read
@@ -46,12 +37,6 @@ static void split(float x, int mode, float *h, float *l) {
   const float hh = mode == SPLIT_TRUNC ? trunc19(x) : rna(x);
   *h = hh;
   *l = mode == SPLIT_SM80 ? trunc19(x - hh) : rna(x - hh);
-}
-static float acc_add(float acc, double v) { /* one instruction: exact sum, truncated to float32 */
-  const double e = (double)acc + v;
-  float f = (float)e;
-  if ((double)f != e && fabs((double)f) > fabs(e)) f = nextafterf(f, 0.f);
-  return f;
 }
 /* product orders: ORD_STEP lo * hi, hi * lo, hi * hi per k8 step into one accumulator; ORD_SEP the
    small products into their own accumulator, added at the end (sm80); ORD_SMALLFIRST the small
