@@ -462,6 +462,17 @@ __global__ void __launch_bounds__(384, 1)
       const bool need_mask = MASKED ? !mfull : (klim < 64 || (p.causal && 63 > cd0 + q0));
       int cdiff = 1 << 30;
       if (p.causal) cdiff = (int)max(min(cd0 + q0, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+      /* key kl (local) visible to block row qi: MASKED in the row's key interval, else below klim and
+         causal (P and Pd alike; called where need_mask) */
+      auto visible = [&](int qi, int kl) {
+        if constexpr (MASKED) {
+          const int2 iv = ivb[qi];
+          const int kj = (int)n0 + kl;
+          return kj >= iv.x && kj < iv.y;
+        } else {
+          return kl < klim && kl - qi <= cdiff;
+        }
+      };
       wg_wait<1>();
       wg_reg_fence<NQ * 4>(&s1[0][0]);
       if (wg == 0) {
@@ -472,15 +483,7 @@ __global__ void __launch_bounds__(384, 1)
             const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
             const float pv = p_cap1(exp2f(s1[nt][e] * a.scale_log2 - lb[qi]));
             bool vis = true;
-            if (need_mask) {
-              if constexpr (MASKED) {
-                const int2 iv = ivb[qi];
-                const int kj = (int)n0 + kl;
-                vis = kj >= iv.x && kj < iv.y;
-              } else {
-                vis = kl < klim && kl - qi <= cdiff;
-              }
-            }
+            if (need_mask) vis = visible(qi, kl);
             s1[nt][e] = vis ? pv : 0.f;
           }
           xb[nt * 128] = make_float4(s1[nt][0], s1[nt][1], s1[nt][2], s1[nt][3]);
@@ -510,15 +513,7 @@ __global__ void __launch_bounds__(384, 1)
             const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
             const float pd = s1[nt][e] * (s2[nt][e] * a.scale - mb[qi]);
             bool vis = true;
-            if (need_mask) {
-              if constexpr (MASKED) {
-                const int2 iv = ivb[qi];
-                const int kj = (int)n0 + kl;
-                vis = kj >= iv.x && kj < iv.y;
-              } else {
-                vis = kl < klim && kl - qi <= cdiff;
-              }
-            }
+            if (need_mask) vis = visible(qi, kl);
             s2[nt][e] = vis ? pd : 0.f;
           }
           xb[(NQ + nt) * 128] = make_float4(s2[nt][0], s2[nt][1], s2[nt][2], s2[nt][3]);
