@@ -668,6 +668,17 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + nw0);
           cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
         }
+        /* MASKED: P of element e of tile nt (query qi, key kl) zeroed where the mask hides it: the row's
+           interval (where need_mask) and, in a dense partial tile, bit qi of key kl's word (qi - 2 t4 =
+           8 nt + (e & 1): a constant position) */
+        auto mask_p = [&](float &pv, int qi, int kl, int nt, int e) {
+          if (need_mask) {
+            const int2 iv = ivb[qi];
+            const int kj = (int)nw0 + kl;
+            if (kj < iv.x || kj >= iv.y) pv = 0.f;
+          }
+          if (dpart && !(((e >> 1) ? dwb : dwa) >> (nt * 8 + (e & 1)) & 1u)) pv = 0.f;
+        };
         /* P from the scores sc (s <- P; DSV: dp <- dS = P (dP - delta) as well) */
         auto softmax_ds = [&](const float *sc, auto dsv) {
 #pragma unroll
@@ -677,13 +688,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
               const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
               float pv = p_cap1(exp2f(sc[nt * 4 + e] * a.scale_log2 - lb[qi]));
               if constexpr (MASKED) {
-                if (need_mask) {
-                  const int2 iv = ivb[qi];
-                  const int kj = (int)nw0 + kl;
-                  if (kj < iv.x || kj >= iv.y) pv = 0.f;
-                }
-                /* dense: bit qi of key kl's word (qi - 2 t4 = 8 nt + (e & 1): a constant position) */
-                if (dpart && !(((e >> 1) ? dwb : dwa) >> (nt * 8 + (e & 1)) & 1u)) pv = 0.f;
+                mask_p(pv, qi, kl, nt, e);
               } else {
                 if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
               }
@@ -738,7 +743,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           /* P only (dP^T may still run): one FFMA and one ex2.approx.ftz a probability (P below
              2^-126 flushes to zero), and the per-element mask only in blocks that need it (MASKED,
              TMAO: the interval test where the keys are not full for every row, the dense bit test
-             in a partial tile; the same tests as softmax_ds) */
+             in a partial tile: mask_p, as softmax_ds) */
           auto p_only = [&](auto mk) {
 #pragma unroll
             for (int nt = 0; nt < NQ; ++nt)
@@ -748,12 +753,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 float pv = p_cap1(exp2_ftz(fmaf(s[nt][e], a.scale_log2, -lb[qi])));
                 if constexpr (decltype(mk)::value) {
                   if constexpr (MASKED) {
-                    if (need_mask) {
-                      const int2 iv = ivb[qi];
-                      const int kj = (int)nw0 + kl;
-                      if (kj < iv.x || kj >= iv.y) pv = 0.f;
-                    }
-                    if (dpart && !(((e >> 1) ? dwb : dwa) >> (nt * 8 + (e & 1)) & 1u)) pv = 0.f;
+                    mask_p(pv, qi, kl, nt, e);
                   } else {
                     if (kl >= klim || kl - qi > cdiff) pv = 0.f;
                   }
