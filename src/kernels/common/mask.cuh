@@ -147,6 +147,37 @@ __device__ __forceinline__ CtaKeys mask_cta_keys(const MaskDev &m, int64_t m0, i
   return c;
 }
 
+/** The key intervals of rows row0 + lane + 32 r (r < R; rows >= nq get an empty one) into iv, and over
+ *  the rows < nq their union and intersection, reduced over the warp: (ulo, uhi, ilo, ihi), the union
+ *  empty as ulo >= uhi. Every lane of one warp calls it, the intervals computed before any wait so that
+ *  their latency (a packed sequence's binary search) can pass (the sm90 backward-JVP's producer warp 1;
+ *  the sm90 backward's warp 1 has the same code inline: calling this there changes the masked D = 192
+ *  kernel's machine code, not yet re-run on a GPU; ints: the families take masks only with Nq, Nk < 2^30). */
+template <int R>
+__device__ __forceinline__ int4 mask_warp_rows(const MaskDev &m, int row0, int nq, int lane, int2 (&iv)[R]) {
+  int ulo = 0x7fffffff, uhi = 0, ilo = 0, ihi = 0x7fffffff;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int i = row0 + lane + 32 * r;
+    int lo = 0, hi = 0;
+    if (i < nq) {
+      int64_t lo64, hi64;
+      mask_row_keys(m, i, &lo64, &hi64);
+      lo = (int)lo64;
+      hi = (int)hi64;
+      ilo = max(ilo, lo);
+      ihi = min(ihi, hi);
+      if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
+    }
+    iv[r] = make_int2(lo, hi);
+  }
+  ulo = __reduce_min_sync(0xffffffffu, ulo);
+  uhi = __reduce_max_sync(0xffffffffu, uhi);
+  ilo = __reduce_max_sync(0xffffffffu, ilo);
+  ihi = __reduce_min_sync(0xffffffffu, ihi);
+  return make_int4(ulo, uhi, ilo, ihi);
+}
+
 /** The block map's flags (blockmap.h) of rows [r0, r1) and keys [k0, k1) (both non-empty,
  *  inside the problem) of slice (b, h): the OR over the BMAP_TILE tiles they touch.
  *  BMAP_VISIBLE alone (full) without a dense mask. */

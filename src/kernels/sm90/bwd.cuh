@@ -475,7 +475,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         for (int hg = 0; hg < ng; ++hg)
           for (int qb = qbs0; qb < qbe; ++qb) {
             /* the rows' intervals first (packed sequences: binary searches in global memory), then
-               the wait for the stage, so that their latency passes while the stage is in use */
+               the wait for the stage, so that their latency passes while the stage is in use
+               (common/mask.cuh's mask_warp_rows computes the same; inline here, since calling it
+               changes the masked D = 192 kernel's machine code, not yet re-run on a GPU) */
             int ulo = 0x7fffffff, uhi = 0, ilo = 0, ihi = 0x7fffffff;
             int2 iv[BM / 32];
 #pragma unroll

@@ -296,32 +296,13 @@ __global__ void __launch_bounds__(384, 1)
       uint32_t ph = 0;
       for (int hg = 0; hg < ng; ++hg)
         for (int qb = qbs0; qb < qbe; ++qb) {
-          int ulo = 0x7fffffff, uhi = 0, ilo = 0, ihi = 0x7fffffff;
           int2 iv[BM / 32];
-#pragma unroll
-          for (int r = 0; r < BM / 32; ++r) {
-            const int i = qb * BM + lane + 32 * r;
-            int lo = 0, hi = 0;
-            if (i < nq) {
-              int64_t lo64, hi64;
-              mask_row_keys(a.mk, i, &lo64, &hi64);
-              lo = (int)lo64;
-              hi = (int)hi64;
-              ilo = max(ilo, lo);
-              ihi = min(ihi, hi);
-              if (lo < hi) ulo = min(ulo, lo), uhi = max(uhi, hi);
-            }
-            iv[r] = make_int2(lo, hi);
-          }
-          ulo = __reduce_min_sync(0xffffffffu, ulo);
-          uhi = __reduce_max_sync(0xffffffffu, uhi);
-          ilo = __reduce_max_sync(0xffffffffu, ilo);
-          ihi = __reduce_min_sync(0xffffffffu, ihi);
+          const int4 cls = mask_warp_rows<BM / 32>(a.mk, qb * BM, nq, lane, iv);
           if (wait_in >= 0) mbar_wait(emptyQ + 8 * st, ph ^ 1u); /* the consumers released it */
           else ++wait_in;
 #pragma unroll
           for (int r = 0; r < BM / 32; ++r) iv_s[st * BM + lane + 32 * r] = iv[r];
-          if (lane == 0) cls_s[st] = make_int4(ulo, uhi, ilo, ihi);
+          if (lane == 0) cls_s[st] = cls;
           mbar_arrive(fullQ + 8 * st);
           if (++st == STQ) {
             st = 0;
