@@ -189,6 +189,21 @@ __device__ __forceinline__ void mma_pv_cols(float *acc, const uint32_t (&ap)[BN 
   }
 }
 
+/* PVLAG, once no P V is in flight: O *= alpha (the running max's rescale of row pair x & 2) and the
+   probabilities s packed into the 16-bit A fragments ap (the forward's and the persistent forward's
+   consumers). */
+template <typename T, int DT, int NT, int BN>
+__device__ __forceinline__ void fwd_rescale_pack(float (&o)[1][DT][4], float (&s)[1][NT][4],
+                                                 const float (&alpha)[1][1][4], uint32_t (&ap)[BN / 16][4]) {
+  wg_reg_fence<DT * 4>(&o[0][0][0]);
+  wg_reg_fence<NT * 4>(&s[0][0][0]);
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o[0][dt][e] *= alpha[0][0][e & 2];
+  wg_acc_to_a<T, BN / 16>(ap, s[0]);
+}
+
 /* O += P V (, U += P (Sd - c) V + P Vd) against the stage at kv, for the columns of V from
    slab s0 on: DA of them, or (CS, second consumer at D = 192) the last 64. Issues only.
    CS at D = 192 with the even split (DA = 96, tiles.h CSE): consumer s0 / 2 takes the columns
@@ -605,15 +620,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
                                                                  alpha, u, mrow, lrow, nrow, crow, dw);
       };
       /* once no P V is in flight: O *= alpha, P(i) packed into ap */
-      auto rescale_pack = [&]() {
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        wg_reg_fence<NT * 4>(&s[0][0][0]);
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) o[0][dt][e] *= alpha[0][0][e & 2];
-        wg_acc_to_a<T, BN / 16>(ap, s[0]);
-      };
+      auto rescale_pack = [&]() { fwd_rescale_pack<T, DT, NT, BN>(o, s, alpha, ap); };
       /* MASKED: iteration i takes the i-th live block jl (fwd_next_live) */
       int jl = fwd_next_live(live_s, skip, 0, nblk);
       if (nlive > 0) {

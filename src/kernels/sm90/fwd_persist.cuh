@@ -405,15 +405,7 @@ __global__ void __launch_bounds__(384, 1)
         fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd,
                                                                  alpha, u, mrow, lrow, nrow, crow, dw);
       };
-      auto rescale_pack = [&]() {
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        wg_reg_fence<NT * 4>(&s[0][0][0]);
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt)
-#pragma unroll
-          for (int x = 0; x < 4; ++x) o[0][dt][x] *= alpha[0][0][x & 2];
-        wg_acc_to_a<T, BN / 16>(ap, s[0]);
-      };
+      auto rescale_pack = [&]() { fwd_rescale_pack<T, DT, NT, BN>(o, s, alpha, ap); };
       if (nlive > 0) {
         mbar_wait(qfull, (uint32_t)((kq >> 1) & 1));
         if (XT && pend) {
