@@ -925,6 +925,15 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         wg_commit();
         }
 
+        /* SPLIT's OVL and TMAO: dK += dS^T Q over all D columns, issued where each order puts it */
+        auto issue_dk = [&]() {
+          wg_reg_fence<DT * 4>(&dk[0][0]);
+          wg_fence();
+#pragma unroll
+          for (int kk = 0; kk < KQ; ++kk)
+            sm90_mm_cols<T, 0, D, true>(&dk[0][0], as[kk], 0, sQ + kk * 2048, C::HALF_Q, 1);
+          wg_commit();
+        };
         if constexpr (CS) {
           /* CSO: dK += dS^T Q over this warpgroup's columns, issued after dQ's first chunk (or alone
              without dQ) */
@@ -996,15 +1005,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             if constexpr (C::NDS == 2) dsb ^= 1;
           }
         } else if constexpr (C::SPLIT) {
-          /* OVL: dK += dS^T Q, issued after the dQ products (or alone without dQ) */
-          auto issue_dk = [&]() {
-            wg_reg_fence<DT * 4>(&dk[0][0]);
-            wg_fence();
-#pragma unroll
-            for (int kk = 0; kk < KQ; ++kk)
-              sm90_mm_cols<T, 0, D, true>(&dk[0][0], as[kk], 0, sQ + kk * 2048, C::HALF_Q, 1);
-            wg_commit();
-          };
+          /* OVL: dK += dS^T Q (issue_dk), issued after the dQ products (or alone without dQ) */
           if constexpr (C::OVL) {
             if (a.skip_dq) issue_dk();
           }
@@ -1050,14 +1051,6 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
              the groups complete in order), whose staging and reduce-add run while dK does; at D = 96 /
              128 slab 1's products are issued before slab 0 is staged (its accumulator is taken only
              once dV is done and P^T's fragments are free) and waited for alone */
-          auto issue_dk = [&]() {
-            wg_reg_fence<DT * 4>(&dk[0][0]);
-            wg_fence();
-#pragma unroll
-            for (int kk = 0; kk < KQ; ++kk)
-              sm90_mm_cols<T, 0, D, true>(&dk[0][0], as[kk], 0, sQ + kk * 2048, C::HALF_Q, 1);
-            wg_commit();
-          };
           if (a.skip_dq) {
             issue_dk();
           } else {
