@@ -254,6 +254,26 @@ __device__ __forceinline__ void mma_pv(float (&o)[1][DA / 8][4], float (&u)[1][J
   }
 }
 
+/* PVLAG: a last P V alone (the forward's last block; the persistent forward's last block of a tile):
+   waits for V stage sp's full barrier (vbar + 8 sp, round parity ph), issues P V against the stage
+   (skv + sp stage_bytes), waits for it, and releases the stage (this warp's arrival on vbar + 8 (ST + sp)). */
+template <typename T, int D, int DA, int BN, bool JVP, int ST, bool CS, typename I>
+__device__ __forceinline__ void fwd_last_pv(float (&o)[1][DA / 8][4], float (&u)[1][JVP ? DA / 8 : 1][4],
+                                            uint32_t (&ap)[BN / 16][4], const uint32_t (&apd)[JVP ? BN / 16 : 1][4],
+                                            uint32_t vbar, I sp, uint32_t ph, uint32_t skv, uint32_t stage_bytes,
+                                            int lane) {
+  mbar_wait(vbar + 8 * sp, ph);
+  wg_reg_fence<DA / 8 * 4>(&o[0][0][0]);
+  wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
+  wg_fence();
+  mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, skv + sp * stage_bytes, 0);
+  wg_commit();
+  wg_wait<0>();
+  wg_reg_fence<DA / 8 * 4>(&o[0][0][0]);
+  __syncwarp();
+  if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+}
+
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
    rows, the first O's and U's columns 0..127, the second the rest; or (tiles.h CSE, D = 192) 96:
@@ -646,16 +666,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       if (nlive > 0) {
         /* the last block's P V */
         const int sp = (nlive - 1) % ST;
-        mbar_wait(vbar + 8 * sp, (uint32_t)(((nlive - 1) / ST) & 1));
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
-        wg_fence();
-        mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
-        wg_commit();
-        wg_wait<0>();
-        wg_reg_fence<DT * 4>(&o[0][0][0]);
-        __syncwarp();
-        if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+        fwd_last_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, vbar, sp, (uint32_t)(((nlive - 1) / ST) & 1), sKV,
+                                               C::STAGE_BYTES, lane);
       }
     }
     for (int i = 0, jl = fwd_next_live(live_s, skip, 0, nblk); !PVLAG && i < nlive;

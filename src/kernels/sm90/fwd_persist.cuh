@@ -301,16 +301,7 @@ __global__ void __launch_bounds__(384, 1)
     /* a tile's last P V alone (block g: its V stage, P in ap, into o), waited, and V's stage released */
     auto last_pv = [&](uint32_t g) {
       const uint32_t sp = g % ST;
-      mbar_wait(vbar + 8 * sp, (g / ST) & 1u);
-      wg_reg_fence<DT * 4>(&o[0][0][0]);
-      wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
-      wg_fence();
-      mma_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
-      wg_commit();
-      wg_wait<0>();
-      wg_reg_fence<DT * 4>(&o[0][0][0]);
-      __syncwarp();
-      if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
+      fwd_last_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, vbar, sp, (g / ST) & 1u, sKV, C::STAGE_BYTES, lane);
     };
     for (int k = 0;; ++k) {
       const int e = k % NI;
