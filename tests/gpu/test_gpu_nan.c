@@ -5,7 +5,8 @@
  * bf16/fp16 D = 64 and 128 (sm_90a forward/JVP where it applies, else mma.sync), fp16 D = 96
  * (mma.sync), fp32 D = 40 (SIMT), fp32 D = 64 (sm_90a TF32 forward and backward; the backward on
  * mma.sync under JFA_SM90_F32_BWD=0, the test_gpu_nan_f32sm80 entry), fp32 D = 256 (mma.sync TF32
- * forward and the column-sliced JVP; backward on simt); the merge kernel too. tests/common/nan_prop.c has the cases.
+ * forward, the column-sliced JVP and backward; the backward on simt under JFA_SM80_F32_BWD256=0); the
+ * merge kernel too. tests/common/nan_prop.c has the cases.
  *
  *   ctest -L gpu    or    ./test_gpu_nan          (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
