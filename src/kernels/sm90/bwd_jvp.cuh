@@ -509,7 +509,6 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
         for (int kk = 0; kk < KQ; ++kk) sm90_mm_cols<T, 0, D, true>(&acc[0][0], f2[kk], 0, sO + kk * 2048, C::HALF, 1);
         wg_commit();
-        named_bar_sync_roles(2, 256); /* B read P, Pd (and wrote dS, dSd); B waits at its own site */
       } else {
         /* B: dS, dSd in place (s1 <- dS, s2 <- dSd) from A's P, Pd */
         named_bar_sync(1, 256);
@@ -537,7 +536,11 @@ __global__ void __launch_bounds__(384, 1)
           }
           asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to wgmma (async proxy) */
         }
-        named_bar_sync_roles(2, 256); /* A waits at its own site */
+      }
+      /* barrier 2, one instruction for both consumers (an aligned bar.sync waited at two sites is undefined;
+         compute-sanitizer synccheck flagged it): A's P, Pd read by B, B's dS, dSd written */
+      named_bar_sync(2, 256);
+      if (wg != 0) {
         mbar_wait(fq, pq); /* complete long ago (A waited for it); unmasked B has not yet */
         /* dKd += dSd^T Q + dS^T Qd */
         wg_reg_fence<DT * 4>(&acc[0][0]);
