@@ -217,20 +217,21 @@ def test_rule_second_order(gen, shape, kwargs, mask_kind, dims):
     ops = _second_order.SINGLE_DEVICE
 
     Bk = _second_order._Backward
-    state = (ops, cfg, m, o, lse)
-    sdims = (None, None, dims[3], od_, od_)
+    state = (ops, cfg, m, o, lse, None)  # (.., jvp_stats): a JvpStats is dropped by the rule ("r")
+    sdims = (None, None, dims[3], od_, od_, None)
     outs, odims = Bk.vmap(_info(V), dims[:3] + (-1, sdims), q, k, v, do, state)
-    _close(outs, odims, [Bk.apply(qs[i], ks[i], vs[i], dos[i], (ops, cfg, ms[i], os_[i], lses[i]))
+    _close(outs, odims, [Bk.apply(qs[i], ks[i], vs[i], dos[i], (ops, cfg, ms[i], os_[i], lses[i], None))
                          for i in range(V)])
 
     H = _second_order._Hess
     tds = (0, None, 2, 0)
     tq, tk, tv, tdo = (_batched(gen, x.shape, V, d) for x, d in zip((qs[0], ks[0], vs[0], os_[0]), tds))
-    state = (ops, cfg, m, (q, k, v), do, o, lse)
-    sdims = (None, None, dims[3], dims[:3], -1, od_, od_)
+    state = (ops, cfg, m, (q, k, v), do, o, lse, None)
+    sdims = (None, None, dims[3], dims[:3], -1, od_, od_, None)
     outs, odims = H.vmap(_info(V), tds + (sdims,), tq[1], tk[1], tv[1], tdo[1], state)
     _close(outs, odims, [H.apply(tq[0][i], tk[0][i], tv[0][i], tdo[0][i],
-                                 (ops, cfg, ms[i], (qs[i], ks[i], vs[i]), dos[i], os_[i], lses[i])) for i in range(V)])
+                                 (ops, cfg, ms[i], (qs[i], ks[i], vs[i]), dos[i], os_[i], lses[i], None))
+                         for i in range(V)])
 
     T = _second_order._TangentGrad
     dods, dod = _batched(gen, qs[0].shape, V, 0)
@@ -270,8 +271,8 @@ def test_rule_ring_refused(gen):
     with pytest.raises(RuntimeError, match="jfa: torch.vmap .* ring attention"):
         _ring._RingAttention.vmap(_info(2), (0, None, None, None, None), torch.stack([q, q]), q, q, None, object())
     with pytest.raises(RuntimeError, match="jfa: torch.vmap .* ring attention"):
-        _second_order._Backward.vmap(_info(2), (0, None, None, None, (None, None, None, None, None)),
-                                     torch.stack([q, q]), q, q, q, (_second_order.RING, object(), None, q, q))
+        _second_order._Backward.vmap(_info(2), (0, None, None, None, (None, None, None, None, None, None)),
+                                     torch.stack([q, q]), q, q, q, (_second_order.RING, object(), None, q, q, None))
 
 
 def test_operator_vmap_rule(gen):
