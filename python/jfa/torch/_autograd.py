@@ -87,12 +87,11 @@ def make_attention_functions(name, forward, backward, second_order=None):
         # the fused call with mu too (one float per row): (od, mu) along t serve the hess of the
         # same call along the same tangent (forward-over-reverse: torch.func.jvp(torch.func.grad(f)))
         _, _, od, mu = second_order.forward_jvp(q, k, v, *t, _vmap.with_mask(ctx.op, mask))
-        if gq is not None and gk is not None and gv is not None:
-            stats = _second_order.make_jvp_stats((q, k, v), t, ctx.op, mask, od, mu)
-            if stats is not None:
-                ctx.jvp_stats = stats  # the backward's ctx where it is this one (plain forward AD)
-                if _core._functorch_active():
-                    _second_order.offer_jvp_stats(stats)  # else the next level's ctx (see _second_order)
+        stats = _second_order.make_jvp_stats((q, k, v), (gq, gk, gv), ctx.op, mask, od, mu)
+        if stats is not None:
+            ctx.jvp_stats = stats  # the backward's ctx where it is this one (plain forward AD)
+            if _core._functorch_active():
+                _second_order.offer_jvp_stats(stats)  # else the next level's ctx (see _second_order)
         return od, None
 
     def jvp_forward(q, k, v, qd, kd, vd, mask, op):

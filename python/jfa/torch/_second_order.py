@@ -177,14 +177,15 @@ def _same(held, t):
 
 
 class JvpStats:
-    """od = J(x) t and mu of one fused forward+JVP call on x = (q, k, v) along t = (qd, kd, vd),
-    with what identifies x, t (tensor_key), the op and the dense mask of the call. An opaque object
-    (not a tuple): functorch's pytree passes it through its levels untouched."""
+    """od = J(x) t and mu of one fused forward+JVP call on x = (q, k, v) along t = (qd, kd, vd)
+    (None: a zero tangent, an input without one), with what identifies x, t (tensor_key), the op
+    and the dense mask of the call. An opaque object (not a tuple): functorch's pytree passes it
+    through its levels untouched."""
     __slots__ = ("primals", "tangents", "op", "mask", "od", "mu")
 
     def __init__(self, x, t, op, mask, od, mu):
         self.primals = tuple(tensor_key(a) for a in x)
-        self.tangents = tuple(tensor_key(a) for a in t)
+        self.tangents = tuple(None if a is None else tensor_key(a) for a in t)
         self.op, self.mask = op, (None if mask is None else tensor_key(mask))
         self.od, self.mu = od, mu
 
@@ -199,18 +200,21 @@ class JvpStats:
     def matches(self, x, tx):
         """Whether direction tx at x is provably the call's tangent: for each of q, k, v the same
         storage, data_ptr, shape, strides, dtype and version counter under the functorch wrappers
-        (an in-place change since then bumps the version). None directions, vmap-batched tensors
-        (any_batched) and anything else: False."""
-        if any(t is None for t in tx) or _vmap.any_batched(tuple(x) + tuple(tx)):
+        (an in-place change since then bumps the version), or None (a zero direction) where the
+        call had none either; the primals x likewise. A vmap-batched tensor (any_batched), a
+        direction of zeros where the call had none (or the reverse), anything else: False."""
+        if all(t is None for t in tx) or _vmap.any_batched(tuple(x) + tuple(tx)):
             return False
-        return all(_same(h, a) for h, a in zip(self.tangents, tx)) and \
-            all(_same(h, a) for h, a in zip(self.primals, x))
+        for h, t in zip(self.tangents, tx):
+            if (h is None) != (t is None) or (h is not None and not _same(h, t)):
+                return False
+        return all(_same(h, a) for h, a in zip(self.primals, x))
 
 
 def make_jvp_stats(x, t, op, mask, od, mu):
-    """A JvpStats, or None where it could never be reused (a missing tangent, mu not made, a
-    vmap-batched tensor)."""
-    if mu is None or any(a is None for a in t) or _vmap.any_batched(tuple(x) + tuple(t) + (mask,)):
+    """A JvpStats (t: the call's tangents as given, None for an input without one), or None where
+    it could never be reused (no tangent at all, mu not made, a vmap-batched tensor)."""
+    if mu is None or all(a is None for a in t) or _vmap.any_batched(tuple(x) + tuple(t) + (mask,)):
         return None
     return JvpStats(x, t, op, mask, od, mu)
 
