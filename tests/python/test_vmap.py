@@ -226,12 +226,11 @@ def test_rule_second_order(gen, shape, kwargs, mask_kind, dims):
     H = _second_order._Hess
     tds = (0, None, 2, 0)
     tq, tk, tv, tdo = (_batched(gen, x.shape, V, d) for x, d in zip((qs[0], ks[0], vs[0], os_[0]), tds))
-    state = (ops, cfg, m, (q, k, v), do, o, lse, None)
-    sdims = (None, None, dims[3], dims[:3], -1, od_, od_, None)
+    state = (ops, cfg, m, (q, k, v), do, o, lse)
+    sdims = (None, None, dims[3], dims[:3], -1, od_, od_)
     outs, odims = H.vmap(_info(V), tds + (sdims,), tq[1], tk[1], tv[1], tdo[1], state)
     _close(outs, odims, [H.apply(tq[0][i], tk[0][i], tv[0][i], tdo[0][i],
-                                 (ops, cfg, ms[i], (qs[i], ks[i], vs[i]), dos[i], os_[i], lses[i], None))
-                         for i in range(V)])
+                                 (ops, cfg, ms[i], (qs[i], ks[i], vs[i]), dos[i], os_[i], lses[i])) for i in range(V)])
 
     T = _second_order._TangentGrad
     dods, dod = _batched(gen, qs[0].shape, V, 0)
@@ -239,6 +238,24 @@ def test_rule_second_order(gen, shape, kwargs, mask_kind, dims):
                          tv[1], do, dod, (ops, cfg, m))
     _close(outs, odims, [T.apply(qs[i], ks[i], vs[i], tq[0][i], tk[0][i], tv[0][i], dos[i], dods[i],
                                  (ops, cfg, ms[i])) for i in range(V)])
+
+
+def test_rule_drops_records(gen):
+    """An 'r' entry of a rule's layout (a _second_order.JvpStats kept for one unbatched call) reaches
+    the folded call as None; '-' entries pass through as they are."""
+    seen = []
+
+    class Fake:
+        @staticmethod
+        def apply(*args):
+            seen.append(args)
+            return args[0] * 2
+
+    rule = _vmap.rule(lambda: Fake, ("x", ("-", "r")))
+    x = _rand(gen, (2, 3, 1, 4, 5))
+    out, d = rule(_info(2), (0, (None, None)), x, ("kept", object()))
+    assert seen[0][1] == ("kept", None) and seen[0][0].shape == (6, 1, 4, 5)
+    assert d == 0 and torch.equal(out, x * 2)
 
 
 def test_rule_varlen(gen):

@@ -328,32 +328,32 @@ def _guarded(outs, tensors, msg=THIRD_ORDER_ERROR):
 
 
 # _Hess(tq, tk, tv, tdo, state) -> Hg(x, dO)(t): linear and symmetric in t, so its VJP and
-# its JVP with respect to t are Hg again; state = (ops, op, mask, x, dO, o, lse, jvp_stats) are
-# constants of the node (mask: the dense mask that op reads, or None; jvp_stats: a JvpStats of the
-# forward call, or None; the vmap rule drops it).
+# its JVP with respect to t are Hg again; state = (ops, op, mask, x, dO, o, lse) are constants
+# of the node (mask: the dense mask that op reads, or None).
 def _hess_forward(tq, tk, tv, tdo, state):
-    ops, op, mask, x, do, o, lse, stats = state
+    ops, op, mask, x, do, o, lse = state
     for t in tuple(x) + (do,):
         if _has_tangent(t):
             raise RuntimeError(THIRD_ORDER_ERROR)
-    return hess(ops, _vmap.with_mask(op, mask), x, do, o, lse, (tq, tk, tv), tdo, stats)
+    return hess(ops, _vmap.with_mask(op, mask), x, do, o, lse, (tq, tk, tv), tdo)
 
 
 def _hess_setup(ctx, inputs, output):
     ctx.state = inputs[4]
 
 
-def _hess_apply(state, t, graph=True):
+def _hess_apply(state, t, graph=True, jvp_stats=None):
     """Hg(t): a differentiable node when a graph is being built (graph and grad mode), a Function
-    call where torch.vmap batched a tensor (its rule folds the vmapped dim), else the plain calls."""
-    ops, op, mask, x, do, o, lse, stats = state
+    call where torch.vmap batched a tensor (its rule folds the vmapped dim), else the plain calls
+    (jvp_stats: the forward call's JvpStats or None, for those plain calls only: the od that hess
+    may return from it is O's tangent, never an output of a Function)."""
+    ops, op, mask, x, do, o, lse = state
     grad = graph and torch.is_grad_enabled()
-    batched = _batched(t, x, do, o, lse, mask)
-    if grad or batched:
+    if grad or _batched(t, x, do, o, lse, mask):
         t = tuple(torch.zeros_like(a) if b is None else b for a, b in zip(tuple(x) + (do,), t))
-        out = _Hess.apply(*t, (state[:7] + (None,)) if batched else state)
+        out = _Hess.apply(*t, state)
         return _guarded(out, tuple(x) + (do,)) if grad else out
-    return hess(ops, _vmap.with_mask(op, mask), x, do, o, lse, t[:3], t[3], stats)
+    return hess(ops, _vmap.with_mask(op, mask), x, do, o, lse, t[:3], t[3], jvp_stats)
 
 
 def _hess_backward(ctx, wq, wk, wv, wo):
@@ -366,7 +366,7 @@ def _hess_jvp(ctx, tq, tk, tv, tdo, _):
 
 _Hess = _function.make_function("_JfaAttentionHessian", _hess_forward, _hess_setup, _hess_backward, _hess_jvp,
                                 _vmap.rule(lambda: _Hess, ("x", "x", "x", "x",
-                                                           ("-", "o", "m", ("x", "x", "x"), "x", "x", "x", "r"))))
+                                                           ("-", "o", "m", ("x", "x", "x"), "x", "x", "x"))))
 
 
 # _Backward(q, k, v, do, state) -> B(x, dO) = (dq, dk, dv): the backward as a differentiable
@@ -384,9 +384,9 @@ def _bwd_setup(ctx, inputs, output):
 
 
 def _hess_state(ctx):
-    ops, op, mask, o, lse, stats = ctx.state
+    ops, op, mask, o, lse, _ = ctx.state
     q, k, v, do = ctx.saved_tensors
-    return ops, op, mask, (q, k, v), do, o, lse, stats
+    return ops, op, mask, (q, k, v), do, o, lse
 
 
 def _bwd_backward(ctx, gq, gk, gv):
@@ -395,7 +395,8 @@ def _bwd_backward(ctx, gq, gk, gv):
 
 
 def _bwd_jvp(ctx, tq, tk, tv, tdo, _):
-    return tuple(_hess_apply(_hess_state(ctx), (tq, tk, tv, tdo), graph=False)[:3])
+    # the direction (tq, tk, tv) may be the tangent of the forward call's jvp: its JvpStats, ctx.state[5]
+    return tuple(_hess_apply(_hess_state(ctx), (tq, tk, tv, tdo), graph=False, jvp_stats=ctx.state[5])[:3])
 
 
 _Backward = _function.make_function("_JfaAttentionBackward", _bwd_forward, _bwd_setup, _bwd_backward, _bwd_jvp,
