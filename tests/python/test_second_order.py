@@ -229,3 +229,124 @@ def test_zero_tensor_tangent_is_zeros():
     want = _second_order.backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, torch.zeros_like(o), cfg)
     for a, b in zip(got, want):
         assert torch.equal(a, b)
+
+
+# ---- the hess along plain_jvp's tangent reuses its fused call's (od, mu) -----------------------
+
+def _fused_counter(monkeypatch):
+    """Counts the fused forward+JVP calls (_core.forward with tangents) from here on."""
+    from jfa.torch import _core
+    calls = []
+    real = _core.forward
+
+    def counting(q, k, v, cfg, qd=None, *args, **kwargs):
+        if qd is not None:
+            calls.append(1)
+        return real(q, k, v, cfg, qd, *args, **kwargs)
+    monkeypatch.setattr(_core, "forward", counting)
+    return calls
+
+
+def test_jvp_stats_same_tangent_predicate(gen):
+    """JvpStats.matches: the same tangent tensors -> reuse; a clone (equal values, other storage),
+    another stride over the same storage, a slice, an in-place add_, a zero (None) direction where
+    the call had a tangent, another op object or mask, a changed primal -> no reuse."""
+    from jfa.torch import _core, _second_order
+    x = tuple(randn(gen, (1, 2, 6, 4), torch.float64, "cpu") for _ in range(3))
+    t = [randn(gen, (1, 2, 6, 4), torch.float64, "cpu") for _ in range(3)]
+    cfg = _core.Config(None, 0)
+    _, _, od, mu = _core.forward(*x, cfg, *t)
+    st = _second_order.make_jvp_stats(x, t, cfg, None, od, mu)
+    assert st is not None and st.od is od and st.mu is mu
+    assert st.matches(x, t) and st.matches(x, tuple(t))
+    assert st.same_call(x, cfg, None)
+    assert not st.same_call(x, _core.Config(None, 0), None)  # equal options, another op object
+    assert not st.same_call(x, cfg, torch.zeros(1, 1, 6, 6, dtype=torch.float64))
+    assert not st.matches(x, (t[0].clone(), t[1], t[2]))
+    restrided = t[1].as_strided(t[1].shape, (12345,) + t[1].stride()[1:])  # batch 1: the same elements
+    assert restrided.data_ptr() == t[1].data_ptr() and restrided.stride() != t[1].stride()
+    assert not st.matches(x, (t[0], restrided, t[2]))
+    wide = torch.cat([t[2], t[2]], -1)
+    st2 = _second_order.make_jvp_stats(x, (t[0], t[1], wide[..., :4]), cfg, None, od, mu)
+    assert st2.matches(x, (t[0], t[1], wide[..., :4]))  # a view made again: same storage, place, strides
+    assert not st2.matches(x, (t[0], t[1], wide[..., 4:]))  # same storage, another data_ptr
+    assert not st.matches(x, (t[0], None, t[2]))  # zeros there, where the call had kd
+    assert not st.matches(x, (None, None, None))
+    assert not st.matches((x[0].clone(), x[1], x[2]), t)
+    t[2].add_(1.0)  # in place: the version counter moves
+    assert not st.matches(x, t)
+    # an input without a tangent in the call (None, as forward AD gives it) matches None only
+    sp = _second_order.make_jvp_stats(x, (t[0], None, None), cfg, None, od, mu)
+    assert sp.matches(x, (t[0], None, None))
+    assert not sp.matches(x, (t[0], t[1], None))
+    assert _second_order.make_jvp_stats(x, (None, None, None), cfg, None, od, mu) is None
+    assert _second_order.make_jvp_stats(x, t, cfg, None, od, None) is None
+
+
+@pytest.mark.parametrize("shape,kwargs", [CASES[1], CASES[2]])
+def test_backward_jvp_reuses_jvp_stats(gen, monkeypatch, shape, kwargs):
+    """Forward-over-reverse through _second_order.backward with a JvpStats of the forward call (as
+    _Attention's backward passes plain_jvp's): along the same tangents no fused call is made and the
+    HVP of sum(O^2) equals the reference's; along a clone of one tangent, the one fused call of
+    today. Runs on any torch (the classic Function; torch 1.13's forward AD cannot run plain_jvp
+    itself: a None tangent for lse fails there)."""
+    from jfa.torch import _autograd, _core, _second_order
+    xs, _, r = _setup(gen, shape, kwargs)
+    ts = tuple(randn(gen, x.shape, torch.float64, "cpu") for x in xs)
+    from jfa.torch._api import _ALIGN
+    cfg = _core.Config(None, _ALIGN[kwargs.get("causal_alignment", "top_left")] if kwargs.get("is_causal") else 0)
+    _, hvr = torch.autograd.functional.hvp(lambda a, b, c: (r(a, b, c) ** 2).sum(), xs, ts)
+    o, lse, _, _ = _core.forward(*xs, cfg)
+    for reuse in (True, False):
+        calls = _fused_counter(monkeypatch)
+        with fwAD.dual_level():
+            x = tuple(fwAD.make_dual(a, b) for a, b in zip(xs, ts))
+            tangents = tuple(fwAD.unpack_dual(a).tangent for a in x)
+            with torch.no_grad():
+                _, _, od, mu = _core.forward(*xs, cfg, *ts)
+            seen = tangents if reuse else (tangents[0].clone(),) + tangents[1:]
+            st = _second_order.make_jvp_stats(x, seen, cfg, None, od, mu)
+            del calls[:]
+            do = fwAD.make_dual(2 * o, 2 * od)
+            g = _second_order.backward(_autograd._backward, _second_order.SINGLE_DEVICE, (*x, o, lse), do, cfg,
+                                       None, jvp_stats=st)
+            hv = [fwAD.unpack_dual(a).tangent for a in g]
+        assert len(calls) == (0 if reuse else 1), (reuse, len(calls))
+        for a, b in zip(hv, hvr):
+            assert relerr(a, b) < 1e-10, (reuse, relerr(a, b))
+
+
+@pytest.mark.parametrize("shape,kwargs,argnums", [
+    pytest.param((2, 2, 2, 7, 7, 5), {}, (0, 1, 2), id="plain"),
+    pytest.param((1, 2, 2, 9, 13, 6), dict(is_causal=True, causal_alignment="bottom_right"), (0, 1, 2), id="causal"),
+    pytest.param((1, 4, 2, 9, 13, 6), dict(is_causal=True), (0, 1, 2), id="gqa-causal"),
+    pytest.param((1, 4, 2, 8, 8, 4), {}, (0, 2), id="gqa-q-v"),
+])
+def test_torch_func_hvp_one_fused_call(gen, monkeypatch, shape, kwargs, argnums):
+    """torch.func.jvp(torch.func.grad(f, argnums)) with f = sum(attention(q, k, v)^2): the HVP against
+    the reference (softmax written out, torch.autograd.functional.hvp), and exactly one fused
+    forward+JVP per HVP (_Attention's jvp(); the backward's jvp rule reuses its od and mu). The
+    thread-local hand-over slot is empty afterwards. torch >= 2.0."""
+    if not HAS_TORCH_FUNC:
+        pytest.skip("torch.func needs torch >= 2.0 (installed: %s)" % torch.__version__)
+    from jfa.torch import _second_order
+    xs, f, r = _setup(gen, shape, kwargs)
+    ts = tuple(randn(gen, xs[i].shape, torch.float64, "cpu") for i in argnums)
+
+    def loss(fn):
+        def l(*a):
+            full = list(xs)
+            for i, ai in zip(argnums, a):
+                full[i] = ai
+            return (fn(*full) ** 2).sum()
+        return l
+    prim = tuple(xs[i] for i in argnums)
+    _, hvr = torch.autograd.functional.hvp(loss(r), prim, ts)
+    calls = _fused_counter(monkeypatch)
+    for rep in range(2):
+        del calls[:]
+        _, hv = torch.func.jvp(torch.func.grad(loss(f), argnums=tuple(range(len(argnums)))), prim, ts)
+        assert len(calls) == 1, len(calls)
+        for a, b in zip(hv, hvr):
+            assert relerr(a, b) < 1e-10, relerr(a, b)
+        assert getattr(_second_order._handoff, "stats", None) is None

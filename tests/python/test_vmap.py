@@ -217,10 +217,10 @@ def test_rule_second_order(gen, shape, kwargs, mask_kind, dims):
     ops = _second_order.SINGLE_DEVICE
 
     Bk = _second_order._Backward
-    state = (ops, cfg, m, o, lse)
-    sdims = (None, None, dims[3], od_, od_)
+    state = (ops, cfg, m, o, lse, None)  # (.., jvp_stats): a JvpStats is dropped by the rule ("r")
+    sdims = (None, None, dims[3], od_, od_, None)
     outs, odims = Bk.vmap(_info(V), dims[:3] + (-1, sdims), q, k, v, do, state)
-    _close(outs, odims, [Bk.apply(qs[i], ks[i], vs[i], dos[i], (ops, cfg, ms[i], os_[i], lses[i]))
+    _close(outs, odims, [Bk.apply(qs[i], ks[i], vs[i], dos[i], (ops, cfg, ms[i], os_[i], lses[i], None))
                          for i in range(V)])
 
     H = _second_order._Hess
@@ -238,6 +238,24 @@ def test_rule_second_order(gen, shape, kwargs, mask_kind, dims):
                          tv[1], do, dod, (ops, cfg, m))
     _close(outs, odims, [T.apply(qs[i], ks[i], vs[i], tq[0][i], tk[0][i], tv[0][i], dos[i], dods[i],
                                  (ops, cfg, ms[i])) for i in range(V)])
+
+
+def test_rule_drops_records(gen):
+    """An 'r' entry of a rule's layout (a _second_order.JvpStats kept for one unbatched call) reaches
+    the folded call as None; '-' entries pass through as they are."""
+    seen = []
+
+    class Fake:
+        @staticmethod
+        def apply(*args):
+            seen.append(args)
+            return args[0] * 2
+
+    rule = _vmap.rule(lambda: Fake, ("x", ("-", "r")))
+    x = _rand(gen, (2, 3, 1, 4, 5))
+    out, d = rule(_info(2), (0, (None, None)), x, ("kept", object()))
+    assert seen[0][1] == ("kept", None) and seen[0][0].shape == (6, 1, 4, 5)
+    assert d == 0 and torch.equal(out, x * 2)
 
 
 def test_rule_varlen(gen):
@@ -270,8 +288,8 @@ def test_rule_ring_refused(gen):
     with pytest.raises(RuntimeError, match="jfa: torch.vmap .* ring attention"):
         _ring._RingAttention.vmap(_info(2), (0, None, None, None, None), torch.stack([q, q]), q, q, None, object())
     with pytest.raises(RuntimeError, match="jfa: torch.vmap .* ring attention"):
-        _second_order._Backward.vmap(_info(2), (0, None, None, None, (None, None, None, None, None)),
-                                     torch.stack([q, q]), q, q, q, (_second_order.RING, object(), None, q, q))
+        _second_order._Backward.vmap(_info(2), (0, None, None, None, (None, None, None, None, None, None)),
+                                     torch.stack([q, q]), q, q, q, (_second_order.RING, object(), None, q, q, None))
 
 
 def test_operator_vmap_rule(gen):

@@ -3,7 +3,8 @@ _autograd.py - the autograd.Functions behind jfa.torch.attention.
 
 _Attention      (q, k, v, mask, op) -> (o, lse)
                                          reverse mode; forward mode through its jvp()
-                                         (a fallback: recomputes with the fused kernel)
+                                         (a fallback: recomputes with the fused kernel, and
+                                         keeps od and mu for the second-order jvp rule)
 _AttentionJvp   (q, k, v, qd, kd, vd, mask, op) -> (o, od, lse)
                                          one fused call for the primal and the tangent;
                                          reverse mode through o (the sCM pattern) and od
@@ -44,7 +45,13 @@ def make_attention_functions(name, forward, backward, second_order=None):
     through its jvp() (a fallback that recomputes the primal in the fused call); Jvp(q, k, v, qd,
     kd, vd, mask, op) -> (o, od, lse), one fused call, reverse mode through o and od. mask: the
     dense mask (a constant; None without one), read in place of op's. second_order: the calls of
-    _second_order (e.g. _second_order.SINGLE_DEVICE), or None: second order then raises."""
+    _second_order (e.g. _second_order.SINGLE_DEVICE), or None: second order then raises.
+
+    Where second_order.reuse_jvp_stats (single device), Plain's jvp() makes its fused call with
+    mu and keeps (tangents, od, mu) as a _second_order.JvpStats for the backward's ctx, whose
+    second-order jvp rule then skips its own fused call along the same tangent (never in Jvp's
+    path: the training path holds no extra tensor until the backward)."""
+    reuse = second_order is not None and getattr(second_order, "reuse_jvp_stats", False)
 
     def plain_forward(q, k, v, mask, op):
         o, lse, _ = forward(q, k, v, None, None, None, _vmap.with_mask(op, mask))
@@ -53,6 +60,10 @@ def make_attention_functions(name, forward, backward, second_order=None):
     def plain_setup(ctx, inputs, output):
         q, k, v, mask, op = inputs
         ctx.op = op
+        if reuse:  # plain_jvp's JvpStats of this call, handed over from the jvp level under torch.func
+            stats = _second_order.take_jvp_stats((q, k, v), op, mask)
+            if stats is not None:
+                ctx.jvp_stats = stats
         ctx.set_materialize_grads(False)  # no zeros made (a fill on the GPU) for lse's grad, which is unused
         ctx.mark_non_differentiable(output[1])
         ctx.save_for_backward(q, k, v, *output, mask)
@@ -62,7 +73,8 @@ def make_attention_functions(name, forward, backward, second_order=None):
         if do is None:
             return None, None, None, None, None
         saved = ctx.saved_tensors
-        return tuple(_second_order.backward(backward, second_order, saved[:5], do, ctx.op, saved[5])) + (None, None)
+        return tuple(_second_order.backward(backward, second_order, saved[:5], do, ctx.op, saved[5],
+                                            jvp_stats=getattr(ctx, "jvp_stats", None))) + (None, None)
 
     def plain_jvp(ctx, gq, gk, gv, gmask, gop):
         # reached only when the caller could not unpack the tangents itself
@@ -70,7 +82,17 @@ def make_attention_functions(name, forward, backward, second_order=None):
         t = [torch.zeros_like(x) if g is None else g for x, g in ((q, gq), (k, gk), (v, gv))]
         if _vmap.any_batched(t + [q, k, v, mask]):  # through the fused Function's vmap rule
             return jvp_fn.apply(q, k, v, *t, mask, ctx.op)[1], None
-        return forward(q, k, v, *t, _vmap.with_mask(ctx.op, mask))[2], None
+        if not reuse:
+            return forward(q, k, v, *t, _vmap.with_mask(ctx.op, mask))[2], None
+        # the fused call with mu too (one float per row): (od, mu) along t serve the hess of the
+        # same call along the same tangent (forward-over-reverse: torch.func.jvp(torch.func.grad(f)))
+        _, _, od, mu = second_order.forward_jvp(q, k, v, *t, _vmap.with_mask(ctx.op, mask))
+        stats = _second_order.make_jvp_stats((q, k, v), (gq, gk, gv), ctx.op, mask, od, mu)
+        if stats is not None:
+            ctx.jvp_stats = stats  # the backward's ctx where it is this one (plain forward AD)
+            if _core._functorch_active():
+                _second_order.offer_jvp_stats(stats)  # else the next level's ctx (see _second_order)
+        return od, None
 
     def jvp_forward(q, k, v, qd, kd, vd, mask, op):
         o, lse, od = forward(q, k, v, qd, kd, vd, _vmap.with_mask(op, mask))

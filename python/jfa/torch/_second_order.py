@@ -24,6 +24,7 @@ Functions' backward; `ops` gives the calls of one attention kind (SINGLE_DEVICE,
 is None where a kind has no backward-JVP (then second order raises).
 """
 import ctypes
+import threading
 
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -77,6 +78,7 @@ def backward_jvp(q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, cfg, first_order=
 class _SingleDevice:
     """The second-order calls of single-device attention (a Config as `op`)."""
     name = "single-device attention"
+    reuse_jvp_stats = True  # plain_jvp's fused call gives (od, mu) for the hess along its tangent
 
     @staticmethod
     def forward_jvp(q, k, v, qd, kd, vd, cfg):
@@ -111,6 +113,7 @@ class _Ring:
     """The second-order calls of ring attention (a jfa.torch._ring._Ring as `op`). Collective:
     every rank's autograd runs the same calls in the same order."""
     name = "ring attention"
+    reuse_jvp_stats = False  # the ring's plain_jvp keeps its first-order call (no mu there)
 
     @staticmethod
     def forward_jvp(q, k, v, qd, kd, vd, ring):
@@ -144,14 +147,117 @@ class _Ring:
 RING = _Ring()
 
 
+# ---- O's tangent statistics of a forward call, kept for the hess along the same tangent ---------
+#
+# Under torch.func.jvp(torch.func.grad(f)) the grad level hides the dual inputs from attention(),
+# so _Attention runs and functorch calls its jvp() (plain_jvp: one fused forward+JVP along the
+# jvp's tangent t), and later _Backward's jvp rule wants Hg along the tangents of the same saved
+# q, k, v: the same t. plain_jvp keeps (t, od, mu) as a JvpStats; hess uses its od and mu instead
+# of a second fused call when JvpStats.matches proves that the direction is that t.
+
+def _storage_ptr(p):
+    s = p.untyped_storage() if hasattr(p, "untyped_storage") else p.storage()  # torch >= 2.0 / 1.13
+    return s.data_ptr()
+
+
+def tensor_key(t):
+    """(the tensor under functorch's grad/jvp wrappers, what identifies its values without reading
+    them: storage address, data_ptr, shape, strides, dtype, device, version counter). Held with
+    the key, the tensor keeps its storage alive: no other tensor can take that address meanwhile.
+    A ZeroTensor becomes fresh zeros (_core.plain): it never matches."""
+    p = _core.plain(t)
+    return p, (_storage_ptr(p), p.data_ptr(), tuple(p.shape), p.stride(), p.dtype, p.device, p._version)
+
+
+def _same(held, t):
+    p, key = held
+    if t is None:
+        return False
+    return tensor_key(t)[1] == key
+
+
+class JvpStats:
+    """od = J(x) t and mu of one fused forward+JVP call on x = (q, k, v) along t = (qd, kd, vd)
+    (None: a zero tangent, an input without one), with what identifies x, t (tensor_key), the op
+    and the dense mask of the call. An opaque object (not a tuple): functorch's pytree passes it
+    through its levels untouched."""
+    __slots__ = ("primals", "tangents", "op", "mask", "od", "mu")
+
+    def __init__(self, x, t, op, mask, od, mu):
+        self.primals = tuple(tensor_key(a) for a in x)
+        self.tangents = tuple(None if a is None else tensor_key(a) for a in t)
+        self.op, self.mask = op, (None if mask is None else tensor_key(mask))
+        self.od, self.mu = od, mu
+
+    def same_call(self, x, op, mask):
+        """Whether (x, op, mask) are those of the call (op: the same object)."""
+        if op is not self.op or (mask is None) != (self.mask is None):
+            return False
+        if mask is not None and not _same(self.mask, mask):
+            return False
+        return all(_same(h, a) for h, a in zip(self.primals, x))
+
+    def matches(self, x, tx):
+        """Whether direction tx at x is provably the call's tangent: for each of q, k, v the same
+        storage, data_ptr, shape, strides, dtype and version counter under the functorch wrappers
+        (an in-place change since then bumps the version), or None (a zero direction) where the
+        call had none either; the primals x likewise. A vmap-batched tensor (any_batched), a
+        direction of zeros where the call had none (or the reverse), anything else: False."""
+        if all(t is None for t in tx) or _vmap.any_batched(tuple(x) + tuple(tx)):
+            return False
+        for h, t in zip(self.tangents, tx):
+            if (h is None) != (t is None) or (h is not None and not _same(h, t)):
+                return False
+        return all(_same(h, a) for h, a in zip(self.primals, x))
+
+
+def make_jvp_stats(x, t, op, mask, od, mu):
+    """A JvpStats (t: the call's tangents as given, None for an input without one), or None where
+    it could never be reused (no tangent at all, mu not made, a vmap-batched tensor)."""
+    if mu is None or all(a is None for a in t) or _vmap.any_batched(tuple(x) + tuple(t) + (mask,)):
+        return None
+    return JvpStats(x, t, op, mask, od, mu)
+
+
+# Under functorch (torch.func.jvp over torch.func.grad) each transform level applies its own
+# single-level Function with its own ctx: plain_jvp runs on the jvp level's ctx, the backward on
+# the grad level's, whose setup_context runs right after plain_jvp returns (the grad level's
+# forward wraps the jvp level's apply). plain_jvp hands its JvpStats over through this
+# thread-local slot; the next _Attention setup on the thread takes it (and empties the slot)
+# when it is the same call (JvpStats.same_call), so a record waits in the slot at most until
+# the next setup. Its od is the tangent of the call's O, alive while O's graph is anyway.
+_handoff = threading.local()
+
+
+def offer_jvp_stats(stats):
+    _handoff.stats = stats
+
+
+def take_jvp_stats(x, op, mask):
+    """The handed-over JvpStats when it is of the call (x, op, mask), else None; the slot is emptied."""
+    stats = getattr(_handoff, "stats", None)
+    if stats is None:
+        return None
+    _handoff.stats = None
+    return stats if stats.same_call(x, op, mask) else None
+
+
 # ---- the Hessian of g(x, dO) = <dO, O(x)> ---------------------------------------------------
 
-def hess(ops, op, x, do, o, lse, tx, tdo):
-    """Hg(x, dO) (tx, tdO) = (H_dO tx + J^T tdO (3 tensors), J tx); None directions are zero."""
+def hess(ops, op, x, do, o, lse, tx, tdo, jvp_stats=None):
+    """Hg(x, dO) (tx, tdO) = (H_dO tx + J^T tdO (3 tensors), J tx); None directions are zero.
+
+    jvp_stats: a JvpStats of the forward call (or None): its od and mu stand in for the fused
+    forward+JVP when tx is provably the tangent it was computed for (JvpStats.matches)."""
     q, k, v = x
     if all(t is None for t in tx):
         hx = ops.backward(q, k, v, o, lse, tdo, op) if tdo is not None else tuple(torch.zeros_like(t) for t in x)
         return tuple(hx) + (torch.zeros_like(o),)
+    if jvp_stats is not None and jvp_stats.matches(x, tx):
+        o2, lse2, od, mu = o, lse, jvp_stats.od, jvp_stats.mu  # O's tangent statistics of that call
+        tdo = torch.zeros_like(o) if tdo is None else tdo
+        hx = ops.backward_jvp(q, k, v, *tx, o2, lse2, od, mu, do, tdo, op)
+        return tuple(hx) + (od,)
     tx = tuple(torch.zeros_like(a) if t is None else t for a, t in zip(x, tx))
     o2, lse2, od, mu = ops.forward_jvp(q, k, v, *tx, op)
     tdo = torch.zeros_like(o2) if tdo is None else tdo
@@ -236,16 +342,18 @@ def _hess_setup(ctx, inputs, output):
     ctx.state = inputs[4]
 
 
-def _hess_apply(state, t, graph=True):
+def _hess_apply(state, t, graph=True, jvp_stats=None):
     """Hg(t): a differentiable node when a graph is being built (graph and grad mode), a Function
-    call where torch.vmap batched a tensor (its rule folds the vmapped dim), else the plain calls."""
+    call where torch.vmap batched a tensor (its rule folds the vmapped dim), else the plain calls
+    (jvp_stats: the forward call's JvpStats or None, for those plain calls only: the od that hess
+    may return from it is O's tangent, never an output of a Function)."""
     ops, op, mask, x, do, o, lse = state
     grad = graph and torch.is_grad_enabled()
     if grad or _batched(t, x, do, o, lse, mask):
         t = tuple(torch.zeros_like(a) if b is None else b for a, b in zip(tuple(x) + (do,), t))
         out = _Hess.apply(*t, state)
         return _guarded(out, tuple(x) + (do,)) if grad else out
-    return hess(ops, _vmap.with_mask(op, mask), x, do, o, lse, t[:3], t[3])
+    return hess(ops, _vmap.with_mask(op, mask), x, do, o, lse, t[:3], t[3], jvp_stats)
 
 
 def _hess_backward(ctx, wq, wk, wv, wo):
@@ -262,9 +370,10 @@ _Hess = _function.make_function("_JfaAttentionHessian", _hess_forward, _hess_set
 
 
 # _Backward(q, k, v, do, state) -> B(x, dO) = (dq, dk, dv): the backward as a differentiable
-# function (state = (ops, op, mask, o, lse), the saved forward statistics).
+# function (state = (ops, op, mask, o, lse, jvp_stats): the saved forward statistics, and the
+# forward call's JvpStats or None).
 def _bwd_forward(q, k, v, do, state):
-    ops, op, mask, o, lse = state
+    ops, op, mask, o, lse, _ = state
     return tuple(ops.backward(q, k, v, o, lse, do, _vmap.with_mask(op, mask)))
 
 
@@ -275,7 +384,7 @@ def _bwd_setup(ctx, inputs, output):
 
 
 def _hess_state(ctx):
-    ops, op, mask, o, lse = ctx.state
+    ops, op, mask, o, lse, _ = ctx.state
     q, k, v, do = ctx.saved_tensors
     return ops, op, mask, (q, k, v), do, o, lse
 
@@ -286,11 +395,12 @@ def _bwd_backward(ctx, gq, gk, gv):
 
 
 def _bwd_jvp(ctx, tq, tk, tv, tdo, _):
-    return tuple(_hess_apply(_hess_state(ctx), (tq, tk, tv, tdo), graph=False)[:3])
+    # the direction (tq, tk, tv) may be the tangent of the forward call's jvp: its JvpStats, ctx.state[5]
+    return tuple(_hess_apply(_hess_state(ctx), (tq, tk, tv, tdo), graph=False, jvp_stats=ctx.state[5])[:3])
 
 
 _Backward = _function.make_function("_JfaAttentionBackward", _bwd_forward, _bwd_setup, _bwd_backward, _bwd_jvp,
-                                    _vmap.rule(lambda: _Backward, ("x", "x", "x", "x", ("-", "o", "m", "x", "x"))))
+                                    _vmap.rule(lambda: _Backward, ("x", "x", "x", "x", ("-", "o", "m", "x", "x", "r"))))
 
 
 # _TangentGrad(q, k, v, qd, kd, vd, do, dod, state) -> the gradients of <do, O(x)> + <dod, J(x) t>
@@ -328,19 +438,21 @@ def _first_order(backward, q, k, v, o, lse, do, op):
         return tuple(backward(q, k, v, o, lse, do, op))
 
 
-def backward(backward_fn, ops, saved, do, op, mask, tangents=None):
+def backward(backward_fn, ops, saved, do, op, mask, tangents=None, jvp_stats=None):
     """The backward of attention's Functions: (dq, dk, dv) from saved (q, k, v, o, lse), do and the
     dense mask (or None).
 
     A plain call when nothing second-order can follow and no tensor is vmap-batched; else through
     _Backward, so that the result is differentiable (create_graph=True), carries forward tangents
     (do dual, or `tangents` (qd, kd, vd) of the inputs under a live forward-AD level), and batches
-    under vmap (jacrev's vmap over cotangents)."""
+    under vmap (jacrev's vmap over cotangents). jvp_stats: the forward call's JvpStats (plain_jvp's),
+    or None: kept in _Backward's state for its jvp rule (dropped where a tensor is vmap-batched)."""
     q, k, v, o, lse = saved
     live = tangents is not None and _core.forward_ad_open()  # the inputs' tangents, under a live level
     want_tangent = _has_tangent(do) or live
     want_graph = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, do))
-    if not want_tangent and not want_graph and (ops is None or not _batched(q, k, v, o, lse, do, mask)):
+    batched = ops is not None and _batched(q, k, v, o, lse, do, mask)
+    if not want_tangent and not want_graph and not batched:
         return _first_order(backward_fn, q, k, v, o, lse, do, _vmap.with_mask(op, mask))
     if ops is None:
         if want_tangent:
@@ -349,7 +461,8 @@ def backward(backward_fn, ops, saved, do, op, mask, tangents=None):
                         NO_SECOND_ORDER_ERROR % "this attention")
     if live:
         q, k, v = (fwAD.make_dual(a, t) for a, t in zip((q, k, v), tangents))
-    return _Backward.apply(q, k, v, do, (ops, op, mask, o.detach(), lse.detach()))
+    stats = None if batched or live else jvp_stats
+    return _Backward.apply(q, k, v, do, (ops, op, mask, o.detach(), lse.detach(), stats))
 
 
 def jvp_backward(backward_fn, ops, saved, do, dod, op, mask, tangent_error):

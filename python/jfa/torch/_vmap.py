@@ -145,8 +145,9 @@ class Folder:
 def rule(get_function, layout):
     """A vmap staticmethod for a Function whose arguments follow `layout`: a tuple with one entry per
     argument, 'x' a batch-leading tensor (or None), 'm' a dense mask (or None), 'o' the op (a
-    Config, a ring: passed as the call's op), '-' anything else (passed through), or a nested tuple
-    for a tuple argument. Every output is a batch-leading tensor. get_function() -> the Function,
+    Config, a ring: passed as the call's op), 'r' a record kept for one unbatched call (a
+    _second_order.JvpStats: None in the folded call), '-' anything else (passed through), or a
+    nested tuple for a tuple argument. Every output is a batch-leading tensor. get_function() -> the Function,
     whose apply the rule calls once on the folded arguments."""
 
     def find(lay, args, dims, what):
@@ -170,6 +171,8 @@ def rule(get_function, layout):
                 out.append(folder.fold_mask(a, d))
             elif l == "o":
                 out.append(folder.op)
+            elif l == "r":
+                out.append(None)
             else:
                 out.append(a)
         return out
