@@ -235,6 +235,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   double rms_dv = 0;
   for (size_t x = 0; x < dv.n; ++x) rms_dv += rdv[x] * rdv[x];
   rms_dv = sqrt(rms_dv / (double)(dv.n ? dv.n : 1));
+  /* the rounding of dP - Delta (two float32 sums of D products, times s |K|) grows about as sqrt(D)
+     against this floor: at D = 256 a tenth of dV's size read simt's rounding as 1.43e-5 against the
+     1e-5 bound (H200, eighth session, case 37 under JFA_SM80_F32_BWD256=0); the floor scales with
+     D / 64 above D = 64 (2x margin over sqrt) */
+  const double floor_qk = 0.1 * rms_dv * fmax(1.0, (double)D / 64.0);
   double err[NMODES][3];
   for (int m = 0; m < NMODES; ++m) {
     backward_call(m, 0u, &pg, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
@@ -246,7 +251,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     for (int e = 0; e < 3; ++e) {
       const size_t n = got[e]->n;
       const size_t nan = tu_count_nan(got[e]->val, n);
-      err[m][e] = nan ? NAN : tu_rel_err_floor(got[e]->val, ref[e], n, e < 2 ? 0.1 * rms_dv : 0.0);
+      err[m][e] = nan ? NAN : tu_rel_err_floor(got[e]->val, ref[e], n, e < 2 ? floor_qk : 0.0);
       snprintf(nm, sizeof(nm), "case %d %s %s: every element written, no NaN (%zu of %zu NaN)", ci, kModeName[m],
                gname[e], nan, n);
       tu_expect(nm, nan == 0);
@@ -353,9 +358,9 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
          float64 reference is ~1e-16 (its dP and Delta summed in two orders), and without the floor any
          float32 kernel's rounding of dP - Delta (~1e-6) read as 1e9-1e12 (H200, sixth session) */
       snprintf(nm, sizeof(nm), "case %d %s accumulate dQ", ci, kModeName[m]),
-          tu_check(nm, tu_rel_err_floor(dq.val, rdq, nq, 0.1 * rms_dv), t);
+          tu_check(nm, tu_rel_err_floor(dq.val, rdq, nq, floor_qk), t);
       snprintf(nm, sizeof(nm), "case %d %s accumulate dK", ci, kModeName[m]),
-          tu_check(nm, tu_rel_err_floor(dk.val, rdk, nk, 0.1 * rms_dv), t);
+          tu_check(nm, tu_rel_err_floor(dk.val, rdk, nk, floor_qk), t);
       snprintf(nm, sizeof(nm), "case %d %s accumulate dV", ci, kModeName[m]), gt_compare(nm, dv.val, rdv, nk, t);
     }
     gb_free(&delta);
