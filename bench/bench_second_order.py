@@ -14,6 +14,8 @@ For each case (B*N = 16384 tokens, H*D = 2048, BHSD, dtype bf16 on CUDA):
               a backend that raises gets its exception's type and first line instead of a time,
   - func_hvp: torch.func.jvp(torch.func.grad(loss)) in (q, k, v) (torch >= 2.0), the same three libraries;
   - *_rel, *_norm: each library's HVP against SDPA math's (relative difference, norm ratio).
+--profile: instead, jfa's torch.func HVP of each case under torch.profiler (after a warm-up): the
+  GPU time of each kernel and aten op per call, largest first, and the call's total.
 Times are medians of CUDA-event timings after warm-up (wall clock on the CPU).
 
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_second_order.py \\
@@ -101,6 +103,31 @@ def run_case(N, D, causal, dtype, device, iters, tokens, width, triton=None):
     return row
 
 
+def profile_case(N, D, causal, dtype, device, tokens, width, top=25):
+    """jfa's torch.func HVP under torch.profiler: which kernels and ops take the GPU's time."""
+    B, H = max(1, tokens // N), max(1, width // D)
+    g = torch.Generator().manual_seed(0)
+    q, k, v, qd, kd, vd = (torch.randn(B, H, N, D, generator=g).to(dtype).to(device) for _ in range(6))
+    loss = lambda a, b, c: (jt.attention(a, b, c, is_causal=causal).float() ** 2).sum()
+    call = lambda: torch.func.jvp(torch.func.grad(loss, argnums=(0, 1, 2)), (q, k, v), (qd, kd, vd))
+    for _ in range(2):
+        call()
+    torch.cuda.synchronize()
+    reps = 3
+    acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=acts) as prof:
+        for _ in range(reps):
+            call()
+        torch.cuda.synchronize()
+    ev = [e for e in prof.key_averages() if getattr(e, "device_type", None) == torch.autograd.DeviceType.CUDA]
+    key = "self_device_time_total" if hasattr(ev[0], "self_device_time_total") else "self_cuda_time_total"
+    ev.sort(key=lambda e: -getattr(e, key))
+    total = sum(getattr(e, key) for e in ev) / reps / 1e3
+    print("profile N=%d D=%d causal=%d: GPU time per HVP %.3f ms (kernels and copies)" % (N, D, causal, total))
+    for e in ev[:top]:
+        print("  %8.3f ms  %4d x  %s" % (getattr(e, key) / reps / 1e3, e.count // reps, e.key[:110]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", default="4096:64:0,4096:128:0,4096:128:1,16384:64:0,16384:128:0")
@@ -110,7 +137,14 @@ def main():
     ap.add_argument("--tokens", type=int, default=16384)
     ap.add_argument("--width", type=int, default=2048)
     ap.add_argument("--triton-path", default=None, help="folder holding the Triton package's jvp_flash_attention")
+    ap.add_argument("--profile", action="store_true", help="profile jfa's torch.func HVP instead (torch >= 2.0)")
     a = ap.parse_args()
+    if a.profile:
+        device, dtype = torch.device(a.device), getattr(torch, a.dtype)
+        for c in a.cases.split(","):
+            N, D, causal = (int(x) for x in c.split(":"))
+            profile_case(N, D, bool(causal), dtype, device, a.tokens, a.width)
+        return
     triton = backends.triton_or_none(a.triton_path)
     device, dtype = torch.device(a.device), getattr(torch, a.dtype)
     print("torch %s, %s, %s" % (torch.__version__, device, dtype), flush=True)
