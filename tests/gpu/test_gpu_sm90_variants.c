@@ -7,8 +7,9 @@
  * the S of block j + 1) but not the arithmetic (O *= alpha(j), then O += P(j) V(j), the same
  * softmax), so at variant 0's BN = 128 (variants 3 and 4, and 6: the order before PVLAG) o and lse
  * must be bitwise those of variant 0; variant 5 (BN = 176) blocks the keys differently, so only
- * the tolerance applies. All within the dtype's tolerance of
- * float64. Cases: bf16 / fp16,
+ * the tolerance applies. Each case runs again at D = 64 with that head dim's variants 10 and 11 (the
+ * PVLAG order at BN = 128, 3 / 4 stages: bitwise variant 0's OVERLAP results) and 12 (PVLAG at BN =
+ * 176: the tolerance only). All within the dtype's tolerance of float64. Cases: bf16 / fp16,
  * N = 1, 7, 129, 1000, 4096 (partial last blocks, the stage ring wrapping many times), causal
  * (both alignments, positions with fully masked rows), GQA, MQA, BSHD, and masked calls
  * (MASK_CLASS_ANY): sliding windows (alone, with both causal alignments, one- and two-sided, with
@@ -141,18 +142,24 @@ static void compare_nan(const char *nm, const double *got, const double *ref, si
   free(g), free(r);
 }
 
-static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+/* The variants of the D = 64 forward: 10, 11 the PVLAG order (BN = 128, 3 / 4 stages; variant 0's
+   BN and arithmetic, OVERLAP's order: bitwise its results), 12 PVLAG at BN = 176 (keys blocked
+   otherwise: the tolerance only) */
+static const struct {
+  int v, bitwise;
+} variants64[] = {{10, 1}, {11, 1}, {12, 0}};
+
+static void run_case_d(int ci, int64_t D, jfa_context_t *gpu, jfa_context_t *cpu) {
   const vcase_t *c = &cases[ci];
-  const int64_t D = 128;
   int64_t cq[65], ck[65], Nq = c->Nq, Nk = c->Nk;
   int ns = 0;
   if (c->seq_q && (ns = gt_packed_offsets(c->seq_q, c->seq_k, cq, ck, &Nq, &Nk)) < 0) return;
   const int masked = c->wleft > 0 || c->wright > 0 || ns > 0 || c->dense;
   char name[320];
   snprintf(name, sizeof(name),
-           "case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
+           "case %d D=%lld: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
            "seqs=%s/%s dense=%d",
-           ci, c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)c->B, (long long)c->Hq,
+           ci, (long long)D, c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)c->B, (long long)c->Hq,
            (long long)c->Hkv, (long long)Nq, (long long)Nk, (int)c->mask, (long long)c->qpos, (long long)c->kpos,
            (long long)c->wleft, (long long)c->wright, c->seq_q ? c->seq_q : "-", c->seq_k ? c->seq_k : "-", c->dense);
   printf("%s\n", name);
@@ -215,8 +222,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 
   char nm[96];
   const char *only = getenv("JFA_TEST_SM90_ONLY"); /* e.g. 8: variant 0 and that one (sanitizer runs) */
-  for (int vi = -1; vi < (int)(sizeof(variants) / sizeof(variants[0])); ++vi) {
-    const int var = vi < 0 ? 0 : variants[vi].v, ctas = vi < 0 ? 0 : variants[vi].ctas;
+  const int d64 = D == 64, nvar = d64 ? (int)(sizeof(variants64) / sizeof(variants64[0]))
+                                       : (int)(sizeof(variants) / sizeof(variants[0]));
+  for (int vi = -1; vi < nvar; ++vi) {
+    const int var = vi < 0 ? 0 : d64 ? variants64[vi].v : variants[vi].v;
+    const int ctas = vi < 0 || d64 ? 0 : variants[vi].ctas;
     if (only && var != 0 && var != atoi(only)) continue;
     char val[16];
     snprintf(val, sizeof(val), "%d", var);
@@ -227,7 +237,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     } else {
       unsetenv("JFA_TUNE_SM90_CTAS");
     }
-    const int scalar_o = vi >= 0 && variants[vi].scalar_o, order = vi >= 0 ? variants[vi].order : -1;
+    const int scalar_o = vi >= 0 && !d64 && variants[vi].scalar_o, order = vi >= 0 && !d64 ? variants[vi].order : -1;
     if (scalar_o) setenv("JFA_TUNE_SM90_SCALAR_O", "1", 1);
     else unsetenv("JFA_TUNE_SM90_SCALAR_O");
     if (order >= 0) setenv("JFA_TUNE_SM90_ORDER", order ? "1" : "0", 1);
@@ -238,27 +248,27 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     gt_ok(jfa_attention_forward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
     gb_get(&o);
     gb_get(&lse);
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s fwd", ci, var, ctas, how);
+    snprintf(nm, sizeof(nm), "case %d D=%d variant %d ctas %d%s fwd", ci, (int)D, var, ctas, how);
     if (masked) gt_check_tensor_core(gpu, nm, 0);
     else gt_check_path(gpu, nm, 0, GT_PATH_SM90);
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s O", ci, var, ctas, how);
+    snprintf(nm, sizeof(nm), "case %d D=%d variant %d ctas %d%s O", ci, (int)D, var, ctas, how);
     compare_nan(nm, o.val, ro, nq, tol, c->nan);
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s lse", ci, var, ctas, how);
+    snprintf(nm, sizeof(nm), "case %d D=%d variant %d ctas %d%s lse", ci, (int)D, var, ctas, how);
     compare_nan(nm, lse.val, rlse, nr, tol, c->nan);
     size_t bad = 0; /* rows without a visible key: exactly O = 0, lse = -inf */
     for (size_t r = 0; r < nr; ++r)
       if (rlse[r] == -INFINITY) bad += !(lse.val[r] == -INFINITY && gt_row_zero(o.val, (int64_t)r, D));
-    snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s: rows without keys O = 0, lse = -inf (%zu bad)", ci, var,
+    snprintf(nm, sizeof(nm), "case %d D=%d variant %d ctas %d%s: rows without keys O = 0, lse = -inf (%zu bad)", ci, (int)D, var,
              ctas, how, bad);
     tu_expect(nm, bad == 0);
     if (var == 0) {
       memcpy(o0, o.val, nq * 8);
       memcpy(l0, lse.val, nr * 8);
-    } else if (variants[vi].bitwise) {
+    } else if (d64 ? variants64[vi].bitwise : variants[vi].bitwise) {
       size_t diff = 0;
       for (size_t i = 0; i < nq; ++i) diff += memcmp(&o.val[i], &o0[i], 8) != 0;
       for (size_t i = 0; i < nr; ++i) diff += memcmp(&lse.val[i], &l0[i], 8) != 0;
-      snprintf(nm, sizeof(nm), "case %d variant %d ctas %d%s: o and lse bitwise those of variant 0 (%zu differ)", ci,
+      snprintf(nm, sizeof(nm), "case %d D=%d variant %d ctas %d%s: o and lse bitwise those of variant 0 (%zu differ)", ci, (int)D,
                var, ctas, how, diff);
       tu_expect(nm, diff == 0);
     }
@@ -272,6 +282,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   if (md) cudaFree(md);
   gbuf_t *all[] = {&q, &k, &v, &o, &lse};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) gb_free(all[i]);
+}
+
+static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+  run_case_d(ci, 128, gpu, cpu);
+  if (gt_expected_path(64) == GT_PATH_SM90) run_case_d(ci, 64, gpu, cpu);
 }
 
 int main(int argc, char **argv) {

@@ -223,6 +223,15 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 128, 8,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true},
   /* and with the tile boundary overlapped too: the last P V of a tile issued with the next tile's first S */
   {OP_FWD,  0, 128, 9,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true, true},
+  /* D = 64 in the PVLAG order (2026-12-02 eighth session; ncu on the H200, variant 0 at N = 4096: tensor pipe
+     31.9% busy, MUFU 33%, issue slots 55%, 0.76 eligible warps a scheduler: latency, not a pipe): the P V of
+     block j during the softmax of block j + 1 instead of OVERLAP's next S, masked calls too (PVLAGM);
+     10 / 11 at variant 0's BN = 128 (3 / 4 stages: bitwise its results), 12 at BN = 176 (S 88 + P 44 + O 32
+     registers a thread; masked calls at BNM = 128) */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG PVLAGM */
+  {OP_FWD,  0,  64, 10,   128,  3, false,  128, false, false, false,  0,  0, true,  true},
+  {OP_FWD,  0,  64, 11,   128,  4, false,  128, false, false, false,  0,  0, true,  true},
+  {OP_FWD,  0,  64, 12,   176,  3, false,  128, false, false, false,  0,  0, true,  true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
