@@ -7,9 +7,9 @@
  * the S of block j + 1) but not the arithmetic (O *= alpha(j), then O += P(j) V(j), the same
  * softmax), so at variant 0's BN = 128 (variants 3 and 4, and 6: the order before PVLAG) o and lse
  * must be bitwise those of variant 0; variant 5 (BN = 176) blocks the keys differently, so only
- * the tolerance applies. Each case runs again at D = 64 with that head dim's variants 10 and 11 (the
- * PVLAG order at BN = 128, 3 / 4 stages: bitwise variant 0's OVERLAP results) and 12 (PVLAG at BN =
- * 176: the tolerance only). All within the dtype's tolerance of float64. Cases: bf16 / fp16,
+ * the tolerance applies. Each case runs again at D = 64 (and those up to 1000 x 1000 without packed
+ * sequences at D = 96, 192, 256) with that head dim's PVLAG variants (variants_d: bitwise variant 0's
+ * results where they block the keys as it does). All within the dtype's tolerance of float64. Cases: bf16 / fp16,
  * N = 1, 7, 129, 1000, 4096 (partial last blocks, the stage ring wrapping many times), causal
  * (both alignments, positions with fully masked rows), GQA, MQA, BSHD, and masked calls
  * (MASK_CLASS_ANY): sliding windows (alone, with both causal alignments, one- and two-sided, with
@@ -142,12 +142,14 @@ static void compare_nan(const char *nm, const double *got, const double *ref, si
   free(g), free(r);
 }
 
-/* The variants of the D = 64 forward: 10, 11 the PVLAG order (BN = 128, 3 / 4 stages; variant 0's
-   BN and arithmetic, OVERLAP's order: bitwise its results), 12 PVLAG at BN = 176 (keys blocked
-   otherwise: the tolerance only) */
+/* The PVLAG variants of the other head dims (tiles.h, eighth session): D = 64's 10, 11 (BN = 128, 3 / 4
+   stages: variant 0's BN and arithmetic in another order, bitwise its OVERLAP results) and 12 (BN = 176:
+   the keys blocked otherwise, the tolerance only); D = 96's and 192's 10 (variant 0's tiles: bitwise),
+   192's 11 and 256's 10 (BN = 64: the tolerance only) */
 static const struct {
-  int v, bitwise;
-} variants64[] = {{10, 1}, {11, 1}, {12, 0}};
+  int D, v, bitwise;
+} variants_d[] = {{64, 10, 1}, {64, 11, 1}, {64, 12, 0}, {96, 10, 1}, {192, 10, 1}, {192, 11, 0}, {256, 10, 0}};
+#define NVD ((int)(sizeof(variants_d) / sizeof(variants_d[0])))
 
 static void run_case_d(int ci, int64_t D, jfa_context_t *gpu, jfa_context_t *cpu) {
   const vcase_t *c = &cases[ci];
@@ -222,10 +224,11 @@ static void run_case_d(int ci, int64_t D, jfa_context_t *gpu, jfa_context_t *cpu
 
   char nm[96];
   const char *only = getenv("JFA_TEST_SM90_ONLY"); /* e.g. 8: variant 0 and that one (sanitizer runs) */
-  const int d64 = D == 64, nvar = d64 ? (int)(sizeof(variants64) / sizeof(variants64[0]))
-                                       : (int)(sizeof(variants) / sizeof(variants[0]));
+  /* D = 128: the table above; other head dims: their entries of variants_d */
+  const int d64 = D != 128, nvar = d64 ? NVD : (int)(sizeof(variants) / sizeof(variants[0]));
   for (int vi = -1; vi < nvar; ++vi) {
-    const int var = vi < 0 ? 0 : d64 ? variants64[vi].v : variants[vi].v;
+    if (d64 && vi >= 0 && variants_d[vi].D != D) continue;
+    const int var = vi < 0 ? 0 : d64 ? variants_d[vi].v : variants[vi].v;
     const int ctas = vi < 0 || d64 ? 0 : variants[vi].ctas;
     if (only && var != 0 && var != atoi(only)) continue;
     char val[16];
@@ -264,7 +267,7 @@ static void run_case_d(int ci, int64_t D, jfa_context_t *gpu, jfa_context_t *cpu
     if (var == 0) {
       memcpy(o0, o.val, nq * 8);
       memcpy(l0, lse.val, nr * 8);
-    } else if (d64 ? variants64[vi].bitwise : variants[vi].bitwise) {
+    } else if (d64 ? variants_d[vi].bitwise : variants[vi].bitwise) {
       size_t diff = 0;
       for (size_t i = 0; i < nq; ++i) diff += memcmp(&o.val[i], &o0[i], 8) != 0;
       for (size_t i = 0; i < nr; ++i) diff += memcmp(&lse.val[i], &l0[i], 8) != 0;
@@ -284,9 +287,16 @@ static void run_case_d(int ci, int64_t D, jfa_context_t *gpu, jfa_context_t *cpu
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) gb_free(all[i]);
 }
 
+/* each case at D = 128 and at the other head dims with variants (the cases up to 1000 x 1000 at D = 96, 192,
+   256: the float64 reference's time), where the build has them on the sm90 family */
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   run_case_d(ci, 128, gpu, cpu);
-  if (gt_expected_path(64) == GT_PATH_SM90) run_case_d(ci, 64, gpu, cpu);
+  static const int64_t dims[] = {64, 96, 192, 256};
+  const vcase_t *c = &cases[ci];
+  for (int i = 0; i < 4; ++i) {
+    if (dims[i] > 64 && (c->seq_q != NULL || c->Nq * c->Nk > 1000 * 1000)) continue;
+    if (gt_expected_path(dims[i]) == GT_PATH_SM90) run_case_d(ci, dims[i], gpu, cpu);
+  }
 }
 
 int main(int argc, char **argv) {

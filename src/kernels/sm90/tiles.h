@@ -232,6 +232,13 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0,  64, 10,   128,  3, false,  128, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0,  64, 11,   128,  4, false,  128, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0,  64, 12,   176,  3, false,  128, false, false, false,  0,  0, true,  true},
+  /* D = 96, 192, 256 in the PVLAG order (eighth session; issue 18: D = 256's forward at 0.74x SDPA's), masked
+     calls too (PVLAGM): 10 at variant 0's tiles at D = 96 and 192 (bitwise its results), at BN = 64 at D = 256
+     (at variant 0's BN = 80 the PVLAG kernel spills 4 bytes); 11 at D = 192: BN = 64, 3 stages */
+  {OP_FWD,  0,  96, 10,   128,  2, false,  128, true,  false, false,  0,  0, true,  true},
+  {OP_FWD,  0, 192, 10,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
+  {OP_FWD,  0, 192, 11,    64,  3, false,   64, false, false, false,  0,  0, true,  true},
+  {OP_FWD,  0, 256, 10,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
