@@ -3,7 +3,8 @@
 (default CPU, B = H = 1, N = D = 8, float32), where the kernel costs microseconds and what is timed
 is the Python / ctypes / autograd work around it. Paths: plain forward (no grad), forward with
 requires_grad + backward (torch.autograd.grad), forward-AD dual JVP (make_dual inputs in an open
-dual level, one call) and the JVP through torch.func.jvp (functorch.jvp on torch 1.13). Each path
+dual level, one call), the JVP through torch.func.jvp (functorch.jvp on torch 1.13) and, on torch >= 2.0,
+an HVP of sum(attention^2) in (q, k, v) through torch.func.jvp(torch.func.grad(...)). Each path
 also runs with the attention replaced by a trivial op (`q + k + v`, its "floor"): what torch's
 transform machinery costs whatever the op, which jfa cannot remove. --iters timings of --batch
 calls each, printed as best / median: on the CPU the thread's CPU time (time.thread_time:
@@ -48,7 +49,7 @@ except ImportError:
 
 
 def paths(att, q, k, v, tq, tk, tv, qq, kk, vv):
-    """The four call paths around the attention op `att(q, k, v)`."""
+    """The call paths around the attention op `att(q, k, v)`."""
     def fwd():
         with torch.no_grad():
             att(q, k, v)
@@ -68,6 +69,13 @@ def paths(att, q, k, v, tq, tk, tv, qq, kk, vv):
             with torch.no_grad():
                 func_jvp(att, (q, k, v), (tq, tk, tv))
         out.append((JVP_NAME, fjvp))
+    if hasattr(torch, "func") and hasattr(torch.func, "grad"):  # torch >= 2.0
+        def loss(x, y, z):
+            return (att(x, y, z).float() ** 2).sum()
+
+        def fhvp():  # forward-over-reverse: an HVP of a loss of the attention in (q, k, v) (issue 20)
+            torch.func.jvp(torch.func.grad(loss, argnums=(0, 1, 2)), (q, k, v), (tq, tk, tv))
+        out.append(("HVP (torch.func.jvp of grad)", fhvp))
     return out
 
 
