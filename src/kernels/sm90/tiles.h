@@ -226,12 +226,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* D = 64 in the PVLAG order (2026-12-02 eighth session; ncu on the H200, variant 0 at N = 4096: tensor pipe
      31.9% busy, MUFU 33%, issue slots 55%, 0.76 eligible warps a scheduler: latency, not a pipe): the P V of
      block j during the softmax of block j + 1 instead of OVERLAP's next S, masked calls too (PVLAGM);
-     10 / 11 at variant 0's BN = 128 (3 / 4 stages: bitwise its results), 12 at BN = 176 (S 88 + P 44 + O 32
+     13 / 14 at variant 0's BN = 128 (3 / 4 stages: bitwise its results), 15 at BN = 176 (S 88 + P 44 + O 32
      registers a thread; masked calls at BNM = 128) */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG PVLAGM */
-  {OP_FWD,  0,  64, 10,   128,  3, false,  128, false, false, false,  0,  0, true,  true},
-  {OP_FWD,  0,  64, 11,   128,  4, false,  128, false, false, false,  0,  0, true,  true},
-  {OP_FWD,  0,  64, 12,   176,  3, false,  128, false, false, false,  0,  0, true,  true},
+  {OP_FWD,  0,  64, 13,   128,  3, false,  128, false, false, false,  0,  0, true,  true},
+  {OP_FWD,  0,  64, 14,   128,  4, false,  128, false, false, false,  0,  0, true,  true},
+  {OP_FWD,  0,  64, 15,   176,  3, false,  128, false, false, false,  0,  0, true,  true},
   /* D = 96, 192, 256 in the PVLAG order (eighth session; issue 18: D = 256's forward at 0.74x SDPA's), masked
      calls too (PVLAGM): 10 at variant 0's tiles at D = 96 and 192 (bitwise its results), at BN = 64 at D = 256
      (at variant 0's BN = 80 the PVLAG kernel spills 4 bytes); 11 at D = 192: BN = 64, 3 stages */
