@@ -24,12 +24,18 @@
  * its pending P V flushed before them); the cases from 19 on have 128-192 tiles (causal Nq != Nk with GQA, a causal window in BSHD, packed
  * sequences with a window and a query without keys, positions leaving rows without keys, a
  * two-sided window with positions, NaN in Q and K: NaN out exactly where the reference has NaN).
+ * Variants 10 and 11 at D = 128 (the persistent kernel, also at 7 CTAs) and, with JFA_TEST_SM90_D=64 (the
+ * CTest entry test_gpu_sm90_variants_d64), 10, 11 and 12 at D = 64 (row 0's OVERLAP kernel): EXPF, 2, 4 or 6 of
+ * each 16 exponentials of a row on the FMA pipe (common/exp2_poly.h), not bitwise variant 0 (the probabilities'
+ * last bits differ from ex2.approx's): against float64 within the tolerance, rows without keys exactly O = 0
+ * and lse = -inf, NaN exactly where the reference has NaN; masked calls run variant 0's kernels there.
  * Outputs are poisoned (NaN) before each call.
  * Registered only in tuning builds; exits 77 (CTest "Not Run") without a GPU or off compute
  * capability 9.0 with the sm_90a kernels (where no variant runs).
  *
  *   ./test_gpu_sm90_variants [case-index]   (JFA_TEST_SEED=... to repeat; JFA_TEST_SM90_ONLY=v: variants 0
- *                                           and v only, e.g. under compute-sanitizer)
+ *                                           and v only, e.g. under compute-sanitizer; JFA_TEST_SM90_D=64:
+ *                                           the D = 64 variants)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cuda_runtime_api.h>
@@ -107,16 +113,27 @@ static int dense_visible(int64_t h, int64_t Hq, int64_t i, int64_t j, double r) 
   return fabs(r) <= 1.15;
 }
 
-/* The variants of the D = 128 forward (tiles.h) and whether they block the keys as variant 0
-   does (BN = 128: bitwise its results) */
+/* The variants of the forward (tiles.h) at head dim d and whether they block the keys as variant 0
+   does (BN = 128) with its arithmetic (bitwise its results). EXPF (10, 11 at D = 128; 10, 11, 12 at 64:
+   2, 4, 6 of each 16 exponentials on the FMA pipe, common/exp2_poly.h) changes the probabilities' last
+   bits: the tolerance only */
 static const struct {
   int v, bitwise, ctas; /* ctas > 0: JFA_TUNE_SM90_CTAS (variant 8's grid) */
   int scalar_o;         /* variant 8: JFA_TUNE_SM90_SCALAR_O=1 (fwd_epilogue's stores, not the 16-byte pieces) */
   int order;            /* variant 8: JFA_TUNE_SM90_ORDER (0 longest first, 1 variant 0's grid order; -1: by call) */
-} variants[] = {{3, 1, 0, 0, -1}, {4, 1, 0, 0, -1}, {5, 0, 0, 0, -1}, {6, 1, 0, 0, -1}, {7, 1, 0, 0, -1},
-                {8, 1, 0, 0, -1}, {8, 1, 7, 0, -1}, {8, 1, 1, 0, -1}, {8, 1, 7, 1, -1}, {8, 1, 5, 0, 0},
-                {8, 1, 5, 0, 1},  {9, 1, 0, 0, -1}, {9, 1, 7, 0, -1}, {9, 1, 1, 0, -1}, {9, 1, 7, 1, -1},
-                {9, 1, 5, 0, 1}};
+  int d;                /* the head dim it is run at (JFA_TEST_SM90_D, 128 unless set) */
+} variants[] = {{3, 1, 0, 0, -1, 128},  {4, 1, 0, 0, -1, 128},  {5, 0, 0, 0, -1, 128}, {6, 1, 0, 0, -1, 128},
+                {7, 1, 0, 0, -1, 128},  {8, 1, 0, 0, -1, 128},  {8, 1, 7, 0, -1, 128}, {8, 1, 1, 0, -1, 128},
+                {8, 1, 7, 1, -1, 128},  {8, 1, 5, 0, 0, 128},   {8, 1, 5, 0, 1, 128},  {9, 1, 0, 0, -1, 128},
+                {9, 1, 7, 0, -1, 128},  {9, 1, 1, 0, -1, 128},  {9, 1, 7, 1, -1, 128}, {9, 1, 5, 0, 1, 128},
+                {10, 0, 0, 0, -1, 128}, {10, 0, 7, 0, -1, 128}, {11, 0, 0, 0, -1, 128}, {10, 0, 0, 0, -1, 64},
+                {11, 0, 0, 0, -1, 64},  {12, 0, 0, 0, -1, 64}};
+
+/* the head dim of this run: JFA_TEST_SM90_D=64 runs the D = 64 variants, else D = 128's */
+static int64_t test_d(void) {
+  const char *e = getenv("JFA_TEST_SM90_D");
+  return e && atoi(e) == 64 ? 64 : 128;
+}
 
 /* NaN cases: o / lse against the reference where it is not NaN (NaN masked out of both), and the NaN
    positions must match exactly; otherwise gt_compare */
@@ -143,16 +160,16 @@ static void compare_nan(const char *nm, const double *got, const double *ref, si
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const vcase_t *c = &cases[ci];
-  const int64_t D = 128;
+  const int64_t D = test_d();
   int64_t cq[65], ck[65], Nq = c->Nq, Nk = c->Nk;
   int ns = 0;
   if (c->seq_q && (ns = gt_packed_offsets(c->seq_q, c->seq_k, cq, ck, &Nq, &Nk)) < 0) return;
   const int masked = c->wleft > 0 || c->wright > 0 || ns > 0 || c->dense;
   char name[320];
   snprintf(name, sizeof(name),
-           "case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
-           "seqs=%s/%s dense=%d",
-           ci, c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)c->B, (long long)c->Hq,
+           "case %d: D=%lld %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) "
+           "window=(%lld,%lld) seqs=%s/%s dense=%d",
+           ci, (long long)D, c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)c->B, (long long)c->Hq,
            (long long)c->Hkv, (long long)Nq, (long long)Nk, (int)c->mask, (long long)c->qpos, (long long)c->kpos,
            (long long)c->wleft, (long long)c->wright, c->seq_q ? c->seq_q : "-", c->seq_k ? c->seq_k : "-", c->dense);
   printf("%s\n", name);
@@ -217,6 +234,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const char *only = getenv("JFA_TEST_SM90_ONLY"); /* e.g. 8: variant 0 and that one (sanitizer runs) */
   for (int vi = -1; vi < (int)(sizeof(variants) / sizeof(variants[0])); ++vi) {
     const int var = vi < 0 ? 0 : variants[vi].v, ctas = vi < 0 ? 0 : variants[vi].ctas;
+    if (vi >= 0 && variants[vi].d != D) continue;
     if (only && var != 0 && var != atoi(only)) continue;
     char val[16];
     snprintf(val, sizeof(val), "%d", var);
@@ -276,9 +294,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 
 int main(int argc, char **argv) {
   gt_require_gpu();
-  if (gt_expected_path(128) != GT_PATH_SM90) {
-    printf("test_gpu_sm90_variants: the D = 128 forward does not run on the sm90 family here (not compute capability "
-           "9.0 with the sm_90a kernels, or JFA_KERNEL_PATH): no variant to compare\n");
+  if (gt_expected_path(test_d()) != GT_PATH_SM90) {
+    printf("test_gpu_sm90_variants: the D = %lld forward does not run on the sm90 family here (not compute "
+           "capability 9.0 with the sm_90a kernels, or JFA_KERNEL_PATH): no variant to compare\n",
+           (long long)test_d());
     return 77;
   }
   return gt_main(argc, argv, "test_gpu_sm90_variants", (int)(sizeof(cases) / sizeof(cases[0])), run_case);
