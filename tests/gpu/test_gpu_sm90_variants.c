@@ -24,8 +24,8 @@
  * its pending P V flushed before them); the cases from 19 on have 128-192 tiles (causal Nq != Nk with GQA, a causal window in BSHD, packed
  * sequences with a window and a query without keys, positions leaving rows without keys, a
  * two-sided window with positions, NaN in Q and K: NaN out exactly where the reference has NaN).
- * Variants 10 and 11 at D = 128 (the persistent kernel, also at 7 CTAs) and, with JFA_TEST_SM90_D=64 (the
- * CTest entry test_gpu_sm90_variants_d64), 10, 11 and 12 at D = 64 (row 0's OVERLAP kernel): EXPF, 2, 4 or 6 of
+ * Variants 10, 11, 13 at D = 128 (the persistent kernel; 10 also at 7 CTAs) and, with JFA_TEST_SM90_D=64 (the
+ * CTest entry test_gpu_sm90_variants_d64), 10 to 14 at D = 64 (row 0's OVERLAP kernel): EXPF, 2, 4, 6, 1 or 3 of
  * each 16 exponentials of a row on the FMA pipe (common/exp2_poly.h), not bitwise variant 0 (the probabilities'
  * last bits differ from ex2.approx's): against float64 within the tolerance, rows without keys exactly O = 0
  * and lse = -inf, NaN exactly where the reference has NaN; masked calls run variant 0's kernels there.
@@ -114,9 +114,9 @@ static int dense_visible(int64_t h, int64_t Hq, int64_t i, int64_t j, double r) 
 }
 
 /* The variants of the forward (tiles.h) at head dim d and whether they block the keys as variant 0
-   does (BN = 128) with its arithmetic (bitwise its results). EXPF (10, 11 at D = 128; 10, 11, 12 at 64:
-   2, 4, 6 of each 16 exponentials on the FMA pipe, common/exp2_poly.h) changes the probabilities' last
-   bits: the tolerance only */
+   does (BN = 128) with its arithmetic (bitwise its results). EXPF (10, 11, 13 at D = 128; 10 to 14 at 64:
+   2, 4, 6, 1, 3 of each 16 exponentials on the FMA pipe, common/exp2_poly.h) changes the probabilities'
+   last bits: the tolerance only */
 static const struct {
   int v, bitwise, ctas; /* ctas > 0: JFA_TUNE_SM90_CTAS (variant 8's grid) */
   int scalar_o;         /* variant 8: JFA_TUNE_SM90_SCALAR_O=1 (fwd_epilogue's stores, not the 16-byte pieces) */
@@ -126,8 +126,9 @@ static const struct {
                 {7, 1, 0, 0, -1, 128},  {8, 1, 0, 0, -1, 128},  {8, 1, 7, 0, -1, 128}, {8, 1, 1, 0, -1, 128},
                 {8, 1, 7, 1, -1, 128},  {8, 1, 5, 0, 0, 128},   {8, 1, 5, 0, 1, 128},  {9, 1, 0, 0, -1, 128},
                 {9, 1, 7, 0, -1, 128},  {9, 1, 1, 0, -1, 128},  {9, 1, 7, 1, -1, 128}, {9, 1, 5, 0, 1, 128},
-                {10, 0, 0, 0, -1, 128}, {10, 0, 7, 0, -1, 128}, {11, 0, 0, 0, -1, 128}, {10, 0, 0, 0, -1, 64},
-                {11, 0, 0, 0, -1, 64},  {12, 0, 0, 0, -1, 64}};
+                {10, 0, 0, 0, -1, 128}, {10, 0, 7, 0, -1, 128}, {11, 0, 0, 0, -1, 128}, {13, 0, 0, 0, -1, 128},
+                {10, 0, 0, 0, -1, 64},  {11, 0, 0, 0, -1, 64},  {12, 0, 0, 0, -1, 64},  {13, 0, 0, 0, -1, 64},
+                {14, 0, 0, 0, -1, 64}};
 
 /* the head dim of this run: JFA_TEST_SM90_D=64 runs the D = 64 variants, else D = 128's */
 static int64_t test_d(void) {
