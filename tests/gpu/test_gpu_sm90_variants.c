@@ -25,6 +25,11 @@
  * its pending P V flushed before them); the cases from 19 on have 128-192 tiles (causal Nq != Nk with GQA, a causal window in BSHD, packed
  * sequences with a window and a query without keys, positions leaving rows without keys, a
  * two-sided window with positions, NaN in Q and K: NaN out exactly where the reference has NaN).
+ * Variants 10, 11, 12 at D = 128 (the persistent kernel; 10 also at 7 CTAs) and 10, 11, 12, 16, 17 at D = 64
+ * (row 0's OVERLAP kernel): EXPF, 2, 4, 1 (D = 128) / 2, 4, 6, 1, 3 (D = 64) of each 16 exponentials of a row on
+ * the FMA pipe (common/exp2_poly.h), not bitwise variant 0 (the probabilities' last bits differ from
+ * ex2.approx's): against float64 within the tolerance, rows without keys exactly O = 0 and lse = -inf, NaN
+ * exactly where the reference has NaN; masked calls run variant 0's kernels there.
  * Outputs are poisoned (NaN) before each call.
  * Registered only in tuning builds; exits 77 (CTest "Not Run") without a GPU or off compute
  * capability 9.0 with the sm_90a kernels (where no variant runs).
@@ -109,15 +114,16 @@ static int dense_visible(int64_t h, int64_t Hq, int64_t i, int64_t j, double r) 
 }
 
 /* The variants of the D = 128 forward (tiles.h) and whether they block the keys as variant 0
-   does (BN = 128: bitwise its results) */
+   does (BN = 128) with its arithmetic (bitwise its results). EXPF (10, 11, 12: 2, 4, 1 of each 16
+   exponentials on the FMA pipe, common/exp2_poly.h) changes the probabilities' last bits: the tolerance only */
 static const struct {
   int v, bitwise, ctas; /* ctas > 0: JFA_TUNE_SM90_CTAS (variant 8's grid) */
   int scalar_o;         /* variant 8: JFA_TUNE_SM90_SCALAR_O=1 (fwd_epilogue's stores, not the 16-byte pieces) */
   int order;            /* variant 8: JFA_TUNE_SM90_ORDER (0 longest first, 1 variant 0's grid order; -1: by call) */
-} variants[] = {{3, 1, 0, 0, -1}, {4, 1, 0, 0, -1}, {5, 0, 0, 0, -1}, {6, 1, 0, 0, -1}, {7, 1, 0, 0, -1},
-                {8, 1, 0, 0, -1}, {8, 1, 7, 0, -1}, {8, 1, 1, 0, -1}, {8, 1, 7, 1, -1}, {8, 1, 5, 0, 0},
-                {8, 1, 5, 0, 1},  {9, 1, 0, 0, -1}, {9, 1, 7, 0, -1}, {9, 1, 1, 0, -1}, {9, 1, 7, 1, -1},
-                {9, 1, 5, 0, 1}};
+} variants[] = {{3, 1, 0, 0, -1},  {4, 1, 0, 0, -1},  {5, 0, 0, 0, -1},  {6, 1, 0, 0, -1}, {7, 1, 0, 0, -1},
+                {8, 1, 0, 0, -1},  {8, 1, 7, 0, -1},  {8, 1, 1, 0, -1},  {8, 1, 7, 1, -1}, {8, 1, 5, 0, 0},
+                {8, 1, 5, 0, 1},   {9, 1, 0, 0, -1},  {9, 1, 7, 0, -1},  {9, 1, 1, 0, -1}, {9, 1, 7, 1, -1},
+                {9, 1, 5, 0, 1},   {10, 0, 0, 0, -1}, {10, 0, 7, 0, -1}, {11, 0, 0, 0, -1}, {12, 0, 0, 0, -1}};
 
 /* NaN cases: o / lse against the reference where it is not NaN (NaN masked out of both), and the NaN
    positions must match exactly; otherwise gt_compare */
@@ -145,10 +151,12 @@ static void compare_nan(const char *nm, const double *got, const double *ref, si
 /* The PVLAG variants of the other head dims (tiles.h, eighth session): D = 64's 13, 14 (BN = 128, 3 / 4
    stages: variant 0's BN and arithmetic in another order, bitwise its OVERLAP results) and 15 (BN = 176:
    the keys blocked otherwise, the tolerance only); D = 96's and 192's 10 (variant 0's tiles: bitwise),
-   192's 11 and 256's 10 (BN = 64: the tolerance only) */
+   192's 11 and 256's 10 (BN = 64: the tolerance only); D = 64's EXPF variants (10, 11, 12, 16, 17: 2, 4, 6, 1, 3
+   of each 16 exponentials on the FMA pipe) the tolerance only */
 static const struct {
   int D, v, bitwise;
-} variants_d[] = {{64, 13, 1}, {64, 14, 1}, {64, 15, 0}, {96, 10, 1}, {192, 10, 1}, {192, 11, 0}, {256, 10, 0}};
+} variants_d[] = {{64, 13, 1}, {64, 14, 1}, {64, 15, 0}, {64, 10, 0}, {64, 11, 0}, {64, 12, 0}, {64, 16, 0},
+                  {64, 17, 0}, {96, 10, 1},  {192, 10, 1}, {192, 11, 0}, {256, 10, 0}};
 #define NVD ((int)(sizeof(variants_d) / sizeof(variants_d[0])))
 
 static void run_case_d(int ci, int64_t D, jfa_context_t *gpu, jfa_context_t *cpu) {

@@ -15,6 +15,7 @@
 #ifndef JFA_KERNELS_COMMON_SOFTMAX_CUH_
 #define JFA_KERNELS_COMMON_SOFTMAX_CUH_
 
+#include "kernels/common/exp2_poly.h"
 #include "kernels/family.h"
 
 struct FwdArgs {
@@ -103,8 +104,11 @@ __device__ __forceinline__ float exp2_ftz(float x) {
  * FAST (needs scale > 0 and no additive dense mask): the max is taken over the raw scores and each
  * probability is one FFMA and one ex2.approx.ftz (probabilities below 2^-126 of the row's
  * max flush to zero), instead of a multiply, a subtract and exp2f's subnormal handling.
+ * EXPF (FAST only; the sm90 16-bit forward's tiles.h EXPF): of each 16 consecutive probabilities of a
+ * thread's row (2 nt + e mod 16), the first EXPF take jfa_exp2_poly (common/exp2_poly.h: FMA pipe)
+ * instead of MUFU.EX2; 0: every one on MUFU (the code before EXPF).
  */
-template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false, bool BITS = false>
+template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false, bool BITS = false, int EXPF = 0>
 __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockMask &bm, int64_t b, int64_t h,
                                                   int64_t m0, int wrow, int g, int t4, const int *s_lo,
                                                   const int *s_hi, float (&s)[MT][NT][4],
@@ -113,6 +117,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
                                                   float (&mrow)[MT][2], float (&lrow)[MT][2], float (&nrow)[MT][2],
                                                   float (&crow)[JVP ? MT : 1][2],
                                                   const uint64_t (&dw)[MT][2][NT > 8 ? NT / 8 : 1]) {
+  static_assert(EXPF == 0 || (FAST && EXPF <= 16), "EXPF: the FAST softmax, at most 16 of each 16");
   const int64_t kb0 = bm.kb0;
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
@@ -160,8 +165,8 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const float pv = FAST ? exp2_ftz(fmaf(s[mt][nt][rr * 2 + e], a.scale_log2, -muse))
-                                : exp2f(s[mt][nt][rr * 2 + e] - muse);
+          const float x = FAST ? fmaf(s[mt][nt][rr * 2 + e], a.scale_log2, -muse) : s[mt][nt][rr * 2 + e] - muse;
+          const float pv = EXPF > 0 && (2 * nt + e) % 16 < EXPF ? jfa_exp2_poly(x) : FAST ? exp2_ftz(x) : exp2f(x);
           s[mt][nt][rr * 2 + e] = pv;
           ps += pv;
           if (JVP) {

@@ -279,9 +279,10 @@ __device__ __forceinline__ void fwd_last_pv(float (&o)[1][DA / 8][4], float (&u)
    rows, the first O's and U's columns 0..127, the second the rest; or (tiles.h CSE, D = 192) 96:
    the first columns 0..95, the second 96..191 (mma_pv). PVLAG (tiles.h; 16-bit forward:
    unmasked and causal calls, and MASKED ones in the rows with PVLAGM): the P V of block j issued after
-   the S of block j + 1 (the consumers' PVLAG loop) */
+   the S of block j + 1 (the consumers' PVLAG loop). EXPF (tiles.h; 16-bit forward): of each 16 probabilities
+   of a row, EXPF on the FMA pipe (fwd_softmax_block, common/exp2_poly.h) */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0>
+          int STV = 0, int EXPF = 0>
 __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                             const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -294,6 +295,7 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
   static_assert((4 * ST + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "PVLAG: the V barriers after bar_q");
   static_assert((2 * ST + 2 * STV + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "STV: the V ring's barriers after bar_q");
   static_assert(!STV || (!MASKED && !PVLAG && !OVERLAP), "the two rings (STV): unmasked, S, softmax, P V per block");
+  static_assert(!EXPF || !JVP, "EXPF: the forward only");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   const uint32_t sQ = sbase, sQd = sbase + C::Q_BYTES, sKV = sbase + C::NQ * C::Q_BYTES;
@@ -636,8 +638,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
 #pragma unroll
         for (int e = 0; e < 4; ++e) alpha[0][0][e] = 1.f;
-        fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd,
-                                                                 alpha, u, mrow, lrow, nrow, crow, dw);
+        fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED, EXPF>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
+                                                                       sd, alpha, u, mrow, lrow, nrow, crow, dw);
       };
       /* once no P V is in flight: O *= alpha, P(i) packed into ap */
       auto rescale_pack = [&]() { fwd_rescale_pack<T, DT, NT, BN>(o, s, alpha, ap); };
@@ -689,8 +691,8 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         __syncwarp();
         if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* STV: this warp is done with K(j), Kd(j) */
       }
-      fwd_softmax_block<1, NT, DT, JVP, MASKED, true, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u,
-                                                              mrow, lrow, nrow, crow, dw);
+      fwd_softmax_block<1, NT, DT, JVP, MASKED, true, MASKED, EXPF>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o,
+                                                                    u, mrow, lrow, nrow, crow, dw);
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {
@@ -776,14 +778,14 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 }
 
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0>
+          int STV = 0, int EXPF = 0>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV>;
+  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -791,7 +793,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   return JFA_SUCCESS;
 }
 
-template <typename T, bool MASKED, bool XT>
+template <typename T, bool MASKED, bool XT, int EXPF = 0>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st); /* fwd_persist.cuh */
 
 /* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
@@ -806,15 +808,16 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        kernel, and accumulate mode (the ring's partial calls, beside its communication kernels) the
        non-persistent one (variant 7's) */
     if (!a.accumulate) {
-      if (!a.masked) return launch_persist_sm90a<T, false, c.PERSIST_XT>(a, t, st);
+      if (!a.masked) return launch_persist_sm90a<T, false, c.PERSIST_XT, c.EXPF>(a, t, st);
       if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_persist_sm90a<T, true, c.PERSIST_XT>(a, t, st);
     }
   }
-  if (!a.masked) return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV>(a, t, st);
+  if (!a.masked)
+    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
      where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
      masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with
-     232 registers, spills; the two rings, STV) */
+     232 registers, spills; the two rings, STV); EXPF's share of exponentials is left to unmasked calls */
   constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
   constexpr bool own = m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
                                     Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448);

@@ -121,6 +121,9 @@ struct Sm90Tile {
   bool PERSIST; /* the persistent forward (fwd_persist.cuh; D = 128, 16-bit, not the JVP; boolean dense masks run
                    the row's PVLAGM kernel) */
   bool PERSIST_XT; /* PERSIST: a tile's last P V issued with the next tile's first S (fwd_persist.cuh XT) */
+  int EXPF;        /* 16-bit forward, unmasked and causal calls (masked ones run variant 0's kernel; the PERSIST
+                      rows' boolean dense masks too): of each 16 probabilities of a row, EXPF computed on the FMA
+                      pipe (common/exp2_poly.h) instead of MUFU.EX2 (softmax.cuh fwd_softmax_block); 0: none */
 };
 
 /* clang-format off */
@@ -239,6 +242,23 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 192, 10,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 192, 11,    64,  3, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 10,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
+  /* issue 19 (2026-12-02 eighth session, branch exp2): the forward with EXPF of each 16 probabilities of a row
+     on the FMA pipe (common/exp2_poly.h: 2 FMNMX, 3 FADD, 5 FFMA, a shift and an FMUL each) and the rest on
+     MUFU.EX2, whose 16 a clock per SM take about as long as the block's wgmma at D = 64 (bench/RESULTS.md,
+     eighth session). D = 64: row 0's tiles with 2, 4, 6, 1, 3 of 16 (variants 10, 11, 12, 16, 17); D = 128: the
+     persistent row 0 (variant 8) with 2, 4, 1 of 16 (10, 11, 12). Each polynomial costs 12 instructions
+     where MUFU's costs one issue slot (8 cycles of its pipe a warp): the issue rate caps the useful share near
+     2 of 16 (bench/RESULTS.md). Masked calls (MASK_CLASS_ANY) run variant 0's kernels. Not bitwise variant
+     0: within the dtype's tolerance of float64 (tests/gpu/test_gpu_sm90_variants.c) */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF */
+  {OP_FWD,  0,  64, 10,   128,  3, true,   128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 2},
+  {OP_FWD,  0,  64, 11,   128,  3, true,   128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 4},
+  {OP_FWD,  0,  64, 12,   128,  3, true,   128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 6},
+  {OP_FWD,  0,  64, 16,   128,  3, true,   128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 1},
+  {OP_FWD,  0,  64, 17,   128,  3, true,   128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 3},
+  {OP_FWD,  0, 128, 10,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 2},
+  {OP_FWD,  0, 128, 11,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 4},
+  {OP_FWD,  0, 128, 12,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 1},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -327,7 +347,8 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false};
+  Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
+                0};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
