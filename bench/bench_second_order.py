@@ -34,7 +34,7 @@ import backends  # noqa: E402
 import timing  # noqa: E402
 
 
-def run_case(N, D, causal, dtype, device, iters, tokens, width, triton=None):
+def run_case(N, D, causal, dtype, device, iters, tokens, width, triton=None, which=("hvp", "func_hvp")):
     B, H = max(1, tokens // N), max(1, width // D)
     g = torch.Generator().manual_seed(0)
     mk = lambda: torch.randn(B, H, N, D, generator=g).to(dtype).to(device)
@@ -82,6 +82,7 @@ def run_case(N, D, causal, dtype, device, iters, tokens, width, triton=None):
         return torch.func.jvp(torch.func.grad(loss, argnums=(0, 1, 2)), (q, k, v), (qd, kd, vd))[1]
 
     calls = [("hvp", hvp_auto)] + ([("func_hvp", hvp_func)] if hasattr(torch, "func") else [])
+    calls = [c for c in calls if c[0] in which]
     ref = {}
     for name, call in calls:
         for lib, loss in losses.items():
@@ -137,6 +138,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=16384)
     ap.add_argument("--width", type=int, default=2048)
     ap.add_argument("--triton-path", default=None, help="folder holding the Triton package's jvp_flash_attention")
+    ap.add_argument("--calls", default="hvp,func_hvp", help="which HVP calls to time (hvp: autograd.functional, "
+                    "func_hvp: torch.func)")
     ap.add_argument("--profile", action="store_true", help="profile jfa's torch.func HVP instead (torch >= 2.0)")
     a = ap.parse_args()
     if a.profile:
@@ -150,7 +153,7 @@ def main():
     print("torch %s, %s, %s" % (torch.__version__, device, dtype), flush=True)
     for c in a.cases.split(","):
         N, D, causal = (int(x) for x in c.split(":"))
-        row = run_case(N, D, bool(causal), dtype, device, a.iters, a.tokens, a.width, triton)
+        row = run_case(N, D, bool(causal), dtype, device, a.iters, a.tokens, a.width, triton, a.calls.split(","))
         print(" ".join("%s=%s" % (k, ("%.4g" % v) if isinstance(v, float) else v) for k, v in row.items()),
               flush=True)
 

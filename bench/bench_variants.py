@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""bench_variants.py - the sm90 tuning variants of the forward and the fused forward+JVP timed in one
+process (a tuning build, -DJFA_TUNING=ON: the library reads JFA_TUNE_SM90A at each call, so this script
+sets it between calls): each (op, N, D, causal) row timed under each variant on the same inputs
+(B·N = 16384 tokens, H·D = 2048, BHSD, bf16), TFLOP/s by jfa_bench's convention (fwd = 4·B·H·N²·D,
+halved when causal; JVP 3x). One process instead of one jfa_bench per variant: no per-run setup.
+
+    PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so python3 bench/bench_variants.py \\
+        --rows fwd:4096:64:0:0,16,13 --rows jvp:4096:256:0:0,2,3,4 [--iters 20]
+A row is op:N:D:causal:variants (variants separated by commas; 0 = the default).
+"""
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from jfa.torch import _core  # noqa: E402
+import timing  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", action="append", required=True, help="op:N:D:causal:v1,v2,... (op fwd or jvp)")
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--dtype", default="bfloat16")
+    a = ap.parse_args()
+    dt = getattr(torch, a.dtype)
+    print("torch %s, %s, JFA_LIBRARY=%s" % (torch.__version__, dt, os.environ.get("JFA_LIBRARY")))
+    for row in a.rows:
+        op, N, D, causal, vs = row.split(":")
+        N, D, causal = int(N), int(D), int(causal)
+        B, H = max(1, 16384 // N), max(1, 2048 // D)
+        g = torch.Generator(device="cuda").manual_seed(0)
+        mk = lambda: torch.randn(B, H, N, D, device="cuda", dtype=dt, generator=g)
+        q, k, v, qd, kd, vd = (mk() for _ in range(6))
+        cfg = _core.Config(None, 1 if causal else 0)
+        flop = 4.0 * B * H * N * N * D * (0.5 if causal else 1.0) * (3.0 if op == "jvp" else 1.0)
+        if op == "jvp":
+            call = lambda: _core.forward(q, k, v, cfg, qd, kd, vd)
+        else:
+            call = lambda: _core.forward(q, k, v, cfg)
+        ref = None
+        out = []
+        for var in vs.split(","):
+            os.environ["JFA_TUNE_SM90A"] = var
+            ms = timing.median_ms(call, a.iters, warmup=3)
+            o = call()[0].float()
+            diff = 0.0 if ref is None else ((o - ref).norm() / ref.norm()).item()  # against the first variant
+            ref = o if ref is None else ref
+            out.append("v%s %.3f ms %.1f TFLOP/s (rel %.1e)" % (var, ms, flop / ms / 1e9, diff))
+        os.environ.pop("JFA_TUNE_SM90A", None)
+        print("%s N=%d D=%d causal=%d B=%d H=%d: %s" % (op, N, D, causal, B, H, "; ".join(out)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
