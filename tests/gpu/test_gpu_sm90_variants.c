@@ -8,8 +8,9 @@
  * softmax), so at variant 0's BN = 128 (variants 3 and 4, and 6: the order before PVLAG) o and lse
  * must be bitwise those of variant 0; variant 5 (BN = 176) blocks the keys differently, so only
  * the tolerance applies. Each case runs again at D = 64 (and those up to 1000 x 1000 without packed
- * sequences at D = 96, 192, 256) with that head dim's PVLAG variants (variants_d: bitwise variant 0's
- * results where they block the keys as it does). All within the dtype's tolerance of float64. Cases: bf16 / fp16,
+ * sequences at D = 96, 192, 256) with that head dim's variants (variants_d: PVLAG, or at 96 / 192 / 256,
+ * where PVLAG is the default, the order before it; bitwise variant 0's results where they block the keys
+ * as it does). All within the dtype's tolerance of float64. Cases: bf16 / fp16,
  * N = 1, 7, 129, 1000, 4096 (partial last blocks, the stage ring wrapping many times), causal
  * (both alignments, positions with fully masked rows), GQA, MQA, BSHD, and masked calls
  * (MASK_CLASS_ANY): sliding windows (alone, with both causal alignments, one- and two-sided, with
@@ -148,11 +149,12 @@ static void compare_nan(const char *nm, const double *got, const double *ref, si
   free(g), free(r);
 }
 
-/* The PVLAG variants of the other head dims (tiles.h, eighth session): D = 64's 13, 14 (BN = 128, 3 / 4
-   stages: variant 0's BN and arithmetic in another order, bitwise its OVERLAP results) and 15 (BN = 176:
-   the keys blocked otherwise, the tolerance only); D = 96's and 192's 10 (variant 0's tiles: bitwise),
-   192's 11 and 256's 10 (BN = 64: the tolerance only); D = 64's EXPF variants (10, 11, 12, 16, 17: 2, 4, 6, 1, 3
-   of each 16 exponentials on the FMA pipe) the tolerance only */
+/* The variants of the other head dims (tiles.h, eighth session): D = 64's 13, 14 (PVLAG at BN = 128, 3 / 4
+   stages: variant 0's BN and arithmetic in another order, bitwise its OVERLAP results) and 15 (PVLAG at BN =
+   176: the keys blocked otherwise, the tolerance only); D = 96's and 192's 10 (the order before PVLAG, which
+   is row 0 since the eighth session; the same tiles: bitwise), 192's 11 (PVLAG at BN = 64) and 256's 10 (the old
+   order at BN = 80: the tolerance only); D = 64's EXPF variants (10, 11, 12, 16, 17: 2, 4, 6, 1, 3 of each 16
+   exponentials on the FMA pipe) the tolerance only */
 static const struct {
   int D, v, bitwise;
 } variants_d[] = {{64, 13, 1}, {64, 14, 1}, {64, 15, 0}, {64, 10, 0}, {64, 11, 0}, {64, 12, 0}, {64, 16, 0},

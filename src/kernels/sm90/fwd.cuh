@@ -849,11 +849,13 @@ jfa_status_t sm90_fwd_d(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st)
 
 template <int D>
 bool sm90_probe_d(void) {
+  /* row 0's unmasked forward kernel (the one sm90_fwd_variant launches; at D = 128 the non-persistent one,
+     which accumulate-mode calls launch): any kernel of the image tells, and this one is compiled anyway */
   constexpr Sm90Tile c = sm90_tile(OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_CAUSAL, 0);
+  constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   cudaFuncAttributes attr;
-  const bool ok =
-      cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, D, c.BN, false, c.ST, c.OVERLAP, false, false>) ==
-      cudaSuccess;
+  const bool ok = cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, DA, c.BN, false, c.ST, c.OVERLAP,
+                                                                false, c.CS, c.PVLAG, c.STV, c.EXPF>) == cudaSuccess;
   if (!ok) cudaGetLastError();
   return ok;
 }

@@ -11,14 +11,15 @@
  * 64 (the last one half empty at 96, zeros from TMA); FlashAttention-3's shapes (hopper/tile_size.h)
  * guided BN: at D = 256 the O accumulator takes 128 registers a thread and the shared memory
  * 64 KB of Q plus 80 KB a stage, so BN = 80 with 2 stages (226 KB of 227); at D = 192, BN = 112
- * (O 96 registers, S 56). Masked calls run BNM keys a block (a power of two: a boolean dense
+ * (O 96 registers, S 56). Since the eighth session D = 96, 192 and 256 run the PVLAG order (below),
+ * D = 256 at BN = 64 (P V's P of the previous block lives across the softmax). Masked calls run BNM keys a block (a power of two: a boolean dense
  * mask's bits come in 64-bit words per 64 keys). The JVP at D = 192 / 256: O and U alone would
  * be 192 / 256 registers a thread, past the consumers' 240 with S, Sd and P added, so it splits
  * the columns (CS): a CTA takes 64 rows, both consumer warpgroups compute their S and Sd (the
  * score products done twice: 1.5x the JVP's tensor work) and the softmax, and each accumulates
  * O and U for its 128 columns (at 256: O 64 + U 64 + S 16 + Sd 16 + P 16 registers). Shared
  * memory sets BN: Q and Qd 64 KB and 64 KB a stage of K, V, Kd, Vd at BN = 32 (D = 256, 2 stages;
- * D = 192: 48 + 3 x 48 KB). D = 192 before 2026-12-02 (fifth session) ran at 165 TFLOP/s against 298
+ * D = 192: 48 + 3 x 48 KB; since the eighth session D = 256 takes BN = 64 in two rings of one stage, STV). D = 192 before 2026-12-02 (fifth session) ran at 165 TFLOP/s against 298
  * at 256 because ptxas serialised every wgmma of its kernel (C7520: the branch between the 128- and
  * 64-column products was on a thread-derived wg; fwd.cuh now branches on a warp-uniform copy).
  * The default at D = 192 since the fifth session (variant 4 there; H200 274 -> 350 TFLOP/s) and tuning
@@ -124,21 +125,26 @@ struct Sm90Tile {
   int EXPF;        /* 16-bit forward, unmasked and causal calls (masked ones run variant 0's kernel; the PERSIST
                       rows' boolean dense masks too): of each 16 probabilities of a row, EXPF computed on the FMA
                       pipe (common/exp2_poly.h) instead of MUFU.EX2 (softmax.cuh fwd_softmax_block); 0: none */
+  int STM;         /* masked calls' stages (MASK_CLASS_ANY: ST = STM, no second ring) where the row's unmasked
+                      tiles (STV: two rings of one stage) would leave them one; 0: ST */
 };
 
 /* clang-format off */
 static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS */
   {OP_FWD,  0,  64, 0,    128,  3, true,   128, false, false},
-  {OP_FWD,  0,  96, 0,    128,  2, false,  128, true, false},
+  {OP_FWD,  0,  96, 0,    128,  2, false,  128, true,  false, false,  0,  0, true,  true}, /* PVLAG: variant 10 before */
   {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true}, /* variant 8: persistent */
-  {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false},
-  {OP_FWD,  0, 256, 0,     80,  2, false,   64, false, false},
+  {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false, false,  0,  0, true,  true}, /* PVLAG: variant 10 before */
+  {OP_FWD,  0, 256, 0,     64,  2, false,   64, false, false, false,  0,  0, true,  true}, /* PVLAG: variant 10 before */
   {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false},
   {OP_JVP,  0,  96, 0,     64,  2, false,   64, true, false},
   {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false},
   {OP_JVP,  0, 192, 0,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true}, /* = variant 4 before */
-  {OP_JVP,  0, 256, 0,     32,  2, false,   32, false, true},
+  /* D = 256: two rings of one stage at BN = 64 (tuning variant 4 before the eighth session: H200 351.6 against
+     287.9 TFLOP/s, N = 4096); masked calls at BNM = 32 with 2 stages (STM), as before */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM */
+  {OP_JVP,  0, 256, 0,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
   /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup; CS: 64 shared by both, each
      owning half of dK's and dV's columns), ST stages of Q and dO (BM = 64 query rows); OVERLAP,
      BNM, PAD unused */
@@ -186,22 +192,24 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0, 192, 4,     32,  3, false,   32, false, true},
   /* and OVERLAP (the S and Sd of block j + 1 issued before the softmax of block j: sn, sdn) */
   {OP_JVP,  0, 192, 5,     32,  3, true,    32, false, true,  false,  0,  0, false, false, true},
-  /* the same at D = 256 (its column split is even: O and U 64 + 64 registers; 0 spills unmasked, the
-     masked kernel would spill 20 bytes: masked calls run variant 0's) */
+  /* the same at D = 256 over variant 4's tiles (its column split is even: O and U 64 + 64 registers; 0 spills
+     unmasked, the masked kernel would spill 20 bytes: masked calls run variant 0's, BNM = 32 with 2 stages) */
   {OP_JVP,  0, 256, 1,     32,  2, true,    32, false, true},
   /* D = 256 at BN = 48 (the keys a block that gave D = 192 +19%: the score products' wgmma at N = 48 read
      3.5 KB of shared memory a k16 step for 1.5x the work of N = 32's 3 KB), which two stages of K, V,
      Kd, Vd (2 x 96 KB + Q, Qd 64 KB) do not fit: two rings (STV), K and Kd apart from V and Vd, 48 KB a
      stage: variant 2 one K stage and two V stages (K(j + 1) loads while the consumers run the softmax
-     and P V of block j), 3 two K stages and one V stage; 64 + 3 x 48 = 208 KB; 4: BN = 64 (N = 64: 4 KB
-     a k16 step for 2x N = 32's work), one stage of each (64 + 2 x 64 = 192 KB). Consumers' registers
-     (setmaxnreg probe): 2, 3 217..224, 4 233..240 (variant 0 <= 208). The same products in the same
-     order per element as variant 0 but over blocks of 48 / 64 keys: not bitwise (the online softmax's
-     rescales fall elsewhere); masked calls run variant 0's tiles */
+     and P V of block j), 3 two K stages and one V stage; 64 + 3 x 48 = 208 KB; BN = 64 (N = 64: 4 KB
+     a k16 step for 2x N = 32's work), one stage of each (64 + 2 x 64 = 192 KB), is row 0 since the eighth
+     session (tuning variant 4 before; H200, N = 4096, JVP TFLOP/s: 0 (BN = 32, now 4) 287.9, 2 319.3, 3 323.7,
+     BN = 64 351.6). Consumers' registers (setmaxnreg probe): 2, 3 217..224, BN = 64 233..240 (BN = 32 <=
+     208). The same products in the same order per element as variant 4 but over blocks of 48 / 64 keys: not
+     bitwise (the online softmax's rescales fall elsewhere); masked calls run variant 0's masked tiles (BNM =
+     32, 2 stages) */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV */
   {OP_JVP,  0, 256, 2,     48,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 2},
   {OP_JVP,  0, 256, 3,     48,  2, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1},
-  {OP_JVP,  0, 256, 4,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1},
+  {OP_JVP,  0, 256, 4,     32,  2, false,   32, false, true}, /* the default before the eighth session */
   {OP_FWD,  0, 192, 1,     96,  2, false,   64, false, false},
   {OP_FWD,  0, 256, 1,     64,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 2,     64,  3, true,    64, false, false},
@@ -235,13 +243,15 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0,  64, 13,   128,  3, false,  128, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0,  64, 14,   128,  4, false,  128, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0,  64, 15,   176,  3, false,  128, false, false, false,  0,  0, true,  true},
-  /* D = 96, 192, 256 in the PVLAG order (eighth session; issue 18: D = 256's forward at 0.74x SDPA's), masked
-     calls too (PVLAGM): 10 at variant 0's tiles at D = 96 and 192 (bitwise its results), at BN = 64 at D = 256
-     (at variant 0's BN = 80 the PVLAG kernel spills 4 bytes); 11 at D = 192: BN = 64, 3 stages */
-  {OP_FWD,  0,  96, 10,   128,  2, false,  128, true,  false, false,  0,  0, true,  true},
-  {OP_FWD,  0, 192, 10,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
+  /* D = 96, 192, 256: the PVLAG order (masked calls too, PVLAGM) is row 0 since the eighth session (H200, N = 4096,
+     forward TFLOP/s before / PVLAG: D = 96 330.3 / 362.9, 192 478.4 / 513.5, 256 502.4 / 537.1, causal 391.8 /
+     395.1; bench/RESULTS.md); variant 10 keeps the order before it (S, softmax, P V per block; at D = 96 and 192
+     the same tiles, bitwise row 0's results; at 256 BN = 80, where the PVLAG kernel spills 4 bytes: row 0
+     takes BN = 64); 11 at D = 192: PVLAG at BN = 64, 3 stages */
+  {OP_FWD,  0,  96, 10,   128,  2, false,  128, true,  false},
+  {OP_FWD,  0, 192, 10,   112,  2, false,   64, false, false},
   {OP_FWD,  0, 192, 11,    64,  3, false,   64, false, false, false,  0,  0, true,  true},
-  {OP_FWD,  0, 256, 10,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
+  {OP_FWD,  0, 256, 10,    80,  2, false,   64, false, false},
   /* issue 19 (2026-12-02 eighth session, branch exp2): the forward with EXPF of each 16 probabilities of a row
      on the FMA pipe (common/exp2_poly.h: 2 FMNMX, 3 FADD, 5 FFMA, a shift and an FMUL each) and the rest on
      MUFU.EX2, whose 16 a clock per SM take about as long as the block's wgmma at D = 64 (bench/RESULTS.md,
@@ -345,14 +355,17 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
 }
 
 /** The tiles of (op, dtype, head dim D, mask class, variant); .D == 0 when there is none.
- *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN). */
+ *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN) and, where the row has STM, STM stages of one ring. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
-                0};
+                0, 0};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
-      if (mask_class == MASK_CLASS_ANY) t.BN = r.BNM;
+      if (mask_class == MASK_CLASS_ANY) {
+        t.BN = r.BNM;
+        if (r.STM) t.ST = r.STM, t.STV = 0;
+      }
       return t;
     }
   return t;
