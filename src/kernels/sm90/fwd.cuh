@@ -22,7 +22,9 @@
  *       O += P V,  U += P (Sd - c) V + P Vd    wgmma, A = P from registers, B = V N-major,
  *     then releases the stage (one arrival per consumer warp).
  *     The two consumers take turns issuing their score products (named barriers 1 and 2,
- *     "ping-pong"), so one's softmax overlaps the other's products. The D = 64 forward also
+ *     "ping-pong"), so one's softmax overlaps the other's products (tiles.h NC = 3, D = 64 tuning variants
+ *     18-21: three consumer warpgroups, BM = 192 rows, 512 threads, the consumers at 160 registers, the
+ *     turns a round robin 0 -> 1 -> 2 on named barriers 1, 2, 3). The D = 64 forward also
  *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
  *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
  *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
@@ -69,12 +71,15 @@
    OVERLAP): K (and Kd) and V (and Vd) in two rings, ST stages of K, Kd and STV of V, Vd, each ring
    with its full / empty barriers (the consumers release K once their score products are done, V after
    P V), so that the stages fit more keys; 0: one ring of ST stages of K, V (, Kd, Vd). */
-template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false, int STV = 0> struct Sm90Fwd {
+template <int D, int BN, bool JVP, int ST, bool CS = false, bool MASKED = false, int STV = 0, int NC = 0>
+struct Sm90Fwd {
   static_assert(D % 16 == 0 && BN % 16 == 0 && BN <= 256, "wgmma k16 steps over D and over the keys");
+  static_assert(NC == 0 || (NC == 3 && !CS && !JVP && !MASKED && STV == 0), "NC = 3: the 16-bit forward, unmasked");
   /* NH column slabs of 64 (the last one part zeros when 64 does not divide D); CS (column
-     split): both consumers take the same 64 rows */
-  static constexpr int BM = CS ? 64 : 128, NH = (D + 63) / 64, NPART = JVP ? 4 : 2, NQ = JVP ? 2 : 1;
-  static constexpr int NT = BN / 8, DT = D / 8, NTHREADS = 384;
+     split): both consumers take the same 64 rows; NCW consumer warpgroups (tiles.h NC; 0: 2) */
+  static constexpr int NCW = NC ? NC : 2;
+  static constexpr int BM = CS ? 64 : 64 * NCW, NH = (D + 63) / 64, NPART = JVP ? 4 : 2, NQ = JVP ? 2 : 1;
+  static constexpr int NT = BN / 8, DT = D / 8, NTHREADS = 128 * (NCW + 1);
   static constexpr uint32_t HALF_Q = BM * 128, HALF_K = BN * 128; /* bytes of one 64-column half */
   /* STAGE_BYTES: a stage of the (K) ring; STV: VSTAGE_BYTES a stage of the V ring, from V_RING */
   static constexpr uint32_t Q_BYTES = NH * HALF_Q, STAGE_BYTES = (STV ? NPART / 2 : NPART) * NH * HALF_K;
@@ -147,10 +152,10 @@ __device__ __forceinline__ uint64_t bits_range(int lo, int hi) {
 
 /* S = Q K^T (, Sd = Qd K^T + Q Kd^T) of one warpgroup's 64 rows (qrow: their byte offset in
    a Q half) against the stage at kv: k16 steps along D, 4 per 64-column half. Issues only. */
-template <typename T, int D, int BN, bool JVP, int ST, bool CS, int STV = 0>
+template <typename T, int D, int BN, bool JVP, int ST, bool CS, int STV = 0, int NC = 0>
 __device__ __forceinline__ void mma_scores(float (&s)[1][BN / 8][4], float (&sd)[1][JVP ? BN / 8 : 1][4],
                                            uint32_t sQ, uint32_t sQd, uint32_t qrow, uint32_t kv) {
-  typedef Sm90Fwd<D, BN, JVP, ST, CS, false, STV> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, false, STV, NC> C;
   const uint32_t sK = kv, sKd = kv + C::KD_OFF;
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
@@ -274,19 +279,31 @@ __device__ __forceinline__ void fwd_last_pv(float (&o)[1][DA / 8][4], float (&u)
   if (lane == 0) mbar_arrive(vbar + 8 * (ST + sp));
 }
 
+/* The ping-pong's next turn: the named barrier (1 ..) on which consumer warpgroup wg of NCW arrives after
+   issuing its products, the one its successor waits on: two consumers 2 - wg (1 + wg waits), three a
+   round robin 0 -> 1 -> 2 -> 0 (consumer c waits on 1 + c) */
+template <int NCW> __device__ __forceinline__ int pp_next_bar(int wg) {
+  if constexpr (NCW == 2) return 2 - wg;
+  else return wg == NCW - 1 ? 1 : wg + 2;
+}
+
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
    rows, the first O's and U's columns 0..127, the second the rest; or (tiles.h CSE, D = 192) 96:
    the first columns 0..95, the second 96..191 (mma_pv). PVLAG (tiles.h; 16-bit forward:
    unmasked and causal calls, and MASKED ones in the rows with PVLAGM): the P V of block j issued after
    the S of block j + 1 (the consumers' PVLAG loop). EXPF (tiles.h; 16-bit forward): of each 16 probabilities
-   of a row, EXPF on the FMA pipe (fwd_softmax_block, common/exp2_poly.h) */
+   of a row, EXPF on the FMA pipe (fwd_softmax_block, common/exp2_poly.h). NC (tiles.h; 0: 2): consumer
+   warpgroups; 3 (16-bit forward, unmasked and causal): BM = 192 rows, 512 threads, the producer at 24
+   registers and the consumers at 160 (128 x 24 + 384 x 160 = 64512 of 65536), the ping-pong a round robin */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0, int EXPF = 0>
-__global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
-                                                            const __grid_constant__ Sm90Maps tm) {
+          int STV = 0, int EXPF = 0, int NC = 0>
+__global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
+                                                                              const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV, NC> C;
+  constexpr int NCW = C::NCW;
+  static_assert(NC == 0 || (NC == 3 && !EXPF), "NC = 3: without EXPF (and unmasked, not the JVP: Sm90Fwd)");
   constexpr int NT = C::NT, DT = DA / 8, NH = C::NH, NW = C::NW;
   static_assert(CS ? (DA == 128 || 2 * DA == D) : (DA == D || DA == NH * 64),
                 "accumulator columns: D, whole slabs, or 128 or D / 2 (CS)");
@@ -332,14 +349,14 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       /* the TMA thread, and with a dense mask warp 1's lanes (their class) and, CPA_ARRIVALS, the
          arrivals of their copies (cp_async_mbar_arrive) */
       mbar_init(bar + 8 * s, dense ? 1 + 32 * (1 + CPA_ARRIVALS) : 1);
-      mbar_init(bar + 8 * (ST + s), 8); /* one arrival per consumer warp */
+      mbar_init(bar + 8 * (ST + s), 4 * NCW); /* one arrival per consumer warp */
     }
     mbar_init(bar_q, 1);
     if (PVLAG) {
 #pragma unroll
       for (int s = 0; s < ST; ++s) {
         mbar_init(vbar + 8 * s, 1);
-        mbar_init(vbar + 8 * (ST + s), 8);
+        mbar_init(vbar + 8 * (ST + s), 4 * NCW);
       }
     }
     if (STV) {
@@ -515,8 +532,9 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
     }
   } else {
     /* consumer warpgroups: 64 rows each, 16 per warp */
-    /* MASKED: 232, so that 32 + 2 x 232 <= 3 x 168, the launch's count */
-    if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    /* MASKED: 232, so that 32 + 2 x 232 <= 3 x 168, the launch's count; NC = 3: 160 (24 + 3 x 160 <= 4 x 128) */
+    if constexpr (NCW == 3) asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory");
+    else if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2;
     const int wrow = (CS ? 0 : wg * 64) + (cw & 3) * 16; /* CTA-local first row of this warp */
@@ -574,16 +592,19 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
       }
       return bm;
     };
-    /* issues the scores of block i (ping-pong: the two consumers take turns issuing) */
+    /* issues the scores of block i (ping-pong: the consumers take turns issuing, in a round robin of NCW;
+       each waits on barrier 1 + wg, the arriving warpgroup and it 256 threads, and passes the turn on
+       (pp_next_bar) except the last one after the last block) */
     auto issue_scores = [&](int i, float (&dst)[1][NT][4], float (&dstd)[1][JVP ? NT : 1][4]) {
       mbar_wait(bar + 8 * (i % ST), (uint32_t)((i / ST) & 1));
       named_bar_sync(1 + wg, 256);
       wg_fence();
-      mma_scores<T, D, BN, JVP, ST, CS, STV>(dst, dstd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
+      mma_scores<T, D, BN, JVP, ST, CS, STV, NC>(dst, dstd, sQ, sQd, qrow, sKV + (i % ST) * C::STAGE_BYTES);
       wg_commit();
-      if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
+      if (!(wg == NCW - 1 && i == nlive - 1)) named_bar_arrive(pp_next_bar<NCW>(wg), 256);
     };
-    if (wg == 1 && nlive > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
+    /* warpgroup 0 takes the tensor cores first */
+    if (wg == NCW - 1 && nlive > 0) named_bar_arrive(1, 256);
     if (OVERLAP && nlive > 0) {
       issue_scores(0, s, sd);
       wg_wait<0>();
@@ -619,13 +640,13 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
         wg_reg_fence<DT * 4>(&o[0][0][0]);
         wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
         wg_fence();
-        mma_scores<T, D, BN, JVP, ST, CS>(s, sd, sQ, sQd, qrow, sKV + st * C::STAGE_BYTES);
+        mma_scores<T, D, BN, JVP, ST, CS, 0, NC>(s, sd, sQ, sQd, qrow, sKV + st * C::STAGE_BYTES);
         wg_commit();
         if (pv) {
           mma_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
           wg_commit();
         }
-        if (!(wg == 1 && i == nlive - 1)) named_bar_arrive(2 - wg, 256);
+        if (!(wg == NCW - 1 && i == nlive - 1)) named_bar_arrive(pp_next_bar<NCW>(wg), 256);
       };
       /* after S(i) has landed: releases K(i), the softmax of block i (alpha: its rescale of O).
          MASKED: bmk and dw, block i's mask and bits (block_bits), were read from stage i % ST
@@ -778,14 +799,14 @@ __global__ void __launch_bounds__(384, 1) fwd_sm90a_kernel(const __grid_constant
 }
 
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0, int EXPF = 0>
+          int STV = 0, int EXPF = 0, int NC = 0>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV> C;
+  typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV, NC> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF>;
+  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -813,14 +834,14 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
     }
   }
   if (!a.masked)
-    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF>(a, t, st);
+    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
      where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
      masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with
      232 registers, spills; the two rings, STV); EXPF's share of exponentials is left to unmasked calls */
   constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
-  constexpr bool own = m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
-                                    Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448);
+  constexpr bool own = !m.NC && (m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
+                                                Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448));
   constexpr Sm90Tile mm = own ? m : m0;
   return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM>(a, t, st);
 }

@@ -127,6 +127,8 @@ struct Sm90Tile {
                       pipe (common/exp2_poly.h) instead of MUFU.EX2 (softmax.cuh fwd_softmax_block); 0: none */
   int STM;         /* masked calls' stages (MASK_CLASS_ANY: ST = STM, no second ring) where the row's unmasked
                       tiles (STV: two rings of one stage) would leave them one; 0: ST */
+  int NC;          /* consumer warpgroups of 64 rows (0: 2; 3: BM = 192, 512 threads, the consumers at 160 registers;
+                      16-bit forward, unmasked and causal calls: masked ones run variant 0's kernel; fwd.cuh) */
 };
 
 /* clang-format off */
@@ -269,6 +271,19 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 128, 10,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 2},
   {OP_FWD,  0, 128, 11,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 4},
   {OP_FWD,  0, 128, 12,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 1},
+  /* issue 19 (2026-12-02 eighth session, branch fwd3c): D = 64 with three consumer warpgroups (NC = 3: BM = 192
+     query rows a CTA, 512 threads, the producer at 24 registers and the consumers at 160; FlashAttention-3's shape
+     at this head dim), for more independent work per SM (ncu of row 0: no pipe saturated, 0.76 eligible warps a
+     scheduler). 18: BN = 128, 3 stages, S, softmax, P V per block (O 32 + S 64 + P 32 registers a thread);
+     19: OVERLAP at BN = 64, 4 stages; 20: PVLAG at BN = 128, 3 stages; 21: OVERLAP at BN = 80, 3 stages. ptxas
+     (consumers at 160): 0 spills for these; OVERLAP spills at BN = 128 (524 bytes: O 32 + S 64 + S 64 + P 32) and
+     at BN = 96 (80 bytes). Masked calls run row 0's kernel (sm90_fwd_variant). Checked within the dtype's
+     tolerance of float64 (tests/gpu/test_gpu_sm90_variants.c), not bitwise against row 0 */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC */
+  {OP_FWD,  0,  64, 18,   128,  3, false,  128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 3},
+  {OP_FWD,  0,  64, 19,    64,  4, true,    64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 3},
+  {OP_FWD,  0,  64, 20,   128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3},
+  {OP_FWD,  0,  64, 21,    80,  3, true,    64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 3},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -358,7 +373,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN) and, where the row has STM, STM stages of one ring. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
-                0, 0};
+                0, 0, 0};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
