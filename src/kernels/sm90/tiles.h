@@ -277,7 +277,8 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      scheduler). 18: BN = 128, 3 stages, S, softmax, P V per block (O 32 + S 64 + P 32 registers a thread);
      19: OVERLAP at BN = 64, 4 stages; 20: PVLAG at BN = 128, 3 stages; 21: OVERLAP at BN = 80, 3 stages. ptxas
      (consumers at 160): 0 spills for these; OVERLAP spills at BN = 128 (524 bytes: O 32 + S 64 + S 64 + P 32) and
-     at BN = 96 (80 bytes). Masked calls run row 0's kernel (sm90_fwd_variant). Checked within the dtype's
+     at BN = 96 (80 bytes); setmaxnreg probes: at 144, 18, 20 and 21 spill (28 / 144 / 64 bytes), 19 not. Masked
+     calls run row 0's kernel (sm90_fwd_variant). Checked within the dtype's
      tolerance of float64 (tests/gpu/test_gpu_sm90_variants.c), not bitwise against row 0 */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC */
   {OP_FWD,  0,  64, 18,   128,  3, false,  128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 3},
