@@ -105,14 +105,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_jvp_tc_kernel(const BwdJvpArgs a)
     tc_load_tile<T, D, BM, NTHREADS>(dOds + buf * BM * DS, a.doutd, b, h, q0, p.Nq, a.Dreal);
     for (int r = threadIdx.x; r < BM; r += NTHREADS) {
       const int64_t i = q0 + r;
-      float l = INFINITY, m = 0.f, dl = 0.f, dld = 0.f;
-      if (i < p.Nq) {
-        l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-        l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
-        m = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
-        dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
-        dld = ((const float *)a.deltad.p)[voff(a.deltad, b, h, i, 0)];
-      }
+      const float4 rs = bwd_jvp_row_stats(a, b, h, i, p.Nq);
+      const float l = rs.x, m = rs.y, dl = rs.z, dld = rs.w;
       lse_s[buf * BM + r] = l;
       mu_s[buf * BM + r] = m;
       del_s[buf * BM + r] = dl;

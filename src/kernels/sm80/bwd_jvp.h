@@ -23,6 +23,21 @@ struct BwdJvpArgs {
   float scale, scale_log2;
 };
 
+/** Query row i's statistics for both families' backward-JVP kernels: lse in log2 units (+inf for a row
+ *  without keys, so that its P is 0), mu, Delta and Deltad (x, y, z, w); rows past nq (the problem's Nq): +inf
+ *  and zeros. */
+__device__ __forceinline__ float4 bwd_jvp_row_stats(const BwdJvpArgs &a, int64_t b, int64_t h, int64_t i, int64_t nq) {
+  float l = INFINITY, m = 0.f, dl = 0.f, dld = 0.f;
+  if (i < nq) {
+    l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+    l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
+    m = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
+    dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+    dld = ((const float *)a.deltad.p)[voff(a.deltad, b, h, i, 0)];
+  }
+  return make_float4(l, m, dl, dld);
+}
+
 /** Bytes of dynamic shared memory of the kernel with NW warps and BM query rows at head dim D
  *  for 16-bit elements: K, Kd, V, Vd (16 NW rows each); Q, Qd, dO, dOd and dS, dSd, twice
  *  (double-buffered); lse, mu, delta, deltad twice; masked: the rows' key intervals twice. */

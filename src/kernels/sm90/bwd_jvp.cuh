@@ -196,15 +196,8 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
           for (int r = 0; r < 2; ++r) {
             const int64_t i = q0 + lane + 32 * r;
-            float l = INFINITY, m = 0.f, dl = 0.f, dld = 0.f;
-            if (i < p.Nq) {
-              l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-              l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
-              m = ((const float *)a.mu.p)[voff(a.mu, b, h, i, 0)];
-              dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
-              dld = ((const float *)a.deltad.p)[voff(a.deltad, b, h, i, 0)];
-            }
-            lr[r] = l, mr[r] = m, dr[r] = dl, ddr[r] = dld;
+            const float4 rs = bwd_jvp_row_stats(a, b, h, i, p.Nq);
+            lr[r] = rs.x, mr[r] = rs.y, dr[r] = rs.z, ddr[r] = rs.w;
           }
         }
         /* P40: one half's statistics (qh: lse in log2 units, +inf for rows without keys and past Nq, and
