@@ -287,8 +287,8 @@ def test_jvp_stats_same_tangent_predicate(gen):
 def test_backward_jvp_reuses_jvp_stats(gen, monkeypatch, shape, kwargs):
     """Forward-over-reverse through _second_order.backward with a JvpStats of the forward call (as
     _Attention's backward passes plain_jvp's): along the same tangents no fused call is made and the
-    HVP of sum(O^2) equals the reference's; along a clone of one tangent, the one fused call of
-    today. Runs on any torch (the classic Function; torch 1.13's forward AD cannot run plain_jvp
+    HVP of sum(O^2) equals the reference's; along a clone of one tangent, or with k without a tangent
+    (an HVP in q and v only), the one fused call of today and the reference HVP. Runs on any torch (the classic Function; torch 1.13's forward AD cannot run plain_jvp
     itself: a None tangent for lse fails there)."""
     from jfa.torch import _autograd, _core, _second_order
     xs, _, r = _setup(gen, shape, kwargs)
@@ -297,13 +297,18 @@ def test_backward_jvp_reuses_jvp_stats(gen, monkeypatch, shape, kwargs):
     cfg = _core.Config(None, _ALIGN[kwargs.get("causal_alignment", "top_left")] if kwargs.get("is_causal") else 0)
     _, hvr = torch.autograd.functional.hvp(lambda a, b, c: (r(a, b, c) ** 2).sum(), xs, ts)
     o, lse, _, _ = _core.forward(*xs, cfg)
-    for reuse in (True, False):
+    # k without a tangent (an HVP in q and v only): the call's JvpStats holds None for it, while the
+    # backward's jvp rule gets k's direction materialized as zeros (a fresh tensor, not provably the
+    # call's none): the one fused call of today, and the reference HVP with a zero k direction
+    ts_qv = (ts[0], torch.zeros_like(ts[1]), ts[2])
+    _, hvr_qv = torch.autograd.functional.hvp(lambda a, b, c: (r(a, b, c) ** 2).sum(), xs, ts_qv)
+    for reuse, k_tangent in ((True, True), (False, True), (True, False)):
         calls = _fused_counter(monkeypatch)
         with fwAD.dual_level():
-            x = tuple(fwAD.make_dual(a, b) for a, b in zip(xs, ts))
+            x = tuple(a if i == 1 and not k_tangent else fwAD.make_dual(a, b) for i, (a, b) in enumerate(zip(xs, ts)))
             tangents = tuple(fwAD.unpack_dual(a).tangent for a in x)
             with torch.no_grad():
-                _, _, od, mu = _core.forward(*xs, cfg, *ts)
+                _, _, od, mu = _core.forward(*xs, cfg, *(ts if k_tangent else ts_qv))
             seen = tangents if reuse else (tangents[0].clone(),) + tangents[1:]
             st = _second_order.make_jvp_stats(x, seen, cfg, None, od, mu)
             del calls[:]
@@ -311,9 +316,9 @@ def test_backward_jvp_reuses_jvp_stats(gen, monkeypatch, shape, kwargs):
             g = _second_order.backward(_autograd._backward, _second_order.SINGLE_DEVICE, (*x, o, lse), do, cfg,
                                        None, jvp_stats=st)
             hv = [fwAD.unpack_dual(a).tangent for a in g]
-        assert len(calls) == (0 if reuse else 1), (reuse, len(calls))
-        for a, b in zip(hv, hvr):
-            assert relerr(a, b) < 1e-10, (reuse, relerr(a, b))
+        assert len(calls) == (0 if reuse and k_tangent else 1), (reuse, k_tangent, len(calls))
+        for a, b in zip(hv, hvr if k_tangent else hvr_qv):
+            assert relerr(a, b) < 1e-10, (reuse, k_tangent, relerr(a, b))
 
 
 @pytest.mark.parametrize("shape,kwargs,argnums", [

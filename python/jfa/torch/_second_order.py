@@ -253,15 +253,14 @@ def hess(ops, op, x, do, o, lse, tx, tdo, jvp_stats=None):
     if all(t is None for t in tx):
         hx = ops.backward(q, k, v, o, lse, tdo, op) if tdo is not None else tuple(torch.zeros_like(t) for t in x)
         return tuple(hx) + (torch.zeros_like(o),)
-    if jvp_stats is not None and jvp_stats.matches(x, tx):
-        o2, lse2, od, mu = o, lse, jvp_stats.od, jvp_stats.mu  # O's tangent statistics of that call
-        tdo = torch.zeros_like(o) if tdo is None else tdo
-        hx = ops.backward_jvp(q, k, v, *tx, o2, lse2, od, mu, do, tdo, op)
-        return tuple(hx) + (od,)
+    reuse = jvp_stats is not None and jvp_stats.matches(x, tx)
     tx = tuple(torch.zeros_like(a) if t is None else t for a, t in zip(x, tx))
-    o2, lse2, od, mu = ops.forward_jvp(q, k, v, *tx, op)
-    tdo = torch.zeros_like(o2) if tdo is None else tdo
-    hx = ops.backward_jvp(q, k, v, *tx, o2, lse2, od, mu, do, tdo, op)
+    if reuse:
+        od, mu = jvp_stats.od, jvp_stats.mu  # O's tangent statistics of that call, along tx
+    else:
+        o, lse, od, mu = ops.forward_jvp(q, k, v, *tx, op)
+    tdo = torch.zeros_like(o) if tdo is None else tdo
+    hx = ops.backward_jvp(q, k, v, *tx, o, lse, od, mu, do, tdo, op)
     return tuple(hx) + (od,)
 
 
