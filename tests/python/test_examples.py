@@ -2,7 +2,8 @@
 test_examples.py - examples/consistency_training.py and bench/train_step.py at a tiny size
 (CTest test_python_examples, label cpu): the MeanFlow example in one process with jfa and with
 math attention (the same losses), under two ranks with ring attention over gloo (the loss of
-step 1 equals the single-process one), and the training-step benchmark's table.
+step 1 equals the single-process one), the training-step benchmark's table, and the second-order
+benchmark's row (bench/bench_second_order.py, --calls) in float64.
 """
 import os
 import re
@@ -15,6 +16,7 @@ import pytest
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 EXAMPLE = os.path.join(ROOT, "examples", "consistency_training.py")
 BENCH = os.path.join(ROOT, "bench", "train_step.py")
+BENCH_SO = os.path.join(ROOT, "bench", "bench_second_order.py")
 
 
 def _env():
@@ -82,3 +84,20 @@ def test_train_step_bench_tiny():
     jfa32 = [row for row in rows if row[0] == "float32" and row[1] == "jfa"][0]
     assert all(float(v) < 1e-4 for v in jfa32[5:8]), rows
     assert float(jfa32[2]) > 0
+
+
+def test_second_order_bench_tiny():
+    """bench_second_order.py on the CPU in float64 with --calls hvp: one row whose backward-JVP ratios
+    and times are positive and whose autograd.functional HVP matches SDPA math's (rel, norm); no
+    torch.func column (--calls leaves it out)."""
+    r = subprocess.run([sys.executable, BENCH_SO, "--device", "cpu", "--dtype", "float64", "--cases", "16:8:1",
+                        "--iters", "1", "--tokens", "32", "--width", "16", "--calls", "hvp"],
+                       env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("N=")]
+    assert len(rows) == 1, r.stdout
+    row = dict(kv.split("=", 1) for kv in rows[0].split())
+    assert (row["N"], row["D"], row["causal"]) == ("16", "8", "1"), row
+    assert all(float(row[k]) > 0 for k in ("bwd", "bwd_jvp", "bwd_jvp1", "ratio", "hvp_math", "hvp_jfa")), row
+    assert float(row["hvp_jfa_rel"]) < 1e-10 and abs(float(row["hvp_jfa_norm"]) - 1) < 1e-10, row
+    assert not any(k.startswith("func_hvp") for k in row), row
