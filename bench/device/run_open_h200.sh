@@ -7,7 +7,9 @@
 #      in one process (bench/bench_variants.py; bench/RESULTS.md "three consumer warpgroups ... - prediction");
 #   2. issue 18's table from one run (jfa, the Triton package, SDPA; head dims, a dense mask, a window) through
 #      bench/bench_lanes.py;
-#   3. ncu of the D = 128 forward and backward (issue 19 asks what limits each kernel), with what time is left.
+#   3. ncu of the D = 128 forward and backward (issue 19 asks what limits each kernel), with what time is left;
+#   0. first, the second-order Python tests under torch >= 2.0 (test_torch_func_hvp_one_fused_call is marked cpu:
+#      neither CI, with torch 1.13, nor the GPU runner has ever run it).
 # Logs in $OUT; each step bounded (LIMIT seconds in all, default 540).   bash bench/device/run_open_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_open}
@@ -31,6 +33,8 @@ grep BUILD_WALL "$OUT/build.log"
 } > "$OUT/nc3.log" 2>&1
 cat "$OUT/nc3.log"; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
+timeout 90 python3 -m pytest -q -rs -p no:cacheprovider tests/python/test_second_order.py > "$OUT/so_tests.log" 2>&1
+tail -5 "$OUT/so_tests.log"
 timeout 90 python3 bench/bench_variants.py --iters 15 --rows fwd:4096:64:0:0,18,19,20,21 --rows fwd:16384:64:0:0,18,19,20,21 \
   --rows fwd:4096:64:1:0,18,19,20,21 --rows fwd:16384:64:1:0,18,19,20,21 > "$OUT/nc3_bench.log" 2>&1
 cat "$OUT/nc3_bench.log"; echo "t=$(( $(date +%s) - T0 ))"
