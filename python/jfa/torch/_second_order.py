@@ -378,6 +378,10 @@ def _bwd_forward(q, k, v, do, state):
 
 def _bwd_setup(ctx, inputs, output):
     ctx.state = inputs[4]
+    # directions and cotangents of inputs without one stay None (hess takes None as zero): k's
+    # direction in an HVP in q and v only then matches the forward call's JvpStats, whose k had
+    # no tangent either (materialized zeros would be a fresh tensor, not provably that none)
+    ctx.set_materialize_grads(False)
     ctx.save_for_backward(*inputs[:4])
     ctx.save_for_forward(*inputs[:4])
 
