@@ -22,11 +22,12 @@
  *       O += P V,  U += P (Sd - c) V + P Vd    wgmma, A = P from registers, B = V N-major,
  *     then releases the stage (one arrival per consumer warp).
  *     The two consumers take turns issuing their score products (named barriers 1 and 2,
- *     "ping-pong"), so one's softmax overlaps the other's products (tiles.h NC = 3, D = 64 tuning variants
- *     18-21: three consumer warpgroups, BM = 192 rows, 512 threads, the consumers at 160 registers, the
- *     turns a round robin 0 -> 1 -> 2 on named barriers 1, 2, 3). The D = 64 forward also
- *     issues the S of block j + 1 before the softmax of block j (OVERLAP, a second score
- *     accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
+ *     "ping-pong"), so one's softmax overlaps the other's products (tiles.h NC = 3, the D = 64 forward's row 0
+ *     since the ninth session and tuning variants 18-21: three consumer warpgroups, BM = 192 rows, 512 threads,
+ *     the consumers at 160 registers, the turns a round robin 0 -> 1 -> 2 on named barriers 1, 2, 3; its
+ *     unmasked and causal calls, masked ones run the two-consumer kernel of row 0's MASKV). The D = 64
+ *     forward's tuning variant 22 (row 0 before) issues the S of block j + 1 before the softmax of block j
+ *     (OVERLAP, a second score accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
  *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
  *     sn and sdn; masked calls run variant 0's order).
  * Two rings (tiles.h STV; JVP tuning variants 2-4 at D = 256, unmasked calls): K, Kd in ST stages and
@@ -839,7 +840,10 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
      where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
      masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with
      232 registers, spills; the two rings, STV); EXPF's share of exponentials is left to unmasked calls */
-  constexpr Sm90Tile m0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
+  constexpr Sm90Tile r0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
+  /* row 0 an NC row (D = 64): the masked tiles of the variant its MASKV names */
+  constexpr Sm90Tile m0 = r0.NC ? sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, r0.MASKV) : r0;
+  static_assert(m0.D == D && !m0.NC, "an NC row 0 needs MASKV: a variant of this head dim with two consumers");
   constexpr bool own = !m.NC && (m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
                                                 Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448));
   constexpr Sm90Tile mm = own ? m : m0;
@@ -876,7 +880,7 @@ bool sm90_probe_d(void) {
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   cudaFuncAttributes attr;
   const bool ok = cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, DA, c.BN, false, c.ST, c.OVERLAP,
-                                                                false, c.CS, c.PVLAG, c.STV, c.EXPF>) == cudaSuccess;
+                                                                false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC>) == cudaSuccess;
   if (!ok) cudaGetLastError();
   return ok;
 }

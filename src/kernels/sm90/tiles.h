@@ -129,12 +129,17 @@ struct Sm90Tile {
                       tiles (STV: two rings of one stage) would leave them one; 0: ST */
   int NC;          /* consumer warpgroups of 64 rows (0: 2; 3: BM = 192, 512 threads, the consumers at 160 registers;
                       16-bit forward, unmasked and causal calls: masked ones run variant 0's kernel; fwd.cuh) */
+  int MASKV;       /* NC rows: the variant whose masked tiles masked calls run (row 0's own, when it is an NC row; the
+                      NC kernel has no masked form) */
 };
 
 /* clang-format off */
 static constexpr Sm90Tile kSm90Tiles[] = {
+  /* D = 64: three consumer warpgroups in the PVLAG order since the ninth session (tuning variant 20; the row before,
+     OVERLAP with two consumers, is variant 22, whose masked tiles masked calls run: MASKV) */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV */
+  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 22},
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS */
-  {OP_FWD,  0,  64, 0,    128,  3, true,   128, false, false},
   {OP_FWD,  0,  96, 0,    128,  2, false,  128, true,  false, false,  0,  0, true,  true}, /* PVLAG: variant 10 before */
   {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true}, /* variant 8: persistent */
   {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false, false,  0,  0, true,  true}, /* PVLAG: variant 10 before */
@@ -285,6 +290,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0,  64, 19,    64,  4, true,    64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 3},
   {OP_FWD,  0,  64, 20,   128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3},
   {OP_FWD,  0,  64, 21,    80,  3, true,    64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 3},
+  /* the D = 64 forward's row 0 before the ninth session (two consumers, OVERLAP at BN = 128, 3 stages): masked
+     calls run its masked tiles (row 0's MASKV); H200 (ninth session, N = 4096 / 16384, TFLOP/s) against 20, row 0
+     now: unmasked 294.6 / 317.7 against 313.7 / 353.0, causal 258.3 / 313.4 against 265.6 / 329.3 */
+  {OP_FWD,  0,  64, 22,   128,  3, true,   128, false, false},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -374,7 +383,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN) and, where the row has STM, STM stages of one ring. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
-                0, 0, 0};
+                0, 0, 0, 0};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
