@@ -7,7 +7,10 @@ halved when causal; JVP 3x). One process instead of one jfa_bench per variant: n
 
     PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so python3 bench/bench_variants.py \\
         --rows fwd:4096:64:0:0,16,13 --rows jvp:4096:256:0:0,2,3,4 [--iters 20]
-A row is op:N:D:causal:variants (variants separated by commas; 0 = the default).
+A row is op:N:D:causal:variants (op fwd, jvp or bwd; variants separated by commas; 0 = the default). causal
+w<W> is bench_lanes.py's window<W> (causal, W keys back besides the query's own; TFLOP/s over the visible
+area). A variant NAME=value sets that environment variable instead of JFA_TUNE_SM90A
+(e.g. JFA_TUNE_SM90_BWD_NOBAND=1; "-" for none set).
 """
 import argparse
 import os
@@ -22,7 +25,7 @@ import timing  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", action="append", required=True, help="op:N:D:causal:v1,v2,... (op fwd or jvp)")
+    ap.add_argument("--rows", action="append", required=True, help="op:N:D:causal:v1,v2,... (op fwd, jvp or bwd)")
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--dtype", default="bfloat16")
     a = ap.parse_args()
@@ -30,28 +33,41 @@ def main():
     print("torch %s, %s, JFA_LIBRARY=%s" % (torch.__version__, dt, os.environ.get("JFA_LIBRARY")))
     for row in a.rows:
         op, N, D, causal, vs = row.split(":")
-        N, D, causal = int(N), int(D), int(causal)
+        N, D = int(N), int(D)
+        window = int(causal[1:]) if causal.startswith("w") else 0
+        causal = 1 if window else int(causal)
         B, H = max(1, 16384 // N), max(1, 2048 // D)
         g = torch.Generator(device="cuda").manual_seed(0)
         mk = lambda: torch.randn(B, H, N, D, device="cuda", dtype=dt, generator=g)
         q, k, v, qd, kd, vd = (mk() for _ in range(6))
-        cfg = _core.Config(None, 1 if causal else 0)
-        flop = 4.0 * B * H * N * N * D * (0.5 if causal else 1.0) * (3.0 if op == "jvp" else 1.0)
+        cfg = _core.Config(None, 1 if causal else 0, window=(window, -1) if window else (-1, -1))
+        if window:  # visible pairs: row i sees min(i, W) + 1 keys
+            vis = sum(min(i, window) + 1 for i in range(N))
+        else:
+            vis = N * N * (0.5 if causal else 1.0)
+        flop = 4.0 * B * H * vis * D * {"jvp": 3.0, "bwd": 2.5}.get(op, 1.0)
         if op == "jvp":
             call = lambda: _core.forward(q, k, v, cfg, qd, kd, vd)
+        elif op == "bwd":
+            o, lse = _core.forward(q, k, v, cfg)[:2]
+            call = lambda: _core.backward(q, k, v, o, lse, qd, cfg)
         else:
             call = lambda: _core.forward(q, k, v, cfg)
         ref = None
         out = []
         for var in vs.split(","):
-            os.environ["JFA_TUNE_SM90A"] = var
+            name, val = var.split("=", 1) if "=" in var else ("JFA_TUNE_SM90A", var)
+            if var != "-":
+                os.environ[name] = val
             ms = timing.median_ms(call, a.iters, warmup=3)
-            o = call()[0].float()
+            o = torch.cat([x.float().flatten() for x in call()[:3]]) if op == "bwd" else call()[0].float()
             diff = 0.0 if ref is None else ((o - ref).norm() / ref.norm()).item()  # against the first variant
             ref = o if ref is None else ref
             out.append("v%s %.3f ms %.1f TFLOP/s (rel %.1e)" % (var, ms, flop / ms / 1e9, diff))
-        os.environ.pop("JFA_TUNE_SM90A", None)
-        print("%s N=%d D=%d causal=%d B=%d H=%d: %s" % (op, N, D, causal, B, H, "; ".join(out)), flush=True)
+            if var != "-":
+                os.environ.pop(name, None)
+        print("%s N=%d D=%d causal=%d window=%d B=%d H=%d: %s" % (op, N, D, causal, window, B, H, "; ".join(out)),
+              flush=True)
 
 
 if __name__ == "__main__":

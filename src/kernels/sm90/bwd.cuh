@@ -394,7 +394,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
   /* the query blocks [qb_start, nqb) that may see keys [n0, n0 + BN) (causal, or MASKED: the
      rows of mask_query_range; the sm80 backward's function) and the iterations (GQA heads x
      blocks). Computed once by every thread: the producer and the consumers walk the same blocks. */
-  const BwdQueryBlocks qbs = bwd_query_blocks<BM, BN, MASKED>(p, a.mk, n0);
+  const BwdQueryBlocks qbs = (!MASKED && a.mk.windowed) ? bwd_query_blocks<BM, BN, true>(p, a.mk, n0) /* a band */
+                                                         : bwd_query_blocks<BM, BN, MASKED>(p, a.mk, n0);
   const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb;
   const int64_t total = qbs.per_head * grp;
 
@@ -659,17 +660,23 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
         }
 
         /* P^T and dS^T in place (s <- P, dp <- dS). Key kl (local to the warpgroup) is visible to
-           query qi (local to the block) iff kl < klim and kl - qi <= cdiff (causal), or, MASKED, iff
-           nw0 + kl is in the row's interval [lo, hi) (which holds causal and ends at Nk). */
+           query qi (local to the block) iff kl < klim and clo <= kl - qi <= cdiff (causal and a band's
+           right side give cdiff, its left side clo), or, MASKED, iff nw0 + kl is in the row's interval
+           [lo, hi) (which holds causal and ends at Nk). */
         const float *lb = lse_s + st * BM, *db = del_s + st * BM;
         const int2 *ivb = iv_s + st * BM;
-        const bool need_mask =
-            MASKED ? !mfull : (nw0 + 64 > p.Nk || (p.causal && p.k_pos0 + nw0 + 63 > p.q_pos0 + q0));
-        int cdiff = 1 << 30;
-        if (p.causal) {
+        int cdiff = 1 << 30, clo = -(1 << 30);
+        if (!MASKED) {
+          /* key nw0 + kl of query q0 + qi: rel = pos_k - pos_q = (kl - qi) - cd */
           const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + nw0);
-          cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+          auto clampi = [](int64_t x) { return (int)max(min(x, (int64_t)(1 << 30)), -(int64_t)(1 << 30)); };
+          if (p.causal) cdiff = clampi(cd);
+          if (a.mk.windowed) {
+            if (a.mk.wr >= 0) cdiff = min(cdiff, clampi(cd + a.mk.wr));
+            if (a.mk.wl >= 0) clo = clampi(cd - a.mk.wl);
+          }
         }
+        const bool need_mask = MASKED ? !mfull : (nw0 + 64 > p.Nk || cdiff < 63 || clo > -63);
         /* MASKED: P of element e of tile nt (query qi, key kl) zeroed where the mask hides it: the row's
            interval (where need_mask) and, in a dense partial tile, bit qi of key kl's word (qi - 2 t4 =
            8 nt + (e & 1): a constant position) */
@@ -692,7 +699,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
               if constexpr (MASKED) {
                 mask_p(pv, qi, kl, nt, e);
               } else {
-                if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
+                if (need_mask && (kl >= klim || kl - qi > cdiff || kl - qi < clo)) pv = 0.f;
               }
               s[nt][e] = pv;
               if constexpr (decltype(dsv)::value) dp[nt][e] = pv * (dp[nt][e] - db[qi]);
@@ -757,7 +764,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                   if constexpr (MASKED) {
                     mask_p(pv, qi, kl, nt, e);
                   } else {
-                    if (kl >= klim || kl - qi > cdiff) pv = 0.f;
+                    if (kl >= klim || kl - qi > cdiff || kl - qi < clo) pv = 0.f;
                   }
                 }
                 s[nt][e] = pv;
@@ -1175,9 +1182,22 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   return JFA_SUCCESS;
 }
 
+/* Whether a masked call is a band: a window (with or without causal, any positions) and nothing else, no packed
+   sequences, no dense mask. Below D = 192 the unmasked kernel runs it (bwd_query_blocks' rows through
+   mask_query_range, the per-element test where a block crosses either side), in SPLITO's order with one dQ
+   reduce-add per CTA, which the MASKED kernel cannot take. Tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands
+   on the MASKED kernel, as before the ninth session of 2026-12-02 (A / B runs). */
+static inline bool sm90_bwd_band(const BwdArgs &a) {
+#ifdef JFA_TUNING
+  if (tune_variant("JFA_TUNE_SM90_BWD_NOBAND") == 1) return false;
+#endif
+  return a.masked && a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE;
+}
+
 /* a.masked (interval masks: windows, positions, packed sequences) runs the MASKED instantiation,
-   with the tiles of MASK_CLASS_ANY (today the same row). A CS row (D = 192, 256) runs the column
-   split, masked or not (its consumers share their keys, so they meet at every block). */
+   with the tiles of MASK_CLASS_ANY (today the same row), but for bands below D = 192 (sm90_bwd_band: the
+   unmasked kernel). A CS row (D = 192, 256) runs the column split, masked or not (its consumers share their
+   keys, so they meet at every block). */
 template <typename T, int D>
 jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
@@ -1202,15 +1222,16 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
     /* the masked kernel cannot take SM90_DQ_SPLIT / SPLITO (its consumers skip empty blocks apart):
        tiles.h sm90_bwd_dq_masked, TMAO at D = 64, TMA above */
     constexpr int dqm = sm90_bwd_dq_masked(D);
+    const bool masked = a.masked && !sm90_bwd_band(a);
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=9: the masked calls in the overlapped order with per-consumer dQ adds
        (SM90_DQ_TMAO; the unmasked ones below); =3: in the order before it (SM90_DQ_TMA) */
-    if (a.masked && tune_variant("JFA_TUNE_SM90_BWD") == 9)
+    if (masked && tune_variant("JFA_TUNE_SM90_BWD") == 9)
       return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_TMAO, true, false>(a, t, st);
-    if (a.masked && tune_variant("JFA_TUNE_SM90_BWD") == 3)
+    if (masked && tune_variant("JFA_TUNE_SM90_BWD") == 3)
       return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_TMA, true, false>(a, t, st);
 #endif
-    if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true, false>(a, t, st);
+    if (masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true, false>(a, t, st);
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
        (SM90_DQ_TMA), =4: one TMA reduce-add per CTA, the consumers splitting dQ's columns
