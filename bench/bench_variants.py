@@ -60,9 +60,9 @@ def main():
             if var != "-":
                 os.environ[name] = val
             ms = timing.median_ms(call, a.iters, warmup=3)
-            o = torch.cat([x.float().flatten() for x in call()[:3]]) if op == "bwd" else call()[0].float()
-            diff = 0.0 if ref is None else ((o - ref).norm() / ref.norm()).item()  # against the first variant
-            ref = o if ref is None else ref
+            r = torch.cat([x.float().flatten() for x in call()[:3]]) if op == "bwd" else call()[0].float()
+            diff = 0.0 if ref is None else ((r - ref).norm() / ref.norm()).item()  # against the first variant
+            ref = r if ref is None else ref
             out.append("v%s %.3f ms %.1f TFLOP/s (rel %.1e)" % (var, ms, flop / ms / 1e9, diff))
             if var != "-":
                 os.environ.pop(name, None)

@@ -93,10 +93,10 @@ static const mcase_t cases[] = {
     {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 0},         /* window + bias */
     {BF, 1, 1, 2, 2, 0, 0, 80, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_BOOL, 0, 1, 1},     /* D -> 96 */
     {FH, 0, 1, 4, 2, 257, 257, 256, NONE, 0, 0, 64, 64, NULL, NULL, DN_BOOL, 0, 0, 0},      /* window + dense */
-    /* bands (windows alone; the sm90 backward runs them on its unmasked kernel below D = 192) over several
+    /* bands (windows alone; the sm90 backward runs them on its unmasked kernel at D = 96 / 128) over several
        key blocks: blocks inside the band (no per-element test), blocks crossing either side, blocks outside */
     {BF, 0, 1, 2, 2, 1000, 1000, 128, TL, 0, 0, 300, UNB, NULL, NULL, DN_NONE, 0, 0, 1},
-    {FH, 1, 1, 4, 2, 700, 1000, 64, POS, 0, 300, 200, 50, NULL, NULL, DN_NONE, 0, 0, 1}, /* two sides, GQA */
+    {FH, 1, 1, 4, 2, 700, 1000, 128, POS, 0, 300, 200, 50, NULL, NULL, DN_NONE, 0, 0, 1}, /* two sides, GQA */
     {BF, 0, 2, 2, 1, 513, 600, 96, BR, 0, 0, 130, UNB, NULL, NULL, DN_NONE, 0, 0, 0},
 };
 

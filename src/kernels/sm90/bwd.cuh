@@ -1183,7 +1183,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
 }
 
 /* Whether a masked call is a band: a window (with or without causal, any positions) and nothing else, no packed
-   sequences, no dense mask. Below D = 192 the unmasked kernel runs it (bwd_query_blocks' rows through
+   sequences, no dense mask. At D = 96 and 128 (tiles.h sm90_bwd_band_on) the unmasked kernel runs it (bwd_query_blocks' rows through
    mask_query_range, the per-element test where a block crosses either side), in SPLITO's order with one dQ
    reduce-add per CTA, which the MASKED kernel cannot take. Tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands
    on the MASKED kernel, as before the ninth session of 2026-12-02 (A / B runs). */
@@ -1195,7 +1195,7 @@ static inline bool sm90_bwd_band(const BwdArgs &a) {
 }
 
 /* a.masked (interval masks: windows, positions, packed sequences) runs the MASKED instantiation,
-   with the tiles of MASK_CLASS_ANY (today the same row), but for bands below D = 192 (sm90_bwd_band: the
+   with the tiles of MASK_CLASS_ANY (today the same row), but for bands at D = 96 / 128 (sm90_bwd_band: the
    unmasked kernel). A CS row (D = 192, 256) runs the column split, masked or not (its consumers share their
    keys, so they meet at every block). */
 template <typename T, int D>
@@ -1222,7 +1222,7 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
     /* the masked kernel cannot take SM90_DQ_SPLIT / SPLITO (its consumers skip empty blocks apart):
        tiles.h sm90_bwd_dq_masked, TMAO at D = 64, TMA above */
     constexpr int dqm = sm90_bwd_dq_masked(D);
-    const bool masked = a.masked && !sm90_bwd_band(a);
+    const bool masked = a.masked && !(sm90_bwd_band_on(D) && sm90_bwd_band(a));
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=9: the masked calls in the overlapped order with per-consumer dQ adds
        (SM90_DQ_TMAO; the unmasked ones below); =3: in the order before it (SM90_DQ_TMA) */

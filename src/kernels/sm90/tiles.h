@@ -337,6 +337,12 @@ static constexpr int kSm90BwdDq = 6;
  *  251.6 / 292.4; D = 128 324.1 / 299.4 and packed 8 x 2048 258.7 / 246.8 (its masked TMAO kernel issues
  *  dV after dS for registers: slower); D = 96 not measured. */
 static constexpr int sm90_bwd_dq_masked(int D) { return D == 64 ? 7 : 2; }
+/** Whether bands (windows without packed sequences or a dense mask) run the unmasked backward kernel at head
+ *  dim D (bwd.cuh sm90_bwd_band; D = 192 / 256, CS, keep the MASKED one). H200, ninth session of 2026-12-02,
+ *  causal window of 2048 at N = 16384, backward TFLOP/s unmasked kernel (SPLITO) / MASKED: D = 128 369.3 /
+ *  310.8 (plain causal 489.6), N = 4096 window 1024 272.5 / 239.9; D = 64 269.7 / 287.7 (its MASKED kernel
+ *  runs TMAO: plain causal 334.5), so not at 64. D = 96 (MASKED TMA as 128) follows 128, not measured. */
+constexpr bool sm90_bwd_band_on(int D) { return D != 64; }
 /** The column split's (D = 192 / 256) order: 8 SM90_DQ_CSO (SPLITO's order) at D = 256, 4 SM90_DQ_CS at 192
  *  (CSO passed its tests there, not measured). H200, sixth session run 3, N = 4096, backward TFLOP/s
  *  CS / CSO at D = 256: 242.7 / 279.0, causal 223.5 / 252.6. */
