@@ -91,6 +91,24 @@ def lib_calls(attend, q, k, v, do, tq, tk, tv):
     return fwd, fb, jvp
 
 
+def profile_calls(calls, label, reps=3, top=6):
+    """The GPU kernels of each call (fwd, fwd + bwd, JVP) under torch.profiler: ms per call, to stderr."""
+    for name, fn in zip(("fwd", "fwd+bwd", "jvp"), calls):
+        fn()
+        torch.cuda.synchronize()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+            for _ in range(reps):
+                fn()
+            torch.cuda.synchronize()
+        ev = [e for e in prof.key_averages() if getattr(e, "device_type", None) == torch.autograd.DeviceType.CUDA]
+        key = "self_device_time_total" if ev and hasattr(ev[0], "self_device_time_total") else "self_cuda_time_total"
+        ev.sort(key=lambda e: -getattr(e, key))
+        total = sum(getattr(e, key) for e in ev) / reps / 1e3
+        print("# profile %s %s: %.3f ms of GPU time a call" % (label, name, total), file=sys.stderr)
+        for e in ev[:top]:
+            print("#   %8.3f ms %3d x %s" % (getattr(e, key) / reps / 1e3, e.count // reps, e.key[:100]), file=sys.stderr)
+
+
 def run_lane(a, dtype, D, N, mask, triton):
     B, H = max(1, a.tokens // N), max(1, a.width // D)
     dt = DTYPES[dtype]
@@ -124,6 +142,8 @@ def run_lane(a, dtype, D, N, mask, triton):
 
         ms = timed(*lib_calls(jfa_attend, q, k, v, do, tq, tk, tv), a.iters)
         fam = families(q)
+        if a.profile:
+            profile_calls(lib_calls(jfa_attend, q, k, v, do, tq, tk, tv), "%s %d %d %s jfa" % (dtype, D, N, mask))
         add("jfa%s (%s)" % (" " + prec if prec else "", fam), ms)
     torch.set_float32_matmul_precision("highest")
     if triton is not None and window is None:
@@ -154,6 +174,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--f32-precision", default="highest,high")
     ap.add_argument("--triton-path", default=None)
+    ap.add_argument("--profile", action="store_true", help="also jfa's kernels per call under torch.profiler (stderr)")
     a = ap.parse_args()
     triton = backends.triton_or_none(a.triton_path)
     print("# bench_lanes: torch %s, %s, tokens %d, width %d, iters %d, seed %d" % (

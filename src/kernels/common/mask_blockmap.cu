@@ -71,11 +71,19 @@ __global__ void bmap_rows_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uin
   }
 }
 
-/* Boolean masks: one warp per (slice, row) again, but 8 keys per lane, 256 per warp step (four
-   key tiles): an 8-byte load where the row is contiguous and 8-byte aligned (the usual (B, H, N, N)
-   torch.bool tensor), else 8 byte loads at the mask's key stride. The lanes of a tile OR their 8
-   bits into its word (3 shuffles). The one-byte-per-lane kernel above moved 32 bytes per warp load
-   and took 4.0 ms for a (4, 16, 4096, 4096) mask on the H200, this one 0.8 ms (bench/RESULTS.md). */
+/* Bits 0..3: whether bytes 0..3 of x are nonzero (__vcmpne4 sets a byte's top bit; the multiply gathers
+   the four top bits, at 7, 15, 23, 31, into bits 28..31 without carries). */
+__device__ __forceinline__ uint32_t bytes4_nonzero(uint32_t x) {
+  return ((__vcmpne4(x, 0u) & 0x80808080u) * 0x00204081u) >> 28;
+}
+
+/* Boolean masks: one warp per (slice, row) again, but 16 keys per lane, 512 per warp step (eight
+   key tiles), two steps' loads issued before either is used: a 16-byte load where the row is contiguous
+   and 16-byte aligned (the usual (B, H, N, N) torch.bool tensor with N a multiple of 16), else byte loads
+   at the mask's key stride. The four lanes of a tile OR their 16 bits into its word (2 shuffles). The
+   one-byte-per-lane kernel above moved 32 bytes per warp load and took 4.0 ms for a (4, 16, 4096, 4096)
+   mask on the H200, 8 bytes per lane 0.8 ms (bench/RESULTS.md); 16 bytes per lane, two loads in flight:
+   ninth session of 2026-12-02. */
 __global__ void bmap_rows_bool_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uint64_t *bits,
                                       unsigned char *rflags) {
   BmapRow r;
@@ -83,28 +91,34 @@ __global__ void bmap_rows_bool_kernel(const MaskDev m, int64_t Hm, int64_t nrows
   const int64_t wid = r.wid, s = r.s, i = r.i, KT = r.KT, KW = r.KW;
   const int lane = r.lane;
   const unsigned char *row = (const unsigned char *)m.dm.p + (s / Hm) * m.dm.sb + (s % Hm) * m.dm.sh + i * m.dm.ss;
-  const bool contiguous = m.dm.sd == 1 && ((uintptr_t)row & 7) == 0;
-  for (int64_t kt0 = 0; kt0 < KW; kt0 += 4) {
-    const int64_t j = kt0 * BMAP_TILE + 8 * lane;
-    uint32_t v8 = 0; /* bit e: key j + e visible */
-    if (contiguous && j + 8 <= m.Nk) {
-      const uint2 x = __ldg((const uint2 *)(row + j));
+  const bool contiguous = m.dm.sd == 1 && ((uintptr_t)row & 15) == 0;
+  for (int64_t kt0 = 0; kt0 < KW; kt0 += 16) {
+    uint4 x[2];
+    bool vec[2];
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        v8 |= ((x.x >> (8 * e)) & 0xffu) ? 1u << e : 0u;
-        v8 |= ((x.y >> (8 * e)) & 0xffu) ? 1u << (e + 4) : 0u;
-      }
-    } else {
-      for (int e = 0; e < 8 && j + e < m.Nk; ++e) v8 |= row[(j + e) * m.dm.sd] ? 1u << e : 0u;
+    for (int u = 0; u < 2; ++u) {
+      const int64_t j = (kt0 + 8 * u) * BMAP_TILE + 16 * lane;
+      vec[u] = contiguous && j + 16 <= m.Nk;
+      if (vec[u]) x[u] = __ldg((const uint4 *)(row + j));
     }
-    uint64_t w = (uint64_t)v8 << (8 * (lane & 7));
-    w |= __shfl_xor_sync(0xffffffffu, w, 1);
-    w |= __shfl_xor_sync(0xffffffffu, w, 2);
-    w |= __shfl_xor_sync(0xffffffffu, w, 4);
-    const int64_t kt = kt0 + (lane >> 3);
-    if ((lane & 7) == 0 && kt < KW) {
-      if (bits) bits[wid * KW + kt] = w;
-      if (kt < KT) rflags[wid * KT + kt] = (unsigned char)bmap_word_flags(w, bmap_valid(m.Nk, kt));
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+      const int64_t j = (kt0 + 8 * u) * BMAP_TILE + 16 * lane;
+      uint32_t v16 = 0; /* bit e: key j + e visible */
+      if (vec[u]) {
+        v16 = bytes4_nonzero(x[u].x) | bytes4_nonzero(x[u].y) << 4 | bytes4_nonzero(x[u].z) << 8 |
+              bytes4_nonzero(x[u].w) << 12;
+      } else {
+        for (int e = 0; e < 16 && j + e < m.Nk; ++e) v16 |= row[(j + e) * m.dm.sd] ? 1u << e : 0u;
+      }
+      uint64_t w = (uint64_t)v16 << (16 * (lane & 3));
+      w |= __shfl_xor_sync(0xffffffffu, w, 1);
+      w |= __shfl_xor_sync(0xffffffffu, w, 2);
+      const int64_t kt = kt0 + 8 * u + (lane >> 2);
+      if ((lane & 3) == 0 && kt < KW) {
+        if (bits) bits[wid * KW + kt] = w;
+        if (kt < KT) rflags[wid * KT + kt] = (unsigned char)bmap_word_flags(w, bmap_valid(m.Nk, kt));
+      }
     }
   }
 }
