@@ -10,7 +10,7 @@ halved when causal; JVP 3x). One process instead of one jfa_bench per variant: n
 A row is op:N:D:causal:variants (op fwd, jvp or bwd; variants separated by commas; 0 = the default). causal
 w<W> is bench_lanes.py's window<W> (causal, W keys back besides the query's own; TFLOP/s over the visible
 area). A variant NAME=value sets that environment variable instead of JFA_TUNE_SM90A
-(e.g. JFA_TUNE_SM90_BWD_NOBAND=1; "-" for none set).
+(e.g. JFA_TUNE_SM90_BWD_NOBAND=1; several joined by "+"; "-" for none set).
 """
 import argparse
 import os
@@ -56,15 +56,15 @@ def main():
         ref = None
         out = []
         for var in vs.split(","):
-            name, val = var.split("=", 1) if "=" in var else ("JFA_TUNE_SM90A", var)
-            if var != "-":
+            sets = [x.split("=", 1) if "=" in x else ("JFA_TUNE_SM90A", x) for x in var.split("+")] if var != "-" else []
+            for name, val in sets:
                 os.environ[name] = val
             ms = timing.median_ms(call, a.iters, warmup=3)
             r = torch.cat([x.float().flatten() for x in call()[:3]]) if op == "bwd" else call()[0].float()
             diff = 0.0 if ref is None else ((r - ref).norm() / ref.norm()).item()  # against the first variant
             ref = r if ref is None else ref
             out.append("v%s %.3f ms %.1f TFLOP/s (rel %.1e)" % (var, ms, flop / ms / 1e9, diff))
-            if var != "-":
+            for name, _ in sets:
                 os.environ.pop(name, None)
         print("%s N=%d D=%d causal=%d window=%d B=%d H=%d: %s" % (op, N, D, causal, window, B, H, "; ".join(out)),
               flush=True)

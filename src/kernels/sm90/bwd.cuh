@@ -1186,12 +1186,15 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
    sequences, no dense mask. At D = 96 and 128 (tiles.h sm90_bwd_band_on) the unmasked kernel runs it (bwd_query_blocks' rows through
    mask_query_range, the per-element test where a block crosses either side), in SPLITO's order with one dQ
    reduce-add per CTA, which the MASKED kernel cannot take. Tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands
-   on the MASKED kernel, as before the ninth session of 2026-12-02 (A / B runs). */
-static inline bool sm90_bwd_band(const BwdArgs &a) {
+   on the MASKED kernel, as before the ninth session of 2026-12-02, =2 on the unmasked one at every head dim
+   below 192 (A / B runs). */
+template <int D> static inline bool sm90_bwd_band(const BwdArgs &a) {
+  bool on = sm90_bwd_band_on(D);
 #ifdef JFA_TUNING
-  if (tune_variant("JFA_TUNE_SM90_BWD_NOBAND") == 1) return false;
+  const int nb = tune_variant("JFA_TUNE_SM90_BWD_NOBAND");
+  if (nb == 1 || nb == 2) on = nb == 2;
 #endif
-  return a.masked && a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE;
+  return on && a.masked && a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE;
 }
 
 /* a.masked (interval masks: windows, positions, packed sequences) runs the MASKED instantiation,
@@ -1222,7 +1225,7 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
     /* the masked kernel cannot take SM90_DQ_SPLIT / SPLITO (its consumers skip empty blocks apart):
        tiles.h sm90_bwd_dq_masked, TMAO at D = 64, TMA above */
     constexpr int dqm = sm90_bwd_dq_masked(D);
-    const bool masked = a.masked && !(sm90_bwd_band_on(D) && sm90_bwd_band(a));
+    const bool masked = a.masked && !sm90_bwd_band<D>(a);
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=9: the masked calls in the overlapped order with per-consumer dQ adds
        (SM90_DQ_TMAO; the unmasked ones below); =3: in the order before it (SM90_DQ_TMA) */
