@@ -98,6 +98,11 @@ static const mcase_t cases[] = {
     {BF, 0, 1, 2, 2, 1000, 1000, 128, TL, 0, 0, 300, UNB, NULL, NULL, DN_NONE, 0, 0, 1},
     {FH, 1, 1, 4, 2, 700, 1000, 128, POS, 0, 300, 200, 50, NULL, NULL, DN_NONE, 0, 0, 1}, /* two sides, GQA */
     {BF, 0, 2, 2, 1, 513, 600, 96, BR, 0, 0, 130, UNB, NULL, NULL, DN_NONE, 0, 0, 0},
+    /* packed sequences whose boundaries are multiples of 128 (self-attention): bands too (bwd.cuh
+       sm90_bwd_packed_aligned); the last one of any length */
+    {BF, 1, 1, 2, 2, 0, 0, 128, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1},
+    {FH, 1, 1, 4, 2, 0, 0, 96, NONE, 0, 0, UNB, UNB, "128,384,128", NULL, DN_NONE, 0, 0, 0}, /* not causal, GQA */
+    {BF, 0, 1, 2, 1, 0, 0, 128, BR, 0, 0, 100, UNB, "512,256,200", NULL, DN_NONE, 0, 0, 1},  /* + window */
 };
 
 typedef struct {

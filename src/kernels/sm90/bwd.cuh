@@ -35,7 +35,7 @@
  *       H200, bench/RESULTS.md 2026-12-02 run 4: the reduce-adds run the backward 1.05-1.29x
  *       faster than fp32 float2 atomics from registers (SM90_DQ_ATOMIC2, kept for tuning
  *       builds, JFA_TUNE_SM90_BWD=1), float4 atomics were slower than both.
- *       SM90_DQ_SPLIT, the unmasked kernel's default before SPLITO (tiles.h kSm90BwdDq; H200: 1.04-1.08x
+ *       SM90_DQ_SPLIT, the unmasked kernel's default before SPLITO (tiles.h sm90_bwd_dq; H200: 1.04-1.08x
  *       SM90_DQ_TMA; tuning builds' JFA_TUNE_SM90_BWD=4):
  *       the consumers split dQ's columns instead of its keys. After writing its dS, each
  *       consumer syncs on one 256-thread named barrier with the other (instead of its own
@@ -163,7 +163,7 @@ enum {
                           32 KB of shared-memory traffic a consumer */
   SM90_DQ_SPLITO = 6,  /* SM90_DQ_SPLIT with the tensor work overlapped (OVL; the unmasked kernel's
                           default at D <= 128 since the fifth session of 2026-12-02, tiles.h
-                          kSm90BwdDq; tuning builds: =4 runs SPLIT, =7 SPLITO with 3 stages): FlashAttention-3's
+                          sm90_bwd_dq; tuning builds: =4 runs SPLIT, =7 SPLITO with 3 stages): FlashAttention-3's
                           order of issue and waits. S^T and dP^T in two commit groups, P computed
                           while dP^T runs; dV += P^T dO issued before dS (it runs while dS is
                           computed and written); dQ issued before dK and waited alone, so that dK
@@ -394,8 +394,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
   /* the query blocks [qb_start, nqb) that may see keys [n0, n0 + BN) (causal, or MASKED: the
      rows of mask_query_range; the sm80 backward's function) and the iterations (GQA heads x
      blocks). Computed once by every thread: the producer and the consumers walk the same blocks. */
-  const BwdQueryBlocks qbs = (!MASKED && a.mk.windowed) ? bwd_query_blocks<BM, BN, true>(p, a.mk, n0) /* a band */
-                                                         : bwd_query_blocks<BM, BN, MASKED>(p, a.mk, n0);
+  /* a band (sm90_bwd_band: windows, aligned packed sequences) in the unmasked kernel: mask_query_range's rows */
+  const BwdQueryBlocks qbs = (!MASKED && (a.mk.windowed || a.mk.nseq > 0)) ? bwd_query_blocks<BM, BN, true>(p, a.mk, n0)
+                                                                         : bwd_query_blocks<BM, BN, MASKED>(p, a.mk, n0);
   const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb;
   const int64_t total = qbs.per_head * grp;
 
@@ -1182,19 +1183,35 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   return JFA_SUCCESS;
 }
 
-/* Whether a masked call is a band: a window (with or without causal, any positions) and nothing else, no packed
-   sequences, no dense mask. At D = 96 and 128 (tiles.h sm90_bwd_band_on) the unmasked kernel runs it (bwd_query_blocks' rows through
-   mask_query_range, the per-element test where a block crosses either side), in SPLITO's order with one dQ
-   reduce-add per CTA, which the MASKED kernel cannot take. Tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands
-   on the MASKED kernel, as before the ninth session of 2026-12-02, =2 on the unmasked one at every head dim
-   below 192 (A / B runs). */
-template <int D> static inline bool sm90_bwd_band(const BwdArgs &a) {
+/* Whether packed sequences are aligned to the unmasked backward's blocks: self-attention offsets (cu_q and cu_k
+   equal), every boundary inside the query rows a multiple of BM (64) rows from q_pos0 and every boundary inside
+   the keys a multiple of BN keys from k_pos0 (host arrays: jfa_problem_t's cu_q / cu_k). Then every CTA's keys
+   and every query block lie in one sequence, where the per-sequence positions differ from the global ones by the
+   same offset for queries and keys: the causal and window tests of the global rows hold. */
+template <int BN> static inline bool sm90_bwd_packed_aligned(const jfa_problem_t &p) {
+  if (p.nseq <= 0 || !p.cu_q || !p.cu_k) return false;
+  for (int64_t s = 0; s <= p.nseq; ++s) {
+    if (p.cu_q[s] != p.cu_k[s]) return false;
+    const int64_t bq = p.cu_q[s] - p.q_pos0, bk = p.cu_k[s] - p.k_pos0;
+    if ((bq > 0 && bq < p.Nq && bq % 64 != 0) || (bk > 0 && bk < p.Nk && bk % BN != 0)) return false;
+  }
+  return true;
+}
+
+/* Whether a masked call is a band: windows (with or without causal, any positions) and packed sequences aligned
+   to the blocks (sm90_bwd_packed_aligned), no dense mask. At D = 96 and 128 (tiles.h sm90_bwd_band_on) the
+   unmasked kernel runs it (bwd_query_blocks' rows through mask_query_range, the per-element test where a block
+   crosses either side of the band), in SPLITO's order with one dQ reduce-add per CTA, which the MASKED kernel
+   cannot take. Tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands on the MASKED kernel, as before the ninth
+   session of 2026-12-02, =2 on the unmasked one at every head dim below 192 (A / B runs). */
+template <int D, int BN> static inline bool sm90_bwd_band(const BwdArgs &a) {
   bool on = sm90_bwd_band_on(D);
 #ifdef JFA_TUNING
   const int nb = tune_variant("JFA_TUNE_SM90_BWD_NOBAND");
   if (nb == 1 || nb == 2) on = nb == 2;
 #endif
-  return on && a.masked && a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE;
+  if (!on || !a.masked || a.mk.dm_kind != MASK_DENSE_NONE) return false;
+  return a.mk.nseq == 0 ? a.mk.windowed != 0 : sm90_bwd_packed_aligned<BN>(a.p);
 }
 
 /* a.masked (interval masks: windows, positions, packed sequences) runs the MASKED instantiation,
@@ -1225,7 +1242,7 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
     /* the masked kernel cannot take SM90_DQ_SPLIT / SPLITO (its consumers skip empty blocks apart):
        tiles.h sm90_bwd_dq_masked, TMAO at D = 64, TMA above */
     constexpr int dqm = sm90_bwd_dq_masked(D);
-    const bool masked = a.masked && !sm90_bwd_band<D>(a);
+    const bool masked = a.masked && !sm90_bwd_band<D, c.BN>(a);
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=9: the masked calls in the overlapped order with per-consumer dQ adds
        (SM90_DQ_TMAO; the unmasked ones below); =3: in the order before it (SM90_DQ_TMA) */
@@ -1238,7 +1255,7 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
        (SM90_DQ_TMA), =4: one TMA reduce-add per CTA, the consumers splitting dQ's columns
-       (SM90_DQ_SPLIT); unmasked calls only, the masked ones keep kSm90BwdDq (SM90_DQ_TMA) */
+       (SM90_DQ_SPLIT); unmasked calls only, the masked ones keep sm90_bwd_dq_masked's */
     constexpr Sm90Tile c1r = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 1);
     constexpr Sm90Tile c1 = c1r.D == D ? c1r : c;
     switch (tune_variant("JFA_TUNE_SM90_BWD")) {
@@ -1254,7 +1271,7 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
       default: break;
     }
 #endif
-    return launch_bwd_sm90a<T, D, c.BN, c.ST, kSm90BwdDq, false, false>(a, t, st);
+    return launch_bwd_sm90a<T, D, c.BN, c.ST, sm90_bwd_dq(D), false, false>(a, t, st);
   }
 }
 

@@ -329,8 +329,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
  *  session run 1: SPLIT 1.04-1.08x faster than 2. 6 SM90_DQ_SPLITO: SPLIT in FlashAttention-3's
  *  order of issue and waits (D <= 128), the default since the fifth session of 2026-12-02 (H200: 1.12-1.16x
  *  SPLIT: N = 4096 D = 128 400.1 -> 461.0 TFLOP/s, causal 341.6 -> 396.4, N = 16384 causal 425.9 ->
- *  487.1, D = 64 288.9 -> 323.8). Masked calls run 2 when this is 3 or 6 (JFA_TUNE_SM90_BWD=9: 7, TMAO). */
-static constexpr int kSm90BwdDq = 6;
+ *  487.1, D = 64 288.9 -> 323.8). Masked calls run 2 when this is 3 or 6 (JFA_TUNE_SM90_BWD=9: 7, TMAO).
+ *  At D = 64, 7 SM90_DQ_TMAO (SPLITO's order, each consumer adding the dQ of its own keys) since the ninth
+ *  session of 2026-12-02: H200 (its call 3), causal N = 16384 backward 339.7 TFLOP/s with SPLITO, 360.0 with
+ *  TMAO (at D = 128 TMAO lost: 363.5 against 509.8, sixth session); tuning builds' JFA_TUNE_SM90_BWD=6 runs
+ *  SPLITO there. */
+static constexpr int sm90_bwd_dq(int D) { return D == 64 ? 7 : 6; }
 /** The masked kernel's dQ mode (it cannot take SPLIT / SPLITO: its consumers skip empty blocks apart) by
  *  head dim: 7 SM90_DQ_TMAO (SPLITO's order with per-consumer dQ adds) at D = 64, 2 SM90_DQ_TMA above.
  *  H200, sixth session run 3, causal window of 2048 at N = 16384, backward TFLOP/s TMA / TMAO: D = 64
