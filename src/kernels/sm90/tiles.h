@@ -5,7 +5,8 @@
  * block: the per-row key intervals live in shared memory, a dense mask's bits in a few registers.
  *
  * bench/RESULTS.md (Hopper runs 3-5): the forward at BN = 128, with OVERLAP at D = 64 (at
- * D = 128 the second score accumulator spills and loses 30%); the JVP keeps four accumulators
+ * D = 128 the second score accumulator spills and loses 30%; since the ninth session of 2026-12-02 the D = 64
+ * forward runs three consumer warpgroups in the PVLAG order instead, NC below); the JVP keeps four accumulators
  * (S, Sd, O, U) and takes BN = 64 to stay within 240 registers without spills.
  * Head dims 96, 192, 256 (forward and JVP; none tuned on a GPU yet): the tiles hold ceil(D / 64) column slabs of
  * 64 (the last one half empty at 96, zeros from TMA); FlashAttention-3's shapes (hopper/tile_size.h)
