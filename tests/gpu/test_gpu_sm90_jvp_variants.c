@@ -13,7 +13,8 @@
  * (since the eighth session: K, Kd and V, Vd in two rings of one stage, BN = 64) against float64, variant 4
  * (the default before: the column split 128 + 128, BN = 32, 2 stages) against float64 and variant 1
  * (OVERLAP) bitwise 4; variants 2 and 3 (two rings, BN = 48: one K stage and two V stages, and the
- * reverse) against float64, and 3 bitwise 2 (the same key blocks and products; only the stages differ).
+ * reverse) against float64, and 3 bitwise 2 (the same key blocks and products; only the stages differ). At
+ * D = 64 and 128 variant 1 (MPASS: the softmax's per-element mask as a pass of its own) bitwise variant 0.
  * Masked calls (the window) run variant 0's masked kernel (BN = 32, 2 stages) under every variant. Cases: bf16 /
  * fp16, N = 1, 7, 129, 1000, 4096, causal (both alignments, Nq != Nk, positions; rows fully masked: O
  * = Od = 0, lse = -inf, mu = 0 exactly), GQA, MQA, BSHD, a sliding window (a masked call: the even
@@ -78,6 +79,19 @@ static const vcase_t cases[] = {
     {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0, 0, 1, 256},
     {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0, 256}, /* window: variant 0's masked kernel */
     {BF, 0, 2, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0, 256},
+    /* D = 64 and 128 (cases 20-31): variant 1 (MPASS, the softmax's mask out of the max's loop) bitwise variant 0 */
+    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, 1, 64},
+    {FH, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, 0, 64},
+    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, 1, 64},
+    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, 0, 64},
+    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0, 64}, /* window: variant 1's masked kernel */
+    {FH, 0, 1, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0, 64},
+    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, 1, 128},
+    {FH, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, 0, 128},
+    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, 1, 128},
+    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, 0, 128},
+    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0, 128},
+    {BF, 0, 2, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0, 128},
 };
 
 /* The tuning variants of the JVP at head dim D (tiles.h), run in this order, and the variant whose results
@@ -88,7 +102,8 @@ static const vcase_t cases[] = {
 static const struct {
   int D, v, ref, keep;
 } variants[] = {{192, 4, -1, 1}, {192, 1, 4, 0}, {192, 2, 4, 0}, {192, 3, 4, 0}, {192, 5, 4, 0},
-                 {256, 4, -1, 1}, {256, 1, 4, 0},  {256, 2, -1, 1}, {256, 3, 2, 0}};
+                 {256, 4, -1, 1}, {256, 1, 4, 0},  {256, 2, -1, 1}, {256, 3, 2, 0}, {64, 1, 0, 0},
+                 {128, 1, 0, 0}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */

@@ -107,8 +107,14 @@ __device__ __forceinline__ float exp2_ftz(float x) {
  * EXPF (FAST only; the sm90 16-bit forward's tiles.h EXPF): of each 16 consecutive probabilities of a
  * thread's row (2 nt + e mod 16), the first EXPF take jfa_exp2_poly (common/exp2_poly.h: FMA pipe)
  * instead of MUFU.EX2; 0: every one on MUFU (the code before EXPF).
+ * MPASS (FAST, unmasked or BITS: the sm90 16-bit forward's tiles.h MPASS): the per-element mask as a pass of
+ * its own under one branch on bm.need per block, before the row max, instead of inside the max's loop, which
+ * nvcc if-converts into a compare / select chain per element (PTX of the D = 64 forward: setp, sub, setp, or,
+ * and, selp per score) that every block runs, unmasked ones included. The same test per element and the max
+ * over the same values: the same results, bitwise.
  */
-template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false, bool BITS = false, int EXPF = 0>
+template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false, bool BITS = false, int EXPF = 0,
+          bool MPASS = false>
 __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockMask &bm, int64_t b, int64_t h,
                                                   int64_t m0, int wrow, int g, int t4, const int *s_lo,
                                                   const int *s_hi, float (&s)[MT][NT][4],
@@ -118,7 +124,25 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
                                                   float (&crow)[JVP ? MT : 1][2],
                                                   const uint64_t (&dw)[MT][2][NT > 8 ? NT / 8 : 1]) {
   static_assert(EXPF == 0 || (FAST && EXPF <= 16), "EXPF: the FAST softmax, at most 16 of each 16");
+  static_assert(!MPASS || (FAST && (BITS || !MASKED)), "MPASS: the FAST softmax, unmasked or BITS");
   const int64_t kb0 = bm.kb0;
+  if constexpr (MPASS) {
+    if (bm.need) {
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr)
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              const int c = nt * 8 + 2 * t4 + e, rl = wrow + mt * 16 + g + rr * 8;
+              const bool vis = BITS ? ((dw[mt][rr][nt >> 3] >> ((nt & 7) * 8 + e)) & 1u) != 0
+                                    : !(c >= bm.klim || c - rl > bm.cdiff);
+              if (!vis) s[mt][nt][rr * 2 + e] = -INFINITY;
+            }
+    }
+  }
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
@@ -133,7 +157,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           float val = FAST ? s[mt][nt][rr * 2 + e] : s[mt][nt][rr * 2 + e] * a.scale_log2;
-          if (bm.need) {
+          if (!MPASS && bm.need) {
             const int c = nt * 8 + 2 * t4 + e;
             if constexpr (BITS) {
               if (!((dw[mt][rr][nt >> 3] >> ((nt & 7) * 8 + e)) & 1u)) val = -INFINITY;

@@ -298,7 +298,7 @@ template <int NCW> __device__ __forceinline__ int pp_next_bar(int wg) {
    warpgroups; 3 (16-bit forward, unmasked and causal): BM = 192 rows, 512 threads, the producer at 24
    registers and the consumers at 160 (128 x 24 + 384 x 160 = 64512 of 65536), the ping-pong a round robin */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0, int EXPF = 0, int NC = 0>
+          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false>
 __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                               const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -660,7 +660,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
 #pragma unroll
         for (int e = 0; e < 4; ++e) alpha[0][0][e] = 1.f;
-        fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED, EXPF>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
+        fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED, EXPF, MPASS>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
                                                                        sd, alpha, u, mrow, lrow, nrow, crow, dw);
       };
       /* once no P V is in flight: O *= alpha, P(i) packed into ap */
@@ -713,7 +713,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         __syncwarp();
         if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* STV: this warp is done with K(j), Kd(j) */
       }
-      fwd_softmax_block<1, NT, DT, JVP, MASKED, true, MASKED, EXPF>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o,
+      fwd_softmax_block<1, NT, DT, JVP, MASKED, true, MASKED, EXPF, MPASS>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o,
                                                                     u, mrow, lrow, nrow, crow, dw);
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
 #pragma unroll
@@ -800,14 +800,14 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
 }
 
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0, int EXPF = 0, int NC = 0>
+          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV, NC> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC>;
+  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC, MPASS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -815,7 +815,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   return JFA_SUCCESS;
 }
 
-template <typename T, bool MASKED, bool XT, int EXPF = 0>
+template <typename T, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st); /* fwd_persist.cuh */
 
 /* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
@@ -830,12 +830,12 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        kernel, and accumulate mode (the ring's partial calls, beside its communication kernels) the
        non-persistent one (variant 7's) */
     if (!a.accumulate) {
-      if (!a.masked) return launch_persist_sm90a<T, false, c.PERSIST_XT, c.EXPF>(a, t, st);
-      if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_persist_sm90a<T, true, c.PERSIST_XT>(a, t, st);
+      if (!a.masked) return launch_persist_sm90a<T, false, c.PERSIST_XT, c.EXPF, c.MPASS>(a, t, st);
+      if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_persist_sm90a<T, true, c.PERSIST_XT, 0, c.MPASS>(a, t, st);
     }
   }
   if (!a.masked)
-    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC>(a, t, st);
+    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(a, t, st);
   /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
      where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
      masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with
@@ -847,7 +847,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr bool own = !m.NC && (m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
                                                 Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448));
   constexpr Sm90Tile mm = own ? m : m0;
-  return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM>(a, t, st);
+  return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);
 }
 
 /* Tuning builds: tuning variant v (JFA_TUNE_SM90A) if tiles.h has it for this op and head dim,
@@ -880,7 +880,8 @@ bool sm90_probe_d(void) {
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   cudaFuncAttributes attr;
   const bool ok = cudaFuncGetAttributes(&attr, fwd_sm90a_kernel<__nv_bfloat16, D, DA, c.BN, false, c.ST, c.OVERLAP,
-                                                                false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC>) == cudaSuccess;
+                                                                false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>) ==
+                       cudaSuccess;
   if (!ok) cudaGetLastError();
   return ok;
 }

@@ -131,7 +131,7 @@ __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b
 /* XT (variant 9): a tile's last P V is issued with the next tile's first S, in one ping-pong turn, and the
    tile's epilogue follows the next tile's first softmax (which overlaps that P V); see the consumers. EXPF
    (tiles.h; unmasked and causal calls): of each 16 probabilities of a row, EXPF on the FMA pipe. */
-template <typename T, bool MASKED, bool XT, int EXPF = 0>
+template <typename T, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
 __global__ void __launch_bounds__(384, 1)
     fwd_persist_sm90a_kernel(const __grid_constant__ FwdArgs a, const __grid_constant__ Sm90Maps tm, int64_t ntiles,
                              int64_t nqb, int order, int vec_o) {
@@ -394,7 +394,7 @@ __global__ void __launch_bounds__(384, 1)
         const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
 #pragma unroll
         for (int x = 0; x < 4; ++x) alpha[0][0][x] = 1.f;
-        fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED, EXPF>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
+        fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED, EXPF, MPASS>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
                                                                        sd, alpha, u, mrow, lrow, nrow, crow, dw);
       };
       auto rescale_pack = [&]() { fwd_rescale_pack<T, DT, NT, BN>(o, s, alpha, ap); };
@@ -472,7 +472,7 @@ __global__ void __launch_bounds__(384, 1)
 
 /* Launches the persistent forward (tuning variant 8): min(SMs, tiles) CTAs, or JFA_TUNE_SM90_CTAS
    of them (tests: many tiles a CTA) */
-template <typename T, bool MASKED, bool XT, int EXPF>
+template <typename T, bool MASKED, bool XT, int EXPF, bool MPASS>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Persist C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
@@ -480,7 +480,7 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
   if (ntiles <= 0) return JFA_SUCCESS;
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, C::BN, false));
-  auto kern = fwd_persist_sm90a_kernel<T, MASKED, XT, EXPF>;
+  auto kern = fwd_persist_sm90a_kernel<T, MASKED, XT, EXPF, MPASS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   int dev = 0, sms = 0;
   JFA_CUDA_CHECK(cudaGetDevice(&dev));

@@ -132,6 +132,8 @@ struct Sm90Tile {
                       16-bit forward, unmasked and causal calls: masked ones run variant 0's kernel; fwd.cuh) */
   int MASKV;       /* NC rows: the variant whose masked tiles masked calls run (row 0's own, when it is an NC row; the
                       NC kernel has no masked form) */
+  bool MPASS;      /* 16-bit forward / JVP: the softmax's per-element mask as a pass of its own under one branch per
+                      block (common/softmax.cuh fwd_softmax_block MPASS), not if-converted into every block's loop */
 };
 
 /* clang-format off */
@@ -295,6 +297,18 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      calls run its masked tiles (row 0's MASKV); H200 (ninth session, N = 4096 / 16384, TFLOP/s) against 20, row 0
      now: unmasked 294.6 / 317.7 against 313.7 / 353.0, causal 258.3 / 313.4 against 265.6 / 329.3 */
   {OP_FWD,  0,  64, 22,   128,  3, true,   128, false, false},
+  /* issue 19 (ninth session of 2026-12-02; compiled, not yet run): MPASS, the softmax's per-element mask out of the
+     max's loop (nvcc if-converts it there: PTX of row 0 at D = 64 runs setp / sub / setp / or / and / selp for
+     every score of every block, bench/RESULTS.md). Bitwise their base rows' results. D = 64: 23 = row 0 (three
+     consumers; masked calls run 22's masked kernel, without MPASS), 24 = 22 with MPASS (masked calls: its own
+     masked kernel with MPASS, BITS); D = 128: 13 = row 0 (persistent, variant 8; masked calls too); JVP: 1 = row 0
+     at D = 64 and 128 */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
+  {OP_FWD,  0,  64, 23,   128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 22, true},
+  {OP_FWD,  0,  64, 24,   128,  3, true,   128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_FWD,  0, 128, 13,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0, 128, 1,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -394,7 +408,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN) and, where the row has STM, STM stages of one ring. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
-                0, 0, 0, 0};
+                0, 0, 0, 0, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
