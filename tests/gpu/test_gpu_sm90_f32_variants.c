@@ -6,7 +6,8 @@
  * Variant 2 (no QREG: Q's fragments from shared memory per block, the default before the sixth session)
  * issues variant 0's (QREG) products in its order per accumulator element (3xTF32's SMALLFIRST
  * score products included): O, lse, Od and
- * mu must be bitwise variant 0's (NaN where it has NaN). test_gpu_f32's bounds
+ * mu must be bitwise variant 0's (NaN where it has NaN); variant 3 (MPASS: the softmax's mask as a pass of its own,
+ * ninth session) too. test_gpu_f32's bounds
  * against float64 (3xTF32 float32's 1e-5, growing as 2 sqrt(Nk / 1000) past Nk = 250; TF32 1e-2)
  * apply to every variant. Cases: N = 1, 7, 129 (partial blocks), 1000, 2048 (the stage ring
  * wrapping many times), Nq != Nk, causal in both alignments and with positions (fully masked rows:
@@ -55,7 +56,7 @@ static const vcase_t cases[] = {
 /* variant, and whether its arithmetic is variant 0's (bitwise results) in 3xTF32 and in TF32 */
 static const struct {
   int v, bitwise[2];
-} variants[] = {{2, {1, 1}}};
+} variants[] = {{2, {1, 1}}, {3, {1, 1}}};
 
 /* x with the NaN row of head (0, 0) (D values; D = 1: lse, mu) zeroed: the bounds' view */
 static double *rows_cleared(const double *x, size_t n, int64_t D, int64_t row) {

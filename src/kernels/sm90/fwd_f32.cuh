@@ -255,7 +255,7 @@ __device__ __forceinline__ void f32_s_step(float *s, float *sd, const uint32_t *
 /* QREG in the JVP: Qd's fragments reloaded per block in chunks of QDC k8 steps, two chunks in flight */
 constexpr int kF32Qdc = 2;
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF, bool MPASS = false>
 __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                 const __grid_constant__ Sm90Maps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -466,8 +466,8 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
       if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
 
       BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)j * BN, 0, 0);
-      fwd_softmax_block<1, NT, DT, JVP, false, true>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s, sd, o, u, mrow,
-                                                      lrow, nrow, crow, dw);
+      fwd_softmax_block<1, NT, DT, JVP, false, true, false, 0, MPASS>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s,
+                                                                       sd, o, u, mrow, lrow, nrow, crow, dw);
 
       /* O += P V (, U += P (Sd - c) V + P Vd): P's fragments as A (the key permutation of Vt) */
       uint32_t ph[NT][4], pl[NT][4], pdh[JVP ? NT : 1][4], pdl[JVP ? NT : 1][4];
@@ -503,13 +503,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 #endif
 }
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF = true>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF = true, bool MPASS = false>
 static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, SF>;
+  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, SF, MPASS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -523,8 +523,8 @@ template <int D, bool JVP, int V, bool SF = true>
 static jfa_status_t sm90_fwd_f32_variant(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, V);
   static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
-  if (tf32) return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG>(a, t, st);
-  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, SF>(a, t, st);
+  if (tf32) return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, true, c.MPASS>(a, t, st);
+  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, SF, c.MPASS>(a, t, st);
 }
 
 /* Tuning builds: float32 variant v (JFA_TUNE_SM90A) if tiles.h has it for this op and head dim,

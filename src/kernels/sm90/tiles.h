@@ -329,6 +329,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      the old row 0 (Q's fragments loaded from shared memory per block). */
   /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT */
   {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 2,  32,  2, false,   32, false, false, false,  32, 3},
+  /* variant 3 (ninth session; compiled, not run): row 0 with MPASS (the softmax's mask out of the max's loop: the
+     float32 JVP's non-tensor work is not hidden, ncu: tensor pipe 65.5%, issue slots 43%); bitwise row 0 */
+  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 3,  32,  2, false,   32, false, false, true,   32, 3, false, false, false, 0, 0, false, false, 0, 0, 0, 0, true},
   /* D = 32 (sixth session: the Triton package's float32 JVP at D = 32 ran 73.0 TFLOP/s on the H200
      against sm80's 3xTF32 60.2): rows 0 above take 64 keys a block (the forward 128) with Q's fragments
      in registers; variant 1 the D = 64 JVP's 32 keys (and a forward of 64) */
