@@ -9,7 +9,8 @@ halved when causal; JVP 3x). One process instead of one jfa_bench per variant: n
         --rows fwd:4096:64:0:0,16,13 --rows jvp:4096:256:0:0,2,3,4 [--iters 20]
 A row is op:N:D:causal:variants (op fwd, jvp or bwd; variants separated by commas; 0 = the default). causal
 w<W> is bench_lanes.py's window<W> (causal, W keys back besides the query's own), p<S> S packed causal
-sequences of N / S tokens (batch 1: N = 16384); TFLOP/s over the visible area. A variant NAME=value sets that environment variable instead of JFA_TUNE_SM90A
+sequences of N / S tokens (batch 1: N = 16384), d a random boolean (B, H, N, N) mask keeping half the keys
+(bench_lanes.py's dense); TFLOP/s over the visible area. A variant NAME=value sets that environment variable instead of JFA_TUNE_SM90A
 (e.g. JFA_TUNE_SM90_BWD_NOBAND=1; several joined by "+"; "-" for none set).
 """
 import argparse
@@ -36,18 +37,22 @@ def main():
         N, D = int(N), int(D)
         window = int(causal[1:]) if causal.startswith("w") else 0
         nseq = int(causal[1:]) if causal.startswith("p") else 0
-        causal = 1 if window or nseq else int(causal)
+        dense = causal == "d"
+        causal = 1 if window or nseq else 0 if dense else int(causal)
         B, H = max(1, 16384 // N), max(1, 2048 // D)
         g = torch.Generator(device="cuda").manual_seed(0)
         mk = lambda: torch.randn(B, H, N, D, device="cuda", dtype=dt, generator=g)
         q, k, v, qd, kd, vd = (mk() for _ in range(6))
         cu = [N // nseq * s for s in range(nseq)] + [N] if nseq else None
-        cfg = _core.Config(None, 1 if causal else 0, window=(window, -1) if window else (-1, -1),
+        am = torch.rand(B, H, N, N, device="cuda", generator=g) < 0.5 if dense else None
+        cfg = _core.Config(None, 1 if causal else 0, attn_mask=am, window=(window, -1) if window else (-1, -1),
                            cu_seqlens=(cu, cu) if nseq else None)
         if window:  # visible pairs: row i sees min(i, W) + 1 keys
             vis = sum(min(i, window) + 1 for i in range(N))
         elif nseq:
             vis = sum((b - a) * (b - a + 1) // 2 for a, b in zip(cu[:-1], cu[1:]))
+        elif dense:
+            vis = am.sum().item() / (B * H)
         else:
             vis = N * N * (0.5 if causal else 1.0)
         flop = 4.0 * B * H * vis * D * {"jvp": 3.0, "bwd": 2.5}.get(op, 1.0)

@@ -7,7 +7,8 @@
 #      (the float32 JVP's variant 3 at D = 64, both precisions: bitwise variant 0);
 #   2. timing in one process (bench/bench_variants.py): D = 64 forward 0 / 23 and 22 / 24, D = 128 0 / 13, the JVP
 #      0 / 1 at D = 64 / 128, N = 4096 / 16384, causal and not; a causal window (masked calls) 22 / 24 at D = 64,
-#      0 / 13 at D = 128; the float32 JVP at D = 64, 0 / 3 (3xTF32);
+#      0 / 13 at D = 128; the float32 JVP at D = 64, 0 / 3 (3xTF32); the backward's MP (JFA_TUNE_SM90_BWD_MPASS=1)
+#      on a dense mask and a window on the MASKED kernel (D = 128), D = 192, a window at D = 256 (rel: 0 expected);
 #   3. ncu's executed instructions of the D = 64 forward, variant 0 against 23 (the prediction: about 5 fewer a
 #      score in unmasked blocks).
 # Logs in $OUT.   bash bench/device/run_mpass_h200.sh
@@ -17,10 +18,11 @@ mkdir -p "$OUT"
 . bench/device/h200_build.sh
 T0=$(date +%s)
 B=build-mpass
-jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_HEAD_DIMS="64;128" -DJFA_WARNINGS_AS_ERRORS=ON ||
+jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_HEAD_DIMS="64;128;192;256" -DJFA_WARNINGS_AS_ERRORS=ON ||
   { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
-(cd $B && timeout 240 ctest -R "sm90_variants|sm90_jvp_variants|sm90_f32_variants" -j3 --timeout 230 --output-on-failure) > "$OUT/ctest.log" 2>&1
+(cd $B && timeout 240 ctest -R "sm90_variants|sm90_jvp_variants|sm90_f32_variants|_sm90bwd_mpass" -j4 --timeout 230 \
+  --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|FAIL" "$OUT/ctest.log" | head -20; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 timeout 150 python3 bench/bench_variants.py --iters 15 \
@@ -30,6 +32,10 @@ timeout 150 python3 bench/bench_variants.py --iters 15 \
   --rows jvp:4096:64:0:0,1 --rows jvp:16384:64:1:0,1 --rows jvp:4096:128:0:0,1 --rows jvp:16384:128:1:0,1 \
   > "$OUT/bench.log" 2>&1
 timeout 60 python3 bench/bench_variants.py --iters 10 --dtype float32 --rows jvp:4096:64:0:0,3 --rows jvp:8192:64:1:0,3 \
+  >> "$OUT/bench.log" 2>&1
+timeout 90 python3 bench/bench_variants.py --iters 10 --rows bwd:4096:128:d:-,JFA_TUNE_SM90_BWD_MPASS=1 \
+  --rows bwd:16384:128:w2048:JFA_TUNE_SM90_BWD_NOBAND=1,JFA_TUNE_SM90_BWD_NOBAND=1+JFA_TUNE_SM90_BWD_MPASS=1 \
+  --rows bwd:4096:192:0:-,JFA_TUNE_SM90_BWD_MPASS=1 --rows bwd:16384:256:w2048:-,JFA_TUNE_SM90_BWD_MPASS=1 \
   >> "$OUT/bench.log" 2>&1
 cat "$OUT/bench.log"; echo "t=$(( $(date +%s) - T0 ))"
 for v in 0 23; do

@@ -366,7 +366,9 @@ static __device__ __forceinline__ void bwd_load_stats(const BwdArgs &a, const jf
   }
 }
 
-template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS>
+/* MP (tuning builds' JFA_TUNE_SM90_BWD_MPASS=1; ninth session, not yet run): softmax_ds's per-element mask under one
+   branch per block (need_mask or a partial dense tile), as p_only's already is, instead of inside every block's loop */
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false>
 __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 1)
     bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -689,15 +691,17 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
           }
           if (dpart && !(((e >> 1) ? dwb : dwa) >> (nt * 8 + (e & 1)) & 1u)) pv = 0.f;
         };
-        /* P from the scores sc (s <- P; DSV: dp <- dS = P (dP - delta) as well) */
-        auto softmax_ds = [&](const float *sc, auto dsv) {
+        /* P from the scores sc (s <- P; DSV: dp <- dS = P (dP - delta) as well); MK false: no element masked
+           (MP: the block needs no mask) */
+        auto softmax_ds_mk = [&](const float *sc, auto dsv, auto mk) {
 #pragma unroll
           for (int nt = 0; nt < NQ; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
               const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
               float pv = p_cap1(exp2f(sc[nt * 4 + e] * a.scale_log2 - lb[qi]));
-              if constexpr (MASKED) {
+              if constexpr (!decltype(mk)::value) {
+              } else if constexpr (MASKED) {
                 mask_p(pv, qi, kl, nt, e);
               } else {
                 if (need_mask && (kl >= klim || kl - qi > cdiff || kl - qi < clo)) pv = 0.f;
@@ -705,6 +709,14 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
               s[nt][e] = pv;
               if constexpr (decltype(dsv)::value) dp[nt][e] = pv * (dp[nt][e] - db[qi]);
             }
+        };
+        auto softmax_ds = [&](const float *sc, auto dsv) {
+          if constexpr (MP) {
+            if (need_mask || dpart) softmax_ds_mk(sc, dsv, std::true_type{});
+            else softmax_ds_mk(sc, dsv, std::false_type{});
+          } else {
+            softmax_ds_mk(sc, dsv, std::true_type{});
+          }
         };
         if constexpr (C::XS) {
           /* the exchange (barriers 5 and 6, both consumers): consumer 0 writes P, consumer 1 reads
@@ -1164,7 +1176,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
 #endif
 }
 
-template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS>
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false>
 static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
   typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
@@ -1175,7 +1187,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
   if ((DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
-  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS>;
+  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
@@ -1223,6 +1235,21 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
   constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
   constexpr Sm90Tile m = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
   static_assert(c.D == D && m.D == D, "no sm90 backward tiles for this head dim");
+#ifdef JFA_TUNING
+  /* JFA_TUNE_SM90_BWD_MPASS=1 (ninth session; compiled, not yet run): the default routes whose order computes P in
+     softmax_ds (SM90_DQ_CS: D = 192, and masked calls at 192 / 256; SM90_DQ_TMA: masked calls at D = 96 / 128 but
+     bands) with MP, its per-element mask under one branch per block */
+  if (tune_variant("JFA_TUNE_SM90_BWD_MPASS") == 1) {
+    if constexpr (c.CS) {
+      if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_CS, true, true, true>(a, t, st);
+      if constexpr (sm90_bwd_dq_cs(D) == SM90_DQ_CS)
+        return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true, true>(a, t, st);
+    } else if constexpr (sm90_bwd_dq_masked(D) == SM90_DQ_TMA) {
+      if (a.masked && !sm90_bwd_band<D, c.BN>(a))
+        return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_TMA, true, false, true>(a, t, st);
+    }
+  }
+#endif
   if constexpr (c.CS) {
     if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_CS, true, true>(a, t, st);
 #ifdef JFA_TUNING
