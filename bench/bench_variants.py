@@ -22,6 +22,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from jfa.torch import _core  # noqa: E402
 import timing  # noqa: E402
+from bench_lanes import visible  # noqa: E402
 
 
 def main():
@@ -47,13 +48,11 @@ def main():
         am = torch.rand(B, H, N, N, device="cuda", generator=g) < 0.5 if dense else None
         cfg = _core.Config(None, 1 if causal else 0, attn_mask=am, window=(window, -1) if window else (-1, -1),
                            cu_seqlens=(cu, cu) if nseq else None)
-        if window:  # visible pairs: row i sees min(i, W) + 1 keys
-            vis = sum(min(i, window) + 1 for i in range(N))
-        elif nseq:
+        if nseq:  # visible pairs per (batch, head); windows and dense masks as bench_lanes.py counts them
             vis = sum((b - a) * (b - a + 1) // 2 for a, b in zip(cu[:-1], cu[1:]))
-        elif dense:
-            vis = am.sum().item() / (B * H)
-        else:
+        elif window or dense:
+            vis = visible(N, "window%d" % window if window else "dense", am)
+        else:  # jfa_bench's convention: N^2, halved when causal
             vis = N * N * (0.5 if causal else 1.0)
         flop = 4.0 * B * H * vis * D * {"jvp": 3.0, "bwd": 2.5}.get(op, 1.0)
         if op == "jvp":
