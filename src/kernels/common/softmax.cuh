@@ -91,6 +91,16 @@ __device__ __forceinline__ float exp2_ftz(float x) {
   return y;
 }
 
+/* Whether column c of CTA-local row rl is visible in a block that needs the mask, for the unmasked / causal rule
+   (keys past Nk, the causal diagonal) or BITS (bit (nt & 7) * 8 + e of the row's word nt / 8: the sm90 MASKED
+   path's combined bits); the other MASKED rules stay in fwd_softmax_block. */
+template <bool BITS, int NW>
+__device__ __forceinline__ bool fwd_elem_visible(const BlockMask &bm, const uint64_t (&dw)[NW], int nt, int e, int c,
+                                                 int rl) {
+  if constexpr (BITS) return ((dw[nt >> 3] >> ((nt & 7) * 8 + e)) & 1u) != 0;
+  else return !(c >= bm.klim || c - rl > bm.cdiff);
+}
+
 /*
  * Online softmax of one key block for a warp's rows (CTA-local rows wrow + 16 mt + g (+ 8)).
  * On entry s holds Q K^T (unscaled) and, for the JVP, sd holds Qd K^T + Q Kd^T; on exit s
@@ -137,9 +147,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
               const int c = nt * 8 + 2 * t4 + e, rl = wrow + mt * 16 + g + rr * 8;
-              const bool vis = BITS ? ((dw[mt][rr][nt >> 3] >> ((nt & 7) * 8 + e)) & 1u) != 0
-                                    : !(c >= bm.klim || c - rl > bm.cdiff);
-              if (!vis) s[mt][nt][rr * 2 + e] = -INFINITY;
+              if (!fwd_elem_visible<BITS>(bm, dw[mt][rr], nt, e, c, rl)) s[mt][nt][rr * 2 + e] = -INFINITY;
             }
     }
   }
@@ -159,10 +167,8 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
           float val = FAST ? s[mt][nt][rr * 2 + e] : s[mt][nt][rr * 2 + e] * a.scale_log2;
           if (!MPASS && bm.need) {
             const int c = nt * 8 + 2 * t4 + e;
-            if constexpr (BITS) {
-              if (!((dw[mt][rr][nt >> 3] >> ((nt & 7) * 8 + e)) & 1u)) val = -INFINITY;
-            } else if (!MASKED) {
-              if (c >= bm.klim || c - rl > bm.cdiff) val = -INFINITY;
+            if constexpr (BITS || !MASKED) {
+              if (!fwd_elem_visible<BITS>(bm, dw[mt][rr], nt, e, c, rl)) val = -INFINITY;
             } else if (c < rlo || c >= rhi) {
               val = -INFINITY;
             } else if (bm.dense) {
