@@ -6,8 +6,8 @@
  * Variant 2 (no QREG: Q's fragments from shared memory per block, the default before the sixth session)
  * issues variant 0's (QREG) products in its order per accumulator element (3xTF32's SMALLFIRST
  * score products included): O, lse, Od and
- * mu must be bitwise variant 0's (NaN where it has NaN); variant 3 (MPASS: the softmax's mask as a pass of its own,
- * ninth session) too. test_gpu_f32's bounds
+ * mu must be bitwise variant 0's (NaN where it has NaN); variant 3 (row 0 without MPASS, the softmax's mask as a
+ * pass of its own, which row 0 takes since the tenth session) too. test_gpu_f32's bounds
  * against float64 (3xTF32 float32's 1e-5, growing as 2 sqrt(Nk / 1000) past Nk = 250; TF32 1e-2)
  * apply to every variant. Cases: N = 1, 7, 129 (partial blocks), 1000, 2048 (the stage ring
  * wrapping many times), Nq != Nk, causal in both alignments and with positions (fully masked rows:

@@ -14,7 +14,8 @@
  * (the default before: the column split 128 + 128, BN = 32, 2 stages) against float64 and variant 1
  * (OVERLAP) bitwise 4; variants 2 and 3 (two rings, BN = 48: one K stage and two V stages, and the
  * reverse) against float64, and 3 bitwise 2 (the same key blocks and products; only the stages differ). At
- * D = 64 and 128 variant 1 (MPASS: the softmax's per-element mask as a pass of its own) bitwise variant 0.
+ * D = 64 and 128 variant 1, and at D = 96, 192, 256 variant 6 (row 0 without MPASS, the softmax's per-element mask
+ * as a pass of its own, which row 0 takes since the tenth session) bitwise variant 0.
  * Masked calls (the window) run variant 0's masked kernel (BN = 32, 2 stages) under every variant. Cases: bf16 /
  * fp16, N = 1, 7, 129, 1000, 4096, causal (both alignments, Nq != Nk, positions; rows fully masked: O
  * = Od = 0, lse = -inf, mu = 0 exactly), GQA, MQA, BSHD, a sliding window (a masked call: the even
@@ -79,7 +80,8 @@ static const vcase_t cases[] = {
     {FH, 1, 2, 2, 2, 7, 129, NONE, 0, 0, 0, 0, 1, 256},
     {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0, 256}, /* window: variant 0's masked kernel */
     {BF, 0, 2, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0, 256},
-    /* D = 64 and 128 (cases 20-31): variant 1 (MPASS, the softmax's mask out of the max's loop) bitwise variant 0 */
+    /* D = 64 and 128 (cases 20-31): variant 1 (row 0 without MPASS, the softmax's mask out of the max's loop)
+       bitwise variant 0 */
     {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, 1, 64},
     {FH, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, 0, 64},
     {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, 1, 64},
@@ -92,6 +94,13 @@ static const vcase_t cases[] = {
     {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, 0, 128},
     {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0, 128},
     {BF, 0, 2, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0, 128},
+    /* D = 96 (cases 32-37): variant 6 (row 0 without MPASS) bitwise variant 0 */
+    {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, 1, 96},
+    {FH, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, 0, 96},
+    {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, 1, 96},
+    {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, 0, 96},
+    {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0, 96},
+    {FH, 0, 2, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0, 96},
 };
 
 /* The tuning variants of the JVP at head dim D (tiles.h), run in this order, and the variant whose results
@@ -103,7 +112,7 @@ static const struct {
   int D, v, ref, keep;
 } variants[] = {{192, 4, -1, 1}, {192, 1, 4, 0}, {192, 2, 4, 0}, {192, 3, 4, 0}, {192, 5, 4, 0},
                  {256, 4, -1, 1}, {256, 1, 4, 0},  {256, 2, -1, 1}, {256, 3, 2, 0}, {64, 1, 0, 0},
-                 {128, 1, 0, 0}};
+                 {128, 1, 0, 0}, {96, 6, 0, 0}, {192, 6, 0, 0}, {256, 6, 0, 0}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */
@@ -179,14 +188,16 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_random(&kd, 1.0);
   gb_random(&vd, 1.0);
   if (c->nan) {
-    /* (values are BHSD doubles: b, h, row, column) q: batch 0, head 1, row 37, column 150 (the second
-       consumer's slab); v: batch 1 (or 0), head 0, key 200, column 100 (the columns the even split's
-       consumer 1 holds out of order); kd: batch 0, head 0, key 150 (every column). Keys every row
-       sees (causal BR here: q_pos0 = 200), so that the NaN set is exactly the reference's (a key
-       masked for some rows of its block may reach them through 0 * NaN: tests/common/nan_prop.h) */
+    /* (values are BHSD doubles: b, h, row, column) q: batch 0, head 1, row 37, column 150 % D (at D = 192,
+       256 the second consumer's slab); v: batch 1 (or 0), head 0, key 200, column 100 % D (the columns the
+       even split's consumer 1 holds out of order); kd: batch 0, head 0, key 150 (every column). Keys every
+       row sees (causal BR here: q_pos0 = 200), so that the NaN set is exactly the reference's (a key
+       masked for some rows of its block may reach them through 0 * NaN: tests/common/nan_prop.h); the
+       column is taken modulo D, since a column past D would put the NaN in a later key (key 201 at D = 64,
+       which row 0 does not see) */
     const int64_t bv = c->B > 1 ? 1 : 0;
-    q.val[((0 * c->Hq + 1) * c->Nq + 37) * HD + 150] = NAN;
-    v.val[((bv * c->Hkv + 0) * c->Nk + 200) * HD + 100] = NAN;
+    q.val[((0 * c->Hq + 1) * c->Nq + 37) * HD + 150 % HD] = NAN;
+    v.val[((bv * c->Hkv + 0) * c->Nk + 200) * HD + 100 % HD] = NAN;
     for (int64_t d = 0; d < HD; ++d) kd.val[((0 * c->Hkv + 0) * c->Nk + 150) * HD + d] = NAN;
     gb_set(&q, q.val);
     gb_set(&v, v.val);

@@ -117,7 +117,8 @@ static int dense_visible(int64_t h, int64_t Hq, int64_t i, int64_t j, double r) 
 /* The variants of the D = 128 forward (tiles.h) and whether they block the keys as variant 0
    does (BN = 128) with its arithmetic (bitwise its results). EXPF (10, 11, 12: 2, 4, 1 of each 16
    exponentials on the FMA pipe, common/exp2_poly.h) changes the probabilities' last bits: the tolerance only; 13
-   (the persistent row 0 with MPASS, the softmax's mask as a pass of its own; masked calls too) bitwise */
+   (the persistent row 0 with MPASS, the softmax's mask as a pass of its own; masked calls too; row 0 since the tenth
+   session) bitwise */
 static const struct {
   int v, bitwise, ctas; /* ctas > 0: JFA_TUNE_SM90_CTAS (variant 8's grid) */
   int scalar_o;         /* variant 8: JFA_TUNE_SM90_SCALAR_O=1 (fwd_epilogue's stores, not the 16-byte pieces) */
@@ -162,12 +163,14 @@ static void compare_nan(const char *nm, const double *got, const double *ref, si
    128 keys in the same arithmetic per row; the ninth session's H200 timing run saw them equal to the old row 0),
    19 and 21 the tolerance only; 22 (row 0 before the ninth session, OVERLAP at BN = 128: 13 and 14's bitwise
    reference then) bitwise; 23 and 24 (20 and 22 with MPASS, the softmax's mask as a pass of its own; 24's masked
-   cases on its own masked kernel with MPASS) bitwise */
+   cases on its own masked kernel with MPASS; 23 is row 0 since the tenth session) bitwise; 96's, 192's and 256's
+   25 (row 0 without MPASS, the row before the tenth session) bitwise */
 static const struct {
   int D, v, bitwise;
 } variants_d[] = {{64, 13, 1}, {64, 14, 1}, {64, 15, 0}, {64, 10, 0}, {64, 11, 0}, {64, 12, 0}, {64, 16, 0},
                   {64, 17, 0}, {64, 18, 1}, {64, 19, 0}, {64, 20, 1}, {64, 21, 0}, {64, 22, 1}, {64, 23, 1},
-                  {64, 24, 1}, {96, 10, 1},  {192, 10, 1}, {192, 11, 0}, {256, 10, 0}};
+                  {64, 24, 1}, {96, 10, 1},  {192, 10, 1}, {192, 11, 0}, {256, 10, 0}, {96, 25, 1},
+                  {192, 25, 1}, {256, 25, 1}};
 #define NVD ((int)(sizeof(variants_d) / sizeof(variants_d[0])))
 
 static void run_case_d(int ci, int64_t D, jfa_context_t *gpu, jfa_context_t *cpu) {

@@ -366,8 +366,8 @@ static __device__ __forceinline__ void bwd_load_stats(const BwdArgs &a, const jf
   }
 }
 
-/* MP (tuning builds' JFA_TUNE_SM90_BWD_MPASS=1; ninth session, not yet run): softmax_ds's per-element mask under one
-   branch per block (need_mask or a partial dense tile), as p_only's already is, instead of inside every block's loop */
+/* MP: softmax_ds's per-element mask under one branch per block (need_mask or a partial dense tile), as p_only's
+   already is, instead of inside every block's loop (tiles.h kSm90BwdMp: the default since the tenth session) */
 template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false>
 __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 1)
     bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm) {
@@ -1235,23 +1235,27 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
   constexpr Sm90Tile c = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 0);
   constexpr Sm90Tile m = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
   static_assert(c.D == D && m.D == D, "no sm90 backward tiles for this head dim");
+  /* MP (tiles.h kSm90BwdMp) on the default routes whose order computes P in softmax_ds: SM90_DQ_CS (D = 192, and
+     masked calls at 192 / 256) and SM90_DQ_TMA (masked calls at D = 96 / 128 but bands) */
+  constexpr bool MPC = kSm90BwdMp && sm90_bwd_dq_cs(D) == SM90_DQ_CS;
+  constexpr bool MPM = kSm90BwdMp && sm90_bwd_dq_masked(D) == SM90_DQ_TMA;
 #ifdef JFA_TUNING
-  /* JFA_TUNE_SM90_BWD_MPASS=1 (ninth session; compiled, not yet run): the default routes whose order computes P in
-     softmax_ds (SM90_DQ_CS: D = 192, and masked calls at 192 / 256; SM90_DQ_TMA: masked calls at D = 96 / 128 but
-     bands) with MP, its per-element mask under one branch per block */
-  if (tune_variant("JFA_TUNE_SM90_BWD_MPASS") == 1) {
+  /* JFA_TUNE_SM90_BWD_MPASS=0 / 1: those routes without / with MP (0: the default before the tenth session) */
+  const char *mpe = getenv("JFA_TUNE_SM90_BWD_MPASS");
+  if (mpe && (atoi(mpe) != 0) != kSm90BwdMp) {
+    constexpr bool MPX = !kSm90BwdMp;
     if constexpr (c.CS) {
-      if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_CS, true, true, true>(a, t, st);
+      if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_CS, true, true, MPX>(a, t, st);
       if constexpr (sm90_bwd_dq_cs(D) == SM90_DQ_CS)
-        return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true, true>(a, t, st);
+        return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true, MPX>(a, t, st);
     } else if constexpr (sm90_bwd_dq_masked(D) == SM90_DQ_TMA) {
       if (a.masked && !sm90_bwd_band<D, c.BN>(a))
-        return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_TMA, true, false, true>(a, t, st);
+        return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_TMA, true, false, MPX>(a, t, st);
     }
   }
 #endif
   if constexpr (c.CS) {
-    if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_CS, true, true>(a, t, st);
+    if (a.masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_CS, true, true, kSm90BwdMp>(a, t, st);
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=5: the score products exchanged (SM90_DQ_CSX) where it fits (D = 192); =6: the
        overlapped order (SM90_DQ_CSO, as SM90_DQ_SPLITO at D <= 128) */
@@ -1264,7 +1268,7 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
     if (tv == 4) return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_CS, false, true>(a, t, st);
 #endif
     /* tiles.h sm90_bwd_dq_cs: CSO at D = 256, CS at 192 */
-    return launch_bwd_sm90a<T, D, c.BN, c.ST, sm90_bwd_dq_cs(D), false, true>(a, t, st);
+    return launch_bwd_sm90a<T, D, c.BN, c.ST, sm90_bwd_dq_cs(D), false, true, MPC>(a, t, st);
   } else {
     /* the masked kernel cannot take SM90_DQ_SPLIT / SPLITO (its consumers skip empty blocks apart):
        tiles.h sm90_bwd_dq_masked, TMAO at D = 64, TMA above */
@@ -1278,7 +1282,7 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
     if (masked && tune_variant("JFA_TUNE_SM90_BWD") == 3)
       return launch_bwd_sm90a<T, D, m.BN, m.ST, SM90_DQ_TMA, true, false>(a, t, st);
 #endif
-    if (masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true, false>(a, t, st);
+    if (masked) return launch_bwd_sm90a<T, D, m.BN, m.ST, dqm, true, false, MPM>(a, t, st);
 #ifdef JFA_TUNING
     /* JFA_TUNE_SM90_BWD=1: the dQ adds by float2 atomics (SM90_DQ_ATOMIC2), =3: TMA reduce-adds
        (SM90_DQ_TMA), =4: one TMA reduce-add per CTA, the consumers splitting dQ's columns

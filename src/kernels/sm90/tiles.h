@@ -138,23 +138,31 @@ struct Sm90Tile {
 
 /* clang-format off */
 static constexpr Sm90Tile kSm90Tiles[] = {
+  /* Every 16-bit forward / JVP row 0 takes MPASS (the softmax's per-element mask as a pass of its own under one
+     branch per block) since the tenth session of 2026-12-03: H200, forward TFLOP/s without / with it (bitwise the
+     same results), D = 64 N = 4096 297.8 / 436.8, N = 16384 347.0 / 538.4, causal 263.0 / 362.5 and 328.2 / 484.4;
+     D = 128 527.2 / 630.2, causal N = 16384 494.5 / 599.6; JVP D = 64 383.8 / 455.9, causal 426.6 / 483.6, D = 128
+     499.5 / 549.5, causal 537.6 / 555.6 (call 1); forward at N = 4096 D = 96 387.8 / 499.4, 192 557.7 / 609.4, 256
+     535.5 / 591.3, JVP D = 96 426.9 / 459.4, 192 317.7 / 345.9, 256 348.8 / 378.2 (call 2; bench/RESULTS.md). The rows
+     without it: tuning variants 20 (D = 64), 8 (D = 128), 25 (D = 96, 192, 256) of the forward; 1 (D = 64, 128), 6
+     (96, 192, 256) of the JVP. EXPF over MPASS lost (call 2: D = 64 416.6 against 406.0 / 381.5 with 2 / 4 of 16,
+     D = 128 566.6 against 508.1 / 520.1 with 2 / 1). */
   /* D = 64: three consumer warpgroups in the PVLAG order since the ninth session (tuning variant 20; the row before,
-     OVERLAP with two consumers, is variant 22, whose masked tiles masked calls run: MASKV) */
-  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV */
-  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 22},
-  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS */
-  {OP_FWD,  0,  96, 0,    128,  2, false,  128, true,  false, false,  0,  0, true,  true}, /* PVLAG: variant 10 before */
-  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true}, /* variant 8: persistent */
-  {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false, false,  0,  0, true,  true}, /* PVLAG: variant 10 before */
-  {OP_FWD,  0, 256, 0,     64,  2, false,   64, false, false, false,  0,  0, true,  true}, /* PVLAG: variant 10 before */
-  {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false},
-  {OP_JVP,  0,  96, 0,     64,  2, false,   64, true, false},
-  {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false},
-  {OP_JVP,  0, 192, 0,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true}, /* = variant 4 before */
+     OVERLAP with two consumers, is variant 22, whose masked tiles with MPASS, variant 24, masked calls run: MASKV) */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
+  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 24, true},
+  {OP_FWD,  0,  96, 0,    128,  2, false,  128, true,  false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
+  {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_FWD,  0, 256, 0,     64,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0,  96, 0,     64,  2, false,   64, true,  false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  /* D = 192: the even column split at BN = 48 (variant 4 before the fifth session) */
+  {OP_JVP,  0, 192, 0,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
   /* D = 256: two rings of one stage at BN = 64 (tuning variant 4 before the eighth session: H200 351.6 against
      287.9 TFLOP/s, N = 4096); masked calls at BNM = 32 with 2 stages (STM), as before */
-  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM */
-  {OP_JVP,  0, 256, 0,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
+  {OP_JVP,  0, 256, 0,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2, 0, 0,  true},
   /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup; CS: 64 shared by both, each
      owning half of dK's and dV's columns), ST stages of Q and dO (BM = 64 query rows); OVERLAP,
      BNM, PAD unused */
@@ -297,18 +305,24 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      calls run its masked tiles (row 0's MASKV); H200 (ninth session, N = 4096 / 16384, TFLOP/s) against 20, row 0
      now: unmasked 294.6 / 317.7 against 313.7 / 353.0, causal 258.3 / 313.4 against 265.6 / 329.3 */
   {OP_FWD,  0,  64, 22,   128,  3, true,   128, false, false},
-  /* issue 19 (ninth session of 2026-12-02; compiled, not yet run): MPASS, the softmax's per-element mask out of the
-     max's loop (nvcc if-converts it there: PTX of row 0 at D = 64 runs setp / sub / setp / or / and / selp for
-     every score of every block, bench/RESULTS.md). Bitwise their base rows' results. D = 64: 23 = row 0 (three
-     consumers; masked calls run 22's masked kernel, without MPASS), 24 = 22 with MPASS (masked calls: its own
-     masked kernel with MPASS, BITS); D = 128: 13 = row 0 (persistent, variant 8; masked calls too); JVP: 1 = row 0
-     at D = 64 and 128 */
+  /* issue 19 (ninth session of 2026-12-02, measured in the tenth): MPASS, the softmax's per-element mask out of the
+     max's loop (nvcc if-converts it there: PTX of the D = 64 forward ran setp / sub / setp / or / and / selp for
+     every score of every block; ncu, N = 4096: 930.6 M instructions, ALU pipe 57.8%, against 585.1 M and 30.0% with
+     MPASS, bench/RESULTS.md). Bitwise their base rows' results. D = 64: 23 = row 0 (three consumers), 24 = 22 with
+     MPASS (the masked tiles of row 0: MASKV); D = 128: 13 = row 0 (persistent; masked calls too). 20 (D = 64) and 8
+     (D = 128) are row 0 without it; at D = 96, 192, 256 variant 25 (JVP: 6), and the JVP's 1 at D = 64, 128 */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
-  {OP_FWD,  0,  64, 23,   128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 22, true},
+  {OP_FWD,  0,  64, 23,   128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 24, true},
   {OP_FWD,  0,  64, 24,   128,  3, true,   128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 128, 13,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
-  {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
-  {OP_JVP,  0, 128, 1,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_FWD,  0,  96, 25,   128,  2, false,  128, true,  false, false,  0,  0, true,  true},
+  {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
+  {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
+  {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
+  {OP_JVP,  0, 128, 1,     64,  2, false,   64, false, false},
+  {OP_JVP,  0,  96, 6,     64,  2, false,   64, true, false},
+  {OP_JVP,  0, 192, 6,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true},
+  {OP_JVP,  0, 256, 6,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
      sets BN: 5 tiles of BN x D floats a stage (the JVP 10), two stages, plus Q (and Qd) */
@@ -317,7 +331,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  JFA_DTYPE_FLOAT32,  64, 0,  64,  2, false,   64, false, false, true,  128, 2},
   {OP_FWD,  JFA_DTYPE_FLOAT32, 128, 0,  32,  2, false,   32, false, false, false,  32, 3},
   {OP_JVP,  JFA_DTYPE_FLOAT32,  32, 0,  64,  2, false,   64, false, false, true,   64, 3},
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, true,   32, 3},
+  /* D = 64's JVP with MPASS since the tenth session (variant 3 without it; H200, N = 4096 / causal 8192, 3xTF32 JVP
+     TFLOP/s 100.1 / 98.0 without, 101.7 / 100.0 with; bitwise the same results) */
+  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 0,  32,  2, false,   32, false, false, true,   32, 3, false, false, false, 0, 0, false, false, 0, 0, 0, 0, true},
   /* the float32 JVP at D = 64 (issue 17; bench/RESULTS.md 2026-12-02 fifth session): row 0 since the sixth
      session, QREG: Q's hi / lo fragments in registers for the CTA (TF32: Qd's too), 3xTF32 reloads Qd's in
      chunks of 2 k8 steps while the previous chunk's products run (no wait between the passes); bitwise
@@ -329,10 +346,8 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      the old row 0 (Q's fragments loaded from shared memory per block). */
   /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT */
   {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 2,  32,  2, false,   32, false, false, false,  32, 3},
-  /* variant 3 (ninth session; compiled, not run): row 0 with MPASS (the softmax's mask out of the max's loop: the
-     float32 JVP's non-tensor work is not hidden, ncu: tensor pipe 65.5%, issue slots 43%); bitwise row 0 */
-  /* op      dtype              D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
-  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 3,  32,  2, false,   32, false, false, true,   32, 3, false, false, false, 0, 0, false, false, 0, 0, 0, 0, true},
+  /* variant 3: row 0 without MPASS (the row before the tenth session); bitwise row 0 */
+  {OP_JVP,  JFA_DTYPE_FLOAT32,  64, 3,  32,  2, false,   32, false, false, true,   32, 3},
   /* D = 32 (sixth session: the Triton package's float32 JVP at D = 32 ran 73.0 TFLOP/s on the H200
      against sm80's 3xTF32 60.2): rows 0 above take 64 keys a block (the forward 128) with Q's fragments
      in registers; variant 1 the D = 64 JVP's 32 keys (and a forward of 64) */
@@ -366,6 +381,12 @@ static constexpr int sm90_bwd_dq_masked(int D) { return D == 64 ? 7 : 2; }
  *  310.8 (plain causal 489.6), N = 4096 window 1024 272.5 / 239.9; D = 64 269.7 / 287.7 (its MASKED kernel
  *  runs TMAO: plain causal 334.5), so not at 64. D = 96 (MASKED TMA as 128) follows 128, not measured. */
 constexpr bool sm90_bwd_band_on(int D) { return D != 64; }
+/** Whether the backward's routes that compute P in softmax_ds (SM90_DQ_CS, SM90_DQ_TMA: bwd.cuh) test the mask
+ *  under one branch per block (MP) instead of per element in every block's loop. On since the tenth session of
+ *  2026-12-03: H200 (its call 1), backward TFLOP/s without / with: D = 192 N = 4096 220.2 / 270.1, a causal window
+ *  of 2048 at N = 16384 on the MASKED kernel (D = 128) 319.4 / 334.8, at D = 256 216.2 / 221.2, a dense boolean mask
+ *  at D = 128 151.9 / 152.1 (bench/RESULTS.md). */
+static constexpr bool kSm90BwdMp = true;
 /** The column split's (D = 192 / 256) order: 8 SM90_DQ_CSO (SPLITO's order) at D = 256, 4 SM90_DQ_CS at 192
  *  (CSO passed its tests there, not measured). H200, sixth session run 3, N = 4096, backward TFLOP/s
  *  CS / CSO at D = 256: 242.7 / 279.0, causal 223.5 / 252.6. */
