@@ -172,10 +172,26 @@ int gt_main(int argc, char **argv, const char *name, int ncases, gt_case_fn run_
   return tu_finish();
 }
 
+/* Whether this build compiled the tensor-core row a 16-bit call at head dim D runs at (the sm80 rows 32, 64, 96, 128,
+   160, 192, 256: D rounded up; the sm90 head dims are rows of their own): a development build's head-dim subset
+   (JFA_HEAD_DIMS, src/kernels/sources.cmake) leaves the others to simt. */
+static int row_built(int64_t D) {
+#ifdef JFA_TEST_HEAD_DIMS_MASK
+  static const int rows[] = {32, 64, 96, 128, 160, 192, 256};
+  for (int i = 0; i < 7; ++i)
+    if (D <= rows[i]) return (int)((JFA_TEST_HEAD_DIMS_MASK >> (rows[i] / 32)) & 1);
+  return 0;
+#else
+  (void)D;
+  return 1;
+#endif
+}
+
 /* The family of a 16-bit call at head dim D whose sm90 kernels take head dims `dims` (0-ended). */
 static int expected_path(int64_t D, const int *dims) {
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
+  if (!row_built(D)) return GT_PATH_SIMT;
   int sm90 = 0;
 #ifdef JFA_HAVE_SM90A
   int major = 0, minor = 0;
@@ -260,7 +276,7 @@ int gt_expected_bwd_jvp_path(jfa_dtype_t dtype, int64_t D, int dense, int first_
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
   const int half = dtype == JFA_DTYPE_BFLOAT16 || dtype == JFA_DTYPE_FLOAT16;
-  if (!half || D > 128) return GT_PATH_SIMT;
+  if (!half || D > 128 || !row_built(D)) return GT_PATH_SIMT;
   static const int dims[] = {64, 128, 0};
   const char *on = getenv("JFA_SM90_BWD_JVP"), *bwd = getenv("JFA_SM90_BWD");
   const int enabled = on ? strcmp(on, "0") != 0 : GT_SM90_BWD_JVP_DEFAULT;
@@ -280,7 +296,7 @@ int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want) 
 }
 
 int gt_tensor_core_dim(jfa_dtype_t dtype, int64_t D) {
-  return (dtype == JFA_DTYPE_BFLOAT16 || dtype == JFA_DTYPE_FLOAT16) && D % 8 == 0 && D > 0 && D <= 256;
+  return (dtype == JFA_DTYPE_BFLOAT16 || dtype == JFA_DTYPE_FLOAT16) && D % 8 == 0 && D > 0 && D <= 256 && row_built(D);
 }
 
 int gt_check_tensor_core(jfa_context_t *gpu, const char *name, int backward) {

@@ -83,7 +83,7 @@ int gt_expected_bwd_jvp_path(jfa_dtype_t dtype, int64_t D, int dense, int first_
  *  (records a failure otherwise); returns 1 if it did. */
 int gt_check_path(jfa_context_t *gpu, const char *name, int backward, int want);
 /** Whether a 16-bit call of head dim D with aligned tensors must run on a tensor-core family
- *  (D a multiple of 8, at most 256). */
+ *  (D a multiple of 8, at most 256, its row in this build's JFA_HEAD_DIMS). */
 int gt_tensor_core_dim(jfa_dtype_t dtype, int64_t D);
 /** Checks that the last forward (backward = 0) or backward call ran on a tensor-core family
  *  (sm80 or sm90; sm80 under JFA_KERNEL_PATH=sm80, simt under =simt), for calls with masks
