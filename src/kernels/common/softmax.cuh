@@ -122,9 +122,13 @@ __device__ __forceinline__ bool fwd_elem_visible(const BlockMask &bm, const uint
  * nvcc if-converts into a compare / select chain per element (PTX of the D = 64 forward: setp, sub, setp, or,
  * and, selp per score) that every block runs, unmasked ones included. The same test per element and the max
  * over the same values: the same results, bitwise.
+ * LEAN (default): O (and U) rescaled only when a row of the warp needs it (one vote per row pair: alpha 1 and no
+ * reference shift leave them as they are), and the JVP's Sd scaled once per row sum and inside P (s Sd - c) (one FFMA)
+ * instead of per element; false: the code before the tenth session (the sm90 JVP's CS and masked kernels, where
+ * LEAN costs ptxas spills).
  */
 template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false, bool BITS = false, int EXPF = 0,
-          bool MPASS = false>
+          bool MPASS = false, bool LEAN = true>
 __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockMask &bm, int64_t b, int64_t h,
                                                   int64_t m0, int wrow, int g, int t4, const int *s_lo,
                                                   const int *s_hi, float (&s)[MT][NT][4],
@@ -201,10 +205,15 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
           ps += pv;
           if (JVP) {
             float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
-            sdr *= a.scale;
-            psd += pv * sdr;
+            if constexpr (LEAN) { /* LEAN: unscaled here, scaled once per row below and inside P (s Sd - c) */
+              psd += pv * sdr;
+            } else {
+              sdr *= a.scale;
+              psd += pv * sdr;
+            }
           }
         }
+      if (JVP && LEAN) psd *= a.scale;
       float shift = 0.f;
       if (JVP) {
         /* The reference c moves to the running mu = nu / l (full row sums) when the max of a
@@ -229,19 +238,25 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
-            sdr = s[mt][nt][rr * 2 + e] * (sdr - c);
+            if constexpr (LEAN) sdr = s[mt][nt][rr * 2 + e] * fmaf(sdr, a.scale, -c); /* P (s Sd - c) */
+            else sdr = s[mt][nt][rr * 2 + e] * (sdr - c);
           }
       }
       lrow[mt][rr] = lrow[mt][rr] * alpha + ps; /* per-lane partial sums, reduced at the end */
+      /* O (and U) rescaled only where a row of the warp needs it: once the running maxima settle, alpha is 1 and the
+         reference stays (shift 0) for most blocks, where the rescale would compute o * 1 = o and fma(0, o, u) = u (a
+         non-finite o reaches Od through its O term all the same). A NaN alpha != 1: rescaled, NaN kept. */
+      if (!LEAN || __any_sync(0xffffffffu, alpha != 1.f || shift != 0.f)) {
 #pragma unroll
-      for (int dt = 0; dt < DT; ++dt) {
-        o[mt][dt][rr * 2] *= alpha;
-        o[mt][dt][rr * 2 + 1] *= alpha;
-        if (JVP) {
-          /* U = alpha U + (c_old - c_new) O~ with O~ already rescaled, before this block is added */
-          float *ur = u[JVP ? mt : 0][JVP ? dt : 0];
-          ur[rr * 2] = fmaf(shift, o[mt][dt][rr * 2], ur[rr * 2] * alpha);
-          ur[rr * 2 + 1] = fmaf(shift, o[mt][dt][rr * 2 + 1], ur[rr * 2 + 1] * alpha);
+        for (int dt = 0; dt < DT; ++dt) {
+          o[mt][dt][rr * 2] *= alpha;
+          o[mt][dt][rr * 2 + 1] *= alpha;
+          if (JVP) {
+            /* U = alpha U + (c_old - c_new) O~ with O~ already rescaled, before this block is added */
+            float *ur = u[JVP ? mt : 0][JVP ? dt : 0];
+            ur[rr * 2] = fmaf(shift, o[mt][dt][rr * 2], ur[rr * 2] * alpha);
+            ur[rr * 2 + 1] = fmaf(shift, o[mt][dt][rr * 2 + 1], ur[rr * 2 + 1] * alpha);
+          }
         }
       }
     }
