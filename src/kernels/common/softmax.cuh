@@ -122,13 +122,14 @@ __device__ __forceinline__ bool fwd_elem_visible(const BlockMask &bm, const uint
  * nvcc if-converts into a compare / select chain per element (PTX of the D = 64 forward: setp, sub, setp, or,
  * and, selp per score) that every block runs, unmasked ones included. The same test per element and the max
  * over the same values: the same results, bitwise.
- * LEAN (default): O (and U) rescaled only when a row of the warp needs it (one vote per row pair: alpha 1 and no
- * reference shift leave them as they are), and the JVP's Sd scaled once per row sum and inside P (s Sd - c) (one FFMA)
- * instead of per element; false: the code before the tenth session (the sm90 JVP's CS and masked kernels, where
- * LEAN costs ptxas spills).
+ * LEAN (the sm90 JVPs: 16-bit unmasked / causal at D = 64, 96, 128, and float32): O and U rescaled only when a
+ * row of the warp needs it (one vote per row pair: alpha 1 and no reference shift leave them as they are), and Sd
+ * scaled once per row sum and inside P (s Sd - c) (one FFMA) instead of per element. H200 (tenth session): the JVP
+ * +2-8%, the forward -1 to -10% (D = 96, 256: the branch in the PVLAG order), so the forward does not take it; the
+ * JVP's CS (D = 192 / 256) and masked kernels neither (ptxas spilled 48 / 8 bytes). false: every block rescaled.
  */
 template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false, bool BITS = false, int EXPF = 0,
-          bool MPASS = false, bool LEAN = true>
+          bool MPASS = false, bool LEAN = false>
 __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockMask &bm, int64_t b, int64_t h,
                                                   int64_t m0, int wrow, int g, int t4, const int *s_lo,
                                                   const int *s_hi, float (&s)[MT][NT][4],

@@ -195,20 +195,18 @@ __device__ __forceinline__ void mma_pv_cols(float *acc, const uint32_t (&ap)[BN 
   }
 }
 
-/* PVLAG, once no P V is in flight: O *= alpha (the running max's rescale of row pair x & 2; skipped where every
-   row of the warp has alpha 1: o * 1 = o, bitwise) and the probabilities s packed into the 16-bit A fragments ap
-   (the forward's and the persistent forward's consumers). */
+/* PVLAG, once no P V is in flight: O *= alpha (the running max's rescale of row pair x & 2) and the
+   probabilities s packed into the 16-bit A fragments ap (the forward's and the persistent forward's
+   consumers). Every block: skipping it where alpha is 1 (softmax.cuh LEAN) lost 1-10% (tenth session). */
 template <typename T, int DT, int NT, int BN>
 __device__ __forceinline__ void fwd_rescale_pack(float (&o)[1][DT][4], float (&s)[1][NT][4],
                                                  const float (&alpha)[1][1][4], uint32_t (&ap)[BN / 16][4]) {
   wg_reg_fence<DT * 4>(&o[0][0][0]);
   wg_reg_fence<NT * 4>(&s[0][0][0]);
-  if (__any_sync(0xffffffffu, alpha[0][0][0] != 1.f || alpha[0][0][2] != 1.f)) {
 #pragma unroll
-    for (int dt = 0; dt < DT; ++dt)
+  for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) o[0][dt][e] *= alpha[0][0][e & 2];
-  }
+    for (int e = 0; e < 4; ++e) o[0][dt][e] *= alpha[0][0][e & 2];
   wg_acc_to_a<T, BN / 16>(ap, s[0]);
 }
 
@@ -715,8 +713,8 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         __syncwarp();
         if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* STV: this warp is done with K(j), Kd(j) */
       }
-      /* LEAN off where it costs the JVP spills (CS: D = 192 / 256, and the masked kernels: ptxas) */
-      constexpr bool LEAN = !(JVP && (CS || MASKED));
+      /* LEAN (softmax.cuh): the JVP but where it costs spills (CS: D = 192 / 256, and the masked kernels: ptxas) */
+      constexpr bool LEAN = JVP && !CS && !MASKED;
       fwd_softmax_block<1, NT, DT, JVP, MASKED, true, MASKED, EXPF, MPASS, LEAN>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
                                                                                 sd, o, u, mrow, lrow, nrow, crow, dw);
       /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */

@@ -466,7 +466,7 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
       if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
 
       BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)j * BN, 0, 0);
-      fwd_softmax_block<1, NT, DT, JVP, false, true, false, 0, MPASS>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s,
+      fwd_softmax_block<1, NT, DT, JVP, false, true, false, 0, MPASS, JVP>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s,
                                                                        sd, o, u, mrow, lrow, nrow, crow, dw);
 
       /* O += P V (, U += P (Sd - c) V + P Vd): P's fragments as A (the key permutation of Vt) */
