@@ -15,7 +15,8 @@
  * (OVERLAP) bitwise 4; variants 2 and 3 (two rings, BN = 48: one K stage and two V stages, and the
  * reverse) against float64, and 3 bitwise 2 (the same key blocks and products; only the stages differ). At
  * D = 64 and 128 variant 1, and at D = 96, 192, 256 variant 6 (row 0 without MPASS, the softmax's per-element mask
- * as a pass of its own, which row 0 takes since the tenth session) bitwise variant 0.
+ * as a pass of its own, which row 0 takes since the tenth session) bitwise variant 0; D = 64's 2 and 3 (128 keys a
+ * block) against float64 only.
  * Masked calls (the window) run variant 0's masked kernel (BN = 32, 2 stages) under every variant. Cases: bf16 /
  * fp16, N = 1, 7, 129, 1000, 4096, causal (both alignments, Nq != Nk, positions; rows fully masked: O
  * = Od = 0, lse = -inf, mu = 0 exactly), GQA, MQA, BSHD, a sliding window (a masked call: the even
@@ -112,7 +113,7 @@ static const struct {
   int D, v, ref, keep;
 } variants[] = {{192, 4, -1, 1}, {192, 1, 4, 0}, {192, 2, 4, 0}, {192, 3, 4, 0}, {192, 5, 4, 0},
                  {256, 4, -1, 1}, {256, 1, 4, 0},  {256, 2, -1, 1}, {256, 3, 2, 0}, {64, 1, 0, 0},
-                 {128, 1, 0, 0}, {96, 6, 0, 0}, {192, 6, 0, 0}, {256, 6, 0, 0}};
+                 {128, 1, 0, 0}, {96, 6, 0, 0}, {192, 6, 0, 0}, {256, 6, 0, 0}, {64, 2, -1, 0}, {64, 3, -1, 0}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */

@@ -319,6 +319,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
+  /* the D = 64 JVP at 128 keys a block (tenth session, with MPASS and LEAN: the per-score ALU work down, the wgmma
+     per block doubled): 2 = 2 stages, 3 = 3 stages (masked calls: row 0's masked tiles, BNM = 64) */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
+  {OP_JVP,  0,  64, 2,    128,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0,  64, 3,    128,  3, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 128, 1,     64,  2, false,   64, false, false},
   {OP_JVP,  0,  96, 6,     64,  2, false,   64, true, false},
   {OP_JVP,  0, 192, 6,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true},
