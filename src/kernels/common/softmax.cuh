@@ -206,12 +206,8 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
           ps += pv;
           if (JVP) {
             float &sdr = sd[JVP ? mt : 0][JVP ? nt : 0][rr * 2 + e];
-            if constexpr (LEAN) { /* LEAN: unscaled here, scaled once per row below and inside P (s Sd - c) */
-              psd += pv * sdr;
-            } else {
-              sdr *= a.scale;
-              psd += pv * sdr;
-            }
+            if constexpr (!LEAN) sdr *= a.scale; /* LEAN: scaled once per row below and inside P (s Sd - c) */
+            psd += pv * sdr;
           }
         }
       if (JVP && LEAN) psd *= a.scale;
