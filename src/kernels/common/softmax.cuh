@@ -117,8 +117,8 @@ __device__ __forceinline__ bool fwd_elem_visible(const BlockMask &bm, const uint
  * EXPF (FAST only; the sm90 16-bit forward's tiles.h EXPF): of each 16 consecutive probabilities of a
  * thread's row (2 nt + e mod 16), the first EXPF take jfa_exp2_poly (common/exp2_poly.h: FMA pipe)
  * instead of MUFU.EX2; 0: every one on MUFU (the code before EXPF).
- * MPASS (FAST, unmasked or BITS: the sm90 16-bit forward's tiles.h MPASS): the per-element mask as a pass of
- * its own under one branch on bm.need per block, before the row max, instead of inside the max's loop, which
+ * MPASS (unmasked or BITS: the sm90 16-bit forward's tiles.h MPASS; sm80's tuning variants 9): the per-element mask
+ * as a pass of its own under one branch on bm.need per block, before the row max, instead of inside the max's loop, which
  * nvcc if-converts into a compare / select chain per element (PTX of the D = 64 forward: setp, sub, setp, or,
  * and, selp per score) that every block runs, unmasked ones included. The same test per element and the max
  * over the same values: the same results, bitwise.
@@ -139,9 +139,19 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
                                                   float (&crow)[JVP ? MT : 1][2],
                                                   const uint64_t (&dw)[MT][2][NT > 8 ? NT / 8 : 1]) {
   static_assert(EXPF == 0 || (FAST && EXPF <= 16), "EXPF: the FAST softmax, at most 16 of each 16");
-  static_assert(!MPASS || (FAST && (BITS || !MASKED)), "MPASS: the FAST softmax, unmasked or BITS");
+  static_assert(!MPASS || BITS || !MASKED, "MPASS: unmasked or BITS");
   const int64_t kb0 = bm.kb0;
   if constexpr (MPASS) {
+    if constexpr (!FAST) {
+      /* not FAST (sm80): the scale first, the max loop's multiply moved here, so that a masked score is -inf
+         whatever the scale's sign (the same product per element: the same values) */
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) s[mt][nt][e] *= a.scale_log2;
+    }
     if (bm.need) {
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
@@ -169,7 +179,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          float val = FAST ? s[mt][nt][rr * 2 + e] : s[mt][nt][rr * 2 + e] * a.scale_log2;
+          float val = FAST || MPASS ? s[mt][nt][rr * 2 + e] : s[mt][nt][rr * 2 + e] * a.scale_log2;
           if (!MPASS && bm.need) {
             const int c = nt * 8 + 2 * t4 + e;
             if constexpr (BITS || !MASKED) {

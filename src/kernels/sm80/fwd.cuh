@@ -66,7 +66,7 @@ struct FwdTC {
   static constexpr size_t smem_bytes() { return sizeof(T) * ((size_t)(JVP ? 2 : 1) * BM * DS + (size_t)2 * STAGE); }
 };
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED, int NS>
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED, int NS, bool MPASS = false>
 /* the D = 64 forward with Q read from shared memory fits 3 CTAs of 4 warps per SM in registers */
 __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 && NW == 4) ? 3 : 1)
     fwd_tc_kernel(const FwdArgs a) {
@@ -256,8 +256,8 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
     BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
     bm.dense = dense_part;
     bm.need = bm.need || dense_part;
-    fwd_softmax_block<MT, NT, DT, JVP, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow, lrow,
-                                                nrow, crow, dw);
+    fwd_softmax_block<MT, NT, DT, JVP, MASKED, false, false, 0, MPASS>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd,
+                                                                         o, u, mrow, lrow, nrow, crow, dw);
 
     /* O += P V;  U += (P*Sd) V + P Vd */
 #pragma unroll
@@ -311,10 +311,10 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   fwd_epilogue<T, MT, DT, JVP>(a, b, h, m0 + wrow, g, t4, o, u, mrow, lrow, nrow, crow, c0, sl == 0);
 }
 
-template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED, int NS>
+template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool MASKED, int NS, bool MPASS = false>
 static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
   typedef FwdTC<T, D, BN, NW, MT, JVP, QREG, NS> C;
-  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG, MASKED, NS>;
+  auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG, MASKED, NS, MPASS>;
   const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -349,8 +349,8 @@ static jfa_status_t sm80_fwd_variant(const FwdArgs &a, cudaStream_t st) {
   static_assert(Cc::smem_bytes() == sm80_smem_bytes(c, false) &&
                     Cm::smem_bytes() + 2 * Cm::BM * sizeof(int) == sm80_smem_bytes(m, true),
                 "tiles.h sm80_smem_bytes and FwdTC::smem_bytes disagree");
-  if (!a.masked) return launch_fwd_tc_m<T, D, c.BN, c.NW, c.MT, JVP, c.QREG, false, c.NS>(a, st);
-  return launch_fwd_tc_m<T, D, m.BN, m.NW, m.MT, JVP, m.QREG, true, m.NS>(a, st);
+  if (!a.masked) return launch_fwd_tc_m<T, D, c.BN, c.NW, c.MT, JVP, c.QREG, false, c.NS, c.MPASS>(a, st);
+  return launch_fwd_tc_m<T, D, m.BN, m.NW, m.MT, JVP, m.QREG, true, m.NS>(a, st); /* MPASS: unmasked kernels only */
 }
 
 template <typename T, int D, bool JVP>
@@ -366,6 +366,9 @@ jfa_status_t sm80_fwd_d(const FwdArgs &a, cudaStream_t st) {
   }
   if constexpr (sm80_has_tile(op, dt, D, 3)) {
     if (v == 3) return sm80_fwd_variant<T, D, JVP, 3>(a, st);
+  }
+  if constexpr (sm80_has_tile(op, dt, D, 9)) {
+    if (v == 9) return sm80_fwd_variant<T, D, JVP, 9>(a, st);
   }
 #endif
   return sm80_fwd_variant<T, D, JVP, 0>(a, st);

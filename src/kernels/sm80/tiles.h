@@ -33,6 +33,8 @@ struct Sm80Tile {
   int SPLIT; /* float32 backward, 3xTF32: 1 = Q and dO split once per block into hi / lo planes of
                 shared memory (bwd_f32.cuh; + 16 BM (D + 4) bytes), 2 = K too, once per CTA
                 (+ 4 BN (D + 4)); 0 = split by every warp in registers */
+  bool MPASS; /* 16-bit forward / JVP, unmasked and causal calls: the softmax's per-element mask as a pass of its own
+                 under one branch per block (common/softmax.cuh MPASS), as the sm90 defaults since the tenth session */
 };
 
 /* clang-format off */
@@ -130,6 +132,18 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP,  0, 256, 1,     32,  6, 1, false,   0, false, 2}, /* 199 KiB */
   {OP_JVP,  0, 192, 1,     32,  8, 1, false,   0, false, 2}, /* 180 KiB */
   {OP_BWD,  0, 256, 1,      0,  4, 0, false,  64, false, 2}, /* 217 KiB */
+  /* variants 9 (tenth session; compiled, not yet run on a GPU): row 0 with MPASS, the softmax's per-element mask
+     out of the row max's loop (on sm90 it was +10-55% for the forward, +3-19% for the JVP); masked calls run row 0's
+     masked kernel. Bitwise row 0's results by construction (the same product and test per element) */
+  /* op      dtype  D  var    BN  NW MT  QREG    BM  KREG  NS SPLIT MPASS */
+  {OP_FWD,  0,  64, 9,     64,  4, 2, false,   0, false, 1, 0, true},
+  {OP_FWD,  0,  96, 9,     64,  4, 2, false,   0, false, 1, 0, true},
+  {OP_FWD,  0, 128, 9,     64,  4, 2, false,   0, false, 1, 0, true},
+  {OP_FWD,  0, 160, 9,     64,  4, 1, false,   0, false, 1, 0, true},
+  {OP_JVP,  0,  64, 9,     64,  8, 1, true,    0, false, 1, 0, true},
+  {OP_JVP,  0,  96, 9,     32,  8, 1, false,   0, false, 1, 0, true},
+  {OP_JVP,  0, 128, 9,     32,  8, 1, false,   0, false, 1, 0, true},
+  {OP_JVP,  0, 160, 9,     32,  8, 1, false,   0, false, 2, 0, true},
 };
 #undef F32
 /* clang-format on */
@@ -159,7 +173,7 @@ constexpr bool sm80_has_tile(int op, int dtype, int D, int variant) {
  *    backward, BM = 64 at D = 128 (and D > 128, whose slices hold as many columns): spills; query
  *    blocks of 32 rows. */
 constexpr Sm80Tile sm80_tile(int op, int dtype, int D, int mask_class, int variant) {
-  Sm80Tile t = {op, dtype, 0, variant, 0, 0, 0, false, 0, false, 1, 0};
+  Sm80Tile t = {op, dtype, 0, variant, 0, 0, 0, false, 0, false, 1, 0, false};
   for (const Sm80Tile &r : kSm80Tiles)
     if (r.op == op && sm80_tile_dtype(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
