@@ -49,7 +49,7 @@ def main():
         cfg = _core.Config(None, 1 if causal else 0, attn_mask=am, window=(window, -1) if window else (-1, -1),
                            cu_seqlens=(cu, cu) if nseq else None)
         if nseq:  # visible pairs per (batch, head); windows and dense masks as bench_lanes.py counts them
-            vis = sum((b - a) * (b - a + 1) // 2 for a, b in zip(cu[:-1], cu[1:]))
+            vis = sum((s1 - s0) * (s1 - s0 + 1) // 2 for s0, s1 in zip(cu[:-1], cu[1:]))
         elif window or dense:
             vis = visible(N, "window%d" % window if window else "dense", am)
         else:  # jfa_bench's convention: N^2, halved when causal

@@ -24,6 +24,13 @@ jfa_h200_build() {
       /usr/bin/time -f "BUILD_WALL %e s" cmake --build "$dir" -j16 ${JFA_H200_TARGETS:+--target $JFA_H200_TARGETS}
   } > "$log" 2>&1
 }
+# jfa_build_failed LOG: after a failed jfa_h200_build, prints "BUILD FAILED" and LOG's error lines with their
+# context, and exits the calling script (status 1).
+jfa_build_failed() {
+  echo "BUILD FAILED"
+  grep -B2 -A12 -E "error|FAILED" "$1" | head -60
+  exit 1
+}
 # jfa_sanitize TOOL TIMEOUT TEST [ARGS...] runs compute-sanitizer's TOOL on DIR's tests/gpu/TEST
 # and prints "== TOOL TEST ARGS", its last ${JFA_SAN_TAIL:-2} lines and "rc=" the sanitizer's own
 # exit status (9 on an error), not tail's.

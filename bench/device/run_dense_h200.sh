@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 B=build-dense
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON ||
-  { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+  jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout 260 ctest -L gpu -E "64bit|_tune|variants|_noband" -j8 --timeout 250 --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -20; echo "t=$(( $(date +%s) - T0 ))"

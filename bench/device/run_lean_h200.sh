@@ -15,7 +15,7 @@ T0=$(date +%s)
 B=build-lean
 (cd .old && JFA_H200_TARGETS=jfa jfa_h200_build build-old "$OUT/build_old.log" -DJFA_BUILD_TESTS=OFF) &
 jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON ||
-  { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+  jfa_build_failed "$OUT/build.log"
 wait; grep BUILD_WALL "$OUT/build.log" "$OUT/build_old.log"; echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout 200 ctest -L gpu -E "64bit" -j8 --timeout 190 --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|\*\*\*|Not Run" "$OUT/ctest.log" | head -20; grep "FAIL" "$OUT/ctest.log" | head; echo "t=$(( $(date +%s) - T0 ))"

@@ -19,7 +19,7 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 B=build-mpass
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_HEAD_DIMS="64;128;192;256" -DJFA_WARNINGS_AS_ERRORS=ON ||
-  { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+  jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout 240 ctest -R "sm90_variants|sm90_jvp_variants|sm90_f32_variants|_sm90bwd_mpass" -j4 --timeout 230 \
   --output-on-failure) > "$OUT/ctest.log" 2>&1

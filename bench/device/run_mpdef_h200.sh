@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 B=build-mpdef
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON ||
-  { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+  jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout 280 ctest -L gpu -E "64bit|_tune|_noband|_bandall|_sm90bwd_|variants" -j8 --timeout 250 \
   --output-on-failure) > "$OUT/ctest_default.log" 2>&1

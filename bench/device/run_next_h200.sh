@@ -14,7 +14,7 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 B=build-next
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_HEAD_DIMS="64;96;128;160" -DJFA_WARNINGS_AS_ERRORS=ON ||
-  { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+  jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout 200 ctest -R "sm90_jvp_variants|_sm80_mpass" -j6 --timeout 190 --output-on-failure) \
   > "$OUT/ctest.log" 2>&1

@@ -19,7 +19,7 @@ T0=$(date +%s)
 left() { echo $((${LIMIT:-540} - ($(date +%s) - T0))); }
 B=build-open
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_HEAD_DIMS="64;96;128;192;256" -DJFA_WARNINGS_AS_ERRORS=ON ||
-  { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+  jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"
 {
   (cd $B && timeout 200 ctest -R "sm90_variants|_tune1[89]$|_tune2[01]$" -j4 --timeout 190 --output-on-failure |

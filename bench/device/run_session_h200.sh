@@ -20,7 +20,7 @@ mkdir -p "$OUT"
 . bench/device/h200_build.sh
 START=$(date +%s)
 B=build-h200
-jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON || { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 PY="env PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so python3"
 if [ "${PART:-}" = final ]; then

@@ -13,7 +13,7 @@ T0=$(date +%s)
 B=build-subset
 JFA_H200_TARGETS="jfa jfa_bench test_gpu_masks test_gpu_blockmask test_gpu_sm90_bwd test_gpu_attention test_gpu_modes" \
   jfa_h200_build $B "$OUT/build.log" -DJFA_HEAD_DIMS="64;128" -DJFA_WARNINGS_AS_ERRORS=ON ||
-  { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+  jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout 200 ctest -R "^test_gpu_(masks|blockmask|sm90_bwd|attention|modes)$" -j5 --timeout 190 \
   --output-on-failure) > "$OUT/ctest.log" 2>&1

@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 B=build-tables
 JFA_H200_TARGETS="jfa jfa_bench" jfa_h200_build $B "$OUT/build.log" -DJFA_BUILD_TESTS=OFF ||
-  { echo "BUILD FAILED"; grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -60; exit 1; }
+  jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
 (cd bench && timeout 170 python3 compare_torch.py ../$B/bench/jfa_bench --iters 10 > "$OUT/compare.log" 2>&1)
 cat "$OUT/compare.log"; echo "t=$(( $(date +%s) - T0 ))"
