@@ -117,7 +117,7 @@ __device__ __forceinline__ bool fwd_elem_visible(const BlockMask &bm, const uint
  * EXPF (FAST only; the sm90 16-bit forward's tiles.h EXPF): of each 16 consecutive probabilities of a
  * thread's row (2 nt + e mod 16), the first EXPF take jfa_exp2_poly (common/exp2_poly.h: FMA pipe)
  * instead of MUFU.EX2; 0: every one on MUFU (the code before EXPF).
- * MPASS (unmasked or BITS: the sm90 16-bit forward's tiles.h MPASS; sm80's tuning variants 9): the per-element mask
+ * MPASS (unmasked or BITS: the 16-bit forward / JVP rows' tiles.h MPASS, sm90 and sm80): the per-element mask
  * as a pass of its own under one branch on bm.need per block, before the row max, instead of inside the max's loop, which
  * nvcc if-converts into a compare / select chain per element (PTX of the D = 64 forward: setp, sub, setp, or,
  * and, selp per score) that every block runs, unmasked ones included. The same test per element and the max

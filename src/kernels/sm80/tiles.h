@@ -40,22 +40,26 @@ struct Sm80Tile {
 /* clang-format off */
 #define F32 JFA_DTYPE_FLOAT32
 static constexpr Sm80Tile kSm80Tiles[] = {
-  /* op      dtype  D  var    BN  NW MT  QREG    BM  KREG  NS */
-  {OP_FWD,  0,  32, 0,     64,  4, 1, true,    0, false},
-  {OP_FWD,  0,  64, 0,     64,  4, 2, false,   0, false}, /* 168 registers: 3 CTAs/SM (fwd.cuh) */
-  {OP_FWD,  0,  96, 0,     64,  4, 2, false,   0, false},
-  {OP_FWD,  0, 128, 0,     64,  4, 2, false,   0, false},
-  {OP_FWD,  0, 160, 0,     64,  4, 1, false,   0, false},
-  {OP_FWD,  0, 192, 0,     32,  4, 1, false,   0, false},
-  {OP_FWD,  0, 256, 0,     32,  4, 1, false,   0, false},
-  {OP_JVP,  0,  32, 0,     64,  8, 1, true,    0, false},
-  {OP_JVP,  0,  64, 0,     64,  8, 1, true,    0, false},
-  {OP_JVP,  0,  96, 0,     32,  8, 1, false,   0, false},
-  {OP_JVP,  0, 128, 0,     32,  8, 1, false,   0, false},
+  /* 16-bit forward and JVP: MPASS since the eleventh session of 2026-12-03 (H200, sm80 family forced: forward
+     D = 64 N = 4096 208.9 -> 252.1 TFLOP/s, causal N = 16384 205.0 -> 251.4, D = 128 256.0 -> 290.4, D = 160 (sm80
+     by default) 151.4 -> 160.2; JVP D = 64 229.7 -> 279.7, 128 261.4 -> 284.9, 160 149.0 -> 161.5; bitwise the same
+     results); tuning variants 9 keep the rows without it at D = 64, 96, 128, 160 */
+  /* op      dtype  D  var    BN  NW MT  QREG    BM  KREG  NS SPLIT MPASS */
+  {OP_FWD,  0,  32, 0,     64,  4, 1, true,    0, false, 1, 0, true},
+  {OP_FWD,  0,  64, 0,     64,  4, 2, false,   0, false, 1, 0, true}, /* 168 registers: 3 CTAs/SM (fwd.cuh) */
+  {OP_FWD,  0,  96, 0,     64,  4, 2, false,   0, false, 1, 0, true},
+  {OP_FWD,  0, 128, 0,     64,  4, 2, false,   0, false, 1, 0, true},
+  {OP_FWD,  0, 160, 0,     64,  4, 1, false,   0, false, 1, 0, true},
+  {OP_FWD,  0, 192, 0,     32,  4, 1, false,   0, false, 1, 0, true},
+  {OP_FWD,  0, 256, 0,     32,  4, 1, false,   0, false, 1, 0, true},
+  {OP_JVP,  0,  32, 0,     64,  8, 1, true,    0, false, 1, 0, true},
+  {OP_JVP,  0,  64, 0,     64,  8, 1, true,    0, false, 1, 0, true},
+  {OP_JVP,  0,  96, 0,     32,  8, 1, false,   0, false, 1, 0, true},
+  {OP_JVP,  0, 128, 0,     32,  8, 1, false,   0, false, 1, 0, true},
   /* D > 128: two slices of D / 2 output columns (O and U of a full row do not fit in registers) */
-  {OP_JVP,  0, 160, 0,     32,  8, 1, false,   0, false, 2}, /* 148 KiB shared */
-  {OP_JVP,  0, 192, 0,     16,  8, 1, false,   0, false, 2}, /* 138 KiB (BN = 32: 180 KiB, and spills when masked) */
-  {OP_JVP,  0, 256, 0,     16,  8, 1, false,   0, false, 2}, /* 182 KiB (BN = 32: 233 KiB, above 227) */
+  {OP_JVP,  0, 160, 0,     32,  8, 1, false,   0, false, 2, 0, true}, /* 148 KiB shared */
+  {OP_JVP,  0, 192, 0,     16,  8, 1, false,   0, false, 2, 0, true}, /* 138 KiB (BN = 32: 180 KiB, and spills when masked) */
+  {OP_JVP,  0, 256, 0,     16,  8, 1, false,   0, false, 2, 0, true}, /* 182 KiB (BN = 32: 233 KiB, above 227) */
   {OP_BWD,  0,  32, 0,      0,  8, 0, false,  64, true},
   {OP_BWD,  0,  64, 0,      0,  8, 0, false,  64, true},
   {OP_BWD,  0,  96, 0,      0,  8, 0, false,  64, false},
@@ -132,18 +136,17 @@ static constexpr Sm80Tile kSm80Tiles[] = {
   {OP_JVP,  0, 256, 1,     32,  6, 1, false,   0, false, 2}, /* 199 KiB */
   {OP_JVP,  0, 192, 1,     32,  8, 1, false,   0, false, 2}, /* 180 KiB */
   {OP_BWD,  0, 256, 1,      0,  4, 0, false,  64, false, 2}, /* 217 KiB */
-  /* variants 9 (tenth session; compiled, not yet run on a GPU): row 0 with MPASS, the softmax's per-element mask
-     out of the row max's loop (on sm90 it was +10-55% for the forward, +3-19% for the JVP); masked calls run row 0's
-     masked kernel. Bitwise row 0's results by construction (the same product and test per element) */
+  /* variants 9: row 0 without MPASS (the softmax's per-element mask inside the row max's loop: the default before the
+     eleventh session, bitwise row 0's results); masked calls run row 0's masked kernel */
   /* op      dtype  D  var    BN  NW MT  QREG    BM  KREG  NS SPLIT MPASS */
-  {OP_FWD,  0,  64, 9,     64,  4, 2, false,   0, false, 1, 0, true},
-  {OP_FWD,  0,  96, 9,     64,  4, 2, false,   0, false, 1, 0, true},
-  {OP_FWD,  0, 128, 9,     64,  4, 2, false,   0, false, 1, 0, true},
-  {OP_FWD,  0, 160, 9,     64,  4, 1, false,   0, false, 1, 0, true},
-  {OP_JVP,  0,  64, 9,     64,  8, 1, true,    0, false, 1, 0, true},
-  {OP_JVP,  0,  96, 9,     32,  8, 1, false,   0, false, 1, 0, true},
-  {OP_JVP,  0, 128, 9,     32,  8, 1, false,   0, false, 1, 0, true},
-  {OP_JVP,  0, 160, 9,     32,  8, 1, false,   0, false, 2, 0, true},
+  {OP_FWD,  0,  64, 9,     64,  4, 2, false,   0, false, 1, 0, false},
+  {OP_FWD,  0,  96, 9,     64,  4, 2, false,   0, false, 1, 0, false},
+  {OP_FWD,  0, 128, 9,     64,  4, 2, false,   0, false, 1, 0, false},
+  {OP_FWD,  0, 160, 9,     64,  4, 1, false,   0, false, 1, 0, false},
+  {OP_JVP,  0,  64, 9,     64,  8, 1, true,    0, false, 1, 0, false},
+  {OP_JVP,  0,  96, 9,     32,  8, 1, false,   0, false, 1, 0, false},
+  {OP_JVP,  0, 128, 9,     32,  8, 1, false,   0, false, 1, 0, false},
+  {OP_JVP,  0, 160, 9,     32,  8, 1, false,   0, false, 2, 0, false},
 };
 #undef F32
 /* clang-format on */

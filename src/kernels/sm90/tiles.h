@@ -155,7 +155,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 256, 0,     64,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
-  {OP_JVP,  0,  64, 0,     64,  3, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  /* D = 64: 128 keys a block, 2 stages, since the eleventh session (tuning variant 2 before; H200, N = 4096 JVP
+     483.9 -> 563.1 TFLOP/s, causal N = 16384 499.1 -> 575.4, bench/RESULTS.md); masked calls keep the row before's
+     masked tiles (BNM = 64, 3 stages: STM), which is tuning variant 2 now */
+  {OP_JVP,  0,  64, 0,    128,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 3, 0, 0,  true},
   {OP_JVP,  0,  96, 0,     64,  2, false,   64, true,  false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   /* D = 192: the even column split at BN = 48 (variant 4 before the fifth session) */
@@ -319,10 +322,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
-  /* the D = 64 JVP at 128 keys a block (tenth session, with MPASS and LEAN: the per-score ALU work down, the wgmma
-     per block doubled): 2 = 2 stages, 3 = 3 stages (masked calls: row 0's masked tiles, BNM = 64) */
+  /* the D = 64 JVP: 2 = row 0 before the eleventh session (64 keys a block, 3 stages; the masked tiles row 0 keeps),
+     3 = row 0 with 3 stages (the same key blocks and products: bitwise row 0) */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
-  {OP_JVP,  0,  64, 2,    128,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0,  64, 2,     64,  3, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0,  64, 3,    128,  3, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 128, 1,     64,  2, false,   64, false, false},
   {OP_JVP,  0,  96, 6,     64,  2, false,   64, true, false},
