@@ -4,8 +4,9 @@
 #   1. test_gpu_sm90_jvp_variants (the D = 64 JVP's row 0 at 128 keys a block against float64, the row before as
 #      variant 2, 1 bitwise 2, 3 bitwise 0) and test_gpu_*_sm80_nompass (sm80 without MPASS, variants 9);
 #   2. the default GPU suite (ctest -L gpu without the 64-bit and tuning entries);
-#   3. issues 17 / 18's lanes against the Triton package and SDPA (bench/bench_lanes.py);
-#   4. issue 19's table against cuDNN and flash (bench/compare_torch.py), as far as the time bound allows.
+#   3. the D = 128 JVP at 80 keys a block (tuning variant 2) against row 0 (bench/bench_variants.py);
+#   4. issues 17 / 18's lanes against the Triton package and SDPA (bench/bench_lanes.py);
+#   5. issue 19's table against cuDNN and flash (bench/compare_torch.py), as far as the time bound allows.
 # Logs in $OUT.   bash bench/device/run_land_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_land}
@@ -23,7 +24,10 @@ echo "t=$(( $(date +%s) - T0 ))"
   > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -20; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
-L=$(( 480 - ($(date +%s) - T0) ))
+# the D = 128 JVP at 80 keys a block (tuning variant 2) against row 0, one process
+timeout 60 python3 bench/bench_variants.py --iters 10 --rows jvp:4096:128:0:0,2 --rows jvp:4096:128:1:0,2 \
+  --rows jvp:16384:128:1:0,2 2>&1 | tee "$OUT/variants.log"
+L=$(( 500 - ($(date +%s) - T0) ))
 timeout $L python3 bench/bench_lanes.py --iters 8 --triton-path .seed --lanes \
 float32:64:2048:none,float32:128:2048:none,float32:64:4096:none,bfloat16:256:4096:none,bfloat16:192:4096:none,\
 bfloat16:128:4096:none,bfloat16:96:4096:none,bfloat16:64:4096:none,float16:64:4096:none,bfloat16:128:4096:dense,\

@@ -328,6 +328,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0,  64, 2,     64,  3, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0,  64, 3,    128,  3, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 128, 1,     64,  2, false,   64, false, false},
+  /* the D = 128 JVP at 80 keys a block (eleventh session; the D = 64 JVP's finding: 128 keys a block there +15%, the
+     per-block fixed costs shared by more scores): O 64 + U 64 + S 40 + Sd 40 registers a thread; 2 stages of 80 KB
+     + Q, Qd 64 KB = 224 KB; masked calls run row 0's masked tiles (BNM = 64) */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
+  {OP_JVP,  0, 128, 2,     80,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0,  96, 6,     64,  2, false,   64, true, false},
   {OP_JVP,  0, 192, 6,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true},
   {OP_JVP,  0, 256, 6,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
