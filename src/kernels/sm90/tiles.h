@@ -319,6 +319,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0,  64, 24,   128,  3, true,   128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 128, 13,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0,  96, 25,   128,  2, false,  128, true,  false, false,  0,  0, true,  true},
+  /* D = 96 without PAD (eleventh session): P V over 96 columns as two wgmma, 64 columns of slab 0 and the first 32 of
+     slab 1 (fwd.cuh mma_pv_cols), instead of 128 with the last 32 zeros: a quarter less of P V's tensor work and O (U)
+     48 registers a thread instead of 64. Forward 26 = row 0 so (masked calls too), JVP 7 = row 0 so */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
+  {OP_FWD,  0,  96, 26,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0,  96, 7,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
