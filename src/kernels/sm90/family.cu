@@ -9,9 +9,14 @@
 #include "kernels/sm90/sm90.h"
 #include "kernels/sm90/tma.h"
 
+/* Whether the sm_90a image loads here: a row 0 kernel of any head dim this build has (JFA_HEAD_DIMS; a build of
+   D = 96 alone once found none and ran every call on sm80) */
 bool sm90_compiled(void) {
   if constexpr (head_dim_built(128)) return sm90_probe_d<128>();
   if constexpr (head_dim_built(64)) return sm90_probe_d<64>();
+  if constexpr (head_dim_built(96)) return sm90_probe_d<96>();
+  if constexpr (head_dim_built(192)) return sm90_probe_d<192>();
+  if constexpr (head_dim_built(256)) return sm90_probe_d<256>();
   return false;
 }
 
