@@ -159,9 +159,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      483.9 -> 563.1 TFLOP/s, causal N = 16384 499.1 -> 575.4, bench/RESULTS.md); masked calls keep the row before's
      masked tiles (BNM = 64, 3 stages: STM), which is tuning variant 2 now */
   {OP_JVP,  0,  64, 0,    128,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 3, 0, 0,  true},
-  /* D = 96: P V over 96 columns (64 + 32) since the eleventh session, not padded to 128 (tuning variant 7 the row before;
-     H200 JVP 487.6 -> 510.3 TFLOP/s at N = 4096, causal 16384 513.3 -> 541.8; bitwise the same results) */
-  {OP_JVP,  0,  96, 0,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0,  96, 0,     64,  2, false,   64, true,  false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   /* D = 192: the even column split at BN = 48 (variant 4 before the fifth session) */
   {OP_JVP,  0, 192, 0,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
@@ -323,12 +321,14 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0,  96, 25,   128,  2, false,  128, true,  false, false,  0,  0, true,  true},
   /* D = 96 without PAD (eleventh session): P V over 96 columns as two wgmma, 64 columns of slab 0 and the first 32 of
      slab 1 (fwd.cuh mma_pv_cols), instead of 128 with the last 32 zeros: a quarter less of P V's tensor work and O (U)
-     48 registers a thread instead of 64; bitwise the padded products' results (H200: rel 0). Forward 26 = row 0 so
-     (masked calls too; +2.7% at N = 4096, -3.7% causal 16384: not taken); the JVP's row 0 since, 7 = the row before
-     (PAD) */
+     48 registers a thread instead of 64; the same results as the padded products (H200, bench_variants: rel 0 on
+     four shapes). H200 (eleventh session, bf16, TFLOP/s, row 0 / without PAD): forward 26 = row 0 so (masked calls
+     too) N = 4096 490.5 / 503.6, causal 16384 526.4 / 507.1 (not taken); JVP 7 = row 0 so, N = 4096 487.6 / 510.3,
+     causal 16384 513.3 / 541.8: the next row 0 once the default GPU suite has run on it (the session's device time
+     ran out first) */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_FWD,  0,  96, 26,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
-  {OP_JVP,  0,  96, 7,     64,  2, false,   64, true,  false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0,  96, 7,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
