@@ -93,8 +93,9 @@
  *  ST shared-memory stages, OVERLAP: the S of block j + 1 issued before the softmax of block j
  *  (forward; the JVP only with even column splits, D = 192 CSE and 256), PAD: the P V products
  *  over whole 64-column slabs (D = 96: wgmma N = 128 into an O (and U) of 128 columns, the last
- *  32 zeros) rather than N = D (at D = 96 one wgmma over a slab and a half, outside the PTX ISA's
- *  canonical MN-major layouts; tuning variant 2 until it is checked on a GPU), CS: the column
+ *  32 zeros) rather than over D columns (at D = 96, since the eleventh session, two wgmma of 64 and
+ *  32 columns, each within one slab: fwd.cuh mma_pv_cols; the same results, tuning variants
+ *  26 / 7), CS: the column
  *  split (BM = 64 rows a CTA, both consumers on them, the first owning O's and U's columns 0..127,
  *  the second the rest; CSE, D = 192: 0..95 and 96..191). QREG (float32 rows, fwd_f32.cuh): Q's
  *  hi / lo fragments stay in registers for the CTA's lifetime instead of being reloaded from the
