@@ -48,15 +48,27 @@ def visible(N, mask, m):
     return float(m.sum().item()) / (m.shape[0] * m.shape[1])
 
 
-def families(q):
-    """The kernel families of the context's last forward and backward (the private dispatch query
-    jfa_cuda_last_kernel, as the tests read it), or "?" when the library does not export it."""
+def families(attend, q, k, v, do):
+    """The kernel families of this thread's last forward and of one backward of attend (the private
+    dispatch query jfa_cuda_last_kernel, as the tests read it), or "?" when the library does not export
+    it. jfa.torch's contexts are per thread and autograd runs a CUDA backward in its own thread, so
+    the backward's family is read there, by a hook on q's gradient, from that thread's context."""
     L = _lib.lib()
     if not hasattr(L, "jfa_cuda_last_kernel"):
         return "?"
-    h = jt_core.context(q.device).handle
     name = {0: "simt", 1: "sm80", 2: "sm90"}
-    return "fwd %s, bwd %s" % (name.get(L.jfa_cuda_last_kernel(h, 0), "?"), name.get(L.jfa_cuda_last_kernel(h, 1), "?"))
+    fwd = L.jfa_cuda_last_kernel(jt_core.context(q.device).handle, 0)
+    bwd = []
+    qq, kk, vv = (t.detach().requires_grad_(True) for t in (q, k, v))
+    qn = qq * 1  # a hook on a non-leaf runs in the engine's thread in every torch (on a leaf, not under grad())
+
+    def hook(g):
+        bwd.append(L.jfa_cuda_last_kernel(jt_core.context(g.device).handle, 1))
+        return g
+
+    qn.register_hook(hook)
+    torch.autograd.grad(attend(qn, kk, vv), (qq, kk, vv), do)
+    return "fwd %s, bwd %s" % (name.get(fwd, "?"), name.get(bwd[0] if bwd else None, "?"))
 
 
 def timed(fwd, fb, jvp, iters):
@@ -141,7 +153,7 @@ def run_lane(a, dtype, D, N, mask, triton):
             return jt.attention(x, y, z, attn_mask=m, is_causal=causal, window=window)
 
         ms = timed(*lib_calls(jfa_attend, q, k, v, do, tq, tk, tv), a.iters)
-        fam = families(q)
+        fam = families(jfa_attend, q, k, v, do)
         if a.profile:
             profile_calls(lib_calls(jfa_attend, q, k, v, do, tq, tk, tv), "%s %d %d %s jfa" % (dtype, D, N, mask))
         add("jfa%s (%s)" % (" " + prec if prec else "", fam), ms)
