@@ -278,25 +278,6 @@ template <int I0, int I1, typename F> __device__ __forceinline__ void sm90_stati
   }
 }
 
-/* acc (+)= A B over one k16 step for the columns [C0, C1) of B, a 16-row MN-major tile at sB in
-   64-column slabs `slab` bytes apart (the layout of wgmma.cuh): wgmma pieces of 128 columns (two
-   whole slabs), 64 (one slab) or 32 (half a slab, 64 bytes into its rows at C0 % 64 = 32), each a
-   canonical MN-major layout (the PTX ISA's; a piece across a slab boundary at 32 would not be).
-   acc holds the columns from C0: (C1 - C0) / 2 fp32 a thread. A from registers (RS) or, with
-   RS = false, from shared memory (descriptor da). */
-template <typename T, int C0, int C1, bool RS>
-__device__ __forceinline__ void sm90_mm_cols(float *acc, const uint32_t *a, uint64_t da, uint32_t sB, uint32_t slab,
-                                             int scale_d) {
-  if constexpr (C0 < C1) {
-    constexpr int W = (C0 % 64 == 0 && C0 + 128 <= C1) ? 128 : (C0 % 64 == 0 && C0 + 64 <= C1) ? 64 : 32;
-    static_assert(C0 % 32 == 0 && C0 + W <= C1, "sm90 column pieces");
-    const uint64_t db = wg_desc(sB + (uint32_t)(C0 / 64) * slab + (uint32_t)(C0 % 64) * 2, slab, 1024);
-    if constexpr (RS) wgmma_rs<T, W, 1>(acc, a, db, scale_d);
-    else wgmma_ss<T, W, 1>(acc, da, db, scale_d);
-    sm90_mm_cols<T, C0 + W, C1, RS>(acc + W / 2, a, da, sB, slab, scale_d);
-  }
-}
-
 /* The first column of dK / dV accumulator tile dt (8 columns) of consumer wg: 8 dt, or under the
    column split its half's (D / 2) dt, but for D = 192 (DW = 96), whose second consumer holds
    columns 128..191 then 96..127 (the same 64 + 32 pieces as the first's 0..63, 64..95). */

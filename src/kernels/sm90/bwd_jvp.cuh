@@ -56,7 +56,7 @@
 #ifndef JFA_KERNELS_SM90_BWD_JVP_CUH_
 #define JFA_KERNELS_SM90_BWD_JVP_CUH_
 
-#include "kernels/sm90/bwd.cuh" /* sm90_mm_cols, sm90_dq_reduce, the primitives of wgmma.cuh */
+#include "kernels/sm90/bwd.cuh" /* sm90_dq_reduce; through it wgmma.cuh (sm90_mm_cols) */
 
 /* Tile shapes and shared-memory layout (offsets from a 1024-aligned base). A stage is two halves with
    their own buffers and barriers: STQ of Q, Qd (with lse, mu and, MASKED, the intervals) and STO of dO, dOd

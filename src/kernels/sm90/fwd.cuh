@@ -178,29 +178,13 @@ __device__ __forceinline__ void mma_scores(float (&s)[1][BN / 8][4], float (&sd)
 }
 
 /* acc (+)= P B for the DA columns of V (or Vd) at sv: k16 steps over the keys, 16 rows = 2048
-   bytes each, B read N-major, one wgmma per 128 columns (two slabs; LBO: the slab distance)
-   and the rest within whole slabs: 64 (D = 192) or 32 columns in one wgmma, 96 (D = 96 without
-   tiles.h PAD) as two, 64 columns of one slab and the first 32 of the next, each a canonical
-   MN-major layout as the even column split's pieces (mma_pv); with PAD, D = 96 runs DA = 128,
-   the last 32 columns zeros from TMA. Issues only. */
+   bytes each, B read N-major in wgmma pieces within whole slabs (sm90_mm_cols, wgmma.cuh: 128
+   columns over two slabs, 64, or 32 of one; at D = 96 without tiles.h PAD 64 + 32; with PAD, D = 96
+   runs DA = 128, the last 32 columns zeros from TMA). Issues only. */
 template <typename T, int DA, int BN>
 __device__ __forceinline__ void mma_pv_cols(float *acc, const uint32_t (&ap)[BN / 16][4], uint32_t sv) {
-  constexpr uint32_t HALF_K = BN * 128;
-  constexpr int NFULL = DA / 128, REST = DA % 128;
-  static_assert(REST % 32 == 0, "P V: whole slabs or 32 columns of one");
 #pragma unroll
-  for (int kk = 0; kk < BN / 16; ++kk) {
-#pragma unroll
-    for (int c = 0; c < NFULL; ++c)
-      wgmma_rs<T, 128, 1>(acc + c * 64, ap[kk], wg_desc(sv + 2 * c * HALF_K + kk * 2048, HALF_K, 1024), 1);
-    const uint32_t rest = sv + 2 * NFULL * HALF_K + kk * 2048;
-    if constexpr (REST > 64) {
-      wgmma_rs<T, 64, 1>(acc + NFULL * 64, ap[kk], wg_desc(rest, HALF_K, 1024), 1);
-      wgmma_rs<T, REST - 64, 1>(acc + NFULL * 64 + 32, ap[kk], wg_desc(rest + HALF_K, HALF_K, 1024), 1);
-    } else if constexpr (REST > 0) {
-      wgmma_rs<T, REST, 1>(acc + NFULL * 64, ap[kk], wg_desc(rest, HALF_K, 1024), 1);
-    }
-  }
+  for (int kk = 0; kk < BN / 16; ++kk) sm90_mm_cols<T, 0, DA, true>(acc, ap[kk], 0, sv + kk * 2048, BN * 128, 1);
 }
 
 /* PVLAG, once no P V is in flight: O *= alpha (the running max's rescale of row pair x & 2) and the
