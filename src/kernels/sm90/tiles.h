@@ -127,8 +127,9 @@ struct Sm90Tile {
   int EXPF;        /* 16-bit forward, unmasked and causal calls (masked ones run variant 0's kernel; the PERSIST
                       rows' boolean dense masks too): of each 16 probabilities of a row, EXPF computed on the FMA
                       pipe (common/exp2_poly.h) instead of MUFU.EX2 (softmax.cuh fwd_softmax_block); 0: none */
-  int STM;         /* masked calls' stages (MASK_CLASS_ANY: ST = STM, no second ring) where the row's unmasked
-                      tiles (STV: two rings of one stage) would leave them one; 0: ST */
+  int STM;         /* masked calls' stages (MASK_CLASS_ANY: ST = STM, no second ring) where they differ from the
+                      unmasked tiles' (D = 256: two rings of one stage, STV; the D = 64 JVP: 2 stages at BN = 128,
+                      its masked tiles 3 at BNM = 64); 0: ST */
   int NC;          /* consumer warpgroups of 64 rows (0: 2; 3: BM = 192, 512 threads, the consumers at 160 registers;
                       16-bit forward, unmasked and causal calls: masked ones run variant 0's kernel; fwd.cuh) */
   int MASKV;       /* NC rows: the variant whose masked tiles masked calls run (row 0's own, when it is an NC row; the
