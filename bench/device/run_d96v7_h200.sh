@@ -7,7 +7,10 @@
 #      becomes row 0 (tiles.h: row 0's PAD false, variant 7 the padded row, a bitwise test entry);
 #   2. test_gpu_sm90_variants and test_gpu_sm90_jvp_variants (default dispatch);
 #   3. the D = 96 lane and one D = 128 lane through jfa.torch against SDPA (bench/bench_lanes.py), row 0 and variant 7,
-#      with the backward's kernel family (bench_lanes.py since 42eb781 reads it in autograd's thread).
+#      with the backward's kernel family (bench_lanes.py since 42eb781 reads it in autograd's thread);
+#   0. (first, the twelfth session's) the D = 64 backward with three consumer warpgroups (JFA_TUNE_SM90_BWD=10,
+#      192 keys a CTA, registers 24 / 160, ptxas 48 bytes of spills): test_gpu_sm90_bwd_tune10 (float64, dK / dV
+#      bitwise the default's), then bench_variants against the default at N = 4096 / 16384, causal and not.
 # Logs in $OUT.   bash bench/device/run_d96v7_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_d96v7}
@@ -17,6 +20,12 @@ T0=$(date +%s)
 B=build-d96v7
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
+(cd $B && timeout 150 ctest -R "^test_gpu_sm90_bwd_tune10$" --timeout 140 --output-on-failure) > "$OUT/ctest_bwd10.log" 2>&1
+grep -E "tests passed|\*\*\*|Not Run|FAIL" "$OUT/ctest_bwd10.log" | head -12; echo "t=$(( $(date +%s) - T0 ))"
+PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so timeout 120 python3 bench/bench_variants.py --iters 10 \
+  --rows bwd:4096:64:0:-,JFA_TUNE_SM90_BWD=10 --rows bwd:4096:64:1:-,JFA_TUNE_SM90_BWD=10 \
+  --rows bwd:16384:64:0:-,JFA_TUNE_SM90_BWD=10 --rows bwd:16384:64:1:-,JFA_TUNE_SM90_BWD=10 2>&1 | tee "$OUT/bwd10.log"
+echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && JFA_TUNE_SM90A=7 timeout 200 ctest -R "^test_gpu_(tangent|attention|modes|nan|masks|blockmask|backward_jvp)$" \
   -j8 --timeout 190 --output-on-failure) > "$OUT/ctest_v7.log" 2>&1
 grep -E "tests passed|\*\*\*|Not Run|FAIL" "$OUT/ctest_v7.log" | head -12; echo "t=$(( $(date +%s) - T0 ))"

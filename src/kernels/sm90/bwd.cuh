@@ -399,7 +399,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
     /* producer warpgroup: warp 0 works, the three others idle */
     /* MASKED: 40 (warp 1's interval loop spills at 24 and 32; the consumers take 232) */
     if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
-    else asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    else asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory"); /* NWG = 3 too */
     if (warp == 0 && total > 0) {
       if (lane == 0) {
         mbar_arrive_expect_tx(bar_kv, 2 * C::K_BYTES);
@@ -551,6 +551,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
     /* consumer warpgroups: 64 keys each (CS: the same 64, half of the columns each), 16 per warp */
     /* MASKED: 232, so that 40 + 2 x 232 = 3 x 168, the launch's count (ptxas: no spills) */
     if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    else if constexpr (C::NWG == 3) asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory"); /* 24 + 3 x 160 <= 4 x 128 */
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
     const int g = lane >> 2, t4 = lane & 3;
@@ -561,6 +562,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
     unsigned char *dqw = gbase + C::DQ_OFF + (size_t)wg * C::DQ_BYTES; /* staging (TMA, SPLIT, CS) */
     const uint32_t sDQw = sbase + C::DQ_OFF + (uint32_t)wg * C::DQ_BYTES;
     const bool dq_issuer = (threadIdx.x & 127) == 0; /* issues and waits for the warpgroup's reduce-adds */
+    /* the warpgroup's named barriers: 1 + wg (its dS written), 1 + NWG + wg (its dQ staging) */
+    const int dqbar = 1 + C::NWG + wg;
     /* CS: this warpgroup's dK / dV columns start at dcol (its slab bytes: dcol / 64 slabs in) */
     const int dcol = CS ? wg * C::DW : 0;
     float dk[DT][4], dv[DT][4];
@@ -987,7 +990,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
               }
               wg_reg_fence<16>(&acc[ch & 1][0][0]);
               if (dq_issuer) bulk_wait_read();
-              named_bar_sync(3 + wg, 128);
+              named_bar_sync(dqbar, 128);
               const int ra = wq * 16 + g;
 #pragma unroll
               for (int nt = 0; nt < 4; ++nt) {
@@ -997,7 +1000,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 *(float2 *)(dqw + oa + 8 * 128) = make_float2(acc[ch & 1][nt][2], acc[ch & 1][nt][3]);
               }
               asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* visible to the TMA (async proxy) */
-              named_bar_sync(3 + wg, 128);
+              named_bar_sync(dqbar, 128);
               if (dq_issuer) {
                 tma_reduce_add_3d(&tm.dq, sDQw, dcol + ch * 32, (int)q0, z);
                 bulk_commit();
@@ -1039,7 +1042,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
               }
               wg_reg_fence<NC / 2>(&acc[0][0]);
               /* staged as SM90_DQ_TMA stages a 64-column slab: NC / 32 boxes of BM x 32 fp32 */
-              sm90_dq_reduce<BM, NC>(acc, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, C0, (int)q0,
+              sm90_dq_reduce<BM, NC>(acc, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, C0, (int)q0,
                                      (int)(b * p.Hq + hcur));
             };
             if (wg == 0) split_dq(std::integral_constant<int, 0>{}, std::integral_constant<int, C::SPLIT_C>{});
@@ -1076,12 +1079,12 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             if constexpr (W1 > 0) {
               float acc1[W1 / 8][4];
               dq_issue(std::integral_constant<int, 1>{}, &acc1[0][0]);
-              sm90_dq_reduce<BM, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, 0, (int)q0, z);
+              sm90_dq_reduce<BM, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 0, (int)q0, z);
               wg_wait<0>();
               wg_reg_fence<W1 / 2>(&acc1[0][0]);
-              sm90_dq_reduce<BM, W1>(acc1, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, 64, (int)q0, z);
+              sm90_dq_reduce<BM, W1>(acc1, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 64, (int)q0, z);
             } else {
-              sm90_dq_reduce<BM, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, 0, (int)q0, z);
+              sm90_dq_reduce<BM, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 0, (int)q0, z);
             }
             dsb ^= 1;
           }
@@ -1110,7 +1113,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
               }
             } else {
-              sm90_dq_reduce<BM, W>(acc, dqw, sDQw, &tm.dq, dq_issuer, 3 + wg, wq * 16 + g, t4, hh * 64, (int)q0,
+              sm90_dq_reduce<BM, W>(acc, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, hh * 64, (int)q0,
                                     (int)(b * p.Hq + hcur));
             }
           });
@@ -1270,6 +1273,7 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
        (SM90_DQ_SPLIT); unmasked calls only, the masked ones keep sm90_bwd_dq_masked's */
     constexpr Sm90Tile c1r = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 1);
     constexpr Sm90Tile c1 = c1r.D == D ? c1r : c;
+    constexpr Sm90Tile c2r = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 2);
     switch (tune_variant("JFA_TUNE_SM90_BWD")) {
       case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2, false, false>(a, t, st);
       case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA, false, false>(a, t, st);
@@ -1280,6 +1284,10 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
       case 7: return launch_bwd_sm90a<T, D, c1.BN, c1.ST, SM90_DQ_SPLITO, false, false>(a, t, st);
       /* =9: SM90_DQ_TMAO (SM90_DQ_TMA in the overlapped order; masked calls: above) */
       case 9: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMAO, false, false>(a, t, st);
+      /* =10: SM90_DQ_TMAO at the tiles of tiles.h's tuning row 2 where there is one (D = 64: three consumers) */
+      case 10:
+        if constexpr (c2r.D == D) return launch_bwd_sm90a<T, D, c2r.BN, c2r.ST, SM90_DQ_TMAO, false, false>(a, t, st);
+        break;
       default: break;
     }
 #endif

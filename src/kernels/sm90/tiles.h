@@ -191,6 +191,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* the backward's stages for JFA_TUNE_SM90_BWD=7 (bwd.cuh; H200: +0-0.6%): at D = 128 3 stages of Q and dO
      (231,992 bytes of shared memory with SM90_DQ_SPLIT's staging, of 232,448) */
   {OP_BWD,  0, 128, 1,    128,  3, false,  128, false, false},
+  /* the backward at D = 64 with three consumers (192 keys a CTA, SM90_DQ_TMAO, registers 24 / 160: bwd.cuh) for
+     JFA_TUNE_SM90_BWD=10 (issue 19: the D = 64 backward is latency bound, 0.47 eligible warps a scheduler in the
+     tenth session's ncu; a third consumer warpgroup gives each scheduler one more warp to issue from) */
+  {OP_BWD,  0,  64, 2,    192,  3, false,  192, false, false},
   {OP_FWD,  0, 128, 1,    128,  3, true,   128, false, false},
   {OP_FWD,  0, 128, 2,     64,  4, true,    64, false, false},
   {OP_FWD,  0,  64, 1,    128,  3, false,  128, false, false},
