@@ -1,6 +1,6 @@
 /*
  * fwd_persist.cuh - a persistent form of the sm90 forward at D = 128 (bf16 / fp16; PVLAG, BN = 128,
- * 2 stages: variant 7's arithmetic), the default since the sixth session of 2026-12-02 (tiles.h row 0 =
+ * 2 stages: variant 7's arithmetic; D = 96 in tuning variants 27 / 28, the D = 128 layout), the default since the sixth session of 2026-12-02 (tiles.h row 0 =
  * variant 8, PERSIST; accumulate-mode calls and boolean dense masks run variant 7's kernel). Included at
  * the end of fwd.cuh (it uses mma_scores, mma_pv, Sm90Fwd).
  *
@@ -50,10 +50,10 @@ struct PersistTile {
   int h, b, jb0, nblk, kin_lo, kin_hi;
 };
 
-/* The persistent kernel's shared memory: two Q buffers, ST stages of K and V, the barriers, the
-   ring of NI tile descriptions and their rows' key intervals */
-struct Sm90Persist {
-  static constexpr int D = 128, BN = 128, ST = 2, BM = 128, NQB = 2, NI = 4, NTHREADS = 384;
+/* The persistent kernel's shared memory at head dim D: two Q buffers, ST stages of K and V, the barriers, the
+   ring of NI tile descriptions and their rows' key intervals (D = 96: the slabs of 128 columns, as variant 0's) */
+template <int D_> struct Sm90Persist {
+  static constexpr int D = D_, BN = 128, ST = 2, BM = 128, NQB = 2, NI = 4, NTHREADS = 384;
   typedef Sm90Fwd<D, BN, false, ST, false, true> F; /* the stage layout of variant 0 */
   static constexpr uint32_t Q_BYTES = F::Q_BYTES, STAGE_BYTES = F::STAGE_BYTES, HALF_K = F::HALF_K;
   static constexpr uint32_t KV_OFF = NQB * Q_BYTES, BAR_OFF = KV_OFF + ST * STAGE_BYTES;
@@ -75,7 +75,7 @@ struct Sm90Persist {
 __device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t t, int64_t nqb, int order, int64_t *m0,
                                                 int *h, int *b) {
   const int64_t hb = order ? t / nqb : t % (p.Hq * p.B), qb = nqb - 1 - (order ? t % nqb : t / (p.Hq * p.B));
-  *m0 = qb * Sm90Persist::BM;
+  *m0 = qb * Sm90Persist<128>::BM; /* BM does not depend on D */
   *h = (int)(hb % p.Hq);
   *b = (int)(hb / p.Hq);
 }
@@ -86,10 +86,11 @@ __device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t 
    row's 128 bytes per 8 lanes: 16 stores a thread instead of fwd_epilogue's 128 16-bit ones (8 rows
    x 8 bytes each). Needs (host, vec_o): no accumulate mode, Dreal = 128, o's columns contiguous
    and its rows 16-byte aligned. */
-template <typename T>
+template <typename T, int DT>
 __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b, int64_t h, int64_t r0, int g, int t4,
-                                                     int lane, const float (&o)[1][16][4], const float (&mrow)[1][2],
+                                                     int lane, const float (&o)[1][DT][4], const float (&mrow)[1][2],
                                                      const float (&lrow)[1][2], unsigned char *slot) {
+  static_assert(DT == 16, "128 accumulator columns (the host's vec_o: Dreal = 128)");
   const jfa_problem_t &p = a.p;
   float inv[2];
 #pragma unroll
@@ -131,14 +132,14 @@ __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b
 /* XT (variant 9): a tile's last P V is issued with the next tile's first S, in one ping-pong turn, and the
    tile's epilogue follows the next tile's first softmax (which overlaps that P V); see the consumers. EXPF
    (tiles.h; unmasked and causal calls): of each 16 probabilities of a row, EXPF on the FMA pipe. */
-template <typename T, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
+template <typename T, int D, int DA, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
 __global__ void __launch_bounds__(384, 1)
     fwd_persist_sm90a_kernel(const __grid_constant__ FwdArgs a, const __grid_constant__ Sm90Maps tm, int64_t ntiles,
                              int64_t nqb, int order, int vec_o) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Persist C;
-  typedef C::F F;
-  constexpr int D = C::D, BN = C::BN, ST = C::ST, NT = BN / 8, DT = D / 8, NW = F::NW, NI = C::NI;
+  typedef Sm90Persist<D> C;
+  typedef typename C::F F;
+  constexpr int BN = C::BN, ST = C::ST, NT = BN / 8, DT = DA / 8, NW = F::NW, NI = C::NI;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *gbase = smraw + (sbase - smem_u32(smraw)); /* the same base, generic pointer */
@@ -296,13 +297,18 @@ __global__ void __launch_bounds__(384, 1)
 /* the epilogue of the tile (eb, eh, em0) from o, mrow, lrow */
 #define PERSIST_EPILOGUE(eb, eh, em0)                                                                                  \
   do {                                                                                                                 \
-    if (vec_o) persist_epilogue_vec<T>(a, eb, eh, (em0) + wrow, g, t4, lane, o, mrow, lrow, oslot);                    \
-    else fwd_epilogue<T, 1, DT, false>(a, eb, eh, (em0) + wrow, g, t4, o, u, mrow, lrow, nrow, crow);                  \
+    if constexpr (DT == 16) {                                                                                          \
+      if (vec_o) {                                                                                                     \
+        persist_epilogue_vec<T, DT>(a, eb, eh, (em0) + wrow, g, t4, lane, o, mrow, lrow, oslot);                       \
+        break;                                                                                                         \
+      }                                                                                                                \
+    }                                                                                                                  \
+    fwd_epilogue<T, 1, DT, false>(a, eb, eh, (em0) + wrow, g, t4, o, u, mrow, lrow, nrow, crow);                       \
   } while (0)
     /* a tile's last P V alone (block g: its V stage, P in ap, into o), waited, and V's stage released */
     auto last_pv = [&](uint32_t g) {
       const uint32_t sp = g % ST;
-      fwd_last_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, vbar, sp, (g / ST) & 1u, sKV, C::STAGE_BYTES, lane);
+      fwd_last_pv<T, D, DA, BN, false, ST, false>(o, u, ap, apd, vbar, sp, (g / ST) & 1u, sKV, C::STAGE_BYTES, lane);
     };
     for (int k = 0;; ++k) {
       const int e = k % NI;
@@ -373,7 +379,7 @@ __global__ void __launch_bounds__(384, 1)
         mma_scores<T, D, BN, false, ST, false>(s, sd, sQ, sQ, qrow, sKV + st * C::STAGE_BYTES);
         wg_commit();
         if (pv) {
-          mma_pv<T, D, D, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
+          mma_pv<T, D, DA, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
           wg_commit();
         }
         named_bar_arrive(2 - wg, 256); /* every issue, the tile's last too (the ping-pong carries over) */
@@ -472,15 +478,15 @@ __global__ void __launch_bounds__(384, 1)
 
 /* Launches the persistent forward (tuning variant 8): min(SMs, tiles) CTAs, or JFA_TUNE_SM90_CTAS
    of them (tests: many tiles a CTA) */
-template <typename T, bool MASKED, bool XT, int EXPF, bool MPASS>
+template <typename T, int D, int DA, bool MASKED, bool XT, int EXPF, bool MPASS>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90Persist C;
+  typedef Sm90Persist<D> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   const int64_t nqb = (a.p.Nq + C::BM - 1) / C::BM, ntiles = nqb * a.p.Hq * a.p.B;
   if (ntiles <= 0) return JFA_SUCCESS;
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, C::BN, false));
-  auto kern = fwd_persist_sm90a_kernel<T, MASKED, XT, EXPF, MPASS>;
+  auto kern = fwd_persist_sm90a_kernel<T, D, DA, MASKED, XT, EXPF, MPASS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   int dev = 0, sms = 0;
   JFA_CUDA_CHECK(cudaGetDevice(&dev));
