@@ -334,13 +334,13 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      ran out first) */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_FWD,  0,  96, 26,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0,  96, 7,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   /* D = 96 persistent (twelfth session; fwd_persist.cuh templated on the head dim): issue 18 asks D = 96 within 0.8x
      of D = 128's rates, whose forward is persistent (+10% at N = 4096 in the sixth session of 2026-12-02); 27 = row 0
      (PAD) so, 28 = 26 (without PAD) so; bitwise their non-persistent rows */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_FWD,  0,  96, 27,   128,  2, false,  128, true,  false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0,  96, 28,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
-  {OP_JVP,  0,  96, 7,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
