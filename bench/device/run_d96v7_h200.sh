@@ -12,7 +12,8 @@
 #      192 keys a CTA, registers 24 / 160, ptxas 48 bytes of spills): test_gpu_sm90_bwd_tune10 (float64, dK / dV
 #      bitwise the default's), then bench_variants against the default at N = 4096 / 16384, causal and not;
 #      the D = 96 forward persistent (tuning variants 27 = row 0 so, 28 = 26 so) against row 0 and 26, and D = 128's
-#      row 0 (persistent) beside them (test_gpu_sm90_variants in step 2 checks 27 bitwise row 0, also at 7 CTAs).
+#      row 0 (persistent) beside them (test_gpu_sm90_variants in step 2 checks 27 bitwise row 0, also at 7 CTAs);
+#      the D = 64 forward persistent (variant 29, two consumers) against row 0 (three, not persistent) and 13.
 # Logs in $OUT.   bash bench/device/run_d96v7_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_d96v7}
@@ -29,7 +30,8 @@ PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so timeout 120 python3 bench/bench_varia
   --rows bwd:16384:64:0:-,JFA_TUNE_SM90_BWD=10 --rows bwd:16384:64:1:-,JFA_TUNE_SM90_BWD=10 2>&1 | tee "$OUT/bwd10.log"
 PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so timeout 100 python3 bench/bench_variants.py --iters 10 \
   --rows fwd:4096:96:0:0,26,27,28 --rows fwd:16384:96:1:0,26,27,28 --rows fwd:16384:96:w2048:0,27 \
-  --rows fwd:4096:128:0:0 --rows fwd:16384:128:1:0 2>&1 | tee "$OUT/fwd96.log"
+  --rows fwd:4096:128:0:0 --rows fwd:16384:128:1:0 \
+  --rows fwd:4096:64:0:0,13,29 --rows fwd:4096:64:1:0,13,29 --rows fwd:16384:64:1:0,29 2>&1 | tee "$OUT/fwd96.log"
 echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout 120 ctest -R "^test_gpu_sm90_(jvp_)?variants$" -j2 --timeout 110 --output-on-failure) \
   > "$OUT/ctest_var.log" 2>&1

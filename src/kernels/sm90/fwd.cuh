@@ -809,7 +809,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   return JFA_SUCCESS;
 }
 
-template <typename T, int D, int DA, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
+template <typename T, int D, int DA, int ST, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st); /* fwd_persist.cuh */
 
 /* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
@@ -820,15 +820,15 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
   if constexpr (c.PERSIST && !JVP) {
-    static_assert(c.BN == 128 && c.ST == 2 && !c.CS && !c.NC && c.PVLAG,
-                  "PERSIST: variant 0's PVLAG tiles at 128 keys a block, 2 stages (fwd_persist.cuh Sm90Persist)");
+    static_assert(c.BN == 128 && !c.CS && !c.NC && c.PVLAG,
+                  "PERSIST: the PVLAG tiles at 128 keys a block, two consumers (fwd_persist.cuh Sm90Persist)");
     /* the persistent forward (row 0 = variant 8, and 9: PERSIST_XT); boolean dense masks run the row's PVLAGM
        kernel, and accumulate mode (the ring's partial calls, beside its communication kernels) the
        non-persistent one (variant 7's) */
     if (!a.accumulate) {
-      if (!a.masked) return launch_persist_sm90a<T, D, DA, false, c.PERSIST_XT, c.EXPF, c.MPASS>(a, t, st);
+      if (!a.masked) return launch_persist_sm90a<T, D, DA, c.ST, false, c.PERSIST_XT, c.EXPF, c.MPASS>(a, t, st);
       if (a.mk.dm_kind == MASK_DENSE_NONE)
-        return launch_persist_sm90a<T, D, DA, true, c.PERSIST_XT, 0, c.MPASS>(a, t, st);
+        return launch_persist_sm90a<T, D, DA, c.ST, true, c.PERSIST_XT, 0, c.MPASS>(a, t, st);
     }
   }
   if (!a.masked)

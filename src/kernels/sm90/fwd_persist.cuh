@@ -50,10 +50,11 @@ struct PersistTile {
   int h, b, jb0, nblk, kin_lo, kin_hi;
 };
 
-/* The persistent kernel's shared memory at head dim D: two Q buffers, ST stages of K and V, the barriers, the
-   ring of NI tile descriptions and their rows' key intervals (D = 96: the slabs of 128 columns, as variant 0's) */
-template <int D_> struct Sm90Persist {
-  static constexpr int D = D_, BN = 128, ST = 2, BM = 128, NQB = 2, NI = 4, NTHREADS = 384;
+/* The persistent kernel's shared memory at head dim D: two Q buffers, ST stages of K and V (the row's; D = 128: 2),
+   the barriers, the ring of NI tile descriptions and their rows' key intervals (D = 96: the slabs of 128 columns,
+   as variant 0's) */
+template <int D_, int ST_ = 2> struct Sm90Persist {
+  static constexpr int D = D_, BN = 128, ST = ST_, BM = 128, NQB = 2, NI = 4, NTHREADS = 384;
   typedef Sm90Fwd<D, BN, false, ST, false, true> F; /* the stage layout of variant 0 */
   static constexpr uint32_t Q_BYTES = F::Q_BYTES, STAGE_BYTES = F::STAGE_BYTES, HALF_K = F::HALF_K;
   static constexpr uint32_t KV_OFF = NQB * Q_BYTES, BAR_OFF = KV_OFF + ST * STAGE_BYTES;
@@ -132,12 +133,12 @@ __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b
 /* XT (variant 9): a tile's last P V is issued with the next tile's first S, in one ping-pong turn, and the
    tile's epilogue follows the next tile's first softmax (which overlaps that P V); see the consumers. EXPF
    (tiles.h; unmasked and causal calls): of each 16 probabilities of a row, EXPF on the FMA pipe. */
-template <typename T, int D, int DA, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
+template <typename T, int D, int DA, int ST_, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
 __global__ void __launch_bounds__(384, 1)
     fwd_persist_sm90a_kernel(const __grid_constant__ FwdArgs a, const __grid_constant__ Sm90Maps tm, int64_t ntiles,
                              int64_t nqb, int order, int vec_o) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Persist<D> C;
+  typedef Sm90Persist<D, ST_> C;
   typedef typename C::F F;
   constexpr int BN = C::BN, ST = C::ST, NT = BN / 8, DT = DA / 8, NW = F::NW, NI = C::NI;
   extern __shared__ __align__(1024) unsigned char smraw[];
@@ -478,15 +479,15 @@ __global__ void __launch_bounds__(384, 1)
 
 /* Launches the persistent forward (tuning variant 8): min(SMs, tiles) CTAs, or JFA_TUNE_SM90_CTAS
    of them (tests: many tiles a CTA) */
-template <typename T, int D, int DA, bool MASKED, bool XT, int EXPF, bool MPASS>
+template <typename T, int D, int DA, int ST, bool MASKED, bool XT, int EXPF, bool MPASS>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90Persist<D> C;
+  typedef Sm90Persist<D, ST> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   const int64_t nqb = (a.p.Nq + C::BM - 1) / C::BM, ntiles = nqb * a.p.Hq * a.p.B;
   if (ntiles <= 0) return JFA_SUCCESS;
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, C::BN, false));
-  auto kern = fwd_persist_sm90a_kernel<T, D, DA, MASKED, XT, EXPF, MPASS>;
+  auto kern = fwd_persist_sm90a_kernel<T, D, DA, ST, MASKED, XT, EXPF, MPASS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   int dev = 0, sms = 0;
   JFA_CUDA_CHECK(cudaGetDevice(&dev));

@@ -121,8 +121,8 @@ struct Sm90Tile {
   int STO;     /* OP_BWD_JVP rows: buffers of a stage's dO half (0: ST; bwd_jvp.cuh) */
   int STV;     /* 0, or K (, Kd) and V (, Vd) in two rings (fwd.cuh Sm90Fwd): ST stages of K, STV of V;
                   unmasked calls (masked ones run variant 0's tiles) */
-  bool PERSIST; /* the persistent forward (fwd_persist.cuh; 16-bit, not the JVP; BN = 128, 2 stages, PVLAG: D = 128,
-                   and D = 96 in tuning variants; boolean dense masks run the row's PVLAGM kernel) */
+  bool PERSIST; /* the persistent forward (fwd_persist.cuh; 16-bit, not the JVP; BN = 128, PVLAG, two consumers: D = 128,
+                   and D = 96 / 64 in tuning variants; boolean dense masks run the row's PVLAGM kernel) */
   bool PERSIST_XT; /* PERSIST: a tile's last P V issued with the next tile's first S (fwd_persist.cuh XT) */
   int EXPF;        /* 16-bit forward, unmasked and causal calls (masked ones run variant 0's kernel; the PERSIST
                       rows' boolean dense masks too): of each 16 probabilities of a row, EXPF computed on the FMA
@@ -341,6 +341,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_FWD,  0,  96, 27,   128,  2, false,  128, true,  false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0,  96, 28,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
+  /* D = 64 persistent (issue 19: the D = 64 forward at causal N = 4096 0.89x cuDNN, short rows): two consumers at
+     128 keys a block, PVLAG with MPASS, 3 stages (row 0's are three consumers, not persistent; 13 is the
+     non-persistent form without MPASS, bitwise) */
+  {OP_FWD,  0,  64, 29,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
