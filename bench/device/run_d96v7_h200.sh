@@ -14,6 +14,7 @@
 #      the D = 96 forward persistent (tuning variants 27 = row 0 so, 28 = 26 so) against row 0 and 26, and D = 128's
 #      row 0 (persistent) beside them (test_gpu_sm90_variants in step 2 checks 27 bitwise row 0, also at 7 CTAs);
 #      the D = 64 forward persistent (variant 29, two consumers) against row 0 (three, not persistent) and 13.
+#      The backward's CTAs grouped longest first (JFA_TUNE_SM90_BWD_HG=g: g heads a group) on causal rows; its test.
 # Logs in $OUT.   bash bench/device/run_d96v7_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_d96v7}
@@ -23,11 +24,14 @@ T0=$(date +%s)
 B=build-d96v7
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
-(cd $B && timeout 150 ctest -R "^test_gpu_sm90_bwd_tune10$" --timeout 140 --output-on-failure) > "$OUT/ctest_bwd10.log" 2>&1
+(cd $B && timeout 150 ctest -R "^test_gpu_sm90_bwd_(tune10|hg3)$" -j2 --timeout 140 --output-on-failure) > "$OUT/ctest_bwd10.log" 2>&1
 grep -E "tests passed|\*\*\*|Not Run|FAIL" "$OUT/ctest_bwd10.log" | head -12; echo "t=$(( $(date +%s) - T0 ))"
 PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so timeout 120 python3 bench/bench_variants.py --iters 10 \
   --rows bwd:4096:64:0:-,JFA_TUNE_SM90_BWD=10 --rows bwd:4096:64:1:-,JFA_TUNE_SM90_BWD=10 \
-  --rows bwd:16384:64:0:-,JFA_TUNE_SM90_BWD=10 --rows bwd:16384:64:1:-,JFA_TUNE_SM90_BWD=10 2>&1 | tee "$OUT/bwd10.log"
+  --rows bwd:16384:64:0:-,JFA_TUNE_SM90_BWD=10 --rows bwd:16384:64:1:-,JFA_TUNE_SM90_BWD=10 \
+  --rows bwd:4096:64:1:-,JFA_TUNE_SM90_BWD_HG=8,JFA_TUNE_SM90_BWD_HG=16,JFA_TUNE_SM90_BWD_HG=32 \
+  --rows bwd:4096:128:1:-,JFA_TUNE_SM90_BWD_HG=8,JFA_TUNE_SM90_BWD_HG=16 \
+  --rows bwd:16384:128:1:-,JFA_TUNE_SM90_BWD_HG=16 2>&1 | tee "$OUT/bwd10.log"
 PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so timeout 100 python3 bench/bench_variants.py --iters 10 \
   --rows fwd:4096:96:0:0,26,27,28 --rows fwd:16384:96:1:0,26,27,28 --rows fwd:16384:96:w2048:0,27 \
   --rows fwd:4096:128:0:0 --rows fwd:16384:128:1:0 \

@@ -347,11 +347,35 @@ static __device__ __forceinline__ void bwd_load_stats(const BwdArgs &a, const jf
   }
 }
 
+/* The CTA's (batch, kv head, first key) from its index in the 1-D grid of nkb key blocks x Hkv x B. hg = 0: the
+   key block fastest (a head's CTAs together: its Q, dO and dQ shared in L2 by the CTAs at work), as a 3-D grid
+   would launch them. hg > 0 (tuning builds, JFA_TUNE_SM90_BWD_HG): groups of hg (batch, kv head) pairs, each
+   group's CTAs by key block then pair, key block 0 first: under causal masks key block 0 sees the most query
+   blocks, so each group launches its longest CTAs first (the greedy schedule's tail is then short) while the CTAs
+   at work share at most ~hg heads' Q, dO and dQ. */
+template <int BN>
+__device__ __forceinline__ void bwd_cta_of(const jfa_problem_t &p, int hg, int64_t *b, int64_t *hk, int64_t *n0) {
+  const int64_t nkb = (p.Nk + BN - 1) / BN, L = blockIdx.x;
+  int64_t kb, hb;
+  if (hg <= 0) {
+    kb = L % nkb;
+    hb = L / nkb;
+  } else {
+    const int64_t nhb = p.Hkv * p.B, per = nkb * hg, g0 = L / per * hg, r = L % per;
+    const int64_t gc = nhb - g0 < hg ? nhb - g0 : hg; /* pairs in this group (the last may have fewer) */
+    kb = r / gc;
+    hb = g0 + r % gc;
+  }
+  *hk = hb % p.Hkv;
+  *b = hb / p.Hkv;
+  *n0 = kb * BN;
+}
+
 /* MP: softmax_ds's per-element mask under one branch per block (need_mask or a partial dense tile), as p_only's
    already is, instead of inside every block's loop (tiles.h kSm90BwdMp: the default since the tenth session) */
 template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false>
 __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 1)
-    bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm) {
+    bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm, int hg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS> C;
   constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = C::DW / 8, KQ = BM / 16;
@@ -372,8 +396,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
-  const int64_t n0 = (int64_t)blockIdx.x * BN;
+  const int64_t grp = p.Hq / p.Hkv;
+  int64_t b, hk, n0;
+  bwd_cta_of<BN>(p, hg, &b, &hk, &n0);
   /* the query blocks [qb_start, nqb) that may see keys [n0, n0 + BN) (causal, or MASKED: the
      rows of mask_query_range; the sm80 backward's function) and the iterations (GQA heads x
      blocks). Computed once by every thread: the producer and the consumers walk the same blocks. */
@@ -1173,8 +1198,16 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   if ((DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
-  dim3 grid((unsigned)((a.p.Nk + BN - 1) / BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
-  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
+  /* one dimension: bwd_cta_of; tuning builds' JFA_TUNE_SM90_BWD_HG groups (batch, kv head) pairs longest first */
+  const int64_t nkb = (a.p.Nk + BN - 1) / BN, ncta = nkb * a.p.Hkv * a.p.B;
+  if (ncta > 0x7fffffff)
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "sm90 backward: %lld CTAs exceed one grid dimension", (long long)ncta);
+#ifdef JFA_TUNING
+  const int hg = tune_variant("JFA_TUNE_SM90_BWD_HG");
+#else
+  const int hg = 0;
+#endif
+  kern<<<(unsigned)ncta, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
