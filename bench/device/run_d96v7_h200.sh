@@ -10,7 +10,8 @@
 #      with the backward's kernel family (bench_lanes.py since 42eb781 reads it in autograd's thread);
 #   0. (first, the twelfth session's) the D = 64 backward with three consumer warpgroups (JFA_TUNE_SM90_BWD=10,
 #      192 keys a CTA, registers 24 / 160, ptxas 48 bytes of spills): test_gpu_sm90_bwd_tune10 (float64, dK / dV
-#      bitwise the default's), then bench_variants against the default at N = 4096 / 16384, causal and not;
+#      bitwise the default's), and =11 (128 query rows a stage), then bench_variants against the default at N = 4096 /
+#      16384, causal and not;
 #      the D = 96 forward persistent (tuning variants 27 = row 0 so, 28 = 26 so) against row 0 and 26, and D = 128's
 #      row 0 (persistent) beside them (test_gpu_sm90_variants in step 2 checks 27 bitwise row 0, also at 7 CTAs);
 #      the D = 64 forward persistent (variant 29, two consumers) against row 0 (three, not persistent) and 13.
@@ -24,11 +25,11 @@ T0=$(date +%s)
 B=build-d96v7
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
-(cd $B && timeout 150 ctest -R "^test_gpu_sm90_bwd_(tune10|hg3)$" -j2 --timeout 140 --output-on-failure) > "$OUT/ctest_bwd10.log" 2>&1
+(cd $B && timeout 150 ctest -R "^test_gpu_sm90_bwd_(tune10|tune11|hg3)$" -j3 --timeout 140 --output-on-failure) > "$OUT/ctest_bwd10.log" 2>&1
 grep -E "tests passed|\*\*\*|Not Run|FAIL" "$OUT/ctest_bwd10.log" | head -12; echo "t=$(( $(date +%s) - T0 ))"
 PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so timeout 120 python3 bench/bench_variants.py --iters 10 \
-  --rows bwd:4096:64:0:-,JFA_TUNE_SM90_BWD=10 --rows bwd:4096:64:1:-,JFA_TUNE_SM90_BWD=10 \
-  --rows bwd:16384:64:0:-,JFA_TUNE_SM90_BWD=10 --rows bwd:16384:64:1:-,JFA_TUNE_SM90_BWD=10 \
+  --rows bwd:4096:64:0:-,JFA_TUNE_SM90_BWD=10,JFA_TUNE_SM90_BWD=11 --rows bwd:4096:64:1:-,JFA_TUNE_SM90_BWD=10,JFA_TUNE_SM90_BWD=11 \
+  --rows bwd:16384:64:0:-,JFA_TUNE_SM90_BWD=10,JFA_TUNE_SM90_BWD=11 --rows bwd:16384:64:1:-,JFA_TUNE_SM90_BWD=10,JFA_TUNE_SM90_BWD=11 \
   --rows bwd:4096:64:1:-,JFA_TUNE_SM90_BWD_HG=8,JFA_TUNE_SM90_BWD_HG=16,JFA_TUNE_SM90_BWD_HG=32 \
   --rows bwd:4096:128:1:-,JFA_TUNE_SM90_BWD_HG=8,JFA_TUNE_SM90_BWD_HG=16 \
   --rows bwd:16384:128:1:-,JFA_TUNE_SM90_BWD_HG=16 2>&1 | tee "$OUT/bwd10.log"

@@ -38,7 +38,9 @@
  * bitwise the default SPLITO's on the same inputs (cases without large logits); masked, whether they
  * are bitwise the default's is printed (P's formula differs); =10 the unmasked D = 64 cases with
  * SM90_DQ_TMAO at three consumers (192 keys a CTA: tiles.h's tuning row 2), the same checks (a
- * consumer's extra query blocks below the diagonal add exact zeros to its dK, dV). CTest:
+ * consumer's extra query blocks below the diagonal add exact zeros to its dK, dV); =11 the same with
+ * 128 query rows a stage (tiles.h's tuning row 3: dV's and dK's k16 steps in the same order, the
+ * same bits). CTest:
  * test_gpu_sm90_bwd_tune<n> in tuning builds.
  *
  *   ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat; JFA_TEST_OWN_REF=1: the old reference)
@@ -413,9 +415,9 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
      float64 checks above are the test. Large-logit cases (P below 2^-126 likely) left out. dQ's
      reduce-adds come in another order either way. */
   const char *tune = getenv("JFA_TUNE_SM90_BWD");
-  const int tmao = tune && (strcmp(tune, "9") == 0 || (strcmp(tune, "10") == 0 && c->D == 64));
+  const int tmao = tune && (strcmp(tune, "9") == 0 || ((strcmp(tune, "10") == 0 || strcmp(tune, "11") == 0) && c->D == 64));
   if (tmao && c->qk_scale <= 1 && c->D <= 128 && want_path(c) == GT_PATH_SM90) {
-    const char *tname = strcmp(tune, "9") == 0 ? "9" : "10";
+    const char *tname = strcmp(tune, "9") == 0 ? "9" : strcmp(tune, "10") == 0 ? "10" : "11";
     const int masked = c->win || c->seq_q || c->dense || c->mask == POS || c->mask == NPOS;
     memcpy(sdk, dk.val, nk * 8);
     memcpy(sdv, dv.val, nk * 8);

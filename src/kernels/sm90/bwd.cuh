@@ -55,7 +55,9 @@
  * registers (152 bytes of spills at 216), at D = 64 they fit in 168. What this version leaves out (FA3 has it): ping-pong between the
  * consumers, overlapping the next block's S with this block's softmax, one dQ reduce-add per
  * CTA in the masked kernel (the unmasked one has it, SM90_DQ_SPLIT; the masked one has FA3's order only
- * as SM90_DQ_TMAO, a tuning variant), lse / delta by TMA, BM = 128 at D = 64.
+ * as SM90_DQ_TMAO, a tuning variant), lse / delta by TMA. BM = 128 at D = 64 (FA3's shape) is tuning builds'
+ * JFA_TUNE_SM90_BWD=11 (TMAO, BMQ; dV issued after dS, DVL, for registers), three consumers (192 keys a CTA,
+ * registers 24 / 160) JFA_TUNE_SM90_BWD=10.
  * Causal: the query blocks before the first that sees key n0 are skipped; within a block keys
  * are masked per element only where the block straddles the diagonal or Nk.
  * Interval masks (MASKED, a.masked: windows, positions, packed sequences, causal with them; the
@@ -189,16 +191,21 @@ enum {
    owning dK / dV for half of D's columns; they share NDS dS buffers (2, or 1 where two would
    pass the 227 KB: the masked D = 256 kernel). Else each consumer owns 64 of the BN keys and
    has its own two dS buffers. */
-template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, bool CS = false> struct Sm90Bwd {
+template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, bool CS = false, int BMQ = 64>
+struct Sm90Bwd {
   static constexpr bool XS = DQ == SM90_DQ_CSX; /* CS with the score products exchanged */
   static constexpr bool TMAO = DQ == SM90_DQ_TMAO;               /* TMA, overlapped order */
   static constexpr bool OVL = DQ == SM90_DQ_SPLITO || TMAO;      /* the overlapped order (SPLITO, TMAO) */
-  /* TMAO, masked, D = 128: dV issued after dS is computed, not before (registers: bwd.cuh, OVL) */
-  static constexpr bool DVL = TMAO && MASKED && D > 96;
+  /* TMAO, masked, D = 128, BMQ = 128 and three consumers (160 registers): dV issued after dS is computed, not
+     before (registers: bwd.cuh, OVL; ptxas: 48 bytes of spills in the last two without it) */
+  static constexpr bool DVL = TMAO && ((MASKED && D > 96) || BMQ == 128 || (!CS && BN == 192));
   static constexpr bool SPLIT = DQ == SM90_DQ_SPLIT || DQ == SM90_DQ_SPLITO; /* the column split of dQ's adds */
   static constexpr bool CSO = DQ == SM90_DQ_CSO;                 /* CS, overlapped order */
   static constexpr bool OV = OVL || CSO;                         /* FlashAttention-3's order (SPLITO, TMAO, CSO) */
-  static constexpr int BM = 64, NH = (D + 63) / 64, NWG = CS ? 2 : BN / 64, NTHREADS = 128 * (1 + NWG);
+  /* BM query rows a stage: 64, or (BMQ = 128, TMAO's unmasked kernel: tuning builds' JFA_TUNE_SM90_BWD=11) 128:
+     S^T and dP^T of 64 keys x 128 queries a consumer, dV / dK over 8 k16 steps, dQ in two halves of 64 rows */
+  static constexpr int BM = BMQ, NH = (D + 63) / 64, NWG = CS ? 2 : BN / 64, NTHREADS = 128 * (1 + NWG);
+  static constexpr int DQ_ROWS = 64; /* rows of a dQ reduce-add box (the dQ map's, sm90_dq_reduce) */
   /* the dK / dV columns of one consumer (CS: D / 2, consumer w from w D / 2; else all D) */
   static constexpr int DW = CS ? D / 2 : D;
   /* SM90_DQ_SPLIT: consumer 0 adds dQ's columns [0, SPLIT_C), consumer 1 [SPLIT_C, D) (the
@@ -209,9 +216,9 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   static constexpr uint32_t STAGE_BYTES = 2 * NH * HALF_Q;         /* Q, then dO */
   static constexpr uint32_t DS_BYTES = BM * 128;                   /* one dS buffer: BM queries x 64 keys */
   /* per consumer: BM x 64 fp32 (SM90_DQ_TMA), BM x its SM90_DQ_SPLIT columns, BM x 32 (SM90_DQ_CS) */
-  static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA || TMAO ? BM * 64 * 4
-                                       : SPLIT ? BM * (SPLIT_C > D - SPLIT_C ? SPLIT_C : D - SPLIT_C) * 4
-                                       : DQ == SM90_DQ_CS || XS || CSO ? BM * 32 * 4
+  static constexpr uint32_t DQ_BYTES = DQ == SM90_DQ_TMA || TMAO ? DQ_ROWS * 64 * 4
+                                       : SPLIT ? DQ_ROWS * (SPLIT_C > D - SPLIT_C ? SPLIT_C : D - SPLIT_C) * 4
+                                       : DQ == SM90_DQ_CS || XS || CSO ? DQ_ROWS * 32 * 4
                                                                 : 0;
   /* XS: the exchange buffer, one warpgroup's 64 x 64 fp32 fragment (float4 i of thread t at 16 (128 i + t)) */
   static constexpr uint32_t X_BYTES = XS ? 128 * 32 * 4 : 0;
@@ -267,6 +274,8 @@ template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, 
   /* MASKED: producer warps 2 .. 1 + NWG write the consumers' dense-mask words (one each), and
      each consumer's 64 keys and each block's BM rows are one block-map tile */
   static_assert(!DENSE || (NWG <= 2 && BM == BMAP_TILE), "sm90 backward: dense-mask tiles");
+  /* 128 query rows a stage: TMAO's unmasked kernel only (its dQ in two halves; masked kernels' tiles are 64 rows) */
+  static_assert(BM == 64 || (BM == 128 && TMAO && !MASKED), "BMQ = 128: SM90_DQ_TMAO, unmasked");
   static_assert(2 * K_BYTES < (1u << 20) && STAGE_BYTES < (1u << 20), "mbarrier transaction count overflow");
 };
 
@@ -373,11 +382,11 @@ __device__ __forceinline__ void bwd_cta_of(const jfa_problem_t &p, int hg, int64
 
 /* MP: softmax_ds's per-element mask under one branch per block (need_mask or a partial dense tile), as p_only's
    already is, instead of inside every block's loop (tiles.h kSm90BwdMp: the default since the tenth session) */
-template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false>
-__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 1)
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false, int BMQ = 64>
+__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHREADS, 1)
     bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm, int hg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS> C;
+  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ> C;
   constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = C::DW / 8, KQ = BM / 16;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
@@ -688,7 +697,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
             if (a.mk.wl >= 0) clo = clampi(cd - a.mk.wl);
           }
         }
-        const bool need_mask = MASKED ? !mfull : (nw0 + 64 > p.Nk || cdiff < 63 || clo > -63);
+        const bool need_mask = MASKED ? !mfull : (nw0 + 64 > p.Nk || cdiff < 63 || clo > -(BM - 1));
         /* MASKED: P of element e of tile nt (query qi, key kl) zeroed where the mask hides it: the row's
            interval (where need_mask) and, in a dense partial tile, bit qi of key kl's word (qi - 2 t4 =
            8 nt + (e & 1): a constant position) */
@@ -1067,7 +1076,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
               }
               wg_reg_fence<NC / 2>(&acc[0][0]);
               /* staged as SM90_DQ_TMA stages a 64-column slab: NC / 32 boxes of BM x 32 fp32 */
-              sm90_dq_reduce<BM, NC>(acc, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, C0, (int)q0,
+              sm90_dq_reduce<C::DQ_ROWS, NC>(acc, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, C0, (int)q0,
                                      (int)(b * p.Hq + hcur));
             };
             if (wg == 0) split_dq(std::integral_constant<int, 0>{}, std::integral_constant<int, C::SPLIT_C>{});
@@ -1079,37 +1088,49 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
              overlapped order: slab 0's products, then dK += dS^T Q, then the wait for slab 0 (and dV:
              the groups complete in order), whose staging and reduce-add run while dK does; at D = 96 /
              128 slab 1's products are issued before slab 0 is staged (its accumulator is taken only
-             once dV is done and P^T's fragments are free) and waited for alone */
+             once dV is done and P^T's fragments are free) and waited for alone. BM = 128 (D = 64): the
+             rows in two halves of 64 (wgmma's M), the second half's products issued once the first
+             half's are staged (one accumulator) and its reduce-add issued after the first's. */
           if (a.skip_dq) {
             issue_dk();
           } else {
             const uint32_t sdS = sDSw + (uint32_t)dsb * C::DS_BYTES;
             const int z = (int)(b * p.Hq + hcur);
             constexpr int W0 = D < 64 ? D : 64, W1 = D - W0;
-            /* slab hh's products (W columns from 64 hh) into acc, one commit group */
-            auto dq_issue = [&](auto hht, float *acc) {
+            static_assert(BM == 64 || W1 == 0, "BM = 128: D <= 64");
+            /* slab hh's products (W columns from 64 hh) of query rows 64 mh.. into acc, one commit group */
+            auto dq_issue = [&](auto hht, float *acc, int mh) {
               constexpr int hh = decltype(hht)::value, W = hh == 0 ? W0 : W1;
               wg_fence();
 #pragma unroll
               for (int kk = 0; kk < 4; ++kk)
-                wgmma_ss<T, W, 1>(acc, wg_desc(sdS + kk * 32, 16, 1024),
+                wgmma_ss<T, W, 1>(acc, wg_desc(sdS + (uint32_t)mh * (64 * 128) + kk * 32, 16, 1024),
                                   wg_desc(sK + hh * C::HALF_K + krow + kk * 2048, C::HALF_K, 1024), kk > 0);
               wg_commit();
             };
             float acc0[W0 / 8][4];
-            dq_issue(std::integral_constant<int, 0>{}, &acc0[0][0]);
+            dq_issue(std::integral_constant<int, 0>{}, &acc0[0][0], 0);
             issue_dk();
             wg_wait<1>(); /* dV's and slab 0's products done; dK's run */
             wg_reg_fence<W0 / 2>(&acc0[0][0]);
             if constexpr (W1 > 0) {
               float acc1[W1 / 8][4];
-              dq_issue(std::integral_constant<int, 1>{}, &acc1[0][0]);
-              sm90_dq_reduce<BM, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 0, (int)q0, z);
+              dq_issue(std::integral_constant<int, 1>{}, &acc1[0][0], 0);
+              sm90_dq_reduce<C::DQ_ROWS, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 0, (int)q0, z);
               wg_wait<0>();
               wg_reg_fence<W1 / 2>(&acc1[0][0]);
-              sm90_dq_reduce<BM, W1>(acc1, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 64, (int)q0, z);
+              sm90_dq_reduce<C::DQ_ROWS, W1>(acc1, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 64, (int)q0, z);
             } else {
-              sm90_dq_reduce<BM, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 0, (int)q0, z);
+              sm90_dq_reduce<C::DQ_ROWS, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 0, (int)q0, z);
+#pragma unroll
+              for (int mh = 1; mh < BM / 64; ++mh) {
+                wg_reg_fence<W0 / 2>(&acc0[0][0]); /* its staging above read it */
+                dq_issue(std::integral_constant<int, 0>{}, &acc0[0][0], mh);
+                wg_wait<0>();
+                wg_reg_fence<W0 / 2>(&acc0[0][0]);
+                sm90_dq_reduce<C::DQ_ROWS, W0>(acc0, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, 0,
+                                               (int)q0 + 64 * mh, z);
+              }
             }
             dsb ^= 1;
           }
@@ -1138,7 +1159,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
                 if (i_b < p.Nq) sm90_atomic_add2(rowa + 8 * a.Dws + d, acc[nt][2], acc[nt][3]);
               }
             } else {
-              sm90_dq_reduce<BM, W>(acc, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, hh * 64, (int)q0,
+              sm90_dq_reduce<C::DQ_ROWS, W>(acc, dqw, sDQw, &tm.dq, dq_issuer, dqbar, wq * 16 + g, t4, hh * 64, (int)q0,
                                     (int)(b * p.Hq + hcur));
             }
           });
@@ -1185,9 +1206,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS>::NTHREADS, 
 #endif
 }
 
-template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false>
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false, int BMQ = 64>
 static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
-  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS> C;
+  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90BwdMaps tm;
   memset(&tm, 0, sizeof(tm));
@@ -1195,8 +1216,8 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
-  if ((DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
-  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP>;
+  if ((DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::DQ_ROWS));
+  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP, BMQ>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   /* one dimension: bwd_cta_of; tuning builds' JFA_TUNE_SM90_BWD_HG groups (batch, kv head) pairs longest first */
   const int64_t nkb = (a.p.Nk + BN - 1) / BN, ncta = nkb * a.p.Hkv * a.p.B;
@@ -1307,6 +1328,7 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
     constexpr Sm90Tile c1r = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 1);
     constexpr Sm90Tile c1 = c1r.D == D ? c1r : c;
     constexpr Sm90Tile c2r = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 2);
+    constexpr Sm90Tile c3r = sm90_tile(OP_BWD, DtypeOf<T>::value, D, MASK_CLASS_CAUSAL, 3);
     switch (tune_variant("JFA_TUNE_SM90_BWD")) {
       case 1: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_ATOMIC2, false, false>(a, t, st);
       case 3: return launch_bwd_sm90a<T, D, c.BN, c.ST, SM90_DQ_TMA, false, false>(a, t, st);
@@ -1320,6 +1342,11 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
       /* =10: SM90_DQ_TMAO at the tiles of tiles.h's tuning row 2 where there is one (D = 64: three consumers) */
       case 10:
         if constexpr (c2r.D == D) return launch_bwd_sm90a<T, D, c2r.BN, c2r.ST, SM90_DQ_TMAO, false, false>(a, t, st);
+        break;
+      /* =11: SM90_DQ_TMAO with 128 query rows a stage (D = 64: tiles.h's tuning row 3's keys and stages) */
+      case 11:
+        if constexpr (c3r.D == D && D == 64)
+          return launch_bwd_sm90a<T, D, c3r.BN, c3r.ST, SM90_DQ_TMAO, false, false, false, 128>(a, t, st);
         break;
       default: break;
     }

@@ -195,6 +195,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      JFA_TUNE_SM90_BWD=10 (issue 19: the D = 64 backward is latency bound, 0.47 eligible warps a scheduler in the
      tenth session's ncu; a third consumer warpgroup gives each scheduler one more warp to issue from) */
   {OP_BWD,  0,  64, 2,    192,  3, false,  192, false, false},
+  /* the backward at D = 64 with 128 query rows a stage (SM90_DQ_TMAO, bwd.cuh BMQ) for JFA_TUNE_SM90_BWD=11
+     (FlashAttention-3's D = 64 tile: 128 x 128; half the blocks a CTA, each wgmma of the scores N = 128): two
+     stages of Q and dO of 32 KB each, 194 KB in all */
+  {OP_BWD,  0,  64, 3,    128,  2, false,  128, false, false},
   {OP_FWD,  0, 128, 1,    128,  3, true,   128, false, false},
   {OP_FWD,  0, 128, 2,     64,  4, true,    64, false, false},
   {OP_FWD,  0,  64, 1,    128,  3, false,  128, false, false},
