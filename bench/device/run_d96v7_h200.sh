@@ -7,15 +7,7 @@
 #      becomes row 0 (tiles.h: row 0's PAD false, variant 7 the padded row, a bitwise test entry);
 #   2. test_gpu_sm90_variants and test_gpu_sm90_jvp_variants (default dispatch);
 #   3. the D = 96 lane and one D = 128 lane through jfa.torch against SDPA (bench/bench_lanes.py), row 0 and variant 7,
-#      with the backward's kernel family (bench_lanes.py since 42eb781 reads it in autograd's thread);
-#   0. (first, the twelfth session's) the D = 64 backward with three consumer warpgroups (JFA_TUNE_SM90_BWD=10,
-#      192 keys a CTA, registers 24 / 160, ptxas 48 bytes of spills): test_gpu_sm90_bwd_tune10 (float64, dK / dV
-#      bitwise the default's), and =11 (128 query rows a stage), then bench_variants against the default at N = 4096 /
-#      16384, causal and not;
-#      the D = 96 forward persistent (tuning variants 27 = row 0 so, 28 = 26 so) against row 0 and 26, and D = 128's
-#      row 0 (persistent) beside them (test_gpu_sm90_variants in step 2 checks 27 bitwise row 0, also at 7 CTAs);
-#      the D = 64 forward persistent (variant 29, two consumers) against row 0 (three, not persistent) and 13.
-#      The backward's CTAs grouped longest first (JFA_TUNE_SM90_BWD_HG=g: g heads a group) on causal rows; its test.
+#      with the backward's kernel family (bench_lanes.py since 42eb781 reads it in autograd's thread).
 # Logs in $OUT.   bash bench/device/run_d96v7_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_d96v7}
@@ -25,28 +17,15 @@ T0=$(date +%s)
 B=build-d96v7
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
-(cd $B && timeout 150 ctest -R "^test_gpu_sm90_bwd_(tune10|tune11|hg3)$" -j3 --timeout 140 --output-on-failure) > "$OUT/ctest_bwd10.log" 2>&1
-grep -E "tests passed|\*\*\*|Not Run|FAIL" "$OUT/ctest_bwd10.log" | head -12; echo "t=$(( $(date +%s) - T0 ))"
-PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so timeout 120 python3 bench/bench_variants.py --iters 10 \
-  --rows bwd:4096:64:0:-,JFA_TUNE_SM90_BWD=10,JFA_TUNE_SM90_BWD=11 --rows bwd:4096:64:1:-,JFA_TUNE_SM90_BWD=10,JFA_TUNE_SM90_BWD=11 \
-  --rows bwd:16384:64:0:-,JFA_TUNE_SM90_BWD=10,JFA_TUNE_SM90_BWD=11 --rows bwd:16384:64:1:-,JFA_TUNE_SM90_BWD=10,JFA_TUNE_SM90_BWD=11 \
-  --rows bwd:4096:64:1:-,JFA_TUNE_SM90_BWD_HG=8,JFA_TUNE_SM90_BWD_HG=16,JFA_TUNE_SM90_BWD_HG=32 \
-  --rows bwd:4096:128:1:-,JFA_TUNE_SM90_BWD_HG=8,JFA_TUNE_SM90_BWD_HG=16 \
-  --rows bwd:16384:128:1:-,JFA_TUNE_SM90_BWD_HG=16 2>&1 | tee "$OUT/bwd10.log"
-PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so timeout 100 python3 bench/bench_variants.py --iters 10 \
-  --rows fwd:4096:96:0:0,26,27,28 --rows fwd:16384:96:1:0,26,27,28 --rows fwd:16384:96:w2048:0,27 \
-  --rows fwd:4096:128:0:0 --rows fwd:16384:128:1:0 \
-  --rows fwd:4096:64:0:0,13,29 --rows fwd:4096:64:1:0,13,29 --rows fwd:16384:64:1:0,29 2>&1 | tee "$OUT/fwd96.log"
-echo "t=$(( $(date +%s) - T0 ))"
+(cd $B && JFA_TUNE_SM90A=7 timeout 200 ctest -R "^test_gpu_(tangent|attention|modes|nan|masks|blockmask|backward_jvp)$" \
+  -j8 --timeout 190 --output-on-failure) > "$OUT/ctest_v7.log" 2>&1
+grep -E "tests passed|\*\*\*|Not Run|FAIL" "$OUT/ctest_v7.log" | head -12; echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout 120 ctest -R "^test_gpu_sm90_(jvp_)?variants$" -j2 --timeout 110 --output-on-failure) \
   > "$OUT/ctest_var.log" 2>&1
 grep -E "tests passed|\*\*\*|Not Run|FAIL" "$OUT/ctest_var.log" | head; echo "t=$(( $(date +%s) - T0 ))"
-(cd $B && JFA_TUNE_SM90A=7 timeout 170 ctest -R "^test_gpu_(tangent|attention|modes|nan|masks|blockmask|backward_jvp)$" \
-  -j8 --timeout 160 --output-on-failure) > "$OUT/ctest_v7.log" 2>&1
-grep -E "tests passed|\*\*\*|Not Run|FAIL" "$OUT/ctest_v7.log" | head -12; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 for v in 0 7; do
   echo "== JFA_TUNE_SM90A=$v"
-  JFA_TUNE_SM90A=$v timeout 45 python3 bench/bench_lanes.py --iters 8 --lanes bfloat16:96:4096:none,bfloat16:128:4096:none
+  JFA_TUNE_SM90A=$v timeout 90 python3 bench/bench_lanes.py --iters 8 --lanes bfloat16:96:4096:none,bfloat16:128:4096:none
 done 2>&1 | tee "$OUT/lanes.log"
 echo "t=$(( $(date +%s) - T0 ))"
