@@ -1,7 +1,8 @@
 /*
  * fwd_persist.cuh - a persistent form of the sm90 forward at D = 128 (bf16 / fp16; PVLAG, BN = 128,
- * 2 stages: variant 7's arithmetic; D = 96 in tuning variants 27 / 28, the D = 128 layout), the default since the sixth session of 2026-12-02 (tiles.h row 0 =
- * variant 8, PERSIST; accumulate-mode calls and boolean dense masks run variant 7's kernel). Included at
+ * 2 stages: variant 7's arithmetic), the default since the sixth session of 2026-12-02 (tiles.h row 0 =
+ * variant 8, PERSIST; accumulate-mode calls and boolean dense masks run variant 7's kernel); the same
+ * kernel at D = 96 (tuning variants 27 / 28, the D = 128 slabs with PAD) and D = 64 (29, 3 stages). Included at
  * the end of fwd.cuh (it uses mma_scores, mma_pv, Sm90Fwd).
  *
  * Why: a forward CTA pays ~10-16 us of fixed cost (bench/RESULTS.md, 2026-12-02 fifth session, run 2:
