@@ -39,8 +39,8 @@
  * are bitwise the default's is printed (P's formula differs); =10 the unmasked D = 64 cases with
  * SM90_DQ_TMAO at three consumers (192 keys a CTA: tiles.h's tuning row 2), the same checks (a
  * consumer's extra query blocks below the diagonal add exact zeros to its dK, dV); =11 the same with
- * 128 query rows a stage (tiles.h's tuning row 3: dV's and dK's k16 steps in the same order, the
- * same bits). CTest:
+ * 64 query rows a stage (the default before the twelfth session, 128 since; tiles.h's tuning row 3:
+ * dV's and dK's k16 steps in the same order, the same bits). CTest:
  * test_gpu_sm90_bwd_tune<n> in tuning builds.
  *
  *   ./test_gpu_sm90_bwd [case-index]   (JFA_TEST_SEED=... to repeat; JFA_TEST_OWN_REF=1: the old reference)

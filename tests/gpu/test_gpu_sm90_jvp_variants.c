@@ -97,7 +97,8 @@ static const vcase_t cases[] = {
     {BF, 0, 1, 1, 1, 1, 1, NONE, 0, 0, 0, 0, 0, 128},
     {BF, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, 0, 0, 128},
     {BF, 0, 2, 2, 2, 300, 500, BR, 0, 0, 0, 1, 0, 128},
-    /* D = 96 (cases 32-37): variant 6 (row 0 without MPASS) bitwise variant 0, 7 (without PAD) against float64 */
+    /* D = 96 (cases 32-37): variant 7 (the padded row, row 0 before the twelfth session) against float64, 6 (7
+       without MPASS) bitwise 7, 2 (row 0 without MPASS) bitwise row 0 */
     {BF, 0, 2, 4, 4, 1000, 1000, NONE, 0, 0, 0, 0, 1, 96},
     {FH, 1, 1, 16, 2, 129, 1000, TL, 0, 0, 0, 0, 0, 96},
     {FH, 0, 1, 2, 2, 1000, 300, BR, 0, 0, 0, 0, 1, 96},
@@ -115,7 +116,7 @@ static const struct {
   int D, v, ref, keep;
 } variants[] = {{192, 4, -1, 1}, {192, 1, 4, 0}, {192, 2, 4, 0}, {192, 3, 4, 0}, {192, 5, 4, 0},
                  {256, 4, -1, 1}, {256, 1, 4, 0},  {256, 2, -1, 1}, {256, 3, 2, 0}, {64, 2, -1, 1},
-                 {64, 1, 2, 0},   {64, 3, 0, 0},  {128, 1, 0, 0},  {128, 2, -1, 0}, {96, 6, 0, 0}, {96, 7, -1, 0}, {192, 6, 0, 0},
+                 {64, 1, 2, 0},   {64, 3, 0, 0},  {128, 1, 0, 0},  {128, 2, -1, 0}, {96, 7, -1, 1}, {96, 6, 7, 0}, {96, 2, 0, 0}, {192, 6, 0, 0},
                  {256, 6, 0, 0}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 

@@ -55,9 +55,10 @@
  * registers (152 bytes of spills at 216), at D = 64 they fit in 168. What this version leaves out (FA3 has it): ping-pong between the
  * consumers, overlapping the next block's S with this block's softmax, one dQ reduce-add per
  * CTA in the masked kernel (the unmasked one has it, SM90_DQ_SPLIT; the masked one has FA3's order only
- * as SM90_DQ_TMAO, a tuning variant), lse / delta by TMA. BM = 128 at D = 64 (FA3's shape) is tuning builds'
- * JFA_TUNE_SM90_BWD=11 (TMAO, BMQ; dV issued after dS, DVL, for registers), three consumers (192 keys a CTA,
- * registers 24 / 160) JFA_TUNE_SM90_BWD=10.
+ * as SM90_DQ_TMAO, a tuning variant), lse / delta by TMA. BM = 128 at D = 64 (FA3's shape; tiles.h
+ * sm90_bwd_bm: the unmasked kernel's default since the twelfth session, TMAO with BMQ, dV issued after dS, DVL,
+ * for registers; JFA_TUNE_SM90_BWD=11 runs the 64 rows before); three consumers (192 keys a CTA, registers
+ * 24 / 160) JFA_TUNE_SM90_BWD=10.
  * Causal: the query blocks before the first that sees key n0 are skipped; within a block keys
  * are masked per element only where the block straddles the diagonal or Nk.
  * Interval masks (MASKED, a.masked: windows, positions, packed sequences, causal with them; the
@@ -1234,16 +1235,16 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
 }
 
 /* Whether packed sequences are aligned to the unmasked backward's blocks: self-attention offsets (cu_q and cu_k
-   equal), every boundary inside the query rows a multiple of BM (64) rows from q_pos0 and every boundary inside
+   equal), every boundary inside the query rows a multiple of BM rows from q_pos0 and every boundary inside
    the keys a multiple of BN keys from k_pos0 (host arrays: jfa_problem_t's cu_q / cu_k). Then every CTA's keys
    and every query block lie in one sequence, where the per-sequence positions differ from the global ones by the
    same offset for queries and keys: the causal and window tests of the global rows hold. */
-template <int BN> static inline bool sm90_bwd_packed_aligned(const jfa_problem_t &p) {
+template <int BN, int BM> static inline bool sm90_bwd_packed_aligned(const jfa_problem_t &p) {
   if (p.nseq <= 0 || !p.cu_q || !p.cu_k) return false;
   for (int64_t s = 0; s <= p.nseq; ++s) {
     if (p.cu_q[s] != p.cu_k[s]) return false;
     const int64_t bq = p.cu_q[s] - p.q_pos0, bk = p.cu_k[s] - p.k_pos0;
-    if ((bq > 0 && bq < p.Nq && bq % 64 != 0) || (bk > 0 && bk < p.Nk && bk % BN != 0)) return false;
+    if ((bq > 0 && bq < p.Nq && bq % BM != 0) || (bk > 0 && bk < p.Nk && bk % BN != 0)) return false;
   }
   return true;
 }
@@ -1261,7 +1262,8 @@ template <int D, int BN> static inline bool sm90_bwd_band(const BwdArgs &a) {
   if (nb == 1 || nb == 2) on = nb == 2;
 #endif
   if (!on || !a.masked || a.mk.dm_kind != MASK_DENSE_NONE) return false;
-  return a.mk.nseq == 0 ? a.mk.windowed != 0 : sm90_bwd_packed_aligned<BN>(a.p);
+  /* the unmasked kernel's query rows a stage (tiles.h sm90_bwd_bm; its tuning variants' 64 divide it) */
+  return a.mk.nseq == 0 ? a.mk.windowed != 0 : sm90_bwd_packed_aligned<BN, sm90_bwd_bm(D)>(a.p);
 }
 
 /* a.masked (interval masks: windows, positions, packed sequences) runs the MASKED instantiation,
@@ -1343,15 +1345,17 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
       case 10:
         if constexpr (c2r.D == D) return launch_bwd_sm90a<T, D, c2r.BN, c2r.ST, SM90_DQ_TMAO, false, false>(a, t, st);
         break;
-      /* =11: SM90_DQ_TMAO with 128 query rows a stage (D = 64: tiles.h's tuning row 3's keys and stages) */
+      /* =11: SM90_DQ_TMAO with 64 query rows a stage at tiles.h's tuning row 3 where there is one (D = 64: the
+         default before the twelfth session, 3 stages) */
       case 11:
-        if constexpr (c3r.D == D && D == 64)
-          return launch_bwd_sm90a<T, D, c3r.BN, c3r.ST, SM90_DQ_TMAO, false, false, false, 128>(a, t, st);
+        if constexpr (c3r.D == D) return launch_bwd_sm90a<T, D, c3r.BN, c3r.ST, SM90_DQ_TMAO, false, false>(a, t, st);
         break;
       default: break;
     }
 #endif
-    return launch_bwd_sm90a<T, D, c.BN, c.ST, sm90_bwd_dq(D), false, false>(a, t, st);
+    /* tiles.h sm90_bwd_bm: 128 query rows a stage at D = 64 (TMAO only) */
+    static_assert(sm90_bwd_bm(D) == 64 || sm90_bwd_dq(D) == SM90_DQ_TMAO, "BMQ = 128: SM90_DQ_TMAO");
+    return launch_bwd_sm90a<T, D, c.BN, c.ST, sm90_bwd_dq(D), false, false, false, sm90_bwd_bm(D)>(a, t, st);
   }
 }
 

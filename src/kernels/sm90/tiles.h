@@ -161,7 +161,10 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      483.9 -> 563.1 TFLOP/s, causal N = 16384 499.1 -> 575.4, bench/RESULTS.md); masked calls keep the row before's
      masked tiles (BNM = 64, 3 stages: STM), which is tuning variant 2 now */
   {OP_JVP,  0,  64, 0,    128,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 3, 0, 0,  true},
-  {OP_JVP,  0,  96, 0,     64,  2, false,   64, true,  false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  /* D = 96: P V over 96 columns as 64 + 32 (not PAD's 128) since the twelfth session (tuning variant 7 before it,
+     the padded row now: H200, eleventh session, JVP 487.6 -> 510.3 TFLOP/s at N = 4096, causal 16384 513.3 -> 541.8,
+     the same results) */
+  {OP_JVP,  0,  96, 0,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   /* D = 192: the even column split at BN = 48 (variant 4 before the fifth session) */
   {OP_JVP,  0, 192, 0,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
@@ -171,7 +174,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup; CS: 64 shared by both, each
      owning half of dK's and dV's columns), ST stages of Q and dO (BM = 64 query rows); OVERLAP,
      BNM, PAD unused */
-  {OP_BWD,  0,  64, 0,    128,  3, false,  128, false, false},
+  /* D = 64: 2 stages of 128 query rows (sm90_bwd_bm) since the twelfth session; masked calls 3 stages of 64 (STM) */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM */
+  {OP_BWD,  0,  64, 0,    128,  2, false,  128, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 3},
   {OP_BWD,  0,  96, 0,    128,  2, false,  128, false, false},
   {OP_BWD,  0, 128, 0,    128,  2, false,  128, false, false},
   {OP_BWD,  0, 192, 0,     64,  2, false,   64, false, true},
@@ -195,10 +200,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      JFA_TUNE_SM90_BWD=10 (issue 19: the D = 64 backward is latency bound, 0.47 eligible warps a scheduler in the
      tenth session's ncu; a third consumer warpgroup gives each scheduler one more warp to issue from) */
   {OP_BWD,  0,  64, 2,    192,  3, false,  192, false, false},
-  /* the backward at D = 64 with 128 query rows a stage (SM90_DQ_TMAO, bwd.cuh BMQ) for JFA_TUNE_SM90_BWD=11
-     (FlashAttention-3's D = 64 tile: 128 x 128; half the blocks a CTA, each wgmma of the scores N = 128): two
-     stages of Q and dO of 32 KB each, 194 KB in all */
-  {OP_BWD,  0,  64, 3,    128,  2, false,  128, false, false},
+  /* the D = 64 backward's row 0 before the twelfth session (64 query rows a stage, 3 stages) for
+     JFA_TUNE_SM90_BWD=11 */
+  {OP_BWD,  0,  64, 3,    128,  3, false,  128, false, false},
   {OP_FWD,  0, 128, 1,    128,  3, true,   128, false, false},
   {OP_FWD,  0, 128, 2,     64,  4, true,    64, false, false},
   {OP_FWD,  0,  64, 1,    128,  3, false,  128, false, false},
@@ -334,11 +338,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      48 registers a thread instead of 64; the same results as the padded products (H200, bench_variants: rel 0 on
      four shapes). H200 (eleventh session, bf16, TFLOP/s, row 0 / without PAD): forward 26 = row 0 so (masked calls
      too) N = 4096 490.5 / 503.6, causal 16384 526.4 / 507.1 (not taken); JVP 7 = row 0 so, N = 4096 487.6 / 510.3,
-     causal 16384 513.3 / 541.8: the next row 0 once the default GPU suite has run on it (the session's device time
-     ran out first) */
+     causal 16384 513.3 / 541.8: row 0 since the twelfth session (7 is the padded row now) */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_FWD,  0,  96, 26,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
-  {OP_JVP,  0,  96, 7,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  /* JVP 7: the padded row (row 0 before the twelfth session) */
+  {OP_JVP,  0,  96, 7,     64,  2, false,   64, true,  false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   /* D = 96 persistent (twelfth session; fwd_persist.cuh templated on the head dim): issue 18 asks D = 96 within 0.8x
      of D = 128's rates, whose forward is persistent (+10% at N = 4096 in the sixth session of 2026-12-02); 27 = row 0
      (PAD) so, 28 = 26 (without PAD) so; bitwise their non-persistent rows */
@@ -412,6 +416,13 @@ static constexpr Sm90Tile kSm90Tiles[] = {
  *  TMAO (at D = 128 TMAO lost: 363.5 against 509.8, sixth session); tuning builds' JFA_TUNE_SM90_BWD=6 runs
  *  SPLITO there. */
 static constexpr int sm90_bwd_dq(int D) { return D == 64 ? 7 : 6; }
+/** The unmasked backward's query rows a stage (bwd.cuh BMQ): 128 at D = 64 (SM90_DQ_TMAO, dQ in two 64-row halves,
+ *  dV issued after dS) since the twelfth session (H200, bench/RESULTS.md its call 1, backward TFLOP/s 64 / 128 rows:
+ *  N = 4096 328.2 / 376.8, causal 287.0 / 306.9, N = 16384 352.9 / 393.7, causal 312.1 / 369.8; the same dK, dV
+ *  bits), 64 elsewhere (D = 128's dK and dV take 128 registers a thread: no room for scores of 128 queries). Masked
+ *  calls keep 64 (the dense-mask tiles, the interval classes per block). Tuning builds: JFA_TUNE_SM90_BWD=11 runs
+ *  64 at D = 64 (tiles.h tuning row 3, the row before). */
+static constexpr int sm90_bwd_bm(int D) { return D == 64 ? 128 : 64; }
 /** The masked kernel's dQ mode (it cannot take SPLIT / SPLITO: its consumers skip empty blocks apart) by
  *  head dim: 7 SM90_DQ_TMAO (SPLITO's order with per-consumer dQ adds) at D = 64, 2 SM90_DQ_TMA above.
  *  H200, sixth session run 3, causal window of 2048 at N = 16384, backward TFLOP/s TMA / TMAO: D = 64
