@@ -198,7 +198,8 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_BWD,  0, 128, 1,    128,  3, false,  128, false, false},
   /* the backward at D = 64 with three consumers (192 keys a CTA, SM90_DQ_TMAO, registers 24 / 160: bwd.cuh) for
      JFA_TUNE_SM90_BWD=10 (issue 19: the D = 64 backward is latency bound, 0.47 eligible warps a scheduler in the
-     tenth session's ncu; a third consumer warpgroup gives each scheduler one more warp to issue from) */
+     tenth session's ncu; a third consumer warpgroup gives each scheduler one more warp to issue from). H200
+     (twelfth session, call 1): +2-5% over 64 rows a stage, 128 rows (sm90_bwd_bm) +7-18%: not taken */
   {OP_BWD,  0,  64, 2,    192,  3, false,  192, false, false},
   /* the D = 64 backward's row 0 before the twelfth session (64 query rows a stage, 3 stages) for
      JFA_TUNE_SM90_BWD=11 */
@@ -343,15 +344,16 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0,  96, 26,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   /* JVP 7: the padded row (row 0 before the twelfth session) */
   {OP_JVP,  0,  96, 7,     64,  2, false,   64, true,  false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
-  /* D = 96 persistent (twelfth session; fwd_persist.cuh templated on the head dim): issue 18 asks D = 96 within 0.8x
-     of D = 128's rates, whose forward is persistent (+10% at N = 4096 in the sixth session of 2026-12-02); 27 = row 0
-     (PAD) so, 28 = 26 (without PAD) so; bitwise their non-persistent rows */
+  /* D = 96 persistent (twelfth session; fwd_persist.cuh templated on the head dim): 27 = row 0 (PAD) so, 28 = 26
+     (without PAD) so. H200 (its call 1, TFLOP/s row 0 / 27 / 28): N = 4096 496.1 / 494.0 / 504.5, causal 16384 490.2
+     / 471.0 / 466.3, a causal window of 2048 335.6 / 366.4 (27): not taken (the window alone gains) */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_FWD,  0,  96, 27,   128,  2, false,  128, true,  false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0,  96, 28,   128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   /* D = 64 persistent (issue 19: the D = 64 forward at causal N = 4096 0.89x cuDNN, short rows): two consumers at
      128 keys a block, PVLAG with MPASS, 3 stages (row 0's are three consumers, not persistent; 13 is the
-     non-persistent form without MPASS, bitwise) */
+     non-persistent form without MPASS, bitwise). H200 (twelfth session, call 1, row 0 / 29): N = 4096 396.3 / 399.0,
+     causal 4096 349.0 / 356.0, causal 16384 447.1 / 409.2: not taken */
   {OP_FWD,  0,  64, 29,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
