@@ -172,7 +172,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      287.9 TFLOP/s, N = 4096); masked calls at BNM = 32 with 2 stages (STM), as before */
   {OP_JVP,  0, 256, 0,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2, 0, 0,  true},
   /* backward (bwd.cuh): BN keys per CTA (64 per consumer warpgroup; CS: 64 shared by both, each
-     owning half of dK's and dV's columns), ST stages of Q and dO (BM = 64 query rows); OVERLAP,
+     owning half of dK's and dV's columns), ST stages of Q and dO (BM query rows: sm90_bwd_bm, 64 or at D = 64 128); OVERLAP,
      BNM, PAD unused */
   /* D = 64: 2 stages of 128 query rows (sm90_bwd_bm) since the twelfth session; masked calls 3 stages of 64 (STM) */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM */
