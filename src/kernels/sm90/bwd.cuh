@@ -203,7 +203,7 @@ struct Sm90Bwd {
   static constexpr bool SPLIT = DQ == SM90_DQ_SPLIT || DQ == SM90_DQ_SPLITO; /* the column split of dQ's adds */
   static constexpr bool CSO = DQ == SM90_DQ_CSO;                 /* CS, overlapped order */
   static constexpr bool OV = OVL || CSO;                         /* FlashAttention-3's order (SPLITO, TMAO, CSO) */
-  /* BM query rows a stage: 64, or (BMQ = 128, TMAO's unmasked kernel: tuning builds' JFA_TUNE_SM90_BWD=11) 128:
+  /* BM query rows a stage: 64, or (BMQ = 128, TMAO's unmasked kernel: D = 64's default, tiles.h sm90_bwd_bm) 128:
      S^T and dP^T of 64 keys x 128 queries a consumer, dV / dK over 8 k16 steps, dQ in two halves of 64 rows */
   static constexpr int BM = BMQ, NH = (D + 63) / 64, NWG = CS ? 2 : BN / 64, NTHREADS = 128 * (1 + NWG);
   static constexpr int DQ_ROWS = 64; /* rows of a dQ reduce-add box (the dQ map's, sm90_dq_reduce) */
