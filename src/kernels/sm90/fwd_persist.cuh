@@ -54,8 +54,9 @@ struct PersistTile {
 /* The persistent kernel's shared memory at head dim D: two Q buffers, ST stages of K and V (the row's; D = 128: 2),
    the barriers, the ring of NI tile descriptions and their rows' key intervals (D = 96: the slabs of 128 columns,
    as variant 0's) */
+static constexpr int kPersistBM = 128; /* query rows a tile, at every head dim */
 template <int D_, int ST_ = 2> struct Sm90Persist {
-  static constexpr int D = D_, BN = 128, ST = ST_, BM = 128, NQB = 2, NI = 4, NTHREADS = 384;
+  static constexpr int D = D_, BN = 128, ST = ST_, BM = kPersistBM, NQB = 2, NI = 4, NTHREADS = 384;
   typedef Sm90Fwd<D, BN, false, ST, false, true> F; /* the stage layout of variant 0 */
   static constexpr uint32_t Q_BYTES = F::Q_BYTES, STAGE_BYTES = F::STAGE_BYTES, HALF_K = F::HALF_K;
   static constexpr uint32_t KV_OFF = NQB * Q_BYTES, BAR_OFF = KV_OFF + ST * STAGE_BYTES;
@@ -77,7 +78,7 @@ template <int D_, int ST_ = 2> struct Sm90Persist {
 __device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t t, int64_t nqb, int order, int64_t *m0,
                                                 int *h, int *b) {
   const int64_t hb = order ? t / nqb : t % (p.Hq * p.B), qb = nqb - 1 - (order ? t % nqb : t / (p.Hq * p.B));
-  *m0 = qb * Sm90Persist<128>::BM; /* BM does not depend on D */
+  *m0 = qb * kPersistBM;
   *h = (int)(hb % p.Hq);
   *b = (int)(hb / p.Hq);
 }
