@@ -8,7 +8,10 @@ backward = time(fwd+bwd) - time(fwd)) and torch.func.jvp over the math backend
 medians of CUDA-event timings after warm-up; TFLOP/s use jfa's convention
 (fwd = 4 B H N^2 D, halved when causal; JVP = 3x; bwd = 2.5x).
 
-    python3 bench/compare_torch.py build/bench/jfa_bench [--iters 20]
+    python3 bench/compare_torch.py build/bench/jfa_bench [--iters 20] [--min-n 4096] [--no-math]
+
+--min-n N leaves out the sweep's cases below N (jfa's rows are still all computed by jfa_bench, the
+torch side is skipped); --no-math skips the math backend's JVP (the slowest part of a case).
 """
 import csv
 import io
@@ -22,7 +25,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from timing import median_ms
 
 
-def torch_case(B, H, N, D, causal, iters):
+def torch_case(B, H, N, D, causal, iters, math=True):
     dev = "cuda"
     q, k, v, do = (torch.randn(B, H, N, D, device=dev, dtype=torch.bfloat16) for _ in range(4))
     res = {}
@@ -43,7 +46,7 @@ def torch_case(B, H, N, D, causal, iters):
             print(f"# torch {name} B={B} H={H} N={N} D={D} causal={causal}: {type(e).__name__}: {str(e)[:120]}",
                   file=sys.stderr)
     # JVP through the math backend materialises several B*H*N*N tensors
-    if B * H * N * N * 2 * 8 < 40e9:
+    if math and B * H * N * N * 2 * 8 < 40e9:
         try:
             qd, kd, vd = (torch.randn_like(q) for _ in range(3))
             with sdpa_kernel(SDPBackend.MATH):
@@ -63,6 +66,8 @@ def main():
     iters = 20
     if "--iters" in sys.argv:
         iters = int(sys.argv[sys.argv.index("--iters") + 1])
+    min_n = int(sys.argv[sys.argv.index("--min-n") + 1]) if "--min-n" in sys.argv else 0
+    math = "--no-math" not in sys.argv
     out = subprocess.run([exe, "--csv"], check=True, capture_output=True, text=True).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     cases = {}
@@ -74,7 +79,9 @@ def main():
            "jfa jvp", "torch jvp(math)", "jfa err fwd/jvp/bwd")
     print(" | ".join(hdr))
     for (B, H, N, D, c), ops in cases.items():
-        t = torch_case(B, H, N, D, c, iters)
+        if N < min_n:
+            continue
+        t = torch_case(B, H, N, D, c, iters, math)
         fl = 4.0 * B * H * N * N * D * (0.5 if c else 1.0)
 
         def tf(ms, mult):
