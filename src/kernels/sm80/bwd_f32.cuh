@@ -52,6 +52,7 @@
 #ifndef JFA_KERNELS_SM80_BWD_F32_CUH_
 #define JFA_KERNELS_SM80_BWD_F32_CUH_
 
+#include "kernels/common/cta_order.cuh"
 #include "kernels/sm80/bwd.cuh"
 #include "kernels/sm80/tf32.cuh"
 
@@ -142,7 +143,7 @@ __device__ __forceinline__ void f32_operand_qo(const float *x, uint32_t &hi, uin
 }
 
 template <int D, int NW, int BM, bool PRECISE, bool MASKED, int SPLIT, int NS>
-__global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
+__global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64_t hg) {
   typedef BwdF32<D, NW, BM, SPLIT, NS> C;
   constexpr int BN = C::BN, DS = C::DS, BNS = C::BNS, NQ = C::NQ, DT = C::DT, NTHREADS = C::NTHREADS;
   constexpr int DTV = C::DTV;
@@ -171,11 +172,13 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a) {
 
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
-  const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
+  /* causal calls: key block 0 first in groups of hg (kv head, batch) pairs (common/cta_order.h) */
+  const cta_xyz_t cta = cta_grouped(hg, NS);
+  const int64_t b = cta.z, hk = cta.y, grp = p.Hq / p.Hkv;
   /* column slice (NS > 1): dK, dV, dQ columns [c0, c0 + D / NS); the slices of a key block are
-     neighbours in blockIdx.x and compute the same S^T and dP^T over the full D */
-  const int c0 = NS > 1 ? (int)(blockIdx.x % NS) * C::DV : 0;
-  const int64_t n0 = (int64_t)(NS > 1 ? blockIdx.x / NS : blockIdx.x) * BN;
+     neighbours in the launch order and compute the same S^T and dP^T over the full D */
+  const int c0 = NS > 1 ? (int)(cta.x % NS) * C::DV : 0;
+  const int64_t n0 = (NS > 1 ? cta.x / NS : cta.x) * BN;
   const int wk = warp * 16;
   constexpr float kLog2e = 1.4426950408889634f;
   const float scale_lo = (float)(p.scale - (double)a.scale); /* scale = a.scale + scale_lo */
@@ -493,7 +496,16 @@ static jfa_status_t launch_bwd_f32_m(const BwdArgs &a, cudaStream_t st) {
   const size_t smem = C::smem_bytes(MASKED);
   JFA_CHECK(smem_optin(kern, smem));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN * NS), (unsigned)a.p.Hkv, (unsigned)a.p.B);
-  kern<<<grid, C::NTHREADS, smem, st>>>(a);
+  /* causal calls (no other mask) longest first in groups of pairs whose Q, dO (float32) and dQ accumulators fit
+     the L2 budget (common/cta_order.h); tuning builds' JFA_TUNE_SM80_F32_BWD_HG=g sets the group (-1: head after
+     head, as before the thirteenth session) */
+  int64_t hg = a.p.causal && !a.masked
+                   ? causal_group_pairs(a.p.Hq / a.p.Hkv * a.p.Nq * D * 12, a.p.Hkv * a.p.B, CTA_GROUP_BUDGET)
+                   : 0;
+#ifdef JFA_TUNING
+  if (getenv("JFA_TUNE_SM80_F32_BWD_HG")) hg = tune_variant("JFA_TUNE_SM80_F32_BWD_HG");
+#endif
+  kern<<<grid, C::NTHREADS, smem, st>>>(a, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }

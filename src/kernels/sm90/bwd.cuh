@@ -139,6 +139,7 @@
 
 #include <type_traits>
 
+#include "kernels/common/cta_order.cuh"
 #include "kernels/common/softmax.cuh"
 #include "kernels/sm90/sm90.h"
 #include "kernels/sm90/tma.h"
@@ -359,26 +360,17 @@ static __device__ __forceinline__ void bwd_load_stats(const BwdArgs &a, const jf
 
 /* The CTA's (batch, kv head, first key) from its index in the 1-D grid of nkb key blocks x Hkv x B. hg = 0: the
    key block fastest (a head's CTAs together: its Q, dO and dQ shared in L2 by the CTAs at work), as a 3-D grid
-   would launch them. hg > 0 (tuning builds, JFA_TUNE_SM90_BWD_HG): groups of hg (batch, kv head) pairs, each
+   would launch them. hg > 0 (causal calls since the thirteenth session: launch_bwd_sm90a; tuning builds'
+   JFA_TUNE_SM90_BWD_HG): groups of hg (batch, kv head) pairs (common/cta_order.cuh's cta_grouped on a 1-D grid), each
    group's CTAs by key block then pair, key block 0 first: under causal masks key block 0 sees the most query
    blocks, so each group launches its longest CTAs first (the greedy schedule's tail is then short) while the CTAs
    at work share at most ~hg heads' Q, dO and dQ. */
 template <int BN>
 __device__ __forceinline__ void bwd_cta_of(const jfa_problem_t &p, int hg, int64_t *b, int64_t *hk, int64_t *n0) {
-  const int64_t nkb = (p.Nk + BN - 1) / BN, L = blockIdx.x;
-  int64_t kb, hb;
-  if (hg <= 0) {
-    kb = L % nkb;
-    hb = L / nkb;
-  } else {
-    const int64_t nhb = p.Hkv * p.B, per = nkb * hg, g0 = L / per * hg, r = L % per;
-    const int64_t gc = nhb - g0 < hg ? nhb - g0 : hg; /* pairs in this group (the last may have fewer) */
-    kb = r / gc;
-    hb = g0 + r % gc;
-  }
-  *hk = hb % p.Hkv;
-  *b = hb / p.Hkv;
-  *n0 = kb * BN;
+  const cta_xyz_t c = cta_grouped_of(blockIdx.x, (p.Nk + BN - 1) / BN, p.Hkv, p.B, hg, 1);
+  *hk = c.y;
+  *b = c.z;
+  *n0 = c.x * BN;
 }
 
 /* MP: softmax_ds's per-element mask under one branch per block (need_mask or a partial dense tile), as p_only's
@@ -1220,14 +1212,19 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   if ((DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::DQ_ROWS));
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP, BMQ>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
-  /* one dimension: bwd_cta_of; tuning builds' JFA_TUNE_SM90_BWD_HG groups (batch, kv head) pairs longest first */
+  /* one dimension: bwd_cta_of */
   const int64_t nkb = (a.p.Nk + BN - 1) / BN, ncta = nkb * a.p.Hkv * a.p.B;
   if (ncta > 0x7fffffff)
     JFA_FAIL(JFA_ERROR_UNSUPPORTED, "sm90 backward: %lld CTAs exceed one grid dimension", (long long)ncta);
+  /* causal calls (unmasked kernel): groups of (batch, kv head) pairs whose query heads' Q, dO (16-bit) and dQ
+     accumulators fit the L2 budget (common/cta_order.h); tuning builds' JFA_TUNE_SM90_BWD_HG=g sets it (-1:
+     head after head, the order before the thirteenth session) */
+  const bool plain_causal = a.p.causal && !MASKED && !a.mk.windowed && a.mk.nseq == 0; /* not a band */
+  int hg = plain_causal
+               ? (int)causal_group_pairs(a.p.Hq / a.p.Hkv * a.p.Nq * D * 8, a.p.Hkv * a.p.B, CTA_GROUP_BUDGET)
+               : 0;
 #ifdef JFA_TUNING
-  const int hg = tune_variant("JFA_TUNE_SM90_BWD_HG");
-#else
-  const int hg = 0;
+  if (getenv("JFA_TUNE_SM90_BWD_HG")) hg = tune_variant("JFA_TUNE_SM90_BWD_HG");
 #endif
   kern<<<(unsigned)ncta, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
   JFA_LAUNCH_CHECK();

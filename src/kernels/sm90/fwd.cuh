@@ -63,6 +63,7 @@
 #ifndef JFA_KERNELS_SM90_FWD_CUH_
 #define JFA_KERNELS_SM90_FWD_CUH_
 
+#include "kernels/common/cta_order.cuh"
 #include "kernels/common/softmax.cuh"
 #include "kernels/sm90/sm90.h"
 #include "kernels/sm90/tma.h"
@@ -292,7 +293,8 @@ template <int NCW> __device__ __forceinline__ int pp_next_bar(int wg) {
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
           int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false>
 __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
-                                                                              const __grid_constant__ Sm90Maps tm) {
+                                                                              const __grid_constant__ Sm90Maps tm,
+                                                                              int64_t hg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV, NC> C;
   constexpr int NCW = C::NCW;
@@ -318,8 +320,11 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
-  const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * C::BM; /* longest (causal) blocks first */
+  /* longest (causal) blocks first: x counts the query tiles from the last; causal calls in groups of hg heads
+     (common/cta_order.cuh) */
+  const cta_xyz_t cta = cta_grouped(hg, 1);
+  const int64_t b = cta.z, h = cta.y, hk = h / (p.Hq / p.Hkv);
+  const int64_t m0 = (int64_t)(gridDim.x - 1 - cta.x) * C::BM;
   int64_t kbeg = 0, kend = p.Nk;
   if (p.causal) {
     const int64_t last_q = min(m0 + C::BM, p.Nq) - 1;
@@ -804,7 +809,8 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC, MPASS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
-  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
+  const int64_t hg = fwd_causal_group(a.p, a.masked, D, sizeof(T), JVP ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
+  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }

@@ -74,6 +74,7 @@
 #ifndef JFA_KERNELS_SM90_FWD_F32_CUH_
 #define JFA_KERNELS_SM90_FWD_F32_CUH_
 
+#include "kernels/common/cta_order.cuh"
 #include "kernels/common/softmax.cuh"
 #include "kernels/sm80/tf32.cuh"
 #include "kernels/sm90/sm90.h"
@@ -257,7 +258,7 @@ constexpr int kF32Qdc = 2;
 
 template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF, bool MPASS = false>
 __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_constant__ FwdArgs a,
-                                                                const __grid_constant__ Sm90Maps tm) {
+                                                                const __grid_constant__ Sm90Maps tm, int64_t hg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   constexpr int NT = C::NT, DT = C::DT, BM = C::BM, QC = C::QC, NCH = C::KS / QC;
@@ -278,8 +279,10 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / (p.Hq / p.Hkv);
-  const int64_t m0 = (int64_t)(gridDim.x - 1 - blockIdx.x) * BM; /* longest (causal) blocks first */
+  /* longest (causal) blocks first, causal calls in groups of hg heads (common/cta_order.cuh) */
+  const cta_xyz_t cta = cta_grouped(hg, 1);
+  const int64_t b = cta.z, h = cta.y, hk = h / (p.Hq / p.Hkv);
+  const int64_t m0 = (int64_t)(gridDim.x - 1 - cta.x) * BM;
   int64_t kend = p.Nk;
   if (p.causal) {
     const int64_t last_q = min(m0 + BM, p.Nq) - 1;
@@ -512,7 +515,8 @@ static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cud
   auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, SF, MPASS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
-  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
+  const int64_t hg = fwd_causal_group(a.p, a.masked, D, 4, JVP ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
+  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
