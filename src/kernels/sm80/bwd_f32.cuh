@@ -564,6 +564,15 @@ jfa_status_t sm80_bwd_f32_d(const BwdArgs &a, bool tf32, cudaStream_t st) {
       return tf32 ? sm80_bwd_f32_variant<D, 3, false>(a, st) : sm80_bwd_f32_variant<D, 3, true>(a, st);
   }
 #endif
+  /* causal calls without other masks: tiles.h sm80_f32_bwd_causal_variant (variant 1 at D = 128, Nk <= 1024; tuning
+     builds' JFA_TUNE_SM80_F32_BWD_CAUSAL=0 runs row 0 there) */
+  if constexpr (D == 128 && sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, 1)) {
+    bool vc = a.p.causal && !a.masked && sm80_f32_bwd_causal_variant(D, a.p.Nk) == 1;
+#ifdef JFA_TUNING
+    if (getenv("JFA_TUNE_SM80_F32_BWD_CAUSAL")) vc = vc && tune_variant("JFA_TUNE_SM80_F32_BWD_CAUSAL") == 1;
+#endif
+    if (vc) return tf32 ? sm80_bwd_f32_variant<D, 1, false>(a, st) : sm80_bwd_f32_variant<D, 1, true>(a, st);
+  }
   return tf32 ? sm80_bwd_f32_variant<D, 0, false>(a, st) : sm80_bwd_f32_variant<D, 0, true>(a, st);
 }
 

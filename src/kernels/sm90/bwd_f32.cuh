@@ -179,7 +179,7 @@ struct Sm90BwdF32Maps {
 
 template <int D, int BM_, bool PRECISE, bool DQTMA, bool KREG, bool SMALLFIRST>
 __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_constant__ BwdArgs a,
-                                                                const __grid_constant__ Sm90BwdF32Maps tm) {
+                                                                const __grid_constant__ Sm90BwdF32Maps tm, int64_t hg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90BwdF32<D, BM_, PRECISE> C;
   static_assert(C::DS_BYTES == (uint32_t)C::BM * D * 4, "dQ staged in a dS plane (BN = D)");
@@ -194,8 +194,10 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t b = blockIdx.z, hk = blockIdx.y, grp = p.Hq / p.Hkv;
-  const int64_t n0 = (int64_t)blockIdx.x * BN;
+  /* causal calls: key block 0 first in groups of hg (kv head, batch) pairs (common/cta_order.h) */
+  const cta_xyz_t cta = cta_grouped(hg, 1);
+  const int64_t b = cta.z, hk = cta.y, grp = p.Hq / p.Hkv;
+  const int64_t n0 = cta.x * BN;
   const BwdQueryBlocks qbs = bwd_query_blocks<BM, BN, false>(p, a.mk, n0);
   const int64_t qb_start = qbs.qb_start, per_head = qbs.per_head, total = per_head * grp;
 
@@ -573,7 +575,16 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   auto kern = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
-  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
+  /* causal calls longest first in groups of pairs whose Q, dO and dQ accumulators (float32) fit the L2 budget
+     (common/cta_order.h), as sm80's float32 backward; tuning builds' JFA_TUNE_SM80_F32_BWD_HG=g sets the group here
+     too (-1: head after head, as before the thirteenth session) */
+  int64_t hg = a.p.causal && !a.masked
+                   ? causal_group_pairs(a.p.Hq / a.p.Hkv * a.p.Nq * D * 12, a.p.Hkv * a.p.B, CTA_GROUP_BUDGET)
+                   : 0;
+#ifdef JFA_TUNING
+  if (getenv("JFA_TUNE_SM80_F32_BWD_HG")) hg = tune_variant("JFA_TUNE_SM80_F32_BWD_HG");
+#endif
+  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
