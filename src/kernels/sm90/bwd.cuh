@@ -361,7 +361,7 @@ static __device__ __forceinline__ void bwd_load_stats(const BwdArgs &a, const jf
 /* The CTA's (batch, kv head, first key) from its index in the 1-D grid of nkb key blocks x Hkv x B. hg = 0: the
    key block fastest (a head's CTAs together: its Q, dO and dQ shared in L2 by the CTAs at work), as a 3-D grid
    would launch them. hg > 0 (causal calls since the thirteenth session: launch_bwd_sm90a; tuning builds'
-   JFA_TUNE_SM90_BWD_HG): groups of hg (batch, kv head) pairs (common/cta_order.cuh's cta_grouped on a 1-D grid), each
+   JFA_TUNE_SM90_BWD_HG): groups of hg (batch, kv head) pairs (common/cta_order.h's cta_grouped_of on a 1-D grid), each
    group's CTAs by key block then pair, key block 0 first: under causal masks key block 0 sees the most query
    blocks, so each group launches its longest CTAs first (the greedy schedule's tail is then short) while the CTAs
    at work share at most ~hg heads' Q, dO and dQ. */
