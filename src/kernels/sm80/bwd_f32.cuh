@@ -499,12 +499,7 @@ static jfa_status_t launch_bwd_f32_m(const BwdArgs &a, cudaStream_t st) {
   /* causal calls (no other mask) longest first in groups of pairs whose Q, dO (float32) and dQ accumulators fit
      the L2 budget (common/cta_order.h); tuning builds' JFA_TUNE_SM80_F32_BWD_HG=g sets the group (-1: head after
      head, as before the thirteenth session) */
-  int64_t hg = a.p.causal && !a.masked
-                   ? causal_group_pairs(a.p.Hq / a.p.Hkv * a.p.Nq * D * 12, a.p.Hkv * a.p.B, CTA_GROUP_BUDGET)
-                   : 0;
-#ifdef JFA_TUNING
-  if (getenv("JFA_TUNE_SM80_F32_BWD_HG")) hg = tune_variant("JFA_TUNE_SM80_F32_BWD_HG");
-#endif
+  const int64_t hg = bwd_causal_group(a.p, a.p.causal && !a.masked, D, 12, "JFA_TUNE_SM80_F32_BWD_HG");
   kern<<<grid, C::NTHREADS, smem, st>>>(a, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
@@ -564,9 +559,9 @@ jfa_status_t sm80_bwd_f32_d(const BwdArgs &a, bool tf32, cudaStream_t st) {
       return tf32 ? sm80_bwd_f32_variant<D, 3, false>(a, st) : sm80_bwd_f32_variant<D, 3, true>(a, st);
   }
 #endif
-  /* causal calls without other masks: tiles.h sm80_f32_bwd_causal_variant (variant 1 at D = 128, Nk <= 1024; tuning
-     builds' JFA_TUNE_SM80_F32_BWD_CAUSAL=0 runs row 0 there) */
-  if constexpr (D == 128 && sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, 1)) {
+  /* causal calls without other masks: tiles.h sm80_f32_bwd_causal_variant (variant 1 at D = 128, Nk <= 1024: only
+     the head dims where it can be 1 instantiate it; tuning builds' JFA_TUNE_SM80_F32_BWD_CAUSAL=0 runs row 0 there) */
+  if constexpr (sm80_f32_bwd_causal_variant(D, 1) == 1 && sm80_has_tile(OP_BWD, JFA_DTYPE_FLOAT32, D, 1)) {
     bool vc = a.p.causal && !a.masked && sm80_f32_bwd_causal_variant(D, a.p.Nk) == 1;
 #ifdef JFA_TUNING
     if (getenv("JFA_TUNE_SM80_F32_BWD_CAUSAL")) vc = vc && tune_variant("JFA_TUNE_SM80_F32_BWD_CAUSAL") == 1;

@@ -1220,12 +1220,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
      accumulators fit the L2 budget (common/cta_order.h); tuning builds' JFA_TUNE_SM90_BWD_HG=g sets it (-1:
      head after head, the order before the thirteenth session) */
   const bool plain_causal = a.p.causal && !MASKED && !a.mk.windowed && a.mk.nseq == 0; /* not a band */
-  int hg = plain_causal
-               ? (int)causal_group_pairs(a.p.Hq / a.p.Hkv * a.p.Nq * D * 8, a.p.Hkv * a.p.B, CTA_GROUP_BUDGET)
-               : 0;
-#ifdef JFA_TUNING
-  if (getenv("JFA_TUNE_SM90_BWD_HG")) hg = tune_variant("JFA_TUNE_SM90_BWD_HG");
-#endif
+  const int hg = (int)bwd_causal_group(a.p, plain_causal, D, 8, "JFA_TUNE_SM90_BWD_HG");
   kern<<<(unsigned)ncta, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;

@@ -578,12 +578,7 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   /* causal calls longest first in groups of pairs whose Q, dO and dQ accumulators (float32) fit the L2 budget
      (common/cta_order.h), as sm80's float32 backward; tuning builds' JFA_TUNE_SM80_F32_BWD_HG=g sets the group here
      too (-1: head after head, as before the thirteenth session) */
-  int64_t hg = a.p.causal && !a.masked
-                   ? causal_group_pairs(a.p.Hq / a.p.Hkv * a.p.Nq * D * 12, a.p.Hkv * a.p.B, CTA_GROUP_BUDGET)
-                   : 0;
-#ifdef JFA_TUNING
-  if (getenv("JFA_TUNE_SM80_F32_BWD_HG")) hg = tune_variant("JFA_TUNE_SM80_F32_BWD_HG");
-#endif
+  const int64_t hg = bwd_causal_group(a.p, a.p.causal && !a.masked, D, 12, "JFA_TUNE_SM80_F32_BWD_HG");
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
