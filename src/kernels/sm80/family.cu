@@ -215,6 +215,9 @@ jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a) {
   a->Dreal = (int)p->D;
   a->scale = (float)p->scale;
   a->scale_log2 = (float)(p->scale * 1.4426950408889634);
+#ifdef JFA_TUNING
+  a->tune_old = tune_variant("JFA_TUNE_BWD_OLD") == 1;
+#endif
   return JFA_SUCCESS;
 }
 

@@ -358,6 +358,16 @@ static __device__ __forceinline__ void bwd_load_stats(const BwdArgs &a, const jf
   }
 }
 
+/* The producer lane's lse and delta (bwd_load_stats) into the stage's rows lane + 32 r */
+template <int BM>
+static __device__ __forceinline__ void bwd_store_stats(float *ls, float *ds, int lane, const float *lr, const float *dr) {
+#pragma unroll
+  for (int r = 0; r < BM / 32; ++r) {
+    ls[lane + 32 * r] = lr[r];
+    ds[lane + 32 * r] = dr[r];
+  }
+}
+
 /* The CTA's (batch, kv head, first key) from its index in the 1-D grid of nkb key blocks x Hkv x B. hg = 0: the
    key block fastest (a head's CTAs together: its Q, dO and dQ shared in L2 by the CTAs at work), as a 3-D grid
    would launch them. hg > 0 (causal calls since the thirteenth session: launch_bwd_sm90a; tuning builds'
@@ -446,21 +456,24 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
       for (int64_t it = 0; it < total; ++it) {
         if (it >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         const int64_t q0 = qb * BM;
-#pragma unroll
-        for (int r = 0; r < BM / 32; ++r) {
-          lse_s[st * BM + lane + 32 * r] = lr[r];
-          del_s[st * BM + lane + 32 * r] = dr[r];
-        }
         const uint32_t full = bar + 8 * st;
+        /* the stage's TMA before the stats' writes, which wait for their loads (the first block's latency): the
+           barrier's bytes raised first, lane 0's arrival after its writes (tuning builds' JFA_TUNE_BWD_OLD=1: the
+           writes first, as before the fourteenth session) */
+        const bool tma_first = a.tune_old == 0;
         if (lane == 0) {
-          mbar_arrive_expect_tx(full, C::STAGE_BYTES);
+          if (tma_first) mbar_expect_tx(full, C::STAGE_BYTES);
+          else bwd_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
+          if (!tma_first) mbar_arrive_expect_tx(full, C::STAGE_BYTES);
           const uint32_t dst = sSTG + st * C::STAGE_BYTES;
 #pragma unroll
           for (int hh = 0; hh < NH; ++hh) {
             tma_load_4d(dst + hh * C::HALF_Q, &tm.q, full, hh * 64, (int)q0, (int)h, (int)b);
             tma_load_4d(dst + (NH + hh) * C::HALF_Q, &tm.dout, full, hh * 64, (int)q0, (int)h, (int)b);
           }
-        } else {
+        }
+        if (lane != 0 || tma_first) {
+          bwd_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
           mbar_arrive(full);
         }
         if (++qb == nqb) {
@@ -1173,7 +1186,12 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
     }
 
     if constexpr (DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) {
-      if (dq_issuer) bulk_wait(); /* the reduce-adds read the staging buffers until done */
+      /* the reduce-adds read the staging buffers until done (their writes land by the kernel's end; tuning builds'
+         JFA_TUNE_BWD_OLD=1: waited for, as before the fourteenth session) */
+      if (dq_issuer) {
+        if (a.tune_old) bulk_wait();
+        else bulk_wait_read();
+      }
     }
     /* store dK (scaled) and dV of the warp's 16 keys (zeros when no query block sees them) */
 #pragma unroll

@@ -177,6 +177,34 @@ struct Sm90BwdF32Maps {
   CUtensorMap dq; /* the fp32 dQ workspace (DQTMA, unless a.skip_dq) */
 };
 
+/* lse (natural units; -inf, a fully masked row, as +inf: P = 0) and delta of rows q0 + lane + 32 r (past Nq: +inf and
+   0) of head h, into the producer lane's registers */
+template <int BM>
+static __device__ __forceinline__ void bwd_f32_load_stats(const BwdArgs &a, int64_t b, int64_t h, int64_t q0, int lane,
+                                                          float *lr, float *dr) {
+#pragma unroll
+  for (int r = 0; r < BM / 32; ++r) {
+    const int64_t i = q0 + lane + 32 * r;
+    float l = INFINITY, dl = 0.f;
+    if (i < a.p.Nq) {
+      l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
+      l = l == -INFINITY ? INFINITY : l;
+      dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
+    }
+    lr[r] = l;
+    dr[r] = dl;
+  }
+}
+
+template <int BM>
+static __device__ __forceinline__ void bwd_f32_store_stats(float *ls, float *ds, int lane, const float *lr, const float *dr) {
+#pragma unroll
+  for (int r = 0; r < BM / 32; ++r) {
+    ls[lane + 32 * r] = lr[r];
+    ds[lane + 32 * r] = dr[r];
+  }
+}
+
 template <int D, int BM_, bool PRECISE, bool DQTMA, bool KREG, bool SMALLFIRST>
 __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_constant__ BwdArgs a,
                                                                 const __grid_constant__ Sm90BwdF32Maps tm, int64_t hg) {
@@ -226,32 +254,35 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
             tma_load_4d(sV + sl * BN * 128, &tm.v, bar_kv, sl * 32, (int)n0, (int)hk, (int)b);
           }
         }
+        /* lse and delta of block it's rows (lane l: rows l, l + 32), read one block ahead, and the stage's TMA issued
+           before they are written (the barrier's bytes raised first, lane 0's arrival after its writes): neither the
+           stats' latency nor the TMA's waits for the other (tuning builds' JFA_TUNE_BWD_OLD=1: read after the stage is
+           free, the TMA after them, as before the fourteenth session) */
+        float lr[BM / 32], dr[BM / 32];
+        const bool old = a.tune_old != 0;
+        if (!old) bwd_f32_load_stats<BM>(a, b, hk * grp, qb_start * BM, lane, lr, dr);
         for (int64_t it = 0; it < total; ++it) {
           const int st = (int)(it % ST), use = (int)(it / ST);
           if (use > 0) mbar_wait(bar_empty + 8 * st, (uint32_t)((use - 1) & 1));
           const int64_t h = hk * grp + it / per_head, q0 = (qb_start + it % per_head) * BM;
-          for (int r = lane; r < BM; r += 32) {
-            const int64_t i = q0 + r;
-            float l = INFINITY, dl = 0.f;
-            if (i < p.Nq) {
-              l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-              l = l == -INFINITY ? INFINITY : l;
-              dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
-            }
-            lse_s[st * BM + r] = l;
-            del_s[st * BM + r] = dl;
-          }
           const uint32_t full = bar + 8 * st, dst = sSTG + st * C::STAGE_BYTES;
+          if (old) {
+            bwd_f32_load_stats<BM>(a, b, h, q0, lane, lr, dr);
+            bwd_f32_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
+          }
           if (lane == 0) {
-            mbar_arrive_expect_tx(full, 2 * C::TQ);
+            if (old) mbar_arrive_expect_tx(full, 2 * C::TQ);
+            else mbar_expect_tx(full, 2 * C::TQ);
 #pragma unroll
             for (int sl = 0; sl < D / 32; ++sl) {
               tma_load_4d(dst + C::q_raw + sl * BM * 128, &tm.q, full, sl * 32, (int)q0, (int)h, (int)b);
               tma_load_4d(dst + C::do_raw + sl * BM * 128, &tm.dout, full, sl * 32, (int)q0, (int)h, (int)b);
             }
-          } else {
-            mbar_arrive(full);
           }
+          if (!old) bwd_f32_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
+          if (lane != 0 || !old) mbar_arrive(full);
+          if (!old && it + 1 < total)
+            bwd_f32_load_stats<BM>(a, b, hk * grp + (it + 1) / per_head, (qb_start + (it + 1) % per_head) * BM, lane, lr, dr);
         }
       }
     } else if (total > 0) {
@@ -515,18 +546,31 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       }
     }
 
-    if (DQTMA && dq_issuer) bulk_wait(); /* the reduce-adds read the dS planes until done */
-    /* consumer 1's dK, dV to consumer 0 through stage 1 (its last TMA and converter writes were
-       waited above; nothing else writes it any more) */
-    float *xb = (float *)(sm + C::STAGE_OFF + C::STAGE_BYTES) + (threadIdx.x & 127);
+    const bool old = a.tune_old != 0;
+    /* the reduce-adds read the dS planes until done (their writes land by the kernel's end) */
+    if (DQTMA && dq_issuer) {
+      if (old) bulk_wait();
+      else bulk_wait_read();
+    }
+    /* The two consumers' dK, dV added through shared memory: consumer 1 hands its dK to consumer 0 through stage 1
+       and consumer 0 its dV to consumer 1 through stage 0 (each stage's last TMA and converter writes were waited by
+       its consumer; nothing else writes it any more), then consumer 0 stores dK and consumer 1 dV. Tuning builds'
+       JFA_TUNE_BWD_OLD=1: consumer 1 hands both to consumer 0, which stores both (before the fourteenth session). */
+    float *x0 = (float *)(sm + C::STAGE_OFF) + (threadIdx.x & 127);
+    float *x1 = (float *)(sm + C::STAGE_OFF + C::STAGE_BYTES) + (threadIdx.x & 127);
     if (wg == 1) {
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          xb[(dt * 4 + e) * 128] = dk[dt][e];
-          xb[(DT * 4 + dt * 4 + e) * 128] = dv[dt][e];
+          x1[(dt * 4 + e) * 128] = dk[dt][e];
+          if (old) x1[(DT * 4 + dt * 4 + e) * 128] = dv[dt][e];
         }
+    } else if (!old) {
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) x0[(dt * 4 + e) * 128] = dv[dt][e];
     }
     named_bar_sync(3, 256);
     if (wg == 0) {
@@ -534,9 +578,17 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          dk[dt][e] += xb[(dt * 4 + e) * 128];
-          dv[dt][e] += xb[(DT * 4 + dt * 4 + e) * 128];
+          dk[dt][e] += x1[(dt * 4 + e) * 128];
+          if (old) dv[dt][e] += x1[(DT * 4 + dt * 4 + e) * 128];
         }
+    } else if (!old) {
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) dv[dt][e] += x0[(dt * 4 + e) * 128];
+    }
+    const bool st_k = wg == 0, st_v = old ? wg == 0 : wg == 1;
+    if (st_k || st_v) {
 #pragma unroll
       for (int rr = 0; rr < 2; ++rr) {
         const int64_t j = n0 + wq * 16 + g + rr * 8;
@@ -546,14 +598,15 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             const int d = dt * 8 + 2 * t4 + e;
-            const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
-            float *pk = (float *)a.dk.p + voff(a.dk, b, hk, j, d), *pv = (float *)a.dv.p + voff(a.dv, b, hk, j, d);
-            if (a.accumulate) {
-              *pk += xk;
-              *pv += xv;
-            } else {
-              *pk = xk;
-              *pv = xv;
+            if (st_k) {
+              const float xk = dk[dt][rr * 2 + e] * a.scale;
+              float *pk = (float *)a.dk.p + voff(a.dk, b, hk, j, d);
+              *pk = a.accumulate ? *pk + xk : xk;
+            }
+            if (st_v) {
+              const float xv = dv[dt][rr * 2 + e];
+              float *pv = (float *)a.dv.p + voff(a.dv, b, hk, j, d);
+              *pv = a.accumulate ? *pv + xv : xv;
             }
           }
       }
