@@ -5,9 +5,10 @@
 # build of head dims 32 / 64 / 128 (-Werror), then
 #   1. bench_variants.py: the new default ("-") against JFA_TUNE_BWD_OLD=1 (the code before), alternating in one
 #      process: the float32 D = 64 backward (sm90) at N = 512..4096, the bf16 backward at D = 64 / 128;
-#   2. the backward's GPU tests (float32, sm90 bf16, attention, masks, modes, nan) and compute-sanitizer racecheck /
+#   2. bench/probe_bwd.py: the per-CTA clock stamps of both kernels (prologue, loop, epilogue, gaps between CTAs);
+#   3. the backward's GPU tests (float32, sm90 bf16, attention, masks, modes, nan) and compute-sanitizer racecheck /
 #      synccheck / memcheck on one small case of each kernel;
-#   3. bench_lanes.py: small-N lanes against the Triton package (float32 D = 32 / 64 / 128 and bf16 D = 64 / 128 at
+#   4. bench_lanes.py: small-N lanes against the Triton package (float32 D = 32 / 64 / 128 and bf16 D = 64 / 128 at
 #      N = 256 / 512, causal and not), the audit of "never slower than the package" below N = 1024.
 # Logs in $OUT.   bash bench/device/run_s14b_h200.sh
 set -u
@@ -28,6 +29,10 @@ timeout 100 python3 bench/bench_variants.py --iters 10 --dtype float32 \
 timeout 100 python3 bench/bench_variants.py --iters 20 \
   --rows bwd:4096:128:0:$V --rows bwd:4096:64:0:$V --rows bwd:4096:128:1:$V --rows bwd:4096:64:1:$V \
   --rows bwd:16384:128:w2048:$V --rows bwd:1024:64:1:$V --rows jvp:4096:128:1:-,- 2>&1 | tee "$OUT/variants_bf16.log"
+timeout 60 python3 bench/probe_bwd.py --dtype float32 --rows 1024:64:1 --rows 1024:64:1:$O --rows 1024:64:0 \
+  --rows 4096:64:0 2>&1 | tee "$OUT/probe_f32.log"
+timeout 60 python3 bench/probe_bwd.py --rows 4096:128:0 --rows 16384:128:0 --rows 4096:64:0 --rows 4096:128:1 \
+  --rows 16384:128:w2048 2>&1 | tee "$OUT/probe_bf16.log"
 echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout 200 ctest -R "test_gpu_(f32_backward|sm90_bwd|attention|masks|modes|nan)" -E "64bit|_tune[0-9]" \
   -j8 --timeout 190 --output-on-failure) > "$OUT/ctest.log" 2>&1

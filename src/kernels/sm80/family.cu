@@ -217,6 +217,8 @@ jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a) {
   a->scale_log2 = (float)(p->scale * 1.4426950408889634);
 #ifdef JFA_TUNING
   a->tune_old = tune_variant("JFA_TUNE_BWD_OLD") == 1;
+  const char *pe = getenv("JFA_TUNE_PROBE_PTR");
+  a->probe = pe ? (unsigned long long *)(uintptr_t)strtoull(pe, nullptr, 0) : nullptr;
 #endif
   return JFA_SUCCESS;
 }

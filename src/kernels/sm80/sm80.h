@@ -22,6 +22,8 @@ struct BwdArgs {
   float scale, scale_log2;
   int tune_old; /* tuning builds' JFA_TUNE_BWD_OLD=1 (bwd_args_begin; 0 otherwise): the sm90 backwards' prologue and
                    end as before the fourteenth session (sm90/bwd.cuh, bwd_f32.cuh), for A / B runs in one process */
+  unsigned long long *probe; /* tuning builds' JFA_TUNE_PROBE_PTR (common/probe.cuh; nullptr otherwise): per-CTA clock
+                                stamps of the sm90 backwards */
 };
 
 /* The query blocks (of BM rows) that may see keys [n0, n0 + BN): [qb_start, nqb) (per_head of

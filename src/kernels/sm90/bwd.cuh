@@ -140,6 +140,7 @@
 #include <type_traits>
 
 #include "kernels/common/cta_order.cuh"
+#include "kernels/common/probe.cuh"
 #include "kernels/common/softmax.cuh"
 #include "kernels/sm90/sm90.h"
 #include "kernels/sm90/tma.h"
@@ -420,7 +421,11 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
   const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb;
   const int64_t total = qbs.per_head * grp;
 
+  /* tuning builds' probe (common/probe.cuh): slot 0 the CTA's start, 1 + c consumer c's first block, 3 + c the end
+     of its blocks, 5 + c the end of its dK / dV stores (c < 2) */
   if (threadIdx.x == 0) {
+    JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 0);
+    JFA_PROBE_ID(a.probe, JFA_CTA_LINEAR(), total);
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
       /* the producer warps' lanes (lse / delta, MASKED: intervals, dense: the dense words) */
@@ -626,6 +631,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
       }
       const uint32_t sQ = sSTG + st * C::STAGE_BYTES, sO = sQ + NH * C::HALF_Q;
       mbar_wait(bar + 8 * st, ph);
+      if (it == 0 && wg < 2 && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 1 + wg);
 
       /* MASKED: the class of this warpgroup's keys [nw0, nw0 + 64) for the block's rows, from the
          union / intersection of their intervals (the producer's cls_s): empty (no row sees one of
@@ -1185,6 +1191,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
       }
     }
 
+    if (wg < 2 && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 3 + wg);
     if constexpr (DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) {
       /* the reduce-adds read the staging buffers until done (their writes land by the kernel's end; tuning builds'
          JFA_TUNE_BWD_OLD=1: waited for, as before the fourteenth session) */
@@ -1213,6 +1220,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
           }
         }
     }
+    if (wg < 2 && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 5 + wg);
   }
 #endif
 }

@@ -62,6 +62,7 @@
 #ifndef JFA_KERNELS_SM90_BWD_F32_CUH_
 #define JFA_KERNELS_SM90_BWD_F32_CUH_
 
+#include "kernels/common/probe.cuh"
 #include "kernels/sm90/fwd_f32.cuh"
 
 template <int D, int BM_, bool PRECISE> struct Sm90BwdF32 {
@@ -229,7 +230,11 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
   const BwdQueryBlocks qbs = bwd_query_blocks<BM, BN, false>(p, a.mk, n0);
   const int64_t qb_start = qbs.qb_start, per_head = qbs.per_head, total = per_head * grp;
 
+  /* tuning builds' probe (common/probe.cuh): slot 0 the CTA's start, 1 + c consumer c's first block, 3 + c the end
+     of its blocks, 5 + c the end of its dK / dV stores */
   if (threadIdx.x == 0) {
+    JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 0);
+    JFA_PROBE_ID(a.probe, JFA_CTA_LINEAR(), total);
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
       mbar_init(bar + 8 * s, 32);       /* warp 0's lanes (lane 0 with the TMA bytes) */
@@ -328,6 +333,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       const int64_t h = hk * grp + it / per_head, q0 = (qb_start + it % per_head) * BM;
       mbar_wait(bar + 8 * st, par);
       mbar_wait(bar_conv + 8 * st, par);
+      if (it == wg && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 1 + wg);
 
       /* S^T = K Q^T, dP^T = V dO^T (64 keys x BM queries, k8 steps over D) */
       float s[NQ][4], dp[NQ][4];
@@ -546,6 +552,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       }
     }
 
+    if ((threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 3 + wg);
     const bool old = a.tune_old != 0;
     /* the reduce-adds read the dS planes until done (their writes land by the kernel's end) */
     if (DQTMA && dq_issuer) {
@@ -611,6 +618,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
           }
       }
     }
+    if ((threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 5 + wg);
   }
 #endif
 }
