@@ -22,6 +22,9 @@ struct BwdArgs {
   float scale, scale_log2;
   int tune_old; /* tuning builds' JFA_TUNE_BWD_OLD=1 (bwd_args_begin; 0 otherwise): the sm90 backwards' prologue and
                    end as before the fourteenth session (sm90/bwd.cuh, bwd_f32.cuh), for A / B runs in one process */
+  int kv_vec16; /* dK and dV storable as 16-byte pieces (8 columns of 16-bit, 4 of float32: columns contiguous, the
+                   other strides multiples of 8 / 4 elements, 16-byte aligned bases): the sm90 backwards' epilogues
+                   (bwd.cuh: 16-bit outputs; bwd_f32.cuh: float32) */
   unsigned long long *probe; /* tuning builds' JFA_TUNE_PROBE_PTR (common/probe.cuh; nullptr otherwise): per-CTA clock
                                 stamps of the sm90 backwards */
 };

@@ -1200,25 +1200,58 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
         else bulk_wait_read();
       }
     }
-    /* store dK (scaled) and dV of the warp's 16 keys (zeros when no query block sees them) */
+    /* dK (scaled) and dV of the CTA's keys (zeros when no query block sees them). Where the tensors allow
+       (a.kv_vec16, not accumulate mode): through shared memory, every consumer's fragments into a [key][column] tile
+       (dK in the stages' bytes, dV in K's and V's: both free once every consumer is past its last block), then
+       16-byte pieces of 8 columns, a row's pieces by consecutive threads (bench/RESULTS.md, fourteenth session: the
+       per-fragment 2-byte stores took ~21000 cycles a CTA at D = 128, 5 blocks' time). Else, and under tuning
+       builds' JFA_TUNE_BWD_OLD=1, the fragments' elements stored one by one. */
+    if (a.kv_vec16 && !a.accumulate && !a.tune_old) {
+      constexpr uint32_t P = (uint32_t)D * 2 + 16; /* a row's bytes: 16 more than D's, conflict-free fragment writes */
+      static_assert((size_t)BN * P <= (size_t)ST * C::STAGE_BYTES && (size_t)BN * P <= 2 * (size_t)C::K_BYTES,
+                    "the epilogue's dK / dV tiles fit the stages and K, V");
+      unsigned char *tk = gbase + C::STAGE_OFF, *tv = gbase;
+      named_bar_sync(7, 128 * C::NWG); /* every consumer is done with the stages and K, V */
+      const int kl = (int)(nw0 - n0) + wq * 16 + g;
 #pragma unroll
-    for (int rr = 0; rr < 2; ++rr) {
-      const int64_t j = nw0 + wq * 16 + g + rr * 8;
-      if (j >= p.Nk) continue;
+      for (int rr = 0; rr < 2; ++rr)
 #pragma unroll
-      for (int dt = 0; dt < DT; ++dt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int d = kv_col<CS, C::DW>(wg, dt) + 2 * t4 + e;
-          const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
-          if (a.accumulate) {
-            ((float *)a.dk.p)[voff(a.dk, b, hk, j, d)] += xk;
-            ((float *)a.dv.p)[voff(a.dv, b, hk, j, d)] += xv;
-          } else {
-            ((T *)a.dk.p)[voff(a.dk, b, hk, j, d)] = from_f<T>(xk);
-            ((T *)a.dv.p)[voff(a.dv, b, hk, j, d)] = from_f<T>(xv);
-          }
+        for (int dt = 0; dt < DT; ++dt) {
+          const uint32_t off = (uint32_t)(kl + rr * 8) * P + (uint32_t)(kv_col<CS, C::DW>(wg, dt) + 2 * t4) * 2;
+          *(uint32_t *)(tk + off) = pack2<T>(dk[dt][rr * 2] * a.scale, dk[dt][rr * 2 + 1] * a.scale);
+          *(uint32_t *)(tv + off) = pack2<T>(dv[dt][rr * 2], dv[dt][rr * 2 + 1]);
         }
+      named_bar_sync(7, 128 * C::NWG);
+      constexpr int CH = D / 8; /* 16-byte pieces a row */
+#pragma unroll 2
+      for (int c = (int)threadIdx.x - 128; c < BN * CH; c += 128 * C::NWG) {
+        const int row = c / CH, cc = c % CH;
+        const int64_t j = n0 + row;
+        if (j >= p.Nk) continue;
+        const uint32_t off = (uint32_t)row * P + (uint32_t)cc * 16;
+        *(uint4 *)((T *)a.dk.p + voff(a.dk, b, hk, j, cc * 8)) = *(const uint4 *)(tk + off);
+        *(uint4 *)((T *)a.dv.p + voff(a.dv, b, hk, j, cc * 8)) = *(const uint4 *)(tv + off);
+      }
+    } else {
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        const int64_t j = nw0 + wq * 16 + g + rr * 8;
+        if (j >= p.Nk) continue;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int d = kv_col<CS, C::DW>(wg, dt) + 2 * t4 + e;
+            const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
+            if (a.accumulate) {
+              ((float *)a.dk.p)[voff(a.dk, b, hk, j, d)] += xk;
+              ((float *)a.dv.p)[voff(a.dv, b, hk, j, d)] += xv;
+            } else {
+              ((T *)a.dk.p)[voff(a.dk, b, hk, j, d)] = from_f<T>(xk);
+              ((T *)a.dv.p)[voff(a.dv, b, hk, j, d)] = from_f<T>(xv);
+            }
+          }
+      }
     }
     if (wg < 2 && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 5 + wg);
   }

@@ -594,28 +594,61 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
 #pragma unroll
         for (int e = 0; e < 4; ++e) dv[dt][e] += x0[(dt * 4 + e) * 128];
     }
-    const bool st_k = wg == 0, st_v = old ? wg == 0 : wg == 1;
-    if (st_k || st_v) {
+    /* (not the tuning builds' TF32 at BM = 32, whose stages of 32 KB lack the room) */
+    constexpr bool VEC = 16384 + 64 * (D + 8) * 4 <= C::STAGE_BYTES;
+    if (VEC && !old && a.kv_vec16) {
+      /* each consumer's sum (consumer 0 dK, scaled; consumer 1 dV) as a [key][column] tile in its own stage's bytes
+         after the 16 KB of the handoff (rows of D + 8 floats: conflict-free float2 writes), then stored as 16-byte
+         pieces of 4 columns, a row's pieces by consecutive threads (added to the output in accumulate mode) */
+      constexpr int PF = D + 8;
+      float *tile = (float *)(sm + C::STAGE_OFF + (size_t)wg * C::STAGE_BYTES + 16384);
+      const float sc = wg == 0 ? a.scale : 1.f;
 #pragma unroll
-      for (int rr = 0; rr < 2; ++rr) {
-        const int64_t j = n0 + wq * 16 + g + rr * 8;
+      for (int rr = 0; rr < 2; ++rr)
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) {
+          const float x0v = wg == 0 ? dk[dt][rr * 2] : dv[dt][rr * 2], x1v = wg == 0 ? dk[dt][rr * 2 + 1] : dv[dt][rr * 2 + 1];
+          *(float2 *)(tile + (wq * 16 + g + rr * 8) * PF + dt * 8 + 2 * t4) = make_float2(x0v * sc, x1v * sc);
+        }
+      named_bar_sync(1 + wg, 128);
+      const View &ov = wg == 0 ? a.dk : a.dv;
+#pragma unroll 2
+      for (int c = threadIdx.x & 127; c < 64 * (D / 4); c += 128) {
+        const int row = c / (D / 4), cc = c % (D / 4);
+        const int64_t j = n0 + row;
         if (j >= p.Nk) continue;
+        float4 x = *(const float4 *)(tile + row * PF + cc * 4);
+        float4 *dst = (float4 *)((float *)ov.p + voff(ov, b, hk, j, cc * 4));
+        if (a.accumulate) {
+          const float4 y = *dst;
+          x.x += y.x, x.y += y.y, x.z += y.z, x.w += y.w;
+        }
+        *dst = x;
+      }
+    } else {
+      const bool st_k = wg == 0, st_v = old ? wg == 0 : wg == 1;
+      if (st_k || st_v) {
 #pragma unroll
-        for (int dt = 0; dt < DT; ++dt)
+        for (int rr = 0; rr < 2; ++rr) {
+          const int64_t j = n0 + wq * 16 + g + rr * 8;
+          if (j >= p.Nk) continue;
 #pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const int d = dt * 8 + 2 * t4 + e;
-            if (st_k) {
-              const float xk = dk[dt][rr * 2 + e] * a.scale;
-              float *pk = (float *)a.dk.p + voff(a.dk, b, hk, j, d);
-              *pk = a.accumulate ? *pk + xk : xk;
+          for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              const int d = dt * 8 + 2 * t4 + e;
+              if (st_k) {
+                const float xk = dk[dt][rr * 2 + e] * a.scale;
+                float *pk = (float *)a.dk.p + voff(a.dk, b, hk, j, d);
+                *pk = a.accumulate ? *pk + xk : xk;
+              }
+              if (st_v) {
+                const float xv = dv[dt][rr * 2 + e];
+                float *pv = (float *)a.dv.p + voff(a.dv, b, hk, j, d);
+                *pv = a.accumulate ? *pv + xv : xv;
+              }
             }
-            if (st_v) {
-              const float xv = dv[dt][rr * 2 + e];
-              float *pv = (float *)a.dv.p + voff(a.dv, b, hk, j, d);
-              *pv = a.accumulate ? *pv + xv : xv;
-            }
-          }
+        }
       }
     }
     if ((threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 5 + wg);
