@@ -19,7 +19,7 @@ DL=${DL:-300}
 left() { local x=$(( DL - ($(date +%s) - T0) - $1 )); [ $x -lt 1 ] && x=1; echo $x; }
 B=build-s14c
 JFA_H200_TARGETS="jfa test_gpu_sm90_bwd test_gpu_f32_backward test_gpu_attention test_gpu_masks test_gpu_modes test_gpu_nan test_gpu_backward_jvp test_gpu_blockmask" \
-  jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON -DJFA_HEAD_DIMS="64;96;128;192;256" || jfa_build_failed "$OUT/build.log"
+  jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON -DJFA_HEAD_DIMS="${HD:-64;96;128;192;256}" || jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 (cd $B && timeout $(left 50) ctest -R "test_gpu_(sm90_bwd|f32_backward|attention|masks|modes|nan|backward_jvp|blockmask)" \
