@@ -596,10 +596,11 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
     }
     /* (not the tuning builds' TF32 at BM = 32, whose stages of 32 KB lack the room) */
     constexpr bool VEC = 16384 + 64 * (D + 8) * 4 <= C::STAGE_BYTES;
-    if (VEC && !old && a.kv_vec16) {
+    if (VEC && !old && a.kv_vec16 && !a.accumulate) {
       /* each consumer's sum (consumer 0 dK, scaled; consumer 1 dV) as a [key][column] tile in its own stage's bytes
          after the 16 KB of the handoff (rows of D + 8 floats: conflict-free float2 writes), then stored as 16-byte
-         pieces of 4 columns, a row's pieces by consecutive threads (added to the output in accumulate mode) */
+         pieces of 4 columns, a row's pieces by consecutive threads (accumulate mode, the ring's, keeps the
+         per-element path below, as the 16-bit kernel's: not yet run on a GPU in this form) */
       constexpr int PF = D + 8;
       float *tile = (float *)(sm + C::STAGE_OFF + (size_t)wg * C::STAGE_BYTES + 16384);
       const float sc = wg == 0 ? a.scale : 1.f;
@@ -617,13 +618,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         const int row = c / (D / 4), cc = c % (D / 4);
         const int64_t j = n0 + row;
         if (j >= p.Nk) continue;
-        float4 x = *(const float4 *)(tile + row * PF + cc * 4);
-        float4 *dst = (float4 *)((float *)ov.p + voff(ov, b, hk, j, cc * 4));
-        if (a.accumulate) {
-          const float4 y = *dst;
-          x.x += y.x, x.y += y.y, x.z += y.z, x.w += y.w;
-        }
-        *dst = x;
+        *(float4 *)((float *)ov.p + voff(ov, b, hk, j, cc * 4)) = *(const float4 *)(tile + row * PF + cc * 4);
       }
     } else {
       const bool st_k = wg == 0, st_v = old ? wg == 0 : wg == 1;
