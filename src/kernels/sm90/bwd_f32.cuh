@@ -668,7 +668,15 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
      (common/cta_order.h), as sm80's float32 backward; tuning builds' JFA_TUNE_SM80_F32_BWD_HG=g sets the group here
      too (-1: head after head, as before the thirteenth session) */
   const int64_t hg = bwd_causal_group(a.p, a.p.causal && !a.masked, D, 12, "JFA_TUNE_SM80_F32_BWD_HG");
-  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
+  /* the epilogue through shared memory only where tiles.h kSm90BwdF32VecEpi allows (tuning builds:
+     JFA_TUNE_SM90_F32_BWD_EPI=1 / 0 overrides) */
+  BwdArgs ak = a;
+  bool vec = kSm90BwdF32VecEpi;
+#ifdef JFA_TUNING
+  if (getenv("JFA_TUNE_SM90_F32_BWD_EPI")) vec = tune_variant("JFA_TUNE_SM90_F32_BWD_EPI") == 1;
+#endif
+  ak.kv_vec16 = a.kv_vec16 && vec;
+  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(ak, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }

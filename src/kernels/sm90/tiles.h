@@ -458,6 +458,12 @@ static constexpr bool kSm90BwdF32 = true;
  *  and their lo planes 64 KB, the dS planes 32 KB: 225.6 KB), TF32 64 (4 tiles a stage, 64 KB; 194.1 KB):
  *  wgmma N = 64 for the score products and dQ^T. */
 static constexpr int kSm90BwdF32BM = 32, kSm90BwdF32BMT = 64;
+/** Whether the float32 backward stores dK / dV through shared memory as 16-byte pieces (bwd_f32.cuh's epilogue;
+ *  non-accumulate calls whose outputs allow it) instead of element by element from the two consumers. Off: measured
+ *  on the H200 (fourteenth session, call 3: the epilogue 5159 -> 3199 cycles a CTA, ~+1.5% of the backward at
+ *  N = 512-1024) and equal to the per-element stores on the A / B's inputs, but test_gpu_f32_backward has not run
+ *  on it yet; tuning builds' JFA_TUNE_SM90_F32_BWD_EPI=1 turns it on. */
+static constexpr bool kSm90BwdF32VecEpi = false;
 
 /** Whether the sm90 backward-JVP (bwd_jvp.cuh: bf16 / fp16, D = 64 / 128, causal and interval masks) takes
  *  the calls it can by default (family.cu; JFA_SM90_BWD_JVP=1 / 0 overrides per call). On since the
