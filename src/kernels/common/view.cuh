@@ -34,6 +34,13 @@ static inline View make_view(const jfa_tensor_t *t) {
   return v;
 }
 
+/** Whether v's elements (b, h, s, n k .. n k + n - 1) are one aligned 16-byte piece for every index, n = 16 / elt
+ *  (elt: the element's bytes): the columns contiguous, the other strides multiples of n, the base 16-byte aligned. */
+static inline bool view_vec16(const View &v, int64_t elt) {
+  const int64_t n = 16 / elt;
+  return v.sd == 1 && v.sb % n == 0 && v.sh % n == 0 && v.ss % n == 0 && (uintptr_t)v.p % 16 == 0;
+}
+
 __device__ __forceinline__ int64_t voff(const View &v, int64_t b, int64_t h, int64_t s, int64_t d) {
   return b * v.sb + h * v.sh + s * v.ss + d * v.sd;
 }

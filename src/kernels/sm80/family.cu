@@ -191,12 +191,6 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
   JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
 }
 
-/* Whether a view's elements (b, h, s, n k .. n k + n - 1) are one aligned 16-byte piece for every index (n = 16 /
-   the element's bytes) */
-static bool view_vec16(const View &v, int64_t n) {
-  return v.sd == 1 && v.sb % n == 0 && v.sh % n == 0 && v.ss % n == 0 && (uintptr_t)v.p % 16 == 0;
-}
-
 jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a) {
   const jfa_problem_t *p = c.p;
   if (!c.deterministic)
@@ -219,8 +213,8 @@ jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a) {
   a->skip_dq = c.deterministic ? 1 : 0;
   a->accumulate = c.accumulate;
   {
-    const int64_t n = c.dk->dtype == JFA_DTYPE_FLOAT32 ? 4 : 8; /* the outputs' dtype (float32 in accumulate mode) */
-    a->kv_vec16 = c.dk->dtype == c.dv->dtype && view_vec16(a->dk, n) && view_vec16(a->dv, n);
+    const int64_t elt = c.dk->dtype == JFA_DTYPE_FLOAT32 ? 4 : 2; /* the outputs' dtype (float32 in accumulate mode) */
+    a->kv_vec16 = c.dk->dtype == c.dv->dtype && view_vec16(a->dk, elt) && view_vec16(a->dv, elt);
   }
   a->Dreal = (int)p->D;
   a->scale = (float)p->scale;

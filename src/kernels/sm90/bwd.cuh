@@ -142,6 +142,7 @@
 #include "kernels/common/cta_order.cuh"
 #include "kernels/common/probe.cuh"
 #include "kernels/common/softmax.cuh"
+#include "kernels/sm90/bwd_stats.cuh"
 #include "kernels/sm90/sm90.h"
 #include "kernels/sm90/tma.h"
 #include "kernels/sm90/wgmma.cuh"
@@ -340,35 +341,6 @@ __device__ __forceinline__ void sm90_dq_reduce(const float (&acc)[NCOL / 8][4], 
   }
 }
 
-/* The producer's per-row statistics of query rows q0 + lane + 32 r (r < BM / 32): lse in base 2
-   (-inf, a fully masked row, as +inf so that its P is 0) and Delta; rows past Nq: +inf and 0. */
-template <int BM>
-static __device__ __forceinline__ void bwd_load_stats(const BwdArgs &a, const jfa_problem_t &p, int64_t b, int64_t h,
-                                                      int64_t q0, int lane, float *lr, float *dr) {
-#pragma unroll
-  for (int r = 0; r < BM / 32; ++r) {
-    const int64_t i = q0 + lane + 32 * r;
-    float l = INFINITY, dl = 0.f;
-    if (i < p.Nq) {
-      l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-      l = l == -INFINITY ? INFINITY : l * 1.4426950408889634f;
-      dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
-    }
-    lr[r] = l;
-    dr[r] = dl;
-  }
-}
-
-/* The producer lane's lse and delta (bwd_load_stats) into the stage's rows lane + 32 r */
-template <int BM>
-static __device__ __forceinline__ void bwd_store_stats(float *ls, float *ds, int lane, const float *lr, const float *dr) {
-#pragma unroll
-  for (int r = 0; r < BM / 32; ++r) {
-    ls[lane + 32 * r] = lr[r];
-    ds[lane + 32 * r] = dr[r];
-  }
-}
-
 /* The CTA's (batch, kv head, first key) from its index in the 1-D grid of nkb key blocks x Hkv x B. hg = 0: the
    key block fastest (a head's CTAs together: its Q, dO and dQ shared in L2 by the CTAs at work), as a 3-D grid
    would launch them. hg > 0 (causal calls since the thirteenth session: launch_bwd_sm90a; tuning builds'
@@ -457,7 +429,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
       /* lse and Delta of the block's rows (lane l: rows l, l + 32, ...), read from global memory one
          iteration ahead, so that their latency passes while the stage is still in use */
       float lr[BM / 32], dr[BM / 32];
-      bwd_load_stats<BM>(a, p, b, h, qb * BM, lane, lr, dr);
+      bwd_load_stats<BM, true>(a, b, h, qb * BM, lane, lr, dr);
       for (int64_t it = 0; it < total; ++it) {
         if (it >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         const int64_t q0 = qb * BM;
@@ -485,7 +457,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
           qb = qb_start;
           ++h;
         }
-        if (it + 1 < total) bwd_load_stats<BM>(a, p, b, h, qb * BM, lane, lr, dr);
+        if (it + 1 < total) bwd_load_stats<BM, true>(a, b, h, qb * BM, lane, lr, dr);
         if (++st == ST) {
           st = 0;
           ph ^= 1u;

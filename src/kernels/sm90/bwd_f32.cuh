@@ -63,6 +63,7 @@
 #define JFA_KERNELS_SM90_BWD_F32_CUH_
 
 #include "kernels/common/probe.cuh"
+#include "kernels/sm90/bwd_stats.cuh"
 #include "kernels/sm90/fwd_f32.cuh"
 
 template <int D, int BM_, bool PRECISE> struct Sm90BwdF32 {
@@ -178,34 +179,6 @@ struct Sm90BwdF32Maps {
   CUtensorMap dq; /* the fp32 dQ workspace (DQTMA, unless a.skip_dq) */
 };
 
-/* lse (natural units; -inf, a fully masked row, as +inf: P = 0) and delta of rows q0 + lane + 32 r (past Nq: +inf and
-   0) of head h, into the producer lane's registers */
-template <int BM>
-static __device__ __forceinline__ void bwd_f32_load_stats(const BwdArgs &a, int64_t b, int64_t h, int64_t q0, int lane,
-                                                          float *lr, float *dr) {
-#pragma unroll
-  for (int r = 0; r < BM / 32; ++r) {
-    const int64_t i = q0 + lane + 32 * r;
-    float l = INFINITY, dl = 0.f;
-    if (i < a.p.Nq) {
-      l = ((const float *)a.lse.p)[voff(a.lse, b, h, i, 0)];
-      l = l == -INFINITY ? INFINITY : l;
-      dl = ((const float *)a.delta.p)[voff(a.delta, b, h, i, 0)];
-    }
-    lr[r] = l;
-    dr[r] = dl;
-  }
-}
-
-template <int BM>
-static __device__ __forceinline__ void bwd_f32_store_stats(float *ls, float *ds, int lane, const float *lr, const float *dr) {
-#pragma unroll
-  for (int r = 0; r < BM / 32; ++r) {
-    ls[lane + 32 * r] = lr[r];
-    ds[lane + 32 * r] = dr[r];
-  }
-}
-
 template <int D, int BM_, bool PRECISE, bool DQTMA, bool KREG, bool SMALLFIRST>
 __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_constant__ BwdArgs a,
                                                                 const __grid_constant__ Sm90BwdF32Maps tm, int64_t hg) {
@@ -265,15 +238,15 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
            free, the TMA after them, as before the fourteenth session) */
         float lr[BM / 32], dr[BM / 32];
         const bool old = a.tune_old != 0;
-        if (!old) bwd_f32_load_stats<BM>(a, b, hk * grp, qb_start * BM, lane, lr, dr);
+        if (!old) bwd_load_stats<BM, false>(a, b, hk * grp, qb_start * BM, lane, lr, dr);
         for (int64_t it = 0; it < total; ++it) {
           const int st = (int)(it % ST), use = (int)(it / ST);
           if (use > 0) mbar_wait(bar_empty + 8 * st, (uint32_t)((use - 1) & 1));
           const int64_t h = hk * grp + it / per_head, q0 = (qb_start + it % per_head) * BM;
           const uint32_t full = bar + 8 * st, dst = sSTG + st * C::STAGE_BYTES;
           if (old) {
-            bwd_f32_load_stats<BM>(a, b, h, q0, lane, lr, dr);
-            bwd_f32_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
+            bwd_load_stats<BM, false>(a, b, h, q0, lane, lr, dr);
+            bwd_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
           }
           if (lane == 0) {
             if (old) mbar_arrive_expect_tx(full, 2 * C::TQ);
@@ -284,10 +257,10 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
               tma_load_4d(dst + C::do_raw + sl * BM * 128, &tm.dout, full, sl * 32, (int)q0, (int)h, (int)b);
             }
           }
-          if (!old) bwd_f32_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
+          if (!old) bwd_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
           if (lane != 0 || !old) mbar_arrive(full);
           if (!old && it + 1 < total)
-            bwd_f32_load_stats<BM>(a, b, hk * grp + (it + 1) / per_head, (qb_start + (it + 1) % per_head) * BM, lane, lr, dr);
+            bwd_load_stats<BM, false>(a, b, hk * grp + (it + 1) / per_head, (qb_start + (it + 1) % per_head) * BM, lane, lr, dr);
         }
       }
     } else if (total > 0) {

@@ -506,9 +506,8 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
   if (oe && (oe[0] == '0' || oe[0] == '1')) order = oe[0] - '0';
   /* o stored as 16-byte pieces (persist_epilogue_vec) where its layout allows (tests: JFA_TUNE_SM90_SCALAR_O=1
      takes fwd_epilogue's stores always) */
-  const int64_t al = 16 / (int64_t)sizeof(T);
-  const int vec_o = tune_variant("JFA_TUNE_SM90_SCALAR_O") != 1 && !a.accumulate && a.Dreal == 128 && a.o.sd == 1 &&
-                    (uintptr_t)a.o.p % 16 == 0 && a.o.ss % al == 0 && a.o.sh % al == 0 && a.o.sb % al == 0;
+  const int vec_o =
+      tune_variant("JFA_TUNE_SM90_SCALAR_O") != 1 && !a.accumulate && a.Dreal == 128 && view_vec16(a.o, sizeof(T));
   kern<<<(unsigned)grid, C::NTHREADS, C::SMEM, st>>>(a, tm, ntiles, nqb, order, vec_o);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
