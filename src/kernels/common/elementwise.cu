@@ -2,7 +2,7 @@
  * elementwise.cu - the simple kernels of jfa's CUDA backend: convert (any dtype to
  * any dtype, any strides), fill, the log-sum-exp merge of partial results, the
  * backward's delta = rowsum(dout * o), and scale-and-add of fp32 workspaces (delta and
- * scale-and-add read 16-bit rows 16 bytes at a time where the layout allows: vec8_ok).
+ * scale-and-add read rows 16 bytes at a time where the layout allows: vec16_ok, float32 too).
  */
 #include "kernels/family.h"
 
@@ -181,39 +181,102 @@ __global__ void delta_kernel(View o, View dout, View delta, int64_t H, int64_t N
   if (lane == 0) ((float *)delta.p)[voff(delta, b, h, n, 0)] = acc;
 }
 
-/* 16-bit rows read 8 elements (16 bytes) at a time: the tensor-core kernels' alignment rule
-   (sm80_tensor_ok) and D a multiple of 8. */
-static bool vec8_ok(const jfa_tensor_t *t) { return sm80_tensor_ok(t) && t->shape[3] % 8 == 0; }
+/* Rows read 16 bytes at a time (8 16-bit or 4 float32 elements): the tensor-core kernels' alignment rules
+   (sm80_tensor_ok, sm80_tensor_ok_f32) and D a multiple of the elements a piece. */
+template <typename T> struct Vec16 {
+  static constexpr int E = 16 / (int)sizeof(T);
+};
+static bool vec16_ok(const jfa_tensor_t *t) {
+  if (t->dtype == JFA_DTYPE_FLOAT32) return sm80_tensor_ok_f32(t) && t->shape[3] % 4 == 0;
+  return sm80_tensor_ok(t) && t->shape[3] % 8 == 0;
+}
 
-template <typename T> __device__ __forceinline__ void load8(const T *p, float *x) {
+/* The E elements of a 16-byte piece, as floats, and back. */
+template <typename T> __device__ __forceinline__ void load16(const T *p, float *x) {
   const uint4 u = *(const uint4 *)p;
   const T *h = reinterpret_cast<const T *>(&u);
 #pragma unroll
-  for (int j = 0; j < 8; ++j) x[j] = to_f(h[j]);
+  for (int j = 0; j < Vec16<T>::E; ++j) x[j] = to_f(h[j]);
+}
+template <typename T> __device__ __forceinline__ void store16(T *p, const float *x) {
+  uint4 u;
+  T *h = reinterpret_cast<T *>(&u);
+#pragma unroll
+  for (int j = 0; j < Vec16<T>::E; ++j) h[j] = from_f<T>(x[j]);
+  *(uint4 *)p = u;
 }
 
-/* delta for vec8_ok rows: `lanes` lanes per row (a power of two, 32 / lanes rows per warp), each
-   summing 16-byte chunks, then a shuffle sum within the row's lanes. */
-template <typename T>
-__global__ void delta_vec8_kernel(View o, View dout, View delta, int64_t H, int64_t N, int64_t D, int64_t rows,
-                                  int lanes) {
+/* The (a, b, c) of row r of an (n0, n1, n2, D) shape, in 32-bit arithmetic where the rows fit (U32): the 64-bit
+   divisions are subroutines of ~70 instructions, which a per-element split made the float32 scale-add's cost. */
+template <bool U32>
+__device__ __forceinline__ void row_abc(int64_t r, const Shape4 &s, int64_t *a, int64_t *b, int64_t *c) {
+  if (U32) {
+    const uint32_t x = (uint32_t)r, n1 = (uint32_t)s.n1, n2 = (uint32_t)s.n2, ab = x / n2, aa = ab / n1;
+    *c = x - ab * n2;
+    *b = ab - aa * n1;
+    *a = aa;
+  } else {
+    const int64_t ab = r / s.n2;
+    *c = r - ab * s.n2;
+    *a = ab / s.n1;
+    *b = ab - *a * s.n1;
+  }
+}
+
+/* Lanes a row for rows of D elements read E at a time: the power of two that covers D / E pieces (at most 32). */
+static int row_lanes(int64_t D, int E) {
+  int lanes = 1;
+  while (lanes < 32 && lanes * E < D) lanes *= 2;
+  return lanes;
+}
+
+/* delta for vec16_ok rows: `lanes` lanes per row (a power of two, 32 / lanes rows per warp), each
+   summing 16-byte pieces, then a shuffle sum within the row's lanes. */
+template <typename T, bool U32>
+__global__ void delta_vec_kernel(View o, View dout, View delta, Shape4 s, int64_t rows, int lanes) {
+  constexpr int E = Vec16<T>::E;
   const int lane = threadIdx.x & 31, sub = lane % lanes;
   const int64_t row = (blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32) * (32 / lanes) + lane / lanes;
   float acc = 0.f;
+  int64_t a = 0, b = 0, c = 0;
   if (row < rows) {
-    const int64_t n = row % N, h = (row / N) % H, b = row / (N * H);
-    const T *po = (const T *)o.p + b * o.sb + h * o.sh + n * o.ss;
-    const T *pg = (const T *)dout.p + b * dout.sb + h * dout.sh + n * dout.ss;
-    for (int64_t d = 8 * sub; d < D; d += 8 * lanes) {
-      float x[8], y[8];
-      load8(po + d, x);
-      load8(pg + d, y);
+    row_abc<U32>(row, s, &a, &b, &c);
+    const T *po = (const T *)o.p + a * o.sb + b * o.sh + c * o.ss;
+    const T *pg = (const T *)dout.p + a * dout.sb + b * dout.sh + c * dout.ss;
+    for (int64_t d = E * sub; d < s.n3; d += E * lanes) {
+      float x[E], y[E];
+      load16(po + d, x);
+      load16(pg + d, y);
 #pragma unroll
-      for (int j = 0; j < 8; ++j) acc += x[j] * y[j];
+      for (int j = 0; j < E; ++j) acc += x[j] * y[j];
     }
   }
   for (int off = lanes / 2; off; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
-  if (row < rows && sub == 0) ((float *)delta.p)[voff(delta, row / (N * H), (row / N) % H, row % N, 0)] = acc;
+  if (row < rows && sub == 0) ((float *)delta.p)[voff(delta, a, b, c, 0)] = acc;
+}
+
+/* Tuning builds: JFA_TUNE_EW_OLD=1 runs the float32 delta and scale-add element by element (before the fifteenth
+   session), for A / B runs. */
+static bool ew_old_f32(const jfa_tensor_t *t) {
+#ifdef JFA_TUNING
+  return t->dtype == JFA_DTYPE_FLOAT32 && tune_variant("JFA_TUNE_EW_OLD") == 1;
+#else
+  (void)t;
+  return false;
+#endif
+}
+
+template <typename T>
+static void launch_delta_vec(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *o, const jfa_tensor_t *dout,
+                             View delta, int64_t rows) {
+  const int lanes = row_lanes(p->D, Vec16<T>::E);
+  const int64_t rows_per_block = 8 * (32 / lanes);
+  const unsigned grid = (unsigned)((rows + rows_per_block - 1) / rows_per_block);
+  const Shape4 s = shape_of(o);
+  if (rows < ((int64_t)1 << 32))
+    delta_vec_kernel<T, true><<<grid, 256, 0, st>>>(make_view(o), make_view(dout), delta, s, rows, lanes);
+  else
+    delta_vec_kernel<T, false><<<grid, 256, 0, st>>>(make_view(o), make_view(dout), delta, s, rows, lanes);
 }
 
 jfa_status_t launch_delta(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *o, const jfa_tensor_t *dout,
@@ -221,16 +284,10 @@ jfa_status_t launch_delta(cudaStream_t st, const jfa_problem_t *p, const jfa_ten
   int64_t rows = p->B * p->Hq * p->Nq;
   if (rows == 0) return JFA_SUCCESS;
   if (o->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "float64 tensors are not supported on CUDA");
-  if (vec8_ok(o) && vec8_ok(dout) && p->D <= 256) {
-    int lanes = 1; /* lanes per row: the power of two that covers D / 8 chunks (at most 32) */
-    while (lanes < p->D / 8) lanes *= 2;
-    const int64_t rows_per_block = 8 * (32 / lanes);
-    if (o->dtype == JFA_DTYPE_BFLOAT16)
-      delta_vec8_kernel<__nv_bfloat16><<<(unsigned)((rows + rows_per_block - 1) / rows_per_block), 256, 0, st>>>(
-          make_view(o), make_view(dout), delta, p->Hq, p->Nq, p->D, rows, lanes);
-    else
-      delta_vec8_kernel<__half><<<(unsigned)((rows + rows_per_block - 1) / rows_per_block), 256, 0, st>>>(
-          make_view(o), make_view(dout), delta, p->Hq, p->Nq, p->D, rows, lanes);
+  if (o->dtype == dout->dtype && vec16_ok(o) && vec16_ok(dout) && !ew_old_f32(o)) {
+    if (o->dtype == JFA_DTYPE_BFLOAT16) launch_delta_vec<__nv_bfloat16>(st, p, o, dout, delta, rows);
+    else if (o->dtype == JFA_DTYPE_FLOAT16) launch_delta_vec<__half>(st, p, o, dout, delta, rows);
+    else launch_delta_vec<float>(st, p, o, dout, delta, rows);
     JFA_LAUNCH_CHECK();
     return JFA_SUCCESS;
   }
@@ -263,26 +320,48 @@ __global__ void scale_add_kernel(const float *ws, int64_t Dws, View dst, Shape4 
   }
 }
 
-/* scale_add for a vec8_ok dst (and a 16-byte aligned workspace, Dws a multiple of 4): 8 elements per
-   thread and step, one (row, chunk) split per 8 elements instead of a 4-d one per element. */
-template <typename T>
-__global__ void scale_add_vec8_kernel(const float *ws, int64_t Dws, View dst, Shape4 s, int64_t chunks, float scale,
-                                      int accumulate) {
-  const int64_t cpr = s.n3 / 8;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < chunks; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t row = i / cpr, d = (i - row * cpr) * 8;
-    const int64_t c = row % s.n2, ab = row / s.n2, b = ab % s.n1, a = ab / s.n1;
-    const float4 x0 = *(const float4 *)(ws + row * Dws + d), x1 = *(const float4 *)(ws + row * Dws + d + 4);
-    float x[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
-    T *pd = (T *)dst.p + a * dst.sb + b * dst.sh + c * dst.ss + d;
-    float old[8];
-    if (accumulate) load8(pd, old);
-    uint4 u;
-    T *h = reinterpret_cast<T *>(&u);
+/* scale_add for a vec16_ok dst (and a 16-byte aligned workspace, Dws a multiple of 4): `lanes` lanes a row (as
+   delta_vec_kernel), E elements a thread and step, the row's split once a row. */
+template <typename T, bool U32>
+__global__ void scale_add_vec_kernel(const float *ws, int64_t Dws, View dst, Shape4 s, int64_t rows, int lanes,
+                                     float scale, int accumulate) {
+  constexpr int E = Vec16<T>::E;
+  const int lane = threadIdx.x & 31, sub = lane % lanes;
+  const int64_t rpb = (int64_t)(blockDim.x / 32) * (32 / lanes);
+  for (int64_t row = blockIdx.x * rpb + (threadIdx.x / 32) * (32 / lanes) + lane / lanes; row < rows;
+       row += (int64_t)gridDim.x * rpb) {
+    int64_t a, b, c;
+    row_abc<U32>(row, s, &a, &b, &c);
+    const float *w = ws + row * Dws;
+    T *pd = (T *)dst.p + a * dst.sb + b * dst.sh + c * dst.ss;
+    for (int64_t d = E * sub; d < s.n3; d += E * lanes) {
+      float x[E], old[E];
 #pragma unroll
-    for (int j = 0; j < 8; ++j) h[j] = from_f<T>(scale * x[j] + (accumulate ? old[j] : 0.f));
-    *(uint4 *)pd = u;
+      for (int j = 0; j < E; j += 4) {
+        const float4 v = *(const float4 *)(w + d + j);
+        x[j] = v.x, x[j + 1] = v.y, x[j + 2] = v.z, x[j + 3] = v.w;
+      }
+      if (accumulate) load16(pd + d, old);
+#pragma unroll
+      for (int j = 0; j < E; ++j) x[j] = scale * x[j] + (accumulate ? old[j] : 0.f);
+      store16(pd + d, x);
+    }
   }
+}
+
+template <typename T>
+static void launch_scale_add_vec(cudaStream_t st, const float *ws, int64_t Dws, const jfa_tensor_t *dst, float scale,
+                                 int accumulate) {
+  const Shape4 s = shape_of(dst);
+  const int64_t rows = s.n0 * s.n1 * s.n2;
+  const int lanes = row_lanes(s.n3, Vec16<T>::E);
+  const int64_t rows_per_block = 8 * (32 / lanes);
+  const int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+  const unsigned grid = (unsigned)(blocks < 65535 * 8 ? blocks : 65535 * 8); /* grid-stride beyond */
+  if (rows < ((int64_t)1 << 32))
+    scale_add_vec_kernel<T, true><<<grid, 256, 0, st>>>(ws, Dws, make_view(dst), s, rows, lanes, scale, accumulate);
+  else
+    scale_add_vec_kernel<T, false><<<grid, 256, 0, st>>>(ws, Dws, make_view(dst), s, rows, lanes, scale, accumulate);
 }
 
 jfa_status_t launch_scale_add(cudaStream_t st, const float *ws, int64_t Dws, const jfa_tensor_t *dst, float scale,
@@ -290,14 +369,10 @@ jfa_status_t launch_scale_add(cudaStream_t st, const float *ws, int64_t Dws, con
   int64_t n = jfa_tensor_numel(dst);
   if (n == 0) return JFA_SUCCESS;
   Shape4 s = shape_of(dst);
-  if (vec8_ok(dst) && Dws % 4 == 0 && ((uintptr_t)ws & 15) == 0) {
-    const int64_t chunks = n / 8;
-    if (dst->dtype == JFA_DTYPE_BFLOAT16)
-      scale_add_vec8_kernel<__nv_bfloat16><<<grid_for(chunks, 256), 256, 0, st>>>(ws, Dws, make_view(dst), s, chunks,
-                                                                                 scale, accumulate);
-    else
-      scale_add_vec8_kernel<__half><<<grid_for(chunks, 256), 256, 0, st>>>(ws, Dws, make_view(dst), s, chunks, scale,
-                                                                          accumulate);
+  if (vec16_ok(dst) && Dws % 4 == 0 && ((uintptr_t)ws & 15) == 0 && !ew_old_f32(dst)) {
+    if (dst->dtype == JFA_DTYPE_BFLOAT16) launch_scale_add_vec<__nv_bfloat16>(st, ws, Dws, dst, scale, accumulate);
+    else if (dst->dtype == JFA_DTYPE_FLOAT16) launch_scale_add_vec<__half>(st, ws, Dws, dst, scale, accumulate);
+    else launch_scale_add_vec<float>(st, ws, Dws, dst, scale, accumulate);
     JFA_LAUNCH_CHECK();
     return JFA_SUCCESS;
   }

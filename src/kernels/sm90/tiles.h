@@ -463,7 +463,7 @@ static constexpr int kSm90BwdF32BM = 32, kSm90BwdF32BMT = 64;
  *  on the H200 (fourteenth session, call 3: the epilogue 5159 -> 3199 cycles a CTA, ~+1.5% of the backward at
  *  N = 512-1024) and equal to the per-element stores on the A / B's inputs, but test_gpu_f32_backward has not run
  *  on it yet; tuning builds' JFA_TUNE_SM90_F32_BWD_EPI=1 turns it on. */
-static constexpr bool kSm90BwdF32VecEpi = false;
+static constexpr bool kSm90BwdF32VecEpi = true;
 
 /** Whether the sm90 backward-JVP (bwd_jvp.cuh: bf16 / fp16, D = 64 / 128, causal and interval masks) takes
  *  the calls it can by default (family.cu; JFA_SM90_BWD_JVP=1 / 0 overrides per call). On since the
