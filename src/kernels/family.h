@@ -87,10 +87,11 @@ const char *sm80_bwd_why_not(const BwdCall &c);
 jfa_status_t sm80_bwd_run(const BwdCall &c);
 /* sm80/family.cu, shared by the sm80 and sm90 backwards: the kernel arguments of a backward call
    (sm80/sm80.h BwdArgs; masked when the problem has masks), after clearing the fp32 dQ workspace on
-   the call's stream unless deterministic; and its end: dq scaled from the workspace
-   (launch_scale_add) or, deterministic, from the simt family's dQ kernel (the kernel skipped dQ). */
+   the call's stream unless deterministic or !zero_ws (the sm90 float32 kernel's dQ added into dq itself);
+   and its end: dq scaled from the workspace (launch_scale_add) or, deterministic, from the simt family's
+   dQ kernel (the kernel skipped dQ). */
 struct BwdArgs;
-jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a);
+jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a, bool zero_ws = true);
 jfa_status_t bwd_dq_finish(const BwdCall &c);
 /* sm80/family_bwd_jvp.cu: the backward-JVP (bf16/fp16, D <= 128, aligned q/k/v and tangents). */
 const char *sm80_bwd_jvp_why_not(const BwdJvpCall &c);

@@ -191,9 +191,9 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
   JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
 }
 
-jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a) {
+jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a, bool zero_ws) {
   const jfa_problem_t *p = c.p;
-  if (!c.deterministic)
+  if (!c.deterministic && zero_ws)
     JFA_CUDA_CHECK(cudaMemsetAsync(c.dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * c.Dws) * sizeof(float),
                                    ctx_stream(c.ctx)));
   memset(a, 0, sizeof(*a));
@@ -220,7 +220,7 @@ jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a) {
   a->scale = (float)p->scale;
   a->scale_log2 = (float)(p->scale * 1.4426950408889634);
 #ifdef JFA_TUNING
-  a->tune_old = tune_variant("JFA_TUNE_BWD_OLD") == 1;
+  a->tune_old = tune_variant("JFA_TUNE_BWD_OLD");
   const char *pe = getenv("JFA_TUNE_PROBE_PTR");
   a->probe = pe ? (unsigned long long *)(uintptr_t)strtoull(pe, nullptr, 0) : nullptr;
 #endif

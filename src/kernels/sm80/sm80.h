@@ -20,8 +20,12 @@ struct BwdArgs {
   int64_t Dws;
   int skip_dq, accumulate, Dreal;
   float scale, scale_log2;
-  int tune_old; /* tuning builds' JFA_TUNE_BWD_OLD=1 (bwd_args_begin; 0 otherwise): the sm90 backwards' prologue and
-                   end as before the fourteenth session (sm90/bwd.cuh, bwd_f32.cuh), for A / B runs in one process */
+  int tune_old; /* tuning builds' JFA_TUNE_BWD_OLD (bwd_args_begin; 0 otherwise), for A / B runs in one process:
+                   1 the sm90 backwards' prologue and end as before the fourteenth session (sm90/bwd.cuh,
+                   bwd_f32.cuh), 2 as before the fifteenth (the float32 kernel's K / V split by its converters, no
+                   tensor-map prefetch) */
+  int dq_direct; /* the sm90 float32 backward (bwd_f32.cuh): dQ, scaled, reduce-added into the float32 dq output
+                    itself (sm90/family.cu sm90_f32_dq_direct) instead of the workspace dq_ws */
   int kv_vec16; /* dK and dV storable as 16-byte pieces (8 columns of 16-bit, 4 of float32: columns contiguous, the
                    other strides multiples of 8 / 4 elements, 16-byte aligned bases): the sm90 backwards' epilogues
                    (bwd.cuh: 16-bit outputs; bwd_f32.cuh: float32) */

@@ -398,6 +398,15 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
   if (threadIdx.x == 0) {
     JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 0);
     JFA_PROBE_ID(a.probe, JFA_CTA_LINEAR(), total);
+    /* the tensor maps fetched ahead of the first loads (tuning builds' JFA_TUNE_BWD_OLD=1 / 2: not, as before the
+       fifteenth session) */
+    if (a.tune_old == 0 && total > 0) {
+      tma_prefetch_desc(&tm.k);
+      tma_prefetch_desc(&tm.v);
+      tma_prefetch_desc(&tm.q);
+      tma_prefetch_desc(&tm.dout);
+      if ((DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) && !a.skip_dq) tma_prefetch_desc(&tm.dq);
+    }
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
       /* the producer warps' lanes (lse / delta, MASKED: intervals, dense: the dense words) */
@@ -437,7 +446,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
         /* the stage's TMA before the stats' writes, which wait for their loads (the first block's latency): the
            barrier's bytes raised first, lane 0's arrival after its writes (tuning builds' JFA_TUNE_BWD_OLD=1: the
            writes first, as before the fourteenth session) */
-        const bool tma_first = a.tune_old == 0;
+        const bool tma_first = a.tune_old != 1;
         if (lane == 0) {
           if (tma_first) mbar_expect_tx(full, C::STAGE_BYTES);
           else bwd_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
@@ -1168,7 +1177,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
       /* the reduce-adds read the staging buffers until done (their writes land by the kernel's end; tuning builds'
          JFA_TUNE_BWD_OLD=1: waited for, as before the fourteenth session) */
       if (dq_issuer) {
-        if (a.tune_old) bulk_wait();
+        if (a.tune_old == 1) bulk_wait();
         else bulk_wait_read();
       }
     }
@@ -1179,7 +1188,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
        per-fragment 2-byte stores took ~21000 cycles a CTA at D = 128, 5 blocks' time; ~3900 this way: the backward
        +6% at N = 4096, +9% causal, +8% in a causal window). Else, and under tuning
        builds' JFA_TUNE_BWD_OLD=1, the fragments' elements stored one by one. */
-    if (a.kv_vec16 && !a.accumulate && !a.tune_old) {
+    if (a.kv_vec16 && !a.accumulate && a.tune_old != 1) {
       constexpr uint32_t P = (uint32_t)D * 2 + 16; /* a row's bytes: 16 more than D's, conflict-free fragment writes */
       static_assert((size_t)BN * P <= (size_t)ST * C::STAGE_BYTES && (size_t)BN * P <= 2 * (size_t)C::K_BYTES,
                     "the epilogue's dK / dV tiles fit the stages and K, V");

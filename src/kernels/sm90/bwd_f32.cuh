@@ -11,9 +11,11 @@
  * Structure (bwd.cuh's producer / consumer warpgroups, fwd_f32.cuh's converters and planes):
  * - A CTA owns BN = 64 keys of one (batch, kv head); 384 threads. Warpgroup 0 (56 registers): warp
  *   0 loads K, V once and streams query blocks of BM rows (32 with 3xTF32, 64 with TF32; tiles.h) (Q, dO by TMA; lse, delta by its
- *   lanes) through ST = 2 stages; warps 1..3 (the converters) split K and V once per CTA (hi
- *   rounded in place, lo planes: f32b_split_plane), then per stage write the lo planes of Q and dO
- *   and their transposes Qt, dOt (hi, lo). Warpgroups
+ *   lanes) through ST = 2 stages; warps 1..3 (the converters) write per stage the lo planes of Q and
+ *   dO and their transposes Qt, dOt (hi, lo), from each stage's second use: in the prologue the consumers
+ *   split K and V (consumer 0 K, 1 V: hi rounded in place, lo planes, f32b_split_plane) and convert their
+ *   stages' first uses themselves (since the fifteenth session; before it the converters split K, V, then
+ *   converted the first stages, while the consumers waited: a prologue of ~6600 cycles). Warpgroups
  *   1 and 2 (224 registers) are the consumers; consumer c takes the blocks it = c, c + 2, .. (stage
  *   c: the two consumers work on different query blocks at the same time) and accumulates dK, dV
  *   of all 64 keys over its blocks; at the end consumer 1 hands its dK, dV to consumer 0 through
@@ -33,8 +35,10 @@
  *                                  (K's hi and lo tiles, loaded each block), B = dS as [query][key]
  *                                  (hi, lo), written by the consumer; staged in the dS hi plane once
  *                                  the products are done and added by two TMA reduce-adds (bwd.cuh's
- *                                  cp.reduce.async.bulk.tensor; tuning builds' JFA_TUNE_SM90_F32_BWD_DQ=1:
- *                                  fp32 atomics from the registers instead).
+ *                                  cp.reduce.async.bulk.tensor) into the fp32 workspace, or (a.dq_direct:
+ *                                  sm90/family.cu sm90_f32_dq_direct) scaled into the float32 dq itself,
+ *                                  without the workspace's pass (tuning builds' JFA_TUNE_SM90_F32_BWD_DQ=1:
+ *                                  fp32 atomics from the registers into the workspace instead).
  * - 3xTF32 accuracy at large logits (scale S ~ 2500 at q, k ~ N(0, 30^2), where P = exp(scale S
  *   - lse) turns an absolute score error into a relative error of P and of every gradient): the
  *   wgmma accumulator's float32 additions truncate (they do not round to nearest), once per
@@ -90,13 +94,13 @@ template <int D, int BM_, bool PRECISE> struct Sm90BwdF32 {
   static_assert(STAGE_BYTES >= 2 * 64 * 128 * 4 / 2, "stage 1 holds consumer 1's dK, dV (32 KB) at the end");
 };
 
-/* Element-wise over n float4s at src: the lo plane to lo (PRECISE) or src rounded in place (TF32). */
-template <bool PRECISE>
+/* Element-wise over n float4s at src by NT threads: the lo plane to lo (PRECISE) or src rounded in place (TF32). */
+template <bool PRECISE, int NT>
 __device__ __forceinline__ void f32b_lo_plane(unsigned char *src, unsigned char *lo, int n, int tid) {
   float4 *r = (float4 *)src;
   uint4 *l = (uint4 *)lo;
 #pragma unroll 2
-  for (int i = tid; i < n; i += 96) {
+  for (int i = tid; i < n; i += NT) {
     const float4 x = r[i];
     if (PRECISE) l[i] = make_uint4(tf32_lo_of_trunc(x.x), tf32_lo_of_trunc(x.y), tf32_lo_of_trunc(x.z), tf32_lo_of_trunc(x.w));
     else ((uint4 *)r)[i] = make_uint4(tf32_round(x.x), tf32_round(x.y), tf32_round(x.z), tf32_round(x.w));
@@ -109,12 +113,12 @@ __device__ __forceinline__ void f32b_lo_plane(unsigned char *src, unsigned char 
    hi parts (the B operands) are their tiles as TMA wrote them, read truncated: with K, V truncated
    as well both remainders would have the signs of their elements and every dropped K_lo Q_lo term
    the sign of its K Q term, pulling S toward zero by about 1.2e-7 |S| (3e-4 of P = exp(scale S -
-   lse) at the large logits' scale S ~ 2500). TF32: rounded in place. */
-template <bool PRECISE>
+   lse) at the large logits' scale S ~ 2500). TF32: rounded in place. NT threads, tid 0..NT - 1. */
+template <bool PRECISE, int NT>
 __device__ __forceinline__ void f32b_split_plane(unsigned char *src, unsigned char *lo, int n, int tid) {
   uint4 *r = (uint4 *)src, *l = (uint4 *)lo;
 #pragma unroll 2
-  for (int i = tid; i < n; i += 96) {
+  for (int i = tid; i < n; i += NT) {
     const float4 x = ((const float4 *)r)[i];
     const uint4 h = make_uint4(tf32_round(x.x), tf32_round(x.y), tf32_round(x.z), tf32_round(x.w));
     r[i] = h;
@@ -124,18 +128,20 @@ __device__ __forceinline__ void f32b_split_plane(unsigned char *src, unsigned ch
   }
 }
 
-/* The converters' share of one stage (tid 0..95 of warps 1..3): Q, dO lo planes (or rounded in
-   place), and Qt, dOt (D rows by BM queries in BM / 32 slabs of D x 128 bytes, the queries permuted
-   as fwd_f32.cuh's Vt keys; a warp item: 32 queries by 4 columns). */
-template <int D, int BM_, bool PRECISE> __device__ __forceinline__ void f32b_convert_stage(unsigned char *stg, int tid) {
+/* One stage's conversion by NT threads (tid 0..NT - 1: the converters, warps 1..3, or a consumer warpgroup
+   converting its stage's first use): Q, dO lo planes (or rounded in place), and Qt, dOt (D rows by BM queries in
+   BM / 32 slabs of D x 128 bytes, the queries permuted as fwd_f32.cuh's Vt keys; a warp item: 32 queries by 4
+   columns). */
+template <int D, int BM_, bool PRECISE, int NT>
+__device__ __forceinline__ void f32b_convert_stage(unsigned char *stg, int tid) {
   typedef Sm90BwdF32<D, BM_, PRECISE> C;
   constexpr int BM = C::BM;
-  f32b_lo_plane<PRECISE>(stg + C::q_raw, stg + C::q_lo, BM * D / 4, tid);
-  f32b_lo_plane<PRECISE>(stg + C::do_raw, stg + C::do_lo, BM * D / 4, tid);
+  f32b_lo_plane<PRECISE, NT>(stg + C::q_raw, stg + C::q_lo, BM * D / 4, tid);
+  f32b_lo_plane<PRECISE, NT>(stg + C::do_raw, stg + C::do_lo, BM * D / 4, tid);
   const int lane = tid & 31, cw = tid >> 5;
   const int pos = (lane & 24) | ((lane & 1) << 2) | ((lane & 7) >> 1); /* query lane's position */
 #pragma unroll 1
-  for (int it = cw; it < 2 * (BM / 32) * (D / 4); it += 3) {
+  for (int it = cw; it < 2 * (BM / 32) * (D / 4); it += NT / 32) {
     const int part = it / ((BM / 32) * (D / 4)), r = it % ((BM / 32) * (D / 4));
     const int qs = r / (D / 4), dc = r % (D / 4), q = qs * 32 + lane;
     const unsigned char *src = stg + (part ? C::do_raw : C::q_raw);
@@ -176,7 +182,7 @@ __device__ __forceinline__ void f32_ss_step(float *acc, uint64_t ah, uint64_t al
 
 struct Sm90BwdF32Maps {
   CUtensorMap q, k, v, dout;
-  CUtensorMap dq; /* the fp32 dQ workspace (DQTMA, unless a.skip_dq) */
+  CUtensorMap dq; /* the fp32 dQ workspace, or (a.dq_direct) dq itself (DQTMA, unless a.skip_dq) */
 };
 
 template <int D, int BM_, bool PRECISE, bool DQTMA, bool KREG, bool SMALLFIRST>
@@ -205,9 +211,20 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
 
   /* tuning builds' probe (common/probe.cuh): slot 0 the CTA's start, 1 + c consumer c's first block, 3 + c the end
      of its blocks, 5 + c the end of its dK / dV stores */
+  /* this session's prologue (tuning builds' JFA_TUNE_BWD_OLD=2 / 1: the converters' K / V split before their first
+     stage, as before the fifteenth session): each consumer splits one of K, V and converts its stage's first use
+     itself while the converters wait for the second uses; the tensor maps prefetched before the barriers' setup */
+  const bool pro_old = a.tune_old != 0;
   if (threadIdx.x == 0) {
     JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 0);
     JFA_PROBE_ID(a.probe, JFA_CTA_LINEAR(), total);
+    if (!pro_old && total > 0) {
+      tma_prefetch_desc(&tm.k);
+      tma_prefetch_desc(&tm.v);
+      tma_prefetch_desc(&tm.q);
+      tma_prefetch_desc(&tm.dout);
+      if (DQTMA && !a.skip_dq) tma_prefetch_desc(&tm.dq);
+    }
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
       mbar_init(bar + 8 * s, 32);       /* warp 0's lanes (lane 0 with the TMA bytes) */
@@ -237,7 +254,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
            stats' latency nor the TMA's waits for the other (tuning builds' JFA_TUNE_BWD_OLD=1: read after the stage is
            free, the TMA after them, as before the fourteenth session) */
         float lr[BM / 32], dr[BM / 32];
-        const bool old = a.tune_old != 0;
+        const bool old = a.tune_old == 1;
         if (!old) bwd_load_stats<BM, false>(a, b, hk * grp, qb_start * BM, lane, lr, dr);
         for (int64_t it = 0; it < total; ++it) {
           const int st = (int)(it % ST), use = (int)(it / ST);
@@ -264,17 +281,20 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         }
       }
     } else if (total > 0) {
-      /* the converters: K, V once, then every stage */
+      /* the converters: every stage from its second use (pro_old: K, V once, then every stage); a stage's
+         conversions arrive on its conv barrier, whose phase u is the stage's use u + 1 (pro_old: use u) */
       const int tid = threadIdx.x - 32;
-      mbar_wait(bar_kv, 0);
-      f32b_split_plane<PRECISE>(sm + C::K_OFF, sm + C::KLO_OFF, BN * D / 4, tid);
-      f32b_split_plane<PRECISE>(sm + C::V_OFF, sm + C::VLO_OFF, BN * D / 4, tid);
-      fence_proxy_async_smem();
-      mbar_arrive(bar_kvc);
-      for (int64_t it = 0; it < total; ++it) {
+      if (pro_old) {
+        mbar_wait(bar_kv, 0);
+        f32b_split_plane<PRECISE, 96>(sm + C::K_OFF, sm + C::KLO_OFF, BN * D / 4, tid);
+        f32b_split_plane<PRECISE, 96>(sm + C::V_OFF, sm + C::VLO_OFF, BN * D / 4, tid);
+        fence_proxy_async_smem();
+        mbar_arrive(bar_kvc);
+      }
+      for (int64_t it = pro_old ? 0 : ST; it < total; ++it) {
         const int st = (int)(it % ST);
         mbar_wait(bar + 8 * st, (uint32_t)((it / ST) & 1));
-        f32b_convert_stage<D, BM_, PRECISE>(sm + C::STAGE_OFF + st * C::STAGE_BYTES, tid);
+        f32b_convert_stage<D, BM_, PRECISE, 96>(sm + C::STAGE_OFF + st * C::STAGE_BYTES, tid);
         fence_proxy_async_smem();
         mbar_arrive(bar_conv + 8 * st);
       }
@@ -297,15 +317,32 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
 #pragma unroll
       for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
     if (total > 0) {
-      mbar_wait(bar_kv, 0);
-      mbar_wait(bar_kvc, 0);
+      if (pro_old) {
+        mbar_wait(bar_kv, 0);
+        mbar_wait(bar_kvc, 0);
+      } else {
+        /* consumer 0 splits K, consumer 1 V (128 threads each, while the converters wait for the stages' second
+           uses), then each converts its stage's first use; the named barrier publishes both splits */
+        const int tid = threadIdx.x & 127;
+        mbar_wait(bar_kv, 0);
+        if (wg == 0) f32b_split_plane<PRECISE, 128>(sm + C::K_OFF, sm + C::KLO_OFF, BN * D / 4, tid);
+        else f32b_split_plane<PRECISE, 128>(sm + C::V_OFF, sm + C::VLO_OFF, BN * D / 4, tid);
+        if (wg < total) {
+          mbar_wait(bar + 8 * st, 0);
+          f32b_convert_stage<D, BM_, PRECISE, 128>(sm + C::STAGE_OFF + st * C::STAGE_BYTES, tid);
+        }
+        fence_proxy_async_smem();
+        named_bar_sync(3, 256);
+      }
     }
     const int klim = (int)min((int64_t)BN, p.Nk - n0);
     for (int64_t it = wg; it < total; it += 2) {
-      const uint32_t par = (uint32_t)((it / ST) & 1);
+      const int64_t use = it / ST;
+      const uint32_t par = (uint32_t)(use & 1);
       const int64_t h = hk * grp + it / per_head, q0 = (qb_start + it % per_head) * BM;
       mbar_wait(bar + 8 * st, par);
-      mbar_wait(bar_conv + 8 * st, par);
+      if (pro_old) mbar_wait(bar_conv + 8 * st, par);
+      else if (use > 0) mbar_wait(bar_conv + 8 * st, (uint32_t)((use - 1) & 1));
       if (it == wg && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 1 + wg);
 
       /* S^T = K Q^T, dP^T = V dO^T (64 keys x BM queries, k8 steps over D) */
@@ -494,7 +531,9 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         if constexpr (DQTMA) {
           /* staged in the dS hi plane (free once every warp has waited for the products: the
              barrier) as two boxes of BM rows x 32 columns in the 128-byte swizzle, then two TMA
-             reduce-adds into the workspace (rows past Nq skipped by the map) */
+             reduce-adds into the workspace, or (a.dq_direct) scaled into dq itself (rows past Nq skipped
+             by the map) */
+          const float dqs = a.dq_direct ? a.scale : 1.f;
           named_bar_sync(1 + wg, 128);
 #pragma unroll
           for (int nt = 0; nt < NQ; ++nt)
@@ -503,13 +542,16 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
               const int qi = nt * 8 + 2 * t4 + (e & 1), d = d0 + (e >> 1) * 8;
               const uint32_t off = (uint32_t)(d >> 5) * (BM * 128) + (uint32_t)qi * 128 +
                                    ((uint32_t)(((d & 31) >> 2) ^ (qi & 7)) << 4) + (uint32_t)(d & 3) * 4;
-              *(float *)(dsp + off) = dq[nt][e];
+              *(float *)(dsp + off) = dq[nt][e] * dqs;
             }
           fence_proxy_async_smem();
           named_bar_sync(1 + wg, 128);
           if (dq_issuer) {
 #pragma unroll
-            for (int bx = 0; bx < D / 32; ++bx) tma_reduce_add_3d(&tm.dq, sDS + bx * (BM * 128), bx * 32, (int)q0, (int)(b * p.Hq + h));
+            for (int bx = 0; bx < D / 32; ++bx) {
+              if (a.dq_direct) tma_reduce_add_4d(&tm.dq, sDS + bx * (BM * 128), bx * 32, (int)q0, (int)h, (int)b);
+              else tma_reduce_add_3d(&tm.dq, sDS + bx * (BM * 128), bx * 32, (int)q0, (int)(b * p.Hq + h));
+            }
             bulk_commit();
           }
         } else {
@@ -526,7 +568,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
     }
 
     if ((threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 3 + wg);
-    const bool old = a.tune_old != 0;
+    const bool old = a.tune_old == 1;
     /* the reduce-adds read the dS planes until done (their writes land by the kernel's end) */
     if (DQTMA && dq_issuer) {
       if (old) bulk_wait();
@@ -633,7 +675,11 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   JFA_CHECK(tma_map_bhsd(&tm.dout, t.dout, C::BM));
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, C::BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, C::BN));
-  if (DQTMA && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
+  if (a.dq_direct && !(DQTMA && !a.skip_dq && t.dq)) JFA_FAIL(JFA_ERROR_INTERNAL, "dq_direct without its TMA reduce-adds");
+  if (DQTMA && !a.skip_dq) {
+    if (a.dq_direct) JFA_CHECK(tma_map_bhsd(&tm.dq, t.dq, C::BM));
+    else JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
+  }
   auto kern = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);

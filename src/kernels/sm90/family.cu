@@ -182,24 +182,61 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, const Sm90BwdTensors &t, cuda
   JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 backward kernel for head dim %d", a.Dreal);
 }
 
+/* Whether t's elements fill [data, data + numel) exactly (every stride the product of the faster extents, in some
+   order of the axes): a memset clears it. */
+static bool dense_span(const jfa_tensor_t *t) {
+  int ax[4] = {0, 1, 2, 3};
+  for (int i = 1; i < 4; ++i) /* axes by stride, extent-1 axes first (their strides do not matter) */
+    for (int j = i; j > 0; --j) {
+      const int x = ax[j - 1], y = ax[j];
+      const int64_t kx = t->shape[x] == 1 ? -1 : t->stride[x], ky = t->shape[y] == 1 ? -1 : t->stride[y];
+      if (kx > ky) ax[j - 1] = y, ax[j] = x;
+    }
+  int64_t want = 1;
+  for (int i = 0; i < 4; ++i) {
+    if (t->shape[ax[i]] == 1) continue;
+    if (t->stride[ax[i]] != want) return false;
+    want *= t->shape[ax[i]];
+  }
+  return true;
+}
+
+/* Whether the float32 backward adds dQ (scaled) into dq itself, by TMA reduce-adds through a map of dq, rather than
+   into the fp32 workspace that bwd_dq_finish then scales into dq (a pass over both): not deterministic (no dQ in the
+   kernel), dq TMA-describable, and dense unless accumulating (a memset clears it first). Tuning builds: not under
+   JFA_TUNE_BWD_OLD (A / B runs) nor JFA_TUNE_SM90_F32_BWD_DQ=1 (dQ by atomics into the workspace). */
+static bool sm90_f32_dq_direct(const BwdCall &c) {
+#ifdef JFA_TUNING
+  if (tune_variant("JFA_TUNE_BWD_OLD") != 0 || tune_variant("JFA_TUNE_SM90_F32_BWD_DQ") == 1) return false;
+#endif
+  return !c.deterministic && c.dq && tma_tensor_ok_f32(c.dq) && (c.accumulate || dense_span(c.dq));
+}
+
 /* As sm80_bwd_run: dk, dv written (or added) by the kernel; dq through the fp32 workspace (the
-   kernel's TMA reduce-adds; bwd_args_begin, bwd_dq_finish). */
+   kernel's TMA reduce-adds; bwd_args_begin, bwd_dq_finish), or for float32 (sm90_f32_dq_direct) into dq. */
 jfa_status_t sm90_bwd_run(const BwdCall &c) {
   BwdArgs a;
-  JFA_CHECK(bwd_args_begin(c, &a));
-  const Sm90BwdTensors t = {c.q, c.k, c.v, c.dout};
+  const Sm90BwdTensors t = {c.q, c.k, c.v, c.dout, c.dq};
 #ifdef JFA_SM90_F32
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
     const bool tf32 = call_precision(c.ctx, c.q->dtype, PATH_SM90) == PREC_TF32;
+    const bool direct = sm90_f32_dq_direct(c);
+    JFA_CHECK(bwd_args_begin(c, &a, !direct));
     if constexpr (head_dim_built(64)) {
       if (a.Dreal == 64) {
+        if (direct) {
+          a.dq_direct = 1;
+          if (!c.accumulate)
+            JFA_CUDA_CHECK(cudaMemsetAsync(c.dq->data, 0, (size_t)jfa_tensor_numel(c.dq) * sizeof(float), ctx_stream(c.ctx)));
+        }
         JFA_CHECK(sm90_bwd_f32_d<64>(a, t, tf32, ctx_stream(c.ctx)));
-        return bwd_dq_finish(c);
+        return direct ? JFA_SUCCESS : bwd_dq_finish(c);
       }
     }
     JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 float32 backward kernel for head dim %d", a.Dreal);
   }
 #endif
+  JFA_CHECK(bwd_args_begin(c, &a));
   if (c.q->dtype == JFA_DTYPE_BFLOAT16)
     JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, t, ctx_stream(c.ctx)));
   else

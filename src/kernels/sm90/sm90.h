@@ -46,16 +46,17 @@ template <typename T, int D, bool JVP> jfa_status_t sm90_fwd_d(const FwdArgs &a,
  *  one TF32 product when tf32, else 3xTF32; inst/fwd_f32_d<D>.cu and inst/jvp_f32_d<D>.cu instantiate it. */
 template <int D, bool JVP>
 jfa_status_t sm90_fwd_f32_d(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st);
-/* The 16-bit tensors of a backward call the launcher encodes TMA maps for. */
+/* The tensors of a backward call the launcher encodes TMA maps for (dq: the float32 kernel's, when a.dq_direct). */
 struct Sm90BwdTensors {
-  const jfa_tensor_t *q, *k, *v, *dout;
+  const jfa_tensor_t *q, *k, *v, *dout, *dq;
 };
 
 /** Backward (bwd.cuh) at head dim D (64 or 128) for the 16-bit type T: dK, dV
  *  written (or added), dQ added into a.dq_ws unless a.skip_dq; inst/bwd_d<D>.cu instantiates it. */
 template <typename T, int D> jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st);
 /** Float32 backward (bwd_f32.cuh; JFA_SM90_F32 builds) at head dim D (64): one TF32 product when tf32,
- *  else 3xTF32; dK, dV written (or added), dQ added into a.dq_ws unless a.skip_dq; inst/bwd_f32_d<D>.cu. */
+ *  else 3xTF32; dK, dV written (or added), dQ added into a.dq_ws (a.dq_direct: scaled, into t.dq) unless
+ *  a.skip_dq; inst/bwd_f32_d<D>.cu. */
 template <int D> jfa_status_t sm90_bwd_f32_d(const BwdArgs &a, const Sm90BwdTensors &t, bool tf32, cudaStream_t st);
 /* The 16-bit tensors of a backward-JVP call the launcher encodes TMA maps for. */
 struct Sm90BwdJvpTensors {
