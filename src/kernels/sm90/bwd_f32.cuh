@@ -232,7 +232,8 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       mbar_init(bar_empty + 8 * s, 4);  /* the owning consumer's warps */
     }
     mbar_init(bar_kv, 1);
-    mbar_init(bar_kvc, 96);
+    mbar_init(bar_kvc, pro_old ? 96 : 1); /* pro_old: every converter thread after the K / V split; else consumer 0's
+                                             first thread after the consumers' prologue */
     mbar_fence_init();
   }
   __syncthreads();
@@ -291,6 +292,10 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         fence_proxy_async_smem();
         mbar_arrive(bar_kvc);
       }
+      /* From the second uses a stage's full barrier is waited with parity 1 first, which a barrier still in its
+         phase 0 passes at once (try_wait.parity waits only while the current phase has that parity): so not before
+         the consumers' prologue has waited every first use (bar_kvc); no stage is released, hence refilled, before it. */
+      if (!pro_old && total > ST) mbar_wait(bar_kvc, 0);
       for (int64_t it = pro_old ? 0 : ST; it < total; ++it) {
         const int st = (int)(it % ST);
         mbar_wait(bar + 8 * st, (uint32_t)((it / ST) & 1));
@@ -333,6 +338,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         }
         fence_proxy_async_smem();
         named_bar_sync(3, 256);
+        if (threadIdx.x == 128) mbar_arrive(bar_kvc); /* the converters may wait for the second uses now */
       }
     }
     const int klim = (int)min((int64_t)BN, p.Nk - n0);
