@@ -24,6 +24,7 @@ struct BwdArgs {
                    1 the sm90 backwards' prologue and end as before the fourteenth session (sm90/bwd.cuh,
                    bwd_f32.cuh), 2 as before the fifteenth (the float32 kernel's K / V split by its converters, no
                    tensor-map prefetch) */
+  int f32_pro;   /* the sm90 float32 backward's prologue of the fifteenth session (bwd_f32.cuh; tiles.h kSm90BwdF32Pro) */
   int dq_direct; /* the sm90 float32 backward (bwd_f32.cuh): dQ, scaled, reduce-added into the float32 dq output
                     itself (sm90/family.cu sm90_f32_dq_direct) instead of the workspace dq_ws */
   int kv_vec16; /* dK and dV storable as 16-byte pieces (8 columns of 16-bit, 4 of float32: columns contiguous, the

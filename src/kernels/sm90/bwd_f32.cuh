@@ -12,10 +12,11 @@
  * - A CTA owns BN = 64 keys of one (batch, kv head); 384 threads. Warpgroup 0 (56 registers): warp
  *   0 loads K, V once and streams query blocks of BM rows (32 with 3xTF32, 64 with TF32; tiles.h) (Q, dO by TMA; lse, delta by its
  *   lanes) through ST = 2 stages; warps 1..3 (the converters) write per stage the lo planes of Q and
- *   dO and their transposes Qt, dOt (hi, lo), from each stage's second use: in the prologue the consumers
- *   split K and V (consumer 0 K, 1 V: hi rounded in place, lo planes, f32b_split_plane) and convert their
- *   stages' first uses themselves (since the fifteenth session; before it the converters split K, V, then
- *   converted the first stages, while the consumers waited: a prologue of ~6600 cycles). Warpgroups
+ *   dO and their transposes Qt, dOt (hi, lo); they also split K and V once per CTA (hi rounded in place, lo
+ *   planes, f32b_split_plane) before their first stage, while the consumers wait (a prologue of ~6600 cycles),
+ *   unless a.f32_pro (tiles.h kSm90BwdF32Pro, the fifteenth session's, off by default): then the consumers split K
+ *   and V (consumer 0 K, 1 V) and convert their stages' first uses themselves, the converters from the second
+ *   uses. Warpgroups
  *   1 and 2 (224 registers) are the consumers; consumer c takes the blocks it = c, c + 2, .. (stage
  *   c: the two consumers work on different query blocks at the same time) and accumulates dK, dV
  *   of all 64 keys over its blocks; at the end consumer 1 hands its dK, dV to consumer 0 through
@@ -211,10 +212,11 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
 
   /* tuning builds' probe (common/probe.cuh): slot 0 the CTA's start, 1 + c consumer c's first block, 3 + c the end
      of its blocks, 5 + c the end of its dK / dV stores */
-  /* this session's prologue (tuning builds' JFA_TUNE_BWD_OLD=2 / 1: the converters' K / V split before their first
-     stage, as before the fifteenth session): each consumer splits one of K, V and converts its stage's first use
-     itself while the converters wait for the second uses; the tensor maps prefetched before the barriers' setup */
-  const bool pro_old = a.tune_old != 0;
+  /* the fifteenth session's prologue (a.f32_pro: tiles.h kSm90BwdF32Pro, off by default; pro_old: the converters'
+     K / V split before their first stage, as before it; tuning builds' JFA_TUNE_BWD_OLD=1 / 2 too): each consumer
+     splits one of K, V and converts its stage's first use itself while the converters wait for the second uses; the
+     tensor maps prefetched before the barriers' setup */
+  const bool pro_old = a.tune_old != 0 || !a.f32_pro;
   if (threadIdx.x == 0) {
     JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 0);
     JFA_PROBE_ID(a.probe, JFA_CTA_LINEAR(), total);
@@ -701,6 +703,11 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   if (getenv("JFA_TUNE_SM90_F32_BWD_EPI")) vec = tune_variant("JFA_TUNE_SM90_F32_BWD_EPI") == 1;
 #endif
   ak.kv_vec16 = a.kv_vec16 && vec;
+  bool pro = kSm90BwdF32Pro;
+#ifdef JFA_TUNING
+  if (getenv("JFA_TUNE_SM90_F32_BWD_PRO")) pro = tune_variant("JFA_TUNE_SM90_F32_BWD_PRO") == 1;
+#endif
+  ak.f32_pro = pro ? 1 : 0;
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(ak, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;

@@ -202,14 +202,17 @@ static bool dense_span(const jfa_tensor_t *t) {
 }
 
 /* Whether the float32 backward adds dQ (scaled) into dq itself, by TMA reduce-adds through a map of dq, rather than
-   into the fp32 workspace that bwd_dq_finish then scales into dq (a pass over both): not deterministic (no dQ in the
+   into the fp32 workspace that bwd_dq_finish then scales into dq (a pass over both): where tiles.h
+   kSm90BwdF32DqDirect allows (tuning builds: JFA_TUNE_SM90_F32_BWD_DQD=1 / 0), not deterministic (no dQ in the
    kernel), dq TMA-describable, and dense unless accumulating (a memset clears it first). Tuning builds: not under
    JFA_TUNE_BWD_OLD (A / B runs) nor JFA_TUNE_SM90_F32_BWD_DQ=1 (dQ by atomics into the workspace). */
 static bool sm90_f32_dq_direct(const BwdCall &c) {
+  bool on = kSm90BwdF32DqDirect;
 #ifdef JFA_TUNING
+  if (getenv("JFA_TUNE_SM90_F32_BWD_DQD")) on = tune_variant("JFA_TUNE_SM90_F32_BWD_DQD") == 1;
   if (tune_variant("JFA_TUNE_BWD_OLD") != 0 || tune_variant("JFA_TUNE_SM90_F32_BWD_DQ") == 1) return false;
 #endif
-  return !c.deterministic && c.dq && tma_tensor_ok_f32(c.dq) && (c.accumulate || dense_span(c.dq));
+  return on && !c.deterministic && c.dq && tma_tensor_ok_f32(c.dq) && (c.accumulate || dense_span(c.dq));
 }
 
 /* As sm80_bwd_run: dk, dv written (or added) by the kernel; dq through the fp32 workspace (the

@@ -461,9 +461,19 @@ static constexpr int kSm90BwdF32BM = 32, kSm90BwdF32BMT = 64;
 /** Whether the float32 backward stores dK / dV through shared memory as 16-byte pieces (bwd_f32.cuh's epilogue;
  *  non-accumulate calls whose outputs allow it) instead of element by element from the two consumers. Off: measured
  *  on the H200 (fourteenth session, call 3: the epilogue 5159 -> 3199 cycles a CTA, ~+1.5% of the backward at
- *  N = 512-1024) and equal to the per-element stores on the A / B's inputs, but test_gpu_f32_backward has not run
- *  on it yet; tuning builds' JFA_TUNE_SM90_F32_BWD_EPI=1 turns it on. */
+ *  N = 512-1024) and equal to the per-element stores on the A / B's inputs; on since the fifteenth session, after
+ *  test_gpu_f32_backward_tune_epi passed on the H200 (its call 1); tuning builds' JFA_TUNE_SM90_F32_BWD_EPI=0 turns it
+ *  off. */
 static constexpr bool kSm90BwdF32VecEpi = true;
+/** The float32 backward's prologue of the fifteenth session (bwd_f32.cuh: each consumer splits one of K, V and
+ *  converts its stage's first use; the converters from the second uses), and its dQ reduce-added, scaled, into a
+ *  float32 dq itself where dq is TMA-describable and dense or accumulating (family.cu sm90_f32_dq_direct; no
+ *  workspace pass). Off by default: H200 (fifteenth session, call 3) +3.5% / +4.7% / +1-2% at D = 64 N = 512 causal /
+ *  N = 256 causal / N = 512, equal outputs (rel <= 6.5e-8 to the code before) and test_gpu_f32_backward's cases 25 and
+ *  27 passed under compute-sanitizer, but the whole suite has not run on it (TF32 mode, accumulate mode's direct dQ);
+ *  tuning builds' JFA_TUNE_SM90_F32_BWD_PRO=1 / JFA_TUNE_SM90_F32_BWD_DQD=1 turn them on (test entries
+ *  test_gpu_*_tune_pro). */
+static constexpr bool kSm90BwdF32Pro = false, kSm90BwdF32DqDirect = false;
 
 /** Whether the sm90 backward-JVP (bwd_jvp.cuh: bf16 / fp16, D = 64 / 128, causal and interval masks) takes
  *  the calls it can by default (family.cu; JFA_SM90_BWD_JVP=1 / 0 overrides per call). On since the
