@@ -1,0 +1,35 @@
+#!/bin/bash
+# run_s16a_h200.sh - the first call after the fifteenth session (from the repository root; .seed carried): the GPU
+# suite on its code, with the float32 backward's new prologue and dQ into dq (off by default: tiles.h
+# kSm90BwdF32Pro, kSm90BwdF32DqDirect) through their _tune_pro entries. One tuning build of every head dim (-Werror;
+# ~125-140 s), then, each step bounded by the deadline DL (seconds from the start, default 560):
+#   1. ctest -L gpu without the 64-bit, numbered-tuning, variants, noband and nompass entries (~200-230 s at -j8):
+#      the default suite, the tuning entries, test_gpu_{f32_backward,attention,modes,nan}_tune_pro among them;
+#   2. compute-sanitizer on test_gpu_f32_backward 28 (TF32 not asked: the default's 3xTF32) with the new code on;
+#   3. bench_lanes.py, the float32 small-N lanes against the Triton package: the default, then with the new code on.
+# Logs in $OUT.   bash bench/device/run_s16a_h200.sh
+set -u
+OUT=${OUT:-/tmp/jfa_s16a}
+mkdir -p "$OUT"
+. bench/device/h200_build.sh
+T0=$(date +%s)
+DL=${DL:-560}
+left() { local x=$(( DL - ($(date +%s) - T0) - $1 )); [ $x -lt 1 ] && x=1; echo $x; }
+B=build-s16a
+jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
+grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
+(cd $B && timeout $(left 90) ctest -L gpu -E "64bit|_tune[0-9]|variants|_noband|_nompass" -j8 --timeout 240 \
+  --output-on-failure) > "$OUT/ctest.log" 2>&1
+grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -30
+grep '^\[FAIL\]' "$OUT/ctest.log" | head -10; echo "t=$(( $(date +%s) - T0 ))"
+NEW="JFA_TUNE_SM90_F32_BWD_PRO=1 JFA_TUNE_SM90_F32_BWD_DQD=1"
+export $NEW
+jfa_sanitize synccheck $(left 75) test_gpu_f32_backward 28 2>&1 | tee "$OUT/san.log"
+unset JFA_TUNE_SM90_F32_BWD_PRO JFA_TUNE_SM90_F32_BWD_DQD
+export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
+L=float32:64:512:causal,float32:64:256:causal,float32:64:512:none,float32:64:1024:causal
+timeout $(left 40) python3 bench/bench_lanes.py --iters 8 --triton-path .seed --f32-precision highest --lanes $L \
+  2>&1 | tee "$OUT/lanes_default.log"
+timeout $(left 0) env $NEW python3 bench/bench_lanes.py --iters 8 --f32-precision highest --lanes $L \
+  2>&1 | tee "$OUT/lanes_new.log"
+echo "t=$(( $(date +%s) - T0 ))"
