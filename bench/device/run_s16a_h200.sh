@@ -6,7 +6,8 @@
 #   1. ctest -L gpu without the 64-bit, numbered-tuning, variants, noband and nompass entries (~200-230 s at -j8):
 #      the default suite, the tuning entries, test_gpu_{f32_backward,attention,modes,nan}_tune_pro among them;
 #   2. compute-sanitizer on test_gpu_f32_backward 28 (TF32 not asked: the default's 3xTF32) with the new code on;
-#   3. bench_lanes.py, the float32 small-N lanes against the Triton package: the default, then with the new code on.
+#   3. bench_variants.py: the float32 D = 64 small-N backward on the default, with the new code, on sm80's 4-warp
+#      tiles; bench_lanes.py, the float32 small-N lanes against the Triton package: the default, then with the new code.
 # Logs in $OUT.   bash bench/device/run_s16a_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s16a}
@@ -27,6 +28,11 @@ export $NEW
 jfa_sanitize synccheck $(left 75) test_gpu_f32_backward 28 2>&1 | tee "$OUT/san.log"
 unset JFA_TUNE_SM90_F32_BWD_PRO JFA_TUNE_SM90_F32_BWD_DQD
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
+# the float32 D = 64 small-N backward on its kernels: the default (sm90, old prologue), sm90 with the new code, sm80's
+# 4-warp tiles (two CTAs an SM: JFA_SM90_F32_BWD=0 + JFA_TUNE_BWD=1)
+V=-,JFA_TUNE_SM90_F32_BWD_PRO=1+JFA_TUNE_SM90_F32_BWD_DQD=1,JFA_SM90_F32_BWD=0+JFA_TUNE_BWD=1
+timeout $(left 70) python3 bench/bench_variants.py --iters 8 --dtype float32 \
+  --rows bwd:256:64:1:$V,$V --rows bwd:512:64:1:$V,$V --rows bwd:512:64:0:$V 2>&1 | tee "$OUT/variants_f32.log"
 L=float32:64:512:causal,float32:64:256:causal,float32:64:512:none,float32:64:1024:causal
 timeout $(left 40) python3 bench/bench_lanes.py --iters 8 --triton-path .seed --f32-precision highest --lanes $L \
   2>&1 | tee "$OUT/lanes_default.log"
