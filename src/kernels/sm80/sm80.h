@@ -24,6 +24,8 @@ struct BwdArgs {
                    1 the sm90 backwards' prologue and end as before the fourteenth session (sm90/bwd.cuh,
                    bwd_f32.cuh), 2 as before the fifteenth (the float32 kernel's K / V split by its converters, no
                    tensor-map prefetch) */
+  int acc_vec;   /* the sm90 16-bit backward's accumulate-mode epilogue through shared memory (bwd.cuh; tiles.h
+                    kSm90BwdAccVec) */
   int f32_pro;   /* the sm90 float32 backward's prologue of the fifteenth session (bwd_f32.cuh; tiles.h kSm90BwdF32Pro) */
   int dq_direct; /* the sm90 float32 backward (bwd_f32.cuh): dQ, scaled, reduce-added into the float32 dq output
                     itself (sm90/family.cu sm90_f32_dq_direct) instead of the workspace dq_ws */

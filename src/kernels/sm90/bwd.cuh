@@ -244,6 +244,9 @@ struct Sm90Bwd {
      arrives after its dQ products of the block before) */
   static constexpr uint32_t NDS = XS ? 1 : CS ? (smem_for(2) <= 232448 ? 2 : 1) : 2 * NWG;
   static constexpr uint32_t STAGE_OFF = 2 * K_BYTES;
+  /* whether accumulate mode's float32 [key][column] epilogue tile (BN rows of 4 D + 32 bytes) fits K's, V's and the
+     stages' bytes (bwd_sm90a_kernel's epilogue) */
+  static constexpr bool ACCV = (size_t)BN * (4 * D + 32) <= (size_t)STAGE_OFF + (size_t)ST * STAGE_BYTES;
   static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES; /* [NWG][2] (CS: [NDS]) dS buffers */
   static constexpr uint32_t DQ_OFF = DS_OFF + NDS * DS_BYTES;      /* [NWG] dQ staging buffers */
   static constexpr uint32_t X_OFF = DQ_OFF + NWG * DQ_BYTES;    /* XS: the exchange buffer */
@@ -1186,8 +1189,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
        (dK in the stages' bytes, dV in K's and V's: both free once every consumer is past its last block), then
        16-byte pieces of 8 columns, a row's pieces by consecutive threads (bench/RESULTS.md, fourteenth session: the
        per-fragment 2-byte stores took ~21000 cycles a CTA at D = 128, 5 blocks' time; ~3900 this way: the backward
-       +6% at N = 4096, +9% causal, +8% in a causal window). Else, and under tuning
-       builds' JFA_TUNE_BWD_OLD=1, the fragments' elements stored one by one. */
+       +6% at N = 4096, +9% causal, +8% in a causal window). Accumulate mode (float32 accumulators) the same way in
+       float32 where a.acc_vec (tiles.h kSm90BwdAccVec: off until its tests have run on a GPU). Else, and under tuning
+       builds' JFA_TUNE_BWD_OLD=1, the fragments' elements stored (or added) one by one. */
     if (a.kv_vec16 && !a.accumulate && a.tune_old != 1) {
       constexpr uint32_t P = (uint32_t)D * 2 + 16; /* a row's bytes: 16 more than D's, conflict-free fragment writes */
       static_assert((size_t)BN * P <= (size_t)ST * C::STAGE_BYTES && (size_t)BN * P <= 2 * (size_t)C::K_BYTES,
@@ -1213,6 +1217,41 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
         const uint32_t off = (uint32_t)row * P + (uint32_t)cc * 16;
         *(uint4 *)((T *)a.dk.p + voff(a.dk, b, hk, j, cc * 8)) = *(const uint4 *)(tk + off);
         *(uint4 *)((T *)a.dv.p + voff(a.dv, b, hk, j, cc * 8)) = *(const uint4 *)(tv + off);
+      }
+    } else if (C::ACCV && a.kv_vec16 && a.accumulate && a.acc_vec && a.tune_old != 1) {
+      /* accumulate mode (the ring's float32 dK / dV accumulators; a.acc_vec: tiles.h kSm90BwdAccVec): the same through
+         shared memory in float32, dK then dV through one [key][column] tile over K's, V's and the stages' bytes (rows
+         of 4 D + 32 bytes: conflict-free float2 writes by each half-warp), each 16-byte piece of 4 columns added into
+         its accumulator by one thread */
+      constexpr uint32_t P4 = (uint32_t)D * 4 + 32;
+      unsigned char *tile = gbase;
+      const int kl = (int)(nw0 - n0) + wq * 16 + g;
+      constexpr int CH = D / 4; /* 16-byte pieces a row */
+#pragma unroll 1
+      for (int pass = 0; pass < 2; ++pass) {
+        /* pass 0: every consumer is done with the stages and K, V; pass 1: every thread has read the dK tile */
+        named_bar_sync(7, 128 * C::NWG);
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr)
+#pragma unroll
+          for (int dt = 0; dt < DT; ++dt) {
+            const uint32_t off = (uint32_t)(kl + rr * 8) * P4 + (uint32_t)(kv_col<CS, C::DW>(wg, dt) + 2 * t4) * 4;
+            *(float2 *)(tile + off) = pass == 0 ? make_float2(dk[dt][rr * 2] * a.scale, dk[dt][rr * 2 + 1] * a.scale)
+                                                : make_float2(dv[dt][rr * 2], dv[dt][rr * 2 + 1]);
+          }
+        named_bar_sync(7, 128 * C::NWG);
+        const View &ov = pass == 0 ? a.dk : a.dv;
+#pragma unroll 2
+        for (int c = (int)threadIdx.x - 128; c < BN * CH; c += 128 * C::NWG) {
+          const int row = c / CH, cc = c % CH;
+          const int64_t j = n0 + row;
+          if (j >= p.Nk) continue;
+          float4 *dst = (float4 *)((float *)ov.p + voff(ov, b, hk, j, cc * 4));
+          const float4 x = *(const float4 *)(tile + (uint32_t)row * P4 + (uint32_t)cc * 16);
+          float4 y = *dst;
+          y.x += x.x, y.y += x.y, y.z += x.z, y.w += x.w;
+          *dst = y;
+        }
       }
     } else {
 #pragma unroll
@@ -1262,7 +1301,15 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
      head after head, the order before the thirteenth session) */
   const bool plain_causal = a.p.causal && !MASKED && !a.mk.windowed && a.mk.nseq == 0; /* not a band */
   const int hg = (int)bwd_causal_group(a.p, plain_causal, D, 8, "JFA_TUNE_SM90_BWD_HG");
-  kern<<<(unsigned)ncta, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
+  /* accumulate mode's epilogue through shared memory where tiles.h kSm90BwdAccVec allows (tuning builds:
+     JFA_TUNE_SM90_BWD_ACCV=1 / 0 overrides) */
+  BwdArgs ak = a;
+  bool accv = kSm90BwdAccVec;
+#ifdef JFA_TUNING
+  if (getenv("JFA_TUNE_SM90_BWD_ACCV")) accv = tune_variant("JFA_TUNE_SM90_BWD_ACCV") == 1;
+#endif
+  ak.acc_vec = accv ? 1 : 0;
+  kern<<<(unsigned)ncta, C::NTHREADS, C::SMEM, st>>>(ak, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }

@@ -474,6 +474,12 @@ static constexpr bool kSm90BwdF32VecEpi = true;
  *  tuning builds' JFA_TUNE_SM90_F32_BWD_PRO=1 / JFA_TUNE_SM90_F32_BWD_DQD=1 turn them on (test entries
  *  test_gpu_*_tune_pro). */
 static constexpr bool kSm90BwdF32Pro = false, kSm90BwdF32DqDirect = false;
+/** Whether the 16-bit backward's accumulate mode (the ring's float32 dK / dV accumulators) adds dK and dV through
+ *  shared memory as 16-byte pieces (bwd.cuh's epilogue, dK then dV through one float32 tile), as its non-accumulate
+ *  calls store them since the fourteenth session, instead of element by element from the fragments. Off: written in
+ *  the fifteenth session without a GPU; tuning builds' JFA_TUNE_SM90_BWD_ACCV=1 turns it on (test entries
+ *  test_gpu_{modes,sm90_bwd}_tune_accv, test_ring_gpu_np1_accumulate_accv). */
+static constexpr bool kSm90BwdAccVec = false;
 
 /** Whether the sm90 backward-JVP (bwd_jvp.cuh: bf16 / fp16, D = 64 / 128, causal and interval masks) takes
  *  the calls it can by default (family.cu; JFA_SM90_BWD_JVP=1 / 0 overrides per call). On since the
