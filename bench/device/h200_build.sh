@@ -52,3 +52,14 @@ jfa_run() {
   timeout "${LIMIT:-300}" "$@" 2>&1
   echo "rc=$?"
 }
+# left RESERVE: the seconds a step may take so that RESERVE seconds remain before the deadline DL (seconds after T0,
+# both set by the calling script), at least 1; prints "STEP SKIPPED (deadline)" to stderr when nothing is left, so
+# that a step cut to 1 s (the fifteenth session's call 3: a 137 s build left its tests 1 s) shows in the log.
+left() {
+  local x=$(( ${DL:-600} - ($(date +%s) - ${T0:-$(date +%s)}) - $1 ))
+  if [ $x -lt 2 ]; then
+    echo "STEP SKIPPED (deadline: ${DL:-600} s, reserve $1 s)" >&2
+    x=1
+  fi
+  echo $x
+}

@@ -17,7 +17,6 @@ mkdir -p "$OUT"
 . bench/device/h200_build.sh
 T0=$(date +%s)
 DL=${DL:-560}
-left() { local x=$(( DL - ($(date +%s) - T0) - $1 )); [ $x -lt 1 ] && x=1; echo $x; }
 B=build-s16a
 jfa_h200_build $B "$OUT/build.log" -DJFA_TUNING=ON -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
