@@ -7,9 +7,10 @@
 #      the default suite, the tuning entries, test_gpu_{f32_backward,attention,modes,nan}_tune_pro among them;
 #   2. compute-sanitizer on test_gpu_f32_backward 28 (TF32 not asked: the default's 3xTF32) with the new code on;
 #   3. bench_variants.py: the float32 D = 64 small-N backward on the default, with the new code, on sm80's 4-warp
-#      tiles; bench_lanes.py, the float32 small-N lanes against the Triton package: the default, then with the new code;
+#      tiles;
 #   4. jfa_ring at P = 1 in accumulate mode (JFA_RING_GENERIC=2), bf16 D = 128 causal N = 16384: the backward without
-#      and with the accumulate-mode epilogue through shared memory (JFA_TUNE_SM90_BWD_ACCV=1; its tests are in step 1).
+#      and with the accumulate-mode epilogue through shared memory (JFA_TUNE_SM90_BWD_ACCV=1; its tests are in step 1);
+#   5. bench_lanes.py, the float32 small-N lanes against the Triton package: the default, then with the new code.
 # Logs in $OUT.   bash bench/device/run_s16a_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s16a}
@@ -34,18 +35,18 @@ export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 V=-,JFA_TUNE_SM90_F32_BWD_PRO=1+JFA_TUNE_SM90_F32_BWD_DQD=1,JFA_SM90_F32_BWD=0+JFA_TUNE_BWD=1
 timeout $(left 70) python3 bench/bench_variants.py --iters 8 --dtype float32 \
   --rows bwd:256:64:1:$V,$V --rows bwd:512:64:1:$V,$V --rows bwd:512:64:0:$V 2>&1 | tee "$OUT/variants_f32.log"
-L=float32:64:512:causal,float32:64:256:causal,float32:64:512:none,float32:64:1024:causal
-timeout $(left 40) python3 bench/bench_lanes.py --iters 8 --triton-path .seed --f32-precision highest --lanes $L \
-  2>&1 | tee "$OUT/lanes_default.log"
-timeout $(left 40) env $NEW python3 bench/bench_lanes.py --iters 8 --f32-precision highest --lanes $L \
-  2>&1 | tee "$OUT/lanes_new.log"
 # the 16-bit backward's accumulate mode (the ring's) through shared memory (tiles.h kSm90BwdAccVec, off by default):
 # jfa_ring at P = 1 with JFA_RING_GENERIC=2 (every call in accumulate mode), without and with it
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 for accv in 0 1 0 1; do
-  [ $(left 0) -gt 12 ] || break
-  env JFA_RING_GENERIC=2 JFA_TUNE_SM90_BWD_ACCV=$accv timeout $(left 0) mpirun -np 1 $B/apps/jfa_ring --device cuda \
+  [ $(left 60) -gt 12 ] || break
+  env JFA_RING_GENERIC=2 JFA_TUNE_SM90_BWD_ACCV=$accv timeout $(left 60) mpirun -np 1 $B/apps/jfa_ring --device cuda \
     --comm mpi --dtype bf16 --batch 1 --heads 16 --kv-heads 16 --dim 128 --seq 16384 --layout zigzag --causal \
     --iters 6 --warmup 2 --timer events 2>&1 | grep -E "^  backward |PASSED|FAILED" | sed "s/^/accv=$accv /"
 done 2>&1 | tee "$OUT/ring_accv.log"
+L=float32:64:512:causal,float32:64:256:causal,float32:64:512:none,float32:64:1024:causal
+timeout $(left 40) python3 bench/bench_lanes.py --iters 8 --triton-path .seed --f32-precision highest --lanes $L \
+  2>&1 | tee "$OUT/lanes_default.log"
+timeout $(left 0) env $NEW python3 bench/bench_lanes.py --iters 8 --f32-precision highest --lanes $L \
+  2>&1 | tee "$OUT/lanes_new.log"
 echo "t=$(( $(date +%s) - T0 ))"
