@@ -1,13 +1,14 @@
 #!/bin/bash
 # run_s16a_h200.sh - the first call after the fifteenth session (from the repository root; .seed carried): the GPU
 # suite on its code, with the float32 backward's new prologue and dQ into dq (off by default: tiles.h
-# kSm90BwdF32Pro, kSm90BwdF32DqDirect) through their _tune_pro entries. One tuning build of every head dim (-Werror;
+# kSm90BwdF32Pro, kSm90BwdF32DqDirect) through their _tune_pro entries, its persistent form (kSm90BwdF32Persist,
+# _tune_persist) and the 16-bit backward's accumulate-mode epilogue (kSm90BwdAccVec, _tune_accv). One tuning build of every head dim (-Werror;
 # ~125-140 s), then, each step bounded by the deadline DL (seconds from the start, default 560):
 #   1. ctest -L gpu without the 64-bit, numbered-tuning, variants, noband and nompass entries (~200-230 s at -j8):
 #      the default suite, the tuning entries, test_gpu_{f32_backward,attention,modes,nan}_tune_pro among them;
 #   2. compute-sanitizer on test_gpu_f32_backward 28 (TF32 not asked: the default's 3xTF32) with the new code on;
-#   3. bench_variants.py: the float32 D = 64 small-N backward on the default, with the new code, on sm80's 4-warp
-#      tiles;
+#   3. bench_variants.py: the float32 D = 64 small-N backward on the default, with the new code, persistent
+#      (JFA_TUNE_SM90_F32_BWD_PERSIST=1, tiles.h kSm90BwdF32Persist; its tests are in step 1), on sm80's 4-warp tiles;
 #   4. jfa_ring at P = 1 in accumulate mode (JFA_RING_GENERIC=2), bf16 D = 128 causal N = 16384: the backward without
 #      and with the accumulate-mode epilogue through shared memory (JFA_TUNE_SM90_BWD_ACCV=1; its tests are in step 1);
 #   5. bench_lanes.py, the float32 small-N lanes against the Triton package: the default, then with the new code.
@@ -30,9 +31,9 @@ export $NEW
 jfa_sanitize synccheck $(left 75) test_gpu_f32_backward 28 2>&1 | tee "$OUT/san.log"
 unset JFA_TUNE_SM90_F32_BWD_PRO JFA_TUNE_SM90_F32_BWD_DQD
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
-# the float32 D = 64 small-N backward on its kernels: the default (sm90, old prologue), sm90 with the new code, sm80's
-# 4-warp tiles (two CTAs an SM: JFA_SM90_F32_BWD=0 + JFA_TUNE_BWD=1)
-V=-,JFA_TUNE_SM90_F32_BWD_PRO=1+JFA_TUNE_SM90_F32_BWD_DQD=1,JFA_SM90_F32_BWD=0+JFA_TUNE_BWD=1
+# the float32 D = 64 small-N backward on its kernels: the default (sm90, old prologue), sm90 with the new code, sm90
+# persistent (with dQ into dq), sm80's 4-warp tiles (two CTAs an SM: JFA_SM90_F32_BWD=0 + JFA_TUNE_BWD=1)
+V=-,JFA_TUNE_SM90_F32_BWD_PRO=1+JFA_TUNE_SM90_F32_BWD_DQD=1,JFA_TUNE_SM90_F32_BWD_PERSIST=1+JFA_TUNE_SM90_F32_BWD_DQD=1,JFA_SM90_F32_BWD=0+JFA_TUNE_BWD=1
 timeout $(left 70) python3 bench/bench_variants.py --iters 8 --dtype float32 \
   --rows bwd:256:64:1:$V,$V --rows bwd:512:64:1:$V,$V --rows bwd:512:64:0:$V 2>&1 | tee "$OUT/variants_f32.log"
 # the 16-bit backward's accumulate mode (the ring's) through shared memory (tiles.h kSm90BwdAccVec, off by default):

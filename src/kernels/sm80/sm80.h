@@ -24,6 +24,8 @@ struct BwdArgs {
                    1 the sm90 backwards' prologue and end as before the fourteenth session (sm90/bwd.cuh,
                    bwd_f32.cuh), 2 as before the fifteenth (the float32 kernel's K / V split by its converters, no
                    tensor-map prefetch) */
+  int nsm;       /* the device's SMs (sm90 family.cu): the sm90 float32 backward's persistent grid (tiles.h
+                    kSm90BwdF32Persist) */
   int acc_vec;   /* the sm90 16-bit backward's accumulate-mode epilogue through shared memory (bwd.cuh; tiles.h
                     kSm90BwdAccVec) */
   int f32_pro;   /* the sm90 float32 backward's prologue of the fifteenth session (bwd_f32.cuh; tiles.h kSm90BwdF32Pro) */

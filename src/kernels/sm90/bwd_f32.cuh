@@ -83,8 +83,8 @@ template <int D, int BM_, bool PRECISE> struct Sm90BwdF32 {
   static constexpr uint32_t STAGE_OFF = NKC * TK, STAGE_BYTES = NSP * TQ;
   static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES, DS_BYTES = (uint32_t)BM * BN * 4;
   static constexpr uint32_t STAT_OFF = DS_OFF + 2 * NDS * DS_BYTES; /* lse [ST][BM], delta [ST][BM] */
-  static constexpr uint32_t BAR_OFF = STAT_OFF + 2 * ST * BM * 4;   /* full, conv, empty [ST]; kv, kvc */
-  static constexpr size_t SMEM = BAR_OFF + 8 * (3 * ST + 2) + 1024;
+  static constexpr uint32_t BAR_OFF = STAT_OFF + 2 * ST * BM * 4;   /* full, conv, empty [ST]; kv, kvc, kve */
+  static constexpr size_t SMEM = BAR_OFF + 8 * (3 * ST + 3) + 1024;
   /* the parts of a stage (offsets from its start) */
   static constexpr uint32_t q_raw = 0, do_raw = TQ, q_lo = 2 * TQ, do_lo = 3 * TQ;
   static constexpr uint32_t qt_hi = (PRECISE ? 4 : 2) * TQ, qt_lo = qt_hi + TQ;
@@ -186,29 +186,56 @@ struct Sm90BwdF32Maps {
   CUtensorMap dq; /* the fp32 dQ workspace, or (a.dq_direct) dq itself (DQTMA, unless a.skip_dq) */
 };
 
-template <int D, int BM_, bool PRECISE, bool DQTMA, bool KREG, bool SMALLFIRST>
+/* One tile of the float32 backward: BN keys of one (batch, kv head) and the query blocks that see them. */
+struct F32bTile {
+  int64_t b, hk, n0, qb_start, per_head, total;
+};
+
+template <int D, int BM_, bool PRECISE, bool DQTMA, bool KREG, bool SMALLFIRST, bool PERSIST = false>
 __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_constant__ BwdArgs a,
                                                                 const __grid_constant__ Sm90BwdF32Maps tm, int64_t hg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90BwdF32<D, BM_, PRECISE> C;
   static_assert(C::DS_BYTES == (uint32_t)C::BM * D * 4, "dQ staged in a dS plane (BN = D)");
+  static_assert(!PERSIST || C::NDS * C::DS_BYTES >= 128 * (D / 8) * 4 * 4, "PERSIST: the dK / dV handoff in a dS region");
   constexpr int BM = C::BM, BN = C::BN, ST = C::ST, NQ = C::NQ, DT = C::DT;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *sm = smraw + (sbase - smem_u32(smraw));
   const uint32_t sK = sbase + C::K_OFF, sV = sbase + C::V_OFF, sSTG = sbase + C::STAGE_OFF;
   float *lse_s = (float *)(sm + C::STAT_OFF), *del_s = lse_s + ST * BM;
-  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], conv[ST], empty[ST], kv, kvc */
+  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], conv[ST], empty[ST], kv, kvc, kve */
   const uint32_t bar_conv = bar + 8 * ST, bar_empty = bar + 16 * ST, bar_kv = bar + 24 * ST, bar_kvc = bar_kv + 8;
+  const uint32_t bar_kve = bar_kvc + 8; /* PERSIST: the consumers are done with a tile's K and V */
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  /* causal calls: key block 0 first in groups of hg (kv head, batch) pairs (common/cta_order.h) */
-  const cta_xyz_t cta = cta_grouped(hg, 1);
-  const int64_t b = cta.z, hk = cta.y, grp = p.Hq / p.Hkv;
-  const int64_t n0 = cta.x * BN;
-  const BwdQueryBlocks qbs = bwd_query_blocks<BM, BN, false>(p, a.mk, n0);
-  const int64_t qb_start = qbs.qb_start, per_head = qbs.per_head, total = per_head * grp;
+  const int64_t grp = p.Hq / p.Hkv;
+  /* PERSIST (tiles.h kSm90BwdF32Persist): min(SMs, tiles) CTAs, each walking the tiles blockIdx.x, + gridDim.x, .. of
+     the (key block, kv head, batch) grid in cta_grouped_of's order; every role runs its part of each tile, the blocks
+     of the stages counted from G (the CTA's blocks before the tile) and K's and V's barriers by tk (the CTA's tiles
+     with blocks before it); the producer loads a tile's K and V once the consumers are done with the last ones
+     (bar_kve), while they store the last tile's dK and dV, handed between them through their dS planes. Else the
+     CTA's own tile (causal calls: key block 0 first in groups of hg (kv head, batch) pairs; common/cta_order.h). */
+  const int64_t nkb = (p.Nk + BN - 1) / BN, ntiles = nkb * p.Hkv * p.B;
+  auto tile_of = [&](const cta_xyz_t c) {
+    F32bTile x;
+    x.b = c.z, x.hk = c.y, x.n0 = c.x * BN;
+    const BwdQueryBlocks qbs = bwd_query_blocks<BM, BN, false>(p, a.mk, x.n0);
+    x.qb_start = qbs.qb_start, x.per_head = qbs.per_head, x.total = qbs.per_head * grp;
+    return x;
+  };
+  const F32bTile tile0 = tile_of(PERSIST ? cta_grouped_of((int64_t)blockIdx.x, nkb, p.Hkv, p.B, hg, 1) : cta_grouped(hg, 1));
+  /* a role's tile tl (PERSIST; else the CTA's own), and the step past it: G, tk advanced past a tile of total blocks,
+     false at the walk's end (the host keeps every CTA's blocks below 2^31: G is an int) */
+  auto tile_at = [&](int tl) { return PERSIST ? tile_of(cta_grouped_of(tl, nkb, p.Hkv, p.B, hg, 1)) : tile0; };
+  auto next_tile = [&](int &tl, int total, int &G, int &tk) {
+    G += total;
+    tk += total > 0 ? 1 : 0;
+    tl += (int)gridDim.x;
+    return tl < ntiles;
+  };
+  const int64_t total = tile0.total; /* the first tile's: the barriers' setup, the probe */
 
   /* tuning builds' probe (common/probe.cuh): slot 0 the CTA's start, 1 + c consumer c's first block, 3 + c the end
      of its blocks, 5 + c the end of its dK / dV stores */
@@ -216,10 +243,12 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
      K / V split before their first stage, as before it; tuning builds' JFA_TUNE_BWD_OLD=1 / 2 too): each consumer
      splits one of K, V and converts its stage's first use itself while the converters wait for the second uses; the
      tensor maps prefetched before the barriers' setup */
-  const bool pro_old = a.tune_old != 0 || !a.f32_pro;
+  const bool pro_old = PERSIST || a.tune_old != 0 || !a.f32_pro;
   if (threadIdx.x == 0) {
-    JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 0);
-    JFA_PROBE_ID(a.probe, JFA_CTA_LINEAR(), total);
+    if (!PERSIST) {
+      JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 0);
+      JFA_PROBE_ID(a.probe, JFA_CTA_LINEAR(), total);
+    }
     if (!pro_old && total > 0) {
       tma_prefetch_desc(&tm.k);
       tma_prefetch_desc(&tm.v);
@@ -236,6 +265,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
     mbar_init(bar_kv, 1);
     mbar_init(bar_kvc, pro_old ? 96 : 1); /* pro_old: every converter thread after the K / V split; else consumer 0's
                                              first thread after the consumers' prologue */
+    if (PERSIST) mbar_init(bar_kve, 8);  /* every consumer warp after its last block of a tile */
     mbar_fence_init();
   }
   __syncthreads();
@@ -243,8 +273,15 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
   if (warp < 4) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
     if (warp == 0) {
+      int tl = (int)blockIdx.x, G = 0, tk = 0;
+      int tot = 0; /* the tile's blocks, for the step past it */
+      do {
+      const F32bTile T = tile_at(tl);
+      tot = (int)T.total;
+      const int64_t b = T.b, hk = T.hk, n0 = T.n0, qb_start = T.qb_start, per_head = T.per_head, total = T.total;
       if (total > 0) {
         if (lane == 0) {
+          if (PERSIST && tk > 0) mbar_wait(bar_kve, (uint32_t)((tk - 1) & 1)); /* the last tile's K, V are free */
           mbar_arrive_expect_tx(bar_kv, 2 * C::TK);
 #pragma unroll
           for (int sl = 0; sl < D / 32; ++sl) {
@@ -257,10 +294,11 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
            stats' latency nor the TMA's waits for the other (tuning builds' JFA_TUNE_BWD_OLD=1: read after the stage is
            free, the TMA after them, as before the fourteenth session) */
         float lr[BM / 32], dr[BM / 32];
-        const bool old = a.tune_old == 1;
+        const bool old = !PERSIST && a.tune_old == 1;
         if (!old) bwd_load_stats<BM, false>(a, b, hk * grp, qb_start * BM, lane, lr, dr);
         for (int64_t it = 0; it < total; ++it) {
-          const int st = (int)(it % ST), use = (int)(it / ST);
+          const int64_t gi = G + it;
+          const int st = (int)(gi % ST), use = (int)(gi / ST);
           if (use > 0) mbar_wait(bar_empty + 8 * st, (uint32_t)((use - 1) & 1));
           const int64_t h = hk * grp + it / per_head, q0 = (qb_start + it % per_head) * BM;
           const uint32_t full = bar + 8 * st, dst = sSTG + st * C::STAGE_BYTES;
@@ -283,12 +321,20 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
             bwd_load_stats<BM, false>(a, b, hk * grp + (it + 1) / per_head, (qb_start + (it + 1) % per_head) * BM, lane, lr, dr);
         }
       }
-    } else if (total > 0) {
+      } while (PERSIST && next_tile(tl, tot, G, tk));
+    } else {
+      int tl = (int)blockIdx.x, G = 0, tk = 0;
+      int tot = 0; /* the tile's blocks, for the step past it */
+      do {
+      const F32bTile T = tile_at(tl);
+      tot = (int)T.total;
+      const int64_t total = T.total;
+      if (total > 0) {
       /* the converters: every stage from its second use (pro_old: K, V once, then every stage); a stage's
          conversions arrive on its conv barrier, whose phase u is the stage's use u + 1 (pro_old: use u) */
       const int tid = threadIdx.x - 32;
       if (pro_old) {
-        mbar_wait(bar_kv, 0);
+        mbar_wait(bar_kv, (uint32_t)(tk & 1));
         f32b_split_plane<PRECISE, 96>(sm + C::K_OFF, sm + C::KLO_OFF, BN * D / 4, tid);
         f32b_split_plane<PRECISE, 96>(sm + C::V_OFF, sm + C::VLO_OFF, BN * D / 4, tid);
         fence_proxy_async_smem();
@@ -299,12 +345,15 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
          the consumers' prologue has waited every first use (bar_kvc); no stage is released, hence refilled, before it. */
       if (!pro_old && total > ST) mbar_wait(bar_kvc, 0);
       for (int64_t it = pro_old ? 0 : ST; it < total; ++it) {
-        const int st = (int)(it % ST);
-        mbar_wait(bar + 8 * st, (uint32_t)((it / ST) & 1));
+        const int64_t gi = G + it;
+        const int st = (int)(gi % ST);
+        mbar_wait(bar + 8 * st, (uint32_t)((gi / ST) & 1));
         f32b_convert_stage<D, BM_, PRECISE, 96>(sm + C::STAGE_OFF + st * C::STAGE_BYTES, tid);
         fence_proxy_async_smem();
         mbar_arrive(bar_conv + 8 * st);
       }
+      }
+      } while (PERSIST && next_tile(tl, tot, G, tk));
     }
   } else {
     asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
@@ -318,6 +367,12 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
     const uint32_t sDS = sbase + C::DS_OFF + (uint32_t)wg * C::NDS * C::DS_BYTES;
     const float *lb = lse_s + st * BM, *db = del_s + st * BM;
     const bool dq_issuer = (threadIdx.x & 127) == 0; /* issues and waits for the warpgroup's reduce-adds */
+    int tl = (int)blockIdx.x, G = 0, tk = 0;
+      int tot = 0; /* the tile's blocks, for the step past it */
+    do {
+    const F32bTile T = tile_at(tl);
+      tot = (int)T.total;
+    const int64_t b = T.b, hk = T.hk, n0 = T.n0, qb_start = T.qb_start, per_head = T.per_head, total = T.total;
     float dk[DT][4], dv[DT][4];
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt)
@@ -325,8 +380,8 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
     if (total > 0) {
       if (pro_old) {
-        mbar_wait(bar_kv, 0);
-        mbar_wait(bar_kvc, 0);
+        mbar_wait(bar_kv, (uint32_t)(tk & 1));
+        mbar_wait(bar_kvc, (uint32_t)(tk & 1));
       } else {
         /* consumer 0 splits K, consumer 1 V (128 threads each, while the converters wait for the stages' second
            uses), then each converts its stage's first use; the named barrier publishes both splits */
@@ -344,14 +399,16 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       }
     }
     const int klim = (int)min((int64_t)BN, p.Nk - n0);
-    for (int64_t it = wg; it < total; it += 2) {
-      const int64_t use = it / ST;
+    /* this consumer's blocks: those whose number in the CTA's sequence (G + it) is wg modulo 2, in stage wg */
+    const int64_t it0 = wg ^ (int)(G & 1);
+    for (int64_t it = it0; it < total; it += 2) {
+      const int64_t use = (G + it) / ST;
       const uint32_t par = (uint32_t)(use & 1);
       const int64_t h = hk * grp + it / per_head, q0 = (qb_start + it % per_head) * BM;
       mbar_wait(bar + 8 * st, par);
       if (pro_old) mbar_wait(bar_conv + 8 * st, par);
       else if (use > 0) mbar_wait(bar_conv + 8 * st, (uint32_t)((use - 1) & 1));
-      if (it == wg && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 1 + wg);
+      if (!PERSIST && it == wg && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 1 + wg);
 
       /* S^T = K Q^T, dP^T = V dO^T (64 keys x BM queries, k8 steps over D) */
       float s[NQ][4], dp[NQ][4];
@@ -575,8 +632,12 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       }
     }
 
-    if ((threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 3 + wg);
-    const bool old = a.tune_old == 1;
+    if (PERSIST && total > 0) {
+      __syncwarp();
+      if (lane == 0) mbar_arrive(bar_kve); /* this warp is done with the tile's K and V (the last dQ products) */
+    }
+    if (!PERSIST && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 3 + wg);
+    const bool old = !PERSIST && a.tune_old == 1;
     /* the reduce-adds read the dS planes until done (their writes land by the kernel's end) */
     if (DQTMA && dq_issuer) {
       if (old) bulk_wait();
@@ -586,8 +647,11 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
        and consumer 0 its dV to consumer 1 through stage 0 (each stage's last TMA and converter writes were waited by
        its consumer; nothing else writes it any more), then consumer 0 stores dK and consumer 1 dV. Tuning builds'
        JFA_TUNE_BWD_OLD=1: consumer 1 hands both to consumer 0, which stores both (before the fourteenth session). */
-    float *x0 = (float *)(sm + C::STAGE_OFF) + (threadIdx.x & 127);
-    float *x1 = (float *)(sm + C::STAGE_OFF + C::STAGE_BYTES) + (threadIdx.x & 127);
+    /* PERSIST: through the consumers' dS planes instead (16 KB each: the stages may hold the next tile's blocks), once
+       the warpgroup knows its issuer's last reduce-adds have read them */
+    if (PERSIST) named_bar_sync(1 + wg, 128);
+    float *x0 = (float *)(sm + (PERSIST ? C::DS_OFF : C::STAGE_OFF)) + (threadIdx.x & 127);
+    float *x1 = (float *)(sm + (PERSIST ? C::DS_OFF + C::NDS * C::DS_BYTES : C::STAGE_OFF + C::STAGE_BYTES)) + (threadIdx.x & 127);
     if (wg == 1) {
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt)
@@ -617,8 +681,9 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
 #pragma unroll
         for (int e = 0; e < 4; ++e) dv[dt][e] += x0[(dt * 4 + e) * 128];
     }
-    /* (not the tuning builds' TF32 at BM = 32, whose stages of 32 KB lack the room) */
-    constexpr bool VEC = 16384 + 64 * (D + 8) * 4 <= C::STAGE_BYTES;
+    if (PERSIST) named_bar_sync(3, 256); /* both have read the other's plane: the next tile's dS may overwrite it */
+    /* (not the tuning builds' TF32 at BM = 32, whose stages of 32 KB lack the room; nor PERSIST) */
+    constexpr bool VEC = !PERSIST && 16384 + 64 * (D + 8) * 4 <= C::STAGE_BYTES;
     if (VEC && !old && a.kv_vec16 && !a.accumulate) {
       /* each consumer's sum (consumer 0 dK, scaled; consumer 1 dV) as a [key][column] tile in its own stage's bytes
          after the 16 KB of the handoff (rows of D + 8 floats: conflict-free float2 writes), then stored as 16-byte
@@ -669,7 +734,8 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         }
       }
     }
-    if ((threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 5 + wg);
+    if (!PERSIST && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 5 + wg);
+    } while (PERSIST && next_tile(tl, tot, G, tk));
   }
 #endif
 }
@@ -691,6 +757,18 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   auto kern = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
+  /* the persistent form where tiles.h kSm90BwdF32Persist allows (tuning builds: JFA_TUNE_SM90_F32_BWD_PERSIST=1 / 0),
+     the default's products only (DQTMA, KREG, SMALLFIRST) and not under JFA_TUNE_BWD_OLD */
+  bool persist = kSm90BwdF32Persist;
+#ifdef JFA_TUNING
+  if (getenv("JFA_TUNE_SM90_F32_BWD_PERSIST")) persist = tune_variant("JFA_TUNE_SM90_F32_BWD_PERSIST") == 1;
+#endif
+  persist = persist && a.nsm > 0 && a.tune_old == 0;
+  {
+    /* every CTA's blocks counted in an int (bwd_f32_sm90a_kernel's G): all tiles' blocks below 2^31 */
+    const int64_t ntiles = (int64_t)grid.x * grid.y * grid.z, qblocks = (a.p.Nq + C::BM - 1) / C::BM + 1;
+    persist = persist && ntiles < ((int64_t)1 << 31) / (qblocks * (a.p.Hq / a.p.Hkv));
+  }
   /* causal calls longest first in groups of pairs whose Q, dO and dQ accumulators (float32) fit the L2 budget
      (common/cta_order.h), as sm80's float32 backward; tuning builds' JFA_TUNE_SM80_F32_BWD_HG=g sets the group here
      too (-1: head after head, as before the thirteenth session) */
@@ -708,6 +786,19 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   if (getenv("JFA_TUNE_SM90_F32_BWD_PRO")) pro = tune_variant("JFA_TUNE_SM90_F32_BWD_PRO") == 1;
 #endif
   ak.f32_pro = pro ? 1 : 0;
+  /* (the default's products; the dK / dV handoff needs 16 KB of dS planes a consumer: not the tuning builds' TF32
+     at BM = 32) */
+  if constexpr (DQTMA && KREG && SMALLFIRST && C::NDS * C::DS_BYTES >= 128 * (D / 8) * 4 * 4) {
+    if (persist) {
+      auto pk = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST, true>;
+      JFA_CUDA_CHECK(cudaFuncSetAttribute(pk, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+      const int64_t ntiles = (int64_t)grid.x * grid.y * grid.z;
+      const unsigned nc = (unsigned)(ntiles < a.nsm ? ntiles : a.nsm);
+      if (nc > 0) pk<<<nc, C::NTHREADS, C::SMEM, st>>>(ak, tm, hg);
+      JFA_LAUNCH_CHECK();
+      return JFA_SUCCESS;
+    }
+  }
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(ak, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;

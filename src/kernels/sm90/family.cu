@@ -225,6 +225,7 @@ jfa_status_t sm90_bwd_run(const BwdCall &c) {
     const bool tf32 = call_precision(c.ctx, c.q->dtype, PATH_SM90) == PREC_TF32;
     const bool direct = sm90_f32_dq_direct(c);
     JFA_CHECK(bwd_args_begin(c, &a, !direct));
+    a.nsm = c.cs->num_sms;
     if constexpr (head_dim_built(64)) {
       if (a.Dreal == 64) {
         if (direct) {

@@ -474,6 +474,12 @@ static constexpr bool kSm90BwdF32VecEpi = true;
  *  tuning builds' JFA_TUNE_SM90_F32_BWD_PRO=1 / JFA_TUNE_SM90_F32_BWD_DQD=1 turn them on (test entries
  *  test_gpu_*_tune_pro). */
 static constexpr bool kSm90BwdF32Pro = false, kSm90BwdF32DqDirect = false;
+/** Whether the sm90 float32 backward runs persistent (bwd_f32.cuh PERSIST: min(SMs, tiles) CTAs walking the tiles;
+ *  the next tile's K / V load and split while the last one's dK / dV are stored, no gap between CTAs): for N <= 512,
+ *  where a CTA's ~2 blocks of fixed cost meet 2-16 blocks of work (bench/RESULTS.md, fifteenth session). Off: written
+ *  in the fifteenth session without a GPU; tuning builds' JFA_TUNE_SM90_F32_BWD_PERSIST=1 turns it on (test entries
+ *  test_gpu_{f32_backward,attention,modes,nan}_tune_persist). */
+static constexpr bool kSm90BwdF32Persist = false;
 /** Whether the 16-bit backward's accumulate mode (the ring's float32 dK / dV accumulators) adds dK and dV through
  *  shared memory as 16-byte pieces (bwd.cuh's epilogue, dK then dV through one float32 tile), as its non-accumulate
  *  calls store them since the fourteenth session, instead of element by element from the fragments. Off: written in
