@@ -368,10 +368,10 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
     const float *lb = lse_s + st * BM, *db = del_s + st * BM;
     const bool dq_issuer = (threadIdx.x & 127) == 0; /* issues and waits for the warpgroup's reduce-adds */
     int tl = (int)blockIdx.x, G = 0, tk = 0;
-      int tot = 0; /* the tile's blocks, for the step past it */
+    int tot = 0; /* the tile's blocks, for the step past it */
     do {
     const F32bTile T = tile_at(tl);
-      tot = (int)T.total;
+    tot = (int)T.total;
     const int64_t b = T.b, hk = T.hk, n0 = T.n0, qb_start = T.qb_start, per_head = T.per_head, total = T.total;
     float dk[DT][4], dv[DT][4];
 #pragma unroll
