@@ -216,7 +216,9 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
      of the stages counted from G (the CTA's blocks before the tile) and K's and V's barriers by tk (the CTA's tiles
      with blocks before it); the producer loads a tile's K and V once the consumers are done with the last ones
      (bar_kve), while they store the last tile's dK and dV, handed between them through their dS planes. Else the
-     CTA's own tile (causal calls: key block 0 first in groups of hg (kv head, batch) pairs; common/cta_order.h). */
+     CTA's own tile (causal calls: key block 0 first in groups of hg (kv head, batch) pairs; common/cta_order.h).
+     bench/f32_bwd_persist_protocol.py models PERSIST's synchronisation (test_cpu_f32_bwd_persist_protocol): keep them
+     in step. */
   const int64_t nkb = (p.Nk + BN - 1) / BN, ntiles = nkb * p.Hkv * p.B;
   auto tile_of = [&](const cta_xyz_t c) {
     F32bTile x;
