@@ -119,4 +119,15 @@ static inline int tune_variant(const char *env) {
   return e ? atoi(e) : 0;
 }
 
+/** A tiles.h switch (dflt) as tuning builds' environment variable env overrides it when set ("1" on, anything else
+ *  off); dflt otherwise. */
+static inline bool tune_switch(bool dflt, const char *env) {
+#ifdef JFA_TUNING
+  if (getenv(env)) return tune_variant(env) == 1;
+#else
+  (void)env;
+#endif
+  return dflt;
+}
+
 #endif /* JFA_KERNELS_COMMON_HOST_CUH_ */

@@ -1304,11 +1304,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   /* accumulate mode's epilogue through shared memory where tiles.h kSm90BwdAccVec allows (tuning builds:
      JFA_TUNE_SM90_BWD_ACCV=1 / 0 overrides) */
   BwdArgs ak = a;
-  bool accv = kSm90BwdAccVec;
-#ifdef JFA_TUNING
-  if (getenv("JFA_TUNE_SM90_BWD_ACCV")) accv = tune_variant("JFA_TUNE_SM90_BWD_ACCV") == 1;
-#endif
-  ak.acc_vec = accv ? 1 : 0;
+  ak.acc_vec = tune_switch(kSm90BwdAccVec, "JFA_TUNE_SM90_BWD_ACCV") ? 1 : 0;
   kern<<<(unsigned)ncta, C::NTHREADS, C::SMEM, st>>>(ak, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;

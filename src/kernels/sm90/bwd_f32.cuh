@@ -761,10 +761,7 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   /* the persistent form where tiles.h kSm90BwdF32Persist allows (tuning builds: JFA_TUNE_SM90_F32_BWD_PERSIST=1 / 0),
      the default's products only (DQTMA, KREG, SMALLFIRST) and not under JFA_TUNE_BWD_OLD */
-  bool persist = kSm90BwdF32Persist;
-#ifdef JFA_TUNING
-  if (getenv("JFA_TUNE_SM90_F32_BWD_PERSIST")) persist = tune_variant("JFA_TUNE_SM90_F32_BWD_PERSIST") == 1;
-#endif
+  bool persist = tune_switch(kSm90BwdF32Persist, "JFA_TUNE_SM90_F32_BWD_PERSIST");
   persist = persist && a.nsm > 0 && a.tune_old == 0;
   {
     /* every CTA's blocks counted in an int (bwd_f32_sm90a_kernel's G): all tiles' blocks below 2^31 */
@@ -778,15 +775,9 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   /* the epilogue through shared memory only where tiles.h kSm90BwdF32VecEpi allows (tuning builds:
      JFA_TUNE_SM90_F32_BWD_EPI=1 / 0 overrides) */
   BwdArgs ak = a;
-  bool vec = kSm90BwdF32VecEpi;
-#ifdef JFA_TUNING
-  if (getenv("JFA_TUNE_SM90_F32_BWD_EPI")) vec = tune_variant("JFA_TUNE_SM90_F32_BWD_EPI") == 1;
-#endif
+  bool vec = tune_switch(kSm90BwdF32VecEpi, "JFA_TUNE_SM90_F32_BWD_EPI");
   ak.kv_vec16 = a.kv_vec16 && vec;
-  bool pro = kSm90BwdF32Pro;
-#ifdef JFA_TUNING
-  if (getenv("JFA_TUNE_SM90_F32_BWD_PRO")) pro = tune_variant("JFA_TUNE_SM90_F32_BWD_PRO") == 1;
-#endif
+  bool pro = tune_switch(kSm90BwdF32Pro, "JFA_TUNE_SM90_F32_BWD_PRO");
   ak.f32_pro = pro ? 1 : 0;
   /* (the default's products; the dK / dV handoff needs 16 KB of dS planes a consumer: not the tuning builds' TF32
      at BM = 32) */

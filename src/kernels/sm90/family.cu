@@ -207,9 +207,8 @@ static bool dense_span(const jfa_tensor_t *t) {
    kernel), dq TMA-describable, and dense unless accumulating (a memset clears it first). Tuning builds: not under
    JFA_TUNE_BWD_OLD (A / B runs) nor JFA_TUNE_SM90_F32_BWD_DQ=1 (dQ by atomics into the workspace). */
 static bool sm90_f32_dq_direct(const BwdCall &c) {
-  bool on = kSm90BwdF32DqDirect;
+  const bool on = tune_switch(kSm90BwdF32DqDirect, "JFA_TUNE_SM90_F32_BWD_DQD");
 #ifdef JFA_TUNING
-  if (getenv("JFA_TUNE_SM90_F32_BWD_DQD")) on = tune_variant("JFA_TUNE_SM90_F32_BWD_DQD") == 1;
   if (tune_variant("JFA_TUNE_BWD_OLD") != 0 || tune_variant("JFA_TUNE_SM90_F32_BWD_DQ") == 1) return false;
 #endif
   return on && !c.deterministic && c.dq && tma_tensor_ok_f32(c.dq) && (c.accumulate || dense_span(c.dq));
