@@ -90,6 +90,42 @@ template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float a, fl
   return *reinterpret_cast<uint32_t *>(&h);
 }
 
+/** Writes x into t's element (b, h, j, d) as T, or (accumulate) adds it into the float32 accumulator there; t without
+ *  data: nothing (the backwards' key-side outputs, element by element from the accumulator fragments). */
+template <typename T>
+__device__ __forceinline__ void store_or_add(const View &t, int64_t b, int64_t h, int64_t j, int64_t d, float x,
+                                             int accumulate) {
+  if (!t.p) return;
+  if (accumulate) ((float *)t.p)[voff(t, b, h, j, d)] += x;
+  else ((T *)t.p)[voff(t, b, h, j, d)] = from_f<T>(x);
+}
+
+/** The backwards' epilogue through shared memory: rows [0, rows) of a [row][D] tile of T elements in shared memory
+ *  (row pitch P bytes) as 16-byte pieces into out's rows n0 + row < nk of (b, h), or (ADD; T = float) added into
+ *  out's float32 accumulators; thread t of nt takes pieces t, t + nt, .., a row's pieces by consecutive threads.
+ *  out must allow 16-byte pieces (view_vec16). */
+template <typename T, int D, bool ADD = false>
+__device__ __forceinline__ void tile_store16(const unsigned char *tile, uint32_t P, int rows, const View &out,
+                                             int64_t b, int64_t h, int64_t n0, int64_t nk, int t, int nt) {
+  constexpr int E = 16 / (int)sizeof(T), CH = D / E; /* elements a piece, pieces a row */
+  static_assert(!ADD || sizeof(T) == 4, "ADD: float32 accumulators");
+#pragma unroll 2
+  for (int c = t; c < rows * CH; c += nt) {
+    const int row = c / CH, cc = c % CH;
+    const int64_t j = n0 + row;
+    if (j >= nk) continue;
+    T *dst = (T *)out.p + voff(out, b, h, j, cc * E);
+    const uint4 x = *(const uint4 *)(tile + (uint32_t)row * P + (uint32_t)cc * 16);
+    if (ADD) {
+      float4 y = *(const float4 *)dst;
+      y.x += __uint_as_float(x.x), y.y += __uint_as_float(x.y), y.z += __uint_as_float(x.z), y.w += __uint_as_float(x.w);
+      *(float4 *)dst = y;
+    } else {
+      *(uint4 *)dst = x;
+    }
+  }
+}
+
 /** The 32-bit shared-memory address of a generic pointer to shared memory (the operand form
  *  of ldmatrix, cp.async, wgmma descriptors and TMA). */
 __device__ __forceinline__ uint32_t smem_u32(const void *p) {

@@ -345,14 +345,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
       for (int e = 0; e < 2; ++e) {
         const int d = c0 + dt * 8 + 2 * t4 + e;
         if (d >= a.Dreal) continue;
-        const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
-        if (a.accumulate) {
-          ((float *)a.dk.p)[voff(a.dk, b, hk, j, d)] += xk;
-          ((float *)a.dv.p)[voff(a.dv, b, hk, j, d)] += xv;
-        } else {
-          ((T *)a.dk.p)[voff(a.dk, b, hk, j, d)] = from_f<T>(xk);
-          ((T *)a.dv.p)[voff(a.dv, b, hk, j, d)] = from_f<T>(xv);
-        }
+        store_or_add<T>(a.dk, b, hk, j, d, dk[dt][rr * 2 + e] * a.scale, a.accumulate);
+        store_or_add<T>(a.dv, b, hk, j, d, dv[dt][rr * 2 + e], a.accumulate);
       }
   }
 }

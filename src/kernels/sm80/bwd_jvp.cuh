@@ -50,15 +50,6 @@ struct BwdJvpTC {
   static constexpr size_t smem_bytes(bool masked) { return sm80_bwd_jvp_smem(D, NW, BM, masked); }
 };
 
-/* Writes (or, accumulate, adds into the fp32 accumulator) one element; skipped without data. */
-template <typename T>
-__device__ __forceinline__ void bj_store(const View &t, int64_t b, int64_t h, int64_t j, int d, float x,
-                                         int accumulate) {
-  if (!t.p) return;
-  if (accumulate) ((float *)t.p)[voff(t, b, h, j, d)] += x;
-  else ((T *)t.p)[voff(t, b, h, j, d)] = from_f<T>(x);
-}
-
 template <typename T, int D, int NW, int BM, bool KV, bool MASKED>
 __global__ void __launch_bounds__(NW * 32) bwd_jvp_tc_kernel(const BwdJvpArgs a) {
   typedef BwdJvpTC<T, D, NW, BM> C;
@@ -364,11 +355,11 @@ __global__ void __launch_bounds__(NW * 32) bwd_jvp_tc_kernel(const BwdJvpArgs a)
       for (int e = 0; e < 2; ++e) {
         const int d = dt * 8 + 2 * t4 + e;
         if (d >= a.Dreal) continue;
-        bj_store<T>(a.dkd, b, hk, j, d, dkd[dt][rr * 2 + e] * a.scale, a.accumulate);
-        bj_store<T>(a.dvd, b, hk, j, d, dvd[dt][rr * 2 + e], a.accumulate);
+        store_or_add<T>(a.dkd, b, hk, j, d, dkd[dt][rr * 2 + e] * a.scale, a.accumulate);
+        store_or_add<T>(a.dvd, b, hk, j, d, dvd[dt][rr * 2 + e], a.accumulate);
         if constexpr (KV) {
-          bj_store<T>(a.dk, b, hk, j, d, dk[dt][rr * 2 + e] * a.scale, a.accumulate);
-          bj_store<T>(a.dv, b, hk, j, d, dv[dt][rr * 2 + e], a.accumulate);
+          store_or_add<T>(a.dk, b, hk, j, d, dk[dt][rr * 2 + e] * a.scale, a.accumulate);
+          store_or_add<T>(a.dv, b, hk, j, d, dv[dt][rr * 2 + e], a.accumulate);
         }
       }
   }

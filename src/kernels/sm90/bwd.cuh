@@ -1208,16 +1208,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
           *(uint32_t *)(tv + off) = pack2<T>(dv[dt][rr * 2], dv[dt][rr * 2 + 1]);
         }
       named_bar_sync(7, 128 * C::NWG);
-      constexpr int CH = D / 8; /* 16-byte pieces a row */
-#pragma unroll 2
-      for (int c = (int)threadIdx.x - 128; c < BN * CH; c += 128 * C::NWG) {
-        const int row = c / CH, cc = c % CH;
-        const int64_t j = n0 + row;
-        if (j >= p.Nk) continue;
-        const uint32_t off = (uint32_t)row * P + (uint32_t)cc * 16;
-        *(uint4 *)((T *)a.dk.p + voff(a.dk, b, hk, j, cc * 8)) = *(const uint4 *)(tk + off);
-        *(uint4 *)((T *)a.dv.p + voff(a.dv, b, hk, j, cc * 8)) = *(const uint4 *)(tv + off);
-      }
+      tile_store16<T, D>(tk, P, BN, a.dk, b, hk, n0, p.Nk, (int)threadIdx.x - 128, 128 * C::NWG);
+      tile_store16<T, D>(tv, P, BN, a.dv, b, hk, n0, p.Nk, (int)threadIdx.x - 128, 128 * C::NWG);
     } else if (C::ACCV && a.kv_vec16 && a.accumulate && a.acc_vec && a.tune_old != 1) {
       /* accumulate mode (the ring's float32 dK / dV accumulators; a.acc_vec: tiles.h kSm90BwdAccVec): the same through
          shared memory in float32, dK then dV through one [key][column] tile over K's, V's and the stages' bytes (rows
@@ -1226,7 +1218,6 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
       constexpr uint32_t P4 = (uint32_t)D * 4 + 32;
       unsigned char *tile = gbase;
       const int kl = (int)(nw0 - n0) + wq * 16 + g;
-      constexpr int CH = D / 4; /* 16-byte pieces a row */
 #pragma unroll 1
       for (int pass = 0; pass < 2; ++pass) {
         /* pass 0: every consumer is done with the stages and K, V; pass 1: every thread has read the dK tile */
@@ -1240,18 +1231,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
                                                 : make_float2(dv[dt][rr * 2], dv[dt][rr * 2 + 1]);
           }
         named_bar_sync(7, 128 * C::NWG);
-        const View &ov = pass == 0 ? a.dk : a.dv;
-#pragma unroll 2
-        for (int c = (int)threadIdx.x - 128; c < BN * CH; c += 128 * C::NWG) {
-          const int row = c / CH, cc = c % CH;
-          const int64_t j = n0 + row;
-          if (j >= p.Nk) continue;
-          float4 *dst = (float4 *)((float *)ov.p + voff(ov, b, hk, j, cc * 4));
-          const float4 x = *(const float4 *)(tile + (uint32_t)row * P4 + (uint32_t)cc * 16);
-          float4 y = *dst;
-          y.x += x.x, y.y += x.y, y.z += x.z, y.w += x.w;
-          *dst = y;
-        }
+        tile_store16<float, D, true>(tile, P4, BN, pass == 0 ? a.dk : a.dv, b, hk, n0, p.Nk, (int)threadIdx.x - 128,
+                                     128 * C::NWG);
       }
     } else {
 #pragma unroll
@@ -1263,14 +1244,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             const int d = kv_col<CS, C::DW>(wg, dt) + 2 * t4 + e;
-            const float xk = dk[dt][rr * 2 + e] * a.scale, xv = dv[dt][rr * 2 + e];
-            if (a.accumulate) {
-              ((float *)a.dk.p)[voff(a.dk, b, hk, j, d)] += xk;
-              ((float *)a.dv.p)[voff(a.dv, b, hk, j, d)] += xv;
-            } else {
-              ((T *)a.dk.p)[voff(a.dk, b, hk, j, d)] = from_f<T>(xk);
-              ((T *)a.dv.p)[voff(a.dv, b, hk, j, d)] = from_f<T>(xv);
-            }
+            store_or_add<T>(a.dk, b, hk, j, d, dk[dt][rr * 2 + e] * a.scale, a.accumulate);
+            store_or_add<T>(a.dv, b, hk, j, d, dv[dt][rr * 2 + e], a.accumulate);
           }
       }
     }

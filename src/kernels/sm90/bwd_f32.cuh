@@ -190,6 +190,11 @@ struct Sm90BwdF32Maps {
 struct F32bTile {
   int64_t b, hk, n0, qb_start, per_head, total;
 };
+/* A role's walk over its CTA's tiles (PERSIST): the tile tl, the CTA's blocks before it (G), its tiles with blocks
+   before it (tk), and the current tile's blocks (tot). */
+struct F32bWalk {
+  int tl, G, tk, tot;
+};
 
 template <int D, int BM_, bool PRECISE, bool DQTMA, bool KREG, bool SMALLFIRST, bool PERSIST = false>
 __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_constant__ BwdArgs a,
@@ -213,8 +218,8 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
   const int64_t grp = p.Hq / p.Hkv;
   /* PERSIST (tiles.h kSm90BwdF32Persist): min(SMs, tiles) CTAs, each walking the tiles blockIdx.x, + gridDim.x, .. of
      the (key block, kv head, batch) grid in cta_grouped_of's order; every role runs its part of each tile, the blocks
-     of the stages counted from G (the CTA's blocks before the tile) and K's and V's barriers by tk (the CTA's tiles
-     with blocks before it); the producer loads a tile's K and V once the consumers are done with the last ones
+     of the stages counted from w.G (the CTA's blocks before the tile) and K's and V's barriers by w.tk (its tiles
+     with blocks before it: F32bWalk); the producer loads a tile's K and V once the consumers are done with the last ones
      (bar_kve), while they store the last tile's dK and dV, handed between them through their dS planes. Else the
      CTA's own tile (causal calls: key block 0 first in groups of hg (kv head, batch) pairs; common/cta_order.h).
      bench/f32_bwd_persist_protocol.py models PERSIST's synchronisation (test_cpu_f32_bwd_persist_protocol): keep them
@@ -228,14 +233,18 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
     return x;
   };
   const F32bTile tile0 = tile_of(PERSIST ? cta_grouped_of((int64_t)blockIdx.x, nkb, p.Hkv, p.B, hg, 1) : cta_grouped(hg, 1));
-  /* a role's tile tl (PERSIST; else the CTA's own), and the step past it: G, tk advanced past a tile of total blocks,
-     false at the walk's end (the host keeps every CTA's blocks below 2^31: G is an int) */
-  auto tile_at = [&](int tl) { return PERSIST ? tile_of(cta_grouped_of(tl, nkb, p.Hkv, p.B, hg, 1)) : tile0; };
-  auto next_tile = [&](int &tl, int total, int &G, int &tk) {
-    G += total;
-    tk += total > 0 ? 1 : 0;
-    tl += (int)gridDim.x;
-    return tl < ntiles;
+  /* a role's current tile (PERSIST: w.tl's; else the CTA's own), and the step past it, false at the walk's end (the
+     host keeps every CTA's blocks below 2^31: w.G is an int) */
+  auto enter = [&](F32bWalk &w) {
+    const F32bTile t = PERSIST ? tile_of(cta_grouped_of(w.tl, nkb, p.Hkv, p.B, hg, 1)) : tile0;
+    w.tot = (int)t.total;
+    return t;
+  };
+  auto next_tile = [&](F32bWalk &w) {
+    w.G += w.tot;
+    w.tk += w.tot > 0 ? 1 : 0;
+    w.tl += (int)gridDim.x;
+    return w.tl < ntiles;
   };
   const int64_t total = tile0.total; /* the first tile's: the barriers' setup, the probe */
 
@@ -275,15 +284,13 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
   if (warp < 4) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
     if (warp == 0) {
-      int tl = (int)blockIdx.x, G = 0, tk = 0;
-      int tot = 0; /* the tile's blocks, for the step past it */
+      F32bWalk w = {(int)blockIdx.x, 0, 0, 0};
       do {
-      const F32bTile T = tile_at(tl);
-      tot = (int)T.total;
+      const F32bTile T = enter(w);
       const int64_t b = T.b, hk = T.hk, n0 = T.n0, qb_start = T.qb_start, per_head = T.per_head, total = T.total;
       if (total > 0) {
         if (lane == 0) {
-          if (PERSIST && tk > 0) mbar_wait(bar_kve, (uint32_t)((tk - 1) & 1)); /* the last tile's K, V are free */
+          if (PERSIST && w.tk > 0) mbar_wait(bar_kve, (uint32_t)((w.tk - 1) & 1)); /* the last tile's K, V are free */
           mbar_arrive_expect_tx(bar_kv, 2 * C::TK);
 #pragma unroll
           for (int sl = 0; sl < D / 32; ++sl) {
@@ -299,7 +306,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         const bool old = !PERSIST && a.tune_old == 1;
         if (!old) bwd_load_stats<BM, false>(a, b, hk * grp, qb_start * BM, lane, lr, dr);
         for (int64_t it = 0; it < total; ++it) {
-          const int64_t gi = G + it;
+          const int64_t gi = w.G + it;
           const int st = (int)(gi % ST), use = (int)(gi / ST);
           if (use > 0) mbar_wait(bar_empty + 8 * st, (uint32_t)((use - 1) & 1));
           const int64_t h = hk * grp + it / per_head, q0 = (qb_start + it % per_head) * BM;
@@ -323,20 +330,18 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
             bwd_load_stats<BM, false>(a, b, hk * grp + (it + 1) / per_head, (qb_start + (it + 1) % per_head) * BM, lane, lr, dr);
         }
       }
-      } while (PERSIST && next_tile(tl, tot, G, tk));
+      } while (PERSIST && next_tile(w));
     } else {
-      int tl = (int)blockIdx.x, G = 0, tk = 0;
-      int tot = 0; /* the tile's blocks, for the step past it */
+      F32bWalk w = {(int)blockIdx.x, 0, 0, 0};
       do {
-      const F32bTile T = tile_at(tl);
-      tot = (int)T.total;
+      const F32bTile T = enter(w);
       const int64_t total = T.total;
       if (total > 0) {
       /* the converters: every stage from its second use (pro_old: K, V once, then every stage); a stage's
          conversions arrive on its conv barrier, whose phase u is the stage's use u + 1 (pro_old: use u) */
       const int tid = threadIdx.x - 32;
       if (pro_old) {
-        mbar_wait(bar_kv, (uint32_t)(tk & 1));
+        mbar_wait(bar_kv, (uint32_t)(w.tk & 1));
         f32b_split_plane<PRECISE, 96>(sm + C::K_OFF, sm + C::KLO_OFF, BN * D / 4, tid);
         f32b_split_plane<PRECISE, 96>(sm + C::V_OFF, sm + C::VLO_OFF, BN * D / 4, tid);
         fence_proxy_async_smem();
@@ -347,7 +352,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
          the consumers' prologue has waited every first use (bar_kvc); no stage is released, hence refilled, before it. */
       if (!pro_old && total > ST) mbar_wait(bar_kvc, 0);
       for (int64_t it = pro_old ? 0 : ST; it < total; ++it) {
-        const int64_t gi = G + it;
+        const int64_t gi = w.G + it;
         const int st = (int)(gi % ST);
         mbar_wait(bar + 8 * st, (uint32_t)((gi / ST) & 1));
         f32b_convert_stage<D, BM_, PRECISE, 96>(sm + C::STAGE_OFF + st * C::STAGE_BYTES, tid);
@@ -355,7 +360,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         mbar_arrive(bar_conv + 8 * st);
       }
       }
-      } while (PERSIST && next_tile(tl, tot, G, tk));
+      } while (PERSIST && next_tile(w));
     }
   } else {
     asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
@@ -369,11 +374,9 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
     const uint32_t sDS = sbase + C::DS_OFF + (uint32_t)wg * C::NDS * C::DS_BYTES;
     const float *lb = lse_s + st * BM, *db = del_s + st * BM;
     const bool dq_issuer = (threadIdx.x & 127) == 0; /* issues and waits for the warpgroup's reduce-adds */
-    int tl = (int)blockIdx.x, G = 0, tk = 0;
-    int tot = 0; /* the tile's blocks, for the step past it */
+    F32bWalk w = {(int)blockIdx.x, 0, 0, 0};
     do {
-    const F32bTile T = tile_at(tl);
-    tot = (int)T.total;
+    const F32bTile T = enter(w);
     const int64_t b = T.b, hk = T.hk, n0 = T.n0, qb_start = T.qb_start, per_head = T.per_head, total = T.total;
     float dk[DT][4], dv[DT][4];
 #pragma unroll
@@ -382,8 +385,8 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
     if (total > 0) {
       if (pro_old) {
-        mbar_wait(bar_kv, (uint32_t)(tk & 1));
-        mbar_wait(bar_kvc, (uint32_t)(tk & 1));
+        mbar_wait(bar_kv, (uint32_t)(w.tk & 1));
+        mbar_wait(bar_kvc, (uint32_t)(w.tk & 1));
       } else {
         /* consumer 0 splits K, consumer 1 V (128 threads each, while the converters wait for the stages' second
            uses), then each converts its stage's first use; the named barrier publishes both splits */
@@ -401,10 +404,10 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       }
     }
     const int klim = (int)min((int64_t)BN, p.Nk - n0);
-    /* this consumer's blocks: those whose number in the CTA's sequence (G + it) is wg modulo 2, in stage wg */
-    const int64_t it0 = wg ^ (int)(G & 1);
+    /* this consumer's blocks: those whose number in the CTA's sequence (w.G + it) is wg modulo 2, in stage wg */
+    const int64_t it0 = wg ^ (w.G & 1);
     for (int64_t it = it0; it < total; it += 2) {
-      const int64_t use = (G + it) / ST;
+      const int64_t use = (w.G + it) / ST;
       const uint32_t par = (uint32_t)(use & 1);
       const int64_t h = hk * grp + it / per_head, q0 = (qb_start + it % per_head) * BM;
       mbar_wait(bar + 8 * st, par);
@@ -702,14 +705,8 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
           *(float2 *)(tile + (wq * 16 + g + rr * 8) * PF + dt * 8 + 2 * t4) = make_float2(x0v * sc, x1v * sc);
         }
       named_bar_sync(1 + wg, 128);
-      const View &ov = wg == 0 ? a.dk : a.dv;
-#pragma unroll 2
-      for (int c = threadIdx.x & 127; c < 64 * (D / 4); c += 128) {
-        const int row = c / (D / 4), cc = c % (D / 4);
-        const int64_t j = n0 + row;
-        if (j >= p.Nk) continue;
-        *(float4 *)((float *)ov.p + voff(ov, b, hk, j, cc * 4)) = *(const float4 *)(tile + row * PF + cc * 4);
-      }
+      tile_store16<float, D>((const unsigned char *)tile, PF * 4, BN, wg == 0 ? a.dk : a.dv, b, hk, n0, p.Nk,
+                             threadIdx.x & 127, 128);
     } else {
       const bool st_k = wg == 0, st_v = old ? wg == 0 : wg == 1;
       if (st_k || st_v) {
@@ -722,22 +719,14 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
               const int d = dt * 8 + 2 * t4 + e;
-              if (st_k) {
-                const float xk = dk[dt][rr * 2 + e] * a.scale;
-                float *pk = (float *)a.dk.p + voff(a.dk, b, hk, j, d);
-                *pk = a.accumulate ? *pk + xk : xk;
-              }
-              if (st_v) {
-                const float xv = dv[dt][rr * 2 + e];
-                float *pv = (float *)a.dv.p + voff(a.dv, b, hk, j, d);
-                *pv = a.accumulate ? *pv + xv : xv;
-              }
+              if (st_k) store_or_add<float>(a.dk, b, hk, j, d, dk[dt][rr * 2 + e] * a.scale, a.accumulate);
+              if (st_v) store_or_add<float>(a.dv, b, hk, j, d, dv[dt][rr * 2 + e], a.accumulate);
             }
         }
       }
     }
     if (!PERSIST && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 5 + wg);
-    } while (PERSIST && next_tile(tl, tot, G, tk));
+    } while (PERSIST && next_tile(w));
   }
 #endif
 }
@@ -764,7 +753,7 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   bool persist = tune_switch(kSm90BwdF32Persist, "JFA_TUNE_SM90_F32_BWD_PERSIST");
   persist = persist && a.nsm > 0 && a.tune_old == 0;
   {
-    /* every CTA's blocks counted in an int (bwd_f32_sm90a_kernel's G): all tiles' blocks below 2^31 */
+    /* every CTA's blocks counted in an int (bwd_f32_sm90a_kernel's F32bWalk): all tiles' blocks below 2^31 */
     const int64_t ntiles = (int64_t)grid.x * grid.y * grid.z, qblocks = (a.p.Nq + C::BM - 1) / C::BM + 1;
     persist = persist && ntiles < ((int64_t)1 << 31) / (qblocks * (a.p.Hq / a.p.Hkv));
   }

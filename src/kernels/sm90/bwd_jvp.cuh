@@ -102,15 +102,6 @@ struct Sm90BwdJvpMaps {
   CUtensorMap dqd; /* the fp32 dQd workspace (unless deterministic) */
 };
 
-/* Writes (accumulate: adds into the fp32 accumulator) one element of a key-side output; no data: skipped. */
-template <typename T>
-__device__ __forceinline__ void sm90_bj_store(const View &t, int64_t b, int64_t h, int64_t j, int d, float x,
-                                              int accumulate) {
-  if (!t.p) return;
-  if (accumulate) ((float *)t.p)[voff(t, b, h, j, d)] += x;
-  else ((T *)t.p)[voff(t, b, h, j, d)] = from_f<T>(x);
-}
-
 template <typename T, int D, int STQ, int STO, bool MASKED>
 __global__ void __launch_bounds__(384, 1)
     bwd_jvp_sm90a_kernel(const __grid_constant__ BwdJvpArgs a, const __grid_constant__ Sm90BwdJvpMaps tm) {
@@ -589,7 +580,7 @@ __global__ void __launch_bounds__(384, 1)
       for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
         for (int e = 0; e < 2; ++e)
-          sm90_bj_store<T>(out, b, hk, j, dt * 8 + 2 * t4 + e, acc[dt][rr * 2 + e] * sc, a.accumulate);
+          store_or_add<T>(out, b, hk, j, dt * 8 + 2 * t4 + e, acc[dt][rr * 2 + e] * sc, a.accumulate);
     }
   }
 #endif
