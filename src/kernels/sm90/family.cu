@@ -182,23 +182,13 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, const Sm90BwdTensors &t, cuda
   JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 backward kernel for head dim %d", a.Dreal);
 }
 
-/* Whether t's elements fill [data, data + numel) exactly (every stride the product of the faster extents, in some
-   order of the axes): a memset clears it. */
+/* Whether t's elements cover its whole span [data, data + numel) (strides are non-negative: jfa_check_tensor): a
+   memset of the span clears every element and nothing else. */
 static bool dense_span(const jfa_tensor_t *t) {
-  int ax[4] = {0, 1, 2, 3};
-  for (int i = 1; i < 4; ++i) /* axes by stride, extent-1 axes first (their strides do not matter) */
-    for (int j = i; j > 0; --j) {
-      const int x = ax[j - 1], y = ax[j];
-      const int64_t kx = t->shape[x] == 1 ? -1 : t->stride[x], ky = t->shape[y] == 1 ? -1 : t->stride[y];
-      if (kx > ky) ax[j - 1] = y, ax[j] = x;
-    }
-  int64_t want = 1;
-  for (int i = 0; i < 4; ++i) {
-    if (t->shape[ax[i]] == 1) continue;
-    if (t->stride[ax[i]] != want) return false;
-    want *= t->shape[ax[i]];
-  }
-  return true;
+  const int64_t n = jfa_tensor_numel(t);
+  int64_t last = 0;
+  for (int i = 0; i < 4; ++i) last += (t->shape[i] - 1) * t->stride[i];
+  return n == 0 || last + 1 == n;
 }
 
 /* Whether the float32 backward adds dQ (scaled) into dq itself, by TMA reduce-adds through a map of dq, rather than
