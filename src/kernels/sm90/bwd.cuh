@@ -1190,7 +1190,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
        16-byte pieces of 8 columns, a row's pieces by consecutive threads (bench/RESULTS.md, fourteenth session: the
        per-fragment 2-byte stores took ~21000 cycles a CTA at D = 128, 5 blocks' time; ~3900 this way: the backward
        +6% at N = 4096, +9% causal, +8% in a causal window). Accumulate mode (float32 accumulators) the same way in
-       float32 where a.acc_vec (tiles.h kSm90BwdAccVec: off until its tests have run on a GPU). Else, and under tuning
+       float32 where a.acc_vec (tiles.h kSm90BwdAccVec: on since the sixteenth session). Else, and under tuning
        builds' JFA_TUNE_BWD_OLD=1, the fragments' elements stored (or added) one by one. */
     if (a.kv_vec16 && !a.accumulate && a.tune_old != 1) {
       constexpr uint32_t P = (uint32_t)D * 2 + 16; /* a row's bytes: 16 more than D's, conflict-free fragment writes */

@@ -748,9 +748,10 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   auto kern = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
-  /* the persistent form where tiles.h kSm90BwdF32Persist allows (tuning builds: JFA_TUNE_SM90_F32_BWD_PERSIST=1 / 0),
+  /* the persistent form where tiles.h kSm90BwdF32Persist allows, up to kSm90BwdF32PersistMaxNk keys (tuning builds:
+     JFA_TUNE_SM90_F32_BWD_PERSIST=1 at every N / 0 never),
      the default's products only (DQTMA, KREG, SMALLFIRST) and not under JFA_TUNE_BWD_OLD */
-  bool persist = tune_switch(kSm90BwdF32Persist, "JFA_TUNE_SM90_F32_BWD_PERSIST");
+  bool persist = tune_switch(kSm90BwdF32Persist && a.p.Nk <= kSm90BwdF32PersistMaxNk, "JFA_TUNE_SM90_F32_BWD_PERSIST");
   persist = persist && a.nsm > 0 && a.tune_old == 0;
   {
     /* every CTA's blocks counted in an int (bwd_f32_sm90a_kernel's F32bWalk): all tiles' blocks below 2^31 */

@@ -468,24 +468,29 @@ static constexpr bool kSm90BwdF32VecEpi = true;
 /** The float32 backward's prologue of the fifteenth session (bwd_f32.cuh: each consumer splits one of K, V and
  *  converts its stage's first use; the converters from the second uses), and its dQ reduce-added, scaled, into a
  *  float32 dq itself where dq is TMA-describable and dense or accumulating (family.cu sm90_f32_dq_direct; no
- *  workspace pass). Off by default: H200 (fifteenth session, call 3) +3.5% / +4.7% / +1-2% at D = 64 N = 512 causal /
- *  N = 256 causal / N = 512, equal outputs (rel <= 6.5e-8 to the code before) and test_gpu_f32_backward's cases 25 and
- *  27 passed under compute-sanitizer, but the whole suite has not run on it (TF32 mode, accumulate mode's direct dQ);
- *  tuning builds' JFA_TUNE_SM90_F32_BWD_PRO=1 / JFA_TUNE_SM90_F32_BWD_DQD=1 turn them on (test entries
- *  test_gpu_*_tune_pro). */
-static constexpr bool kSm90BwdF32Pro = false, kSm90BwdF32DqDirect = false;
+ *  workspace pass). On since the sixteenth session: H200 (fifteenth session, call 3) +3.5% / +4.7% / +1-2% at D = 64
+ *  N = 512 causal / N = 256 causal / N = 512, equal outputs (rel <= 6.5e-8 to the code before); the GPU suite with
+ *  test_gpu_{f32_backward,attention,modes,nan}_tune_pro passed (sixteenth session, call 1). Tuning builds'
+ *  JFA_TUNE_SM90_F32_BWD_PRO=0 / JFA_TUNE_SM90_F32_BWD_DQD=0 turn them off. */
+static constexpr bool kSm90BwdF32Pro = true, kSm90BwdF32DqDirect = true;
 /** Whether the sm90 float32 backward runs persistent (bwd_f32.cuh PERSIST: min(SMs, tiles) CTAs walking the tiles;
- *  the next tile's K / V load and split while the last one's dK / dV are stored, no gap between CTAs): for N <= 512,
- *  where a CTA's ~2 blocks of fixed cost meet 2-16 blocks of work (bench/RESULTS.md, fifteenth session). Off: written
- *  in the fifteenth session without a GPU; tuning builds' JFA_TUNE_SM90_F32_BWD_PERSIST=1 turns it on (test entries
- *  test_gpu_{f32_backward,attention,modes,nan}_tune_persist). */
-static constexpr bool kSm90BwdF32Persist = false;
+ *  the next tile's K / V load and split while the last one's dK / dV are stored, no gap between CTAs), and up to
+ *  which key count (kSm90BwdF32PersistMaxNk): N <= 512 is where a CTA's ~2 blocks of fixed cost meet 2-16 blocks of
+ *  work (bench/RESULTS.md, fifteenth session). On since the sixteenth session: its test entries
+ *  (test_gpu_{f32_backward,attention,modes,nan}_tune_persist) passed on the H200 and D = 64 with dQ into dq ran
+ *  +1.5-3.5% above the new prologue at N = 256 / 512 (call 1). Larger N unmeasured: the static walk gives causal
+ *  tiles of unequal work no balancing, so the bound stays where it was measured. Tuning builds'
+ *  JFA_TUNE_SM90_F32_BWD_PERSIST=1 runs it at every N, =0 never. */
+static constexpr bool kSm90BwdF32Persist = true;
+static constexpr int64_t kSm90BwdF32PersistMaxNk = 512;
 /** Whether the 16-bit backward's accumulate mode (the ring's float32 dK / dV accumulators) adds dK and dV through
  *  shared memory as 16-byte pieces (bwd.cuh's epilogue, dK then dV through one float32 tile), as its non-accumulate
- *  calls store them since the fourteenth session, instead of element by element from the fragments. Off: written in
- *  the fifteenth session without a GPU; tuning builds' JFA_TUNE_SM90_BWD_ACCV=1 turns it on (test entries
- *  test_gpu_{modes,sm90_bwd}_tune_accv, test_ring_gpu_np1_accumulate_accv). */
-static constexpr bool kSm90BwdAccVec = false;
+ *  calls store them since the fourteenth session, instead of element by element from the fragments. On since the
+ *  sixteenth session: test_gpu_{modes,masks}_tune_accv and test_ring_gpu_np1_accumulate_accv passed on the H200
+ *  (call 1); jfa_ring P = 1 accumulate mode bf16 D = 128 causal N = 16384, two A / B pairs 334.7 -> 362.5 and
+ *  344.9 -> 345.0 TFLOP/s (no loss; the gain within the pairs' spread). Tuning builds' JFA_TUNE_SM90_BWD_ACCV=0 turns
+ *  it off. */
+static constexpr bool kSm90BwdAccVec = true;
 
 /** Whether the sm90 backward-JVP (bwd_jvp.cuh: bf16 / fp16, D = 64 / 128, causal and interval masks) takes
  *  the calls it can by default (family.cu; JFA_SM90_BWD_JVP=1 / 0 overrides per call). On since the
