@@ -60,11 +60,16 @@ int gt_expected_bwd_path(int64_t D);
  *  and the slabs at 96 do not read its words), else sm80 where gt_expected_bwd_path says sm90. */
 int gt_expected_bwd_dense_path(int64_t D);
 /** The kernel family jfa must pick for a float32 forward (jvp = 0) or fused forward+JVP with
- *  packed tensors at head dim D (beyond_causal: masks other than causal), honouring
- *  JFA_KERNEL_PATH: sm90 (wgmma TF32) at D = 32, 64 and 128 (the JVP at 32 and 64), unmasked or causal, on
+ *  packed tensors at head dim D (beyond_causal: masks other than causal and a boolean dense mask), honouring
+ *  JFA_KERNEL_PATH: sm90 (wgmma TF32) at D = 32, 64 and 128 (the JVP at 32 and 64), unmasked, causal or with a
+ *  boolean dense mask, on
  *  compute capability 9.0 in JFA_SM90_F32 builds; else sm80 (mma.sync TF32) for D a multiple of
  *  4 up to 256 (the forward at 128 < D <= 192 on its D = 256 tiles); else simt. */
 int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal);
+/** Whether the sm90 float32 forward / JVP take boolean dense masks (JFA_SM90_F32_DENSE, else the library's
+ *  tiles.h kSm90F32Dense, which GT_SM90_F32_DENSE_DEFAULT mirrors): where not, a boolean mask is beyond causal
+ *  for gt_expected_f32_path. */
+int gt_sm90_f32_dense_on(void);
 /** The family of a float32 backward with packed tensors at head dim D (beyond_causal: masks other
  *  than causal): sm90 (wgmma TF32, sm90/bwd_f32.cuh) at D = 64, unmasked or causal, on compute
  *  capability 9.0 in JFA_SM90_F32 builds when it is switched on (JFA_SM90_F32_BWD=1, or unset with the

@@ -79,6 +79,13 @@ static const mcase_t cases[] = {
     {FH, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0},
     {F32, 0, 1, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1},
     {F32, 1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0},
+    /* float32 boolean masks on the sm90 float32 forward / JVP (fwd_f32.cuh DM; D = 128's JVP on sm80), the
+       backward on sm80's float32 kernel with the mask's bits in shared memory: several key blocks, words split
+       across blocks (BN 32 / 64 / 128), causal both ways with Nq != Nk, GQA, broadcast mask axes */
+    {F32, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1},
+    {F32, 1, 1, 4, 2, 200, 300, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0},
+    {F32, 0, 1, 2, 2, 300, 200, 32, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1},
+    {F32, 1, 2, 2, 1, 1000, 1000, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0},
     /* combinations */
     {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_BOOL, 0, 0, 1},       /* window + dense */
     {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,1", NULL, DN_F32, 1, 1, 1},       /* seqs + window + bias */
@@ -224,6 +231,12 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&o), gb_get(&lse);
   const int tc = gt_tensor_core_dim(c->dt, D); /* aligned 16-bit: a tensor-core family must take it */
   if (tc) snprintf(nm, sizeof(nm), "case %d fwd", ci), gt_check_tensor_core(gpu, nm, 0);
+  /* float32 without windows, packed sequences or positions: the sm90 float32 kernel takes boolean dense masks
+     (gt_expected_f32_path's beyond-causal masks are the others), the backward runs on sm80 with any dense mask */
+  const int f32_chk = c->dt == F32 && (c->mask == NONE || c->mask == TL || c->mask == BR) && c->wl == UNB &&
+                      c->wr == UNB && !c->seq_q;
+  const int f32_other = c->dense != DN_NONE && (c->dense != DN_BOOL || !gt_sm90_f32_dense_on());
+  if (f32_chk) snprintf(nm, sizeof(nm), "case %d fwd", ci), gt_check_path(gpu, nm, 0, gt_expected_f32_path(D, 0, f32_other));
   snprintf(nm, sizeof(nm), "case %d fwd O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d fwd lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
 
@@ -232,6 +245,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
         "forward_jvp");
   gb_get(&o), gb_get(&lse), gb_get(&od), gb_get(&mu);
   if (tc) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_tensor_core(gpu, nm, 0);
+  if (f32_chk) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_path(gpu, nm, 0, gt_expected_f32_path(D, 1, f32_other));
   snprintf(nm, sizeof(nm), "case %d jvp O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d jvp lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
   snprintf(nm, sizeof(nm), "case %d jvp Od", ci), gt_compare(nm, od.val, rod, nq, tol);
@@ -248,6 +262,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     snprintf(nm, sizeof(nm), "case %d bwd", ci);
     gt_check_path(gpu, nm, 1, c->dense && c->dense != DN_BOOL && e == GT_PATH_SM90 ? GT_PATH_SM80 : e);
   }
+  if (f32_chk && c->dense)
+    snprintf(nm, sizeof(nm), "case %d bwd", ci), gt_check_path(gpu, nm, 1, gt_expected_f32_bwd_path(D, 1));
   snprintf(nm, sizeof(nm), "case %d bwd dQ", ci), gt_compare(nm, dq.val, rdq, nq, tol);
   snprintf(nm, sizeof(nm), "case %d bwd dK", ci), gt_compare(nm, dk.val, rdk, nk, tol);
   snprintf(nm, sizeof(nm), "case %d bwd dV", ci), gt_compare(nm, dv.val, rdv, nk, tol);

@@ -220,6 +220,14 @@ __device__ __forceinline__ bool mask_word_bit(const uint64_t *w, int64_t kb0, in
   return bmap_bit(w, kb0, c, BN) != 0;
 }
 
+/** Bits [lo, hi) of a 64-bit word (0 <= lo, hi <= 64; none when hi <= lo): a row's visible keys of one
+ *  word, to combine with a boolean mask's bits (the sm90 forwards' BITS). */
+__device__ __forceinline__ uint64_t bits_range(int lo, int hi) {
+  const uint64_t h = hi >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << hi) - 1);
+  const uint64_t l = lo >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << lo) - 1);
+  return h & ~l;
+}
+
 /** Issues cp.async copies of a boolean mask's bits of rows q0.. (BM of them) for keys n0..
  *  (NWB words, n0 a multiple of 64) into dst[BM][NWB] (shared memory, 8-byte aligned); rows
  *  past Nq are zero-filled. The caller commits and waits with its other copies. */

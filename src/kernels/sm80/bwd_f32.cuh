@@ -68,10 +68,14 @@ struct BwdF32 {
      KLO floats after K */
   static constexpr int LO = 4 * BM * DS, KLO = 2 * BN * DS + 8 * BM * DS;
   static_assert(BM % 16 == 0 && D % 32 == 0, "float32 backward tiles: BM multiple of 16, D of 32");
+  /* masked: the rows' key intervals ([2][BM] lo, hi) and a boolean dense mask's bits ([2][BM][BN / 64] words,
+     16-byte aligned) */
+  static constexpr int NWB = BN / 64;
+  static_assert(BN % 64 == 0, "the dense mask's words need BN to be a multiple of 64");
   static constexpr size_t smem_bytes(bool masked) {
     return sizeof(float) * ((size_t)2 * BN * DS + (size_t)(SPLIT ? 8 : 4) * BM * DS + (size_t)2 * BM * BNS +
                             (size_t)4 * BM + (size_t)(SPLIT >= 2 ? BN * DS : 0)) +
-           (masked ? sizeof(int) * 4 * BM : 0);
+           (masked ? sizeof(int) * 4 * BM + 16 + sizeof(uint64_t) * 2 * BM * NWB : 0);
   }
   /* the kernel leaves SPLIT out of its sm_8x code: no sm_8x device has more than 163 KiB */
   static_assert(SPLIT == 0 || smem_bytes(false) > 163 * 1024, "a SPLIT row that an sm_8x device could take");
@@ -169,6 +173,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
   float *del_s = lse_s + 2 * BM;   /* [2][BM] */
   int *klo_s = (int *)(del_s + 2 * BM); /* [2][BM] key intervals of the rows (masked only) */
   int *khi_s = klo_s + 2 * BM;          /* [2][BM] */
+  /* [2][BM][NWB] (masked only): a boolean dense mask's bits of the rows, for blocks its map does not call full */
+  constexpr int NWB = C::NWB;
+  uint64_t *bits_s = (uint64_t *)(((uintptr_t)(khi_s + 2 * BM) + 15) & ~(uintptr_t)15);
 
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
@@ -187,12 +194,23 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
   const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb, per_head = qbs.per_head;
   const int64_t total = per_head * grp;
 
+  /* masked: the dense mask's block-map flags of the block being prefetched (BMAP_VISIBLE alone: full, no
+     per-element test; otherwise partial or empty, masked per element: a boolean mask through its bits in bits_s,
+     copied with the block's Q and dO, an additive one from the mask itself) */
+  int pf_dfl = BMAP_VISIBLE;
+  const int64_t klast = min(n0 + BN, p.Nk);
+
   tc_load_tile<float, D, BN, NTHREADS>(Ks, a.k, b, hk, n0, p.Nk, a.Dreal);
   tc_load_tile<float, D, BN, NTHREADS>(Vs, a.v, b, hk, n0, p.Nk, a.Dreal);
 
   auto prefetch = [&](int64_t h, int64_t q0, int buf) {
     tc_load_tile<float, D, BM, NTHREADS>(Qs + buf * BM * DS, a.q, b, h, q0, p.Nq, a.Dreal);
     tc_load_tile<float, D, BM, NTHREADS>(dOs + buf * BM * DS, a.dout, b, h, q0, p.Nq, a.Dreal);
+    if (MASKED && a.mk.dm_kind) {
+      pf_dfl = mask_map_flags(a.mk, b, h, q0, min(q0 + BM, p.Nq), n0, klast);
+      if (pf_dfl != BMAP_VISIBLE && a.mk.bm_bits)
+        mask_words_async<BM, NWB, NTHREADS>(bits_s + buf * BM * NWB, a.mk, b, h, q0, n0);
+    }
     for (int r = threadIdx.x; r < BM; r += NTHREADS) {
       const int64_t i = q0 + r;
       float l = INFINITY, dl = 0.f;
@@ -295,6 +313,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
       f32_split_own<D, BM, NTHREADS, LO>(dOs + buf * BM * DS);
     }
     __syncthreads();
+    /* this block's dense-mask class (read before the next prefetch sets pf_dfl) */
+    const bool dmask = MASKED && a.mk.dm_kind && pf_dfl != BMAP_VISIBLE;
     const int64_t h = h_cur, q0 = qb_cur * BM;
     if (++qb_cur == nqb) {
       qb_cur = qb_start;
@@ -410,7 +430,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
             const int kj = (int)n0 + kl;
             if (kj < klo_s[buf * BM + qi] || kj >= khi_s[buf * BM + qi])
               pv = 0.f;
-            else if (a.mk.dm_kind)
+            else if (dmask && a.mk.bm_bits) {
+              if (!((bits_s[(buf * BM + qi) * NWB + (kl >> 6)] >> (kl & 63)) & 1u)) pv = 0.f;
+            } else if (dmask)
               pv = p_cap1(exp2f(fmaf(st[nt][e], scale_lo,
                                      fmaf(st[nt][e], a.scale, mask_dense(a.mk, b, h, q0 + qi, kj) - lb[qi])) *
                                 kLog2e));

@@ -269,6 +269,22 @@ __global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
     const float *Vs = KV + stage + C::OFF_V + v_lane;
     const float *Vds = Vs + (C::OFF_VD - C::OFF_V);
 
+    /* a boolean dense mask's bits: this warp's rows' words of the block, loaded before the
+       products that hide their latency (as fwd.cuh's; after them, the forward waited for the
+       loads once a block: the sixteenth session measured the D = 64 dense forward at half the
+       unmasked kernel's rate) */
+    uint64_t dw[MT][2][NT > 8 ? NT / 8 : 1];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        if (MASKED && a.mk.bm_bits)
+          mask_row_words(a.mk, b, h, m0 + wrow + mt * 16 + g + rr * 8, (int64_t)jb * BN, dw[mt][rr]);
+        else
+#pragma unroll
+          for (int w = 0; w < (NT > 8 ? NT / 8 : 1); ++w) dw[mt][rr][w] = 0;
+      }
+
     /* S = Q K^T (and Sd = Qd K^T + Q Kd^T) */
     float s[MT][NT][4];
     float sd[JVP ? MT : 1][JVP ? NT : 1][4];
@@ -324,26 +340,10 @@ __global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
           for (int e = 0; e < 4; ++e)
             sd[JVP ? mt : 0][JVP ? nt : 0][e] += sd2[SD2 ? mt : 0][SD2 ? nt : 0][e];
 
-    /* mask, online softmax */
-    /* a dense mask applies per element in every block (its block map is not read here); a
-       boolean one through its bits, this warp's rows' words of the block */
+    /* mask, online softmax: a dense mask applies per element in every block (its block map is
+       not read here; dw was loaded before the products) */
     BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)jb * BN, kin_lo, kin_hi);
-    uint64_t dw[MT][2][NT > 8 ? NT / 8 : 1];
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int rr = 0; rr < 2; ++rr)
-#pragma unroll
-        for (int w = 0; w < (NT > 8 ? NT / 8 : 1); ++w) dw[mt][rr][w] = 0;
-    if (MASKED && a.mk.dm_kind) {
-      bm.dense = true;
-      if (a.mk.bm_bits)
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-          for (int rr = 0; rr < 2; ++rr)
-            mask_row_words(a.mk, b, h, m0 + wrow + mt * 16 + g + rr * 8, (int64_t)jb * BN, dw[mt][rr]);
-    }
+    if (MASKED && a.mk.dm_kind) bm.dense = true;
     fwd_softmax_block<MT, NT, DT, JVP, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow, lrow,
                                                 nrow, crow, dw);
 

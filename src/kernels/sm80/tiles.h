@@ -231,7 +231,9 @@ constexpr size_t sm80_f32_fwd_smem_bytes(const Sm80Tile &t, bool masked) {
  *  lacks the bytes); family.cu declines a call above the device's opt-in. */
 constexpr size_t sm80_f32_bwd_smem_bytes(const Sm80Tile &t, bool masked) {
   const size_t BN = 16 * (size_t)t.NW, BM = (size_t)t.BM, DS = (size_t)t.D + 4;
-  return 4 * (2 * BN * DS + 4 * BM * DS + 2 * BM * (BN + 8) + 4 * BM) + (masked ? 4 * 4 * BM : 0);
+  /* masked: the key intervals (4 BM ints), then 16-byte aligned a boolean mask's words ([2][BM][BN / 64]) */
+  return 4 * (2 * BN * DS + 4 * BM * DS + 2 * BM * (BN + 8) + 4 * BM) +
+         (masked ? 4 * 4 * BM + 16 + 8 * 2 * BM * (BN / 64) : 0);
 }
 
 /** The head dim the sm80 kernels run a call of head dim D at (D rounded up to a row of the

@@ -21,14 +21,26 @@ bool sm90_compiled(void) {
 }
 
 #ifdef JFA_SM90_F32
-/* The float32 kernel (fwd_f32.cuh): D = 32, 64 and 128 (the JVP 32 and 64), unmasked or causal. */
+/* Boolean dense masks on the float32 forward / JVP (fwd_f32.cuh DM) when JFA_SM90_F32_DENSE=1 (read per call), else
+   kSm90F32Dense (tiles.h: on); JFA_SM90_F32_DENSE=0 leaves them to sm80. */
+static bool sm90_f32_dense_on(void) {
+  const char *e = getenv("JFA_SM90_F32_DENSE");
+  return e ? strcmp(e, "0") != 0 : kSm90F32Dense;
+}
+
+/* The float32 kernel (fwd_f32.cuh): D = 32, 64 and 128 (the JVP 32 and 64), unmasked, causal, or with a boolean
+   dense mask (and causal). */
 static const char *fwd_f32_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   const bool jvp = c.qd != nullptr;
   if (p->D != 32 && p->D != 64 && p->D != 128) return "float32 head dim not 32, 64 or 128";
   if (jvp && p->D == 128) return "float32 JVP head dim 128 (the 3xTF32 planes of D = 128 do not fit)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (problem_has_masks(p)) return "float32 with masks other than causal (the sm80 float32 kernel takes them)";
+  /* a boolean dense mask (fwd_f32.cuh's DM), with or without causal; windows, packed sequences and additive masks
+     run on the sm80 float32 kernel */
+  if (problem_has_masks(p) && (p->windowed || p->nseq > 0 || !p->dmask || p->dmask->dtype != JFA_DTYPE_BOOL))
+    return "float32 with windows, packed sequences or an additive mask (the sm80 float32 kernel takes them)";
+  if (p->dmask && !sm90_f32_dense_on()) return "float32 with a dense mask: JFA_SM90_F32_DENSE=0 (tiles.h kSm90F32Dense)";
   if (!(p->scale > 0)) return "scale <= 0 (the FAST softmax needs scale > 0)";
   if (p->B > 65535 || p->Hq > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
     return "B or Hq above 65535, or Nq or Nk >= 2^31";

@@ -145,13 +145,6 @@ __device__ __forceinline__ int fwd_next_live(const uint32_t *live, bool skip, in
   return nblk;
 }
 
-/* Bits [lo, hi) of a 64-bit word (0 <= lo, hi <= 64; none when hi <= lo). */
-__device__ __forceinline__ uint64_t bits_range(int lo, int hi) {
-  const uint64_t h = hi >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << hi) - 1);
-  const uint64_t l = lo >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << lo) - 1);
-  return h & ~l;
-}
-
 /* S = Q K^T (, Sd = Qd K^T + Q Kd^T) of one warpgroup's 64 rows (qrow: their byte offset in
    a Q half) against the stage at kv: k16 steps along D, 4 per 64-column half. Issues only. */
 template <typename T, int D, int BN, bool JVP, int ST, bool CS, int STV = 0, int NC = 0>

@@ -256,7 +256,7 @@ __device__ __forceinline__ void f32_s_step(float *s, float *sd, const uint32_t *
 /* QREG in the JVP: Qd's fragments reloaded per block in chunks of QDC k8 steps, two chunks in flight */
 constexpr int kF32Qdc = 2;
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF, bool MPASS = false>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF, bool MPASS = false, bool DM = false>
 __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                 const __grid_constant__ Sm90Maps tm, int64_t hg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -362,9 +362,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
     if constexpr (QDKEEP) {
       if (nblk > 0) f32_q_frags<QC, BM, PRECISE>(qdk, qdk_lo, smqd, wrow + g, g, t4, 0);
     }
-    uint64_t dw[1][2][NT > 8 ? NT / 8 : 1]; /* no dense mask (family.cu): never read */
+    /* DM (a boolean dense mask, family.cu): this lane's two rows' mask words of the block, then in place their
+       visibility bits (the words and the causal / key-count limits combined: fwd_softmax_block's BITS); unmasked
+       and causal: never read */
+    constexpr int NWD = NT > 8 ? NT / 8 : 1;
+    uint64_t dw[1][2][NWD];
 #pragma unroll
-    for (int w = 0; w < (NT > 8 ? NT / 8 : 1); ++w) dw[0][0][w] = dw[0][1][w] = 0;
+    for (int w = 0; w < NWD; ++w) dw[0][0][w] = dw[0][1][w] = 0;
     if (wg == 1 && nblk > 0) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first */
     for (int j = 0; j < nblk; ++j) {
       const int st = j % ST;
@@ -464,13 +468,33 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
         }
       }
       if (!(wg == 1 && j == nblk - 1)) named_bar_arrive(2 - wg, 256);
+      /* DM: the rows' mask words of block j (the bit-packed rows of its block map, from L2), loaded while the score
+         products run (issued here, not before them: held across the products, the 3xTF32 JVP spilled) */
+      if constexpr (DM) {
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr) mask_row_words(a.mk, b, h, m0 + wrow + g + rr * 8, (int64_t)j * BN, dw[0][rr]);
+      }
       wg_wait<0>();
       wg_reg_fence<NT * 4>(&s[0][0][0]);
       if (JVP) wg_reg_fence<NT * 4>(&sd[0][0][0]);
 
       BlockMask bm = fwd_block_mask<BN, false>(a, m0, (int64_t)j * BN, 0, 0);
-      fwd_softmax_block<1, NT, DT, JVP, false, true, false, 0, MPASS, JVP>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s,
-                                                                       sd, o, u, mrow, lrow, nrow, crow, dw);
+      if constexpr (DM) {
+        /* every block per element: row rl sees columns c < klim with c - rl <= cdiff (causal) whose mask bit is
+           set; BN < 64: the block is part of its word (bits from key kb0 % 64) */
+        bm.need = true;
+        const int sh = BN < 64 ? (int)(bm.kb0 & 63) : 0;
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr) {
+          const int rl = wrow + g + rr * 8;
+          const int hi = (int)min((int64_t)bm.klim, max((int64_t)0, (int64_t)bm.cdiff + rl + 1));
+#pragma unroll
+          for (int k = 0; k < NWD; ++k)
+            dw[0][rr][k] = (bits_range(0, min(max(hi - 64 * k, 0), 64)) & (dw[0][rr][k] >> sh)) >> (2 * t4);
+        }
+      }
+      fwd_softmax_block<1, NT, DT, JVP, DM, true, DM, 0, MPASS, JVP>(a, bm, b, h, m0, wrow, g, t4, nullptr, nullptr, s,
+                                                                     sd, o, u, mrow, lrow, nrow, crow, dw);
 
       /* O += P V (, U += P (Sd - c) V + P Vd): P's fragments as A (the key permutation of Vt) */
       uint32_t ph[NT][4], pl[NT][4], pdh[JVP ? NT : 1][4], pdl[JVP ? NT : 1][4];
@@ -506,13 +530,13 @@ __global__ void __launch_bounds__(384, 1) fwd_f32_sm90a_kernel(const __grid_cons
 #endif
 }
 
-template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF = true, bool MPASS = false>
+template <int D, int BN, bool JVP, int ST, bool PRECISE, bool QREG, bool SF = true, bool MPASS = false, bool DM = false>
 static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90F32<D, BN, JVP, ST, PRECISE> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, SF, MPASS>;
+  auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, SF, MPASS, DM>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   const int64_t hg = fwd_causal_group(a.p, a.masked, D, 4, JVP ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
@@ -544,8 +568,22 @@ static jfa_status_t sm90_fwd_f32_tuned(const FwdArgs &a, const Sm90Tensors &t, b
   }
 }
 
+/* A boolean dense mask (family.cu: with or without causal, no other mask): variant 0's tiles with DM, every block's
+   visibility per element from the mask's bit-packed rows. */
+template <int D, bool JVP>
+static jfa_status_t sm90_fwd_f32_dense(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
+  constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, 0);
+  static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
+  if (!a.mk.bm_bits) JFA_FAIL(JFA_ERROR_INTERNAL, "the sm90 float32 kernel's dense mask without its bit-packed rows");
+  if (tf32)
+    return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, true, c.MPASS, true>(a, t,
+                                                                                                                  st);
+  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, true, c.MPASS, true>(a, t, st);
+}
+
 template <int D, bool JVP>
 jfa_status_t sm90_fwd_f32_d(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
+  if (a.masked) return sm90_fwd_f32_dense<D, JVP>(a, t, tf32, st);
 #ifdef JFA_TUNING
   /* the score products' order before SMALLFIRST (variant 0's tiles): for the A / B of its cost and
      for showing test_gpu_f32's large-logit lse check failing on it */

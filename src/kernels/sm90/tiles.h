@@ -454,6 +454,10 @@ static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
  *  86.9; large-logit dQ / dK / dV 2.4-4.1e-4, sm80's 4.3-6.9e-4; bench/RESULTS.md). Its tiles are fixed in
  *  Sm90BwdF32 (BN = 64 keys a CTA, BM = 32 queries a stage, 2 stages: the top of bwd_f32.cuh says why). */
 static constexpr bool kSm90BwdF32 = true;
+/** Whether the sm90 float32 forward / JVP (fwd_f32.cuh DM) take calls with a boolean dense mask (with or without
+ *  causal; family.cu; JFA_SM90_F32_DENSE=1 / 0 overrides per call). On since the sixteenth session: the Triton
+ *  package's float32 with a dense mask ran 1.5x sm80's float32 forward there (H200, D = 64, N = 4096, call 2). */
+static constexpr bool kSm90F32Dense = true;
 /** Its query rows a block (a stage): 3xTF32 32 (8 tiles of BM x 64 floats a stage: 64 KB, two stages, K, V
  *  and their lo planes 64 KB, the dS planes 32 KB: 225.6 KB), TF32 64 (4 tiles a stage, 64 KB; 194.1 KB):
  *  wgmma N = 64 for the score products and dQ^T. */
