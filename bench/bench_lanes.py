@@ -12,8 +12,10 @@ each, TFLOP/s over the VISIBLE area (fwd = 4 B H visible D, JVP = 3x, bwd = 2.5x
     the folder holding jvp_flash_attention/ (a copy of shared/seed);
   - F.scaled_dot_product_attention with PyTorch's default backend choice: forward, backward.
 B * N = --tokens and H * D = --width as jfa_bench. Masks: none, causal, dense (a random boolean
-(B, H, N, N) mask keeping half the keys, the same tensor for every library), window<W> (causal with
-W keys to the left, jfa only). Medians of CUDA-event timings (timing.py).
+(B, H, N, N) mask keeping half the keys, the same tensor for every library), bias (an additive (B, H, N, N) mask in the lane's
+dtype, N(0, 1) values with half the entries -100, the Triton package's MASK_CONST, which its mask check requires:
+every key counted visible), window<W> (causal with W keys to
+the left, jfa only). Medians of CUDA-event timings (timing.py).
 
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_lanes.py \
         --lanes float32:64:2048:none,bfloat16:256:4096:none --triton-path .seed
@@ -38,7 +40,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 def visible(N, mask, m):
     """Visible (query, key) pairs per (batch, head)."""
-    if mask == "none":
+    if mask in ("none", "bias"):
         return N * N
     if mask == "causal":
         return N * (N + 1) // 2
@@ -129,6 +131,9 @@ def run_lane(a, dtype, D, N, mask, triton):
     m, causal, window = None, mask == "causal", None
     if mask == "dense":
         m = torch.rand(B, H, N, N, device="cuda", generator=g) < 0.5
+    elif mask == "bias":
+        m = torch.randn(B, H, N, N, device="cuda", dtype=dt, generator=g)
+        m.masked_fill_(torch.rand(B, H, N, N, device="cuda", generator=g) < 0.5, -100.0)
     elif mask.startswith("window"):
         causal, window = True, (int(mask[6:]), 0)
     vis = visible(N, mask, m)

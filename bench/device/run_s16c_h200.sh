@@ -10,7 +10,8 @@
 #   2. compute-sanitizer memcheck on test_gpu_masks 27;
 #   3. bench_lanes.py: float32 dense (half the keys) D = 64 / 128, N = 4096, both precisions, against the Triton
 #      package and SDPA; then D = 64 on sm80 alone (JFA_KERNEL_PATH=sm80: the forward's and backward's change there);
-#   4. bench_lanes.py: float32 D = 64 / 128, N = 4096 unmasked, both precisions (issue 17's lanes again);
+#   4. bench_lanes.py: float32 D = 64 N = 4096 with an additive mask (never measured), then float32 D = 64 / 128,
+#      N = 4096 unmasked, both precisions (issue 17's lanes again);
 #   5. the rest of the GPU suite in the time left.
 # Logs in $OUT.   bash bench/device/run_s16c_h200.sh
 set -u
@@ -32,6 +33,8 @@ timeout $(left 95) python3 bench/bench_lanes.py --iters 5 --triton-path .seed --
   --lanes float32:64:4096:dense,float32:128:4096:dense 2>&1 | tee "$OUT/lanes_dense.log"
 timeout $(left 75) env JFA_KERNEL_PATH=sm80 python3 bench/bench_lanes.py --iters 5 --f32-precision highest \
   --lanes float32:64:4096:dense 2>&1 | tee "$OUT/lanes_dense_sm80.log"
+timeout $(left 75) python3 bench/bench_lanes.py --iters 5 --triton-path .seed --f32-precision highest \
+  --lanes float32:64:4096:bias 2>&1 | tee "$OUT/lanes_bias.log"
 timeout $(left 60) python3 bench/bench_lanes.py --iters 5 --triton-path .seed --f32-precision highest,high \
   --lanes float32:64:4096:none,float32:128:4096:none 2>&1 | tee "$OUT/lanes_f32.log"
 (cd $B && timeout $(left 0) ctest -L gpu -j8 --timeout 200 --output-on-failure -E "64bit|$K") > "$OUT/ctest_rest.log" 2>&1
