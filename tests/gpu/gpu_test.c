@@ -249,6 +249,14 @@ int gt_sm90_f32_dense_on(void) {
   return e ? strcmp(e, "0") != 0 : GT_SM90_F32_DENSE_DEFAULT;
 }
 
+/* src/kernels/sm90/tiles.h kSm90BwdF32Dense (boolean dense masks on the sm90 float32 backward; off): keep in step */
+#define GT_SM90_F32_BWD_DENSE_DEFAULT 0
+
+int gt_sm90_f32_bwd_dense_on(void) {
+  const char *e = getenv("JFA_SM90_F32_BWD_DENSE");
+  return e ? strcmp(e, "0") != 0 : GT_SM90_F32_BWD_DENSE_DEFAULT;
+}
+
 /* src/kernels/sm90/tiles.h kSm90BwdF32 (the sm90 float32 backward on by default): keep in step */
 #define GT_SM90_F32_BWD_DEFAULT 1
 /* src/kernels/sm80/tiles.h kSm80F32Bwd256 (the float32 D = 256 backward on by default): keep in step */

@@ -70,6 +70,10 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal);
  *  tiles.h kSm90F32Dense, which GT_SM90_F32_DENSE_DEFAULT mirrors): where not, a boolean mask is beyond causal
  *  for gt_expected_f32_path. */
 int gt_sm90_f32_dense_on(void);
+/** Whether the sm90 float32 backward takes boolean dense masks (JFA_SM90_F32_BWD_DENSE, else the library's tiles.h
+ *  kSm90BwdF32Dense, which GT_SM90_F32_BWD_DENSE_DEFAULT mirrors): where it does, such a mask is not beyond causal
+ *  for gt_expected_f32_bwd_path. */
+int gt_sm90_f32_bwd_dense_on(void);
 /** The family of a float32 backward with packed tensors at head dim D (beyond_causal: masks other
  *  than causal): sm90 (wgmma TF32, sm90/bwd_f32.cuh) at D = 64, unmasked or causal, on compute
  *  capability 9.0 in JFA_SM90_F32 builds when it is switched on (JFA_SM90_F32_BWD=1, or unset with the

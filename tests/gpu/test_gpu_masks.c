@@ -238,7 +238,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const int tc = gt_tensor_core_dim(c->dt, D); /* aligned 16-bit: a tensor-core family must take it */
   if (tc) snprintf(nm, sizeof(nm), "case %d fwd", ci), gt_check_tensor_core(gpu, nm, 0);
   /* float32 without windows, packed sequences or positions: the sm90 float32 kernel takes boolean dense masks
-     (gt_expected_f32_path's beyond-causal masks are the others), the backward runs on sm80 with any dense mask */
+     (gt_expected_f32_path's beyond-causal masks are the others), the backward runs on sm80 with any dense mask but
+     where the sm90 float32 backward takes boolean ones (gt_sm90_f32_bwd_dense_on: D = 64) */
   const int f32_chk = c->dt == F32 && (c->mask == NONE || c->mask == TL || c->mask == BR) && c->wl == UNB &&
                       c->wr == UNB && !c->seq_q;
   const int f32_other = c->dense != DN_NONE && (c->dense != DN_BOOL || !gt_sm90_f32_dense_on());
@@ -269,7 +270,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     gt_check_path(gpu, nm, 1, c->dense && c->dense != DN_BOOL && e == GT_PATH_SM90 ? GT_PATH_SM80 : e);
   }
   if (f32_chk && c->dense)
-    snprintf(nm, sizeof(nm), "case %d bwd", ci), gt_check_path(gpu, nm, 1, gt_expected_f32_bwd_path(D, 1));
+    snprintf(nm, sizeof(nm), "case %d bwd", ci),
+        gt_check_path(gpu, nm, 1, gt_expected_f32_bwd_path(D, !(c->dense == DN_BOOL && gt_sm90_f32_bwd_dense_on())));
   snprintf(nm, sizeof(nm), "case %d bwd dQ", ci), gt_compare(nm, dq.val, rdq, nq, tol);
   snprintf(nm, sizeof(nm), "case %d bwd dK", ci), gt_compare(nm, dk.val, rdk, nk, tol_kv);
   snprintf(nm, sizeof(nm), "case %d bwd dV", ci), gt_compare(nm, dv.val, rdv, nk, tol_kv);

@@ -71,7 +71,7 @@
 #include "kernels/sm90/bwd_stats.cuh"
 #include "kernels/sm90/fwd_f32.cuh"
 
-template <int D, int BM_, bool PRECISE> struct Sm90BwdF32 {
+template <int D, int BM_, bool PRECISE, bool DM = false> struct Sm90BwdF32 {
   static_assert(D == 64, "the sm90 float32 backward: D = 64");
   static constexpr int BN = 64, BM = BM_, ST = 2, NTHREADS = 384;
   static constexpr int NQ = BM / 8, DT = D / 8, KD = D / 8, KQ = BM / 8, KK = BN / 8;
@@ -83,7 +83,9 @@ template <int D, int BM_, bool PRECISE> struct Sm90BwdF32 {
   static constexpr uint32_t STAGE_OFF = NKC * TK, STAGE_BYTES = NSP * TQ;
   static constexpr uint32_t DS_OFF = STAGE_OFF + ST * STAGE_BYTES, DS_BYTES = (uint32_t)BM * BN * 4;
   static constexpr uint32_t STAT_OFF = DS_OFF + 2 * NDS * DS_BYTES; /* lse [ST][BM], delta [ST][BM] */
-  static constexpr uint32_t BAR_OFF = STAT_OFF + 2 * ST * BM * 4;   /* full, conv, empty [ST]; kv, kvc, kve */
+  /* DM (a boolean dense mask): the rows' mask words of the CTA's 64 keys, [ST][BM] */
+  static constexpr uint32_t MW_OFF = STAT_OFF + 2 * ST * BM * 4;
+  static constexpr uint32_t BAR_OFF = MW_OFF + (DM ? ST * BM * 8 : 0); /* full, conv, empty [ST]; kv, kvc, kve */
   static constexpr size_t SMEM = BAR_OFF + 8 * (3 * ST + 3) + 1024;
   /* the parts of a stage (offsets from its start) */
   static constexpr uint32_t q_raw = 0, do_raw = TQ, q_lo = 2 * TQ, do_lo = 3 * TQ;
@@ -196,11 +198,12 @@ struct F32bWalk {
   int tl, G, tk, tot;
 };
 
-template <int D, int BM_, bool PRECISE, bool DQTMA, bool KREG, bool SMALLFIRST, bool PERSIST = false>
+template <int D, int BM_, bool PRECISE, bool DQTMA, bool KREG, bool SMALLFIRST, bool PERSIST = false, bool DM = false>
 __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_constant__ BwdArgs a,
                                                                 const __grid_constant__ Sm90BwdF32Maps tm, int64_t hg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90BwdF32<D, BM_, PRECISE> C;
+  typedef Sm90BwdF32<D, BM_, PRECISE, DM> C;
+  static_assert(!DM || !PERSIST, "DM: the non-persistent kernel");
   static_assert(C::DS_BYTES == (uint32_t)C::BM * D * 4, "dQ staged in a dS plane (BN = D)");
   static_assert(!PERSIST || C::NDS * C::DS_BYTES >= 128 * (D / 8) * 4 * 4, "PERSIST: the dK / dV handoff in a dS region");
   constexpr int BM = C::BM, BN = C::BN, ST = C::ST, NQ = C::NQ, DT = C::DT;
@@ -209,6 +212,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
   unsigned char *sm = smraw + (sbase - smem_u32(smraw));
   const uint32_t sK = sbase + C::K_OFF, sV = sbase + C::V_OFF, sSTG = sbase + C::STAGE_OFF;
   float *lse_s = (float *)(sm + C::STAT_OFF), *del_s = lse_s + ST * BM;
+  uint64_t *mw_s = (uint64_t *)(sm + C::MW_OFF); /* DM: [ST][BM] */
   const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], conv[ST], empty[ST], kv, kvc, kve */
   const uint32_t bar_conv = bar + 8 * ST, bar_empty = bar + 16 * ST, bar_kv = bar + 24 * ST, bar_kvc = bar_kv + 8;
   const uint32_t bar_kve = bar_kvc + 8; /* PERSIST: the consumers are done with a tile's K and V */
@@ -303,8 +307,10 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
            stats' latency nor the TMA's waits for the other (tuning builds' JFA_TUNE_BWD_OLD=1: read after the stage is
            free, the TMA after them, as before the fourteenth session) */
         float lr[BM / 32], dr[BM / 32];
+        uint64_t mr[BM / 32]; /* DM: the lane's rows' mask words of keys n0.. (with the stats) */
         const bool old = !PERSIST && a.tune_old == 1;
         if (!old) bwd_load_stats<BM, false>(a, b, hk * grp, qb_start * BM, lane, lr, dr);
+        if (DM && !old) bwd_load_words<BM>(a.mk, b, hk * grp, qb_start * BM, n0, lane, mr);
         for (int64_t it = 0; it < total; ++it) {
           const int64_t gi = w.G + it;
           const int st = (int)(gi % ST), use = (int)(gi / ST);
@@ -314,6 +320,10 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
           if (old) {
             bwd_load_stats<BM, false>(a, b, h, q0, lane, lr, dr);
             bwd_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
+            if (DM) {
+              bwd_load_words<BM>(a.mk, b, h, q0, n0, lane, mr);
+              bwd_store_words<BM>(mw_s + st * BM, lane, mr);
+            }
           }
           if (lane == 0) {
             if (old) mbar_arrive_expect_tx(full, 2 * C::TQ);
@@ -325,9 +335,13 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
             }
           }
           if (!old) bwd_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
+          if (DM && !old) bwd_store_words<BM>(mw_s + st * BM, lane, mr);
           if (lane != 0 || !old) mbar_arrive(full);
-          if (!old && it + 1 < total)
-            bwd_load_stats<BM, false>(a, b, hk * grp + (it + 1) / per_head, (qb_start + (it + 1) % per_head) * BM, lane, lr, dr);
+          if (!old && it + 1 < total) {
+            const int64_t hn = hk * grp + (it + 1) / per_head, qn = (qb_start + (it + 1) % per_head) * BM;
+            bwd_load_stats<BM, false>(a, b, hn, qn, lane, lr, dr);
+            if (DM) bwd_load_words<BM>(a.mk, b, hn, qn, n0, lane, mr);
+          }
         }
       }
       } while (PERSIST && next_tile(w));
@@ -373,6 +387,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
     unsigned char *dsp = sm + C::DS_OFF + (size_t)wg * C::NDS * C::DS_BYTES;
     const uint32_t sDS = sbase + C::DS_OFF + (uint32_t)wg * C::NDS * C::DS_BYTES;
     const float *lb = lse_s + st * BM, *db = del_s + st * BM;
+    const uint64_t *mwb = mw_s + st * BM; /* DM */
     const bool dq_issuer = (threadIdx.x & 127) == 0; /* issues and waits for the warpgroup's reduce-adds */
     F32bWalk w = {(int)blockIdx.x, 0, 0, 0};
     do {
@@ -490,8 +505,9 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
       wg_reg_fence<NQ * 4>(&s[0][0]);
       wg_reg_fence<NQ * 4>(&dp[0][0]);
 
-      /* P^T, dS^T in place (the sm80 float32 kernel's arithmetic) */
-      const bool need_mask = n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
+      /* P^T, dS^T in place (the sm80 float32 kernel's arithmetic); DM: every block per element, query qi's word's
+         bit kl (the CTA's keys are one 64-key word) */
+      const bool need_mask = DM || n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
       int cdiff = 1 << 30;
       if (p.causal) {
         const int64_t cd = (p.q_pos0 + q0) - (p.k_pos0 + n0);
@@ -503,7 +519,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         for (int e = 0; e < 4; ++e) {
           const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
           float pv = p_cap1(exp2f(fmaf(s[nt][e], scale_lo, fmaf(s[nt][e], a.scale, -lb[qi])) * kLog2e));
-          if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
+          if (need_mask && (kl >= klim || kl - qi > cdiff || (DM && !((mwb[qi] >> kl) & 1u)))) pv = 0.f;
           s[nt][e] = pv;
           dp[nt][e] = pv * (dp[nt][e] - db[qi]);
         }
@@ -731,9 +747,9 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
 #endif
 }
 
-template <int D, int BM, bool PRECISE, bool DQTMA, bool KREG = true, bool SMALLFIRST = true>
+template <int D, int BM, bool PRECISE, bool DQTMA, bool KREG = true, bool SMALLFIRST = true, bool DM = false>
 static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
-  typedef Sm90BwdF32<D, BM, PRECISE> C;
+  typedef Sm90BwdF32<D, BM, PRECISE, DM> C;
   Sm90BwdF32Maps tm;
   memset(&tm, 0, sizeof(tm));
   JFA_CHECK(tma_map_bhsd(&tm.q, t.q, C::BM));
@@ -745,7 +761,7 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
     if (a.dq_direct) JFA_CHECK(tma_map_bhsd(&tm.dq, t.dq, C::BM));
     else JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
   }
-  auto kern = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST>;
+  auto kern = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST, false, DM>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   /* the persistent form where tiles.h kSm90BwdF32Persist allows, up to kSm90BwdF32PersistMaxNk keys (tuning builds:
@@ -771,7 +787,7 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   ak.f32_pro = pro ? 1 : 0;
   /* (the default's products; the dK / dV handoff needs 16 KB of dS planes a consumer: not the tuning builds' TF32
      at BM = 32) */
-  if constexpr (DQTMA && KREG && SMALLFIRST && C::NDS * C::DS_BYTES >= 128 * (D / 8) * 4 * 4) {
+  if constexpr (!DM && DQTMA && KREG && SMALLFIRST && C::NDS * C::DS_BYTES >= 128 * (D / 8) * 4 * 4) {
     if (persist) {
       auto pk = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST, true>;
       JFA_CUDA_CHECK(cudaFuncSetAttribute(pk, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
@@ -798,6 +814,13 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
    tests' bound 1.5e-3). */
 template <int D> jfa_status_t sm90_bwd_f32_d(const BwdArgs &a, const Sm90BwdTensors &t, bool tf32, cudaStream_t st) {
   constexpr int BM3 = kSm90BwdF32BM, BMT = kSm90BwdF32BMT;
+  /* a boolean dense mask (family.cu: tiles.h kSm90BwdF32Dense / JFA_SM90_F32_BWD_DENSE): the default's products with
+     the rows' mask words (DM), not persistent */
+  if (a.mk.bm_bits) {
+    if (!tf32 && BM3 != 32) JFA_FAIL(JFA_ERROR_INTERNAL, "DM: 32 query rows a 3xTF32 block");
+    return tf32 ? launch_bwd_f32_sm90a<D, BMT, false, true, true, true, true>(a, t, st)
+                : launch_bwd_f32_sm90a<D, BM3, true, true, true, true, true>(a, t, st);
+  }
 #ifdef JFA_TUNING
   const bool atom = tune_variant("JFA_TUNE_SM90_F32_BWD_DQ") == 1;
   if (!tf32 && tune_variant("JFA_TUNE_SM90_F32_BWD_ORDER") == 1) return launch_bwd_f32_sm90a<D, BM3, true, true, true, false>(a, t, st);

@@ -133,13 +133,24 @@ static bool sm90_bwd_f32_on(void) {
   return e ? strcmp(e, "0") != 0 : kSm90BwdF32;
 }
 
-/* The float32 backward: D = 64, unmasked or causal (both alignments). */
+/* Boolean dense masks on the float32 backward (bwd_f32.cuh DM) when JFA_SM90_F32_BWD_DENSE=1 (read per call), else
+   kSm90BwdF32Dense (tiles.h: off until its tests have run on a GPU). */
+static bool sm90_bwd_f32_dense_on(void) {
+  const char *e = getenv("JFA_SM90_F32_BWD_DENSE");
+  return e ? strcmp(e, "0") != 0 : kSm90BwdF32Dense;
+}
+
+/* The float32 backward: D = 64, unmasked, causal (both alignments), or with a boolean dense mask where
+   sm90_bwd_f32_dense_on. */
 static const char *bwd_f32_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!sm90_bwd_f32_on()) return "the sm90 float32 backward is off (JFA_SM90_F32_BWD; tiles.h kSm90BwdF32)";
   if (p->D != 64) return "float32 backward head dim not 64 (the 3xTF32 planes of its stages fill the shared memory)";
   if (!head_dim_built(64)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (problem_has_masks(p)) return "float32 backward with masks other than causal (the sm80 float32 kernel takes them)";
+  if (problem_has_masks(p) && (p->windowed || p->nseq > 0 || !p->dmask || p->dmask->dtype != JFA_DTYPE_BOOL))
+    return "float32 backward with windows, packed sequences or an additive mask (the sm80 float32 kernel takes them)";
+  if (p->dmask && !sm90_bwd_f32_dense_on())
+    return "float32 backward with a dense mask: tiles.h kSm90BwdF32Dense off (JFA_SM90_F32_BWD_DENSE=1 turns it on)";
   if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
     return "B or Hkv above 65535, or Nq or Nk >= 2^31";
   if (!tma_tensor_ok_f32(c.q) || !tma_tensor_ok_f32(c.k) || !tma_tensor_ok_f32(c.v) || !tma_tensor_ok_f32(c.dout))
