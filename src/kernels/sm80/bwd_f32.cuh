@@ -327,6 +327,29 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
     const float *Qb = Qs + buf * BM * DS, *dOb = dOs + buf * BM * DS;
     const float *lb = lse_s + buf * BM, *db = del_s + buf * BM;
 
+    /* an additive dense mask (dmask without bits: a block its map does not call full): this thread's elements' biases,
+       loaded before the products that hide their latency (query and key clamped to the last ones: past Nq lse is +inf,
+       past Nk the key interval zeroes P) and added in the exponent as bias - lse, one exponential an element (the code
+       before the sixteenth session read each bias inside the mask's branches after a first exponential, then took a
+       second one) */
+    const bool dadd = MASKED && dmask && !a.mk.bm_bits;
+    float bias[MASKED ? NQ : 1][4];
+#pragma unroll
+    for (int nt = 0; nt < (MASKED ? NQ : 1); ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) bias[nt][e] = 0.f;
+    if (dadd) {
+      const int64_t kja = min(n0 + wk + g, p.Nk - 1), kjb = min(n0 + wk + g + 8, p.Nk - 1);
+#pragma unroll
+      for (int nt = 0; nt < (MASKED ? NQ : 1); ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int64_t i = min(q0 + nt * 8 + 2 * t4 + e, p.Nq - 1);
+          bias[nt][e] = mask_dense(a.mk, b, h, i, kja);
+          bias[nt][e + 2] = mask_dense(a.mk, b, h, i, kjb);
+        }
+    }
+
     /* S^T = K Q^T and dP^T = V dO^T, 16 keys x BM queries per warp */
     float st[NQ][4], dpt[NQ][4];
 #pragma unroll
@@ -421,7 +444,9 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int qi = nt * 8 + 2 * t4 + (e & 1);
-        float pv = p_cap1(exp2f(fmaf(st[nt][e], scale_lo, fmaf(st[nt][e], a.scale, -lb[qi])) * kLog2e));
+        /* MASKED: bias - lse (0 - lse where no bias: -lse up to the sign of a zero, the same exponential); else -lse */
+        const float off = MASKED ? bias[MASKED ? nt : 0][e] - lb[qi] : -lb[qi];
+        float pv = p_cap1(exp2f(fmaf(st[nt][e], scale_lo, fmaf(st[nt][e], a.scale, off)) * kLog2e));
         if (need_mask) {
           const int kl = wk + g + (e >> 1) * 8;
           if (!MASKED) {
@@ -430,12 +455,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
             const int kj = (int)n0 + kl;
             if (kj < klo_s[buf * BM + qi] || kj >= khi_s[buf * BM + qi])
               pv = 0.f;
-            else if (dmask && a.mk.bm_bits) {
-              if (!((bits_s[(buf * BM + qi) * NWB + (kl >> 6)] >> (kl & 63)) & 1u)) pv = 0.f;
-            } else if (dmask)
-              pv = p_cap1(exp2f(fmaf(st[nt][e], scale_lo,
-                                     fmaf(st[nt][e], a.scale, mask_dense(a.mk, b, h, q0 + qi, kj) - lb[qi])) *
-                                kLog2e));
+            else if (dmask && a.mk.bm_bits && !((bits_s[(buf * BM + qi) * NWB + (kl >> 6)] >> (kl & 63)) & 1u))
+              pv = 0.f;
           }
         }
         st[nt][e] = pv;
