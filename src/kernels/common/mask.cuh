@@ -257,6 +257,45 @@ __device__ __forceinline__ float mask_dense(const MaskDev &m, int64_t b, int64_t
   }
 }
 
+/** An additive dense mask's biases of row i for the columns a thread of an mma fragment holds in a block at kb0:
+ *  bv[nt][e] for column kb0 + 8 nt + 2 t4 + e, clamped to the last key (Nk - 1: the caller masks the columns past
+ *  it), one switch on the mask's dtype for the row (mask_dense's per element); a boolean mask gives 0 / -inf. */
+template <int NT>
+__device__ __forceinline__ void mask_bias_row(const MaskDev &m, int64_t b, int64_t h, int64_t i, int64_t kb0, int t4,
+                                              int64_t Nk, float (&bv)[NT][2]) {
+  const int64_t base = b * m.dm.sb + h * m.dm.sh + i * m.dm.ss;
+  int64_t off[NT][2];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) off[nt][e] = base + min(kb0 + nt * 8 + 2 * t4 + e, Nk - 1) * m.dm.sd;
+  switch (m.dm_kind) {
+    case MASK_DENSE_F32:
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) bv[nt][e] = ((const float *)m.dm.p)[off[nt][e]];
+      break;
+    case MASK_DENSE_F16:
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) bv[nt][e] = __half2float(((const __half *)m.dm.p)[off[nt][e]]);
+      break;
+    case MASK_DENSE_BF16:
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) bv[nt][e] = __bfloat162float(((const __nv_bfloat16 *)m.dm.p)[off[nt][e]]);
+      break;
+    default:
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) bv[nt][e] = mask_dense(m, b, h, i, min(kb0 + nt * 8 + 2 * t4 + e, Nk - 1));
+  }
+}
+
 /** Whether p has masks beyond causal (window, packed sequences, dense mask): the mask class
  *  of the tile configurations (MASK_CLASS_ANY; otherwise MASK_CLASS_CAUSAL). */
 static inline bool problem_has_masks(const jfa_problem_t *p) {

@@ -127,9 +127,11 @@ __device__ __forceinline__ bool fwd_elem_visible(const BlockMask &bm, const uint
  * scaled once per row sum and inside P (s Sd - c) (one FFMA) instead of per element. H200 (tenth session): the JVP
  * +2-8%, the forward -1 to -10% (D = 96, 256: the branch in the PVLAG order), so the forward does not take it; the
  * JVP's CS (D = 192 / 256) and masked kernels neither (ptxas spilled 48 / 8 bytes). false: every block rescaled.
+ * BIASV (sm80's float32 kernels, MASKED, not FAST / BITS / MPASS): an additive dense mask's biases of a row read
+ * before its max loop (mask_bias_row) and applied by selects; the same values.
  */
 template <int MT, int NT, int DT, bool JVP, bool MASKED, bool FAST = false, bool BITS = false, int EXPF = 0,
-          bool MPASS = false, bool LEAN = false>
+          bool MPASS = false, bool LEAN = false, bool BIASV = false>
 __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockMask &bm, int64_t b, int64_t h,
                                                   int64_t m0, int wrow, int g, int t4, const int *s_lo,
                                                   const int *s_hi, float (&s)[MT][NT][4],
@@ -175,6 +177,23 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
       const int rlo = MASKED && !BITS && bm.need ? s_lo[rl] - (int)kb0 : 0;
       const int rhi = MASKED && !BITS && bm.need ? s_hi[rl] - (int)kb0 : 0;
       float mx = -INFINITY;
+      if (BIASV && MASKED && !BITS && !FAST && !MPASS && bm.need && bm.dense && !a.mk.bm_bits) {
+        /* BIASV (sm80's float32 forward / JVP), an additive dense mask: the row's biases of the block read first,
+           branch-free (mask_bias_row), then each score masked or biased by a select: the same values as the loop
+           below, whose per-element branches kept each bias read and its latency apart (not for the 16-bit sm80
+           kernels: ptxas spilled 28 bytes in the D = 64 JVP's) */
+        float bv[NT][2];
+        mask_bias_row<NT>(a.mk, b, h, min(m0 + rl, (int64_t)a.p.Nq - 1), kb0, t4, a.p.Nk, bv);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int c = nt * 8 + 2 * t4 + e;
+            const float val = s[mt][nt][rr * 2 + e] * a.scale_log2;
+            s[mt][nt][rr * 2 + e] = c < rlo || c >= rhi ? -INFINITY : val + bv[nt][e] * 1.4426950408889634f;
+            mx = fmax_nan(mx, s[mt][nt][rr * 2 + e]);
+          }
+      } else
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll

@@ -334,21 +334,27 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
        second one) */
     const bool dadd = MASKED && dmask && !a.mk.bm_bits;
     float bias[MASKED ? NQ : 1][4];
-#pragma unroll
-    for (int nt = 0; nt < (MASKED ? NQ : 1); ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) bias[nt][e] = 0.f;
-    if (dadd) {
-      const int64_t kja = min(n0 + wk + g, p.Nk - 1), kjb = min(n0 + wk + g + 8, p.Nk - 1);
+    auto load_bias = [&]() {
 #pragma unroll
       for (int nt = 0; nt < (MASKED ? NQ : 1); ++nt)
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int64_t i = min(q0 + nt * 8 + 2 * t4 + e, p.Nq - 1);
-          bias[nt][e] = mask_dense(a.mk, b, h, i, kja);
-          bias[nt][e + 2] = mask_dense(a.mk, b, h, i, kjb);
-        }
-    }
+        for (int e = 0; e < 4; ++e) bias[nt][e] = 0.f;
+      if (dadd) {
+        const int64_t kja = min(n0 + wk + g, p.Nk - 1), kjb = min(n0 + wk + g + 8, p.Nk - 1);
+#pragma unroll
+        for (int nt = 0; nt < (MASKED ? NQ : 1); ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int64_t i = min(q0 + nt * 8 + 2 * t4 + e, p.Nq - 1);
+            bias[nt][e] = mask_dense(a.mk, b, h, i, kja);
+            bias[nt][e + 2] = mask_dense(a.mk, b, h, i, kjb);
+          }
+      }
+    };
+    /* BM <= 32 (4 n-tiles, 16 registers): before the products; more (D = 32's 64 queries: ptxas spilled 24 bytes
+       more) after them */
+    constexpr bool BIAS_EARLY = NQ <= 4;
+    if (BIAS_EARLY) load_bias();
 
     /* S^T = K Q^T and dP^T = V dO^T, 16 keys x BM queries per warp */
     float st[NQ][4], dpt[NQ][4];
@@ -432,6 +438,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
     /* P^T and dS^T (in place: st <- P, dpt <- dS). The exponent in natural units,
        scale S - lse with the scale as a float pair (two fmas), then times log2(e): near the
        row's maximum it is small and keeps float32 accuracy where S and lse are large. */
+    if (!BIAS_EARLY) load_bias();
     const bool need_mask = MASKED || n0 + BN > p.Nk || (p.causal && p.k_pos0 + n0 + BN - 1 > p.q_pos0 + q0);
     const int klim = (int)min((int64_t)BN, p.Nk - n0);
     int cdiff = 1 << 30;

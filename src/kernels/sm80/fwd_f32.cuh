@@ -344,8 +344,9 @@ __global__ void __launch_bounds__(NW * 32, 1) fwd_f32_kernel(const FwdArgs a) {
        not read here; dw was loaded before the products) */
     BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, (int64_t)jb * BN, kin_lo, kin_hi);
     if (MASKED && a.mk.dm_kind) bm.dense = true;
-    fwd_softmax_block<MT, NT, DT, JVP, MASKED>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow, lrow,
-                                                nrow, crow, dw);
+    fwd_softmax_block<MT, NT, DT, JVP, MASKED, false, false, 0, false, false, true>(a, bm, b, h, m0, wrow, g, t4, s_lo,
+                                                                                   s_hi, s, sd, o, u, mrow, lrow, nrow,
+                                                                                   crow, dw);
 
     /* O += P V;  U += (P (Sd - c)) V + P Vd: one 8-key tile j per step */
 #pragma unroll
