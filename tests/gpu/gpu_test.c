@@ -244,18 +244,18 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
 /* src/kernels/sm90/tiles.h kSm90F32Dense (boolean dense masks on the sm90 float32 forward / JVP): keep in step */
 #define GT_SM90_F32_DENSE_DEFAULT 1
 
-int gt_sm90_f32_dense_on(void) {
-  const char *e = getenv("JFA_SM90_F32_DENSE");
-  return e ? strcmp(e, "0") != 0 : GT_SM90_F32_DENSE_DEFAULT;
+/* A library switch's state as the tests expect it: env when set ("0" off), else the library's default (mirrored). */
+static int env_on(const char *env, int dflt) {
+  const char *e = getenv(env);
+  return e ? strcmp(e, "0") != 0 : dflt;
 }
+
+int gt_sm90_f32_dense_on(void) { return env_on("JFA_SM90_F32_DENSE", GT_SM90_F32_DENSE_DEFAULT); }
 
 /* src/kernels/sm90/tiles.h kSm90BwdF32Dense (boolean dense masks on the sm90 float32 backward; off): keep in step */
 #define GT_SM90_F32_BWD_DENSE_DEFAULT 0
 
-int gt_sm90_f32_bwd_dense_on(void) {
-  const char *e = getenv("JFA_SM90_F32_BWD_DENSE");
-  return e ? strcmp(e, "0") != 0 : GT_SM90_F32_BWD_DENSE_DEFAULT;
-}
+int gt_sm90_f32_bwd_dense_on(void) { return env_on("JFA_SM90_F32_BWD_DENSE", GT_SM90_F32_BWD_DENSE_DEFAULT); }
 
 /* src/kernels/sm90/tiles.h kSm90BwdF32 (the sm90 float32 backward on by default): keep in step */
 #define GT_SM90_F32_BWD_DEFAULT 1
@@ -270,15 +270,12 @@ int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
      entry) leaves those to simt */
   if (D % 4 != 0 || D > 256) return GT_PATH_SIMT;
   if (D > 128) {
-    const char *wide = getenv("JFA_SM80_F32_BWD256");
-    const int enabled = wide ? strcmp(wide, "0") != 0 : GT_SM80_F32_BWD256_DEFAULT;
-    return enabled ? GT_PATH_SM80 : GT_PATH_SIMT;
+    return env_on("JFA_SM80_F32_BWD256", GT_SM80_F32_BWD256_DEFAULT) ? GT_PATH_SM80 : GT_PATH_SIMT;
   }
 #ifdef JFA_SM90_F32
   static const int dims[] = {64, 0};
-  const char *on = getenv("JFA_SM90_F32_BWD"), *bwd = getenv("JFA_SM90_BWD");
-  const int enabled = on ? strcmp(on, "0") != 0 : GT_SM90_F32_BWD_DEFAULT;
-  if (enabled && !beyond_causal && !(bwd && strcmp(bwd, "0") == 0) && expected_path(D, dims) == GT_PATH_SM90)
+  const int enabled = env_on("JFA_SM90_F32_BWD", GT_SM90_F32_BWD_DEFAULT);
+  if (enabled && !beyond_causal && env_on("JFA_SM90_BWD", 1) && expected_path(D, dims) == GT_PATH_SM90)
     return GT_PATH_SM90;
 #endif
   (void)beyond_causal;
@@ -294,9 +291,8 @@ int gt_expected_bwd_jvp_path(jfa_dtype_t dtype, int64_t D, int dense, int first_
   const int half = dtype == JFA_DTYPE_BFLOAT16 || dtype == JFA_DTYPE_FLOAT16;
   if (!half || D > 128 || !row_built(D)) return GT_PATH_SIMT;
   static const int dims[] = {64, 128, 0};
-  const char *on = getenv("JFA_SM90_BWD_JVP"), *bwd = getenv("JFA_SM90_BWD");
-  const int enabled = on ? strcmp(on, "0") != 0 : GT_SM90_BWD_JVP_DEFAULT;
-  const int bwd_off = bwd && strcmp(bwd, "0") == 0;
+  const int enabled = env_on("JFA_SM90_BWD_JVP", GT_SM90_BWD_JVP_DEFAULT);
+  const int bwd_off = !env_on("JFA_SM90_BWD", 1);
   if (enabled && !dense && !(first_order && bwd_off) && expected_path(D, dims) == GT_PATH_SM90)
     return GT_PATH_SM90;
   return GT_PATH_SM80;

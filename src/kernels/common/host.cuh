@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/backend.h"
 #include "core/check.h"
@@ -117,6 +118,13 @@ constexpr bool head_dim_built(int D) {
 static inline int tune_variant(const char *env) {
   const char *e = getenv(env);
   return e ? atoi(e) : 0;
+}
+
+/** A tiles.h switch (dflt) as every build's environment variable env overrides it per call when set ("0" off,
+ *  anything else on): the families' run-time switches (JFA_SM90_F32_BWD, JFA_SM90_BWD_JVP, ..). */
+static inline bool env_switch(bool dflt, const char *env) {
+  const char *e = getenv(env);
+  return e ? strcmp(e, "0") != 0 : dflt;
 }
 
 /** A tiles.h switch (dflt) as tuning builds' environment variable env overrides it when set ("1" on, anything else

@@ -462,7 +462,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
             const int kj = (int)n0 + kl;
             if (kj < klo_s[buf * BM + qi] || kj >= khi_s[buf * BM + qi])
               pv = 0.f;
-            else if (dmask && a.mk.bm_bits && !((bits_s[(buf * BM + qi) * NWB + (kl >> 6)] >> (kl & 63)) & 1u))
+            else if (dmask && a.mk.bm_bits && !mask_word_bit<BN>(bits_s + (buf * BM + qi) * NWB, n0, kl))
               pv = 0.f;
           }
         }

@@ -519,7 +519,7 @@ __global__ void __launch_bounds__(384, 1) bwd_f32_sm90a_kernel(const __grid_cons
         for (int e = 0; e < 4; ++e) {
           const int qi = nt * 8 + 2 * t4 + (e & 1), kl = wq * 16 + g + (e >> 1) * 8;
           float pv = p_cap1(exp2f(fmaf(s[nt][e], scale_lo, fmaf(s[nt][e], a.scale, -lb[qi])) * kLog2e));
-          if (need_mask && (kl >= klim || kl - qi > cdiff || (DM && !((mwb[qi] >> kl) & 1u)))) pv = 0.f;
+          if (need_mask && (kl >= klim || kl - qi > cdiff || (DM && !mask_word_bit<BN>(mwb + qi, n0, kl)))) pv = 0.f;
           s[nt][e] = pv;
           dp[nt][e] = pv * (dp[nt][e] - db[qi]);
         }
@@ -817,7 +817,6 @@ template <int D> jfa_status_t sm90_bwd_f32_d(const BwdArgs &a, const Sm90BwdTens
   /* a boolean dense mask (family.cu: tiles.h kSm90BwdF32Dense / JFA_SM90_F32_BWD_DENSE): the default's products with
      the rows' mask words (DM), not persistent */
   if (a.mk.bm_bits) {
-    if (!tf32 && BM3 != 32) JFA_FAIL(JFA_ERROR_INTERNAL, "DM: 32 query rows a 3xTF32 block");
     return tf32 ? launch_bwd_f32_sm90a<D, BMT, false, true, true, true, true>(a, t, st)
                 : launch_bwd_f32_sm90a<D, BM3, true, true, true, true, true>(a, t, st);
   }

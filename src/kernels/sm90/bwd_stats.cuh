@@ -43,11 +43,11 @@ static __device__ __forceinline__ void bwd_store_stats(float *ls, float *ds, int
 template <int BM>
 static __device__ __forceinline__ void bwd_load_words(const MaskDev &m, int64_t b, int64_t h, int64_t q0, int64_t n0,
                                                       int lane, uint64_t *mr) {
-  const uint64_t *base = m.bm_bits + (b * m.bm_sb + h * m.bm_sh) * m.Nq * m.bm_kw + (n0 >> 6);
 #pragma unroll
   for (int r = 0; r < BM / 32; ++r) {
-    const int64_t i = q0 + lane + 32 * r;
-    mr[r] = i < m.Nq ? base[i * m.bm_kw] : 0;
+    uint64_t w[1];
+    mask_row_words(m, b, h, q0 + lane + 32 * r, n0, w);
+    mr[r] = w[0];
   }
 }
 

@@ -21,11 +21,10 @@ bool sm90_compiled(void) {
 }
 
 #ifdef JFA_SM90_F32
-/* Boolean dense masks on the float32 forward / JVP (fwd_f32.cuh DM) when JFA_SM90_F32_DENSE=1 (read per call), else
-   kSm90F32Dense (tiles.h: on); JFA_SM90_F32_DENSE=0 leaves them to sm80. */
-static bool sm90_f32_dense_on(void) {
-  const char *e = getenv("JFA_SM90_F32_DENSE");
-  return e ? strcmp(e, "0") != 0 : kSm90F32Dense;
+/* Whether p's masks beyond causal, if any, are a boolean dense mask alone (no window, no packed sequences): what the
+   float32 kernels' DM takes (fwd_f32.cuh, bwd_f32.cuh). */
+static bool f32_masks_dm_ok(const jfa_problem_t *p) {
+  return !problem_has_masks(p) || (!p->windowed && p->nseq == 0 && p->dmask && p->dmask->dtype == JFA_DTYPE_BOOL);
 }
 
 /* The float32 kernel (fwd_f32.cuh): D = 32, 64 and 128 (the JVP 32 and 64), unmasked, causal, or with a boolean
@@ -38,9 +37,11 @@ static const char *fwd_f32_why_not(const FwdCall &c) {
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
   /* a boolean dense mask (fwd_f32.cuh's DM), with or without causal; windows, packed sequences and additive masks
      run on the sm80 float32 kernel */
-  if (problem_has_masks(p) && (p->windowed || p->nseq > 0 || !p->dmask || p->dmask->dtype != JFA_DTYPE_BOOL))
+  if (!f32_masks_dm_ok(p))
     return "float32 with windows, packed sequences or an additive mask (the sm80 float32 kernel takes them)";
-  if (p->dmask && !sm90_f32_dense_on()) return "float32 with a dense mask: JFA_SM90_F32_DENSE=0 (tiles.h kSm90F32Dense)";
+  /* boolean dense masks: kSm90F32Dense (tiles.h: on), JFA_SM90_F32_DENSE=0 / 1 per call */
+  if (p->dmask && !env_switch(kSm90F32Dense, "JFA_SM90_F32_DENSE"))
+    return "float32 with a dense mask: JFA_SM90_F32_DENSE=0 (tiles.h kSm90F32Dense)";
   if (!(p->scale > 0)) return "scale <= 0 (the FAST softmax needs scale > 0)";
   if (p->B > 65535 || p->Hq > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
     return "B or Hq above 65535, or Nq or Nk >= 2^31";
@@ -128,28 +129,18 @@ jfa_status_t sm90_fwd_run(const FwdCall &c) {
 #ifdef JFA_SM90_F32
 /* The float32 backward (bwd_f32.cuh) runs when JFA_SM90_F32_BWD=1 (read per call), else
    kSm90BwdF32 (tiles.h: on); JFA_SM90_F32_BWD=0 turns it off. */
-static bool sm90_bwd_f32_on(void) {
-  const char *e = getenv("JFA_SM90_F32_BWD");
-  return e ? strcmp(e, "0") != 0 : kSm90BwdF32;
-}
-
-/* Boolean dense masks on the float32 backward (bwd_f32.cuh DM) when JFA_SM90_F32_BWD_DENSE=1 (read per call), else
-   kSm90BwdF32Dense (tiles.h: off until its tests have run on a GPU). */
-static bool sm90_bwd_f32_dense_on(void) {
-  const char *e = getenv("JFA_SM90_F32_BWD_DENSE");
-  return e ? strcmp(e, "0") != 0 : kSm90BwdF32Dense;
-}
+static bool sm90_bwd_f32_on(void) { return env_switch(kSm90BwdF32, "JFA_SM90_F32_BWD"); }
 
 /* The float32 backward: D = 64, unmasked, causal (both alignments), or with a boolean dense mask where
-   sm90_bwd_f32_dense_on. */
+   kSm90BwdF32Dense (tiles.h: off until its tests have run on a GPU) or JFA_SM90_F32_BWD_DENSE=1 per call allows. */
 static const char *bwd_f32_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!sm90_bwd_f32_on()) return "the sm90 float32 backward is off (JFA_SM90_F32_BWD; tiles.h kSm90BwdF32)";
   if (p->D != 64) return "float32 backward head dim not 64 (the 3xTF32 planes of its stages fill the shared memory)";
   if (!head_dim_built(64)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (problem_has_masks(p) && (p->windowed || p->nseq > 0 || !p->dmask || p->dmask->dtype != JFA_DTYPE_BOOL))
+  if (!f32_masks_dm_ok(p))
     return "float32 backward with windows, packed sequences or an additive mask (the sm80 float32 kernel takes them)";
-  if (p->dmask && !sm90_bwd_f32_dense_on())
+  if (p->dmask && !env_switch(kSm90BwdF32Dense, "JFA_SM90_F32_BWD_DENSE"))
     return "float32 backward with a dense mask: tiles.h kSm90BwdF32Dense off (JFA_SM90_F32_BWD_DENSE=1 turns it on)";
   if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
     return "B or Hkv above 65535, or Nq or Nk >= 2^31";
@@ -264,10 +255,7 @@ jfa_status_t sm90_bwd_run(const BwdCall &c) {
 
 /* It runs unless JFA_SM90_BWD_JVP=0 (read per call, as JFA_SM90_F32_BWD; =1 forces it on), by
    kSm90BwdJvp (tiles.h: on). */
-static bool sm90_bwd_jvp_on(void) {
-  const char *e = getenv("JFA_SM90_BWD_JVP");
-  return e ? strcmp(e, "0") != 0 : kSm90BwdJvp;
-}
+static bool sm90_bwd_jvp_on(void) { return env_switch(kSm90BwdJvp, "JFA_SM90_BWD_JVP"); }
 
 /* The backward call of a backward-JVP call's first-order outputs (dq, dk, dv): the sm90 backward
    (bwd.cuh) computes them beside the backward-JVP kernel, into the dQ workspace c.dq_ws. */

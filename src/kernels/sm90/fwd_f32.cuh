@@ -546,13 +546,16 @@ static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cud
 }
 
 /* The float32 forward / JVP of tuning variant V (tiles.h) at head dim D; SF = false: 3xTF32's score
-   products in the order before SMALLFIRST (tuning builds' JFA_TUNE_SM90_F32_FWD_ORDER=1 only). */
-template <int D, bool JVP, int V, bool SF = true>
+   products in the order before SMALLFIRST (tuning builds' JFA_TUNE_SM90_F32_FWD_ORDER=1 only); DM: with a boolean
+   dense mask (variant 0 only: sm90_fwd_f32_d). */
+template <int D, bool JVP, int V, bool SF = true, bool DM = false>
 static jfa_status_t sm90_fwd_f32_variant(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, V);
   static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
-  if (tf32) return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, true, c.MPASS>(a, t, st);
-  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, SF, c.MPASS>(a, t, st);
+  if (tf32)
+    return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, true, c.MPASS, DM>(a, t,
+                                                                                                                st);
+  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, SF, c.MPASS, DM>(a, t, st);
 }
 
 /* Tuning builds: float32 variant v (JFA_TUNE_SM90A) if tiles.h has it for this op and head dim,
@@ -568,22 +571,14 @@ static jfa_status_t sm90_fwd_f32_tuned(const FwdArgs &a, const Sm90Tensors &t, b
   }
 }
 
-/* A boolean dense mask (family.cu: with or without causal, no other mask): variant 0's tiles with DM, every block's
-   visibility per element from the mask's bit-packed rows. */
-template <int D, bool JVP>
-static jfa_status_t sm90_fwd_f32_dense(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
-  constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_FLOAT32, D, MASK_CLASS_CAUSAL, 0);
-  static_assert(c.D == D && c.dtype == JFA_DTYPE_FLOAT32, "no sm90 float32 tiles for this head dim");
-  if (!a.mk.bm_bits) JFA_FAIL(JFA_ERROR_INTERNAL, "the sm90 float32 kernel's dense mask without its bit-packed rows");
-  if (tf32)
-    return launch_f32_sm90a<D, c.BNT ? c.BNT : c.BN, JVP, c.STT ? c.STT : c.ST, false, c.QREG, true, c.MPASS, true>(a, t,
-                                                                                                                  st);
-  return launch_f32_sm90a<D, c.BN, JVP, c.ST, true, c.QREG, true, c.MPASS, true>(a, t, st);
-}
-
 template <int D, bool JVP>
 jfa_status_t sm90_fwd_f32_d(const FwdArgs &a, const Sm90Tensors &t, bool tf32, cudaStream_t st) {
-  if (a.masked) return sm90_fwd_f32_dense<D, JVP>(a, t, tf32, st);
+  /* a boolean dense mask (family.cu: with or without causal, no other mask): variant 0's tiles with DM, every block's
+     visibility per element from the mask's bit-packed rows */
+  if (a.masked) {
+    if (!a.mk.bm_bits) JFA_FAIL(JFA_ERROR_INTERNAL, "the sm90 float32 kernel's dense mask without its bit-packed rows");
+    return sm90_fwd_f32_variant<D, JVP, 0, true, true>(a, t, tf32, st);
+  }
 #ifdef JFA_TUNING
   /* the score products' order before SMALLFIRST (variant 0's tiles): for the A / B of its cost and
      for showing test_gpu_f32's large-logit lse check failing on it */
