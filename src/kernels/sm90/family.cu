@@ -132,7 +132,7 @@ jfa_status_t sm90_fwd_run(const FwdCall &c) {
 static bool sm90_bwd_f32_on(void) { return env_switch(kSm90BwdF32, "JFA_SM90_F32_BWD"); }
 
 /* The float32 backward: D = 64, unmasked, causal (both alignments), or with a boolean dense mask where
-   kSm90BwdF32Dense (tiles.h: off until its tests have run on a GPU) or JFA_SM90_F32_BWD_DENSE=1 per call allows. */
+   kSm90BwdF32Dense (tiles.h: on) or JFA_SM90_F32_BWD_DENSE per call allows. */
 static const char *bwd_f32_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!sm90_bwd_f32_on()) return "the sm90 float32 backward is off (JFA_SM90_F32_BWD; tiles.h kSm90BwdF32)";
@@ -141,7 +141,7 @@ static const char *bwd_f32_why_not(const BwdCall &c) {
   if (!f32_masks_dm_ok(p))
     return "float32 backward with windows, packed sequences or an additive mask (the sm80 float32 kernel takes them)";
   if (p->dmask && !env_switch(kSm90BwdF32Dense, "JFA_SM90_F32_BWD_DENSE"))
-    return "float32 backward with a dense mask: tiles.h kSm90BwdF32Dense off (JFA_SM90_F32_BWD_DENSE=1 turns it on)";
+    return "float32 backward with a dense mask: off (JFA_SM90_F32_BWD_DENSE=0 for this call, or tiles.h kSm90BwdF32Dense)";
   if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
     return "B or Hkv above 65535, or Nq or Nk >= 2^31";
   if (!tma_tensor_ok_f32(c.q) || !tma_tensor_ok_f32(c.k) || !tma_tensor_ok_f32(c.v) || !tma_tensor_ok_f32(c.dout))
