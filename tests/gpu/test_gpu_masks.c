@@ -4,7 +4,8 @@
  * sliding windows (0, 1, 64, > N, one-sided), packed sequences (lengths 1, 7, 129,
  * empty ones, Nq != Nk per sequence, top-left and bottom-right), dense boolean and
  * additive masks (float32 and q's dtype, -inf entries, fully masked rows and a fully
- * masked head, broadcast batch/head axes, strided rows) and their combinations, with
+ * masked head, broadcast batch/head axes, strided rows: 16-byte aligned ones, which the sm80 16-bit kernels
+ * stage in shared memory, and unaligned ones, which they read per element) and their combinations, with
  * GQA, Nq != Nk, positions, BHSD/BSHD, bf16/fp16/fp32 (fp32 and unaligned 16-bit go
  * SIMT), head dims 32 to 256 (16-bit multiples of 8 must run on a tensor-core family; the
  * backward exactly on sm90 at D = 64 / 128 without an additive mask on an H100/H200, else sm80). Rows without a visible key must give exactly O = Od = mu = 0, lse = -inf
@@ -36,6 +37,7 @@ typedef struct {
   const char *seq_q, *seq_k; /* packed sequence lengths ("1,7,129"), NULL: none; seq_k NULL = seq_q */
   int dense, dense_b1, dense_h1;
   int accumulate; /* also run the accumulate-mode check */
+  int aligned;    /* the dense mask's rows 16 elements apart at least (a multiple of 16), else Nk + 5 */
 } mcase_t;
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -50,66 +52,75 @@ typedef struct {
 static const mcase_t cases[] = {
     /* dt bshd B Hq Hkv Nq Nk D mask qpos kpos wl wr seq_q seq_k dense b1 h1 acc */
     /* sliding windows */
-    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1},
-    {BF, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, 0, 0, NULL, NULL, DN_NONE, 0, 0, 0}, /* w = 0: the diagonal */
-    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 1, UNB, NULL, NULL, DN_NONE, 0, 0, 0},
-    {BF, 1, 1, 8, 2, 257, 257, 128, NONE, 0, 0, 64, 64, NULL, NULL, DN_NONE, 0, 0, 1}, /* GQA, symmetric */
-    {BF, 0, 1, 2, 2, 200, 200, 64, TL, 0, 0, 1000, UNB, NULL, NULL, DN_NONE, 0, 0, 0}, /* w > N */
-    {BF, 0, 1, 2, 1, 129, 300, 96, BR, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1},   /* Nq != Nk */
-    {BF, 0, 1, 2, 2, 100, 200, 64, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0}, /* many rows empty */
-    {BF, 0, 1, 2, 2, 77, 300, 32, CPOS, 500, 300, 100, UNB, NULL, NULL, DN_NONE, 0, 0, 0},
-    {BF, 0, 1, 2, 2, 200, 200, 64, NONE, 0, 0, UNB, 5, NULL, NULL, DN_NONE, 0, 0, 0}, /* right side only */
-    {FH, 1, 2, 4, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 0},
-    {F32, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1},
-    {BF, 0, 1, 2, 2, 100, 100, 60, TL, 0, 0, 7, UNB, NULL, NULL, DN_NONE, 0, 0, 0}, /* unaligned: SIMT */
+    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    {BF, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, 0, 0, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* w = 0: the diagonal */
+    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 1, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
+    {BF, 1, 1, 8, 2, 257, 257, 128, NONE, 0, 0, 64, 64, NULL, NULL, DN_NONE, 0, 0, 1, 0}, /* GQA, symmetric */
+    {BF, 0, 1, 2, 2, 200, 200, 64, TL, 0, 0, 1000, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* w > N */
+    {BF, 0, 1, 2, 1, 129, 300, 96, BR, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},   /* Nq != Nk */
+    {BF, 0, 1, 2, 2, 100, 200, 64, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* many rows empty */
+    {BF, 0, 1, 2, 2, 77, 300, 32, CPOS, 500, 300, 100, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 200, 200, 64, NONE, 0, 0, UNB, 5, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* right side only */
+    {FH, 1, 2, 4, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
+    {F32, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    {BF, 0, 1, 2, 2, 100, 100, 60, TL, 0, 0, 7, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* unaligned: SIMT */
     /* packed sequences */
-    {BF, 1, 1, 2, 2, 0, 0, 64, NONE, 0, 0, UNB, UNB, "1,7,129", NULL, DN_NONE, 0, 0, 1},
-    {BF, 1, 1, 4, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,0,129,64", NULL, DN_NONE, 0, 0, 1},
-    {BF, 1, 1, 2, 2, 0, 0, 128, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1}, /* Nq != Nk */
-    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 0},   /* top-left */
-    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_NONE, 0, 0, 1},      /* + window */
-    {BF, 1, 1, 2, 2, 0, 0, 64, BR, 0, 0, 1, 0, "33,0,129", "40,5,100", DN_NONE, 0, 0, 0},
-    {FH, 1, 1, 2, 1, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129,4", NULL, DN_NONE, 0, 0, 0},
-    {F32, 1, 1, 2, 2, 0, 0, 32, BR, 0, 0, 64, UNB, "1,7,129", "3,7,100", DN_NONE, 0, 0, 1},
+    {BF, 1, 1, 2, 2, 0, 0, 64, NONE, 0, 0, UNB, UNB, "1,7,129", NULL, DN_NONE, 0, 0, 1, 0},
+    {BF, 1, 1, 4, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,0,129,64", NULL, DN_NONE, 0, 0, 1, 0},
+    {BF, 1, 1, 2, 2, 0, 0, 128, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1, 0}, /* Nq != Nk */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 0, 0},   /* top-left */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_NONE, 0, 0, 1, 0},      /* + window */
+    {BF, 1, 1, 2, 2, 0, 0, 64, BR, 0, 0, 1, 0, "33,0,129", "40,5,100", DN_NONE, 0, 0, 0, 0},
+    {FH, 1, 1, 2, 1, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129,4", NULL, DN_NONE, 0, 0, 0, 0},
+    {F32, 1, 1, 2, 2, 0, 0, 32, BR, 0, 0, 64, UNB, "1,7,129", "3,7,100", DN_NONE, 0, 0, 1, 0},
     /* dense masks */
-    {BF, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1},
-    {BF, 0, 2, 4, 2, 129, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1, 0}, /* broadcast both */
-    {BF, 1, 2, 4, 1, 200, 129, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 1},    /* + causal */
-    {BF, 0, 1, 2, 2, 129, 129, 128, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 1, 0, 0},
-    {FH, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0},
-    {F32, 0, 1, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1},
-    {F32, 1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0},
+    {BF, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0},
+    {BF, 0, 2, 4, 2, 129, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1, 0, 0}, /* broadcast both */
+    {BF, 1, 2, 4, 1, 200, 129, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 1, 0},    /* + causal */
+    {BF, 0, 1, 2, 2, 129, 129, 128, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 1, 0, 0, 0},
+    {FH, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0, 0},
+    {F32, 0, 1, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 0},
+    {F32, 1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0},
     /* float32 boolean masks on the sm90 float32 forward / JVP (fwd_f32.cuh DM; D = 128's JVP on sm80), the
        backward on sm80's float32 kernel with the mask's bits in shared memory: several key blocks, words split
        across blocks (BN 32 / 64 / 128), causal both ways with Nq != Nk, GQA, broadcast mask axes */
-    {F32, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1},
-    {F32, 1, 1, 4, 2, 200, 300, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0},
-    {F32, 0, 1, 2, 2, 300, 200, 32, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1},
-    {F32, 1, 2, 2, 1, 1000, 1000, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0},
+    {F32, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0},
+    {F32, 1, 1, 4, 2, 200, 300, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0},
+    {F32, 0, 1, 2, 2, 300, 200, 32, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0},
+    {F32, 1, 2, 2, 1, 1000, 1000, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0},
     /* combinations */
-    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_BOOL, 0, 0, 1},       /* window + dense */
-    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,1", NULL, DN_F32, 1, 1, 1},       /* seqs + window + bias */
-    {FH, 1, 1, 4, 2, 0, 0, 64, BR, 0, 0, UNB, 3, "1,7,129", "9,7,150", DN_BOOL, 1, 0, 0}, /* seqs + dense */
+    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0},       /* window + dense */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,1", NULL, DN_F32, 1, 1, 1, 0},       /* seqs + window + bias */
+    {FH, 1, 1, 4, 2, 0, 0, 64, BR, 0, 0, UNB, 3, "1,7,129", "9,7,150", DN_BOOL, 1, 0, 0, 0}, /* seqs + dense */
     /* head dims: 96, 160, 192, 256 and odd ones (D > 128: the JVP and backward in column slices; the
        accumulate-mode JVP there in two launches) */
-    {BF, 0, 1, 2, 2, 300, 300, 256, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1},       /* window */
-    {FH, 1, 1, 4, 2, 0, 0, 192, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1}, /* seqs, GQA */
-    {BF, 0, 2, 4, 2, 129, 200, 160, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0},     /* dense */
-    {FH, 0, 1, 2, 1, 200, 129, 200, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1},        /* bias, D -> 256 */
-    {BF, 1, 1, 2, 2, 100, 200, 136, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0},   /* D -> 160 */
-    {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 0},         /* window + bias */
-    {BF, 1, 1, 2, 2, 0, 0, 80, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_BOOL, 0, 1, 1},     /* D -> 96 */
-    {FH, 0, 1, 4, 2, 257, 257, 256, NONE, 0, 0, 64, 64, NULL, NULL, DN_BOOL, 0, 0, 0},      /* window + dense */
+    {BF, 0, 1, 2, 2, 300, 300, 256, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},       /* window */
+    {FH, 1, 1, 4, 2, 0, 0, 192, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1, 0}, /* seqs, GQA */
+    {BF, 0, 2, 4, 2, 129, 200, 160, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0},     /* dense */
+    {FH, 0, 1, 2, 1, 200, 129, 200, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 0},        /* bias, D -> 256 */
+    {BF, 1, 1, 2, 2, 100, 200, 136, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0, 0},   /* D -> 160 */
+    {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 0, 0},         /* window + bias */
+    {BF, 1, 1, 2, 2, 0, 0, 80, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_BOOL, 0, 1, 1, 0},     /* D -> 96 */
+    {FH, 0, 1, 4, 2, 257, 257, 256, NONE, 0, 0, 64, 64, NULL, NULL, DN_BOOL, 0, 0, 0, 0},      /* window + dense */
     /* bands (windows alone; the sm90 backward runs them on its unmasked kernel at D = 96 / 128) over several
        key blocks: blocks inside the band (no per-element test), blocks crossing either side, blocks outside */
-    {BF, 0, 1, 2, 2, 1000, 1000, 128, TL, 0, 0, 300, UNB, NULL, NULL, DN_NONE, 0, 0, 1},
-    {FH, 1, 1, 4, 2, 700, 1000, 128, POS, 0, 300, 200, 50, NULL, NULL, DN_NONE, 0, 0, 1}, /* two sides, GQA */
-    {BF, 0, 2, 2, 1, 513, 600, 96, BR, 0, 0, 130, UNB, NULL, NULL, DN_NONE, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 1000, 1000, 128, TL, 0, 0, 300, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    {FH, 1, 1, 4, 2, 700, 1000, 128, POS, 0, 300, 200, 50, NULL, NULL, DN_NONE, 0, 0, 1, 0}, /* two sides, GQA */
+    {BF, 0, 2, 2, 1, 513, 600, 96, BR, 0, 0, 130, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
     /* packed sequences whose boundaries are multiples of 128 (self-attention): bands too (bwd.cuh
        sm90_bwd_packed_aligned); the last one of any length */
-    {BF, 1, 1, 2, 2, 0, 0, 128, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1},
-    {FH, 1, 1, 4, 2, 0, 0, 96, NONE, 0, 0, UNB, UNB, "128,384,128", NULL, DN_NONE, 0, 0, 0}, /* not causal, GQA */
-    {BF, 0, 1, 2, 1, 0, 0, 128, BR, 0, 0, 100, UNB, "512,256,200", NULL, DN_NONE, 0, 0, 1},  /* + window */
+    {BF, 1, 1, 2, 2, 0, 0, 128, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0},
+    {FH, 1, 1, 4, 2, 0, 0, 96, NONE, 0, 0, UNB, UNB, "128,384,128", NULL, DN_NONE, 0, 0, 0, 0}, /* not causal, GQA */
+    {BF, 0, 1, 2, 1, 0, 0, 128, BR, 0, 0, 100, UNB, "512,256,200", NULL, DN_NONE, 0, 0, 1, 0},  /* + window */
+    /* additive masks with 16-byte aligned rows: the sm80 16-bit kernels copy their tiles into shared memory
+       (common/mask.cuh mask_bias_tile_async) with the blocks' K / V (forward, JVP) or Q / dO (backward); key
+       tails inside a 16-byte chunk (Nk = 257, 1007), several blocks, causal both ways, GQA, broadcast axes,
+       float32 biases with 16-bit q, D = 256 (its backward's tiles leave no room: biases from global memory) */
+    {BF, 0, 1, 4, 2, 300, 257, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
+    {FH, 1, 2, 2, 1, 129, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 1, 1},
+    {BF, 1, 1, 2, 2, 1000, 1007, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1},
+    {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 1, 1},     /* + window */
+    {BF, 0, 1, 2, 1, 200, 129, 256, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
 };
 
 typedef struct {
@@ -119,9 +130,11 @@ typedef struct {
 } dmask_t;
 
 /* Random mask: ~25% masked entries, rows i % 13 == 5 fully masked, and the last head fully
-   masked when the head axis is not broadcast. Device rows have stride Nk + 5 (strided). */
+   masked when the head axis is not broadcast. Device rows have stride Nk + 5 (strided), or Nk rounded up to a
+   multiple of 16 (c->aligned). */
 static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
-  const int64_t mB = c->dense_b1 ? 1 : c->B, mH = c->dense_h1 ? 1 : c->Hq, ld = Nk + 5;
+  const int64_t mB = c->dense_b1 ? 1 : c->B, mH = c->dense_h1 ? 1 : c->Hq;
+  const int64_t ld = c->aligned ? (Nk + 15) / 16 * 16 : Nk + 5;
   const size_t n = (size_t)(mB * mH * Nq * Nk), nd = (size_t)(mB * mH * Nq * ld);
   m->mdt = c->dense == DN_BOOL ? JFA_DTYPE_BOOL : c->dense == DN_F32 ? JFA_DTYPE_FLOAT32 : c->dt;
   double *val = malloc(n * sizeof(double)), *r = malloc(n * sizeof(double));

@@ -42,6 +42,11 @@ jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, Ma
     m->dm = make_view(t);
     if (t->shape[0] == 1) m->dm.sb = 0;
     if (t->shape[1] == 1) m->dm.sh = 0;
+    if (m->dm_kind != MASK_DENSE_BOOL) {
+      const int64_t es = mask_bias_esize(m->dm_kind);
+      m->bias_vec = (t->shape[3] == 1 ? p->Nk == 1 : m->dm.sd == 1) && (uintptr_t)m->dm.p % 16 == 0 &&
+                    (m->dm.sb * es) % 16 == 0 && (m->dm.sh * es) % 16 == 0 && (m->dm.ss * es) % 16 == 0;
+    }
     JFA_CHECK(mask_blockmap_build(ctx_stream(ctx), p, ws, m));
   }
   return JFA_SUCCESS;

@@ -19,6 +19,9 @@
 enum { MASK_DENSE_NONE = 0, MASK_DENSE_BOOL, MASK_DENSE_F32, MASK_DENSE_F16, MASK_DENSE_BF16 };
 struct MaskDev {
   int causal, windowed, br, dm_kind;
+  /* an additive dense mask the sm80 16-bit kernels stage in shared memory (mask_bias_tile_async): unit key stride,
+     16-byte aligned base and strides (mask_setup); the launchers clear it where the device lacks the bytes */
+  int bias_vec;
   int64_t wl, wr, q_pos0, k_pos0, Nq, Nk, nseq;
   const int64_t *cu_q, *cu_k;
   View dm; /* (b, h, i, j); stride 0 on broadcast axes */
@@ -243,6 +246,47 @@ __device__ __forceinline__ void mask_words_async(uint64_t *dst, const MaskDev &m
     const uint32_t sa = (uint32_t)__cvta_generic_to_shared(dst + idx);
     asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(sa), "l"(src), "r"(ok ? 8 : 0));
   }
+}
+
+/** Bytes of an element of an additive dense mask (MASK_DENSE_F32, _F16, _BF16). */
+__host__ __device__ __forceinline__ int mask_bias_esize(int kind) { return kind == MASK_DENSE_F32 ? 4 : 2; }
+
+template <int ES, int ROWS, int COLS, int NTHREADS>
+__device__ __forceinline__ void mask_bias_tile_es(unsigned char *dst, int pitch, const MaskDev &m, int64_t b,
+                                                  int64_t h, int64_t q0, int64_t k0) {
+  constexpr int PER = 16 / ES, CPR = COLS / PER; /* elements a chunk, chunks a row */
+  static_assert(COLS % PER == 0, "the tile's keys in 16-byte chunks");
+  const unsigned char *base = (const unsigned char *)m.dm.p;
+  const int64_t off0 = b * m.dm.sb + h * m.dm.sh + k0;
+  const uint32_t sdst = (uint32_t)__cvta_generic_to_shared(dst);
+#pragma unroll 2
+  for (int idx = threadIdx.x; idx < ROWS * CPR; idx += NTHREADS) {
+    const int r = idx / CPR, c = idx % CPR;
+    const int64_t i = q0 + r, left = m.Nk - k0 - (int64_t)c * PER;
+    const int bytes = i < m.Nq && left > 0 ? (left >= PER ? 16 : (int)left * ES) : 0;
+    const unsigned char *src = bytes ? base + (off0 + i * m.dm.ss + (int64_t)c * PER) * ES : base;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sdst + r * pitch + c * 16), "l"(src),
+                 "r"(bytes));
+  }
+}
+
+/** Issues cp.async copies of an additive dense mask's tile (m.bias_vec: unit key stride, 16-byte aligned base and
+ *  strides) of rows q0.. (ROWS) and keys k0.. (COLS, k0 a multiple of 8) into dst (shared memory, 16-byte aligned,
+ *  rows pitch bytes apart); rows past Nq and keys past Nk are zero-filled. The caller commits and waits with its
+ *  other copies; mask_bias_at reads an element. */
+template <int ROWS, int COLS, int NTHREADS>
+__device__ __forceinline__ void mask_bias_tile_async(unsigned char *dst, int pitch, const MaskDev &m, int64_t b,
+                                                     int64_t h, int64_t q0, int64_t k0) {
+  if (m.dm_kind == MASK_DENSE_F32) mask_bias_tile_es<4, ROWS, COLS, NTHREADS>(dst, pitch, m, b, h, q0, k0);
+  else mask_bias_tile_es<2, ROWS, COLS, NTHREADS>(dst, pitch, m, b, h, q0, k0);
+}
+
+/** The bias at (row r, key c) of a tile that mask_bias_tile_async staged (pitch bytes a row). */
+__device__ __forceinline__ float mask_bias_at(const unsigned char *t, int pitch, int kind, int r, int c) {
+  const unsigned char *row = t + r * pitch;
+  if (kind == MASK_DENSE_F32) return ((const float *)row)[c];
+  if (kind == MASK_DENSE_F16) return __half2float(((const __half *)row)[c]);
+  return __bfloat162float(((const __nv_bfloat16 *)row)[c]);
 }
 
 /** The dense mask's additive term for (b, h, i, j): bias, or 0 / -inf for a boolean mask. */

@@ -62,6 +62,8 @@ struct BlockMask {
   int cdiff;   /* causal: column c is visible to CTA-local row r iff c - r <= cdiff */
   int64_t kb0; /* first key of the block */
   bool dense;  /* MASKED: the dense mask applies per element (a partial block of its block map) */
+  const unsigned char *bias; /* an additive dense mask's tile of the block in shared memory (rows CTA-local), or NULL */
+  int bias_pitch;            /* its bytes a row */
 };
 
 /* The mask of key block kb0.. (BN keys) for the CTA's rows m0.. (unmasked and causal
@@ -73,6 +75,8 @@ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0
   BlockMask bm;
   bm.kb0 = kb0;
   bm.dense = false;
+  bm.bias = nullptr;
+  bm.bias_pitch = 0;
   bm.need = MASKED ? (kb0 < kin_lo || kb0 + BN > kin_hi)
                    : (kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0));
   bm.klim = (int)min((int64_t)BN, p.Nk - kb0);
@@ -209,7 +213,8 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
               if (a.mk.bm_bits) {
                 if (!mask_word_bit<NT * 8>(dw[mt][rr], kb0, c)) val = -INFINITY;
               } else if (!FAST) { /* FAST: boolean masks only (sm90 family.cu) */
-                val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f;
+                val += (bm.bias ? mask_bias_at(bm.bias, bm.bias_pitch, a.mk.dm_kind, rl, c)
+                                : mask_dense(a.mk, b, h, m0 + rl, kb0 + c)) * 1.4426950408889634f;
               }
             }
           }

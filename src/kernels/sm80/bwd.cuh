@@ -20,7 +20,9 @@
  * the block's barrier). A dense mask comes with its block map (common/blockmap.h): query
  * blocks it empties are skipped (their products and dQ), full ones take no per-element mask, and a
  * partial one reads its rows' bits of a boolean mask from shared memory (cp.async with the
- * block's Q and dO) or adds a bias per element to the logit before the exponential.
+ * block's Q and dO) or adds a bias per element to the logit before the exponential: from a
+ * BM x BN tile of biases copied with Q and dO (mask_bias_tile_async, where MaskDev.bias_vec:
+ * the mask's layout allows and the device has the bytes), else read from global memory.
  * One barrier per query block: dS is double-buffered in shared memory and the dQ of
  * block it-1 is computed at the start of block it (after that block's barrier), so
  * the dQ mmas and atomics of one warp overlap the S/dP mmas of the others.
@@ -79,6 +81,10 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   uint64_t *bits_s = (uint64_t *)(((uintptr_t)(khi_s + 2 * BM) + 15) & ~(uintptr_t)15);
   static_assert(BN % 64 == 0, "the dense mask's words need BN to be a multiple of 64");
   constexpr int NWB = BN / 64;
+  /* [2][BM] rows of bpitch bytes (masked, a.mk.bias_vec): an additive dense mask's tiles */
+  unsigned char *bias_s = (unsigned char *)(bits_s + 2 * BM * NWB);
+  const bool btile = MASKED && a.mk.bias_vec;
+  const int bpitch = sm80_bias_pitch(BN, btile ? mask_bias_esize(a.mk.dm_kind) : 2);
 
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
@@ -107,6 +113,8 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
       pf_dfl = mask_map_flags(a.mk, b, h, q0, min(q0 + BM, p.Nq), n0, klast);
       if (bmap_partial(pf_dfl) && a.mk.bm_bits)
         mask_words_async<BM, NWB, NTHREADS>(bits_s + buf * BM * NWB, a.mk, b, h, q0, n0);
+      if (bmap_partial(pf_dfl) && btile)
+        mask_bias_tile_async<BM, BN, NTHREADS>(bias_s + buf * BM * bpitch, bpitch, a.mk, b, h, q0, n0);
     }
     for (int r = threadIdx.x; r < BM; r += NTHREADS) {
       const int64_t i = q0 + r;
@@ -269,21 +277,30 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int qi = nt * 8 + 2 * t4 + (e & 1);
-        float pv = p_cap1(exp2f(st[nt][e] * a.scale_log2 - lb[qi]));
-        if (need_mask) {
+        /* masked: the exponent's offset (-lse, plus an additive mask's bias in its partial blocks: one
+           exponential an element) and the element's visibility */
+        float pv;
+        if constexpr (!MASKED) {
+          pv = p_cap1(exp2f(st[nt][e] * a.scale_log2 - lb[qi]));
           const int kl = wk + g + (e >> 1) * 8;
-          if (!MASKED) {
-            if (kl >= klim || kl - qi > cdiff) pv = 0.f;
-          } else {
-            const int kj = (int)n0 + kl;
-            if (kj < klo_s[buf * BM + qi] || kj >= khi_s[buf * BM + qi])
-              pv = 0.f;
-            else if (dpart && a.mk.bm_bits) {
-              if (!((bits_s[(buf * BM + qi) * NWB + (kl >> 6)] >> (kl & 63)) & 1u)) pv = 0.f;
-            } else if (dpart)
-              pv = p_cap1(exp2f(st[nt][e] * a.scale_log2 +
-                                mask_dense(a.mk, b, h, q0 + qi, kj) * 1.4426950408889634f - lb[qi]));
+          if (need_mask && (kl >= klim || kl - qi > cdiff)) pv = 0.f;
+        } else {
+          float off = -lb[qi];
+          bool vis = true;
+          if (need_mask) {
+            const int kl = wk + g + (e >> 1) * 8, kj = (int)n0 + kl;
+            vis = kj >= klo_s[buf * BM + qi] && kj < khi_s[buf * BM + qi];
+            if (dpart && a.mk.bm_bits) {
+              vis = vis && ((bits_s[(buf * BM + qi) * NWB + (kl >> 6)] >> (kl & 63)) & 1u);
+            } else if (dpart) { /* the tile holds zeros past Nq / Nk; global memory is read inside the interval */
+              const float bias = btile ? mask_bias_at(bias_s + buf * BM * bpitch, bpitch, a.mk.dm_kind, qi, kl)
+                                 : vis ? mask_dense(a.mk, b, h, q0 + qi, kj)
+                                       : 0.f;
+              off += bias * 1.4426950408889634f;
+            }
           }
+          pv = p_cap1(exp2f(st[nt][e] * a.scale_log2 + off));
+          if (!vis) pv = 0.f;
         }
         st[nt][e] = pv;
         dpt[nt][e] = pv * (dpt[nt][e] - db[qi]);
@@ -355,8 +372,11 @@ template <typename T, int D, int NW, int BM, bool KREG, bool MASKED, int NS>
 static jfa_status_t launch_bwd_tc_m(const BwdArgs &a, cudaStream_t st) {
   typedef BwdTC<T, D, NW, BM> C;
   auto kern = bwd_tc_kernel<T, D, NW, BM, KREG, MASKED, NS>;
+  /* masked: the key intervals, a boolean mask's words, an additive mask's tiles where a.mk.bias_vec (family.cu
+     checked the bytes) */
   const size_t smem =
-      C::smem_bytes() + (MASKED ? 4 * BM * sizeof(int) + 16 + 2 * BM * (C::BN / 64) * sizeof(uint64_t) : 0);
+      C::smem_bytes() + (MASKED ? 4 * BM * sizeof(int) + 16 + 2 * BM * (C::BN / 64) * sizeof(uint64_t) : 0) +
+      (MASKED && a.mk.bias_vec ? sm80_bias_tiles_bytes(BM, C::BN, mask_bias_esize(a.mk.dm_kind)) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN * NS), (unsigned)a.p.Hkv, (unsigned)a.p.B);

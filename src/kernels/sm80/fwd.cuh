@@ -27,7 +27,10 @@
  * interval. A dense mask comes with its block map (common/blockmap.h, built once per call):
  * blocks it empties for the CTA's rows are not loaded, blocks it leaves full take no
  * per-element mask, and a partial block of a boolean mask reads its rows' bits (one 64-bit
- * word per row, loaded before the block's products), a bias is added per element in fp32.
+ * word per row, loaded before the block's products), a bias is added per element in fp32:
+ * read from a tile of BM x BN biases that cp.async brings in with the block's K and V
+ * (mask_bias_tile_async; two stages after the key intervals, where the mask's layout allows,
+ * MaskDev.bias_vec, and the device has the bytes, sm80_bias_tiles_bytes), else from global memory.
  * Column slices (NS > 1, the JVP at D > 128): O and U of a full row of D > 128 columns do
  * not fit in a warp's registers next to S and Sd, so the grid has NS CTAs per query block
  * (neighbours in blockIdx.x, so they read the same K blocks from L2 at about the same time),
@@ -99,6 +102,10 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   /* masked: key intervals of the CTA's rows (ints: the launcher checks Nk < 2^30), their union
      [kbeg, kend), and [kin_lo, kin_hi): keys inside every row's interval */
   int *s_lo = (int *)(KV + 2 * STAGE), *s_hi = s_lo + BM;
+  /* masked, an additive dense mask staged in shared memory (a.mk.bias_vec): [2][BM] rows of bpitch bytes */
+  unsigned char *bias_s = (unsigned char *)(((uintptr_t)(s_hi + BM) + 15) & ~(uintptr_t)15);
+  const bool btile = MASKED && a.mk.bias_vec;
+  const int bpitch = sm80_bias_pitch(BN, btile ? mask_bias_esize(a.mk.dm_kind) : 2);
   int kin_lo = 0, kin_hi = 0;
   if (MASKED) {
     mask_rows_to_smem(a.mk, m0, BM, NTHREADS, s_lo, s_hi);
@@ -125,6 +132,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
       tc_load_tile<T, D, BN, NTHREADS>(first + C::OFF_KD, a.kd, b, hk, k0, p.Nk, a.Dreal);
       tc_load_tile<T, DV, BN, NTHREADS>(first + C::OFF_VD, a.vd, b, hk, k0, p.Nk, a.Dreal, c0);
     }
+    if (btile) mask_bias_tile_async<BM, BN, NTHREADS>(bias_s, bpitch, a.mk, b, h, m0, k0);
   }
   cp_async_commit();
 
@@ -161,6 +169,8 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
         tc_load_tile<T, D, BN, NTHREADS>(nxt + C::OFF_KD, a.kd, b, hk, k0, p.Nk, a.Dreal);
         tc_load_tile<T, DV, BN, NTHREADS>(nxt + C::OFF_VD, a.vd, b, hk, k0, p.Nk, a.Dreal, c0);
       }
+      if (btile)
+        mask_bias_tile_async<BM, BN, NTHREADS>(bias_s + ((it + 1) & 1) * BM * bpitch, bpitch, a.mk, b, h, m0, k0);
     }
     cp_async_commit();
 
@@ -256,6 +266,10 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
     BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
     bm.dense = dense_part;
     bm.need = bm.need || dense_part;
+    if (btile) {
+      bm.bias = bias_s + (it & 1) * BM * bpitch;
+      bm.bias_pitch = bpitch;
+    }
     fwd_softmax_block<MT, NT, DT, JVP, MASKED, false, false, 0, MPASS>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd,
                                                                          o, u, mrow, lrow, nrow, crow, dw);
 
@@ -315,7 +329,9 @@ template <typename T, int D, int BN, int NW, int MT, bool JVP, bool QREG, bool M
 static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
   typedef FwdTC<T, D, BN, NW, MT, JVP, QREG, NS> C;
   auto kern = fwd_tc_kernel<T, D, BN, NW, MT, JVP, QREG, MASKED, NS, MPASS>;
-  const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0);
+  /* masked: the key intervals, and an additive mask's tiles where a.mk.bias_vec (family.cu checked the bytes) */
+  const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0) +
+                      (MASKED && a.mk.bias_vec ? sm80_bias_tiles_bytes(C::BM, BN, mask_bias_esize(a.mk.dm_kind)) : 0);
   if (smem > 48 * 1024)
     JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   const unsigned nqb = (unsigned)((a.p.Nq + C::BM - 1) / C::BM);

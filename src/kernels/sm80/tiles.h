@@ -156,6 +156,12 @@ static constexpr Sm80Tile kSm80Tiles[] = {
  *  seventh session of 2026-12-02, with the sixth's chunked score sums and the test's floors
  *  (bench/RESULTS.md). */
 static constexpr bool kSm80F32Bwd256 = true;
+/** Whether the 16-bit forward, JVP and backward copy an additive dense mask's tiles into shared memory with the
+ *  block's other tiles (common/mask.cuh mask_bias_tile_async; family.cu bias_tiles_fit: where MaskDev.bias_vec and
+ *  the device has sm80_bias_smem_bytes more); JFA_SM80_BIAS_TILES=0 / 1 per call overrides. false: each bias read
+ *  from global memory inside the softmax's per-element branches (bf16 D = 128 N = 4096 on the H200, seventeenth
+ *  session: 36.7 / 83.6 / 52.4 TFLOP/s against the Triton package's 44.2 / 50.6 / 74.9). */
+static constexpr bool kSm80BiasTiles = true;
 
 /** The float32 backward's tiles for causal calls without other masks at head dim D and Nk keys: a variant of the
  *  table (0: row 0, as every other call). The blocks across the diagonal, where half the scores are masked, cost
@@ -234,6 +240,21 @@ constexpr size_t sm80_f32_bwd_smem_bytes(const Sm80Tile &t, bool masked) {
   /* masked: the key intervals (4 BM ints), then 16-byte aligned a boolean mask's words ([2][BM][BN / 64]) */
   return 4 * (2 * BN * DS + 4 * BM * DS + 2 * BM * (BN + 8) + 4 * BM) +
          (masked ? 4 * 4 * BM + 16 + 8 * 2 * BM * (BN / 64) : 0);
+}
+
+/** Row pitch (bytes) of an additive dense mask's tile of cols keys of es-byte elements in shared memory
+ *  (common/mask.cuh mask_bias_tile_async): 16 bytes of padding put the rows of a fragment's reads (fwd.cuh: 8 rows
+ *  of 4 lanes' pairs; bwd.cuh: 8 keys of 4 lanes' query row pairs) in different banks. */
+__host__ __device__ constexpr int sm80_bias_pitch(int cols, int es) { return cols * es + 16; }
+/** The bytes of its two stages of rows x cols (16 more for their alignment after the key intervals). */
+constexpr size_t sm80_bias_tiles_bytes(int rows, int cols, int es) {
+  return 16 + 2 * (size_t)rows * (size_t)sm80_bias_pitch(cols, es);
+}
+/** Those bytes for a row of the table (sm80_tile's result) and an additive mask of es-byte elements: the 16-bit
+ *  kernels stage the mask's tiles in shared memory where the device has them beyond sm80_smem_bytes (family.cu). */
+constexpr size_t sm80_bias_smem_bytes(const Sm80Tile &t, int es) {
+  return t.op == OP_BWD ? sm80_bias_tiles_bytes(t.BM, 16 * t.NW, es)
+                        : sm80_bias_tiles_bytes(16 * t.MT * t.NW, t.BN, es);
 }
 
 /** The head dim the sm80 kernels run a call of head dim D at (D rounded up to a row of the
