@@ -1,7 +1,7 @@
 /*
  * mask_blockmap.cu - builds the block map of a dense mask once per call (rules in blockmap.h):
- * one warp per (slice, row) reads the row's mask coalesced (boolean: 8 keys per lane; additive:
- * 32 keys per ballot) and writes its bit-packed words (boolean masks) and per-(row, key tile) flags; one thread per (slice, row
+ * one warp per (slice, row) reads the row's mask coalesced (boolean: 16 keys per lane; additive:
+ * 16 bytes a lane where its rows allow, else 32 keys per ballot) and writes its bit-packed words (boolean masks) and per-(row, key tile) flags; one thread per (slice, row
  * tile, key tile) then ORs the flags of the tile's rows. The kernels read the map through
  * mask_map_flags / mask_words (mask.cuh).
  */
@@ -44,8 +44,9 @@ __device__ __forceinline__ bool bmap_row_of(const MaskDev &m, int64_t nrows, Bma
   return true;
 }
 
-/* One warp per (slice, row): words (boolean masks) and row flags [slice][row][key tile]; additive
-   masks (boolean ones take bmap_rows_bool_kernel). */
+/* One warp per (slice, row): row flags [slice][row][key tile] of an additive mask that bmap_rows_bias_kernel does
+   not take (a key stride other than 1, rows not 16-byte aligned), an element a lane (boolean masks take
+   bmap_rows_bool_kernel). */
 __global__ void bmap_rows_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uint64_t *bits,
                                  unsigned char *rflags) {
   BmapRow r;
@@ -67,6 +68,64 @@ __global__ void bmap_rows_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uin
     if (lane == 0) {
       if (bits) bits[wid * KW + kt] = vis;
       if (kt < KT) rflags[wid * KT + kt] = (unsigned char)bmap_row_flags(vis, need);
+    }
+  }
+}
+
+/* Additive masks whose rows have unit key stride and 16-byte aligned starts (the usual (B, H, N, N) bias with N a
+   multiple of 8, or of 4 for float32): one warp per (slice, row), 16 bytes a lane (PER = 16 / ES elements), the
+   warp's step 32 PER keys (4 key tiles of 16-bit biases, 2 of float32 ones), U steps' loads issued before any is
+   used; each tile's flags are two ballots' bits of its 64 / PER lanes. bmap_rows_kernel's 2 or 4 bytes a lane and
+   per-element offset took most of a bf16 (4, 16, 4096, 4096) bias call's forward on the H200 (seventeenth session:
+   12.6 ms a forward whose kernel's arithmetic takes a few; the biases' 2 GB need 0.4 ms). */
+template <int ES>
+__global__ void bmap_rows_bias_kernel(const MaskDev m, int64_t Hm, int64_t nrows, unsigned char *rflags) {
+  constexpr int PER = 16 / ES, LPT = BMAP_TILE / PER, TPS = 32 / LPT, U = 4; /* lanes a tile, tiles a step */
+  BmapRow r;
+  if (!bmap_row_of(m, nrows, &r)) return;
+  const int64_t wid = r.wid, s = r.s, i = r.i, KT = r.KT;
+  const int lane = r.lane;
+  const unsigned char *row =
+      (const unsigned char *)m.dm.p + ((s / Hm) * m.dm.sb + (s % Hm) * m.dm.sh + i * m.dm.ss) * ES;
+  for (int64_t kt0 = 0; kt0 < KT; kt0 += U * TPS) {
+    uint4 x[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t j = (kt0 + u * TPS) * BMAP_TILE + (int64_t)PER * lane;
+      if (j + PER <= m.Nk) x[u] = __ldg((const uint4 *)(row + j * ES));
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t j = (kt0 + u * TPS) * BMAP_TILE + (int64_t)PER * lane;
+      bool vis = false, need = false;
+      if (j + PER <= m.Nk) {
+        const uint32_t w[4] = {x[u].x, x[u].y, x[u].z, x[u].w};
+#pragma unroll
+        for (int e = 0; e < PER; ++e) {
+          float v;
+          if constexpr (ES == 4) v = __uint_as_float(w[e]);
+          else if (m.dm_kind == MASK_DENSE_F16) v = __half2float(__ushort_as_half((unsigned short)(w[e / 2] >> (16 * (e & 1)))));
+          else v = __bfloat162float(__ushort_as_bfloat16((unsigned short)(w[e / 2] >> (16 * (e & 1)))));
+          vis |= !(v == -INFINITY); /* NaN: visible and needed, so that it reaches the row */
+          need |= !(v == 0.f);
+        }
+      } else {
+        for (int e = 0; e < PER && j + e < m.Nk; ++e) {
+          const unsigned char *p = row + (j + e) * ES;
+          const float v = ES == 4 ? *(const float *)p
+                          : m.dm_kind == MASK_DENSE_F16 ? __half2float(*(const __half *)p)
+                                                        : __bfloat162float(*(const __nv_bfloat16 *)p);
+          vis |= !(v == -INFINITY);
+          need |= !(v == 0.f);
+        }
+      }
+      const uint32_t bv = __ballot_sync(0xffffffffu, vis), bn = __ballot_sync(0xffffffffu, need);
+      const int t = lane / LPT; /* lane t * LPT writes tile t of the step */
+      const int64_t kt = kt0 + u * TPS + t;
+      if (lane % LPT == 0 && kt < KT) {
+        const uint32_t sel = (LPT == 32 ? 0xffffffffu : ((1u << LPT) - 1u)) << (t * LPT);
+        rflags[wid * KT + kt] = (unsigned char)bmap_row_flags((bv & sel) != 0, (bn & sel) != 0);
+      }
     }
   }
 }
@@ -172,10 +231,15 @@ jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *
   uint64_t *bits = m->dm_kind == MASK_DENSE_BOOL ? (uint64_t *)(w + ob) : nullptr;
   unsigned char *flags = (unsigned char *)(w + of), *rflags = (unsigned char *)(w + orf);
   const int64_t nrows = Bm * Hm * p->Nq, ntiles = Bm * Hm * RT * KT;
-  if (m->dm_kind == MASK_DENSE_BOOL)
-    bmap_rows_bool_kernel<<<(unsigned)((nrows * 32 + 255) / 256), 256, 0, st>>>(*m, Hm, nrows, bits, rflags);
-  else
-    bmap_rows_kernel<<<(unsigned)((nrows * 32 + 255) / 256), 256, 0, st>>>(*m, Hm, nrows, bits, rflags);
+  const unsigned grid = (unsigned)((nrows * 32 + 255) / 256);
+  if (m->dm_kind == MASK_DENSE_BOOL) {
+    bmap_rows_bool_kernel<<<grid, 256, 0, st>>>(*m, Hm, nrows, bits, rflags);
+  } else if (m->bias_vec) { /* unit key stride, 16-byte aligned rows (mask.cu) */
+    if (m->dm_kind == MASK_DENSE_F32) bmap_rows_bias_kernel<4><<<grid, 256, 0, st>>>(*m, Hm, nrows, rflags);
+    else bmap_rows_bias_kernel<2><<<grid, 256, 0, st>>>(*m, Hm, nrows, rflags);
+  } else {
+    bmap_rows_kernel<<<grid, 256, 0, st>>>(*m, Hm, nrows, bits, rflags);
+  }
   JFA_LAUNCH_CHECK();
   bmap_tiles_kernel<<<(unsigned)((ntiles + 255) / 256), 256, 0, st>>>(p->Nq, KT, RT, ntiles, rflags, flags);
   JFA_LAUNCH_CHECK();
