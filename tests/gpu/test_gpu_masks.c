@@ -121,7 +121,7 @@ static const mcase_t cases[] = {
     {BF, 1, 1, 2, 2, 1000, 1007, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1},
     {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 1, 1},     /* + window */
     {BF, 0, 1, 2, 1, 200, 129, 256, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
-    /* float32 (sm80's float32 backward takes the tiles with its Q and dO at D <= 64; D = 128 reads them per element) */
+    /* float32 (sm80's float32 kernels read the biases per element: the tiles did not pay there, bench/RESULTS.md) */
     {F32, 0, 1, 2, 2, 300, 257, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 1},
     {F32, 1, 2, 4, 2, 129, 200, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 0, 1},
     {F32, 0, 1, 2, 1, 100, 300, 32, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 1, 0, 1, 1},

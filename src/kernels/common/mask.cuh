@@ -289,6 +289,14 @@ __device__ __forceinline__ float mask_bias_at(const unsigned char *t, int pitch,
   return __bfloat162float(((const __nv_bfloat16 *)row)[c]);
 }
 
+/** The biases at (row r, keys c and c + 1; c even) of a tile that mask_bias_tile_async staged: one load. */
+__device__ __forceinline__ float2 mask_bias_pair(const unsigned char *t, int pitch, int kind, int r, int c) {
+  const unsigned char *row = t + r * pitch;
+  if (kind == MASK_DENSE_F32) return *(const float2 *)(row + 4 * c);
+  if (kind == MASK_DENSE_F16) return __half22float2(*(const __half2 *)(row + 2 * c));
+  return __bfloat1622float2(*(const __nv_bfloat162 *)(row + 2 * c));
+}
+
 /** The dense mask's additive term for (b, h, i, j): bias, or 0 / -inf for a boolean mask. */
 __device__ __forceinline__ float mask_dense(const MaskDev &m, int64_t b, int64_t h, int64_t i, int64_t j) {
   const int64_t off = b * m.dm.sb + h * m.dm.sh + i * m.dm.ss + j * m.dm.sd;

@@ -72,9 +72,6 @@ struct BwdF32 {
      16-byte aligned) */
   static constexpr int NWB = BN / 64;
   static_assert(BN % 64 == 0, "the dense mask's words need BN to be a multiple of 64");
-  /* an additive mask's tiles in shared memory (MaskDev.bias_vec) at D <= 64 only: with them the masked kernels of
-     D = 96 and 128 spilled (ptxas, sm_90: D = 96 3xTF32 0 -> 64 bytes) */
-  static constexpr bool BIAS_TILES = D <= 64;
   static constexpr size_t smem_bytes(bool masked) {
     return sizeof(float) * ((size_t)2 * BN * DS + (size_t)(SPLIT ? 8 : 4) * BM * DS + (size_t)2 * BM * BNS +
                             (size_t)4 * BM + (size_t)(SPLIT >= 2 ? BN * DS : 0)) +
@@ -179,11 +176,6 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
   /* [2][BM][NWB] (masked only): a boolean dense mask's bits of the rows, for blocks its map does not call full */
   constexpr int NWB = C::NWB;
   uint64_t *bits_s = (uint64_t *)(((uintptr_t)(khi_s + 2 * BM) + 15) & ~(uintptr_t)15);
-  /* [2][BM] rows of bpitch bytes (masked, a.mk.bias_vec, D <= 64: the launcher added the bytes): an additive dense
-     mask's tiles, copied with the block's Q and dO */
-  unsigned char *bias_s = (unsigned char *)(bits_s + 2 * BM * NWB);
-  const bool btile = MASKED && C::BIAS_TILES && a.mk.bias_vec;
-  const int bpitch = sm80_bias_pitch(BN, 4);
 
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
@@ -218,8 +210,6 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
       pf_dfl = mask_map_flags(a.mk, b, h, q0, min(q0 + BM, p.Nq), n0, klast);
       if (pf_dfl != BMAP_VISIBLE && a.mk.bm_bits)
         mask_words_async<BM, NWB, NTHREADS>(bits_s + buf * BM * NWB, a.mk, b, h, q0, n0);
-      if (pf_dfl != BMAP_VISIBLE && btile)
-        mask_bias_tile_async<BM, BN, NTHREADS>(bias_s + buf * BM * bpitch, bpitch, a.mk, b, h, q0, n0);
     }
     for (int r = threadIdx.x; r < BM; r += NTHREADS) {
       const int64_t i = q0 + r;
@@ -349,7 +339,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
       for (int nt = 0; nt < (MASKED ? NQ : 1); ++nt)
 #pragma unroll
         for (int e = 0; e < 4; ++e) bias[nt][e] = 0.f;
-      if (dadd && !btile) { /* btile: each bias read from the block's tile where it is used */
+      if (dadd) {
         const int64_t kja = min(n0 + wk + g, p.Nk - 1), kjb = min(n0 + wk + g + 8, p.Nk - 1);
 #pragma unroll
         for (int nt = 0; nt < (MASKED ? NQ : 1); ++nt)
@@ -462,11 +452,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
       for (int e = 0; e < 4; ++e) {
         const int qi = nt * 8 + 2 * t4 + (e & 1);
         /* MASKED: bias - lse (0 - lse where no bias: -lse up to the sign of a zero, the same exponential); else -lse */
-        const float off = !MASKED ? -lb[qi]
-                          : dadd && btile
-                              ? mask_bias_at(bias_s + buf * BM * bpitch, bpitch, a.mk.dm_kind, qi, wk + g + (e >> 1) * 8) -
-                                    lb[qi]
-                              : bias[MASKED ? nt : 0][e] - lb[qi];
+        const float off = MASKED ? bias[MASKED ? nt : 0][e] - lb[qi] : -lb[qi];
         float pv = p_cap1(exp2f(fmaf(st[nt][e], scale_lo, fmaf(st[nt][e], a.scale, off)) * kLog2e));
         if (need_mask) {
           const int kl = wk + g + (e >> 1) * 8;
@@ -553,18 +539,11 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
   }
 }
 
-/* The bytes of an additive mask's tiles (float32 ones: the float32 kernels take float32 biases) where a.mk.bias_vec
-   and the head dim takes them (BwdF32::BIAS_TILES). */
-template <int D, int BM, int BN, bool MASKED>
-static inline size_t bwd_f32_bias_bytes(const BwdArgs &a) {
-  return MASKED && BwdF32<D, BN / 16, BM, 0>::BIAS_TILES && a.mk.bias_vec ? sm80_bias_tiles_bytes(BM, BN, 4) : 0;
-}
-
 template <int D, int NW, int BM, bool PRECISE, bool MASKED, int SPLIT, int NS>
 static jfa_status_t launch_bwd_f32_m(const BwdArgs &a, cudaStream_t st) {
   typedef BwdF32<D, NW, BM, SPLIT, NS> C;
   auto kern = bwd_f32_kernel<D, NW, BM, PRECISE, MASKED, SPLIT, NS>;
-  const size_t smem = C::smem_bytes(MASKED) + bwd_f32_bias_bytes<D, BM, C::BN, MASKED>(a);
+  const size_t smem = C::smem_bytes(MASKED);
   JFA_CHECK(smem_optin(kern, smem));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN * NS), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   /* causal calls (no other mask) longest first in groups of pairs whose Q, dO (float32) and dQ accumulators fit
@@ -585,22 +564,15 @@ static inline size_t f32_device_smem_optin() {
   return (size_t)v;
 }
 
-/* One mask class's tiles: 3xTF32 with the row's SPLIT S where the device has the shared memory (with an additive
-   mask's tiles, a.mk.bias_vec), else with S - 1, ..., 0 (an A100's 163 KiB takes none of them); TF32 without. At
-   S = 0 the mask's tiles go where the device lacks their bytes (its biases then read from global memory). */
+/* One mask class's tiles: 3xTF32 with the row's SPLIT S where the device has the shared memory,
+   else with S - 1, ..., 0 (an A100's 163 KiB takes none of them); TF32 without. */
 template <int D, int NW, int BM, bool PRECISE, bool MASKED, int S, int NS>
 static jfa_status_t launch_bwd_f32_s(const BwdArgs &a, cudaStream_t st) {
-  typedef BwdF32<D, NW, BM, S, NS> C;
-  const size_t need = C::smem_bytes(MASKED) + bwd_f32_bias_bytes<D, BM, C::BN, MASKED>(a);
   if constexpr (PRECISE && S > 0) {
-    if (need <= f32_device_smem_optin()) return launch_bwd_f32_m<D, NW, BM, true, MASKED, S, NS>(a, st);
+    if (BwdF32<D, NW, BM, S, NS>::smem_bytes(MASKED) <= f32_device_smem_optin())
+      return launch_bwd_f32_m<D, NW, BM, true, MASKED, S, NS>(a, st);
     return launch_bwd_f32_s<D, NW, BM, PRECISE, MASKED, S - 1, NS>(a, st);
   } else {
-    if (need > f32_device_smem_optin() && a.mk.bias_vec) {
-      BwdArgs b = a;
-      b.mk.bias_vec = 0;
-      return launch_bwd_f32_m<D, NW, BM, PRECISE, MASKED, 0, NS>(b, st);
-    }
     return launch_bwd_f32_m<D, NW, BM, PRECISE, MASKED, 0, NS>(a, st);
   }
 }

@@ -120,10 +120,9 @@ static jfa_status_t fwd_f32_dispatch(const FwdArgs &a, int Dk, bool jvp, bool tf
   JFA_FAIL(JFA_ERROR_INTERNAL, "no float32 forward kernel for head dim %d", Dk);
 }
 
-/* The 16-bit kernels and the float32 backward stage an additive mask's tiles in shared memory (MaskDev.bias_vec)
-   where tiles.h kSm80BiasTiles (or JFA_SM80_BIAS_TILES per call) allows and the device has the bytes beyond the
-   row's (the float32 backward's launcher checks them against its SPLIT); the float32 forward / JVP read the biases
-   from global memory. */
+/* The 16-bit kernels stage an additive mask's tiles in shared memory (MaskDev.bias_vec) where tiles.h
+   kSm80BiasTiles (or JFA_SM80_BIAS_TILES per call) allows and the device has the bytes beyond the row's; the float32
+   kernels read the biases from global memory. */
 static void bias_tiles_fit(MaskDev *mk, const CudaState *cs, int op, const jfa_problem_t *p, const jfa_tensor_t *q,
                            int Dk) {
   if (!mk->bias_vec) return;
@@ -131,12 +130,9 @@ static void bias_tiles_fit(MaskDev *mk, const CudaState *cs, int op, const jfa_p
     mk->bias_vec = 0;
     return;
   }
-  if (q->dtype == JFA_DTYPE_FLOAT32) {
-    if (op != OP_BWD) mk->bias_vec = 0;
-    return;
-  }
   const Sm80Tile t = call_tile(op, p, q, Dk);
-  if (sm80_smem_bytes(t, true) + sm80_bias_smem_bytes(t, mask_bias_esize(mk->dm_kind)) > (size_t)cs->max_smem_optin)
+  if (q->dtype == JFA_DTYPE_FLOAT32 ||
+      sm80_smem_bytes(t, true) + sm80_bias_smem_bytes(t, mask_bias_esize(mk->dm_kind)) > (size_t)cs->max_smem_optin)
     mk->bias_vec = 0;
 }
 

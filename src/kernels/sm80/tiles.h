@@ -156,7 +156,7 @@ static constexpr Sm80Tile kSm80Tiles[] = {
  *  seventh session of 2026-12-02, with the sixth's chunked score sums and the test's floors
  *  (bench/RESULTS.md). */
 static constexpr bool kSm80F32Bwd256 = true;
-/** Whether the 16-bit forward, JVP and backward and the float32 backward (D <= 64) copy an additive dense mask's tiles into shared memory with the
+/** Whether the 16-bit forward, JVP and backward copy an additive dense mask's tiles into shared memory with the
  *  block's other tiles (common/mask.cuh mask_bias_tile_async; family.cu bias_tiles_fit: where MaskDev.bias_vec and
  *  the device has sm80_bias_smem_bytes more); JFA_SM80_BIAS_TILES=0 / 1 per call overrides. false: each bias read
  *  from global memory inside the softmax's per-element branches (bf16 D = 128 N = 4096 on the H200, seventeenth
