@@ -5,7 +5,8 @@
 # One default build of every head dim (-Werror; ~55 s), then, each step bounded by the deadline DL (default 540):
 #   1. `ctest -L gpu -E 64bit` (-j8);
 #   2. ncu (--clock-control none) on sm80's float32 masked backward (bwd_f32_kernel) of the bias lane at N = 2048:
-#      SpeedOfLight, Occupancy, WarpStateStats, SchedulerStats, InstructionStats; and on the unmasked one for contrast;
+#      SpeedOfLight, Occupancy, WarpStateStats, SchedulerStats, InstructionStats; and on the unmasked one for contrast
+#      (JFA_SM90_F32_BWD=0: sm80's kernel for both);
 #   3. bench_lanes.py bias and dense lanes against the package (bf16 D = 128, float32 D = 64).
 # Logs in $OUT.   bash bench/device/run_s18a_h200.sh
 set -u
@@ -23,7 +24,7 @@ grep '^\[FAIL\]' "$OUT/ctest.log" | head -10; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 for m in bias none; do
   echo "== ncu bwd_f32_kernel, float32 D = 64 N = 2048, mask $m"
-  timeout $(left 150) ncu --clock-control none --kernel-name regex:bwd_f32_kernel --launch-skip 1 --launch-count 1 \
+  JFA_SM90_F32_BWD=0 timeout $(left 150) ncu --clock-control none --kernel-name regex:bwd_f32_kernel --launch-skip 1 --launch-count 1 \
     --section SpeedOfLight --section Occupancy --section WarpStateStats --section SchedulerStats \
     --section InstructionStats python3 bench/bench_lanes.py --iters 1 --tokens 8192 --f32-precision highest \
     --lanes float32:64:2048:$m > "$OUT/ncu_$m.log" 2>&1
