@@ -4,7 +4,7 @@
 # kSm80BiasTiles, JFA_SM80_BIAS_TILES) and the backward's one exponential an element, and the sm90 float32 backward
 # with a boolean dense mask on by default (tiles.h kSm90BwdF32Dense). One default build of every head dim
 # (-Werror; ~45 s), then, each step bounded by the deadline DL (seconds from the start, default 540):
-#   1. the GPU suite (`ctest -L gpu -E 64bit`): test_gpu_masks' new aligned-bias cases 41-45 on the tiles, and
+#   1. the GPU suite (`ctest -L gpu -E 64bit`): test_gpu_masks' new aligned-bias cases 48-52 on the tiles, and
 #      test_gpu_masks_nobiastiles on global memory;
 #   2. compute-sanitizer memcheck, racecheck and synccheck on test_gpu_masks 41 (bf16 D = 128, bias tiles in the
 #      forward, JVP and backward) and memcheck on 42 (fp16 D = 64, float32 biases, broadcast head axis);

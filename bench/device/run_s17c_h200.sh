@@ -3,7 +3,7 @@
 # mask's block map read 16 bytes a lane (mask_blockmap.cu bmap_rows_bias_kernel), and racecheck's hazards on
 # test_gpu_masks 41 in full. Build of libjfa and the mask tests (every head dim, -Werror), then, each step bounded by
 # the deadline DL (seconds from the start, default 420):
-#   1. test_gpu_masks (bias tiles; cases 41-45 with aligned rows: the new map kernel), test_gpu_blockmask, and
+#   1. test_gpu_masks (bias tiles; cases 48-52 with aligned rows: the new map kernel), test_gpu_blockmask, and
 #      test_gpu_masks with JFA_SM80_BIAS_TILES=0;
 #   2. compute-sanitizer racecheck on test_gpu_masks 41 with the hazards' lines, with and without the bias tiles;
 #   3. bench_lanes.py bias lanes, jfa's kernels per call (--profile, stderr) then against the Triton package and SDPA.
