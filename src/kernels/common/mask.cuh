@@ -19,8 +19,9 @@
 enum { MASK_DENSE_NONE = 0, MASK_DENSE_BOOL, MASK_DENSE_F32, MASK_DENSE_F16, MASK_DENSE_BF16 };
 struct MaskDev {
   int causal, windowed, br, dm_kind;
-  /* an additive dense mask the sm80 16-bit kernels stage in shared memory (mask_bias_tile_async): unit key stride,
-     16-byte aligned base and strides (mask_setup); the launchers clear it where the device lacks the bytes */
+  /* an additive dense mask the sm80 16-bit kernels stage in shared memory (mask_bias_tile_async) and the block map
+     reads 16 bytes a lane: unit key stride, 16-byte aligned base and strides (mask_setup); sm80/family.cu clears it
+     in a call's copy where the kernels do not stage tiles */
   int bias_vec;
   int64_t wl, wr, q_pos0, k_pos0, Nq, Nk, nseq;
   const int64_t *cu_q, *cu_k;
@@ -251,6 +252,13 @@ __device__ __forceinline__ void mask_words_async(uint64_t *dst, const MaskDev &m
 /** Bytes of an element of an additive dense mask (MASK_DENSE_F32, _F16, _BF16). */
 __host__ __device__ __forceinline__ int mask_bias_esize(int kind) { return kind == MASK_DENSE_F32 ? 4 : 2; }
 
+/** Element idx of an additive dense mask's data p (kind MASK_DENSE_F32, _F16 or _BF16) as a float. */
+__device__ __forceinline__ float mask_bias_value(int kind, const void *p, int64_t idx) {
+  if (kind == MASK_DENSE_F32) return ((const float *)p)[idx];
+  if (kind == MASK_DENSE_F16) return __half2float(((const __half *)p)[idx]);
+  return __bfloat162float(((const __nv_bfloat16 *)p)[idx]);
+}
+
 template <int ES, int ROWS, int COLS, int NTHREADS>
 __device__ __forceinline__ void mask_bias_tile_es(unsigned char *dst, int pitch, const MaskDev &m, int64_t b,
                                                   int64_t h, int64_t q0, int64_t k0) {
@@ -283,10 +291,7 @@ __device__ __forceinline__ void mask_bias_tile_async(unsigned char *dst, int pit
 
 /** The bias at (row r, key c) of a tile that mask_bias_tile_async staged (pitch bytes a row). */
 __device__ __forceinline__ float mask_bias_at(const unsigned char *t, int pitch, int kind, int r, int c) {
-  const unsigned char *row = t + r * pitch;
-  if (kind == MASK_DENSE_F32) return ((const float *)row)[c];
-  if (kind == MASK_DENSE_F16) return __half2float(((const __half *)row)[c]);
-  return __bfloat162float(((const __nv_bfloat16 *)row)[c]);
+  return mask_bias_value(kind, t + r * pitch, c);
 }
 
 /** The biases at (row r, keys c and c + 1; c even) of a tile that mask_bias_tile_async staged: one load. */
@@ -302,9 +307,9 @@ __device__ __forceinline__ float mask_dense(const MaskDev &m, int64_t b, int64_t
   const int64_t off = b * m.dm.sb + h * m.dm.sh + i * m.dm.ss + j * m.dm.sd;
   switch (m.dm_kind) {
     case MASK_DENSE_BOOL: return ((const unsigned char *)m.dm.p)[off] ? 0.f : -INFINITY;
-    case MASK_DENSE_F32: return ((const float *)m.dm.p)[off];
-    case MASK_DENSE_F16: return __half2float(((const __half *)m.dm.p)[off]);
-    case MASK_DENSE_BF16: return __bfloat162float(((const __nv_bfloat16 *)m.dm.p)[off]);
+    case MASK_DENSE_F32:
+    case MASK_DENSE_F16:
+    case MASK_DENSE_BF16: return mask_bias_value(m.dm_kind, m.dm.p, off);
     default: return 0.f;
   }
 }

@@ -1,8 +1,9 @@
 /*
  * mask_blockmap.cu - builds the block map of a dense mask once per call (rules in blockmap.h):
  * one warp per (slice, row) reads the row's mask coalesced (boolean: 16 keys per lane; additive:
- * 16 bytes a lane where its rows allow, else 32 keys per ballot) and writes its bit-packed words (boolean masks) and per-(row, key tile) flags; one thread per (slice, row
- * tile, key tile) then ORs the flags of the tile's rows. The kernels read the map through
+ * 16 bytes a lane where its rows allow, else 32 keys per ballot) and writes its bit-packed words
+ * (boolean masks) and per-(row, key tile) flags; one thread per (slice, row tile, key tile) then
+ * ORs the flags of the tile's rows. The kernels read the map through
  * mask_map_flags / mask_words (mask.cuh).
  */
 #include "kernels/common/host.cuh"
@@ -13,18 +14,13 @@
 __device__ __forceinline__ void bmap_elem(const MaskDev &m, int64_t Hm, int64_t s, int64_t i, int64_t j, bool *vis,
                                           bool *need) {
   const int64_t off = (s / Hm) * m.dm.sb + (s % Hm) * m.dm.sh + i * m.dm.ss + j * m.dm.sd;
-  float x = 0.f;
-  switch (m.dm_kind) {
-    case MASK_DENSE_BOOL: {
-      const bool t = ((const unsigned char *)m.dm.p)[off] != 0;
-      *vis = t;
-      *need = !t;
-      return;
-    }
-    case MASK_DENSE_F32: x = ((const float *)m.dm.p)[off]; break;
-    case MASK_DENSE_F16: x = __half2float(((const __half *)m.dm.p)[off]); break;
-    default: x = __bfloat162float(((const __nv_bfloat16 *)m.dm.p)[off]); break;
+  if (m.dm_kind == MASK_DENSE_BOOL) {
+    const bool t = ((const unsigned char *)m.dm.p)[off] != 0;
+    *vis = t;
+    *need = !t;
+    return;
   }
+  const float x = mask_bias_value(m.dm_kind, m.dm.p, off);
   *vis = !(x == -INFINITY); /* NaN: visible and needed, so that it reaches the row */
   *need = !(x == 0.f);
 }
@@ -102,19 +98,17 @@ __global__ void bmap_rows_bias_kernel(const MaskDev m, int64_t Hm, int64_t nrows
         const uint32_t w[4] = {x[u].x, x[u].y, x[u].z, x[u].w};
 #pragma unroll
         for (int e = 0; e < PER; ++e) {
+          const unsigned short hv = (unsigned short)(w[e / 2] >> (16 * (e & 1))); /* 16-bit: element e */
           float v;
           if constexpr (ES == 4) v = __uint_as_float(w[e]);
-          else if (m.dm_kind == MASK_DENSE_F16) v = __half2float(__ushort_as_half((unsigned short)(w[e / 2] >> (16 * (e & 1)))));
-          else v = __bfloat162float(__ushort_as_bfloat16((unsigned short)(w[e / 2] >> (16 * (e & 1)))));
+          else if (m.dm_kind == MASK_DENSE_F16) v = __half2float(__ushort_as_half(hv));
+          else v = __bfloat162float(__ushort_as_bfloat16(hv));
           vis |= !(v == -INFINITY); /* NaN: visible and needed, so that it reaches the row */
           need |= !(v == 0.f);
         }
       } else {
         for (int e = 0; e < PER && j + e < m.Nk; ++e) {
-          const unsigned char *p = row + (j + e) * ES;
-          const float v = ES == 4 ? *(const float *)p
-                          : m.dm_kind == MASK_DENSE_F16 ? __half2float(*(const __half *)p)
-                                                        : __bfloat162float(*(const __nv_bfloat16 *)p);
+          const float v = mask_bias_value(m.dm_kind, row, j + e);
           vis |= !(v == -INFINITY);
           need |= !(v == 0.f);
         }

@@ -231,8 +231,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
               if (a.mk.bm_bits) {
                 if (!mask_word_bit<NT * 8>(dw[mt][rr], kb0, c)) val = -INFINITY;
               } else if (!FAST) { /* FAST: boolean masks only (sm90 family.cu) */
-                val += (bm.bias ? mask_bias_at(bm.bias, bm.bias_pitch, a.mk.dm_kind, rl, c)
-                                : mask_dense(a.mk, b, h, m0 + rl, kb0 + c)) * 1.4426950408889634f;
+                val += mask_dense(a.mk, b, h, m0 + rl, kb0 + c) * 1.4426950408889634f; /* bm.bias: the pass above */
               }
             }
           }

@@ -84,7 +84,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
   /* [2][BM] rows of bpitch bytes (masked, a.mk.bias_vec): an additive dense mask's tiles */
   unsigned char *bias_s = (unsigned char *)(bits_s + 2 * BM * NWB);
   const bool btile = MASKED && a.mk.bias_vec;
-  const int bpitch = sm80_bias_pitch(BN, btile ? mask_bias_esize(a.mk.dm_kind) : 2);
+  const int bpitch = sm80_bias_pitch(BN, mask_bias_esize(a.mk.dm_kind));
 
   const jfa_problem_t &p = a.p;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
@@ -291,7 +291,7 @@ __global__ void __launch_bounds__(NW * 32) bwd_tc_kernel(const BwdArgs a) {
             const int kl = wk + g + (e >> 1) * 8, kj = (int)n0 + kl;
             vis = kj >= klo_s[buf * BM + qi] && kj < khi_s[buf * BM + qi];
             if (dpart && a.mk.bm_bits) {
-              vis = vis && ((bits_s[(buf * BM + qi) * NWB + (kl >> 6)] >> (kl & 63)) & 1u);
+              vis = vis && mask_word_bit<BN>(bits_s + (buf * BM + qi) * NWB, n0, kl);
             } else if (dpart) { /* the tile holds zeros past Nq / Nk; global memory is read inside the interval */
               const float bias = btile ? mask_bias_at(bias_s + buf * BM * bpitch, bpitch, a.mk.dm_kind, qi, kl)
                                  : vis ? mask_dense(a.mk, b, h, q0 + qi, kj)

@@ -105,7 +105,7 @@ __global__ void __launch_bounds__(NW * 32, (!JVP && !QREG && !MASKED && D == 64 
   /* masked, an additive dense mask staged in shared memory (a.mk.bias_vec): [2][BM] rows of bpitch bytes */
   unsigned char *bias_s = (unsigned char *)(((uintptr_t)(s_hi + BM) + 15) & ~(uintptr_t)15);
   const bool btile = MASKED && a.mk.bias_vec;
-  const int bpitch = sm80_bias_pitch(BN, btile ? mask_bias_esize(a.mk.dm_kind) : 2);
+  const int bpitch = sm80_bias_pitch(BN, mask_bias_esize(a.mk.dm_kind));
   int kin_lo = 0, kin_hi = 0;
   if (MASKED) {
     mask_rows_to_smem(a.mk, m0, BM, NTHREADS, s_lo, s_hi);
