@@ -11,8 +11,11 @@
 
 #include "testutil.h"
 
-enum { NP_Q, NP_K, NP_V, NP_QD, NP_KD, NP_VD, NP_DOUT, NP_MASK, NP_NCASES };
-static const char *const np_case_name[NP_NCASES] = {"q", "k", "v", "qd", "kd", "vd", "dout", "mask"};
+/* NP_MASKA: the additive mask again, its rows NP_LDA floats apart (16-byte aligned: the CUDA families' staged
+   tiles and the block map's 16-byte reads; NP_MASK's rows of NP_NK floats are not) */
+enum { NP_Q, NP_K, NP_V, NP_QD, NP_KD, NP_VD, NP_DOUT, NP_MASK, NP_MASKA, NP_NCASES };
+static const char *const np_case_name[NP_NCASES] = {"q",  "k",    "v",   "qd", "kd",
+                                                    "vd", "dout", "mask", "mask (aligned rows)"};
 
 #define NP_B 2
 #define NP_HQ 2
@@ -21,6 +24,7 @@ static const char *const np_case_name[NP_NCASES] = {"q", "k", "v", "qd", "kd", "
 #define NP_NK 45
 #define NP_I0 (NP_NQ - 3) /* the query row that gets the NaN */
 #define NP_J0 10          /* the key row that gets the NaN (visible to NP_I0) */
+#define NP_LDA 48         /* NP_MASKA's row stride (floats) */
 #define NP_SENTINEL 1000.0 /* written into outputs first: exact in every dtype, never a result */
 
 /* causal bottom-right: key j is visible to query i */
@@ -37,7 +41,8 @@ static unsigned np_expect_fwd(int c, int64_t b, int64_t h, int64_t i) {
     case NP_QD: return mine ? 4u | 8u : 0u;
     case NP_KD: return sees ? 4u | 8u : 0u;
     case NP_VD: return sees ? 4u : 0u;
-    case NP_MASK: return i == NP_I0 ? 15u : 0u; /* the mask is (B, 1, Nq, Nk): every head */
+    case NP_MASK:
+    case NP_MASKA: return i == NP_I0 ? 15u : 0u; /* the mask is (B, 1, Nq, Nk): every head */
     default: return 0u;
   }
 }
@@ -120,7 +125,8 @@ static np_buf_t np_make(const np_device_t *dev, jfa_dtype_t dt, int64_t H, int64
 /* One case: inputs with one NaN, forward + JVP, backward, and the checks. */
 static void np_case(const np_device_t *dev, int64_t D, const char *label, int c) {
   const size_t nq = (size_t)NP_B * NP_HQ * NP_NQ * D, nk = (size_t)NP_B * NP_HKV * NP_NK * D;
-  const size_t nr = (size_t)NP_B * NP_HQ * NP_NQ, nm = (size_t)NP_B * NP_NQ * NP_NK;
+  const int64_t ldm = c == NP_MASKA ? NP_LDA : NP_NK; /* the mask's row stride */
+  const size_t nr = (size_t)NP_B * NP_HQ * NP_NQ, nm = (size_t)NP_B * NP_NQ * ldm;
   double *vals[7], *bias = (double *)calloc(nm, sizeof(double));
   const size_t sizes[7] = {nq, nk, nk, nq, nk, nk, nq}; /* q k v qd kd vd dout */
   for (int t = 0; t < 7; ++t) {
@@ -137,7 +143,8 @@ static void np_case(const np_device_t *dev, int64_t D, const char *label, int c)
     case NP_KD: vals[4][kpos] = NAN; break;
     case NP_VD: vals[5][kpos] = NAN; break;
     case NP_DOUT: vals[6][qpos] = NAN; break;
-    case NP_MASK: bias[(size_t)NP_I0 * NP_NK + NP_J0] = NAN; break;
+    case NP_MASK:
+    case NP_MASKA: bias[(size_t)NP_I0 * ldm + NP_J0] = NAN; break;
   }
   double *sent = (double *)malloc(nq * sizeof(double));
   for (size_t i = 0; i < nq; ++i) sent[i] = NP_SENTINEL;
@@ -150,13 +157,14 @@ static void np_case(const np_device_t *dev, int64_t D, const char *label, int c)
            dq = np_make(dev, dt, NP_HQ, NP_NQ, D, sent), dk = np_make(dev, dt, NP_HKV, NP_NK, D, sent),
            dv = np_make(dev, dt, NP_HKV, NP_NK, D, sent), lse = np_make(dev, st, NP_HQ, NP_NQ, 1, sent),
            mu = np_make(dev, st, NP_HQ, NP_NQ, 1, sent);
-  np_buf_t mask = dev->alloc(st, NP_B, 1, NP_NQ, NP_NK);
+  np_buf_t mask = dev->alloc(st, NP_B, 1, NP_NQ, ldm);
   dev->set(&mask, bias);
+  mask.t.shape[3] = NP_NK; /* NP_MASKA: a view of the first NP_NK keys of each row */
 
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
   prm.mask = JFA_MASK_CAUSAL_BOTTOM_RIGHT;
-  if (c == NP_MASK) prm.attn_mask = &mask.t;
+  if (c == NP_MASK || c == NP_MASKA) prm.attn_mask = &mask.t;
   char name[160];
   jfa_status_t s = jfa_attention_forward_jvp(dev->ctx, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t,
                                              &od.t, &mu.t);
