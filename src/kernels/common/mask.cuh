@@ -252,6 +252,11 @@ __device__ __forceinline__ void mask_words_async(uint64_t *dst, const MaskDev &m
 /** Bytes of an element of an additive dense mask (MASK_DENSE_F32, _F16, _BF16). */
 __host__ __device__ __forceinline__ int mask_bias_esize(int kind) { return kind == MASK_DENSE_F32 ? 4 : 2; }
 
+/** An additive dense mask's element as a float. */
+__device__ __forceinline__ float mask_elem_float(float x) { return x; }
+__device__ __forceinline__ float mask_elem_float(__half x) { return __half2float(x); }
+__device__ __forceinline__ float mask_elem_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+
 /** Element idx of an additive dense mask's data p (kind MASK_DENSE_F32, _F16 or _BF16) as a float. */
 __device__ __forceinline__ float mask_bias_value(int kind, const void *p, int64_t idx) {
   if (kind == MASK_DENSE_F32) return ((const float *)p)[idx];
@@ -302,6 +307,50 @@ __device__ __forceinline__ float2 mask_bias_pair(const unsigned char *t, int pit
   return __bfloat1622float2(*(const __nv_bfloat162 *)(row + 2 * c));
 }
 
+/* A 16-bit additive mask's tile in the swizzled layout of the sm90 forward (COLS keys a row, a power of two >= 32, rows
+   2 COLS bytes apart): chunk c (keys 8 c .. 8 c + 7) of row r at 16-byte chunk c ^ mask_bias_swz(r) of the row, so
+   that the eight rows g of an mma fragment's column pair (chunk nt, word t4) fall into eight different banks' words. */
+template <int COLS>
+__device__ __forceinline__ int mask_bias_swz(int r) {
+  constexpr int CPR = COLS / 8, RP = CPR >= 8 ? 1 : 8 / CPR, KM = (CPR >= 8 ? 8 : CPR) - 1;
+  static_assert(COLS >= 32 && (COLS & (COLS - 1)) == 0, "swizzled bias tiles: a power of two >= 32 keys a row");
+  return (r / RP) & KM;
+}
+
+/** One warp's cp.async copies of a 16-bit additive dense mask's tile (m.bias_vec) in the swizzled layout above: rows
+ *  q0 .. q0 + nrows - 1 (nrows <= the tile's rows; the rest left as they are) and keys k0 .. k0 + COLS - 1 (k0 a
+ *  multiple of 8; keys past Nk zero-filled) into sdst (shared memory, 16-byte aligned). The caller commits / arrives. */
+template <int COLS>
+__device__ __forceinline__ void mask_bias_tile_swz_warp(uint32_t sdst, const MaskDev &m, int64_t b, int64_t h,
+                                                        int64_t q0, int nrows, int64_t k0, int lane) {
+  constexpr int CPR = COLS / 8, RSTEP = 32 / CPR; /* a lane keeps its chunk c; rows RSTEP apart */
+  static_assert(CPR <= 32 && 32 % CPR == 0, "chunks a row divide a warp");
+  const int c = lane % CPR;
+  const int64_t left = m.Nk - k0 - 8 * c;
+  const int bytes = left >= 8 ? 16 : left > 0 ? (int)left * 2 : 0;
+  const unsigned char *src = (const unsigned char *)m.dm.p + (b * m.dm.sb + h * m.dm.sh + (q0 + lane / CPR) * m.dm.ss + k0 + 8 * c) * 2;
+  const int64_t step = (int64_t)RSTEP * m.dm.ss * 2;
+#pragma unroll 1
+  for (int r = lane / CPR; r < nrows; r += RSTEP, src += step) {
+    const uint32_t dst = sdst + (uint32_t)(r * COLS * 2 + 16 * (c ^ mask_bias_swz<COLS>(r)));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(bytes ? src : (const unsigned char *)m.dm.p),
+                 "r"(bytes)
+                 : "memory");
+  }
+}
+
+/** The biases at (row r, keys c and c + 1; c even) of a tile in the swizzled layout above at shared-memory address t
+ *  (kind MASK_DENSE_F16 or _BF16): one 4-byte load (32-bit shared addresses: generic ones cost the sm90 consumers
+ *  64-bit address registers, and spills). */
+template <int COLS>
+__device__ __forceinline__ float2 mask_bias_pair_swz(uint32_t t, int kind, int r, int c) {
+  const uint32_t at = t + (uint32_t)(r * COLS * 2 + 16 * ((c >> 3) ^ mask_bias_swz<COLS>(r)) + 2 * (c & 7));
+  uint32_t x;
+  asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(x) : "r"(at));
+  if (kind == MASK_DENSE_F16) return __half22float2(*reinterpret_cast<const __half2 *>(&x));
+  return make_float2(__uint_as_float(x << 16), __uint_as_float(x & 0xffff0000u));
+}
+
 /** The dense mask's additive term for (b, h, i, j): bias, or 0 / -inf for a boolean mask. */
 __device__ __forceinline__ float mask_dense(const MaskDev &m, int64_t b, int64_t h, int64_t i, int64_t j) {
   const int64_t off = b * m.dm.sb + h * m.dm.sh + i * m.dm.ss + j * m.dm.sd;
@@ -350,6 +399,41 @@ __device__ __forceinline__ void mask_bias_row(const MaskDev &m, int64_t b, int64
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) bv[nt][e] = mask_dense(m, b, h, i, min(kb0 + nt * 8 + 2 * t4 + e, Nk - 1));
+  }
+}
+
+/** An additive dense mask's biases for the elements a thread of a transposed mma fragment holds (the backward's S^T:
+ *  keys along its rows, queries along its columns): bv[nt][e] for query min(q0 + 8 nt + 2 t4 + (e & 1), Nq - 1) and
+ *  key ka (e < 2) or kb (e >= 2) (the caller clamps the keys to the last one and masks what lies past Nq / Nk). The
+ *  (batch, head) base and the keys' offsets once, each element one 64-bit add and a load, one switch on the dtype
+ *  for the fragment (mask_dense's was per element, with four 64-bit products). */
+template <int NQ, typename E>
+__device__ __forceinline__ void mask_bias_cols_es(const E *p, int64_t base, int64_t ss, int64_t oa, int64_t ob,
+                                                  int64_t q0, int t4, int64_t Nq, float (&bv)[NQ][4]) {
+#pragma unroll
+  for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const E *row = p + base + min(q0 + nt * 8 + 2 * t4 + e, Nq - 1) * ss;
+      bv[nt][e] = mask_elem_float(row[oa]);
+      bv[nt][e + 2] = mask_elem_float(row[ob]);
+    }
+}
+template <int NQ>
+__device__ __forceinline__ void mask_bias_cols(const MaskDev &m, int64_t b, int64_t h, int64_t q0, int t4, int64_t ka,
+                                               int64_t kb, int64_t Nq, float (&bv)[NQ][4]) {
+  const int64_t base = b * m.dm.sb + h * m.dm.sh, oa = ka * m.dm.sd, ob = kb * m.dm.sd;
+  switch (m.dm_kind) {
+    case MASK_DENSE_F32: mask_bias_cols_es<NQ>((const float *)m.dm.p, base, m.dm.ss, oa, ob, q0, t4, Nq, bv); break;
+    case MASK_DENSE_F16: mask_bias_cols_es<NQ>((const __half *)m.dm.p, base, m.dm.ss, oa, ob, q0, t4, Nq, bv); break;
+    case MASK_DENSE_BF16:
+      mask_bias_cols_es<NQ>((const __nv_bfloat16 *)m.dm.p, base, m.dm.ss, oa, ob, q0, t4, Nq, bv);
+      break;
+    default:
+#pragma unroll
+      for (int nt = 0; nt < NQ; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) bv[nt][e] = mask_dense(m, b, h, min(q0 + nt * 8 + 2 * t4 + (e & 1), Nq - 1), e < 2 ? ka : kb);
   }
 }
 
