@@ -12,10 +12,11 @@
 #include "testutil.h"
 
 /* NP_MASKA: the additive mask again, its rows NP_LDA floats apart (16-byte aligned: the CUDA families' staged
-   tiles and the block map's 16-byte reads; NP_MASK's rows of NP_NK floats are not) */
-enum { NP_Q, NP_K, NP_V, NP_QD, NP_KD, NP_VD, NP_DOUT, NP_MASK, NP_MASKA, NP_NCASES };
-static const char *const np_case_name[NP_NCASES] = {"q",  "k",    "v",   "qd", "kd",
-                                                    "vd", "dout", "mask", "mask (aligned rows)"};
+   tiles and the block map's 16-byte reads; NP_MASK's rows of NP_NK floats are not); NP_MASKQ: the same in q's dtype
+   (16-bit on the GPU: the sm90 forward / JVP stage such tiles, family.cu fwd_bias_why_not) */
+enum { NP_Q, NP_K, NP_V, NP_QD, NP_KD, NP_VD, NP_DOUT, NP_MASK, NP_MASKA, NP_MASKQ, NP_NCASES };
+static const char *const np_case_name[NP_NCASES] = {
+    "q", "k", "v", "qd", "kd", "vd", "dout", "mask", "mask (aligned rows)", "mask (q's dtype, aligned rows)"};
 
 #define NP_B 2
 #define NP_HQ 2
@@ -24,7 +25,7 @@ static const char *const np_case_name[NP_NCASES] = {"q",  "k",    "v",   "qd", "
 #define NP_NK 45
 #define NP_I0 (NP_NQ - 3) /* the query row that gets the NaN */
 #define NP_J0 10          /* the key row that gets the NaN (visible to NP_I0) */
-#define NP_LDA 48         /* NP_MASKA's row stride (floats) */
+#define NP_LDA 48         /* NP_MASKA and NP_MASKQ: the row stride (elements) */
 #define NP_SENTINEL 1000.0 /* written into outputs first: exact in every dtype, never a result */
 
 /* causal bottom-right: key j is visible to query i */
@@ -42,7 +43,8 @@ static unsigned np_expect_fwd(int c, int64_t b, int64_t h, int64_t i) {
     case NP_KD: return sees ? 4u | 8u : 0u;
     case NP_VD: return sees ? 4u : 0u;
     case NP_MASK:
-    case NP_MASKA: return i == NP_I0 ? 15u : 0u; /* the mask is (B, 1, Nq, Nk): every head */
+    case NP_MASKA:
+    case NP_MASKQ: return i == NP_I0 ? 15u : 0u; /* the mask is (B, 1, Nq, Nk): every head */
     default: return 0u;
   }
 }
@@ -125,7 +127,7 @@ static np_buf_t np_make(const np_device_t *dev, jfa_dtype_t dt, int64_t H, int64
 /* One case: inputs with one NaN, forward + JVP, backward, and the checks. */
 static void np_case(const np_device_t *dev, int64_t D, const char *label, int c) {
   const size_t nq = (size_t)NP_B * NP_HQ * NP_NQ * D, nk = (size_t)NP_B * NP_HKV * NP_NK * D;
-  const int64_t ldm = c == NP_MASKA ? NP_LDA : NP_NK; /* the mask's row stride */
+  const int64_t ldm = c == NP_MASKA || c == NP_MASKQ ? NP_LDA : NP_NK; /* the mask's row stride */
   const size_t nr = (size_t)NP_B * NP_HQ * NP_NQ, nm = (size_t)NP_B * NP_NQ * ldm;
   double *vals[7], *bias = (double *)calloc(nm, sizeof(double));
   const size_t sizes[7] = {nq, nk, nk, nq, nk, nk, nq}; /* q k v qd kd vd dout */
@@ -144,7 +146,8 @@ static void np_case(const np_device_t *dev, int64_t D, const char *label, int c)
     case NP_VD: vals[5][kpos] = NAN; break;
     case NP_DOUT: vals[6][qpos] = NAN; break;
     case NP_MASK:
-    case NP_MASKA: bias[(size_t)NP_I0 * ldm + NP_J0] = NAN; break;
+    case NP_MASKA:
+    case NP_MASKQ: bias[(size_t)NP_I0 * ldm + NP_J0] = NAN; break;
   }
   double *sent = (double *)malloc(nq * sizeof(double));
   for (size_t i = 0; i < nq; ++i) sent[i] = NP_SENTINEL;
@@ -157,14 +160,14 @@ static void np_case(const np_device_t *dev, int64_t D, const char *label, int c)
            dq = np_make(dev, dt, NP_HQ, NP_NQ, D, sent), dk = np_make(dev, dt, NP_HKV, NP_NK, D, sent),
            dv = np_make(dev, dt, NP_HKV, NP_NK, D, sent), lse = np_make(dev, st, NP_HQ, NP_NQ, 1, sent),
            mu = np_make(dev, st, NP_HQ, NP_NQ, 1, sent);
-  np_buf_t mask = dev->alloc(st, NP_B, 1, NP_NQ, ldm);
+  np_buf_t mask = dev->alloc(c == NP_MASKQ ? dt : st, NP_B, 1, NP_NQ, ldm);
   dev->set(&mask, bias);
   mask.t.shape[3] = NP_NK; /* NP_MASKA: a view of the first NP_NK keys of each row */
 
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
   prm.mask = JFA_MASK_CAUSAL_BOTTOM_RIGHT;
-  if (c == NP_MASK || c == NP_MASKA) prm.attn_mask = &mask.t;
+  if (c == NP_MASK || c == NP_MASKA || c == NP_MASKQ) prm.attn_mask = &mask.t;
   char name[160];
   jfa_status_t s = jfa_attention_forward_jvp(dev->ctx, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t,
                                              &od.t, &mu.t);

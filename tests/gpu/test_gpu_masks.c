@@ -254,6 +254,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&o), gb_get(&lse);
   const int tc = gt_tensor_core_dim(c->dt, D); /* aligned 16-bit: a tensor-core family must take it */
   if (tc) snprintf(nm, sizeof(nm), "case %d fwd", ci), gt_check_tensor_core(gpu, nm, 0);
+  /* 16-bit biases of aligned rows in q's dtype: the sm90 forward / JVP stage their tiles (gt_sm90_bias_on) where the
+     call runs there otherwise; float32 biases and unaligned rows run on sm80 */
+  const int bias16 = c->dense == DN_QT && c->aligned && c->dt != F32;
+  const int bias_path = gt_sm90_bias_on() ? gt_expected_path(D) : GT_PATH_SM80;
+  if (bias16) snprintf(nm, sizeof(nm), "case %d fwd (16-bit bias)", ci), gt_check_path(gpu, nm, 0, bias_path);
   /* float32 without windows, packed sequences or positions: the sm90 float32 kernel takes boolean dense masks
      (gt_expected_f32_path's beyond-causal masks are the others), the backward runs on sm80 with any dense mask but
      where the sm90 float32 backward takes boolean ones (gt_sm90_f32_bwd_dense_on: D = 64) */
@@ -269,6 +274,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
         "forward_jvp");
   gb_get(&o), gb_get(&lse), gb_get(&od), gb_get(&mu);
   if (tc) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_tensor_core(gpu, nm, 0);
+  if (bias16) snprintf(nm, sizeof(nm), "case %d jvp (16-bit bias)", ci), gt_check_path(gpu, nm, 0, bias_path);
   if (f32_chk) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_path(gpu, nm, 0, gt_expected_f32_path(D, 1, f32_other));
   snprintf(nm, sizeof(nm), "case %d jvp O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d jvp lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);

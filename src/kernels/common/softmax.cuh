@@ -63,8 +63,10 @@ struct BlockMask {
   int cdiff;   /* causal: column c is visible to CTA-local row r iff c - r <= cdiff */
   int64_t kb0; /* first key of the block */
   bool dense;  /* MASKED: the dense mask applies per element (a partial block of its block map) */
-  const unsigned char *bias; /* an additive dense mask's tile of the block in shared memory (rows CTA-local), or NULL */
-  int bias_pitch;            /* its bytes a row */
+  const unsigned char *bias; /* sm80: an additive dense mask's tile of the block in shared memory (rows CTA-local, bias_pitch
+                                bytes apart: mask_bias_pair), or NULL; the sm90 MASKED kernels (BITS) use bias_s */
+  int bias_pitch;            /* its bytes a row (sm80) */
+  uint32_t bias_s;           /* the sm90 MASKED kernels: the tile's shared-memory address, or 0 */
 };
 
 /* The mask of key block kb0.. (BN keys) for the CTA's rows m0.. (unmasked and causal
@@ -78,6 +80,7 @@ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0
   bm.dense = false;
   bm.bias = nullptr;
   bm.bias_pitch = 0;
+  bm.bias_s = 0;
   bm.need = MASKED ? (kb0 < kin_lo || kb0 + BN > kin_hi)
                    : (kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0));
   bm.ivl = bm.need;
@@ -159,6 +162,30 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
           for (int e = 0; e < 4; ++e) s[mt][nt][e] *= a.scale_log2;
+    }
+    if constexpr (MASKED && BITS) {
+      if (bm.need && bm.bias_s) {
+        /* the sm90 MASKED kernels' 16-bit additive mask: a partial block's tile, staged by producer warp 1 in the
+           swizzled layout (mask_bias_pair_swz), added to the raw score as bias / scale (FAST: the max is taken over
+           raw scores, scaled after; else as bias log2(e) to the scaled one); the visibility pass below then sets a key
+           outside the rows' intervals to -inf whatever its bias (a NaN bias of a visible key gives a NaN row). One
+           pass with the visibility test in it spilled the D = 128 PVLAG consumers (188 bytes), two do not */
+        const float bmul = FAST ? 1.f / a.scale : 1.4426950408889634f;
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int rr = 0; rr < 2; ++rr)
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+              const int rl = wrow + mt * 16 + g + rr * 8;
+              const float2 bb = mask_bias_pair_swz<NT * 8>(bm.bias_s, a.mk.dm_kind, rl, nt * 8 + 2 * t4);
+#pragma unroll
+              for (int e = 0; e < 2; ++e) {
+                float &x = s[mt][nt][rr * 2 + e];
+                x = fmaf(e ? bb.y : bb.x, bmul, x);
+              }
+            }
+      }
     }
     if (bm.need) {
 #pragma unroll

@@ -67,6 +67,41 @@ static jfa_status_t fwd_f32_dispatch(const FwdCall &c, const FwdArgs &a, const S
 }
 #endif
 
+/* Whether the masked forward / JVP kernel of head dim D has room for a 16-bit additive mask's tiles (fwd.cuh). */
+static bool fwd_bias_fits(int D, bool jvp) {
+  if constexpr (head_dim_built(64)) {
+    if (D == 64) return jvp ? sm90_fwd_bias_fits_d<64, true>() : sm90_fwd_bias_fits_d<64, false>();
+  }
+  if constexpr (head_dim_built(96)) {
+    if (D == 96) return jvp ? sm90_fwd_bias_fits_d<96, true>() : sm90_fwd_bias_fits_d<96, false>();
+  }
+  if constexpr (head_dim_built(128)) {
+    if (D == 128) return jvp ? sm90_fwd_bias_fits_d<128, true>() : sm90_fwd_bias_fits_d<128, false>();
+  }
+  if constexpr (head_dim_built(192)) {
+    if (D == 192) return jvp ? sm90_fwd_bias_fits_d<192, true>() : sm90_fwd_bias_fits_d<192, false>();
+  }
+  if constexpr (head_dim_built(256)) {
+    if (D == 256) return jvp ? sm90_fwd_bias_fits_d<256, true>() : sm90_fwd_bias_fits_d<256, false>();
+  }
+  return false;
+}
+
+/* An additive dense mask on the 16-bit forward / JVP (tiles.h kSm90Bias): 16-bit biases with unit key stride and
+   16-byte aligned rows (MaskDev.bias_vec, mask.cu), where the masked kernel's stages leave room for their tiles. */
+static const char *fwd_bias_why_not(const FwdCall &c) {
+  if (!env_switch(kSm90Bias, "JFA_SM90_BIAS"))
+    return "additive dense mask: the sm90 forward's bias tiles are off (JFA_SM90_BIAS=0, tiles.h kSm90Bias)";
+  if (c.mk->dm_kind != MASK_DENSE_F16 && c.mk->dm_kind != MASK_DENSE_BF16)
+    return "float32 additive dense mask (the sm90 forward stages 16-bit biases; the sm80 family takes it)";
+  if (!c.mk->bias_vec)
+    return "additive dense mask without unit key stride and 16-byte aligned rows (the sm80 family takes it)";
+  if (!(c.p->scale >= 0x1p-60)) return "additive dense mask with scale < 2^-60 (the FAST softmax adds bias / scale)";
+  if (!fwd_bias_fits((int)c.p->D, c.qd != nullptr))
+    return "additive dense mask: no room for its tiles beside the masked kernel's stages (the sm80 family takes it)";
+  return nullptr;
+}
+
 const char *sm90_fwd_why_not(const FwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
@@ -80,7 +115,10 @@ const char *sm90_fwd_why_not(const FwdCall &c) {
   if (!sm90_has_tile(c.qd ? OP_JVP : OP_FWD, (int)c.q->dtype, (int)p->D, 0))
     return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) return "additive dense mask (the sm80 family takes it)";
+  if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) {
+    const char *no = fwd_bias_why_not(c);
+    if (no) return no;
+  }
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
   if (!(p->scale > 0)) return "scale <= 0 (the FAST softmax needs scale > 0)";

@@ -92,17 +92,26 @@ struct Sm90Fwd {
                             VD_OFF = (STV ? 1 : 3) * NH * HALF_K;
   static constexpr uint32_t BAR_OFF = V_RING + STV * VSTAGE_BYTES;
   static constexpr uint32_t MASK_OFF = BAR_OFF + 256; /* MASKED: the rows' key intervals, 2 * BM ints */
-  /* MASKED, boolean dense mask: per stage the rows' words of its key block (NW = BN / 64 per row,
-     uint64 [ST][BM][NW], copied by producer warp 1 for partial blocks) and the block's class (int [ST]) */
+  /* MASKED with a dense mask (boolean, or 16-bit additive): the class of each stage's block (int [ST]) */
   static constexpr int NW = BN / 64 > 0 ? BN / 64 : 1;
-  static constexpr uint32_t DMW_OFF = MASK_OFF + 2 * BM * sizeof(int);
-  static constexpr uint32_t DFL_OFF = DMW_OFF + (MASKED ? ST * BM * NW * 8 : 0);
-  /* MASKED, boolean dense mask: which of the CTA's key blocks the mask leaves non-empty (one bit
+  static constexpr uint32_t DFL_OFF = MASK_OFF + 2 * BM * sizeof(int);
+  /* MASKED, dense mask: which of the CTA's key blocks the mask leaves non-empty (one bit
      per block, LIVE_MAX blocks at most: past that every block is loaded, fwd_next_live) */
   static constexpr int LIVE_MAX = 2048;
   static constexpr uint32_t LIVE_OFF = DFL_OFF + (MASKED ? ST * 4 : 0);
-  /* barriers, key intervals, dense words, classes and live blocks, and slack to align the base */
-  static constexpr size_t SMEM = LIVE_OFF + (MASKED ? LIVE_MAX / 8 : 0) + 1024;
+  /* MASKED, then per stage what producer warp 1 copies for a partial block, at DMW_OFF (128-byte aligned): a boolean
+     mask's rows' words of the block (NW = BN / 64 a row, uint64 [ST][BM][NW]), or in their place a 16-bit additive
+     mask's tile of the CTA's rows x the block's keys (BIAS_STAGE bytes a stage; mask_bias_tile_swz_warp: BN biases a
+     row, their 16-byte chunks XOR-swizzled by the row so that the consumers' fragment reads are free of bank
+     conflicts; family.cu takes such masks where SMEM_BIAS fits: the launch asks for SMEM_BIAS bytes then, SMEM
+     otherwise). The two share the room: at D = 128 (forward BN = 128, 2 stages; JVP BN = 64) the tiles fit beside the
+     stages with 384 bytes to spare, not beside the words too. */
+  static constexpr uint32_t DMW_OFF = (uint32_t)((LIVE_OFF + (MASKED ? LIVE_MAX / 8 : 0) + 127) / 128 * 128);
+  static constexpr uint32_t BIAS_OFF = DMW_OFF;
+  static constexpr uint32_t BIAS_STAGE = MASKED ? BM * BN * 2 : 0;
+  /* barriers, key intervals, classes, live blocks, dense words (or bias tiles), and slack to align the base */
+  static constexpr size_t SMEM = DMW_OFF + (MASKED ? ST * BM * NW * 8 : 0) + 1024;
+  static constexpr size_t SMEM_BIAS = BIAS_OFF + (size_t)ST * BIAS_STAGE + 1024;
   static_assert(!MASKED || BN % 64 == 0 || 64 % BN == 0, "MASKED: key blocks of whole 64-key words, or parts of one");
   static_assert(DMW_OFF % 8 == 0, "cp.async of 8 bytes");
 };
@@ -331,6 +340,10 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
   const uint64_t *dmw_s = (const uint64_t *)(smraw + (sbase - smem_u32(smraw)) + C::DMW_OFF);
   int *dfl_s = (int *)(smraw + (sbase - smem_u32(smraw)) + C::DFL_OFF);
   const bool dense = MASKED && a.mk.bm_bits != nullptr;
+  /* MASKED with a 16-bit additive dense mask (family.cu): its block map's classes as a boolean mask's, a partial
+     block's biases staged by warp 1 into the stage's bias tile (BIAS_OFF) instead of words */
+  const bool biasd = MASKED && a.mk.dm_kind == MASK_DENSE_F16 || MASKED && a.mk.dm_kind == MASK_DENSE_BF16;
+  const bool dmap = dense || biasd;
   if (MASKED) mask_rows_to_smem(a.mk, m0, C::BM, C::NTHREADS, s_lo, s_hi);
   int kin_lo = 0, kin_hi = 0;
 
@@ -339,7 +352,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
     for (int s = 0; s < ST; ++s) {
       /* the TMA thread, and with a dense mask warp 1's lanes (their class) and, CPA_ARRIVALS, the
          arrivals of their copies (cp_async_mbar_arrive) */
-      mbar_init(bar + 8 * s, dense ? 1 + 32 * (1 + CPA_ARRIVALS) : 1);
+      mbar_init(bar + 8 * s, dmap ? 1 + 32 * (1 + CPA_ARRIVALS) : 1);
       mbar_init(bar + 8 * (ST + s), 4 * NCW); /* one arrival per consumer warp */
     }
     mbar_init(bar_q, 1);
@@ -375,7 +388,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
      blocks), then every role walks the nlive marked blocks (fwd_next_live): iteration i (stage
      i % ST) is block jl. More than LIVE_MAX blocks: none skipped (empty ones masked per element). */
   uint32_t *live_s = (uint32_t *)(smraw + (sbase - smem_u32(smraw)) + C::LIVE_OFF);
-  const bool skip = dense && nblk <= C::LIVE_MAX;
+  const bool skip = dmap && nblk <= C::LIVE_MAX;
   int nlive = nblk;
   if (skip) {
     const int64_t r1 = min(m0 + C::BM, p.Nq);
@@ -396,8 +409,9 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
 
   if (warp < 4) {
     /* producer warpgroup */
-    /* MASKED: 32 (warp 1's dense-mask loop and the live-block walk spill at 24; the consumers take 232) */
-    if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
+    /* MASKED: 40 (warp 1's dense-mask loop and the live-block walk spill at 24, its bias copies at 32; 128 x 40 +
+       256 x 232 <= 384 x 168, the launch's count) */
+    if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     else asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
     if (warp == 0 && lane == 0 && nlive > 0) {
       const CUtensorMap *mk[4] = {&tm.k, &tm.v, &tm.kd, &tm.vd};
@@ -477,7 +491,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
           ph ^= 1u;
         }
       }
-    } else if (MASKED && dense && warp == 1 && nlive > 0) {
+    } else if (MASKED && dmap && warp == 1 && nlive > 0) {
       /* warp 1 (boolean dense mask): per block, a stage ahead of the consumers, the block map's class
          of the CTA's rows x the block's keys and, for a partial block, the rows' words (NW per row)
          copied by cp.async into the stage (rows past Nq left as they are: their key intervals are
@@ -505,7 +519,11 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         const int kt0 = (jb0 + j) * BN / BMAP_TILE; /* BN < 64 (the JVP's CS): the word holding the block */
         const int fl = (int)__reduce_or_sync(0xffffffffu, kt0 < flim ? (unsigned)fmap[kt0] : 0u);
         if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
-        if (bmap_partial(fl)) {
+        if (bmap_partial(fl) && biasd) {
+          if constexpr (MASKED)
+            mask_bias_tile_swz_warp<BN>(sbase + C::BIAS_OFF + st * C::BIAS_STAGE, m, b, h, m0, nrows,
+                                        (int64_t)(jb0 + j) * BN, lane);
+        } else if (bmap_partial(fl)) {
           const uint64_t *src = rows + kt0;
           uint32_t sa = sbase + C::DMW_OFF + (uint32_t)(st * C::BM * NW + lane) * 8;
 #pragma unroll 1
@@ -563,8 +581,10 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
     auto block_bits = [&](int st, int64_t kb0) {
       BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
       if constexpr (MASKED) {
-        const int fl = dense ? dfl_s[st] : BMAP_VISIBLE;
+        const int fl = dmap ? dfl_s[st] : BMAP_VISIBLE;
         bm.need = bm.need || fl != BMAP_VISIBLE;
+        /* an additive mask's partial block: its tile in the stage (the softmax's bias pass reads it) */
+        if (biasd && bmap_partial(fl)) bm.bias_s = sbase + C::BIAS_OFF + st * C::BIAS_STAGE;
         if (bm.need) {
 #pragma unroll
           for (int rr = 0; rr < 2; ++rr) {
@@ -574,7 +594,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
             for (int k = 0; k < NW; ++k) {
               uint64_t x = bits_range(min(max(rlo - 64 * k, 0), 64), min(max(rhi - 64 * k, 0), 64));
               /* BN < 64: the block is part of its word (bits from key kb0 % 64) */
-              if (bmap_partial(fl)) x &= dmw_s[(st * C::BM + rl) * NW + k] >> (BN < 64 ? (int)(kb0 & 63) : 0);
+              if (bmap_partial(fl) && dense) x &= dmw_s[(st * C::BM + rl) * NW + k] >> (BN < 64 ? (int)(kb0 & 63) : 0);
               else if (bmap_empty(fl)) x = 0;
               dw[0][rr][NT > 8 ? k : 0] = x >> (2 * t4);
             }
@@ -646,12 +666,17 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
       auto softmax = [&](int i) {
         wg_reg_fence<NT * 4>(&s[0][0][0]);
         __syncwarp();
-        if (lane == 0) mbar_arrive(bar + 8 * (ST + i % ST)); /* this warp is done with K(i) */
+        /* this warp is done with K(i); an additive mask's tile in the stage is read by the softmax: released after */
+        if (lane == 0 && !biasd) mbar_arrive(bar + 8 * (ST + i % ST));
         const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
 #pragma unroll
         for (int e = 0; e < 4; ++e) alpha[0][0][e] = 1.f;
         fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED, EXPF, MPASS>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
                                                                        sd, alpha, u, mrow, lrow, nrow, crow, dw);
+        if (biasd) {
+          __syncwarp();
+          if (lane == 0) mbar_arrive(bar + 8 * (ST + i % ST));
+        }
       };
       /* once no P V is in flight: O *= alpha, P(i) packed into ap */
       auto rescale_pack = [&]() { fwd_rescale_pack<T, DT, NT, BN>(o, s, alpha, ap); };
@@ -800,16 +825,44 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
   auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC, MPASS>;
-  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  /* a 16-bit additive dense mask: the stages' bias tiles too (family.cu takes it where SMEM_BIAS fits) */
+  const bool biasd = MASKED && (a.mk.dm_kind == MASK_DENSE_F16 || a.mk.dm_kind == MASK_DENSE_BF16);
+  if (biasd && C::SMEM_BIAS > 232448)
+    JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 forward: no room for an additive mask's tiles (%zu bytes)", (size_t)C::SMEM_BIAS);
+  const size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
+  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   const int64_t hg = fwd_causal_group(a.p, a.masked, D, sizeof(T), JVP ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
-  kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);
+  kern<<<grid, C::NTHREADS, smem, st>>>(a, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
 
 template <typename T, int D, int DA, int ST, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st); /* fwd_persist.cuh */
+
+/* The tiles masked calls of tuning variant V (tiles.h) at head dim D run: this variant's masked tiles (PVLAGM: in the
+   PVLAG order too), or variant 0's where its stages leave no room for the MASKED kernel's dense-mask words or it has
+   an order the masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with 232
+   registers, spills; the two rings, STV); an NC row 0 (D = 64): the masked tiles of the variant its MASKV names. */
+template <int D, bool JVP, int V>
+constexpr Sm90Tile sm90_fwd_masked_tile() {
+  constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_CAUSAL, V);
+  constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, V);
+  constexpr Sm90Tile r0 = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, 0);
+  constexpr Sm90Tile m0 = r0.NC ? sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, r0.MASKV) : r0;
+  static_assert(m0.D == D && !m0.NC, "an NC row 0 needs MASKV: a variant of this head dim with two consumers");
+  constexpr bool own = !m.NC && (m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
+                                                Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448));
+  return own ? m : m0;
+}
+
+template <int D, bool JVP>
+bool sm90_fwd_bias_fits_d(void) {
+  constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_CAUSAL, 0);
+  constexpr Sm90Tile mm = sm90_fwd_masked_tile<D, JVP, 0>();
+  return Sm90Fwd<D, mm.BN, JVP, mm.ST, c.CS, true>::SMEM_BIAS <= 232448;
+}
 
 /* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
 template <typename T, int D, bool JVP, int V>
@@ -832,17 +885,8 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   }
   if (!a.masked)
     return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(a, t, st);
-  /* masked calls: this variant's masked tiles (PVLAGM: in the PVLAG order too), or variant 0's
-     where its stages leave no room for the MASKED kernel's dense-mask words or it has an order the
-     masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with
-     232 registers, spills; the two rings, STV); EXPF's share of exponentials is left to unmasked calls */
-  constexpr Sm90Tile r0 = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, 0);
-  /* row 0 an NC row (D = 64): the masked tiles of the variant its MASKV names */
-  constexpr Sm90Tile m0 = r0.NC ? sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, r0.MASKV) : r0;
-  static_assert(m0.D == D && !m0.NC, "an NC row 0 needs MASKV: a variant of this head dim with two consumers");
-  constexpr bool own = !m.NC && (m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
-                                                Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448));
-  constexpr Sm90Tile mm = own ? m : m0;
+  /* masked calls (sm90_fwd_masked_tile); EXPF's share of exponentials is left to unmasked calls */
+  constexpr Sm90Tile mm = sm90_fwd_masked_tile<D, JVP, V>();
   return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);
 }
 

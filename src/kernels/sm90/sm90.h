@@ -68,6 +68,9 @@ struct Sm90BwdJvpTensors {
  *  come from sm90_bwd_d); inst/bwd_jvp_d<D>.cu instantiates it. */
 template <typename T, int D>
 jfa_status_t sm90_bwd_jvp_d(const BwdJvpArgs &a, const Sm90BwdJvpTensors &t, cudaStream_t st);
+/** Whether the masked forward (JVP = false) or JVP kernel of head dim D has the shared memory for a 16-bit additive
+ *  mask's tiles beside its stages (fwd.cuh Sm90Fwd::SMEM_BIAS); inst/fwd_d<D>.cu and inst/jvp_d<D>.cu. */
+template <int D, bool JVP> bool sm90_fwd_bias_fits_d(void);
 /** Whether the bf16 forward kernel of head dim D has code for the current device (inst/fwd_d<D>.cu). */
 template <int D> bool sm90_probe_d(void);
 

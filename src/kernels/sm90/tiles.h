@@ -464,6 +464,12 @@ static constexpr bool kSm90F32Dense = true;
  *  seventeenth session: D = 64, N = 4096, random half mask on the H200, 25.0 TFLOP/s against sm80's 18.9 (TF32 40.2
  *  against 25.2) and the Triton package's 20.2; test_gpu_masks_nof32bwd_dense keeps sm80's kernel under test. */
 static constexpr bool kSm90BwdF32Dense = true;
+/** Whether the sm90 16-bit forward / JVP take calls with a 16-bit additive dense mask whose rows have unit key stride and
+ *  16-byte aligned starts (MaskDev.bias_vec), where the masked kernel's stages leave room for the bias tiles
+ *  (fwd.cuh Sm90Fwd::SMEM_BIAS; family.cu; JFA_SM90_BIAS=1 / 0 overrides per call): producer warp 1 copies a partial
+ *  block's tile into the stage, the softmax adds it per element. Since the eighteenth session; before it sm80's
+ *  kernels took every additive mask (H200, bf16 D = 128 N = 4096: 102.6 / 168.3 TFLOP/s, SDPA's forward 305). */
+static constexpr bool kSm90Bias = true;
 /** Its query rows a block (a stage): 3xTF32 32 (8 tiles of BM x 64 floats a stage: 64 KB, two stages, K, V
  *  and their lo planes 64 KB, the dS planes 32 KB: 225.6 KB), TF32 64 (4 tiles a stage, 64 KB; 194.1 KB):
  *  wgmma N = 64 for the score products and dQ^T. */

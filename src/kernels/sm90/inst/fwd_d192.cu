@@ -4,3 +4,4 @@
 template jfa_status_t sm90_fwd_d<__nv_bfloat16, 192, false>(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st);
 template jfa_status_t sm90_fwd_d<__half, 192, false>(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st);
 template bool sm90_probe_d<192>(void);
+template bool sm90_fwd_bias_fits_d<192, false>(void);
