@@ -307,44 +307,49 @@ __device__ __forceinline__ float2 mask_bias_pair(const unsigned char *t, int pit
   return __bfloat1622float2(*(const __nv_bfloat162 *)(row + 2 * c));
 }
 
-/* A 16-bit additive mask's tile in the swizzled layout of the sm90 forward (COLS keys a row, a power of two >= 32, rows
-   2 COLS bytes apart): chunk c (keys 8 c .. 8 c + 7) of row r at 16-byte chunk c ^ mask_bias_swz(r) of the row, so
-   that the eight rows g of an mma fragment's column pair (chunk nt, word t4) fall into eight different banks' words. */
+/* A 16-bit additive mask's tile of ROWS rows x COLS keys (a power of two >= 32) in the sm90 forward's swizzled layouts:
+   COLS >= 64, as TMA's 128-byte swizzle writes it (fwd.cuh: one box of 64 keys x ROWS rows a slab, 1024-byte aligned):
+   slab c / 64 of ROWS rows of 128 bytes, 16-byte chunk (c / 8) % 8 of row r at chunk ((c / 8) % 8) ^ (r % 8); COLS =
+   32 (copied by producer warp 1's cp.async, mask_bias_tile_swz_warp): rows of 64 bytes, chunk c / 8 of row r at
+   (c / 8) ^ ((r / 2) % 4). Either way the eight rows g of an mma fragment's column pair (chunk nt, word t4) fall into
+   eight different banks' words. The byte offset of (row r, key c), slab = ROWS * 128: */
 template <int COLS>
-__device__ __forceinline__ int mask_bias_swz(int r) {
-  constexpr int CPR = COLS / 8, RP = CPR >= 8 ? 1 : 8 / CPR, KM = (CPR >= 8 ? 8 : CPR) - 1;
+__device__ __forceinline__ uint32_t mask_bias_swz_off(int r, int c, uint32_t slab) {
   static_assert(COLS >= 32 && (COLS & (COLS - 1)) == 0, "swizzled bias tiles: a power of two >= 32 keys a row");
-  return (r / RP) & KM;
+  if constexpr (COLS >= 64)
+    return (uint32_t)(c >> 6) * slab + (uint32_t)(r * 128 + 16 * (((c >> 3) & 7) ^ (r & 7)) + 2 * (c & 7));
+  else return (uint32_t)(r * 64 + 16 * ((c >> 3) ^ ((r >> 1) & 3)) + 2 * (c & 7));
 }
 
-/** One warp's cp.async copies of a 16-bit additive dense mask's tile (m.bias_vec) in the swizzled layout above: rows
- *  q0 .. q0 + nrows - 1 (nrows <= the tile's rows; the rest left as they are) and keys k0 .. k0 + COLS - 1 (k0 a
- *  multiple of 8; keys past Nk zero-filled) into sdst (shared memory, 16-byte aligned). The caller commits / arrives. */
+/** One warp's cp.async copies of a 16-bit additive dense mask's tile (m.bias_vec) of 32 keys a row in the layout above:
+ *  rows q0 .. q0 + nrows - 1 (the tile's rows; the rest left as they are) and keys k0 .. k0 + 31 (k0 a multiple of 8;
+ *  keys past Nk zero-filled) into sdst (shared memory, 16-byte aligned). The caller commits / arrives. */
 template <int COLS>
 __device__ __forceinline__ void mask_bias_tile_swz_warp(uint32_t sdst, const MaskDev &m, int64_t b, int64_t h,
                                                         int64_t q0, int nrows, int64_t k0, int lane) {
+  static_assert(COLS == 32, "wider tiles come by TMA");
   constexpr int CPR = COLS / 8, RSTEP = 32 / CPR; /* a lane keeps its chunk c; rows RSTEP apart */
-  static_assert(CPR <= 32 && 32 % CPR == 0, "chunks a row divide a warp");
   const int c = lane % CPR;
   const int64_t left = m.Nk - k0 - 8 * c;
   const int bytes = left >= 8 ? 16 : left > 0 ? (int)left * 2 : 0;
-  const unsigned char *src = (const unsigned char *)m.dm.p + (b * m.dm.sb + h * m.dm.sh + (q0 + lane / CPR) * m.dm.ss + k0 + 8 * c) * 2;
+  const unsigned char *src =
+      (const unsigned char *)m.dm.p + (b * m.dm.sb + h * m.dm.sh + (q0 + lane / CPR) * m.dm.ss + k0 + 8 * c) * 2;
   const int64_t step = (int64_t)RSTEP * m.dm.ss * 2;
 #pragma unroll 1
   for (int r = lane / CPR; r < nrows; r += RSTEP, src += step) {
-    const uint32_t dst = sdst + (uint32_t)(r * COLS * 2 + 16 * (c ^ mask_bias_swz<COLS>(r)));
+    const uint32_t dst = sdst + mask_bias_swz_off<COLS>(r, 8 * c, 0);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(bytes ? src : (const unsigned char *)m.dm.p),
                  "r"(bytes)
                  : "memory");
   }
 }
 
-/** The biases at (row r, keys c and c + 1; c even) of a tile in the swizzled layout above at shared-memory address t
- *  (kind MASK_DENSE_F16 or _BF16): one 4-byte load (32-bit shared addresses: generic ones cost the sm90 consumers
- *  64-bit address registers, and spills). */
+/** The biases at (row r, keys c and c + 1; c even) of a tile in the layouts above at shared-memory address t (kind
+ *  MASK_DENSE_F16 or _BF16): one 4-byte load (32-bit shared addresses: generic ones cost the sm90 consumers 64-bit
+ *  address registers, and spills). */
 template <int COLS>
-__device__ __forceinline__ float2 mask_bias_pair_swz(uint32_t t, int kind, int r, int c) {
-  const uint32_t at = t + (uint32_t)(r * COLS * 2 + 16 * ((c >> 3) ^ mask_bias_swz<COLS>(r)) + 2 * (c & 7));
+__device__ __forceinline__ float2 mask_bias_pair_swz(uint32_t t, uint32_t slab, int kind, int r, int c) {
+  const uint32_t at = t + mask_bias_swz_off<COLS>(r, c, slab);
   uint32_t x;
   asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(x) : "r"(at));
   if (kind == MASK_DENSE_F16) return __half22float2(*reinterpret_cast<const __half2 *>(&x));

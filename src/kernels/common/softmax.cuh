@@ -67,6 +67,7 @@ struct BlockMask {
                                 bytes apart: mask_bias_pair), or NULL; the sm90 MASKED kernels (BITS) use bias_s */
   int bias_pitch;            /* its bytes a row (sm80) */
   uint32_t bias_s;           /* the sm90 MASKED kernels: the tile's shared-memory address, or 0 */
+  uint32_t bias_slab;        /* and its slabs' bytes (its rows x 128; mask_bias_swz_off) */
 };
 
 /* The mask of key block kb0.. (BN keys) for the CTA's rows m0.. (unmasked and causal
@@ -81,6 +82,7 @@ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0
   bm.bias = nullptr;
   bm.bias_pitch = 0;
   bm.bias_s = 0;
+  bm.bias_slab = 0;
   bm.need = MASKED ? (kb0 < kin_lo || kb0 + BN > kin_hi)
                    : (kb0 + BN > p.Nk || (p.causal && p.k_pos0 + kb0 + BN - 1 > p.q_pos0 + m0));
   bm.ivl = bm.need;
@@ -178,7 +180,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) {
               const int rl = wrow + mt * 16 + g + rr * 8;
-              const float2 bb = mask_bias_pair_swz<NT * 8>(bm.bias_s, a.mk.dm_kind, rl, nt * 8 + 2 * t4);
+              const float2 bb = mask_bias_pair_swz<NT * 8>(bm.bias_s, bm.bias_slab, a.mk.dm_kind, rl, nt * 8 + 2 * t4);
 #pragma unroll
               for (int e = 0; e < 2; ++e) {
                 float &x = s[mt][nt][rr * 2 + e];

@@ -94,7 +94,7 @@ static const char *fwd_bias_why_not(const FwdCall &c) {
     return "additive dense mask: the sm90 forward's bias tiles are off (JFA_SM90_BIAS=0, tiles.h kSm90Bias)";
   if (c.mk->dm_kind != MASK_DENSE_F16 && c.mk->dm_kind != MASK_DENSE_BF16)
     return "float32 additive dense mask (the sm90 forward stages 16-bit biases; the sm80 family takes it)";
-  if (!c.mk->bias_vec)
+  if (!c.mk->bias_vec || !tma_tensor_ok(c.p->dmask))
     return "additive dense mask without unit key stride and 16-byte aligned rows (the sm80 family takes it)";
   if (!(c.p->scale >= 0x1p-60)) return "additive dense mask with scale < 2^-60 (the FAST softmax adds bias / scale)";
   if (!fwd_bias_fits((int)c.p->D, c.qd != nullptr))
@@ -153,7 +153,9 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, const Sm90Tensors &t, bool jv
 jfa_status_t sm90_fwd_run(const FwdCall &c) {
   FwdArgs a;
   fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
-  const Sm90Tensors t = {c.q, c.k, c.v, c.qd, c.kd, c.vd};
+  /* a 16-bit additive mask (fwd_bias_why_not took it): its tiles by TMA */
+  const bool bias16 = c.mk->dm_kind == MASK_DENSE_F16 || c.mk->dm_kind == MASK_DENSE_BF16;
+  const Sm90Tensors t = {c.q, c.k, c.v, c.qd, c.kd, c.vd, bias16 ? c.p->dmask : nullptr};
   cudaStream_t st = ctx_stream(c.ctx);
 #ifdef JFA_SM90_F32
   if (c.q->dtype == JFA_DTYPE_FLOAT32) return fwd_f32_dispatch(c, a, t, st);

@@ -101,12 +101,12 @@ struct Sm90Fwd {
   static constexpr uint32_t LIVE_OFF = DFL_OFF + (MASKED ? ST * 4 : 0);
   /* MASKED, then per stage what producer warp 1 copies for a partial block, at DMW_OFF (128-byte aligned): a boolean
      mask's rows' words of the block (NW = BN / 64 a row, uint64 [ST][BM][NW]), or in their place a 16-bit additive
-     mask's tile of the CTA's rows x the block's keys (BIAS_STAGE bytes a stage; mask_bias_tile_swz_warp: BN biases a
-     row, their 16-byte chunks XOR-swizzled by the row so that the consumers' fragment reads are free of bank
-     conflicts; family.cu takes such masks where SMEM_BIAS fits: the launch asks for SMEM_BIAS bytes then, SMEM
-     otherwise). The two share the room: at D = 128 (forward BN = 128, 2 stages; JVP BN = 64) the tiles fit beside the
-     stages with 384 bytes to spare, not beside the words too. */
-  static constexpr uint32_t DMW_OFF = (uint32_t)((LIVE_OFF + (MASKED ? LIVE_MAX / 8 : 0) + 127) / 128 * 128);
+     mask's tile of the CTA's rows x the block's keys (BIAS_STAGE bytes a stage, 1024-byte aligned: BN >= 64 by TMA,
+     boxes of 64 keys x BM rows with the 128-byte swizzle; BN = 32 by warp 1's cp.async; common/mask.cuh
+     mask_bias_swz_off: the consumers' fragment reads are free of bank conflicts; family.cu takes such masks where
+     SMEM_BIAS fits: the launch asks for SMEM_BIAS bytes then, SMEM otherwise). The two share the room: at D = 128
+     (forward BN = 128, 2 stages; JVP BN = 64) the tiles fit beside the stages exactly, not beside the words too. */
+  static constexpr uint32_t DMW_OFF = (uint32_t)((LIVE_OFF + (MASKED ? LIVE_MAX / 8 : 0) + 1023) / 1024 * 1024);
   static constexpr uint32_t BIAS_OFF = DMW_OFF;
   static constexpr uint32_t BIAS_STAGE = MASKED ? BM * BN * 2 : 0;
   /* barriers, key intervals, classes, live blocks, dense words (or bias tiles), and slack to align the base */
@@ -520,9 +520,20 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         const int fl = (int)__reduce_or_sync(0xffffffffu, kt0 < flim ? (unsigned)fmap[kt0] : 0u);
         if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
         if (bmap_partial(fl) && biasd) {
-          if constexpr (MASKED)
-            mask_bias_tile_swz_warp<BN>(sbase + C::BIAS_OFF + st * C::BIAS_STAGE, m, b, h, m0, nrows,
-                                        (int64_t)(jb0 + j) * BN, lane);
+          const uint32_t dst = sbase + C::BIAS_OFF + st * C::BIAS_STAGE;
+          if constexpr (MASKED && BN >= 64) {
+            /* the tile by TMA, a box of 64 keys x BM rows a slab (rows past Nq, keys past Nk: zeros), counted on the
+               stage's `full` (its bytes expected before this lane's arrival below); broadcast axes at 0 */
+            if (lane == 0) {
+              mbar_expect_tx(bar + 8 * st, C::BIAS_STAGE);
+#pragma unroll
+              for (int sl = 0; sl < BN / 64; ++sl)
+                tma_load_4d(dst + sl * C::BM * 128, &tm.bias, bar + 8 * st, (jb0 + j) * BN + 64 * sl, (int)m0,
+                            m.dm.sh ? (int)h : 0, m.dm.sb ? (int)b : 0);
+            }
+          } else if constexpr (MASKED) {
+            mask_bias_tile_swz_warp<BN>(dst, m, b, h, m0, nrows, (int64_t)(jb0 + j) * BN, lane);
+          }
         } else if (bmap_partial(fl)) {
           const uint64_t *src = rows + kt0;
           uint32_t sa = sbase + C::DMW_OFF + (uint32_t)(st * C::BM * NW + lane) * 8;
@@ -584,7 +595,10 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         const int fl = dmap ? dfl_s[st] : BMAP_VISIBLE;
         bm.need = bm.need || fl != BMAP_VISIBLE;
         /* an additive mask's partial block: its tile in the stage (the softmax's bias pass reads it) */
-        if (biasd && bmap_partial(fl)) bm.bias_s = sbase + C::BIAS_OFF + st * C::BIAS_STAGE;
+        if (biasd && bmap_partial(fl)) {
+          bm.bias_s = sbase + C::BIAS_OFF + st * C::BIAS_STAGE;
+          bm.bias_slab = C::BM * 128;
+        }
         if (bm.need) {
 #pragma unroll
           for (int rr = 0; rr < 2; ++rr) {

@@ -17,11 +17,13 @@
 /* The TMA maps of one forward call (passed by value in kernel parameter space). */
 struct Sm90Maps {
   CUtensorMap q, k, v, qd, kd, vd;
+  CUtensorMap bias; /* a 16-bit additive dense mask the MASKED forward / JVP load by TMA (fwd.cuh), when given */
 };
 
 /* The tensors of one call; the launcher encodes their TMA maps with its own tile shape. */
 struct Sm90Tensors {
   const jfa_tensor_t *q, *k, *v, *qd, *kd, *vd;
+  const jfa_tensor_t *bias; /* the call's 16-bit additive dense mask, where the forward stages its tiles (family.cu) */
 };
 
 /* The TMA maps of a forward call (fwd.cuh, fwd_f32.cuh): q (and qd) in boxes of bm rows, k, v (and
@@ -35,6 +37,13 @@ static inline jfa_status_t sm90_fwd_maps(Sm90Maps *tm, const Sm90Tensors &t, int
     JFA_CHECK(tma_map_bhsd(&tm->qd, t.qd, bm));
     JFA_CHECK(tma_map_bhsd(&tm->kd, t.kd, bn));
     JFA_CHECK(tma_map_bhsd(&tm->vd, t.vd, bn));
+  }
+  if (t.bias && bn >= 64) {
+    /* boxes of 64 keys x bm rows; a broadcast axis (stride 0) as an axis of one, read at coordinate 0 (fwd.cuh) */
+    jfa_tensor_t m = *t.bias;
+    for (int ax = 0; ax < 2; ++ax)
+      if (m.stride[ax] == 0) m.shape[ax] = 1;
+    JFA_CHECK(tma_map_bhsd(&tm->bias, &m, bm));
   }
   return JFA_SUCCESS;
 }
