@@ -122,7 +122,8 @@ __device__ __forceinline__ bool fwd_elem_visible(const BlockMask &bm, const uint
  * BITS (the sm90 kernel's MASKED path): dw instead holds each row's final visibility bits of the
  * block (key intervals and boolean dense mask combined, word k for columns 64 k.., shifted right by
  * 2 t4), so that a masked block tests one bit at a constant position per element.
- * FAST (needs scale > 0 and no additive dense mask): the max is taken over the raw scores and each
+ * FAST (needs scale > 0; an additive mask only as the sm90 MASKED kernels' staged bias / scale, added to the raw
+ * scores before the max): the max is taken over the raw scores and each
  * probability is one FFMA and one ex2.approx.ftz (probabilities below 2^-126 of the row's
  * max flush to zero), instead of a multiply, a subtract and exp2f's subnormal handling.
  * EXPF (FAST only; the sm90 16-bit forward's tiles.h EXPF): of each 16 consecutive probabilities of a

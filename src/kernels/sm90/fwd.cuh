@@ -4,7 +4,8 @@
  * for sm_90a (wgmma and setmaxnreg need the arch-specific target), per head dim by
  * inst/{fwd,jvp}_d<D>.cu (sm90_fwd_d); tiles from tiles.h; family.cu takes bf16/fp16,
  * D = 64, 96, 128, 192 or 256, causal, the interval masks (windows, positions, packed sequences) and
- * boolean dense masks (no additive one), TMA-describable tensors, on sm_90.
+ * dense masks (boolean; additive with 16-bit biases of aligned rows: their tiles staged in the stages, Sm90Fwd
+ * DMW_OFF), TMA-describable tensors, on sm_90.
  *
  * A CTA owns BM = 128 query rows of one (batch, head) (64 in the JVP's column split at D = 192
  * and 256, CS: both consumers on the same rows, each with half of O's and U's columns) and has
