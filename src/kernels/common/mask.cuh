@@ -252,16 +252,26 @@ __device__ __forceinline__ void mask_words_async(uint64_t *dst, const MaskDev &m
 /** Bytes of an element of an additive dense mask (MASK_DENSE_F32, _F16, _BF16). */
 __host__ __device__ __forceinline__ int mask_bias_esize(int kind) { return kind == MASK_DENSE_F32 ? 4 : 2; }
 
+/** Whether m is an additive dense mask of 16-bit biases (the kind the sm90 forward / JVP stage, family.cu). */
+__host__ __device__ __forceinline__ bool mask_bias16(const MaskDev &m) {
+  return m.dm_kind == MASK_DENSE_F16 || m.dm_kind == MASK_DENSE_BF16;
+}
+
 /** An additive dense mask's element as a float. */
 __device__ __forceinline__ float mask_elem_float(float x) { return x; }
 __device__ __forceinline__ float mask_elem_float(__half x) { return __half2float(x); }
 __device__ __forceinline__ float mask_elem_float(__nv_bfloat16 x) { return __bfloat162float(x); }
 
+/** A 16-bit bias (kind MASK_DENSE_F16 or _BF16) from its bits, as a float. */
+__device__ __forceinline__ float mask_bias16_float(int kind, unsigned short bits) {
+  return kind == MASK_DENSE_F16 ? __half2float(__ushort_as_half(bits)) : __bfloat162float(__ushort_as_bfloat16(bits));
+}
+
 /** Element idx of an additive dense mask's data p (kind MASK_DENSE_F32, _F16 or _BF16) as a float. */
 __device__ __forceinline__ float mask_bias_value(int kind, const void *p, int64_t idx) {
-  if (kind == MASK_DENSE_F32) return ((const float *)p)[idx];
-  if (kind == MASK_DENSE_F16) return __half2float(((const __half *)p)[idx]);
-  return __bfloat162float(((const __nv_bfloat16 *)p)[idx]);
+  if (kind == MASK_DENSE_F32) return mask_elem_float(((const float *)p)[idx]);
+  if (kind == MASK_DENSE_F16) return mask_elem_float(((const __half *)p)[idx]);
+  return mask_elem_float(((const __nv_bfloat16 *)p)[idx]);
 }
 
 template <int ES, int ROWS, int COLS, int NTHREADS>
@@ -352,8 +362,7 @@ __device__ __forceinline__ float2 mask_bias_pair_swz(uint32_t t, uint32_t slab, 
   const uint32_t at = t + mask_bias_swz_off<COLS>(r, c, slab);
   uint32_t x;
   asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(x) : "r"(at));
-  if (kind == MASK_DENSE_F16) return __half22float2(*reinterpret_cast<const __half2 *>(&x));
-  return make_float2(__uint_as_float(x << 16), __uint_as_float(x & 0xffff0000u));
+  return make_float2(mask_bias16_float(kind, (unsigned short)x), mask_bias16_float(kind, (unsigned short)(x >> 16)));
 }
 
 /** The dense mask's additive term for (b, h, i, j): bias, or 0 / -inf for a boolean mask. */

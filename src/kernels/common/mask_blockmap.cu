@@ -98,11 +98,9 @@ __global__ void bmap_rows_bias_kernel(const MaskDev m, int64_t Hm, int64_t nrows
         const uint32_t w[4] = {x[u].x, x[u].y, x[u].z, x[u].w};
 #pragma unroll
         for (int e = 0; e < PER; ++e) {
-          const unsigned short hv = (unsigned short)(w[e / 2] >> (16 * (e & 1))); /* 16-bit: element e */
           float v;
           if constexpr (ES == 4) v = __uint_as_float(w[e]);
-          else if (m.dm_kind == MASK_DENSE_F16) v = __half2float(__ushort_as_half(hv));
-          else v = __bfloat162float(__ushort_as_bfloat16(hv));
+          else v = mask_bias16_float(m.dm_kind, (unsigned short)(w[e / 2] >> (16 * (e & 1)))); /* element e */
           vis |= !(v == -INFINITY); /* NaN: visible and needed, so that it reaches the row */
           need |= !(v == 0.f);
         }

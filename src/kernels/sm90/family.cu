@@ -92,7 +92,7 @@ static bool fwd_bias_fits(int D, bool jvp) {
 static const char *fwd_bias_why_not(const FwdCall &c) {
   if (!env_switch(kSm90Bias, "JFA_SM90_BIAS"))
     return "additive dense mask: the sm90 forward's bias tiles are off (JFA_SM90_BIAS=0, tiles.h kSm90Bias)";
-  if (c.mk->dm_kind != MASK_DENSE_F16 && c.mk->dm_kind != MASK_DENSE_BF16)
+  if (!mask_bias16(*c.mk))
     return "float32 additive dense mask (the sm90 forward stages 16-bit biases; the sm80 family takes it)";
   if (!c.mk->bias_vec || !tma_tensor_ok(c.p->dmask))
     return "additive dense mask without unit key stride and 16-byte aligned rows (the sm80 family takes it)";
@@ -154,8 +154,7 @@ jfa_status_t sm90_fwd_run(const FwdCall &c) {
   FwdArgs a;
   fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
   /* a 16-bit additive mask (fwd_bias_why_not took it): its tiles by TMA */
-  const bool bias16 = c.mk->dm_kind == MASK_DENSE_F16 || c.mk->dm_kind == MASK_DENSE_BF16;
-  const Sm90Tensors t = {c.q, c.k, c.v, c.qd, c.kd, c.vd, bias16 ? c.p->dmask : nullptr};
+  const Sm90Tensors t = {c.q, c.k, c.v, c.qd, c.kd, c.vd, mask_bias16(*c.mk) ? c.p->dmask : nullptr};
   cudaStream_t st = ctx_stream(c.ctx);
 #ifdef JFA_SM90_F32
   if (c.q->dtype == JFA_DTYPE_FLOAT32) return fwd_f32_dispatch(c, a, t, st);

@@ -100,9 +100,9 @@ struct Sm90Fwd {
      per block, LIVE_MAX blocks at most: past that every block is loaded, fwd_next_live) */
   static constexpr int LIVE_MAX = 2048;
   static constexpr uint32_t LIVE_OFF = DFL_OFF + (MASKED ? ST * 4 : 0);
-  /* MASKED, then per stage what producer warp 1 copies for a partial block, at DMW_OFF (128-byte aligned): a boolean
+  /* MASKED, then per stage what producer warp 1 copies for a partial block, at DMW_OFF (1024-byte aligned): a boolean
      mask's rows' words of the block (NW = BN / 64 a row, uint64 [ST][BM][NW]), or in their place a 16-bit additive
-     mask's tile of the CTA's rows x the block's keys (BIAS_STAGE bytes a stage, 1024-byte aligned: BN >= 64 by TMA,
+     mask's tile of the CTA's rows x the block's keys (BIAS_STAGE bytes a stage: BN >= 64 by TMA,
      boxes of 64 keys x BM rows with the 128-byte swizzle; BN = 32 by warp 1's cp.async; common/mask.cuh
      mask_bias_swz_off: the consumers' fragment reads are free of bank conflicts; family.cu takes such masks where
      SMEM_BIAS fits: the launch asks for SMEM_BIAS bytes then, SMEM otherwise). The two share the room: at D = 128
@@ -114,7 +114,7 @@ struct Sm90Fwd {
   static constexpr size_t SMEM = DMW_OFF + (MASKED ? ST * BM * NW * 8 : 0) + 1024;
   static constexpr size_t SMEM_BIAS = BIAS_OFF + (size_t)ST * BIAS_STAGE + 1024;
   static_assert(!MASKED || BN % 64 == 0 || 64 % BN == 0, "MASKED: key blocks of whole 64-key words, or parts of one");
-  static_assert(DMW_OFF % 8 == 0, "cp.async of 8 bytes");
+  static_assert(DMW_OFF % 1024 == 0 && BIAS_STAGE % 1024 == 0, "the words' cp.async, the bias tiles' 128-byte swizzle");
 };
 
 /* Arrives on the mbarrier at bar once this thread's earlier cp.async copies have landed; counts as
@@ -343,7 +343,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
   const bool dense = MASKED && a.mk.bm_bits != nullptr;
   /* MASKED with a 16-bit additive dense mask (family.cu): its block map's classes as a boolean mask's, a partial
      block's biases staged by warp 1 into the stage's bias tile (BIAS_OFF) instead of words */
-  const bool biasd = MASKED && a.mk.dm_kind == MASK_DENSE_F16 || MASKED && a.mk.dm_kind == MASK_DENSE_BF16;
+  const bool biasd = MASKED && mask_bias16(a.mk);
   const bool dmap = dense || biasd;
   if (MASKED) mask_rows_to_smem(a.mk, m0, C::BM, C::NTHREADS, s_lo, s_hi);
   int kin_lo = 0, kin_hi = 0;
@@ -493,11 +493,11 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         }
       }
     } else if (MASKED && dmap && warp == 1 && nlive > 0) {
-      /* warp 1 (boolean dense mask): per block, a stage ahead of the consumers, the block map's class
-         of the CTA's rows x the block's keys and, for a partial block, the rows' words (NW per row)
-         copied by cp.async into the stage (rows past Nq left as they are: their key intervals are
-         empty, so the consumers' bits are 0 there all the same); its lanes arrive on the
-         stage's `full` when their copies land and after the class is written. */
+      /* warp 1 (dense mask): per block, a stage ahead of the consumers, the block map's class of the CTA's rows x
+         the block's keys and, for a partial block, a 16-bit additive mask's tile (TMA; at 32 keys a block cp.async)
+         or a boolean mask's rows' words (NW per row, cp.async) into the stage (rows past Nq left as they are: their
+         key intervals are empty, so the consumers' bits are 0 there all the same); its lanes arrive on the stage's
+         `full` when their copies land and after the class is written. */
       /* 32-bit state where it fits (the family takes masks with Nq, Nk < 2^30; the producer has 24
          registers) */
       const MaskDev &m = a.mk;
@@ -841,7 +841,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
   auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC, MPASS>;
   /* a 16-bit additive dense mask: the stages' bias tiles too (family.cu takes it where SMEM_BIAS fits) */
-  const bool biasd = MASKED && (a.mk.dm_kind == MASK_DENSE_F16 || a.mk.dm_kind == MASK_DENSE_BF16);
+  const bool biasd = MASKED && mask_bias16(a.mk);
   if (biasd && C::SMEM_BIAS > 232448)
     JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 forward: no room for an additive mask's tiles (%zu bytes)", (size_t)C::SMEM_BIAS);
   const size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
