@@ -258,6 +258,12 @@ int gt_sm90_f32_dense_on(void) { return env_on("JFA_SM90_F32_DENSE", GT_SM90_F32
 
 int gt_sm90_bias_on(void) { return env_on("JFA_SM90_BIAS", GT_SM90_BIAS_DEFAULT); }
 
+/* src/kernels/sm90/tiles.h kSm90BwdBias (16-bit additive masks of aligned rows on the sm90 backward at D = 64 / 128;
+   on): keep in step */
+#define GT_SM90_BWD_BIAS_DEFAULT 1
+
+int gt_sm90_bwd_bias_on(void) { return env_on("JFA_SM90_BWD_BIAS", GT_SM90_BWD_BIAS_DEFAULT); }
+
 /* src/kernels/sm90/tiles.h kSm90BwdF32Dense (boolean dense masks on the sm90 float32 backward; on): keep in step */
 #define GT_SM90_F32_BWD_DENSE_DEFAULT 1
 

@@ -73,6 +73,9 @@ int gt_sm90_f32_dense_on(void);
 /** Whether the sm90 16-bit forward / JVP take additive dense masks of 16-bit biases with unit key stride and 16-byte
  *  aligned rows (JFA_SM90_BIAS, else the library's tiles.h kSm90Bias, which GT_SM90_BIAS_DEFAULT mirrors). */
 int gt_sm90_bias_on(void);
+/** The same for the sm90 16-bit backward (JFA_SM90_BWD_BIAS, else tiles.h kSm90BwdBias, which GT_SM90_BWD_BIAS_DEFAULT
+ *  mirrors), at the head dims where it takes boolean dense masks (gt_expected_bwd_dense_path). */
+int gt_sm90_bwd_bias_on(void);
 /** Whether the sm90 float32 backward takes boolean dense masks (JFA_SM90_F32_BWD_DENSE, else the library's tiles.h
  *  kSm90BwdF32Dense, which GT_SM90_F32_BWD_DENSE_DEFAULT mirrors): where it does, such a mask is not beyond causal
  *  for gt_expected_f32_bwd_path. */

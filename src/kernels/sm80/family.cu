@@ -236,6 +236,7 @@ jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a, bool zero_ws) {
   a->Dreal = (int)p->D;
   a->scale = (float)p->scale;
   a->scale_log2 = (float)(p->scale * 1.4426950408889634);
+  a->bias_mul = (float)(1.0 / p->scale);
 #ifdef JFA_TUNING
   a->tune_old = tune_variant("JFA_TUNE_BWD_OLD");
   const char *pe = getenv("JFA_TUNE_PROBE_PTR");

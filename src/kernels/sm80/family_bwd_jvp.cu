@@ -91,7 +91,7 @@ jfa_status_t sm80_bwd_jvp_run(const BwdJvpCall &c) {
     b.skip_dq = 1;
     b.accumulate = c.accumulate;
     b.Dreal = a.Dreal;
-    b.scale = a.scale, b.scale_log2 = a.scale_log2;
+    b.scale = a.scale, b.scale_log2 = a.scale_log2, b.bias_mul = (float)(1.0 / p->scale);
     JFA_CHECK(bf ? bwd_dispatch_kv<__nv_bfloat16>(b, Dk, st) : bwd_dispatch_kv<__half>(b, Dk, st));
   }
   if (c.deterministic)

@@ -20,6 +20,7 @@ struct BwdArgs {
   int64_t Dws;
   int skip_dq, accumulate, Dreal;
   float scale, scale_log2;
+  float bias_mul; /* 1 / scale: the sm90 backward adds a 16-bit additive mask's biases as bias / scale (sm90/bwd.cuh) */
   int tune_old; /* tuning builds' JFA_TUNE_BWD_OLD (bwd_args_begin; 0 otherwise), for A / B runs in one process:
                    1 the sm90 backwards' prologue and end as before the fourteenth session (sm90/bwd.cuh,
                    bwd_f32.cuh), 2 as before the fifteenth (the float32 kernel's K / V split by its converters, no

@@ -235,10 +235,12 @@ struct Sm90Bwd {
      16 bytes) */
   static constexpr uint32_t DMW_BYTES = DENSE ? ST * NWG * 64 * 8 : 0;
   static constexpr uint32_t DFL_BYTES = DENSE ? (ST * NWG * 4 + 15) / 16 * 16 : 0;
+  /* mbarriers: full[ST], empty[ST], kv, and (DENSE) bfree[NWG]: consumer c's bias tile read (a 16-bit additive mask) */
+  static constexpr uint32_t NBAR = 2 * ST + 1 + (DENSE ? NWG : 0);
   /* the bytes with nds dS buffers (+ 1024 slack to align the base) */
   static constexpr size_t smem_for(uint32_t nds) {
     return 2 * K_BYTES + ST * STAGE_BYTES + nds * DS_BYTES + NWG * DQ_BYTES + X_BYTES + 2 * ST * BM * 4 + MSK_BYTES +
-           DMW_BYTES + DFL_BYTES + 8 * (2 * ST + 1) + 1024;
+           DMW_BYTES + DFL_BYTES + 8 * NBAR + 1024;
   }
   /* dS buffers (XS: one; consumer 1 rewrites it after the exchange's first barrier, where consumer 0
      arrives after its dQ products of the block before) */
@@ -256,9 +258,15 @@ struct Sm90Bwd {
   static constexpr uint32_t MSK_OFF = STAT_OFF + 2 * ST * BM * 4;
   static constexpr uint32_t DMW_OFF = MSK_OFF + MSK_BYTES;
   static constexpr uint32_t DFL_OFF = DMW_OFF + DMW_BYTES;
-  static constexpr uint32_t BAR_OFF = DFL_OFF + DFL_BYTES; /* full[ST], empty[ST], kv */
-  static constexpr size_t SMEM = BAR_OFF + 8 * (2 * ST + 1) + 1024; /* + slack to align the base */
+  static constexpr uint32_t BAR_OFF = DFL_OFF + DFL_BYTES; /* full[ST], empty[ST], kv, bfree[NWG] */
+  static constexpr size_t SMEM = BAR_OFF + 8 * NBAR + 1024; /* + slack to align the base */
   static_assert(SMEM == smem_for(NDS), "sm90 backward layout");
+  /* DENSE with a 16-bit additive mask (the launch's SMEM_BIAS bytes instead of SMEM): one bias tile per consumer
+     after the barriers, BM rows x its 64 keys as TMA's 128-byte swizzle writes them (row r's 16-byte chunk c at
+     chunk c ^ (r % 8)), rewritten for the consumer's next partial tile once it has read this one (bfree) */
+  static constexpr uint32_t BIAS_TILE = BM * 128;
+  static constexpr uint32_t BIAS_OFF = (BAR_OFF + 8 * NBAR + 1023) / 1024 * 1024;
+  static constexpr size_t SMEM_BIAS = DENSE ? BIAS_OFF + NWG * BIAS_TILE + 1024 : SMEM;
   /* D multiple of 32 (the dQ boxes, the 32-column wgmma pieces); D <= 128 unless CS (dK and dV of
      64 keys x D in registers: 2 D / 2 fp32 a thread) */
   static_assert(BN % 64 == 0 && BN <= 256 && D % 32 == 0 && D >= 64 && D <= 256 && (CS || D <= 128) &&
@@ -308,6 +316,7 @@ __device__ __forceinline__ int kv_col(int wg, int dt) {
 struct Sm90BwdMaps {
   CUtensorMap q, k, v, dout;
   CUtensorMap dq; /* the fp32 dQ workspace (SM90_DQ_TMA only) */
+  CUtensorMap bias; /* DENSE with a 16-bit additive mask: boxes of 64 keys x BM rows (else zero) */
 };
 
 /* dst[0..1] += (x, y): one fp32 vector atomic (sm_90). */
@@ -379,8 +388,13 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
   /* MASKED with a boolean dense mask (its bits and block map, common/mask.cuh): producer warps
      2 .. 1 + NWG also write each stage's dense words and flags, and arrive on its `full` */
   const bool dense = C::DENSE && a.mk.bm_bits != nullptr;
-  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv */
-  const uint32_t bar_kv = bar + 16 * ST;
+  /* DENSE with a 16-bit additive mask (family.cu: sm90_bwd_bias_why_not; the launch gave SMEM_BIAS bytes and the
+     bias map): producer warp 2 + c classes consumer c's tiles by the block map, as for boolean words, and brings a
+     partial tile's biases by TMA into consumer c's bias tile; the consumer adds them to its scores */
+  const bool biasd = C::DENSE && mask_bias16(a.mk);
+  const bool dmap = dense || biasd;
+  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv, bfree[NWG] */
+  const uint32_t bar_kv = bar + 16 * ST, bar_bfree = bar_kv + 8;
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -413,10 +427,14 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
       /* the producer warps' lanes (lse / delta, MASKED: intervals, dense: the dense words) */
-      mbar_init(bar + 8 * s, MASKED ? (dense ? 64 + 32 * C::NWG : 64) : 32);
+      mbar_init(bar + 8 * s, MASKED ? (dmap ? 64 + 32 * C::NWG : 64) : 32);
       mbar_init(bar + 8 * (ST + s), 4 * C::NWG); /* one arrival per consumer warp */
     }
     mbar_init(bar_kv, 1);
+    if constexpr (C::DENSE) {
+#pragma unroll
+      for (int c = 0; c < C::NWG; ++c) mbar_init(bar_bfree + 8 * c, 4); /* one arrival per warp of consumer c */
+    }
     mbar_fence_init();
   }
   __syncthreads();
@@ -574,6 +592,42 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
               ph ^= 1u;
             }
           }
+      } else if (biasd && warp >= 2 && warp < 2 + C::NWG && total > 0) {
+        /* warp 2 + c (16-bit additive mask): per stage, the block-map flags of consumer c's tile and, for a partial
+           tile, its biases (BM rows x the consumer's 64 keys; rows past Nq, keys past Nk: zeros; a broadcast axis at
+           coordinate 0) by TMA into consumer c's bias tile, once the consumer has read the previous one (bfree: load
+           nb waits for phase nb - 1), the bytes counted on the stage's `full` (expected before this warp's
+           arrival). The same blocks in the same order as warps 0 and 1; arrives on `full` with its 32 lanes. */
+        const int cwg = warp - 2;
+        const int kt = (int)(n0 >> 6) + cwg; /* the consumer's key tile */
+        const MaskDev &m = a.mk;
+        const uint32_t sbias = sbase + C::BIAS_OFF + (uint32_t)cwg * C::BIAS_TILE, bfree = bar_bfree + 8 * cwg;
+        const int hb = m.dm.sb ? (int)b : 0;
+        int st = 0, wait_in = -ST;
+        uint32_t ph = 0, nb = 0;
+        for (int hg = 0; hg < (int)grp; ++hg) {
+          const int hm = m.dm.sh ? (int)(hk * grp) + hg : 0;
+          const unsigned char *fmap = m.bm_flags + ((b * m.bm_sb + (hk * grp + hg) * m.bm_sh) * m.bm_rt) * m.bm_kt + kt;
+          for (int qb = (int)qb_start; qb < (int)nqb; ++qb) {
+            const int fl = kt < m.bm_kt ? (int)fmap[(int64_t)qb * m.bm_kt] : 0;
+            if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
+            else ++wait_in;
+            if (bmap_partial(fl)) {
+              if (nb > 0) mbar_wait(bfree, (nb - 1) & 1u);
+              ++nb;
+              if (lane == 0) {
+                mbar_expect_tx(bar + 8 * st, C::BIAS_TILE);
+                tma_load_4d(sbias, &tm.bias, bar + 8 * st, kt * 64, qb * BM, hm, hb);
+              }
+            }
+            if (lane == 0) dfl_s[st * C::NWG + cwg] = fl;
+            mbar_arrive(bar + 8 * st);
+            if (++st == ST) {
+              st = 0;
+              ph ^= 1u;
+            }
+          }
+        }
       }
     }
   } else {
@@ -622,23 +676,24 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
          them: no products, no dQ reduce-add, dK / dV unchanged; the stage is released all the same),
          full (inside every row's interval: no per-element test) or partial. Uniform over the
          warpgroup, so its named barriers stay matched. */
-      bool live = true, mfull = false, dpart = false;
+      bool live = true, mfull = false, dpart = false, bpart = false;
       uint64_t dwa = 0, dwb = 0; /* dense: the column words of this thread's keys, shifted by 2 t4 */
       if constexpr (MASKED) {
         const int4 c = cls_s[st];
         const int k0 = (int)nw0;
         live = c.x < c.y && c.x < k0 + 64 && c.y > k0;
         mfull = c.z <= k0 && c.w >= k0 + 64;
-        /* a boolean dense mask's class of the tile (block map): empty skips it like the intervals',
-           full needs no per-element test, partial tests each element's bit */
-        if (dense) {
+        /* a dense mask's class of the tile (block map): empty skips it like the intervals', full needs no
+           per-element work, partial tests each element's bit (boolean: dpart) or adds its bias (bpart) */
+        if (dmap) {
           const int fl = dfl_s[st * C::NWG + wg];
           live = live && !bmap_empty(fl);
-          dpart = bmap_partial(fl);
-          if (live && dpart) {
-            const uint64_t *cw = dmw_s + (st * C::NWG + wg) * 64 + wq * 16 + g;
-            dwa = cw[0] >> (2 * t4);
-            dwb = cw[8] >> (2 * t4);
+          dpart = dense && bmap_partial(fl);
+          bpart = biasd && bmap_partial(fl);
+          /* a partial bias tile the intervals leave empty: released unread (the producer loaded it all the same) */
+          if (bpart && !live) {
+            __syncwarp();
+            if (lane == 0) mbar_arrive(bar_bfree + 8 * wg);
           }
         }
       }
@@ -674,6 +729,52 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
           wg_wait<0>();
           if constexpr (!C::XS) wg_reg_fence<NQ * 4>(&s[0][0]); /* XS: s is not live yet */
           wg_reg_fence<NQ * 4>(&dp[0][0]);
+        }
+        /* a partial tile of a 16-bit additive mask: its biases added to the raw scores as bias / scale (the sm90
+           forward's FAST arithmetic: P below is exp2((S + bias / scale) scale log2(e) - lse)), read from the
+           consumer's bias tile by ldmatrix .trans (the tile is [query][key], S^T's fragments [key][query]): matrix j
+           of pair pr holds queries 16 pr + 8 (j >> 1).. x keys 16 wq + 8 (j & 1)..; lane 8 j + i gives query row 16 pr
+           + 8 (j >> 1) + i, its 16-byte chunk 2 wq + (j & 1) swizzled by i; register j then holds this thread's
+           (query 8 nt + 2 t4 and + 1, key kl) of tile nt = 2 pr + (j >> 1), e = 2 (j & 1) + 0 / 1. Then the tile is
+           released to producer warp 2 + wg (bfree). A -inf bias gives P = 0, a NaN one a NaN P (the row's lse is NaN). */
+        if constexpr (C::DENSE) {
+          if (bpart) {
+            /* the lane's address from %tid.x read here (asm volatile: not hoisted out of the block loop, where it
+               would hold a register through every block: ptxas spilled 12 bytes of the D = 128 consumers so) */
+            uint32_t tid;
+            asm volatile("mov.u32 %0, %%tid.x;\n" : "=r"(tid));
+            const uint32_t mj = (tid >> 3) & 3, mi = tid & 7, twq = (tid >> 5) & 3, twg = (tid >> 7) - 1;
+            const uint32_t la = sbase + C::BIAS_OFF + twg * C::BIAS_TILE + (8 * (mj >> 1) + mi) * 128 +
+                                (((2 * twq + (mj & 1)) ^ mi) << 4);
+            auto add_bias = [&](auto bf16) {
+#pragma unroll
+              for (int pr = 0; pr < NQ / 2; ++pr) {
+                uint32_t r[4];
+                ldmatrix_x4_trans(la + pr * 2048, r);
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                  float2 f;
+                  if constexpr (decltype(bf16)::value)
+                    f = make_float2(__uint_as_float(r[j] << 16), __uint_as_float(r[j] & 0xffff0000u));
+                  else f = __half22float2(*reinterpret_cast<const __half2 *>(&r[j]));
+                  float *x = &s[2 * pr + (j >> 1)][2 * (j & 1)];
+                  x[0] = fmaf(f.x, a.bias_mul, x[0]);
+                  x[1] = fmaf(f.y, a.bias_mul, x[1]);
+                }
+              }
+            };
+            if (a.mk.dm_kind == MASK_DENSE_BF16) add_bias(std::true_type{});
+            else add_bias(std::false_type{});
+            __syncwarp();
+            if (lane == 0) mbar_arrive(bar_bfree + 8 * wg);
+          }
+          /* a partial boolean tile: this thread's two keys' words, read here rather than before the score products
+             (four registers fewer through them; the stage is in use until the block's end) */
+          if (dpart) {
+            const uint64_t *cw = dmw_s + (st * C::NWG + wg) * 64 + wq * 16 + g;
+            dwa = cw[0] >> (2 * t4);
+            dwb = cw[8] >> (2 * t4);
+          }
         }
 
         /* P^T and dS^T in place (s <- P, dp <- dS). Key kl (local to the warpgroup) is visible to
@@ -1265,8 +1366,20 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   JFA_CHECK(tma_map_bhsd(&tm.k, t.k, BN));
   JFA_CHECK(tma_map_bhsd(&tm.v, t.v, BN));
   if ((DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) && !a.skip_dq) JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::DQ_ROWS));
+  /* a 16-bit additive mask (family.cu took it for the DENSE kernel): its tiles by TMA into SMEM_BIAS's bias tiles */
+  const bool biasd = MASKED && mask_bias16(a.mk);
+  if (biasd) {
+    static_assert(C::SMEM_BIAS <= 232448, "sm90 backward: no room for the bias tiles");
+    if (!C::DENSE || !t.bias) JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 backward: an additive mask on a kernel without bias tiles");
+    /* boxes of 64 keys x BM rows; a broadcast axis (stride 0) as an axis of one, read at coordinate 0 */
+    jfa_tensor_t m = *t.bias;
+    for (int ax = 0; ax < 2; ++ax)
+      if (m.stride[ax] == 0) m.shape[ax] = 1;
+    JFA_CHECK(tma_map_bhsd(&tm.bias, &m, C::BM));
+  }
+  const size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP, BMQ>;
-  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   /* one dimension: bwd_cta_of */
   const int64_t nkb = (a.p.Nk + BN - 1) / BN, ncta = nkb * a.p.Hkv * a.p.B;
   if (ncta > 0x7fffffff)
@@ -1280,7 +1393,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
      JFA_TUNE_SM90_BWD_ACCV=1 / 0 overrides) */
   BwdArgs ak = a;
   ak.acc_vec = tune_switch(kSm90BwdAccVec, "JFA_TUNE_SM90_BWD_ACCV") ? 1 : 0;
-  kern<<<(unsigned)ncta, C::NTHREADS, C::SMEM, st>>>(ak, tm, hg);
+  kern<<<(unsigned)ncta, C::NTHREADS, smem, st>>>(ak, tm, hg);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }

@@ -189,6 +189,19 @@ static const char *bwd_f32_why_not(const BwdCall &c) {
 }
 #endif
 
+/* An additive dense mask on the 16-bit backward (tiles.h kSm90BwdBias): 16-bit biases with unit key stride and 16-byte
+   aligned rows (MaskDev.bias_vec), |scale| >= 2^-60 (the consumers add bias / scale to the raw scores, as the sm90
+   forward). The head dim (64, 128: the masked kernel's tiles) is checked with the boolean masks'. */
+static const char *bwd_bias_why_not(const BwdCall &c) {
+  if (!env_switch(kSm90BwdBias, "JFA_SM90_BWD_BIAS"))
+    return "additive dense mask: the sm90 backward's bias tiles are off (JFA_SM90_BWD_BIAS=0, tiles.h kSm90BwdBias)";
+  if (!mask_bias16(*c.mk)) return "float32 additive dense mask (the sm90 backward stages 16-bit biases; sm80 takes it)";
+  if (!c.mk->bias_vec || !tma_tensor_ok(c.p->dmask))
+    return "additive dense mask without unit key stride and 16-byte aligned rows (the sm80 family takes it)";
+  if (!(fabs(c.p->scale) >= 0x1p-60)) return "additive dense mask with |scale| < 2^-60 (the kernel adds bias / scale)";
+  return nullptr;
+}
+
 const char *sm90_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!c.cs->sm90_bwd) return "the sm90 backward is off (JFA_SM90_BWD=0 when the context was created)";
@@ -203,9 +216,12 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
   if (!sm90_has_tile(OP_BWD, (int)c.q->dtype, (int)p->D, 0))
     return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
-  if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) return "additive dense mask (the sm80 family takes it)";
+  if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) {
+    const char *no = bwd_bias_why_not(c);
+    if (no) return no;
+  }
   if (p->dmask && p->D != 64 && p->D != 128)
-    return "boolean dense mask at a head dim other than 64 or 128 (the D = 96 slabs and the column split do not read its words)";
+    return "dense mask at a head dim other than 64 or 128 (the D = 96 slabs and the column split do not read its tiles)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
   if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
@@ -261,7 +277,7 @@ static bool sm90_f32_dq_direct(const BwdCall &c) {
    kernel's TMA reduce-adds; bwd_args_begin, bwd_dq_finish), or for float32 (sm90_f32_dq_direct) into dq. */
 jfa_status_t sm90_bwd_run(const BwdCall &c) {
   BwdArgs a;
-  const Sm90BwdTensors t = {c.q, c.k, c.v, c.dout, c.dq};
+  const Sm90BwdTensors t = {c.q, c.k, c.v, c.dout, c.dq, mask_bias16(*c.mk) ? c.p->dmask : nullptr};
 #ifdef JFA_SM90_F32
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
     const bool tf32 = call_precision(c.ctx, c.q->dtype, PATH_SM90) == PREC_TF32;

@@ -58,6 +58,7 @@ jfa_status_t sm90_fwd_f32_d(const FwdArgs &a, const Sm90Tensors &t, bool tf32, c
 /* The tensors of a backward call the launcher encodes TMA maps for (dq: the float32 kernel's, when a.dq_direct). */
 struct Sm90BwdTensors {
   const jfa_tensor_t *q, *k, *v, *dout, *dq;
+  const jfa_tensor_t *bias; /* the call's 16-bit additive dense mask, where the masked backward stages its tiles */
 };
 
 /** Backward (bwd.cuh) at head dim D (64 or 128) for the 16-bit type T: dK, dV

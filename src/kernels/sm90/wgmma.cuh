@@ -140,6 +140,15 @@ __device__ __forceinline__ void stmatrix_x4_trans(uint32_t saddr, const uint32_t
                "r"(r[1]), "r"(r[2]), "r"(r[3])
                : "memory");
 }
+/* Four 8 x 8 16-bit matrices from shared memory to registers r[0..3], transposed (stmatrix_x4_trans's inverse):
+   lane 8 j + i gives the address of row i of stored matrix j (16 bytes); lane 4 c + t then holds, packed in r[j],
+   its elements (row 2 t, column c) and (row 2 t + 1, column c), the low half the first. */
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t saddr, uint32_t *r) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(saddr)
+               : "memory");
+}
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void wg_wait() {
