@@ -224,10 +224,7 @@ int gt_expected_bwd_path(int64_t D) {
   return e && strcmp(e, "0") == 0 ? GT_PATH_SM80 : GT_PATH_SM90;
 }
 
-int gt_expected_bwd_dense_path(int64_t D) {
-  const int f = gt_expected_bwd_path(D);
-  return f == GT_PATH_SM90 && D != 64 && D != 128 ? GT_PATH_SM80 : f;
-}
+int gt_expected_bwd_dense_path(int64_t D) { return gt_expected_bwd_path(D); }
 
 int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
   const char *e = getenv("JFA_KERNEL_PATH");
@@ -258,11 +255,16 @@ int gt_sm90_f32_dense_on(void) { return env_on("JFA_SM90_F32_DENSE", GT_SM90_F32
 
 int gt_sm90_bias_on(void) { return env_on("JFA_SM90_BIAS", GT_SM90_BIAS_DEFAULT); }
 
-/* src/kernels/sm90/tiles.h kSm90BwdBias (16-bit additive masks of aligned rows on the sm90 backward at D = 64 / 128;
+/* src/kernels/sm90/tiles.h kSm90BwdBias (16-bit additive masks of aligned rows on the sm90 backward but at D = 256;
    on): keep in step */
 #define GT_SM90_BWD_BIAS_DEFAULT 1
 
 int gt_sm90_bwd_bias_on(void) { return env_on("JFA_SM90_BWD_BIAS", GT_SM90_BWD_BIAS_DEFAULT); }
+
+int gt_expected_bwd_bias_path(int64_t D) {
+  const int f = gt_expected_bwd_path(D);
+  return f == GT_PATH_SM90 && (D == 256 || !gt_sm90_bwd_bias_on()) ? GT_PATH_SM80 : f;
+}
 
 /* src/kernels/sm90/tiles.h kSm90BwdF32Dense (boolean dense masks on the sm90 float32 backward; on): keep in step */
 #define GT_SM90_F32_BWD_DENSE_DEFAULT 1

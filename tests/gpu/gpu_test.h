@@ -56,8 +56,8 @@ int gt_expected_jvp_path(int64_t D);
  *  gt_expected_bwd_dense_path; an additive mask goes to sm80), else sm80
  *  (simt under JFA_KERNEL_PATH=simt). */
 int gt_expected_bwd_path(int64_t D);
-/** The same with a boolean dense mask: sm90 only at D = 64 and 128 (the column split at 192 / 256
- *  and the slabs at 96 do not read its words), else sm80 where gt_expected_bwd_path says sm90. */
+/** The same with a boolean dense mask: gt_expected_bwd_path's (the sm90 backward reads its words at every head dim
+ *  since the nineteenth session; before it at D = 64 and 128 only). */
 int gt_expected_bwd_dense_path(int64_t D);
 /** The kernel family jfa must pick for a float32 forward (jvp = 0) or fused forward+JVP with
  *  packed tensors at head dim D (beyond_causal: masks other than causal and a boolean dense mask), honouring
@@ -74,8 +74,11 @@ int gt_sm90_f32_dense_on(void);
  *  aligned rows (JFA_SM90_BIAS, else the library's tiles.h kSm90Bias, which GT_SM90_BIAS_DEFAULT mirrors). */
 int gt_sm90_bias_on(void);
 /** The same for the sm90 16-bit backward (JFA_SM90_BWD_BIAS, else tiles.h kSm90BwdBias, which GT_SM90_BWD_BIAS_DEFAULT
- *  mirrors), at the head dims where it takes boolean dense masks (gt_expected_bwd_dense_path). */
+ *  mirrors). */
 int gt_sm90_bwd_bias_on(void);
+/** The family the backward of such a call (16-bit biases, aligned rows) must run on: gt_expected_bwd_path's but sm80
+ *  at D = 256 (the masked column split has no room for the bias tile) and under JFA_SM90_BWD_BIAS=0. */
+int gt_expected_bwd_bias_path(int64_t D);
 /** Whether the sm90 float32 backward takes boolean dense masks (JFA_SM90_F32_BWD_DENSE, else the library's tiles.h
  *  kSm90BwdF32Dense, which GT_SM90_F32_BWD_DENSE_DEFAULT mirrors): where it does, such a mask is not beyond causal
  *  for gt_expected_f32_bwd_path. */

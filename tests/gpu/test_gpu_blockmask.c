@@ -14,8 +14,8 @@
  * Each call must run on the expected family: interval and boolean dense masks on the sm90
  * family where the unmasked call would (H100/H200 with the sm_90a kernels; the forward and
  * the JVP at D = 64 / 96 / 128 / 192 / 256: gt_expected_path, gt_expected_jvp_path),
- * additive masks on sm80; the backward with interval and boolean dense masks on sm90 at
- * D = 64 / 128 (sm80 under JFA_SM90_BWD=0), with an additive mask on sm80 (JFA_KERNEL_PATH honoured, as
+ * additive masks on sm80; the backward with interval and boolean dense masks on sm90
+ * (sm80 under JFA_SM90_BWD=0), with an additive mask on sm80 (JFA_KERNEL_PATH honoured, as
  * gt_expected_path). Rows without
  * a visible key must give exactly O = Od = mu = dQ = 0 and lse = -inf; keys no query sees
  * exactly dK = dV = 0. Fixed boolean masks at Nq = 1, Nk = 7 (every key, none, one, two keys of the
@@ -224,7 +224,7 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 
   /* the family each op must run on: the unmasked choice, but additive masks leave the sm90
      family (forward, JVP, backward); the sm90 backward takes the interval masks (windows,
-     packed sequences) and, at D = 64 / 128, boolean dense masks (unless JFA_SM90_BWD=0:
+     packed sequences) and boolean dense masks (unless JFA_SM90_BWD=0:
      gt_expected_bwd_path, gt_expected_bwd_dense_path) */
   const int e = gt_expected_path(D), ej = gt_expected_jvp_path(D);
   const int additive = c->dense != DN_NONE && !dn_bool(c->dense);

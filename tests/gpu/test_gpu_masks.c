@@ -8,7 +8,8 @@
  * stage in shared memory, and unaligned ones, which they read per element) and their combinations, with
  * GQA, Nq != Nk, positions, BHSD/BSHD, bf16/fp16/fp32 (fp32 and unaligned 16-bit go
  * SIMT), head dims 32 to 256 (16-bit multiples of 8 must run on a tensor-core family; the
- * backward exactly on sm90 at D = 64 / 128 without an additive mask on an H100/H200, else sm80). Rows without a visible key must give exactly O = Od = mu = 0, lse = -inf
+ * backward on sm90 where the unmasked call runs there, with an additive mask only for 16-bit biases of aligned rows
+ * and not at D = 256, else sm80). Rows without a visible key must give exactly O = Od = mu = 0, lse = -inf
  * and dQ = 0; keys no query sees exactly dK = dV = 0. Accumulate mode is checked
  * through the backend calls over two key halves (as test_gpu_modes does).
  *
@@ -130,6 +131,15 @@ static const mcase_t cases[] = {
        partial that the intervals leave empty for one consumer: released unread) */
     {FH, 1, 2, 4, 2, 129, 300, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1},
     {BF, 0, 2, 2, 2, 257, 1000, 128, BR, 0, 0, 200, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1},
+    /* dense masks on the sm90 backward at D = 96, 192, 256 (the D = 96 slabs; the column split's one tile for both
+       consumers): boolean with GQA / MQA, causal both ways, broadcast axes, a window; biases at D = 192 (D = 256's
+       run on sm80: no room for the tile) */
+    {BF, 0, 1, 4, 2, 300, 257, 96, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0},
+    {FH, 1, 2, 2, 1, 129, 300, 192, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 1, 0},
+    {BF, 0, 1, 4, 2, 257, 200, 192, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1},
+    {FH, 1, 2, 2, 2, 200, 300, 192, BR, 0, 0, 100, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1},
+    {BF, 1, 1, 2, 2, 200, 200, 256, BR, 0, 0, 50, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0},
+    {BF, 0, 1, 2, 1, 129, 129, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
 };
 
 typedef struct {
@@ -289,15 +299,15 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_poison(&dq), gb_poison(&dk), gb_poison(&dv);
   gt_ok(jfa_attention_backward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t), "backward");
   gb_get(&dq), gb_get(&dk), gb_get(&dv);
-  /* the backward: interval masks on the sm90 family (D = 64, 96, 128, 192, 256) where the unmasked call
-     runs there (gt_expected_bwd_path), boolean dense masks there at D = 64 / 128
-     (gt_expected_bwd_dense_path), 16-bit additive masks of aligned rows too (gt_sm90_bwd_bias_on), other
-     additive masks on sm80 */
+  /* the backward: interval masks and boolean dense masks on the sm90 family (D = 64, 96, 128, 192, 256) where the
+     unmasked call runs there (gt_expected_bwd_path, gt_expected_bwd_dense_path), 16-bit additive masks of aligned
+     rows too but at D = 256 (gt_expected_bwd_bias_path), other additive masks on sm80 */
   if (tc) {
-    const int e = c->dense != DN_NONE ? gt_expected_bwd_dense_path(D) : gt_expected_bwd_path(D);
-    const int sm90_ok = c->dense == DN_NONE || c->dense == DN_BOOL || (bias16 && gt_sm90_bwd_bias_on());
+    const int e = c->dense == DN_BOOL ? gt_expected_bwd_dense_path(D)
+                  : bias16            ? gt_expected_bwd_bias_path(D)
+                                      : gt_expected_bwd_path(D);
     snprintf(nm, sizeof(nm), "case %d bwd", ci);
-    gt_check_path(gpu, nm, 1, !sm90_ok && e == GT_PATH_SM90 ? GT_PATH_SM80 : e);
+    gt_check_path(gpu, nm, 1, c->dense != DN_NONE && c->dense != DN_BOOL && !bias16 && e == GT_PATH_SM90 ? GT_PATH_SM80 : e);
   }
   if (f32_chk && c->dense)
     snprintf(nm, sizeof(nm), "case %d bwd", ci),

@@ -4,7 +4,7 @@
  * pipeline, FlashAttention-3 style, bf16/fp16 in, fp32 accumulation. Compiled only for sm_90a,
  * per head dim (64, 96, 128, 192, 256) by inst/bwd_d<D>.cu (sm90_bwd_d); tiles from tiles.h (OP_BWD rows);
  * family.cu takes causal (both alignments: q_pos0 / k_pos0), the interval masks (windows,
- * positions, packed sequences) and, at D = 64 and 128, boolean dense masks (no additive one),
+ * positions, packed sequences), boolean dense masks and (but at D = 256) 16-bit additive masks with aligned rows,
  * TMA-describable q, k, v, dout.
  *
  * A CTA owns BN = 64 * NWG keys of one (batch, kv head) and has 1 + NWG warpgroups:
@@ -70,15 +70,21 @@
  * reduce-add, the stage released), full (inside every row's interval: no per-element test) or
  * partial (per element: key in its row's [lo, hi)). Fully masked rows (lo == hi) add nothing.
  * A boolean dense mask (its bit-packed rows and block map, common/blockmap.h, built per call) adds
- * the class of its BMAP_TILE tile, which is exactly one consumer's 64 keys x one 64-row block:
- * producer warps 2 and 3 (one per consumer) read the tile's flags and, for a partial tile, the 64
+ * the class of its BMAP_TILE tile, which is exactly one consumer's 64 keys x one 64-row block (CS: the CTA's 64
+ * keys, both consumers' x the block): producer warps 2 and 3 (one per tile) read the tile's flags and, for a partial tile, the 64
  * rows' words, transpose them by ballots into one 64-bit word per key (bit r: row r sees it) and
  * put both into the stage beside the intervals (arriving on `full` too). The consumer skips an
  * empty tile (as an empty interval class), takes a full one without a per-element test, and in a
  * partial one tests bit qi of its two keys' words, pre-shifted by 2 t4 so that every element's
  * bit is at a constant position (two instructions per element); the interval test still applies
  * where the intervals leave the keys partial. The bits of rows past Nq and keys past Nk are 0.
- * Register counts 40 / 232 (setmaxnreg) instead of 24 / 240: warp 1's loop spills at 24 and 32.
+ * A 16-bit additive mask with aligned rows (family.cu bwd_bias_why_not; since the nineteenth session) takes the same
+ * classes from its block map: warp 2 + c brings a partial tile's biases (64 rows x 64 keys) by TMA into bias tile c
+ * (one per tile after the barriers, SMEM_BIAS: not per stage, which would pass 227 KB at D = 128; none at D = 256,
+ * whose masked column split lacks 2 KB) once its consumers have read the previous one (mbarrier bfree[c]); the
+ * consumers add bias / scale to S^T, read by ldmatrix .trans (H200, bf16 D = 128 N = 4096: 301 TFLOP/s, sm80's 88).
+ * Register counts 40 / 232 (setmaxnreg) instead of 24 / 240: warp 1's loop spills at 24 and 32; the masked D = 192
+ * column split 48 / 224 (its dense-mask loops spilled 8 bytes at 40).
  * The MASKED = false instantiation is the causal-only kernel, unchanged (the same SASS). Rows with
  * lse = -inf contribute nothing (P = 0). Deterministic mode: the kernel skips its dQ
  * (a.skip_dq) and the caller takes dQ from simt_backward_dq, as sm80 does. Accumulate mode
@@ -227,16 +233,16 @@ struct Sm90Bwd {
   /* XS: the exchange buffer, one warpgroup's 64 x 64 fp32 fragment (float4 i of thread t at 16 (128 i + t)) */
   static constexpr uint32_t X_BYTES = XS ? 128 * 32 * 4 : 0;
   static constexpr uint32_t MSK_BYTES = MASKED ? ST * (BM * 8 + 16) : 0;
-  /* DENSE: the masked kernel takes boolean dense masks (not the column split: its two consumers
-     share one 64-key tile; family.cu sends those calls to sm80) */
-  static constexpr bool DENSE = MASKED && !CS;
-  /* DENSE: per stage and consumer its 64 keys' column words (bit r: row r of the block sees the
-     key; uint64 [ST][NWG][64]), then the block map's flags of its tile (int [ST][NWG], padded to
-     16 bytes) */
-  static constexpr uint32_t DMW_BYTES = DENSE ? ST * NWG * 64 * 8 : 0;
-  static constexpr uint32_t DFL_BYTES = DENSE ? (ST * NWG * 4 + 15) / 16 * 16 : 0;
-  /* mbarriers: full[ST], empty[ST], kv, and (DENSE) bfree[NWG]: consumer c's bias tile read (a 16-bit additive mask) */
-  static constexpr uint32_t NBAR = 2 * ST + 1 + (DENSE ? NWG : 0);
+  /* DENSE: the masked kernel takes dense masks (boolean words; 16-bit biases where SMEM_BIAS fits), by block-map
+     tiles of 64 keys x 64 rows: NTILE a stage, one per consumer (CS: one, both consumers own the CTA's 64 keys) */
+  static constexpr bool DENSE = MASKED;
+  static constexpr int NTILE = CS ? 1 : NWG;
+  /* DENSE: per stage and tile its 64 keys' column words (bit r: row r of the block sees the key; uint64
+     [ST][NTILE][64]), then the block map's flags of the tile (int [ST][NTILE], padded to 16 bytes) */
+  static constexpr uint32_t DMW_BYTES = DENSE ? ST * NTILE * 64 * 8 : 0;
+  static constexpr uint32_t DFL_BYTES = DENSE ? (ST * NTILE * 4 + 15) / 16 * 16 : 0;
+  /* mbarriers: full[ST], empty[ST], kv, and (DENSE) bfree[NTILE]: tile c's biases read (a 16-bit additive mask) */
+  static constexpr uint32_t NBAR = 2 * ST + 1 + (DENSE ? NTILE : 0);
   /* the bytes with nds dS buffers (+ 1024 slack to align the base) */
   static constexpr size_t smem_for(uint32_t nds) {
     return 2 * K_BYTES + ST * STAGE_BYTES + nds * DS_BYTES + NWG * DQ_BYTES + X_BYTES + 2 * ST * BM * 4 + MSK_BYTES +
@@ -266,7 +272,9 @@ struct Sm90Bwd {
      chunk c ^ (r % 8)), rewritten for the consumer's next partial tile once it has read this one (bfree) */
   static constexpr uint32_t BIAS_TILE = BM * 128;
   static constexpr uint32_t BIAS_OFF = (BAR_OFF + 8 * NBAR + 1023) / 1024 * 1024;
-  static constexpr size_t SMEM_BIAS = DENSE ? BIAS_OFF + NWG * BIAS_TILE + 1024 : SMEM;
+  static constexpr size_t SMEM_BIAS = DENSE ? BIAS_OFF + NTILE * BIAS_TILE + 1024 : SMEM;
+  /* whether the bias tiles fit the 227 KB (not the masked D = 256 column split: 2 KB short) */
+  static constexpr bool BIAS_OK = DENSE && SMEM_BIAS <= 232448;
   /* D multiple of 32 (the dQ boxes, the 32-column wgmma pieces); D <= 128 unless CS (dK and dV of
      64 keys x D in registers: 2 D / 2 fp32 a thread) */
   static_assert(BN % 64 == 0 && BN <= 256 && D % 32 == 0 && D >= 64 && D <= 256 && (CS || D <= 128) &&
@@ -391,7 +399,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
   /* DENSE with a 16-bit additive mask (family.cu: sm90_bwd_bias_why_not; the launch gave SMEM_BIAS bytes and the
      bias map): producer warp 2 + c classes consumer c's tiles by the block map, as for boolean words, and brings a
      partial tile's biases by TMA into consumer c's bias tile; the consumer adds them to its scores */
-  const bool biasd = C::DENSE && mask_bias16(a.mk);
+  const bool biasd = C::BIAS_OK && mask_bias16(a.mk);
   const bool dmap = dense || biasd;
   const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv, bfree[NWG] */
   const uint32_t bar_kv = bar + 16 * ST, bar_bfree = bar_kv + 8;
@@ -427,13 +435,13 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
       /* the producer warps' lanes (lse / delta, MASKED: intervals, dense: the dense words) */
-      mbar_init(bar + 8 * s, MASKED ? (dmap ? 64 + 32 * C::NWG : 64) : 32);
+      mbar_init(bar + 8 * s, MASKED ? (dmap ? 64 + 32 * C::NTILE : 64) : 32);
       mbar_init(bar + 8 * (ST + s), 4 * C::NWG); /* one arrival per consumer warp */
     }
     mbar_init(bar_kv, 1);
     if constexpr (C::DENSE) {
 #pragma unroll
-      for (int c = 0; c < C::NWG; ++c) mbar_init(bar_bfree + 8 * c, 4); /* one arrival per warp of consumer c */
+      for (int c = 0; c < C::NTILE; ++c) mbar_init(bar_bfree + 8 * c, CS ? 4 * C::NWG : 4); /* one arrival per warp reading tile c */
     }
     mbar_fence_init();
   }
@@ -442,7 +450,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
   if (warp < 4) {
     /* producer warpgroup: warp 0 works, the three others idle */
     /* MASKED: 40 (warp 1's interval loop spills at 24 and 32; the consumers take 232) */
-    if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+    /* the masked D = 192 column split: 48 / 224 (its dense-mask loops spilled 8 bytes at 40; its consumers need <= 224) */
+    if constexpr (MASKED && CS && D == 192) asm volatile("setmaxnreg.dec.sync.aligned.u32 48;\n" ::: "memory");
+    else if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     else asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory"); /* NWG = 3 too */
     if (warp == 0 && total > 0) {
       if (lane == 0) {
@@ -542,9 +552,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
               ph ^= 1u;
             }
           }
-      } else if (dense && warp >= 2 && warp < 2 + C::NWG && total > 0) {
-        /* warp 2 + c (boolean dense mask): per stage, the block-map flags of consumer c's tile (its
-           64 keys x the block's 64 rows: one tile) and, for a partial tile, its 64 keys' column
+      } else if (dense && warp >= 2 && warp < 2 + C::NTILE && total > 0) {
+        /* warp 2 + c (boolean dense mask): per stage, the block-map flags of tile c (consumer c's 64 keys, CS: the
+           CTA's 64 keys, both consumers' x the block's 64 rows) and, for a partial tile, its 64 keys' column
            words: bit r of key k's word = row q0 + r sees key k. The rows' words (bmap layout, one
            64-bit word per row and key tile) are read from global memory (lane l: rows l, l + 32)
            and transposed by ballots, so that each consumer thread tests its elements' bits at
@@ -581,21 +591,21 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
             if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
             else ++wait_in;
             if (bmap_partial(fl)) {
-              uint64_t *dst = dmw_s + (st * C::NWG + cwg) * 64;
+              uint64_t *dst = dmw_s + (st * C::NTILE + cwg) * 64;
               dst[lane] = ((uint64_t)c0h << 32) | c0l;
               dst[lane + 32] = ((uint64_t)c1h << 32) | c1l;
             }
-            if (lane == 0) dfl_s[st * C::NWG + cwg] = fl;
+            if (lane == 0) dfl_s[st * C::NTILE + cwg] = fl;
             mbar_arrive(bar + 8 * st);
             if (++st == ST) {
               st = 0;
               ph ^= 1u;
             }
           }
-      } else if (biasd && warp >= 2 && warp < 2 + C::NWG && total > 0) {
-        /* warp 2 + c (16-bit additive mask): per stage, the block-map flags of consumer c's tile and, for a partial
-           tile, its biases (BM rows x the consumer's 64 keys; rows past Nq, keys past Nk: zeros; a broadcast axis at
-           coordinate 0) by TMA into consumer c's bias tile, once the consumer has read the previous one (bfree: load
+      } else if (biasd && warp >= 2 && warp < 2 + C::NTILE && total > 0) {
+        /* warp 2 + c (16-bit additive mask): per stage, the block-map flags of tile c (as above) and, for a partial
+           tile, its biases (BM rows x the tile's 64 keys; rows past Nq, keys past Nk: zeros; a broadcast axis at
+           coordinate 0) by TMA into bias tile c, once its consumers have read the previous one (bfree: load
            nb waits for phase nb - 1), the bytes counted on the stage's `full` (expected before this warp's
            arrival). The same blocks in the same order as warps 0 and 1; arrives on `full` with its 32 lanes. */
         const int cwg = warp - 2;
@@ -620,7 +630,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
                 tma_load_4d(sbias, &tm.bias, bar + 8 * st, kt * 64, qb * BM, hm, hb);
               }
             }
-            if (lane == 0) dfl_s[st * C::NWG + cwg] = fl;
+            if (lane == 0) dfl_s[st * C::NTILE + cwg] = fl;
             mbar_arrive(bar + 8 * st);
             if (++st == ST) {
               st = 0;
@@ -633,7 +643,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
   } else {
     /* consumer warpgroups: 64 keys each (CS: the same 64, half of the columns each), 16 per warp */
     /* MASKED: 232, so that 40 + 2 x 232 = 3 x 168, the launch's count (ptxas: no spills) */
-    if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    if constexpr (MASKED && CS && D == 192) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
+    else if constexpr (MASKED) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
     else if constexpr (C::NWG == 3) asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory"); /* 24 + 3 x 160 <= 4 x 128 */
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
@@ -686,14 +697,14 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
         /* a dense mask's class of the tile (block map): empty skips it like the intervals', full needs no
            per-element work, partial tests each element's bit (boolean: dpart) or adds its bias (bpart) */
         if (dmap) {
-          const int fl = dfl_s[st * C::NWG + wg];
+          const int fl = dfl_s[st * C::NTILE + (CS ? 0 : wg)];
           live = live && !bmap_empty(fl);
           dpart = dense && bmap_partial(fl);
           bpart = biasd && bmap_partial(fl);
           /* a partial bias tile the intervals leave empty: released unread (the producer loaded it all the same) */
           if (bpart && !live) {
             __syncwarp();
-            if (lane == 0) mbar_arrive(bar_bfree + 8 * wg);
+            if (lane == 0) mbar_arrive(bar_bfree + (CS ? 0 : 8 * wg));
           }
         }
       }
@@ -737,13 +748,13 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
            + 8 (j >> 1) + i, its 16-byte chunk 2 wq + (j & 1) swizzled by i; register j then holds this thread's
            (query 8 nt + 2 t4 and + 1, key kl) of tile nt = 2 pr + (j >> 1), e = 2 (j & 1) + 0 / 1. Then the tile is
            released to producer warp 2 + wg (bfree). A -inf bias gives P = 0, a NaN one a NaN P (the row's lse is NaN). */
-        if constexpr (C::DENSE) {
+        if constexpr (C::BIAS_OK) {
           if (bpart) {
             /* the lane's address from %tid.x read here (asm volatile: not hoisted out of the block loop, where it
                would hold a register through every block: ptxas spilled 12 bytes of the D = 128 consumers so) */
             uint32_t tid;
             asm volatile("mov.u32 %0, %%tid.x;\n" : "=r"(tid));
-            const uint32_t mj = (tid >> 3) & 3, mi = tid & 7, twq = (tid >> 5) & 3, twg = (tid >> 7) - 1;
+            const uint32_t mj = (tid >> 3) & 3, mi = tid & 7, twq = (tid >> 5) & 3, twg = CS ? 0u : (tid >> 7) - 1;
             const uint32_t la = sbase + C::BIAS_OFF + twg * C::BIAS_TILE + (8 * (mj >> 1) + mi) * 128 +
                                 (((2 * twq + (mj & 1)) ^ mi) << 4);
             auto add_bias = [&](auto bf16) {
@@ -766,12 +777,14 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
             if (a.mk.dm_kind == MASK_DENSE_BF16) add_bias(std::true_type{});
             else add_bias(std::false_type{});
             __syncwarp();
-            if (lane == 0) mbar_arrive(bar_bfree + 8 * wg);
+            if (lane == 0) mbar_arrive(bar_bfree + (CS ? 0 : 8 * wg));
           }
+        }
+        if constexpr (C::DENSE) {
           /* a partial boolean tile: this thread's two keys' words, read here rather than before the score products
              (four registers fewer through them; the stage is in use until the block's end) */
           if (dpart) {
-            const uint64_t *cw = dmw_s + (st * C::NWG + wg) * 64 + wq * 16 + g;
+            const uint64_t *cw = dmw_s + (st * C::NTILE + (CS ? 0 : wg)) * 64 + wq * 16 + g;
             dwa = cw[0] >> (2 * t4);
             dwb = cw[8] >> (2 * t4);
           }
@@ -1369,15 +1382,14 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   /* a 16-bit additive mask (family.cu took it for the DENSE kernel): its tiles by TMA into SMEM_BIAS's bias tiles */
   const bool biasd = MASKED && mask_bias16(a.mk);
   if (biasd) {
-    static_assert(C::SMEM_BIAS <= 232448, "sm90 backward: no room for the bias tiles");
-    if (!C::DENSE || !t.bias) JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 backward: an additive mask on a kernel without bias tiles");
+    if (!C::BIAS_OK || !t.bias) JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 backward: an additive mask on a kernel without bias tiles");
     /* boxes of 64 keys x BM rows; a broadcast axis (stride 0) as an axis of one, read at coordinate 0 */
     jfa_tensor_t m = *t.bias;
     for (int ax = 0; ax < 2; ++ax)
       if (m.stride[ax] == 0) m.shape[ax] = 1;
     JFA_CHECK(tma_map_bhsd(&tm.bias, &m, C::BM));
   }
-  const size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
+  const size_t smem = biasd && C::BIAS_OK ? C::SMEM_BIAS : C::SMEM;
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP, BMQ>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   /* one dimension: bwd_cta_of */
@@ -1428,6 +1440,11 @@ template <int D, int BN> static inline bool sm90_bwd_band(const BwdArgs &a) {
   if (!on || !a.masked || a.mk.dm_kind != MASK_DENSE_NONE) return false;
   /* the unmasked kernel's query rows a stage (tiles.h sm90_bwd_bm; its tuning variants' 64 divide it) */
   return a.mk.nseq == 0 ? a.mk.windowed != 0 : sm90_bwd_packed_aligned<BN, sm90_bwd_bm(D)>(a.p);
+}
+
+template <int D> bool sm90_bwd_bias_fits_d(void) {
+  constexpr Sm90Tile m = sm90_tile(OP_BWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, 0);
+  return Sm90Bwd<D, m.BN, m.ST, m.CS ? SM90_DQ_CS : sm90_bwd_dq_masked(D), true, m.CS>::BIAS_OK;
 }
 
 /* a.masked (interval masks: windows, positions, packed sequences) runs the MASKED instantiation,

@@ -189,9 +189,29 @@ static const char *bwd_f32_why_not(const BwdCall &c) {
 }
 #endif
 
+/* Whether the masked backward of head dim D has room for a 16-bit additive mask's tiles (bwd.cuh BIAS_OK). */
+static bool bwd_bias_fits(int D) {
+  if constexpr (head_dim_built(64)) {
+    if (D == 64) return sm90_bwd_bias_fits_d<64>();
+  }
+  if constexpr (head_dim_built(96)) {
+    if (D == 96) return sm90_bwd_bias_fits_d<96>();
+  }
+  if constexpr (head_dim_built(128)) {
+    if (D == 128) return sm90_bwd_bias_fits_d<128>();
+  }
+  if constexpr (head_dim_built(192)) {
+    if (D == 192) return sm90_bwd_bias_fits_d<192>();
+  }
+  if constexpr (head_dim_built(256)) {
+    if (D == 256) return sm90_bwd_bias_fits_d<256>();
+  }
+  return false;
+}
+
 /* An additive dense mask on the 16-bit backward (tiles.h kSm90BwdBias): 16-bit biases with unit key stride and 16-byte
    aligned rows (MaskDev.bias_vec), |scale| >= 2^-60 (the consumers add bias / scale to the raw scores, as the sm90
-   forward). The head dim (64, 128: the masked kernel's tiles) is checked with the boolean masks'. */
+   forward), where the masked kernel has room for the tiles (not at D = 256). */
 static const char *bwd_bias_why_not(const BwdCall &c) {
   if (!env_switch(kSm90BwdBias, "JFA_SM90_BWD_BIAS"))
     return "additive dense mask: the sm90 backward's bias tiles are off (JFA_SM90_BWD_BIAS=0, tiles.h kSm90BwdBias)";
@@ -199,6 +219,8 @@ static const char *bwd_bias_why_not(const BwdCall &c) {
   if (!c.mk->bias_vec || !tma_tensor_ok(c.p->dmask))
     return "additive dense mask without unit key stride and 16-byte aligned rows (the sm80 family takes it)";
   if (!(fabs(c.p->scale) >= 0x1p-60)) return "additive dense mask with |scale| < 2^-60 (the kernel adds bias / scale)";
+  if (!bwd_bias_fits((int)c.p->D))
+    return "additive dense mask: no room for its tiles beside the masked backward's stages (D = 256; sm80 takes it)";
   return nullptr;
 }
 
@@ -220,8 +242,6 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
     const char *no = bwd_bias_why_not(c);
     if (no) return no;
   }
-  if (p->dmask && p->D != 64 && p->D != 128)
-    return "dense mask at a head dim other than 64 or 128 (the D = 96 slabs and the column split do not read its tiles)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
   if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))

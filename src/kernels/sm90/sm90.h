@@ -64,6 +64,9 @@ struct Sm90BwdTensors {
 /** Backward (bwd.cuh) at head dim D (64 or 128) for the 16-bit type T: dK, dV
  *  written (or added), dQ added into a.dq_ws unless a.skip_dq; inst/bwd_d<D>.cu instantiates it. */
 template <typename T, int D> jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st);
+/** Whether the masked backward kernel of head dim D has the shared memory for a 16-bit additive mask's tiles beside
+ *  its stages (bwd.cuh Sm90Bwd::BIAS_OK); inst/bwd_d<D>.cu. */
+template <int D> bool sm90_bwd_bias_fits_d(void);
 /** Float32 backward (bwd_f32.cuh; JFA_SM90_F32 builds) at head dim D (64): one TF32 product when tf32,
  *  else 3xTF32; dK, dV written (or added), dQ added into a.dq_ws (a.dq_direct: scaled, into t.dq) unless
  *  a.skip_dq; inst/bwd_f32_d<D>.cu. */

@@ -3,3 +3,4 @@
 
 template jfa_status_t sm90_bwd_d<__nv_bfloat16, 192>(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st);
 template jfa_status_t sm90_bwd_d<__half, 192>(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st);
+template bool sm90_bwd_bias_fits_d<192>(void);
