@@ -150,9 +150,13 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      (96, 192, 256) of the JVP. EXPF over MPASS lost (call 2: D = 64 416.6 against 406.0 / 381.5 with 2 / 4 of 16,
      D = 128 566.6 against 508.1 / 520.1 with 2 / 1). */
   /* D = 64: three consumer warpgroups in the PVLAG order since the ninth session (tuning variant 20; the row before,
-     OVERLAP with two consumers, is variant 22, whose masked tiles with MPASS, variant 24, masked calls run: MASKV) */
+     OVERLAP with two consumers, is variant 22). Masked calls (MASKV) run variant 30's masked tiles since the nineteenth
+     session: two consumers in the PVLAG order with MPASS, 128 keys a block, 3 stages (H200, bf16 N = 4096, forward
+     TFLOP/s against variant 24's, OVERLAP with MPASS, the masked tiles before: bias lane 127.2 -> 150.3, random half
+     boolean mask 76.5 -> 84.0, a causal window of 2048 at N = 16384 218.6 -> 293.9; bench/RESULTS.md). Variant 23 is
+     row 0 with the masked tiles before (MASKV 24). */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
-  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 24, true},
+  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 30, true},
   {OP_FWD,  0,  96, 0,    128,  2, false,  128, true,  false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
@@ -355,6 +359,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      non-persistent form without MPASS, bitwise). H200 (twelfth session, call 1, row 0 / 29): N = 4096 396.3 / 399.0,
      causal 4096 349.0 / 356.0, causal 16384 447.1 / 409.2: not taken */
   {OP_FWD,  0,  64, 29,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
+  /* D = 64, the masked tiles of row 0 (MASKV) since the nineteenth session: 29's kernel not persistent (13 with MPASS);
+     unmasked calls run it too under JFA_TUNE_SM90A=30 */
+  {OP_FWD,  0,  64, 30,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
