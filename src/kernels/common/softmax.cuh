@@ -112,6 +112,34 @@ __device__ __forceinline__ bool fwd_elem_visible(const BlockMask &bm, const uint
   else return !(c >= bm.klim || c - rl > bm.cdiff);
 }
 
+/* The sm90 MASKED kernels' 16-bit additive mask (BITS, FAST): a partial block's tile (bm.bias_s), staged by producer
+   warp 1 in the swizzled layout (mask_bias_pair_swz), added to the raw scores as bias / scale (FAST: the max is taken
+   over raw scores, scaled after). The visibility test (MPASS's pass, else the max loop's) then sets a key outside the
+   rows' intervals to -inf whatever its bias (a NaN bias of a visible key gives a NaN row); a block inside every row's
+   interval skips that test (fwd.cuh sets bm.need only from the intervals for an additive mask's partial block, since
+   the nineteenth session). One pass with the visibility test in it spilled the D = 128 PVLAG consumers (188 bytes),
+   two do not. */
+template <int MT, int NT>
+__device__ __forceinline__ void fwd_bias_pass(const FwdArgs &a, const BlockMask &bm, int wrow, int g, int t4,
+                                              float (&s)[MT][NT][4]) {
+  if (!bm.bias_s) return;
+  const float bmul = 1.f / a.scale;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+        const int rl = wrow + mt * 16 + g + rr * 8;
+        const float2 bb = mask_bias_pair_swz<NT * 8>(bm.bias_s, bm.bias_slab, a.mk.dm_kind, rl, nt * 8 + 2 * t4);
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          float &x = s[mt][nt][rr * 2 + e];
+          x = fmaf(e ? bb.y : bb.x, bmul, x);
+        }
+      }
+}
+
 /*
  * Online softmax of one key block for a warp's rows (CTA-local rows wrow + 16 mt + g (+ 8)).
  * On entry s holds Q K^T (unscaled) and, for the JVP, sd holds Qd K^T + Q Kd^T; on exit s
@@ -154,7 +182,11 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
                                                   const uint64_t (&dw)[MT][2][NT > 8 ? NT / 8 : 1]) {
   static_assert(EXPF == 0 || (FAST && EXPF <= 16), "EXPF: the FAST softmax, at most 16 of each 16");
   static_assert(!MPASS || BITS || !MASKED, "MPASS: unmasked or BITS");
+  static_assert(!(MASKED && BITS) || FAST, "BITS: the sm90 kernels' FAST softmax (raw scores until the max)");
   const int64_t kb0 = bm.kb0;
+  /* without MPASS (tuning rows of the sm90 forward / JVP), the bias pass alone before the max loop, whose per-element
+     test then hides the keys outside the intervals (before the nineteenth session those rows dropped the biases) */
+  if constexpr (!MPASS && MASKED && BITS) fwd_bias_pass<MT, NT>(a, bm, wrow, g, t4, s);
   if constexpr (MPASS) {
     if constexpr (!FAST) {
       /* not FAST (sm80): the scale first, the max loop's multiply moved here, so that a masked score is -inf
@@ -166,30 +198,7 @@ __device__ __forceinline__ void fwd_softmax_block(const FwdArgs &a, const BlockM
 #pragma unroll
           for (int e = 0; e < 4; ++e) s[mt][nt][e] *= a.scale_log2;
     }
-    if constexpr (MASKED && BITS) {
-      if (bm.need && bm.bias_s) {
-        /* the sm90 MASKED kernels' 16-bit additive mask: a partial block's tile, staged by producer warp 1 in the
-           swizzled layout (mask_bias_pair_swz), added to the raw score as bias / scale (FAST: the max is taken over
-           raw scores, scaled after; else as bias log2(e) to the scaled one); the visibility pass below then sets a key
-           outside the rows' intervals to -inf whatever its bias (a NaN bias of a visible key gives a NaN row). One
-           pass with the visibility test in it spilled the D = 128 PVLAG consumers (188 bytes), two do not */
-        const float bmul = FAST ? 1.f / a.scale : 1.4426950408889634f;
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-          for (int rr = 0; rr < 2; ++rr)
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) {
-              const int rl = wrow + mt * 16 + g + rr * 8;
-              const float2 bb = mask_bias_pair_swz<NT * 8>(bm.bias_s, bm.bias_slab, a.mk.dm_kind, rl, nt * 8 + 2 * t4);
-#pragma unroll
-              for (int e = 0; e < 2; ++e) {
-                float &x = s[mt][nt][rr * 2 + e];
-                x = fmaf(e ? bb.y : bb.x, bmul, x);
-              }
-            }
-      }
-    }
+    if constexpr (MASKED && BITS) fwd_bias_pass<MT, NT>(a, bm, wrow, g, t4, s);
     if (bm.need) {
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)

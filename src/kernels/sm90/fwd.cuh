@@ -594,7 +594,13 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
       BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
       if constexpr (MASKED) {
         const int fl = dmap ? dfl_s[st] : BMAP_VISIBLE;
-        bm.need = bm.need || fl != BMAP_VISIBLE;
+        /* the per-element visibility test where the intervals cut the block, a boolean mask's block is not full or
+           the block is empty; an additive mask's partial block takes only the bias pass (the softmax's, on
+           bm.bias_s) where the intervals hold every key (before the nineteenth session the visibility pass too:
+           H200, D = 64 bias lane forward 150 TFLOP/s with it) */
+        /* (the D = 256 forward keeps the visibility pass for them: ptxas spilled 12 bytes of its masked consumers without) */
+        constexpr bool BIAS_IVL = !(D == 256 && !JVP);
+        bm.need = bm.need || (biasd && BIAS_IVL ? bmap_empty(fl) : fl != BMAP_VISIBLE);
         /* an additive mask's partial block: its tile in the stage (the softmax's bias pass reads it) */
         if (biasd && bmap_partial(fl)) {
           bm.bias_s = sbase + C::BIAS_OFF + st * C::BIAS_STAGE;
