@@ -13,8 +13,11 @@ B=build-s19f
 JFA_H200_TARGETS="jfa test_gpu_masks test_gpu_nan test_gpu_blockmask" jfa_h200_build $B "$OUT/build.log" \
   -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
+# the three at once (their float64 CPU references dominate; 16 cores)
+L=$(left 25)
+for t in test_gpu_masks test_gpu_nan test_gpu_blockmask; do LIMIT=$L jfa_run $B/tests/gpu/$t > "$OUT/$t.log" & done
+wait
 for t in test_gpu_masks test_gpu_nan test_gpu_blockmask; do
-  LIMIT=$(left 45) jfa_run $B/tests/gpu/$t > "$OUT/$t.log"
   echo "$t: $(grep -E 'passed, .* failed' "$OUT/$t.log" | tail -1) $(tail -1 "$OUT/$t.log")"
   grep '^\[FAIL\]' "$OUT/$t.log" | head -5
 done
