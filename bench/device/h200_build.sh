@@ -45,6 +45,14 @@ jfa_sanitize() {
 jfa_bench_rows() {
   timeout "${JFA_BENCH_TIMEOUT:-600}" "$JFA_BENCH" "$@" | grep -v -e "^op " -e "^# "
 }
+# jfa_gpu_suite DIR LOG RESERVE runs `ctest -L gpu -E 64bit` in DIR (8 at once, 240 s a test) until RESERVE seconds
+# before the deadline (left), its output into LOG, and prints its summary lines and failed checks (the sessions' one
+# way of running the whole GPU suite).
+jfa_gpu_suite() {
+  (cd "$1" && timeout "$(left "$3")" ctest -L gpu -j8 --timeout 240 --output-on-failure -E 64bit) > "$2" 2>&1
+  grep -E "tests passed|Failed|\*\*\*|Not Run" "$2" | head -30
+  grep '^\[FAIL\]' "$2" | head -20
+}
 # jfa_run CMD [ARGS...] prints "== CMD ARGS", runs it under `timeout ${LIMIT:-300}` with its whole
 # output (stderr too), then "rc=" its exit status: the stages' one way of running a test.
 jfa_run() {

@@ -13,9 +13,7 @@ DL=${DL:-540}
 B=build-s19a
 jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
-(cd $B && timeout $(left 110) ctest -L gpu -j8 --timeout 240 --output-on-failure -E 64bit) > "$OUT/ctest.log" 2>&1
-grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -30
-grep '^\[FAIL\]' "$OUT/ctest.log" | head -20; echo "t=$(( $(date +%s) - T0 ))"
+jfa_gpu_suite $B "$OUT/ctest.log" 110; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 timeout $(left 25) python3 bench/bench_lanes.py --iters 5 --triton-path .seed --f32-precision highest \
   --lanes bfloat16:128:4096:bias,float16:128:4096:bias,bfloat16:96:4096:bias,bfloat16:192:4096:bias,bfloat16:256:4096:bias,bfloat16:64:4096:bias,bfloat16:128:4096:dense,bfloat16:128:4096:none 2>&1 |

@@ -21,9 +21,7 @@ grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
   LIMIT=60 jfa_run $B/tests/gpu/test_gpu_masks 57 | tail -3
 } 2>&1 | tee "$OUT/first.log"
 echo "t=$(( $(date +%s) - T0 ))"
-(cd $B && timeout $(left 150) ctest -L gpu -j8 --timeout 240 --output-on-failure -E 64bit) > "$OUT/ctest.log" 2>&1
-grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -30
-grep '^\[FAIL\]' "$OUT/ctest.log" | head -20; echo "t=$(( $(date +%s) - T0 ))"
+jfa_gpu_suite $B "$OUT/ctest.log" 150; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 timeout $(left 45) python3 bench/bench_lanes.py --iters 5 --triton-path .seed --f32-precision highest \
   --lanes bfloat16:128:4096:bias,float16:128:4096:bias,bfloat16:64:4096:bias,bfloat16:128:4096:dense,bfloat16:64:4096:dense 2>&1 |

@@ -15,9 +15,7 @@ jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_fail
 grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
 for c in 58 59 60 61 62 63; do LIMIT=60 jfa_run $B/tests/gpu/test_gpu_masks $c | grep -E "FAIL|passed|rc=|bwd ran"; done 2>&1 | tee "$OUT/first.log"
 echo "t=$(( $(date +%s) - T0 ))"
-(cd $B && timeout $(left 200) ctest -L gpu -j8 --timeout 240 --output-on-failure -E 64bit) > "$OUT/ctest.log" 2>&1
-grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -30
-grep '^\[FAIL\]' "$OUT/ctest.log" | head -20; echo "t=$(( $(date +%s) - T0 ))"
+jfa_gpu_suite $B "$OUT/ctest.log" 200; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 timeout $(left 40) python3 bench/bench_lanes.py --iters 5 --triton-path .seed --f32-precision highest \
   --lanes bfloat16:256:4096:none,bfloat16:192:4096:none,bfloat16:128:4096:none,bfloat16:96:4096:none,bfloat16:64:4096:none,bfloat16:128:4096:dense,bfloat16:128:16384:window2048,bfloat16:128:16384:causal,bfloat16:192:4096:bias,bfloat16:96:4096:bias,bfloat16:256:4096:dense,bfloat16:192:4096:dense,bfloat16:96:4096:dense 2>&1 |
