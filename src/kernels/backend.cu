@@ -41,8 +41,9 @@
  *       (per call; sm80/tiles.h kSm80F32Bwd256, on, is the default) leaves D > 128 to simt/, as do
  *       unaligned views.
  *   (5) Causal and the interval masks (windows, positions, packed sequences; Nq, Nk < 2^30);
- *       boolean dense masks at D = 64 and 128; additive masks, and boolean ones at the other
- *       head dims, go to sm80. Deterministic and accumulate modes as
+ *       boolean dense masks; additive masks of 16-bit biases with aligned rows but at D = 256
+ *       (sm90/tiles.h kSm90BwdBias; JFA_SM90_BWD_BIAS=0 per call), the other additive masks
+ *       go to sm80. Deterministic and accumulate modes as
  *       sm80. JFA_SM90_BWD=0 at context creation (CudaState.sm90_bwd) turns the row off, to
  *       compare it with sm80's on the same device (tests/gpu/test_gpu_sm90_bwd.c).
  *   (6) JFA_SM90_F32 builds (the default): float32 unmasked or causal, 3xTF32

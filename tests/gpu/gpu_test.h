@@ -53,7 +53,8 @@ int gt_expected_jvp_path(int64_t D);
 /** The kernel family jfa must pick for the backward of such a call: sm90 at D = 64, 96, 128,
  *  192, 256 (where the forward's is) unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
  *  interval masks: windows, positions, packed sequences; boolean dense masks see
- *  gt_expected_bwd_dense_path; an additive mask goes to sm80), else sm80
+ *  gt_expected_bwd_dense_path, 16-bit biases with aligned rows gt_expected_bwd_bias_path; other additive masks go
+ *  to sm80), else sm80
  *  (simt under JFA_KERNEL_PATH=simt). */
 int gt_expected_bwd_path(int64_t D);
 /** The same with a boolean dense mask: gt_expected_bwd_path's (the sm90 backward reads its words at every head dim

@@ -478,10 +478,11 @@ static constexpr bool kSm90BwdF32Dense = true;
  *  kernels took every additive mask (H200, bf16 D = 128 N = 4096: 102.6 / 168.3 TFLOP/s, SDPA's forward 305). */
 static constexpr bool kSm90Bias = true;
 /** Whether the sm90 16-bit backward takes calls with a 16-bit additive dense mask (unit key stride, 16-byte aligned rows:
- *  MaskDev.bias_vec) at D = 64 and 128, on its masked kernel (family.cu; JFA_SM90_BWD_BIAS=1 / 0 overrides per call):
- *  producer warp 2 + c brings consumer c's partial 64 x 64 bias tile by TMA, the consumer adds it to S^T by ldmatrix
- *  .trans (bwd.cuh). Since the nineteenth session; before it sm80's backward took every additive mask (H200, bf16 D =
- *  128 N = 4096 bias lane: 87.5 TFLOP/s, SDPA's 287.7). */
+ *  MaskDev.bias_vec) at D = 64, 96, 128 and 192 (D = 256's masked column split lacks the shared memory), on its masked
+ *  kernel (family.cu; JFA_SM90_BWD_BIAS=1 / 0 overrides per call): producer warp 2 + c brings tile c's partial 64 x 64
+ *  biases by TMA, the consumers add them to S^T by ldmatrix .trans (bwd.cuh). Since the nineteenth session; before it
+ *  sm80's backward took every additive mask (H200, bf16 N = 4096 bias lane, backward TFLOP/s: D = 128 87.5 -> 301.4,
+ *  SDPA's 285.4; D = 64 58.8 -> 221.9; D = 192 34.3 -> 233.9). */
 static constexpr bool kSm90BwdBias = true;
 /** Its query rows a block (a stage): 3xTF32 32 (8 tiles of BM x 64 floats a stage: 64 KB, two stages, K, V
  *  and their lo planes 64 KB, the dS planes 32 KB: 225.6 KB), TF32 64 (4 tiles a stage, 64 KB; 194.1 KB):
