@@ -267,6 +267,13 @@ __device__ __forceinline__ float mask_bias16_float(int kind, unsigned short bits
   return kind == MASK_DENSE_F16 ? __half2float(__ushort_as_half(bits)) : __bfloat162float(__ushort_as_bfloat16(bits));
 }
 
+/** Two 16-bit biases packed in x (the first in the low half), bf16 (BF16) or fp16, as floats (exact): the sm90
+ *  backward's ldmatrix fragments, converted with the kind known at compile time. */
+template <bool BF16> __device__ __forceinline__ float2 mask_bias16x2_float(uint32_t x) {
+  if constexpr (BF16) return make_float2(__uint_as_float(x << 16), __uint_as_float(x & 0xffff0000u));
+  else return __half22float2(*reinterpret_cast<const __half2 *>(&x));
+}
+
 /** Element idx of an additive dense mask's data p (kind MASK_DENSE_F32, _F16 or _BF16) as a float. */
 __device__ __forceinline__ float mask_bias_value(int kind, const void *p, int64_t idx) {
   if (kind == MASK_DENSE_F32) return mask_elem_float(((const float *)p)[idx]);

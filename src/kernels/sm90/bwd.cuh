@@ -264,12 +264,12 @@ struct Sm90Bwd {
   static constexpr uint32_t MSK_OFF = STAT_OFF + 2 * ST * BM * 4;
   static constexpr uint32_t DMW_OFF = MSK_OFF + MSK_BYTES;
   static constexpr uint32_t DFL_OFF = DMW_OFF + DMW_BYTES;
-  static constexpr uint32_t BAR_OFF = DFL_OFF + DFL_BYTES; /* full[ST], empty[ST], kv, bfree[NWG] */
+  static constexpr uint32_t BAR_OFF = DFL_OFF + DFL_BYTES; /* full[ST], empty[ST], kv, bfree[NTILE] */
   static constexpr size_t SMEM = BAR_OFF + 8 * NBAR + 1024; /* + slack to align the base */
   static_assert(SMEM == smem_for(NDS), "sm90 backward layout");
-  /* DENSE with a 16-bit additive mask (the launch's SMEM_BIAS bytes instead of SMEM): one bias tile per consumer
-     after the barriers, BM rows x its 64 keys as TMA's 128-byte swizzle writes them (row r's 16-byte chunk c at
-     chunk c ^ (r % 8)), rewritten for the consumer's next partial tile once it has read this one (bfree) */
+  /* DENSE with a 16-bit additive mask (the launch's SMEM_BIAS bytes instead of SMEM): one bias tile per block-map
+     tile after the barriers, BM rows x its 64 keys as TMA's 128-byte swizzle writes them (row r's 16-byte chunk c at
+     chunk c ^ (r % 8)), rewritten for the tile's next partial block once its consumers have read this one (bfree) */
   static constexpr uint32_t BIAS_TILE = BM * 128;
   static constexpr uint32_t BIAS_OFF = (BAR_OFF + 8 * NBAR + 1023) / 1024 * 1024;
   static constexpr size_t SMEM_BIAS = DENSE ? BIAS_OFF + NTILE * BIAS_TILE + 1024 : SMEM;
@@ -396,12 +396,12 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
   /* MASKED with a boolean dense mask (its bits and block map, common/mask.cuh): producer warps
      2 .. 1 + NWG also write each stage's dense words and flags, and arrive on its `full` */
   const bool dense = C::DENSE && a.mk.bm_bits != nullptr;
-  /* DENSE with a 16-bit additive mask (family.cu: sm90_bwd_bias_why_not; the launch gave SMEM_BIAS bytes and the
-     bias map): producer warp 2 + c classes consumer c's tiles by the block map, as for boolean words, and brings a
-     partial tile's biases by TMA into consumer c's bias tile; the consumer adds them to its scores */
+  /* DENSE with a 16-bit additive mask (family.cu: bwd_bias_why_not; the launch gave SMEM_BIAS bytes and the bias
+     map): producer warp 2 + c classes tile c by the block map, as for boolean words, and brings a partial tile's
+     biases by TMA into bias tile c; its consumers add them to their scores */
   const bool biasd = C::BIAS_OK && mask_bias16(a.mk);
   const bool dmap = dense || biasd;
-  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv, bfree[NWG] */
+  const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv, bfree[NTILE] */
   const uint32_t bar_kv = bar + 16 * ST, bar_bfree = bar_kv + 8;
 
   const jfa_problem_t &p = a.p;
@@ -648,6 +648,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
     else if constexpr (C::NWG == 3) asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory"); /* 24 + 3 x 160 <= 4 x 128 */
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
+    const int wt = CS ? 0 : wg; /* DENSE: this warpgroup's block-map tile of a stage (CS: the CTA's one) */
     const int g = lane >> 2, t4 = lane & 3;
     const int64_t nw0 = CS ? n0 : n0 + wg * 64;          /* this warpgroup's first key */
     const uint32_t krow = CS ? 0u : (uint32_t)wg * 64 * 128; /* its keys inside a K / V slab */
@@ -697,14 +698,14 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
         /* a dense mask's class of the tile (block map): empty skips it like the intervals', full needs no
            per-element work, partial tests each element's bit (boolean: dpart) or adds its bias (bpart) */
         if (dmap) {
-          const int fl = dfl_s[st * C::NTILE + (CS ? 0 : wg)];
+          const int fl = dfl_s[st * C::NTILE + wt];
           live = live && !bmap_empty(fl);
           dpart = dense && bmap_partial(fl);
           bpart = biasd && bmap_partial(fl);
           /* a partial bias tile the intervals leave empty: released unread (the producer loaded it all the same) */
           if (bpart && !live) {
             __syncwarp();
-            if (lane == 0) mbar_arrive(bar_bfree + (CS ? 0 : 8 * wg));
+            if (lane == 0) mbar_arrive(bar_bfree + 8 * wt);
           }
         }
       }
@@ -764,10 +765,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
                 ldmatrix_x4_trans(la + pr * 2048, r);
 #pragma unroll
                 for (int j = 0; j < 4; ++j) {
-                  float2 f;
-                  if constexpr (decltype(bf16)::value)
-                    f = make_float2(__uint_as_float(r[j] << 16), __uint_as_float(r[j] & 0xffff0000u));
-                  else f = __half22float2(*reinterpret_cast<const __half2 *>(&r[j]));
+                  const float2 f = mask_bias16x2_float<decltype(bf16)::value>(r[j]);
                   float *x = &s[2 * pr + (j >> 1)][2 * (j & 1)];
                   x[0] = fmaf(f.x, a.bias_mul, x[0]);
                   x[1] = fmaf(f.y, a.bias_mul, x[1]);
@@ -777,14 +775,14 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
             if (a.mk.dm_kind == MASK_DENSE_BF16) add_bias(std::true_type{});
             else add_bias(std::false_type{});
             __syncwarp();
-            if (lane == 0) mbar_arrive(bar_bfree + (CS ? 0 : 8 * wg));
+            if (lane == 0) mbar_arrive(bar_bfree + 8 * wt);
           }
         }
         if constexpr (C::DENSE) {
           /* a partial boolean tile: this thread's two keys' words, read here rather than before the score products
              (four registers fewer through them; the stage is in use until the block's end) */
           if (dpart) {
-            const uint64_t *cw = dmw_s + (st * C::NTILE + (CS ? 0 : wg)) * 64 + wq * 16 + g;
+            const uint64_t *cw = dmw_s + (st * C::NTILE + wt) * 64 + wq * 16 + g;
             dwa = cw[0] >> (2 * t4);
             dwb = cw[8] >> (2 * t4);
           }
@@ -1382,14 +1380,14 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   /* a 16-bit additive mask (family.cu took it for the DENSE kernel): its tiles by TMA into SMEM_BIAS's bias tiles */
   const bool biasd = MASKED && mask_bias16(a.mk);
   if (biasd) {
-    if (!C::BIAS_OK || !t.bias) JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 backward: an additive mask on a kernel without bias tiles");
-    /* boxes of 64 keys x BM rows; a broadcast axis (stride 0) as an axis of one, read at coordinate 0 */
-    jfa_tensor_t m = *t.bias;
-    for (int ax = 0; ax < 2; ++ax)
-      if (m.stride[ax] == 0) m.shape[ax] = 1;
-    JFA_CHECK(tma_map_bhsd(&tm.bias, &m, C::BM));
+    if constexpr (!C::BIAS_OK) {
+      JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 backward: an additive mask on a kernel without bias tiles");
+    } else {
+      if (!t.bias) JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 backward: an additive mask without its tensor");
+      JFA_CHECK(sm90_bias_map(&tm.bias, t.bias, C::BM));
+    }
   }
-  const size_t smem = biasd && C::BIAS_OK ? C::SMEM_BIAS : C::SMEM;
+  const size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP, BMQ>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   /* one dimension: bwd_cta_of */

@@ -87,16 +87,23 @@ static bool fwd_bias_fits(int D, bool jvp) {
   return false;
 }
 
-/* An additive dense mask on the 16-bit forward / JVP (tiles.h kSm90Bias): 16-bit biases with unit key stride and
-   16-byte aligned rows (MaskDev.bias_vec, mask.cu), where the masked kernel's stages leave room for their tiles. */
+/* What the sm90 kernels' bias tiles (forward, JVP and backward) need of an additive dense mask: 16-bit biases with unit
+   key stride and 16-byte aligned rows (MaskDev.bias_vec, mask.cu; TMA-describable), |scale| >= 2^-60 (the kernels add
+   bias / scale to the raw scores). */
+static const char *bias_tiles_why_not(const jfa_problem_t *p, const MaskDev *mk) {
+  if (!mask_bias16(*mk)) return "float32 additive dense mask (the sm90 kernels stage 16-bit biases; the sm80 family takes it)";
+  if (!mk->bias_vec || !tma_tensor_ok(p->dmask))
+    return "additive dense mask without unit key stride and 16-byte aligned rows (the sm80 family takes it)";
+  if (!(fabs(p->scale) >= 0x1p-60)) return "additive dense mask with |scale| < 2^-60 (the kernels add bias / scale)";
+  return nullptr;
+}
+
+/* An additive dense mask on the 16-bit forward / JVP (tiles.h kSm90Bias): bias_tiles_why_not's, where the masked
+   kernel's stages leave room for the tiles. */
 static const char *fwd_bias_why_not(const FwdCall &c) {
   if (!env_switch(kSm90Bias, "JFA_SM90_BIAS"))
     return "additive dense mask: the sm90 forward's bias tiles are off (JFA_SM90_BIAS=0, tiles.h kSm90Bias)";
-  if (!mask_bias16(*c.mk))
-    return "float32 additive dense mask (the sm90 forward stages 16-bit biases; the sm80 family takes it)";
-  if (!c.mk->bias_vec || !tma_tensor_ok(c.p->dmask))
-    return "additive dense mask without unit key stride and 16-byte aligned rows (the sm80 family takes it)";
-  if (!(c.p->scale >= 0x1p-60)) return "additive dense mask with scale < 2^-60 (the FAST softmax adds bias / scale)";
+  if (const char *no = bias_tiles_why_not(c.p, c.mk)) return no;
   if (!fwd_bias_fits((int)c.p->D, c.qd != nullptr))
     return "additive dense mask: no room for its tiles beside the masked kernel's stages (the sm80 family takes it)";
   return nullptr;
@@ -209,16 +216,12 @@ static bool bwd_bias_fits(int D) {
   return false;
 }
 
-/* An additive dense mask on the 16-bit backward (tiles.h kSm90BwdBias): 16-bit biases with unit key stride and 16-byte
-   aligned rows (MaskDev.bias_vec), |scale| >= 2^-60 (the consumers add bias / scale to the raw scores, as the sm90
-   forward), where the masked kernel has room for the tiles (not at D = 256). */
+/* An additive dense mask on the 16-bit backward (tiles.h kSm90BwdBias): bias_tiles_why_not's, where the masked kernel
+   has room for the tiles (not at D = 256). */
 static const char *bwd_bias_why_not(const BwdCall &c) {
   if (!env_switch(kSm90BwdBias, "JFA_SM90_BWD_BIAS"))
     return "additive dense mask: the sm90 backward's bias tiles are off (JFA_SM90_BWD_BIAS=0, tiles.h kSm90BwdBias)";
-  if (!mask_bias16(*c.mk)) return "float32 additive dense mask (the sm90 backward stages 16-bit biases; sm80 takes it)";
-  if (!c.mk->bias_vec || !tma_tensor_ok(c.p->dmask))
-    return "additive dense mask without unit key stride and 16-byte aligned rows (the sm80 family takes it)";
-  if (!(fabs(c.p->scale) >= 0x1p-60)) return "additive dense mask with |scale| < 2^-60 (the kernel adds bias / scale)";
+  if (const char *no = bias_tiles_why_not(c.p, c.mk)) return no;
   if (!bwd_bias_fits((int)c.p->D))
     return "additive dense mask: no room for its tiles beside the masked backward's stages (D = 256; sm80 takes it)";
   return nullptr;

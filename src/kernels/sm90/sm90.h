@@ -26,6 +26,15 @@ struct Sm90Tensors {
   const jfa_tensor_t *bias; /* the call's 16-bit additive dense mask, where the forward stages its tiles (family.cu) */
 };
 
+/* The TMA map of a 16-bit additive mask's tiles (the sm90 forward / JVP and backward): boxes of 64 keys x rows rows
+   (tma_map_bhsd); a broadcast axis (stride 0) as an axis of one, which the kernels read at coordinate 0. */
+static inline jfa_status_t sm90_bias_map(CUtensorMap *map, const jfa_tensor_t *bias, int rows) {
+  jfa_tensor_t m = *bias;
+  for (int ax = 0; ax < 2; ++ax)
+    if (m.stride[ax] == 0) m.shape[ax] = 1;
+  return tma_map_bhsd(map, &m, rows);
+}
+
 /* The TMA maps of a forward call (fwd.cuh, fwd_f32.cuh): q (and qd) in boxes of bm rows, k, v (and
    kd, vd) of bn, 128 bytes of columns each (tma_map_bhsd); the others zero. */
 static inline jfa_status_t sm90_fwd_maps(Sm90Maps *tm, const Sm90Tensors &t, int bm, int bn, bool jvp) {
@@ -38,13 +47,7 @@ static inline jfa_status_t sm90_fwd_maps(Sm90Maps *tm, const Sm90Tensors &t, int
     JFA_CHECK(tma_map_bhsd(&tm->kd, t.kd, bn));
     JFA_CHECK(tma_map_bhsd(&tm->vd, t.vd, bn));
   }
-  if (t.bias && bn >= 64) {
-    /* boxes of 64 keys x bm rows; a broadcast axis (stride 0) as an axis of one, read at coordinate 0 (fwd.cuh) */
-    jfa_tensor_t m = *t.bias;
-    for (int ax = 0; ax < 2; ++ax)
-      if (m.stride[ax] == 0) m.shape[ax] = 1;
-    JFA_CHECK(tma_map_bhsd(&tm->bias, &m, bm));
-  }
+  if (t.bias && bn >= 64) JFA_CHECK(sm90_bias_map(&tm->bias, t.bias, bm)); /* bn = 32: warp 1's cp.async (fwd.cuh) */
   return JFA_SUCCESS;
 }
 
