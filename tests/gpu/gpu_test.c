@@ -224,8 +224,6 @@ int gt_expected_bwd_path(int64_t D) {
   return e && strcmp(e, "0") == 0 ? GT_PATH_SM80 : GT_PATH_SM90;
 }
 
-int gt_expected_bwd_dense_path(int64_t D) { return gt_expected_bwd_path(D); }
-
 int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
   const char *e = getenv("JFA_KERNEL_PATH");
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;

@@ -52,14 +52,11 @@ int gt_expected_path(int64_t D);
 int gt_expected_jvp_path(int64_t D);
 /** The kernel family jfa must pick for the backward of such a call: sm90 at D = 64, 96, 128,
  *  192, 256 (where the forward's is) unless JFA_SM90_BWD=0 (the sm90 backward takes causal and the
- *  interval masks: windows, positions, packed sequences; boolean dense masks see
- *  gt_expected_bwd_dense_path, 16-bit biases with aligned rows gt_expected_bwd_bias_path; other additive masks go
- *  to sm80), else sm80
+ *  interval masks: windows, positions, packed sequences, and boolean dense masks (at every head dim since the
+ *  nineteenth session; before it at D = 64 and 128 only); 16-bit biases with aligned rows see
+ *  gt_expected_bwd_bias_path; other additive masks go to sm80), else sm80
  *  (simt under JFA_KERNEL_PATH=simt). */
 int gt_expected_bwd_path(int64_t D);
-/** The same with a boolean dense mask: gt_expected_bwd_path's (the sm90 backward reads its words at every head dim
- *  since the nineteenth session; before it at D = 64 and 128 only). */
-int gt_expected_bwd_dense_path(int64_t D);
 /** The kernel family jfa must pick for a float32 forward (jvp = 0) or fused forward+JVP with
  *  packed tensors at head dim D (beyond_causal: masks other than causal and a boolean dense mask), honouring
  *  JFA_KERNEL_PATH: sm90 (wgmma TF32) at D = 32, 64 and 128 (the JVP at 32 and 64), unmasked, causal or with a

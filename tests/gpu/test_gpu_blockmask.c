@@ -225,14 +225,12 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   /* the family each op must run on: the unmasked choice, but additive masks leave the sm90
      family (forward, JVP, backward); the sm90 backward takes the interval masks (windows,
      packed sequences) and boolean dense masks (unless JFA_SM90_BWD=0:
-     gt_expected_bwd_path, gt_expected_bwd_dense_path) */
+     gt_expected_bwd_path) */
   const int e = gt_expected_path(D), ej = gt_expected_jvp_path(D);
   const int additive = c->dense != DN_NONE && !dn_bool(c->dense);
   const int want_fwd = (additive && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
   const int want_jvp = (additive && ej == GT_PATH_SM90) ? GT_PATH_SM80 : ej;
-  const int want_bwd = additive                ? (e == GT_PATH_SM90 ? GT_PATH_SM80 : e)
-                       : dn_bool(c->dense) ? gt_expected_bwd_dense_path(D)
-                                           : gt_expected_bwd_path(D);
+  const int want_bwd = additive ? (e == GT_PATH_SM90 ? GT_PATH_SM80 : e) : gt_expected_bwd_path(D);
 
   char nm[128];
   gb_poison(&o), gb_poison(&lse);

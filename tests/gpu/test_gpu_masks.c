@@ -300,14 +300,13 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_backward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t), "backward");
   gb_get(&dq), gb_get(&dk), gb_get(&dv);
   /* the backward: interval masks and boolean dense masks on the sm90 family (D = 64, 96, 128, 192, 256) where the
-     unmasked call runs there (gt_expected_bwd_path, gt_expected_bwd_dense_path), 16-bit additive masks of aligned
+     unmasked call runs there (gt_expected_bwd_path), 16-bit additive masks of aligned
      rows too but at D = 256 (gt_expected_bwd_bias_path), other additive masks on sm80 */
   if (tc) {
-    const int e = c->dense == DN_BOOL ? gt_expected_bwd_dense_path(D)
-                  : bias16            ? gt_expected_bwd_bias_path(D)
-                                      : gt_expected_bwd_path(D);
+    const int e = bias16 ? gt_expected_bwd_bias_path(D) : gt_expected_bwd_path(D);
+    const int other_additive = c->dense != DN_NONE && c->dense != DN_BOOL && !bias16;
     snprintf(nm, sizeof(nm), "case %d bwd", ci);
-    gt_check_path(gpu, nm, 1, c->dense != DN_NONE && c->dense != DN_BOOL && !bias16 && e == GT_PATH_SM90 ? GT_PATH_SM80 : e);
+    gt_check_path(gpu, nm, 1, other_additive && e == GT_PATH_SM90 ? GT_PATH_SM80 : e);
   }
   if (f32_chk && c->dense)
     snprintf(nm, sizeof(nm), "case %d bwd", ci),

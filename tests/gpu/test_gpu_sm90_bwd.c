@@ -230,7 +230,7 @@ static int want_path(const tcase_t *c) {
   const char *kp = getenv("JFA_KERNEL_PATH");
   if (kp && strcmp(kp, "simt") == 0) return GT_PATH_SIMT;
   if (!gt_tensor_core_dim(c->dt, c->D)) return GT_PATH_SIMT;
-  return c->dense ? gt_expected_bwd_dense_path(c->D) : gt_expected_bwd_path(c->D);
+  return gt_expected_bwd_path(c->D); /* boolean dense masks (c->dense) too */
 }
 
 /* A boolean dense mask for a case (c->dense: 1 one per (batch, head), 2 broadcast (1, 1, Nq, Nk)):
