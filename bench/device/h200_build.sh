@@ -31,6 +31,13 @@ jfa_build_failed() {
   grep -B2 -A12 -E "error|FAILED" "$1" | head -60
   exit 1
 }
+# jfa_build_step DIR LOG [extra cmake args...]: jfa_h200_build, the calling script ended by jfa_build_failed when it
+# fails, then the build's wall time and the seconds since T0 (the scripts' one build step).
+jfa_build_step() {
+  jfa_h200_build "$@" || jfa_build_failed "$2"
+  grep BUILD_WALL "$2"
+  echo "t=$(( $(date +%s) - T0 ))"
+}
 # jfa_sanitize TOOL TIMEOUT TEST [ARGS...] runs compute-sanitizer's TOOL on DIR's tests/gpu/TEST
 # and prints "== TOOL TEST ARGS", its last ${JFA_SAN_TAIL:-2} lines and "rc=" the sanitizer's own
 # exit status (9 on an error), not tail's.

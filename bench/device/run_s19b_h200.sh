@@ -12,8 +12,7 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-560}
 B=build-s19b
-jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
-grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
+jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 # the bias cases first, alone (a hang shows here, bounded)
 {
   LIMIT=60 jfa_run $B/tests/gpu/test_gpu_masks 48 | tail -4

@@ -11,8 +11,7 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-570}
 B=build-s19c
-jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
-grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
+jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 for c in 58 59 60 61 62 63; do LIMIT=60 jfa_run $B/tests/gpu/test_gpu_masks $c | grep -E "FAIL|passed|rc=|bwd ran"; done 2>&1 | tee "$OUT/first.log"
 echo "t=$(( $(date +%s) - T0 ))"
 jfa_gpu_suite $B "$OUT/ctest.log" 200; echo "t=$(( $(date +%s) - T0 ))"

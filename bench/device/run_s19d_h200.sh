@@ -12,9 +12,8 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-330}
 B=build-s19d
-JFA_H200_TARGETS="jfa test_gpu_masks" jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON -DJFA_TUNING=ON \
-  "-DJFA_HEAD_DIMS=64;192" || jfa_build_failed "$OUT/build.log"
-grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
+JFA_H200_TARGETS="jfa test_gpu_masks" jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON -DJFA_TUNING=ON \
+  "-DJFA_HEAD_DIMS=64;192"
 for c in 56 60 59; do
   echo "== racecheck (bwd_sm90a kernels) test_gpu_masks $c"
   timeout $(left 200) compute-sanitizer --tool racecheck --kernel-name kns=bwd_sm90a --racecheck-report hazard \

@@ -10,8 +10,7 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-420}
 B=build-s19e
-jfa_h200_build $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
-grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
+jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 jfa_gpu_suite $B "$OUT/ctest.log" 60; echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 timeout $(left 3) python3 bench/bench_lanes.py --iters 5 --triton-path .seed --f32-precision highest \

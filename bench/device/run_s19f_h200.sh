@@ -10,9 +10,8 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-190}
 B=build-s19f
-JFA_H200_TARGETS="jfa test_gpu_masks test_gpu_nan test_gpu_blockmask" jfa_h200_build $B "$OUT/build.log" \
-  -DJFA_WARNINGS_AS_ERRORS=ON || jfa_build_failed "$OUT/build.log"
-grep BUILD_WALL "$OUT/build.log"; echo "t=$(( $(date +%s) - T0 ))"
+JFA_H200_TARGETS="jfa test_gpu_masks test_gpu_nan test_gpu_blockmask" jfa_build_step $B "$OUT/build.log" \
+  -DJFA_WARNINGS_AS_ERRORS=ON
 # the three at once (their float64 CPU references dominate; 16 cores)
 L=$(left 25)
 for t in test_gpu_masks test_gpu_nan test_gpu_blockmask; do LIMIT=$L jfa_run $B/tests/gpu/$t > "$OUT/$t.log" & done
