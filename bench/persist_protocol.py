@@ -163,10 +163,11 @@ def run(tiles, seed, xt):
         if stall > 20000: raise RuntimeError('deadlock: alive %s' % list(alive))
     assert nb[1].arr == 0 and nb[2].arr == 0, 'named barrier left with arrivals'
     return True
-n = 0
-for seed in range(int(sys.argv[1]) if len(sys.argv) > 1 else 300):
-    r = random.Random(seed)
-    T = r.randint(1, 14)
-    tiles = [r.choice([0, 1, 1, 2, 3, 5, 17]) for _ in range(T)]
-    run(tiles, seed, False); run(tiles, seed, True); n += 2
-print('ok', n, 'runs')
+if __name__ == '__main__':  # (bench/jvp_persist_protocol.py imports MBar and Named)
+    n = 0
+    for seed in range(int(sys.argv[1]) if len(sys.argv) > 1 else 300):
+        r = random.Random(seed)
+        T = r.randint(1, 14)
+        tiles = [r.choice([0, 1, 1, 2, 3, 5, 17]) for _ in range(T)]
+        run(tiles, seed, False); run(tiles, seed, True); n += 2
+    print('ok', n, 'runs')

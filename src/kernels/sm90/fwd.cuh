@@ -861,6 +861,8 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
 
 template <typename T, int D, int DA, int ST, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st); /* fwd_persist.cuh */
+template <typename T, int D, int DA, int BN, int ST, bool MASKED, bool MPASS>
+static jfa_status_t launch_jvp_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st); /* jvp_persist.cuh */
 
 /* The tiles masked calls of tuning variant V (tiles.h) at head dim D run: this variant's masked tiles (PVLAGM: in the
    PVLAG order too), or variant 0's where its stages leave no room for the MASKED kernel's dense-mask words or it has
@@ -904,10 +906,19 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
         return launch_persist_sm90a<T, D, DA, c.ST, true, c.PERSIST_XT, 0, c.MPASS>(a, t, st);
     }
   }
-  if (!a.masked)
-    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(a, t, st);
   /* masked calls (sm90_fwd_masked_tile); EXPF's share of exponentials is left to unmasked calls */
   constexpr Sm90Tile mm = sm90_fwd_masked_tile<D, JVP, V>();
+  if constexpr (JVP && V == 0 && !c.CS && !c.STV && !c.OVERLAP && !mm.CS && !mm.STV && !mm.OVERLAP) {
+    /* the persistent JVP (jvp_persist.cuh; tiles.h kSm90JvpPersist, JFA_SM90_JVP_PERSIST per call): row 0's tiles for
+       unmasked and causal calls, its masked tiles for interval masks; accumulate mode (the ring's partial calls) and
+       dense masks run the kernels below */
+    if (!a.accumulate && env_switch(kSm90JvpPersist, "JFA_SM90_JVP_PERSIST")) {
+      if (!a.masked) return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(a, t, st);
+      if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);
+    }
+  }
+  if (!a.masked)
+    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(a, t, st);
   return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);
 }
 
@@ -948,5 +959,6 @@ bool sm90_probe_d(void) {
 }
 
 #include "kernels/sm90/fwd_persist.cuh"
+#include "kernels/sm90/jvp_persist.cuh"
 
 #endif /* JFA_KERNELS_SM90_FWD_CUH_ */

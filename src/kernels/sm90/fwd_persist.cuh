@@ -74,13 +74,83 @@ template <int D_, int ST_ = 2> struct Sm90Persist {
 
 /* Tile t: query blocks from the last, and (order 0, longest first) query block nqb - 1 - t / (Hq B), (head,
    batch) t % (Hq B), or (order 1, variant 0's grid order: a head's keys shared by the CTAs at work) query block
-   nqb - 1 - t % nqb, (head, batch) t / nqb */
-__device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t t, int64_t nqb, int order, int64_t *m0,
-                                                int *h, int *b) {
-  const int64_t hb = order ? t / nqb : t % (p.Hq * p.B), qb = nqb - 1 - (order ? t % nqb : t / (p.Hq * p.B));
-  *m0 = qb * kPersistBM;
-  *h = (int)(hb % p.Hq);
-  *b = (int)(hb / p.Hq);
+   nqb - 1 - t % nqb, (head, batch) t / nqb. In 32-bit arithmetic: the launchers take fewer than 2^31 tiles
+   (persist_shape), and the JVP's producer warps have 24 registers (64-bit divisions spilled there). */
+__device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t t64, int64_t nqb64, int order,
+                                                int64_t *m0, int *h, int *b) {
+  const uint32_t t = (uint32_t)t64, nqb = (uint32_t)nqb64, hbn = (uint32_t)(p.Hq * p.B), hq = (uint32_t)p.Hq;
+  const uint32_t hb = order ? t / nqb : t % hbn, qb = nqb - 1 - (order ? t % nqb : t / hbn);
+  *m0 = (int64_t)qb * kPersistBM;
+  *h = (int)(hb % hq);
+  *b = (int)(hb / hq);
+}
+
+/* Producer warps 1..3 of the persistent kernels (this file's forward, jvp_persist.cuh's JVP): the descriptions of the
+   CTA's tiles (its static snake: tile k G + c in even rounds k, k G + G - 1 - c in odd ones) into the ring of NI
+   entries info (and, MASKED, their BM rows' key intervals at iv + 2 BM e: thread x of the 96 takes rows x and x + 96,
+   then warp 1 forms the CTA's key range), each once its entry is free (mbarrier iempty + 8 e) and announced on
+   ifull + 8 e (96 arrivals); a last entry with nblk = -1 ends every role's loop. */
+template <int BM, int BN, int NI, bool MASKED>
+__device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, PersistTile *info, int *iv, uint32_t ifull,
+                                                       uint32_t iempty, int64_t ntiles, int64_t nqb, int order,
+                                                       int warp, int lane) {
+  const jfa_problem_t &p = a.p;
+  const int64_t G = gridDim.x, c = blockIdx.x;
+  const int tx = (int)threadIdx.x - 32;
+  for (int64_t k = 0;; ++k) {
+    const int e = (int)(k % NI);
+    const int64_t t = k * G + ((k & 1) ? G - 1 - c : c);
+    const bool done = t >= ntiles;
+    if (k >= NI) mbar_wait(iempty + 8 * e, (uint32_t)(((k / NI) & 1) ^ 1));
+    int64_t m0 = 0;
+    int h = 0, b = 0;
+    if (!done) persist_tile_of(p, t, nqb, order, &m0, &h, &b);
+    if constexpr (MASKED) {
+      int *s_lo = iv + 2 * BM * e, *s_hi = s_lo + BM;
+      if (!done) {
+        for (int r = tx; r < BM; r += 96) {
+          int64_t lo = 0, hi = 0;
+          if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
+          s_lo[r] = (int)lo;
+          s_hi[r] = (int)hi;
+        }
+      }
+      named_bar_sync(3, 96);
+    }
+    if (warp == 1) {
+      int jb0 = 0, nblk = -1, kin_lo = 0, kin_hi = 0;
+      if (!done) {
+        int64_t kbeg = 0, kend = p.Nk;
+        if (p.causal) {
+          const int64_t last_q = min(m0 + BM, p.Nq) - 1;
+          kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
+        }
+        if constexpr (MASKED) {
+          const int *s_lo = iv + 2 * BM * e, *s_hi = s_lo + BM;
+          const CtaKeys ck = mask_cta_keys(a.mk, m0, BM, s_lo, s_hi);
+          kbeg = ck.kbeg;
+          kend = ck.kend;
+          kin_lo = ck.kin_lo;
+          kin_hi = ck.kin_hi;
+        }
+        jb0 = (int)(kbeg / BN);
+        nblk = (int)((kend + BN - 1) / BN) - jb0;
+      }
+      if (lane == 0) {
+        PersistTile &ti = info[e];
+        ti.m0 = m0;
+        ti.h = h;
+        ti.b = b;
+        ti.jb0 = jb0;
+        ti.nblk = nblk;
+        ti.kin_lo = kin_lo;
+        ti.kin_hi = kin_hi;
+      }
+      __syncwarp();
+    }
+    mbar_arrive(ifull + 8 * e);
+    if (done) break;
+  }
 }
 
 /* The epilogue of a warp's 16 rows r0.. with fwd_epilogue's arithmetic (the same l reduction, lse,
@@ -180,64 +250,8 @@ __global__ void __launch_bounds__(384, 1)
     /* producer warpgroup (40 registers: the interval walk of warps 1..3) */
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     if (warp >= 1) {
-      /* warps 1..3: the tiles' descriptions, up to NI ahead of the consumers (MASKED: thread x of
-         the 96 takes rows x and x + 96, then warp 1 forms the CTA's key range) */
-      const int64_t G = gridDim.x, c = blockIdx.x;
-      const int tx = (int)threadIdx.x - 32;
-      for (int64_t k = 0;; ++k) {
-        const int e = (int)(k % NI);
-        const int64_t t = k * G + ((k & 1) ? G - 1 - c : c);
-        const bool done = t >= ntiles;
-        if (k >= NI) mbar_wait(bar + C::B_IEMPTY + 8 * e, (uint32_t)(((k / NI) & 1) ^ 1));
-        int64_t m0 = 0;
-        int h = 0, b = 0;
-        if (!done) persist_tile_of(p, t, nqb, order, &m0, &h, &b);
-        if constexpr (MASKED) {
-          int *s_lo = iv + 2 * C::BM * e, *s_hi = s_lo + C::BM;
-          if (!done) {
-            for (int r = tx; r < C::BM; r += 96) {
-              int64_t lo = 0, hi = 0;
-              if (m0 + r < p.Nq) mask_row_keys(a.mk, m0 + r, &lo, &hi);
-              s_lo[r] = (int)lo;
-              s_hi[r] = (int)hi;
-            }
-          }
-          named_bar_sync(3, 96);
-        }
-        if (warp == 1) {
-          int jb0 = 0, nblk = -1, kin_lo = 0, kin_hi = 0;
-          if (!done) {
-            int64_t kbeg = 0, kend = p.Nk;
-            if (p.causal) {
-              const int64_t last_q = min(m0 + C::BM, p.Nq) - 1;
-              kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
-            }
-            if constexpr (MASKED) {
-              const int *s_lo = iv + 2 * C::BM * e, *s_hi = s_lo + C::BM;
-              const CtaKeys ck = mask_cta_keys(a.mk, m0, C::BM, s_lo, s_hi);
-              kbeg = ck.kbeg;
-              kend = ck.kend;
-              kin_lo = ck.kin_lo;
-              kin_hi = ck.kin_hi;
-            }
-            jb0 = (int)(kbeg / BN);
-            nblk = (int)((kend + BN - 1) / BN) - jb0;
-          }
-          if (lane == 0) {
-            PersistTile &ti = info[e];
-            ti.m0 = m0;
-            ti.h = h;
-            ti.b = b;
-            ti.jb0 = jb0;
-            ti.nblk = nblk;
-            ti.kin_lo = kin_lo;
-            ti.kin_hi = kin_hi;
-          }
-          __syncwarp();
-        }
-        mbar_arrive(bar + C::B_IFULL + 8 * e);
-        if (done) break;
-      }
+      persist_describe_tiles<C::BM, BN, NI, MASKED>(a, info, iv, bar + C::B_IFULL, bar + C::B_IEMPTY, ntiles, nqb, order,
+                                                     warp, lane);
     } else if (warp == 0 && lane == 0) {
       /* the TMA thread: every tile's Q (two buffers) and K, V blocks (the stage ring, CTA-wide count gi) */
       uint32_t gi = 0;
@@ -479,6 +493,27 @@ __global__ void __launch_bounds__(384, 1)
 #endif
 }
 
+/* The persistent kernels' launch shape (this file's forward, jvp_persist.cuh's JVP): min(SMs, ntiles) CTAs, or
+   JFA_TUNE_SM90_CTAS of them (tests: many tiles a CTA), and the tiles' order (persist_tile_of) */
+static jfa_status_t persist_shape(const FwdArgs &a, int64_t ntiles, int64_t *grid, int *order) {
+  if (ntiles >= ((int64_t)1 << 31)) /* persist_tile_of's 32-bit arithmetic (no tensor that size fits a GPU) */
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "sm90 persistent kernels: %lld tiles (2^31 at most)", (long long)ntiles);
+  int dev = 0, sms = 0;
+  JFA_CUDA_CHECK(cudaGetDevice(&dev));
+  JFA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  const int force = tune_variant("JFA_TUNE_SM90_CTAS");
+  if (force > 0) sms = force;
+  *grid = ntiles < sms ? ntiles : sms;
+  /* causal calls and windows (not packed): tiles numbered longest first (order 0), which the snake balances;
+     packed sequences (lengths follow the sequences' starts, not the query block) and unmasked calls (equal
+     lengths): variant 0's grid order (1), whose CTAs at work share a head's keys in L2 (bench/RESULTS.md:
+     a model of both orders) */
+  *order = (a.masked && a.mk.nseq > 0) || (!a.p.causal && !a.masked) ? 1 : 0;
+  const char *oe = getenv("JFA_TUNE_SM90_ORDER"); /* A / B runs: 0 or 1 for every call */
+  if (oe && (oe[0] == '0' || oe[0] == '1')) *order = oe[0] - '0';
+  return JFA_SUCCESS;
+}
+
 /* Launches the persistent forward (tuning variant 8): min(SMs, tiles) CTAs, or JFA_TUNE_SM90_CTAS
    of them (tests: many tiles a CTA) */
 template <typename T, int D, int DA, int ST, bool MASKED, bool XT, int EXPF, bool MPASS>
@@ -491,19 +526,9 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, C::BN, false));
   auto kern = fwd_persist_sm90a_kernel<T, D, DA, ST, MASKED, XT, EXPF, MPASS>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
-  int dev = 0, sms = 0;
-  JFA_CUDA_CHECK(cudaGetDevice(&dev));
-  JFA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  const int force = tune_variant("JFA_TUNE_SM90_CTAS");
-  if (force > 0) sms = force;
-  const int64_t grid = ntiles < sms ? ntiles : sms;
-  /* causal calls and windows (not packed): tiles numbered longest first (order 0), which the snake balances;
-     packed sequences (lengths follow the sequences' starts, not the query block) and unmasked calls (equal
-     lengths): variant 0's grid order (1), whose CTAs at work share a head's keys in L2 (bench/RESULTS.md:
-     a model of both orders) */
-  int order = (a.masked && a.mk.nseq > 0) || (!a.p.causal && !a.masked) ? 1 : 0;
-  const char *oe = getenv("JFA_TUNE_SM90_ORDER"); /* A / B runs: 0 or 1 for every call */
-  if (oe && (oe[0] == '0' || oe[0] == '1')) order = oe[0] - '0';
+  int64_t grid = 0;
+  int order = 0;
+  JFA_CHECK(persist_shape(a, ntiles, &grid, &order));
   /* o stored as 16-byte pieces (persist_epilogue_vec) where its layout allows (tests: JFA_TUNE_SM90_SCALAR_O=1
      takes fwd_epilogue's stores always) */
   const int vec_o =
