@@ -1,7 +1,8 @@
 #!/bin/bash
 # run_s20c_h200.sh - the twentieth session's call for the persistent JVP (jvp_persist.cuh, on by default): one default
 # build of every head dim (-Werror); test_gpu_jvp_persist (bitwise against fwd.cuh's kernel, many tiles a CTA, float64);
-# the JVP lanes A / B (JFA_SM90_JVP_PERSIST=0, fwd.cuh's kernel, against the default); the whole GPU suite;
+# the JVP lanes A / B (JFA_SM90_JVP_PERSIST=0, fwd.cuh's kernel, against the default); the backward's large-logit
+# accuracy against SDPA's backends (bench/bwd_logits.py, issue 19); the whole GPU suite;
 # compute-sanitizer on test_gpu_jvp_persist. DL: the deadline (default 540). Logs in $OUT.
 #   DL=540 bash bench/device/run_s20c_h200.sh
 set -u
@@ -21,6 +22,8 @@ for pv in 0 1; do
   echo "== JFA_SM90_JVP_PERSIST=$pv"
   JFA_SM90_JVP_PERSIST=$pv timeout $(left 300) python3 bench/bench_lanes.py --iters 7 --lanes $L 2>&1 | grep -E "jfa|sdpa|^\|"
 done 2>&1 | tee "$OUT/lanes.log"
+echo "t=$(( $(date +%s) - T0 ))"
+timeout 45 python3 bench/bwd_logits.py 2>&1 | tee "$OUT/bwd_logits.log"
 echo "t=$(( $(date +%s) - T0 ))"
 jfa_gpu_suite $B "$OUT/ctest.log" 40; echo "t=$(( $(date +%s) - T0 ))"
 {
