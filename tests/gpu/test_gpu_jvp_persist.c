@@ -1,5 +1,5 @@
 /*
- * test_gpu_jvp_persist.c - the persistent sm90 JVP (src/kernels/sm90/jvp_persist.cuh; tiles.h kSm90JvpPersist):
+ * test_gpu_jvp_persist.c - the persistent sm90 JVP (src/kernels/sm90/jvp_persist.cuh; tiles.h sm90_jvp_persist_default):
  * for each case the fused forward+JVP three times in one process, on fwd.cuh's kernel (JFA_SM90_JVP_PERSIST=0), on
  * the persistent one with the default grid (min(SMs, tiles) CTAs) and on the persistent one with a few CTAs
  * (JFA_TUNE_SM90_CTAS: many tiles a CTA, so that the stage ring, the Q buffers and the tile ring turn over many

@@ -909,10 +909,11 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   /* masked calls (sm90_fwd_masked_tile); EXPF's share of exponentials is left to unmasked calls */
   constexpr Sm90Tile mm = sm90_fwd_masked_tile<D, JVP, V>();
   if constexpr (JVP && V == 0 && !c.CS && !c.STV && !c.OVERLAP && !mm.CS && !mm.STV && !mm.OVERLAP) {
-    /* the persistent JVP (jvp_persist.cuh; tiles.h kSm90JvpPersist, JFA_SM90_JVP_PERSIST per call): row 0's tiles for
-       unmasked and causal calls, its masked tiles for interval masks; accumulate mode (the ring's partial calls) and
-       dense masks run the kernels below */
-    if (!a.accumulate && env_switch(kSm90JvpPersist, "JFA_SM90_JVP_PERSIST")) {
+    /* the persistent JVP (jvp_persist.cuh; tiles.h sm90_jvp_persist_default, JFA_SM90_JVP_PERSIST per call): row 0's
+       tiles for unmasked and causal calls, its masked tiles for interval masks; accumulate mode (the ring's partial
+       calls) and dense masks run the kernels below */
+    if (!a.accumulate &&
+        env_switch(sm90_jvp_persist_default(D, a.p.causal && !a.masked), "JFA_SM90_JVP_PERSIST")) {
       if (!a.masked) return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(a, t, st);
       if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);
     }

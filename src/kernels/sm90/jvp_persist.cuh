@@ -1,10 +1,14 @@
 /*
  * jvp_persist.cuh - a persistent form of the sm90 fused forward+JVP (bf16 / fp16; the rows without the column
- * split: D = 64, 96, 128), on by default since the twentieth session (tiles.h kSm90JvpPersist; JFA_SM90_JVP_PERSIST=0
- * / 1 per call). Included at the end of fwd.cuh (it uses mma_scores, mma_pv, Sm90Fwd and fwd_persist.cuh's tile
- * ring).
+ * split: D = 64, 96, 128), since the twentieth session; the default for the D = 64 calls that are not plain causal
+ * (tiles.h sm90_jvp_persist_default: where it measured faster than fwd.cuh's kernel), JFA_SM90_JVP_PERSIST=1 / 0 per
+ * call. Included at the end of fwd.cuh (it uses mma_scores, mma_pv, Sm90Fwd and fwd_persist.cuh's tile ring).
  *
- * Why: a JVP CTA pays a fixed cost (its start, Q and Qd loaded before the first score product, the first block's
+ * Outcome (H200, bench/RESULTS.md twentieth session): bitwise fwd.cuh's outputs; the D = 64 window +8%, D = 64
+ * unmasked +3%, but D = 128 no faster (its window 439 -> 431: the window's distance to causal is not the CTAs' fixed
+ * cost) and causal calls slower (D = 128 N = 4096 -7.5%: the snake's order over every head against cta_order.cuh's
+ * L2-sized head groups).
+ * Why it was written: a JVP CTA pays a fixed cost (its start, Q and Qd loaded before the first score product, the first block's
  * latency, the epilogue's stores, its end) that short visible ranges do not amortise: a causal window of 2048 at
  * N = 16384 gives a CTA ~34 blocks of 64 keys against plain causal's ~128, and ran at 76% of causal's rate over the
  * visible area (H200, D = 128, nineteenth session) where the persistent forward's windows run at 85%. Here, as in

@@ -455,12 +455,17 @@ static constexpr bool kSm90BwdMp = true;
  *  CS / CSO at D = 256: 242.7 / 279.0, causal 223.5 / 252.6. */
 static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
 
-/** Whether the 16-bit JVP at D = 64, 96 and 128 (row 0: the rows without the column split) runs persistent
+/** Whether the 16-bit JVP at head dim D (64, 96, 128: row 0's tiles without the column split) runs persistent
  *  (jvp_persist.cuh: min(SMs, tiles) CTAs walking the tiles, the next tile's first stage and Q / Qd loaded while the
- *  current one ends) for unmasked, causal and interval-masked calls outside accumulate mode (fwd.cuh
- *  sm90_fwd_variant; JFA_SM90_JVP_PERSIST=1 / 0 overrides per call). Since the twentieth session (bench/RESULTS.md:
- *  its A / B against fwd.cuh's kernel, which accumulate mode, dense masks and JFA_SM90_JVP_PERSIST=0 keep). */
-static constexpr bool kSm90JvpPersist = true;
+ *  current one ends) by default, for a causal call without other masks (causal) or another call outside accumulate mode
+ *  and without dense masks (fwd.cuh sm90_fwd_variant; JFA_SM90_JVP_PERSIST=1 / 0 overrides per call at every such D).
+ *  H200, twentieth session (bench/RESULTS.md, calls 3 and 4: three A / B pairs in two processes, bf16, JVP TFLOP/s,
+ *  fwd.cuh's kernel -> persistent): D = 64 causal window of 2048 at N = 16384 353 -> 383 (+8%, every pair), N = 4096
+ *  unmasked 540 -> 556 (+3%, every pair), causal N = 16384 594 -> 572 (-4%); D = 128 unmasked 598 -> 585, causal N =
+ *  4096 524 -> 485 (-7.5%, every pair: the persistent order, longest first over every head, gives up the grouped
+ *  heads' L2 reuse of common/cta_order.cuh), N = 16384 596 -> 604, window 439 -> 431; D = 96 543 -> 523 (one pair). So
+ *  on where it won: D = 64 calls that are not plain causal. */
+constexpr bool sm90_jvp_persist_default(int D, bool causal) { return D == 64 && !causal; }
 /** Whether the sm90 float32 backward (bwd_f32.cuh, D = 64, unmasked / causal) takes the calls it can
  *  by default (family.cu; JFA_SM90_F32_BWD=1 / 0 overrides per call). On since the sixth session of
  *  2026-12-02 (H200, N = 4096, B = 4, H = 32: 3xTF32 56.2 TFLOP/s against sm80's 51.1, TF32 91.1 against
