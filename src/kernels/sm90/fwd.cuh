@@ -191,6 +191,27 @@ __device__ __forceinline__ void mma_pv_cols(float *acc, const uint32_t (&ap)[BN 
   for (int kk = 0; kk < BN / 16; ++kk) sm90_mm_cols<T, 0, DA, true>(acc, ap[kk], 0, sv + kk * 2048, BN * 128, 1);
 }
 
+/* P (and, JVP, P (Sd - c)) packed into the 16-bit A fragments of the k16 steps over the block's keys (the consumers'
+   loop without PVLAG, here and in jvp_persist.cuh) */
+template <typename T, int BN, bool JVP>
+__device__ __forceinline__ void fwd_pack_p(const float (&s)[1][BN / 8][4], const float (&sd)[1][JVP ? BN / 8 : 1][4],
+                                           uint32_t (&ap)[BN / 16][4], uint32_t (&apd)[JVP ? BN / 16 : 1][4]) {
+#pragma unroll
+  for (int kk = 0; kk < BN / 16; ++kk) {
+    ap[kk][0] = pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
+    ap[kk][1] = pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
+    ap[kk][2] = pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+    ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+    if (JVP) {
+      const int jk = JVP ? kk : 0, n0 = JVP ? 2 * kk : 0, n1 = JVP ? 2 * kk + 1 : 0;
+      apd[jk][0] = pack2<T>(sd[0][n0][0], sd[0][n0][1]);
+      apd[jk][1] = pack2<T>(sd[0][n0][2], sd[0][n0][3]);
+      apd[jk][2] = pack2<T>(sd[0][n1][0], sd[0][n1][1]);
+      apd[jk][3] = pack2<T>(sd[0][n1][2], sd[0][n1][3]);
+    }
+  }
+}
+
 /* PVLAG, once no P V is in flight: O *= alpha (the running max's rescale of row pair x & 2) and the
    probabilities s packed into the 16-bit A fragments ap (the forward's and the persistent forward's
    consumers). Every block: skipping it where alpha is 1 (softmax.cuh LEAN) lost 1-10% (tenth session). */
@@ -753,21 +774,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
       constexpr bool LEAN = JVP && !CS && !MASKED;
       fwd_softmax_block<1, NT, DT, JVP, MASKED, true, MASKED, EXPF, MPASS, LEAN>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
                                                                                 sd, o, u, mrow, lrow, nrow, crow, dw);
-      /* P (and P (Sd - c)) as the A fragments of the k16 steps over the block's keys */
-#pragma unroll
-      for (int kk = 0; kk < BN / 16; ++kk) {
-        ap[kk][0] = pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
-        ap[kk][1] = pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
-        ap[kk][2] = pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
-        ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
-        if (JVP) {
-          const int jk = JVP ? kk : 0, n0 = JVP ? 2 * kk : 0, n1 = JVP ? 2 * kk + 1 : 0;
-          apd[jk][0] = pack2<T>(sd[0][n0][0], sd[0][n0][1]);
-          apd[jk][1] = pack2<T>(sd[0][n0][2], sd[0][n0][3]);
-          apd[jk][2] = pack2<T>(sd[0][n1][0], sd[0][n1][1]);
-          apd[jk][3] = pack2<T>(sd[0][n1][2], sd[0][n1][3]);
-        }
-      }
+      fwd_pack_p<T, BN, JVP>(s, sd, ap, apd);
       wg_reg_fence<DT * 4>(&o[0][0][0]);
       if (JVP) wg_reg_fence<DT * 4>(&u[0][0][0]);
       if constexpr (STV > 0) mbar_wait(vbar + 8 * (j % STV), (uint32_t)((j / STV) & 1)); /* V(j), Vd(j) */

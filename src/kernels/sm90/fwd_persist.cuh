@@ -153,6 +153,32 @@ __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, Persist
   }
 }
 
+/* The mask of key block kb0.. (BN keys) for the tile's rows m0.. and (MASKED) this lane's two rows' visibility bits
+   from their key intervals s_lo / s_hi (CTA-local rows wrow + g and + 8): fwd.cuh's block_bits without a dense mask,
+   for the persistent kernels (this file's forward, jvp_persist.cuh's JVP) */
+template <int BN, bool MASKED, int NT>
+__device__ __forceinline__ BlockMask persist_block_bits(const FwdArgs &a, int64_t m0, int64_t kb0, int kin_lo,
+                                                        int kin_hi, const int *s_lo, const int *s_hi, int wrow, int g,
+                                                        int t4, uint64_t (&dw)[1][2][NT > 8 ? NT / 8 : 1]) {
+  constexpr int NW = BN / 64 > 0 ? BN / 64 : 1;
+  BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
+  if constexpr (MASKED) {
+    if (bm.need) {
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        const int rl = wrow + g + rr * 8;
+        const int rlo = s_lo[rl] - (int)kb0, rhi = s_hi[rl] - (int)kb0;
+#pragma unroll
+        for (int kw = 0; kw < NW; ++kw) {
+          const uint64_t x = bits_range(min(max(rlo - 64 * kw, 0), 64), min(max(rhi - 64 * kw, 0), 64));
+          dw[0][rr][NT > 8 ? kw : 0] = x >> (2 * t4);
+        }
+      }
+    }
+  }
+  return bm;
+}
+
 /* The epilogue of a warp's 16 rows r0.. with fwd_epilogue's arithmetic (the same l reduction, lse,
    1 / l and o * (1 / l) rounded to T: the same bits) but o stored through the warp's shared-memory
    slot (2 KB, 16 rows x 64 columns, 16-byte chunks XOR-swizzled by the row) as 16-byte pieces, a
@@ -212,7 +238,7 @@ __global__ void __launch_bounds__(384, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90Persist<D, ST_> C;
   typedef typename C::F F;
-  constexpr int BN = C::BN, ST = C::ST, NT = BN / 8, DT = DA / 8, NW = F::NW, NI = C::NI;
+  constexpr int BN = C::BN, ST = C::ST, NT = BN / 8, DT = DA / 8, NI = C::NI;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *gbase = smraw + (sbase - smem_u32(smraw)); /* the same base, generic pointer */
@@ -364,25 +390,9 @@ __global__ void __launch_bounds__(384, 1)
         fwd_init_state<1, DT, false>(o, u, mrow, lrow, nrow, crow);
       }
 
-      /* the mask of key block kb0.. and (MASKED) this lane's rows' visibility bits (variant 0's
-         block_bits without a dense mask) */
+      /* the mask of key block kb0.. and (MASKED) this lane's rows' visibility bits */
       auto block_bits = [&](int64_t kb0) {
-        BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
-        if constexpr (MASKED) {
-          if (bm.need) {
-#pragma unroll
-            for (int rr = 0; rr < 2; ++rr) {
-              const int rl = wrow + g + rr * 8;
-              const int rlo = s_lo[rl] - (int)kb0, rhi = s_hi[rl] - (int)kb0;
-#pragma unroll
-              for (int kw = 0; kw < NW; ++kw) {
-                const uint64_t x = bits_range(min(max(rlo - 64 * kw, 0), 64), min(max(rhi - 64 * kw, 0), 64));
-                dw[0][rr][NT > 8 ? kw : 0] = x >> (2 * t4);
-              }
-            }
-          }
-        }
-        return bm;
+        return persist_block_bits<BN, MASKED, NT>(a, m0, kb0, kin_lo, kin_hi, s_lo, s_hi, wrow, g, t4, dw);
       };
       /* waits for K(i) and V(i - 1) (pv) and issues S(i) and P(i - 1) V(i - 1) in this consumer's turn */
       auto issue = [&](int i, bool pv) {

@@ -65,7 +65,7 @@ __global__ void __launch_bounds__(384, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90JvpPersist<D, BN, ST> C;
   typedef typename C::F F;
-  constexpr int NT = BN / 8, DT = DA / 8, NW = F::NW, NI = C::NI, NQB = C::NQB, NH = F::NH;
+  constexpr int NT = BN / 8, DT = DA / 8, NI = C::NI, NQB = C::NQB, NH = F::NH;
   static_assert(DA == D, "the unsplit JVP rows: accumulators of D columns");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
@@ -177,25 +177,6 @@ __global__ void __launch_bounds__(384, 1)
       const uint32_t g0 = gi;
       fwd_init_state<1, DT, true>(o, u, mrow, lrow, nrow, crow);
 
-      /* the mask of key block kb0.. and (MASKED) this lane's rows' visibility bits (fwd_persist.cuh's block_bits) */
-      auto block_bits = [&](int64_t kb0) {
-        BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
-        if constexpr (MASKED) {
-          if (bm.need) {
-#pragma unroll
-            for (int rr = 0; rr < 2; ++rr) {
-              const int rl = wrow + g + rr * 8;
-              const int rlo = s_lo[rl] - (int)kb0, rhi = s_hi[rl] - (int)kb0;
-#pragma unroll
-              for (int kw = 0; kw < NW; ++kw) {
-                const uint64_t x = bits_range(min(max(rlo - 64 * kw, 0), 64), min(max(rhi - 64 * kw, 0), 64));
-                dw[0][rr][NT > 8 ? kw : 0] = x >> (2 * t4);
-              }
-            }
-          }
-        }
-        return bm;
-      };
       if (nlive > 0) mbar_wait(bar + C::B_QFULL + 8 * qb, (uint32_t)((kq / NQB) & 1));
       for (int i = 0; i < nlive; ++i) {
         const uint32_t gk = g0 + (uint32_t)i, st = gk % ST;
@@ -206,7 +187,9 @@ __global__ void __launch_bounds__(384, 1)
         mma_scores<T, D, BN, true, ST, false>(s, sd, sQ, sQd, qrow, sKV + st * C::STAGE_BYTES);
         wg_commit();
         named_bar_arrive(2 - wg, 256); /* every issue, the tile's last too (the ping-pong carries over) */
-        const BlockMask bm = block_bits((int64_t)(jb0 + i) * BN); /* while the scores are computed */
+        /* the block's mask and this lane's rows' bits while the scores are computed */
+        const BlockMask bm = persist_block_bits<BN, MASKED, NT>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi, s_lo,
+                                                                s_hi, wrow, g, t4, dw);
         wg_wait<0>();
         wg_reg_fence<NT * 4>(&s[0][0][0]);
         wg_reg_fence<NT * 4>(&sd[0][0][0]);
@@ -218,18 +201,7 @@ __global__ void __launch_bounds__(384, 1)
         /* LEAN (softmax.cuh) as fwd.cuh's JVP: unmasked only (the masked kernels spill with it) */
         fwd_softmax_block<1, NT, DT, true, MASKED, true, MASKED, 0, MPASS, !MASKED>(
             a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s, sd, o, u, mrow, lrow, nrow, crow, dw);
-        /* P and P (Sd - c) as the A fragments of the k16 steps over the block's keys */
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; ++kk) {
-          ap[kk][0] = pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
-          ap[kk][1] = pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
-          ap[kk][2] = pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
-          ap[kk][3] = pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
-          apd[kk][0] = pack2<T>(sd[0][2 * kk][0], sd[0][2 * kk][1]);
-          apd[kk][1] = pack2<T>(sd[0][2 * kk][2], sd[0][2 * kk][3]);
-          apd[kk][2] = pack2<T>(sd[0][2 * kk + 1][0], sd[0][2 * kk + 1][1]);
-          apd[kk][3] = pack2<T>(sd[0][2 * kk + 1][2], sd[0][2 * kk + 1][3]);
-        }
+        fwd_pack_p<T, BN, true>(s, sd, ap, apd); /* P and P (Sd - c), the A fragments of P V */
         wg_reg_fence<DT * 4>(&o[0][0][0]);
         wg_reg_fence<DT * 4>(&u[0][0][0]);
         wg_fence();
