@@ -31,7 +31,9 @@
  * Calls it does not take (sm90_fwd_variant): accumulate mode (the ring's partial calls, whose CTAs leave SMs to its
  * communication kernels between waves) and dense masks (boolean or additive: fwd.cuh's masked kernel and its
  * producer warp 1); interval masks (windows, positions, packed sequences) run here at the row's masked tiles (BNM,
- * STM). Registers as fwd.cuh's JVP: producer 24 / consumers 240 (masked: 40 / 232, warps 1..3's interval walk).
+ * STM). Registers as fwd.cuh's JVP: producer 24 / consumers 240 (masked: 40 / 232, warps 1..3's interval walk);
+ * ptxas: no spills but 20 bytes in the masked D = 128 kernel, around the epilogue (the tile loop's counters, once a
+ * tile; 0 without the epilogue).
  * bench/jvp_persist_protocol.py models the barriers of this file (phases, parities, the Q buffers' reuse, named
  * barriers) in random interleavings; keep it in step with the code.
  */

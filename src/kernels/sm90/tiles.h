@@ -455,10 +455,11 @@ static constexpr bool kSm90BwdMp = true;
  *  CS / CSO at D = 256: 242.7 / 279.0, causal 223.5 / 252.6. */
 static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
 
-/** Whether the 16-bit JVP at head dim D (64, 96, 128: row 0's tiles without the column split) runs persistent
- *  (jvp_persist.cuh: min(SMs, tiles) CTAs walking the tiles, the next tile's first stage and Q / Qd loaded while the
- *  current one ends) by default, for a causal call without other masks (causal) or another call outside accumulate mode
- *  and without dense masks (fwd.cuh sm90_fwd_variant; JFA_SM90_JVP_PERSIST=1 / 0 overrides per call at every such D).
+/** Whether the 16-bit JVP at head dim D (64, 96, 128: row 0's tiles without the column split) runs persistent by
+ *  default (jvp_persist.cuh: min(SMs, tiles) CTAs walking the tiles, the next tile's first stage and Q / Qd loaded while
+ *  the current one ends); causal: the call is plain causal (no window, positions or packed sequences). Only calls
+ *  outside accumulate mode and without dense masks ask (fwd.cuh sm90_fwd_variant); JFA_SM90_JVP_PERSIST=1 / 0
+ *  overrides per call at every such D.
  *  H200, twentieth session (bench/RESULTS.md, calls 3 and 4: three A / B pairs in two processes, bf16, JVP TFLOP/s,
  *  fwd.cuh's kernel -> persistent): D = 64 causal window of 2048 at N = 16384 353 -> 383 (+8%, every pair), N = 4096
  *  unmasked 540 -> 556 (+3%, every pair), causal N = 16384 594 -> 572 (-4%); D = 128 unmasked 598 -> 585, causal N =
