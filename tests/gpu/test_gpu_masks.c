@@ -108,6 +108,13 @@ static const mcase_t cases[] = {
     {BF, 0, 1, 2, 2, 1000, 1000, 128, TL, 0, 0, 300, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
     {FH, 1, 1, 4, 2, 700, 1000, 128, POS, 0, 300, 200, 50, NULL, NULL, DN_NONE, 0, 0, 1, 0}, /* two sides, GQA */
     {BF, 0, 2, 2, 1, 513, 600, 96, BR, 0, 0, 130, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
+    /* and on the forward / JVP's unmasked kernels (fwd.cuh sm90_fwd_band; test_gpu_masks_nofwdband: the MASKED ones):
+       D = 64's three consumers (192 rows a CTA) and persistent JVP, D = 192 / 256's column splits; a window narrower
+       than a block, rows past every key (positions), both sides */
+    {BF, 0, 1, 2, 2, 1000, 1000, 64, TL, 0, 0, 200, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    {FH, 1, 2, 4, 1, 600, 900, 64, POS, 700, 0, 40, 30, NULL, NULL, DN_NONE, 0, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 700, 700, 192, NONE, 0, 0, 100, 250, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    {FH, 1, 1, 2, 2, 500, 800, 256, BR, 0, 0, 70, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
     /* packed sequences whose boundaries are multiples of 128 (self-attention): bands too (bwd.cuh
        sm90_bwd_packed_aligned); the last one of any length */
     {BF, 1, 1, 2, 2, 0, 0, 128, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0},

@@ -28,6 +28,8 @@ struct FwdArgs {
   int Dreal;
   float scale, scale_log2;
   int slice_pass; /* sm80 column slices (fwd.cuh): 0 every slice; 1 slices 1.., 2 slice 0 only */
+  int band;       /* the sm90 16-bit kernels: a window (masked, no packed sequences, no dense mask) run by the unmasked
+                     kernels (sm90/fwd.cuh sm90_fwd_band): fwd_tile_keys' key range, fwd_block_mask's window edges */
 };
 
 /* Fills FwdArgs from a call (the sm80 and sm90 families share it). */
@@ -50,6 +52,7 @@ static inline void fwd_args_init(FwdArgs *a, const jfa_problem_t *p, const jfa_t
   a->mu = make_view(mu);
   a->accumulate = accumulate;
   a->slice_pass = 0;
+  a->band = 0;
   a->Dreal = (int)p->D;
   a->scale = (float)p->scale;
   a->scale_log2 = (float)(p->scale * 1.4426950408889634);
@@ -60,7 +63,8 @@ struct BlockMask {
   bool need;   /* some element of the block may be masked */
   bool ivl;    /* MASKED: some row's key interval cuts the block (need before the dense mask's class is added) */
   int klim;    /* columns >= klim are past the keys */
-  int cdiff;   /* causal: column c is visible to CTA-local row r iff c - r <= cdiff */
+  int cdiff;   /* causal (and a band's right edge): column c is visible to CTA-local row r only if c - r <= cdiff */
+  int clo;     /* a band's left edge (FwdArgs band): column c is visible to CTA-local row r only if c - r >= clo */
   int64_t kb0; /* first key of the block */
   bool dense;  /* MASKED: the dense mask applies per element (a partial block of its block map) */
   const unsigned char *bias; /* sm80: an additive dense mask's tile of the block in shared memory (rows CTA-local, bias_pitch
@@ -71,8 +75,11 @@ struct BlockMask {
 };
 
 /* The mask of key block kb0.. (BN keys) for the CTA's rows m0.. (unmasked and causal
-   problems; the MASKED path also uses kin_lo / kin_hi, the keys visible to every row). */
-template <int BN, bool MASKED>
+   problems; the MASKED path also uses kin_lo / kin_hi, the keys visible to every row).
+   BM (the CTA's rows; the sm90 16-bit kernels, 0 elsewhere): unmasked kernels running a band (FwdArgs band) add
+   the window's edges, clo and cdiff relative to the block's first key and the CTA's first row, and need the
+   per-element test where either edge crosses the block's BM x BN elements. */
+template <int BN, bool MASKED, int BM = 0>
 __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0, int64_t kb0, int kin_lo,
                                                     int kin_hi) {
   const jfa_problem_t &p = a.p;
@@ -88,11 +95,42 @@ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0
   bm.ivl = bm.need;
   bm.klim = (int)min((int64_t)BN, p.Nk - kb0);
   bm.cdiff = 1 << 30;
-  if (p.causal) {
-    const int64_t cd = (p.q_pos0 + m0) - (p.k_pos0 + kb0);
-    bm.cdiff = (int)max(min(cd, (int64_t)(1 << 30)), -(int64_t)(1 << 30));
+  bm.clo = -(1 << 30);
+  /* key kb0 + c of row m0 + r: rel = pos_k - pos_q = (c - r) - cd */
+  const int64_t cd = (p.q_pos0 + m0) - (p.k_pos0 + kb0);
+  auto clampi = [](int64_t x) { return (int)max(min(x, (int64_t)(1 << 30)), -(int64_t)(1 << 30)); };
+  if (p.causal) bm.cdiff = clampi(cd);
+  if constexpr (!MASKED && BM > 0) {
+    if (a.band) {
+      /* the window: -wl <= rel <= wr (either side unbounded when negative) */
+      if (a.mk.wr >= 0) bm.cdiff = min(bm.cdiff, clampi(cd + a.mk.wr));
+      if (a.mk.wl >= 0) bm.clo = clampi(cd - a.mk.wl);
+      bm.need = bm.need || bm.cdiff < BN - 1 || bm.clo > -(BM - 1);
+    }
   }
   return bm;
+}
+
+/* The keys [*kbeg, *kend) the unmasked kernels' CTA rows m0.. (BM of them) may see: every key, the causal
+   diagonal's of the last row, or (BM > 0, FwdArgs band) from the first row's window start to the last row's end
+   (none when that range is empty: rows before or after every key). A band's rows see rising intervals
+   (mask_row_keys without packed sequences), so the range holds every row's; its blocks' per-element test is
+   fwd_block_mask's. */
+template <int BM>
+__device__ __forceinline__ void fwd_tile_keys(const FwdArgs &a, int64_t m0, int64_t *kbeg, int64_t *kend) {
+  const jfa_problem_t &p = a.p;
+  const int64_t d1 = p.q_pos0 + min(m0 + BM, p.Nq) - 1 - p.k_pos0; /* the last row's: key j has rel = j - d */
+  int64_t lo = 0, hi = p.Nk;
+  if (p.causal) hi = min(hi, max((int64_t)0, d1 + 1));
+  if constexpr (BM > 0) {
+    if (a.band) {
+      if (a.mk.wl >= 0) lo = max(lo, p.q_pos0 + m0 - p.k_pos0 - a.mk.wl);
+      if (a.mk.wr >= 0) hi = min(hi, d1 + a.mk.wr + 1);
+      if (hi <= lo) lo = hi = 0;
+    }
+  }
+  *kbeg = lo;
+  *kend = hi;
 }
 
 /* 2^x with subnormal results flushed to zero: one MUFU.EX2 (exp2f also handles subnormals). */
@@ -109,7 +147,7 @@ template <bool BITS, int NW>
 __device__ __forceinline__ bool fwd_elem_visible(const BlockMask &bm, const uint64_t (&dw)[NW], int nt, int e, int c,
                                                  int rl) {
   if constexpr (BITS) return ((dw[nt >> 3] >> ((nt & 7) * 8 + e)) & 1u) != 0;
-  else return !(c >= bm.klim || c - rl > bm.cdiff);
+  else return !(c >= bm.klim || c - rl > bm.cdiff || c - rl < bm.clo);
 }
 
 /* The sm90 MASKED kernels' 16-bit additive mask (BITS, FAST): a partial block's tile (bm.bias_s), staged by producer

@@ -349,11 +349,9 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
   const cta_xyz_t cta = cta_grouped(hg, 1);
   const int64_t b = cta.z, h = cta.y, hk = h / (p.Hq / p.Hkv);
   const int64_t m0 = (int64_t)(gridDim.x - 1 - cta.x) * C::BM;
-  int64_t kbeg = 0, kend = p.Nk;
-  if (p.causal) {
-    const int64_t last_q = min(m0 + C::BM, p.Nq) - 1;
-    kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
-  }
+  /* the keys of the CTA's rows: causal, or a band's (fwd_tile_keys); MASKED from the rows' intervals below */
+  int64_t kbeg, kend;
+  fwd_tile_keys<C::BM>(a, m0, &kbeg, &kend);
   /* MASKED (windows, packed sequences: interval masks only, family.cu): the rows' key
      intervals in shared memory, the CTA's key blocks jb0.. from their union, and the keys
      inside every row's interval (blocks there take no per-element mask) */
@@ -612,7 +610,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
        and words live in the stage: read before the consumers release it (PVLAG: its K half), after
        which warp 1 overwrites them with those of block i + ST. */
     auto block_bits = [&](int st, int64_t kb0) {
-      BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
+      BlockMask bm = fwd_block_mask<BN, MASKED, C::BM>(a, m0, kb0, kin_lo, kin_hi);
       if constexpr (MASKED) {
         const int fl = dmap ? dfl_s[st] : BMAP_VISIBLE;
         /* the per-element visibility test where the intervals cut the block, a boolean mask's block is not full or
@@ -710,7 +708,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         __syncwarp();
         /* this warp is done with K(i); an additive mask's tile in the stage is read by the softmax: released after */
         if (lane == 0 && !biasd) mbar_arrive(bar + 8 * (ST + i % ST));
-        const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
+        const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false, C::BM>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
 #pragma unroll
         for (int e = 0; e < 4; ++e) alpha[0][0][e] = 1.f;
         fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED, EXPF, MPASS>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
@@ -894,6 +892,19 @@ bool sm90_fwd_bias_fits_d(void) {
   return Sm90Fwd<D, mm.BN, JVP, mm.ST, c.CS, true>::SMEM_BIAS <= 232448;
 }
 
+/* Whether a masked call is a band the unmasked kernels run (tiles.h sm90_fwd_band_on; JFA_SM90_FWD_BAND=1 / 0 per
+   call): a window (either side, with or without causal, any positions) without packed sequences or a dense mask.
+   Each CTA then loads the keys from its first row's window start to its last row's end (fwd_tile_keys) and tests
+   elements only in the blocks either edge crosses (fwd_block_mask's clo and cdiff), on the unmasked kernels' code
+   (EXPF, LEAN, three consumers at D = 64, as bwd.cuh sm90_bwd_band does for the backward); *a: a copy of the
+   call's arguments, whose FwdArgs band it sets. */
+static inline bool sm90_fwd_band(int D, bool jvp, FwdArgs *a) {
+  if (!a->masked || !a->mk.windowed || a->mk.nseq != 0 || a->mk.dm_kind != MASK_DENSE_NONE) return false;
+  if (!env_switch(sm90_fwd_band_on(D, jvp), "JFA_SM90_FWD_BAND")) return false;
+  a->band = 1;
+  return true;
+}
+
 /* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
 template <typename T, int D, bool JVP, int V>
 static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
@@ -901,6 +912,11 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
+  /* a band (sm90_fwd_band: a window alone) runs the unmasked kernels below with the window's edges (ab) */
+  FwdArgs ab = a;
+  const bool band = sm90_fwd_band(D, JVP, &ab);
+  const FwdArgs &u = band ? ab : a;
+  const bool unmasked = !a.masked || band;
   if constexpr (c.PERSIST && !JVP) {
     static_assert(c.BN == 128 && !c.CS && !c.NC && c.PVLAG,
                   "PERSIST: the PVLAG tiles at 128 keys a block, two consumers (fwd_persist.cuh Sm90Persist)");
@@ -908,7 +924,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        kernel, and accumulate mode (the ring's partial calls, beside its communication kernels) the
        non-persistent one (variant 7's) */
     if (!a.accumulate) {
-      if (!a.masked) return launch_persist_sm90a<T, D, DA, c.ST, false, c.PERSIST_XT, c.EXPF, c.MPASS>(a, t, st);
+      if (unmasked) return launch_persist_sm90a<T, D, DA, c.ST, false, c.PERSIST_XT, c.EXPF, c.MPASS>(u, t, st);
       if (a.mk.dm_kind == MASK_DENSE_NONE)
         return launch_persist_sm90a<T, D, DA, c.ST, true, c.PERSIST_XT, 0, c.MPASS>(a, t, st);
     }
@@ -921,12 +937,12 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        calls) and dense masks run the kernels below */
     if (!a.accumulate &&
         env_switch(sm90_jvp_persist_default(D, a.p.causal && !a.masked), "JFA_SM90_JVP_PERSIST")) {
-      if (!a.masked) return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(a, t, st);
+      if (unmasked) return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(u, t, st);
       if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);
     }
   }
-  if (!a.masked)
-    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(a, t, st);
+  if (unmasked)
+    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(u, t, st);
   return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);
 }
 

@@ -120,11 +120,8 @@ __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, Persist
     if (warp == 1) {
       int jb0 = 0, nblk = -1, kin_lo = 0, kin_hi = 0;
       if (!done) {
-        int64_t kbeg = 0, kend = p.Nk;
-        if (p.causal) {
-          const int64_t last_q = min(m0 + BM, p.Nq) - 1;
-          kend = min(p.Nk, max((int64_t)0, p.q_pos0 + last_q - p.k_pos0 + 1));
-        }
+        int64_t kbeg, kend;
+        fwd_tile_keys<BM>(a, m0, &kbeg, &kend);
         if constexpr (MASKED) {
           const int *s_lo = iv + 2 * BM * e, *s_hi = s_lo + BM;
           const CtaKeys ck = mask_cta_keys(a.mk, m0, BM, s_lo, s_hi);
@@ -161,7 +158,7 @@ __device__ __forceinline__ BlockMask persist_block_bits(const FwdArgs &a, int64_
                                                         int kin_hi, const int *s_lo, const int *s_hi, int wrow, int g,
                                                         int t4, uint64_t (&dw)[1][2][NT > 8 ? NT / 8 : 1]) {
   constexpr int NW = BN / 64 > 0 ? BN / 64 : 1;
-  BlockMask bm = fwd_block_mask<BN, MASKED>(a, m0, kb0, kin_lo, kin_hi);
+  BlockMask bm = fwd_block_mask<BN, MASKED, kPersistBM>(a, m0, kb0, kin_lo, kin_hi);
   if constexpr (MASKED) {
     if (bm.need) {
 #pragma unroll
@@ -424,7 +421,7 @@ __global__ void __launch_bounds__(384, 1)
             mbar_arrive(ifree);
           }
         }
-        const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
+        const BlockMask bm = MASKED ? bmk : fwd_block_mask<BN, false, C::BM>(a, m0, (int64_t)(jb0 + i) * BN, kin_lo, kin_hi);
 #pragma unroll
         for (int x = 0; x < 4; ++x) alpha[0][0][x] = 1.f;
         fwd_softmax_block<1, NT, 1, false, MASKED, true, MASKED, EXPF, MPASS>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,

@@ -467,6 +467,12 @@ static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
  *  heads' L2 reuse of common/cta_order.cuh), N = 16384 596 -> 604, window 439 -> 431; D = 96 543 -> 523 (one pair). So
  *  on where it won: D = 64 calls that are not plain causal. */
 constexpr bool sm90_jvp_persist_default(int D, bool causal) { return D == 64 && !causal; }
+/** Whether windows (without packed sequences or a dense mask) run the unmasked forward / JVP kernels as a band
+ *  (fwd.cuh sm90_fwd_band; JFA_SM90_FWD_BAND=1 / 0 overrides per call) at head dim D: the window's blocks inside
+ *  every row's keys on the unmasked code (EXPF, LEAN, NC), the per-element test only where an edge crosses a block.
+ *  Before the twenty-first session every window ran the MASKED kernels (intervals in shared memory, its rows'
+ *  visibility bits per block). */
+constexpr bool sm90_fwd_band_on(int /* D */, bool /* jvp */) { return true; }
 /** Whether the sm90 float32 backward (bwd_f32.cuh, D = 64, unmasked / causal) takes the calls it can
  *  by default (family.cu; JFA_SM90_F32_BWD=1 / 0 overrides per call). On since the sixth session of
  *  2026-12-02 (H200, N = 4096, B = 4, H = 32: 3xTF32 56.2 TFLOP/s against sm80's 51.1, TF32 91.1 against
