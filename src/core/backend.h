@@ -168,6 +168,10 @@ int jfa_cuda_device_count(void);                           /* 0 without CUDA or 
    0 SIMT, 1 mma.sync, 2 sm_90a (wgmma/TMA), -1 none yet. For the tests of the dispatch;
    exported from the shared library (not part of jfa.h) for the Python tests. */
 JFA_API int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward);
+/* The route of the context's last forward within its family, for the tests of the per-call switches: the sm90
+   family's 16-bit forward / JVP as bits (1 a persistent kernel, 2 the MASKED instantiation, 4 a window on the
+   unmasked kernel: sm90/sm90.h SM90_ROUTE_*), 0 for the other families and float32; -1 none yet. Exported as above. */
+JFA_API int jfa_cuda_last_route(jfa_context_t *ctx);
 /* The arithmetic of that call: 0 native (16-bit inputs, or the SIMT family), 1 float32 in one
    TF32 product (JFA_FLAG_ALLOW_TF32), 3 float32 in 3xTF32; -1 none yet. Exported as above. */
 JFA_API int jfa_cuda_last_precision(jfa_context_t *ctx, int backward);

@@ -137,6 +137,7 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
   const FwdCall c = {ctx, cs, p, q, k, v, qd, kd, vd, o, lse, od, mu, accumulate, &mk};
   const FwdRow *r;
   JFA_CHECK(first_row(kForward, c, &r));
+  cs->last_fwd_route = 0; /* the sm90 family's run sets its route */
   JFA_CHECK(r->run(c));
   cs->last_fwd = r->path;
   cs->last_fwd_prec = call_precision(ctx, q->dtype, r->path);

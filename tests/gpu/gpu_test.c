@@ -253,6 +253,23 @@ int gt_sm90_f32_dense_on(void) { return env_on("JFA_SM90_F32_DENSE", GT_SM90_F32
 
 int gt_sm90_bias_on(void) { return env_on("JFA_SM90_BIAS", GT_SM90_BIAS_DEFAULT); }
 
+/* src/kernels/sm90/tiles.h sm90_fwd_band_on (windows as bands on the unmasked kernels: the JVP's, not the
+   forward's, since the twenty-first session): keep in step */
+#define GT_SM90_FWD_BAND_JVP 1
+#define GT_SM90_FWD_BAND_FWD 0
+
+int gt_sm90_band_on(int jvp) { return env_on("JFA_SM90_FWD_BAND", jvp ? GT_SM90_FWD_BAND_JVP : GT_SM90_FWD_BAND_FWD); }
+
+int gt_last_path(jfa_context_t *gpu, int backward) { return jfa_cuda_last_kernel(gpu, backward); }
+
+int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want) {
+  const int got = jfa_cuda_last_route(gpu);
+  char msg[256];
+  snprintf(msg, sizeof(msg), "%s took route %d (expected %d in bits %d: persistent 1, masked 2, band 4)", name, got,
+           want, bits);
+  return tu_expect(msg, got >= 0 && (got & bits) == want);
+}
+
 /* src/kernels/sm90/tiles.h kSm90BwdBias (16-bit additive masks of aligned rows on the sm90 backward but at D = 256;
    on): keep in step */
 #define GT_SM90_BWD_BIAS_DEFAULT 1

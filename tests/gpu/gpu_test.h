@@ -42,6 +42,19 @@ void gt_require_gpu(void);
 /** Aborts the test (exit 1) with the jfa error message when s != JFA_SUCCESS. */
 void gt_ok(jfa_status_t s, const char *what);
 
+/** Route bits of jfa_cuda_last_route (src/core/backend.h; src/kernels/sm90/sm90.h SM90_ROUTE_*): the sm90 16-bit
+ *  forward / JVP on a persistent kernel, on its MASKED instantiation, a window as a band on the unmasked kernel. */
+enum { GT_ROUTE_PERSIST = 1, GT_ROUTE_MASKED = 2, GT_ROUTE_BAND = 4 };
+/** Whether the sm90 16-bit forward (jvp = 0) or JVP runs a window alone (no packed sequences, no dense mask) as a
+ *  band on its unmasked kernels: the library's tiles.h sm90_fwd_band_on (the JVP only), JFA_SM90_FWD_BAND=1 / 0
+ *  overriding. */
+int gt_sm90_band_on(int jvp);
+/** The kernel family of the context's last forward (backward = 0), backward (1) or backward-JVP (2):
+ *  jfa_cuda_last_kernel (GT_PATH_*, -1 none yet). */
+int gt_last_path(jfa_context_t *gpu, int backward);
+/** Checks that the context's last forward took route `want` in the GT_ROUTE_* bits `bits` (jfa_cuda_last_route). */
+int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want);
+
 /** Kernel families of jfa_cuda_last_kernel (src/core/backend.h; the folders of src/kernels). */
 enum { GT_PATH_SIMT = 0, GT_PATH_SM80 = 1, GT_PATH_SM90 = 2 };
 /** The kernel family jfa must pick for the forward of a 16-bit, unmasked (or causal) call with

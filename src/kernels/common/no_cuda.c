@@ -86,6 +86,11 @@ int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward) {
   return -1;
 }
 
+int jfa_cuda_last_route(jfa_context_t *ctx) {
+  (void)ctx;
+  return -1;
+}
+
 int jfa_cuda_last_precision(jfa_context_t *ctx, int backward) {
   (void)ctx;
   (void)backward;

@@ -157,17 +157,25 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, const Sm90Tensors &t, bool jv
   JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 %s kernel for head dim %d", jvp ? "JVP" : "forward", a.Dreal);
 }
 
+/* The route the 16-bit forward being launched on this thread took (sm90.h SM90_ROUTE_*; fwd.cuh notes it at its
+   launch), which sm90_fwd_run keeps in the context's CudaState for jfa_cuda_last_route. */
+static thread_local int t_route = 0;
+void sm90_route_note(int route) { t_route = route; }
+
 jfa_status_t sm90_fwd_run(const FwdCall &c) {
   FwdArgs a;
   fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
   /* a 16-bit additive mask (fwd_bias_why_not took it): its tiles by TMA */
   const Sm90Tensors t = {c.q, c.k, c.v, c.qd, c.kd, c.vd, mask_bias16(*c.mk) ? c.p->dmask : nullptr};
   cudaStream_t st = ctx_stream(c.ctx);
+  t_route = 0;
 #ifdef JFA_SM90_F32
   if (c.q->dtype == JFA_DTYPE_FLOAT32) return fwd_f32_dispatch(c, a, t, st);
 #endif
-  if (c.q->dtype == JFA_DTYPE_BFLOAT16) return fwd_dispatch<__nv_bfloat16>(a, t, c.qd != nullptr, st);
-  return fwd_dispatch<__half>(a, t, c.qd != nullptr, st);
+  const jfa_status_t s = c.q->dtype == JFA_DTYPE_BFLOAT16 ? fwd_dispatch<__nv_bfloat16>(a, t, c.qd != nullptr, st)
+                                                         : fwd_dispatch<__half>(a, t, c.qd != nullptr, st);
+  c.cs->last_fwd_route = t_route;
+  return s;
 }
 
 /* ---- backward (bwd.cuh): declines every call under JFA_SM90_BWD=0 (backend.cu) ---- */

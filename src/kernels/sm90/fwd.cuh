@@ -924,9 +924,14 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        kernel, and accumulate mode (the ring's partial calls, beside its communication kernels) the
        non-persistent one (variant 7's) */
     if (!a.accumulate) {
-      if (unmasked) return launch_persist_sm90a<T, D, DA, c.ST, false, c.PERSIST_XT, c.EXPF, c.MPASS>(u, t, st);
-      if (a.mk.dm_kind == MASK_DENSE_NONE)
+      if (unmasked) {
+        sm90_route_note(SM90_ROUTE_PERSIST | (band ? SM90_ROUTE_BAND : 0));
+        return launch_persist_sm90a<T, D, DA, c.ST, false, c.PERSIST_XT, c.EXPF, c.MPASS>(u, t, st);
+      }
+      if (a.mk.dm_kind == MASK_DENSE_NONE) {
+        sm90_route_note(SM90_ROUTE_PERSIST | SM90_ROUTE_MASKED);
         return launch_persist_sm90a<T, D, DA, c.ST, true, c.PERSIST_XT, 0, c.MPASS>(a, t, st);
+      }
     }
   }
   /* masked calls (sm90_fwd_masked_tile); EXPF's share of exponentials is left to unmasked calls */
@@ -937,10 +942,17 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        calls) and dense masks run the kernels below */
     if (!a.accumulate &&
         env_switch(sm90_jvp_persist_default(D, a.p.causal && !a.masked), "JFA_SM90_JVP_PERSIST")) {
-      if (unmasked) return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(u, t, st);
-      if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);
+      if (unmasked) {
+        sm90_route_note(SM90_ROUTE_PERSIST | (band ? SM90_ROUTE_BAND : 0));
+        return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(u, t, st);
+      }
+      if (a.mk.dm_kind == MASK_DENSE_NONE) {
+        sm90_route_note(SM90_ROUTE_PERSIST | SM90_ROUTE_MASKED);
+        return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);
+      }
     }
   }
+  sm90_route_note(unmasked ? (band ? SM90_ROUTE_BAND : 0) : SM90_ROUTE_MASKED);
   if (unmasked)
     return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(u, t, st);
   return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);

@@ -469,10 +469,13 @@ static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
 constexpr bool sm90_jvp_persist_default(int D, bool causal) { return D == 64 && !causal; }
 /** Whether windows (without packed sequences or a dense mask) run the unmasked forward / JVP kernels as a band
  *  (fwd.cuh sm90_fwd_band; JFA_SM90_FWD_BAND=1 / 0 overrides per call) at head dim D: the window's blocks inside
- *  every row's keys on the unmasked code (EXPF, LEAN, NC), the per-element test only where an edge crosses a block.
- *  Before the twenty-first session every window ran the MASKED kernels (intervals in shared memory, its rows'
- *  visibility bits per block). */
-constexpr bool sm90_fwd_band_on(int /* D */, bool /* jvp */) { return true; }
+ *  every row's keys on the unmasked code (LEAN, STV at D = 256, the persistent JVP at D = 64), the per-element test
+ *  only where an edge crosses a block. Before the twenty-first session every window ran the MASKED kernels
+ *  (intervals in shared memory, the rows' visibility bits per block). H200, twenty-first session call 2 (two A / B
+ *  pairs, bf16, causal window of 2048 at N = 16384, D = 256 at N = 8192; TFLOP/s MASKED -> band): JVP D = 64 360 ->
+ *  444 (+23%), 96 422 -> 428, 128 470 -> 483 (+3%), 256 268 -> 361 (+35%); forward D = 64 274 -> 265, 96 323 -> 333,
+ *  128 518 -> 492 (-5%), 256 430 -> 408: on for the JVP only. */
+constexpr bool sm90_fwd_band_on(int /* D */, bool jvp) { return jvp; }
 /** Whether the sm90 float32 backward (bwd_f32.cuh, D = 64, unmasked / causal) takes the calls it can
  *  by default (family.cu; JFA_SM90_F32_BWD=1 / 0 overrides per call). On since the sixth session of
  *  2026-12-02 (H200, N = 4096, B = 4, H = 32: 3xTF32 56.2 TFLOP/s against sm80's 51.1, TF32 91.1 against
