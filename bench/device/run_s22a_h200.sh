@@ -1,0 +1,52 @@
+#!/bin/bash
+# run_s22a_h200.sh - written at the end of the twenty-first session for the next one's first call (from the repository
+# root): a tuning build of every head dim (-Werror), then
+#   1. the tuning entries that have never run on a GPU (the nineteenth session's test_gpu_sm90_variants variant 30,
+#      test_gpu_{masks,modes,nan}_tune8 / _tune9 with 16-bit biases; run_s20a's second step, whose call was lost);
+#   2. a sweep of the weak lanes over variants that need no new code (jfa_bench, bf16, median of its runs):
+#      - the D = 64 causal forward at N = 4096 (0.91x cuDNN, 79% of its non-causal): JFA_TUNE_SM90A 0 (three
+#        consumers, PVLAG), 13 / 14 (two consumers, PVLAG, 3 / 4 stages), 22 (two, OVERLAP), 29 (persistent);
+#      - the D = 64 window forward (57% of causal): variants 0 / 29 x JFA_SM90_FWD_BAND 0 / 1;
+#      - the D = 128 window JVP (~70-76% of causal): JFA_SM90_JVP_PERSIST 0 / 1 x JFA_SM90_FWD_BAND 0 / 1 (the
+#        persistent JVP on the band was never measured);
+#   3. the tuning suite's other entries (ctest -L gpu without the 64-bit and the default suite's own), in the time left.
+# DL: the deadline (default 570). Logs in $OUT.   DL=570 bash bench/device/run_s22a_h200.sh
+set -u
+OUT=${OUT:-/tmp/jfa_s22a}
+mkdir -p "$OUT"
+. bench/device/h200_build.sh
+T0=$(date +%s)
+DL=${DL:-570}
+B=build-s22a
+jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON -DJFA_TUNING=ON
+(cd $B && timeout $(left 300) ctest -R "sm90_variants|_(masks|modes|nan)_tune[89]$" -j8 --timeout 240 \
+  --output-on-failure) > "$OUT/ctest_tune.log" 2>&1
+grep -E "tests passed|Failed|\*\*\*|Not Run|Passed|Timeout" "$OUT/ctest_tune.log" | head -30
+grep '^\[FAIL\]' "$OUT/ctest_tune.log" | head
+echo "t=$(( $(date +%s) - T0 ))"
+{
+  for v in 0 13 14 22 29; do
+    echo "== D = 64 causal N = 4096, JFA_TUNE_SM90A=$v"
+    JFA_TUNE_SM90A=$v jfa_bench_rows --case 4096 64 1
+  done
+  for v in 0 29; do
+    for bd in 0 1; do
+      echo "== D = 64 window 2048 N = 16384, JFA_TUNE_SM90A=$v JFA_SM90_FWD_BAND=$bd"
+      JFA_TUNE_SM90A=$v JFA_SM90_FWD_BAND=$bd jfa_bench_rows --window 16384 64 2048
+    done
+  done
+  for pv in 0 1; do
+    for bd in 0 1; do
+      echo "== D = 128 window 2048 N = 16384, JFA_SM90_JVP_PERSIST=$pv JFA_SM90_FWD_BAND=$bd"
+      JFA_SM90_JVP_PERSIST=$pv JFA_SM90_FWD_BAND=$bd jfa_bench_rows --window 16384 128 2048
+    done
+  done
+  echo "== causal references: D = 64 / 128, B = 1, N = 16384"
+  jfa_bench_rows --causal 1 16384 64
+  jfa_bench_rows --causal 1 16384 128
+} 2>&1 | tee "$OUT/sweep.log"
+echo "t=$(( $(date +%s) - T0 ))"
+(cd $B && timeout $(left 3) ctest -L gpu -E "64bit|_tune[89]$|sm90_variants" -j8 --timeout 240 \
+  --output-on-failure) > "$OUT/ctest.log" 2>&1
+grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -30; grep '^\[FAIL\]' "$OUT/ctest.log" | head
+echo "t=$(( $(date +%s) - T0 ))"
