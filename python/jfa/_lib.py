@@ -257,12 +257,17 @@ def _declare(h):
         fn.restype = res
         fn.argtypes = args
     # Private queries of the CUDA dispatch (src/core/backend.h), for the tests: the kernel family
-    # and the float32 arithmetic of a context's last call. Absent from builds that predate them.
+    # and the float32 arithmetic of a context's last call, and its last forward's route within the
+    # family (sm90: persistent 1, MASKED 2, a window as a band 4). Absent from builds that predate them.
     for name in ("jfa_cuda_last_kernel", "jfa_cuda_last_precision"):
         fn = getattr(h, name, None)
         if fn is not None:
             fn.restype = c_int
             fn.argtypes = [c_vp, c_int]
+    fn = getattr(h, "jfa_cuda_last_route", None)
+    if fn is not None:
+        fn.restype = c_int
+        fn.argtypes = [c_vp]
     # The exported jfa_attention_params_init / jfa_ring_config_init are jfa 0.1's (untagged
     # layouts, for old binaries); in C, jfa.h makes these names macros for the versioned inits.
     # The same here: callers of h.jfa_*_init(byref(struct)) get the versioned init.
