@@ -9,7 +9,8 @@
 #      - the D = 64 window forward (57% of causal): variants 0 / 29 x JFA_SM90_FWD_BAND 0 / 1;
 #      - the D = 128 window JVP (~70-76% of causal): JFA_SM90_JVP_PERSIST 0 / 1 x JFA_SM90_FWD_BAND 0 / 1 (the
 #        persistent JVP on the band was never measured);
-#   3. the tuning suite's other entries (ctest -L gpu without the 64-bit and the default suite's own), in the time left.
+#   3. ncu of the D = 128 window forward on its MASKED kernel and on the band (the band's -5%);
+#   4. the tuning suite's other entries (ctest -L gpu without the 64-bit and the default suite's own), in the time left.
 # DL: the deadline (default 570). Logs in $OUT.   DL=570 bash bench/device/run_s22a_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s22a}
@@ -46,6 +47,16 @@ echo "t=$(( $(date +%s) - T0 ))"
   jfa_bench_rows --causal 1 16384 128
 } 2>&1 | tee "$OUT/sweep.log"
 echo "t=$(( $(date +%s) - T0 ))"
+# the forward's band against its MASKED kernel on the same window (call 2 of the twenty-first session: -5%, not
+# understood): ncu of the persistent D = 128 forward, one launch after two, each way
+for bd in 0 1; do
+  echo "== ncu D = 128 window 2048 N = 16384 forward, JFA_SM90_FWD_BAND=$bd"
+  JFA_SM90_FWD_BAND=$bd JFA_BENCH_ITERS=1 timeout $(left 200) ncu --kernel-name-base demangled --launch-skip 2 \
+    --launch-count 1 -k "regex:fwd_persist_sm90a_kernel" --section SpeedOfLight --section WarpStateStats \
+    --section InstructionStats --metrics "regex:sm__pipe_tensor_cycles_active\.avg\.pct_of_peak_sustained_active" \
+    $B/bench/jfa_bench --window 16384 128 2048 > "$OUT/ncu_band$bd.log" 2>&1
+  grep -E "Duration|pct_of_peak|Warp Cycles Per Issued|Executed Instructions  |Issue Slots Busy" "$OUT/ncu_band$bd.log" | head
+done 2>&1 | tee "$OUT/ncu.log"
 (cd $B && timeout $(left 3) ctest -L gpu -E "64bit|_tune[89]$|sm90_variants" -j8 --timeout 240 \
   --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -30; grep '^\[FAIL\]' "$OUT/ctest.log" | head
