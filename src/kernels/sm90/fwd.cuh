@@ -896,8 +896,8 @@ bool sm90_fwd_bias_fits_d(void) {
    call): a window (either side, with or without causal, any positions) without packed sequences or a dense mask.
    Each CTA then loads the keys from its first row's window start to its last row's end (fwd_tile_keys) and tests
    elements only in the blocks either edge crosses (fwd_block_mask's clo and cdiff), on the unmasked kernels' code
-   (EXPF, LEAN, three consumers at D = 64, as bwd.cuh sm90_bwd_band does for the backward); *a: a copy of the
-   call's arguments, whose FwdArgs band it sets. */
+   (LEAN, the two rings at D = 256, three consumers at D = 64), as bwd.cuh sm90_bwd_band does for the backward; *a:
+   a copy of the call's arguments, whose FwdArgs band it sets. */
 static inline bool sm90_fwd_band(int D, bool jvp, FwdArgs *a) {
   if (!a->masked || !a->mk.windowed || a->mk.nseq != 0 || a->mk.dm_kind != MASK_DENSE_NONE) return false;
   if (!env_switch(sm90_fwd_band_on(D, jvp), "JFA_SM90_FWD_BAND")) return false;
