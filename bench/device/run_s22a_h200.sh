@@ -7,6 +7,8 @@
 #      - the D = 64 causal forward at N = 4096 (0.91x cuDNN, 79% of its non-causal): JFA_TUNE_SM90A 0 (three
 #        consumers, PVLAG), 13 / 14 (two consumers, PVLAG, 3 / 4 stages), 22 (two, OVERLAP), 29 (persistent);
 #      - the D = 64 window forward (57% of causal): variants 0 / 29 x JFA_SM90_FWD_BAND 0 / 1;
+#      - the D = 96 forward (0.69x D = 128's): variant 31 (three consumers at BN = 96, added in the twenty-first
+#        session; test_gpu_sm90_variants checks it in step 1) against 0;
 #      - the D = 128 window JVP (~70-76% of causal): JFA_SM90_JVP_PERSIST 0 / 1 x JFA_SM90_FWD_BAND 0 / 1 (the
 #        persistent JVP on the band was never measured);
 #   3. ncu of the D = 128 window forward on its MASKED kernel and on the band (the band's -5%);
@@ -29,6 +31,11 @@ echo "t=$(( $(date +%s) - T0 ))"
   for v in 0 13 14 22 29; do
     echo "== D = 64 causal N = 4096, JFA_TUNE_SM90A=$v"
     JFA_TUNE_SM90A=$v jfa_bench_rows --case 4096 64 1
+  done
+  for v in 0 31; do
+    echo "== D = 96 N = 4096 non-causal / causal, JFA_TUNE_SM90A=$v (31: three consumers at BN = 96, never run before)"
+    JFA_TUNE_SM90A=$v jfa_bench_rows --case 4096 96 0
+    JFA_TUNE_SM90A=$v jfa_bench_rows --case 4096 96 1
   done
   for v in 0 29; do
     for bd in 0 1; do

@@ -362,6 +362,13 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* D = 64, the masked tiles of row 0 (MASKV) since the nineteenth session: 29's kernel not persistent (13 with MPASS);
      unmasked calls run it too under JFA_TUNE_SM90A=30 */
   {OP_FWD,  0,  64, 30,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  /* D = 96 with three consumer warpgroups (issue 18: the D = 96 forward at 0.69x D = 128's, below D = 64's
+     three-consumer rate; twenty-first session, not yet run on a GPU): 192 rows a CTA, PVLAG with MPASS, no PAD (P V over 96
+     columns as 64 + 32), BN = 96, 3 stages (S 48 + P 24 + O 48 registers a thread: D = 64's 20 has 64 + 32 + 32);
+     ptxas at 160 registers: 0 spills (at BN = 128, 2 stages: 144 bytes, not kept). Masked calls run row 0's
+     kernels (BNM: unused) */
+  /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
+  {OP_FWD,  0,  96, 31,    96,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
