@@ -232,6 +232,12 @@ __device__ __forceinline__ uint64_t bits_range(int lo, int hi) {
   return h & ~l;
 }
 
+/** Word k (keys 64 k.. of a block) of a row's visible keys [rlo, rhi), both relative to the block's first key: the
+ *  sm90 MASKED forwards' per-row visibility bits (fwd.cuh block_bits, fwd_persist.cuh persist_block_bits). */
+__device__ __forceinline__ uint64_t interval_word(int rlo, int rhi, int k) {
+  return bits_range(min(max(rlo - 64 * k, 0), 64), min(max(rhi - 64 * k, 0), 64));
+}
+
 /** Issues cp.async copies of a boolean mask's bits of rows q0.. (BM of them) for keys n0..
  *  (NWB words, n0 a multiple of 64) into dst[BM][NWB] (shared memory, 8-byte aligned); rows
  *  past Nq are zero-filled. The caller commits and waits with its other copies. */

@@ -112,7 +112,7 @@ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0
 }
 
 /* The keys [*kbeg, *kend) the unmasked kernels' CTA rows m0.. (BM of them) may see: every key, the causal
-   diagonal's of the last row, or (BM > 0, FwdArgs band) from the first row's window start to the last row's end
+   diagonal's of the last row, or (FwdArgs band) from the first row's window start to the last row's end
    (none when that range is empty: rows before or after every key). A band's rows see rising intervals
    (mask_row_keys without packed sequences), so the range holds every row's; its blocks' per-element test is
    fwd_block_mask's. */
@@ -122,12 +122,10 @@ __device__ __forceinline__ void fwd_tile_keys(const FwdArgs &a, int64_t m0, int6
   const int64_t d1 = p.q_pos0 + min(m0 + BM, p.Nq) - 1 - p.k_pos0; /* the last row's: key j has rel = j - d */
   int64_t lo = 0, hi = p.Nk;
   if (p.causal) hi = min(hi, max((int64_t)0, d1 + 1));
-  if constexpr (BM > 0) {
-    if (a.band) {
-      if (a.mk.wl >= 0) lo = max(lo, p.q_pos0 + m0 - p.k_pos0 - a.mk.wl);
-      if (a.mk.wr >= 0) hi = min(hi, d1 + a.mk.wr + 1);
-      if (hi <= lo) lo = hi = 0;
-    }
+  if (a.band) {
+    if (a.mk.wl >= 0) lo = max(lo, p.q_pos0 + m0 - p.k_pos0 - a.mk.wl);
+    if (a.mk.wr >= 0) hi = min(hi, d1 + a.mk.wr + 1);
+    if (hi <= lo) lo = hi = 0;
   }
   *kbeg = lo;
   *kend = hi;

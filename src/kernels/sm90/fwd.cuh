@@ -632,7 +632,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
             const int rlo = s_lo[rl] - (int)kb0, rhi = s_hi[rl] - (int)kb0;
 #pragma unroll
             for (int k = 0; k < NW; ++k) {
-              uint64_t x = bits_range(min(max(rlo - 64 * k, 0), 64), min(max(rhi - 64 * k, 0), 64));
+              uint64_t x = interval_word(rlo, rhi, k);
               /* BN < 64: the block is part of its word (bits from key kb0 % 64) */
               if (bmap_partial(fl) && dense) x &= dmw_s[(st * C::BM + rl) * NW + k] >> (BN < 64 ? (int)(kb0 & 63) : 0);
               else if (bmap_empty(fl)) x = 0;
@@ -912,11 +912,12 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
-  /* a band (sm90_fwd_band: a window alone) runs the unmasked kernels below with the window's edges (ab) */
-  FwdArgs ab = a;
-  const bool band = sm90_fwd_band(D, JVP, &ab);
-  const FwdArgs &u = band ? ab : a;
+  /* the unmasked kernels' arguments: a band (sm90_fwd_band: a window alone) runs them with the window's edges */
+  FwdArgs u = a;
+  const bool band = sm90_fwd_band(D, JVP, &u);
   const bool unmasked = !a.masked || band;
+  /* the route jfa_cuda_last_route reports (sm90.h; a persistent kernel adds SM90_ROUTE_PERSIST) */
+  const int route = band ? SM90_ROUTE_BAND : unmasked ? 0 : SM90_ROUTE_MASKED;
   if constexpr (c.PERSIST && !JVP) {
     static_assert(c.BN == 128 && !c.CS && !c.NC && c.PVLAG,
                   "PERSIST: the PVLAG tiles at 128 keys a block, two consumers (fwd_persist.cuh Sm90Persist)");
@@ -924,14 +925,10 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        kernel, and accumulate mode (the ring's partial calls, beside its communication kernels) the
        non-persistent one (variant 7's) */
     if (!a.accumulate) {
-      if (unmasked) {
-        sm90_route_note(SM90_ROUTE_PERSIST | (band ? SM90_ROUTE_BAND : 0));
-        return launch_persist_sm90a<T, D, DA, c.ST, false, c.PERSIST_XT, c.EXPF, c.MPASS>(u, t, st);
-      }
-      if (a.mk.dm_kind == MASK_DENSE_NONE) {
-        sm90_route_note(SM90_ROUTE_PERSIST | SM90_ROUTE_MASKED);
+      sm90_route_note(SM90_ROUTE_PERSIST | route); /* the note before the kernels below replaces it where they run */
+      if (unmasked) return launch_persist_sm90a<T, D, DA, c.ST, false, c.PERSIST_XT, c.EXPF, c.MPASS>(u, t, st);
+      if (a.mk.dm_kind == MASK_DENSE_NONE)
         return launch_persist_sm90a<T, D, DA, c.ST, true, c.PERSIST_XT, 0, c.MPASS>(a, t, st);
-      }
     }
   }
   /* masked calls (sm90_fwd_masked_tile); EXPF's share of exponentials is left to unmasked calls */
@@ -942,17 +939,12 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        calls) and dense masks run the kernels below */
     if (!a.accumulate &&
         env_switch(sm90_jvp_persist_default(D, a.p.causal && !a.masked), "JFA_SM90_JVP_PERSIST")) {
-      if (unmasked) {
-        sm90_route_note(SM90_ROUTE_PERSIST | (band ? SM90_ROUTE_BAND : 0));
-        return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(u, t, st);
-      }
-      if (a.mk.dm_kind == MASK_DENSE_NONE) {
-        sm90_route_note(SM90_ROUTE_PERSIST | SM90_ROUTE_MASKED);
-        return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);
-      }
+      sm90_route_note(SM90_ROUTE_PERSIST | route); /* the note before the kernels below replaces it where they run */
+      if (unmasked) return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(u, t, st);
+      if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);
     }
   }
-  sm90_route_note(unmasked ? (band ? SM90_ROUTE_BAND : 0) : SM90_ROUTE_MASKED);
+  sm90_route_note(route);
   if (unmasked)
     return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(u, t, st);
   return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);

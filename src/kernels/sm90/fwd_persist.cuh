@@ -150,6 +150,25 @@ __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, Persist
   }
 }
 
+/* Thread 0 of a persistent kernel (this file's forward, jvp_persist.cuh's JVP): the barriers of its NQB Q buffers
+   (qfull: the TMA thread's load; qempty: the 8 consumer warps' release) and of its ring of NI tile descriptions
+   (ifull: persist_describe_tiles' 96 producer threads; iempty: the 8 consumer warps and the TMA thread), at their
+   byte offsets in the kernel's barrier block bar. */
+template <int NQB, int NI>
+__device__ __forceinline__ void persist_init_rings(uint32_t bar, uint32_t qfull, uint32_t qempty, uint32_t ifull,
+                                                   uint32_t iempty) {
+#pragma unroll
+  for (int q = 0; q < NQB; ++q) {
+    mbar_init(bar + qfull + 8 * q, 1);
+    mbar_init(bar + qempty + 8 * q, 8);
+  }
+#pragma unroll
+  for (int e = 0; e < NI; ++e) {
+    mbar_init(bar + ifull + 8 * e, 96);
+    mbar_init(bar + iempty + 8 * e, 9);
+  }
+}
+
 /* The mask of key block kb0.. (BN keys) for the tile's rows m0.. and (MASKED) this lane's two rows' visibility bits
    from their key intervals s_lo / s_hi (CTA-local rows wrow + g and + 8): fwd.cuh's block_bits without a dense mask,
    for the persistent kernels (this file's forward, jvp_persist.cuh's JVP) */
@@ -167,8 +186,7 @@ __device__ __forceinline__ BlockMask persist_block_bits(const FwdArgs &a, int64_
         const int rlo = s_lo[rl] - (int)kb0, rhi = s_hi[rl] - (int)kb0;
 #pragma unroll
         for (int kw = 0; kw < NW; ++kw) {
-          const uint64_t x = bits_range(min(max(rlo - 64 * kw, 0), 64), min(max(rhi - 64 * kw, 0), 64));
-          dw[0][rr][NT > 8 ? kw : 0] = x >> (2 * t4);
+          dw[0][rr][NT > 8 ? kw : 0] = interval_word(rlo, rhi, kw) >> (2 * t4);
         }
       }
     }
@@ -255,16 +273,7 @@ __global__ void __launch_bounds__(384, 1)
       mbar_init(bar + C::B_VFULL + 8 * s, 1);
       mbar_init(bar + C::B_VEMPTY + 8 * s, 8);
     }
-#pragma unroll
-    for (int q = 0; q < C::NQB; ++q) {
-      mbar_init(bar + C::B_QFULL + 8 * q, 1);
-      mbar_init(bar + C::B_QEMPTY + 8 * q, 8);
-    }
-#pragma unroll
-    for (int e = 0; e < NI; ++e) {
-      mbar_init(bar + C::B_IFULL + 8 * e, 96); /* warps 1..3 */
-      mbar_init(bar + C::B_IEMPTY + 8 * e, 9); /* the consumer warps and the TMA thread */
-    }
+    persist_init_rings<C::NQB, NI>(bar, C::B_QFULL, C::B_QEMPTY, C::B_IFULL, C::B_IEMPTY);
     mbar_fence_init();
   }
   __syncthreads();

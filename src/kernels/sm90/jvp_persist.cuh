@@ -85,16 +85,7 @@ __global__ void __launch_bounds__(384, 1)
       mbar_init(bar + C::B_FULL + 8 * s, 1);
       mbar_init(bar + C::B_EMPTY + 8 * s, 8); /* one arrival per consumer warp */
     }
-#pragma unroll
-    for (int q = 0; q < NQB; ++q) {
-      mbar_init(bar + C::B_QFULL + 8 * q, 1);
-      mbar_init(bar + C::B_QEMPTY + 8 * q, 8);
-    }
-#pragma unroll
-    for (int e = 0; e < NI; ++e) {
-      mbar_init(bar + C::B_IFULL + 8 * e, 96); /* warps 1..3 */
-      mbar_init(bar + C::B_IEMPTY + 8 * e, 9); /* the consumer warps and the TMA thread */
-    }
+    persist_init_rings<NQB, NI>(bar, C::B_QFULL, C::B_QEMPTY, C::B_IFULL, C::B_IEMPTY);
     mbar_fence_init();
   }
   __syncthreads();
