@@ -258,9 +258,11 @@ int gt_sm90_bias_on(void) { return env_on("JFA_SM90_BIAS", GT_SM90_BIAS_DEFAULT)
 #define GT_SM90_FWD_BAND_JVP 1
 #define GT_SM90_FWD_BAND_FWD 0
 
-int gt_sm90_band_on(int jvp) { return env_on("JFA_SM90_FWD_BAND", jvp ? GT_SM90_FWD_BAND_JVP : GT_SM90_FWD_BAND_FWD); }
-
-int gt_last_path(jfa_context_t *gpu, int backward) { return jfa_cuda_last_kernel(gpu, backward); }
+int gt_expected_route(int windowed, int packed, int dense, int jvp) {
+  const int band_on = env_on("JFA_SM90_FWD_BAND", jvp ? GT_SM90_FWD_BAND_JVP : GT_SM90_FWD_BAND_FWD);
+  if (windowed && !packed && !dense && band_on) return GT_ROUTE_BAND;
+  return windowed || packed || dense ? GT_ROUTE_MASKED : 0;
+}
 
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want) {
   const int got = jfa_cuda_last_route(gpu);

@@ -45,13 +45,11 @@ void gt_ok(jfa_status_t s, const char *what);
 /** Route bits of jfa_cuda_last_route (src/core/backend.h; src/kernels/sm90/sm90.h SM90_ROUTE_*): the sm90 16-bit
  *  forward / JVP on a persistent kernel, on its MASKED instantiation, a window as a band on the unmasked kernel. */
 enum { GT_ROUTE_PERSIST = 1, GT_ROUTE_MASKED = 2, GT_ROUTE_BAND = 4 };
-/** Whether the sm90 16-bit forward (jvp = 0) or JVP runs a window alone (no packed sequences, no dense mask) as a
- *  band on its unmasked kernels: the library's tiles.h sm90_fwd_band_on (the JVP only), JFA_SM90_FWD_BAND=1 / 0
- *  overriding. */
-int gt_sm90_band_on(int jvp);
-/** The kernel family of the context's last forward (backward = 0), backward (1) or backward-JVP (2):
- *  jfa_cuda_last_kernel (GT_PATH_*, -1 none yet). */
-int gt_last_path(jfa_context_t *gpu, int backward);
+/** The GT_ROUTE_MASKED / GT_ROUTE_BAND bits the sm90 16-bit forward (jvp = 0) or JVP must report for a call with
+ *  these masks: a window alone (windowed, no packed sequences, no dense mask) as a band on the unmasked kernels where
+ *  the library's tiles.h sm90_fwd_band_on says so (the JVP only; JFA_SM90_FWD_BAND=1 / 0 overrides), any other mask
+ *  beyond causal on the MASKED instantiation, none 0. */
+int gt_expected_route(int windowed, int packed, int dense, int jvp);
 /** Checks that the context's last forward took route `want` in the GT_ROUTE_* bits `bits` (jfa_cuda_last_route). */
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want);
 

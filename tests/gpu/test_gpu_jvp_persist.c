@@ -122,13 +122,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     snprintf(nm, sizeof nm, "case %d jvp (%s)", ci, what[run]);
     gt_check_path(gpu, nm, 0, gt_expected_jvp_path(D));
     if (gt_expected_jvp_path(D) == GT_PATH_SM90) {
-      /* the route: persistent in runs 1 and 2; a window alone as a band (gt_sm90_band_on), other interval masks
-         (windows with packed sequences, packed sequences) on the MASKED kernel */
-      const int windowed = c->wl != UNB || c->wr != UNB, masked = windowed || ns > 0;
-      const int band = windowed && ns == 0 && gt_sm90_band_on(1);
+      /* the route: persistent in runs 1 and 2; windows and packed sequences as gt_expected_route says */
       snprintf(nm, sizeof nm, "case %d jvp route (%s)", ci, what[run]);
       gt_check_route(gpu, nm, GT_ROUTE_PERSIST | GT_ROUTE_MASKED | GT_ROUTE_BAND,
-                     (run > 0 ? GT_ROUTE_PERSIST : 0) | (band ? GT_ROUTE_BAND : masked ? GT_ROUTE_MASKED : 0));
+                     (run > 0 ? GT_ROUTE_PERSIST : 0) | gt_expected_route(c->wl != UNB || c->wr != UNB, ns > 0, 0, 1));
     }
     snprintf(nm, sizeof nm, "case %d jvp O (%s)", ci, what[run]), gt_compare(nm, o.val, ro, nq, tol);
     snprintf(nm, sizeof nm, "case %d jvp lse (%s)", ci, what[run]), gt_compare(nm, lse.val, rlse, nr, tol);

@@ -208,18 +208,12 @@ static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
   free(stage), free(val), free(r);
 }
 
-/* What decides a 16-bit call's sm90 route: a window alone (no packed sequences, no dense mask), any mask beyond
-   causal. */
-typedef struct {
-  int half, window_alone, beyond;
-} route_case_t;
-
-/* Where the last forward (jvp = 0) or JVP ran on sm90 in 16 bits: the band (GT_ROUTE_BAND) for a window alone where
-   gt_sm90_band_on, else the MASKED instantiation (GT_ROUTE_MASKED) for any mask beyond causal. */
-static void check_route(jfa_context_t *gpu, const char *nm, const route_case_t *rt, int jvp) {
-  if (!rt->half || gt_last_path(gpu, 0) != GT_PATH_SM90) return;
-  const int band = rt->window_alone && gt_sm90_band_on(jvp);
-  gt_check_route(gpu, nm, GT_ROUTE_MASKED | GT_ROUTE_BAND, band ? GT_ROUTE_BAND : rt->beyond ? GT_ROUTE_MASKED : 0);
+/* Where case c's last forward (jvp = 0) or JVP ran, when that was the sm90 family in 16 bits: gt_expected_route (ns:
+   its packed sequences). */
+static void check_route(jfa_context_t *gpu, const char *nm, const mcase_t *c, int ns, int jvp) {
+  if (c->dt == F32 || jfa_cuda_last_kernel(gpu, 0) != GT_PATH_SM90) return;
+  gt_check_route(gpu, nm, GT_ROUTE_MASKED | GT_ROUTE_BAND,
+                 gt_expected_route(c->wl != UNB || c->wr != UNB, ns > 0, c->dense != DN_NONE, jvp));
 }
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
@@ -285,10 +279,6 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
          (long long)empty_keys, (long long)(B * Hkv * Nk));
 
   char nm[128];
-  /* the sm90 16-bit forward / JVP's route (jfa_cuda_last_route): a window alone as a band on the unmasked kernel
-     where gt_sm90_band_on (the JVP by default), else every mask beyond causal on the MASKED instantiation */
-  const int windowed = c->wl != UNB || c->wr != UNB, beyond = windowed || ns > 0 || c->dense != DN_NONE;
-  route_case_t rt = {c->dt != F32, windowed && ns == 0 && c->dense == DN_NONE, beyond};
   gb_poison(&o), gb_poison(&lse);
   gt_ok(jfa_attention_forward(gpu, &pg, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
   gb_get(&o), gb_get(&lse);
@@ -306,7 +296,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
                       c->wr == UNB && !c->seq_q;
   const int f32_other = c->dense != DN_NONE && (c->dense != DN_BOOL || !gt_sm90_f32_dense_on());
   if (f32_chk) snprintf(nm, sizeof(nm), "case %d fwd", ci), gt_check_path(gpu, nm, 0, gt_expected_f32_path(D, 0, f32_other));
-  snprintf(nm, sizeof(nm), "case %d fwd route", ci), check_route(gpu, nm, &rt, 0);
+  snprintf(nm, sizeof(nm), "case %d fwd route", ci), check_route(gpu, nm, c, ns, 0);
   snprintf(nm, sizeof(nm), "case %d fwd O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d fwd lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
 
@@ -317,7 +307,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   if (tc) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_tensor_core(gpu, nm, 0);
   if (bias16) snprintf(nm, sizeof(nm), "case %d jvp (16-bit bias)", ci), gt_check_path(gpu, nm, 0, bias_path);
   if (f32_chk) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_path(gpu, nm, 0, gt_expected_f32_path(D, 1, f32_other));
-  snprintf(nm, sizeof(nm), "case %d jvp route", ci), check_route(gpu, nm, &rt, 1);
+  snprintf(nm, sizeof(nm), "case %d jvp route", ci), check_route(gpu, nm, c, ns, 1);
   snprintf(nm, sizeof(nm), "case %d jvp O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d jvp lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
   snprintf(nm, sizeof(nm), "case %d jvp Od", ci), gt_compare(nm, od.val, rod, nq, tol);
