@@ -28,8 +28,16 @@ static const char *const np_case_name[NP_NCASES] = {
 #define NP_LDA 48         /* NP_MASKA and NP_MASKQ: the row stride (elements) */
 #define NP_SENTINEL 1000.0 /* written into outputs first: exact in every dtype, never a result */
 
-/* causal bottom-right: key j is visible to query i */
-static int np_visible(int64_t i, int64_t j) { return j <= i + (NP_NK - NP_NQ); }
+#define NP_WL 32 /* the window's left side in the windowed pass: NP_J0 on NP_I0's window edge, hidden from the rows after */
+
+/* The pass's window_left (np_run: none, then NP_WL), which np_visible and the calls use. */
+static int64_t np_window = JFA_WINDOW_UNBOUNDED;
+
+/* causal bottom-right, and the window's left side when there is one: key j is visible to query i */
+static int np_visible(int64_t i, int64_t j) {
+  const int64_t pi = i + (NP_NK - NP_NQ); /* query i's position among the keys */
+  return j <= pi && (np_window == JFA_WINDOW_UNBOUNDED || j >= pi - np_window);
+}
 
 /* Which outputs of row (b, h, i) the NaN of case c reaches: bit 0 O, 1 lse, 2 Od, 3 mu. */
 static unsigned np_expect_fwd(int c, int64_t b, int64_t h, int64_t i) {
@@ -167,6 +175,7 @@ static void np_case(const np_device_t *dev, int64_t D, const char *label, int c)
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
   prm.mask = JFA_MASK_CAUSAL_BOTTOM_RIGHT;
+  prm.window_left = np_window;
   if (c == NP_MASK || c == NP_MASKA || c == NP_MASKQ) prm.attn_mask = &mask.t;
   char name[160];
   jfa_status_t s = jfa_attention_forward_jvp(dev->ctx, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t,
@@ -241,6 +250,12 @@ static void np_merge(const np_device_t *dev, int64_t D, const char *label) {
 }
 
 void np_run(const np_device_t *dev, int64_t D, const char *label) {
-  for (int c = 0; c < NP_NCASES; ++c) np_case(dev, D, label, c);
+  char wlabel[160];
+  snprintf(wlabel, sizeof wlabel, "%s window %d", label, NP_WL);
+  for (int pass = 0; pass < 2; ++pass) {
+    np_window = pass ? NP_WL : JFA_WINDOW_UNBOUNDED;
+    for (int c = 0; c < NP_NCASES; ++c) np_case(dev, D, pass ? wlabel : label, c);
+  }
+  np_window = JFA_WINDOW_UNBOUNDED;
   np_merge(dev, D, label);
 }

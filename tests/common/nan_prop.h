@@ -37,7 +37,9 @@ typedef struct {
  * Runs every NaN case (a NaN in q, k, v, qd, kd, vd, dO, an additive mask entry, and a
  * merge partial) for head dim D on the device, recording checks with tu_check/tu_expect
  * under names prefixed by label. Problem: B = 2, Hq = 2, Hkv = 1, Nq = 37, Nk = 45,
- * causal bottom-right; the NaN always lands in batch 0, so batch 1 must stay finite.
+ * causal bottom-right, every case once without and once with a window (window_left = 32: the NaN key on
+ * the NaN row's window edge, hidden from the last two rows); the NaN always lands in batch 0, so batch 1
+ * must stay finite.
  */
 void np_run(const np_device_t *dev, int64_t D, const char *label);
 

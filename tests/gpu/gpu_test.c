@@ -264,6 +264,12 @@ int gt_expected_route(int windowed, int packed, int dense, int jvp) {
   return windowed || packed || dense ? GT_ROUTE_MASKED : 0;
 }
 
+int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense) {
+  if (getenv("JFA_TUNE_SM90A")) return -1; /* tuning variants pick their own kernels */
+  if (dense) return 0;
+  return D == 128 || (D == 64 && (windowed || packed));
+}
+
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want) {
   const int got = jfa_cuda_last_route(gpu);
   char msg[256];

@@ -50,6 +50,11 @@ enum { GT_ROUTE_PERSIST = 1, GT_ROUTE_MASKED = 2, GT_ROUTE_BAND = 4 };
  *  the library's tiles.h sm90_fwd_band_on says so (the JVP only; JFA_SM90_FWD_BAND=1 / 0 overrides), any other mask
  *  beyond causal on the MASKED instantiation, none 0. */
 int gt_expected_route(int windowed, int packed, int dense, int jvp);
+/** Whether the sm90 16-bit forward (outside accumulate mode) must run persistent (GT_ROUTE_PERSIST) for a call of head
+ *  dim D with these masks: D = 128 (fwd_persist.cuh, row 0) and D = 64's masked calls (its masked tiles, tiles.h
+ *  MASKV = 29, since the twenty-third session), never with a dense mask (boolean or additive); -1 (no expectation) under
+ *  JFA_TUNE_SM90A. Keep in step with src/kernels/sm90/fwd.cuh sm90_fwd_variant. */
+int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense);
 /** Checks that the context's last forward took route `want` in the GT_ROUTE_* bits `bits` (jfa_cuda_last_route). */
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want);
 

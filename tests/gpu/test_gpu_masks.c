@@ -209,11 +209,13 @@ static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
 }
 
 /* Where case c's last forward (jvp = 0) or JVP ran, when that was the sm90 family in 16 bits: gt_expected_route (ns:
-   its packed sequences). */
+   its packed sequences), and for the forward gt_expected_fwd_persist. */
 static void check_route(jfa_context_t *gpu, const char *nm, const mcase_t *c, int ns, int jvp) {
   if (c->dt == F32 || jfa_cuda_last_kernel(gpu, 0) != GT_PATH_SM90) return;
-  gt_check_route(gpu, nm, GT_ROUTE_MASKED | GT_ROUTE_BAND,
-                 gt_expected_route(c->wl != UNB || c->wr != UNB, ns > 0, c->dense != DN_NONE, jvp));
+  const int win = c->wl != UNB || c->wr != UNB, dense = c->dense != DN_NONE;
+  const int persist = jvp ? -1 : gt_expected_fwd_persist(c->D, win, ns > 0, dense);
+  gt_check_route(gpu, nm, GT_ROUTE_MASKED | GT_ROUTE_BAND | (persist >= 0 ? GT_ROUTE_PERSIST : 0),
+                 gt_expected_route(win, ns > 0, dense, jvp) | (persist > 0 ? GT_ROUTE_PERSIST : 0));
 }
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {

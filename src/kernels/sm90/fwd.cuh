@@ -931,8 +931,22 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
         return launch_persist_sm90a<T, D, DA, c.ST, true, c.PERSIST_XT, 0, c.MPASS>(a, t, st);
     }
   }
-  /* masked calls (sm90_fwd_masked_tile); EXPF's share of exponentials is left to unmasked calls */
+  /* masked calls (sm90_fwd_masked_tile); EXPF's share of exponentials is left to unmasked calls. DAM: their P V
+     columns (the masked tiles' PAD: an NC row 0's masked calls keep the two-consumer row's, D = 96's padded ones) */
   constexpr Sm90Tile mm = sm90_fwd_masked_tile<D, JVP, V>();
+  constexpr int DAM = c.CSE ? D / 2 : c.CS ? 128 : mm.PAD ? (D + 63) / 64 * 64 : D;
+  if constexpr (!JVP && !c.PERSIST && mm.PERSIST) {
+    static_assert(mm.BN == 128 && !mm.CS && !mm.NC && mm.PVLAG,
+                  "PERSIST: the PVLAG tiles at 128 keys a block, two consumers (fwd_persist.cuh Sm90Persist)");
+    /* an NC row 0 whose masked tiles are a persistent row (D = 64: MASKV = 29): its masked calls (windows, positions,
+       packed sequences; a band too where JFA_SM90_FWD_BAND asks) on the persistent kernel, its unmasked and causal
+       calls on the three consumers below; dense masks and accumulate mode on the masked kernel below, mm's tiles */
+    if (!a.accumulate && a.masked && a.mk.dm_kind == MASK_DENSE_NONE) {
+      sm90_route_note(SM90_ROUTE_PERSIST | route);
+      if (band) return launch_persist_sm90a<T, D, DAM, mm.ST, false, mm.PERSIST_XT, 0, mm.MPASS>(u, t, st);
+      return launch_persist_sm90a<T, D, DAM, mm.ST, true, mm.PERSIST_XT, 0, mm.MPASS>(a, t, st);
+    }
+  }
   if constexpr (JVP && V == 0 && !c.CS && !c.STV && !c.OVERLAP && !mm.CS && !mm.STV && !mm.OVERLAP) {
     /* the persistent JVP (jvp_persist.cuh; tiles.h sm90_jvp_persist_default, JFA_SM90_JVP_PERSIST per call): row 0's
        tiles for unmasked and causal calls, its masked tiles for interval masks; accumulate mode (the ring's partial
@@ -947,7 +961,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   sm90_route_note(route);
   if (unmasked)
     return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(u, t, st);
-  return launch_sm90a<T, D, DA, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);
+  return launch_sm90a<T, D, DAM, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);
 }
 
 /* Tuning builds: tuning variant v (JFA_TUNE_SM90A) if tiles.h has it for this op and head dim,

@@ -156,8 +156,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      boolean mask 76.5 -> 84.0, a causal window of 2048 at N = 16384 218.6 -> 293.9; bench/RESULTS.md). Variant 23 is
      row 0 with the masked tiles before (MASKV 24). */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
-  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 30, true},
-  {OP_FWD,  0,  96, 0,    128,  2, false,  128, true,  false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 29, true},
+  /* D = 96: three consumer warpgroups at 96 keys a block, 3 stages, no PAD, since the twenty-third session (tuning
+     variant 31; H200, that session's call 1, bf16 B = 4 H = 21 N = 4096, forward TFLOP/s row 0 before (variant 32 now)
+     / 31: 493.4 / 520.0, causal 415.7 / 431.1); masked calls run variant 32's masked kernel (MASKV), the row before's */
+  {OP_FWD,  0,  96, 0,     96,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 32, true},
   {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 256, 0,     64,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
@@ -359,16 +362,20 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      non-persistent form without MPASS, bitwise). H200 (twelfth session, call 1, row 0 / 29): N = 4096 396.3 / 399.0,
      causal 4096 349.0 / 356.0, causal 16384 447.1 / 409.2: not taken */
   {OP_FWD,  0,  64, 29,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
-  /* D = 64, the masked tiles of row 0 (MASKV) since the nineteenth session: 29's kernel not persistent (13 with MPASS);
-     unmasked calls run it too under JFA_TUNE_SM90A=30 */
+  /* D = 64, the masked tiles of row 0 (MASKV) from the nineteenth session to the twenty-second: 29's kernel not
+     persistent (13 with MPASS; since the twenty-third, MASKV = 29: masked calls but dense masks and accumulate mode on
+     the persistent kernel, fwd.cuh sm90_fwd_variant; H200, that session's call 1, a causal window of 2048 at N = 16384,
+     forward TFLOP/s 314.4 -> 345.8); unmasked calls run it too under JFA_TUNE_SM90A=30 */
   {OP_FWD,  0,  64, 30,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   /* D = 96 with three consumer warpgroups (issue 18: the D = 96 forward at 0.69x D = 128's, below D = 64's
-     three-consumer rate; twenty-first session, not yet run on a GPU): 192 rows a CTA, PVLAG with MPASS, no PAD (P V over 96
-     columns as 64 + 32), BN = 96, 3 stages (S 48 + P 24 + O 48 registers a thread: D = 64's 20 has 64 + 32 + 32);
-     ptxas at 160 registers: 0 spills (at BN = 128, 2 stages: 144 bytes, not kept). Masked calls run row 0's
-     kernels (BNM: unused) */
+     three-consumer rate; twenty-first session): 192 rows a CTA, PVLAG with MPASS, no PAD (P V over 96 columns as 64 +
+     32), BN = 96, 3 stages (S 48 + P 24 + O 48 registers a thread: D = 64's 20 has 64 + 32 + 32); ptxas at 160
+     registers: 0 spills (at BN = 128, 2 stages: 144 bytes, not kept). Masked calls run row 0's masked kernel (BNM:
+     unused). Row 0 since the twenty-third session (bitwise it); 32 is the row 0 before (two consumers, PAD, BN = 128),
+     whose masked kernel row 0's masked calls run */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_FWD,  0,  96, 31,    96,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 0,  true},
+  {OP_FWD,  0,  96, 32,   128,  2, false,  128, true,  false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
