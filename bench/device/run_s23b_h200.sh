@@ -7,7 +7,7 @@
 #   2. A / B sweep (jfa_bench, bf16): D = 96 forward row 0 / variant 32 (the row before) at N = 4096 and causal N =
 #      16384; D = 128 N = 4096 for the ratio; D = 64 window and packed sequences, row 0 / variant 30 (the masked
 #      kernel before, not persistent);
-#   3. compute-sanitizer memcheck of test_gpu_sm90_variants case 0 with JFA_TEST_SM90_ONLY=32 (every head dim's row
+#   3. compute-sanitizer memcheck of test_gpu_sm90_variants cases 0 (unmasked) and 8 (a window) with JFA_TEST_SM90_ONLY=32 (every head dim's row
 #      0: D = 96's three-consumer kernel and D = 64's persistent masked one are new defaults);
 #   4. the rest of the GPU suite in the time left.
 # DL: the deadline (default 575). Logs in $OUT.   DL=575 bash bench/device/run_s23b_h200.sh
@@ -41,7 +41,9 @@ echo "t=$(( $(date +%s) - T0 ))"
   done
 } 2>&1 | tee "$OUT/sweep.log"
 echo "t=$(( $(date +%s) - T0 ))"
-JFA_TEST_SM90_ONLY=32 JFA_SAN_TAIL=3 jfa_sanitize memcheck $(left 200) test_gpu_sm90_variants 0 2>&1 | tee "$OUT/memcheck.log"
+for c in 0 8; do
+  JFA_TEST_SM90_ONLY=32 JFA_SAN_TAIL=3 jfa_sanitize memcheck $(left 200) test_gpu_sm90_variants $c
+done 2>&1 | tee "$OUT/memcheck.log"
 echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout $(left 3) ctest -L gpu -E "64bit|$FIRST" -j8 --timeout 240 --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -30; grep '^\[FAIL\]' "$OUT/ctest.log" | head
