@@ -122,7 +122,8 @@ struct Sm90Tile {
   int STV;     /* 0, or K (, Kd) and V (, Vd) in two rings (fwd.cuh Sm90Fwd): ST stages of K, STV of V;
                   unmasked calls (masked ones run variant 0's tiles) */
   bool PERSIST; /* the persistent forward (fwd_persist.cuh; 16-bit, not the JVP; BN = 128, PVLAG, two consumers: D = 128,
-                   and D = 96 / 64 in tuning variants; boolean dense masks run the row's PVLAGM kernel) */
+                   D = 64's masked calls (row 0's MASKV, 29), and D = 96 / 64 in tuning variants; boolean dense masks
+                   run the row's PVLAGM kernel) */
   bool PERSIST_XT; /* PERSIST: a tile's last P V issued with the next tile's first S (fwd_persist.cuh XT) */
   int EXPF;        /* 16-bit forward, unmasked and causal calls (masked ones run variant 0's kernel; the PERSIST
                       rows' boolean dense masks too): of each 16 probabilities of a row, EXPF computed on the FMA
