@@ -15,7 +15,8 @@ B * N = --tokens and H * D = --width as jfa_bench. Masks: none, causal, dense (a
 (B, H, N, N) mask keeping half the keys, the same tensor for every library), bias (an additive (B, H, N, N) mask in the lane's
 dtype, N(0, 1) values with half the entries -100, the Triton package's MASK_CONST, which its mask check requires:
 every key counted visible), window<W> (causal with W keys to
-the left, jfa only). Medians of CUDA-event timings (timing.py).
+the left, jfa only). Medians of CUDA-event timings (timing.py). --layout bshd: the inputs as (B, N, H, D) storage
+seen as (B, H, N, D), jfa_bench's layout (the default, bhsd, is contiguous (B, H, N, D)).
 
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_lanes.py \
         --lanes float32:64:2048:none,bfloat16:256:4096:none --triton-path .seed
@@ -127,7 +128,11 @@ def run_lane(a, dtype, D, N, mask, triton):
     B, H = max(1, a.tokens // N), max(1, a.width // D)
     dt = DTYPES[dtype]
     g = torch.Generator(device="cuda").manual_seed(a.seed)
-    q, k, v, do, tq, tk, tv = (torch.randn(B, H, N, D, device="cuda", dtype=dt, generator=g) for _ in range(7))
+    if a.layout == "bshd":  # (B, H, N, D) views of (B, N, H, D) storage, as jfa_bench's tensors
+        q, k, v, do, tq, tk, tv = (torch.randn(B, N, H, D, device="cuda", dtype=dt, generator=g).transpose(1, 2)
+                                   for _ in range(7))
+    else:
+        q, k, v, do, tq, tk, tv = (torch.randn(B, H, N, D, device="cuda", dtype=dt, generator=g) for _ in range(7))
     m, causal, window = None, mask == "causal", None
     if mask == "dense":
         m = torch.rand(B, H, N, N, device="cuda", generator=g) < 0.5
@@ -192,10 +197,12 @@ def main():
     ap.add_argument("--f32-precision", default="highest,high")
     ap.add_argument("--triton-path", default=None)
     ap.add_argument("--profile", action="store_true", help="also jfa's kernels per call under torch.profiler (stderr)")
+    ap.add_argument("--layout", choices=("bhsd", "bshd"), default="bhsd",
+                    help="the inputs' storage: contiguous (B, H, N, D), or (B, N, H, D) seen as (B, H, N, D) (jfa_bench's)")
     a = ap.parse_args()
     triton = backends.triton_or_none(a.triton_path)
-    print("# bench_lanes: torch %s, %s, tokens %d, width %d, iters %d, seed %d" % (
-        torch.__version__, torch.cuda.get_device_name(), a.tokens, a.width, a.iters, a.seed))
+    print("# bench_lanes: torch %s, %s, tokens %d, width %d, iters %d, seed %d, layout %s" % (
+        torch.__version__, torch.cuda.get_device_name(), a.tokens, a.width, a.iters, a.seed, a.layout))
     print("| dtype | D | N | mask | library | TFLOP/s fwd / JVP / bwd | ms fwd jvp bwd |")
     print("|---|---|---|---|---|---|---|")
     for lane in a.lanes.split(","):
