@@ -1,13 +1,16 @@
 #!/bin/bash
 # run_s24a_h200.sh - written at the end of the twenty-third session for the next one's first call (from the
-# repository root): one default build of every head dim (-Werror), then
+# repository root): one tuning build of every head dim (-Werror; its default routes are the default build's), then
+#   0. test_gpu_sm90_variants (tuning variant 33, the D = 256 forward at 80 keys a block, compiled only so far: ptxas
+#      with CUDA 13.0 reports 32 bytes of spill stores for it, and 12 for row 0's BN = 64 kernel) and an A / B of the
+#      D = 256 forward, row 0 / 33 (issue 18: 0.76x SDPA);
 #   1. the gap between the two benchmarks on the same shapes (call 3 of the twenty-third session: jfa_bench's D = 64
 #      window forward 0.740 ms, bench_lanes' 0.881; causal D = 64 2.19 against 2.33 ms; D = 128 0.03-0.06 ms): jfa_bench
 #      (BSHD tensors, the C API) against bench_lanes in both layouts (--layout bhsd, its default, and bshd, jfa_bench's),
 #      with --profile (the kernels' own GPU time a call) on the D = 64 lanes;
 #   2. ncu of the D = 64 window forward (the persistent masked kernel, 69% of causal's rate) against the plain causal
 #      forward (three consumers): where the window's time goes;
-#   3. the GPU suite in the time left.
+#   3. the GPU suite (of the tuning build: more entries than the default's) in the time left.
 # DL: the deadline (default 570). Logs in $OUT.   DL=570 bash bench/device/run_s24a_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s24a}
@@ -16,7 +19,14 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-570}
 B=build-s24a
-jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
+jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON -DJFA_TUNING=ON
+(cd $B && timeout $(left 400) ctest -R "^test_gpu_sm90_variants$" --timeout 240 --output-on-failure) > "$OUT/ctest_var.log" 2>&1
+grep -E "tests passed|Failed|\*\*\*|Passed" "$OUT/ctest_var.log" | head -5; grep '^\[FAIL\]' "$OUT/ctest_var.log" | head
+for v in 0 33; do
+  echo "== D = 256 N = 4096 (B = 4, H = 8), JFA_TUNE_SM90A=$v"
+  JFA_TUNE_SM90A=$v jfa_bench_rows --case 4096 256 0
+  JFA_TUNE_SM90A=$v jfa_bench_rows --case 4096 256 1
+done 2>&1 | tee "$OUT/d256.log"
 {
   jfa_bench_rows --causal 1 16384 64
   jfa_bench_rows --window 16384 64 2048

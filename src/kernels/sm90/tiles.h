@@ -377,6 +377,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_FWD,  0,  96, 31,    96,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 0,  true},
   {OP_FWD,  0,  96, 32,   128,  2, false,  128, true,  false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  /* D = 256 at 80 keys a block (issue 18: the D = 256 forward at 0.76x SDPA; FlashAttention-3's non-causal D = 256
+     forward takes 128 x 80 tiles): row 0 (PVLAG with MPASS, 2 stages) at BN = 80; Q 64 KB + 2 stages of 80 KB.
+     Twenty-third session, compiled only (not run on a GPU). Masked calls run row 0's masked tiles where its own
+     do not fit (sm90_fwd_masked_tile) */
+  {OP_FWD,  0, 256, 33,    80,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
