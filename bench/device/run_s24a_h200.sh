@@ -7,7 +7,9 @@
 #   1. the gap between the two benchmarks on the same shapes (call 3 of the twenty-third session: jfa_bench's D = 64
 #      window forward 0.740 ms, bench_lanes' 0.881; causal D = 64 2.19 against 2.33 ms; D = 128 0.03-0.06 ms): jfa_bench
 #      (BSHD tensors, the C API) against bench_lanes in both layouts (--layout bhsd, its default, and bshd, jfa_bench's),
-#      with --profile (the kernels' own GPU time a call) on the D = 64 lanes;
+#      with --profile (the kernels' own GPU time a call), and the random half mask's lane (how much of its time the
+#      block map's kernels take: a (4, 16, 4096, 4096) boolean mask is 1 GiB read each call); the D = 96 JVP's two
+#      orders (step 0);
 #   2. ncu of the D = 64 window forward (the persistent masked kernel, 69% of causal's rate) against the plain causal
 #      forward (three consumers): where the window's time goes;
 #   3. the GPU suite (of the tuning build: more entries than the default's) in the time left.
@@ -27,6 +29,12 @@ for v in 0 33; do
   JFA_TUNE_SM90A=$v jfa_bench_rows --case 4096 256 0
   JFA_TUNE_SM90A=$v jfa_bench_rows --case 4096 256 1
 done 2>&1 | tee "$OUT/d256.log"
+# the D = 96 JVP measured 520-521 after the three-consumer forward and 553-556 after the row before's, in two calls of
+# the twenty-third session (the JVP's kernel is the same either way): the two orders once more
+for v in 32 0 32 0; do
+  echo "== D = 96 N = 4096, JFA_TUNE_SM90A=$v"
+  JFA_TUNE_SM90A=$v jfa_bench_rows --case 4096 96 0
+done 2>&1 | tee "$OUT/d96.log"
 {
   jfa_bench_rows --causal 1 16384 64
   jfa_bench_rows --window 16384 64 2048
@@ -36,6 +44,7 @@ done 2>&1 | tee "$OUT/d256.log"
 echo "t=$(( $(date +%s) - T0 ))"
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 L="bfloat16:64:16384:causal,bfloat16:64:16384:window2048,bfloat16:128:16384:causal,bfloat16:128:16384:window2048"
+L="$L,bfloat16:128:4096:dense"  # --profile: the dense mask's block-map kernels against the attention kernel
 for lay in bhsd bshd; do
   timeout $(left 300) python3 bench/bench_lanes.py --iters 9 --lanes $L --layout $lay --profile > "$OUT/lanes_$lay.log" 2>&1
   grep -v Warning "$OUT/lanes_$lay.log" | grep -E "^\||# profile|layout" | head -40
