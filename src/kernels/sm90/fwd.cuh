@@ -919,33 +919,24 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   const bool unmasked = !a.masked || band;
   /* the route jfa_cuda_last_route reports (sm90.h; a persistent kernel adds SM90_ROUTE_PERSIST) */
   const int route = band ? SM90_ROUTE_BAND : unmasked ? 0 : SM90_ROUTE_MASKED;
-  if constexpr (c.PERSIST && !JVP) {
-    static_assert(c.BN == 128 && !c.CS && !c.NC && c.PVLAG,
-                  "PERSIST: the PVLAG tiles at 128 keys a block, two consumers (fwd_persist.cuh Sm90Persist)");
-    /* the persistent forward (row 0 = variant 8, and 9: PERSIST_XT); boolean dense masks run the row's PVLAGM
-       kernel, and accumulate mode (the ring's partial calls, beside its communication kernels) the
-       non-persistent one (variant 7's) */
-    if (!a.accumulate) {
-      sm90_route_note(SM90_ROUTE_PERSIST | route); /* the note before the kernels below replaces it where they run */
-      if (unmasked) return launch_persist_sm90a<T, D, DA, c.ST, false, c.PERSIST_XT, c.EXPF, c.MPASS>(u, t, st);
-      if (a.mk.dm_kind == MASK_DENSE_NONE)
-        return launch_persist_sm90a<T, D, DA, c.ST, true, c.PERSIST_XT, 0, c.MPASS>(a, t, st);
-    }
-  }
   /* masked calls (sm90_fwd_masked_tile); EXPF's share of exponentials is left to unmasked calls. DAM: their P V
      columns (the masked tiles' PAD: an NC row 0's masked calls keep the two-consumer row's, D = 96's padded ones) */
   constexpr Sm90Tile mm = sm90_fwd_masked_tile<D, JVP, V>();
   constexpr int DAM = c.CSE ? D / 2 : c.CS ? 128 : mm.PAD ? (D + 63) / 64 * 64 : D;
-  if constexpr (!JVP && !c.PERSIST && mm.PERSIST) {
-    static_assert(mm.BN == 128 && !mm.CS && !mm.NC && mm.PVLAG,
+  /* the persistent forward (fwd_persist.cuh), pr's tiles: a PERSIST row's calls (row 0 at D = 128 = variant 8, 9:
+     PERSIST_XT; tuning variants at D = 96 / 64), or an NC row 0's masked ones where its masked tiles are a PERSIST row
+     (D = 64: MASKV = 29; windows, positions, packed sequences, a band too where JFA_SM90_FWD_BAND asks; its unmasked
+     and causal calls run the three consumers below). Boolean dense masks run the row's PVLAGM kernel below, and
+     accumulate mode (the ring's partial calls, beside its communication kernels) the non-persistent one */
+  constexpr Sm90Tile pr = c.PERSIST ? c : mm;
+  if constexpr (!JVP && pr.PERSIST) {
+    static_assert(pr.BN == 128 && !pr.CS && !pr.NC && pr.PVLAG,
                   "PERSIST: the PVLAG tiles at 128 keys a block, two consumers (fwd_persist.cuh Sm90Persist)");
-    /* an NC row 0 whose masked tiles are a persistent row (D = 64: MASKV = 29): its masked calls (windows, positions,
-       packed sequences; a band too where JFA_SM90_FWD_BAND asks) on the persistent kernel, its unmasked and causal
-       calls on the three consumers below; dense masks and accumulate mode on the masked kernel below, mm's tiles */
-    if (!a.accumulate && a.masked && a.mk.dm_kind == MASK_DENSE_NONE) {
+    constexpr int DAP = pr.PAD ? (D + 63) / 64 * 64 : D;
+    if (!a.accumulate && (unmasked ? c.PERSIST || band : a.mk.dm_kind == MASK_DENSE_NONE)) {
       sm90_route_note(SM90_ROUTE_PERSIST | route);
-      if (band) return launch_persist_sm90a<T, D, DAM, mm.ST, false, mm.PERSIST_XT, 0, mm.MPASS>(u, t, st);
-      return launch_persist_sm90a<T, D, DAM, mm.ST, true, mm.PERSIST_XT, 0, mm.MPASS>(a, t, st);
+      if (unmasked) return launch_persist_sm90a<T, D, DAP, pr.ST, false, pr.PERSIST_XT, pr.EXPF, pr.MPASS>(u, t, st);
+      return launch_persist_sm90a<T, D, DAP, pr.ST, true, pr.PERSIST_XT, 0, pr.MPASS>(a, t, st);
     }
   }
   if constexpr (JVP && V == 0 && !c.CS && !c.STV && !c.OVERLAP && !mm.CS && !mm.STV && !mm.OVERLAP) {
