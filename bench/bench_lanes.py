@@ -15,7 +15,7 @@ B * N = --tokens and H * D = --width as jfa_bench. Masks: none, causal, dense (a
 (B, H, N, N) mask keeping half the keys, the same tensor for every library), bias (an additive (B, H, N, N) mask in the lane's
 dtype, N(0, 1) values with half the entries -100, the Triton package's MASK_CONST, which its mask check requires:
 every key counted visible), window<W> (causal with W keys to
-the left, jfa only). Medians of CUDA-event timings (timing.py). --layout bshd: the inputs as (B, N, H, D) storage
+the left, jfa only). Medians of CUDA-event timings (timing.py; --batch n: n calls back to back a timing, the default 1 one call). --layout bshd: the inputs as (B, N, H, D) storage
 seen as (B, H, N, D), jfa_bench's layout (the default, bhsd, is contiguous (B, H, N, D)).
 
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_lanes.py \
@@ -74,12 +74,13 @@ def families(attend, q, k, v, do):
     return "fwd %s, bwd %s" % (name.get(fwd, "?"), name.get(bwd[0] if bwd else None, "?"))
 
 
-def timed(fwd, fb, jvp, iters):
-    """(fwd, jvp, bwd) milliseconds; None where a call raised (message printed)."""
+def timed(fwd, fb, jvp, iters, batch=1):
+    """(fwd, jvp, bwd) milliseconds; None where a call raised (message printed). batch: calls back to back
+    between a timing's two events (1: each call alone, its host time before the first launch included)."""
     out = []
     for name, fn in (("fwd", fwd), ("jvp", jvp), ("fb", fb)):
         try:
-            out.append(median_ms(fn, iters) if fn else None)
+            out.append(median_ms(fn, iters, batch=batch) if fn else None)
         except Exception as e:  # unsupported configuration: say why, keep going
             print("#   %s: %s: %s" % (name, type(e).__name__, str(e).splitlines()[0][:160]), file=sys.stderr)
             out.append(None)
@@ -162,7 +163,7 @@ def run_lane(a, dtype, D, N, mask, triton):
         def jfa_attend(x, y, z):
             return jt.attention(x, y, z, attn_mask=m, is_causal=causal, window=window)
 
-        ms = timed(*lib_calls(jfa_attend, q, k, v, do, tq, tk, tv), a.iters)
+        ms = timed(*lib_calls(jfa_attend, q, k, v, do, tq, tk, tv), a.iters, a.batch)
         fam = families(jfa_attend, q, k, v, do)
         if a.profile:
             profile_calls(lib_calls(jfa_attend, q, k, v, do, tq, tk, tv), "%s %d %d %s jfa" % (dtype, D, N, mask))
@@ -173,12 +174,12 @@ def run_lane(a, dtype, D, N, mask, triton):
             return triton.fwd_dual(x, y, z, attn_mask=m, causal=causal) if fwAD.unpack_dual(x).tangent is not None \
                 else triton.fwd(x, y, z, attn_mask=m, causal=causal)
 
-        add("triton package", timed(*lib_calls(tr_attend, q, k, v, do, tq, tk, tv), a.iters))
+        add("triton package", timed(*lib_calls(tr_attend, q, k, v, do, tq, tk, tv), a.iters, a.batch))
     if window is None:
         def sdpa(x, y, z):
             return F.scaled_dot_product_attention(x, y, z, attn_mask=m, is_causal=causal)
 
-        f, _, b = timed(*lib_calls(sdpa, q, k, v, do, tq, tk, tv)[:2], None, a.iters)
+        f, _, b = timed(*lib_calls(sdpa, q, k, v, do, tq, tk, tv)[:2], None, a.iters, a.batch)
         add("SDPA (default backend)", (f, None, b))
     del q, k, v, do, tq, tk, tv, m
     torch.cuda.empty_cache()
@@ -193,6 +194,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=16384, help="B * N")
     ap.add_argument("--width", type=int, default=2048, help="H * D")
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=1,
+                    help="calls back to back in each timing (1: one call, its host time before the GPU starts included)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--f32-precision", default="highest,high")
     ap.add_argument("--triton-path", default=None)
@@ -201,8 +204,8 @@ def main():
                     help="the inputs' storage: contiguous (B, H, N, D), or (B, N, H, D) seen as (B, H, N, D) (jfa_bench's)")
     a = ap.parse_args()
     triton = backends.triton_or_none(a.triton_path)
-    print("# bench_lanes: torch %s, %s, tokens %d, width %d, iters %d, seed %d, layout %s" % (
-        torch.__version__, torch.cuda.get_device_name(), a.tokens, a.width, a.iters, a.seed, a.layout))
+    print("# bench_lanes: torch %s, %s, tokens %d, width %d, iters %d, batch %d, seed %d, layout %s" % (
+        torch.__version__, torch.cuda.get_device_name(), a.tokens, a.width, a.iters, a.batch, a.seed, a.layout))
     print("| dtype | D | N | mask | library | TFLOP/s fwd / JVP / bwd | ms fwd jvp bwd |")
     print("|---|---|---|---|---|---|---|")
     for lane in a.lanes.split(","):

@@ -164,7 +164,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_FWD,  0,  96, 0,     96,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 32, true},
   {OP_FWD,  0, 128, 0,    128,  2, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 0,    112,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
-  {OP_FWD,  0, 256, 0,     64,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  /* D = 256: 80 keys a block (FlashAttention-3's non-causal D = 256 width; Q 64 KB + 2 stages of 80 KB) since the
+     twenty-fourth session (tuning variant 33 before; H200, that session's call 1, bf16 B = 4 H = 8 N = 4096, forward
+     TFLOP/s row 0 before (variant 33 now) / at 80 keys: 607.0 / 625.9, causal 531.8 / 533.0); masked calls keep the
+     masked tiles (BNM = 64): their results are as before */
+  {OP_FWD,  0, 256, 0,     80,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   /* D = 64: 128 keys a block, 2 stages, since the eleventh session (tuning variant 2 before; H200, N = 4096 JVP
      483.9 -> 563.1 TFLOP/s, causal N = 16384 499.1 -> 575.4, bench/RESULTS.md); masked calls keep the row before's
      masked tiles (BNM = 64, 3 stages: STM), which is tuning variant 2 now */
@@ -377,11 +381,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_FWD,  0,  96, 31,    96,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 0,  true},
   {OP_FWD,  0,  96, 32,   128,  2, false,  128, true,  false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
-  /* D = 256 at 80 keys a block (issue 18: the D = 256 forward at 0.76x SDPA; FlashAttention-3's non-causal D = 256
-     forward takes 128 x 80 tiles): row 0 (PVLAG with MPASS, 2 stages) at BN = 80; Q 64 KB + 2 stages of 80 KB.
-     Twenty-third session, compiled only (not run on a GPU). Masked calls run row 0's masked tiles where its own
-     do not fit (sm90_fwd_masked_tile) */
-  {OP_FWD,  0, 256, 33,    80,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  /* D = 256: row 0 before the twenty-fourth session (PVLAG with MPASS, 2 stages, 64 keys a block; the twenty-third
+     session's variant 33 was row 0 at 80 keys, now row 0); masked calls run row 0's masked tiles, the same */
+  {OP_FWD,  0, 256, 33,    64,  2, false,   64, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_FWD,  0, 192, 25,   112,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_FWD,  0, 256, 25,    64,  2, false,   64, false, false, false,  0,  0, true,  true},
   {OP_JVP,  0,  64, 1,     64,  3, false,   64, false, false},
