@@ -8,7 +8,8 @@ no deadlock; every score product reads the Q buffer of its tile and the K stage 
 P V the V stage of its block; no TMA write into a Q buffer or K / V stage a consumer still holds; the
 named barriers end without pending arrivals and no warpgroup arrives twice in one phase.
 Both forms: variant 8, and variant 9 (XT: a tile's last P V issued in the next tile's first turn, or
-alone before a tile without key blocks and at the end). It models the code as written in
+alone before a tile without key blocks and at the end); and three consumer warpgroups (NC = 3, tuning
+variant 34 at D = 64, without XT: the ping-pong a round robin over named barriers 1..3, pp_next_bar). It models the code as written in
 fwd_persist.cuh (keep them in step); it does not model the
 arithmetic (the GPU test test_gpu_sm90_variants does). Written without a GPU (2026-12-02 sixth
 session) to check the protocol before the kernel first ran.
@@ -31,13 +32,15 @@ class Named:
     def arrive(s, wg):
         assert wg not in s.who, 'double arrival in one phase'; s.who.add(wg); s.arr += 1
         if s.arr == 2: s.arr = 0; s.who = set(); s.gen += 1
-def run(tiles, seed, xt):
+def run(tiles, seed, xt, ncw=2):
     rnd = random.Random(seed)
-    full = [MBar('full%d' % i, 1) for i in range(ST)]; empty = [MBar('empty%d' % i, 8) for i in range(ST)]
-    vfull = [MBar('vfull%d' % i, 1) for i in range(ST)]; vempty = [MBar('vempty%d' % i, 8) for i in range(ST)]
-    qfull = [MBar('qfull%d' % i, 1) for i in range(NQB)]; qempty = [MBar('qempty%d' % i, 8) for i in range(NQB)]
-    ifull = [MBar('ifull%d' % i, 96) for i in range(NI)]; iempty = [MBar('iempty%d' % i, 9) for i in range(NI)]
-    nb = {1: Named(), 2: Named()}
+    cw = 4 * ncw  # consumer warps: one arrival each on empty, vempty, qempty (and iempty, with the TMA thread's)
+    full = [MBar('full%d' % i, 1) for i in range(ST)]; empty = [MBar('empty%d' % i, cw) for i in range(ST)]
+    vfull = [MBar('vfull%d' % i, 1) for i in range(ST)]; vempty = [MBar('vempty%d' % i, cw) for i in range(ST)]
+    qfull = [MBar('qfull%d' % i, 1) for i in range(NQB)]; qempty = [MBar('qempty%d' % i, cw) for i in range(NQB)]
+    ifull = [MBar('ifull%d' % i, 96) for i in range(NI)]; iempty = [MBar('iempty%d' % i, cw + 1) for i in range(NI)]
+    nb = {i: Named() for i in range(1, ncw + 1)}
+    def pp_next(wg): return 2 - wg if ncw == 2 else (1 if wg == ncw - 1 else wg + 2)  # fwd.cuh pp_next_bar
     info = [None] * NI
     kstage = [None] * ST; vstage = [None] * ST; qbuf = [None] * NQB  # contents (tile, block) / tile
     pending_tx = []  # (barrier, bytes, action)
@@ -88,7 +91,7 @@ def run(tiles, seed, xt):
             k += 1
     def Cons(wg):
         me = 'wg%d' % wg
-        if wg == 1: nb[1].arrive(1)
+        if wg == ncw - 1: nb[1].arrive(wg)
         gi = 0; kq = 0; k = 0; pend = False; pgl = 0
         def lastpv():  # a tile's last P V alone (variant 8; variant 9's flush)
             sp = pgl % ST
@@ -116,7 +119,7 @@ def run(tiles, seed, xt):
                 hold(('k', st), me); hold(('q', q), me)
                 if pv:
                     assert vstage[sp] == gk - 1, ('V', vstage[sp], gk - 1); hold(('v', sp), me)
-                nb[2 - wg].arrive(wg)
+                nb[pp_next(wg)].arrive(wg)
                 yield
             def softmax(i):
                 st = (g0 + i) % ST
@@ -146,7 +149,8 @@ def run(tiles, seed, xt):
             b = nb[1]; gen = b.gen; b.arrive(0)
             while b.gen == gen: yield
     bars = full + empty + vfull + vempty + qfull + qempty + ifull + iempty
-    roles = {'W': W(), 'P': P(), 'C0': Cons(0), 'C1': Cons(1)}
+    roles = {'W': W(), 'P': P()}
+    roles.update({'C%d' % w: Cons(w) for w in range(ncw)})
     alive = dict(roles); stall = 0
     while alive or pending_tx:
         acts = list(alive.keys()) + (['tx'] if pending_tx else [])
@@ -154,14 +158,14 @@ def run(tiles, seed, xt):
         if a == 'tx':
             j = rnd.randrange(len(pending_tx)); bar, act = pending_tx.pop(j); act(); bar.complete_tx(1); stall = 0
             continue
-        sig = lambda: (tuple((m.phase, m.pending, m.tx) for m in bars), nb[1].gen, nb[2].gen, nb[1].arr, nb[2].arr,
+        sig = lambda: (tuple((m.phase, m.pending, m.tx) for m in bars), tuple((b.gen, b.arr) for b in nb.values()),
                        len(pending_tx), len(alive), tuple(info))
         s0 = sig()
         try: next(alive[a])
         except StopIteration: del alive[a]
         stall = 0 if sig() != s0 else stall + 1
         if stall > 20000: raise RuntimeError('deadlock: alive %s' % list(alive))
-    assert nb[1].arr == 0 and nb[2].arr == 0, 'named barrier left with arrivals'
+    assert all(b.arr == 0 for b in nb.values()), 'named barrier left with arrivals'
     return True
 if __name__ == '__main__':  # (bench/jvp_persist_protocol.py imports MBar and Named)
     n = 0
@@ -169,5 +173,5 @@ if __name__ == '__main__':  # (bench/jvp_persist_protocol.py imports MBar and Na
         r = random.Random(seed)
         T = r.randint(1, 14)
         tiles = [r.choice([0, 1, 1, 2, 3, 5, 17]) for _ in range(T)]
-        run(tiles, seed, False); run(tiles, seed, True); n += 2
+        run(tiles, seed, False); run(tiles, seed, True); run(tiles, seed, False, 3); n += 3
     print('ok', n, 'runs')

@@ -55,9 +55,13 @@ struct PersistTile {
    the barriers, the ring of NI tile descriptions and their rows' key intervals (D = 96: the slabs of 128 columns,
    as variant 0's) */
 static constexpr int kPersistBM = 128; /* query rows a tile, at every head dim */
-template <int D_, int ST_ = 2> struct Sm90Persist {
-  static constexpr int D = D_, BN = 128, ST = ST_, BM = kPersistBM, NQB = 2, NI = 4, NTHREADS = 384;
-  typedef Sm90Fwd<D, BN, false, ST, false, true> F; /* the stage layout of variant 0 */
+template <int D_, int ST_ = 2, int NC_ = 0> struct Sm90Persist {
+  /* NCW consumer warpgroups of 64 rows (NC_: tiles.h NC; 0: 2), BM = 64 NCW query rows a tile */
+  static constexpr int NCW = NC_ ? NC_ : 2;
+  static constexpr int D = D_, BN = 128, ST = ST_, BM = 64 * NCW, NQB = 2, NI = 4, NTHREADS = 128 * (NCW + 1);
+  static_assert(NC_ == 0 || NC_ == 3, "two or three consumer warpgroups");
+  /* the stage layout of variant 0 (NC_ = 3: of the three-consumer forward, Q halves of 192 rows) */
+  typedef Sm90Fwd<D, BN, false, ST, false, NC_ == 0, 0, NC_> F;
   static constexpr uint32_t Q_BYTES = F::Q_BYTES, STAGE_BYTES = F::STAGE_BYTES, HALF_K = F::HALF_K;
   static constexpr uint32_t KV_OFF = NQB * Q_BYTES, BAR_OFF = KV_OFF + ST * STAGE_BYTES;
   /* barriers (8 bytes each): full[ST] empty[ST] vfull[ST] vempty[ST] qfull[2] qempty[2] ifull[NI] iempty[NI] */
@@ -65,22 +69,23 @@ template <int D_, int ST_ = 2> struct Sm90Persist {
                             B_QEMPTY = B_QFULL + 8 * NQB, B_IFULL = B_QEMPTY + 8 * NQB, B_IEMPTY = B_IFULL + 8 * NI,
                             B_END = B_IEMPTY + 8 * NI;
   static constexpr uint32_t INFO_OFF = BAR_OFF + 256, IV_OFF = INFO_OFF + NI * sizeof(PersistTile);
-  /* the epilogue's per-warp slots (8 consumer warps x 16 rows x 64 columns of 16-bit o) */
+  /* the epilogue's per-warp slots (4 NCW consumer warps x 16 rows x 64 columns of 16-bit o) */
   static constexpr uint32_t O_OFF = IV_OFF + NI * 2 * BM * sizeof(int), O_SLOT = 16 * 64 * 2;
-  static constexpr size_t SMEM = O_OFF + 8 * O_SLOT + 1024;
+  static constexpr size_t SMEM = O_OFF + 4 * NCW * O_SLOT + 1024;
   static_assert(B_END <= 256, "barriers");
   static_assert(sizeof(PersistTile) == 32 && IV_OFF % 16 == 0 && O_OFF % 16 == 0, "ring layout");
 };
 
-/* Tile t: query blocks from the last, and (order 0, longest first) query block nqb - 1 - t / (Hq B), (head,
-   batch) t % (Hq B), or (order 1, variant 0's grid order: a head's keys shared by the CTAs at work) query block
+/* Tile t (BM query rows): query blocks from the last, and (order 0, longest first) query block nqb - 1 - t / (Hq B),
+   (head, batch) t % (Hq B), or (order 1, variant 0's grid order: a head's keys shared by the CTAs at work) query block
    nqb - 1 - t % nqb, (head, batch) t / nqb. In 32-bit arithmetic: the launchers take fewer than 2^31 tiles
    (persist_shape), and the JVP's producer warps have 24 registers (64-bit divisions spilled there). */
+template <int BM = kPersistBM>
 __device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t t64, int64_t nqb64, int order,
                                                 int64_t *m0, int *h, int *b) {
   const uint32_t t = (uint32_t)t64, nqb = (uint32_t)nqb64, hbn = (uint32_t)(p.Hq * p.B), hq = (uint32_t)p.Hq;
   const uint32_t hb = order ? t / nqb : t % hbn, qb = nqb - 1 - (order ? t % nqb : t / hbn);
-  *m0 = (int64_t)qb * kPersistBM;
+  *m0 = (int64_t)qb * BM;
   *h = (int)(hb % hq);
   *b = (int)(hb / hq);
 }
@@ -89,8 +94,9 @@ __device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t 
    CTA's tiles (its static snake: tile k G + c in even rounds k, k G + G - 1 - c in odd ones) into the ring of NI
    entries info (and, MASKED, their BM rows' key intervals at iv + 2 BM e: thread x of the 96 takes rows x and x + 96,
    then warp 1 forms the CTA's key range), each once its entry is free (mbarrier iempty + 8 e) and announced on
-   ifull + 8 e (96 arrivals); a last entry with nblk = -1 ends every role's loop. */
-template <int BM, int BN, int NI, bool MASKED>
+   ifull + 8 e (96 arrivals); a last entry with nblk = -1 ends every role's loop. DBAR: the named barrier of the 96
+   threads (3; 4 beside three consumers, whose ping-pong takes 1..3). */
+template <int BM, int BN, int NI, bool MASKED, int DBAR = 3>
 __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, PersistTile *info, int *iv, uint32_t ifull,
                                                        uint32_t iempty, int64_t ntiles, int64_t nqb, int order,
                                                        int warp, int lane) {
@@ -104,7 +110,7 @@ __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, Persist
     if (k >= NI) mbar_wait(iempty + 8 * e, (uint32_t)(((k / NI) & 1) ^ 1));
     int64_t m0 = 0;
     int h = 0, b = 0;
-    if (!done) persist_tile_of(p, t, nqb, order, &m0, &h, &b);
+    if (!done) persist_tile_of<BM>(p, t, nqb, order, &m0, &h, &b);
     if constexpr (MASKED) {
       int *s_lo = iv + 2 * BM * e, *s_hi = s_lo + BM;
       if (!done) {
@@ -115,7 +121,7 @@ __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, Persist
           s_hi[r] = (int)hi;
         }
       }
-      named_bar_sync(3, 96);
+      named_bar_sync(DBAR, 96);
     }
     if (warp == 1) {
       int jb0 = 0, nblk = -1, kin_lo = 0, kin_hi = 0;
@@ -152,32 +158,32 @@ __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, Persist
 
 /* Thread 0 of a persistent kernel (this file's forward, jvp_persist.cuh's JVP): the barriers of its NQB Q buffers
    (qfull: the TMA thread's load; qempty: the 8 consumer warps' release) and of its ring of NI tile descriptions
-   (ifull: persist_describe_tiles' 96 producer threads; iempty: the 8 consumer warps and the TMA thread), at their
+   (ifull: persist_describe_tiles' 96 producer threads; iempty: the CW consumer warps and the TMA thread), at their
    byte offsets in the kernel's barrier block bar. */
-template <int NQB, int NI>
+template <int NQB, int NI, int CW = 8>
 __device__ __forceinline__ void persist_init_rings(uint32_t bar, uint32_t qfull, uint32_t qempty, uint32_t ifull,
                                                    uint32_t iempty) {
 #pragma unroll
   for (int q = 0; q < NQB; ++q) {
     mbar_init(bar + qfull + 8 * q, 1);
-    mbar_init(bar + qempty + 8 * q, 8);
+    mbar_init(bar + qempty + 8 * q, CW);
   }
 #pragma unroll
   for (int e = 0; e < NI; ++e) {
     mbar_init(bar + ifull + 8 * e, 96);
-    mbar_init(bar + iempty + 8 * e, 9);
+    mbar_init(bar + iempty + 8 * e, CW + 1);
   }
 }
 
 /* The mask of key block kb0.. (BN keys) for the tile's rows m0.. and (MASKED) this lane's two rows' visibility bits
    from their key intervals s_lo / s_hi (CTA-local rows wrow + g and + 8): fwd.cuh's block_bits without a dense mask,
    for the persistent kernels (this file's forward, jvp_persist.cuh's JVP) */
-template <int BN, bool MASKED, int NT>
+template <int BN, bool MASKED, int NT, int BM = kPersistBM>
 __device__ __forceinline__ BlockMask persist_block_bits(const FwdArgs &a, int64_t m0, int64_t kb0, int kin_lo,
                                                         int kin_hi, const int *s_lo, const int *s_hi, int wrow, int g,
                                                         int t4, uint64_t (&dw)[1][2][NT > 8 ? NT / 8 : 1]) {
   constexpr int NW = BN / 64 > 0 ? BN / 64 : 1;
-  BlockMask bm = fwd_block_mask<BN, MASKED, kPersistBM>(a, m0, kb0, kin_lo, kin_hi);
+  BlockMask bm = fwd_block_mask<BN, MASKED, BM>(a, m0, kb0, kin_lo, kin_hi);
   if constexpr (MASKED) {
     if (bm.need) {
 #pragma unroll
@@ -245,15 +251,18 @@ __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b
 
 /* XT (variant 9): a tile's last P V is issued with the next tile's first S, in one ping-pong turn, and the
    tile's epilogue follows the next tile's first softmax (which overlaps that P V); see the consumers. EXPF
-   (tiles.h; unmasked and causal calls): of each 16 probabilities of a row, EXPF on the FMA pipe. */
-template <typename T, int D, int DA, int ST_, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false>
-__global__ void __launch_bounds__(384, 1)
+   (tiles.h; unmasked and causal calls): of each 16 probabilities of a row, EXPF on the FMA pipe. NC (tiles.h; 0:
+   2): three consumer warpgroups, 192 query rows a tile, 512 threads (the ping-pong a round robin, pp_next_bar; the
+   consumers at 160 registers, the producers at 32; neither XT nor EXPF). */
+template <typename T, int D, int DA, int ST_, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false, int NC = 0>
+__global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1)
     fwd_persist_sm90a_kernel(const __grid_constant__ FwdArgs a, const __grid_constant__ Sm90Maps tm, int64_t ntiles,
                              int64_t nqb, int order, int vec_o) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Persist<D, ST_> C;
+  typedef Sm90Persist<D, ST_, NC> C;
   typedef typename C::F F;
-  constexpr int BN = C::BN, ST = C::ST, NT = BN / 8, DT = DA / 8, NI = C::NI;
+  constexpr int BN = C::BN, ST = C::ST, NT = BN / 8, DT = DA / 8, NI = C::NI, NCW = C::NCW;
+  static_assert(NC == 0 || (!XT && EXPF == 0), "three consumers: neither XT nor EXPF");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *gbase = smraw + (sbase - smem_u32(smraw)); /* the same base, generic pointer */
@@ -269,21 +278,23 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
     for (int s = 0; s < ST; ++s) {
       mbar_init(bar + C::B_FULL + 8 * s, 1);
-      mbar_init(bar + C::B_EMPTY + 8 * s, 8); /* one arrival per consumer warp */
+      mbar_init(bar + C::B_EMPTY + 8 * s, 4 * NCW); /* one arrival per consumer warp */
       mbar_init(bar + C::B_VFULL + 8 * s, 1);
-      mbar_init(bar + C::B_VEMPTY + 8 * s, 8);
+      mbar_init(bar + C::B_VEMPTY + 8 * s, 4 * NCW);
     }
-    persist_init_rings<C::NQB, NI>(bar, C::B_QFULL, C::B_QEMPTY, C::B_IFULL, C::B_IEMPTY);
+    persist_init_rings<C::NQB, NI, 4 * NCW>(bar, C::B_QFULL, C::B_QEMPTY, C::B_IFULL, C::B_IEMPTY);
     mbar_fence_init();
   }
   __syncthreads();
 
   if (warp < 4) {
-    /* producer warpgroup (40 registers: the interval walk of warps 1..3) */
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+    /* producer warpgroup (40 registers: the interval walk of warps 1..3; 32 beside three consumers: 32 + 3 x 160 <=
+       4 x 128, the launch's count) */
+    if constexpr (NCW == 3) asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
+    else asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     if (warp >= 1) {
-      persist_describe_tiles<C::BM, BN, NI, MASKED>(a, info, iv, bar + C::B_IFULL, bar + C::B_IEMPTY, ntiles, nqb, order,
-                                                     warp, lane);
+      persist_describe_tiles<C::BM, BN, NI, MASKED, NCW == 3 ? 4 : 3>(a, info, iv, bar + C::B_IFULL, bar + C::B_IEMPTY,
+                                                                        ntiles, nqb, order, warp, lane);
     } else if (warp == 0 && lane == 0) {
       /* the TMA thread: every tile's Q (two buffers) and K, V blocks (the stage ring, CTA-wide count gi) */
       uint32_t gi = 0;
@@ -322,7 +333,8 @@ __global__ void __launch_bounds__(384, 1)
     }
   } else {
     /* consumer warpgroups: 64 rows each, 16 per warp (variant 0's PVLAG loop per tile) */
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    if constexpr (NCW == 3) asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory");
+    else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
     const int cw = warp - 4, wg = cw >> 2;
     const int wrow = wg * 64 + (cw & 3) * 16; /* CTA-local first row of this warp */
     const int g = lane >> 2, t4 = lane & 3;
@@ -335,7 +347,7 @@ __global__ void __launch_bounds__(384, 1)
     uint32_t ap[BN / 16][4], apd[1][4];
     uint64_t dw[1][2][NT > 8 ? NT / 8 : 1];
     float alpha[1][1][4];
-    if (wg == 1) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first (once) */
+    if (wg == NCW - 1) named_bar_arrive(1, 256); /* warpgroup 0 takes the tensor cores first (once) */
     uint32_t gi = 0; /* the CTA-wide key block count: block i of a tile is gi + i */
     int kq = 0;      /* tiles with key blocks so far (Q buffer kq & 1) */
     /* XT: a tile whose last P V (block pgl, P in ap, into o) and epilogue are pending */
@@ -398,7 +410,7 @@ __global__ void __launch_bounds__(384, 1)
 
       /* the mask of key block kb0.. and (MASKED) this lane's rows' visibility bits */
       auto block_bits = [&](int64_t kb0) {
-        return persist_block_bits<BN, MASKED, NT>(a, m0, kb0, kin_lo, kin_hi, s_lo, s_hi, wrow, g, t4, dw);
+        return persist_block_bits<BN, MASKED, NT, C::BM>(a, m0, kb0, kin_lo, kin_hi, s_lo, s_hi, wrow, g, t4, dw);
       };
       /* waits for K(i) and V(i - 1) (pv) and issues S(i) and P(i - 1) V(i - 1) in this consumer's turn */
       auto issue = [&](int i, bool pv) {
@@ -409,13 +421,13 @@ __global__ void __launch_bounds__(384, 1)
         wg_reg_fence<DT * 4>(&o[0][0][0]);
         wg_reg_fence_u<BN / 16 * 4>(&ap[0][0]);
         wg_fence();
-        mma_scores<T, D, BN, false, ST, false>(s, sd, sQ, sQ, qrow, sKV + st * C::STAGE_BYTES);
+        mma_scores<T, D, BN, false, ST, false, 0, NC>(s, sd, sQ, sQ, qrow, sKV + st * C::STAGE_BYTES);
         wg_commit();
         if (pv) {
           mma_pv<T, D, DA, BN, false, ST, false>(o, u, ap, apd, sKV + sp * C::STAGE_BYTES, 0);
           wg_commit();
         }
-        named_bar_arrive(2 - wg, 256); /* every issue, the tile's last too (the ping-pong carries over) */
+        named_bar_arrive(pp_next_bar<NCW>(wg), 256); /* every issue, the tile's last too (the ping-pong carries over) */
       };
       BlockMask bmk;
       /* after S(i) has landed: releases K(i) (and after the tile's last S its Q buffer and its ring
@@ -504,7 +516,7 @@ __global__ void __launch_bounds__(384, 1)
       if (!XT || nlive == 0) PERSIST_EPILOGUE(b, h, m0);
     }
 #undef PERSIST_EPILOGUE
-    if (wg == 0) named_bar_sync(1, 256); /* warpgroup 1's arrival after its last issue */
+    if (wg == 0) named_bar_sync(1, 256); /* the last warpgroup's arrival after its last issue */
   }
 #endif
 }
@@ -531,16 +543,16 @@ static jfa_status_t persist_shape(const FwdArgs &a, int64_t ntiles, int64_t *gri
 }
 
 /* Launches the persistent forward (tuning variant 8): min(SMs, tiles) CTAs, or JFA_TUNE_SM90_CTAS
-   of them (tests: many tiles a CTA) */
-template <typename T, int D, int DA, int ST, bool MASKED, bool XT, int EXPF, bool MPASS>
+   of them (tests: many tiles a CTA); NC = 3: three consumer warpgroups (tuning variant 34 at D = 64) */
+template <typename T, int D, int DA, int ST, bool MASKED, bool XT, int EXPF, bool MPASS, int NC>
 static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
-  typedef Sm90Persist<D, ST> C;
+  typedef Sm90Persist<D, ST, NC> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   const int64_t nqb = (a.p.Nq + C::BM - 1) / C::BM, ntiles = nqb * a.p.Hq * a.p.B;
   if (ntiles <= 0) return JFA_SUCCESS;
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, C::BN, false));
-  auto kern = fwd_persist_sm90a_kernel<T, D, DA, ST, MASKED, XT, EXPF, MPASS>;
+  auto kern = fwd_persist_sm90a_kernel<T, D, DA, ST, MASKED, XT, EXPF, MPASS, NC>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   int64_t grid = 0;
   int order = 0;

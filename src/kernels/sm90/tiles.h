@@ -13,7 +13,8 @@
  * guided BN: at D = 256 the O accumulator takes 128 registers a thread and the shared memory
  * 64 KB of Q plus 80 KB a stage, so BN = 80 with 2 stages (226 KB of 227); at D = 192, BN = 112
  * (O 96 registers, S 56). Since the eighth session D = 96, 192 and 256 run the PVLAG order (below),
- * D = 256 at BN = 64 (P V's P of the previous block lives across the softmax). Masked calls run BNM keys a block (a power of two: a boolean dense
+ * D = 256 at BN = 64 (P V's P of the previous block lives across the softmax), at BN = 80 again since the
+ * twenty-fourth session (32 bytes of spill stores with CUDA 13.0, measured +3-5% all the same). Masked calls run BNM keys a block (a power of two: a boolean dense
  * mask's bits come in 64-bit words per 64 keys). The JVP at D = 192 / 256: O and U alone would
  * be 192 / 256 registers a thread, past the consumers' 240 with S, Sd and P added, so it splits
  * the columns (CS): a CTA takes 64 rows, both consumer warpgroups compute their S and Sd (the
@@ -137,6 +138,9 @@ struct Sm90Tile {
                       NC kernel has no masked form) */
   bool MPASS;      /* 16-bit forward / JVP: the softmax's per-element mask as a pass of its own under one branch per
                       block (common/softmax.cuh fwd_softmax_block MPASS), not if-converted into every block's loop */
+  int MASKP;       /* NC forward rows: the variant (a PERSIST row with three consumers) whose persistent kernel masked
+                      calls but dense masks and accumulate mode run (fwd.cuh sm90_fwd_variant; JFA_SM90_FWD_NC3=0 per
+                      call: MASKV's tiles as before); 0: MASKV's */
 };
 
 /* clang-format off */
@@ -157,7 +161,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      boolean mask 76.5 -> 84.0, a causal window of 2048 at N = 16384 218.6 -> 293.9; bench/RESULTS.md). Variant 23 is
      row 0 with the masked tiles before (MASKV 24). */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
-  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 29, true},
+  /* Since the twenty-fourth session masked calls but dense masks and accumulate mode run variant 34's persistent
+     kernel with three consumer warpgroups (MASKP; bitwise 29's results) */
+  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 29, true, 34},
   /* D = 96: three consumer warpgroups at 96 keys a block, 3 stages, no PAD, since the twenty-third session (tuning
      variant 31; H200, that session's call 1, bf16 B = 4 H = 21 N = 4096, forward TFLOP/s row 0 before (variant 32 now)
      / 31: 493.4 / 520.0, causal 415.7 / 431.1); masked calls run variant 32's masked kernel (MASKV), the row before's */
@@ -372,6 +378,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      the persistent kernel, fwd.cuh sm90_fwd_variant; H200, that session's call 1, a causal window of 2048 at N = 16384,
      forward TFLOP/s 314.4 -> 345.8); unmasked calls run it too under JFA_TUNE_SM90A=30 */
   {OP_FWD,  0,  64, 30,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, false, false, 0, 0, 0, 0,  true},
+  /* D = 64, the persistent forward with three consumer warpgroups (issue 18: the D = 64 window forward at 69% of
+     causal's rate on 29's two consumers, whose tensor pipe ncu saw 38.9% busy against the three-consumer causal
+     kernel's 54.1%; twenty-fourth session): 192 query rows a tile, PVLAG at 128 keys a block with MPASS, 3 stages, the
+     consumers at 160 registers (fwd_persist.cuh NC); unmasked and causal calls too; boolean dense masks and
+     accumulate mode run row 0's kernels. Row 0's arithmetic per row: bitwise its results */
+  {OP_FWD,  0,  64, 34,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 3, 0,  true},
   /* D = 96 with three consumer warpgroups (issue 18: the D = 96 forward at 0.69x D = 128's, below D = 64's
      three-consumer rate; twenty-first session): 192 rows a CTA, PVLAG with MPASS, no PAD (P V over 96 columns as 64 +
      32), BN = 96, 3 stages (S 48 + P 24 + O 48 registers a thread: D = 64's 20 has 64 + 32 + 32); ptxas at 160
@@ -595,7 +607,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN) and, where the row has STM, STM stages of one ring. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
-                0, 0, 0, 0, false};
+                0, 0, 0, 0, false, 0};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
