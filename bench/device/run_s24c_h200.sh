@@ -8,6 +8,7 @@
 #      before), in alternation: a causal window of 2048 at N = 16384 (issue 18: 69% of causal), 8 packed sequences of
 #      2048; once each, row 0 / JFA_TUNE_SM90A=34 (the three-consumer persistent kernel on unmasked and causal calls):
 #      causal N = 16384 and 4096 (B = 4);
+#   ncu of the D = 64 window forward (its tensor pipe, against call 1's 38.9% on 29's kernel);
 #   2. the default build's GPU suite entries (the 58 of `ctest -L gpu -E 64bit` in a default configure, with this
 #      session's _nofwdnc3 pair), here;
 #   3. issue 18's lanes from one process against the Triton package (.seed, carried) and SDPA, in the time left.
@@ -38,6 +39,13 @@ echo "t=$(( $(date +%s) - T0 ))"
     JFA_TUNE_SM90A=$v jfa_bench_rows --causal 4 4096 64 | grep ^fwd
   done
 } 2>&1 | tee "$OUT/d64.log"
+echo "t=$(( $(date +%s) - T0 ))"
+echo "== ncu D = 64 window forward (the default route)"
+JFA_BENCH_ITERS=1 timeout $(left 330) ncu --launch-skip 2 --launch-count 1 -k "regex:fwd.*sm90a" \
+  --section SpeedOfLight --section WarpStateStats --section LaunchStats \
+  --metrics "regex:sm__pipe_tensor_cycles_active\.avg\.pct_of_peak_sustained_active" \
+  $B/bench/jfa_bench --window 16384 64 2048 > "$OUT/ncu_window.txt" 2>&1
+grep -E "Duration|pct_of_peak|Warp Cycles Per Issued|Grid Size|Registers|fwd_persist" "$OUT/ncu_window.txt" | head -8
 echo "t=$(( $(date +%s) - T0 ))"
 (cd $B && timeout $(left 75) ctest -R "^(test_gpu_attention|test_gpu_attention_sm80|test_gpu_modes|test_gpu_modes_sm80|test_gpu_tangent|test_gpu_tangent_sm80|test_gpu_masks|test_gpu_masks_sm80|test_gpu_blockmask|test_gpu_blockmask_sm80|test_gpu_nan|test_gpu_nan_sm80|test_gpu_backward_jvp|test_gpu_backward_jvp_sm80|test_gpu_scale|test_gpu_scale_sm80|test_gpu_f32|test_gpu_f32_sm80|test_gpu_masks_nof32dense|test_gpu_masks_nof32bwd_dense|test_gpu_masks_nobiastiles|test_gpu_masks_nofwdnc3|test_gpu_nan_nofwdnc3|test_gpu_masks_nosm90bias|test_gpu_sm90_bwd|test_gpu_exp2_poly|test_gpu_attention_nosm90bwd|test_gpu_modes_nosm90bwd|test_gpu_nan_nosm90bwd|test_gpu_jvp_persist|test_gpu_attention_jvppersist|test_gpu_nan_jvppersist|test_gpu_masks_ctas3|test_gpu_nan_ctas3|test_gpu_masks_fwdband|test_gpu_masks_nofwdband|test_gpu_jvp_persist_fwdband|test_gpu_jvp_persist_nofwdband|test_gpu_backward_jvp_sm90|test_gpu_backward_jvp_sm90_nosm90bwd|test_gpu_f32_simt|test_gpu_f32_backward|test_gpu_f32_backward_simt|test_gpu_f32_backward_sm80|test_gpu_f32_backward_nosm90bwd|test_gpu_f32_backward_nof32bwd_dense|test_gpu_nan_f32sm80|test_gpu_f32_backward_nowide|test_gpu_app_fill|test_gpu_attention_mma_alias|test_ring_gpu|test_comm_gpu|test_ring_gpu_np1_generic|test_ring_gpu_np1_accumulate|test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_python_torchrun_nccl_p2)$" -j8 --timeout 200 --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/ctest.log" | head -30; grep '^\[FAIL\]' "$OUT/ctest.log" | head -20
