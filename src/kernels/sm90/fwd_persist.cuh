@@ -39,7 +39,11 @@
  * The epilogue stores o through a per-warp shared-memory slot as 16-byte pieces (persist_epilogue_vec;
  * fwd_epilogue's arithmetic, the same bits) when o's layout allows, else fwd_epilogue's 16-bit stores.
  * Boolean dense masks run variant 0's kernel (sm90_fwd_variant). Registers: producer 40 (warps 1..3's
- * interval walk), consumers 232. bench/persist_protocol.py models the barriers of this file (phases,
+ * interval walk), consumers 232.
+ * NC = 3 (tuning variant 34 at D = 64, the twenty-fourth session): three consumer warpgroups of 64 rows, 192 query
+ * rows a tile, 512 threads (producers at 32 registers, consumers at 160), the ping-pong a round robin over named
+ * barriers 1..3 (pp_next_bar; the last consumer gives the first turn, consumer 0 takes the last arrival at the
+ * end), the describers' barrier 4; not XT, not EXPF. bench/persist_protocol.py models the barriers of this file (phases,
  * parities, TMA bytes, named barriers) in random interleavings; keep it in step with the code.
  */
 #ifndef JFA_KERNELS_SM90_FWD_PERSIST_CUH_

@@ -138,9 +138,6 @@ struct Sm90Tile {
                       NC kernel has no masked form) */
   bool MPASS;      /* 16-bit forward / JVP: the softmax's per-element mask as a pass of its own under one branch per
                       block (common/softmax.cuh fwd_softmax_block MPASS), not if-converted into every block's loop */
-  int MASKP;       /* NC forward rows: the variant (a PERSIST row with three consumers) whose persistent kernel masked
-                      calls but dense masks and accumulate mode run (fwd.cuh sm90_fwd_variant; JFA_SM90_FWD_NC3=0 per
-                      call: MASKV's tiles as before); 0: MASKV's */
 };
 
 /* clang-format off */
@@ -161,9 +158,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      boolean mask 76.5 -> 84.0, a causal window of 2048 at N = 16384 218.6 -> 293.9; bench/RESULTS.md). Variant 23 is
      row 0 with the masked tiles before (MASKV 24). */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
-  /* Since the twenty-fourth session masked calls but dense masks and accumulate mode run variant 34's persistent
-     kernel with three consumer warpgroups (MASKP; bitwise 29's results) */
-  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 29, true, 34},
+  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 29, true},
   /* D = 96: three consumer warpgroups at 96 keys a block, 3 stages, no PAD, since the twenty-third session (tuning
      variant 31; H200, that session's call 1, bf16 B = 4 H = 21 N = 4096, forward TFLOP/s row 0 before (variant 32 now)
      / 31: 493.4 / 520.0, causal 415.7 / 431.1); masked calls run variant 32's masked kernel (MASKV), the row before's */
@@ -382,7 +377,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      causal's rate on 29's two consumers, whose tensor pipe ncu saw 38.9% busy against the three-consumer causal
      kernel's 54.1%; twenty-fourth session): 192 query rows a tile, PVLAG at 128 keys a block with MPASS, 3 stages, the
      consumers at 160 registers (fwd_persist.cuh NC); unmasked and causal calls too; boolean dense masks and
-     accumulate mode run row 0's kernels. Row 0's arithmetic per row: bitwise its results */
+     accumulate mode run row 0's kernels. Row 0's arithmetic per row (test_gpu_sm90_variants: bitwise, not yet run).
+     H200 (that session's call 3, jfa_bench, forward TFLOP/s, two alternating runs, against the masked route of row 0,
+     29's kernel): a causal window of 2048 at N = 16384 369.0 / 375.9 against 336.9 / 345.7 (+9%), 8 packed sequences
+     of 2048 267.8 / 276.0 against 287.0 / 290.9 (-6%); causal N = 16384 482.9 against row 0's 498.5, B = 4 N = 4096
+     376.2 against 371.5. Not taken (its correctness not yet seen on a GPU; the packed sequences lose) */
   {OP_FWD,  0,  64, 34,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 3, 0,  true},
   /* D = 96 with three consumer warpgroups (issue 18: the D = 96 forward at 0.69x D = 128's, below D = 64's
      three-consumer rate; twenty-first session): 192 rows a CTA, PVLAG with MPASS, no PAD (P V over 96 columns as 64 +
@@ -607,7 +606,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN) and, where the row has STM, STM stages of one ring. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
-                0, 0, 0, 0, false, 0};
+                0, 0, 0, 0, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
