@@ -64,8 +64,11 @@ template <int D_, int ST_ = 2, int NC_ = 0> struct Sm90Persist {
   static constexpr int NCW = NC_ ? NC_ : 2;
   static constexpr int D = D_, BN = 128, ST = ST_, BM = 64 * NCW, NQB = 2, NI = 4, NTHREADS = 128 * (NCW + 1);
   static_assert(NC_ == 0 || NC_ == 3, "two or three consumer warpgroups");
-  /* the stage layout of variant 0 (NC_ = 3: of the three-consumer forward, Q halves of 192 rows) */
-  typedef Sm90Fwd<D, BN, false, ST, false, NC_ == 0, 0, NC_> F;
+  /* the stage layout of variant 0 (NC_ = 3: of the three-consumer forward, Q halves of 192 rows); the sizes read from
+     it (Q_BYTES, STAGE_BYTES, HALF_Q, HALF_K, NH) do not depend on Sm90Fwd's MASKED */
+  typedef Sm90Fwd<D, BN, false, ST, false, false, 0, NC_> F;
+  /* the named barrier of persist_describe_tiles' 96 threads: past the ping-pong's 1..NCW */
+  static constexpr int DESC_BAR = NCW + 1;
   static constexpr uint32_t Q_BYTES = F::Q_BYTES, STAGE_BYTES = F::STAGE_BYTES, HALF_K = F::HALF_K;
   static constexpr uint32_t KV_OFF = NQB * Q_BYTES, BAR_OFF = KV_OFF + ST * STAGE_BYTES;
   /* barriers (8 bytes each): full[ST] empty[ST] vfull[ST] vempty[ST] qfull[2] qempty[2] ifull[NI] iempty[NI] */
@@ -297,8 +300,8 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1)
     if constexpr (NCW == 3) asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
     else asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     if (warp >= 1) {
-      persist_describe_tiles<C::BM, BN, NI, MASKED, NCW == 3 ? 4 : 3>(a, info, iv, bar + C::B_IFULL, bar + C::B_IEMPTY,
-                                                                        ntiles, nqb, order, warp, lane);
+      persist_describe_tiles<C::BM, BN, NI, MASKED, C::DESC_BAR>(a, info, iv, bar + C::B_IFULL, bar + C::B_IEMPTY, ntiles,
+                                                                  nqb, order, warp, lane);
     } else if (warp == 0 && lane == 0) {
       /* the TMA thread: every tile's Q (two buffers) and K, V blocks (the stage ring, CTA-wide count gi) */
       uint32_t gi = 0;
