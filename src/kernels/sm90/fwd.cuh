@@ -925,7 +925,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile mm = sm90_fwd_masked_tile<D, JVP, V>();
   constexpr int DAM = c.CSE ? D / 2 : c.CS ? 128 : mm.PAD ? (D + 63) / 64 * 64 : D;
   /* the persistent forward (fwd_persist.cuh), pr's tiles: a PERSIST row's calls (row 0 at D = 128 = variant 8, 9:
-     PERSIST_XT; tuning variants at D = 96 / 64), or an NC row 0's masked ones where its masked tiles are a PERSIST row
+     PERSIST_XT; tuning variants at D = 96 / 64, 34 with three consumers), or an NC row 0's masked ones where its masked tiles are a PERSIST row
      (D = 64: MASKV = 29; windows, positions, packed sequences, a band too where JFA_SM90_FWD_BAND asks; its unmasked
      and causal calls run the three consumers below). Boolean dense masks run the row's PVLAGM kernel below, and
      accumulate mode (the ring's partial calls, beside its communication kernels) the non-persistent one */
