@@ -1424,13 +1424,14 @@ template <int BN, int BM> static inline bool sm90_bwd_packed_aligned(const jfa_p
 }
 
 /* Whether a masked call is a band: windows (with or without causal, any positions) and packed sequences aligned
-   to the blocks (sm90_bwd_packed_aligned), no dense mask. At D = 96 and 128 (tiles.h sm90_bwd_band_on) the
-   unmasked kernel runs it (bwd_query_blocks' rows through mask_query_range, the per-element test where a block
-   crosses either side of the band), in SPLITO's order with one dQ reduce-add per CTA, which the MASKED kernel
-   cannot take. Tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands on the MASKED kernel, as before the ninth
-   session of 2026-12-02, =2 on the unmasked one at every head dim below 192 (A / B runs). */
+   to the blocks (sm90_bwd_packed_aligned), no dense mask. At D = 64, 96 and 128 (tiles.h sm90_bwd_band_on; D = 64
+   since the twenty-fifth session) the unmasked kernel runs it (bwd_query_blocks' rows through mask_query_range, the
+   per-element test where a block crosses either side of the band), in SPLITO's order with one dQ reduce-add per CTA
+   (D = 64: TMAO at 128 query rows a stage), which the MASKED kernel cannot take. JFA_SM90_BWD_BAND=0 / 1 per call
+   overrides the table; tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands on the MASKED kernel, as before the
+   ninth session of 2026-12-02, =2 on the unmasked one at every head dim below 192 (A / B runs). */
 template <int D, int BN> static inline bool sm90_bwd_band(const BwdArgs &a) {
-  bool on = sm90_bwd_band_on(D);
+  bool on = env_switch(sm90_bwd_band_on(D), "JFA_SM90_BWD_BAND");
 #ifdef JFA_TUNING
   const int nb = tune_variant("JFA_TUNE_SM90_BWD_NOBAND");
   if (nb == 1 || nb == 2) on = nb == 2;
@@ -1446,7 +1447,7 @@ template <int D> bool sm90_bwd_bias_fits_d(void) {
 }
 
 /* a.masked (interval masks: windows, positions, packed sequences) runs the MASKED instantiation,
-   with the tiles of MASK_CLASS_ANY (today the same row), but for bands at D = 96 / 128 (sm90_bwd_band: the
+   with the tiles of MASK_CLASS_ANY (today the same row), but for bands at D = 64 / 96 / 128 (sm90_bwd_band: the
    unmasked kernel). A CS row (D = 192, 256) runs the column split, masked or not (its consumers share their
    keys, so they meet at every block). */
 template <typename T, int D>

@@ -27,8 +27,8 @@
  *     since the ninth session and tuning variants 18-21: three consumer warpgroups, BM = 192 rows, 512 threads,
  *     the consumers at 160 registers, the turns a round robin 0 -> 1 -> 2 on named barriers 1, 2, 3; its
  *     unmasked and causal calls, masked ones run the two-consumer kernel of row 0's MASKV: at D = 64 the persistent
- *     one, fwd_persist.cuh, whose three-consumer form is tuning variant 34; at D = 96, row 0 since the twenty-third
- *     session too, the padded row before). The D = 64
+ *     one, fwd_persist.cuh, whose three-consumer form (MASKP, variant 34) takes windows without packed sequences since
+ *     the twenty-fifth session; at D = 96, row 0 since the twenty-third session too, the padded row before). The D = 64
  *     forward's tuning variant 22 (row 0 before) issues the S of block j + 1 before the softmax of block j
  *     (OVERLAP, a second score accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
  *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
@@ -930,6 +930,21 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
      and causal calls run the three consumers below). Boolean dense masks run the row's PVLAGM kernel below, and
      accumulate mode (the ring's partial calls, beside its communication kernels) the non-persistent one */
   constexpr Sm90Tile pr = c.PERSIST ? c : mm;
+  /* an NC row's windows without packed sequences, dense masks or accumulate mode (and not run as a band) on MASKP's
+     persistent kernel with three consumer warpgroups (D = 64 row 0: variant 34, since the twenty-fifth session;
+     JFA_SM90_FWD_NC3=0 per call: pr's below, MASKV's two consumers). Packed sequences stay on two consumers (a tile
+     of 192 rows straddles more sequence boundaries: -6% on 8 x 2048), positions alone too (not measured) */
+  if constexpr (!JVP && c.MASKP) {
+    constexpr Sm90Tile mp = sm90_tile(OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, c.MASKP);
+    static_assert(c.NC && mp.D == D && mp.PERSIST && mp.NC == 3 && mp.BN == 128 && mp.PVLAG && !mp.PAD &&
+                      !mp.PERSIST_XT && !mp.EXPF,
+                  "MASKP: a PERSIST row with three consumer warpgroups (fwd_persist.cuh NC)");
+    if (!a.accumulate && !unmasked && a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE &&
+        env_switch(true, "JFA_SM90_FWD_NC3")) {
+      sm90_route_note(SM90_ROUTE_PERSIST | route);
+      return launch_persist_sm90a<T, D, D, mp.ST, true, false, 0, mp.MPASS, 3>(a, t, st);
+    }
+  }
   if constexpr (!JVP && pr.PERSIST) {
     static_assert(pr.BN == 128 && !pr.CS && (!pr.NC || (pr.NC == 3 && !pr.PERSIST_XT && !pr.EXPF)) && pr.PVLAG,
                   "PERSIST: the PVLAG tiles at 128 keys a block, two consumers or (not XT, not EXPF) three "

@@ -138,6 +138,9 @@ struct Sm90Tile {
                       NC kernel has no masked form) */
   bool MPASS;      /* 16-bit forward / JVP: the softmax's per-element mask as a pass of its own under one branch per
                       block (common/softmax.cuh fwd_softmax_block MPASS), not if-converted into every block's loop */
+  int MASKP;       /* NC forward rows: the variant (a PERSIST row with three consumers) whose persistent kernel runs
+                      windows without packed sequences, dense masks or accumulate mode (fwd.cuh sm90_fwd_variant;
+                      JFA_SM90_FWD_NC3=0 per call: MASKV's tiles as before); 0: MASKV's */
 };
 
 /* clang-format off */
@@ -158,7 +161,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      boolean mask 76.5 -> 84.0, a causal window of 2048 at N = 16384 218.6 -> 293.9; bench/RESULTS.md). Variant 23 is
      row 0 with the masked tiles before (MASKV 24). */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
-  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 29, true},
+  /* Since the twenty-fifth session windows without packed sequences or a dense mask run variant 34's persistent
+     kernel with three consumer warpgroups (MASKP; bitwise 29's results; H200, twenty-fourth session call 3 and
+     twenty-fifth call 1, jfa_bench, causal window of 2048 at N = 16384, forward TFLOP/s 29 / 34: 336.9 / 369.0,
+     345.7 / 375.9, 345.5 / 375.6, 346.7 / 375.3; 8 packed sequences of 2048 287.0 / 267.8, 290.9 / 276.0, so those
+     stay on 29) */
+  {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 29, true, 34},
   /* D = 96: three consumer warpgroups at 96 keys a block, 3 stages, no PAD, since the twenty-third session (tuning
      variant 31; H200, that session's call 1, bf16 B = 4 H = 21 N = 4096, forward TFLOP/s row 0 before (variant 32 now)
      / 31: 493.4 / 520.0, causal 415.7 / 431.1); masked calls run variant 32's masked kernel (MASKV), the row before's */
@@ -377,11 +385,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      causal's rate on 29's two consumers, whose tensor pipe ncu saw 38.9% busy against the three-consumer causal
      kernel's 54.1%; twenty-fourth session): 192 query rows a tile, PVLAG at 128 keys a block with MPASS, 3 stages, the
      consumers at 160 registers (fwd_persist.cuh NC); unmasked and causal calls too; boolean dense masks and
-     accumulate mode run row 0's kernels. Row 0's arithmetic per row (test_gpu_sm90_variants: bitwise, not yet run).
-     H200 (that session's call 3, jfa_bench, forward TFLOP/s, two alternating runs, against the masked route of row 0,
-     29's kernel): a causal window of 2048 at N = 16384 369.0 / 375.9 against 336.9 / 345.7 (+9%), 8 packed sequences
-     of 2048 267.8 / 276.0 against 287.0 / 290.9 (-6%); causal N = 16384 482.9 against row 0's 498.5, B = 4 N = 4096
-     376.2 against 371.5. Not taken (its correctness not yet seen on a GPU; the packed sequences lose) */
+     accumulate mode run row 0's kernels. Row 0's arithmetic per row: bitwise its results (test_gpu_sm90_variants,
+     passed on the H200 in the twenty-fifth session's call 1, at its grid and at 7 CTAs; memcheck of case 21, packed
+     sequences with a window, 0 errors) */
   {OP_FWD,  0,  64, 34,   128,  3, false,  128, false, false, false,  0,  0, true,  true,  false, 0, 0, true,  false, 0, 0, 3, 0,  true},
   /* D = 96 with three consumer warpgroups (issue 18: the D = 96 forward at 0.69x D = 128's, below D = 64's
      three-consumer rate; twenty-first session): 192 rows a CTA, PVLAG with MPASS, no PAD (P V over 96 columns as 64 +
@@ -471,12 +477,14 @@ static constexpr int sm90_bwd_bm(int D) { return D == 64 ? 128 : 64; }
  *  251.6 / 292.4; D = 128 324.1 / 299.4 and packed 8 x 2048 258.7 / 246.8 (its masked TMAO kernel issues
  *  dV after dS for registers: slower); D = 96 not measured. */
 static constexpr int sm90_bwd_dq_masked(int D) { return D == 64 ? 7 : 2; }
-/** Whether bands (windows without packed sequences or a dense mask) run the unmasked backward kernel at head
- *  dim D (bwd.cuh sm90_bwd_band; D = 192 / 256, CS, keep the MASKED one). H200, ninth session of 2026-12-02,
- *  causal window of 2048 at N = 16384, backward TFLOP/s unmasked kernel (SPLITO) / MASKED: D = 128 369.3 /
- *  310.8 (plain causal 489.6), N = 4096 window 1024 272.5 / 239.9; D = 64 269.7 / 287.7 (its MASKED kernel
- *  runs TMAO: plain causal 334.5), so not at 64. D = 96 (MASKED TMA as 128) follows 128, not measured. */
-constexpr bool sm90_bwd_band_on(int D) { return D != 64; }
+/** Whether bands (windows without packed sequences or a dense mask, packed sequences aligned to the blocks) run the
+ *  unmasked backward kernel at head dim D (bwd.cuh sm90_bwd_band; JFA_SM90_BWD_BAND=1 / 0 overrides per call; D =
+ *  192 / 256, CS, keep the MASKED one). H200, ninth session of 2026-12-02, causal window of 2048 at N = 16384,
+ *  backward TFLOP/s unmasked kernel (SPLITO) / MASKED: D = 128 369.3 / 310.8 (plain causal 489.6), N = 4096 window
+ *  1024 272.5 / 239.9; D = 64 269.7 / 287.7, in TMAO's order 285.0 / 282.9 (plain causal 334.5), so not at 64 then.
+ *  D = 96 (MASKED TMA as 128) follows 128, not measured. Since the twenty-fifth session at D = 64 too: its unmasked
+ *  kernel takes 128 query rows a stage since the twelfth session (+7-12% there), the MASKED one 64. */
+constexpr bool sm90_bwd_band_on(int /* D */) { return true; }
 /** Whether the backward's routes that compute P in softmax_ds (SM90_DQ_CS, SM90_DQ_TMA: bwd.cuh) test the mask
  *  under one branch per block (MP) instead of per element in every block's loop. On since the tenth session of
  *  2026-12-03: H200 (its call 1), backward TFLOP/s without / with: D = 192 N = 4096 220.2 / 270.1, a causal window
@@ -606,7 +614,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN) and, where the row has STM, STM stages of one ring. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
-                0, 0, 0, 0, false};
+                0, 0, 0, 0, false, 0};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
