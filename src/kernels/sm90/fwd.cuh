@@ -930,18 +930,20 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
      and causal calls run the three consumers below). Boolean dense masks run the row's PVLAGM kernel below, and
      accumulate mode (the ring's partial calls, beside its communication kernels) the non-persistent one */
   constexpr Sm90Tile pr = c.PERSIST ? c : mm;
-  /* an NC row's windows without packed sequences, dense masks or accumulate mode (and not run as a band) on MASKP's
-     persistent kernel with three consumer warpgroups (D = 64 row 0: variant 34, since the twenty-fifth session;
-     JFA_SM90_FWD_NC3=0 per call: pr's below, MASKV's two consumers). Packed sequences stay on two consumers (a tile
-     of 192 rows straddles more sequence boundaries: -6% on 8 x 2048), positions alone too (not measured) */
+  /* an NC row's windows without packed sequences, dense masks or accumulate mode on MASKP's persistent kernel with
+     three consumer warpgroups (D = 64 row 0: variant 34, since the twenty-fifth session), its MASKED form, or its
+     unmasked one where the window runs as a band (sm90_fwd_band: JFA_SM90_FWD_BAND=1 per call); JFA_SM90_FWD_NC3=0
+     per call: pr's below, MASKV's two consumers. Packed sequences stay on two consumers (a tile of 192 rows straddles
+     more sequence boundaries: -6% on 8 x 2048), positions alone too (not measured) */
   if constexpr (!JVP && c.MASKP) {
     constexpr Sm90Tile mp = sm90_tile(OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, c.MASKP);
     static_assert(c.NC && mp.D == D && mp.PERSIST && mp.NC == 3 && mp.BN == 128 && mp.PVLAG && !mp.PAD &&
                       !mp.PERSIST_XT && !mp.EXPF,
                   "MASKP: a PERSIST row with three consumer warpgroups (fwd_persist.cuh NC)");
-    if (!a.accumulate && !unmasked && a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE &&
+    if (!a.accumulate && a.masked && a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE &&
         env_switch(true, "JFA_SM90_FWD_NC3")) {
       sm90_route_note(SM90_ROUTE_PERSIST | route);
+      if (band) return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);
       return launch_persist_sm90a<T, D, D, mp.ST, true, false, 0, mp.MPASS, 3>(a, t, st);
     }
   }
