@@ -147,6 +147,11 @@ static const mcase_t cases[] = {
     {FH, 1, 2, 2, 2, 200, 300, 192, BR, 0, 0, 100, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1},
     {BF, 1, 1, 2, 2, 200, 200, 256, BR, 0, 0, 50, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0},
     {BF, 0, 1, 2, 1, 129, 129, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
+    /* packed sequences whose boundaries are multiples of 128 at D = 64: bands on the sm90 backward's unmasked kernel
+       (128 query rows a stage, 128 keys a CTA) since the twenty-fifth session (test_gpu_masks_nobwdband: the MASKED
+       one); GQA with a window, the last sequence of any length */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0},
+    {FH, 0, 1, 4, 2, 0, 0, 64, BR, 0, 0, 100, UNB, "128,512,300", NULL, DN_NONE, 0, 0, 0, 0},
 };
 
 typedef struct {
