@@ -946,6 +946,12 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
       if (band) return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);
       return launch_persist_sm90a<T, D, D, mp.ST, true, false, 0, mp.MPASS, 3>(a, t, st);
     }
+    /* for A / B runs only (not a default): JFA_SM90_FWD_NC3P=1 per call runs unmasked and causal calls on the same
+       kernel's unmasked form, as tuning builds' JFA_TUNE_SM90A=34 does (bitwise the three consumers below) */
+    if (!a.accumulate && !a.masked && env_switch(false, "JFA_SM90_FWD_NC3P")) {
+      sm90_route_note(SM90_ROUTE_PERSIST | route);
+      return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);
+    }
   }
   if constexpr (!JVP && pr.PERSIST) {
     static_assert(pr.BN == 128 && !pr.CS && (!pr.NC || (pr.NC == 3 && !pr.PERSIST_XT && !pr.EXPF)) && pr.PVLAG,
