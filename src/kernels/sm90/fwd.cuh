@@ -27,8 +27,8 @@
  *     since the ninth session and tuning variants 18-21: three consumer warpgroups, BM = 192 rows, 512 threads,
  *     the consumers at 160 registers, the turns a round robin 0 -> 1 -> 2 on named barriers 1, 2, 3; its
  *     unmasked and causal calls, masked ones run the two-consumer kernel of row 0's MASKV: at D = 64 the persistent
- *     one, fwd_persist.cuh, whose three-consumer form (MASKP, variant 34) takes windows without packed sequences since
- *     the twenty-fifth session; at D = 96, row 0 since the twenty-third session too, the padded row before). The D = 64
+ *     one, fwd_persist.cuh, whose three-consumer form (MASKP, variant 34) takes windows without packed sequences, and
+ *     its unmasked form plain causal calls of up to 4096 keys, since the twenty-fifth session; at D = 96, row 0 since the twenty-third session too, the padded row before). The D = 64
  *     forward's tuning variant 22 (row 0 before) issues the S of block j + 1 before the softmax of block j
  *     (OVERLAP, a second score accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
  *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
@@ -946,9 +946,11 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
       if (band) return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);
       return launch_persist_sm90a<T, D, D, mp.ST, true, false, 0, mp.MPASS, 3>(a, t, st);
     }
-    /* for A / B runs only (not a default): JFA_SM90_FWD_NC3P=1 per call runs unmasked and causal calls on the same
-       kernel's unmasked form, as tuning builds' JFA_TUNE_SM90A=34 does (bitwise the three consumers below) */
-    if (!a.accumulate && !a.masked && env_switch(false, "JFA_SM90_FWD_NC3P")) {
+    /* plain causal calls of up to sm90_fwd_nc3p_causal_max_nk keys (D = 64: 4096, since the twenty-fifth session) on
+       the same kernel's unmasked form, as tuning builds' JFA_TUNE_SM90A=34 does (bitwise the three consumers below);
+       JFA_SM90_FWD_NC3P=1 / 0 per call: every unmasked or causal call / none */
+    if (!a.accumulate && !a.masked &&
+        env_switch(a.p.causal && a.p.Nk <= sm90_fwd_nc3p_causal_max_nk(D), "JFA_SM90_FWD_NC3P")) {
       sm90_route_note(SM90_ROUTE_PERSIST | route);
       return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);
     }
@@ -970,7 +972,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        tiles for unmasked and causal calls, its masked tiles for interval masks; accumulate mode (the ring's partial
        calls) and dense masks run the kernels below */
     if (!a.accumulate &&
-        env_switch(sm90_jvp_persist_default(D, a.p.causal && !a.masked), "JFA_SM90_JVP_PERSIST")) {
+        env_switch(sm90_jvp_persist_default(D, a.p.causal && !a.masked, a.p.Nk), "JFA_SM90_JVP_PERSIST")) {
       sm90_route_note(SM90_ROUTE_PERSIST | route); /* the note before the kernels below replaces it where they run */
       if (unmasked) return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(u, t, st);
       if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);

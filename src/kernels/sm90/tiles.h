@@ -506,8 +506,23 @@ static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
  *  unmasked 540 -> 556 (+3%, every pair), causal N = 16384 594 -> 572 (-4%); D = 128 unmasked 598 -> 585, causal N =
  *  4096 524 -> 485 (-7.5%, every pair: the persistent order, longest first over every head, gives up the grouped
  *  heads' L2 reuse of common/cta_order.cuh), N = 16384 596 -> 604, window 439 -> 431; D = 96 543 -> 523 (one pair). So
- *  on where it won: D = 64 calls that are not plain causal. */
-constexpr bool sm90_jvp_persist_default(int D, bool causal) { return D == 64 && !causal; }
+ *  on where it won: D = 64 calls that are not plain causal. Since the twenty-fifth session at D = 64 plain causal calls
+ *  of up to 2048 keys too (its call 5, two rounds, JVP TFLOP/s fwd.cuh's kernel -> persistent: causal B x N = 16 x
+ *  1024 303.9 / 311.2 -> 340.6 / 341.3 (+11%), 8 x 2048 422.6 / 420.0 -> 435.4 / 435.1 (+3%), 4 x 4096 508.7 / 512.4 ->
+ *  502.4 (-1.5%), 1 x 16384 573.4 / 573.6 -> 556.5 (-3%): short sequences' tiles have few key blocks to spread a
+ *  tile's start and end over). nk: the call's keys. */
+constexpr bool sm90_jvp_persist_default(int D, bool causal, int64_t nk) {
+  return D == 64 && (!causal || nk <= 2048);
+}
+/** The most keys of a plain causal call (no window, positions, packed sequences or dense mask) that D = 64's forward
+ *  runs on the persistent kernel with three consumer warpgroups (fwd_persist.cuh NC = 3, variant 34's unmasked form;
+ *  fwd.cuh sm90_fwd_variant, JFA_SM90_FWD_NC3P=1 / 0 per call: every unmasked or causal call / none) instead of the
+ *  non-persistent three consumers; 0 elsewhere. Since the twenty-fifth session: H200 (its call 5, jfa_bench, two
+ *  rounds, forward TFLOP/s non-persistent -> persistent): causal B x N = 16 x 1024 174.8 / 178.7 -> 208.7 / 208.5
+ *  (+18%), 8 x 2048 286.9 / 287.8 -> 308.5 / 309.0 (+7.5%), 4 x 4096 366.2 / 372.7 -> 378.4 (+2.4%; the twenty-fourth
+ *  session +1%), 1 x 16384 499.7 / 497.0 -> 488.5 (-2%; the twenty-fourth -3%). Unmasked calls not measured: they
+ *  keep the non-persistent kernel. The same bits either way (test_gpu_sm90_variants: 34 bitwise row 0). */
+constexpr int64_t sm90_fwd_nc3p_causal_max_nk(int D) { return D == 64 ? 4096 : 0; }
 /** Whether windows (without packed sequences or a dense mask) run the unmasked forward / JVP kernels as a band
  *  (fwd.cuh sm90_fwd_band; JFA_SM90_FWD_BAND=1 / 0 overrides per call) at head dim D: the window's blocks inside
  *  every row's keys on the unmasked code (LEAN, STV at D = 256, the persistent JVP at D = 64), the per-element test
