@@ -28,7 +28,8 @@
  *     the consumers at 160 registers, the turns a round robin 0 -> 1 -> 2 on named barriers 1, 2, 3; its
  *     unmasked and causal calls, masked ones run the two-consumer kernel of row 0's MASKV: at D = 64 the persistent
  *     one, fwd_persist.cuh, whose three-consumer form (MASKP, variant 34) takes windows without packed sequences, and
- *     its unmasked form plain causal calls of up to 4096 keys, since the twenty-fifth session; at D = 96, row 0 since the twenty-third session too, the padded row before). The D = 64
+ *     its unmasked form plain causal calls of up to 4096 keys, since the twenty-fifth session; at D = 96, row 0
+ *     since the twenty-third session too, the padded row before). The D = 64
  *     forward's tuning variant 22 (row 0 before) issues the S of block j + 1 before the softmax of block j
  *     (OVERLAP, a second score accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
  *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
