@@ -264,15 +264,9 @@ int gt_expected_route(int windowed, int packed, int dense, int jvp) {
   return windowed || packed || dense ? GT_ROUTE_MASKED : 0;
 }
 
-/* src/kernels/sm90/tiles.h sm90_fwd_nc3p_causal_max_nk(64) (D = 64's plain causal forward persistent up to these
-   keys, since the twenty-fifth session): keep in step */
-#define GT_SM90_FWD_NC3P_CAUSAL_MAX_NK 4096
-
-int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense, int64_t plain_causal_nk) {
+int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense) {
   if (getenv("JFA_TUNE_SM90A")) return -1; /* tuning variants pick their own kernels */
   if (dense) return 0;
-  if (D == 64 && plain_causal_nk >= 0)
-    return env_on("JFA_SM90_FWD_NC3P", plain_causal_nk <= GT_SM90_FWD_NC3P_CAUSAL_MAX_NK);
   return D == 128 || (D == 64 && (windowed || packed));
 }
 

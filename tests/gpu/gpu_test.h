@@ -51,14 +51,13 @@ enum { GT_ROUTE_PERSIST = 1, GT_ROUTE_MASKED = 2, GT_ROUTE_BAND = 4 };
  *  beyond causal on the MASKED instantiation, none 0. */
 int gt_expected_route(int windowed, int packed, int dense, int jvp);
 /** Whether the sm90 16-bit forward (outside accumulate mode) must run persistent (GT_ROUTE_PERSIST) for a call of head
- *  dim D with these masks: D = 128 (fwd_persist.cuh, row 0), D = 64's masked calls (its masked tiles, tiles.h
- *  MASKV = 29, since the twenty-third session; windows without packed sequences on variant 34's, since the
- *  twenty-fifth) and D = 64's plain causal calls of up to 4096 keys (variant 34's unmasked kernel, since the
- *  twenty-fifth session; JFA_SM90_FWD_NC3P=1 / 0: every unmasked or causal call / none), never with a dense mask
- *  (boolean or additive); plain_causal_nk: the call's keys when it is plain causal (no window, positions, packed
- *  sequences or dense mask), else -1; -1 (no expectation) under JFA_TUNE_SM90A. Keep in step with
+ *  dim D with these masks beyond causal (windows, packed sequences, a dense mask): D = 128 (fwd_persist.cuh, row 0)
+ *  and D = 64's masked calls (its masked tiles, tiles.h MASKV = 29, since the twenty-third session; windows without
+ *  packed sequences on variant 34's, since the twenty-fifth), never with a dense mask (boolean or additive); -1 (no
+ *  expectation) under JFA_TUNE_SM90A. Plain causal calls are not its business (D = 64's of up to 4096 keys run
+ *  persistent too since the twenty-fifth session: tiles.h sm90_fwd_nc3p_causal_max_nk). Keep in step with
  *  src/kernels/sm90/fwd.cuh sm90_fwd_variant. */
-int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense, int64_t plain_causal_nk);
+int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense);
 /** Checks that the context's last forward took route `want` in the GT_ROUTE_* bits `bits` (jfa_cuda_last_route). */
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want);
 

@@ -218,8 +218,7 @@ static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
 static void check_route(jfa_context_t *gpu, const char *nm, const mcase_t *c, int ns, int jvp) {
   if (c->dt == F32 || jfa_cuda_last_kernel(gpu, 0) != GT_PATH_SM90) return;
   const int win = c->wl != UNB || c->wr != UNB, dense = c->dense != DN_NONE;
-  /* every case here masks beyond causal (a window, positions, packed sequences or a dense mask): no plain causal */
-  const int persist = jvp ? -1 : gt_expected_fwd_persist(c->D, win, ns > 0, dense, -1);
+  const int persist = jvp ? -1 : gt_expected_fwd_persist(c->D, win, ns > 0, dense);
   gt_check_route(gpu, nm, GT_ROUTE_MASKED | GT_ROUTE_BAND | (persist >= 0 ? GT_ROUTE_PERSIST : 0),
                  gt_expected_route(win, ns > 0, dense, jvp) | (persist > 0 ? GT_ROUTE_PERSIST : 0));
 }

@@ -926,34 +926,31 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile mm = sm90_fwd_masked_tile<D, JVP, V>();
   constexpr int DAM = c.CSE ? D / 2 : c.CS ? 128 : mm.PAD ? (D + 63) / 64 * 64 : D;
   /* the persistent forward (fwd_persist.cuh), pr's tiles: a PERSIST row's calls (row 0 at D = 128 = variant 8, 9:
-     PERSIST_XT; tuning variants at D = 96 / 64, 34 with three consumers), or an NC row 0's masked ones where its masked tiles are a PERSIST row
-     (D = 64: MASKV = 29; windows, positions, packed sequences, a band too where JFA_SM90_FWD_BAND asks; its unmasked
-     and causal calls run the three consumers below). Boolean dense masks run the row's PVLAGM kernel below, and
-     accumulate mode (the ring's partial calls, beside its communication kernels) the non-persistent one */
+     PERSIST_XT; tuning variants at D = 96 / 64, 34 with three consumers), or an NC row 0's masked ones where its
+     masked tiles are a PERSIST row (D = 64: MASKV = 29; positions, packed sequences, windows too under
+     JFA_SM90_FWD_NC3=0; its unmasked and causal calls run the three consumers below, short causal ones MASKP's kernel
+     next). Boolean dense masks run the row's PVLAGM kernel below, and accumulate mode (the ring's partial calls,
+     beside its communication kernels) the non-persistent one */
   constexpr Sm90Tile pr = c.PERSIST ? c : mm;
-  /* an NC row's windows without packed sequences, dense masks or accumulate mode on MASKP's persistent kernel with
-     three consumer warpgroups (D = 64 row 0: variant 34, since the twenty-fifth session), its MASKED form, or its
-     unmasked one where the window runs as a band (sm90_fwd_band: JFA_SM90_FWD_BAND=1 per call); JFA_SM90_FWD_NC3=0
-     per call: pr's below, MASKV's two consumers. Packed sequences stay on two consumers (a tile of 192 rows straddles
-     more sequence boundaries: -6% on 8 x 2048), positions alone too (not measured) */
+  /* an NC row's calls on MASKP's persistent kernel with three consumer warpgroups (D = 64 row 0: variant 34, since the
+     twenty-fifth session), outside accumulate mode: windows without packed sequences or dense masks (its MASKED form,
+     or its unmasked one where the window runs as a band, sm90_fwd_band; JFA_SM90_FWD_NC3=0 per call: pr's below,
+     MASKV's two consumers; packed sequences stay there, a tile of 192 rows straddling more sequence boundaries: -6% on
+     8 x 2048; positions alone too, not measured) and plain causal calls of up to sm90_fwd_nc3p_causal_max_nk keys (its
+     unmasked form, as tuning builds' JFA_TUNE_SM90A=34: bitwise the three consumers below; JFA_SM90_FWD_NC3P=1 / 0
+     per call: every unmasked or causal call / none) */
   if constexpr (!JVP && c.MASKP) {
     constexpr Sm90Tile mp = sm90_tile(OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, c.MASKP);
     static_assert(c.NC && mp.D == D && mp.PERSIST && mp.NC == 3 && mp.BN == 128 && mp.PVLAG && !mp.PAD &&
                       !mp.PERSIST_XT && !mp.EXPF,
                   "MASKP: a PERSIST row with three consumer warpgroups (fwd_persist.cuh NC)");
-    if (!a.accumulate && a.masked && a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE &&
-        env_switch(true, "JFA_SM90_FWD_NC3")) {
+    const bool take = !a.masked ? env_switch(a.p.causal && a.p.Nk <= sm90_fwd_nc3p_causal_max_nk(D), "JFA_SM90_FWD_NC3P")
+                                : a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE &&
+                                      env_switch(true, "JFA_SM90_FWD_NC3");
+    if (!a.accumulate && take) {
       sm90_route_note(SM90_ROUTE_PERSIST | route);
-      if (band) return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);
+      if (unmasked) return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);
       return launch_persist_sm90a<T, D, D, mp.ST, true, false, 0, mp.MPASS, 3>(a, t, st);
-    }
-    /* plain causal calls of up to sm90_fwd_nc3p_causal_max_nk keys (D = 64: 4096, since the twenty-fifth session) on
-       the same kernel's unmasked form, as tuning builds' JFA_TUNE_SM90A=34 does (bitwise the three consumers below);
-       JFA_SM90_FWD_NC3P=1 / 0 per call: every unmasked or causal call / none */
-    if (!a.accumulate && !a.masked &&
-        env_switch(a.p.causal && a.p.Nk <= sm90_fwd_nc3p_causal_max_nk(D), "JFA_SM90_FWD_NC3P")) {
-      sm90_route_note(SM90_ROUTE_PERSIST | route);
-      return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);
     }
   }
   if constexpr (!JVP && pr.PERSIST) {
