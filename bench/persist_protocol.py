@@ -9,7 +9,9 @@ P V the V stage of its block; no TMA write into a Q buffer or K / V stage a cons
 named barriers end without pending arrivals and no warpgroup arrives twice in one phase.
 Both forms: variant 8, and variant 9 (XT: a tile's last P V issued in the next tile's first turn, or
 alone before a tile without key blocks and at the end); and three consumer warpgroups (NC = 3, tuning
-variant 34 at D = 64, without XT: the ping-pong a round robin over named barriers 1..3, pp_next_bar). It models the code as written in
+variant 34 at D = 64, without XT: the ping-pong a round robin over named barriers 1..3, pp_next_bar), with and
+without CSKIP (each warpgroup's live blocks of a tile, random ranges, empty ones included; the tile's other blocks a
+turn without products that releases their stages once they have landed). It models the code as written in
 fwd_persist.cuh (keep them in step); it does not model the
 arithmetic (the GPU test test_gpu_sm90_variants does). Written without a GPU (2026-12-02 sixth
 session) to check the protocol before the kernel first ran.
@@ -32,8 +34,14 @@ class Named:
     def arrive(s, wg):
         assert wg not in s.who, 'double arrival in one phase'; s.who.add(wg); s.arr += 1
         if s.arr == 2: s.arr = 0; s.who = set(); s.gen += 1
-def run(tiles, seed, xt, ncw=2):
+def run(tiles, seed, xt, ncw=2, cskip=False):
     rnd = random.Random(seed)
+    # CSKIP (NC = 3): each consumer's live blocks [ilo, ihi) of a tile (persist_consumer_blocks), empty ones included
+    rr = random.Random(seed + 7919)
+    def rng(n):
+        a, b = sorted((rr.randint(0, n), rr.randint(0, n)))
+        return (a, b) if rr.random() < 0.8 else (a, a)
+    ranges = [[rng(n) if cskip else (0, n) for _ in range(ncw)] for n in tiles]
     cw = 4 * ncw  # consumer warps: one arrival each on empty, vempty, qempty (and iempty, with the TMA thread's)
     full = [MBar('full%d' % i, 1) for i in range(ST)]; empty = [MBar('empty%d' % i, cw) for i in range(ST)]
     vfull = [MBar('vfull%d' % i, 1) for i in range(ST)]; vempty = [MBar('vempty%d' % i, cw) for i in range(ST)]
@@ -54,7 +62,7 @@ def run(tiles, seed, xt, ncw=2):
             if k >= NI:
                 while not iempty[e].done(((k // NI) & 1) ^ 1): yield
             done = k >= len(tiles)
-            info[e] = ('tile', k, -1 if done else tiles[k])
+            info[e] = ('tile', k, -1 if done else tiles[k], None if done else ranges[k])
             ifull[e].arrive(96)
             if done: return
             k += 1; yield
@@ -63,7 +71,7 @@ def run(tiles, seed, xt, ncw=2):
         while True:
             e = k % NI
             while not ifull[e].done((k // NI) & 1): yield
-            _, kt, nblk = info[e]; assert kt == k
+            _, kt, nblk, _ = info[e]; assert kt == k
             if nblk < 0: return
             iempty[e].arrive()
             if nblk == 0: k += 1; continue
@@ -101,7 +109,7 @@ def run(tiles, seed, xt, ncw=2):
         while True:
             e = k % NI
             while not ifull[e].done((k // NI) & 1): yield
-            _, kt, nlive = info[e]; assert kt == k
+            _, kt, nlive, crange = info[e]; assert kt == k
             if xt and pend and nlive <= 0:
                 yield from lastpv(); pend = False
             if nlive < 0: break
@@ -127,7 +135,33 @@ def run(tiles, seed, xt, ncw=2):
                 if i == nlive - 1:
                     unhold(('q', q), me); qempty[q].arrive(4); iempty[e].arrive(4)
                 yield
-            if nlive > 0:
+            def skip_turn(i):  # CSKIP: a block masked for all of this warpgroup's rows: the turn, the releases
+                gk = g0 + i; st = gk % ST
+                while not full[st].done((gk // ST) & 1): yield
+                assert kstage[st] == gk, ('K', kstage[st], gk)
+                b = nb[1 + wg]; gen = b.gen; b.arrive(wg)
+                while b.gen == gen: yield
+                nb[pp_next(wg)].arrive(wg)
+                while not vfull[st].done((gk // ST) & 1): yield
+                assert vstage[st] == gk, ('V', vstage[st], gk)
+                empty[st].arrive(4); vempty[st].arrive(4)
+                if i == nlive - 1:
+                    unhold(('q', q), me); qempty[q].arrive(4); iempty[e].arrive(4)
+                yield
+            if nlive > 0 and ncw == 3:  # NC = 3: fwd_persist.cuh's CSKIP loop (JFA_SM90_FWD_CSKIP=0: [0, nlive))
+                while not qfull[q].done((kq >> 1) & 1): yield
+                ilo, ihi = crange[wg]
+                for i in range(ilo): yield from skip_turn(i)
+                if ilo < ihi:
+                    yield from issue(ilo, False); yield from softmax(ilo)
+                    for i in range(ilo + 1, ihi):
+                        yield from issue(i, True); yield from softmax(i)
+                        sp = (g0 + i - 1) % ST; unhold(('v', sp), me); vempty[sp].arrive(4); yield
+                    pgl = g0 + ihi - 1
+                    yield from lastpv()
+                for i in range(ihi, nlive): yield from skip_turn(i)
+                gi += nlive; kq += 1
+            elif nlive > 0:
                 while not qfull[q].done((kq >> 1) & 1): yield
                 if xt and pend:  # S(0) with the pending tile's last P V in one turn
                     assert pgl == g0 - 1
@@ -173,5 +207,6 @@ if __name__ == '__main__':  # (bench/jvp_persist_protocol.py imports MBar and Na
         r = random.Random(seed)
         T = r.randint(1, 14)
         tiles = [r.choice([0, 1, 1, 2, 3, 5, 17]) for _ in range(T)]
-        run(tiles, seed, False); run(tiles, seed, True); run(tiles, seed, False, 3); n += 3
+        run(tiles, seed, False); run(tiles, seed, True); run(tiles, seed, False, 3); run(tiles, seed, False, 3, True)
+        n += 4
     print('ok', n, 'runs')

@@ -43,7 +43,12 @@
  * NC = 3 (tuning variant 34 at D = 64, the twenty-fourth session): three consumer warpgroups of 64 rows, 192 query
  * rows a tile, 512 threads (producers at 32 registers, consumers at 160), the ping-pong a round robin over named
  * barriers 1..3 (pp_next_bar; the last consumer gives the first turn, consumer 0 takes the last arrival at the
- * end), the describers' barrier 4; not XT, not EXPF. bench/persist_protocol.py models the barriers of this file (phases,
+ * end), the describers' barrier 4; not XT, not EXPF. CSKIP (NC = 3, since the twenty-sixth session): a tile's 192 rows
+ * span up to 128 keys more than one warpgroup's 64 (the causal diagonal, a window's left edge, rows past Nq), so
+ * each warpgroup computes only its live blocks [ilo, ihi) (persist_consumer_blocks) and takes the others as a
+ * ping-pong turn without products, releasing their K / V stages (and at the tile's last block its Q buffer and ring
+ * entry) once they have landed; the same bits (test_gpu_fwd_cskip; JFA_SM90_FWD_CSKIP=0 per call: every block).
+ * bench/persist_protocol.py models the barriers of this file (phases,
  * parities, TMA bytes, named barriers) in random interleavings; keep it in step with the code.
  */
 #ifndef JFA_KERNELS_SM90_FWD_PERSIST_CUH_
@@ -256,6 +261,44 @@ __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b
   }
 }
 
+/* Three consumers (CSKIP): the key blocks [x, y) of a tile's nblk (from jb0) that the 64 rows m0 + 64 wg.. of consumer
+   warpgroup wg may see; every other block is masked for each of its rows, so the warpgroup skips its products (the
+   same bits: such a block leaves a row's running max, sum and O as they are). Unmasked kernels: fwd_tile_keys' range
+   of the 64 rows (none past Nq); MASKED: the union of the rows' intervals in the tile's ring entry (s_lo / s_hi,
+   CTA-local rows; an empty interval adds nothing), by a warp reduction. */
+template <int BN, bool MASKED>
+__device__ __forceinline__ int2 persist_consumer_blocks(const FwdArgs &a, int64_t m0, int wg, int jb0, int nblk,
+                                                        const int *s_lo, const int *s_hi, int lane) {
+  int64_t lo = 0, hi = 0;
+  if constexpr (MASKED) {
+    int l = 0x7fffffff, h = -0x7fffffff;
+    for (int r = 64 * wg + lane; r < 64 * wg + 64; r += 32) {
+      const int rl = s_lo[r], rh = s_hi[r];
+      if (rh > rl) {
+        l = min(l, rl);
+        h = max(h, rh);
+      }
+    }
+#pragma unroll
+    for (int x = 16; x; x >>= 1) {
+      l = min(l, __shfl_xor_sync(0xffffffffu, l, x));
+      h = max(h, __shfl_xor_sync(0xffffffffu, h, x));
+    }
+    if (h > l) lo = l, hi = h;
+  } else {
+    const int64_t r0 = m0 + 64 * wg;
+    if (r0 < a.p.Nq) fwd_tile_keys<64>(a, r0, &lo, &hi);
+  }
+  int x = 0, y = 0;
+  if (hi > lo) {
+    x = max(0, (int)(lo / BN) - jb0);
+    y = max(x, min(nblk, (int)((hi + BN - 1) / BN) - jb0));
+  }
+  /* from lane 0: bounds the compiler knows to be warp-uniform (a branch on a value it cannot prove so puts the
+     wgmma in a divergent path, which ptxas serialises: C7518) */
+  return make_int2(__shfl_sync(0xffffffffu, x, 0), __shfl_sync(0xffffffffu, y, 0));
+}
+
 /* XT (variant 9): a tile's last P V is issued with the next tile's first S, in one ping-pong turn, and the
    tile's epilogue follows the next tile's first softmax (which overlaps that P V); see the consumers. EXPF
    (tiles.h; unmasked and causal calls): of each 16 probabilities of a row, EXPF on the FMA pipe. NC (tiles.h; 0:
@@ -264,12 +307,14 @@ __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b
 template <typename T, int D, int DA, int ST_, bool MASKED, bool XT, int EXPF = 0, bool MPASS = false, int NC = 0>
 __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1)
     fwd_persist_sm90a_kernel(const __grid_constant__ FwdArgs a, const __grid_constant__ Sm90Maps tm, int64_t ntiles,
-                             int64_t nqb, int order, int vec_o) {
+                             int64_t nqb, int order, int vec_o, int cskip) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90Persist<D, ST_, NC> C;
   typedef typename C::F F;
   constexpr int BN = C::BN, ST = C::ST, NT = BN / 8, DT = DA / 8, NI = C::NI, NCW = C::NCW;
   static_assert(NC == 0 || (!XT && EXPF == 0), "three consumers: neither XT nor EXPF");
+  /* three consumers: 192 rows a tile over blocks of 128 keys, so a block can be masked for all 64 rows of one */
+  constexpr bool CSKIP = NCW == 3;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   unsigned char *gbase = smraw + (sbase - smem_u32(smraw)); /* the same base, generic pointer */
@@ -456,6 +501,29 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1)
                                                                        sd, alpha, u, mrow, lrow, nrow, crow, dw);
       };
       auto rescale_pack = [&]() { fwd_rescale_pack<T, DT, NT, BN>(o, s, alpha, ap); };
+      /* CSKIP: block i masked for every row of this warpgroup: its ping-pong turn without products, and its K, V
+         stages (and after the tile's last block its Q buffer and ring entry) released once they have landed (a release
+         before the load could count toward the stage's previous phase) */
+      auto skip_turn = [&](int i) {
+        const uint32_t gk = g0 + (uint32_t)i, st = gk % ST;
+        mbar_wait(bar + C::B_FULL + 8 * st, (gk / ST) & 1u);
+        named_bar_sync(1 + wg, 256);
+        named_bar_arrive(pp_next_bar<NCW>(wg), 256);
+        mbar_wait(vbar + 8 * st, (gk / ST) & 1u);
+        __syncwarp();
+        if (lane == 0) {
+          mbar_arrive(bar + C::B_EMPTY + 8 * st);
+          mbar_arrive(vbar + 8 * (ST + st));
+          if (i == nlive - 1) {
+            mbar_arrive(qempty);
+            mbar_arrive(ifree);
+          }
+        }
+      };
+      int2 crange = make_int2(0, nlive); /* CSKIP: this warpgroup's live blocks */
+      if constexpr (CSKIP) {
+        if (cskip && nlive > 0) crange = persist_consumer_blocks<BN, MASKED>(a, m0, wg, jb0, nlive, s_lo, s_hi, lane);
+      }
       if (nlive > 0) {
         mbar_wait(qfull, (uint32_t)((kq >> 1) & 1));
         if (XT && pend) {
@@ -485,25 +553,54 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1)
             for (int x = 0; x < 4; ++x) o[0][dt][x] = 0.f;
           rescale_pack(); /* variant 0's first rescale of its zeroed O, and P(0) packed */
           pend = false;
-        } else {
+        } else if constexpr (!CSKIP) {
           issue(0, false);
           if constexpr (MASKED) bmk = block_bits((int64_t)jb0 * BN);
           wg_wait<0>();
           softmax(0);
           rescale_pack();
         }
-        for (int i = 1; i < nlive; ++i) {
-          issue(i, true);
-          if constexpr (MASKED) bmk = block_bits((int64_t)(jb0 + i) * BN); /* while S(i) and P(i - 1) V(i - 1) run */
-          wg_wait<1>(); /* S(i); P(i - 1) V(i - 1) may still run */
-          softmax(i);
-          wg_wait<0>(); /* P(i - 1) V(i - 1) */
-          __syncwarp();
-          if (lane == 0) mbar_arrive(vbar + 8 * (ST + (g0 + (uint32_t)i - 1) % ST)); /* done with V(i - 1) */
-          rescale_pack();
+        if constexpr (CSKIP) {
+          /* this warpgroup's live blocks [ilo, ihi) in variant 0's loop (the first peeled, then S(i) with P(i - 1)
+             V(i - 1), the last P V alone), the tile's blocks before and after them a turn without products: every
+             wgmma wait unconditional inside a branch on warp-uniform bounds (crange's shuffle from lane 0) */
+          const int ilo = crange.x, ihi = crange.y;
+          for (int i = 0; i < ilo; ++i) skip_turn(i);
+          if (ilo < ihi) {
+            issue(ilo, false);
+            if constexpr (MASKED) bmk = block_bits((int64_t)(jb0 + ilo) * BN);
+            wg_wait<0>();
+            softmax(ilo);
+            rescale_pack();
+            for (int i = ilo + 1; i < ihi; ++i) {
+              issue(i, true);
+              if constexpr (MASKED) bmk = block_bits((int64_t)(jb0 + i) * BN);
+              wg_wait<1>();
+              softmax(i);
+              wg_wait<0>();
+              __syncwarp();
+              if (lane == 0) mbar_arrive(vbar + 8 * (ST + (g0 + (uint32_t)i - 1) % ST));
+              rescale_pack();
+            }
+            last_pv(g0 + (uint32_t)ihi - 1);
+          }
+          for (int i = ihi; i < nlive; ++i) skip_turn(i);
+        } else {
+          for (int i = 1; i < nlive; ++i) {
+            issue(i, true);
+            if constexpr (MASKED) bmk = block_bits((int64_t)(jb0 + i) * BN); /* while S(i) and P(i - 1) V(i - 1) run */
+            wg_wait<1>(); /* S(i); P(i - 1) V(i - 1) may still run */
+            softmax(i);
+            wg_wait<0>(); /* P(i - 1) V(i - 1) */
+            __syncwarp();
+            if (lane == 0) mbar_arrive(vbar + 8 * (ST + (g0 + (uint32_t)i - 1) % ST)); /* done with V(i - 1) */
+            rescale_pack();
+          }
         }
         const uint32_t gl = g0 + (uint32_t)nlive - 1;
-        if constexpr (XT) {
+        if constexpr (CSKIP) {
+          /* the last live block's P V ran in the loop */
+        } else if constexpr (XT) {
           /* the last block's P V and the epilogue wait for the next tile's first S (or flush) */
           pend = true;
           pgl = gl;
@@ -568,7 +665,10 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
      takes fwd_epilogue's stores always) */
   const int vec_o =
       tune_variant("JFA_TUNE_SM90_SCALAR_O") != 1 && !a.accumulate && a.Dreal == 128 && view_vec16(a.o, sizeof(T));
-  kern<<<(unsigned)grid, C::NTHREADS, C::SMEM, st>>>(a, tm, ntiles, nqb, order, vec_o);
+  /* three consumers: each skips the blocks masked for all of its rows (JFA_SM90_FWD_CSKIP=0 per call: every consumer
+     computes every block of its tile, as before the twenty-sixth session) */
+  const int cskip = NC == 3 && env_switch(true, "JFA_SM90_FWD_CSKIP");
+  kern<<<(unsigned)grid, C::NTHREADS, C::SMEM, st>>>(a, tm, ntiles, nqb, order, vec_o, cskip);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
