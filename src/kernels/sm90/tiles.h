@@ -521,7 +521,10 @@ constexpr bool sm90_jvp_persist_default(int D, bool causal, int64_t nk) {
  *  rounds, forward TFLOP/s non-persistent -> persistent): causal B x N = 16 x 1024 174.8 / 178.7 -> 208.7 / 208.5
  *  (+18%), 8 x 2048 286.9 / 287.8 -> 308.5 / 309.0 (+7.5%), 4 x 4096 366.2 / 372.7 -> 378.4 (+2.4%; the twenty-fourth
  *  session +1%), 1 x 16384 499.7 / 497.0 -> 488.5 (-2%; the twenty-fourth -3%). Unmasked calls not measured: they
- *  keep the non-persistent kernel. The same bits either way (test_gpu_sm90_variants: 34 bitwise row 0). */
+ *  keep the non-persistent kernel. The same bits either way (test_gpu_sm90_variants: 34 bitwise row 0). With the
+ *  consumer skip (fwd_persist.cuh CSKIP, twenty-sixth session; call 2: 16 x 1024 234, 8 x 2048 333, 4 x 4096 410) the
+ *  bound stays: call 3 measured 2 x 8192 455.8 / 459.5 non-persistent against 452.8 / 452.2, 1 x 16384 501.2 / 504.6
+ *  against 481.9 / 480.2, unmasked N = 4096 412.1 / 410.6 against 398.8 / 402.7. */
 constexpr int64_t sm90_fwd_nc3p_causal_max_nk(int D) { return D == 64 ? 4096 : 0; }
 /** Whether windows (without packed sequences or a dense mask) run the unmasked forward / JVP kernels as a band
  *  (fwd.cuh sm90_fwd_band; JFA_SM90_FWD_BAND=1 / 0 overrides per call) at head dim D: the window's blocks inside
