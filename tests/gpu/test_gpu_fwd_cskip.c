@@ -1,17 +1,20 @@
 /*
- * test_gpu_fwd_cskip.c - the consumer skip of the persistent sm90 forward with three consumer warpgroups (variant 34,
- * src/kernels/sm90/fwd_persist.cuh CSKIP: 192 query rows a tile over blocks of 128 keys, each warpgroup of 64 rows
- * computes only the blocks its rows may see): for each case the forward three times in one process, with every
+ * test_gpu_fwd_cskip.c - the consumer skip of the sm90 forwards with three consumer warpgroups (CSKIP: 192 query rows a
+ * tile over blocks of 128 keys (D = 96: 96), each warpgroup of 64 rows computes only the blocks its rows may see): the
+ * persistent variant 34 (src/kernels/sm90/fwd_persist.cuh; D = 64's plain causal calls of up to 4096 keys and its
+ * windows) and the non-persistent kernel in the PVLAG order (fwd.cuh; D = 64's unmasked calls and causal ones of more
+ * keys, D = 96's unmasked and causal calls): for each case the forward three times in one process, with every
  * consumer on every block of its tile (JFA_SM90_FWD_CSKIP=0, the kernel before the twenty-sixth session), with the
  * skip (the default) and with the skip on a few CTAs (JFA_TUNE_SM90_CTAS: many tiles a CTA, the stage, Q and tile
  * rings turning over many times with warpgroups skipping different blocks), outputs poisoned before each run.
  * Checks: the three bitwise equal (a skipped block leaves a row's running max, sum and O as they are; finite inputs:
  * a NaN value at a key that a row cannot see reaches it through 0 * NaN only where the block is computed, which
  * nan_prop.h allows), o and lse against the float64 CPU backend on the same rounded inputs, the kernel family (sm90)
- * and the persistent route. D = 64 (the kernel's head dim), bf16 and fp16: plain causal calls of up to 4096 keys
- * both ways with Nq != Nk (rows past the last tile's end, rows that see no key), GQA / MQA, positions, N = 1, BSHD;
- * windows without packed sequences (the MASKED instantiation: the rows' intervals), one- and two-sided, with
- * positions leaving rows without keys.
+ * and the route (persistent or not). bf16 and fp16, D = 64: plain causal calls of up to 4096 keys both ways with
+ * Nq != Nk (rows past the last tile's end, rows that see no key), GQA / MQA, positions, N = 1, BSHD; windows without
+ * packed sequences (the MASKED instantiation: the rows' intervals), one- and two-sided, with positions leaving rows
+ * without keys; unmasked calls (the last tile's idle warpgroups) and causal ones of 4500 keys (non-persistent);
+ * D = 96: unmasked and causal both ways (non-persistent, blocks of 96 keys).
  *
  *   ctest -L gpu    or    ./test_gpu_fwd_cskip [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -34,6 +37,8 @@
 
 typedef struct {
   jfa_dtype_t dt;
+  int64_t D;
+  int persist; /* the route: variant 34 (persistent), else the non-persistent three consumers */
   int64_t B, Hq, Hkv, Nq, Nk;
   jfa_mask_t mask;
   int64_t qpos, kpos, wl, wr;
@@ -42,20 +47,30 @@ typedef struct {
 } ccase_t;
 
 static const ccase_t cases[] = {
-    /* plain causal (the unmasked instantiation) */
-    {BF, 2, 4, 2, 1000, 1000, TL, 0, 0, UNB, UNB, 0, 3},  /* the last tile's 40 rows: two warpgroups without rows */
-    {FH, 1, 4, 4, 700, 1000, BR, 0, 0, UNB, UNB, 1, 1},   /* rows see 300 keys more than top-left */
-    {BF, 1, 2, 2, 1000, 64, BR, 0, 0, UNB, UNB, 0, 2},    /* rows < 936 see no key: warpgroups without blocks */
-    {FH, 1, 8, 1, 7, 129, BR, 0, 0, UNB, UNB, 0, 1},      /* MQA */
-    {BF, 1, 2, 2, 300, 1200, TL, 0, 0, UNB, UNB, 1, 2},   /* keys past every row */
-    {FH, 1, 2, 2, 300, 300, CPOS, 0, 37, UNB, UNB, 0, 3}, /* rows 0..36 see no key */
-    {BF, 1, 1, 1, 1, 1, TL, 0, 0, UNB, UNB, 0, 1},
-    {BF, 1, 2, 2, 4096, 4096, TL, 0, 0, UNB, UNB, 0, 5},  /* the route's longest keys (4096) */
-    /* windows (the MASKED instantiation) */
-    {BF, 1, 2, 2, 1000, 1000, TL, 0, 0, 200, UNB, 0, 3},  /* blocks skipped at both ends of a tile */
-    {FH, 2, 4, 1, 600, 900, POS, 700, 0, 40, 30, 1, 2},   /* rows past every key */
-    {BF, 1, 2, 2, 2000, 2000, JFA_MASK_NONE, 0, 0, 300, 300, 0, 7}, /* two-sided */
-    {FH, 1, 4, 2, 129, 700, BR, 0, 0, 64, UNB, 0, 1},     /* GQA, Nq != Nk */
+    /* variant 34: plain causal (its unmasked instantiation) */
+    {BF, 64, 1, 2, 4, 2, 1000, 1000, TL, 0, 0, UNB, UNB, 0, 3},  /* the last tile's 40 rows: two warpgroups without rows */
+    {FH, 64, 1, 1, 4, 4, 700, 1000, BR, 0, 0, UNB, UNB, 1, 1},   /* rows see 300 keys more than top-left */
+    {BF, 64, 1, 1, 2, 2, 1000, 64, BR, 0, 0, UNB, UNB, 0, 2},    /* rows < 936 see no key: warpgroups without blocks */
+    {FH, 64, 1, 1, 8, 1, 7, 129, BR, 0, 0, UNB, UNB, 0, 1},      /* MQA */
+    {BF, 64, 1, 1, 2, 2, 300, 1200, TL, 0, 0, UNB, UNB, 1, 2},   /* keys past every row */
+    {FH, 64, 1, 1, 2, 2, 300, 300, CPOS, 0, 37, UNB, UNB, 0, 3}, /* rows 0..36 see no key */
+    {BF, 64, 1, 1, 1, 1, 1, 1, TL, 0, 0, UNB, UNB, 0, 1},
+    {BF, 64, 1, 1, 2, 2, 4096, 4096, TL, 0, 0, UNB, UNB, 0, 5},  /* the route's longest keys (4096) */
+    /* variant 34: windows (the MASKED instantiation) */
+    {BF, 64, 1, 1, 2, 2, 1000, 1000, TL, 0, 0, 200, UNB, 0, 3},  /* blocks skipped at both ends of a tile */
+    {FH, 64, 1, 2, 4, 1, 600, 900, POS, 700, 0, 40, 30, 1, 2},   /* rows past every key */
+    {BF, 64, 1, 1, 2, 2, 2000, 2000, JFA_MASK_NONE, 0, 0, 300, 300, 0, 7}, /* two-sided */
+    {FH, 64, 1, 1, 4, 2, 129, 700, BR, 0, 0, 64, UNB, 0, 1},     /* GQA, Nq != Nk */
+    /* the non-persistent three consumers (PVLAG): D = 64 unmasked and long causal, D = 96 (blocks of 96 keys) */
+    {BF, 64, 0, 2, 4, 2, 1000, 1000, JFA_MASK_NONE, 0, 0, UNB, UNB, 0, 1}, /* the last tile's two idle warpgroups */
+    {FH, 64, 0, 1, 2, 1, 129, 300, JFA_MASK_NONE, 0, 0, UNB, UNB, 1, 1},
+    {BF, 64, 0, 1, 1, 1, 4500, 4500, TL, 0, 0, UNB, UNB, 0, 1},  /* past the persistent route's 4096 keys */
+    {FH, 64, 0, 1, 2, 2, 4200, 5000, BR, 0, 0, UNB, UNB, 1, 1},
+    {BF, 96, 0, 1, 4, 2, 1000, 1000, JFA_MASK_NONE, 0, 0, UNB, UNB, 0, 1},
+    {FH, 96, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, UNB, UNB, 1, 1},
+    {BF, 96, 0, 1, 2, 1, 700, 1200, BR, 0, 0, UNB, UNB, 0, 1},
+    {FH, 96, 0, 1, 2, 2, 1000, 64, BR, 0, 0, UNB, UNB, 0, 1},    /* rows < 936 see no key */
+    {BF, 96, 0, 1, 2, 2, 300, 300, CPOS, 0, 37, UNB, UNB, 1, 1},
 };
 
 static void set_env(const char *name, const char *value) {
@@ -65,10 +80,12 @@ static void set_env(const char *name, const char *value) {
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const ccase_t *c = &cases[ci];
-  const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, Nq = c->Nq, Nk = c->Nk, D = 64;
+  const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, Nq = c->Nq, Nk = c->Nk, D = c->D;
   const int windowed = c->wl != UNB || c->wr != UNB;
-  printf("case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) ctas=%d\n",
-         ci, c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)B, (long long)Hq, (long long)Hkv,
+  printf("case %d: %s %s D=%lld %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
+         "ctas=%d\n",
+         ci, c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)D,
+         c->persist ? "persistent" : "non-persistent", (long long)B, (long long)Hq, (long long)Hkv,
          (long long)Nq, (long long)Nk, (int)c->mask, (long long)c->qpos, (long long)c->kpos, (long long)c->wl,
          (long long)c->wr, c->ctas);
   fflush(stdout);
@@ -103,8 +120,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const char *what[3] = {"no skip", "skip", "skip, few CTAs"};
   char *saved_s = getenv("JFA_SM90_FWD_CSKIP") ? strdup(getenv("JFA_SM90_FWD_CSKIP")) : NULL;
   char *saved_c = getenv("JFA_TUNE_SM90_CTAS") ? strdup(getenv("JFA_TUNE_SM90_CTAS")) : NULL;
-  /* persistent unless a switch moves these calls elsewhere (tuning variants; JFA_SM90_FWD_NC3P=0: plain causal
-     calls on the non-persistent three consumers) */
+  /* the route unless a switch moves these calls elsewhere (tuning variants; JFA_SM90_FWD_NC3P: the persistent or the
+     non-persistent three consumers for plain causal calls) */
   const int route_known = !getenv("JFA_TUNE_SM90A") && !getenv("JFA_SM90_FWD_NC3P");
   double *ko[3], *kl[3];
   char nm[160];
@@ -119,7 +136,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     if (gt_expected_path(D) == GT_PATH_SM90 && route_known) {
       snprintf(nm, sizeof nm, "case %d forward route (%s)", ci, what[run]);
       gt_check_route(gpu, nm, GT_ROUTE_PERSIST | GT_ROUTE_MASKED | GT_ROUTE_BAND,
-                     GT_ROUTE_PERSIST | gt_expected_route(windowed, 0, 0, 0));
+                     (c->persist ? GT_ROUTE_PERSIST : 0) | gt_expected_route(windowed, 0, 0, 0));
     }
     snprintf(nm, sizeof nm, "case %d O (%s)", ci, what[run]), gt_compare(nm, o.val, ro, nq, tol);
     snprintf(nm, sizeof nm, "case %d lse (%s)", ci, what[run]), gt_compare(nm, lse.val, rlse, nr, tol);

@@ -29,7 +29,10 @@
  *     unmasked and causal calls, masked ones run the two-consumer kernel of row 0's MASKV: at D = 64 the persistent
  *     one, fwd_persist.cuh, whose three-consumer form (MASKP, variant 34) takes windows without packed sequences, and
  *     its unmasked form plain causal calls of up to 4096 keys, since the twenty-fifth session; at D = 96, row 0
- *     since the twenty-third session too, the padded row before). The D = 64
+ *     since the twenty-third session too, the padded row before; since the twenty-sixth session each of the three
+ *     warpgroups, here in the PVLAG order and in fwd_persist.cuh, computes only the key blocks its 64 rows may see,
+ *     fwd_consumer_blocks, and takes the others as turns without products: CSKIP, JFA_SM90_FWD_CSKIP=0 per call
+ *     every block). The D = 64
  *     forward's tuning variant 22 (row 0 before) issues the S of block j + 1 before the softmax of block j
  *     (OVERLAP, a second score accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
  *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
@@ -308,6 +311,44 @@ template <int NCW> __device__ __forceinline__ int pp_next_bar(int wg) {
   else return wg == NCW - 1 ? 1 : wg + 2;
 }
 
+/* Three consumers (CSKIP: fwd_persist.cuh's persistent kernel, and this file's NC = 3 kernel in the PVLAG order): the
+   key blocks [x, y) of a tile's nblk (from jb0) that the 64 rows m0 + 64 wg.. of consumer warpgroup wg may see; every other block is masked for each of its rows, so the warpgroup skips its products (the
+   same bits: such a block leaves a row's running max, sum and O as they are). Unmasked kernels: fwd_tile_keys' range
+   of the 64 rows (none past Nq); MASKED: the union of the rows' intervals in the tile's ring entry (s_lo / s_hi,
+   CTA-local rows; an empty interval adds nothing), by a warp reduction. */
+template <int BN, bool MASKED>
+__device__ __forceinline__ int2 fwd_consumer_blocks(const FwdArgs &a, int64_t m0, int wg, int jb0, int nblk,
+                                                        const int *s_lo, const int *s_hi, int lane) {
+  int64_t lo = 0, hi = 0;
+  if constexpr (MASKED) {
+    int l = 0x7fffffff, h = -0x7fffffff;
+    for (int r = 64 * wg + lane; r < 64 * wg + 64; r += 32) {
+      const int rl = s_lo[r], rh = s_hi[r];
+      if (rh > rl) {
+        l = min(l, rl);
+        h = max(h, rh);
+      }
+    }
+#pragma unroll
+    for (int x = 16; x; x >>= 1) {
+      l = min(l, __shfl_xor_sync(0xffffffffu, l, x));
+      h = max(h, __shfl_xor_sync(0xffffffffu, h, x));
+    }
+    if (h > l) lo = l, hi = h;
+  } else {
+    const int64_t r0 = m0 + 64 * wg;
+    if (r0 < a.p.Nq) fwd_tile_keys<64>(a, r0, &lo, &hi);
+  }
+  int x = 0, y = 0;
+  if (hi > lo) {
+    x = max(0, (int)(lo / BN) - jb0);
+    y = max(x, min(nblk, (int)((hi + BN - 1) / BN) - jb0));
+  }
+  /* from lane 0: bounds the compiler knows to be warp-uniform (a branch on a value it cannot prove so puts the
+     wgmma in a divergent path, which ptxas serialises: C7518) */
+  return make_int2(__shfl_sync(0xffffffffu, x, 0), __shfl_sync(0xffffffffu, y, 0));
+}
+
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
    rows, the first O's and U's columns 0..127, the second the rest; or (tiles.h CSE, D = 192) 96:
@@ -321,10 +362,13 @@ template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, boo
           int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false>
 __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                               const __grid_constant__ Sm90Maps tm,
-                                                                              int64_t hg) {
+                                                                              int64_t hg, int cskip) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV, NC> C;
   constexpr int NCW = C::NCW;
+  /* three consumers in the PVLAG order (D = 64's and D = 96's unmasked and causal calls): each warpgroup computes only
+     the key blocks its 64 rows may see (as fwd_persist.cuh's CSKIP; cskip: the launch's JFA_SM90_FWD_CSKIP) */
+  constexpr bool CSKIP = NC == 3 && PVLAG && !MASKED && !JVP;
   static_assert(NC == 0 || (NC == 3 && !EXPF), "NC = 3: without EXPF (and unmasked, not the JVP: Sm90Fwd)");
   constexpr int NT = C::NT, DT = DA / 8, NH = C::NH, NW = C::NW;
   static_assert(CS ? (DA == 128 || 2 * DA == D) : (DA == D || DA == NH * 64),
@@ -723,16 +767,57 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
       };
       /* once no P V is in flight: O *= alpha, P(i) packed into ap */
       auto rescale_pack = [&]() { fwd_rescale_pack<T, DT, NT, BN>(o, s, alpha, ap); };
+      if constexpr (CSKIP) {
+        /* this warpgroup's live blocks [ilo, ihi) in the loop below's order (the first peeled, the last P V alone),
+           the CTA's other blocks a turn without products that releases their K and V halves once they have landed
+           (unmasked kernel: nlive = nblk, block i in stage i % ST) */
+        int2 cr = make_int2(0, nlive);
+        if (cskip && nlive > 0) cr = fwd_consumer_blocks<BN, false>(a, m0, wg, jb0, nlive, s_lo, s_hi, lane);
+        const int ilo = cr.x, ihi = cr.y;
+        auto skip_turn = [&](int i) {
+          const int st = i % ST;
+          const uint32_t ph = (uint32_t)((i / ST) & 1);
+          mbar_wait(bar + 8 * st, ph);
+          named_bar_sync(1 + wg, 256);
+          if (!(wg == NCW - 1 && i == nlive - 1)) named_bar_arrive(pp_next_bar<NCW>(wg), 256);
+          mbar_wait(vbar + 8 * st, ph);
+          __syncwarp();
+          if (lane == 0) {
+            mbar_arrive(bar + 8 * (ST + st));
+            mbar_arrive(vbar + 8 * (ST + st));
+          }
+        };
+        for (int i = 0; i < ilo; ++i) skip_turn(i);
+        if (ilo < ihi) {
+          issue(ilo, false);
+          wg_wait<0>();
+          softmax(ilo);
+          rescale_pack();
+          for (int i = ilo + 1; i < ihi; ++i) {
+            issue(i, true);
+            wg_wait<1>();
+            softmax(i);
+            wg_wait<0>();
+            __syncwarp();
+            if (lane == 0) mbar_arrive(vbar + 8 * (ST + (i - 1) % ST));
+            rescale_pack();
+          }
+          const int sp = (ihi - 1) % ST;
+          fwd_last_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, vbar, sp, (uint32_t)(((ihi - 1) / ST) & 1), sKV,
+                                                 C::STAGE_BYTES, lane);
+        }
+        for (int i = ihi; i < nlive; ++i) skip_turn(i);
+      }
       /* MASKED: iteration i takes the i-th live block jl (fwd_next_live) */
       int jl = fwd_next_live(live_s, skip, 0, nblk);
-      if (nlive > 0) {
+      if (!CSKIP && nlive > 0) {
         issue(0, false);
         if constexpr (MASKED) bmk = block_bits(0, (int64_t)(jb0 + jl) * BN);
         wg_wait<0>();
         softmax(0);
         rescale_pack();
       }
-      for (int i = 1; i < nlive; ++i) {
+      for (int i = 1; !CSKIP && i < nlive; ++i) {
         issue(i, true);
         if constexpr (MASKED) {
           jl = fwd_next_live(live_s, skip, jl + 1, nblk);
@@ -745,7 +830,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         if (lane == 0) mbar_arrive(vbar + 8 * (ST + (i - 1) % ST)); /* this warp is done with V(i - 1) */
         rescale_pack();
       }
-      if (nlive > 0) {
+      if (!CSKIP && nlive > 0) {
         /* the last block's P V */
         const int sp = (nlive - 1) % ST;
         fwd_last_pv<T, D, DA, BN, JVP, ST, CS>(o, u, ap, apd, vbar, sp, (uint32_t)(((nlive - 1) / ST) & 1), sKV,
@@ -862,7 +947,10 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   const int64_t hg = fwd_causal_group(a.p, a.masked, D, sizeof(T), JVP ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
-  kern<<<grid, C::NTHREADS, smem, st>>>(a, tm, hg);
+  /* three consumers: each skips the blocks masked for all of its rows (the kernel's CSKIP; JFA_SM90_FWD_CSKIP=0 per call:
+     every consumer computes every block, as before the twenty-sixth session) */
+  const int cskip = NC == 3 && env_switch(true, "JFA_SM90_FWD_CSKIP");
+  kern<<<grid, C::NTHREADS, smem, st>>>(a, tm, hg, cskip);
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }

@@ -45,7 +45,7 @@
  * barriers 1..3 (pp_next_bar; the last consumer gives the first turn, consumer 0 takes the last arrival at the
  * end), the describers' barrier 4; not XT, not EXPF. CSKIP (NC = 3, since the twenty-sixth session): a tile's 192 rows
  * span up to 128 keys more than one warpgroup's 64 (the causal diagonal, a window's left edge, rows past Nq), so
- * each warpgroup computes only its live blocks [ilo, ihi) (persist_consumer_blocks) and takes the others as a
+ * each warpgroup computes only its live blocks [ilo, ihi) (fwd.cuh fwd_consumer_blocks) and takes the others as a
  * ping-pong turn without products, releasing their K / V stages (and at the tile's last block its Q buffer and ring
  * entry) once they have landed; the same bits (test_gpu_fwd_cskip; JFA_SM90_FWD_CSKIP=0 per call: every block).
  * bench/persist_protocol.py models the barriers of this file (phases,
@@ -259,44 +259,6 @@ __device__ __forceinline__ void persist_epilogue_vec(const FwdArgs &a, int64_t b
       if (i < p.Nq) *(uint4 *)((T *)a.o.p + voff(a.o, b, h, i, half * 64 + c * 8)) = v;
     }
   }
-}
-
-/* Three consumers (CSKIP): the key blocks [x, y) of a tile's nblk (from jb0) that the 64 rows m0 + 64 wg.. of consumer
-   warpgroup wg may see; every other block is masked for each of its rows, so the warpgroup skips its products (the
-   same bits: such a block leaves a row's running max, sum and O as they are). Unmasked kernels: fwd_tile_keys' range
-   of the 64 rows (none past Nq); MASKED: the union of the rows' intervals in the tile's ring entry (s_lo / s_hi,
-   CTA-local rows; an empty interval adds nothing), by a warp reduction. */
-template <int BN, bool MASKED>
-__device__ __forceinline__ int2 persist_consumer_blocks(const FwdArgs &a, int64_t m0, int wg, int jb0, int nblk,
-                                                        const int *s_lo, const int *s_hi, int lane) {
-  int64_t lo = 0, hi = 0;
-  if constexpr (MASKED) {
-    int l = 0x7fffffff, h = -0x7fffffff;
-    for (int r = 64 * wg + lane; r < 64 * wg + 64; r += 32) {
-      const int rl = s_lo[r], rh = s_hi[r];
-      if (rh > rl) {
-        l = min(l, rl);
-        h = max(h, rh);
-      }
-    }
-#pragma unroll
-    for (int x = 16; x; x >>= 1) {
-      l = min(l, __shfl_xor_sync(0xffffffffu, l, x));
-      h = max(h, __shfl_xor_sync(0xffffffffu, h, x));
-    }
-    if (h > l) lo = l, hi = h;
-  } else {
-    const int64_t r0 = m0 + 64 * wg;
-    if (r0 < a.p.Nq) fwd_tile_keys<64>(a, r0, &lo, &hi);
-  }
-  int x = 0, y = 0;
-  if (hi > lo) {
-    x = max(0, (int)(lo / BN) - jb0);
-    y = max(x, min(nblk, (int)((hi + BN - 1) / BN) - jb0));
-  }
-  /* from lane 0: bounds the compiler knows to be warp-uniform (a branch on a value it cannot prove so puts the
-     wgmma in a divergent path, which ptxas serialises: C7518) */
-  return make_int2(__shfl_sync(0xffffffffu, x, 0), __shfl_sync(0xffffffffu, y, 0));
 }
 
 /* XT (variant 9): a tile's last P V is issued with the next tile's first S, in one ping-pong turn, and the
@@ -522,7 +484,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1)
       };
       int2 crange = make_int2(0, nlive); /* CSKIP: this warpgroup's live blocks */
       if constexpr (CSKIP) {
-        if (cskip && nlive > 0) crange = persist_consumer_blocks<BN, MASKED>(a, m0, wg, jb0, nlive, s_lo, s_hi, lane);
+        if (cskip && nlive > 0) crange = fwd_consumer_blocks<BN, MASKED>(a, m0, wg, jb0, nlive, s_lo, s_hi, lane);
       }
       if (nlive > 0) {
         mbar_wait(qfull, (uint32_t)((kq >> 1) & 1));
