@@ -1,6 +1,6 @@
 #!/bin/bash
 # run_s26f_h200.sh - the twenty-sixth session's sixth call (from the repository root; ~400 s of device time left): a
-# build of head dims 64 and 96 (-Werror; libjfa, jfa_bench, test_gpu_fwd_cskip, test_gpu_attention, test_gpu_masks,
+# build of head dims 64, 96 and 128 (-Werror; libjfa, jfa_bench, test_gpu_fwd_cskip, test_gpu_attention, test_gpu_masks,
 # test_gpu_nan), then
 #   1. test_gpu_fwd_cskip (its new cases on the non-persistent three consumers: D = 64 unmasked and causal beyond 4096
 #      keys, D = 96), test_gpu_attention, _nocskip, test_gpu_masks, test_gpu_nan (D = 64 / 96 cases on sm90; the others
@@ -16,7 +16,7 @@ T0=$(date +%s)
 DL=${DL:-330}
 B=build-s26f
 JFA_H200_TARGETS="jfa jfa_bench test_gpu_fwd_cskip test_gpu_attention test_gpu_masks test_gpu_nan" \
-  jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON "-DJFA_HEAD_DIMS=64;96"
+  jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON "-DJFA_HEAD_DIMS=64;96;128"
 (cd $B && timeout $(left 200) ctest -R "^test_gpu_(fwd_cskip|fwd_cskip_fwdband|attention|attention_nocskip|masks|nan)$" \
   -j6 --timeout 150 --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Passed" "$OUT/ctest.log" | head -10; grep '^\[FAIL\]' "$OUT/ctest.log" | head
