@@ -312,13 +312,14 @@ template <int NCW> __device__ __forceinline__ int pp_next_bar(int wg) {
 }
 
 /* Three consumers (CSKIP: fwd_persist.cuh's persistent kernel, and this file's NC = 3 kernel in the PVLAG order): the
-   key blocks [x, y) of a tile's nblk (from jb0) that the 64 rows m0 + 64 wg.. of consumer warpgroup wg may see; every other block is masked for each of its rows, so the warpgroup skips its products (the
-   same bits: such a block leaves a row's running max, sum and O as they are). Unmasked kernels: fwd_tile_keys' range
-   of the 64 rows (none past Nq); MASKED: the union of the rows' intervals in the tile's ring entry (s_lo / s_hi,
-   CTA-local rows; an empty interval adds nothing), by a warp reduction. */
+   key blocks [x, y) of a tile's nblk (from jb0) that the 64 rows m0 + 64 wg.. of consumer warpgroup wg may see; every
+   other block is masked for each of its rows, so the warpgroup skips its products (the same bits: such a block leaves
+   a row's running max, sum and O as they are). Unmasked kernels: fwd_tile_keys' range of the 64 rows (none past Nq);
+   MASKED (the persistent kernel): the union of the rows' intervals in the tile's ring entry (s_lo / s_hi, CTA-local
+   rows; an empty interval adds nothing), by a warp reduction. */
 template <int BN, bool MASKED>
 __device__ __forceinline__ int2 fwd_consumer_blocks(const FwdArgs &a, int64_t m0, int wg, int jb0, int nblk,
-                                                        const int *s_lo, const int *s_hi, int lane) {
+                                                    const int *s_lo, const int *s_hi, int lane) {
   int64_t lo = 0, hi = 0;
   if constexpr (MASKED) {
     int l = 0x7fffffff, h = -0x7fffffff;
