@@ -1,6 +1,7 @@
 /*
  * gpu_test.c - implementation of gpu_test.h (see there).
  */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv, strdup */
 #include "gpu_test.h"
 
 #include "core/backend.h"
@@ -269,6 +270,16 @@ int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense) {
   if (getenv("JFA_TUNE_SM90A")) return -1; /* tuning variants pick their own kernels */
   if (dense) return 0;
   return D == 128 || (D == 64 && (windowed || packed));
+}
+
+char *gt_env_copy(const char *name) {
+  const char *v = getenv(name);
+  return v ? strdup(v) : NULL;
+}
+
+void gt_set_env(const char *name, const char *value) {
+  if (value) setenv(name, value, 1);
+  else unsetenv(name);
 }
 
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want) {

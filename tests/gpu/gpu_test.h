@@ -61,6 +61,13 @@ int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense);
 /** Checks that the context's last forward took route `want` in the GT_ROUTE_* bits `bits` (jfa_cuda_last_route). */
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want);
 
+/** A copy of environment variable name's value (free it), or NULL when unset: what gt_set_env restores after the
+ *  runs of a case that set the library's per-call switches. */
+char *gt_env_copy(const char *name);
+/** Sets environment variable name to value, or unsets it when value is NULL (the library reads its per-call switches
+ *  at each call, so runs of one process can take different routes). */
+void gt_set_env(const char *name, const char *value);
+
 /** Kernel families of jfa_cuda_last_kernel (src/core/backend.h; the folders of src/kernels). */
 enum { GT_PATH_SIMT = 0, GT_PATH_SM80 = 1, GT_PATH_SM90 = 2 };
 /** The kernel family jfa must pick for the forward of a 16-bit, unmasked (or causal) call with

@@ -19,7 +19,6 @@
  *   ctest -L gpu    or    ./test_gpu_fwd_cskip [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
  */
-#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,11 +72,6 @@ static const ccase_t cases[] = {
     {BF, 96, 0, 1, 2, 2, 300, 300, CPOS, 0, 37, UNB, UNB, 1, 1},
 };
 
-static void set_env(const char *name, const char *value) {
-  if (value) setenv(name, value, 1);
-  else unsetenv(name);
-}
-
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const ccase_t *c = &cases[ci];
   const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, Nq = c->Nq, Nk = c->Nk, D = c->D;
@@ -118,16 +112,16 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   snprintf(ctas, sizeof ctas, "%d", c->ctas);
   const char *nctas[3] = {NULL, NULL, ctas};
   const char *what[3] = {"no skip", "skip", "skip, few CTAs"};
-  char *saved_s = getenv("JFA_SM90_FWD_CSKIP") ? strdup(getenv("JFA_SM90_FWD_CSKIP")) : NULL;
-  char *saved_c = getenv("JFA_TUNE_SM90_CTAS") ? strdup(getenv("JFA_TUNE_SM90_CTAS")) : NULL;
+  char *saved_s = gt_env_copy("JFA_SM90_FWD_CSKIP");
+  char *saved_c = gt_env_copy("JFA_TUNE_SM90_CTAS");
   /* the route unless a switch moves these calls elsewhere (tuning variants; JFA_SM90_FWD_NC3P: the persistent or the
      non-persistent three consumers for plain causal calls) */
   const int route_known = !getenv("JFA_TUNE_SM90A") && !getenv("JFA_SM90_FWD_NC3P");
   double *ko[3], *kl[3];
   char nm[160];
   for (int run = 0; run < 3; ++run) {
-    set_env("JFA_SM90_FWD_CSKIP", cskip[run]);
-    set_env("JFA_TUNE_SM90_CTAS", nctas[run]);
+    gt_set_env("JFA_SM90_FWD_CSKIP", cskip[run]);
+    gt_set_env("JFA_TUNE_SM90_CTAS", nctas[run]);
     gb_poison(&o), gb_poison(&lse);
     gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
     gb_get(&o), gb_get(&lse);
@@ -143,8 +137,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     ko[run] = malloc(nq * 8), kl[run] = malloc(nr * 8);
     memcpy(ko[run], o.val, nq * 8), memcpy(kl[run], lse.val, nr * 8);
   }
-  set_env("JFA_SM90_FWD_CSKIP", saved_s);
-  set_env("JFA_TUNE_SM90_CTAS", saved_c);
+  gt_set_env("JFA_SM90_FWD_CSKIP", saved_s);
+  gt_set_env("JFA_TUNE_SM90_CTAS", saved_c);
   free(saved_s), free(saved_c);
   for (int run = 1; run < 3; ++run) {
     snprintf(nm, sizeof nm, "case %d: %s bitwise no skip's (o, lse)", ci, what[run]);

@@ -11,7 +11,6 @@
  *   ctest -L gpu    or    ./test_gpu_jvp_persist [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
  */
-#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,11 +52,6 @@ static const pcase_t cases[] = {
 typedef struct {
   double *o, *od, *lse, *mu;
 } outs_t;
-
-static void set_env(const char *name, const char *value) {
-  if (value) setenv(name, value, 1);
-  else unsetenv(name);
-}
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const pcase_t *c = &cases[ci];
@@ -108,13 +102,13 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   snprintf(ctas, sizeof ctas, "%d", c->ctas);
   const char *nctas[3] = {NULL, NULL, ctas};
   const char *what[3] = {"fwd.cuh", "persistent", "persistent, few CTAs"};
-  char *saved_p = getenv("JFA_SM90_JVP_PERSIST") ? strdup(getenv("JFA_SM90_JVP_PERSIST")) : NULL;
-  char *saved_c = getenv("JFA_TUNE_SM90_CTAS") ? strdup(getenv("JFA_TUNE_SM90_CTAS")) : NULL;
+  char *saved_p = gt_env_copy("JFA_SM90_JVP_PERSIST");
+  char *saved_c = gt_env_copy("JFA_TUNE_SM90_CTAS");
   outs_t r[3];
   char nm[160];
   for (int run = 0; run < 3; ++run) {
-    set_env("JFA_SM90_JVP_PERSIST", persist[run]);
-    set_env("JFA_TUNE_SM90_CTAS", nctas[run]);
+    gt_set_env("JFA_SM90_JVP_PERSIST", persist[run]);
+    gt_set_env("JFA_TUNE_SM90_CTAS", nctas[run]);
     gb_poison(&o), gb_poison(&lse), gb_poison(&od), gb_poison(&mu);
     gt_ok(jfa_attention_forward_jvp(gpu, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t),
           "forward_jvp");
@@ -135,8 +129,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     memcpy(r[run].o, o.val, nq * 8), memcpy(r[run].od, od.val, nq * 8);
     memcpy(r[run].lse, lse.val, nr * 8), memcpy(r[run].mu, mu.val, nr * 8);
   }
-  set_env("JFA_SM90_JVP_PERSIST", saved_p);
-  set_env("JFA_TUNE_SM90_CTAS", saved_c);
+  gt_set_env("JFA_SM90_JVP_PERSIST", saved_p);
+  gt_set_env("JFA_TUNE_SM90_CTAS", saved_c);
   free(saved_p), free(saved_c);
   for (int run = 1; run < 3; ++run) {
     const int same = !memcmp(r[run].o, r[0].o, nq * 8) && !memcmp(r[run].od, r[0].od, nq * 8) &&

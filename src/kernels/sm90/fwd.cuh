@@ -931,6 +931,11 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
 #endif
 }
 
+/* Whether a launch of NC consumer warpgroups (3: fwd_sm90a_kernel's and fwd_persist_sm90a_kernel's CSKIP) has each
+   skip the key blocks masked for all of its rows; JFA_SM90_FWD_CSKIP=0 per call: every consumer computes every block,
+   as before the twenty-sixth session */
+static inline int sm90_fwd_cskip(int nc) { return nc == 3 && env_switch(true, "JFA_SM90_FWD_CSKIP"); }
+
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
           int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
@@ -948,10 +953,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   const int64_t hg = fwd_causal_group(a.p, a.masked, D, sizeof(T), JVP ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
-  /* three consumers: each skips the blocks masked for all of its rows (the kernel's CSKIP; JFA_SM90_FWD_CSKIP=0 per call:
-     every consumer computes every block, as before the twenty-sixth session) */
-  const int cskip = NC == 3 && env_switch(true, "JFA_SM90_FWD_CSKIP");
-  kern<<<grid, C::NTHREADS, smem, st>>>(a, tm, hg, cskip);
+  kern<<<grid, C::NTHREADS, smem, st>>>(a, tm, hg, sm90_fwd_cskip(NC));
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }

@@ -627,10 +627,7 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
      takes fwd_epilogue's stores always) */
   const int vec_o =
       tune_variant("JFA_TUNE_SM90_SCALAR_O") != 1 && !a.accumulate && a.Dreal == 128 && view_vec16(a.o, sizeof(T));
-  /* three consumers: each skips the blocks masked for all of its rows (JFA_SM90_FWD_CSKIP=0 per call: every consumer
-     computes every block of its tile, as before the twenty-sixth session) */
-  const int cskip = NC == 3 && env_switch(true, "JFA_SM90_FWD_CSKIP");
-  kern<<<(unsigned)grid, C::NTHREADS, C::SMEM, st>>>(a, tm, ntiles, nqb, order, vec_o, cskip);
+  kern<<<(unsigned)grid, C::NTHREADS, C::SMEM, st>>>(a, tm, ntiles, nqb, order, vec_o, sm90_fwd_cskip(NC));
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
