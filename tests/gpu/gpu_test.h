@@ -46,19 +46,29 @@ void gt_ok(jfa_status_t s, const char *what);
  *  forward / JVP on a persistent kernel, on its MASKED instantiation, a window as a band on the unmasked kernel. */
 enum { GT_ROUTE_PERSIST = 1, GT_ROUTE_MASKED = 2, GT_ROUTE_BAND = 4 };
 /** The GT_ROUTE_MASKED / GT_ROUTE_BAND bits the sm90 16-bit forward (jvp = 0) or JVP must report for a call with
- *  these masks: a window alone (windowed, no packed sequences, no dense mask) as a band on the unmasked kernels where
- *  the library's tiles.h sm90_fwd_band_on says so (the JVP only; JFA_SM90_FWD_BAND=1 / 0 overrides), any other mask
- *  beyond causal on the MASKED instantiation, none 0. */
+ *  these masks: a window without packed sequences, or packed sequences aligned to the band's blocks (packed = 2:
+ *  gt_packed_kind; with or without a window; JFA_SM90_FWD_PACKED_BAND=0 turns those off), no dense mask, as a band on
+ *  the unmasked kernels where the library's tiles.h sm90_fwd_band_on says so (the JVP only; JFA_SM90_FWD_BAND=1 / 0
+ *  overrides), any other mask beyond causal on the MASKED instantiation, none 0. packed: 0 none, 1 packed sequences
+ *  not aligned, 2 aligned, -1 not known (tuning variants): then -1, which gt_check_route takes for no expectation
+ *  (-1 | other bits is -1). */
 int gt_expected_route(int windowed, int packed, int dense, int jvp);
+/** The packed argument of gt_expected_route for ns packed sequences with offsets cq / ck at head dim D: 0 without
+ *  them, 2 for self-attention offsets (cq == ck) whose boundaries inside (0, Nq) are multiples of the alignment the
+ *  sm90 16-bit forward (jvp = 0) or JVP needs for a band (src/kernels/sm90/fwd.cuh sm90_fwd_variant: the least common
+ *  multiple of its kernels' row and key blocks, row 0's tiles; keep in step), else 1; -1 for self-attention offsets
+ *  under JFA_TUNE_SM90A (tuning variants' tiles have other blocks). */
+int gt_packed_kind(int64_t D, int jvp, const int64_t *cq, const int64_t *ck, int ns);
 /** Whether the sm90 16-bit forward (outside accumulate mode) must run persistent (GT_ROUTE_PERSIST) for a call of head
  *  dim D with these masks beyond causal (windows, packed sequences, a dense mask): D = 128 (fwd_persist.cuh, row 0)
- *  and D = 64's masked calls (its masked tiles, tiles.h MASKV = 29, since the twenty-third session; windows without
- *  packed sequences on variant 34's, since the twenty-fifth), never with a dense mask (boolean or additive); -1 (no
+ *  and D = 64's masked calls (its masked tiles, tiles.h MASKV = 29, since the twenty-third session; windows on
+ *  variant 34's since the twenty-fifth, packed sequences since the twenty-seventh), never with a dense mask (boolean or additive); -1 (no
  *  expectation) under JFA_TUNE_SM90A. Plain causal calls are not its business (D = 64's of up to 4096 keys run
  *  persistent too since the twenty-fifth session: tiles.h sm90_fwd_nc3p_causal_max_nk). Keep in step with
  *  src/kernels/sm90/fwd.cuh sm90_fwd_variant. */
 int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense);
-/** Checks that the context's last forward took route `want` in the GT_ROUTE_* bits `bits` (jfa_cuda_last_route). */
+/** Checks that the context's last forward took route `want` in the GT_ROUTE_* bits `bits` (jfa_cuda_last_route);
+ *  want < 0: no expectation (passes). */
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want);
 
 /** A copy of environment variable name's value (free it), or NULL when unset: what gt_set_env restores after the

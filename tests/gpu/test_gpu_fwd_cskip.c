@@ -14,7 +14,9 @@
  * Nq != Nk (rows past the last tile's end, rows that see no key), GQA / MQA, positions, N = 1, BSHD; windows without
  * packed sequences (the MASKED instantiation: the rows' intervals), one- and two-sided, with positions leaving rows
  * without keys; unmasked calls (the last tile's idle warpgroups) and causal ones of 4500 keys (non-persistent);
- * D = 96: unmasked and causal both ways (non-persistent, blocks of 96 keys).
+ * D = 96: unmasked and causal both ways (non-persistent, blocks of 96 keys); packed sequences on variant 34 (their
+ * route since the twenty-seventh session) with boundaries inside tiles and inside warpgroups, bidirectional, with a
+ * window, Nq != Nk with an empty sequence, aligned to 384 rows (test_gpu_fwd_cskip_fwdband: a band).
  *
  *   ctest -L gpu    or    ./test_gpu_fwd_cskip [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -43,33 +45,43 @@ typedef struct {
   int64_t qpos, kpos, wl, wr;
   int bshd;
   int ctas; /* JFA_TUNE_SM90_CTAS of the third run */
+  int nseq;  /* packed sequences (variant 34 since the twenty-seventh session) */
+  int64_t cuq[5], cuk[5];
 } ccase_t;
 
 static const ccase_t cases[] = {
     /* variant 34: plain causal (its unmasked instantiation) */
-    {BF, 64, 1, 2, 4, 2, 1000, 1000, TL, 0, 0, UNB, UNB, 0, 3},  /* the last tile's 40 rows: two warpgroups without rows */
-    {FH, 64, 1, 1, 4, 4, 700, 1000, BR, 0, 0, UNB, UNB, 1, 1},   /* rows see 300 keys more than top-left */
-    {BF, 64, 1, 1, 2, 2, 1000, 64, BR, 0, 0, UNB, UNB, 0, 2},    /* rows < 936 see no key: warpgroups without blocks */
-    {FH, 64, 1, 1, 8, 1, 7, 129, BR, 0, 0, UNB, UNB, 0, 1},      /* MQA */
-    {BF, 64, 1, 1, 2, 2, 300, 1200, TL, 0, 0, UNB, UNB, 1, 2},   /* keys past every row */
-    {FH, 64, 1, 1, 2, 2, 300, 300, CPOS, 0, 37, UNB, UNB, 0, 3}, /* rows 0..36 see no key */
-    {BF, 64, 1, 1, 1, 1, 1, 1, TL, 0, 0, UNB, UNB, 0, 1},
-    {BF, 64, 1, 1, 2, 2, 4096, 4096, TL, 0, 0, UNB, UNB, 0, 5},  /* the route's longest keys (4096) */
+    {BF, 64, 1, 2, 4, 2, 1000, 1000, TL, 0, 0, UNB, UNB, 0, 3, 0, {0}, {0}},  /* the last tile's 40 rows: two warpgroups without rows */
+    {FH, 64, 1, 1, 4, 4, 700, 1000, BR, 0, 0, UNB, UNB, 1, 1, 0, {0}, {0}},   /* rows see 300 keys more than top-left */
+    {BF, 64, 1, 1, 2, 2, 1000, 64, BR, 0, 0, UNB, UNB, 0, 2, 0, {0}, {0}},    /* rows < 936 see no key: warpgroups without blocks */
+    {FH, 64, 1, 1, 8, 1, 7, 129, BR, 0, 0, UNB, UNB, 0, 1, 0, {0}, {0}},      /* MQA */
+    {BF, 64, 1, 1, 2, 2, 300, 1200, TL, 0, 0, UNB, UNB, 1, 2, 0, {0}, {0}},   /* keys past every row */
+    {FH, 64, 1, 1, 2, 2, 300, 300, CPOS, 0, 37, UNB, UNB, 0, 3, 0, {0}, {0}}, /* rows 0..36 see no key */
+    {BF, 64, 1, 1, 1, 1, 1, 1, TL, 0, 0, UNB, UNB, 0, 1, 0, {0}, {0}},
+    {BF, 64, 1, 1, 2, 2, 4096, 4096, TL, 0, 0, UNB, UNB, 0, 5, 0, {0}, {0}},  /* the route's longest keys (4096) */
     /* variant 34: windows (the MASKED instantiation) */
-    {BF, 64, 1, 1, 2, 2, 1000, 1000, TL, 0, 0, 200, UNB, 0, 3},  /* blocks skipped at both ends of a tile */
-    {FH, 64, 1, 2, 4, 1, 600, 900, POS, 700, 0, 40, 30, 1, 2},   /* rows past every key */
-    {BF, 64, 1, 1, 2, 2, 2000, 2000, JFA_MASK_NONE, 0, 0, 300, 300, 0, 7}, /* two-sided */
-    {FH, 64, 1, 1, 4, 2, 129, 700, BR, 0, 0, 64, UNB, 0, 1},     /* GQA, Nq != Nk */
+    {BF, 64, 1, 1, 2, 2, 1000, 1000, TL, 0, 0, 200, UNB, 0, 3, 0, {0}, {0}},  /* blocks skipped at both ends of a tile */
+    {FH, 64, 1, 2, 4, 1, 600, 900, POS, 700, 0, 40, 30, 1, 2, 0, {0}, {0}},   /* rows past every key */
+    {BF, 64, 1, 1, 2, 2, 2000, 2000, JFA_MASK_NONE, 0, 0, 300, 300, 0, 7, 0, {0}, {0}}, /* two-sided */
+    {FH, 64, 1, 1, 4, 2, 129, 700, BR, 0, 0, 64, UNB, 0, 1, 0, {0}, {0}},     /* GQA, Nq != Nk */
     /* the non-persistent three consumers (PVLAG): D = 64 unmasked and long causal, D = 96 (blocks of 96 keys) */
-    {BF, 64, 0, 2, 4, 2, 1000, 1000, JFA_MASK_NONE, 0, 0, UNB, UNB, 0, 1}, /* the last tile's two idle warpgroups */
-    {FH, 64, 0, 1, 2, 1, 129, 300, JFA_MASK_NONE, 0, 0, UNB, UNB, 1, 1},
-    {BF, 64, 0, 1, 1, 1, 4500, 4500, TL, 0, 0, UNB, UNB, 0, 1},  /* past the persistent route's 4096 keys */
-    {FH, 64, 0, 1, 2, 2, 4200, 5000, BR, 0, 0, UNB, UNB, 1, 1},
-    {BF, 96, 0, 1, 4, 2, 1000, 1000, JFA_MASK_NONE, 0, 0, UNB, UNB, 0, 1},
-    {FH, 96, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, UNB, UNB, 1, 1},
-    {BF, 96, 0, 1, 2, 1, 700, 1200, BR, 0, 0, UNB, UNB, 0, 1},
-    {FH, 96, 0, 1, 2, 2, 1000, 64, BR, 0, 0, UNB, UNB, 0, 1},    /* rows < 936 see no key */
-    {BF, 96, 0, 1, 2, 2, 300, 300, CPOS, 0, 37, UNB, UNB, 1, 1},
+    {BF, 64, 0, 2, 4, 2, 1000, 1000, JFA_MASK_NONE, 0, 0, UNB, UNB, 0, 1, 0, {0}, {0}}, /* the last tile's two idle warpgroups */
+    {FH, 64, 0, 1, 2, 1, 129, 300, JFA_MASK_NONE, 0, 0, UNB, UNB, 1, 1, 0, {0}, {0}},
+    {BF, 64, 0, 1, 1, 1, 4500, 4500, TL, 0, 0, UNB, UNB, 0, 1, 0, {0}, {0}},  /* past the persistent route's 4096 keys */
+    {FH, 64, 0, 1, 2, 2, 4200, 5000, BR, 0, 0, UNB, UNB, 1, 1, 0, {0}, {0}},
+    {BF, 96, 0, 1, 4, 2, 1000, 1000, JFA_MASK_NONE, 0, 0, UNB, UNB, 0, 1, 0, {0}, {0}},
+    {FH, 96, 0, 1, 2, 2, 1000, 1000, TL, 0, 0, UNB, UNB, 1, 1, 0, {0}, {0}},
+    {BF, 96, 0, 1, 2, 1, 700, 1200, BR, 0, 0, UNB, UNB, 0, 1, 0, {0}, {0}},
+    {FH, 96, 0, 1, 2, 2, 1000, 64, BR, 0, 0, UNB, UNB, 0, 1, 0, {0}, {0}},    /* rows < 936 see no key */
+    {BF, 96, 0, 1, 2, 2, 300, 300, CPOS, 0, 37, UNB, UNB, 1, 1, 0, {0}, {0}},
+    /* variant 34 on packed sequences (MASKED): boundaries inside tiles and inside warpgroups */
+    {BF, 64, 1, 1, 2, 2, 1000, 1000, TL, 0, 0, UNB, UNB, 0, 3, 3, {0, 300, 700, 1000}, {0, 300, 700, 1000}},
+    {FH, 64, 1, 1, 4, 2, 2048, 2048, TL, 0, 0, UNB, UNB, 1, 2, 4, {0, 128, 1024, 1536, 2048}, {0, 128, 1024, 1536, 2048}},
+    {BF, 64, 1, 1, 2, 1, 900, 900, JFA_MASK_NONE, 0, 0, UNB, UNB, 0, 2, 3, {0, 250, 251, 900}, {0, 250, 251, 900}},
+    {FH, 64, 1, 1, 2, 2, 1000, 1000, TL, 0, 0, 100, UNB, 0, 3, 2, {0, 500, 1000}, {0, 500, 1000}}, /* and a window */
+    {BF, 64, 1, 1, 4, 4, 600, 900, BR, 0, 0, UNB, UNB, 1, 1, 3, {0, 200, 200, 600}, {0, 500, 700, 900}}, /* Nq != Nk */
+    /* aligned to 384 rows (test_gpu_fwd_cskip_fwdband: a band on variant 34's unmasked form) */
+    {FH, 64, 1, 1, 2, 2, 1600, 1600, TL, 0, 0, UNB, UNB, 0, 2, 3, {0, 768, 1152, 1600}, {0, 768, 1152, 1600}},
 };
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
@@ -77,11 +89,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, Nq = c->Nq, Nk = c->Nk, D = c->D;
   const int windowed = c->wl != UNB || c->wr != UNB;
   printf("case %d: %s %s D=%lld %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
-         "ctas=%d\n",
+         "ctas=%d sequences=%d\n",
          ci, c->dt == BF ? "bf16" : "fp16", c->bshd ? "BSHD" : "BHSD", (long long)D,
          c->persist ? "persistent" : "non-persistent", (long long)B, (long long)Hq, (long long)Hkv,
          (long long)Nq, (long long)Nk, (int)c->mask, (long long)c->qpos, (long long)c->kpos, (long long)c->wl,
-         (long long)c->wr, c->ctas);
+         (long long)c->wr, c->ctas, c->nseq);
   fflush(stdout);
   const double tol = gt_tol(c->dt);
   jfa_attention_params_t prm;
@@ -91,6 +103,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   prm.k_position = c->kpos;
   prm.window_left = c->wl;
   prm.window_right = c->wr;
+  if (c->nseq) prm.cu_seqlens_q = c->cuq, prm.cu_seqlens_k = c->cuk, prm.num_seqs = c->nseq;
 
   gbuf_t q = gb_new(c->dt, c->bshd, B, Hq, Nq, D), k = gb_new(c->dt, c->bshd, B, Hkv, Nk, D),
          v = gb_new(c->dt, c->bshd, B, Hkv, Nk, D);
@@ -130,7 +143,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     if (gt_expected_path(D) == GT_PATH_SM90 && route_known) {
       snprintf(nm, sizeof nm, "case %d forward route (%s)", ci, what[run]);
       gt_check_route(gpu, nm, GT_ROUTE_PERSIST | GT_ROUTE_MASKED | GT_ROUTE_BAND,
-                     (c->persist ? GT_ROUTE_PERSIST : 0) | gt_expected_route(windowed, 0, 0, 0));
+                     (c->persist ? GT_ROUTE_PERSIST : 0) | gt_expected_route(windowed, gt_packed_kind(D, 0, c->cuq, c->cuk, c->nseq), 0, 0));
     }
     snprintf(nm, sizeof nm, "case %d O (%s)", ci, what[run]), gt_compare(nm, o.val, ro, nq, tol);
     snprintf(nm, sizeof nm, "case %d lse (%s)", ci, what[run]), gt_compare(nm, lse.val, rlse, nr, tol);

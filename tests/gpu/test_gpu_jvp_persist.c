@@ -6,7 +6,8 @@
  * times), outputs poisoned before each run. Checks: the three bitwise equal (the same arithmetic in the same order),
  * every output against the float64 CPU backend on the same rounded inputs, and the kernel family (sm90). Head dims
  * 64, 96 and 128 (the persistent rows), bf16 and fp16, no mask, causal both ways with Nq != Nk, GQA / MQA, windows,
- * positions with rows that see no key, packed sequences (lengths 1 and 7 among them), N = 1, BSHD.
+ * positions with rows that see no key, packed sequences (lengths 1 and 7 among them; aligned to 128 rows, with and
+ * without causal and a window: bands on the unmasked kernels), N = 1, BSHD.
  *
  *   ctest -L gpu    or    ./test_gpu_jvp_persist [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -46,6 +47,11 @@ static const pcase_t cases[] = {
     {FH, 128, 1, 2, 2, 300, 300, JFA_MASK_CAUSAL_POSITIONS, 0, 37, UNB, UNB, NULL, NULL, 0, 3},
     {BF, 64, 1, 2, 2, 0, 0, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0, 100, 0, "129,1000,64", NULL, 1, 3},
     {BF, 128, 1, 2, 2, 2048, 2048, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0, UNB, UNB, NULL, NULL, 0, 5},
+    /* packed sequences aligned to 128 rows (self-attention): the band (fwd.cuh sm90_fwd_band) in every run */
+    {BF, 64, 1, 4, 2, 0, 0, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0, UNB, UNB, "256,1024,128,641", NULL, 0, 3},
+    {FH, 64, 1, 2, 2, 0, 0, JFA_MASK_NONE, 0, 0, UNB, UNB, "384,128,200", NULL, 1, 2},
+    {BF, 64, 1, 2, 1, 0, 0, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0, 100, UNB, "512,256,130", NULL, 0, 3}, /* + window */
+    {FH, 128, 1, 2, 2, 0, 0, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0, UNB, UNB, "128,256,1", NULL, 0, 1}, /* a one-row tail */
 };
 
 /* run r's outputs (o, od, lse, mu as doubles) */
@@ -119,7 +125,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       /* the route: persistent in runs 1 and 2; windows and packed sequences as gt_expected_route says */
       snprintf(nm, sizeof nm, "case %d jvp route (%s)", ci, what[run]);
       gt_check_route(gpu, nm, GT_ROUTE_PERSIST | GT_ROUTE_MASKED | GT_ROUTE_BAND,
-                     (run > 0 ? GT_ROUTE_PERSIST : 0) | gt_expected_route(c->wl != UNB || c->wr != UNB, ns > 0, 0, 1));
+                     (run > 0 ? GT_ROUTE_PERSIST : 0) | gt_expected_route(c->wl != UNB || c->wr != UNB, gt_packed_kind(D, 1, cq, ck, ns), 0, 1));
     }
     snprintf(nm, sizeof nm, "case %d jvp O (%s)", ci, what[run]), gt_compare(nm, o.val, ro, nq, tol);
     snprintf(nm, sizeof nm, "case %d jvp lse (%s)", ci, what[run]), gt_compare(nm, lse.val, rlse, nr, tol);

@@ -115,11 +115,14 @@ static const mcase_t cases[] = {
     {FH, 1, 2, 4, 1, 600, 900, 64, POS, 700, 0, 40, 30, NULL, NULL, DN_NONE, 0, 0, 0, 0},
     {BF, 0, 1, 2, 2, 700, 700, 192, NONE, 0, 0, 100, 250, NULL, NULL, DN_NONE, 0, 0, 1, 0},
     {FH, 1, 1, 2, 2, 500, 800, 256, BR, 0, 0, 70, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
-    /* packed sequences whose boundaries are multiples of 128 (self-attention): bands too (bwd.cuh
-       sm90_bwd_packed_aligned); the last one of any length */
+    /* packed sequences whose boundaries are multiples of 128 (self-attention): bands too (common/mask.cuh
+       mask_packed_aligned: the backward's, and the JVP's where its blocks divide them); the last one of any length */
     {BF, 1, 1, 2, 2, 0, 0, 128, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0},
     {FH, 1, 1, 4, 2, 0, 0, 96, NONE, 0, 0, UNB, UNB, "128,384,128", NULL, DN_NONE, 0, 0, 0, 0}, /* not causal, GQA */
     {BF, 0, 1, 2, 1, 0, 0, 128, BR, 0, 0, 100, UNB, "512,256,200", NULL, DN_NONE, 0, 0, 1, 0},  /* + window */
+    /* and the JVP's column splits (blocks of 64 rows; 48 / 64 keys: D = 192 aligned to 192, 256 to 64) */
+    {FH, 0, 1, 2, 2, 0, 0, 192, TL, 0, 0, UNB, UNB, "384,768,100", NULL, DN_NONE, 0, 0, 0, 0},
+    {BF, 1, 1, 4, 2, 0, 0, 256, TL, 0, 0, 90, UNB, "256,64,300", NULL, DN_NONE, 0, 0, 1, 0},
     /* additive masks with 16-byte aligned rows: the sm80 16-bit kernels copy their tiles into shared memory
        (common/mask.cuh mask_bias_tile_async) with the blocks' K / V (forward, JVP) or Q / dO (backward); key
        tails inside a 16-byte chunk (Nk = 257, 1007), several blocks, causal both ways, GQA, broadcast axes,
@@ -213,14 +216,16 @@ static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
   free(stage), free(val), free(r);
 }
 
-/* Where case c's last forward (jvp = 0) or JVP ran, when that was the sm90 family in 16 bits: gt_expected_route (ns:
-   its packed sequences), and for the forward gt_expected_fwd_persist. */
-static void check_route(jfa_context_t *gpu, const char *nm, const mcase_t *c, int ns, int jvp) {
+/* Where case c's last forward (jvp = 0) or JVP ran, when that was the sm90 family in 16 bits: gt_expected_route (ns
+   packed sequences at offsets cq / ck: gt_packed_kind), and for the forward gt_expected_fwd_persist. */
+static void check_route(jfa_context_t *gpu, const char *nm, const mcase_t *c, int ns, const int64_t *cq,
+                        const int64_t *ck, int jvp) {
   if (c->dt == F32 || jfa_cuda_last_kernel(gpu, 0) != GT_PATH_SM90) return;
   const int win = c->wl != UNB || c->wr != UNB, dense = c->dense != DN_NONE;
   const int persist = jvp ? -1 : gt_expected_fwd_persist(c->D, win, ns > 0, dense);
   gt_check_route(gpu, nm, GT_ROUTE_MASKED | GT_ROUTE_BAND | (persist >= 0 ? GT_ROUTE_PERSIST : 0),
-                 gt_expected_route(win, ns > 0, dense, jvp) | (persist > 0 ? GT_ROUTE_PERSIST : 0));
+                 gt_expected_route(win, gt_packed_kind(c->D, jvp, cq, ck, ns), dense, jvp) |
+                     (persist > 0 ? GT_ROUTE_PERSIST : 0));
 }
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
@@ -303,7 +308,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
                       c->wr == UNB && !c->seq_q;
   const int f32_other = c->dense != DN_NONE && (c->dense != DN_BOOL || !gt_sm90_f32_dense_on());
   if (f32_chk) snprintf(nm, sizeof(nm), "case %d fwd", ci), gt_check_path(gpu, nm, 0, gt_expected_f32_path(D, 0, f32_other));
-  snprintf(nm, sizeof(nm), "case %d fwd route", ci), check_route(gpu, nm, c, ns, 0);
+  snprintf(nm, sizeof(nm), "case %d fwd route", ci), check_route(gpu, nm, c, ns, cq, ck, 0);
   snprintf(nm, sizeof(nm), "case %d fwd O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d fwd lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
 
@@ -314,7 +319,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   if (tc) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_tensor_core(gpu, nm, 0);
   if (bias16) snprintf(nm, sizeof(nm), "case %d jvp (16-bit bias)", ci), gt_check_path(gpu, nm, 0, bias_path);
   if (f32_chk) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_path(gpu, nm, 0, gt_expected_f32_path(D, 1, f32_other));
-  snprintf(nm, sizeof(nm), "case %d jvp route", ci), check_route(gpu, nm, c, ns, 1);
+  snprintf(nm, sizeof(nm), "case %d jvp route", ci), check_route(gpu, nm, c, ns, cq, ck, 1);
   snprintf(nm, sizeof(nm), "case %d jvp O", ci), gt_compare(nm, o.val, ro, nq, tol);
   snprintf(nm, sizeof(nm), "case %d jvp lse", ci), gt_compare(nm, lse.val, rlse, nr, tol);
   snprintf(nm, sizeof(nm), "case %d jvp Od", ci), gt_compare(nm, od.val, rod, nq, tol);

@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
 
-  rt_case_t cases[16];
+  rt_case_t cases[24];
   int nc = 0;
   for (int dt = 0; dt < 2; ++dt)
     for (int lay = 0; lay < 2; ++lay)
@@ -167,6 +167,11 @@ int main(int argc, char **argv) {
   { rt_case_t c = {1, 2, 2, 256, 64, JFA_DTYPE_FLOAT32, JFA_LAYOUT_CONTIGUOUS, 0, 0, 1, 9, 17, 0, NULL}; cases[nc++] = c; }
   { rt_case_t c = {1, 4, 2, 256, 64, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1, 0, 0, -1, -1, 6, cu}; cases[nc++] = c; }
   { rt_case_t c = {1, 2, 1, 256, 32, JFA_DTYPE_FLOAT32, JFA_LAYOUT_CONTIGUOUS, 1, 0, 1, 20, -1, 6, cu}; cases[nc++] = c; }
+  /* packed sequences on multiples of 128 rows: the sm90 JVP's band in the ring's partial calls (positions of the
+     chunks, accumulate mode) */
+  static const int64_t cu128[] = {0, 256, 384, 768, 1024};
+  { rt_case_t c = {1, 4, 2, 1024, 64, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1, 0, 0, -1, -1, 4, cu128}; cases[nc++] = c; }
+  { rt_case_t c = {1, 2, 2, 1024, 128, JFA_DTYPE_FLOAT16, JFA_LAYOUT_CONTIGUOUS, 1, 0, 1, 100, -1, 4, cu128}; cases[nc++] = c; }
 
   static const int Ps[] = {1, 2, 4};
   for (int ci = 0; ci < nc; ++ci)

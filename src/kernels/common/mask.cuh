@@ -469,6 +469,21 @@ __device__ __forceinline__ void mask_bias_cols(const MaskDev &m, int64_t b, int6
 static inline bool problem_has_masks(const jfa_problem_t *p) {
   return p->windowed || p->nseq > 0 || p->dmask != nullptr;
 }
+/** Whether p's packed sequences are aligned to blocks of bm query rows and bn keys: self-attention offsets (cu_q and
+ *  cu_k equal), every boundary inside the query rows a multiple of bm rows from q_pos0 and every boundary inside the
+ *  keys a multiple of bn keys from k_pos0 (host arrays: jfa_problem_t's cu_q / cu_k). Then every block of bm rows and
+ *  every block of bn keys lie in one sequence, where the per-sequence positions differ from the global ones by the same
+ *  offset for queries and keys: the causal and window tests of the global rows hold (the sm90 bands: bwd.cuh
+ *  sm90_bwd_band, fwd.cuh sm90_fwd_band). */
+static inline bool mask_packed_aligned(const jfa_problem_t *p, int64_t bm, int64_t bn) {
+  if (p->nseq <= 0 || !p->cu_q || !p->cu_k) return false;
+  for (int64_t s = 0; s <= p->nseq; ++s) {
+    if (p->cu_q[s] != p->cu_k[s]) return false;
+    const int64_t bq = p->cu_q[s] - p->q_pos0, bk = p->cu_k[s] - p->k_pos0;
+    if ((bq > 0 && bq < p->Nq && bq % bm != 0) || (bk > 0 && bk < p->Nk && bk % bn != 0)) return false;
+  }
+  return true;
+}
 /** Bytes of workspace mask_setup needs (after the caller's own use of the workspace, at a
  *  256-byte aligned offset): the packed-sequence offsets and the dense mask's block map
  *  (mask_blockmap.cu). */

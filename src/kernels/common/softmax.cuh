@@ -28,8 +28,9 @@ struct FwdArgs {
   int Dreal;
   float scale, scale_log2;
   int slice_pass; /* sm80 column slices (fwd.cuh): 0 every slice; 1 slices 1.., 2 slice 0 only */
-  int band;       /* the sm90 16-bit kernels: a window (masked, no packed sequences, no dense mask) run by the unmasked
-                     kernels (sm90/fwd.cuh sm90_fwd_band): fwd_tile_keys' key range, fwd_block_mask's window edges */
+  int band;       /* the sm90 16-bit kernels: a window or packed sequences aligned to the blocks (masked, no dense mask)
+                     run by the unmasked kernels (sm90/fwd.cuh sm90_fwd_band): fwd_tile_keys' key range (a tile's
+                     sequence, the window's edges), fwd_block_mask's window edges */
 };
 
 /* Fills FwdArgs from a call (the sm80 and sm90 families share it). */
@@ -112,19 +113,38 @@ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0
 }
 
 /* The keys [*kbeg, *kend) the unmasked kernels' CTA rows m0.. (BM of them) may see: every key, the causal
-   diagonal's of the last row, or (FwdArgs band) from the first row's window start to the last row's end
-   (none when that range is empty: rows before or after every key). A band's rows see rising intervals
-   (mask_row_keys without packed sequences), so the range holds every row's; its blocks' per-element test is
-   fwd_block_mask's. */
-template <int BM>
+   diagonal's of the last row, or (FwdArgs band) from the first row's window start to the last row's end, within
+   the rows' sequence where packed sequences are aligned to the blocks (mask_packed_aligned: the BM rows lie in one
+   sequence, whose keys start and end at block boundaries, and its positions are the global ones shifted alike for
+   queries and keys) (none when that range is empty: rows before or after every key, or outside every sequence). A
+   band's rows see rising intervals, so the range holds every row's; its blocks' per-element test is
+   fwd_block_mask's (the sequence's edges are block edges: no element test). BAND false (the MASKED kernels, which
+   never run a band): without that code. */
+template <int BM, bool BAND = true>
 __device__ __forceinline__ void fwd_tile_keys(const FwdArgs &a, int64_t m0, int64_t *kbeg, int64_t *kend) {
   const jfa_problem_t &p = a.p;
   const int64_t d1 = p.q_pos0 + min(m0 + BM, p.Nq) - 1 - p.k_pos0; /* the last row's: key j has rel = j - d */
   int64_t lo = 0, hi = p.Nk;
   if (p.causal) hi = min(hi, max((int64_t)0, d1 + 1));
-  if (a.band) {
+  if (BAND && a.band) {
     if (a.mk.wl >= 0) lo = max(lo, p.q_pos0 + m0 - p.k_pos0 - a.mk.wl);
     if (a.mk.wr >= 0) hi = min(hi, d1 + a.mk.wr + 1);
+    if (a.mk.nseq > 0) {
+      /* the rows' sequence, searched in 32 bits over cu_q (equal to cu_k; sm90_fwd_band takes offsets and positions
+         below 2^31): the persistent JVP's producer warps, which run this, have 24 registers */
+      const int64_t *cu = a.mk.cu_q;
+      const int r = (int)(a.mk.q_pos0 + m0);
+      int s0 = 0, s1 = (int)a.mk.nseq; /* cu[s0] <= r < cu[s1] (cu[0] = 0 <= r) */
+      if (r >= (int)cu[s1]) s0 = s1 = 0; /* past the last sequence: no keys */
+      while (s1 - s0 > 1) {
+        const int mid = (s0 + s1) >> 1;
+        if ((int)cu[mid] <= r) s0 = mid;
+        else s1 = mid;
+      }
+      const int kp = (int)a.mk.k_pos0;
+      lo = max(lo, (int64_t)((int)cu[s0] - kp));
+      hi = s1 == s0 ? 0 : min(hi, (int64_t)((int)cu[s1] - kp));
+    }
     if (hi <= lo) lo = hi = 0;
   }
   *kbeg = lo;

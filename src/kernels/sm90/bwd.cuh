@@ -1408,24 +1408,9 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   return JFA_SUCCESS;
 }
 
-/* Whether packed sequences are aligned to the unmasked backward's blocks: self-attention offsets (cu_q and cu_k
-   equal), every boundary inside the query rows a multiple of BM rows from q_pos0 and every boundary inside
-   the keys a multiple of BN keys from k_pos0 (host arrays: jfa_problem_t's cu_q / cu_k). Then every CTA's keys
-   and every query block lie in one sequence, where the per-sequence positions differ from the global ones by the
-   same offset for queries and keys: the causal and window tests of the global rows hold. */
-template <int BN, int BM> static inline bool sm90_bwd_packed_aligned(const jfa_problem_t &p) {
-  if (p.nseq <= 0 || !p.cu_q || !p.cu_k) return false;
-  for (int64_t s = 0; s <= p.nseq; ++s) {
-    if (p.cu_q[s] != p.cu_k[s]) return false;
-    const int64_t bq = p.cu_q[s] - p.q_pos0, bk = p.cu_k[s] - p.k_pos0;
-    if ((bq > 0 && bq < p.Nq && bq % BM != 0) || (bk > 0 && bk < p.Nk && bk % BN != 0)) return false;
-  }
-  return true;
-}
-
 /* Whether a masked call is a band: windows (with or without causal, any positions) and packed sequences aligned
-   to the blocks (sm90_bwd_packed_aligned), no dense mask. At D = 64, 96 and 128 (tiles.h sm90_bwd_band_on; D = 64
-   since the twenty-fifth session) the unmasked kernel runs it (bwd_query_blocks' rows through mask_query_range, the
+   to the blocks (common/mask.cuh mask_packed_aligned), no dense mask. At D = 64, 96 and 128 (tiles.h
+   sm90_bwd_band_on; D = 64 since the twenty-fifth session) the unmasked kernel runs it (bwd_query_blocks' rows through mask_query_range, the
    per-element test where a block crosses either side of the band), in SPLITO's order with one dQ reduce-add per CTA
    (D = 64: TMAO at 128 query rows a stage), which the MASKED kernel cannot take. JFA_SM90_BWD_BAND=0 / 1 per call
    overrides the table; tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands on the MASKED kernel, as before the
@@ -1438,7 +1423,7 @@ template <int D, int BN> static inline bool sm90_bwd_band(const BwdArgs &a) {
 #endif
   if (!on || !a.masked || a.mk.dm_kind != MASK_DENSE_NONE) return false;
   /* the unmasked kernel's query rows a stage (tiles.h sm90_bwd_bm; its tuning variants' 64 divide it) */
-  return a.mk.nseq == 0 ? a.mk.windowed != 0 : sm90_bwd_packed_aligned<BN, sm90_bwd_bm(D)>(a.p);
+  return a.mk.nseq == 0 ? a.mk.windowed != 0 : mask_packed_aligned(&a.p, sm90_bwd_bm(D), BN);
 }
 
 template <int D> bool sm90_bwd_bias_fits_d(void) {

@@ -399,7 +399,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
   const int64_t m0 = (int64_t)(gridDim.x - 1 - cta.x) * C::BM;
   /* the keys of the CTA's rows: causal, or a band's (fwd_tile_keys); MASKED from the rows' intervals below */
   int64_t kbeg, kend;
-  fwd_tile_keys<C::BM>(a, m0, &kbeg, &kend);
+  fwd_tile_keys<C::BM, !MASKED>(a, m0, &kbeg, &kend);
   /* MASKED (windows, packed sequences: interval masks only, family.cu): the rows' key
      intervals in shared memory, the CTA's key blocks jb0.. from their union, and the keys
      inside every row's interval (blocks there take no per-element mask) */
@@ -987,16 +987,37 @@ bool sm90_fwd_bias_fits_d(void) {
 }
 
 /* Whether a masked call is a band the unmasked kernels run (tiles.h sm90_fwd_band_on; JFA_SM90_FWD_BAND=1 / 0 per
-   call): a window (either side, with or without causal, any positions) without packed sequences or a dense mask.
-   Each CTA then loads the keys from its first row's window start to its last row's end (fwd_tile_keys) and tests
-   elements only in the blocks either edge crosses (fwd_block_mask's clo and cdiff), on the unmasked kernels' code
-   (LEAN, the two rings at D = 256, three consumers at D = 64), as bwd.cuh sm90_bwd_band does for the backward; *a:
-   a copy of the call's arguments, whose FwdArgs band it sets. */
-static inline bool sm90_fwd_band(int D, bool jvp, FwdArgs *a) {
-  if (!a->masked || !a->mk.windowed || a->mk.nseq != 0 || a->mk.dm_kind != MASK_DENSE_NONE) return false;
+   call): a window (either side, with or without causal, any positions) or packed sequences aligned to blocks of bm
+   query rows and bn keys (common/mask.cuh mask_packed_aligned: every row block of the kernels that may run the band
+   lies in one sequence; since the twenty-seventh session, JFA_SM90_FWD_PACKED_BAND=0 per call: their MASKED
+   kernels), with or without a window, no dense mask. Each CTA then loads the keys from its first row's window start
+   (its sequence's first key) to its last row's end (fwd_tile_keys) and tests elements only in the blocks either
+   window edge or the causal diagonal crosses (fwd_block_mask's clo and cdiff), on the unmasked kernels' code (LEAN,
+   the two rings at D = 256, three consumers at D = 64), as bwd.cuh sm90_bwd_band does for the backward; *a: a copy
+   of the call's arguments, whose FwdArgs band it sets. */
+static inline bool sm90_fwd_band(int D, bool jvp, int64_t bm, int64_t bn, FwdArgs *a) {
+  if (!a->masked || a->mk.dm_kind != MASK_DENSE_NONE) return false;
+  /* packed sequences: offsets, positions and the count below 2^31 (2^30: fwd_tile_keys' 32-bit search) */
+  const int64_t big = (int64_t)1 << 31;
+  if (a->mk.nseq != 0 ? !env_switch(true, "JFA_SM90_FWD_PACKED_BAND") || a->p.nseq >= big / 2 ||
+                            !mask_packed_aligned(&a->p, bm, bn) || a->p.cu_q[a->p.nseq] >= big || a->p.q_pos0 < 0 ||
+                            a->p.q_pos0 + a->p.Nq >= big || a->p.k_pos0 < 0 || a->p.k_pos0 >= big
+                      : !a->mk.windowed)
+    return false;
   if (!env_switch(sm90_fwd_band_on(D, jvp), "JFA_SM90_FWD_BAND")) return false;
   a->band = 1;
   return true;
+}
+
+/* The least common multiple of two block sizes (sm90_fwd_variant's band alignment). */
+constexpr int64_t sm90_lcm(int64_t x, int64_t y) {
+  int64_t g = x, r = y;
+  while (r != 0) {
+    const int64_t t = g % r;
+    g = r;
+    r = t;
+  }
+  return x / g * y;
 }
 
 /* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
@@ -1006,16 +1027,21 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, V);
   static_assert(c.D == D && m.D == D, "no sm90 tiles for this head dim");
   constexpr int DA = c.CSE ? D / 2 : c.CS ? 128 : c.PAD ? (D + 63) / 64 * 64 : D;
-  /* the unmasked kernels' arguments: a band (sm90_fwd_band: a window alone) runs them with the window's edges */
-  FwdArgs u = a;
-  const bool band = sm90_fwd_band(D, JVP, &u);
-  const bool unmasked = !a.masked || band;
-  /* the route jfa_cuda_last_route reports (sm90.h; a persistent kernel adds SM90_ROUTE_PERSIST) */
-  const int route = band ? SM90_ROUTE_BAND : unmasked ? 0 : SM90_ROUTE_MASKED;
   /* masked calls (sm90_fwd_masked_tile); EXPF's share of exponentials is left to unmasked calls. DAM: their P V
      columns (the masked tiles' PAD: an NC row 0's masked calls keep the two-consumer row's, D = 96's padded ones) */
   constexpr Sm90Tile mm = sm90_fwd_masked_tile<D, JVP, V>();
   constexpr int DAM = c.CSE ? D / 2 : c.CS ? 128 : mm.PAD ? (D + 63) / 64 * 64 : D;
+  /* the unmasked kernels' arguments: a band (sm90_fwd_band: a window, or packed sequences aligned to the row and key
+     blocks of every kernel below that may take it: c's, BMC rows and c.BN keys, which the persistent JVP shares, and
+     for a forward with a persistent kernel (pr.PERSIST, MASKP: D = 64 and 128) also 128 rows and 128 keys) runs them
+     with the window's edges and the sequences' */
+  FwdArgs u = a;
+  constexpr int64_t BMC = c.CS ? 64 : c.NC ? 64 * c.NC : 128;
+  constexpr bool PFWD = !JVP && ((c.PERSIST ? c : mm).PERSIST || c.MASKP);
+  const bool band = sm90_fwd_band(D, JVP, PFWD ? sm90_lcm(BMC, 128) : BMC, PFWD ? sm90_lcm(c.BN, 128) : c.BN, &u);
+  const bool unmasked = !a.masked || band;
+  /* the route jfa_cuda_last_route reports (sm90.h; a persistent kernel adds SM90_ROUTE_PERSIST) */
+  const int route = band ? SM90_ROUTE_BAND : unmasked ? 0 : SM90_ROUTE_MASKED;
   /* the persistent forward (fwd_persist.cuh), pr's tiles: a PERSIST row's calls (row 0 at D = 128 = variant 8, 9:
      PERSIST_XT; tuning variants at D = 96 / 64, 34 with three consumers), or an NC row 0's masked ones where its
      masked tiles are a PERSIST row (D = 64: MASKV = 29; positions, packed sequences, windows too under
@@ -1024,10 +1050,11 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
      beside its communication kernels) the non-persistent one */
   constexpr Sm90Tile pr = c.PERSIST ? c : mm;
   /* an NC row's calls on MASKP's persistent kernel with three consumer warpgroups (D = 64 row 0: variant 34, since the
-     twenty-fifth session), outside accumulate mode: windows without packed sequences or dense masks (its MASKED form,
-     or its unmasked one where the window runs as a band, sm90_fwd_band; JFA_SM90_FWD_NC3=0 per call: pr's below,
-     MASKV's two consumers; packed sequences stay there, a tile of 192 rows straddling more sequence boundaries: -6% on
-     8 x 2048; positions alone too, not measured) and plain causal calls of up to sm90_fwd_nc3p_causal_max_nk keys (its
+     twenty-fifth session), outside accumulate mode: windows and (since the twenty-seventh session) packed sequences,
+     no dense mask (its MASKED form, or its unmasked one where the call runs as a band, sm90_fwd_band; JFA_SM90_FWD_NC3=0
+     per call: pr's below, MASKV's two consumers; packed sequences lost 6% on 8 x 2048 there before the consumer skip,
+     a tile of 192 rows straddling sequence boundaries, and gain 2-6% with it: bench/RESULTS.md, twenty-seventh session
+     call 1; positions alone stay on MASKV's, not measured, JFA_SM90_FWD_NC3=1 per call takes them too) and plain causal calls of up to sm90_fwd_nc3p_causal_max_nk keys (its
      unmasked form, as tuning builds' JFA_TUNE_SM90A=34: bitwise the three consumers below; JFA_SM90_FWD_NC3P=1 / 0
      per call: every unmasked or causal call / none) */
   if constexpr (!JVP && c.MASKP) {
@@ -1036,8 +1063,8 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
                       !mp.PERSIST_XT && !mp.EXPF,
                   "MASKP: a PERSIST row with three consumer warpgroups (fwd_persist.cuh NC)");
     const bool take = !a.masked ? env_switch(a.p.causal && a.p.Nk <= sm90_fwd_nc3p_causal_max_nk(D), "JFA_SM90_FWD_NC3P")
-                                : a.mk.windowed && a.mk.nseq == 0 && a.mk.dm_kind == MASK_DENSE_NONE &&
-                                      env_switch(true, "JFA_SM90_FWD_NC3");
+                                : a.mk.dm_kind == MASK_DENSE_NONE &&
+                                      env_switch(a.mk.windowed || a.mk.nseq > 0, "JFA_SM90_FWD_NC3");
     if (!a.accumulate && take) {
       sm90_route_note(SM90_ROUTE_PERSIST | route);
       if (unmasked) return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);

@@ -139,7 +139,7 @@ __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, Persist
       int jb0 = 0, nblk = -1, kin_lo = 0, kin_hi = 0;
       if (!done) {
         int64_t kbeg, kend;
-        fwd_tile_keys<BM>(a, m0, &kbeg, &kend);
+        fwd_tile_keys<BM, !MASKED>(a, m0, &kbeg, &kend);
         if constexpr (MASKED) {
           const int *s_lo = iv + 2 * BM * e, *s_hi = s_lo + BM;
           const CtaKeys ck = mask_cta_keys(a.mk, m0, BM, s_lo, s_hi);

@@ -34,7 +34,9 @@
  * producer warp 1); interval masks (windows, positions, packed sequences) run here at the row's masked tiles (BNM,
  * STM). Registers as fwd.cuh's JVP: producer 24 / consumers 240 (masked: 40 / 232, warps 1..3's interval walk);
  * ptxas: no spills but 20 bytes in the masked D = 128 kernel, around the epilogue (the tile loop's counters, once a
- * tile; 0 without the epilogue).
+ * tile; 0 without the epilogue), and since the twenty-seventh session 20 / 16 bytes in the unmasked kernels at D =
+ * 64 / 128: fwd_tile_keys' search for an aligned packed band's sequence in producer warp 1 (24 registers), once a
+ * tile (a form in 64 bits spilled 28; 0 before the packed band).
  * bench/jvp_persist_protocol.py models the barriers of this file (phases, parities, the Q buffers' reuse, named
  * barriers) in random interleavings; keep it in step with the code.
  */

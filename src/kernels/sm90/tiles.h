@@ -139,8 +139,8 @@ struct Sm90Tile {
   bool MPASS;      /* 16-bit forward / JVP: the softmax's per-element mask as a pass of its own under one branch per
                       block (common/softmax.cuh fwd_softmax_block MPASS), not if-converted into every block's loop */
   int MASKP;       /* NC forward rows: the variant (a PERSIST row with three consumers) whose persistent kernel runs
-                      windows without packed sequences, dense masks or accumulate mode (fwd.cuh sm90_fwd_variant;
-                      JFA_SM90_FWD_NC3=0 per call: MASKV's tiles as before); 0: MASKV's */
+                      windows and packed sequences, not dense masks or accumulate mode (fwd.cuh sm90_fwd_variant;
+                      JFA_SM90_FWD_NC3=0 / 1 per call: MASKV's tiles as before / every interval mask); 0: MASKV's */
 };
 
 /* clang-format off */
@@ -161,11 +161,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      boolean mask 76.5 -> 84.0, a causal window of 2048 at N = 16384 218.6 -> 293.9; bench/RESULTS.md). Variant 23 is
      row 0 with the masked tiles before (MASKV 24). */
   /* op      dtype  D  var   BN  ST  OVERLAP  BNM   PAD    CS     QREG  BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
-  /* Since the twenty-fifth session windows without packed sequences or a dense mask run variant 34's persistent
-     kernel with three consumer warpgroups (MASKP; bitwise 29's results; H200, twenty-fourth session call 3 and
-     twenty-fifth call 1, jfa_bench, causal window of 2048 at N = 16384, forward TFLOP/s 29 / 34: 336.9 / 369.0,
-     345.7 / 375.9, 345.5 / 375.6, 346.7 / 375.3; 8 packed sequences of 2048 287.0 / 267.8, 290.9 / 276.0, so those
-     stay on 29) */
+  /* Since the twenty-fifth session windows without a dense mask run variant 34's persistent kernel with three
+     consumer warpgroups (MASKP; bitwise 29's results; H200, twenty-fourth session call 3 and twenty-fifth call 1,
+     jfa_bench, causal window of 2048 at N = 16384, forward TFLOP/s 29 / 34: 336.9 / 369.0, 345.7 / 375.9, 345.5 /
+     375.6, 346.7 / 375.3; 8 packed sequences of 2048 287.0 / 267.8, 290.9 / 276.0, so those stayed on 29), and since
+     the twenty-seventh packed sequences too: with the consumer skip 34 gains (call 1, 29 / 34: 8 x 2048 293.3 /
+     298.1, 294.5 / 309.3; 16 x 1024 218.5 / 226.0; 4 x 4096 353.4 / 374.0) */
   {OP_FWD,  0,  64, 0,    128,  3, false,  128, false, false, false,  0,  0, true,  false, false, 0, 0, false, false, 0, 0, 3, 29, true, 34},
   /* D = 96: three consumer warpgroups at 96 keys a block, 3 stages, no PAD, since the twenty-third session (tuning
      variant 31; H200, that session's call 1, bf16 B = 4 H = 21 N = 4096, forward TFLOP/s row 0 before (variant 32 now)
