@@ -1,7 +1,9 @@
 #!/bin/bash
 # run_s27b_h200.sh - the twenty-seventh session's second call (from the repository root; .seed carried): a default
-# build of every head dim (-Werror; libjfa, jfa_bench and four tests), then
-#   1. test_gpu_fwd_cskip, test_gpu_masks, _nofwdnc3, test_gpu_nan (packed sequences on variant 34 by default now);
+# build of every head dim (-Werror; libjfa, jfa_bench and six tests), then
+#   1. test_gpu_fwd_cskip, test_gpu_masks (_nofwdnc3, _fwdband), test_gpu_jvp_persist (_nopackedband, _fwdband),
+#      test_ring_gpu (its entries: packed sequences on multiples of 128 rows, the JVP's band in the ring's partial
+#      calls), test_gpu_nan (packed sequences on variant 34 by default now; 1e7ee1d's alignments);
 #   2. A / B (jfa_bench, two rounds): the forward as a band (JFA_SM90_FWD_BAND=1) against its masked kernels (the
 #      default) on a causal window of 2048 at N = 16384, D = 64 and 128, and on 8 packed sequences of 2048 at D = 128
 #      (aligned to its 128-row tiles); the JVP at D = 128 on the persistent kernel (JFA_SM90_JVP_PERSIST=1) against
@@ -16,10 +18,11 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-560}
 B=build-s27b
-JFA_H200_TARGETS="jfa jfa_bench test_gpu_fwd_cskip test_gpu_masks test_gpu_nan" \
+JFA_H200_TARGETS="jfa jfa_bench test_gpu_fwd_cskip test_gpu_masks test_gpu_nan test_gpu_jvp_persist test_ring_gpu" \
   jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
-(cd $B && timeout $(left 420) ctest -R "^test_gpu_(fwd_cskip|masks|masks_nofwdnc3|nan)$" -j4 --timeout 150 \
-  --output-on-failure) > "$OUT/ctest.log" 2>&1
+(cd $B && timeout $(left 400) ctest -R \
+  "^test_gpu_(fwd_cskip|masks|masks_nofwdnc3|masks_fwdband|jvp_persist|jvp_persist_nopackedband|jvp_persist_fwdband|nan)$|^test_ring_gpu" \
+  -E 64bit -j6 --timeout 200 --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Passed" "$OUT/ctest.log" | head -10; grep '^\[FAIL\]' "$OUT/ctest.log" | head
 echo "t=$(( $(date +%s) - T0 ))"
 {
@@ -35,6 +38,7 @@ echo "t=$(( $(date +%s) - T0 ))"
       env $e timeout $(left 240) $JFA_BENCH --varlen 8 2048 128 | grep -e ^jvp -e ^bwd | sed "s/^/[$e varlen D=128] /"
     done
     timeout $(left 240) $JFA_BENCH --varlen 8 2048 64 | grep -e ^bwd | sed "s/^/[varlen D=64] /"
+    timeout $(left 240) $JFA_BENCH --causal 16 1024 64 | grep -e ^jvp | sed "s/^/[causal 16x1024 D=64] /"
   done
 } 2>&1 | tee "$OUT/ab.log"
 echo "t=$(( $(date +%s) - T0 ))"
