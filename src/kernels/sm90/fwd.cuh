@@ -1088,7 +1088,8 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        tiles for unmasked and causal calls, its masked tiles for interval masks; accumulate mode (the ring's partial
        calls) and dense masks run the kernels below */
     if (!a.accumulate &&
-        env_switch(sm90_jvp_persist_default(D, a.p.causal && !a.masked, a.p.Nk), "JFA_SM90_JVP_PERSIST")) {
+        env_switch(sm90_jvp_persist_default(D, a.p.causal && !a.masked, a.p.Nk, band && a.mk.nseq > 0),
+                   "JFA_SM90_JVP_PERSIST")) {
       sm90_route_note(SM90_ROUTE_PERSIST | route); /* the note before the kernels below replaces it where they run */
       if (unmasked) return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(u, t, st);
       if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);

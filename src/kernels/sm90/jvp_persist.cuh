@@ -1,8 +1,9 @@
 /*
  * jvp_persist.cuh - a persistent form of the sm90 fused forward+JVP (bf16 / fp16; the rows without the column
  * split: D = 64, 96, 128), since the twentieth session; the default for the D = 64 calls that are not plain causal
- * and, since the twenty-fifth session, for D = 64's plain causal calls of up to 2048 keys (tiles.h
- * sm90_jvp_persist_default: where it measured faster than fwd.cuh's kernel), JFA_SM90_JVP_PERSIST=1 / 0 per call.
+ * and, since the twenty-fifth session, for D = 64's plain causal calls of up to 2048 keys, since the twenty-seventh
+ * for D = 128's aligned packed sequences (a band) (tiles.h sm90_jvp_persist_default: where it measured faster than
+ * fwd.cuh's kernel), JFA_SM90_JVP_PERSIST=1 / 0 per call.
  * Included at the end of fwd.cuh (it uses mma_scores, mma_pv, Sm90Fwd and fwd_persist.cuh's tile ring).
  *
  * Outcome (H200, bench/RESULTS.md twentieth session): bitwise fwd.cuh's outputs; the D = 64 window +8%, D = 64

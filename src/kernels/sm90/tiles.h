@@ -511,9 +511,11 @@ static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
  *  of up to 2048 keys too (its call 5, two rounds, JVP TFLOP/s fwd.cuh's kernel -> persistent: causal B x N = 16 x
  *  1024 303.9 / 311.2 -> 340.6 / 341.3 (+11%), 8 x 2048 422.6 / 420.0 -> 435.4 / 435.1 (+3%), 4 x 4096 508.7 / 512.4 ->
  *  502.4 (-1.5%), 1 x 16384 573.4 / 573.6 -> 556.5 (-3%): short sequences' tiles have few key blocks to spread a
- *  tile's start and end over). nk: the call's keys. */
-constexpr bool sm90_jvp_persist_default(int D, bool causal, int64_t nk) {
-  return D == 64 && (!causal || nk <= 2048);
+ *  tile's start and end over). nk: the call's keys. Since the twenty-seventh session at D = 128 aligned packed
+ *  sequences run as a band (packed_band) too (its call 2, two rounds, 8 x 2048: 456.4 / 446.5 -> 479.9 / 476.7, +5.4%;
+ *  the window of 2048 at N = 16384 543.5 / 536.0 -> 526.3 / 539.5, not taken). */
+constexpr bool sm90_jvp_persist_default(int D, bool causal, int64_t nk, bool packed_band = false) {
+  return (D == 64 && (!causal || nk <= 2048)) || (D == 128 && packed_band);
 }
 /** The most keys of a plain causal call (no window, positions, packed sequences or dense mask) that D = 64's forward
  *  runs on the persistent kernel with three consumer warpgroups (fwd_persist.cuh NC = 3, variant 34's unmasked form;
