@@ -33,7 +33,7 @@ struct MaskDev {
 };
 
 /** The sequence s in [0, n) with cu[s] <= x < cu[s + 1] (needs cu[0] <= x < cu[n]; skips empty ones). */
-__device__ __forceinline__ int64_t mask_seq_of(const int64_t *cu, int64_t n, int64_t x) {
+__host__ __device__ __forceinline__ int64_t mask_seq_of(const int64_t *cu, int64_t n, int64_t x) {
   int64_t a = 0, z = n; /* cu[a] <= x < cu[z] */
   while (z - a > 1) {
     const int64_t mid = (a + z) >> 1;
@@ -44,7 +44,7 @@ __device__ __forceinline__ int64_t mask_seq_of(const int64_t *cu, int64_t n, int
 }
 
 /** Keys [*lo, *hi) visible to query row i (before the dense mask); *lo == *hi when none. */
-__device__ __forceinline__ void mask_row_keys(const MaskDev &m, int64_t i, int64_t *lo, int64_t *hi) {
+__host__ __device__ __forceinline__ void mask_row_keys(const MaskDev &m, int64_t i, int64_t *lo, int64_t *hi) {
   int64_t kstart = 0, kend = m.Nk;
   int64_t d = m.q_pos0 + i - m.k_pos0; /* key j has rel = pos_k - pos_q = j - d */
   if (m.nseq > 0) {

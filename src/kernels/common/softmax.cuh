@@ -81,8 +81,8 @@ struct BlockMask {
    the window's edges, clo and cdiff relative to the block's first key and the CTA's first row, and need the
    per-element test where either edge crosses the block's BM x BN elements. */
 template <int BN, bool MASKED, int BM = 0>
-__device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0, int64_t kb0, int kin_lo,
-                                                    int kin_hi) {
+__host__ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0, int64_t kb0, int kin_lo,
+                                                             int kin_hi) {
   const jfa_problem_t &p = a.p;
   BlockMask bm;
   bm.kb0 = kb0;
@@ -121,7 +121,8 @@ __device__ __forceinline__ BlockMask fwd_block_mask(const FwdArgs &a, int64_t m0
    fwd_block_mask's (the sequence's edges are block edges: no element test). BAND false (the MASKED kernels, which
    never run a band): without that code. */
 template <int BM, bool BAND = true>
-__device__ __forceinline__ void fwd_tile_keys(const FwdArgs &a, int64_t m0, int64_t *kbeg, int64_t *kend) {
+__host__ __device__ __forceinline__ void fwd_tile_keys(const FwdArgs &a, int64_t m0, int64_t *kbeg,
+                                                       int64_t *kend) {
   const jfa_problem_t &p = a.p;
   const int64_t d1 = p.q_pos0 + min(m0 + BM, p.Nq) - 1 - p.k_pos0; /* the last row's: key j has rel = j - d */
   int64_t lo = 0, hi = p.Nk;

@@ -1,0 +1,259 @@
+/*
+ * test_cpu_band.cu - the sm90 forward / JVP's bands, their device code compiled for the host (no GPU): windows and
+ * packed self-attention sequences aligned to the blocks run on the unmasked kernels, each tile of BM query rows
+ * loading the keys fwd_tile_keys gives (src/kernels/common/softmax.cuh) and testing elements only in the blocks
+ * where fwd_block_mask says so (the causal diagonal, a window's edges, Nk); src/kernels/sm90/fwd.cuh sm90_fwd_band
+ * takes packed sequences only where mask_packed_aligned (src/kernels/common/mask.cuh) holds for the kernels' blocks.
+ * On thousands of random problems (tiles of 64 / 128 / 192 rows, blocks of 48..128 keys; windows with open sides,
+ * causal or not, positions; packed sequences on multiples of the blocks, empty ones, the last of any length, at the
+ * global offsets the ring gives its partial calls) every (row, key) pair the band computes as visible must be
+ * visible by the contract of core/backend.h read literally, and every visible pair must lie in its tile's keys
+ * and, for each warpgroup of 64 rows (the three-consumer kernels' skip, fwd.cuh fwd_consumer_blocks), in that
+ * warpgroup's keys; mask_row_keys (the MASKED kernels' rows) must give exactly the contract's keys too. Unaligned
+ * packed sequences must fail mask_packed_aligned.
+ *
+ * Run: ctest --test-dir build -R test_cpu_band   (JFA_TEST_SEED=<n> to repeat; label cpu, built where CUDA is)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/common/softmax.cuh"
+#include "testutil.h"
+
+static int64_t rnd(int64_t lo, int64_t hi) { /* uniform in [lo, hi] */
+  return lo + (int64_t)(tu_uniform() * (double)(hi - lo + 1));
+}
+
+/* The sequence s with cu[s] <= x < cu[s + 1] by a linear scan, or -1. */
+static int64_t seq_of(const int64_t *cu, int64_t nseq, int64_t x) {
+  for (int64_t s = 0; s < nseq; ++s)
+    if (cu[s] <= x && x < cu[s + 1]) return s;
+  return -1;
+}
+
+/* The contract of core/backend.h, read literally. */
+static int contract_visible(const jfa_problem_t *p, int64_t i, int64_t j) {
+  int64_t pos_q = p->q_pos0 + i, pos_k = p->k_pos0 + j;
+  if (p->nseq > 0) {
+    const int64_t s = seq_of(p->cu_q, p->nseq, p->q_pos0 + i);
+    if (s < 0 || seq_of(p->cu_k, p->nseq, p->k_pos0 + j) != s) return 0;
+    const int64_t lq = p->cu_q[s + 1] - p->cu_q[s], lk = p->cu_k[s + 1] - p->cu_k[s];
+    pos_q = p->q_pos0 + i - p->cu_q[s] + (p->seq_bottom_right ? lk - lq : 0);
+    pos_k = p->k_pos0 + j - p->cu_k[s];
+  }
+  const int64_t rel = pos_k - pos_q;
+  if (p->causal && rel > 0) return 0;
+  if (p->windowed && p->win_left >= 0 && rel < -p->win_left) return 0;
+  if (p->windowed && p->win_right >= 0 && rel > p->win_right) return 0;
+  return 1;
+}
+
+/* MaskDev as mask.cu's mask_setup fills it (the offsets stay host arrays here) */
+static MaskDev mask_of(const jfa_problem_t *p) {
+  MaskDev m;
+  memset(&m, 0, sizeof m);
+  m.causal = p->causal;
+  m.windowed = p->windowed;
+  m.wl = p->win_left;
+  m.wr = p->win_right;
+  m.q_pos0 = p->q_pos0;
+  m.k_pos0 = p->k_pos0;
+  m.Nq = p->Nq;
+  m.Nk = p->Nk;
+  m.nseq = p->nseq;
+  m.br = p->seq_bottom_right;
+  m.cu_q = p->cu_q;
+  m.cu_k = p->cu_k;
+  return m;
+}
+
+/* fwd_tile_keys at a run-time row count */
+static void tile_keys(const FwdArgs &a, int bm, int64_t m0, int64_t *lo, int64_t *hi) {
+  switch (bm) {
+    case 64: fwd_tile_keys<64>(a, m0, lo, hi); break;
+    case 128: fwd_tile_keys<128>(a, m0, lo, hi); break;
+    default: fwd_tile_keys<192>(a, m0, lo, hi); break;
+  }
+}
+
+/* fwd_block_mask at run-time block shapes (the unmasked kernels' form: MASKED false, BM rows) */
+template <int BN>
+static BlockMask block_mask_bn(const FwdArgs &a, int bm, int64_t m0, int64_t kb0) {
+  switch (bm) {
+    case 64: return fwd_block_mask<BN, false, 64>(a, m0, kb0, 0, 0);
+    case 128: return fwd_block_mask<BN, false, 128>(a, m0, kb0, 0, 0);
+    default: return fwd_block_mask<BN, false, 192>(a, m0, kb0, 0, 0);
+  }
+}
+static BlockMask block_mask(const FwdArgs &a, int bm, int bn, int64_t m0, int64_t kb0) {
+  switch (bn) {
+    case 48: return block_mask_bn<48>(a, bm, m0, kb0);
+    case 64: return block_mask_bn<64>(a, bm, m0, kb0);
+    case 80: return block_mask_bn<80>(a, bm, m0, kb0);
+    case 96: return block_mask_bn<96>(a, bm, m0, kb0);
+    case 112: return block_mask_bn<112>(a, bm, m0, kb0);
+    default: return block_mask_bn<128>(a, bm, m0, kb0);
+  }
+}
+
+static int64_t lcm(int64_t x, int64_t y) {
+  int64_t g = x, r = y;
+  while (r) {
+    const int64_t t = g % r;
+    g = r;
+    r = t;
+  }
+  return x / g * y;
+}
+
+typedef struct {
+  long pairs, wrong_band, missed_tile, missed_wg, wrong_rows;
+} tally_t;
+
+/* One problem run as a band with tiles of bm rows and blocks of bn keys: every tile's pairs against the contract. */
+static void check_band(const jfa_problem_t *p, int bm, int bn, tally_t *t, const char *what) {
+  FwdArgs a;
+  memset(&a, 0, sizeof a);
+  a.p = *p;
+  a.mk = mask_of(p);
+  a.masked = 1;
+  a.band = 1;
+  const int64_t Nq = p->Nq, Nk = p->Nk;
+  unsigned char *band = (unsigned char *)malloc((size_t)bm * (size_t)Nk);
+  for (int64_t m0 = 0; m0 < Nq; m0 += bm) {
+    memset(band, 0, (size_t)bm * (size_t)Nk);
+    int64_t kb, ke;
+    tile_keys(a, bm, m0, &kb, &ke);
+    if (ke > kb) {
+      const int64_t jb0 = kb / bn, nblk = (ke + bn - 1) / bn - jb0;
+      for (int64_t i = 0; i < nblk; ++i) {
+        const int64_t kb0 = (jb0 + i) * bn;
+        const BlockMask m = block_mask(a, bm, bn, m0, kb0);
+        for (int r = 0; r < bm && m0 + r < Nq; ++r)
+          for (int c = 0; c < bn && kb0 + c < Nk; ++c)
+            if (!m.need || !(c >= m.klim || c - r > m.cdiff || c - r < m.clo)) band[(size_t)r * Nk + kb0 + c] = 1;
+      }
+    }
+    for (int r = 0; r < bm && m0 + r < Nq; ++r) {
+      int64_t wl = 0, wh = 0; /* the 64-row warpgroup's keys (fwd_consumer_blocks) */
+      fwd_tile_keys<64>(a, m0 + r / 64 * 64, &wl, &wh);
+      int64_t lo, hi;
+      mask_row_keys(a.mk, m0 + r, &lo, &hi);
+      for (int64_t j = 0; j < Nk; ++j) {
+        const int v = contract_visible(p, m0 + r, j);
+        t->pairs += v;
+        if (band[(size_t)r * Nk + j] != v) {
+          if (t->wrong_band++ < 5)
+            printf("  %s: row %lld key %lld: band %d, contract %d (tile %lld, bm %d, bn %d)\n", what,
+                   (long long)(m0 + r), (long long)j, band[(size_t)r * Nk + j], v, (long long)m0, bm, bn);
+        }
+        if (v && (j < kb || j >= ke)) t->missed_tile++;
+        if (v && (j < wl || j >= wh)) t->missed_wg++;
+        if (v != (j >= lo && j < hi)) t->wrong_rows++;
+      }
+    }
+  }
+  free(band);
+}
+
+/* Offsets of packed sequences over total rows (returns their count, at most 31), every inner boundary a multiple
+   of al (the ring's chunks start on such multiples too), empty sequences allowed, the last of any length. */
+static int64_t packed_offsets(int64_t *cu, int64_t al, int64_t total) {
+  int64_t ns = 0, x = 0;
+  cu[0] = 0;
+  while (ns < 30) {
+    const int64_t step = rnd(0, 3) * al; /* 0: an empty sequence */
+    if (x + step >= total || tu_uniform() < 0.15) break;
+    x += step;
+    cu[++ns] = x;
+  }
+  cu[++ns] = total;
+  return ns;
+}
+
+int main(void) {
+  tu_init_seed("test_cpu_band");
+  static const int bms[] = {64, 128, 192}, bns[] = {48, 64, 80, 96, 112, 128};
+  tally_t t;
+  memset(&t, 0, sizeof t);
+  long aligned_ok = 0, aligned_cases = 0, unaligned_refused = 0, unaligned_cases = 0;
+  char what[160];
+  for (int it = 0; it < 1200; ++it) {
+    const int bm = bms[rnd(0, 2)], bn = bns[rnd(0, 5)];
+    jfa_problem_t p;
+    memset(&p, 0, sizeof p);
+    p.B = p.Hq = p.Hkv = 1;
+    p.D = 64;
+    p.win_left = p.win_right = JFA_WINDOW_UNBOUNDED;
+    int64_t cu[40];
+    const int kind = (int)rnd(0, 2); /* 0: a window alone, 1: packed sequences, 2: packed sequences in a ring chunk */
+    if (kind == 0) {
+      p.Nq = rnd(1, 700);
+      p.Nk = rnd(1, 700);
+      p.causal = tu_uniform() < 0.6;
+      p.q_pos0 = rnd(0, 400);
+      p.k_pos0 = rnd(0, 400);
+      p.windowed = 1;
+      p.win_left = tu_uniform() < 0.2 ? JFA_WINDOW_UNBOUNDED : rnd(0, 300);
+      p.win_right = tu_uniform() < 0.5 ? JFA_WINDOW_UNBOUNDED : rnd(0, 300);
+    } else {
+      const int64_t l = lcm(bm, bn), al = l * (l < 400 ? rnd(1, 2) : 1);
+      const int64_t total = rnd(1, l < 400 ? 5 : 2) * al + rnd(0, al - 1) + 1;
+      p.nseq = packed_offsets(cu, al, total);
+      p.cu_q = p.cu_k = cu;
+      p.causal = tu_uniform() < 0.7;
+      p.seq_bottom_right = p.causal && tu_uniform() < 0.5;
+      if (tu_uniform() < 0.4) {
+        p.windowed = 1;
+        p.win_left = tu_uniform() < 0.3 ? JFA_WINDOW_UNBOUNDED : rnd(0, 2 * al);
+        p.win_right = tu_uniform() < 0.6 ? JFA_WINDOW_UNBOUNDED : rnd(0, al);
+      }
+      if (kind == 1) {
+        p.Nq = p.Nk = total;
+      } else {
+        /* a ring step's partial call: query rows and keys are chunks of the global sequence starting on multiples
+           of al (contiguous or zigzag layouts of chunk sizes al, 2 al, ..) */
+        const int64_t nch = (total + al - 1) / al;
+        const int64_t qc = rnd(0, nch - 1), kc = rnd(0, nch - 1);
+        p.q_pos0 = qc * al;
+        p.k_pos0 = kc * al;
+        p.Nq = std::min(rnd(1, 2) * al, total - p.q_pos0);
+        p.Nk = std::min(rnd(1, 2) * al, total - p.k_pos0);
+      }
+      ++aligned_cases;
+      aligned_ok += mask_packed_aligned(&p, bm, bn);
+    }
+    snprintf(what, sizeof what, "case %d (kind %d, Nq %lld, Nk %lld, causal %d, window %lld / %lld, %lld sequences)",
+             it, kind, (long long)p.Nq, (long long)p.Nk, p.causal, (long long)p.win_left, (long long)p.win_right,
+             (long long)p.nseq);
+    check_band(&p, bm, bn, &t, what);
+
+    /* a packed problem with one inner boundary off the blocks: mask_packed_aligned must refuse it */
+    if (kind == 1 && p.nseq >= 2) {
+      int64_t cu2[40];
+      memcpy(cu2, cu, sizeof(int64_t) * (size_t)(p.nseq + 1));
+      int64_t s = 1;
+      while (s < p.nseq && (cu2[s] == 0 || cu2[s] >= p.Nq)) ++s;
+      if (s < p.nseq && cu2[s] + 1 < cu2[s + 1]) {
+        cu2[s] += 1;
+        jfa_problem_t q = p;
+        q.cu_q = q.cu_k = cu2;
+        ++unaligned_cases;
+        unaligned_refused += !mask_packed_aligned(&q, bm, bn);
+      }
+    }
+  }
+  printf("%ld visible pairs; band wrong %ld, outside the tile's keys %ld, outside the warpgroup's %ld, "
+         "mask_row_keys wrong %ld; aligned %ld of %ld, unaligned refused %ld of %ld\n",
+         t.pairs, t.wrong_band, t.missed_tile, t.missed_wg, t.wrong_rows, aligned_ok, aligned_cases, unaligned_refused,
+         unaligned_cases);
+  tu_expect("some pairs visible", t.pairs > 100000);
+  tu_expect("the band computes exactly the contract's pairs", t.wrong_band == 0);
+  tu_expect("every visible pair inside its tile's keys (fwd_tile_keys)", t.missed_tile == 0);
+  tu_expect("every visible pair inside its warpgroup's keys (fwd_tile_keys<64>)", t.missed_wg == 0);
+  tu_expect("mask_row_keys gives the contract's keys", t.wrong_rows == 0);
+  tu_expect("packed sequences on the blocks are aligned (mask_packed_aligned)", aligned_ok == aligned_cases);
+  tu_expect("a boundary off the blocks is refused", unaligned_cases > 50 && unaligned_refused == unaligned_cases);
+  return tu_finish();
+}
