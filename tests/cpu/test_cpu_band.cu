@@ -9,8 +9,9 @@
  * global offsets the ring gives its partial calls) every (row, key) pair the band computes as visible must be
  * visible by the contract of core/backend.h read literally, and every visible pair must lie in its tile's keys
  * and, for each warpgroup of 64 rows (the three-consumer kernels' skip, fwd.cuh fwd_consumer_blocks), in that
- * warpgroup's keys; mask_row_keys (the MASKED kernels' rows) must give exactly the contract's keys too. Unaligned
- * packed sequences must fail mask_packed_aligned.
+ * warpgroup's keys; mask_row_keys (the MASKED kernels' rows) must give exactly the contract's keys too, and every
+ * row that sees a key of a block of bn keys must lie in mask_query_range's rows for it (the backwards' CTAs, bands
+ * included). Unaligned packed sequences must fail mask_packed_aligned.
  *
  * Run: ctest --test-dir build -R test_cpu_band   (JFA_TEST_SEED=<n> to repeat; label cpu, built where CUDA is)
  */
@@ -108,7 +109,7 @@ static int64_t lcm(int64_t x, int64_t y) {
 }
 
 typedef struct {
-  long pairs, wrong_band, missed_tile, missed_wg, wrong_rows;
+  long pairs, wrong_band, missed_tile, missed_wg, wrong_rows, missed_qrange;
 } tally_t;
 
 /* One problem run as a band with tiles of bm rows and blocks of bn keys: every tile's pairs against the contract. */
@@ -155,6 +156,19 @@ static void check_band(const jfa_problem_t *p, int bm, int bn, tally_t *t, const
     }
   }
   free(band);
+  /* the backward's side (mask_query_range: the query rows a CTA of bn keys walks, bwd_query_blocks): every row that
+     sees a key of the block inside them */
+  for (int64_t j0 = 0; j0 < Nk; j0 += bn) {
+    const int64_t j1 = j0 + bn < Nk ? j0 + bn : Nk;
+    int64_t ilo, ihi;
+    mask_query_range(a.mk, j0, j1, &ilo, &ihi);
+    for (int64_t i = 0; i < Nq; ++i)
+      for (int64_t j = j0; j < j1; ++j)
+        if (contract_visible(p, i, j) && (i < ilo || i >= ihi)) {
+          t->missed_qrange++;
+          break;
+        }
+  }
 }
 
 /* Offsets of packed sequences over total rows (returns their count, at most 31), every inner boundary a multiple
@@ -245,14 +259,16 @@ int main(void) {
     }
   }
   printf("%ld visible pairs; band wrong %ld, outside the tile's keys %ld, outside the warpgroup's %ld, "
-         "mask_row_keys wrong %ld; aligned %ld of %ld, unaligned refused %ld of %ld\n",
-         t.pairs, t.wrong_band, t.missed_tile, t.missed_wg, t.wrong_rows, aligned_ok, aligned_cases, unaligned_refused,
-         unaligned_cases);
+         "mask_row_keys wrong %ld, rows outside mask_query_range %ld; aligned %ld of %ld, unaligned refused %ld of "
+         "%ld\n",
+         t.pairs, t.wrong_band, t.missed_tile, t.missed_wg, t.wrong_rows, t.missed_qrange, aligned_ok, aligned_cases,
+         unaligned_refused, unaligned_cases);
   tu_expect("some pairs visible", t.pairs > 100000);
   tu_expect("the band computes exactly the contract's pairs", t.wrong_band == 0);
   tu_expect("every visible pair inside its tile's keys (fwd_tile_keys)", t.missed_tile == 0);
   tu_expect("every visible pair inside its warpgroup's keys (fwd_tile_keys<64>)", t.missed_wg == 0);
   tu_expect("mask_row_keys gives the contract's keys", t.wrong_rows == 0);
+  tu_expect("every row that sees a key block inside mask_query_range's rows", t.missed_qrange == 0);
   tu_expect("packed sequences on the blocks are aligned (mask_packed_aligned)", aligned_ok == aligned_cases);
   tu_expect("a boundary off the blocks is refused", unaligned_cases > 50 && unaligned_refused == unaligned_cases);
   return tu_finish();

@@ -71,8 +71,8 @@ __host__ __device__ __forceinline__ void mask_row_keys(const MaskDev &m, int64_t
 
 /** Query rows [*ilo, *ihi) that may see a key of [j0, j1) (j0 < j1 <= Nk), before the dense
  *  mask: conservative (the band of causal / window is used within one packed sequence). */
-__device__ __forceinline__ void mask_query_range(const MaskDev &m, int64_t j0, int64_t j1, int64_t *ilo,
-                                                 int64_t *ihi) {
+__host__ __device__ __forceinline__ void mask_query_range(const MaskDev &m, int64_t j0, int64_t j1, int64_t *ilo,
+                                                          int64_t *ihi) {
   int64_t lo = 0, hi = m.Nq, off = m.q_pos0 - m.k_pos0; /* row i has d = i + off (rel = j - d) */
   bool band = true;
   if (m.nseq > 0) {
