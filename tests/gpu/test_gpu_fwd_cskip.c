@@ -143,7 +143,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     if (gt_expected_path(D) == GT_PATH_SM90 && route_known) {
       snprintf(nm, sizeof nm, "case %d forward route (%s)", ci, what[run]);
       gt_check_route(gpu, nm, GT_ROUTE_PERSIST | GT_ROUTE_MASKED | GT_ROUTE_BAND,
-                     (c->persist ? GT_ROUTE_PERSIST : 0) | gt_expected_route(windowed, gt_packed_kind(D, 0, c->cuq, c->cuk, c->nseq), 0, 0));
+                     (c->persist ? GT_ROUTE_PERSIST : 0) |
+                         gt_expected_route(windowed, gt_packed_kind(D, 0, c->cuq, c->cuk, c->nseq), 0, 0));
     }
     snprintf(nm, sizeof nm, "case %d O (%s)", ci, what[run]), gt_compare(nm, o.val, ro, nq, tol);
     snprintf(nm, sizeof nm, "case %d lse (%s)", ci, what[run]), gt_compare(nm, lse.val, rlse, nr, tol);

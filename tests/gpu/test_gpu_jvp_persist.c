@@ -125,7 +125,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       /* the route: persistent in runs 1 and 2; windows and packed sequences as gt_expected_route says */
       snprintf(nm, sizeof nm, "case %d jvp route (%s)", ci, what[run]);
       gt_check_route(gpu, nm, GT_ROUTE_PERSIST | GT_ROUTE_MASKED | GT_ROUTE_BAND,
-                     (run > 0 ? GT_ROUTE_PERSIST : 0) | gt_expected_route(c->wl != UNB || c->wr != UNB, gt_packed_kind(D, 1, cq, ck, ns), 0, 1));
+                     (run > 0 ? GT_ROUTE_PERSIST : 0) |
+                         gt_expected_route(c->wl != UNB || c->wr != UNB, gt_packed_kind(D, 1, cq, ck, ns), 0, 1));
     }
     snprintf(nm, sizeof nm, "case %d jvp O (%s)", ci, what[run]), gt_compare(nm, o.val, ro, nq, tol);
     snprintf(nm, sizeof nm, "case %d jvp lse (%s)", ci, what[run]), gt_compare(nm, lse.val, rlse, nr, tol);

@@ -1410,11 +1410,12 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
 
 /* Whether a masked call is a band: windows (with or without causal, any positions) and packed sequences aligned
    to the blocks (common/mask.cuh mask_packed_aligned), no dense mask. At D = 64, 96 and 128 (tiles.h
-   sm90_bwd_band_on; D = 64 since the twenty-fifth session) the unmasked kernel runs it (bwd_query_blocks' rows through mask_query_range, the
-   per-element test where a block crosses either side of the band), in SPLITO's order with one dQ reduce-add per CTA
-   (D = 64: TMAO at 128 query rows a stage), which the MASKED kernel cannot take. JFA_SM90_BWD_BAND=0 / 1 per call
-   overrides the table; tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands on the MASKED kernel, as before the
-   ninth session of 2026-12-02, =2 on the unmasked one at every head dim below 192 (A / B runs). */
+   sm90_bwd_band_on; D = 64 since the twenty-fifth session) the unmasked kernel runs it (bwd_query_blocks' rows
+   through mask_query_range, the per-element test where a block crosses either side of the band), in SPLITO's order
+   with one dQ reduce-add per CTA (D = 64: TMAO at 128 query rows a stage), which the MASKED kernel cannot take.
+   JFA_SM90_BWD_BAND=0 / 1 per call overrides the table; tuning builds: JFA_TUNE_SM90_BWD_NOBAND=1 runs bands on the
+   MASKED kernel, as before the ninth session of 2026-12-02, =2 on the unmasked one at every head dim below 192 (A /
+   B runs). */
 template <int D, int BN> static inline bool sm90_bwd_band(const BwdArgs &a) {
   bool on = env_switch(sm90_bwd_band_on(D), "JFA_SM90_BWD_BAND");
 #ifdef JFA_TUNING

@@ -1050,13 +1050,15 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
      beside its communication kernels) the non-persistent one */
   constexpr Sm90Tile pr = c.PERSIST ? c : mm;
   /* an NC row's calls on MASKP's persistent kernel with three consumer warpgroups (D = 64 row 0: variant 34, since the
-     twenty-fifth session), outside accumulate mode: windows and (since the twenty-seventh session) packed sequences,
-     no dense mask (its MASKED form, or its unmasked one where the call runs as a band, sm90_fwd_band; JFA_SM90_FWD_NC3=0
-     per call: pr's below, MASKV's two consumers; packed sequences lost 6% on 8 x 2048 there before the consumer skip,
-     a tile of 192 rows straddling sequence boundaries, and gain 2-6% with it: bench/RESULTS.md, twenty-seventh session
-     call 1; positions alone stay on MASKV's, not measured, JFA_SM90_FWD_NC3=1 per call takes them too) and plain causal calls of up to sm90_fwd_nc3p_causal_max_nk keys (its
-     unmasked form, as tuning builds' JFA_TUNE_SM90A=34: bitwise the three consumers below; JFA_SM90_FWD_NC3P=1 / 0
-     per call: every unmasked or causal call / none) */
+     twenty-fifth session), outside accumulate mode:
+     - windows and (since the twenty-seventh session) packed sequences, no dense mask: its MASKED form, or its
+       unmasked one where the call runs as a band (sm90_fwd_band). Packed sequences lost 6% on 8 x 2048 on variant 34
+       before the consumer skip (a tile of 192 rows straddles sequence boundaries) and gain 2-6% with it
+       (bench/RESULTS.md, twenty-seventh session call 1). JFA_SM90_FWD_NC3=0 per call: pr's below, MASKV's two
+       consumers; =1: positions alone too (they stay on MASKV's by default, not measured);
+     - plain causal calls of up to sm90_fwd_nc3p_causal_max_nk keys: its unmasked form, as tuning builds'
+       JFA_TUNE_SM90A=34, bitwise the three consumers below (JFA_SM90_FWD_NC3P=1 / 0 per call: every unmasked or
+       causal call / none). */
   if constexpr (!JVP && c.MASKP) {
     constexpr Sm90Tile mp = sm90_tile(OP_FWD, DtypeOf<T>::value, D, MASK_CLASS_ANY, c.MASKP);
     static_assert(c.NC && mp.D == D && mp.PERSIST && mp.NC == 3 && mp.BN == 128 && mp.PVLAG && !mp.PAD &&
