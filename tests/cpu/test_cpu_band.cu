@@ -15,6 +15,7 @@
  *
  * Run: ctest --test-dir build -R test_cpu_band   (JFA_TEST_SEED=<n> to repeat; label cpu, built where CUDA is)
  */
+#include <numeric>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,25 +51,6 @@ static int contract_visible(const jfa_problem_t *p, int64_t i, int64_t j) {
   return 1;
 }
 
-/* MaskDev as mask.cu's mask_setup fills it (the offsets stay host arrays here) */
-static MaskDev mask_of(const jfa_problem_t *p) {
-  MaskDev m;
-  memset(&m, 0, sizeof m);
-  m.causal = p->causal;
-  m.windowed = p->windowed;
-  m.wl = p->win_left;
-  m.wr = p->win_right;
-  m.q_pos0 = p->q_pos0;
-  m.k_pos0 = p->k_pos0;
-  m.Nq = p->Nq;
-  m.Nk = p->Nk;
-  m.nseq = p->nseq;
-  m.br = p->seq_bottom_right;
-  m.cu_q = p->cu_q;
-  m.cu_k = p->cu_k;
-  return m;
-}
-
 /* fwd_tile_keys at a run-time row count */
 static void tile_keys(const FwdArgs &a, int bm, int64_t m0, int64_t *lo, int64_t *hi) {
   switch (bm) {
@@ -98,16 +80,6 @@ static BlockMask block_mask(const FwdArgs &a, int bm, int bn, int64_t m0, int64_
   }
 }
 
-static int64_t lcm(int64_t x, int64_t y) {
-  int64_t g = x, r = y;
-  while (r) {
-    const int64_t t = g % r;
-    g = r;
-    r = t;
-  }
-  return x / g * y;
-}
-
 typedef struct {
   long pairs, wrong_band, missed_tile, missed_wg, wrong_rows, missed_qrange;
 } tally_t;
@@ -117,7 +89,7 @@ static void check_band(const jfa_problem_t *p, int bm, int bn, tally_t *t, const
   FwdArgs a;
   memset(&a, 0, sizeof a);
   a.p = *p;
-  a.mk = mask_of(p);
+  mask_dev_fill(&a.mk, p); /* mask_setup's fields, the offsets as host arrays */
   a.masked = 1;
   a.band = 1;
   const int64_t Nq = p->Nq, Nk = p->Nk;
@@ -212,7 +184,7 @@ int main(void) {
       p.win_left = tu_uniform() < 0.2 ? JFA_WINDOW_UNBOUNDED : rnd(0, 300);
       p.win_right = tu_uniform() < 0.5 ? JFA_WINDOW_UNBOUNDED : rnd(0, 300);
     } else {
-      const int64_t l = lcm(bm, bn), al = l * (l < 400 ? rnd(1, 2) : 1);
+      const int64_t l = std::lcm((int64_t)bm, (int64_t)bn), al = l * (l < 400 ? rnd(1, 2) : 1);
       const int64_t total = rnd(1, l < 400 ? 5 : 2) * al + rnd(0, al - 1) + 1;
       p.nseq = packed_offsets(cu, al, total);
       p.cu_q = p.cu_k = cu;

@@ -9,17 +9,8 @@
 #include "kernels/common/mask.cuh"
 
 jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, MaskDev *m) {
-  memset(m, 0, sizeof(*m));
-  m->causal = p->causal;
-  m->windowed = p->windowed;
-  m->wl = p->win_left;
-  m->wr = p->win_right;
-  m->q_pos0 = p->q_pos0;
-  m->k_pos0 = p->k_pos0;
-  m->Nq = p->Nq;
-  m->Nk = p->Nk;
-  m->nseq = p->nseq;
-  m->br = p->seq_bottom_right;
+  mask_dev_fill(m, p);
+  m->cu_q = m->cu_k = nullptr; /* device copies below */
   if (p->nseq > 0) {
     if (!p->cu_q || !p->cu_k) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "packed sequences without offsets");
     const size_t n = (size_t)(p->nseq + 1);

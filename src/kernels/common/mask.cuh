@@ -7,6 +7,8 @@
 #ifndef JFA_KERNELS_COMMON_MASK_CUH_
 #define JFA_KERNELS_COMMON_MASK_CUH_
 
+#include <string.h>
+
 #include "kernels/common/blockmap.h"
 #include "kernels/common/view.cuh"
 
@@ -32,7 +34,8 @@ struct MaskDev {
   int64_t bm_rt, bm_kt, bm_kw;
 };
 
-/** The sequence s in [0, n) with cu[s] <= x < cu[s + 1] (needs cu[0] <= x < cu[n]; skips empty ones). */
+/** The sequence s in [0, n) with cu[s] <= x < cu[s + 1] (needs cu[0] <= x < cu[n]; skips empty ones). softmax.cuh
+ *  fwd_tile_keys runs the same search in 32 bits (the persistent JVP's producer warps have 24 registers). */
 __host__ __device__ __forceinline__ int64_t mask_seq_of(const int64_t *cu, int64_t n, int64_t x) {
   int64_t a = 0, z = n; /* cu[a] <= x < cu[z] */
   while (z - a > 1) {
@@ -483,6 +486,23 @@ static inline bool mask_packed_aligned(const jfa_problem_t *p, int64_t bm, int64
     if ((bq > 0 && bq < p->Nq && bq % bm != 0) || (bk > 0 && bk < p->Nk && bk % bn != 0)) return false;
   }
   return true;
+}
+/** MaskDev's fields from p (mask_setup's first step), the offsets left as p's host arrays (mask_setup uploads them;
+ *  test_cpu_band runs the device functions on the host with them), no dense mask. */
+static inline void mask_dev_fill(MaskDev *m, const jfa_problem_t *p) {
+  memset(m, 0, sizeof(*m));
+  m->causal = p->causal;
+  m->windowed = p->windowed;
+  m->wl = p->win_left;
+  m->wr = p->win_right;
+  m->q_pos0 = p->q_pos0;
+  m->k_pos0 = p->k_pos0;
+  m->Nq = p->Nq;
+  m->Nk = p->Nk;
+  m->nseq = p->nseq;
+  m->br = p->seq_bottom_right;
+  m->cu_q = p->cu_q;
+  m->cu_k = p->cu_k;
 }
 /** Bytes of workspace mask_setup needs (after the caller's own use of the workspace, at a
  *  256-byte aligned offset): the packed-sequence offsets and the dense mask's block map

@@ -70,6 +70,8 @@
 #ifndef JFA_KERNELS_SM90_FWD_CUH_
 #define JFA_KERNELS_SM90_FWD_CUH_
 
+#include <numeric>
+
 #include "kernels/common/cta_order.cuh"
 #include "kernels/common/softmax.cuh"
 #include "kernels/sm90/sm90.h"
@@ -997,27 +999,19 @@ bool sm90_fwd_bias_fits_d(void) {
    of the call's arguments, whose FwdArgs band it sets. */
 static inline bool sm90_fwd_band(int D, bool jvp, int64_t bm, int64_t bn, FwdArgs *a) {
   if (!a->masked || a->mk.dm_kind != MASK_DENSE_NONE) return false;
-  /* packed sequences: offsets, positions and the count below 2^31 (2^30: fwd_tile_keys' 32-bit search) */
-  const int64_t big = (int64_t)1 << 31;
-  if (a->mk.nseq != 0 ? !env_switch(true, "JFA_SM90_FWD_PACKED_BAND") || a->p.nseq >= big / 2 ||
-                            !mask_packed_aligned(&a->p, bm, bn) || a->p.cu_q[a->p.nseq] >= big || a->p.q_pos0 < 0 ||
-                            a->p.q_pos0 + a->p.Nq >= big || a->p.k_pos0 < 0 || a->p.k_pos0 >= big
-                      : !a->mk.windowed)
-    return false;
+  const jfa_problem_t &p = a->p;
+  if (p.nseq == 0) {
+    if (!a->mk.windowed) return false;
+  } else {
+    /* packed sequences: offsets and positions below 2^31, the count below 2^30 (fwd_tile_keys' 32-bit search) */
+    const int64_t big = (int64_t)1 << 31;
+    const bool fits = p.nseq < big / 2 && p.cu_q[p.nseq] < big && p.q_pos0 >= 0 && p.q_pos0 + p.Nq < big &&
+                      p.k_pos0 >= 0 && p.k_pos0 < big;
+    if (!fits || !mask_packed_aligned(&p, bm, bn) || !env_switch(true, "JFA_SM90_FWD_PACKED_BAND")) return false;
+  }
   if (!env_switch(sm90_fwd_band_on(D, jvp), "JFA_SM90_FWD_BAND")) return false;
   a->band = 1;
   return true;
-}
-
-/* The least common multiple of two block sizes (sm90_fwd_variant's band alignment). */
-constexpr int64_t sm90_lcm(int64_t x, int64_t y) {
-  int64_t g = x, r = y;
-  while (r != 0) {
-    const int64_t t = g % r;
-    g = r;
-    r = t;
-  }
-  return x / g * y;
 }
 
 /* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
@@ -1038,7 +1032,8 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   FwdArgs u = a;
   constexpr int64_t BMC = c.CS ? 64 : c.NC ? 64 * c.NC : 128;
   constexpr bool PFWD = !JVP && ((c.PERSIST ? c : mm).PERSIST || c.MASKP);
-  const bool band = sm90_fwd_band(D, JVP, PFWD ? sm90_lcm(BMC, 128) : BMC, PFWD ? sm90_lcm(c.BN, 128) : c.BN, &u);
+  const bool band = sm90_fwd_band(D, JVP, PFWD ? std::lcm(BMC, (int64_t)128) : BMC,
+                                   PFWD ? std::lcm((int64_t)c.BN, (int64_t)128) : (int64_t)c.BN, &u);
   const bool unmasked = !a.masked || band;
   /* the route jfa_cuda_last_route reports (sm90.h; a persistent kernel adds SM90_ROUTE_PERSIST) */
   const int route = band ? SM90_ROUTE_BAND : unmasked ? 0 : SM90_ROUTE_MASKED;
