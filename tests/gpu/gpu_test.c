@@ -294,6 +294,17 @@ int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense) {
   return D == 128 || (D == 64 && (windowed || packed));
 }
 
+void gt_params_masks(jfa_attention_params_t *prm, jfa_mask_t mask, int64_t qpos, int64_t kpos, int64_t wl, int64_t wr,
+                     int64_t ns, const int64_t *cq, const int64_t *ck) {
+  jfa_attention_params_init(prm);
+  prm->mask = mask;
+  prm->q_position = qpos;
+  prm->k_position = kpos;
+  prm->window_left = wl;
+  prm->window_right = wr;
+  if (ns) prm->cu_seqlens_q = cq, prm->cu_seqlens_k = ck, prm->num_seqs = ns;
+}
+
 char *gt_env_copy(const char *name) {
   const char *v = getenv(name);
   return v ? strdup(v) : NULL;

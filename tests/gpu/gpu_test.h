@@ -67,6 +67,10 @@ int gt_packed_kind(int64_t D, int jvp, const int64_t *cq, const int64_t *ck, int
  *  persistent too since the twenty-fifth session: tiles.h sm90_fwd_nc3p_causal_max_nk). Keep in step with
  *  src/kernels/sm90/fwd.cuh sm90_fwd_variant. */
 int gt_expected_fwd_persist(int64_t D, int windowed, int packed, int dense);
+/** prm initialised (jfa_attention_params_init) with these masks: the mode, the positions, the window sides and ns
+ *  packed sequences at offsets cq / ck (none when ns = 0): the case tables' one way of filling the params. */
+void gt_params_masks(jfa_attention_params_t *prm, jfa_mask_t mask, int64_t qpos, int64_t kpos, int64_t wl, int64_t wr,
+                     int64_t ns, const int64_t *cq, const int64_t *ck);
 /** Checks that the context's last forward took route `want` in the GT_ROUTE_* bits `bits` (jfa_cuda_last_route);
  *  want < 0: no expectation (passes). */
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want);

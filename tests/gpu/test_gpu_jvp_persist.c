@@ -74,13 +74,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   fflush(stdout);
   const double tol = gt_tol(c->dt);
   jfa_attention_params_t prm;
-  jfa_attention_params_init(&prm);
-  prm.mask = c->mask;
-  prm.q_position = c->qpos;
-  prm.k_position = c->kpos;
-  prm.window_left = c->wl;
-  prm.window_right = c->wr;
-  if (ns) prm.cu_seqlens_q = cq, prm.cu_seqlens_k = ck, prm.num_seqs = ns;
+  gt_params_masks(&prm, c->mask, c->qpos, c->kpos, c->wl, c->wr, ns, cq, ck);
 
   const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, D = c->D;
   gbuf_t q = gb_new(c->dt, c->bshd, B, Hq, Nq, D), k = gb_new(c->dt, c->bshd, B, Hkv, Nk, D),

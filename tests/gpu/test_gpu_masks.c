@@ -249,13 +249,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
                             ? fmax(tol, 3e-5 * sqrt(fmax(1.0, (double)Nq / 1000.0)))
                             : tol;
   jfa_attention_params_t prm;
-  jfa_attention_params_init(&prm);
-  prm.mask = c->mask;
-  prm.q_position = c->qpos;
-  prm.k_position = c->kpos;
-  prm.window_left = c->wl;
-  prm.window_right = c->wr;
-  if (ns) prm.cu_seqlens_q = cq, prm.cu_seqlens_k = ck, prm.num_seqs = ns;
+  gt_params_masks(&prm, c->mask, c->qpos, c->kpos, c->wl, c->wr, ns, cq, ck);
   dmask_t dm;
   memset(&dm, 0, sizeof(dm));
   if (c->dense) make_dense(&dm, c, Nq, Nk);
