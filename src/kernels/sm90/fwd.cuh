@@ -1050,7 +1050,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
        unmasked one where the call runs as a band (sm90_fwd_band). Packed sequences lost 6% on 8 x 2048 on variant 34
        before the consumer skip (a tile of 192 rows straddles sequence boundaries) and gain 2-6% with it
        (bench/RESULTS.md, twenty-seventh session call 1). JFA_SM90_FWD_NC3=0 per call: pr's below, MASKV's two
-       consumers; =1: positions alone too (they stay on MASKV's by default, not measured);
+       consumers. (Positions alone are not masked calls: the causal kernels take them.)
      - plain causal calls of up to sm90_fwd_nc3p_causal_max_nk keys: its unmasked form, as tuning builds'
        JFA_TUNE_SM90A=34, bitwise the three consumers below (JFA_SM90_FWD_NC3P=1 / 0 per call: every unmasked or
        causal call / none). */
@@ -1060,8 +1060,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
                       !mp.PERSIST_XT && !mp.EXPF,
                   "MASKP: a PERSIST row with three consumer warpgroups (fwd_persist.cuh NC)");
     const bool take = !a.masked ? env_switch(a.p.causal && a.p.Nk <= sm90_fwd_nc3p_causal_max_nk(D), "JFA_SM90_FWD_NC3P")
-                                : a.mk.dm_kind == MASK_DENSE_NONE &&
-                                      env_switch(a.mk.windowed || a.mk.nseq > 0, "JFA_SM90_FWD_NC3");
+                                : a.mk.dm_kind == MASK_DENSE_NONE && env_switch(true, "JFA_SM90_FWD_NC3");
     if (!a.accumulate && take) {
       sm90_route_note(SM90_ROUTE_PERSIST | route);
       if (unmasked) return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);

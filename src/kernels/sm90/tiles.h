@@ -140,7 +140,7 @@ struct Sm90Tile {
                       block (common/softmax.cuh fwd_softmax_block MPASS), not if-converted into every block's loop */
   int MASKP;       /* NC forward rows: the variant (a PERSIST row with three consumers) whose persistent kernel runs
                       windows and packed sequences, not dense masks or accumulate mode (fwd.cuh sm90_fwd_variant;
-                      JFA_SM90_FWD_NC3=0 / 1 per call: MASKV's tiles as before / every interval mask); 0: MASKV's */
+                      JFA_SM90_FWD_NC3=0 per call: MASKV's tiles as before); 0: MASKV's */
 };
 
 /* clang-format off */
