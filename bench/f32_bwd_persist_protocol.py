@@ -58,6 +58,29 @@ class Named:  # bar.sync id, 256: the two consumer warpgroups
         return g
 
 
+def step_roles(roles, pending, rnd):
+    """Steps the roles (generators) and the pending TMA writes ((barrier, action): the action, then the barrier's
+    bytes) in a random interleaving until all are done; fails after 200000 steps (a deadlock). Returns the steps."""
+    live = list(range(len(roles)))
+    steps = 0
+    while live or pending:
+        steps += 1
+        assert steps < 200000, "no progress (deadlock?)"
+        choices = list(live) + (["tma"] if pending else [])
+        c = rnd.choice(choices)
+        if c == "tma":
+            i = rnd.randrange(len(pending))
+            bar, action = pending.pop(i)
+            action()
+            bar.complete_tx(1)
+            continue
+        try:
+            next(roles[c])
+        except StopIteration:
+            live.remove(c)
+    return steps
+
+
 def run(tiles, seed):
     rnd = random.Random(seed)
     full = [MBar("full%d" % i, 32) for i in range(ST)]
@@ -182,24 +205,7 @@ def run(tiles, seed):
             G += n
             tk += 1 if n > 0 else 0
 
-    roles = [producer(), converters(), consumer(0), consumer(1)]
-    live = list(range(len(roles)))
-    steps = 0
-    while live or pending:
-        steps += 1
-        assert steps < 200000, "no progress (deadlock?)"
-        choices = list(live) + (["tma"] if pending else [])
-        c = rnd.choice(choices)
-        if c == "tma":
-            i = rnd.randrange(len(pending))
-            bar, action = pending.pop(i)
-            action()
-            bar.complete_tx(1)
-            continue
-        try:
-            next(roles[c])
-        except StopIteration:
-            live.remove(c)
+    steps = step_roles([producer(), converters(), consumer(0), consumer(1)], pending, rnd)
     for wg in (0, 1):
         bulk_wait_read(wg)
     return steps
