@@ -172,6 +172,10 @@ JFA_API int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward);
    family's 16-bit forward / JVP as bits (1 a persistent kernel, 2 the MASKED instantiation, 4 a window on the
    unmasked kernel: sm90/sm90.h SM90_ROUTE_*), 0 for the other families and float32; -1 none yet. Exported as above. */
 JFA_API int jfa_cuda_last_route(jfa_context_t *ctx);
+/* The same for the context's last backward: the sm90 family's 16-bit backward as bits (1 the persistent unmasked
+   kernel, 2 the MASKED instantiation, 4 a band on the unmasked kernel), 0 for the other families and float32; -1 none
+   yet. Exported as above. */
+JFA_API int jfa_cuda_last_bwd_route(jfa_context_t *ctx);
 /* The arithmetic of that call: 0 native (16-bit inputs, or the SIMT family), 1 float32 in one
    TF32 product (JFA_FLAG_ALLOW_TF32), 3 float32 in 3xTF32; -1 none yet. Exported as above. */
 JFA_API int jfa_cuda_last_precision(jfa_context_t *ctx, int backward);

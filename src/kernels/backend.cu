@@ -165,6 +165,7 @@ static jfa_status_t backward_core(jfa_context_t *ctx, const jfa_problem_t *p, co
   JFA_CHECK(first_row(kBackward, c, &r));
   cs->last_bwd = r->path;
   cs->last_bwd_prec = call_precision(ctx, q->dtype, r->path);
+  cs->last_bwd_route = 0; /* the sm90 family's 16-bit run sets its route */
   return r->run(c);
 }
 

@@ -324,6 +324,25 @@ int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want) {
   return tu_expect(msg, got >= 0 && (got & bits) == want);
 }
 
+int gt_check_bwd_route(jfa_context_t *gpu, const char *name, int bits, int want) {
+  if (want < 0) return 1;
+  const int got = jfa_cuda_last_bwd_route(gpu);
+  char msg[256];
+  snprintf(msg, sizeof(msg), "%s: backward took route %d (expected %d in bits %d: persistent 1, masked 2, band 4)", name,
+           got, want, bits);
+  return tu_expect(msg, got >= 0 && (got & bits) == want);
+}
+
+/* src/kernels/sm90/tiles.h kSm90BwdPersist / kSm90BwdPersistMaxNk (the persistent 16-bit backward: off by default):
+   keep in step */
+#define GT_SM90_BWD_PERSIST_DEFAULT 0
+#define GT_SM90_BWD_PERSIST_MAX_NK 4096
+
+int gt_expected_bwd_persist(int64_t Nk) {
+  if (getenv("JFA_TUNE_SM90_BWD") || getenv("JFA_TUNE_BWD_OLD")) return -1; /* tuning variants pick their kernels */
+  return env_on("JFA_SM90_BWD_PERSIST", GT_SM90_BWD_PERSIST_DEFAULT && Nk <= GT_SM90_BWD_PERSIST_MAX_NK);
+}
+
 /* src/kernels/sm90/tiles.h kSm90BwdBias (16-bit additive masks of aligned rows on the sm90 backward but at D = 256;
    on): keep in step */
 #define GT_SM90_BWD_BIAS_DEFAULT 1

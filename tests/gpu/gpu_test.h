@@ -75,6 +75,15 @@ void gt_params_masks(jfa_attention_params_t *prm, jfa_mask_t mask, int64_t qpos,
  *  want < 0: no expectation (passes). */
 int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want);
 
+/** Checks that the context's last backward took route `want` in the GT_ROUTE_* bits `bits` (jfa_cuda_last_bwd_route:
+ *  the sm90 16-bit backward's persistent unmasked kernel, its MASKED instantiation, a band on the unmasked kernel);
+ *  want < 0: no expectation (passes). */
+int gt_check_bwd_route(jfa_context_t *gpu, const char *name, int bits, int want);
+/** Whether the sm90 16-bit backward's unmasked kernel (D = 64, 96, 128; not accumulate mode) must run persistent
+ *  (GT_ROUTE_PERSIST) for a call of Nk keys: JFA_SM90_BWD_PERSIST=1 / 0 as set, else the library's default (tiles.h
+ *  kSm90BwdPersist up to kSm90BwdPersistMaxNk keys; keep in step); -1 (no expectation) under tuning builds'
+ *  JFA_TUNE_SM90_BWD / JFA_TUNE_BWD_OLD. */
+int gt_expected_bwd_persist(int64_t Nk);
 /** A copy of environment variable name's value (free it), or NULL when unset: what gt_set_env restores after the
  *  runs of a case that set the library's per-call switches. */
 char *gt_env_copy(const char *name);

@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h" /* jfa_cuda_last_bwd_route */
 #include "gpu_test.h"
 
 typedef struct {
@@ -378,6 +379,19 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   run_bwd(gpu, &prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
   snprintf(nm, sizeof(nm), "case %d bwd", ci);
   gt_check_path(gpu, nm, 1, want_path(c));
+  /* its route (jfa_cuda_last_bwd_route) on the sm90 16-bit kernels: calls without masks beyond causal never on the
+     MASKED instantiation; at D = 64, 96, 128 a call on the unmasked kernel (no masks, or a band) persistent exactly as
+     gt_expected_bwd_persist says (JFA_SM90_BWD_PERSIST), the MASKED and column-split kernels never */
+  const int masked = c->win || c->seq_q || c->dense || c->mask == POS || c->mask == NPOS;
+  int persist = 0; /* the persistent kernel ran */
+  if (want_path(c) == GT_PATH_SM90) {
+    const int route = jfa_cuda_last_bwd_route(gpu);
+    if (!masked) gt_check_bwd_route(gpu, nm, GT_ROUTE_MASKED, 0);
+    const int unmasked_kernel = (c->D == 64 || c->D == 96 || c->D == 128) && route >= 0 && !(route & GT_ROUTE_MASKED);
+    const int wp = unmasked_kernel ? gt_expected_bwd_persist(Nk) : 0;
+    gt_check_bwd_route(gpu, nm, GT_ROUTE_PERSIST, wp);
+    persist = route >= 0 && (route & GT_ROUTE_PERSIST) != 0;
+  }
   const double e90[3] = {tu_rel_err(dq.val, rdq, nq), tu_rel_err(dk.val, rdk, nk), tu_rel_err(dv.val, rdv, nk)};
   printf("  rel err dQ dK dV: this run %.3g %.3g %.3g, sm80 context %.3g %.3g %.3g\n", e90[0], e90[1], e90[2],
          e80[0], e80[1], e80[2]);
@@ -406,6 +420,26 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
            (long long)bad_keys);
   tu_expect(nm, bad_rows == 0 && bad_keys == 0);
 
+  /* the persistent kernel (JFA_SM90_BWD_PERSIST=1 or its default): the call again with JFA_SM90_BWD_PERSIST=0 on the
+     same inputs (the kernel of one CTA a tile). dK and dV must be bitwise equal: the same products of each key tile
+     in the same order and the same 16-bit conversions; only the CTAs' walk and the bytes that stage the epilogue
+     differ. dQ within tolerance (its reduce-adds come in another order). */
+  if (persist) {
+    char *saved = gt_env_copy("JFA_SM90_BWD_PERSIST");
+    memcpy(sdk, dk.val, nk * 8);
+    memcpy(sdv, dv.val, nk * 8);
+    gt_set_env("JFA_SM90_BWD_PERSIST", "0");
+    run_bwd(gpu, &prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
+    gt_set_env("JFA_SM90_BWD_PERSIST", saved);
+    free(saved);
+    snprintf(nm, sizeof(nm), "case %d bwd (JFA_SM90_BWD_PERSIST=0)", ci);
+    gt_check_bwd_route(gpu, nm, GT_ROUTE_PERSIST, 0);
+    snprintf(nm, sizeof(nm), "case %d non-persistent kernel's dQ", ci);
+    gt_compare(nm, dq.val, rdq, nq, tq);
+    snprintf(nm, sizeof(nm), "case %d dK, dV bitwise the non-persistent kernel's", ci);
+    tu_expect(nm, memcmp(sdk, dk.val, nk * 8) == 0 && memcmp(sdv, dv.val, nk * 8) == 0);
+  }
+
   /* JFA_TUNE_SM90_BWD=9 (tuning builds: SM90_DQ_TMAO, masked and unmasked at D <= 128): the call again
      with the variable unset (the default kernel on the same inputs: the unmasked calls' SPLITO, the
      masked ones' SM90_DQ_TMA), its dQ within tolerance. Unmasked: dK and dV must be bitwise SPLITO's (the
@@ -418,7 +452,6 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const int tmao = tune && (strcmp(tune, "9") == 0 || ((strcmp(tune, "10") == 0 || strcmp(tune, "11") == 0) && c->D == 64));
   if (tmao && c->qk_scale <= 1 && c->D <= 128 && want_path(c) == GT_PATH_SM90) {
     const char *tname = strcmp(tune, "9") == 0 ? "9" : strcmp(tune, "10") == 0 ? "10" : "11";
-    const int masked = c->win || c->seq_q || c->dense || c->mask == POS || c->mask == NPOS;
     memcpy(sdk, dk.val, nk * 8);
     memcpy(sdv, dv.val, nk * 8);
     unsetenv("JFA_TUNE_SM90_BWD");

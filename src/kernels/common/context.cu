@@ -65,7 +65,7 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
 #endif
     st->last_fwd_prec = st->last_bwd_prec = -1;
     st->last_fwd = st->last_bwd = st->last_bwd_jvp = -1;
-    st->last_fwd_route = -1;
+    st->last_fwd_route = st->last_bwd_route = -1;
     ctx->cuda_state = st;
   }
   *out = (CudaState *)ctx->cuda_state;
@@ -132,6 +132,11 @@ extern "C" int jfa_cuda_last_kernel(jfa_context_t *ctx, int backward) {
 extern "C" int jfa_cuda_last_route(jfa_context_t *ctx) {
   if (!ctx || !ctx->cuda_state) return -1;
   return ((const CudaState *)ctx->cuda_state)->last_fwd_route;
+}
+
+extern "C" int jfa_cuda_last_bwd_route(jfa_context_t *ctx) {
+  if (!ctx || !ctx->cuda_state) return -1;
+  return ((const CudaState *)ctx->cuda_state)->last_bwd_route;
 }
 
 extern "C" int jfa_cuda_last_precision(jfa_context_t *ctx, int backward) {

@@ -37,6 +37,7 @@ struct CudaState {
   int last_fwd_prec, last_bwd_prec; /* their KernelPrecision (jfa_cuda_last_precision) */
   int last_bwd_jvp;       /* KernelPath of the last backward-JVP */
   int last_fwd_route;     /* the last forward's route within its family (sm90: SM90_ROUTE_* bits; 0 elsewhere) */
+  int last_bwd_route;     /* the last backward's, as last_fwd_route (the sm90 16-bit backward; 0 elsewhere) */
 };
 
 /** The arithmetic of a float32 call on a tensor-core family, as jfa_cuda_last_precision reports

@@ -91,6 +91,11 @@ int jfa_cuda_last_route(jfa_context_t *ctx) {
   return -1;
 }
 
+int jfa_cuda_last_bwd_route(jfa_context_t *ctx) {
+  (void)ctx;
+  return -1;
+}
+
 int jfa_cuda_last_precision(jfa_context_t *ctx, int backward) {
   (void)ctx;
   (void)backward;

@@ -201,7 +201,8 @@ enum {
    owning dK / dV for half of D's columns; they share NDS dS buffers (2, or 1 where two would
    pass the 227 KB: the masked D = 256 kernel). Else each consumer owns 64 of the BN keys and
    has its own two dS buffers. */
-template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, bool CS = false, int BMQ = 64>
+template <int D, int BN, int ST, int DQ = SM90_DQ_ATOMIC2, bool MASKED = false, bool CS = false, int BMQ = 64,
+          bool PERSIST = false>
 struct Sm90Bwd {
   static constexpr bool XS = DQ == SM90_DQ_CSX; /* CS with the score products exchanged */
   static constexpr bool TMAO = DQ == SM90_DQ_TMAO;               /* TMA, overlapped order */
@@ -241,8 +242,9 @@ struct Sm90Bwd {
      [ST][NTILE][64]), then the block map's flags of the tile (int [ST][NTILE], padded to 16 bytes) */
   static constexpr uint32_t DMW_BYTES = DENSE ? ST * NTILE * 64 * 8 : 0;
   static constexpr uint32_t DFL_BYTES = DENSE ? (ST * NTILE * 4 + 15) / 16 * 16 : 0;
-  /* mbarriers: full[ST], empty[ST], kv, and (DENSE) bfree[NTILE]: tile c's biases read (a 16-bit additive mask) */
-  static constexpr uint32_t NBAR = 2 * ST + 1 + (DENSE ? NTILE : 0);
+  /* mbarriers: full[ST], empty[ST], kv, and (DENSE) bfree[NTILE]: tile c's biases read (a 16-bit additive mask), or
+     (PERSIST) kve: every consumer warp is done with a tile's K and V */
+  static constexpr uint32_t NBAR = 2 * ST + 1 + (DENSE ? NTILE : 0) + (PERSIST ? 1 : 0);
   /* the bytes with nds dS buffers (+ 1024 slack to align the base) */
   static constexpr size_t smem_for(uint32_t nds) {
     return 2 * K_BYTES + ST * STAGE_BYTES + nds * DS_BYTES + NWG * DQ_BYTES + X_BYTES + 2 * ST * BM * 4 + MSK_BYTES +
@@ -267,6 +269,14 @@ struct Sm90Bwd {
   static constexpr uint32_t BAR_OFF = DFL_OFF + DFL_BYTES; /* full[ST], empty[ST], kv, bfree[NTILE] */
   static constexpr size_t SMEM = BAR_OFF + 8 * NBAR + 1024; /* + slack to align the base */
   static_assert(SMEM == smem_for(NDS), "sm90 backward layout");
+  /* PERSIST (the persistent unmasked kernel, bwd_sm90a_kernel): the epilogue's [key][column] 16-bit tiles of dK and dV,
+     rows of EPI_P bytes (16 more than D's: conflict-free fragment writes), in the dS buffers and the dQ staging
+     buffers (EPI_BYTES from DS_OFF), since K, V and the stages may already hold the next tile's: both tiles at once
+     where they fit (EPI_ONE: D = 64, 96), else dK's then dV's (D = 128) */
+  static constexpr uint32_t EPI_P = 2 * D + 16, EPI_TILE = BN * EPI_P, EPI_BYTES = NDS * DS_BYTES + NWG * DQ_BYTES;
+  static constexpr bool EPI_ONE = 2 * EPI_TILE <= EPI_BYTES;
+  static_assert(!PERSIST || (!MASKED && !CS && !XS && NWG == 2 && OVL && X_BYTES == 0 && EPI_TILE <= EPI_BYTES),
+                "PERSIST: the unmasked kernel of two consumers in the overlapped order (SPLITO, TMAO)");
   /* DENSE with a 16-bit additive mask (the launch's SMEM_BIAS bytes instead of SMEM): one bias tile per block-map
      tile after the barriers, BM rows x its 64 keys as TMA's 128-byte swizzle writes them (row r's 16-byte chunk c at
      chunk c ^ (r % 8)), rewritten for the tile's next partial block once its consumers have read this one (bfree) */
@@ -367,10 +377,12 @@ __device__ __forceinline__ void sm90_dq_reduce(const float (&acc)[NCOL / 8][4], 
    JFA_TUNE_SM90_BWD_HG): groups of hg (batch, kv head) pairs (common/cta_order.h's cta_grouped_of on a 1-D grid), each
    group's CTAs by key block then pair, key block 0 first: under causal masks key block 0 sees the most query
    blocks, so each group launches its longest CTAs first (the greedy schedule's tail is then short) while the CTAs
-   at work share at most ~hg heads' Q, dO and dQ. */
+   at work share at most ~hg heads' Q, dO and dQ. tl: the tile's index in that order (blockIdx.x, or the persistent
+   kernel's walk). */
 template <int BN>
-__device__ __forceinline__ void bwd_cta_of(const jfa_problem_t &p, int hg, int64_t *b, int64_t *hk, int64_t *n0) {
-  const cta_xyz_t c = cta_grouped_of(blockIdx.x, (p.Nk + BN - 1) / BN, p.Hkv, p.B, hg, 1);
+__device__ __forceinline__ void bwd_cta_of(const jfa_problem_t &p, int hg, int64_t tl, int64_t *b, int64_t *hk,
+                                           int64_t *n0) {
+  const cta_xyz_t c = cta_grouped_of(tl, (p.Nk + BN - 1) / BN, p.Hkv, p.B, hg, 1);
   *hk = c.y;
   *b = c.z;
   *n0 = c.x * BN;
@@ -378,11 +390,12 @@ __device__ __forceinline__ void bwd_cta_of(const jfa_problem_t &p, int hg, int64
 
 /* MP: softmax_ds's per-element mask under one branch per block (need_mask or a partial dense tile), as p_only's
    already is, instead of inside every block's loop (tiles.h kSm90BwdMp: the default since the tenth session) */
-template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false, int BMQ = 64>
-__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHREADS, 1)
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false, int BMQ = 64,
+          bool PERSIST = false>
+__global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIST>::NTHREADS, 1)
     bwd_sm90a_kernel(const __grid_constant__ BwdArgs a, const __grid_constant__ Sm90BwdMaps tm, int hg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ> C;
+  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIST> C;
   constexpr int BM = C::BM, NH = C::NH, NQ = BM / 8, DT = C::DW / 8, KQ = BM / 16;
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
@@ -403,20 +416,47 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
   const bool dmap = dense || biasd;
   const uint32_t bar = sbase + C::BAR_OFF; /* full[ST], empty[ST], kv, bfree[NTILE] */
   const uint32_t bar_kv = bar + 16 * ST, bar_bfree = bar_kv + 8;
+  const uint32_t bar_kve = bar_kv + 8; /* PERSIST (no bfree: the unmasked kernel) */
 
   const jfa_problem_t &p = a.p;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t grp = p.Hq / p.Hkv;
-  int64_t b, hk, n0;
-  bwd_cta_of<BN>(p, hg, &b, &hk, &n0);
-  /* the query blocks [qb_start, nqb) that may see keys [n0, n0 + BN) (causal, or MASKED: the
-     rows of mask_query_range; the sm80 backward's function) and the iterations (GQA heads x
-     blocks). Computed once by every thread: the producer and the consumers walk the same blocks. */
-  /* a band (sm90_bwd_band: windows, aligned packed sequences) in the unmasked kernel: mask_query_range's rows */
-  const BwdQueryBlocks qbs = (!MASKED && (a.mk.windowed || a.mk.nseq > 0)) ? bwd_query_blocks<BM, BN, true>(p, a.mk, n0)
-                                                                         : bwd_query_blocks<BM, BN, MASKED>(p, a.mk, n0);
-  const int64_t qb_start = qbs.qb_start, nqb = qbs.nqb;
-  const int64_t total = qbs.per_head * grp;
+  /* The tile: BN keys [n0, n0 + BN) of one (batch b, kv head hk), the query blocks [qb_start, nqb) that may see
+     them (causal, or MASKED: the rows of mask_query_range; the sm80 backward's function) and the iterations (GQA
+     heads x blocks). Computed by every thread: the producer and the consumers walk the same blocks. */
+  int64_t b, hk, n0, qb_start, nqb, total;
+  auto enter = [&](int64_t tl) {
+    bwd_cta_of<BN>(p, hg, tl, &b, &hk, &n0);
+    /* a band (sm90_bwd_band: windows, aligned packed sequences) in the unmasked kernel: mask_query_range's rows */
+    const BwdQueryBlocks qbs = (!MASKED && (a.mk.windowed || a.mk.nseq > 0))
+                                   ? bwd_query_blocks<BM, BN, true>(p, a.mk, n0)
+                                   : bwd_query_blocks<BM, BN, MASKED>(p, a.mk, n0);
+    qb_start = qbs.qb_start, nqb = qbs.nqb;
+    total = qbs.per_head * grp;
+  };
+  enter(blockIdx.x);
+  /* PERSIST (the persistent unmasked kernel: launch_bwd_sm90a, tiles.h kSm90BwdPersist): min(SMs, tiles) CTAs, each
+     walking the tiles of bwd_cta_of's order in the forward's static snake (fwd_persist.cuh): in round r of G =
+     gridDim.x CTAs, CTA c takes tile r G + c (r even) or r G + G - 1 - c (r odd), so that the rounds of causal
+     calls' tiles, longest first, even out across the CTAs. Every role runs its part of each tile in
+     turn; the stages' rounds (st, ph) and the dS buffers (dsb) run on across tiles (both sides count the same
+     blocks), K's and V's barrier kv completes once per tile with blocks (its phase: tk, the walk's tiles with blocks
+     before the current one). The producer loads a tile's K and V once every consumer warp has arrived on kve after
+     its last block of the tile before (the tile's stages follow as the consumers release them), so that they land
+     while the consumers store that tile's dK and dV, through the dS and dQ staging buffers (not K, V or the
+     stages). bench/bwd_persist_protocol.py models this synchronisation (test_cpu_bwd_persist_protocol): keep them in
+     step. */
+  int tl = blockIdx.x, tk = 0, rw = 0; /* the tile, tk, the walk's round (sm90_bwd_persist: fewer than 2^29 tiles) */
+  /* the walk's next tile (PERSIST), false at its end */
+  auto next_tile = [&]() {
+    if constexpr (!PERSIST) return false;
+    tk += total > 0 ? 1 : 0;
+    ++rw;
+    tl = rw * (int)gridDim.x + ((rw & 1) ? (int)gridDim.x - 1 - (int)blockIdx.x : (int)blockIdx.x);
+    if (tl >= (p.Nk + BN - 1) / BN * p.Hkv * p.B) return false;
+    enter(tl);
+    return true;
+  };
 
   /* tuning builds' probe (common/probe.cuh): slot 0 the CTA's start, 1 + c consumer c's first block, 3 + c the end
      of its blocks, 5 + c the end of its dK / dV stores (c < 2) */
@@ -425,7 +465,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
     JFA_PROBE_ID(a.probe, JFA_CTA_LINEAR(), total);
     /* the tensor maps fetched ahead of the first loads (tuning builds' JFA_TUNE_BWD_OLD=1 / 2: not, as before the
        fifteenth session) */
-    if (a.tune_old == 0 && total > 0) {
+    if (a.tune_old == 0 && (PERSIST || total > 0)) {
       tma_prefetch_desc(&tm.k);
       tma_prefetch_desc(&tm.v);
       tma_prefetch_desc(&tm.q);
@@ -443,6 +483,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
 #pragma unroll
       for (int c = 0; c < C::NTILE; ++c) mbar_init(bar_bfree + 8 * c, CS ? 4 * C::NWG : 4); /* one arrival per warp reading tile c */
     }
+    if constexpr (PERSIST) mbar_init(bar_kve, 4 * C::NWG); /* every consumer warp after its last block of a tile */
     mbar_fence_init();
   }
   __syncthreads();
@@ -454,7 +495,62 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
     if constexpr (MASKED && CS && D == 192) asm volatile("setmaxnreg.dec.sync.aligned.u32 48;\n" ::: "memory");
     else if constexpr (MASKED) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     else asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory"); /* NWG = 3 too */
-    if (warp == 0 && total > 0) {
+    if constexpr (PERSIST) {
+      if (warp == 0) {
+        /* the persistent producer (PERSIST): warp 0's loads as below, tile after tile of the walk, its state in 32
+           bits (sm90_bwd_persist: fewer than 2^29 tiles, rows and heads < 2^30) for its 24 registers (ptxas still
+           spills ~290-350 bytes of it, ~500 in 64 bits; splitting the stats off to warp 1 saved nothing); the stats
+           read once the stage's TMA is issued. The stages' round (st, ph) runs on across tiles; gw: the blocks of the
+           walk so far, up to ST (each stage's first use waits for no release). A tile's K and V are loaded after its
+           first block's stage, as soon as every consumer warp is past its last block of the tile before (kve): that
+           stage, released by the tile before's last block but one, then lands while the consumers finish the tile
+           before. */
+        int st = 0, gw = 0;
+        uint32_t ph = 0;
+        do {
+          if (total == 0) continue; /* (to the walk's next tile) */
+          const int bb = (int)b, qs = (int)qb_start, qe = (int)nqb, tot = (int)total;
+          int h = (int)(hk * grp), qb = qs;
+          for (int it = 0; it < tot; ++it) {
+            if (gw + it >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released the stage */
+            const int q0 = qb * BM;
+            const uint32_t full = bar + 8 * st;
+            if (lane == 0) {
+              mbar_expect_tx(full, C::STAGE_BYTES);
+              const uint32_t dst = sSTG + st * C::STAGE_BYTES;
+#pragma unroll
+              for (int hh = 0; hh < NH; ++hh) {
+                tma_load_4d(dst + hh * C::HALF_Q, &tm.q, full, hh * 64, q0, h, bb);
+                tma_load_4d(dst + (NH + hh) * C::HALF_Q, &tm.dout, full, hh * 64, q0, h, bb);
+              }
+            }
+            float lr[BM / 32], dr[BM / 32];
+            bwd_load_stats<BM, true>(a, bb, h, q0, lane, lr, dr);
+            bwd_store_stats<BM>(lse_s + st * BM, del_s + st * BM, lane, lr, dr);
+            mbar_arrive(full);
+            if (it == 0 && lane == 0) {
+              /* the tile before's K and V are free once every consumer warp is past its last block */
+              if (tk > 0) mbar_wait(bar_kve, (uint32_t)((tk - 1) & 1));
+              mbar_arrive_expect_tx(bar_kv, 2 * C::K_BYTES);
+#pragma unroll
+              for (int hh = 0; hh < NH; ++hh) {
+                tma_load_4d(sK + hh * C::HALF_K, &tm.k, bar_kv, hh * 64, (int)n0, (int)hk, bb);
+                tma_load_4d(sV + hh * C::HALF_K, &tm.v, bar_kv, hh * 64, (int)n0, (int)hk, bb);
+              }
+            }
+            if (++qb == qe) {
+              qb = qs;
+              ++h;
+            }
+            if (++st == ST) {
+              st = 0;
+              ph ^= 1u;
+            }
+          }
+          gw = min(ST, gw + tot);
+        } while (next_tile());
+      }
+    } else if (warp == 0 && total > 0) {
       if (lane == 0) {
         mbar_arrive_expect_tx(bar_kv, 2 * C::K_BYTES);
 #pragma unroll
@@ -650,7 +746,6 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
     const int cw = warp - 4, wg = cw >> 2, wq = cw & 3;
     const int wt = CS ? 0 : wg; /* DENSE: this warpgroup's block-map tile of a stage (CS: the CTA's one) */
     const int g = lane >> 2, t4 = lane & 3;
-    const int64_t nw0 = CS ? n0 : n0 + wg * 64;          /* this warpgroup's first key */
     const uint32_t krow = CS ? 0u : (uint32_t)wg * 64 * 128; /* its keys inside a K / V slab */
     const uint32_t sDSw = sDS + (CS ? 0u : (uint32_t)wg * 2 * C::DS_BYTES);
     unsigned char *dsw = gbase + C::DS_OFF + (CS ? (size_t)0 : (size_t)wg * 2 * C::DS_BYTES);
@@ -661,18 +756,23 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
     const int dqbar = 1 + C::NWG + wg;
     /* CS: this warpgroup's dK / dV columns start at dcol (its slab bytes: dcol / 64 slabs in) */
     const int dcol = CS ? wg * C::DW : 0;
+    /* PERSIST: the stage, its round and this warpgroup's dS buffer carried from tile to tile */
+    int st_w = 0, dsb_w = 0;
+    uint32_t ph_w = 0;
+    do {
+    const int64_t nw0 = CS ? n0 : n0 + wg * 64; /* this warpgroup's first key */
     float dk[DT][4], dv[DT][4];
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
-    if (total > 0) mbar_wait(bar_kv, 0);
+    if (total > 0) mbar_wait(bar_kv, PERSIST ? (uint32_t)(tk & 1) : 0u);
 
     /* keys of this warpgroup that exist (local index < klim) */
     const int klim = (int)max((int64_t)0, min((int64_t)64, p.Nk - nw0));
     int64_t h = hk * grp, qb = qb_start;
-    int st = 0, dsb = 0;
-    uint32_t ph = 0;
+    int st = st_w, dsb = dsb_w;
+    uint32_t ph = ph_w;
     for (int64_t it = 0; it < total; ++it) {
       const int64_t hcur = h, q0 = qb * BM;
       if (++qb == nqb) {
@@ -1287,6 +1387,14 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
       }
     }
 
+    if constexpr (PERSIST) {
+      st_w = st, dsb_w = dsb, ph_w = ph;
+      /* every product of the tile (the last dQ's read K) is done: this warp is done with its K and V */
+      if (total > 0) {
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar_kve);
+      }
+    }
     if (wg < 2 && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 3 + wg);
     if constexpr (DQ == SM90_DQ_TMA || C::TMAO || C::SPLIT || CS) {
       /* the reduce-adds read the staging buffers until done (their writes land by the kernel's end; tuning builds'
@@ -1303,8 +1411,36 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
        per-fragment 2-byte stores took ~21000 cycles a CTA at D = 128, 5 blocks' time; ~3900 this way: the backward
        +6% at N = 4096, +9% causal, +8% in a causal window). Accumulate mode (float32 accumulators) the same way in
        float32 where a.acc_vec (tiles.h kSm90BwdAccVec: on since the sixteenth session). Else, and under tuning
-       builds' JFA_TUNE_BWD_OLD=1, the fragments' elements stored (or added) one by one. */
-    if (a.kv_vec16 && !a.accumulate && a.tune_old != 1) {
+       builds' JFA_TUNE_BWD_OLD=1, the fragments' elements stored (or added) one by one. PERSIST (launch_bwd_sm90a:
+       only where a.kv_vec16, not accumulate mode): the same 16-bit tiles in the dS and dQ staging buffers (K, V and
+       the stages may hold the next tile's already), both at once where they fit (C::EPI_ONE), else dK's then dV's. */
+    if constexpr (PERSIST) {
+      constexpr uint32_t P = C::EPI_P;
+      unsigned char *tile = gbase + C::DS_OFF;
+      const int kl = (int)(nw0 - n0) + wq * 16 + g;
+      /* pass 0: every consumer is past its last dQ products (which read both consumers' dS under SPLIT) and its
+         issuer past its reduce-adds' reads of its staging buffer (above); pass 1: every thread has stored dK */
+#pragma unroll
+      for (int pass = 0; pass < (C::EPI_ONE ? 1 : 2); ++pass) {
+        named_bar_sync(7, 128 * C::NWG);
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr)
+#pragma unroll
+          for (int dt = 0; dt < DT; ++dt) {
+            const uint32_t off = (uint32_t)(kl + rr * 8) * P + (uint32_t)(dt * 8 + 2 * t4) * 2;
+            if (pass == 0) *(uint32_t *)(tile + off) = pack2<T>(dk[dt][rr * 2] * a.scale, dk[dt][rr * 2 + 1] * a.scale);
+            if (pass == 1 || C::EPI_ONE)
+              *(uint32_t *)(tile + (C::EPI_ONE ? C::EPI_TILE : 0) + off) = pack2<T>(dv[dt][rr * 2], dv[dt][rr * 2 + 1]);
+          }
+        named_bar_sync(7, 128 * C::NWG);
+        if (pass == 0) tile_store16<T, D>(tile, P, BN, a.dk, b, hk, n0, p.Nk, (int)threadIdx.x - 128, 128 * C::NWG);
+        if (pass == 1 || C::EPI_ONE)
+          tile_store16<T, D>(tile + (C::EPI_ONE ? C::EPI_TILE : 0), P, BN, a.dv, b, hk, n0, p.Nk,
+                             (int)threadIdx.x - 128, 128 * C::NWG);
+      }
+      /* every thread has read the tiles: the next tile's dS and dQ staging may overwrite them */
+      named_bar_sync(7, 128 * C::NWG);
+    } else if (a.kv_vec16 && !a.accumulate && a.tune_old != 1) {
       constexpr uint32_t P = (uint32_t)D * 2 + 16; /* a row's bytes: 16 more than D's, conflict-free fragment writes */
       static_assert((size_t)BN * P <= (size_t)ST * C::STAGE_BYTES && (size_t)BN * P <= 2 * (size_t)C::K_BYTES,
                     "the epilogue's dK / dV tiles fit the stages and K, V");
@@ -1362,13 +1498,15 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ>::NTHRE
       }
     }
     if (wg < 2 && (threadIdx.x & 127) == 0) JFA_PROBE(a.probe, JFA_CTA_LINEAR(), 5 + wg);
+    } while (PERSIST && next_tile());
   }
 #endif
 }
 
-template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false, int BMQ = 64>
+template <typename T, int D, int BN, int ST, int DQ, bool MASKED, bool CS, bool MP = false, int BMQ = 64,
+          bool PERSIST = false>
 static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
-  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ> C;
+  typedef Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIST> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   Sm90BwdMaps tm;
   memset(&tm, 0, sizeof(tm));
@@ -1388,7 +1526,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
     }
   }
   const size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
-  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP, BMQ>;
+  auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP, BMQ, PERSIST>;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   /* one dimension: bwd_cta_of */
   const int64_t nkb = (a.p.Nk + BN - 1) / BN, ncta = nkb * a.p.Hkv * a.p.B;
@@ -1403,7 +1541,19 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
      JFA_TUNE_SM90_BWD_ACCV=1 / 0 overrides) */
   BwdArgs ak = a;
   ak.acc_vec = tune_switch(kSm90BwdAccVec, "JFA_TUNE_SM90_BWD_ACCV") ? 1 : 0;
-  kern<<<(unsigned)ncta, C::NTHREADS, smem, st>>>(ak, tm, hg);
+  if constexpr (PERSIST) {
+    /* min(SMs, tiles) CTAs walking the tiles (sm90_bwd_persist took the call), or JFA_TUNE_SM90_CTAS of them (tests:
+       many tiles a CTA, as the persistent forwards') */
+    const int force = tune_variant("JFA_TUNE_SM90_CTAS");
+    const int64_t nsm = force > 0 ? force : a.nsm;
+    const unsigned nc = (unsigned)(ncta < nsm ? ncta : nsm);
+    if (nc > 0) kern<<<nc, C::NTHREADS, smem, st>>>(ak, tm, hg);
+    sm90_route_note(SM90_ROUTE_PERSIST | (a.masked ? SM90_ROUTE_BAND : 0));
+  } else {
+    kern<<<(unsigned)ncta, C::NTHREADS, smem, st>>>(ak, tm, hg);
+    if (!MASKED && a.masked) sm90_route_note(SM90_ROUTE_BAND);
+    else if (MASKED) sm90_route_note(SM90_ROUTE_MASKED);
+  }
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;
 }
@@ -1425,6 +1575,21 @@ template <int D, int BN> static inline bool sm90_bwd_band(const BwdArgs &a) {
   if (!on || !a.masked || a.mk.dm_kind != MASK_DENSE_NONE) return false;
   /* the unmasked kernel's query rows a stage (tiles.h sm90_bwd_bm; its tuning variants' 64 divide it) */
   return a.mk.nseq == 0 ? a.mk.windowed != 0 : mask_packed_aligned(&a.p, sm90_bwd_bm(D), BN);
+}
+
+/* Whether a call the unmasked kernel takes (D = 64, 96, 128: unmasked, causal, bands) runs persistent (PERSIST): tiles.h
+   kSm90BwdPersist up to kSm90BwdPersistMaxNk keys, JFA_SM90_BWD_PERSIST=1 / 0 per call overriding it (1: at every key
+   count); never in accumulate mode (its float32 epilogue tile needs K's, V's and the stages' bytes), without 16-byte
+   dK / dV rows (a.kv_vec16: the epilogue's tile stores), without the device's SM count or under tuning builds'
+   JFA_TUNE_BWD_OLD; and within the 32-bit walk (the kernel's tl, tk and its producer's counts): fewer than 2^29 tiles
+   of BN keys (the walk's last tl stays below 3 x 2^29), Nq below 2^30 and a tile's blocks (GQA heads x query blocks of
+   BM rows) below 2^30. */
+template <int BN, int BM> static inline bool sm90_bwd_persist(const BwdArgs &a) {
+  if (!env_switch(kSm90BwdPersist && a.p.Nk <= kSm90BwdPersistMaxNk, "JFA_SM90_BWD_PERSIST")) return false;
+  const int64_t ntiles = (a.p.Nk + BN - 1) / BN * a.p.Hkv * a.p.B;
+  const int64_t blocks = ((a.p.Nq + BM - 1) / BM + 1) * (a.p.Hq / a.p.Hkv);
+  return a.nsm > 0 && !a.accumulate && a.kv_vec16 && a.tune_old == 0 && ntiles < (1 << 29) && a.p.Nq < (1 << 30) &&
+         blocks < (1 << 30);
 }
 
 template <int D> bool sm90_bwd_bias_fits_d(void) {
@@ -1521,6 +1686,8 @@ jfa_status_t sm90_bwd_d(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t 
 #endif
     /* tiles.h sm90_bwd_bm: 128 query rows a stage at D = 64 (TMAO only) */
     static_assert(sm90_bwd_bm(D) == 64 || sm90_bwd_dq(D) == SM90_DQ_TMAO, "BMQ = 128: SM90_DQ_TMAO");
+    if (sm90_bwd_persist<c.BN, sm90_bwd_bm(D)>(a))
+      return launch_bwd_sm90a<T, D, c.BN, c.ST, sm90_bwd_dq(D), false, false, false, sm90_bwd_bm(D), true>(a, t, st);
     return launch_bwd_sm90a<T, D, c.BN, c.ST, sm90_bwd_dq(D), false, false, false, sm90_bwd_bm(D)>(a, t, st);
   }
 }

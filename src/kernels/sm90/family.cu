@@ -157,8 +157,9 @@ static jfa_status_t fwd_dispatch(const FwdArgs &a, const Sm90Tensors &t, bool jv
   JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 %s kernel for head dim %d", jvp ? "JVP" : "forward", a.Dreal);
 }
 
-/* The route the 16-bit forward being launched on this thread took (sm90.h SM90_ROUTE_*; fwd.cuh notes it at its
-   launch), which sm90_fwd_run keeps in the context's CudaState for jfa_cuda_last_route. */
+/* The route the 16-bit forward or backward being launched on this thread took (sm90.h SM90_ROUTE_*; fwd.cuh and bwd.cuh
+   note it at their launches), which sm90_fwd_run / sm90_bwd_run keep in the context's CudaState for
+   jfa_cuda_last_route. */
 static thread_local int t_route = 0;
 void sm90_route_note(int route) { t_route = route; }
 
@@ -330,10 +331,13 @@ jfa_status_t sm90_bwd_run(const BwdCall &c) {
   }
 #endif
   JFA_CHECK(bwd_args_begin(c, &a));
+  a.nsm = c.cs->num_sms; /* the persistent unmasked kernel's grid (bwd.cuh sm90_bwd_persist) */
+  t_route = 0;
   if (c.q->dtype == JFA_DTYPE_BFLOAT16)
     JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, t, ctx_stream(c.ctx)));
   else
     JFA_CHECK(bwd_dispatch<__half>(a, t, ctx_stream(c.ctx)));
+  c.cs->last_bwd_route = t_route;
   return bwd_dq_finish(c);
 }
 

@@ -51,14 +51,16 @@ static inline jfa_status_t sm90_fwd_maps(Sm90Maps *tm, const Sm90Tensors &t, int
   return JFA_SUCCESS;
 }
 
-/** The route of the 16-bit forward / JVP (fwd.cuh sm90_fwd_variant): which kernel ran, as bits that
- *  jfa_cuda_last_route reports (core/backend.h) for the tests of the per-call switches. */
+/** The route of the 16-bit forward / JVP (fwd.cuh sm90_fwd_variant) or backward (bwd.cuh launch_bwd_sm90a): which
+ *  kernel ran, as bits that jfa_cuda_last_route / jfa_cuda_last_bwd_route report (core/backend.h) for the tests of the
+ *  per-call switches. */
 enum {
-  SM90_ROUTE_PERSIST = 1, /* a persistent kernel (fwd_persist.cuh, jvp_persist.cuh) */
+  SM90_ROUTE_PERSIST = 1, /* a persistent kernel (fwd_persist.cuh, jvp_persist.cuh, bwd.cuh PERSIST) */
   SM90_ROUTE_MASKED = 2,  /* the MASKED instantiation (interval masks in shared memory, dense masks) */
-  SM90_ROUTE_BAND = 4     /* a window on the unmasked kernel (sm90_fwd_band) */
+  SM90_ROUTE_BAND = 4     /* a window (or aligned packed sequences) on the unmasked kernel (sm90_fwd_band, sm90_bwd_band) */
 };
-/** Records the route of the forward call being launched on this thread (family.cu keeps it for the context). */
+/** Records the route of the forward or backward call being launched on this thread (family.cu keeps it for the
+ *  context). */
 void sm90_route_note(int route);
 
 /** Forward (JVP = false) or fused forward+JVP at head dim D (64 or 128) for the 16-bit type T;

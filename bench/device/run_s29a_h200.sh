@@ -1,0 +1,51 @@
+#!/bin/bash
+# run_s29a_h200.sh - written in the twenty-eighth session (no device lent to it) for the next session's first call
+# (from the repository root; .seed carried): one default build of every head dim (-Werror), then
+#   1. the persistent 16-bit backward's tests (bwd.cuh PERSIST, written without a GPU, never run): test_gpu_bwd_persist
+#      and test_gpu_sm90_bwd_bwdpersist first (a failure there decides the rest of the session), then memcheck and
+#      racecheck of test_gpu_bwd_persist's case 0 (3 CTAs walking 32 tiles: the epilogue over the dS / dQ staging
+#      buffers while the next tile's K / V land) and case 5 (packed sequences as a band);
+#   2. A / B at kernel level, JFA_SM90_BWD_PERSIST=0 / 1 alternating, two rounds (bwd rows): causal 16 x 1024, 8 x 2048,
+#      4 x 4096, 1 x 16384, packed 8 x 2048, a causal window of 2048 at 16384, at D = 64 and 128 (D = 96: 8 x 2048);
+#   3. the whole GPU suite (`ctest -L gpu -E 64bit`, the new entries included) with the time left.
+# The prediction is in bench/RESULTS.md (twenty-eighth session). DL: the deadline (default 570). Logs in $OUT.
+#   DL=570 bash bench/device/run_s29a_h200.sh
+set -u
+OUT=${OUT:-/tmp/jfa_s29a}
+mkdir -p "$OUT"
+. bench/device/h200_build.sh
+T0=$(date +%s)
+DL=${DL:-570}
+B=build-s29a
+jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
+{
+  (cd $B && timeout $(left 400) ctest -R "^(test_gpu_bwd_persist|test_gpu_sm90_bwd_bwdpersist)$" -j2 --timeout 240 \
+    --output-on-failure) | grep -E "tests passed|Failed|\*\*\*|Not Run|FAIL"
+  for c in 0 5; do
+    JFA_SAN_TAIL=3 jfa_sanitize memcheck $(left 380) test_gpu_bwd_persist $c
+    JFA_SAN_TAIL=3 jfa_sanitize racecheck $(left 380) test_gpu_bwd_persist $c
+  done
+} 2>&1 | tee "$OUT/persist_tests.log"
+echo "t=$(( $(date +%s) - T0 ))"
+{
+  for round in 1 2; do
+    for d in 64 128; do
+      for pe in 0 1; do
+        for shape in "--causal 16 1024" "--causal 8 2048" "--causal 4 4096" "--causal 1 16384" "--varlen 8 2048" \
+          "--window 16384"; do
+          set -- $shape
+          if [ "$1" = "--window" ]; then args="$1 $2 $d 2048"; else args="$1 $2 $3 $d"; fi
+          JFA_SM90_BWD_PERSIST=$pe timeout $(left 260) $JFA_BENCH $args | grep -e ^bwd |
+            sed "s/^/[r$round persist=$pe $shape D=$d] /"
+        done
+      done
+    done
+    for pe in 0 1; do
+      JFA_SM90_BWD_PERSIST=$pe timeout $(left 260) $JFA_BENCH --causal 8 2048 96 | grep -e ^bwd |
+        sed "s/^/[r$round persist=$pe --causal 8 2048 D=96] /"
+    done
+  done
+} 2>&1 | tee "$OUT/ab.log"
+echo "t=$(( $(date +%s) - T0 ))"
+jfa_gpu_suite $B "$OUT/ctest.log" 10
+echo "t=$(( $(date +%s) - T0 ))"
