@@ -5,10 +5,11 @@ CTA walking a list of tiles: its mbarriers (phases, parity waits, transaction by
 empty, kv, kve), the named barriers (1: both consumers after writing a block's dS under SPLITO; 7: the epilogue), the
 dS buffers (two per consumer, read by the dQ products of one consumer (TMAO, D = 64) or of both (SPLITO, D = 96 /
 128)), the dQ staging buffers read by TMA reduce-adds until their issuer waits for them, and the epilogue's dK / dV
-tiles written over the dS and staging buffers (one pass, or dK then dV at D = 128). Roles as generators (the
+tiles written over the dS and staging buffers (16-bit: one pass, or dK then dV at D = 128; float32 in accumulate mode:
+one, two, or four passes of one consumer's 64 keys at D = 128, written by that consumer). Roles as generators (the
 producer warp, the two consumer warpgroups) stepped in random interleavings.
 
-Checks, for random lists of tiles (0 to 7 query blocks each, zeros included), in both dQ orders and both epilogue
+Checks, for random lists of tiles (0 to 7 query blocks each, zeros included), in both dQ orders and the three epilogue
 forms: no deadlock; every block's products read the K / V of their tile and the stage holding that block; no TMA
 write into K / V or a stage that a consumer still holds; no dS write while a dQ product still reads that buffer; the
 dQ products read the dS of their own block (both consumers' under SPLITO); no staging write while a reduce-add still
@@ -27,7 +28,7 @@ import sys
 from f32_bwd_persist_protocol import ST, MBar, Named, step_roles
 
 
-def run(tiles, seed, split, epi_one):
+def run(tiles, seed, split, passes):
     rnd = random.Random(seed)
     full = [MBar("full%d" % i, 32) for i in range(ST)]
     empty = [MBar("empty%d" % i, 8) for i in range(ST)]
@@ -146,8 +147,9 @@ def run(tiles, seed, split, epi_one):
                 held["kv"].discard(wg)
                 kve.arrive(4)
             bulk_wait_read(wg)  # the issuer's
-            # the epilogue: barrier 7, the tiles written, barrier 7, read (stored), per pass; barrier 7
-            for ps in range(1 if epi_one else 2):
+            # the epilogue: barrier 7, the tiles written (in a pass of one consumer's keys, by that consumer only),
+            # barrier 7, read (stored) by both, per pass; barrier 7
+            for ps in range(passes):
                 g = nb7.arrive(wg)
                 yield from wait(lambda: nb7.gen > g)
                 for w in (0, 1):
@@ -155,10 +157,11 @@ def run(tiles, seed, split, epi_one):
                     for b in (0, 1):
                         assert not ds_readers[w][b], ("epilogue over a dS buffer being read", w, b)
                 assert not epi["readers"], ("epilogue write while its tiles are read", wg, epi)
-                epi["tile"] = (k, ps)
-                for w in (0, 1):
-                    ds[w] = ["epi", "epi"]
-                    stg[w] = "epi"
+                if passes < 4 or ps % 2 == wg:
+                    epi["tile"] = (k, ps)
+                    for w in (0, 1):
+                        ds[w] = ["epi", "epi"]
+                        stg[w] = "epi"
                 yield
                 g = nb7.arrive(wg)
                 yield from wait(lambda: nb7.gen > g)
@@ -183,13 +186,13 @@ def main():
     for i in range(runs):
         tiles = [rnd.choice([0, 1, 1, 2, 3, 4, 5, 7]) for _ in range(rnd.randint(1, 7))]
         for split in (False, True):
-            for epi_one in (True, False):
+            for passes in (1, 2, 4):
                 try:
-                    run(tiles, i * 4 + 2 * split + epi_one, split, epi_one)
+                    run(tiles, i * 8 + 4 * split + passes, split, passes)
                 except AssertionError as e:
-                    print("FAILED run %d tiles %s split %d epi_one %d: %s" % (i, tiles, split, epi_one, e))
+                    print("FAILED run %d tiles %s split %d passes %d: %s" % (i, tiles, split, passes, e))
                     return 1
-    print("bwd_persist_protocol: %d runs passed (x 2 dQ orders x 2 epilogues)" % runs)
+    print("bwd_persist_protocol: %d runs passed (x 2 dQ orders x 3 epilogues)" % runs)
     return 0
 
 

@@ -10,7 +10,9 @@
  * same products per key tile in the same order), their dQ within a quarter of the dtype's tolerance of it (its
  * reduce-adds come in another order) and every output finite; where the shape is small enough, dQ, dK and dV against
  * the float64 CPU backend. The deterministic mode (JFA_FLAG_DETERMINISTIC: the kernel without its dQ, dQ from simt)
- * persistent against non-persistent, bitwise, on the cases marked det. bf16 / fp16, D = 64 / 96 / 128, causal both
+ * persistent against non-persistent, bitwise, on the cases marked det; accumulate mode (the ring's block calls into
+ * float32 accumulators, whose persistent epilogue takes one, two or four passes) on the cases without windows or
+ * packed sequences, the same way. bf16 / fp16, D = 64 / 96 / 128, causal both
  * ways with Nq != Nk (keys past every row: tiles without blocks; rows without keys), unmasked, GQA / MQA, BSHD, N = 1,
  * windows and packed sequences aligned to 128 rows (bands), walks at the SM count (256 and 512 tiles).
  *
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h" /* the accumulate-mode block calls (the ring's) */
 #include "gpu_test.h"
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -80,6 +83,60 @@ static int all_finite(const double *x, size_t n) {
 }
 
 static jfa_context_t *g_det; /* JFA_FLAG_DETERMINISTIC */
+
+/* Accumulate mode (the ring's block calls: float32 dQ, dK, dV added into), cases without windows or packed sequences:
+   the backward over the whole keys into zeroed accumulators, non-persistent and persistent on a few CTAs (its float32
+   epilogue tiles in one, two or four passes at D = 64, 96, 128). dK and dV bitwise equal (each added once to zero),
+   dQ within a quarter of the tolerance, the route, and against float64 where the case has its reference. */
+static void run_accumulate(int ci, const pcase_t *c, jfa_context_t *gpu, gbuf_t *q, gbuf_t *k, gbuf_t *v, gbuf_t *dout,
+                           gbuf_t *o, gbuf_t *lse, const double *rdq, const double *rdk, const double *rdv,
+                           const char *ctas, int route_known) {
+  if (c->wl != UNB || c->wr != UNB || c->nseq > 0) return;
+  jfa_problem_t p;
+  memset(&p, 0, sizeof(p));
+  p.B = c->B, p.Hq = c->Hq, p.Hkv = c->Hkv, p.Nq = c->Nq, p.Nk = c->Nk, p.D = c->D;
+  p.scale = 1.0 / sqrt((double)c->D);
+  p.causal = c->mask != NONE;
+  p.q_pos0 = c->mask == BR ? c->Nk - c->Nq : 0;
+  const double tol = gt_tol(c->dt);
+  gbuf_t delta = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1);
+  gt_ok(jfa_cuda_attention_delta(gpu, &p, &o->t, &dout->t, &delta.t), "attention_delta");
+  gbuf_t dq = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, c->D), dk = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hkv, c->Nk, c->D),
+         dv = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hkv, c->Nk, c->D);
+  const size_t nq = dq.n, nk = dk.n;
+  double *sdq = malloc(nq * 8), *sdk = malloc(nk * 8), *sdv = malloc(nk * 8);
+  const char *pers[2] = {"0", "1"}, *nctas[2] = {NULL, ctas};
+  char nm[192];
+  for (int run = 0; run < 2; ++run) {
+    gt_set_env("JFA_SM90_BWD_PERSIST", pers[run]);
+    gt_set_env("JFA_TUNE_SM90_CTAS", nctas[run]);
+    gt_ok(jfa_cuda_fill(gpu, &dq.t, 0.0), "fill");
+    gt_ok(jfa_cuda_fill(gpu, &dk.t, 0.0), "fill");
+    gt_ok(jfa_cuda_fill(gpu, &dv.t, 0.0), "fill");
+    gt_ok(jfa_cuda_attention_backward_block(gpu, &p, &q->t, &k->t, &v->t, &dout->t, &lse->t, &delta.t, &dq.t, &dk.t,
+                                            &dv.t, 1),
+          "attention_backward_block(accumulate)");
+    gb_get(&dq), gb_get(&dk), gb_get(&dv);
+    snprintf(nm, sizeof nm, "case %d accumulate (%s)", ci, run ? "persistent, few CTAs" : "non-persistent");
+    if (route_known) gt_check_bwd_route(gpu, nm, GT_ROUTE_PERSIST, run ? GT_ROUTE_PERSIST : 0);
+    if (rdq) {
+      char m2[224];
+      snprintf(m2, sizeof m2, "%s dQ", nm), gt_compare(m2, dq.val, rdq, nq, tol);
+      snprintf(m2, sizeof m2, "%s dK", nm), gt_compare(m2, dk.val, rdk, nk, tol);
+      snprintf(m2, sizeof m2, "%s dV", nm), gt_compare(m2, dv.val, rdv, nk, tol);
+    }
+    if (run == 0) {
+      memcpy(sdq, dq.val, nq * 8), memcpy(sdk, dk.val, nk * 8), memcpy(sdv, dv.val, nk * 8);
+    } else {
+      snprintf(nm, sizeof nm, "case %d accumulate: dK, dV bitwise the non-persistent kernel's", ci);
+      tu_expect(nm, !memcmp(sdk, dk.val, nk * 8) && !memcmp(sdv, dv.val, nk * 8));
+      snprintf(nm, sizeof nm, "case %d accumulate: dQ against the non-persistent kernel's", ci);
+      gt_compare(nm, dq.val, sdq, nq, tol / 4);
+    }
+  }
+  free(sdq), free(sdk), free(sdv);
+  gb_free(&delta), gb_free(&dq), gb_free(&dk), gb_free(&dv);
+}
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const pcase_t *c = &cases[ci];
@@ -156,6 +213,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       gt_compare(nm, dq.val, sdq, nq, tol / 4);
     }
   }
+  run_accumulate(ci, c, gpu, &q, &k, &v, &dout, &o, &lse, rdq, rdk, rdv, ctas, route_known);
   if (c->det) {
     /* deterministic: the kernel without its dQ (simt's), persistent (few CTAs) against non-persistent, bitwise */
     for (int run = 0; run < 2; ++run) {

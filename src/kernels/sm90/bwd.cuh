@@ -269,13 +269,17 @@ struct Sm90Bwd {
   static constexpr uint32_t BAR_OFF = DFL_OFF + DFL_BYTES; /* full[ST], empty[ST], kv, bfree[NTILE] */
   static constexpr size_t SMEM = BAR_OFF + 8 * NBAR + 1024; /* + slack to align the base */
   static_assert(SMEM == smem_for(NDS), "sm90 backward layout");
-  /* PERSIST (the persistent unmasked kernel, bwd_sm90a_kernel): the epilogue's [key][column] 16-bit tiles of dK and dV,
-     rows of EPI_P bytes (16 more than D's: conflict-free fragment writes), in the dS buffers and the dQ staging
-     buffers (EPI_BYTES from DS_OFF), since K, V and the stages may already hold the next tile's: both tiles at once
-     where they fit (EPI_ONE: D = 64, 96), else dK's then dV's (D = 128) */
-  static constexpr uint32_t EPI_P = 2 * D + 16, EPI_TILE = BN * EPI_P, EPI_BYTES = NDS * DS_BYTES + NWG * DQ_BYTES;
-  static constexpr bool EPI_ONE = 2 * EPI_TILE <= EPI_BYTES;
-  static_assert(!PERSIST || (!MASKED && !CS && !XS && NWG == 2 && OVL && X_BYTES == 0 && EPI_TILE <= EPI_BYTES),
+  /* PERSIST (the persistent unmasked kernel, bwd_sm90a_kernel): the epilogue's [key][column] tiles of dK and dV in
+     the dS buffers and the dQ staging buffers (EPI_BYTES from DS_OFF), since K, V and the stages may already hold the
+     next tile's: 16-bit rows of EPI_P bytes (16 more than D's: conflict-free fragment writes), or in accumulate mode
+     float32 rows of EPI_P4 (32 more). A pass stages epi_tensors(P) of the two (both, or dK then dV) for epi_rows(P)
+     of the BN keys (all, or one consumer's 64): 16-bit one pass at D = 64 / 96, two at 128; float32 one at 64, two
+     at 96, four at 128. */
+  static constexpr uint32_t EPI_P = 2 * D + 16, EPI_P4 = 4 * D + 32, EPI_BYTES = NDS * DS_BYTES + NWG * DQ_BYTES;
+  __host__ __device__ static constexpr int epi_rows(uint32_t P) { return (size_t)BN * P <= EPI_BYTES ? BN : 64; }
+  __host__ __device__ static constexpr int epi_tensors(uint32_t P) { return 2 * (size_t)epi_rows(P) * P <= EPI_BYTES ? 2 : 1; }
+  static_assert(!PERSIST || (!MASKED && !CS && !XS && NWG == 2 && OVL && X_BYTES == 0 &&
+                             (size_t)epi_rows(EPI_P4) * EPI_P4 <= EPI_BYTES),
                 "PERSIST: the unmasked kernel of two consumers in the overlapped order (SPLITO, TMAO)");
   /* DENSE with a 16-bit additive mask (the launch's SMEM_BIAS bytes instead of SMEM): one bias tile per block-map
      tile after the barriers, BM rows x its 64 keys as TMA's 128-byte swizzle writes them (row r's 16-byte chunk c at
@@ -1411,35 +1415,53 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIS
        per-fragment 2-byte stores took ~21000 cycles a CTA at D = 128, 5 blocks' time; ~3900 this way: the backward
        +6% at N = 4096, +9% causal, +8% in a causal window). Accumulate mode (float32 accumulators) the same way in
        float32 where a.acc_vec (tiles.h kSm90BwdAccVec: on since the sixteenth session). Else, and under tuning
-       builds' JFA_TUNE_BWD_OLD=1, the fragments' elements stored (or added) one by one. PERSIST (launch_bwd_sm90a:
-       only where a.kv_vec16, not accumulate mode): the same 16-bit tiles in the dS and dQ staging buffers (K, V and
-       the stages may hold the next tile's already), both at once where they fit (C::EPI_ONE), else dK's then dV's. */
+       builds' JFA_TUNE_BWD_OLD=1, the fragments' elements stored (or added) one by one. PERSIST (sm90_bwd_persist:
+       only where a.kv_vec16): the same tiles (16-bit, or float32 added in accumulate mode) in the dS and dQ staging
+       buffers (K, V and the stages may hold the next tile's already), in passes of C::epi_tensors tensors and
+       C::epi_rows keys where both tensors of all keys do not fit. */
     if constexpr (PERSIST) {
-      constexpr uint32_t P = C::EPI_P;
-      unsigned char *tile = gbase + C::DS_OFF;
-      const int kl = (int)(nw0 - n0) + wq * 16 + g;
-      /* pass 0: every consumer is past its last dQ products (which read both consumers' dS under SPLIT) and its
-         issuer past its reduce-adds' reads of its staging buffer (above); pass 1: every thread has stored dK */
+      /* ACC: accumulate mode (the ring's float32 dK / dV accumulators, added) */
+      auto epilogue = [&](auto acc_t) {
+        constexpr bool ACC = decltype(acc_t)::value;
+        typedef typename std::conditional<ACC, float, T>::type E;
+        constexpr uint32_t P = ACC ? C::EPI_P4 : C::EPI_P;
+        constexpr int RP = C::epi_rows(P), NTP = C::epi_tensors(P); /* rows and tensors a pass */
+        unsigned char *tile = gbase + C::DS_OFF;
+        const int kl = (int)(nw0 - n0) + wq * 16 + g; /* this thread's first key in the CTA's (and kl + 8) */
+#pragma unroll 1
+        for (int t0 = 0; t0 < 2; t0 += NTP)
+#pragma unroll 1
+          for (int r0 = 0; r0 < BN; r0 += RP) {
+            /* every consumer is past its last dQ products (which read both consumers' dS under SPLIT) and its
+               issuer past its reduce-adds' reads of its staging buffer (above), or past the pass before's stores */
+            named_bar_sync(7, 128 * C::NWG);
+            if (kl >= r0 && kl < r0 + RP) { /* the pass's rows: this warpgroup's 64 keys or all BN (uniform) */
 #pragma unroll
-      for (int pass = 0; pass < (C::EPI_ONE ? 1 : 2); ++pass) {
-        named_bar_sync(7, 128 * C::NWG);
+              for (int t = 0; t < NTP; ++t)
 #pragma unroll
-        for (int rr = 0; rr < 2; ++rr)
+                for (int rr = 0; rr < 2; ++rr)
 #pragma unroll
-          for (int dt = 0; dt < DT; ++dt) {
-            const uint32_t off = (uint32_t)(kl + rr * 8) * P + (uint32_t)(dt * 8 + 2 * t4) * 2;
-            if (pass == 0) *(uint32_t *)(tile + off) = pack2<T>(dk[dt][rr * 2] * a.scale, dk[dt][rr * 2 + 1] * a.scale);
-            if (pass == 1 || C::EPI_ONE)
-              *(uint32_t *)(tile + (C::EPI_ONE ? C::EPI_TILE : 0) + off) = pack2<T>(dv[dt][rr * 2], dv[dt][rr * 2 + 1]);
+                  for (int dt = 0; dt < DT; ++dt) {
+                    const bool isk = t0 + t == 0;
+                    const float x0 = isk ? dk[dt][rr * 2] * a.scale : dv[dt][rr * 2];
+                    const float x1 = isk ? dk[dt][rr * 2 + 1] * a.scale : dv[dt][rr * 2 + 1];
+                    unsigned char *at = tile + (uint32_t)t * RP * P + (uint32_t)(kl - r0 + rr * 8) * P +
+                                        (uint32_t)(dt * 8 + 2 * t4) * (uint32_t)sizeof(E);
+                    if constexpr (ACC) *(float2 *)at = make_float2(x0, x1);
+                    else *(uint32_t *)at = pack2<T>(x0, x1);
+                  }
+            }
+            named_bar_sync(7, 128 * C::NWG);
+#pragma unroll
+            for (int t = 0; t < NTP; ++t)
+              tile_store16<E, D, ACC>(tile + (uint32_t)t * RP * P, P, RP, t0 + t == 0 ? a.dk : a.dv, b, hk, n0 + r0,
+                                      p.Nk, (int)threadIdx.x - 128, 128 * C::NWG);
           }
+        /* every thread has read the tiles: the next tile's dS and dQ staging may overwrite them */
         named_bar_sync(7, 128 * C::NWG);
-        if (pass == 0) tile_store16<T, D>(tile, P, BN, a.dk, b, hk, n0, p.Nk, (int)threadIdx.x - 128, 128 * C::NWG);
-        if (pass == 1 || C::EPI_ONE)
-          tile_store16<T, D>(tile + (C::EPI_ONE ? C::EPI_TILE : 0), P, BN, a.dv, b, hk, n0, p.Nk,
-                             (int)threadIdx.x - 128, 128 * C::NWG);
-      }
-      /* every thread has read the tiles: the next tile's dS and dQ staging may overwrite them */
-      named_bar_sync(7, 128 * C::NWG);
+      };
+      if (a.accumulate) epilogue(std::true_type{});
+      else epilogue(std::false_type{});
     } else if (a.kv_vec16 && !a.accumulate && a.tune_old != 1) {
       constexpr uint32_t P = (uint32_t)D * 2 + 16; /* a row's bytes: 16 more than D's, conflict-free fragment writes */
       static_assert((size_t)BN * P <= (size_t)ST * C::STAGE_BYTES && (size_t)BN * P <= 2 * (size_t)C::K_BYTES,
@@ -1579,8 +1601,7 @@ template <int D, int BN> static inline bool sm90_bwd_band(const BwdArgs &a) {
 
 /* Whether a call the unmasked kernel takes (D = 64, 96, 128: unmasked, causal, bands) runs persistent (PERSIST): tiles.h
    kSm90BwdPersist up to kSm90BwdPersistMaxNk keys, JFA_SM90_BWD_PERSIST=1 / 0 per call overriding it (1: at every key
-   count); never in accumulate mode (its float32 epilogue tile needs K's, V's and the stages' bytes), without 16-byte
-   dK / dV rows (a.kv_vec16: the epilogue's tile stores), without the device's SM count or under tuning builds'
+   count); accumulate mode too (its float32 tiles in up to four passes); never without 16-byte dK / dV rows (a.kv_vec16: the epilogue's tile stores), without the device's SM count or under tuning builds'
    JFA_TUNE_BWD_OLD; and within the 32-bit walk (the kernel's tl, tk and its producer's counts): fewer than 2^29 tiles
    of BN keys (the walk's last tl stays below 3 x 2^29), Nq below 2^30 and a tile's blocks (GQA heads x query blocks of
    BM rows) below 2^30. */
@@ -1588,7 +1609,7 @@ template <int BN, int BM> static inline bool sm90_bwd_persist(const BwdArgs &a) 
   if (!env_switch(kSm90BwdPersist && a.p.Nk <= kSm90BwdPersistMaxNk, "JFA_SM90_BWD_PERSIST")) return false;
   const int64_t ntiles = (a.p.Nk + BN - 1) / BN * a.p.Hkv * a.p.B;
   const int64_t blocks = ((a.p.Nq + BM - 1) / BM + 1) * (a.p.Hq / a.p.Hkv);
-  return a.nsm > 0 && !a.accumulate && a.kv_vec16 && a.tune_old == 0 && ntiles < (1 << 29) && a.p.Nq < (1 << 30) &&
+  return a.nsm > 0 && a.kv_vec16 && a.tune_old == 0 && ntiles < (1 << 29) && a.p.Nq < (1 << 30) &&
          blocks < (1 << 30);
 }
 

@@ -500,8 +500,8 @@ static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
  *  persistent by default for calls of up to kSm90BwdPersistMaxNk keys: min(SMs, tiles) CTAs walking the tiles, the
  *  next tile's K, V and first stages loaded while the consumers store a tile's dK and dV (through the dS and dQ
  *  staging buffers), so that short sequences (packed ones, N <= 4096) stop paying each CTA's fill and drain (the
- *  thirteenth session's fit: ~2.4 blocks of 128 rows a CTA at D = 64, ~3.5 at D = 128). Not in accumulate mode (the
- *  ring's) or without 16-byte dK / dV rows (kv_vec16). JFA_SM90_BWD_PERSIST=1 / 0 per call overrides (1: at every key
+ *  thirteenth session's fit: ~2.4 blocks of 128 rows a CTA at D = 64, ~3.5 at D = 128). Accumulate mode (the ring's)
+ *  too; not without 16-byte dK / dV rows (kv_vec16). JFA_SM90_BWD_PERSIST=1 / 0 per call overrides (1: at every key
  *  count). Off: written in the twenty-eighth session without a GPU (its protocol model: bench/bwd_persist_protocol.py);
  *  not yet run, so neither its tests nor its speed are known. */
 static constexpr bool kSm90BwdPersist = false;
