@@ -4,7 +4,9 @@ math at the edges (or raises a clear jfa error where jfa does not compute a term
 NaN in any input, tangent, dO or mask row propagates to what it touches and nowhere
 else; scale=0 and negative scales; integer masks refused; masks that require grad
 or carry a tangent refused; masks broadcast against the caller's batch axes;
-window=int refused; L = 0 and S = 0; the Triton package's module names. (Second
+window=int refused; L = 0 and S = 0; the Triton package's module names; and (the
+twenty-eighth session's audit) tensors with the neg bit, the drop-in's exact signature, zero-size
+axes past 4-d, SDPA's mask dtypes, a NaN at a masked key, the older vmap's forward mode. (Second
 order: test_second_order.py.) The references are float64 plain torch ops
 (conftest.reference).
 """
@@ -271,3 +273,95 @@ def test_empty_sequences_second_order(L, S):
     q = torch.randn(1, 2, L, 4, dtype=torch.float64, requires_grad=True)
     h = torch.autograd.functional.hessian(lambda x: (jt.attention(x, k, k) ** 2).sum(), q)
     assert h.shape == q.shape * 2 and h.abs().sum().item() == 0.0
+
+
+# ---- the twenty-eighth session's audit: lazy negation, the drop-in's signature, zero sizes past 4-d, mask dtypes,
+# NaN at masked keys, the older vmap's forward mode ---------------------------------------------------------------
+
+def _neg_view(shape, gen):
+    """A real float64 tensor with PyTorch's neg bit set (z.conj().imag): its storage holds minus its values."""
+    z = torch.complex(torch.randn(shape, generator=gen, dtype=torch.float64),
+                      torch.randn(shape, generator=gen, dtype=torch.float64))
+    t = z.conj().imag
+    assert t.is_neg()
+    return t
+
+
+def test_neg_bit_tensors_read_as_values(gen):
+    """q, k, v, a float mask and dO with the neg bit give what their values give (the math on clones)."""
+    q, k, v = (_neg_view((2, 3, 5, 8), gen) for _ in range(3))
+    mask, do = _neg_view((5, 5), gen), _neg_view((2, 3, 5, 8), gen)
+    qc, kc, vc, mc, doc = (t.clone() for t in (q, k, v, mask, do))
+    assert relerr(jt.attention(q, k, v, attn_mask=mask), reference(qc, kc, vc, attn_mask=mc)) < 1e-12
+    xs = [x.clone().requires_grad_() for x in (qc, kc, vc)]
+    jt.attention(*xs, is_causal=True).backward(do)
+    xr = [x.clone().requires_grad_() for x in (qc, kc, vc)]
+    reference(*xr, is_causal=True).backward(doc)
+    for a, b in zip(xs, xr):
+        assert relerr(a.grad, b.grad) < 1e-12
+
+
+def test_jvp_attention_signature():
+    """The drop-in takes the Triton package's signature, positional tuning arguments included, and raises
+    TypeError for any other keyword (SDPA's is_causal or scale would otherwise be dropped silently)."""
+    from jfa.torch.jvp_attention import JVPAttn, attention
+    q = torch.randn(1, 2, 7, 8, dtype=torch.float64)
+    o = attention(q, q, q, None, 0.0, True, 0.3, False, False)  # ..., causal, sm_scale, warp_specialize, USE_TMA
+    assert relerr(o, reference(q, q, q, is_causal=True, scale=0.3)) < 1e-12
+    assert relerr(JVPAttn.fwd_dual(q, q, q, causal=True, warp_specialize=False, USE_TMA=False),
+                  reference(q, q, q, is_causal=True)) < 1e-12
+    for kw in ({"is_causal": True}, {"scale": 0.1}, {"verify_attn_mask": True}):
+        with pytest.raises(TypeError):
+            attention(q, q, q, **kw)
+        with pytest.raises(TypeError):
+            JVPAttn.fwd_dual(q, q, q, **kw)
+
+
+@pytest.mark.parametrize("shape_q,shape_kv", [((2, 3, 2, 0, 8), (2, 3, 2, 5, 8)), ((2, 3, 0, 4, 8), (2, 3, 0, 5, 8)),
+                                             ((2, 0, 2, 4, 8), (2, 0, 2, 5, 8))])
+def test_empty_dims_past_4d(shape_q, shape_kv):
+    """Inputs of more than 4 dims with a zero-size axis: zeros of the output's shape, a mask too."""
+    q = torch.randn(shape_q, dtype=torch.float64)
+    k, v = torch.randn(shape_kv, dtype=torch.float64), torch.randn(shape_kv, dtype=torch.float64)
+    o = jt.attention(q, k, v)
+    assert o.shape == shape_q and o.abs().sum().item() == 0.0
+    mask = torch.ones(shape_q[:-1] + (shape_kv[-2],), dtype=torch.bool)
+    assert jt.attention(q, k, v, attn_mask=mask).shape == shape_q
+
+
+def test_mask_dtype_as_sdpa():
+    """A floating point mask must be float32 or the query's dtype (SDPA's rule): a float64 mask on a float32
+    query raises instead of being rounded (a -1e300 bias would become -inf there)."""
+    q = torch.randn(1, 2, 4, 8, dtype=torch.float32)
+    with pytest.raises(TypeError, match="float32 or the query's dtype"):
+        jt.attention(q, q, q, attn_mask=torch.zeros(4, 4, dtype=torch.float64))
+    qd = q.double()
+    with pytest.raises(TypeError, match="float32 or the query's dtype"):
+        jt.attention(qd, qd, qd, attn_mask=torch.zeros(4, 4, dtype=torch.float16))
+    m = torch.randn(4, 4, dtype=torch.float32)
+    assert relerr(jt.attention(qd, qd, qd, attn_mask=m), reference(qd, qd, qd, attn_mask=m.double())) < 1e-12
+
+
+def test_nan_at_a_masked_key_stays_there():
+    """The documented convention (README, attention's docstring): a key that a row cannot see is never read for
+    that row, so a NaN in v or k at key j reaches only the rows that see j (FlashAttention's convention; SDPA's
+    math backend spreads it through 0 * NaN)."""
+    q, k, v = (torch.randn(1, 2, 6, 8, dtype=torch.float64) for _ in range(3))
+    for at in ("k", "v"):
+        kk, vv = k.clone(), v.clone()
+        (kk if at == "k" else vv)[0, 0, 3, 1] = float("nan")
+        o = jt.attention(q, kk, vv, is_causal=True)
+        assert torch.isfinite(o[0, 0, :3]).all(), at  # rows 0..2 cannot see key 3
+        assert torch.isnan(o[0, 0, 3:]).any(dim=-1).all(), at  # rows 3..5 see it
+        assert torch.isfinite(o[0, 1]).all(), at
+
+
+def test_older_vmap_forward_mode_refused_clearly():
+    """torch.autograd.functional's forward-mode strategies with vectorize=True batch the tangents with PyTorch's
+    older vmap (no storage): a jfa error that names the alternatives, not a data-pointer error."""
+    q, k, v = (torch.randn(1, 2, 4, 8, dtype=torch.float64) for _ in range(3))
+    with pytest.raises(RuntimeError, match="older vmap"):
+        torch.autograd.functional.jacobian(lambda a: jt.attention(a, k, v), q, vectorize=True,
+                                           strategy="forward-mode")
+    j = torch.autograd.functional.jacobian(lambda a: jt.attention(a, k, v), q)  # reverse mode: fine
+    assert j.shape == q.shape * 2

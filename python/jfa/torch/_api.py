@@ -3,6 +3,8 @@ _api.py - jfa.torch.attention (the signature and semantics of
 torch.nn.functional.scaled_dot_product_attention) and the Triton JVP package's
 names (JVPAttn.fwd, JVPAttn.fwd_dual, fwd_dual).
 """
+import math
+
 import torch
 
 from .. import _lib
@@ -23,7 +25,7 @@ def _to4d(t):
         return t.unsqueeze(0).unsqueeze(0)
     if d < 2:
         raise ValueError("jfa: attention inputs need at least 2 dims (L, E), got shape %s" % (tuple(t.shape),))
-    return t.reshape((-1,) + tuple(t.shape[-3:]))
+    return t.reshape((math.prod(t.shape[:-3]),) + tuple(t.shape[-3:]))  # not -1: a zero-size H, L or E
 
 
 _UNBOUNDED = (_lib.WINDOW_UNBOUNDED, _lib.WINDOW_UNBOUNDED)
@@ -74,10 +76,14 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     (added to the scores), broadcastable to (N..., Hq, L, S) as in SDPA; a constant: a mask
     that requires grad or carries a forward-mode tangent is refused. is_causal: causal mask
     aligned `causal_alignment` ("top_left" as PyTorch, or "bottom_right" as FlashAttention).
-    scale: None = 1/sqrt(E), else used as given (0 and negative included). enable_gqa: allow
-    Hkv dividing Hq. window: (left, right) sliding window in tokens (None or -1 = unbounded
-    side; a single int is refused). dropout_p must be 0. L = 0 or S = 0 give O = 0 with zero
-    gradients and tangents. NaN in any input, tangent or dO propagates to what it touches.
+    scale: None = 1/sqrt(E), else used as given (0 and negative included; |scale| above 2^16,
+    JFA_SCALE_MAX, is refused). enable_gqa: allow Hkv dividing Hq. window: (left, right) sliding
+    window in tokens (None or -1 = unbounded side; a single int is refused). dropout_p must be 0.
+    attn_mask with is_causal=True: both apply (SDPA refuses the pair). L = 0 or S = 0 give O = 0
+    with zero gradients and tangents. A fully masked row gives O = 0 (SDPA >= 2.5's rule). NaN in
+    any input, tangent or dO propagates to the outputs it reaches through visible (query, key)
+    pairs; a key that a row cannot see is never read for that row (FlashAttention's convention:
+    SDPA's math backend would spread a NaN there through 0 * NaN).
 
     Differentiable in reverse mode, in forward mode (dual tensors, torch.func.jvp) and
     both at once; the primal and the tangent come from one fused kernel call; second order
@@ -106,14 +112,14 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
         if q.numel() == 0 or k.shape[2] == 0:  # O = 0 (_NoKeys): the eager path
             return _attention_eager(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
                                     causal_alignment, window)
-        m = None if attn_mask is None else _prepare_mask(attn_mask, query, key, q.dtype, forward_ad=False)
+        m = None if attn_mask is None else _prepare_mask(attn_mask, query, key, forward_ad=False)
         o = _ops.attend(q, k, v, m, None, None, _ops.check_scale(scale), mode, _window(window), enable_gqa)
         out_shape = qs[:-1] + vs[-1:]
         return o if o.shape == out_shape else o.reshape(out_shape)
     if attn_mask is None:
         cfg = _config(scale, mode, window)
     else:
-        cfg = _core.Config(scale, mode, _prepare_mask(attn_mask, query, key, q.dtype), _window(window))
+        cfg = _core.Config(scale, mode, _prepare_mask(attn_mask, query, key), _window(window))
     o = _attend(q, k, v, cfg, enable_gqa)
     out_shape = qs[:-1] + vs[-1:]
     return o if o.shape == out_shape else o.reshape(out_shape)
@@ -129,7 +135,7 @@ def _mask_error(what):
         "mask (attn_mask.detach()) or use math attention for a learned bias." % what)
 
 
-def _prepare_mask(attn_mask, query, key, qdtype, forward_ad=True):
+def _prepare_mask(attn_mask, query, key, forward_ad=True):
     """The dense mask as a 4-d (B|1, H|1, L, S) tensor: bool, or additive in float32 / q's dtype.
 
     Broadcasts as SDPA does against (N..., Hq, L, S) of the caller's shapes (batch axes too).
@@ -140,6 +146,10 @@ def _prepare_mask(attn_mask, query, key, qdtype, forward_ad=True):
         raise TypeError("jfa: attn_mask has dtype %s; as in F.scaled_dot_product_attention it must be boolean "
                         "(True = attend) or floating point (added to the scores): use mask.bool() for a 0/1 "
                         "mask, or mask.to(query.dtype) for a bias" % attn_mask.dtype)
+    if attn_mask.dtype != torch.bool and attn_mask.dtype not in (torch.float32, query.dtype):
+        raise TypeError("jfa: attn_mask has dtype %s; as in F.scaled_dot_product_attention a floating point mask "
+                        "must be float32 or the query's dtype (%s): use mask.to(query.dtype)"
+                        % (attn_mask.dtype, query.dtype))
     if attn_mask.device != query.device:
         raise ValueError("jfa: attn_mask is on %s but query is on %s" % (attn_mask.device, query.device))
     m, tangent = _core._unpack_dual(attn_mask) if forward_ad else (attn_mask, None)
@@ -147,13 +157,12 @@ def _prepare_mask(attn_mask, query, key, qdtype, forward_ad=True):
         raise _mask_error("carries a forward-mode tangent (a dual tensor)")
     if m.requires_grad and torch.is_grad_enabled():
         raise _mask_error("requires grad")
+    m = m.resolve_neg()  # a lazily negated mask (the neg bit): its values (jfa reads the storage; the Config holds m)
     target = tuple(query.shape[:-1]) + (key.shape[-2],)  # (N..., Hq, L, S)
     ms = tuple(m.shape)
     if len(ms) > len(target) or any(a != 1 and a != b for a, b in zip(reversed(ms), reversed(target))):
         raise ValueError("jfa: attn_mask of shape %s does not broadcast to %s (query %s, key %s: (N..., L, S))"
                          % (ms, target, tuple(query.shape), tuple(key.shape)))
-    if m.dtype != torch.bool and m.dtype not in (torch.float32, qdtype):
-        m = m.to(qdtype if qdtype != torch.bfloat16 and qdtype != torch.float16 else torch.float32)
     shape = (1,) * (max(len(target), 4) - len(ms)) + ms
     if shape != ms:
         m = m.reshape(shape)
@@ -164,7 +173,7 @@ def _prepare_mask(attn_mask, query, key, qdtype, forward_ad=True):
         else:
             if lead != tlead:
                 m = m.expand(tlead + shape[-3:])
-            m = m.reshape((-1,) + shape[-3:])  # a copy when the batch axes do not merge
+            m = m.reshape((math.prod(tlead),) + shape[-3:])  # a copy when the batch axes do not merge
     L, S = target[-2], target[-1]
     if m.shape[2] != L or m.shape[3] != S:  # broadcast query / key axes as zero-stride views
         m = m.expand(m.shape[0], m.shape[1], L, S)
@@ -264,19 +273,24 @@ def _offsets_arg(cu, total, name):
     return _offsets(cu, total, name)
 
 
-def fwd_dual(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, **_ignored):
-    """The Triton JVP package's JVPAttn.fwd_dual: attention on (possibly dual) tensors."""
+def fwd_dual(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, warp_specialize=True,
+             USE_TMA=True):
+    """The Triton JVP package's JVPAttn.fwd_dual: attention on (possibly dual) tensors, with its
+    signature (positional order included); its tuning arguments warp_specialize and USE_TMA are
+    accepted and ignored, and any other keyword (SDPA's is_causal or scale, say) is a TypeError, as
+    there, not silently dropped."""
     return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
 
 
 class JVPAttn:
-    """Drop-in for the Triton package's JVPAttn entry points (fwd, fwd_dual).
-
-    Their tuning arguments (warp_specialize, USE_TMA, verify_attn_mask) are accepted
-    and ignored."""
+    """Drop-in for the Triton package's JVPAttn entry points (fwd, fwd_dual), with their signatures:
+    (q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, warp_specialize=True,
+    USE_TMA=True); the tuning arguments are accepted and ignored. The autograd.Function's own
+    JVPAttn.apply is not provided (fwd and fwd_dual are that package's entry points)."""
 
     @staticmethod
-    def fwd(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, **_ignored):
+    def fwd(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, warp_specialize=True,
+            USE_TMA=True):
         return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
 
     fwd_dual = staticmethod(fwd_dual)

@@ -13,6 +13,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 from .. import _lib
+from ._function import legacy_batched
 
 _DTYPES = {torch.float64: _lib.DTYPE_FLOAT64, torch.float32: _lib.DTYPE_FLOAT32,
            torch.float16: _lib.DTYPE_FLOAT16, torch.bfloat16: _lib.DTYPE_BFLOAT16, torch.bool: _lib.DTYPE_BOOL}
@@ -51,13 +52,18 @@ _get_level = getattr(_FUNCTORCH, "maybe_get_level", None)
 
 def _storage(t):
     """t, or real zeros for a ZeroTensor (forward AD's storage-less zero tangent, data_ptr() = 0,
-    which torch.func.hessian hands over for the directions that miss an input)."""
+    which torch.func.hessian hands over for the directions that miss an input), or t's values for a
+    lazily negated tensor (the neg bit, e.g. z.conj().imag of a complex z: its storage holds -t; jfa
+    reads storage, so it gets the negation materialised, as every torch op sees the values)."""
     if _IS_ZERO is not None and _IS_ZERO(t):
         return torch.zeros(t.shape, dtype=t.dtype, device=t.device)
+    if _IS_NEG is not None and _IS_NEG(t):
+        return t.resolve_neg()
     return t
 
 
 _IS_ZERO = getattr(torch.Tensor, "_is_zerotensor", None)
+_IS_NEG = getattr(torch.Tensor, "is_neg", None)
 
 
 def plain(t):
@@ -286,6 +292,11 @@ def unpack_inputs(q, k, v, enable_gqa):
     if qt is None and kt is None and vt is None:
         check_inputs((qp, kp, vp), ("query", "key", "value"), enable_gqa)
         return qp, kp, vp, None
+    if any(legacy_batched(t) for t in (qt, kt, vt)):
+        raise RuntimeError("jfa: the forward-mode tangents are batched by PyTorch's older vmap "
+                           "(torch.autograd.functional.jacobian / hessian with vectorize=True and a forward-mode "
+                           "strategy), which has no storage for jfa to read: use torch.func.jacfwd / hessian, "
+                           "or vectorize=False")
     qt = torch.zeros_like(qp) if qt is None else qt
     kt = torch.zeros_like(kp) if kt is None else kt
     vt = torch.zeros_like(vp) if vt is None else vt

@@ -10,6 +10,18 @@ with jfa prefer a boolean mask or -inf, which mask exactly), MIN_SEQUENCE_LENGTH
 (1: jfa takes any length), HAS_TENSOR_DESC and the device queries (is_cuda,
 is_hip, supports_tma, supports_host_descriptor, is_blackwell), which describe the
 machine; jfa picks its kernels itself.
+
+attention / JVPAttn.fwd / JVPAttn.fwd_dual take that package's signature,
+(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None,
+warp_specialize=True, USE_TMA=True), the last two accepted and ignored; another
+keyword (SDPA's is_causal or scale) raises TypeError, as there. Differences:
+- a floating point attn_mask is added to the scaled scores, softmax(sm_scale QK^T +
+  mask), as F.scaled_dot_product_attention adds it; that package's kernels add it
+  before the scale, softmax(sm_scale (QK^T + mask)), so a float mask other than
+  0 / -inf (MASK_CONST's -1e2, say) weighs differently after the switch: a
+  MASK_CONST entry gets exp(-100) in jfa, exp(-100 sm_scale) there;
+- dropout_p must be 0 (that package samples dropout);
+- JVPAttn.apply, the autograd.Function's own entry there, is not provided.
 """
 import torch
 
