@@ -89,6 +89,24 @@ def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), di
         failures += not ok
         print("rank %d/%d %s %s %s: %s" % (rank, world, device, str(dtype)[6:], name,
               " ".join("%s %.2e" % kv for kv in errs.items()) + ("" if ok else "  FAIL")), flush=True)
+    if dtype in (torch.float32, torch.float64):
+        # lazily negated inputs and dO (PyTorch's neg bit: storage -x, values x) are read as their values
+        zn = lambda x: torch.complex(torch.zeros_like(x), -x).conj().imag
+        sh = lambda x: jt.shard(x, rank, world, "zigzag")
+        assert zn(q).is_neg()
+        loc = [sh(x).clone().requires_grad_() for x in (q, k, v)]
+        o = jt.ring_attention(*[zn(a) for a in loc], layout="zigzag", is_causal=True, enable_gqa=True)
+        o.backward(zn(sh(w)))
+        full = [x.detach().double().requires_grad_() for x in (q, k, v)]
+        rp = reference(*full, is_causal=True)
+        rp.backward(w.double())
+        errs = {"o": relerr(o, sh(rp))}
+        for n, a, b in zip(("dq", "dk", "dv"), loc, full):
+            errs[n] = relerr(a.grad, sh(b.grad))
+        ok = errs["o"] < tol and all(e < 2 * tol for e in errs.values())
+        failures += not ok
+        print("rank %d/%d %s %s neg-bit inputs and dO: %s" % (rank, world, device, str(dtype)[6:],
+              " ".join("%s %.2e" % kv for kv in errs.items()) + ("" if ok else "  FAIL")), flush=True)
     return failures
 
 

@@ -66,24 +66,29 @@ _IS_ZERO = getattr(torch.Tensor, "_is_zerotensor", None)
 _IS_NEG = getattr(torch.Tensor, "is_neg", None)
 
 
-def plain(t):
-    """The tensor under functorch's grad/jvp wrappers (whose storage jfa reads and writes); a
-    ZeroTensor becomes real zeros.
-
-    vmap's batched tensors are refused: they reach a jfa call only through a Function's vmap rule
-    (_vmap.py), which folds them into the batch dim first."""
+def _unwrapped(t):
+    """The tensor under functorch's grad/jvp wrappers (the same storage). vmap's batched tensors are
+    refused: they reach a jfa call only through a Function's vmap rule (_vmap.py), which folds them
+    into the batch dim first."""
     if t is None or _FUNCTORCH is None or (_get_level is not None and _get_level(t) == -1):
-        return t if t is None else _storage(t)  # a plain tensor (level -1): the common path
+        return t  # a plain tensor (level -1): the common path
     for _ in range(64):
         if _FUNCTORCH.is_batchedtensor(t):
             raise RuntimeError("jfa: a torch.vmap-batched tensor reached a jfa call outside its vmap rule "
                                "(torch.vmap is supported over attention and varlen_attention)")
         if not _wrapped(t):
-            return _storage(t)
+            return t
         t = _FUNCTORCH.get_unwrapped(t)
         if _get_level is not None and _get_level(t) == -1:
-            return _storage(t)
-    return _storage(t)
+            return t
+    return t
+
+
+def plain(t):
+    """The tensor under functorch's grad/jvp wrappers (whose storage jfa reads and writes); a
+    ZeroTensor becomes real zeros and a lazily negated tensor its values (_storage): new tensors,
+    which the caller holds while jfa reads them (jfa_tensor refuses them unresolved)."""
+    return t if t is None else _storage(_unwrapped(t))
 
 
 class _Context:
@@ -189,8 +194,13 @@ def jfa_tensor(t, name="tensor"):
     """A jfa_tensor_t view of a 4-d torch tensor (same storage, same strides).
 
     Under torch.func transforms, tensors made inside a call (our outputs) are functorch
-    wrappers too: the view is of the storage underneath, which the wrapper shares."""
-    t = plain(t)
+    wrappers too: the view is of the storage underneath, which the wrapper shares. A ZeroTensor or a
+    lazily negated tensor must have gone through plain first (held by the caller: the view would
+    otherwise be of a temporary's storage): an internal error here."""
+    t = _unwrapped(t)
+    if (_IS_ZERO is not None and _IS_ZERO(t)) or (_IS_NEG is not None and _IS_NEG(t)):
+        raise RuntimeError("jfa internal error: %s reached jfa_tensor unresolved (a zero or lazily negated tensor "
+                           "has no storage of its values: plain() it first and hold the result)" % name)
     if t.dim() != 4:
         raise ValueError("jfa: %s must be 4-d (batch, heads, seq, dim), got shape %s" % (name, tuple(t.shape)))
     sh, st = t.shape, t.stride()

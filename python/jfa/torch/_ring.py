@@ -279,7 +279,10 @@ def release():
 # ---- autograd ------------------------------------------------------------------------
 
 def _tensors(*ts):
-    return [None if t is None else _core.jfa_tensor(t) for t in ts]
+    """jfa_tensor views of ts (None kept), and the tensors they view (plain: a lazily negated or zero
+    tensor's values are new tensors), which the caller holds through its call."""
+    held = [_core.plain(t) for t in ts]
+    return [None if t is None else _core.jfa_tensor(t) for t in held], held
 
 
 def _ring_forward(ring, q, k, v, qd=None, kd=None, vd=None):
@@ -287,12 +290,14 @@ def _ring_forward(ring, q, k, v, qd=None, kd=None, vd=None):
     ring.ctx.bind_stream()
     o, lse = torch.empty_like(q), _core.new_stat(q)
     if qd is None:
-        a = _tensors(q, k, v, o, lse)
+        a, held = _tensors(q, k, v, o, lse)
         ring.comm.check(L.jfa_ring_forward(ring.handle, *[_core.ref(x) for x in a]))
+        del held
         return o, lse, None
     od = torch.empty_like(q)
-    a = _tensors(q, k, v, qd, kd, vd, o, lse, od)
+    a, held = _tensors(q, k, v, qd, kd, vd, o, lse, od)
     ring.comm.check(L.jfa_ring_forward_jvp(ring.handle, *[_core.ref(x) for x in a], None))
+    del held
     return o, lse, od
 
 
@@ -302,8 +307,9 @@ def _ring_backward(ring, q, k, v, o, lse, do):
     if do.dtype != q.dtype:
         do = do.to(q.dtype)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    a = _tensors(q, k, v, o, lse, do, dq, dk, dv)
+    a, held = _tensors(q, k, v, o, lse, do, dq, dk, dv)
     ring.comm.check(L.jfa_ring_backward(ring.handle, *[_core.ref(x) for x in a]))
+    del held
     return dq, dk, dv
 
 
