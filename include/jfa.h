@@ -148,7 +148,8 @@ typedef enum {
  * or q's dtype (float64 also on the CPU): an additive bias, S = scale Q K^T + bias
  * (as PyTorch's SDPA), added in the accumulation precision; -inf entries mask;
  * the bias is a constant of the call (no tangent, no gradient). Entries are not
- * scanned: +inf or NaN entries give NaN rows. The mask must not overlap an output.
+ * scanned: +inf or NaN entries at keys the other masks leave visible give NaN rows. The
+ * mask must not overlap an output.
  *
  * Sliding window: key j is visible to query i only if
  * -window_left <= pos_k(j) - pos_q(i) <= window_right (positions as in jfa_mask_t;
@@ -343,7 +344,11 @@ JFA_API jfa_status_t jfa_attention_params_init_versioned(jfa_attention_params_t 
  *
  * Outputs (here and in every call) may have any strides, padded or permuted or
  * interleaved (e.g. strides (87, 42, 1, 13) over shape (2, 2, 3, 5)), as long as no
- * two of their elements share an address. jfa decides this exactly when the
+ * two of their elements share an address. Different tensors of a call occupy disjoint
+ * byte ranges (from the lowest to the highest byte each spans): an output whose range
+ * meets an input's or another output's is refused, even where no element is shared
+ * (dq, dk, dv interleaved in one packed (B, S, 3, H, D) buffer, say); so are packed-
+ * sequence offsets stored inside an output. jfa decides this exactly when the
  * product of (2 n - 1) over the extents n > 1 other than the two largest is at
  * most 2^18 (so for every view of fewer than 2^32 elements). Beyond that a view
  * is accepted only if its strides, sorted ascending, each exceed the span

@@ -77,10 +77,31 @@ static jfa_status_t check_aliasing(const named_t *in, int nin, const named_t *ou
     JFA_CHECK(jfa_check_output_strides(out[i].t, out[i].name));
     for (int j = 0; j < nin; ++j)
       if (jfa_tensors_overlap(out[i].t, in[j].t))
-        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: output overlaps input %s", out[i].name, in[j].name);
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+                 "%s: output's byte range overlaps input %s's (the tensors of a call occupy disjoint byte ranges)",
+                 out[i].name, in[j].name);
     for (int j = 0; j < i; ++j)
       if (jfa_tensors_overlap(out[i].t, out[j].t))
-        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: output overlaps output %s", out[i].name, out[j].name);
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+                 "%s: output's byte range overlaps output %s's (the tensors of a call occupy disjoint byte ranges, "
+                 "so two outputs interleaved in one buffer are refused)", out[i].name, out[j].name);
+  }
+  return JFA_SUCCESS;
+}
+
+/* The packed-sequence offsets (host arrays the call reads while it writes its outputs) must not overlap an output. */
+static jfa_status_t check_offsets_aliasing(const jfa_problem_t *p, const named_t *out, int nout) {
+  if (p->nseq <= 0) return JFA_SUCCESS;
+  const int64_t *arr[2] = {p->cu_q, p->cu_k};
+  static const char *names[2] = {"params->cu_seqlens_q", "params->cu_seqlens_k"};
+  for (int a = 0; a < 2; ++a) {
+    const uintptr_t lo = (uintptr_t)arr[a], hi = lo + (uintptr_t)(p->nseq + 1) * sizeof(int64_t);
+    for (int i = 0; i < nout; ++i) {
+      if (!out[i].t || !out[i].t->data) continue;
+      uintptr_t olo, ohi;
+      byte_range(out[i].t, &olo, &ohi);
+      if (lo < ohi && olo < hi) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: overlaps output %s", names[a], out[i].name);
+    }
   }
   return JFA_SUCCESS;
 }
@@ -123,6 +144,8 @@ static jfa_status_t expect_data_dtype_supported(const jfa_tensor_t *t, const cha
   int ok = device == JFA_DEVICE_CPU ? (t->dtype == JFA_DTYPE_FLOAT64 || t->dtype == JFA_DTYPE_FLOAT32)
                                     : (t->dtype == JFA_DTYPE_FLOAT32 || t->dtype == JFA_DTYPE_FLOAT16 ||
                                        t->dtype == JFA_DTYPE_BFLOAT16);
+  if (!ok && t->dtype == JFA_DTYPE_BOOL) /* a mask's dtype only, on every backend */
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: dtype bool is a mask's (params->attn_mask), not attention data", name);
   if (!ok)
     JFA_FAIL(JFA_ERROR_UNSUPPORTED, "%s: dtype %s is not supported on %s", name, jfa_dtype_name(t->dtype),
              device == JFA_DEVICE_CPU ? "the CPU (float64, float32)" : "CUDA (float32, float16, bfloat16)");
@@ -204,9 +227,10 @@ static jfa_status_t resolve_dense(const jfa_tensor_t *m, jfa_dtype_t qdtype, jfa
   JFA_CHECK(jfa_check_tensor(m, name, device));
   if ((m->shape[0] != 1 && m->shape[0] != p->B) || (m->shape[1] != 1 && m->shape[1] != p->Hq) ||
       m->shape[2] != p->Nq || m->shape[3] != p->Nk)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: shape (%lld,%lld,%lld,%lld) must be (%lld or 1, %lld or 1, %lld, %lld)",
-             name, (long long)m->shape[0], (long long)m->shape[1], (long long)m->shape[2], (long long)m->shape[3],
-             (long long)p->B, (long long)p->Hq, (long long)p->Nq, (long long)p->Nk);
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: shape (%lld,%lld,%lld,%lld) must be (%lld%s, %lld%s, %lld, %lld)", name,
+             (long long)m->shape[0], (long long)m->shape[1], (long long)m->shape[2], (long long)m->shape[3],
+             (long long)p->B, p->B != 1 ? " or 1" : "", (long long)p->Hq, p->Hq != 1 ? " or 1" : "", (long long)p->Nq,
+             (long long)p->Nk);
   int ok = m->dtype == JFA_DTYPE_BOOL || m->dtype == JFA_DTYPE_FLOAT32 || m->dtype == qdtype ||
            (m->dtype == JFA_DTYPE_FLOAT64 && device == JFA_DEVICE_CPU);
   if (!ok)
@@ -227,7 +251,7 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa
   if (!isfinite(params->scale)) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->scale: %g is not finite", params->scale);
   if (fabs(params->scale) > JFA_SCALE_MAX)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
-             "params->scale: |%g| exceeds JFA_SCALE_MAX = 2^16 (the kernels' float32 running max would not resolve the scores)", params->scale);
+             "params->scale: |%.17g| exceeds JFA_SCALE_MAX = 2^16 (the kernels' float32 running max would not resolve the scores)", params->scale);
   p->scale = jfa_params_scale(params->scale, params->flags, p->D);
   p->causal = 0;
   p->q_pos0 = 0;
@@ -321,6 +345,7 @@ jfa_status_t jfa_validate_forward(const jfa_context_t *ctx, const jfa_attention_
   JFA_CHECK(check_aliasing(data_in, nin, outs, 4));
   named_t mask_in = {p->dmask, "params->attn_mask"};
   JFA_CHECK(check_aliasing(&mask_in, 1, outs, 4));
+  JFA_CHECK(check_offsets_aliasing(p, outs, 4));
   return JFA_SUCCESS;
 }
 
@@ -363,6 +388,7 @@ static jfa_status_t validate_backward_tables(const jfa_context_t *ctx, const jfa
   JFA_CHECK(check_aliasing(ins, nin, outs, nout));
   named_t mask_in = {p->dmask, "params->attn_mask"};
   JFA_CHECK(check_aliasing(&mask_in, 1, outs, nout));
+  JFA_CHECK(check_offsets_aliasing(p, outs, nout));
   return JFA_SUCCESS;
 }
 

@@ -42,7 +42,9 @@ static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, 
   if (m == -INFINITY) return; /* no visible key */
   double l = 0.0;
   for (int64_t j = 0; j < n; ++j) {
-    S[j] = exp(S[j] - m); /* S now holds unnormalised probabilities (0 where masked) */
+    /* S now holds unnormalised probabilities: -0.0 where masked (never read below), else exp(S - m) >= +0.0 (a
+       visible key whose probability underflows to +0.0 is still read: 0 * NaN in its V is NaN, as the math) */
+    S[j] = S[j] == -INFINITY ? -0.0 : exp(S[j] - m);
     l += S[j];
   }
   double inv = 1.0 / l;
@@ -52,7 +54,7 @@ static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, 
     muv *= inv;
   }
   for (int64_t j = 0; j < n; ++j) {
-    if (S[j] == 0.0) continue;
+    if (signbit(S[j])) continue; /* masked */
     double pj = S[j] * inv;
     const double *vj = V + j * D;
     for (int64_t d = 0; d < D; ++d) o[d] += pj * vj[d];

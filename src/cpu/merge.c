@@ -19,15 +19,19 @@ void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, d
   }
   double l = m + log(exp(la - m) + exp(lp - m));
   double wa = exp(la - l), wp = exp(lp - l);
+  /* an empty partial (lse = -inf) adds nothing; any other is weighed, its weight 0 where it underflows (0 * NaN
+     is NaN: a NaN in a partial far below the other is not dropped, as the math and the single call); a NaN
+     weight propagates */
+  const int ua = la != -INFINITY, up = lp != -INFINITY;
   double mu_new = 0.0;
-  if (jvp) mu_new = (wa != 0.0 ? wa * *mu : 0.0) + (wp != 0.0 ? wp * mu_p : 0.0);
+  if (jvp) mu_new = (ua ? wa * *mu : 0.0) + (up ? wp * mu_p : 0.0);
   for (int64_t d = 0; d < D; ++d) {
     double ov = 0.0, odv = 0.0;
-    if (wa != 0.0) { /* an empty partial adds nothing; a NaN weight propagates */
+    if (ua) {
       ov += wa * o[d];
       if (jvp) odv += wa * (od[d] + (*mu - mu_new) * o[d]);
     }
-    if (wp != 0.0) {
+    if (up) {
       ov += wp * o_p[d];
       if (jvp) odv += wp * (od_p[d] + (mu_p - mu_new) * o_p[d]);
     }

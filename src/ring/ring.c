@@ -174,12 +174,27 @@ int jfa_ring_fuse_pairs(const jfa_ring_t *r, int owner, jfa_ring_pair_t *pairs, 
   return 1;
 }
 
+/* A code of the agreement's call site (its `what`), so that ranks in different ring calls see it differ. */
+static int64_t agree_code(const char *what) {
+  uint64_t h = 5381;
+  for (const char *c = what; *c; ++c) h = h * 33 + (unsigned char)*c;
+  return (int64_t)(h & 0x7fffffffffffull);
+}
+
 jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what) {
-  int64_t in = local == JFA_SUCCESS ? 0 : 1, lo = 0, hi = 0;
-  jfa_status_t st = r->comm->ops->allreduce_minmax(r->comm, &in, &lo, &hi, 1);
+  /* the rank's error, its call site and its count of agreements: the ranks' calls differ (one in another ring
+     call, or one that skipped or repeated a call: its count differs) when the codes or counts do */
+  const int64_t in[3] = {local == JFA_SUCCESS ? 0 : 1, agree_code(what), r->agreements++};
+  int64_t lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
+  jfa_status_t st = r->comm->ops->allreduce_minmax(r->comm, in, lo, hi, 3);
   if (local != JFA_SUCCESS) return local; /* keeps this rank's message */
   JFA_CHECK(st);
-  if (hi != 0)
+  if (lo[1] != hi[1] || lo[2] != hi[2])
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "%s: the ranks' ring calls differ (another rank is in a different jfa_ring call, or has skipped or repeated "
+             "one: every rank makes the same ring calls in the same order; this rank's call %lld)",
+             what, (long long)in[2]);
+  if (hi[0] != 0)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: another rank rejected its arguments (see its error)", what);
   return JFA_SUCCESS;
 }

@@ -56,6 +56,7 @@ struct jfa_ring {
   int fuse;          /* fuse a step's pairs into one call where exact (JFA_RING_FUSE=0: off) */
   int profile;       /* JFA_RING_PROFILE: 0 off, 1 per-phase sums, 2 and every phase */
   size_t bytes;      /* bytes of pool */
+  int64_t agreements; /* jfa_ring_agree's calls so far: every rank's count and call must match */
 };
 
 /* Whether a call of the ring writes its outputs straight from its one step (one rank, not
@@ -123,7 +124,7 @@ jfa_status_t jfa_ring_kv_load(const jfa_ring_t *r, const jfa_ring_kv_t *kv);
 /* Part i of the block computed at step s (a view of a slot, or the caller's tensor). */
 jfa_tensor_t jfa_ring_kv_block(const jfa_ring_t *r, const jfa_ring_kv_t *kv, int step, int i);
 /* Appends to bufs the exchange that sends step s's block and receives step s+1's;
-   returns the number of buffers appended (1, or nparts when sent from the caller's). */
+   returns the number of buffers appended (nparts: one message a part, whichever each rank sends from). */
 int jfa_ring_kv_bufs(const jfa_ring_t *r, const jfa_ring_kv_t *kv, int step, jfa_comm_buf_t *bufs);
 
 /* Allocates/frees ring memory on the context's device (ring_mem.c). */

@@ -146,15 +146,12 @@ jfa_tensor_t jfa_ring_kv_block(const jfa_ring_t *r, const jfa_ring_kv_t *kv, int
 
 int jfa_ring_kv_bufs(const jfa_ring_t *r, const jfa_ring_kv_t *kv, int step, jfa_comm_buf_t *bufs) {
   unsigned char *send = slot_of(r, kv, step), *recv = slot_of(r, kv, step + 1);
-  if (send) { /* a slot holds the parts back to back: one message */
-    bufs[0].send = send;
-    bufs[0].recv = recv;
-    bufs[0].bytes = kv->slot_bytes;
-    return 1;
-  }
+  /* one message a part, from the slot (the parts back to back) or from the caller's dense tensors: the same
+     messages whichever each rank sends from (ranks whose K / V differ in layout, one dense and one strided, would
+     otherwise send one message against two and receive garbage or hang) */
   size_t kvb = (size_t)r->kv_elems * r->esz;
   for (int i = 0; i < kv->nparts; ++i) {
-    bufs[i].send = kv->parts[i]->data;
+    bufs[i].send = send ? send + (size_t)i * kvb : kv->parts[i]->data;
     bufs[i].recv = recv + (size_t)i * kvb;
     bufs[i].bytes = kvb;
   }

@@ -14,9 +14,13 @@
 /* NP_MASKA: the additive mask again, its rows NP_LDA floats apart (16-byte aligned: the CUDA families' staged
    tiles and the block map's 16-byte reads; NP_MASK's rows of NP_NK floats are not); NP_MASKQ: the same in q's dtype
    (16-bit on the GPU: the sm90 forward / JVP stage such tiles, family.cu fwd_bias_why_not) */
-enum { NP_Q, NP_K, NP_V, NP_QD, NP_KD, NP_VD, NP_DOUT, NP_MASK, NP_MASKA, NP_MASKQ, NP_NCASES };
+/* NP_VU, NP_VDU: the NaN in v / vd at a key that row NP_I0 sees with an additive bias of -1e4 there (visible, its
+   probability underflowing to 0: 0 * NaN is NaN, as the math; the CPU backend dropped it before the twenty-eighth
+   session) */
+enum { NP_Q, NP_K, NP_V, NP_QD, NP_KD, NP_VD, NP_DOUT, NP_MASK, NP_MASKA, NP_MASKQ, NP_VU, NP_VDU, NP_NCASES };
 static const char *const np_case_name[NP_NCASES] = {
-    "q", "k", "v", "qd", "kd", "vd", "dout", "mask", "mask (aligned rows)", "mask (q's dtype, aligned rows)"};
+    "q", "k", "v", "qd", "kd", "vd", "dout", "mask", "mask (aligned rows)", "mask (q's dtype, aligned rows)",
+    "v (a key whose probability underflows)", "vd (a key whose probability underflows)"};
 
 #define NP_B 2
 #define NP_HQ 2
@@ -46,10 +50,12 @@ static unsigned np_expect_fwd(int c, int64_t b, int64_t h, int64_t i) {
   switch (c) {
     case NP_Q: return mine ? 15u : 0u;
     case NP_K: return sees ? 15u : 0u;
-    case NP_V: return sees ? 1u | 4u : 0u; /* O and Od; lse and mu do not read V */
+    case NP_V:
+    case NP_VU: return sees ? 1u | 4u : 0u; /* O and Od; lse and mu do not read V */
     case NP_QD: return mine ? 4u | 8u : 0u;
     case NP_KD: return sees ? 4u | 8u : 0u;
-    case NP_VD: return sees ? 4u : 0u;
+    case NP_VD:
+    case NP_VDU: return sees ? 4u : 0u;
     case NP_MASK:
     case NP_MASKA:
     case NP_MASKQ: return i == NP_I0 ? 15u : 0u; /* the mask is (B, 1, Nq, Nk): every head */
@@ -65,9 +71,11 @@ static unsigned np_allow_fwd(int c, int64_t b) {
   if (b != 0) return 0;
   switch (c) {
     case NP_K: return 15u;
-    case NP_V: return 1u | 4u;
+    case NP_V:
+    case NP_VU: return 1u | 4u;
     case NP_KD: return 4u | 8u;
-    case NP_VD: return 4u;
+    case NP_VD:
+    case NP_VDU: return 4u;
     default: return 0u;
   }
 }
@@ -107,7 +115,7 @@ static int np_check_rows(const char *what, const double *x, int64_t H, int64_t N
    (0, 0, I0) and some row of dk hold NaN; nothing unwritten anywhere. */
 static int np_check_grads(const np_buf_t *dq, const np_buf_t *dk, const np_buf_t *dv, int64_t D, double sentinel,
                           int c) {
-  const int tangent = c == NP_QD || c == NP_KD || c == NP_VD;
+  const int tangent = c == NP_QD || c == NP_KD || c == NP_VD || c == NP_VDU;
   const np_buf_t *g[3] = {dq, dk, dv};
   const int64_t H[3] = {NP_HQ, NP_HKV, NP_HKV}, N[3] = {NP_NQ, NP_NK, NP_NK};
   int ok = 1, dk_nan = 0;
@@ -156,6 +164,8 @@ static void np_case(const np_device_t *dev, int64_t D, const char *label, int c)
     case NP_MASK:
     case NP_MASKA:
     case NP_MASKQ: bias[(size_t)NP_I0 * ldm + NP_J0] = NAN; break;
+    case NP_VU: vals[2][kpos] = NAN, bias[(size_t)NP_I0 * ldm + NP_J0] = -1e4; break;
+    case NP_VDU: vals[5][kpos] = NAN, bias[(size_t)NP_I0 * ldm + NP_J0] = -1e4; break;
   }
   double *sent = (double *)malloc(nq * sizeof(double));
   for (size_t i = 0; i < nq; ++i) sent[i] = NP_SENTINEL;
@@ -176,7 +186,7 @@ static void np_case(const np_device_t *dev, int64_t D, const char *label, int c)
   jfa_attention_params_init(&prm);
   prm.mask = JFA_MASK_CAUSAL_BOTTOM_RIGHT;
   prm.window_left = np_window;
-  if (c == NP_MASK || c == NP_MASKA || c == NP_MASKQ) prm.attn_mask = &mask.t;
+  if (c == NP_MASK || c == NP_MASKA || c == NP_MASKQ || c == NP_VU || c == NP_VDU) prm.attn_mask = &mask.t;
   char name[160];
   jfa_status_t s = jfa_attention_forward_jvp(dev->ctx, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t,
                                              &od.t, &mu.t);
@@ -225,6 +235,13 @@ static void np_merge(const np_device_t *dev, int64_t D, const char *label) {
   x[1][r2] = -INFINITY; /* an empty accumulator row: o = od = 0, mu = 0 */
   x[3][r2] = 0.0;
   for (int64_t d = 0; d < D; ++d) x[0][r2 * D + d] = x[2][r2 * D + d] = 0.0;
+  /* rows (0, 1, 1) and (0, 0, 4): a NaN in o_part / o_acc whose weight underflows (its lse 1e4 below the other's):
+     0 * NaN is NaN in o and od (the math, and a single call over both parts' keys); lse and mu stay finite */
+  const size_t r3 = (size_t)N + 1, r4 = 4;
+  x[5][r3] = x[1][r3] - 1e4;
+  x[4][r3 * D] = NAN;
+  x[1][r4] = x[5][r4] - 1e4;
+  x[0][r4 * D + D - 1] = NAN;
   np_buf_t b[8];
   for (int t = 0; t < 8; ++t) {
     b[t] = dev->alloc(dev->stat_dtype, NP_B, H, N, (t % 2) ? 1 : D);
@@ -237,11 +254,13 @@ static void np_merge(const np_device_t *dev, int64_t D, const char *label) {
     for (int t = 0; t < 4; ++t) {
       dev->get(&b[t]);
       const int64_t w = (t % 2) ? 1 : D;
-      for (size_t r = 0; r < nr; ++r) ok &= np_row_state(b[t].val, (int64_t)r, w, NAN) == (r == r1 || r == r2);
+      for (size_t r = 0; r < nr; ++r)
+        ok &= np_row_state(b[t].val, (int64_t)r, w, NAN) == (r == r1 || r == r2 || (t % 2 == 0 && (r == r3 || r == r4)));
     }
   }
   char name[160];
-  snprintf(name, sizeof name, "%s merge: a NaN partial lse gives a NaN row (also into an empty row)", label);
+  snprintf(name, sizeof name, "%s merge: a NaN partial lse gives a NaN row (also into an empty row), a NaN o under "
+           "an underflowed weight NaN o and od", label);
   tu_expect(name, ok);
   for (int t = 0; t < 8; ++t) {
     dev->release(&b[t]);

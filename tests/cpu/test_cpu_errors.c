@@ -269,6 +269,9 @@ int main(void) {
   CASE("bfloat16 on the CPU",
        for (int i = 0; i < NT; ++i) if (i != LSE) t[i].dtype = JFA_DTYPE_BFLOAT16,
        call_bwd(), JFA_ERROR_UNSUPPORTED, "q");
+  CASE("bool data (a mask's dtype) on the CPU",
+       for (int i = 0; i < NT; ++i) if (i != LSE && i != MU) t[i].dtype = JFA_DTYPE_BOOL,
+       call_fwd(), INV, "q");
   CASE("q on CUDA with a CPU context", t[Q].device = JFA_DEVICE_CUDA, call_fwd(), INV, "q");
   CASE("dv on CUDA with a CPU context", t[DV].device = JFA_DEVICE_CUDA, call_bwd(), INV, "dv");
 
@@ -317,6 +320,20 @@ int main(void) {
        (prm.cu_seqlens_q = cq_dec, prm.cu_seqlens_k = ck3, prm.num_seqs = 3), call_fwd(), INV, "cu_seqlens_q[2]");
   CASE("cu_seqlens_q[0] != 0 (backward)",
        (prm.cu_seqlens_q = cq_start, prm.cu_seqlens_k = ck_ok, prm.num_seqs = 2), call_bwd(), INV, "cu_seqlens_q[0]");
+  /* offsets stored inside an output (lse: 20 doubles of (1, 4, 5, 1); dq: its 4 x 5 x D, within the 4096), which the
+     call would overwrite as it reads them */
+  static double lse_cu[4096];
+  for (int i = 0; i < 4096; ++i) lse_cu[i] = 1000.0;
+  memcpy(lse_cu, cq_ok, sizeof cq_ok), memcpy(lse_cu + 4, ck_ok, sizeof ck_ok);
+  CASE("cu_seqlens_q inside output lse",
+       (prm.cu_seqlens_q = (const int64_t *)lse_cu, prm.cu_seqlens_k = ck_ok, prm.num_seqs = 2, t[LSE].data = lse_cu),
+       call_fwd(), INV, "cu_seqlens_q");
+  CASE("cu_seqlens_k inside output lse (backward: dq)",
+       (prm.cu_seqlens_q = cq_ok, prm.cu_seqlens_k = (const int64_t *)(lse_cu + 4), prm.num_seqs = 2,
+        t[DQ].data = lse_cu),
+       call_bwd(), INV, "cu_seqlens_k");
+  tu_expect("the offsets inside the refused calls' outputs untouched",
+            memcmp(lse_cu, cq_ok, sizeof cq_ok) == 0 && memcmp(lse_cu + 4, ck_ok, sizeof ck_ok) == 0);
   CASE("cu_seqlens_k ends past Nk", (prm.cu_seqlens_q = cq_ok, prm.cu_seqlens_k = ck_end, prm.num_seqs = 2),
        call_jvp(), INV, "cu_seqlens_k[2]");
   CASE("packed sequences with explicit positions",

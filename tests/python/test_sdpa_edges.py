@@ -365,3 +365,19 @@ def test_older_vmap_forward_mode_refused_clearly():
                                            strategy="forward-mode")
     j = torch.autograd.functional.jacobian(lambda a: jt.attention(a, k, v), q)  # reverse mode: fine
     assert j.shape == q.shape * 2
+
+
+def test_scale_requiring_grad_or_dual_refused():
+    """A tensor scale that requires grad or carries a tangent: refused (its derivative is not computed), not
+    silently taken as a constant; a plain or detached tensor scale is a number."""
+    q = torch.randn(1, 2, 4, 8, dtype=torch.float64)
+    with pytest.raises(NotImplementedError, match="scale"):
+        jt.attention(q, q, q, scale=torch.tensor(0.7, dtype=torch.float64, requires_grad=True))
+    with fwAD.dual_level():
+        with pytest.raises(NotImplementedError, match="scale"):
+            jt.attention(q, q, q, scale=fwAD.make_dual(torch.tensor(0.7, dtype=torch.float64),
+                                                         torch.tensor(1.0, dtype=torch.float64)))
+    s = torch.tensor(0.7, dtype=torch.float64)
+    assert relerr(jt.attention(q, q, q, scale=s), reference(q, q, q, scale=0.7)) < 1e-12
+    with torch.no_grad():
+        jt.attention(q, q, q, scale=torch.tensor(0.7, requires_grad=True))  # no graph: a number

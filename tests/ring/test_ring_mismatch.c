@@ -8,7 +8,9 @@
  * mask, windows, packed-sequence offsets or their count), invalid windows and
  * offsets, a sequence that does not divide by P (2P for zigzag), an unsupported
  * dtype, a wrong local tensor shape on one rank in forward / JVP / backward
- * (outputs keep their poison on every rank), and that the ring still works after.
+ * (outputs keep their poison on every rank), and that the ring still works after;
+ * different ring calls on the ranks fail on every rank, and K / V in another
+ * layout on one rank give the all-BHSD result.
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +27,8 @@ static void expect_all(const char *name, jfa_status_t s, int expect_error) {
   int failed = s != JFA_SUCCESS, lo = 0, hi = 0;
   MPI_Allreduce(&failed, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   MPI_Allreduce(&failed, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  if (rank_ == 0 && s != JFA_SUCCESS) printf("  rank 0: %s: %s\n", jfa_status_string(s), jfa_get_last_error());
+  if (s != JFA_SUCCESS && (rank_ == 0 || getenv("JFA_TEST_VERBOSE")))
+    fprintf(rank_ == 0 ? stdout : stderr, "  rank %d: %s: %s\n", rank_, jfa_status_string(s), jfa_get_last_error());
   char buf[256];
   snprintf(buf, sizeof(buf), "%s: every rank %s", name, expect_error ? "fails" : "succeeds");
   tu_expect(buf, expect_error ? lo == 1 : hi == 0);
@@ -201,6 +204,37 @@ int main(int argc, char **argv) {
   int clean = tu_count_nan(o, nq) == 0 && tu_count_nan(dq, nq) == 0 && tu_count_nan(dk, nk) == 0 &&
               tu_count_nan(dv, nk) == 0 && tu_count_nan(lse, nr) == 0;
   expect_all("outputs written and finite after a good call", clean ? JFA_SUCCESS : JFA_ERROR_INTERNAL, 0);
+
+  /* different ring calls on the ranks (rank 1 a forward, the others a backward): every rank fails (before the
+     twenty-eighth session rank 1 returned success with a wrong O and the others waited for the timeout) */
+  {
+    jfa_status_t st = rank_ == 1 ? jfa_ring_forward(ring, &tq, &tk, &tv, &to, &tl)
+                                 : jfa_ring_backward(ring, &tq, &tk, &tv, &to, &tl, &tdo, &tdq, &tdk, &tdv);
+    expect_all("rank 1 in jfa_ring_forward, the others in jfa_ring_backward", st, 1);
+  }
+  /* K and V in another layout on rank 1 (BSHD views of the same values): the same messages whichever layout each
+     rank sends from, the same O as the all-BHSD call (one rank sent one packed message against another's two
+     before the twenty-eighth session: a wrong O on one rank, a hang on the others) */
+  {
+    double *ref_o = (double *)malloc(nq * sizeof(double));
+    memcpy(ref_o, o, nq * sizeof(double));
+    double *kb = (double *)malloc(nk * sizeof(double)), *vb = (double *)malloc(nk * sizeof(double));
+    for (int64_t h = 0; h < c.heads_kv; ++h)
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t d = 0; d < D; ++d) {
+          kb[(t * c.heads_kv + h) * D + d] = k[(h * n + t) * D + d];
+          vb[(t * c.heads_kv + h) * D + d] = v[(h * n + t) * D + d];
+        }
+    jfa_tensor_t sk = tk, sv = tv;
+    if (rank_ == 1) sk = jfa_tensor_bshd(kb, F, C, 1, n, c.heads_kv, D), sv = jfa_tensor_bshd(vb, F, C, 1, n, c.heads_kv, D);
+    expect_all("forward with BSHD K / V on rank 1", jfa_ring_forward(ring, &tq, &sk, &sv, &to, &tl), 0);
+    double err = 0;
+    for (size_t i = 0; i < nq; ++i) err = fmax(err, fabs(o[i] - ref_o[i]));
+    expect_all("its O equals the all-BHSD call's (every rank)", err <= 1e-12 ? JFA_SUCCESS : JFA_ERROR_INTERNAL, 0);
+    expect_all("backward with BSHD K / V on rank 1",
+               jfa_ring_backward(ring, &tq, &sk, &sv, &to, &tl, &tdo, &tdq, &tdk, &tdv), 0);
+    free(ref_o), free(kb), free(vb);
+  }
 
   jfa_ring_destroy(ring);
   free(q); free(k); free(v); free(o); free(lse); free(od); free(mu); free(dq); free(dk); free(dv); free(dout);

@@ -413,6 +413,11 @@ def check_scale(scale):
     (0 and negative included: JFA_PARAMS_SCALE_AS_GIVEN). Returns (scale, flags)."""
     if scale is None:
         return 0.0, 0
+    if isinstance(scale, torch.Tensor) and ((scale.requires_grad and torch.is_grad_enabled()) or
+                                            (forward_ad_open() and _unpack_dual(scale)[1] is not None)):
+        raise NotImplementedError("jfa: scale is a tensor that requires grad or carries a forward-mode tangent; the "
+                                  "derivative with respect to the scale is not computed (a learned temperature "
+                                  "cannot train through jfa): pass a float or scale.detach()")
     scale = float(scale)
     if not math.isfinite(scale):
         raise ValueError("jfa: scale must be a finite number (or None for 1/sqrt(E)), got %r" % scale)

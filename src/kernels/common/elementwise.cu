@@ -122,9 +122,12 @@ __global__ void merge_kernel(View o_acc, View lse_acc, View od_acc, View mu_acc,
     if (jvp) {
       float *pod = (float *)od_acc.p + voff(od_acc, b, h, n, d);
       float oda = *pod, odp = to_f(((const Tp *)od_p.p)[voff(od_p, b, h, n, d)]);
-      *pod = (wa != 0.f ? wa * (oda + (ma - mu) * oa) : 0.f) + (wp != 0.f ? wp * (odp + (mp - mu) * op) : 0.f);
+      *pod = (la != -INFINITY ? wa * (oda + (ma - mu) * oa) : 0.f) +
+             (lp != -INFINITY ? wp * (odp + (mp - mu) * op) : 0.f);
     }
-    *po = (wa != 0.f ? wa * oa : 0.f) + (wp != 0.f ? wp * op : 0.f);
+    /* an empty partial (lse = -inf) adds nothing; any other is weighed (an underflowed weight times a NaN is NaN,
+       as the math: cpu/merge.c) */
+    *po = (la != -INFINITY ? wa * oa : 0.f) + (lp != -INFINITY ? wp * op : 0.f);
   }
   if (lane == 0) {
     ((float *)lse_acc.p)[voff(lse_acc, b, h, n, 0)] = lse;

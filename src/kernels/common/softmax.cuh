@@ -536,9 +536,11 @@ __device__ __forceinline__ void fwd_epilogue(const FwdArgs &a, int64_t b, int64_
               const float oav = oa[c][e];
               if (JVP)
                 ((float *)a.od.p)[voff(a.od, b, h, i, d)] =
-                    (wa != 0.f ? wa * (oda[JVP ? c : 0][e] + (ma[mt][rr] - mu_n) * oav) : 0.f) +
-                    (wp != 0.f ? wp * (odv + (mu - mu_n) * ov) : 0.f);
-              ((float *)a.o.p)[voff(a.o, b, h, i, d)] = (wa != 0.f ? wa * oav : 0.f) + (wp != 0.f ? wp * ov : 0.f);
+                    (la[mt][rr] != -INFINITY ? wa * (oda[JVP ? c : 0][e] + (ma[mt][rr] - mu_n) * oav) : 0.f) +
+                    (lse != -INFINITY ? wp * (odv + (mu - mu_n) * ov) : 0.f);
+              /* an empty partial (lse = -inf) adds nothing; any other is weighed (cpu/merge.c) */
+              ((float *)a.o.p)[voff(a.o, b, h, i, d)] =
+                  (la[mt][rr] != -INFINITY ? wa * oav : 0.f) + (lse != -INFINITY ? wp * ov : 0.f);
             }
         }
       }

@@ -136,9 +136,11 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
         float odp = accd[c] * inv;
         float *pod = (float *)od.p + voff(od, b, h, i, d);
         float oda = *pod;
-        *pod = (wa != 0.f ? wa * (oda + (ma - mu_n) * oa) : 0.f) + (wp != 0.f ? wp * (odp + (mu_v - mu_n) * op) : 0.f);
+        *pod = (la != -INFINITY ? wa * (oda + (ma - mu_n) * oa) : 0.f) +
+               (lse_v != -INFINITY ? wp * (odp + (mu_v - mu_n) * op) : 0.f);
       }
-      *po = (wa != 0.f ? wa * oa : 0.f) + (wp != 0.f ? wp * op : 0.f);
+      /* an empty partial (lse = -inf) adds nothing; any other is weighed (cpu/merge.c) */
+      *po = (la != -INFINITY ? wa * oa : 0.f) + (lse_v != -INFINITY ? wp * op : 0.f);
     }
   }
   __syncwarp();
