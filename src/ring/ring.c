@@ -408,11 +408,15 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   if (local != JFA_SUCCESS) return local;
   JFA_CHECK(st);
   if (hi[F_BAD]) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "jfa_ring_create: the config is invalid on another rank");
-  for (int i = 1; i < F_COUNT; ++i)
+  for (int i = 1; i < F_COUNT; ++i) {
+    if (i == F_SCALE && lo[i] != hi[i]) /* the resolved scale's bits: this rank's value, as a number */
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "jfa_ring_create: config.scale differs across ranks (this rank's resolved "
+               "scale %.17g)", scale);
     if (lo[i] != hi[i])
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
                "jfa_ring_create: config.%s differs across ranks (min %lld, max %lld, this rank %lld)",
                field_names[i], (long long)lo[i], (long long)hi[i], (long long)v[i]);
+  }
 
   jfa_ring_t *r = (jfa_ring_t *)calloc(1, sizeof(*r));
   if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "jfa_ring_create: out of host memory");

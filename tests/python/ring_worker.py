@@ -89,6 +89,26 @@ def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), di
         failures += not ok
         print("rank %d/%d %s %s %s: %s" % (rank, world, device, str(dtype)[6:], name,
               " ".join("%s %.2e" % kv for kv in errs.items()) + ("" if ok else "  FAIL")), flush=True)
+    # a negative scale (as given, as jfa.torch.attention takes it), and a scale that differs on one rank: every
+    # rank raises (the library's collective check at the ring's creation), none waits for the group's timeout
+    sh = lambda x: jt.shard(x, rank, world, "zigzag")
+    o = jt.ring_attention(sh(q), sh(k), sh(v), layout="zigzag", is_causal=True, scale=-0.3, enable_gqa=True)
+    err = relerr(o, sh(reference(q.double(), k.double(), v.double(), is_causal=True, scale=-0.3)))
+    ok = err < tol
+    failures += not ok
+    print("rank %d/%d %s %s scale -0.3: o %.2e%s" % (rank, world, device, str(dtype)[6:], err, "" if ok else "  FAIL"),
+          flush=True)
+    if world > 1:
+        raised = None
+        try:
+            jt.ring_attention(sh(q), sh(k), sh(v), layout="zigzag", is_causal=True, scale=0.5 + 0.1 * (rank == 1),
+                              enable_gqa=True)
+        except Exception as e:  # noqa: BLE001 - any error, as long as every rank gets one
+            raised = e
+        ok = raised is not None
+        failures += not ok
+        print("rank %d/%d %s scale differing on rank 1: %s%s" % (rank, world, device,
+              "raised (%s)" % str(raised)[:80] if raised else "no error", "" if ok else "  FAIL"), flush=True)
     if dtype in (torch.float32, torch.float64):
         # lazily negated inputs and dO (PyTorch's neg bit: storage -x, values x) are read as their values
         zn = lambda x: torch.complex(torch.zeros_like(x), -x).conj().imag

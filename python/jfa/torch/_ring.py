@@ -220,7 +220,9 @@ class _Ring:
         B, Hq, Hkv, N, D, dtype, layout, mask, scale, window, cu = key[2:]
         cfg = _lib.RingConfig()  # initialised by the library (tag, size, defaults)
         cfg.batch, cfg.heads_q, cfg.heads_kv, cfg.seq_global, cfg.head_dim = B, Hq, Hkv, N, D
-        cfg.dtype, cfg.layout, cfg.mask, cfg.scale = dtype, layout, mask, scale
+        cfg.dtype, cfg.layout, cfg.mask = dtype, layout, mask
+        cfg.scale = 0.0 if scale is None else scale  # None: 1/sqrt(D); else as given (0 and negative included)
+        cfg.flags = 0 if scale is None else _core.SCALE_AS_GIVEN
         cfg.window_left, cfg.window_right = window
         if cu is not None:
             arr = (ctypes.c_int64 * len(cu))(*cu)  # jfa_ring_create copies it
@@ -258,7 +260,7 @@ def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=No
     P = comm.size
     key = (id(comm), q.device, q.shape[0], q.shape[1], k.shape[1], q.shape[2] * P, q.shape[3],
            _core._DTYPES[q.dtype], _LAYOUTS[layout], _lib.MASK_CAUSAL_TOP_LEFT if causal else _lib.MASK_NONE,
-           float(scale or 0.0), tuple(window), cu_seqlens)
+           scale, tuple(window), cu_seqlens)
     r = _rings.get(key)
     if r is None:
         r = _Ring(comm, ctx, key)
@@ -338,26 +340,25 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     every rank of the group calls it with the same shapes and options, and every rank
     must run the backward too. Autograd and forward AD (dual tensors, torch.func.jvp)
     work as for jfa.torch.attention; the primal and the tangent come from one fused ring.
+    scale: None = 1/sqrt(E), else any finite float used as given (0 and negative included).
+    The values of the arguments (rows, scale, offsets, windows) are checked by the library
+    collectively, so that a rank whose arguments are wrong or differ makes every rank raise
+    (never a hang of the others).
     """
-    from ._api import _offsets, _window
+    from ._api import _window
     _check_layout(layout)
     if not dist.is_available() or not dist.is_initialized():
         raise RuntimeError("jfa: ring_attention needs an initialised torch.distributed process group")
     qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, enable_gqa)
-    if qp.shape[2] != kp.shape[2]:
-        raise ValueError("jfa: ring_attention needs as many local query rows as key rows (%d vs %d)"
-                         % (qp.shape[2], kp.shape[2]))
-    if layout == "zigzag" and qp.shape[2] % 2 != 0:
-        raise ValueError("jfa: zigzag needs an even number of local rows (N divisible by 2P), got %d"
-                         % qp.shape[2])
     if scale is not None:
+        if isinstance(scale, torch.Tensor) and ((scale.requires_grad and torch.is_grad_enabled()) or
+                                                _core._unpack_dual(scale)[1] is not None):
+            raise NotImplementedError("jfa: ring_attention's scale requires grad or carries a tangent (its derivative "
+                                      "is not computed): pass a float or scale.detach()")
         scale = float(scale)
-        if not (scale > 0 and scale != float("inf")):
-            raise ValueError("jfa: ring_attention's scale must be finite and > 0 (or None for 1/sqrt(E)), got %r; "
-                             "zero and negative scales: jfa.torch.attention only" % scale)
     cu = None
-    if cu_seqlens is not None:
-        cu = _offsets(cu_seqlens, qp.shape[2] * dist.get_world_size(group), "cu_seqlens")
+    if cu_seqlens is not None:  # ints here; their values are checked at the ring's creation, on every rank
+        cu = tuple(int(x) for x in (cu_seqlens.tolist() if isinstance(cu_seqlens, torch.Tensor) else cu_seqlens))
     ring = _ring_for(group, qp, kp, layout, is_causal, scale, _window(window), cu)
     if tangents is None:
         o, _ = _RingAttention.apply(q, k, v, None, ring)
