@@ -2,7 +2,9 @@
 # run_s29a_h200.sh - written in the twenty-eighth session (no device lent to it) for the next session's first call
 # (from the repository root; .seed carried): one default build of every head dim (-Werror), then
 #   1. the persistent 16-bit backward's tests (bwd.cuh PERSIST, written without a GPU, never run): test_gpu_bwd_persist
-#      and test_gpu_sm90_bwd_bwdpersist first (a failure there decides the rest of the session), then memcheck and
+#      and test_gpu_sm90_bwd_bwdpersist first (a failure there decides the rest of the session), with the NaN, modes and
+#      P = 1 accumulate ring tests (the twenty-eighth session changed every forward's accumulate-mode merge and the
+#      merge kernels: an underflowed weight no longer drops a NaN partial; not yet run on a GPU), then memcheck and
 #      racecheck of test_gpu_bwd_persist's case 0 (3 CTAs walking 32 tiles: the epilogue over the dS / dQ staging
 #      buffers while the next tile's K / V land) and case 5 (packed sequences as a band);
 #   2. A / B at kernel level, JFA_SM90_BWD_PERSIST=0 / 1 alternating, two rounds (bwd rows): causal 16 x 1024, 8 x 2048,
@@ -19,8 +21,8 @@ DL=${DL:-570}
 B=build-s29a
 jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 {
-  (cd $B && timeout $(left 400) ctest -R "^(test_gpu_bwd_persist|test_gpu_sm90_bwd_bwdpersist)$" -j2 --timeout 240 \
-    --output-on-failure) | grep -E "tests passed|Failed|\*\*\*|Not Run|FAIL"
+  (cd $B && timeout $(left 400) ctest -R "^(test_gpu_bwd_persist|test_gpu_sm90_bwd_bwdpersist|test_gpu_nan|test_gpu_modes|test_ring_gpu_np1_accumulate)$" \
+    -j2 --timeout 240 --output-on-failure) | grep -E "tests passed|Failed|\*\*\*|Not Run|FAIL"
   # memcheck of case 0 (3 CTAs walking 32 tiles) and 5 (packed sequences as a band); racecheck and synccheck of case 2
   # (one CTA walking 12 tiles, D = 96): racecheck does not follow mbarrier ordering (the twenty-sixth session's
   # calls 4 / 5: false WAR hazards on mbarrier-ordered buffers), so its hazards are printed by kernel, the
