@@ -250,7 +250,7 @@ typedef struct {
   const int64_t *cu_seqlens; /**< packed sequences (batch 1): num_seqs + 1 host int64 offsets over
                                   the global sequence (0 .. seq_global, non-decreasing), the same
                                   for queries and keys; copied by jfa_ring_create. NULL: none */
-  int64_t num_seqs;          /**< number of packed sequences (0 when cu_seqlens is NULL) */
+  int64_t num_seqs;          /**< number of packed sequences (0 when cu_seqlens is NULL; at most seq_global + 1) */
   uint32_t flags;            /**< JFA_PARAMS_* bits of jfa.h (JFA_PARAMS_SCALE_AS_GIVEN); 0 by default */
 } jfa_ring_config_t;
 

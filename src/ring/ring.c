@@ -191,8 +191,8 @@ jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what)
   JFA_CHECK(st);
   if (lo[1] != hi[1] || lo[2] != hi[2])
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
-             "%s: the ranks' ring calls differ (another rank is in a different jfa_ring call, or has skipped or repeated "
-             "one: every rank makes the same ring calls in the same order; this rank's call %lld)",
+             "%s: the ranks' ring calls differ (another rank is in a different jfa_ring call, or has skipped or "
+             "repeated one: every rank makes the same ring calls in the same order; this rank's call %lld)",
              what, (long long)in[2]);
   if (hi[0] != 0)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: another rank rejected its arguments (see its error)", what);
@@ -282,8 +282,10 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
              (long long)c->num_seqs);
   if (c->cu_seqlens) {
     if (c->num_seqs < 1 || c->num_seqs > c->seq_global + 1)
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.num_seqs %lld must be >= 1 with config.cu_seqlens",
-               (long long)c->num_seqs);
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+               "config.num_seqs %lld must be between 1 and seq_global + 1 = %lld with config.cu_seqlens (the ring's "
+               "bound on its copy of the offsets; empty sequences count)",
+               (long long)c->num_seqs, (long long)(c->seq_global + 1));
     if (c->batch != 1)
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens: packed sequences need batch 1 (config.batch = %lld)",
                (long long)c->batch);
