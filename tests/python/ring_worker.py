@@ -109,6 +109,32 @@ def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), di
         failures += not ok
         print("rank %d/%d %s scale differing on rank 1: %s%s" % (rank, world, device,
               "raised (%s)" % str(raised)[:80] if raised else "no error", "" if ok else "  FAIL"), flush=True)
+    if world > 1:
+        # a communicator that failed (here a callback's error on every rank at once) stays failed: the next call says
+        # so and names jfa.torch.ring_release, after which a call works again
+        orig = dist.all_reduce
+
+        def boom(*a, **kw):
+            raise RuntimeError("injected all_reduce failure")
+        dist.all_reduce = boom
+        try:
+            jt.ring_attention(sh(q), sh(k), sh(v), layout="zigzag", is_causal=False, scale=0.41, enable_gqa=True)
+        except Exception:  # noqa: BLE001 - the injected failure, on every rank
+            pass
+        finally:
+            dist.all_reduce = orig
+        msg = ""
+        try:
+            jt.ring_attention(sh(q), sh(k), sh(v), layout="zigzag", is_causal=True, enable_gqa=True)
+        except Exception as e:  # noqa: BLE001
+            msg = str(e)
+        jt.ring_release()
+        o = jt.ring_attention(sh(q), sh(k), sh(v), layout="zigzag", is_causal=True, enable_gqa=True)
+        err = relerr(o, sh(reference(q.double(), k.double(), v.double(), is_causal=True)))
+        ok = "communicator failed" in msg and "ring_release" in msg and err < tol
+        failures += not ok
+        print("rank %d/%d %s after a failed communicator: %s; after ring_release o %.2e%s" % (
+              rank, world, device, msg[:60] or "no error", err, "" if ok else "  FAIL"), flush=True)
     if dtype in (torch.float32, torch.float64):
         # lazily negated inputs and dO (PyTorch's neg bit: storage -x, values x) are read as their values
         zn = lambda x: torch.complex(torch.zeros_like(x), -x).conj().imag

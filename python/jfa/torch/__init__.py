@@ -20,9 +20,13 @@ Drop-in names of the Triton JVP package: `JVPAttn.fwd`, `JVPAttn.fwd_dual`,
 `fwd_dual` (and `jfa.torch.jvp_attention.attention`).
 
 Ring (context-parallel) attention over torch.distributed: `ring_attention`,
-with `shard` / `unshard` to move between full and per-rank tensors.
+with `shard` / `unshard` to move between full and per-rank tensors; `ring_release`
+drops jfa's cached rings and communicators (before destroy_process_group, or after a
+communicator failed).
 """
 from ._api import JVPAttn, attention, fwd_dual, varlen_attention  # noqa: F401
 from ._ring import gather, ring_attention, shard, unshard  # noqa: F401
+from ._ring import release as ring_release  # noqa: F401
 
-__all__ = ["attention", "varlen_attention", "fwd_dual", "JVPAttn", "ring_attention", "shard", "unshard", "gather"]
+__all__ = ["attention", "varlen_attention", "fwd_dual", "JVPAttn", "ring_attention", "shard", "unshard", "gather",
+           "ring_release"]

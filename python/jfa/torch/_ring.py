@@ -194,15 +194,20 @@ class _Comm:
         _lib.check(L.jfa_comm_create_callbacks(ctypes.byref(self.handle), ctypes.byref(cb), self.rank, self.size))
 
     def check(self, status):
-        """Raises for a failed jfa call, chaining a callback's own exception."""
+        """Raises for a failed jfa call, chaining a callback's own exception. A communicator that failed
+        (a timeout, a callback's error) stays failed: the error says how to drop it (ring_release)."""
         if status != _lib.SUCCESS:
             err, self.error = self.error, None
             try:
                 _lib.check(status)
             except _lib.JfaError as e:
+                if "communicator failed" in str(e):
+                    e = _lib.JfaError(e.code, str(e).split(": ", 1)[-1] +
+                                      " (jfa.torch.ring_release() on every rank drops jfa's cached rings and "
+                                      "communicators; the next ring_attention makes new ones)")
                 if err is not None:
                     raise e from err
-                raise
+                raise e
 
     def __del__(self):
         try:
@@ -273,7 +278,8 @@ def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=No
 
 
 def release():
-    """Frees the cached rings and communicators (each rank, e.g. before destroy_process_group)."""
+    """Frees the cached rings and communicators (each rank, e.g. before destroy_process_group, or after a
+    communicator failed: the next ring_attention makes new ones). Public as jfa.torch.ring_release."""
     _rings.clear()
     _comms.clear()
 
