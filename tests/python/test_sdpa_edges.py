@@ -343,9 +343,9 @@ def test_mask_dtype_as_sdpa():
 
 
 def test_nan_at_a_masked_key_stays_there():
-    """The documented convention (README, attention's docstring): a key that a row cannot see is never read for
-    that row, so a NaN in v or k at key j reaches only the rows that see j (FlashAttention's convention; SDPA's
-    math backend spreads it through 0 * NaN)."""
+    """The documented convention (README, attention's docstring): a NaN key or value reaches at least the rows that
+    see it; the CPU backend never reads a key for a row that cannot see it, so there the other rows stay finite (on a
+    GPU they may get NaN through 0 * NaN where the kernel computes the key's block; SDPA's math always spreads it)."""
     q, k, v = (torch.randn(1, 2, 6, 8, dtype=torch.float64) for _ in range(3))
     for at in ("k", "v"):
         kk, vv = k.clone(), v.clone()

@@ -81,9 +81,10 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     window in tokens (None or -1 = unbounded side; a single int is refused). dropout_p must be 0.
     attn_mask with is_causal=True: both apply (SDPA refuses the pair). L = 0 or S = 0 give O = 0
     with zero gradients and tangents. A fully masked row gives O = 0 (SDPA >= 2.5's rule). NaN in
-    any input, tangent or dO propagates to the outputs it reaches through visible (query, key)
-    pairs; a key that a row cannot see is never read for that row (FlashAttention's convention:
-    SDPA's math backend would spread a NaN there through 0 * NaN).
+    any input, tangent or dO propagates to every output it reaches through visible (query, key)
+    pairs; a NaN key or value that a row cannot see may or may not reach that row (never on the
+    CPU; on a GPU through 0 * NaN where the kernel computes its block), where SDPA's math backend
+    always spreads it (FlashAttention's convention).
 
     Differentiable in reverse mode, in forward mode (dual tensors, torch.func.jvp) and
     both at once; the primal and the tangent come from one fused kernel call; second order
