@@ -62,12 +62,19 @@ static void byte_range(const jfa_tensor_t *t, uintptr_t *lo, uintptr_t *hi) {
   *hi = *lo + (uintptr_t)((last + 1) * (int64_t)jfa_dtype_size(t->dtype));
 }
 
-int jfa_tensors_overlap(const jfa_tensor_t *a, const jfa_tensor_t *b) {
-  if (!a || !b || !a->data || !b->data) return 0;
-  uintptr_t alo, ahi, blo, bhi;
-  byte_range(a, &alo, &ahi);
+/* Whether the byte range [lo, hi) meets tensor b's (b absent or without data: no). */
+static int range_overlaps(uintptr_t lo, uintptr_t hi, const jfa_tensor_t *b) {
+  if (!b || !b->data) return 0;
+  uintptr_t blo, bhi;
   byte_range(b, &blo, &bhi);
-  return alo < bhi && blo < ahi;
+  return lo < bhi && blo < hi;
+}
+
+int jfa_tensors_overlap(const jfa_tensor_t *a, const jfa_tensor_t *b) {
+  if (!a || !a->data) return 0;
+  uintptr_t alo, ahi;
+  byte_range(a, &alo, &ahi);
+  return range_overlaps(alo, ahi, b);
 }
 
 /* Outputs must not overlap any input or each other; output strides must be distinct. */
@@ -96,12 +103,9 @@ static jfa_status_t check_offsets_aliasing(const jfa_problem_t *p, const named_t
   static const char *names[2] = {"params->cu_seqlens_q", "params->cu_seqlens_k"};
   for (int a = 0; a < 2; ++a) {
     const uintptr_t lo = (uintptr_t)arr[a], hi = lo + (uintptr_t)(p->nseq + 1) * sizeof(int64_t);
-    for (int i = 0; i < nout; ++i) {
-      if (!out[i].t || !out[i].t->data) continue;
-      uintptr_t olo, ohi;
-      byte_range(out[i].t, &olo, &ohi);
-      if (lo < ohi && olo < hi) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: overlaps output %s", names[a], out[i].name);
-    }
+    for (int i = 0; i < nout; ++i)
+      if (range_overlaps(lo, hi, out[i].t))
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: overlaps output %s", names[a], out[i].name);
   }
   return JFA_SUCCESS;
 }

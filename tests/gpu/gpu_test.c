@@ -315,22 +315,21 @@ void gt_set_env(const char *name, const char *value) {
   else unsetenv(name);
 }
 
-int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want) {
+/* The check of both: the route got (what: "" or "backward ") in the bits against want (< 0: no expectation, passes) */
+static int check_route_bits(const char *name, const char *what, int got, int bits, int want) {
   if (want < 0) return 1; /* no expectation (gt_expected_route: tuning variants' packed sequences) */
-  const int got = jfa_cuda_last_route(gpu);
   char msg[256];
-  snprintf(msg, sizeof(msg), "%s took route %d (expected %d in bits %d: persistent 1, masked 2, band 4)", name, got,
-           want, bits);
+  snprintf(msg, sizeof(msg), "%s %stook route %d (expected %d in bits %d: persistent 1, masked 2, band 4)", name, what,
+           got, want, bits);
   return tu_expect(msg, got >= 0 && (got & bits) == want);
 }
 
+int gt_check_route(jfa_context_t *gpu, const char *name, int bits, int want) {
+  return check_route_bits(name, "", jfa_cuda_last_route(gpu), bits, want);
+}
+
 int gt_check_bwd_route(jfa_context_t *gpu, const char *name, int bits, int want) {
-  if (want < 0) return 1;
-  const int got = jfa_cuda_last_bwd_route(gpu);
-  char msg[256];
-  snprintf(msg, sizeof(msg), "%s: backward took route %d (expected %d in bits %d: persistent 1, masked 2, band 4)", name,
-           got, want, bits);
-  return tu_expect(msg, got >= 0 && (got & bits) == want);
+  return check_route_bits(name, "backward ", jfa_cuda_last_bwd_route(gpu), bits, want);
 }
 
 /* src/kernels/sm90/tiles.h kSm90BwdPersist / kSm90BwdPersistMaxNk (the persistent 16-bit backward: off by default):

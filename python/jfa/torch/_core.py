@@ -408,17 +408,23 @@ def make_params(cfg):
 SCALE_AS_GIVEN = _lib.PARAMS_SCALE_AS_GIVEN
 
 
-def check_scale(scale):
-    """SDPA's scale: None (1/sqrt(E), passed as 0 without flags) or a finite float used as given
-    (0 and negative included: JFA_PARAMS_SCALE_AS_GIVEN). Returns (scale, flags)."""
-    if scale is None:
-        return 0.0, 0
+def scale_value(scale):
+    """A scale given as a number or a tensor, as a float: a tensor that requires grad or carries a forward-mode
+    tangent is refused (the derivative with respect to the scale is not computed), not taken as a constant."""
     if isinstance(scale, torch.Tensor) and ((scale.requires_grad and torch.is_grad_enabled()) or
                                             (forward_ad_open() and _unpack_dual(scale)[1] is not None)):
         raise NotImplementedError("jfa: scale is a tensor that requires grad or carries a forward-mode tangent; the "
                                   "derivative with respect to the scale is not computed (a learned temperature "
                                   "cannot train through jfa): pass a float or scale.detach()")
-    scale = float(scale)
+    return float(scale)
+
+
+def check_scale(scale):
+    """SDPA's scale: None (1/sqrt(E), passed as 0 without flags) or a finite float used as given
+    (0 and negative included: JFA_PARAMS_SCALE_AS_GIVEN). Returns (scale, flags)."""
+    if scale is None:
+        return 0.0, 0
+    scale = scale_value(scale)
     if not math.isfinite(scale):
         raise ValueError("jfa: scale must be a finite number (or None for 1/sqrt(E)), got %r" % scale)
     return scale, SCALE_AS_GIVEN

@@ -298,14 +298,12 @@ def _ring_forward(ring, q, k, v, qd=None, kd=None, vd=None):
     ring.ctx.bind_stream()
     o, lse = torch.empty_like(q), _core.new_stat(q)
     if qd is None:
-        a, held = _tensors(q, k, v, o, lse)
+        a, _held = _tensors(q, k, v, o, lse)
         ring.comm.check(L.jfa_ring_forward(ring.handle, *[_core.ref(x) for x in a]))
-        del held
         return o, lse, None
     od = torch.empty_like(q)
-    a, held = _tensors(q, k, v, qd, kd, vd, o, lse, od)
+    a, _held = _tensors(q, k, v, qd, kd, vd, o, lse, od)
     ring.comm.check(L.jfa_ring_forward_jvp(ring.handle, *[_core.ref(x) for x in a], None))
-    del held
     return o, lse, od
 
 
@@ -315,9 +313,8 @@ def _ring_backward(ring, q, k, v, o, lse, do):
     if do.dtype != q.dtype:
         do = do.to(q.dtype)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    a, held = _tensors(q, k, v, o, lse, do, dq, dk, dv)
+    a, _held = _tensors(q, k, v, o, lse, do, dq, dk, dv)
     ring.comm.check(L.jfa_ring_backward(ring.handle, *[_core.ref(x) for x in a]))
-    del held
     return dq, dk, dv
 
 
@@ -357,11 +354,7 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
         raise RuntimeError("jfa: ring_attention needs an initialised torch.distributed process group")
     qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, enable_gqa)
     if scale is not None:
-        if isinstance(scale, torch.Tensor) and ((scale.requires_grad and torch.is_grad_enabled()) or
-                                                _core._unpack_dual(scale)[1] is not None):
-            raise NotImplementedError("jfa: ring_attention's scale requires grad or carries a tangent (its derivative "
-                                      "is not computed): pass a float or scale.detach()")
-        scale = float(scale)
+        scale = _core.scale_value(scale)  # its finiteness is the library's (collective) check
     cu = None
     if cu_seqlens is not None:  # ints here; their values are checked at the ring's creation, on every rank
         cu = tuple(int(x) for x in (cu_seqlens.tolist() if isinstance(cu_seqlens, torch.Tensor) else cu_seqlens))
