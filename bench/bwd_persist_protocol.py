@@ -25,7 +25,7 @@ import random
 import sys
 
 # the same mbarrier and named-barrier semantics, the same random stepping of the roles
-from f32_bwd_persist_protocol import ST, MBar, Named, step_roles
+from f32_bwd_persist_protocol import ST, MBar, Named, random_tiles, step_roles
 
 
 def run(tiles, seed, split, passes):
@@ -184,7 +184,7 @@ def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     rnd = random.Random(1)
     for i in range(runs):
-        tiles = [rnd.choice([0, 1, 1, 2, 3, 4, 5, 7]) for _ in range(rnd.randint(1, 7))]
+        tiles = random_tiles(rnd)
         for split in (False, True):
             for passes in (1, 2, 4):
                 try:

@@ -58,6 +58,11 @@ class Named:  # bar.sync id, 256: the two consumer warpgroups
         return g
 
 
+def random_tiles(rnd):
+    """A CTA's walk: 1 to 7 tiles of 0 to 7 query blocks (zeros included)."""
+    return [rnd.choice([0, 1, 1, 2, 3, 4, 5, 7]) for _ in range(rnd.randint(1, 7))]
+
+
 def step_roles(roles, pending, rnd):
     """Steps the roles (generators) and the pending TMA writes ((barrier, action): the action, then the barrier's
     bytes) in a random interleaving until all are done; fails after 200000 steps (a deadlock). Returns the steps."""
@@ -215,7 +220,7 @@ def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     rnd = random.Random(1)
     for i in range(runs):
-        tiles = [rnd.choice([0, 1, 1, 2, 3, 4, 5, 7]) for _ in range(rnd.randint(1, 7))]
+        tiles = random_tiles(rnd)
         try:
             run(tiles, i)
         except AssertionError as e:
