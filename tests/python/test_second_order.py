@@ -147,6 +147,29 @@ def test_forward_over_reverse(gen, shape, kwargs):
 
 
 @pytest.mark.parametrize("shape,kwargs", CASES)
+def test_backward_in_a_later_level(gen, shape, kwargs):
+    """The forward in one forward-AD level, its backward in a later one (same level index): the
+    gradients carry only the later level's tangents (here the cotangent's, or none), as PyTorch's own
+    ops give, never the tangents of the closed level (jfa kept them: a stale Hessian term)."""
+    xs, f, r = _setup(gen, shape, kwargs)
+    t = tuple(randn(gen, x.shape, torch.float64, "cpu") for x in xs)
+    w, tw = (randn(gen, xs[0].shape, torch.float64, "cpu") for _ in range(2))
+
+    def run(fn, dual_cotangent):
+        x = [a.clone().requires_grad_() for a in xs]
+        with fwAD.dual_level():
+            o = fwAD.unpack_dual(fn(*[fwAD.make_dual(a, b) for a, b in zip(x, t)])).primal
+        with fwAD.dual_level():
+            g = torch.autograd.grad(o, x, grad_outputs=fwAD.make_dual(w, tw) if dual_cotangent else w)
+            return [fwAD.unpack_dual(gi) for gi in g]
+
+    for dual_cotangent in (False, True):
+        for (p, pt), (pr, prt) in zip(run(f, dual_cotangent), run(r, dual_cotangent)):
+            assert relerr(p, pr) < 1e-10
+            assert (pt is None or not pt.any()) if prt is None else relerr(pt, prt) < 1e-10, (pt, prt)
+
+
+@pytest.mark.parametrize("shape,kwargs", CASES)
 def test_tangent_into_loss(gen, shape, kwargs):
     """A loss on the JVP tangent (and the primal): gradients for q, k, v and for the tangents."""
     xs, f, r = _setup(gen, shape, kwargs)

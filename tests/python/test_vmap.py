@@ -197,8 +197,8 @@ def test_rule_attention_and_jvp(gen, shape, kwargs, mask_kind, dims):
     # the fused JVP with tangents batched at other dims (and one unbatched)
     tdims = (-2, None, 1)
     (qts, qt), (kts, kt), (vts, vt) = (_batched(gen, x.shape, V, d) for x, d in zip((qs[0], ks[0], vs[0]), tdims))
-    outs, od = J.vmap(_info(V), dims[:3] + tdims + (dims[3], None), q, k, v, qt, kt, vt, m, cfg)
-    _close(outs, od, [J.apply(qs[i], ks[i], vs[i], qts[i], kts[i], vts[i], ms[i], cfg) for i in range(V)])
+    outs, od = J.vmap(_info(V), dims[:3] + tdims + (dims[3], None, None), q, k, v, qt, kt, vt, m, cfg, None)
+    _close(outs, od, [J.apply(qs[i], ks[i], vs[i], qts[i], kts[i], vts[i], ms[i], cfg, None) for i in range(V)])
 
 
 @pytest.mark.parametrize("shape,kwargs,mask_kind,dims", RULE_CASES)

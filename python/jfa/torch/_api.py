@@ -199,7 +199,7 @@ def _attend(q, k, v, cfg, enable_gqa):
         o, _, od, _ = _core.forward(*bare[:3], cfg, *bare[3:6], like=qp if _core._functorch_active() else None,
                                     stats=False)
         return _core.make_dual(o, od)
-    o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg.attn_mask, cfg)
+    o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg.attn_mask, cfg, _core.level_token())
     return _core.make_dual(o, od)
 
 

@@ -5,7 +5,7 @@ _Attention      (q, k, v, mask, op) -> (o, lse)
                                          reverse mode; forward mode through its jvp()
                                          (a fallback: recomputes with the fused kernel, and
                                          keeps od and mu for the second-order jvp rule)
-_AttentionJvp   (q, k, v, qd, kd, vd, mask, op) -> (o, od, lse)
+_AttentionJvp   (q, k, v, qd, kd, vd, mask, op, level) -> (o, od, lse)
                                          one fused call for the primal and the tangent;
                                          reverse mode through o (the sCM pattern) and od
 _NoKeys         (q, k, v) -> zeros       L = 0 or S = 0 (or an empty batch): O = 0, and every
@@ -43,8 +43,9 @@ def make_attention_functions(name, forward, backward, second_order=None):
 
     Returns (Plain, Jvp): Plain(q, k, v, mask, op) -> (o, lse), reverse mode, and forward mode
     through its jvp() (a fallback that recomputes the primal in the fused call); Jvp(q, k, v, qd,
-    kd, vd, mask, op) -> (o, od, lse), one fused call, reverse mode through o and od. mask: the
-    dense mask (a constant; None without one), read in place of op's. second_order: the calls of
+    kd, vd, mask, op, level) -> (o, od, lse), one fused call, reverse mode through o and od. mask: the
+    dense mask (a constant; None without one), read in place of op's; level: _core.level_token() where
+    the tangents were unpacked (made outside the Function: its forward sees no forward-AD level). second_order: the calls of
     _second_order (e.g. _second_order.SINGLE_DEVICE), or None: second order then raises.
 
     Where second_order.reuse_jvp_stats (single device), Plain's jvp() makes its fused call with
@@ -81,7 +82,7 @@ def make_attention_functions(name, forward, backward, second_order=None):
         q, k, v, mask = ctx.saved_tensors  # in jvp(), the tensors of save_for_forward
         t = [torch.zeros_like(x) if g is None else g for x, g in ((q, gq), (k, gk), (v, gv))]
         if _vmap.any_batched(t + [q, k, v, mask]):  # through the fused Function's vmap rule
-            return jvp_fn.apply(q, k, v, *t, mask, ctx.op)[1], None
+            return jvp_fn.apply(q, k, v, *t, mask, ctx.op, _core.level_token())[1], None
         if not reuse:
             return forward(q, k, v, *t, _vmap.with_mask(ctx.op, mask))[2], None
         # the fused call with mu too (one float per row): (od, mu) along t serve the hess of the
@@ -94,13 +95,14 @@ def make_attention_functions(name, forward, backward, second_order=None):
                 _second_order.offer_jvp_stats(stats)  # else the next level's ctx (see _second_order)
         return od, None
 
-    def jvp_forward(q, k, v, qd, kd, vd, mask, op):
+    def jvp_forward(q, k, v, qd, kd, vd, mask, op, level):
         o, lse, od = forward(q, k, v, qd, kd, vd, _vmap.with_mask(op, mask))
         return o, od, lse
 
     def jvp_setup(ctx, inputs, output):
         o, od, lse = output
         ctx.op = inputs[7]
+        ctx.level = inputs[8]  # the forward-AD level whose tangents qd, kd, vd are (a _core.level_token)
         ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(lse)
         ctx.save_for_backward(*inputs[:6], o, lse, inputs[6])
@@ -108,7 +110,7 @@ def make_attention_functions(name, forward, backward, second_order=None):
     def jvp_backward(ctx, do, dod, dlse):
         saved = ctx.saved_tensors
         return tuple(_second_order.jvp_backward(backward, second_order, saved[:8], do, dod, ctx.op, saved[8],
-                                                TANGENT_GRAD_ERROR)) + (None, None)
+                                                TANGENT_GRAD_ERROR, ctx.level)) + (None, None, None)
 
     def jvp_jvp(ctx, *tangents):
         raise RuntimeError("jfa: forward-mode AD of the fused JVP (a second forward-mode level over attention) "
@@ -117,7 +119,7 @@ def make_attention_functions(name, forward, backward, second_order=None):
     plain_fn = _function.make_function(name, plain_forward, plain_setup, plain_backward, plain_jvp,
                                        _vmap.rule(lambda: plain_fn, ("x", "x", "x", "m", "o")))
     jvp_fn = _function.make_function(name + "Jvp", jvp_forward, jvp_setup, jvp_backward, jvp_jvp,
-                                     _vmap.rule(lambda: jvp_fn, ("x",) * 6 + ("m", "o")))
+                                     _vmap.rule(lambda: jvp_fn, ("x",) * 6 + ("m", "o", "-")))
     return plain_fn, jvp_fn
 
 

@@ -34,6 +34,58 @@ _FUNCTORCH = getattr(torch._C, "_functorch", None)
 def forward_ad_open():
     """Whether a forward-AD level is open (dual tensors; torch.func.jvp opens one)."""
     return fwAD._current_level >= 0
+
+
+# A forward-AD level's index is reused once it closes (the next dual_level is level 0 again), so the
+# index alone cannot tell a backward that the level its saved tangents belong to is still open. A dual
+# scalar made at the level can: PyTorch clears its tangent when the level exits. One per level, made
+# at the first call that asks, then one unpack a call.
+_level_marker = None  # (level index, a dual scalar made at that level) or None
+_LEVEL_UNKNOWN = "open"  # a marker could not be made: alive while any level is open (the index only)
+
+
+def _marker_tangent(marker):
+    guard = torch._C._DisableFuncTorch()  # a guard object (not a context manager): plain tensors, not
+    try:                                  # functorch's wrappers, on PyTorch's own level
+        return fwAD.unpack_dual(marker).tangent
+    finally:
+        del guard
+
+
+def level_token():
+    """What identifies the forward-AD level open now (None when none is open): level_alive(token)
+    stays True while that level stays open, and turns False for good when it exits (a later level of
+    the same index included). torch.func.jvp nests its levels on one forward-AD level: a token tells
+    that level apart, not functorch's nested ones."""
+    global _level_marker
+    level = fwAD._current_level
+    if level < 0:
+        return None
+    marker = _level_marker
+    if marker is not None and level_alive(marker):
+        return marker
+    guard = torch._C._DisableFuncTorch()
+    try:
+        marker = (level, fwAD.make_dual(torch.zeros(()), torch.zeros(())))
+        if _marker_tangent(marker[1]) is None:  # forward grad disabled here: no marker can be made
+            return _LEVEL_UNKNOWN
+    except RuntimeError:
+        return _LEVEL_UNKNOWN
+    finally:
+        del guard
+    _level_marker = marker
+    return marker
+
+
+def level_alive(token):
+    """Whether the forward-AD level of level_token()'s token is still open (False for None)."""
+    if token is None:
+        return False
+    if token is _LEVEL_UNKNOWN:
+        return forward_ad_open()
+    return fwAD._current_level == token[0] and _marker_tangent(token[1]) is not None
+
+
 _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
 
 

@@ -362,5 +362,5 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     if tangents is None:
         o, _ = _RingAttention.apply(q, k, v, None, ring)
         return o
-    o, od, _ = _RingAttentionJvp.apply(qp, kp, vp, *tangents, None, ring)
+    o, od, _ = _RingAttentionJvp.apply(qp, kp, vp, *tangents, None, ring, _core.level_token())
     return _core.make_dual(o, od)

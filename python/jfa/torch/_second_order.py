@@ -441,17 +441,18 @@ def _first_order(backward, q, k, v, o, lse, do, op):
         return tuple(backward(q, k, v, o, lse, do, op))
 
 
-def backward(backward_fn, ops, saved, do, op, mask, tangents=None, jvp_stats=None):
+def backward(backward_fn, ops, saved, do, op, mask, tangents=None, jvp_stats=None, level=None):
     """The backward of attention's Functions: (dq, dk, dv) from saved (q, k, v, o, lse), do and the
     dense mask (or None).
 
     A plain call when nothing second-order can follow and no tensor is vmap-batched; else through
     _Backward, so that the result is differentiable (create_graph=True), carries forward tangents
-    (do dual, or `tangents` (qd, kd, vd) of the inputs under a live forward-AD level), and batches
+    (do dual, or `tangents` (qd, kd, vd) of the inputs while their forward-AD level, `level` (a
+    _core.level_token), is still open: a later level gets no tangent from them), and batches
     under vmap (jacrev's vmap over cotangents). jvp_stats: the forward call's JvpStats (plain_jvp's),
     or None: kept in _Backward's state for its jvp rule (dropped where a tensor is vmap-batched)."""
     q, k, v, o, lse = saved
-    live = tangents is not None and _core.forward_ad_open()  # the inputs' tangents, under a live level
+    live = tangents is not None and _core.level_alive(level)  # the inputs' tangents, their level still open
     want_tangent = _has_tangent(do) or live
     want_graph = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, do))
     batched = ops is not None and _batched(q, k, v, o, lse, do, mask)
@@ -468,14 +469,16 @@ def backward(backward_fn, ops, saved, do, op, mask, tangents=None, jvp_stats=Non
     return _Backward.apply(q, k, v, do, (ops, op, mask, o.detach(), lse.detach(), stats))
 
 
-def jvp_backward(backward_fn, ops, saved, do, dod, op, mask, tangent_error):
+def jvp_backward(backward_fn, ops, saved, do, dod, op, mask, tangent_error, level=None):
     """The backward of the fused JVP Function (q, k, v, qd, kd, vd) -> (o, od): gradients for
-    the six inputs from cotangents do (on o, may be None) and dod (on od, may be None)."""
+    the six inputs from cotangents do (on o, may be None) and dod (on od, may be None); level: the
+    _core.level_token of the forward call (qd, kd, vd are tangents at that level)."""
     q, k, v, qd, kd, vd, o, lse = saved
     if dod is None:
         if do is None:
             return (None,) * 6
-        return tuple(backward(backward_fn, ops, (q, k, v, o, lse), do, op, mask, (qd, kd, vd))) + (None,) * 3
+        return tuple(backward(backward_fn, ops, (q, k, v, o, lse), do, op, mask, (qd, kd, vd), level=level)) + \
+            (None,) * 3
     if ops is None:
         raise RuntimeError(tangent_error)
     do = torch.zeros_like(o) if do is None else do
