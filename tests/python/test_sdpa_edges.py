@@ -6,7 +6,7 @@ else; scale=0 and negative scales; integer masks refused; masks that require gra
 or carry a tangent refused; masks broadcast against the caller's batch axes;
 window=int refused; L = 0 and S = 0; the Triton package's module names; and (the
 twenty-eighth session's audit) tensors with the neg bit, the drop-in's exact signature, zero-size
-axes past 4-d, SDPA's mask dtypes, a NaN at a masked key, the older vmap's forward mode. (Second
+axes past 4-d, SDPA's mask dtypes, a NaN at a masked key, the older vmap's forward mode (its Jacobians). (Second
 order: test_second_order.py.) The references are float64 plain torch ops
 (conftest.reference).
 """
@@ -356,15 +356,34 @@ def test_nan_at_a_masked_key_stays_there():
         assert torch.isfinite(o[0, 1]).all(), at
 
 
-def test_older_vmap_forward_mode_refused_clearly():
-    """torch.autograd.functional's forward-mode strategies with vectorize=True batch the tangents with PyTorch's
-    older vmap (no storage): a jfa error that names the alternatives, not a data-pointer error."""
-    q, k, v = (torch.randn(1, 2, 4, 8, dtype=torch.float64) for _ in range(3))
+@pytest.mark.parametrize("gqa", [False, True])
+def test_older_vmap_forward_mode_jacobian(gen, gqa):
+    """torch.autograd.functional.jacobian(strategy='forward-mode', vectorize=True) batches the tangents with
+    PyTorch's older vmap (no storage): jfa runs one fused call per entry, and the Jacobian equals the float64
+    reference's (in all three inputs, and in q alone: k and v without tangents); a forward-over-reverse Hessian
+    (inputs requiring grad) gets a jfa error naming the alternatives, never one entry's tangents."""
+    Hkv = 1 if gqa else 2
+    q = randn(gen, (1, 2, 5, 3), torch.float64, "cpu")
+    k, v = (randn(gen, (1, Hkv, 7, 3), torch.float64, "cpu") for _ in range(2))
+    kw = dict(is_causal=True, enable_gqa=True) if gqa else dict(is_causal=True)
+    rep = (lambda x: x.repeat_interleave(2 // Hkv, dim=1))
+
+    def f(a, b, c):
+        return jt.attention(a, b, c, **kw)
+
+    def r(a, b, c):
+        return reference(a, rep(b), rep(c), is_causal=True)
+
+    J = torch.autograd.functional.jacobian
+    got = J(f, (q, k, v), vectorize=True, strategy="forward-mode")
+    ref = J(r, (q, k, v))
+    for a, b in zip(got, ref):
+        assert b.norm() > 0 and relerr(a, b) < 1e-12, relerr(a, b)
+    got_q = J(lambda a: f(a, k, v), q, vectorize=True, strategy="forward-mode")
+    assert relerr(got_q, ref[0]) < 1e-12
     with pytest.raises(RuntimeError, match="older vmap"):
-        torch.autograd.functional.jacobian(lambda a: jt.attention(a, k, v), q, vectorize=True,
-                                           strategy="forward-mode")
-    j = torch.autograd.functional.jacobian(lambda a: jt.attention(a, k, v), q)  # reverse mode: fine
-    assert j.shape == q.shape * 2
+        torch.autograd.functional.hessian(lambda a: f(a, k, v).pow(2).sum(), q, vectorize=True,
+                                          outer_jacobian_strategy="forward-mode")
 
 
 def test_scale_requiring_grad_or_dual_refused():

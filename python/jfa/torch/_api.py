@@ -8,7 +8,7 @@ import math
 import torch
 
 from .. import _lib
-from . import _core, _ops, _vmap
+from . import _core, _function, _ops, _vmap
 from ._autograd import _Attention, _AttentionJvp, _NoKeys
 
 _ALIGN = {"top_left": _lib.MASK_CAUSAL_TOP_LEFT, "bottom_right": _lib.MASK_CAUSAL_BOTTOM_RIGHT}
@@ -191,6 +191,9 @@ def _attend(q, k, v, cfg, enable_gqa):
                 and not _vmap.any_batched((q, k, v, cfg.attn_mask)):
             return _core.forward(q, k, v, cfg, stats=False)[0]  # nothing to differentiate: no autograd, no lse
         return _Attention.apply(q, k, v, cfg.attn_mask, cfg)[0]  # (torch.vmap: the Function's rule)
+    if any(_function.legacy_batched(t) for t in tangents):  # torch.autograd.functional's forward-mode jacobian
+        return _core.make_dual(*_function.legacy_jvp(
+            (qp, kp, vp), tangents, lambda *a: _core.forward(*a[:3], cfg, *a[3:], stats=False)[::2]))
     bare = _core.jvp_without_function((qp, kp, vp) + tangents + (cfg.attn_mask,))
     if bare is not None:
         # nothing to differentiate in reverse mode, no vmap: skip the Function (under torch.func.jvp,

@@ -344,7 +344,8 @@ def make_dual(o, od):
 
 def unpack_inputs(q, k, v, enable_gqa):
     """Primals and forward-AD tangents of q, k, v, checked once: (qp, kp, vp, tangents), where
-    tangents is None when no input carries one, else (qt, kt, vt) with zeros for missing ones."""
+    tangents is None when no input carries one, else (qt, kt, vt) with zeros for missing ones (batched
+    by PyTorch's older vmap where the caller's are: _function.legacy_jvp then runs them)."""
     if fwAD._current_level < 0 and not _functorch_active():  # no forward-AD level (torch.func.jvp opens one)
         check_inputs((q, k, v), ("query", "key", "value"), enable_gqa)
         return q, k, v, None
@@ -354,11 +355,9 @@ def unpack_inputs(q, k, v, enable_gqa):
     if qt is None and kt is None and vt is None:
         check_inputs((qp, kp, vp), ("query", "key", "value"), enable_gqa)
         return qp, kp, vp, None
-    if any(legacy_batched(t) for t in (qt, kt, vt)):
-        raise RuntimeError("jfa: the forward-mode tangents are batched by PyTorch's older vmap "
-                           "(torch.autograd.functional.jacobian / hessian with vectorize=True and a forward-mode "
-                           "strategy), which has no storage for jfa to read: use torch.func.jacfwd / hessian, "
-                           "or vectorize=False")
+    if any(legacy_batched(t) for t in (qt, kt, vt)):  # the caller's legacy_jvp takes them, entry by entry
+        check_inputs((qp, kp, vp), ("query", "key", "value"), enable_gqa)
+        return qp, kp, vp, tuple(torch.zeros_like(p) if t is None else t for p, t in ((qp, qt), (kp, kt), (vp, vt)))
     qt = torch.zeros_like(qp) if qt is None else qt
     kt = torch.zeros_like(kp) if kt is None else kt
     vt = torch.zeros_like(vp) if vt is None else vt

@@ -4,7 +4,8 @@ separates forward and setup_context (which torch.func requires), torch 1.13 take
 forward(ctx, ...). torch >= 2.0 calls a Function's vmap staticmethod under torch.vmap: the rules
 of _vmap.py where a Function has one, else a jfa error. PyTorch's older vmap (the one behind
 torch.autograd.grad(is_grads_batched=True) and torch.autograd.functional's vectorize=True) has no such
-hook: a backward that receives its batched cotangents runs once per batch entry (legacy_vmap_loop).
+hook: a backward that receives its batched cotangents runs once per batch entry (legacy_vmap_loop),
+and a fused JVP whose tangents it batched (forward-mode jacobians) once per entry (legacy_jvp).
 """
 import torch
 from torch.autograd import Function
@@ -67,6 +68,41 @@ def legacy_vmap_loop(fn, ctx, grads):
         col = [o[j] if o[j] is not None else torch.zeros_like(first) for o in outs]
         result.append(torch._add_batch_dim(torch.stack(col), 0, level))
     return tuple(result)
+
+
+LEGACY_FORWARD_GRAD_ERROR = (
+    "jfa: forward-mode tangents batched by PyTorch's older vmap (torch.autograd.functional's forward-mode "
+    "strategies with vectorize=True) on inputs that require grad (a forward-over-reverse Hessian, "
+    "outer_jacobian_strategy='forward-mode') are not supported: use torch.func.hessian / jacfwd, or "
+    "torch.autograd.functional.hessian's default reverse-over-reverse strategy")
+
+
+def legacy_jvp(primals, tangents, jvp):
+    """(o, od) of jvp(*primals, *t) -> (o, od) where some tangents are batched by PyTorch's older vmap at
+    its innermost level (torch.autograd.functional.jacobian(strategy='forward-mode', vectorize=True)):
+    one fused call per batch entry, od stacked and batched again at that level, o from the first
+    call (every call computes the same primal). Inputs that require grad (a backward could follow,
+    which would see one entry's tangents only) and tangents batched at an outer level too raise."""
+    if torch.is_grad_enabled() and any(p.requires_grad for p in primals):
+        raise RuntimeError(LEGACY_FORWARD_GRAD_ERROR)
+    level = _legacy_level()
+    phys, size = [], None
+    for t in tangents:
+        if not legacy_batched(t):
+            phys.append(None)
+            continue
+        p = torch._remove_batch_dim(t, level, 1, 0)
+        if legacy_batched(p) or (size is not None and p.shape[0] != size):
+            raise RuntimeError("jfa: nested vectorized forward-mode jacobians over a jfa call are not supported "
+                               "(use torch.func.jacfwd)")
+        size = p.shape[0]
+        phys.append(p)
+    o, ods = None, []
+    for i in range(size):
+        oi, odi = jvp(*primals, *(t if p is None else p[i] for t, p in zip(tangents, phys)))
+        o = oi if o is None else o
+        ods.append(odi)
+    return o, torch._add_batch_dim(torch.stack(ods), 0, level)
 
 
 def _backward_any_vmap(backward):

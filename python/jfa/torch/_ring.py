@@ -20,6 +20,7 @@ import torch.distributed as dist
 from .. import _lib
 from . import _core, _second_order
 from ._autograd import make_attention_functions
+from ._function import legacy_batched
 
 _LAYOUTS = {"contiguous": _lib.LAYOUT_CONTIGUOUS, "zigzag": _lib.LAYOUT_ZIGZAG}
 
@@ -353,6 +354,10 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     if not dist.is_available() or not dist.is_initialized():
         raise RuntimeError("jfa: ring_attention needs an initialised torch.distributed process group")
     qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, enable_gqa)
+    if tangents is not None and any(legacy_batched(t) for t in tangents):
+        raise RuntimeError("jfa: forward-mode tangents batched by PyTorch's older vmap (torch.autograd.functional's "
+                           "forward-mode strategies with vectorize=True) are not supported by ring attention: "
+                           "take the tangents one at a time (torch.func.jvp)")
     if scale is not None:
         scale = _core.scale_value(scale)  # its finiteness is the library's (collective) check
     cu = None
