@@ -42,23 +42,30 @@ def _legacy_level():
     return level - 1
 
 
+def _legacy_unbatch(tensors, level, nested):
+    """(the tensors' physical forms at the older vmap's `level`, None where one is not batched there;
+    the batch size). A tensor batched at an outer level too, or sizes that differ, raise `nested`."""
+    phys, size = [], None
+    for t in tensors:
+        if not legacy_batched(t):
+            phys.append(None)
+            continue
+        p = torch._remove_batch_dim(t, level, 1, 0)
+        if legacy_batched(p) or (size is not None and p.shape[0] != size):
+            raise RuntimeError(nested)
+        size = p.shape[0]
+        phys.append(p)
+    return phys, size
+
+
 def legacy_vmap_loop(fn, ctx, grads):
     """fn(ctx, *grads) where some grads are batched by the older vmap at its innermost level: the
     batch entries one at a time, the results stacked and batched again at that level. A tensor
     batched at an outer level too (nested is_grads_batched calls) raises a jfa error."""
     level = _legacy_level()
-    nested = RuntimeError("jfa: nested torch.autograd.grad(is_grads_batched=True) / vectorize=True over a jfa "
-                          "call is not supported (use torch.func.jacrev / hessian, or vectorize=False)")
-    phys, size = [], None
-    for g in grads:
-        if not legacy_batched(g):
-            phys.append(None)
-            continue
-        p = torch._remove_batch_dim(g, level, 1, 0)
-        if legacy_batched(p) or (size is not None and p.shape[0] != size):
-            raise nested
-        size = p.shape[0]
-        phys.append(p)
+    phys, size = _legacy_unbatch(grads, level, "jfa: nested torch.autograd.grad(is_grads_batched=True) / "
+                                 "vectorize=True over a jfa call is not supported (use torch.func.jacrev / hessian, "
+                                 "or vectorize=False)")
     outs = [fn(ctx, *(g if p is None else p[i] for g, p in zip(grads, phys))) for i in range(size)]
     result = []
     for j, first in enumerate(outs[0]):
@@ -86,17 +93,8 @@ def legacy_jvp(primals, tangents, jvp):
     if torch.is_grad_enabled() and any(p.requires_grad for p in primals):
         raise RuntimeError(LEGACY_FORWARD_GRAD_ERROR)
     level = _legacy_level()
-    phys, size = [], None
-    for t in tangents:
-        if not legacy_batched(t):
-            phys.append(None)
-            continue
-        p = torch._remove_batch_dim(t, level, 1, 0)
-        if legacy_batched(p) or (size is not None and p.shape[0] != size):
-            raise RuntimeError("jfa: nested vectorized forward-mode jacobians over a jfa call are not supported "
-                               "(use torch.func.jacfwd)")
-        size = p.shape[0]
-        phys.append(p)
+    phys, size = _legacy_unbatch(tangents, level, "jfa: nested vectorized forward-mode jacobians over a jfa call "
+                                 "are not supported (use torch.func.jacfwd)")
     o, ods = None, []
     for i in range(size):
         oi, odi = jvp(*primals, *(t if p is None else p[i] for t, p in zip(tangents, phys)))
