@@ -123,8 +123,8 @@ static jfa_status_t fwd_f32_dispatch(const FwdArgs &a, int Dk, bool jvp, bool tf
 /* The 16-bit kernels stage an additive mask's tiles in shared memory (MaskDev.bias_vec) where tiles.h
    kSm80BiasTiles (or JFA_SM80_BIAS_TILES per call) allows and the device has the bytes beyond the row's; the float32
    kernels read the biases from global memory. */
-static void bias_tiles_fit(MaskDev *mk, const CudaState *cs, int op, const jfa_problem_t *p, const jfa_tensor_t *q,
-                           int Dk) {
+void sm80_bias_tiles_fit(MaskDev *mk, const CudaState *cs, int op, const jfa_problem_t *p, const jfa_tensor_t *q,
+                         int Dk) {
   if (!mk->bias_vec) return;
   if (!env_switch(kSm80BiasTiles, "JFA_SM80_BIAS_TILES")) {
     mk->bias_vec = 0;
@@ -140,7 +140,7 @@ jfa_status_t sm80_fwd_run(const FwdCall &c) {
   FwdArgs a;
   fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
   const int Dk = call_head_dim(c.qd != nullptr ? OP_JVP : OP_FWD, c.q, c.p->D);
-  bias_tiles_fit(&a.mk, c.cs, c.qd != nullptr ? OP_JVP : OP_FWD, c.p, c.q, Dk);
+  sm80_bias_tiles_fit(&a.mk, c.cs, c.qd != nullptr ? OP_JVP : OP_FWD, c.p, c.q, Dk);
   cudaStream_t st = ctx_stream(c.ctx);
   if (c.q->dtype == JFA_DTYPE_FLOAT32)
     return fwd_f32_dispatch(a, Dk, c.qd != nullptr, call_precision(c.ctx, c.q->dtype, PATH_SM80) == PREC_TF32, st);
@@ -260,7 +260,7 @@ jfa_status_t sm80_bwd_run(const BwdCall &c) {
   JFA_CHECK(bwd_args_begin(c, &a));
   cudaStream_t st = ctx_stream(c.ctx);
   const int Dk = call_head_dim(OP_BWD, c.q, c.p->D);
-  bias_tiles_fit(&a.mk, c.cs, OP_BWD, c.p, c.q, Dk);
+  sm80_bias_tiles_fit(&a.mk, c.cs, OP_BWD, c.p, c.q, Dk);
   if (c.q->dtype == JFA_DTYPE_FLOAT32)
     JFA_CHECK(bwd_f32_dispatch(a, Dk, call_precision(c.ctx, c.q->dtype, PATH_SM80) == PREC_TF32, st));
   else if (c.q->dtype == JFA_DTYPE_BFLOAT16)

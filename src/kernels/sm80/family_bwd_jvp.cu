@@ -82,6 +82,7 @@ jfa_status_t sm80_bwd_jvp_run(const BwdJvpCall &c) {
     BwdArgs b{}; /* value-initialised: fields this file does not know stay zero */
     b.p = *p;
     b.mk = *c.mk;
+    sm80_bias_tiles_fit(&b.mk, c.cs, OP_BWD, p, c.q, Dk); /* the backward kernel's bytes, not the bwd-JVP's */
     b.masked = a.masked;
     b.q = a.q, b.k = a.k, b.v = a.v, b.dout = a.dout;
     b.lse = c.lse, b.delta = c.delta;

@@ -71,6 +71,13 @@ template <typename T, int D> jfa_status_t sm80_bwd_d(const BwdArgs &a, cudaStrea
  *  product when tf32; inst/bwd_f32_d<D>.cu instantiates it. */
 template <int D> jfa_status_t sm80_bwd_f32_d(const BwdArgs &a, bool tf32, cudaStream_t st);
 
+/** Clears mk->bias_vec (an additive mask's tiles read from global memory instead of staged in shared memory) where
+ *  the 16-bit kernel of `op` (OP_FWD, OP_JVP, OP_BWD) at head dim Dk would not fit the device with them, where
+ *  JFA_SM80_BIAS_TILES=0 or tiles.h says so, and for float32 (family.cu). Every run that launches a 16-bit kernel
+ *  with a copy of the call's MaskDev calls it on that copy. */
+void sm80_bias_tiles_fit(MaskDev *mk, const CudaState *cs, int op, const jfa_problem_t *p, const jfa_tensor_t *q,
+                         int Dk);
+
 /** The launch limits every sm80 row shares: grid.y / grid.z (B and the grid's heads, `heads`)
  *  and the int key intervals of masks; NULL when the call is within them, else why not. */
 static inline const char *sm80_limits_why_not(const jfa_problem_t *p, int64_t heads, const char *grid_msg) {
