@@ -45,12 +45,16 @@ void jfa_error_trace(const char *file, int line);
     }                                          \
   } while (0)
 
+/* On failure the runtime's last error is read (and so cleared, where the error is not sticky): a later call's
+   launch check (cudaGetLastError) must not report this one's failure. */
 #define JFA_CUDA_CHECK(call)                                                           \
   do {                                                                                 \
     cudaError_t jfa_e_ = (call);                                                       \
-    if (jfa_e_ != cudaSuccess)                                                         \
+    if (jfa_e_ != cudaSuccess) {                                                       \
+      (void)cudaGetLastError();                                                        \
       return jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "%s failed: %s (%s)",   \
                            #call, cudaGetErrorString(jfa_e_), cudaGetErrorName(jfa_e_)); \
+    }                                                                                  \
   } while (0)
 
 #define JFA_NCCL_CHECK(call)                                                           \
