@@ -94,6 +94,8 @@ size_t tu_count_nan(const double *x, size_t n) {
 
 double tu_rel_err(const double *a, const double *b, size_t n) { return tu_rel_err_floor(a, b, n, 0.0); }
 
+double tu_worst(double a, double b) { return (isnan(a) || isnan(b)) ? NAN : (a > b ? a : b); }
+
 double tu_rel_err_floor(const double *a, const double *b, size_t n, double floor_rms) {
   double num = 0.0, den = 0.0;
   size_t finite = 0;

@@ -56,6 +56,10 @@ double tu_rel_err(const double *a, const double *b, size_t n);
  *  (a dot product's value against its terms', lse against a natural-log unit). */
 double tu_rel_err_floor(const double *a, const double *b, size_t n, double floor_rms);
 
+/** The larger of two errors, NaN when either is NaN (fmax drops a NaN: an error accumulated with it can hide a NaN
+ *  or an unwritten, NaN-poisoned output). */
+double tu_worst(double a, double b);
+
 /** Records a check: prints "[PASS]/[FAIL] name: err=... tol=..." and counts it. NaN fails. */
 int tu_check(const char *name, double err, double tol);
 /** Records a boolean check. */

@@ -134,7 +134,7 @@ static void run_case(const rcase_t *c) {
     double e = 0.0;
     for (int i = 0; i < 3; ++i) {
       tb_get(&g[i]);
-      e = fmax(e, tu_rel_err(g[i].val, outs[4 + i]->val, g[i].n));
+      e = tu_worst(e, tu_rel_err(g[i].val, outs[4 + i]->val, g[i].n));
       tb_free(&g[i]);
     }
     snprintf(label, sizeof label, "%s: backward from given O, lse == from its own", c->name);
@@ -169,7 +169,7 @@ static void run_case(const rcase_t *c) {
     double e = 0.0;
     for (int i = 0; i < 4; ++i) {
       tb_get(m[i]);
-      e = fmax(e, tu_rel_err(m[i]->val, outs[i]->val, m[i]->n));
+      e = tu_worst(e, tu_rel_err(m[i]->val, outs[i]->val, m[i]->n));
       tb_free(m[i]);
     }
     snprintf(label, sizeof label, "%s: merge of two key blocks == all keys (O, lse, Od, mu)", c->name);

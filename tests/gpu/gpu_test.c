@@ -157,6 +157,15 @@ int gt_compare_floor(const char *name, const double *got, const double *ref, siz
   return tu_check(name, tu_rel_err_floor(got, ref, n, floor_rms), tol);
 }
 
+void gt_require_sm90(const char *name, int (*path_of)(int64_t), const int *dims) {
+  gt_require_gpu();
+  for (int i = 0; dims[i] != 0; ++i)
+    if (path_of(dims[i]) == GT_PATH_SM90) return;
+  printf("%s: none of its head dims runs on the sm90 family here (not compute capability 9.0 with the sm_90a "
+         "kernels, JFA_HEAD_DIMS, or JFA_KERNEL_PATH): nothing to compare\n", name);
+  exit(TU_SKIP);
+}
+
 int gt_main(int argc, char **argv, const char *name, int ncases, gt_case_fn run_case) {
   gt_require_gpu();
   tu_init_seed(name);

@@ -38,6 +38,10 @@ jfa_tensor_t host_f64(double *val, int64_t B, int64_t H, int64_t S, int64_t D);
 
 /** Exits with TU_SKIP (77) when no GPU is usable. */
 void gt_require_gpu(void);
+/** For a test of sm90 kernels alone (its bitwise checks compare them with each other): exits with TU_SKIP (77)
+ *  unless path_of(D) (gt_expected_path, _jvp_path, _bwd_path) is the sm90 family for one of dims (0-ended) here:
+ *  a GPU of another compute capability, a build without the sm_90a kernels or those head dims, JFA_KERNEL_PATH. */
+void gt_require_sm90(const char *name, int (*path_of)(int64_t), const int *dims);
 
 /** Aborts the test (exit 1) with the jfa error message when s != JFA_SUCCESS. */
 void gt_ok(jfa_status_t s, const char *what);

@@ -222,6 +222,13 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       run_bwd(g_det, &prm, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
       snprintf(nm, sizeof nm, "case %d deterministic (%s)", ci, what[run]);
       gt_check_path(g_det, nm, 1, gt_expected_bwd_path(D));
+      snprintf(nm, sizeof nm, "case %d deterministic (%s): dQ, dK, dV finite", ci, what[run]);
+      tu_expect(nm, all_finite(dq.val, nq) && all_finite(dk.val, nk) && all_finite(dv.val, nk));
+      if (c->ref && run == 0) { /* the second run is bitwise this one */
+        snprintf(nm, sizeof nm, "case %d deterministic dQ", ci), gt_compare(nm, dq.val, rdq, nq, tol);
+        snprintf(nm, sizeof nm, "case %d deterministic dK", ci), gt_compare(nm, dk.val, rdk, nk, tol);
+        snprintf(nm, sizeof nm, "case %d deterministic dV", ci), gt_compare(nm, dv.val, rdv, nk, tol);
+      }
       if (run == 0) {
         memcpy(sdq, dq.val, nq * 8), memcpy(sdk, dk.val, nk * 8), memcpy(sdv, dv.val, nk * 8);
       } else {
@@ -252,6 +259,8 @@ static void run_case_det(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 }
 
 int main(int argc, char **argv) {
+  static const int dims[] = {64, 96, 128, 0};
+  gt_require_sm90("test_gpu_bwd_persist", gt_expected_bwd_path, dims);
   g_ncases = (int)(sizeof cases / sizeof cases[0]);
   g_inner = run_case;
   return gt_main(argc, argv, "test_gpu_bwd_persist", g_ncases, run_case_det);

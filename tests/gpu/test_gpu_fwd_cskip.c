@@ -159,5 +159,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 }
 
 int main(int argc, char **argv) {
+  static const int dims[] = {64, 96, 0};
+  gt_require_sm90("test_gpu_fwd_cskip", gt_expected_path, dims);
   return gt_main(argc, argv, "test_gpu_fwd_cskip", (int)(sizeof cases / sizeof cases[0]), run_case);
 }

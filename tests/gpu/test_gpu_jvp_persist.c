@@ -146,5 +146,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
 }
 
 int main(int argc, char **argv) {
+  static const int dims[] = {64, 96, 128, 0};
+  gt_require_sm90("test_gpu_jvp_persist", gt_expected_jvp_path, dims);
   return gt_main(argc, argv, "test_gpu_jvp_persist", (int)(sizeof cases / sizeof cases[0]), run_case);
 }
