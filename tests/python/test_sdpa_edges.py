@@ -45,6 +45,19 @@ def _jfa_all(q, k, v, t, do, mask):
     return o.detach(), [x.grad for x in xs], tan
 
 
+def _check_output_and_grads(q, k, v, do, tol, **kw):
+    """jfa's output (within tol) and gradients (2 tol) against the float64 reference's, with the keywords kw."""
+    xs = [x.detach().requires_grad_() for x in (q, k, v)]
+    o = jt.attention(*xs, **kw)
+    o.backward(do)
+    xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
+    r = reference(*xr, **kw)
+    r.backward(do.double())
+    assert relerr(o, r) < tol
+    for name, a, b in zip("qkv", xs, xr):
+        assert relerr(a.grad, b.grad) < 2 * tol, name
+
+
 def _same_nans(name, got, want, tol):
     """NaN exactly where the math has NaN; the finite rest agrees; batch 1 (untouched) all finite."""
     got, want = got.double().cpu(), want.double().cpu()
@@ -124,15 +137,7 @@ def test_zero_stride_inputs(gen, device, dtype, tol, mask_kind):
         mask = keep if mask_kind == "bool" else randn(gen, (B, 1, 1, S), dtype, "cpu").masked_fill(~keep, float("-inf"))
         mask = mask.to(device).expand(B, 1, L, S)
     assert 0 in k.stride() and 0 in q.stride() and (mask is None or mask.stride()[2] == 0)
-    xs = [x.detach().requires_grad_() for x in (q, k, v)]
-    o = jt.attention(*xs, attn_mask=mask)
-    o.backward(do)
-    xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
-    r = reference(*xr, attn_mask=mask)
-    r.backward(do.double())
-    assert relerr(o, r) < tol
-    for name, a, b in zip("qkv", xs, xr):
-        assert relerr(a.grad, b.grad) < 2 * tol, name
+    _check_output_and_grads(q, k, v, do, tol, attn_mask=mask)
 
 
 @pytest.mark.xfail(not _core.SCALE_AS_GIVEN, strict=True, raises=ValueError,
@@ -156,15 +161,7 @@ def test_negative_and_small_scales(gen, device, dtype, tol, scale):
     q, k, v = (randn(gen, (2, 2, n, 16), dtype, device) for n in (13, 17, 17))
     t = [randn(gen, x.shape, dtype, device) for x in (q, k, v)]
     do = randn(gen, q.shape, dtype, device)
-    xs = [x.detach().requires_grad_() for x in (q, k, v)]
-    o = jt.attention(*xs, scale=scale)
-    o.backward(do)
-    xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
-    r = reference(*xr, scale=scale)
-    r.backward(do.double())
-    assert relerr(o, r) < tol
-    for a, b in zip(xs, xr):
-        assert relerr(a.grad, b.grad) < 2 * tol
+    _check_output_and_grads(q, k, v, do, tol, scale=scale)
     with fwAD.dual_level():
         tan = fwAD.unpack_dual(jt.attention(*[fwAD.make_dual(x, d) for x, d in zip((q, k, v), t)], scale=scale))[1]
     _, rt = torch.autograd.functional.jvp(lambda a, b, c: reference(a, b, c, scale=scale),
