@@ -102,12 +102,16 @@ static const BwdJvpRow kBackwardJvp[] = {
 /* The first row of an op's table that takes the call. */
 template <typename Call, size_t N>
 static jfa_status_t first_row(const Row<Call> (&rows)[N], const Call &c, const Row<Call> **row) {
-  for (size_t i = 0; i < N; ++i)
-    if (rows[i].path <= c.cs->path_cap && !rows[i].why_not(c)) {
+  const char *why = "none allowed (JFA_KERNEL_PATH)";
+  for (size_t i = 0; i < N; ++i) {
+    if (rows[i].path > c.cs->path_cap) continue;
+    why = rows[i].why_not(c);
+    if (!why) {
       *row = &rows[i];
       return JFA_SUCCESS;
     }
-  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call");
+  }
+  JFA_FAIL(JFA_ERROR_UNSUPPORTED, "no CUDA kernel family takes this call (the last one: %s)", why);
 }
 
 extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,

@@ -155,6 +155,11 @@ static const mcase_t cases[] = {
        one); GQA with a window, the last sequence of any length */
     {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0},
     {FH, 0, 1, 4, 2, 0, 0, 64, BR, 0, 0, 100, UNB, "128,512,300", NULL, DN_NONE, 0, 0, 0, 0},
+    /* more batch entries than a grid axis holds (65535): core/dispatch.c runs the call in batch chunks, each with
+       its entries' views of a per-batch dense mask (a broadcast one whole) */
+    {BF, 0, 66000, 2, 1, 5, 9, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0},
+    {FH, 1, 66000, 1, 1, 4, 6, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0, 0},
+    {BF, 0, 66000, 1, 1, 4, 6, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0},
 };
 
 typedef struct {

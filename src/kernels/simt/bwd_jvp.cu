@@ -236,8 +236,7 @@ static jfa_status_t bj_run(cudaStream_t st, const jfa_problem_t *p, const jfa_te
                            const jfa_tensor_t *dvd, const jfa_tensor_t *dq, const jfa_tensor_t *dk,
                            const jfa_tensor_t *dv, int accumulate, const MaskDev &mk) {
   const int D = (int)p->D;
-  const size_t smem_q = (size_t)(4 * SIMT_WARPS * D + 4 * SIMT_TILE * (D + 1)) * sizeof(float);
-  const size_t smem_k = smem_q + (size_t)(4 * SIMT_TILE) * sizeof(float);
+  const size_t smem_q = simt_bwd_jvp_dq_smem(D), smem_k = simt_bwd_jvp_dkdv_smem(D);
   const dim3 gq((unsigned)((p->Nq + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hq, (unsigned)p->B);
   const dim3 gk((unsigned)((p->Nk + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hkv, (unsigned)p->B);
   const bool f32out = dqd->dtype == JFA_DTYPE_FLOAT32;
@@ -283,10 +282,9 @@ extern "C" jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const j
   return JFA_SUCCESS;
 }
 
-/* The simt rows of the backward-JVP table (backend.cu): every call (the last row). */
+/* The simt rows of the backward-JVP table (backend.cu): every call the device can launch (the last row). */
 const char *simt_bwd_jvp_why_not(const BwdJvpCall &c) {
-  (void)c;
-  return nullptr;
+  return simt_limits_why_not(c.cs, c.p->Hq, simt_bwd_jvp_dkdv_smem((int)c.p->D));
 }
 
 jfa_status_t simt_bwd_jvp_run(const BwdJvpCall &c) {
@@ -302,7 +300,7 @@ jfa_status_t simt_backward_jvp_dq(cudaStream_t st, const jfa_problem_t *p, const
                                   const MaskDev &mk) {
   if (!dqd && !dq) return JFA_SUCCESS;
   const int D = (int)p->D;
-  const size_t smem_q = (size_t)(4 * SIMT_WARPS * D + 4 * SIMT_TILE * (D + 1)) * sizeof(float);
+  const size_t smem_q = simt_bwd_jvp_dq_smem(D);
   const dim3 gq((unsigned)((p->Nq + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hq, (unsigned)p->B);
   const bool f32out = accumulate != 0;
 #define BJ_LAUNCH_DQ(T, TO)                                                                                      \

@@ -1,13 +1,14 @@
 /*
  * family.cu - the simt family's rows of the dispatch tables (family.h): it takes every
- * call that reaches it (backend.cu has already refused float64 and D > 256), so it is the
- * last row of each table and the fallback of the tensor-core families.
+ * call that reaches it (backend.cu has already refused float64 and D > 256) that the device can launch (heads on
+ * its grid's y axis, its shared memory: simt_limits_why_not), so it is the last row of each table and the fallback
+ * of the tensor-core families.
  */
 #include "kernels/family.h"
+#include "kernels/simt/simt_common.cuh"
 
 const char *simt_fwd_why_not(const FwdCall &c) {
-  (void)c;
-  return nullptr;
+  return simt_limits_why_not(c.cs, c.p->Hq, simt_fwd_smem((int)c.p->D, c.qd != nullptr));
 }
 
 jfa_status_t simt_fwd_run(const FwdCall &c) {
@@ -16,8 +17,7 @@ jfa_status_t simt_fwd_run(const FwdCall &c) {
 }
 
 const char *simt_bwd_why_not(const BwdCall &c) {
-  (void)c;
-  return nullptr;
+  return simt_limits_why_not(c.cs, c.p->Hq, simt_bwd_dkdv_smem((int)c.p->D));
 }
 
 /* dQ (a warp per query row), then dK, dV (a warp per key row): deterministic, no workspace. */

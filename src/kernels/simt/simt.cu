@@ -162,9 +162,9 @@ jfa_status_t simt_forward(cudaStream_t st, const jfa_problem_t *p, const jfa_ten
   JFA_CHECK(check_d(p));
   if (p->B * p->Hq * p->Nq == 0) return JFA_SUCCESS;
   const int D = (int)p->D;
-  size_t smem = (size_t)(2 * SIMT_WARPS * D + 4 * SIMT_TILE * (D + 1)) * sizeof(float);
-  dim3 grid((unsigned)((p->Nq + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hq, (unsigned)p->B);
   bool jvp = qd != nullptr;
+  const size_t smem = simt_fwd_smem(D, jvp); /* Kd, Vd's tiles only with the JVP */
+  dim3 grid((unsigned)((p->Nq + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hq, (unsigned)p->B);
   SIMT_DISPATCH(q->dtype, T, {
     if (jvp) {
       JFA_CHECK(smem_optin(simt_fwd_kernel<T, true>, smem));
@@ -332,7 +332,7 @@ jfa_status_t simt_backward_dq(cudaStream_t st, const jfa_problem_t *p, const jfa
   JFA_CHECK(check_d(p));
   if (p->B * p->Hq * p->Nq == 0) return JFA_SUCCESS;
   const int D = (int)p->D;
-  size_t smem = (size_t)(2 * SIMT_WARPS * D + 2 * SIMT_TILE * (D + 1)) * sizeof(float);
+  const size_t smem = simt_bwd_dq_smem(D);
   dim3 grid((unsigned)((p->Nq + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hq, (unsigned)p->B);
   SIMT_DISPATCH(q->dtype, T, {
     if (dq->dtype == JFA_DTYPE_FLOAT32) {
@@ -356,7 +356,7 @@ jfa_status_t simt_backward_dkdv(cudaStream_t st, const jfa_problem_t *p, const j
   JFA_CHECK(check_d(p));
   if (p->B * p->Hkv * p->Nk == 0) return JFA_SUCCESS;
   const int D = (int)p->D;
-  size_t smem = (size_t)(2 * SIMT_WARPS * D + 2 * SIMT_TILE * (D + 1) + 2 * SIMT_TILE) * sizeof(float);
+  const size_t smem = simt_bwd_dkdv_smem(D);
   dim3 grid((unsigned)((p->Nk + SIMT_WARPS - 1) / SIMT_WARPS), (unsigned)p->Hkv, (unsigned)p->B);
   SIMT_DISPATCH(q->dtype, T, {
     if (dk->dtype == JFA_DTYPE_FLOAT32) {

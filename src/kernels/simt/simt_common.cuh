@@ -13,6 +13,31 @@
 #define SIMT_TILE 32
 #define SIMT_MAXC 8 /* 256 / 32 head dims per lane */
 
+/* Dynamic shared memory of the simt kernels at head dim D (their launches size it so; the why_nots compare it with
+   the device's opt-in limit): the forward's rows of Q (and Qd) and tiles of K, V (and Kd, Vd with the JVP); the
+   backward's dK / dV kernel, the larger of its two; the backward-JVP's dK / dV kernel, the larger of its two. */
+static inline size_t simt_fwd_smem(int D, bool jvp) {
+  return (size_t)(2 * SIMT_WARPS * D + (jvp ? 4 : 2) * SIMT_TILE * (D + 1)) * sizeof(float);
+}
+static inline size_t simt_bwd_dq_smem(int D) {
+  return (size_t)(2 * SIMT_WARPS * D + 2 * SIMT_TILE * (D + 1)) * sizeof(float);
+}
+static inline size_t simt_bwd_dkdv_smem(int D) { return simt_bwd_dq_smem(D) + 2 * SIMT_TILE * sizeof(float); }
+static inline size_t simt_bwd_jvp_dq_smem(int D) {
+  return (size_t)(4 * SIMT_WARPS * D + 4 * SIMT_TILE * (D + 1)) * sizeof(float);
+}
+static inline size_t simt_bwd_jvp_dkdv_smem(int D) { return simt_bwd_jvp_dq_smem(D) + 4 * SIMT_TILE * sizeof(float); }
+
+/* Why a simt launch with `heads` on grid.y (the batch, at most 65535, on grid.z: core/dispatch.c splits larger
+   batches) and `smem` bytes of shared memory cannot run on the device of cs; NULL when it can. */
+static inline const char *simt_limits_why_not(const CudaState *cs, int64_t heads, size_t smem) {
+  if (heads > 65535) return "simt: more than 65535 heads (its grid's y axis)";
+  if (smem > (size_t)cs->max_smem_optin)
+    return "simt: its kernel at this head dim needs more shared memory than this device allows (a head dim above "
+           "~170 with a float32 JVP, or an unaligned 16-bit one, on a GPU with 99 KiB a block)";
+  return nullptr;
+}
+
 static __device__ __forceinline__ float warp_max(float x) {
   for (int o = 16; o; o >>= 1) x = fmax_nan(x, __shfl_xor_sync(0xffffffffu, x, o)); /* NaN propagates */
   return x;
