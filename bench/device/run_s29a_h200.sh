@@ -10,6 +10,10 @@
 #   2. A / B at kernel level, JFA_SM90_BWD_PERSIST=0 / 1 alternating, two rounds (bwd rows): causal 16 x 1024, 8 x 2048,
 #      4 x 4096, 1 x 16384, packed 8 x 2048, a causal window of 2048 at 16384, at D = 64 and 128 (D = 96: 8 x 2048);
 #   3. the whole GPU suite (`ctest -L gpu -E 64bit`, the new entries included) with the time left.
+# The twenty-ninth session (no device either) added, run in step 1 too: test_gpu_attention's and test_gpu_masks'
+# batches above 65535 (core/dispatch.c's chunks; test_gpu_attention's cases 47-48, test_gpu_masks' 72-74), the sm80 bwd-JVP's
+# bias tiles (no case on an H200: its limit is an A100's), and test_sdpa_edges.py's test_zero_stride_inputs on CUDA
+# (stride-0 q / K / V / mask rows: does the driver take a TMA map with a zero stride?).
 # The prediction is in bench/RESULTS.md (twenty-eighth session). DL: the deadline (default 570). Logs in $OUT.
 #   DL=570 bash bench/device/run_s29a_h200.sh
 set -u
@@ -23,6 +27,11 @@ jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 {
   (cd $B && timeout $(left 400) ctest -R "^(test_gpu_bwd_persist|test_gpu_sm90_bwd_bwdpersist|test_gpu_nan|test_gpu_modes|test_ring_gpu_np1_accumulate)$" \
     -j2 --timeout 240 --output-on-failure) | grep -E "tests passed|Failed|\*\*\*|Not Run|FAIL"
+  # the twenty-ninth session's GPU cases: batch chunks (B = 66000 / 70000) and stride-0 inputs
+  for ci in 47 48; do timeout $(left 380) "$JFA_BUILD_DIR/tests/gpu/test_gpu_attention" $ci 2>&1 | tail -2; done
+  for ci in 72 73 74; do timeout $(left 380) "$JFA_BUILD_DIR/tests/gpu/test_gpu_masks" $ci 2>&1 | tail -2; done
+  (cd tests/python && PYTHONPATH=$PWD/../../python JFA_LIBRARY=$PWD/../../$JFA_BUILD_DIR/libjfa.so timeout $(left 380) \
+    python3 -m pytest -q -x test_sdpa_edges.py -k zero_stride 2>&1 | tail -3)
   # memcheck of case 0 (3 CTAs walking 32 tiles) and 5 (packed sequences as a band); racecheck and synccheck of case 2
   # (one CTA walking 12 tiles, D = 96): racecheck does not follow mbarrier ordering (the twenty-sixth session's
   # calls 4 / 5: false WAR hazards on mbarrier-ordered buffers), so its hazards are printed by kernel, the
