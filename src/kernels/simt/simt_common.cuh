@@ -33,8 +33,8 @@ static inline size_t simt_bwd_jvp_dkdv_smem(int D) { return simt_bwd_jvp_dq_smem
 static inline const char *simt_limits_why_not(const CudaState *cs, int64_t heads, size_t smem) {
   if (heads > 65535) return "simt: more than 65535 heads (its grid's y axis)";
   if (smem > (size_t)cs->max_smem_optin)
-    return "simt: its kernel at this head dim needs more shared memory than this device allows (a head dim above "
-           "~170 with a float32 JVP, or an unaligned 16-bit one, on a GPU with 99 KiB a block)";
+    return "simt: its kernel at this head dim needs more shared memory than this device allows (on a GPU with 99 "
+           "KiB a block: a JVP above D = 175, a backward-JVP above D = 156)";
   return nullptr;
 }
 
