@@ -23,7 +23,8 @@
  * JFA_SM90_BWD is not 0 and the device is an sm_90 with the sm_90a kernels, else sm80 / simt). Every
  * case also runs on a second context created with JFA_SM90_BWD=0 (the sm80 backward on the same
  * inputs), whose error is printed; at large logits the sm90 errors must be within 1.5x of it
- * (plus the dtype's tolerance floor). The deterministic mode (JFA_FLAG_DETERMINISTIC: the
+ * (plus the dtype's tolerance floor) and both within 3x the dtype's tolerance, the forward's lse within it and O
+ * within 0.1 (near ties). The deterministic mode (JFA_FLAG_DETERMINISTIC: the
  * kernel's dK, dV, dQ from simt) is checked on a third context: two runs bitwise equal and
  * within tolerance. Nothing here depends on how the kernel adds dQ: in a tuning build
  * (-DJFA_TUNING=ON) JFA_TUNE_SM90_BWD=1 / 3 / 4 runs the unmasked cases with the float2 atomics,
@@ -355,14 +356,12 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &o.t, &lse.t), "forward");
   gb_get(&o);
   gb_get(&lse);
-  if (c->qk_scale <= 1) { /* large logits: printed only (near ties move O by more; test_gpu_attention) */
-    snprintf(nm, sizeof(nm), "case %d fwd O", ci);
-    gt_compare(nm, o.val, ro, nq, tol);
-    snprintf(nm, sizeof(nm), "case %d fwd lse", ci);
-    gt_compare(nm, lse.val, rlse, nr, tol);
-  } else {
-    printf("  fwd rel err O %.3g lse %.3g\n", tu_rel_err(o.val, ro, nq), tu_rel_err(lse.val, rlse, nr));
-  }
+  /* large logits: lse (smooth in the scores) to the dtype's tolerance; O within 0.1 only (a near tie of two scores
+     moves a row's O by up to its V rows' difference), which still fails NaN, unwritten rows and wrong scaling */
+  snprintf(nm, sizeof(nm), "case %d fwd O", ci);
+  gt_compare(nm, o.val, ro, nq, c->qk_scale <= 1 ? tol : 0.1);
+  snprintf(nm, sizeof(nm), "case %d fwd lse", ci);
+  gt_compare(nm, lse.val, rlse, nr, tol);
   /* JFA_TEST_OWN_REF=1: the reference backward on its own forward's o and lse instead (the reference
      before 22cc317, which fails dQ / dK of correct kernels at some seeds: kept to show that) */
   const int own = getenv("JFA_TEST_OWN_REF") && atoi(getenv("JFA_TEST_OWN_REF"));
@@ -395,12 +394,16 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const double e90[3] = {tu_rel_err(dq.val, rdq, nq), tu_rel_err(dk.val, rdk, nk), tu_rel_err(dv.val, rdv, nk)};
   printf("  rel err dQ dK dV: this run %.3g %.3g %.3g, sm80 context %.3g %.3g %.3g\n", e90[0], e90[1], e90[2],
          e80[0], e80[1], e80[2]);
-  /* large logits: within 1.5x of the sm80 kernel's error on the same inputs (floor: the dtype's tolerance / 4) */
+  /* large logits: within 1.5x of the sm80 kernel's error on the same inputs (floor: the dtype's tolerance / 4), and
+     both within 3x the dtype's tolerance (bench/RESULTS.md, bwd_logits.py: dQ / dK 0.55-0.9x of it at D = 64 / 128,
+     as cuDNN's and flash's), so that a bug the two kernels share cannot loosen the bound */
   double tq = tol, tk = tol, tv = tol;
   if (c->qk_scale > 1) {
-    tq = fmax(tol / 4, 1.5 * e80[0]);
-    tk = fmax(tol / 4, 1.5 * e80[1]);
-    tv = fmax(tol / 4, 1.5 * e80[2]);
+    tq = fmin(fmax(tol / 4, 1.5 * e80[0]), 3 * tol);
+    tk = fmin(fmax(tol / 4, 1.5 * e80[1]), 3 * tol);
+    tv = fmin(fmax(tol / 4, 1.5 * e80[2]), 3 * tol);
+    snprintf(nm, sizeof(nm), "case %d bwd (sm80 context, large logits) dQ, dK, dV within 3x the tolerance", ci);
+    tu_check(nm, tu_worst(tu_worst(e80[0], e80[1]), e80[2]), 3 * tol);
   }
   snprintf(nm, sizeof(nm), "case %d bwd dQ", ci);
   gt_compare(nm, dq.val, rdq, nq, tq);
