@@ -96,6 +96,16 @@ def test_varlen(gen, device, dtype, tol, causal, align, window):
     _check(fn, ref, (q, k, v), gen, tol, dtype, device)
 
 
+def test_varlen_options_keyword_only():
+    """A call ported from flash_attn_varlen_func / varlen_attn (q, k, v, cu_q, cu_k, max_seqlen_q, max_seqlen_k) is a
+    TypeError, not causal attention at scale max_seqlen_k."""
+    q = torch.randn(10, 2, 8, dtype=torch.float64)
+    cu = [0, 3, 10]
+    with pytest.raises(TypeError):
+        jt.varlen_attention(q, q, q, cu, cu, 7, 7)
+    assert torch.equal(jt.varlen_attention(q, q, q, cu, cu), jt.varlen_attention(q, q, q, cu, cu, is_causal=False))
+
+
 def test_varlen_bad_offsets():
     q = torch.randn(10, 2, 8, dtype=torch.float64)
     with pytest.raises(ValueError, match="cu_seqlens_q"):

@@ -10,6 +10,8 @@ axes past 4-d, SDPA's mask dtypes, a NaN at a masked key, the older vmap's forwa
 order: test_second_order.py.) The references are float64 plain torch ops
 (conftest.reference).
 """
+import warnings
+
 import pytest
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -285,7 +287,9 @@ def test_jvp_attention_module_names():
     assert set(m.__all__) >= {"attention", "JVPAttn", "MASK_CONST"}
     q = torch.randn(1, 2, 7, 8, dtype=torch.float64)
     mask = torch.where(torch.ones(7, 7, dtype=torch.bool).tril(), 0.0, MASK_CONST).double()
-    assert relerr(attention(q, q, q, attn_mask=mask), reference(q, q, q, attn_mask=mask)) < 1e-12
+    with warnings.catch_warnings():  # the float mask's one warning (test_jvp_attention_float_mask_warns_once)
+        warnings.simplefilter("ignore")
+        assert relerr(attention(q, q, q, attn_mask=mask), reference(q, q, q, attn_mask=mask)) < 1e-12
     assert relerr(JVPAttn.fwd_dual(q, q, q, causal=True), reference(q, q, q, is_causal=True)) < 1e-12
 
 
@@ -340,6 +344,47 @@ def test_jvp_attention_signature():
             attention(q, q, q, **kw)
         with pytest.raises(TypeError):
             JVPAttn.fwd_dual(q, q, q, **kw)
+
+
+@pytest.mark.parametrize("fill", [-1e4, -1e9, "min"])
+def test_large_negative_bias_rows(gen, fill):
+    """A row whose every key carries a huge negative finite bias (padding rows of -1e4 / -1e9 / finfo.min fills):
+    the forward is right, and so are the gradients wherever that row's dO is zero (padding a loss ignores), which
+    is the case README and include/jfa.h call harmless (the float32 lse of such rows cannot hold their log-sum)."""
+    L, S, E = 6, 64, 16
+    q, k, v = (randn(gen, (1, 2, n, E), torch.float32, "cpu") for n in (L, S, S))
+    bias = torch.zeros(L, S)
+    bias[2, :] = torch.finfo(torch.float32).min if fill == "min" else fill
+    bias[4, 7:] = -1e9  # a padded key range in a row that also sees keys 0..6
+    do = randn(gen, (1, 2, L, E), torch.float32, "cpu")
+    do[:, :, 2] = 0.0
+    xs = [x.clone().requires_grad_() for x in (q, k, v)]
+    o = jt.attention(*xs, attn_mask=bias)
+    o.backward(do)
+    xr = [x.double().requires_grad_() for x in (q, k, v)]
+    r = reference(*xr, attn_mask=bias.double())
+    r.backward(do.double())
+    assert relerr(o, r) < 1e-5
+    for a, b in zip(xs, xr):
+        assert relerr(a.grad, b.grad) < 1e-5
+
+
+def test_jvp_attention_float_mask_warns_once(monkeypatch):
+    """The drop-in adds a float mask after the scale (SDPA's rule; the Triton package before it): the first float
+    mask warns, once per process; a boolean mask never does; the values follow SDPA's rule."""
+    from jfa.torch import _api
+    from jfa.torch.jvp_attention import attention
+    monkeypatch.setattr(_api, "_float_mask_warned", False)
+    q = torch.randn(1, 2, 5, 8, dtype=torch.float64)
+    bias = torch.randn(5, 5, dtype=torch.float64)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        attention(q, q, q, torch.ones(5, 5, dtype=torch.bool))
+        assert not w
+        o = attention(q, q, q, bias, sm_scale=0.3)
+        attention(q, q, q, bias)
+    assert len(w) == 1 and "before the scale" in str(w[0].message)
+    assert relerr(o, reference(q, q, q, attn_mask=bias, scale=0.3)) < 1e-12
 
 
 @pytest.mark.parametrize("shape_q,shape_kv", [((2, 3, 2, 0, 8), (2, 3, 2, 5, 8)), ((2, 3, 0, 4, 8), (2, 3, 0, 5, 8)),

@@ -4,6 +4,7 @@ torch.nn.functional.scaled_dot_product_attention) and the Triton JVP package's
 names (JVPAttn.fwd, JVPAttn.fwd_dual, fwd_dual).
 """
 import math
+import warnings
 
 import torch
 
@@ -84,7 +85,11 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     any input, tangent or dO propagates to every output it reaches through visible (query, key)
     pairs; a NaN key or value that a row cannot see may or may not reach that row (never on the
     CPU; on a GPU through 0 * NaN where the kernel computes its block), where SDPA's math backend
-    always spreads it (FlashAttention's convention).
+    always spreads it (FlashAttention's convention). A float mask that puts every visible key of a row
+    far below zero (padding rows under -1e4, -1e9 or finfo.min fills) costs that row's gradient the
+    float32 rounding of its lse (up to 5e-4 relative at -1e4, all of it at -1e9; include/jfa.h): harmless
+    where the row's output gradient is zero (padding a loss ignores), else use -inf, a boolean mask, or
+    subtract each row's largest bias.
 
     Differentiable in reverse mode, in forward mode (dual tensors, torch.func.jvp) and
     both at once; the primal and the tangent come from one fused kernel call; second order
@@ -219,20 +224,24 @@ def _offsets(cu, total, name):
     return cu
 
 
-def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, is_causal=False, scale=None, enable_gqa=False,
+def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, is_causal=False, scale=None, enable_gqa=False,
                      causal_alignment="top_left", window=None):
-    """Attention over packed variable-length sequences (FlashAttention's varlen convention).
+    """Attention over packed variable-length sequences (FlashAttention's varlen layout).
 
     q (total_q, Hq, E), k and v (total_k, Hkv, E): the tokens of several sequences back to
     back; sequence s owns query rows cu_seqlens_q[s]:cu_seqlens_q[s+1] and key rows
     cu_seqlens_k[s]:cu_seqlens_k[s+1] (cu_seqlens_k defaults to cu_seqlens_q) and attends
     only within itself; causal masks and windows apply inside each sequence. Offsets are
     int tensors or sequences (read on the host). Returns (total_q, Hq, E). Differentiable
-    as jfa.torch.attention."""
+    as jfa.torch.attention. The options are keyword-only: FlashAttention's flash_attn_varlen_func and
+    PyTorch's varlen_attn take max_seqlen_q, max_seqlen_k next (jfa needs none), which would otherwise land
+    on is_causal and scale. Causal masks align top-left in each sequence by default (SDPA's rule);
+    FlashAttention >= 2.1 aligns them bottom-right (causal_alignment="bottom_right"): the two differ only in
+    sequences with fewer queries than keys or the reverse."""
     compiling = _ops.compiling()
     if compiling and _ops.forward_ad_open():
-        return _varlen_eager(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal, scale, enable_gqa, causal_alignment,
-                             window)
+        return _varlen_eager(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal=is_causal, scale=scale,
+                             enable_gqa=enable_gqa, causal_alignment=causal_alignment, window=window)
     for n, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or t.dim() != 3:
             raise ValueError("jfa: varlen %s must be a 3-d (total, heads, dim) tensor" % n)
@@ -241,8 +250,8 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, is_causal=False, 
     view = lambda t: t.unsqueeze(0).transpose(1, 2)  # (1, H, total, E) over the same storage
     if compiling:
         if q.shape[0] == 0 or k.shape[0] == 0:
-            return _varlen_eager(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal, scale, enable_gqa,
-                                 causal_alignment, window)
+            return _varlen_eager(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal=is_causal, scale=scale,
+                                 enable_gqa=enable_gqa, causal_alignment=causal_alignment, window=window)
         cq = _offsets_arg(cu_seqlens_q, q.shape[0], "cu_seqlens_q")
         ck = cq if cu_seqlens_k is None else _offsets_arg(cu_seqlens_k, k.shape[0], "cu_seqlens_k")
         if not isinstance(cq, torch.Tensor) and not isinstance(ck, torch.Tensor) and len(cq) != len(ck):
@@ -277,12 +286,26 @@ def _offsets_arg(cu, total, name):
     return _offsets(cu, total, name)
 
 
+FLOAT_MASK_WARNING = (
+    "jfa.torch.jvp_attention: a floating point attn_mask is added to the scaled scores, softmax(sm_scale QK^T + "
+    "mask), as F.scaled_dot_product_attention adds it; the Triton JVP package adds it before the scale, "
+    "softmax(sm_scale (QK^T + mask)), so a bias other than 0 / -inf weighs differently after the switch (multiply "
+    "it by sm_scale to keep the package's numbers; a boolean mask or -inf entries mask alike in both). Shown once.")
+_float_mask_warned = False
+
+
 def fwd_dual(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, warp_specialize=True,
              USE_TMA=True):
     """The Triton JVP package's JVPAttn.fwd_dual: attention on (possibly dual) tensors, with its
     signature (positional order included); its tuning arguments warp_specialize and USE_TMA are
     accepted and ignored, and any other keyword (SDPA's is_causal or scale, say) is a TypeError, as
-    there, not silently dropped."""
+    there, not silently dropped. The first floating point attn_mask warns once that it is added after
+    the scale (SDPA's rule), where that package adds it before."""
+    global _float_mask_warned
+    if (not _float_mask_warned and isinstance(attn_mask, torch.Tensor) and attn_mask.dtype.is_floating_point
+            and not _ops.compiling()):
+        _float_mask_warned = True
+        warnings.warn(FLOAT_MASK_WARNING, stacklevel=3)
     return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
 
 
@@ -295,6 +318,6 @@ class JVPAttn:
     @staticmethod
     def fwd(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, warp_specialize=True,
             USE_TMA=True):
-        return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
+        return fwd_dual(q, k, v, attn_mask, dropout_p, causal, sm_scale)
 
     fwd_dual = staticmethod(fwd_dual)

@@ -19,7 +19,8 @@ keyword (SDPA's is_causal or scale) raises TypeError, as there. Differences:
   mask), as F.scaled_dot_product_attention adds it; that package's kernels add it
   before the scale, softmax(sm_scale (QK^T + mask)), so a float mask other than
   0 / -inf (MASK_CONST's -1e2, say) weighs differently after the switch: a
-  MASK_CONST entry gets exp(-100) in jfa, exp(-100 sm_scale) there;
+  MASK_CONST entry gets exp(-100) in jfa, exp(-100 sm_scale) there (the first float mask
+  warns once);
 - dropout_p must be 0 (that package samples dropout);
 - JVPAttn.apply, the autograd.Function's own entry there, is not provided.
 """
