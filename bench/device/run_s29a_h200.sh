@@ -13,7 +13,8 @@
 # The twenty-ninth session (no device either) added, run in step 1 too: test_gpu_attention's and test_gpu_masks'
 # batches above 65535 (core/dispatch.c's chunks; test_gpu_attention's cases 47-48, test_gpu_masks' 72-74), the sm80 bwd-JVP's
 # bias tiles (no case on an H200: its limit is an A100's), and test_sdpa_edges.py's test_zero_stride_inputs on CUDA
-# (stride-0 q / K / V / mask rows: does the driver take a TMA map with a zero stride?).
+# (stride-0 q / K / V / mask rows: does the driver take a TMA map with a zero stride?), and the binding's CPU tests
+# under torch 2.11 (the forward-AD level token under torch.func).
 # The prediction is in bench/RESULTS.md (twenty-eighth session). DL: the deadline (default 570). Logs in $OUT.
 #   DL=570 bash bench/device/run_s29a_h200.sh
 set -u
@@ -32,6 +33,11 @@ jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
   for ci in 72 73 74; do timeout $(left 380) "$JFA_BUILD_DIR/tests/gpu/test_gpu_masks" $ci 2>&1 | tail -2; done
   (cd tests/python && PYTHONPATH=$PWD/../../python JFA_LIBRARY=$PWD/../../$JFA_BUILD_DIR/libjfa.so timeout $(left 380) \
     python3 -m pytest -q -x test_sdpa_edges.py -k zero_stride 2>&1 | tail -3)
+  # torch 2.11's transforms over the binding's twenty-ninth-session changes (the forward-AD level token under
+  # torch.func.jvp / grad / vmap, the older vmap's forward-mode jacobian): the CPU tests this machine's torch 1.13 skips
+  (cd tests/python && PYTHONPATH=$PWD/../../python JFA_LIBRARY=$PWD/../../$JFA_BUILD_DIR/libjfa.so timeout $(left 360) \
+    python3 -m pytest -q -p no:cacheprovider -m "not gpu" test_second_order.py test_vmap.py test_sdpa_edges.py \
+    test_host_paths.py test_attention.py 2>&1 | tail -6)
   # memcheck of case 0 (3 CTAs walking 32 tiles) and 5 (packed sequences as a band); racecheck and synccheck of case 2
   # (one CTA walking 12 tiles, D = 96): racecheck does not follow mbarrier ordering (the twenty-sixth session's
   # calls 4 / 5: false WAR hazards on mbarrier-ordered buffers), so its hazards are printed by kernel, the
