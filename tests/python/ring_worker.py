@@ -110,6 +110,25 @@ def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), di
         print("rank %d/%d %s scale differing on rank 1: %s%s" % (rank, world, device,
               "raised (%s)" % str(raised)[:80] if raised else "no error", "" if ok else "  FAIL"), flush=True)
     if world > 1:
+        # an error of rank 1's own arguments, raised in Python before any collective (window=5: an int), while the
+        # others make the call they made last: every rank raises (rank 1 joins their ring's argument agreement with a
+        # failing call) instead of the others waiting for the group's timeout; the next call works on every rank
+        kw = dict(layout="zigzag", is_causal=True, enable_gqa=True)
+        jt.ring_attention(sh(q), sh(k), sh(v), **kw)
+        raised = None
+        try:
+            jt.ring_attention(sh(q), sh(k), sh(v), window=5 if rank == 1 else None, **kw)
+        except Exception as e:  # noqa: BLE001 - any error, as long as every rank gets one
+            raised = e
+        o = jt.ring_attention(sh(q), sh(k), sh(v), **kw)
+        err = relerr(o, sh(reference(q.double(), k.double(), v.double(), is_causal=True)))
+        ok = raised is not None and (isinstance(raised, TypeError) if rank == 1 else "rejected" in str(raised)) \
+            and err < tol
+        failures += not ok
+        print("rank %d/%d %s a type error on rank 1 alone: %s; the next call o %.2e%s" % (
+              rank, world, device, "raised (%s)" % str(raised)[:70] if raised else "no error", err,
+              "" if ok else "  FAIL"), flush=True)
+    if world > 1:
         # a communicator that failed (here a callback's error on every rank at once) stays failed: the next call says
         # so and names jfa.torch.ring_release, after which a call works again
         orig = dist.all_reduce

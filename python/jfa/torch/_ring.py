@@ -278,6 +278,23 @@ def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=No
     return r
 
 
+def _fail_collectively(group):
+    """Before this rank raises an error of its own arguments (a type, a layout name, a window: checked in Python,
+    before any collective), it joins the collective the other ranks are entering, so that their call fails too
+    instead of waiting for the process group's timeout: a failing jfa_ring_forward on the group's most recently used
+    ring, whose argument agreement (jfa_ring_agree) then reports "another rank rejected its arguments" there, or
+    "the ranks' ring calls differ" where they are in another ring call or creating one. Nothing to join on the
+    group's first call (no ring yet): the others then wait as before."""
+    for key in reversed(_rings):
+        r = _rings[key]
+        if r.comm.group is group and r.comm.error is None:
+            _rings.move_to_end(key)
+            r.ctx.bind_stream()  # as every ring call (the NCCL communicator's agreement runs on the stream)
+            _lib.lib().jfa_ring_forward(r.handle, None, None, None, None, None)  # fails (NULL tensors), collectively
+            r.comm.error = None  # this rank raises its own error; a communicator failure shows at its next call
+            return
+
+
 def release():
     """Frees the cached rings and communicators (each rank, e.g. before destroy_process_group, or after a
     communicator failed: the next ring_attention makes new ones). Public as jfa.torch.ring_release."""
@@ -347,23 +364,31 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     scale: None = 1/sqrt(E), else any finite float used as given (0 and negative included).
     The values of the arguments (rows, scale, offsets, windows) are checked by the library
     collectively, so that a rank whose arguments are wrong or differ makes every rank raise
-    (never a hang of the others).
+    (never a hang of the others); an error of a rank's own argument types, raised here in Python,
+    fails the others' call too once the group has a ring (_fail_collectively; on the group's first
+    call they wait for the process group's timeout).
     """
     from ._api import _window
-    _check_layout(layout)
     if not dist.is_available() or not dist.is_initialized():
         raise RuntimeError("jfa: ring_attention needs an initialised torch.distributed process group")
-    qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, enable_gqa)
-    if tangents is not None and any(legacy_batched(t) for t in tangents):
-        raise RuntimeError("jfa: forward-mode tangents batched by PyTorch's older vmap (torch.autograd.functional's "
-                           "forward-mode strategies with vectorize=True) are not supported by ring attention: "
-                           "take the tangents one at a time (torch.func.jvp)")
-    if scale is not None:
-        scale = _core.scale_value(scale)  # its finiteness is the library's (collective) check
-    cu = None
-    if cu_seqlens is not None:  # ints here; their values are checked at the ring's creation, on every rank
-        cu = tuple(int(x) for x in (cu_seqlens.tolist() if isinstance(cu_seqlens, torch.Tensor) else cu_seqlens))
-    ring = _ring_for(group, qp, kp, layout, is_causal, scale, _window(window), cu)
+    try:  # this rank's own checks: an error here fails the other ranks' call too (_fail_collectively)
+        _check_layout(layout)
+        qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, enable_gqa)
+        if tangents is not None and any(legacy_batched(t) for t in tangents):
+            raise RuntimeError("jfa: forward-mode tangents batched by PyTorch's older vmap (torch.autograd."
+                               "functional's forward-mode strategies with vectorize=True) are not supported by ring "
+                               "attention: take the tangents one at a time (torch.func.jvp)")
+        if scale is not None:
+            scale = _core.scale_value(scale)  # its finiteness is the library's (collective) check
+        cu = None
+        if cu_seqlens is not None:  # ints here; their values are checked at the ring's creation, on every rank
+            cu = tuple(int(x) for x in (cu_seqlens.tolist() if isinstance(cu_seqlens, torch.Tensor)
+                                        else cu_seqlens))
+        win = _window(window)
+    except Exception:
+        _fail_collectively(group)
+        raise
+    ring = _ring_for(group, qp, kp, layout, is_causal, scale, win, cu)
     if tangents is None:
         o, _ = _RingAttention.apply(q, k, v, None, ring)
         return o
