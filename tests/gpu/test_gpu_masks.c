@@ -11,7 +11,8 @@
  * backward on sm90 where the unmasked call runs there, with an additive mask only for 16-bit biases of aligned rows
  * and not at D = 256, else sm80). Rows without a visible key must give exactly O = Od = mu = 0, lse = -inf
  * and dQ = 0; keys no query sees exactly dK = dV = 0. Accumulate mode is checked
- * through the backend calls over two key halves (as test_gpu_modes does).
+ * through the backend calls (core/dispatch.c's, which split batches above 65535) over two key halves (as
+ * test_gpu_modes does).
  *
  *   ctest -L gpu    or    ./test_gpu_masks [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -382,7 +383,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     gt_ok(jfa_cuda_fill(gpu, &adv.t, 0.0), "fill");
     gb_set(&o16, ro);
     gb_set(&l32, rlse);
-    gt_ok(jfa_cuda_attention_delta(gpu, &whole, &o16.t, &dout.t, &delta.t), "attention_delta");
+    gt_ok(jfa_backend_attention_delta(gpu, &whole, &o16.t, &dout.t, &delta.t), "attention_delta");
     const int64_t h1 = Nk / 16 > 0 ? Nk / 16 * 8 : Nk / 2;
     const int64_t r0[2] = {0, h1}, rn[2] = {h1, Nk - h1};
     for (int s = 0; s < 2; ++s) {
@@ -395,10 +396,10 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       jfa_tensor_t k2 = gt_rows(&k.t, 2, r0[s], rn[s]), v2 = gt_rows(&v.t, 2, r0[s], rn[s]),
                    kd2 = gt_rows(&kd.t, 2, r0[s], rn[s]), vd2 = gt_rows(&vd.t, 2, r0[s], rn[s]),
                    dk2 = gt_rows(&adk.t, 2, r0[s], rn[s]), dv2 = gt_rows(&adv.t, 2, r0[s], rn[s]);
-      gt_ok(jfa_cuda_attention_block(gpu, &p, &q.t, &k2, &v2, &qd.t, &kd2, &vd2, &ao.t, &alse.t, &aod.t, &amu.t, 1),
+      gt_ok(jfa_backend_attention_block(gpu, &p, &q.t, &k2, &v2, &qd.t, &kd2, &vd2, &ao.t, &alse.t, &aod.t, &amu.t, 1),
             "attention_block(accumulate)");
-      gt_ok(jfa_cuda_attention_backward_block(gpu, &p, &q.t, &k2, &v2, &dout.t, &l32.t, &delta.t, &adq.t, &dk2, &dv2,
-                                              1),
+      gt_ok(jfa_backend_attention_backward_block(gpu, &p, &q.t, &k2, &v2, &dout.t, &l32.t, &delta.t, &adq.t, &dk2,
+                                                 &dv2, 1),
             "attention_backward_block(accumulate)");
     }
     gb_get(&ao), gb_get(&aod), gb_get(&alse), gb_get(&amu), gb_get(&adq), gb_get(&adk), gb_get(&adv);

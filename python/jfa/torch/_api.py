@@ -301,6 +301,11 @@ def fwd_dual(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None
     accepted and ignored, and any other keyword (SDPA's is_causal or scale, say) is a TypeError, as
     there, not silently dropped. The first floating point attn_mask warns once that it is added after
     the scale (SDPA's rule), where that package adds it before."""
+    return _drop_in(q, k, v, attn_mask, dropout_p, causal, sm_scale)
+
+
+def _drop_in(q, k, v, attn_mask, dropout_p, causal, sm_scale):
+    """The drop-in's call, from its entry points (fwd_dual, JVPAttn.fwd: the warning points at their caller)."""
     global _float_mask_warned
     if (not _float_mask_warned and isinstance(attn_mask, torch.Tensor) and attn_mask.dtype.is_floating_point
             and not _ops.compiling()):
@@ -318,6 +323,6 @@ class JVPAttn:
     @staticmethod
     def fwd(q, k, v, attn_mask=None, dropout_p=0.0, causal=False, sm_scale=None, warp_specialize=True,
             USE_TMA=True):
-        return fwd_dual(q, k, v, attn_mask, dropout_p, causal, sm_scale)
+        return _drop_in(q, k, v, attn_mask, dropout_p, causal, sm_scale)
 
     fwd_dual = staticmethod(fwd_dual)

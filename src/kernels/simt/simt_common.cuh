@@ -28,13 +28,19 @@ static inline size_t simt_bwd_jvp_dq_smem(int D) {
 }
 static inline size_t simt_bwd_jvp_dkdv_smem(int D) { return simt_bwd_jvp_dq_smem(D) + 4 * SIMT_TILE * sizeof(float); }
 
-/* Why a simt launch with `heads` on grid.y (the batch, at most 65535, on grid.z: core/dispatch.c splits larger
-   batches) and `smem` bytes of shared memory cannot run on the device of cs; NULL when it can. */
-static inline const char *simt_limits_why_not(const CudaState *cs, int64_t heads, size_t smem) {
+/* The static shared memory of the kernels whose CTAs share their rows' key range (cta_key_range's s_lo, s_hi: the
+   forward's and the dQ kernels), which counts against the device's limit with the dynamic bytes. */
+#define SIMT_KEY_RANGE_SMEM (2 * SIMT_WARPS * sizeof(int64_t))
+
+/* Why a simt launch with `heads` on grid.y and the batch B on grid.z (at most 65535 each: core/dispatch.c splits
+   larger batches, direct backend calls do not) whose kernels need `smem` bytes of shared memory, static included,
+   cannot run on the device of cs; NULL when it can. */
+static inline const char *simt_limits_why_not(const CudaState *cs, int64_t B, int64_t heads, size_t smem) {
   if (heads > 65535) return "simt: more than 65535 heads (its grid's y axis)";
+  if (B > 65535) return "simt: more than 65535 batch entries in one backend call (its grid's z axis)";
   if (smem > (size_t)cs->max_smem_optin)
     return "simt: its kernel at this head dim needs more shared memory than this device allows (on a GPU with 99 "
-           "KiB a block: a JVP above D = 175, a backward-JVP above D = 156)";
+           "KiB a block: a JVP above D = 174, a backward-JVP above D = 156)";
   return nullptr;
 }
 
@@ -86,7 +92,7 @@ static __device__ __forceinline__ double dot_row64(const float *a, const float *
 /* Keys [*beg, *end) visible to any row of the CTA, from each warp's row interval [lo, hi)
    (lane-uniform); a barrier: every thread of the CTA must call it. */
 static __device__ void cta_key_range(int64_t lo, int64_t hi, int64_t *beg, int64_t *end) {
-  __shared__ int64_t s_lo[SIMT_WARPS], s_hi[SIMT_WARPS];
+  __shared__ int64_t s_lo[SIMT_WARPS], s_hi[SIMT_WARPS]; /* SIMT_KEY_RANGE_SMEM */
   const int w = threadIdx.x / 32;
   if ((threadIdx.x & 31) == 0) {
     s_lo[w] = lo < hi ? lo : INT64_MAX;
