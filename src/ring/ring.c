@@ -181,12 +181,17 @@ static int64_t agree_code(const char *what) {
   return (int64_t)(h & 0x7fffffffffffull);
 }
 
+/* Words of every collective check of the ring (the agreement below, jfa_ring_create's config check): one size, so
+   that a rank in one while the others are in the other (a rank failing a call while they create a ring) pairs a
+   collective of the same size and every rank sees the difference (word 0 is each one's error flag). */
+enum { RING_CHECK_WORDS = 16 };
+
 jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what) {
   /* the rank's error, its call site and its count of agreements: the ranks' calls differ (one in another ring
      call, or one that skipped or repeated a call: its count differs) when the codes or counts do */
-  const int64_t in[3] = {local == JFA_SUCCESS ? 0 : 1, agree_code(what), r->agreements++};
-  int64_t lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
-  jfa_status_t st = r->comm->ops->allreduce_minmax(r->comm, in, lo, hi, 3);
+  int64_t in[RING_CHECK_WORDS] = {local == JFA_SUCCESS ? 0 : 1, agree_code(what), r->agreements++};
+  int64_t lo[RING_CHECK_WORDS] = {0}, hi[RING_CHECK_WORDS] = {0};
+  jfa_status_t st = r->comm->ops->allreduce_minmax(r->comm, in, lo, hi, RING_CHECK_WORDS);
   if (local != JFA_SUCCESS) return local; /* keeps this rank's message */
   JFA_CHECK(st);
   if (lo[1] != hi[1] || lo[2] != hi[2])
@@ -353,6 +358,7 @@ enum {
   F_BAD, F_B, F_HQ, F_HKV, F_N, F_D, F_DTYPE, F_LAYOUT, F_MASK, F_SCALE, F_DEVICE, F_SIZE,
   F_WL, F_WR, F_NSEQ, F_CUSUM, F_COUNT
 };
+_Static_assert((int)F_COUNT == (int)RING_CHECK_WORDS, "the config check and the agreement are collectives of one size");
 static const char *const field_names[F_COUNT] = {
     "local check", "batch", "heads_q", "heads_kv", "seq_global", "head_dim", "dtype",
     "layout",      "mask",  "scale",   "device",   "comm size", "window_left", "window_right",
@@ -409,7 +415,9 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   jfa_status_t st = comm->ops->allreduce_minmax(comm, v, lo, hi, F_COUNT);
   if (local != JFA_SUCCESS) return local;
   JFA_CHECK(st);
-  if (hi[F_BAD]) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "jfa_ring_create: the config is invalid on another rank");
+  if (hi[F_BAD])
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "jfa_ring_create: another rank's config is invalid, or another rank failed "
+             "a ring call here (see its error)");
   for (int i = 1; i < F_COUNT; ++i) {
     if (i == F_SCALE && lo[i] != hi[i]) /* the resolved scale's bits: this rank's value, as a number */
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "jfa_ring_create: config.scale differs across ranks (this rank's resolved "

@@ -128,6 +128,21 @@ def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), di
         print("rank %d/%d %s a type error on rank 1 alone: %s; the next call o %.2e%s" % (
               rank, world, device, "raised (%s)" % str(raised)[:70] if raised else "no error", err,
               "" if ok else "  FAIL"), flush=True)
+        # the same while the others create a ring (a configuration new to the group): rank 1's failing call pairs
+        # their config check (both collectives have one size), so every rank raises; rank 1's ring counts its call
+        # alone then, so every rank drops its rings (ring_release) before going on
+        raised = None
+        try:
+            jt.ring_attention(sh(q), sh(k), sh(v), layout="zigzag", is_causal=False, scale=0.77, enable_gqa=True,
+                              window=5 if rank == 1 else None)
+        except Exception as e:  # noqa: BLE001
+            raised = e
+        jt.ring_release()
+        ok = raised is not None and (isinstance(raised, TypeError) if rank == 1 else "another rank" in str(raised))
+        failures += not ok
+        print("rank %d/%d %s a type error on rank 1 while the others create a ring: %s%s" % (
+              rank, world, device, "raised (%s)" % str(raised)[:70] if raised else "no error",
+              "" if ok else "  FAIL"), flush=True)
     if world > 1:
         # a communicator that failed (here a callback's error on every rank at once) stays failed: the next call says
         # so and names jfa.torch.ring_release, after which a call works again

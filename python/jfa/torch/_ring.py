@@ -283,8 +283,10 @@ def _fail_collectively(group):
     before any collective), it joins the collective the other ranks are entering, so that their call fails too
     instead of waiting for the process group's timeout: a failing jfa_ring_forward on the group's most recently used
     ring, whose argument agreement (jfa_ring_agree) then reports "another rank rejected its arguments" there, or
-    "the ranks' ring calls differ" where they are in another ring call or creating one. Nothing to join on the
-    group's first call (no ring yet): the others then wait as before."""
+    "the ranks' ring calls differ" where they are in another ring call; where they create a ring, its config check
+    (a collective of the agreement's size) reports another rank's failure. That ring's count of calls then differs
+    on this rank (ring_release on every rank drops it). Nothing to join on the group's first call (no ring yet):
+    the others then wait as before."""
     for key in reversed(_rings):
         r = _rings[key]
         if r.comm.group is group and r.comm.error is None:
