@@ -71,7 +71,9 @@ static app_opts_t parse(int argc, char **argv) {
 }
 
 /* ---- the ops, as timed calls ---- */
-enum { X_Q, X_K, X_V, X_QD, X_KD, X_VD, X_DO, X_O, X_LSE, X_OD, X_MU, X_DQ, X_DK, X_DV, X_N };
+/* inputs, then outputs: the JVP's O, lse, Od, mu (which the backward takes), the backward's dQ, dK, dV, and the plain
+   forward's own O and lse (X_OF, X_LSEF: each op's outputs are checked) */
+enum { X_Q, X_K, X_V, X_QD, X_KD, X_VD, X_DO, X_O, X_LSE, X_OD, X_MU, X_DQ, X_DK, X_DV, X_OF, X_LSEF, X_N };
 typedef struct {
   jfa_context_t *ctx;
   const jfa_attention_params_t *prm;
@@ -84,7 +86,7 @@ static double run_call(void *arg) {
   jfa_tensor_t *t = c->t;
   const double t0 = app_now();
   jfa_status_t st;
-  if (c->op == 0) st = jfa_attention_forward(c->ctx, c->prm, &t[X_Q], &t[X_K], &t[X_V], &t[X_O], &t[X_LSE]);
+  if (c->op == 0) st = jfa_attention_forward(c->ctx, c->prm, &t[X_Q], &t[X_K], &t[X_V], &t[X_OF], &t[X_LSEF]);
   else if (c->op == 1)
     st = jfa_attention_forward_jvp(c->ctx, c->prm, &t[X_Q], &t[X_K], &t[X_V], &t[X_QD], &t[X_KD], &t[X_VD],
                                    &t[X_O], &t[X_LSE], &t[X_OD], &t[X_MU]);
@@ -123,7 +125,7 @@ int main(int argc, char **argv) {
   jfa_tensor_t t[X_N];
   for (int i = 0; i < X_N; ++i) {
     const int kv = i == X_K || i == X_V || i == X_KD || i == X_VD || i == X_DK || i == X_DV;
-    const int stat = i == X_LSE || i == X_MU;
+    const int stat = i == X_LSE || i == X_MU || i == X_LSEF;
     const jfa_dtype_t dt = stat ? sdt : o.dtype;
     const int64_t Hh = kv ? Hkv : H, Dt = stat ? 1 : D;
     t[i] = jfa_tensor_bhsd(dev_alloc(o.device, (size_t)(B * Hh * N * Dt) * jfa_dtype_size(dt)), dt, o.device, B,
@@ -165,7 +167,7 @@ int main(int argc, char **argv) {
   app_problem_t p;
   app_problem_from_opts(&p, &o);
   app_sample_t s;
-  app_sample_rows(&p, app_check_full(&o, pairs), o.samples, o.seed, &s);
+  app_sample_rows(&p, app_check_full(&o, pairs), o.samples, 1, o.seed, &s);
   app_say("check: reading %lld query rows and %lld key rows back", (long long)s.nq, (long long)s.nk);
   double *qgot = (double *)malloc((size_t)s.nq * (size_t)APP_QW(D) * sizeof(double));
   double *kgot = (double *)malloc((size_t)s.nk * (size_t)APP_KW(D) * sizeof(double));
@@ -178,6 +180,8 @@ int main(int argc, char **argv) {
     read_rows(&t[X_DQ], x.b, x.h, x.i, 1, g + 2 * D);
     read_rows(&t[X_LSE], x.b, x.h, x.i, 1, g + 3 * D);
     read_rows(&t[X_MU], x.b, x.h, x.i, 1, g + 3 * D + 1);
+    read_rows(&t[X_OF], x.b, x.h, x.i, 1, g + 3 * D + 2);
+    read_rows(&t[X_LSEF], x.b, x.h, x.i, 1, g + 4 * D + 2);
   }
   for (int64_t r = 0; r < s.nk; ++r) {
     const app_row_t x = s.k[r];

@@ -20,10 +20,11 @@
  * (call / P), the rate per rank (fwd = 4 B Hq N^2 D, halved when causal; JVP = 3x,
  * bwd = 2.5x; divided by P), memory per rank, and the check: rank 0 recomputes in
  * float64 (a naive reference, apps/common/app_check.c) O, lse, Od, mu, dQ of query
- * rows and dK, dV of key rows, every row when the problem is small (--check auto),
- * else sampled rows (those with the ring's lse and Delta, themselves checked on the
- * samples), and prints the relative errors and the check's time.
- * At P = 1 it also times the single-device API on the same problem (ring overhead)
+ * rows, dK, dV of key rows and the plain forward's own O and lse, every row when the
+ * problem is small (--check auto), else sampled rows (every rank's chunk edges among
+ * them; key rows with the ring's lse and Delta of their query rows), and prints the
+ * relative errors and the check's time.
+ * At P = 1 it then times the single-device API on the same problem (ring overhead)
  * when the calls are short. Timer: wall (MPI_Wtime around the call, which returns
  * synchronised) or events (CUDA events on the context's stream; CUDA only).
  * Exit status 0 when the check passes, 1 when it fails, 2 on an error, 77 when --device cuda
@@ -86,7 +87,7 @@ static int parse(int argc, char **argv, opts_t *o) {
   o->events = 0;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 0;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), -1;
     if (!strcmp(a, "--comm") && v && (!strcmp(v, "nccl") || !strcmp(v, "mpi"))) {
       o->nccl = !strcmp(v, "nccl"), comm_set = 1, ++i;
     } else if (!strcmp(a, "--layout") && v && (!strcmp(v, "zigzag") || !strcmp(v, "contiguous"))) {
@@ -96,7 +97,10 @@ static int parse(int argc, char **argv, opts_t *o) {
     } else {
       int r = app_parse_common(&o->c, argc, argv, &i, err, sizeof err);
       if (r <= 0) {
-        if (g_rank == 0) fprintf(stderr, "jfa_ring: %s\n", r < 0 ? err : "unknown option or bad value");
+        if (g_rank == 0) {
+          if (r < 0) fprintf(stderr, "jfa_ring: %s\n", err);
+          else fprintf(stderr, "jfa_ring: unknown option or bad value: %s%s%s\n", a, v ? " " : "", v ? v : "");
+        }
         usage();
         return 0;
       }
@@ -165,7 +169,9 @@ static int64_t local_row(int64_t pos) {
 
 /* ---- timed calls ---- */
 typedef enum { OP_FWD, OP_JVP, OP_BWD } op_t;
-enum { X_Q, X_K, X_V, X_QD, X_KD, X_VD, X_DO, X_O, X_LSE, X_OD, X_MU, X_DQ, X_DK, X_DV, X_N };
+/* inputs, then outputs: the JVP's O, lse, Od, mu (which the backward takes), the backward's dQ, dK, dV, and the plain
+   forward's own O and lse (X_OF, X_LSEF: each op's outputs are checked) */
+enum { X_Q, X_K, X_V, X_QD, X_KD, X_VD, X_DO, X_O, X_LSE, X_OD, X_MU, X_DQ, X_DK, X_DV, X_OF, X_LSEF, X_N };
 typedef struct {
   const opts_t *o;
   jfa_ring_t *ring;
@@ -178,7 +184,7 @@ typedef struct {
 static void run_op(const call_t *c) {
   jfa_tensor_t *t = c->t;
   if (c->prm) {
-    if (c->op == OP_FWD) TRY(jfa_attention_forward(c->ctx, c->prm, &t[X_Q], &t[X_K], &t[X_V], &t[X_O], &t[X_LSE]));
+    if (c->op == OP_FWD) TRY(jfa_attention_forward(c->ctx, c->prm, &t[X_Q], &t[X_K], &t[X_V], &t[X_OF], &t[X_LSEF]));
     if (c->op == OP_JVP)
       TRY(jfa_attention_forward_jvp(c->ctx, c->prm, &t[X_Q], &t[X_K], &t[X_V], &t[X_QD], &t[X_KD], &t[X_VD],
                                     &t[X_O], &t[X_LSE], &t[X_OD], &t[X_MU]));
@@ -188,7 +194,7 @@ static void run_op(const call_t *c) {
     TRY(jfa_context_synchronize(c->ctx));
     return;
   }
-  if (c->op == OP_FWD) TRY(jfa_ring_forward(c->ring, &t[X_Q], &t[X_K], &t[X_V], &t[X_O], &t[X_LSE]));
+  if (c->op == OP_FWD) TRY(jfa_ring_forward(c->ring, &t[X_Q], &t[X_K], &t[X_V], &t[X_OF], &t[X_LSEF]));
   if (c->op == OP_JVP)
     TRY(jfa_ring_forward_jvp(c->ring, &t[X_Q], &t[X_K], &t[X_V], &t[X_QD], &t[X_KD], &t[X_VD], &t[X_O], &t[X_LSE],
                              &t[X_OD], &t[X_MU]));
@@ -248,9 +254,10 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_size);
   opts_t oo;
-  if (!parse(argc, argv, &oo)) {
+  const int parsed = parse(argc, argv, &oo);
+  if (parsed <= 0) { /* -1: --help (exit 0), 0: a bad option (2) */
     MPI_Finalize();
-    return 2;
+    return parsed < 0 ? 0 : 2;
   }
   const app_opts_t *o = &oo.c;
   app_progress_init(g_rank, o->quiet);
@@ -351,7 +358,7 @@ int main(int argc, char **argv) {
   jfa_tensor_t t[X_N];
   for (int i = 0; i < X_N; ++i) {
     const int kv = i == X_K || i == X_V || i == X_KD || i == X_VD || i == X_DK || i == X_DV;
-    const int stat = i == X_LSE || i == X_MU;
+    const int stat = i == X_LSE || i == X_MU || i == X_LSEF;
     const jfa_dtype_t dt = stat ? sdt : o->dtype;
     const int64_t H = kv ? o->Hkv : o->Hq, Dt = stat ? 1 : o->D;
     t[i] = jfa_tensor_bhsd(dalloc(o->device, (size_t)(o->B * H * g_n * Dt) * jfa_dtype_size(dt)), dt, o->device,
@@ -413,30 +420,12 @@ int main(int argc, char **argv) {
     printf(", host max RSS %.1f MiB\n", memmax[3] / 1048576.0);
   }
 
-  /* ring overhead at P = 1: the single-device API on the same problem (skipped when calls are long) */
-  if (g_size == 1 && tm[0] + tm[1] + tm[2] <= 3.0) {
-    jfa_attention_params_t prm;
-    jfa_attention_params_init(&prm);
-    prm.mask = cfg.mask;
-    prm.window_left = o->window_left;
-    prm.window_right = o->window_right;
-    if (o->nseq > 0) prm.cu_seqlens_q = prm.cu_seqlens_k = o->cu, prm.num_seqs = o->nseq;
-    /* zigzag at P = 1 is rows [0, N/2) then [N/2, N): the same order as contiguous */
-    for (int op = 0; op < 3; ++op) {
-      call_t c = {&oo, ring, ctx, &prm, t, (op_t)op};
-      double td = app_time_op(o, "direct API", timed_call, &c, NULL);
-      printf("  %-12s direct %10.3f ms  ring/direct = %.3f (overhead %+.1f%%)\n", names[op], td * 1e3,
-             tm[op] / td, (tm[op] / td - 1.0) * 100.0);
-    }
-  } else if (g_size == 1 && g_rank == 0) {
-    printf("  (ring/direct comparison skipped: the calls take over 3 s; at P = 1 the ring calls the same kernels)\n");
-  }
-
   /* ---- the check ---- */
   app_problem_t p;
   app_problem_from_opts(&p, o);
   app_sample_t s;
-  app_sample_rows(&p, app_check_full(o, pairs), o->samples, o->seed, &s);
+  app_sample_rows(&p, app_check_full(o, pairs), o->samples, oo.layout == JFA_LAYOUT_ZIGZAG ? 2 * g_size : g_size,
+                  o->seed, &s);
   app_say("check: gathering %lld query rows and %lld key rows on rank 0", (long long)s.nq, (long long)s.nk);
   const int64_t D = o->D, Hq = o->Hq, N = o->N, g = o->Hq / o->Hkv;
   const size_t qlen = (size_t)s.nq * (size_t)APP_QW(D), klen = (size_t)s.nk * (size_t)APP_KW(D);
@@ -454,6 +443,8 @@ int main(int argc, char **argv) {
     read_rows(&t[X_DQ], x.b, x.h, l, 1, q + 2 * D);
     read_rows(&t[X_LSE], x.b, x.h, l, 1, q + 3 * D);
     read_rows(&t[X_MU], x.b, x.h, l, 1, q + 3 * D + 1);
+    read_rows(&t[X_OF], x.b, x.h, l, 1, q + 3 * D + 2);
+    read_rows(&t[X_LSEF], x.b, x.h, l, 1, q + 4 * D + 2);
   }
   for (int64_t r = 0; r < s.nk; ++r) {
     const app_row_t x = s.k[r];
@@ -498,10 +489,32 @@ int main(int argc, char **argv) {
     app_check(&p, &s, glob, glob + qlen, s.full ? NULL : glob + qlen + klen, s.full ? NULL : glob + qlen + klen + slen,
               app_threads(o), &res);
     pass = app_check_report(&res, &s, app_tolerance(o->dtype, o->device));
+  }
+  MPI_Bcast(&pass, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  /* ring overhead at P = 1: the single-device API on the same problem (skipped when calls are long), after the check
+     (its calls write the same outputs) */
+  if (g_size == 1 && tm[0] + tm[1] + tm[2] <= 3.0) {
+    jfa_attention_params_t prm;
+    jfa_attention_params_init(&prm);
+    prm.mask = cfg.mask;
+    prm.window_left = o->window_left;
+    prm.window_right = o->window_right;
+    if (o->nseq > 0) prm.cu_seqlens_q = prm.cu_seqlens_k = o->cu, prm.num_seqs = o->nseq;
+    /* zigzag at P = 1 is rows [0, N/2) then [N/2, N): the same order as contiguous */
+    for (int op = 0; op < 3; ++op) {
+      call_t c = {&oo, ring, ctx, &prm, t, (op_t)op};
+      double td = app_time_op(o, "direct API", timed_call, &c, NULL);
+      printf("  %-12s direct %10.3f ms  ring/direct = %.3f (overhead %+.1f%%)\n", names[op], td * 1e3,
+             tm[op] / td, (tm[op] / td - 1.0) * 100.0);
+    }
+  } else if (g_size == 1 && g_rank == 0) {
+    printf("  (ring/direct comparison skipped: the calls take over 3 s; at P = 1 the ring calls the same kernels)\n");
+  }
+  if (g_rank == 0) {
     printf("jfa_ring: %s (%.1f s in all)\n", pass ? "PASSED" : "FAILED", app_elapsed());
     fflush(stdout);
   }
-  MPI_Bcast(&pass, 1, MPI_INT, 0, MPI_COMM_WORLD);
+
   (void)Hq;
 
   free(loc);

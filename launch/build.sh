@@ -74,8 +74,9 @@ mode=(-DJFA_BUILD_TESTS=ON "-DJFA_ENABLE_CUDA=$have_nvcc")
 target=()
 case "${JFA_BUILD_MAIN:-}" in
   "") ;;
-  cpu) mode=(-DJFA_BUILD_TESTS=OFF -DJFA_ENABLE_CUDA=OFF); target=(--target jfa_ring) ;;
-  gpu) mode=(-DJFA_BUILD_TESTS=OFF "-DJFA_ENABLE_CUDA=$have_nvcc"); target=(--target jfa_ring) ;;
+  # the main job needs MPI: forced on (a build dir configured before Open MPI was installed keeps it off otherwise)
+  cpu) mode=(-DJFA_BUILD_TESTS=OFF -DJFA_ENABLE_CUDA=OFF -DJFA_ENABLE_MPI=ON); target=(--target jfa_ring) ;;
+  gpu) mode=(-DJFA_BUILD_TESTS=OFF "-DJFA_ENABLE_CUDA=$have_nvcc" -DJFA_ENABLE_MPI=ON); target=(--target jfa_ring) ;;
   *) echo "build.sh: JFA_BUILD_MAIN must be cpu or gpu" >&2; exit 2 ;;
 esac
 

@@ -35,6 +35,7 @@ fi
 if [ "${ngpu:-0}" -gt 0 ]; then
   np="${JFA_NP:-$ngpu}"
   echo "run_main.sh: $np rank(s) on $ngpu GPU(s)"
+  set -- --device cuda "$@" # a build without CUDA (no nvcc) exits 77 rather than running a CPU job unannounced
 else
   np="${JFA_NP:-4}"
   echo "run_main.sh: no GPU, $np CPU ranks (small default size)"

@@ -179,13 +179,14 @@ typedef struct {
   int slot;
 } app_row_t;
 
-/** Outputs the check compares, in this order. */
-enum { APP_O, APP_LSE, APP_OD, APP_MU, APP_DQ, APP_DK, APP_DV, APP_NOUT };
+/** Outputs the check compares, in this order: the JVP's O, lse, Od, mu, the backward's dQ, dK, dV, and the plain
+ *  forward's own O and lse (written to tensors of their own, so that each op's outputs are checked). */
+enum { APP_O, APP_LSE, APP_OD, APP_MU, APP_DQ, APP_DK, APP_DV, APP_OF, APP_LSEF, APP_NOUT };
 extern const char *const app_out_name[APP_NOUT];
 
-/** The rows to check. Query row r's results: qgot[r * APP_QW(D) ...] = O[D], Od[D], dQ[D], lse, mu;
- *  key row r's: kgot[r * APP_KW(D) ...] = dK[D], dV[D]. */
-#define APP_QW(D) (3 * (D) + 2)
+/** The rows to check. Query row r's results: qgot[r * APP_QW(D) ...] = O[D], Od[D], dQ[D], lse, mu, then the
+ *  plain forward's O[D], lse; key row r's: kgot[r * APP_KW(D) ...] = dK[D], dV[D]. */
+#define APP_QW(D) (4 * (D) + 3)
 #define APP_KW(D) (2 * (D))
 typedef struct {
   int full;         /* every row of every (batch, head) */
@@ -197,11 +198,13 @@ typedef struct {
 
 /**
  * Chooses the rows: every row when full, else `samples` query rows over all (batch, head)
- * (the tensors' first and last rows among them) and `samples` key rows from at most two
- * (batch, kv head) pairs, the last pair and one drawn (deterministic in the seed; the
- * last pair's rows 0 and N-1 among them). Free with app_sample_free.
+ * and `samples` key rows from at most two (batch, kv head) pairs, the last pair and one drawn
+ * (deterministic in the seed). The first and last row of each of `nchunks` equal chunks of the
+ * sequence come first (at least 2 nchunks of each: the ring passes its ranks' chunks, so that
+ * every rank's rows are checked; the tensors' first and last rows among them). Free with
+ * app_sample_free.
  */
-void app_sample_rows(const app_problem_t *p, int full, int samples, uint64_t seed, app_sample_t *s);
+void app_sample_rows(const app_problem_t *p, int full, int samples, int nchunks, uint64_t seed, app_sample_t *s);
 void app_sample_free(app_sample_t *s);
 /** Whether the check covers every row: --check full, or auto and the problem is small. */
 int app_check_full(const app_opts_t *o, double visible_pairs);

@@ -17,7 +17,8 @@
 #include "app.h"
 #include "ref64.h"
 
-const char *const app_out_name[APP_NOUT] = {"O", "lse", "Od", "mu", "dQ", "dK", "dV"};
+const char *const app_out_name[APP_NOUT] = {"O", "lse", "Od", "mu", "dQ", "dK", "dV", "O (forward)",
+                                            "lse (forward)"};
 
 void app_problem_from_opts(app_problem_t *p, const app_opts_t *o) {
   p->B = o->B, p->Hq = o->Hq, p->Hkv = o->Hkv, p->N = o->N, p->D = o->D;
@@ -73,11 +74,12 @@ static void visible_range(const app_problem_t *p, int64_t x, int key, int64_t *l
 int app_check_full(const app_opts_t *o, double pairs) {
   if (!strcmp(o->check, "full")) return 1;
   if (!strcmp(o->check, "sample")) return 0;
-  /* auto: every row when the reference's work (about 10 B Hq pairs D) is small */
-  return (double)o->B * (double)o->Hq * pairs * (double)o->D <= (double)(1 << 24);
+  /* auto: every row when the reference's work (about 10 B Hq pairs D) is small (2^27: about a second on 2 cores,
+     the CPU main job's default problem) */
+  return (double)o->B * (double)o->Hq * pairs * (double)o->D <= (double)(1 << 27);
 }
 
-void app_sample_rows(const app_problem_t *p, int full, int samples, uint64_t seed, app_sample_t *s) {
+void app_sample_rows(const app_problem_t *p, int full, int samples, int nchunks, uint64_t seed, app_sample_t *s) {
   memset(s, 0, sizeof(*s));
   s->full = full;
   if (full) {
@@ -95,6 +97,11 @@ void app_sample_rows(const app_problem_t *p, int full, int samples, uint64_t see
     }
     return;
   }
+  /* the first and last row of each of nchunks equal chunks of the sequence (every rank's rows, both zigzag chunks)
+     come first, so that no rank goes unchecked however few samples are asked */
+  if (nchunks < 1 || p->N % nchunks) nchunks = 1;
+  const int forced = 2 * nchunks;
+  if (samples < forced) samples = forced;
   s->nq = s->nk = samples;
   s->q = (app_row_t *)malloc((size_t)samples * sizeof(app_row_t));
   s->k = (app_row_t *)malloc((size_t)samples * sizeof(app_row_t));
@@ -109,19 +116,21 @@ void app_sample_rows(const app_problem_t *p, int full, int samples, uint64_t see
     s->slot_b[1] = (int64_t)pair / p->Hkv;
     s->slot_hk[1] = (int64_t)pair % p->Hkv;
   }
+  const int64_t clen = p->N / nchunks;
   for (int r = 0; r < samples; ++r) {
-    /* query rows: the first and the last row of the tensors, then drawn from the seed */
+    /* query rows: the chunks' first and last rows (the tensors' first and last among them, at the first and last
+       (batch, head)), then drawn from the seed */
+    const int64_t edge = r < forced ? (r / 2) * clen + (r % 2 ? clen - 1 : 0) : -1;
     st = app_mix64(st + 1);
     app_row_t q = {(int64_t)(st % (uint64_t)p->B), (int64_t)((st >> 16) % (uint64_t)p->Hq),
-                   (int64_t)((st >> 24) % (uint64_t)p->N), 0};
-    if (r == 0) q.b = 0, q.h = 0, q.i = 0;
-    if (r == 1) q.b = p->B - 1, q.h = p->Hq - 1, q.i = p->N - 1;
+                   edge >= 0 ? edge : (int64_t)((st >> 24) % (uint64_t)p->N), 0};
+    if (r == 0) q.b = 0, q.h = 0;
+    if (r == forced - 1) q.b = p->B - 1, q.h = p->Hq - 1;
     s->q[r] = q;
-    /* key rows: rows 0 and N-1 of the last pair, then drawn, alternating pairs */
+    /* key rows: the chunks' edges (rows 0 and N-1 of the last pair), then drawn, alternating pairs */
     st = app_mix64(st + 1);
-    const int sl = r < 2 ? 0 : r % s->nslots;
-    app_row_t k = {s->slot_b[sl], s->slot_hk[sl],
-                   r == 0 ? 0 : r == 1 ? p->N - 1 : (int64_t)((st >> 24) % (uint64_t)p->N), sl};
+    const int sl = (r == 0 || r == forced - 1) ? 0 : r % s->nslots;
+    app_row_t k = {s->slot_b[sl], s->slot_hk[sl], edge >= 0 ? edge : (int64_t)((st >> 24) % (uint64_t)p->N), sl};
     s->k[r] = k;
   }
 }
@@ -360,9 +369,11 @@ static int check_rows(const app_problem_t *p, const app_sample_t *s, const doubl
           cmp(acc, APP_O, got[d], o);
           cmp(acc, APP_OD, got[D + d], A[d] * iz - mu * o + Vd[d] * iz);
           cmp(acc, APP_DQ, got[2 * D + d], scale * (KPdp[d] * iz - delta * KP[d] * iz));
+          cmp(acc, APP_OF, got[3 * D + 2 + d], o);
         }
         cmp(acc, APP_LSE, got[3 * D], lse);
         cmp(acc, APP_MU, got[3 * D + 1], mu);
+        cmp(acc, APP_LSEF, got[4 * D + 2], lse);
       } else {
         const double *got = kgot + (size_t)r * (size_t)APP_KW(D);
         for (int64_t d = 0; d < 2 * D; ++d) {
@@ -402,6 +413,8 @@ static int check_full_ref64(const app_problem_t *p, const app_sample_t *s, const
     tx[t] = jfa_tensor_bhsd(x[t], JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, H, N, D);
   }
   for (int o = 0; o < APP_NOUT; ++o) {
+    out[o] = NULL;
+    if (o == APP_OF || o == APP_LSEF) continue; /* the plain forward's: compared with the JVP's reference O, lse */
     const int kv = o == APP_DK || o == APP_DV, stat = o == APP_LSE || o == APP_MU;
     out[o] = (double *)malloc((stat ? nr : kv ? nk : nq) * sizeof(double));
     if (!out[o]) rc = -1;
@@ -425,9 +438,11 @@ static int check_full_ref64(const app_problem_t *p, const app_sample_t *s, const
       cmp(acc, APP_O, g[d], out[APP_O][r * D + d]);
       cmp(acc, APP_OD, g[D + d], out[APP_OD][r * D + d]);
       cmp(acc, APP_DQ, g[2 * D + d], out[APP_DQ][r * D + d]);
+      cmp(acc, APP_OF, g[3 * D + 2 + d], out[APP_O][r * D + d]);
     }
     cmp(acc, APP_LSE, g[3 * D], out[APP_LSE][r]);
     cmp(acc, APP_MU, g[3 * D + 1], out[APP_MU][r]);
+    cmp(acc, APP_LSEF, g[4 * D + 2], out[APP_LSE][r]);
   }
   for (int64_t r = 0; !rc && r < s->nk; ++r) {
     const double *g = kgot + (size_t)r * (size_t)APP_KW(D);
@@ -468,7 +483,8 @@ int app_check_report(const app_check_result_t *res, const app_sample_t *s, doubl
   for (int o = 0; o < APP_NOUT; ++o) {
     const int ok = res->err[o] <= tol; /* NaN fails */
     pass &= ok;
-    printf("    %-4s rel err %.3e  %s\n", app_out_name[o], res->err[o], ok ? "ok" : isnan(res->err[o]) ? "FAIL (NaN: unwritten, NaN or wrong inf)" : "FAIL");
+    printf("    %-13s rel err %.3e  %s\n", app_out_name[o], res->err[o],
+           ok ? "ok" : isnan(res->err[o]) ? "FAIL (NaN: unwritten, NaN or wrong inf)" : "FAIL");
   }
   fflush(stdout);
   return pass;

@@ -2,6 +2,7 @@
  * app_opts.c - the command-line options jfa_attn and jfa_ring share (one parser,
  * one --varlen reader), their defaults and checks, tolerances and rate units.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,14 +117,20 @@ int app_parse_common(app_opts_t *o, int argc, char **argv, int *i, char *err, si
       return snprintf(err, len, "--check: expected auto, full or sample"), -1;
     o->check = v;
   } else if (!strcmp(a, "--seed")) {
-    o->seed = (uint64_t)strtoull(v, NULL, 0);
+    char *end = NULL;
+    errno = 0;
+    o->seed = (uint64_t)strtoull(v, &end, 0);
+    if (!v[0] || *end || errno || v[0] == '-') return snprintf(err, len, "--seed: expected an integer >= 0"), -1;
   } else if (!strcmp(a, "--budget")) {
     char *end = NULL;
     o->budget = strtod(v, &end);
     if (!v[0] || *end || !(o->budget >= 0)) return snprintf(err, len, "--budget: expected seconds >= 0"), -1;
   } else {
     int zero_ok = !strcmp(a, "--warmup") || !strcmp(a, "--threads");
+    const int is_int = !strcmp(a, "--iters") || !strcmp(a, "--warmup") || !strcmp(a, "--samples") ||
+                       !strcmp(a, "--threads");
     if (get_int(a, v, zero_ok ? 0 : 1, &x, err, len)) return -1;
+    if (is_int && x > (1 << 30)) return snprintf(err, len, "%s: at most %d", a, 1 << 30), -1;
     if (!strcmp(a, "--batch")) o->B = x;
     else if (!strcmp(a, "--heads")) o->Hq = x;
     else if (!strcmp(a, "--kv-heads")) o->Hkv = x;
