@@ -503,7 +503,8 @@ static constexpr int sm90_bwd_dq_cs(int D) { return D == 256 ? 8 : 4; }
  *  thirteenth session's fit: ~2.4 blocks of 128 rows a CTA at D = 64, ~3.5 at D = 128). Accumulate mode (the ring's)
  *  too; not without 16-byte dK / dV rows (kv_vec16). JFA_SM90_BWD_PERSIST=1 / 0 per call overrides (1: at every key
  *  count). Off: written in the twenty-eighth session without a GPU (its protocol model: bench/bwd_persist_protocol.py);
- *  not yet run, so neither its tests nor its speed are known. */
+ *  its tests pass on the H200 (twenty-ninth session), but it measured slower: D = 64 causal 16 x 1024 / 8 x 2048 /
+ *  4 x 4096 / 1 x 16384 -25 / -31 / -37 / -33%, 8 packed sequences of 2048 +3% (bench/RESULTS.md). */
 static constexpr bool kSm90BwdPersist = false;
 static constexpr int64_t kSm90BwdPersistMaxNk = 4096;
 
