@@ -185,6 +185,8 @@ JFA_DECLARE_BACKEND(jfa_backend)
 
 /* Validation helpers (src/core/validate.c), each sets the last error naming `name`. */
 jfa_status_t jfa_check_tensor(const jfa_tensor_t *t, const char *name, jfa_device_t device);
+/** The view of entries [start, start + n) of t along axis (0..3): the same strides, no copy (tensor.c). */
+jfa_tensor_t jfa_tensor_slice(const jfa_tensor_t *t, int axis, int64_t start, int64_t n);
 /** Whether the byte ranges spanned by two tensors overlap (NULL never overlaps). */
 int jfa_tensors_overlap(const jfa_tensor_t *a, const jfa_tensor_t *b);
 

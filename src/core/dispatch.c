@@ -37,17 +37,13 @@ static void batch_chunk(batch_chunk_t *c, const jfa_problem_t *p, const jfa_tens
   c->p = *p;
   c->p.B = nb;
   if (p->dmask && p->dmask->shape[0] != 1) {
-    c->mask = *p->dmask;
-    c->mask.data = (char *)c->mask.data + b0 * c->mask.stride[0] * (int64_t)jfa_dtype_size(c->mask.dtype);
-    c->mask.shape[0] = nb;
+    c->mask = jfa_tensor_slice(p->dmask, 0, b0, nb);
     c->p.dmask = &c->mask;
   }
   for (int i = 0; i < n; ++i) {
     c->t[i] = NULL;
     if (!ts[i]) continue;
-    c->views[i] = *ts[i];
-    c->views[i].data = (char *)ts[i]->data + b0 * ts[i]->stride[0] * (int64_t)jfa_dtype_size(ts[i]->dtype);
-    c->views[i].shape[0] = nb;
+    c->views[i] = jfa_tensor_slice(ts[i], 0, b0, nb);
     c->t[i] = &c->views[i];
   }
 }

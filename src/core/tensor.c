@@ -1,7 +1,10 @@
 /*
  * tensor.c - constructors of strided tensor views (BHSD and BSHD storage) and numel,
- * all with checked (overflow-safe) products.
+ * all with checked (overflow-safe) products; the slice of a view along one axis.
  */
+#include <stddef.h>
+
+#include "core/backend.h"
 #include "core/check.h"
 
 /* *out = a * b for a, b >= 0; returns 0 on int64 overflow. */
@@ -69,4 +72,11 @@ int64_t jfa_tensor_numel(const jfa_tensor_t *t) {
     }
   }
   return n;
+}
+
+jfa_tensor_t jfa_tensor_slice(const jfa_tensor_t *t, int axis, int64_t start, int64_t n) {
+  jfa_tensor_t v = *t;
+  v.data = (unsigned char *)t->data + (ptrdiff_t)(start * t->stride[axis]) * (ptrdiff_t)jfa_dtype_size(t->dtype);
+  v.shape[axis] = n;
+  return v;
 }

@@ -13,8 +13,5 @@ jfa_tensor_t jfa_ring_view(const jfa_ring_t *r, void *data, jfa_dtype_t dtype, i
 }
 
 jfa_tensor_t jfa_ring_rows(const jfa_tensor_t *t, int64_t row0, int64_t rows) {
-  jfa_tensor_t v = *t;
-  v.data = (unsigned char *)t->data + (ptrdiff_t)(row0 * t->stride[2]) * (ptrdiff_t)jfa_dtype_size(t->dtype);
-  v.shape[2] = rows;
-  return v;
+  return jfa_tensor_slice(t, 2, row0, rows);
 }
