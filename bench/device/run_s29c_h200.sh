@@ -24,4 +24,12 @@ JFA_H200_TARGETS=jfa_bench jfa_build_step $B "$OUT/build.log" -DJFA_HEAD_DIMS="6
     done
   done
 } 2>&1 | tee "$OUT/ab.log"
+# ncu of the D = 64 causal 8 x 2048 backward, persistent against not (one launch each, clocks left alone)
+for p in 0 1; do
+  JFA_SM90_BWD_PERSIST=$p JFA_BENCH_ITERS=1 timeout $(left 10) ncu --clock-control none -k regex:bwd_sm90a --launch-skip 1 \
+    --launch-count 1 --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
+    --section LaunchStats --section MemoryWorkloadAnalysis $JFA_BENCH --causal 8 2048 64 > "$OUT/ncu_p$p.log" 2>&1
+  echo "== ncu PERSIST=$p"
+  grep -E "Duration|Throughput|Registers|Stall|Issued Warp|No Eligible|Active Warps|Achieved Occ|Dynamic Shared|Grid Size|Block Size|Waves" "$OUT/ncu_p$p.log" | head -40
+done
 echo "t=$(( $(date +%s) - T0 ))"
