@@ -245,6 +245,44 @@ static void reduce_sum(const double *loc, double *glob, size_t n) {
   }
 }
 
+/* The sampled check's statistics, [2][slots x heads][rows]: each rank's own rows (loc, llen = rows g_n a slot and
+   head) sent to rank 0, which places them at their global positions in glob (slen = N a slot and head) rank by rank,
+   so that no other rank holds arrays of the global length. */
+static void gather_stats(const double *loc, double *glob, size_t llen, size_t slen, int64_t N, jfa_layout_t layout) {
+  const size_t piece = (size_t)1 << 26;
+  if (g_rank != 0) {
+    for (size_t o = 0; o < 2 * llen; o += piece)
+      MPI_Send(loc + o, (int)(2 * llen - o < piece ? 2 * llen - o : piece), MPI_DOUBLE, 0, 7, MPI_COMM_WORLD);
+    return;
+  }
+  double *buf = g_size > 1 ? (double *)malloc(2 * llen * sizeof(double)) : NULL;
+  if (g_size > 1 && !buf) die("out of memory for the check");
+  const int64_t lines = (int64_t)(llen / (size_t)g_n); /* slots x heads */
+  for (int r = 0; r < g_size; ++r) {
+    const double *src = loc;
+    if (r > 0) {
+      for (size_t o = 0; o < 2 * llen; o += piece)
+        MPI_Recv(buf + o, (int)(2 * llen - o < piece ? 2 * llen - o : piece), MPI_DOUBLE, r, 7, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE);
+      src = buf;
+    }
+    app_rows_t rw;
+    rw.chunk = layout == JFA_LAYOUT_ZIGZAG ? g_n / 2 : g_n;
+    for (int c = 0; c < 2; ++c) {
+      int64_t rows = 0;
+      rw.pos0[c] = 0;
+      if (c * rw.chunk < g_n && jfa_layout_chunk(layout, N, r, g_size, c, &rw.pos0[c], &rows) != JFA_SUCCESS)
+        die("jfa_layout_chunk failed");
+    }
+    for (int a = 0; a < 2; ++a) /* lse, then Delta */
+      for (int64_t line = 0; line < lines; ++line)
+        for (int64_t l = 0; l < g_n; ++l)
+          glob[(size_t)a * slen + (size_t)(line * N + rw.pos0[l / rw.chunk] + l % rw.chunk)] =
+              src[(size_t)a * llen + (size_t)(line * g_n + l)];
+  }
+  free(buf);
+}
+
 static void read_rows(const jfa_tensor_t *t, int64_t b, int64_t h, int64_t l0, int64_t n, double *out) {
   if (app_read_rows(t, b, h, l0, n, out)) die("reading results back failed");
 }
@@ -429,8 +467,10 @@ int main(int argc, char **argv) {
   app_say("check: gathering %lld query rows and %lld key rows on rank 0", (long long)s.nq, (long long)s.nk);
   const int64_t D = o->D, Hq = o->Hq, N = o->N, g = o->Hq / o->Hkv;
   const size_t qlen = (size_t)s.nq * (size_t)APP_QW(D), klen = (size_t)s.nk * (size_t)APP_KW(D);
-  const size_t slen = s.full ? 0 : (size_t)(s.nslots * g * N);
-  double *loc = (double *)calloc(qlen + klen + 2 * slen, sizeof(double));
+  /* the sampled check's lse and Delta of the sampled key pairs' query heads: every rank's own rows (llen), the
+     global arrays (slen) on rank 0 only */
+  const size_t slen = s.full ? 0 : (size_t)(s.nslots * g * N), llen = s.full ? 0 : (size_t)(s.nslots * g * g_n);
+  double *loc = (double *)calloc(qlen + klen + 2 * llen, sizeof(double));
   double *glob = g_rank == 0 ? (double *)calloc(qlen + klen + 2 * slen, sizeof(double)) : NULL;
   if (!loc || (g_rank == 0 && !glob)) die("out of memory for the check");
   for (int64_t r = 0; r < s.nq; ++r) {
@@ -453,8 +493,8 @@ int main(int argc, char **argv) {
     read_rows(&t[X_DK], x.b, x.h, l, 1, loc + qlen + (size_t)r * (size_t)APP_KW(D));
     read_rows(&t[X_DV], x.b, x.h, l, 1, loc + qlen + (size_t)r * (size_t)APP_KW(D) + D);
   }
-  if (!s.full) { /* the ring's lse and Delta = dO.O of the query heads of the sampled key pairs */
-    double *sl = loc + qlen + klen, *sd = sl + slen;
+  if (!s.full) { /* the ring's lse and Delta = dO.O of the query heads of the sampled key pairs, local rows */
+    double *sl = loc + qlen + klen, *sd = sl + llen;
     const int64_t CH = 4096; /* local rows read back per copy */
     double *lb = (double *)malloc((size_t)CH * sizeof(double));
     double *ob = (double *)malloc((size_t)(CH * D) * sizeof(double)), *db = (double *)malloc((size_t)(CH * D) * 8);
@@ -468,8 +508,7 @@ int main(int argc, char **argv) {
           read_rows(&t[X_O], b, h, l0, n, ob);
           read_rows(&t[X_DO], b, h, l0, n, db);
           for (int64_t r = 0; r < n; ++r) {
-            const int64_t l = l0 + r, pos = g_rows.pos0[l / g_rows.chunk] + l % g_rows.chunk;
-            const size_t gi = (size_t)((k * g + hg) * N + pos);
+            const size_t gi = (size_t)((k * g + hg) * g_n + l0 + r);
             double dl = 0;
             for (int64_t x = 0; x < D; ++x) dl += ob[r * D + x] * db[r * D + x];
             sl[gi] = lb[r];
@@ -481,7 +520,8 @@ int main(int argc, char **argv) {
     free(ob);
     free(db);
   }
-  reduce_sum(loc, glob, qlen + klen + 2 * slen);
+  reduce_sum(loc, glob, qlen + klen);
+  if (!s.full) gather_stats(loc + qlen + klen, glob ? glob + qlen + klen : NULL, llen, slen, o->N, oo.layout);
   int pass = 1;
   if (g_rank == 0) {
     app_say("check: computing the reference on %d threads", app_threads(o));
