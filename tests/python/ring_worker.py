@@ -143,6 +143,23 @@ def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), di
         print("rank %d/%d %s a type error on rank 1 while the others create a ring: %s%s" % (
               rank, world, device, "raised (%s)" % str(raised)[:70] if raised else "no error",
               "" if ok else "  FAIL"), flush=True)
+        # the same on the group's first call (no ring, no communicator: ring_release above dropped them): rank 1
+        # makes the communicator too and a ring of an invalid config, whose creation joins the others' config check
+        raised = None
+        try:
+            jt.ring_attention(sh(q), sh(k), sh(v), layout="zigzag", is_causal=True, enable_gqa=True,
+                              window=5 if rank == 1 else None)
+        except Exception as e:  # noqa: BLE001
+            raised = e
+        jt.ring_release()
+        o = jt.ring_attention(sh(q), sh(k), sh(v), layout="zigzag", is_causal=True, enable_gqa=True)
+        err = relerr(o, sh(reference(q.double(), k.double(), v.double(), is_causal=True)))
+        ok = raised is not None and (isinstance(raised, TypeError) if rank == 1 else "another rank" in str(raised)) \
+            and err < tol
+        failures += not ok
+        print("rank %d/%d %s a type error on rank 1 on the group's first call: %s; the next call o %.2e%s" % (
+              rank, world, device, "raised (%s)" % str(raised)[:70] if raised else "no error", err,
+              "" if ok else "  FAIL"), flush=True)
     if world > 1:
         # a communicator that failed (here a callback's error on every rank at once) stays failed: the next call says
         # so and names jfa.torch.ring_release, after which a call works again

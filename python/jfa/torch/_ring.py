@@ -278,15 +278,17 @@ def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=No
     return r
 
 
-def _fail_collectively(group):
+def _fail_collectively(group, *tensors):
     """Before this rank raises an error of its own arguments (a type, a layout name, a window: checked in Python,
     before any collective), it joins the collective the other ranks are entering, so that their call fails too
     instead of waiting for the process group's timeout: a failing jfa_ring_forward on the group's most recently used
     ring, whose argument agreement (jfa_ring_agree) then reports "another rank rejected its arguments" there, or
     "the ranks' ring calls differ" where they are in another ring call; where they create a ring, its config check
     (a collective of the agreement's size) reports another rank's failure. That ring's count of calls then differs
-    on this rank (ring_release on every rank drops it). Nothing to join on the group's first call (no ring yet):
-    the others then wait as before."""
+    on this rank (ring_release on every rank drops it). On the group's first call (no ring yet: the others make the
+    group's communicator and a ring) this rank makes the communicator on the device of its first tensor argument
+    too, then a ring of an invalid config (batch 0), whose creation joins their config check and fails there; with
+    no tensor argument there is nothing to make it on, and the others wait as before."""
     for key in reversed(_rings):
         r = _rings[key]
         if r.comm.group is group and r.comm.error is None:
@@ -295,6 +297,21 @@ def _fail_collectively(group):
             _lib.lib().jfa_ring_forward(r.handle, None, None, None, None, None)  # fails (NULL tensors), collectively
             r.comm.error = None  # this rank raises its own error; a communicator failure shows at its next call
             return
+    dev = next((t.device for t in tensors if isinstance(t, torch.Tensor)), None)
+    if dev is None:
+        return
+    try:
+        comm = _comm_for(group, dev)  # collective where it is new, as on the other ranks
+        ctx = _core.context(dev)
+        cfg = _lib.RingConfig()  # the library's defaults: batch 0 is refused after the config check's collective
+        cfg.batch = 0
+        handle = ctypes.c_void_p()
+        _lib.lib().jfa_ring_create(ctypes.byref(handle), ctx.handle, comm.handle, ctypes.byref(cfg))
+        if handle:  # not expected (batch 0 is invalid)
+            _lib.lib().jfa_ring_destroy(handle)
+        comm.error = None
+    except Exception:  # noqa: BLE001 - this rank raises its own error, which the caller re-raises
+        pass
 
 
 def release():
@@ -367,8 +384,8 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     The values of the arguments (rows, scale, offsets, windows) are checked by the library
     collectively, so that a rank whose arguments are wrong or differ makes every rank raise
     (never a hang of the others); an error of a rank's own argument types, raised here in Python,
-    fails the others' call too once the group has a ring (_fail_collectively; on the group's first
-    call they wait for the process group's timeout).
+    fails the others' call too (_fail_collectively: on the group's first call where q, k or v is a
+    tensor, whose device names the communicator).
     """
     from ._api import _window
     if not dist.is_available() or not dist.is_initialized():
@@ -388,7 +405,7 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
                                         else cu_seqlens))
         win = _window(window)
     except Exception:
-        _fail_collectively(group)
+        _fail_collectively(group, q, k, v)
         raise
     ring = _ring_for(group, qp, kp, layout, is_causal, scale, win, cu)
     if tangents is None:
