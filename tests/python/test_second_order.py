@@ -202,6 +202,20 @@ def test_third_order_raises(gen):
         torch.autograd.grad(sum(hi.sum() for hi in h), x)
 
 
+def test_tangent_gradient_cotangent_raises(gen):
+    """Differentiating the gradients through the JVP tangent with respect to the loss's weights on od (a second-order
+    term jfa does not compute) raises an error that says so, not the third-derivative one."""
+    xs, f, _ = _setup(gen, (1, 2, 1, 5, 5, 4), {})
+    x = [a.clone().requires_grad_() for a in xs]
+    t = [randn(gen, a.shape, torch.float64, "cpu") for a in xs]
+    w = randn(gen, xs[0].shape, torch.float64, "cpu").requires_grad_()
+    with fwAD.dual_level():
+        _, od = fwAD.unpack_dual(f(*[fwAD.make_dual(a, b) for a, b in zip(x, t)]))
+        gx = torch.autograd.grad((od * w).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiated with respect to their cotangents"):
+        torch.autograd.grad(sum(g.sum() for g in gx), w)
+
+
 def test_torch_func_hvp(gen):
     """torch.func.jvp(torch.func.grad(f)) (forward-over-reverse under functorch), torch >= 2.0."""
     if not HAS_TORCH_FUNC:

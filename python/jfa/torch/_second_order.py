@@ -36,6 +36,11 @@ from . import _core, _function, _vmap
 THIRD_ORDER_ERROR = ("jfa: a third derivative of attention was requested (differentiating a second-order "
                      "result of jfa attention again with respect to q, k, v or the output gradient); jfa "
                      "computes derivatives up to second order.")
+COTANGENT_ERROR = ("jfa: the gradients through the JVP tangent were differentiated with respect to their "
+                   "cotangents (the gradients flowing into o and od): that term (the second derivative of attention "
+                   "along the tangent and the differentiated direction, contracted with a cotangent) is not computed "
+                   "by jfa. It is a second-order quantity, not a third derivative; differentiating these gradients "
+                   "with respect to q, k, v or their tangents is (third order, also not computed).")
 NO_SECOND_ORDER_ERROR = ("jfa: second-order derivatives (a double backward with create_graph=True, forward-over-"
                          "reverse, Hessians, or a gradient through the JVP tangent) are not available for %s.")
 
@@ -489,5 +494,7 @@ def jvp_backward(backward_fn, ops, saved, do, dod, op, mask, tangent_error, leve
             raise RuntimeError(THIRD_ORDER_ERROR)
     with torch.no_grad():
         g = _tgrad_forward(q, k, v, qd, kd, vd, do, dod, (ops, op, mask))
-    # differentiating these gradients again would need third derivatives
-    return tuple(_guarded(g, (q, k, v, qd, kd, vd, do, dod)))
+    # differentiating these gradients again with respect to the inputs would need third derivatives, with respect to
+    # the cotangents D^2 O(t, .) contracted: neither is computed (each guard says which was asked)
+    g = _guarded(g, (q, k, v, qd, kd, vd))
+    return tuple(_guarded(g, (do, dod), COTANGENT_ERROR))
