@@ -112,7 +112,9 @@ typedef enum {
  * also fills every field with its default. The library reads exactly struct_size
  * bytes, accepts every layout version up to its own (fields a caller's older
  * layout lacks take their defaults), and refuses an unknown kind, version or
- * size with JFA_ERROR_ABI_MISMATCH, reading nothing further and writing nothing.
+ * size with JFA_ERROR_ABI_MISMATCH, reading nothing further and writing nothing (but the
+ * NULL that jfa_ring_create and the jfa_comm_create_* functions store in their handle on
+ * every failure, so that a failed creation never leaves a stale handle).
  * Fields are only ever appended, each addition making a new layout version.
  *
  * A struct whose first 8 bytes are not a jfa tag is read as the untagged layout

@@ -54,7 +54,9 @@ static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, 
     muv *= inv;
   }
   for (int64_t j = 0; j < n; ++j) {
-    if (signbit(S[j])) continue; /* masked */
+    /* masked keys hold -0.0; a NaN (x86's default NaN has its sign bit set: inf - inf, 0 * inf) or the -NaN that
+       exp(S - m) gives when m is a sign-set NaN or +inf must not be taken for a masked key */
+    if (S[j] == 0.0 && signbit(S[j])) continue; /* masked */
     double pj = S[j] * inv;
     const double *vj = V + j * D;
     for (int64_t d = 0; d < D; ++d) o[d] += pj * vj[d];

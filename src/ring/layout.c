@@ -4,6 +4,7 @@
  * local shard (jfa_backend_convert on row views: no extra memory).
  */
 #include "core/check.h"
+#include "core/overlap.h"
 #include "ring/ring_internal.h"
 
 jfa_status_t jfa_layout_chunk(jfa_layout_t layout, int64_t seq_global, int rank, int size,
@@ -40,7 +41,7 @@ jfa_status_t jfa_layout_chunk(jfa_layout_t layout, int64_t seq_global, int rank,
 
 /* Checks full/local of one shard copy; sets *nchunks. */
 static jfa_status_t check_pair(jfa_context_t *ctx, jfa_layout_t layout, int rank, int size,
-                               const jfa_tensor_t *full, const jfa_tensor_t *local, int *nchunks) {
+                               const jfa_tensor_t *full, const jfa_tensor_t *local, int to_local, int *nchunks) {
   if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
   if (!full) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "full is NULL");
   if (!local) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "local is NULL");
@@ -59,13 +60,14 @@ static jfa_status_t check_pair(jfa_context_t *ctx, jfa_layout_t layout, int rank
              (long long)local->shape[3], (long long)full->shape[0], (long long)full->shape[1],
              (long long)n_local, (long long)full->shape[3], (long long)full->shape[2], size);
   if (jfa_tensors_overlap(full, local)) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "full and local overlap");
+  JFA_CHECK(to_local ? jfa_check_output_strides(local, "local") : jfa_check_output_strides(full, "full"));
   return JFA_SUCCESS;
 }
 
 static jfa_status_t copy_chunks(jfa_context_t *ctx, jfa_layout_t layout, int rank, int size,
                                 const jfa_tensor_t *full, const jfa_tensor_t *local, int to_local) {
   int nchunks = 0;
-  JFA_CHECK(check_pair(ctx, layout, rank, size, full, local, &nchunks));
+  JFA_CHECK(check_pair(ctx, layout, rank, size, full, local, to_local, &nchunks));
   for (int c = 0; c < nchunks; ++c) {
     int64_t pos, rows;
     JFA_CHECK(jfa_layout_chunk(layout, full->shape[2], rank, size, c, &pos, &rows));

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/overlap.h"
 #include "core/params.h"
 #include "ring/ring_config.h"
 #include "ring/ring_internal.h"
@@ -244,6 +245,7 @@ jfa_status_t jfa_ring_check_aliases(const jfa_tensor_t *const *outs, const char 
                                     int nout, const jfa_tensor_t *const *ins, int nin) {
   for (int i = 0; i < nout; ++i) {
     if (!outs[i]) continue;
+    JFA_CHECK(jfa_check_output_strides(outs[i], out_names[i])); /* no two elements at one address (jfa.h) */
     for (int j = 0; j < nin; ++j)
       if (ins[j] && jfa_tensors_overlap(outs[i], ins[j]))
         JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s overlaps an input tensor", out_names[i]);

@@ -36,6 +36,9 @@ static const char *const np_case_name[NP_NCASES] = {
 
 /* The pass's window_left (np_run: none, then NP_WL), which np_visible and the calls use. */
 static int64_t np_window = JFA_WINDOW_UNBOUNDED;
+/* the NaN placed: NAN, or (np_run's third pass) one with its sign bit set, x86's default NaN (inf - inf, 0 * inf),
+   which the CPU forward once took for a masked key's -0.0 (a zero row) */
+static double np_nan = NAN;
 
 /* causal bottom-right, and the window's left side when there is one: key j is visible to query i */
 static int np_visible(int64_t i, int64_t j) {
@@ -154,18 +157,18 @@ static void np_case(const np_device_t *dev, int64_t D, const char *label, int c)
   const int64_t d0 = D / 3;
   const size_t qpos = (size_t)NP_I0 * D + d0, kpos = (size_t)NP_J0 * D + d0; /* batch 0, head 0 */
   switch (c) {
-    case NP_Q: vals[0][qpos] = NAN; break;
-    case NP_K: vals[1][kpos] = NAN; break;
-    case NP_V: vals[2][kpos] = NAN; break;
-    case NP_QD: vals[3][qpos] = NAN; break;
-    case NP_KD: vals[4][kpos] = NAN; break;
-    case NP_VD: vals[5][kpos] = NAN; break;
-    case NP_DOUT: vals[6][qpos] = NAN; break;
+    case NP_Q: vals[0][qpos] = np_nan; break;
+    case NP_K: vals[1][kpos] = np_nan; break;
+    case NP_V: vals[2][kpos] = np_nan; break;
+    case NP_QD: vals[3][qpos] = np_nan; break;
+    case NP_KD: vals[4][kpos] = np_nan; break;
+    case NP_VD: vals[5][kpos] = np_nan; break;
+    case NP_DOUT: vals[6][qpos] = np_nan; break;
     case NP_MASK:
     case NP_MASKA:
-    case NP_MASKQ: bias[(size_t)NP_I0 * ldm + NP_J0] = NAN; break;
-    case NP_VU: vals[2][kpos] = NAN, bias[(size_t)NP_I0 * ldm + NP_J0] = -1e4; break;
-    case NP_VDU: vals[5][kpos] = NAN, bias[(size_t)NP_I0 * ldm + NP_J0] = -1e4; break;
+    case NP_MASKQ: bias[(size_t)NP_I0 * ldm + NP_J0] = np_nan; break;
+    case NP_VU: vals[2][kpos] = np_nan, bias[(size_t)NP_I0 * ldm + NP_J0] = -1e4; break;
+    case NP_VDU: vals[5][kpos] = np_nan, bias[(size_t)NP_I0 * ldm + NP_J0] = -1e4; break;
   }
   double *sent = (double *)malloc(nq * sizeof(double));
   for (size_t i = 0; i < nq; ++i) sent[i] = NP_SENTINEL;
@@ -276,5 +279,10 @@ void np_run(const np_device_t *dev, int64_t D, const char *label) {
     for (int c = 0; c < NP_NCASES; ++c) np_case(dev, D, pass ? wlabel : label, c);
   }
   np_window = JFA_WINDOW_UNBOUNDED;
+  char slabel[160];
+  snprintf(slabel, sizeof slabel, "%s sign-set NaN", label);
+  np_nan = copysign(NAN, -1.0);
+  for (int c = 0; c < NP_NCASES; ++c) np_case(dev, D, slabel, c);
+  np_nan = NAN;
   np_merge(dev, D, label);
 }

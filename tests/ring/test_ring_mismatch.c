@@ -189,6 +189,31 @@ int main(int argc, char **argv) {
     jfa_tensor_t alias = to;
     if (rank_ == size_ - 1) alias = tq; /* o aliases q */
     expect_all("forward with o aliasing q on the last rank", jfa_ring_forward(ring, &tq, &tk, &tv, &alias, &tl), 1);
+    jfa_tensor_t self = to;
+    if (rank_ == 0) self.stride[2] = 0; /* every row of o at one address (jfa_attention_forward refuses it too) */
+    expect_all("forward with o's rows at one address on rank 0", jfa_ring_forward(ring, &tq, &tk, &tv, &self, &tl), 1);
+    { /* jfa_layout_shard / _unshard into a destination whose rows share an address: refused, nothing written */
+      double *full = alloc_poisoned(nq * (size_t)size_), *loc = alloc_poisoned(nq);
+      tu_fill_normal(full, nq * (size_t)size_, 1.0);
+      jfa_tensor_t tf = jfa_tensor_bhsd(full, F, C, 1, c.heads_q, c.seq_global, D), tloc = to;
+      tloc.data = loc, tloc.stride[2] = 0;
+      jfa_status_t s1 = jfa_layout_shard(cpu, c.layout, rank_, size_, &tf, &tloc);
+      tu_expect("jfa_layout_shard into rows at one address: INVALID_ARGUMENT, nothing written",
+                s1 == JFA_ERROR_INVALID_ARGUMENT && tu_count_nan(loc, nq) == nq);
+      tloc.stride[2] = to.stride[2];
+      jfa_tensor_t tf0 = tf;
+      tf0.stride[2] = 0;
+      tu_poison(full, nq * (size_t)size_, F);
+      jfa_status_t s2 = jfa_layout_unshard(cpu, c.layout, rank_, size_, &tloc, &tf0);
+      tu_expect("jfa_layout_unshard into rows at one address: INVALID_ARGUMENT, nothing written",
+                s2 == JFA_ERROR_INVALID_ARGUMENT && tu_count_nan(full, nq * (size_t)size_) == nq * (size_t)size_);
+      free(full);
+      free(loc);
+    }
+    jfa_tensor_t selfk = tdk;
+    if (rank_ == 0) selfk.stride[2] = 0;
+    expect_all("backward with dk's rows at one address on rank 0",
+               jfa_ring_backward(ring, &tq, &tk, &tv, &to, &tl, &tdo, &tdq, &selfk, &tdv), 1);
   }
   int untouched = tu_count_nan(o, nq) == nq && tu_count_nan(lse, nr) == nr && tu_count_nan(od, nq) == nq &&
                   tu_count_nan(mu, nr) == nr;
