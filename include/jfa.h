@@ -151,13 +151,15 @@ typedef enum {
  * (as PyTorch's SDPA), added in the accumulation precision; -inf entries mask;
  * the bias is a constant of the call (no tangent, no gradient). Entries are not
  * scanned: +inf or NaN entries at keys the other masks leave visible give NaN rows. The
- * mask must not overlap an output. lse is float32: a row whose visible scores all carry a
- * large negative finite bias (padding rows under -10000, -1e9 or -FLT_MAX fills) has an lse
- * whose float32 rounding (|lse| 2^-24) the backward, which rebuilds P = exp(S - lse), passes
- * on to that row's P: a relative error up to 5e-4 at -1e4, past 1 at -1e9 (the forward and its
- * tangent are right). Harmless where the row's dO is zero (padding rows a loss ignores); else
- * give such keys -inf, use a boolean mask, or subtract each row's largest bias (softmax does
- * not change; lse does).
+ * mask must not overlap an output. On CUDA lse is float32: a row whose visible scores all
+ * carry a large negative finite bias (padding rows under -10000, -1e9 or -FLT_MAX fills) has
+ * an lse whose float32 rounding (|lse| 2^-24) the backward, which rebuilds P = exp(S - lse),
+ * passes on to that row's P: a relative error up to 5e-4 at -1e4, past 1 at -1e9 (the forward
+ * and its tangent are right). Harmless where the row's dO is zero (padding rows a loss
+ * ignores); else give such keys -inf, use a boolean mask, or subtract each row's largest bias
+ * (softmax does not change; lse does). The CPU backend's single-device backward and
+ * backward-JVP recompute the statistics of rows whose |lse| >= 1024 from their own scores
+ * (float64), so they are right with any dO, in float64 at finfo.min fills too.
  *
  * Sliding window: key j is visible to query i only if
  * -window_left <= pos_k(j) - pos_q(i) <= window_right (positions as in jfa_mask_t;

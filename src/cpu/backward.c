@@ -29,10 +29,12 @@ jfa_status_t jfa_cpu_attention_delta(jfa_context_t *ctx, const jfa_problem_t *p,
 
 /*
  * The backward over one block from float64 copies: Q, dO (B,Hq,Nq,D), K, V
- * (B,Hkv,Nk,D), L = lse and Dl = delta (B*Hq*Nq).
+ * (B,Hkv,Nk,D), L = lse and Dl = delta (B*Hq*Nq); SH: the rows' shifts of
+ * jfa_cpu_row_shift (P = exp((S - SH) - L)), or NULL (none).
  */
 static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, const double *Q, const double *K,
-                                    const double *V, const double *dO, const double *L, const double *Dl,
+                                    const double *V, const double *dO, const double *L, const double *SH,
+                                    const double *Dl,
                                     const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv,
                                     int accumulate) {
   const int64_t B = p->B, Hq = p->Hq, Hkv = p->Hkv, Nq = p->Nq, Nk = p->Nk, D = p->D;
@@ -54,10 +56,11 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
     int64_t j0, j1;
     jfa_cpu_key_range(p, i, &j0, &j1);
     if (L[r] == -INFINITY) j1 = j0; /* a fully masked row contributes nothing */
+    const double sh = SH ? SH[r] : 0.0;
     for (int64_t j = j0; j < j1; ++j) {
       const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
       if (bias == -INFINITY) continue;
-      const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias - L[r]);
+      const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias - sh - L[r]);
       double ds = pij * (jfa_cpu_dot(doi, Vb + j * D, D) - Dl[r]);
       for (int64_t d = 0; d < D; ++d) acc[d] += ds * Kb[j * D + d];
     }
@@ -83,7 +86,7 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
         const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
         if (bias == -INFINITY) continue;
         const double *qi = Q + row * D, *doi = dO + row * D;
-        const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, kj, D) + bias - L[row]);
+        const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, kj, D) + bias - (SH ? SH[row] : 0.0) - L[row]);
         double ds = pij * (jfa_cpu_dot(doi, vj, D) - Dl[row]);
         for (int64_t d = 0; d < D; ++d) {
           ak[d] += ds * qi[d];
@@ -104,30 +107,44 @@ static jfa_status_t load_stat(const jfa_context_t *ctx, const jfa_tensor_t *t, c
   return jfa_cpu_load(ctx, t, name, out); /* the last axis has extent 1: contiguous B*H*N */
 }
 
-jfa_status_t jfa_cpu_attention_backward_block(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
-                                              const jfa_tensor_t *k, const jfa_tensor_t *v,
-                                              const jfa_tensor_t *dout, const jfa_tensor_t *lse,
-                                              const jfa_tensor_t *delta, const jfa_tensor_t *dq,
-                                              const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
+/* The block backward; shift: the single-device call's (jfa_cpu_row_shift over the block's keys, which are all of
+   them), not the ring's blocks'. */
+static jfa_status_t backward_block(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                   const jfa_tensor_t *k, const jfa_tensor_t *v, const jfa_tensor_t *dout,
+                                   const jfa_tensor_t *lse, const jfa_tensor_t *delta, const jfa_tensor_t *dq,
+                                   const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate, int shift) {
   const jfa_tensor_t *outs[3] = {dq, dk, dv};
   static const char *names[3] = {"dq", "dk", "dv"};
   for (int i = 0; i < 3; ++i) JFA_CHECK(jfa_cpu_check_dtype(outs[i], names[i]));
-  double *Q = NULL, *K = NULL, *V = NULL, *dO = NULL, *L = NULL, *Dl = NULL;
+  double *Q = NULL, *K = NULL, *V = NULL, *dO = NULL, *L = NULL, *Dl = NULL, *SH = NULL;
   jfa_status_t st;
   if ((st = jfa_cpu_load(ctx, q, "q", &Q)) == JFA_SUCCESS && (st = jfa_cpu_load(ctx, k, "k", &K)) == JFA_SUCCESS &&
       (st = jfa_cpu_load(ctx, v, "v", &V)) == JFA_SUCCESS &&
       (st = jfa_cpu_load(ctx, dout, "dout", &dO)) == JFA_SUCCESS &&
       (st = load_stat(ctx, lse, "lse", &L)) == JFA_SUCCESS &&
-      (st = load_stat(ctx, delta, "delta", &Dl)) == JFA_SUCCESS)
-    st = backward_arrays(ctx, p, Q, K, V, dO, L, Dl, dq, dk, dv, accumulate);
+      (st = load_stat(ctx, delta, "delta", &Dl)) == JFA_SUCCESS) {
+    if (shift && !(SH = (double *)malloc((size_t)(p->B * p->Hq * p->Nq) * sizeof(double))))
+      st = jfa_set_error(JFA_ERROR_OUT_OF_MEMORY, __FILE__, __LINE__, "backward: allocating the row shifts failed");
+    if (SH) jfa_cpu_row_shift(ctx, p, Q, K, L, SH);
+    if (st == JFA_SUCCESS) st = backward_arrays(ctx, p, Q, K, V, dO, L, SH, Dl, dq, dk, dv, accumulate);
+  }
   free(Q);
   free(K);
   free(V);
   free(dO);
   free(L);
   free(Dl);
+  free(SH);
   if (st != JFA_SUCCESS) jfa_error_trace(__FILE__, __LINE__);
   return st;
+}
+
+jfa_status_t jfa_cpu_attention_backward_block(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
+                                              const jfa_tensor_t *k, const jfa_tensor_t *v,
+                                              const jfa_tensor_t *dout, const jfa_tensor_t *lse,
+                                              const jfa_tensor_t *delta, const jfa_tensor_t *dq,
+                                              const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
+  return backward_block(ctx, p, q, k, v, dout, lse, delta, dq, dk, dv, accumulate, 0);
 }
 
 jfa_status_t jfa_cpu_attention_backward(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q,
@@ -139,7 +156,7 @@ jfa_status_t jfa_cpu_attention_backward(jfa_context_t *ctx, const jfa_problem_t 
   jfa_tensor_t delta = jfa_tensor_bhsd(dl, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hq, p->Nq, 1);
   jfa_status_t st = jfa_cpu_attention_delta(ctx, p, o, dout, &delta);
   if (st == JFA_SUCCESS)
-    st = jfa_cpu_attention_backward_block(ctx, p, q, k, v, dout, lse, &delta, dq, dk, dv, 0);
+    st = backward_block(ctx, p, q, k, v, dout, lse, &delta, dq, dk, dv, 0, 1);
   free(dl);
   if (st != JFA_SUCCESS) jfa_error_trace(__FILE__, __LINE__);
   return st;

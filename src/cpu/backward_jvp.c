@@ -38,9 +38,10 @@ jfa_status_t jfa_cpu_attention_delta_jvp(jfa_context_t *ctx, const jfa_problem_t
   return JFA_SUCCESS;
 }
 
-/* Contiguous float64 copies of every input of the block call. */
+/* Contiguous float64 copies of every input of the block call; SH: the rows' shifts of jfa_cpu_row_shift (P =
+   exp((S - SH) - L)), or NULL (none). */
 typedef struct {
-  double *Q, *K, *V, *Qd, *Kd, *Vd, *dO, *dOd, *L, *M, *Dl, *Dld;
+  double *Q, *K, *V, *Qd, *Kd, *Vd, *dO, *dOd, *L, *M, *Dl, *Dld, *SH;
 } arrays_t;
 
 /* The four per-pair quantities of (row, key j): returns 0 when the pair is masked. */
@@ -51,7 +52,7 @@ static inline int pair(const jfa_problem_t *p, const arrays_t *a, int64_t b, int
   const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
   if (bias == -INFINITY) return 0;
   const double *qi = a->Q + row * D, *qdi = a->Qd + row * D, *doi = a->dO + row * D, *dodi = a->dOd + row * D;
-  const double pij = jfa_cpu_prob(p->scale * jfa_cpu_dot(qi, kj, D) + bias - a->L[row]);
+  const double pij = jfa_cpu_prob(p->scale * jfa_cpu_dot(qi, kj, D) + bias - (a->SH ? a->SH[row] : 0.0) - a->L[row]);
   const double sd = p->scale * (jfa_cpu_dot(qdi, kj, D) + jfa_cpu_dot(qi, kdj, D));
   const double pd = pij * (sd - a->M[row]);
   const double dp = jfa_cpu_dot(doi, vj, D) - a->Dl[row];
@@ -141,12 +142,14 @@ static jfa_status_t backward_jvp_arrays(jfa_context_t *ctx, const jfa_problem_t 
   return JFA_SUCCESS;
 }
 
-jfa_status_t jfa_cpu_attention_backward_jvp_block(
+/* The block backward-JVP; shift: the single-device call's (jfa_cpu_row_shift: its block holds every key), not the
+   ring's blocks'. */
+static jfa_status_t backward_jvp_block(
     jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
     const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
     const jfa_tensor_t *doutd, const jfa_tensor_t *lse, const jfa_tensor_t *mu, const jfa_tensor_t *delta,
     const jfa_tensor_t *deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
-    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate, int shift) {
   const jfa_tensor_t *outs[6] = {dqd, dkd, dvd, dq, dk, dv};
   static const char *onames[6] = {"dqd", "dkd", "dvd", "dq", "dk", "dv"};
   for (int i = 0; i < 6; ++i) JFA_CHECK(jfa_cpu_check_dtype(outs[i], onames[i]));
@@ -157,10 +160,24 @@ jfa_status_t jfa_cpu_attention_backward_jvp_block(
   double **dst[12] = {&a.Q, &a.K, &a.V, &a.Qd, &a.Kd, &a.Vd, &a.dO, &a.dOd, &a.L, &a.M, &a.Dl, &a.Dld};
   jfa_status_t st = JFA_SUCCESS;
   for (int i = 0; i < 12 && st == JFA_SUCCESS; ++i) st = jfa_cpu_load(ctx, ins[i], inames[i], dst[i]);
+  if (st == JFA_SUCCESS && shift && !(a.SH = (double *)malloc((size_t)(p->B * p->Hq * p->Nq) * sizeof(double))))
+    st = jfa_set_error(JFA_ERROR_OUT_OF_MEMORY, __FILE__, __LINE__, "backward_jvp: allocating the row shifts failed");
+  if (st == JFA_SUCCESS && a.SH) jfa_cpu_row_shift(ctx, p, a.Q, a.K, a.L, a.SH);
   if (st == JFA_SUCCESS) st = backward_jvp_arrays(ctx, p, &a, dqd, dkd, dvd, dq, dk, dv, accumulate);
   for (int i = 0; i < 12; ++i) free(*dst[i]);
+  free(a.SH);
   if (st != JFA_SUCCESS) jfa_error_trace(__FILE__, __LINE__);
   return st;
+}
+
+jfa_status_t jfa_cpu_attention_backward_jvp_block(
+    jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+    const jfa_tensor_t *qd, const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *dout,
+    const jfa_tensor_t *doutd, const jfa_tensor_t *lse, const jfa_tensor_t *mu, const jfa_tensor_t *delta,
+    const jfa_tensor_t *deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
+    const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
+  return backward_jvp_block(ctx, p, q, k, v, qd, kd, vd, dout, doutd, lse, mu, delta, deltad, dqd, dkd, dvd, dq, dk,
+                            dv, accumulate, 0);
 }
 
 jfa_status_t jfa_cpu_attention_backward_jvp(
@@ -176,8 +193,8 @@ jfa_status_t jfa_cpu_attention_backward_jvp(
   jfa_tensor_t deltad = jfa_tensor_bhsd(dl + rows, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, p->B, p->Hq, p->Nq, 1);
   jfa_status_t st = jfa_cpu_attention_delta_jvp(ctx, p, o, od, dout, doutd, &delta, &deltad);
   if (st == JFA_SUCCESS)
-    st = jfa_cpu_attention_backward_jvp_block(ctx, p, q, k, v, qd, kd, vd, dout, doutd, lse, mu, &delta, &deltad,
-                                              dqd, dkd, dvd, dq, dk, dv, 0);
+    st = backward_jvp_block(ctx, p, q, k, v, qd, kd, vd, dout, doutd, lse, mu, &delta, &deltad, dqd, dkd, dvd, dq,
+                            dk, dv, 0, 1);
   free(dl);
   if (st != JFA_SUCCESS) jfa_error_trace(__FILE__, __LINE__);
   return st;

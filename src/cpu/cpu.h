@@ -103,6 +103,16 @@ static inline double jfa_cpu_mask_bias(const jfa_problem_t *p, int64_t b, int64_
   return jfa_cpu_ld(m, off);
 }
 
+/** The rows whose |lse| reaches this have their statistics recomputed by the single-device backwards
+ *  (row_shift.c). */
+#define JFA_CPU_SHIFT_LSE 1024.0
+
+/** For every query row r of the float64 copies Q (B,Hq,Nq,D) and K (B,Hkv,Nk,D) with a finite |L[r]| >=
+ *  JFA_CPU_SHIFT_LSE: SH[r] = the row's largest visible score m and L[r] = log(sum exp(S - m)); else SH[r] = 0, L[r]
+ *  kept. The backward's P is exp((S - SH) - L) (row_shift.c says why). */
+void jfa_cpu_row_shift(jfa_context_t *ctx, const jfa_problem_t *p, const double *Q, const double *K, double *L,
+                       double *SH);
+
 /** Returns JFA_ERROR_UNSUPPORTED unless t is NULL, float64 or float32. */
 jfa_status_t jfa_cpu_check_dtype(const jfa_tensor_t *t, const char *name);
 

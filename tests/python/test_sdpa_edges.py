@@ -369,6 +369,32 @@ def test_large_negative_bias_rows(gen, fill):
         assert relerr(a.grad, b.grad) < 1e-5
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("fill", [-1e4, -1e9, -1e30, "min"])
+def test_large_negative_bias_rows_cpu(gen, fill, dtype):
+    """On the CPU the same rows get right gradients and second derivatives with any dO: the single-device backwards
+    recompute the statistics of rows whose |lse| cannot carry their probabilities (src/cpu/row_shift.c; before, each
+    of the row's keys got P = 1, in float64 too, at -1e30 / finfo.min)."""
+    L, S, E = 6, 64, 16
+    tol = 1e-10 if dtype == torch.float64 else 2e-5
+    q, k, v, do = (randn(gen, (1, 2, n, E), dtype, "cpu") for n in (L, S, S, L))
+    bias = torch.zeros(L, S, dtype=dtype)
+    bias[2, :] = torch.finfo(dtype).min if fill == "min" else fill
+    bias[4, 7:] = -1e9
+    t = [randn(gen, x.shape, dtype, "cpu") for x in (q, k, v)]
+
+    def grads(fn, xs, m):
+        xs = [x.clone().requires_grad_() for x in xs]
+        o = fn(*xs, attn_mask=m)
+        g = torch.autograd.grad((o * do.to(o.dtype)).sum(), xs, create_graph=True)
+        h = torch.autograd.grad(sum((a * b.to(a.dtype)).sum() for a, b in zip(g, t)), xs)
+        return [o] + list(g) + list(h)
+    got = grads(jt.attention, (q, k, v), bias)
+    ref = grads(reference, [x.double() for x in (q, k, v)], bias.double())
+    for name, a, b in zip(("o", "dq", "dk", "dv", "hq", "hk", "hv"), got, ref):
+        assert relerr(a, b) < tol, (name, relerr(a, b))
+
+
 def test_jvp_attention_float_mask_warns_once(monkeypatch):
     """The drop-in adds a float mask after the scale (SDPA's rule; the Triton package before it): the first float
     mask warns, once per process; a boolean mask never does; the values follow SDPA's rule."""

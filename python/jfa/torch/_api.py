@@ -86,10 +86,10 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     pairs; a NaN key or value that a row cannot see may or may not reach that row (never on the
     CPU; on a GPU through 0 * NaN where the kernel computes its block), where SDPA's math backend
     always spreads it (FlashAttention's convention). A float mask that puts every visible key of a row
-    far below zero (padding rows under -1e4, -1e9 or finfo.min fills) costs that row's gradient the
-    float32 rounding of its lse (up to 5e-4 relative at -1e4, all of it at -1e9; include/jfa.h): harmless
-    where the row's output gradient is zero (padding a loss ignores), else use -inf, a boolean mask, or
-    subtract each row's largest bias.
+    far below zero (padding rows under -1e4, -1e9 or finfo.min fills) costs that row's gradient on a GPU
+    the float32 rounding of its lse (up to 5e-4 relative at -1e4, all of it at -1e9; include/jfa.h):
+    harmless where the row's output gradient is zero (padding a loss ignores), else use -inf, a boolean
+    mask, or subtract each row's largest bias. On the CPU such rows are right with any output gradient.
 
     Differentiable in reverse mode, in forward mode (dual tensors, torch.func.jvp) and
     both at once; the primal and the tangent come from one fused kernel call; second order
