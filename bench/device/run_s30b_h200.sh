@@ -6,7 +6,7 @@
 #   - the float32 forward at D = 128 and 64, N = 4096, 3xTF32 (51-56% of the 3xTF32 ceiling);
 # then the session's changes on the GPU (the default build, -Werror): the main job in bf16 / fp16 on CUDA (lse and mu
 # now checked to 1e-4), P = 1 ring of the main job, 7ee1add's tensor views (the batch chunks' cases of test_gpu_attention
-# / _masks, the ring's GPU tests), the binding's GPU tests (the ring's first-call join over gloo with CUDA tensors).
+# / _masks, the ring's GPU tests), the binding's GPU tests (the ring's first-call join over gloo with CUDA tensors), the NaN suites (a sign-set NaN now too).
 #   DL=590 bash bench/device/run_s30b_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s30b}
@@ -48,7 +48,7 @@ echo "t=$(( $(date +%s) - T0 ))"
 } > "$OUT/app.log" 2>&1
 grep -E "^== |check|lse|mu  |rc=|FAIL" "$OUT/app.log" | head -40
 NAMES="test_gpu_attention|test_gpu_masks|test_ring_gpu|test_ring_gpu_np1_generic|test_ring_gpu_np1_accumulate|\
-test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_comm_gpu"
+test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_comm_gpu|test_gpu_nan.*"
 (cd $B && timeout $(left 5) ctest -R "^($NAMES)\$" -j6 --timeout 300 --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Not Run|Passed" "$OUT/ctest.log" | head -30
 grep '^\[FAIL\]' "$OUT/ctest.log" | head -20
