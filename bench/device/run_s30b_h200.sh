@@ -4,7 +4,7 @@
 #   - the 16-bit forward at D = 128, N = 4096, with a random half boolean mask (1, 1, N, N) against unmasked (the
 #     dense lane's forward runs at ~half of the unmasked kernel's rate per pair computed), and the backward of both;
 #   - the float32 forward at D = 128 and 64, N = 4096, 3xTF32 (51-56% of the 3xTF32 ceiling);
-# then the session's changes on the GPU (the default build, -Werror): the main job in bf16 / fp16 on CUDA (lse and mu
+# first (the deadline cuts the diagnostics, not these) the session's changes on the GPU (the default build, -Werror): the main job in bf16 / fp16 on CUDA (lse and mu
 # now checked to 1e-4), P = 1 ring of the main job, 7ee1add's tensor views (the batch chunks' cases of test_gpu_attention
 # / _masks, the ring's GPU tests), the binding's GPU tests (the ring's first-call join over gloo with CUDA tensors), the NaN suites (a sign-set NaN now too).
 #   DL=590 bash bench/device/run_s30b_h200.sh
@@ -17,6 +17,20 @@ DL=${DL:-590}
 B=build-s30b
 jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 {
+  for dt in bf16 fp16; do
+    LIMIT=$(left 200) jfa_run $B/apps/jfa_attn --device cuda --dtype $dt --heads 8 --kv-heads 2 --seq 4096 --dim 128 --causal
+    LIMIT=$(left 200) jfa_run mpirun --allow-run-as-root --oversubscribe -np 1 $B/apps/jfa_ring --device cuda --dtype $dt \
+      --heads 4 --seq 8192 --dim 64 --check sample
+  done
+} > "$OUT/app.log" 2>&1
+grep -E "^== |check|lse|mu  |rc=|FAIL" "$OUT/app.log" | head -40
+NAMES="test_gpu_attention|test_gpu_masks|test_ring_gpu|test_ring_gpu_np1_generic|test_ring_gpu_np1_accumulate|\
+test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_comm_gpu|test_gpu_nan.*"
+(cd $B && timeout $(left 150) ctest -R "^($NAMES)\$" -j6 --timeout 300 --output-on-failure) > "$OUT/ctest.log" 2>&1
+grep -E "tests passed|Failed|\*\*\*|Not Run|Passed" "$OUT/ctest.log" | head -30
+grep '^\[FAIL\]' "$OUT/ctest.log" | head -20
+echo "t=$(( $(date +%s) - T0 ))"
+{
   $JFA_BENCH --dense 4096 128
   $JFA_BENCH --nomask 4096 128
   $JFA_BENCH --case 4096 128 0 fp32 --case 4096 64 0 fp32
@@ -25,7 +39,7 @@ STALL='regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio'
 prof() { # name kernel-regex args...
   local name=$1 k=$2
   shift 2
-  JFA_BENCH_ITERS=1 timeout $(left 10) ncu --clock-control none -k "regex:$k" --launch-skip 1 --launch-count 1 \
+  JFA_BENCH_ITERS=1 timeout $(left 5) ncu --clock-control none -k "regex:$k" --launch-skip 1 --launch-count 1 \
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section LaunchStats \
     --section Occupancy --section MemoryWorkloadAnalysis --metrics "$STALL" $JFA_BENCH "$@" > "$OUT/ncu_$name.log" 2>&1
   echo "== ncu $name"
@@ -38,18 +52,4 @@ prof dense_bwd bwd_sm90a --dense 4096 128
 prof nomask_bwd bwd_sm90a --nomask 4096 128
 prof f32_fwd128 fwd_f32_sm90a --case 4096 128 0 fp32
 prof f32_fwd64 fwd_f32_sm90a --case 4096 64 0 fp32
-echo "t=$(( $(date +%s) - T0 ))"
-{
-  for dt in bf16 fp16; do
-    LIMIT=$(left 200) jfa_run $B/apps/jfa_attn --device cuda --dtype $dt --heads 8 --kv-heads 2 --seq 4096 --dim 128 --causal
-    LIMIT=$(left 200) jfa_run mpirun --allow-run-as-root --oversubscribe -np 1 $B/apps/jfa_ring --device cuda --dtype $dt \
-      --heads 4 --seq 8192 --dim 64 --check sample
-  done
-} > "$OUT/app.log" 2>&1
-grep -E "^== |check|lse|mu  |rc=|FAIL" "$OUT/app.log" | head -40
-NAMES="test_gpu_attention|test_gpu_masks|test_ring_gpu|test_ring_gpu_np1_generic|test_ring_gpu_np1_accumulate|\
-test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_comm_gpu|test_gpu_nan.*"
-(cd $B && timeout $(left 5) ctest -R "^($NAMES)\$" -j6 --timeout 300 --output-on-failure) > "$OUT/ctest.log" 2>&1
-grep -E "tests passed|Failed|\*\*\*|Not Run|Passed" "$OUT/ctest.log" | head -30
-grep '^\[FAIL\]' "$OUT/ctest.log" | head -20
 echo "t=$(( $(date +%s) - T0 ))"
