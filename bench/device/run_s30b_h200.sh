@@ -4,6 +4,7 @@
 #   - the 16-bit forward at D = 128, N = 4096, with a random half boolean mask (1, 1, N, N) against unmasked (the
 #     dense lane's forward runs at ~half of the unmasked kernel's rate per pair computed), and the backward of both;
 #   - the float32 forward at D = 128 and 64, N = 4096, 3xTF32 (51-56% of the 3xTF32 ceiling);
+#   - before those, the persistent forward / JVP's causal tile order 0 against 1 (L2 against balance);
 # first (the deadline cuts the diagnostics, not these) the session's changes on the GPU (the default build, -Werror): the main job in bf16 / fp16 on CUDA (lse and mu
 # now checked to 1e-4), P = 1 ring of the main job, 7ee1add's tensor views (the batch chunks' cases of test_gpu_attention
 # / _masks, the ring's GPU tests), the binding's GPU tests (the ring's first-call join over gloo with CUDA tensors), the NaN suites (a sign-set NaN now too).
@@ -30,6 +31,14 @@ test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_comm_gpu
 grep -E "tests passed|Failed|\*\*\*|Not Run|Passed" "$OUT/ctest.log" | head -30
 grep '^\[FAIL\]' "$OUT/ctest.log" | head -20
 echo "t=$(( $(date +%s) - T0 ))"
+# the persistent forward / JVP's tile order on causal calls: 0 (longest first over every head: balanced, every head's
+# K / V in flight) against 1 (head after head: L2-sized working sets; its snake balanced within 3% at these shapes,
+# bench/persist_schedule_model.py's reasoning) - whether L2 misses cost the causal forward
+for shape in "4 4096 128" "16 4096 128" "8 2048 64" "4 4096 64"; do
+  for o in 0 1; do
+    JFA_TUNE_SM90_ORDER=$o timeout $(left 5) $JFA_BENCH --causal $shape | grep -E "^(fwd|jvp) " | sed "s/^/[order $o] /"
+  done
+done 2>&1 | tee "$OUT/order.log"
 {
   $JFA_BENCH --dense 4096 128
   $JFA_BENCH --nomask 4096 128
