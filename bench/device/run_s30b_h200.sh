@@ -33,9 +33,16 @@ grep '^\[FAIL\]' "$OUT/ctest.log" | head -20
 echo "t=$(( $(date +%s) - T0 ))"
 # the persistent forward / JVP's tile order on causal calls: 0 (longest first over every head: balanced, every head's
 # K / V in flight) against 1 (head after head: L2-sized working sets; its snake balanced within 3% at these shapes,
-# bench/persist_schedule_model.py's reasoning) - whether L2 misses cost the causal forward
+# bench/persist_schedule_model.py's reasoning) and 2 (cta_pair_of: units of two tiles of equal causal work in L2-sized
+# head groups) - whether L2 misses cost the causal forward; order 2's outputs first (the attention and persistent-JVP
+# suites under it; the latter runs the persistent JVP on few CTAs itself)
+{
+  JFA_TUNE_SM90_ORDER=2 LIMIT=$(left 120) jfa_run $B/tests/gpu/test_gpu_attention
+  JFA_TUNE_SM90_ORDER=2 LIMIT=$(left 100) jfa_run $B/tests/gpu/test_gpu_jvp_persist
+} > "$OUT/order2_tests.log" 2>&1
+grep -E "^== |passed|rc=|FAIL" "$OUT/order2_tests.log" | head -20
 for shape in "4 4096 128" "16 4096 128" "8 2048 64" "4 4096 64"; do
-  for o in 0 1; do
+  for o in 0 1 2; do
     JFA_TUNE_SM90_ORDER=$o timeout $(left 5) $JFA_BENCH --causal $shape | grep -E "^(fwd|jvp) " | sed "s/^/[order $o] /"
   done
 done 2>&1 | tee "$OUT/order.log"

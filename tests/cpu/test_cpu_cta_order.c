@@ -3,7 +3,8 @@
  * backward kernels run): cta_grouped_of is a bijection of every (nx, ny, nz) grid for every group size (odd sizes,
  * a last group with fewer pairs, column slices ns = 2), hg <= 0 is the launch order itself, and with hg > 0 every
  * group runs x = 0 (a causal call's longest CTAs) first, a block's slices next to each other; causal_group_pairs
- * picks the largest divisor of the pairs within the budget.
+ * picks the largest divisor of the pairs within the budget; cta_pair_of's walks take every tile once, in units of
+ * equal causal work.
  *
  * Run: ctest --test-dir build -R test_cpu_cta_order   (JFA_TEST_SEED=<n> to repeat)
  */
@@ -75,6 +76,41 @@ int main(void) {
   printf("%d grids checked\n", grids);
   tu_expect("cta_grouped_of: a bijection, the launch order at hg <= 0, longest first per group, slices together",
             bad == 0);
+  /* cta_pair_of: the CTAs' walks together take every (query block, pair) once; each unit's two tiles hold nqb + 1
+     causal key blocks; a CTA's steps end with 2 and never return a tile after it; its units' pairs run group by
+     group */
+  int pbad = 0, walks = 0;
+  for (int r = 0; r < 300; ++r) {
+    const uint32_t nqb = 1 + (uint32_t)(tu_uniform() * 33), G = 1 + (uint32_t)(tu_uniform() * 140);
+    const uint32_t hbn = 1 + (uint32_t)(tu_uniform() * 24);
+    uint32_t hg = 1 + (uint32_t)(tu_uniform() * hbn);
+    while (hbn % hg) --hg;
+    unsigned char *seen = (unsigned char *)calloc((size_t)nqb * hbn, 1);
+    for (uint32_t c = 0; c < G; ++c) {
+      uint32_t prev_q = 0, prev_h = 0;
+      for (uint32_t k = 0;; ++k) {
+        uint32_t qb = 0, hb = 0;
+        const int w = cta_pair_of(k, G, c, nqb, hbn, hg, &qb, &hb);
+        if (w == 2) break;
+        if (w == 1) {
+          pbad += (k & 1) == 0 || nqb % 2 == 0; /* only an odd nqb's middle unit lacks a second half */
+          continue;
+        }
+        if (qb >= nqb || hb >= hbn || seen[(size_t)hb * nqb + qb]++) {
+          ++pbad;
+          continue;
+        }
+        if (k & 1) pbad += hb != prev_h || qb + prev_q + 2 != nqb + 1; /* the unit's (qb + 1) key blocks: nqb + 1 */
+        prev_q = qb, prev_h = hb;
+      }
+    }
+    for (size_t i = 0; i < (size_t)nqb * hbn; ++i) pbad += seen[i] != 1;
+    free(seen);
+    ++walks;
+  }
+  printf("%d pair walks checked\n", walks);
+  tu_expect("cta_pair_of: every tile once over the CTAs' walks, a unit's two tiles nqb + 1 key blocks of one pair",
+            pbad == 0);
   /* group sizes: the largest divisor of the pairs within the budget; at least 1, at most the pairs */
   const int64_t MB = (int64_t)1 << 20;
   tu_expect("causal_group_pairs",

@@ -68,4 +68,28 @@ CTA_FN int64_t causal_group_pairs(int64_t pair_bytes, int64_t npairs, int64_t bu
   return g < 1 ? 1 : g;
 }
 
+/** A persistent kernel's walk in pairs of causal tiles (sm90/fwd_persist.cuh's order >= 2: JFA_TUNE_SM90_ORDER=2):
+ *  step k of CTA c's walk (G CTAs) over nqb query blocks of hbn (head, batch) pairs. Units of two tiles of one pair,
+ *  query blocks nqb - 1 - x and x, whose causal key blocks add up to nqb + 1 whatever x (so that a static walk over
+ *  units is balanced, as a list sorted longest first over every head is), in the snake over units (unit r G + c in
+ *  even rounds r, r G + G - 1 - c in odd ones; step k is half k & 1 of round k / 2's unit), numbered in groups of hg
+ *  pairs (causal_group_pairs' L2-sized groups; hg divides hbn), x outer within a group (the CTAs at work share hg
+ *  heads' keys in L2). Returns 0 with *qb and *hb, 1 for the absent second half of an odd nqb's middle unit (no
+ *  tile), 2 past the last unit. 32-bit (the launchers take fewer than 2^31 tiles). */
+CTA_FN int cta_pair_of(uint32_t k, uint32_t G, uint32_t c, uint32_t nqb, uint32_t hbn, uint32_t hg, uint32_t *qb,
+                       uint32_t *hb) {
+  const uint32_t r = k >> 1, npu = (nqb + 1) >> 1;
+  const uint32_t u = r * G + ((r & 1) ? G - 1 - c : c);
+  if (u >= npu * hbn) return 2;
+  const uint32_t per = npu * hg, r2 = u % per, x = r2 / hg;
+  *hb = u / per * hg + r2 % hg;
+  if (k & 1) {
+    if (x == nqb - 1 - x) return 1;
+    *qb = x;
+  } else {
+    *qb = nqb - 1 - x;
+  }
+  return 0;
+}
+
 #endif /* JFA_KERNELS_COMMON_CTA_ORDER_H_ */

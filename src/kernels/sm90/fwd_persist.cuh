@@ -115,14 +115,28 @@ __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, Persist
   const jfa_problem_t &p = a.p;
   const int64_t G = gridDim.x, c = blockIdx.x;
   const int tx = (int)threadIdx.x - 32;
+  int64_t n = 0; /* entries written (order >= 2 skips a step without a tile) */
   for (int64_t k = 0;; ++k) {
-    const int e = (int)(k % NI);
-    const int64_t t = k * G + ((k & 1) ? G - 1 - c : c);
-    const bool done = t >= ntiles;
-    if (k >= NI) mbar_wait(iempty + 8 * e, (uint32_t)(((k / NI) & 1) ^ 1));
     int64_t m0 = 0;
     int h = 0, b = 0;
-    if (!done) persist_tile_of<BM>(p, t, nqb, order, &m0, &h, &b);
+    bool done;
+    if (order < 2) {
+      const int64_t t = k * G + ((k & 1) ? G - 1 - c : c);
+      done = t >= ntiles;
+      if (!done) persist_tile_of<BM>(p, t, nqb, order, &m0, &h, &b);
+    } else {
+      uint32_t qb = 0, hb = 0;
+      const int w = cta_pair_of((uint32_t)k, (uint32_t)G, (uint32_t)c, (uint32_t)nqb, (uint32_t)(p.Hq * p.B),
+                                    (uint32_t)(order - 1), &qb, &hb);
+      if (w == 1) continue;
+      done = w == 2;
+      m0 = (int64_t)qb * BM;
+      h = (int)(hb % (uint32_t)p.Hq);
+      b = (int)(hb / (uint32_t)p.Hq);
+    }
+    const int e = (int)(n % NI);
+    if (n >= NI) mbar_wait(iempty + 8 * e, (uint32_t)(((n / NI) & 1) ^ 1));
+    ++n;
     if constexpr (MASKED) {
       int *s_lo = iv + 2 * BM * e, *s_hi = s_lo + BM;
       if (!done) {
@@ -603,8 +617,12 @@ static jfa_status_t persist_shape(const FwdArgs &a, int64_t ntiles, int64_t *gri
      lengths): variant 0's grid order (1), whose CTAs at work share a head's keys in L2 (bench/RESULTS.md:
      a model of both orders) */
   *order = (a.masked && a.mk.nseq > 0) || (!a.p.causal && !a.masked) ? 1 : 0;
-  const char *oe = getenv("JFA_TUNE_SM90_ORDER"); /* A / B runs: 0 or 1 for every call */
+  const char *oe = getenv("JFA_TUNE_SM90_ORDER"); /* A / B runs: 0 or 1 for every call, 2 for plain causal ones */
   if (oe && (oe[0] == '0' || oe[0] == '1')) *order = oe[0] - '0';
+  if (oe && oe[0] == '2' && a.p.causal && !a.masked) { /* persist_pair_of, in fwd_causal_group's L2-sized groups */
+    const int64_t hg = fwd_causal_group(a.p, false, a.p.D, 2, a.qd.p ? 4 : 2, "JFA_TUNE_SM90_ORDER_HG");
+    *order = 1 + (int)(hg > 0 && (a.p.Hq * a.p.B) % hg == 0 ? hg : 1); /* groups that divide the pairs */
+  }
   return JFA_SUCCESS;
 }
 
