@@ -161,6 +161,17 @@ static void *dalloc(jfa_device_t dev, size_t bytes) {
 /* this rank's rows: local row l is at global position rows.pos0[l / chunk] + l % chunk */
 static app_rows_t g_rows;
 static int64_t g_n;
+/* The rows of rank r (g_n of the N, in layout's chunks): what g_rows is for this rank. */
+static app_rows_t rank_rows(jfa_layout_t layout, int64_t N, int r) {
+  app_rows_t rw;
+  rw.chunk = layout == JFA_LAYOUT_ZIGZAG ? g_n / 2 : g_n;
+  for (int c = 0; c < 2; ++c) {
+    int64_t rows = 0;
+    rw.pos0[c] = 0;
+    if (c * rw.chunk < g_n) TRY(jfa_layout_chunk(layout, N, r, g_size, c, &rw.pos0[c], &rows));
+  }
+  return rw;
+}
 static int64_t local_row(int64_t pos) {
   for (int c = 0; c * g_rows.chunk < g_n; ++c)
     if (g_rows.pos0[c] <= pos && pos < g_rows.pos0[c] + g_rows.chunk) return c * g_rows.chunk + pos - g_rows.pos0[c];
@@ -266,14 +277,7 @@ static void gather_stats(const double *loc, double *glob, size_t llen, size_t sl
                  MPI_STATUS_IGNORE);
       src = buf;
     }
-    app_rows_t rw;
-    rw.chunk = layout == JFA_LAYOUT_ZIGZAG ? g_n / 2 : g_n;
-    for (int c = 0; c < 2; ++c) {
-      int64_t rows = 0;
-      rw.pos0[c] = 0;
-      if (c * rw.chunk < g_n && jfa_layout_chunk(layout, N, r, g_size, c, &rw.pos0[c], &rows) != JFA_SUCCESS)
-        die("jfa_layout_chunk failed");
-    }
+    const app_rows_t rw = rank_rows(layout, N, r);
     for (int a = 0; a < 2; ++a) /* lse, then Delta */
       for (int64_t line = 0; line < lines; ++line)
         for (int64_t l = 0; l < g_n; ++l)
@@ -367,12 +371,7 @@ int main(int argc, char **argv) {
   jfa_ring_t *ring = NULL;
   TRY(jfa_ring_create(&ring, ctx, comm, &cfg));
   g_n = o->N / g_size;
-  g_rows.chunk = oo.layout == JFA_LAYOUT_ZIGZAG ? g_n / 2 : g_n;
-  for (int c = 0; c < 2; ++c) {
-    int64_t rows = 0;
-    g_rows.pos0[c] = 0;
-    if (c * g_rows.chunk < g_n) TRY(jfa_layout_chunk(oo.layout, o->N, g_rank, g_size, c, &g_rows.pos0[c], &rows));
-  }
+  g_rows = rank_rows(oo.layout, o->N, g_rank);
 
   if (g_rank == 0) {
     printf("jfa_ring: P=%d device=%s comm=%s dtype=%s B=%lld Hq=%lld Hkv=%lld N=%lld (%lld per rank) D=%lld %s %s "

@@ -30,7 +30,7 @@ jfa_status_t jfa_cpu_attention_delta(jfa_context_t *ctx, const jfa_problem_t *p,
 /*
  * The backward over one block from float64 copies: Q, dO (B,Hq,Nq,D), K, V
  * (B,Hkv,Nk,D), L = lse and Dl = delta (B*Hq*Nq); SH: the rows' shifts of
- * jfa_cpu_row_shift (P = exp((S - SH) - L)), or NULL (none).
+ * jfa_cpu_row_shift (P = exp((S - SH) - L); zeros where none).
  */
 static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, const double *Q, const double *K,
                                     const double *V, const double *dO, const double *L, const double *SH,
@@ -56,11 +56,10 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
     int64_t j0, j1;
     jfa_cpu_key_range(p, i, &j0, &j1);
     if (L[r] == -INFINITY) j1 = j0; /* a fully masked row contributes nothing */
-    const double sh = SH ? SH[r] : 0.0;
     for (int64_t j = j0; j < j1; ++j) {
       const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
       if (bias == -INFINITY) continue;
-      const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias - sh - L[r]);
+      const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias - SH[r] - L[r]);
       double ds = pij * (jfa_cpu_dot(doi, Vb + j * D, D) - Dl[r]);
       for (int64_t d = 0; d < D; ++d) acc[d] += ds * Kb[j * D + d];
     }
@@ -86,7 +85,7 @@ static jfa_status_t backward_arrays(jfa_context_t *ctx, const jfa_problem_t *p, 
         const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
         if (bias == -INFINITY) continue;
         const double *qi = Q + row * D, *doi = dO + row * D;
-        const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, kj, D) + bias - (SH ? SH[row] : 0.0) - L[row]);
+        const double pij = jfa_cpu_prob(scale * jfa_cpu_dot(qi, kj, D) + bias - SH[row] - L[row]);
         double ds = pij * (jfa_cpu_dot(doi, vj, D) - Dl[row]);
         for (int64_t d = 0; d < D; ++d) {
           ak[d] += ds * qi[d];
@@ -123,9 +122,9 @@ static jfa_status_t backward_block(jfa_context_t *ctx, const jfa_problem_t *p, c
       (st = jfa_cpu_load(ctx, dout, "dout", &dO)) == JFA_SUCCESS &&
       (st = load_stat(ctx, lse, "lse", &L)) == JFA_SUCCESS &&
       (st = load_stat(ctx, delta, "delta", &Dl)) == JFA_SUCCESS) {
-    if (shift && !(SH = (double *)malloc((size_t)(p->B * p->Hq * p->Nq) * sizeof(double))))
+    if (!(SH = (double *)calloc((size_t)(p->B * p->Hq * p->Nq) + 1, sizeof(double))))
       st = jfa_set_error(JFA_ERROR_OUT_OF_MEMORY, __FILE__, __LINE__, "backward: allocating the row shifts failed");
-    if (SH) jfa_cpu_row_shift(ctx, p, Q, K, L, SH);
+    if (SH && shift) jfa_cpu_row_shift(ctx, p, Q, K, L, SH);
     if (st == JFA_SUCCESS) st = backward_arrays(ctx, p, Q, K, V, dO, L, SH, Dl, dq, dk, dv, accumulate);
   }
   free(Q);

@@ -39,7 +39,7 @@ jfa_status_t jfa_cpu_attention_delta_jvp(jfa_context_t *ctx, const jfa_problem_t
 }
 
 /* Contiguous float64 copies of every input of the block call; SH: the rows' shifts of jfa_cpu_row_shift (P =
-   exp((S - SH) - L)), or NULL (none). */
+   exp((S - SH) - L); zeros where none). */
 typedef struct {
   double *Q, *K, *V, *Qd, *Kd, *Vd, *dO, *dOd, *L, *M, *Dl, *Dld, *SH;
 } arrays_t;
@@ -52,7 +52,7 @@ static inline int pair(const jfa_problem_t *p, const arrays_t *a, int64_t b, int
   const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
   if (bias == -INFINITY) return 0;
   const double *qi = a->Q + row * D, *qdi = a->Qd + row * D, *doi = a->dO + row * D, *dodi = a->dOd + row * D;
-  const double pij = jfa_cpu_prob(p->scale * jfa_cpu_dot(qi, kj, D) + bias - (a->SH ? a->SH[row] : 0.0) - a->L[row]);
+  const double pij = jfa_cpu_prob(p->scale * jfa_cpu_dot(qi, kj, D) + bias - a->SH[row] - a->L[row]);
   const double sd = p->scale * (jfa_cpu_dot(qdi, kj, D) + jfa_cpu_dot(qi, kdj, D));
   const double pd = pij * (sd - a->M[row]);
   const double dp = jfa_cpu_dot(doi, vj, D) - a->Dl[row];
@@ -160,9 +160,9 @@ static jfa_status_t backward_jvp_block(
   double **dst[12] = {&a.Q, &a.K, &a.V, &a.Qd, &a.Kd, &a.Vd, &a.dO, &a.dOd, &a.L, &a.M, &a.Dl, &a.Dld};
   jfa_status_t st = JFA_SUCCESS;
   for (int i = 0; i < 12 && st == JFA_SUCCESS; ++i) st = jfa_cpu_load(ctx, ins[i], inames[i], dst[i]);
-  if (st == JFA_SUCCESS && shift && !(a.SH = (double *)malloc((size_t)(p->B * p->Hq * p->Nq) * sizeof(double))))
+  if (st == JFA_SUCCESS && !(a.SH = (double *)calloc((size_t)(p->B * p->Hq * p->Nq) + 1, sizeof(double))))
     st = jfa_set_error(JFA_ERROR_OUT_OF_MEMORY, __FILE__, __LINE__, "backward_jvp: allocating the row shifts failed");
-  if (st == JFA_SUCCESS && a.SH) jfa_cpu_row_shift(ctx, p, a.Q, a.K, a.L, a.SH);
+  if (st == JFA_SUCCESS && shift) jfa_cpu_row_shift(ctx, p, a.Q, a.K, a.L, a.SH);
   if (st == JFA_SUCCESS) st = backward_jvp_arrays(ctx, p, &a, dqd, dkd, dvd, dq, dk, dv, accumulate);
   for (int i = 0; i < 12; ++i) free(*dst[i]);
   free(a.SH);

@@ -27,19 +27,19 @@ void jfa_cpu_row_shift(jfa_context_t *ctx, const jfa_problem_t *p, const double 
     const double *qi = Q + r * D, *Kb = K + (b * Hkv + h / group) * Nk * D;
     int64_t j0, j1;
     jfa_cpu_key_range(p, i, &j0, &j1);
-    double m = -INFINITY;
+    double m = -INFINITY, l = 0.0; /* the running max and sum of exp(S - m), one pass */
     for (int64_t j = j0; j < j1; ++j) {
       const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
       if (bias == -INFINITY) continue;
       const double s = p->scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias;
-      if (s > m || isnan(s)) m = s;
+      if (s > m) {
+        l = l * exp(m - s) + 1.0;
+        m = s;
+      } else {
+        l += exp(s - m); /* a NaN score makes l NaN */
+      }
     }
-    if (!isfinite(m)) continue; /* the forward's lse was not finite then either: keep the given one */
-    double l = 0.0;
-    for (int64_t j = j0; j < j1; ++j) {
-      const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
-      if (bias != -INFINITY) l += exp(p->scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias - m);
-    }
+    if (!isfinite(m) || !isfinite(l)) continue; /* the forward's lse was not finite then either: keep it */
     SH[r] = m;
     L[r] = log(l);
   }

@@ -103,7 +103,8 @@ __device__ __forceinline__ void persist_tile_of(const jfa_problem_t &p, int64_t 
 }
 
 /* Producer warps 1..3 of the persistent kernels (this file's forward, jvp_persist.cuh's JVP): the descriptions of the
-   CTA's tiles (its static snake: tile k G + c in even rounds k, k G + G - 1 - c in odd ones) into the ring of NI
+   CTA's tiles (its static snake: tile k G + c in even rounds k, k G + G - 1 - c in odd ones; order >= 2: cta_pair_of's
+   walk, whose steps without a tile write no entry) into the ring of NI
    entries info (and, MASKED, their BM rows' key intervals at iv + 2 BM e: thread x of the 96 takes rows x and x + 96,
    then warp 1 forms the CTA's key range), each once its entry is free (mbarrier iempty + 8 e) and announced on
    ifull + 8 e (96 arrivals); a last entry with nblk = -1 ends every role's loop. DBAR: the named barrier of the 96
@@ -127,7 +128,7 @@ __device__ __forceinline__ void persist_describe_tiles(const FwdArgs &a, Persist
     } else {
       uint32_t qb = 0, hb = 0;
       const int w = cta_pair_of((uint32_t)k, (uint32_t)G, (uint32_t)c, (uint32_t)nqb, (uint32_t)(p.Hq * p.B),
-                                    (uint32_t)(order - 1), &qb, &hb);
+                                (uint32_t)(order - 1), &qb, &hb);
       if (w == 1) continue;
       done = w == 2;
       m0 = (int64_t)qb * BM;
@@ -619,7 +620,7 @@ static jfa_status_t persist_shape(const FwdArgs &a, int64_t ntiles, int64_t *gri
   *order = (a.masked && a.mk.nseq > 0) || (!a.p.causal && !a.masked) ? 1 : 0;
   const char *oe = getenv("JFA_TUNE_SM90_ORDER"); /* A / B runs: 0 or 1 for every call, 2 for plain causal ones */
   if (oe && (oe[0] == '0' || oe[0] == '1')) *order = oe[0] - '0';
-  if (oe && oe[0] == '2' && a.p.causal && !a.masked) { /* persist_pair_of, in fwd_causal_group's L2-sized groups */
+  if (oe && oe[0] == '2' && a.p.causal && !a.masked) { /* cta_pair_of, in fwd_causal_group's L2-sized groups */
     const int64_t hg = fwd_causal_group(a.p, false, a.p.D, 2, a.qd.p ? 4 : 2, "JFA_TUNE_SM90_ORDER_HG");
     *order = 1 + (int)(hg > 0 && (a.p.Hq * a.p.B) % hg == 0 ? hg : 1); /* groups that divide the pairs */
   }
