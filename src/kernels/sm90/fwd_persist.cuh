@@ -621,7 +621,7 @@ static jfa_status_t persist_shape(const FwdArgs &a, int64_t ntiles, int64_t *gri
   const char *oe = getenv("JFA_TUNE_SM90_ORDER"); /* A / B runs: 0 or 1 for every call, 2 for plain causal ones */
   if (oe && (oe[0] == '0' || oe[0] == '1')) *order = oe[0] - '0';
   if (oe && oe[0] == '2' && a.p.causal && !a.masked) { /* cta_pair_of, in fwd_causal_group's L2-sized groups */
-    const int64_t hg = fwd_causal_group(a.p, false, a.p.D, 2, a.qd.p ? 4 : 2, "JFA_TUNE_SM90_ORDER_HG");
+    const int64_t hg = fwd_causal_group(a.p, false, a.p.D, 2, a.qd.p ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
     *order = 1 + (int)(hg > 0 && (a.p.Hq * a.p.B) % hg == 0 ? hg : 1); /* groups that divide the pairs */
   }
   return JFA_SUCCESS;
