@@ -33,7 +33,11 @@
 #include "core/check.h"
 
 #define MPI_CHUNK ((size_t)1 << 30) /* bytes per message (fits an int count) */
-#define MPI_TAG_BASE 0x6a6600
+/* Tags of the exchange's buffers: MPI_TAG_BASE + the buffer's index. The communicator is jfa's own duplicate, so
+   small tags are private; MPI guarantees tags up to 32767 only (MPI_TAG_UB: Intel MPI's 524287, Cray MPICH's
+   2097151 refused the 0x6a6600 base this had). */
+#define MPI_TAG_BASE 64
+#define MPI_TAG_MAX_INDEX 32000
 
 typedef struct {
   MPI_Comm comm;
@@ -71,6 +75,7 @@ static jfa_status_t add_requests(mpi_impl_t *m, int more) {
 static jfa_status_t post(jfa_comm_t *comm, mpi_impl_t *m, const void *send, void *recv,
                          size_t bytes, int index) {
   int next = (comm->rank + 1) % comm->size, prev = (comm->rank - 1 + comm->size) % comm->size;
+  if (index < 0 || index > MPI_TAG_MAX_INDEX) JFA_FAIL(JFA_ERROR_INTERNAL, "MPI comm: buffer index %d", index);
   size_t nchunks = (bytes + MPI_CHUNK - 1) / MPI_CHUNK;
   if (nchunks > (size_t)INT_MAX / 4) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "MPI comm: message too large");
   JFA_CHECK(add_requests(m, 2 * (int)nchunks));
