@@ -277,6 +277,13 @@ JFA_API jfa_status_t jfa_ring_config_init_versioned(jfa_ring_config_t *config, u
  * the windows, and num_seqs with a checksum of the cu_seqlens values. Buffers are allocated later, on the
  * context's device, by the calls (see jfa_ring_memory_bytes). ctx and comm must
  * outlive the ring.
+ *
+ * A ring and its comm serve one call at a time: issue ring calls from one thread,
+ * in the same order on every rank (calls of two threads on one ring fail as calls
+ * that differ across ranks, and leave the comm failed). A NCCL comm runs beside
+ * the application's own NCCL communicators: as NCCL asks of concurrent
+ * communicators, issue ring calls and the application's collectives in the same
+ * order on every rank (or in separate phases), else they may deadlock.
  */
 JFA_API jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *comm,
                              const jfa_ring_config_t *config);

@@ -133,7 +133,8 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
   if (p->B * p->Hq * p->Nq == 0) return JFA_SUCCESS;
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* merging nothing */
   void *mws = nullptr;
-  if (mask_ws_bytes(p)) JFA_CHECK(jfa_cuda_workspace(ctx, mask_ws_bytes(p), &mws));
+  WorkspaceUse wsu(ctx);
+  if (mask_ws_bytes(p)) JFA_CHECK(wsu.take(mask_ws_bytes(p), &mws));
   MaskDev mk;
   JFA_CHECK(mask_setup(ctx, p, mws, &mk));
   CudaState *cs;
@@ -199,7 +200,8 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_block(jfa_context_t *ctx, co
   /* workspace: the fp32 dQ accumulator, then the device copy of the packed-sequence offsets */
   void *ws = nullptr;
   const size_t dq_bytes = dq_ws_bytes(p);
-  JFA_CHECK(jfa_cuda_workspace(ctx, dq_bytes + mask_ws_bytes(p), &ws));
+  WorkspaceUse wsu(ctx);
+  JFA_CHECK(wsu.take(dq_bytes + mask_ws_bytes(p), &ws));
   MaskDev mk;
   JFA_CHECK(mask_setup(ctx, p, (char *)ws + dq_bytes, &mk));
   JFA_CHECK(backward_core(ctx, p, q, k, v, dout, make_view(lse), make_view(delta), (float *)ws, dq, dk, dv,
@@ -223,7 +225,8 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
   /* workspace: delta, the fp32 dQ accumulator, the device copy of the packed-sequence offsets */
   const size_t dq_bytes = dq_ws_bytes(p);
   void *ws = nullptr;
-  JFA_CHECK(jfa_cuda_workspace(ctx, delta_bytes + dq_bytes + mask_ws_bytes(p), &ws));
+  WorkspaceUse wsu(ctx);
+  JFA_CHECK(wsu.take(delta_bytes + dq_bytes + mask_ws_bytes(p), &ws));
   MaskDev mk;
   JFA_CHECK(mask_setup(ctx, p, (char *)ws + delta_bytes + dq_bytes, &mk));
   View delta;
@@ -280,7 +283,8 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp_block(
   DeviceGuard g(ctx->device_index);
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
   void *ws = nullptr;
-  JFA_CHECK(jfa_cuda_workspace(ctx, 2 * dq_ws_bytes(p) + mask_ws_bytes(p), &ws));
+  WorkspaceUse wsu(ctx);
+  JFA_CHECK(wsu.take(2 * dq_ws_bytes(p) + mask_ws_bytes(p), &ws));
   return bwd_jvp_core(ctx, p, q, k, v, qd, kd, vd, dout, doutd, make_view(lse), make_view(mu), make_view(delta),
                       make_view(deltad), dqd, dkd, dvd, dq, dk, dv, accumulate, ws);
 }
@@ -303,7 +307,8 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp(
   const size_t stat_bytes = align_up((size_t)rows * sizeof(float), 256);
   const size_t front = align_up(2 * dq_ws_bytes(p) + mask_ws_bytes(p), 256);
   void *ws = nullptr;
-  JFA_CHECK(jfa_cuda_workspace(ctx, front + 2 * stat_bytes, &ws));
+  WorkspaceUse wsu(ctx);
+  JFA_CHECK(wsu.take(front + 2 * stat_bytes, &ws));
   jfa_tensor_t delta =
       jfa_tensor_bhsd((char *)ws + front, JFA_DTYPE_FLOAT32, JFA_DEVICE_CUDA, p->B, p->Hq, p->Nq, 1);
   jfa_tensor_t deltad =

@@ -1,10 +1,13 @@
 /*
  * context.cu - CUDA context hooks of jfa: device checks at context creation, the
  * per-context workspace cache (grows only when a bigger problem arrives, so the
- * steady state allocates nothing), synchronisation and the device count.
+ * steady state allocates nothing; ordered across streams, kept for CUDA graphs that use it),
+ * the kernels' shared-memory attribute (raised only), synchronisation and the device count.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <mutex>
 
 #include "kernels/family.h"
 
@@ -72,47 +75,134 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
   return JFA_SUCCESS;
 }
 
+/* A buffer a CUDA graph still uses (ws_graph): kept until the context is released. */
+static jfa_status_t retire_workspace(CudaState *st) {
+  if (st->n_retired == st->cap_retired) {
+    const int cap = st->cap_retired ? 2 * st->cap_retired : 4;
+    void **r = (void **)realloc(st->retired, (size_t)cap * sizeof(void *));
+    if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot keep the workspace a CUDA graph uses");
+    st->retired = r;
+    st->cap_retired = cap;
+  }
+  st->retired[st->n_retired++] = st->ws;
+  st->ws = nullptr;
+  st->ws_size = 0;
+  st->ws_graph = 0;
+  st->ws_pending = 0;
+  return JFA_SUCCESS;
+}
+
+/* The workspace of one call. The context keeps one buffer for every stream it is used on:
+   - a call on another stream than the last call that used it waits (on the device) for that call's work (ws_done),
+     so that two streams never hold it at once (a backward's dQ accumulator zeroed under another's atomics, a
+     mask's offsets or block map replaced under a kernel reading them);
+   - a buffer a CUDA graph captured is the graph's: the next call outside a capture takes a new one (a graph
+     replayed later, or concurrently with eager calls, keeps its own), and growing never frees it.
+   Growing is refused during a capture (cudaMalloc and the synchronisation are not capturable). */
 jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws) {
   CudaState *st;
   JFA_CHECK(jfa_cuda_state(ctx, &st));
+  const cudaStream_t s = ctx_stream(ctx);
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  JFA_CUDA_CHECK(cudaStreamIsCapturing(s, &cap));
+  const bool capturing = cap != cudaStreamCaptureStatusNone;
   if (bytes == 0) bytes = 256;
+  if (!capturing && st->ws_graph) JFA_CHECK(retire_workspace(st));
   if (st->ws_size < bytes) {
-    /* Growing synchronises and allocates, which a CUDA graph capture forbids: say so. */
-    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-    JFA_CUDA_CHECK(cudaStreamIsCapturing(ctx_stream(ctx), &cap));
-    if (cap != cudaStreamCaptureStatusNone)
+    if (capturing)
       JFA_FAIL(JFA_ERROR_CUDA,
                "the workspace must grow to %zu bytes during a CUDA graph capture: run the same call once "
                "before capturing",
                bytes);
-    /* The old buffer may still be in use by queued work on the stream. */
+    /* The old buffer may still be in use by queued work on this stream or the last one that used it (cudaFree
+       would wait for the whole device anyway; a graph's buffer was retired above). */
     if (st->ws) {
-      JFA_CUDA_CHECK(cudaStreamSynchronize(ctx_stream(ctx)));
+      JFA_CUDA_CHECK(cudaStreamSynchronize(s));
+      if (st->ws_pending) JFA_CUDA_CHECK(cudaEventSynchronize(st->ws_done));
       JFA_CUDA_CHECK(cudaFree(st->ws));
       st->ws = nullptr;
       st->ws_size = 0;
+      st->ws_pending = 0;
     }
     size_t sz = align_up(bytes + bytes / 4, 1 << 20);
     cudaError_t e = cudaMalloc(&st->ws, sz);
     if (e == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();
+      st->ws = nullptr;
       JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot allocate %zu bytes of CUDA workspace", sz);
     }
     JFA_CUDA_CHECK(e);
     st->ws_size = sz;
+  } else if (!capturing && st->ws_pending && st->ws_stream != s) {
+    JFA_CUDA_CHECK(cudaStreamWaitEvent(s, st->ws_done, 0));
   }
+  if (capturing) st->ws_graph = 1;
   *ws = st->ws;
+  return JFA_SUCCESS;
+}
+
+void jfa_cuda_workspace_done(jfa_context_t *ctx) {
+  CudaState *st = (CudaState *)ctx->cuda_state;
+  if (!st || !st->ws) return;
+  const cudaStream_t s = ctx_stream(ctx);
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(s, &cap) != cudaSuccess || cap != cudaStreamCaptureStatusNone) {
+    (void)cudaGetLastError();
+    return;
+  }
+  if (!st->ws_done && cudaEventCreateWithFlags(&st->ws_done, cudaEventDisableTiming) != cudaSuccess) {
+    (void)cudaGetLastError();
+    st->ws_done = nullptr;
+    st->ws_pending = 0;
+    return;
+  }
+  if (cudaEventRecord(st->ws_done, s) != cudaSuccess) {
+    (void)cudaGetLastError();
+    st->ws_pending = 0;
+    return;
+  }
+  st->ws_stream = s;
+  st->ws_pending = 1;
+}
+
+/* Each kernel's dynamic shared memory attribute per device, as set (jfa_cuda_smem_raise); a full table sets the
+   attribute at every call as before (a launch of another thread may then fail, never compute wrong). */
+namespace {
+struct SmemMark {
+  const void *fn;
+  int dev, bytes;
+};
+std::mutex g_smem_mu;
+SmemMark g_smem[2048];
+int g_smem_n = 0;
+} // namespace
+
+jfa_status_t jfa_cuda_smem_raise(const void *kernel, size_t smem) {
+  int dev = 0;
+  JFA_CUDA_CHECK(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(g_smem_mu);
+  SmemMark *m = nullptr;
+  for (int i = 0; i < g_smem_n && !m; ++i)
+    if (g_smem[i].fn == kernel && g_smem[i].dev == dev) m = &g_smem[i];
+  if (m && m->bytes >= (int)smem) return JFA_SUCCESS;
+  JFA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  if (!m && g_smem_n < (int)(sizeof g_smem / sizeof g_smem[0])) m = &g_smem[g_smem_n++];
+  if (m) *m = SmemMark{kernel, dev, (int)smem};
   return JFA_SUCCESS;
 }
 
 extern "C" void jfa_cuda_context_release(jfa_context_t *ctx) {
   if (!ctx || !ctx->cuda_state) return;
   CudaState *st = (CudaState *)ctx->cuda_state;
-  if (st->ws) {
+  if (st->ws || st->n_retired || st->ws_done) {
     DeviceGuard g(ctx->device_index);
     cudaStreamSynchronize(ctx_stream(ctx));
-    cudaFree(st->ws);
+    if (st->ws_pending) cudaEventSynchronize(st->ws_done);
+    if (st->ws) cudaFree(st->ws);
+    for (int i = 0; i < st->n_retired; ++i) cudaFree(st->retired[i]);
+    if (st->ws_done) cudaEventDestroy(st->ws_done);
   }
+  free(st->retired);
   free(st);
   ctx->cuda_state = nullptr;
 }

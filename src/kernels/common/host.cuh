@@ -27,6 +27,15 @@ enum KernelOp { OP_FWD = 0, OP_JVP = 1, OP_BWD = 2, OP_BWD_JVP = 3 };
 struct CudaState {
   void *ws;
   size_t ws_size;
+  /* The workspace across streams and graphs (context.cu, jfa_cuda_workspace / _done): ws_done is recorded on the
+     stream of the last call that used ws (ws_stream; ws_pending once recorded), which a call on another stream waits
+     for; ws_graph: a CUDA graph captured a call that used ws, so ws is the graph's from then on and the next call
+     outside a capture takes a new buffer; retired: such buffers, freed with the context. */
+  cudaEvent_t ws_done;
+  cudaStream_t ws_stream;
+  int ws_pending, ws_graph;
+  void **retired;
+  int n_retired, cap_retired;
   int max_smem_optin; /* bytes of dynamic shared memory a block may opt into */
   int num_sms;
   int cc_major, cc_minor;
@@ -67,8 +76,26 @@ static inline cudaStream_t ctx_stream(const jfa_context_t *ctx) { return (cudaSt
 
 /* Defined in context.cu. */
 jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **st);
-/** Returns a device workspace of at least bytes (cached in the context; grows only). */
+/** Returns a device workspace of at least bytes (cached in the context; grows only), ordered after the last call
+ *  that used it on another stream. A call that takes it ends with jfa_cuda_workspace_done (WorkspaceUse). */
 jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws);
+/** Marks the workspace as used by the work now on the context's stream (an event the next call on another stream
+ *  waits for); nothing under a graph capture. Errors are dropped (the next call then does not wait). */
+void jfa_cuda_workspace_done(jfa_context_t *ctx);
+
+/** The entry points' hold on the workspace: jfa_cuda_workspace_done when the call ends, on every path. */
+struct WorkspaceUse {
+  jfa_context_t *ctx;
+  bool taken;
+  explicit WorkspaceUse(jfa_context_t *c) : ctx(c), taken(false) {}
+  jfa_status_t take(size_t bytes, void **ws) {
+    taken = true;
+    return jfa_cuda_workspace(ctx, bytes, ws);
+  }
+  ~WorkspaceUse() {
+    if (taken) jfa_cuda_workspace_done(ctx);
+  }
+};
 
 /** Checks the last launch. */
 #define JFA_LAUNCH_CHECK() JFA_CUDA_CHECK(cudaGetLastError())
@@ -90,13 +117,16 @@ static inline jfa_status_t need_f32(const jfa_tensor_t *t, const char *name) {
   return JFA_SUCCESS;
 }
 
+/** Raises kernel's cudaFuncAttributeMaxDynamicSharedMemorySize on the current device to smem bytes where it is
+ *  lower, never lowers it (context.cu): the attribute is the process's, so a call that lowered it for its own
+ *  launch would fail another thread's launch between that thread's own setting and its launch. */
+jfa_status_t jfa_cuda_smem_raise(const void *kernel, size_t smem);
+
 /** Lets kernel use smem bytes of dynamic shared memory past the default 48 KiB, which counts its static shared
  *  memory too: asked from 40 KiB of dynamic bytes on (no kernel here declares 8 KiB of static ones). */
 template <typename F>
 static inline jfa_status_t smem_optin(F kernel, size_t smem) {
-  if (smem > 40 * 1024)
-    JFA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  return JFA_SUCCESS;
+  return smem > 40 * 1024 ? jfa_cuda_smem_raise((const void *)kernel, smem) : JFA_SUCCESS;
 }
 
 /** The mask classes of the tile configurations (sm80/tiles.h, sm90/tiles.h): MASK_CLASS_CAUSAL

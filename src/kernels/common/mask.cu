@@ -3,6 +3,7 @@
  * uploads the packed-sequence offsets to the workspace, and has the dense mask's block map
  * built after them (mask_blockmap.cu).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/common/host.cuh"
@@ -15,9 +16,21 @@ jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, Ma
     if (!p->cu_q || !p->cu_k) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "packed sequences without offsets");
     const size_t n = (size_t)(p->nseq + 1);
     int64_t *d = (int64_t *)ws;
-    /* pageable host memory: the copy is staged before cudaMemcpyAsync returns */
-    JFA_CUDA_CHECK(cudaMemcpyAsync(d, p->cu_q, n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_stream(ctx)));
-    JFA_CUDA_CHECK(cudaMemcpyAsync(d + n, p->cu_k, n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_stream(ctx)));
+    /* A captured copy would read the host arrays when the graph is replayed, not now. */
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    JFA_CUDA_CHECK(cudaStreamIsCapturing(ctx_stream(ctx), &cap));
+    if (cap != cudaStreamCaptureStatusNone)
+      JFA_FAIL(JFA_ERROR_UNSUPPORTED, "packed sequences during a CUDA graph capture: their offsets are host memory, "
+                                      "copied to the device per call, which a graph would replay from memory freed since");
+    /* Through a heap copy of ours: cudaMemcpyAsync stages pageable memory before it returns, so the caller may reuse
+       its arrays at once, pinned ones (whose copy would run later, asynchronously) too. */
+    int64_t *h = (int64_t *)malloc(2 * n * sizeof(int64_t));
+    if (!h) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot stage %zu packed-sequence offsets", 2 * n);
+    memcpy(h, p->cu_q, n * sizeof(int64_t));
+    memcpy(h + n, p->cu_k, n * sizeof(int64_t));
+    const cudaError_t e = cudaMemcpyAsync(d, h, 2 * n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_stream(ctx));
+    free(h);
+    JFA_CUDA_CHECK(e);
     m->cu_q = d;
     m->cu_k = d + n;
   }

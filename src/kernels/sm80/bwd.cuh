@@ -377,8 +377,7 @@ static jfa_status_t launch_bwd_tc_m(const BwdArgs &a, cudaStream_t st) {
   const size_t smem =
       C::smem_bytes() + (MASKED ? 4 * BM * sizeof(int) + 16 + 2 * BM * (C::BN / 64) * sizeof(uint64_t) : 0) +
       (MASKED && a.mk.bias_vec ? sm80_bias_tiles_bytes(BM, C::BN, mask_bias_esize(a.mk.dm_kind)) : 0);
-  if (smem > 48 * 1024)
-    JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  JFA_CHECK(smem_optin(kern, smem)); /* from 40 KiB: static bytes count toward 48 */
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN * NS), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, smem, st>>>(a);
   JFA_LAUNCH_CHECK();

@@ -332,8 +332,7 @@ static jfa_status_t launch_fwd_tc_m(const FwdArgs &a, cudaStream_t st) {
   /* masked: the key intervals, and an additive mask's tiles where a.mk.bias_vec (family.cu checked the bytes) */
   const size_t smem = C::smem_bytes() + (MASKED ? 2 * C::BM * sizeof(int) : 0) +
                       (MASKED && a.mk.bias_vec ? sm80_bias_tiles_bytes(C::BM, BN, mask_bias_esize(a.mk.dm_kind)) : 0);
-  if (smem > 48 * 1024)
-    JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  JFA_CHECK(smem_optin(kern, smem)); /* from 40 KiB: static bytes count toward 48 */
   const unsigned nqb = (unsigned)((a.p.Nq + C::BM - 1) / C::BM);
   if (NS > 1 && a.accumulate) {
     /* accumulate mode: every slice merges with the lse (and mu) already there, which slice 0

@@ -1549,7 +1549,7 @@ static jfa_status_t launch_bwd_sm90a(const BwdArgs &a, const Sm90BwdTensors &t, 
   }
   const size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
   auto kern = bwd_sm90a_kernel<T, D, BN, ST, DQ, MASKED, CS, MP, BMQ, PERSIST>;
-  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  JFA_CHECK(smem_optin(kern, smem));
   /* one dimension: bwd_cta_of */
   const int64_t nkb = (a.p.Nk + BN - 1) / BN, ncta = nkb * a.p.Hkv * a.p.B;
   if (ncta > 0x7fffffff)

@@ -762,7 +762,7 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
     else JFA_CHECK(tma_map_dq_ws(&tm.dq, a.dq_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
   }
   auto kern = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST, false, DM>;
-  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  JFA_CHECK(smem_optin(kern, C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   /* the persistent form where tiles.h kSm90BwdF32Persist allows, up to kSm90BwdF32PersistMaxNk keys (tuning builds:
      JFA_TUNE_SM90_F32_BWD_PERSIST=1 at every N / 0 never),
@@ -790,7 +790,7 @@ static jfa_status_t launch_bwd_f32_sm90a(const BwdArgs &a, const Sm90BwdTensors 
   if constexpr (!DM && DQTMA && KREG && SMALLFIRST && C::NDS * C::DS_BYTES >= 128 * (D / 8) * 4 * 4) {
     if (persist) {
       auto pk = bwd_f32_sm90a_kernel<D, BM, PRECISE, DQTMA, KREG, SMALLFIRST, true>;
-      JFA_CUDA_CHECK(cudaFuncSetAttribute(pk, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+      JFA_CHECK(smem_optin(pk, C::SMEM));
       const int64_t ntiles = (int64_t)grid.x * grid.y * grid.z;
       const unsigned nc = (unsigned)(ntiles < a.nsm ? ntiles : a.nsm);
       if (nc > 0) pk<<<nc, C::NTHREADS, C::SMEM, st>>>(ak, tm, hg);

@@ -601,7 +601,7 @@ static jfa_status_t launch_bwd_jvp_sm90a(const BwdJvpArgs &a, const Sm90BwdJvpTe
   JFA_CHECK(tma_map_bhsd(&tm.vd, t.vd, C::BN));
   if (a.dqd_ws) JFA_CHECK(tma_map_dq_ws(&tm.dqd, a.dqd_ws, a.p.B * a.p.Hq, a.p.Nq, a.Dws, C::BM));
   auto kern = bwd_jvp_sm90a_kernel<T, D, STQ, STO, MASKED>;
-  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  JFA_CHECK(smem_optin(kern, C::SMEM));
   dim3 grid((unsigned)((a.p.Nk + C::BN - 1) / C::BN), (unsigned)a.p.Hkv, (unsigned)a.p.B);
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm);
   JFA_LAUNCH_CHECK();

@@ -952,7 +952,7 @@ static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStr
   if (biasd && C::SMEM_BIAS > 232448)
     JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 forward: no room for an additive mask's tiles (%zu bytes)", (size_t)C::SMEM_BIAS);
   const size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
-  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  JFA_CHECK(smem_optin(kern, smem));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   const int64_t hg = fwd_causal_group(a.p, a.masked, D, sizeof(T), JVP ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
   kern<<<grid, C::NTHREADS, smem, st>>>(a, tm, hg, sm90_fwd_cskip(NC));

@@ -537,7 +537,7 @@ static jfa_status_t launch_f32_sm90a(const FwdArgs &a, const Sm90Tensors &t, cud
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
   auto kern = fwd_f32_sm90a_kernel<D, BN, JVP, ST, PRECISE, QREG, SF, MPASS, DM>;
-  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  JFA_CHECK(smem_optin(kern, C::SMEM));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   const int64_t hg = fwd_causal_group(a.p, a.masked, D, 4, JVP ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
   kern<<<grid, C::NTHREADS, C::SMEM, st>>>(a, tm, hg);

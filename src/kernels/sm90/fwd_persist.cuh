@@ -638,7 +638,7 @@ static jfa_status_t launch_persist_sm90a(const FwdArgs &a, const Sm90Tensors &t,
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, C::BN, false));
   auto kern = fwd_persist_sm90a_kernel<T, D, DA, ST, MASKED, XT, EXPF, MPASS, NC>;
-  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  JFA_CHECK(smem_optin(kern, C::SMEM));
   int64_t grid = 0;
   int order = 0;
   JFA_CHECK(persist_shape(a, ntiles, &grid, &order));

@@ -235,7 +235,7 @@ static jfa_status_t launch_jvp_persist_sm90a(const FwdArgs &a, const Sm90Tensors
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, true));
   auto kern = jvp_persist_sm90a_kernel<T, D, DA, BN, ST, MASKED, MPASS>;
-  JFA_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  JFA_CHECK(smem_optin(kern, C::SMEM));
   int64_t grid = 0;
   int order = 0;
   JFA_CHECK(persist_shape(a, ntiles, &grid, &order));
