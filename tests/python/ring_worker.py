@@ -210,6 +210,9 @@ def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), di
 def spawn_main(rank, world, init_file, backend, device, dtype, seed, result_file):
     """torch.multiprocessing entry point (all ranks on this machine: gloo over loopback)."""
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    if "JFA_TEST_RING_MESSAGE" in os.environ:  # the callback comm's message size (test_ring_cpu_small_messages)
+        import jfa.torch._ring as r
+        r._MAX_MESSAGE = int(os.environ["JFA_TEST_RING_MESSAGE"])
     dist.init_process_group(backend, init_method="file://" + init_file, rank=rank, world_size=world)
     try:
         fails = run_checks(rank, world, torch.device(device), dtype, seed)

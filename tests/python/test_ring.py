@@ -35,6 +35,13 @@ def test_ring_cpu_float32():
     _run(2, "gloo", "cpu", torch.float32)
 
 
+def test_ring_cpu_small_messages(monkeypatch):
+    """Buffers cut into messages of 1000 bytes (the callback comm's _MAX_MESSAGE, 1 GiB by default), sizes that are no
+    multiple of it: the same checks against the float64 reference."""
+    monkeypatch.setenv("JFA_TEST_RING_MESSAGE", "1000")
+    _run(3, "gloo", "cpu", torch.float64)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 def test_ring_gpu_gloo_two_ranks_one_gpu(dtype):

@@ -23,6 +23,10 @@ from ._autograd import make_attention_functions
 from ._function import legacy_batched
 
 _LAYOUTS = {"contiguous": _lib.LAYOUT_CONTIGUOUS, "zigzag": _lib.LAYOUT_ZIGZAG}
+# Bytes per point-to-point message of the callback communicator: a buffer (a rank's K, V, ... part: several GiB at
+# a million tokens a rank) goes as messages of at most this size (gloo's ibverbs transport refuses more than 1 GiB;
+# src/comm/comm_mpi.c cuts MPI's at 1 GiB too). Messages to one peer keep their order.
+_MAX_MESSAGE = 1 << 30
 
 
 # ---- shard / unshard / gather ----------------------------------------------------------
@@ -158,12 +162,14 @@ class _Comm:
                     r_host = torch.empty(n, dtype=torch.uint8)
                     self._recv_copies.append((r, r_host))
                     r = r_host
-                # even ranks send first: with blocking transports neither side waits on the other
-                ops = [(dist.isend, s, self._next), (dist.irecv, r, self._prev)]
-                if self.rank % 2 == 1:
-                    ops.reverse()
-                for op, t, peer in ops:
-                    self._pending.append((op(t, peer, group=self.group), t))
+                for off in range(0, n, _MAX_MESSAGE):
+                    sp, rp = s[off:off + _MAX_MESSAGE], r[off:off + _MAX_MESSAGE]
+                    # even ranks send first: with blocking transports neither side waits on the other
+                    ops = [(dist.isend, sp, self._next), (dist.irecv, rp, self._prev)]
+                    if self.rank % 2 == 1:
+                        ops.reverse()
+                    for op, t, peer in ops:
+                        self._pending.append((op(t, peer, group=self.group), t))
 
         def exchange_wait(user):
             for work, _ in self._pending:

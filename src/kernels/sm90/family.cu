@@ -256,8 +256,9 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
   }
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
-  if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
-    return "B or Hkv above 65535, or Nq or Nk >= 2^31";
+  if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31) ||
+      p->B * p->Hq >= ((int64_t)1 << 31)) /* the kernel's (int) b * Hq + h, the dQ workspace's TMA map */
+    return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
   if (!tma_tensor_ok(c.q) || !tma_tensor_ok(c.k) || !tma_tensor_ok(c.v) || !tma_tensor_ok(c.dout))
     return "q, k, v, dout: not TMA-describable";
   return nullptr;

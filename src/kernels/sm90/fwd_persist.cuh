@@ -613,6 +613,10 @@ static jfa_status_t persist_shape(const FwdArgs &a, int64_t ntiles, int64_t *gri
   const int force = tune_variant("JFA_TUNE_SM90_CTAS");
   if (force > 0) sms = force;
   *grid = ntiles < sms ? ntiles : sms;
+  /* the kernels count a CTA's key blocks in 32 bits (the stages' ring and phases): blocks of 32 keys at the least */
+  if ((ntiles + *grid - 1) / *grid * ((a.p.Nk + 31) / 32) >= ((int64_t)1 << 32) - 64)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "sm90 persistent kernels: %lld tiles of %lld keys on %lld CTAs (2^32 key "
+             "blocks a CTA at most)", (long long)ntiles, (long long)a.p.Nk, (long long)*grid);
   /* causal calls and windows (not packed): tiles numbered longest first (order 0), which the snake balances;
      packed sequences (lengths follow the sequences' starts, not the query block) and unmasked calls (equal
      lengths): variant 0's grid order (1), whose CTAs at work share a head's keys in L2 (bench/RESULTS.md:
