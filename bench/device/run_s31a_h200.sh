@@ -1,5 +1,7 @@
 #!/bin/bash
-# run_s30b_h200.sh - the thirtieth session's second call (from the repository root): where the time of two lanes
+# run_s31a_h200.sh - the next session's first call (from the repository root; the thirtieth session's run_s30b, which
+# never ran, plus the thirty-first session's test_gpu_streams: a context's calls on two streams, beside a CUDA graph, and
+# two threads' simt kernels, after the workspace / shared-memory attribute changes of 749ed32): where the time of two lanes
 # below their ceilings goes, by ncu (clocks left alone, one launch each, stall reasons per issued instruction):
 #   - the 16-bit forward at D = 128, N = 4096, with a random half boolean mask (1, 1, N, N) against unmasked (the
 #     dense lane's forward runs at ~half of the unmasked kernel's rate per pair computed), and the backward of both;
@@ -8,14 +10,14 @@
 # first (the deadline cuts the diagnostics, not these) the session's changes on the GPU (the default build, -Werror): the main job in bf16 / fp16 on CUDA (lse and mu
 # now checked to 1e-4), P = 1 ring of the main job, 7ee1add's tensor views (the batch chunks' cases of test_gpu_attention
 # / _masks, the ring's GPU tests), the binding's GPU tests (the ring's first-call join over gloo with CUDA tensors), the NaN suites (a sign-set NaN now too).
-#   DL=590 bash bench/device/run_s30b_h200.sh
+#   DL=590 bash bench/device/run_s31a_h200.sh
 set -u
-OUT=${OUT:-/tmp/jfa_s30b}
+OUT=${OUT:-/tmp/jfa_s31a}
 mkdir -p "$OUT"
 . bench/device/h200_build.sh
 T0=$(date +%s)
 DL=${DL:-590}
-B=build-s30b
+B=build-s31a
 jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 {
   for dt in bf16 fp16; do
@@ -26,7 +28,7 @@ jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 } > "$OUT/app.log" 2>&1
 grep -E "^== |check|lse|mu  |rc=|FAIL" "$OUT/app.log" | head -40
 NAMES="test_gpu_attention|test_gpu_masks|test_ring_gpu|test_ring_gpu_np1_generic|test_ring_gpu_np1_accumulate|\
-test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_comm_gpu|test_gpu_nan.*"
+test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_comm_gpu|test_gpu_nan.*|test_gpu_streams"
 (cd $B && timeout $(left 150) ctest -R "^($NAMES)\$" -j6 --timeout 300 --output-on-failure) > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Not Run|Passed" "$OUT/ctest.log" | head -30
 grep '^\[FAIL\]' "$OUT/ctest.log" | head -20
