@@ -33,6 +33,20 @@ test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_comm_gpu
 grep -E "tests passed|Failed|\*\*\*|Not Run|Passed" "$OUT/ctest.log" | head -30
 grep '^\[FAIL\]' "$OUT/ctest.log" | head -20
 echo "t=$(( $(date +%s) - T0 ))"
+# test_gpu_streams against the code before 749ed32 (bench/device/s31_old_workspace.patch reverses its src/kernels and
+# include changes in a copy of the tree; D = 64 kernels only, the test's head dims 64 / 128 then run on sm80 / simt
+# where not built): whether the test can fail (a race: it should, in cases 0-2, on most runs)
+{
+  rm -rf /tmp/s31old && mkdir -p /tmp/s31old && cp -r CMakeLists.txt cmake include src tests apps bench python launch \
+    examples tools /tmp/s31old/ 2>/dev/null
+  (cd /tmp/s31old && patch -p1 -s < bench/device/s31_old_workspace.patch) &&
+    cmake -S /tmp/s31old -B /tmp/s31old/b -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DJFA_HEAD_DIMS="64;128" \
+      ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} > /dev/null &&
+    timeout $(left 120) cmake --build /tmp/s31old/b -j16 --target test_gpu_streams > /dev/null &&
+    LIMIT=$(left 100) jfa_run /tmp/s31old/b/tests/gpu/test_gpu_streams
+} > "$OUT/streams_old.log" 2>&1
+grep -E "FAIL|passed|rc=" "$OUT/streams_old.log" | head -12
+echo "t=$(( $(date +%s) - T0 ))"
 # the persistent forward / JVP's tile order on causal calls: 0 (longest first over every head: balanced, every head's
 # K / V in flight) against 1 (head after head: L2-sized working sets; its snake balanced within 3% at these shapes,
 # bench/persist_schedule_model.py's reasoning) and 2 (cta_pair_of: units of two tiles of equal causal work in L2-sized
