@@ -7,7 +7,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 import jfa
-from jfa.torch import attention  # was: from jvp_flash_attention.jvp_attention import attention
+from jfa.torch import attention  # SDPA's signature (the package's: jfa.torch.jvp_attention)
 
 torch.manual_seed(0)
 q, k, v = (torch.randn(2, 4, 128, 64, dtype=torch.float64, requires_grad=True) for _ in range(3))  # CPU: f64/f32

@@ -244,7 +244,7 @@ JFA_API const char *jfa_get_last_error(void);
 /** Returns the size in bytes of one element of a dtype (0 for an unknown dtype). */
 JFA_API size_t jfa_dtype_size(jfa_dtype_t dtype);
 
-/** Returns a static name for a dtype ("float64", "float32", "float16", "bfloat16"; "unknown" otherwise). */
+/** Returns a static name for a dtype ("float64", "float32", "float16", "bfloat16", "bool"; "unknown" otherwise). */
 JFA_API const char *jfa_dtype_name(jfa_dtype_t dtype);
 
 /* ------------------------------------------------------------------------- */

@@ -6,8 +6,7 @@ failing jfa_status_t into a Python exception carrying jfa's message. Nothing
 here knows about PyTorch; jfa.torch builds on it.
 
 The library is looked up, in order:
-  1. next to this package (a libjfa.so copied in by `pip install ./python` or by
-     the CMake option JFA_INSTALL_PYTHON),
+  1. next to this package (a libjfa.so copied in by `pip install ./python`, python/setup.py),
   2. the path in the environment variable JFA_LIBRARY,
   3. the CMake build directory of the source tree (<repo>/build, or $JFA_BUILD_DIR).
 A library found there is used only if it is compatible with this binding (README.md,

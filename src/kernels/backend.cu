@@ -5,22 +5,23 @@
  * family of the op's table (below, in code) that takes it.
  *
  * Which family runs (first row that fits; JFA_KERNEL_PATH=sm80 (or its old name mma) skips
- * the sm90 rows, =simt every tensor-core row):
+ * the sm90 rows, =simt every tensor-core row; the families' why_not functions decide, this table
+ * summarises them, src/kernels/README.md in prose):
  *
  *   op        device  dtype      head dim   masks            tensors        family (folder)
  *   fwd, JVP  sm_90   bf16/fp16  64, 96, 128, all but bias     TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
  *                                192, 256
  *   bwd (5)   sm_90   bf16/fp16  64, 96, 128, all but bias   TMA-able (1)   sm90/  wgmma + TMA (bwd.cuh)
  *                                192, 256
- *   fwd (6)   sm_90   fp32       32, 64,128 causal           TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
- *   JVP (6)   sm_90   fp32       32, 64     causal           TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
- *   bwd (7)   sm_90   fp32       64         causal           TMA-able (1)   sm90/  wgmma TF32 (bwd_f32.cuh)
+ *   fwd (6)   sm_90   fp32       32, 64,128 causal, bool     TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
+ *   JVP (6)   sm_90   fp32       32, 64     causal, bool     TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
+ *   bwd (7)   sm_90   fp32       64         causal, bool     TMA-able (1)   sm90/  wgmma TF32 (bwd_f32.cuh)
  *   fwd       sm_80+  bf16/fp16  <= 256     any              aligned (2)    sm80/  mma.sync
  *   JVP       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
  *   bwd       sm_80+  bf16/fp16  <= 256 (3) any              aligned (2)    sm80/  mma.sync
  *   fwd       sm_80+  fp32       <= 256 (4) any              aligned (4)    sm80/  mma.sync TF32 (fwd_f32.cuh)
  *   JVP       sm_80+  fp32       <= 256 (3) any              aligned (4)    sm80/  mma.sync TF32 (fwd_f32.cuh)
- *   bwd       sm_80+  fp32       <= 128 (4) any              aligned (4)    sm80/  mma.sync TF32 (bwd_f32.cuh)
+ *   bwd       sm_80+  fp32       <= 256 (4) any              aligned (4)    sm80/  mma.sync TF32 (bwd_f32.cuh)
  *   all       any     any        <= 256     any              any            simt/  fp32 arithmetic
  *   bwd-JVP (8) sm_90 bf16/fp16  64, 128    all but dense    TMA-able (1)   sm90/  wgmma + TMA (bwd_jvp.cuh)
  *   bwd-JVP   sm_80+  bf16/fp16  <= 128     any              aligned (2)    sm80/  mma.sync (bwd_jvp.cuh)
@@ -46,10 +47,12 @@
  *       go to sm80. Deterministic and accumulate modes as
  *       sm80. JFA_SM90_BWD=0 at context creation (CudaState.sm90_bwd) turns the row off, to
  *       compare it with sm80's on the same device (tests/gpu/test_gpu_sm90_bwd.c).
- *   (6) JFA_SM90_F32 builds (the default): float32 unmasked or causal, 3xTF32
- *       or TF32 as the sm80 rows; other masks go to sm80.
+ *   (6) JFA_SM90_F32 builds (the default): float32 unmasked, causal or with a boolean dense mask
+ *       (JFA_SM90_F32_DENSE=0 per call: not the latter), 3xTF32 or TF32 as the sm80 rows; other
+ *       masks go to sm80. The forward rows (16-bit too) take scale > 0 only.
  *   (7) (6), unless switched off: JFA_SM90_F32_BWD=0 (per call; sm90/tiles.h kSm90BwdF32 is the
- *       default, on); under JFA_SM90_BWD=0 off with the 16-bit row.
+ *       default, on; JFA_SM90_F32_BWD_DENSE=0: boolean dense masks to sm80); under JFA_SM90_BWD=0
+ *       off with the 16-bit row.
  *   (8) Unless switched off: JFA_SM90_BWD_JVP=0 (per call; sm90/tiles.h kSm90BwdJvp, on, is the
  *       default); the first-order outputs from the sm90 backward (bwd.cuh), which must take them.
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on

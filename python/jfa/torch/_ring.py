@@ -386,7 +386,8 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     every rank of the group calls it with the same shapes and options, and every rank
     must run the backward too. Autograd and forward AD (dual tensors, torch.func.jvp)
     work as for jfa.torch.attention; the primal and the tangent come from one fused ring.
-    scale: None = 1/sqrt(E), else any finite float used as given (0 and negative included).
+    scale: None = 1/sqrt(E), else any finite float with |scale| <= 2^16 (JFA_SCALE_MAX) used as given (0 and
+    negative included).
     The values of the arguments (rows, scale, offsets, windows) are checked by the library
     collectively, so that a rank whose arguments are wrong or differ makes every rank raise
     (never a hang of the others); an error of a rank's own argument types, raised here in Python,
