@@ -33,6 +33,22 @@ test_ring_bwd_jvp_gpu|test_python_gpu|test_python_torchrun_nccl_p1|test_comm_gpu
 grep -E "tests passed|Failed|\*\*\*|Not Run|Passed" "$OUT/ctest.log" | head -30
 grep '^\[FAIL\]' "$OUT/ctest.log" | head -20
 echo "t=$(( $(date +%s) - T0 ))"
+# the thirty-first session's coverage audit's new cases (TF32 with boolean masks, which test_gpu_masks in the
+# subset above runs; the sm90 backward-JVP on BSHD / packed + window; the forward-only accumulate mode; the sm90 float32
+# backward's non-persistent row with GQA / BSHD / empty rows; the deterministic D = 128 band; the ring's packed
+# backward-JVP on sm90; order 2 on the consumer-skip cases)
+G=$B/tests/gpu
+{
+  for i in 38 39 40; do LIMIT=$(left 100) jfa_run $G/test_gpu_backward_jvp $i; done
+  LIMIT=$(left 100) jfa_run $G/test_gpu_modes
+  for i in 0 1 31; do LIMIT=$(left 100) jfa_run $G/test_gpu_f32 $i; done
+  for i in 41 42 43; do LIMIT=$(left 100) jfa_run $G/test_gpu_f32_backward $i; done
+  for i in 116 117; do LIMIT=$(left 100) jfa_run $G/test_gpu_sm90_bwd $i; done
+  LIMIT=$(left 100) jfa_run mpirun --allow-run-as-root --oversubscribe -np 2 $B/tests/ring/test_ring_bwd_jvp gpu
+  for i in 0 3 7; do JFA_TUNE_SM90_ORDER=2 LIMIT=$(left 100) jfa_run $G/test_gpu_fwd_cskip $i; done
+} > "$OUT/coverage.log" 2>&1
+grep -E "^== |passed|rc=|FAIL" "$OUT/coverage.log" | head -60
+echo "t=$(( $(date +%s) - T0 ))"
 # test_gpu_streams against the code before 749ed32 (bench/device/s31_old_workspace.patch reverses its src/kernels and
 # include changes in a copy of the tree; D = 64 kernels only, the test's head dims 64 / 128 then run on sm80 / simt
 # where not built): whether the test can fail (a race: it should, in cases 0-2, on most runs)

@@ -43,6 +43,8 @@ typedef struct {
   int dense;
   int nan_in; /* 1: once more with a NaN in q (batch 0, one row): NaN in that row's dQd and in batch 0's dKd,
               dVd, none in batch 1 */
+  int bshd;   /* 1: q, k, v, their tangents, dout, doutd, o, od and the gradients stored (B, S, H, D) (jfa.torch hands
+                 a transposed (B, L, H, D) view's strides through); lse, mu and the accumulators stay BHSD */
 } bcase_t;
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -54,50 +56,56 @@ typedef struct {
 #define CPOS JFA_MASK_CAUSAL_POSITIONS
 
 static const bcase_t cases[] = {
-    /* dt B Hq Hkv Nq Nk D mask qpos kpos wl wr packed dense */
-    {BF, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},
-    {FH, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},
-    {F32, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},
-    {BF, 1, 2, 1, 200, 77, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0}, /* Nq > Nk: rows without keys */
-    {FH, 1, 2, 1, 77, 200, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},
-    {F32, 1, 2, 1, 200, 77, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},
-    {BF, 1, 2, 2, 100, 150, 96, CPOS, 10, 60, UNB, UNB, 0, DN_NONE, 0},
-    {BF, 1, 3, 1, 257, 257, 128, TL, 0, 0, 32, UNB, 0, DN_NONE, 0}, /* causal window */
-    {F32, 1, 2, 2, 300, 300, 24, NONE, 0, 0, 7, 3, 0, DN_NONE, 0},
-    {BF, 1, 4, 2, 190, 170, 64, BR, 0, 0, UNB, UNB, 1, DN_NONE, 0}, /* packed, bottom-right */
-    {FH, 1, 2, 2, 190, 170, 48, TL, 0, 0, 5, UNB, 1, DN_NONE, 0},
-    {BF, 2, 2, 1, 65, 90, 32, NONE, 0, 0, UNB, UNB, 0, DN_BOOL, 0},
-    {F32, 2, 2, 1, 65, 90, 32, BR, 0, 0, UNB, UNB, 0, DN_F32, 0},
-    {FH, 1, 2, 2, 33, 47, 256, NONE, 0, 0, UNB, UNB, 0, DN_F32, 0},
-    {BF, 1, 1, 1, 1, 1, 8, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0}, /* N = 1 */
-    {F32, 1, 2, 1, 7, 7, 5, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0},   /* N = 7, D = 5 */
+    /* dt B Hq Hkv Nq Nk D mask qpos kpos wl wr packed dense nan_in bshd */
+    {BF, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},
+    {FH, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},
+    {F32, 2, 4, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},
+    {BF, 1, 2, 1, 200, 77, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0}, /* Nq > Nk: rows without keys */
+    {FH, 1, 2, 1, 77, 200, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},
+    {F32, 1, 2, 1, 200, 77, 40, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},
+    {BF, 1, 2, 2, 100, 150, 96, CPOS, 10, 60, UNB, UNB, 0, DN_NONE, 0, 0},
+    {BF, 1, 3, 1, 257, 257, 128, TL, 0, 0, 32, UNB, 0, DN_NONE, 0, 0}, /* causal window */
+    {F32, 1, 2, 2, 300, 300, 24, NONE, 0, 0, 7, 3, 0, DN_NONE, 0, 0},
+    {BF, 1, 4, 2, 190, 170, 64, BR, 0, 0, UNB, UNB, 1, DN_NONE, 0, 0}, /* packed, bottom-right */
+    {FH, 1, 2, 2, 190, 170, 48, TL, 0, 0, 5, UNB, 1, DN_NONE, 0, 0},
+    {BF, 2, 2, 1, 65, 90, 32, NONE, 0, 0, UNB, UNB, 0, DN_BOOL, 0, 0},
+    {F32, 2, 2, 1, 65, 90, 32, BR, 0, 0, UNB, UNB, 0, DN_F32, 0, 0},
+    {FH, 1, 2, 2, 33, 47, 256, NONE, 0, 0, UNB, UNB, 0, DN_F32, 0, 0},
+    {BF, 1, 1, 1, 1, 1, 8, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0}, /* N = 1 */
+    {F32, 1, 2, 1, 7, 7, 5, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},   /* N = 7, D = 5 */
     /* the sm80 family (sm80/bwd_jvp.cuh): each head dim of its tiles, dK/dV fused (D <= 64) and
        from the backward kernel (D = 96, 128) */
-    {BF, 1, 1, 1, 1, 1, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},     /* N = 1 */
-    {FH, 1, 2, 1, 7, 7, 96, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0},       /* N = 7 */
-    {BF, 1, 4, 1, 1000, 1000, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0}, /* N = 1000, GQA 4:1, causal */
-    {FH, 2, 2, 2, 1000, 1000, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},
-    {BF, 1, 4, 2, 129, 300, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},  /* Nq < Nk causal */
-    {FH, 1, 2, 1, 300, 129, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},  /* Nq > Nk: rows without keys */
-    {BF, 1, 2, 1, 300, 129, 64, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0},   /* top-left, Nq > Nk */
-    {FH, 2, 4, 2, 257, 257, 96, NONE, 0, 0, 40, 9, 0, DN_NONE, 0},     /* window (both sides) */
-    {BF, 1, 2, 2, 129, 129, 40, NONE, 0, 0, UNB, UNB, 0, DN_BOOL, 0},   /* D = 40, dense boolean, row 3 empty */
-    {FH, 1, 2, 1, 200, 333, 128, NONE, 0, 0, UNB, UNB, 0, DN_F32, 0},   /* additive dense mask, D = 128 */
-    {BF, 1, 2, 2, 129, 129, 32, BR, 0, 0, UNB, UNB, 1, DN_NONE, 0},     /* packed sequences, D = 32 */
+    {BF, 1, 1, 1, 1, 1, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},     /* N = 1 */
+    {FH, 1, 2, 1, 7, 7, 96, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},       /* N = 7 */
+    {BF, 1, 4, 1, 1000, 1000, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0}, /* N = 1000, GQA 4:1, causal */
+    {FH, 2, 2, 2, 1000, 1000, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},
+    {BF, 1, 4, 2, 129, 300, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},  /* Nq < Nk causal */
+    {FH, 1, 2, 1, 300, 129, 128, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},  /* Nq > Nk: rows without keys */
+    {BF, 1, 2, 1, 300, 129, 64, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},   /* top-left, Nq > Nk */
+    {FH, 2, 4, 2, 257, 257, 96, NONE, 0, 0, 40, 9, 0, DN_NONE, 0, 0},     /* window (both sides) */
+    {BF, 1, 2, 2, 129, 129, 40, NONE, 0, 0, UNB, UNB, 0, DN_BOOL, 0, 0},   /* D = 40, dense boolean, row 3 empty */
+    {FH, 1, 2, 1, 200, 333, 128, NONE, 0, 0, UNB, UNB, 0, DN_F32, 0, 0},   /* additive dense mask, D = 128 */
+    {BF, 1, 2, 2, 129, 129, 32, BR, 0, 0, UNB, UNB, 1, DN_NONE, 0, 0},     /* packed sequences, D = 32 */
     /* the sm90 family (sm90/bwd_jvp.cuh, under JFA_SM90_BWD_JVP=1: the _sm90 CTest entry): D = 64 and 128,
        unmasked and causal (both alignments, positions), odd N, GQA 8:1, partial blocks of 64 keys / rows */
-    {FH, 1, 1, 1, 1, 1, 128, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},         /* N = 1 */
-    {BF, 1, 2, 1, 7, 7, 64, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0},            /* N = 7, causal */
-    {BF, 1, 8, 1, 257, 193, 128, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0},     /* GQA 8:1 */
-    {FH, 2, 2, 1, 1000, 1000, 128, TL, 0, 0, UNB, UNB, 0, DN_NONE, 1},  /* N = 1000, causal; NaN */
-    {BF, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 1},   /* NaN, D = 64 */
-    {BF, 1, 2, 1, 150, 100, 128, CPOS, 60, 10, UNB, UNB, 0, DN_NONE, 0},   /* positions: q ahead */
-    {FH, 1, 2, 2, 100, 150, 64, CPOS, 10, 60, UNB, UNB, 0, DN_NONE, 0},    /* positions: k ahead, rows without keys */
-    {BF, 1, 2, 1, 1100, 1033, 64, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0},     /* Nq > Nk causal, partial blocks */
+    {FH, 1, 1, 1, 1, 1, 128, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},         /* N = 1 */
+    {BF, 1, 2, 1, 7, 7, 64, TL, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},            /* N = 7, causal */
+    {BF, 1, 8, 1, 257, 193, 128, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},     /* GQA 8:1 */
+    {FH, 2, 2, 1, 1000, 1000, 128, TL, 0, 0, UNB, UNB, 0, DN_NONE, 1, 0},  /* N = 1000, causal; NaN */
+    {BF, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, 0, DN_NONE, 1, 0},   /* NaN, D = 64 */
+    {BF, 1, 2, 1, 150, 100, 128, CPOS, 60, 10, UNB, UNB, 0, DN_NONE, 0, 0},   /* positions: q ahead */
+    {FH, 1, 2, 2, 100, 150, 64, CPOS, 10, 60, UNB, UNB, 0, DN_NONE, 0, 0},    /* positions: k ahead, rows without keys */
+    {BF, 1, 2, 1, 1100, 1033, 64, BR, 0, 0, UNB, UNB, 0, DN_NONE, 0, 0},     /* Nq > Nk causal, partial blocks */
     /* its MASKED instantiation: windows (blocks of 64 keys that no row of a block sees: skipped), packed */
-    {FH, 2, 4, 2, 257, 257, 64, NONE, 0, 0, 40, 9, 0, DN_NONE, 0},      /* window (both sides), GQA */
-    {BF, 1, 2, 2, 400, 400, 128, TL, 0, 0, 5, UNB, 0, DN_NONE, 0},      /* causal window of 5: empty tiles */
-    {BF, 1, 4, 1, 300, 280, 128, TL, 0, 0, UNB, UNB, 1, DN_NONE, 0},    /* packed sequences, GQA 4:1 */
+    {FH, 2, 4, 2, 257, 257, 64, NONE, 0, 0, 40, 9, 0, DN_NONE, 0, 0},      /* window (both sides), GQA */
+    {BF, 1, 2, 2, 400, 400, 128, TL, 0, 0, 5, UNB, 0, DN_NONE, 0, 0},      /* causal window of 5: empty tiles */
+    {BF, 1, 4, 1, 300, 280, 128, TL, 0, 0, UNB, UNB, 1, DN_NONE, 0, 0},    /* packed sequences, GQA 4:1 */
+    /* coverage audit (appended: the indices above stay): the sm90 backward-JVP on BSHD tensors (every case above is
+       BHSD), packed sequences with a causal window (its MASKED instantiation; the first-order outputs from the MASKED
+       sm90 backward), fp16 in the MASKED instantiation at D = 128, GQA of Hkv > 1 with Nq < Nk bottom-right and NaN */
+    {BF, 1, 4, 2, 300, 300, 128, TL, 0, 0, 64, UNB, 1, DN_NONE, 0, 1},  /* packed + causal window, GQA 2:1, BSHD */
+    {FH, 2, 4, 2, 257, 300, 64, BR, 0, 0, UNB, UNB, 0, DN_NONE, 1, 1},  /* GQA 2:1, Nq < Nk, BSHD; NaN */
+    {FH, 1, 2, 2, 400, 400, 128, TL, 0, 0, 100, UNB, 0, DN_NONE, 0, 1}, /* fp16 causal window, BSHD */
 };
 
 /* The family the backward-JVP must run on (jfa_cuda_last_kernel(ctx, 2)); first_order: dq, dk, dv asked. */
@@ -108,9 +116,10 @@ static int expected_bj_path(const bcase_t *c, int first_order) {
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const bcase_t *c = &cases[ci];
   const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, Nq = c->Nq, Nk = c->Nk, D = c->D;
-  printf("case %d: %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
+  printf("case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
          "packed=%d dense=%d\n",
-         ci, c->dt == BF ? "bf16" : c->dt == FH ? "fp16" : "fp32", (long long)B, (long long)Hq, (long long)Hkv,
+         ci, c->dt == BF ? "bf16" : c->dt == FH ? "fp16" : "fp32", c->bshd ? "BSHD" : "BHSD", (long long)B, (long long)Hq,
+         (long long)Hkv,
          (long long)Nq, (long long)Nk, (long long)D, (int)c->mask, (long long)c->qpos, (long long)c->kpos,
          (long long)c->wl, (long long)c->wr, c->packed, c->dense);
   fflush(stdout);
@@ -155,15 +164,16 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   jfa_attention_params_t pc = prm, pg = prm;
   if (c->dense) pc.attn_mask = &mhost, pg.attn_mask = &mdev;
 
-  gbuf_t q = gb_new(c->dt, 0, B, Hq, Nq, D), k = gb_new(c->dt, 0, B, Hkv, Nk, D), v = gb_new(c->dt, 0, B, Hkv, Nk, D),
-         qd = gb_new(c->dt, 0, B, Hq, Nq, D), kd = gb_new(c->dt, 0, B, Hkv, Nk, D),
-         vd = gb_new(c->dt, 0, B, Hkv, Nk, D), dout = gb_new(c->dt, 0, B, Hq, Nq, D),
-         doutd = gb_new(c->dt, 0, B, Hq, Nq, D);
-  gbuf_t o = gb_new(c->dt, 0, B, Hq, Nq, D), od = gb_new(c->dt, 0, B, Hq, Nq, D), lse = gb_new(F32, 0, B, Hq, Nq, 1),
+  const int L = c->bshd; /* the layout of q, k, v, their tangents, dout, doutd, o, od and the gradients */
+  gbuf_t q = gb_new(c->dt, L, B, Hq, Nq, D), k = gb_new(c->dt, L, B, Hkv, Nk, D), v = gb_new(c->dt, L, B, Hkv, Nk, D),
+         qd = gb_new(c->dt, L, B, Hq, Nq, D), kd = gb_new(c->dt, L, B, Hkv, Nk, D),
+         vd = gb_new(c->dt, L, B, Hkv, Nk, D), dout = gb_new(c->dt, L, B, Hq, Nq, D),
+         doutd = gb_new(c->dt, L, B, Hq, Nq, D);
+  gbuf_t o = gb_new(c->dt, L, B, Hq, Nq, D), od = gb_new(c->dt, L, B, Hq, Nq, D), lse = gb_new(F32, 0, B, Hq, Nq, 1),
          mu = gb_new(F32, 0, B, Hq, Nq, 1);
-  gbuf_t dqd = gb_new(c->dt, 0, B, Hq, Nq, D), dkd = gb_new(c->dt, 0, B, Hkv, Nk, D),
-         dvd = gb_new(c->dt, 0, B, Hkv, Nk, D), dq = gb_new(c->dt, 0, B, Hq, Nq, D),
-         dk = gb_new(c->dt, 0, B, Hkv, Nk, D), dv = gb_new(c->dt, 0, B, Hkv, Nk, D);
+  gbuf_t dqd = gb_new(c->dt, L, B, Hq, Nq, D), dkd = gb_new(c->dt, L, B, Hkv, Nk, D),
+         dvd = gb_new(c->dt, L, B, Hkv, Nk, D), dq = gb_new(c->dt, L, B, Hq, Nq, D),
+         dk = gb_new(c->dt, L, B, Hkv, Nk, D), dv = gb_new(c->dt, L, B, Hkv, Nk, D);
   gbuf_t *ins[] = {&q, &k, &v, &qd, &kd, &vd, &dout, &doutd};
   for (int e = 0; e < 8; ++e) gb_random(ins[e], 1.0);
 

@@ -84,6 +84,9 @@ static const fcase_t cases[] = {
     {0, 1, 4, 2, 333, 513, 160, BR, 0, 0, UNB, UNB, 1.0},
     {0, 1, 4, 1, 200, 300, 192, NONE, 0, 0, UNB, UNB, 1.0},   /* MQA, accumulate */
     {1, 1, 2, 2, 257, 129, 192, TL, 0, 0, UNB, UNB, 30.0},    /* large logits, Nq > Nk causal */
+    /* coverage audit: D = 128 unmasked (the sm90 float32 forward; its JVP on sm80), GQA 2:1, Nq != Nk: the only
+       D = 128 case of accumulate mode (the accumulate checks take unmasked BHSD cases) */
+    {0, 1, 4, 2, 200, 300, 128, NONE, 0, 0, UNB, UNB, 1.0},
 };
 
 static jfa_context_t *g_simt; /* a context capped at the simt family (the accuracy baseline) */
@@ -332,6 +335,26 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     check_out(nm, od.val, rod, NULL, nq, ar_jvp, large, 1, 0.0);
     snprintf(nm, sizeof(nm), "case %d %s accumulate mu", ci, md);
     check_out(nm, mu.val, rmu, NULL, nr, ar_jvp, large, 1, LSE_FLOOR);
+
+    /* the plain forward in accumulate mode (qd = NULL: the ring's jfa_ring_forward steps), on the forward's family
+       (sm90 at D = 32, 64, 128, whose JVP at 128 runs on sm80) */
+    gt_ok(jfa_cuda_fill(gpu, &o.t, 0.0), "fill");
+    gt_ok(jfa_cuda_fill(gpu, &lse.t, -INFINITY), "fill");
+    for (int s = 0; s < 2; ++s) {
+      if (rn[s] == 0) continue;
+      jfa_problem_t ph = p;
+      ph.Nk = rn[s];
+      jfa_tensor_t kh = gt_rows(&k.t, 2, r0[s], rn[s]), vh = gt_rows(&v.t, 2, r0[s], rn[s]);
+      gt_ok(jfa_cuda_attention_block(gpu, &ph, &q.t, &kh, &vh, NULL, NULL, NULL, &o.t, &lse.t, NULL, NULL, 1),
+            "attention_block(forward, accumulate)");
+      snprintf(nm, sizeof(nm), "case %d %s forward accumulate half %d", ci, md, s);
+      check_ran(gpu, nm, expected_path(c, 0), tf32);
+    }
+    gb_get(&o), gb_get(&lse);
+    snprintf(nm, sizeof(nm), "case %d %s forward accumulate O", ci, md);
+    check_out(nm, o.val, ro, NULL, nq, ar_fwd, large, 0, 0.0);
+    snprintf(nm, sizeof(nm), "case %d %s forward accumulate lse", ci, md);
+    check_out(nm, lse.val, rlse, NULL, nr, ar_fwd, large, 0, LSE_FLOOR);
   }
   gt_ok(jfa_context_set_flags(gpu, 0), "set_flags");
 

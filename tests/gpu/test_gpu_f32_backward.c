@@ -97,6 +97,16 @@ static const fcase_t cases[] = {
     {1, 1, 2, 2, 129, 257, 200, BR, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 1, 0, 0},    /* D = 200, window */
     {0, 1, 2, 2, 1000, 1000, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 0},
     {0, 1, 4, 2, 257, 333, 160, TL, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},   /* D = 160 -> 256 */
+    /* coverage audit (appended: the indices above stay). 41, 42: the sm90 float32 backward's non-persistent kernel
+       (Nk > 512: tiles.h kSm90BwdF32PersistMaxNk; the key halves of the accumulate mode too) with GQA of Hkv > 1, BSHD,
+       Nq != Nk both ways, rows that see no key, deterministic; every sm90 case of more than 512 keys above is
+       Hq = Hkv, Nq = Nk, BHSD */
+    {1, 1, 8, 2, 700, 1100, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 1, 1},   /* GQA 4:1, Nq < Nk */
+    {0, 1, 4, 2, 1200, 600, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_NONE, 1, 0, 1},   /* rows < 600 see no key */
+    /* 43: a boolean mask at unit logits on the sm90 float32 backward (DM): TF32 checked against float64 (case 23's
+       large logits check only that TF32's outputs are finite), GQA 2:1, Nq > Nk bottom-right, accumulate and
+       deterministic modes */
+    {0, 1, 4, 2, 300, 200, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1, 1},
 };
 #define NCASES ((int)(sizeof(cases) / sizeof(cases[0])))
 

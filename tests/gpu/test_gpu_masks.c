@@ -161,6 +161,25 @@ static const mcase_t cases[] = {
     {BF, 0, 66000, 2, 1, 5, 9, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0},
     {FH, 1, 66000, 1, 1, 4, 6, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0, 0},
     {BF, 0, 66000, 1, 1, 4, 6, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0},
+    /* coverage audit (appended: the indices above stay). 75: a float32 boolean mask at D = 64 (the sm90 float32
+       forward / JVP DM and the sm90 float32 backward DM, the only float32 backward that reads a mask) with bottom-right
+       causal, Nq > Nk (rows < 100 see no key), GQA 2:1 (Hkv > 1), BSHD; its TF32 pass below (tf32_pass) */
+    {F32, 1, 1, 4, 2, 300, 200, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0},
+    /* 76-78: causal sliding windows with GQA of Hkv > 1 (MQA's Hkv = 1 maps every head to kv head 0 and cannot show a
+       wrong head map): D = 128 (the persistent MASKED forward, the JVP's band, the backward's band), D = 96 (BSHD,
+       bottom-right, Nq < Nk), D = 192 (the JVP's column-split band, the MASKED column-split backward); accumulate too */
+    {BF, 0, 1, 8, 2, 512, 512, 128, TL, 0, 0, 200, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    {FH, 1, 1, 6, 2, 300, 500, 96, BR, 0, 0, 100, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    {BF, 0, 1, 4, 2, 400, 400, 192, TL, 0, 0, 150, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    /* 79, 80: 16-bit biases of aligned rows with GQA of Hkv > 1: D = 256 (the sm90 forward / JVP's bias tiles, the
+       backward on sm80), D = 96 (all three on sm90), per (batch, head) and broadcast over heads */
+    {BF, 1, 1, 8, 2, 300, 257, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
+    {FH, 0, 1, 6, 2, 257, 300, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1},
+    /* 81, 82: sm80's float32 MASKED instantiations that no case above reaches: D = 96 forward / JVP with a window
+       (BSHD, GQA, bottom-right, Nq < Nk); D = 160 with a boolean mask (the forward at the D = 256 tiles, the JVP in two
+       column slices at 160, the backward's two slices at 256), also in the TF32 pass */
+    {F32, 1, 1, 4, 2, 200, 300, 96, BR, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    {F32, 0, 1, 2, 1, 150, 150, 160, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0},
 };
 
 typedef struct {
@@ -232,6 +251,55 @@ static void check_route(jfa_context_t *gpu, const char *nm, const mcase_t *c, in
   gt_check_route(gpu, nm, GT_ROUTE_MASKED | GT_ROUTE_BAND | (persist >= 0 ? GT_ROUTE_PERSIST : 0),
                  gt_expected_route(win, gt_packed_kind(c->D, jvp, cq, ck, ns), dense, jvp) |
                      (persist > 0 ? GT_ROUTE_PERSIST : 0));
+}
+
+/* float32 with a boolean dense mask once more in TF32 (JFA_FLAG_ALLOW_TF32: jfa.torch sets it for
+   torch.set_float32_matmul_precision("high" / "medium")): the sm90 float32 forward / JVP's DM kernels and the sm90
+   float32 backward's DM at their TF32 tiles (other key blocks and query rows than 3xTF32's), sm80's float32 kernels
+   elsewhere; against the float64 reference at TF32's bound (1e-2, test_gpu_f32 / test_gpu_f32_backward) and with
+   the arithmetic reported (jfa_cuda_last_precision: 1 TF32, 0 simt) */
+static void tf32_pass(int ci, jfa_context_t *gpu, const jfa_attention_params_t *pg, gbuf_t *q, gbuf_t *k, gbuf_t *v,
+                      gbuf_t *qd, gbuf_t *kd, gbuf_t *vd, gbuf_t *dout, gbuf_t *o, gbuf_t *lse, gbuf_t *od, gbuf_t *mu,
+                      gbuf_t *dq, gbuf_t *dk, gbuf_t *dv, const double *ro, const double *rlse, const double *rod,
+                      const double *rmu, const double *rdq, const double *rdk, const double *rdv, int64_t D) {
+  const double t = 1e-2;
+  char nm[128];
+  gt_ok(jfa_context_set_flags(gpu, JFA_FLAG_ALLOW_TF32), "set_flags(TF32)");
+  gb_poison(o), gb_poison(lse);
+  gt_ok(jfa_attention_forward(gpu, pg, &q->t, &k->t, &v->t, &o->t, &lse->t), "forward(TF32)");
+  gb_get(o), gb_get(lse);
+  const int ff = gt_expected_f32_path(D, 0, !gt_sm90_f32_dense_on());
+  snprintf(nm, sizeof(nm), "case %d tf32 fwd", ci), gt_check_path(gpu, nm, 0, ff);
+  snprintf(nm, sizeof(nm), "case %d tf32 fwd arithmetic %d (1 TF32, 0 simt)", ci, jfa_cuda_last_precision(gpu, 0));
+  tu_expect(nm, jfa_cuda_last_precision(gpu, 0) == (ff == GT_PATH_SIMT ? 0 : 1));
+  snprintf(nm, sizeof(nm), "case %d tf32 fwd O", ci), gt_compare(nm, o->val, ro, o->n, t);
+  snprintf(nm, sizeof(nm), "case %d tf32 fwd lse", ci), gt_compare_floor(nm, lse->val, rlse, lse->n, t, 1.0);
+
+  gb_poison(o), gb_poison(lse), gb_poison(od), gb_poison(mu);
+  gt_ok(jfa_attention_forward_jvp(gpu, pg, &q->t, &k->t, &v->t, &qd->t, &kd->t, &vd->t, &o->t, &lse->t, &od->t, &mu->t),
+        "forward_jvp(TF32)");
+  gb_get(o), gb_get(lse), gb_get(od), gb_get(mu);
+  const int fj = gt_expected_f32_path(D, 1, !gt_sm90_f32_dense_on());
+  snprintf(nm, sizeof(nm), "case %d tf32 jvp", ci), gt_check_path(gpu, nm, 0, fj);
+  snprintf(nm, sizeof(nm), "case %d tf32 jvp O", ci), gt_compare(nm, o->val, ro, o->n, t);
+  snprintf(nm, sizeof(nm), "case %d tf32 jvp lse", ci), gt_compare_floor(nm, lse->val, rlse, lse->n, t, 1.0);
+  snprintf(nm, sizeof(nm), "case %d tf32 jvp Od", ci), gt_compare(nm, od->val, rod, od->n, t);
+  snprintf(nm, sizeof(nm), "case %d tf32 jvp mu", ci), gt_compare_floor(nm, mu->val, rmu, mu->n, t, 1.0);
+
+  /* the backward alone: from the float64 forward's o and lse rounded to float32 (test_gpu_f32_backward's way) */
+  gb_set(o, ro), gb_set(lse, rlse);
+  gb_poison(dq), gb_poison(dk), gb_poison(dv);
+  gt_ok(jfa_attention_backward(gpu, pg, &q->t, &k->t, &v->t, &o->t, &lse->t, &dout->t, &dq->t, &dk->t, &dv->t),
+        "backward(TF32)");
+  gb_get(dq), gb_get(dk), gb_get(dv);
+  const int fb = gt_expected_f32_bwd_path(D, !gt_sm90_f32_bwd_dense_on());
+  snprintf(nm, sizeof(nm), "case %d tf32 bwd", ci), gt_check_path(gpu, nm, 1, fb);
+  snprintf(nm, sizeof(nm), "case %d tf32 bwd arithmetic %d (1 TF32, 0 simt)", ci, jfa_cuda_last_precision(gpu, 1));
+  tu_expect(nm, jfa_cuda_last_precision(gpu, 1) == (fb == GT_PATH_SIMT ? 0 : 1));
+  snprintf(nm, sizeof(nm), "case %d tf32 bwd dQ", ci), gt_compare(nm, dq->val, rdq, dq->n, t);
+  snprintf(nm, sizeof(nm), "case %d tf32 bwd dK", ci), gt_compare(nm, dk->val, rdk, dk->n, t);
+  snprintf(nm, sizeof(nm), "case %d tf32 bwd dV", ci), gt_compare(nm, dv->val, rdv, dv->n, t);
+  gt_ok(jfa_context_set_flags(gpu, 0), "set_flags");
 }
 
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
@@ -359,6 +427,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   tu_expect(nm, bad_rows == 0);
   snprintf(nm, sizeof(nm), "case %d: keys without queries exactly dK = dV = 0 (%lld bad)", ci, (long long)bad_keys);
   tu_expect(nm, bad_keys == 0);
+
+  /* float32 without windows, packed sequences or positions, with a boolean mask: once more in TF32 (tf32_pass) */
+  if (f32_chk && c->dense == DN_BOOL)
+    tf32_pass(ci, gpu, &pg, &q, &k, &v, &qd, &kd, &vd, &dout, &o, &lse, &od, &mu, &dq, &dk, &dv, ro, rlse, rod, rmu, rdq,
+              rdk, rdv, D);
 
   if (c->accumulate) {
     /* the backend in accumulate mode over two key halves, problem built as the front end resolves it */

@@ -112,6 +112,25 @@ static void test_accumulate(jfa_context_t *gpu, const mcase_t *c, int ci) {
   snprintf(nm, sizeof(nm), "accumulate case %d: mu", ci);
   gt_compare(nm, mu.val, P.mu, mu.n, tol);
 
+  /* the plain forward in accumulate mode (qd = NULL: the ring's jfa_ring_forward steps at P > 1), its own
+     instantiations (the JVP above is another kernel at every head dim): O and lse over the same two halves */
+  gt_ok(jfa_cuda_fill(gpu, &o.t, 0.0), "fill");
+  gt_ok(jfa_cuda_fill(gpu, &lse.t, -INFINITY), "fill");
+  for (int s = 0; s < 2; ++s) {
+    if (rn[s] == 0) continue;
+    jfa_problem_t p = whole;
+    p.Nk = rn[s];
+    p.k_pos0 = whole.k_pos0 + r0[s];
+    jfa_tensor_t k = gt_rows(&P.k.t, 2, r0[s], rn[s]), v = gt_rows(&P.v.t, 2, r0[s], rn[s]);
+    gt_ok(jfa_cuda_attention_block(gpu, &p, &P.q.t, &k, &v, NULL, NULL, NULL, &o.t, &lse.t, NULL, NULL, 1),
+          "attention_block(forward, accumulate)");
+  }
+  gb_get(&o), gb_get(&lse);
+  snprintf(nm, sizeof(nm), "accumulate case %d: forward O", ci);
+  gt_compare(nm, o.val, P.o, o.n, tol);
+  snprintf(nm, sizeof(nm), "accumulate case %d: forward lse", ci);
+  gt_compare(nm, lse.val, P.lse, lse.n, tol);
+
   /* backward over halves: delta from the reference O (rounded to the dtype) and lse */
   gbuf_t o16 = gb_new(c->dt, 0, c->B, c->Hq, c->Nq, c->D), lse32 = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1),
          delta = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1);
@@ -291,6 +310,10 @@ int main(void) {
       /* the sm90 JVP's column split (D = 192 / 256: two warpgroups share the rows' lse, mu) */
       {JFA_DTYPE_BFLOAT16, 1, 4, 2, 300, 200, 256, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0},
       {JFA_DTYPE_FLOAT16, 1, 2, 2, 129, 300, 192, JFA_MASK_NONE, 0, 0},
+      /* coverage audit: float32 at D = 128 (the sm90 float32 forward, whose JVP runs on sm80) and D = 32 (the sm90
+         float32 forward and JVP), GQA of Hkv > 1, causal both alignments */
+      {JFA_DTYPE_FLOAT32, 1, 4, 2, 129, 200, 128, JFA_MASK_CAUSAL_TOP_LEFT, 0, 0},
+      {JFA_DTYPE_FLOAT32, 1, 4, 2, 100, 300, 32, JFA_MASK_CAUSAL_BOTTOM_RIGHT, 0, 0},
   };
   const int nacc = (int)(sizeof(acc_cases) / sizeof(acc_cases[0]));
   for (int i = 0; i < nacc; ++i) {

@@ -5,8 +5,9 @@
  * bf16/fp16 D = 64 and 128 (sm_90a forward/JVP where it applies, else mma.sync), fp16 D = 96
  * (mma.sync), fp32 D = 40 (SIMT), fp32 D = 64 (sm_90a TF32 forward and backward; the backward on
  * mma.sync under JFA_SM90_F32_BWD=0, the test_gpu_nan_f32sm80 entry), fp32 D = 256 (mma.sync TF32
- * forward, the column-sliced JVP and backward; the backward on simt under JFA_SM80_F32_BWD256=0); the
- * merge kernel too. tests/common/nan_prop.c has the cases.
+ * forward, the column-sliced JVP and backward; the backward on simt under JFA_SM80_F32_BWD256=0), bf16 D = 256
+ * and fp16 D = 192 (the sm90 column splits), fp32 D = 32 and 128 (the sm90 TF32 forward); the merge kernel too.
+ * tests/common/nan_prop.c has the cases.
  *
  *   ctest -L gpu    or    ./test_gpu_nan          (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -39,7 +40,11 @@ int main(void) {
     jfa_dtype_t dt;
     int64_t D;
   } cases[] = {{JFA_DTYPE_BFLOAT16, 64}, {JFA_DTYPE_FLOAT16, 128}, {JFA_DTYPE_FLOAT16, 96}, {JFA_DTYPE_FLOAT32, 40},
-                 {JFA_DTYPE_FLOAT32, 64}, {JFA_DTYPE_FLOAT32, 256}};
+                 {JFA_DTYPE_FLOAT32, 64}, {JFA_DTYPE_FLOAT32, 256},
+                 /* coverage audit: the sm90 16-bit column splits (the JVP's and the backward's at D = 192 / 256; the
+                    forward at 112 / 80 keys a block), the sm90 float32 forward / JVP at D = 32 and its forward at
+                    D = 128 (the JVP and backward there on sm80) */
+                 {JFA_DTYPE_BFLOAT16, 256}, {JFA_DTYPE_FLOAT16, 192}, {JFA_DTYPE_FLOAT32, 32}, {JFA_DTYPE_FLOAT32, 128}};
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
     np_device_t dev = {ctx, cases[c].dt, JFA_DTYPE_FLOAT32, gpu_alloc, gpu_set, gpu_get, gpu_release};
     char label[64];

@@ -217,6 +217,11 @@ static const tcase_t cases[] = {
     /* boolean dense masks at the head dims whose sm90 backward does not read them: sm80 */
     {BF, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 1},
     {FH, 1, 1, 4, 2, 257, 300, 192, BR, 0, 0, 1, 0, 0, 0, 0, NULL, NULL, 2},
+    /* coverage audit (appended: the indices above stay): D = 128's band (a causal window) and its MASKED kernel (packed
+       sequences, Nq != Nk per sequence) with GQA of Hkv > 1, in the deterministic mode too (the kernel without its dQ,
+       dQ from simt): no D = 128 band or MASKED case above runs it */
+    {BF, 1, 1, 8, 2, 600, 600, 128, TL, 0, 0, 1, 1, 1, 200, UNB, NULL, NULL, 0},
+    {FH, 0, 1, 4, 2, 0, 0, 128, BR, 0, 0, 1, 1, 0, 0, 0, "100,300,57", "150,250,80", 0},
 };
 
 /* make_mask's fixed rows (tcase_t.dense), and the draws of a case with one (the inputs are random:

@@ -196,7 +196,8 @@ extern "C" void jfa_cuda_context_release(jfa_context_t *ctx) {
   CudaState *st = (CudaState *)ctx->cuda_state;
   if (st->ws || st->n_retired || st->ws_done) {
     DeviceGuard g(ctx->device_index);
-    cudaStreamSynchronize(ctx_stream(ctx));
+    /* the last call that used the workspace (ws_done; the context's stream may be gone by now), and cudaFree's own
+       synchronisation; the retired buffers' graphs must not run any more (jfa.h) */
     if (st->ws_pending) cudaEventSynchronize(st->ws_done);
     if (st->ws) cudaFree(st->ws);
     for (int i = 0; i < st->n_retired; ++i) cudaFree(st->retired[i]);
