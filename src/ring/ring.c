@@ -269,6 +269,12 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
              (long long)c->heads_kv, (long long)c->heads_q);
   if (c->head_dim < 1) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.head_dim must be >= 1 (got %lld)", (long long)c->head_dim);
   if (c->seq_global < 1) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.seq_global must be >= 1 (got %lld)", (long long)c->seq_global);
+  /* the tensors' own limit (core/validate.c: 2^52 elements), before the ring multiplies the sizes in int64 */
+  if ((double)c->batch * (double)c->heads_q * (double)c->seq_global * (double)c->head_dim > 0x1p52)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "config: batch %lld x heads_q %lld x seq_global %lld x head_dim %lld is more than jfa's limit of 2^52 "
+             "elements",
+             (long long)c->batch, (long long)c->heads_q, (long long)c->seq_global, (long long)c->head_dim);
   if (c->layout != JFA_LAYOUT_CONTIGUOUS && c->layout != JFA_LAYOUT_ZIGZAG)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.layout %d is not a jfa_layout_t", (int)c->layout);
   int64_t pos, rows;

@@ -115,6 +115,14 @@ int main(int argc, char **argv) {
   c = base_config();
   c.mask = JFA_MASK_CAUSAL_POSITIONS;
   expect_all("mask CAUSAL_POSITIONS rejected", try_create(cpu, comm, &c), 1);
+  /* sizes whose product passes 2^52 elements (2^63 here: the ring's int64 products overflowed before any check) */
+  c = base_config();
+  c.batch = (int64_t)1 << 20, c.heads_q = c.heads_kv = (int64_t)1 << 20, c.seq_global = ((int64_t)1 << 21) * size_;
+  {
+    jfa_status_t s = try_create(cpu, comm, &c);
+    expect_all("batch x heads x seq x dim beyond 2^52 elements", s, 1);
+    tu_expect("... gives INVALID_ARGUMENT", s == JFA_ERROR_INVALID_ARGUMENT);
+  }
   {
     jfa_status_t s = jfa_ring_create(NULL, cpu, comm, &c);
     tu_expect("ring NULL gives INVALID_ARGUMENT", s == JFA_ERROR_INVALID_ARGUMENT);
