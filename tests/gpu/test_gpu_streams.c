@@ -111,6 +111,17 @@ static void check_bwd_cpu(jfa_context_t *cpu, prob_t *p, const char *name) {
 
 static void poison_grads(prob_t *p) { gb_poison(&p->dq), gb_poison(&p->dk), gb_poison(&p->dv); }
 
+/* op on a on stream s1 and at once op on b on stream s2 (the context's stream set before each), then the device
+   synchronised: the overlapped runs of cases 0 and 1 */
+static void overlapped(jfa_context_t *g, jfa_status_t (*op)(jfa_context_t *, prob_t *), prob_t *a, cudaStream_t s1,
+                       prob_t *b, cudaStream_t s2) {
+  gt_ok(jfa_context_set_stream(g, s1), "set_stream");
+  gt_ok(op(g, a), "call a (s1)");
+  gt_ok(jfa_context_set_stream(g, s2), "set_stream");
+  gt_ok(op(g, b), "call b (s2)");
+  cu(cudaDeviceSynchronize(), "sync");
+}
+
 /* Case 0: a large backward on s1, at once a smaller one on s2, one context. */
 static void case_two_stream_backwards(jfa_context_t *gpu, jfa_context_t *cpu) {
   cudaStream_t s1, s2;
@@ -130,11 +141,7 @@ static void case_two_stream_backwards(jfa_context_t *gpu, jfa_context_t *cpu) {
   check_bwd_cpu(cpu, &b, "case 0 b");
   for (int rep = 0; rep < 5; ++rep) {
     poison_grads(&a), poison_grads(&b);
-    gt_ok(jfa_context_set_stream(gpu, s1), "set_stream");
-    gt_ok(bwd(gpu, &a), "backward a (s1)");
-    gt_ok(jfa_context_set_stream(gpu, s2), "set_stream");
-    gt_ok(bwd(gpu, &b), "backward b (s2)");
-    cu(cudaDeviceSynchronize(), "sync");
+    overlapped(gpu, bwd, &a, s1, &b, s2);
     char nm[96];
     snprintf(nm, sizeof nm, "case 0 rep %d: backward a on s1 bitwise its one-at-a-time run", rep);
     tu_expect(nm, same(ga, 3, ra));
@@ -189,11 +196,7 @@ static void case_two_stream_masked_forwards(jfa_context_t *gpu, jfa_context_t *c
     double *ra = snapshot(oa, 2), *rb = snapshot(ob, 2);
     for (int rep = 0; rep < 5; ++rep) {
       gb_poison(&a.o), gb_poison(&a.lse), gb_poison(&b.o), gb_poison(&b.lse);
-      gt_ok(jfa_context_set_stream(gpu, s1), "set_stream");
-      gt_ok(fwd(gpu, &a), "forward a (s1)");
-      gt_ok(jfa_context_set_stream(gpu, s2), "set_stream");
-      gt_ok(fwd(gpu, &b), "forward b (s2)");
-      cu(cudaDeviceSynchronize(), "sync");
+      overlapped(gpu, fwd, &a, s1, &b, s2);
       char nm[128];
       snprintf(nm, sizeof nm, "case 1 %s rep %d: forward a on s1 bitwise its one-at-a-time run",
                kind ? "dense mask" : "packed sequences", rep);
