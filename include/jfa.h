@@ -304,13 +304,16 @@ JFA_API jfa_status_t jfa_context_destroy(jfa_context_t *ctx);
  * Sets the CUDA stream (a cudaStream_t) for later calls; NULL is the default stream.
  *
  * Streams, graphs and threads. A context keeps one device workspace (the backward's delta and dQ accumulator, a
- * mask's offsets and block map). A call that uses it on another stream than the previous such call first waits, on
- * the device, for that call's work: calls of one context on several streams are correct, and serialised where they
- * share the workspace (a context per stream runs them concurrently). A call captured in a CUDA graph keeps its
- * buffer for the graph: the next call outside a capture takes a new one, so replays and eager calls never share
- * it, and the graph's buffer lives until the context is destroyed (the workspace cannot grow during a capture: run
- * the call once before capturing; packed sequences, whose host offsets are copied per call, are refused there). A
- * CUDA context may be used from any thread, by one thread at a time (CPU contexts also concurrently).
+ * mask's offsets and block map). A call that uses it first waits, on the device, for the work of the previous such
+ * call, whatever its stream: calls of one context on several streams are correct, and serialised where they share
+ * the workspace (a context per stream runs them concurrently). A call captured in a CUDA graph keeps its buffer for
+ * the graph: the next call outside a capture takes a new one, so replays and later eager calls never share it, and
+ * the graph's buffer lives until the context is destroyed. A capture does not wait for the context's earlier calls
+ * (synchronise before capturing, as torch.cuda.graph does), and graphs captured with no eager call between them
+ * share one buffer (replay those one after the other, and switch streams within a capture only between calls that
+ * may share it). The workspace cannot grow during a capture (run the call once before capturing); packed sequences,
+ * whose host offsets are copied per call, are refused there. A CUDA context may be used from any thread, by one
+ * thread at a time (CPU contexts also concurrently).
  */
 JFA_API jfa_status_t jfa_context_set_stream(jfa_context_t *ctx, void *cuda_stream);
 

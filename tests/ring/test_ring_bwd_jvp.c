@@ -251,9 +251,9 @@ int main(int argc, char **argv) {
       {1, 4, 2, 96, 64, JFA_DTYPE_FLOAT16, JFA_LAYOUT_CONTIGUOUS, 0, -1, -1, 0, NULL, 1},
       {2, 2, 1, 48, 40, JFA_DTYPE_FLOAT32, JFA_LAYOUT_ZIGZAG, 1, 9, -1, 0, NULL, 1},
       {1, 4, 2, 96, 32, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1, -1, -1, 6, cu_mix, 0},
-      /* coverage audit: packed sequences with a causal window at D = 64 and 128, the sm90 backward-JVP's MASKED
-         instantiation (and its first-order outputs from the sm90 backward) in the ring's accumulate mode (P = 2);
-         the case above runs D = 32 on sm80 */
+      /* coverage audit: packed sequences (with a causal window at D = 64, without at 128), the sm90 backward-JVP's
+         MASKED instantiation (and its first-order outputs from the sm90 backward) in the ring's accumulate mode
+         (P = 2); the case above runs D = 32 on sm80 */
       {1, 4, 2, 96, 64, JFA_DTYPE_BFLOAT16, JFA_LAYOUT_ZIGZAG, 1, 20, -1, 6, cu_mix, 1},
       {1, 4, 2, 96, 128, JFA_DTYPE_FLOAT16, JFA_LAYOUT_CONTIGUOUS, 1, -1, -1, 6, cu_mix, 1},
   };

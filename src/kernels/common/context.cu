@@ -93,11 +93,15 @@ static jfa_status_t retire_workspace(CudaState *st) {
 }
 
 /* The workspace of one call. The context keeps one buffer for every stream it is used on:
-   - a call on another stream than the last call that used it waits (on the device) for that call's work (ws_done),
-     so that two streams never hold it at once (a backward's dQ accumulator zeroed under another's atomics, a
-     mask's offsets or block map replaced under a kernel reading them);
+   - a call waits (on the device) for the work of the last call that used it (ws_done), so that two streams never
+     hold it at once (a backward's dQ accumulator zeroed under another's atomics, a mask's offsets or block map
+     replaced under a kernel reading them). It waits whatever its stream: a handle is no proof of the same stream
+     (cudaStreamPerThread is another stream in each thread; a destroyed stream's handle comes back), and on the
+     same stream the wait costs the device nothing;
    - a buffer a CUDA graph captured is the graph's: the next call outside a capture takes a new one (a graph
-     replayed later, or concurrently with eager calls, keeps its own), and growing never frees it.
+     replayed later, or concurrently with eager calls, keeps its own), and growing never frees it. A capture does
+     not wait for earlier eager calls (synchronise before capturing, as torch.cuda.graph does), and graphs captured
+     with no eager call between them share one buffer (replay them one after the other) (jfa.h).
    Growing is refused during a capture (cudaMalloc and the synchronisation are not capturable). */
 jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws) {
   CudaState *st;
@@ -133,7 +137,7 @@ jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws) {
     }
     JFA_CUDA_CHECK(e);
     st->ws_size = sz;
-  } else if (!capturing && st->ws_pending && st->ws_stream != s) {
+  } else if (!capturing && st->ws_pending) {
     JFA_CUDA_CHECK(cudaStreamWaitEvent(s, st->ws_done, 0));
   }
   if (capturing) st->ws_graph = 1;
@@ -153,41 +157,27 @@ void jfa_cuda_workspace_done(jfa_context_t *ctx) {
   if (!st->ws_done && cudaEventCreateWithFlags(&st->ws_done, cudaEventDisableTiming) != cudaSuccess) {
     (void)cudaGetLastError();
     st->ws_done = nullptr;
-    st->ws_pending = 0;
     return;
   }
+  /* on failure the event keeps its last record (the next call then waits for the calls before this one) */
   if (cudaEventRecord(st->ws_done, s) != cudaSuccess) {
     (void)cudaGetLastError();
-    st->ws_pending = 0;
     return;
   }
-  st->ws_stream = s;
   st->ws_pending = 1;
 }
 
-/* Each kernel's dynamic shared memory attribute per device, as set (jfa_cuda_smem_raise); a full table sets the
-   attribute at every call as before (a launch of another thread may then fail, never compute wrong). */
-namespace {
-struct SmemMark {
-  const void *fn;
-  int dev, bytes;
-};
-std::mutex g_smem_mu;
-SmemMark g_smem[2048];
-int g_smem_n = 0;
-} // namespace
+/* Raises a kernel's dynamic shared-memory attribute to smem bytes where it is lower: the attribute as the runtime
+   holds it now (cudaFuncGetAttributes: per device context, so a reset context is seen), under one lock so that two
+   threads' raises never leave the lower of the two. */
+static std::mutex g_smem_mu;
 
 jfa_status_t jfa_cuda_smem_raise(const void *kernel, size_t smem) {
-  int dev = 0;
-  JFA_CUDA_CHECK(cudaGetDevice(&dev));
   std::lock_guard<std::mutex> lock(g_smem_mu);
-  SmemMark *m = nullptr;
-  for (int i = 0; i < g_smem_n && !m; ++i)
-    if (g_smem[i].fn == kernel && g_smem[i].dev == dev) m = &g_smem[i];
-  if (m && m->bytes >= (int)smem) return JFA_SUCCESS;
+  cudaFuncAttributes fa;
+  JFA_CUDA_CHECK(cudaFuncGetAttributes(&fa, kernel));
+  if (fa.maxDynamicSharedSizeBytes >= (int)smem) return JFA_SUCCESS;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  if (!m && g_smem_n < (int)(sizeof g_smem / sizeof g_smem[0])) m = &g_smem[g_smem_n++];
-  if (m) *m = SmemMark{kernel, dev, (int)smem};
   return JFA_SUCCESS;
 }
 

@@ -28,11 +28,10 @@ struct CudaState {
   void *ws;
   size_t ws_size;
   /* The workspace across streams and graphs (context.cu, jfa_cuda_workspace / _done): ws_done is recorded on the
-     stream of the last call that used ws (ws_stream; ws_pending once recorded), which a call on another stream waits
-     for; ws_graph: a CUDA graph captured a call that used ws, so ws is the graph's from then on and the next call
-     outside a capture takes a new buffer; retired: such buffers, freed with the context. */
+     stream of the last call that used ws (ws_pending once recorded), which the next call waits for; ws_graph: a CUDA
+     graph captured a call that used ws, so ws is the graph's from then on and the next call outside a capture takes
+     a new buffer; retired: such buffers, freed with the context. */
   cudaEvent_t ws_done;
-  cudaStream_t ws_stream;
   int ws_pending, ws_graph;
   void **retired;
   int n_retired, cap_retired;
@@ -89,8 +88,10 @@ struct WorkspaceUse {
   bool taken;
   explicit WorkspaceUse(jfa_context_t *c) : ctx(c), taken(false) {}
   jfa_status_t take(size_t bytes, void **ws) {
-    taken = true;
-    return jfa_cuda_workspace(ctx, bytes, ws);
+    const jfa_status_t s = jfa_cuda_workspace(ctx, bytes, ws);
+    taken = s == JFA_SUCCESS; /* a take that failed (before or at its wait) must not mark the workspace as this
+                                 stream's */
+    return s;
   }
   ~WorkspaceUse() {
     if (taken) jfa_cuda_workspace_done(ctx);
@@ -118,8 +119,8 @@ static inline jfa_status_t need_f32(const jfa_tensor_t *t, const char *name) {
 }
 
 /** Raises kernel's cudaFuncAttributeMaxDynamicSharedMemorySize on the current device to smem bytes where it is
- *  lower, never lowers it (context.cu): the attribute is the process's, so a call that lowered it for its own
- *  launch would fail another thread's launch between that thread's own setting and its launch. */
+ *  lower, never lowers it (context.cu): the attribute is the device context's, shared by threads, so a call that
+ *  lowered it for its own launch would fail another thread's launch between that thread's setting and its launch. */
 jfa_status_t jfa_cuda_smem_raise(const void *kernel, size_t smem);
 
 /** Lets kernel use smem bytes of dynamic shared memory past the default 48 KiB, which counts its static shared

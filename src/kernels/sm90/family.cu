@@ -197,8 +197,9 @@ static const char *bwd_f32_why_not(const BwdCall &c) {
     return "float32 backward with windows, packed sequences or an additive mask (the sm80 float32 kernel takes them)";
   if (p->dmask && !env_switch(kSm90BwdF32Dense, "JFA_SM90_F32_BWD_DENSE"))
     return "float32 backward with a dense mask: off (JFA_SM90_F32_BWD_DENSE=0 for this call, or tiles.h kSm90BwdF32Dense)";
-  if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31))
-    return "B or Hkv above 65535, or Nq or Nk >= 2^31";
+  if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31) ||
+      p->B * p->Hq >= ((int64_t)1 << 31)) /* the dQ workspace's TMA map */
+    return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
   if (!tma_tensor_ok_f32(c.q) || !tma_tensor_ok_f32(c.k) || !tma_tensor_ok_f32(c.v) || !tma_tensor_ok_f32(c.dout))
     return "q, k, v, dout: float32 not TMA-describable";
   return nullptr;
