@@ -49,9 +49,8 @@ G=$B/tests/gpu
 } > "$OUT/coverage.log" 2>&1
 grep -E "^== |passed|rc=|FAIL" "$OUT/coverage.log" | head -60
 echo "t=$(( $(date +%s) - T0 ))"
-# test_gpu_streams against the code before 749ed32 (bench/device/s31_old_workspace.patch reverses its src/kernels and
-# include changes in a copy of the tree; head dims 64 and 128 built, those of the test
-# ): whether the test can fail (a race: it should, in cases 0-2, on most runs)
+# test_gpu_streams against the workspace code before 749ed32 (bench/device/s31_old_workspace.patch, applied to a copy of
+# the tree; head dims 64 and 128, the test's): whether the test can fail (a race: it should, in cases 0-2, most runs)
 {
   rm -rf /tmp/s31old && mkdir -p /tmp/s31old && cp -r CMakeLists.txt cmake include src tests apps bench python launch \
     examples tools /tmp/s31old/ 2>/dev/null
