@@ -172,6 +172,8 @@ for dt, tol in ((torch.float64, 1e-13), (torch.float32, 1e-5)):
         oc, gc = run(fn, (q, k, v), True)
         assert CHECKS == ["jfa::attention_fwd", "jfa::attention_bwd"], CHECKS
         assert rel(oc, oe) < tol and all(rel(a, b) < tol for a, b in zip(gc, ge)), name
+        # the eager path's layout (its o is empty_like(q): (B, S, H, D) memory here), which code after it may .view
+        assert oc.stride() == oe.stride(), (name, oc.stride(), oe.stride())
         print("ok", dt, name)
     # scale = 0: used as given where the binding can say so, refused (ValueError) on both paths otherwise
     res = []
@@ -195,6 +197,7 @@ for dt, tol in ((torch.float64, 1e-13), (torch.float32, 1e-5)):
         oc, gc = run(fn, (qv, kv_, vv), True)
         assert CHECKS == ["jfa::attention_fwd", "jfa::attention_bwd"], CHECKS
         assert rel(oc, oe) < tol and all(rel(a, b) < tol for a, b in zip(gc, ge))
+        assert oc.is_contiguous() and oc.stride() == oe.stride(), (oc.stride(), oe.stride())  # o.view(T, H * D)
         print("ok", dt, "varlen", type(cu).__name__)
     # the fwd_jvp and bwd_jvp ops against the eager forward mode / second order calls
     qd, kd, vd = torch.randn_like(q), torch.randn_like(k), torch.randn_like(v)

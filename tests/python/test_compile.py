@@ -297,9 +297,10 @@ def test_opcheck(kind, device, dtype, gen):
     opts = _opts(gen, device, kind, q.shape[2], k.shape[2])
     ops = torch.ops.jfa
     leaf = [t.clone().requires_grad_(True) for t in (q, k, v)]
-    _opcheck(ops.attention_fwd.default, (*leaf, *opts), dtype)
+    for layout in (0, 1):  # o contiguous / in (B, S, H, D) memory (the eager path's for transposed inputs, varlen)
+        _opcheck(ops.attention_fwd.default, (*leaf, *opts, layout), dtype)
     _opcheck(ops.attention_fwd_jvp.default, (q, k, v, qd, kd, vd, *opts), dtype, test_utils=NO_AUTOGRAD)
-    o, lse = ops.attention_fwd.default(q, k, v, *opts)
+    o, lse = ops.attention_fwd.default(q, k, v, *opts, 0)
     do = randn(gen, o.shape, dtype, device)
     _opcheck(ops.attention_bwd.default, (q, k, v, o, lse, do, *opts), dtype, test_utils=NO_AUTOGRAD)
     o2, lse2, od, mu = ops.attention_fwd_jvp.default(q, k, v, qd, kd, vd, *opts)
@@ -315,7 +316,7 @@ def test_ops_match_eager_calls(device, dtype, gen):
     """The operators compute what the eager path computes (same C calls): forward, backward."""
     q, k, v = [t.requires_grad_(True) for t in _qkv(gen, device, dtype)]
     opts = _opts(gen, device, "causal", q.shape[2], k.shape[2])
-    o, lse = torch.ops.jfa.attention_fwd.default(q, k, v, *opts)
+    o, lse = torch.ops.jfa.attention_fwd.default(q, k, v, *opts, 0)
     do = randn(gen, o.shape, dtype, device)
     g = torch.autograd.grad(o, (q, k, v), do)
     oe = jt.attention(q, k, v, is_causal=True, enable_gqa=True)

@@ -505,10 +505,18 @@ def _params(cfg):
     return p
 
 
+# A layout of a 4-d (B, H, S, D) output, not a torch memory format: (B, S, H, D) memory (_ops.py's attention_fwd)
+BSHD = "bshd"
+
+
 def empty_like(t, fmt=None):
-    """torch.empty_like(t), or in memory format fmt (the custom operators: torch.contiguous_format,
-    a layout that does not depend on t's strides)."""
-    return torch.empty_like(t) if fmt is None else torch.empty_like(t, memory_format=fmt)
+    """torch.empty_like(t), or in memory format fmt (the custom operators: torch.contiguous_format, or BSHD,
+    layouts that do not depend on t's strides)."""
+    if fmt is None:
+        return torch.empty_like(t)
+    if fmt is BSHD:
+        return torch.empty_like(t.transpose(1, 2), memory_format=torch.contiguous_format).transpose(1, 2)
+    return torch.empty_like(t, memory_format=fmt)
 
 
 def forward(q, k, v, cfg, qd=None, kd=None, vd=None, fmt=None, like=None, stats=True, mu_out=True):

@@ -6,7 +6,7 @@ implementations, which dynamo never looks into).
 Registered where the running torch has torch.library.custom_op (torch >= 2.4; found by
 feature, not by version), in the `jfa` namespace:
 
-    jfa::attention_fwd      (q, k, v, <opts>)                      -> (o, lse)
+    jfa::attention_fwd      (q, k, v, <opts>, layout)              -> (o, lse)
     jfa::attention_fwd_jvp  (q, k, v, qd, kd, vd, <opts>)          -> (o, lse, od, mu)
     jfa::attention_bwd      (q, k, v, o, lse, do, <opts>)          -> (dq, dk, dv)
     jfa::attention_bwd_jvp  (q, k, v, qd, kd, vd, o, lse, od, mu, do, dod, <opts>, first_order)
@@ -15,9 +15,13 @@ feature, not by version), in the `jfa` namespace:
              on the host inside the operator), scale (float?,
              None = 1/sqrt(E)), mask (causal mode), window_left, window_right
 
-each with a fake implementation giving the real one's shapes, dtypes and strides (outputs
-contiguous whatever the inputs' strides, so that a compiler passing differently laid out
-inputs cannot make the real layout differ from the traced one), no input mutated, and
+each with a fake implementation giving the real one's shapes, dtypes and strides (outputs laid out
+by the operator's arguments alone, whatever the inputs' strides, so that a compiler passing
+differently laid out inputs cannot make the real layout differ from the traced one: contiguous,
+but attention_fwd's o, which its static `layout` lays out as the eager path's output would be,
+0 contiguous, 1 (B, S, H, D) memory, chosen where the call is traced by out_layout: a
+(B, S, H, D) tensor's transposed view or varlen's tokens, whose o the caller may .view), no
+input mutated, and
 attention_fwd's reverse-mode formula (register_autograd: the backward calls
 attention_bwd). The other three have no autograd formula: attention_bwd_jvp's last three
 outputs are empty (0,) tensors without first_order. Each has a vmap rule where the running
@@ -60,11 +64,24 @@ def _like(t):
     return torch.empty_like(t, memory_format=_CONTIG)
 
 
+def out_layout(q):
+    """attention_fwd's `layout` for a traced 4-d q: 1 where q is a (B, S, H, D) tensor seen as (B, H, S, D) (the
+    eager path's output, torch.empty_like(q), keeps that memory order), else 0 (contiguous)."""
+    return 1 if not q.is_contiguous() and q.transpose(1, 2).is_contiguous() else 0
+
+
+def _fmt(layout):
+    """The _core.empty_like format of attention_fwd's o for its `layout`."""
+    return _core.BSHD if layout == 1 else _CONTIG
+
+
 _cfg_cache = {}
 
 
 def _config(q, k, attn_mask, cu_q, cu_k, scale, mask, wl, wr):
     """The _core.Config of an operator call (validated; cached when it has no tensors)."""
+    if cu_q is None and cu_k is not None:  # (was ignored: attention over the unpacked sequence)
+        raise ValueError("jfa: cu_seqlens_k without cu_seqlens_q (packed sequences need the query offsets)")
     if attn_mask is None and cu_q is None:
         key = (scale, mask, wl, wr)
         cfg = _cfg_cache.get(key)
@@ -95,14 +112,14 @@ def _register():
     @custom_op("jfa::attention_fwd", mutates_args=())
     def attention_fwd(q: Tensor, k: Tensor, v: Tensor, attn_mask: Optional[Tensor], cu_seqlens_q: Optional[Tensor],
                       cu_seqlens_k: Optional[Tensor], scale: Optional[float], mask: int, window_left: int,
-                      window_right: int) -> Tuple[Tensor, Tensor]:
+                      window_right: int, layout: int) -> Tuple[Tensor, Tensor]:
         cfg = _config(q, k, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right)
-        o, lse, _, _ = _core.forward(q, k, v, cfg, fmt=_CONTIG)
+        o, lse, _, _ = _core.forward(q, k, v, cfg, fmt=_fmt(layout))
         return o, lse
 
     @attention_fwd.register_fake
-    def _fwd_fake(q, k, v, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right):
-        return _like(q), _core.new_stat(q)
+    def _fwd_fake(q, k, v, attn_mask, cu_seqlens_q, cu_seqlens_k, scale, mask, window_left, window_right, layout):
+        return _core.empty_like(q, _fmt(layout)), _core.new_stat(q)
 
     @custom_op("jfa::attention_fwd_jvp", mutates_args=())
     def attention_fwd_jvp(q: Tensor, k: Tensor, v: Tensor, qd: Tensor, kd: Tensor, vd: Tensor,
@@ -155,7 +172,7 @@ def _register():
 
     def fwd_setup(ctx, inputs, output):
         q, k, v, attn_mask, cu_q, cu_k = inputs[:6]
-        ctx.opts = tuple(inputs[6:])
+        ctx.opts = tuple(inputs[6:10])  # scale, mask, window_left, window_right (not the layout)
         ctx.save_for_backward(q, k, v, output[0], output[1], attn_mask, cu_q, cu_k)
 
     def fwd_backward(ctx, do, dlse):
@@ -164,7 +181,7 @@ def _register():
         if do is None:
             do = torch.zeros_like(o)
         dq, dk, dv = torch.ops.jfa.attention_bwd.default(q, k, v, o, lse, do, attn_mask, cu_q, cu_k, *ctx.opts)
-        return dq, dk, dv, None, None, None, None, None, None, None
+        return dq, dk, dv, None, None, None, None, None, None, None, None
 
     attention_fwd.register_autograd(fwd_backward, setup_context=fwd_setup)
 
@@ -231,5 +248,6 @@ def check_scale(scale):
 def attend(q, k, v, attn_mask, cu_q, cu_k, scale, mode, window, enable_gqa):
     """o of 4-d q, k, v through jfa::attention_fwd (differentiable in reverse mode)."""
     _core.check_inputs((q, k, v), ("query", "key", "value"), enable_gqa)
-    o, _ = torch.ops.jfa.attention_fwd.default(q, k, v, attn_mask, cu_q, cu_k, scale, mode, window[0], window[1])
+    o, _ = torch.ops.jfa.attention_fwd.default(q, k, v, attn_mask, cu_q, cu_k, scale, mode, window[0], window[1],
+                                               out_layout(q))
     return o
