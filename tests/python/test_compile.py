@@ -209,6 +209,31 @@ def test_varlen_compile_fullgraph(as_tensor, device, dtype, tol, gen):
     assert torch.ops.jfa.attention_fwd.default in _targets(_graphs(model, x))
 
 
+@pytest.mark.parametrize("backend", ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("device,dtype,tol", CASES)
+def test_compiled_output_views_as_eager(backend, device, dtype, tol, gen):
+    """The compiled path's o in the eager path's memory order, so the .view code after attention does (B, S, H, D)
+    inputs transposed to (B, H, S, D), and varlen's (T, H, D)) works compiled (it raised before: o was contiguous
+    (B, H, S, D))."""
+    B, N, H, D = 2, 17, 4, 8
+    x = randn(gen, (3, B, N, H, D), dtype, device)  # q, k, v each a contiguous (B, N, H, D) tensor
+
+    def dense(x):
+        q, k, v = (x[i].transpose(1, 2) for i in range(3))
+        return jt.attention(q, k, v, is_causal=True).transpose(1, 2).view(B, N, H * D)
+
+    cu = [0, 5, 6, 2 * N]
+
+    def varlen(x):
+        t = x.reshape(3, B * N, H, D)
+        return jt.varlen_attention(t[0], t[1], t[2], cu, is_causal=True).view(B * N, H * D)
+
+    for fn in (dense, varlen):
+        want = fn(x)
+        got = torch.compile(fn, backend=backend, fullgraph=True)(x)
+        assert got.shape == want.shape and relerr(got, want) < tol, fn.__name__
+
+
 def test_compiled_errors_are_jfa_errors(gen):
     """Bad input under compile is refused with jfa's message, as in eager."""
     f = torch.compile(lambda q, k, v: jt.attention(q, k, v), backend="aot_eager")
