@@ -103,13 +103,14 @@ static jfa_status_t retire_workspace(CudaState *st) {
      not wait for earlier eager calls (synchronise before capturing, as torch.cuda.graph does), and graphs captured
      with no eager call between them share one buffer (replay them one after the other) (jfa.h).
    Growing is refused during a capture (cudaMalloc and the synchronisation are not capturable). */
-jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws) {
+jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws, bool *capturing_out) {
   CudaState *st;
   JFA_CHECK(jfa_cuda_state(ctx, &st));
   const cudaStream_t s = ctx_stream(ctx);
   cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
   JFA_CUDA_CHECK(cudaStreamIsCapturing(s, &cap));
   const bool capturing = cap != cudaStreamCaptureStatusNone;
+  *capturing_out = capturing;
   if (bytes == 0) bytes = 256;
   if (!capturing && st->ws_graph) JFA_CHECK(retire_workspace(st));
   if (st->ws_size < bytes) {
@@ -145,15 +146,10 @@ jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws) {
   return JFA_SUCCESS;
 }
 
-void jfa_cuda_workspace_done(jfa_context_t *ctx) {
+void jfa_cuda_workspace_done(jfa_context_t *ctx, bool capturing) {
   CudaState *st = (CudaState *)ctx->cuda_state;
-  if (!st || !st->ws) return;
+  if (!st || !st->ws || capturing) return;
   const cudaStream_t s = ctx_stream(ctx);
-  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-  if (cudaStreamIsCapturing(s, &cap) != cudaSuccess || cap != cudaStreamCaptureStatusNone) {
-    (void)cudaGetLastError();
-    return;
-  }
   if (!st->ws_done && cudaEventCreateWithFlags(&st->ws_done, cudaEventDisableTiming) != cudaSuccess) {
     (void)cudaGetLastError();
     st->ws_done = nullptr;

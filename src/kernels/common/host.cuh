@@ -76,25 +76,27 @@ static inline cudaStream_t ctx_stream(const jfa_context_t *ctx) { return (cudaSt
 /* Defined in context.cu. */
 jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **st);
 /** Returns a device workspace of at least bytes (cached in the context; grows only), ordered after the last call
- *  that used it on another stream. A call that takes it ends with jfa_cuda_workspace_done (WorkspaceUse). */
-jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws);
-/** Marks the workspace as used by the work now on the context's stream (an event the next call on another stream
- *  waits for); nothing under a graph capture. Errors are dropped (the next call then does not wait). */
-void jfa_cuda_workspace_done(jfa_context_t *ctx);
+ *  that used it, and in *capturing whether the context's stream is capturing a CUDA graph. A call that takes it
+ *  ends with jfa_cuda_workspace_done (WorkspaceUse). */
+jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws, bool *capturing);
+/** Marks the workspace as used by the work now on the context's stream (the event the next call waits for); nothing
+ *  under a graph capture (capturing: jfa_cuda_workspace's answer). Errors are dropped (the event then keeps its last
+ *  record). */
+void jfa_cuda_workspace_done(jfa_context_t *ctx, bool capturing);
 
 /** The entry points' hold on the workspace: jfa_cuda_workspace_done when the call ends, on every path. */
 struct WorkspaceUse {
   jfa_context_t *ctx;
-  bool taken;
-  explicit WorkspaceUse(jfa_context_t *c) : ctx(c), taken(false) {}
+  bool taken, capturing;
+  explicit WorkspaceUse(jfa_context_t *c) : ctx(c), taken(false), capturing(false) {}
   jfa_status_t take(size_t bytes, void **ws) {
-    const jfa_status_t s = jfa_cuda_workspace(ctx, bytes, ws);
+    const jfa_status_t s = jfa_cuda_workspace(ctx, bytes, ws, &capturing);
     taken = s == JFA_SUCCESS; /* a take that failed (before or at its wait) must not mark the workspace as this
                                  stream's */
     return s;
   }
   ~WorkspaceUse() {
-    if (taken) jfa_cuda_workspace_done(ctx);
+    if (taken) jfa_cuda_workspace_done(ctx, capturing);
   }
 };
 

@@ -181,6 +181,13 @@ jfa_status_t sm90_fwd_run(const FwdCall &c) {
 
 /* ---- backward (bwd.cuh): declines every call under JFA_SM90_BWD=0 (backend.cu) ---- */
 
+/* The extents every sm90 backward takes (16-bit, float32, backward-JVP): its grid's y / z axes (Hkv, B), 32-bit row
+   counters, the kernels' (int) b * Hq + h and the dQ workspace's TMA map. */
+static bool bwd_extents_ok(const jfa_problem_t *p) {
+  return p->B <= 65535 && p->Hkv <= 65535 && p->Nq < ((int64_t)1 << 31) && p->Nk < ((int64_t)1 << 31) &&
+         p->B * p->Hq < ((int64_t)1 << 31);
+}
+
 #ifdef JFA_SM90_F32
 /* The float32 backward (bwd_f32.cuh) runs when JFA_SM90_F32_BWD=1 (read per call), else
    kSm90BwdF32 (tiles.h: on); JFA_SM90_F32_BWD=0 turns it off. */
@@ -197,9 +204,7 @@ static const char *bwd_f32_why_not(const BwdCall &c) {
     return "float32 backward with windows, packed sequences or an additive mask (the sm80 float32 kernel takes them)";
   if (p->dmask && !env_switch(kSm90BwdF32Dense, "JFA_SM90_F32_BWD_DENSE"))
     return "float32 backward with a dense mask: off (JFA_SM90_F32_BWD_DENSE=0 for this call, or tiles.h kSm90BwdF32Dense)";
-  if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31) ||
-      p->B * p->Hq >= ((int64_t)1 << 31)) /* the dQ workspace's TMA map */
-    return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
+  if (!bwd_extents_ok(p)) return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
   if (!tma_tensor_ok_f32(c.q) || !tma_tensor_ok_f32(c.k) || !tma_tensor_ok_f32(c.v) || !tma_tensor_ok_f32(c.dout))
     return "q, k, v, dout: float32 not TMA-describable";
   return nullptr;
@@ -257,9 +262,7 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
   }
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
-  if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31) ||
-      p->B * p->Hq >= ((int64_t)1 << 31)) /* the kernel's (int) b * Hq + h, the dQ workspace's TMA map */
-    return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
+  if (!bwd_extents_ok(p)) return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
   if (!tma_tensor_ok(c.q) || !tma_tensor_ok(c.k) || !tma_tensor_ok(c.v) || !tma_tensor_ok(c.dout))
     return "q, k, v, dout: not TMA-describable";
   return nullptr;
@@ -371,9 +374,7 @@ const char *sm90_bwd_jvp_why_not(const BwdJvpCall &c) {
   if (p->dmask) return "dense mask (the sm80 kernel takes it)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
-  if (p->B > 65535 || p->Hkv > 65535 || p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31) ||
-      p->B * p->Hq >= ((int64_t)1 << 31))
-    return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
+  if (!bwd_extents_ok(p)) return "B or Hkv above 65535, or Nq, Nk or B * Hq >= 2^31";
   if (!tma_tensor_ok(c.q) || !tma_tensor_ok(c.k) || !tma_tensor_ok(c.v) || !tma_tensor_ok(c.dout))
     return "q, k, v, dout: not TMA-describable";
   if (!tma_tensor_ok(c.qd) || !tma_tensor_ok(c.kd) || !tma_tensor_ok(c.vd) || !tma_tensor_ok(c.doutd))
