@@ -7,6 +7,9 @@
  * OR over each tile's rows, OR over groups of tiles as the kernels' blocks read them) and
  * checks: a tile or block is empty iff no element lets a key through, full iff no element
  * needs the mask, and bmap_bit gives every element of every block shape (BN 16 to 128).
+ * Masks broadcast over their rows (a key-padding mask expanded, row stride 0) build one row a
+ * slice (bmap_dims): every row and block read through its zero strides must match the brute
+ * force over the full mask, and the map's size must not grow with Nq.
  *
  * Run: ctest --test-dir build -R test_cpu_blockmap   (JFA_TEST_SEED=<n> to repeat)
  */
@@ -136,6 +139,74 @@ static int run_case(int64_t Nq, int64_t Nk, int bias) {
   return ok;
 }
 
+/* A mask whose Nq rows are one row (the row stride 0 of a key-padding mask), over S slices: the map built the way
+   mask_blockmap.cu builds it for such masks (bmap_dims(.., 1): one row a slice) and read the way the kernels read it
+   (mask_flags_at / mask_words_at: slice s, row i at s * word_slice + i * word_row, row tile rt at s * flag_slice
+   + rt * flag_rtile), against the brute force over the expanded mask. The non-broadcast strides of the same sizes
+   must be the dense layout's (row i of slice s at (s * Nq + i) * KW), which the kernels read before. */
+static int run_broadcast_case(int64_t Nq, int64_t Nk, int64_t S, int bias) {
+  const BmapDims d = bmap_dims(Nq, Nk, 1), full = bmap_dims(Nq, Nk, 0);
+  int ok = d.rows == 1 && d.rtiles == 1 && d.word_row == 0 && d.flag_rtile == 0 && d.word_slice == d.kw &&
+           d.flag_slice == d.kt && d.kt == bmap_tiles(Nk) && d.kw == bmap_words(Nk);
+  ok &= full.rows == Nq && full.rtiles == bmap_tiles(Nq) && full.word_row == full.kw &&
+        full.word_slice == Nq * full.kw && full.flag_rtile == full.kt && full.flag_slice == bmap_tiles(Nq) * full.kt;
+  ok &= bmap_dims(0, Nk, 1).rows == 0; /* no query: nothing built */
+  /* one row per slice, expanded to Nq rows for the brute force */
+  mask_t *ms = calloc((size_t)S, sizeof(mask_t));
+  uint64_t *bits = calloc((size_t)(S * d.word_slice), sizeof(uint64_t));
+  unsigned char *flags = calloc((size_t)(S * d.flag_slice), 1);
+  for (int64_t s = 0; s < S; ++s) {
+    mask_t row = {1, Nk, calloc((size_t)Nk, 1), calloc((size_t)Nk, 1)};
+    make_mask(&row, bias);
+    ms[s] = (mask_t){Nq, Nk, calloc((size_t)(Nq * Nk), 1), calloc((size_t)(Nq * Nk), 1)};
+    for (int64_t i = 0; i < Nq; ++i) {
+      memcpy(ms[s].vis + i * Nk, row.vis, (size_t)Nk);
+      memcpy(ms[s].need + i * Nk, row.need, (size_t)Nk);
+    }
+    /* the builder: rows pass over the one row, tiles pass over its one row tile */
+    for (int64_t kt = 0; kt < d.kt; ++kt) {
+      uint64_t vis = 0, need = 0;
+      for (int k = 0; k < 64 && kt * 64 + k < Nk; ++k) {
+        if (row.vis[kt * 64 + k]) vis |= (uint64_t)1 << k;
+        if (row.need[kt * 64 + k]) need |= (uint64_t)1 << k;
+      }
+      bits[s * d.word_slice + kt] = vis;
+      flags[s * d.flag_slice + kt] = (unsigned char)bmap_row_flags(vis, need);
+    }
+    free(row.vis), free(row.need);
+  }
+  static const int bms[] = {32, 64, 128}, bns[] = {16, 32, 64, 128};
+  for (int64_t s = 0; s < S; ++s)
+    for (int a = 0; a < 3; ++a)
+      for (int c = 0; c < 4; ++c) {
+        const int BM = bms[a], BN = bns[c];
+        for (int64_t r0 = 0; r0 < Nq; r0 += BM)
+          for (int64_t k0 = 0; k0 < Nk; k0 += BN) {
+            const int64_t r1 = min64(Nq, r0 + BM), k1 = min64(Nk, k0 + BN);
+            int f = 0;
+            for (int64_t rt = r0 / 64; rt <= (r1 - 1) / 64; ++rt)
+              for (int64_t kt = k0 / 64; kt <= (k1 - 1) / 64; ++kt)
+                f |= flags[s * d.flag_slice + rt * d.flag_rtile + kt];
+            const int bf = brute_flags(&ms[s], r0, r1, k0, k1);
+            if (bmap_empty(f)) ok &= bmap_empty(bf);
+            if (!bmap_empty(f) && !bmap_partial(f)) ok &= !bmap_empty(bf) && !bmap_partial(bf);
+            if (BN % 64 == 0) ok &= f == bf; /* the rows are one row: exact whatever BM */
+            if (!bias)
+              for (int64_t i = r0; i < r1; ++i)
+                for (int cc = 0; cc < BN && k0 + cc < Nk; ++cc)
+                  ok &= bmap_bit(bits + s * d.word_slice + i * d.word_row + k0 / 64, k0, cc, BN) ==
+                        (int)ms[s].vis[i * Nk + k0 + cc];
+          }
+      }
+  char name[112];
+  snprintf(name, sizeof name, "row-broadcast block map %s Nq=%lld Nk=%lld slices=%lld", bias ? "bias" : "bool",
+           (long long)Nq, (long long)Nk, (long long)S);
+  tu_expect(name, ok);
+  for (int64_t s = 0; s < S; ++s) free(ms[s].vis), free(ms[s].need);
+  free(ms), free(bits), free(flags);
+  return ok;
+}
+
 int main(void) {
   tu_init_seed("test_cpu_blockmap");
   tu_expect("valid bits", bmap_valid(1, 0) == 1u && bmap_valid(64, 0) == ~(uint64_t)0 && bmap_valid(64, 1) == 0 &&
@@ -147,5 +218,11 @@ int main(void) {
   static const int64_t sizes[][2] = {{1, 1}, {7, 129}, {63, 64}, {64, 65}, {130, 200}, {200, 130}, {257, 320}};
   for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; ++k)
     for (int bias = 0; bias < 2; ++bias) run_case(sizes[k][0], sizes[k][1], bias);
+  static const int64_t bsizes[][3] = {{1, 1, 1}, {7, 129, 2}, {130, 200, 3}, {257, 65, 2}, {1000, 320, 1}};
+  for (size_t k = 0; k < sizeof bsizes / sizeof bsizes[0]; ++k)
+    for (int bias = 0; bias < 2; ++bias) run_broadcast_case(bsizes[k][0], bsizes[k][1], bsizes[k][2], bias);
+  /* a key-padding mask at B = 8, N = 128K: one row a slice (16 KiB of words, not 16 GiB) */
+  const BmapDims big = bmap_dims((int64_t)1 << 17, (int64_t)1 << 17, 1);
+  tu_expect("row-broadcast map size at N = 128K", big.word_slice == 2048 && big.flag_slice == 2048);
   return tu_finish();
 }

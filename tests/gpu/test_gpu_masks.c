@@ -12,7 +12,8 @@
  * and not at D = 256, else sm80). Rows without a visible key must give exactly O = Od = mu = 0, lse = -inf
  * and dQ = 0; keys no query sees exactly dK = dV = 0. Accumulate mode is checked
  * through the backend calls (core/dispatch.c's, which split batches above 65535) over two key halves (as
- * test_gpu_modes does).
+ * test_gpu_modes does). Masks broadcast over their rows (a key-padding mask expanded: row stride 0, a block map of
+ * one row a slice) in every family, and the memory that map takes at N = 16384 (mem_case).
  *
  *   ctest -L gpu    or    ./test_gpu_masks [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -40,6 +41,8 @@ typedef struct {
   int dense, dense_b1, dense_h1;
   int accumulate; /* also run the accumulate-mode check */
   int aligned;    /* the dense mask's rows 16 elements apart at least (a multiple of 16), else Nk + 5 */
+  int row_bcast;  /* the dense mask's rows are one row, row stride 0 (a key-padding mask expanded over the queries,
+                     whose block map is one row a slice); 2: mem_case instead (the map's memory at N = 16384) */
 } mcase_t;
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -54,132 +57,151 @@ typedef struct {
 static const mcase_t cases[] = {
     /* dt bshd B Hq Hkv Nq Nk D mask qpos kpos wl wr seq_q seq_k dense b1 h1 acc */
     /* sliding windows */
-    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
-    {BF, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, 0, 0, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* w = 0: the diagonal */
-    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 1, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
-    {BF, 1, 1, 8, 2, 257, 257, 128, NONE, 0, 0, 64, 64, NULL, NULL, DN_NONE, 0, 0, 1, 0}, /* GQA, symmetric */
-    {BF, 0, 1, 2, 2, 200, 200, 64, TL, 0, 0, 1000, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* w > N */
-    {BF, 0, 1, 2, 1, 129, 300, 96, BR, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},   /* Nq != Nk */
-    {BF, 0, 1, 2, 2, 100, 200, 64, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* many rows empty */
-    {BF, 0, 1, 2, 2, 77, 300, 32, CPOS, 500, 300, 100, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
-    {BF, 0, 1, 2, 2, 200, 200, 64, NONE, 0, 0, UNB, 5, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* right side only */
-    {FH, 1, 2, 4, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
-    {F32, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
-    {BF, 0, 1, 2, 2, 100, 100, 60, TL, 0, 0, 7, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0}, /* unaligned: SIMT */
+    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {BF, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, 0, 0, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0}, /* w = 0: the diagonal */
+    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 1, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0},
+    {BF, 1, 1, 8, 2, 257, 257, 128, NONE, 0, 0, 64, 64, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0}, /* GQA, symmetric */
+    {BF, 0, 1, 2, 2, 200, 200, 64, TL, 0, 0, 1000, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0}, /* w > N */
+    {BF, 0, 1, 2, 1, 129, 300, 96, BR, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},   /* Nq != Nk */
+    {BF, 0, 1, 2, 2, 100, 200, 64, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0}, /* many rows empty */
+    {BF, 0, 1, 2, 2, 77, 300, 32, CPOS, 500, 300, 100, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 200, 200, 64, NONE, 0, 0, UNB, 5, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0}, /* right side only */
+    {FH, 1, 2, 4, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0},
+    {F32, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {BF, 0, 1, 2, 2, 100, 100, 60, TL, 0, 0, 7, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0}, /* unaligned: SIMT */
     /* packed sequences */
-    {BF, 1, 1, 2, 2, 0, 0, 64, NONE, 0, 0, UNB, UNB, "1,7,129", NULL, DN_NONE, 0, 0, 1, 0},
-    {BF, 1, 1, 4, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,0,129,64", NULL, DN_NONE, 0, 0, 1, 0},
-    {BF, 1, 1, 2, 2, 0, 0, 128, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1, 0}, /* Nq != Nk */
-    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 0, 0},   /* top-left */
-    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_NONE, 0, 0, 1, 0},      /* + window */
-    {BF, 1, 1, 2, 2, 0, 0, 64, BR, 0, 0, 1, 0, "33,0,129", "40,5,100", DN_NONE, 0, 0, 0, 0},
-    {FH, 1, 1, 2, 1, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129,4", NULL, DN_NONE, 0, 0, 0, 0},
-    {F32, 1, 1, 2, 2, 0, 0, 32, BR, 0, 0, 64, UNB, "1,7,129", "3,7,100", DN_NONE, 0, 0, 1, 0},
+    {BF, 1, 1, 2, 2, 0, 0, 64, NONE, 0, 0, UNB, UNB, "1,7,129", NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {BF, 1, 1, 4, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,0,129,64", NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {BF, 1, 1, 2, 2, 0, 0, 128, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1, 0, 0}, /* Nq != Nk */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 0, 0, 0},   /* top-left */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_NONE, 0, 0, 1, 0, 0},      /* + window */
+    {BF, 1, 1, 2, 2, 0, 0, 64, BR, 0, 0, 1, 0, "33,0,129", "40,5,100", DN_NONE, 0, 0, 0, 0, 0},
+    {FH, 1, 1, 2, 1, 0, 0, 64, TL, 0, 0, UNB, UNB, "1,7,129,4", NULL, DN_NONE, 0, 0, 0, 0, 0},
+    {F32, 1, 1, 2, 2, 0, 0, 32, BR, 0, 0, 64, UNB, "1,7,129", "3,7,100", DN_NONE, 0, 0, 1, 0, 0},
     /* dense masks */
-    {BF, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0},
-    {BF, 0, 2, 4, 2, 129, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1, 0, 0}, /* broadcast both */
-    {BF, 1, 2, 4, 1, 200, 129, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 1, 0},    /* + causal */
-    {BF, 0, 1, 2, 2, 129, 129, 128, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 1, 0, 0, 0},
-    {FH, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0, 0},
-    {F32, 0, 1, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 0},
-    {F32, 1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0},
+    {BF, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0, 0},
+    {BF, 0, 2, 4, 2, 129, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1, 0, 0, 0}, /* broadcast both */
+    {BF, 1, 2, 4, 1, 200, 129, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 1, 0, 0},    /* + causal */
+    {BF, 0, 1, 2, 2, 129, 129, 128, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 1, 0, 0, 0, 0},
+    {FH, 0, 1, 2, 2, 300, 300, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0, 0, 0},
+    {F32, 0, 1, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 0, 0},
+    {F32, 1, 2, 2, 1, 65, 100, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0, 0},
     /* float32 boolean masks on the sm90 float32 forward / JVP (fwd_f32.cuh DM; D = 128's JVP on sm80), the
        backward on sm80's float32 kernel with the mask's bits in shared memory: several key blocks, words split
        across blocks (BN 32 / 64 / 128), causal both ways with Nq != Nk, GQA, broadcast mask axes */
-    {F32, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0},
-    {F32, 1, 1, 4, 2, 200, 300, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0},
-    {F32, 0, 1, 2, 2, 300, 200, 32, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0},
-    {F32, 1, 2, 2, 1, 1000, 1000, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0},
+    {F32, 0, 2, 2, 2, 129, 129, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0, 0},
+    {F32, 1, 1, 4, 2, 200, 300, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0, 0},
+    {F32, 0, 1, 2, 2, 300, 200, 32, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0, 0},
+    {F32, 1, 2, 2, 1, 1000, 1000, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0, 0},
     /* combinations */
-    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0},       /* window + dense */
-    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,1", NULL, DN_F32, 1, 1, 1, 0},       /* seqs + window + bias */
-    {FH, 1, 1, 4, 2, 0, 0, 64, BR, 0, 0, UNB, 3, "1,7,129", "9,7,150", DN_BOOL, 1, 0, 0, 0}, /* seqs + dense */
+    {BF, 0, 1, 2, 2, 300, 300, 64, TL, 0, 0, 64, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0, 0},       /* window + dense */
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, 16, UNB, "7,129,1", NULL, DN_F32, 1, 1, 1, 0, 0},       /* seqs + window + bias */
+    {FH, 1, 1, 4, 2, 0, 0, 64, BR, 0, 0, UNB, 3, "1,7,129", "9,7,150", DN_BOOL, 1, 0, 0, 0, 0}, /* seqs + dense */
     /* head dims: 96, 160, 192, 256 and odd ones (D > 128: the JVP and backward in column slices; the
        accumulate-mode JVP there in two launches) */
-    {BF, 0, 1, 2, 2, 300, 300, 256, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},       /* window */
-    {FH, 1, 1, 4, 2, 0, 0, 192, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1, 0}, /* seqs, GQA */
-    {BF, 0, 2, 4, 2, 129, 200, 160, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0},     /* dense */
-    {FH, 0, 1, 2, 1, 200, 129, 200, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 0},        /* bias, D -> 256 */
-    {BF, 1, 1, 2, 2, 100, 200, 136, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0, 0},   /* D -> 160 */
-    {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 0, 0},         /* window + bias */
-    {BF, 1, 1, 2, 2, 0, 0, 80, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_BOOL, 0, 1, 1, 0},     /* D -> 96 */
-    {FH, 0, 1, 4, 2, 257, 257, 256, NONE, 0, 0, 64, 64, NULL, NULL, DN_BOOL, 0, 0, 0, 0},      /* window + dense */
+    {BF, 0, 1, 2, 2, 300, 300, 256, TL, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},       /* window */
+    {FH, 1, 1, 4, 2, 0, 0, 192, BR, 0, 0, UNB, UNB, "1,7,129", "5,3,200", DN_NONE, 0, 0, 1, 0, 0}, /* seqs, GQA */
+    {BF, 0, 2, 4, 2, 129, 200, 160, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0, 0},     /* dense */
+    {FH, 0, 1, 2, 1, 200, 129, 200, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 0, 0},        /* bias, D -> 256 */
+    {BF, 1, 1, 2, 2, 100, 200, 136, POS, 500, 300, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0},   /* D -> 160 */
+    {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 0, 0, 0},         /* window + bias */
+    {BF, 1, 1, 2, 2, 0, 0, 80, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_BOOL, 0, 1, 1, 0, 0},     /* D -> 96 */
+    {FH, 0, 1, 4, 2, 257, 257, 256, NONE, 0, 0, 64, 64, NULL, NULL, DN_BOOL, 0, 0, 0, 0, 0},      /* window + dense */
     /* bands (windows alone; the sm90 backward runs them on its unmasked kernel at D = 96 / 128) over several
        key blocks: blocks inside the band (no per-element test), blocks crossing either side, blocks outside */
-    {BF, 0, 1, 2, 2, 1000, 1000, 128, TL, 0, 0, 300, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
-    {FH, 1, 1, 4, 2, 700, 1000, 128, POS, 0, 300, 200, 50, NULL, NULL, DN_NONE, 0, 0, 1, 0}, /* two sides, GQA */
-    {BF, 0, 2, 2, 1, 513, 600, 96, BR, 0, 0, 130, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 1000, 1000, 128, TL, 0, 0, 300, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {FH, 1, 1, 4, 2, 700, 1000, 128, POS, 0, 300, 200, 50, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0}, /* two sides, GQA */
+    {BF, 0, 2, 2, 1, 513, 600, 96, BR, 0, 0, 130, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0},
     /* and on the forward / JVP's unmasked kernels (fwd.cuh sm90_fwd_band; test_gpu_masks_nofwdband: the MASKED ones):
        D = 64's three consumers (192 rows a CTA) and persistent JVP, D = 192 / 256's column splits; a window narrower
        than a block, rows past every key (positions), both sides */
-    {BF, 0, 1, 2, 2, 1000, 1000, 64, TL, 0, 0, 200, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
-    {FH, 1, 2, 4, 1, 600, 900, 64, POS, 700, 0, 40, 30, NULL, NULL, DN_NONE, 0, 0, 0, 0},
-    {BF, 0, 1, 2, 2, 700, 700, 192, NONE, 0, 0, 100, 250, NULL, NULL, DN_NONE, 0, 0, 1, 0},
-    {FH, 1, 1, 2, 2, 500, 800, 256, BR, 0, 0, 70, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 1000, 1000, 64, TL, 0, 0, 200, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {FH, 1, 2, 4, 1, 600, 900, 64, POS, 700, 0, 40, 30, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 700, 700, 192, NONE, 0, 0, 100, 250, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {FH, 1, 1, 2, 2, 500, 800, 256, BR, 0, 0, 70, UNB, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0},
     /* packed sequences whose boundaries are multiples of 128 (self-attention): bands too (common/mask.cuh
        mask_packed_aligned: the backward's, and the JVP's where its blocks divide them); the last one of any length */
-    {BF, 1, 1, 2, 2, 0, 0, 128, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0},
-    {FH, 1, 1, 4, 2, 0, 0, 96, NONE, 0, 0, UNB, UNB, "128,384,128", NULL, DN_NONE, 0, 0, 0, 0}, /* not causal, GQA */
-    {BF, 0, 1, 2, 1, 0, 0, 128, BR, 0, 0, 100, UNB, "512,256,200", NULL, DN_NONE, 0, 0, 1, 0},  /* + window */
+    {BF, 1, 1, 2, 2, 0, 0, 128, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {FH, 1, 1, 4, 2, 0, 0, 96, NONE, 0, 0, UNB, UNB, "128,384,128", NULL, DN_NONE, 0, 0, 0, 0, 0}, /* not causal, GQA */
+    {BF, 0, 1, 2, 1, 0, 0, 128, BR, 0, 0, 100, UNB, "512,256,200", NULL, DN_NONE, 0, 0, 1, 0, 0},  /* + window */
     /* and the JVP's column splits (blocks of 64 rows; 48 / 64 keys: D = 192 aligned to 192, 256 to 64) */
-    {FH, 0, 1, 2, 2, 0, 0, 192, TL, 0, 0, UNB, UNB, "384,768,100", NULL, DN_NONE, 0, 0, 0, 0},
-    {BF, 1, 1, 4, 2, 0, 0, 256, TL, 0, 0, 90, UNB, "256,64,300", NULL, DN_NONE, 0, 0, 1, 0},
+    {FH, 0, 1, 2, 2, 0, 0, 192, TL, 0, 0, UNB, UNB, "384,768,100", NULL, DN_NONE, 0, 0, 0, 0, 0},
+    {BF, 1, 1, 4, 2, 0, 0, 256, TL, 0, 0, 90, UNB, "256,64,300", NULL, DN_NONE, 0, 0, 1, 0, 0},
     /* additive masks with 16-byte aligned rows: the sm80 16-bit kernels copy their tiles into shared memory
        (common/mask.cuh mask_bias_tile_async) with the blocks' K / V (forward, JVP) or Q / dO (backward); key
        tails inside a 16-byte chunk (Nk = 257, 1007), several blocks, causal both ways, GQA, broadcast axes,
        float32 biases with 16-bit q, D = 256 (its backward's tiles leave no room: biases from global memory) */
-    {BF, 0, 1, 4, 2, 300, 257, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
-    {FH, 1, 2, 2, 1, 129, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 1, 1},
-    {BF, 1, 1, 2, 2, 1000, 1007, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1},
-    {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 1, 1},     /* + window */
-    {BF, 0, 1, 2, 1, 200, 129, 256, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
+    {BF, 0, 1, 4, 2, 300, 257, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1, 0},
+    {FH, 1, 2, 2, 1, 129, 200, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 1, 1, 0},
+    {BF, 1, 1, 2, 2, 1000, 1007, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1, 0},
+    {FH, 0, 1, 2, 2, 300, 300, 96, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 1, 1, 0},     /* + window */
+    {BF, 0, 1, 2, 1, 200, 129, 256, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1, 0},
     /* float32 (sm80's float32 kernels read the biases per element: the tiles did not pay there, bench/RESULTS.md) */
-    {F32, 0, 1, 2, 2, 300, 257, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 1},
-    {F32, 1, 2, 4, 2, 129, 200, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 0, 1},
-    {F32, 0, 1, 2, 1, 100, 300, 32, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 1, 0, 1, 1},
+    {F32, 0, 1, 2, 2, 300, 257, 64, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 1, 0},
+    {F32, 1, 2, 4, 2, 129, 200, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 1, 0, 1, 0},
+    {F32, 0, 1, 2, 1, 100, 300, 32, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 1, 0, 1, 1, 0},
     /* 16-bit biases of aligned rows on the sm90 backward (D = 64, 128; bwd.cuh's bias tiles): fp16 with GQA and a
        broadcast head axis; a window with causal over Nk > Nq and a broadcast batch axis (tiles the block map calls
        partial that the intervals leave empty for one consumer: released unread) */
-    {FH, 1, 2, 4, 2, 129, 300, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1},
-    {BF, 0, 2, 2, 2, 257, 1000, 128, BR, 0, 0, 200, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1},
+    {FH, 1, 2, 4, 2, 129, 300, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1, 0},
+    {BF, 0, 2, 2, 2, 257, 1000, 128, BR, 0, 0, 200, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1, 0},
     /* dense masks on the sm90 backward at D = 96, 192, 256 (the D = 96 slabs; the column split's one tile for both
        consumers): boolean with GQA / MQA, causal both ways, broadcast axes, a window; biases at D = 192 (D = 256's
        run on sm80: no room for the tile) */
-    {BF, 0, 1, 4, 2, 300, 257, 96, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0},
-    {FH, 1, 2, 2, 1, 129, 300, 192, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 1, 0},
-    {BF, 0, 1, 4, 2, 257, 200, 192, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1},
-    {FH, 1, 2, 2, 2, 200, 300, 192, BR, 0, 0, 100, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1},
-    {BF, 1, 1, 2, 2, 200, 200, 256, BR, 0, 0, 50, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0},
-    {BF, 0, 1, 2, 1, 129, 129, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
+    {BF, 0, 1, 4, 2, 300, 257, 96, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0, 0},
+    {FH, 1, 2, 2, 1, 129, 300, 192, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 1, 0, 0},
+    {BF, 0, 1, 4, 2, 257, 200, 192, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1, 0},
+    {FH, 1, 2, 2, 2, 200, 300, 192, BR, 0, 0, 100, UNB, NULL, NULL, DN_QT, 1, 0, 0, 1, 0},
+    {BF, 1, 1, 2, 2, 200, 200, 256, BR, 0, 0, 50, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0, 0},
+    {BF, 0, 1, 2, 1, 129, 129, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1, 0},
     /* packed sequences whose boundaries are multiples of 128 at D = 64: bands on the sm90 backward's unmasked kernel
        (128 query rows a stage, 128 keys a CTA) since the twenty-fifth session (test_gpu_masks_nobwdband: the MASKED
        one); GQA with a window, the last sequence of any length */
-    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0},
-    {FH, 0, 1, 4, 2, 0, 0, 64, BR, 0, 0, 100, UNB, "128,512,300", NULL, DN_NONE, 0, 0, 0, 0},
+    {BF, 1, 1, 2, 2, 0, 0, 64, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {FH, 0, 1, 4, 2, 0, 0, 64, BR, 0, 0, 100, UNB, "128,512,300", NULL, DN_NONE, 0, 0, 0, 0, 0},
     /* more batch entries than a grid axis holds (65535): core/dispatch.c runs the call in batch chunks, each with
        its entries' views of a per-batch dense mask (a broadcast one whole) */
-    {BF, 0, 66000, 2, 1, 5, 9, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0},
-    {FH, 1, 66000, 1, 1, 4, 6, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0, 0},
-    {BF, 0, 66000, 1, 1, 4, 6, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0},
+    {BF, 0, 66000, 2, 1, 5, 9, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0, 0},
+    {FH, 1, 66000, 1, 1, 4, 6, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0, 0, 0},
+    {BF, 0, 66000, 1, 1, 4, 6, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0, 0},
     /* coverage audit (appended: the indices above stay). 75: a float32 boolean mask at D = 64 (the sm90 float32
        forward / JVP DM and the sm90 float32 backward DM, the only float32 backward that reads a mask) with bottom-right
        causal, Nq > Nk (rows < 100 see no key), GQA 2:1 (Hkv > 1), BSHD; its TF32 pass below (tf32_pass) */
-    {F32, 1, 1, 4, 2, 300, 200, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0},
+    {F32, 1, 1, 4, 2, 300, 200, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0, 0},
     /* 76-78: causal sliding windows with GQA of Hkv > 1 (MQA's Hkv = 1 maps every head to kv head 0 and cannot show a
        wrong head map): D = 128 (the persistent MASKED forward, the JVP's band, the backward's band), D = 96 (BSHD,
        bottom-right, Nq < Nk), D = 192 (the JVP's column-split band, the MASKED column-split backward); accumulate too */
-    {BF, 0, 1, 8, 2, 512, 512, 128, TL, 0, 0, 200, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
-    {FH, 1, 1, 6, 2, 300, 500, 96, BR, 0, 0, 100, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
-    {BF, 0, 1, 4, 2, 400, 400, 192, TL, 0, 0, 150, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
+    {BF, 0, 1, 8, 2, 512, 512, 128, TL, 0, 0, 200, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {FH, 1, 1, 6, 2, 300, 500, 96, BR, 0, 0, 100, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {BF, 0, 1, 4, 2, 400, 400, 192, TL, 0, 0, 150, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
     /* 79, 80: 16-bit biases of aligned rows with GQA of Hkv > 1: D = 256 (the sm90 forward / JVP's bias tiles, the
        backward on sm80), D = 96 (all three on sm90), per (batch, head) and broadcast over heads */
-    {BF, 1, 1, 8, 2, 300, 257, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1},
-    {FH, 0, 1, 6, 2, 257, 300, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1},
+    {BF, 1, 1, 8, 2, 300, 257, 256, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 1, 1, 0},
+    {FH, 0, 1, 6, 2, 257, 300, 96, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1, 0},
     /* 81, 82: sm80's float32 MASKED instantiations that no case above reaches: D = 96 forward / JVP with a window
        (BSHD, GQA, bottom-right, Nq < Nk); D = 160 with a boolean mask (the forward at the D = 256 tiles, the JVP in two
        column slices at 160, the backward's two slices at 256), also in the TF32 pass */
-    {F32, 1, 1, 4, 2, 200, 300, 96, BR, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0},
-    {F32, 0, 1, 2, 1, 150, 150, 160, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0},
+    {F32, 1, 1, 4, 2, 200, 300, 96, BR, 0, 0, 64, UNB, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {F32, 0, 1, 2, 1, 150, 150, 160, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0, 0},
+    /* 83-93: masks broadcast over their rows (row stride 0: the drop-in's key-padding mask (B, 1, 1, S) expanded), whose
+       block map is one row a slice read at row strides 0 by every reader: the sm90 forward / JVP producer's words and
+       flags (D = 64, 128, 256), the sm90 backward's word transpose (rows l, l + 32) and flag walk (D = 64, 96, 192),
+       its bias tiles' flags (16-bit aligned biases), sm80's 16-bit forward / backward (D = 80), the float32 kernels
+       (sm90 DM forward / JVP / backward, sm80's mask words in shared memory), simt (D = 60); several row tiles, causal
+       both ways, windows, GQA, broadcast batch / head axes, per head with the last head fully masked, accumulate */
+    {BF, 0, 2, 4, 2, 300, 257, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0, 1},
+    {FH, 1, 1, 4, 2, 1000, 1000, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0, 1},
+    {BF, 0, 2, 2, 1, 257, 300, 96, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0, 1},
+    {FH, 1, 2, 2, 2, 200, 300, 192, TL, 0, 0, 100, UNB, NULL, NULL, DN_BOOL, 1, 0, 0, 0, 1},
+    {BF, 0, 1, 2, 2, 300, 300, 256, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 0, 0, 1},
+    {BF, 1, 2, 4, 2, 300, 257, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 1, 1, 1, 1},
+    {FH, 0, 1, 4, 2, 257, 300, 64, NONE, 0, 0, 64, 64, NULL, NULL, DN_QT, 0, 0, 1, 1, 1},
+    {BF, 0, 2, 2, 1, 300, 200, 80, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0, 1},
+    {F32, 1, 2, 4, 2, 300, 300, 64, BR, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0, 1},
+    {F32, 0, 1, 2, 2, 200, 257, 128, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 1, 1, 1},
+    {BF, 0, 1, 2, 2, 100, 130, 60, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 1, 1, 0, 0, 1},
+    /* 94: the map's memory: a key-padding mask at N = 16384 (mem_case) */
+    {BF, 0, 2, 2, 1, 16384, 16384, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 0, 0, 2},
 };
 
 typedef struct {
@@ -190,11 +212,12 @@ typedef struct {
 
 /* Random mask: ~25% masked entries, rows i % 13 == 5 fully masked, and the last head fully
    masked when the head axis is not broadcast. Device rows have stride Nk + 5 (strided), or Nk rounded up to a
-   multiple of 16 (c->aligned). */
+   multiple of 16 (c->aligned). c->row_bcast: every row is row 0 (random entries, the last 7 + 29 b keys of batch b
+   masked as padding, no row rule), the device rows one row at stride 0. */
 static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
   const int64_t mB = c->dense_b1 ? 1 : c->B, mH = c->dense_h1 ? 1 : c->Hq;
-  const int64_t ld = c->aligned ? (Nk + 15) / 16 * 16 : Nk + 5;
-  const size_t n = (size_t)(mB * mH * Nq * Nk), nd = (size_t)(mB * mH * Nq * ld);
+  const int64_t ld = c->aligned ? (Nk + 15) / 16 * 16 : Nk + 5, drows = c->row_bcast ? 1 : Nq;
+  const size_t n = (size_t)(mB * mH * Nq * Nk), nd = (size_t)(mB * mH * drows * ld);
   m->mdt = c->dense == DN_BOOL ? JFA_DTYPE_BOOL : c->dense == DN_F32 ? JFA_DTYPE_FLOAT32 : c->dt;
   double *val = malloc(n * sizeof(double)), *r = malloc(n * sizeof(double));
   tu_fill_normal(r, n, 1.0);
@@ -203,8 +226,10 @@ static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
     for (int64_t h = 0; h < mH; ++h)
       for (int64_t i = 0; i < Nq; ++i)
         for (int64_t j = 0; j < Nk; ++j, ++x) {
-          int masked = fabs(r[x]) > 1.15 || i % 13 == 5 || (!c->dense_h1 && mH > 1 && h == mH - 1);
-          val[x] = c->dense == DN_BOOL ? (masked ? 0.0 : 1.0) : (masked ? -INFINITY : tu_round(r[x] * 0.7, m->mdt));
+          const size_t xr = c->row_bcast ? (size_t)((b * mH + h) * Nq * Nk + j) : x; /* row 0's draw */
+          const int rowrule = c->row_bcast ? j >= Nk - (7 + 29 * b) % (Nk / 2 + 1) : i % 13 == 5;
+          int masked = fabs(r[xr]) > 1.15 || rowrule || (!c->dense_h1 && mH > 1 && h == mH - 1);
+          val[x] = c->dense == DN_BOOL ? (masked ? 0.0 : 1.0) : (masked ? -INFINITY : tu_round(r[xr] * 0.7, m->mdt));
         }
   /* host reference tensor */
   if (c->dense == DN_BOOL) {
@@ -222,14 +247,14 @@ static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
   const size_t es = jfa_dtype_size(m->mdt);
   void *stage = calloc(nd ? nd : 1, es);
   jfa_tensor_t st = jfa_tensor_bhsd(stage, m->mdt, JFA_DEVICE_CPU, mB, mH, Nq, Nk);
-  st.stride[2] = ld, st.stride[1] = Nq * ld, st.stride[0] = mH * Nq * ld;
+  st.stride[2] = c->row_bcast ? 0 : ld, st.stride[1] = drows * ld, st.stride[0] = mH * drows * ld;
   if (c->dense == DN_BOOL) {
     x = 0;
     for (int64_t b = 0; b < mB; ++b)
       for (int64_t h = 0; h < mH; ++h)
         for (int64_t i = 0; i < Nq; ++i)
           for (int64_t j = 0; j < Nk; ++j, ++x)
-            ((unsigned char *)stage)[b * st.stride[0] + h * st.stride[1] + i * ld + j] = val[x] != 0.0;
+            ((unsigned char *)stage)[b * st.stride[0] + h * st.stride[1] + i * st.stride[2] + j] = val[x] != 0.0;
   } else {
     tu_scatter(val, &st);
   }
@@ -302,8 +327,117 @@ static void tf32_pass(int ci, jfa_context_t *gpu, const jfa_attention_params_t *
   gt_ok(jfa_context_set_flags(gpu, 0), "set_flags");
 }
 
+/* Device memory in use (cudaMemGetInfo), in bytes, after a device synchronise. */
+static int64_t mem_used(void) {
+  size_t fr = 0, tot = 0;
+  if (cudaDeviceSynchronize() != cudaSuccess || cudaMemGetInfo(&fr, &tot) != cudaSuccess)
+    gt_ok(JFA_ERROR_CUDA, "cudaMemGetInfo");
+  return (int64_t)(tot - fr);
+}
+
+/* Case row_bcast == 2: a key-padding mask's block map is one row a slice. c's forward and JVP with a (B, 1, Nq, Nk)
+   boolean mask at row stride 0 (batch b pads its last 5000 (1 - b) keys; a random quarter masked) on a fresh context
+   must grow the device memory in use by less than 16 MiB, its workspace included (modules loaded by the same calls
+   on the test's context first): a map of every row takes B Nq Nk / 8 bytes of words and B Nq Nk / 64 of row flags
+   (72 MiB at B = 2, N = 16384). The same mask materialised (row stride Nk: a map of every row, the same flags and
+   words) must give bitwise the same outputs. */
+static void mem_case(int ci, jfa_context_t *gpu) {
+  const mcase_t *c = &cases[ci];
+  const int64_t B = c->B, H = c->Hq, Hkv = c->Hkv, N = c->Nq, Nk = c->Nk, D = c->D;
+  printf("case %d: the block map's memory: %s B=%lld H=%lld Hkv=%lld N=%lld Nk=%lld D=%lld, key-padding mask\n", ci,
+         c->dt == BF ? "bf16" : "fp16", (long long)B, (long long)H, (long long)Hkv, (long long)N, (long long)Nk,
+         (long long)D);
+  fflush(stdout);
+  unsigned char *row = malloc((size_t)(B * Nk));
+  double *r = malloc((size_t)(B * Nk) * sizeof(double));
+  tu_fill_normal(r, (size_t)(B * Nk), 1.0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < Nk; ++j) row[b * Nk + j] = !(fabs(r[b * Nk + j]) > 1.15 || (b == 0 && j >= Nk - 5000));
+  void *dbc = NULL, *dfull = NULL;
+  if (cudaMalloc(&dbc, (size_t)(B * Nk)) != cudaSuccess) gt_ok(JFA_ERROR_OUT_OF_MEMORY, "cudaMalloc(mask)");
+  cudaMemcpy(dbc, row, (size_t)(B * Nk), cudaMemcpyHostToDevice);
+  jfa_tensor_t mbc = jfa_tensor_bhsd(dbc, JFA_DTYPE_BOOL, JFA_DEVICE_CUDA, B, 1, N, Nk);
+  mbc.stride[2] = 0, mbc.stride[1] = Nk, mbc.stride[0] = Nk;
+  gbuf_t q = gb_new(c->dt, 0, B, H, N, D), k = gb_new(c->dt, 0, B, Hkv, Nk, D), v = gb_new(c->dt, 0, B, Hkv, Nk, D),
+         qd = gb_new(c->dt, 0, B, H, N, D), kd = gb_new(c->dt, 0, B, Hkv, Nk, D), vd = gb_new(c->dt, 0, B, Hkv, Nk, D);
+  gbuf_t o[2], lse[2], od[2], mu[2], fo[2], flse[2]; /* [0] broadcast, [1] materialised */
+  for (int e = 0; e < 2; ++e) {
+    o[e] = gb_new(c->dt, 0, B, H, N, D), od[e] = gb_new(c->dt, 0, B, H, N, D), fo[e] = gb_new(c->dt, 0, B, H, N, D);
+    lse[e] = gb_new(F32, 0, B, H, N, 1), mu[e] = gb_new(F32, 0, B, H, N, 1), flse[e] = gb_new(F32, 0, B, H, N, 1);
+  }
+  gbuf_t *ins[] = {&q, &k, &v, &qd, &kd, &vd};
+  for (int e = 0; e < 6; ++e) gb_random(ins[e], 1.0);
+  jfa_attention_params_t prm;
+  gt_params_masks(&prm, c->mask, 0, 0, c->wl, c->wr, 0, NULL, NULL);
+  prm.attn_mask = &mbc;
+  char nm[160];
+  /* the kernels' modules loaded (and this context's workspace grown) by the same calls on the test's context */
+  gt_ok(jfa_attention_forward(gpu, &prm, &q.t, &k.t, &v.t, &fo[0].t, &flse[0].t), "forward (warm-up)");
+  gt_ok(jfa_attention_forward_jvp(gpu, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o[0].t, &lse[0].t, &od[0].t,
+                                  &mu[0].t),
+        "forward_jvp (warm-up)");
+  jfa_context_t *fresh = NULL;
+  gt_ok(jfa_context_create(&fresh, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
+  gb_poison(&fo[0]), gb_poison(&flse[0]), gb_poison(&o[0]), gb_poison(&lse[0]), gb_poison(&od[0]), gb_poison(&mu[0]);
+  const int64_t used0 = mem_used();
+  gt_ok(jfa_attention_forward(fresh, &prm, &q.t, &k.t, &v.t, &fo[0].t, &flse[0].t), "forward (broadcast mask)");
+  const int64_t used1 = mem_used();
+  gt_ok(jfa_attention_forward_jvp(fresh, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o[0].t, &lse[0].t, &od[0].t,
+                                  &mu[0].t),
+        "forward_jvp (broadcast mask)");
+  const int64_t used2 = mem_used();
+  snprintf(nm, sizeof(nm), "case %d broadcast fwd", ci), gt_check_tensor_core(fresh, nm, 0);
+  jfa_context_destroy(fresh);
+  snprintf(nm, sizeof(nm), "case %d: a key-padding mask's forward grows device memory by %.1f MiB (< 16)", ci,
+           (double)(used1 - used0) / 1048576.0);
+  tu_expect(nm, used1 - used0 < ((int64_t)16 << 20));
+  snprintf(nm, sizeof(nm), "case %d: and its JVP by %.1f MiB more (< 16)", ci, (double)(used2 - used1) / 1048576.0);
+  tu_expect(nm, used2 - used1 < ((int64_t)16 << 20));
+
+  /* the same mask materialised: every row at stride Nk */
+  const size_t nfull = (size_t)(B * N * Nk);
+  unsigned char *hfull = malloc(nfull);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < N; ++i) memcpy(hfull + (size_t)((b * N + i) * Nk), row + b * Nk, (size_t)Nk);
+  if (cudaMalloc(&dfull, nfull) != cudaSuccess) gt_ok(JFA_ERROR_OUT_OF_MEMORY, "cudaMalloc(materialised mask)");
+  cudaMemcpy(dfull, hfull, nfull, cudaMemcpyHostToDevice);
+  free(hfull);
+  jfa_tensor_t mfull = jfa_tensor_bhsd(dfull, JFA_DTYPE_BOOL, JFA_DEVICE_CUDA, B, 1, N, Nk);
+  jfa_attention_params_t pf = prm;
+  pf.attn_mask = &mfull;
+  gb_poison(&fo[1]), gb_poison(&flse[1]), gb_poison(&o[1]), gb_poison(&lse[1]), gb_poison(&od[1]), gb_poison(&mu[1]);
+  gt_ok(jfa_attention_forward(gpu, &pf, &q.t, &k.t, &v.t, &fo[1].t, &flse[1].t), "forward (materialised mask)");
+  gt_ok(jfa_attention_forward_jvp(gpu, &pf, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o[1].t, &lse[1].t, &od[1].t,
+                                  &mu[1].t),
+        "forward_jvp (materialised mask)");
+  const char *names[] = {"fwd O", "fwd lse", "jvp O", "jvp lse", "jvp Od", "jvp mu"};
+  gbuf_t *pairs[][2] = {{&fo[0], &fo[1]}, {&flse[0], &flse[1]}, {&o[0], &o[1]},
+                        {&lse[0], &lse[1]}, {&od[0], &od[1]}, {&mu[0], &mu[1]}};
+  for (int e = 0; e < 6; ++e) {
+    gb_get(pairs[e][0]), gb_get(pairs[e][1]);
+    size_t diff = 0, nan = 0;
+    for (size_t x = 0; x < pairs[e][0]->n; ++x) {
+      const double a = pairs[e][0]->val[x], b = pairs[e][1]->val[x];
+      diff += memcmp(&a, &b, sizeof a) != 0;
+      nan += isnan(a);
+    }
+    snprintf(nm, sizeof(nm), "case %d %s: broadcast mask bitwise the materialised one's (%zu differ, %zu NaN)", ci,
+             names[e], diff, nan);
+    tu_expect(nm, diff == 0 && nan == 0);
+  }
+  for (int e = 0; e < 6; ++e) gb_free(ins[e]);
+  for (int e = 0; e < 2; ++e) gb_free(&o[e]), gb_free(&lse[e]), gb_free(&od[e]), gb_free(&mu[e]), gb_free(&fo[e]),
+                                  gb_free(&flse[e]);
+  cudaFree(dbc), cudaFree(dfull);
+  free(row), free(r);
+}
+
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const mcase_t *c = &cases[ci];
+  if (c->row_bcast == 2) {
+    mem_case(ci, gpu);
+    return;
+  }
   int64_t cq[65], ck[65];
   int ns = 0;
   int64_t Nq = c->Nq, Nk = c->Nk;

@@ -12,6 +12,11 @@
  * one with both is partial. The flags of a group of tiles are their OR, which keeps the rule.
  * A boolean mask is also bit-packed: one 64-bit word per (row, key tile), bit k = key
  * 64 kt + k visible (keys past Nk are 0); the rows' words are padded to an even count.
+ *
+ * A mask broadcast over its rows (row stride 0: a key-padding mask (B, 1, 1, Nk) expanded to
+ * (B, 1, Nq, Nk)) has one row's map a slice (bmap_dims): its words and its one row tile's
+ * flags serve every row and row tile, through strides of 0 between rows and row tiles. A
+ * slice's map is then Nk / 64 words, not Nq x Nk / 64 (16 GiB at B = 8, N = 128K).
  */
 #ifndef JFA_KERNELS_COMMON_BLOCKMAP_H_
 #define JFA_KERNELS_COMMON_BLOCKMAP_H_
@@ -54,6 +59,29 @@ BMAP_FN int bmap_word_flags(uint64_t word, uint64_t valid) {
 BMAP_FN int bmap_bit(const uint64_t *w, int64_t kb0, int c, int BN) {
   const int sh = (BN >= 64 ? 0 : (int)(kb0 & 63)) + c;
   return (int)((w[BN >= 64 ? c >> 6 : 0] >> (sh & 63)) & 1u);
+}
+
+/** The map's sizes and strides for one call (slices of the mask, Nq x Nk each; row_bcast: the mask's
+ *  rows are all one row, stride 0). Words and flags of slice s, row i / row tile rt, key tile kt lie at
+ *  s * word_slice + i * word_row + kt and s * flag_slice + rt * flag_rtile + kt. */
+typedef struct {
+  int64_t rows, rtiles;           /* rows and row tiles built a slice: Nq (1 broadcast), bmap_tiles(rows) */
+  int64_t kt, kw;                 /* key tiles, words a row */
+  int64_t word_slice, word_row;   /* words between slices, between rows (0 broadcast) */
+  int64_t flag_slice, flag_rtile; /* flags between slices, between row tiles (0 broadcast) */
+} BmapDims;
+
+BMAP_FN BmapDims bmap_dims(int64_t Nq, int64_t Nk, int row_bcast) {
+  BmapDims d;
+  d.rows = row_bcast ? (Nq > 0 ? 1 : 0) : Nq;
+  d.rtiles = bmap_tiles(d.rows);
+  d.kt = bmap_tiles(Nk);
+  d.kw = bmap_words(Nk);
+  d.word_slice = d.rows * d.kw;
+  d.word_row = row_bcast ? 0 : d.kw;
+  d.flag_slice = d.rtiles * d.kt;
+  d.flag_rtile = row_bcast ? 0 : d.kt;
+  return d;
 }
 
 /** Whether a tile (or group) with these flags is empty (no key visible to any row). */

@@ -28,11 +28,24 @@ struct MaskDev {
   int64_t wl, wr, q_pos0, k_pos0, Nq, Nk, nseq;
   const int64_t *cu_q, *cu_k;
   View dm; /* (b, h, i, j); stride 0 on broadcast axes */
-  const unsigned char *bm_flags; /* [slice][row tile][key tile] (bm_rt x bm_kt per slice) */
-  const uint64_t *bm_bits;       /* boolean masks: [slice][Nq][bm_kw] bit-packed rows, or NULL */
+  const unsigned char *bm_flags; /* [slice][row tile][key tile]: mask_flags_at */
+  const uint64_t *bm_bits;       /* boolean masks: [slice][row][bm_kw] bit-packed rows (mask_words_at), or NULL */
   int64_t bm_sb, bm_sh;          /* slice of (b, h): b * bm_sb + h * bm_sh */
-  int64_t bm_rt, bm_kt, bm_kw;
+  int64_t bm_kt, bm_kw;          /* key tiles, words a row */
+  /* strides (blockmap.h BmapDims): words a slice, a row; flags a slice, a row tile. A mask broadcast over its rows
+     has one row a slice, at strides 0 between rows and row tiles */
+  int64_t bm_ws, bm_rw, bm_fs, bm_ft;
 };
+
+/** The block map's flags of slice s, row tile rt, key tile 0 (index by key tile). */
+__host__ __device__ __forceinline__ const unsigned char *mask_flags_at(const MaskDev &m, int64_t s, int64_t rt) {
+  return m.bm_flags + s * m.bm_fs + rt * m.bm_ft;
+}
+
+/** A boolean mask's words of slice s, row i, key tile 0 (index by key tile; row i + r at r * bm_rw further). */
+__host__ __device__ __forceinline__ const uint64_t *mask_words_at(const MaskDev &m, int64_t s, int64_t i) {
+  return m.bm_bits + s * m.bm_ws + i * m.bm_rw;
+}
 
 /** The sequence s in [0, n) with cu[s] <= x < cu[s + 1] (needs cu[0] <= x < cu[n]; skips empty ones). softmax.cuh
  *  fwd_tile_keys runs the same search in 32 bits (the persistent JVP's producer warps have 24 registers). */
@@ -191,10 +204,12 @@ __device__ __forceinline__ int4 mask_warp_rows(const MaskDev &m, int row0, int n
 __device__ __forceinline__ int mask_map_flags(const MaskDev &m, int64_t b, int64_t h, int64_t r0, int64_t r1,
                                               int64_t k0, int64_t k1) {
   if (!m.dm_kind) return BMAP_VISIBLE;
-  const unsigned char *f = m.bm_flags + (b * m.bm_sb + h * m.bm_sh) * m.bm_rt * m.bm_kt;
+  const int64_t s = b * m.bm_sb + h * m.bm_sh;
   int fl = 0;
-  for (int64_t rt = r0 / BMAP_TILE; rt <= (r1 - 1) / BMAP_TILE; ++rt)
-    for (int64_t kt = k0 / BMAP_TILE; kt <= (k1 - 1) / BMAP_TILE; ++kt) fl |= f[rt * m.bm_kt + kt];
+  for (int64_t rt = r0 / BMAP_TILE; rt <= (r1 - 1) / BMAP_TILE; ++rt) {
+    const unsigned char *f = mask_flags_at(m, s, rt);
+    for (int64_t kt = k0 / BMAP_TILE; kt <= (k1 - 1) / BMAP_TILE; ++kt) fl |= f[kt];
+  }
   return fl;
 }
 
@@ -215,7 +230,7 @@ __device__ __forceinline__ int mask_next_block(const MaskDev &m, int64_t b, int6
 template <int NWD>
 __device__ __forceinline__ void mask_row_words(const MaskDev &m, int64_t b, int64_t h, int64_t i, int64_t kb0,
                                                uint64_t (&w)[NWD]) {
-  const uint64_t *row = m.bm_bits + ((b * m.bm_sb + h * m.bm_sh) * m.Nq + i) * m.bm_kw + (kb0 >> 6);
+  const uint64_t *row = mask_words_at(m, b * m.bm_sb + h * m.bm_sh, i) + (kb0 >> 6);
 #pragma unroll
   for (int k = 0; k < NWD; ++k) w[k] = i < m.Nq && (kb0 >> 6) + k < m.bm_kw ? row[k] : 0;
 }
@@ -247,12 +262,12 @@ __device__ __forceinline__ uint64_t interval_word(int rlo, int rhi, int k) {
 template <int BM, int NWB, int NTHREADS>
 __device__ __forceinline__ void mask_words_async(uint64_t *dst, const MaskDev &m, int64_t b, int64_t h, int64_t q0,
                                                  int64_t n0) {
-  const uint64_t *base = m.bm_bits + (b * m.bm_sb + h * m.bm_sh) * m.Nq * m.bm_kw + (n0 >> 6);
+  const uint64_t *base = mask_words_at(m, b * m.bm_sb + h * m.bm_sh, 0) + (n0 >> 6);
   for (int idx = threadIdx.x; idx < BM * NWB; idx += NTHREADS) {
     const int r = idx / NWB, w = idx % NWB;
     const int64_t i = q0 + r;
     const bool ok = i < m.Nq && (n0 >> 6) + w < m.bm_kw;
-    const uint64_t *src = ok ? base + i * m.bm_kw + w : m.bm_bits;
+    const uint64_t *src = ok ? base + i * m.bm_rw + w : m.bm_bits;
     const uint32_t sa = (uint32_t)__cvta_generic_to_shared(dst + idx);
     asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(sa), "l"(src), "r"(ok ? 8 : 0));
   }

@@ -3,8 +3,9 @@
  * one warp per (slice, row) reads the row's mask coalesced (boolean: 16 keys per lane; additive:
  * 16 bytes a lane where its rows allow, else 32 keys per ballot) and writes its bit-packed words
  * (boolean masks) and per-(row, key tile) flags; one thread per (slice, row tile, key tile) then
- * ORs the flags of the tile's rows. The kernels read the map through
- * mask_map_flags / mask_words (mask.cuh).
+ * ORs the flags of the tile's rows. A mask broadcast over its rows (row stride 0) has one row built
+ * a slice (blockmap.h bmap_dims). The kernels read the map through mask_flags_at / mask_words_at
+ * (mask.cuh: mask_map_flags, mask_row_words, mask_words_async and the sm90 kernels' producers).
  */
 #include "kernels/common/host.cuh"
 #include "kernels/common/mask.cuh"
@@ -25,17 +26,18 @@ __device__ __forceinline__ void bmap_elem(const MaskDev &m, int64_t Hm, int64_t 
   *need = !(x == 0.f);
 }
 
-/* The row of the map's row kernels (one warp per (slice, row)): warp wid, slice s, row i, the row's
-   key tiles KT and words KW, the lane; false past the last row. */
+/* The row of the map's row kernels (one warp per (slice, row built): rows a slice, Nq or 1 when the mask is
+   broadcast over its rows): warp wid, slice s, row i, the row's key tiles KT and words KW, the lane; false past the
+   last row. */
 struct BmapRow {
   int64_t wid, s, i, KT, KW;
   int lane;
 };
-__device__ __forceinline__ bool bmap_row_of(const MaskDev &m, int64_t nrows, BmapRow *r) {
+__device__ __forceinline__ bool bmap_row_of(const MaskDev &m, int64_t rows, int64_t nrows, BmapRow *r) {
   r->wid = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
   r->lane = threadIdx.x & 31;
   if (r->wid >= nrows) return false;
-  r->s = r->wid / m.Nq, r->i = r->wid % m.Nq;
+  r->s = r->wid / rows, r->i = r->wid % rows;
   r->KT = bmap_tiles(m.Nk), r->KW = bmap_words(m.Nk);
   return true;
 }
@@ -43,10 +45,10 @@ __device__ __forceinline__ bool bmap_row_of(const MaskDev &m, int64_t nrows, Bma
 /* One warp per (slice, row): row flags [slice][row][key tile] of an additive mask that bmap_rows_bias_kernel does
    not take (a key stride other than 1, rows not 16-byte aligned), an element a lane (boolean masks take
    bmap_rows_bool_kernel). */
-__global__ void bmap_rows_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uint64_t *bits,
+__global__ void bmap_rows_kernel(const MaskDev m, int64_t Hm, int64_t rows, int64_t nrows, uint64_t *bits,
                                  unsigned char *rflags) {
   BmapRow r;
-  if (!bmap_row_of(m, nrows, &r)) return;
+  if (!bmap_row_of(m, rows, nrows, &r)) return;
   const int64_t wid = r.wid, s = r.s, i = r.i, KT = r.KT, KW = r.KW;
   const int lane = r.lane;
   for (int64_t kt = 0; kt < KW; ++kt) {
@@ -75,10 +77,11 @@ __global__ void bmap_rows_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uin
    per-element offset took most of a bf16 (4, 16, 4096, 4096) bias call's forward on the H200 (seventeenth session:
    12.6 ms a forward whose kernel's arithmetic takes a few; the biases' 2 GB need 0.4 ms). */
 template <int ES>
-__global__ void bmap_rows_bias_kernel(const MaskDev m, int64_t Hm, int64_t nrows, unsigned char *rflags) {
+__global__ void bmap_rows_bias_kernel(const MaskDev m, int64_t Hm, int64_t rows, int64_t nrows,
+                                      unsigned char *rflags) {
   constexpr int PER = 16 / ES, LPT = BMAP_TILE / PER, TPS = 32 / LPT, U = 4; /* lanes a tile, tiles a step */
   BmapRow r;
-  if (!bmap_row_of(m, nrows, &r)) return;
+  if (!bmap_row_of(m, rows, nrows, &r)) return;
   const int64_t wid = r.wid, s = r.s, i = r.i, KT = r.KT;
   const int lane = r.lane;
   const unsigned char *row =
@@ -135,10 +138,10 @@ __device__ __forceinline__ uint32_t bytes4_nonzero(uint32_t x) {
    one-byte-per-lane kernel above moved 32 bytes per warp load and took 4.0 ms for a (4, 16, 4096, 4096)
    mask on the H200, 8 bytes per lane 0.8 ms (bench/RESULTS.md); 16 bytes per lane, two loads in flight:
    ninth session of 2026-12-02. */
-__global__ void bmap_rows_bool_kernel(const MaskDev m, int64_t Hm, int64_t nrows, uint64_t *bits,
+__global__ void bmap_rows_bool_kernel(const MaskDev m, int64_t Hm, int64_t rows, int64_t nrows, uint64_t *bits,
                                       unsigned char *rflags) {
   BmapRow r;
-  if (!bmap_row_of(m, nrows, &r)) return;
+  if (!bmap_row_of(m, rows, nrows, &r)) return;
   const int64_t wid = r.wid, s = r.s, i = r.i, KT = r.KT, KW = r.KW;
   const int lane = r.lane;
   const unsigned char *row = (const unsigned char *)m.dm.p + (s / Hm) * m.dm.sb + (s % Hm) * m.dm.sh + i * m.dm.ss;
@@ -174,7 +177,7 @@ __global__ void bmap_rows_bool_kernel(const MaskDev m, int64_t Hm, int64_t nrows
   }
 }
 
-/* One thread per (slice, row tile, key tile): the OR of the tile's row flags. */
+/* One thread per (slice, row tile, key tile): the OR of the tile's row flags (Nq: the rows built a slice). */
 __global__ void bmap_tiles_kernel(int64_t Nq, int64_t KT, int64_t RT, int64_t ntiles, const unsigned char *rflags,
                                   unsigned char *flags) {
   const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -184,6 +187,12 @@ __global__ void bmap_tiles_kernel(int64_t Nq, int64_t KT, int64_t RT, int64_t nt
   int f = 0;
   for (int64_t r = rt * BMAP_TILE; r < r1; ++r) f |= rflags[(s * Nq + r) * KT + kt];
   flags[t] = (unsigned char)f;
+}
+
+/* The map's sizes and strides for p's dense mask: one row a slice when its rows are one row (stride 0; a key-padding
+   mask expanded over the queries). */
+static BmapDims bmap_dims_of(const jfa_problem_t *p) {
+  return bmap_dims(p->Nq, p->Nk, p->dmask->stride[2] == 0);
 }
 
 /* The parts of the map in the workspace after the packed-sequence offsets (256-aligned):
@@ -197,13 +206,13 @@ static void bmap_layout(const jfa_problem_t *p, size_t *off_bits, size_t *off_fl
     return;
   }
   const int64_t ns = p->dmask->shape[0] * p->dmask->shape[1];
-  const int64_t KT = bmap_tiles(p->Nk), RT = bmap_tiles(p->Nq), KW = bmap_words(p->Nk);
+  const BmapDims d = bmap_dims_of(p);
   *off_bits = o;
-  if (p->dmask->dtype == JFA_DTYPE_BOOL) o += align_up((size_t)(ns * p->Nq * KW) * sizeof(uint64_t), 256);
+  if (p->dmask->dtype == JFA_DTYPE_BOOL) o += align_up((size_t)(ns * d.word_slice) * sizeof(uint64_t), 256);
   *off_flags = o;
-  o += align_up((size_t)(ns * RT * KT), 256);
+  o += align_up((size_t)(ns * d.flag_slice), 256);
   *off_rflags = o;
-  o += (size_t)(ns * p->Nq * KT);
+  o += (size_t)(ns * d.rows * d.kt);
   *end = o;
 }
 
@@ -218,29 +227,33 @@ jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *
   size_t ob, of, orf, end;
   bmap_layout(p, &ob, &of, &orf, &end);
   const int64_t Bm = p->dmask->shape[0], Hm = p->dmask->shape[1];
-  const int64_t KT = bmap_tiles(p->Nk), RT = bmap_tiles(p->Nq), KW = bmap_words(p->Nk);
+  const BmapDims d = bmap_dims_of(p);
   char *w = (char *)ws;
   uint64_t *bits = m->dm_kind == MASK_DENSE_BOOL ? (uint64_t *)(w + ob) : nullptr;
   unsigned char *flags = (unsigned char *)(w + of), *rflags = (unsigned char *)(w + orf);
-  const int64_t nrows = Bm * Hm * p->Nq, ntiles = Bm * Hm * RT * KT;
+  const int64_t nrows = Bm * Hm * d.rows, ntiles = Bm * Hm * d.rtiles * d.kt;
   const unsigned grid = (unsigned)((nrows * 32 + 255) / 256);
   if (m->dm_kind == MASK_DENSE_BOOL) {
-    bmap_rows_bool_kernel<<<grid, 256, 0, st>>>(*m, Hm, nrows, bits, rflags);
+    bmap_rows_bool_kernel<<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
   } else if (m->bias_vec) { /* unit key stride, 16-byte aligned rows (mask.cu) */
-    if (m->dm_kind == MASK_DENSE_F32) bmap_rows_bias_kernel<4><<<grid, 256, 0, st>>>(*m, Hm, nrows, rflags);
-    else bmap_rows_bias_kernel<2><<<grid, 256, 0, st>>>(*m, Hm, nrows, rflags);
+    if (m->dm_kind == MASK_DENSE_F32) bmap_rows_bias_kernel<4><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
+    else bmap_rows_bias_kernel<2><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
   } else {
-    bmap_rows_kernel<<<grid, 256, 0, st>>>(*m, Hm, nrows, bits, rflags);
+    bmap_rows_kernel<<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
   }
   JFA_LAUNCH_CHECK();
-  bmap_tiles_kernel<<<(unsigned)((ntiles + 255) / 256), 256, 0, st>>>(p->Nq, KT, RT, ntiles, rflags, flags);
+  bmap_tiles_kernel<<<(unsigned)((ntiles + 255) / 256), 256, 0, st>>>(d.rows, d.kt, d.rtiles, ntiles, rflags,
+                                                                       flags);
   JFA_LAUNCH_CHECK();
   m->bm_flags = flags;
   m->bm_bits = bits;
   m->bm_sb = Bm > 1 ? Hm : 0;
   m->bm_sh = Hm > 1 ? 1 : 0;
-  m->bm_rt = RT;
-  m->bm_kt = KT;
-  m->bm_kw = KW;
+  m->bm_kt = d.kt;
+  m->bm_kw = d.kw;
+  m->bm_ws = d.word_slice;
+  m->bm_rw = d.word_row;
+  m->bm_fs = d.flag_slice;
+  m->bm_ft = d.flag_rtile;
   return JFA_SUCCESS;
 }

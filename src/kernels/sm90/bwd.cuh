@@ -670,12 +670,12 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIS
             /* the flags, the words and their transpose into registers first (global memory and
                ballots: they overlap the consumers' work on the stage), then the stage's release */
             const int64_t slice = b * m.bm_sb + (hk * grp + hg) * m.bm_sh;
-            const int fl = kt < m.bm_kt ? (int)m.bm_flags[(slice * m.bm_rt + qb) * m.bm_kt + kt] : 0;
+            const int fl = kt < m.bm_kt ? (int)mask_flags_at(m, slice, qb)[kt] : 0;
             uint32_t c0l = 0, c0h = 0, c1l = 0, c1h = 0; /* lane l: the words of keys l, l + 32 */
             if (bmap_partial(fl)) {
               const int64_t i0 = qb * BM + lane, i1 = i0 + 32;
-              const uint64_t *rows = m.bm_bits + (slice * m.Nq + i0) * m.bm_kw + kt;
-              const uint64_t r0 = i0 < m.Nq ? rows[0] : 0, r1 = i1 < m.Nq ? rows[32 * m.bm_kw] : 0;
+              const uint64_t *rows = mask_words_at(m, slice, i0) + kt;
+              const uint64_t r0 = i0 < m.Nq ? rows[0] : 0, r1 = i1 < m.Nq ? rows[32 * m.bm_rw] : 0;
               const uint32_t r0l = (uint32_t)r0, r0h = (uint32_t)(r0 >> 32), r1l = (uint32_t)r1,
                              r1h = (uint32_t)(r1 >> 32);
 #pragma unroll 1
@@ -717,9 +717,9 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIS
         uint32_t ph = 0, nb = 0;
         for (int hg = 0; hg < (int)grp; ++hg) {
           const int hm = m.dm.sh ? (int)(hk * grp) + hg : 0;
-          const unsigned char *fmap = m.bm_flags + ((b * m.bm_sb + (hk * grp + hg) * m.bm_sh) * m.bm_rt) * m.bm_kt + kt;
+          const unsigned char *fmap = mask_flags_at(m, b * m.bm_sb + (hk * grp + hg) * m.bm_sh, 0) + kt;
           for (int qb = (int)qb_start; qb < (int)nqb; ++qb) {
-            const int fl = kt < m.bm_kt ? (int)fmap[(int64_t)qb * m.bm_kt] : 0;
+            const int fl = kt < m.bm_kt ? (int)fmap[(int64_t)qb * m.bm_ft] : 0;
             if (wait_in >= 0) mbar_wait(bar + 8 * (ST + st), ph ^ 1u); /* the consumers released it */
             else ++wait_in;
             if (bmap_partial(fl)) {

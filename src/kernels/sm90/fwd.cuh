@@ -577,10 +577,11 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
          kt0 < flim */
       const int frt = lane >> 1, fkt = lane & 1;
       const int flim = (frt < C::BM / BMAP_TILE && frt * BMAP_TILE < nrows && fkt < NW) ? (int)m.bm_kt - fkt : 0;
-      const unsigned char *fmap = m.bm_flags + (slice * m.bm_rt + m0 / BMAP_TILE + frt) * m.bm_kt + fkt;
-      /* this lane's copies: word lane % NW of rows lane / NW + i 32 / NW (rows < nrows) */
-      const int nlim = nrows - lane / NW, kstep = (32 / NW) * (int)m.bm_kw; /* words: < 2^25 */
-      const uint64_t *rows = m.bm_bits + (slice * m.Nq + m0 + lane / NW) * m.bm_kw + lane % NW;
+      const unsigned char *fmap = mask_flags_at(m, slice, m0 / BMAP_TILE + frt) + fkt;
+      /* this lane's copies: word lane % NW of rows lane / NW + i 32 / NW (rows < nrows; a mask broadcast over its
+         rows reads its one row's words for every row: bm_rw 0) */
+      const int nlim = nrows - lane / NW, kstep = (32 / NW) * (int)m.bm_rw; /* words: < 2^25 */
+      const uint64_t *rows = mask_words_at(m, slice, m0 + lane / NW) + lane % NW;
       int st = 0;
       uint32_t ph = 0; /* parity of the stages' current round */
       for (int i = 0, j = fwd_next_live(live_s, skip, 0, nblk); i < nlive;
