@@ -41,6 +41,11 @@
  *   jfa_bench --batch S L D        the same documents as a batch of S rows of L (causal)
  *   jfa_bench --dense N D          boolean mask (1, 1, N, N), half the keys of each row, B = 1
  *   jfa_bench --nomask N D         the unmasked run of the same shape
+ *   jfa_bench --keypad B N D       key-padding mask: (B, 1, N, N) boolean at row stride 0 (the binding's
+ *                                  (B, 1, 1, N) expanded; a block map of one row a slice), batch b keeping
+ *                                  its first N - (b + 1) N / (4 B) keys (mask keypad)
+ *   jfa_bench --keypad-full B N D  the same mask materialised (row stride N: a map of every row;
+ *                                  mask keypad-full)
  */
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -486,7 +491,8 @@ static void bench_bwd_jvp(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t
   teardown(&b);
 }
 
-/* Masked runs: kind 0 window (causal, window_left = W), 1 causal, 2 varlen, 3 batch, 4 dense, 5 none */
+/* Masked runs: kind 0 window (causal, window_left = W), 1 causal, 2 varlen, 3 batch, 4 dense, 5 none, 6 key padding
+   (row stride 0), 7 key padding materialised */
 static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64_t D, int64_t W, int64_t S, int iters) {
   bench_t b;
   memset(&b, 0, sizeof(b));
@@ -521,6 +527,20 @@ static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64
     CK(cudaMemcpy(md, mh, (size_t)(N * N), cudaMemcpyHostToDevice));
     mt = jfa_tensor_bhsd(md, JFA_DTYPE_BOOL, JFA_DEVICE_CUDA, 1, 1, N, N);
     prm.attn_mask = &mt;
+  } else if (kind == 6 || kind == 7) {
+    const int64_t rows = kind == 6 ? 1 : N;
+    mh = malloc((size_t)(B * rows * N));
+    for (int64_t e = 0; e < B; ++e) {
+      const int64_t keep = N - (e + 1) * N / (4 * B);
+      pairs += (double)N * keep;
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < N; ++j) mh[(e * rows + i) * N + j] = j < keep;
+    }
+    CK(cudaMalloc(&md, (size_t)(B * rows * N)));
+    CK(cudaMemcpy(md, mh, (size_t)(B * rows * N), cudaMemcpyHostToDevice));
+    mt = jfa_tensor_bhsd(md, JFA_DTYPE_BOOL, JFA_DEVICE_CUDA, B, 1, N, N);
+    if (kind == 6) mt.stride[2] = 0, mt.stride[1] = mt.stride[0] = N;
+    prm.attn_mask = &mt;
   } else {
     pairs = (double)B * N * N;
   }
@@ -534,7 +554,12 @@ static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64
     row_t r = {opn[op], family_name(path, prec), "bf16", b.B, b.H, N, D, "", ms, tflops, -1};
     if (kind == 0) snprintf(r.mask, sizeof r.mask, "window:%lld", (long long)W);
     else if (kind == 2) snprintf(r.mask, sizeof r.mask, "varlen:%lld", (long long)S);
-    else snprintf(r.mask, sizeof r.mask, "%s", kind == 4 ? "dense" : kind == 5 ? "none" : "causal");
+    else snprintf(r.mask, sizeof r.mask, "%s",
+                  kind == 4   ? "dense"
+                  : kind == 5 ? "none"
+                  : kind == 6 ? "keypad"
+                  : kind == 7 ? "keypad-full"
+                              : "causal");
     emit(&r);
   }
   free(cu), free(mh);
@@ -595,6 +620,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--batch") && more >= 3) bench_mask(ctx, 3, ARG(1), ARG(2), ARG(3), 0, 0, iters);
     else if (!strcmp(argv[i], "--dense") && more >= 2) bench_mask(ctx, 4, 1, ARG(1), ARG(2), 0, 0, iters);
     else if (!strcmp(argv[i], "--nomask") && more >= 2) bench_mask(ctx, 5, 1, ARG(1), ARG(2), 0, 0, iters);
+    else if (!strcmp(argv[i], "--keypad") && more >= 3) bench_mask(ctx, 6, ARG(1), ARG(2), ARG(3), 0, 0, iters);
+    else if (!strcmp(argv[i], "--keypad-full") && more >= 3)
+      bench_mask(ctx, 7, ARG(1), ARG(2), ARG(3), 0, 0, iters);
     else if (!strcmp(argv[i], "--bwd-jvp") && more >= 3) {
       jfa_dtype_t dt = sweep_dt;
       if (more >= 4) parse_dtype(argv[i + 4], &dt);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # run_s31a_h200.sh - the next session's first call (from the repository root; the thirtieth session's run_s30b, which
 # never ran, plus the thirty-first session's test_gpu_streams: a context's calls on two streams, beside a CUDA graph, and
-# two threads' simt kernels, after the workspace / shared-memory attribute changes of 749ed32): where the time of two lanes
+# two threads' simt kernels, after the workspace / shared-memory attribute changes of 749ed32; the thirty-second
+# session's row-broadcast block map: test_gpu_masks cases 83-94 in the subset, the keypad rates): where the time of two lanes
 # below their ceilings goes, by ncu (clocks left alone, one launch each, stall reasons per issued instruction):
 #   - the 16-bit forward at D = 128, N = 4096, with a random half boolean mask (1, 1, N, N) against unmasked (the
 #     dense lane's forward runs at ~half of the unmasked kernel's rate per pair computed), and the backward of both;
@@ -80,6 +81,8 @@ done 2>&1 | tee "$OUT/order.log"
 {
   $JFA_BENCH --dense 4096 128
   $JFA_BENCH --nomask 4096 128
+  # the thirty-second session's key-padding map (one row a slice) against the same mask materialised
+  $JFA_BENCH --keypad 4 4096 128 --keypad-full 4 4096 128 --keypad 2 16384 128
   $JFA_BENCH --case 4096 128 0 fp32 --case 4096 64 0 fp32
 } 2>&1 | grep -v "^#" | tee "$OUT/rates.log"
 STALL='regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio'
