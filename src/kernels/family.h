@@ -93,6 +93,13 @@ jfa_status_t sm80_bwd_run(const BwdCall &c);
 struct BwdArgs;
 jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a, bool zero_ws = true);
 jfa_status_t bwd_dq_finish(const BwdCall &c);
+/* The deterministic mode of the sm80 / sm90 backwards and backward-JVPs takes dQ (and dQd) from the simt family's dQ
+   kernels (grid y = Hq) after their own kernels wrote dK, dV: those rows decline calls the simt kernels could not
+   launch, so that such a call fails (or falls through) before anything is written. */
+static inline const char *det_dq_why_not(const jfa_problem_t *p, int deterministic) {
+  return deterministic && p->Hq > 65535 ? "deterministic with more than 65535 query heads (the simt dQ kernel's grid)"
+                                        : nullptr;
+}
 /* sm80/family_bwd_jvp.cu: the backward-JVP (bf16/fp16, D <= 128, aligned q/k/v and tangents). */
 const char *sm80_bwd_jvp_why_not(const BwdJvpCall &c);
 jfa_status_t sm80_bwd_jvp_run(const BwdJvpCall &c);

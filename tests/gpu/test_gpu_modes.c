@@ -2,8 +2,8 @@
  * test_gpu_modes.c - the CUDA backend's other modes against the float64 CPU
  * backend: accumulate mode of the forward/JVP and of the backward over two K/V
  * halves (== the whole), the public merge, the deterministic backward (bitwise
- * repeatable), a caller's stream, and refusals (D > 256, float64) that leave the
- * outputs untouched.
+ * repeatable), a caller's stream, and refusals (D > 256, float64, the deterministic backward and
+ * backward-JVP above 65535 query heads) that leave the outputs untouched.
  *
  *   ctest -L gpu    or    ./test_gpu_modes          (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -296,6 +296,49 @@ static void test_refusals(jfa_context_t *gpu) {
   gb_free(&q64), gb_free(&o64);
 }
 
+/* The deterministic backward and backward-JVP take dQ from the simt dQ kernels (grid y = Hq) after the sm80 / sm90
+   kernels wrote dK, dV: with 65536 query heads (one KV head) the call must be refused before anything is written
+   (it wrote dK, dV and then failed at the dQ launch); without the flag the same backward runs (the sm90 / sm80 rows
+   take Hq > 65535: their grids' y axis is Hkv). */
+static void test_det_heads(jfa_context_t *gpu) {
+  const int64_t B = 1, Hq = 65536, Hkv = 1, N = 1, D = 64;
+  const jfa_dtype_t dt = JFA_DTYPE_BFLOAT16;
+  gbuf_t q = gb_new(dt, 0, B, Hq, N, D), k = gb_new(dt, 0, B, Hkv, N, D), v = gb_new(dt, 0, B, Hkv, N, D),
+         qd = gb_new(dt, 0, B, Hq, N, D), kd = gb_new(dt, 0, B, Hkv, N, D), vd = gb_new(dt, 0, B, Hkv, N, D),
+         dout = gb_new(dt, 0, B, Hq, N, D), o = gb_new(dt, 0, B, Hq, N, D), od = gb_new(dt, 0, B, Hq, N, D),
+         lse = gb_new(JFA_DTYPE_FLOAT32, 0, B, Hq, N, 1), mu = gb_new(JFA_DTYPE_FLOAT32, 0, B, Hq, N, 1);
+  gbuf_t g[6] = {gb_new(dt, 0, B, Hq, N, D), gb_new(dt, 0, B, Hkv, N, D), gb_new(dt, 0, B, Hkv, N, D),
+                 gb_new(dt, 0, B, Hq, N, D), gb_new(dt, 0, B, Hkv, N, D), gb_new(dt, 0, B, Hkv, N, D)};
+  /* o, lse, od, mu drawn, not computed (a forward with 65536 heads is not this test's subject; the values only have
+     to be finite): the backward below is checked for running, not for its values */
+  gbuf_t *ins[] = {&q, &k, &v, &qd, &kd, &vd, &dout, &o, &od, &lse, &mu};
+  for (int i = 0; i < 11; ++i) gb_random(ins[i], 1.0);
+  gt_ok(jfa_context_set_flags(gpu, JFA_FLAG_DETERMINISTIC), "set_flags");
+  for (int i = 0; i < 6; ++i) gb_poison(&g[i]);
+  jfa_status_t s = jfa_attention_backward(gpu, NULL, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &g[0].t, &g[1].t,
+                                          &g[2].t);
+  printf("  deterministic backward, 65536 heads: status %d: %s\n", (int)s, s ? jfa_get_last_error() : "");
+  tu_expect("deterministic backward with 65536 query heads refused (JFA_ERROR_UNSUPPORTED)",
+            s == JFA_ERROR_UNSUPPORTED);
+  s = jfa_attention_backward_jvp(gpu, NULL, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t, &mu.t, &dout.t,
+                                 &dout.t, &g[3].t, &g[4].t, &g[5].t, &g[0].t, &g[1].t, &g[2].t);
+  printf("  deterministic backward-JVP, 65536 heads: status %d: %s\n", (int)s, s ? jfa_get_last_error() : "");
+  tu_expect("deterministic backward-JVP with 65536 query heads refused (JFA_ERROR_UNSUPPORTED)",
+            s == JFA_ERROR_UNSUPPORTED);
+  size_t untouched = 0, n = 0;
+  for (int i = 0; i < 6; ++i) gb_get(&g[i]), untouched += tu_count_nan(g[i].val, g[i].n), n += g[i].n;
+  tu_expect("refused deterministic calls: every output untouched", untouched == n);
+  gt_ok(jfa_context_set_flags(gpu, 0), "set_flags");
+  gt_ok(jfa_attention_backward(gpu, NULL, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &g[0].t, &g[1].t, &g[2].t),
+        "backward (65536 heads, not deterministic)");
+  size_t nan = 0;
+  for (int i = 0; i < 3; ++i) gb_get(&g[i]), nan += tu_count_nan(g[i].val, g[i].n);
+  tu_expect("the same backward without the flag runs (no NaN)", nan == 0);
+  gbuf_t *all[] = {&q, &k, &v, &qd, &kd, &vd, &dout, &o, &od, &lse, &mu};
+  for (int i = 0; i < 11; ++i) gb_free(all[i]);
+  for (int i = 0; i < 6; ++i) gb_free(&g[i]);
+}
+
 int main(void) {
   gt_require_gpu();
   tu_init_seed("test_gpu_modes");
@@ -334,6 +377,7 @@ int main(void) {
   }
   test_stream(gpu);
   test_refusals(gpu);
+  test_det_heads(gpu);
   jfa_context_destroy(gpu);
   jfa_context_destroy(g_cpu);
   return tu_finish();

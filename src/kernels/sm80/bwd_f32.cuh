@@ -562,12 +562,28 @@ static inline size_t f32_device_smem_optin() {
   return (size_t)v;
 }
 
-/* One mask class's tiles: 3xTF32 with the row's SPLIT S where the device has the shared memory,
-   else with S - 1, ..., 0 (an A100's 163 KiB takes none of them); TF32 without. */
+/* Whether kernel k's code on this device was compiled for compute capability 9.0 or later: the SPLIT bodies (left out,
+   __trap() in their place, below 9.0; bwd_f32_kernel). A build whose sm80 objects carry only compute_8x code (e.g.
+   CMAKE_CUDA_ARCHITECTURES=80) has the driver compile that PTX on an H100 / H200, whose shared memory would otherwise
+   choose a SPLIT that traps and leaves the context unusable. The query fails only where the launch would. */
+template <typename K>
+static bool f32_split_compiled(K k) {
+  cudaFuncAttributes fa;
+  if (cudaFuncGetAttributes(&fa, (const void *)k) != cudaSuccess) {
+    (void)cudaGetLastError(); /* not sticky: the non-SPLIT launch reports what it meets */
+    return false;
+  }
+  return fa.ptxVersion >= 90;
+}
+
+/* One mask class's tiles: 3xTF32 with the row's SPLIT S where the device has the shared memory (and the kernel's code
+   has its SPLIT body: f32_split_compiled), else with S - 1, ..., 0 (an A100's 163 KiB takes none of them); TF32
+   without. */
 template <int D, int NW, int BM, bool PRECISE, bool MASKED, int S, int NS>
 static jfa_status_t launch_bwd_f32_s(const BwdArgs &a, cudaStream_t st) {
   if constexpr (PRECISE && S > 0) {
-    if (BwdF32<D, NW, BM, S, NS>::smem_bytes(MASKED) <= f32_device_smem_optin())
+    if (BwdF32<D, NW, BM, S, NS>::smem_bytes(MASKED) <= f32_device_smem_optin() &&
+        f32_split_compiled(bwd_f32_kernel<D, NW, BM, true, MASKED, S, NS>))
       return launch_bwd_f32_m<D, NW, BM, true, MASKED, S, NS>(a, st);
     return launch_bwd_f32_s<D, NW, BM, PRECISE, MASKED, S - 1, NS>(a, st);
   } else {

@@ -173,6 +173,7 @@ const char *sm80_bwd_why_not(const BwdCall &c) {
   const int Dk = call_head_dim(OP_BWD, c.q, p->D);
   if (Dk == 0) return "head dim above 256";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (const char *no = det_dq_why_not(p, c.deterministic)) return no;
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
     /* The D = 256 two-slice float32 backward (bwd_f32.cuh; 128 < D <= 256): on unless
        JFA_SM80_F32_BWD256=0 (read per call, as JFA_SM90_BWD_JVP), which leaves D > 128 to simt

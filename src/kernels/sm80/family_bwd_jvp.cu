@@ -14,6 +14,7 @@ const char *sm80_bwd_jvp_why_not(const BwdJvpCall &c) {
   const int Dk = sm80_head_dim(p->D);
   if (Dk == 0 || Dk > 128) return "head dim above 128";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  if (const char *no = det_dq_why_not(p, c.deterministic)) return no;
   if (!sm80_tensor_ok(c.q) || !sm80_tensor_ok(c.k) || !sm80_tensor_ok(c.v) || !sm80_tensor_ok(c.dout))
     return "q, k, v, dout: not 16-bit with aligned rows and strides";
   if (!sm80_tensor_ok(c.qd) || !sm80_tensor_ok(c.kd) || !sm80_tensor_ok(c.vd) || !sm80_tensor_ok(c.doutd))

@@ -246,6 +246,7 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
   const jfa_problem_t *p = c.p;
   if (!c.cs->sm90_bwd) return "the sm90 backward is off (JFA_SM90_BWD=0 when the context was created)";
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
+  if (const char *no = det_dq_why_not(p, c.deterministic)) return no;
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
 #ifdef JFA_SM90_F32
     return bwd_f32_why_not(c);
@@ -368,6 +369,7 @@ const char *sm90_bwd_jvp_why_not(const BwdJvpCall &c) {
   if (!sm90_bwd_jvp_on()) return "the sm90 backward-JVP is off (JFA_SM90_BWD_JVP; tiles.h kSm90BwdJvp)";
   if (!c.cs->sm90a_ok) return "not a compute capability 9.0 device with the sm_90a kernels";
   if (c.q->dtype != JFA_DTYPE_BFLOAT16 && c.q->dtype != JFA_DTYPE_FLOAT16) return "not bf16 / fp16";
+  if (const char *no = det_dq_why_not(p, c.deterministic)) return no;
   if (!sm90_has_tile(OP_BWD_JVP, (int)c.q->dtype, (int)p->D, 0)) return "head dim not 64 or 128 (sm90/tiles.h)";
   if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (p->Nq == 0 || p->Nk == 0) return "Nq or Nk = 0 (no TMA map of an empty tensor)";
