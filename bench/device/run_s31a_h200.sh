@@ -103,3 +103,14 @@ prof nomask_bwd bwd_sm90a --nomask 4096 128
 prof f32_fwd128 fwd_f32_sm90a --case 4096 128 0 fp32
 prof f32_fwd64 fwd_f32_sm90a --case 4096 64 0 fp32
 echo "t=$(( $(date +%s) - T0 ))"
+# the thirty-second session's F2 (launch audit): a build whose sm80 objects carry only compute_80 PTX (JIT-compiled on
+# the H200) must not choose the float32 backward's SPLIT tiles, whose compute_8x body is a __trap() (a sticky launch
+# failure before 3c7cb7d); the sm90 family off so that every float32 backward reaches sm80
+{
+  cmake -S . -B build-s32-arch80 -G Ninja -DCMAKE_CUDA_ARCHITECTURES=80 -DJFA_HEAD_DIMS="64;128" -DJFA_ENABLE_SM90A=OFF \
+    ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} > /dev/null &&
+    timeout $(left 150) cmake --build build-s32-arch80 -j16 --target test_gpu_f32_backward > /dev/null &&
+    LIMIT=$(left 120) jfa_run build-s32-arch80/tests/gpu/test_gpu_f32_backward
+} > "$OUT/arch80.log" 2>&1
+grep -E "FAIL|passed|rc=|trap|illegal" "$OUT/arch80.log" | head -12
+echo "t=$(( $(date +%s) - T0 ))"
