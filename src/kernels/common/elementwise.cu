@@ -154,15 +154,16 @@ extern "C" jfa_status_t jfa_cuda_attention_merge(jfa_context_t *ctx, const jfa_t
   int64_t rows = B * H * N;
   if (rows == 0) return JFA_SUCCESS;
   int threads = 256;
-  int64_t blocks = (rows + 7) / 8;
+  unsigned blocks = 0;
+  JFA_CHECK(grid_1d((rows + 7) / 8, "merge", &blocks));
   const bool stats_f32 = lse_part->dtype == JFA_DTYPE_FLOAT32;
   JFA_DISPATCH(o_part->dtype, Tp, {
     if (stats_f32)
-      merge_kernel<Tp, float><<<(unsigned)blocks, threads, 0, ctx_stream(ctx)>>>(
+      merge_kernel<Tp, float><<<blocks, threads, 0, ctx_stream(ctx)>>>(
           make_view(o_acc), make_view(lse_acc), make_view(od_acc), make_view(mu_acc), make_view(o_part),
           make_view(lse_part), make_view(od_part), make_view(mu_part), H, N, D, rows, jvp);
     else
-      merge_kernel<Tp, Tp><<<(unsigned)blocks, threads, 0, ctx_stream(ctx)>>>(
+      merge_kernel<Tp, Tp><<<blocks, threads, 0, ctx_stream(ctx)>>>(
           make_view(o_acc), make_view(lse_acc), make_view(od_acc), make_view(mu_acc), make_view(o_part),
           make_view(lse_part), make_view(od_part), make_view(mu_part), H, N, D, rows, jvp);
   });
@@ -270,16 +271,18 @@ static bool ew_old_f32(const jfa_tensor_t *t) {
 }
 
 template <typename T>
-static void launch_delta_vec(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *o, const jfa_tensor_t *dout,
-                             View delta, int64_t rows) {
+static jfa_status_t launch_delta_vec(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *o,
+                                     const jfa_tensor_t *dout, View delta, int64_t rows) {
   const int lanes = row_lanes(p->D, Vec16<T>::E);
   const int64_t rows_per_block = 8 * (32 / lanes);
-  const unsigned grid = (unsigned)((rows + rows_per_block - 1) / rows_per_block);
+  unsigned grid = 0;
+  JFA_CHECK(grid_1d((rows + rows_per_block - 1) / rows_per_block, "delta", &grid));
   const Shape4 s = shape_of(o);
   if (rows < ((int64_t)1 << 32))
     delta_vec_kernel<T, true><<<grid, 256, 0, st>>>(make_view(o), make_view(dout), delta, s, rows, lanes);
   else
     delta_vec_kernel<T, false><<<grid, 256, 0, st>>>(make_view(o), make_view(dout), delta, s, rows, lanes);
+  return JFA_SUCCESS;
 }
 
 jfa_status_t launch_delta(cudaStream_t st, const jfa_problem_t *p, const jfa_tensor_t *o, const jfa_tensor_t *dout,
@@ -288,14 +291,16 @@ jfa_status_t launch_delta(cudaStream_t st, const jfa_problem_t *p, const jfa_ten
   if (rows == 0) return JFA_SUCCESS;
   if (o->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "float64 tensors are not supported on CUDA");
   if (o->dtype == dout->dtype && vec16_ok(o) && vec16_ok(dout) && !ew_old_f32(o)) {
-    if (o->dtype == JFA_DTYPE_BFLOAT16) launch_delta_vec<__nv_bfloat16>(st, p, o, dout, delta, rows);
-    else if (o->dtype == JFA_DTYPE_FLOAT16) launch_delta_vec<__half>(st, p, o, dout, delta, rows);
-    else launch_delta_vec<float>(st, p, o, dout, delta, rows);
+    if (o->dtype == JFA_DTYPE_BFLOAT16) JFA_CHECK(launch_delta_vec<__nv_bfloat16>(st, p, o, dout, delta, rows));
+    else if (o->dtype == JFA_DTYPE_FLOAT16) JFA_CHECK(launch_delta_vec<__half>(st, p, o, dout, delta, rows));
+    else JFA_CHECK(launch_delta_vec<float>(st, p, o, dout, delta, rows));
     JFA_LAUNCH_CHECK();
     return JFA_SUCCESS;
   }
+  unsigned grid = 0;
+  JFA_CHECK(grid_1d((rows + 7) / 8, "delta", &grid));
   JFA_DISPATCH(o->dtype, T,
-               (delta_kernel<T><<<(unsigned)((rows + 7) / 8), 256, 0, st>>>(make_view(o), make_view(dout), delta,
+               (delta_kernel<T><<<grid, 256, 0, st>>>(make_view(o), make_view(dout), delta,
                                                                           p->Hq, p->Nq, p->D, rows)));
   JFA_LAUNCH_CHECK();
   return JFA_SUCCESS;

@@ -103,6 +103,16 @@ struct WorkspaceUse {
 /** Checks the last launch. */
 #define JFA_LAUNCH_CHECK() JFA_CUDA_CHECK(cudaGetLastError())
 
+/* The x extent of a 1-D grid of `blocks` blocks (kernels without a grid-stride loop, one block per few rows): refused
+   from 2^31 blocks (the limit), where a cast to unsigned would, from 2^32, launch a smaller grid that covers only part
+   of the rows. No tensor a GPU holds comes near (2^34 rows and more). */
+static inline jfa_status_t grid_1d(int64_t blocks, const char *what, unsigned *x) {
+  if (blocks >= ((int64_t)1 << 31))
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "%s: %lld blocks in a 1-D grid (2^31 - 1 at most)", what, (long long)blocks);
+  *x = (unsigned)(blocks > 0 ? blocks : 1);
+  return JFA_SUCCESS;
+}
+
 static inline size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
 /** What every CUDA entry point refuses: float64 inputs, head dims past 256. */

@@ -232,7 +232,9 @@ jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *
   uint64_t *bits = m->dm_kind == MASK_DENSE_BOOL ? (uint64_t *)(w + ob) : nullptr;
   unsigned char *flags = (unsigned char *)(w + of), *rflags = (unsigned char *)(w + orf);
   const int64_t nrows = Bm * Hm * d.rows, ntiles = Bm * Hm * d.rtiles * d.kt;
-  const unsigned grid = (unsigned)((nrows * 32 + 255) / 256);
+  unsigned grid = 0, tgrid = 0;
+  JFA_CHECK(grid_1d((nrows * 32 + 255) / 256, "the block map's rows", &grid));
+  JFA_CHECK(grid_1d((ntiles + 255) / 256, "the block map's tiles", &tgrid));
   if (m->dm_kind == MASK_DENSE_BOOL) {
     bmap_rows_bool_kernel<<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
   } else if (m->bias_vec) { /* unit key stride, 16-byte aligned rows (mask.cu) */
@@ -242,8 +244,7 @@ jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *
     bmap_rows_kernel<<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
   }
   JFA_LAUNCH_CHECK();
-  bmap_tiles_kernel<<<(unsigned)((ntiles + 255) / 256), 256, 0, st>>>(d.rows, d.kt, d.rtiles, ntiles, rflags,
-                                                                       flags);
+  bmap_tiles_kernel<<<tgrid, 256, 0, st>>>(d.rows, d.kt, d.rtiles, ntiles, rflags, flags);
   JFA_LAUNCH_CHECK();
   m->bm_flags = flags;
   m->bm_bits = bits;

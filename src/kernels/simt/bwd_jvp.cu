@@ -273,7 +273,9 @@ extern "C" jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const j
   DeviceGuard g(ctx->device_index);
   const int64_t rows = p->B * p->Hq * p->Nq;
   if (rows == 0) return JFA_SUCCESS;
-  const dim3 grid((unsigned)((rows + SIMT_WARPS - 1) / SIMT_WARPS));
+  unsigned gx = 0;
+  JFA_CHECK(grid_1d((rows + SIMT_WARPS - 1) / SIMT_WARPS, "backward-JVP delta", &gx));
+  const dim3 grid(gx);
   SIMT_DISPATCH(o->dtype, T, {
     bj_delta_kernel<T><<<grid, 256, 0, ctx_stream(ctx)>>>(*p, make_view(o), make_view(od), make_view(dout),
                                                           make_view(doutd), make_view(delta), make_view(deltad));
