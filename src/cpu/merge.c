@@ -17,8 +17,15 @@ void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, d
     if (jvp) *mu = 0.0;
     return;
   }
-  double l = m + log(exp(la - m) + exp(lp - m));
-  double wa = exp(la - l), wp = exp(lp - l);
+  /* the weights from the exponents against the larger lse (one of them exactly 1), not exp(lse_x - l): l carries
+     the rounding of its magnitude (ulp(l), 2e-13 at |l| ~ 2000), which exp(la - l) would pass to the dominant
+     side's weight whole, while ea / (ea + ep) is within an ulp of it (as the CUDA merges: kernels/common/
+     elementwise.cu, softmax.cuh). The ring merges every block this way: with exp(la - l) its O was 1e-14 off at
+     |lse| ~ 2000 and its gradients 1e-11 .. 1e-7 (Delta = rowsum(dO O) cancels in near one-hot rows;
+     tests/ring/test_ring_large_logits.c) */
+  const double ea = exp(la - m), ep = exp(lp - m), sum = ea + ep;
+  double l = m + log(sum);
+  double wa = ea / sum, wp = ep / sum;
   /* an empty partial (lse = -inf) adds nothing; any other is weighed, its weight 0 where it underflows (0 * NaN
      is NaN: a NaN in a partial far below the other is not dropped, as the math and the single call); a NaN
      weight propagates */
