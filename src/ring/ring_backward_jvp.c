@@ -193,7 +193,11 @@ jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, cons
     local = jfa_set_error(JFA_ERROR_INVALID_ARGUMENT, __FILE__, __LINE__,
                           "dq, dk, dv: give all three or none (the ring carries them together)");
   if (local == JFA_SUCCESS) local = check_backward_jvp(ring, in, out);
-  JFA_CHECK(jfa_ring_agree(ring, local, "jfa_ring_backward_jvp"));
+  /* whether dq, dk, dv are wanted is part of the call that must agree: the dK/dV accumulators travel through
+     every rank, and a rank without them adds nothing to them, so one rank's NULLs would silently leave its
+     queries' share out of the other ranks' dk, dv */
+  JFA_CHECK(jfa_ring_agree(ring, local, dq ? "jfa_ring_backward_jvp (with dq, dk, dv)"
+                                           : "jfa_ring_backward_jvp (without dq, dk, dv)"));
   int prev;
   jfa_ring_prof_t pf;
   if (ring->direct) { /* one rank: the single-device call into the caller's outputs */

@@ -231,6 +231,28 @@ int main(int argc, char **argv) {
   untouched = tu_count_nan(dq, nq) == nq && tu_count_nan(dk, nk) == nk && tu_count_nan(dv, nk) == nk;
   expect_all("gradients untouched after failed backward", untouched ? JFA_SUCCESS : JFA_ERROR_INTERNAL, 0);
 
+  /* the backward-JVP's first-order outputs (dq, dk, dv) given on some ranks and NULL on the last: every rank fails,
+     nothing written (before, every rank succeeded and the other ranks' dk, dv lacked the last rank's queries'
+     share: the accumulators passed through it untouched) */
+  {
+    double *dqd = alloc_poisoned(nq), *dkd = alloc_poisoned(nk), *dvd = alloc_poisoned(nk);
+    jfa_tensor_t tdqd = jfa_tensor_bhsd(dqd, F, C, 1, c.heads_q, n, D);
+    jfa_tensor_t tdkd = jfa_tensor_bhsd(dkd, F, C, 1, c.heads_kv, n, D), tdvd = jfa_tensor_bhsd(dvd, F, C, 1, c.heads_kv, n, D);
+    expect_all("forward JVP for the backward-JVP", jfa_ring_forward_jvp(ring, &tq, &tk, &tv, &tq, &tk, &tv, &to, &tl,
+                                                                         &tod, &tmu), 0);
+    const int last = rank_ == size_ - 1;
+    expect_all("backward-JVP with dq, dk, dv NULL on the last rank only",
+               jfa_ring_backward_jvp(ring, &tq, &tk, &tv, &tq, &tk, &tv, &to, &tl, &tod, &tmu, &tdo, &tdo, &tdqd,
+                                     &tdkd, &tdvd, last ? NULL : &tdq, last ? NULL : &tdk, last ? NULL : &tdv), 1);
+    untouched = tu_count_nan(dqd, nq) == nq && tu_count_nan(dkd, nk) == nk && tu_count_nan(dvd, nk) == nk &&
+                tu_count_nan(dq, nq) == nq && tu_count_nan(dk, nk) == nk && tu_count_nan(dv, nk) == nk;
+    expect_all("outputs untouched after the failed backward-JVP", untouched ? JFA_SUCCESS : JFA_ERROR_INTERNAL, 0);
+    expect_all("backward-JVP with dq, dk, dv NULL on every rank",
+               jfa_ring_backward_jvp(ring, &tq, &tk, &tv, &tq, &tk, &tv, &to, &tl, &tod, &tmu, &tdo, &tdo, &tdqd,
+                                     &tdkd, &tdvd, NULL, NULL, NULL), 0);
+    free(dqd), free(dkd), free(dvd);
+  }
+
   /* the ring still works after the errors */
   expect_all("forward after errors", jfa_ring_forward(ring, &tq, &tk, &tv, &to, &tl), 0);
   expect_all("backward after errors", jfa_ring_backward(ring, &tq, &tk, &tv, &to, &tl, &tdo, &tdq, &tdk, &tdv), 0);
