@@ -38,7 +38,7 @@ typedef struct {
   int64_t qpos, kpos;
   int64_t wl, wr;            /* window sides (UNB, UNB: no window) */
   const char *seq_q, *seq_k; /* packed sequence lengths ("1,7,129"), NULL: none; seq_k NULL = seq_q */
-  int dense, dense_b1, dense_h1;
+  int dense, dense_b1, dense_h1; /* 1: the mask's batch / head axis of size 1; 2: of extent B / Hq at stride 0 */
   int accumulate; /* also run the accumulate-mode check */
   int aligned;    /* the dense mask's rows 16 elements apart at least (a multiple of 16), else Nk + 5 */
   int row_bcast;  /* the dense mask's rows are one row, row stride 0 (a key-padding mask expanded over the queries,
@@ -202,6 +202,12 @@ static const mcase_t cases[] = {
     {BF, 0, 1, 2, 2, 100, 130, 60, TL, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 1, 1, 0, 0, 1},
     /* 94: the map's memory: a key-padding mask at N = 16384 (mem_case) */
     {BF, 0, 2, 2, 1, 16384, 16384, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 0, 0, 2},
+    /* 95-97: masks a C caller expanded over batch / heads (dense_b1, dense_h1 = 2: extent B / Hq at stride 0; the
+       block map keeps one slice for such an axis): boolean, 16-bit aligned biases with causal, and a key-padding mask
+       expanded over every axis but the keys */
+    {BF, 0, 2, 4, 2, 300, 257, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 2, 2, 1, 0, 0},
+    {FH, 1, 2, 2, 2, 257, 300, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 2, 0, 1, 1, 0},
+    {BF, 0, 3, 2, 1, 200, 300, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 2, 0, 0, 1},
 };
 
 typedef struct {
@@ -248,6 +254,7 @@ static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
   void *stage = calloc(nd ? nd : 1, es);
   jfa_tensor_t st = jfa_tensor_bhsd(stage, m->mdt, JFA_DEVICE_CPU, mB, mH, Nq, Nk);
   st.stride[2] = c->row_bcast ? 0 : ld, st.stride[1] = drows * ld, st.stride[0] = mH * drows * ld;
+  /* the host staging keeps size-1 axes; the device view below gets the expanded extents (dense_b1, dense_h1 = 2) */
   if (c->dense == DN_BOOL) {
     x = 0;
     for (int64_t b = 0; b < mB; ++b)
@@ -263,6 +270,8 @@ static void make_dense(dmask_t *m, const mcase_t *c, int64_t Nq, int64_t Nk) {
   m->dev = st;
   m->dev.data = m->dptr;
   m->dev.device = JFA_DEVICE_CUDA;
+  if (c->dense_b1 == 2) m->dev.shape[0] = c->B, m->dev.stride[0] = 0;
+  if (c->dense_h1 == 2) m->dev.shape[1] = c->Hq, m->dev.stride[1] = 0;
   free(stage), free(val), free(r);
 }
 

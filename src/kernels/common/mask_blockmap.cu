@@ -195,6 +195,14 @@ static BmapDims bmap_dims_of(const jfa_problem_t *p) {
   return bmap_dims(p->Nq, p->Nk, p->dmask->stride[2] == 0);
 }
 
+/* The mask's slices in the map: its batch and head extents, an axis of stride 0 counted once (a mask the caller
+   expanded over the batch or the heads: one slice serves them all, as an axis of size 1 does). */
+static void bmap_slices(const jfa_problem_t *p, int64_t *Bm, int64_t *Hm) {
+  const jfa_tensor_t *t = p->dmask;
+  *Bm = t->shape[0] > 1 && t->stride[0] != 0 ? t->shape[0] : 1;
+  *Hm = t->shape[1] > 1 && t->stride[1] != 0 ? t->shape[1] : 1;
+}
+
 /* The parts of the map in the workspace after the packed-sequence offsets (256-aligned):
    bits (boolean masks), tile flags, row flags. */
 static void bmap_layout(const jfa_problem_t *p, size_t *off_bits, size_t *off_flags, size_t *off_rflags,
@@ -205,7 +213,9 @@ static void bmap_layout(const jfa_problem_t *p, size_t *off_bits, size_t *off_fl
     *off_bits = *off_flags = *off_rflags = *end = cu;
     return;
   }
-  const int64_t ns = p->dmask->shape[0] * p->dmask->shape[1];
+  int64_t Bm, Hm;
+  bmap_slices(p, &Bm, &Hm);
+  const int64_t ns = Bm * Hm;
   const BmapDims d = bmap_dims_of(p);
   *off_bits = o;
   if (p->dmask->dtype == JFA_DTYPE_BOOL) o += align_up((size_t)(ns * d.word_slice) * sizeof(uint64_t), 256);
@@ -226,7 +236,8 @@ jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *
   if (!p->dmask || p->Nq == 0 || p->Nk == 0) return JFA_SUCCESS;
   size_t ob, of, orf, end;
   bmap_layout(p, &ob, &of, &orf, &end);
-  const int64_t Bm = p->dmask->shape[0], Hm = p->dmask->shape[1];
+  int64_t Bm, Hm;
+  bmap_slices(p, &Bm, &Hm);
   const BmapDims d = bmap_dims_of(p);
   char *w = (char *)ws;
   uint64_t *bits = m->dm_kind == MASK_DENSE_BOOL ? (uint64_t *)(w + ob) : nullptr;
