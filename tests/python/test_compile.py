@@ -197,6 +197,21 @@ def test_variants_compile_fullgraph(variant, device, dtype, tol, gen):
     assert torch.ops.jfa.attention_fwd.default in _targets(_graphs(model, x, *extra))
 
 
+@pytest.mark.gpu
+def test_autocast_compile_fullgraph(gen):
+    """A float32 model under torch.autocast(bfloat16) on CUDA: the compiled model (fullgraph) casts q, k, v and the
+    additive mask as the eager one does (SDPA's autocast rule, _autocast.py): bf16 attention, equal outputs and
+    gradients, the operator in the graph."""
+    model = _model(Attn, torch.float32, "cuda", 32, 4, 2, enable_gqa=True)
+    N = 23
+    x = randn(gen, (2, N, 32), torch.float32, "cuda")
+    bias = randn(gen, (2, 1, N, N), torch.float32, "cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = _compare_compiled(model, x, 3e-2, bias)
+        assert out.dtype == torch.bfloat16  # the projection's output under autocast: bf16 as with SDPA
+        assert torch.ops.jfa.attention_fwd.default in _targets(_graphs(model, x, bias))
+
+
 @pytest.mark.parametrize("as_tensor", [False, True], ids=["list", "tensor"])
 @pytest.mark.parametrize("device,dtype,tol", CASES)
 def test_varlen_compile_fullgraph(as_tensor, device, dtype, tol, gen):
@@ -398,6 +413,32 @@ FORWARD_CASES = [pytest.param("cpu", torch.float64, 1e-9, "aot_eager", id="cpu-f
                               marks=pytest.mark.gpu),
                  pytest.param("cuda", torch.bfloat16, 3e-2, "inductor", id="cuda-bf16-inductor",
                               marks=[pytest.mark.gpu, pytest.mark.slow])]
+
+
+@pytest.mark.parametrize("how", ["func.jvp", "dual"])
+@pytest.mark.parametrize("device,dtype,tol,backend", FORWARD_CASES)
+def test_compiled_outside_called_inside_forward_ad(how, device, dtype, tol, backend, gen):
+    """A function compiled (and run) with no forward-AD level open, then called inside one: dynamo's guard on the
+    level (_ops.forward_ad_open) must retrace it onto the eager path, so the tangent is jfa's, not dropped by the
+    custom-op graph of the first trace. The function is jfa's call alone (dual tensors into other compiled ops lose
+    their tangents on torch < 2.14: pytorch#187284)."""
+    import torch.autograd.forward_ad as fwAD
+    q, k, v, tq, tk, tv = (randn(gen, (1, 2, 11, 16), dtype, device) for _ in range(6))
+
+    def f(q, k, v):
+        return jt.attention(q, k, v, is_causal=True)
+    cf = torch.compile(f, backend=backend)
+    cf(q, k, v)  # traced and run with no level open: the custom operator
+    if how == "func.jvp":
+        from torch.func import jvp
+        out, tan = jvp(cf, (q, k, v), (tq, tk, tv))
+        ref, rtan = jvp(f, (q, k, v), (tq, tk, tv))
+    else:
+        with fwAD.dual_level():
+            out, tan = fwAD.unpack_dual(cf(fwAD.make_dual(q, tq), fwAD.make_dual(k, tk), fwAD.make_dual(v, tv)))
+            ref, rtan = fwAD.unpack_dual(f(fwAD.make_dual(q, tq), fwAD.make_dual(k, tk), fwAD.make_dual(v, tv)))
+    assert tan is not None, "the compiled function dropped the tangent"
+    assert relerr(out, ref) < tol and relerr(tan, rtan) < tol
 
 
 @pytest.mark.parametrize("how", ["func.jvp", "dual"])

@@ -9,7 +9,7 @@ import warnings
 import torch
 
 from .. import _lib
-from . import _core, _function, _ops, _vmap
+from . import _autocast, _core, _function, _ops, _vmap
 from ._autograd import _Attention, _AttentionJvp, _NoKeys
 
 _ALIGN = {"top_left": _lib.MASK_CAUSAL_TOP_LEFT, "bottom_right": _lib.MASK_CAUSAL_BOTTOM_RIGHT}
@@ -95,8 +95,17 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     both at once; the primal and the tangent come from one fused kernel call; second order
     (double backward, HVPs, forward-over-reverse) through _second_order.py. Under
     torch.compile (torch >= 2.4) a call is the custom operator jfa::attention_fwd (no graph
-    break in reverse mode; see _ops.py).
+    break in reverse mode; see _ops.py). Under torch.autocast on CUDA, as SDPA: query, key,
+    value and a floating attn_mask (float64 excepted) are cast to the autocast dtype, which the
+    output then has (_autocast.py; the CPU backend computes as outside autocast).
     """
+    dt = _autocast.device_type_of(query)
+    ac = _autocast.dtype_for(dt)
+    if ac is not None:  # SDPA's autocast cast, then the call itself with autocast off (_autocast.py)
+        query, key, value, attn_mask = _autocast.cast((query, key, value, attn_mask), ac)
+        with _autocast.off(dt):
+            return attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, causal_alignment,
+                             window)
     compiling = _ops.compiling()
     if compiling and _ops.forward_ad_open():  # forward mode: no custom-op formula in PyTorch
         return _attention_eager(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
@@ -237,7 +246,15 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, is_causal=Fals
     PyTorch's varlen_attn take max_seqlen_q, max_seqlen_k next (jfa needs none), which would otherwise land
     on is_causal and scale. Causal masks align top-left in each sequence by default (SDPA's rule);
     FlashAttention >= 2.1 aligns them bottom-right (causal_alignment="bottom_right"): the two differ only in
-    sequences with fewer queries than keys or the reverse."""
+    sequences with fewer queries than keys or the reverse. Under torch.autocast on CUDA q, k, v are cast as
+    jfa.torch.attention's."""
+    dt = _autocast.device_type_of(q)
+    ac = _autocast.dtype_for(dt)
+    if ac is not None:  # as attention's
+        q, k, v = _autocast.cast((q, k, v), ac)
+        with _autocast.off(dt):
+            return varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal=is_causal, scale=scale,
+                                    enable_gqa=enable_gqa, causal_alignment=causal_alignment, window=window)
     compiling = _ops.compiling()
     if compiling and _ops.forward_ad_open():
         return _varlen_eager(q, k, v, cu_seqlens_q, cu_seqlens_k, is_causal=is_causal, scale=scale,
@@ -311,6 +328,10 @@ def _drop_in(q, k, v, attn_mask, dropout_p, causal, sm_scale):
             and not _ops.compiling()):
         _float_mask_warned = True
         warnings.warn(FLOAT_MASK_WARNING, stacklevel=3)
+    dt = _autocast.device_type_of(q)
+    if _autocast.dtype_for(dt) is not None:  # the package's kernels compute in their inputs' dtype under autocast too
+        with _autocast.off(dt):
+            return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
     return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
 
 

@@ -230,8 +230,12 @@ def compiling():
 
 
 # Whether a forward-AD level is open (dual tensors, torch.func.jvp): the eager path's business. Under
-# dynamo it reads the level at trace time (dynamo enters traced dual_level blocks for real and guards on
-# the level).
+# dynamo the read of torch.autograd.forward_ad._current_level (an int reached through a module global) is
+# specialised with an EQUALS_MATCH guard (builder.py wrap_literal: integers from globals are specialised),
+# so a function compiled with no level open is traced again when called inside one (and takes the eager
+# path), rather than running its custom-op graph, which would drop the tangent. Keep it a plain read of that
+# attribute: a cached flag or a C call would carry no such guard (test_compile's
+# test_compiled_outside_called_inside_forward_ad).
 forward_ad_open = _core.forward_ad_open
 
 

@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from .. import _lib
-from . import _core, _second_order
+from . import _autocast, _core, _second_order
 from ._autograd import make_attention_functions
 from ._function import legacy_batched
 
@@ -392,9 +392,16 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     collectively, so that a rank whose arguments are wrong or differ makes every rank raise
     (never a hang of the others); an error of a rank's own argument types, raised here in Python,
     fails the others' call too (_fail_collectively: on the group's first call where q, k or v is a
-    tensor, whose device names the communicator).
+    tensor, whose device names the communicator). Under torch.autocast on CUDA q, k, v are cast as
+    jfa.torch.attention's (_autocast.py).
     """
     from ._api import _window
+    dt = _autocast.device_type_of(q)
+    ac = _autocast.dtype_for(dt)
+    if ac is not None:  # SDPA's autocast cast, then the ring with autocast off
+        q, k, v = _autocast.cast((q, k, v), ac)
+        with _autocast.off(dt):
+            return ring_attention(q, k, v, group, layout, is_causal, scale, enable_gqa, window, cu_seqlens)
     if not dist.is_available() or not dist.is_initialized():
         raise RuntimeError("jfa: ring_attention needs an initialised torch.distributed process group")
     try:  # this rank's own checks: an error here fails the other ranks' call too (_fail_collectively)

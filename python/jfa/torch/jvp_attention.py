@@ -22,6 +22,8 @@ keyword (SDPA's is_causal or scale) raises TypeError, as there. Differences:
   MASK_CONST entry gets exp(-100) in jfa, exp(-100 sm_scale) there (the first float mask
   warns once);
 - dropout_p must be 0 (that package samples dropout);
+- under torch.autocast the drop-in computes in its inputs' dtype, as that package's
+  kernels do (jfa.torch.attention casts them to the autocast dtype, as SDPA);
 - JVPAttn.apply, the autograd.Function's own entry there, is not provided.
 """
 import torch
