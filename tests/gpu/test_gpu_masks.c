@@ -208,6 +208,10 @@ static const mcase_t cases[] = {
     {BF, 0, 2, 4, 2, 300, 257, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 2, 2, 1, 0, 0},
     {FH, 1, 2, 2, 2, 257, 300, 128, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 2, 0, 1, 1, 0},
     {BF, 0, 3, 2, 1, 200, 300, 128, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 2, 0, 0, 1},
+    /* 98: a float32 bias broadcast over its rows whose head stride (Nk + 5 elements) is not 16-byte aligned: the map's
+       element-a-lane row kernel (bmap_rows_kernel) at one row a slice, which no case above reaches (their row-stride-0
+       additive masks all take bmap_rows_bias_kernel); sm80 (float32 biases with 16-bit q), several row tiles */
+    {BF, 0, 2, 2, 2, 200, 130, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 0, 0, 1},
 };
 
 typedef struct {
@@ -385,23 +389,34 @@ static void mem_case(int ci, jfa_context_t *gpu) {
   gt_ok(jfa_attention_forward_jvp(gpu, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o[0].t, &lse[0].t, &od[0].t,
                                   &mu[0].t),
         "forward_jvp (warm-up)");
-  jfa_context_t *fresh = NULL;
-  gt_ok(jfa_context_create(&fresh, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
-  gb_poison(&fo[0]), gb_poison(&flse[0]), gb_poison(&o[0]), gb_poison(&lse[0]), gb_poison(&od[0]), gb_poison(&mu[0]);
-  const int64_t used0 = mem_used();
-  gt_ok(jfa_attention_forward(fresh, &prm, &q.t, &k.t, &v.t, &fo[0].t, &flse[0].t), "forward (broadcast mask)");
-  const int64_t used1 = mem_used();
-  gt_ok(jfa_attention_forward_jvp(fresh, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o[0].t, &lse[0].t, &od[0].t,
-                                  &mu[0].t),
-        "forward_jvp (broadcast mask)");
-  const int64_t used2 = mem_used();
-  snprintf(nm, sizeof(nm), "case %d broadcast fwd", ci), gt_check_tensor_core(fresh, nm, 0);
-  jfa_context_destroy(fresh);
+  /* cudaMemGetInfo is device-wide: the GPU suite runs 8 tests at once (ctest -j8, 19 entries of this file among
+     them), whose allocations and CUDA contexts may land between two readings. Up to 3 fresh contexts, the least growth
+     of each call kept: a wrong map grows it every time, another process rarely in all three windows. */
+  int64_t grow_fwd = INT64_MAX, grow_jvp = INT64_MAX;
+  const int64_t bound = (int64_t)16 << 20;
+  for (int t = 0; t < 3 && (grow_fwd >= bound || grow_jvp >= bound); ++t) {
+    jfa_context_t *fresh = NULL;
+    gt_ok(jfa_context_create(&fresh, JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
+    gb_poison(&fo[0]), gb_poison(&flse[0]), gb_poison(&o[0]), gb_poison(&lse[0]), gb_poison(&od[0]), gb_poison(&mu[0]);
+    const int64_t used0 = mem_used();
+    gt_ok(jfa_attention_forward(fresh, &prm, &q.t, &k.t, &v.t, &fo[0].t, &flse[0].t), "forward (broadcast mask)");
+    const int64_t used1 = mem_used();
+    gt_ok(jfa_attention_forward_jvp(fresh, &prm, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o[0].t, &lse[0].t, &od[0].t,
+                                    &mu[0].t),
+          "forward_jvp (broadcast mask)");
+    const int64_t used2 = mem_used();
+    /* a tensor-core family where the build has this head dim's row (JFA_HEAD_DIMS subsets leave it to simt) */
+    if (t == 0 && gt_tensor_core_dim(c->dt, D))
+      snprintf(nm, sizeof(nm), "case %d broadcast fwd", ci), gt_check_tensor_core(fresh, nm, 0);
+    jfa_context_destroy(fresh);
+    if (used1 - used0 < grow_fwd) grow_fwd = used1 - used0;
+    if (used2 - used1 < grow_jvp) grow_jvp = used2 - used1;
+  }
   snprintf(nm, sizeof(nm), "case %d: a key-padding mask's forward grows device memory by %.1f MiB (< 16)", ci,
-           (double)(used1 - used0) / 1048576.0);
-  tu_expect(nm, used1 - used0 < ((int64_t)16 << 20));
-  snprintf(nm, sizeof(nm), "case %d: and its JVP by %.1f MiB more (< 16)", ci, (double)(used2 - used1) / 1048576.0);
-  tu_expect(nm, used2 - used1 < ((int64_t)16 << 20));
+           (double)grow_fwd / 1048576.0);
+  tu_expect(nm, grow_fwd < bound);
+  snprintf(nm, sizeof(nm), "case %d: and its JVP by %.1f MiB more (< 16)", ci, (double)grow_jvp / 1048576.0);
+  tu_expect(nm, grow_jvp < bound);
 
   /* the same mask materialised: every row at stride Nk */
   const size_t nfull = (size_t)(B * N * Nk);
