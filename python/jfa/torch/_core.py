@@ -188,11 +188,19 @@ class _Context:
             pass
 
 
+_untyped_fns = {}
+
+
 def _untyped(L, name):
     """A second ctypes function object for `name` (lib[name] is not the cached lib.name), returning a
-    C int and taking its arguments unconverted: only the pointer-sized values of _view and _params."""
-    fn = L[name]
-    fn.restype = ctypes.c_int
+    C int and taking its arguments unconverted: only the pointer-sized values of _view and _params. Made
+    once per library and name, shared by the contexts: each new function object is a reference cycle of
+    ctypes (3 a context, garbage for the cyclic collector whenever a thread that called jfa ends)."""
+    fn = _untyped_fns.get((id(L), name))
+    if fn is None:
+        fn = L[name]
+        fn.restype = ctypes.c_int
+        _untyped_fns[(id(L), name)] = fn
     return fn
 
 
@@ -446,8 +454,9 @@ def make_params(cfg):
         aq = (ctypes.c_int64 * len(cq))(*cq)
         ak = (ctypes.c_int64 * len(ck))(*ck)
         keep += [aq, ak]
-        p.cu_seqlens_q = ctypes.cast(aq, ctypes.POINTER(ctypes.c_int64))
-        p.cu_seqlens_k = ctypes.cast(ak, ctypes.POINTER(ctypes.c_int64))
+        # the arrays assigned to the pointer fields as they are (ctypes stores their address): ctypes.cast would
+        # leave each array in a reference cycle with its _objects dict (garbage for the cyclic collector, every call)
+        p.cu_seqlens_q, p.cu_seqlens_k = aq, ak
         p.num_seqs = len(cq) - 1
     if simple and len(_params_cache) < 64:
         _params_cache[key] = p

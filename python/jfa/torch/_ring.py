@@ -13,6 +13,7 @@ Rings (jfa_ring_t, O(N/P) buffers) are cached per configuration.
 """
 import collections
 import ctypes
+import weakref
 
 import torch
 import torch.distributed as dist
@@ -97,12 +98,24 @@ def _bytes_tensor(ptr, n, device):
     return torch.frombuffer((ctypes.c_char * n).from_address(ptr), dtype=torch.uint8)
 
 
+def _weak(group):
+    """A weak reference to a process group (a strong one where its binding takes none)."""
+    try:
+        return weakref.ref(group)
+    except TypeError:
+        return lambda: group
+
+
 class _Comm:
-    """A jfa_comm_t for (group, device)."""
+    """A jfa_comm_t for (group, device). The group is held weakly (a process group the caller destroyed and
+    dropped is freed, with its threads and sockets; _comm_for then drops this communicator and its rings), and
+    the callbacks hold this object weakly: no reference cycle, so the communicator is destroyed as soon as
+    nothing uses it (ring_release, or its group gone), not at a later cyclic collection."""
 
     def __init__(self, group, device):
         L = _lib.lib()
-        self.group, self.device = group, device
+        self._group = None if group is None else _weak(group)  # None: the default group
+        self.device = device
         self.rank, self.size = dist.get_rank(group), dist.get_world_size(group)
         self.backend = dist.get_backend(group)
         self.handle = ctypes.c_void_p()
@@ -112,6 +125,24 @@ class _Comm:
             self.kind = "nccl"
             return
         self._make_callbacks(L)
+
+    @property
+    def group(self):
+        """The process group (None: the default group); one that no longer exists raises."""
+        if self._group is None:
+            return None
+        g = self._group()
+        if g is None:
+            raise RuntimeError("jfa: the process group of this ring attention's communicator no longer exists")
+        return g
+
+    def group_is(self, group):
+        """Whether this communicator is of `group` (False once its group is gone)."""
+        return group is None if self._group is None else self._group() is group
+
+    def dead(self):
+        """Whether its group was freed (the communicator can no longer be used)."""
+        return self._group is not None and self._group() is None
 
     def _try_nccl(self, L):
         """jfa's NCCL communicator from a unique id broadcast over the group; False if libjfa has no NCCL."""
@@ -139,17 +170,22 @@ class _Comm:
         self._stage = self.device.type == "cuda" and self.backend != "nccl"
         self._coll_device = self.device if self.backend == "nccl" else torch.device("cpu")
 
+        me = weakref.ref(self)  # the callbacks (held by self._cb_funcs) must not hold self: a cycle
+
         def guarded(fn):
             def call(*args):
+                self = me()
+                if self is None:  # not expected: the C calls that invoke the callbacks run on a live communicator
+                    return 1
                 try:
-                    fn(*args)
+                    fn(self, *args)
                     return 0
                 except BaseException as e:  # reported by the jfa call that invoked us
                     self.error = e
                     return 1
             return call
 
-        def exchange_start(user, nbufs, send, recv, nbytes):
+        def exchange_start(self, user, nbufs, send, recv, nbytes):
             self._pending, self._recv_copies = [], []
             for i in range(nbufs):
                 n = int(nbytes[i])
@@ -171,14 +207,14 @@ class _Comm:
                     for op, t, peer in ops:
                         self._pending.append((op(t, peer, group=self.group), t))
 
-        def exchange_wait(user):
+        def exchange_wait(self, user):
             for work, _ in self._pending:
                 work.wait()
             for dev, host in self._recv_copies:
                 dev.copy_(host)
             self._pending, self._recv_copies = [], []
 
-        def allreduce_minmax(user, vin, vmin, vmax, n):
+        def allreduce_minmax(self, user, vin, vmin, vmax, n):
             vals = [int(vin[i]) for i in range(n)]
             lo = torch.tensor(vals, dtype=torch.int64, device=self._coll_device)
             hi = lo.clone()
@@ -188,7 +224,7 @@ class _Comm:
             for i in range(n):
                 vmin[i], vmax[i] = lo[i], hi[i]
 
-        def barrier(user):
+        def barrier(self, user):
             dist.barrier(group=self.group)
 
         self._cb_funcs = (_lib.EXCHANGE_START(guarded(exchange_start)), _lib.EXCHANGE_WAIT(guarded(exchange_wait)),
@@ -238,7 +274,7 @@ class _Ring:
         cfg.window_left, cfg.window_right = window
         if cu is not None:
             arr = (ctypes.c_int64 * len(cu))(*cu)  # jfa_ring_create copies it
-            cfg.cu_seqlens = ctypes.cast(arr, ctypes.POINTER(ctypes.c_int64))
+            cfg.cu_seqlens = arr  # its address (not ctypes.cast: a reference cycle per array, see _core.make_params)
             cfg.num_seqs = len(cu) - 1
         self.comm, self.ctx = comm, ctx
         self.handle = ctypes.c_void_p()
@@ -258,10 +294,20 @@ _rings = collections.OrderedDict()
 _MAX_RINGS = 8
 
 
+def _forget_dead():
+    """Drops the communicators whose process group was freed (the caller destroyed and dropped it), and the
+    rings on them: without this each group ever used stayed cached, with its communicator and rings."""
+    for key in [k for k, c in _comms.items() if c.dead()]:
+        del _comms[key]
+    for key in [k for k, r in _rings.items() if r.comm.dead()]:
+        del _rings[key]
+
+
 def _comm_for(group, device):
     key = (id(group) if group is not None else None, device.type, device.index)
     c = _comms.get(key)
-    if c is None:
+    if c is None or c.dead():  # dead: a freed group's id taken by a new one
+        _forget_dead()
         c = _comms[key] = _Comm(group, device)
     return c
 
@@ -275,6 +321,7 @@ def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=No
            scale, tuple(window), cu_seqlens)
     r = _rings.get(key)
     if r is None:
+        _forget_dead()
         r = _Ring(comm, ctx, key)
         _rings[key] = r
         while len(_rings) > _MAX_RINGS:
@@ -297,7 +344,7 @@ def _fail_collectively(group, *tensors):
     no tensor argument there is nothing to make it on, and the others wait as before."""
     for key in reversed(_rings):
         r = _rings[key]
-        if r.comm.group is group and r.comm.error is None:
+        if r.comm.group_is(group) and r.comm.error is None:
             _rings.move_to_end(key)
             r.ctx.bind_stream()  # as every ring call (the NCCL communicator's agreement runs on the stream)
             _lib.lib().jfa_ring_forward(r.handle, None, None, None, None, None)  # fails (NULL tensors), collectively
