@@ -144,3 +144,21 @@ def test_ring_release_frees_without_gc(gloo_world):
         assert not [o for o in gc.get_objects() if type(o) is _ring._Comm or type(o) is _ring._Ring]
     finally:
         gc.enable()
+
+
+def test_ring_cache_evicts_per_group(gloo_world):
+    """The ring cache evicts per communicator: another group's calls must not evict this group's rings. With one cache
+    for all groups, a rank in more groups than another dropped a ring the other kept and later created it alone (a
+    collective the others do not join: a hang or a mismatch)."""
+    dist = gloo_world
+    q = torch.randn(1, 2, 8, 4, dtype=torch.float64)
+    jt.ring_attention(q, q, q)  # the default group's ring
+    mine = [k for k in _ring._rings if _ring._rings[k].comm.group_is(None)]
+    assert len(mine) == 1
+    g = dist.new_group([0])
+    for i in range(_ring._MAX_RINGS + 3):  # another group's rings, more than the cache holds
+        jt.ring_attention(q, q, q, group=g, scale=0.1 * (i + 1))
+    assert mine[0] in _ring._rings, "another group's calls evicted this group's ring"
+    theirs = [k for k in _ring._rings if _ring._rings[k].comm.group_is(g)]
+    assert len(theirs) == _ring._MAX_RINGS  # bounded per group
+    dist.destroy_process_group(g)

@@ -324,8 +324,13 @@ def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=No
         _forget_dead()
         r = _Ring(comm, ctx, key)
         _rings[key] = r
-        while len(_rings) > _MAX_RINGS:
-            _rings.popitem(last=False)
+        # at most _MAX_RINGS a communicator, the least recently used of its own evicted: eviction then follows that
+        # group's calls alone, which its ranks make alike (a cache shared by all groups evicted by every group's calls,
+        # so a rank in more groups than another could drop a ring the other keeps, and create it alone later: a
+        # collective the others do not join)
+        mine = [k for k in _rings if k[0] == key[0]]
+        while len(mine) > _MAX_RINGS:
+            del _rings[mine.pop(0)]
     else:
         _rings.move_to_end(key)
     return r
