@@ -129,7 +129,7 @@ class _OpsNamespace:
 torch.ops = _OpsNamespace()
 import jfa.torch as jt  # noqa: E402
 from jfa import _lib  # noqa: E402
-from jfa.torch import _core, _second_order  # noqa: E402
+from jfa.torch import _api as jt_api, _core, _second_order  # noqa: E402
 
 
 def rel(a, b):
@@ -225,4 +225,38 @@ with fwAD.dual_level():
 COMPILING[0] = False
 assert t is not None and not CHECKS and rel(t, od) < 1e-5
 print("ok forward mode falls back", CHECKS)
+# no query or no key while "compiling": O = 0 in plain ops (no operator, no eager fallback, whose
+# torch.compiler.disable would break a fullgraph compile), outputs and gradients (exact zeros, a NaN input too) as
+# eager's _NoKeys, GQA, errors as eager
+_eager_calls = []
+_saved_eager = jt_api._attention_eager
+jt_api._attention_eager = lambda *a, **k: (_eager_calls.append(1), _saved_eager(*a, **k))[1]
+for shapes in (((2, 4, 0, 8), (2, 2, 5, 8)), ((2, 4, 3, 8), (2, 2, 0, 8)), ((0, 4, 3, 8), (0, 2, 5, 8)),
+               ((1, 0, 3, 8), (1, 0, 5, 8))):
+    qe = torch.randn(*shapes[0], dtype=torch.float64)
+    ke, ve = torch.randn(*shapes[1], dtype=torch.float64), torch.randn(*shapes[1], dtype=torch.float64)
+    if qe.numel():
+        qe[..., 0, 0] = float("nan")
+    CHECKS.clear()
+    oe, ge = run(lambda q, k, v: jt.attention(q, k, v, enable_gqa=True), (qe, ke, ve), False)
+    oc, gc = run(lambda q, k, v: jt.attention(q, k, v, enable_gqa=True), (qe, ke, ve), True)
+    assert not CHECKS and not _eager_calls, (CHECKS, _eager_calls)
+    assert oc.shape == oe.shape and torch.equal(oc, oe) and torch.equal(oc, torch.zeros_like(oc))
+    assert all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(gc, ge))
+    print("ok empty", shapes)
+for bad in (lambda q, k, v: jt.attention(q, k, v),  # GQA heads without enable_gqa
+            lambda q, k, v: jt.attention(q, k, v, enable_gqa=True, attn_mask=torch.ones(7, 7, dtype=torch.bool))):
+    errs = []
+    for comp in (False, True):
+        COMPILING[0] = comp
+        try:
+            bad(torch.randn(2, 4, 0, 8, dtype=torch.float64), torch.randn(2, 2, 5, 8, dtype=torch.float64),
+                torch.randn(2, 2, 5, 8, dtype=torch.float64))
+            errs.append(None)
+        except (ValueError, TypeError) as e:
+            errs.append(type(e))
+        COMPILING[0] = False
+    assert errs[0] is not None and errs[0] == errs[1], errs
+print("ok empty errors as eager")
+jt_api._attention_eager = _saved_eager
 print("ALL OK")

@@ -197,6 +197,23 @@ def test_variants_compile_fullgraph(variant, device, dtype, tol, gen):
     assert torch.ops.jfa.attention_fwd.default in _targets(_graphs(model, x, *extra))
 
 
+@pytest.mark.parametrize("device,dtype,tol", CASES)
+def test_empty_inputs_compile_fullgraph(device, dtype, tol, gen):
+    """No query or no key (L = 0, S = 0): O = 0 with zero gradients, in the graph (plain ops; the eager path's
+    torch.compiler.disable'd call would break fullgraph=True)."""
+    def f(q, k, v):
+        return jt.attention(q, k, v, enable_gqa=True)
+    cf = torch.compile(f, fullgraph=True, backend="aot_eager")
+    for L, S in ((0, 5), (3, 0)):
+        q = randn(gen, (2, 4, L, 8), dtype, device).requires_grad_(True)
+        k = randn(gen, (2, 2, S, 8), dtype, device).requires_grad_(True)
+        v = randn(gen, (2, 2, S, 8), dtype, device).requires_grad_(True)
+        o = cf(q, k, v)
+        assert o.shape == (2, 4, L, 8) and torch.equal(o, torch.zeros_like(o))
+        g = torch.autograd.grad(o.sum(), (q, k, v), allow_unused=True)
+        assert all(t is not None and torch.equal(t, torch.zeros_like(t)) for t in g)
+
+
 @pytest.mark.gpu
 def test_autocast_compile_fullgraph(gen):
     """A float32 model under torch.autocast(bfloat16) on CUDA: the compiled model (fullgraph) casts q, k, v and the

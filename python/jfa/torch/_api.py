@@ -124,9 +124,14 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     q, k, v = _to4d(query), _to4d(key), _to4d(value)
     mode = _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE
     if compiling:
-        if q.numel() == 0 or k.shape[2] == 0:  # O = 0 (_NoKeys): the eager path
-            return _attention_eager(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
-                                    causal_alignment, window)
+        if q.numel() == 0 or k.shape[2] == 0:  # O = 0 in plain ops (the graph is not broken: fullgraph holds)
+            _core.check_inputs((q, k, v), ("query", "key", "value"), enable_gqa)  # eager's checks and errors
+            if attn_mask is not None:
+                _prepare_mask(attn_mask, query, key, forward_ad=False)  # checked as eager checks it
+            _ops.check_scale(scale), _window(window)
+            o = _empty_attention(q, k, v)
+            out_shape = qs[:-1] + vs[-1:]
+            return o if o.shape == out_shape else o.reshape(out_shape)
         m = None if attn_mask is None else _prepare_mask(attn_mask, query, key, forward_ad=False)
         o = _ops.attend(q, k, v, m, None, None, _ops.check_scale(scale), mode, _window(window), enable_gqa)
         out_shape = qs[:-1] + vs[-1:]
@@ -141,6 +146,18 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
 
 
 _attention_eager = _ops.eager(attention)  # under torch.compile: a graph break, then today's eager path
+
+
+def _empty_attention(q, k, v):
+    """O = 0 of a call with no query or no key (L = 0 or S = 0, or an empty batch) in plain torch ops, for the
+    compiled path: softmax(q K^T) V over an empty axis is q K^T V there, whose products have nothing to sum (exact
+    zeros, NaN inputs included) and whose derivatives of every order are exact zeros, as _NoKeys' (the eager path's
+    autograd.Function, which dynamo would leave behind a graph break). GQA by a group axis (Hq divisible by Hkv)."""
+    B, Hq, L, E = q.shape
+    Hkv = k.shape[1]
+    g = Hq // Hkv if Hkv else 0  # Hkv = 0: Hq = 0 (check_inputs)
+    s = torch.matmul(q.reshape(B, Hkv, g, L, E), k.unsqueeze(2).transpose(-1, -2))  # (B, Hkv, g, L, S)
+    return torch.matmul(s, v.unsqueeze(2)).reshape(B, Hq, L, v.shape[-1])
 
 
 def _mask_error(what):
