@@ -57,12 +57,17 @@ jfa_tensor_t jfa_tensor_bshd(void *data, jfa_dtype_t dtype, jfa_device_t device,
 int64_t jfa_tensor_numel(const jfa_tensor_t *t) {
   if (!t) return 0;
   int64_t n = 1;
+  int zero = 0;
   for (int i = 0; i < 4; ++i) {
     if (t->shape[i] < 0) {
       (void)jfa_set_error(JFA_ERROR_INVALID_ARGUMENT, __FILE__, __LINE__, "jfa_tensor_numel: shape[%d] = %lld is negative",
                           i, (long long)t->shape[i]);
       return -1;
     }
+    zero |= t->shape[i] == 0;
+  }
+  if (zero) return 0; /* the product is 0 whatever the other entries: no overflow (jfa.h) */
+  for (int i = 0; i < 4; ++i) {
     if (!mul_ok(n, t->shape[i], &n)) {
       (void)jfa_set_error(JFA_ERROR_INVALID_ARGUMENT, __FILE__, __LINE__,
                           "jfa_tensor_numel: shape (%lld, %lld, %lld, %lld) has more elements than int64 can count",

@@ -115,6 +115,10 @@ static void checked_products(void) {
   tu_expect("bhsd with a negative size: strides 0, numel -1", d.stride[0] == 0 && jfa_tensor_numel(&d) == -1);
   jfa_tensor_t e = jfa_tensor_bhsd(&x, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, 0, T40, T40, T40);
   tu_expect("numel with a zero size is 0 (no overflow from the others)", jfa_tensor_numel(&e) == 0);
+  /* a zero after entries whose partial product overflows: still 0 (jfa.h: 0 when an entry is 0) */
+  jfa_tensor_t z = e;
+  z.shape[0] = T40, z.shape[1] = T40, z.shape[2] = 0, z.shape[3] = 2;
+  tu_expect("numel (2^40, 2^40, 0, 2) is 0, not -1", jfa_tensor_numel(&z) == 0);
   double o1 = NAN;
   jfa_tensor_t o = jfa_tensor_bhsd(&o1, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, 1, 1, 1, 1);
   jfa_status_t st = jfa_attention_forward(ctx, NULL, &a, &a, &a, &o, NULL);
