@@ -64,14 +64,27 @@ static double load(const void *p, size_t i, jfa_dtype_t dt) {
   return NAN;
 }
 
+/* x as a float rounded to odd: truncated toward zero, its last mantissa bit set when inexact. Rounding that float
+   to nearest even in a format of at most 22 mantissa bits (float16: 10, bfloat16: 7) gives x rounded to nearest
+   even directly: (float)x rounds once already, and a second rounding to nearest would move values within 2^-25
+   relative of a float16/bfloat16 tie onto the tie, which then went to even (1 + 2^-11 + 2^-40 gave 1.0). */
+static float f64_to_f32_odd(double x) {
+  float f = (float)x;
+  if (isnan(x) || (double)f == x) return f;
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if (fabs((double)f) > fabs(x)) u -= 1; /* rounded away from zero (inf included: to FLT_MAX): step back */
+  u |= 1u;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
 static void store(void *p, size_t i, jfa_dtype_t dt, double x) {
   switch (dt) {
     case JFA_DTYPE_FLOAT64: ((double *)p)[i] = x; break;
     case JFA_DTYPE_FLOAT32: ((float *)p)[i] = (float)x; break;
-    /* via float: exact for float16/bfloat16 except double rounding of values within
-       2^-29 relative of a tie, far below anything attention inputs resolve */
-    case JFA_DTYPE_FLOAT16: ((uint16_t *)p)[i] = f32_to_f16((float)x); break;
-    case JFA_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = f32_to_bf16((float)x); break;
+    case JFA_DTYPE_FLOAT16: ((uint16_t *)p)[i] = f32_to_f16(f64_to_f32_odd(x)); break;
+    case JFA_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = f32_to_bf16(f64_to_f32_odd(x)); break;
     case JFA_DTYPE_BOOL: ((uint8_t *)p)[i] = x != 0.0; break; /* NaN is nonzero: true */
   }
 }

@@ -78,6 +78,26 @@ int main(void) {
     if ((double)f != x) ++mism32;
   }
   printf("random: fp16 mismatches %d, bf16 %d, fp32 %d of 200000\n", mism16, mismbf, mism32);
+  /* float64 values within float32 resolution of a float16 / bfloat16 tie (jfa.h: round to nearest even, one
+     rounding; through float32 they were rounded twice: onto the tie, then to even) */
+  int near16 = 0, nearbf = 0;
+  for (int i = 0; i < 200000; ++i) {
+    double side = (i & 1) ? 1.0 : -1.0, tiny = ldexp(1.0, -30 - (int)(tu_uniform() * 20));
+    int e = (int)(tu_uniform() * 30) - 20;
+    double t16 = ldexp(1.0 + (double)(int)(tu_uniform() * 1024) / 1024.0 + ldexp(1.0, -11), e);
+    double tbf = ldexp(1.0 + (double)(int)(tu_uniform() * 128) / 128.0 + ldexp(1.0, -8), e);
+    double x16 = t16 * (1.0 + side * tiny), xbf = tbf * (1.0 + side * tiny);
+    if (from16(to16(x16, JFA_DTYPE_FLOAT16), JFA_DTYPE_FLOAT16) != ref_round(x16, 10, -14)) ++near16;
+    if (from16(to16(-xbf, JFA_DTYPE_BFLOAT16), JFA_DTYPE_BFLOAT16) != ref_round(-xbf, 7, -126)) ++nearbf;
+  }
+  printf("near ties: fp16 mismatches %d, bf16 %d of 200000\n", near16, nearbf);
+  tu_expect("fp16(1 + 2^-11 + 2^-40) = 0x3c01 (above the tie: up, one rounding)",
+            to16(1.0 + ldexp(1.0, -11) + ldexp(1.0, -40), JFA_DTYPE_FLOAT16) == 0x3c01);
+  tu_expect("fp16 rounding of float64 values near a tie equals the reference (no double rounding)", near16 == 0);
+  tu_expect("bf16 rounding of float64 values near a tie equals the reference (no double rounding)", nearbf == 0);
+  tu_expect("bf16(DBL_MAX) = inf, fp16(1e300) = inf, bf16(1e-300) = 0",
+            to16(1.7976931348623157e308, JFA_DTYPE_BFLOAT16) == 0x7f80 && to16(1e300, JFA_DTYPE_FLOAT16) == 0x7c00 &&
+                to16(1e-300, JFA_DTYPE_BFLOAT16) == 0 && to16(-1e-300, JFA_DTYPE_FLOAT16) == 0x8000);
   tu_expect("fp16 rounding equals the reference on 200000 random values", mism16 == 0);
   tu_expect("bf16 rounding equals the reference on 200000 random values", mismbf == 0);
   tu_expect("fp32 conversion is exact on float values", mism32 == 0);
