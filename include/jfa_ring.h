@@ -272,8 +272,9 @@ JFA_API jfa_status_t jfa_ring_config_init_versioned(jfa_ring_config_t *config, u
 
 /**
  * Creates a ring. Collective: every rank of comm must call it with the same
- * config; a config that differs across ranks (or is invalid on any rank) makes
- * every rank return an error (never a hang). The comparison covers every field,
+ * config; a config that differs across ranks (or is invalid, or comes with a NULL
+ * ring or ctx, on any rank) makes every rank return an error (never a hang; a NULL
+ * comm cannot be told to the other ranks). The comparison covers every field,
  * the windows, and num_seqs with a checksum of the cu_seqlens values. Buffers are allocated later, on the
  * context's device, by the calls (see jfa_ring_memory_bytes). ctx and comm must
  * outlive the ring.

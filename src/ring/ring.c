@@ -390,12 +390,16 @@ static int64_t offsets_checksum(const int64_t *cu, int64_t nseq) {
 
 jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *comm,
                              const jfa_ring_config_t *config) {
-  if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
-  *ring = NULL;
-  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
-  if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
+  if (ring) *ring = NULL;
+  if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL"); /* the one argument without which no rank can be told */
+  /* A NULL ring or ctx is this rank's error like an invalid config: the rank still joins the check below, so that
+     the others return the error too rather than wait in it (and this rank's next collective does not meet theirs) */
+  jfa_status_t local = JFA_SUCCESS;
+  if (!ring) local = jfa_set_error(JFA_ERROR_INVALID_ARGUMENT, __FILE__, __LINE__, "ring is NULL");
+  else if (!ctx) local = jfa_set_error(JFA_ERROR_INVALID_ARGUMENT, __FILE__, __LINE__, "ctx is NULL");
   jfa_ring_config_t cfg; /* the caller's layout read into the current one (defaults if it fails) */
-  jfa_status_t local = jfa_ring_config_read(config, &cfg);
+  if (local == JFA_SUCCESS) local = jfa_ring_config_read(config, &cfg);
+  else jfa_ring_config_defaults(&cfg);
   const jfa_ring_config_t *c = &cfg;
   if (local == JFA_SUCCESS) local = check_config(ctx, comm, c);
   int64_t v[F_COUNT], lo[F_COUNT], hi[F_COUNT];
@@ -413,7 +417,7 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   v[F_LAYOUT] = c->layout;
   v[F_MASK] = c->mask == JFA_MASK_NONE ? 0 : 1;
   v[F_SCALE] = scale_bits;
-  v[F_DEVICE] = ctx->device;
+  v[F_DEVICE] = ctx ? (int64_t)ctx->device : -1;
   v[F_SIZE] = comm->size;
   int ok_local = local == JFA_SUCCESS;
   v[F_WL] = ok_local ? c->window_left : 0;

@@ -10,7 +10,8 @@
  * dtype, a wrong local tensor shape on one rank in forward / JVP / backward
  * (outputs keep their poison on every rank), and that the ring still works after;
  * different ring calls on the ranks fail on every rank, and K / V in another
- * layout on one rank give the all-BHSD result.
+ * layout on one rank give the all-BHSD result; a NULL ring or ctx in jfa_ring_create on one rank only fails
+ * every rank at once and leaves the comm working.
  */
 #include <math.h>
 #include <stdio.h>
@@ -126,6 +127,30 @@ int main(int argc, char **argv) {
   {
     jfa_status_t s = jfa_ring_create(NULL, cpu, comm, &c);
     tu_expect("ring NULL gives INVALID_ARGUMENT", s == JFA_ERROR_INVALID_ARGUMENT);
+  }
+  /* a NULL ring or ctx on one rank only: that rank still joins the setup check, so every rank fails at once (before,
+     it returned alone: the others waited in the check until the comm's timeout, or met this rank's next collective,
+     a barrier here, and MPI aborted) and the comm still works (the barrier after each) */
+  {
+    c = base_config();
+    jfa_ring_t *ring1 = NULL;
+    double t0 = MPI_Wtime();
+    jfa_status_t s = jfa_ring_create(rank_ == size_ - 1 ? NULL : &ring1, cpu, comm, &c);
+    double dt = MPI_Wtime() - t0, dt_max = 0;
+    expect_all("ring NULL on the last rank only", s, 1);
+    MPI_Allreduce(&dt, &dt_max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    tu_expect("... every rank within a second", dt_max < 1.0);
+    tu_expect("... its handle NULL on the other ranks", rank_ == size_ - 1 || ring1 == NULL);
+    expect_all("... then a barrier on the comm", jfa_comm_barrier(comm), 0);
+    ring1 = (jfa_ring_t *)(uintptr_t)1;
+    t0 = MPI_Wtime();
+    s = jfa_ring_create(&ring1, rank_ == 0 ? NULL : cpu, comm, &c);
+    dt = MPI_Wtime() - t0;
+    expect_all("ctx NULL on rank 0 only", s, 1);
+    MPI_Allreduce(&dt, &dt_max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    tu_expect("... every rank within a second", dt_max < 1.0);
+    tu_expect("... the handle NULL on every rank", ring1 == NULL);
+    expect_all("... then a barrier on the comm", jfa_comm_barrier(comm), 0);
   }
 
   /* windows and packed sequences: disagreement and invalid values */
