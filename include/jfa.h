@@ -2,8 +2,9 @@
  * jfa.h - public C API of jfa: exact attention with forward-mode derivatives (JVP)
  * and backward, on the CPU and on CUDA GPUs.
  *
- * Valid C11, includable from C++. Every call returns a jfa_status_t; on failure
- * jfa_get_last_error() gives a message naming the offending argument (per thread).
+ * Valid C11, includable from C++. Every call that can fail returns a jfa_status_t (the
+ * queries and tensor helpers below return values); on failure jfa_get_last_error() gives
+ * a message naming the offending argument (per thread).
  * Bad input returns an error before anything is written.
  *
  * Math (per batch and head, s = scale, default 1/sqrt(D)):
@@ -49,13 +50,14 @@ extern "C" {
 /** Status returned by every jfa call. */
 typedef enum {
   JFA_SUCCESS = 0,
-  JFA_ERROR_INVALID_ARGUMENT = 1, /**< a null pointer, bad size, shape, stride, dtype, device or alias */
+  JFA_ERROR_INVALID_ARGUMENT = 1, /**< a null pointer, bad size, shape, stride, dtype, device or alias; in the
+                                       ring, also a config or call that differs across ranks (jfa_ring.h) */
   JFA_ERROR_UNSUPPORTED = 2,      /**< valid request this build or backend cannot do (e.g. fp16 on CPU) */
   JFA_ERROR_CUDA = 3,             /**< a CUDA runtime call failed */
   JFA_ERROR_NCCL = 4,             /**< an NCCL call failed */
   JFA_ERROR_MPI = 5,              /**< an MPI call failed */
   JFA_ERROR_OUT_OF_MEMORY = 6,    /**< host or device allocation failed */
-  JFA_ERROR_INTERNAL = 7,         /**< a bug in jfa, or a collective that disagreed across ranks */
+  JFA_ERROR_INTERNAL = 7,         /**< a bug in jfa, or a jfa_comm_callbacks_t callback that failed */
   JFA_ERROR_ABI_MISMATCH = 8,     /**< a struct's tag or size is not a layout this library knows (the
                                        caller was built against another jfa header, or skipped its init) */
   JFA_NUM_STATUS = 9
@@ -405,7 +407,8 @@ JFA_API jfa_status_t jfa_attention_forward_jvp(jfa_context_t *ctx, const jfa_att
  * P is recomputed as exp(S - lse): where a row's visible scores all sit beyond about 1e15 in
  * magnitude (double) or 1e7 (a float32 lse), e.g. every visible key masked by a -1e30 bias
  * instead of -inf, lse no longer resolves log(sum exp) and that row's gradients are inexact
- * (its forward stays exact).
+ * (its forward stays exact). Not on the CPU: its single-device backward recomputes such rows'
+ * statistics from their scores (see attn_mask), so their gradients are those of its forward.
  */
 JFA_API jfa_status_t jfa_attention_backward(jfa_context_t *ctx, const jfa_attention_params_t *params,
                                     const jfa_tensor_t *q, const jfa_tensor_t *k,
@@ -447,8 +450,9 @@ JFA_API jfa_status_t jfa_attention_backward_jvp(jfa_context_t *ctx, const jfa_at
  *   o = w_a o_acc + w_p o_part, mu = w_a mu_acc + w_p mu_part,
  *   od = w_a (od_acc + (mu_acc - mu) o_acc) + w_p (od_part + (mu_part - mu) o_part).
  * Rows with lse = -inf on both sides stay (0, -inf, 0, 0). The accumulators are
- * float32 (float64 allowed on the CPU); the partial may be of any dtype the device
- * supports. od_* and mu_* may all be NULL (forward only). Shapes as in the forward.
+ * float32 (float64 allowed on the CPU); o_part may be of any dtype the device
+ * supports, od_part of o_part's dtype, lse_part and mu_part float32 (float64 allowed
+ * on the CPU). od_* and mu_* may all be NULL (forward only). Shapes as in the forward.
  */
 JFA_API jfa_status_t jfa_attention_merge(jfa_context_t *ctx,
                                  const jfa_tensor_t *o_acc, const jfa_tensor_t *lse_acc,

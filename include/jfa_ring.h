@@ -241,7 +241,8 @@ typedef struct {
   int64_t head_dim;   /**< D */
   jfa_dtype_t dtype;  /**< dtype of q, k, v, o and the tangents and gradients */
   jfa_layout_t layout;
-  jfa_mask_t mask;    /**< JFA_MASK_NONE or JFA_MASK_CAUSAL_TOP_LEFT (global positions; Nq == Nk) */
+  jfa_mask_t mask;    /**< JFA_MASK_NONE or JFA_MASK_CAUSAL_TOP_LEFT (global positions; Nq == Nk, so
+                           JFA_MASK_CAUSAL_BOTTOM_RIGHT is accepted as the same mask) */
   double scale;       /**< softmax scale; 0 means 1/sqrt(D) unless flags has JFA_PARAMS_SCALE_AS_GIVEN;
                            finite, |scale| <= JFA_SCALE_MAX, may be negative */
   int64_t window_left;  /**< sliding window: keys at most this far before the query (global
@@ -297,7 +298,8 @@ JFA_API jfa_status_t jfa_ring_destroy(jfa_ring_t *ring);
  * jfa_layout_shard), shapes and dtypes as in jfa_attention_forward with
  * Nq = Nk = N/P: q (B, Hq, N/P, D), k and v (B, Hkv, N/P, D), o like q,
  * lse (B, Hq, N/P, 1) float32 (float64 also on the CPU) or NULL.
- * Invalid arguments on any rank make every rank return an error.
+ * Invalid arguments on any rank make every rank return an error (but a NULL ring:
+ * that rank returns alone, as it has no communicator to tell the others).
  * On return the results are complete (the context's stream is synchronised).
  */
 JFA_API jfa_status_t jfa_ring_forward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
