@@ -2,9 +2,10 @@
  * jfa.h - public C API of jfa: exact attention with forward-mode derivatives (JVP)
  * and backward, on the CPU and on CUDA GPUs.
  *
- * Valid C11, includable from C++. Every call that can fail returns a jfa_status_t (the
- * queries and tensor helpers below return values); on failure jfa_get_last_error() gives
- * a message naming the offending argument (per thread).
+ * Valid C89 to C17, includable from C++ (98 to 17; tests/abi/header_standards.cmake).
+ * Every call that can fail returns a jfa_status_t (the queries and tensor helpers below
+ * return values); on failure jfa_get_last_error() gives a message naming the offending
+ * argument (per thread).
  * Bad input returns an error before anything is written.
  *
  * Math (per batch and head, s = scale, default 1/sqrt(D)):

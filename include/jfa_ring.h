@@ -6,7 +6,7 @@
  * partial attention of every block exactly (log-sum-exp), so the result equals
  * single-device attention over the whole sequence.
  *
- * Valid C11, includable from C++. Needs neither mpi.h nor nccl.h: communicators
+ * Valid C89 to C17, includable from C++ (as jfa.h). Needs neither mpi.h nor nccl.h: communicators
  * are passed as pointers (const void *mpi_comm points to an MPI_Comm; void
  * *nccl_comm is an ncclComm_t). Every call returns a jfa_status_t; the message of
  * a failure is in jfa_get_last_error().
@@ -376,10 +376,19 @@ JFA_API jfa_status_t jfa_ring_memory_bytes(const jfa_ring_t *ring, size_t *bytes
 JFA_API jfa_status_t jfa_ring_release_memory(jfa_ring_t *ring);
 
 #if defined(MPI_VERSION) && !defined(JFA_RING_NO_MPI_WRAPPERS)
+/* inline is C99's (and C++'s): a C89 translation unit gets GNU C's __inline__, or a plain static function */
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)
+#define JFA_RING_INLINE_ static inline
+#elif defined(__GNUC__)
+#define JFA_RING_INLINE_ static __inline__
+#else
+#define JFA_RING_INLINE_ static
+#endif
 /** jfa_comm_create_mpi taking the MPI_Comm by value (needs mpi.h included first). */
-static inline jfa_status_t jfa_comm_create_mpi_comm(jfa_comm_t **comm, MPI_Comm mpi_comm) {
+JFA_RING_INLINE_ jfa_status_t jfa_comm_create_mpi_comm(jfa_comm_t **comm, MPI_Comm mpi_comm) {
   return jfa_comm_create_mpi(comm, &mpi_comm);
 }
+#undef JFA_RING_INLINE_
 #endif
 
 #ifdef __cplusplus
