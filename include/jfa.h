@@ -15,7 +15,9 @@
  *         Od_i = sum_j P_ij (Sd_ij - mu_i) V_j + sum_j P_ij Vd_j
  *   Backward from dO: Delta_i = sum_d dO_id O_id, dS = P * (dO V^T - Delta),
  *         dQ = s dS K, dK = s dS^T Q, dV = P^T dO (summed over a GQA group).
- * A fully masked row gives O = Od = 0, lse = -inf, mu = 0 and zero gradients.
+ * A fully masked row gives O = Od = 0, lse = -inf, mu = 0 and zero gradients. A row whose
+ * visible keys all score -inf through an infinite q or k (not a mask) is not masked: it is
+ * NaN, as the math (exp(-inf - -inf)), on the CPU backend (the CUDA kernels not yet).
  *
  * The ring (sequence-parallel) API lives in jfa_ring.h.
  */

@@ -13,7 +13,8 @@
  * key 0), with the dense mask's bias per key: O row, lse, and with the JVP
  * (qd != NULL) the Od row and mu. S and Sd are scratch of j1 - j0 doubles.
  * A row whose keys are all masked gives O = Od = 0, lse = -inf, mu = 0; a NaN score
- * (NaN in q, k, a tangent or the bias of a visible key) gives a NaN row.
+ * (NaN in q, k, a tangent or the bias of a visible key) gives a NaN row, and so does a row
+ * whose visible keys all score -inf (an infinite q or k: exp(-inf - -inf), as the math).
  */
 static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t j1,
                        const double *q, const double *qd, const double *K,
@@ -29,22 +30,27 @@ static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, 
   K += j0 * D, V += j0 * D;
   if (jvp) Kd += j0 * D, Vd += j0 * D;
   double m = -INFINITY;
+  int visible = 0; /* whether any key of the range passes the dense mask */
   for (int64_t j = 0; j < n; ++j) {
     const double bias = jfa_cpu_mask_bias(p, b, h, i, j0 + j);
     S[j] = -INFINITY;
     if (jvp) Sd[j] = 0.0;
     if (bias == -INFINITY) continue; /* masked by the dense mask */
+    visible = 1;
     const double *kj = K + j * D;
     S[j] = p->scale * jfa_cpu_dot(q, kj, D) + bias;
     if (jvp) Sd[j] = p->scale * (jfa_cpu_dot(qd, kj, D) + jfa_cpu_dot(q, Kd + j * D, D));
     if (S[j] > m || isnan(S[j])) m = S[j]; /* a NaN score makes the row NaN (never dropped) */
   }
-  if (m == -INFINITY) return; /* no visible key */
+  /* no visible key: O = 0, lse = -inf. Visible keys whose scores are all -inf (an infinite q or k, not a mask) are
+     not that: exp(-inf - -inf) is NaN, as the math (the row comes out NaN, never an exact zero row) */
+  if (!visible) return;
   double l = 0.0;
   for (int64_t j = 0; j < n; ++j) {
     /* S now holds unnormalised probabilities: -0.0 where masked (never read below), else exp(S - m) >= +0.0 (a
-       visible key whose probability underflows to +0.0 is still read: 0 * NaN in its V is NaN, as the math) */
-    S[j] = S[j] == -INFINITY ? -0.0 : exp(S[j] - m);
+       visible key whose probability underflows to +0.0 is still read: 0 * NaN in its V is NaN, as the math; so is
+       a visible key whose score is -inf through an infinite q or k, told from a masked one by its bias) */
+    S[j] = S[j] == -INFINITY && jfa_cpu_mask_bias(p, b, h, i, j0 + j) == -INFINITY ? -0.0 : exp(S[j] - m);
     l += S[j];
   }
   double inv = 1.0 / l;
