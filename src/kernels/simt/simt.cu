@@ -80,7 +80,10 @@ __global__ void __launch_bounds__(256) simt_fwd_kernel(jfa_problem_t p, View q, 
     for (int jj = 0; jj < SIMT_TILE; ++jj) {
       float pb = __shfl_sync(0xffffffffu, pj, jj);
       float psd = JVP ? __shfl_sync(0xffffffffu, pj * (sd - cref), jj) : 0.f;
-      if (pb == 0.f) continue;
+      /* masked keys (and the tile's rows past Nk) are skipped; a visible key whose probability underflows to 0 is
+         read, so that 0 * NaN in its V, Vd (or its tangent's score) is NaN, as the math (it was skipped on pb == 0,
+         hiding such a NaN: tests/common/nan_prop.c NP_VU / NP_VDU) */
+      if (!__shfl_sync(0xffffffffu, (int)valid, jj)) continue;
 #pragma unroll
       for (int c = 0; c < SIMT_MAXC; ++c) {
         int d = lane + 32 * c;
