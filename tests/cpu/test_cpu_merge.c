@@ -197,6 +197,43 @@ static void check_accumulate(const char *name, geo_t g, const int64_t *cuts, int
   tb_free(&delta);
 }
 
+/* Row edges of jfa_attention_merge on float64 accumulators (B = H = 1, 3 rows, D = 4), acc and partial of each row:
+     row 0: both empty (lse = -inf) over junk o, od, mu: (0, -inf, 0, 0) whatever they held (jfa.h; the CUDA merge
+            writes zeros too), not the junk left in place;
+     row 1: a NaN accumulator (lse, o, od, mu NaN: a NaN row) and an empty partial: stays NaN (a max that takes
+            NaN > -inf as false picks the partial's -inf and would make the row (0, -inf));
+     row 2: an empty accumulator over junk and a NaN partial: NaN. */
+static void check_merge_edges(void) {
+  const int64_t N = 3, D = 4;
+  const jfa_dtype_t f64 = JFA_DTYPE_FLOAT64;
+  tbuf_t oa = tb_new(f64, 0, 1, 1, N, D), la = tb_new(f64, 0, 1, 1, N, 1), oda = tb_new(f64, 0, 1, 1, N, D),
+         mua = tb_new(f64, 0, 1, 1, N, 1), op = tb_new(f64, 0, 1, 1, N, D), lp = tb_new(f64, 0, 1, 1, N, 1),
+         odp = tb_new(f64, 0, 1, 1, N, D), mp = tb_new(f64, 0, 1, 1, N, 1);
+  double o_acc[12], o_part[12];
+  for (int d = 0; d < 4; ++d) {
+    o_acc[d] = 7.0 + d, o_acc[4 + d] = NAN, o_acc[8 + d] = -5.0 - d;
+    o_part[d] = 3.0 + d, o_part[4 + d] = 0.0, o_part[8 + d] = NAN;
+  }
+  const double l_acc[3] = {-INFINITY, NAN, -INFINITY}, l_part[3] = {-INFINITY, -INFINITY, NAN};
+  const double m_acc[3] = {2.5, NAN, 1.5}, m_part[3] = {-1.5, 0.0, NAN};
+  tb_set(&oa, o_acc), tb_set(&oda, o_acc), tb_set(&la, l_acc), tb_set(&mua, m_acc);
+  tb_set(&op, o_part), tb_set(&odp, o_part), tb_set(&lp, l_part), tb_set(&mp, m_part);
+  int ok = jfa_attention_merge(ctx, &oa.t, &la.t, &oda.t, &mua.t, &op.t, &lp.t, &odp.t, &mp.t) == JFA_SUCCESS;
+  tu_expect("merge edges: call succeeds", ok);
+  tb_get(&oa), tb_get(&la), tb_get(&oda), tb_get(&mua);
+  int empty = la.val[0] == -INFINITY && mua.val[0] == 0.0, nan_acc = isnan(la.val[1]) && isnan(mua.val[1]),
+      nan_part = isnan(la.val[2]) && isnan(mua.val[2]);
+  for (int d = 0; d < 4; ++d) {
+    empty &= oa.val[d] == 0.0 && oda.val[d] == 0.0;
+    nan_acc &= isnan(oa.val[4 + d]) && isnan(oda.val[4 + d]);
+    nan_part &= isnan(oa.val[8 + d]) && isnan(oda.val[8 + d]);
+  }
+  tu_expect("merge edges: -inf on both sides gives (0, -inf, 0, 0) over junk accumulators", empty);
+  tu_expect("merge edges: a NaN accumulator merged with an empty partial stays NaN", nan_acc);
+  tu_expect("merge edges: an empty accumulator merged with a NaN partial is NaN", nan_part);
+  tb_free(&oa), tb_free(&la), tb_free(&oda), tb_free(&mua), tb_free(&op), tb_free(&lp), tb_free(&odp), tb_free(&mp);
+}
+
 int main(void) {
   tu_init_seed("test_cpu_merge");
   if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) return 1;
@@ -218,6 +255,7 @@ int main(void) {
   check_accumulate("accumulate f64 causal", causal, three, 3, JFA_DTYPE_FLOAT64, 1e-12);
   check_accumulate("accumulate f64 -inf rows", br, masked, 3, JFA_DTYPE_FLOAT64, 1e-12);
   check_accumulate("accumulate f32 inputs", causal, three, 3, JFA_DTYPE_FLOAT32, 1e-5);
+  check_merge_edges();
 
   jfa_context_destroy(ctx);
   return tu_finish();
