@@ -55,6 +55,32 @@ int main(void) {
   tu_expect("fp16 NaN stays NaN", isnan(from16(to16(NAN, JFA_DTYPE_FLOAT16), JFA_DTYPE_FLOAT16)));
   tu_expect("bf16 NaN stays NaN", isnan(from16(to16(NAN, JFA_DTYPE_BFLOAT16), JFA_DTYPE_BFLOAT16)));
   tu_expect("bf16 -inf stays -inf", from16(to16(-INFINITY, JFA_DTYPE_BFLOAT16), JFA_DTYPE_BFLOAT16) == -INFINITY);
+  tu_expect("bf16(1 + 3*2^-8) = 0x3f82 (tie to even, up)", to16(1.0 + 3 * ldexp(1.0, -8), JFA_DTYPE_BFLOAT16) == 0x3f82);
+  tu_expect("bf16(-(1 + 3*2^-8)) = 0xbf82 (tie to even, up in magnitude)",
+            to16(-(1.0 + 3 * ldexp(1.0, -8)), JFA_DTYPE_BFLOAT16) == 0xbf82);
+  {
+    /* float32 NaNs whose payload is all in the low 16 bits (0x7f800001: rounding would carry into inf) or fills
+       the mantissa (0x7fffffff, 0xffffffff: rounding would carry into the sign, giving -0 / +0) stay NaN in bf16 */
+    const uint32_t nans[4] = {0x7f800001u, 0x7fffffffu, 0xffffffffu, 0xff800001u};
+    int ok = 1;
+    for (int i = 0; i < 4; ++i) {
+      float f;
+      uint16_t h = 0;
+      memcpy(&f, &nans[i], 4);
+      ok &= jfa_convert_host(&f, JFA_DTYPE_FLOAT32, &h, JFA_DTYPE_BFLOAT16, 1) == JFA_SUCCESS;
+      ok &= isnan(from16(h, JFA_DTYPE_BFLOAT16));
+    }
+    tu_expect("bf16 of float32 NaNs with any payload is NaN", ok);
+  }
+  {
+    /* bool: nonzero (negative, NaN, subnormal, inf) is true, +-0 false */
+    const double x[7] = {-2.5, NAN, ldexp(1.0, -1070), -INFINITY, 0.0, -0.0, 3.0};
+    const uint8_t want[7] = {1, 1, 1, 1, 0, 0, 1};
+    uint8_t b[7] = {9, 9, 9, 9, 9, 9, 9};
+    int ok = jfa_convert_host(x, JFA_DTYPE_FLOAT64, b, JFA_DTYPE_BOOL, 7) == JFA_SUCCESS;
+    for (int i = 0; i < 7; ++i) ok &= b[i] == want[i];
+    tu_expect("bool: -2.5, NaN, 2^-1070, -inf, 3 -> 1; 0, -0 -> 0", ok);
+  }
 
   /* every finite 16-bit pattern survives 16 -> double -> 16 exactly */
   int bad16 = 0, badbf = 0;
