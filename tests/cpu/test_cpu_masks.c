@@ -281,6 +281,34 @@ static void packed(void) {
   tb_free(&m);
 }
 
+/* Rows whose visible keys all carry one huge finite bias (padding filled with -1e9 or -1e30, or +2000): |lse| >=
+   1024, where lse = max + log(n) keeps the max's rounding (at -1e30 lse rounds to the max itself, so P = exp(S - lse)
+   would be 1 for every key), so the single-device backward recomputes these rows' statistics from their own scores
+   (src/cpu/row_shift.c). -inf keys among them: the row's first key (row 0), two in the middle (row 1), the last key
+   (row 5). The reference (cpu_test.c) normalises by l, not through lse. */
+static void padded_rows(void) {
+  const int64_t Nq = 6, Nk = 19;
+  tbuf_t m = tb_new(JFA_DTYPE_FLOAT64, 0, 1, 1, Nq, Nk);
+  double x[6 * 19];
+  for (int64_t i = 0; i < Nq; ++i)
+    for (int64_t j = 0; j < Nk; ++j) {
+      double *e = &x[i * Nk + j];
+      *e = 0.5 * tu_normal();
+      if (i == 0) *e = j == 0 ? -INFINITY : -1e9;
+      if (i == 1) *e = j == 3 || j == 4 ? -INFINITY : -1e30;
+      if (i == 2) *e = -1e9;
+      if (i == 4 && j >= 7) *e = -1e9; /* ordinary row with a padded tail */
+      if (i == 5) *e = j == Nk - 1 ? -INFINITY : 2000.0 + 0.5 * tu_normal();
+    }
+  tb_set(&m, x);
+  mcase_t c = mcase(2, 4, 2, Nq, Nk, 5, JFA_MASK_NONE, -1, -1);
+  c.params.attn_mask = &m.t;
+  run_both("additive mask: rows padded at -1e9 / -1e30 / +2000 with -inf keys", &c);
+  c.params.window_left = 16, c.params.window_right = 16;
+  run_both("additive mask: padded rows + window (16,16)", &c);
+  tb_free(&m);
+}
+
 int main(void) {
   tu_init_seed("test_cpu_masks");
   if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) {
@@ -289,6 +317,7 @@ int main(void) {
   }
   windows();
   dense_masks();
+  padded_rows();
   packed();
   jfa_context_destroy(ctx);
   return tu_finish();
