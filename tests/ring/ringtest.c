@@ -53,7 +53,7 @@ void rt_describe(const rt_case_t *c, char *buf, size_t n) {
     snprintf(win, sizeof win, " window(%lld,%lld)", (long long)c->window_left, (long long)c->window_right);
   if (c->num_seqs > 0) snprintf(seqs, sizeof seqs, " %lld seqs", (long long)c->num_seqs);
   snprintf(buf, n, "%s %s %s%s%s%s B%lld Hq%lld Hkv%lld N%lld D%lld", dn[c->dtype],
-           c->layout == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contig", c->causal ? "causal" : "full",
+           c->layout == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contig", c->causal == 2 ? "causal-bottom-right" : c->causal ? "causal" : "full",
            c->bshd == 1 ? " bshd" : c->bshd == 2 ? " padded" : "", win, seqs,
            (long long)c->B, (long long)c->Hq, (long long)c->Hkv, (long long)c->N, (long long)c->D);
 }
@@ -208,7 +208,7 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
     for (size_t j = 0; j < fn[i]; ++j) f[i][j] = tu_round(rt_normal(), c->dtype);
   jfa_attention_params_t prm;
   jfa_attention_params_init(&prm);
-  prm.mask = c->causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
+  prm.mask = c->causal == 2 ? JFA_MASK_CAUSAL_BOTTOM_RIGHT : c->causal ? JFA_MASK_CAUSAL_TOP_LEFT : JFA_MASK_NONE;
   if (c->windowed) prm.window_left = c->window_left, prm.window_right = c->window_right;
   if (c->num_seqs > 0)
     prm.cu_seqlens_q = prm.cu_seqlens_k = c->cu_seqlens, prm.num_seqs = c->num_seqs;

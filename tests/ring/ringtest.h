@@ -26,7 +26,7 @@ typedef struct {
   int64_t B, Hq, Hkv, N, D;
   jfa_dtype_t dtype;
   jfa_layout_t layout;
-  int causal;
+  int causal; /* 0: JFA_MASK_NONE, 1: JFA_MASK_CAUSAL_TOP_LEFT, 2: JFA_MASK_CAUSAL_BOTTOM_RIGHT (the same mask: Nq == Nk) */
   int bshd; /* 1: local q, k, v, o, ... stored (B, S, H, D) (stats stay (B, H, S, 1)); 2: padded views
                with a non-unit stride on every axis (head dim 2), stats included; 0: BHSD */
   int windowed;                  /* 0: no window (window_left/right ignored) */

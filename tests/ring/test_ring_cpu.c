@@ -6,7 +6,7 @@
  * MPI_COMM_WORLD is split into groups of P ranks for every P in {1, 2, 3, 4, 8}
  * that fits the world (ranks left over sit out that P). Every case (fp64 and
  * fp32, contiguous and zigzag, causal and not, GQA and MHA, one row per chunk)
- * runs on every P with the same inputs; every output (O, lse, Od, mu, and O, lse
+ * runs on every P with the same inputs; causal given as TOP_LEFT and as BOTTOM_RIGHT; every output (O, lse, Od, mu, and O, lse
  * of the plain forward, dQ, dK, dV) is compared with the independent float64
  * reference (ref64.h) over the full sequence, every row, each rank's rows picked
  * by the documented layout formula. Also: the error does not grow with P
@@ -50,6 +50,9 @@ int main(int argc, char **argv) {
   { rt_case_t c = {2, 4, 2, 48, 6, JFA_DTYPE_FLOAT32, JFA_LAYOUT_ZIGZAG, 1, 1, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* BSHD views */
   { rt_case_t c = {2, 4, 2, 48, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_ZIGZAG, 1, 2, 0, 0, 0, 0, NULL}; cases[nc++] = c; } /* padded */
   { rt_case_t c = {1, 2, 1, 48, 4, JFA_DTYPE_FLOAT32, JFA_LAYOUT_CONTIGUOUS, 0, 2, 1, 3, 2, 0, NULL}; cases[nc++] = c; }
+  /* causal given as JFA_MASK_CAUSAL_BOTTOM_RIGHT (config.mask; the same mask as TOP_LEFT since Nq == Nk) */
+  { rt_case_t c = {2, 4, 2, 48, 6, JFA_DTYPE_FLOAT64, JFA_LAYOUT_ZIGZAG, 2, 0, 0, 0, 0, 0, NULL}; cases[nc++] = c; }
+  { rt_case_t c = {1, 2, 1, 96, 5, JFA_DTYPE_FLOAT64, JFA_LAYOUT_CONTIGUOUS, 2, 0, 1, 5, 0, 0, NULL}; cases[nc++] = c; }
   /* sliding windows (global positions) and packed sequences (lengths 1, 7 and longer,
      empty ones, sequences crossing rank boundaries), contiguous and zigzag */
   static const int64_t cu_mix[] = {0, 1, 8, 8, 30, 31, 96};      /* 1, 7, 0, 22, 1, 65 */
