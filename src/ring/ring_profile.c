@@ -7,6 +7,7 @@
  * JFA_RING_PROFILE=2, one per phase in order), each line starting "jfa_ring_profile: rank R/P". Off (the default) every function returns at
  * its first test: no events, no clock reads, no output.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, CLOCK_MONOTONIC (-std=c11 hides them; gcc's -fopenmp happened to define them) */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
