@@ -17,7 +17,8 @@
 #define JFA_OMP_PARALLEL_FOR(nt) _Pragma("omp parallel for schedule(dynamic, 4) num_threads(nt)")
 static inline int jfa_cpu_thread_id(void) { return omp_get_thread_num(); }
 #else
-#define JFA_OMP_PARALLEL_FOR(nt)
+/* without OpenMP the thread count is read and dropped (else -Wunused-variable: a -Werror build without OpenMP fails) */
+#define JFA_OMP_PARALLEL_FOR(nt) (void)(nt);
 static inline int jfa_cpu_thread_id(void) { return 0; }
 #endif
 
