@@ -1,5 +1,6 @@
 # run_consumer.cmake - installs the built jfa into a temporary prefix, then
-# configures, builds and runs tests/consumer against it with find_package(jfa).
+# configures, builds and runs tests/consumer against it with find_package(jfa) (jfa::jfa, and
+# jfa::jfa_static in a build without CUDA).
 # Run by CTest (test_cpu_consumer):
 #   cmake -DJFA_BUILD_DIR=<build> -DJFA_CONSUMER_SOURCE=<src>/tests/consumer
 #         -DJFA_WORK_DIR=<scratch> [-DJFA_GENERATOR=<gen>] -P run_consumer.cmake
@@ -30,3 +31,6 @@ run_step("configure consumer" ${CMAKE_COMMAND} -S ${JFA_CONSUMER_SOURCE} -B ${bu
          -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run_step("build consumer" ${CMAKE_COMMAND} --build ${build})
 run_step("run consumer" ${build}/jfa_consumer)
+if(EXISTS ${build}/jfa_consumer_static)
+  run_step("run consumer (jfa::jfa_static)" ${build}/jfa_consumer_static)
+endif()
