@@ -11,7 +11,8 @@ The wheel carries the native libjfa.so, so it is tagged for its platform
 
 The library copied in is, in order: $JFA_LIBRARY, $JFA_BUILD_DIR/libjfa.so,
 <repo>/build/libjfa.so. Without one the package still installs and finds the
-library at run time through JFA_LIBRARY (see jfa/_lib.py).
+library at run time through JFA_LIBRARY, or a libjfa.so.<major> installed where the
+dynamic loader looks (see jfa/_lib.py).
 """
 import glob
 import os

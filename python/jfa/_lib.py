@@ -8,7 +8,9 @@ here knows about PyTorch; jfa.torch builds on it.
 The library is looked up, in order:
   1. next to this package (a libjfa.so copied in by `pip install ./python`, python/setup.py),
   2. the path in the environment variable JFA_LIBRARY,
-  3. the CMake build directory of the source tree (<repo>/build, or $JFA_BUILD_DIR).
+  3. the CMake build directory of the source tree (<repo>/build, or $JFA_BUILD_DIR),
+  4. libjfa.so.<major> through the dynamic loader (LD_LIBRARY_PATH, the ld.so cache): a
+     library installed with `cmake --install` into a prefix the loader searches.
 A library found there is used only if it is compatible with this binding (README.md,
 "ABI policy"): its jfa_version() has VERSION's major and at least its minor, and it
 accepts the binding's struct layouts (tag and size, see "Versioned structs" in
@@ -134,6 +136,7 @@ def candidate_paths():
     if not os.path.isabs(build):
         build = os.path.join(repo, build)
     paths.append(os.path.join(build, "libjfa.so"))
+    paths.append("libjfa.so.%d" % VERSION[0])  # a bare SONAME: the dynamic loader's search (installed)
     return paths
 
 
@@ -182,7 +185,7 @@ def lib():
     if _lib is None:
         tried = []
         for path in candidate_paths():
-            if not os.path.exists(path):
+            if os.sep in path and not os.path.exists(path):
                 tried.append(path + " (missing)")
                 continue
             try:

@@ -98,3 +98,23 @@ def test_venv_with_system_site_packages(tmp_path):
     out = subprocess.run([py, example], env=env, cwd=str(tmp_path), capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "site-packages" in out.stdout and "max |O - reference|" in out.stdout, out.stdout
+
+
+def test_installed_library_through_the_loader(tmp_path):
+    """A libjfa installed where the dynamic loader looks (here: LD_LIBRARY_PATH), with JFA_LIBRARY unset, no
+    bundled copy and no build directory: found as libjfa.so.<major> (_lib.py's last candidate)."""
+    lib = _built_lib()
+    real = os.path.basename(os.path.realpath(lib))  # libjfa.so.<major>.<minor>.<patch>
+    soname = ".".join(real.split(".")[:3])
+    libdir = tmp_path / "prefix" / "lib"
+    libdir.mkdir(parents=True)
+    shutil.copy2(os.path.realpath(lib), str(libdir / soname))
+    pkg = tmp_path / "pkg"
+    shutil.copytree(os.path.join(HERE, "..", "..", "python", "jfa"), str(pkg / "jfa"),
+                    ignore=shutil.ignore_patterns("__pycache__", "libjfa.so*"))
+    env = {k: v for k, v in os.environ.items() if k not in ("JFA_LIBRARY", "PYTHONPATH", "LD_LIBRARY_PATH")}
+    env.update(PYTHONPATH=str(pkg), LD_LIBRARY_PATH=str(libdir), JFA_BUILD_DIR=str(tmp_path / "no-build"))
+    code = "import jfa; from jfa import _lib; print(jfa.library_path(), jfa.version() == _lib.VERSION)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path), capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.split() == [soname, "True"], out.stdout
