@@ -78,6 +78,39 @@ static int brute_flags(const mask_t *m, int64_t r0, int64_t r1, int64_t k0, int6
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* The kernels' blocks over one slice's map (flags from row tile 0 and words from row 0, at strides flag_rtile and
+   word_row: bmap_dims's): BM rows x BN keys, the OR over the tiles they touch (mask_map_flags), against the brute
+   force over mask m. The map is conservative where a block cuts tiles (it may call a block partial that is full or
+   empty, never the other way round) and exact where its keys cover whole tiles and its rows whole tiles, or any rows
+   of a mask whose rows are one row (rows_one). Boolean masks: every element's bit through bmap_bit, as the kernels
+   read it. */
+static int check_blocks(const mask_t *m, const unsigned char *flags, int64_t flag_rtile, const uint64_t *bits,
+                        int64_t word_row, int bias, int rows_one) {
+  const int64_t Nq = m->Nq, Nk = m->Nk;
+  static const int bms[] = {32, 64, 128}, bns[] = {16, 32, 64, 128};
+  int ok = 1;
+  for (int a = 0; a < 3; ++a)
+    for (int c = 0; c < 4; ++c) {
+      const int BM = bms[a], BN = bns[c];
+      for (int64_t r0 = 0; r0 < Nq; r0 += BM)
+        for (int64_t k0 = 0; k0 < Nk; k0 += BN) {
+          const int64_t r1 = min64(Nq, r0 + BM), k1 = min64(Nk, k0 + BN);
+          int f = 0;
+          for (int64_t rt = r0 / 64; rt <= (r1 - 1) / 64; ++rt)
+            for (int64_t kt = k0 / 64; kt <= (k1 - 1) / 64; ++kt) f |= flags[rt * flag_rtile + kt];
+          const int bf = brute_flags(m, r0, r1, k0, k1);
+          if (bmap_empty(f)) ok &= bmap_empty(bf);
+          if (!bmap_empty(f) && !bmap_partial(f)) ok &= !bmap_empty(bf) && !bmap_partial(bf);
+          if ((rows_one || BM % 64 == 0) && BN % 64 == 0) ok &= f == bf;
+          if (!bias)
+            for (int64_t i = r0; i < r1; ++i)
+              for (int cc = 0; cc < BN && k0 + cc < Nk; ++cc)
+                ok &= bmap_bit(bits + i * word_row + k0 / 64, k0, cc, BN) == (int)m->vis[i * Nk + k0 + cc];
+        }
+    }
+  return ok;
+}
+
 static int run_case(int64_t Nq, int64_t Nk, int bias) {
   mask_t m = {Nq, Nk, calloc((size_t)(Nq * Nk), 1), calloc((size_t)(Nq * Nk), 1)};
   make_mask(&m, bias);
@@ -109,29 +142,8 @@ static int run_case(int64_t Nq, int64_t Nk, int bias) {
       flags[rt * KT + kt] = (unsigned char)f;
       ok &= f == brute_flags(&m, rt * 64, min64(Nq, rt * 64 + 64), kt * 64, min64(Nk, kt * 64 + 64));
     }
-  /* the kernels' blocks: BM rows x BN keys, the OR over the tiles they touch (mask_map_flags) */
-  static const int bms[] = {32, 64, 128}, bns[] = {16, 32, 64, 128};
-  for (int a = 0; a < 3; ++a)
-    for (int c = 0; c < 4; ++c) {
-      const int BM = bms[a], BN = bns[c];
-      for (int64_t r0 = 0; r0 < Nq; r0 += BM)
-        for (int64_t k0 = 0; k0 < Nk; k0 += BN) {
-          const int64_t r1 = min64(Nq, r0 + BM), k1 = min64(Nk, k0 + BN);
-          int f = 0;
-          for (int64_t rt = r0 / 64; rt <= (r1 - 1) / 64; ++rt)
-            for (int64_t kt = k0 / 64; kt <= (k1 - 1) / 64; ++kt) f |= flags[rt * KT + kt];
-          const int bf = brute_flags(&m, r0, r1, k0, k1);
-          /* the map is exact when the block covers whole tiles, conservative otherwise: it may
-             call a block partial that is full or empty, never the other way round */
-          if (bmap_empty(f)) ok &= bmap_empty(bf);
-          if (!bmap_empty(f) && !bmap_partial(f)) ok &= !bmap_empty(bf) && !bmap_partial(bf);
-          if (BM % 64 == 0 && BN % 64 == 0) ok &= f == bf;
-          if (!bias) /* every element's bit through bmap_bit, as the kernels read it */
-            for (int64_t i = r0; i < r1; ++i)
-              for (int cc = 0; cc < BN && k0 + cc < Nk; ++cc)
-                ok &= bmap_bit(bits + i * KW + k0 / 64, k0, cc, BN) == (int)m.vis[i * Nk + k0 + cc];
-        }
-    }
+  /* the kernels' blocks (mask_map_flags, bmap_bit) */
+  ok &= check_blocks(&m, flags, KT, bits, KW, bias, 0);
   char name[96];
   snprintf(name, sizeof name, "block map %s Nq=%lld Nk=%lld", bias ? "bias" : "bool", (long long)Nq, (long long)Nk);
   tu_expect(name, ok);
@@ -175,29 +187,8 @@ static int run_broadcast_case(int64_t Nq, int64_t Nk, int64_t S, int bias) {
     }
     free(row.vis), free(row.need);
   }
-  static const int bms[] = {32, 64, 128}, bns[] = {16, 32, 64, 128};
-  for (int64_t s = 0; s < S; ++s)
-    for (int a = 0; a < 3; ++a)
-      for (int c = 0; c < 4; ++c) {
-        const int BM = bms[a], BN = bns[c];
-        for (int64_t r0 = 0; r0 < Nq; r0 += BM)
-          for (int64_t k0 = 0; k0 < Nk; k0 += BN) {
-            const int64_t r1 = min64(Nq, r0 + BM), k1 = min64(Nk, k0 + BN);
-            int f = 0;
-            for (int64_t rt = r0 / 64; rt <= (r1 - 1) / 64; ++rt)
-              for (int64_t kt = k0 / 64; kt <= (k1 - 1) / 64; ++kt)
-                f |= flags[s * d.flag_slice + rt * d.flag_rtile + kt];
-            const int bf = brute_flags(&ms[s], r0, r1, k0, k1);
-            if (bmap_empty(f)) ok &= bmap_empty(bf);
-            if (!bmap_empty(f) && !bmap_partial(f)) ok &= !bmap_empty(bf) && !bmap_partial(bf);
-            if (BN % 64 == 0) ok &= f == bf; /* the rows are one row: exact whatever BM */
-            if (!bias)
-              for (int64_t i = r0; i < r1; ++i)
-                for (int cc = 0; cc < BN && k0 + cc < Nk; ++cc)
-                  ok &= bmap_bit(bits + s * d.word_slice + i * d.word_row + k0 / 64, k0, cc, BN) ==
-                        (int)ms[s].vis[i * Nk + k0 + cc];
-          }
-      }
+  for (int64_t s = 0; s < S; ++s) /* the kernels' blocks of each slice, through the zero strides */
+    ok &= check_blocks(&ms[s], flags + s * d.flag_slice, d.flag_rtile, bits + s * d.word_slice, d.word_row, bias, 1);
   char name[112];
   snprintf(name, sizeof name, "row-broadcast block map %s Nq=%lld Nk=%lld slices=%lld", bias ? "bias" : "bool",
            (long long)Nq, (long long)Nk, (long long)S);

@@ -46,6 +46,15 @@ uint64_t rt_init(int *argc, char ***argv, const char *name, int *world_rank, int
   return seed;
 }
 
+void rt_cpu_world(jfa_context_t **cpu, jfa_comm_t **comm) {
+  MPI_Comm world = MPI_COMM_WORLD;
+  *cpu = NULL, *comm = NULL;
+  if (jfa_context_create(cpu, JFA_DEVICE_CPU, 0) != JFA_SUCCESS || jfa_comm_create_mpi(comm, &world) != JFA_SUCCESS) {
+    fprintf(stderr, "setup: %s\n", jfa_get_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+}
+
 void rt_describe(const rt_case_t *c, char *buf, size_t n) {
   static const char *dn[4] = {"fp64", "fp32", "fp16", "bf16"};
   char win[64] = "", seqs[64] = "";

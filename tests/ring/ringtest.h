@@ -55,4 +55,7 @@ void rt_describe(const rt_case_t *c, char *buf, size_t n);
 /** MPI_Init, seed agreed across MPI_COMM_WORLD (printed by rank 0), stdout of ranks != 0 silenced. */
 uint64_t rt_init(int *argc, char ***argv, const char *name, int *world_rank, int *world_size);
 
+/** A CPU context and an MPI communicator over MPI_COMM_WORLD (MPI_Abort with jfa's message if either fails). */
+void rt_cpu_world(jfa_context_t **cpu, jfa_comm_t **comm);
+
 #endif /* JFA_RINGTEST_H_ */

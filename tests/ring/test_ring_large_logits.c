@@ -90,13 +90,9 @@ static void sq_err(jfa_context_t *cpu, jfa_layout_t lay, int rank, int P, int64_
 int main(int argc, char **argv) {
   int rank, P;
   uint64_t seed = rt_init(&argc, &argv, "test_ring_large_logits", &rank, &P);
-  jfa_context_t *cpu = NULL;
-  jfa_comm_t *comm = NULL;
-  MPI_Comm world = MPI_COMM_WORLD;
-  if (jfa_context_create(&cpu, JFA_DEVICE_CPU, 0) != JFA_SUCCESS || jfa_comm_create_mpi(&comm, &world) != JFA_SUCCESS) {
-    fprintf(stderr, "setup: %s\n", jfa_get_last_error());
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
+  jfa_context_t *cpu;
+  jfa_comm_t *comm;
+  rt_cpu_world(&cpu, &comm);
   jfa_context_set_num_threads(cpu, 1);
   const int64_t N = 12 * P, n = N / P;
   const double scale = 1.0 / sqrt((double)D);

@@ -82,13 +82,9 @@ static void check(const char *what, const char *desc, jfa_ring_t *ring, jfa_stat
 int main(int argc, char **argv) {
   int rank, P;
   rt_init(&argc, &argv, "test_ring_memory", &rank, &P);
-  jfa_context_t *cpu = NULL;
-  jfa_comm_t *comm = NULL;
-  MPI_Comm world = MPI_COMM_WORLD;
-  if (jfa_context_create(&cpu, JFA_DEVICE_CPU, 0) != JFA_SUCCESS || jfa_comm_create_mpi(&comm, &world) != JFA_SUCCESS) {
-    fprintf(stderr, "setup: %s\n", jfa_get_last_error());
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
+  jfa_context_t *cpu;
+  jfa_comm_t *comm;
+  rt_cpu_world(&cpu, &comm);
   jfa_context_set_num_threads(cpu, 1);
   const char *generic = getenv("JFA_RING_GENERIC");
   int level = generic && (generic[0] == '1' || generic[0] == '2') ? generic[0] - '0' : 0;

@@ -70,13 +70,9 @@ int main(int argc, char **argv) {
     MPI_Finalize();
     return TU_SKIP;
   }
-  jfa_context_t *cpu = NULL;
-  jfa_comm_t *comm = NULL;
-  MPI_Comm w = MPI_COMM_WORLD;
-  if (jfa_context_create(&cpu, JFA_DEVICE_CPU, 0) != JFA_SUCCESS || jfa_comm_create_mpi(&comm, &w) != JFA_SUCCESS) {
-    fprintf(stderr, "setup: %s\n", jfa_get_last_error());
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
+  jfa_context_t *cpu;
+  jfa_comm_t *comm;
+  rt_cpu_world(&cpu, &comm);
 
   jfa_ring_config_t c = base_config();
   expect_all("agreeing config", try_create(cpu, comm, &c), 0);

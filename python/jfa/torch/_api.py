@@ -128,7 +128,8 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
             _core.check_inputs((q, k, v), ("query", "key", "value"), enable_gqa)  # eager's checks and errors
             if attn_mask is not None:
                 _prepare_mask(attn_mask, query, key, forward_ad=False)  # checked as eager checks it
-            _ops.check_scale(scale), _window(window)
+            _ops.check_scale(scale)
+            _window(window)
             o = _empty_attention(q, k, v)
             out_shape = qs[:-1] + vs[-1:]
             return o if o.shape == out_shape else o.reshape(out_shape)

@@ -164,13 +164,16 @@ void jfa_cuda_workspace_done(jfa_context_t *ctx, bool capturing) {
 }
 
 /* Raises a kernel's dynamic shared-memory attribute to smem bytes where it is lower: the attribute as the runtime
-   holds it now (cudaFuncGetAttributes: per device context, so a reset context is seen), under one lock so that two
+   holds it now (cudaFuncGetAttributes: per device context, so a reset context is seen). The launches' usual case,
+   already high enough (it is never lowered), takes no lock; a raise is read again and set under one lock, so that two
    threads' raises never leave the lower of the two. */
 static std::mutex g_smem_mu;
 
 jfa_status_t jfa_cuda_smem_raise(const void *kernel, size_t smem) {
-  std::lock_guard<std::mutex> lock(g_smem_mu);
   cudaFuncAttributes fa;
+  JFA_CUDA_CHECK(cudaFuncGetAttributes(&fa, kernel));
+  if (fa.maxDynamicSharedSizeBytes >= (int)smem) return JFA_SUCCESS;
+  std::lock_guard<std::mutex> lock(g_smem_mu);
   JFA_CUDA_CHECK(cudaFuncGetAttributes(&fa, kernel));
   if (fa.maxDynamicSharedSizeBytes >= (int)smem) return JFA_SUCCESS;
   JFA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));

@@ -31,6 +31,7 @@ struct FwdArgs {
   int band;       /* the sm90 16-bit kernels: a window or packed sequences aligned to the blocks (masked, no dense mask)
                      run by the unmasked kernels (sm90/fwd.cuh sm90_fwd_band): fwd_tile_keys' key range (a tile's
                      sequence, the window's edges), fwd_block_mask's window edges */
+  int nsm;        /* the device's SMs (sm90 family.cu): the persistent kernels' grid (sm90/fwd_persist.cuh); 0 elsewhere */
 };
 
 /* Fills FwdArgs from a call (the sm80 and sm90 families share it). */
@@ -54,6 +55,7 @@ static inline void fwd_args_init(FwdArgs *a, const jfa_problem_t *p, const jfa_t
   a->accumulate = accumulate;
   a->slice_pass = 0;
   a->band = 0;
+  a->nsm = 0;
   a->Dreal = (int)p->D;
   a->scale = (float)p->scale;
   a->scale_log2 = (float)(p->scale * 1.4426950408889634);

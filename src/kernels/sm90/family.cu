@@ -166,6 +166,7 @@ void sm90_route_note(int route) { t_route = route; }
 jfa_status_t sm90_fwd_run(const FwdCall &c) {
   FwdArgs a;
   fwd_args_init(&a, c.p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.o, c.lse, c.od, c.mu, c.accumulate, c.mk);
+  a.nsm = c.cs->num_sms; /* the persistent kernels' grid (fwd_persist.cuh persist_shape, fwd.cuh sm90_persist_fits) */
   /* a 16-bit additive mask (fwd_bias_why_not took it): its tiles by TMA */
   const Sm90Tensors t = {c.q, c.k, c.v, c.qd, c.kd, c.vd, mask_bias16(*c.mk) ? c.p->dmask : nullptr};
   cudaStream_t st = ctx_stream(c.ctx);

@@ -1015,24 +1015,23 @@ static inline bool sm90_fwd_band(int D, bool jvp, int64_t bm, int64_t bn, FwdArg
   return true;
 }
 
-/* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
-/* Whether the persistent forward / JVP (fwd_persist.cuh, jvp_persist.cuh) can take the call: persist_shape's limits
-   (2^31 tiles; 2^32 - 64 key blocks of 32 keys a CTA: their 32-bit stage counters) for tiles of 64 rows (the kernels'
-   are 64 rows or more) on this device's SMs, so that a call beyond them (tens of millions of keys with hundreds of
-   thousands of query rows) runs the non-persistent kernels rather than failing in persist_shape, which stays as the
-   launchers' own check. */
-static bool sm90_persist_fits(const jfa_problem_t &p) {
-  int dev = 0, sms = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-      sms <= 0) {
-    (void)cudaGetLastError(); /* not sticky: the non-persistent launch reports what it meets */
-    return false;
-  }
-  const int64_t ntiles = (p.Nq + 63) / 64 * p.Hq * p.B;
-  if (ntiles >= ((int64_t)1 << 31)) return false;
-  const int64_t grid = ntiles < sms ? ntiles : sms;
-  return grid == 0 || (ntiles + grid - 1) / grid * ((p.Nk + 31) / 32) < ((int64_t)1 << 32) - 64;
+/* The persistent kernels' 32-bit limits (fwd_persist.cuh, jvp_persist.cuh): fewer than 2^31 tiles (persist_tile_of's
+   arithmetic), and fewer than 2^32 - 64 key blocks (of 32 keys at the least) a CTA on `grid` CTAs (the stages' ring
+   and phases). persist_shape checks them at launch, sm90_persist_fits before the route is chosen. */
+static inline bool persist_tiles_ok(int64_t ntiles) { return ntiles < ((int64_t)1 << 31); }
+static inline bool persist_blocks_ok(int64_t ntiles, int64_t grid, int64_t Nk) {
+  return grid <= 0 || (ntiles + grid - 1) / grid * ((Nk + 31) / 32) < ((int64_t)1 << 32) - 64;
 }
+
+/* Whether the persistent forward / JVP can take the call: those limits for tiles of 64 rows (the kernels' are 64 rows
+   or more) on the device's SMs (a.nsm), so that a call beyond them (tens of millions of keys with hundreds of
+   thousands of query rows) runs the non-persistent kernels rather than failing in persist_shape. */
+static bool sm90_persist_fits(const FwdArgs &a) {
+  const int64_t ntiles = (a.p.Nq + 63) / 64 * a.p.Hq * a.p.B;
+  return a.nsm > 0 && persist_tiles_ok(ntiles) && persist_blocks_ok(ntiles, ntiles < a.nsm ? ntiles : a.nsm, a.p.Nk);
+}
+
+/* The forward / JVP of tuning variant V (tiles.h) at head dim D. */
 
 template <typename T, int D, bool JVP, int V>
 static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
@@ -1080,7 +1079,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
                   "MASKP: a PERSIST row with three consumer warpgroups (fwd_persist.cuh NC)");
     const bool take = !a.masked ? env_switch(a.p.causal && a.p.Nk <= sm90_fwd_nc3p_causal_max_nk(D), "JFA_SM90_FWD_NC3P")
                                 : a.mk.dm_kind == MASK_DENSE_NONE && env_switch(true, "JFA_SM90_FWD_NC3");
-    if (!a.accumulate && take && sm90_persist_fits(a.p)) {
+    if (!a.accumulate && take && sm90_persist_fits(a)) {
       sm90_route_note(SM90_ROUTE_PERSIST | route);
       if (unmasked) return launch_persist_sm90a<T, D, D, mp.ST, false, false, 0, mp.MPASS, 3>(u, t, st);
       return launch_persist_sm90a<T, D, D, mp.ST, true, false, 0, mp.MPASS, 3>(a, t, st);
@@ -1091,7 +1090,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
                   "PERSIST: the PVLAG tiles at 128 keys a block, two consumers or (not XT, not EXPF) three "
                   "(fwd_persist.cuh Sm90Persist)");
     constexpr int DAP = pr.PAD ? (D + 63) / 64 * 64 : D;
-    if (!a.accumulate && (unmasked ? c.PERSIST || band : a.mk.dm_kind == MASK_DENSE_NONE) && sm90_persist_fits(a.p)) {
+    if (!a.accumulate && (unmasked ? c.PERSIST || band : a.mk.dm_kind == MASK_DENSE_NONE) && sm90_persist_fits(a)) {
       sm90_route_note(SM90_ROUTE_PERSIST | route);
       if (unmasked)
         return launch_persist_sm90a<T, D, DAP, pr.ST, false, pr.PERSIST_XT, pr.EXPF, pr.MPASS, pr.NC>(u, t, st);
@@ -1105,7 +1104,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
     if (!a.accumulate &&
         env_switch(sm90_jvp_persist_default(D, a.p.causal && !a.masked, a.p.Nk, band && a.mk.nseq > 0),
                    "JFA_SM90_JVP_PERSIST") &&
-        sm90_persist_fits(a.p)) {
+        sm90_persist_fits(a)) {
       sm90_route_note(SM90_ROUTE_PERSIST | route); /* the note before the kernels below replaces it where they run */
       if (unmasked) return launch_jvp_persist_sm90a<T, D, DA, c.BN, c.ST, false, c.MPASS>(u, t, st);
       if (a.mk.dm_kind == MASK_DENSE_NONE) return launch_jvp_persist_sm90a<T, D, DA, mm.BN, mm.ST, true, mm.MPASS>(a, t, st);

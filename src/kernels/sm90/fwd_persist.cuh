@@ -605,16 +605,19 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1)
 /* The persistent kernels' launch shape (this file's forward, jvp_persist.cuh's JVP): min(SMs, ntiles) CTAs, or
    JFA_TUNE_SM90_CTAS of them (tests: many tiles a CTA), and the tiles' order (persist_tile_of) */
 static jfa_status_t persist_shape(const FwdArgs &a, int64_t ntiles, int64_t *grid, int *order) {
-  if (ntiles >= ((int64_t)1 << 31)) /* persist_tile_of's 32-bit arithmetic (no tensor that size fits a GPU) */
+  if (!persist_tiles_ok(ntiles)) /* persist_tile_of's 32-bit arithmetic (no tensor that size fits a GPU) */
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "sm90 persistent kernels: %lld tiles (2^31 at most)", (long long)ntiles);
-  int dev = 0, sms = 0;
-  JFA_CUDA_CHECK(cudaGetDevice(&dev));
-  JFA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  int sms = a.nsm;
+  if (sms <= 0) { /* FwdArgs not from sm90_fwd_run */
+    int dev = 0;
+    JFA_CUDA_CHECK(cudaGetDevice(&dev));
+    JFA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  }
   const int force = tune_variant("JFA_TUNE_SM90_CTAS");
   if (force > 0) sms = force;
   *grid = ntiles < sms ? ntiles : sms;
   /* the kernels count a CTA's key blocks in 32 bits (the stages' ring and phases): blocks of 32 keys at the least */
-  if ((ntiles + *grid - 1) / *grid * ((a.p.Nk + 31) / 32) >= ((int64_t)1 << 32) - 64)
+  if (!persist_blocks_ok(ntiles, *grid, a.p.Nk))
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "sm90 persistent kernels: %lld tiles of %lld keys on %lld CTAs (2^32 key "
              "blocks a CTA at most)", (long long)ntiles, (long long)a.p.Nk, (long long)*grid);
   /* causal calls and windows (not packed): tiles numbered longest first (order 0), which the snake balances;
