@@ -1,8 +1,9 @@
 /*
  * app_fill_cuda.cu - the device half of app_fill: a kernel that writes input t of a
  * (B, H, n, D) tensor in place, with the bits app_inputs.c computes on the host (the
- * same hash, the same double arithmetic without contraction, rounding through float
- * to nearest even as jfa_convert_host does), so the check recomputes any row on the host.
+ * same hash, the same double arithmetic without contraction, 16-bit dtypes rounded once to
+ * nearest even through a float rounded to odd, as jfa_convert_host does), so the check
+ * recomputes any row on the host.
  */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -16,14 +17,21 @@ __device__ __forceinline__ uint64_t mix_d(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+/* x as a float rounded to odd (truncated, its last bit set when inexact), as jfa_convert_host's f64_to_f32_odd:
+   rounding it to float16 / bfloat16 then rounds x once, to nearest even (through a float rounded to nearest, values
+   within float resolution of a tie went to even: 2358594 changed the host side, this keeps the bits equal). */
+__device__ __forceinline__ float f64_to_f32_odd(double x) {
+  const float f = __double2float_rz(x);
+  if (isnan(x) || (double)f == x) return f;
+  return __uint_as_float(__float_as_uint(f) | 1u);
+}
+
 template <typename T> __device__ __forceinline__ T from_double(double x);
 template <> __device__ __forceinline__ double from_double<double>(double x) { return x; }
 template <> __device__ __forceinline__ float from_double<float>(double x) { return __double2float_rn(x); }
-template <> __device__ __forceinline__ __half from_double<__half>(double x) {
-  return __float2half_rn(__double2float_rn(x));
-}
+template <> __device__ __forceinline__ __half from_double<__half>(double x) { return __float2half_rn(f64_to_f32_odd(x)); }
 template <> __device__ __forceinline__ __nv_bfloat16 from_double<__nv_bfloat16>(double x) {
-  return __float2bfloat16_rn(__double2float_rn(x));
+  return __float2bfloat16_rn(f64_to_f32_odd(x));
 }
 
 struct FillArgs {
