@@ -55,7 +55,8 @@ typedef enum {
   JFA_SUCCESS = 0,
   JFA_ERROR_INVALID_ARGUMENT = 1, /**< a null pointer, bad size, shape, stride, dtype, device or alias; in the
                                        ring, also a config or call that differs across ranks (jfa_ring.h) */
-  JFA_ERROR_UNSUPPORTED = 2,      /**< valid request this build or backend cannot do (e.g. fp16 on CPU) */
+  JFA_ERROR_UNSUPPORTED = 2,      /**< valid request this build or backend cannot do (e.g. fp16 on CPU, a head
+                                       dim above 256 on CUDA) */
   JFA_ERROR_CUDA = 3,             /**< a CUDA runtime call failed */
   JFA_ERROR_NCCL = 4,             /**< an NCCL call failed */
   JFA_ERROR_MPI = 5,              /**< an MPI call failed */
@@ -86,6 +87,9 @@ typedef enum {
  * Axes are (batch, heads, seq, head_dim): shape[0..3]. Strides are in elements,
  * so BHSD, BSHD and views of larger buffers all work without copies.
  * Statistics (lse, mu, delta) are tensors of shape (B, H, N, 1).
+ * Every call refuses (JFA_ERROR_INVALID_ARGUMENT) a view with an extent below 1 (no
+ * empty tensors), a negative stride, an extent or stride above 2^40, or more than
+ * 2^52 elements.
  */
 typedef struct {
   void *data;
@@ -367,7 +371,8 @@ JFA_API jfa_status_t jfa_attention_params_init_versioned(jfa_attention_params_t 
 
 /**
  * Forward attention.
- *   q (B, Hq, Nq, D), k and v (B, Hkv, Nk, D), Hq a multiple of Hkv.
+ *   q (B, Hq, Nq, D), k and v (B, Hkv, Nk, D), Hq a multiple of Hkv; on CUDA D <= 256
+ *   (JFA_ERROR_UNSUPPORTED above; the CPU takes any D).
  *   o (B, Hq, Nq, D), same dtype and device as q.
  *   lse (B, Hq, Nq, 1), float32 (float64 also allowed on the CPU), or NULL.
  * params may be NULL (defaults). Calls on CUDA are asynchronous on the context's stream.
