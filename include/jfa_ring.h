@@ -157,7 +157,10 @@ JFA_API jfa_status_t jfa_comm_barrier(jfa_comm_t *comm);
  * rank return within about this time instead of hanging. 0 or negative (or
  * infinity) waits forever; NaN is rejected (JFA_ERROR_INVALID_ARGUMENT). The
  * default is JFA_COMM_TIMEOUT from the environment (seconds, read when the
- * communicator is created), else 300 seconds. A timeout or any other failure of
+ * communicator is created; a value that is not a number fails the creation with
+ * JFA_ERROR_INVALID_ARGUMENT), else 300 seconds. The MPI and NCCL communicators
+ * bound their waits by it; a callbacks communicator's waits are its callbacks' own
+ * (jfa_comm_create_callbacks: jfa cannot bound them). A timeout or any other failure of
  * a communicator operation marks it failed: every later call on it returns an
  * error at once ("communicator failed earlier: ...; destroy it"), and
  * jfa_ring_destroy / jfa_comm_destroy still return without waiting on the other
