@@ -44,7 +44,7 @@ extern "C" {
  * SONAME is libjfa.so.<major>), jfa_version() returns JFA_VERSION, and the Python
  * binding checks it (README.md, "ABI policy"). */
 #define JFA_VERSION_MAJOR 0
-#define JFA_VERSION_MINOR 3
+#define JFA_VERSION_MINOR 4
 #define JFA_VERSION_PATCH 0
 /** Version as one integer: major * 10000 + minor * 100 + patch. */
 #define JFA_VERSION_CODE(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
@@ -180,7 +180,8 @@ typedef enum {
  * back to back (batch 1; a (total, H, D) array is the BSHD view (1, H, total, D));
  * sequence s has query rows [cu_seqlens_q[s], cu_seqlens_q[s+1]) and key rows
  * [cu_seqlens_k[s], cu_seqlens_k[s+1]) and attends only within itself. Offsets
- * are host arrays of num_seqs + 1 int64 values, non-decreasing, from 0 to Nq (Nk).
+ * are host arrays of num_seqs + 1 int64 values, non-decreasing, from 0 to Nq (Nk)
+ * (device arrays with JFA_PARAMS_SEQLENS_DEVICE: CUDA graphs).
  * Causal masks and windows apply inside each sequence, aligned top-left or
  * bottom-right per sequence (JFA_MASK_POSITIONS / CAUSAL_POSITIONS are not
  * allowed with packed sequences).
@@ -196,8 +197,9 @@ typedef struct {
   const jfa_tensor_t *attn_mask; /**< dense boolean or additive mask, or NULL */
   int64_t window_left;           /**< keys at most this far before the query, or JFA_WINDOW_UNBOUNDED */
   int64_t window_right;          /**< keys at most this far after the query, or JFA_WINDOW_UNBOUNDED */
-  const int64_t *cu_seqlens_q;   /**< packed sequences: num_seqs + 1 query offsets (host), or NULL */
-  const int64_t *cu_seqlens_k;   /**< packed sequences: num_seqs + 1 key offsets (host), or NULL */
+  const int64_t *cu_seqlens_q;   /**< packed sequences: num_seqs + 1 query offsets (host; the device's with
+                                      JFA_PARAMS_SEQLENS_DEVICE), or NULL */
+  const int64_t *cu_seqlens_k;   /**< packed sequences: num_seqs + 1 key offsets (as cu_seqlens_q), or NULL */
   int64_t num_seqs;              /**< number of packed sequences (0 when cu_seqlens_* are NULL) */
   uint32_t flags;                /**< JFA_PARAMS_* bits (0 by default); unknown bits are refused */
 } jfa_attention_params_t;
@@ -205,6 +207,24 @@ typedef struct {
 /** jfa_attention_params_t.flags (and jfa_ring_config_t.flags): scale is used as given, 0
  *  included (an exact zero scale: uniform softmax over the visible keys). */
 #define JFA_PARAMS_SCALE_AS_GIVEN (1u << 0)
+
+/**
+ * jfa_attention_params_t.flags (jfa 0.4): cu_seqlens_q and cu_seqlens_k point to memory of the
+ * context's device (CUDA: device or managed memory of its GPU), which the kernels read in
+ * stream order, as they read q, k and v: no host copy, so a call with packed sequences can
+ * be captured in a CUDA graph and replayed with other offsets written into the same arrays
+ * (num_seqs stays fixed). The host cannot read them, so their values are not checked: the
+ * caller guarantees num_seqs + 1 non-decreasing values from 0 to Nq (Nk), as without the
+ * flag. Other values give unspecified results but no access outside the call's tensors
+ * and offsets: the kernels clamp each row's keys to [0, Nk) and each key's rows to [0, Nq).
+ * Only where the arrays live (JFA_ERROR_INVALID_ARGUMENT for host memory or another GPU)
+ * and their 8-byte alignment are checked. The kernel choice cannot use the values either:
+ * packed sequences aligned to the Hopper kernels' blocks run their general masked kernels,
+ * not the faster bands. Refused without cu_seqlens_q / cu_seqlens_k, and by the ring
+ * (jfa_ring_config_t.flags: JFA_ERROR_UNSUPPORTED); on a CPU context the arrays are host
+ * memory either way and are checked as without the flag.
+ */
+#define JFA_PARAMS_SEQLENS_DEVICE (1u << 1)
 
 /**
  * Largest |scale| accepted (2^16); larger finite scales are refused

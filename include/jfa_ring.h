@@ -255,7 +255,8 @@ typedef struct {
                                   the global sequence (0 .. seq_global, non-decreasing), the same
                                   for queries and keys; copied by jfa_ring_create. NULL: none */
   int64_t num_seqs;          /**< number of packed sequences (0 when cu_seqlens is NULL; at most seq_global + 1) */
-  uint32_t flags;            /**< JFA_PARAMS_* bits of jfa.h (JFA_PARAMS_SCALE_AS_GIVEN); 0 by default */
+  uint32_t flags;            /**< JFA_PARAMS_* bits of jfa.h (JFA_PARAMS_SCALE_AS_GIVEN; JFA_PARAMS_SEQLENS_DEVICE
+                                  is refused: JFA_ERROR_UNSUPPORTED); 0 by default */
 } jfa_ring_config_t;
 
 /** Layout version of jfa_ring_config_t in this header (1: jfa 0.3, the fields of 0.2 and flags). */

@@ -28,7 +28,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The libjfa version this binding was written for (JFA_VERSION_* of include/jfa.h;
 # tests/abi checks that they agree). jfa.__version__ is this version.
-VERSION = (0, 3, 0)
+VERSION = (0, 4, 0)
 # Versioned structs (jfa.h): layout versions of this binding's declarations.
 STRUCT_MAGIC = 0xFFF71FA0
 STRUCT_ATTENTION_PARAMS, STRUCT_RING_CONFIG, STRUCT_COMM_CALLBACKS = 1, 2, 3
@@ -38,6 +38,7 @@ ATTENTION_PARAMS_VERSION, RING_CONFIG_VERSION, COMM_CALLBACKS_VERSION = 1, 1, 1
 FLAG_DETERMINISTIC, FLAG_ALLOW_TF32 = 1 << 0, 1 << 1
 # jfa_attention_params_t.flags / jfa_ring_config_t.flags
 PARAMS_SCALE_AS_GIVEN = 1 << 0  # scale is used as given, 0 included (else 0 means 1/sqrt(D))
+PARAMS_SEQLENS_DEVICE = 1 << 1  # cu_seqlens_q / _k are device arrays, read by the kernels (CUDA graph capture)
 SCALE_MAX = 2.0 ** 16           # JFA_SCALE_MAX: larger |scale| is refused
 
 # jfa_status_t

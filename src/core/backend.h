@@ -63,7 +63,9 @@ typedef struct {
   int64_t win_left, win_right;   /* sliding window when windowed, < 0 = unbounded side */
   const jfa_tensor_t *dmask;     /* dense mask view of this block (rows, keys), or NULL */
   int64_t nseq;                  /* packed sequences (0: none) */
-  const int64_t *cu_q, *cu_k;    /* nseq + 1 offsets each, host memory (NULL when nseq == 0) */
+  const int64_t *cu_q, *cu_k;    /* nseq + 1 offsets each, host memory (NULL when nseq == 0) unless seq_dev */
+  int seq_dev;                   /* cu_q / cu_k are CUDA device memory (JFA_PARAMS_SEQLENS_DEVICE): the host must
+                                    not read them; their values were not checked */
   int seq_bottom_right;          /* causal/window alignment inside each packed sequence */
 } jfa_problem_t;
 

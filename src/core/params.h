@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 /** The params.flags (and ring config flags) bits this library knows; others are refused. */
-#define JFA_PARAMS_KNOWN_FLAGS (JFA_PARAMS_SCALE_AS_GIVEN)
+#define JFA_PARAMS_KNOWN_FLAGS (JFA_PARAMS_SCALE_AS_GIVEN | JFA_PARAMS_SEQLENS_DEVICE)
 
 /** The scale a call uses: as given when nonzero or with JFA_PARAMS_SCALE_AS_GIVEN, else 1/sqrt(D). */
 static inline double jfa_params_scale(double scale, uint32_t flags, int64_t D) {

@@ -194,13 +194,18 @@ static jfa_status_t check_cu_seqlens(const int64_t *cu, int64_t nseq, int64_t to
   return JFA_SUCCESS;
 }
 
-/* Packed sequences: both offset arrays or neither, batch 1, no explicit positions. */
-static jfa_status_t resolve_packed(const jfa_attention_params_t *params, jfa_problem_t *p) {
+/* Packed sequences: both offset arrays or neither, batch 1, no explicit positions; their values checked unless they
+   are device arrays (JFA_PARAMS_SEQLENS_DEVICE on CUDA: where they live is the CUDA backend's check). */
+static jfa_status_t resolve_packed(const jfa_attention_params_t *params, jfa_device_t device, jfa_problem_t *p) {
   const int64_t *cq = params->cu_seqlens_q, *ck = params->cu_seqlens_k;
+  const int on_device = (params->flags & JFA_PARAMS_SEQLENS_DEVICE) && device == JFA_DEVICE_CUDA;
   if (!cq && !ck) {
     if (params->num_seqs != 0)
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->num_seqs: %lld without cu_seqlens_q and cu_seqlens_k (must be 0)",
                (long long)params->num_seqs);
+    if (params->flags & JFA_PARAMS_SEQLENS_DEVICE)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+               "params->flags: JFA_PARAMS_SEQLENS_DEVICE without cu_seqlens_q and cu_seqlens_k (no offsets to read)");
     return JFA_SUCCESS;
   }
   if (!cq) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_q: NULL while cu_seqlens_k is set (give both)");
@@ -214,11 +219,21 @@ static jfa_status_t resolve_packed(const jfa_attention_params_t *params, jfa_pro
   if (params->mask == JFA_MASK_POSITIONS || params->mask == JFA_MASK_CAUSAL_POSITIONS)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
              "params->mask: explicit positions (mode %d) cannot be combined with packed sequences", (int)params->mask);
-  JFA_CHECK(check_cu_seqlens(cq, params->num_seqs, p->Nq, "cu_seqlens_q", "Nq"));
-  JFA_CHECK(check_cu_seqlens(ck, params->num_seqs, p->Nk, "cu_seqlens_k", "Nk"));
+  if (on_device) {
+    if ((uintptr_t)cq % sizeof(int64_t) != 0)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_q: %p is not 8-byte aligned (int64 offsets)",
+               (const void *)cq);
+    if ((uintptr_t)ck % sizeof(int64_t) != 0)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_k: %p is not 8-byte aligned (int64 offsets)",
+               (const void *)ck);
+  } else {
+    JFA_CHECK(check_cu_seqlens(cq, params->num_seqs, p->Nq, "cu_seqlens_q", "Nq"));
+    JFA_CHECK(check_cu_seqlens(ck, params->num_seqs, p->Nk, "cu_seqlens_k", "Nk"));
+  }
   p->nseq = params->num_seqs;
   p->cu_q = cq;
   p->cu_k = ck;
+  p->seq_dev = on_device;
   p->seq_bottom_right = params->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT;
   p->q_pos0 = p->k_pos0 = 0; /* row indices into the offsets */
   return JFA_SUCCESS;
@@ -265,6 +280,7 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa
   p->dmask = NULL;
   p->nseq = 0;
   p->cu_q = p->cu_k = NULL;
+  p->seq_dev = 0;
   p->seq_bottom_right = 0;
   switch (params->mask) {
     case JFA_MASK_NONE: break;
@@ -284,7 +300,7 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa
   JFA_CHECK(resolve_window(params->window_left, "window_left", &p->win_left));
   JFA_CHECK(resolve_window(params->window_right, "window_right", &p->win_right));
   p->windowed = p->win_left >= 0 || p->win_right >= 0;
-  JFA_CHECK(resolve_packed(params, p));
+  JFA_CHECK(resolve_packed(params, device, p));
   if (params->attn_mask) JFA_CHECK(resolve_dense(params->attn_mask, qdtype, device, p));
   return JFA_SUCCESS;
 }

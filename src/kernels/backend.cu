@@ -122,7 +122,7 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
                                                  const jfa_tensor_t *kd, const jfa_tensor_t *vd, const jfa_tensor_t *o,
                                                  const jfa_tensor_t *lse, const jfa_tensor_t *od,
                                                  const jfa_tensor_t *mu, int accumulate) {
-  JFA_CHECK(cuda_call_checks(p, q));
+  JFA_CHECK(cuda_call_checks(ctx, p, q));
   JFA_CHECK(need_f32(lse, "lse"));
   JFA_CHECK(need_f32(mu, "mu"));
   if (accumulate) {
@@ -193,7 +193,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_block(jfa_context_t *ctx, co
                                                           const jfa_tensor_t *lse, const jfa_tensor_t *delta,
                                                           const jfa_tensor_t *dq, const jfa_tensor_t *dk,
                                                           const jfa_tensor_t *dv, int accumulate) {
-  JFA_CHECK(cuda_call_checks(p, q));
+  JFA_CHECK(cuda_call_checks(ctx, p, q));
   JFA_CHECK(need_f32(lse, "lse"));
   JFA_CHECK(need_f32(delta, "delta"));
   const jfa_tensor_t *const grads[3] = {dq, dk, dv};
@@ -218,7 +218,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
                                                     const jfa_tensor_t *lse, const jfa_tensor_t *dout,
                                                     const jfa_tensor_t *dq, const jfa_tensor_t *dk,
                                                     const jfa_tensor_t *dv) {
-  JFA_CHECK(cuda_call_checks(p, q));
+  JFA_CHECK(cuda_call_checks(ctx, p, q));
   JFA_CHECK(need_f32(lse, "lse"));
   const jfa_tensor_t *const grads[3] = {dq, dk, dv};
   JFA_CHECK(check_grad_dtypes(q, grads, 3, "dq, dk, dv", 0));
@@ -277,7 +277,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp_block(
     const jfa_tensor_t *doutd, const jfa_tensor_t *lse, const jfa_tensor_t *mu, const jfa_tensor_t *delta,
     const jfa_tensor_t *deltad, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
     const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv, int accumulate) {
-  JFA_CHECK(cuda_call_checks(p, q));
+  JFA_CHECK(cuda_call_checks(ctx, p, q));
   const jfa_tensor_t *stats[4] = {lse, mu, delta, deltad};
   static const char *snames[4] = {"lse", "mu", "delta", "deltad"};
   for (int i = 0; i < 4; ++i) JFA_CHECK(need_f32(stats[i], snames[i]));
@@ -298,7 +298,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp(
     const jfa_tensor_t *lse, const jfa_tensor_t *od, const jfa_tensor_t *mu, const jfa_tensor_t *dout,
     const jfa_tensor_t *doutd, const jfa_tensor_t *dqd, const jfa_tensor_t *dkd, const jfa_tensor_t *dvd,
     const jfa_tensor_t *dq, const jfa_tensor_t *dk, const jfa_tensor_t *dv) {
-  JFA_CHECK(cuda_call_checks(p, q));
+  JFA_CHECK(cuda_call_checks(ctx, p, q));
   JFA_CHECK(need_f32(lse, "lse"));
   JFA_CHECK(need_f32(mu, "mu"));
   const jfa_tensor_t *const outs[6] = {dqd, dkd, dvd, dq, dk, dv};

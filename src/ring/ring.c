@@ -293,6 +293,9 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
   if (!c->cu_seqlens && c->num_seqs != 0)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.num_seqs %lld without config.cu_seqlens (must be 0)",
              (long long)c->num_seqs);
+  if (c->flags & JFA_PARAMS_SEQLENS_DEVICE) /* before cu_seqlens is read: it might be device memory */
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "config.flags: JFA_PARAMS_SEQLENS_DEVICE is not supported by the ring (it splits "
+                                    "config.cu_seqlens over the ranks on the host, at creation)");
   if (c->cu_seqlens) {
     if (c->num_seqs < 1 || c->num_seqs > c->seq_global + 1)
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,

@@ -11,7 +11,8 @@
  * and, for each warpgroup of 64 rows (the three-consumer kernels' skip, fwd.cuh fwd_consumer_blocks), in that
  * warpgroup's keys; mask_row_keys (the MASKED kernels' rows) must give exactly the contract's keys too, and every
  * row that sees a key of a block of bn keys must lie in mask_query_range's rows for it (the backwards' CTAs, bands
- * included). Unaligned packed sequences must fail mask_packed_aligned.
+ * included). Unaligned packed sequences must fail mask_packed_aligned. Device offsets (JFA_PARAMS_SEQLENS_DEVICE) of
+ * any values keep both ranges inside [0, N], read only the offsets' own entries, and never make a band.
  *
  * Run: ctest --test-dir build -R test_cpu_band   (JFA_TEST_SEED=<n> to repeat; label cpu, built where CUDA is)
  */
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kernels/common/softmax.cuh"
 #include "testutil.h"
@@ -158,8 +161,80 @@ static int64_t packed_offsets(int64_t *cu, int64_t al, int64_t total) {
   return ns;
 }
 
+/* Device offsets (JFA_PARAMS_SEQLENS_DEVICE) reach the kernels unchecked: with any values, mask_row_keys must give
+   0 <= lo <= hi <= Nk and mask_query_range 0 <= lo <= hi <= Nq (the kernels' ints and loads stay inside the tensors),
+   reading the offsets only at indices 0..nseq. The offsets sit at the end of a page followed by an inaccessible one
+   (and, in a second pass, at the start of a page after one): a read past either end faults. mask_packed_aligned must
+   not read them at all (the host cannot: they sit on an inaccessible page). Returns the ranges outside bounds. */
+static long garbage_offsets(long *cases) {
+  const long pg = sysconf(_SC_PAGESIZE);
+  unsigned char *map = (unsigned char *)mmap(NULL, (size_t)(3 * pg), PROT_READ | PROT_WRITE,
+                                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) return -1;
+  mprotect(map, (size_t)pg, PROT_NONE);
+  mprotect(map + 2 * pg, (size_t)pg, PROT_NONE);
+  long bad = 0;
+  for (int it = 0; it < 3000; ++it) {
+    const int64_t nseq = rnd(1, 8), n = nseq + 1;
+    int64_t *cu = it % 2 ? (int64_t *)(map + pg) : (int64_t *)(map + 2 * pg) - 2 * n; /* q at the start / k at the end */
+    int64_t *ck = cu + n;
+    jfa_problem_t p;
+    memset(&p, 0, sizeof p);
+    p.B = p.Hq = p.Hkv = 1;
+    p.D = 64;
+    p.Nq = rnd(1, 300);
+    p.Nk = rnd(1, 300);
+    p.nseq = nseq;
+    p.cu_q = cu;
+    p.cu_k = ck;
+    p.seq_dev = 1;
+    p.causal = tu_uniform() < 0.5;
+    p.seq_bottom_right = tu_uniform() < 0.5;
+    p.win_left = p.win_right = JFA_WINDOW_UNBOUNDED;
+    if (tu_uniform() < 0.5) {
+      p.windowed = 1;
+      p.win_left = tu_uniform() < 0.3 ? JFA_WINDOW_UNBOUNDED : rnd(0, 100);
+      p.win_right = tu_uniform() < 0.3 ? JFA_WINDOW_UNBOUNDED : rnd(0, 100);
+    }
+    for (int64_t s = 0; s < 2 * n; ++s) {
+      const double u = tu_uniform();
+      const int64_t big = (int64_t)1 << 62;
+      cu[s] = u < 0.6 ? rnd(-40, 340) : u < 0.8 ? rnd(-big, big) : u < 0.9 ? big : -big;
+    }
+    if (mask_packed_aligned(&p, 64, 64)) ++bad; /* must refuse without reading (it would fault on the page) */
+    MaskDev m;
+    mask_dev_fill(&m, &p);
+    for (int64_t i = 0; i < p.Nq; ++i) {
+      int64_t lo, hi;
+      mask_row_keys(m, i, &lo, &hi);
+      bad += !(0 <= lo && lo <= hi && hi <= p.Nk);
+    }
+    for (int64_t j0 = 0; j0 < p.Nk; j0 += 64) {
+      int64_t lo, hi;
+      mask_query_range(m, j0, std::min(j0 + 64, p.Nk), &lo, &hi);
+      bad += !(0 <= lo && lo <= hi && hi <= p.Nq);
+    }
+    ++*cases;
+  }
+  /* mask_packed_aligned with device offsets on an inaccessible page: false, without a read */
+  jfa_problem_t p;
+  memset(&p, 0, sizeof p);
+  p.Nq = p.Nk = 128;
+  p.nseq = 2;
+  p.cu_q = p.cu_k = (const int64_t *)map;
+  p.seq_dev = 1;
+  bad += mask_packed_aligned(&p, 64, 64);
+  munmap(map, (size_t)(3 * pg));
+  return bad;
+}
+
 int main(void) {
   tu_init_seed("test_cpu_band");
+  long garbage_cases = 0;
+  const long garbage_bad = garbage_offsets(&garbage_cases);
+  printf("device offsets of any values: %ld problems, %ld ranges outside [0, N]\n", garbage_cases, garbage_bad);
+  tu_expect("unchecked device offsets give ranges inside [0, Nk] and [0, Nq], read at 0..nseq only, and no band",
+            garbage_cases == 3000 && garbage_bad == 0);
   static const int bms[] = {64, 128, 192}, bns[] = {48, 64, 80, 96, 112, 128};
   tally_t t;
   memset(&t, 0, sizeof t);

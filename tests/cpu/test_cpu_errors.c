@@ -340,6 +340,13 @@ int main(void) {
             memcmp(lse_cu, cq_ok, sizeof cq_ok) == 0 && memcmp(lse_cu + 4, ck_ok, sizeof ck_ok) == 0);
   CASE("cu_seqlens_k ends past Nk", (prm.cu_seqlens_q = cq_ok, prm.cu_seqlens_k = ck_end, prm.num_seqs = 2),
        call_jvp(), INV, "cu_seqlens_k[2]");
+  /* JFA_PARAMS_SEQLENS_DEVICE: on the CPU the offsets are host memory and checked as without it; without offsets it
+     is refused */
+  CASE("device-offsets flag without offsets", prm.flags = JFA_PARAMS_SEQLENS_DEVICE, call_fwd(), INV,
+       "JFA_PARAMS_SEQLENS_DEVICE");
+  CASE("device-offsets flag on the CPU: decreasing offsets still refused",
+       (prm.flags = JFA_PARAMS_SEQLENS_DEVICE, prm.cu_seqlens_q = cq_dec, prm.cu_seqlens_k = ck3, prm.num_seqs = 3),
+       call_bwd(), INV, "cu_seqlens_q[2]");
   CASE("packed sequences with explicit positions",
        (prm.cu_seqlens_q = cq_ok, prm.cu_seqlens_k = ck_ok, prm.num_seqs = 2, prm.mask = JFA_MASK_POSITIONS),
        call_fwd(), INV, "mask");

@@ -278,6 +278,9 @@ static void packed(void) {
   c.params.attn_mask = &m.t;
   run_both("packed + causal bottom-right + window (6,0) + bool mask + GQA 4:1", &c);
   run_case("f32 packed + causal bottom-right + window (6,0) + bool mask + GQA 4:1", &c, JFA_DTYPE_FLOAT32, 1e-5);
+  /* JFA_PARAMS_SEQLENS_DEVICE on the CPU: the context's device memory is host memory, read and checked as without it */
+  c.params.flags |= JFA_PARAMS_SEQLENS_DEVICE;
+  run_both("packed + causal bottom-right + window (6,0) + bool mask + GQA 4:1, JFA_PARAMS_SEQLENS_DEVICE", &c);
   tb_free(&m);
 }
 

@@ -73,6 +73,12 @@ def test_window(gen, device, dtype, tol, window, causal):
 def _varlen_ref(q, k, v, cq, ck, **kw):
     outs = []
     for s in range(len(cq) - 1):
+        if cq[s + 1] == cq[s]:
+            continue  # an empty sequence: no rows
+        if ck[s + 1] == ck[s]:  # queries without keys: fully masked rows, O = 0
+            outs.append(q.new_zeros((cq[s + 1] - cq[s],) + tuple(q.shape[1:-1]) + (v.shape[-1],), dtype=torch.float64)
+                        + 0 * q[cq[s]:cq[s + 1]].double().sum() + 0 * v.double().sum())
+            continue
         qs = q[cq[s]:cq[s + 1]].transpose(0, 1).unsqueeze(0)
         ks = k[ck[s]:ck[s + 1]].transpose(0, 1).unsqueeze(0)
         vs = v[ck[s]:ck[s + 1]].transpose(0, 1).unsqueeze(0)
@@ -114,3 +120,59 @@ def test_varlen_bad_offsets():
         jt.varlen_attention(q, q, q, [0, 4, 9])
     with pytest.raises(ValueError, match="window"):
         jt.attention(q.unsqueeze(0), q.unsqueeze(0), q.unsqueeze(0), window=(-3, 0))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_varlen_cuda_graph(dtype):
+    """varlen_attention captured in a CUDA graph (forward-mode JVP and backward) with
+    cu_seqlens as a CUDA tensor: the graph reads the offsets at each replay (JFA_PARAMS_SEQLENS_DEVICE), so other
+    offsets copied into the same tensor give the new packing's results; host offsets during a capture are refused."""
+    g = torch.Generator().manual_seed(11)
+    dev = torch.device("cuda")
+    H, Hk, E, T = 4, 2, 64, 300
+    packs = ([0, 37, 167, 167, 300], [0, 120, 121, 250, 300])
+    cu = torch.tensor(packs[0], dtype=torch.int32, device=dev)  # int32 as flash_attn's cu_seqlens
+    q, qt, do = (randn(g, (T, H, E), dtype, dev) for _ in range(3))
+    k, v, kt, vt = (randn(g, (T, Hk, E), dtype, dev) for _ in range(4))
+    qs, ks, vs = (x.clone().requires_grad_() for x in (q, k, v))
+
+    def step():
+        with fwAD.dual_level():
+            o, ot = fwAD.unpack_dual(jt.varlen_attention(fwAD.make_dual(q, qt), fwAD.make_dual(k, kt),
+                                                         fwAD.make_dual(v, vt), cu, is_causal=True,
+                                                         enable_gqa=True))
+        ob = jt.varlen_attention(qs, ks, vs, cu, is_causal=True, enable_gqa=True)
+        return (o, ot) + torch.autograd.grad(ob, (qs, ks, vs), do)
+
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(2):
+            step()  # warm-up: the workspace sized before the capture
+    torch.cuda.current_stream().wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        outs = step()
+    tol = 1.5e-2 if dtype == torch.bfloat16 else 1e-5  # conftest.devices_dtypes
+    for pack in (packs[1], packs[0]):
+        cu.copy_(torch.tensor(pack, dtype=torch.int32))
+        graph.replay()
+        torch.cuda.synchronize()
+        qr, kr, vr = (x.detach().double().requires_grad_() for x in (q, k, v))
+        tq, tk, tv = (x.double() for x in (qt, kt, vt))
+        ref = lambda a, b, c: _varlen_ref(a, b, c, pack, pack, is_causal=True)
+        with fwAD.dual_level():
+            rt = fwAD.unpack_dual(ref(fwAD.make_dual(qr.detach(), tq), fwAD.make_dual(kr.detach(), tk),
+                                      fwAD.make_dual(vr.detach(), tv)))[1]
+        r = ref(qr, kr, vr)
+        r.backward(do.double())
+        assert relerr(outs[0], r) < tol, (pack, relerr(outs[0], r))
+        assert relerr(outs[1], rt) < 2 * tol, (pack, relerr(outs[1], rt))
+        for a, b in zip(outs[2:], (qr.grad, kr.grad, vr.grad)):
+            assert relerr(a, b) < 2 * tol, (pack, relerr(a, b))
+    # host offsets (a list) cannot be read by a graph: refused with an error, not captured as constants
+    g2 = torch.cuda.CUDAGraph()
+    with pytest.raises(RuntimeError, match="CUDA graph capture"):
+        with torch.cuda.graph(g2):
+            jt.varlen_attention(q, k, v, packs[0], is_causal=True, enable_gqa=True)

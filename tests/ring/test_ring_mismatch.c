@@ -180,6 +180,9 @@ int main(int argc, char **argv) {
     c = base_config();
     c.cu_seqlens = cu, c.num_seqs = 3, c.batch = 2;
     expect_all("packed sequences with batch 2", try_create(cpu, comm, &c), 1);
+    c = base_config();
+    c.cu_seqlens = cu, c.num_seqs = 3, c.flags = JFA_PARAMS_SEQLENS_DEVICE; /* the ring splits them on the host */
+    expect_all("device offsets (JFA_PARAMS_SEQLENS_DEVICE) refused by the ring", try_create(cpu, comm, &c), 1);
   }
 
   /* per-call checks: one rank passes a wrong shape */

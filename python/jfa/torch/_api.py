@@ -238,6 +238,46 @@ def _attend(q, k, v, cfg, enable_gqa):
     return _core.make_dual(o, od)
 
 
+def _capturing(q):
+    """Whether q's call is being captured in a CUDA graph (torch.cuda.graph, torch.compile's cudagraphs)."""
+    return q.is_cuda and torch.cuda.is_current_stream_capturing()
+
+
+def _device_offsets(cu, q, name):
+    """Offsets of a call being captured in a CUDA graph: a CUDA integer tensor on q's device, kept there (int64,
+    contiguous: a copy inside the graph otherwise) and read by the kernels at each replay, not by the host, which
+    cannot read them during a capture (JFA_PARAMS_SEQLENS_DEVICE): their values are not checked."""
+    if not isinstance(cu, torch.Tensor) or cu.device != q.device:
+        raise RuntimeError("jfa: %s during a CUDA graph capture must be a CUDA tensor on q's device (%s), got %s: "
+                           "host offsets would have to be copied to the GPU, which a capture does not allow; the "
+                           "graph then reads the tensor's values at each replay" % (name, q.device, "a " +
+                           ("tensor on %s" % cu.device if isinstance(cu, torch.Tensor) else type(cu).__name__)))
+    if cu.dim() != 1 or cu.dtype.is_floating_point or cu.dtype.is_complex or cu.dtype == torch.bool:
+        raise TypeError("jfa: %s must be a 1-d integer tensor or sequence" % name)
+    if cu.shape[0] < 2:
+        raise ValueError("jfa: %s must hold at least 2 offsets (one sequence), got %d" % (name, cu.shape[0]))
+    return cu.to(torch.int64).contiguous()
+
+
+def _seqlens(cu_q, cu_k, q, total_q, total_k):
+    """The (query, key) offsets of a varlen call over total_q queries and total_k keys: checked tuples of ints (read
+    on the host), or int64 CUDA tensors while q's call is being captured in a CUDA graph (_device_offsets). cu_k
+    None: cu_q's."""
+    if cu_k is None:
+        cu_k = cu_q
+    if _capturing(q):
+        cq = _device_offsets(cu_q, q, "cu_seqlens_q")
+        ck = cq if cu_k is cu_q else _device_offsets(cu_k, q, "cu_seqlens_k")
+        nq, nk = cq.shape[0], ck.shape[0]
+    else:
+        cq = _offsets(cu_q, total_q, "cu_seqlens_q")
+        ck = _offsets(cu_k, total_k, "cu_seqlens_k")
+        nq, nk = len(cq), len(ck)
+    if nq != nk:
+        raise ValueError("jfa: cu_seqlens_q has %d sequences and cu_seqlens_k %d" % (nq - 1, nk - 1))
+    return cq, ck
+
+
 def _offsets(cu, total, name):
     """Packed-sequence offsets as a tuple of ints (host copy; a CUDA tensor is read back once)."""
     if isinstance(cu, torch.Tensor):
@@ -259,7 +299,9 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, is_causal=Fals
     back; sequence s owns query rows cu_seqlens_q[s]:cu_seqlens_q[s+1] and key rows
     cu_seqlens_k[s]:cu_seqlens_k[s+1] (cu_seqlens_k defaults to cu_seqlens_q) and attends
     only within itself; causal masks and windows apply inside each sequence. Offsets are
-    int tensors or sequences (read on the host). Returns (total_q, Hq, E). Differentiable
+    int tensors or sequences, read and checked on the host; during a CUDA graph capture they must be a
+    CUDA tensor on q's device, which the kernels read at each replay (unchecked: JFA_PARAMS_SEQLENS_DEVICE
+    in include/jfa.h). Returns (total_q, Hq, E). Differentiable
     as jfa.torch.attention. The options are keyword-only: FlashAttention's flash_attn_varlen_func and
     PyTorch's varlen_attn take max_seqlen_q, max_seqlen_k next (jfa needs none), which would otherwise land
     on is_causal and scale. Causal masks align top-left in each sequence by default (SDPA's rule);
@@ -298,10 +340,7 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, is_causal=Fals
         o = _ops.attend(view(q), view(k), view(v), None, cq, ck, _ops.check_scale(scale),
                         _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, _window(window), enable_gqa)
         return o.transpose(1, 2).squeeze(0)
-    cq = _offsets(cu_seqlens_q, q.shape[0], "cu_seqlens_q")
-    ck = _offsets(cu_seqlens_k if cu_seqlens_k is not None else cu_seqlens_q, k.shape[0], "cu_seqlens_k")
-    if len(cq) != len(ck):
-        raise ValueError("jfa: cu_seqlens_q has %d sequences and cu_seqlens_k %d" % (len(cq) - 1, len(ck) - 1))
+    cq, ck = _seqlens(cu_seqlens_q, cu_seqlens_k, q, q.shape[0], k.shape[0])
     cfg = _core.Config(scale, _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, None, _window(window),
                        (cq, ck))
     o = _attend(view(q), view(k), view(v), cfg, enable_gqa)

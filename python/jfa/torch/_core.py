@@ -451,13 +451,21 @@ def make_params(cfg):
     p.window_left, p.window_right = cfg.window
     if cfg.cu_seqlens is not None:
         cq, ck = cfg.cu_seqlens
-        aq = (ctypes.c_int64 * len(cq))(*cq)
-        ak = (ctypes.c_int64 * len(ck))(*ck)
-        keep += [aq, ak]
-        # the arrays assigned to the pointer fields as they are (ctypes stores their address): ctypes.cast would
-        # leave each array in a reference cycle with its _objects dict (garbage for the cyclic collector, every call)
-        p.cu_seqlens_q, p.cu_seqlens_k = aq, ak
-        p.num_seqs = len(cq) - 1
+        if isinstance(cq, torch.Tensor):  # int64 device tensors (a CUDA graph capture: _api._device_offsets)
+            keep += [cq, ck]
+            p.cu_seqlens_q = ctypes.cast(cq.data_ptr(), ctypes.POINTER(ctypes.c_int64))
+            p.cu_seqlens_k = ctypes.cast(ck.data_ptr(), ctypes.POINTER(ctypes.c_int64))
+            p.flags = p.flags | _lib.PARAMS_SEQLENS_DEVICE
+            p.num_seqs = cq.shape[0] - 1
+        else:
+            aq = (ctypes.c_int64 * len(cq))(*cq)
+            ak = (ctypes.c_int64 * len(ck))(*ck)
+            keep += [aq, ak]
+            # the arrays assigned to the pointer fields as they are (ctypes stores their address): ctypes.cast would
+            # leave each array in a reference cycle with its _objects dict (garbage for the cyclic collector, every
+            # call)
+            p.cu_seqlens_q, p.cu_seqlens_k = aq, ak
+            p.num_seqs = len(cq) - 1
     if simple and len(_params_cache) < 64:
         _params_cache[key] = p
     return p, keep

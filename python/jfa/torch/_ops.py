@@ -92,12 +92,8 @@ def _config(q, k, attn_mask, cu_q, cu_k, scale, mask, wl, wr):
         return cfg
     cu = None
     if cu_q is not None:
-        from ._api import _offsets
-        cq = _offsets(cu_q, q.shape[2], "cu_seqlens_q")
-        ck = _offsets(cu_k if cu_k is not None else cu_q, k.shape[2], "cu_seqlens_k")
-        if len(cq) != len(ck):
-            raise ValueError("jfa: cu_seqlens_q has %d sequences and cu_seqlens_k %d" % (len(cq) - 1, len(ck) - 1))
-        cu = (cq, ck)
+        from ._api import _seqlens
+        cu = _seqlens(cu_q, cu_k, q, q.shape[2], k.shape[2])  # host ints; device tensors in a CUDA graph capture
     return _core.Config(scale, mask, attn_mask, (wl, wr), cu)
 
 

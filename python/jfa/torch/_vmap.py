@@ -102,7 +102,8 @@ class Folder:
         self.op = op
         if self.varlen and op is not None:
             cq, ck = op.cu_seqlens
-            self.op = config_with(op, cu_seqlens=(repeat_offsets(cq, V), repeat_offsets(ck, V)))
+            rep = repeat_offsets_tensor if isinstance(cq, torch.Tensor) else repeat_offsets  # device: a capture
+            self.op = config_with(op, cu_seqlens=(rep(cq, V), rep(ck, V)))
 
     def front(self, t, d, broadcast=False):
         """t as (V, B, ...): the vmapped dim first, unbatched tensors expanded; broadcast: a batch of 1

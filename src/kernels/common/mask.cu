@@ -1,7 +1,8 @@
 /*
  * mask.cu - the host side of the device masks (mask.cuh): fills MaskDev for a call and
- * uploads the packed-sequence offsets to the workspace, and has the dense mask's block map
- * built after them (mask_blockmap.cu).
+ * uploads the packed-sequence offsets to the workspace (or takes the caller's device arrays:
+ * JFA_PARAMS_SEQLENS_DEVICE), and has the dense mask's block map built after them
+ * (mask_blockmap.cu).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,12 @@
 jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, MaskDev *m) {
   mask_dev_fill(m, p);
   m->cu_q = m->cu_k = nullptr; /* device copies below */
-  if (p->nseq > 0) {
+  if (p->nseq > 0 && p->seq_dev) {
+    /* JFA_PARAMS_SEQLENS_DEVICE: the caller's device arrays (where they live: cuda_call_checks), read by the kernels
+       in stream order; a graph captures their addresses */
+    m->cu_q = p->cu_q;
+    m->cu_k = p->cu_k;
+  } else if (p->nseq > 0) {
     if (!p->cu_q || !p->cu_k) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "packed sequences without offsets");
     const size_t n = (size_t)(p->nseq + 1);
     int64_t *d = (int64_t *)ws;
@@ -21,7 +27,8 @@ jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, Ma
     JFA_CUDA_CHECK(cudaStreamIsCapturing(ctx_stream(ctx), &cap));
     if (cap != cudaStreamCaptureStatusNone)
       JFA_FAIL(JFA_ERROR_UNSUPPORTED, "packed sequences during a CUDA graph capture: their offsets are host memory, "
-                                      "copied to the device per call, which a graph would replay from memory freed since");
+                                      "copied to the device per call, which a graph would replay from memory freed "
+                                      "since (give device offsets: JFA_PARAMS_SEQLENS_DEVICE)");
     /* Through a heap copy of ours: cudaMemcpyAsync stages pageable memory before it returns, so the caller may reuse
        its arrays at once, pinned ones (whose copy would run later, asynchronously) too. */
     int64_t *h = (int64_t *)malloc(2 * n * sizeof(int64_t));

@@ -17,7 +17,8 @@
  *  visible keys (mask_row_keys); the dense mask (dm_kind != 0) comes with its block map
  *  (blockmap.h, built by mask_setup): per BMAP_TILE x BMAP_TILE tile of each (batch or 1,
  *  head or 1) slice its flags (empty / full / partial), and for a boolean mask its bits.
- *  Indices are local to the block (query i, key j); cu_q / cu_k are device copies. */
+ *  Indices are local to the block (query i, key j); cu_q / cu_k are device copies (or the caller's device arrays:
+ *  JFA_PARAMS_SEQLENS_DEVICE, whose values nothing checked; every range derived from them is clamped). */
 enum { MASK_DENSE_NONE = 0, MASK_DENSE_BOOL, MASK_DENSE_F32, MASK_DENSE_F16, MASK_DENSE_BF16 };
 struct MaskDev {
   int causal, windowed, br, dm_kind;
@@ -59,7 +60,7 @@ __host__ __device__ __forceinline__ int64_t mask_seq_of(const int64_t *cu, int64
   return a;
 }
 
-/** Keys [*lo, *hi) visible to query row i (before the dense mask); *lo == *hi when none. */
+/** Keys [*lo, *hi) visible to query row i (before the dense mask); *lo == *hi when none; 0 <= *lo <= *hi <= Nk. */
 __host__ __device__ __forceinline__ void mask_row_keys(const MaskDev &m, int64_t i, int64_t *lo, int64_t *hi) {
   int64_t kstart = 0, kend = m.Nk;
   int64_t d = m.q_pos0 + i - m.k_pos0; /* key j has rel = pos_k - pos_q = j - d */
@@ -80,6 +81,7 @@ __host__ __device__ __forceinline__ void mask_row_keys(const MaskDev &m, int64_t
   if (m.causal && h > d + 1) h = d + 1;
   if (m.windowed && m.wr >= 0 && h > d + m.wr + 1) h = d + m.wr + 1;
   if (m.windowed && m.wl >= 0 && l < d - m.wl) l = d - m.wl;
+  if (l > m.Nk) l = m.Nk; /* an empty interval inside [0, Nk] too (device offsets are unchecked: any values) */
   if (h < l) h = l;
   *lo = l;
   *hi = h;
@@ -115,7 +117,7 @@ __host__ __device__ __forceinline__ void mask_query_range(const MaskDev &m, int6
     if (has_hr) lo = max(lo, j0 - hr - off);
     if (m.windowed && m.wl >= 0) hi = min(hi, j1 + m.wl - off);
   }
-  lo = max(lo, (int64_t)0);
+  lo = min(max(lo, (int64_t)0), m.Nq); /* inside [0, Nq] even when empty (device offsets are unchecked) */
   hi = min(hi, m.Nq);
   if (hi < lo) hi = lo;
   *ilo = lo;
@@ -494,7 +496,7 @@ static inline bool problem_has_masks(const jfa_problem_t *p) {
  *  offset for queries and keys: the causal and window tests of the global rows hold (the sm90 bands: bwd.cuh
  *  sm90_bwd_band, fwd.cuh sm90_fwd_band). */
 static inline bool mask_packed_aligned(const jfa_problem_t *p, int64_t bm, int64_t bn) {
-  if (p->nseq <= 0 || !p->cu_q || !p->cu_k) return false;
+  if (p->nseq <= 0 || !p->cu_q || !p->cu_k || p->seq_dev) return false; /* seq_dev: the host cannot read them */
   for (int64_t s = 0; s <= p->nseq; ++s) {
     if (p->cu_q[s] != p->cu_k[s]) return false;
     const int64_t bq = p->cu_q[s] - p->q_pos0, bk = p->cu_k[s] - p->k_pos0;

@@ -207,7 +207,7 @@ static void bmap_slices(const jfa_problem_t *p, int64_t *Bm, int64_t *Hm) {
    bits (boolean masks), tile flags, row flags. */
 static void bmap_layout(const jfa_problem_t *p, size_t *off_bits, size_t *off_flags, size_t *off_rflags,
                         size_t *end) {
-  const size_t cu = p->nseq > 0 ? (size_t)(2 * (p->nseq + 1)) * sizeof(int64_t) : 0;
+  const size_t cu = p->nseq > 0 && !p->seq_dev ? (size_t)(2 * (p->nseq + 1)) * sizeof(int64_t) : 0; /* seq_dev: none */
   size_t o = align_up(cu, 256);
   if (!p->dmask) {
     *off_bits = *off_flags = *off_rflags = *end = cu;

@@ -267,7 +267,7 @@ extern "C" jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const j
                                                      const jfa_tensor_t *o, const jfa_tensor_t *od,
                                                      const jfa_tensor_t *dout, const jfa_tensor_t *doutd,
                                                      const jfa_tensor_t *delta, const jfa_tensor_t *deltad) {
-  JFA_CHECK(cuda_call_checks(p, o));
+  JFA_CHECK(cuda_call_checks(ctx, p, o));
   JFA_CHECK(need_f32(delta, "delta"));
   JFA_CHECK(need_f32(deltad, "deltad"));
   DeviceGuard g(ctx->device_index);

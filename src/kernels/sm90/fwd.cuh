@@ -1006,6 +1006,7 @@ static inline bool sm90_fwd_band(int D, bool jvp, int64_t bm, int64_t bn, FwdArg
   } else {
     /* packed sequences: offsets and positions below 2^31, the count below 2^30 (fwd_tile_keys' 32-bit search) */
     const int64_t big = (int64_t)1 << 31;
+    if (p.seq_dev) return false; /* device offsets (JFA_PARAMS_SEQLENS_DEVICE): the host cannot read them */
     const bool fits = p.nseq < big / 2 && p.cu_q[p.nseq] < big && p.q_pos0 >= 0 && p.q_pos0 + p.Nq < big &&
                       p.k_pos0 >= 0 && p.k_pos0 < big;
     if (!fits || !mask_packed_aligned(&p, bm, bn) || !env_switch(true, "JFA_SM90_FWD_PACKED_BAND")) return false;
