@@ -298,6 +298,22 @@ JFA_API jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_
 JFA_API jfa_status_t jfa_ring_destroy(jfa_ring_t *ring);
 
 /**
+ * Replaces the packed-sequence offsets of a ring created with packed sequences
+ * (config.cu_seqlens): num_seqs + 1 host int64 values over the global sequence,
+ * checked as the config's (non-decreasing from 0 to seq_global, batch 1; copied, so
+ * the array need not outlive the call). The ring's later calls use them, backward
+ * ones included: set a forward's offsets again before its backward if another
+ * packing ran in between. Keeps the ring's buffers (their size does not depend on
+ * the offsets): one ring serves batches packed differently, without a new ring and
+ * its buffers each. Collective: every rank calls it with the same offsets, in the
+ * same place among its ring calls; offsets that differ across ranks (by num_seqs
+ * or a checksum of the values), or are invalid on any rank, make every rank return
+ * an error and keep its offsets. JFA_ERROR_UNSUPPORTED for a ring created without
+ * packed sequences (jfa 0.4).
+ */
+JFA_API jfa_status_t jfa_ring_set_seqlens(jfa_ring_t *ring, const int64_t *cu_seqlens, int64_t num_seqs);
+
+/**
  * Ring forward. Collective. Tensors are this rank's shards (N/P rows, see
  * jfa_layout_shard), shapes and dtypes as in jfa_attention_forward with
  * Nq = Nk = N/P: q (B, Hq, N/P, D), k and v (B, Hkv, N/P, D), o like q,

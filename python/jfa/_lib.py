@@ -253,6 +253,7 @@ def _declare(h):
         "jfa_ring_backward": (c_int, [c_vp, T, T, T, T, T, T, T, T, T]),
         "jfa_ring_memory_bytes": (c_int, [c_vp, P(c_size)]),
         "jfa_ring_release_memory": (c_int, [c_vp]),
+        "jfa_ring_set_seqlens": (c_int, [c_vp, P(c_i64), c_i64]),
         "jfa_layout_chunk": (c_int, [c_int, c_i64, c_int, c_int, c_int, P(c_i64), P(c_i64)]),
     }
     for name, (res, args) in protos.items():

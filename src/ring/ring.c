@@ -187,11 +187,12 @@ static int64_t agree_code(const char *what) {
    collective of the same size and every rank sees the difference (word 0 is each one's error flag). */
 enum { RING_CHECK_WORDS = 16 };
 
-jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what) {
-  /* the rank's error, its call site and its count of agreements: the ranks' calls differ (one in another ring
-     call, or one that skipped or repeated a call: its count differs) when the codes or counts do */
+jfa_status_t jfa_ring_agree_values(jfa_ring_t *r, jfa_status_t local, const char *what, const int64_t *vals,
+                                   const char *const *names, int nvals) {
+  /* jfa_ring_agree's three words, then the values (in the same collective of RING_CHECK_WORDS words) */
   int64_t in[RING_CHECK_WORDS] = {local == JFA_SUCCESS ? 0 : 1, agree_code(what), r->agreements++};
   int64_t lo[RING_CHECK_WORDS] = {0}, hi[RING_CHECK_WORDS] = {0};
+  for (int i = 0; i < nvals && 3 + i < RING_CHECK_WORDS; ++i) in[3 + i] = vals[i];
   jfa_status_t st = r->comm->ops->allreduce_minmax(r->comm, in, lo, hi, RING_CHECK_WORDS);
   if (local != JFA_SUCCESS) return local; /* keeps this rank's message */
   JFA_CHECK(st);
@@ -202,8 +203,17 @@ jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what)
              what, (long long)in[2]);
   if (hi[0] != 0)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: another rank rejected its arguments (see its error)", what);
+  for (int i = 3; i < 3 + nvals && i < RING_CHECK_WORDS; ++i)
+    if (lo[i] != hi[i])
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: %s differs across ranks (min %lld, max %lld, this rank %lld)", what,
+               names[i - 3], (long long)lo[i], (long long)hi[i], (long long)in[i]);
   return JFA_SUCCESS;
 }
+
+jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what) {
+  return jfa_ring_agree_values(r, local, what, NULL, NULL, 0);
+}
+
 
 jfa_status_t jfa_ring_check_qkv(const jfa_ring_t *r, const jfa_tensor_t *t, const char *name,
                                 int is_kv) {
@@ -259,6 +269,29 @@ jfa_status_t jfa_ring_check_aliases(const jfa_tensor_t *const *outs, const char 
 /* ------------------------------------------------------------------------- */
 /* lifecycle                                                                  */
 
+
+/* Packed-sequence offsets of the global sequence (the config's, or jfa_ring_set_seqlens'): num_seqs + 1 host values,
+   non-decreasing from 0 to seq_global, batch 1. `who` prefixes the names in the messages ("config." or ""). */
+static jfa_status_t check_offsets(const int64_t *cu, int64_t num_seqs, int64_t seq_global, int64_t batch,
+                                  const char *who) {
+  if (num_seqs < 1 || num_seqs > seq_global + 1)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "%snum_seqs %lld must be between 1 and seq_global + 1 = %lld with %scu_seqlens (the ring's bound on its "
+             "copy of the offsets; empty sequences count)",
+             who, (long long)num_seqs, (long long)(seq_global + 1), who);
+  if (batch != 1)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%scu_seqlens: packed sequences need batch 1 (config.batch = %lld)", who,
+             (long long)batch);
+  if (cu[0] != 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%scu_seqlens[0] = %lld, must be 0", who, (long long)cu[0]);
+  for (int64_t s = 1; s <= num_seqs; ++s)
+    if (cu[s] < cu[s - 1])
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%scu_seqlens[%lld] = %lld < cu_seqlens[%lld] = %lld", who, (long long)s,
+               (long long)cu[s], (long long)(s - 1), (long long)cu[s - 1]);
+  if (cu[num_seqs] != seq_global)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%scu_seqlens[%lld] = %lld, must equal seq_global = %lld", who,
+             (long long)num_seqs, (long long)cu[num_seqs], (long long)seq_global);
+  return JFA_SUCCESS;
+}
 /* Local checks of the config (identical on every rank when the configs agree). */
 static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *comm,
                                  const jfa_ring_config_t *c) {
@@ -296,25 +329,7 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
   if (c->flags & JFA_PARAMS_SEQLENS_DEVICE) /* before cu_seqlens is read: it might be device memory */
     JFA_FAIL(JFA_ERROR_UNSUPPORTED, "config.flags: JFA_PARAMS_SEQLENS_DEVICE is not supported by the ring (it splits "
                                     "config.cu_seqlens over the ranks on the host, at creation)");
-  if (c->cu_seqlens) {
-    if (c->num_seqs < 1 || c->num_seqs > c->seq_global + 1)
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
-               "config.num_seqs %lld must be between 1 and seq_global + 1 = %lld with config.cu_seqlens (the ring's "
-               "bound on its copy of the offsets; empty sequences count)",
-               (long long)c->num_seqs, (long long)(c->seq_global + 1));
-    if (c->batch != 1)
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens: packed sequences need batch 1 (config.batch = %lld)",
-               (long long)c->batch);
-    const int64_t *cu = c->cu_seqlens;
-    if (cu[0] != 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens[0] = %lld, must be 0", (long long)cu[0]);
-    for (int64_t s = 1; s <= c->num_seqs; ++s)
-      if (cu[s] < cu[s - 1])
-        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens[%lld] = %lld < cu_seqlens[%lld] = %lld",
-                 (long long)s, (long long)cu[s], (long long)(s - 1), (long long)cu[s - 1]);
-    if (cu[c->num_seqs] != c->seq_global)
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.cu_seqlens[%lld] = %lld, must equal seq_global = %lld",
-               (long long)c->num_seqs, (long long)cu[c->num_seqs], (long long)c->seq_global);
-  }
+  if (c->cu_seqlens) JFA_CHECK(check_offsets(c->cu_seqlens, c->num_seqs, c->seq_global, c->batch, "config."));
   if (!isfinite(c->scale) || fabs(c->scale) > JFA_SCALE_MAX)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.scale must be finite with |scale| <= JFA_SCALE_MAX = 2^16 (got %g)",
              c->scale);
@@ -503,6 +518,41 @@ jfa_status_t jfa_ring_destroy(jfa_ring_t *ring) {
   release_on_device(ring);
   free(ring->cu);
   free(ring);
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_ring_set_seqlens(jfa_ring_t *ring, const int64_t *cu_seqlens, int64_t num_seqs) {
+  if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
+  jfa_ring_t *r = ring;
+  /* this rank's checks, and its copy made before the collective, so that every rank replaces its offsets or none */
+  jfa_status_t local = JFA_SUCCESS;
+  int64_t *cu = NULL;
+  if (!r->cu)
+    local = jfa_set_error(JFA_ERROR_UNSUPPORTED, __FILE__, __LINE__,
+                          "jfa_ring_set_seqlens: the ring was created without packed sequences (config.cu_seqlens "
+                          "NULL): create it with some");
+  else if (!cu_seqlens)
+    local = jfa_set_error(JFA_ERROR_INVALID_ARGUMENT, __FILE__, __LINE__, "jfa_ring_set_seqlens: cu_seqlens is NULL");
+  else
+    local = check_offsets(cu_seqlens, num_seqs, r->cfg.seq_global, r->cfg.batch, "");
+  if (local == JFA_SUCCESS) {
+    cu = (int64_t *)malloc((size_t)(num_seqs + 1) * sizeof(int64_t));
+    if (!cu) local = jfa_set_error(JFA_ERROR_OUT_OF_MEMORY, __FILE__, __LINE__, "jfa_ring_set_seqlens: out of host memory");
+    else memcpy(cu, cu_seqlens, (size_t)(num_seqs + 1) * sizeof(int64_t));
+  }
+  const int ok = local == JFA_SUCCESS;
+  const int64_t sums[2] = {ok ? num_seqs : 0, ok ? offsets_checksum(cu_seqlens, num_seqs) : 0};
+  static const char *const names[2] = {"num_seqs", "cu_seqlens (checksum)"};
+  jfa_status_t st = jfa_ring_agree_values(r, local, "jfa_ring_set_seqlens", sums, names, 2);
+  if (st != JFA_SUCCESS) {
+    free(cu);
+    return st;
+  }
+  free(r->cu);
+  r->cu = cu;
+  r->nseq = num_seqs;
+  r->cfg.cu_seqlens = cu;
+  r->cfg.num_seqs = num_seqs;
   return JFA_SUCCESS;
 }
 

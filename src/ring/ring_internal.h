@@ -205,6 +205,10 @@ jfa_status_t jfa_ring_direct_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, const
 /* Collective agreement on a local status: every rank returns an error when any rank's
    local check failed (the failing rank keeps its own message). */
 jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what);
+/** jfa_ring_agree, and nvals values (at most 13, named by names for the message) equal on every rank (else an
+ *  error on every rank). */
+jfa_status_t jfa_ring_agree_values(jfa_ring_t *r, jfa_status_t local, const char *what, const int64_t *vals,
+                                   const char *const *names, int nvals);
 
 /* Argument checks of one call (ring.c); set the last error naming the argument. */
 jfa_status_t jfa_ring_check_qkv(const jfa_ring_t *r, const jfa_tensor_t *t, const char *name,

@@ -89,6 +89,30 @@ def run_checks(rank, world, device, dtype, seed, n_per_rank=24, heads=(4, 2), di
         failures += not ok
         print("rank %d/%d %s %s %s: %s" % (rank, world, device, str(dtype)[6:], name,
               " ".join("%s %.2e" % kv for kv in errs.items()) + ("" if ok else "  FAIL")), flush=True)
+    # two packings through one ring (jfa_ring_set_seqlens): A's forward, B's forward, then A's backward and B's, each
+    # with its own offsets (a ring per packing before; one ring, whose offsets follow the calls, now)
+    from jfa.torch import _ring as jr
+    cu2 = [0] + sorted(torch.randperm(N - 1, generator=g)[:2].add(1).tolist()) + [N]
+    sh = lambda x: jt.shard(x, rank, world, "zigzag")
+    kw = dict(layout="zigzag", enable_gqa=True, is_causal=True)
+    locs = {name: [sh(x).clone().requires_grad_() for x in (q1, k1, v1)] for name in ("A", "B")}
+    outs = {name: jt.ring_attention(*locs[name], cu_seqlens=c, **kw) for name, c in (("A", cu), ("B", cu2))}
+    for name in ("A", "B"):
+        (outs[name].double() * sh(w1).double()).sum().backward()
+    packed_rings = [key for key in jr._rings if key[-1] is True and key[11] == (-1, -1)]  # (no window)
+    for name, c in (("A", cu), ("B", cu2)):
+        full = [x.detach().double().requires_grad_() for x in (q1, k1, v1)]
+        rp = torch.cat([reference(full[0][:, :, x:y], full[1][:, :, x:y], full[2][:, :, x:y], is_causal=True)
+                        for x, y in zip(c, c[1:])], 2)
+        (rp * w1.double()).sum().backward()
+        errs = {"o": relerr(outs[name], sh(rp))}
+        for n, a, b in zip(("dq", "dk", "dv"), locs[name], full):
+            errs[n] = relerr(a.grad, sh(b.grad))
+        ok = errs["o"] < tol and all(e < 2 * tol for e in errs.values()) and len(packed_rings) == 1
+        failures += not ok
+        print("rank %d/%d %s %s packing %s %s (forwards A, B, then backwards A, B; %d packed ring(s) cached): %s" % (
+              rank, world, device, str(dtype)[6:], name, c, len(packed_rings),
+              " ".join("%s %.2e" % kv for kv in errs.items()) + ("" if ok else "  FAIL")), flush=True)
     # a negative scale (as given, as jfa.torch.attention takes it), and a scale that differs on one rank: every
     # rank raises (the library's collective check at the ring's creation), none waits for the group's timeout
     sh = lambda x: jt.shard(x, rank, world, "zigzag")

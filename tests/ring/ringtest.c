@@ -19,6 +19,9 @@ const char *const rt_out_names[RT_NOUT] = {"O (jvp)", "lse (jvp)", "Od", "mu", "
                                            "dQ", "dK", "dV"};
 
 static uint64_t rt_state;
+static int rt_reset_offsets; /* rt_set_offsets_after_create */
+
+void rt_set_offsets_after_create(int on) { rt_reset_offsets = on; }
 void rt_seed(uint64_t seed) { rt_state = seed * 0x2545F4914F6CDD1Dull + 1; }
 static double rt_uniform(void) {
   uint64_t z = (rt_state += 0x9E3779B97F4A7C15ull);
@@ -309,10 +312,15 @@ jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_
     cfg.window_right = prm.window_right;
     cfg.cu_seqlens = prm.cu_seqlens_q;
     cfg.num_seqs = prm.num_seqs;
+    const int64_t one_seq[2] = {0, N};
+    if (rt_reset_offsets && prm.num_seqs > 0) /* created with one sequence, the case's offsets set after */
+      cfg.cu_seqlens = one_seq, cfg.num_seqs = 1;
     {
       jfa_status_t s2 = jfa_ring_create(&ring, ctx, comm, &cfg);
+      if (s2 == JFA_SUCCESS && rt_reset_offsets && prm.num_seqs > 0)
+        s2 = jfa_ring_set_seqlens(ring, prm.cu_seqlens_q, prm.num_seqs);
       if (s2 != JFA_SUCCESS) {
-        fprintf(stderr, "jfa_ring_create: %s\n", jfa_get_last_error());
+        fprintf(stderr, "jfa_ring_create / set_seqlens: %s\n", jfa_get_last_error());
         st = s2;
         goto local_done;
       }

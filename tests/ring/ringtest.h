@@ -49,6 +49,10 @@ double rt_normal(void);
 jfa_status_t rt_run_case(const rt_case_t *c, uint64_t seed, MPI_Comm group, jfa_comm_t *comm,
                          jfa_context_t *ctx, jfa_context_t *cpu, double err[RT_NOUT]);
 
+/** on != 0: rt_run_case creates the ring of a packed case with one sequence over the whole global sequence and then
+ *  gives it the case's offsets with jfa_ring_set_seqlens (the ring's buffers kept), instead of creating it with them. */
+void rt_set_offsets_after_create(int on);
+
 /** A one-line description of a case ("fp64 zigzag causal B2 Hq4 Hkv2 N48 D12"). */
 void rt_describe(const rt_case_t *c, char *buf, size_t n);
 

@@ -183,6 +183,37 @@ int main(int argc, char **argv) {
     c = base_config();
     c.cu_seqlens = cu, c.num_seqs = 3, c.flags = JFA_PARAMS_SEQLENS_DEVICE; /* the ring splits them on the host */
     expect_all("device offsets (JFA_PARAMS_SEQLENS_DEVICE) refused by the ring", try_create(cpu, comm, &c), 1);
+
+    /* jfa_ring_set_seqlens: collective, agreed, all or none */
+    const int64_t N = 12 * size_;
+    int64_t one[2] = {0, N}, two[3] = {0, 5, N}, two_b[3] = {0, 6, N}, bad2[3] = {0, N + 1, N};
+    c = base_config();
+    c.cu_seqlens = one, c.num_seqs = 1;
+    jfa_ring_t *pr = NULL;
+    jfa_status_t cs = jfa_ring_create(&pr, cpu, comm, &c);
+    expect_all("a ring with packed sequences", cs, 0);
+    if (cs == JFA_SUCCESS) {
+      expect_all("set_seqlens: agreeing offsets", jfa_ring_set_seqlens(pr, two, 2), 0);
+      expect_all("set_seqlens: offsets differ on rank 1 (same num_seqs)",
+                 jfa_ring_set_seqlens(pr, rank_ == 1 ? two_b : two, 2), 1);
+      expect_all("set_seqlens: num_seqs differs on the last rank",
+                 rank_ == size_ - 1 ? jfa_ring_set_seqlens(pr, one, 1) : jfa_ring_set_seqlens(pr, two, 2), 1);
+      expect_all("set_seqlens: invalid offsets on rank 0 (past seq_global)",
+                 jfa_ring_set_seqlens(pr, rank_ == 0 ? bad2 : two, 2), 1);
+      expect_all("set_seqlens: NULL offsets on rank 1", jfa_ring_set_seqlens(pr, rank_ == 1 ? NULL : two, 2), 1);
+      expect_all("... then the ring still agrees (set_seqlens again)", jfa_ring_set_seqlens(pr, one, 1), 0);
+      jfa_ring_destroy(pr);
+    }
+    c = base_config(); /* without packed sequences */
+    pr = NULL;
+    cs = jfa_ring_create(&pr, cpu, comm, &c);
+    if (cs == JFA_SUCCESS) {
+      const jfa_status_t s2 = jfa_ring_set_seqlens(pr, two, 2);
+      expect_all("set_seqlens on a ring created without packed sequences", s2, 1);
+      tu_expect("... JFA_ERROR_UNSUPPORTED", s2 == JFA_ERROR_UNSUPPORTED);
+      jfa_ring_destroy(pr);
+    }
+    tu_expect("set_seqlens(NULL ring) fails", jfa_ring_set_seqlens(NULL, two, 2) == JFA_ERROR_INVALID_ARGUMENT);
   }
 
   /* per-call checks: one rank passes a wrong shape */

@@ -9,7 +9,8 @@ The jfa communicator of a (group, device) pair is made once and cached:
   - anything else (gloo on CPU tensors; CUDA tensors on a gloo group, staged
     through host memory; NCCL when libjfa was built without it): a callback
     communicator whose transport is torch.distributed isend / irecv.
-Rings (jfa_ring_t, O(N/P) buffers) are cached per configuration.
+Rings (jfa_ring_t, O(N/P) buffers) are cached per configuration; packed sequences of any offsets share
+one ring, given each call's offsets (jfa_ring_set_seqlens) where they changed.
 """
 import collections
 import ctypes
@@ -279,6 +280,7 @@ class _Ring:
         self.comm, self.ctx = comm, ctx
         self.handle = ctypes.c_void_p()
         self._cfg = cfg
+        self.cu = cu  # the offsets the ring holds now (jfa_ring_set_seqlens replaces them: _RingCall)
         comm.check(L.jfa_ring_create(ctypes.byref(self.handle), ctx.handle, comm.handle, ctypes.byref(cfg)))
 
     def __del__(self):
@@ -287,6 +289,27 @@ class _Ring:
                 _lib.lib().jfa_ring_destroy(self.handle)
         except Exception:
             pass
+
+
+class _RingCall:
+    """A cached ring with one call's packed-sequence offsets (None: the ring has none), what the autograd functions
+    hold: `handle` first gives the ring these offsets (jfa_ring_set_seqlens, a collective that every rank makes
+    alike, since their calls and offsets are alike) where its last call had others. One ring then serves every
+    packing of a configuration, with one set of buffers, and a backward run after a forward of another packing (the
+    next batch's forward, activation checkpointing) uses its own forward's offsets."""
+    __slots__ = ("ring", "cu", "ctx", "comm")
+
+    def __init__(self, ring, cu):
+        self.ring, self.cu, self.ctx, self.comm = ring, cu, ring.ctx, ring.comm
+
+    @property
+    def handle(self):
+        r = self.ring
+        if self.cu is not None and r.cu != self.cu:
+            arr = (ctypes.c_int64 * len(self.cu))(*self.cu)  # copied by the call
+            self.comm.check(_lib.lib().jfa_ring_set_seqlens(r.handle, arr, len(self.cu) - 1))
+            r.cu = self.cu  # after the call succeeded on every rank (else every rank raised, offsets unchanged)
+        return r.handle
 
 
 _comms = {}
@@ -316,13 +339,14 @@ def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=No
     comm = _comm_for(group, q.device)
     ctx = _core.context_for(q)
     P = comm.size
+    # packed sequences: one ring for every packing (their offsets set per call by _RingCall), not one per packing
     key = (id(comm), q.device, q.shape[0], q.shape[1], k.shape[1], q.shape[2] * P, q.shape[3],
            _core._DTYPES[q.dtype], _LAYOUTS[layout], _lib.MASK_CAUSAL_TOP_LEFT if causal else _lib.MASK_NONE,
-           scale, tuple(window), cu_seqlens)
+           scale, tuple(window), cu_seqlens is not None)
     r = _rings.get(key)
     if r is None:
         _forget_dead()
-        r = _Ring(comm, ctx, key)
+        r = _Ring(comm, ctx, key[:-1] + (cu_seqlens,))
         _rings[key] = r
         # at most _MAX_RINGS a communicator, the least recently used of its own evicted: eviction then follows that
         # group's calls alone, which its ranks make alike (a cache shared by all groups evicted by every group's calls,
@@ -333,7 +357,7 @@ def _ring_for(group, q, k, layout, causal, scale, window=(-1, -1), cu_seqlens=No
             del _rings[mine.pop(0)]
     else:
         _rings.move_to_end(key)
-    return r
+    return _RingCall(r, cu_seqlens)
 
 
 def _fail_collectively(group, *tensors):
