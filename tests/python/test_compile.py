@@ -241,6 +241,40 @@ def test_varlen_compile_fullgraph(as_tensor, device, dtype, tol, gen):
     assert torch.ops.jfa.attention_fwd.default in _targets(_graphs(model, x))
 
 
+@pytest.mark.gpu
+def test_varlen_compile_reduce_overhead(gen, monkeypatch):
+    """varlen_attention with CUDA cu_seqlens under torch.compile(mode="reduce-overhead") (CUDA graphs: the recording
+    run captures jfa's kernels with device offsets, JFA_PARAMS_SEQLENS_DEVICE): calls with other packings of the same
+    tokens (the offsets copied into the graph's static input at each replay) give each packing's results, forward
+    and backward, against float64."""
+    H, E, T = 4, 32, 90
+    q0, k0, v0, w = (randn(gen, (T, H, E), torch.bfloat16, "cuda") for _ in range(4))
+
+    def f(a, b, c, cu):
+        return jt.varlen_attention(a, b, c, cu, is_causal=True)
+
+    from jfa.torch import _api
+    captured = []
+    real = _api._device_offsets
+    monkeypatch.setattr(_api, "_device_offsets", lambda *a: captured.append(1) or real(*a))
+    fc = torch.compile(f, mode="reduce-overhead", fullgraph=True)
+    packs = ([0, 10, 50, 90], [0, 45, 46, 90], [0, 1, 2, 90], [0, 30, 60, 90])
+    for it in range(2):
+        for pack in packs:
+            cu = torch.tensor(pack, dtype=torch.int32, device="cuda")
+            q, k, v = (x.clone().requires_grad_() for x in (q0, k0, v0))
+            o = fc(q, k, v, cu)
+            (o.float() * w.float()).sum().backward()
+            qr, kr, vr = (x.detach().double().requires_grad_() for x in (q0, k0, v0))
+            r = torch.cat([reference(qr[a:b].transpose(0, 1), kr[a:b].transpose(0, 1), vr[a:b].transpose(0, 1),
+                                     is_causal=True).transpose(0, 1) for a, b in zip(pack, pack[1:])], 0)
+            (r * w.double()).sum().backward()
+            assert relerr(o, r) < 3e-2, (it, pack, relerr(o, r))
+            for a, b in zip((q, k, v), (qr, kr, vr)):
+                assert relerr(a.grad, b.grad) < 6e-2, (it, pack, relerr(a.grad, b.grad))
+    assert captured, "no call of the compiled function was captured in a CUDA graph (device offsets never used)"
+
+
 @pytest.mark.parametrize("backend", ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("device,dtype,tol", CASES)
 def test_compiled_output_views_as_eager(backend, device, dtype, tol, gen):
