@@ -1,0 +1,55 @@
+#!/bin/bash
+# run_s34a_h200.sh - the next session's first call (from the repository root), what the thirty-third session could
+# not run: the Python GPU tests of packed sequences and torch.compile (test_compile's varlen under
+# mode="reduce-overhead", written after that session's device time was spent), then run_s31a_h200.sh's diagnostics:
+# whether test_gpu_streams fails on the workspace code before 749ed32 (s31_old_workspace.patch: it should, in cases
+# 0-2, most runs), ncu of the dense-mask and float32 forwards (where their time goes), and the arch-80-only build's
+# float32 backward (no SPLIT tiles where only compute_80 PTX exists).
+#   DL=590 bash bench/device/run_s34a_h200.sh
+set -u
+OUT=${OUT:-/tmp/jfa_s34a}
+mkdir -p "$OUT"
+. bench/device/h200_build.sh
+T0=$(date +%s)
+DL=${DL:-590}
+B=build-s34
+jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
+JFA_LIBRARY=$PWD/$B/libjfa.so timeout $(left 400) python3 tests/python/run_pytest.py gpu -k "varlen or compile" \
+  -p no:warnings > "$OUT/py.log" 2>&1
+echo "python rc=$?"
+grep -E "passed|failed|FAILED|Error" "$OUT/py.log" | tail -8
+echo "t=$(( $(date +%s) - T0 ))"
+{
+  rm -rf /tmp/s31old && mkdir -p /tmp/s31old && cp -r CMakeLists.txt cmake include src tests apps bench python launch \
+    examples tools /tmp/s31old/ 2>/dev/null
+  (cd /tmp/s31old && patch -p1 -s < bench/device/s31_old_workspace.patch) &&
+    cmake -S /tmp/s31old -B /tmp/s31old/b -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DJFA_HEAD_DIMS="64;128" \
+      ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} > /dev/null &&
+    timeout $(left 300) cmake --build /tmp/s31old/b -j16 --target test_gpu_streams > /dev/null &&
+    LIMIT=$(left 280) jfa_run /tmp/s31old/b/tests/gpu/test_gpu_streams
+} > "$OUT/streams_old.log" 2>&1
+grep -E "FAIL|passed|rc=" "$OUT/streams_old.log" | head -12
+echo "t=$(( $(date +%s) - T0 ))"
+STALL='regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio'
+prof() { # name kernel-regex args...
+  local name=$1 k=$2
+  shift 2
+  JFA_BENCH_ITERS=1 timeout $(left 200) ncu --clock-control none -k "regex:$k" --launch-skip 1 --launch-count 1 \
+    --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section LaunchStats \
+    --section Occupancy --section MemoryWorkloadAnalysis --metrics "$STALL" $JFA_BENCH "$@" > "$OUT/ncu_$name.log" 2>&1
+  echo "== ncu $name"
+  grep -E "Duration|Compute \(SM\) Throughput|DRAM Throughput|Issue Slots Busy|Executed Ipc A|Registers Per|Local Memory Spill|L2 Hit|Warp Cycles Per Issued" "$OUT/ncu_$name.log" | head -12
+  grep -E "issue_stalled_.*ratio" "$OUT/ncu_$name.log" | awk '$NF+0 > 0.15' | sed 's/smsp__average_warps_issue_stalled_//' | head -12
+}
+prof dense_fwd fwd_sm90a --dense 4096 128
+prof nomask_fwd fwd_sm90a --nomask 4096 128
+prof f32_fwd128 fwd_f32_sm90a --case 4096 128 0 fp32
+echo "t=$(( $(date +%s) - T0 ))"
+{
+  cmake -S . -B build-s34-arch80 -G Ninja -DCMAKE_CUDA_ARCHITECTURES=80 -DJFA_HEAD_DIMS="64;128" -DJFA_ENABLE_SM90A=OFF \
+    ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} > /dev/null &&
+    timeout $(left 60) cmake --build build-s34-arch80 -j16 --target test_gpu_f32_backward > /dev/null &&
+    LIMIT=$(left 30) jfa_run build-s34-arch80/tests/gpu/test_gpu_f32_backward
+} > "$OUT/arch80.log" 2>&1
+grep -E "FAIL|passed|rc=|trap|illegal" "$OUT/arch80.log" | head -12
+echo "t=$(( $(date +%s) - T0 ))"
