@@ -299,9 +299,10 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, is_causal=Fals
     back; sequence s owns query rows cu_seqlens_q[s]:cu_seqlens_q[s+1] and key rows
     cu_seqlens_k[s]:cu_seqlens_k[s+1] (cu_seqlens_k defaults to cu_seqlens_q) and attends
     only within itself; causal masks and windows apply inside each sequence. Offsets are
-    int tensors or sequences, read and checked on the host; during a CUDA graph capture they must be a
-    CUDA tensor on q's device, which the kernels read at each replay (unchecked: JFA_PARAMS_SEQLENS_DEVICE
-    in include/jfa.h). Returns (total_q, Hq, E). Differentiable
+    int tensors or sequences, read and checked on the host (a CUDA tensor is copied back at each call, which
+    waits for the GPU: offsets as a list or a CPU tensor, made once per batch, keep the host ahead); during a
+    CUDA graph capture they must be a CUDA tensor on q's device, which the kernels read at each replay
+    (unchecked: JFA_PARAMS_SEQLENS_DEVICE in include/jfa.h). Returns (total_q, Hq, E). Differentiable
     as jfa.torch.attention. The options are keyword-only: FlashAttention's flash_attn_varlen_func and
     PyTorch's varlen_attn take max_seqlen_q, max_seqlen_k next (jfa needs none), which would otherwise land
     on is_causal and scale. Causal masks align top-left in each sequence by default (SDPA's rule);
