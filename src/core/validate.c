@@ -180,16 +180,15 @@ static jfa_status_t resolve_window(int64_t value, const char *name, int64_t *out
   return JFA_SUCCESS;
 }
 
-/* One packed-sequence offset array: num_seqs + 1 values, from 0 to total, non-decreasing. */
-static jfa_status_t check_cu_seqlens(const int64_t *cu, int64_t nseq, int64_t total, const char *name,
-                                     const char *extent) {
-  if (cu[0] != 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->%s[0] = %lld, must be 0", name, (long long)cu[0]);
+jfa_status_t jfa_check_cu_seqlens(const int64_t *cu, int64_t nseq, int64_t total, const char *name,
+                                  const char *extent) {
+  if (cu[0] != 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s[0] = %lld, must be 0", name, (long long)cu[0]);
   for (int64_t s = 1; s <= nseq; ++s)
     if (cu[s] < cu[s - 1])
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->%s[%lld] = %lld < %s[%lld] = %lld (offsets must not decrease)",
-               name, (long long)s, (long long)cu[s], name, (long long)(s - 1), (long long)cu[s - 1]);
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s[%lld] = %lld < %s[%lld] = %lld (offsets must not decrease)", name,
+               (long long)s, (long long)cu[s], name, (long long)(s - 1), (long long)cu[s - 1]);
   if (cu[nseq] != total)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->%s[%lld] = %lld, must equal %s = %lld", name, (long long)nseq,
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s[%lld] = %lld, must equal %s = %lld", name, (long long)nseq,
              (long long)cu[nseq], extent, (long long)total);
   return JFA_SUCCESS;
 }
@@ -227,8 +226,8 @@ static jfa_status_t resolve_packed(const jfa_attention_params_t *params, jfa_dev
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_k: %p is not 8-byte aligned (int64 offsets)",
                (const void *)ck);
   } else {
-    JFA_CHECK(check_cu_seqlens(cq, params->num_seqs, p->Nq, "cu_seqlens_q", "Nq"));
-    JFA_CHECK(check_cu_seqlens(ck, params->num_seqs, p->Nk, "cu_seqlens_k", "Nk"));
+    JFA_CHECK(jfa_check_cu_seqlens(cq, params->num_seqs, p->Nq, "params->cu_seqlens_q", "Nq"));
+    JFA_CHECK(jfa_check_cu_seqlens(ck, params->num_seqs, p->Nk, "params->cu_seqlens_k", "Nk"));
   }
   p->nseq = params->num_seqs;
   p->cu_q = cq;

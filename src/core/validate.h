@@ -48,6 +48,11 @@ jfa_status_t jfa_validate_merge(const jfa_context_t *ctx, const jfa_tensor_t *o_
  * windows, packed sequences and the dense mask into p (p's shapes must be set).
  * The dense mask is checked against q's dtype and the context's device.
  */
+/** One packed-sequence offset array (host memory): nseq + 1 values, non-decreasing from 0 to total. name (e.g.
+ *  "params->cu_seqlens_q") and extent (e.g. "Nq") name them in the message. Used by the calls and the ring. */
+jfa_status_t jfa_check_cu_seqlens(const int64_t *cu, int64_t nseq, int64_t total, const char *name,
+                                  const char *extent);
+
 jfa_status_t jfa_resolve_params(const jfa_attention_params_t *params, jfa_dtype_t qdtype, jfa_device_t device,
                                    jfa_problem_t *p);
 

@@ -11,6 +11,7 @@
 #include "core/check.h"
 #include "core/overlap.h"
 #include "core/params.h"
+#include "core/validate.h"
 #include "ring/ring_config.h"
 #include "ring/ring_internal.h"
 
@@ -214,7 +215,6 @@ jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what)
   return jfa_ring_agree_values(r, local, what, NULL, NULL, 0);
 }
 
-
 jfa_status_t jfa_ring_check_qkv(const jfa_ring_t *r, const jfa_tensor_t *t, const char *name,
                                 int is_kv) {
   if (!t) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s is NULL", name);
@@ -269,7 +269,6 @@ jfa_status_t jfa_ring_check_aliases(const jfa_tensor_t *const *outs, const char 
 /* ------------------------------------------------------------------------- */
 /* lifecycle                                                                  */
 
-
 /* Packed-sequence offsets of the global sequence (the config's, or jfa_ring_set_seqlens'): num_seqs + 1 host values,
    non-decreasing from 0 to seq_global, batch 1. `who` prefixes the names in the messages ("config." or ""). */
 static jfa_status_t check_offsets(const int64_t *cu, int64_t num_seqs, int64_t seq_global, int64_t batch,
@@ -282,15 +281,7 @@ static jfa_status_t check_offsets(const int64_t *cu, int64_t num_seqs, int64_t s
   if (batch != 1)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%scu_seqlens: packed sequences need batch 1 (config.batch = %lld)", who,
              (long long)batch);
-  if (cu[0] != 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%scu_seqlens[0] = %lld, must be 0", who, (long long)cu[0]);
-  for (int64_t s = 1; s <= num_seqs; ++s)
-    if (cu[s] < cu[s - 1])
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%scu_seqlens[%lld] = %lld < cu_seqlens[%lld] = %lld", who, (long long)s,
-               (long long)cu[s], (long long)(s - 1), (long long)cu[s - 1]);
-  if (cu[num_seqs] != seq_global)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%scu_seqlens[%lld] = %lld, must equal seq_global = %lld", who,
-             (long long)num_seqs, (long long)cu[num_seqs], (long long)seq_global);
-  return JFA_SUCCESS;
+  return jfa_check_cu_seqlens(cu, num_seqs, seq_global, who[0] ? "config.cu_seqlens" : "cu_seqlens", "seq_global");
 }
 /* Local checks of the config (identical on every rank when the configs agree). */
 static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *comm,
