@@ -1004,12 +1004,13 @@ static inline bool sm90_fwd_band(int D, bool jvp, int64_t bm, int64_t bn, FwdArg
   if (p.nseq == 0) {
     if (!a->mk.windowed) return false;
   } else {
-    /* packed sequences: offsets and positions below 2^31, the count below 2^30 (fwd_tile_keys' 32-bit search) */
+    /* packed sequences aligned to the blocks (host offsets: mask_packed_aligned declines device ones before any read),
+       offsets and positions below 2^31, the count below 2^30 (fwd_tile_keys' 32-bit search) */
+    if (!mask_packed_aligned(&p, bm, bn)) return false;
     const int64_t big = (int64_t)1 << 31;
-    if (p.seq_dev) return false; /* device offsets (JFA_PARAMS_SEQLENS_DEVICE): the host cannot read them */
     const bool fits = p.nseq < big / 2 && p.cu_q[p.nseq] < big && p.q_pos0 >= 0 && p.q_pos0 + p.Nq < big &&
                       p.k_pos0 >= 0 && p.k_pos0 < big;
-    if (!fits || !mask_packed_aligned(&p, bm, bn) || !env_switch(true, "JFA_SM90_FWD_PACKED_BAND")) return false;
+    if (!fits || !env_switch(true, "JFA_SM90_FWD_PACKED_BAND")) return false;
   }
   if (!env_switch(sm90_fwd_band_on(D, jvp), "JFA_SM90_FWD_BAND")) return false;
   a->band = 1;
