@@ -238,6 +238,12 @@ def _attend(q, k, v, cfg, enable_gqa):
     return _core.make_dual(o, od)
 
 
+def _check_offsets_tensor(cu, name):
+    """Packed-sequence offsets given as a tensor: 1-d, of an integer dtype."""
+    if cu.dim() != 1 or cu.dtype.is_floating_point or cu.dtype.is_complex or cu.dtype == torch.bool:
+        raise TypeError("jfa: %s must be a 1-d integer tensor or sequence" % name)
+
+
 def _capturing(q):
     """Whether q's call is being captured in a CUDA graph (torch.cuda.graph, torch.compile's cudagraphs)."""
     return q.is_cuda and torch.cuda.is_current_stream_capturing()
@@ -252,8 +258,7 @@ def _device_offsets(cu, q, name):
                            "host offsets would have to be copied to the GPU, which a capture does not allow; the "
                            "graph then reads the tensor's values at each replay" % (name, q.device, "a " +
                            ("tensor on %s" % cu.device if isinstance(cu, torch.Tensor) else type(cu).__name__)))
-    if cu.dim() != 1 or cu.dtype.is_floating_point or cu.dtype.is_complex or cu.dtype == torch.bool:
-        raise TypeError("jfa: %s must be a 1-d integer tensor or sequence" % name)
+    _check_offsets_tensor(cu, name)
     if cu.shape[0] < 2:
         raise ValueError("jfa: %s must hold at least 2 offsets (one sequence), got %d" % (name, cu.shape[0]))
     return cu.to(torch.int64).contiguous()
@@ -281,8 +286,7 @@ def _seqlens(cu_q, cu_k, q, total_q, total_k):
 def _offsets(cu, total, name):
     """Packed-sequence offsets as a tuple of ints (host copy; a CUDA tensor is read back once)."""
     if isinstance(cu, torch.Tensor):
-        if cu.dim() != 1 or cu.dtype.is_floating_point or cu.dtype == torch.bool:
-            raise TypeError("jfa: %s must be a 1-d integer tensor or sequence" % name)
+        _check_offsets_tensor(cu, name)
         cu = cu.tolist()
     cu = tuple(int(x) for x in cu)
     if len(cu) < 2 or cu[0] != 0 or cu[-1] != total or any(b < a for a, b in zip(cu, cu[1:])):
@@ -355,8 +359,7 @@ def _offsets_arg(cu, total, name):
     """Offsets for the compiled path: an integer tensor as given (read and checked inside the
     operator, where reading it back does not break the graph), else checked ints."""
     if isinstance(cu, torch.Tensor):
-        if cu.dim() != 1 or cu.dtype.is_floating_point or cu.dtype == torch.bool:
-            raise TypeError("jfa: %s must be a 1-d integer tensor or sequence" % name)
+        _check_offsets_tensor(cu, name)
         return cu
     return _offsets(cu, total, name)
 
