@@ -79,6 +79,23 @@ void gb_free(gbuf_t *b) {
   memset(b, 0, sizeof(*b));
 }
 
+double *gb_snapshot(gbuf_t *const *b, int n) {
+  size_t tot = 0;
+  for (int i = 0; i < n; ++i) tot += b[i]->n;
+  double *s = (double *)malloc((tot + 1) * sizeof(double)), *w = s;
+  for (int i = 0; i < n; ++i) gb_get(b[i]), memcpy(w, b[i]->val, b[i]->n * sizeof(double)), w += b[i]->n;
+  return s;
+}
+
+int gb_same(gbuf_t *const *b, int n, const double *ref) {
+  double *s = gb_snapshot(b, n);
+  size_t tot = 0;
+  for (int i = 0; i < n; ++i) tot += b[i]->n;
+  const int eq = memcmp(s, ref, tot * sizeof(double)) == 0;
+  free(s);
+  return eq;
+}
+
 jfa_tensor_t host_f64(double *val, int64_t B, int64_t H, int64_t S, int64_t D) {
   return jfa_tensor_bhsd(val, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, H, S, D);
 }

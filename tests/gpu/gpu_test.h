@@ -32,6 +32,11 @@ void gb_poison(gbuf_t *b);
 void gb_get(gbuf_t *b);
 /** Frees both copies. */
 void gb_free(gbuf_t *b);
+/** The values of n buffers (downloaded: synchronises the device), concatenated into one array (free it): a run's
+ *  outputs, for bitwise comparison with gb_same. */
+double *gb_snapshot(gbuf_t *const *b, int n);
+/** Whether the n buffers hold bitwise the values of a gb_snapshot ref. */
+int gb_same(gbuf_t *const *b, int n, const double *ref);
 
 /** A float64 host tensor in BHSD holding `val` (no copy), for the CPU reference. */
 jfa_tensor_t host_f64(double *val, int64_t B, int64_t H, int64_t S, int64_t D);

@@ -70,24 +70,6 @@ static jfa_status_t bwd(jfa_context_t *g, prob_t *p) {
                                 &p->dk.t, &p->dv.t);
 }
 
-/* The host copies (val) of n buffers, concatenated: a run's outputs. */
-static double *snapshot(gbuf_t *const *b, int n) {
-  size_t tot = 0;
-  for (int i = 0; i < n; ++i) tot += b[i]->n;
-  double *s = malloc((tot + 1) * sizeof(double)), *w = s;
-  for (int i = 0; i < n; ++i) gb_get(b[i]), memcpy(w, b[i]->val, b[i]->n * sizeof(double)), w += b[i]->n;
-  return s;
-}
-
-static int same(gbuf_t *const *b, int n, const double *ref) {
-  double *s = snapshot(b, n);
-  size_t tot = 0;
-  for (int i = 0; i < n; ++i) tot += b[i]->n;
-  int eq = memcmp(s, ref, tot * sizeof(double)) == 0;
-  free(s);
-  return eq;
-}
-
 /* The backward's outputs of p against the float64 CPU backend (the reference runs' check). */
 static void check_bwd_cpu(jfa_context_t *cpu, prob_t *p, const char *name) {
   const size_t n = p->q.n;
@@ -141,16 +123,16 @@ static void case_two_stream_backwards(jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(bwd(gpu, &a), "backward a"), cu(cudaStreamSynchronize(s1), "sync");
   gt_ok(bwd(gpu, &b), "backward b"), cu(cudaStreamSynchronize(s1), "sync");
   gbuf_t *ga[] = {&a.dq, &a.dk, &a.dv}, *gb[] = {&b.dq, &b.dk, &b.dv};
-  double *ra = snapshot(ga, 3), *rb = snapshot(gb, 3);
+  double *ra = gb_snapshot(ga, 3), *rb = gb_snapshot(gb, 3);
   check_bwd_cpu(cpu, &b, "case 0 b");
   for (int rep = 0; rep < 5; ++rep) {
     poison_grads(&a), poison_grads(&b);
     overlapped(gpu, bwd, &a, s1, &b, s2);
     char nm[96];
     snprintf(nm, sizeof nm, "case 0 rep %d: backward a on s1 bitwise its one-at-a-time run", rep);
-    tu_expect(nm, same(ga, 3, ra));
+    tu_expect(nm, gb_same(ga, 3, ra));
     snprintf(nm, sizeof nm, "case 0 rep %d: backward b on s2 bitwise its one-at-a-time run", rep);
-    tu_expect(nm, same(gb, 3, rb));
+    tu_expect(nm, gb_same(gb, 3, rb));
   }
   gt_ok(jfa_context_set_stream(gpu, NULL), "set_stream");
   gt_ok(jfa_context_set_flags(gpu, 0), "set_flags");
@@ -197,7 +179,7 @@ static void case_two_stream_masked_forwards(jfa_context_t *gpu, jfa_context_t *c
     gt_ok(fwd(gpu, &a), "forward a"), cu(cudaStreamSynchronize(s1), "sync");
     gt_ok(fwd(gpu, &b), "forward b"), cu(cudaStreamSynchronize(s1), "sync");
     gbuf_t *oa[] = {&a.o, &a.lse}, *ob[] = {&b.o, &b.lse};
-    double *ra = snapshot(oa, 2), *rb = snapshot(ob, 2);
+    double *ra = gb_snapshot(oa, 2), *rb = gb_snapshot(ob, 2);
     for (int rep = 0; rep < 5; ++rep) {
       gb_poison(&a.o), gb_poison(&a.lse), gb_poison(&b.o), gb_poison(&b.lse);
       cu(cudaDeviceSynchronize(), "sync");
@@ -205,10 +187,10 @@ static void case_two_stream_masked_forwards(jfa_context_t *gpu, jfa_context_t *c
       char nm[128];
       snprintf(nm, sizeof nm, "case 1 %s rep %d: forward a on s1 bitwise its one-at-a-time run",
                kind ? "dense mask" : "packed sequences", rep);
-      tu_expect(nm, same(oa, 2, ra));
+      tu_expect(nm, gb_same(oa, 2, ra));
       snprintf(nm, sizeof nm, "case 1 %s rep %d: forward b on s2 bitwise its one-at-a-time run",
                kind ? "dense mask" : "packed sequences", rep);
-      tu_expect(nm, same(ob, 2, rb));
+      tu_expect(nm, gb_same(ob, 2, rb));
     }
     free(ra), free(rb);
     if (kind == 1) cudaFree(dma), cudaFree(dmb);
@@ -233,9 +215,9 @@ static void case_graph_and_eager(jfa_context_t *gpu, jfa_context_t *cpu) {
   gt_ok(fwd(gpu, &a), "forward a"), gt_ok(fwd(gpu, &b), "forward b"), gt_ok(fwd(gpu, &big), "forward big");
   gt_ok(bwd(gpu, &a), "backward a"), cu(cudaStreamSynchronize(s1), "sync"); /* sizes the workspace for a */
   gbuf_t *ga[] = {&a.dq, &a.dk, &a.dv}, *gb[] = {&b.dq, &b.dk, &b.dv};
-  double *ra = snapshot(ga, 3);
+  double *ra = gb_snapshot(ga, 3);
   gt_ok(bwd(gpu, &b), "backward b"), cu(cudaStreamSynchronize(s1), "sync");
-  double *rb = snapshot(gb, 3);
+  double *rb = gb_snapshot(gb, 3);
   check_bwd_cpu(cpu, &b, "case 2 b");
   /* capture a's backward */
   cudaGraph_t graph;
@@ -257,9 +239,9 @@ static void case_graph_and_eager(jfa_context_t *gpu, jfa_context_t *cpu) {
     cu(cudaDeviceSynchronize(), "sync");
     char nm[96];
     snprintf(nm, sizeof nm, "case 2 rep %d: graph's backward a bitwise its eager run", rep);
-    tu_expect(nm, same(ga, 3, ra));
+    tu_expect(nm, gb_same(ga, 3, ra));
     snprintf(nm, sizeof nm, "case 2 rep %d: eager backward b beside the graph bitwise its run", rep);
-    tu_expect(nm, same(gb, 3, rb));
+    tu_expect(nm, gb_same(gb, 3, rb));
   }
   cudaGraphExecDestroy(exec), cudaGraphDestroy(graph);
   gt_ok(jfa_context_set_stream(gpu, NULL), "set_stream");

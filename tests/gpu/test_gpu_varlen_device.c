@@ -41,33 +41,18 @@ static gbuf_t *all(bufs_t *b, int i) {
                  &b->dq, &b->dk, &b->dv};
   return x[i];
 }
-enum { NBUF = 14, FIRST_OUT = 6 }; /* o .. dv are outputs (dout an input, poisoned with them and re-set) */
+enum { NBUF = 14, NOUT = 7 };
+
+/* the outputs: o, lse, od, mu, dq, dk, dv */
+static void outputs(bufs_t *b, gbuf_t *out[NOUT]) {
+  gbuf_t *x[NOUT] = {&b->o, &b->lse, &b->od, &b->mu, &b->dq, &b->dk, &b->dv};
+  memcpy(out, x, sizeof x);
+}
 
 static void poison_outputs(bufs_t *b) {
-  for (int i = FIRST_OUT; i < NBUF; ++i)
-    if (i != 10) gb_poison(all(b, i));
-}
-
-/* the outputs' device bytes, copied out */
-static unsigned char *snapshot(bufs_t *b) {
-  size_t tot = 0;
-  for (int i = FIRST_OUT; i < NBUF; ++i) tot += all(b, i)->bytes;
-  unsigned char *s = (unsigned char *)malloc(tot), *p = s;
-  cu(cudaDeviceSynchronize(), "sync");
-  for (int i = FIRST_OUT; i < NBUF; ++i) {
-    cu(cudaMemcpy(p, all(b, i)->t.data, all(b, i)->bytes, cudaMemcpyDeviceToHost), "copy out");
-    p += all(b, i)->bytes;
-  }
-  return s;
-}
-
-static int same_bytes(bufs_t *b, const unsigned char *ref) {
-  unsigned char *s = snapshot(b);
-  size_t tot = 0;
-  for (int i = FIRST_OUT; i < NBUF; ++i) tot += all(b, i)->bytes;
-  const int eq = memcmp(s, ref, tot) == 0;
-  free(s);
-  return eq;
+  gbuf_t *out[NOUT];
+  outputs(b, out);
+  for (int i = 0; i < NOUT; ++i) gb_poison(out[i]);
 }
 
 /* the forward+JVP then the backward of params prm */
@@ -158,7 +143,9 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   poison_outputs(&b);
   gt_ok(run(gpu, &ph, &b), "host offsets A");
   const int fam_f = jfa_cuda_last_kernel(gpu, 0), fam_b = jfa_cuda_last_kernel(gpu, 1);
-  unsigned char *refA = snapshot(&b);
+  gbuf_t *outs[NOUT];
+  outputs(&b, outs);
+  double *refA = gb_snapshot(outs, NOUT);
   char nm[320];
   snprintf(nm, sizeof nm, "%s: host offsets", what);
   check_reference(cpu, &ph, &b, dt, nm);
@@ -166,7 +153,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   poison_outputs(&b);
   gt_ok(run(gpu, &pd, &b), "device offsets A");
   snprintf(nm, sizeof nm, "%s: device offsets A, forward+JVP and backward bitwise the host offsets'", what);
-  tu_expect(nm, same_bytes(&b, refA));
+  tu_expect(nm, gb_same(outs, NOUT, refA));
   snprintf(nm, sizeof nm, "%s: device offsets, forward", what);
   gt_check_path(gpu, nm, 0, fam_f);
   snprintf(nm, sizeof nm, "%s: device offsets, backward", what);
@@ -178,7 +165,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   ph.cu_seqlens_q = hostB[0], ph.cu_seqlens_k = hostB[1];
   poison_outputs(&b);
   gt_ok(run(gpu, &ph, &b), "host offsets B");
-  unsigned char *refB = snapshot(&b);
+  double *refB = gb_snapshot(outs, NOUT);
 
   /* a graph captured with A in the device arrays, replayed with B, then A */
   cudaGraph_t graph;
@@ -196,7 +183,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     cu(cudaGraphLaunch(exec, st), "graph launch");
     snprintf(nm, sizeof nm, "%s: the graph replayed with packing %s written into its arrays: bitwise %s's eager run",
              what, rep == 0 ? "B" : "A", rep == 0 ? "B" : "A");
-    tu_expect(nm, same_bytes(&b, rep == 0 ? refB : refA));
+    tu_expect(nm, gb_same(outs, NOUT, rep == 0 ? refB : refA));
   }
   cudaGraphExecDestroy(exec), cudaGraphDestroy(graph);
 
@@ -224,10 +211,9 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   snprintf(nm, sizeof nm, "%s: JFA_PARAMS_SEQLENS_DEVICE without offsets refused", what);
   tu_expect(nm, s2 == JFA_ERROR_INVALID_ARGUMENT);
   int untouched = 1;
-  for (int i = FIRST_OUT; i < NBUF; ++i) {
-    if (i == 10) continue;
-    gb_get(all(&b, i));
-    for (size_t e = 0; e < all(&b, i)->n; ++e) untouched &= isnan(all(&b, i)->val[e]);
+  for (int i = 0; i < NOUT; ++i) {
+    gb_get(outs[i]);
+    for (size_t e = 0; e < outs[i]->n; ++e) untouched &= isnan(outs[i]->val[e]);
   }
   snprintf(nm, sizeof nm, "%s: the refused calls wrote nothing", what);
   tu_expect(nm, untouched);
