@@ -49,6 +49,22 @@ jfa_sanitize() {
     tail -"${JFA_SAN_TAIL:-2}"
   echo "rc=${PIPESTATUS[0]}"
 }
+# jfa_ncu NAME KERNEL-REGEX ARGS... profiles one launch (the second) of DIR's jfa_bench ARGS whose kernel matches
+# KERNEL-REGEX with ncu (clocks left alone; speed of light, compute and memory workload, warp states with the stall
+# reasons per issued instruction, launch, occupancy) into $OUT/ncu_NAME.log, bounded by `left 200`, and prints the
+# main lines and the stall reasons above 0.15.
+jfa_ncu() {
+  local name=$1 k=$2
+  shift 2
+  JFA_BENCH_ITERS=1 timeout "$(left 200)" ncu --clock-control none -k "regex:$k" --launch-skip 1 --launch-count 1 \
+    --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section LaunchStats \
+    --section Occupancy --section MemoryWorkloadAnalysis \
+    --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' "$JFA_BENCH" "$@" \
+    > "$OUT/ncu_$name.log" 2>&1
+  echo "== ncu $name"
+  grep -E "Duration|Compute \(SM\) Throughput|DRAM Throughput|Issue Slots Busy|Executed Ipc A|Registers Per|Local Memory Spill|L2 Hit|Warp Cycles Per Issued" "$OUT/ncu_$name.log" | head -12
+  grep -E "issue_stalled_.*ratio" "$OUT/ncu_$name.log" | awk '$NF+0 > 0.15' | sed 's/smsp__average_warps_issue_stalled_//' | head -12
+}
 jfa_bench_rows() {
   timeout "${JFA_BENCH_TIMEOUT:-600}" "$JFA_BENCH" "$@" | grep -v -e "^op " -e "^# "
 }

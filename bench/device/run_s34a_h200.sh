@@ -1,7 +1,7 @@
 #!/bin/bash
 # run_s34a_h200.sh - the next session's first call (from the repository root), what the thirty-third session could
 # not run: the Python GPU tests of packed sequences and torch.compile (test_compile's varlen under
-# mode="reduce-overhead", written after that session's device time was spent), then run_s31a_h200.sh's diagnostics:
+# mode="reduce-overhead", written after that session's device time was spent), then sessions/run_s31a_h200.sh's diagnostics:
 # whether test_gpu_streams fails on the workspace code before 749ed32 (s31_old_workspace.patch: it should, in cases
 # 0-2, most runs), ncu of the dense-mask and float32 forwards (where their time goes), and the arch-80-only build's
 # float32 backward (no SPLIT tiles where only compute_80 PTX exists).
@@ -30,20 +30,9 @@ echo "t=$(( $(date +%s) - T0 ))"
 } > "$OUT/streams_old.log" 2>&1
 grep -E "FAIL|passed|rc=" "$OUT/streams_old.log" | head -12
 echo "t=$(( $(date +%s) - T0 ))"
-STALL='regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio'
-prof() { # name kernel-regex args...
-  local name=$1 k=$2
-  shift 2
-  JFA_BENCH_ITERS=1 timeout $(left 200) ncu --clock-control none -k "regex:$k" --launch-skip 1 --launch-count 1 \
-    --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section LaunchStats \
-    --section Occupancy --section MemoryWorkloadAnalysis --metrics "$STALL" $JFA_BENCH "$@" > "$OUT/ncu_$name.log" 2>&1
-  echo "== ncu $name"
-  grep -E "Duration|Compute \(SM\) Throughput|DRAM Throughput|Issue Slots Busy|Executed Ipc A|Registers Per|Local Memory Spill|L2 Hit|Warp Cycles Per Issued" "$OUT/ncu_$name.log" | head -12
-  grep -E "issue_stalled_.*ratio" "$OUT/ncu_$name.log" | awk '$NF+0 > 0.15' | sed 's/smsp__average_warps_issue_stalled_//' | head -12
-}
-prof dense_fwd fwd_sm90a --dense 4096 128
-prof nomask_fwd fwd_sm90a --nomask 4096 128
-prof f32_fwd128 fwd_f32_sm90a --case 4096 128 0 fp32
+jfa_ncu dense_fwd fwd_sm90a --dense 4096 128
+jfa_ncu nomask_fwd fwd_sm90a --nomask 4096 128
+jfa_ncu f32_fwd128 fwd_f32_sm90a --case 4096 128 0 fp32
 echo "t=$(( $(date +%s) - T0 ))"
 {
   cmake -S . -B build-s34-arch80 -G Ninja -DCMAKE_CUDA_ARCHITECTURES=80 -DJFA_HEAD_DIMS="64;128" -DJFA_ENABLE_SM90A=OFF \
