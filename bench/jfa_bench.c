@@ -40,6 +40,9 @@
  *                                  mask varlen:S)
  *   jfa_bench --batch S L D        the same documents as a batch of S rows of L (causal)
  *   jfa_bench --dense N D          boolean mask (1, 1, N, N), half the keys of each row, B = 1
+ *   jfa_bench --dense-full B N D   boolean mask (B, H, N, N), one per batch and head (bench_lanes.py's dense
+ *                                  lane: the block map's build reads all of it each call), half the keys of each
+ *                                  row (one random (N, N) slice copied to every (batch, head)); mask dense-full
  *   jfa_bench --nomask N D         the unmasked run of the same shape
  *   jfa_bench --keypad B N D       key-padding mask: (B, 1, N, N) boolean at row stride 0 (the binding's
  *                                  (B, 1, 1, N) expanded; a block map of one row a slice), batch b keeping
@@ -492,7 +495,7 @@ static void bench_bwd_jvp(jfa_context_t *ctx, jfa_dtype_t dt, int64_t N, int64_t
 }
 
 /* Masked runs: kind 0 window (causal, window_left = W), 1 causal, 2 varlen, 3 batch, 4 dense, 5 none, 6 key padding
-   (row stride 0), 7 key padding materialised */
+   (row stride 0), 7 key padding materialised, 8 dense (B, H, N, N) */
 static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64_t D, int64_t W, int64_t S, int iters) {
   bench_t b;
   memset(&b, 0, sizeof(b));
@@ -520,12 +523,14 @@ static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64
     prm.num_seqs = S;
     const int64_t L = N / S;
     pairs = (double)S * L * (L + 1) / 2;
-  } else if (kind == 4) {
+  } else if (kind == 4 || kind == 8) {
+    const int64_t ns = kind == 8 ? B * b.H : 1; /* slices: one random (N, N) slice copied to each */
     mh = malloc((size_t)(N * N));
     for (int64_t i = 0; i < N * N; ++i) mh[i] = urand() < 0.5, pairs += mh[i];
-    CK(cudaMalloc(&md, (size_t)(N * N)));
-    CK(cudaMemcpy(md, mh, (size_t)(N * N), cudaMemcpyHostToDevice));
-    mt = jfa_tensor_bhsd(md, JFA_DTYPE_BOOL, JFA_DEVICE_CUDA, 1, 1, N, N);
+    if (kind == 8) pairs *= (double)B; /* per head, all batches (the rate's 4 H pairs D counts the heads) */
+    CK(cudaMalloc(&md, (size_t)(ns * N * N)));
+    for (int64_t e = 0; e < ns; ++e) CK(cudaMemcpy((char *)md + e * N * N, mh, (size_t)(N * N), cudaMemcpyHostToDevice));
+    mt = jfa_tensor_bhsd(md, JFA_DTYPE_BOOL, JFA_DEVICE_CUDA, kind == 8 ? B : 1, kind == 8 ? b.H : 1, N, N);
     prm.attn_mask = &mt;
   } else if (kind == 6 || kind == 7) {
     const int64_t rows = kind == 6 ? 1 : N;
@@ -556,6 +561,7 @@ static void bench_mask(jfa_context_t *ctx, int kind, int64_t B, int64_t N, int64
     else if (kind == 2) snprintf(r.mask, sizeof r.mask, "varlen:%lld", (long long)S);
     else snprintf(r.mask, sizeof r.mask, "%s",
                   kind == 4   ? "dense"
+                  : kind == 8 ? "dense-full"
                   : kind == 5 ? "none"
                   : kind == 6 ? "keypad"
                   : kind == 7 ? "keypad-full"
@@ -619,6 +625,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--varlen") && more >= 3) bench_mask(ctx, 2, 1, ARG(1) * ARG(2), ARG(3), 0, ARG(1), iters);
     else if (!strcmp(argv[i], "--batch") && more >= 3) bench_mask(ctx, 3, ARG(1), ARG(2), ARG(3), 0, 0, iters);
     else if (!strcmp(argv[i], "--dense") && more >= 2) bench_mask(ctx, 4, 1, ARG(1), ARG(2), 0, 0, iters);
+    else if (!strcmp(argv[i], "--dense-full") && more >= 3) bench_mask(ctx, 8, ARG(1), ARG(2), ARG(3), 0, 0, iters);
     else if (!strcmp(argv[i], "--nomask") && more >= 2) bench_mask(ctx, 5, 1, ARG(1), ARG(2), 0, 0, iters);
     else if (!strcmp(argv[i], "--keypad") && more >= 3) bench_mask(ctx, 6, ARG(1), ARG(2), ARG(3), 0, 0, iters);
     else if (!strcmp(argv[i], "--keypad-full") && more >= 3)
