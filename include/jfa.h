@@ -44,7 +44,7 @@ extern "C" {
  * SONAME is libjfa.so.<major>), jfa_version() returns JFA_VERSION, and the Python
  * binding checks it (README.md, "ABI policy"). */
 #define JFA_VERSION_MAJOR 0
-#define JFA_VERSION_MINOR 4
+#define JFA_VERSION_MINOR 5
 #define JFA_VERSION_PATCH 0
 /** Version as one integer: major * 10000 + minor * 100 + patch. */
 #define JFA_VERSION_CODE(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
@@ -143,8 +143,9 @@ typedef enum {
 /** The tag of layout `version` of struct `kind`. */
 #define JFA_STRUCT_TAG(kind, version) \
   (((uint64_t)JFA_STRUCT_MAGIC << 32) | ((uint64_t)(kind) << 16) | (uint64_t)(version))
-/** Layout version of jfa_attention_params_t in this header (1: jfa 0.3, the ten fields of 0.2 and flags). */
-#define JFA_ATTENTION_PARAMS_VERSION 1u
+/** Layout version of jfa_attention_params_t in this header (1: jfa 0.3, the ten fields of 0.2 and flags;
+ *  2: jfa 0.5, mask_map and mask_map_bytes). */
+#define JFA_ATTENTION_PARAMS_VERSION 2u
 
 /** A window side without limit (jfa_attention_params_t.window_left / window_right). */
 #define JFA_WINDOW_UNBOUNDED ((int64_t)-1)
@@ -185,6 +186,9 @@ typedef enum {
  * Causal masks and windows apply inside each sequence, aligned top-left or
  * bottom-right per sequence (JFA_MASK_POSITIONS / CAUSAL_POSITIONS are not
  * allowed with packed sequences).
+ *
+ * Block map of the dense mask (mask_map, mask_map_bytes; jfa 0.5): see
+ * jfa_attention_mask_map_build. NULL (the default): the call builds its own.
  */
 typedef struct {
   uint64_t struct_tag;  /**< JFA_STRUCT_TAG(JFA_STRUCT_ATTENTION_PARAMS, version): set by the init */
@@ -202,6 +206,10 @@ typedef struct {
   const int64_t *cu_seqlens_k;   /**< packed sequences: num_seqs + 1 key offsets (as cu_seqlens_q), or NULL */
   int64_t num_seqs;              /**< number of packed sequences (0 when cu_seqlens_* are NULL) */
   uint32_t flags;                /**< JFA_PARAMS_* bits (0 by default); unknown bits are refused */
+  const void *mask_map;          /**< (version 2) attn_mask's block map, built by jfa_attention_mask_map_build,
+                                      or NULL: the call builds it */
+  uint64_t mask_map_bytes;       /**< (version 2) its size, jfa_attention_mask_map_bytes of attn_mask (0 with
+                                      mask_map NULL) */
 } jfa_attention_params_t;
 
 /** jfa_attention_params_t.flags (and jfa_ring_config_t.flags): scale is used as given, 0
@@ -388,6 +396,41 @@ JFA_API jfa_status_t jfa_attention_params_init_versioned(jfa_attention_params_t 
  *  (The library also exports a function of this name: jfa 0.1's, for binaries built against 0.1.) */
 #define jfa_attention_params_init(params) \
   jfa_attention_params_init_versioned((params), sizeof(jfa_attention_params_t), JFA_ATTENTION_PARAMS_VERSION)
+
+/**
+ * The block map of a dense mask, built once for many calls (jfa 0.5).
+ *
+ * A CUDA call with params->attn_mask first reads the whole mask to build its block map (which
+ * tiles of 64 x 64 are empty, full or partial; a boolean mask also bit-packed): a pass over
+ * B x H x Nq x Nk elements, 1 GiB for a (4, 16, 4096, 4096) boolean mask (0.3-0.5 ms on an H200,
+ * against ~1.3 ms for that call's forward kernel). Calls that share a mask (a forward and its
+ * backward; the layers of a model) can build it once:
+ *   - jfa_attention_mask_map_bytes gives the map's size for attn_mask (0 where no map is used:
+ *     a CPU context, a mask with no rows or no keys);
+ *   - jfa_attention_mask_map_build writes it into `map` (device memory of the context's GPU,
+ *     256-byte aligned, `bytes` from jfa_attention_mask_map_bytes), asynchronously in the
+ *     context's stream;
+ *   - a call given it (params->mask_map, params->mask_map_bytes) skips its own build.
+ * The map describes the mask's contents when it was built: a call must pass the same
+ * attn_mask view (data pointer, shape, strides, dtype) as the build, unchanged since (rebuild
+ * after writing to the mask). The library checks only the size (JFA_ERROR_INVALID_ARGUMENT:
+ * mask_map without attn_mask, a size other than jfa_attention_mask_map_bytes, a misaligned or
+ * host pointer, a map overlapping an output); another mask of the same geometry, or a mask
+ * changed since, gives unspecified results (no access outside the call's tensors and map).
+ * On a CPU context a map has 0 bytes and is not read. The ring does not take dense masks. A
+ * CUDA call of more than 65535 batch entries with a per-batch mask builds its own maps (one
+ * per chunk of the batch).
+ */
+/** Bytes of the block map of attn_mask (4-d, (B or 1, H or 1, Nq, Nk), bool, float32, float16 or
+ *  bfloat16 on CUDA, on the context's device) into *bytes; 0 on a CPU context. */
+JFA_API jfa_status_t jfa_attention_mask_map_bytes(jfa_context_t *ctx, const jfa_tensor_t *attn_mask, uint64_t *bytes);
+
+/** Builds attn_mask's block map into map (bytes: jfa_attention_mask_map_bytes), in the context's
+ *  stream (asynchronous on CUDA); nothing to do on a CPU context (bytes 0). Refused, writing
+ *  nothing, for a size other than jfa_attention_mask_map_bytes, map NULL with bytes > 0, map not
+ *  256-byte aligned or not device memory of the context's GPU, or map overlapping attn_mask. */
+JFA_API jfa_status_t jfa_attention_mask_map_build(jfa_context_t *ctx, const jfa_tensor_t *attn_mask, void *map,
+                                                  uint64_t bytes);
 
 /**
  * Forward attention.

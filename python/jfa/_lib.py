@@ -28,11 +28,11 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The libjfa version this binding was written for (JFA_VERSION_* of include/jfa.h;
 # tests/abi checks that they agree). jfa.__version__ is this version.
-VERSION = (0, 4, 0)
+VERSION = (0, 5, 0)
 # Versioned structs (jfa.h): layout versions of this binding's declarations.
 STRUCT_MAGIC = 0xFFF71FA0
 STRUCT_ATTENTION_PARAMS, STRUCT_RING_CONFIG, STRUCT_COMM_CALLBACKS = 1, 2, 3
-ATTENTION_PARAMS_VERSION, RING_CONFIG_VERSION, COMM_CALLBACKS_VERSION = 1, 1, 1
+ATTENTION_PARAMS_VERSION, RING_CONFIG_VERSION, COMM_CALLBACKS_VERSION = 2, 1, 1
 # jfa_context_set_flags bits (JFA_FLAG_*): bitwise reproducible backward; float32 matmuls in one
 # TF32 product on CUDA tensor cores (else 3xTF32, float32 accuracy)
 FLAG_DETERMINISTIC, FLAG_ALLOW_TF32 = 1 << 0, 1 << 1
@@ -85,14 +85,15 @@ class _Versioned(ctypes.Structure):
 
 
 class AttentionParams(_Versioned):
-    """jfa_attention_params_t (layout version 1)."""
+    """jfa_attention_params_t (layout version 2)."""
     _init_name, _version = "jfa_attention_params_init_versioned", ATTENTION_PARAMS_VERSION
     _fields_ = [("struct_tag", ctypes.c_uint64), ("struct_size", ctypes.c_uint64),
                 ("scale", ctypes.c_double), ("mask", ctypes.c_int), ("q_position", ctypes.c_int64),
                 ("k_position", ctypes.c_int64), ("attn_mask", ctypes.POINTER(Tensor)),
                 ("window_left", ctypes.c_int64), ("window_right", ctypes.c_int64),
                 ("cu_seqlens_q", ctypes.POINTER(ctypes.c_int64)), ("cu_seqlens_k", ctypes.POINTER(ctypes.c_int64)),
-                ("num_seqs", ctypes.c_int64), ("flags", ctypes.c_uint32)]
+                ("num_seqs", ctypes.c_int64), ("flags", ctypes.c_uint32), ("mask_map", ctypes.c_void_p),
+                ("mask_map_bytes", ctypes.c_uint64)]
 
 
 class RingConfig(_Versioned):
@@ -239,6 +240,8 @@ def _declare(h):
         "jfa_attention_forward": (c_int, [c_vp, P(AttentionParams), T, T, T, T, T]),
         "jfa_attention_forward_jvp": (c_int, [c_vp, P(AttentionParams), T, T, T, T, T, T, T, T, T, T]),
         "jfa_attention_backward": (c_int, [c_vp, P(AttentionParams), T, T, T, T, T, T, T, T, T]),
+        "jfa_attention_mask_map_bytes": (c_int, [c_vp, T, P(ctypes.c_uint64)]),
+        "jfa_attention_mask_map_build": (c_int, [c_vp, T, c_vp, ctypes.c_uint64]),
         "jfa_comm_create_single": (c_int, [vpp]),
         "jfa_comm_nccl_unique_id": (c_int, [c_vp, c_size]),
         "jfa_comm_create_nccl_from_id": (c_int, [vpp, c_vp, c_size, c_int, c_int, c_int]),

@@ -1,8 +1,12 @@
 /*
  * api.c - the public attention calls of jfa.h: validate every argument first
  * (validate.c: nothing is written on error; params are read by params.c and
- * resolved into a jfa_problem_t), then call the backend through dispatch.c.
+ * resolved into a jfa_problem_t), then call the backend through dispatch.c; and the
+ * dense mask's block map built once for many calls (jfa_attention_mask_map_*).
  */
+#include <stdint.h>
+#include <string.h>
+
 #include "core/backend.h"
 #include "core/check.h"
 #include "core/validate.h"
@@ -64,5 +68,51 @@ jfa_status_t jfa_attention_merge(jfa_context_t *ctx,
                                  const jfa_tensor_t *od_part, const jfa_tensor_t *mu_part) {
   JFA_CHECK(jfa_validate_merge(ctx, o_acc, lse_acc, od_acc, mu_acc, o_part, lse_part, od_part, mu_part));
   JFA_CHECK(jfa_backend_attention_merge(ctx, o_acc, lse_acc, od_acc, mu_acc, o_part, lse_part, od_part, mu_part));
+  return JFA_SUCCESS;
+}
+
+/* A block map's problem: attn_mask alone, its rows and keys as Nq and Nk (what the map depends on, with the mask's
+   shape and strides). */
+static jfa_status_t mask_map_problem(const jfa_context_t *ctx, const jfa_tensor_t *m, jfa_problem_t *p) {
+  if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  JFA_CHECK(jfa_check_tensor(m, "attn_mask", ctx->device));
+  const int ok = m->dtype == JFA_DTYPE_BOOL || m->dtype == JFA_DTYPE_FLOAT32 || m->dtype == JFA_DTYPE_FLOAT16 ||
+                 m->dtype == JFA_DTYPE_BFLOAT16 || (m->dtype == JFA_DTYPE_FLOAT64 && ctx->device == JFA_DEVICE_CPU);
+  if (!ok)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "attn_mask: dtype %s is not a mask's (bool, float32, float16, bfloat16%s)",
+             jfa_dtype_name(m->dtype), ctx->device == JFA_DEVICE_CPU ? ", float64" : "");
+  memset(p, 0, sizeof *p);
+  p->B = m->shape[0], p->Hq = m->shape[1], p->Hkv = 1, p->Nq = m->shape[2], p->Nk = m->shape[3], p->D = 1;
+  p->dmask = m;
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_attention_mask_map_bytes(jfa_context_t *ctx, const jfa_tensor_t *attn_mask, uint64_t *bytes) {
+  if (!bytes) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "bytes is NULL");
+  jfa_problem_t p;
+  JFA_CHECK(mask_map_problem(ctx, attn_mask, &p));
+  uint64_t n = 0;
+  if (ctx->device == JFA_DEVICE_CUDA) JFA_CHECK(jfa_cuda_mask_map_bytes(&p, &n));
+  *bytes = n;
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_attention_mask_map_build(jfa_context_t *ctx, const jfa_tensor_t *attn_mask, void *map,
+                                          uint64_t bytes) {
+  jfa_problem_t p;
+  JFA_CHECK(mask_map_problem(ctx, attn_mask, &p));
+  uint64_t want = 0;
+  if (ctx->device == JFA_DEVICE_CUDA) JFA_CHECK(jfa_cuda_mask_map_bytes(&p, &want));
+  if (bytes != want)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "bytes: %llu, but attn_mask's block map takes %llu (jfa_attention_mask_map_bytes)",
+             (unsigned long long)bytes, (unsigned long long)want);
+  if (want == 0) return JFA_SUCCESS; /* a CPU context, or a mask without rows or keys: no map */
+  if (!map) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "map is NULL");
+  if ((uintptr_t)map % 256 != 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "map: %p is not 256-byte aligned", map);
+  const jfa_tensor_t whole = jfa_tensor_bhsd(map, JFA_DTYPE_BOOL, ctx->device, 1, 1, 1, (int64_t)want);
+  if (jfa_tensors_overlap(&whole, attn_mask))
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "map: overlaps attn_mask (the build reads the mask while it writes the map)");
+  JFA_CHECK(jfa_cuda_check_device_memory(ctx, map, "map"));
+  JFA_CHECK(jfa_cuda_mask_map_build(ctx, &p, map));
   return JFA_SUCCESS;
 }

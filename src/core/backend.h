@@ -67,6 +67,8 @@ typedef struct {
   int seq_dev;                   /* cu_q / cu_k are CUDA device memory (JFA_PARAMS_SEQLENS_DEVICE): the host must
                                     not read them; their values were not checked */
   int seq_bottom_right;          /* causal/window alignment inside each packed sequence */
+  const void *dmap;              /* CUDA: the caller's block map of dmask (jfa_attention_mask_map_build; its size
+                                    checked), or NULL: the call builds one in its workspace */
 } jfa_problem_t;
 
 /** Largest window side that matters: positions are within 2^52 and extents within
@@ -160,6 +162,14 @@ JFA_DECLARE_BACKEND(jfa_cuda)
 JFA_DECLARE_BACKWARD_JVP(jfa_cpu)
 JFA_DECLARE_BACKWARD_JVP(jfa_cuda)
 JFA_DECLARE_BACKWARD_JVP(jfa_backend)
+
+/* The block map of a dense mask (jfa_attention_mask_map_bytes / _build; kernels/common/mask_blockmap.cu, no_cuda.c):
+   its bytes for p's dmask, Nq and Nk (0 without rows or keys), and its build into map (device memory of the context's
+   GPU, checked by the caller) in the context's stream. */
+jfa_status_t jfa_cuda_mask_map_bytes(const jfa_problem_t *p, uint64_t *bytes);
+jfa_status_t jfa_cuda_mask_map_build(jfa_context_t *ctx, const jfa_problem_t *p, void *map);
+/* Where a caller's map lives: JFA_ERROR_INVALID_ARGUMENT unless device memory of the context's GPU. */
+jfa_status_t jfa_cuda_check_device_memory(const jfa_context_t *ctx, const void *ptr, const char *name);
 
 /* CUDA context hooks (src/kernels; stubs returning JFA_ERROR_UNSUPPORTED when built without CUDA). */
 jfa_status_t jfa_cuda_context_init(jfa_context_t *ctx);    /* checks the device exists */

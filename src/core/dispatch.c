@@ -39,6 +39,7 @@ static void batch_chunk(batch_chunk_t *c, const jfa_problem_t *p, const jfa_tens
   if (p->dmask && p->dmask->shape[0] != 1) {
     c->mask = jfa_tensor_slice(p->dmask, 0, b0, nb);
     c->p.dmask = &c->mask;
+    c->p.dmap = NULL; /* the caller's map is the whole batch's: each chunk builds its own (jfa.h) */
   }
   for (int i = 0; i < n; ++i) {
     c->t[i] = NULL;

@@ -24,9 +24,10 @@ _Static_assert(offsetof(jfa_attention_params_t, k_position) - JFA_STRUCT_HEADER_
                offsetof(jfa_attention_params_t, mask) - JFA_STRUCT_HEADER_BYTES == offsetof(params_v0_t, mask),
                "jfa 0.1 params layout");
 
-/* sizes[v]: layout version v ends with its last field (version 1: flags). */
-static const uint64_t params_sizes[] = {0, JFA_LAYOUT_END(jfa_attention_params_t, flags)};
-_Static_assert(JFA_LAYOUT_END(jfa_attention_params_t, flags) == sizeof(jfa_attention_params_t),
+/* sizes[v]: layout version v ends with its last field (version 1: flags; 2: mask_map_bytes). */
+static const uint64_t params_sizes[] = {0, JFA_LAYOUT_END(jfa_attention_params_t, flags),
+                                        JFA_LAYOUT_END(jfa_attention_params_t, mask_map_bytes)};
+_Static_assert(JFA_LAYOUT_END(jfa_attention_params_t, mask_map_bytes) == sizeof(jfa_attention_params_t),
                "a field was appended to jfa_attention_params_t: add its layout version here and in jfa.h");
 
 static const jfa_struct_abi_t params_abi = {"jfa_attention_params_t", "params", JFA_STRUCT_ATTENTION_PARAMS,
@@ -45,6 +46,8 @@ void jfa_params_defaults(jfa_attention_params_t *params) {
   params->cu_seqlens_k = NULL;
   params->num_seqs = 0;
   params->flags = 0;
+  params->mask_map = NULL;
+  params->mask_map_bytes = 0;
 }
 
 jfa_status_t jfa_attention_params_init_versioned(jfa_attention_params_t *params, uint64_t size, uint32_t version) {

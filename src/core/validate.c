@@ -110,6 +110,18 @@ static jfa_status_t check_offsets_aliasing(const jfa_problem_t *p, const named_t
   return JFA_SUCCESS;
 }
 
+/* The caller's block map (read by the kernels while they write the outputs) must not overlap an output. */
+static jfa_status_t check_map_aliasing(const jfa_problem_t *p, const named_t *out, int nout) {
+  if (!p->dmap) return JFA_SUCCESS;
+  uint64_t bytes = 0;
+  JFA_CHECK(jfa_cuda_mask_map_bytes(p, &bytes));
+  const uintptr_t lo = (uintptr_t)p->dmap, hi = lo + (uintptr_t)bytes;
+  for (int i = 0; i < nout; ++i)
+    if (range_overlaps(lo, hi, out[i].t))
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->mask_map: overlaps output %s", out[i].name);
+  return JFA_SUCCESS;
+}
+
 static int same_shape(const jfa_tensor_t *a, const jfa_tensor_t *b) {
   return memcmp(a->shape, b->shape, sizeof a->shape) == 0;
 }
@@ -258,6 +270,31 @@ static jfa_status_t resolve_dense(const jfa_tensor_t *m, jfa_dtype_t qdtype, jfa
   return JFA_SUCCESS;
 }
 
+/* The caller's block map of attn_mask (jfa_attention_mask_map_build): only with attn_mask, of exactly its size (0 on
+   the CPU, where no map is read: p->dmap stays NULL), 256-byte aligned. Where it lives is the CUDA backend's check
+   (cuda_call_checks). */
+static jfa_status_t resolve_map(const jfa_attention_params_t *params, jfa_device_t device, jfa_problem_t *p) {
+  p->dmap = NULL;
+  if (!params->mask_map) {
+    if (params->mask_map_bytes != 0)
+      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->mask_map_bytes: %llu without mask_map (must be 0)",
+               (unsigned long long)params->mask_map_bytes);
+    return JFA_SUCCESS;
+  }
+  if (!p->dmask)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->mask_map: set without attn_mask (a block map is a dense mask's)");
+  uint64_t want = 0;
+  if (device == JFA_DEVICE_CUDA) JFA_CHECK(jfa_cuda_mask_map_bytes(p, &want));
+  if (params->mask_map_bytes != want)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "params->mask_map_bytes: %llu, but attn_mask's block map takes %llu bytes here "
+             "(jfa_attention_mask_map_bytes)", (unsigned long long)params->mask_map_bytes, (unsigned long long)want);
+  if ((uintptr_t)params->mask_map % 256 != 0)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->mask_map: %p is not 256-byte aligned", params->mask_map);
+  if (want > 0) p->dmap = params->mask_map;
+  return JFA_SUCCESS;
+}
+
 jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa_dtype_t qdtype,
                                 jfa_device_t device, jfa_problem_t *p) {
   jfa_attention_params_t d; /* the caller's layout read into the current one (params.c) */
@@ -301,6 +338,7 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa
   p->windowed = p->win_left >= 0 || p->win_right >= 0;
   JFA_CHECK(resolve_packed(params, device, p));
   if (params->attn_mask) JFA_CHECK(resolve_dense(params->attn_mask, qdtype, device, p));
+  JFA_CHECK(resolve_map(params, device, p));
   return JFA_SUCCESS;
 }
 
@@ -365,6 +403,7 @@ jfa_status_t jfa_validate_forward(const jfa_context_t *ctx, const jfa_attention_
   named_t mask_in = {p->dmask, "params->attn_mask"};
   JFA_CHECK(check_aliasing(&mask_in, 1, outs, 4));
   JFA_CHECK(check_offsets_aliasing(p, outs, 4));
+  JFA_CHECK(check_map_aliasing(p, outs, 4));
   return JFA_SUCCESS;
 }
 
@@ -408,6 +447,7 @@ static jfa_status_t validate_backward_tables(const jfa_context_t *ctx, const jfa
   named_t mask_in = {p->dmask, "params->attn_mask"};
   JFA_CHECK(check_aliasing(&mask_in, 1, outs, nout));
   JFA_CHECK(check_offsets_aliasing(p, outs, nout));
+  JFA_CHECK(check_map_aliasing(p, outs, nout));
   return JFA_SUCCESS;
 }
 

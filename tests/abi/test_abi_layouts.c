@@ -9,6 +9,7 @@
  * Run: ctest --test-dir build -R test_abi_layouts
  */
 #define _DEFAULT_SOURCE
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,13 @@ int main(void) {
   p->mask = JFA_MASK_CAUSAL_TOP_LEFT;
   tu_expect("forward with params ending at a guard page", jfa_attention_forward(ctx, p, &tq, &tq, &tq, &to, &tl) ==
                                                               JFA_SUCCESS);
+  /* layout version 1 (jfa 0.3 and 0.4: up to flags) is still accepted, read to its end, its map fields defaulted */
+  const size_t v1 = offsetof(jfa_attention_params_t, mask_map);
+  jfa_attention_params_t *p1 = at_page_end(v1);
+  snprintf(label, sizeof label, "params layout version 1 (%zu bytes at a guard page): init, then a masked call", v1);
+  tu_expect(label, jfa_attention_params_init_versioned(p1, v1, 1) == JFA_SUCCESS && p1->struct_size == v1 &&
+                       (p1->mask = JFA_MASK_CAUSAL_TOP_LEFT,
+                        jfa_attention_forward(ctx, p1, &tq, &tq, &tq, &to, &tl) == JFA_SUCCESS));
   p->struct_tag = JFA_STRUCT_TAG(JFA_STRUCT_RING_CONFIG, JFA_RING_CONFIG_VERSION);
   tu_poison(o, 24, JFA_DTYPE_FLOAT64);
   jfa_status_t st = jfa_attention_forward(ctx, p, &tq, &tq, &tq, &to, &tl);

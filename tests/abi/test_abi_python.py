@@ -47,8 +47,8 @@ def main():
                lines[0].split()[0] == "%d.%d.%d" % hv)
         expect("jfa.version() == the header's", lines[0].split()[1:4] == ["(%d," % hv[0], "%d," % hv[1], "%d)" % hv[2]],
                lines[0])
-        expect("AttentionParams: 104 bytes, tag of kind 1 version 1, defaults, PARAMS_SCALE_AS_GIVEN = 1",
-               lines[1] == "104 0xfff71fa000010001 104 -1 0 1", lines[1])
+        expect("AttentionParams: 120 bytes, tag of kind 1 version 2, defaults, PARAMS_SCALE_AS_GIVEN = 1",
+               lines[1] == "120 0xfff71fa000010002 120 -1 0 1", lines[1])
         expect("RingConfig (120 bytes, float32 default) and CommCallbacks (64 bytes) tagged",
                lines[2] == "120 0xfff71fa000020001 120 1 64 0xfff71fa000030001", lines[2])
     r = run("import jfa; jfa.version()", fake)

@@ -376,6 +376,21 @@ int main(void) {
        "o");
   CASE("output dq overlaps attn_mask", (mt = t[DQ], mt.dtype = JFA_DTYPE_BOOL, mt.shape[3] = 6, prm.attn_mask = &mt),
        call_bwd(), INV, "dq");
+  /* the caller's block map (params mask_map, jfa 0.5): only with attn_mask, of exactly jfa_attention_mask_map_bytes
+     (0 on the CPU, whose calls read no map) */
+  static _Alignas(256) unsigned char map256[512];
+  CASE("mask_map without attn_mask", prm.mask_map = map256, call_fwd(), INV, "mask_map");
+  CASE("mask_map_bytes without mask_map", prm.mask_map_bytes = 256, call_bwd(), INV, "mask_map_bytes");
+  CASE("mask_map_bytes 256 on the CPU (its maps take 0)",
+       (prm.attn_mask = &mask.t, prm.mask_map = map256, prm.mask_map_bytes = 256), call_jvp(), INV, "mask_map_bytes");
+  reset();
+  expect("mask_map_bytes with bytes NULL", jfa_attention_mask_map_bytes(ctx, &mask.t, NULL), INV, "bytes");
+  expect("mask_map_bytes of a NULL mask", jfa_attention_mask_map_bytes(ctx, NULL, (uint64_t *)(void *)map256), INV,
+         "attn_mask");
+  CASE("mask_map_bytes of a mask of an unknown dtype", (mt = mask.t, mt.dtype = (jfa_dtype_t)99),
+       jfa_attention_mask_map_bytes(ctx, &mt, (uint64_t *)(void *)map256), INV, "attn_mask");
+  expect("mask_map_build of 8 bytes on the CPU (its maps take 0)", jfa_attention_mask_map_build(ctx, &mask.t, map256, 8),
+         INV, "bytes");
 
   /* merge */
   CASE("merge: mu_part NULL with od given", (void)0,
@@ -418,6 +433,29 @@ int main(void) {
   tb_set(&buf[OA], zero), tb_set(&buf[ODA], zero), tb_set(&buf[MUA], zero), tb_set(&buf[LA], ninf);
   reset();
   tu_expect("valid set-up: merge succeeds", call_merge() == JFA_SUCCESS);
+  /* a map on the CPU: 0 bytes, nothing built, a call given it (bytes 0) bitwise the call without */
+  {
+    uint64_t mb = 7;
+    tu_expect("jfa_attention_mask_map_bytes on the CPU: 0",
+              jfa_attention_mask_map_bytes(ctx, &mask.t, &mb) == JFA_SUCCESS && mb == 0);
+    tu_expect("jfa_attention_mask_map_build on the CPU, 0 bytes: success (nothing to build)",
+              jfa_attention_mask_map_build(ctx, &mask.t, NULL, 0) == JFA_SUCCESS);
+    reset();
+    prm.attn_mask = &mask.t;
+    jfa_status_t m1 = call_jvp();
+    tb_get(&buf[O]), tb_get(&buf[OD]);
+    double *o1 = (double *)malloc(2 * buf[O].n * sizeof(double));
+    memcpy(o1, buf[O].val, buf[O].n * sizeof(double)), memcpy(o1 + buf[O].n, buf[OD].val, buf[O].n * sizeof(double));
+    tb_poison(&buf[O]), tb_poison(&buf[OD]);
+    reset();
+    prm.attn_mask = &mask.t, prm.mask_map = map256, prm.mask_map_bytes = 0;
+    jfa_status_t m2 = call_jvp();
+    tb_get(&buf[O]), tb_get(&buf[OD]);
+    tu_expect("a call given a map of 0 bytes on the CPU: o and od bitwise the call without",
+              m1 == JFA_SUCCESS && m2 == JFA_SUCCESS && memcmp(o1, buf[O].val, buf[O].n * sizeof(double)) == 0 &&
+                  memcmp(o1 + buf[O].n, buf[OD].val, buf[O].n * sizeof(double)) == 0);
+    free(o1);
+  }
   free(zero), free(ninf);
 
   /* the valid mask params are accepted */

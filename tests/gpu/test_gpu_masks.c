@@ -13,7 +13,9 @@
  * and dQ = 0; keys no query sees exactly dK = dV = 0. Accumulate mode is checked
  * through the backend calls (core/dispatch.c's, which split batches above 65535) over two key halves (as
  * test_gpu_modes does). Masks broadcast over their rows (a key-padding mask expanded: row stride 0, a block map of
- * one row a slice) in every family, and the memory that map takes at N = 16384 (mem_case).
+ * one row a slice) in every family, and the memory that map takes at N = 16384 (mem_case). Every dense-mask case
+ * runs once more with a block map the caller built (jfa_attention_mask_map_build, map_pass): bitwise the calls that
+ * build their own (deterministic backward), and its refusals.
  *
  *   ctest -L gpu    or    ./test_gpu_masks [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -456,6 +458,69 @@ static void mem_case(int ci, jfa_context_t *gpu) {
   free(row), free(r);
 }
 
+/* The forward+JVP and the backward of pg (deterministic: bitwise comparable) into outs (o, lse, od, mu, dq, dk, dv). */
+static jfa_status_t map_run(jfa_context_t *gpu, const jfa_attention_params_t *pg, gbuf_t *q, gbuf_t *k, gbuf_t *v,
+                            gbuf_t *qd, gbuf_t *kd, gbuf_t *vd, gbuf_t *dout, gbuf_t **outs) {
+  for (int i = 0; i < 7; ++i) gb_poison(outs[i]);
+  jfa_status_t s = jfa_attention_forward_jvp(gpu, pg, &q->t, &k->t, &v->t, &qd->t, &kd->t, &vd->t, &outs[0]->t,
+                                             &outs[1]->t, &outs[2]->t, &outs[3]->t);
+  if (s != JFA_SUCCESS) return s;
+  return jfa_attention_backward(gpu, pg, &q->t, &k->t, &v->t, &outs[0]->t, &outs[1]->t, &dout->t, &outs[4]->t,
+                                &outs[5]->t, &outs[6]->t);
+}
+
+/* A block map built once by the caller (jfa_attention_mask_map_bytes / _build, jfa 0.5) and given to the calls
+   (params mask_map): the forward+JVP and the deterministic backward bitwise the calls that build their own, the map
+   read by a second run unchanged; refused, nothing written: a size off by 256, a host buffer, a misaligned pointer,
+   a map without attn_mask, and a build into a buffer of the wrong size. */
+static void map_pass(int ci, jfa_context_t *gpu, const jfa_attention_params_t *pg, const jfa_tensor_t *mask, gbuf_t *q,
+                     gbuf_t *k, gbuf_t *v, gbuf_t *qd, gbuf_t *kd, gbuf_t *vd, gbuf_t *dout, gbuf_t **outs) {
+  char nm[256];
+  gt_ok(jfa_context_set_flags(gpu, JFA_FLAG_DETERMINISTIC), "set_flags");
+  gt_ok(map_run(gpu, pg, q, k, v, qd, kd, vd, dout, outs), "map pass: own map");
+  double *ref = gb_snapshot(outs, 7);
+  uint64_t n = 0;
+  gt_ok(jfa_attention_mask_map_bytes(gpu, mask, &n), "jfa_attention_mask_map_bytes");
+  snprintf(nm, sizeof nm, "case %d map: jfa_attention_mask_map_bytes > 0 (%llu)", ci, (unsigned long long)n);
+  tu_expect(nm, n > 0);
+  void *map = NULL;
+  if (cudaMalloc(&map, n + 512) != cudaSuccess) gt_ok(JFA_ERROR_OUT_OF_MEMORY, "cudaMalloc(map)");
+  snprintf(nm, sizeof nm, "case %d map: a build into a buffer of the wrong size refused", ci);
+  tu_expect(nm, jfa_attention_mask_map_build(gpu, mask, map, n + 8) == JFA_ERROR_INVALID_ARGUMENT);
+  gt_ok(jfa_attention_mask_map_build(gpu, mask, map, n), "jfa_attention_mask_map_build");
+  jfa_attention_params_t pm = *pg;
+  pm.mask_map = map, pm.mask_map_bytes = n;
+  for (int rep = 0; rep < 2; ++rep) {
+    gt_ok(map_run(gpu, &pm, q, k, v, qd, kd, vd, dout, outs), "map pass: the caller's map");
+    snprintf(nm, sizeof nm, "case %d map: the caller's map (run %d): forward+JVP and backward bitwise the own map's", ci,
+             rep + 1);
+    tu_expect(nm, gb_same(outs, 7, ref));
+  }
+  /* refusals, nothing written */
+  void *host = aligned_alloc(256, (n + 255) / 256 * 256);
+  jfa_attention_params_t bad[4] = {pm, pm, pm, pm};
+  bad[0].mask_map_bytes = n + 256;
+  bad[1].mask_map = host;
+  bad[2].mask_map = (const char *)map + 8;
+  bad[3].attn_mask = NULL;
+  static const char *what[4] = {"a size off by 256", "a host buffer", "a misaligned pointer", "no attn_mask"};
+  for (int b = 0; b < 4; ++b) {
+    const jfa_status_t st = map_run(gpu, &bad[b], q, k, v, qd, kd, vd, dout, outs);
+    int untouched = 1;
+    for (int i = 0; i < 4; ++i) { /* the forward+JVP's outputs (the refused call is the first) */
+      gb_get(outs[i]);
+      for (size_t e = 0; e < outs[i]->n; ++e) untouched &= isnan(outs[i]->val[e]);
+    }
+    snprintf(nm, sizeof nm, "case %d map: %s refused (JFA_ERROR_INVALID_ARGUMENT), nothing written (%s)", ci, what[b],
+             jfa_get_last_error());
+    tu_expect(nm, st == JFA_ERROR_INVALID_ARGUMENT && untouched);
+  }
+  free(host);
+  cudaFree(map);
+  free(ref);
+  gt_ok(jfa_context_set_flags(gpu, 0), "set_flags");
+}
+
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const mcase_t *c = &cases[ci];
   if (c->row_bcast == 2) {
@@ -585,6 +650,12 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   tu_expect(nm, bad_rows == 0);
   snprintf(nm, sizeof(nm), "case %d: keys without queries exactly dK = dV = 0 (%lld bad)", ci, (long long)bad_keys);
   tu_expect(nm, bad_keys == 0);
+
+  /* dense masks: once more with a caller-built block map (map_pass) */
+  if (c->dense && Nq > 0 && Nk > 0) {
+    gbuf_t *outs[7] = {&o, &lse, &od, &mu, &dq, &dk, &dv};
+    map_pass(ci, gpu, &pg, &dm.dev, &q, &k, &v, &qd, &kd, &vd, &dout, outs);
+  }
 
   /* float32 without windows, packed sequences or positions, with a boolean mask: once more in TF32 (tf32_pass) */
   if (f32_chk && c->dense == DN_BOOL)

@@ -123,6 +123,57 @@ def test_varlen_bad_offsets():
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["bool", "additive"])
+def test_mask_map_follows_the_mask(kind):
+    """The block map the binding keeps on a CUDA mask tensor (jfa_attention_mask_map_build: built once for a forward,
+    its backward and later calls with the same tensor) is reused while the mask is unchanged and rebuilt after an
+    in-place change (the tensor's version): whole 64 x 64 tiles flip between empty, full and partial each step, which
+    a stale map would skip or apply wrongly; outputs and gradients against float64 after every change, through the
+    mask and through a view of it."""
+    g = torch.Generator().manual_seed(5)
+    dev, dtype = torch.device("cuda"), torch.bfloat16
+    B, H, L, S, E = 2, 4, 130, 200, 64
+    q, k, v, do = (randn(g, (B, H, n, E), dtype, dev) for n in (L, S, S, L))
+    if kind == "bool":
+        m = (torch.rand(B, H, L, S, generator=g) < 0.5).to(dev)
+    else:
+        m = torch.randn(B, H, L, S, generator=g, dtype=torch.float32)
+        m[torch.rand(B, H, L, S, generator=g) < 0.3] = float("-inf")
+        m = m.to(dev)
+    empty = False if kind == "bool" else float("-inf")
+    full = True if kind == "bool" else 0.0
+    maps = []
+    for step in range(4):
+        mm = m if step % 2 == 0 else m[:, :, :, :]  # the mask or a view of it (one version counter)
+        xs = [x.detach().requires_grad_() for x in (q, k, v)]
+        o = jt.attention(*xs, attn_mask=mm)
+        o.backward(do)
+        xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
+        r = reference(*xr, attn_mask=m)
+        r.backward(do.double())
+        assert relerr(o, r) < 1e-2, (step, relerr(o, r))
+        for a, b in zip(xs, xr):
+            assert relerr(a.grad, b.grad) < 2e-2, (step, relerr(a.grad, b.grad))
+        kept = getattr(mm, "_jfa_mask_map", None)  # kept on the tensor the call was given
+        assert kept is not None and kept[1] == m._version, step
+        o2 = jt.attention(q, k, v, attn_mask=mm)  # the same state again: the kept map, the same result
+        assert torch.equal(o2, o.detach()), step
+        assert mm._jfa_mask_map[2] is kept[2], step  # reused, not rebuilt
+        maps.append(kept[2])
+        # in place, on whole tiles: rows 0..63 x keys 64..127 empty and keys 128..191 full on even steps, swapped on
+        # odd ones, and rows 64..127 x keys 0..63 partial <-> full
+        m[:, :, :64, 64:128] = empty if step % 2 == 0 else full
+        m[:, :, :64, 128:192] = full if step % 2 == 0 else empty
+        if step % 2 == 0:
+            m[:, :, 64:128, :64] = full
+        else:
+            m[:, :, 64:128, :64] = torch.where(torch.arange(64, device=dev) % 3 == 0, empty, full) \
+                if kind == "bool" else torch.where(torch.arange(64, device=dev) % 3 == 0,
+                                                   torch.tensor(float("-inf"), device=dev), torch.tensor(0.5, device=dev))
+    assert len({id(x) for x in maps}) == len(maps)  # rebuilt after every change (maps holds each one alive)
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 def test_varlen_cuda_graph(dtype):
     """varlen_attention captured in a CUDA graph (forward-mode JVP and backward) with

@@ -140,7 +140,7 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     if attn_mask is None:
         cfg = _config(scale, mode, window)
     else:
-        cfg = _core.Config(scale, mode, _prepare_mask(attn_mask, query, key), _window(window))
+        cfg = _core.Config(scale, mode, _prepare_mask(attn_mask, query, key), _window(window), mask_src=attn_mask)
     o = _attend(q, k, v, cfg, enable_gqa)
     out_shape = qs[:-1] + vs[-1:]
     return o if o.shape == out_shape else o.reshape(out_shape)

@@ -6,6 +6,7 @@ and the three calls (forward, fused forward+JVP, backward) on allocated outputs.
 """
 import ctypes
 import math
+import os
 import struct
 import threading
 
@@ -448,6 +449,10 @@ def make_params(cfg):
         jm = jfa_tensor(cfg.attn_mask, "attn_mask")
         keep.append(jm)
         p.attn_mask = ctypes.pointer(jm)
+        mp = mask_map(cfg, jm)
+        if mp is not None:
+            keep.append(mp)
+            p.mask_map, p.mask_map_bytes = mp.data_ptr(), mp.numel()
     p.window_left, p.window_right = cfg.window
     if cfg.cu_seqlens is not None:
         cq, ck = cfg.cu_seqlens
@@ -469,6 +474,46 @@ def make_params(cfg):
     if simple and len(_params_cache) < 64:
         _params_cache[key] = p
     return p, keep
+
+
+# JFA_MASK_MAP_CACHE=0: every CUDA call with a dense mask builds its block map itself (mask_map: never reused)
+_MAP_CACHE = os.environ.get("JFA_MASK_MAP_CACHE", "1") != "0"
+
+
+def mask_map(cfg, jm):
+    """The block map of cfg's CUDA dense mask (jfa_attention_mask_map_build: which 64 x 64 tiles are empty, full or
+    partial, a boolean mask bit-packed), built once per state of the caller's mask tensor (cfg.mask_src) and kept on
+    it (attribute _jfa_mask_map: the view jfa reads, the tensor's version counter, the stream), so that a forward and
+    its backward, and the layers of a model that pass one mask tensor, read one map instead of each building it (a
+    pass over the whole mask: 1 GiB for a (4, 16, 4096, 4096) boolean mask). An in-place change of the mask (a new
+    version), another view of it or another stream builds a new one. The map (14% of a boolean mask's bytes, under 1%
+    of an additive one's) lives as long as the mask tensor. None where the C call builds its own:
+    no caller tensor (the custom operators, vmap's batched masks), a CPU mask, a functorch-wrapped mask, a CUDA
+    graph capture (the captured call builds it, so that a replay reads the mask's contents then), or
+    JFA_MASK_MAP_CACHE=0."""
+    src, m = cfg.mask_src, cfg.attn_mask
+    if src is None or not _MAP_CACHE or not m.is_cuda or _unwrapped(src) is not src:
+        return None
+    if torch.cuda.is_current_stream_capturing():
+        return None
+    key = (m.data_ptr(), tuple(m.shape), m.stride(), m.dtype, _current_stream(m.device.index))
+    ver = src._version
+    ent = getattr(src, "_jfa_mask_map", None)
+    if ent is not None and ent[0] == key and ent[1] == ver:
+        return ent[2]
+    ctx = context(m.device)
+    n = ctypes.c_uint64()
+    _lib.check(ctx.lib.jfa_attention_mask_map_bytes(ctx.handle, ctypes.byref(jm), ctypes.byref(n)))
+    if n.value == 0:
+        return None
+    buf = torch.empty(n.value, dtype=torch.uint8, device=m.device)
+    _lib.check(ctx.lib.jfa_attention_mask_map_build(ctx.handle, ctypes.byref(jm), ctypes.c_void_p(buf.data_ptr()),
+                                                    n.value))
+    try:
+        src._jfa_mask_map = (key, ver, buf)
+    except (AttributeError, RuntimeError):  # a tensor subclass without attributes: this call's map only
+        pass
+    return buf
 
 
 # jfa_attention_params_t.flags bit: use `scale` as given (0.0 included) instead of 0 = default.
@@ -503,11 +548,13 @@ class Config:
 
     scale None is 1/sqrt(E); any finite number (zero and negative included, as in
     F.scaled_dot_product_attention) is used as given."""
-    __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens", "flags", "params")
+    __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens", "flags", "params", "mask_src")
 
-    def __init__(self, scale=None, mask=_lib.MASK_NONE, attn_mask=None, window=(-1, -1), cu_seqlens=None):
+    def __init__(self, scale=None, mask=_lib.MASK_NONE, attn_mask=None, window=(-1, -1), cu_seqlens=None,
+                 mask_src=None):
         scale, flags = check_scale(scale)
         self.scale, self.mask, self.attn_mask, self.window, self.cu_seqlens = scale, mask, attn_mask, window, cu_seqlens
+        self.mask_src = mask_src  # the caller's attn_mask tensor, whose block map mask_map keeps (None: not kept)
         self.flags = flags
         self.params = None  # (jfa_attention_params_t, what it points to), built on first use
 

@@ -57,6 +57,8 @@ def config_with(cfg, **changes):
     c.params = None
     for name, value in changes.items():
         setattr(c, name, value)
+    if "attn_mask" in changes:
+        c.mask_src = None  # the caller's tensor was the old mask's: no block map kept for the new one
     return c
 
 

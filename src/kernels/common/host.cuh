@@ -132,8 +132,22 @@ static inline jfa_status_t seq_dev_where(const jfa_context_t *ctx, const int64_t
   return JFA_SUCCESS;
 }
 
+/** A caller's device buffer (what names it in the message): device or managed memory of the context's GPU. */
+static inline jfa_status_t device_memory_where(const jfa_context_t *ctx, const void *a, const char *what) {
+  cudaPointerAttributes at;
+  JFA_CUDA_CHECK(cudaPointerGetAttributes(&at, a));
+  if (at.type == cudaMemoryTypeManaged) return JFA_SUCCESS;
+  if (at.type != cudaMemoryTypeDevice)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: %p is host memory; it must be device memory of the context's GPU (%d)",
+             what, a, ctx->device_index);
+  if (at.device != ctx->device_index)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: %p is memory of GPU %d, the context's is GPU %d", what, a, at.device,
+             ctx->device_index);
+  return JFA_SUCCESS;
+}
+
 /** What every CUDA entry point refuses (before it writes anything): float64 inputs, head dims past 256, device
- *  packed-sequence offsets that the context's GPU cannot read. */
+ *  packed-sequence offsets or a block map (params->mask_map) that the context's GPU cannot read. */
 static inline jfa_status_t cuda_call_checks(const jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q) {
   if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
   if (p->D > 256)
@@ -142,6 +156,7 @@ static inline jfa_status_t cuda_call_checks(const jfa_context_t *ctx, const jfa_
     JFA_CHECK(seq_dev_where(ctx, p->cu_q, "cu_seqlens_q"));
     JFA_CHECK(seq_dev_where(ctx, p->cu_k, "cu_seqlens_k"));
   }
+  if (p->dmap) JFA_CHECK(device_memory_where(ctx, p->dmap, "params->mask_map"));
   return JFA_SUCCESS;
 }
 

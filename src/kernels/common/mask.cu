@@ -2,7 +2,8 @@
  * mask.cu - the host side of the device masks (mask.cuh): fills MaskDev for a call and
  * uploads the packed-sequence offsets to the workspace (or takes the caller's device arrays:
  * JFA_PARAMS_SEQLENS_DEVICE), and has the dense mask's block map built after them
- * (mask_blockmap.cu).
+ * (mask_blockmap.cu) unless the caller gave one; and jfa_attention_mask_map_build's build
+ * of a map into caller memory.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -61,4 +62,20 @@ jfa_status_t mask_setup(jfa_context_t *ctx, const jfa_problem_t *p, void *ws, Ma
     JFA_CHECK(mask_blockmap_build(ctx_stream(ctx), p, ws, m));
   }
   return JFA_SUCCESS;
+}
+
+extern "C" jfa_status_t jfa_cuda_check_device_memory(const jfa_context_t *ctx, const void *ptr, const char *name) {
+  return device_memory_where(ctx, ptr, name);
+}
+
+extern "C" jfa_status_t jfa_cuda_mask_map_build(jfa_context_t *ctx, const jfa_problem_t *p, void *map) {
+  DeviceGuard g(ctx->device_index);
+  /* mask_setup's own build with map as its workspace: without packed sequences the map begins at its base, in the
+     layout a call given the map reads (mask_blockmap.cu bmap_parts) */
+  jfa_problem_t q = *p;
+  q.dmap = nullptr;
+  q.nseq = 0;
+  q.cu_q = q.cu_k = nullptr;
+  MaskDev m;
+  return mask_setup(ctx, &q, map, &m);
 }

@@ -216,21 +216,16 @@ static void bmap_slices(const jfa_problem_t *p, int64_t *Bm, int64_t *Hm) {
   *Hm = t->shape[1] > 1 && t->stride[1] != 0 ? t->shape[1] : 1;
 }
 
-/* The parts of the map in the workspace after the packed-sequence offsets (256-aligned):
-   bits (boolean masks), tile flags, row flags. */
-static void bmap_layout(const jfa_problem_t *p, size_t *off_bits, size_t *off_flags, size_t *off_rflags,
-                        size_t *end) {
-  const size_t cu = p->nseq > 0 && !p->seq_dev ? (size_t)(2 * (p->nseq + 1)) * sizeof(int64_t) : 0; /* seq_dev: none */
-  size_t o = align_up(cu, 256);
-  if (!p->dmask) {
-    *off_bits = *off_flags = *off_rflags = *end = cu;
-    return;
-  }
+/* The parts of p's map from its base (256-aligned): bits (boolean masks), tile flags, row flags (the build's scratch);
+   *end its bytes, 0 without a dense mask or without rows or keys (then no map is built or read). */
+static void bmap_parts(const jfa_problem_t *p, size_t *off_bits, size_t *off_flags, size_t *off_rflags, size_t *end) {
+  *off_bits = *off_flags = *off_rflags = *end = 0;
+  if (!p->dmask || p->Nq == 0 || p->Nk == 0) return;
   int64_t Bm, Hm;
   bmap_slices(p, &Bm, &Hm);
   const int64_t ns = Bm * Hm;
   const BmapDims d = bmap_dims_of(p);
-  *off_bits = o;
+  size_t o = 0;
   if (p->dmask->dtype == JFA_DTYPE_BOOL) o += align_up((size_t)(ns * d.word_slice) * sizeof(uint64_t), 256);
   *off_flags = o;
   o += align_up((size_t)(ns * d.flag_slice), 256);
@@ -239,39 +234,59 @@ static void bmap_layout(const jfa_problem_t *p, size_t *off_bits, size_t *off_fl
   *end = o;
 }
 
+/* The packed-sequence offsets' device copy (host offsets only), then (256-aligned) the map unless the caller gave one
+   (p->dmap): the call's mask workspace; *map_off where its map begins. */
+static size_t mask_ws_layout(const jfa_problem_t *p, size_t *map_off) {
+  const size_t cu = p->nseq > 0 && !p->seq_dev ? (size_t)(2 * (p->nseq + 1)) * sizeof(int64_t) : 0; /* seq_dev: none */
+  size_t a, b, c, map = 0;
+  if (!p->dmap) bmap_parts(p, &a, &b, &c, &map);
+  *map_off = align_up(cu, 256);
+  return map ? *map_off + map : cu;
+}
+
 size_t mask_ws_bytes(const jfa_problem_t *p) {
+  size_t off;
+  return mask_ws_layout(p, &off);
+}
+
+extern "C" jfa_status_t jfa_cuda_mask_map_bytes(const jfa_problem_t *p, uint64_t *bytes) {
   size_t a, b, c, end;
-  bmap_layout(p, &a, &b, &c, &end);
-  return end;
+  bmap_parts(p, &a, &b, &c, &end);
+  *bytes = (uint64_t)end;
+  return JFA_SUCCESS;
 }
 
 jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *ws, MaskDev *m) {
   if (!p->dmask || p->Nq == 0 || p->Nk == 0) return JFA_SUCCESS;
-  size_t ob, of, orf, end;
-  bmap_layout(p, &ob, &of, &orf, &end);
+  size_t ob, of, orf, end, moff;
+  bmap_parts(p, &ob, &of, &orf, &end);
+  mask_ws_layout(p, &moff);
   int64_t Bm, Hm;
   bmap_slices(p, &Bm, &Hm);
   const BmapDims d = bmap_dims_of(p);
-  char *w = (char *)ws;
+  /* the caller's map (jfa_attention_mask_map_build: the same parts from its base), else the workspace's */
+  char *w = p->dmap ? (char *)p->dmap : (char *)ws + moff;
   uint64_t *bits = m->dm_kind == MASK_DENSE_BOOL ? (uint64_t *)(w + ob) : nullptr;
   unsigned char *flags = (unsigned char *)(w + of), *rflags = (unsigned char *)(w + orf);
   const int64_t nrows = Bm * Hm * d.rows, ntiles = Bm * Hm * d.rtiles * d.kt;
   unsigned grid = 0, tgrid = 0;
-  JFA_CHECK(grid_1d((nrows * 32 + 255) / 256, "the block map's rows", &grid));
-  JFA_CHECK(grid_1d((ntiles + 255) / 256, "the block map's tiles", &tgrid));
-  if (m->dm_kind == MASK_DENSE_BOOL) {
-    unsigned bgrid = 0; /* BMAP_RPW rows a warp */
-    JFA_CHECK(grid_1d(((nrows + BMAP_RPW - 1) / BMAP_RPW * 32 + 255) / 256, "the block map's rows", &bgrid));
-    bmap_rows_bool_kernel<<<bgrid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
-  } else if (m->bias_vec) { /* unit key stride, 16-byte aligned rows (mask.cu) */
-    if (m->dm_kind == MASK_DENSE_F32) bmap_rows_bias_kernel<4><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
-    else bmap_rows_bias_kernel<2><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
-  } else {
-    bmap_rows_kernel<<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
+  if (!p->dmap) { /* else built before, by jfa_attention_mask_map_build */
+    JFA_CHECK(grid_1d((nrows * 32 + 255) / 256, "the block map's rows", &grid));
+    JFA_CHECK(grid_1d((ntiles + 255) / 256, "the block map's tiles", &tgrid));
+    if (m->dm_kind == MASK_DENSE_BOOL) {
+      unsigned bgrid = 0; /* BMAP_RPW rows a warp */
+      JFA_CHECK(grid_1d(((nrows + BMAP_RPW - 1) / BMAP_RPW * 32 + 255) / 256, "the block map's rows", &bgrid));
+      bmap_rows_bool_kernel<<<bgrid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
+    } else if (m->bias_vec) { /* unit key stride, 16-byte aligned rows (mask.cu) */
+      if (m->dm_kind == MASK_DENSE_F32) bmap_rows_bias_kernel<4><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
+      else bmap_rows_bias_kernel<2><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
+    } else {
+      bmap_rows_kernel<<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
+    }
+    JFA_LAUNCH_CHECK();
+    bmap_tiles_kernel<<<tgrid, 256, 0, st>>>(d.rows, d.kt, d.rtiles, ntiles, rflags, flags);
+    JFA_LAUNCH_CHECK();
   }
-  JFA_LAUNCH_CHECK();
-  bmap_tiles_kernel<<<tgrid, 256, 0, st>>>(d.rows, d.kt, d.rtiles, ntiles, rflags, flags);
-  JFA_LAUNCH_CHECK();
   m->bm_flags = flags;
   m->bm_bits = bits;
   m->bm_sb = Bm > 1 ? Hm : 0;

@@ -101,3 +101,18 @@ int jfa_cuda_last_precision(jfa_context_t *ctx, int backward) {
   (void)backward;
   return -1;
 }
+
+jfa_status_t jfa_cuda_mask_map_bytes(const jfa_problem_t *p, uint64_t *bytes) {
+  (void)p, (void)bytes;
+  JFA_NO_CUDA();
+}
+
+jfa_status_t jfa_cuda_mask_map_build(jfa_context_t *ctx, const jfa_problem_t *p, void *map) {
+  (void)ctx, (void)p, (void)map;
+  JFA_NO_CUDA();
+}
+
+jfa_status_t jfa_cuda_check_device_memory(const jfa_context_t *ctx, const void *ptr, const char *name) {
+  (void)ctx, (void)ptr, (void)name;
+  JFA_NO_CUDA();
+}
