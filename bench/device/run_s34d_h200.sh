@@ -4,8 +4,9 @@
 # the GPU tests of the block map (test_gpu_masks with its new map pass, its sm80 variant, test_gpu_blockmask), the
 # Python GPU tests of masks, packed sequences and torch.compile (test_mask_map_follows_the_mask, the varlen
 # reduce-overhead test), then the dense lane's rates: jfa_bench --dense-full (a (4, 16, 4096, 4096) mask, the map built
-# per call by the new kernel) and bench_lanes.py's dense lane with the map kept on the mask (the default) and with
-# JFA_MASK_MAP_CACHE=0, beside the unmasked D = 128 lane; ncu of the map's kernel in the reserve.
+# per call by the new kernel) and bench_lanes.py's dense lane by default (a map per forward, read by its
+# backward) and with JFA_MASK_MAP_CACHE=1 (kept on the mask tensor), beside the unmasked D = 128 lane; ncu of the
+# map's kernel in the reserve.
 #   DL=570 bash bench/device/run_s34d_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s34d}
@@ -30,7 +31,7 @@ export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 timeout $(left 100) python3 bench/bench_lanes.py --iters 7 --triton-path .seed \
   --lanes bfloat16:128:4096:dense,bfloat16:128:4096:none > "$OUT/lanes.log" 2>&1
 grep -E "^\|" "$OUT/lanes.log" | head -12
-JFA_MASK_MAP_CACHE=0 timeout $(left 50) python3 bench/bench_lanes.py --iters 7 --lanes bfloat16:128:4096:dense \
+JFA_MASK_MAP_CACHE=1 timeout $(left 50) python3 bench/bench_lanes.py --iters 7 --lanes bfloat16:128:4096:dense \
   > "$OUT/lanes_nocache.log" 2>&1
 grep -E "^\| .*jfa" "$OUT/lanes_nocache.log" | head -3
 echo "t=$(( $(date +%s) - T0 ))"

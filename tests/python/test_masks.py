@@ -125,11 +125,51 @@ def test_varlen_bad_offsets():
 @pytest.mark.gpu
 @pytest.mark.parametrize("kind", ["bool", "additive"])
 def test_mask_map_follows_the_mask(kind):
-    """The block map the binding keeps on a CUDA mask tensor (jfa_attention_mask_map_build: built once for a forward,
-    its backward and later calls with the same tensor) is reused while the mask is unchanged and rebuilt after an
-    in-place change (the tensor's version): whole 64 x 64 tiles flip between empty, full and partial each step, which
-    a stale map would skip or apply wrongly; outputs and gradients against float64 after every change, through the
-    mask and through a view of it."""
+    """The block map the binding keeps on a CUDA mask tensor with set_mask_map_cache(True)
+    (jfa_attention_mask_map_build: built once for a forward, its backward and later calls with the same tensor) is
+    reused while the mask is unchanged and rebuilt after an in-place change (the tensor's version): whole 64 x 64
+    tiles flip between empty, full and partial each step, which a stale map would skip or apply wrongly; outputs and
+    gradients against float64 after every change, through the mask and through a view of it."""
+    prev = jt.set_mask_map_cache(True)
+    try:
+        _mask_map_steps(kind)
+    finally:
+        jt.set_mask_map_cache(prev)
+
+
+@pytest.mark.gpu
+def test_mask_map_default_and_inference():
+    """Without the cache (the default) no map is kept on the mask tensor, and a forward and its backward (which
+    reads the forward's map) still match float64; with the cache on, a mask made under torch.inference_mode (no
+    version counter) is used without keeping a map, before and after an in-place write."""
+    g = torch.Generator().manual_seed(6)
+    dev, dtype = torch.device("cuda"), torch.bfloat16
+    q, k, v, do = (randn(g, (1, 2, n, 64), dtype, dev) for n in (100, 150, 150, 100))
+    m = (torch.rand(1, 2, 100, 150, generator=g) < 0.5).to(dev)
+    prev = jt.set_mask_map_cache(False)
+    try:
+        xs = [x.detach().requires_grad_() for x in (q, k, v)]
+        o = jt.attention(*xs, attn_mask=m)
+        o.backward(do)
+        xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
+        r = reference(*xr, attn_mask=m)
+        r.backward(do.double())
+        assert relerr(o, r) < 1e-2 and all(relerr(a.grad, b.grad) < 2e-2 for a, b in zip(xs, xr))
+        assert not hasattr(m, "_jfa_mask_map")
+        jt.set_mask_map_cache(True)
+        with torch.inference_mode():
+            mi = m.clone()
+        for step in range(2):
+            with torch.inference_mode():
+                o = jt.attention(q, k, v, attn_mask=mi)
+                assert relerr(o, reference(q, k, v, attn_mask=mi)) < 1e-2, step
+                assert not hasattr(mi, "_jfa_mask_map")
+                mi[:, :, :64, :64] = False  # an in-place write with no version to see: step 1 reads it
+    finally:
+        jt.set_mask_map_cache(prev)
+
+
+def _mask_map_steps(kind):
     g = torch.Generator().manual_seed(5)
     dev, dtype = torch.device("cuda"), torch.bfloat16
     B, H, L, S, E = 2, 4, 130, 200, 64

@@ -23,10 +23,14 @@ Ring (context-parallel) attention over torch.distributed: `ring_attention`,
 with `shard` / `unshard` to move between full and per-rank tensors; `ring_release`
 drops jfa's cached rings and communicators (before destroy_process_group, or after a
 communicator failed).
+
+`set_mask_map_cache(True)` keeps a CUDA attn_mask's block map on the mask tensor across
+calls (off by default: a map per forward, read by its backward).
 """
 from ._api import JVPAttn, attention, fwd_dual, varlen_attention  # noqa: F401
 from ._ring import gather, ring_attention, shard, unshard  # noqa: F401
 from ._ring import release as ring_release  # noqa: F401
+from ._core import set_mask_map_cache  # noqa: F401
 
 __all__ = ["attention", "varlen_attention", "fwd_dual", "JVPAttn", "ring_attention", "shard", "unshard", "gather",
-           "ring_release"]
+           "ring_release", "set_mask_map_cache"]

@@ -476,31 +476,47 @@ def make_params(cfg):
     return p, keep
 
 
-# JFA_MASK_MAP_CACHE=0: every CUDA call with a dense mask builds its block map itself (mask_map: never reused)
-_MAP_CACHE = os.environ.get("JFA_MASK_MAP_CACHE", "1") != "0"
+# Whether a CUDA mask's block map is kept on the mask tensor across calls (set_mask_map_cache; JFA_MASK_MAP_CACHE=1
+# at import turns it on; off by default)
+_MAP_CACHE = [os.environ.get("JFA_MASK_MAP_CACHE", "0") == "1"]
+
+
+def set_mask_map_cache(enabled):
+    """Keeps the block map of a CUDA attn_mask on the mask tensor across calls (enabled=True) or not (False, the
+    default); returns the previous setting. Kept, a map is rebuilt when the tensor's version counter changes (an
+    in-place write through torch) and per view and stream; a write torch does not count (mask.data.copy_(), a CUDA
+    graph's replay into a static buffer, a Triton / CuPy / DLPack kernel writing the mask) leaves the old map, which
+    then gives wrong outputs: enable it only for masks written through torch ops. Without it a map is built per
+    forward (and read by that forward's backward)."""
+    prev = _MAP_CACHE[0]
+    _MAP_CACHE[0] = bool(enabled)
+    return prev
 
 
 def mask_map(cfg, jm):
     """The block map of cfg's CUDA dense mask (jfa_attention_mask_map_build: which 64 x 64 tiles are empty, full or
-    partial, a boolean mask bit-packed), built once per state of the caller's mask tensor (cfg.mask_src) and kept on
-    it (attribute _jfa_mask_map: the view jfa reads, the tensor's version counter, the stream), so that a forward and
-    its backward, and the layers of a model that pass one mask tensor, read one map instead of each building it (a
-    pass over the whole mask: 1 GiB for a (4, 16, 4096, 4096) boolean mask). An in-place change of the mask (a new
-    version), another view of it or another stream builds a new one. The map (14% of a boolean mask's bytes, under 1%
-    of an additive one's) lives as long as the mask tensor. None where the C call builds its own:
-    no caller tensor (the custom operators, vmap's batched masks), a CPU mask, a functorch-wrapped mask, a CUDA
-    graph capture (the captured call builds it, so that a replay reads the mask's contents then), or
-    JFA_MASK_MAP_CACHE=0."""
+    partial, a boolean mask bit-packed), made here so that the call's backward reads the forward's map (the Config's
+    params, saved for the backward, point to it; the mask is saved too, so an in-place write between them is
+    refused by autograd) instead of reading the whole mask again (1 GiB for a (4, 16, 4096, 4096) boolean mask).
+    With set_mask_map_cache(True) the map is also kept on the caller's mask tensor (cfg.mask_src; attribute
+    _jfa_mask_map: the view jfa reads, the tensor's version, the stream) for later calls with it: the layers of a
+    model that pass one mask, the forward, JVP and backward calls of a benchmark (14% of a boolean mask's bytes,
+    under 1% of an additive one's, as long as the tensor lives). None where the C call builds its own: no caller
+    tensor (the custom operators, vmap's batched masks), a CPU mask, a functorch-wrapped mask, a CUDA graph
+    capture (the captured call builds it, so that a replay reads the mask as it is then), or a call without grad
+    mode and without the cache (nothing would read the map again)."""
     src, m = cfg.mask_src, cfg.attn_mask
-    if src is None or not _MAP_CACHE or not m.is_cuda or _unwrapped(src) is not src:
+    if src is None or not m.is_cuda or _unwrapped(src) is not src or torch.cuda.is_current_stream_capturing():
         return None
-    if torch.cuda.is_current_stream_capturing():
+    keep = _MAP_CACHE[0] and not src.is_inference()  # inference tensors keep no version counter
+    if not keep and not torch.is_grad_enabled():
         return None
-    key = (m.data_ptr(), tuple(m.shape), m.stride(), m.dtype, _current_stream(m.device.index))
-    ver = src._version
-    ent = getattr(src, "_jfa_mask_map", None)
-    if ent is not None and ent[0] == key and ent[1] == ver:
-        return ent[2]
+    if keep:
+        key = (jm.data, tuple(m.shape), m.stride(), m.dtype, _current_stream(m.device.index))
+        ver = src._version
+        ent = getattr(src, "_jfa_mask_map", None)
+        if ent is not None and ent[0] == key and ent[1] == ver:
+            return ent[2]
     ctx = context(m.device)
     n = ctypes.c_uint64()
     _lib.check(ctx.lib.jfa_attention_mask_map_bytes(ctx.handle, ctypes.byref(jm), ctypes.byref(n)))
@@ -509,10 +525,11 @@ def mask_map(cfg, jm):
     buf = torch.empty(n.value, dtype=torch.uint8, device=m.device)
     _lib.check(ctx.lib.jfa_attention_mask_map_build(ctx.handle, ctypes.byref(jm), ctypes.c_void_p(buf.data_ptr()),
                                                     n.value))
-    try:
-        src._jfa_mask_map = (key, ver, buf)
-    except (AttributeError, RuntimeError):  # a tensor subclass without attributes: this call's map only
-        pass
+    if keep:
+        try:
+            src._jfa_mask_map = (key, ver, buf)
+        except (AttributeError, RuntimeError):  # a tensor subclass without attributes: this call's map only
+            pass
     return buf
 
 
