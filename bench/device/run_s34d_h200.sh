@@ -2,8 +2,8 @@
 # run_s34d_h200.sh - the thirty-fourth session's first GPU call (from the repository root; .seed carried), what the
 # session's changes need first, in the device time a day of failed machine starts left: the default build (-Werror),
 # the GPU tests of the block map (test_gpu_masks with its new map pass, its sm80 variant, test_gpu_blockmask), the
-# Python GPU tests of masks, packed sequences and torch.compile (test_mask_map_follows_the_mask, the varlen
-# reduce-overhead test), then the dense lane's rates: jfa_bench --dense-full (a (4, 16, 4096, 4096) mask, the map built
+# Python GPU tests of masks and packed sequences (test_mask_map_follows_the_mask, _default_and_inference; the compile
+# tests, the varlen reduce-overhead one among them, wait for a whole-suite call), then the dense lane's rates: jfa_bench --dense-full (a (4, 16, 4096, 4096) mask, the map built
 # per call by the new kernel) and bench_lanes.py's dense lane by default (a map per forward, read by its
 # backward) and with JFA_MASK_MAP_CACHE=1 (kept on the mask tensor), beside the unmasked D = 128 lane; ncu of the
 # map's kernel in the reserve.
@@ -22,7 +22,7 @@ grep -E "tests passed|Failed|\*\*\*|Not Run|Passed" "$OUT/ctest.log" | head -8
 grep -E '^\[FAIL\]' "$OUT/ctest.log" | head -12
 echo "t=$(( $(date +%s) - T0 ))"
 JFA_LIBRARY=$PWD/$B/libjfa.so timeout $(left 240) python3 tests/python/run_pytest.py gpu \
-  -k "mask or varlen or compile" -p no:warnings > "$OUT/py.log" 2>&1
+  -k "mask or varlen" -p no:warnings > "$OUT/py.log" 2>&1
 echo "python rc=$?"; grep -E "passed|failed|FAILED|Error" "$OUT/py.log" | tail -8
 echo "t=$(( $(date +%s) - T0 ))"
 JFA_BENCH_TIMEOUT=$(left 180) jfa_bench_rows --dense-full 4 4096 128 --nomask 4096 128
