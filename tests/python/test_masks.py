@@ -139,9 +139,9 @@ def test_mask_map_follows_the_mask(kind):
 
 @pytest.mark.gpu
 def test_mask_map_default_and_inference():
-    """Without the cache (the default) no map is kept on the mask tensor, and a forward and its backward (which
-    reads the forward's map) still match float64; with the cache on, a mask made under torch.inference_mode (no
-    version counter) is used without keeping a map, before and after an in-place write."""
+    """Without the cache (the default) no map is kept on the mask tensor, and a forward and its backward still match
+    float64; with the cache on, a mask made under torch.inference_mode (no version counter) is used without keeping
+    a map, before and after an in-place write."""
     g = torch.Generator().manual_seed(6)
     dev, dtype = torch.device("cuda"), torch.bfloat16
     q, k, v, do = (randn(g, (1, 2, n, 64), dtype, dev) for n in (100, 150, 150, 100))

@@ -25,7 +25,7 @@ drops jfa's cached rings and communicators (before destroy_process_group, or aft
 communicator failed).
 
 `set_mask_map_cache(True)` keeps a CUDA attn_mask's block map on the mask tensor across
-calls (off by default: a map per forward, read by its backward).
+calls (off by default: every call builds its own).
 """
 from ._api import JVPAttn, attention, fwd_dual, varlen_attention  # noqa: F401
 from ._ring import gather, ring_attention, shard, unshard  # noqa: F401

@@ -479,15 +479,20 @@ def make_params(cfg):
 # Whether a CUDA mask's block map is kept on the mask tensor across calls (set_mask_map_cache; JFA_MASK_MAP_CACHE=1
 # at import turns it on; off by default)
 _MAP_CACHE = [os.environ.get("JFA_MASK_MAP_CACHE", "0") == "1"]
+# Whether, without the cache, a forward in grad mode builds the map here for its backward to read. Off until the
+# caller-map path has run on a GPU (written in the thirty-fourth session, whose device time went to failed machine
+# starts): each call builds its own, as before jfa 0.5.
+_MAP_PER_FORWARD = False
 
 
 def set_mask_map_cache(enabled):
     """Keeps the block map of a CUDA attn_mask on the mask tensor across calls (enabled=True) or not (False, the
-    default); returns the previous setting. Kept, a map is rebuilt when the tensor's version counter changes (an
+    default); returns the previous setting. Kept, a map is also read by the call's backward, and it is rebuilt when
+    the tensor's version counter changes (an
     in-place write through torch) and per view and stream; a write torch does not count (mask.data.copy_(), a CUDA
     graph's replay into a static buffer, a Triton / CuPy / DLPack kernel writing the mask) leaves the old map, which
-    then gives wrong outputs: enable it only for masks written through torch ops. Without it a map is built per
-    forward (and read by that forward's backward)."""
+    then gives wrong outputs: enable it only for masks written through torch ops. Without it every call builds its
+    own map (jfa 0.5's caller-built map has not yet run on a GPU)."""
     prev = _MAP_CACHE[0]
     _MAP_CACHE[0] = bool(enabled)
     return prev
@@ -503,13 +508,13 @@ def mask_map(cfg, jm):
     model that pass one mask, the forward, JVP and backward calls of a benchmark (14% of a boolean mask's bytes,
     under 1% of an additive one's, as long as the tensor lives). None where the C call builds its own: no caller
     tensor (the custom operators, vmap's batched masks), a CPU mask, a functorch-wrapped mask, a CUDA graph
-    capture (the captured call builds it, so that a replay reads the mask as it is then), or a call without grad
-    mode and without the cache (nothing would read the map again)."""
+    capture (the captured call builds it, so that a replay reads the mask as it is then), and without the cache
+    (unless _MAP_PER_FORWARD, in grad mode)."""
     src, m = cfg.mask_src, cfg.attn_mask
     if src is None or not m.is_cuda or _unwrapped(src) is not src or torch.cuda.is_current_stream_capturing():
         return None
     keep = _MAP_CACHE[0] and not src.is_inference()  # inference tensors keep no version counter
-    if not keep and not torch.is_grad_enabled():
+    if not (keep or (_MAP_PER_FORWARD and torch.is_grad_enabled())):
         return None
     if keep:
         key = (jm.data, tuple(m.shape), m.stride(), m.dtype, _current_stream(m.device.index))
