@@ -2,7 +2,8 @@
 # run_s34e_h200.sh - run_s34d_h200.sh cut to the little device time left after a day of failed machine starts (from
 # the repository root): the default build (-Werror), test_gpu_masks (its new map pass: a caller-built block map
 # bitwise the calls' own) and test_gpu_blockmask (the boolean map's new build), the Python GPU mask tests
-# (test_mask_map_follows_the_mask, _default_and_inference), then jfa_bench --dense-full and the dense lane.
+# (test_mask_map_follows_the_mask, _default_and_inference), then jfa_bench --dense-full and the dense lane; with
+# APPLY=1, on bench/device/s34_bmap_rows.patch's boolean map build (four rows a warp; reverted until it runs).
 #   DL=330 bash bench/device/run_s34e_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s34e}
@@ -11,6 +12,7 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-330}
 B=build-s34
+[ "${APPLY:-0}" = 1 ] && { git apply bench/device/s34_bmap_rows.patch && echo "s34_bmap_rows.patch applied" || exit 1; }
 jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 (cd $B && timeout $(left 130) ctest -j2 --timeout 200 --output-on-failure -R "^(test_gpu_masks|test_gpu_blockmask)$") \
   > "$OUT/ctest.log" 2>&1
