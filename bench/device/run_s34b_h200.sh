@@ -14,6 +14,8 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-590}
 B=build-s34
+# APPLY=1: on bench/device/s34_bmap_rows.patch's boolean map build (reverted until it runs)
+[ "${APPLY:-0}" = 1 ] && { git apply bench/device/s34_bmap_rows.patch && echo "s34_bmap_rows.patch applied" || exit 1; }
 jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 jfa_gpu_suite $B "$OUT/suite.log" 70
 grep -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: " "$OUT/suite.log" | sed 's/^ *//' > "$OUT/suite_results.txt"

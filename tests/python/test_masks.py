@@ -169,6 +169,36 @@ def test_mask_map_default_and_inference():
         jt.set_mask_map_cache(prev)
 
 
+@pytest.mark.gpu
+def test_mask_map_per_forward():
+    """The per-forward map (_core._MAP_PER_FORWARD, off by default until this runs on a GPU): a forward in grad mode
+    builds the map and its backward reads it, without keeping it on the mask tensor; outputs and gradients against
+    float64, for a boolean and an additive mask."""
+    from jfa.torch import _core
+    g = torch.Generator().manual_seed(7)
+    dev, dtype = torch.device("cuda"), torch.bfloat16
+    q, k, v, do = (randn(g, (2, 4, n, 64), dtype, dev) for n in (200, 260, 260, 200))
+    masks = [(torch.rand(2, 1, 200, 260, generator=g) < 0.5).to(dev),
+             torch.where(torch.rand(2, 4, 200, 260, generator=g) < 0.3, float("-inf"), 0.5).to(dev, torch.float32)]
+    prev, prev_cache = _core._MAP_PER_FORWARD, jt.set_mask_map_cache(False)
+    _core._MAP_PER_FORWARD = True
+    try:
+        for m in masks:
+            xs = [x.detach().requires_grad_() for x in (q, k, v)]
+            o = jt.attention(*xs, attn_mask=m, is_causal=True)
+            o.backward(do)
+            xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
+            r = reference(*xr, attn_mask=m, is_causal=True)
+            r.backward(do.double())
+            assert relerr(o, r) < 1e-2, relerr(o, r)
+            for a, b in zip(xs, xr):
+                assert relerr(a.grad, b.grad) < 2e-2, relerr(a.grad, b.grad)
+            assert not hasattr(m, "_jfa_mask_map")
+    finally:
+        _core._MAP_PER_FORWARD = prev
+        jt.set_mask_map_cache(prev_cache)
+
+
 def _mask_map_steps(kind):
     g = torch.Generator().manual_seed(5)
     dev, dtype = torch.device("cuda"), torch.bfloat16
