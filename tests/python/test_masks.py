@@ -122,6 +122,21 @@ def test_varlen_bad_offsets():
         jt.attention(q.unsqueeze(0), q.unsqueeze(0), q.unsqueeze(0), window=(-3, 0))
 
 
+def _bf16_step(q, k, v, do, mask, ref_mask=None, causal=False, what=""):
+    """One bf16 forward + backward of jfa.torch.attention with attn_mask=mask against float64 (ref_mask: the
+    reference's mask, default mask): o within 1e-2, the gradients within 2e-2. Returns o."""
+    xs = [x.detach().requires_grad_() for x in (q, k, v)]
+    o = jt.attention(*xs, attn_mask=mask, is_causal=causal)
+    o.backward(do)
+    xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
+    r = reference(*xr, attn_mask=mask if ref_mask is None else ref_mask, is_causal=causal)
+    r.backward(do.double())
+    assert relerr(o, r) < 1e-2, (what, relerr(o, r))
+    for a, b in zip(xs, xr):
+        assert relerr(a.grad, b.grad) < 2e-2, (what, relerr(a.grad, b.grad))
+    return o
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("kind", ["bool", "additive"])
 def test_mask_map_follows_the_mask(kind):
@@ -148,13 +163,7 @@ def test_mask_map_default_and_inference():
     m = (torch.rand(1, 2, 100, 150, generator=g) < 0.5).to(dev)
     prev = jt.set_mask_map_cache(False)
     try:
-        xs = [x.detach().requires_grad_() for x in (q, k, v)]
-        o = jt.attention(*xs, attn_mask=m)
-        o.backward(do)
-        xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
-        r = reference(*xr, attn_mask=m)
-        r.backward(do.double())
-        assert relerr(o, r) < 1e-2 and all(relerr(a.grad, b.grad) < 2e-2 for a, b in zip(xs, xr))
+        _bf16_step(q, k, v, do, m)
         assert not hasattr(m, "_jfa_mask_map")
         jt.set_mask_map_cache(True)
         with torch.inference_mode():
@@ -184,15 +193,7 @@ def test_mask_map_per_forward():
     _core._MAP_PER_FORWARD = True
     try:
         for m in masks:
-            xs = [x.detach().requires_grad_() for x in (q, k, v)]
-            o = jt.attention(*xs, attn_mask=m, is_causal=True)
-            o.backward(do)
-            xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
-            r = reference(*xr, attn_mask=m, is_causal=True)
-            r.backward(do.double())
-            assert relerr(o, r) < 1e-2, relerr(o, r)
-            for a, b in zip(xs, xr):
-                assert relerr(a.grad, b.grad) < 2e-2, relerr(a.grad, b.grad)
+            _bf16_step(q, k, v, do, m, causal=True, what=m.dtype)
             assert not hasattr(m, "_jfa_mask_map")
     finally:
         _core._MAP_PER_FORWARD = prev
@@ -215,15 +216,7 @@ def _mask_map_steps(kind):
     maps = []
     for step in range(4):
         mm = m if step % 2 == 0 else m[:, :, :, :]  # the mask or a view of it (one version counter)
-        xs = [x.detach().requires_grad_() for x in (q, k, v)]
-        o = jt.attention(*xs, attn_mask=mm)
-        o.backward(do)
-        xr = [x.detach().double().requires_grad_() for x in (q, k, v)]
-        r = reference(*xr, attn_mask=m)
-        r.backward(do.double())
-        assert relerr(o, r) < 1e-2, (step, relerr(o, r))
-        for a, b in zip(xs, xr):
-            assert relerr(a.grad, b.grad) < 2e-2, (step, relerr(a.grad, b.grad))
+        o = _bf16_step(q, k, v, do, mm, ref_mask=m, what=step)
         kept = getattr(mm, "_jfa_mask_map", None)  # kept on the tensor the call was given
         assert kept is not None and kept[1] == m._version, step
         o2 = jt.attention(q, k, v, attn_mask=mm)  # the same state again: the kept map, the same result
