@@ -2,9 +2,9 @@
 # run_s34c_h200.sh - the thirty-fourth session's tables call (from the repository root; .seed carried: the Triton
 # package): a build of libjfa (every head dim), then issues 17 / 18's lanes through jfa.torch against the Triton
 # package and SDPA in one process (bench/bench_lanes.py): bf16 D = 64 / 96 / 128 / 192 / 256 at N = 4096, the
-# random half boolean mask (the new map build), causal windows of 2048 and plain causal at N = 16384 (D = 64, 128),
+# random half boolean mask, causal windows of 2048 and plain causal at N = 16384 (D = 64, 128),
 # and float32 D = 64 / 128 at N = 4096 in both precisions; the dense lane again with JFA_MASK_MAP_CACHE=1 (the
-# block map kept on the mask tensor; by default a map per forward, read by its backward); then the dense
+# block map kept on the mask tensor; by default each call builds its own); then the dense
 # lane under torch.profiler (the map's kernel time inside the lane).
 #   DL=590 bash bench/device/run_s34c_h200.sh
 set -u
@@ -14,6 +14,8 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-590}
 B=build-s34c
+# APPLY=1: on bench/device/s34_bmap_rows.patch's boolean map build (reverted until it runs)
+[ "${APPLY:-0}" = 1 ] && { git apply bench/device/s34_bmap_rows.patch && echo "s34_bmap_rows.patch applied" || exit 1; }
 JFA_H200_TARGETS="jfa jfa_bench" jfa_build_step $B "$OUT/build.log" -DJFA_BUILD_TESTS=OFF
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 timeout $(left 60) python3 bench/bench_lanes.py --iters 7 --triton-path .seed --lanes \

@@ -1,10 +1,9 @@
 #!/bin/bash
-# run_s34e_h200.sh - run_s34d_h200.sh cut to the little device time left after a day of failed machine starts (from
-# the repository root): the default build (-Werror), test_gpu_masks (its new map pass: a caller-built block map
-# bitwise the calls' own) and test_gpu_blockmask (the boolean map's new build), the Python GPU mask tests
-# (test_mask_map_follows_the_mask, _default_and_inference), then jfa_bench --dense-full and the dense lane; with
-# APPLY=1, on bench/device/s34_bmap_rows.patch's boolean map build (four rows a warp; reverted until it runs).
-#   DL=330 bash bench/device/run_s34e_h200.sh
+# run_s34e_h200.sh - the block map's GPU checks first (from the repository root; .seed carried): the default
+# build (-Werror), test_gpu_masks (its new map pass: a caller-built block map bitwise the calls' own) and
+# test_gpu_blockmask (the boolean map's build), the Python GPU mask tests (test_mask_map_follows_the_mask,
+# _default_and_inference, _per_forward), then jfa_bench --dense-full and the dense lane; with APPLY=1, on bench/device/s34_bmap_rows.patch's boolean map build (four rows a warp; reverted until it runs).
+#   APPLY=1 DL=570 bash bench/device/run_s34e_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s34e}
 mkdir -p "$OUT"
