@@ -67,8 +67,9 @@ typedef struct {
   int seq_dev;                   /* cu_q / cu_k are CUDA device memory (JFA_PARAMS_SEQLENS_DEVICE): the host must
                                     not read them; their values were not checked */
   int seq_bottom_right;          /* causal/window alignment inside each packed sequence */
-  const void *dmap;              /* CUDA: the caller's block map of dmask (jfa_attention_mask_map_build; its size
-                                    checked), or NULL: the call builds one in its workspace */
+  const void *dmap;              /* CUDA: the caller's block map of dmask (jfa_attention_mask_map_build), or NULL:
+                                    the call builds one in its workspace */
+  uint64_t dmap_bytes;           /* its size (checked: jfa_cuda_mask_map_bytes) */
 } jfa_problem_t;
 
 /** Largest window side that matters: positions are within 2^52 and extents within

@@ -96,29 +96,24 @@ static jfa_status_t check_aliasing(const named_t *in, int nin, const named_t *ou
   return JFA_SUCCESS;
 }
 
-/* The packed-sequence offsets (host arrays the call reads while it writes its outputs) must not overlap an output. */
-static jfa_status_t check_offsets_aliasing(const jfa_problem_t *p, const named_t *out, int nout) {
-  if (p->nseq <= 0) return JFA_SUCCESS;
-  const int64_t *arr[2] = {p->cu_q, p->cu_k};
-  static const char *names[2] = {"params->cu_seqlens_q", "params->cu_seqlens_k"};
-  for (int a = 0; a < 2; ++a) {
-    const uintptr_t lo = (uintptr_t)arr[a], hi = lo + (uintptr_t)(p->nseq + 1) * sizeof(int64_t);
-    for (int i = 0; i < nout; ++i)
-      if (range_overlaps(lo, hi, out[i].t))
-        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: overlaps output %s", names[a], out[i].name);
-  }
+/* A byte range [lo, hi) the call reads while it writes its outputs (what names it) must not overlap an output. */
+static jfa_status_t check_range_aliasing(uintptr_t lo, uintptr_t hi, const char *what, const named_t *out, int nout) {
+  for (int i = 0; i < nout; ++i)
+    if (range_overlaps(lo, hi, out[i].t)) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: overlaps output %s", what, out[i].name);
   return JFA_SUCCESS;
 }
 
-/* The caller's block map (read by the kernels while they write the outputs) must not overlap an output. */
-static jfa_status_t check_map_aliasing(const jfa_problem_t *p, const named_t *out, int nout) {
-  if (!p->dmap) return JFA_SUCCESS;
-  uint64_t bytes = 0;
-  JFA_CHECK(jfa_cuda_mask_map_bytes(p, &bytes));
-  const uintptr_t lo = (uintptr_t)p->dmap, hi = lo + (uintptr_t)bytes;
-  for (int i = 0; i < nout; ++i)
-    if (range_overlaps(lo, hi, out[i].t))
-      JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->mask_map: overlaps output %s", out[i].name);
+/* The arrays a call reads besides its tensors: the packed-sequence offsets (host arrays) and the caller's block map
+   (params->mask_map). */
+static jfa_status_t check_arrays_aliasing(const jfa_problem_t *p, const named_t *out, int nout) {
+  if (p->nseq > 0) {
+    const uintptr_t n = (uintptr_t)(p->nseq + 1) * sizeof(int64_t);
+    JFA_CHECK(check_range_aliasing((uintptr_t)p->cu_q, (uintptr_t)p->cu_q + n, "params->cu_seqlens_q", out, nout));
+    JFA_CHECK(check_range_aliasing((uintptr_t)p->cu_k, (uintptr_t)p->cu_k + n, "params->cu_seqlens_k", out, nout));
+  }
+  if (p->dmap)
+    JFA_CHECK(check_range_aliasing((uintptr_t)p->dmap, (uintptr_t)p->dmap + (uintptr_t)p->dmap_bytes,
+                                   "params->mask_map", out, nout));
   return JFA_SUCCESS;
 }
 
@@ -275,6 +270,7 @@ static jfa_status_t resolve_dense(const jfa_tensor_t *m, jfa_dtype_t qdtype, jfa
    (cuda_call_checks). */
 static jfa_status_t resolve_map(const jfa_attention_params_t *params, jfa_device_t device, jfa_problem_t *p) {
   p->dmap = NULL;
+  p->dmap_bytes = 0;
   if (!params->mask_map) {
     if (params->mask_map_bytes != 0)
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->mask_map_bytes: %llu without mask_map (must be 0)",
@@ -291,7 +287,7 @@ static jfa_status_t resolve_map(const jfa_attention_params_t *params, jfa_device
              "(jfa_attention_mask_map_bytes)", (unsigned long long)params->mask_map_bytes, (unsigned long long)want);
   if ((uintptr_t)params->mask_map % 256 != 0)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->mask_map: %p is not 256-byte aligned", params->mask_map);
-  if (want > 0) p->dmap = params->mask_map;
+  if (want > 0) p->dmap = params->mask_map, p->dmap_bytes = want;
   return JFA_SUCCESS;
 }
 
@@ -402,8 +398,7 @@ jfa_status_t jfa_validate_forward(const jfa_context_t *ctx, const jfa_attention_
   JFA_CHECK(check_aliasing(data_in, nin, outs, 4));
   named_t mask_in = {p->dmask, "params->attn_mask"};
   JFA_CHECK(check_aliasing(&mask_in, 1, outs, 4));
-  JFA_CHECK(check_offsets_aliasing(p, outs, 4));
-  JFA_CHECK(check_map_aliasing(p, outs, 4));
+  JFA_CHECK(check_arrays_aliasing(p, outs, 4));
   return JFA_SUCCESS;
 }
 
@@ -446,8 +441,7 @@ static jfa_status_t validate_backward_tables(const jfa_context_t *ctx, const jfa
   JFA_CHECK(check_aliasing(ins, nin, outs, nout));
   named_t mask_in = {p->dmask, "params->attn_mask"};
   JFA_CHECK(check_aliasing(&mask_in, 1, outs, nout));
-  JFA_CHECK(check_offsets_aliasing(p, outs, nout));
-  JFA_CHECK(check_map_aliasing(p, outs, nout));
+  JFA_CHECK(check_arrays_aliasing(p, outs, nout));
   return JFA_SUCCESS;
 }
 

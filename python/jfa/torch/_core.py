@@ -488,11 +488,10 @@ _MAP_PER_FORWARD = False
 def set_mask_map_cache(enabled):
     """Keeps the block map of a CUDA attn_mask on the mask tensor across calls (enabled=True) or not (False, the
     default); returns the previous setting. Kept, a map is also read by the call's backward, and it is rebuilt when
-    the tensor's version counter changes (an
-    in-place write through torch) and per view and stream; a write torch does not count (mask.data.copy_(), a CUDA
-    graph's replay into a static buffer, a Triton / CuPy / DLPack kernel writing the mask) leaves the old map, which
-    then gives wrong outputs: enable it only for masks written through torch ops. Without it every call builds its
-    own map (jfa 0.5's caller-built map has not yet run on a GPU)."""
+    the tensor's version counter changes (an in-place write through torch) and per view and stream; a write torch
+    does not count (mask.data.copy_(), a CUDA graph's replay into a static buffer, a Triton / CuPy / DLPack kernel
+    writing the mask) leaves the old map, which then gives wrong outputs: enable it only for masks written through
+    torch ops. Without it every call builds its own map (jfa 0.5's caller-built map has not yet run on a GPU)."""
     prev = _MAP_CACHE[0]
     _MAP_CACHE[0] = bool(enabled)
     return prev

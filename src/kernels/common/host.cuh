@@ -115,24 +115,10 @@ static inline jfa_status_t grid_1d(int64_t blocks, const char *what, unsigned *x
 
 static inline size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
-/** Device packed-sequence offsets (jfa_problem_t seq_dev: JFA_PARAMS_SEQLENS_DEVICE) must be memory the context's GPU
- *  reads as it reads q: device memory of that GPU, or managed memory. Host memory (pageable, pinned or mapped) is
- *  refused: a kernel would fault on it, or read it across the bus while the host may change it. */
-static inline jfa_status_t seq_dev_where(const jfa_context_t *ctx, const int64_t *a, const char *name) {
-  cudaPointerAttributes at;
-  JFA_CUDA_CHECK(cudaPointerGetAttributes(&at, a));
-  if (at.type == cudaMemoryTypeManaged) return JFA_SUCCESS;
-  if (at.type != cudaMemoryTypeDevice)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
-             "params->%s: %p is host memory; with JFA_PARAMS_SEQLENS_DEVICE the offsets are device memory of the "
-             "context's GPU (%d)", name, (const void *)a, ctx->device_index);
-  if (at.device != ctx->device_index)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->%s: %p is memory of GPU %d, the context's is GPU %d", name,
-             (const void *)a, at.device, ctx->device_index);
-  return JFA_SUCCESS;
-}
-
-/** A caller's device buffer (what names it in the message): device or managed memory of the context's GPU. */
+/** A caller's device buffer (what names it in the message), which the kernels read as they read q: device memory
+ *  of the context's GPU, or managed memory. Host memory (pageable, pinned or mapped) is refused: a kernel would
+ *  fault on it, or read it across the bus while the host may change it. Device packed-sequence offsets
+ *  (JFA_PARAMS_SEQLENS_DEVICE) and the caller's block map (params->mask_map). */
 static inline jfa_status_t device_memory_where(const jfa_context_t *ctx, const void *a, const char *what) {
   cudaPointerAttributes at;
   JFA_CUDA_CHECK(cudaPointerGetAttributes(&at, a));
@@ -153,8 +139,8 @@ static inline jfa_status_t cuda_call_checks(const jfa_context_t *ctx, const jfa_
   if (p->D > 256)
     JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: head dim D = %lld is not supported on CUDA (D <= 256)", (long long)p->D);
   if (p->nseq > 0 && p->seq_dev) {
-    JFA_CHECK(seq_dev_where(ctx, p->cu_q, "cu_seqlens_q"));
-    JFA_CHECK(seq_dev_where(ctx, p->cu_k, "cu_seqlens_k"));
+    JFA_CHECK(device_memory_where(ctx, p->cu_q, "params->cu_seqlens_q (JFA_PARAMS_SEQLENS_DEVICE)"));
+    JFA_CHECK(device_memory_where(ctx, p->cu_k, "params->cu_seqlens_k (JFA_PARAMS_SEQLENS_DEVICE)"));
   }
   if (p->dmap) JFA_CHECK(device_memory_where(ctx, p->dmap, "params->mask_map"));
   return JFA_SUCCESS;

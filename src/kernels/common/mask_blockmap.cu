@@ -221,19 +221,16 @@ static void bmap_parts(const jfa_problem_t *p, size_t *off_bits, size_t *off_fla
   *end = o;
 }
 
-/* The packed-sequence offsets' device copy (host offsets only), then (256-aligned) the map unless the caller gave one
-   (p->dmap): the call's mask workspace; *map_off where its map begins. */
-static size_t mask_ws_layout(const jfa_problem_t *p, size_t *map_off) {
-  const size_t cu = p->nseq > 0 && !p->seq_dev ? (size_t)(2 * (p->nseq + 1)) * sizeof(int64_t) : 0; /* seq_dev: none */
-  size_t a, b, c, map = 0;
-  if (!p->dmap) bmap_parts(p, &a, &b, &c, &map);
-  *map_off = align_up(cu, 256);
-  return map ? *map_off + map : cu;
+/* The call's mask workspace: the packed-sequence offsets' device copy (host offsets only: cu_bytes), then, 256-aligned,
+   the map unless the caller gave one (p->dmap). */
+static size_t cu_bytes(const jfa_problem_t *p) {
+  return p->nseq > 0 && !p->seq_dev ? (size_t)(2 * (p->nseq + 1)) * sizeof(int64_t) : 0; /* seq_dev: none */
 }
 
 size_t mask_ws_bytes(const jfa_problem_t *p) {
-  size_t off;
-  return mask_ws_layout(p, &off);
+  size_t a, b, c, map = 0;
+  if (!p->dmap) bmap_parts(p, &a, &b, &c, &map);
+  return map ? align_up(cu_bytes(p), 256) + map : cu_bytes(p);
 }
 
 extern "C" jfa_status_t jfa_cuda_mask_map_bytes(const jfa_problem_t *p, uint64_t *bytes) {
@@ -245,14 +242,13 @@ extern "C" jfa_status_t jfa_cuda_mask_map_bytes(const jfa_problem_t *p, uint64_t
 
 jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *ws, MaskDev *m) {
   if (!p->dmask || p->Nq == 0 || p->Nk == 0) return JFA_SUCCESS;
-  size_t ob, of, orf, end, moff;
+  size_t ob, of, orf, end;
   bmap_parts(p, &ob, &of, &orf, &end);
-  mask_ws_layout(p, &moff);
   int64_t Bm, Hm;
   bmap_slices(p, &Bm, &Hm);
   const BmapDims d = bmap_dims_of(p);
   /* the caller's map (jfa_attention_mask_map_build: the same parts from its base), else the workspace's */
-  char *w = p->dmap ? (char *)p->dmap : (char *)ws + moff;
+  char *w = p->dmap ? (char *)p->dmap : (char *)ws + align_up(cu_bytes(p), 256);
   uint64_t *bits = m->dm_kind == MASK_DENSE_BOOL ? (uint64_t *)(w + ob) : nullptr;
   unsigned char *flags = (unsigned char *)(w + of), *rflags = (unsigned char *)(w + orf);
   const int64_t nrows = Bm * Hm * d.rows, ntiles = Bm * Hm * d.rtiles * d.kt;
