@@ -509,7 +509,7 @@ static void map_pass(int ci, jfa_context_t *gpu, const jfa_attention_params_t *p
     int untouched = 1;
     for (int i = 0; i < 4; ++i) { /* the forward+JVP's outputs (the refused call is the first) */
       gb_get(outs[i]);
-      for (size_t e = 0; e < outs[i]->n; ++e) untouched &= isnan(outs[i]->val[e]);
+      untouched &= tu_count_nan(outs[i]->val, outs[i]->n) == outs[i]->n;
     }
     snprintf(nm, sizeof nm, "case %d map: %s refused (JFA_ERROR_INVALID_ARGUMENT), nothing written (%s)", ci, what[b],
              jfa_get_last_error());
