@@ -106,6 +106,7 @@ def main():
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--shape", default="1,1,8,8", help="B,H,N,D")
     ap.add_argument("--causal", type=int, default=1)
+    ap.add_argument("--window", type=int, default=-1, help="W >= 0: a causal window of W keys left (window=(W, 0))")
     ap.add_argument("--iters", type=int, default=21)
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--profile", default=None)
@@ -122,16 +123,17 @@ def main():
     mk = lambda: torch.randn(B, H, N, D, device=dev, dtype=dt)
     q, k, v, tq, tk, tv = (mk() for _ in range(6))
     qq, kk, vv = (x.detach().requires_grad_() for x in (q, k, v))
-    causal = bool(a.causal)
+    causal = bool(a.causal) or a.window >= 0
+    window = (a.window, 0) if a.window >= 0 else None
 
     def jfa_att(x, y, z):
-        return jt.attention(x, y, z, is_causal=causal)
+        return jt.attention(x, y, z, is_causal=causal, window=window)
 
     def floor_att(x, y, z):
         return x + y + z
 
-    print("torch %s, %s %s, (B, H, N, D) = (%d, %d, %d, %d), causal %d; %d x %d calls, %s clock, us per call"
-          % (torch.__version__, a.device, a.dtype, B, H, N, D, a.causal, a.iters, a.batch,
+    print("torch %s, %s %s, (B, H, N, D) = (%d, %d, %d, %d), causal %d, window %s; %d x %d calls, %s clock, us per call"
+          % (torch.__version__, a.device, a.dtype, B, H, N, D, causal, window, a.iters, a.batch,
              "thread CPU" if thread else "wall"))
     print("| path | jfa.torch.attention | floor (q + k + v) | jfa - floor (best) |")
     print("|---|---|---|---|")
