@@ -79,14 +79,14 @@ def paths(att, q, k, v, tq, tk, tv, qq, kk, vv):
     return out
 
 
-def c_times(q, k, v, tq, tk, tv, causal, timed, iters, batch, sync):
+def c_times(q, k, v, tq, tk, tv, causal, window, timed, iters, batch, sync):
     """Best microseconds of the bare C calls (jfa_attention_forward, _forward_jvp, forward + backward) on
     views built once: what a call costs without the binding (None with a binding that lacks _core._view)."""
     from jfa import _lib
     from jfa.torch import _api, _core
     if not hasattr(_core, "_view"):
         return None
-    cfg = _api._config(None, _lib.MASK_CAUSAL_TOP_LEFT if causal else _lib.MASK_NONE, None)
+    cfg = _api._config(None, _lib.MASK_CAUSAL_TOP_LEFT if causal else _lib.MASK_NONE, window)
     ctx, pref = _core.context_for(q), _core._params(cfg)[2]
     o, lse, od, mu = _core.forward(q, k, v, cfg, tq, tk, tv)
     dq, dk, dv = (torch.empty_like(x) for x in (q, k, v))
@@ -157,7 +157,7 @@ def main():
             s = io.StringIO()
             pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(25)
             prof_out.append("==== %s (%d calls)\n%s" % (name, a.batch, s.getvalue()))
-    c = c_times(q, k, v, tq, tk, tv, causal, timed, a.iters, a.batch, sync)
+    c = c_times(q, k, v, tq, tk, tv, causal, window, timed, a.iters, a.batch, sync)
     if c is not None:
         print("C calls alone (prebuilt views, the 'kernel' here): forward %.1f, forward_jvp %.1f, forward + "
               "backward %.1f us" % c)
