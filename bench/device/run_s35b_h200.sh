@@ -4,7 +4,8 @@
 # dense lane again with JFA_MASK_MAP_CACHE=1), then where the windows' binding rate goes: the causal window and
 # plain causal lanes (D = 128, N = 16384) with 10 calls between a timing's events (--batch 10: the host's time
 # before each launch overlapped by the queue, as in training) beside bench_lanes' single calls, and their GPU
-# kernels per call under torch.profiler; then the binding's host time of a causal and a window call on tiny tensors (bench_host.py --window).
+# kernels per call under torch.profiler, and where a single call's time goes before its first kernel (bench/trace_call.py:
+# the window, plain causal and D = 256 lanes); then the binding's host time of a causal and a window call on tiny tensors (bench_host.py --window).
 #   APPLY=1 DL=590 bash bench/device/run_s35b_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s35b}
@@ -32,6 +33,10 @@ grep -E "^\|" "$OUT/lanes_batch10.log" | tail -6; echo "t=$(( $(date +%s) - T0 )
 timeout $(left 30) python3 bench/bench_lanes.py --iters 3 --profile --lanes bfloat16:128:16384:window2048,\
 bfloat16:128:16384:causal > "$OUT/window_prof.log" 2>&1
 grep -E "^# profile|^#  " "$OUT/window_prof.log" | head -40; echo "t=$(( $(date +%s) - T0 ))"
+for lane in "--d 128 --window 2048" "--d 128" "--d 256 --n 4096 --causal 0"; do
+  timeout $(left 20) python3 bench/trace_call.py $lane --calls 10 2>&1 | grep -v "^#" | head -40
+done
+echo "t=$(( $(date +%s) - T0 ))"
 for w in -1 32; do
   timeout $(left 5) python3 bench/bench_host.py --device cuda --dtype bfloat16 --shape 1,1,256,64 --window $w \
     --iters 7 --batch 50 2>&1 | head -9
