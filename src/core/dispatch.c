@@ -49,10 +49,17 @@ static void batch_chunk(batch_chunk_t *c, const jfa_problem_t *p, const jfa_tens
   }
 }
 
+/* The caller's block map, checked as an unchunked call checks it (cuda_call_checks) before the chunks of a per-batch
+   mask drop it: a host or another GPU's buffer is refused, not ignored. */
+static jfa_status_t chunked_map_checks(const jfa_context_t *ctx, const jfa_problem_t *p) {
+  return p->dmap ? jfa_cuda_check_device_memory(ctx, p->dmap, "params->mask_map") : JFA_SUCCESS;
+}
+
 /* The call over its batch in chunks: CALL uses c.p and c.t[0..n) (a batch_chunk_t c in scope). */
 #define JFA_CUDA_BATCH_CHUNKS(p, ts, CALL)                                                 \
   do {                                                                                     \
     const int n_ = (int)(sizeof(ts) / sizeof((ts)[0]));                                    \
+    JFA_CHECK(chunked_map_checks(ctx, (p)));                                               \
     for (int64_t b0_ = 0; b0_ < (p)->B; b0_ += CUDA_MAX_BATCH) {                           \
       batch_chunk_t c;                                                                     \
       const int64_t nb_ = (p)->B - b0_ < CUDA_MAX_BATCH ? (p)->B - b0_ : CUDA_MAX_BATCH;   \

@@ -87,13 +87,22 @@ double *gb_snapshot(gbuf_t *const *b, int n) {
   return s;
 }
 
-int gb_same(gbuf_t *const *b, int n, const double *ref) {
-  double *s = gb_snapshot(b, n);
-  size_t tot = 0;
-  for (int i = 0; i < n; ++i) tot += b[i]->n;
-  const int eq = memcmp(s, ref, tot * sizeof(double)) == 0;
-  free(s);
-  return eq;
+int gb_same(gbuf_t *const *b, int n, const double *ref) { return gb_first_diff(b, n, ref, NULL) < 0; }
+
+int gb_first_diff(gbuf_t *const *b, int n, const double *ref, size_t *count) {
+  const double *r = ref;
+  for (int i = 0; i < n; ++i) {
+    gb_get(b[i]);
+    size_t d = 0;
+    for (size_t x = 0; x < b[i]->n; ++x) d += memcmp(&b[i]->val[x], &r[x], sizeof(double)) != 0;
+    r += b[i]->n;
+    if (d) {
+      if (count) *count = d;
+      return i;
+    }
+  }
+  if (count) *count = 0;
+  return -1;
 }
 
 jfa_tensor_t host_f64(double *val, int64_t B, int64_t H, int64_t S, int64_t D) {

@@ -37,6 +37,9 @@ void gb_free(gbuf_t *b);
 double *gb_snapshot(gbuf_t *const *b, int n);
 /** Whether the n buffers hold bitwise the values of a gb_snapshot ref. */
 int gb_same(gbuf_t *const *b, int n, const double *ref);
+/** The first of the n buffers whose values differ bitwise from a gb_snapshot ref (-1: none), with the number of its
+ *  elements that differ in *count (when count is not NULL): what a failed gb_same check names. */
+int gb_first_diff(gbuf_t *const *b, int n, const double *ref, size_t *count);
 
 /** A float64 host tensor in BHSD holding `val` (no copy), for the CPU reference. */
 jfa_tensor_t host_f64(double *val, int64_t B, int64_t H, int64_t S, int64_t D);
