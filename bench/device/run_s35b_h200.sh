@@ -6,7 +6,7 @@
 # before each launch overlapped by the queue, as in training) beside bench_lanes' single calls, and their GPU
 # kernels per call under torch.profiler, and where a single call's time goes before its first kernel (bench/trace_call.py:
 # the window, plain causal and D = 256 lanes); then the binding's host time of a causal and a window call on tiny tensors (bench_host.py --window).
-#   APPLY=1 DL=590 bash bench/device/run_s35b_h200.sh
+#   DL=590 bash bench/device/run_s35b_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s35b}
 mkdir -p "$OUT"
@@ -14,8 +14,8 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 DL=${DL:-590}
 B=build-s35b
-# APPLY=1: on bench/device/s34_bmap_rows.patch's boolean map build (reverted until it runs)
-[ "${APPLY:-0}" = 1 ] && { git apply bench/device/s34_bmap_rows.patch && echo "s34_bmap_rows.patch applied" || exit 1; }
+# OLD=1: on the boolean map build before the thirty-fifth session (bench/device/s35_bmap_rows_old.patch), for A / B
+[ "${OLD:-0}" = 1 ] && { git apply bench/device/s35_bmap_rows_old.patch && echo "s35_bmap_rows_old.patch applied" || exit 1; }
 JFA_H200_TARGETS="jfa jfa_bench" jfa_build_step $B "$OUT/build.log" -DJFA_BUILD_TESTS=OFF
 export PYTHONPATH=python JFA_LIBRARY=$B/libjfa.so
 timeout $(left 150) python3 bench/bench_lanes.py --iters 7 --triton-path .seed --lanes \

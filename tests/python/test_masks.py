@@ -180,23 +180,36 @@ def test_mask_map_default_and_inference():
 
 @pytest.mark.gpu
 def test_mask_map_per_forward():
-    """The per-forward map (_core._MAP_PER_FORWARD, off by default until this runs on a GPU): a forward in grad mode
-    builds the map and its backward reads it, without keeping it on the mask tensor; outputs and gradients against
-    float64, for a boolean and an additive mask."""
+    """The per-forward map (_core._MAP_PER_FORWARD, on by default since the thirty-fifth session): a forward in grad
+    mode builds the map (counted through _core.mask_map) and its backward reads it, without keeping it on the mask
+    tensor; outputs and gradients against float64, for a boolean and an additive mask; switched off, no map is built
+    in the binding (each C call builds its own) and the results match all the same."""
     from jfa.torch import _core
     g = torch.Generator().manual_seed(7)
     dev, dtype = torch.device("cuda"), torch.bfloat16
     q, k, v, do = (randn(g, (2, 4, n, 64), dtype, dev) for n in (200, 260, 260, 200))
     masks = [(torch.rand(2, 1, 200, 260, generator=g) < 0.5).to(dev),
              torch.where(torch.rand(2, 4, 200, 260, generator=g) < 0.3, float("-inf"), 0.5).to(dev, torch.float32)]
-    prev, prev_cache = _core._MAP_PER_FORWARD, jt.set_mask_map_cache(False)
-    _core._MAP_PER_FORWARD = True
+    prev, prev_cache, real = _core._MAP_PER_FORWARD, jt.set_mask_map_cache(False), _core.mask_map
+    built = []
+
+    def counting(cfg, jm):
+        buf = real(cfg, jm)
+        built.append(buf is not None)
+        return buf
+
+    _core.mask_map = counting
     try:
-        for m in masks:
-            _bf16_step(q, k, v, do, m, causal=True, what=m.dtype)
-            assert not hasattr(m, "_jfa_mask_map")
+        for on in (True, False):
+            _core._MAP_PER_FORWARD = on
+            for m in masks:
+                built.clear()
+                _bf16_step(q, k, v, do, m, causal=True, what=(on, m.dtype))
+                assert not hasattr(m, "_jfa_mask_map")
+                assert any(built) == on, (on, m.dtype, built)
     finally:
         _core._MAP_PER_FORWARD = prev
+        _core.mask_map = real
         jt.set_mask_map_cache(prev_cache)
 
 

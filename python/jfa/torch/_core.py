@@ -479,10 +479,11 @@ def make_params(cfg):
 # Whether a CUDA mask's block map is kept on the mask tensor across calls (set_mask_map_cache; JFA_MASK_MAP_CACHE=1
 # at import turns it on; off by default)
 _MAP_CACHE = [os.environ.get("JFA_MASK_MAP_CACHE", "0") == "1"]
-# Whether, without the cache, a forward in grad mode builds the map here for its backward to read. Off until the
-# caller-map path has run on a GPU (written in the thirty-fourth session, whose device time went to failed machine
-# starts): each call builds its own, as before jfa 0.5.
-_MAP_PER_FORWARD = False
+# Whether, without the cache, a forward in grad mode builds the map here for its backward to read (one build for the
+# pair instead of two; the map lives with the autograd graph, as the saved mask does). On since the thirty-fifth
+# session, whose GPU runs passed the caller-map tests (test_gpu_masks' map pass, test_masks.py's map tests); False: each
+# call builds its own, as before jfa 0.5.
+_MAP_PER_FORWARD = True
 
 
 def set_mask_map_cache(enabled):
@@ -491,7 +492,8 @@ def set_mask_map_cache(enabled):
     the tensor's version counter changes (an in-place write through torch) and per view and stream; a write torch
     does not count (mask.data.copy_(), a CUDA graph's replay into a static buffer, a Triton / CuPy / DLPack kernel
     writing the mask) leaves the old map, which then gives wrong outputs: enable it only for masks written through
-    torch ops. Without it every call builds its own map (jfa 0.5's caller-built map has not yet run on a GPU)."""
+    torch ops. Without it a forward in grad mode still builds one map that its backward reads; every other call
+    builds its own."""
     prev = _MAP_CACHE[0]
     _MAP_CACHE[0] = bool(enabled)
     return prev

@@ -1,7 +1,7 @@
 /*
  * mask_blockmap.cu - builds the block map of a dense mask once per call (rules in blockmap.h):
- * one warp per (slice, row) reads the row's mask coalesced (boolean: 16 keys per lane; additive:
- * 16 bytes a lane where its rows allow, else 32 keys per ballot) and writes its bit-packed words
+ * a warp per (slice, row) reads the row's mask coalesced (boolean: 16 keys per lane, four rows a warp;
+ * additive: 16 bytes a lane where its rows allow, else 32 keys per ballot) and writes its bit-packed words
  * (boolean masks) and per-(row, key tile) flags; one thread per (slice, row tile, key tile) then
  * ORs the flags of the tile's rows. A mask broadcast over its rows (row stride 0) has one row built
  * a slice (blockmap.h bmap_dims). The kernels read the map through mask_flags_at / mask_words_at
@@ -131,47 +131,61 @@ __device__ __forceinline__ uint32_t bytes4_nonzero(uint32_t x) {
   return ((__vcmpne4(x, 0u) & 0x80808080u) * 0x00204081u) >> 28;
 }
 
-/* Boolean masks: one warp per (slice, row) again, but 16 keys per lane, 512 per warp step (eight
-   key tiles), two steps' loads issued before either is used: a 16-byte load where the row is contiguous
-   and 16-byte aligned (the usual (B, H, N, N) torch.bool tensor with N a multiple of 16), else byte loads
-   at the mask's key stride. The four lanes of a tile OR their 16 bits into its word (2 shuffles). The
-   one-byte-per-lane kernel above moved 32 bytes per warp load and took 4.0 ms for a (4, 16, 4096, 4096)
-   mask on the H200, 8 bytes per lane 0.8 ms (bench/RESULTS.md); 16 bytes per lane, two loads in flight:
-   ninth session of 2026-12-02. */
+/* Boolean masks: a warp per BMAP_RPW consecutive (slice, row)s, 16 keys per lane, 512 per warp step (eight key
+   tiles), four steps' loads issued before any is used (2 KB a warp in flight): a 16-byte load where the row is
+   contiguous and 16-byte aligned (the usual (B, H, N, N) torch.bool tensor with N a multiple of 16), else byte
+   loads at the mask's key stride. The four lanes of a tile OR their 16 bits into its word (2 shuffles). History
+   (bench/RESULTS.md): one byte per lane took 4.0 ms for a (4, 16, 4096, 4096) mask on the H200, 8 bytes 0.8 ms, 16
+   bytes with two steps in flight and a warp a row 0.462 ms (2.3 TB/s; ninth session of 2026-12-02); a warp's
+   64-bit divisions (its slice and row) and two loads in flight then served 4 KB of mask: now a warp's rows share
+   one set of divisions (the next row by increments) and four loads are in flight (the thirty-fifth session: its maps
+   pass test_gpu_blockmask and test_gpu_masks on the H200; its time not yet measured: run_s35d's ncu). */
+enum { BMAP_RPW = 4, BMAP_U = 4 };
 __global__ void bmap_rows_bool_kernel(const MaskDev m, int64_t Hm, int64_t rows, int64_t nrows, uint64_t *bits,
                                       unsigned char *rflags) {
-  BmapRow r;
-  if (!bmap_row_of(m, rows, nrows, &r)) return;
-  const int64_t wid = r.wid, s = r.s, i = r.i, KT = r.KT, KW = r.KW;
-  const int lane = r.lane;
-  const unsigned char *row = (const unsigned char *)m.dm.p + (s / Hm) * m.dm.sb + (s % Hm) * m.dm.sh + i * m.dm.ss;
-  const bool contiguous = m.dm.sd == 1 && ((uintptr_t)row & 15) == 0;
-  for (int64_t kt0 = 0; kt0 < KW; kt0 += 16) {
-    uint4 x[2];
-    bool vec[2];
-#pragma unroll
-    for (int u = 0; u < 2; ++u) {
-      const int64_t j = (kt0 + 8 * u) * BMAP_TILE + 16 * lane;
-      vec[u] = contiguous && j + 16 <= m.Nk;
-      if (vec[u]) x[u] = __ldg((const uint4 *)(row + j));
+  const int64_t w0 = (((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5) * BMAP_RPW;
+  if (w0 >= nrows) return;
+  const int lane = threadIdx.x & 31;
+  const int64_t KT = bmap_tiles(m.Nk), KW = bmap_words(m.Nk);
+  int64_t s = w0 / rows, i = w0 % rows;
+  const unsigned char *slice = (const unsigned char *)m.dm.p + (s / Hm) * m.dm.sb + (s % Hm) * m.dm.sh;
+  for (int r = 0; r < BMAP_RPW; ++r) {
+    const int64_t wid = w0 + r;
+    if (wid >= nrows) break;
+    if (r > 0 && ++i == rows) { /* the next slice (its offset by the divisions again: once a slice at most) */
+      i = 0, ++s;
+      slice = (const unsigned char *)m.dm.p + (s / Hm) * m.dm.sb + (s % Hm) * m.dm.sh;
     }
+    const unsigned char *row = slice + i * m.dm.ss;
+    const bool contiguous = m.dm.sd == 1 && ((uintptr_t)row & 15) == 0;
+    for (int64_t kt0 = 0; kt0 < KW; kt0 += 8 * BMAP_U) {
+      uint4 x[BMAP_U];
+      bool vec[BMAP_U];
 #pragma unroll
-    for (int u = 0; u < 2; ++u) {
-      const int64_t j = (kt0 + 8 * u) * BMAP_TILE + 16 * lane;
-      uint32_t v16 = 0; /* bit e: key j + e visible */
-      if (vec[u]) {
-        v16 = bytes4_nonzero(x[u].x) | bytes4_nonzero(x[u].y) << 4 | bytes4_nonzero(x[u].z) << 8 |
-              bytes4_nonzero(x[u].w) << 12;
-      } else {
-        for (int e = 0; e < 16 && j + e < m.Nk; ++e) v16 |= row[(j + e) * m.dm.sd] ? 1u << e : 0u;
+      for (int u = 0; u < BMAP_U; ++u) {
+        const int64_t j = (kt0 + 8 * u) * BMAP_TILE + 16 * lane;
+        vec[u] = contiguous && j + 16 <= m.Nk;
+        if (vec[u]) x[u] = __ldg((const uint4 *)(row + j));
       }
-      uint64_t w = (uint64_t)v16 << (16 * (lane & 3));
-      w |= __shfl_xor_sync(0xffffffffu, w, 1);
-      w |= __shfl_xor_sync(0xffffffffu, w, 2);
-      const int64_t kt = kt0 + 8 * u + (lane >> 2);
-      if ((lane & 3) == 0 && kt < KW) {
-        if (bits) bits[wid * KW + kt] = w;
-        if (kt < KT) rflags[wid * KT + kt] = (unsigned char)bmap_word_flags(w, bmap_valid(m.Nk, kt));
+#pragma unroll
+      for (int u = 0; u < BMAP_U; ++u) {
+        const int64_t j = (kt0 + 8 * u) * BMAP_TILE + 16 * lane;
+        if (kt0 + 8 * u >= KW) break; /* warp-uniform */
+        uint32_t v16 = 0; /* bit e: key j + e visible */
+        if (vec[u]) {
+          v16 = bytes4_nonzero(x[u].x) | bytes4_nonzero(x[u].y) << 4 | bytes4_nonzero(x[u].z) << 8 |
+                bytes4_nonzero(x[u].w) << 12;
+        } else {
+          for (int e = 0; e < 16 && j + e < m.Nk; ++e) v16 |= row[(j + e) * m.dm.sd] ? 1u << e : 0u;
+        }
+        uint64_t w = (uint64_t)v16 << (16 * (lane & 3));
+        w |= __shfl_xor_sync(0xffffffffu, w, 1);
+        w |= __shfl_xor_sync(0xffffffffu, w, 2);
+        const int64_t kt = kt0 + 8 * u + (lane >> 2);
+        if ((lane & 3) == 0 && kt < KW) {
+          if (bits) bits[wid * KW + kt] = w;
+          if (kt < KT) rflags[wid * KT + kt] = (unsigned char)bmap_word_flags(w, bmap_valid(m.Nk, kt));
+        }
       }
     }
   }
@@ -257,7 +271,9 @@ jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *
     JFA_CHECK(grid_1d((nrows * 32 + 255) / 256, "the block map's rows", &grid));
     JFA_CHECK(grid_1d((ntiles + 255) / 256, "the block map's tiles", &tgrid));
     if (m->dm_kind == MASK_DENSE_BOOL) {
-      bmap_rows_bool_kernel<<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
+      unsigned bgrid = 0; /* BMAP_RPW rows a warp */
+      JFA_CHECK(grid_1d(((nrows + BMAP_RPW - 1) / BMAP_RPW * 32 + 255) / 256, "the block map's rows", &bgrid));
+      bmap_rows_bool_kernel<<<bgrid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
     } else if (m->bias_vec) { /* unit key stride, 16-byte aligned rows (mask.cu) */
       if (m->dm_kind == MASK_DENSE_F32) bmap_rows_bias_kernel<4><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
       else bmap_rows_bias_kernel<2><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
