@@ -419,7 +419,7 @@ JFA_API jfa_status_t jfa_attention_params_init_versioned(jfa_attention_params_t 
  * changed since, gives unspecified results (no access outside the call's tensors and map).
  * On a CPU context a map has 0 bytes and is not read. The ring does not take dense masks. A
  * CUDA call of more than 65535 batch entries with a per-batch mask builds its own maps (one
- * per chunk of the batch).
+ * per chunk of the batch), after checking the given one as any call does.
  */
 /** Bytes of the block map of attn_mask (4-d, (B or 1, H or 1, Nq, Nk), bool, float32, float16 or
  *  bfloat16 on CUDA, on the context's device) into *bytes; 0 on a CPU context. */
