@@ -365,24 +365,28 @@ __device__ __forceinline__ uint32_t mask_bias_swz_off(int r, int c, uint32_t sla
 }
 
 /** One warp's cp.async copies of a 16-bit additive dense mask's tile (m.bias_vec) of 32 keys a row in the layout above:
- *  rows q0 .. q0 + nrows - 1 (the tile's rows; the rest left as they are) and keys k0 .. k0 + 31 (k0 a multiple of 8;
- *  keys past Nk zero-filled) into sdst (shared memory, 16-byte aligned). The caller commits / arrives. */
+ *  the tile's trows rows, of which rows q0 .. q0 + nrows - 1 are the mask's and the rest (rows past Nq) zeros, as TMA's
+ *  out-of-bounds fill leaves them in the wider tiles; keys k0 .. k0 + 31 (k0 a multiple of 8; keys past Nk zero-filled)
+ *  into sdst (shared memory, 16-byte aligned). The rows past Nq must not keep what shared memory held before: their
+ *  scores, never stored, still take part in the JVP's warp-wide vote on when the tangent's reference moves
+ *  (softmax.cuh), so stale values there made od's rounding depend on the previous kernel (test_gpu_masks case 79,
+ *  thirty-fifth session). The caller commits / arrives. */
 template <int COLS>
 __device__ __forceinline__ void mask_bias_tile_swz_warp(uint32_t sdst, const MaskDev &m, int64_t b, int64_t h,
-                                                        int64_t q0, int nrows, int64_t k0, int lane) {
+                                                        int64_t q0, int nrows, int trows, int64_t k0, int lane) {
   static_assert(COLS == 32, "wider tiles come by TMA");
   constexpr int CPR = COLS / 8, RSTEP = 32 / CPR; /* a lane keeps its chunk c; rows RSTEP apart */
   const int c = lane % CPR;
   const int64_t left = m.Nk - k0 - 8 * c;
   const int bytes = left >= 8 ? 16 : left > 0 ? (int)left * 2 : 0;
-  const unsigned char *src =
-      (const unsigned char *)m.dm.p + (b * m.dm.sb + h * m.dm.sh + (q0 + lane / CPR) * m.dm.ss + k0 + 8 * c) * 2;
+  const unsigned char *base = (const unsigned char *)m.dm.p;
+  int64_t off = (b * m.dm.sb + h * m.dm.sh + (q0 + lane / CPR) * m.dm.ss + k0 + 8 * c) * 2;
   const int64_t step = (int64_t)RSTEP * m.dm.ss * 2;
 #pragma unroll 1
-  for (int r = lane / CPR; r < nrows; r += RSTEP, src += step) {
+  for (int r = lane / CPR; r < trows; r += RSTEP, off += step) {
     const uint32_t dst = sdst + mask_bias_swz_off<COLS>(r, 8 * c, 0);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(bytes ? src : (const unsigned char *)m.dm.p),
-                 "r"(bytes)
+    const int nb = r < nrows ? bytes : 0; /* 0: sixteen zero bytes (the source is not read) */
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(nb ? base + off : base), "r"(nb)
                  : "memory");
   }
 }

@@ -564,9 +564,10 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
     } else if (MASKED && dmap && warp == 1 && nlive > 0) {
       /* warp 1 (dense mask): per block, a stage ahead of the consumers, the block map's class of the CTA's rows x
          the block's keys and, for a partial block, a 16-bit additive mask's tile (TMA; at 32 keys a block cp.async)
-         or a boolean mask's rows' words (NW per row, cp.async) into the stage (rows past Nq left as they are: their
-         key intervals are empty, so the consumers' bits are 0 there all the same); its lanes arrive on the stage's
-         `full` when their copies land and after the class is written. */
+         or a boolean mask's rows' words (NW per row, cp.async) into the stage (a boolean mask's rows past Nq left as
+         they are: their key intervals are empty, so the consumers' bits are 0 there all the same; a bias tile's rows
+         past Nq zeros, by TMA's fill or by the cp.async copies: mask_bias_tile_swz_warp); its lanes arrive on the
+         stage's `full` when their copies land and after the class is written. */
       /* 32-bit state where it fits (the family takes masks with Nq, Nk < 2^30; the producer has 24
          registers) */
       const MaskDev &m = a.mk;
@@ -603,7 +604,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
                             m.dm.sh ? (int)h : 0, m.dm.sb ? (int)b : 0);
             }
           } else if constexpr (MASKED) {
-            mask_bias_tile_swz_warp<BN>(dst, m, b, h, m0, nrows, (int64_t)(jb0 + j) * BN, lane);
+            mask_bias_tile_swz_warp<BN>(dst, m, b, h, m0, nrows, C::BM, (int64_t)(jb0 + j) * BN, lane);
           }
         } else if (bmap_partial(fl)) {
           const uint64_t *src = rows + kt0;
