@@ -1,10 +1,12 @@
 #!/bin/bash
-# run_s35c_h200.sh - which kernels make test_gpu_masks case 79's deterministic outputs differ between runs (run_s35a:
-# od differed in 176 of 614400 elements between two identical forward+JVP calls, 1 run in 10; from the repository
-# root): a D = 256 build of libjfa and test_gpu_masks, then case 79 N times under each of the default routing, every
-# call on sm80 (JFA_KERNEL_PATH=sm80), the 16-bit bias off the sm90 kernels (JFA_SM90_BIAS=0 JFA_SM90_BWD_BIAS=0) and
-# sm80 without its bias tiles (JFA_SM80_BIAS_TILES=0): the failing runs and what differed.
-# Then racecheck of case 79 with the hazards' source lines (-lineinfo), the whole report kept in $OUT/race.log.
+# run_s35c_h200.sh - test_gpu_masks case 79's nondeterministic od (run_s35a: 176 of 614400 elements differed between
+# two identical deterministic forward+JVP calls, 1 run in 10; from the repository root). The cause found since by
+# reading the code (0d09208): the sm90 JVP's bias tiles at 32 keys a block left rows past Nq as shared memory held them,
+# and those rows' scores swayed the warp-wide vote on the tangent's reference. The map pass now fills shared memory
+# with a different pattern before each run. A D = 256 build (-lineinfo) of libjfa and test_gpu_masks, then case 79 N
+# times under each routing (default, every call on sm80, the bias off the sm90 kernels, sm80 without bias tiles):
+# expected 0 failures; with UNFIXED=1 on s35_bias_rows_unfixed.patch (the fix reverted): expected failures in most
+# default runs (od), none with the bias off sm90. Then racecheck of case 79 with the hazards' source lines.
 #   N=25 DL=300 bash bench/device/run_s35c_h200.sh
 set -u
 OUT=${OUT:-/tmp/jfa_s35c}
@@ -14,6 +16,7 @@ T0=$(date +%s)
 DL=${DL:-300}
 N=${N:-25}
 B=build-s35c
+[ "${UNFIXED:-0}" = 1 ] && { git apply bench/device/s35_bias_rows_unfixed.patch && echo "s35_bias_rows_unfixed.patch applied" || exit 1; }
 JFA_H200_TARGETS="jfa test_gpu_masks" jfa_build_step $B "$OUT/build.log" -DJFA_HEAD_DIMS=256 -DCMAKE_CUDA_FLAGS=-lineinfo
 T=$B/tests/gpu/test_gpu_masks
 $T 79 > "$OUT/first.log" 2>&1; grep -E "ran on|^\[FAIL\]" "$OUT/first.log" | cut -c1-120
