@@ -37,8 +37,9 @@ void gb_free(gbuf_t *b);
 double *gb_snapshot(gbuf_t *const *b, int n);
 /** Whether the n buffers hold bitwise the values of a gb_snapshot ref. */
 int gb_same(gbuf_t *const *b, int n, const double *ref);
-/** Fills every SM's shared memory with a pattern of finite values from seed (smem_poison.cu; synchronises the device),
- *  so that a kernel reading shared memory it did not write gives seed-dependent results; 0 when it could not run. */
+/** Fills every SM's shared memory with a pattern from seed (smem_poison.cu: finite values for an even seed, any bits,
+ *  NaN and infinity among them, for an odd one; synchronises the device), so that a kernel reading shared memory it did
+ *  not write gives seed-dependent results; 0 when it could not run. */
 int gt_poison_shared_memory(unsigned seed);
 /** The first of the n buffers whose values differ bitwise from a gb_snapshot ref (-1: none), with the number of its
  *  elements that differ in *count (when count is not NULL): what a failed gb_same check names. */

@@ -479,8 +479,8 @@ static void map_pass(int ci, jfa_context_t *gpu, const jfa_attention_params_t *p
   char nm[256];
   gt_ok(jfa_context_set_flags(gpu, JFA_FLAG_DETERMINISTIC), "set_flags");
   static const char *onames[7] = {"o", "lse", "od", "mu", "dq", "dk", "dv"};
-  /* every run after shared memory filled with another pattern (gt_poison_shared_memory): a kernel reading shared
-     memory it did not write differs between runs (the sm90 JVP's bias tiles, rows past Nq, before the thirty-fifth
+  /* every run after shared memory filled with another pattern (gt_poison_shared_memory: finite values and raw bits in
+     turn): a kernel reading shared memory it did not write differs between runs (the sm90 JVP's bias tiles, rows past Nq, before the thirty-fifth
      session: case 79's od, once in ~40 calls with whatever the previous kernel left) */
   unsigned seed = 0x5eed0000u + 16u * (unsigned)ci;
   int poisoned = gt_poison_shared_memory(seed++);
