@@ -222,19 +222,23 @@ static void test_deterministic(jfa_context_t *gpu, const mcase_t *c, int ci) {
   gbuf_t o = gb_new(c->dt, 0, c->B, c->Hq, c->Nq, c->D), lse = gb_new(JFA_DTYPE_FLOAT32, 0, c->B, c->Hq, c->Nq, 1);
   gt_ok(jfa_attention_forward(gpu, &prm, &P.q.t, &P.k.t, &P.v.t, &o.t, &lse.t), "forward");
   gt_ok(jfa_context_set_flags(gpu, JFA_FLAG_DETERMINISTIC), "set_flags");
+  char nm[96];
   gbuf_t g[2][3];
   for (int r = 0; r < 2; ++r) {
     g[r][0] = gb_new(c->dt, 0, c->B, c->Hq, c->Nq, c->D);
     g[r][1] = gb_new(c->dt, 0, c->B, c->Hkv, c->Nk, c->D);
     g[r][2] = gb_new(c->dt, 0, c->B, c->Hkv, c->Nk, c->D);
     for (int i = 0; i < 3; ++i) gb_poison(&g[r][i]);
+    /* shared memory left by another pattern before each run (finite, then raw bits): a read of shared memory the
+       kernels did not write makes the two runs differ */
+    snprintf(nm, sizeof(nm), "deterministic case %d run %d: shared memory poisoned", ci, r + 1);
+    tu_expect(nm, gt_poison_shared_memory(0x5eed1000u + 2u * (unsigned)ci + (unsigned)r));
     gt_ok(jfa_attention_backward(gpu, &prm, &P.q.t, &P.k.t, &P.v.t, &o.t, &lse.t, &P.dout.t, &g[r][0].t, &g[r][1].t,
                                  &g[r][2].t),
           "backward(deterministic)");
     for (int i = 0; i < 3; ++i) gb_get(&g[r][i]);
   }
   gt_ok(jfa_context_set_flags(gpu, 0), "set_flags");
-  char nm[96];
   const char *names[3] = {"dQ", "dK", "dV"};
   double *refs[3] = {P.dq, P.dk, P.dv};
   for (int i = 0; i < 3; ++i) {
