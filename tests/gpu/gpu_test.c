@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void cuda_ok(cudaError_t e, const char *what) {
   if (e != cudaSuccess) {
@@ -201,7 +202,18 @@ int gt_main(int argc, char **argv, const char *name, int ncases, gt_case_fn run_
   if (argc > 1) {
     run_case(atoi(argv[1]) % ncases, gpu, cpu);
   } else {
-    for (int i = 0; i < ncases; ++i) run_case(i, gpu, cpu);
+    /* each case's wall time (the device suite's budget: which cases cost the time) */
+    double total = 0.0;
+    for (int i = 0; i < ncases; ++i) {
+      struct timespec t0, t1;
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      run_case(i, gpu, cpu);
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      const double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+      total += sec;
+      if (sec >= 1.0) printf("  (case %d took %.1f s)\n", i, sec);
+    }
+    printf("  (%d cases in %.1f s)\n", ncases, total);
   }
   jfa_context_destroy(gpu);
   jfa_context_destroy(cpu);
