@@ -132,7 +132,11 @@ def main():
                 with record_function(tag + str(i)):
                     fn()
                 sync()
-        path = ("%s.%s.json" % (a.trace_out, op)) if a.trace_out else tempfile.mktemp(suffix=".json")
+        if a.trace_out:
+            path = "%s.%s.json" % (a.trace_out, op)
+        else:
+            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tf:
+                path = tf.name
         prof.export_chrome_trace(path)
         with open(path) as f:
             tr = json.load(f)

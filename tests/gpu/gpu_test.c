@@ -1,7 +1,7 @@
 /*
  * gpu_test.c - implementation of gpu_test.h (see there).
  */
-#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv, strdup */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv, strdup, clock_gettime */
 #include "gpu_test.h"
 
 #include "core/backend.h"

@@ -310,8 +310,8 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     for (int m = M_3X; m < NMODES; ++m) {
       gbuf_t *outs[3] = {&dq, &dk, &dv};
       double *keep[3];
-      /* shared memory left by another pattern before each run (finite, then raw bits): a read of shared memory the
-         kernels did not write makes the two runs differ */
+      /* shared memory left by another pattern before each run (finite, then raw bits): the first kernel of the call
+         that reads shared memory it did not write makes the two runs differ */
       int poisoned = gt_poison_shared_memory(0x5eed2000u + 8u * (unsigned)ci + 2u * (unsigned)m);
       backward_call(m, JFA_FLAG_DETERMINISTIC, &pg, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
       snprintf(nm, sizeof(nm), "case %d %s deterministic", ci, kModeName[m]);

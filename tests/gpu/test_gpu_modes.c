@@ -229,8 +229,8 @@ static void test_deterministic(jfa_context_t *gpu, const mcase_t *c, int ci) {
     g[r][1] = gb_new(c->dt, 0, c->B, c->Hkv, c->Nk, c->D);
     g[r][2] = gb_new(c->dt, 0, c->B, c->Hkv, c->Nk, c->D);
     for (int i = 0; i < 3; ++i) gb_poison(&g[r][i]);
-    /* shared memory left by another pattern before each run (finite, then raw bits): a read of shared memory the
-       kernels did not write makes the two runs differ */
+    /* shared memory left by another pattern before each run (finite, then raw bits): the first kernel of the call
+       that reads shared memory it did not write makes the two runs differ */
     snprintf(nm, sizeof(nm), "deterministic case %d run %d: shared memory poisoned", ci, r + 1);
     tu_expect(nm, gt_poison_shared_memory(0x5eed1000u + 2u * (unsigned)ci + (unsigned)r));
     gt_ok(jfa_attention_backward(gpu, &prm, &P.q.t, &P.k.t, &P.v.t, &o.t, &lse.t, &P.dout.t, &g[r][0].t, &g[r][1].t,

@@ -178,38 +178,87 @@ def test_mask_map_default_and_inference():
         jt.set_mask_map_cache(prev)
 
 
+def test_mask_map_per_forward_marking():
+    """Which calls the binding marks for a per-forward block map (Config.map_fwd, read by _core.mask_map; on the CPU
+    no map is built, so the marking itself is checked): a call autograd differentiates (reverse mode, and the fused
+    JVP under reverse mode, the sCM pattern) yes; no grad, inputs without requires_grad, and a plain dual JVP no."""
+    from jfa.torch import _core
+    g = torch.Generator().manual_seed(8)
+    q, k, v, tq, tk, tv = (randn(g, (1, 2, n, 8), torch.float64, torch.device("cpu")) for n in (5, 7, 7, 5, 7, 7))
+    m = torch.rand(1, 2, 5, 7, generator=g) < 0.7
+    real, seen = _core.mask_map, []
+
+    def spy(cfg, jm):
+        seen.append(cfg.map_fwd)
+        return real(cfg, jm)
+
+    def marks(fn):
+        seen.clear()
+        fn()
+        return seen[:1]
+
+    def dual(x, y, z):
+        with fwAD.dual_level():
+            o = jt.attention(fwAD.make_dual(x, tq), fwAD.make_dual(y, tk), fwAD.make_dual(z, tv), attn_mask=m)
+            return fwAD.unpack_dual(o)
+
+    xs = [t.detach().requires_grad_() for t in (q, k, v)]
+    _core.mask_map = spy
+    try:
+        assert marks(lambda: jt.attention(*xs, attn_mask=m).sum().backward()) == [True]
+        assert marks(lambda: dual(*xs).tangent.sum().backward()) == [True]
+        with torch.no_grad():
+            assert marks(lambda: jt.attention(*xs, attn_mask=m)) == [False]
+        assert marks(lambda: jt.attention(q, k, v, attn_mask=m)) == [False]
+        assert marks(lambda: dual(q, k, v)) == [False]
+    finally:
+        _core.mask_map = real
+
+
 @pytest.mark.gpu
 def test_mask_map_per_forward():
-    """The per-forward map (_core._MAP_PER_FORWARD, on by default since the thirty-fifth session): a forward in grad
-    mode builds the map (counted through _core.mask_map) and its backward reads it, without keeping it on the mask
-    tensor; outputs and gradients against float64, for a boolean and an additive mask; switched off, no map is built
-    in the binding (each C call builds its own) and the results match all the same."""
+    """The per-forward map (_core._MAP_PER_FORWARD, on by default since the thirty-fifth session): the forward of a
+    call that autograd differentiates (its Function's forward runs with grad mode off: _api._attend marks the Config)
+    builds the map (counted through _core.mask_map) and its backward's params carry it (seen through _core.backward),
+    without keeping it on the mask tensor; outputs and gradients against float64, for a boolean and an additive mask;
+    switched off, no map is built in the binding (each C call builds its own) and the results match all the same."""
     from jfa.torch import _core
     g = torch.Generator().manual_seed(7)
     dev, dtype = torch.device("cuda"), torch.bfloat16
     q, k, v, do = (randn(g, (2, 4, n, 64), dtype, dev) for n in (200, 260, 260, 200))
     masks = [(torch.rand(2, 1, 200, 260, generator=g) < 0.5).to(dev),
              torch.where(torch.rand(2, 4, 200, 260, generator=g) < 0.3, float("-inf"), 0.5).to(dev, torch.float32)]
-    prev, prev_cache, real = _core._MAP_PER_FORWARD, jt.set_mask_map_cache(False), _core.mask_map
-    built = []
+    prev, prev_cache = _core._MAP_PER_FORWARD, jt.set_mask_map_cache(False)
+    real_map, real_bwd = _core.mask_map, _core.backward
+    built, bwd_maps = [], []
 
     def counting(cfg, jm):
-        buf = real(cfg, jm)
+        buf = real_map(cfg, jm)
         built.append(buf is not None)
         return buf
 
-    _core.mask_map = counting
+    def backward(q, k, v, o, lse, do, cfg, *rest, **kw):  # autograd's device thread
+        bwd_maps.append(bool(cfg.params is not None and cfg.params[0].mask_map))
+        return real_bwd(q, k, v, o, lse, do, cfg, *rest, **kw)
+
+    _core.mask_map, _core.backward = counting, backward
     try:
         for on in (True, False):
             _core._MAP_PER_FORWARD = on
             for m in masks:
-                built.clear()
+                built.clear(), bwd_maps.clear()
                 _bf16_step(q, k, v, do, m, causal=True, what=(on, m.dtype))
                 assert not hasattr(m, "_jfa_mask_map")
-                assert any(built) == on, (on, m.dtype, built)
+                assert built == [on], (on, m.dtype, built)
+                assert bwd_maps == [on], (on, m.dtype, bwd_maps)
+            # no backward to follow (grad mode off): no map in the binding either way
+            built.clear()
+            with torch.no_grad():
+                jt.attention(q, k, v, attn_mask=masks[0])
+            assert not any(built), (on, built)
     finally:
         _core._MAP_PER_FORWARD = prev
-        _core.mask_map = real
+        _core.mask_map, _core.backward = real_map, real_bwd
         jt.set_mask_map_cache(prev_cache)
 
 

@@ -224,6 +224,8 @@ def _attend(q, k, v, cfg, enable_gqa):
         if (not (q.requires_grad or k.requires_grad or v.requires_grad) or not torch.is_grad_enabled()) \
                 and not _vmap.any_batched((q, k, v, cfg.attn_mask)):
             return _core.forward(q, k, v, cfg, stats=False)[0]  # nothing to differentiate: no autograd, no lse
+        if cfg.attn_mask is not None:
+            cfg.map_fwd = True  # its backward reads the forward's block map (_core.mask_map)
         return _Attention.apply(q, k, v, cfg.attn_mask, cfg)[0]  # (torch.vmap: the Function's rule)
     if any(_function.legacy_batched(t) for t in tangents):  # torch.autograd.functional's forward-mode jacobian
         return _core.make_dual(*_function.legacy_jvp(
@@ -236,6 +238,8 @@ def _attend(q, k, v, cfg, enable_gqa):
         o, _, od, _ = _core.forward(*bare[:3], cfg, *bare[3:6], like=qp if _core._functorch_active() else None,
                                     stats=False)
         return _core.make_dual(o, od)
+    if cfg.attn_mask is not None:
+        cfg.map_fwd = True  # its backward reads the forward's block map (_core.mask_map)
     o, od, _ = _AttentionJvp.apply(qp, kp, vp, *tangents, cfg.attn_mask, cfg, _core.level_token())
     return _core.make_dual(o, od)
 

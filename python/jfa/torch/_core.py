@@ -479,10 +479,11 @@ def make_params(cfg):
 # Whether a CUDA mask's block map is kept on the mask tensor across calls (set_mask_map_cache; JFA_MASK_MAP_CACHE=1
 # at import turns it on; off by default)
 _MAP_CACHE = [os.environ.get("JFA_MASK_MAP_CACHE", "0") == "1"]
-# Whether, without the cache, a forward in grad mode builds the map here for its backward to read (one build for the
-# pair instead of two; the map lives with the autograd graph, as the saved mask does). On since the thirty-fifth
-# session, whose GPU runs passed the caller-map tests (test_gpu_masks' map pass, test_masks.py's map tests); False: each
-# call builds its own, as before jfa 0.5.
+# Whether, without the cache, the forward of a call whose backward follows (Config.map_fwd, set by _api._attend before
+# the autograd Function, whose forward runs with grad mode off) builds the map here for its backward to read (one
+# build for the pair instead of two; the map lives with the autograd graph, as the saved mask does). On since the
+# thirty-fifth session, whose GPU runs passed the caller-map tests (test_gpu_masks' map pass, test_masks.py's map
+# tests); False: each call builds its own, as before jfa 0.5.
 _MAP_PER_FORWARD = True
 
 
@@ -492,8 +493,8 @@ def set_mask_map_cache(enabled):
     the tensor's version counter changes (an in-place write through torch) and per view and stream; a write torch
     does not count (mask.data.copy_(), a CUDA graph's replay into a static buffer, a Triton / CuPy / DLPack kernel
     writing the mask) leaves the old map, which then gives wrong outputs: enable it only for masks written through
-    torch ops. Without it a forward in grad mode still builds one map that its backward reads; every other call
-    builds its own."""
+    torch ops. Without it the forward of a call that autograd will differentiate still builds one map that its
+    backward reads; every other call builds its own."""
     prev = _MAP_CACHE[0]
     _MAP_CACHE[0] = bool(enabled)
     return prev
@@ -510,12 +511,12 @@ def mask_map(cfg, jm):
     under 1% of an additive one's, as long as the tensor lives). None where the C call builds its own: no caller
     tensor (the custom operators, vmap's batched masks), a CPU mask, a functorch-wrapped mask, a CUDA graph
     capture (the captured call builds it, so that a replay reads the mask as it is then), and without the cache
-    (unless _MAP_PER_FORWARD, in grad mode)."""
+    (unless _MAP_PER_FORWARD and cfg.map_fwd: a call whose backward follows)."""
     src, m = cfg.mask_src, cfg.attn_mask
     if src is None or not m.is_cuda or _unwrapped(src) is not src or torch.cuda.is_current_stream_capturing():
         return None
     keep = _MAP_CACHE[0] and not src.is_inference()  # inference tensors keep no version counter
-    if not (keep or (_MAP_PER_FORWARD and torch.is_grad_enabled())):
+    if not (keep or (_MAP_PER_FORWARD and cfg.map_fwd)):
         return None
     if keep:
         key = (jm.data, tuple(m.shape), m.stride(), m.dtype, _current_stream(m.device.index))
@@ -571,13 +572,14 @@ class Config:
 
     scale None is 1/sqrt(E); any finite number (zero and negative included, as in
     F.scaled_dot_product_attention) is used as given."""
-    __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens", "flags", "params", "mask_src")
+    __slots__ = ("scale", "mask", "attn_mask", "window", "cu_seqlens", "flags", "params", "mask_src", "map_fwd")
 
     def __init__(self, scale=None, mask=_lib.MASK_NONE, attn_mask=None, window=(-1, -1), cu_seqlens=None,
                  mask_src=None):
         scale, flags = check_scale(scale)
         self.scale, self.mask, self.attn_mask, self.window, self.cu_seqlens = scale, mask, attn_mask, window, cu_seqlens
         self.mask_src = mask_src  # the caller's attn_mask tensor, whose block map mask_map keeps (None: not kept)
+        self.map_fwd = False  # a call whose backward follows (_api._attend): its forward builds the map for both
         self.flags = flags
         self.params = None  # (jfa_attention_params_t, what it points to), built on first use
 
