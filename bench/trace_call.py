@@ -26,31 +26,13 @@ import sys
 import tempfile
 
 import torch
-import torch.autograd.forward_ad as fwAD
 from torch.profiler import ProfilerActivity, profile, record_function
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import jfa.torch as jt  # noqa: E402
+from bench_lanes import lib_calls  # noqa: E402  (the calls bench_lanes times: fwd, fwd + bwd, dual JVP)
 
 _API_CATS = ("cuda_runtime", "cuda_driver", "runtime", "driver")
-
-
-def calls_of(q, k, v, do, tq, tk, tv, kw):
-    qq, kk, vv = (x.detach().requires_grad_() for x in (q, k, v))
-
-    def fwd():
-        with torch.no_grad():
-            jt.attention(q, k, v, **kw)
-
-    def jvp():
-        with torch.no_grad(), fwAD.dual_level():
-            o = jt.attention(fwAD.make_dual(q, tq), fwAD.make_dual(k, tk), fwAD.make_dual(v, tv), **kw)
-            fwAD.unpack_dual(o)
-
-    def bwd():  # the forward and its backward, as bench_lanes' fb
-        torch.autograd.grad(jt.attention(qq, kk, vv, **kw), (qq, kk, vv), do)
-
-    return {"fwd": fwd, "jvp": jvp, "bwd": bwd}
 
 
 def summarize(events, tag):
@@ -119,7 +101,8 @@ def main():
     print("| op | host | first kernel starts | kernels' span | kernels' sum | total |")
     print("|---|---|---|---|---|---|")
     details = []
-    fns = calls_of(q, k, v, do, tq, tk, tv, kw)
+    fwd, bwd, jvp = lib_calls(lambda x, y, z: jt.attention(x, y, z, **kw), q, k, v, do, tq, tk, tv)
+    fns = {"fwd": fwd, "jvp": jvp, "bwd": bwd}  # bwd: the forward and its backward (bench_lanes' fb)
     for op in a.ops.split(","):
         fn = fns[op]
         for _ in range(3):

@@ -309,21 +309,16 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   if (c->det) {
     for (int m = M_3X; m < NMODES; ++m) {
       gbuf_t *outs[3] = {&dq, &dk, &dv};
-      double *keep[3];
       /* shared memory left by another pattern before each run (finite, then raw bits): the first kernel of the call
          that reads shared memory it did not write makes the two runs differ */
       int poisoned = gt_poison_shared_memory(0x5eed2000u + 8u * (unsigned)ci + 2u * (unsigned)m);
       backward_call(m, JFA_FLAG_DETERMINISTIC, &pg, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
       snprintf(nm, sizeof(nm), "case %d %s deterministic", ci, kModeName[m]);
       gt_check_path(g_ctx[m], nm, 1, want_path(m, D, beyond));
-      for (int e = 0; e < 3; ++e) {
-        keep[e] = malloc((outs[e]->n + 1) * sizeof(double));
-        memcpy(keep[e], outs[e]->val, outs[e]->n * sizeof(double));
-      }
+      double *keep = gb_snapshot(outs, 3);
       poisoned &= gt_poison_shared_memory(0x5eed2000u + 8u * (unsigned)ci + 2u * (unsigned)m + 1u);
       backward_call(m, JFA_FLAG_DETERMINISTIC, &pg, &q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv);
-      int same = 1;
-      for (int e = 0; e < 3; ++e) same &= memcmp(keep[e], outs[e]->val, outs[e]->n * sizeof(double)) == 0;
+      const int same = gb_same(outs, 3, keep);
       snprintf(nm, sizeof(nm), "case %d %s deterministic: two runs bitwise equal (shared memory poisoned before each: %d)",
                ci, kModeName[m], poisoned);
       tu_expect(nm, same && poisoned);
@@ -331,7 +326,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
       snprintf(nm, sizeof(nm), "case %d %s deterministic dQ", ci, kModeName[m]), gt_compare(nm, dq.val, rdq, nq, t);
       snprintf(nm, sizeof(nm), "case %d %s deterministic dK", ci, kModeName[m]), gt_compare(nm, dk.val, rdk, nk, t);
       snprintf(nm, sizeof(nm), "case %d %s deterministic dV", ci, kModeName[m]), gt_compare(nm, dv.val, rdv, nk, t);
-      for (int e = 0; e < 3; ++e) free(keep[e]);
+      free(keep);
     }
   }
 

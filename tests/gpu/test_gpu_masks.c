@@ -480,6 +480,18 @@ static jfa_status_t map_run(jfa_context_t *gpu, const jfa_attention_params_t *pg
                                 &outs[5]->t, &outs[6]->t);
 }
 
+/* Expects the 7 outputs of a map_run bitwise those of the run whose gb_snapshot is ref; the check's name (what)
+   says which output differs first and in how many elements. */
+static void map_expect_same(int ci, const char *what, gbuf_t **outs, const double *ref) {
+  static const char *onames[7] = {"o", "lse", "od", "mu", "dq", "dk", "dv"};
+  size_t nd = 0;
+  const int which = gb_first_diff(outs, 7, ref, &nd);
+  char nm[384];
+  snprintf(nm, sizeof nm, "case %d map: %s (%s: %zu of %zu differ)", ci, what, which < 0 ? "none" : onames[which], nd,
+           which < 0 ? (size_t)0 : outs[which]->n);
+  tu_expect(nm, which < 0);
+}
+
 /* A block map built once by the caller (jfa_attention_mask_map_bytes / _build, jfa 0.5) and given to the calls
    (params mask_map): the forward+JVP and the deterministic backward bitwise the calls that build their own (which are
    first run twice: the kernels' own determinism), the map read by a second run unchanged (chunked calls: one run);
@@ -489,7 +501,6 @@ static void map_pass(int ci, jfa_context_t *gpu, const jfa_attention_params_t *p
                      gbuf_t *k, gbuf_t *v, gbuf_t *qd, gbuf_t *kd, gbuf_t *vd, gbuf_t *dout, gbuf_t **outs) {
   char nm[256];
   gt_ok(jfa_context_set_flags(gpu, JFA_FLAG_DETERMINISTIC), "set_flags");
-  static const char *onames[7] = {"o", "lse", "od", "mu", "dq", "dk", "dv"};
   /* each call of each run after shared memory filled with another pattern (gt_poison_shared_memory: finite values and
      raw bits in turn): the first kernel of a call that reads shared memory it did not write differs between runs (the
      sm90 JVP's bias tiles, rows past Nq, before the thirty-fifth session: case 79's od, once in ~40 calls with
@@ -498,18 +509,13 @@ static void map_pass(int ci, jfa_context_t *gpu, const jfa_attention_params_t *p
   g_poisoned = 1;
   gt_ok(map_run(gpu, pg, q, k, v, qd, kd, vd, dout, outs, &seed), "map pass: own map");
   double *ref = gb_snapshot(outs, 7);
-  size_t nd = 0;
-  int which;
   /* more than 65535 batch entries: chunked calls (dispatch.c), 40-80 M elements an output here, whose per-batch masks'
      chunks build their own maps: one run with the caller's map and the refusals (the device suite's time) */
   const int chunked = q->t.shape[0] > 65535;
   if (!chunked) {
     /* the same calls again: deterministic mode's baseline (a difference here is the kernels', not the map's) */
     gt_ok(map_run(gpu, pg, q, k, v, qd, kd, vd, dout, outs, &seed), "map pass: own map again");
-    which = gb_first_diff(outs, 7, ref, &nd);
-    snprintf(nm, sizeof nm, "case %d map: the calls' own map twice, bitwise (%s: %zu of %zu differ)", ci,
-             which < 0 ? "none" : onames[which], nd, which < 0 ? (size_t)0 : outs[which]->n);
-    tu_expect(nm, which < 0);
+    map_expect_same(ci, "the calls' own map twice, bitwise", outs, ref);
   }
   uint64_t n = 0;
   gt_ok(jfa_attention_mask_map_bytes(gpu, mask, &n), "jfa_attention_mask_map_bytes");
@@ -524,11 +530,8 @@ static void map_pass(int ci, jfa_context_t *gpu, const jfa_attention_params_t *p
   pm.mask_map = map, pm.mask_map_bytes = n;
   for (int rep = 0; rep < (chunked ? 1 : 2); ++rep) {
     gt_ok(map_run(gpu, &pm, q, k, v, qd, kd, vd, dout, outs, &seed), "map pass: the caller's map");
-    which = gb_first_diff(outs, 7, ref, &nd);
-    snprintf(nm, sizeof nm,
-             "case %d map: the caller's map (run %d): forward+JVP and backward bitwise the own map's (%s: %zu of %zu "
-             "differ)", ci, rep + 1, which < 0 ? "none" : onames[which], nd, which < 0 ? (size_t)0 : outs[which]->n);
-    tu_expect(nm, which < 0);
+    snprintf(nm, sizeof nm, "the caller's map (run %d): forward+JVP and backward bitwise the own map's", rep + 1);
+    map_expect_same(ci, nm, outs, ref);
   }
   snprintf(nm, sizeof nm, "case %d map: shared memory filled with another pattern before each of those runs", ci);
   tu_expect(nm, g_poisoned);

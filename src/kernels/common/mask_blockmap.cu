@@ -268,12 +268,11 @@ jfa_status_t mask_blockmap_build(cudaStream_t st, const jfa_problem_t *p, void *
   const int64_t nrows = Bm * Hm * d.rows, ntiles = Bm * Hm * d.rtiles * d.kt;
   unsigned grid = 0, tgrid = 0;
   if (!p->dmap) { /* else built before, by jfa_attention_mask_map_build */
-    JFA_CHECK(grid_1d((nrows * 32 + 255) / 256, "the block map's rows", &grid));
+    const int64_t rpw = m->dm_kind == MASK_DENSE_BOOL ? BMAP_RPW : 1; /* rows a warp */
+    JFA_CHECK(grid_1d(((nrows + rpw - 1) / rpw * 32 + 255) / 256, "the block map's rows", &grid));
     JFA_CHECK(grid_1d((ntiles + 255) / 256, "the block map's tiles", &tgrid));
     if (m->dm_kind == MASK_DENSE_BOOL) {
-      unsigned bgrid = 0; /* BMAP_RPW rows a warp */
-      JFA_CHECK(grid_1d(((nrows + BMAP_RPW - 1) / BMAP_RPW * 32 + 255) / 256, "the block map's rows", &bgrid));
-      bmap_rows_bool_kernel<<<bgrid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
+      bmap_rows_bool_kernel<<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, bits, rflags);
     } else if (m->bias_vec) { /* unit key stride, 16-byte aligned rows (mask.cu) */
       if (m->dm_kind == MASK_DENSE_F32) bmap_rows_bias_kernel<4><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
       else bmap_rows_bias_kernel<2><<<grid, 256, 0, st>>>(*m, Hm, d.rows, nrows, rflags);
