@@ -25,7 +25,8 @@ drops jfa's cached rings and communicators (before destroy_process_group, or aft
 communicator failed).
 
 `set_mask_map_cache(True)` keeps a CUDA attn_mask's block map on the mask tensor across
-calls (off by default: every call builds its own).
+calls (off by default: a differentiated call's forward builds one that its backward reads,
+other calls build their own).
 """
 from ._api import JVPAttn, attention, fwd_dual, varlen_attention  # noqa: F401
 from ._ring import gather, ring_attention, shard, unshard  # noqa: F401

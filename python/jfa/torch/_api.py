@@ -90,8 +90,8 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     the float32 rounding of its lse (up to 5e-4 relative at -1e4, all of it at -1e9; include/jfa.h):
     harmless where the row's output gradient is zero (padding a loss ignores), else use -inf, a boolean
     mask, or subtract each row's largest bias. On the CPU such rows are right with any output gradient.
-    A CUDA attn_mask's block map (which tiles are empty, full or partial) is built by each call;
-    set_mask_map_cache(True) keeps it on the mask tensor for the backward and later calls.
+    A CUDA attn_mask's block map (which tiles are empty, full or partial) is built once for a call
+    and its backward; set_mask_map_cache(True) keeps it on the mask tensor for later calls too.
 
     Differentiable in reverse mode, in forward mode (dual tensors, torch.func.jvp) and
     both at once; the primal and the tangent come from one fused kernel call; second order
