@@ -178,6 +178,25 @@ def test_mask_map_default_and_inference():
         jt.set_mask_map_cache(prev)
 
 
+def test_mask_map_cache_environment():
+    """JFA_MASK_MAP_CACHE=1 at import turns the block map cache on (set_mask_map_cache's default otherwise off):
+    set_mask_map_cache returns the setting it replaces, in a fresh interpreter for each value."""
+    import os
+    import subprocess
+    import sys
+    code = "import jfa.torch as jt; print(jt.set_mask_map_cache(False))"
+    for value, want in (("1", "True"), ("0", "False"), (None, "False")):
+        env = dict(os.environ)
+        env.pop("JFA_MASK_MAP_CACHE", None)
+        pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(jt.__file__))))  # the jfa package's parent
+        env["PYTHONPATH"] = os.pathsep.join(x for x in (pkg, env.get("PYTHONPATH")) if x)
+        if value is not None:
+            env["JFA_MASK_MAP_CACHE"] = value
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == want, (value, out.stdout)
+
+
 def test_mask_map_per_forward_marking():
     """Which calls the binding marks for a per-forward block map (Config.map_fwd, read by _core.mask_map; on the CPU
     no map is built, so the marking itself is checked): a call autograd differentiates (reverse mode, and the fused
