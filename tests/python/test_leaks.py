@@ -72,7 +72,7 @@ def test_no_growth_over_calls():
     for _ in range(300):
         step()
     assert _objects() - before < 100  # a leak of one object a call would be 300 or more
-    assert len(_api._configs) <= 256 and len(_core._params_cache) <= 64
+    assert len(_api._configs) <= 256 and len(_core._params_cache) <= 64 and len(_api._varlen_configs) <= 256
 
 
 def test_varlen_params_leave_no_cycles():

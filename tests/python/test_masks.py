@@ -122,6 +122,40 @@ def test_varlen_bad_offsets():
         jt.attention(q.unsqueeze(0), q.unsqueeze(0), q.unsqueeze(0), window=(-3, 0))
 
 
+def test_varlen_config_cache():
+    """varlen_attention keeps one Config (and params struct) per distinct host offsets and options: calls that
+    alternate offsets, key offsets, causal modes and windows each get their own (checked against the float64
+    reference, so a key that left one of them out fails), a repeated call reuses its Config, offsets of more than
+    _VARLEN_CACHED_SEQS sequences are not kept, and the cache stays bounded."""
+    from jfa.torch import _api
+    torch.manual_seed(1)
+    print("seed 1")
+    q, k, v = (torch.randn(12, 2, 8, dtype=torch.float64) for _ in range(3))
+    a, b = [0, 5, 12], [0, 7, 12]
+    calls = [(a, None, {}), (b, None, {}), (a, b, {}), (a, None, dict(is_causal=True)),
+             (a, None, dict(window=(2, 0))), (b, a, dict(is_causal=True, causal_alignment="bottom_right"))]
+    for _ in range(2):
+        for cq, ck, kw in calls:
+            o = jt.varlen_attention(q, k, v, torch.tensor(cq), ck, **kw)
+            rkw = dict(is_causal=kw.get("is_causal", False), alignment=kw.get("causal_alignment", "top_left"),
+                       window=kw.get("window"))
+            r = _varlen_ref(q, k, v, cq, cq if ck is None else ck, **rkw)
+            assert relerr(o, r) < 1e-12, (cq, ck, kw, relerr(o, r))
+    mode = _api._lib.MASK_NONE
+    c1 = _api._varlen_config(None, mode, None, tuple(a), tuple(a))
+    assert _api._varlen_config(None, mode, None, tuple(a), tuple(a)) is c1
+    assert _api._varlen_config(None, mode, None, tuple(a), tuple(b)) is not c1
+    n = _api._VARLEN_CACHED_SEQS + 1
+    many = tuple(range(n + 1))
+    before = len(_api._varlen_configs)
+    assert _api._varlen_config(None, mode, None, many, many) is not _api._varlen_config(None, mode, None, many, many)
+    assert len(_api._varlen_configs) == before
+    x = torch.randn(400, 1, 4, dtype=torch.float64)
+    for i in range(300):
+        jt.varlen_attention(x, x, x, [0, i + 1, 400])
+    assert len(_api._varlen_configs) <= 256
+
+
 def _bf16_step(q, k, v, do, mask, ref_mask=None, causal=False, what=""):
     """One bf16 forward + backward of jfa.torch.attention with attn_mask=mask against float64 (ref_mask: the
     reference's mask, default mask): o within 1e-2, the gradients within 2e-2. Returns o."""
