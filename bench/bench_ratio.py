@@ -127,7 +127,12 @@ def main():
     ap.add_argument("--batch", type=int, default=1, help="calls back to back a timing (1: each call alone)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--varlen-cache", type=int, default=1,
+                    help="0: varlen_attention's Config cache off (_api._VARLEN_CACHED_SEQS = -1), for an A / B of it")
     a = ap.parse_args()
+    if not a.varlen_cache:
+        from jfa.torch import _api
+        _api._VARLEN_CACHED_SEQS = -1
     dev = torch.device(a.device)
     cuda = dev.type == "cuda"
     pairs = []
@@ -137,7 +142,8 @@ def main():
         pairs.append((x, y, float(target) if target else None))
     name = torch.cuda.get_device_name(dev) if cuda else "cpu"
     print("# bench_ratio: torch %s, %s, tokens %d, width %d, %d rounds of %d timings (+%d warm-up) of %d call(s), "
-          "seed %d" % (torch.__version__, name, a.tokens, a.width, a.rounds, a.iters, a.warmup, a.batch, a.seed))
+          "seed %d, varlen cache %d" % (torch.__version__, name, a.tokens, a.width, a.rounds, a.iters, a.warmup,
+                                        a.batch, a.seed, a.varlen_cache))
     cases = {}
     for x, y, _ in pairs:
         for s in (x, y):
