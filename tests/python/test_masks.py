@@ -142,13 +142,14 @@ def test_varlen_config_cache():
             r = _varlen_ref(q, k, v, cq, cq if ck is None else ck, **rkw)
             assert relerr(o, r) < 1e-12, (cq, ck, kw, relerr(o, r))
     mode = _api._lib.MASK_NONE
-    c1 = _api._varlen_config(None, mode, None, tuple(a), tuple(a))
-    assert _api._varlen_config(None, mode, None, tuple(a), tuple(a)) is c1
-    assert _api._varlen_config(None, mode, None, tuple(a), tuple(b)) is not c1
+    c1 = _api._varlen_config(None, mode, (-1, -1), tuple(a), tuple(a))
+    assert _api._varlen_config(None, mode, (-1, -1), tuple(a), tuple(a)) is c1
+    assert _api._varlen_config(None, mode, (-1, -1), tuple(a), tuple(b)) is not c1
     n = _api._VARLEN_CACHED_SEQS + 1
     many = tuple(range(n + 1))
     before = len(_api._varlen_configs)
-    assert _api._varlen_config(None, mode, None, many, many) is not _api._varlen_config(None, mode, None, many, many)
+    w = (-1, -1)
+    assert _api._varlen_config(None, mode, w, many, many) is not _api._varlen_config(None, mode, w, many, many)
     assert len(_api._varlen_configs) == before
     x = torch.randn(400, 1, 4, dtype=torch.float64)
     for i in range(300):

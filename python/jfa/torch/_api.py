@@ -293,22 +293,22 @@ _varlen_configs = {}
 _VARLEN_CACHED_SEQS = 256  # offsets of more sequences are not cached: a long key hashed each call, a large params struct
 
 
-def _varlen_config(scale, mode, window, cq, ck):
-    """The Config of a varlen call, cached for host offsets (checked tuples) of at most _VARLEN_CACHED_SEQS sequences, as
-    _config's: the params struct with the offsets' arrays is then built once per distinct call instead of each call
-    (the packed lane's host work before its launch; a training loop repeats its packings). Device offsets (a CUDA graph
-    capture) and other scales (a tensor) make a Config each call."""
+def _varlen_config(scale, mode, win, cq, ck):
+    """The Config of a varlen call (win: _window's (left, right)), cached for host offsets (checked tuples) of at most
+    _VARLEN_CACHED_SEQS sequences, as _config's: the params struct with the offsets' arrays is then built once per
+    distinct call instead of each call (the packed lane's host work before its launch; a training loop repeats its
+    packings). The eager call and the custom operator (_ops._config) share it. Device offsets (a CUDA graph capture)
+    and other scales (a tensor) make a Config each call."""
     if (isinstance(cq, tuple) and isinstance(ck, tuple) and len(cq) <= _VARLEN_CACHED_SEQS + 1 and
-            len(ck) <= _VARLEN_CACHED_SEQS + 1 and (scale is None or type(scale) is float or type(scale) is int) and
-            (window is None or type(window) is tuple)):
-        key = (scale, mode, window, cq, ck)
+            len(ck) <= _VARLEN_CACHED_SEQS + 1 and (scale is None or type(scale) is float or type(scale) is int)):
+        key = (scale, mode, win, cq, ck)
         cfg = _varlen_configs.get(key)
         if cfg is None:
-            cfg = _core.Config(scale, mode, None, _window(window), (cq, ck))
+            cfg = _core.Config(scale, mode, None, win, (cq, ck))
             if len(_varlen_configs) < 256:
                 _varlen_configs[key] = cfg
         return cfg
-    return _core.Config(scale, mode, None, _window(window), (cq, ck))
+    return _core.Config(scale, mode, None, win, (cq, ck))
 
 
 def _offsets(cu, total, name):
@@ -374,7 +374,7 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, is_causal=Fals
                         _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, _window(window), enable_gqa)
         return o.transpose(1, 2).squeeze(0)
     cq, ck = _seqlens(cu_seqlens_q, cu_seqlens_k, q, q.shape[0], k.shape[0])
-    cfg = _varlen_config(scale, _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, window, cq, ck)
+    cfg = _varlen_config(scale, _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, _window(window), cq, ck)
     o = _attend(view(q), view(k), view(v), cfg, enable_gqa)
     return o.transpose(1, 2).squeeze(0)
 

@@ -92,8 +92,10 @@ def _config(q, k, attn_mask, cu_q, cu_k, scale, mask, wl, wr):
         return cfg
     cu = None
     if cu_q is not None:
-        from ._api import _seqlens
+        from ._api import _seqlens, _varlen_config
         cu = _seqlens(cu_q, cu_k, q, q.shape[2], k.shape[2])  # host ints; device tensors in a CUDA graph capture
+        if attn_mask is None:
+            return _varlen_config(scale, mask, (wl, wr), *cu)  # cached for host offsets, as the eager call's
     return _core.Config(scale, mask, attn_mask, (wl, wr), cu)
 
 
