@@ -18,7 +18,9 @@ keys). A pair is CASE/CASE[@TARGET]; the default pairs are issue 18's. B * N = -
 
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_ratio.py [--rounds 7] [--iters 5] \
         [--batch 1] [--pairs 'jfa:bfloat16:128:16384:window2048/jfa:bfloat16:128:16384:causal@0.85,...']
-    # on this CPU machine, the script's own check (tiny shapes, CPU clocks): --device cpu --tokens 64 --width 16
+    # on the CPU machine, the script's own check (tiny shapes, CPU clocks; torch 1.13 has no SDPA):
+    #   --device cpu --tokens 128 --width 32 --rounds 3 --iters 2 \
+    #   --pairs jfa:float32:16:128:window16/jfa:float32:16:128:causal,jfa:float32:16:128:packed32/jfa:float32:16:128:causal
 """
 import argparse
 import os
@@ -70,8 +72,9 @@ class Case:
         B, H = max(1, a.tokens // N), max(1, a.width // D)
         if mask.startswith("packed"):
             L = int(mask[6:])
-            if N % L:
-                raise ValueError("%s: N must be a multiple of the packed length" % spec)
+            if N % L or a.tokens != N:
+                raise ValueError("%s: N must be a multiple of the packed length and equal --tokens (one row of "
+                                 "sequences: the same tokens a call as the other cases)" % spec)
             B = 1
         shape = (B, H, N, D)
         q, k, v, do, tq, tk, tv = (torch.randn(*shape, device=dev, dtype=dt, generator=g) for _ in range(7))
@@ -158,7 +161,7 @@ def main():
             for i, mult in enumerate(MULT):
                 rt = {}
                 for s in sides:
-                    if ms[s][i]:
+                    if ms[s][i] is not None and ms[s][i] > 0:  # a backward of fb - f <= 0 (noise): no rate
                         rt[s] = cases[s].flop * mult / (ms[s][i] * 1e-3) / 1e12
                         rates[s][i].append(rt[s])
                 if p[0] in rt and p[1] in rt:

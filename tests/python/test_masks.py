@@ -122,23 +122,25 @@ def test_varlen_bad_offsets():
         jt.attention(q.unsqueeze(0), q.unsqueeze(0), q.unsqueeze(0), window=(-3, 0))
 
 
-def test_varlen_config_cache():
+def test_varlen_config_cache(monkeypatch):
     """varlen_attention keeps one Config (and params struct) per distinct host offsets and options: calls that
     alternate offsets, key offsets, causal modes and windows each get their own (checked against the float64
     reference, so a key that left one of them out fails), a repeated call reuses its Config, offsets of more than
-    _VARLEN_CACHED_SEQS sequences are not kept, and the cache stays bounded."""
+    _VARLEN_CACHED_SEQS sequences are not kept, and the cache stays bounded, keeping recent packings once full."""
     from jfa.torch import _api
+    monkeypatch.setattr(_api, "_varlen_configs", {})  # a full cache would store nothing and hide a wrong key
     torch.manual_seed(1)
     print("seed 1")
     q, k, v = (torch.randn(12, 2, 8, dtype=torch.float64) for _ in range(3))
     a, b = [0, 5, 12], [0, 7, 12]
     calls = [(a, None, {}), (b, None, {}), (a, b, {}), (a, None, dict(is_causal=True)),
-             (a, None, dict(window=(2, 0))), (b, a, dict(is_causal=True, causal_alignment="bottom_right"))]
+             (a, None, dict(window=(2, 0))), (b, a, dict(is_causal=True, causal_alignment="bottom_right")),
+             (a, None, dict(scale=0.5)), (a, None, dict(scale=2))]
     for _ in range(2):
         for cq, ck, kw in calls:
             o = jt.varlen_attention(q, k, v, torch.tensor(cq), ck, **kw)
             rkw = dict(is_causal=kw.get("is_causal", False), alignment=kw.get("causal_alignment", "top_left"),
-                       window=kw.get("window"))
+                       window=kw.get("window"), scale=kw.get("scale"))
             r = _varlen_ref(q, k, v, cq, cq if ck is None else ck, **rkw)
             assert relerr(o, r) < 1e-12, (cq, ck, kw, relerr(o, r))
     mode = _api._lib.MASK_NONE
@@ -155,6 +157,8 @@ def test_varlen_config_cache():
     for i in range(300):
         jt.varlen_attention(x, x, x, [0, i + 1, 400])
     assert len(_api._varlen_configs) <= 256
+    last = (0, 300, 400)  # the loop's last packing: kept after the cache filled (cleared, not frozen at its first 256)
+    assert (None, mode, _api._UNBOUNDED, last, last) in _api._varlen_configs
 
 
 def _bf16_step(q, k, v, do, mask, ref_mask=None, causal=False, what=""):

@@ -58,10 +58,11 @@ def _config(scale, mode, window):
     if not (scale is None or type(scale) is float or type(scale) is int) or not (window is None
                                                                                  or type(window) is tuple):
         return _core.Config(scale, mode, None, _window(window))  # e.g. a tensor scale: not cached
-    key = (scale, mode, window)
+    win = _window(window)  # the key holds ints: a window of 0-d tensors written in place is read again
+    key = (scale, mode, win)
     cfg = _configs.get(key)
     if cfg is None:
-        cfg = _core.Config(scale, mode, None, _window(window))
+        cfg = _core.Config(scale, mode, None, win)
         if len(_configs) < 256:
             _configs[key] = cfg
     return cfg
@@ -305,8 +306,9 @@ def _varlen_config(scale, mode, win, cq, ck):
         cfg = _varlen_configs.get(key)
         if cfg is None:
             cfg = _core.Config(scale, mode, None, win, (cq, ck))
-            if len(_varlen_configs) < 256:
-                _varlen_configs[key] = cfg
+            if len(_varlen_configs) >= 256:  # packings that change every batch: the recent ones kept, not the first
+                _varlen_configs.clear()
+            _varlen_configs[key] = cfg
         return cfg
     return _core.Config(scale, mode, None, win, (cq, ck))
 
