@@ -48,6 +48,9 @@ def visible(N, mask, m):
     if mask.startswith("window"):
         W = int(mask[6:])
         return sum(min(i, W) + 1 for i in range(N))
+    if mask.startswith("packed"):  # bench_ratio.py's N / L causal sequences of L tokens in one row
+        L = int(mask[6:])
+        return (N // L) * L * (L + 1) // 2
     return float(m.sum().item()) / (m.shape[0] * m.shape[1])
 
 
@@ -125,23 +128,31 @@ def profile_calls(calls, label, reps=3, top=6):
             print("#   %8.3f ms %3d x %s" % (getattr(e, key) / reps / 1e3, e.count // reps, e.key[:100]), file=sys.stderr)
 
 
-def run_lane(a, dtype, D, N, mask, triton):
-    B, H = max(1, a.tokens // N), max(1, a.width // D)
+def lane_inputs(dtype, D, N, mask, tokens, width, seed, layout="bhsd", device="cuda"):
+    """A lane's seeded inputs (B * N = tokens, H * D = width): (B, H, (q, k, v, do, tq, tk, tv), the dense or bias
+    mask or None, causal, window or None); bench_ratio.py's cases too."""
+    B, H = max(1, tokens // N), max(1, width // D)
     dt = DTYPES[dtype]
-    g = torch.Generator(device="cuda").manual_seed(a.seed)
-    if a.layout == "bshd":  # (B, H, N, D) views of (B, N, H, D) storage, as jfa_bench's tensors
-        q, k, v, do, tq, tk, tv = (torch.randn(B, N, H, D, device="cuda", dtype=dt, generator=g).transpose(1, 2)
-                                   for _ in range(7))
+    g = torch.Generator(device=device).manual_seed(seed)
+    if layout == "bshd":  # (B, H, N, D) views of (B, N, H, D) storage, as jfa_bench's tensors
+        ts = tuple(torch.randn(B, N, H, D, device=device, dtype=dt, generator=g).transpose(1, 2) for _ in range(7))
     else:
-        q, k, v, do, tq, tk, tv = (torch.randn(B, H, N, D, device="cuda", dtype=dt, generator=g) for _ in range(7))
+        ts = tuple(torch.randn(B, H, N, D, device=device, dtype=dt, generator=g) for _ in range(7))
     m, causal, window = None, mask == "causal", None
     if mask == "dense":
-        m = torch.rand(B, H, N, N, device="cuda", generator=g) < 0.5
+        m = torch.rand(B, H, N, N, device=device, generator=g) < 0.5
     elif mask == "bias":
-        m = torch.randn(B, H, N, N, device="cuda", dtype=dt, generator=g)
-        m.masked_fill_(torch.rand(B, H, N, N, device="cuda", generator=g) < 0.5, -100.0)
+        m = torch.randn(B, H, N, N, device=device, dtype=dt, generator=g)
+        m.masked_fill_(torch.rand(B, H, N, N, device=device, generator=g) < 0.5, -100.0)
     elif mask.startswith("window"):
         causal, window = True, (int(mask[6:]), 0)
+    return B, H, ts, m, causal, window
+
+
+def run_lane(a, dtype, D, N, mask, triton):
+    B, H, (q, k, v, do, tq, tk, tv), m, causal, window = lane_inputs(dtype, D, N, mask, a.tokens, a.width, a.seed,
+                                                                     a.layout)
+    dt = DTYPES[dtype]
     vis = visible(N, mask, m)
     flop = 4.0 * B * H * vis * D
     rows = []

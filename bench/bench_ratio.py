@@ -32,10 +32,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import jfa.torch as jt  # noqa: E402
-from bench_lanes import lib_calls, visible  # noqa: E402
+from bench_lanes import lane_inputs, lib_calls, visible  # noqa: E402
 from timing import median_ms  # noqa: E402
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 OPS = ("fwd", "JVP", "bwd")
 MULT = (1.0, 3.0, 2.5)
 
@@ -67,24 +66,15 @@ class Case:
         lib, dtype, D, N, mask = spec.split(":")
         D, N = int(D), int(N)
         self.spec, self.lib = spec, lib
-        dt = DTYPES[dtype]
-        g = torch.Generator(device=dev).manual_seed(a.seed)
-        B, H = max(1, a.tokens // N), max(1, a.width // D)
-        if mask.startswith("packed"):
+        packed = mask.startswith("packed")
+        if packed:
             L = int(mask[6:])
             if N % L or a.tokens != N:
                 raise ValueError("%s: N must be a multiple of the packed length and equal --tokens (one row of "
                                  "sequences: the same tokens a call as the other cases)" % spec)
-            B = 1
-        shape = (B, H, N, D)
-        q, k, v, do, tq, tk, tv = (torch.randn(*shape, device=dev, dtype=dt, generator=g) for _ in range(7))
-        m, causal, window = None, mask == "causal", None
-        if mask == "dense":
-            m = torch.rand(B, H, N, N, device=dev, generator=g) < 0.5
-        elif mask.startswith("window"):
-            causal, window = True, (int(mask[6:]), 0)
-        if mask.startswith("packed"):
-            vis = (N // L) * L * (L + 1) // 2
+        B, H, (q, k, v, do, tq, tk, tv), m, causal, window = lane_inputs(
+            dtype, D, N, "none" if packed else mask, a.tokens, a.width, a.seed, device=dev)
+        if packed:
             cu = torch.arange(0, N + 1, L, dtype=torch.int32)  # host offsets: the host stays ahead
             if lib != "jfa":
                 raise ValueError("%s: packed sequences are jfa's lane only" % spec)
@@ -103,9 +93,7 @@ class Case:
                 return F.scaled_dot_product_attention(x, y, z, attn_mask=m, is_causal=causal)
         else:
             raise ValueError("%s: LIB is jfa or sdpa" % spec)
-        if not mask.startswith("packed"):
-            vis = visible(N, mask, m)
-        self.flop = 4.0 * B * H * vis * D
+        self.flop = 4.0 * B * H * visible(N, mask, m) * D
         f, fb, j = lib_calls(attend, q, k, v, do, tq, tk, tv)
         self.calls = (f, j if lib == "jfa" else None, fb)
         self.keep = (q, k, v, do, tq, tk, tv, m)

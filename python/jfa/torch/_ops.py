@@ -38,7 +38,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from . import _core
+from . import _api, _core  # _api imports this module first; its names are read at call time
 
 _library = getattr(torch, "library", None)
 _compiler = getattr(torch, "compiler", None)
@@ -75,27 +75,18 @@ def _fmt(layout):
     return _core.BSHD if layout == 1 else _CONTIG
 
 
-_cfg_cache = {}
-
-
 def _config(q, k, attn_mask, cu_q, cu_k, scale, mask, wl, wr):
-    """The _core.Config of an operator call (validated; cached when it has no tensors)."""
+    """The _core.Config of an operator call (validated; without a dense mask from the eager calls' caches:
+    _api._config, _api._varlen_config)."""
     if cu_q is None and cu_k is not None:  # (was ignored: attention over the unpacked sequence)
         raise ValueError("jfa: cu_seqlens_k without cu_seqlens_q (packed sequences need the query offsets)")
     if attn_mask is None and cu_q is None:
-        key = (scale, mask, wl, wr)
-        cfg = _cfg_cache.get(key)
-        if cfg is None:
-            cfg = _core.Config(scale, mask, None, (wl, wr))
-            if len(_cfg_cache) < 256:
-                _cfg_cache[key] = cfg
-        return cfg
+        return _api._config(scale, mask, (wl, wr))
     cu = None
     if cu_q is not None:
-        from ._api import _seqlens, _varlen_config
-        cu = _seqlens(cu_q, cu_k, q, q.shape[2], k.shape[2])  # host ints; device tensors in a CUDA graph capture
+        cu = _api._seqlens(cu_q, cu_k, q, q.shape[2], k.shape[2])  # host ints; device tensors in a CUDA graph capture
         if attn_mask is None:
-            return _varlen_config(scale, mask, (wl, wr), *cu)  # cached for host offsets, as the eager call's
+            return _api._varlen_config(scale, mask, (wl, wr), *cu)  # cached for host offsets, as the eager call's
     return _core.Config(scale, mask, attn_mask, (wl, wr), cu)
 
 
