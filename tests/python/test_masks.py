@@ -70,6 +70,21 @@ def test_window(gen, device, dtype, tol, window, causal):
     _check(fn, ref, (q, k, v), gen, tol, dtype, device)
 
 
+def test_window_tensor_sides_read_each_call():
+    """A window given as a tuple of 0-d tensors, written in place between calls, is read again at each call: attention's
+    Config cache keys the normalised (int) window, not the tuple's objects (which kept the first call's window)."""
+    torch.manual_seed(2)
+    print("seed 2")
+    q, k, v = (torch.randn(1, 2, 20, 8, dtype=torch.float64) for _ in range(3))
+    w = torch.tensor(2)
+    win = (w, 0)
+    for left in (2, 5, 0):
+        w.fill_(left)
+        o = jt.attention(q, k, v, is_causal=True, window=win)
+        r = reference(q, k, v, is_causal=True, window=(left, 0))
+        assert relerr(o, r) < 1e-12, (left, relerr(o, r))
+
+
 def _varlen_ref(q, k, v, cq, ck, **kw):
     outs = []
     for s in range(len(cq) - 1):
