@@ -88,8 +88,8 @@ typedef enum {
  * so BHSD, BSHD and views of larger buffers all work without copies.
  * Statistics (lse, mu, delta) are tensors of shape (B, H, N, 1).
  * Every call refuses (JFA_ERROR_INVALID_ARGUMENT) a view with an extent below 1 (no
- * empty tensors), a negative stride, an extent or stride above 2^40, or more than
- * 2^52 elements.
+ * empty tensors), a negative stride, an extent or stride above 2^40, more than
+ * 2^52 elements, or a data pointer not aligned to the element size.
  */
 typedef struct {
   void *data;
@@ -318,7 +318,7 @@ JFA_API int64_t jfa_tensor_numel(const jfa_tensor_t *t);
  * stays NaN). For preparing GPU inputs from host data and reading results back.
  * src and dst must not overlap (in place only when src == dst and the dtypes are
  * equal). Returns JFA_ERROR_INVALID_ARGUMENT for NULL pointers (n > 0), an
- * unknown dtype or overlapping buffers, and writes nothing then.
+ * unknown dtype, overlapping buffers or n above SIZE_MAX / 8, and writes nothing then.
  */
 JFA_API jfa_status_t jfa_convert_host(const void *src, jfa_dtype_t src_dtype, void *dst,
                                       jfa_dtype_t dst_dtype, size_t n);
@@ -363,9 +363,14 @@ JFA_API jfa_status_t jfa_context_set_flags(jfa_context_t *ctx, unsigned flags);
 /** Returns the context's device. */
 JFA_API jfa_status_t jfa_context_get_device(const jfa_context_t *ctx, jfa_device_t *device, int *device_index);
 
+/** The most CPU threads jfa_context_set_num_threads takes (beyond machines' hardware threads; OpenMP's runtime
+ *  fails on counts far above it). */
+#define JFA_MAX_THREADS 4096
+
 /**
- * Sets how many CPU threads the CPU backend uses (0: the OpenMP default).
- * Ignored by CUDA contexts.
+ * Sets how many CPU threads the CPU backend uses (0: the OpenMP default; at most JFA_MAX_THREADS, else
+ * JFA_ERROR_INVALID_ARGUMENT). Ignored by CUDA contexts. Where the system cannot create the threads, the OpenMP
+ * runtime (not jfa) reports it, and GNU libgomp then ends the process: set counts the machine can run.
  */
 JFA_API jfa_status_t jfa_context_set_num_threads(jfa_context_t *ctx, int num_threads);
 
@@ -422,7 +427,8 @@ JFA_API jfa_status_t jfa_attention_params_init_versioned(jfa_attention_params_t 
  * per chunk of the batch), after checking the given one as any call does.
  */
 /** Bytes of the block map of attn_mask (4-d, (B or 1, H or 1, Nq, Nk), bool, float32, float16 or
- *  bfloat16 on CUDA, on the context's device) into *bytes; 0 on a CPU context. */
+ *  bfloat16 on CUDA, on the context's device) into *bytes; 0 on a CPU context, whose masks are bool,
+ *  float32 or float64 (float16 / bfloat16 masks: JFA_ERROR_UNSUPPORTED, as its attention calls). */
 JFA_API jfa_status_t jfa_attention_mask_map_bytes(jfa_context_t *ctx, const jfa_tensor_t *attn_mask, uint64_t *bytes);
 
 /** Builds attn_mask's block map into map (bytes: jfa_attention_mask_map_bytes), in the context's

@@ -99,6 +99,12 @@ void jfa_comm_wait_begin(jfa_comm_wait_t *w, double timeout);
 /** Returns 0 once the timeout has passed, else 1 after a pause (none for 1 ms, then 20-200 us). */
 int jfa_comm_wait_poll(jfa_comm_wait_t *w);
 
+#ifdef JFA_HAVE_MPI
+/** Whether MPI may be called now (MPI_Init called, MPI_Finalize not yet): JFA_ERROR_INVALID_ARGUMENT naming `what`
+ *  otherwise (an MPI call then would abort the process). comm_mpi.c; the NCCL-over-MPI constructor checks it too. */
+jfa_status_t jfa_comm_mpi_usable(const char *what);
+#endif
+
 /** Largest number of int64 values allreduce_minmax accepts. */
 #define JFA_COMM_MAX_REDUCE 64
 

@@ -177,9 +177,21 @@ static jfa_status_t complete_exchange(jfa_comm_t *comm, const char *what) {
   return JFA_SUCCESS;
 }
 
+/* MPI_Init called and MPI_Finalize not yet: no MPI call is allowed otherwise (Open MPI aborts the process), so
+   every operation of the communicator checks first (what: the operation, for the message). */
+jfa_status_t jfa_comm_mpi_usable(const char *what) {
+  int inited = 0, finalized = 0;
+  JFA_MPI_CHECK(MPI_Initialized(&inited));
+  if (!inited) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: MPI is not initialised (call MPI_Init first)", what);
+  JFA_MPI_CHECK(MPI_Finalized(&finalized));
+  if (finalized) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: MPI is finalised (MPI_Finalize was called)", what);
+  return JFA_SUCCESS;
+}
+
 static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
                                        const jfa_comm_buf_t *bufs, int nbufs) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  JFA_CHECK(jfa_comm_mpi_usable("MPI comm: ring exchange"));
   if (nbufs > JFA_COMM_MAX_BUFS) JFA_FAIL(JFA_ERROR_INTERNAL, "MPI comm: too many buffers (%d)", nbufs);
   if (m->nreq > 0) { /* an error on this rank left one in flight: its data is dropped */
     JFA_CHECK(complete_exchange(comm, "the ring exchange left in flight by an earlier failed call"));
@@ -228,6 +240,7 @@ static jfa_status_t mpi_exchange_start(jfa_comm_t *comm, jfa_context_t *ctx,
 static jfa_status_t mpi_exchange_wait(jfa_comm_t *comm, jfa_context_t *ctx) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
   (void)m; /* used only with CUDA */
+  JFA_CHECK(jfa_comm_mpi_usable("MPI comm: ring exchange wait"));
   JFA_CHECK(complete_exchange(comm, "ring exchange"));
 #ifdef JFA_HAVE_CUDA
   if (m->staged) {
@@ -266,6 +279,7 @@ static jfa_status_t wait_collective(jfa_comm_t *comm, MPI_Request *reqs, int nre
 static jfa_status_t mpi_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, int64_t *min_out,
                                          int64_t *max_out, int n) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  JFA_CHECK(jfa_comm_mpi_usable("MPI comm: allreduce"));
   if (n > JFA_COMM_MAX_REDUCE) JFA_FAIL(JFA_ERROR_INTERNAL, "MPI comm: allreduce of %d values", n);
   /* the comm's own buffers: a collective that times out may still write them later */
   int64_t *in_min = m->red, *in_max = m->red + JFA_COMM_MAX_REDUCE;
@@ -287,6 +301,7 @@ static jfa_status_t mpi_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, in
 
 static jfa_status_t mpi_barrier(jfa_comm_t *comm) {
   mpi_impl_t *m = (mpi_impl_t *)comm->impl;
+  JFA_CHECK(jfa_comm_mpi_usable("MPI comm: barrier"));
   MPI_Request req = MPI_REQUEST_NULL;
   JFA_MPI_CHECK(MPI_Ibarrier(m->comm, &req));
   JFA_CHECK(wait_collective(comm, &req, 1, "barrier"));
@@ -342,9 +357,7 @@ jfa_status_t jfa_comm_create_mpi(jfa_comm_t **comm, const void *mpi_comm) {
   if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
   *comm = NULL;
   if (!mpi_comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mpi_comm is NULL (pass a pointer to an MPI_Comm)");
-  int inited = 0;
-  JFA_MPI_CHECK(MPI_Initialized(&inited));
-  if (!inited) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mpi_comm: MPI is not initialised (call MPI_Init first)");
+  JFA_CHECK(jfa_comm_mpi_usable("mpi_comm"));
   MPI_Comm user = *(const MPI_Comm *)mpi_comm;
   if (user == MPI_COMM_NULL) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mpi_comm is MPI_COMM_NULL");
   jfa_comm_t *c = (jfa_comm_t *)calloc(1, sizeof(*c));

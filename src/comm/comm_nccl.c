@@ -427,6 +427,7 @@ jfa_status_t jfa_comm_create_nccl_from_mpi(jfa_comm_t **comm, const void *mpi_co
   if (!comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm is NULL");
   *comm = NULL;
   if (!mpi_comm) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mpi_comm is NULL (pass a pointer to an MPI_Comm)");
+  JFA_CHECK(jfa_comm_mpi_usable("mpi_comm"));
   MPI_Comm mc = *(const MPI_Comm *)mpi_comm;
   int rank, size, local_rank;
   MPI_Comm local;

@@ -81,6 +81,9 @@ static jfa_status_t mask_map_problem(const jfa_context_t *ctx, const jfa_tensor_
   if (!ok)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "attn_mask: dtype %s is not a mask's (bool, float32, float16, bfloat16%s)",
              jfa_dtype_name(m->dtype), ctx->device == JFA_DEVICE_CPU ? ", float64" : "");
+  if (ctx->device == JFA_DEVICE_CPU && (m->dtype == JFA_DTYPE_FLOAT16 || m->dtype == JFA_DTYPE_BFLOAT16))
+    JFA_FAIL(JFA_ERROR_UNSUPPORTED, "attn_mask: %s on a CPU context (the CPU backend's masks are bool, float32 or "
+             "float64, as its attention calls take)", jfa_dtype_name(m->dtype));
   memset(p, 0, sizeof *p);
   p->B = m->shape[0], p->Hq = m->shape[1], p->Hkv = 1, p->Nq = m->shape[2], p->Nk = m->shape[3], p->D = 1;
   p->dmask = m;

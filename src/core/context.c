@@ -77,6 +77,9 @@ jfa_status_t jfa_context_get_device(const jfa_context_t *ctx, jfa_device_t *devi
 jfa_status_t jfa_context_set_num_threads(jfa_context_t *ctx, int num_threads) {
   if (!ctx) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ctx is NULL");
   if (num_threads < 0) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "num_threads: %d is negative", num_threads);
+  if (num_threads > JFA_MAX_THREADS)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "num_threads: %d is above jfa's limit %d (OpenMP's runtime fails on "
+             "counts far beyond that)", num_threads, JFA_MAX_THREADS);
   ctx->num_threads = num_threads;
   return JFA_SUCCESS;
 }

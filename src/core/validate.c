@@ -28,6 +28,10 @@ jfa_status_t jfa_check_tensor(const jfa_tensor_t *t, const char *name, jfa_devic
   if (t->device != device)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: tensor is on %s but the context is %s", name,
              t->device == JFA_DEVICE_CPU ? "the CPU" : "CUDA", device == JFA_DEVICE_CPU ? "CPU" : "CUDA");
+  /* an element read through a misaligned pointer is undefined behaviour on the CPU and a sticky CUDA error on a GPU */
+  if ((uintptr_t)t->data % jfa_dtype_size(t->dtype) != 0)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: data %p is not aligned to its %s elements (%zu bytes)", name, t->data,
+             jfa_dtype_name(t->dtype), jfa_dtype_size(t->dtype));
   for (int i = 0; i < 4; ++i) {
     if (t->shape[i] <= 0)
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: shape[%d] = %lld, must be positive", name, i, (long long)t->shape[i]);

@@ -33,7 +33,7 @@ jfa_status_t jfa_layout_chunk(jfa_layout_t layout, int64_t seq_global, int rank,
     if (chunk != 0 && chunk != 1)
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "chunk %d: the zigzag layout has chunks 0 and 1", chunk);
     *rows = seq_global / (2 * (int64_t)size);
-    *position = (int64_t)(chunk == 0 ? rank : 2 * size - 1 - rank) * *rows;
+    *position = (chunk == 0 ? (int64_t)rank : 2 * (int64_t)size - 1 - rank) * *rows;
     return JFA_SUCCESS;
   }
   JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "layout %d is not a jfa_layout_t", (int)layout);

@@ -144,6 +144,11 @@ int main(void) {
                 strstr(jfa_get_last_error(), "src_dtype") != NULL);
   tu_expect("overlap -> INVALID_ARGUMENT",
             jfa_convert_host(src, JFA_DTYPE_FLOAT64, (char *)src + 8, JFA_DTYPE_FLOAT32, 2) == JFA_ERROR_INVALID_ARGUMENT);
+  /* n * element size wrapping around size_t made the overlap test pass and the loop run off both arrays */
+  tu_expect("n = SIZE_MAX / 4 + 2 (n * 4 wraps) -> INVALID_ARGUMENT naming n",
+            jfa_convert_host(src, JFA_DTYPE_FLOAT32, dst, JFA_DTYPE_FLOAT32, SIZE_MAX / 4 + 2) ==
+                    JFA_ERROR_INVALID_ARGUMENT &&
+                strstr(jfa_get_last_error(), "n:") != NULL);
   tu_expect("bad calls wrote nothing", dst[0] == -7 && dst[3] == -7 && src[1] == 2 && src[2] == 3);
   tu_expect("n = 0 with NULL pointers is fine",
             jfa_convert_host(NULL, JFA_DTYPE_FLOAT32, NULL, JFA_DTYPE_FLOAT16, 0) == JFA_SUCCESS);

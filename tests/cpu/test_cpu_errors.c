@@ -234,6 +234,10 @@ int main(void) {
   CASE("NULL q", (void)0, jfa_attention_forward(ctx, pp, NULL, &t[K], &t[V], &t[O], &t[LSE]), INV, "q");
   CASE("NULL o", (void)0, jfa_attention_forward(ctx, pp, &t[Q], &t[K], &t[V], NULL, &t[LSE]), INV, "o");
   CASE("NULL k data", t[K].data = NULL, call_fwd(), INV, "k");
+  /* element alignment (a float64 read through a misaligned pointer is undefined behaviour; on a GPU a sticky error) */
+  CASE("q data 1 byte past a float64 boundary", t[Q].data = (char *)t[Q].data + 1, call_fwd(), INV, "q");
+  CASE("o data 4 bytes past a float64 boundary", t[O].data = (char *)t[O].data + 4, call_fwd(), INV, "o");
+  CASE("lse data 2 bytes past a float64 boundary", t[LSE].data = (char *)t[LSE].data + 2, call_jvp(), INV, "lse");
   CASE("NULL od in the JVP", (void)0,
        jfa_attention_forward_jvp(ctx, pp, &t[Q], &t[K], &t[V], &t[QD], &t[KD], &t[VD], &t[O], &t[LSE], NULL, &t[MU]),
        INV, "od");
@@ -389,6 +393,11 @@ int main(void) {
          "attn_mask");
   CASE("mask_map_bytes of a mask of an unknown dtype", (mt = mask.t, mt.dtype = (jfa_dtype_t)99),
        jfa_attention_mask_map_bytes(ctx, &mt, (uint64_t *)(void *)map256), INV, "attn_mask");
+  /* the CPU's masks are bool, float32 or float64: a 16-bit one is refused by the map calls as by the attention calls */
+  CASE("mask_map_bytes of a float16 mask on the CPU", (mt = mask.t, mt.dtype = JFA_DTYPE_FLOAT16),
+       jfa_attention_mask_map_bytes(ctx, &mt, (uint64_t *)(void *)map256), JFA_ERROR_UNSUPPORTED, "attn_mask");
+  CASE("mask_map_build of a bfloat16 mask on the CPU", (mt = mask.t, mt.dtype = JFA_DTYPE_BFLOAT16),
+       jfa_attention_mask_map_build(ctx, &mt, NULL, 0), JFA_ERROR_UNSUPPORTED, "attn_mask");
   expect("mask_map_build of 8 bytes on the CPU (its maps take 0)", jfa_attention_mask_map_build(ctx, &mask.t, map256, 8),
          INV, "bytes");
 
@@ -414,6 +423,11 @@ int main(void) {
            "device");
   expect("set_flags unknown bits", jfa_context_set_flags(ctx, 1u << 9), INV, "flags");
   expect("set_num_threads negative", jfa_context_set_num_threads(ctx, -1), INV, "num_threads");
+  expect("set_num_threads above JFA_MAX_THREADS (OpenMP's runtime crashed at 100000)",
+         jfa_context_set_num_threads(ctx, JFA_MAX_THREADS + 1), INV, "num_threads");
+  tu_expect("set_num_threads JFA_MAX_THREADS and 0 accepted",
+            jfa_context_set_num_threads(ctx, JFA_MAX_THREADS) == JFA_SUCCESS &&
+                jfa_context_set_num_threads(ctx, 0) == JFA_SUCCESS);
   expect("set_stream on a CPU context", jfa_context_set_stream(ctx, (void *)ctx), INV, "cuda_stream");
   tu_expect("context_destroy(NULL) succeeds", jfa_context_destroy(NULL) == JFA_SUCCESS);
 

@@ -10,7 +10,8 @@
  * barrier and allreduce under a timeout, and that a callback that fails marks
  * the communicator failed: later calls (ring and barrier) fail at once with
  * "communicator failed earlier" even when the callbacks work again, and destroy
- * still runs the destroy callback.
+ * still runs the destroy callback. Last, after MPI_Finalize: an MPI communicator's
+ * constructor and barrier refuse (no MPI call then), its destroy succeeds.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
 
@@ -167,7 +168,20 @@ int main(int argc, char **argv) {
   expect("destroy runs the destroy callback", s.destroyed == 1);
   jfa_context_destroy(ctx);
 
-  printf("test_comm_timeout: %d failure(s)\n", failures);
+  /* after MPI_Finalize no MPI call is allowed (Open MPI aborts the process): the MPI communicator's constructor and
+     operations refuse instead, and destroy skips its MPI calls */
+  MPI_Comm world = MPI_COMM_WORLD;
+  jfa_comm_t *late = NULL;
+  expect("an MPI comm created before MPI_Finalize", jfa_comm_create_mpi(&late, &world) == JFA_SUCCESS);
   MPI_Finalize();
+  jfa_comm_t *x = (jfa_comm_t *)(uintptr_t)1;
+  st = jfa_comm_create_mpi(&x, &world);
+  expect("jfa_comm_create_mpi after MPI_Finalize: INVALID_ARGUMENT naming the finalised MPI, comm NULL",
+         st == JFA_ERROR_INVALID_ARGUMENT && x == NULL && strstr(jfa_get_last_error(), "finalised"));
+  st = jfa_comm_barrier(late);
+  expect("a barrier of that comm after MPI_Finalize: INVALID_ARGUMENT naming the finalised MPI",
+         st == JFA_ERROR_INVALID_ARGUMENT && strstr(jfa_get_last_error(), "finalised"));
+  expect("its destroy after MPI_Finalize", jfa_comm_destroy(late) == JFA_SUCCESS);
+  printf("test_comm_timeout: %d failure(s)\n", failures);
   return failures ? 1 : 0;
 }

@@ -12,6 +12,7 @@
  *
  * Run: ctest --test-dir build -R test_ring_skip   (JFA_TEST_SEED=<n> to repeat)
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,5 +180,12 @@ int main(void) {
            "fused calls see exactly the visible elements, each once (%lld wrong; %lld calls -> %lld)",
            (long long)fuse_wrong, (long long)calls_before, (long long)calls_after);
   tu_expect(label, fuse_wrong == 0 && calls_after < calls_before);
+  { /* the zigzag chunk 1's start 2 P - 1 - r computed in int overflowed for P > 2^30 (wrong position, UB) */
+    int64_t pos = -1, rows = -1;
+    const int P = INT_MAX;
+    const jfa_status_t st = jfa_layout_chunk(JFA_LAYOUT_ZIGZAG, 2 * (int64_t)P, 0, P, 1, &pos, &rows);
+    tu_expect("zigzag of INT_MAX ranks, rank 0's chunk 1: rows 1 at 2 INT_MAX - 1",
+              st == JFA_SUCCESS && rows == 1 && pos == 2 * (int64_t)P - 1);
+  }
   return tu_finish();
 }
