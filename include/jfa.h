@@ -44,7 +44,7 @@ extern "C" {
  * SONAME is libjfa.so.<major>), jfa_version() returns JFA_VERSION, and the Python
  * binding checks it (README.md, "ABI policy"). */
 #define JFA_VERSION_MAJOR 0
-#define JFA_VERSION_MINOR 5
+#define JFA_VERSION_MINOR 6
 #define JFA_VERSION_PATCH 0
 /** Version as one integer: major * 10000 + minor * 100 + patch. */
 #define JFA_VERSION_CODE(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
@@ -109,7 +109,9 @@ typedef enum {
   JFA_MASK_CAUSAL_TOP_LEFT = 1,     /**< q_pos = k_pos = 0 (PyTorch is_causal) */
   JFA_MASK_CAUSAL_BOTTOM_RIGHT = 2, /**< q_pos = Nk - Nq, k_pos = 0 (FlashAttention) */
   JFA_MASK_CAUSAL_POSITIONS = 3,    /**< causal, q_pos = q_position, k_pos = k_position (global offsets) */
-  JFA_MASK_POSITIONS = 4            /**< not causal, q_pos = q_position, k_pos = k_position (for windows) */
+  JFA_MASK_POSITIONS = 4,           /**< not causal, q_pos = q_position, k_pos = k_position (for windows) */
+  JFA_MASK_BOTTOM_RIGHT = 5         /**< not causal, q_pos = Nk - Nq, k_pos = 0: FlashAttention's alignment of a
+                                         window without a causal mask (jfa 0.6; without a window: no mask) */
 } jfa_mask_t;
 
 /*
@@ -184,8 +186,8 @@ typedef enum {
  * are host arrays of num_seqs + 1 int64 values, non-decreasing, from 0 to Nq (Nk)
  * (device arrays with JFA_PARAMS_SEQLENS_DEVICE: CUDA graphs).
  * Causal masks and windows apply inside each sequence, aligned top-left or
- * bottom-right per sequence (JFA_MASK_POSITIONS / CAUSAL_POSITIONS are not
- * allowed with packed sequences).
+ * bottom-right per sequence (JFA_MASK_CAUSAL_BOTTOM_RIGHT, JFA_MASK_BOTTOM_RIGHT;
+ * JFA_MASK_POSITIONS / CAUSAL_POSITIONS are not allowed with packed sequences).
  *
  * Block map of the dense mask (mask_map, mask_map_bytes; jfa 0.5): see
  * jfa_attention_mask_map_build. NULL (the default): the call builds its own.

@@ -245,7 +245,8 @@ typedef struct {
   jfa_dtype_t dtype;  /**< dtype of q, k, v, o and the tangents and gradients */
   jfa_layout_t layout;
   jfa_mask_t mask;    /**< JFA_MASK_NONE or JFA_MASK_CAUSAL_TOP_LEFT (global positions; Nq == Nk, so
-                           JFA_MASK_CAUSAL_BOTTOM_RIGHT is accepted as the same mask) */
+                           JFA_MASK_CAUSAL_BOTTOM_RIGHT is accepted as the same mask, and
+                           JFA_MASK_BOTTOM_RIGHT as JFA_MASK_NONE) */
   double scale;       /**< softmax scale; 0 means 1/sqrt(D) unless flags has JFA_PARAMS_SCALE_AS_GIVEN;
                            finite, |scale| <= JFA_SCALE_MAX, may be negative */
   int64_t window_left;  /**< sliding window: keys at most this far before the query (global

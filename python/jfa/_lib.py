@@ -28,7 +28,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The libjfa version this binding was written for (JFA_VERSION_* of include/jfa.h;
 # tests/abi checks that they agree). jfa.__version__ is this version.
-VERSION = (0, 5, 0)
+VERSION = (0, 6, 0)
 # Versioned structs (jfa.h): layout versions of this binding's declarations.
 STRUCT_MAGIC = 0xFFF71FA0
 STRUCT_ATTENTION_PARAMS, STRUCT_RING_CONFIG, STRUCT_COMM_CALLBACKS = 1, 2, 3
@@ -52,6 +52,7 @@ STATUS_NAMES = {
 DTYPE_FLOAT64, DTYPE_FLOAT32, DTYPE_FLOAT16, DTYPE_BFLOAT16, DTYPE_BOOL = 0, 1, 2, 3, 4
 DEVICE_CPU, DEVICE_CUDA = 0, 1
 MASK_NONE, MASK_CAUSAL_TOP_LEFT, MASK_CAUSAL_BOTTOM_RIGHT, MASK_CAUSAL_POSITIONS, MASK_POSITIONS = 0, 1, 2, 3, 4
+MASK_BOTTOM_RIGHT = 5  # not causal, a window anchored bottom-right (jfa 0.6)
 LAYOUT_CONTIGUOUS, LAYOUT_ZIGZAG = 0, 1
 WINDOW_UNBOUNDED = -1
 NCCL_UNIQUE_ID_BYTES = 128

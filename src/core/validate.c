@@ -244,7 +244,7 @@ static jfa_status_t resolve_packed(const jfa_attention_params_t *params, jfa_dev
   p->cu_q = cq;
   p->cu_k = ck;
   p->seq_dev = on_device;
-  p->seq_bottom_right = params->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT;
+  p->seq_bottom_right = params->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT || params->mask == JFA_MASK_BOTTOM_RIGHT;
   p->q_pos0 = p->k_pos0 = 0; /* row indices into the offsets */
   return JFA_SUCCESS;
 }
@@ -325,6 +325,7 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa
       p->causal = 1;
       p->q_pos0 = p->Nk - p->Nq;
       break;
+    case JFA_MASK_BOTTOM_RIGHT: p->q_pos0 = p->Nk - p->Nq; break; /* places a window; no mask without one */
     case JFA_MASK_CAUSAL_POSITIONS:
     case JFA_MASK_POSITIONS:
       JFA_CHECK(resolve_position(params->q_position, "q_position", &p->q_pos0));

@@ -56,6 +56,9 @@ jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair)
 
 /* Local rows of a rank as chunks: zigzag's two (more than one rank), else one of
    n rows (one rank: zigzag's chunks are rows [0, N/2), [N/2, N), i.e. contiguous). */
+/* Whether a ring mask mode is causal (the modes check_config accepts; Nq == Nk: the alignments agree). */
+static int ring_mask_causal(jfa_mask_t m) { return m == JFA_MASK_CAUSAL_TOP_LEFT || m == JFA_MASK_CAUSAL_BOTTOM_RIGHT; }
+
 static int chunks_of(const jfa_ring_t *r, int rank, int64_t row0[2], int64_t rows[2], int64_t pos0[2]) {
   if (r->nchunks == 2 && r->size > 1) {
     for (int c = 0; c < 2; ++c) {
@@ -304,10 +307,10 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
   int64_t pos, rows;
   JFA_CHECK(jfa_layout_chunk(c->layout, c->seq_global, comm->rank, comm->size, 0, &pos, &rows));
   if (c->mask != JFA_MASK_NONE && c->mask != JFA_MASK_CAUSAL_TOP_LEFT &&
-      c->mask != JFA_MASK_CAUSAL_BOTTOM_RIGHT)
+      c->mask != JFA_MASK_CAUSAL_BOTTOM_RIGHT && c->mask != JFA_MASK_BOTTOM_RIGHT)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
              "config.mask %d: the ring supports JFA_MASK_NONE and causal over the global sequence "
-             "(TOP_LEFT; BOTTOM_RIGHT is the same since Nq == Nk)", (int)c->mask);
+             "(TOP_LEFT; the BOTTOM_RIGHT modes are the same as TOP_LEFT and NONE since Nq == Nk)", (int)c->mask);
   if (c->window_left < JFA_WINDOW_UNBOUNDED)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "config.window_left %lld is invalid (>= 0, or JFA_WINDOW_UNBOUNDED = -1)",
              (long long)c->window_left);
@@ -424,7 +427,7 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   v[F_D] = c->head_dim;
   v[F_DTYPE] = c->dtype;
   v[F_LAYOUT] = c->layout;
-  v[F_MASK] = c->mask == JFA_MASK_NONE ? 0 : 1;
+  v[F_MASK] = ring_mask_causal(c->mask);
   v[F_SCALE] = scale_bits;
   v[F_DEVICE] = ctx ? (int64_t)ctx->device : -1;
   v[F_SIZE] = comm->size;
@@ -460,7 +463,7 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   r->n_local = c->seq_global / comm->size;
   r->chunk = r->n_local / r->nchunks;
   r->scale = scale;
-  r->causal = c->mask != JFA_MASK_NONE;
+  r->causal = ring_mask_causal(c->mask);
   r->win_left = c->window_left > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : c->window_left;
   r->win_right = c->window_right > JFA_WINDOW_MAX ? JFA_WINDOW_MAX : c->window_right;
   r->windowed = r->win_left >= 0 || r->win_right >= 0;

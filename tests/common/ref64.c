@@ -169,6 +169,7 @@ static int resolve_masks(prob_t *p, const jfa_attention_params_t *prm) {
     case JFA_MASK_CAUSAL_BOTTOM_RIGHT: p->causal = 1, p->q_pos0 = p->Nk - p->Nq; break;
     case JFA_MASK_CAUSAL_POSITIONS: p->causal = 1, p->q_pos0 = prm->q_position, p->k_pos0 = prm->k_position; break;
     case JFA_MASK_POSITIONS: p->q_pos0 = prm->q_position, p->k_pos0 = prm->k_position; break;
+    case JFA_MASK_BOTTOM_RIGHT: p->q_pos0 = p->Nk - p->Nq; break; /* not causal: places a window */
     default: return fail("unknown mask mode %d", (int)prm->mask);
   }
   if (prm->num_seqs > 0 || prm->cu_seqlens_q || prm->cu_seqlens_k) {
@@ -183,7 +184,7 @@ static int resolve_masks(prob_t *p, const jfa_attention_params_t *prm) {
     for (int64_t s = 0; s < n; ++s)
       if (cq[s + 1] < cq[s] || ck[s + 1] < ck[s]) return fail("cu_seqlens must be non-decreasing");
     p->nseq = n, p->cu_q = cq, p->cu_k = ck;
-    p->seq_bottom_right = prm->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT;
+    p->seq_bottom_right = prm->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT || prm->mask == JFA_MASK_BOTTOM_RIGHT;
     p->q_pos0 = p->k_pos0 = 0;
   }
   if (prm->attn_mask) {

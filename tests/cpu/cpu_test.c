@@ -64,8 +64,8 @@ ref_problem_t ref_problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_
   p.win_left = params->window_left, p.win_right = params->window_right;
   if (params->cu_seqlens_q) {
     p.nseq = params->num_seqs, p.cu_q = params->cu_seqlens_q, p.cu_k = params->cu_seqlens_k;
-    p.seq_bottom_right = params->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT;
-    p.causal = params->mask != JFA_MASK_NONE;
+    p.seq_bottom_right = params->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT || params->mask == JFA_MASK_BOTTOM_RIGHT;
+    p.causal = params->mask == JFA_MASK_CAUSAL_TOP_LEFT || params->mask == JFA_MASK_CAUSAL_BOTTOM_RIGHT;
     if (params->scale != 0.0 || (params->flags & JFA_PARAMS_SCALE_AS_GIVEN)) p.scale = params->scale;
     return p;
   }
@@ -76,6 +76,7 @@ ref_problem_t ref_problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_
     case JFA_MASK_CAUSAL_BOTTOM_RIGHT: p.causal = 1, p.q_pos0 = Nk - Nq; break;
     case JFA_MASK_CAUSAL_POSITIONS: p.causal = 1, p.q_pos0 = params->q_position, p.k_pos0 = params->k_position; break;
     case JFA_MASK_POSITIONS: p.q_pos0 = params->q_position, p.k_pos0 = params->k_position; break;
+    case JFA_MASK_BOTTOM_RIGHT: p.q_pos0 = Nk - Nq; break;
   }
   return p;
 }

@@ -149,6 +149,16 @@ static void windows(void) {
              (long long)W[w][1]);
     c = mcase(1, 3, 1, 20, 150, 7, JFA_MASK_CAUSAL_BOTTOM_RIGHT, W[w][0], W[w][1]);
     run_both(name, &c);
+    /* not causal, anchored bottom-right (JFA_MASK_BOTTOM_RIGHT, FlashAttention's window_size), both Nq < Nk and
+       Nq > Nk */
+    snprintf(name, sizeof name, "window (%lld,%lld) bottom-right, not causal, Nq<Nk", (long long)W[w][0],
+             (long long)W[w][1]);
+    c = mcase(1, 3, 1, 20, 150, 7, JFA_MASK_BOTTOM_RIGHT, W[w][0], W[w][1]);
+    run_both(name, &c);
+    snprintf(name, sizeof name, "window (%lld,%lld) bottom-right, not causal, Nq>Nk, GQA", (long long)W[w][0],
+             (long long)W[w][1]);
+    c = mcase(2, 4, 2, 70, 33, 5, JFA_MASK_BOTTOM_RIGHT, W[w][0], W[w][1]);
+    run_both(name, &c);
   }
   mcase_t c = mcase(1, 2, 2, 40, 90, 6, JFA_MASK_POSITIONS, 4, 9);
   c.params.q_position = 50, c.params.k_position = 10;
@@ -255,19 +265,21 @@ static void packed(void) {
               {"packed [129]", cq129, ck129, 1},
               {"packed [1,7,129,0,13]", cqm, ckm, 5},
               {"packed q[1,7,0,32,129] k[3,2,4,0,131]", cqd, ckd, 5}};
-  const jfa_mask_t modes[3] = {JFA_MASK_NONE, JFA_MASK_CAUSAL_TOP_LEFT, JFA_MASK_CAUSAL_BOTTOM_RIGHT};
-  const char *mode_names[3] = {"no causal", "causal top-left", "causal bottom-right"};
+  const jfa_mask_t modes[4] = {JFA_MASK_NONE, JFA_MASK_CAUSAL_TOP_LEFT, JFA_MASK_CAUSAL_BOTTOM_RIGHT,
+                               JFA_MASK_BOTTOM_RIGHT};
+  const char *mode_names[4] = {"no causal", "causal top-left", "causal bottom-right", "bottom-right, not causal"};
   char name[256];
   for (int s = 0; s < 5; ++s)
-    for (int md = 0; md < 3; ++md) {
+    for (int md = 0; md < 4; ++md) {
       int64_t Nq = sets[s].cq[sets[s].nseq], Nk = sets[s].ck[sets[s].nseq];
       mcase_t c = mcase(1, 4, 2, Nq, Nk, 5, modes[md], -1, -1);
       c.params.cu_seqlens_q = sets[s].cq, c.params.cu_seqlens_k = sets[s].ck, c.params.num_seqs = sets[s].nseq;
       snprintf(name, sizeof name, "%s, %s", sets[s].name, mode_names[md]);
       run_both(name, &c);
       if (s >= 3) {
-        c.params.window_left = 4, c.params.window_right = md == 0 ? 2 : 0;
-        snprintf(name, sizeof name, "%s, %s, window (4,%d)", sets[s].name, mode_names[md], md == 0 ? 2 : 0);
+        const int64_t wr = md == 0 || md == 3 ? 2 : 0;
+        c.params.window_left = 4, c.params.window_right = wr;
+        snprintf(name, sizeof name, "%s, %s, window (4,%lld)", sets[s].name, mode_names[md], (long long)wr);
         run_both(name, &c);
       }
     }

@@ -55,6 +55,7 @@ typedef struct {
 #define BR JFA_MASK_CAUSAL_BOTTOM_RIGHT
 #define CPOS JFA_MASK_CAUSAL_POSITIONS
 #define POS JFA_MASK_POSITIONS
+#define BRN JFA_MASK_BOTTOM_RIGHT /* not causal, a window anchored bottom-right (jfa 0.6) */
 
 static const mcase_t cases[] = {
     /* dt bshd B Hq Hkv Nq Nk D mask qpos kpos wl wr seq_q seq_k dense b1 h1 acc */
@@ -214,6 +215,13 @@ static const mcase_t cases[] = {
        element-a-lane row kernel (bmap_rows_kernel) at one row a slice, which no case above reaches (their row-stride-0
        additive masks all take bmap_rows_bias_kernel); sm80 (float32 biases with 16-bit q), several row tiles */
     {BF, 0, 2, 2, 2, 200, 130, 64, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_F32, 0, 0, 0, 0, 1},
+    /* 99-101: windows without a causal mask anchored bottom-right (JFA_MASK_BOTTOM_RIGHT, FlashAttention's window_size;
+       jfa 0.6): Nq < Nk with GQA at D = 128 (sm90's masked forward, the JVP's band, the backward's band at q_pos0 =
+       Nk - Nq), Nq > Nk at D = 64 (rows before Nq - Nk - wr see no key), packed sequences whose query and key lengths
+       differ (the per-sequence shift, with causal = 0), accumulate in the first and last */
+    {BF, 0, 1, 8, 2, 257, 1000, 128, BRN, 0, 0, 100, 20, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
+    {FH, 1, 1, 4, 2, 600, 300, 64, BRN, 0, 0, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0},
+    {BF, 1, 1, 4, 2, 0, 0, 64, BRN, 0, 0, 4, 2, "1,7,129,0,13", "3,2,140,0,20", DN_NONE, 0, 0, 1, 0, 0},
 };
 
 typedef struct {
@@ -708,12 +716,12 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     whole.B = B, whole.Hq = Hq, whole.Hkv = Hkv, whole.Nq = Nq, whole.Nk = Nk, whole.D = D;
     whole.scale = 1.0 / sqrt((double)D);
     whole.causal = c->mask == TL || c->mask == BR || c->mask == CPOS;
-    whole.q_pos0 = (c->mask == BR && !ns) ? Nk - Nq : (c->mask == CPOS || c->mask == POS) ? c->qpos : 0;
+    whole.q_pos0 = ((c->mask == BR || c->mask == BRN) && !ns) ? Nk - Nq : (c->mask == CPOS || c->mask == POS) ? c->qpos : 0;
     whole.k_pos0 = (c->mask == CPOS || c->mask == POS) ? c->kpos : 0;
     whole.windowed = c->wl != UNB || c->wr != UNB;
     whole.win_left = c->wl, whole.win_right = c->wr;
     whole.nseq = ns, whole.cu_q = ns ? cq : NULL, whole.cu_k = ns ? ck : NULL;
-    whole.seq_bottom_right = ns && c->mask == BR;
+    whole.seq_bottom_right = ns && (c->mask == BR || c->mask == BRN);
     gbuf_t ao = gb_new(F32, 0, B, Hq, Nq, D), aod = gb_new(F32, 0, B, Hq, Nq, D), alse = gb_new(F32, 0, B, Hq, Nq, 1),
            amu = gb_new(F32, 0, B, Hq, Nq, 1), adq = gb_new(F32, 0, B, Hq, Nq, D), adk = gb_new(F32, 0, B, Hkv, Nk, D),
            adv = gb_new(F32, 0, B, Hkv, Nk, D), o16 = gb_new(c->dt, c->bshd, B, Hq, Nq, D),

@@ -70,6 +70,23 @@ def test_window(gen, device, dtype, tol, window, causal):
     _check(fn, ref, (q, k, v), gen, tol, dtype, device)
 
 
+@pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
+@pytest.mark.parametrize("L,S", [(20, 70), (70, 33)])
+@pytest.mark.parametrize("window,causal", [((1, 1), False), ((5, 2), False), ((0, 0), False), ((-1, 3), False),
+                                           ((6, 0), True)])
+@pytest.mark.parametrize("align", ["top_left", "bottom_right"])
+def test_window_alignment(gen, device, dtype, tol, L, S, window, causal, align):
+    """causal_alignment anchors a window with or without is_causal when L != S (jfa 0.6): "bottom_right" puts query
+    row i at key position S - L + i (FlashAttention's window_size). Before, a window without is_causal stayed top-left
+    whatever the alignment (the reference's bottom-right band differs from the top-left one here)."""
+    q = randn(gen, (2, 4, L, 24), dtype, device)
+    k, v = randn(gen, (2, 2, S, 24), dtype, device), randn(gen, (2, 2, S, 24), dtype, device)
+    fn = lambda a, b, c: jt.attention(a, b, c, is_causal=causal, window=window, causal_alignment=align,
+                                      enable_gqa=True)
+    ref = lambda a, b, c: reference(a, b, c, is_causal=causal, window=window, alignment=align)
+    _check(fn, ref, (q, k, v), gen, tol, dtype, device)
+
+
 def test_window_tensor_sides_read_each_call():
     """A window given as a tuple of 0-d tensors, written in place between calls, is read again at each call: attention's
     Config cache keys the normalised (int) window, not the tuple's objects (which kept the first call's window)."""
@@ -103,7 +120,8 @@ def _varlen_ref(q, k, v, cq, ck, **kw):
 
 @pytest.mark.parametrize("device,dtype,tol", devices_dtypes())
 @pytest.mark.parametrize("causal,align,window", [(False, "top_left", None), (True, "top_left", None),
-                                                 (True, "bottom_right", None), (False, "top_left", (8, 8))])
+                                                 (True, "bottom_right", None), (False, "top_left", (8, 8)),
+                                                 (False, "bottom_right", (8, 3)), (True, "bottom_right", (8, 0))])
 def test_varlen(gen, device, dtype, tol, causal, align, window):
     lq, lk = [1, 7, 129, 30, 2], [1, 9, 129, 25, 2]
     cq = [0] + torch.tensor(lq).cumsum(0).tolist()

@@ -15,6 +15,14 @@ from ._autograd import _Attention, _AttentionJvp, _NoKeys
 _ALIGN = {"top_left": _lib.MASK_CAUSAL_TOP_LEFT, "bottom_right": _lib.MASK_CAUSAL_BOTTOM_RIGHT}
 
 
+def _mode(is_causal, causal_alignment, window):
+    """The C mask mode: causal aligned as asked; not causal, a window anchored as asked ("bottom_right": query row i
+    at position S - L + i, FlashAttention's window_size), else no mask (the alignment has nothing to place)."""
+    if is_causal:
+        return _ALIGN[causal_alignment]
+    return _lib.MASK_BOTTOM_RIGHT if causal_alignment == "bottom_right" and window is not None else _lib.MASK_NONE
+
+
 def _to4d(t):
     """(N..., L, E) -> (B, H, L, E) as a view where possible."""
     d = t.dim()
@@ -77,7 +85,10 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     bfloat16; CPU: float64, float32. attn_mask: boolean (True = attend) or floating point
     (added to the scores), broadcastable to (N..., Hq, L, S) as in SDPA; a constant: a mask
     that requires grad or carries a forward-mode tangent is refused. is_causal: causal mask
-    aligned `causal_alignment` ("top_left" as PyTorch, or "bottom_right" as FlashAttention).
+    aligned `causal_alignment` ("top_left" as PyTorch, or "bottom_right" as FlashAttention),
+    which also anchors a window, causal or not (jfa 0.6; before, a window without is_causal
+    stayed top-left whatever the alignment): query row i at key position i ("top_left") or
+    S - L + i ("bottom_right", FlashAttention's window_size); with L = S the two agree.
     scale: None = 1/sqrt(E), else used as given (0 and negative included; |scale| above 2^16,
     JFA_SCALE_MAX, is refused). enable_gqa: allow Hkv dividing Hq. window: (left, right) sliding
     window in tokens (None or -1 = unbounded side; a single int is refused). dropout_p must be 0.
@@ -125,7 +136,7 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
         raise ValueError("jfa: query %s, key %s and value %s must have the same leading (batch) dims"
                          % (tuple(qs), tuple(ks), tuple(vs)))
     q, k, v = _to4d(query), _to4d(key), _to4d(value)
-    mode = _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE
+    mode = _mode(is_causal, causal_alignment, window)
     if compiling:
         if q.numel() == 0 or k.shape[2] == 0:  # O = 0 in plain ops (the graph is not broken: fullgraph holds)
             _core.check_inputs((q, k, v), ("query", "key", "value"), enable_gqa)  # eager's checks and errors
@@ -341,7 +352,8 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, is_causal=Fals
     PyTorch's varlen_attn take max_seqlen_q, max_seqlen_k next (jfa needs none), which would otherwise land
     on is_causal and scale. Causal masks align top-left in each sequence by default (SDPA's rule);
     FlashAttention >= 2.1 aligns them bottom-right (causal_alignment="bottom_right"): the two differ only in
-    sequences with fewer queries than keys or the reverse. Under torch.autocast on CUDA q, k, v are cast as
+    sequences with fewer queries than keys or the reverse. The alignment anchors a window in each sequence too,
+    with or without is_causal (as attention's). Under torch.autocast on CUDA q, k, v are cast as
     jfa.torch.attention's."""
     dt = _autocast.device_type_of(q)
     ac = _autocast.dtype_for(dt)
@@ -373,10 +385,10 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, is_causal=Fals
         if not isinstance(ck, torch.Tensor):
             ck = torch.tensor(ck, dtype=torch.int64)
         o = _ops.attend(view(q), view(k), view(v), None, cq, ck, _ops.check_scale(scale),
-                        _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, _window(window), enable_gqa)
+                        _mode(is_causal, causal_alignment, window), _window(window), enable_gqa)
         return o.transpose(1, 2).squeeze(0)
     cq, ck = _seqlens(cu_seqlens_q, cu_seqlens_k, q, q.shape[0], k.shape[0])
-    cfg = _varlen_config(scale, _ALIGN[causal_alignment] if is_causal else _lib.MASK_NONE, _window(window), cq, ck)
+    cfg = _varlen_config(scale, _mode(is_causal, causal_alignment, window), _window(window), cq, ck)
     o = _attend(view(q), view(k), view(v), cfg, enable_gqa)
     return o.transpose(1, 2).squeeze(0)
 
