@@ -330,6 +330,40 @@ def test_neg_bit_tensors_read_as_values(gen):
         assert relerr(a.grad, b.grad) < 1e-12
 
 
+def _transform_jvp():
+    """torch.func.jvp (torch >= 2.0) or functorch.jvp (torch 1.13's), or None."""
+    try:
+        from torch.func import jvp
+    except ImportError:
+        try:
+            from functorch import jvp
+        except ImportError:
+            return None
+    return jvp
+
+
+def test_neg_bit_and_tensor_offsets_under_transform_jvp(gen):
+    """Under functorch's jvp (torch 1.13) an op on a plain tensor inside the transform returned a storage-less wrapper:
+    a lazily negated primal raised "doesn't have storage" (its resolve_neg), and so did varlen_attention's offsets
+    given as a tensor (their tolist). Both now run with the transforms off (_core.no_transforms): the tangents equal
+    the reference's on the values."""
+    jvp = _transform_jvp()
+    if jvp is None:
+        pytest.skip("neither torch.func nor functorch")
+    q, k, v = (_neg_view((1, 2, 5, 8), gen) for _ in range(3))
+    t = tuple(torch.randn(x.shape, generator=gen, dtype=torch.float64) for x in (q, k, v))
+    qc, kc, vc = (x.clone() for x in (q, k, v))
+    o, od = jvp(lambda a, b, c: jt.attention(a, b, c, is_causal=True), (q, k, v), t)
+    ro, rod = torch.autograd.functional.jvp(lambda a, b, c: reference(a, b, c, is_causal=True), (qc, kc, vc), t)
+    assert relerr(o, ro) < 1e-12 and relerr(od, rod) < 1e-12
+    cu = torch.tensor([0, 2, 5])
+    x = tuple(torch.randn(5, 2, 8, generator=gen, dtype=torch.float64) for _ in range(3))
+    tx = tuple(torch.randn(5, 2, 8, generator=gen, dtype=torch.float64) for _ in range(3))
+    o1, od1 = jvp(lambda a, b, c: jt.varlen_attention(a, b, c, cu, is_causal=True), x, tx)
+    o2, od2 = jvp(lambda a, b, c: jt.varlen_attention(a, b, c, [0, 2, 5], is_causal=True), x, tx)
+    assert torch.equal(o1, o2) and torch.equal(od1, od2)
+
+
 def test_jvp_attention_signature():
     """The drop-in takes the Triton package's signature, positional tuning arguments included, and raises
     TypeError for any other keyword (SDPA's is_causal or scale would otherwise be dropped silently)."""

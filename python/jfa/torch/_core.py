@@ -111,12 +111,29 @@ def _storage(t):
     if _IS_ZERO is not None and _IS_ZERO(t):
         return torch.zeros(t.shape, dtype=t.dtype, device=t.device)
     if _IS_NEG is not None and _IS_NEG(t):
-        return t.resolve_neg()
+        return no_transforms(t.resolve_neg)
     return t
 
 
 _IS_ZERO = getattr(torch.Tensor, "_is_zerotensor", None)
 _IS_NEG = getattr(torch.Tensor, "is_neg", None)
+_DISABLE_FUNCTORCH = getattr(torch._C, "_DisableFuncTorch", None)
+
+
+def no_transforms(fn):
+    """fn() with functorch's transforms switched off: inside functorch.jvp (torch 1.13) an op on a plain tensor (a
+    lazily negated input's resolve_neg, a tensor's tolist) returns a storage-less wrapper or fails ("doesn't have
+    storage"). torch._C._DisableFuncTorch: a guard object while it lives on torch 1.13, a context manager later."""
+    if _DISABLE_FUNCTORCH is None or not _functorch_active():
+        return fn()
+    g = _DISABLE_FUNCTORCH()
+    if hasattr(g, "__enter__"):
+        with g:
+            return fn()
+    try:
+        return fn()
+    finally:
+        del g
 
 
 def _unwrapped(t):
