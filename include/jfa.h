@@ -90,6 +90,12 @@ typedef enum {
  * Every call refuses (JFA_ERROR_INVALID_ARGUMENT) a view with an extent below 1 (no
  * empty tensors), a negative stride, an extent or stride above 2^40, more than
  * 2^52 elements, or a data pointer not aligned to the element size.
+ * A JFA_DEVICE_CUDA tensor's data must be memory the context's GPU addresses (its
+ * device memory, or managed / peer memory it can reach). Where q, k, v, the outputs
+ * and attn_mask live is not checked per call (a pointer query per tensor would cost
+ * microseconds a call): a host pointer faults the kernel, a sticky error that leaves
+ * the process's CUDA context unusable (JFA_ERROR_CUDA then, from every CUDA call).
+ * The packed-sequence offsets and the block map, rarer, are checked.
  */
 typedef struct {
   void *data;

@@ -138,6 +138,7 @@ jfa_status_t jfa_comm_init(jfa_comm_t *comm, const jfa_comm_ops_t *impl_ops) {
   comm->guard.destroy = guard_destroy;
   comm->guard.wait_stream = guard_wait_stream;
   comm->ops = &comm->guard;
+  comm->device_index = -1;
   comm->failed = 0;
   comm->failed_status = JFA_SUCCESS;
   comm->failure[0] = '\0';

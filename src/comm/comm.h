@@ -68,6 +68,7 @@ struct jfa_comm {
   const jfa_comm_ops_t *impl_ops; /* the implementation's ops */
   jfa_comm_ops_t guard;           /* checks failed, calls impl_ops, marks failed on errors */
   double timeout;                 /* seconds a wait may take; <= 0: forever */
+  int device_index;               /* the GPU an NCCL communicator's transfers run on; -1 for the others */
   int failed;                     /* an operation failed: later ones fail at once */
   jfa_status_t failed_status;
   char failure[JFA_COMM_FAILURE_BYTES]; /* the message of the failure */

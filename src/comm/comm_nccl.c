@@ -309,6 +309,7 @@ static jfa_status_t wrap(jfa_comm_t **comm, ncclComm_t nccl, int owned, int devi
   m->device = device_index;
   int prev = 0;
   jfa_status_t st = jfa_comm_init(c, &nccl_ops); /* reads JFA_COMM_TIMEOUT */
+  c->device_index = device_index;
   if (st == JFA_SUCCESS) st = set_device(device_index, &prev);
   if (st != JFA_SUCCESS) {
     free(c);

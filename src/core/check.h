@@ -45,16 +45,28 @@ void jfa_error_trace(const char *file, int line);
     }                                          \
   } while (0)
 
+/* What a CUDA error's message adds when the error is sticky (a kernel faulted, jfa's or another's): every later CUDA
+   call of the process fails the same way, whatever it is, so the failing call is rarely the culprit. (A macro: this
+   header is read before the CUDA headers by some files, and without them by the C ones.) */
+#define JFA_CUDA_STICKY_NOTE(e)                                                                              \
+  ((e) == cudaErrorIllegalAddress || (e) == cudaErrorLaunchFailure || (e) == cudaErrorIllegalInstruction ||    \
+           (e) == cudaErrorMisalignedAddress || (e) == cudaErrorInvalidAddressSpace || (e) == cudaErrorInvalidPc || \
+           (e) == cudaErrorHardwareStackError || (e) == cudaErrorAssert || (e) == cudaErrorECCUncorrectable        \
+       ? "; a sticky error: a kernel of this process faulted earlier (any library's) and its CUDA context is "      \
+         "unusable until the process restarts"                                                                  \
+       : "")
+
 /* On failure the runtime's last error is read (and so cleared, where the error is not sticky): a later call's
    launch check (cudaGetLastError) must not report this one's failure. */
-#define JFA_CUDA_CHECK(call)                                                           \
-  do {                                                                                 \
-    cudaError_t jfa_e_ = (call);                                                       \
-    if (jfa_e_ != cudaSuccess) {                                                       \
-      (void)cudaGetLastError();                                                        \
-      return jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "%s failed: %s (%s)",   \
-                           #call, cudaGetErrorString(jfa_e_), cudaGetErrorName(jfa_e_)); \
-    }                                                                                  \
+#define JFA_CUDA_CHECK(call)                                                                   \
+  do {                                                                                         \
+    cudaError_t jfa_e_ = (call);                                                               \
+    if (jfa_e_ != cudaSuccess) {                                                               \
+      (void)cudaGetLastError();                                                                \
+      return jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "%s failed: %s (%s)%s", #call,    \
+                           cudaGetErrorString(jfa_e_), cudaGetErrorName(jfa_e_),               \
+                           JFA_CUDA_STICKY_NOTE(jfa_e_));                                      \
+    }                                                                                          \
   } while (0)
 
 #define JFA_NCCL_CHECK(call)                                                           \

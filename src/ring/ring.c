@@ -345,6 +345,10 @@ static jfa_status_t check_config(const jfa_context_t *ctx, const jfa_comm_t *com
   }
   if (strcmp(comm->ops->name, "nccl") == 0 && ctx->device != JFA_DEVICE_CUDA)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm: an NCCL communicator needs a CUDA context");
+  /* else the first exchange failed on this rank with a bare CUDA error while its peers waited out the timeout */
+  if (comm->device_index >= 0 && ctx->device == JFA_DEVICE_CUDA && comm->device_index != ctx->device_index)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "comm: the NCCL communicator's GPU %d is not the context's GPU %d",
+             comm->device_index, ctx->device_index);
   return JFA_SUCCESS;
 }
 

@@ -32,10 +32,15 @@ static inline size_t simt_bwd_jvp_dkdv_smem(int D) { return simt_bwd_jvp_dq_smem
    forward's and the dQ kernels), which counts against the device's limit with the dynamic bytes. */
 #define SIMT_KEY_RANGE_SMEM (2 * SIMT_WARPS * sizeof(int64_t))
 
-/* Why a simt launch with `heads` on grid.y and the batch B on grid.z (at most 65535 each: core/dispatch.c splits
-   larger batches, direct backend calls do not) whose kernels need `smem` bytes of shared memory, static included,
-   cannot run on the device of cs; NULL when it can. */
-static inline const char *simt_limits_why_not(const CudaState *cs, int64_t B, int64_t heads, size_t smem) {
+/* Why a simt launch with `heads` on grid.y, the batch B on grid.z (at most 65535 each: core/dispatch.c splits
+   larger batches, direct backend calls do not) and blocks of SIMT_WARPS query or key rows on grid.x (at most 2^31 - 1
+   blocks: its (unsigned) count wrapped past that, and a call of Nq = 2^35 + 8 computed 8 rows and succeeded) whose
+   kernels need `smem` bytes of shared memory, static included, cannot run on the device of cs; NULL when it can. */
+static inline const char *simt_limits_why_not(const CudaState *cs, const jfa_problem_t *p, int64_t heads,
+                                              size_t smem) {
+  const int64_t B = p->B, rows = p->Nq > p->Nk ? p->Nq : p->Nk;
+  if ((rows + SIMT_WARPS - 1) / SIMT_WARPS > 0x7fffffff)
+    return "simt: Nq or Nk above 2^31 - 1 blocks of its rows (its grid's x axis)";
   if (heads > 65535) return "simt: more than 65535 heads (its grid's y axis)";
   if (B > 65535) return "simt: more than 65535 batch entries in one backend call (its grid's z axis)";
   if (smem > (size_t)cs->max_smem_optin)

@@ -78,10 +78,13 @@ template <int D> jfa_status_t sm80_bwd_f32_d(const BwdArgs &a, bool tf32, cudaSt
 void sm80_bias_tiles_fit(MaskDev *mk, const CudaState *cs, int op, const jfa_problem_t *p, const jfa_tensor_t *q,
                          int Dk);
 
-/** The launch limits every sm80 row shares: grid.y / grid.z (B and the grid's heads, `heads`)
- *  and the int key intervals of masks; NULL when the call is within them, else why not. */
+/** The launch limits every sm80 row shares: grid.y / grid.z (B and the grid's heads, `heads`), the kernels' int
+ *  block counts (Nq, Nk below 2^31: K and V broadcast along the sequence at stride 0 make any Nk fit in memory, and a
+ *  count of 2^37 keys wrapped negative: o = 0, lse = -inf, success) and the int key intervals of masks; NULL when the
+ *  call is within them, else why not. */
 static inline const char *sm80_limits_why_not(const jfa_problem_t *p, int64_t heads, const char *grid_msg) {
   if (p->B > 65535 || heads > 65535) return grid_msg;
+  if (p->Nq >= ((int64_t)1 << 31) || p->Nk >= ((int64_t)1 << 31)) return "Nq or Nk >= 2^31 (int block counts)";
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
     return "masks with Nq or Nk >= 2^30 (int key intervals)";
   return nullptr;
