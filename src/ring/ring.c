@@ -504,7 +504,20 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
 }
 
 /* Frees the pool on the context's device. */
+jfa_status_t jfa_ring_call_status(jfa_ring_t *r, jfa_status_t st) {
+  if (st != JFA_SUCCESS && r->size > 1) jfa_comm_mark_failed(r->comm, st);
+  return st;
+}
+
 static void release_on_device(jfa_ring_t *r) {
+  /* a failed comm may still have transfers into the pool in flight (a peer's exchange that never came: NCCL kernels
+     spinning, MPI requests it could not cancel), which cudaFree would wait for forever, or write freed memory: the
+     pool is left (leaked) then, as the comms leave their own staging buffers */
+  if (r->comm && r->comm->failed) {
+    r->pool = NULL;
+    r->bytes = 0;
+    return;
+  }
   int prev;
   jfa_status_t st = jfa_ring_device_enter(r->ctx, &prev);
   release(r);

@@ -200,5 +200,5 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
   jfa_status_t st = run_backward(ring, &pl, q, o, lse, dout, dq, dk, dv, &pf);
   jfa_ring_prof_end(ring, &pf, st);
   jfa_ring_device_exit(ring->ctx, prev);
-  return st;
+  return jfa_ring_call_status(ring, st);
 }

@@ -217,5 +217,5 @@ jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, cons
   jfa_status_t st = run(ring, &pl, in, out, &pf);
   jfa_ring_prof_end(ring, &pf, st);
   jfa_ring_device_exit(ring->ctx, prev);
-  return st;
+  return jfa_ring_call_status(ring, st);
 }

@@ -190,7 +190,7 @@ static jfa_status_t forward_common(jfa_ring_t *r, const jfa_tensor_t *q, const j
   jfa_status_t st = run_forward(r, &pl, q, qd, jvp, &pf);
   jfa_ring_prof_end(r, &pf, st);
   jfa_ring_device_exit(r->ctx, prev);
-  return st;
+  return jfa_ring_call_status(r, st);
 }
 
 jfa_status_t jfa_ring_forward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,

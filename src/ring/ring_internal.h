@@ -93,6 +93,11 @@ static inline int jfa_ring_single(const jfa_ring_t *r) { return r->size == 1 && 
 /* Grows the pool to at least `bytes` (its contents are not kept: every call starts
    afresh), then agrees across ranks on success (collective). */
 jfa_status_t jfa_ring_reserve(jfa_ring_t *r, size_t bytes);
+/* The status of a multi-rank ring call's run (after its agreed checks and reserve): a failure there (a kernel's, a
+   comm's) leaves this rank out of step with peers that still expect its exchanges, so the comm is marked failed
+   (ring.c): this rank's later calls then fail at once as its peers' do (they return within the comm's timeout), and
+   destroy leaves the buffers transfers may still use. */
+jfa_status_t jfa_ring_call_status(jfa_ring_t *r, jfa_status_t st);
 
 /* Offset of a sub-buffer of `bytes` in the pool laid out so far (*cursor bytes), the
    cursor moved past it (256-byte aligned, so views of any dtype are aligned). */

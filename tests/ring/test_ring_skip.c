@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "ring/ring_internal.h"
 #include "testutil.h"
 
@@ -180,6 +181,29 @@ int main(void) {
            "fused calls see exactly the visible elements, each once (%lld wrong; %lld calls -> %lld)",
            (long long)fuse_wrong, (long long)calls_before, (long long)calls_after);
   tu_expect(label, fuse_wrong == 0 && calls_after < calls_before);
+  { /* a multi-rank call that fails in its run (a kernel's failure on one rank) leaves that rank out of step with its
+       peers: jfa_ring_call_status marks its comm failed (later calls fail at once, destroy leaves the pool to the
+       transfers that may still use it); a success, or a one-rank ring (no exchanges), leaves the comm usable */
+    jfa_comm_t *comm = NULL;
+    tu_expect("a single comm", jfa_comm_create_single(&comm) == JFA_SUCCESS);
+    jfa_ring_t rr;
+    memset(&rr, 0, sizeof(rr));
+    rr.comm = comm;
+    rr.size = 1;
+    jfa_set_error(JFA_ERROR_OUT_OF_MEMORY, __FILE__, __LINE__, "a kernel's failure");
+    tu_expect("one rank: a failed call leaves the comm usable",
+              jfa_ring_call_status(&rr, JFA_ERROR_OUT_OF_MEMORY) == JFA_ERROR_OUT_OF_MEMORY && !comm->failed);
+    rr.size = 2;
+    tu_expect("two ranks: a successful call leaves the comm usable",
+              jfa_ring_call_status(&rr, JFA_SUCCESS) == JFA_SUCCESS && !comm->failed);
+    jfa_set_error(JFA_ERROR_OUT_OF_MEMORY, __FILE__, __LINE__, "a kernel's failure");
+    tu_expect("two ranks: a failed run marks the comm failed with the call's status and message",
+              jfa_ring_call_status(&rr, JFA_ERROR_OUT_OF_MEMORY) == JFA_ERROR_OUT_OF_MEMORY && comm->failed &&
+                  comm->failed_status == JFA_ERROR_OUT_OF_MEMORY && strstr(comm->failure, "a kernel's failure"));
+    tu_expect("its barrier then fails at once", jfa_comm_barrier(comm) == JFA_ERROR_OUT_OF_MEMORY &&
+                                                    strstr(jfa_get_last_error(), "communicator failed earlier"));
+    jfa_comm_destroy(comm);
+  }
   { /* the zigzag chunk 1's start 2 P - 1 - r computed in int overflowed for P > 2^30 (wrong position, UB) */
     int64_t pos = -1, rows = -1;
     const int P = INT_MAX;
