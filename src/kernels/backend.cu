@@ -132,7 +132,7 @@ extern "C" jfa_status_t jfa_cuda_attention_block(jfa_context_t *ctx, const jfa_p
     if (qd && !mu) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "mu: the accumulate mode of the JVP needs mu");
   }
   if (qd && (!kd || !vd || !od)) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "kd, vd, od: needed with qd");
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   if (p->B * p->Hq * p->Nq == 0) return JFA_SUCCESS;
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* merging nothing */
   void *mws = nullptr;
@@ -198,7 +198,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_block(jfa_context_t *ctx, co
   JFA_CHECK(need_f32(delta, "delta"));
   const jfa_tensor_t *const grads[3] = {dq, dk, dv};
   JFA_CHECK(check_grad_dtypes(q, grads, 3, "dq, dk, dv", accumulate));
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
   /* workspace: the fp32 dQ accumulator, then the device copy of the packed-sequence offsets */
   void *ws = nullptr;
@@ -222,7 +222,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward(jfa_context_t *ctx, const jf
   JFA_CHECK(need_f32(lse, "lse"));
   const jfa_tensor_t *const grads[3] = {dq, dk, dv};
   JFA_CHECK(check_grad_dtypes(q, grads, 3, "dq, dk, dv", 0));
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   const int64_t rows = p->B * p->Hq * p->Nq;
   size_t delta_bytes = align_up((size_t)rows * sizeof(float), 256);
   /* workspace: delta, the fp32 dQ accumulator, the device copy of the packed-sequence offsets */
@@ -283,7 +283,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp_block(
   for (int i = 0; i < 4; ++i) JFA_CHECK(need_f32(stats[i], snames[i]));
   const jfa_tensor_t *const outs[6] = {dqd, dkd, dvd, dq, dk, dv};
   JFA_CHECK(check_grad_dtypes(q, outs, 6, "dqd, dkd, dvd, dq, dk, dv", accumulate));
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   if (jfa_problem_fully_masked(p) && accumulate) return JFA_SUCCESS; /* adds zero */
   void *ws = nullptr;
   WorkspaceUse wsu(ctx);
@@ -303,7 +303,7 @@ extern "C" jfa_status_t jfa_cuda_attention_backward_jvp(
   JFA_CHECK(need_f32(mu, "mu"));
   const jfa_tensor_t *const outs[6] = {dqd, dkd, dvd, dq, dk, dv};
   JFA_CHECK(check_grad_dtypes(q, outs, 6, "dqd, dkd, dvd, dq, dk, dv", 0));
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   const int64_t rows = p->B * p->Hq * p->Nq;
   /* workspace: the dQd and dQ accumulators, the packed-sequence offsets, then delta and deltad
      (fp32, B*Hq*Nq each) */

@@ -12,7 +12,10 @@
  *   2. a backward captured in a CUDA graph, replayed on stream 1 while an eager backward of another shape runs on
  *      stream 2, after an eager call that grew the workspace (the graph keeps its buffer, never freed under it);
  *   3. two threads, each with its own context on the simt family, forwards at D = 256 and D = 128 in a loop (the
- *      kernels' shared-memory attribute is only ever raised: lowered by one thread, it failed the other's launch).
+ *      kernels' shared-memory attribute is only ever raised: lowered by one thread, it failed the other's launch);
+ *   4. a non-sticky CUDA error left pending by the application (a refused cudaMalloc) before a forward: the call
+ *      refuses at once, naming it, with its outputs untouched (before, its first launch check read the error after
+ *      the kernels were queued), and the same call then succeeds.
  *
  *   ctest -L gpu    or    ./test_gpu_streams [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -298,17 +301,40 @@ static void case_threads_smem(jfa_context_t *gpu, jfa_context_t *cpu) {
   }
 }
 
+static void case_pending_error(jfa_context_t *gpu, jfa_context_t *cpu) {
+  (void)cpu;
+  prob_t p;
+  prob_new(&p, 1, 2, 300, 64, JFA_MASK_CAUSAL_TOP_LEFT);
+  gb_poison(&p.o), gb_poison(&p.lse);
+  gbuf_t *outs[2] = {&p.o, &p.lse};
+  double *before = gb_snapshot(outs, 2);
+  void *huge = NULL;
+  const cudaError_t e = cudaMalloc(&huge, (size_t)1 << 62); /* refused: cudaErrorMemoryAllocation left pending */
+  tu_expect("case 4: the application's refused cudaMalloc", e != cudaSuccess && huge == NULL);
+  const jfa_status_t s1 = fwd(gpu, &p);
+  cu(cudaDeviceSynchronize(), "sync");
+  tu_expect("case 4: a forward after it: JFA_ERROR_CUDA naming the pending error, outputs untouched",
+            s1 == JFA_ERROR_CUDA && strstr(jfa_get_last_error(), "pending") != NULL && gb_same(outs, 2, before));
+  const jfa_status_t s2 = fwd(gpu, &p);
+  cu(cudaDeviceSynchronize(), "sync");
+  tu_expect("case 4: the same forward again succeeds and writes its outputs",
+            s2 == JFA_SUCCESS && !gb_same(outs, 2, before));
+  free(before);
+  prob_free(&p);
+}
+
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   static const char *names[] = {"two streams, backwards", "two streams, masked forwards", "a graph beside eager calls",
-                                "threads, shared-memory attribute"};
+                                "threads, shared-memory attribute", "an error pending before a call"};
   printf("case %d: %s\n", ci, names[ci]);
   fflush(stdout);
   switch (ci) {
     case 0: case_two_stream_backwards(gpu, cpu); break;
     case 1: case_two_stream_masked_forwards(gpu, cpu); break;
     case 2: case_graph_and_eager(gpu, cpu); break;
-    default: case_threads_smem(gpu, cpu); break;
+    case 3: case_threads_smem(gpu, cpu); break;
+    default: case_pending_error(gpu, cpu); break;
   }
 }
 
-int main(int argc, char **argv) { return gt_main(argc, argv, "test_gpu_streams", 4, run_case); }
+int main(int argc, char **argv) { return gt_main(argc, argv, "test_gpu_streams", 5, run_case); }

@@ -52,6 +52,10 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
     CudaState *st = (CudaState *)calloc(1, sizeof(CudaState));
     if (!st) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot allocate the CUDA context state");
     DeviceGuard g(ctx->device_index);
+    if (g.err != cudaSuccess) {
+      free(st);
+      return g.ok();
+    }
     cudaError_t e1 = cudaDeviceGetAttribute(&st->max_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
                                             ctx->device_index);
     cudaError_t e2 = cudaDeviceGetAttribute(&st->num_sms, cudaDevAttrMultiProcessorCount, ctx->device_index);
@@ -198,7 +202,7 @@ extern "C" void jfa_cuda_context_release(jfa_context_t *ctx) {
 }
 
 extern "C" jfa_status_t jfa_cuda_synchronize(jfa_context_t *ctx) {
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   JFA_CUDA_CHECK(cudaStreamSynchronize(ctx_stream(ctx)));
   return JFA_SUCCESS;
 }

@@ -56,7 +56,7 @@ __global__ void convert_kernel(View src, View dst, Shape4 s, int64_t n) {
 }
 
 extern "C" jfa_status_t jfa_cuda_convert(jfa_context_t *ctx, const jfa_tensor_t *src, const jfa_tensor_t *dst) {
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   int64_t n = jfa_tensor_numel(dst);
   if (n == 0) return JFA_SUCCESS;
   Shape4 s = shape_of(dst);
@@ -76,7 +76,7 @@ __global__ void fill_kernel(View dst, Shape4 s, int64_t n, double value) {
 }
 
 extern "C" jfa_status_t jfa_cuda_fill(jfa_context_t *ctx, const jfa_tensor_t *dst, double value) {
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   int64_t n = jfa_tensor_numel(dst);
   if (n == 0) return JFA_SUCCESS;
   Shape4 s = shape_of(dst);
@@ -140,7 +140,7 @@ extern "C" jfa_status_t jfa_cuda_attention_merge(jfa_context_t *ctx, const jfa_t
                                                  const jfa_tensor_t *mu_acc, const jfa_tensor_t *o_part,
                                                  const jfa_tensor_t *lse_part, const jfa_tensor_t *od_part,
                                                  const jfa_tensor_t *mu_part) {
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   if (o_acc->dtype != JFA_DTYPE_FLOAT32 || lse_acc->dtype != JFA_DTYPE_FLOAT32 ||
       (od_acc && od_acc->dtype != JFA_DTYPE_FLOAT32) || (mu_acc && mu_acc->dtype != JFA_DTYPE_FLOAT32))
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "o_acc, lse_acc, od_acc and mu_acc must be float32 on CUDA");
@@ -308,7 +308,7 @@ jfa_status_t launch_delta(cudaStream_t st, const jfa_problem_t *p, const jfa_ten
 
 extern "C" jfa_status_t jfa_cuda_attention_delta(jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *o,
                                                  const jfa_tensor_t *dout, const jfa_tensor_t *delta) {
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   if (delta->dtype != JFA_DTYPE_FLOAT32) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "delta must be float32 on CUDA");
   JFA_CHECK(launch_delta(ctx_stream(ctx), p, o, dout, make_view(delta)));
   return JFA_SUCCESS;

@@ -57,19 +57,35 @@ static inline int call_precision(const jfa_context_t *ctx, jfa_dtype_t dtype, in
   return (ctx->flags & JFA_FLAG_ALLOW_TF32) ? PREC_TF32 : PREC_3XTF32;
 }
 
-/** Makes ctx->device_index current for the lifetime of the guard, then restores. */
+/** Makes ctx->device_index current for the lifetime of the guard, then restores. A failure to make it current is
+ *  kept (ok()), its error cleared: a call must not run on another GPU, nor leave the error for a later launch check. */
 struct DeviceGuard {
-  int prev;
+  int prev, dev;
   bool changed;
-  explicit DeviceGuard(int dev) : prev(-1), changed(false) {
-    if (cudaGetDevice(&prev) == cudaSuccess && prev != dev) {
-      changed = cudaSetDevice(dev) == cudaSuccess;
+  cudaError_t err;
+  explicit DeviceGuard(int d) : prev(-1), dev(d), changed(false), err(cudaSuccess) {
+    err = cudaGetDevice(&prev);
+    if (err == cudaSuccess && prev != dev) {
+      err = cudaSetDevice(dev);
+      changed = err == cudaSuccess;
     }
+    if (err != cudaSuccess) (void)cudaGetLastError();
+  }
+  /** JFA_ERROR_CUDA when the context's GPU could not be made current. */
+  jfa_status_t ok() const {
+    if (err != cudaSuccess)
+      JFA_FAIL(JFA_ERROR_CUDA, "cannot make the context's GPU %d current: %s (%s)%s", dev, cudaGetErrorString(err),
+               cudaGetErrorName(err), JFA_CUDA_STICKY_NOTE(err));
+    return JFA_SUCCESS;
   }
   ~DeviceGuard() {
-    if (changed) cudaSetDevice(prev);
+    if (changed && cudaSetDevice(prev) != cudaSuccess) (void)cudaGetLastError();
   }
 };
+/** A DeviceGuard named g for ctx's GPU, the calling function returning its failure. */
+#define JFA_DEVICE_GUARD(g, ctx)     \
+  DeviceGuard g((ctx)->device_index); \
+  JFA_CHECK(g.ok())
 
 static inline cudaStream_t ctx_stream(const jfa_context_t *ctx) { return (cudaStream_t)ctx->stream; }
 
@@ -135,6 +151,14 @@ static inline jfa_status_t device_memory_where(const jfa_context_t *ctx, const v
 /** What every CUDA entry point refuses (before it writes anything): float64 inputs, head dims past 256, device
  *  packed-sequence offsets or a block map (params->mask_map) that the context's GPU cannot read. */
 static inline jfa_status_t cuda_call_checks(const jfa_context_t *ctx, const jfa_problem_t *p, const jfa_tensor_t *q) {
+  /* a non-sticky error an earlier launch of this thread left pending (another library's, an unchecked one) would be
+     read by this call's first launch check, after its kernels were queued: reported here, before anything is written
+     (and so cleared) */
+  const cudaError_t pending = cudaGetLastError();
+  if (pending != cudaSuccess)
+    JFA_FAIL(JFA_ERROR_CUDA, "a CUDA error was pending when this call began (an earlier launch or call of this thread, "
+             "not this call's; now cleared): %s (%s)%s", cudaGetErrorString(pending), cudaGetErrorName(pending),
+             JFA_CUDA_STICKY_NOTE(pending));
   if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
   if (p->D > 256)
     JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: head dim D = %lld is not supported on CUDA (D <= 256)", (long long)p->D);

@@ -69,7 +69,7 @@ extern "C" jfa_status_t jfa_cuda_check_device_memory(const jfa_context_t *ctx, c
 }
 
 extern "C" jfa_status_t jfa_cuda_mask_map_build(jfa_context_t *ctx, const jfa_problem_t *p, void *map) {
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   /* mask_setup's own build with map as its workspace: without packed sequences the map begins at its base, in the
      layout a call given the map reads (mask_blockmap.cu bmap_parts) */
   jfa_problem_t q = *p;

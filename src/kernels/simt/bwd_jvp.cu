@@ -270,7 +270,7 @@ extern "C" jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const j
   JFA_CHECK(cuda_call_checks(ctx, p, o));
   JFA_CHECK(need_f32(delta, "delta"));
   JFA_CHECK(need_f32(deltad, "deltad"));
-  DeviceGuard g(ctx->device_index);
+  JFA_DEVICE_GUARD(g, ctx);
   const int64_t rows = p->B * p->Hq * p->Nq;
   if (rows == 0) return JFA_SUCCESS;
   unsigned gx = 0;
