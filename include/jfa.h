@@ -326,7 +326,7 @@ JFA_API int64_t jfa_tensor_numel(const jfa_tensor_t *t);
  * stays NaN). For preparing GPU inputs from host data and reading results back.
  * src and dst must not overlap (in place only when src == dst and the dtypes are
  * equal). Returns JFA_ERROR_INVALID_ARGUMENT for NULL pointers (n > 0), an
- * unknown dtype, overlapping buffers or n above SIZE_MAX / 8, and writes nothing then.
+ * unknown dtype, overlapping buffers or n above 2^52 (jfa's element limit), and writes nothing then.
  */
 JFA_API jfa_status_t jfa_convert_host(const void *src, jfa_dtype_t src_dtype, void *dst,
                                       jfa_dtype_t dst_dtype, size_t n);

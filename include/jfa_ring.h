@@ -166,9 +166,10 @@ JFA_API jfa_status_t jfa_comm_barrier(jfa_comm_t *comm);
  * jfa_ring_destroy / jfa_comm_destroy still return without waiting on the other
  * ranks. A ring call that fails on one rank after its ranks agreed to run it (a
  * kernel's failure, out of memory inside the call) marks that rank's comm failed
- * too: its peers still expect its exchanges. jfa_ring_destroy with a failed comm
- * leaves the ring's buffers allocated (transfers that never completed may still
- * use them); abort a caller-owned NCCL comm (ncclCommAbort) before
+ * too: its peers still expect its exchanges (even when every rank failed at the
+ * same step: no rank can tell); recreate the comm and the ring. jfa_ring_destroy
+ * with a failed comm leaves the ring's buffers allocated (transfers that never
+ * completed may still use them); abort a caller-owned NCCL comm (ncclCommAbort) before
  * jfa_context_destroy, whose cudaFree would wait for its stuck kernels. After such
  * a failure an MPI program should end with MPI_Abort (see launch/README.md). Set the same timeout on every rank, longer than the
  * slowest rank's compute between two exchanges and than the time by which one
@@ -397,7 +398,9 @@ JFA_API jfa_status_t jfa_ring_memory_bytes(const jfa_ring_t *ring, size_t *bytes
  * Frees the ring's buffers now (e.g. between a training step's ring calls and
  * work that needs the memory); the next call allocates them again. Local (not
  * collective); the communicator's staging is kept. jfa_ring_memory_bytes then
- * reports only that staging.
+ * reports only that staging. With a failed comm (jfa_comm_set_timeout) the buffers
+ * are left allocated instead, as jfa_ring_destroy leaves them, until the process
+ * ends: transfers that never completed may still use them.
  */
 JFA_API jfa_status_t jfa_ring_release_memory(jfa_ring_t *ring);
 

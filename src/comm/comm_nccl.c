@@ -107,6 +107,7 @@ static jfa_status_t poll_stream(jfa_comm_t *comm, cudaStream_t stream, const cha
   for (;;) {
     cudaError_t ce = cudaStreamQuery(stream);
     if (ce == cudaSuccess) return JFA_SUCCESS;
+    if (ce == cudaErrorNotReady) (void)cudaGetLastError(); /* not an error: not left for a later launch check */
     if (ce != cudaErrorNotReady) {
       abort_owned(m);
       JFA_FAIL(JFA_ERROR_CUDA, "rank %d: %s: cudaStreamQuery failed: %s (%s)", comm->rank, what,

@@ -51,7 +51,8 @@ void jfa_error_trace(const char *file, int line);
 #define JFA_CUDA_STICKY_NOTE(e)                                                                              \
   ((e) == cudaErrorIllegalAddress || (e) == cudaErrorLaunchFailure || (e) == cudaErrorIllegalInstruction ||    \
            (e) == cudaErrorMisalignedAddress || (e) == cudaErrorInvalidAddressSpace || (e) == cudaErrorInvalidPc || \
-           (e) == cudaErrorHardwareStackError || (e) == cudaErrorAssert || (e) == cudaErrorECCUncorrectable        \
+           (e) == cudaErrorHardwareStackError || (e) == cudaErrorAssert || (e) == cudaErrorECCUncorrectable ||      \
+           (e) == cudaErrorLaunchTimeout                                                                        \
        ? "; a sticky error: a kernel of this process faulted earlier (any library's) and its CUDA context is "      \
          "unusable until the process restarts"                                                                  \
        : "")

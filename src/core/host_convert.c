@@ -97,8 +97,8 @@ jfa_status_t jfa_convert_host(const void *src, jfa_dtype_t src_dtype, void *dst,
   if (n == 0) return JFA_SUCCESS;
   if (!src) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "src is NULL");
   if (!dst) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "dst is NULL");
-  if (n > SIZE_MAX / 8) /* the byte ranges below (8 bytes an element at most) must not wrap */
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "n: %zu elements is more than any host array holds", n);
+  if ((uint64_t)n > ((uint64_t)1 << 52)) /* jfa's element limit (jfa.h): the byte ranges below cannot wrap */
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "n: %zu elements, more than jfa's limit 2^52", n);
   if (src == dst && src_dtype == dst_dtype) return JFA_SUCCESS;
   uintptr_t s0 = (uintptr_t)src, d0 = (uintptr_t)dst;
   if (s0 < d0 + n * ds && d0 < s0 + n * ss)

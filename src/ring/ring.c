@@ -54,11 +54,11 @@ jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair)
   return p;
 }
 
-/* Local rows of a rank as chunks: zigzag's two (more than one rank), else one of
-   n rows (one rank: zigzag's chunks are rows [0, N/2), [N/2, N), i.e. contiguous). */
 /* Whether a ring mask mode is causal (the modes check_config accepts; Nq == Nk: the alignments agree). */
 static int ring_mask_causal(jfa_mask_t m) { return m == JFA_MASK_CAUSAL_TOP_LEFT || m == JFA_MASK_CAUSAL_BOTTOM_RIGHT; }
 
+/* Local rows of a rank as chunks: zigzag's two (more than one rank), else one of
+   n rows (one rank: zigzag's chunks are rows [0, N/2), [N/2, N), i.e. contiguous). */
 static int chunks_of(const jfa_ring_t *r, int rank, int64_t row0[2], int64_t rows[2], int64_t pos0[2]) {
   if (r->nchunks == 2 && r->size > 1) {
     for (int c = 0; c < 2; ++c) {
@@ -503,12 +503,12 @@ jfa_status_t jfa_ring_create(jfa_ring_t **ring, jfa_context_t *ctx, jfa_comm_t *
   return JFA_SUCCESS;
 }
 
-/* Frees the pool on the context's device. */
 jfa_status_t jfa_ring_call_status(jfa_ring_t *r, jfa_status_t st) {
   if (st != JFA_SUCCESS && r->size > 1) jfa_comm_mark_failed(r->comm, st);
   return st;
 }
 
+/* Frees the pool on the context's device. */
 static void release_on_device(jfa_ring_t *r) {
   /* a failed comm may still have transfers into the pool in flight (a peer's exchange that never came: NCCL kernels
      spinning, MPI requests it could not cancel), which cudaFree would wait for forever, or write freed memory: the

@@ -149,6 +149,9 @@ int main(void) {
             jfa_convert_host(src, JFA_DTYPE_FLOAT32, dst, JFA_DTYPE_FLOAT32, SIZE_MAX / 4 + 2) ==
                     JFA_ERROR_INVALID_ARGUMENT &&
                 strstr(jfa_get_last_error(), "n:") != NULL);
+  tu_expect("n = 2^61 float64 (n * 8 wraps a pointer's range) -> INVALID_ARGUMENT",
+            jfa_convert_host(src, JFA_DTYPE_FLOAT64, dst, JFA_DTYPE_FLOAT64, (size_t)1 << 61) ==
+                JFA_ERROR_INVALID_ARGUMENT);
   tu_expect("bad calls wrote nothing", dst[0] == -7 && dst[3] == -7 && src[1] == 2 && src[2] == 3);
   tu_expect("n = 0 with NULL pointers is fine",
             jfa_convert_host(NULL, JFA_DTYPE_FLOAT32, NULL, JFA_DTYPE_FLOAT16, 0) == JFA_SUCCESS);

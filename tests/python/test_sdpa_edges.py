@@ -362,6 +362,10 @@ def test_neg_bit_and_tensor_offsets_under_transform_jvp(gen):
     o1, od1 = jvp(lambda a, b, c: jt.varlen_attention(a, b, c, cu, is_causal=True), x, tx)
     o2, od2 = jvp(lambda a, b, c: jt.varlen_attention(a, b, c, [0, 2, 5], is_causal=True), x, tx)
     assert torch.equal(o1, o2) and torch.equal(od1, od2)
+    # offsets made inside the transformed function (the transform's own wrappers on torch 1.13)
+    for make in (lambda: torch.tensor([0, 2, 5]), lambda: cu + 0, lambda: torch.tensor([0, 2, 3]).cumsum(0)):
+        o3, od3 = jvp(lambda a, b, c: jt.varlen_attention(a, b, c, make(), is_causal=True), x, tx)
+        assert torch.equal(o1, o3) and torch.equal(od1, od3)
 
 
 def test_jvp_attention_signature():

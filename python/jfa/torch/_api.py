@@ -328,7 +328,8 @@ def _offsets(cu, total, name):
     """Packed-sequence offsets as a tuple of ints (host copy; a CUDA tensor is read back once)."""
     if isinstance(cu, torch.Tensor):
         _check_offsets_tensor(cu, name)
-        cu = _core.no_transforms(cu.tolist)  # (inside functorch.jvp on torch 1.13 tolist() fails otherwise)
+        cu = _core.no_transforms(_core._unwrapped(cu).tolist)  # (inside functorch.jvp on torch 1.13 tolist() fails
+        # otherwise; offsets made inside the transformed function are its wrappers)
     cu = tuple(int(x) for x in cu)
     if len(cu) < 2 or cu[0] != 0 or cu[-1] != total or any(b < a for a, b in zip(cu, cu[1:])):
         raise ValueError("jfa: %s must rise from 0 to %d (the packed length) without decreasing, got %s%s"

@@ -155,9 +155,9 @@ static inline jfa_status_t cuda_call_checks(const jfa_context_t *ctx, const jfa_
      read by this call's first launch check, after its kernels were queued: reported here, before anything is written
      (and so cleared) */
   const cudaError_t pending = cudaGetLastError();
-  if (pending != cudaSuccess)
+  if (pending != cudaSuccess && pending != cudaErrorNotReady) /* a stream / event query's "not yet": no error */
     JFA_FAIL(JFA_ERROR_CUDA, "a CUDA error was pending when this call began (an earlier launch or call of this thread, "
-             "not this call's; now cleared): %s (%s)%s", cudaGetErrorString(pending), cudaGetErrorName(pending),
+             "not this call's): %s (%s)%s", cudaGetErrorString(pending), cudaGetErrorName(pending),
              JFA_CUDA_STICKY_NOTE(pending));
   if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
   if (p->D > 256)
