@@ -39,7 +39,6 @@ typedef struct {
   ncclComm_t nccl;
   int owned;
   int aborted;        /* ncclCommAbort was called: nccl is gone */
-  int device;
   cudaStream_t stream;
   cudaEvent_t ev_ready, ev_done;
   int64_t *d_scratch; /* 2 * JFA_COMM_MAX_REDUCE int64 */
@@ -107,12 +106,12 @@ static jfa_status_t poll_stream(jfa_comm_t *comm, cudaStream_t stream, const cha
   for (;;) {
     cudaError_t ce = cudaStreamQuery(stream);
     if (ce == cudaSuccess) return JFA_SUCCESS;
-    if (ce == cudaErrorNotReady) (void)cudaGetLastError(); /* not an error: not left for a later launch check */
     if (ce != cudaErrorNotReady) {
       abort_owned(m);
       JFA_FAIL(JFA_ERROR_CUDA, "rank %d: %s: cudaStreamQuery failed: %s (%s)", comm->rank, what,
                cudaGetErrorString(ce), cudaGetErrorName(ce));
     }
+    (void)cudaGetLastError(); /* not ready: no error, not left for a later launch check */
     ncclResult_t state = ncclSuccess;
     ncclResult_t r = ncclCommGetAsyncError(m->nccl, &state);
     if (r != ncclSuccess) state = r;
@@ -178,7 +177,7 @@ static jfa_status_t nccl_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, i
   if (n > JFA_COMM_MAX_REDUCE) JFA_FAIL(JFA_ERROR_INTERNAL, "NCCL comm: allreduce of %d values", n);
   if (!m->nccl) JFA_FAIL(JFA_ERROR_NCCL, "rank %d: the NCCL communicator was aborted", comm->rank);
   int prev;
-  JFA_CHECK(set_device(m->device, &prev));
+  JFA_CHECK(set_device(comm->device_index, &prev));
   size_t bytes = (size_t)n * sizeof(int64_t);
   jfa_status_t st = JFA_SUCCESS;
   /* pinned host buffers: copies to pageable memory would block the host until the stream
@@ -220,7 +219,7 @@ static jfa_status_t nccl_allreduce_minmax(jfa_comm_t *comm, const int64_t *in, i
       memcpy(max_out, h_out + n, bytes);
     }
   }
-  if (prev != m->device) cudaSetDevice(prev);
+  if (prev != comm->device_index) cudaSetDevice(prev);
   return st;
 }
 
@@ -267,7 +266,7 @@ static void nccl_destroy(jfa_comm_t *comm) {
   if (m) {
     int prev = 0;
     cudaGetDevice(&prev);
-    cudaSetDevice(m->device);
+    cudaSetDevice(comm->device_index);
     /* transfers still queued (a call that failed on this rank only) must end within the
        timeout, else the comm is failed and an owned NCCL communicator aborted (poll_stream).
        A failed comm whose NCCL communicator is the caller's (not aborted by jfa) may have
@@ -307,10 +306,9 @@ static jfa_status_t wrap(jfa_comm_t **comm, ncclComm_t nccl, int owned, int devi
     JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "NCCL comm: out of host memory");
   }
   c->impl = m;
-  m->device = device_index;
   int prev = 0;
   jfa_status_t st = jfa_comm_init(c, &nccl_ops); /* reads JFA_COMM_TIMEOUT */
-  c->device_index = device_index;
+  c->device_index = device_index; /* the GPU of the comm's stream, events and transfers */
   if (st == JFA_SUCCESS) st = set_device(device_index, &prev);
   if (st != JFA_SUCCESS) {
     free(c);

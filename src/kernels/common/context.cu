@@ -52,9 +52,10 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
     CudaState *st = (CudaState *)calloc(1, sizeof(CudaState));
     if (!st) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot allocate the CUDA context state");
     DeviceGuard g(ctx->device_index);
-    if (g.err != cudaSuccess) {
+    const jfa_status_t gs = g.ok();
+    if (gs != JFA_SUCCESS) {
       free(st);
-      return g.ok();
+      return gs;
     }
     cudaError_t e1 = cudaDeviceGetAttribute(&st->max_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
                                             ctx->device_index);
