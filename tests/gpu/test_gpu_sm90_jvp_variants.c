@@ -19,7 +19,9 @@
  * block since the eleventh session) variant 2 (the row 0 before: 64 keys a block) against float64, variant 1 (2
  * without MPASS) bitwise 2, and 3 (row 0 with 3 stages) bitwise row 0; D = 128's variant 2 (80 keys a block) against
  * float64 only, as D = 96's variant 7 (the padded row, P V over 128 columns: row 0 before the twelfth session, which
- * runs 64 + 32), whose 6 (without MPASS) is bitwise 7 and 2 (row 0 without MPASS) bitwise row 0.
+ * runs 64 + 32), whose 6 (without MPASS) is bitwise 7 and 2 (row 0 without MPASS) bitwise row 0. D = 192's
+ * variants 7-10 (the even split in two rings, STV: BN = 64 with two K stages, two V stages or one of each, and
+ * BN = 80) against float64, 8 and 9 bitwise 7 (the same key blocks and products; only the stages differ).
  * Masked calls (the window) run variant 0's masked kernel (BN = 32, 2 stages) under every variant. Cases: bf16 /
  * fp16, N = 1, 7, 129, 1000, 4096, causal (both alignments, Nq != Nk, positions; rows fully masked: O
  * = Od = 0, lse = -inf, mu = 0 exactly), GQA, MQA, BSHD, a sliding window (a masked call: the even
@@ -118,7 +120,8 @@ static const struct {
 } variants[] = {{192, 4, -1, 1}, {192, 1, 4, 0}, {192, 2, 4, 0}, {192, 3, 4, 0}, {192, 5, 4, 0},
                  {256, 4, -1, 1}, {256, 1, 4, 0},  {256, 2, -1, 1}, {256, 3, 2, 0}, {64, 2, -1, 1},
                  {64, 1, 2, 0},   {64, 3, 0, 0},  {128, 1, 0, 0},  {128, 2, -1, 0}, {96, 7, -1, 1}, {96, 6, 7, 0},
-                 {96, 2, 0, 0},   {192, 6, 0, 0}, {256, 6, 0, 0}};
+                 {96, 2, 0, 0},   {192, 6, 0, 0}, {256, 6, 0, 0},  {192, 7, -1, 1}, {192, 8, 7, 0}, {192, 9, 7, 0},
+                 {192, 10, -1, 0}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */

@@ -418,6 +418,18 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0, 128, 2,     80,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0,  96, 6,     64,  2, false,   64, true, false},
   {OP_JVP,  0, 192, 6,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true},
+  /* issue 18 (thirty-eighth session): the even column split at D = 192 with the two rings of D = 256's row 0 (STV:
+     K, Kd and V, Vd in their own stages), so that 64 or 80 keys a block fit beside Q, Qd (48 KB): the score products'
+     wgmma at N = 64 read 4 KB of shared memory a k16 step for 2x N = 32's work (N = 48: 3.5 KB for 1.5x), and the
+     per-block costs (ping-pong turns, barriers, row reductions) spread over more keys. 7: BN = 64, two K stages and
+     one V stage (48 + 2 x 48 + 48 = 192 KB); 8: one K stage and two V stages; 9: one of each (144 KB); 10: BN = 80,
+     one of each (168 KB). Registers a consumer: O 48 + U 48 + S, Sd 32 + 32 + P 16 + 16 at BN = 64 (D = 256's row 0
+     has 64 more). Masked calls run row 0's masked tiles (BNM = 32, 2 stages), as every STV row */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV */
+  {OP_JVP,  0, 192, 7,     64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1},
+  {OP_JVP,  0, 192, 8,     64,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 2},
+  {OP_JVP,  0, 192, 9,     64,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1},
+  {OP_JVP,  0, 192, 10,    80,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1},
   {OP_JVP,  0, 256, 6,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
