@@ -1,11 +1,12 @@
 /*
  * test_gpu_sm90_jvp_variants.c - the sm90 fused forward+JVP's tuning variants at D = 192 and 256 (tuning
- * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..5 at D = 192, 1..4 at 256; src/kernels/sm90/tiles.h) against
+ * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..12 at D = 192, 1..6 at 256; src/kernels/sm90/tiles.h) against
  * the float64 CPU backend and bitwise against the variant they reproduce, in one process: the variant is
  * read from the environment at each call, so each case runs variant 0 (the default) and then each variant
  * of its head dim on the same inputs. At D = 192 the default is the even column split (96 + 96 columns a
- * consumer) at BN = 48, 2 stages, and variant 4 the split before it (128 + 64 columns, BN = 32, 3
- * stages), checked against float64 only (it blocks the keys differently); variant 1 (variant 4 with 2
+ * consumer) at BN = 64 in two rings (K, Kd in two stages, V, Vd in one; since the thirty-eighth session,
+ * variant 11 the split at BN = 48 in one ring of 2 stages before it), and variant 4 the split before that
+ * (128 + 64 columns, BN = 32, 3 stages), checked against float64 only (it blocks the keys differently); variant 1 (variant 4 with 2
  * stages), 2 and 3 (the even split at BN = 32, 3 and 2 stages) and 5 (the even split with OVERLAP: the S
  * and Sd of block j + 1 issued before the softmax of block j) block the keys as variant 4 does and
  * compute every output element with the same products in the same order (only the wgmma's N pieces
@@ -21,7 +22,9 @@
  * float64 only, as D = 96's variant 7 (the padded row, P V over 128 columns: row 0 before the twelfth session, which
  * runs 64 + 32), whose 6 (without MPASS) is bitwise 7 and 2 (row 0 without MPASS) bitwise row 0. D = 192's
  * variants 7-10 (the even split in two rings, STV: BN = 64 with two K stages, two V stages or one of each, and
- * BN = 80) against float64, 8 and 9 bitwise 7 (the same key blocks and products; only the stages differ).
+ * BN = 80): 7 is row 0's tiles since the thirty-eighth session (bitwise row 0), 8 and 9 bitwise 7 (the same key
+ * blocks and products; only the stages differ), 10 against float64; 11 (row 0 before: BN = 48 in one ring) against
+ * float64, 12 (row 0 with MPASS) bitwise row 0.
  * Masked calls (the window) run variant 0's masked kernel (BN = 32, 2 stages) under every variant. Cases: bf16 /
  * fp16, N = 1, 7, 129, 1000, 4096, causal (both alignments, Nq != Nk, positions; rows fully masked: O
  * = Od = 0, lse = -inf, mu = 0 exactly), GQA, MQA, BSHD, a sliding window (a masked call: the even
@@ -120,8 +123,8 @@ static const struct {
 } variants[] = {{192, 4, -1, 1}, {192, 1, 4, 0}, {192, 2, 4, 0}, {192, 3, 4, 0}, {192, 5, 4, 0},
                  {256, 4, -1, 1}, {256, 1, 4, 0},  {256, 2, -1, 1}, {256, 3, 2, 0}, {64, 2, -1, 1},
                  {64, 1, 2, 0},   {64, 3, 0, 0},  {128, 1, 0, 0},  {128, 2, -1, 0}, {96, 7, -1, 1}, {96, 6, 7, 0},
-                 {96, 2, 0, 0},   {192, 6, 0, 0}, {256, 6, 0, 0},  {192, 7, -1, 1}, {192, 8, 7, 0}, {192, 9, 7, 0},
-                 {192, 10, -1, 0}};
+                 {96, 2, 0, 0},   {192, 6, 0, 0}, {256, 6, 0, 0},  {192, 7, 0, 1},  {192, 8, 7, 0}, {192, 9, 7, 0},
+                 {192, 10, -1, 0}, {192, 11, -1, 0}, {192, 12, 0, 0}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */

@@ -970,13 +970,15 @@ static jfa_status_t launch_jvp_persist_sm90a(const FwdArgs &a, const Sm90Tensors
 /* The tiles masked calls of tuning variant V (tiles.h) at head dim D run: this variant's masked tiles (PVLAGM: in the
    PVLAG order too), or variant 0's where its stages leave no room for the MASKED kernel's dense-mask words or it has
    an order the masked kernel lacks (PVLAG without PVLAGM; the JVP's OVERLAP: at D = 256 its masked kernel, with 232
-   registers, spills; the two rings, STV); an NC row 0 (D = 64): the masked tiles of the variant its MASKV names. */
+   registers, spills; the two rings, STV); a row 0 with MASKV (an NC row 0: D = 64 and 96; D = 192's JVP, whose row 0
+   is an STV row): the masked tiles of the variant its MASKV names. */
 template <int D, bool JVP, int V>
 constexpr Sm90Tile sm90_fwd_masked_tile() {
   constexpr Sm90Tile c = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_CAUSAL, V);
   constexpr Sm90Tile m = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, V);
   constexpr Sm90Tile r0 = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, 0);
-  constexpr Sm90Tile m0 = r0.NC ? sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, r0.MASKV) : r0;
+  constexpr Sm90Tile m0 =
+      r0.NC || r0.MASKV ? sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, r0.MASKV) : r0;
   static_assert(m0.D == D && !m0.NC, "an NC row 0 needs MASKV: a variant of this head dim with two consumers");
   constexpr bool own = !m.NC && (m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
                                                 Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448));

@@ -27,8 +27,9 @@
  * The default at D = 192 since the fifth session (variant 4 there; H200 274 -> 350 TFLOP/s) and tuning
  * variants 2, 3 (CSE) split D = 192 evenly, 96 + 96 columns a consumer, as wgmma pieces of 64 + 32
  * columns each inside one slab, the same instructions for both consumers (no branch; O and U 48 + 48
- * registers a thread: the consumers need <= 168 at BN = 32, <= 240 at the default's BN = 48; masked
- * calls at BNM = 32, 2 stages); tuning variant 4 keeps the 128 + 64 split (BN = 32, 3 stages); variant 5 adds OVERLAP
+ * registers a thread: the consumers need <= 168 at BN = 32, <= 240 at BN = 48; masked
+ * calls at BNM = 32, 2 stages; since the thirty-eighth session the default takes BN = 64 in two rings, K, Kd in two
+ * stages and V, Vd in one, as D = 256: +8.7%); tuning variant 4 keeps the 128 + 64 split (BN = 32, 3 stages); variant 5 adds OVERLAP
  * to the JVP there (S and Sd of block j + 1 into second accumulators, 0 spills), and variant 1 at D = 256
  * (whose split is even already).
  * The forward's OVERLAP at D = 256 spills at BN = 80 (64 bytes) and not at BN = 64
@@ -135,7 +136,8 @@ struct Sm90Tile {
   int NC;          /* consumer warpgroups of 64 rows (0: 2; 3: BM = 192, 512 threads, the consumers at 160 registers;
                       16-bit forward, unmasked and causal calls: masked ones run variant 0's kernel; fwd.cuh) */
   int MASKV;       /* NC rows: the variant whose masked tiles masked calls run (row 0's own, when it is an NC row; the
-                      NC kernel has no masked form) */
+                      NC kernel has no masked form); also a row 0 whose masked tiles are another row's (D = 192's JVP:
+                      its row 0 in two rings without MPASS, its masked calls on variant 11's MPASS kernel) */
   bool MPASS;      /* 16-bit forward / JVP: the softmax's per-element mask as a pass of its own under one branch per
                       block (common/softmax.cuh fwd_softmax_block MPASS), not if-converted into every block's loop */
   int MASKP;       /* NC forward rows: the variant (a PERSIST row with three consumers) whose persistent kernel runs
@@ -188,8 +190,13 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      the same results) */
   {OP_JVP,  0,  96, 0,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 128, 0,     64,  2, false,   64, false, false, false,  0,  0, false, false, false, 0, 0, false, false, 0, 0, 0, 0,  true},
-  /* D = 192: the even column split at BN = 48 (variant 4 before the fifth session) */
-  {OP_JVP,  0, 192, 0,     48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
+  /* D = 192: the even column split in two rings (STV: K, Kd in two stages, V, Vd in one) at BN = 64 since the
+     thirty-eighth session (tuning variant 7, the same tiles; row 0 before, the even split at BN = 48 in one ring, is
+     variant 11; H100, jfa_bench --case 4096 192, JVP TFLOP/s 11 / 7, two rounds: 336.4, 336.1 / 363.8, 367.5; causal
+     315.5, 328.3 / 354.9, 346.4: +8.7%); masked calls run variant 11's masked tiles (MASKV: BNM = 32, 2 stages, MPASS:
+     the kernel they ran before). Its unmasked kernel is variant 7's without MPASS, the one tested and timed; 12 is it
+     with MPASS (bitwise, not yet timed) */
+  {OP_JVP,  0, 192, 0,     64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, false},
   /* D = 256: two rings of one stage at BN = 64 (tuning variant 4 before the eighth session: H200 351.6 against
      287.9 TFLOP/s, N = 4096); masked calls at BNM = 32 with 2 stages (STM), as before */
   {OP_JVP,  0, 256, 0,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2, 0, 0,  true},
@@ -430,6 +437,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0, 192, 8,     64,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 2},
   {OP_JVP,  0, 192, 9,     64,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1},
   {OP_JVP,  0, 192, 10,    80,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1},
+  /* 11: row 0 before the thirty-eighth session (the even split at BN = 48, one ring of 2 stages, MPASS; its masked
+     tiles are row 0's MASKV); 12: row 0 with MPASS (the softmax's per-element mask as a pass of its own), bitwise it */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
+  {OP_JVP,  0, 192, 11,    48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
+  {OP_JVP,  0, 192, 12,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, true},
   {OP_JVP,  0, 256, 6,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
