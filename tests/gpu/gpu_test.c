@@ -318,11 +318,12 @@ int gt_expected_route(int windowed, int packed, int dense, int jvp) {
 int gt_packed_kind(int64_t D, int jvp, const int64_t *cq, const int64_t *ck, int ns) {
   if (ns <= 0) return 0;
   /* fwd.cuh sm90_fwd_variant's alignment, row 0's tiles: lcm(row block, key block); the JVP's row blocks 128 (64 at D
-     = 192 / 256, the column split), its key blocks 128 / 64 / 64 / 48 / 64 at D = 64 / 96 / 128 / 192 / 256; the
+     = 192 / 256, the column split), its key blocks 128 / 64 / 64 / 64 / 64 at D = 64 / 96 / 128 / 192 / 256 (D = 192
+     at 48 before the thirty-eighth session: aligned to 192 then); the
      forward's rows 192 at D = 64 / 96 (three consumers), else 128, its keys 128 / 96 / 128 / 112 / 80, and at D = 64
      / 128 (persistent kernels) also 128 rows and 128 keys */
   int64_t align;
-  if (jvp) align = D == 192 ? 192 : D == 256 ? 64 : 128;
+  if (jvp) align = D == 192 || D == 256 ? 64 : 128;
   else align = D == 64 ? 384 : D == 96 ? 192 : D == 192 ? 896 : D == 256 ? 640 : 128;
   const int64_t N = cq[ns];
   int aligned = 1;

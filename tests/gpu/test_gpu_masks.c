@@ -127,7 +127,8 @@ static const mcase_t cases[] = {
     {BF, 1, 1, 2, 2, 0, 0, 128, TL, 0, 0, UNB, UNB, "256,128,384", NULL, DN_NONE, 0, 0, 1, 0, 0},
     {FH, 1, 1, 4, 2, 0, 0, 96, NONE, 0, 0, UNB, UNB, "128,384,128", NULL, DN_NONE, 0, 0, 0, 0, 0}, /* not causal, GQA */
     {BF, 0, 1, 2, 1, 0, 0, 128, BR, 0, 0, 100, UNB, "512,256,200", NULL, DN_NONE, 0, 0, 1, 0, 0},  /* + window */
-    /* and the JVP's column splits (blocks of 64 rows; 48 / 64 keys: D = 192 aligned to 192, 256 to 64) */
+    /* and the JVP's column splits (blocks of 64 rows and 64 keys: aligned to 64; D = 192 at 48 keys aligned to 192
+       before the thirty-eighth session) */
     {FH, 0, 1, 2, 2, 0, 0, 192, TL, 0, 0, UNB, UNB, "384,768,100", NULL, DN_NONE, 0, 0, 0, 0, 0},
     {BF, 1, 1, 4, 2, 0, 0, 256, TL, 0, 0, 90, UNB, "256,64,300", NULL, DN_NONE, 0, 0, 1, 0, 0},
     /* additive masks with 16-byte aligned rows: the sm80 16-bit kernels copy their tiles into shared memory
@@ -222,6 +223,10 @@ static const mcase_t cases[] = {
     {BF, 0, 1, 8, 2, 257, 1000, 128, BRN, 0, 0, 100, 20, NULL, NULL, DN_NONE, 0, 0, 1, 0, 0},
     {FH, 1, 1, 4, 2, 600, 300, 64, BRN, 0, 0, 30, 10, NULL, NULL, DN_NONE, 0, 0, 0, 0, 0},
     {BF, 1, 1, 4, 2, 0, 0, 64, BRN, 0, 0, 4, 2, "1,7,129,0,13", "3,2,140,0,20", DN_NONE, 0, 0, 1, 0, 0},
+    /* 102: packed sequences at D = 192 aligned to 64 but not to 192 (boundaries 64, 192, 320): the JVP's column split
+       at 64 keys a block since the thirty-eighth session takes them as a band (before, at 48 keys, lcm(64, 48) = 192:
+       the MASKED kernel); GQA, accumulate */
+    {BF, 1, 1, 4, 2, 0, 0, 192, TL, 0, 0, UNB, UNB, "64,128,128,100", NULL, DN_NONE, 0, 0, 1, 0, 0},
 };
 
 typedef struct {
