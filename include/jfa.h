@@ -341,8 +341,8 @@ JFA_API jfa_status_t jfa_convert_host(const void *src, jfa_dtype_t src_dtype, vo
  */
 JFA_API jfa_status_t jfa_context_create(jfa_context_t **ctx, jfa_device_t device, int device_index);
 
-/** Destroys a context and frees its workspace (and the buffers CUDA graphs captured: replay no graph that captured
- *  this context's calls after it). NULL is accepted. */
+/** Destroys a context and frees its workspace (and the buffers CUDA graphs captured that are not freed yet: replay no
+ *  graph that captured this context's calls after it). NULL is accepted. */
 JFA_API jfa_status_t jfa_context_destroy(jfa_context_t *ctx);
 
 /**
@@ -352,8 +352,10 @@ JFA_API jfa_status_t jfa_context_destroy(jfa_context_t *ctx);
  * mask's offsets and block map). A call that uses it first waits, on the device, for the work of the previous such
  * call, whatever its stream: calls of one context on several streams are correct, and serialised where they share
  * the workspace (a context per stream runs them concurrently). A call captured in a CUDA graph keeps its buffer for
- * the graph: the next call outside a capture takes a new one, so replays and later eager calls never share it, and
- * the graph's buffer lives until the context is destroyed. A capture does not wait for the context's earlier calls
+ * the graph: the next call outside a capture takes a new one, so replays and later eager calls never share it. The
+ * graph's buffer lives as long as the graphs that captured it (a CUDA user object they hold): once they and their
+ * executables are destroyed and their launches done, the context's next call outside a capture frees it, and
+ * destroying the context frees it in any case. A capture does not wait for the context's earlier calls
  * (synchronise before capturing, as torch.cuda.graph does), and graphs captured with no eager call between them
  * share one buffer (replay those one after the other, and switch streams within a capture only between calls that
  * may share it). The workspace cannot grow during a capture (run the call once before capturing); packed sequences,

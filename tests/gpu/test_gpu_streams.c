@@ -15,19 +15,27 @@
  *      kernels' shared-memory attribute is only ever raised: lowered by one thread, it failed the other's launch);
  *   4. a non-sticky CUDA error left pending by the application (a refused cudaMalloc) before a forward: the call
  *      refuses at once, naming it, with its outputs untouched (before, its first launch check read the error after
- *      the kernels were queued), and the same call then succeeds.
+ *      the kernels were queued), and the same call then succeeds;
+ *   5. the buffers CUDA graphs captured are freed once the graphs are destroyed (a fresh context): two rounds of a
+ *      captured backward and an eager one leave two graph buffers held (jfa_cuda_graph_workspaces); destroying the
+ *      first graph and its executable frees its buffer at a later eager call while the second graph still replays
+ *      bitwise the eager backward; destroying the second frees the last (before the thirty-eighth session every such
+ *      buffer lived until the context was destroyed: device memory grew a workspace a round).
  *
  *   ctest -L gpu    or    ./test_gpu_streams [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cuda_runtime.h>
 
+#include "core/backend.h" /* jfa_cuda_graph_workspaces */
 #include "gpu_test.h"
 
 #define BF JFA_DTYPE_BFLOAT16
@@ -323,9 +331,80 @@ static void case_pending_error(jfa_context_t *gpu, jfa_context_t *cpu) {
   prob_free(&p);
 }
 
+/* Eager backwards of p on s until the context holds `want` graph buffers (their graphs' user objects are released
+   on CUDA's own thread: polled, up to ~2 s); returns the count it saw last. */
+static int eager_until(jfa_context_t *g, prob_t *p, cudaStream_t s, int want) {
+  int n = -1;
+  for (int t = 0; t < 400; ++t) {
+    gt_ok(bwd(g, p), "backward (eager)");
+    cu(cudaStreamSynchronize(s), "sync");
+    n = jfa_cuda_graph_workspaces(g);
+    if (n == want) break;
+    const struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+  }
+  return n;
+}
+
+static void case_graph_buffers_freed(jfa_context_t *gpu0, jfa_context_t *cpu) {
+  (void)gpu0, (void)cpu;
+  jfa_context_t *gpu = NULL;
+  gt_ok(jfa_context_create(&gpu, JFA_DEVICE_CUDA, 0), "context");
+  cudaStream_t s1;
+  cu(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking), "stream");
+  gt_ok(jfa_context_set_flags(gpu, JFA_FLAG_DETERMINISTIC), "set_flags");
+  gt_ok(jfa_context_set_stream(gpu, s1), "set_stream");
+  prob_t a;
+  prob_new(&a, 1, 4, 1000, 64, JFA_MASK_CAUSAL_TOP_LEFT);
+  gt_ok(fwd(gpu, &a), "forward"), gt_ok(bwd(gpu, &a), "backward"), cu(cudaStreamSynchronize(s1), "sync");
+  gbuf_t *ga[] = {&a.dq, &a.dk, &a.dv};
+  double *ra = gb_snapshot(ga, 3);
+  tu_expect("case 5: no graph buffer before any capture", jfa_cuda_graph_workspaces(gpu) == 0);
+  cudaGraph_t graph[2];
+  cudaGraphExec_t exec[2];
+  for (int k = 0; k < 2; ++k) {
+    cu(cudaStreamBeginCapture(s1, cudaStreamCaptureModeThreadLocal), "begin capture");
+    const jfa_status_t cs = bwd(gpu, &a);
+    cu(cudaStreamEndCapture(s1, &graph[k]), "end capture");
+    gt_ok(cs, "backward (captured)");
+    cu(cudaGraphInstantiate(&exec[k], graph[k], 0), "instantiate");
+    gt_ok(bwd(gpu, &a), "backward (eager after the capture: retires the graph's buffer)");
+    cu(cudaStreamSynchronize(s1), "sync");
+  }
+  int n = jfa_cuda_graph_workspaces(gpu);
+  char nm[160];
+  snprintf(nm, sizeof nm, "case 5: two capture / eager rounds: two graph buffers held (%d)", n);
+  tu_expect(nm, n == 2);
+  /* while both graphs live, eager calls free nothing */
+  n = eager_until(gpu, &a, s1, 1);
+  snprintf(nm, sizeof nm, "case 5: both graphs alive: both buffers kept (%d)", n);
+  tu_expect(nm, n == 2);
+  cu(cudaGraphExecDestroy(exec[0]), "exec destroy"), cu(cudaGraphDestroy(graph[0]), "graph destroy");
+  n = eager_until(gpu, &a, s1, 1);
+  snprintf(nm, sizeof nm, "case 5: the first graph destroyed: its buffer freed by a later eager call (%d held)", n);
+  tu_expect(nm, n == 1);
+  for (int rep = 0; rep < 3; ++rep) {
+    poison_grads(&a);
+    cu(cudaGraphLaunch(exec[1], s1), "graph launch");
+    cu(cudaStreamSynchronize(s1), "sync");
+    snprintf(nm, sizeof nm, "case 5 rep %d: the second graph replays bitwise the eager backward", rep);
+    tu_expect(nm, gb_same(ga, 3, ra));
+  }
+  cu(cudaGraphExecDestroy(exec[1]), "exec destroy"), cu(cudaGraphDestroy(graph[1]), "graph destroy");
+  n = eager_until(gpu, &a, s1, 0);
+  snprintf(nm, sizeof nm, "case 5: the second graph destroyed: no graph buffer held (%d)", n);
+  tu_expect(nm, n == 0);
+  tu_expect("case 5: the eager backward still bitwise its first run", gb_same(ga, 3, ra));
+  free(ra);
+  prob_free(&a);
+  gt_ok(jfa_context_destroy(gpu), "context destroy");
+  cudaStreamDestroy(s1);
+}
+
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   static const char *names[] = {"two streams, backwards", "two streams, masked forwards", "a graph beside eager calls",
-                                "threads, shared-memory attribute", "an error pending before a call"};
+                                "threads, shared-memory attribute", "an error pending before a call",
+                                "graph buffers freed with their graphs"};
   printf("case %d: %s\n", ci, names[ci]);
   fflush(stdout);
   switch (ci) {
@@ -333,8 +412,9 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
     case 1: case_two_stream_masked_forwards(gpu, cpu); break;
     case 2: case_graph_and_eager(gpu, cpu); break;
     case 3: case_threads_smem(gpu, cpu); break;
-    default: case_pending_error(gpu, cpu); break;
+    case 4: case_pending_error(gpu, cpu); break;
+    default: case_graph_buffers_freed(gpu, cpu); break;
   }
 }
 
-int main(int argc, char **argv) { return gt_main(argc, argv, "test_gpu_streams", 5, run_case); }
+int main(int argc, char **argv) { return gt_main(argc, argv, "test_gpu_streams", 6, run_case); }

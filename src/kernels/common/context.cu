@@ -2,12 +2,15 @@
  * context.cu - CUDA context hooks of jfa: device checks at context creation, the
  * per-context workspace cache (grows only when a bigger problem arrives, so the
  * steady state allocates nothing; ordered across streams, kept for CUDA graphs that use it),
- * the kernels' shared-memory attribute (raised only), synchronisation and the device count.
+ * the kernels' shared-memory attribute (raised only), synchronisation and the device count. A buffer CUDA
+ * graphs captured lives as long as they do (a CUDA user object, GraphWs).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include <atomic>
 #include <mutex>
+#include <new>
 
 #include "kernels/family.h"
 
@@ -80,20 +83,113 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
   return JFA_SUCCESS;
 }
 
-/* A buffer a CUDA graph still uses (ws_graph): kept until the context is released. */
+/* A workspace buffer CUDA graphs captured (ws_graph) and its lifetime. At the first captured call that uses the
+   buffer the context makes a CUDA user object for it (one reference, the context's) and every captured call gives
+   the capturing graph a reference of its own (cudaGraphRetainUserObject; a graph's executables hold their graph's
+   references until their launches are done). The context lets go of its reference when it retires the buffer (the
+   next call outside a capture); once the last graph and executable are destroyed, CUDA runs graph_ws_gone on its own
+   thread (no CUDA call there: it only marks the record) and the next call outside a capture frees the buffer
+   (sweep_retired). Before the thirty-eighth session every such buffer lived until the context was destroyed, so a
+   loop of captures and eager calls grew the device memory by a workspace each round. A record whose user object could
+   not be made or retained is pinned: its buffer waits for the context's release, as before. state: 0 live, 1 gone
+   (the callback ran), 2 orphaned (the context was released first); whichever of the callback and the release comes
+   second frees the record. */
+struct GraphWs {
+  void *ptr;
+  cudaUserObject_t obj; /* null when it could not be made */
+  std::atomic<int> state;
+  bool pinned;
+};
+
+static void CUDART_CB graph_ws_gone(void *p) {
+  GraphWs *r = (GraphWs *)p;
+  if (r->state.exchange(1) == 2) delete r; /* the context was released first */
+}
+
+/* The context's end of a record whose buffer it has freed (or never will use again): the record itself now, or, where
+   the callback may still come, by the callback (orphaned). */
+static void graph_ws_drop(GraphWs *r) {
+  if (!r->obj || r->state.exchange(2) == 1) delete r;
+}
+
+/* A captured call on the stream s uses ws: its lifetime record (made at the buffer's first capture) and a reference
+   for the capturing graph. Failures pin the buffer (kept until the context's release) instead of failing the call. */
+static jfa_status_t graph_ws_retain(CudaState *st, cudaStream_t s) {
+  if (!st->ws_rec) {
+    GraphWs *r = new (std::nothrow) GraphWs;
+    if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot keep the workspace a CUDA graph uses");
+    r->ptr = st->ws;
+    r->obj = nullptr;
+    r->state.store(0);
+    r->pinned = false;
+    if (cudaUserObjectCreate(&r->obj, r, graph_ws_gone, 1, cudaUserObjectNoDestructorSync) != cudaSuccess) {
+      (void)cudaGetLastError();
+      r->obj = nullptr;
+      r->pinned = true;
+    }
+    st->ws_rec = r;
+  }
+  GraphWs *r = st->ws_rec;
+  if (r->pinned) return JFA_SUCCESS;
+  cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+  cudaGraph_t g = nullptr;
+  if (cudaStreamGetCaptureInfo(s, &cs, nullptr, &g) != cudaSuccess || cs != cudaStreamCaptureStatusActive || !g ||
+      cudaGraphRetainUserObject(g, r->obj, 1, 0) != cudaSuccess) {
+    (void)cudaGetLastError();
+    r->pinned = true;
+  }
+  return JFA_SUCCESS;
+}
+
+/* Retires ws, a buffer CUDA graphs use (ws_graph): kept in retired until they are destroyed (or, pinned, until the
+   context's release); the context's reference to its user object let go. */
 static jfa_status_t retire_workspace(CudaState *st) {
   if (st->n_retired == st->cap_retired) {
     const int cap = st->cap_retired ? 2 * st->cap_retired : 4;
-    void **r = (void **)realloc(st->retired, (size_t)cap * sizeof(void *));
+    GraphWs **r = (GraphWs **)realloc(st->retired, (size_t)cap * sizeof(GraphWs *));
     if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot keep the workspace a CUDA graph uses");
     st->retired = r;
     st->cap_retired = cap;
   }
-  st->retired[st->n_retired++] = st->ws;
+  GraphWs *r = st->ws_rec;
+  if (!r) {
+    /* no record (none could be allocated at the capture, which then failed): pinned */
+    r = new (std::nothrow) GraphWs;
+    if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot keep the workspace a CUDA graph uses");
+    r->ptr = st->ws;
+    r->obj = nullptr;
+    r->state.store(0);
+    r->pinned = true;
+  } else if (r->obj && cudaUserObjectRelease(r->obj, 1) != cudaSuccess) {
+    (void)cudaGetLastError();
+    r->pinned = true; /* the callback may never come: the release's end (graph_ws_drop) orphans the record */
+  }
+  st->retired[st->n_retired++] = r;
   st->ws = nullptr;
+  st->ws_rec = nullptr;
   st->ws_size = 0;
   st->ws_graph = 0;
   st->ws_pending = 0;
+  return JFA_SUCCESS;
+}
+
+/* Frees the retired buffers whose graphs are all gone (outside a capture: cudaFree is not capturable). */
+static jfa_status_t sweep_retired(CudaState *st) {
+  cudaError_t err = cudaSuccess;
+  int k = 0;
+  for (int i = 0; i < st->n_retired; ++i) {
+    GraphWs *r = st->retired[i];
+    if (!r->pinned && r->state.load() == 1 && err == cudaSuccess) {
+      err = cudaFree(r->ptr);
+      if (err == cudaSuccess) {
+        delete r; /* the callback has run: nothing else holds the record */
+        continue;
+      }
+    }
+    st->retired[k++] = r;
+  }
+  st->n_retired = k;
+  JFA_CUDA_CHECK(err);
   return JFA_SUCCESS;
 }
 
@@ -118,6 +214,7 @@ jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws, boo
   *capturing_out = capturing;
   if (bytes == 0) bytes = 256;
   if (!capturing && st->ws_graph) JFA_CHECK(retire_workspace(st));
+  if (!capturing && st->n_retired) JFA_CHECK(sweep_retired(st));
   if (st->ws_size < bytes) {
     if (capturing)
       JFA_FAIL(JFA_ERROR_CUDA,
@@ -146,7 +243,10 @@ jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws, boo
   } else if (!capturing && st->ws_pending) {
     JFA_CUDA_CHECK(cudaStreamWaitEvent(s, st->ws_done, 0));
   }
-  if (capturing) st->ws_graph = 1;
+  if (capturing) {
+    st->ws_graph = 1;
+    JFA_CHECK(graph_ws_retain(st, s));
+  }
   *ws = st->ws;
   return JFA_SUCCESS;
 }
@@ -194,9 +294,16 @@ extern "C" void jfa_cuda_context_release(jfa_context_t *ctx) {
        synchronisation; the retired buffers' graphs must not run any more (jfa.h) */
     if (st->ws_pending) cudaEventSynchronize(st->ws_done);
     if (st->ws) cudaFree(st->ws);
-    for (int i = 0; i < st->n_retired; ++i) cudaFree(st->retired[i]);
+    for (int i = 0; i < st->n_retired; ++i) cudaFree(st->retired[i]->ptr);
     if (st->ws_done) cudaEventDestroy(st->ws_done);
   }
+  /* the records: the current buffer's (a graph captured it, not yet retired: the context's reference let go too) and
+     the retired ones', each freed now or by its callback */
+  if (st->ws_rec) {
+    if (st->ws_rec->obj && cudaUserObjectRelease(st->ws_rec->obj, 1) != cudaSuccess) (void)cudaGetLastError();
+    graph_ws_drop(st->ws_rec);
+  }
+  for (int i = 0; i < st->n_retired; ++i) graph_ws_drop(st->retired[i]);
   free(st->retired);
   free(st);
   ctx->cuda_state = nullptr;
@@ -222,6 +329,11 @@ extern "C" int jfa_cuda_last_route(jfa_context_t *ctx) {
 extern "C" int jfa_cuda_last_bwd_route(jfa_context_t *ctx) {
   if (!ctx || !ctx->cuda_state) return -1;
   return ((const CudaState *)ctx->cuda_state)->last_bwd_route;
+}
+
+extern "C" int jfa_cuda_graph_workspaces(jfa_context_t *ctx) {
+  if (!ctx || !ctx->cuda_state) return 0;
+  return ((const CudaState *)ctx->cuda_state)->n_retired;
 }
 
 extern "C" int jfa_cuda_last_precision(jfa_context_t *ctx, int backward) {

@@ -22,6 +22,9 @@ enum KernelPath { PATH_SIMT = 0, PATH_SM80 = 1, PATH_SM90 = 2 };
 /** The ops of the dispatch tables (backend.cu) and of the tile configurations. */
 enum KernelOp { OP_FWD = 0, OP_JVP = 1, OP_BWD = 2, OP_BWD_JVP = 3 };
 
+/** A workspace buffer CUDA graphs captured and its lifetime (context.cu). */
+struct GraphWs;
+
 /** Private CUDA state of a context (ctx->cuda_state): a growing workspace. */
 
 struct CudaState {
@@ -30,10 +33,12 @@ struct CudaState {
   /* The workspace across streams and graphs (context.cu, jfa_cuda_workspace / _done): ws_done is recorded on the
      stream of the last call that used ws (ws_pending once recorded), which the next call waits for; ws_graph: a CUDA
      graph captured a call that used ws, so ws is the graph's from then on and the next call outside a capture takes
-     a new buffer; retired: such buffers, freed with the context. */
+     a new buffer; ws_rec: its lifetime record (a CUDA user object the capturing graphs hold); retired: such
+     buffers, each freed by the first call outside a capture after its graphs are destroyed (or with the context). */
   cudaEvent_t ws_done;
   int ws_pending, ws_graph;
-  void **retired;
+  GraphWs *ws_rec;
+  GraphWs **retired;
   int n_retired, cap_retired;
   int max_smem_optin; /* bytes of dynamic shared memory a block may opt into */
   int num_sms;

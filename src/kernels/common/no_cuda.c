@@ -96,6 +96,11 @@ int jfa_cuda_last_bwd_route(jfa_context_t *ctx) {
   return -1;
 }
 
+int jfa_cuda_graph_workspaces(jfa_context_t *ctx) {
+  (void)ctx;
+  return 0;
+}
+
 int jfa_cuda_last_precision(jfa_context_t *ctx, int backward) {
   (void)ctx;
   (void)backward;
