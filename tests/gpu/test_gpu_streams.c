@@ -18,9 +18,10 @@
  *      the kernels were queued), and the same call then succeeds;
  *   5. the buffers CUDA graphs captured are freed once the graphs are destroyed (a fresh context): two rounds of a
  *      captured backward and an eager one leave two graph buffers held (jfa_cuda_graph_workspaces); destroying the
- *      first graph and its executable frees its buffer at a later eager call while the second graph still replays
- *      bitwise the eager backward; destroying the second frees the last (before the thirty-eighth session every such
- *      buffer lived until the context was destroyed: device memory grew a workspace a round).
+ *      first graph and its executable frees its buffer at a later eager call; the second graph destroyed but not its
+ *      executable (torch.cuda.CUDAGraph's way) keeps its buffer, and the executable replays bitwise the eager backward;
+ *      destroying the executable frees the last (before the thirty-eighth session every such buffer lived until the
+ *      context was destroyed: device memory grew a workspace a round).
  *
  *   ctest -L gpu    or    ./test_gpu_streams [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -383,14 +384,20 @@ static void case_graph_buffers_freed(jfa_context_t *gpu0, jfa_context_t *cpu) {
   n = eager_until(gpu, &a, s1, 1);
   snprintf(nm, sizeof nm, "case 5: the first graph destroyed: its buffer freed by a later eager call (%d held)", n);
   tu_expect(nm, n == 1);
+  /* the second graph destroyed but not its executable (torch.cuda.CUDAGraph keeps only the executable): the buffer
+     stays while the executable lives, and its replays stay bitwise */
+  cu(cudaGraphDestroy(graph[1]), "graph destroy");
+  n = eager_until(gpu, &a, s1, 0);
+  snprintf(nm, sizeof nm, "case 5: the second graph destroyed, its executable alive: its buffer kept (%d held)", n);
+  tu_expect(nm, n == 1);
   for (int rep = 0; rep < 3; ++rep) {
     poison_grads(&a);
     cu(cudaGraphLaunch(exec[1], s1), "graph launch");
     cu(cudaStreamSynchronize(s1), "sync");
-    snprintf(nm, sizeof nm, "case 5 rep %d: the second graph replays bitwise the eager backward", rep);
+    snprintf(nm, sizeof nm, "case 5 rep %d: the second graph's executable replays bitwise the eager backward", rep);
     tu_expect(nm, gb_same(ga, 3, ra));
   }
-  cu(cudaGraphExecDestroy(exec[1]), "exec destroy"), cu(cudaGraphDestroy(graph[1]), "graph destroy");
+  cu(cudaGraphExecDestroy(exec[1]), "exec destroy");
   n = eager_until(gpu, &a, s1, 0);
   snprintf(nm, sizeof nm, "case 5: the second graph destroyed: no graph buffer held (%d)", n);
   tu_expect(nm, n == 0);
