@@ -15,8 +15,9 @@
  * (the default before: the column split 128 + 128, BN = 32, 2 stages) against float64 and variant 1
  * (OVERLAP) bitwise 4; variants 2 and 3 (two rings, BN = 48: one K stage and two V stages, and the
  * reverse) against float64, and 3 bitwise 2 (the same key blocks and products; only the stages differ). At
- * D = 128 variant 1, and at D = 96, 192, 256 variant 6 (row 0 without MPASS, the softmax's per-element mask
- * as a pass of its own, which row 0 takes since the tenth session) bitwise variant 0; at D = 64 (row 0 at 128 keys a
+ * D = 128 variant 1, and at D = 96, 256 variant 6 (row 0 without MPASS, the softmax's per-element mask
+ * as a pass of its own, which row 0 takes since the tenth session) bitwise variant 0 (at D = 192 bitwise 11, the
+ * row 0 before the thirty-eighth session); at D = 64 (row 0 at 128 keys a
  * block since the eleventh session) variant 2 (the row 0 before: 64 keys a block) against float64, variant 1 (2
  * without MPASS) bitwise 2, and 3 (row 0 with 3 stages) bitwise row 0; D = 128's variant 2 (80 keys a block) against
  * float64 only, as D = 96's variant 7 (the padded row, P V over 128 columns: row 0 before the twelfth session, which
@@ -25,7 +26,8 @@
  * BN = 80): 7 is row 0's tiles since the thirty-eighth session (bitwise row 0), 8 and 9 bitwise 7 (the same key
  * blocks and products; only the stages differ), 10 against float64; 11 (row 0 before: BN = 48 in one ring) against
  * float64, 12 (row 0 with MPASS) bitwise row 0.
- * Masked calls (the window) run variant 0's masked kernel (BN = 32, 2 stages) under every variant. Cases: bf16 /
+ * Masked calls run variant 0's masked kernel (BN = 32, 2 stages) under every variant; a window is a band
+ * on the JVP (the unmasked kernel of the variant: at D = 192 since the thirty-eighth session the two-ring one). Cases: bf16 /
  * fp16, N = 1, 7, 129, 1000, 4096, causal (both alignments, Nq != Nk, positions; rows fully masked: O
  * = Od = 0, lse = -inf, mu = 0 exactly), GQA, MQA, BSHD, a sliding window (a masked call: the even
  * split's masked kernel at BN = 32; the OVERLAP variants run variant 0's order there), NaN inputs (a
@@ -116,15 +118,17 @@ static const vcase_t cases[] = {
 /* The tuning variants of the JVP at head dim D (tiles.h), run in this order, and the variant whose results
    they must reproduce bitwise (they block the keys as it does and compute every element with the same
    products in the same order; -1: none, the tolerance only): at D = 192 the default (variant 0, the even
-   split at BN = 48) blocks the keys differently from variant 4 (the default before it: 128 + 64 at BN =
-   32), which variants 1, 2, 3, 5 reproduce; keep: this variant's results are the reference of others */
+   split at BN = 64 in two rings since the thirty-eighth session; 7 its tiles, 8 and 9 its key blocks in other
+   stages; 12 it with MPASS) blocks the keys differently from variant 11 (the default before: BN = 48, one ring;
+   6 is 11 without MPASS) and from variant 4 (the default before that: 128 + 64 at BN = 32), which variants 1,
+   2, 3, 5 reproduce; keep: this variant's results are the reference of the later ones */
 static const struct {
   int D, v, ref, keep;
 } variants[] = {{192, 4, -1, 1}, {192, 1, 4, 0}, {192, 2, 4, 0}, {192, 3, 4, 0}, {192, 5, 4, 0},
                  {256, 4, -1, 1}, {256, 1, 4, 0},  {256, 2, -1, 1}, {256, 3, 2, 0}, {64, 2, -1, 1},
                  {64, 1, 2, 0},   {64, 3, 0, 0},  {128, 1, 0, 0},  {128, 2, -1, 0}, {96, 7, -1, 1}, {96, 6, 7, 0},
-                 {96, 2, 0, 0},   {192, 6, 0, 0}, {256, 6, 0, 0},  {192, 7, 0, 1},  {192, 8, 7, 0}, {192, 9, 7, 0},
-                 {192, 10, -1, 0}, {192, 11, -1, 0}, {192, 12, 0, 0}};
+                 {96, 2, 0, 0},   {256, 6, 0, 0}, {192, 7, 0, 1},  {192, 8, 7, 0},  {192, 9, 7, 0}, {192, 10, -1, 0},
+                 {192, 11, -1, 1}, {192, 6, 11, 0}, {192, 12, 0, 0}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */

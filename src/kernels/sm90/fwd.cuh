@@ -37,7 +37,8 @@
  *     (OVERLAP, a second score accumulator); at D = 128 and in the JVP the registers do not allow it without spills, but
  *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
  *     sn and sdn; masked calls run variant 0's order).
- * Two rings (tiles.h STV; JVP tuning variants 2-4 at D = 256, unmasked calls): K, Kd in ST stages and
+ * Two rings (tiles.h STV; the JVP's row 0 at D = 256 since the eighth session and at D = 192 since the thirty-eighth,
+ * tuning variants 2, 3 at D = 256 and 7-10, 12 at D = 192; unmasked calls and bands): K, Kd in ST stages and
  * V, Vd in STV stages with their own full / empty barriers (vbar); a consumer releases K(j) once its
  * score products are waited and waits for V(j) only before its P V, so that blocks of 48 or 64 keys
  * fit beside Q and Qd (one ring of two stages of 48 would need 256 KB).
@@ -979,8 +980,9 @@ constexpr Sm90Tile sm90_fwd_masked_tile() {
   constexpr Sm90Tile r0 = sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, 0);
   constexpr Sm90Tile m0 =
       r0.NC || r0.MASKV ? sm90_tile(JVP ? OP_JVP : OP_FWD, JFA_DTYPE_BFLOAT16, D, MASK_CLASS_ANY, r0.MASKV) : r0;
-  static_assert(m0.D == D && !m0.NC, "an NC row 0 needs MASKV: a variant of this head dim with two consumers");
-  constexpr bool own = !m.NC && (m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
+  static_assert(m0.D == D && !m0.NC,
+                "an NC row 0 needs MASKV, and a MASKV names a variant of this head dim with two consumers");
+  constexpr bool own = !m.NC && !(V == 0 && r0.MASKV) && (m.PVLAGM || (!m.PVLAG && !(JVP && m.OVERLAP) && !m.STV &&
                                                 Sm90Fwd<D, m.BN, JVP, m.ST, c.CS, true>::SMEM <= 232448));
   return own ? m : m0;
 }

@@ -148,7 +148,8 @@ struct Sm90Tile {
 /* clang-format off */
 static constexpr Sm90Tile kSm90Tiles[] = {
   /* Every 16-bit forward / JVP row 0 takes MPASS (the softmax's per-element mask as a pass of its own under one
-     branch per block) since the tenth session of 2026-12-03: H200, forward TFLOP/s without / with it (bitwise the
+     branch per block; the D = 192 JVP's row 0 since the thirty-eighth session not, its masked calls yes: below) since
+     the tenth session of 2026-12-03: H200, forward TFLOP/s without / with it (bitwise the
      same results), D = 64 N = 4096 297.8 / 436.8, N = 16384 347.0 / 538.4, causal 263.0 / 362.5 and 328.2 / 484.4;
      D = 128 527.2 / 630.2, causal N = 16384 494.5 / 599.6; JVP D = 64 383.8 / 455.9, causal 426.6 / 483.6, D = 128
      499.5 / 549.5, causal 537.6 / 555.6 (call 1); forward at N = 4096 D = 96 387.8 / 499.4, 192 557.7 / 609.4, 256
@@ -441,7 +442,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      tiles are row 0's MASKV); 12: row 0 with MPASS (the softmax's per-element mask as a pass of its own), bitwise it */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_JVP,  0, 192, 11,    48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
-  {OP_JVP,  0, 192, 12,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, true},
+  {OP_JVP,  0, 192, 12,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 256, 6,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
