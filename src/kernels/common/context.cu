@@ -106,6 +106,17 @@ static void CUDART_CB graph_ws_gone(void *p) {
   if (r->state.exchange(1) == 2) delete r; /* the context was released first */
 }
 
+/* A new record of the buffer ptr, without its user object yet (pinned: never to have one). */
+static GraphWs *graph_ws_new(void *ptr, bool pinned) {
+  GraphWs *r = new (std::nothrow) GraphWs;
+  if (!r) return nullptr;
+  r->ptr = ptr;
+  r->obj = nullptr;
+  r->state.store(0);
+  r->pinned = pinned;
+  return r;
+}
+
 /* The context's end of a record whose buffer it has freed (or never will use again): the record itself now, or, where
    the callback may still come, by the callback (orphaned). */
 static void graph_ws_drop(GraphWs *r) {
@@ -116,12 +127,8 @@ static void graph_ws_drop(GraphWs *r) {
    for the capturing graph. Failures pin the buffer (kept until the context's release) instead of failing the call. */
 static jfa_status_t graph_ws_retain(CudaState *st, cudaStream_t s) {
   if (!st->ws_rec) {
-    GraphWs *r = new (std::nothrow) GraphWs;
+    GraphWs *r = graph_ws_new(st->ws, false);
     if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot keep the workspace a CUDA graph uses");
-    r->ptr = st->ws;
-    r->obj = nullptr;
-    r->state.store(0);
-    r->pinned = false;
     if (cudaUserObjectCreate(&r->obj, r, graph_ws_gone, 1, cudaUserObjectNoDestructorSync) != cudaSuccess) {
       (void)cudaGetLastError();
       r->obj = nullptr;
@@ -154,12 +161,8 @@ static jfa_status_t retire_workspace(CudaState *st) {
   GraphWs *r = st->ws_rec;
   if (!r) {
     /* no record (none could be allocated at the capture, which then failed): pinned */
-    r = new (std::nothrow) GraphWs;
+    r = graph_ws_new(st->ws, true);
     if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot keep the workspace a CUDA graph uses");
-    r->ptr = st->ws;
-    r->obj = nullptr;
-    r->state.store(0);
-    r->pinned = true;
   } else if (r->obj && cudaUserObjectRelease(r->obj, 1) != cudaSuccess) {
     (void)cudaGetLastError();
     r->pinned = true; /* the callback may never come: the release's end (graph_ws_drop) orphans the record */
