@@ -16,12 +16,14 @@
  *   4. a non-sticky CUDA error left pending by the application (a refused cudaMalloc) before a forward: the call
  *      refuses at once, naming it, with its outputs untouched (before, its first launch check read the error after
  *      the kernels were queued), and the same call then succeeds;
- *   5. the buffers CUDA graphs captured are freed once the graphs are destroyed (a fresh context): two rounds of a
- *      captured backward and an eager one leave two graph buffers held (jfa_cuda_graph_workspaces); destroying the
- *      first graph and its executable frees its buffer at a later eager call; the second graph destroyed but not its
- *      executable (torch.cuda.CUDAGraph's way) keeps its buffer, and the executable replays bitwise the eager backward;
- *      destroying the executable frees the last (before the thirty-eighth session every such buffer lived until the
- *      context was destroyed: device memory grew a workspace a round).
+ *   5. the buffers CUDA graphs captured are freed once the graphs are destroyed (a fresh context; counted by
+ *      jfa_cuda_graph_workspaces, freed at jfa_context_synchronize): graph 0 captures two backwards, graphs 1 and 2
+ *      are captured back to back (one buffer), an eager backward after each round: two buffers held while all live;
+ *      graph 0 and its executable destroyed free its buffer; graph 1 destroyed keeps the buffer graph 2 shares, and
+ *      graph 2's cudaGraph_t destroyed with its executable alive (torch.cuda.CUDAGraph's way) keeps it too, the
+ *      executable replaying bitwise the eager backward; the executable destroyed right after a launch, unsynchronised,
+ *      lets that launch finish bitwise and then frees the last buffer (before the thirty-eighth session every such
+ *      buffer lived until the context was destroyed: device memory grew a workspace a round).
  *
  *   ctest -L gpu    or    ./test_gpu_streams [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -332,19 +334,41 @@ static void case_pending_error(jfa_context_t *gpu, jfa_context_t *cpu) {
   prob_free(&p);
 }
 
-/* Eager backwards of p on s until the context holds `want` graph buffers (their graphs' user objects are released
-   on CUDA's own thread: polled, up to ~2 s); returns the count it saw last. */
-static int eager_until(jfa_context_t *g, prob_t *p, cudaStream_t s, int want) {
+/* jfa_context_synchronize (which frees the buffers of destroyed graphs) until the context holds `want` graph buffers,
+   at most `tries` times 5 ms apart (the graphs' user objects are released on CUDA's own thread); returns the count it
+   saw last. */
+static int sync_until(jfa_context_t *g, int want, int tries) {
   int n = -1;
-  for (int t = 0; t < 400; ++t) {
-    gt_ok(bwd(g, p), "backward (eager)");
-    cu(cudaStreamSynchronize(s), "sync");
+  for (int t = 0; t < tries; ++t) {
+    gt_ok(jfa_context_synchronize(g), "synchronize");
     n = jfa_cuda_graph_workspaces(g);
     if (n == want) break;
     const struct timespec ts = {0, 5000000};
     nanosleep(&ts, NULL);
   }
   return n;
+}
+
+/* One capture on s of `calls` backwards of p, instantiated. */
+static void capture_bwd(jfa_context_t *g, prob_t *p, cudaStream_t s, int calls, cudaGraph_t *graph,
+                        cudaGraphExec_t *exec) {
+  cu(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "begin capture");
+  jfa_status_t cs = JFA_SUCCESS;
+  for (int c = 0; c < calls && cs == JFA_SUCCESS; ++c) cs = bwd(g, p);
+  cu(cudaStreamEndCapture(s, graph), "end capture");
+  gt_ok(cs, "backward (captured)");
+  cu(cudaGraphInstantiate(exec, *graph, 0), "instantiate");
+}
+
+/* exec replayed on s (outputs poisoned first): bitwise the eager backward's outputs ref */
+static void replay_check(cudaGraphExec_t exec, cudaStream_t s, prob_t *p, const double *ref, const char *what) {
+  gbuf_t *ga[] = {&p->dq, &p->dk, &p->dv};
+  poison_grads(p);
+  cu(cudaGraphLaunch(exec, s), "graph launch");
+  cu(cudaStreamSynchronize(s), "sync");
+  char nm[160];
+  snprintf(nm, sizeof nm, "case 5: %s replays bitwise the eager backward", what);
+  tu_expect(nm, gb_same(ga, 3, ref));
 }
 
 static void case_graph_buffers_freed(jfa_context_t *gpu0, jfa_context_t *cpu) {
@@ -361,47 +385,47 @@ static void case_graph_buffers_freed(jfa_context_t *gpu0, jfa_context_t *cpu) {
   gbuf_t *ga[] = {&a.dq, &a.dk, &a.dv};
   double *ra = gb_snapshot(ga, 3);
   tu_expect("case 5: no graph buffer before any capture", jfa_cuda_graph_workspaces(gpu) == 0);
-  cudaGraph_t graph[2];
-  cudaGraphExec_t exec[2];
-  for (int k = 0; k < 2; ++k) {
-    cu(cudaStreamBeginCapture(s1, cudaStreamCaptureModeThreadLocal), "begin capture");
-    const jfa_status_t cs = bwd(gpu, &a);
-    cu(cudaStreamEndCapture(s1, &graph[k]), "end capture");
-    gt_ok(cs, "backward (captured)");
-    cu(cudaGraphInstantiate(&exec[k], graph[k], 0), "instantiate");
-    gt_ok(bwd(gpu, &a), "backward (eager after the capture: retires the graph's buffer)");
-    cu(cudaStreamSynchronize(s1), "sync");
-  }
-  int n = jfa_cuda_graph_workspaces(gpu);
+  cudaGraph_t graph[3];
+  cudaGraphExec_t exec[3];
+  /* graph 0: two captured backwards on one buffer; an eager call then takes a new one */
+  capture_bwd(gpu, &a, s1, 2, &graph[0], &exec[0]);
+  gt_ok(bwd(gpu, &a), "backward (eager after the capture)"), cu(cudaStreamSynchronize(s1), "sync");
+  /* graphs 1 and 2: captured back to back (no eager call between): they share the next buffer */
+  capture_bwd(gpu, &a, s1, 1, &graph[1], &exec[1]);
+  capture_bwd(gpu, &a, s1, 1, &graph[2], &exec[2]);
+  gt_ok(bwd(gpu, &a), "backward (eager after the captures)"), cu(cudaStreamSynchronize(s1), "sync");
+  tu_expect("case 5: the eager backwards between the captures bitwise the first", gb_same(ga, 3, ra));
   char nm[160];
-  snprintf(nm, sizeof nm, "case 5: two capture / eager rounds: two graph buffers held (%d)", n);
-  tu_expect(nm, n == 2);
-  /* while both graphs live, eager calls free nothing */
-  n = eager_until(gpu, &a, s1, 1);
-  snprintf(nm, sizeof nm, "case 5: both graphs alive: both buffers kept (%d)", n);
+  int n = sync_until(gpu, 1, 20);
+  snprintf(nm, sizeof nm, "case 5: three graphs on two buffers, all alive: both kept (%d held)", n);
   tu_expect(nm, n == 2);
   cu(cudaGraphExecDestroy(exec[0]), "exec destroy"), cu(cudaGraphDestroy(graph[0]), "graph destroy");
-  n = eager_until(gpu, &a, s1, 1);
-  snprintf(nm, sizeof nm, "case 5: the first graph destroyed: its buffer freed by a later eager call (%d held)", n);
+  n = sync_until(gpu, 1, 400);
+  snprintf(nm, sizeof nm, "case 5: graph 0 and its executable destroyed: its buffer freed (%d held)", n);
   tu_expect(nm, n == 1);
-  /* the second graph destroyed but not its executable (torch.cuda.CUDAGraph keeps only the executable): the buffer
-     stays while the executable lives, and its replays stay bitwise */
-  cu(cudaGraphDestroy(graph[1]), "graph destroy");
-  n = eager_until(gpu, &a, s1, 0);
-  snprintf(nm, sizeof nm, "case 5: the second graph destroyed, its executable alive: its buffer kept (%d held)", n);
+  cu(cudaGraphExecDestroy(exec[1]), "exec destroy"), cu(cudaGraphDestroy(graph[1]), "graph destroy");
+  n = sync_until(gpu, 0, 20);
+  snprintf(nm, sizeof nm, "case 5: graph 1 destroyed, graph 2 on the same buffer alive: kept (%d held)", n);
   tu_expect(nm, n == 1);
-  for (int rep = 0; rep < 3; ++rep) {
-    poison_grads(&a);
-    cu(cudaGraphLaunch(exec[1], s1), "graph launch");
-    cu(cudaStreamSynchronize(s1), "sync");
-    snprintf(nm, sizeof nm, "case 5 rep %d: the second graph's executable replays bitwise the eager backward", rep);
-    tu_expect(nm, gb_same(ga, 3, ra));
-  }
-  cu(cudaGraphExecDestroy(exec[1]), "exec destroy");
-  n = eager_until(gpu, &a, s1, 0);
-  snprintf(nm, sizeof nm, "case 5: the second graph destroyed: no graph buffer held (%d)", n);
+  replay_check(exec[2], s1, &a, ra, "graph 2 (graph 1 destroyed)");
+  /* graph 2's cudaGraph_t destroyed, its executable alive (torch.cuda.CUDAGraph keeps only the executable) */
+  cu(cudaGraphDestroy(graph[2]), "graph destroy");
+  n = sync_until(gpu, 0, 20);
+  snprintf(nm, sizeof nm, "case 5: graph 2 destroyed, its executable alive: kept (%d held)", n);
+  tu_expect(nm, n == 1);
+  replay_check(exec[2], s1, &a, ra, "graph 2's executable (its graph destroyed)");
+  /* the executable destroyed right after a launch, unsynchronised: the release waits for the launch */
+  poison_grads(&a);
+  cu(cudaGraphLaunch(exec[2], s1), "graph launch");
+  cu(cudaGraphExecDestroy(exec[2]), "exec destroy (launch in flight)");
+  cu(cudaStreamSynchronize(s1), "sync");
+  tu_expect("case 5: the last launch (its executable destroyed in flight) bitwise the eager backward",
+            gb_same(ga, 3, ra));
+  n = sync_until(gpu, 0, 400);
+  snprintf(nm, sizeof nm, "case 5: every graph destroyed: no graph buffer held (%d)", n);
   tu_expect(nm, n == 0);
-  tu_expect("case 5: the eager backward still bitwise its first run", gb_same(ga, 3, ra));
+  gt_ok(bwd(gpu, &a), "backward (eager)"), cu(cudaStreamSynchronize(s1), "sync");
+  tu_expect("case 5: an eager backward after it all bitwise the first", gb_same(ga, 3, ra));
   free(ra);
   prob_free(&a);
   gt_ok(jfa_context_destroy(gpu), "context destroy");

@@ -87,9 +87,12 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
    buffer the context makes a CUDA user object for it (one reference, the context's) and every captured call gives
    the capturing graph a reference of its own (cudaGraphRetainUserObject; a graph's executables hold their graph's
    references until their launches are done). The context lets go of its reference when it retires the buffer (the
-   next call outside a capture); once the last graph and executable are destroyed, CUDA runs graph_ws_gone on its own
-   thread (no CUDA call there: it only marks the record) and the next call outside a capture frees the buffer
-   (sweep_retired). Before the thirty-eighth session every such buffer lived until the context was destroyed, so a
+   next call outside a capture); once the last graph and executable are destroyed (an executable's references outlive
+   its launches), CUDA runs graph_ws_gone on its own thread (no CUDA call there: it only marks the record), and the
+   context frees the buffer where it already allocates or synchronises (sweep_retired: the next call that allocates a
+   workspace, as each call after a capture does, jfa_context_synchronize, the context's release), never in other
+   calls: cudaFree synchronises the device and, as every such call, is refused while another thread captures in
+   global mode (and that capture with it). Before the thirty-eighth session every such buffer lived until the context was destroyed, so a
    loop of captures and eager calls grew the device memory by a workspace each round. A record whose user object could
    not be made or retained is pinned: its buffer waits for the context's release, as before. state: 0 live, 1 gone
    (the callback ran), 2 orphaned (the context was released first); whichever of the callback and the release comes
@@ -125,10 +128,10 @@ static void graph_ws_drop(GraphWs *r) {
 
 /* A captured call on the stream s uses ws: its lifetime record (made at the buffer's first capture) and a reference
    for the capturing graph. Failures pin the buffer (kept until the context's release) instead of failing the call. */
-static jfa_status_t graph_ws_retain(CudaState *st, cudaStream_t s) {
+static void graph_ws_retain(CudaState *st, cudaStream_t s) {
   if (!st->ws_rec) {
     GraphWs *r = graph_ws_new(st->ws, false);
-    if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot keep the workspace a CUDA graph uses");
+    if (!r) return; /* no record: retire_workspace makes a pinned one */
     if (cudaUserObjectCreate(&r->obj, r, graph_ws_gone, 1, cudaUserObjectNoDestructorSync) != cudaSuccess) {
       (void)cudaGetLastError();
       r->obj = nullptr;
@@ -137,15 +140,19 @@ static jfa_status_t graph_ws_retain(CudaState *st, cudaStream_t s) {
     st->ws_rec = r;
   }
   GraphWs *r = st->ws_rec;
-  if (r->pinned) return JFA_SUCCESS;
+  if (r->pinned) return;
   cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
   cudaGraph_t g = nullptr;
-  if (cudaStreamGetCaptureInfo(s, &cs, nullptr, &g) != cudaSuccess || cs != cudaStreamCaptureStatusActive || !g ||
-      cudaGraphRetainUserObject(g, r->obj, 1, 0) != cudaSuccess) {
+  if (cudaStreamGetCaptureInfo(s, &cs, nullptr, &g) != cudaSuccess) {
+    (void)cudaGetLastError();
+    r->pinned = true;
+    return;
+  }
+  if (cs != cudaStreamCaptureStatusActive) return; /* an invalidated capture makes no graph */
+  if (!g || cudaGraphRetainUserObject(g, r->obj, 1, 0) != cudaSuccess) {
     (void)cudaGetLastError();
     r->pinned = true;
   }
-  return JFA_SUCCESS;
 }
 
 /* Retires ws, a buffer CUDA graphs use (ws_graph): kept in retired until they are destroyed (or, pinned, until the
@@ -160,7 +167,7 @@ static jfa_status_t retire_workspace(CudaState *st) {
   }
   GraphWs *r = st->ws_rec;
   if (!r) {
-    /* no record (none could be allocated at the capture, which then failed): pinned */
+    /* no record (none could be allocated at the capture): pinned */
     r = graph_ws_new(st->ws, true);
     if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot keep the workspace a CUDA graph uses");
   } else if (r->obj && cudaUserObjectRelease(r->obj, 1) != cudaSuccess) {
@@ -176,24 +183,23 @@ static jfa_status_t retire_workspace(CudaState *st) {
   return JFA_SUCCESS;
 }
 
-/* Frees the retired buffers whose graphs are all gone (outside a capture: cudaFree is not capturable). */
-static jfa_status_t sweep_retired(CudaState *st) {
-  cudaError_t err = cudaSuccess;
+/* Frees the retired buffers whose graphs are all gone (outside a capture: cudaFree is not capturable), best effort: a
+   buffer cudaFree refuses is pinned (freed with the context) and its error cleared, so that no later call fails on it. */
+static void sweep_retired(CudaState *st) {
   int k = 0;
   for (int i = 0; i < st->n_retired; ++i) {
     GraphWs *r = st->retired[i];
-    if (!r->pinned && r->state.load() == 1 && err == cudaSuccess) {
-      err = cudaFree(r->ptr);
-      if (err == cudaSuccess) {
+    if (!r->pinned && r->state.load() == 1) {
+      if (cudaFree(r->ptr) == cudaSuccess) {
         delete r; /* the callback has run: nothing else holds the record */
         continue;
       }
+      (void)cudaGetLastError();
+      r->pinned = true;
     }
     st->retired[k++] = r;
   }
   st->n_retired = k;
-  JFA_CUDA_CHECK(err);
-  return JFA_SUCCESS;
 }
 
 /* The workspace of one call. The context keeps one buffer for every stream it is used on:
@@ -217,7 +223,6 @@ jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws, boo
   *capturing_out = capturing;
   if (bytes == 0) bytes = 256;
   if (!capturing && st->ws_graph) JFA_CHECK(retire_workspace(st));
-  if (!capturing && st->n_retired) JFA_CHECK(sweep_retired(st));
   if (st->ws_size < bytes) {
     if (capturing)
       JFA_FAIL(JFA_ERROR_CUDA,
@@ -234,6 +239,7 @@ jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws, boo
       st->ws_size = 0;
       st->ws_pending = 0;
     }
+    if (st->n_retired) sweep_retired(st); /* beside this allocation: graphs' buffers whose graphs are gone */
     size_t sz = align_up(bytes + bytes / 4, 1 << 20);
     cudaError_t e = cudaMalloc(&st->ws, sz);
     if (e == cudaErrorMemoryAllocation) {
@@ -248,7 +254,7 @@ jfa_status_t jfa_cuda_workspace(jfa_context_t *ctx, size_t bytes, void **ws, boo
   }
   if (capturing) {
     st->ws_graph = 1;
-    JFA_CHECK(graph_ws_retain(st, s));
+    graph_ws_retain(st, s);
   }
   *ws = st->ws;
   return JFA_SUCCESS;
@@ -315,6 +321,12 @@ extern "C" void jfa_cuda_context_release(jfa_context_t *ctx) {
 extern "C" jfa_status_t jfa_cuda_synchronize(jfa_context_t *ctx) {
   JFA_DEVICE_GUARD(g, ctx);
   JFA_CUDA_CHECK(cudaStreamSynchronize(ctx_stream(ctx)));
+  /* and the buffers of destroyed graphs (graph_ws_gone), outside a capture */
+  CudaState *st = (CudaState *)ctx->cuda_state;
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  if (st && st->n_retired && cudaStreamIsCapturing(ctx_stream(ctx), &cap) == cudaSuccess &&
+      cap == cudaStreamCaptureStatusNone)
+    sweep_retired(st);
   return JFA_SUCCESS;
 }
 
