@@ -84,22 +84,27 @@ jfa_status_t jfa_cuda_state(jfa_context_t *ctx, CudaState **out) {
 }
 
 /* A workspace buffer CUDA graphs captured (ws_graph) and its lifetime. At the first captured call that uses the
-   buffer the context makes a CUDA user object for it (one reference, the context's) and every captured call gives
-   the capturing graph a reference of its own (cudaGraphRetainUserObject; a graph's executables hold their graph's
+   buffer the context makes a CUDA user object for it (one reference, the context's) and every captured call gives the
+   capturing graph a reference of its own (cudaGraphRetainUserObject; a graph's executables hold their graph's
    references until their launches are done). The context lets go of its reference when it retires the buffer (the
    next call outside a capture); once the last graph and executable are destroyed (an executable's references outlive
    its launches), CUDA runs graph_ws_gone on its own thread (no CUDA call there: it only marks the record), and the
    context frees the buffer where it already allocates or synchronises (sweep_retired: the next call that allocates a
    workspace, as each call after a capture does, jfa_context_synchronize, the context's release), never in other
-   calls: cudaFree synchronises the device and, as every such call, is refused while another thread captures in
-   global mode (and that capture with it). Before the thirty-eighth session every such buffer lived until the context was destroyed, so a
-   loop of captures and eager calls grew the device memory by a workspace each round. A record whose user object could
-   not be made or retained is pinned: its buffer waits for the context's release, as before. state: 0 live, 1 gone
-   (the callback ran), 2 orphaned (the context was released first); whichever of the callback and the release comes
-   second frees the record. */
+   calls: cudaFree synchronises the device and, as every such call, is refused while another thread captures in global
+   mode (and that capture with it). Before the thirty-eighth session every such buffer lived until the context was
+   destroyed, so a loop of captures and eager calls grew the device memory by a workspace each round. A record whose
+   user object could not be made or retained is pinned: its buffer waits for the context's release, as before. state:
+   0 live, 1 gone (the callback ran), 2 orphaned (the context was released first); whichever of the callback and the
+   release comes second frees the record. */
+#if CUDART_VERSION >= 11030
+typedef cudaUserObject_t jfa_user_object_t;
+#else
+typedef void *jfa_user_object_t; /* no user objects before CUDA 11.3: always null */
+#endif
 struct GraphWs {
   void *ptr;
-  cudaUserObject_t obj; /* null when it could not be made */
+  jfa_user_object_t obj; /* null when it could not be made */
   std::atomic<int> state;
   bool pinned;
 };
@@ -107,6 +112,19 @@ struct GraphWs {
 static void CUDART_CB graph_ws_gone(void *p) {
   GraphWs *r = (GraphWs *)p;
   if (r->state.exchange(1) == 2) delete r; /* the context was released first */
+}
+
+/* Lets go of the context's reference to r's user object (none: nothing to do); false when CUDA refused. */
+static bool graph_ws_unref(GraphWs *r) {
+#if CUDART_VERSION >= 11030
+  if (r->obj && cudaUserObjectRelease(r->obj, 1) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+#else
+  (void)r;
+#endif
+  return true;
 }
 
 /* A new record of the buffer ptr, without its user object yet (pinned: never to have one). */
@@ -129,6 +147,9 @@ static void graph_ws_drop(GraphWs *r) {
 /* A captured call on the stream s uses ws: its lifetime record (made at the buffer's first capture) and a reference
    for the capturing graph. Failures pin the buffer (kept until the context's release) instead of failing the call. */
 static void graph_ws_retain(CudaState *st, cudaStream_t s) {
+#if CUDART_VERSION < 11030
+  (void)st, (void)s; /* no user objects before CUDA 11.3: retire_workspace pins the buffer, as before */
+#else
   if (!st->ws_rec) {
     GraphWs *r = graph_ws_new(st->ws, false);
     if (!r) return; /* no record: retire_workspace makes a pinned one */
@@ -143,7 +164,12 @@ static void graph_ws_retain(CudaState *st, cudaStream_t s) {
   if (r->pinned) return;
   cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
   cudaGraph_t g = nullptr;
-  if (cudaStreamGetCaptureInfo(s, &cs, nullptr, &g) != cudaSuccess) {
+#if CUDART_VERSION >= 12000
+  const cudaError_t e = cudaStreamGetCaptureInfo(s, &cs, nullptr, &g); /* 12.x and 13 take these four */
+#else
+  const cudaError_t e = cudaStreamGetCaptureInfo_v2(s, &cs, nullptr, &g, nullptr, nullptr);
+#endif
+  if (e != cudaSuccess) {
     (void)cudaGetLastError();
     r->pinned = true;
     return;
@@ -153,6 +179,7 @@ static void graph_ws_retain(CudaState *st, cudaStream_t s) {
     (void)cudaGetLastError();
     r->pinned = true;
   }
+#endif
 }
 
 /* Retires ws, a buffer CUDA graphs use (ws_graph): kept in retired until they are destroyed (or, pinned, until the
@@ -170,8 +197,7 @@ static jfa_status_t retire_workspace(CudaState *st) {
     /* no record (none could be allocated at the capture): pinned */
     r = graph_ws_new(st->ws, true);
     if (!r) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "cannot keep the workspace a CUDA graph uses");
-  } else if (r->obj && cudaUserObjectRelease(r->obj, 1) != cudaSuccess) {
-    (void)cudaGetLastError();
+  } else if (!graph_ws_unref(r)) {
     r->pinned = true; /* the callback may never come: the release's end (graph_ws_drop) orphans the record */
   }
   st->retired[st->n_retired++] = r;
@@ -183,8 +209,9 @@ static jfa_status_t retire_workspace(CudaState *st) {
   return JFA_SUCCESS;
 }
 
-/* Frees the retired buffers whose graphs are all gone (outside a capture: cudaFree is not capturable), best effort: a
-   buffer cudaFree refuses is pinned (freed with the context) and its error cleared, so that no later call fails on it. */
+/* Frees the retired buffers whose graphs are all gone (outside a capture: cudaFree is not capturable), best effort:
+   a buffer cudaFree refuses is pinned (freed with the context) and its error cleared, so that no later call fails on
+   it. */
 static void sweep_retired(CudaState *st) {
   int k = 0;
   for (int i = 0; i < st->n_retired; ++i) {
@@ -309,7 +336,7 @@ extern "C" void jfa_cuda_context_release(jfa_context_t *ctx) {
   /* the records: the current buffer's (a graph captured it, not yet retired: the context's reference let go too) and
      the retired ones', each freed now or by its callback */
   if (st->ws_rec) {
-    if (st->ws_rec->obj && cudaUserObjectRelease(st->ws_rec->obj, 1) != cudaSuccess) (void)cudaGetLastError();
+    (void)graph_ws_unref(st->ws_rec);
     graph_ws_drop(st->ws_rec);
   }
   for (int i = 0; i < st->n_retired; ++i) graph_ws_drop(st->retired[i]);
