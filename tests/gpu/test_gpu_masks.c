@@ -15,7 +15,8 @@
  * test_gpu_modes does). Masks broadcast over their rows (a key-padding mask expanded: row stride 0, a block map of
  * one row a slice) in every family, and the memory that map takes at N = 16384 (mem_case). Every dense-mask case
  * runs once more with a block map the caller built (jfa_attention_mask_map_build, map_pass): bitwise the calls that
- * build their own (deterministic backward), and its refusals.
+ * build their own (deterministic backward), and its refusals. JFA_TEST_MASKS_SKIP_BIG=1 (the CTest entries of one
+ * switch within a family, tests/gpu/CMakeLists.txt) skips the cases of more than 65535 batch entries.
  *
  *   ctest -L gpu    or    ./test_gpu_masks [case-index]   (JFA_TEST_SEED=... to repeat)
  * Exits 77 (CTest "Not Run") without a GPU.
@@ -583,6 +584,14 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   int ns = 0;
   int64_t Nq = c->Nq, Nk = c->Nk;
   if (c->seq_q && (ns = gt_packed_offsets(c->seq_q, c->seq_k, cq, ck, &Nq, &Nk)) < 0) return;
+  const char *skip_big = getenv("JFA_TEST_MASKS_SKIP_BIG");
+  if (c->B > 65535 && skip_big && strcmp(skip_big, "1") == 0) {
+    /* the entries of one switch within a family (tests/gpu/CMakeLists.txt jfa_gpu_variant): the batch chunks are
+       core/dispatch.c's, kernel-independent, and test_gpu_masks and _sm80 run them */
+    printf("case %d: B=%lld skipped (JFA_TEST_MASKS_SKIP_BIG: test_gpu_masks and test_gpu_masks_sm80 run it)\n", ci,
+           (long long)c->B);
+    return;
+  }
   printf("case %d: %s %s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld mask=%d pos=(%lld,%lld) window=(%lld,%lld) "
          "seqs=%s/%s dense=%d (b1=%d h1=%d)\n",
          ci, c->dt == BF ? "bf16" : c->dt == FH ? "fp16" : "fp32", c->bshd ? "BSHD" : "BHSD", (long long)c->B,
