@@ -385,7 +385,8 @@ JFA_API jfa_status_t jfa_context_get_device(const jfa_context_t *ctx, jfa_device
  */
 JFA_API jfa_status_t jfa_context_set_num_threads(jfa_context_t *ctx, int num_threads);
 
-/** Waits until all work queued by this context's calls has finished. */
+/** Waits until all work queued by this context's calls has finished (CUDA: on its stream), and frees the workspace
+ *  buffers of CUDA graphs destroyed since (jfa_context_set_stream says when they are freed). */
 JFA_API jfa_status_t jfa_context_synchronize(jfa_context_t *ctx);
 
 /**
