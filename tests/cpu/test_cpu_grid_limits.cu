@@ -31,20 +31,21 @@ int main(void) {
   cs.max_smem_optin = 227 * 1024;
   const int64_t big_q = ((int64_t)1 << 35) + 8, big_k = (int64_t)1 << 37;
   jfa_problem_t p = problem(4096, 4096);
-  tu_expect("simt: N = 4096 taken", simt_limits_why_not(&cs, &p, 1, 1024, true) == nullptr);
+  tu_expect("simt: N = 4096 taken", simt_limits_why_not(&cs, &p, 1024, true) == nullptr);
   tu_expect("sm80: N = 4096 taken", sm80_limits_why_not(&p, 1, "grid") == nullptr);
   p = problem(((int64_t)1 << 31) - 1, 16);
-  tu_expect("simt: Nq = 2^31 - 1 taken (2^28 blocks)", simt_limits_why_not(&cs, &p, 1, 1024, true) == nullptr);
+  tu_expect("simt: Nq = 2^31 - 1 taken (2^28 blocks)", simt_limits_why_not(&cs, &p, 1024, true) == nullptr);
   tu_expect("sm80: Nq = 2^31 - 1 taken", sm80_limits_why_not(&p, 1, "grid") == nullptr);
   p = problem(big_q, 16);
-  const char *w = simt_limits_why_not(&cs, &p, 1, 1024, true);
+  const char *w = simt_limits_why_not(&cs, &p, 1024, true);
   printf("simt at Nq = 2^35 + 8: %s\n", w ? w : "(taken)");
   tu_expect("simt: Nq = 2^35 + 8 declined (its grid.x of Nq / 8 blocks)", w != nullptr && strstr(w, "grid's x"));
-  tu_expect("simt: a forward's Nq = 2^35 + 8 declined too", simt_limits_why_not(&cs, &p, 1, 1024, false) != nullptr);
+  tu_expect("simt: a forward's Nq = 2^35 + 8 declined too", simt_limits_why_not(&cs, &p, 1024, false) != nullptr);
   p = problem(16, big_q);
-  tu_expect("simt: Nk = 2^35 + 8 declined (the dK / dV kernel's grid.x)", simt_limits_why_not(&cs, &p, 1, 1024, true) != nullptr);
+  tu_expect("simt: Nk = 2^35 + 8 declined (the dK / dV kernel's grid.x)",
+            simt_limits_why_not(&cs, &p, 1024, true) != nullptr);
   tu_expect("simt: a forward's Nk = 2^35 + 8 taken (its grid holds query rows only)",
-            simt_limits_why_not(&cs, &p, 1, 1024, false) == nullptr);
+            simt_limits_why_not(&cs, &p, 1024, false) == nullptr);
   p = problem(16, big_k);
   w = sm80_limits_why_not(&p, 1, "grid");
   printf("sm80 at Nk = 2^37: %s\n", w ? w : "(taken)");

@@ -287,7 +287,7 @@ extern "C" jfa_status_t jfa_cuda_attention_delta_jvp(jfa_context_t *ctx, const j
 /* The simt rows of the backward-JVP table (backend.cu): every call the device can launch (the last row). */
 const char *simt_bwd_jvp_why_not(const BwdJvpCall &c) {
   const int D = (int)c.p->D;
-  return simt_limits_why_not(c.cs, c.p, c.p->Hq,
+  return simt_limits_why_not(c.cs, c.p,
                              std::max(simt_bwd_jvp_dq_smem(D) + SIMT_KEY_RANGE_SMEM, simt_bwd_jvp_dkdv_smem(D)), true);
 }
 

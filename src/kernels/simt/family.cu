@@ -8,8 +8,7 @@
 #include "kernels/simt/simt_common.cuh"
 
 const char *simt_fwd_why_not(const FwdCall &c) {
-  return simt_limits_why_not(c.cs, c.p, c.p->Hq, simt_fwd_smem((int)c.p->D, c.qd != nullptr) + SIMT_KEY_RANGE_SMEM,
-                             false);
+  return simt_limits_why_not(c.cs, c.p, simt_fwd_smem((int)c.p->D, c.qd != nullptr) + SIMT_KEY_RANGE_SMEM, false);
 }
 
 jfa_status_t simt_fwd_run(const FwdCall &c) {
@@ -19,8 +18,8 @@ jfa_status_t simt_fwd_run(const FwdCall &c) {
 
 const char *simt_bwd_why_not(const BwdCall &c) {
   const int D = (int)c.p->D; /* the dQ kernel's static bytes against the dK / dV kernel's larger dynamic ones */
-  return simt_limits_why_not(c.cs, c.p, c.p->Hq,
-                             std::max(simt_bwd_dq_smem(D) + SIMT_KEY_RANGE_SMEM, simt_bwd_dkdv_smem(D)), true);
+  return simt_limits_why_not(c.cs, c.p, std::max(simt_bwd_dq_smem(D) + SIMT_KEY_RANGE_SMEM, simt_bwd_dkdv_smem(D)),
+                             true);
 }
 
 /* dQ (a warp per query row), then dK, dV (a warp per key row): deterministic, no workspace. */

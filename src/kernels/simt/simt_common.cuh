@@ -32,14 +32,14 @@ static inline size_t simt_bwd_jvp_dkdv_smem(int D) { return simt_bwd_jvp_dq_smem
    forward's and the dQ kernels), which counts against the device's limit with the dynamic bytes. */
 #define SIMT_KEY_RANGE_SMEM (2 * SIMT_WARPS * sizeof(int64_t))
 
-/* Why a simt launch with `heads` on grid.y, the batch B on grid.z (at most 65535 each: core/dispatch.c splits
-   larger batches, direct backend calls do not) and blocks of SIMT_WARPS query (and, key_rows, key) rows on grid.x (at most 2^31 - 1
-   blocks: its (unsigned) count wrapped past that, and a call of Nq = 2^35 + 8 computed 8 rows and succeeded) whose
-   kernels need `smem` bytes of shared memory, static included, cannot run on the device of cs; NULL when it can. */
-static inline const char *simt_limits_why_not(const CudaState *cs, const jfa_problem_t *p, int64_t heads,
-                                              size_t smem, bool key_rows) {
+/* Why a simt launch of p with its Hq heads on grid.y, the batch B on grid.z (at most 65535 each: core/dispatch.c
+   splits larger batches, direct backend calls do not) and blocks of SIMT_WARPS query (and, key_rows, key) rows on
+   grid.x (at most 2^31 - 1 blocks: its (unsigned) count wrapped past that, and a call of Nq = 2^35 + 8 computed 8 rows
+   and succeeded) whose kernels need `smem` bytes of shared memory, static included, cannot run on the device of cs;
+   NULL when it can. */
+static inline const char *simt_limits_why_not(const CudaState *cs, const jfa_problem_t *p, size_t smem, bool key_rows) {
   /* key_rows: the backwards' dK / dV kernels take blocks of key rows on grid.x too (the forward: query rows only) */
-  const int64_t B = p->B, rows = key_rows && p->Nk > p->Nq ? p->Nk : p->Nq;
+  const int64_t B = p->B, heads = p->Hq, rows = key_rows && p->Nk > p->Nq ? p->Nk : p->Nq;
   if ((rows + SIMT_WARPS - 1) / SIMT_WARPS > 0x7fffffff)
     return "simt: Nq or Nk above 2^31 - 1 blocks of its rows (its grid's x axis)";
   if (heads > 65535) return "simt: more than 65535 heads (its grid's y axis)";
