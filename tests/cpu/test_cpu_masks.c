@@ -136,30 +136,25 @@ static tbuf_t bool_mask(int64_t mb, int64_t mh, int64_t Nq, int64_t Nk, double p
 
 static void windows(void) {
   const int64_t W[][2] = {{0, 0}, {1, 1}, {64, 0}, {0, 64}, {500, 500}, {3, -1}, {-1, 2}};
+  /* each window over these shapes and modes (JFA_MASK_BOTTOM_RIGHT: not causal, anchored bottom-right,
+     FlashAttention's window_size, both Nq < Nk and Nq > Nk) */
+  static const struct {
+    const char *what;
+    int64_t B, Hq, Hkv, Nq, Nk, D;
+    jfa_mask_t mask;
+  } shapes[] = {{"", 1, 2, 1, 129, 129, 8, JFA_MASK_NONE},
+                {" + causal top-left, Nq>Nk, GQA", 2, 4, 2, 70, 33, 5, JFA_MASK_CAUSAL_TOP_LEFT},
+                {" + causal bottom-right, Nq<Nk", 1, 3, 1, 20, 150, 7, JFA_MASK_CAUSAL_BOTTOM_RIGHT},
+                {" bottom-right, not causal, Nq<Nk", 1, 3, 1, 20, 150, 7, JFA_MASK_BOTTOM_RIGHT},
+                {" bottom-right, not causal, Nq>Nk, GQA", 2, 4, 2, 70, 33, 5, JFA_MASK_BOTTOM_RIGHT}};
   char name[128];
-  for (int w = 0; w < 7; ++w) {
-    snprintf(name, sizeof name, "window (%lld,%lld)", (long long)W[w][0], (long long)W[w][1]);
-    mcase_t c = mcase(1, 2, 1, 129, 129, 8, JFA_MASK_NONE, W[w][0], W[w][1]);
-    run_both(name, &c);
-    snprintf(name, sizeof name, "window (%lld,%lld) + causal top-left, Nq>Nk, GQA", (long long)W[w][0],
-             (long long)W[w][1]);
-    c = mcase(2, 4, 2, 70, 33, 5, JFA_MASK_CAUSAL_TOP_LEFT, W[w][0], W[w][1]);
-    run_both(name, &c);
-    snprintf(name, sizeof name, "window (%lld,%lld) + causal bottom-right, Nq<Nk", (long long)W[w][0],
-             (long long)W[w][1]);
-    c = mcase(1, 3, 1, 20, 150, 7, JFA_MASK_CAUSAL_BOTTOM_RIGHT, W[w][0], W[w][1]);
-    run_both(name, &c);
-    /* not causal, anchored bottom-right (JFA_MASK_BOTTOM_RIGHT, FlashAttention's window_size), both Nq < Nk and
-       Nq > Nk */
-    snprintf(name, sizeof name, "window (%lld,%lld) bottom-right, not causal, Nq<Nk", (long long)W[w][0],
-             (long long)W[w][1]);
-    c = mcase(1, 3, 1, 20, 150, 7, JFA_MASK_BOTTOM_RIGHT, W[w][0], W[w][1]);
-    run_both(name, &c);
-    snprintf(name, sizeof name, "window (%lld,%lld) bottom-right, not causal, Nq>Nk, GQA", (long long)W[w][0],
-             (long long)W[w][1]);
-    c = mcase(2, 4, 2, 70, 33, 5, JFA_MASK_BOTTOM_RIGHT, W[w][0], W[w][1]);
-    run_both(name, &c);
-  }
+  for (int w = 0; w < 7; ++w)
+    for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); ++k) {
+      snprintf(name, sizeof name, "window (%lld,%lld)%s", (long long)W[w][0], (long long)W[w][1], shapes[k].what);
+      const mcase_t c = mcase(shapes[k].B, shapes[k].Hq, shapes[k].Hkv, shapes[k].Nq, shapes[k].Nk, shapes[k].D,
+                              shapes[k].mask, W[w][0], W[w][1]);
+      run_both(name, &c);
+    }
   mcase_t c = mcase(1, 2, 2, 40, 90, 6, JFA_MASK_POSITIONS, 4, 9);
   c.params.q_position = 50, c.params.k_position = 10;
   run_both("window (4,9) at positions q=50 k=10 (not causal)", &c);
