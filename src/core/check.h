@@ -57,6 +57,10 @@ void jfa_error_trace(const char *file, int line);
          "unusable until the process restarts"                                                                  \
        : "")
 
+/* The format and arguments of a CUDA error e in messages: its text, its name, and the sticky note. */
+#define JFA_CUDA_ERR_FMT "%s (%s)%s"
+#define JFA_CUDA_ERR_ARGS(e) cudaGetErrorString(e), cudaGetErrorName(e), JFA_CUDA_STICKY_NOTE(e)
+
 /* On failure the runtime's last error is read (and so cleared, where the error is not sticky): a later call's
    launch check (cudaGetLastError) must not report this one's failure. */
 #define JFA_CUDA_CHECK(call)                                                                   \
@@ -64,9 +68,8 @@ void jfa_error_trace(const char *file, int line);
     cudaError_t jfa_e_ = (call);                                                               \
     if (jfa_e_ != cudaSuccess) {                                                               \
       (void)cudaGetLastError();                                                                \
-      return jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "%s failed: %s (%s)%s", #call,    \
-                           cudaGetErrorString(jfa_e_), cudaGetErrorName(jfa_e_),               \
-                           JFA_CUDA_STICKY_NOTE(jfa_e_));                                      \
+      return jfa_set_error(JFA_ERROR_CUDA, __FILE__, __LINE__, "%s failed: " JFA_CUDA_ERR_FMT,   \
+                           #call, JFA_CUDA_ERR_ARGS(jfa_e_));                                  \
     }                                                                                          \
   } while (0)
 

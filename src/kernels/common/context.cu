@@ -348,12 +348,9 @@ extern "C" void jfa_cuda_context_release(jfa_context_t *ctx) {
 extern "C" jfa_status_t jfa_cuda_synchronize(jfa_context_t *ctx) {
   JFA_DEVICE_GUARD(g, ctx);
   JFA_CUDA_CHECK(cudaStreamSynchronize(ctx_stream(ctx)));
-  /* and the buffers of destroyed graphs (graph_ws_gone), outside a capture */
+  /* and the buffers of destroyed graphs (graph_ws_gone): outside a capture, as the synchronisation that succeeded */
   CudaState *st = (CudaState *)ctx->cuda_state;
-  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-  if (st && st->n_retired && cudaStreamIsCapturing(ctx_stream(ctx), &cap) == cudaSuccess &&
-      cap == cudaStreamCaptureStatusNone)
-    sweep_retired(st);
+  if (st && st->n_retired) sweep_retired(st);
   return JFA_SUCCESS;
 }
 

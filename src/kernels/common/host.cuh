@@ -79,8 +79,8 @@ struct DeviceGuard {
   /** JFA_ERROR_CUDA when the context's GPU could not be made current. */
   jfa_status_t ok() const {
     if (err != cudaSuccess)
-      JFA_FAIL(JFA_ERROR_CUDA, "cannot make the context's GPU %d current: %s (%s)%s", dev, cudaGetErrorString(err),
-               cudaGetErrorName(err), JFA_CUDA_STICKY_NOTE(err));
+      JFA_FAIL(JFA_ERROR_CUDA, "cannot make the context's GPU %d current: " JFA_CUDA_ERR_FMT, dev,
+               JFA_CUDA_ERR_ARGS(err));
     return JFA_SUCCESS;
   }
   ~DeviceGuard() {
@@ -162,8 +162,7 @@ static inline jfa_status_t cuda_call_checks(const jfa_context_t *ctx, const jfa_
   const cudaError_t pending = cudaGetLastError();
   if (pending != cudaSuccess && pending != cudaErrorNotReady) /* a stream / event query's "not yet": no error */
     JFA_FAIL(JFA_ERROR_CUDA, "a CUDA error was pending when this call began (an earlier launch or call of this thread, "
-             "not this call's): %s (%s)%s", cudaGetErrorString(pending), cudaGetErrorName(pending),
-             JFA_CUDA_STICKY_NOTE(pending));
+             "not this call's): " JFA_CUDA_ERR_FMT, JFA_CUDA_ERR_ARGS(pending));
   if (q->dtype == JFA_DTYPE_FLOAT64) JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: float64 is not supported on CUDA");
   if (p->D > 256)
     JFA_FAIL(JFA_ERROR_UNSUPPORTED, "q: head dim D = %lld is not supported on CUDA (D <= 256)", (long long)p->D);
