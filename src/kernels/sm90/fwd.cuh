@@ -353,8 +353,6 @@ __device__ __forceinline__ int2 fwd_consumer_blocks(const FwdArgs &a, int64_t m0
   return make_int2(__shfl_sync(0xffffffffu, x, 0), __shfl_sync(0xffffffffu, y, 0));
 }
 
-#include "kernels/sm90/jvp_ks.cuh"
-
 /* DA: the accumulators' columns, D or (tiles.h, PAD) D rounded up to whole 64-column slabs, or
    (CS, the column split of the JVP at D = 192 / 256) 128: both consumers take the CTA's 64
    rows, the first O's and U's columns 0..127, the second the rest; or (tiles.h CSE, D = 192) 96:
@@ -363,11 +361,9 @@ __device__ __forceinline__ int2 fwd_consumer_blocks(const FwdArgs &a, int64_t m0
    the S of block j + 1 (the consumers' PVLAG loop). EXPF (tiles.h; 16-bit forward): of each 16 probabilities
    of a row, EXPF on the FMA pipe (fwd_softmax_block, common/exp2_poly.h). NC (tiles.h; 0: 2): consumer
    warpgroups; 3 (16-bit forward, unmasked and causal): BM = 192 rows, 512 threads, the producer at 24
-   registers and the consumers at 160 (128 x 24 + 384 x 160 = 64512 of 65536), the ping-pong a round robin. KS
-   (tiles.h; the D = 192 JVP's even split in two rings, unmasked): the key split, jvp_ks.cuh's consumers and its
-   producer order (K, Kd of block i + 1 before V, Vd of block i) */
+   registers and the consumers at 160 (128 x 24 + 384 x 160 = 64512 of 65536), the ping-pong a round robin */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false, bool KS = false>
+          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false>
 __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                               const __grid_constant__ Sm90Maps tm,
                                                                               int64_t hg, int cskip) {
@@ -387,8 +383,6 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
   static_assert((2 * ST + 2 * STV + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "STV: the V ring's barriers after bar_q");
   static_assert(!STV || (!MASKED && !PVLAG && !OVERLAP), "the two rings (STV): unmasked, S, softmax, P V per block");
   static_assert(!EXPF || !JVP, "EXPF: the forward only");
-  static_assert(!KS || (JVP && CS && 2 * DA == D && STV > 0 && !MASKED && !OVERLAP && NC == 0),
-                "KS: the JVP's even column split in two rings, unmasked (jvp_ks.cuh)");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   const uint32_t sQ = sbase, sQd = sbase + C::Q_BYTES, sKV = sbase + C::NQ * C::Q_BYTES;
@@ -523,40 +517,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
           }
         }
       }
-      if constexpr (KS) {
-        /* the key split (jvp_ks.cuh) issues S(i + 1) before P V (i): K, Kd of block i + 1 are loaded before V, Vd of
-           block i (the consumers release V(i - 1) and K(i) together, at the start of their block i) */
-        for (int i = 0; i <= nlive; ++i) {
-          if (i < nlive) {
-            const uint32_t dst = sKV + st * C::STAGE_BYTES;
-            if (i >= ST) mbar_wait(bar + 8 * (ST + st), ph ^ 1u);
-            mbar_arrive_expect_tx(bar + 8 * st, C::STAGE_BYTES);
-#pragma unroll
-            for (int part = 0; part < 2; ++part)
-#pragma unroll
-              for (int hh = 0; hh < NH; ++hh)
-                tma_load_4d(dst + (part * NH + hh) * C::HALF_K, mk[2 * part], bar + 8 * st, hh * 64, (jb0 + i) * BN,
-                            (int)hk, (int)b);
-            if (++st == ST) {
-              st = 0;
-              ph ^= 1u;
-            }
-          }
-          if (i >= 1) {
-            const int iv = i - 1, sv = iv % STV;
-            const uint32_t vdst = sVR + sv * C::VSTAGE_BYTES;
-            if (iv >= STV) mbar_wait(vbar + 8 * (STV + sv), (uint32_t)(((iv / STV) & 1) ^ 1));
-            mbar_arrive_expect_tx(vbar + 8 * sv, C::VSTAGE_BYTES);
-#pragma unroll
-            for (int part = 0; part < 2; ++part)
-#pragma unroll
-              for (int hh = 0; hh < NH; ++hh)
-                tma_load_4d(vdst + (part * NH + hh) * C::HALF_K, mk[2 * part + 1], vbar + 8 * sv, hh * 64,
-                            (jb0 + iv) * BN, (int)hk, (int)b);
-          }
-        }
-      }
-      if constexpr (STV > 0 && !KS) {
+      if constexpr (STV > 0) {
         /* the two rings: K, Kd of block i into K stage i % ST, then V, Vd into V stage i % STV, each
            once the consumers released it (V(i - STV)'s release comes before K(i - ST)'s in every
            consumer: the order of the waits cannot stall a load another consumer waits for) */
@@ -747,10 +708,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
       if (!(wg == NCW - 1 && i == nlive - 1)) named_bar_arrive(pp_next_bar<NCW>(wg), 256);
     };
     /* warpgroup 0 takes the tensor cores first */
-    if (!KS && wg == NCW - 1 && nlive > 0) named_bar_arrive(1, 256);
-    if constexpr (KS)
-      ks_consumer<T, D, BN, ST, STV>(a, m0, jb0, nlive, sbase, smraw + (sbase - smem_u32(smraw)), sQ, sQd, sKV, sVR,
-                                     bar, vbar, wg, cw, lane, o, u, mrow, lrow, nrow, crow);
+    if (wg == NCW - 1 && nlive > 0) named_bar_arrive(1, 256);
     if (OVERLAP && nlive > 0) {
       issue_scores(0, s, sd);
       wg_wait<0>();
@@ -885,7 +843,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
                                                C::STAGE_BYTES, lane);
       }
     }
-    for (int i = 0, jl = fwd_next_live(live_s, skip, 0, nblk); !PVLAG && !KS && i < nlive;
+    for (int i = 0, jl = fwd_next_live(live_s, skip, 0, nblk); !PVLAG && i < nlive;
          ++i, jl = fwd_next_live(live_s, skip, jl + 1, nblk)) {
       /* iteration i: stage i % ST holds key block jb0 + jl */
       const int j = i, st = i % ST;
@@ -984,20 +942,19 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
 static inline int sm90_fwd_cskip(int nc) { return nc == 3 && env_switch(true, "JFA_SM90_FWD_CSKIP"); }
 
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false, bool KS = false>
+          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV, NC> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC, MPASS, KS>;
+  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC, MPASS>;
   /* a 16-bit additive dense mask: the stages' bias tiles too (family.cu takes it where SMEM_BIAS fits) */
   const bool biasd = MASKED && mask_bias16(a.mk);
   if (biasd && C::SMEM_BIAS > 232448)
     JFA_FAIL(JFA_ERROR_INTERNAL, "sm90 forward: no room for an additive mask's tiles (%zu bytes)", (size_t)C::SMEM_BIAS);
-  size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
-  if constexpr (KS) smem = Ks<C>::SMEM; /* the key split's exchange buffers (jvp_ks.cuh) */
+  const size_t smem = biasd ? C::SMEM_BIAS : C::SMEM;
   JFA_CHECK(smem_optin(kern, smem));
   dim3 grid((unsigned)((a.p.Nq + C::BM - 1) / C::BM), (unsigned)a.p.Hq, (unsigned)a.p.B);
   const int64_t hg = fwd_causal_group(a.p, a.masked, D, sizeof(T), JVP ? 4 : 2, "JFA_TUNE_SM90_FWD_HG");
@@ -1162,8 +1119,7 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   }
   sm90_route_note(route);
   if (unmasked)
-    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS, c.KS>(u,
-                                                                                                                   t, st);
+    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(u, t, st);
   return launch_sm90a<T, D, DAM, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);
 }
 

@@ -137,21 +137,18 @@ struct Sm90Tile {
                       16-bit forward, unmasked and causal calls: masked ones run variant 0's kernel; fwd.cuh) */
   int MASKV;       /* NC rows: the variant whose masked tiles masked calls run (row 0's own, when it is an NC row; the
                       NC kernel has no masked form); also a row 0 whose masked tiles are another row's (D = 192's JVP:
-                      its row 0 in two rings without MPASS, its masked calls on variant 11's MPASS kernel) */
+                      its row 0 in two rings, its masked calls on variant 11's kernel) */
   bool MPASS;      /* 16-bit forward / JVP: the softmax's per-element mask as a pass of its own under one branch per
                       block (common/softmax.cuh fwd_softmax_block MPASS), not if-converted into every block's loop */
   int MASKP;       /* NC forward rows: the variant (a PERSIST row with three consumers) whose persistent kernel runs
                       windows and packed sequences, not dense masks or accumulate mode (fwd.cuh sm90_fwd_variant;
                       JFA_SM90_FWD_NC3=0 per call: MASKV's tiles as before); 0: MASKV's */
-  bool KS;         /* CSE rows with STV at BN = 64 (the D = 192 JVP): the key split (jvp_ks.cuh): each consumer computes S
-                      and Sd for its half of the block's keys only and the two swap P and P (Sd - c) through shared
-                      memory for their P V over every key (unmasked calls; masked ones run MASKV's or row 0's tiles) */
 };
 
 /* clang-format off */
 static constexpr Sm90Tile kSm90Tiles[] = {
   /* Every 16-bit forward / JVP row 0 takes MPASS (the softmax's per-element mask as a pass of its own under one
-     branch per block; the D = 192 JVP's row 0 since the thirty-eighth session not, its masked calls yes: below) since
+     branch per block; the D = 192 JVP's row 0 not in the thirty-eighth session, again since the thirty-ninth) since
      the tenth session of 2026-12-03: H200, forward TFLOP/s without / with it (bitwise the
      same results), D = 64 N = 4096 297.8 / 436.8, N = 16384 347.0 / 538.4, causal 263.0 / 362.5 and 328.2 / 484.4;
      D = 128 527.2 / 630.2, causal N = 16384 494.5 / 599.6; JVP D = 64 383.8 / 455.9, causal 426.6 / 483.6, D = 128
@@ -197,10 +194,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* D = 192: the even column split in two rings (STV: K, Kd in two stages, V, Vd in one) at BN = 64 since the
      thirty-eighth session (tuning variant 7, the same tiles; row 0 before, the even split at BN = 48 in one ring, is
      variant 11; H100, jfa_bench --case 4096 192, JVP TFLOP/s 11 / 7, two rounds: 336.4, 336.1 / 363.8, 367.5; causal
-     315.5, 328.3 / 354.9, 346.4: +8.7%); masked calls run variant 11's masked tiles (MASKV: BNM = 32, 2 stages, MPASS:
-     the kernel they ran before). Its unmasked kernel is variant 7's without MPASS, the one tested and timed; 12 is it
-     with MPASS (bitwise, not yet timed) */
-  {OP_JVP,  0, 192, 0,     64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, false},
+     315.5, 328.3 / 354.9, 346.4: +8.7%), with MPASS since the thirty-ninth (tuning variant 12, bitwise; H100, three
+     interleaved rounds, 7's tiles without / with it: 356.0, 357.4, 355.6 / 373.5, 395.9, 386.3; causal 347.5, 360.4,
+     347.0 / 379.0, 371.9, 368.7: +8%; variant 7 is the row before); masked calls run variant 11's masked tiles (MASKV:
+     BNM = 32, 2 stages, MPASS: the kernel they ran before) */
+  {OP_JVP,  0, 192, 0,     64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, true},
   /* D = 256: two rings of one stage at BN = 64 (tuning variant 4 before the eighth session: H200 351.6 against
      287.9 TFLOP/s, N = 4096); masked calls at BNM = 32 with 2 stages (STM), as before */
   {OP_JVP,  0, 256, 0,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2, 0, 0,  true},
@@ -442,16 +440,11 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0, 192, 9,     64,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1},
   {OP_JVP,  0, 192, 10,    80,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1},
   /* 11: row 0 before the thirty-eighth session (the even split at BN = 48, one ring of 2 stages, MPASS; its masked
-     tiles are row 0's MASKV); 12: row 0 with MPASS (the softmax's per-element mask as a pass of its own), bitwise it */
+     tiles are row 0's MASKV); 12: 7 with MPASS (the softmax's per-element mask as a pass of its own), bitwise it: row 0's
+     tiles since the thirty-ninth session */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_JVP,  0, 192, 11,    48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 192, 12,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 0,  true},
-  /* 13 (thirty-ninth session): the key split (KS, jvp_ks.cuh) on 7's rings: no score product computed twice (the
-     even split computes S and Sd of the same 64 rows and keys in both consumers: 9 units of tensor work a block for 6
-     useful, 6 for 6 here), at the cost of the rows' statistics swapped through shared memory (two 64-thread barriers
-     a block, a third where a row's maximum rose) and P V's other half of the keys read from shared memory (SS) */
-  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS MASKP KS */
-  {OP_JVP,  0, 192, 13,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 0,  false, 0,   true},
   {OP_JVP,  0, 256, 6,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
@@ -680,7 +673,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN) and, where the row has STM, STM stages of one ring. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
-                0, 0, 0, 0, false, 0, false};
+                0, 0, 0, 0, false, 0};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
