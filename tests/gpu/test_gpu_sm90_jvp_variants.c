@@ -1,6 +1,6 @@
 /*
  * test_gpu_sm90_jvp_variants.c - the sm90 fused forward+JVP's tuning variants at D = 192 and 256 (tuning
- * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..12 at D = 192, 1..6 at 256; src/kernels/sm90/tiles.h) against
+ * builds, -DJFA_TUNING=ON: JFA_TUNE_SM90A=1..13 at D = 192, 1..6 at 256; src/kernels/sm90/tiles.h) against
  * the float64 CPU backend and bitwise against the variant they reproduce, in one process: the variant is
  * read from the environment at each call, so each case runs variant 0 (the default) and then each variant
  * of its head dim on the same inputs. At D = 192 the default is the even column split (96 + 96 columns a
@@ -25,7 +25,8 @@
  * variants 7-10 (the even split in two rings, STV: BN = 64 with two K stages, two V stages or one of each, and
  * BN = 80): 7 is row 0's tiles since the thirty-eighth session (bitwise row 0), 8 and 9 bitwise 7 (the same key
  * blocks and products; only the stages differ), 10 against float64; 11 (row 0 before: BN = 48 in one ring) against
- * float64, 12 (7 with MPASS: row 0's tiles since the thirty-ninth session) bitwise row 0, as 7 (row 0 without MPASS).
+ * float64, 12 (7 with MPASS: row 0's tiles since the thirty-ninth session) bitwise row 0, as 7 (row 0 without MPASS);
+ * 13 (row 0 with the LEAN softmax: Sd scaled once per row, the rescale skipped where no row needs it) against float64.
  * Masked calls run variant 0's masked kernel (BN = 32, 2 stages) under every variant; a window is a band
  * on the JVP (the unmasked kernel of the variant: at D = 192 since the thirty-eighth session the two-ring one). Cases: bf16 /
  * fp16, N = 1, 7, 129, 1000, 4096, causal (both alignments, Nq != Nk, positions; rows fully masked: O
@@ -128,7 +129,7 @@ static const struct {
                  {256, 4, -1, 1}, {256, 1, 4, 0},  {256, 2, -1, 1}, {256, 3, 2, 0}, {64, 2, -1, 1},
                  {64, 1, 2, 0},   {64, 3, 0, 0},  {128, 1, 0, 0},  {128, 2, -1, 0}, {96, 7, -1, 1}, {96, 6, 7, 0},
                  {96, 2, 0, 0},   {256, 6, 0, 0}, {192, 7, 0, 1},  {192, 8, 7, 0},  {192, 9, 7, 0}, {192, 10, -1, 0},
-                 {192, 11, -1, 1}, {192, 6, 11, 0}, {192, 12, 0, 0}};
+                 {192, 11, -1, 1}, {192, 6, 11, 0}, {192, 12, 0, 0}, {192, 13, -1, 0}};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* How many of the n doubles differ bitwise between a and b. */

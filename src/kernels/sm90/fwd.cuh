@@ -363,7 +363,7 @@ __device__ __forceinline__ int2 fwd_consumer_blocks(const FwdArgs &a, int64_t m0
    warpgroups; 3 (16-bit forward, unmasked and causal): BM = 192 rows, 512 threads, the producer at 24
    registers and the consumers at 160 (128 x 24 + 384 x 160 = 64512 of 65536), the ping-pong a round robin */
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false>
+          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false, bool LEANCS = false>
 __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel(const __grid_constant__ FwdArgs a,
                                                                               const __grid_constant__ Sm90Maps tm,
                                                                               int64_t hg, int cskip) {
@@ -383,6 +383,7 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
   static_assert((2 * ST + 2 * STV + 1) * 8 <= C::MASK_OFF - C::BAR_OFF, "STV: the V ring's barriers after bar_q");
   static_assert(!STV || (!MASKED && !PVLAG && !OVERLAP), "the two rings (STV): unmasked, S, softmax, P V per block");
   static_assert(!EXPF || !JVP, "EXPF: the forward only");
+  static_assert(!LEANCS || (JVP && CS && !MASKED), "LEANCS: the column split's unmasked JVP");
   extern __shared__ __align__(1024) unsigned char smraw[];
   const uint32_t sbase = (smem_u32(smraw) + 1023u) & ~1023u;
   const uint32_t sQ = sbase, sQd = sbase + C::Q_BYTES, sKV = sbase + C::NQ * C::Q_BYTES;
@@ -862,8 +863,9 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
         __syncwarp();
         if (lane == 0) mbar_arrive(bar + 8 * (ST + st)); /* STV: this warp is done with K(j), Kd(j) */
       }
-      /* LEAN (softmax.cuh): the JVP but where it costs spills (CS: D = 192 / 256, and the masked kernels: ptxas) */
-      constexpr bool LEAN = JVP && !CS && !MASKED;
+      /* LEAN (softmax.cuh): the JVP but where it costs spills (CS: D = 256, and the masked kernels: ptxas; the D = 192
+         rows with tiles.h LEANCS take it) */
+      constexpr bool LEAN = JVP && (!CS || LEANCS) && !MASKED;
       fwd_softmax_block<1, NT, DT, JVP, MASKED, true, MASKED, EXPF, MPASS, LEAN>(a, bm, b, h, m0, wrow, g, t4, s_lo, s_hi, s,
                                                                                 sd, o, u, mrow, lrow, nrow, crow, dw);
       fwd_pack_p<T, BN, JVP>(s, sd, ap, apd);
@@ -942,14 +944,14 @@ __global__ void __launch_bounds__(NC ? 128 * (NC + 1) : 384, 1) fwd_sm90a_kernel
 static inline int sm90_fwd_cskip(int nc) { return nc == 3 && env_switch(true, "JFA_SM90_FWD_CSKIP"); }
 
 template <typename T, int D, int DA, int BN, bool JVP, int ST, bool OVERLAP, bool MASKED, bool CS, bool PVLAG = false,
-          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false>
+          int STV = 0, int EXPF = 0, int NC = 0, bool MPASS = false, bool LEANCS = false>
 static jfa_status_t launch_sm90a(const FwdArgs &a, const Sm90Tensors &t, cudaStream_t st) {
   typedef Sm90Fwd<D, BN, JVP, ST, CS, MASKED, STV, NC> C;
   static_assert(C::SMEM <= 232448, "shared memory beyond the sm_90 opt-in limit");
   /* the boxes must match the stage bytes the kernel expects: BM rows of Q, BN of K/V */
   Sm90Maps tm;
   JFA_CHECK(sm90_fwd_maps(&tm, t, C::BM, BN, JVP));
-  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC, MPASS>;
+  auto kern = fwd_sm90a_kernel<T, D, DA, BN, JVP, ST, OVERLAP, MASKED, CS, PVLAG, STV, EXPF, NC, MPASS, LEANCS>;
   /* a 16-bit additive dense mask: the stages' bias tiles too (family.cu takes it where SMEM_BIAS fits) */
   const bool biasd = MASKED && mask_bias16(a.mk);
   if (biasd && C::SMEM_BIAS > 232448)
@@ -1119,7 +1121,8 @@ static jfa_status_t sm90_fwd_variant(const FwdArgs &a, const Sm90Tensors &t, cud
   }
   sm90_route_note(route);
   if (unmasked)
-    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS>(u, t, st);
+    return launch_sm90a<T, D, DA, c.BN, JVP, c.ST, c.OVERLAP, false, c.CS, c.PVLAG, c.STV, c.EXPF, c.NC, c.MPASS,
+                        c.LEANCS>(u, t, st);
   return launch_sm90a<T, D, DAM, mm.BN, JVP, mm.ST, mm.OVERLAP, true, c.CS, mm.PVLAGM, 0, 0, 0, mm.MPASS>(a, t, st);
 }
 

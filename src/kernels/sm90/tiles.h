@@ -143,6 +143,9 @@ struct Sm90Tile {
   int MASKP;       /* NC forward rows: the variant (a PERSIST row with three consumers) whose persistent kernel runs
                       windows and packed sequences, not dense masks or accumulate mode (fwd.cuh sm90_fwd_variant;
                       JFA_SM90_FWD_NC3=0 per call: MASKV's tiles as before); 0: MASKV's */
+  bool LEANCS;     /* CS rows (the D = 192 JVP): the LEAN softmax (common/softmax.cuh: O and U rescaled only where a row of
+                      the warp needs it, Sd scaled once per row sum), which the other 16-bit JVPs take; unmasked calls.
+                      ptxas: no spills at D = 192's row 0 tiles, 48 bytes at D = 256's (thirty-ninth session) */
 };
 
 /* clang-format off */
@@ -447,6 +450,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_JVP,  0, 192, 11,    48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 192, 12,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 0,  true},
+  /* 13 (thirty-ninth session): row 0 with LEANCS (the LEAN softmax of the other JVPs: +2-8% there, tenth session) */
+  /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS MASKP LEANCS */
+  {OP_JVP,  0, 192, 13,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, true,  0,    true},
   {OP_JVP,  0, 256, 6,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
@@ -675,7 +681,7 @@ constexpr bool sm90_has_tile(int op, int dtype, int D, int variant) {
  *  MASK_CLASS_ANY takes the row's BNM keys a block (as its BN) and, where the row has STM, STM stages of one ring. */
 constexpr Sm90Tile sm90_tile(int op, int dtype, int D, int mask_class, int variant) {
   Sm90Tile t = {op, dtype, 0, variant, 0, 0, false, 0, false, false, false, 0, 0, false, false, false, 0, 0, false, false,
-                0, 0, 0, 0, false, 0};
+                0, 0, 0, 0, false, 0, false};
   for (const Sm90Tile &r : kSm90Tiles)
     if (r.op == op && sm90_dtype_match(r.dtype, dtype) && r.D == D && r.variant == variant) {
       t = r;
