@@ -199,9 +199,12 @@ static constexpr Sm90Tile kSm90Tiles[] = {
      variant 11; H100, jfa_bench --case 4096 192, JVP TFLOP/s 11 / 7, two rounds: 336.4, 336.1 / 363.8, 367.5; causal
      315.5, 328.3 / 354.9, 346.4: +8.7%), with MPASS since the thirty-ninth (tuning variant 12, bitwise; H100, three
      interleaved rounds, 7's tiles without / with it: 356.0, 357.4, 355.6 / 373.5, 395.9, 386.3; causal 347.5, 360.4,
-     347.0 / 379.0, 371.9, 368.7: +8%; variant 7 is the row before); masked calls run variant 11's masked tiles (MASKV:
-     BNM = 32, 2 stages, MPASS: the kernel they ran before) */
-  {OP_JVP,  0, 192, 0,     64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, true},
+     347.0 / 379.0, 371.9, 368.7: +8%; variant 7 is the row before) and the LEAN softmax since the same session
+     (LEANCS, tuning variant 13, not bitwise 12: H100, three interleaved rounds, 12's tiles without / with it: 363.6,
+     359.7, 356.3 / 370.3, 371.0, 385.3; causal 366.6, 378.7, 375.1 / 391.8, 367.0, 390.6: +3-4% at the medians; 12 is
+     the row before); masked calls run variant 11's masked tiles (MASKV: BNM = 32, 2 stages, MPASS: the kernel they
+     ran before) */
+  {OP_JVP,  0, 192, 0,     64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, true,  0,    true},
   /* D = 256: two rings of one stage at BN = 64 (tuning variant 4 before the eighth session: H200 351.6 against
      287.9 TFLOP/s, N = 4096); masked calls at BNM = 32 with 2 stages (STM), as before */
   {OP_JVP,  0, 256, 0,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2, 0, 0,  true},
@@ -444,13 +447,14 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0, 192, 10,    80,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1},
   /* 11: row 0 before the thirty-eighth session (the even split at BN = 48, one ring of 2 stages, MPASS; its masked
      tiles are row 0's MASKV); 12: 7 with MPASS (the softmax's per-element mask as a pass of its own), bitwise it: row 0's
-     tiles since the thirty-ninth session. A key split (each consumer's S and Sd over half of a block's 64 keys, P swapped
+     tiles in the thirty-ninth session until row 0 took LEANCS (13). A key split (each consumer's S and Sd over half of a block's 64 keys, P swapped
      through shared memory; thirty-ninth session, branch ks-d192) ran 13% slower than row 0 on the H100: its score
      products at N = 32 are bound by shared-memory reads (bench/RESULTS.md) */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_JVP,  0, 192, 11,    48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 192, 12,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 0,  true},
-  /* 13 (thirty-ninth session): row 0 with LEANCS (the LEAN softmax of the other JVPs: +2-8% there, tenth session) */
+  /* 13 (thirty-ninth session): 12 with LEANCS (the LEAN softmax of the other JVPs: +2-8% there, tenth session): row 0's
+     tiles since that session */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS MASKP LEANCS */
   {OP_JVP,  0, 192, 13,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, true,  0,    true},
   {OP_JVP,  0, 256, 6,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
