@@ -447,9 +447,9 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   {OP_JVP,  0, 192, 10,    80,  1, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1},
   /* 11: row 0 before the thirty-eighth session (the even split at BN = 48, one ring of 2 stages, MPASS; its masked
      tiles are row 0's MASKV); 12: 7 with MPASS (the softmax's per-element mask as a pass of its own), bitwise it: row 0's
-     tiles in the thirty-ninth session until row 0 took LEANCS (13). A key split (each consumer's S and Sd over half of a block's 64 keys, P swapped
-     through shared memory; thirty-ninth session, branch ks-d192) ran 13% slower than row 0 on the H100: its score
-     products at N = 32 are bound by shared-memory reads (bench/RESULTS.md) */
+     tiles in the thirty-ninth session until row 0 took LEANCS (13). A key split (each consumer's S and Sd over half of
+     a block's 64 keys, P swapped through shared memory; thirty-ninth session, branch ks-d192) ran 13% slower than row
+     0 on the H100: its score products at N = 32 are bound by shared-memory reads (bench/RESULTS.md) */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS */
   {OP_JVP,  0, 192, 11,    48,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 0, false, false, 0, 0, 0, 0,  true},
   {OP_JVP,  0, 192, 12,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 0,  true},
