@@ -277,7 +277,8 @@ int gt_expected_f32_path(int64_t D, int jvp, int beyond_causal) {
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
   /* the sm80 float32 rows (sm80/tiles.h): D up to 256, run at the next row up with float32 tiles, where the build
      compiled that row (JFA_HEAD_DIMS) */
-  if (D % 4 != 0 || D > 256 || !row_built(D)) return GT_PATH_SIMT;
+  /* (the forward has no float32 rows at 160 / 192: it runs them on the D = 256 row, sm80/family.cu call_head_dim) */
+  if (D % 4 != 0 || D > 256 || !row_built(!jvp && D > 128 ? 256 : D)) return GT_PATH_SIMT;
 #ifdef JFA_SM90_F32
   static const int fwd_dims[] = {32, 64, 128, 0}, jvp_dims[] = {32, 64, 0};
   if (!beyond_causal && expected_path(D, jvp ? jvp_dims : fwd_dims) == GT_PATH_SM90) return GT_PATH_SM90;
@@ -416,8 +417,8 @@ int gt_expected_f32_bwd_path(int64_t D, int beyond_causal) {
   if (e && strcmp(e, "simt") == 0) return GT_PATH_SIMT;
   /* the sm80 float32 backward rows (sm80/tiles.h): 32..128 (D run at the next row up) and 128 < D <= 256
      at the D = 256 row (two column slices), unless JFA_SM80_F32_BWD256=0 (the test_gpu_f32_backward_nowide
-     entry) leaves those to simt; a row the build did not compile (JFA_HEAD_DIMS) too */
-  if (D % 4 != 0 || D > 256 || !row_built(D)) return GT_PATH_SIMT;
+     entry) leaves those to simt; a row the build did not compile (JFA_HEAD_DIMS) too: the D = 256 row for D > 128 */
+  if (D % 4 != 0 || D > 256 || !row_built(D > 128 ? 256 : D)) return GT_PATH_SIMT;
   if (D > 128) {
     return env_on("JFA_SM80_F32_BWD256", GT_SM80_F32_BWD256_DEFAULT) ? GT_PATH_SM80 : GT_PATH_SIMT;
   }
