@@ -356,8 +356,8 @@ JFA_API jfa_status_t jfa_context_destroy(jfa_context_t *ctx);
  * graph's buffer lives as long as the graphs that captured it (a CUDA user object they hold): once they and their
  * executables are destroyed and their launches done, the context frees it where it allocates or synchronises anyway
  * (its next call that takes a new workspace, as the first call after each capture does; jfa_context_synchronize;
- * jfa_context_destroy), never in other calls (cudaFree synchronises the device). A capture does not wait for the context's earlier calls
- * (synchronise before capturing, as torch.cuda.graph does), and graphs captured with no eager call between them
+ * jfa_context_destroy), never in other calls (cudaFree synchronises the device). A capture does not wait for the
+ * context's earlier calls (synchronise before capturing, as torch.cuda.graph does), and graphs captured with no eager call between them
  * share one buffer (replay those one after the other, and switch streams within a capture only between calls that
  * may share it). The workspace cannot grow during a capture (run the call once before capturing); packed sequences,
  * whose host offsets are copied per call, are refused there. A CUDA context may be used from any thread, by one

@@ -171,8 +171,8 @@ JFA_API jfa_status_t jfa_comm_barrier(jfa_comm_t *comm);
  * with a failed comm leaves the ring's buffers allocated (transfers that never
  * completed may still use them); abort a caller-owned NCCL comm (ncclCommAbort) before
  * jfa_context_destroy, whose cudaFree would wait for its stuck kernels. After such
- * a failure an MPI program should end with MPI_Abort (see launch/README.md). Set the same timeout on every rank, longer than the
- * slowest rank's compute between two exchanges and than the time by which one
+ * a failure an MPI program should end with MPI_Abort (see launch/README.md). Set
+ * the same timeout on every rank, longer than the slowest rank's compute between two exchanges and than the time by which one
  * rank may reach a collective call (jfa_ring_create, a ring call, a barrier)
  * after the others (e.g. while one rank writes a checkpoint).
  */

@@ -189,9 +189,9 @@ JFA_API int jfa_cuda_last_route(jfa_context_t *ctx);
    kernel, 2 the MASKED instantiation, 4 a band on the unmasked kernel), 0 for the other families and float32; -1 none
    yet. Exported as above. */
 JFA_API int jfa_cuda_last_bwd_route(jfa_context_t *ctx);
-/* How many workspace buffers of CUDA graphs the context still holds after retiring them (context.cu: each is freed by
-   the first call outside a capture after its graphs and their executables are destroyed); for test_gpu_streams.
-   Exported as above. */
+/* How many workspace buffers of CUDA graphs the context still holds after retiring them (context.cu: each is freed,
+   once its graphs and their executables are destroyed, where the context next allocates a workspace or synchronises);
+   for test_gpu_streams. Exported as above. */
 JFA_API int jfa_cuda_graph_workspaces(jfa_context_t *ctx);
 /* The arithmetic of that call: 0 native (16-bit inputs, or the SIMT family), 1 float32 in one
    TF32 product (JFA_FLAG_ALLOW_TF32), 3 float32 in 3xTF32; -1 none yet. Exported as above. */

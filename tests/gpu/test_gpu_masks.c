@@ -431,12 +431,12 @@ static void mem_case(int ci, jfa_context_t *gpu) {
   /* the bound is the tensor-core families' (a build without D's rows runs simt: a D = 192-only build's H100 run grew
      the forward by 18-20 MiB there, thirty-ninth session); simt's growth is printed, not checked */
   const int tc = gt_tensor_core_dim(c->dt, D);
+  const char *note = tc ? "" : " (simt: not checked)";
   snprintf(nm, sizeof(nm), "case %d: a key-padding mask's forward grows device memory by %.1f MiB (< 16)%s", ci,
-           (double)grow_fwd / 1048576.0, tc ? "" : " (simt: not checked)");
+           (double)grow_fwd / 1048576.0, note);
   if (tc) tu_expect(nm, grow_fwd < bound);
   else printf("  %s\n", nm);
-  snprintf(nm, sizeof(nm), "case %d: and its JVP by %.1f MiB more (< 16)%s", ci, (double)grow_jvp / 1048576.0,
-           tc ? "" : " (simt: not checked)");
+  snprintf(nm, sizeof(nm), "case %d: and its JVP by %.1f MiB more (< 16)%s", ci, (double)grow_jvp / 1048576.0, note);
   if (tc) tu_expect(nm, grow_jvp < bound);
   else printf("  %s\n", nm);
 

@@ -34,7 +34,8 @@ struct CudaState {
      stream of the last call that used ws (ws_pending once recorded), which the next call waits for; ws_graph: a CUDA
      graph captured a call that used ws, so ws is the graph's from then on and the next call outside a capture takes
      a new buffer; ws_rec: its lifetime record (a CUDA user object the capturing graphs hold); retired: such
-     buffers, each freed by the first call outside a capture after its graphs are destroyed (or with the context). */
+     buffers, each freed once its graphs are destroyed, where the context next allocates a workspace or synchronises
+     (or with the context). */
   cudaEvent_t ws_done;
   int ws_pending, ws_graph;
   GraphWs *ws_rec;

@@ -38,7 +38,7 @@
  *     for the JVP's even column splits (tuning variants: 5 at D = 192, 1 at D = 256; S and Sd into
  *     sn and sdn; masked calls run variant 0's order).
  * Two rings (tiles.h STV; the JVP's row 0 at D = 256 since the eighth session and at D = 192 since the thirty-eighth,
- * tuning variants 2, 3 at D = 256 and 7-10, 12 at D = 192; unmasked calls and bands): K, Kd in ST stages and
+ * tuning variants 2, 3 at D = 256 and 7-10, 12, 13 at D = 192; unmasked calls and bands): K, Kd in ST stages and
  * V, Vd in STV stages with their own full / empty barriers (vbar); a consumer releases K(j) once its
  * score products are waited and waits for V(j) only before its P V, so that blocks of 48 or 64 keys
  * fit beside Q and Qd (one ring of two stages of 48 would need 256 KB).

@@ -456,7 +456,7 @@ static constexpr Sm90Tile kSm90Tiles[] = {
   /* 13 (thirty-ninth session): 12 with LEANCS (the LEAN softmax of the other JVPs: +2-8% there, tenth session): row 0's
      tiles since that session */
   /* op      dtype  D  var    BN  ST  OVERLAP  BNM   PAD    CS     QREG   BNT STT PVLAG  PVLAGM CSE   STO STV PERSIST XT EXPF STM NC MASKV MPASS MASKP LEANCS */
-  {OP_JVP,  0, 192, 13,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 11, true,  0,    true},
+  {OP_JVP,  0, 192, 13,    64,  2, false,   32, false, true,  false,  0,  0, false, false, true,  0, 1, false, false, 0, 0, 0, 0,  true,  0,    true},
   {OP_JVP,  0, 256, 6,     64,  1, false,   32, false, true,  false,  0,  0, false, false, false, 0, 1, false, false, 0, 2},
   /* float32 (fwd_f32.cuh, JFA_SM90_F32 builds; unmasked and causal only: BNM = BN, unused): each
      stage holds K, V (, Kd, Vd) and per operand set K_lo, Vt_hi, Vt_lo (3xTF32), so shared memory
