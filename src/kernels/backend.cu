@@ -10,9 +10,9 @@
  *
  *   op        device  dtype      head dim   masks            tensors        family (folder)
  *   fwd, JVP  sm_90   bf16/fp16  64, 96, 128, all but bias     TMA-able (1)   sm90/  wgmma + TMA, warp-specialised
- *                                192, 256
+ *                                192, 256 (9)
  *   bwd (5)   sm_90   bf16/fp16  64, 96, 128, all but bias   TMA-able (1)   sm90/  wgmma + TMA (bwd.cuh)
- *                                192, 256
+ *                                192, 256 (9)
  *   fwd (6)   sm_90   fp32       32, 64,128 causal, bool     TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
  *   JVP (6)   sm_90   fp32       32, 64     causal, bool     TMA-able (1)   sm90/  wgmma TF32 (fwd_f32.cuh)
  *   bwd (7)   sm_90   fp32       64         causal, bool     TMA-able (1)   sm90/  wgmma TF32 (bwd_f32.cuh)
@@ -55,6 +55,8 @@
  *       off with the 16-bit row.
  *   (8) Unless switched off: JFA_SM90_BWD_JVP=0 (per call; sm90/tiles.h kSm90BwdJvp, on, is the
  *       default); the first-order outputs from the sm90 backward (bwd.cuh), which must take them.
+ *   (9) And with a dense mask at D = 8-56 (multiples of 8) on the D = 64 kernels, the columns past D
+ *       zero-padded (sm90/tiles.h kSm90PadDense; JFA_SM90_PAD_DENSE=0 per call: sm80).
  * The sm90 family exists when the build compiled it (JFA_HAVE_SM90A) and runs only on
  * compute capability 9.0 (CudaState.sm90a_ok). A head dim left out of the build
  * (JFA_HEAD_DIMS) makes the sm80 / sm90 rows decline it. Each family's why_not gives the

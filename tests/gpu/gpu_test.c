@@ -303,6 +303,28 @@ int gt_sm90_f32_dense_on(void) { return env_on("JFA_SM90_F32_DENSE", GT_SM90_F32
 
 int gt_sm90_bias_on(void) { return env_on("JFA_SM90_BIAS", GT_SM90_BIAS_DEFAULT); }
 
+/* src/kernels/sm90/tiles.h kSm90PadDense (16-bit calls with a dense mask at a head dim below 64, a multiple of 8, on
+   the D = 64 sm90 kernels; on): keep in step */
+#define GT_SM90_PAD_DENSE_DEFAULT 1
+
+int gt_dense_dim(int64_t D) {
+  const int pad = D >= 8 && D < 64 && D % 8 == 0 && env_on("JFA_SM90_PAD_DENSE", GT_SM90_PAD_DENSE_DEFAULT);
+  return pad ? 64 : (int)D;
+}
+
+int gt_expected_dense_path(int64_t D) {
+  const int Dk = gt_dense_dim(D);
+  if (Dk != D && gt_expected_path(Dk) == GT_PATH_SM90) return GT_PATH_SM90;
+  return gt_expected_path(D);
+}
+
+int gt_expected_dense_bwd_path(int64_t D, int bias16) {
+  const int Dk = gt_dense_dim(D);
+  const int e = bias16 ? gt_expected_bwd_bias_path(Dk) : gt_expected_bwd_path(Dk);
+  if (Dk != D && e == GT_PATH_SM90) return GT_PATH_SM90;
+  return bias16 ? gt_expected_bwd_bias_path(D) : gt_expected_bwd_path(D);
+}
+
 /* src/kernels/sm90/tiles.h sm90_fwd_band_on (windows as bands on the unmasked kernels: the JVP's, not the
    forward's, since the twenty-first session): keep in step */
 #define GT_SM90_FWD_BAND_JVP 1

@@ -142,6 +142,16 @@ int gt_sm90_bwd_bias_on(void);
 /** The family the backward of such a call (16-bit biases, aligned rows) must run on: gt_expected_bwd_path's but sm80
  *  at D = 256 (the masked column split has no room for the bias tile) and under JFA_SM90_BWD_BIAS=0. */
 int gt_expected_bwd_bias_path(int64_t D);
+/** The head dim of the sm90 kernels a 16-bit call with a dense mask runs on: 64 for a multiple of 8 below 64 (the
+ *  library's tiles.h kSm90PadDense, which GT_SM90_PAD_DENSE_DEFAULT mirrors, or JFA_SM90_PAD_DENSE), else D. */
+int gt_dense_dim(int64_t D);
+/** The family the forward / JVP of a 16-bit call with a dense mask (boolean, or 16-bit biases of aligned rows where
+ *  gt_sm90_bias_on) must run on: sm90 where gt_dense_dim pads D and the D = 64 call would run there, else
+ *  gt_expected_path(D). */
+int gt_expected_dense_path(int64_t D);
+/** The same for its backward: gt_expected_bwd_path (bias16: gt_expected_bwd_bias_path) at the padded head dim where
+ *  that is sm90, else at D. */
+int gt_expected_dense_bwd_path(int64_t D, int bias16);
 /** Whether the sm90 float32 backward takes boolean dense masks (JFA_SM90_F32_BWD_DENSE, else the library's tiles.h
  *  kSm90BwdF32Dense, which GT_SM90_F32_BWD_DENSE_DEFAULT mirrors): where it does, such a mask is not beyond causal
  *  for gt_expected_f32_bwd_path. */

@@ -13,8 +13,8 @@
  *     causal masks and windows inside them, Nq != Nk per sequence.
  * Each call must run on the expected family: interval and boolean dense masks on the sm90
  * family where the unmasked call would (H100/H200 with the sm_90a kernels; the forward and
- * the JVP at D = 64 / 96 / 128 / 192 / 256: gt_expected_path, gt_expected_jvp_path),
- * additive masks on sm80; the backward with interval and boolean dense masks on sm90
+ * the JVP at D = 64 / 96 / 128 / 192 / 256: gt_expected_path, gt_expected_jvp_path; boolean masks at a head dim
+ * below 64, a multiple of 8, on the D = 64 kernels: gt_expected_dense_path), additive masks on sm80; the backward with interval and boolean dense masks on sm90
  * (sm80 under JFA_SM90_BWD=0), with an additive mask on sm80 (JFA_KERNEL_PATH honoured, as
  * gt_expected_path). Rows without
  * a visible key must give exactly O = Od = mu = dQ = 0 and lse = -inf; keys no query sees
@@ -226,11 +226,15 @@ static void run_draw(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
      family (forward, JVP, backward); the sm90 backward takes the interval masks (windows,
      packed sequences) and boolean dense masks (unless JFA_SM90_BWD=0:
      gt_expected_bwd_path) */
-  const int e = gt_expected_path(D), ej = gt_expected_jvp_path(D);
-  const int additive = c->dense != DN_NONE && !dn_bool(c->dense);
+  /* (a boolean mask at a head dim below 64, a multiple of 8, runs on the D = 64 sm90 kernels: gt_expected_dense_path) */
+  const int additive = c->dense != DN_NONE && !dn_bool(c->dense), boolean = c->dense != DN_NONE && !additive;
+  const int e = boolean ? gt_expected_dense_path(D) : gt_expected_path(D);
+  const int ej = boolean ? gt_expected_dense_path(D) : gt_expected_jvp_path(D);
   const int want_fwd = (additive && e == GT_PATH_SM90) ? GT_PATH_SM80 : e;
   const int want_jvp = (additive && ej == GT_PATH_SM90) ? GT_PATH_SM80 : ej;
-  const int want_bwd = additive ? (e == GT_PATH_SM90 ? GT_PATH_SM80 : e) : gt_expected_bwd_path(D);
+  const int want_bwd = additive  ? (e == GT_PATH_SM90 ? GT_PATH_SM80 : e)
+                       : boolean ? gt_expected_dense_bwd_path(D, 0)
+                                 : gt_expected_bwd_path(D);
 
   char nm[128];
   gb_poison(&o), gb_poison(&lse);

@@ -228,6 +228,17 @@ static const mcase_t cases[] = {
        at 64 keys a block since the thirty-eighth session takes them as a band (before, at 48 keys, lcm(64, 48) = 192:
        the MASKED kernel); GQA, accumulate */
     {BF, 1, 1, 4, 2, 0, 0, 192, TL, 0, 0, UNB, UNB, "64,128,128,100", NULL, DN_NONE, 0, 0, 1, 0, 0},
+    /* 103-108: dense masks at head dims below 64 (multiples of 8) on the D = 64 sm90 kernels, their columns zero-padded
+       (tiles.h kSm90PadDense; the checks above expect sm90 there: gt_expected_dense_path): boolean with GQA, Nq != Nk
+       and accumulate mode (D = 32), causal with broadcast mask axes (D = 16, bshd), 16-bit biases of aligned rows with
+       MQA (D = 40), the smallest head dim with accumulate mode (D = 8), packed sequences with a window (D = 56); and
+       unaligned 16-bit biases, which stay on sm80 (D = 32) */
+    {BF, 0, 2, 4, 2, 300, 257, 32, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 0, 1, 0, 0},
+    {FH, 1, 1, 2, 2, 200, 200, 16, TL, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 1, 1, 0, 0, 0},
+    {BF, 0, 1, 4, 1, 129, 300, 40, BR, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0, 1, 0},
+    {FH, 0, 2, 2, 2, 65, 65, 8, NONE, 0, 0, UNB, UNB, NULL, NULL, DN_BOOL, 0, 1, 1, 0, 0},
+    {BF, 1, 1, 2, 2, 0, 0, 56, TL, 0, 0, 16, UNB, "7,129,300", NULL, DN_BOOL, 0, 0, 0, 0, 0},
+    {BF, 0, 1, 2, 2, 100, 130, 32, TL, 0, 0, UNB, UNB, NULL, NULL, DN_QT, 0, 0, 0, 0, 0},
 };
 
 typedef struct {
@@ -655,9 +666,14 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const int tc = gt_tensor_core_dim(c->dt, D); /* aligned 16-bit: a tensor-core family must take it */
   if (tc) snprintf(nm, sizeof(nm), "case %d fwd", ci), gt_check_tensor_core(gpu, nm, 0);
   /* 16-bit biases of aligned rows in q's dtype: the sm90 forward / JVP stage their tiles (gt_sm90_bias_on) where the
-     call runs there otherwise; float32 biases and unaligned rows run on sm80 */
+     call runs there otherwise (at a head dim below 64 on the D = 64 kernels: gt_expected_dense_path); float32 biases
+     and unaligned rows run on sm80 */
   const int bias16 = c->dense == DN_QT && c->aligned && c->dt != F32;
-  const int bias_path = gt_sm90_bias_on() ? gt_expected_path(D) : GT_PATH_SM80;
+  const int bias_path = gt_sm90_bias_on() ? gt_expected_dense_path(D) : GT_PATH_SM80;
+  /* a boolean mask at a head dim below 64 (a multiple of 8): the sm90 forward / JVP on the D = 64 kernels, its
+     columns zero-padded (tiles.h kSm90PadDense); gt_check_tensor_core alone would pass sm80 */
+  const int bool16 = c->dense == DN_BOOL && c->dt != F32 && tc && gt_dense_dim(D) != D;
+  if (bool16) snprintf(nm, sizeof(nm), "case %d fwd (boolean, padded D)", ci), gt_check_path(gpu, nm, 0, gt_expected_dense_path(D));
   if (bias16) snprintf(nm, sizeof(nm), "case %d fwd (16-bit bias)", ci), gt_check_path(gpu, nm, 0, bias_path);
   /* float32 without windows, packed sequences or positions: the sm90 float32 kernel takes boolean dense masks
      (gt_expected_f32_path's beyond-causal masks are the others), the backward runs on sm80 with any dense mask but
@@ -676,6 +692,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&o), gb_get(&lse), gb_get(&od), gb_get(&mu);
   if (tc) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_tensor_core(gpu, nm, 0);
   if (bias16) snprintf(nm, sizeof(nm), "case %d jvp (16-bit bias)", ci), gt_check_path(gpu, nm, 0, bias_path);
+  if (bool16) snprintf(nm, sizeof(nm), "case %d jvp (boolean, padded D)", ci), gt_check_path(gpu, nm, 0, gt_expected_dense_path(D));
   if (f32_chk) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_path(gpu, nm, 0, gt_expected_f32_path(D, 1, f32_other));
   snprintf(nm, sizeof(nm), "case %d jvp route", ci), check_route(gpu, nm, c, ns, cq, ck, 1);
   snprintf(nm, sizeof(nm), "case %d jvp O", ci), gt_compare(nm, o.val, ro, nq, tol);
@@ -690,7 +707,9 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
      unmasked call runs there (gt_expected_bwd_path), 16-bit additive masks of aligned
      rows too but at D = 256 (gt_expected_bwd_bias_path), other additive masks on sm80 */
   if (tc) {
-    const int e = bias16 ? gt_expected_bwd_bias_path(D) : gt_expected_bwd_path(D);
+    /* dense masks at a head dim below 64 (a multiple of 8): the sm90 backward on the D = 64 kernel (tiles.h
+       kSm90PadDense) */
+    const int e = c->dense == DN_BOOL || bias16 ? gt_expected_dense_bwd_path(D, bias16) : gt_expected_bwd_path(D);
     const int other_additive = c->dense != DN_NONE && c->dense != DN_BOOL && !bias16;
     snprintf(nm, sizeof(nm), "case %d bwd", ci);
     gt_check_path(gpu, nm, 1, other_additive && e == GT_PATH_SM90 ? GT_PATH_SM80 : e);

@@ -103,17 +103,19 @@ __device__ __forceinline__ void store_or_add(const View &t, int64_t b, int64_t h
 /** The backwards' epilogue through shared memory: rows [0, rows) of a [row][D] tile of T elements in shared memory
  *  (row pitch P bytes) as 16-byte pieces into out's rows n0 + row < nk of (b, h), or (ADD; T = float) added into
  *  out's float32 accumulators; thread t of nt takes pieces t, t + nt, .., a row's pieces by consecutive threads.
- *  out must allow 16-byte pieces (view_vec16). */
+ *  Only the pieces of columns below cols (a multiple of the piece's elements: out's head dim where the kernel's D pads
+ *  it, sm90/tiles.h kSm90PadDense). out must allow 16-byte pieces (view_vec16). */
 template <typename T, int D, bool ADD = false>
 __device__ __forceinline__ void tile_store16(const unsigned char *tile, uint32_t P, int rows, const View &out,
-                                             int64_t b, int64_t h, int64_t n0, int64_t nk, int t, int nt) {
+                                             int64_t b, int64_t h, int64_t n0, int64_t nk, int t, int nt,
+                                             int cols = D) {
   constexpr int E = 16 / (int)sizeof(T), CH = D / E; /* elements a piece, pieces a row */
   static_assert(!ADD || sizeof(T) == 4, "ADD: float32 accumulators");
 #pragma unroll 2
   for (int c = t; c < rows * CH; c += nt) {
     const int row = c / CH, cc = c % CH;
     const int64_t j = n0 + row;
-    if (j >= nk) continue;
+    if (j >= nk || cc * E >= cols) continue;
     T *dst = (T *)out.p + voff(out, b, h, j, cc * E);
     const uint4 x = *(const uint4 *)(tile + (uint32_t)row * P + (uint32_t)cc * 16);
     if (ADD) {

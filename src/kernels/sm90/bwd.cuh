@@ -90,6 +90,9 @@
  * (a.skip_dq) and the caller takes dQ from simt_backward_dq, as sm80 does. Accumulate mode
  * (the ring's): dK, dV added in fp32 at the end, dQ by launch_scale_add.
  * Tiles are stored as TMA writes them (64-column halves, 128-byte swizzle; layout in wgmma.cuh).
+ * A call with a dense mask at a head dim below 64 (a multiple of 8: tiles.h kSm90PadDense) runs the D = 64 kernel: its
+ * loads fill the columns past the call's D with zeros (TMA's box is 64 columns), its dK / dV epilogues write columns
+ * below a.Dreal only, and its dQ reduce-adds past the workspace's Dws columns fall outside the map and are dropped.
  * Head dims past 128 and between (the forward's slab layout, tiles.h): the tiles hold ceil(D / 64)
  * slabs, TMA zero-filling columns 96..127 at D = 96 (S^T and dP^T then sum over D / 16 k16 steps
  * only). The products whose N is a column range of D (dV, dK; dQ) run as wgmma pieces of 128, 64
@@ -1455,7 +1458,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIS
 #pragma unroll
             for (int t = 0; t < NTP; ++t)
               tile_store16<E, D, ACC>(tile + (uint32_t)t * RP * P, P, RP, t0 + t == 0 ? a.dk : a.dv, b, hk, n0 + r0,
-                                      p.Nk, (int)threadIdx.x - 128, 128 * C::NWG);
+                                      p.Nk, (int)threadIdx.x - 128, 128 * C::NWG, a.Dreal);
           }
         /* every thread has read the tiles: the next tile's dS and dQ staging may overwrite them */
         named_bar_sync(7, 128 * C::NWG);
@@ -1478,8 +1481,8 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIS
           *(uint32_t *)(tv + off) = pack2<T>(dv[dt][rr * 2], dv[dt][rr * 2 + 1]);
         }
       named_bar_sync(7, 128 * C::NWG);
-      tile_store16<T, D>(tk, P, BN, a.dk, b, hk, n0, p.Nk, (int)threadIdx.x - 128, 128 * C::NWG);
-      tile_store16<T, D>(tv, P, BN, a.dv, b, hk, n0, p.Nk, (int)threadIdx.x - 128, 128 * C::NWG);
+      tile_store16<T, D>(tk, P, BN, a.dk, b, hk, n0, p.Nk, (int)threadIdx.x - 128, 128 * C::NWG, a.Dreal);
+      tile_store16<T, D>(tv, P, BN, a.dv, b, hk, n0, p.Nk, (int)threadIdx.x - 128, 128 * C::NWG, a.Dreal);
     } else if (C::ACCV && a.kv_vec16 && a.accumulate && a.acc_vec && a.tune_old != 1) {
       /* accumulate mode (the ring's float32 dK / dV accumulators; a.acc_vec: tiles.h kSm90BwdAccVec): the same through
          shared memory in float32, dK then dV through one [key][column] tile over K's, V's and the stages' bytes (rows
@@ -1502,7 +1505,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIS
           }
         named_bar_sync(7, 128 * C::NWG);
         tile_store16<float, D, true>(tile, P4, BN, pass == 0 ? a.dk : a.dv, b, hk, n0, p.Nk, (int)threadIdx.x - 128,
-                                     128 * C::NWG);
+                                     128 * C::NWG, a.Dreal);
       }
     } else {
 #pragma unroll
@@ -1514,6 +1517,7 @@ __global__ void __launch_bounds__(Sm90Bwd<D, BN, ST, DQ, MASKED, CS, BMQ, PERSIS
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             const int d = kv_col<CS, C::DW>(wg, dt) + 2 * t4 + e;
+            if (d >= a.Dreal) continue; /* a padded head dim's zero columns (tiles.h kSm90PadDense) */
             store_or_add<T>(a.dk, b, hk, j, d, dk[dt][rr * 2 + e] * a.scale, a.accumulate);
             store_or_add<T>(a.dv, b, hk, j, d, dv[dt][rr * 2 + e], a.accumulate);
           }

@@ -67,6 +67,17 @@ static jfa_status_t fwd_f32_dispatch(const FwdCall &c, const FwdArgs &a, const S
 }
 #endif
 
+/* The head dim of the sm90 16-bit kernels that run a call of op (OP_FWD, OP_JVP, OP_BWD): the call's own where
+   tiles.h has a row for it; 64 for a call with a dense mask whose head dim is a multiple of 8 below 64 (tiles.h
+   kSm90PadDense, JFA_SM90_PAD_DENSE=1 / 0 per call: its columns zero-padded by the loads, the epilogues bounded by
+   the call's D); 0: none. */
+static int sm90_call_dim(int op, const jfa_problem_t *p, jfa_dtype_t dtype) {
+  if (sm90_has_tile(op, (int)dtype, (int)p->D, 0)) return (int)p->D;
+  if (p->dmask && p->D >= 8 && p->D < 64 && p->D % 8 == 0 && env_switch(kSm90PadDense, "JFA_SM90_PAD_DENSE"))
+    return 64;
+  return 0;
+}
+
 /* Whether the masked forward / JVP kernel of head dim D has room for a 16-bit additive mask's tiles (fwd.cuh). */
 static bool fwd_bias_fits(int D, bool jvp) {
   if constexpr (head_dim_built(64)) {
@@ -104,7 +115,7 @@ static const char *fwd_bias_why_not(const FwdCall &c) {
   if (!env_switch(kSm90Bias, "JFA_SM90_BIAS"))
     return "additive dense mask: the sm90 forward's bias tiles are off (JFA_SM90_BIAS=0, tiles.h kSm90Bias)";
   if (const char *no = bias_tiles_why_not(c.p, c.mk)) return no;
-  if (!fwd_bias_fits((int)c.p->D, c.qd != nullptr))
+  if (!fwd_bias_fits(sm90_call_dim(c.qd ? OP_JVP : OP_FWD, c.p, c.q->dtype), c.qd != nullptr))
     return "additive dense mask: no room for its tiles beside the masked kernel's stages (the sm80 family takes it)";
   return nullptr;
 }
@@ -119,9 +130,11 @@ const char *sm90_fwd_why_not(const FwdCall &c) {
     return "float32 (the sm90 float32 kernel is not in this build: JFA_SM90_F32=OFF)";
 #endif
   }
-  if (!sm90_has_tile(c.qd ? OP_JVP : OP_FWD, (int)c.q->dtype, (int)p->D, 0))
-    return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h)";
-  if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  const int Dk = sm90_call_dim(c.qd ? OP_JVP : OP_FWD, p, c.q->dtype);
+  if (!Dk)
+    return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h), nor a multiple of 8 below 64 with a dense "
+           "mask (tiles.h kSm90PadDense, JFA_SM90_PAD_DENSE)";
+  if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) {
     const char *no = fwd_bias_why_not(c);
     if (no) return no;
@@ -137,24 +150,25 @@ const char *sm90_fwd_why_not(const FwdCall &c) {
   return nullptr;
 }
 
+/* The forward / JVP kernel of head dim Dk (sm90_call_dim: the call's D, or 64 for a padded one). */
 template <typename T>
-static jfa_status_t fwd_dispatch(const FwdArgs &a, const Sm90Tensors &t, bool jvp, cudaStream_t st) {
+static jfa_status_t fwd_dispatch(const FwdArgs &a, const Sm90Tensors &t, bool jvp, int Dk, cudaStream_t st) {
   if constexpr (head_dim_built(64)) {
-    if (a.Dreal == 64) return jvp ? sm90_fwd_d<T, 64, true>(a, t, st) : sm90_fwd_d<T, 64, false>(a, t, st);
+    if (Dk == 64) return jvp ? sm90_fwd_d<T, 64, true>(a, t, st) : sm90_fwd_d<T, 64, false>(a, t, st);
   }
   if constexpr (head_dim_built(96)) {
-    if (a.Dreal == 96) return jvp ? sm90_fwd_d<T, 96, true>(a, t, st) : sm90_fwd_d<T, 96, false>(a, t, st);
+    if (Dk == 96) return jvp ? sm90_fwd_d<T, 96, true>(a, t, st) : sm90_fwd_d<T, 96, false>(a, t, st);
   }
   if constexpr (head_dim_built(128)) {
-    if (a.Dreal == 128) return jvp ? sm90_fwd_d<T, 128, true>(a, t, st) : sm90_fwd_d<T, 128, false>(a, t, st);
+    if (Dk == 128) return jvp ? sm90_fwd_d<T, 128, true>(a, t, st) : sm90_fwd_d<T, 128, false>(a, t, st);
   }
   if constexpr (head_dim_built(192)) {
-    if (a.Dreal == 192) return jvp ? sm90_fwd_d<T, 192, true>(a, t, st) : sm90_fwd_d<T, 192, false>(a, t, st);
+    if (Dk == 192) return jvp ? sm90_fwd_d<T, 192, true>(a, t, st) : sm90_fwd_d<T, 192, false>(a, t, st);
   }
   if constexpr (head_dim_built(256)) {
-    if (a.Dreal == 256) return jvp ? sm90_fwd_d<T, 256, true>(a, t, st) : sm90_fwd_d<T, 256, false>(a, t, st);
+    if (Dk == 256) return jvp ? sm90_fwd_d<T, 256, true>(a, t, st) : sm90_fwd_d<T, 256, false>(a, t, st);
   }
-  JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 %s kernel for head dim %d", jvp ? "JVP" : "forward", a.Dreal);
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 %s kernel for head dim %d (kernel %d)", jvp ? "JVP" : "forward", a.Dreal, Dk);
 }
 
 /* The route the 16-bit forward or backward being launched on this thread took (sm90.h SM90_ROUTE_*; fwd.cuh and bwd.cuh
@@ -174,8 +188,9 @@ jfa_status_t sm90_fwd_run(const FwdCall &c) {
 #ifdef JFA_SM90_F32
   if (c.q->dtype == JFA_DTYPE_FLOAT32) return fwd_f32_dispatch(c, a, t, st);
 #endif
-  const jfa_status_t s = c.q->dtype == JFA_DTYPE_BFLOAT16 ? fwd_dispatch<__nv_bfloat16>(a, t, c.qd != nullptr, st)
-                                                         : fwd_dispatch<__half>(a, t, c.qd != nullptr, st);
+  const int Dk = sm90_call_dim(c.qd ? OP_JVP : OP_FWD, c.p, c.q->dtype);
+  const jfa_status_t s = c.q->dtype == JFA_DTYPE_BFLOAT16 ? fwd_dispatch<__nv_bfloat16>(a, t, c.qd != nullptr, Dk, st)
+                                                         : fwd_dispatch<__half>(a, t, c.qd != nullptr, Dk, st);
   c.cs->last_fwd_route = t_route;
   return s;
 }
@@ -238,7 +253,7 @@ static const char *bwd_bias_why_not(const BwdCall &c) {
   if (!env_switch(kSm90BwdBias, "JFA_SM90_BWD_BIAS"))
     return "additive dense mask: the sm90 backward's bias tiles are off (JFA_SM90_BWD_BIAS=0, tiles.h kSm90BwdBias)";
   if (const char *no = bias_tiles_why_not(c.p, c.mk)) return no;
-  if (!bwd_bias_fits((int)c.p->D))
+  if (!bwd_bias_fits(sm90_call_dim(OP_BWD, c.p, c.q->dtype)))
     return "additive dense mask: no room for its tiles beside the masked backward's stages (D = 256; sm80 takes it)";
   return nullptr;
 }
@@ -255,9 +270,11 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
     return "float32 (the sm90 float32 kernels are not in this build: JFA_SM90_F32=OFF)";
 #endif
   }
-  if (!sm90_has_tile(OP_BWD, (int)c.q->dtype, (int)p->D, 0))
-    return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h)";
-  if (!head_dim_built((int)p->D)) return "head dim not in this build (JFA_HEAD_DIMS)";
+  const int Dk = sm90_call_dim(OP_BWD, p, c.q->dtype);
+  if (!Dk)
+    return "head dim not 64, 96, 128, 192 or 256 (no row in sm90/tiles.h), nor a multiple of 8 below 64 with a dense "
+           "mask (tiles.h kSm90PadDense, JFA_SM90_PAD_DENSE)";
+  if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) {
     const char *no = bwd_bias_why_not(c);
     if (no) return no;
@@ -270,24 +287,25 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
   return nullptr;
 }
 
+/* The backward kernel of head dim Dk (sm90_call_dim: the call's D, or 64 for a padded one). */
 template <typename T>
-static jfa_status_t bwd_dispatch(const BwdArgs &a, const Sm90BwdTensors &t, cudaStream_t st) {
+static jfa_status_t bwd_dispatch(const BwdArgs &a, const Sm90BwdTensors &t, int Dk, cudaStream_t st) {
   if constexpr (head_dim_built(64)) {
-    if (a.Dreal == 64) return sm90_bwd_d<T, 64>(a, t, st);
+    if (Dk == 64) return sm90_bwd_d<T, 64>(a, t, st);
   }
   if constexpr (head_dim_built(96)) {
-    if (a.Dreal == 96) return sm90_bwd_d<T, 96>(a, t, st);
+    if (Dk == 96) return sm90_bwd_d<T, 96>(a, t, st);
   }
   if constexpr (head_dim_built(128)) {
-    if (a.Dreal == 128) return sm90_bwd_d<T, 128>(a, t, st);
+    if (Dk == 128) return sm90_bwd_d<T, 128>(a, t, st);
   }
   if constexpr (head_dim_built(192)) {
-    if (a.Dreal == 192) return sm90_bwd_d<T, 192>(a, t, st);
+    if (Dk == 192) return sm90_bwd_d<T, 192>(a, t, st);
   }
   if constexpr (head_dim_built(256)) {
-    if (a.Dreal == 256) return sm90_bwd_d<T, 256>(a, t, st);
+    if (Dk == 256) return sm90_bwd_d<T, 256>(a, t, st);
   }
-  JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 backward kernel for head dim %d", a.Dreal);
+  JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 backward kernel for head dim %d (kernel %d)", a.Dreal, Dk);
 }
 
 /* Whether t's elements cover its whole span [data, data + numel) (strides are non-negative: jfa_check_tensor): a
@@ -339,11 +357,12 @@ jfa_status_t sm90_bwd_run(const BwdCall &c) {
 #endif
   JFA_CHECK(bwd_args_begin(c, &a));
   a.nsm = c.cs->num_sms; /* the persistent unmasked kernel's grid (bwd.cuh sm90_bwd_persist) */
+  const int Dk = sm90_call_dim(OP_BWD, c.p, c.q->dtype);
   t_route = 0;
   if (c.q->dtype == JFA_DTYPE_BFLOAT16)
-    JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, t, ctx_stream(c.ctx)));
+    JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, t, Dk, ctx_stream(c.ctx)));
   else
-    JFA_CHECK(bwd_dispatch<__half>(a, t, ctx_stream(c.ctx)));
+    JFA_CHECK(bwd_dispatch<__half>(a, t, Dk, ctx_stream(c.ctx)));
   c.cs->last_bwd_route = t_route;
   return bwd_dq_finish(c);
 }
@@ -436,7 +455,7 @@ jfa_status_t sm90_bwd_jvp_run(const BwdJvpCall &c) {
     BwdArgs b;
     JFA_CHECK(bwd_args_begin(bc, &b));
     const Sm90BwdTensors bt = {c.q, c.k, c.v, c.dout};
-    JFA_CHECK(bf ? bwd_dispatch<__nv_bfloat16>(b, bt, st) : bwd_dispatch<__half>(b, bt, st));
+    JFA_CHECK(bf ? bwd_dispatch<__nv_bfloat16>(b, bt, b.Dreal, st) : bwd_dispatch<__half>(b, bt, b.Dreal, st));
   }
   if (c.deterministic)
     return simt_backward_jvp_dq(st, p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.dout, c.doutd, c.lse, c.mu, c.delta,

@@ -617,6 +617,17 @@ static constexpr bool kSm90Bias = true;
  *  sm80's backward took every additive mask (H200, bf16 N = 4096 bias lane, backward TFLOP/s: D = 128 87.5 -> 301.4,
  *  SDPA's 285.4; D = 64 58.8 -> 221.9; D = 192 34.3 -> 233.9). */
 static constexpr bool kSm90BwdBias = true;
+/** Whether 16-bit calls with a dense mask (boolean, or 16-bit additive where kSm90Bias / kSm90BwdBias take it) whose head
+ *  dim is a multiple of 8 below 64 run on the D = 64 kernels (forward, JVP, backward), their columns zero-padded: TMA
+ *  fills columns D..63 of each load with zeros (its box is 64 columns; the tensor maps keep the call's D), so every
+ *  product is the call's own, and the epilogues write columns below D only (fwd_epilogue, and the backward's
+ *  tile_store16 / store_or_add, bounded by Dreal); the dQ workspace keeps the call's D columns (its TMA map drops
+ *  the reduce-adds past them). Without it sm80's masked kernels take them at their D = 32 / 64 rows. Since the
+ *  fortieth session: bench_vs_package.py (H100) found jfa's bf16 D = 32 boolean-mask forward at 0.82x the Triton
+ *  package's (sm80's masked kernel: 2.651 ms against 0.508 unmasked), and jfa_bench --dense-full 16 1024 64 ran
+ *  2.836 / 3.709 / 5.199 ms on sm80 against 0.986 / 1.572 / 2.542 on sm90 (forward / JVP / backward). family.cu
+ *  sm90_call_dim; JFA_SM90_PAD_DENSE=1 / 0 per call. */
+static constexpr bool kSm90PadDense = true;
 /** Its query rows a block (a stage): 3xTF32 32 (8 tiles of BM x 64 floats a stage: 64 KB, two stages, K, V
  *  and their lo planes 64 KB, the dS planes 32 KB: 225.6 KB), TF32 64 (4 tiles a stage, 64 KB; 194.1 KB):
  *  wgmma N = 64 for the score products and dQ^T. */
