@@ -625,8 +625,11 @@ static constexpr bool kSm90BwdBias = true;
  *  the reduce-adds past them). Without it sm80's masked kernels take them at their D = 32 / 64 rows. Since the
  *  fortieth session: bench_vs_package.py (H100) found jfa's bf16 D = 32 boolean-mask forward at 0.82x the Triton
  *  package's (sm80's masked kernel: 2.651 ms against 0.508 unmasked), and jfa_bench --dense-full 16 1024 64 ran
- *  2.836 / 3.709 / 5.199 ms on sm80 against 0.986 / 1.572 / 2.542 on sm90 (forward / JVP / backward). family.cu
- *  sm90_call_dim; JFA_SM90_PAD_DENSE=1 / 0 per call. */
+ *  2.836 / 3.709 / 5.199 ms on sm80 against 0.986 / 1.572 / 2.542 on sm90 (forward / JVP / backward). Padded (H100,
+ *  call 3, --dense-full 16 1024 D): D = 32 4.96 / 6.20 / 8.80 -> 1.85 / 2.91 / 4.79 ms, D = 16 9.46 / 11.96 / 16.97 ->
+ *  3.64 / 5.67 / 9.19; the D = 32 boolean lane 2.08 / 2.15 / 1.94x the package's. Unmasked and causal calls at D = 32
+ *  stay on sm80 (the padded kernels would do twice their work: about even, not measured). family.cu sm90_call_dim;
+ *  JFA_SM90_PAD_DENSE=1 / 0 per call. */
 static constexpr bool kSm90PadDense = true;
 /** Its query rows a block (a stage): 3xTF32 32 (8 tiles of BM x 64 floats a stage: 64 KB, two stages, K, V
  *  and their lo planes 64 KB, the dS planes 32 KB: 225.6 KB), TF32 64 (4 tiles a stage, 64 KB; 194.1 KB):
