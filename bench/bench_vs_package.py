@@ -6,7 +6,7 @@ The mission's rule: a user who switches from the Triton package (shared/seed: fl
 never get slower, in any configuration the package supports. This times both libraries on each configuration of
 that grid in one process, through the same calls as bench_lanes.py (its inputs and timing loops: each call alone,
 CUDA events around one call, its host time before the first launch included, the upper median of --iters timings
-after 3 warm-up calls): the forward (no grad), the JVP through forward-mode dual tensors, and the backward
+after 3 warm-up calls; --batch n: n calls back to back a timing, where the host's time hides behind queued GPU work): the forward (no grad), the JVP through forward-mode dual tensors, and the backward
 (time(forward + backward) - time(forward)). float32 runs jfa once per --f32-precision (torch's own switch: "highest",
 the default a user has, gives jfa's 3xTF32; "high" one TF32 product; the package computes TF32 in both).
 
@@ -57,7 +57,7 @@ def run_lane(a, pkg, dtype, D, N, mask, slower, worst):
                                                                     device=a.device)
     calls = lambda attend: bl.lib_calls(attend, q, k, v, do, tq, tk, tv)  # noqa: E731
     if pkg is not None:
-        pk = bl.timed(*calls(package_attend(pkg, m, causal)), a.iters)
+        pk = bl.timed(*calls(package_attend(pkg, m, causal)), a.iters, a.batch)
     else:
         pk = (None, None, None)
     precisions = a.f32_precision.split(",") if dtype == "float32" else [None]
@@ -68,7 +68,7 @@ def run_lane(a, pkg, dtype, D, N, mask, slower, worst):
         def jfa_attend(x, y, z):
             return bl.jt.attention(x, y, z, attn_mask=m, is_causal=causal)
 
-        js = bl.timed(*calls(jfa_attend), a.iters)
+        js = bl.timed(*calls(jfa_attend), a.iters, a.batch)
         fam = bl.families(jfa_attend, q, k, v, do) if a.device == "cuda" else a.device
         sp = []
         for op, j, p in zip(("fwd", "JVP", "bwd"), js, pk):
@@ -100,6 +100,9 @@ def main():
     ap.add_argument("--tokens", type=int, default=16384, help="B * N")
     ap.add_argument("--width", type=int, default=1024, help="H * D")
     ap.add_argument("--iters", type=int, default=7)
+    ap.add_argument("--batch", type=int, default=1, help="calls back to back in each timing (1: each call alone, its "
+                    "host time before the GPU starts included; more: queued calls, as a training loop that keeps the "
+                    "GPU busy runs them)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--f32-precision", default="highest,high")
     ap.add_argument("--triton-path", default=None)
@@ -111,9 +114,9 @@ def main():
         torch.cuda.synchronize = lambda *args: None
     pkg = backends.triton_or_none(a.triton_path) if a.device == "cuda" else None
     t0 = time.time()
-    print("# bench_vs_package: torch %s, %s, tokens %d, width %d, iters %d, seed %d, each call alone" % (
+    print("# bench_vs_package: torch %s, %s, tokens %d, width %d, iters %d, seed %d, %s" % (
         torch.__version__, torch.cuda.get_device_name() if a.device == "cuda" else "cpu", a.tokens, a.width, a.iters,
-        a.seed))
+        a.seed, "each call alone" if a.batch == 1 else "%d calls a timing" % a.batch))
     print("| dtype | D | N | mask | B x H | jfa ms fwd / JVP / bwd | package ms | speedup (package / jfa) | jfa ran |")
     print("|---|---|---|---|---|---|---|---|---|")
     slower, worst, done, lanes = [], {}, 0, a.lanes.split(",")
