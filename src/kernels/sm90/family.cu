@@ -455,7 +455,8 @@ jfa_status_t sm90_bwd_jvp_run(const BwdJvpCall &c) {
     BwdArgs b;
     JFA_CHECK(bwd_args_begin(bc, &b));
     const Sm90BwdTensors bt = {c.q, c.k, c.v, c.dout};
-    JFA_CHECK(bf ? bwd_dispatch<__nv_bfloat16>(b, bt, b.Dreal, st) : bwd_dispatch<__half>(b, bt, b.Dreal, st));
+    const int Dk = sm90_call_dim(OP_BWD, bc.p, c.q->dtype); /* D itself: sm90_bwd_jvp_why_not takes no dense mask */
+    JFA_CHECK(bf ? bwd_dispatch<__nv_bfloat16>(b, bt, Dk, st) : bwd_dispatch<__half>(b, bt, Dk, st));
   }
   if (c.deterministic)
     return simt_backward_jvp_dq(st, p, c.q, c.k, c.v, c.qd, c.kd, c.vd, c.dout, c.doutd, c.lse, c.mu, c.delta,
