@@ -8,6 +8,8 @@ them (bench_lanes.py, bench_second_order.py, train_step.py):
     triton_jvpattn(path)  -> the Triton JVP package's JVPAttn class, from the folder `path` that holds
                              jvp_flash_attention/ (a copy of shared/seed); raises what the import raises
     triton_or_none(path)  -> the same, or None (the reason printed) without a path or when the import fails
+    package_attend(JVPAttn, attn_mask, causal) -> attend(q, k, v): the package's fwd, or its fwd_dual when q carries
+                             a forward-mode tangent (dual tensors), as a user's call reaches them
 """
 import contextlib
 import os
@@ -68,3 +70,15 @@ def triton_or_none(path):
     except Exception as e:
         print("# triton package unavailable: %s" % e)
         return None
+
+
+def package_attend(pkg, attn_mask, causal):
+    """attend(q, k, v) through the Triton package's JVPAttn pkg: fwd_dual when q is a dual tensor with a tangent (its
+    fused JVP), else fwd."""
+    import torch.autograd.forward_ad as fwAD
+
+    def attend(q, k, v):
+        if fwAD.unpack_dual(q).tangent is not None:
+            return pkg.fwd_dual(q, k, v, attn_mask=attn_mask, causal=causal)
+        return pkg.fwd(q, k, v, attn_mask=attn_mask, causal=causal)
+    return attend

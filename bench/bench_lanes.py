@@ -181,10 +181,7 @@ def run_lane(a, dtype, D, N, mask, triton):
         add("jfa%s (%s)" % (" " + prec if prec else "", fam), ms)
     torch.set_float32_matmul_precision("highest")
     if triton is not None and window is None:
-        def tr_attend(x, y, z):
-            return triton.fwd_dual(x, y, z, attn_mask=m, causal=causal) if fwAD.unpack_dual(x).tangent is not None \
-                else triton.fwd(x, y, z, attn_mask=m, causal=causal)
-
+        tr_attend = backends.package_attend(triton, m, causal)
         add("triton package", timed(*lib_calls(tr_attend, q, k, v, do, tq, tk, tv), a.iters, a.batch))
     if window is None:
         def sdpa(x, y, z):

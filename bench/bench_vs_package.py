@@ -42,22 +42,12 @@ def default_lanes():
     return lanes
 
 
-def package_attend(pkg, m, causal):
-    import torch.autograd.forward_ad as fwAD
-
-    def attend(x, y, z):
-        if fwAD.unpack_dual(x).tangent is not None:
-            return pkg.fwd_dual(x, y, z, attn_mask=m, causal=causal)
-        return pkg.fwd(x, y, z, attn_mask=m, causal=causal)
-    return attend
-
-
 def run_lane(a, pkg, dtype, D, N, mask, slower, worst):
     B, H, (q, k, v, do, tq, tk, tv), m, causal, _ = bl.lane_inputs(dtype, D, N, mask, a.tokens, a.width, a.seed,
                                                                     device=a.device)
     calls = lambda attend: bl.lib_calls(attend, q, k, v, do, tq, tk, tv)  # noqa: E731
     if pkg is not None:
-        pk = bl.timed(*calls(package_attend(pkg, m, causal)), a.iters, a.batch)
+        pk = bl.timed(*calls(backends.package_attend(pkg, m, causal)), a.iters, a.batch)
     else:
         pk = (None, None, None)
     precisions = a.f32_precision.split(",") if dtype == "float32" else [None]
