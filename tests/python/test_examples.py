@@ -2,8 +2,9 @@
 test_examples.py - examples/consistency_training.py and bench/train_step.py at a tiny size
 (CTest test_python_examples, label cpu): the MeanFlow example in one process with jfa and with
 math attention (the same losses), under two ranks with ring attention over gloo (the loss of
-step 1 equals the single-process one), the training-step benchmark's table, and the second-order
-benchmark's row (bench/bench_second_order.py, --calls) in float64.
+step 1 equals the single-process one), the training-step benchmark's table, the second-order
+benchmark's row (bench/bench_second_order.py, --calls) in float64, and the package sweep's table
+(bench/bench_vs_package.py --device cpu: jfa's rows without the package).
 """
 import os
 import re
@@ -17,6 +18,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 EXAMPLE = os.path.join(ROOT, "examples", "consistency_training.py")
 BENCH = os.path.join(ROOT, "bench", "train_step.py")
 BENCH_SO = os.path.join(ROOT, "bench", "bench_second_order.py")
+BENCH_VS = os.path.join(ROOT, "bench", "bench_vs_package.py")
 
 
 def _env():
@@ -101,3 +103,21 @@ def test_second_order_bench_tiny():
     assert all(float(row[k]) > 0 for k in ("bwd", "bwd_jvp", "bwd_jvp1", "ratio", "hvp_math", "hvp_jfa")), row
     assert float(row["hvp_jfa_rel"]) < 1e-10 and abs(float(row["hvp_jfa_norm"]) - 1) < 1e-10, row
     assert not any(k.startswith("func_hvp") for k in row), row
+
+
+def test_vs_package_bench_tiny():
+    """bench_vs_package.py on the CPU (its script check: no package there): a row per lane and float32 precision with
+    three positive jfa timings, the package's cells empty, the summary lines; --batch 2 as well."""
+    lanes = "float32:16:32:none,float32:8:32:dense,float32:16:64:bias,float32:8:32:causal"
+    for batch in ("1", "2"):
+        r = subprocess.run([sys.executable, BENCH_VS, "--device", "cpu", "--tokens", "64", "--width", "32", "--iters",
+                            "2", "--batch", batch, "--lanes", lanes], env=_env(), capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        rows = [line.split("|")[1:-1] for line in r.stdout.splitlines() if line.startswith("| float32")]
+        assert len(rows) == 8, r.stdout  # 4 lanes x ("highest", "high")
+        for row in rows:
+            ms = [float(x) for x in row[5].split(" / ")]
+            assert len(ms) == 3 and all(x > 0 for x in ms), row
+            assert row[6].strip() == "-" and row[7].strip() == "- / - / -", row
+        assert "# 4 of 4 lanes" in r.stdout and "# jfa slower (0):" in r.stdout, r.stdout
