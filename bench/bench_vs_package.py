@@ -98,6 +98,8 @@ def main():
     ap.add_argument("--triton-path", default=None)
     ap.add_argument("--deadline", type=float, default=0, help="seconds after which no new lane starts (0: none)")
     ap.add_argument("--device", default="cuda", help="cuda; cpu only to check this script (no package, host clock)")
+    ap.add_argument("--clocks", action="store_true", help="after each lane, the GPU's SM clock and power draw "
+                    "(nvidia-smi): whether a lane ran at lower clocks than another")
     a = ap.parse_args()
     if a.device != "cuda":  # a check of this script: bench_lanes' loops on the host clock, its syncs no-ops
         bl.median_ms = lambda fn, iters, warmup=3, batch=1: backends_median(fn, iters, warmup, batch)
@@ -117,12 +119,25 @@ def main():
         t1 = time.time()
         run_lane(a, pkg, dtype, int(D), int(N), mask, slower, worst)
         done += 1
+        if a.clocks and a.device == "cuda":
+            print("#   clocks after %s: %s" % (lane, gpu_clocks()), flush=True)
         print("#   %.1f s" % (time.time() - t1), file=sys.stderr, flush=True)
     print("# %d of %d lanes in %.0f s" % (done, len(lanes), time.time() - t0))
     print("# minimum speedup per dtype: " + ", ".join("%s %.2f" % kv for kv in sorted(worst.items())))
     print("# jfa slower (%d):" % len(slower))
     for s in slower:
         print("#   " + s)
+
+
+def gpu_clocks():
+    """The current GPU's SM clock and power draw as nvidia-smi reports them, or why not."""
+    import subprocess
+    try:
+        r = subprocess.run(["nvidia-smi", "-i", str(torch.cuda.current_device()), "--query-gpu=clocks.sm,power.draw",
+                            "--format=csv,noheader"], capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() or r.stderr.strip()
+    except (OSError, subprocess.SubprocessError, AssertionError, RuntimeError) as e:  # no nvidia-smi, no CUDA
+        return "unavailable (%s)" % e
 
 
 def backends_median(fn, iters, warmup, batch):
