@@ -19,6 +19,7 @@ float16 sample) until --deadline seconds have passed, so a cut run still holds t
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_vs_package.py --triton-path .seed --deadline 400
 """
 import argparse
+import functools
 import os
 import sys
 import time
@@ -28,6 +29,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backends  # noqa: E402
 import bench_lanes as bl  # noqa: E402
+import timing  # noqa: E402
 
 
 def default_lanes():
@@ -102,7 +104,7 @@ def main():
                     "(nvidia-smi): whether a lane ran at lower clocks than another")
     a = ap.parse_args()
     if a.device != "cuda":  # a check of this script: bench_lanes' loops on the host clock, its syncs no-ops
-        bl.median_ms = lambda fn, iters, warmup=3, batch=1: backends_median(fn, iters, warmup, batch)
+        bl.median_ms = functools.partial(timing.median_ms, cuda=False)
         torch.cuda.synchronize = lambda *args: None
     pkg = backends.triton_or_none(a.triton_path) if a.device == "cuda" else None
     t0 = time.time()
@@ -138,11 +140,6 @@ def gpu_clocks():
         return r.stdout.strip() or r.stderr.strip()
     except (OSError, subprocess.SubprocessError, AssertionError, RuntimeError) as e:  # no nvidia-smi, no CUDA
         return "unavailable (%s)" % e
-
-
-def backends_median(fn, iters, warmup, batch):
-    from timing import median_ms
-    return median_ms(fn, iters, warmup=warmup, batch=batch, cuda=False)
 
 
 if __name__ == "__main__":

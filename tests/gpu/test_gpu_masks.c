@@ -669,11 +669,11 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
      call runs there otherwise (at a head dim below 64 on the D = 64 kernels: gt_expected_dense_path); float32 biases
      and unaligned rows run on sm80 */
   const int bias16 = c->dense == DN_QT && c->aligned && c->dt != F32;
-  const int bias_path = gt_sm90_bias_on() ? gt_expected_dense_path(D) : GT_PATH_SM80;
+  const int dense_path = gt_expected_dense_path(D), bias_path = gt_sm90_bias_on() ? dense_path : GT_PATH_SM80;
   /* a boolean mask at a head dim below 64 (a multiple of 8): the sm90 forward / JVP on the D = 64 kernels, its
      columns zero-padded (tiles.h kSm90PadDense); gt_check_tensor_core alone would pass sm80 */
   const int bool16 = c->dense == DN_BOOL && c->dt != F32 && tc && gt_dense_dim(D) != D;
-  if (bool16) snprintf(nm, sizeof(nm), "case %d fwd (boolean, padded D)", ci), gt_check_path(gpu, nm, 0, gt_expected_dense_path(D));
+  if (bool16) snprintf(nm, sizeof(nm), "case %d fwd (boolean, padded D)", ci), gt_check_path(gpu, nm, 0, dense_path);
   if (bias16) snprintf(nm, sizeof(nm), "case %d fwd (16-bit bias)", ci), gt_check_path(gpu, nm, 0, bias_path);
   /* float32 without windows, packed sequences or positions: the sm90 float32 kernel takes boolean dense masks
      (gt_expected_f32_path's beyond-causal masks are the others), the backward runs on sm80 with any dense mask but
@@ -692,7 +692,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   gb_get(&o), gb_get(&lse), gb_get(&od), gb_get(&mu);
   if (tc) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_tensor_core(gpu, nm, 0);
   if (bias16) snprintf(nm, sizeof(nm), "case %d jvp (16-bit bias)", ci), gt_check_path(gpu, nm, 0, bias_path);
-  if (bool16) snprintf(nm, sizeof(nm), "case %d jvp (boolean, padded D)", ci), gt_check_path(gpu, nm, 0, gt_expected_dense_path(D));
+  if (bool16) snprintf(nm, sizeof(nm), "case %d jvp (boolean, padded D)", ci), gt_check_path(gpu, nm, 0, dense_path);
   if (f32_chk) snprintf(nm, sizeof(nm), "case %d jvp", ci), gt_check_path(gpu, nm, 0, gt_expected_f32_path(D, 1, f32_other));
   snprintf(nm, sizeof(nm), "case %d jvp route", ci), check_route(gpu, nm, c, ns, cq, ck, 1);
   snprintf(nm, sizeof(nm), "case %d jvp O", ci), gt_compare(nm, o.val, ro, nq, tol);

@@ -110,12 +110,12 @@ static const char *bias_tiles_why_not(const jfa_problem_t *p, const MaskDev *mk)
 }
 
 /* An additive dense mask on the 16-bit forward / JVP (tiles.h kSm90Bias): bias_tiles_why_not's, where the masked
-   kernel's stages leave room for the tiles. */
-static const char *fwd_bias_why_not(const FwdCall &c) {
+   kernel of head dim Dk (sm90_call_dim's) leaves room for the tiles. */
+static const char *fwd_bias_why_not(const FwdCall &c, int Dk) {
   if (!env_switch(kSm90Bias, "JFA_SM90_BIAS"))
     return "additive dense mask: the sm90 forward's bias tiles are off (JFA_SM90_BIAS=0, tiles.h kSm90Bias)";
   if (const char *no = bias_tiles_why_not(c.p, c.mk)) return no;
-  if (!fwd_bias_fits(sm90_call_dim(c.qd ? OP_JVP : OP_FWD, c.p, c.q->dtype), c.qd != nullptr))
+  if (!fwd_bias_fits(Dk, c.qd != nullptr))
     return "additive dense mask: no room for its tiles beside the masked kernel's stages (the sm80 family takes it)";
   return nullptr;
 }
@@ -136,7 +136,7 @@ const char *sm90_fwd_why_not(const FwdCall &c) {
            "mask (tiles.h kSm90PadDense, JFA_SM90_PAD_DENSE)";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) {
-    const char *no = fwd_bias_why_not(c);
+    const char *no = fwd_bias_why_not(c, Dk);
     if (no) return no;
   }
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
@@ -248,12 +248,12 @@ static bool bwd_bias_fits(int D) {
 }
 
 /* An additive dense mask on the 16-bit backward (tiles.h kSm90BwdBias): bias_tiles_why_not's, where the masked kernel
-   has room for the tiles (not at D = 256). */
-static const char *bwd_bias_why_not(const BwdCall &c) {
+   of head dim Dk (sm90_call_dim's) has room for the tiles (not at D = 256). */
+static const char *bwd_bias_why_not(const BwdCall &c, int Dk) {
   if (!env_switch(kSm90BwdBias, "JFA_SM90_BWD_BIAS"))
     return "additive dense mask: the sm90 backward's bias tiles are off (JFA_SM90_BWD_BIAS=0, tiles.h kSm90BwdBias)";
   if (const char *no = bias_tiles_why_not(c.p, c.mk)) return no;
-  if (!bwd_bias_fits(sm90_call_dim(OP_BWD, c.p, c.q->dtype)))
+  if (!bwd_bias_fits(Dk))
     return "additive dense mask: no room for its tiles beside the masked backward's stages (D = 256; sm80 takes it)";
   return nullptr;
 }
@@ -276,7 +276,7 @@ const char *sm90_bwd_why_not(const BwdCall &c) {
            "mask (tiles.h kSm90PadDense, JFA_SM90_PAD_DENSE)";
   if (!head_dim_built(Dk)) return "head dim not in this build (JFA_HEAD_DIMS)";
   if (p->dmask && p->dmask->dtype != JFA_DTYPE_BOOL) {
-    const char *no = bwd_bias_why_not(c);
+    const char *no = bwd_bias_why_not(c, Dk);
     if (no) return no;
   }
   if (problem_has_masks(p) && (p->Nq >= (1 << 30) || p->Nk >= (1 << 30)))
