@@ -6,8 +6,8 @@
  * dK, dV accumulators in registers; the CTA loops over the query heads of the GQA group and
  * over query blocks of BM rows (Q, dO, lse, delta double-buffered through cp.async);
  *   S^T = K Q^T, P^T = exp(scale S^T - lse), dP^T = V dO^T, dS^T = P^T (dP^T - delta),
- *   dV += P^T dO, dK += dS^T Q, dQ += dS K (fp32 atomics into the workspace; skipped in
- *   deterministic mode). Masks, causal query-block skipping, fully masked rows (lse = -inf:
+ *   dV += P^T dO, dK += dS^T Q, dQ += dS K (fp32 atomics into the workspace, or scaled into the
+ *   float32 dq itself where family.cu sm80_f32_dq_direct allows; skipped in deterministic mode). Masks, causal query-block skipping, fully masked rows (lse = -inf:
  *   P = 0), NaN propagation (p_cap1) and the accumulate mode as in bwd.cuh. Tiles: the
  *   float32 rows of tiles.h; inst/bwd_f32_d<D>.cu instantiates per head dim.
  * Column slices (NS > 1, D = 256): dK and dV of a full row do not fit in registers, so NS
@@ -278,17 +278,27 @@ __global__ void __launch_bounds__(NW * 32) bwd_f32_kernel(const BwdArgs a, int64
       }
     }
     const int64_t i_a = q0 + mt * 16 + g, i_b = i_a + 8;
-    float *rowa = a.dq_ws + ((b * p.Hq + h) * p.Nq + i_a) * a.Dws;
-    float *rowb = rowa + 8 * a.Dws;
+    /* into the workspace, or (a.dq_direct: family.cu sm80_f32_dq_direct) scaled into dq itself, whose columns are
+       contiguous and rows 8-byte aligned there */
+    float *rowa, *rowb;
+    float sc = 1.f;
+    if (a.dq_direct) {
+      rowa = (float *)a.dq.p + b * a.dq.sb + h * a.dq.sh + i_a * a.dq.ss;
+      rowb = rowa + 8 * a.dq.ss;
+      sc = a.scale;
+    } else {
+      rowa = a.dq_ws + ((b * p.Hq + h) * p.Nq + i_a) * a.Dws;
+      rowb = rowa + 8 * a.Dws;
+    }
 #pragma unroll
     for (int j = 0; j < NP; ++j) {
       const int d = c0 + (sl * NP + j) * 8 + 2 * t4; /* even; the workspace row stride Dws is a multiple of 8 */
       if (d + 1 < a.Dreal) {
-        if (i_a < p.Nq) atomic_add2(rowa + d, acc[j][0], acc[j][1]);
-        if (i_b < p.Nq) atomic_add2(rowb + d, acc[j][2], acc[j][3]);
+        if (i_a < p.Nq) atomic_add2(rowa + d, sc * acc[j][0], sc * acc[j][1]);
+        if (i_b < p.Nq) atomic_add2(rowb + d, sc * acc[j][2], sc * acc[j][3]);
       } else if (d < a.Dreal) {
-        if (i_a < p.Nq) atomicAdd(rowa + d, acc[j][0]);
-        if (i_b < p.Nq) atomicAdd(rowb + d, acc[j][2]);
+        if (i_a < p.Nq) atomicAdd(rowa + d, sc * acc[j][0]);
+        if (i_b < p.Nq) atomicAdd(rowb + d, sc * acc[j][2]);
       }
     }
   };

@@ -254,12 +254,34 @@ jfa_status_t bwd_dq_finish(const BwdCall &c) {
   return launch_scale_add(st, c.dq_ws, c.Dws, c.dq, (float)p->scale, c.accumulate);
 }
 
+/* Whether the float32 backward adds dQ (scaled) straight into dq by atomics (bwd_f32.cuh dq_step) rather than into
+   the fp32 workspace that bwd_dq_finish then scales into dq (a pass over both): where tiles.h kSm80BwdF32DqDirect
+   allows (JFA_SM80_F32_DQ_DIRECT=0 / 1 per call), not deterministic (no dQ in the kernel), dq with unit column
+   stride and 8-byte aligned rows (the kernel's two-column atomics), and dense unless accumulating (a memset clears it
+   first). */
+static bool sm80_f32_dq_direct(const BwdCall &c) {
+  if (c.q->dtype != JFA_DTYPE_FLOAT32 || c.deterministic || !c.dq) return false;
+  if (!env_switch(kSm80BwdF32DqDirect, "JFA_SM80_F32_DQ_DIRECT")) return false;
+  const jfa_tensor_t *t = c.dq;
+  if (t->stride[3] != 1 || ((uintptr_t)t->data & 7) != 0) return false;
+  for (int i = 0; i < 3; ++i)
+    if (t->shape[i] > 1 && (t->stride[i] & 1)) return false;
+  return c.accumulate || tensor_dense_span(t);
+}
+
 /* dk, dv written (or added) by the kernel over the K/V block; dq through the fp32 workspace
-   (bwd_args_begin, bwd_dq_finish). */
+   (bwd_args_begin, bwd_dq_finish), or for float32 (sm80_f32_dq_direct) added into dq by the kernel. */
 jfa_status_t sm80_bwd_run(const BwdCall &c) {
   BwdArgs a;
-  JFA_CHECK(bwd_args_begin(c, &a));
   cudaStream_t st = ctx_stream(c.ctx);
+  const bool direct = sm80_f32_dq_direct(c);
+  JFA_CHECK(bwd_args_begin(c, &a, !direct));
+  if (direct) {
+    a.dq_direct = 1;
+    a.dq = make_view(c.dq);
+    if (!c.accumulate)
+      JFA_CUDA_CHECK(cudaMemsetAsync(c.dq->data, 0, (size_t)jfa_tensor_numel(c.dq) * sizeof(float), st));
+  }
   const int Dk = call_head_dim(OP_BWD, c.q, c.p->D);
   sm80_bias_tiles_fit(&a.mk, c.cs, OP_BWD, c.p, c.q, Dk);
   if (c.q->dtype == JFA_DTYPE_FLOAT32)
@@ -268,5 +290,5 @@ jfa_status_t sm80_bwd_run(const BwdCall &c) {
     JFA_CHECK(bwd_dispatch<__nv_bfloat16>(a, Dk, st));
   else
     JFA_CHECK(bwd_dispatch<__half>(a, Dk, st));
-  return bwd_dq_finish(c);
+  return direct ? JFA_SUCCESS : bwd_dq_finish(c);
 }

@@ -30,8 +30,10 @@ struct BwdArgs {
   int acc_vec;   /* the sm90 16-bit backward's accumulate-mode epilogue through shared memory (bwd.cuh; tiles.h
                     kSm90BwdAccVec) */
   int f32_pro;   /* the sm90 float32 backward's prologue of the fifteenth session (bwd_f32.cuh; tiles.h kSm90BwdF32Pro) */
-  int dq_direct; /* the sm90 float32 backward (bwd_f32.cuh): dQ, scaled, reduce-added into the float32 dq output
-                    itself (sm90/family.cu sm90_f32_dq_direct) instead of the workspace dq_ws */
+  int dq_direct; /* the float32 backwards: dQ, scaled, added into the float32 dq output itself instead of the
+                    workspace dq_ws (sm90/bwd_f32.cuh by TMA reduce-adds, sm90/family.cu sm90_f32_dq_direct;
+                    sm80/bwd_f32.cuh by atomics into `dq`, sm80/family.cu sm80_f32_dq_direct) */
+  View dq;       /* dq itself where sm80's float32 backward adds into it (dq_direct) */
   int kv_vec16; /* dK and dV storable as 16-byte pieces (8 columns of 16-bit, 4 of float32: columns contiguous, the
                    other strides multiples of 8 / 4 elements, 16-byte aligned bases): the sm90 backwards' epilogues
                    (bwd.cuh: 16-bit outputs; bwd_f32.cuh: float32) */

@@ -156,6 +156,12 @@ static constexpr Sm80Tile kSm80Tiles[] = {
  *  seventh session of 2026-12-02, with the sixth's chunked score sums and the test's floors
  *  (bench/RESULTS.md). */
 static constexpr bool kSm80F32Bwd256 = true;
+/** Whether the float32 backward adds dQ, scaled, straight into the float32 dq by atomics (after a memset of dq, or
+ *  onto it in accumulate mode) instead of into the fp32 workspace that a second pass (scale_add) then scales into dq:
+ *  one pass over B Hq Nq D floats and one launch less (family.cu sm80_f32_dq_direct: not deterministic, dq with unit
+ *  column stride, 8-byte aligned rows, dense unless accumulating). JFA_SM80_F32_DQ_DIRECT=0 / 1 overrides per call
+ *  (test_gpu_f32_backward_sm80dqws). The sm90 float32 backward's kSm90BwdF32DqDirect is its analogue. */
+static constexpr bool kSm80BwdF32DqDirect = true;
 /** Whether the 16-bit forward, JVP and backward copy an additive dense mask's tiles into shared memory with the
  *  block's other tiles (common/mask.cuh mask_bias_tile_async; family.cu bias_tiles_fit: where MaskDev.bias_vec and
  *  the device has sm80_bias_smem_bytes more); JFA_SM80_BIAS_TILES=0 / 1 per call overrides. false: each bias read

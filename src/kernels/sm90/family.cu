@@ -308,15 +308,6 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, const Sm90BwdTensors &t, int 
   JFA_FAIL(JFA_ERROR_INTERNAL, "no sm90 backward kernel for head dim %d (kernel %d)", a.Dreal, Dk);
 }
 
-/* Whether t's elements cover its whole span [data, data + numel) (strides are non-negative: jfa_check_tensor): a
-   memset of the span clears every element and nothing else. */
-static bool dense_span(const jfa_tensor_t *t) {
-  const int64_t n = jfa_tensor_numel(t);
-  int64_t last = 0;
-  for (int i = 0; i < 4; ++i) last += (t->shape[i] - 1) * t->stride[i];
-  return n == 0 || last + 1 == n;
-}
-
 /* Whether the float32 backward adds dQ (scaled) into dq itself, by TMA reduce-adds through a map of dq, rather than
    into the fp32 workspace that bwd_dq_finish then scales into dq (a pass over both): where tiles.h
    kSm90BwdF32DqDirect allows (tuning builds: JFA_TUNE_SM90_F32_BWD_DQD=1 / 0), not deterministic (no dQ in the
@@ -327,7 +318,7 @@ static bool sm90_f32_dq_direct(const BwdCall &c) {
 #ifdef JFA_TUNING
   if (tune_variant("JFA_TUNE_BWD_OLD") != 0 || tune_variant("JFA_TUNE_SM90_F32_BWD_DQ") == 1) return false;
 #endif
-  return on && !c.deterministic && c.dq && tma_tensor_ok_f32(c.dq) && (c.accumulate || dense_span(c.dq));
+  return on && !c.deterministic && c.dq && tma_tensor_ok_f32(c.dq) && (c.accumulate || tensor_dense_span(c.dq));
 }
 
 /* As sm80_bwd_run: dk, dv written (or added) by the kernel; dq through the fp32 workspace (the
