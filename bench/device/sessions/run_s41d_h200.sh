@@ -13,7 +13,7 @@ DL=${DL:-420}
 B=build-suite
 jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 (cd $B && timeout $(left 150) ctest -L gpu -j8 --timeout 300 --output-on-failure \
-  -R 'test_gpu_f32|test_gpu_nan$|test_gpu_nan_f32sm80|test_gpu_modes$|test_gpu_modes_sm80|test_ring_gpu') \
+  -R 'test_gpu_f32|test_gpu_nan$|test_gpu_nan_f32sm80|test_gpu_modes$|test_gpu_modes_sm80|test_ring_gpu|test_python_gpu$') \
   > "$OUT/tests.log" 2>&1
 grep -E "tests passed|Failed|\*\*\*|Not Run" "$OUT/tests.log" | head -30
 grep '^\[FAIL\]' "$OUT/tests.log" | sort | uniq -c | sort -rn | head -20
