@@ -77,9 +77,11 @@ def families(attend, q, k, v, do):
     return "fwd %s, bwd %s" % (name.get(fwd, "?"), name.get(bwd[0] if bwd else None, "?"))
 
 
-def timed(fwd, fb, jvp, iters, batch=1):
-    """(fwd, jvp, bwd) milliseconds; None where a call raised (message printed). batch: calls back to back
-    between a timing's two events (1: each call alone, its host time before the first launch included)."""
+def timed(fwd, fb, jvp, iters, batch=1, with_fb=False):
+    """(fwd, jvp, bwd) milliseconds, bwd = time(forward + backward) - time(forward); with_fb: (fwd, jvp, bwd,
+    forward + backward) (the pair's own time: what the subtraction's two noisy timings make of it is its business);
+    None where a call raised (message printed). batch: calls back to back between a timing's two events (1: each
+    call alone, its host time before the first launch included)."""
     out = []
     for name, fn in (("fwd", fwd), ("jvp", jvp), ("fb", fb)):
         try:
@@ -89,7 +91,8 @@ def timed(fwd, fb, jvp, iters, batch=1):
             out.append(None)
         torch.cuda.synchronize()
     f, j, fb_ms = out
-    return f, j, (fb_ms - f if fb_ms is not None and f is not None else None)
+    b = fb_ms - f if fb_ms is not None and f is not None else None
+    return (f, j, b, fb_ms) if with_fb else (f, j, b)
 
 
 def lib_calls(attend, q, k, v, do, tq, tk, tv):

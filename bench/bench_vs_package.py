@@ -11,9 +11,11 @@ after 3 warm-up calls; --batch n: n calls back to back a timing, where the host'
 the default a user has, gives jfa's 3xTF32; "high" one TF32 product; the package computes TF32 in both).
 
 Output: one row a configuration and precision, each op's milliseconds for jfa and the package and the speedup
-(package ms / jfa ms: below 1 is jfa slower), the kernel family jfa ran; "declined" where the package raises (its
-reason on stderr). The last lines list every (configuration, op) where jfa was slower, and the minimum speedup per
-dtype. Lanes run in the order given (the default: the package's headline float32 first, then bfloat16, then a
+(package ms / jfa ms: below 1 is jfa slower), the kernel family jfa ran, and the forward + backward pair's own time
+for both and its speedup (the backward by subtraction moves with both of its timings' noise: where calls take ~1 ms
+each alone, a library's forward timed 0.2 ms slow in one process reads as its backward 0.2 ms fast); "declined"
+where the package raises (its reason on stderr). The last lines list every (configuration, op) where jfa was slower
+(a backward with its pair's speedup beside it), and the minimum speedup per dtype. Lanes run in the order given (the default: the package's headline float32 first, then bfloat16, then a
 float16 sample) until --deadline seconds have passed, so a cut run still holds the first ones.
 
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_vs_package.py --triton-path .seed --deadline 400
@@ -49,9 +51,9 @@ def run_lane(a, pkg, dtype, D, N, mask, slower, worst):
                                                                     device=a.device)
     calls = lambda attend: bl.lib_calls(attend, q, k, v, do, tq, tk, tv)  # noqa: E731
     if pkg is not None:
-        pk = bl.timed(*calls(backends.package_attend(pkg, m, causal)), a.iters, a.batch)
+        pk = bl.timed(*calls(backends.package_attend(pkg, m, causal)), a.iters, a.batch, with_fb=True)
     else:
-        pk = (None, None, None)
+        pk = (None, None, None, None)
     precisions = a.f32_precision.split(",") if dtype == "float32" else [None]
     for prec in precisions:
         if prec:
@@ -60,8 +62,9 @@ def run_lane(a, pkg, dtype, D, N, mask, slower, worst):
         def jfa_attend(x, y, z):
             return bl.jt.attention(x, y, z, attn_mask=m, is_causal=causal)
 
-        js = bl.timed(*calls(jfa_attend), a.iters, a.batch)
+        js = bl.timed(*calls(jfa_attend), a.iters, a.batch, with_fb=True)
         fam = bl.families(jfa_attend, q, k, v, do) if a.device == "cuda" else a.device
+        pair = pk[3] / js[3] if js[3] and pk[3] else None
         sp = []
         for op, j, p in zip(("fwd", "JVP", "bwd"), js, pk):
             if j is None or p is None:
@@ -72,13 +75,17 @@ def run_lane(a, pkg, dtype, D, N, mask, slower, worst):
             key = dtype + (" " + prec if prec else "")
             worst[key] = min(worst.get(key, s), s)
             if s < 1.0:
-                slower.append("%s%s D=%d N=%d %s %s: %.3f (jfa %.3f ms, package %.3f ms)" % (
-                    dtype, " " + prec if prec else "", D, N, mask, op, s, j, p))
+                slower.append("%s%s D=%d N=%d %s %s: %.3f (jfa %.3f ms, package %.3f ms)%s" % (
+                    dtype, " " + prec if prec else "", D, N, mask, op, s, j, p,
+                    "; forward + backward %.2fx (jfa %.3f ms, package %.3f ms)" % (pair, js[3], pk[3])
+                    if op == "bwd" and pair else ""))
         ms = lambda t: " / ".join("%.3f" % x if x is not None else "-" for x in t)  # noqa: E731
-        print("| %s%s | %d | %d | %s | %d x %d | %s | %s | %s | %s |" % (
-            dtype, " " + prec if prec else "", D, N, mask, B, H, ms(js), ms(pk) if pkg is not None and any(pk) else
-            "declined" if pkg is not None else "-", " / ".join("%.2f" % s if s is not None else "-" for s in sp), fam),
-            flush=True)
+        fb = "%.3f / %s / %s" % (js[3], "%.3f" % pk[3] if pk[3] else "-", "%.2f" % pair if pair else "-") \
+            if js[3] else "- / - / -"
+        print("| %s%s | %d | %d | %s | %d x %d | %s | %s | %s | %s | %s |" % (
+            dtype, " " + prec if prec else "", D, N, mask, B, H, ms(js[:3]), ms(pk[:3]) if pkg is not None and any(pk)
+            else "declined" if pkg is not None else "-", " / ".join("%.2f" % s if s is not None else "-" for s in sp),
+            fam, fb), flush=True)
     torch.set_float32_matmul_precision("highest")
     del q, k, v, do, tq, tk, tv, m
     if a.device == "cuda":
@@ -111,8 +118,9 @@ def main():
     print("# bench_vs_package: torch %s, %s, tokens %d, width %d, iters %d, seed %d, %s" % (
         torch.__version__, torch.cuda.get_device_name() if a.device == "cuda" else "cpu", a.tokens, a.width, a.iters,
         a.seed, "each call alone" if a.batch == 1 else "%d calls a timing" % a.batch))
-    print("| dtype | D | N | mask | B x H | jfa ms fwd / JVP / bwd | package ms | speedup (package / jfa) | jfa ran |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| dtype | D | N | mask | B x H | jfa ms fwd / JVP / bwd | package ms | speedup (package / jfa) | jfa ran | "
+          "fwd + bwd ms jfa / package / speedup |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     slower, worst, done, lanes = [], {}, 0, a.lanes.split(",")
     for lane in lanes:
         if a.deadline and time.time() - t0 > a.deadline:

@@ -120,4 +120,6 @@ def test_vs_package_bench_tiny():
             ms = [float(x) for x in row[5].split(" / ")]
             assert len(ms) == 3 and all(x > 0 for x in ms), row
             assert row[6].strip() == "-" and row[7].strip() == "- / - / -", row
+            fb = row[9].split(" / ")  # the forward + backward pair: jfa's time, the package's cells empty
+            assert abs(float(fb[0]) - ms[0] - ms[2]) <= 0.0021 and [x.strip() for x in fb[1:]] == ["-", "-"], row
         assert "# 4 of 4 lanes" in r.stdout and "# jfa slower (0):" in r.stdout, r.stdout
