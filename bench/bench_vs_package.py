@@ -15,8 +15,9 @@ Output: one row a configuration and precision, each op's milliseconds for jfa an
 for both and its speedup (the backward by subtraction moves with both of its timings' noise: where calls take ~1 ms
 each alone, a library's forward timed 0.2 ms slow in one process reads as its backward 0.2 ms fast); "declined"
 where the package raises (its reason on stderr). The last lines list every (configuration, op) where jfa was slower
-(a backward with its pair's speedup beside it), and the minimum speedup per dtype. Lanes run in the order given (the default: the package's headline float32 first, then bfloat16, then a
-float16 sample) until --deadline seconds have passed, so a cut run still holds the first ones.
+(a backward with its pair's speedup beside it), and the minimum speedup per dtype. Lanes run in the order given
+(the default: the package's headline float32 first, then bfloat16, then a float16 sample) until --deadline seconds
+have passed, so a cut run still holds the first ones.
 
     PYTHONPATH=python JFA_LIBRARY=build/libjfa.so python3 bench/bench_vs_package.py --triton-path .seed --deadline 400
 """

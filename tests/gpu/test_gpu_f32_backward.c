@@ -11,7 +11,9 @@
  * the accumulate mode over two key halves (the ring's) and the deterministic mode (two runs
  * bitwise equal). The backward gets the reference O and lse rounded to float32, so only the
  * backward is measured; outputs are poisoned (NaN) before each call and the family that ran is
- * checked (jfa_cuda_last_kernel).
+ * checked (jfa_cuda_last_kernel). The last case (index NCASES, run_dq_layouts) gives the backward dq views that
+ * sm80's dQ-into-dq path must decline (padded rows, a base not 8-byte aligned) or take (padded rows in accumulate
+ * mode), checking the floats around them untouched.
  * Tolerances (relative error, norm-wise): simt and 3xTF32 1e-5 (gt_tol); on large logits the
  * 3xTF32 error within 2x the simt kernel's (and the simt kernel's within 2e-3); TF32 5e-3 (on
  * large logits TF32 scores are off by units: only every element written, finite).
@@ -388,6 +390,115 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   if (c->dense) cudaFree(dm.dptr), free(dm.hptr);
 }
 
+/* A float32 dq on the device in row stride rs >= D (BHSD otherwise) at `off` floats past a fresh allocation's start,
+   every float of the allocation first set to `fill`, the call's elements then to `start` (the accumulate mode's
+   existing values). */
+typedef struct {
+  float *base;
+  size_t nalloc;
+  jfa_tensor_t t;
+} dq_buf_t;
+
+static dq_buf_t dq_layout(int64_t B, int64_t H, int64_t N, int64_t D, int64_t rs, size_t off, float fill, float start) {
+  dq_buf_t d;
+  d.nalloc = off + (size_t)(B * H * N * rs);
+  float *h = malloc(d.nalloc * sizeof(float));
+  for (size_t x = 0; x < d.nalloc; ++x) h[x] = fill;
+  for (int64_t r = 0; r < B * H * N; ++r)
+    for (int64_t c = 0; c < D; ++c) h[off + (size_t)(r * rs + c)] = start;
+  if (cudaMalloc((void **)&d.base, d.nalloc * sizeof(float)) != cudaSuccess)
+    gt_ok(JFA_ERROR_OUT_OF_MEMORY, "cudaMalloc(dq)");
+  cudaMemcpy(d.base, h, d.nalloc * sizeof(float), cudaMemcpyHostToDevice);
+  free(h);
+  d.t = jfa_tensor_bhsd(d.base + off, F32, JFA_DEVICE_CUDA, B, H, N, D);
+  d.t.stride[2] = rs, d.t.stride[1] = N * rs, d.t.stride[0] = H * N * rs;
+  return d;
+}
+
+/* The last case: dq layouts the float32 backward's dQ-into-dq path (sm80/family.cu sm80_f32_dq_direct) must decline
+   or handle, at D = 128 causal with GQA 2:1 in 3xTF32 (sm80's kernel): rows padded to D + 2 floats (not a dense span:
+   the fp32 workspace and its scale-add pass), a base 4 bytes past an 8-byte boundary (the two-column atomics need 8:
+   the workspace), and the padded rows in accumulate mode (dQ added into the strided dq by the kernel itself). Each
+   against the float64 reference; the floats outside the call's elements keep their sentinel; what the call's elements
+   held before is kept under accumulate. The same checks pass with JFA_SM80_F32_DQ_DIRECT=0 (every layout through the
+   workspace: the _sm80dqws entry). */
+static void run_dq_layouts(jfa_context_t *cpu) {
+  const int64_t B = 2, Hq = 4, Hkv = 2, N = 129, D = 128;
+  const float sentinel = 7.0f, start = 0.25f;
+  printf("case dq-layouts: float32 B %lld Hq %lld Hkv %lld N %lld D %lld causal, 3xTF32\n", (long long)B,
+         (long long)Hq, (long long)Hkv, (long long)N, (long long)D);
+  jfa_attention_params_t prm;
+  memset(&prm, 0, sizeof(prm));
+  prm.mask = TL;
+  prm.window_left = prm.window_right = UNB;
+  gbuf_t q = gb_new(F32, 0, B, Hq, N, D), k = gb_new(F32, 0, B, Hkv, N, D), v = gb_new(F32, 0, B, Hkv, N, D),
+         dout = gb_new(F32, 0, B, Hq, N, D), o = gb_new(F32, 0, B, Hq, N, D), lse = gb_new(F32, 0, B, Hq, N, 1),
+         dk = gb_new(F32, 0, B, Hkv, N, D), dv = gb_new(F32, 0, B, Hkv, N, D), delta = gb_new(F32, 0, B, Hq, N, 1);
+  gb_random(&q, 1.0), gb_random(&k, 1.0), gb_random(&v, 1.0), gb_random(&dout, 1.0);
+  const size_t nq = q.n, nk = k.n;
+  double *ro = calloc(nq, 8), *rlse = calloc(lse.n, 8), *rdq = calloc(nq, 8), *rdk = calloc(nk, 8), *rdv = calloc(nk, 8);
+  jfa_tensor_t hq = host_f64(q.val, B, Hq, N, D), hk = host_f64(k.val, B, Hkv, N, D), hv = host_f64(v.val, B, Hkv, N, D),
+               hdo = host_f64(dout.val, B, Hq, N, D), ho = host_f64(ro, B, Hq, N, D), hl = host_f64(rlse, B, Hq, N, 1),
+               hdq = host_f64(rdq, B, Hq, N, D), hdk = host_f64(rdk, B, Hkv, N, D), hdv = host_f64(rdv, B, Hkv, N, D);
+  gt_ok(jfa_attention_forward(cpu, &prm, &hq, &hk, &hv, &ho, &hl), "cpu forward");
+  gt_ok(jfa_attention_backward(cpu, &prm, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
+  gb_set(&o, ro);
+  gb_set(&lse, rlse);
+  double rms_dv = 0;
+  for (size_t x = 0; x < nk; ++x) rms_dv += rdv[x] * rdv[x];
+  const double floor_qk = 0.1 * sqrt(rms_dv / (double)nk) * (double)D / 64.0, tol = fmax(3e-5, gt_tol(F32));
+  jfa_problem_t whole;
+  memset(&whole, 0, sizeof(whole));
+  whole.B = B, whole.Hq = Hq, whole.Hkv = Hkv, whole.Nq = N, whole.Nk = N, whole.D = D;
+  whole.scale = 1.0 / sqrt((double)D);
+  whole.causal = 1;
+  gt_ok(jfa_cuda_attention_delta(g_ctx[M_3X], &whole, &o.t, &dout.t, &delta.t), "attention_delta");
+  gt_ok(jfa_context_set_flags(g_ctx[M_3X], 0u), "set_flags");
+  static const char *lname[3] = {"rows padded to D + 2", "base 4 bytes past 8-byte alignment",
+                                 "rows padded to D + 2, accumulate mode"};
+  const int64_t rs[3] = {D + 2, D, D + 2};
+  const size_t off[3] = {0, 1, 0};
+  for (int l = 0; l < 3; ++l) {
+    const int acc = l == 2;
+    dq_buf_t d = dq_layout(B, Hq, N, D, rs[l], off[l], sentinel, acc ? start : NAN);
+    if (acc)
+      gt_ok(jfa_cuda_attention_backward_block(g_ctx[M_3X], &whole, &q.t, &k.t, &v.t, &dout.t, &lse.t, &delta.t, &d.t,
+                                              &dk.t, &dv.t, 1),
+            "attention_backward_block(accumulate)");
+    else
+      gt_ok(jfa_attention_backward(g_ctx[M_3X], &prm, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &d.t, &dk.t, &dv.t),
+            "backward");
+    char nm[192];
+    snprintf(nm, sizeof(nm), "case dq-layouts, %s", lname[l]);
+    gt_check_path(g_ctx[M_3X], nm, 1, want_path(M_3X, D, 0));
+    float *h = malloc(d.nalloc * sizeof(float));
+    cudaMemcpy(h, d.base, d.nalloc * sizeof(float), cudaMemcpyDeviceToHost);
+    double *got = malloc(nq * sizeof(double));
+    size_t kept = 0, outside = 0;
+    for (size_t x = 0; x < d.nalloc; ++x) {
+      const int64_t y = (int64_t)x - (int64_t)off[l];
+      const int inside = y >= 0 && y % rs[l] < D && (size_t)(y / rs[l]) < (size_t)(B * Hq * N);
+      if (inside) got[(size_t)(y / rs[l]) * (size_t)D + (size_t)(y % rs[l])] = (double)h[x] - (acc ? start : 0.0);
+      else outside++, kept += h[x] == sentinel;
+    }
+    snprintf(nm, sizeof(nm), "case dq-layouts, %s: the %zu floats outside dq keep their sentinel", lname[l], outside);
+    tu_expect(nm, kept == outside);
+    snprintf(nm, sizeof(nm), "case dq-layouts, %s: dQ (%zu NaN)", lname[l], tu_count_nan(got, nq));
+    tu_check(nm, tu_count_nan(got, nq) ? NAN : tu_rel_err_floor(got, rdq, nq, floor_qk), tol);
+    free(got), free(h);
+    cudaFree(d.base);
+  }
+  free(ro), free(rlse), free(rdq), free(rdk), free(rdv);
+  gbuf_t *all[] = {&q, &k, &v, &dout, &o, &lse, &dk, &dv, &delta};
+  for (size_t e = 0; e < sizeof(all) / sizeof(all[0]); ++e) gb_free(all[e]);
+}
+
+/* The cases of the table, then the dq layouts (case NCASES). */
+static void run_any_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
+  if (ci < NCASES) run_case(ci, gpu, cpu);
+  else run_dq_layouts(cpu);
+}
+
 int main(int argc, char **argv) {
   gt_require_gpu();
   const char *e = getenv("JFA_KERNEL_PATH");
@@ -401,7 +512,7 @@ int main(int argc, char **argv) {
   free(old);
   for (int m = 0; m < NMODES; ++m)
     if (m != M_SIMT) gt_ok(jfa_context_create(&g_ctx[m], JFA_DEVICE_CUDA, 0), "context_create(CUDA)");
-  const int rc = gt_main(argc, argv, "test_gpu_f32_backward", NCASES, run_case);
+  const int rc = gt_main(argc, argv, "test_gpu_f32_backward", NCASES + 1, run_any_case);
   for (int m = 0; m < NMODES; ++m) jfa_context_destroy(g_ctx[m]);
   return rc;
 }

@@ -7,8 +7,9 @@
  * over query blocks of BM rows (Q, dO, lse, delta double-buffered through cp.async);
  *   S^T = K Q^T, P^T = exp(scale S^T - lse), dP^T = V dO^T, dS^T = P^T (dP^T - delta),
  *   dV += P^T dO, dK += dS^T Q, dQ += dS K (fp32 atomics into the workspace, or scaled into the
- *   float32 dq itself where family.cu sm80_f32_dq_direct allows; skipped in deterministic mode). Masks, causal query-block skipping, fully masked rows (lse = -inf:
- *   P = 0), NaN propagation (p_cap1) and the accumulate mode as in bwd.cuh. Tiles: the
+ *   float32 dq itself where family.cu sm80_f32_dq_direct allows; skipped in deterministic
+ *   mode). Masks, causal query-block skipping, fully masked rows (lse = -inf: P = 0), NaN
+ *   propagation (p_cap1) and the accumulate mode as in bwd.cuh. Tiles: the
  *   float32 rows of tiles.h; inst/bwd_f32_d<D>.cu instantiates per head dim.
  * Column slices (NS > 1, D = 256): dK and dV of a full row do not fit in registers, so NS
  * neighbouring CTAs per key block each compute S^T and dP^T over the full D (K, V, Q, dO whole
