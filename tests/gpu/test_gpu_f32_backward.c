@@ -175,6 +175,22 @@ static void backward_call(int m, unsigned flags, const jfa_attention_params_t *p
 
 static double max3(double a, double b, double c) { return fmax(a, fmax(b, c)); }
 
+/* The float64 reference of a case's forward and backward (the CPU backend on q, k, v, dout's stored values, params
+   p), into ro, rlse, rdq, rdk, rdv (B Hq Nq D, B Hq Nq, B Hkv Nk D floats); o and lse then hold the reference O and lse
+   rounded to float32, which the GPU backward reads. */
+static void reference(jfa_context_t *cpu, const jfa_attention_params_t *p, gbuf_t *q, gbuf_t *k, gbuf_t *v,
+                      gbuf_t *dout, gbuf_t *o, gbuf_t *lse, int64_t B, int64_t Hq, int64_t Hkv, int64_t Nq, int64_t Nk,
+                      int64_t D, double *ro, double *rlse, double *rdq, double *rdk, double *rdv) {
+  jfa_tensor_t hq = host_f64(q->val, B, Hq, Nq, D), hk = host_f64(k->val, B, Hkv, Nk, D),
+               hv = host_f64(v->val, B, Hkv, Nk, D), hdo = host_f64(dout->val, B, Hq, Nq, D),
+               ho = host_f64(ro, B, Hq, Nq, D), hl = host_f64(rlse, B, Hq, Nq, 1), hdq = host_f64(rdq, B, Hq, Nq, D),
+               hdk = host_f64(rdk, B, Hkv, Nk, D), hdv = host_f64(rdv, B, Hkv, Nk, D);
+  gt_ok(jfa_attention_forward(cpu, p, &hq, &hk, &hv, &ho, &hl), "cpu forward");
+  gt_ok(jfa_attention_backward(cpu, p, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
+  gb_set(o, ro);
+  gb_set(lse, rlse);
+}
+
 static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   (void)gpu;
   const fcase_t *c = &cases[ci];
@@ -217,13 +233,7 @@ static void run_case(int ci, jfa_context_t *gpu, jfa_context_t *cpu) {
   const size_t nq = q.n, nk = k.n, nr = lse.n;
   double *ro = calloc(nq + 1, 8), *rlse = calloc(nr + 1, 8), *rdq = calloc(nq + 1, 8), *rdk = calloc(nk + 1, 8),
          *rdv = calloc(nk + 1, 8);
-  jfa_tensor_t hq = host_f64(q.val, B, Hq, Nq, D), hk = host_f64(k.val, B, Hkv, Nk, D), hv = host_f64(v.val, B, Hkv, Nk, D),
-               hdo = host_f64(dout.val, B, Hq, Nq, D), ho = host_f64(ro, B, Hq, Nq, D), hl = host_f64(rlse, B, Hq, Nq, 1),
-               hdq = host_f64(rdq, B, Hq, Nq, D), hdk = host_f64(rdk, B, Hkv, Nk, D), hdv = host_f64(rdv, B, Hkv, Nk, D);
-  gt_ok(jfa_attention_forward(cpu, &pc, &hq, &hk, &hv, &ho, &hl), "cpu forward");
-  gt_ok(jfa_attention_backward(cpu, &pc, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
-  gb_set(&o, ro);
-  gb_set(&lse, rlse);
+  reference(cpu, &pc, &q, &k, &v, &dout, &o, &lse, B, Hq, Hkv, Nq, Nk, D, ro, rlse, rdq, rdk, rdv);
   int64_t empty_rows = 0;
   for (size_t r = 0; r < nr; ++r) empty_rows += rlse[r] == -INFINITY;
   printf("  %lld of %zu rows see no key\n", (long long)empty_rows, nr);
@@ -437,13 +447,7 @@ static void run_dq_layouts(jfa_context_t *cpu) {
   gb_random(&q, 1.0), gb_random(&k, 1.0), gb_random(&v, 1.0), gb_random(&dout, 1.0);
   const size_t nq = q.n, nk = k.n;
   double *ro = calloc(nq, 8), *rlse = calloc(lse.n, 8), *rdq = calloc(nq, 8), *rdk = calloc(nk, 8), *rdv = calloc(nk, 8);
-  jfa_tensor_t hq = host_f64(q.val, B, Hq, N, D), hk = host_f64(k.val, B, Hkv, N, D), hv = host_f64(v.val, B, Hkv, N, D),
-               hdo = host_f64(dout.val, B, Hq, N, D), ho = host_f64(ro, B, Hq, N, D), hl = host_f64(rlse, B, Hq, N, 1),
-               hdq = host_f64(rdq, B, Hq, N, D), hdk = host_f64(rdk, B, Hkv, N, D), hdv = host_f64(rdv, B, Hkv, N, D);
-  gt_ok(jfa_attention_forward(cpu, &prm, &hq, &hk, &hv, &ho, &hl), "cpu forward");
-  gt_ok(jfa_attention_backward(cpu, &prm, &hq, &hk, &hv, &ho, &hl, &hdo, &hdq, &hdk, &hdv), "cpu backward");
-  gb_set(&o, ro);
-  gb_set(&lse, rlse);
+  reference(cpu, &prm, &q, &k, &v, &dout, &o, &lse, B, Hq, Hkv, N, N, D, ro, rlse, rdq, rdk, rdv);
   double rms_dv = 0;
   for (size_t x = 0; x < nk; ++x) rms_dv += rdv[x] * rdv[x];
   const double floor_qk = 0.1 * sqrt(rms_dv / (double)nk) * (double)D / 64.0, tol = fmax(3e-5, gt_tol(F32));
