@@ -86,13 +86,16 @@ jfa_status_t sm80_fwd_run(const FwdCall &c);
 const char *sm80_bwd_why_not(const BwdCall &c);
 jfa_status_t sm80_bwd_run(const BwdCall &c);
 /* sm80/family.cu, shared by the sm80 and sm90 backwards: the kernel arguments of a backward call
-   (sm80/sm80.h BwdArgs; masked when the problem has masks), after clearing the fp32 dQ workspace on
-   the call's stream unless deterministic or !zero_ws (the sm90 float32 kernel's dQ added into dq itself);
-   and its end: dq scaled from the workspace (launch_scale_add) or, deterministic, from the simt family's
-   dQ kernel (the kernel skipped dQ). */
+   (sm80/sm80.h BwdArgs; masked when the problem has masks), after clearing on the call's stream the fp32 dQ
+   workspace (unless deterministic) or, dq_direct (the float32 kernels' dQ added into dq itself), dq (unless
+   accumulating onto it); and its end without dq_direct: dq scaled from the workspace (launch_scale_add) or,
+   deterministic, from the simt family's dQ kernel (the kernel skipped dQ). bwd_dq_direct_ok: the conditions on
+   the call that both float32 backwards' dq_direct share (not deterministic, dq asked for, a dense span unless
+   accumulating: the memset clears dq's elements and nothing else); each family adds its own on dq's layout. */
 struct BwdArgs;
-jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a, bool zero_ws = true);
+jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a, bool dq_direct = false);
 jfa_status_t bwd_dq_finish(const BwdCall &c);
+bool bwd_dq_direct_ok(const BwdCall &c);
 /* The deterministic mode of the sm80 / sm90 backwards and backward-JVPs takes dQ (and dQd) from the simt family's dQ
    kernels (grid y = Hq) after their own kernels wrote dK, dV: those rows decline calls the simt kernels could not
    launch, so that such a call fails (or falls through) before anything is written. */

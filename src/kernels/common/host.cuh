@@ -218,15 +218,6 @@ static inline int tune_variant(const char *env) {
   return e ? atoi(e) : 0;
 }
 
-/** Whether t's elements cover its whole span [data, data + numel) (strides are non-negative: jfa_check_tensor): a
- *  memset of the span clears every element and nothing else (the float32 backwards' dQ added straight into dq). */
-static inline bool tensor_dense_span(const jfa_tensor_t *t) {
-  const int64_t n = jfa_tensor_numel(t);
-  int64_t last = 0;
-  for (int i = 0; i < 4; ++i) last += (t->shape[i] - 1) * t->stride[i];
-  return n == 0 || last + 1 == n;
-}
-
 /** A tiles.h switch (dflt) as every build's environment variable env overrides it per call when set ("0" off,
  *  anything else on): the families' run-time switches (JFA_SM90_F32_BWD, JFA_SM90_BWD_JVP, ..). */
 static inline bool env_switch(bool dflt, const char *env) {

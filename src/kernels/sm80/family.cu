@@ -209,12 +209,20 @@ static jfa_status_t bwd_dispatch(const BwdArgs &a, int Dk, cudaStream_t st) {
   JFA_FAIL(JFA_ERROR_INTERNAL, "no backward kernel for head dim %d", Dk);
 }
 
-jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a, bool zero_ws) {
+jfa_status_t bwd_args_begin(const BwdCall &c, BwdArgs *a, bool dq_direct) {
   const jfa_problem_t *p = c.p;
-  if (!c.deterministic && zero_ws)
+  if (dq_direct) {
+    if (!c.accumulate)
+      JFA_CUDA_CHECK(cudaMemsetAsync(c.dq->data, 0, (size_t)jfa_tensor_numel(c.dq) * sizeof(float), ctx_stream(c.ctx)));
+  } else if (!c.deterministic) {
     JFA_CUDA_CHECK(cudaMemsetAsync(c.dq_ws, 0, (size_t)(p->B * p->Hq * p->Nq * c.Dws) * sizeof(float),
                                    ctx_stream(c.ctx)));
+  }
   memset(a, 0, sizeof(*a));
+  if (dq_direct) {
+    a->dq_direct = 1;
+    a->dq = make_view(c.dq);
+  }
   a->p = *p;
   a->mk = *c.mk;
   a->masked = problem_has_masks(p) ? 1 : 0;
@@ -254,19 +262,29 @@ jfa_status_t bwd_dq_finish(const BwdCall &c) {
   return launch_scale_add(st, c.dq_ws, c.Dws, c.dq, (float)p->scale, c.accumulate);
 }
 
+/* Whether t's elements cover its whole span [data, data + numel) (strides are non-negative: jfa_check_tensor): a
+   memset of the span clears every element and nothing else. */
+static bool dense_span(const jfa_tensor_t *t) {
+  const int64_t n = jfa_tensor_numel(t);
+  int64_t last = 0;
+  for (int i = 0; i < 4; ++i) last += (t->shape[i] - 1) * t->stride[i];
+  return n == 0 || last + 1 == n;
+}
+
+bool bwd_dq_direct_ok(const BwdCall &c) { return !c.deterministic && c.dq && (c.accumulate || dense_span(c.dq)); }
+
 /* Whether the float32 backward adds dQ (scaled) straight into dq by atomics (bwd_f32.cuh dq_step) rather than into
    the fp32 workspace that bwd_dq_finish then scales into dq (a pass over both): where tiles.h kSm80BwdF32DqDirect
-   allows (JFA_SM80_F32_DQ_DIRECT=0 / 1 per call), not deterministic (no dQ in the kernel), dq with unit column
-   stride and 8-byte aligned rows (the kernel's two-column atomics), and dense unless accumulating (a memset clears it
-   first). */
+   allows (JFA_SM80_F32_DQ_DIRECT=0 / 1 per call), bwd_dq_direct_ok, and dq with unit column stride and 8-byte
+   aligned rows (the kernel's two-column atomics). */
 static bool sm80_f32_dq_direct(const BwdCall &c) {
-  if (c.q->dtype != JFA_DTYPE_FLOAT32 || c.deterministic || !c.dq) return false;
+  if (c.q->dtype != JFA_DTYPE_FLOAT32 || !bwd_dq_direct_ok(c)) return false;
   if (!env_switch(kSm80BwdF32DqDirect, "JFA_SM80_F32_DQ_DIRECT")) return false;
   const jfa_tensor_t *t = c.dq;
   if (t->stride[3] != 1 || ((uintptr_t)t->data & 7) != 0) return false;
   for (int i = 0; i < 3; ++i)
     if (t->shape[i] > 1 && (t->stride[i] & 1)) return false;
-  return c.accumulate || tensor_dense_span(t);
+  return true;
 }
 
 /* dk, dv written (or added) by the kernel over the K/V block; dq through the fp32 workspace
@@ -275,13 +293,7 @@ jfa_status_t sm80_bwd_run(const BwdCall &c) {
   BwdArgs a;
   cudaStream_t st = ctx_stream(c.ctx);
   const bool direct = sm80_f32_dq_direct(c);
-  JFA_CHECK(bwd_args_begin(c, &a, !direct));
-  if (direct) {
-    a.dq_direct = 1;
-    a.dq = make_view(c.dq);
-    if (!c.accumulate)
-      JFA_CUDA_CHECK(cudaMemsetAsync(c.dq->data, 0, (size_t)jfa_tensor_numel(c.dq) * sizeof(float), st));
-  }
+  JFA_CHECK(bwd_args_begin(c, &a, direct));
   const int Dk = call_head_dim(OP_BWD, c.q, c.p->D);
   sm80_bias_tiles_fit(&a.mk, c.cs, OP_BWD, c.p, c.q, Dk);
   if (c.q->dtype == JFA_DTYPE_FLOAT32)

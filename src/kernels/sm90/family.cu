@@ -318,7 +318,7 @@ static bool sm90_f32_dq_direct(const BwdCall &c) {
 #ifdef JFA_TUNING
   if (tune_variant("JFA_TUNE_BWD_OLD") != 0 || tune_variant("JFA_TUNE_SM90_F32_BWD_DQ") == 1) return false;
 #endif
-  return on && !c.deterministic && c.dq && tma_tensor_ok_f32(c.dq) && (c.accumulate || tensor_dense_span(c.dq));
+  return on && bwd_dq_direct_ok(c) && tma_tensor_ok_f32(c.dq);
 }
 
 /* As sm80_bwd_run: dk, dv written (or added) by the kernel; dq through the fp32 workspace (the
@@ -330,15 +330,10 @@ jfa_status_t sm90_bwd_run(const BwdCall &c) {
   if (c.q->dtype == JFA_DTYPE_FLOAT32) {
     const bool tf32 = call_precision(c.ctx, c.q->dtype, PATH_SM90) == PREC_TF32;
     const bool direct = sm90_f32_dq_direct(c);
-    JFA_CHECK(bwd_args_begin(c, &a, !direct));
+    JFA_CHECK(bwd_args_begin(c, &a, direct));
     a.nsm = c.cs->num_sms;
     if constexpr (head_dim_built(64)) {
       if (a.Dreal == 64) {
-        if (direct) {
-          a.dq_direct = 1;
-          if (!c.accumulate)
-            JFA_CUDA_CHECK(cudaMemsetAsync(c.dq->data, 0, (size_t)jfa_tensor_numel(c.dq) * sizeof(float), ctx_stream(c.ctx)));
-        }
         JFA_CHECK(sm90_bwd_f32_d<64>(a, t, tf32, ctx_stream(c.ctx)));
         return direct ? JFA_SUCCESS : bwd_dq_finish(c);
       }
