@@ -66,6 +66,7 @@ def run_lane(a, pkg, dtype, D, N, mask, slower, worst):
         js = bl.timed(*calls(jfa_attend), a.iters, a.batch, with_fb=True)
         fam = bl.families(jfa_attend, q, k, v, do) if a.device == "cuda" else a.device
         pair = pk[3] / js[3] if js[3] and pk[3] else None
+        label = dtype + (" " + prec if prec else "")  # the row's dtype and float32 precision
         sp = []
         for op, j, p in zip(("fwd", "JVP", "bwd"), js, pk):
             if j is None or p is None:
@@ -73,18 +74,17 @@ def run_lane(a, pkg, dtype, D, N, mask, slower, worst):
                 continue
             s = p / j
             sp.append(s)
-            key = dtype + (" " + prec if prec else "")
-            worst[key] = min(worst.get(key, s), s)
+            worst[label] = min(worst.get(label, s), s)
             if s < 1.0:
-                slower.append("%s%s D=%d N=%d %s %s: %.3f (jfa %.3f ms, package %.3f ms)%s" % (
-                    dtype, " " + prec if prec else "", D, N, mask, op, s, j, p,
+                slower.append("%s D=%d N=%d %s %s: %.3f (jfa %.3f ms, package %.3f ms)%s" % (
+                    label, D, N, mask, op, s, j, p,
                     "; forward + backward %.2fx (jfa %.3f ms, package %.3f ms)" % (pair, js[3], pk[3])
                     if op == "bwd" and pair else ""))
         ms = lambda t: " / ".join("%.3f" % x if x is not None else "-" for x in t)  # noqa: E731
         fb = "%.3f / %s / %s" % (js[3], "%.3f" % pk[3] if pk[3] else "-", "%.2f" % pair if pair else "-") \
             if js[3] else "- / - / -"
-        print("| %s%s | %d | %d | %s | %d x %d | %s | %s | %s | %s | %s |" % (
-            dtype, " " + prec if prec else "", D, N, mask, B, H, ms(js[:3]), ms(pk[:3]) if pkg is not None and any(pk)
+        print("| %s | %d | %d | %s | %d x %d | %s | %s | %s | %s | %s |" % (
+            label, D, N, mask, B, H, ms(js[:3]), ms(pk[:3]) if pkg is not None and any(pk)
             else "declined" if pkg is not None else "-", " / ".join("%.2f" % s if s is not None else "-" for s in sp),
             fam, fb), flush=True)
     torch.set_float32_matmul_precision("highest")

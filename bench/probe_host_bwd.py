@@ -19,7 +19,10 @@ from jfa import _lib  # noqa: E402
 from timing import median_ms  # noqa: E402
 
 
-def host_us(fn, iters=30):
+def launch_us(fn, iters=30):
+    """(median, best) microseconds of fn's host time alone, the GPU idle before each call (synchronised outside the
+    timed span): what a call costs its caller before the GPU can start. timing.host_us times batches up to their
+    synchronisation, the GPU's time included."""
     ts = []
     for _ in range(iters):
         torch.cuda.synchronize()
@@ -52,7 +55,7 @@ def main():
     for name, fn in (("forward", fwd), ("backward", bwd), ("4 torch launches", four)):
         for _ in range(5):
             fn()
-        h = host_us(fn)
+        h = launch_us(fn)
         g1 = median_ms(fn, 15, batch=1) * 1e3
         g10 = median_ms(fn, 15, batch=10) * 1e3
         print("| %s %s D=%d N=%d causal=%d | host us median %.1f min %.1f | GPU us alone %.1f, 10 a timing %.1f |"
