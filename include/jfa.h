@@ -177,7 +177,11 @@ typedef enum {
  * ignores); else give such keys -inf, use a boolean mask, or subtract each row's largest bias
  * (softmax does not change; lse does). The CPU backend's single-device backward and
  * backward-JVP recompute the statistics of rows whose |lse| >= 1024 from their own scores
- * (float64), so they are right with any dO, in float64 at finfo.min fills too.
+ * (float64), so they are right with any dO, in float64 at finfo.min fills too, and where a
+ * float32 lse overflowed to +-inf (float64 data or biases beyond FLT_MAX: the stored lse of
+ * such a row is +-inf while its output is finite; only a row with no visible key has
+ * lse = -inf by definition, and the ring's merge treats any -inf lse as empty: give
+ * float64 data a float64 lse).
  *
  * Sliding window: key j is visible to query i only if
  * -window_left <= pos_k(j) - pos_q(i) <= window_right (positions as in jfa_mask_t;
@@ -212,7 +216,7 @@ typedef struct {
   const int64_t *cu_seqlens_q;   /**< packed sequences: num_seqs + 1 query offsets (host; the device's with
                                       JFA_PARAMS_SEQLENS_DEVICE), or NULL */
   const int64_t *cu_seqlens_k;   /**< packed sequences: num_seqs + 1 key offsets (as cu_seqlens_q), or NULL */
-  int64_t num_seqs;              /**< number of packed sequences (0 when cu_seqlens_* are NULL) */
+  int64_t num_seqs;              /**< number of packed sequences, 1 to 2^40 (0 when cu_seqlens_* are NULL) */
   uint32_t flags;                /**< JFA_PARAMS_* bits (0 by default); unknown bits are refused */
   const void *mask_map;          /**< (version 2) attn_mask's block map, built by jfa_attention_mask_map_build,
                                       or NULL: the call builds it */
@@ -440,7 +444,8 @@ JFA_API jfa_status_t jfa_attention_params_init_versioned(jfa_attention_params_t 
  */
 /** Bytes of the block map of attn_mask (4-d, (B or 1, H or 1, Nq, Nk), bool, float32, float16 or
  *  bfloat16 on CUDA, on the context's device) into *bytes; 0 on a CPU context, whose masks are bool,
- *  float32 or float64 (float16 / bfloat16 masks: JFA_ERROR_UNSUPPORTED, as its attention calls). */
+ *  float32 or float64 (float16 / bfloat16 masks: JFA_ERROR_UNSUPPORTED here; its attention calls refuse them
+ *  with JFA_ERROR_INVALID_ARGUMENT, naming the mask dtypes a CPU call takes). */
 JFA_API jfa_status_t jfa_attention_mask_map_bytes(jfa_context_t *ctx, const jfa_tensor_t *attn_mask, uint64_t *bytes);
 
 /** Builds attn_mask's block map into map (bytes: jfa_attention_mask_map_bytes), in the context's

@@ -7,8 +7,12 @@
  * |lse| >= JFA_CPU_SHIFT_LSE the backward recomputes the row's statistics in float64
  * from its own scores: SH = m, the largest visible S, and L = log(sum exp(S - m)),
  * so that P = exp((S - SH) - L) (S - SH is exact where S is near m). Other rows keep
- * SH = 0 and their lse: (S - 0) - lse, bitwise the arithmetic before. The ring's
- * block backwards see only their block's keys and keep the given lse.
+ * SH = 0 and their lse: (S - 0) - lse, bitwise the arithmetic before. Rows whose lse is
+ * +-inf are recomputed too: a float32 lse stores +-inf where the float64 forward's lse
+ * lies beyond FLT_MAX (float64 scores or biases such as -1e300), and P = exp(S - lse)
+ * would then be 0 and the row's gradients silently zero; a row that sees no key keeps
+ * lse = -inf (fully masked: no gradient), and a NaN lse stays NaN. The ring's block
+ * backwards see only their block's keys and keep the given lse.
  */
 #include <math.h>
 
@@ -22,7 +26,7 @@ void jfa_cpu_row_shift(jfa_context_t *ctx, const jfa_problem_t *p, const double 
   JFA_OMP_PARALLEL_FOR(nt)
   for (int64_t r = 0; r < rows; ++r) {
     SH[r] = 0.0;
-    if (!isfinite(L[r]) || fabs(L[r]) < JFA_CPU_SHIFT_LSE) continue;
+    if (isnan(L[r]) || fabs(L[r]) < JFA_CPU_SHIFT_LSE) continue; /* +-inf: recomputed (top of file) */
     const int64_t b = r / (Hq * Nq), h = (r / Nq) % Hq, i = r % Nq;
     const double *qi = Q + r * D, *Kb = K + (b * Hkv + h / group) * Nk * D;
     int64_t j0, j1;
@@ -39,7 +43,7 @@ void jfa_cpu_row_shift(jfa_context_t *ctx, const jfa_problem_t *p, const double 
         l += exp(s - m); /* a NaN score makes l NaN */
       }
     }
-    if (!isfinite(m) || !isfinite(l)) continue; /* the forward's lse was not finite then either: keep it */
+    if (!isfinite(m) || !isfinite(l)) continue; /* no visible key, or a NaN or infinite score: keep the given lse */
     SH[r] = m;
     L[r] = log(l);
   }

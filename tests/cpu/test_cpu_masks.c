@@ -319,6 +319,93 @@ static void padded_rows(void) {
   tb_free(&m);
 }
 
+/* A float32 lse cannot hold a row's lse beyond FLT_MAX: float32 data with a float64 bias of -1e300 (row 0: every key;
+   row 2: beside -inf keys) or +1e300 (row 1) has O right and lse stored as -inf / +inf. Before the forty-second
+   session's fix the backward took lse = -inf for a fully masked row and lse = +inf for P = 0, and gave these rows zero
+   gradients with success. The single-device backward and backward-JVP now recompute such rows' statistics
+   (src/cpu/row_shift.c): dq, dk, dv against the naive float64 reference (which normalises by l), the backward-JVP's
+   dq, dk, dv equal to the backward's, and a row with no visible key (row 3) still lse = -inf with zero gradient. */
+static void lse_overflow(void) {
+  const int64_t B = 1, H = 2, Nq = 5, Nk = 9, D = 4;
+  const jfa_dtype_t f = JFA_DTYPE_FLOAT32;
+  tbuf_t m = tb_new(JFA_DTYPE_FLOAT64, 0, 1, 1, Nq, Nk);
+  double x[5 * 9];
+  for (int64_t i = 0; i < Nq; ++i)
+    for (int64_t j = 0; j < Nk; ++j) {
+      double *e = &x[i * Nk + j];
+      *e = 0.5 * tu_normal();
+      if (i == 0) *e = -1e300;
+      if (i == 1) *e = 1e300;
+      if (i == 2) *e = j % 3 == 0 ? -INFINITY : -1e300;
+      if (i == 3) *e = -INFINITY;
+    }
+  tb_set(&m, x);
+  jfa_attention_params_t pp;
+  jfa_attention_params_init(&pp);
+  pp.attn_mask = &m.t;
+  tbuf_t q = tb_new(f, 0, B, H, Nq, D), k = tb_new(f, 0, B, H, Nk, D), v = tb_new(f, 0, B, H, Nk, D),
+         qd = tb_new(f, 0, B, H, Nq, D), kd = tb_new(f, 0, B, H, Nk, D), vd = tb_new(f, 0, B, H, Nk, D),
+         dout = tb_new(f, 0, B, H, Nq, D), doutd = tb_new(f, 0, B, H, Nq, D);
+  tbuf_t o = tb_new(f, 0, B, H, Nq, D), lse = tb_new(f, 0, B, H, Nq, 1), od = tb_new(f, 0, B, H, Nq, D),
+         mu = tb_new(f, 0, B, H, Nq, 1), dq = tb_new(f, 0, B, H, Nq, D), dk = tb_new(f, 0, B, H, Nk, D),
+         dv = tb_new(f, 0, B, H, Nk, D), g[6];
+  tbuf_t *ins[8] = {&q, &k, &v, &qd, &kd, &vd, &dout, &doutd};
+  for (int a = 0; a < 8; ++a) tb_random(ins[a], 1.0);
+  for (int a = 0; a < 6; ++a) g[a] = tb_new(f, 0, B, H, a % 3 == 0 ? Nq : Nk, D), tb_poison(&g[a]);
+  tb_poison(&dq), tb_poison(&dk), tb_poison(&dv);
+  jfa_status_t s1 = jfa_attention_forward_jvp(ctx, &pp, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t,
+                                              &mu.t);
+  jfa_status_t s2 = jfa_attention_backward(ctx, &pp, &q.t, &k.t, &v.t, &o.t, &lse.t, &dout.t, &dq.t, &dk.t, &dv.t);
+  jfa_status_t s3 = jfa_attention_backward_jvp(ctx, &pp, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse.t, &od.t,
+                                               &mu.t, &dout.t, &doutd.t, &g[0].t, &g[1].t, &g[2].t, &g[3].t,
+                                               &g[4].t, &g[5].t);
+  char label[300];
+  snprintf(label, sizeof label, "lse overflow: forward_jvp, backward, backward_jvp succeed (%s)",
+           s1 || s2 || s3 ? jfa_get_last_error() : "ok");
+  tu_expect(label, s1 == JFA_SUCCESS && s2 == JFA_SUCCESS && s3 == JFA_SUCCESS);
+  tbuf_t *outs[5] = {&o, &lse, &dq, &dk, &dv};
+  for (int a = 0; a < 5; ++a) tb_get(outs[a]);
+  for (int a = 0; a < 6; ++a) tb_get(&g[a]);
+  int stored = 1;
+  for (int64_t h = 0; h < H; ++h)
+    stored &= lse.val[h * Nq + 0] == -INFINITY && lse.val[h * Nq + 1] == INFINITY &&
+              lse.val[h * Nq + 2] == -INFINITY && lse.val[h * Nq + 3] == -INFINITY && isfinite(lse.val[h * Nq + 4]);
+  tu_expect("lse overflow: float32 lse stores -inf, +inf, -inf for rows 0-2 (their lse beyond FLT_MAX), -inf for "
+            "the masked row 3", stored);
+
+  jfa_attention_params_t rpp = pp;
+  ref_problem_t rp = ref_problem(B, H, H, Nq, Nk, D, &rpp);
+  double *bias = ref_dense_bias(&m.t, B, H, Nq, Nk);
+  rp.bias = bias;
+  double *r[7];
+  size_t n[7] = {o.n, lse.n, o.n, lse.n, q.n, k.n, k.n};
+  for (int a = 0; a < 7; ++a) r[a] = (double *)malloc(n[a] * sizeof(double));
+  ref_forward(&rp, q.val, k.val, v.val, qd.val, kd.val, vd.val, r[0], r[1], r[2], r[3]);
+  ref_backward(&rp, q.val, k.val, v.val, dout.val, r[4], r[5], r[6]);
+  tu_check("lse overflow: O vs naive", tu_rel_err(o.val, r[0], o.n), 1e-5);
+  tu_check("lse overflow: dQ vs naive", tu_rel_err(dq.val, r[4], q.n), 1e-5);
+  tu_check("lse overflow: dK vs naive", tu_rel_err(dk.val, r[5], k.n), 1e-5);
+  tu_check("lse overflow: dV vs naive", tu_rel_err(dv.val, r[6], k.n), 1e-5);
+  tu_check("lse overflow: backward_jvp's dq, dk, dv equal the backward's",
+           tu_worst(tu_rel_err(g[3].val, dq.val, q.n), tu_worst(tu_rel_err(g[4].val, dk.val, k.n),
+                                                               tu_rel_err(g[5].val, dv.val, k.n))), 1e-6);
+  int zero = 1, nz = 0;
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t d = 0; d < D; ++d) {
+      zero &= dq.val[(h * Nq + 3) * D + d] == 0.0;
+      for (int64_t i = 0; i < 3; ++i) nz += dq.val[(h * Nq + i) * D + d] != 0.0;
+    }
+  snprintf(label, sizeof label, "lse overflow: the masked row's dQ is 0, rows 0-2's are not (%d of %lld nonzero)", nz,
+           (long long)(H * 3 * D));
+  tu_expect(label, zero && nz == H * 3 * D);
+  free(bias);
+  for (int a = 0; a < 7; ++a) free(r[a]);
+  for (int a = 0; a < 8; ++a) tb_free(ins[a]);
+  for (int a = 0; a < 5; ++a) tb_free(outs[a]);
+  for (int a = 0; a < 6; ++a) tb_free(&g[a]);
+  tb_free(&od), tb_free(&mu), tb_free(&m);
+}
+
 int main(void) {
   tu_init_seed("test_cpu_masks");
   if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) {
@@ -328,6 +415,7 @@ int main(void) {
   windows();
   dense_masks();
   padded_rows();
+  lse_overflow();
   packed();
   jfa_context_destroy(ctx);
   return tu_finish();
