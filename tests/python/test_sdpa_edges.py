@@ -178,6 +178,38 @@ def test_scale_must_be_finite():
             jt.attention(q, q, q, scale=bad)
 
 
+def test_argument_types_as_sdpa():
+    """SDPA's parser refuses a non-bool is_causal / enable_gqa and a string scale (TypeError); jfa took them by truth
+    and float(): is_causal="False" ran causal attention, scale="0.5" ran. numpy's bool stays accepted."""
+    q = torch.randn(1, 2, 5, 8, dtype=torch.float64)
+    k = torch.randn(1, 1, 5, 8, dtype=torch.float64)
+    for bad in ("False", 0, 1, None, torch.tensor(True)):
+        with pytest.raises(TypeError, match="is_causal must be a bool"):
+            jt.attention(q, q, q, is_causal=bad)
+        with pytest.raises(TypeError, match="enable_gqa must be a bool"):
+            jt.attention(q, k, k, enable_gqa=bad)
+        with pytest.raises(TypeError, match="is_causal must be a bool"):
+            jt.varlen_attention(q[0].transpose(0, 1), q[0].transpose(0, 1), q[0].transpose(0, 1),
+                                torch.tensor([0, 5]), is_causal=bad)
+    with pytest.raises(TypeError, match="scale must be a number"):
+        jt.attention(q, q, q, scale="0.5")
+    ref = jt.attention(q, q, q, is_causal=True)
+    try:
+        import numpy as np
+        assert torch.equal(jt.attention(q, q, q, is_causal=np.bool_(True)), ref)
+    except ImportError:
+        pass
+    assert torch.equal(jt.attention(q, q, q, is_causal=True, scale=torch.tensor(0.125 ** 0.5 * 1.0)),
+                       jt.attention(q, q, q, is_causal=True, scale=float(torch.tensor(0.125 ** 0.5 * 1.0))))
+
+
+def test_gqa_with_zero_kv_heads_refused_clearly():
+    """Hkv = 0 under Hq > 0 with enable_gqa: jfa's ValueError, not Python's ZeroDivisionError."""
+    q, k = torch.randn(1, 2, 5, 8, dtype=torch.float64), torch.randn(1, 0, 5, 8, dtype=torch.float64)
+    with pytest.raises(ValueError, match="do not divide"):
+        jt.attention(q, k, k, enable_gqa=True)
+
+
 # ---- masks ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.int8])

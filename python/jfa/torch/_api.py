@@ -18,7 +18,7 @@ _ALIGN = {"top_left": _lib.MASK_CAUSAL_TOP_LEFT, "bottom_right": _lib.MASK_CAUSA
 def _mode(is_causal, causal_alignment, window):
     """The C mask mode: causal aligned as asked; not causal, a window anchored as asked ("bottom_right": query row i
     at position S - L + i, FlashAttention's window_size), else no mask (the alignment has nothing to place)."""
-    if is_causal:
+    if _core.check_bool(is_causal, "is_causal"):
         return _ALIGN[causal_alignment]
     return _lib.MASK_BOTTOM_RIGHT if causal_alignment == "bottom_right" and window is not None else _lib.MASK_NONE
 

@@ -341,10 +341,10 @@ def check_inputs(tensors, names, allow_gqa):
     if q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
         raise ValueError("jfa: q %s and k %s differ in batch or head dim" % (tuple(q.shape), tuple(k.shape)))
     if q.shape[1] != k.shape[1]:
-        if not allow_gqa:
+        if not check_bool(allow_gqa, "enable_gqa"):
             raise ValueError("jfa: q has %d heads and k %d; pass enable_gqa=True for grouped-query attention"
                              % (q.shape[1], k.shape[1]))
-        if q.shape[1] % k.shape[1] != 0:
+        if k.shape[1] == 0 or q.shape[1] % k.shape[1] != 0:
             raise ValueError("jfa: k's %d heads do not divide q's %d heads" % (k.shape[1], q.shape[1]))
 
 
@@ -562,6 +562,14 @@ def mask_map(cfg, jm):
 SCALE_AS_GIVEN = _lib.PARAMS_SCALE_AS_GIVEN
 
 
+def check_bool(value, name):
+    """SDPA's bool arguments (is_causal, enable_gqa) as bools: a bool or numpy's, else a TypeError as SDPA's argument
+    parser raises. A truthy object is never taken for True: is_causal="False" would turn the causal mask on."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise TypeError("jfa: %s must be a bool, got %s" % (name, type(value).__name__))
+
+
 def scale_value(scale):
     """A scale given as a number or a tensor, as a float: a tensor that requires grad or carries a forward-mode
     tangent is refused (the derivative with respect to the scale is not computed), not taken as a constant."""
@@ -570,6 +578,8 @@ def scale_value(scale):
         raise NotImplementedError("jfa: scale is a tensor that requires grad or carries a forward-mode tangent; the "
                                   "derivative with respect to the scale is not computed (a learned temperature "
                                   "cannot train through jfa): pass a float or scale.detach()")
+    if isinstance(scale, (str, bytes, bytearray)):  # float("0.5") would take a string, as SDPA does not
+        raise TypeError("jfa: scale must be a number, a one-element tensor or None, got %s" % type(scale).__name__)
     return float(scale)
 
 

@@ -482,6 +482,7 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
         raise RuntimeError("jfa: ring_attention needs an initialised torch.distributed process group")
     try:  # this rank's own checks: an error here fails the other ranks' call too (_fail_collectively)
         _check_layout(layout)
+        is_causal = _core.check_bool(is_causal, "is_causal")
         qp, kp, vp, tangents = _core.unpack_inputs(q, k, v, enable_gqa)
         if tangents is not None and any(legacy_batched(t) for t in tangents):
             raise RuntimeError("jfa: forward-mode tangents batched by PyTorch's older vmap (torch.autograd."
