@@ -221,8 +221,8 @@ static jfa_status_t resolve_packed(const jfa_attention_params_t *params, jfa_dev
   if (!cq) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_q: NULL while cu_seqlens_k is set (give both)");
   if (!ck) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_k: NULL while cu_seqlens_q is set (give both)");
   if (params->num_seqs < 1 || params->num_seqs > JFA_MAX_EXTENT)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->num_seqs: %lld, must be >= 1 with packed sequences",
-             (long long)params->num_seqs);
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->num_seqs: %lld, must be in [1, %lld] with packed sequences",
+             (long long)params->num_seqs, (long long)JFA_MAX_EXTENT);
   if (p->B != 1)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "params->cu_seqlens_q: packed sequences need batch 1 (q has batch %lld)",
              (long long)p->B);
