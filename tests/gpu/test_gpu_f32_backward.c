@@ -438,7 +438,7 @@ static void run_dq_layouts(jfa_context_t *cpu) {
   printf("case dq-layouts: float32 B %lld Hq %lld Hkv %lld N %lld D %lld causal, 3xTF32\n", (long long)B,
          (long long)Hq, (long long)Hkv, (long long)N, (long long)D);
   jfa_attention_params_t prm;
-  memset(&prm, 0, sizeof(prm));
+  jfa_attention_params_init(&prm); /* a zeroed struct reads as jfa 0.1's layout, whose causal mode is ignored */
   prm.mask = TL;
   prm.window_left = prm.window_right = UNB;
   gbuf_t q = gb_new(F32, 0, B, Hq, N, D), k = gb_new(F32, 0, B, Hkv, N, D), v = gb_new(F32, 0, B, Hkv, N, D),
