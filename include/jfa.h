@@ -547,6 +547,9 @@ JFA_API jfa_status_t jfa_attention_backward_jvp(jfa_context_t *ctx, const jfa_at
  * float32 (float64 allowed on the CPU); o_part may be of any dtype the device
  * supports, od_part of o_part's dtype, lse_part and mu_part float32 (float64 allowed
  * on the CPU). od_* and mu_* may all be NULL (forward only). Shapes as in the forward.
+ * A float32 lse_acc merging a float64 lse_part into a value beyond float32's range
+ * (which it would store as +-inf beside a finite o, read later as an empty row) is
+ * JFA_ERROR_INVALID_ARGUMENT, with nothing written: give lse_acc float64 then.
  */
 JFA_API jfa_status_t jfa_attention_merge(jfa_context_t *ctx,
                                  const jfa_tensor_t *o_acc, const jfa_tensor_t *lse_acc,

@@ -2,6 +2,8 @@
  * merge.c - the exact log-sum-exp merge of partial attention results on the CPU,
  * one row at a time in float64 (jfa_attention_merge and the accumulate mode).
  */
+#include <float.h>
+
 #include "cpu/cpu.h"
 
 void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, double *mu, const double *o_p,
@@ -58,6 +60,24 @@ jfa_status_t jfa_cpu_attention_merge(jfa_context_t *ctx, const jfa_tensor_t *o_a
   for (int i = 0; i < 8; ++i) JFA_CHECK(jfa_cpu_check_dtype(all[i], names[i]));
   int jvp = od_acc && mu_acc && od_part && mu_part;
   int64_t B = o_acc->shape[0], H = o_acc->shape[1], N = o_acc->shape[2], D = o_acc->shape[3];
+  if (lse_acc->dtype == JFA_DTYPE_FLOAT32 && lse_part->dtype != JFA_DTYPE_FLOAT32) {
+    /* a float64 partial's lse can merge beyond FLT_MAX (a float64 bias of -1e300, say), which lse_acc would store as
+       -inf or +inf beside a finite o: a later merge would then drop the row as empty, silently. Checked over every row
+       before anything is written. (float32 partials merge within FLT_MAX: m + log 2 rounds to m there.) */
+    for (int64_t r = 0; r < B * H * N; ++r) {
+      int64_t b = r / (H * N), h = (r / N) % H, i = r % N;
+      double la = jfa_cpu_ld(lse_acc, jfa_cpu_off(lse_acc, b, h, i, 0));
+      double lp = jfa_cpu_ld(lse_part, jfa_cpu_off(lse_part, b, h, i, 0));
+      double m = la > lp ? la : lp;
+      if (isnan(la) || isnan(lp) || m == -INFINITY) continue;
+      double l = m + log(exp(la - m) + exp(lp - m));
+      if (isfinite(l) && fabs(l) > FLT_MAX)
+        JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+                 "merge: row (%lld, %lld, %lld)'s merged lse %g is beyond float32's range, which lse_acc has: give "
+                 "lse_acc float64 (nothing was written)",
+                 (long long)b, (long long)h, (long long)i, l);
+    }
+  }
   int nt = jfa_cpu_num_threads(ctx, (double)(B * H * N) * (double)(4 * D));
   double *scratch = (double *)malloc((size_t)nt * (size_t)(4 * D) * sizeof(double));
   if (!scratch) JFA_FAIL(JFA_ERROR_OUT_OF_MEMORY, "merge: allocating %d x %lld doubles failed", nt, (long long)(4 * D));

@@ -234,6 +234,38 @@ static void check_merge_edges(void) {
   tb_free(&oa), tb_free(&la), tb_free(&oda), tb_free(&mua), tb_free(&op), tb_free(&lp), tb_free(&odp), tb_free(&mp);
 }
 
+/* A float64 partial whose lse merges beyond FLT_MAX into a float32 accumulator (row 1 of 3: lse_part -1e300, the
+   accumulator empty): stored, the row would read lse = -inf beside a finite o, and the next merge would drop it as
+   empty. The merge refuses (JFA_ERROR_INVALID_ARGUMENT) before writing any row; within float32's range (lse_part -1e30,
+   rows 0 and 2) the same call merges. */
+static void check_merge_f32_range(void) {
+  const int64_t N = 3, D = 4;
+  const jfa_dtype_t f32 = JFA_DTYPE_FLOAT32, f64 = JFA_DTYPE_FLOAT64;
+  tbuf_t oa = tb_new(f32, 0, 1, 1, N, D), la = tb_new(f32, 0, 1, 1, N, 1), op = tb_new(f64, 0, 1, 1, N, D),
+         lp = tb_new(f64, 0, 1, 1, N, 1);
+  double zeros[12] = {0}, part[12], l_acc[3] = {-INFINITY, -INFINITY, -INFINITY}, l_part[3] = {-1e30, -1e300, -1e30};
+  for (int x = 0; x < 12; ++x) part[x] = 1.0 + x;
+  tb_set(&oa, zeros), tb_set(&la, l_acc), tb_set(&op, part), tb_set(&lp, l_part);
+  jfa_status_t st = jfa_attention_merge(ctx, &oa.t, &la.t, NULL, NULL, &op.t, &lp.t, NULL, NULL);
+  tb_get(&oa), tb_get(&la);
+  int untouched = 1;
+  for (int x = 0; x < 12; ++x) untouched &= oa.val[x] == 0.0;
+  for (int r = 0; r < 3; ++r) untouched &= la.val[r] == -INFINITY;
+  char label[400];
+  snprintf(label, sizeof label, "merge f32 range: a merged lse of -1e300 into a float32 lse_acc is refused (%s), "
+           "nothing written", st == JFA_SUCCESS ? "succeeded" : jfa_get_last_error());
+  tu_expect(label, st == JFA_ERROR_INVALID_ARGUMENT && untouched);
+  l_part[1] = -1e30;
+  tb_set(&lp, l_part);
+  st = jfa_attention_merge(ctx, &oa.t, &la.t, NULL, NULL, &op.t, &lp.t, NULL, NULL);
+  tb_get(&oa), tb_get(&la);
+  int merged = st == JFA_SUCCESS;
+  for (int x = 0; x < 12; ++x) merged &= oa.val[x] == part[x];
+  for (int r = 0; r < 3; ++r) merged &= la.val[r] == (double)(float)-1e30;
+  tu_expect("merge f32 range: within float32's range the same merge takes the partial", merged);
+  tb_free(&oa), tb_free(&la), tb_free(&op), tb_free(&lp);
+}
+
 int main(void) {
   tu_init_seed("test_cpu_merge");
   if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) return 1;
@@ -256,6 +288,7 @@ int main(void) {
   check_accumulate("accumulate f64 -inf rows", br, masked, 3, JFA_DTYPE_FLOAT64, 1e-12);
   check_accumulate("accumulate f32 inputs", causal, three, 3, JFA_DTYPE_FLOAT32, 1e-5);
   check_merge_edges();
+  check_merge_f32_range();
 
   jfa_context_destroy(ctx);
   return tu_finish();
