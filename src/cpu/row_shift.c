@@ -36,6 +36,7 @@ void jfa_cpu_row_shift(jfa_context_t *ctx, const jfa_problem_t *p, const double 
       const double bias = jfa_cpu_mask_bias(p, b, h, i, j);
       if (bias == -INFINITY) continue;
       const double s = p->scale * jfa_cpu_dot(qi, Kb + j * D, D) + bias;
+      if (s == -INFINITY) continue; /* P = 0 (an infinite key): exp(-inf - -inf) would make l NaN and keep the lse */
       if (s > m) {
         l = l * exp(m - s) + 1.0;
         m = s;

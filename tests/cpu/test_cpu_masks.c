@@ -389,6 +389,20 @@ static void lse_overflow(void) {
   tu_check("lse overflow: backward_jvp's dq, dk, dv equal the backward's",
            tu_worst(tu_rel_err(g[3].val, dq.val, q.n), tu_worst(tu_rel_err(g[4].val, dk.val, k.n),
                                                                tu_rel_err(g[5].val, dv.val, k.n))), 1e-6);
+  /* the backward-JVP's six outputs against the same calls with a float64 lse and mu (which hold these rows' lse) */
+  tbuf_t lse64 = tb_new(JFA_DTYPE_FLOAT64, 0, B, H, Nq, 1), mu64 = tb_new(JFA_DTYPE_FLOAT64, 0, B, H, Nq, 1), g64[6];
+  for (int a = 0; a < 6; ++a) g64[a] = tb_new(f, 0, B, H, a % 3 == 0 ? Nq : Nk, D), tb_poison(&g64[a]);
+  jfa_status_t s4 = jfa_attention_forward_jvp(ctx, &pp, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse64.t, &od.t,
+                                              &mu64.t);
+  jfa_status_t s5 = jfa_attention_backward_jvp(ctx, &pp, &q.t, &k.t, &v.t, &qd.t, &kd.t, &vd.t, &o.t, &lse64.t,
+                                               &od.t, &mu64.t, &dout.t, &doutd.t, &g64[0].t, &g64[1].t, &g64[2].t,
+                                               &g64[3].t, &g64[4].t, &g64[5].t);
+  double w6 = s4 == JFA_SUCCESS && s5 == JFA_SUCCESS ? 0.0 : NAN;
+  for (int a = 0; a < 6; ++a) tb_get(&g64[a]), w6 = tu_worst(w6, tu_rel_err(g[a].val, g64[a].val, g[a].n));
+  tu_check("lse overflow: backward_jvp's dQd, dKd, dVd, dQ, dK, dV with the float32 lse equal those with a float64 "
+           "lse", w6, 1e-6);
+  for (int a = 0; a < 6; ++a) tb_free(&g64[a]);
+  tb_free(&lse64), tb_free(&mu64);
   int zero = 1, nz = 0;
   for (int64_t h = 0; h < H; ++h)
     for (int64_t d = 0; d < D; ++d) {
@@ -406,6 +420,74 @@ static void lse_overflow(void) {
   tb_free(&od), tb_free(&mu), tb_free(&m);
 }
 
+/* Rows whose first visible key scores -inf (q . k overflowing float64) beside keys padded at -1e30 (row 0; |lse| >=
+   1024) or -1e300 (row 1; beyond float32) and an ordinary row (row 2), float64 data with a float64 and a float32 lse:
+   the recomputation of row_shift.c must skip the -inf score (P = 0) rather than let exp(-inf - -inf) make the row's
+   sum NaN and keep the given lse (before the fix: row 0's gradients 7x too large with the float64 lse, rows 0-1's
+   zero with the float32 one). The reference is the same call with key 0 masked instead (the same mathematics). */
+/* max |a - b| / max |b| without squares (dK holds 1e200 here); NaN anywhere gives NaN. */
+static double max_rel(const double *a, const double *b, size_t n) {
+  double d = 0.0, m = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    if (isnan(a[i]) || isnan(b[i])) return NAN;
+    d = fmax(d, fabs(a[i] - b[i])), m = fmax(m, fabs(b[i]));
+  }
+  return m > 0.0 ? d / m : d;
+}
+
+static void inf_key_rows(void) {
+  const int64_t Nq = 3, Nk = 8, D = 3;
+  const jfa_dtype_t f64 = JFA_DTYPE_FLOAT64;
+  double x[3 * 8], xm[3 * 8], kv[8 * 3];
+  for (int64_t i = 0; i < Nq; ++i)
+    for (int64_t j = 0; j < Nk; ++j) {
+      x[i * Nk + j] = j == 0 ? 0.0 : i == 0 ? -1e30 : i == 1 ? -1e300 : 0.3 * tu_normal();
+      xm[i * Nk + j] = j == 0 ? -INFINITY : x[i * Nk + j];
+    }
+  tbuf_t m = tb_new(f64, 0, 1, 1, Nq, Nk), mm = tb_new(f64, 0, 1, 1, Nq, Nk);
+  tb_set(&m, x), tb_set(&mm, xm);
+  tbuf_t q = tb_new(f64, 0, 1, 1, Nq, D), k = tb_new(f64, 0, 1, 1, Nk, D), v = tb_new(f64, 0, 1, 1, Nk, D),
+         dout = tb_new(f64, 0, 1, 1, Nq, D);
+  tb_random(&q, 1.0), tb_random(&k, 1.0), tb_random(&v, 1.0), tb_random(&dout, 1.0);
+  /* q[., 0] = 1e200, key 0 = (-1e200, 0, 0), the other keys 0 in column 0: key 0's q . k overflows to -inf in every
+     row (finite k, so dQ = sum dS K takes 0 x -1e200 = 0 there, not 0 x inf), the others' scores are ordinary */
+  for (int64_t i = 0; i < Nq; ++i) q.val[i * D] = 1e200;
+  for (int64_t c = 0; c < Nk * D; ++c) kv[c] = c % D == 0 ? 0.0 : k.val[c];
+  kv[0] = -1e200, kv[1] = kv[2] = 0.0;
+  tb_set(&q, q.val), tb_set(&k, kv);
+  double worst[2] = {0.0, 0.0};
+  int ok = 1;
+  for (int lt = 0; lt < 2; ++lt) { /* the lse's dtype: float64, float32 */
+    const jfa_dtype_t ld = lt ? JFA_DTYPE_FLOAT32 : f64;
+    tbuf_t o[2], lse[2], g[2][3];
+    for (int var = 0; var < 2; ++var) { /* 0: key 0 scores -inf; 1: key 0 masked */
+      jfa_attention_params_t pp;
+      jfa_attention_params_init(&pp);
+      pp.attn_mask = var ? &mm.t : &m.t;
+      o[var] = tb_new(f64, 0, 1, 1, Nq, D), lse[var] = tb_new(var ? f64 : ld, 0, 1, 1, Nq, 1);
+      g[var][0] = tb_new(f64, 0, 1, 1, Nq, D), g[var][1] = tb_new(f64, 0, 1, 1, Nk, D);
+      g[var][2] = tb_new(f64, 0, 1, 1, Nk, D);
+      ok &= jfa_attention_forward(ctx, &pp, &q.t, &k.t, &v.t, &o[var].t, &lse[var].t) == JFA_SUCCESS;
+      ok &= jfa_attention_backward(ctx, &pp, &q.t, &k.t, &v.t, &o[var].t, &lse[var].t, &dout.t, &g[var][0].t,
+                                   &g[var][1].t, &g[var][2].t) == JFA_SUCCESS;
+      for (int a = 0; a < 3; ++a) tb_get(&g[var][a]);
+      tb_get(&o[var]);
+    }
+    worst[lt] = tu_worst(worst[lt], max_rel(o[0].val, o[1].val, o[0].n));
+    for (int a = 0; a < 3; ++a) worst[lt] = tu_worst(worst[lt], max_rel(g[0][a].val, g[1][a].val, g[0][a].n));
+    for (int var = 0; var < 2; ++var) {
+      tb_free(&o[var]), tb_free(&lse[var]);
+      for (int a = 0; a < 3; ++a) tb_free(&g[var][a]);
+    }
+  }
+  tu_expect("rows whose first visible key scores -inf: calls succeed", ok);
+  tu_check("rows whose first visible key scores -inf (padded at -1e30 / -1e300), float64 lse: O, dQ, dK, dV equal the "
+           "same call with that key masked", worst[0], 1e-12);
+  tu_check("the same with a float32 lse (row 2's P carries its float32 rounding, rows 0-1 are recomputed)", worst[1],
+           1e-6);
+  tb_free(&m), tb_free(&mm), tb_free(&q), tb_free(&k), tb_free(&v), tb_free(&dout);
+}
+
 int main(void) {
   tu_init_seed("test_cpu_masks");
   if (jfa_context_create(&ctx, JFA_DEVICE_CPU, 0) != JFA_SUCCESS) {
@@ -416,6 +498,7 @@ int main(void) {
   dense_masks();
   padded_rows();
   lse_overflow();
+  inf_key_rows();
   packed();
   jfa_context_destroy(ctx);
   return tu_finish();
