@@ -180,7 +180,8 @@ def test_scale_must_be_finite():
 
 def test_argument_types_as_sdpa():
     """SDPA's parser refuses a non-bool is_causal / enable_gqa and a string scale (TypeError); jfa took them by truth
-    and float(): is_causal="False" ran causal attention, scale="0.5" ran. numpy's bool stays accepted."""
+    and float(): is_causal="False" ran causal attention, scale="0.5" ran. numpy's bool stays accepted (numpy 1's
+    numpy.bool_ and numpy 2's numpy.bool, a class of that name in module numpy stands in for the latter here)."""
     q = torch.randn(1, 2, 5, 8, dtype=torch.float64)
     k = torch.randn(1, 1, 5, 8, dtype=torch.float64)
     for bad in ("False", 0, 1, None, torch.tensor(True)):
@@ -191,14 +192,22 @@ def test_argument_types_as_sdpa():
         with pytest.raises(TypeError, match="is_causal must be a bool"):
             jt.varlen_attention(q[0].transpose(0, 1), q[0].transpose(0, 1), q[0].transpose(0, 1),
                                 torch.tensor([0, 5]), is_causal=bad)
+    with pytest.raises(TypeError, match="enable_gqa must be a bool"):  # checked with equal head counts too
+        jt.attention(q, q, q, enable_gqa="no")
     with pytest.raises(TypeError, match="scale must be a number"):
         jt.attention(q, q, q, scale="0.5")
+    # the Triton package's drop-in keeps the package's rule: any truthy causal (STAGE = 3 if causal else 1)
+    from jfa.torch.jvp_attention import JVPAttn
+    assert torch.equal(JVPAttn.fwd(q, q, q, causal=1), JVPAttn.fwd(q, q, q, causal=True))
+    assert torch.equal(JVPAttn.fwd(q, q, q, causal=0), JVPAttn.fwd(q, q, q, causal=False))
     ref = jt.attention(q, q, q, is_causal=True)
     try:
         import numpy as np
         assert torch.equal(jt.attention(q, q, q, is_causal=np.bool_(True)), ref)
     except ImportError:
         pass
+    numpy2_bool = type("bool", (), {"__module__": "numpy", "__bool__": lambda self: True})
+    assert torch.equal(jt.attention(q, q, q, is_causal=numpy2_bool()), ref)
     assert torch.equal(jt.attention(q, q, q, is_causal=True, scale=torch.tensor(0.125 ** 0.5 * 1.0)),
                        jt.attention(q, q, q, is_causal=True, scale=float(torch.tensor(0.125 ** 0.5 * 1.0))))
 

@@ -98,10 +98,12 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     pairs; a NaN key or value that a row cannot see may or may not reach that row (never on the
     CPU; on a GPU through 0 * NaN where the kernel computes its block), where SDPA's math backend
     always spreads it (FlashAttention's convention). A float mask that puts every visible key of a row
-    far below zero (padding rows under -1e4, -1e9 or finfo.min fills) costs that row's gradient on a GPU
+    far below zero (padding rows under -1e4 or -1e9 fills) costs that row's gradient on a GPU
     the float32 rounding of its lse (up to 5e-4 relative at -1e4, all of it at -1e9; include/jfa.h):
     harmless where the row's output gradient is zero (padding a loss ignores), else use -inf, a boolean
     mask, or subtract each row's largest bias. On the CPU such rows are right with any output gradient.
+    float32 / bfloat16 finfo.min fills overflow the GPU kernels' base-2 scores: such keys count as
+    masked there (a row of only them gives O = 0, SDPA the mean of V; README).
     A CUDA attn_mask's block map (which tiles are empty, full or partial) is built once for a call
     and its backward; set_mask_map_cache(True) keeps it on the mask tensor for later calls too.
 
@@ -432,6 +434,7 @@ def _drop_in(q, k, v, attn_mask, dropout_p, causal, sm_scale):
         _float_mask_warned = True
         warnings.warn(FLOAT_MASK_WARNING, stacklevel=3)
     dt = _autocast.device_type_of(q)
+    causal = bool(causal)  # the package takes any truthy causal (STAGE = 3 if causal else 1); SDPA's is_causal a bool
     if _autocast.dtype_for(dt) is not None:  # the package's kernels compute in their inputs' dtype under autocast too
         with _autocast.off(dt):
             return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)

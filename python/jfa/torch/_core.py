@@ -340,8 +340,9 @@ def check_inputs(tensors, names, allow_gqa):
         raise ValueError("jfa: k %s and v %s must have the same shape" % (tuple(k.shape), tuple(v.shape)))
     if q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
         raise ValueError("jfa: q %s and k %s differ in batch or head dim" % (tuple(q.shape), tuple(k.shape)))
+    allow_gqa = check_bool(allow_gqa, "enable_gqa")
     if q.shape[1] != k.shape[1]:
-        if not check_bool(allow_gqa, "enable_gqa"):
+        if not allow_gqa:
             raise ValueError("jfa: q has %d heads and k %d; pass enable_gqa=True for grouped-query attention"
                              % (q.shape[1], k.shape[1]))
         if k.shape[1] == 0 or q.shape[1] % k.shape[1] != 0:
@@ -565,8 +566,8 @@ SCALE_AS_GIVEN = _lib.PARAMS_SCALE_AS_GIVEN
 def check_bool(value, name):
     """SDPA's bool arguments (is_causal, enable_gqa) as bools: a bool or numpy's, else a TypeError as SDPA's argument
     parser raises. A truthy object is never taken for True: is_causal="False" would turn the causal mask on."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
-        return bool(value)
+    if isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool")):
+        return bool(value)  # numpy 1's numpy.bool_, numpy 2's numpy.bool
     raise TypeError("jfa: %s must be a bool, got %s" % (name, type(value).__name__))
 
 
