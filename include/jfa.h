@@ -185,8 +185,8 @@ typedef enum {
  * kernels score in base 2 (bias x log2(e)), so a bias below -FLT_MAX / log2(e) (about
  * -2.36e38: float32's and bfloat16's finfo.min fills) becomes -inf there and its key counts
  * as masked; a row whose every visible key carries one is then a fully masked row (O = Od = 0,
- * lse = -inf, zero gradients) where the mathematics (and SDPA, and the CPU backend) give the
- * mean of V. Use -inf or a boolean mask for padding, or fills above -2e38 (-1e9 say).
+ * lse = -inf, zero gradients) where SDPA and the CPU backend give the mean of V (the bias
+ * swamps the scores in their rounding). Use -inf or a boolean mask for padding, or fills above -2e38 (-1e9 say).
  *
  * Sliding window: key j is visible to query i only if
  * -window_left <= pos_k(j) - pos_q(i) <= window_right (positions as in jfa_mask_t;
