@@ -109,8 +109,8 @@ static inline double jfa_cpu_mask_bias(const jfa_problem_t *p, int64_t b, int64_
 #define JFA_CPU_SHIFT_LSE 1024.0
 
 /** For every query row r of the float64 copies Q (B,Hq,Nq,D) and K (B,Hkv,Nk,D) with |L[r]| >= JFA_CPU_SHIFT_LSE
- *  (+-inf included) whose visible scores are finite: SH[r] = the row's largest visible score m and L[r] = log(sum exp(S - m)); else SH[r] = 0 and
- *  L[r] kept. The backward's P is exp((S - SH) - L) (row_shift.c says why). */
+ *  (+-inf included) whose visible scores (those at -inf skipped) have a finite max m and sum: SH[r] = m and
+ *  L[r] = log(sum exp(S - m)); else SH[r] = 0 and L[r] kept. The backward's P is exp((S - SH) - L) (row_shift.c says why). */
 void jfa_cpu_row_shift(jfa_context_t *ctx, const jfa_problem_t *p, const double *Q, const double *K, double *L,
                        double *SH);
 

@@ -446,7 +446,8 @@ static void run_dq_layouts(jfa_context_t *cpu) {
          dk = gb_new(F32, 0, B, Hkv, N, D), dv = gb_new(F32, 0, B, Hkv, N, D), delta = gb_new(F32, 0, B, Hq, N, 1);
   gb_random(&q, 1.0), gb_random(&k, 1.0), gb_random(&v, 1.0), gb_random(&dout, 1.0);
   const size_t nq = q.n, nk = k.n;
-  double *ro = calloc(nq, 8), *rlse = calloc(lse.n, 8), *rdq = calloc(nq, 8), *rdk = calloc(nk, 8), *rdv = calloc(nk, 8);
+  double *ro = calloc(nq, 8), *rlse = calloc(lse.n, 8), *rdq = calloc(nq, 8), *rdk = calloc(nk, 8),
+         *rdv = calloc(nk, 8);
   reference(cpu, &prm, &q, &k, &v, &dout, &o, &lse, B, Hq, Hkv, N, N, D, ro, rlse, rdq, rdk, rdv);
   double rms_dv = 0;
   for (size_t x = 0; x < nk; ++x) rms_dv += rdv[x] * rdv[x];
