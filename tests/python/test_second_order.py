@@ -147,6 +147,58 @@ def test_forward_over_reverse(gen, shape, kwargs):
 
 
 @pytest.mark.parametrize("shape,kwargs", CASES)
+def test_forward_over_reverse_tangent_differentiated(gen, shape, kwargs):
+    """The gradient's tangent H t from forward-over-reverse with create_graph=True, differentiated again: with respect
+    to the direction t it is H u (a second-order result; before, jfa's H t carried no graph and the result missed it),
+    with respect to q, k, v a third derivative (jfa's error, before a silent miss). Under a loss nonlinear in O, dO
+    depends on the tangents through jfa's fused call (an edge of the graph, with a zero gradient), and that too
+    raises: an error, never a wrong value."""
+    xs, f, r = _setup(gen, shape, kwargs)
+    t = tuple(randn(gen, x.shape, torch.float64, "cpu") for x in xs)
+    u = tuple(randn(gen, x.shape, torch.float64, "cpu") for x in xs)
+    w = randn(gen, xs[0].shape, torch.float64, "cpu")
+
+    def hv_of(loss, x, tt):
+        with fwAD.dual_level():
+            g = torch.autograd.grad(loss(f(*[fwAD.make_dual(a, b) for a, b in zip(x, tt)])), x, create_graph=True)
+            return [fwAD.unpack_dual(gi).tangent for gi in g]
+
+    linear, square = (lambda o: (o * w).sum()), (lambda o: (o ** 2 * w).sum())
+    x = [a.clone().requires_grad_() for a in xs]
+    tt = [a.clone().requires_grad_() for a in t]
+    hv = hv_of(linear, x, tt)
+    assert all(h.requires_grad for h in hv)
+    got = torch.autograd.grad(sum((h * ui).sum() for h, ui in zip(hv, u)), tt)
+    _, want = torch.autograd.functional.hvp(lambda a, b, c: linear(r(a, b, c)), xs, u)
+    for a, b in zip(got, want):
+        assert relerr(a, b) < 1e-10, relerr(a, b)
+    hv = hv_of(linear, x, tt)
+    with pytest.raises(RuntimeError, match="jfa: a third derivative"):
+        torch.autograd.grad(sum((h * ui).sum() for h, ui in zip(hv, u)) + sum((a ** 2).sum() for a in x), x)
+    hv = hv_of(square, [a.clone().requires_grad_() for a in xs], tt)
+    with pytest.raises(RuntimeError, match="jfa: a third derivative"):
+        torch.autograd.grad(sum((h * ui).sum() for h, ui in zip(hv, u)) + sum((a ** 2).sum() for a in tt), tt)
+
+
+@pytest.mark.parametrize("kind", ["float", "bool"])
+def test_mask_written_in_place_before_double_backward(gen, kind):
+    """A mask written in place between the create_graph backward and the double backward raises torch's in-place
+    error, as the first-order backward does (before, the double backward read the new mask: HVPs off by ~1)."""
+    xs, _, _ = _setup(gen, (1, 2, 2, 6, 7, 4), {})
+    g0 = torch.Generator().manual_seed(5)
+    mask = torch.randn(6, 7, generator=g0, dtype=torch.float64) if kind == "float" else \
+        torch.rand(6, 7, generator=g0) > 0.3
+    w = randn(gen, xs[0].shape, torch.float64, "cpu")
+    x = [a.clone().requires_grad_() for a in xs]
+    g = torch.autograd.grad((jt.attention(*x, attn_mask=mask) * w).sum(), x, create_graph=True)
+    h = torch.autograd.grad(sum(gi.sum() for gi in g), x, retain_graph=True)  # unchanged mask: runs
+    assert any(hi.abs().sum() > 0 for hi in h)
+    mask.mul_(5.0) if kind == "float" else mask.logical_not_()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        torch.autograd.grad(sum(gi.sum() for gi in g), x)
+
+
+@pytest.mark.parametrize("shape,kwargs", CASES)
 def test_backward_in_a_later_level(gen, shape, kwargs):
     """The forward in one forward-AD level, its backward in a later one (same level index): the
     gradients carry only the later level's tangents (here the cotangent's, or none), as PyTorch's own

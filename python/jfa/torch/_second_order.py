@@ -364,8 +364,21 @@ def _hess_backward(ctx, wq, wk, wv, wo):
     return tuple(_hess_apply(ctx.state, (wq, wk, wv, wo))) + (None,)
 
 
+def _graph_for(state, t):
+    """Whether a jvp rule's output Hg(t) must be differentiable: some direction in t or some tensor of the point
+    (x, dO) requires grad (torch keeps the graph of a Function's jvp output: the tangent of a gradient taken with
+    create_graph=True, differentiated again). Else the plain calls, which may reuse the forward call's JvpStats; so
+    too under torch.func's transforms (their jvp(grad(f)) takes the tangent of a gradient and builds no graph on it
+    here: its rule runs on tensors unwrapped from the jvp level, and a graph node would drop the JvpStats)."""
+    if _core._functorch_active():
+        return False
+    _, _, _, x, do, _, _ = state
+    return any(a is not None and a.requires_grad for a in tuple(t) + tuple(x) + (do,))
+
+
 def _hess_jvp(ctx, tq, tk, tv, tdo, _):
-    return tuple(_hess_apply(ctx.state, (tq, tk, tv, tdo), graph=False))
+    t = (tq, tk, tv, tdo)
+    return tuple(_hess_apply(ctx.state, t, graph=_graph_for(ctx.state, t)))
 
 
 _Hess = _function.make_function("_JfaAttentionHessian", _hess_forward, _hess_setup, _hess_backward, _hess_jvp,
@@ -387,14 +400,19 @@ def _bwd_setup(ctx, inputs, output):
     # direction in an HVP in q and v only then matches the forward call's JvpStats, whose k had
     # no tangent either (materialized zeros would be a fresh tensor, not provably that none)
     ctx.set_materialize_grads(False)
-    ctx.save_for_backward(*inputs[:4])
+    # the mask saved too, for its version check: one written in place between the create_graph backward and the
+    # double backward raises torch's error, as the first-order Function's saved mask does (state's would be read)
+    ctx.save_for_backward(*inputs[:4], inputs[4][2])
     ctx.save_for_forward(*inputs[:4])
 
 
-def _hess_state(ctx):
+def _hess_state(ctx, saved_mask=True):
+    """(ops, op, mask, x, do, o, lse) for _hess_apply; saved_mask: the mask from save_for_backward (in the backward),
+    else state's (in jvp(), called within apply: nothing can have written it)."""
     ops, op, mask, o, lse, _ = ctx.state
-    q, k, v, do = ctx.saved_tensors
-    return ops, op, mask, (q, k, v), do, o, lse
+    saved = ctx.saved_tensors
+    q, k, v, do = saved[:4]
+    return ops, op, saved[4] if saved_mask else mask, (q, k, v), do, o, lse
 
 
 def _bwd_backward(ctx, gq, gk, gv):
@@ -404,7 +422,8 @@ def _bwd_backward(ctx, gq, gk, gv):
 
 def _bwd_jvp(ctx, tq, tk, tv, tdo, _):
     # the direction (tq, tk, tv) may be the tangent of the forward call's jvp: its JvpStats, ctx.state[5]
-    return tuple(_hess_apply(_hess_state(ctx), (tq, tk, tv, tdo), graph=False, jvp_stats=ctx.state[5])[:3])
+    state, t = _hess_state(ctx, saved_mask=False), (tq, tk, tv, tdo)
+    return tuple(_hess_apply(state, t, graph=_graph_for(state, t), jvp_stats=ctx.state[5])[:3])
 
 
 _Backward = _function.make_function("_JfaAttentionBackward", _bwd_forward, _bwd_setup, _bwd_backward, _bwd_jvp,
