@@ -70,6 +70,9 @@ typedef struct {
   const void *dmap;              /* CUDA: the caller's block map of dmask (jfa_attention_mask_map_build), or NULL:
                                     the call builds one in its workspace */
   uint64_t dmap_bytes;           /* its size (checked: jfa_cuda_mask_map_bytes) */
+  int partial;                   /* 1: the keys are one block of each row's (the ring's calls): a row whose visible
+                                    keys all score -inf is an empty partial (O = 0, lse = -inf; a merge adds
+                                    nothing), as the CUDA kernels give; 0 (whole rows): the CPU gives that row NaN */
 } jfa_problem_t;
 
 /** Largest window side that matters: positions are within 2^52 and extents within

@@ -318,6 +318,7 @@ jfa_status_t jfa_resolve_params(const jfa_attention_params_t *caller_params, jfa
   p->cu_q = p->cu_k = NULL;
   p->seq_dev = 0;
   p->seq_bottom_right = 0;
+  p->partial = 0; /* whole rows: the ring's calls set it */
   switch (params->mask) {
     case JFA_MASK_NONE: break;
     case JFA_MASK_CAUSAL_TOP_LEFT: p->causal = 1; break;

@@ -14,7 +14,9 @@
  * (qd != NULL) the Od row and mu. S and Sd are scratch of j1 - j0 doubles.
  * A row whose keys are all masked gives O = Od = 0, lse = -inf, mu = 0; a NaN score
  * (NaN in q, k, a tangent or the bias of a visible key) gives a NaN row, and so does a row
- * whose visible keys all score -inf (an infinite q or k: exp(-inf - -inf), as the math).
+ * whose visible keys all score -inf (an infinite q or k: exp(-inf - -inf), as the math), unless the keys are one
+ * block of the row's (p->partial: the ring's calls), where such a row is an empty partial: the row's other blocks
+ * decide it (a NaN partial would poison a row that is finite over all its keys).
  */
 static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t j1,
                        const double *q, const double *qd, const double *K,
@@ -44,7 +46,7 @@ static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, 
   }
   /* no visible key: O = 0, lse = -inf. Visible keys whose scores are all -inf (an infinite q or k, not a mask) are
      not that: exp(-inf - -inf) is NaN, as the math (the row comes out NaN, never an exact zero row) */
-  if (!visible) return;
+  if (!visible || (p->partial && m == -INFINITY)) return;
   double l = 0.0;
   for (int64_t j = 0; j < n; ++j) {
     /* S now holds unnormalised probabilities: -0.0 where masked (never read below), else exp(S - m) >= +0.0 (a

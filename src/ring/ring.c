@@ -33,6 +33,7 @@ jfa_problem_t jfa_ring_problem(const jfa_ring_t *r, const jfa_ring_pair_t *pair)
   p.nseq = r->nseq; /* global offsets; the pair's positions are global row indices */
   p.cu_q = p.cu_k = r->cu;
   p.seq_bottom_right = 0; /* every sequence has as many queries as keys: both alignments agree */
+  p.partial = 1;          /* every rank count alike, one included: a row whose keys all score -inf gives 0 */
   if (pair) {
     p.Nq = pair->q_rows;
     p.Nk = pair->k_rows;
