@@ -347,6 +347,18 @@ JFA_API jfa_status_t jfa_ring_forward_jvp(jfa_ring_t *ring, const jfa_tensor_t *
  * Ring backward: as jfa_attention_backward on local shards, with the o and lse
  * of the ring forward (lse is required). dq, dk and dv receive this rank's rows
  * of the full-sequence gradients. Collective.
+ * A float32 lse that cannot carry its rows to the backward's precision (|lse| >= 1024,
+ * where its rounding is up to 6e-5 of every P of the row, or +-inf where the float64
+ * forward's lse lay beyond float32's range) is, on a CPU ring, replaced by a float64 lse
+ * from the ring forward run again when any rank has such a row (one more ring forward
+ * in those calls, and a scratch o shard): the gradients are then as accurate as with a
+ * float64 lse. CUDA rings read the given float32 lse, as the single-device GPU
+ * backwards do (include/jfa.h). Rows whose float64 lse cannot carry them either
+ * (|lse| beyond ~1e13 with scores tied within its rounding) are not recomputed from
+ * their scores as the single-device CPU backward does.
+ * A row whose visible keys all score -inf (infinite keys, not a mask) gives O = 0 and
+ * lse = -inf in the ring (its forward treats each rank's block as a partial: a block of
+ * such keys adds nothing), as the CUDA kernels give; a single CPU call gives it NaN.
  */
 JFA_API jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
                                const jfa_tensor_t *v, const jfa_tensor_t *o,
@@ -362,7 +374,7 @@ JFA_API jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, 
  * tangents kd, vd travel beside k, v, and the dK/dV tangents travel home with dK/dV.
  * Collective. Buffers: 4SX + 6aX (4aX at P = 1) + 2 lse shards (delta, deltad), plus
  * a dqd (and dq) accumulator unless dense of the accumulator dtype (units as in
- * jfa_ring_memory_bytes).
+ * jfa_ring_memory_bytes). A float32 lse is replaced as in jfa_ring_backward.
  */
 JFA_API jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
                                    const jfa_tensor_t *v, const jfa_tensor_t *qd,

@@ -191,14 +191,21 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
     jfa_status_t st = jfa_backend_attention_backward(ring->ctx, &p, q, k, v, o, lse, dout, dq, dk, dv);
     return jfa_ring_direct_end(ring, &pf, "bwd direct", st, prev);
   }
+  jfa_ring_lse_t ex; /* a float32 lse that cannot carry its rows: the float64 one of a second ring forward */
+  JFA_CHECK(jfa_ring_exact_lse(ring, q, k, v, lse, &ex, "jfa_ring_backward"));
   bwd_plan_t pl;
   plan_backward(ring, k, v, dq, &pl);
-  JFA_CHECK(jfa_ring_reserve(ring, pl.bytes));
   int prev;
-  JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));
+  jfa_status_t st = jfa_ring_reserve(ring, pl.bytes);
+  if (st == JFA_SUCCESS) st = jfa_ring_device_enter(ring->ctx, &prev);
+  if (st != JFA_SUCCESS) {
+    jfa_ring_exact_lse_free(&ex);
+    return st;
+  }
   jfa_ring_prof_begin(ring, &pf, "jfa_ring_backward");
-  jfa_status_t st = run_backward(ring, &pl, q, o, lse, dout, dq, dk, dv, &pf);
+  st = run_backward(ring, &pl, q, o, ex.use, dout, dq, dk, dv, &pf);
   jfa_ring_prof_end(ring, &pf, st);
   jfa_ring_device_exit(ring->ctx, prev);
+  jfa_ring_exact_lse_free(&ex);
   return jfa_ring_call_status(ring, st);
 }

@@ -208,14 +208,22 @@ jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, cons
                                                          doutd, dqd, dkd, dvd, dq, dk, dv);
     return jfa_ring_direct_end(ring, &pf, "bwd-jvp direct", st, prev);
   }
+  jfa_ring_lse_t ex; /* a float32 lse that cannot carry its rows: the float64 one of a second ring forward */
+  JFA_CHECK(jfa_ring_exact_lse(ring, q, k, v, lse, &ex, "jfa_ring_backward_jvp"));
+  const jfa_tensor_t *const in_ex[12] = {q, k, v, qd, kd, vd, o, ex.use, od, mu, dout, doutd};
   bjvp_plan_t pl;
   const jfa_tensor_t *const kv4[4] = {k, v, kd, vd};
   plan(ring, kv4, dqd, dq, &pl);
-  JFA_CHECK(jfa_ring_reserve(ring, pl.bytes));
-  JFA_CHECK(jfa_ring_device_enter(ring->ctx, &prev));
+  jfa_status_t st = jfa_ring_reserve(ring, pl.bytes);
+  if (st == JFA_SUCCESS) st = jfa_ring_device_enter(ring->ctx, &prev);
+  if (st != JFA_SUCCESS) {
+    jfa_ring_exact_lse_free(&ex);
+    return st;
+  }
   jfa_ring_prof_begin(ring, &pf, "jfa_ring_backward_jvp");
-  jfa_status_t st = run(ring, &pl, in, out, &pf);
+  st = run(ring, &pl, in_ex, out, &pf);
   jfa_ring_prof_end(ring, &pf, st);
   jfa_ring_device_exit(ring->ctx, prev);
+  jfa_ring_exact_lse_free(&ex);
   return jfa_ring_call_status(ring, st);
 }

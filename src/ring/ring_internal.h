@@ -90,6 +90,19 @@ static inline int jfa_ring_single(const jfa_ring_t *r) { return r->size == 1 && 
  * backward: q k v qd kd vd o od dout dq dk dv = 12 X).
  */
 
+/* The lse that a CPU ring backward reads (exact_lse.c): `use` is the caller's lse, or, where a float32 lse cannot carry
+   some rank's rows to the backward's precision (|lse| >= JFA_CPU_SHIFT_LSE or +-inf), a float64 lse from a ring forward
+   run again (lse_t over lse64, with a scratch o). Collective; free with jfa_ring_exact_lse_free. */
+typedef struct {
+  const jfa_tensor_t *use;
+  double *lse64;
+  void *o;
+  jfa_tensor_t lse_t, o_t;
+} jfa_ring_lse_t;
+jfa_status_t jfa_ring_exact_lse(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
+                                const jfa_tensor_t *lse, jfa_ring_lse_t *out, const char *what);
+void jfa_ring_exact_lse_free(jfa_ring_lse_t *e);
+
 /* Grows the pool to at least `bytes` (its contents are not kept: every call starts
    afresh), then agrees across ranks on success (collective). */
 jfa_status_t jfa_ring_reserve(jfa_ring_t *r, size_t bytes);
