@@ -123,9 +123,12 @@ jfa_status_t jfa_cpu_load(const jfa_context_t *ctx, const jfa_tensor_t *t, const
 /**
  * Merges one partial row (o_p, lse_p, od_p, mu_p) into accumulators held as doubles,
  * exactly as jfa_attention_merge; od/mu ignored when jvp == 0. -inf on both sides
- * leaves (0, -inf, 0, 0).
+ * leaves (0, -inf, 0, 0). nan_empty (the accumulate mode of the block calls, which the ring
+ * uses): an empty side (lse = -inf) whose mu is NaN makes the merged mu and od NaN (cpu/
+ * forward.c's empty partials of infinite keys under a tangent); 0 (jfa_attention_merge, as
+ * the CUDA merge): an empty side is not read.
  */
 void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, double *mu, const double *o_p,
-                       double lse_p, const double *od_p, double mu_p);
+                       double lse_p, const double *od_p, double mu_p, int nan_empty);
 
 #endif /* JFA_CPU_CPU_H_ */

@@ -46,7 +46,19 @@ static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, 
   }
   /* no visible key: O = 0, lse = -inf. Visible keys whose scores are all -inf (an infinite q or k, not a mask) are
      not that: exp(-inf - -inf) is NaN, as the math (the row comes out NaN, never an exact zero row) */
-  if (!visible || (p->partial && m == -INFINITY)) return;
+  if (!visible) return;
+  if (p->partial && m == -INFINITY) {
+    /* an empty partial, but the tangent of a key whose probability is 0 still counts: 0 * Sd is NaN where Sd is
+       infinite or NaN (an infinite key meets a nonzero query tangent), as the whole row's call gives; a NaN mu on an
+       empty partial marks the merged row's tangent NaN (jfa_cpu_merge_row) */
+    for (int64_t j = 0; jvp && j < n; ++j)
+      if (S[j] == -INFINITY && jfa_cpu_mask_bias(p, b, h, i, j0 + j) != -INFINITY && !isfinite(Sd[j])) {
+        *mu = NAN;
+        for (int64_t d = 0; d < D; ++d) od[d] = NAN;
+        break;
+      }
+    return;
+  }
   double l = 0.0;
   for (int64_t j = 0; j < n; ++j) {
     /* S now holds unnormalised probabilities: -0.0 where masked (never read below), else exp(S - m) >= +0.0 (a
@@ -132,7 +144,7 @@ jfa_status_t jfa_cpu_attention_block(jfa_context_t *ctx, const jfa_problem_t *p,
         oacc[d] = jfa_cpu_ld(o, jfa_cpu_off(o, b, h, i, d));
         if (jvp) odacc[d] = jfa_cpu_ld(od, jfa_cpu_off(od, b, h, i, d));
       }
-      jfa_cpu_merge_row(D, jvp, oacc, &la, odacc, &ma, orow, l, odrow, m);
+      jfa_cpu_merge_row(D, jvp, oacc, &la, odacc, &ma, orow, l, odrow, m, 1);
       memcpy(orow, oacc, (size_t)D * sizeof(double));
       if (jvp) memcpy(odrow, odacc, (size_t)D * sizeof(double));
       l = la;

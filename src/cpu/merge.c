@@ -7,16 +7,21 @@
 #include "cpu/cpu.h"
 
 void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, double *mu, const double *o_p,
-                       double lse_p, const double *od_p, double mu_p) {
+                       double lse_p, const double *od_p, double mu_p, int nan_empty) {
   double la = *lse, lp = lse_p;
   double m = (isnan(la) || isnan(lp)) ? NAN : la > lp ? la : lp; /* NaN in either: NaN out */
+  /* nan_empty: an empty side (lse = -inf) adds nothing but a NaN mu: its keys' probabilities are 0, their tangents
+     infinite or NaN (0 * inf: the ring's partials of infinite keys, cpu/forward.c), which makes the row's tangent NaN,
+     as the whole row's call gives. An empty side's o and od are never read (the ring fills only lse and mu). */
+  const int nan_tangent =
+      nan_empty && jvp && ((la == -INFINITY && isnan(*mu)) || (lp == -INFINITY && isnan(mu_p)));
   if (m == -INFINITY) { /* both empty */
     for (int64_t d = 0; d < D; ++d) {
       o[d] = 0.0;
-      if (jvp) od[d] = 0.0;
+      if (jvp) od[d] = nan_tangent ? NAN : 0.0;
     }
     *lse = -INFINITY;
-    if (jvp) *mu = 0.0;
+    if (jvp) *mu = nan_tangent ? NAN : 0.0;
     return;
   }
   /* the weights from the exponents against the larger lse (one of them exactly 1), not exp(lse_x - l): l carries
@@ -48,7 +53,8 @@ void jfa_cpu_merge_row(int64_t D, int jvp, double *o, double *lse, double *od, d
     if (jvp) od[d] = odv;
   }
   *lse = l;
-  if (jvp) *mu = mu_new;
+  if (jvp) *mu = nan_tangent ? NAN : mu_new;
+  for (int64_t d = 0; nan_tangent && d < D; ++d) od[d] = NAN;
 }
 
 jfa_status_t jfa_cpu_attention_merge(jfa_context_t *ctx, const jfa_tensor_t *o_acc, const jfa_tensor_t *lse_acc,
@@ -99,7 +105,7 @@ jfa_status_t jfa_cpu_attention_merge(jfa_context_t *ctx, const jfa_tensor_t *o_a
     double lp = jfa_cpu_ld(lse_part, jfa_cpu_off(lse_part, b, h, i, 0));
     double mu = jvp ? jfa_cpu_ld(mu_acc, jfa_cpu_off(mu_acc, b, h, i, 0)) : 0.0;
     double mp = jvp ? jfa_cpu_ld(mu_part, jfa_cpu_off(mu_part, b, h, i, 0)) : 0.0;
-    jfa_cpu_merge_row(D, jvp, o, &lse, od, &mu, op, lp, odp, mp);
+    jfa_cpu_merge_row(D, jvp, o, &lse, od, &mu, op, lp, odp, mp, 0);
     for (int64_t d = 0; d < D; ++d) {
       jfa_cpu_st(o_acc, jfa_cpu_off(o_acc, b, h, i, d), o[d]);
       if (jvp) jfa_cpu_st(od_acc, jfa_cpu_off(od_acc, b, h, i, d), od[d]);
