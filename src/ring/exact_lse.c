@@ -6,7 +6,8 @@
  * gradients 1e-5 .. 5e-3 off at |lse| 300 .. 65536, float64 data too); one beyond FLT_MAX was stored as +-inf (float64
  * data, or scores beyond float32's range), and P = exp(S - inf) = 0 gave the row zero gradients with success. The
  * single-device CPU backward recomputes such rows from their scores (cpu/row_shift.c); a ring block sees only its
- * block's keys. So when any rank's float32 lse has such a row (agreed across the ranks), the ring first runs its
+ * block's keys. So when any rank's float32 lse has such a row (agreed with the call's arguments, whatever each rank's
+ * lse dtype: a rank with a float64 lse then runs the forward too, as a collective needs), the ring first runs its
  * forward again into a float64 lse (and a scratch o), and the backward reads that: the lse of the same float64 merges
  * that the float32 one was rounded from. The cost is one ring forward, only in those calls; CUDA rings keep the
  * given lse (the GPU backwards read a float32 lse as the single-device GPU calls do: include/jfa.h).
@@ -17,8 +18,8 @@
 #include "cpu/cpu.h"
 #include "ring/ring_internal.h"
 
-/* whether this rank's lse (B, Hq, n, 1) has a row that float32 cannot carry to a backward's precision */
-static int needs_exact(const jfa_tensor_t *lse) {
+int jfa_ring_lse_needed(const jfa_ring_t *r, const jfa_tensor_t *lse) {
+  if (r->ctx->device != JFA_DEVICE_CPU || !lse || lse->dtype != JFA_DTYPE_FLOAT32) return 0;
   for (int64_t b = 0; b < lse->shape[0]; ++b)
     for (int64_t h = 0; h < lse->shape[1]; ++h)
       for (int64_t i = 0; i < lse->shape[2]; ++i) {
@@ -29,15 +30,11 @@ static int needs_exact(const jfa_tensor_t *lse) {
 }
 
 jfa_status_t jfa_ring_exact_lse(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
-                                const jfa_tensor_t *lse, jfa_ring_lse_t *out, const char *what) {
+                                const jfa_tensor_t *lse, int any, jfa_ring_lse_t *out, const char *what) {
   out->lse64 = NULL;
   out->o = NULL;
   out->use = lse;
-  if (r->ctx->device != JFA_DEVICE_CPU || lse->dtype != JFA_DTYPE_FLOAT32) return JFA_SUCCESS;
-  const int64_t in[1] = {needs_exact(lse)};
-  int64_t lo[1], hi[1];
-  JFA_CHECK(r->comm->ops->allreduce_minmax(r->comm, in, lo, hi, 1)); /* every rank: the same answer */
-  if (!hi[0]) return JFA_SUCCESS;
+  if (!any) return JFA_SUCCESS; /* agreed: every rank returns here, or every rank goes on */
   const int64_t B = r->cfg.batch, H = r->cfg.heads_q, n = r->n_local, D = r->cfg.head_dim;
   out->lse64 = (double *)malloc(sizeof(double) * (size_t)(B * H * n));
   out->o = malloc(jfa_dtype_size(q->dtype) * (size_t)(B * H * n * D));

@@ -219,6 +219,25 @@ jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what)
   return jfa_ring_agree_values(r, local, what, NULL, NULL, 0);
 }
 
+jfa_status_t jfa_ring_agree_any(jfa_ring_t *r, jfa_status_t local, const char *what, int flag, int *any) {
+  /* jfa_ring_agree's words, then the flag (word 3 of the same collective), whose maximum is the answer */
+  int64_t in[RING_CHECK_WORDS] = {local == JFA_SUCCESS ? 0 : 1, agree_code(what), r->agreements++, flag != 0};
+  int64_t lo[RING_CHECK_WORDS] = {0}, hi[RING_CHECK_WORDS] = {0};
+  *any = 0;
+  jfa_status_t st = r->comm->ops->allreduce_minmax(r->comm, in, lo, hi, RING_CHECK_WORDS);
+  if (local != JFA_SUCCESS) return local; /* keeps this rank's message */
+  JFA_CHECK(st);
+  if (lo[1] != hi[1] || lo[2] != hi[2])
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
+             "%s: the ranks' ring calls differ (another rank is in a different jfa_ring call, or has skipped or "
+             "repeated one: every rank makes the same ring calls in the same order; this rank's call %lld)",
+             what, (long long)in[2]);
+  if (hi[0] != 0)
+    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: another rank rejected its arguments (see its error)", what);
+  *any = hi[3] != 0;
+  return JFA_SUCCESS;
+}
+
 jfa_status_t jfa_ring_check_qkv(const jfa_ring_t *r, const jfa_tensor_t *t, const char *name,
                                 int is_kv) {
   if (!t) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s is NULL", name);

@@ -181,7 +181,9 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
                                const jfa_tensor_t *dv) {
   if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
   jfa_status_t local = check_backward(ring, q, k, v, o, lse, dout, dq, dk, dv);
-  JFA_CHECK(jfa_ring_agree(ring, local, "jfa_ring_backward"));
+  int exact = 0; /* some rank's float32 lse cannot carry its rows (exact_lse.c): agreed with the arguments */
+  JFA_CHECK(jfa_ring_agree_any(ring, local, "jfa_ring_backward",
+                               local == JFA_SUCCESS && jfa_ring_lse_needed(ring, lse), &exact));
   jfa_ring_prof_t pf;
   if (ring->direct) { /* one rank: the single-device backward into the caller's gradients */
     int prev;
@@ -192,7 +194,7 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
     return jfa_ring_direct_end(ring, &pf, "bwd direct", st, prev);
   }
   jfa_ring_lse_t ex; /* a float32 lse that cannot carry its rows: the float64 one of a second ring forward */
-  JFA_CHECK(jfa_ring_exact_lse(ring, q, k, v, lse, &ex, "jfa_ring_backward"));
+  JFA_CHECK(jfa_ring_exact_lse(ring, q, k, v, lse, exact, &ex, "jfa_ring_backward"));
   bwd_plan_t pl;
   plan_backward(ring, k, v, dq, &pl);
   int prev;

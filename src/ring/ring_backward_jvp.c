@@ -196,8 +196,10 @@ jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, cons
   /* whether dq, dk, dv are wanted is part of the call that must agree: the dK/dV accumulators travel through
      every rank, and a rank without them adds nothing to them, so one rank's NULLs would silently leave its
      queries' share out of the other ranks' dk, dv */
-  JFA_CHECK(jfa_ring_agree(ring, local, dq ? "jfa_ring_backward_jvp (with dq, dk, dv)"
-                                           : "jfa_ring_backward_jvp (without dq, dk, dv)"));
+  int exact = 0; /* some rank's float32 lse cannot carry its rows (exact_lse.c): agreed with the arguments */
+  JFA_CHECK(jfa_ring_agree_any(ring, local, dq ? "jfa_ring_backward_jvp (with dq, dk, dv)"
+                                               : "jfa_ring_backward_jvp (without dq, dk, dv)",
+                               local == JFA_SUCCESS && jfa_ring_lse_needed(ring, lse), &exact));
   int prev;
   jfa_ring_prof_t pf;
   if (ring->direct) { /* one rank: the single-device call into the caller's outputs */
@@ -209,7 +211,7 @@ jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, cons
     return jfa_ring_direct_end(ring, &pf, "bwd-jvp direct", st, prev);
   }
   jfa_ring_lse_t ex; /* a float32 lse that cannot carry its rows: the float64 one of a second ring forward */
-  JFA_CHECK(jfa_ring_exact_lse(ring, q, k, v, lse, &ex, "jfa_ring_backward_jvp"));
+  JFA_CHECK(jfa_ring_exact_lse(ring, q, k, v, lse, exact, &ex, "jfa_ring_backward_jvp"));
   const jfa_tensor_t *const in_ex[12] = {q, k, v, qd, kd, vd, o, ex.use, od, mu, dout, doutd};
   bjvp_plan_t pl;
   const jfa_tensor_t *const kv4[4] = {k, v, kd, vd};

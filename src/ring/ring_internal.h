@@ -90,17 +90,20 @@ static inline int jfa_ring_single(const jfa_ring_t *r) { return r->size == 1 && 
  * backward: q k v qd kd vd o od dout dq dk dv = 12 X).
  */
 
-/* The lse that a CPU ring backward reads (exact_lse.c): `use` is the caller's lse, or, where a float32 lse cannot carry
-   some rank's rows to the backward's precision (|lse| >= JFA_CPU_SHIFT_LSE or +-inf), a float64 lse from a ring forward
-   run again (lse_t over lse64, with a scratch o). Collective; free with jfa_ring_exact_lse_free. */
+/* The lse that a CPU ring backward reads (exact_lse.c). jfa_ring_lse_needed: whether this rank's lse is a float32 one
+   of a CPU ring with a row it cannot carry to the backward's precision (|lse| >= JFA_CPU_SHIFT_LSE or +-inf); the
+   backward agrees on it with its arguments (jfa_ring_agree_any: every rank, whatever its lse's dtype). Given that
+   agreed `any`, jfa_ring_exact_lse sets `use` to the caller's lse, or to a float64 lse from a ring forward run again
+   (lse_t over lse64, with a scratch o: collective); free with jfa_ring_exact_lse_free. */
 typedef struct {
   const jfa_tensor_t *use;
   double *lse64;
   void *o;
   jfa_tensor_t lse_t, o_t;
 } jfa_ring_lse_t;
+int jfa_ring_lse_needed(const jfa_ring_t *r, const jfa_tensor_t *lse);
 jfa_status_t jfa_ring_exact_lse(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_tensor_t *k, const jfa_tensor_t *v,
-                                const jfa_tensor_t *lse, jfa_ring_lse_t *out, const char *what);
+                                const jfa_tensor_t *lse, int any, jfa_ring_lse_t *out, const char *what);
 void jfa_ring_exact_lse_free(jfa_ring_lse_t *e);
 
 /* Grows the pool to at least `bytes` (its contents are not kept: every call starts
@@ -223,6 +226,8 @@ jfa_status_t jfa_ring_direct_end(const jfa_ring_t *r, jfa_ring_prof_t *pf, const
 /* Collective agreement on a local status: every rank returns an error when any rank's
    local check failed (the failing rank keeps its own message). */
 jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what);
+/** jfa_ring_agree, in the same collective, and *any = whether some rank's flag is set (0 on an error). */
+jfa_status_t jfa_ring_agree_any(jfa_ring_t *r, jfa_status_t local, const char *what, int flag, int *any);
 /** jfa_ring_agree, and nvals values (at most 13, named by names for the message) equal on every rank (else an
  *  error on every rank). */
 jfa_status_t jfa_ring_agree_values(jfa_ring_t *r, jfa_status_t local, const char *what, const int64_t *vals,
