@@ -198,6 +198,23 @@ def test_mask_written_in_place_before_double_backward(gen, kind):
         torch.autograd.grad(sum(gi.sum() for gi in g), x)
 
 
+def test_mask_written_in_place_before_hvp_tangent_differentiated(gen):
+    """The same for forward-over-reverse's H t under create_graph=True: a mask written in place before H t is
+    differentiated raises (its Hessian node read the new mask: off by 5 before)."""
+    xs, _, _ = _setup(gen, (1, 2, 2, 6, 6, 4), {})
+    mask = torch.randn(6, 6, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    t = [randn(gen, a.shape, torch.float64, "cpu").requires_grad_() for a in xs]
+    w = randn(gen, xs[0].shape, torch.float64, "cpu")
+    x = [a.clone().requires_grad_() for a in xs]
+    with fwAD.dual_level():
+        g = torch.autograd.grad((jt.attention(*[fwAD.make_dual(a, b) for a, b in zip(x, t)], attn_mask=mask) * w).sum(),
+                                x, create_graph=True)
+        hv = [fwAD.unpack_dual(gi).tangent for gi in g]
+    mask.mul_(5.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        torch.autograd.grad(sum(h.sum() for h in hv), t)
+
+
 @pytest.mark.parametrize("shape,kwargs", CASES)
 def test_backward_in_a_later_level(gen, shape, kwargs):
     """The forward in one forward-AD level, its backward in a later one (same level index): the

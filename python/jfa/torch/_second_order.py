@@ -344,6 +344,7 @@ def _hess_forward(tq, tk, tv, tdo, state):
 
 def _hess_setup(ctx, inputs, output):
     ctx.state = inputs[4]
+    ctx.save_for_backward(inputs[4][2])  # the mask, for its version check (as _Backward's)
 
 
 def _hess_apply(state, t, graph=True, jvp_stats=None):
@@ -361,7 +362,8 @@ def _hess_apply(state, t, graph=True, jvp_stats=None):
 
 
 def _hess_backward(ctx, wq, wk, wv, wo):
-    return tuple(_hess_apply(ctx.state, (wq, wk, wv, wo))) + (None,)
+    state = ctx.state[:2] + (ctx.saved_tensors[0],) + ctx.state[3:]  # a mask written in place since raises
+    return tuple(_hess_apply(state, (wq, wk, wv, wo))) + (None,)
 
 
 def _graph_for(state, t):
