@@ -48,16 +48,25 @@ static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, 
      not that: exp(-inf - -inf) is NaN, as the math (the row comes out NaN, never an exact zero row) */
   if (!visible) return;
   if (p->partial && m == -INFINITY) {
-    /* an empty partial, but the tangent of a key whose probability is 0 still counts: 0 * Sd is NaN where Sd is
-       infinite or NaN (an infinite key meets a nonzero query tangent), as the whole row's call gives; a NaN mu on an
-       empty partial marks the merged row's tangent NaN (jfa_cpu_merge_row) */
-    for (int64_t j = 0; jvp && j < n; ++j)
-      if (S[j] == -INFINITY && jfa_cpu_mask_bias(p, b, h, i, j0 + j) != -INFINITY && !isfinite(Sd[j])) {
+    /* an empty partial, but a key whose probability is 0 is still read, as the whole row's call reads it: 0 * an
+       infinite or NaN value in its V (or Vd) is NaN, so such a block stays the NaN partial below (never hidden: the
+       merged row is NaN, its lse too, where the whole call's lse is finite); 0 * Sd is NaN where Sd is infinite or
+       NaN (an infinite key meets a query tangent), which a NaN mu on the empty partial carries into the merged
+       tangent alone (jfa_cpu_merge_row), as the whole call gives */
+    int nan_v = 0, nan_t = 0;
+    for (int64_t j = 0; j < n && !nan_v; ++j) {
+      if (S[j] != -INFINITY || jfa_cpu_mask_bias(p, b, h, i, j0 + j) == -INFINITY) continue;
+      for (int64_t d = 0; d < D; ++d)
+        if (!isfinite(V[j * D + d]) || (jvp && !isfinite(Vd[j * D + d]))) nan_v = 1;
+      if (jvp && !isfinite(Sd[j])) nan_t = 1;
+    }
+    if (!nan_v) {
+      if (nan_t) {
         *mu = NAN;
         for (int64_t d = 0; d < D; ++d) od[d] = NAN;
-        break;
       }
-    return;
+      return;
+    }
   }
   double l = 0.0;
   for (int64_t j = 0; j < n; ++j) {
