@@ -342,9 +342,16 @@ def _hess_forward(tq, tk, tv, tdo, state):
     return hess(ops, _vmap.with_mask(op, mask), x, do, o, lse, (tq, tk, tv), tdo)
 
 
+def _mask_to_save(mask):
+    """The dense mask for save_for_backward's version check (a mask written in place between the create_graph backward
+    and a later differentiation raises, as the first-order Function's does), or None: none, or under torch.func's
+    transforms (functional: nothing writes a mask between their calls; their levels keep state's as before)."""
+    return None if mask is None or _core._functorch_active() else mask
+
+
 def _hess_setup(ctx, inputs, output):
     ctx.state = inputs[4]
-    ctx.save_for_backward(inputs[4][2])  # the mask, for its version check (as _Backward's)
+    ctx.save_for_backward(_mask_to_save(inputs[4][2]))  # for its version check (as _Backward's)
 
 
 def _hess_apply(state, t, graph=True, jvp_stats=None):
@@ -362,7 +369,8 @@ def _hess_apply(state, t, graph=True, jvp_stats=None):
 
 
 def _hess_backward(ctx, wq, wk, wv, wo):
-    state = ctx.state[:2] + (ctx.saved_tensors[0],) + ctx.state[3:]  # a mask written in place since raises
+    saved = ctx.saved_tensors[0]  # a mask written in place since raises
+    state = ctx.state if saved is None else ctx.state[:2] + (saved,) + ctx.state[3:]
     return tuple(_hess_apply(state, (wq, wk, wv, wo))) + (None,)
 
 
@@ -404,7 +412,7 @@ def _bwd_setup(ctx, inputs, output):
     ctx.set_materialize_grads(False)
     # the mask saved too, for its version check: one written in place between the create_graph backward and the
     # double backward raises torch's error, as the first-order Function's saved mask does (state's would be read)
-    ctx.save_for_backward(*inputs[:4], inputs[4][2])
+    ctx.save_for_backward(*inputs[:4], _mask_to_save(inputs[4][2]))
     ctx.save_for_forward(*inputs[:4])
 
 
@@ -414,7 +422,7 @@ def _hess_state(ctx, saved_mask=True):
     ops, op, mask, o, lse, _ = ctx.state
     saved = ctx.saved_tensors
     q, k, v, do = saved[:4]
-    return ops, op, saved[4] if saved_mask else mask, (q, k, v), do, o, lse
+    return ops, op, saved[4] if saved_mask and saved[4] is not None else mask, (q, k, v), do, o, lse
 
 
 def _bwd_backward(ctx, gq, gk, gv):
