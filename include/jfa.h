@@ -181,8 +181,8 @@ typedef enum {
  * float32 lse overflowed to +-inf (float64 data or biases beyond FLT_MAX: the stored lse of
  * such a row is +-inf while its output is finite; only a row with no visible key has
  * lse = -inf by definition, and the ring's merge treats any -inf lse as empty: give
- * float64 data a float64 lse). On CUDA, read from the kernels and not yet run on a GPU: the
- * kernels score in base 2 (bias x log2(e)), so a bias below -FLT_MAX / log2(e) (about
+ * float64 data a float64 lse). On CUDA (seen on an H100 through the Python binding,
+ * bfloat16 and float32): the kernels score in base 2 (bias x log2(e)), so a bias below -FLT_MAX / log2(e) (about
  * -2.36e38: float32's and bfloat16's finfo.min fills) becomes -inf there and its key counts
  * as masked; a row whose every visible key carries one is then a fully masked row (O = Od = 0,
  * lse = -inf, zero gradients) where SDPA and the CPU backend give the mean of V (the bias
