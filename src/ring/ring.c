@@ -192,12 +192,14 @@ static int64_t agree_code(const char *what) {
    collective of the same size and every rank sees the difference (word 0 is each one's error flag). */
 enum { RING_CHECK_WORDS = 16 };
 
-jfa_status_t jfa_ring_agree_values(jfa_ring_t *r, jfa_status_t local, const char *what, const int64_t *vals,
-                                   const char *const *names, int nvals) {
-  /* jfa_ring_agree's three words, then the values (in the same collective of RING_CHECK_WORDS words) */
-  int64_t in[RING_CHECK_WORDS] = {local == JFA_SUCCESS ? 0 : 1, agree_code(what), r->agreements++};
-  int64_t lo[RING_CHECK_WORDS] = {0}, hi[RING_CHECK_WORDS] = {0};
-  for (int i = 0; i < nvals && 3 + i < RING_CHECK_WORDS; ++i) in[3 + i] = vals[i];
+/* The agreement's collective: words 0-2 (this rank's error flag, the call site's code, its call count) put into
+   `in` (whose words 3.. the caller filled), every rank's minimum and maximum of each word into lo and hi, and the
+   checks of words 0-2: this rank's own error first, then a call that differs, then another rank's error. */
+static jfa_status_t agree_words(jfa_ring_t *r, jfa_status_t local, const char *what, int64_t *in, int64_t *lo,
+                                int64_t *hi) {
+  in[0] = local == JFA_SUCCESS ? 0 : 1;
+  in[1] = agree_code(what);
+  in[2] = r->agreements++;
   jfa_status_t st = r->comm->ops->allreduce_minmax(r->comm, in, lo, hi, RING_CHECK_WORDS);
   if (local != JFA_SUCCESS) return local; /* keeps this rank's message */
   JFA_CHECK(st);
@@ -208,6 +210,15 @@ jfa_status_t jfa_ring_agree_values(jfa_ring_t *r, jfa_status_t local, const char
              what, (long long)in[2]);
   if (hi[0] != 0)
     JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: another rank rejected its arguments (see its error)", what);
+  return JFA_SUCCESS;
+}
+
+jfa_status_t jfa_ring_agree_values(jfa_ring_t *r, jfa_status_t local, const char *what, const int64_t *vals,
+                                   const char *const *names, int nvals) {
+  /* jfa_ring_agree's three words, then the values (in the same collective of RING_CHECK_WORDS words) */
+  int64_t in[RING_CHECK_WORDS] = {0}, lo[RING_CHECK_WORDS] = {0}, hi[RING_CHECK_WORDS] = {0};
+  for (int i = 0; i < nvals && 3 + i < RING_CHECK_WORDS; ++i) in[3 + i] = vals[i];
+  JFA_CHECK(agree_words(r, local, what, in, lo, hi));
   for (int i = 3; i < 3 + nvals && i < RING_CHECK_WORDS; ++i)
     if (lo[i] != hi[i])
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: %s differs across ranks (min %lld, max %lld, this rank %lld)", what,
@@ -221,19 +232,10 @@ jfa_status_t jfa_ring_agree(jfa_ring_t *r, jfa_status_t local, const char *what)
 
 jfa_status_t jfa_ring_agree_any(jfa_ring_t *r, jfa_status_t local, const char *what, int flag, int *any) {
   /* jfa_ring_agree's words, then the flag (word 3 of the same collective), whose maximum is the answer */
-  int64_t in[RING_CHECK_WORDS] = {local == JFA_SUCCESS ? 0 : 1, agree_code(what), r->agreements++, flag != 0};
-  int64_t lo[RING_CHECK_WORDS] = {0}, hi[RING_CHECK_WORDS] = {0};
+  int64_t in[RING_CHECK_WORDS] = {0}, lo[RING_CHECK_WORDS] = {0}, hi[RING_CHECK_WORDS] = {0};
+  in[3] = flag != 0;
   *any = 0;
-  jfa_status_t st = r->comm->ops->allreduce_minmax(r->comm, in, lo, hi, RING_CHECK_WORDS);
-  if (local != JFA_SUCCESS) return local; /* keeps this rank's message */
-  JFA_CHECK(st);
-  if (lo[1] != hi[1] || lo[2] != hi[2])
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT,
-             "%s: the ranks' ring calls differ (another rank is in a different jfa_ring call, or has skipped or "
-             "repeated one: every rank makes the same ring calls in the same order; this rank's call %lld)",
-             what, (long long)in[2]);
-  if (hi[0] != 0)
-    JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: another rank rejected its arguments (see its error)", what);
+  JFA_CHECK(agree_words(r, local, what, in, lo, hi));
   *any = hi[3] != 0;
   return JFA_SUCCESS;
 }
