@@ -360,8 +360,8 @@ JFA_API jfa_status_t jfa_ring_forward_jvp(jfa_ring_t *ring, const jfa_tensor_t *
  * lse = -inf in the ring (its forward treats each rank's block as a partial: a block of
  * such keys adds nothing), as the CUDA kernels give; a single CPU call gives it NaN. Such
  * a block still passes on the NaN that its keys' tangents or values make (0 x inf): a
- * non-finite Sd as a NaN Od and mu (as the single call), a non-finite V or Vd as a NaN
- * row, its lse included (the single call: the affected O, Od entries).
+ * non-finite Sd or Vd as a NaN Od and mu (the single call: Od, and mu where Sd is), a
+ * non-finite V as a NaN row, its lse included (the single call: the affected O entries).
  */
 JFA_API jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
                                const jfa_tensor_t *v, const jfa_tensor_t *o,

@@ -49,15 +49,18 @@ static void attend_row(const jfa_problem_t *p, int64_t b, int64_t h, int64_t i, 
   if (!visible) return;
   if (p->partial && m == -INFINITY) {
     /* an empty partial, but a key whose probability is 0 is still read, as the whole row's call reads it: 0 * an
-       infinite or NaN value in its V (or Vd) is NaN, so such a block stays the NaN partial below (never hidden: the
-       merged row is NaN, its lse too, where the whole call's lse is finite); 0 * Sd is NaN where Sd is infinite or
-       NaN (an infinite key meets a query tangent), which a NaN mu on the empty partial carries into the merged
-       tangent alone (jfa_cpu_merge_row), as the whole call gives */
+       infinite or NaN value in its V is NaN, so such a block stays the NaN partial below (never hidden: the merged
+       row is NaN, its lse too, where the whole call's lse is finite); 0 * Sd or 0 * Vd is NaN where Sd (an infinite
+       key meets a query tangent) or Vd is infinite or NaN, which a NaN mu on the empty partial carries into the
+       merged tangent alone (jfa_cpu_merge_row): Od NaN as the whole call gives, mu too (the whole call's mu is NaN
+       where Sd is, finite where only Vd is) */
     int nan_v = 0, nan_t = 0;
     for (int64_t j = 0; j < n && !nan_v; ++j) {
       if (S[j] != -INFINITY || jfa_cpu_mask_bias(p, b, h, i, j0 + j) == -INFINITY) continue;
-      for (int64_t d = 0; d < D; ++d)
-        if (!isfinite(V[j * D + d]) || (jvp && !isfinite(Vd[j * D + d]))) nan_v = 1;
+      for (int64_t d = 0; d < D; ++d) {
+        if (!isfinite(V[j * D + d])) nan_v = 1;
+        if (jvp && !isfinite(Vd[j * D + d])) nan_t = 1;
+      }
       if (jvp && !isfinite(Sd[j])) nan_t = 1;
     }
     if (!nan_v) {

@@ -218,7 +218,8 @@ jfa_status_t jfa_ring_agree_values(jfa_ring_t *r, jfa_status_t local, const char
   /* jfa_ring_agree's three words, then the values (in the same collective of RING_CHECK_WORDS words) */
   int64_t in[RING_CHECK_WORDS] = {0}, lo[RING_CHECK_WORDS] = {0}, hi[RING_CHECK_WORDS] = {0};
   for (int i = 0; i < nvals && 3 + i < RING_CHECK_WORDS; ++i) in[3 + i] = vals[i];
-  JFA_CHECK(agree_words(r, local, what, in, lo, hi));
+  jfa_status_t st = agree_words(r, local, what, in, lo, hi);
+  if (st != JFA_SUCCESS) return st; /* its message as set (no trace line added) */
   for (int i = 3; i < 3 + nvals && i < RING_CHECK_WORDS; ++i)
     if (lo[i] != hi[i])
       JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "%s: %s differs across ranks (min %lld, max %lld, this rank %lld)", what,
@@ -235,9 +236,9 @@ jfa_status_t jfa_ring_agree_any(jfa_ring_t *r, jfa_status_t local, const char *w
   int64_t in[RING_CHECK_WORDS] = {0}, lo[RING_CHECK_WORDS] = {0}, hi[RING_CHECK_WORDS] = {0};
   in[3] = flag != 0;
   *any = 0;
-  JFA_CHECK(agree_words(r, local, what, in, lo, hi));
-  *any = hi[3] != 0;
-  return JFA_SUCCESS;
+  jfa_status_t st = agree_words(r, local, what, in, lo, hi);
+  if (st == JFA_SUCCESS) *any = hi[3] != 0;
+  return st;
 }
 
 jfa_status_t jfa_ring_check_qkv(const jfa_ring_t *r, const jfa_tensor_t *t, const char *name,

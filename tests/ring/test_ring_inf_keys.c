@@ -51,13 +51,16 @@ int main(int argc, char **argv) {
   rt_cpu_world(&cpu, &comm);
   jfa_context_set_num_threads(cpu, 1);
   const int64_t N = 4 * P, n = N / P;
-  for (int ci = 0; ci < 6; ++ci) {
+  for (int ci = 0; ci < 7; ++ci) {
     const jfa_layout_t lay = ci & 1 ? JFA_LAYOUT_ZIGZAG : JFA_LAYOUT_CONTIGUOUS;
     const int causal = (ci >> 1) & 1, all_inf = ci == 4; /* case 4: every key infinite */
     /* case 5 (zigzag, full): the infinite keys' values infinite too (an overflowed token): a row that reads
        them with probability 0 is NaN in the single call (0 x inf) and must be NaN in the ring, whose block of them
        stays a NaN partial (the row NaN there, its lse too: more NaN than the single call, never less) */
     const int inf_v = ci == 5;
+    /* case 6 (contiguous, causal): their value tangents Vd infinite, V finite: O, lse and the gradients as the
+       single call's exactly (a tangent must not make the primal NaN), Od NaN as there, mu NaN too (a superset) */
+    const int inf_vd = ci == 6;
     const size_t nq = (size_t)(B * HQ * N * D), nk = (size_t)(B * HKV * N * D);
     const size_t lq = nq / (size_t)P, lk = nk / (size_t)P;
     double *f[7], *fo = malloc(nq * 8), *fl = malloc(nq / D * 8), *fdq = malloc(nq * 8), *fdk = malloc(nk * 8),
@@ -78,6 +81,7 @@ int main(int argc, char **argv) {
         f[1][j * D] = INFINITY;
         for (int d = 1; d < D; ++d) f[1][j * D + d] = 0.0;
         if (inf_v) f[2][j * D] = INFINITY;
+        if (inf_vd) f[6][j * D] = INFINITY;
       }
     }
     for (int64_t r = 0; r < HQ * N; ++r) f[0][r * D] = r % 3 ? -fabs(f[0][r * D]) - 0.1 : fabs(f[0][r * D]) + 0.1;
@@ -149,7 +153,7 @@ int main(int argc, char **argv) {
       jfa_tensor_t wt = jfa_tensor_bhsd(want, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, lh[li], n,
                                         li == 5 || li == 13 ? 1 : D);
       ok &= jfa_layout_shard(cpu, lay, rank, P, &ft, &wt) == JFA_SUCCESS;
-      e[i] = ok ? cmp(l[li], want, ln[li], inf_v) : NAN;
+      e[i] = ok ? cmp(l[li], want, ln[li], inf_v || (inf_vd && i >= 5)) : NAN;
       e[i] = isnan(e[i]) ? 1e300 : e[i]; /* MPI_MAX over NaN is unspecified: a mismatch as a huge error */
       free(want);
     }
@@ -158,8 +162,9 @@ int main(int argc, char **argv) {
       char name[160];
       snprintf(name, sizeof name, "%s %s%s P=%d %s: ring against the single-rank call (NaN pattern %s)",
                lay == JFA_LAYOUT_ZIGZAG ? "zigzag" : "contig", causal ? "causal" : "full",
-               all_inf ? " every key infinite" : inf_v ? " infinite keys and values" : "", P, names[i],
-               inf_v ? "a superset" : "exact");
+               all_inf ? " every key infinite" : inf_v ? " infinite keys and values" :
+               inf_vd ? " infinite keys and value tangents" : "", P, names[i],
+               inf_v || (inf_vd && i >= 5) ? "a superset" : "exact");
       tu_check(name, w[i] >= 1e300 ? NAN : w[i], 1e-12);
     }
     for (int i = 0; i < 7; ++i) free(f[i]);
