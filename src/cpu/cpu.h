@@ -105,8 +105,12 @@ static inline double jfa_cpu_mask_bias(const jfa_problem_t *p, int64_t b, int64_
 }
 
 /** The rows whose |lse| reaches this have their statistics recomputed by the single-device backwards
- *  (row_shift.c). */
+ *  (row_shift.c), and make a CPU ring backward given a float32 lse use a float64 one (ring/exact_lse.c). */
 #define JFA_CPU_SHIFT_LSE 1024.0
+
+/** Whether a row's lse cannot carry its probabilities to a backward's precision: |lse| >= JFA_CPU_SHIFT_LSE, +-inf
+ *  included (a float32 lse's overflow); a NaN lse stays as it is. */
+static inline int jfa_cpu_lse_too_large(double lse) { return !isnan(lse) && fabs(lse) >= JFA_CPU_SHIFT_LSE; }
 
 /** For every query row r of the float64 copies Q (B,Hq,Nq,D) and K (B,Hkv,Nk,D) with |L[r]| >= JFA_CPU_SHIFT_LSE
  *  (+-inf included) whose visible scores (those at -inf skipped) have a finite max m and sum: SH[r] = m and

@@ -26,7 +26,7 @@ void jfa_cpu_row_shift(jfa_context_t *ctx, const jfa_problem_t *p, const double 
   JFA_OMP_PARALLEL_FOR(nt)
   for (int64_t r = 0; r < rows; ++r) {
     SH[r] = 0.0;
-    if (isnan(L[r]) || fabs(L[r]) < JFA_CPU_SHIFT_LSE) continue; /* +-inf: recomputed (top of file) */
+    if (!jfa_cpu_lse_too_large(L[r])) continue; /* +-inf: recomputed (top of file) */
     const int64_t b = r / (Hq * Nq), h = (r / Nq) % Hq, i = r % Nq;
     const double *qi = Q + r * D, *Kb = K + (b * Hkv + h / group) * Nk * D;
     int64_t j0, j1;

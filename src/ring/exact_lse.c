@@ -23,8 +23,7 @@ int jfa_ring_lse_needed(const jfa_ring_t *r, const jfa_tensor_t *lse) {
   for (int64_t b = 0; b < lse->shape[0]; ++b)
     for (int64_t h = 0; h < lse->shape[1]; ++h)
       for (int64_t i = 0; i < lse->shape[2]; ++i) {
-        const double l = jfa_cpu_ld(lse, jfa_cpu_off(lse, b, h, i, 0));
-        if (!isnan(l) && fabs(l) >= JFA_CPU_SHIFT_LSE) return 1; /* +-inf included */
+        if (jfa_cpu_lse_too_large(jfa_cpu_ld(lse, jfa_cpu_off(lse, b, h, i, 0)))) return 1; /* row_shift.c's rows */
       }
   return 0;
 }
@@ -46,8 +45,7 @@ jfa_status_t jfa_ring_exact_lse(jfa_ring_t *r, const jfa_tensor_t *q, const jfa_
   st = jfa_ring_agree(r, st, what);
   if (st == JFA_SUCCESS) {
     out->o_t = jfa_tensor_bhsd(out->o, q->dtype, JFA_DEVICE_CPU, B, H, n, D);
-    out->lse_t = jfa_tensor_bhsd(out->lse64, JFA_DTYPE_FLOAT64,
-                                 JFA_DEVICE_CPU, B, H, n, 1);
+    out->lse_t = jfa_tensor_bhsd(out->lse64, JFA_DTYPE_FLOAT64, JFA_DEVICE_CPU, B, H, n, 1);
     st = jfa_ring_forward(r, q, k, v, &out->o_t, &out->lse_t);
   }
   if (st != JFA_SUCCESS) {
