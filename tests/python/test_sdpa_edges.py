@@ -334,6 +334,36 @@ def test_jvp_attention_module_names():
     assert relerr(JVPAttn.fwd_dual(q, q, q, causal=True), reference(q, q, q, is_causal=True)) < 1e-12
 
 
+def test_jvp_attention_output_contiguous():
+    """The package returns a contiguous output (it copies non-contiguous q, k, v), which its callers .view():
+    the drop-in's output is contiguous for a transposed q too (jfa.torch.attention keeps q's layout), with the
+    same values, gradients and tangent (forty-fourth session's review: o.view(B, H * N, E) raised after the
+    switch)."""
+    from jfa.torch.jvp_attention import JVPAttn, attention
+    g = torch.Generator().manual_seed(44)
+    B, N, H, E = 2, 9, 3, 8
+    qkv = torch.randn(B, N, 3, H, E, generator=g, dtype=torch.float64)
+    q, k, v = (x.transpose(1, 2) for x in qkv.unbind(2))  # (B, H, N, E) views, not contiguous
+    assert not q.is_contiguous()
+    o = attention(q, k, v, causal=True)
+    assert o.is_contiguous() and o.shape == (B, H, N, E)
+    assert o.view(B, H * N, E).shape == (B, H * N, E)
+    assert relerr(o, reference(q, k, v, is_causal=True)) < 1e-12
+    xs = [x.detach().clone().requires_grad_() for x in (q, k, v)]
+    do = torch.randn(B, H, N, E, generator=g, dtype=torch.float64)
+    gj = torch.autograd.grad(attention(*xs, causal=True), xs, do)
+    xr = [x.detach().clone().requires_grad_() for x in (q, k, v)]
+    gr = torch.autograd.grad(reference(*xr, is_causal=True), xr, do)
+    assert max(relerr(a, b) for a, b in zip(gj, gr)) < 1e-12
+    t = [torch.randn(x.shape, generator=g, dtype=torch.float64) for x in (q, k, v)]
+    with fwAD.dual_level():
+        od = JVPAttn.fwd_dual(*[fwAD.make_dual(x, d) for x, d in zip((q, k, v), t)], causal=True)
+        po, tan = fwAD.unpack_dual(od)
+        rt = fwAD.unpack_dual(reference(*[fwAD.make_dual(x, d) for x, d in zip((q, k, v), t)],
+                                        is_causal=True)).tangent
+    assert po.is_contiguous() and relerr(tan, rt) < 1e-12
+
+
 # ---- second order of the empty cases ------------------------------------------------------
 
 @pytest.mark.parametrize("L,S", [(4, 0)])  # (L = 0: torch.autograd.functional.hessian cannot take an empty input)

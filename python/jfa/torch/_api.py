@@ -437,8 +437,12 @@ def _drop_in(q, k, v, attn_mask, dropout_p, causal, sm_scale):
     causal = bool(causal)  # the package takes any truthy causal (STAGE = 3 if causal else 1); SDPA's is_causal a bool
     if _autocast.dtype_for(dt) is not None:  # the package's kernels compute in their inputs' dtype under autocast too
         with _autocast.off(dt):
-            return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
-    return attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
+            o = attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
+    else:
+        o = attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=sm_scale)
+    # the package makes q, k, v contiguous and returns a contiguous output (callers .view() it); jfa.torch.attention
+    # keeps q's layout, so a transposed q's output is copied here, as the package copies the inputs (no copy otherwise)
+    return o.contiguous()
 
 
 class JVPAttn:

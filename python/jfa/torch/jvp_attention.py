@@ -4,7 +4,9 @@ jvp_attention.py - the module path of the Triton JVP package
 
     from jfa.torch.jvp_attention import attention as jvp_attention, JVPAttn, MASK_CONST
 
-Every public name of that module is here, with jfa's meaning where it differs:
+Every public name of that module that its callers use is here (not its Triton
+kernels' helpers: create_dropout_mask, the autotuning configs and their filters),
+with jfa's meaning where it differs:
 MASK_CONST (the additive bias that package's users put on masked entries, -1e2;
 with jfa prefer a boolean mask or -inf, which mask exactly), MIN_SEQUENCE_LENGTH
 (1: jfa takes any length), HAS_TENSOR_DESC and the device queries (is_cuda,
@@ -22,6 +24,10 @@ keyword (SDPA's is_causal or scale) raises TypeError, as there. Differences:
   MASK_CONST entry gets exp(-100) in jfa, exp(-100 sm_scale) there (the first float mask
   warns once);
 - dropout_p must be 0 (that package samples dropout);
+- causal=True with an attn_mask applies both (jfa.torch.attention's rule); that
+  package raises ValueError, as SDPA does for is_causal with a mask;
+- the output is contiguous, as there (that package copies non-contiguous q, k, v;
+  the drop-in copies the output instead when q is not contiguous);
 - under torch.autocast the drop-in computes in its inputs' dtype, as that package's
   kernels do (jfa.torch.attention casts them to the autocast dtype, as SDPA);
 - JVPAttn.apply, the autograd.Function's own entry there, is not provided.
