@@ -34,6 +34,35 @@ def test_bad_inputs_raise():
         jt.attention(q.numpy(), k, v)
 
 
+def test_integer_arguments_not_truncated():
+    """Window sides and packed-sequence offsets must be integers: a float (2.7) or a bool raised nothing and was
+    truncated (int(2.7) = 2) before the forty-fourth session's review; a window side past int64 wrapped in ctypes'
+    int64 (2**64 read as 0: the (0, 0) window, 0.51 off) and is now as wide as any side past the sequence."""
+    import numpy as np
+    x = _t(1, 2, 10, 4)
+    for w in [(1.9, 0), (True, 0), (np.float64(2.0), 0), (torch.tensor(2.0), 0), (0, torch.tensor(True))]:
+        with pytest.raises(TypeError, match="window side must be an integer"):
+            jt.attention(x, x, x, window=w)
+    full = jt.attention(x, x, x)
+    assert torch.equal(jt.attention(x, x, x, window=(2 ** 64, 2 ** 70)), full)
+    assert torch.equal(jt.attention(x, x, x, window=(2 ** 64 + 3, None)), full)
+    three = jt.attention(x, x, x, window=(3, 3))
+    assert torch.equal(jt.attention(x, x, x, window=(np.int64(3), torch.tensor(3))), three)
+    q = _t(10, 2, 4)
+    for cu in [[0, 2.7, 10], np.array([0.0, 2.9, 10.0]), [False, True, 10]]:
+        with pytest.raises(TypeError, match="each entry of cu_seqlens_q must be an integer"):
+            jt.varlen_attention(q, q, q, cu)
+    with pytest.raises(TypeError, match="integer"):
+        jt.varlen_attention(q, q, q, torch.tensor([0.0, 3.0, 10.0]))
+    ref = jt.varlen_attention(q, q, q, [0, 3, 10])
+    for cu in [[0, np.int32(3), 10], np.array([0, 3, 10]), torch.tensor([0, 3, 10], dtype=torch.int32)]:
+        assert torch.equal(jt.varlen_attention(q, q, q, cu), ref)
+    with pytest.raises(TypeError, match="each entry of cu_seqlens_k"):
+        jt.varlen_attention(q, _t(12, 2, 4), _t(12, 2, 4), [0, 3, 10], [0, 2.5, 12])
+    with pytest.raises(ValueError, match="cu_seqlens_q when not given"):  # the default the caller did not write
+        jt.varlen_attention(q, _t(12, 2, 4), _t(12, 2, 4), [0, 3, 10])
+
+
 def test_c_error_surfaces_with_message():
     """An error found by the C library is a jfa.JfaError carrying jfa's status and message."""
     q = _t(1, 2, 5, 300)  # D = 300 is fine on the CPU; an overlapping output is not: call the core directly

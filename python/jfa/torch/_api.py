@@ -4,6 +4,7 @@ torch.nn.functional.scaled_dot_product_attention) and the Triton JVP package's
 names (JVPAttn.fwd, JVPAttn.fwd_dual, fwd_dual).
 """
 import math
+import operator
 import warnings
 
 import torch
@@ -51,11 +52,29 @@ def _window(window):
         raise TypeError("jfa: window must be a (left, right) pair of token counts (None or -1 = unbounded side), "
                         "got %r; for w keys on each side pass window=(w, w), for a causal sliding window of w "
                         "keys back pass is_causal=True, window=(w, 0)" % (window,))
-    left = _lib.WINDOW_UNBOUNDED if left is None else int(left)
-    right = _lib.WINDOW_UNBOUNDED if right is None else int(right)
+    left = _lib.WINDOW_UNBOUNDED if left is None else _integer(left, "a window side", window)
+    right = _lib.WINDOW_UNBOUNDED if right is None else _integer(right, "a window side", window)
     if left < -1 or right < -1:
         raise ValueError("jfa: window sides must be >= 0, or -1/None for unbounded, got %r" % (window,))
-    return (left, right)
+    # a side past int64 is as wide as one at its largest (the library clamps larger sides to JFA_WINDOW_MAX alike);
+    # passed as given, ctypes' int64 would wrap it (2**64 read as 0)
+    return (min(left, _INT64_MAX), min(right, _INT64_MAX))
+
+
+_INT64_MAX = (1 << 63) - 1
+
+
+def _integer(x, what, given):
+    """x as a Python int: ints, NumPy integers and integer 0-d tensors; floats (2.7 is not truncated to 2) and bools
+    raise TypeError (given: the argument x is part of, for the message)."""
+    is_bool = isinstance(x, bool) or type(x).__name__ in ("bool_", "bool") or (
+        isinstance(x, torch.Tensor) and x.dtype == torch.bool)
+    try:
+        if not is_bool:
+            return operator.index(x)
+    except TypeError:
+        pass
+    raise TypeError("jfa: %s must be an integer, got %r in %s" % (what, x, _short(given)))
 
 
 _configs = {}
@@ -296,7 +315,8 @@ def _seqlens(cu_q, cu_k, q, total_q, total_k):
         nq, nk = cq.shape[0], ck.shape[0]
     else:
         cq = _offsets(cu_q, total_q, "cu_seqlens_q")
-        ck = cq if cu_k is cu_q and total_k == total_q else _offsets(cu_k, total_k, "cu_seqlens_k")
+        ck = cq if cu_k is cu_q and total_k == total_q else _offsets(
+            cu_k, total_k, "cu_seqlens_k (cu_seqlens_q when not given)" if cu_k is cu_q else "cu_seqlens_k")
         nq, nk = len(cq), len(ck)
     if nq != nk:
         raise ValueError("jfa: cu_seqlens_q has %d sequences and cu_seqlens_k %d" % (nq - 1, nk - 1))
@@ -326,13 +346,19 @@ def _varlen_config(scale, mode, win, cq, ck):
     return _core.Config(scale, mode, None, win, (cq, ck))
 
 
+def _short(seq):
+    """The first entries of a sequence, for a message."""
+    seq = list(seq)
+    return "%s%s" % (seq[:8], "..." if len(seq) > 8 else "")
+
+
 def _offsets(cu, total, name):
     """Packed-sequence offsets as a tuple of ints (host copy; a CUDA tensor is read back once)."""
     if isinstance(cu, torch.Tensor):
         _check_offsets_tensor(cu, name)
         cu = _core.no_transforms(_core._unwrapped(cu).tolist)  # (inside functorch.jvp on torch 1.13 tolist() fails
         # otherwise; offsets made inside the transformed function are its wrappers)
-    cu = tuple(int(x) for x in cu)
+    cu = tuple(_integer(x, "each entry of " + name, cu) for x in cu)
     if len(cu) < 2 or cu[0] != 0 or cu[-1] != total or any(b < a for a, b in zip(cu, cu[1:])):
         raise ValueError("jfa: %s must rise from 0 to %d (the packed length) without decreasing, got %s%s"
                          % (name, total, list(cu[:8]), "..." if len(cu) > 8 else ""))
