@@ -352,7 +352,10 @@ JFA_API jfa_status_t jfa_ring_forward_jvp(jfa_ring_t *ring, const jfa_tensor_t *
  * forward's lse lay beyond float32's range) is, on a CPU ring, replaced by a float64 lse
  * from the ring forward run again when any rank has such a row (one more ring forward
  * in those calls, and a scratch o shard): the gradients are then as accurate as with a
- * float64 lse. CUDA rings read the given float32 lse, as the single-device GPU
+ * float64 lse. At P = 1 the ring's backward is the single-device call, which recomputes
+ * such rows from their own scores instead (its rows below 1024 keep the float32 lse's
+ * rounding, up to ~3e-5 of P, where a rerun at P >= 2 makes every row float64's).
+ * CUDA rings read the given float32 lse, as the single-device GPU
  * backwards do (include/jfa.h). Rows whose float64 lse cannot carry them either
  * (|lse| beyond ~1e13 with scores tied within its rounding) are not recomputed from
  * their scores as the single-device CPU backward does.
@@ -362,6 +365,11 @@ JFA_API jfa_status_t jfa_ring_forward_jvp(jfa_ring_t *ring, const jfa_tensor_t *
  * a block still passes on the NaN that its keys' tangents or values make (0 x inf): a
  * non-finite Sd or Vd as a NaN Od and mu (the single call: Od, and mu where Sd is), a
  * non-finite V as a NaN row, its lse included (the single call: the affected O entries).
+ * Other infinite inputs: the ring's non-finite outputs are where the single call's are,
+ * but an infinite one may be NaN in the other (an infinite V's Od: NaN in the ring's
+ * merge, (mu_c - mu) x inf, where the single call gives +-inf; a probability that
+ * underflows to 0 in the single call times an infinite V or tangent: NaN there, +-inf in
+ * the ring, whose block-local P did not underflow).
  */
 JFA_API jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jfa_tensor_t *k,
                                const jfa_tensor_t *v, const jfa_tensor_t *o,
