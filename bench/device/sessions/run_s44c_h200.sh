@@ -14,9 +14,9 @@ B=build-py
 JFA_H200_TARGETS=jfa jfa_build_step $B "$OUT/build.log" -DJFA_WARNINGS_AS_ERRORS=ON
 nvidia-smi --query-gpu=name --format=csv,noheader
 OUT="$OUT/s43c" DL=$(left 10) bash bench/device/sessions/run_s43c_h200.sh > "$OUT/s43c.txt" 2>&1 &
-(cd $B && timeout $(left 15) ctest --timeout 300 --output-on-failure -R '^test_python_gpu$|^test_python_torchrun_nccl_p1$') \
+(cd $B && timeout $(left 15) ctest -V --timeout 300 -R '^test_python_gpu$|^test_python_torchrun_nccl_p1$') \
   > "$OUT/python_gpu.log" 2>&1
-grep -E "tests passed|Failed|\*\*\*|Not Run|Test +#" "$OUT/python_gpu.log" | head -10
+grep -E "tests passed|Failed|\*\*\*|Not Run|Test +#| passed| failed" "$OUT/python_gpu.log" | tail -8
 grep -E "N \+ 6 sequences|FAIL" "$OUT/python_gpu.log" | head -6
 echo "t=$(( $(date +%s) - T0 ))"
 wait
