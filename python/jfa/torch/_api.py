@@ -66,7 +66,16 @@ _INT64_MAX = (1 << 63) - 1
 
 def _integer(x, what, given):
     """x as a Python int: ints, NumPy integers and integer 0-d tensors; floats (2.7 is not truncated to 2) and bools
-    raise TypeError (given: the argument x is part of, for the message)."""
+    raise TypeError (given: the argument x is part of, for the message). A plain int takes the expression the code
+    had before (isinstance, int()), which torch.compile traces as a constant under fullgraph=True."""
+    if isinstance(x, int) and not isinstance(x, bool):
+        return int(x)
+    return _integer_other(x, what, given)
+
+
+def _integer_other(x, what, given):
+    """_integer's other types: an integer through operator.index (NumPy integers, integer 0-d tensors), else
+    TypeError (bools of every kind included)."""
     is_bool = isinstance(x, bool) or type(x).__name__ in ("bool_", "bool") or (
         isinstance(x, torch.Tensor) and x.dtype == torch.bool)
     try:
