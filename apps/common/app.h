@@ -215,6 +215,7 @@ typedef struct {
   double err[APP_NOUT];
   double row_err[APP_NOUT]; /* the worst row's error norm over the rows' RMS reference norm */
   double seconds;
+  int unchecked; /* the reference could not be computed (out of memory): the errors are NaN, nothing was compared */
 } app_check_result_t;
 /** A row may be this many times the tolerance off (against the rows' RMS norm) where the whole tensor must be within
  *  it: a row's rounding varies with its norm, and one wrong row (a zeroed one) is then no longer diluted. */
@@ -235,7 +236,8 @@ void app_check(const app_problem_t *p, const app_sample_t *s, const double *qgot
                const double *stats_lse, const double *stats_delta, int threads, app_check_result_t *res);
 
 /** Prints the errors against tol (lse and mu: against min(tol, APP_STAT_TOL)) and the check's time; returns 1 if every
- *  error is within its tolerance and every worst row's within APP_ROW_TOL times it (not NaN). */
+ *  error is within its tolerance and every worst row's within APP_ROW_TOL times it (not NaN), 0 if not, and -1 if the
+ *  reference could not be computed (res->unchecked: the apps then exit 2, an error, not 1, a failed check). */
 int app_check_report(const app_check_result_t *res, const app_sample_t *s, double tol);
 
 #ifdef __cplusplus

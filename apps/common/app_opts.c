@@ -35,16 +35,19 @@ const char *app_common_usage(void) {
 /* A positive integer (or >= min0 when min0 <= 0). */
 static int get_int(const char *name, const char *s, long long min0, long long *out, char *err, size_t len) {
   char *end = NULL;
+  errno = 0;
   long long v = strtoll(s, &end, 10);
-  if (!s[0] || *end || v < min0) {
-    snprintf(err, len, "%s: expected an integer >= %lld, got '%s'", name, min0, s);
+  if (!s[0] || *end || v < min0 || errno == ERANGE) { /* ERANGE: strtoll's clamp to LLONG_MAX is not the value typed */
+    snprintf(err, len, "%s: expected an integer >= %lld%s, got '%s'", name, min0,
+             errno == ERANGE ? " within 64 bits" : "", s);
     return -1;
   }
   *out = v;
   return 0;
 }
 
-/* --varlen L1,L2,...: lengths >= 0 into offsets (*cu, n + 1 values); returns n, or -1. */
+/* --varlen L1,L2,...: lengths >= 0 into offsets (*cu, n + 1 values); returns n, or -1 (a length or the running sum
+   beyond int64 included: a wrapped sum could otherwise equal --seq). */
 static int64_t parse_varlen(const char *s, int64_t **cu) {
   int64_t n = 1;
   for (const char *c = s; *c; ++c) n += *c == ',';
@@ -54,8 +57,10 @@ static int64_t parse_varlen(const char *s, int64_t **cu) {
   const char *c = s;
   for (int64_t i = 0; i < n; ++i) {
     char *end = NULL;
+    errno = 0;
     long long v = strtoll(c, &end, 10);
-    if (end == c || v < 0 || (*end != ',' && *end != '\0')) return -1;
+    if (end == c || v < 0 || errno == ERANGE || (*end != ',' && *end != '\0') || (*cu)[i] > INT64_MAX - (int64_t)v)
+      return -1;
     (*cu)[i + 1] = (*cu)[i] + (int64_t)v;
     c = end + 1;
   }
@@ -111,7 +116,9 @@ int app_parse_common(app_opts_t *o, int argc, char **argv, int *i, char *err, si
     free(o->cu);
     o->cu = NULL;
     o->nseq = parse_varlen(v, &o->cu);
-    if (o->nseq < 0) return snprintf(err, len, "--varlen: expected comma-separated lengths >= 0, not all 0"), -1;
+    if (o->nseq < 0)
+      return snprintf(err, len, "--varlen: expected comma-separated lengths >= 0, not all 0, their sum within 64 bits"),
+             -1;
   } else if (!strcmp(a, "--check")) {
     if (strcmp(v, "auto") && strcmp(v, "full") && strcmp(v, "sample"))
       return snprintf(err, len, "--check: expected auto, full or sample"), -1;
@@ -131,6 +138,9 @@ int app_parse_common(app_opts_t *o, int argc, char **argv, int *i, char *err, si
                        !strcmp(a, "--threads");
     if (get_int(a, v, zero_ok ? 0 : 1, &x, err, len)) return -1;
     if (is_int && x > (1 << 30)) return snprintf(err, len, "%s: at most %d", a, 1 << 30), -1;
+    /* the check's reference runs on this many threads (each with its own stack and job): a count past any machine's
+       cores would fail its allocations and leave the check unrun */
+    if (!strcmp(a, "--threads") && x > 4096) return snprintf(err, len, "--threads: at most 4096"), -1;
     if (!strcmp(a, "--batch")) o->B = x;
     else if (!strcmp(a, "--heads")) o->Hq = x;
     else if (!strcmp(a, "--kv-heads")) o->Hkv = x;
