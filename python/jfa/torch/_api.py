@@ -361,16 +361,22 @@ def _short(seq):
     return "%s%s" % (seq[:8], "..." if len(seq) > 8 else "")
 
 
-def _offsets(cu, total, name):
-    """Packed-sequence offsets as a tuple of ints (host copy; a CUDA tensor is read back once)."""
+def _offset_ints(cu, name):
+    """Packed-sequence offsets as a tuple of ints, their values not checked (host copy; a CUDA tensor is read back
+    once): an integer tensor or a sequence of integers (_integer: no float truncated, no bool)."""
     if isinstance(cu, torch.Tensor):
         _check_offsets_tensor(cu, name)
         cu = _core.no_transforms(_core._unwrapped(cu).tolist)  # (inside functorch.jvp on torch 1.13 tolist() fails
         # otherwise; offsets made inside the transformed function are its wrappers)
-    cu = tuple(_integer(x, "each entry of " + name, cu) for x in cu)
+    return tuple(_integer(x, "each entry of " + name, cu) for x in cu)
+
+
+def _offsets(cu, total, name):
+    """Packed-sequence offsets as a tuple of ints (_offset_ints), checked: from 0 to total without decreasing."""
+    cu = _offset_ints(cu, name)
     if len(cu) < 2 or cu[0] != 0 or cu[-1] != total or any(b < a for a, b in zip(cu, cu[1:])):
-        raise ValueError("jfa: %s must rise from 0 to %d (the packed length) without decreasing, got %s%s"
-                         % (name, total, list(cu[:8]), "..." if len(cu) > 8 else ""))
+        raise ValueError("jfa: %s must rise from 0 to %d (the packed length) without decreasing, got %s"
+                         % (name, total, _short(cu)))
     return cu
 
 

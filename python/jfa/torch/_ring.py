@@ -471,7 +471,7 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
     tensor, whose device names the communicator). Under torch.autocast on CUDA q, k, v are cast as
     jfa.torch.attention's (_autocast.py).
     """
-    from ._api import _check_offsets_tensor, _integer, _window
+    from ._api import _offset_ints, _window
     dt = _autocast.device_type_of(q)
     ac = _autocast.dtype_for(dt)
     if ac is not None:  # SDPA's autocast cast, then the ring with autocast off
@@ -492,10 +492,7 @@ def ring_attention(q, k, v, group=None, layout="zigzag", is_causal=True, scale=N
             scale = _core.scale_value(scale)  # its finiteness is the library's (collective) check
         cu = None
         if cu_seqlens is not None:  # ints here; their values are checked at the ring's creation, on every rank
-            if isinstance(cu_seqlens, torch.Tensor):
-                _check_offsets_tensor(cu_seqlens, "cu_seqlens")
-            given = cu_seqlens.tolist() if isinstance(cu_seqlens, torch.Tensor) else cu_seqlens
-            cu = tuple(_integer(x, "each entry of cu_seqlens", given) for x in given)
+            cu = _offset_ints(cu_seqlens, "cu_seqlens")
             # empty sequences hold no row and change no row's keys: dropped, so that the C ring's bound on its copy of
             # the offsets (num_seqs <= seq_global + 1) refuses nothing varlen_attention takes (an order error stays)
             cu = cu[:1] + tuple(b for a, b in zip(cu, cu[1:]) if b != a)
