@@ -181,9 +181,11 @@ jfa_status_t jfa_ring_backward(jfa_ring_t *ring, const jfa_tensor_t *q, const jf
                                const jfa_tensor_t *dv) {
   if (!ring) JFA_FAIL(JFA_ERROR_INVALID_ARGUMENT, "ring is NULL");
   jfa_status_t local = check_backward(ring, q, k, v, o, lse, dout, dq, dk, dv);
-  int exact = 0; /* some rank's float32 lse cannot carry its rows (exact_lse.c): agreed with the arguments */
+  /* some rank's float32 lse cannot carry its rows (exact_lse.c): agreed with the arguments (not scanned at one
+     rank: the single-device backward recomputes such rows itself) */
+  int exact = 0;
   JFA_CHECK(jfa_ring_agree_any(ring, local, "jfa_ring_backward",
-                               local == JFA_SUCCESS && jfa_ring_lse_needed(ring, lse), &exact));
+                               local == JFA_SUCCESS && !ring->direct && jfa_ring_lse_needed(ring, lse), &exact));
   jfa_ring_prof_t pf;
   if (ring->direct) { /* one rank: the single-device backward into the caller's gradients */
     int prev;

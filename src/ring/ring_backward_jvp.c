@@ -196,10 +196,12 @@ jfa_status_t jfa_ring_backward_jvp(jfa_ring_t *ring, const jfa_tensor_t *q, cons
   /* whether dq, dk, dv are wanted is part of the call that must agree: the dK/dV accumulators travel through
      every rank, and a rank without them adds nothing to them, so one rank's NULLs would silently leave its
      queries' share out of the other ranks' dk, dv */
-  int exact = 0; /* some rank's float32 lse cannot carry its rows (exact_lse.c): agreed with the arguments */
+  /* some rank's float32 lse cannot carry its rows (exact_lse.c): agreed with the arguments (not scanned at one
+     rank: the single-device backward recomputes such rows itself) */
+  int exact = 0;
   JFA_CHECK(jfa_ring_agree_any(ring, local, dq ? "jfa_ring_backward_jvp (with dq, dk, dv)"
                                                : "jfa_ring_backward_jvp (without dq, dk, dv)",
-                               local == JFA_SUCCESS && jfa_ring_lse_needed(ring, lse), &exact));
+                               local == JFA_SUCCESS && !ring->direct && jfa_ring_lse_needed(ring, lse), &exact));
   int prev;
   jfa_ring_prof_t pf;
   if (ring->direct) { /* one rank: the single-device call into the caller's outputs */
