@@ -231,5 +231,5 @@ int main(int argc, char **argv) {
   for (int i = 0; i < X_N; ++i) app_free(o.device, t[i].data);
   jfa_context_destroy(ctx);
   free(o.cu);
-  return pass > 0 ? 0 : pass == 0 ? 1 : 2; /* 2: the check could not run, as the app's other errors */
+  return app_check_exit(pass);
 }

@@ -567,5 +567,5 @@ int main(int argc, char **argv) {
   jfa_comm_destroy(comm);
   jfa_context_destroy(ctx);
   MPI_Finalize();
-  return pass > 0 ? 0 : pass == 0 ? 1 : 2; /* 2: the check could not run, as the app's other errors */
+  return app_check_exit(pass);
 }

@@ -239,6 +239,9 @@ void app_check(const app_problem_t *p, const app_sample_t *s, const double *qgot
  *  error is within its tolerance and every worst row's within APP_ROW_TOL times it (not NaN), 0 if not, and -1 if the
  *  reference could not be computed (res->unchecked: the apps then exit 2, an error, not 1, a failed check). */
 int app_check_report(const app_check_result_t *res, const app_sample_t *s, double tol);
+/** The programs' exit status for app_check_report's result: 0 passed, 1 failed, 2 not checked (the check could not
+ *  run: an error, as the programs' others). */
+int app_check_exit(int pass);
 
 #ifdef __cplusplus
 }

@@ -523,3 +523,5 @@ int app_check_report(const app_check_result_t *res, const app_sample_t *s, doubl
   fflush(stdout);
   return pass;
 }
+
+int app_check_exit(int pass) { return pass > 0 ? 0 : pass == 0 ? 1 : 2; }
